@@ -1,0 +1,1 @@
+"""Switchboard's conversation engine, domain model and application wiring."""

@@ -1,0 +1,158 @@
+"""The contract between channels and the engine: one inbound and one outbound shape.
+
+Channels build `InboundMessage` from platform events and hand it to an `InboundSink`;
+they confirm the event to the platform only after the sink returns, because the sink
+returns once the message is stored. The engine answers with `OutboundMessage`, which a
+channel turns back into a platform call and acknowledges with a `DeliveryReceipt`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+__all__ = [
+    "Action", "Attachment", "AttachmentKind", "Button", "ChannelAdapter", "ChannelKind",
+    "DeliveryError", "DeliveryReceipt", "InboundMessage", "InboundSink", "OutboundMessage",
+]
+
+
+class ChannelKind(str, enum.Enum):
+    TELEGRAM = "telegram"
+    VK = "vk"
+    EMAIL = "email"
+    WEB = "web"
+
+
+class AttachmentKind(str, enum.Enum):
+    PHOTO = "photo"
+    DOCUMENT = "document"
+    VOICE = "voice"
+    AUDIO = "audio"
+    VIDEO = "video"
+    STICKER = "sticker"
+    LOCATION = "location"
+    OTHER = "other"
+
+
+class Action(str, enum.Enum):
+    """What a button press or a platform-level event means, independent of the platform."""
+
+    START = "start"            # /start, "Начать"; `payload` carries a deep-link argument
+    HANDOFF = "handoff"        # "talk to a person"
+    CHOOSE = "choose"          # a clarification choice; `payload` is the article id
+    RATE = "rate"              # CSAT; `payload` is "1".."5"
+    CONTACT = "contact"        # the sender shared their own phone; `payload` is the number
+
+
+@dataclass(frozen=True, slots=True)
+class Attachment:
+    kind: AttachmentKind
+    file_id: str | None = None
+    name: str | None = None
+    size: int | None = None
+    mime: str | None = None
+    url: str | None = None
+    stored_path: str | None = None
+
+    def as_json(self) -> dict[str, Any]:
+        return {k: (v.value if isinstance(v, enum.Enum) else v)
+                for k, v in (("kind", self.kind), ("file_id", self.file_id), ("name", self.name),
+                             ("size", self.size), ("mime", self.mime), ("url", self.url),
+                             ("stored_path", self.stored_path)) if v is not None}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Attachment:
+        return cls(kind=AttachmentKind(data.get("kind", "other")), file_id=data.get("file_id"),
+                   name=data.get("name"), size=data.get("size"), mime=data.get("mime"),
+                   url=data.get("url"), stored_path=data.get("stored_path"))
+
+
+@dataclass(frozen=True, slots=True)
+class InboundMessage:
+    """One thing a client said or did, in any channel.
+
+    `platform_message_id` is unique within the channel and makes redelivery harmless.
+    `reply_to` lists platform ids this message answers (email In-Reply-To/References,
+    a Telegram reply); `thread_hint` is a conversation number found in the text or
+    subject (`[#123]`). `automated` marks mail from robots (auto-replies, lists,
+    bounces): stored, never answered. `edited` replaces the text of the message with
+    the same platform id.
+    """
+
+    channel: ChannelKind
+    external_user_id: str
+    platform_message_id: str
+    text: str = ""
+    display_name: str | None = None
+    chat_id: str | None = None
+    attachments: tuple[Attachment, ...] = ()
+    sent_at: dt.datetime | None = None
+    locale: str | None = None
+    action: Action | None = None
+    payload: str | None = None
+    edited: bool = False
+    reply_to: tuple[str, ...] = ()
+    thread_hint: int | None = None
+    automated: bool = False
+    bounce: bool = False
+    subject: str | None = None
+    original_text: str | None = None
+    meta: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Button:
+    label: str
+    action: Action
+    payload: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class OutboundMessage:
+    """A reply to send. `outbound_id` is our stored message id: channels derive
+    idempotency keys from it (VK `random_id`, email `Message-ID`)."""
+
+    channel: ChannelKind
+    chat_id: str
+    text: str
+    outbound_id: int
+    buttons: tuple[Button, ...] = ()
+    attachments: tuple[Attachment, ...] = ()
+    subject: str | None = None
+    reply_to: tuple[str, ...] = ()
+    conversation_id: int | None = None
+    auto_reply: bool = False
+    request_contact: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryReceipt:
+    platform_message_id: str | None
+
+
+class DeliveryError(Exception):
+    """The channel gave up on a message after its retries; `permanent` when retrying later
+    cannot help (blocked bot, unknown chat, rejected address)."""
+
+    def __init__(self, message: str, *, permanent: bool = False) -> None:
+        super().__init__(message)
+        self.permanent = permanent
+
+
+InboundSink = Callable[[InboundMessage], Awaitable[None]]
+
+
+class ChannelAdapter(Protocol):
+    """What the gateway needs from a channel: receive until cancelled, send, close."""
+
+    kind: ChannelKind
+
+    async def run(self, sink: InboundSink) -> None: ...
+
+    async def send(self, message: OutboundMessage) -> DeliveryReceipt: ...
+
+    async def aclose(self) -> None: ...

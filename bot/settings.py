@@ -1,0 +1,168 @@
+"""Settings, read once at start-up by the entry point and passed to everything else.
+
+Every value can come from the environment or a `.env` file. Nested groups use a double
+underscore: `TELEGRAM__TOKEN`, `EMAIL__IMAP_HOST`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = ["Settings", "SettingsError", "TelegramSettings", "VkSettings", "EmailSettings",
+           "AdminBotSettings", "load_settings"]
+
+Language = Literal["ru", "en"]
+
+
+class SettingsError(Exception):
+    """Start-up refused: a setting is missing or malformed. The message names it."""
+
+
+class TelegramSettings(BaseModel):
+    token: SecretStr | None = None
+    mode: Literal["polling", "webhook"] = "polling"
+    webhook_secret: SecretStr | None = None
+    webhook_path: str = "/telegram/webhook"
+    api_base: str | None = Field(default=None, description="custom Bot API server, e.g. a local one")
+
+
+class VkSettings(BaseModel):
+    token: SecretStr | None = None
+    group_id: int | None = None
+    api_base: str | None = None
+
+
+class EmailSettings(BaseModel):
+    address: str | None = None
+    imap_host: str | None = None
+    imap_port: int = 993
+    imap_security: Literal["tls", "starttls", "plain"] = "tls"
+    imap_user: str | None = None
+    imap_password: SecretStr | None = None
+    imap_folder: str = "INBOX"
+    processed_folder: str | None = None
+    poll_interval: float = 60.0
+    smtp_host: str | None = None
+    smtp_port: int = 465
+    smtp_security: Literal["tls", "starttls", "plain"] = "tls"
+    smtp_user: str | None = None
+    smtp_password: SecretStr | None = None
+    attachment_dir: Path | None = None
+    attachment_max_bytes: int = 10 * 1024 * 1024
+    bot_answers_per_hour: int = 5
+
+
+class AdminBotSettings(BaseModel):
+    token: SecretStr | None = None
+    api_base: str | None = None
+    chat_id: int | None = Field(default=None, description="operators' group for notifications")
+    forum: bool = False
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_file=".env", env_nested_delimiter="__", extra="ignore", case_sensitive=False
+    )
+
+    var_dir: Path = Path("var")
+    database_url: str | None = Field(
+        default=None, description="sqlite+aiosqlite:///… or postgresql+asyncpg://…; default var/switchboard.db"
+    )
+    redis_url: str | None = Field(default=None, description="redis://…; default: an embedded server")
+    http_host: str = "127.0.0.1"
+    http_port: int = Field(default=8080, ge=0, le=65535)
+    language: Language = "ru"
+    timezone: str = "Europe/Moscow"
+    business_hours: str = Field(default="09:00-18:00", description="HH:MM-HH:MM, local time")
+    business_days: str = Field(default="1-5", description="ISO weekdays, e.g. 1-5 or 1,2,3,4,5,6")
+    operator_token: SecretStr = Field(
+        default=SecretStr("operator"), description="token for the web operator console"
+    )
+    sla_config: Path | None = Field(default=None, description="service levels file (YAML)")
+    sample_kb: bool = Field(default=True, description="load the sample KB into an empty database")
+    telegram: TelegramSettings = TelegramSettings()
+    vk: VkSettings = VkSettings()
+    email: EmailSettings = EmailSettings()
+    admin_bot: AdminBotSettings = AdminBotSettings()
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r}, expected e.g. Europe/Moscow") from exc
+        return value
+
+    @field_validator("business_hours")
+    @classmethod
+    def _hours(cls, value: str) -> str:
+        parse_hours(value)
+        return value
+
+    @field_validator("business_days")
+    @classmethod
+    def _days(cls, value: str) -> str:
+        parse_days(value)
+        return value
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    @property
+    def opening_hours(self) -> tuple[dt.time, dt.time]:
+        return parse_hours(self.business_hours)
+
+    @property
+    def working_days(self) -> frozenset[int]:
+        return parse_days(self.business_days)
+
+    @property
+    def resolved_database_url(self) -> str:
+        return self.database_url or f"sqlite+aiosqlite:///{(self.var_dir / 'switchboard.db').resolve()}"
+
+
+def parse_hours(value: str) -> tuple[dt.time, dt.time]:
+    try:
+        start_text, end_text = value.split("-")
+        start, end = dt.time.fromisoformat(start_text.strip()), dt.time.fromisoformat(end_text.strip())
+    except ValueError as exc:
+        raise ValueError(f"expected HH:MM-HH:MM, got {value!r}") from exc
+    if start >= end:
+        raise ValueError(f"opening time must be before closing time, got {value!r}")
+    return start, end
+
+
+def parse_days(value: str) -> frozenset[int]:
+    days: set[int] = set()
+    try:
+        for part in value.split(","):
+            if "-" in part:
+                first, last = (int(x) for x in part.split("-"))
+                days.update(range(first, last + 1))
+            else:
+                days.add(int(part))
+    except ValueError as exc:
+        raise ValueError(f"expected ISO weekdays like 1-5 or 1,2,3, got {value!r}") from exc
+    if not days or not days <= set(range(1, 8)):
+        raise ValueError(f"weekdays are 1 (Monday) to 7 (Sunday), got {value!r}")
+    return frozenset(days)
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Build the settings or raise `SettingsError` naming each bad variable."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        lines = []
+        for error in exc.errors():
+            variable = "__".join(str(part) for part in error["loc"]).upper()
+            lines.append(f"{variable}: {error['msg']} (got {error.get('input')!r})")
+        raise SettingsError("invalid settings:\n  " + "\n  ".join(lines)) from None

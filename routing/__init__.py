@@ -1,0 +1,1 @@
+"""The Redis-backed operator queue, service levels and client recognition."""

@@ -1,0 +1,86 @@
+"""Shared fixtures: a real Redis and a real database for every test.
+
+Redis is `REDIS_URL` when set, otherwise an embedded server started once per session;
+each test starts from an empty database (FLUSHDB). The database is `DATABASE_URL` when
+set, in which case a fresh database named after it is created on that server for this
+run and dropped afterwards (so two runs never collide); otherwise a SQLite file. Migrations
+run once per session; every table is emptied after each test.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from redis.asyncio import Redis
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+from bot.db import SessionFactory, create_engine, session_factory, upgrade
+from bot.models import Base
+from bot.redis_server import embedded_redis
+
+
+@pytest.fixture(scope="session")
+def tmp_root() -> Path:
+    root = Path(tempfile.mkdtemp(prefix="switchboard-tests-"))
+    root.chmod(0o755)
+    return root
+
+
+@pytest.fixture(scope="session")
+async def redis_url(tmp_root: Path) -> AsyncIterator[str]:
+    url = os.environ.get("REDIS_URL")
+    if url:
+        yield url
+        return
+    async with embedded_redis(tmp_root / "redis") as embedded_url:
+        yield embedded_url
+
+
+@pytest.fixture
+async def redis(redis_url: str) -> AsyncIterator[Redis]:
+    client = Redis.from_url(redis_url, decode_responses=True)
+    await client.flushdb()
+    yield client
+    await client.aclose()
+
+
+@pytest.fixture(scope="session")
+async def database_url(tmp_root: Path) -> AsyncIterator[str]:
+    base = os.environ.get("DATABASE_URL")
+    if not base or base.startswith("sqlite"):
+        yield base or f"sqlite+aiosqlite:///{tmp_root / 'test.db'}"
+        return
+    url = make_url(base)
+    name = f"{url.database or 'test'}_{uuid.uuid4().hex[:10]}"
+    admin = create_async_engine(url, isolation_level="AUTOCOMMIT")
+    async with admin.connect() as connection:
+        await connection.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield url.set(database=name).render_as_string(hide_password=False)
+    finally:
+        async with admin.connect() as connection:
+            await connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        await admin.dispose()
+
+
+@pytest.fixture(scope="session")
+async def db_engine(database_url: str) -> AsyncIterator[AsyncEngine]:
+    engine = create_engine(database_url)
+    await upgrade(engine)
+    yield engine
+    await engine.dispose()
+
+
+@pytest.fixture
+async def sessions(db_engine: AsyncEngine) -> AsyncIterator[SessionFactory]:
+    yield session_factory(db_engine)
+    async with db_engine.begin() as connection:
+        for table in reversed(Base.metadata.sorted_tables):
+            await connection.execute(table.delete())
