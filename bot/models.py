@@ -24,7 +24,8 @@ from bot.contracts import ChannelKind
 __all__ = [
     "Author", "Base", "Client", "ClientTier", "Conversation", "ConversationEvent",
     "ConversationStatus", "Delivery", "Direction", "EventKind", "Identity", "KbArticle",
-    "KbMiss", "KbVariant", "MergeRecord", "Message", "Operator", "OperatorGroup", "utcnow",
+    "KbCalibration", "KbMiss", "KbVariant", "MergeRecord", "Message", "Operator", "OperatorGroup",
+    "utcnow",
 ]
 
 
@@ -223,6 +224,7 @@ class Message(Base):
     original_text: Mapped[str | None] = mapped_column(Text)
     attachments: Mapped[list[Any]] = mapped_column(default=list)
     action: Mapped[str | None] = mapped_column(String(32))
+    buttons: Mapped[list[Any]] = mapped_column(default=list)
     channel_message_id: Mapped[str | None] = mapped_column(String(500))
     private: Mapped[bool] = mapped_column(Boolean, default=False)
     automated: Mapped[bool] = mapped_column(Boolean, default=False)
@@ -294,6 +296,18 @@ class KbMiss(Base):
     best_article_id: Mapped[str | None] = mapped_column(String(128))
     best_score: Mapped[float | None] = mapped_column()
     at: Mapped[dt.datetime] = mapped_column(default=utcnow, index=True)
+
+
+class KbCalibration(Base):
+    """The knowledge index's decision thresholds (`kb.Calibration` as JSON); the newest row
+    is in force in every gateway process."""
+
+    __tablename__ = "kb_calibrations"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    source: Mapped[str] = mapped_column(String(32))
+    data: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
 
 class MergeRecord(Base):

@@ -29,6 +29,8 @@ class TelegramSettings(BaseModel):
     mode: Literal["polling", "webhook"] = "polling"
     webhook_secret: SecretStr | None = None
     webhook_path: str = "/telegram/webhook"
+    webhook_url: str | None = Field(default=None, description="public https URL Telegram posts to "
+                                    "(ends with webhook_path); webhook mode only")
     api_base: str | None = Field(default=None, description="custom Bot API server, e.g. a local one")
 
 
@@ -63,6 +65,8 @@ class AdminBotSettings(BaseModel):
     api_base: str | None = None
     chat_id: int | None = Field(default=None, description="operators' group for notifications")
     forum: bool = False
+    daily_summary_at: dt.time | None = Field(
+        default=None, description="local time for the daily report to the admin chat; unset = off")
 
 
 class Settings(BaseSettings):
@@ -86,6 +90,10 @@ class Settings(BaseSettings):
     )
     sla_config: Path | None = Field(default=None, description="service levels file (YAML)")
     sample_kb: bool = Field(default=True, description="load the sample KB into an empty database")
+    idle_close_minutes: int = Field(default=120, ge=1,
+                                    description="close a bot-only conversation after this much silence")
+    recontact_days: int = Field(
+        default=3, ge=0, le=90, description="re-contact window (days) for bot resolution and FCR")
     telegram: TelegramSettings = TelegramSettings()
     vk: VkSettings = VkSettings()
     email: EmailSettings = EmailSettings()

@@ -9,13 +9,16 @@ run once per session; every table is emptied after each test.
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import tempfile
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
+from pydantic import SecretStr
 from redis.asyncio import Redis
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
@@ -24,6 +27,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from bot.db import SessionFactory, create_engine, session_factory, upgrade
 from bot.models import Base
 from bot.redis_server import embedded_redis
+from bot.settings import Settings
+from stepping_clock import SteppingClock
+
+if TYPE_CHECKING:
+    from bot.app import Gateway
 
 
 @pytest.fixture(scope="session")
@@ -84,3 +92,33 @@ async def sessions(db_engine: AsyncEngine) -> AsyncIterator[SessionFactory]:
     async with db_engine.begin() as connection:
         for table in reversed(Base.metadata.sorted_tables):
             await connection.execute(table.delete())
+
+
+@pytest.fixture
+def clock() -> SteppingClock:
+    return SteppingClock()
+
+
+@pytest.fixture
+def settings(tmp_path: Path, database_url: str, redis_url: str) -> Settings:
+    return Settings(var_dir=tmp_path / "var", database_url=database_url, redis_url=redis_url,
+                    http_port=0, operator_token=SecretStr("test-operator-token"), _env_file=None)
+
+
+@pytest.fixture
+async def gateway(settings: Settings, sessions: SessionFactory, redis: Redis,
+                  clock: SteppingClock) -> AsyncIterator[Gateway]:
+    """The real gateway (sample KB, embedded or server Redis, the test database), not serving."""
+    from bot.app import open_gateway  # TODO(lead): top-level once every part lands
+
+    async with open_gateway(settings, clock=clock) as opened:
+        yield opened
+
+
+@pytest.fixture
+async def served(gateway: Gateway) -> AsyncIterator[str]:
+    """The gateway serving HTTP (web chat, console) on a free local port: its base URL."""
+    from bot.app import running
+
+    async with running(gateway, host="127.0.0.1", port=0) as base_url:
+        yield base_url

@@ -47,6 +47,13 @@ def upgrade() -> None:
     sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id')
     )
+    op.create_table('kb_calibrations',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('source', sa.String(length=32), nullable=False),
+    sa.Column('data', sa.JSON(), nullable=False),
+    sa.Column('at', sa.DateTime(timezone=True), nullable=False),
+    sa.PrimaryKeyConstraint('id')
+    )
     op.create_table('operators',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('name', sa.String(length=200), nullable=False),
@@ -186,6 +193,7 @@ def upgrade() -> None:
     sa.Column('original_text', sa.Text(), nullable=True),
     sa.Column('attachments', sa.JSON(), nullable=False),
     sa.Column('action', sa.String(length=32), nullable=True),
+    sa.Column('buttons', sa.JSON(), nullable=False),
     sa.Column('channel_message_id', sa.String(length=500), nullable=True),
     sa.Column('private', sa.Boolean(), nullable=False),
     sa.Column('automated', sa.Boolean(), nullable=False),
@@ -240,6 +248,7 @@ def downgrade() -> None:
 
     op.drop_table('identities')
     op.drop_table('operators')
+    op.drop_table('kb_calibrations')
     op.drop_table('kb_articles')
     with op.batch_alter_table('clients', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_clients_phone'))

@@ -1,0 +1,293 @@
+// Switchboard operator console: a thin page over the /operator/ws command socket.
+"use strict";
+
+(() => {
+  const TEXTS = {
+    ru: {
+      login_intro: "Консоль оператора", name: "Ваше имя", token: "Токен консоли", sign_in: "Войти", sign_out: "Выйти",
+      view_waiting: "Ожидают", view_mine: "Мои", view_breaching: "Горят", take_next: "Взять следующий",
+      col_client: "Клиент", col_channel: "Канал", col_category: "Категория", col_waited: "Ждёт",
+      col_deadline: "Срок", col_preview: "Последнее сообщение", queue_empty: "Очередь пуста",
+      pick: "Выберите разговор в очереди или возьмите следующий.", take: "Взять", open: "Открыть", close: "Закрыть",
+      note: "Заметка", reply: "Ответить", hint: "Ctrl+Enter — отправить", reply_placeholder: "Ответ клиенту…",
+      not_yours: "Возьмите разговор, чтобы ответить.",
+      online: "на связи", connecting: "подключение…", offline: "нет связи",
+      client: "Клиент", bot: "Бот", operator: "Оператор", system: "Система", private: "Заметка",
+      undelivered: "не доставлено", pending: "отправляется",
+      status_bot: "бот", status_queued: "в очереди", status_assigned: "в работе", status_closed: "закрыт",
+      in: "через {t}", overdue: "просрочен на {t}", new_message: "Новое сообщение в разговоре #{id}",
+      undelivered_toast: "Сообщение в разговоре #{id} не доставлено: {error}", closed_toast: "Разговор #{id} закрыт",
+      unauthorized: "Неверный токен консоли.", bad_name: "Укажите имя.", disabled: "Этот оператор отключён.",
+      bad_json: "Сервер не понял команду.", bad_request: "Неверная команда.", unknown_cmd: "Неизвестная команда.",
+      failed: "Команда не выполнена из-за ошибки сервера.", confirm_close: "Закрыть разговор #{id}?",
+      priority: "приоритет {p}", min: "мин", h: "ч", d: "д",
+    },
+    en: {
+      login_intro: "Operator console", name: "Your name", token: "Console token", sign_in: "Sign in", sign_out: "Sign out",
+      view_waiting: "Waiting", view_mine: "Mine", view_breaching: "Breaching", take_next: "Take next",
+      col_client: "Client", col_channel: "Channel", col_category: "Category", col_waited: "Waited",
+      col_deadline: "Deadline", col_preview: "Last message", queue_empty: "The queue is empty",
+      pick: "Pick a conversation in the queue or take the next one.", take: "Take", open: "Open", close: "Close",
+      note: "Note", reply: "Reply", hint: "Ctrl+Enter to send", reply_placeholder: "Reply to the client…",
+      not_yours: "Take the conversation to reply.",
+      online: "online", connecting: "connecting…", offline: "offline",
+      client: "Client", bot: "Bot", operator: "Operator", system: "System", private: "Note",
+      undelivered: "undelivered", pending: "sending",
+      status_bot: "bot", status_queued: "queued", status_assigned: "assigned", status_closed: "closed",
+      in: "in {t}", overdue: "overdue by {t}", new_message: "New message in conversation #{id}",
+      undelivered_toast: "A message in conversation #{id} was not delivered: {error}", closed_toast: "Conversation #{id} closed",
+      unauthorized: "Wrong console token.", bad_name: "Enter your name.", disabled: "This operator is disabled.",
+      bad_json: "The server did not understand the command.", bad_request: "Invalid command.", unknown_cmd: "Unknown command.",
+      failed: "The command failed on the server.", confirm_close: "Close conversation #{id}?",
+      priority: "priority {p}", min: "min", h: "h", d: "d",
+    },
+  };
+  const lang = (navigator.languages || [navigator.language || "ru"])
+    .some((l) => String(l).toLowerCase().startsWith("ru")) ? "ru" : "en";
+  const t = (key, values = {}) =>
+    (TEXTS[lang][key] || key).replace(/\{(\w+)\}/g, (_, k) => (k in values ? values[k] : `{${k}}`));
+  const $ = (id) => document.getElementById(id);
+  const el = (tag, cls, text) => {
+    const node = document.createElement(tag);
+    if (cls) node.className = cls;
+    if (text !== undefined && text !== null) node.textContent = text;
+    return node;
+  };
+  const REFUSED = new Set([4400, 4401, 4403]);
+
+  let socket = null, attempt = 0, me = null, view = "waiting", rows = [], conversation = null, skew = 0;
+  let toastTimer = null, wantOpen = null, draft = "";
+
+  document.documentElement.lang = lang;
+  document.querySelectorAll("[data-t]").forEach((node) => { node.textContent = t(node.dataset.t); });
+  document.querySelectorAll("[data-t-placeholder]").forEach((node) => { node.placeholder = t(node.dataset.tPlaceholder); });
+
+  // -- formatting ------------------------------------------------------------------------
+  const now = () => Date.now() + skew;
+  function span(ms) {
+    const m = Math.max(0, Math.round(ms / 60000));
+    if (m < 60) return `${m} ${t("min")}`;
+    const h = Math.floor(m / 60);
+    if (h < 48) return `${h} ${t("h")} ${m % 60} ${t("min")}`;
+    return `${Math.floor(h / 24)} ${t("d")} ${h % 24} ${t("h")}`;
+  }
+  function deadlineCell(iso) {
+    const left = new Date(iso).getTime() - now();
+    const node = el("span", "deadline", left < 0 ? t("overdue", { t: span(-left) }) : t("in", { t: span(left) }));
+    if (left < 0) node.classList.add("over"); else if (left < 15 * 60000) node.classList.add("soon");
+    node.title = new Date(iso).toLocaleString(lang);
+    return node;
+  }
+  const chan = (name) => el("span", `chan ${name}`, name);
+  const clock = (iso) => new Date(iso).toLocaleString(lang, { hour: "2-digit", minute: "2-digit", day: "2-digit", month: "2-digit" });
+
+  function toast(text, error = false) {
+    const box = $("toast");
+    box.textContent = text;
+    box.className = error ? "toast error" : "toast";
+    box.hidden = false;
+    clearTimeout(toastTimer);
+    toastTimer = setTimeout(() => { box.hidden = true; }, 4000);
+  }
+
+  // -- the queue -------------------------------------------------------------------------
+  function renderQueue() {
+    const body = $("queue-rows");
+    body.replaceChildren();
+    for (const row of rows) {
+      const tr = el("tr", `p${row.priority}`);
+      tr.dataset.id = row.conversation_id;
+      if (conversation && conversation.id === row.conversation_id) tr.classList.add("selected");
+      tr.append(el("td", "pos", row.position));
+      const who = el("td", null, row.client_name);
+      who.title = `#${row.conversation_id}`;
+      tr.append(who);
+      const channel = el("td");
+      channel.append(chan(row.channel));
+      tr.append(channel);
+      tr.append(el("td", null, row.category || "—"));
+      tr.append(el("td", null, span(now() - row.arrived)));
+      const deadline = el("td");
+      deadline.append(deadlineCell(row.deadline));
+      tr.append(deadline);
+      const preview = el("td", "preview", row.preview);
+      preview.title = row.preview;
+      tr.append(preview);
+      const action = el("td");
+      const mine = row.status === "assigned";
+      const button = el("button", mine ? "secondary" : "primary", t(mine ? "open" : "take"));
+      button.type = "button";
+      button.addEventListener("click", (event) => {
+        event.stopPropagation();
+        command({ cmd: mine ? "open" : "take", conversation_id: row.conversation_id });
+      });
+      action.append(button);
+      tr.append(action);
+      tr.addEventListener("click", () => command({ cmd: "open", conversation_id: row.conversation_id }));
+      body.append(tr);
+    }
+    $("queue-empty").hidden = rows.length > 0;
+    document.querySelectorAll(".tabs button").forEach((b) => b.classList.toggle("active", b.dataset.view === view));
+  }
+
+  // -- the conversation ------------------------------------------------------------------
+  function renderConversation() {
+    if (!conversation) { $("conversation-body").hidden = true; $("placeholder").hidden = false; return; }
+    $("placeholder").hidden = true;
+    $("conversation-body").hidden = false;
+    const c = conversation;
+    $("conv-title").textContent = `${c.client_name} · #${c.id}`;
+    const meta = $("conv-meta");
+    meta.replaceChildren(el("span", `status-pill ${c.status}`, t(`status_${c.status}`)), chan(c.channel));
+    if (c.category) meta.append(el("span", null, c.category));
+    if (c.group) meta.append(el("span", null, c.group));
+    meta.append(el("span", null, t("priority", { p: c.priority })));
+    if (c.deadline && c.status !== "closed") meta.append(deadlineCell(c.deadline));
+    if (c.subject) meta.append(el("span", null, `“${c.subject}”`));
+    const holding = c.mine && c.status === "assigned";
+    $("conv-take").hidden = c.status !== "queued";
+    $("conv-close").hidden = !holding;
+    $("send-reply").disabled = !holding;
+    $("reply-text").placeholder = holding ? t("reply_placeholder") : t("not_yours");
+
+    const thread = $("thread");
+    const atBottom = thread.scrollHeight - thread.scrollTop - thread.clientHeight < 40;
+    const kept = thread.scrollTop;
+    thread.replaceChildren();
+    for (const m of c.messages) {
+      const kind = m.private ? "note" : m.author;
+      const box = el("div", `msg ${kind}`);
+      const head = el("div", "msg-head");
+      head.append(el("span", "author", t(m.private ? "private" : m.author)), chan(m.channel), el("span", null, clock(m.at)));
+      if (m.delivery === "failed") head.append(el("span", "failed", t("undelivered")));
+      if (m.delivery === "pending") head.append(el("span", null, t("pending")));
+      box.append(head, el("div", "msg-body", m.text));
+      if (m.attachments && m.attachments.length) {
+        const files = el("div", "files");
+        for (const a of m.attachments) {
+          const parts = [a.name || a.kind, a.mime, a.size ? `${Math.max(1, Math.round(a.size / 1024))} KB` : null];
+          files.append(el("span", "file", `📎 ${parts.filter(Boolean).join(" · ")}`));
+        }
+        box.append(files);
+      }
+      thread.append(box);
+    }
+    thread.scrollTop = atBottom || thread.dataset.id !== String(c.id) ? thread.scrollHeight : kept;
+    thread.dataset.id = c.id;
+  }
+
+  // -- the socket ------------------------------------------------------------------------
+  function setConn(state) {
+    $("conn").className = `conn ${state}`;
+    $("conn-text").textContent = t(state);
+  }
+  function connect() {
+    const name = localStorage.getItem("switchboard.operator") || "";
+    const token = sessionStorage.getItem("switchboard.token") || "";
+    if (!name || !token) { showLogin(); return; }
+    showApp();
+    setConn("connecting");
+    const scheme = location.protocol === "https:" ? "wss" : "ws";
+    const query = new URLSearchParams({ token, name, lang });
+    socket = new WebSocket(`${scheme}://${location.host}/operator/ws?${query}`);
+    socket.addEventListener("message", (event) => {
+      let frame;
+      try { frame = JSON.parse(event.data); } catch { return; }
+      receive(frame);
+    });
+    socket.addEventListener("close", (event) => {
+      setConn("offline");
+      if (REFUSED.has(event.code)) { sessionStorage.removeItem("switchboard.token"); return; }
+      const delay = Math.min(15000, 1000 * 2 ** attempt++) * (0.75 + Math.random() / 2);
+      setTimeout(connect, delay);
+    });
+  }
+  function command(fields) {
+    if (socket && socket.readyState === WebSocket.OPEN) socket.send(JSON.stringify(fields));
+    else toast(t("offline"), true);
+  }
+  function receive(frame) {
+    if (frame.type === "hello") {
+      attempt = 0;
+      me = frame.operator;
+      $("me").textContent = me.name;
+      setConn("online");
+      if (view !== "waiting") command({ cmd: "queue", view });
+      if (wantOpen) command({ cmd: "open", conversation_id: wantOpen });
+    } else if (frame.type === "queue") {
+      skew = new Date(frame.now).getTime() - Date.now();
+      if (frame.view !== view) return;
+      rows = frame.rows.map((row) => ({ ...row, arrived: now() - row.waited * 1000 }));
+      renderQueue();
+    } else if (frame.type === "conversation") {
+      conversation = frame.conversation;
+      wantOpen = conversation.id;
+      renderConversation();
+      renderQueue();
+    } else if (frame.type === "notice") {
+      notice(frame.notice);
+    } else if (frame.type === "error") {
+      if (["unauthorized", "bad_name", "disabled"].includes(frame.code)) { showLogin(t(frame.code)); return; }
+      if ((frame.cmd === "reply" || frame.cmd === "note") && !$("reply-text").value) $("reply-text").value = draft;
+      toast(frame.code === "desk" ? frame.error : (TEXTS[lang][frame.code] ? t(frame.code) : frame.error), true);
+    }
+  }
+  function notice(n) {
+    if (!me) return;
+    const concernsMe = n.operator_id === me.id || (conversation && n.conversation_id === conversation.id);
+    if (n.kind === "client_message" && concernsMe) toast(t("new_message", { id: n.conversation_id }));
+    if (n.kind === "undelivered" && concernsMe) toast(t("undelivered_toast", { id: n.conversation_id, error: n.error || "" }), true);
+  }
+
+  // -- login and controls ----------------------------------------------------------------
+  function showLogin(error) {
+    $("app").hidden = true;
+    $("login").hidden = false;
+    $("login-name").value = localStorage.getItem("switchboard.operator") || "";
+    $("login-error").hidden = !error;
+    $("login-error").textContent = error || "";
+    ($("login-name").value ? $("login-token") : $("login-name")).focus();
+  }
+  function showApp() { $("login").hidden = true; $("app").hidden = false; }
+
+  $("login").addEventListener("submit", (event) => {
+    event.preventDefault();
+    localStorage.setItem("switchboard.operator", $("login-name").value.trim());
+    sessionStorage.setItem("switchboard.token", $("login-token").value);
+    attempt = 0;
+    connect();
+  });
+  $("logout").addEventListener("click", () => {
+    sessionStorage.removeItem("switchboard.token");
+    if (socket) socket.close(4000, "signed out");
+    showLogin();
+  });
+  document.querySelectorAll(".tabs button").forEach((button) => button.addEventListener("click", () => {
+    view = button.dataset.view;
+    rows = [];
+    renderQueue();
+    command({ cmd: "queue", view });
+  }));
+  $("take-next").addEventListener("click", () => command({ cmd: "next" }));
+  $("conv-take").addEventListener("click", () => command({ cmd: "take", conversation_id: conversation.id }));
+  $("conv-close").addEventListener("click", () => {
+    if (confirm(t("confirm_close", { id: conversation.id }))) command({ cmd: "close", conversation_id: conversation.id });
+  });
+  function send(cmd) {
+    const box = $("reply-text");
+    if (!conversation || !box.value.trim()) return;
+    draft = box.value;
+    command({ cmd, conversation_id: conversation.id, text: box.value });
+    box.value = "";
+  }
+  $("reply").addEventListener("submit", (event) => { event.preventDefault(); if (!$("send-reply").disabled) send("reply"); });
+  $("send-note").addEventListener("click", () => send("note"));
+  $("reply-text").addEventListener("keydown", (event) => {
+    if (event.key === "Enter" && (event.ctrlKey || event.metaKey)) {
+      event.preventDefault();
+      if (!$("send-reply").disabled) send("reply");
+    }
+  });
+  setInterval(() => { renderQueue(); if (conversation) renderConversation(); }, 20000);
+  connect();
+})();

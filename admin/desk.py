@@ -1,0 +1,321 @@
+"""The operators' desk: everything an operator can do, independent of where they do it.
+
+The web console and the Telegram admin bot are two transports over this one class. The
+Redis queue decides races (who takes a conversation first, capacity); the database
+records the outcome; the client hears from the operator in the channel they last wrote
+from. Every failure an operator can cause is a `DeskError` carrying a text key, so each
+transport says it in the operator's language.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.contracts import Action, Attachment, Button, ChannelKind
+from bot.db import SessionFactory
+from bot.events import DeskFeed, record
+from bot.models import (Author, Client, Conversation, ConversationStatus, Direction, EventKind,
+                        Message, Operator, OperatorGroup)
+from bot.outbox import Outbox
+from bot.replies import queue_reply
+from bot.texts import say
+from routing.errors import AlreadyTaken, NotQueued, OverCapacity
+from routing.queue import OperatorQueue
+
+__all__ = ["ConversationView", "DeskError", "MessageView", "OperatorDesk", "QueueRow"]
+
+HISTORY_LIMIT = 200
+BREACHING_SOON = dt.timedelta(minutes=15)
+QueueView = Literal["waiting", "mine", "breaching"]
+
+
+class DeskError(Exception):
+    """An operator's request that cannot be done; `text(language)` says why."""
+
+    def __init__(self, key: str, **values: object) -> None:
+        super().__init__(say(key, "en", **values))
+        self.key = key
+        self.values = values
+
+    def text(self, language: str) -> str:
+        return say(self.key, language, **self.values)
+
+
+@dataclass(frozen=True, slots=True)
+class QueueRow:
+    conversation_id: int
+    position: int
+    group: str
+    priority: int
+    client_id: int
+    client_name: str
+    channel: str
+    category: str | None
+    waited: dt.timedelta
+    deadline: dt.datetime
+    status: str
+    preview: str
+
+
+@dataclass(frozen=True, slots=True)
+class MessageView:
+    id: int
+    author: str
+    direction: str
+    channel: str
+    text: str
+    attachments: list[dict[str, object]]
+    at: dt.datetime
+    private: bool
+    delivery: str | None
+    conversation_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class ConversationView:
+    id: int
+    status: str
+    client_id: int
+    client_name: str
+    channel: str
+    category: str | None
+    group: str | None
+    priority: int
+    deadline: dt.datetime | None
+    operator_id: int | None
+    subject: str | None
+    messages: tuple[MessageView, ...]
+
+
+class OperatorDesk:
+    def __init__(self, *, sessions: SessionFactory, queue: OperatorQueue, outbox: Outbox,
+                 feed: DeskFeed, clock: Callable[[], dt.datetime]) -> None:
+        self._sessions = sessions
+        self._queue = queue
+        self._outbox = outbox
+        self._feed = feed
+        self._clock = clock
+
+    # -- operators ------------------------------------------------------------------------
+
+    async def operator(self, operator_id: int) -> Operator:
+        async with self._sessions() as session:
+            operator = await session.get(Operator, operator_id)
+        if operator is None or not operator.active:
+            raise PermissionError(f"operator {operator_id} is unknown or disabled")
+        return operator
+
+    async def register(self, name: str, *, groups: Sequence[str] = ("support",), capacity: int = 3,
+                       language: str = "ru", telegram_user_id: int | None = None) -> Operator:
+        """Find an operator by name (or Telegram id), or create one."""
+        async with self._sessions() as session:
+            query = select(Operator).where(
+                Operator.telegram_user_id == telegram_user_id if telegram_user_id else
+                Operator.name == name)
+            operator = await session.scalar(query)
+            if operator is None:
+                operator = Operator(name=name, capacity=capacity, language=language,
+                                    telegram_user_id=telegram_user_id,
+                                    groups=[OperatorGroup(group=g) for g in groups])
+                session.add(operator)
+                await session.commit()
+            return operator
+
+    # -- the queue ------------------------------------------------------------------------
+
+    async def queue(self, operator_id: int, view: QueueView = "waiting") -> list[QueueRow]:
+        operator = await self.operator(operator_id)
+        now = self._clock()
+        if view == "mine":
+            async with self._sessions() as session:
+                mine = list(await session.scalars(select(Conversation).where(
+                    Conversation.assigned_operator_id == operator.id,
+                    Conversation.status == ConversationStatus.ASSIGNED).order_by(Conversation.id)))
+                return [await self._row(session, c, n, now) for n, c in enumerate(mine, 1)]
+        groups = set(operator.group_names)
+        entries = [e for e in await self._queue.waiting() if e.group in groups]
+        if view == "breaching":
+            entries = [e for e in entries if e.deadline - now <= BREACHING_SOON]
+        async with self._sessions() as session:
+            rows = []
+            for entry in entries:
+                conversation = await session.get(Conversation, entry.conversation_id)
+                if conversation is not None:
+                    position = await self._queue.position(entry.conversation_id) or 0
+                    rows.append(await self._row(session, conversation, position, now))
+            return rows
+
+    async def _row(self, session: AsyncSession, conversation: Conversation, position: int,
+                   now: dt.datetime) -> QueueRow:
+        client = await session.get(Client, conversation.client_id)
+        last = await session.scalar(
+            select(Message.text).where(Message.conversation_id == conversation.id,
+                                       Message.author == Author.CLIENT)
+            .order_by(Message.id.desc()).limit(1))
+        return QueueRow(
+            conversation_id=conversation.id, position=position, group=conversation.group or "",
+            priority=conversation.priority, client_id=conversation.client_id,
+            client_name=_client_name(client), channel=conversation.last_channel.value,
+            category=conversation.category, waited=now - (conversation.queued_at or conversation.created_at),
+            deadline=conversation.sla_deadline or now, status=conversation.status.value,
+            preview=(last or "")[:200])
+
+    async def take_next(self, operator_id: int) -> ConversationView:
+        operator = await self.operator(operator_id)
+        try:
+            entry = await self._queue.take_next(operator.id, operator.group_names, operator.capacity)
+        except OverCapacity:
+            raise DeskError("desk_over_capacity", capacity=operator.capacity) from None
+        if entry is None:
+            raise DeskError("desk_nothing_waiting")
+        return await self._assigned(operator, entry.conversation_id)
+
+    async def take(self, operator_id: int, conversation_id: int) -> ConversationView:
+        operator = await self.operator(operator_id)
+        try:
+            await self._queue.take(conversation_id, operator.id, operator.capacity)
+        except AlreadyTaken as taken:
+            if taken.holder == operator.id:
+                return await self.conversation(operator_id, conversation_id)
+            holder = await self._operator_name(taken.holder)
+            raise DeskError("desk_taken", conversation_id=conversation_id, holder=holder) from None
+        except OverCapacity:
+            raise DeskError("desk_over_capacity", capacity=operator.capacity) from None
+        except NotQueued:
+            raise DeskError("desk_not_queued", conversation_id=conversation_id) from None
+        return await self._assigned(operator, conversation_id)
+
+    async def _assigned(self, operator: Operator, conversation_id: int) -> ConversationView:
+        now = self._clock()
+        async with self._sessions() as session:
+            conversation = await session.get(Conversation, conversation_id)
+            if conversation is None:
+                await self._queue.remove(conversation_id)
+                raise DeskError("desk_not_found", conversation_id=conversation_id)
+            conversation.status = ConversationStatus.ASSIGNED
+            conversation.assigned_operator_id = operator.id
+            conversation.updated_at = now
+            record(session, conversation, EventKind.TAKEN, now, operator_id=operator.id)
+            await session.commit()
+        await self._feed.publish("taken", conversation_id=conversation_id, operator_id=operator.id,
+                                 operator=operator.name)
+        return await self.conversation(operator.id, conversation_id)
+
+    # -- working a conversation -----------------------------------------------------------
+
+    async def reply(self, operator_id: int, conversation_id: int, text: str,
+                    attachments: Sequence[Attachment] = ()) -> MessageView:
+        if not text.strip() and not attachments:
+            raise DeskError("desk_empty_reply")
+        now = self._clock()
+        async with self._sessions() as session:
+            conversation = await self._held(session, operator_id, conversation_id)
+            message = await queue_reply(session, conversation, text=text, author=Author.OPERATOR,
+                                        at=now, attachments=attachments, operator_id=operator_id)
+            if conversation.first_response_at is None:
+                conversation.first_response_at = now
+                record(session, conversation, EventKind.FIRST_RESPONSE, now, operator_id=operator_id)
+            await session.commit()
+        await self._queue.renew(conversation_id, operator_id)
+        self._outbox.submit([message.id])
+        return _message_view(message)
+
+    async def note(self, operator_id: int, conversation_id: int, text: str) -> MessageView:
+        """An internal note: stored in the thread, never sent to the client."""
+        if not text.strip():
+            raise DeskError("desk_empty_reply")
+        now = self._clock()
+        async with self._sessions() as session:
+            conversation = await self._conversation(session, conversation_id)
+            message = Message(conversation_id=conversation.id, channel=conversation.last_channel,
+                              direction=Direction.OUT, author=Author.OPERATOR, operator_id=operator_id,
+                              text=text, private=True, created_at=now)
+            session.add(message)
+            await session.commit()
+        await self._queue.renew(conversation_id, operator_id)
+        return _message_view(message)
+
+    async def close(self, operator_id: int, conversation_id: int) -> None:
+        """Close, free the operator's slot, and ask the client for a 1–5 rating."""
+        now = self._clock()
+        async with self._sessions() as session:
+            conversation = await self._held(session, operator_id, conversation_id)
+            conversation.status = ConversationStatus.CLOSED
+            conversation.resolved_at = now
+            record(session, conversation, EventKind.CLOSED, now, operator_id=operator_id, by="operator")
+            client = await session.get(Client, conversation.client_id)
+            language = (client.language if client else None) or "ru"
+            email = conversation.last_channel is ChannelKind.EMAIL
+            buttons = [] if email else [Button(str(n), Action.RATE, f"{conversation.id}:{n}")
+                                        for n in range(1, 6)]
+            ask = await queue_reply(session, conversation, author=Author.BOT, at=now, buttons=buttons,
+                                    text=say("rate_request_email" if email else "rate_request", language))
+            await session.commit()
+        await self._queue.remove(conversation_id)
+        self._outbox.submit([ask.id])
+        await self._feed.publish("closed", conversation_id=conversation_id, operator_id=operator_id)
+
+    async def heartbeat(self, operator_id: int) -> None:
+        """Keep the leases of everything the operator holds while their console is open."""
+        async with self._sessions() as session:
+            held = await session.scalars(select(Conversation.id).where(
+                Conversation.assigned_operator_id == operator_id,
+                Conversation.status == ConversationStatus.ASSIGNED))
+            for conversation_id in held:
+                await self._queue.renew(conversation_id, operator_id)
+
+    async def conversation(self, operator_id: int, conversation_id: int) -> ConversationView:
+        await self.operator(operator_id)
+        async with self._sessions() as session:
+            conversation = await self._conversation(session, conversation_id)
+            client = await session.get(Client, conversation.client_id)
+            messages = await session.scalars(
+                select(Message).where(Message.conversation_id == conversation.id)
+                .order_by(Message.id.desc()).limit(HISTORY_LIMIT))
+            return ConversationView(
+                id=conversation.id, status=conversation.status.value, client_id=conversation.client_id,
+                client_name=_client_name(client), channel=conversation.last_channel.value,
+                category=conversation.category, group=conversation.group,
+                priority=conversation.priority, deadline=conversation.sla_deadline,
+                operator_id=conversation.assigned_operator_id, subject=conversation.subject,
+                messages=tuple(_message_view(m) for m in reversed(list(messages))))
+
+    async def _conversation(self, session: AsyncSession, conversation_id: int) -> Conversation:
+        conversation = await session.get(Conversation, conversation_id)
+        if conversation is None:
+            raise DeskError("desk_not_found", conversation_id=conversation_id)
+        return conversation
+
+    async def _held(self, session: AsyncSession, operator_id: int, conversation_id: int) -> Conversation:
+        conversation = await self._conversation(session, conversation_id)
+        if conversation.status is ConversationStatus.CLOSED:
+            raise DeskError("desk_closed", conversation_id=conversation_id)
+        if conversation.assigned_operator_id != operator_id:
+            raise DeskError("desk_not_yours", conversation_id=conversation_id)
+        return conversation
+
+    async def _operator_name(self, operator_id: int | None) -> str:
+        async with self._sessions() as session:
+            operator = await session.get(Operator, operator_id) if operator_id else None
+        return operator.name if operator else "?"
+
+
+def _client_name(client: Client | None) -> str:
+    if client is None:
+        return "?"
+    return client.display_name or f"#{client.id}"
+
+
+def _message_view(message: Message) -> MessageView:
+    return MessageView(
+        id=message.id, author=message.author.value, direction=message.direction.value,
+        channel=message.channel.value, text=message.text, attachments=list(message.attachments or []),
+        at=message.created_at, private=message.private,
+        delivery=message.delivery.value if message.delivery else None,
+        conversation_id=message.conversation_id)

@@ -1,0 +1,177 @@
+"""Prometheus `/metrics`: live desk figures, computed from the database and the queue at
+scrape time, never kept in process memory (so every gateway process reports the same).
+
+The registry belongs to one `DeskMetrics` (one per app instance, never the global
+default). Counters are counts of stored facts — messages by channel and direction, bot
+answers, hand-offs, SLA breaches — so they survive restarts and agree across processes.
+Gauges: queue length and oldest waiting age per group (the Redis queue when given,
+otherwise the conversations queued in the database), conversations by status.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections import Counter
+from collections.abc import Awaitable, Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from redis.exceptions import RedisError
+from sqlalchemy import func, select
+from sqlalchemy.exc import SQLAlchemyError
+
+from bot.db import SessionFactory
+from bot.models import (
+    Conversation,
+    ConversationEvent,
+    ConversationStatus,
+    EventKind,
+    Message,
+    OperatorGroup,
+    utcnow,
+)
+
+__all__ = ["DeskMetrics", "MetricsSnapshot", "WaitingQueue", "metrics_handler"]
+
+log = logging.getLogger(__name__)
+
+
+class WaitingEntry(Protocol):
+    @property
+    def group(self) -> str: ...
+
+    @property
+    def enqueued_at(self) -> dt.datetime: ...
+
+
+class WaitingQueue(Protocol):
+    """The part of routing's OperatorQueue the metrics read."""
+
+    async def waiting(self, group: str | None = None) -> Sequence[WaitingEntry]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class _Waiting:
+    group: str
+    enqueued_at: dt.datetime
+
+
+@dataclass(frozen=True, slots=True)
+class MetricsSnapshot:
+    queue_length: dict[str, int] = field(default_factory=dict)
+    oldest_wait_seconds: dict[str, float] = field(default_factory=dict)
+    conversations: dict[str, int] = field(default_factory=dict)
+    messages: dict[tuple[str, str], int] = field(default_factory=dict)
+    bot_answers: int = 0
+    handoffs: dict[str, int] = field(default_factory=dict)
+    sla_breaches: dict[str, int] = field(default_factory=dict)
+
+
+class _SnapshotCollector:
+    """Hands the registry the snapshot taken just before `generate_latest`."""
+
+    def __init__(self) -> None:
+        self.snapshot = MetricsSnapshot()
+
+    def collect(self) -> Iterator[Metric]:
+        s = self.snapshot
+        length = GaugeMetricFamily("switchboard_queue_length", "Conversations waiting in the operator queue",
+                                   labels=["group"])
+        oldest = GaugeMetricFamily("switchboard_queue_oldest_wait_seconds",
+                                   "How long the longest-waiting conversation has waited", labels=["group"])
+        for group in sorted(s.queue_length):
+            length.add_metric([group], s.queue_length[group])
+            oldest.add_metric([group], s.oldest_wait_seconds.get(group, 0.0))
+        by_status = GaugeMetricFamily("switchboard_conversations", "Conversations by status",
+                                      labels=["status"])
+        for status in ConversationStatus:
+            by_status.add_metric([status.value], s.conversations.get(status.value, 0))
+        messages = CounterMetricFamily("switchboard_messages", "Messages stored, by channel and direction",
+                                       labels=["channel", "direction"])
+        for (channel, direction), n in sorted(s.messages.items()):
+            messages.add_metric([channel, direction], n)
+        answers = CounterMetricFamily("switchboard_bot_answers", "Answers the bot gave from the knowledge base")
+        answers.add_metric([], s.bot_answers)
+        handoffs = CounterMetricFamily("switchboard_handoffs", "Conversations handed to operators, by reason",
+                                       labels=["reason"])
+        for reason, n in sorted(s.handoffs.items()):
+            handoffs.add_metric([reason], n)
+        breaches = CounterMetricFamily("switchboard_sla_breaches", "First responses that missed the SLA",
+                                       labels=["group"])
+        for group, n in sorted(s.sla_breaches.items()):
+            breaches.add_metric([group], n)
+        yield from (length, oldest, by_status, messages, answers, handoffs, breaches)
+
+
+class DeskMetrics:
+    def __init__(self, sessions: SessionFactory, *, queue: WaitingQueue | None = None,
+                 clock: Callable[[], dt.datetime] = utcnow) -> None:
+        self._sessions = sessions
+        self._queue = queue
+        self._clock = clock
+        self._collector = _SnapshotCollector()
+        self.registry = CollectorRegistry(auto_describe=False)
+        self.registry.register(self._collector)
+
+    async def snapshot(self) -> MetricsSnapshot:
+        now = self._clock()
+        async with self._sessions() as session:
+            groups = set(await session.scalars(select(OperatorGroup.group).distinct()))
+            statuses = {status.value: n
+                        for status, n in await session.execute(
+                            select(Conversation.status, func.count()).group_by(Conversation.status))}
+            messages = {(channel.value, direction.value): n for channel, direction, n in
+                        await session.execute(
+                            select(Message.channel, Message.direction, func.count())
+                            .where(Message.private.is_(False))
+                            .group_by(Message.channel, Message.direction))}
+            answers = await session.scalar(select(func.count()).where(
+                ConversationEvent.kind == EventKind.BOT_ANSWERED)) or 0
+            reason = ConversationEvent.data["reason"].as_string()
+            handoffs = {str(why or "unknown"): n for why, n in await session.execute(
+                select(reason, func.count()).where(ConversationEvent.kind == EventKind.HANDED_OFF)
+                .group_by(reason))}
+            breaches = {group or "": n for group, n in await session.execute(
+                select(ConversationEvent.group, func.count())
+                .where(ConversationEvent.kind == EventKind.SLA_BREACHED)
+                .group_by(ConversationEvent.group))}
+            if self._queue is None:
+                waiting: Sequence[WaitingEntry] = [
+                    _Waiting(group or "", queued_at or now) for group, queued_at in await session.execute(
+                        select(Conversation.group, Conversation.queued_at)
+                        .where(Conversation.status == ConversationStatus.QUEUED))]
+        if self._queue is not None:
+            waiting = await self._queue.waiting()
+        length: Counter[str] = Counter(dict.fromkeys(groups, 0))
+        oldest: dict[str, float] = dict.fromkeys(groups, 0.0)
+        for entry in waiting:
+            length[entry.group] += 1
+            oldest[entry.group] = max(oldest.get(entry.group, 0.0),
+                                      (now - entry.enqueued_at).total_seconds())
+        return MetricsSnapshot(dict(length), oldest, statuses, messages, answers, handoffs, breaches)
+
+    async def render(self) -> bytes:
+        snapshot = await self.snapshot()
+        self._collector.snapshot = snapshot  # no await between this and the render below
+        return generate_latest(self.registry)
+
+
+def metrics_handler(sessions: SessionFactory, *, queue: WaitingQueue | None = None,
+                    clock: Callable[[], dt.datetime] = utcnow
+                    ) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+    """The aiohttp handler for GET /metrics, with its own registry."""
+    metrics = DeskMetrics(sessions, queue=queue, clock=clock)
+
+    async def handle(request: web.Request) -> web.StreamResponse:
+        try:
+            body = await metrics.render()
+        except (SQLAlchemyError, RedisError) as exc:
+            log.warning("metrics scrape failed: %s", exc)
+            return web.Response(status=503, text="metrics unavailable: storage not reachable\n")
+        return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+    return handle

@@ -1,0 +1,288 @@
+"""The web operator console: a page at `/operator` and its WebSocket at `/operator/ws`.
+
+A thin transport over `OperatorDesk`: each command on the socket is one desk call, and
+every answer is a fresh read from the desk. The socket opens with the console token and
+the operator's name (`?token=…&name=…&lang=ru|en`); a wrong token gets an error frame and
+close code 4401, so the page can tell it from a dropped connection.
+
+    page → server  {"cmd": "queue", "view": "waiting|mine|breaching"}   {"cmd": "next"}
+                   {"cmd": "take" | "open" | "close", "conversation_id": N}
+                   {"cmd": "reply" | "note", "conversation_id": N, "text": "..."}
+    server → page  {"type": "hello", "operator": {...}}   {"type": "queue", "view", "rows"}
+                   {"type": "conversation", "conversation": {...}}
+                   {"type": "notice", "notice": {...}}   {"type": "error", "code", "error"}
+
+Live updates: each socket follows the desk feed and re-sends its queue, and the open
+conversation when a notice concerns it; while the socket is open the operator's leases
+are renewed (`desk.heartbeat`) so nothing they hold is taken back from them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import datetime as dt
+import functools
+import hmac
+import json
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from aiohttp import WSMsgType, web
+from redis.exceptions import RedisError
+
+from admin.desk import ConversationView, DeskError, OperatorDesk, QueueView
+from bot.events import DeskFeed
+from bot.models import Operator
+from channels.web import PAGE_HEADERS, same_origin
+
+__all__ = ["OperatorConsole"]
+
+log = logging.getLogger(__name__)
+
+STATIC = Path(__file__).with_name("console_static")
+HEARTBEAT_EVERY = 30.0
+REFRESH_PAUSE = 0.15        # notices arriving together cause one refresh
+FEED_RETRY = 2.0
+MAX_NAME = 100
+MAX_TEXT = 20000
+CLOSE_WAIT = 2.0
+UNAUTHORIZED, BAD_LOGIN, DISABLED = 4401, 4400, 4403
+VIEWS: tuple[QueueView, ...] = ("waiting", "mine", "breaching")
+_SHOWN_ATTACHMENT_FIELDS = ("kind", "name", "size", "mime")
+
+
+class _BadCommand(Exception):
+    def __init__(self, code: str, error: str) -> None:
+        super().__init__(error)
+        self.code = code
+
+
+@dataclass
+class _Session:
+    """One open console: who it is, and what it shows."""
+
+    operator: Operator
+    language: str
+    ws: web.WebSocketResponse
+    view: QueueView = "waiting"
+    open_id: int | None = None
+    changed: set[int | None] = field(default_factory=set)
+    wake: asyncio.Event = field(default_factory=asyncio.Event)
+
+
+class OperatorConsole:
+    def __init__(self, desk: OperatorDesk, feed: DeskFeed, token: str) -> None:
+        self._desk = desk
+        self._feed = feed
+        self._token = token.encode()
+        self._sockets: set[web.WebSocketResponse] = set()
+
+    def routes(self) -> list[web.AbstractRouteDef]:
+        return [web.get("/operator", self._page), web.get("/operator/ws", self._socket),
+                web.static("/static/operator", STATIC)]
+
+    async def aclose(self) -> None:
+        """Close every console socket (on shutdown: otherwise the server waits for them)."""
+        await asyncio.gather(*(ws.close(code=1001, message=b"server shutdown")
+                               for ws in list(self._sockets)), return_exceptions=True)
+
+    async def _page(self, request: web.Request) -> web.StreamResponse:
+        return web.FileResponse(STATIC / "index.html", headers=PAGE_HEADERS)
+
+    async def _socket(self, request: web.Request) -> web.StreamResponse:
+        if not same_origin(request):
+            raise web.HTTPForbidden(text="cross-origin WebSocket refused")
+        ws = web.WebSocketResponse(heartbeat=25, max_msg_size=1024 * 1024, timeout=CLOSE_WAIT)
+        await ws.prepare(request)
+        asked = request.query.get("lang")
+        language = asked if asked in ("ru", "en") else "ru"
+        given = request.query.get("token", "").encode()
+        if not hmac.compare_digest(given, self._token):
+            await _refuse(ws, UNAUTHORIZED, "unauthorized", "wrong operator token")
+            return ws
+        name = " ".join(request.query.get("name", "").split())
+        if not 0 < len(name) <= MAX_NAME:
+            await _refuse(ws, BAD_LOGIN, "bad_name", f"the operator name must be 1-{MAX_NAME} characters")
+            return ws
+        operator = await self._desk.register(name, language=language)
+        if not operator.active:
+            await _refuse(ws, DISABLED, "disabled", f"operator {name!r} is disabled")
+            return ws
+        state = _Session(operator=operator, language=language, ws=ws)
+        self._sockets.add(ws)
+        helpers = [asyncio.create_task(self._follow(state)), asyncio.create_task(self._refresh(state)),
+                   asyncio.create_task(self._heartbeat(state))]
+        try:
+            await _push(ws, {"type": "hello", "operator": {
+                "id": operator.id, "name": operator.name, "groups": operator.group_names,
+                "capacity": operator.capacity, "language": language}})
+            await self._send_queue(state)
+            async for frame in ws:
+                if frame.type is WSMsgType.TEXT:
+                    await self._command(state, frame.data)
+        finally:
+            self._sockets.discard(ws)
+            for task in helpers:
+                task.cancel()
+            await asyncio.gather(*helpers, return_exceptions=True)
+        return ws
+
+    # -- commands -------------------------------------------------------------------------
+
+    async def _command(self, state: _Session, data: str) -> None:
+        cmd = None
+        try:
+            request = _parse(data)
+            cmd = request["cmd"]
+            await self._run(state, request)
+        except _BadCommand as bad:
+            await _push(state.ws, {"type": "error", "code": bad.code, "error": str(bad), "cmd": cmd})
+        except DeskError as refused:
+            await _push(state.ws, {"type": "error", "code": "desk", "key": refused.key,
+                                   "error": refused.text(state.language), "cmd": cmd})
+        except PermissionError:
+            await _refuse(state.ws, DISABLED, "disabled", "this operator was disabled")
+        except Exception:
+            log.exception("console command %r of operator %s failed", cmd, state.operator.id)
+            await _push(state.ws, {"type": "error", "code": "failed", "cmd": cmd,
+                                   "error": "the command failed on the server; it is logged"})
+
+    async def _run(self, state: _Session, request: Mapping[str, Any]) -> None:
+        desk, me, cmd = self._desk, state.operator.id, request["cmd"]
+        if cmd == "queue":
+            view = request.get("view", state.view)
+            if view not in VIEWS:
+                raise _BadCommand("bad_request", f"view must be one of {', '.join(VIEWS)}")
+            state.view = view
+            await self._send_queue(state)
+            return
+        if cmd == "next":
+            await self._show(state, await desk.take_next(me))
+            await self._send_queue(state)
+            return
+        conversation_id = _conversation_id(request)
+        if cmd == "open":
+            await self._show(state, await desk.conversation(me, conversation_id))
+        elif cmd == "take":
+            await self._show(state, await desk.take(me, conversation_id))
+            await self._send_queue(state)
+        elif cmd in ("reply", "note"):
+            text = request.get("text")
+            if not isinstance(text, str) or len(text) > MAX_TEXT:
+                raise _BadCommand("bad_request", f"text must be a string of at most {MAX_TEXT} characters")
+            if cmd == "reply":
+                await desk.reply(me, conversation_id, text)
+            else:
+                await desk.note(me, conversation_id, text)
+            await self._show(state, await desk.conversation(me, conversation_id))
+        elif cmd == "close":
+            await desk.close(me, conversation_id)
+            await self._show(state, await desk.conversation(me, conversation_id))
+            await self._send_queue(state)
+        else:
+            raise _BadCommand("unknown_cmd", f"unknown command {cmd!r}")
+
+    async def _show(self, state: _Session, conversation: ConversationView) -> None:
+        state.open_id = conversation.id
+        payload = _plain(conversation)
+        for message in payload["messages"]:
+            message["attachments"] = [{k: v for k, v in a.items() if k in _SHOWN_ATTACHMENT_FIELDS}
+                                      for a in message["attachments"]]
+        payload["mine"] = conversation.operator_id == state.operator.id
+        await _push(state.ws, {"type": "conversation", "conversation": payload})
+
+    async def _send_queue(self, state: _Session) -> None:
+        rows = await self._desk.queue(state.operator.id, state.view)
+        await _push(state.ws, {"type": "queue", "view": state.view, "rows": [_plain(r) for r in rows],
+                               "now": dt.datetime.now(dt.UTC)})
+
+    # -- live updates ---------------------------------------------------------------------
+
+    async def _follow(self, state: _Session) -> None:
+        """Note every desk notice for `_refresh`; resubscribe if Redis drops the feed."""
+        while True:
+            try:
+                async for notice in self._feed.listen():
+                    await _push(state.ws, {"type": "notice", "notice": notice})
+                    state.changed.add(notice.get("conversation_id"))
+                    state.wake.set()
+            except (RedisError, OSError) as exc:
+                log.warning("console feed lost (%s); resubscribing", exc)
+            await asyncio.sleep(FEED_RETRY)
+
+    async def _refresh(self, state: _Session) -> None:
+        while True:
+            await state.wake.wait()
+            await asyncio.sleep(REFRESH_PAUSE)
+            state.wake.clear()
+            changed, state.changed = state.changed, set()
+            try:
+                await self._send_queue(state)
+                if state.open_id is not None and state.open_id in changed:
+                    await self._show(state, await self._desk.conversation(state.operator.id, state.open_id))
+            except (DeskError, PermissionError):
+                state.open_id = None
+            except Exception:
+                log.exception("console refresh for operator %s failed", state.operator.id)
+
+    async def _heartbeat(self, state: _Session) -> None:
+        while True:
+            try:
+                await self._desk.heartbeat(state.operator.id)
+            except Exception:
+                log.exception("heartbeat of operator %s failed", state.operator.id)
+            await asyncio.sleep(HEARTBEAT_EVERY)
+
+
+def _parse(data: str) -> dict[str, Any]:
+    try:
+        request = json.loads(data)
+    except ValueError:
+        raise _BadCommand("bad_json", "the frame is not valid JSON") from None
+    if not isinstance(request, dict) or not isinstance(request.get("cmd"), str):
+        raise _BadCommand("bad_request", 'a command is a JSON object with a "cmd" string')
+    return request
+
+
+def _conversation_id(request: Mapping[str, Any]) -> int:
+    value = request.get("conversation_id")
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise _BadCommand("bad_request", "conversation_id must be a positive integer")
+    return value
+
+
+def _plain(view: Any) -> dict[str, Any]:
+    """A desk view as JSON-ready values: times in ISO 8601, durations in seconds."""
+    return {k: _value(v) for k, v in dataclasses.asdict(view).items()}
+
+
+def _value(value: Any) -> Any:
+    if isinstance(value, dt.datetime):
+        return value.isoformat()
+    if isinstance(value, dt.timedelta):
+        return round(value.total_seconds())
+    if isinstance(value, dict):
+        return {k: _value(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_value(v) for v in value]
+    return value
+
+
+_dumps = functools.partial(json.dumps, default=_value, ensure_ascii=False)
+
+
+async def _push(ws: web.WebSocketResponse, frame: Mapping[str, Any]) -> None:
+    if ws.closed:
+        return
+    with contextlib.suppress(ConnectionError, RuntimeError):
+        await ws.send_json(frame, dumps=_dumps)
+
+
+async def _refuse(ws: web.WebSocketResponse, close_code: int, code: str, error: str) -> None:
+    await _push(ws, {"type": "error", "code": code, "error": error})
+    await ws.close(code=close_code, message=error.encode()[:120])

@@ -1,0 +1,226 @@
+"""Knowledge-base benchmark: accuracy on questions the KB knows, hand-off of questions it
+does not, and speed at real sizes. Prints figures; asserts nothing.
+
+Any `text,category` CSV pair works (an empty or `oos` category marks an out-of-scope test
+question). Each training category becomes an article whose variants are its training
+texts; a seeded quarter of the categories is held out, so their test questions must be
+handed off. Calibration uses the training texts of the known articles only.
+
+    .venv/bin/python bench/kb.py [--data DIR | --train CSV --test CSV] [--sizes 10000 100000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import random
+import resource
+import statistics
+import sys
+import time
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from kb.articles import Article  # noqa: E402
+from kb.evaluation import Evaluation, evaluate  # noqa: E402
+from kb.holdout import calibrate  # noqa: E402
+from kb.index import KnowledgeIndex  # noqa: E402
+
+OOS_LABELS = {"", "oos", "out_of_scope"}
+RECALL_POINTS = (0.3, 0.5, 0.7)
+
+
+def read_pairs(path: Path) -> list[tuple[str, str]]:
+    with path.open(encoding="utf-8-sig", newline="") as handle:
+        return [(row["text"], (row.get("category") or "").strip()) for row in csv.DictReader(handle)]
+
+
+def rss_mb() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def articles_from(pairs: list[tuple[str, str]], categories: set[str]) -> list[Article]:
+    grouped: dict[str, list[str]] = defaultdict(list)
+    for text, category in pairs:
+        if category in categories:
+            grouped[category].append(text)
+    return [Article(id=c, title="", answer=f"answer for {c}", questions=tuple(q), category=c,
+                    language="en") for c, q in sorted(grouped.items())]
+
+
+def perturb(text: str, rng: random.Random) -> str:
+    """A plausible rewording: typos in some words and a dropped word now and then."""
+    words = text.split()
+    out = []
+    for word in words:
+        roll = rng.random()
+        if roll < 0.08 and len(words) > 3:
+            continue
+        if roll < 0.25 and len(word) > 3:
+            i = rng.randrange(len(word) - 1)
+            word = word[:i] + word[i + 1] + word[i] + word[i + 2:]
+        out.append(word)
+    return " ".join(out) or text
+
+
+def synthesise(articles: list[Article], variants: int, rng: random.Random) -> list[Article]:
+    """About `variants` question variants: copies of the articles with perturbed text and a
+    copy-specific product word, so copies are distinct articles."""
+    base = sum(len(a.questions) for a in articles)
+    copies = max(1, round(variants / base))
+    vocabulary = [f"{rng.choice('bcdfgklmnprstvz')}{rng.choice('aeiou')}{rng.choice('nrstlx')}"
+                  f"{rng.randrange(10, 99)}" for _ in range(copies)]
+    out = []
+    for c in range(copies):
+        for a in articles:
+            questions = tuple(f"{perturb(q, rng)} {vocabulary[c]}" for q in a.questions)
+            out.append(Article(id=f"{a.id}~{c}", title="", answer=a.answer,
+                               questions=questions, category=a.category, language="en"))
+    return out
+
+
+def latency(index: KnowledgeIndex, questions: list[str], n: int, rng: random.Random
+            ) -> tuple[float, float]:
+    sample = [rng.choice(questions) for _ in range(n)]
+    for q in sample[:20]:
+        index.decide(q)
+    timings = []
+    for q in sample:
+        started = time.perf_counter()
+        index.decide(q)
+        timings.append((time.perf_counter() - started) * 1000)
+    timings.sort()
+    return statistics.median(timings), timings[int(len(timings) * 0.99) - 1]
+
+
+def show(label: str, result: Evaluation) -> None:
+    print(f"  {label}: in-scope accuracy {result.in_scope_accuracy:.1%}, "
+          f"out-of-scope recall {result.out_of_scope_recall:.1%}, "
+          f"out-of-scope precision {result.out_of_scope_precision:.1%}")
+
+
+def accuracy_at_recall(confidence: np.ndarray, right: np.ndarray, oos: np.ndarray
+                       ) -> dict[float, float]:
+    """In-scope accuracy when the hand-off threshold is set (on the test set itself) to hand
+    off 30/50/70 % of out-of-scope questions: compares rankers at equal operating points."""
+    out = {}
+    for recall in RECALL_POINTS:
+        threshold = np.quantile(confidence[oos], recall)
+        out[recall] = float(((confidence > threshold) & right)[~oos].mean())
+    return out
+
+
+def baseline_curve(train: list[Article], questions: list[str], gold: np.ndarray, oos: np.ndarray
+                   ) -> dict[float, float]:
+    """The reference: word+char TF-IDF, a logistic-regression classifier, a max-probability
+    threshold."""
+    from scipy.sparse import hstack
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+
+    texts = [q for a in train for q in a.questions]
+    y = [a.id for a in train for _ in a.questions]
+    word = TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True)
+    char = TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), sublinear_tf=True)
+    x = hstack([word.fit_transform(texts), char.fit_transform(texts)]).tocsr()
+    model = LogisticRegression(C=10, max_iter=2000).fit(x, y)
+    proba = model.predict_proba(hstack([word.transform(questions), char.transform(questions)]).tocsr())
+    right = model.classes_[proba.argmax(axis=1)] == gold
+    return accuracy_at_recall(proba.max(axis=1), right, oos)
+
+
+def our_curve(index: KnowledgeIndex, questions: list[str], gold: np.ndarray, oos: np.ndarray
+              ) -> dict[float, float]:
+    scores = index.scores(questions)
+    assert scores is not None
+    features = index.features(scores)
+    ids = np.array([index.indexed_article(i).id for i in range(scores.combined.shape[1])])
+    right = ids[scores.combined.argmax(axis=1)] == gold
+    confidence = np.array([index.calibration.answer_probability(f) for f in features])
+    return accuracy_at_recall(confidence, right, oos)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--data", type=Path, default=REPO.parent / "shared" / "data" / "banking77",
+                        help="directory with train.csv and test.csv")
+    parser.add_argument("--train", type=Path)
+    parser.add_argument("--test", type=Path)
+    parser.add_argument("--holdout", type=float, default=0.25, help="share of categories held out")
+    parser.add_argument("--seed", type=int, default=77)
+    parser.add_argument("--sizes", type=int, nargs="*", default=[10_000, 100_000])
+    parser.add_argument("--latency-queries", type=int, default=2000)
+    parser.add_argument("--no-baseline", action="store_true")
+    args = parser.parse_args()
+    train_path = args.train or args.data / "train.csv"
+    test_path = args.test or args.data / "test.csv"
+    train_pairs, test_pairs = read_pairs(train_path), read_pairs(test_path)
+    categories = sorted({c for _, c in train_pairs if c.lower() not in OOS_LABELS})
+    rng = random.Random(args.seed)
+    shuffled = categories[:]
+    rng.shuffle(shuffled)
+    held_out = set(shuffled[:round(len(shuffled) * args.holdout)])
+    known = set(categories) - held_out
+    articles = articles_from(train_pairs, known)
+    questions = [t for t, _ in test_pairs]
+    labels = [c if c in known else None for _, c in test_pairs]
+    print(f"data: {train_path} / {test_path}")
+    print(f"  {len(categories)} categories: {len(known)} known as articles "
+          f"({sum(len(a.questions) for a in articles)} variants), {len(held_out)} held out "
+          f"(seed {args.seed}); {len(questions)} test questions, "
+          f"{sum(label is None for label in labels)} of them out of scope")
+
+    started = time.perf_counter()
+    calibration = calibrate(articles)
+    calibrated_in = time.perf_counter() - started
+    started = time.perf_counter()
+    index = KnowledgeIndex.build(articles, calibration)
+    built_in = time.perf_counter() - started
+    print(f"calibration from the training variants only: {calibrated_in:.1f} s, "
+          f"{calibration.queries} simulated questions; answer threshold "
+          f"{calibration.answer_threshold:.3f}, clarify margin {calibration.margin:.3f}")
+    result = evaluate(index, questions, labels)
+    print("at the calibrated operating point (threshold never tuned on test):")
+    show("switchboard", result)
+    print(f"  answered outright {result.answered_right + result.answered_wrong} in-scope "
+          f"(right {result.answered_right}, wrong {result.answered_wrong}); clarified "
+          f"{result.clarified} (right one offered in {result.clarified_containing}); handed "
+          f"off {result.in_scope_handed_off} in-scope; out-of-scope answered outright "
+          f"{result.out_of_scope_answered}; answer precision {result.answer_precision:.1%}")
+    gold = np.array([label or "" for label in labels])
+    oos = gold == ""
+    if oos.any():
+        print("in-scope accuracy at equal out-of-scope recall (thresholds set on the test set, "
+              "for comparison only):")
+        curves = [("switchboard", our_curve(index, questions, gold, oos))]
+        if not args.no_baseline:
+            curves.append(("baseline: word+char TF-IDF + logistic regression, max-probability "
+                           "threshold", baseline_curve(articles, questions, gold, oos)))
+        for name, curve in curves:
+            print(f"  {name}: " + ", ".join(f"{acc:.1%} at {recall:.0%}"
+                                            for recall, acc in curve.items()))
+    p50, p99 = latency(index, questions, args.latency_queries, rng)
+    print(f"size {index.variant_count} variants: build {built_in:.2f} s, single query "
+          f"p50 {p50:.2f} ms p99 {p99:.2f} ms, RSS {rss_mb():.0f} MB")
+    for size in args.sizes:
+        big = synthesise(articles, size, rng)
+        started = time.perf_counter()
+        big_index = KnowledgeIndex.build(big, calibration)
+        built_in = time.perf_counter() - started
+        p50, p99 = latency(big_index, questions, args.latency_queries, rng)
+        print(f"size {big_index.variant_count} variants ({len(big)} articles): build "
+              f"{built_in:.2f} s, single query p50 {p50:.2f} ms p99 {p99:.2f} ms, "
+              f"RSS {rss_mb():.0f} MB")
+        del big_index, big
+
+
+if __name__ == "__main__":
+    main()

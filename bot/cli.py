@@ -1,0 +1,44 @@
+"""`switchboard`: the one entry point; the only place settings are read."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import typer
+
+from bot.commands.operators import operators_app
+from bot.commands.services import run_command, settings_or_exit
+from bot.redis_server import RedisUnavailable
+
+app = typer.Typer(help="Switchboard: a chatbot-first customer-support gateway.", no_args_is_help=True)
+db_app = typer.Typer(help="The database.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(operators_app, name="operators")
+
+
+@app.command()
+def run() -> None:
+    """Start the gateway: web chat, operator console and every configured channel."""
+    from bot.app import serve
+
+    settings = settings_or_exit()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        asyncio.run(serve(settings))
+    except KeyboardInterrupt:
+        pass
+    except RedisUnavailable as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from None
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Apply the database migrations (the gateway also does this at start)."""
+
+    async def work(_services: object) -> None:
+        return None
+
+    run_command(work)
+    typer.echo("database is up to date")

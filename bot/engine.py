@@ -1,0 +1,498 @@
+"""The conversation engine: what happens to one inbound message.
+
+`Engine.handle` is the sink every channel feeds. In one unit of work it finds or creates
+the identity and client, finds the conversation (by reply headers, by a ticket number,
+or the client's open one), stores the message — a redelivered platform id is ignored —
+and applies the dialogue policy:
+
+- a conversation an operator holds, or one waiting in the queue: the operator is told;
+- otherwise the knowledge base answers, offers close choices, or the conversation is
+  handed off to the queue with its service level, and the client is told when to expect
+  a person;
+- greetings, thanks, stickers, files and empty messages get their own replies.
+
+Replies are stored before they are sent (`Outbox`), and the queue entry is made after the
+commit, so a crash at any point loses nothing: pending replies are resent and the queue is
+rebuilt from the database at start-up.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.contracts import Action, AttachmentKind, Button, ChannelKind, InboundMessage
+from bot.db import SessionFactory
+from bot.events import DeskFeed, record
+from bot.knowledge import KnowledgeBase
+from bot.models import (Author, Client, Conversation, ConversationStatus, Direction, EventKind,
+                        Identity, KbMiss, Message)
+from bot.replies import queue_reply
+from bot.texts import language_of, say
+from bot.outbox import Outbox
+from kb.index import Decision
+from routing.queue import OperatorQueue, QueueEntry
+from routing.service_levels import BusinessCalendar, ServiceLevels
+
+__all__ = ["Engine"]
+
+log = logging.getLogger(__name__)
+
+KB_QUERY_LIMIT = 2000
+DB_ATTEMPTS = 6
+RATING_WINDOW = dt.timedelta(days=3)
+_WORDS = re.compile(r"[\w']+", re.UNICODE)
+_HUMAN = {"оператор", "оператора", "оператору", "человек", "человека", "живой", "менеджер",
+          "сотрудник", "operator", "human", "person", "agent", "someone"}
+_GREETINGS = {"привет", "здравствуйте", "здравствуй", "добрый", "день", "вечер", "утро", "доброе",
+              "hi", "hello", "hey", "good", "morning", "evening", "afternoon", "алло", "ку", "хай",
+              "start", "начать", "старт"}
+_THANKS = {"спасибо", "благодарю", "спс", "thanks", "thank", "you", "thx", "большое", "огромное",
+           "ок", "ok", "okay", "понятно", "ясно", "хорошо"}
+
+
+@dataclass
+class _Plan:
+    """What the policy decided; carried out after the commit."""
+
+    reply_ids: list[int] = field(default_factory=list)
+    language: str = "ru"
+    queued_id: int | None = None
+    tell_client: bool = True
+    notices: list[tuple[str, dict[str, object]]] = field(default_factory=list)
+
+
+class Engine:
+    def __init__(self, *, sessions: SessionFactory, knowledge: KnowledgeBase, queue: OperatorQueue,
+                 levels: ServiceLevels, calendar: BusinessCalendar, outbox: Outbox, feed: DeskFeed,
+                 clock: Callable[[], dt.datetime], language: str,
+                 answer_caps: Mapping[ChannelKind, int] | None = None) -> None:
+        self._sessions = sessions
+        self._knowledge = knowledge
+        self._queue = queue
+        self._levels = levels
+        self._calendar = calendar
+        self._outbox = outbox
+        self._feed = feed
+        self._clock = clock
+        self._language = language
+        self._answer_caps = dict(answer_caps or {})
+
+    async def __call__(self, inbound: InboundMessage) -> None:
+        await self.handle(inbound)
+
+    async def handle(self, inbound: InboundMessage) -> None:
+        """Store and act on one message. A database that is locked or restarting is retried
+        with backoff; if it stays away the error propagates, so the channel does not
+        confirm the message and the platform delivers it again later."""
+        for attempt in range(DB_ATTEMPTS):
+            try:
+                await self._handle_once(inbound)
+                return
+            except (OperationalError, InterfaceError) as exc:
+                if attempt == DB_ATTEMPTS - 1:
+                    log.error("database unavailable, message %s/%s left unconfirmed: %s",
+                              inbound.channel.value, inbound.platform_message_id, exc)
+                    raise
+                delay = min(0.2 * 2 ** attempt, 5.0)
+                log.warning("database busy or restarting (%s); retrying in %.1f s", exc, delay)
+                await asyncio.sleep(delay)
+
+    async def _handle_once(self, inbound: InboundMessage) -> None:
+        now = self._clock()
+        async with self._sessions() as session:
+            if inbound.edited:
+                await self._apply_edit(session, inbound, now)
+                return
+            if await self._stored(session, inbound.channel, inbound.platform_message_id):
+                return
+            identity, client = await self._identity(session, inbound, now)
+            language = language_of(inbound.text, client.language or self._language)
+            client.language = client.language or language
+            plan = _Plan(language=language)
+            rated = await self._rating(session, inbound, client, now, language, plan)
+            conversation = rated or await self._conversation(session, inbound, identity, client, now)
+            message = Message(
+                conversation_id=conversation.id, identity_id=identity.id, channel=inbound.channel,
+                direction=Direction.IN, author=Author.CLIENT, text=inbound.text,
+                original_text=inbound.original_text,
+                attachments=[a.as_json() for a in inbound.attachments],
+                action=inbound.action.value if inbound.action else None,
+                channel_message_id=inbound.platform_message_id, automated=inbound.automated,
+                created_at=now,
+            )
+            session.add(message)
+            try:
+                await session.flush()
+            except IntegrityError:  # the same platform id stored concurrently: processed once
+                await session.rollback()
+                return
+            if rated is None:
+                await self._policy(session, inbound, conversation, client, message, language, now, plan)
+            await session.commit()
+        await self._after_commit(plan, now)
+
+    async def close_idle(self, idle: dt.timedelta) -> int:
+        """Close conversations the bot handled that went quiet: the bot settled them."""
+        now = self._clock()
+        async with self._sessions() as session:
+            quiet = list(await session.scalars(select(Conversation).where(
+                Conversation.status == ConversationStatus.BOT, Conversation.updated_at < now - idle)))
+            for conversation in quiet:
+                conversation.status = ConversationStatus.CLOSED
+                conversation.resolved_at = now
+                record(session, conversation, EventKind.CLOSED, now, by="timeout")
+            await session.commit()
+        return len(quiet)
+
+    # -- finding things -------------------------------------------------------------------
+
+    async def _stored(self, session: AsyncSession, channel: ChannelKind, platform_id: str) -> bool:
+        found = await session.scalar(select(Message.id).where(
+            Message.channel == channel, Message.direction == Direction.IN,
+            Message.channel_message_id == platform_id))
+        return found is not None
+
+    async def _identity(self, session: AsyncSession, inbound: InboundMessage,
+                        now: dt.datetime) -> tuple[Identity, Client]:
+        query = select(Identity).where(Identity.channel == inbound.channel,
+                                       Identity.external_id == inbound.external_user_id)
+        identity = await session.scalar(query)
+        if identity is None:
+            try:
+                async with session.begin_nested():
+                    client = Client(display_name=inbound.display_name, created_at=now)
+                    session.add(client)
+                    await session.flush()
+                    identity = Identity(
+                        client_id=client.id, channel=inbound.channel,
+                        external_id=inbound.external_user_id, chat_id=inbound.chat_id,
+                        display_name=inbound.display_name, created_at=now, last_seen_at=now)
+                    session.add(identity)
+                    await session.flush()
+            except IntegrityError:  # created by a concurrent message of the same person
+                identity = await session.scalar(query)
+                assert identity is not None
+        identity.last_seen_at = now
+        if inbound.display_name:
+            identity.display_name = inbound.display_name
+        if inbound.chat_id:
+            identity.chat_id = inbound.chat_id
+        client = await session.get(Client, identity.client_id)
+        assert client is not None
+        return identity, client
+
+    async def _conversation(self, session: AsyncSession, inbound: InboundMessage, identity: Identity,
+                            client: Client, now: dt.datetime) -> Conversation:
+        conversation = (await self._by_reply_headers(session, inbound, client)
+                        or await self._by_ticket_number(session, inbound, client)
+                        or await self._open_conversation(session, client))
+        if conversation is None:
+            conversation = Conversation(
+                client_id=client.id, identity_id=identity.id, last_channel=inbound.channel,
+                last_identity_id=identity.id, subject=_subject(inbound.subject), created_at=now,
+                updated_at=now)
+            session.add(conversation)
+            await session.flush()
+            record(session, conversation, EventKind.CREATED, now)
+        elif conversation.status is ConversationStatus.CLOSED:
+            conversation.status = ConversationStatus.BOT
+            conversation.resolved_at = None
+            record(session, conversation, EventKind.REOPENED, now)
+        if not inbound.automated:
+            conversation.last_channel = inbound.channel
+            conversation.last_identity_id = identity.id
+        conversation.updated_at = now
+        return conversation
+
+    async def _by_reply_headers(self, session: AsyncSession, inbound: InboundMessage,
+                                client: Client) -> Conversation | None:
+        if not inbound.reply_to:
+            return None
+        return await session.scalar(
+            select(Conversation).join(Message, Message.conversation_id == Conversation.id)
+            .where(Message.channel == inbound.channel,
+                   Message.channel_message_id.in_(inbound.reply_to),
+                   Conversation.client_id == client.id)
+            .order_by(Conversation.id.desc()).limit(1))
+
+    async def _by_ticket_number(self, session: AsyncSession, inbound: InboundMessage,
+                                client: Client) -> Conversation | None:
+        if inbound.thread_hint is None:
+            return None
+        conversation = await session.get(Conversation, inbound.thread_hint)
+        return conversation if conversation and conversation.client_id == client.id else None
+
+    async def _open_conversation(self, session: AsyncSession, client: Client) -> Conversation | None:
+        return await session.scalar(
+            select(Conversation).where(Conversation.client_id == client.id,
+                                       Conversation.status != ConversationStatus.CLOSED)
+            .order_by(Conversation.id.desc()).limit(1))
+
+    async def _last_bot_buttons(self, session: AsyncSession, conversation_id: int) -> list[dict[str, str]]:
+        last = await session.scalar(
+            select(Message).where(Message.conversation_id == conversation_id,
+                                  Message.direction == Direction.OUT)
+            .order_by(Message.id.desc()).limit(1))
+        return list(last.buttons) if last is not None and last.author is Author.BOT else []
+
+    # -- edits and ratings ----------------------------------------------------------------
+
+    async def _apply_edit(self, session: AsyncSession, inbound: InboundMessage, now: dt.datetime) -> None:
+        message = await session.scalar(select(Message).where(
+            Message.channel == inbound.channel, Message.direction == Direction.IN,
+            Message.channel_message_id == inbound.platform_message_id))
+        if message is None:  # the original never reached us: treat the edit as a new message
+            await self._handle_once(replace(inbound, edited=False))
+            return
+        message.original_text = message.original_text or message.text
+        message.text = inbound.text
+        message.edited_at = now
+        await session.commit()
+        await self._feed.publish("client_message", conversation_id=message.conversation_id,
+                                 message_id=message.id, edited=True)
+
+    async def _rating(self, session: AsyncSession, inbound: InboundMessage, client: Client,
+                      now: dt.datetime, language: str, plan: _Plan) -> Conversation | None:
+        """A 1–5 answer to a rating request: a RATE button, or the digit typed as text."""
+        if inbound.action is Action.RATE and inbound.payload and ":" in inbound.payload:
+            conversation_text, score_text = inbound.payload.split(":", 1)
+            conversation = await session.get(Conversation, int(conversation_text)) \
+                if conversation_text.isdigit() else None
+        elif inbound.text.strip() in {"1", "2", "3", "4", "5"}:
+            score_text = inbound.text.strip()
+            conversation = await session.scalar(
+                select(Conversation).where(Conversation.client_id == client.id)
+                .order_by(Conversation.id.desc()).limit(1))
+            if conversation is None or conversation.status is not ConversationStatus.CLOSED:
+                return None
+            if not any(b["action"] == Action.RATE.value for b in
+                       await self._last_bot_buttons(session, conversation.id)):
+                return None
+        else:
+            return None
+        if (conversation is None or conversation.client_id != client.id or conversation.rating
+                or not score_text.isdigit() or not 1 <= int(score_text) <= 5
+                or conversation.resolved_at is None or now - conversation.resolved_at > RATING_WINDOW):
+            return None
+        conversation.rating = int(score_text)
+        record(session, conversation, EventKind.RATED, now, rating=conversation.rating,
+               operator_id=conversation.assigned_operator_id)
+        reply = await queue_reply(session, conversation, text=say("rated", language),
+                                  author=Author.BOT, at=now)
+        plan.reply_ids.append(reply.id)
+        return conversation
+
+    # -- the dialogue policy --------------------------------------------------------------
+
+    async def _policy(self, session: AsyncSession, inbound: InboundMessage, conversation: Conversation,
+                      client: Client, message: Message, language: str, now: dt.datetime,
+                      plan: _Plan) -> None:
+        if inbound.bounce:
+            record(session, conversation, EventKind.BOUNCED, now, message_id=message.id)
+            plan.notices.append(("bounced", {"conversation_id": conversation.id}))
+            return
+        if inbound.automated:
+            return
+        if conversation.status in (ConversationStatus.ASSIGNED, ConversationStatus.QUEUED):
+            plan.notices.append(("client_message", {
+                "conversation_id": conversation.id, "message_id": message.id,
+                "operator_id": conversation.assigned_operator_id}))
+            if conversation.status is ConversationStatus.QUEUED and _asks_for_human(inbound):
+                await self._reply(session, conversation, say("still_queued", language), now, plan)
+            return
+
+        async def reply(key: str, buttons: Sequence[Button] = ()) -> None:
+            await self._reply(session, conversation, say(key, language), now, plan, buttons=buttons)
+
+        handoff_button = Button(say("button_handoff", language), Action.HANDOFF)
+        chosen = await self._choice(session, inbound, conversation)
+        words = _words(inbound.text)
+        if inbound.action is Action.START and not words - _GREETINGS:
+            await reply("greeting")
+        elif _asks_for_human(inbound):
+            await self._hand_off(session, conversation, "asked", now, plan)
+        elif chosen is not None:
+            await self._answer(session, conversation, chosen, None, language, now, plan, handoff_button)
+        elif not inbound.text.strip():
+            kinds = {a.kind for a in inbound.attachments}
+            if kinds and kinds <= {AttachmentKind.STICKER}:
+                await reply("sticker")
+            elif kinds:
+                await reply("file_received", [handoff_button])
+            else:
+                await reply("empty")
+        elif words and words <= _GREETINGS:
+            await reply("greeting")
+        elif words and words <= _THANKS:
+            await reply("thanks")
+        elif await self._over_answer_cap(session, conversation, now):
+            await self._hand_off(session, conversation, "answer_cap", now, plan, tell_client=False)
+        else:
+            await self._consult_kb(session, inbound, conversation, language, now, plan, handoff_button)
+
+    async def _consult_kb(self, session: AsyncSession, inbound: InboundMessage,
+                          conversation: Conversation, language: str, now: dt.datetime, plan: _Plan,
+                          handoff_button: Button) -> None:
+        match = self._knowledge.index.decide(inbound.text[:KB_QUERY_LIMIT])
+        if match.decision is Decision.ANSWER:
+            best = match.hits[0]
+            await self._answer(session, conversation, best.article.id, best.score, language, now, plan,
+                               handoff_button)
+        elif match.decision is Decision.CLARIFY:
+            choices = [Button(hit.article.title or hit.article.id, Action.CHOOSE, hit.article.id)
+                       for hit in match.hits[:3]]
+            text = say("clarify", language)
+            if conversation.last_channel is ChannelKind.EMAIL:
+                listed = "\n".join(f"{n}. {b.label}" for n, b in enumerate(choices, 1))
+                text = f"{text}\n\n{listed}\n\n{say('clarify_email', language)}"
+            record(session, conversation, EventKind.CLARIFIED, now,
+                   article_ids=[b.payload for b in choices])
+            await self._reply(session, conversation, text, now, plan, buttons=[*choices, handoff_button])
+        else:
+            best_hit = match.hits[0] if match.hits else None
+            session.add(KbMiss(conversation_id=conversation.id, question=inbound.text[:KB_QUERY_LIMIT],
+                               language=language, at=now,
+                               best_article_id=best_hit.article.id if best_hit else None,
+                               best_score=best_hit.score if best_hit else None))
+            if conversation.category is None and best_hit is not None:
+                conversation.category = best_hit.article.category
+            await self._hand_off(session, conversation, "kb_miss", now, plan)
+
+    async def _choice(self, session: AsyncSession, inbound: InboundMessage,
+                      conversation: Conversation) -> str | None:
+        """The article a client picked: a CHOOSE button, or the number of an offered choice."""
+        if inbound.action is Action.CHOOSE and inbound.payload:
+            return inbound.payload
+        typed = inbound.text.strip().rstrip(".)")
+        if not typed.isdigit():
+            return None
+        offered = [b for b in await self._last_bot_buttons(session, conversation.id)
+                   if b["action"] == Action.CHOOSE.value]
+        number = int(typed)
+        return offered[number - 1]["payload"] if 1 <= number <= len(offered) else None
+
+    async def _answer(self, session: AsyncSession, conversation: Conversation, article_id: str,
+                      score: float | None, language: str, now: dt.datetime, plan: _Plan,
+                      handoff_button: Button) -> None:
+        article = self._knowledge.index.article(article_id)
+        if article is None:  # a stale button for an article removed since
+            await self._hand_off(session, conversation, "kb_miss", now, plan)
+            return
+        conversation.category = article.category or conversation.category
+        style = "email" if conversation.last_channel is ChannelKind.EMAIL else "chat"
+        record(session, conversation, EventKind.BOT_ANSWERED, now, article_id=article.id, score=score)
+        await self._reply(session, conversation, article.answer_for(style), now, plan,
+                          buttons=[handoff_button], kb_article_id=article.id, kb_score=score)
+
+    async def _over_answer_cap(self, session: AsyncSession, conversation: Conversation,
+                               now: dt.datetime) -> bool:
+        """Loop safety: a channel may cap the bot's answers to one identity per hour."""
+        cap = self._answer_caps.get(conversation.last_channel)
+        if cap is None:
+            return False
+        sent = await session.scalar(select(func.count(Message.id)).where(
+            Message.identity_id == conversation.last_identity_id, Message.author == Author.BOT,
+            Message.created_at >= now - dt.timedelta(hours=1)))
+        return (sent or 0) >= cap
+
+    async def _hand_off(self, session: AsyncSession, conversation: Conversation, reason: str,
+                        now: dt.datetime, plan: _Plan, *, tell_client: bool = True) -> None:
+        client = await session.get(Client, conversation.client_id)
+        assert client is not None
+        level = self._levels.assess(conversation.category, client.tier.value, now)
+        conversation.status = ConversationStatus.QUEUED
+        conversation.group = level.group
+        conversation.priority = level.priority
+        conversation.sla_deadline = level.deadline
+        conversation.queued_at = now
+        record(session, conversation, EventKind.HANDED_OFF, now, reason=reason)
+        record(session, conversation, EventKind.QUEUED, now, deadline=level.deadline.isoformat(),
+               priority=level.priority)
+        plan.queued_id, plan.tell_client = conversation.id, tell_client
+        plan.notices.append(("queued", {"conversation_id": conversation.id, "group": level.group}))
+
+    async def _reply(self, session: AsyncSession, conversation: Conversation, text: str,
+                     now: dt.datetime, plan: _Plan, *, buttons: Sequence[Button] = (),
+                     kb_article_id: str | None = None, kb_score: float | None = None) -> None:
+        message = await queue_reply(session, conversation, text=text, author=Author.BOT, at=now,
+                                    buttons=buttons, kb_article_id=kb_article_id, kb_score=kb_score)
+        plan.reply_ids.append(message.id)
+
+    # -- after the commit -----------------------------------------------------------------
+
+    async def _after_commit(self, plan: _Plan, now: dt.datetime) -> None:
+        self._outbox.submit(plan.reply_ids)
+        if plan.queued_id is not None:
+            await self._enqueue(plan, now)
+        for kind, data in plan.notices:
+            await self._feed.publish(kind, **data)
+
+    async def _enqueue(self, plan: _Plan, now: dt.datetime) -> None:
+        async with self._sessions() as session:
+            conversation = await session.get(Conversation, plan.queued_id)
+            if conversation is None or conversation.status is not ConversationStatus.QUEUED:
+                return
+            assert conversation.group and conversation.sla_deadline and conversation.queued_at
+            entry = QueueEntry(
+                conversation_id=conversation.id, group=conversation.group,
+                priority=conversation.priority, deadline=conversation.sla_deadline,
+                enqueued_at=conversation.queued_at, client_id=conversation.client_id,
+                channel=conversation.last_channel.value, category=conversation.category)
+            position: int | None = None
+            try:
+                await self._queue.enqueue(entry)
+                position = await self._queue.position(conversation.id)
+            except Exception:  # Redis down: the database has it; the queue is rebuilt at start
+                log.exception("conversation %s queued in the database only", conversation.id)
+            if not plan.tell_client:
+                return
+            text = self._handoff_text(plan.language, conversation.sla_deadline, position, now)
+            told = await queue_reply(session, conversation, text=text, author=Author.BOT, at=now)
+            await session.commit()
+            self._outbox.submit([told.id])
+
+    def _handoff_text(self, language: str, deadline: dt.datetime, position: int | None,
+                      now: dt.datetime) -> str:
+        zone = self._calendar.zone
+        when = _moment(deadline, now, zone, language)
+        if not self._calendar.is_open(now):
+            opening = _moment(self._calendar.next_opening(now), now, zone, language)
+            return say("handoff_after_hours", language, opening=opening, deadline=when)
+        if position is None:
+            return say("handoff_queued_no_position", language, deadline=when)
+        return say("handoff_queued", language, position=position, deadline=when)
+
+
+def _words(text: str) -> set[str]:
+    return {w.lower().replace("ё", "е") for w in _WORDS.findall(text)}
+
+
+def _asks_for_human(inbound: InboundMessage) -> bool:
+    if inbound.action is Action.HANDOFF:
+        return True
+    words = _words(inbound.text)
+    return bool(words & _HUMAN) and len(words) <= 6
+
+
+def _subject(subject: str | None) -> str | None:
+    return subject.strip()[:500] if subject and subject.strip() else None
+
+
+def _moment(moment: dt.datetime, now: dt.datetime, zone: ZoneInfo, language: str) -> str:
+    local, today = moment.astimezone(zone), now.astimezone(zone).date()
+    clock = local.strftime("%H:%M")
+    if local.date() == today:
+        return f"сегодня в {clock}" if language == "ru" else f"today at {clock}"
+    if local.date() == today + dt.timedelta(days=1):
+        return f"завтра в {clock}" if language == "ru" else f"tomorrow at {clock}"
+    return local.strftime("%d.%m в %H:%M") if language == "ru" else local.strftime("%d %b at %H:%M")

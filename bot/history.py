@@ -1,0 +1,47 @@
+"""What a web visitor sees when their page opens: their conversation so far.
+
+The history belongs to the client, not to the browser: a visitor recognised as the same
+person as a Telegram or email sender sees those messages too (each marked with its
+channel). Operators' private notes and mail from robots are never shown.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from bot.contracts import Action, Attachment, Button, ChannelKind
+from bot.db import SessionFactory
+from bot.models import Conversation, Direction, Identity, Message
+from channels.web import HistoryItem, history_item_id
+
+__all__ = ["HISTORY_LIMIT", "web_history"]
+
+HISTORY_LIMIT = 200
+
+
+async def web_history(sessions: SessionFactory, visitor_id: str,
+                      limit: int = HISTORY_LIMIT) -> list[HistoryItem]:
+    """The last `limit` messages of the client behind this web visitor, oldest first."""
+    async with sessions() as session:
+        client_id = await session.scalar(select(Identity.client_id).where(
+            Identity.channel == ChannelKind.WEB, Identity.external_id == visitor_id))
+        if client_id is None:
+            return []
+        newest_first = await session.scalars(
+            select(Message).join(Conversation, Message.conversation_id == Conversation.id)
+            .where(Conversation.client_id == client_id, Message.private.is_(False),
+                   Message.automated.is_(False))
+            .order_by(Message.id.desc()).limit(limit))
+        return [_item(message) for message in reversed(list(newest_first))]
+
+
+def _item(message: Message) -> HistoryItem:
+    return HistoryItem(
+        id=history_item_id(message_id=message.id, channel_message_id=message.channel_message_id,
+                           inbound_web=message.direction is Direction.IN
+                           and message.channel is ChannelKind.WEB),
+        author=message.author.value, text=message.text, at=message.created_at,
+        buttons=tuple(Button(label=b["label"], action=Action(b["action"]), payload=b.get("payload"))
+                      for b in message.buttons or ()),
+        attachments=tuple(Attachment.from_json(a) for a in message.attachments or ()),
+        action=message.action, channel=message.channel.value)

@@ -1,0 +1,138 @@
+"""Sending what the engine and the operators decided to say.
+
+An outbound message is first stored as PENDING in the same unit of work as the decision,
+and only sent after the commit; a crash between the two leaves it PENDING, and
+`resend_pending` sends it at the next start. Sends to one chat go out in order; sends to
+different chats run side by side. A message the channel gives up on is marked FAILED,
+recorded on the conversation and announced to the desk.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+from collections.abc import Callable, Iterable, Mapping
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.contracts import (Action, Attachment, Button, ChannelAdapter, ChannelKind, DeliveryError,
+                           OutboundMessage)
+from bot.db import SessionFactory
+from bot.events import DeskFeed, record
+from bot.models import Author, Conversation, Delivery, EventKind, Identity, Message
+
+__all__ = ["Outbox"]
+
+log = logging.getLogger(__name__)
+THREAD_DEPTH = 10
+
+
+class Outbox:
+    def __init__(self, sessions: SessionFactory, adapters: Mapping[ChannelKind, ChannelAdapter],
+                 feed: DeskFeed, clock: Callable[[], dt.datetime]) -> None:
+        self._sessions = sessions
+        self._adapters = adapters
+        self._feed = feed
+        self._clock = clock
+        self._chat_locks: dict[tuple[ChannelKind, str], asyncio.Lock] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def submit(self, message_ids: Iterable[int]) -> None:
+        """Send in the background, in the given order."""
+        ids = list(message_ids)
+        if not ids:
+            return
+        task = asyncio.create_task(self.deliver(ids))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def drain(self) -> None:
+        """Wait until everything submitted so far has been tried."""
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+    async def resend_pending(self) -> int:
+        async with self._sessions() as session:
+            ids = list(await session.scalars(
+                select(Message.id).where(Message.delivery == Delivery.PENDING).order_by(Message.id)))
+        if ids:
+            log.info("resending %d messages left pending by the last run", len(ids))
+            await self.deliver(ids)
+        return len(ids)
+
+    async def deliver(self, message_ids: Iterable[int]) -> None:
+        for message_id in message_ids:
+            try:
+                await self._deliver_one(message_id)
+            except Exception:  # one broken message must not stop the others
+                log.exception("delivery of message %s failed unexpectedly", message_id)
+
+    async def _deliver_one(self, message_id: int) -> None:
+        async with self._sessions() as session:
+            message = await session.get(Message, message_id)
+            if message is None or message.delivery is not Delivery.PENDING:
+                return
+            conversation = await session.get(Conversation, message.conversation_id)
+            identity = await session.get(Identity, message.identity_id) if message.identity_id else None
+            if conversation is None or identity is None:
+                return
+            outbound = await self._outbound(session, message, conversation, identity)
+        adapter = self._adapters.get(outbound.channel)
+        lock = self._chat_locks.setdefault((outbound.channel, outbound.chat_id), asyncio.Lock())
+        async with lock:
+            try:
+                if adapter is None:
+                    raise DeliveryError(f"the {outbound.channel.value} channel is not configured",
+                                        permanent=True)
+                receipt = await adapter.send(outbound)
+            except DeliveryError as exc:
+                await self._failed(message_id, str(exc))
+                return
+        async with self._sessions() as session:
+            stored = await session.get(Message, message_id)
+            if stored is not None:
+                stored.delivery = Delivery.SENT
+                stored.delivered_at = self._clock()
+                stored.channel_message_id = receipt.platform_message_id
+                await session.commit()
+
+    async def _outbound(self, session: AsyncSession, message: Message, conversation: Conversation,
+                        identity: Identity) -> OutboundMessage:
+        buttons = tuple(Button(label=b["label"], action=Action(b["action"]), payload=b.get("payload"))
+                        for b in message.buttons)
+        subject = reply_to = None
+        if identity.channel is ChannelKind.EMAIL:
+            topic = conversation.subject or ""
+            subject = f"Re: {topic} [#{conversation.id}]" if topic else f"[#{conversation.id}]"
+            reply_to = tuple(await session.scalars(
+                select(Message.channel_message_id)
+                .where(Message.conversation_id == conversation.id, Message.channel == ChannelKind.EMAIL,
+                       Message.channel_message_id.is_not(None), Message.id < message.id)
+                .order_by(Message.id.desc()).limit(THREAD_DEPTH)))[::-1]
+        return OutboundMessage(
+            channel=identity.channel, chat_id=identity.chat_id or identity.external_id,
+            text=message.text, outbound_id=message.id, buttons=buttons,
+            attachments=tuple(Attachment.from_json(a) for a in message.attachments),
+            subject=subject, reply_to=tuple(x for x in (reply_to or ()) if x),
+            conversation_id=conversation.id, auto_reply=message.author is Author.BOT,
+            request_contact=any(b.action is Action.CONTACT for b in buttons),
+        )
+
+    async def _failed(self, message_id: int, error: str) -> None:
+        log.warning("message %s undelivered: %s", message_id, error)
+        async with self._sessions() as session:
+            message = await session.get(Message, message_id)
+            if message is None:
+                return
+            conversation = await session.get(Conversation, message.conversation_id)
+            message.delivery = Delivery.FAILED
+            message.delivery_error = error
+            if conversation is not None:
+                record(session, conversation, EventKind.UNDELIVERED, self._clock(),
+                       operator_id=message.operator_id, message_id=message_id, error=error)
+            await session.commit()
+        await self._feed.publish("undelivered", message_id=message_id,
+                                 conversation_id=message.conversation_id,
+                                 operator_id=message.operator_id, error=error)

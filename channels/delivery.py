@@ -1,0 +1,114 @@
+"""Sending within a platform's limits: per-chat and global rate limits, and retries.
+
+Both limits are GCRA token buckets: each send reserves the earliest slot allowed by its
+chat's bucket and the bot-wide bucket, then sleeps until that slot. Retries honour the
+platform's own "retry after" and otherwise back off exponentially; when they are used up
+the caller gets `DeliveryError`, which the outbox records as undelivered.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import TypeVar
+
+from bot.contracts import DeliveryError
+
+__all__ = ["Failure", "RetryPolicy", "SendRateLimiter", "send_with_retries"]
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class Failure:
+    """How a platform error is treated: retried (after `retry_after` seconds when the
+    platform said so), or given up, `permanent` when retrying later cannot help."""
+
+    retryable: bool
+    retry_after: float | None = None
+    permanent: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    attempts: int = 5
+    base_delay: float = 0.5
+    max_delay: float = 30.0
+    longest_wait: float = 120.0   # a longer "retry after" gives up now; the outbox retries later
+
+    def backoff(self, attempt: int) -> float:
+        return min(self.max_delay, self.base_delay * 2 ** (attempt - 1))
+
+
+async def send_with_retries(
+    call: Callable[[], Awaitable[T]],
+    classify: Callable[[Exception], Failure | None],
+    policy: RetryPolicy,
+    *,
+    what: str,
+) -> T:
+    """Run `call` until it succeeds or `policy` is used up. `classify` maps a platform
+    error to a `Failure`; errors it does not know (None) propagate unchanged."""
+    attempt = 0
+    while True:
+        attempt += 1
+        try:
+            return await call()
+        except Exception as exc:
+            failure = classify(exc)
+            if failure is None:
+                raise
+            if not failure.retryable:
+                raise DeliveryError(f"{what}: {exc}", permanent=failure.permanent) from exc
+            delay = failure.retry_after if failure.retry_after is not None else policy.backoff(attempt)
+            if attempt >= policy.attempts or delay > policy.longest_wait:
+                raise DeliveryError(f"{what}: gave up after {attempt} attempts: {exc}") from exc
+            log.warning("%s failed (%s); retry %d in %.1fs", what, exc, attempt, delay)
+            await asyncio.sleep(delay)
+
+
+class _Bucket:
+    """Generic cell rate algorithm: `tat` is the theoretical arrival time of the next send."""
+
+    __slots__ = ("interval", "tolerance", "tat")
+
+    def __init__(self, rate: float, burst: int) -> None:
+        self.interval = 1.0 / rate
+        self.tolerance = self.interval * (max(burst, 1) - 1)
+        self.tat = 0.0
+
+    def reserve(self, earliest: float) -> float:
+        """Book the first slot at or after `earliest`; return its time."""
+        tat = max(self.tat, earliest)
+        slot = max(earliest, tat - self.tolerance)
+        self.tat = tat + self.interval
+        return slot
+
+
+class SendRateLimiter:
+    """Spaces sends so that no chat and not the bot as a whole exceed their rates."""
+
+    _PRUNE_AT = 10_000
+
+    def __init__(self, *, per_chat_rate: float, per_chat_burst: int, global_rate: float,
+                 global_burst: int, clock: Callable[[], float] = time.monotonic) -> None:
+        self._per_chat = (per_chat_rate, per_chat_burst)
+        self._global = _Bucket(global_rate, global_burst)
+        self._chats: dict[str, _Bucket] = {}
+        self._clock = clock
+
+    async def acquire(self, chat_id: str) -> None:
+        now = self._clock()
+        if len(self._chats) >= self._PRUNE_AT:
+            self._chats = {chat: b for chat, b in self._chats.items() if b.tat > now}
+        bucket = self._chats.get(chat_id)
+        if bucket is None:
+            bucket = self._chats[chat_id] = _Bucket(*self._per_chat)
+        slot = self._global.reserve(bucket.reserve(now))
+        if slot > now:
+            await asyncio.sleep(slot - now)

@@ -1,0 +1,61 @@
+"""The email channel: a support mailbox read over IMAP and answered over SMTP."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from bot.contracts import (ChannelKind, DeliveryError, DeliveryReceipt, InboundSink,
+                           OutboundMessage)
+
+from channels.email.attachments import AttachmentStore
+from channels.email.compose import compose
+from channels.email.imap import ImapInbox
+from channels.email.parse import MailParser
+from channels.email.servers import MailServer
+from channels.email.smtp import SmtpSender
+
+__all__ = ["EmailAdapter"]
+
+log = logging.getLogger(__name__)
+
+
+class EmailAdapter:
+    """`address` is the support mailbox's own address: the From of our letters, the
+    domain of our Message-IDs, and a sender never answered (a loop)."""
+
+    kind = ChannelKind.EMAIL
+
+    def __init__(self, *, address: str, imap: MailServer, smtp: MailServer,
+                 folder: str = "INBOX", processed_folder: str | None = None,
+                 poll_interval: float = 60.0, attachment_dir: Path | None = None,
+                 attachment_max_bytes: int = 10 * 1024 * 1024, display_name: str | None = None,
+                 default_subject: str = "Support", timeout: float = 30.0) -> None:
+        self.address = address
+        self.display_name = display_name
+        self.default_subject = default_subject
+        self.attachment_max_bytes = attachment_max_bytes
+        self.parser = MailParser(address, AttachmentStore(attachment_dir, attachment_max_bytes))
+        self.inbox = ImapInbox(imap, folder=folder, processed_folder=processed_folder,
+                               poll_interval=poll_interval, timeout=timeout)
+        self.outbox = SmtpSender(smtp, timeout=timeout)
+
+    async def run(self, sink: InboundSink) -> None:
+        async def handle(raw: bytes) -> None:
+            await sink(self.parser.parse(raw))
+
+        await self.inbox.run(handle)
+
+    async def send(self, message: OutboundMessage) -> DeliveryReceipt:
+        try:
+            letter = compose(message, address=self.address, display_name=self.display_name,
+                             default_subject=self.default_subject,
+                             attachment_max_bytes=self.attachment_max_bytes)
+        except (ValueError, TypeError) as exc:  # e.g. a malformed address in chat_id
+            raise DeliveryError(f"cannot build the letter: {exc}", permanent=True) from exc
+        await self.outbox.send(letter, self.address, [message.chat_id])
+        return DeliveryReceipt(platform_message_id=str(letter["Message-ID"]))
+
+    async def aclose(self) -> None:
+        """Stop reading after the letter in hand; `run` then returns."""
+        await self.inbox.stop()

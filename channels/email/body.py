@@ -1,0 +1,189 @@
+"""The readable text of a letter: which parts hold it, how they are decoded, and
+HTML-only letters turned into text.
+
+Declared charsets are trusted first (koi8-r, windows-1251, …); a part without one, or
+with a wrong or unknown one, is guessed with charset-normalizer. Quoted history is
+removed from HTML before conversion, because inscriptis drops the blockquote marks the
+plain-text quote stripper would otherwise see.
+"""
+
+from __future__ import annotations
+
+import codecs
+from collections.abc import Iterator
+from dataclasses import dataclass
+from email.message import Message
+
+import lxml.etree
+import lxml.html
+from charset_normalizer import from_bytes
+from inscriptis import get_text
+
+__all__ = ["Body", "decode_bytes", "is_body_part", "is_technical_part", "leaf_parts", "read_body"]
+
+_CHARSET_ALIASES = {
+    "x-mac-cyrillic": "mac_cyrillic", "win-1251": "cp1251", "cp-1251": "cp1251",
+    "windows-1251-rus": "cp1251", "x-cp1251": "cp1251", "koi8r": "koi8_r",
+    "unicode-1-1-utf-7": "utf-7", "ks_c_5601-1987": "cp949", "x-unknown": "",
+    "unknown-8bit": "", "x-user-defined": "",
+}
+# Quoted history in the HTML of common mail programs: Gmail, Thunderbird, Apple Mail,
+# Yandex and Mail.ru (blockquote), Outlook on the web (#divRplyFwdMsg and what follows).
+_QUOTE_XPATH = (
+    "//blockquote | //*[contains(concat(' ', normalize-space(@class), ' '), ' gmail_quote ')]"
+    " | //*[contains(concat(' ', normalize-space(@class), ' '), ' moz-cite-prefix ')]"
+    " | //*[contains(concat(' ', normalize-space(@class), ' '), ' yandex_quote ')]"
+)
+_SIGNATURE_XPATH = (
+    "//*[contains(concat(' ', normalize-space(@class), ' '), ' gmail_signature ')]"
+    " | //*[contains(concat(' ', normalize-space(@class), ' '), ' moz-signature ')]"
+)
+_CUT_XPATH = "//*[@id='divRplyFwdMsg'] | //*[@id='appendonsend'] | //*[@id='mail-editor-reference-message-container']"
+_TECHNICAL_TYPES = {"message/delivery-status", "text/rfc822-headers", "message/disposition-notification",
+                    "message/global-delivery-status", "message/global-headers"}
+
+
+@dataclass(frozen=True, slots=True)
+class Body:
+    """`full` is everything the client sent, as text; `fresh` is without quoted history
+    (HTML only: plain text is stripped later by the reply parser)."""
+
+    full: str
+    fresh: str
+    html: bool
+
+
+def leaf_parts(message: Message) -> Iterator[Message]:
+    """Non-multipart parts in order; an attached letter (message/rfc822) is one leaf."""
+    if message.is_multipart() and message.get_content_maintype() == "multipart":
+        payload = message.get_payload()
+        for part in payload if isinstance(payload, list) else ():
+            if isinstance(part, Message):
+                yield from leaf_parts(part)
+    else:
+        yield message
+
+
+def is_body_part(part: Message) -> bool:
+    return (part.get_content_type() in {"text/plain", "text/html"}
+            and part.get_content_disposition() != "attachment" and not part.get_filename())
+
+
+def is_technical_part(part: Message) -> bool:
+    return part.get_content_type() in _TECHNICAL_TYPES
+
+
+def read_body(message: Message) -> Body:
+    plain: list[str] = []
+    html: list[str] = []
+    for part in leaf_parts(message):
+        if not is_body_part(part):
+            continue
+        text = decode_part(part)
+        (html if part.get_content_subtype() == "html" else plain).append(text)
+    if not plain and not html and message.get_content_maintype() == "multipart" \
+            and not message.is_multipart():
+        plain.append(decode_part(message))  # malformed: a multipart without its boundary
+    plain_text = "\n\n".join(t.strip("\n") for t in plain if t.strip())
+    if plain_text or not html:
+        return Body(full=_tidy(plain_text), fresh=_tidy(plain_text), html=False)
+    markup = "\n".join(html)
+    return Body(full=_tidy(html_to_text(markup, strip_quotes=False)),
+                fresh=_tidy(html_to_text(markup, strip_quotes=True)), html=True)
+
+
+def decode_part(part: Message) -> str:
+    try:
+        payload = part.get_payload(decode=True)
+    except (ValueError, TypeError, LookupError, AssertionError):
+        payload = None
+    if not isinstance(payload, bytes):
+        raw = part.get_payload()
+        return raw if isinstance(raw, str) else ""
+    return decode_bytes(payload, part.get_content_charset())
+
+
+def decode_bytes(data: bytes, charset: str | None) -> str:
+    """Decode with the declared charset, else UTF-8, else the best guess."""
+    if not data:
+        return ""
+    name = _CHARSET_ALIASES.get((charset or "").strip().lower(), (charset or "").strip().lower())
+    if name:
+        try:
+            codecs.lookup(name)
+            return data.decode(name)
+        except (LookupError, UnicodeDecodeError):
+            pass
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        pass
+    cyrillic = _guess_cyrillic(data)
+    if cyrillic is not None:
+        return cyrillic
+    best = from_bytes(data).best()
+    if best is not None:
+        return str(best)
+    return data.decode("utf-8", "replace")
+
+
+def _guess_cyrillic(data: bytes) -> str | None:
+    """Russian 8-bit text: windows-1251 or KOI8-R, whichever reads as mostly lower-case
+    Cyrillic (the wrong one turns most letters into capitals). charset-normalizer
+    confuses the two and misreads short Russian texts as Chinese."""
+    best: tuple[float, str] | None = None
+    for encoding in ("cp1251", "koi8_r"):
+        text = data.decode(encoding, "replace")
+        letters = [c for c in text if "\u0400" <= c <= "\u04ff"]
+        high = sum(1 for byte in data if byte >= 0x80)
+        alphabetic = sum(1 for c in text if c.isalpha())
+        if not letters or len(letters) < 0.9 * high or len(letters) < 0.5 * alphabetic:
+            continue
+        lower = sum(1 for c in letters if c.islower()) / len(letters)
+        if lower >= 0.6 and (best is None or lower > best[0]):
+            best = (lower, text)
+    return best[1] if best else None
+
+
+def html_to_text(markup: str, *, strip_quotes: bool) -> str:
+    if not markup.strip():
+        return ""
+    try:
+        tree = lxml.html.document_fromstring(markup)
+    except (lxml.etree.ParserError, ValueError):
+        return get_text(markup)
+    if strip_quotes:
+        for element in tree.xpath(_CUT_XPATH):
+            _cut_from(element)
+        for element in tree.xpath(_QUOTE_XPATH + " | " + _SIGNATURE_XPATH):
+            _drop(element)
+    return get_text(lxml.html.tostring(tree, encoding="unicode"))
+
+
+def _drop(element: lxml.html.HtmlElement) -> None:
+    parent = element.getparent()
+    if parent is not None:
+        element.drop_tree()
+
+
+def _cut_from(element: lxml.html.HtmlElement) -> None:
+    """Remove the element and everything after it in document order (Outlook puts the
+    quoted letter after its reply header, not inside it)."""
+    node = element
+    while node is not None and node.tag not in {"body", "html"}:
+        for sibling in list(node.itersiblings()):
+            if sibling.tag not in {"body", "head"}:
+                sibling.getparent().remove(sibling)
+        node = node.getparent()
+    if element.getparent() is not None:
+        element.drop_tree()
+
+
+def _tidy(text: str) -> str:
+    lines = [line.rstrip() for line in text.replace("\r\n", "\n").replace("\r", "\n").split("\n")]
+    out: list[str] = []
+    for line in lines:
+        if not line and out and not out[-1]:
+            continue
+        out.append(line)
+    return "\n".join(out).strip()

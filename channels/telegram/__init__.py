@@ -1,0 +1,5 @@
+"""Telegram through aiogram 3: long polling or webhook, sending within Telegram's limits."""
+
+from channels.telegram.channel import SECRET_HEADER, TEXT_LIMIT, TelegramChannel, poller_name
+
+__all__ = ["SECRET_HEADER", "TEXT_LIMIT", "TelegramChannel", "poller_name"]

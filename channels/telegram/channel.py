@@ -1,0 +1,250 @@
+"""The Telegram channel: aiogram's Bot as the HTTP client, our own confirmation order.
+
+aiogram's dispatcher confirms an update (the next `getUpdates` offset) before or
+regardless of its handler, so the poll loop here calls `Bot.get_updates` itself and moves
+the offset past a batch only after the sink stored every message in it. Webhook mode
+answers 200 only after the sink stored the update; any other status makes Telegram
+deliver it again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import hmac
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Literal, TypeVar
+
+from aiogram import Bot
+from aiogram.client.session.aiohttp import AiohttpSession
+from aiogram.client.telegram import TelegramAPIServer
+from aiogram.exceptions import (ClientDecodeError, TelegramAPIError, TelegramBadRequest,
+                                TelegramConflictError, TelegramEntityTooLarge,
+                                TelegramForbiddenError, TelegramMigrateToChat,
+                                TelegramNetworkError, TelegramNotFound, TelegramRetryAfter,
+                                TelegramServerError, TelegramUnauthorizedError)
+from aiogram.types import CallbackQuery, FSInputFile, Message, Update
+from aiohttp import web
+from pydantic import ValidationError
+
+from bot.contracts import (Attachment, AttachmentKind, ChannelKind, DeliveryError,
+                           DeliveryReceipt, InboundSink, OutboundMessage)
+from channels.delivery import Failure, RetryPolicy, SendRateLimiter, send_with_retries
+from channels.polling import PollerLease, UnsharedLease, store_all
+from channels.telegram.inbound import ALLOWED_UPDATES, to_inbound
+from channels.telegram.outbound import reply_markup
+from channels.text import split_text
+
+__all__ = ["SECRET_HEADER", "TEXT_LIMIT", "TelegramChannel", "poller_name"]
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+TEXT_LIMIT = 4096
+SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
+_POLL_BACKOFF_MAX = 30.0
+
+
+def poller_name(token: str) -> str:
+    """The lease name of this bot's poller: the bot id, never the secret part of the token."""
+    return f"telegram:{token.partition(':')[0]}"
+
+
+class TelegramChannel:
+    """A Telegram bot. Polling (`run` holds `lease` while it polls) or webhook (`run`
+    registers `webhook_url`; mount `webhook_route(path)` on the gateway's web app)."""
+
+    kind = ChannelKind.TELEGRAM
+
+    def __init__(
+        self,
+        token: str,
+        *,
+        api_base: str | None = None,
+        mode: Literal["polling", "webhook"] = "polling",
+        webhook_url: str | None = None,
+        webhook_secret: str | None = None,
+        lease: PollerLease | None = None,
+        poll_timeout: int = 25,
+        request_timeout: float = 30.0,
+        retry: RetryPolicy | None = None,
+        limiter: SendRateLimiter | None = None,
+    ) -> None:
+        if mode == "webhook" and not (webhook_url and webhook_secret):
+            raise ValueError("Telegram webhook mode needs webhook_url and webhook_secret")
+        server = TelegramAPIServer.from_base(api_base) if api_base else None
+        session = AiohttpSession(api=server, timeout=request_timeout) if server else \
+            AiohttpSession(timeout=request_timeout)
+        self._bot = Bot(token, session=session)
+        self._mode = mode
+        self._webhook_url = webhook_url
+        self._webhook_secret = webhook_secret
+        self._lease = lease or UnsharedLease()
+        self._poll_timeout = poll_timeout
+        self._request_timeout = request_timeout
+        self._retry = retry or RetryPolicy()
+        self._limiter = limiter or SendRateLimiter(per_chat_rate=1.0, per_chat_burst=3,
+                                                   global_rate=30.0, global_burst=30)
+        self._sink: InboundSink | None = None
+
+    async def run(self, sink: InboundSink) -> None:
+        if self._mode == "webhook":
+            await self._serve_webhook(sink)
+        else:
+            await self._lease.hold(functools.partial(self._poll, sink))
+
+    async def send(self, message: OutboundMessage) -> DeliveryReceipt:
+        chat = _chat_id(message.chat_id)
+        pieces = split_text(message.text, TEXT_LIMIT)
+        if not pieces and not message.attachments:
+            raise DeliveryError("empty message: no text and no attachments", permanent=True)
+        markup = reply_markup(message)
+        sent: list[Message] = []
+        for index, piece in enumerate(pieces):
+            last = index == len(pieces) - 1
+            sent.append(await self._deliver(message.chat_id, functools.partial(
+                self._bot.send_message, chat_id=chat, text=piece,
+                reply_markup=markup if last else None)))
+        for attachment in message.attachments:
+            sent.append(await self._deliver(message.chat_id, self._attachment_call(chat, attachment)))
+        return DeliveryReceipt(f"{message.chat_id}:{sent[0].message_id}")
+
+    async def aclose(self) -> None:
+        await self._bot.session.close()
+
+    def webhook_route(self, path: str) -> web.RouteDef:
+        return web.post(path, self.handle_webhook)
+
+    async def handle_webhook(self, request: web.Request) -> web.Response:
+        """One update from Telegram: 401 on a wrong secret, 503 until `run` started,
+        500 when it could not be stored (Telegram retries), 200 once stored."""
+        expected, given = self._webhook_secret, request.headers.get(SECRET_HEADER, "")
+        if not expected or not hmac.compare_digest(given.encode(), expected.encode()):
+            return web.Response(status=401, text="wrong secret token")
+        sink = self._sink
+        if sink is None:
+            return web.Response(status=503, text="not ready")
+        body = await request.read()
+        try:
+            update = Update.model_validate_json(body, context={"bot": self._bot})
+        except ValidationError:
+            # Telegram would resend a malformed update forever; keep it in the log instead.
+            log.error("malformed Telegram update dropped: %r", body[:2000])
+            return web.Response(text="malformed update")
+        message = to_inbound(update)
+        if message is not None:
+            try:
+                await sink(message)
+            except Exception:
+                log.exception("storing Telegram update %s failed", update.update_id)
+                return web.Response(status=500, text="not stored")
+        if update.callback_query is not None:
+            await self._answer_callback(update.callback_query)
+        return web.Response(text="ok")
+
+    async def _serve_webhook(self, sink: InboundSink) -> None:
+        await self._until_done("setWebhook", functools.partial(
+            self._bot.set_webhook, url=self._webhook_url or "", secret_token=self._webhook_secret,
+            allowed_updates=ALLOWED_UPDATES, drop_pending_updates=False))
+        self._sink = sink
+        try:
+            await asyncio.Event().wait()
+        finally:
+            self._sink = None
+
+    async def _poll(self, sink: InboundSink) -> None:
+        # getUpdates answers 409 while a webhook is set.
+        await self._until_done("deleteWebhook", functools.partial(
+            self._bot.delete_webhook, drop_pending_updates=False))
+        offset: int | None = None
+        failures = 0
+        while True:
+            try:
+                updates = await self._bot.get_updates(
+                    offset=offset, timeout=self._poll_timeout, allowed_updates=ALLOWED_UPDATES,
+                    request_timeout=int(self._poll_timeout + self._request_timeout))
+            except (TelegramAPIError, ClientDecodeError) as exc:
+                failures += 1
+                delay = _poll_delay(exc, failures)
+                log.warning("Telegram getUpdates failed (%s); retrying in %.1fs", exc, delay)
+                await asyncio.sleep(delay)
+                continue
+            failures = 0
+            if not updates:
+                continue
+            await store_all(sink, [m for m in map(to_inbound, updates) if m is not None])
+            await asyncio.gather(*(self._answer_callback(u.callback_query) for u in updates
+                                   if u.callback_query is not None))
+            offset = updates[-1].update_id + 1
+
+    async def _answer_callback(self, query: CallbackQuery) -> None:
+        """Stop the button's spinner; a failure here costs nothing but the spinner."""
+        with contextlib.suppress(TelegramAPIError, ClientDecodeError):
+            await self._bot.answer_callback_query(query.id)
+
+    async def _deliver(self, chat_id: str, call: Callable[[], Awaitable[T]]) -> T:
+        async def limited() -> T:
+            await self._limiter.acquire(chat_id)
+            return await call()
+
+        return await send_with_retries(limited, _classify, self._retry,
+                                       what=f"Telegram send to {chat_id}")
+
+    def _attachment_call(self, chat: int | str, attachment: Attachment) -> Callable[[], Awaitable[Message]]:
+        source: str | FSInputFile
+        if attachment.stored_path:
+            source = FSInputFile(attachment.stored_path, filename=attachment.name)
+        elif attachment.file_id or attachment.url:
+            source = attachment.file_id or attachment.url or ""
+        else:
+            raise DeliveryError(f"attachment {attachment.name!r} has no source", permanent=True)
+        if attachment.kind is AttachmentKind.PHOTO:
+            return functools.partial(self._bot.send_photo, chat_id=chat, photo=source)
+        return functools.partial(self._bot.send_document, chat_id=chat, document=source)
+
+    async def _until_done(self, what: str, call: Callable[[], Awaitable[object]]) -> None:
+        """A setup call that the channel cannot work without: retried until it succeeds."""
+        failures = 0
+        while True:
+            try:
+                await call()
+                return
+            except (TelegramAPIError, ClientDecodeError) as exc:
+                failures += 1
+                delay = _poll_delay(exc, failures)
+                log.warning("Telegram %s failed (%s); retrying in %.1fs", what, exc, delay)
+                await asyncio.sleep(delay)
+
+
+def _chat_id(chat_id: str) -> int | str:
+    try:
+        return int(chat_id)
+    except ValueError:
+        return chat_id
+
+
+def _poll_delay(exc: Exception, failures: int) -> float:
+    if isinstance(exc, TelegramRetryAfter):
+        return float(exc.retry_after)
+    return min(_POLL_BACKOFF_MAX, 0.5 * 2 ** min(failures - 1, 10))
+
+
+def _classify(exc: Exception) -> Failure | None:
+    if isinstance(exc, TelegramRetryAfter):
+        return Failure(retryable=True, retry_after=float(exc.retry_after))
+    if isinstance(exc, (TelegramForbiddenError, TelegramBadRequest, TelegramNotFound,
+                        TelegramMigrateToChat, TelegramEntityTooLarge)):
+        return Failure(retryable=False, permanent=True)   # blocked, unknown chat, bad content
+    if isinstance(exc, (TelegramUnauthorizedError, TelegramConflictError)):
+        return Failure(retryable=False)                    # configuration: fixable, not by retrying now
+    if isinstance(exc, ClientDecodeError):
+        # Unparsable text (a proxy's error page) is retried; an `ok` answer we could not
+        # read means the message went out, and sending it again would duplicate it.
+        delivered = isinstance(exc.data, dict) and exc.data.get("ok") is True
+        return Failure(retryable=not delivered)
+    if isinstance(exc, (TelegramServerError, TelegramNetworkError, TelegramAPIError)):
+        return Failure(retryable=True)
+    return None

@@ -1,0 +1,326 @@
+"""The web chat channel: a page at `/` and a WebSocket at `/ws`.
+
+A visitor is known by a random id in an HttpOnly cookie, set when the page is first
+served; every socket of that browser speaks for the same visitor, and the history
+provider replays their conversation when a socket opens, so a reload loses nothing.
+
+The socket speaks JSON text frames:
+
+    client → server  {"type": "message", "id": "<client uuid>", "text": "..."}
+                     {"type": "action", "id": "<uuid>", "action": "handoff|choose|rate",
+                      "payload": "..."}
+    server → client  {"type": "history", "messages": [item, ...]}
+                     {"type": "message", "message": item}
+                     {"type": "ack", "id": "<client uuid>"}       after the sink stored it
+                     {"type": "error", "code": "...", "error": "...", "id": ...}
+
+An item is {"id", "author", "text", "buttons": [{"label", "action", "payload"}], "at", ...}.
+The page keeps a message until its ack and sends it again after a reconnect; the
+platform id `"<visitor>:<client uuid>"` makes the second delivery harmless.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import json
+import logging
+import re
+import secrets
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from aiohttp import WSCloseCode, WSMsgType, web
+
+from bot.contracts import (Action, Attachment, Button, ChannelKind, DeliveryReceipt, InboundMessage,
+                           InboundSink, OutboundMessage)
+
+__all__ = ["MAX_TEXT", "VISITOR_COOKIE", "HistoryItem", "WebChat", "history_item_id",
+           "same_origin"]
+
+log = logging.getLogger(__name__)
+
+STATIC = Path(__file__).with_name("web_static")
+VISITOR_COOKIE = "sb_visitor"
+COOKIE_MAX_AGE = 365 * 24 * 3600
+MAX_TEXT = 8000                  # characters of one message; the page enforces it too
+MAX_FRAME = 256 * 1024           # a frame above this is refused unread (escaped JSON is bulky)
+MAX_SOCKET_FRAME = 4 * 1024 * 1024  # above this aiohttp closes the socket (1009)
+MAX_PAYLOAD = 200
+SINK_WAIT = 10.0                 # a socket opened while the gateway starts waits this long
+CLOSE_WAIT = 2.0
+PAGE_HEADERS = {
+    "Cache-Control": "no-cache",
+    "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; connect-src 'self'; "
+                               "base-uri 'none'; form-action 'none'",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+}
+_VISITOR = re.compile(r"[A-Za-z0-9_-]{16,64}")
+_CLIENT_ID = re.compile(r"[A-Za-z0-9_.-]{1,64}")
+_ACTIONS = {Action.HANDOFF, Action.CHOOSE, Action.RATE}
+_SHOWN_ATTACHMENT_FIELDS = ("kind", "name", "size", "mime")
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryItem:
+    """One message as the visitor's page shows it. `channel` is where it was said: a client
+    recognised across channels sees their Telegram or email messages too."""
+
+    id: str
+    author: str                      # client | bot | operator | system
+    text: str
+    at: dt.datetime
+    buttons: tuple[Button, ...] = ()
+    attachments: tuple[Attachment, ...] = ()
+    action: str | None = None        # what a client's button press meant
+    channel: str = ChannelKind.WEB.value
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id, "author": self.author, "text": self.text, "at": self.at.isoformat(),
+            "buttons": [{"label": b.label, "action": b.action.value, "payload": b.payload}
+                        for b in self.buttons],
+            # never the server's file path or a platform URL that may embed a token
+            "attachments": [{k: v for k, v in a.as_json().items() if k in _SHOWN_ATTACHMENT_FIELDS}
+                            for a in self.attachments],
+            "action": self.action, "channel": self.channel,
+        }
+
+
+def history_item_id(*, message_id: int, channel_message_id: str | None = None,
+                    inbound_web: bool = False) -> str:
+    """The id the page knows a message by: its own uuid for what it sent (so the echo of a
+    pending message replaces it), otherwise the stored message id."""
+    if inbound_web and channel_message_id and ":" in channel_message_id:
+        return channel_message_id.split(":", 1)[1]
+    return f"m{message_id}"
+
+
+def same_origin(request: web.Request) -> bool:
+    """Refuse cross-site WebSocket hijacking: a browser always sends Origin; its host must
+    be the one the page was served from."""
+    origin = request.headers.get("Origin")
+    if origin is None:
+        return True
+    return origin.split("://", 1)[-1].rstrip("/") == request.host
+
+
+class _BadRequest(Exception):
+    def __init__(self, code: str, error: str, client_id: str | None = None) -> None:
+        super().__init__(error)
+        self.code = code
+        self.error = error
+        self.client_id = client_id
+
+
+class WebChat:
+    kind = ChannelKind.WEB
+
+    def __init__(self, history: Callable[[str], Awaitable[list[HistoryItem]]]) -> None:
+        self._history = history
+        self._sink: InboundSink | None = None
+        self._ready = asyncio.Event()
+        self._sockets: dict[str, set[web.WebSocketResponse]] = {}
+
+    def routes(self) -> list[web.AbstractRouteDef]:
+        return [web.get("/", self._page), web.get("/ws", self._socket),
+                web.static("/static/chat", STATIC)]
+
+    # -- the ChannelAdapter contract ------------------------------------------------------
+
+    async def run(self, sink: InboundSink) -> None:
+        """Accept messages until cancelled; then close the sockets so the server can stop."""
+        self._sink = sink
+        self._ready.set()
+        try:
+            await asyncio.Future()
+        finally:
+            self._ready.clear()
+            self._sink = None
+            await self.aclose()
+
+    async def send(self, message: OutboundMessage) -> DeliveryReceipt:
+        """Push to every open page of the visitor in this process. The message is in the
+        history either way, so a visitor with no page open reads it on their next visit."""
+        item = HistoryItem(
+            id=history_item_id(message_id=message.outbound_id),
+            author="bot" if message.auto_reply else "operator", text=message.text,
+            at=dt.datetime.now(dt.UTC), buttons=message.buttons, attachments=message.attachments)
+        await self._broadcast(message.chat_id, {"type": "message", "message": item.as_json()})
+        return DeliveryReceipt(platform_message_id=None)
+
+    async def aclose(self) -> None:
+        sockets = [ws for group in self._sockets.values() for ws in group]
+        await asyncio.gather(*(ws.close(code=WSCloseCode.GOING_AWAY, message=b"server shutdown")
+                               for ws in sockets), return_exceptions=True)
+
+    # -- HTTP -----------------------------------------------------------------------------
+
+    async def _page(self, request: web.Request) -> web.StreamResponse:
+        response = web.FileResponse(STATIC / "index.html", headers=PAGE_HEADERS)
+        if _visitor(request) is None:
+            _remember(response, request, secrets.token_urlsafe(18))
+        return response
+
+    async def _socket(self, request: web.Request) -> web.StreamResponse:
+        if not same_origin(request):
+            raise web.HTTPForbidden(text="cross-origin WebSocket refused")
+        ws = web.WebSocketResponse(heartbeat=25, max_msg_size=MAX_SOCKET_FRAME, timeout=CLOSE_WAIT)
+        visitor = _visitor(request)
+        if visitor is None:  # cookies cleared since the page loaded: start afresh
+            visitor = secrets.token_urlsafe(18)
+            _remember(ws, request, visitor)
+        await ws.prepare(request)
+        locale = _locale(request.headers.get("Accept-Language"))
+        self._sockets.setdefault(visitor, set()).add(ws)
+        try:
+            await self._replay(ws, visitor)
+            async for frame in ws:
+                if frame.type is WSMsgType.TEXT:
+                    await self._frame(ws, visitor, locale, frame.data)
+                elif frame.type is WSMsgType.BINARY:
+                    await _push(ws, _error("bad_request", "binary frames are not supported"))
+        finally:
+            group = self._sockets.get(visitor, set())
+            group.discard(ws)
+            if not group:
+                self._sockets.pop(visitor, None)
+        return ws
+
+    async def _replay(self, ws: web.WebSocketResponse, visitor: str) -> None:
+        try:
+            items = await self._history(visitor)
+        except Exception:
+            log.exception("web chat history of a visitor could not be read")
+            await _push(ws, _error("unavailable", "history is unavailable, try again later"))
+            return
+        await _push(ws, {"type": "history", "messages": [item.as_json() for item in items]})
+
+    # -- the socket protocol --------------------------------------------------------------
+
+    async def _frame(self, ws: web.WebSocketResponse, visitor: str, locale: str | None,
+                     data: str) -> None:
+        try:
+            inbound = _inbound(data, visitor, locale)
+        except _BadRequest as bad:
+            await _push(ws, _error(bad.code, bad.error, bad.client_id))
+            return
+        client_id = inbound.platform_message_id.split(":", 1)[1]
+        try:
+            sink = await self._wait_for_sink()
+            # shielded: a page closing mid-message must not cut the store in half
+            await asyncio.shield(sink(inbound))
+        except Exception:
+            log.exception("web chat message %s not stored", inbound.platform_message_id)
+            await _push(ws, _error("not_stored", "the message was not stored, it will be sent again",
+                                   client_id))
+            return
+        await _push(ws, {"type": "ack", "id": client_id})
+        if inbound.action is None:  # the visitor's other tabs show what this one sent
+            echo = HistoryItem(id=client_id, author="client", text=inbound.text,
+                               at=inbound.sent_at or dt.datetime.now(dt.UTC))
+            await self._broadcast(visitor, {"type": "message", "message": echo.as_json()}, but=ws)
+
+    async def _wait_for_sink(self) -> InboundSink:
+        async with asyncio.timeout(SINK_WAIT):
+            while (sink := self._sink) is None:
+                await self._ready.wait()
+        return sink
+
+    async def _broadcast(self, visitor: str, frame: Mapping[str, Any],
+                         but: web.WebSocketResponse | None = None) -> None:
+        for ws in list(self._sockets.get(visitor, ())):
+            if ws is not but:
+                await _push(ws, frame)
+
+
+def _inbound(data: str, visitor: str, locale: str | None) -> InboundMessage:
+    """Validate one frame into an `InboundMessage`, or raise `_BadRequest` saying why."""
+    if len(data) > MAX_FRAME:
+        raise _BadRequest("too_long", f"the frame is over {MAX_FRAME} bytes and was not read")
+    try:
+        request = json.loads(data)
+    except ValueError:
+        raise _BadRequest("bad_json", "the frame is not valid JSON") from None
+    if not isinstance(request, dict):
+        raise _BadRequest("bad_request", "a frame must be a JSON object")
+    client_id = request.get("id")
+    if not isinstance(client_id, str) or not _CLIENT_ID.fullmatch(client_id):
+        raise _BadRequest("bad_request", "`id` must be 1-64 letters, digits, '-', '_' or '.'")
+    base = InboundMessage(channel=ChannelKind.WEB, external_user_id=visitor, chat_id=visitor,
+                          platform_message_id=f"{visitor}:{client_id}", locale=locale,
+                          sent_at=dt.datetime.now(dt.UTC))
+    kind = request.get("type")
+    if kind == "message":
+        text = request.get("text")
+        if not isinstance(text, str):
+            raise _BadRequest("bad_request", "`text` must be a string", client_id)
+        if len(text) > MAX_TEXT:
+            raise _BadRequest("too_long", f"the message has {len(text)} characters; the limit is "
+                                          f"{MAX_TEXT}", client_id)
+        return replace(base, text=_clean(text))
+    if kind == "action":
+        try:
+            action = Action(request.get("action"))
+        except ValueError:
+            action = None
+        if action not in _ACTIONS:
+            raise _BadRequest("bad_request", "`action` must be handoff, choose or rate", client_id)
+        payload = request.get("payload")
+        if payload is not None and (not isinstance(payload, str) or len(payload) > MAX_PAYLOAD):
+            raise _BadRequest("bad_request", f"`payload` must be a string of at most {MAX_PAYLOAD} "
+                                             "characters", client_id)
+        return replace(base, action=action, payload=_clean(payload) if payload else None)
+    raise _BadRequest("unknown_type", f"unknown frame type {kind!r}: expected message or action",
+                      client_id)
+
+
+def _clean(text: str) -> str:
+    """What every database stores: no NUL characters, no lone UTF-16 surrogates."""
+    return text.replace("\x00", "").encode("utf-8", "replace").decode("utf-8")
+
+
+def _error(code: str, error: str, client_id: str | None = None) -> dict[str, Any]:
+    frame: dict[str, Any] = {"type": "error", "code": code, "error": error}
+    if client_id is not None:
+        frame["id"] = client_id
+    return frame
+
+
+async def _push(ws: web.WebSocketResponse, frame: Mapping[str, Any]) -> None:
+    """Send if the socket is still open; a page that went away reads it from the history."""
+    if ws.closed:
+        return
+    with contextlib.suppress(ConnectionError, RuntimeError):
+        await ws.send_json(frame)
+
+
+def _visitor(request: web.Request) -> str | None:
+    value = request.cookies.get(VISITOR_COOKIE)
+    return value if value and _VISITOR.fullmatch(value) else None
+
+
+def _remember(response: web.StreamResponse, request: web.Request, visitor: str) -> None:
+    response.set_cookie(VISITOR_COOKIE, visitor, max_age=COOKIE_MAX_AGE, path="/", httponly=True,
+                        samesite="Lax", secure=request.secure)
+
+
+def _locale(accept_language: str | None) -> str | None:
+    """The visitor's preferred language from Accept-Language: 'ru-RU,ru;q=0.9' → 'ru'."""
+    if not accept_language:
+        return None
+    ranked = []
+    for position, part in enumerate(accept_language.split(",")):
+        tag, _, params = part.strip().partition(";")
+        quality = 1.0
+        if params.strip().startswith("q="):
+            with contextlib.suppress(ValueError):
+                quality = float(params.strip()[2:])
+        primary = tag.strip().split("-")[0].lower()
+        if primary.isalpha() and 0 < quality:
+            ranked.append((-quality, position, primary))
+    return min(ranked)[2] if ranked else None

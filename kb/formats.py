@@ -1,0 +1,309 @@
+"""Reading and writing articles as files: the YAML format and the flat CSV
+(`article_id,question,answer,category`, one row per question variant).
+
+Reading is strict and all-or-nothing: every problem is collected with its file and line,
+and nothing is returned unless the whole file is good.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from kb.articles import Article
+
+__all__ = ["CSV_COLUMNS", "FileProblem", "KbFileError", "dump_csv", "dump_yaml", "load_file",
+           "load_labelled", "parse_csv", "parse_labelled", "parse_yaml", "write_file"]
+
+CSV_COLUMNS = ("article_id", "question", "answer", "category")
+"""Required CSV columns; `title, language, tags, answer_short, answer_email, enabled` are
+optional extras (the export writes them so a CSV round trip loses nothing)."""
+_CSV_EXTRAS = ("title", "language", "tags", "answer_short", "answer_email", "enabled")
+_YAML_KEYS = frozenset({"id", "title", "answer", "answer_short", "answer_email", "category",
+                        "language", "tags", "enabled", "questions"})
+_MAX_ID = 128
+
+
+@dataclass(frozen=True)
+class FileProblem:
+    line: int
+    message: str
+
+
+@dataclass
+class KbFileError(Exception):
+    """A KB file that cannot be imported; `problems` name each bad line."""
+
+    path: str
+    problems: list[FileProblem] = field(default_factory=list)
+
+    def __str__(self) -> str:
+        return "\n".join(f"{self.path}:{p.line}: {p.message}" for p in self.problems)
+
+
+def load_file(path: Path) -> list[Article]:
+    """Articles from a `.yaml`/`.yml` or `.csv` file (chosen by extension)."""
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise KbFileError(str(path), [FileProblem(0, f"cannot read: {exc}")]) from None
+    if path.suffix.lower() == ".csv":
+        return parse_csv(text, str(path))
+    if path.suffix.lower() in {".yaml", ".yml"}:
+        return parse_yaml(text, str(path))
+    raise KbFileError(str(path), [FileProblem(0, "unknown format: use .yaml, .yml or .csv")])
+
+
+def load_labelled(path: Path) -> list[tuple[str, str | None]]:
+    """Labelled questions `question,article_id` (empty id: out of scope) from a CSV file."""
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise KbFileError(str(path), [FileProblem(0, f"cannot read: {exc}")]) from None
+    return parse_labelled(text, str(path))
+
+
+def parse_labelled(text: str, source: str = "<csv>") -> list[tuple[str, str | None]]:
+    reader = csv.DictReader(io.StringIO(text, newline=""))
+    header = [h.strip() for h in reader.fieldnames or []]
+    if "question" not in header or "article_id" not in header:
+        raise KbFileError(source, [FileProblem(1, "expected columns question,article_id")])
+    reader.fieldnames = header
+    rows: list[tuple[str, str | None]] = []
+    problems: list[FileProblem] = []
+    try:
+        for row in reader:
+            question = (row.get("question") or "").strip()
+            if not question:
+                problems.append(FileProblem(reader.line_num, "empty question"))
+                continue
+            rows.append((question, (row.get("article_id") or "").strip() or None))
+    except csv.Error as exc:
+        problems.append(FileProblem(reader.line_num, f"not valid CSV: {exc}"))
+    if problems:
+        raise KbFileError(source, problems)
+    return rows
+
+
+def write_file(path: Path, articles: Sequence[Article]) -> None:
+    text = dump_csv(articles) if path.suffix.lower() == ".csv" else dump_yaml(articles)
+    path.write_text(text, encoding="utf-8")
+
+
+# -- YAML --
+
+def parse_yaml(text: str, source: str = "<yaml>") -> list[Article]:
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = mark.line + 1 if mark is not None else 0
+        raise KbFileError(source, [FileProblem(line, f"not valid YAML: {exc}")]) from None
+    problems: list[FileProblem] = []
+    items = _yaml_articles(root, problems)
+    articles: list[Article] = []
+    seen: dict[str, int] = {}
+    for node in items:
+        line = node.start_mark.line + 1
+        if not isinstance(node, yaml.MappingNode):
+            problems.append(FileProblem(line, "an article must be a mapping"))
+            continue
+        data = yaml.SafeLoader(io.StringIO("")).construct_mapping(node, deep=True)
+        article = _yaml_article(data, line, problems)
+        if article is None:
+            continue
+        if article.id in seen:
+            problems.append(FileProblem(line, f"duplicate id {article.id!r} (first at line {seen[article.id]})"))
+            continue
+        seen[article.id] = line
+        articles.append(article)
+    if problems:
+        raise KbFileError(source, problems)
+    return articles
+
+
+def _yaml_articles(root: yaml.Node | None, problems: list[FileProblem]) -> list[yaml.Node]:
+    if root is None:
+        return []
+    if isinstance(root, yaml.MappingNode):
+        for key, value in root.value:
+            if key.value == "articles":
+                if isinstance(value, yaml.SequenceNode):
+                    return list(value.value)
+                if value.tag == "tag:yaml.org,2002:null":
+                    return []
+                problems.append(FileProblem(value.start_mark.line + 1, "`articles` must be a list"))
+                return []
+    problems.append(FileProblem(root.start_mark.line + 1, "expected a mapping with an `articles` list"))
+    return []
+
+
+def _yaml_article(data: dict[Any, Any], line: int, problems: list[FileProblem]) -> Article | None:
+    before = len(problems)
+    unknown = sorted(str(k) for k in data if k not in _YAML_KEYS)
+    if unknown:
+        problems.append(FileProblem(line, f"unknown field(s): {', '.join(unknown)}"))
+    article_id = _text(data.get("id"))
+    answer = _text(data.get("answer"))
+    questions = data.get("questions")
+    tags = data.get("tags") or []
+    _check_id(article_id, line, problems)
+    if not answer:
+        problems.append(FileProblem(line, f"article {article_id or '?'}: `answer` is required"))
+    if not isinstance(questions, list) or not questions or not all(
+            isinstance(q, str) and q.strip() for q in questions):
+        problems.append(FileProblem(line, f"article {article_id or '?'}: `questions` must be a "
+                                          "non-empty list of non-empty strings"))
+    if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
+        problems.append(FileProblem(line, f"article {article_id or '?'}: `tags` must be a list of strings"))
+    enabled = data.get("enabled", True)
+    if not isinstance(enabled, bool):
+        problems.append(FileProblem(line, f"article {article_id or '?'}: `enabled` must be true or false"))
+    if len(problems) > before:
+        return None
+    assert isinstance(questions, list)
+    return Article(
+        id=article_id, title=_text(data.get("title")), answer=answer,
+        questions=_unique(q.strip() for q in questions),
+        category=_text(data.get("category")) or None, tags=tuple(tags),
+        language=_text(data.get("language")) or "ru", enabled=enabled,
+        answer_short=_text(data.get("answer_short")) or None,
+        answer_email=_text(data.get("answer_email")) or None,
+    )
+
+
+class _BlockDumper(yaml.SafeDumper):
+    """Multi-line answers as `|` blocks, so an exported KB is pleasant to edit."""
+
+
+def _represent_text(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
+    style = "|" if "\n" in value else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+
+_BlockDumper.add_representer(str, _represent_text)
+
+
+def dump_yaml(articles: Sequence[Article]) -> str:
+    items = []
+    for a in articles:
+        item: dict[str, Any] = {"id": a.id, "title": a.title, "category": a.category,
+                                "language": a.language, "tags": list(a.tags)}
+        if not a.enabled:
+            item["enabled"] = False
+        item["answer"] = a.answer
+        if a.answer_short:
+            item["answer_short"] = a.answer_short
+        if a.answer_email:
+            item["answer_email"] = a.answer_email
+        item["questions"] = list(a.questions)
+        items.append(item)
+    return yaml.dump({"articles": items}, Dumper=_BlockDumper, allow_unicode=True,
+                     sort_keys=False, width=100)
+
+
+# -- CSV --
+
+@dataclass
+class _Draft:
+    line: int
+    fields: dict[str, str]
+    questions: list[str]
+
+
+def parse_csv(text: str, source: str = "<csv>") -> list[Article]:
+    reader = csv.DictReader(io.StringIO(text, newline=""))
+    header = [h.strip() for h in reader.fieldnames or []]
+    missing = [c for c in CSV_COLUMNS if c not in header]
+    if missing:
+        raise KbFileError(source, [FileProblem(1, f"missing column(s): {', '.join(missing)}; "
+                                                  f"expected {','.join(CSV_COLUMNS)}")])
+    reader.fieldnames = header
+    problems: list[FileProblem] = []
+    drafts: dict[str, _Draft] = {}
+    try:
+        for row in reader:
+            line = reader.line_num
+            if None in row:
+                problems.append(FileProblem(line, "more values than columns"))
+                continue
+            values = {k: (v or "").strip() for k, v in row.items()}
+            if not any(values.values()):
+                continue
+            _csv_row(values, line, drafts, problems)
+    except csv.Error as exc:
+        problems.append(FileProblem(reader.line_num, f"not valid CSV: {exc}"))
+    articles = []
+    for article_id, draft in drafts.items():
+        if not draft.fields.get("answer"):
+            problems.append(FileProblem(draft.line, f"article {article_id}: no row gives an answer"))
+            continue
+        tags = tuple(t.strip() for t in draft.fields.get("tags", "").split(",") if t.strip())
+        articles.append(Article(
+            id=article_id, title=draft.fields.get("title", ""), answer=draft.fields["answer"],
+            questions=_unique(draft.questions), category=draft.fields.get("category") or None,
+            tags=tags, language=draft.fields.get("language") or "ru",
+            enabled=draft.fields.get("enabled", "true").lower() not in {"false", "0", "no"},
+            answer_short=draft.fields.get("answer_short") or None,
+            answer_email=draft.fields.get("answer_email") or None,
+        ))
+    if problems:
+        raise KbFileError(source, sorted(problems, key=lambda p: p.line))
+    return articles
+
+
+def _csv_row(values: dict[str, str], line: int, drafts: dict[str, _Draft],
+             problems: list[FileProblem]) -> None:
+    article_id, question = values.get("article_id", ""), values.get("question", "")
+    if not _check_id(article_id, line, problems):
+        return
+    if not question:
+        problems.append(FileProblem(line, f"article {article_id}: empty question"))
+        return
+    draft = drafts.setdefault(article_id, _Draft(line, {}, []))
+    draft.questions.append(question)
+    for column in ("answer", "category", *_CSV_EXTRAS):
+        value = values.get(column, "")
+        if not value:
+            continue
+        known = draft.fields.setdefault(column, value)
+        if known != value:
+            problems.append(FileProblem(line, f"article {article_id}: `{column}` differs from "
+                                              f"line {draft.line}'s; give it once or identically"))
+
+
+def dump_csv(articles: Sequence[Article]) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow((*CSV_COLUMNS, *_CSV_EXTRAS))
+    for a in articles:
+        for q in a.questions:
+            writer.writerow((a.id, q, a.answer, a.category or "", a.title, a.language,
+                             ",".join(a.tags), a.answer_short or "", a.answer_email or "",
+                             "true" if a.enabled else "false"))
+    return out.getvalue()
+
+
+def _check_id(article_id: str, line: int, problems: list[FileProblem]) -> bool:
+    if not article_id:
+        problems.append(FileProblem(line, "article id is required"))
+    elif len(article_id) > _MAX_ID or any(c.isspace() for c in article_id):
+        problems.append(FileProblem(line, f"bad article id {article_id[:40]!r}: up to "
+                                          f"{_MAX_ID} characters, no spaces"))
+    else:
+        return True
+    return False
+
+
+def _text(value: Any) -> str:
+    return "" if value is None else str(value).strip()
+
+
+def _unique(texts: Iterable[str]) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(t for t in texts if t))

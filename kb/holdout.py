@@ -1,0 +1,197 @@
+"""Calibrating the decision from the KB itself, or from labelled questions.
+
+From the KB itself: the articles are split into folds; in each fold, one group of
+articles is pretended unknown (its questions must be handed off) and a quarter of every
+other article's variants is held out (those must be answered right). An index built from
+what remains answers both kinds of question, and two logistic models learn from the
+outcome which top-hit features mean "right" — for THIS KB's vocabulary and density.
+The answer threshold is then chosen on that curve.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+
+import numpy as np
+from sklearn.linear_model import LogisticRegression
+
+from kb.articles import Article
+from kb.calibration import Calibration, OperatingPoint
+from kb.index import CLARIFY_LIMIT, KnowledgeIndex
+
+__all__ = ["DEFAULT_OOS_RECALL", "Outcomes", "calibrate", "calibrate_labelled", "fit"]
+
+DEFAULT_OOS_RECALL: float | None = None
+"""None: the threshold maximises in-scope accuracy + out-of-scope recall (a lost answer and a
+wrong one weigh the same, whatever the share of unknown questions). A desk that must never
+answer wrongly sets a floor instead (`kb calibrate --oos-recall 0.8`)."""
+MIN_PER_CLASS = 3
+"""Fewer right (or wrong) outcomes than this and the default calibration is kept."""
+
+
+@dataclass(frozen=True)
+class Outcomes:
+    """How an index did on known-label questions: features and what was right."""
+
+    features: np.ndarray
+    top1_right: np.ndarray
+    top3_right: np.ndarray
+    out_of_scope: np.ndarray
+    gap_to_right: np.ndarray  # top1 score minus the right article's score (nan if absent)
+
+    @classmethod
+    def measure(cls, index: KnowledgeIndex, questions: Sequence[str],
+                labels: Sequence[str | None]) -> Outcomes:
+        scores = index.scores(list(questions))
+        if scores is None:
+            raise ValueError("cannot calibrate an empty index")
+        features = index.features(scores)
+        ranked = index.ranked(scores, CLARIFY_LIMIT)
+        ids = np.array([[index.indexed_article(i).id for i in row] for row in ranked])
+        gold = np.array([label or "" for label in labels])
+        top1 = ids[:, 0] == gold
+        top3 = (ids == gold[:, None]).any(axis=1)
+        position = {index.indexed_article(i).id: i for i in range(scores.combined.shape[1])}
+        gap = np.array([np.nan if g not in position
+                        else scores.combined[r, ranked[r, 0]] - scores.combined[r, position[g]]
+                        for r, g in enumerate(gold)])
+        return cls(features, top1, top3, gold == "", gap)
+
+    @staticmethod
+    def join(parts: Sequence[Outcomes]) -> Outcomes:
+        return Outcomes(*(np.concatenate([getattr(p, f) for p in parts]) if f != "features"
+                          else np.vstack([p.features for p in parts])
+                          for f in ("features", "top1_right", "top3_right", "out_of_scope",
+                                    "gap_to_right")))
+
+
+def calibrate(articles: Sequence[Article], *, seed: int = 0, folds: int = 4,
+              holdout_share: float = 0.25, max_queries: int = 8000,
+              min_oos_recall: float | None = DEFAULT_OOS_RECALL) -> Calibration:
+    """Calibrate from the KB itself (see the module doc). The threshold keeps the most
+    right answers while handing off at least `min_oos_recall` of the unknown questions
+    (None: maximise in-scope accuracy + out-of-scope recall)."""
+    usable = [a for a in articles if a.enabled and a.questions]
+    if len(usable) < 2:
+        return Calibration.default()
+    rng = random.Random(seed)
+    rng.shuffle(usable)
+    folds = max(2, min(folds, len(usable)))
+    per_fold = max(1, max_queries // folds)
+    parts = []
+    for fold in range(folds):
+        unknown = usable[fold::folds]
+        unknown_ids = {a.id for a in unknown}
+        known: list[Article] = []
+        questions: list[str] = []
+        labels: list[str | None] = []
+        for article in usable:
+            if article.id in unknown_ids:
+                continue
+            variants = list(article.questions)
+            rng.shuffle(variants)
+            held = int(round(len(variants) * holdout_share)) if len(variants) > 1 else 0
+            held = max(1 if len(variants) > 1 else 0, min(held, len(variants) - 1))
+            known.append(replace(article, questions=tuple(variants[held:])))
+            questions.extend(variants[:held])
+            labels.extend([article.id] * held)
+        for article in unknown:
+            questions.extend(article.questions)
+            labels.extend([None] * len(article.questions))
+        if len(questions) > per_fold:
+            chosen = sorted(rng.sample(range(len(questions)), per_fold))
+            questions = [questions[i] for i in chosen]
+            labels = [labels[i] for i in chosen]
+        index = KnowledgeIndex.build(known)
+        parts.append(Outcomes.measure(index, questions, labels))
+    return fit(Outcomes.join(parts), source="kb", min_oos_recall=min_oos_recall)
+
+
+def calibrate_labelled(index: KnowledgeIndex, questions: Sequence[str],
+                       labels: Sequence[str | None], *,
+                       min_oos_recall: float | None = DEFAULT_OOS_RECALL
+                       ) -> Calibration:
+    """Calibrate from labelled client questions (None = out of scope) against `index`."""
+    return fit(Outcomes.measure(index, questions, labels), source="labelled",
+               min_oos_recall=min_oos_recall)
+
+
+def fit(outcomes: Outcomes, *, source: str, min_oos_recall: float | None = None) -> Calibration:
+    right, right3 = outcomes.top1_right, outcomes.top3_right
+    if min(right.sum(), (~right).sum()) < MIN_PER_CLASS:
+        return replace(Calibration.default(), source=f"default ({source}: too few outcomes)",
+                       queries=len(right))
+    answer_w, answer_b = _logistic(outcomes.features, right)
+    p_answer = _probability(outcomes.features, answer_w, answer_b)
+    curve = _curve(p_answer, outcomes)
+    chosen = _choose(curve, min_oos_recall)
+    if min(right3.sum(), (~right3).sum()) >= MIN_PER_CLASS:
+        clarify_w, clarify_b = _logistic(outcomes.features, right3)
+    else:
+        clarify_w, clarify_b = answer_w, answer_b
+    p_clarify = _probability(outcomes.features, clarify_w, clarify_b)
+    # Offer choices only as often as the answer rule would hand off an unknown question.
+    oos = outcomes.out_of_scope
+    clarify_threshold = float(np.quantile(p_clarify[oos], chosen.out_of_scope_recall)) \
+        if oos.any() else chosen.threshold
+    near = outcomes.gap_to_right[right3 & ~right]
+    margin = float(np.quantile(near, 0.8)) if near.size >= MIN_PER_CLASS else 0.08
+    return Calibration(
+        answer_weights=tuple(float(w) for w in answer_w), answer_bias=answer_b,
+        answer_threshold=chosen.threshold, clarify_weights=tuple(float(w) for w in clarify_w),
+        clarify_bias=clarify_b, clarify_threshold=max(clarify_threshold, chosen.threshold / 2),
+        margin=max(0.01, margin), source=source, queries=len(right),
+        curve=tuple(_thin(curve, chosen)),
+    )
+
+
+def _logistic(features: np.ndarray, target: np.ndarray) -> tuple[np.ndarray, float]:
+    """Weights and bias on the RAW features (standardised for the fit, then unfolded)."""
+    mean = features.mean(axis=0)
+    scale = features.std(axis=0)
+    scale[scale == 0] = 1.0
+    model = LogisticRegression(C=1.0, max_iter=2000)
+    model.fit((features - mean) / scale, target)
+    weights = model.coef_[0] / scale
+    return weights, float(model.intercept_[0] - (weights * mean).sum())
+
+
+def _probability(features: np.ndarray, weights: np.ndarray, bias: float) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-np.clip(features @ weights + bias, -60, 60)))
+
+
+def _curve(probability: np.ndarray, outcomes: Outcomes) -> list[OperatingPoint]:
+    in_scope = ~outcomes.out_of_scope
+    points = []
+    for threshold in np.unique(np.round(np.quantile(probability, np.linspace(0, 1, 201)), 4)):
+        answered = probability >= threshold
+        right_answers = answered & outcomes.top1_right
+        points.append(OperatingPoint(
+            threshold=float(threshold),
+            in_scope_accuracy=_share(right_answers[in_scope]),
+            out_of_scope_recall=_share(~answered[outcomes.out_of_scope]),
+            answer_precision=float(right_answers.sum() / answered.sum()) if answered.any() else 1.0,
+        ))
+    return points
+
+
+def _choose(curve: list[OperatingPoint], min_oos_recall: float | None) -> OperatingPoint:
+    if min_oos_recall is not None:
+        enough = [p for p in curve if p.out_of_scope_recall >= min_oos_recall]
+        if enough:
+            return max(enough, key=lambda p: p.in_scope_accuracy)
+    return max(curve, key=lambda p: p.in_scope_accuracy + p.out_of_scope_recall)
+
+
+def _thin(curve: list[OperatingPoint], chosen: OperatingPoint) -> list[OperatingPoint]:
+    """About ten points across the curve plus the chosen one, for the report."""
+    step = max(1, len(curve) // 10)
+    keep = {id(p): p for p in curve[::step]}
+    keep[id(chosen)] = chosen
+    return sorted(keep.values(), key=lambda p: p.threshold)
+
+
+def _share(mask: np.ndarray) -> float:
+    return float(mask.mean()) if mask.size else 0.0

@@ -1,0 +1,104 @@
+"""Every Redis key Switchboard uses, built here and nowhere else.
+
+All keys share one `{hash tag}` so that multi-key Lua scripts stay on one Redis Cluster
+slot. Add a function here for a new key; never format a key string elsewhere.
+"""
+
+from __future__ import annotations
+
+PREFIX = "sb:{desk}:"
+
+
+def desk_events() -> str:
+    """Pub/sub channel: live events for operator consoles and the admin bot."""
+    return f"{PREFIX}events"
+
+
+def kb_version() -> str:
+    """Counter bumped whenever an article changes; every process reloads its index on a change."""
+    return f"{PREFIX}kb:version"
+
+
+def kb_updates() -> str:
+    """Pub/sub channel announcing a new `kb_version`."""
+    return f"{PREFIX}kb:updates"
+
+
+def poller_lease(poller: str) -> str:
+    """Lease held by the one process polling a bot (`poller` like "telegram:123456")."""
+    return f"{PREFIX}poller:{poller}:lease"
+
+
+def poller_cursor(poller: str) -> str:
+    """Where that poller resumes (VK long-poll `ts`); written only by the lease holder."""
+    return f"{PREFIX}poller:{poller}:cursor"
+
+
+# The live operator queue (routing/queue.py, routing/queue.lua). Every script receives all of
+# these as KEYS, in the order of `queue_keys()`, so no script ever builds a key itself.
+
+def queue_order() -> str:
+    """Hash: conversation id → its order key `group|lane priority|deadline|arrival|id`."""
+    return f"{PREFIX}q:order"
+
+
+def queue_entries() -> str:
+    """Hash: conversation id → JSON details (client, channel, category)."""
+    return f"{PREFIX}q:entries"
+
+
+def queue_waiting() -> str:
+    """Sorted set, all scores 0: waiting order keys, so lexicographic order is take order."""
+    return f"{PREFIX}q:waiting"
+
+
+def queue_assigned() -> str:
+    """Sorted set: conversation id scored by the operator id that holds it."""
+    return f"{PREFIX}q:assigned"
+
+
+def queue_leases() -> str:
+    """Sorted set: conversation id scored by its lease expiry (µs since the epoch)."""
+    return f"{PREFIX}q:leases"
+
+
+def sla_pending() -> str:
+    """Sorted set: waiting conversations not yet warned, scored by deadline (µs)."""
+    return f"{PREFIX}sla:pending"
+
+
+def sla_warned() -> str:
+    """Sorted set: waiting conversations warned about, not yet breached, scored by deadline."""
+    return f"{PREFIX}sla:warned"
+
+
+def sla_overdue() -> str:
+    """Sorted set: waiting conversations past their deadline, scored by deadline."""
+    return f"{PREFIX}sla:overdue"
+
+
+def sla_marks() -> str:
+    """Hash: conversation id → "w" (warned) or "b" (breached): each is reported once."""
+    return f"{PREFIX}sla:marks"
+
+
+def operator_presence() -> str:
+    """Hash: operator id → JSON presence (state, capacity, groups)."""
+    return f"{PREFIX}op:presence"
+
+
+def operator_seen() -> str:
+    """Sorted set: operator id scored by the last heartbeat or action (µs)."""
+    return f"{PREFIX}op:seen"
+
+
+def assignment_cursor() -> str:
+    """Hash: group → the operator id assigned last (round-robin among equals)."""
+    return f"{PREFIX}op:cursor"
+
+
+def queue_keys() -> list[str]:
+    """The KEYS of every call into routing/queue.lua, in the order the script unpacks them."""
+    return [queue_order(), queue_entries(), queue_waiting(), queue_assigned(), queue_leases(),
+            sla_pending(), sla_warned(), sla_overdue(), sla_marks(), operator_presence(),
+            operator_seen(), assignment_cursor()]

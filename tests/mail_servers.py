@@ -1,0 +1,380 @@
+"""Real mail servers for the email channel's tests: a private Dovecot (IMAP) on a loopback
+port and an aiosmtpd SMTP server that delivers into it.
+
+The SMTP server hands mail for Dovecot users to `dovecot-lda` (Dovecot's own delivery
+path, which wakes IDLE clients) and records every envelope, so what the gateway sends to
+outside "customer" addresses can be asserted on. Scripted responders can answer those
+outside addresses, like a client's auto-responder would. Import the fixtures into a test
+module: `from mail_servers import dovecot, smtp_server  # noqa: F401`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import threading
+import time
+import warnings
+from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import dataclass, field
+from email import message_from_bytes, policy
+from email.message import EmailMessage
+from email.utils import make_msgid
+from pathlib import Path
+from typing import Any
+
+import aiosmtplib
+import pytest
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
+
+from bot.contracts import InboundMessage, InboundSink
+from channels.email import EmailAdapter, MailServer
+
+DOVECOT = "/usr/sbin/dovecot"
+DOVEADM = "/usr/bin/doveadm"
+LDA = "/usr/lib/dovecot/dovecot-lda"
+LOCAL_DOMAIN = "support.test"
+MAIL_UID = 8  # the `mail` user: Dovecot's mail processes refuse uid 0
+PASSWORD = "secret"
+SPARE_MAILBOXES = 40
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class Dovecot:
+    """One Dovecot instance in its own directory with a pool of mailboxes, so each test
+    gets a fresh one."""
+
+    _names = itertools.count(1)
+
+    def __init__(self) -> None:
+        self.root = Path(tempfile.mkdtemp(prefix="switchboard-dovecot-"))
+        self.root.chmod(0o755)
+        self.port = free_port()
+        self.config = self.root / "dovecot.conf"
+        self.users_file = self.root / "users"
+        self.users_file.touch()
+        self.mail_root = self.root / "mail"
+        self.mail_root.mkdir()
+        self._process: subprocess.Popen[bytes] | None = None
+        as_root = os.geteuid() == 0
+        self._uid = MAIL_UID if as_root else os.geteuid()
+        self._spare: list[str] = []
+        self._create_users(SPARE_MAILBOXES)  # before start: added later, they need a reload
+        identity = "" if as_root else (
+            f"default_internal_user = {os.getlogin()}\ndefault_login_user = {os.getlogin()}\n"
+            f"default_internal_group = {os.getlogin()}\n")
+        self.config.write_text(f"""\
+base_dir = {self.root}/run
+state_dir = {self.root}/state
+instance_name = switchboard-{os.getpid()}-{self.port}
+listen = 127.0.0.1
+protocols = imap
+ssl = no
+disable_plaintext_auth = no
+auth_mechanisms = plain login
+first_valid_uid = 1
+log_path = {self.root}/dovecot.log
+mail_location = maildir:~/Maildir
+{identity}
+passdb {{
+  driver = passwd-file
+  args = scheme=PLAIN username_format=%u {self.users_file}
+}}
+userdb {{
+  driver = passwd-file
+  args = username_format=%u {self.users_file}
+}}
+service imap-login {{
+  chroot =
+  inet_listener imap {{
+    address = 127.0.0.1
+    port = {self.port}
+  }}
+  inet_listener imaps {{
+    port = 0
+  }}
+}}
+service anvil {{
+  chroot =
+}}
+protocol imap {{
+  mail_max_userip_connections = 50
+}}
+""")
+
+    def start(self) -> None:
+        self._process = subprocess.Popen([DOVECOT, "-F", "-c", str(self.config)],
+                                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=1) as sock:
+                    if sock.recv(64).startswith(b"* OK"):
+                        return
+            except OSError:
+                time.sleep(0.02)
+        raise RuntimeError(f"dovecot did not start: {self.log()}")
+
+    def stop(self) -> None:
+        if self._process is not None:
+            self._process.send_signal(signal.SIGTERM)
+            self._process.wait(timeout=10)
+            if self._process.stderr is not None:
+                self._process.stderr.close()
+            self._process = None
+
+    def log(self) -> str:
+        path = self.root / "dovecot.log"
+        return path.read_text(errors="replace")[-4000:] if path.exists() else ""
+
+    def add_user(self) -> str:
+        """A fresh mailbox; returns its login (an address at LOCAL_DOMAIN)."""
+        if not self._spare:
+            self._create_users(1)
+            deadline = time.monotonic() + 5  # the auth process re-reads the file once a second
+            while subprocess.run([DOVEADM, "-c", str(self.config), "user", self._spare[0]],
+                                 capture_output=True, check=False).returncode != 0:
+                assert time.monotonic() < deadline, "dovecot did not pick up the new user"
+                time.sleep(0.1)
+        return self._spare.pop(0)
+
+    def _create_users(self, count: int) -> None:
+        as_root = os.geteuid() == 0
+        uid_gid = f"{self._uid}:{self._uid}" if as_root else ":"
+        with self.users_file.open("a") as users:
+            for _ in range(count):
+                login = f"support{next(self._names)}@{LOCAL_DOMAIN}"
+                home = self.mail_root / login
+                home.mkdir()
+                if as_root:
+                    os.chown(home, self._uid, self._uid)
+                users.write(f"{login}:{{PLAIN}}{PASSWORD}:{uid_gid}::{home}\n")
+                self._spare.append(login)
+
+    def has_user(self, login: str) -> bool:
+        return any(line.split(":", 1)[0] == login
+                   for line in self.users_file.read_text().splitlines())
+
+    def deliver(self, login: str, raw: bytes, sender: str = "") -> None:
+        """Deliver one message the way an MTA would (dovecot-lda)."""
+        result = subprocess.run([LDA, "-c", str(self.config), "-e", "-d", login, "-f", sender],
+                                input=raw, capture_output=True, timeout=30)
+        if result.returncode != 0:
+            raise RuntimeError(f"dovecot-lda failed: {result.stderr.decode(errors='replace')}")
+
+    def kick(self, login: str) -> None:
+        """Cut every IMAP connection of this user at once."""
+        subprocess.run([DOVEADM, "-c", str(self.config), "kick", login],
+                       capture_output=True, timeout=30, check=False)
+
+    def doveadm(self, *args: str) -> str:
+        result = subprocess.run([DOVEADM, "-c", str(self.config), *args],
+                                capture_output=True, timeout=30, check=True)
+        return result.stdout.decode()
+
+    def flags(self, login: str, folder: str = "INBOX") -> list[str]:
+        """The flags of every message in the folder, in UID order."""
+        out = self.doveadm("-f", "flow", "fetch", "-u", login, "flags", "mailbox", folder)
+        return [line.removeprefix("flags=").strip() for line in out.splitlines() if line]
+
+    def count(self, login: str, folder: str = "INBOX") -> int:
+        return len(self.flags(login, folder))
+
+    def cleanup(self) -> None:
+        shutil.rmtree(self.root, ignore_errors=True)
+
+
+@dataclass
+class Recorded:
+    """One envelope the SMTP server accepted."""
+
+    mail_from: str
+    rcpt_tos: list[str]
+    content: bytes
+
+    @property
+    def message(self) -> EmailMessage:
+        parsed = message_from_bytes(self.content, policy=policy.default)
+        assert isinstance(parsed, EmailMessage)
+        return parsed
+
+
+Responder = Callable[[Recorded], None]
+
+
+@dataclass
+class SmtpRelay:
+    """aiosmtpd handler: local users → Dovecot, everyone else → `outside` (recorded)."""
+
+    dovecot: Dovecot
+    user: str = "relay"
+    password: str = "relaypw"
+    outside: list[Recorded] = field(default_factory=list)
+    responders: dict[str, Responder] = field(default_factory=dict)
+    reject: dict[str, str] = field(default_factory=dict)  # address → "550 ..." reply
+    host: str = "127.0.0.1"
+    port: int = 0
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    async def handle_RCPT(self, server: SMTP, session: Session, envelope: Envelope,
+                          address: str, rcpt_options: list[str]) -> str:
+        if address.lower() in self.reject:
+            return self.reject[address.lower()]
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        content = envelope.original_content or b""
+        record = Recorded(envelope.mail_from or "", list(envelope.rcpt_tos), content)
+        for rcpt in envelope.rcpt_tos:
+            if self.dovecot.has_user(rcpt.lower()):
+                self.dovecot.deliver(rcpt.lower(), content, sender=envelope.mail_from or "")
+            else:
+                with self._lock:
+                    self.outside.append(record)
+                responder = self.responders.get(rcpt.lower())
+                if responder is not None:
+                    responder(record)
+        return "250 Message accepted"
+
+    def authenticate(self, server: SMTP, session: Session, envelope: Envelope,
+                     mechanism: str, auth_data: object) -> AuthResult:
+        ok = (isinstance(auth_data, LoginPassword) and auth_data.login.decode() == self.user
+              and auth_data.password.decode() == self.password)
+        return AuthResult(success=ok)
+
+    def sent_to(self, address: str) -> list[Recorded]:
+        with self._lock:
+            return [r for r in self.outside if address.lower() in (a.lower() for a in r.rcpt_tos)]
+
+    def clear(self) -> None:
+        with self._lock:
+            self.outside.clear()
+        self.responders.clear()
+        self.reject.clear()
+
+
+class Collector:
+    """An inbound sink that keeps what it was given; `fail` makes the next calls raise
+    (a store that is down), `hold` makes them wait (a slow store)."""
+
+    def __init__(self) -> None:
+        self.received: list[InboundMessage] = []
+        self.calls = 0
+        self.fail = 0
+        self.hold: asyncio.Event | None = None
+        self._changed = asyncio.Event()
+
+    async def __call__(self, message: InboundMessage) -> None:
+        self.calls += 1
+        if self.hold is not None:
+            await self.hold.wait()
+        if self.fail:
+            self.fail -= 1
+            raise RuntimeError("the store is down")
+        self.received.append(message)
+        self._changed.set()
+
+    async def wait_for(self, count: int, timeout: float = 20.0) -> list[InboundMessage]:
+        async def reached() -> None:
+            while len(self.received) < count:
+                self._changed.clear()
+                await self._changed.wait()
+
+        await asyncio.wait_for(reached(), timeout)
+        return self.received
+
+    def ids(self) -> list[str]:
+        return [m.platform_message_id for m in self.received]
+
+
+@contextlib.asynccontextmanager
+async def running(adapter: EmailAdapter, sink: InboundSink) -> AsyncIterator[asyncio.Task[None]]:
+    """Run the adapter's inbound loop for the duration of the block."""
+    task = asyncio.create_task(adapter.run(sink))
+    try:
+        yield task
+    finally:
+        await adapter.aclose()
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+
+
+def support_adapter(dovecot: Dovecot, smtp: SmtpRelay, login: str, tmp: Path,
+                    **options: Any) -> EmailAdapter:
+    """The gateway's email channel on a test mailbox, as bot/app.py would build it."""
+    return EmailAdapter(
+        address=login,
+        imap=MailServer("127.0.0.1", dovecot.port, "plain", login, PASSWORD),
+        smtp=MailServer(smtp.host, smtp.port, "plain", smtp.user, smtp.password),
+        attachment_dir=tmp / "attachments", attachment_max_bytes=100_000, poll_interval=1.0,
+        timeout=10.0, **options)
+
+
+async def submit(smtp: SmtpRelay, letter: EmailMessage, sender: str | None = None) -> None:
+    """A client's mail program sending a letter through the SMTP server."""
+    await aiosmtplib.send(letter, sender=sender, hostname=smtp.host, port=smtp.port,
+                          start_tls=False, use_tls=False, timeout=10)
+
+
+def client_letter(to: str, text: str, *, sender: str = "ivan@client.test",
+                  subject: str = "Вопрос", message_id: str | None = None,
+                  **headers: str) -> EmailMessage:
+    letter = EmailMessage()
+    letter["From"] = sender
+    letter["To"] = to
+    letter["Subject"] = subject
+    letter["Message-ID"] = message_id or make_msgid(domain="client.test")
+    for name, value in headers.items():
+        letter[name.replace("_", "-")] = value
+    letter.set_content(text)
+    return letter
+
+
+@pytest.fixture(scope="session")
+def dovecot() -> Iterator[Dovecot]:
+    if not (Path(DOVECOT).exists() and Path(LDA).exists()):
+        pytest.skip("dovecot-imapd is not installed (apt-get install dovecot-imapd)")
+    server = Dovecot()
+    try:
+        server.start()
+    except (OSError, RuntimeError) as exc:
+        server.cleanup()
+        pytest.skip(f"dovecot cannot run here: {exc}")
+    yield server
+    server.stop()
+    server.cleanup()
+
+
+@pytest.fixture(scope="session")
+def smtp_server(dovecot: Dovecot) -> Iterator[SmtpRelay]:
+    relay = SmtpRelay(dovecot, port=free_port())
+    with warnings.catch_warnings():
+        # plaintext AUTH is what a loopback test server needs
+        warnings.simplefilter("ignore", UserWarning)
+        controller = Controller(relay, hostname=relay.host, port=relay.port,
+                                authenticator=relay.authenticate, auth_required=False,
+                                auth_require_tls=False)
+        controller.start()
+    yield relay
+    controller.stop()
+
+
+@pytest.fixture
+def mailbox(dovecot: Dovecot, smtp_server: SmtpRelay) -> Iterator[str]:
+    """A fresh support mailbox for one test; the relay's records are reset after it."""
+    yield dovecot.add_user()
+    smtp_server.clear()

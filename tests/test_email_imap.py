@@ -1,0 +1,140 @@
+"""Inbound over real IMAP: letters sent through SMTP into a private Dovecot reach the sink
+once, are marked only after the sink returned, survive sink failures, restarts and
+connections cut mid-IDLE."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from mail_servers import (PASSWORD, Collector, Dovecot, SmtpRelay, client_letter,  # noqa: F401
+                          dovecot, mailbox, running, smtp_server, submit, support_adapter)
+
+from channels.email import MailServer
+from channels.email.imap import ImapInbox
+
+
+async def eventually(check, timeout: float = 10.0) -> None:  # type: ignore[no-untyped-def]
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not check():
+        assert asyncio.get_running_loop().time() < deadline, "condition not reached in time"
+        await asyncio.sleep(0.05)
+
+
+async def test_letter_reaches_the_sink_once_and_is_seen_only_after_it_returned(
+        dovecot: Dovecot, smtp_server: SmtpRelay, mailbox: str, tmp_path: Path) -> None:
+    sink = Collector()
+    sink.hold = asyncio.Event()
+    adapter = support_adapter(dovecot, smtp_server, mailbox, tmp_path)
+    async with running(adapter, sink):
+        letter = client_letter(mailbox, "Здравствуйте! Как поменять ПИН-код?",
+                               sender="Иван Петров <Ivan@Client.test>", subject="ПИН-код")
+        await submit(smtp_server, letter)
+        await eventually(lambda: sink.calls == 1)
+        await asyncio.sleep(0.3)
+        assert dovecot.flags(mailbox) in (["\\Recent"], [""])  # the store has not returned yet
+        sink.hold.set()
+        await eventually(lambda: dovecot.flags(mailbox) == ["\\Seen"])
+        await submit(smtp_server, client_letter(mailbox, "И ещё вопрос"))  # wakes the inbox again
+        await sink.wait_for(2)
+        await asyncio.sleep(0.5)
+    first = sink.received[0]
+    assert len(sink.received) == 2 and sink.calls == 2
+    assert first.platform_message_id == letter["Message-ID"]
+    assert (first.external_user_id, first.display_name, first.subject) == (
+        "ivan@client.test", "Иван Петров", "ПИН-код")
+    assert first.text == "Здравствуйте! Как поменять ПИН-код?"
+    assert dovecot.flags(mailbox) == ["\\Seen", "\\Seen"]
+
+
+async def test_a_failing_store_leaves_the_letter_unseen_and_it_is_retried(
+        dovecot: Dovecot, smtp_server: SmtpRelay, mailbox: str) -> None:
+    from channels.email.attachments import AttachmentStore
+    from channels.email.parse import MailParser
+
+    parser = MailParser(mailbox, AttachmentStore(None, 0))
+    sink = Collector()
+    sink.fail = 2
+    inbox = ImapInbox(MailServer("127.0.0.1", dovecot.port, "plain", mailbox, PASSWORD),
+                      poll_interval=1.0, retry_delays=(0.3, 1.0))
+
+    async def handle(raw: bytes) -> None:
+        await sink(parser.parse(raw))
+
+    task = asyncio.create_task(inbox.run(handle))
+    try:
+        await submit(smtp_server, client_letter(mailbox, "Письмо, которое не сразу сохранится"))
+        await eventually(lambda: sink.calls >= 1)
+        assert dovecot.flags(mailbox)[0] != "\\Seen"
+        await sink.wait_for(1)
+        await eventually(lambda: dovecot.flags(mailbox) == ["\\Seen"])
+        assert sink.calls == 3  # two failures, then stored
+    finally:
+        await inbox.stop()
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+
+
+async def test_restart_with_200_waiting_letters_hands_each_over_once(
+        dovecot: Dovecot, smtp_server: SmtpRelay, mailbox: str, tmp_path: Path) -> None:
+    letters = [client_letter(mailbox, f"Вопрос номер {n}", sender=f"c{n % 7}@client.test",
+                             message_id=f"<wait{n}@client.test>") for n in range(200)]
+    for letter in letters:
+        dovecot.deliver(mailbox, letter.as_bytes(), sender=str(letter["From"]))
+    sink = Collector()
+    async with running(support_adapter(dovecot, smtp_server, mailbox, tmp_path), sink):
+        await sink.wait_for(60)  # stopped part-way, like a restart of the gateway
+    async with running(support_adapter(dovecot, smtp_server, mailbox, tmp_path), sink):
+        await sink.wait_for(200, timeout=60)
+        await asyncio.sleep(0.5)
+    assert sorted(sink.ids()) == sorted(f"<wait{n}@client.test>" for n in range(200))
+    assert dovecot.flags(mailbox) == ["\\Seen"] * 200
+
+
+async def test_connection_cut_mid_idle_reconnects_and_misses_nothing(
+        dovecot: Dovecot, smtp_server: SmtpRelay, mailbox: str, tmp_path: Path) -> None:
+    sink = Collector()
+    async with running(support_adapter(dovecot, smtp_server, mailbox, tmp_path), sink):
+        await submit(smtp_server, client_letter(mailbox, "до обрыва", message_id="<a@client.test>"))
+        await sink.wait_for(1)
+        await asyncio.sleep(0.3)  # back in IDLE
+        dovecot.kick(mailbox)
+        await submit(smtp_server, client_letter(mailbox, "во время обрыва", message_id="<b@client.test>"))
+        await sink.wait_for(2)
+        dovecot.kick(mailbox)
+        await asyncio.sleep(1.5)
+        await submit(smtp_server, client_letter(mailbox, "после обрыва", message_id="<c@client.test>"))
+        await sink.wait_for(3)
+        await asyncio.sleep(0.5)
+    assert sink.ids() == ["<a@client.test>", "<b@client.test>", "<c@client.test>"]
+    assert dovecot.flags(mailbox) == ["\\Seen"] * 3
+
+
+async def test_processed_folder_receives_handled_letters(
+        dovecot: Dovecot, smtp_server: SmtpRelay, mailbox: str, tmp_path: Path) -> None:
+    sink = Collector()
+    adapter = support_adapter(dovecot, smtp_server, mailbox, tmp_path,
+                              processed_folder="Обработанные письма")
+    async with running(adapter, sink):
+        for n in range(3):
+            await submit(smtp_server, client_letter(mailbox, f"письмо {n}"))
+        await sink.wait_for(3)
+        await eventually(lambda: dovecot.count(mailbox) == 0)
+    assert dovecot.count(mailbox, "Обработанные письма") == 3
+
+
+async def test_html_koi8r_letter_with_attachment_through_the_servers(
+        dovecot: Dovecot, smtp_server: SmtpRelay, mailbox: str, tmp_path: Path) -> None:
+    letter = client_letter(mailbox, "", subject="Выписка")
+    letter.set_content("<p>Пришлите, пожалуйста, <b>выписку</b>. Скан прилагаю.</p>",
+                       subtype="html", charset="koi8-r")
+    letter.add_attachment(b"%PDF-1.4 scan", maintype="application", subtype="pdf",
+                          filename="скан.pdf")
+    sink = Collector()
+    async with running(support_adapter(dovecot, smtp_server, mailbox, tmp_path), sink):
+        await submit(smtp_server, letter)
+        (message,) = await sink.wait_for(1)
+    assert message.text == "Пришлите, пожалуйста, выписку. Скан прилагаю."
+    (attachment,) = message.attachments
+    assert attachment.name == "скан.pdf" and attachment.stored_path is not None
+    assert Path(attachment.stored_path).read_bytes() == b"%PDF-1.4 scan"

@@ -1,0 +1,238 @@
+"""The engine's dialogue policy, through the real gateway: sample KB, real Redis queue, real DB.
+
+Each test feeds `InboundMessage`s to the engine (the sink every channel calls) and asserts
+what the client was sent (stored outbound messages, delivered through the web channel),
+what the conversation became, and what the live queue holds.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Sequence
+
+from sqlalchemy import func, select
+
+from bot.app import Gateway
+from bot.contracts import Action, Attachment, AttachmentKind, ChannelKind, InboundMessage
+from bot.models import (Author, Conversation, ConversationEvent, ConversationStatus, Delivery,
+                        Direction, EventKind, Identity, KbMiss, Message)
+from stepping_clock import SteppingClock
+
+_ids = itertools.count(1)
+
+
+def said(text: str = "", *, visitor: str = "visitor-1", channel: ChannelKind = ChannelKind.WEB,
+         platform_id: str | None = None, **fields: object) -> InboundMessage:
+    return InboundMessage(channel=channel, external_user_id=visitor, chat_id=visitor,
+                          platform_message_id=platform_id or f"m{next(_ids)}", text=text,
+                          **fields)  # type: ignore[arg-type]
+
+
+async def replies(gateway: Gateway, visitor: str = "visitor-1") -> list[Message]:
+    """Everything sent to the client so far, oldest first (after the outbox has run)."""
+    await gateway.outbox.drain()
+    async with gateway.sessions() as session:
+        return list(await session.scalars(
+            select(Message).join(Identity, Message.identity_id == Identity.id)
+            .where(Identity.external_id == visitor, Message.direction == Direction.OUT,
+                   Message.private.is_(False))
+            .order_by(Message.id)))
+
+
+async def conversations(gateway: Gateway) -> Sequence[Conversation]:
+    async with gateway.sessions() as session:
+        return list(await session.scalars(select(Conversation).order_by(Conversation.id)))
+
+
+async def events(gateway: Gateway, conversation_id: int) -> list[EventKind]:
+    async with gateway.sessions() as session:
+        return list(await session.scalars(
+            select(ConversationEvent.kind).where(ConversationEvent.conversation_id == conversation_id)
+            .order_by(ConversationEvent.id)))
+
+
+async def test_a_known_question_is_answered_from_the_knowledge_base(gateway: Gateway) -> None:
+    await gateway.engine.handle(said("Я потерял карту, что делать?"))
+
+    sent = await replies(gateway)
+    assert len(sent) == 1
+    assert sent[0].author is Author.BOT and sent[0].delivery is Delivery.SENT
+    assert sent[0].kb_article_id is not None
+    article = gateway.knowledge.index.article(sent[0].kb_article_id)
+    assert article is not None and article.category == "lost_card"
+    assert sent[0].text == article.answer
+    [conversation] = await conversations(gateway)
+    assert conversation.status is ConversationStatus.BOT
+    assert conversation.category == "lost_card"
+    assert EventKind.BOT_ANSWERED in await events(gateway, conversation.id)
+    assert await gateway.queue.waiting() == []
+
+
+async def test_an_unknown_question_is_queued_and_the_client_told_when(gateway: Gateway) -> None:
+    await gateway.engine.handle(said("Почему мой кот боится пылесоса и как его успокоить?"))
+
+    [conversation] = await conversations(gateway)
+    assert conversation.status is ConversationStatus.QUEUED
+    assert conversation.sla_deadline is not None and conversation.group
+    waiting = await gateway.queue.waiting()
+    assert [entry.conversation_id for entry in waiting] == [conversation.id]
+    [told] = await replies(gateway)
+    assert "оператор" in told.text and "1-й в очереди" in told.text
+    async with gateway.sessions() as session:
+        misses = list(await session.scalars(select(KbMiss.question)))
+    assert misses == ["Почему мой кот боится пылесоса и как его успокоить?"]
+    assert {EventKind.HANDED_OFF, EventKind.QUEUED} <= set(await events(gateway, conversation.id))
+
+
+async def test_asking_for_a_person_hands_off_in_the_clients_language(gateway: Gateway) -> None:
+    await gateway.engine.handle(said("I want to talk to a human operator"))
+
+    [conversation] = await conversations(gateway)
+    assert conversation.status is ConversationStatus.QUEUED
+    [told] = await replies(gateway)
+    assert "operator" in told.text and "queue" in told.text
+
+
+async def test_the_handoff_button_hands_off(gateway: Gateway) -> None:
+    await gateway.engine.handle(said("", action=Action.HANDOFF))
+    [conversation] = await conversations(gateway)
+    assert conversation.status is ConversationStatus.QUEUED
+
+
+async def test_a_redelivered_message_is_stored_and_answered_once(gateway: Gateway) -> None:
+    question = said("Я потерял карту", platform_id="dup-1")
+    await gateway.engine.handle(question)
+    await gateway.engine.handle(question)
+
+    async with gateway.sessions() as session:
+        stored = await session.scalar(select(func.count(Message.id)).where(
+            Message.direction == Direction.IN))
+    assert stored == 1
+    assert len(await replies(gateway)) == 1
+
+
+async def test_small_talk_and_non_text_get_their_own_replies(gateway: Gateway) -> None:
+    await gateway.engine.handle(said("Здравствуйте!"))
+    await gateway.engine.handle(said("спасибо"))
+    await gateway.engine.handle(said("   "))
+    await gateway.engine.handle(said("", attachments=(Attachment(AttachmentKind.STICKER, file_id="s1"),)))
+    await gateway.engine.handle(said("", attachments=(
+        Attachment(AttachmentKind.PHOTO, file_id="p1", mime="image/jpeg", size=1000),)))
+
+    texts = [m.text for m in await replies(gateway)]
+    assert texts[0].startswith("Здравствуйте! Я бот поддержки")
+    assert texts[1].startswith("Пожалуйста!")
+    assert "пустое" in texts[2]
+    assert "стикер" in texts[3]
+    assert texts[4].startswith("Файл получил")
+    [conversation] = await conversations(gateway)
+    assert conversation.status is ConversationStatus.BOT
+    async with gateway.sessions() as session:
+        photo = await session.scalar(select(Message).where(Message.attachments != []).order_by(
+            Message.id.desc()).limit(1))
+    assert photo is not None and photo.attachments[0]["file_id"] == "p1"
+
+
+async def test_huge_and_emoji_only_messages_are_kept_whole(gateway: Gateway) -> None:
+    huge = "Мне не приходит смс с кодом. " * 3500  # about 100 kB
+    await gateway.engine.handle(said(huge))
+    await gateway.engine.handle(said("🙂🙂🙂"))
+
+    async with gateway.sessions() as session:
+        stored = list(await session.scalars(select(Message.text).where(
+            Message.direction == Direction.IN).order_by(Message.id)))
+    assert stored == [huge, "🙂🙂🙂"]
+    assert len(await replies(gateway)) == 2
+
+
+async def test_an_edit_replaces_the_stored_text_without_a_second_answer(gateway: Gateway) -> None:
+    await gateway.engine.handle(said("Я потерял карту", platform_id="e-1"))
+    await gateway.engine.handle(said("Я потерял кредитную карту", platform_id="e-1", edited=True))
+
+    async with gateway.sessions() as session:
+        [message] = list(await session.scalars(select(Message).where(Message.direction == Direction.IN)))
+    assert message.text == "Я потерял кредитную карту"
+    assert message.original_text == "Я потерял карту"
+    assert len(await replies(gateway)) == 1
+
+
+async def test_a_queued_client_writing_again_does_not_queue_twice(gateway: Gateway) -> None:
+    await gateway.engine.handle(said("позовите оператора"))
+    await gateway.engine.handle(said("алло, есть кто?"))
+    await gateway.engine.handle(said("оператор!"))
+
+    assert len(await gateway.queue.waiting()) == 1
+    [conversation] = await conversations(gateway)
+    texts = [m.text for m in await replies(gateway)]
+    assert len(texts) == 2 and "уже в очереди" in texts[1]
+    async with gateway.sessions() as session:
+        inbound = await session.scalar(select(func.count(Message.id)).where(
+            Message.conversation_id == conversation.id, Message.direction == Direction.IN))
+    assert inbound == 3
+
+
+async def test_operator_flow_and_rating_by_typed_digit(gateway: Gateway, clock: SteppingClock) -> None:
+    await gateway.engine.handle(said("позовите оператора"))
+    operator = await gateway.desk.register("Анна")
+    view = await gateway.desk.take_next(operator.id)
+    clock.advance(minutes=3)
+    await gateway.desk.reply(operator.id, view.id, "Здравствуйте, это Анна. Чем помочь?")
+    await gateway.engine.handle(said("Спасибо, уже разобрался"))
+    clock.advance(minutes=1)
+    await gateway.desk.close(operator.id, view.id)
+    await gateway.engine.handle(said("5"))
+
+    texts = [m.text for m in await replies(gateway)]
+    assert texts[1] == "Здравствуйте, это Анна. Чем помочь?"
+    assert "Оцените" in texts[2] and texts[3] == "Спасибо за оценку!"
+    [conversation] = await conversations(gateway)
+    assert conversation.status is ConversationStatus.CLOSED
+    assert conversation.rating == 5
+    assert conversation.first_response_at is not None and conversation.resolved_at is not None
+    assert (conversation.resolved_at - conversation.first_response_at).total_seconds() == 60
+    kinds = await events(gateway, conversation.id)
+    assert kinds.index(EventKind.TAKEN) < kinds.index(EventKind.FIRST_RESPONSE) < kinds.index(
+        EventKind.CLOSED) < kinds.index(EventKind.RATED)
+    assert await gateway.queue.waiting() == []
+
+
+async def test_email_robots_are_stored_not_answered_and_bounces_recorded(gateway: Gateway) -> None:
+    first = said("Здравствуйте, я потерял карту", visitor="anna@example.org", channel=ChannelKind.EMAIL,
+                 platform_id="<q1@example.org>", subject="Карта")
+    await gateway.engine.handle(first)
+    [answer] = await replies(gateway, "anna@example.org")
+    await gateway.engine.handle(said("Я в отпуске до понедельника", visitor="anna@example.org",
+                                     channel=ChannelKind.EMAIL, automated=True))
+    await gateway.engine.handle(said("Delivery failed", visitor="mailer-daemon@example.org",
+                                     channel=ChannelKind.EMAIL, automated=True, bounce=True,
+                                     reply_to=("<q1@example.org>",)))
+
+    assert len(await replies(gateway, "anna@example.org")) == 1
+    assert answer.text and answer.author is Author.BOT
+    [conversation, *_] = await conversations(gateway)
+    assert conversation.subject == "Карта"
+
+
+async def test_an_email_reply_finds_its_conversation_by_headers(gateway: Gateway) -> None:
+    email = {"visitor": "ivan@example.org", "channel": ChannelKind.EMAIL}
+    await gateway.engine.handle(said("позовите оператора", platform_id="<a1@example.org>", **email))
+    operator = await gateway.desk.register("Олег")
+    first = await gateway.desk.take_next(operator.id)
+    await gateway.desk.close(operator.id, first.id)
+
+    await gateway.engine.handle(said("Ещё вопрос по старой теме", platform_id="<a2@example.org>",
+                                     reply_to=("<a1@example.org>",), **email))
+    await gateway.engine.handle(said("Совсем новый вопрос", platform_id="<a3@example.org>",
+                                     thread_hint=first.id, **email))
+    await gateway.engine.handle(say_new := said("А это письмо без заголовков ответа",
+                                                platform_id="<a4@example.org>", **email))
+
+    reopened, *others = await conversations(gateway)
+    assert reopened.id == first.id
+    assert EventKind.REOPENED in await events(gateway, first.id)
+    async with gateway.sessions() as session:
+        threads = dict((await session.execute(select(Message.channel_message_id, Message.conversation_id)
+                                              .where(Message.direction == Direction.IN))).all())
+    assert threads["<a2@example.org>"] == threads["<a3@example.org>"] == first.id
+    assert threads[say_new.platform_message_id] == first.id  # still open: the same conversation
+    assert others == []

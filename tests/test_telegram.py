@@ -1,0 +1,259 @@
+"""The Telegram channel with the real aiogram client over HTTP against a local Bot API server."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+import pytest
+
+from bot.contracts import (Action, AttachmentKind, Button, ChannelKind, DeliveryError,
+                           InboundMessage, OutboundMessage)
+from channels.delivery import RetryPolicy, SendRateLimiter
+from channels.telegram import TelegramChannel
+from fake_telegram import FakeTelegram
+
+FAST_RETRY = RetryPolicy(attempts=4, base_delay=0.05, max_delay=0.2)
+USER = 1001
+
+
+@pytest.fixture
+async def telegram() -> AsyncIterator[FakeTelegram]:
+    server = FakeTelegram()
+    await server.start()
+    yield server
+    await server.close()
+
+
+@pytest.fixture
+async def channel(telegram: FakeTelegram) -> AsyncIterator[TelegramChannel]:
+    adapter = TelegramChannel(telegram.token, api_base=telegram.base_url, poll_timeout=1,
+                              request_timeout=2, retry=FAST_RETRY)
+    yield adapter
+    await adapter.aclose()
+
+
+class ListSink:
+    """Stores what the channel hands in; can be told to fail the first few times."""
+
+    def __init__(self, failures: int = 0) -> None:
+        self.stored: list[InboundMessage] = []
+        self.failures = failures
+
+    async def __call__(self, message: InboundMessage) -> None:
+        if self.failures:
+            self.failures -= 1
+            raise RuntimeError("database unavailable")
+        self.stored.append(message)
+
+
+@contextlib.asynccontextmanager
+async def running(channel: TelegramChannel, sink: ListSink) -> AsyncIterator[None]:
+    task = asyncio.create_task(channel.run(sink))
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+async def until(condition: Callable[[], bool], timeout: float = 5.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met in time")
+        await asyncio.sleep(0.02)
+
+
+def outbound(text: str, **fields: object) -> OutboundMessage:
+    return OutboundMessage(channel=ChannelKind.TELEGRAM, chat_id=str(USER), text=text,
+                           outbound_id=1, **fields)  # type: ignore[arg-type]
+
+
+async def test_text_message_is_stored_then_confirmed(telegram: FakeTelegram, channel: TelegramChannel) -> None:
+    sink = ListSink()
+    sent = telegram.client_message(USER, "Как заблокировать карту?")
+    async with running(channel, sink):
+        await until(lambda: telegram.pending == 0)
+    [message] = sink.stored
+    assert message.channel is ChannelKind.TELEGRAM
+    assert message.text == "Как заблокировать карту?"
+    assert message.external_user_id == str(USER) and message.chat_id == str(USER)
+    assert message.platform_message_id == f"{USER}:{sent['message_id']}"
+    assert message.display_name == "Иван" and message.locale == "ru"
+    assert message.sent_at is not None and message.sent_at.tzinfo is not None
+    # the webhook was removed first, as getUpdates requires
+    assert telegram.calls[0].method == "deleteWebhook"
+
+
+async def test_update_is_not_confirmed_until_the_sink_stored_it(
+        telegram: FakeTelegram, channel: TelegramChannel) -> None:
+    sink = ListSink(failures=2)
+    telegram.client_message(USER, "первое")
+    telegram.client_message(USER, "второе")
+    async with running(channel, sink):
+        await until(lambda: sink.failures == 0)
+        assert telegram.pending == 2          # failed store: nothing confirmed
+        await until(lambda: telegram.pending == 0)
+    assert [m.text for m in sink.stored] == ["первое", "второе"]
+
+
+async def test_media_becomes_attachment_metadata(telegram: FakeTelegram, channel: TelegramChannel) -> None:
+    sink = ListSink()
+    telegram.client_photo(USER, caption="вот чек", content=b"\xff\xd8" + b"x" * 5000)
+    telegram.client_document(USER, "выписка.pdf", b"%PDF-1.4 ...", "application/pdf")
+    telegram.client_message(USER, None, voice={"file_id": "VOICE1", "file_unique_id": "v1",
+                                               "duration": 3, "mime_type": "audio/ogg", "file_size": 900})
+    telegram.client_message(USER, None, sticker={
+        "file_id": "STK1", "file_unique_id": "s1", "type": "regular", "width": 512, "height": 512,
+        "is_animated": False, "is_video": False, "emoji": "👍"})
+    async with running(channel, sink):
+        await until(lambda: len(sink.stored) == 4)
+    photo, document, voice, sticker = sink.stored
+    assert photo.text == "вот чек"
+    [image] = photo.attachments
+    assert image.kind is AttachmentKind.PHOTO and image.size == 5002   # the largest size
+    assert image.file_id in telegram.files
+    [pdf] = document.attachments
+    assert (pdf.kind, pdf.name, pdf.mime, pdf.size) == (AttachmentKind.DOCUMENT, "выписка.pdf",
+                                                       "application/pdf", 12)
+    assert voice.attachments[0].kind is AttachmentKind.VOICE
+    assert sticker.attachments[0].kind is AttachmentKind.STICKER
+    assert sticker.meta["sticker_emoji"] == "👍" and sticker.text == ""
+
+
+async def test_edit_start_contact_and_group_messages(telegram: FakeTelegram, channel: TelegramChannel) -> None:
+    sink = ListSink()
+    original = telegram.client_message(USER, "карта заблокированна")
+    telegram.client_edit(USER, original["message_id"], "карта заблокирована")
+    telegram.client_message(USER, "/start ref-abc123")
+    telegram.client_contact(USER, "7 (916) 123-45-67", owner_id=USER)
+    telegram.client_contact(USER, "+79990001122", owner_id=555)      # someone else's number
+    telegram.push("message", {"message_id": 1, "date": 0, "text": "hi all",
+                              "chat": {"id": -100, "type": "group", "title": "g"},
+                              "from": telegram.user(USER)})
+    async with running(channel, sink):
+        await until(lambda: telegram.pending == 0)
+    first, edit, start, own, foreign = sink.stored
+    assert edit.edited and edit.platform_message_id == first.platform_message_id
+    assert edit.text == "карта заблокирована"
+    assert (start.action, start.payload, start.text) == (Action.START, "ref-abc123", "")
+    assert (own.action, own.payload) == (Action.CONTACT, "+79161234567")
+    assert foreign.action is None and foreign.meta["contact_of_someone_else"] == "true"
+
+
+async def test_callback_press_is_an_action_and_gets_answered(
+        telegram: FakeTelegram, channel: TelegramChannel) -> None:
+    sink = ListSink()
+    receipt = await channel.send(outbound("Оцените ответ", buttons=tuple(
+        Button(str(n), Action.RATE, str(n)) for n in range(1, 6)) + (
+        Button("Оператор", Action.HANDOFF),)))
+    message_id = int(receipt.platform_message_id.split(":")[1])
+    [keyboard] = [m["reply_markup"] for m in telegram.sent]
+    rows = keyboard["inline_keyboard"]
+    assert [b["callback_data"] for b in rows[0]] == [f"rate:{n}" for n in range(1, 6)]
+    assert rows[1] == [{"text": "Оператор", "callback_data": "handoff:"}]
+    query = telegram.client_press(USER, "rate:5", message_id=message_id)
+    telegram.client_press(USER, "not-ours", message_id=message_id)
+    async with running(channel, sink):
+        await until(lambda: telegram.pending == 0 and len(telegram.callback_answers) == 2)
+    [press] = sink.stored
+    assert (press.action, press.payload) == (Action.RATE, "5")
+    assert press.platform_message_id == f"cb:{query['id']}"
+    assert press.reply_to == (f"{USER}:{message_id}",)
+
+
+async def test_long_answer_is_split_on_paragraphs_with_buttons_on_the_last(
+        telegram: FakeTelegram, channel: TelegramChannel) -> None:
+    paragraphs = [f"Пункт {i}: " + "текст ответа " * 60 for i in range(10)]
+    text = "\n\n".join(p.strip() for p in paragraphs)
+    assert len(text) > 4096
+    await channel.send(outbound(text, buttons=(Button("Оператор", Action.HANDOFF),)))
+    texts = telegram.texts_to(USER)
+    assert len(texts) == 2 and "\n\n".join(texts) == text
+    assert all(t.startswith("Пункт") for t in texts)
+    assert "reply_markup" not in telegram.sent[0] and "reply_markup" in telegram.sent[1]
+
+
+async def test_markup_characters_arrive_literally(telegram: FakeTelegram, channel: TelegramChannel) -> None:
+    text = "Комиссия *0%* для <b>VIP</b> & [ссылка](x) _курсив_"
+    await channel.send(outbound(text))
+    assert telegram.texts_to(USER) == [text]
+    assert "parse_mode" not in telegram.calls_of("sendMessage")[0].params
+
+
+async def test_contact_request_is_a_reply_keyboard(telegram: FakeTelegram, channel: TelegramChannel) -> None:
+    await channel.send(outbound("Поделитесь номером", request_contact=True, buttons=(
+        Button("📱 Отправить номер", Action.CONTACT),)))
+    markup = telegram.calls_of("sendMessage")[0].params["reply_markup"]
+    assert markup["keyboard"] == [[{"text": "📱 Отправить номер", "request_contact": True}]]
+    assert markup["one_time_keyboard"] is True
+
+
+async def test_429_is_retried_after_the_given_delay_and_delivered_once(
+        telegram: FakeTelegram, channel: TelegramChannel) -> None:
+    telegram.fail("sendMessage", status=429, retry_after=1)
+    await channel.send(outbound("ответ"))
+    first, second = telegram.calls_of("sendMessage")
+    assert first.status == 429 and second.status == 200
+    assert second.at - first.at >= 1.0
+    assert telegram.texts_to(USER) == ["ответ"]
+
+
+async def test_server_errors_and_timeouts_are_retried(telegram: FakeTelegram, channel: TelegramChannel) -> None:
+    telegram.fail("sendMessage", status=502, times=2)
+    telegram.fail("sendMessage", status=500, raw_body="<html>Internal Server Error</html>")
+    await channel.send(outbound("после сбоев"))
+    telegram.stall("sendMessage", 3.0)                     # longer than the 2 s request timeout
+    await channel.send(outbound("после таймаута"))
+    # the stalled request completes on the server after all: Telegram has no idempotency key
+    await until(lambda: len(telegram.texts_to(USER)) >= 2)
+    assert "после сбоев" in telegram.texts_to(USER)
+    assert "после таймаута" in telegram.texts_to(USER)
+
+
+async def test_blocked_user_is_a_permanent_failure_and_retries_run_out(
+        telegram: FakeTelegram, channel: TelegramChannel) -> None:
+    telegram.blocked.add(USER)
+    with pytest.raises(DeliveryError) as blocked:
+        await channel.send(outbound("вы здесь?"))
+    assert blocked.value.permanent
+    assert len(telegram.calls_of("sendMessage")) == 1
+    telegram.blocked.clear()
+    telegram.fail("sendMessage", status=502, times=10)
+    with pytest.raises(DeliveryError) as exhausted:
+        await channel.send(outbound("сервер лежит"))
+    assert not exhausted.value.permanent
+    assert len(telegram.calls_of("sendMessage")) == 1 + FAST_RETRY.attempts
+
+
+async def test_per_chat_rate_limit_spaces_sends(telegram: FakeTelegram) -> None:
+    adapter = TelegramChannel(telegram.token, api_base=telegram.base_url, retry=FAST_RETRY,
+                              limiter=SendRateLimiter(per_chat_rate=10, per_chat_burst=1,
+                                                      global_rate=1000, global_burst=1000))
+    try:
+        await asyncio.gather(*(adapter.send(outbound(f"m{i}")) for i in range(5)),
+                             adapter.send(OutboundMessage(ChannelKind.TELEGRAM, "2002", "other", 2)))
+    finally:
+        await adapter.aclose()
+    times = [c.at for c in telegram.calls_of("sendMessage") if c.params["chat_id"] == USER]
+    assert len(times) == 5 and times[-1] - times[0] >= 0.35
+    # another chat is not held back by the first one's limit
+    other = next(c.at for c in telegram.calls_of("sendMessage") if c.params["chat_id"] == 2002)
+    assert other - times[0] < 0.1
+
+
+async def test_photo_and_document_are_sent(telegram: FakeTelegram, channel: TelegramChannel, tmp_path) -> None:
+    from bot.contracts import Attachment
+    receipt_file = tmp_path / "квитанция.pdf"
+    receipt_file.write_bytes(b"%PDF-1.4 receipt")
+    await channel.send(outbound("Документы:", attachments=(
+        Attachment(AttachmentKind.PHOTO, url="https://example.com/p.jpg"),
+        Attachment(AttachmentKind.DOCUMENT, name="квитанция.pdf", stored_path=str(receipt_file)))))
+    text, photo, document = telegram.sent
+    assert text["text"] == "Документы:" and "photo" in photo
+    assert document["document"]["file_name"] == "квитанция.pdf"
+    assert telegram.files[document["document"]["file_id"]][1] == b"%PDF-1.4 receipt"

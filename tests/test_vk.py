@@ -1,0 +1,192 @@
+"""The VK channel with the real vkbottle API client over HTTP against a local VK API server."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+
+import pytest
+
+from bot.contracts import (Action, Attachment, AttachmentKind, Button, ChannelKind, DeliveryError,
+                           OutboundMessage)
+from channels.delivery import RetryPolicy
+from channels.vk import VkChannel, random_id
+from fake_vk import FakeVk
+from test_telegram import ListSink, until
+
+FAST_RETRY = RetryPolicy(attempts=4, base_delay=0.05, max_delay=0.2)
+USER = 5005
+
+
+@pytest.fixture
+async def vk() -> AsyncIterator[FakeVk]:
+    server = FakeVk()
+    await server.start()
+    yield server
+    await server.close()
+
+
+@pytest.fixture
+async def channel(vk: FakeVk) -> AsyncIterator[VkChannel]:
+    adapter = VkChannel(vk.token, vk.group_id, api_base=vk.base_url, wait=1, request_timeout=2,
+                        retry=FAST_RETRY)
+    yield adapter
+    await adapter.aclose()
+
+
+@contextlib.asynccontextmanager
+async def running(channel: VkChannel, sink: ListSink) -> AsyncIterator[None]:
+    task = asyncio.create_task(channel.run(sink))
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+def outbound(text: str, outbound_id: int = 7, **fields: object) -> OutboundMessage:
+    return OutboundMessage(channel=ChannelKind.VK, chat_id=str(USER), text=text,
+                           outbound_id=outbound_id, **fields)  # type: ignore[arg-type]
+
+
+async def started(vk: FakeVk) -> None:
+    await until(lambda: vk.lp_requests > 0)
+
+
+async def test_message_with_name_attachments_and_language(vk: FakeVk, channel: VkChannel) -> None:
+    sink = ListSink()
+    vk.names[USER] = ("Анна", "Смирнова")
+    async with running(channel, sink):
+        await started(vk)
+        sent = vk.client_message(USER, "Не проходит платёж", lang_id=3, attachments=[
+            {"type": "photo", "photo": {"id": 11, "owner_id": USER, "access_key": "ab12", "sizes": [
+                {"type": "s", "url": "https://vk.example/s.jpg", "width": 75, "height": 50},
+                {"type": "x", "url": "https://vk.example/x.jpg", "width": 604, "height": 403}]}},
+            {"type": "doc", "doc": {"id": 12, "owner_id": USER, "title": "чек.pdf", "size": 2048,
+                                    "ext": "pdf", "url": "https://vk.example/doc"}},
+            {"type": "audio_message", "audio_message": {"id": 13, "owner_id": USER, "duration": 4,
+                                                        "link_ogg": "https://vk.example/a.ogg"}}])
+        vk.client_message(USER, "и ещё")
+        await until(lambda: len(sink.stored) == 2)
+    message = sink.stored[0]
+    assert message.channel is ChannelKind.VK and message.text == "Не проходит платёж"
+    assert message.platform_message_id == f"{USER}:{sent['conversation_message_id']}"
+    assert message.external_user_id == message.chat_id == str(USER)
+    assert message.display_name == "Анна Смирнова" and message.locale == "en"
+    photo, doc, voice = message.attachments
+    assert (photo.kind, photo.file_id, photo.url) == (AttachmentKind.PHOTO, f"photo{USER}_11_ab12",
+                                                     "https://vk.example/x.jpg")
+    assert (doc.kind, doc.name, doc.size, doc.mime) == (AttachmentKind.DOCUMENT, "чек.pdf", 2048,
+                                                        "application/pdf")
+    assert voice.kind is AttachmentKind.VOICE
+    # the name was looked up once and then cached
+    assert len(vk.calls_of("users.get")) == 1
+
+
+async def test_ts_advances_only_after_the_sink_stored(vk: FakeVk, channel: VkChannel) -> None:
+    sink = ListSink(failures=3)
+    async with running(channel, sink):
+        await started(vk)
+        vk.client_message(USER, "раз")
+        vk.client_message(USER, "два")
+        await until(lambda: len(sink.stored) == 2, timeout=10)
+    assert [m.text for m in sink.stored] == ["раз", "два"]
+    # a restarted channel with the same cursor does not see them again
+    cursor = await channel._lease.load_cursor()
+    assert cursor == "2"
+
+
+async def test_edit_start_button_and_callback_press(vk: FakeVk, channel: VkChannel) -> None:
+    sink = ListSink()
+    receipt = await channel.send(outbound("Выберите", buttons=(
+        Button("Карта потеряна", Action.CHOOSE, "card-lost"), Button("Оператор", Action.HANDOFF))))
+    cmid = int(receipt.platform_message_id.split(":")[1])
+    keyboard = vk.sent[0]["keyboard"]
+    assert keyboard["inline"] is True
+    assert [row[0]["action"]["type"] for row in keyboard["buttons"]] == ["callback", "callback"]
+    async with running(channel, sink):
+        await started(vk)
+        original = vk.client_message(USER, "карта потерена")
+        vk.client_edit(original, "карта потеряна")
+        vk.client_message(USER, "Начать", payload={"command": "start"}, ref="promo42")
+        event_id = vk.client_press(USER, {"sb": "choose:card-lost"}, conversation_message_id=cmid)
+        vk.client_press(USER, {"other": "bot"}, conversation_message_id=cmid)
+        vk.push("message_edit", dict(vk.sent[0], from_id=-vk.group_id, text="edited by us"))
+        await until(lambda: len(vk.event_answers) == 2)
+    first, edit, start, press = sink.stored
+    assert edit.edited and edit.platform_message_id == first.platform_message_id
+    assert edit.text == "карта потеряна"
+    assert (start.action, start.payload) == (Action.START, "promo42")
+    assert (press.action, press.payload) == (Action.CHOOSE, "card-lost")
+    assert press.platform_message_id == f"ev:{event_id}"
+
+
+async def test_long_poll_failures_are_handled(vk: FakeVk, channel: VkChannel) -> None:
+    sink = ListSink()
+    async with running(channel, sink):
+        await started(vk)
+        vk.fail_long_poll(2)            # key expired: new key, same ts
+        vk.client_message(USER, "после смены ключа")
+        await until(lambda: len(sink.stored) == 1)
+        vk.fail("lp", status=502)
+        vk.client_message(USER, "после 502")
+        await until(lambda: len(sink.stored) == 2)
+        vk.fail_long_poll(3)            # information lost: new key and ts
+        await until(lambda: len(vk.calls_of("groups.getLongPollServer")) == 3)
+        vk.client_message(USER, "после failed 3")
+        await until(lambda: len(sink.stored) == 3)
+    assert [m.text for m in sink.stored] == ["после смены ключа", "после 502", "после failed 3"]
+
+
+async def test_long_answer_split_with_deterministic_random_ids(vk: FakeVk, channel: VkChannel) -> None:
+    text = "\n\n".join((f"Раздел {i}. " + "подробности " * 70).strip() for i in range(8))
+    assert len(text) > 4096
+    await channel.send(outbound(text, outbound_id=41, buttons=(Button("Оператор", Action.HANDOFF),)))
+    pieces = vk.texts_to(USER)
+    assert len(pieces) == 2 and all(len(p) <= 4096 for p in pieces)
+    assert "\n\n".join(pieces) == text.strip()
+    assert [m["random_id"] for m in vk.sent] == [random_id(41, 0), random_id(41, 1)]
+    assert vk.sent[0]["keyboard"] is None and vk.sent[1]["keyboard"] is not None
+    # sending the same outbound message again (a resend after a crash) delivers nothing new
+    await channel.send(outbound(text, outbound_id=41))
+    assert len(vk.sent) == 2
+
+
+async def test_errors_6_and_9_and_5xx_are_retried_once_delivered(vk: FakeVk, channel: VkChannel) -> None:
+    vk.fail("messages.send", code=6)
+    vk.fail("messages.send", code=9)
+    vk.fail("messages.send", status=502)
+    await channel.send(outbound("ответ после ошибок"))
+    assert len(vk.calls_of("messages.send")) == 4
+    assert vk.texts_to(USER) == ["ответ после ошибок"]
+    # a timed-out send that VK did process is not delivered twice on retry
+    vk.stall("messages.send", 3.0)
+    await channel.send(outbound("после таймаута", outbound_id=8))
+    await until(lambda: len(vk.calls_of("messages.send")) >= 6)
+    await asyncio.sleep(1.2)
+    assert vk.texts_to(USER) == ["ответ после ошибок", "после таймаута"]
+
+
+async def test_permanent_and_exhausted_failures(vk: FakeVk, channel: VkChannel) -> None:
+    vk.blocked.add(USER)
+    with pytest.raises(DeliveryError) as blocked:
+        await channel.send(outbound("вы здесь?"))
+    assert blocked.value.permanent and len(vk.calls_of("messages.send")) == 1
+    vk.blocked.clear()
+    vk.fail("messages.send", code=10, times=10)
+    with pytest.raises(DeliveryError) as exhausted:
+        await channel.send(outbound("сервер лежит", outbound_id=9))
+    assert not exhausted.value.permanent
+    with pytest.raises(DeliveryError):
+        await channel.send(OutboundMessage(ChannelKind.VK, "not-a-peer", "x", 10))
+
+
+async def test_attachments_are_sent_by_reference_or_link(vk: FakeVk, channel: VkChannel) -> None:
+    await channel.send(outbound("Файлы:", attachments=(
+        Attachment(AttachmentKind.PHOTO, file_id="photo-777_456239017"),
+        Attachment(AttachmentKind.DOCUMENT, name="тарифы.pdf", url="https://bank.example/t.pdf"))))
+    [sent] = vk.sent
+    assert sent["attachment"] == "photo-777_456239017"
+    assert sent["message"] == "Файлы:\nhttps://bank.example/t.pdf"
