@@ -14,21 +14,26 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.contracts import Action, Attachment, Button, ChannelKind
 from bot.db import SessionFactory
 from bot.events import DeskFeed, record
+from bot.knowledge import ArticleNotFound, KnowledgeBase
 from bot.models import (Author, Client, Conversation, ConversationStatus, Direction, EventKind,
-                        Message, Operator, OperatorGroup)
+                        Identity, Message, Operator, OperatorGroup)
 from bot.outbox import Outbox
 from bot.replies import queue_reply
 from bot.texts import say
-from routing.errors import AlreadyTaken, NotQueued, OverCapacity
-from routing.queue import OperatorQueue
+from kb.articles import Article
+from kb.index import Hit
+from routing.errors import AlreadyTaken, NotQueued, OperatorUnavailable, OverCapacity
+from routing.presence import OperatorPresence, Presence, PresenceState
+from routing.queue import OperatorQueue, validate_group
 
-__all__ = ["ConversationView", "DeskError", "MessageView", "OperatorDesk", "QueueRow"]
+__all__ = ["ClientCard", "ConversationView", "DeskError", "IdentityView", "MessageView",
+           "OperatorDesk", "QueueRow", "SavedReply"]
 
 HISTORY_LIMIT = 200
 BREACHING_SOON = dt.timedelta(minutes=15)
@@ -93,14 +98,53 @@ class ConversationView:
     messages: tuple[MessageView, ...]
 
 
+@dataclass(frozen=True, slots=True)
+class IdentityView:
+    id: int
+    channel: str
+    external_id: str
+    display_name: str | None
+    verified: bool
+    last_seen_at: dt.datetime
+
+
+@dataclass(frozen=True, slots=True)
+class ClientCard:
+    """Who the client is: what an operator needs before answering."""
+
+    id: int
+    name: str
+    tier: str
+    language: str | None
+    phone: str | None
+    email: str | None
+    identities: tuple[IdentityView, ...]
+    conversations: int
+    open_conversations: tuple[int, ...]
+    ratings: tuple[int, ...]
+    since: dt.datetime
+
+
+@dataclass(frozen=True, slots=True)
+class SavedReply:
+    """An operator's reply kept in the knowledge base: a new article or a new variant."""
+
+    article_id: str
+    question: str
+    created: bool
+
+
 class OperatorDesk:
     def __init__(self, *, sessions: SessionFactory, queue: OperatorQueue, outbox: Outbox,
-                 feed: DeskFeed, clock: Callable[[], dt.datetime]) -> None:
+                 feed: DeskFeed, clock: Callable[[], dt.datetime], knowledge: KnowledgeBase,
+                 presence: Presence) -> None:
         self._sessions = sessions
         self._queue = queue
         self._outbox = outbox
         self._feed = feed
         self._clock = clock
+        self._knowledge = knowledge
+        self._presence = presence
 
     # -- operators ------------------------------------------------------------------------
 
@@ -210,14 +254,19 @@ class OperatorDesk:
     # -- working a conversation -----------------------------------------------------------
 
     async def reply(self, operator_id: int, conversation_id: int, text: str,
-                    attachments: Sequence[Attachment] = ()) -> MessageView:
+                    attachments: Sequence[Attachment] = (), *, via: ChannelKind | None = None,
+                    kb_article_id: str | None = None) -> MessageView:
+        """Answer the client in the channel of their latest message, or `via` another
+        channel the client has written from."""
         if not text.strip() and not attachments:
             raise DeskError("desk_empty_reply")
         now = self._clock()
         async with self._sessions() as session:
             conversation = await self._held(session, operator_id, conversation_id)
+            identity = await self._identity_via(session, conversation, via) if via else None
             message = await queue_reply(session, conversation, text=text, author=Author.OPERATOR,
-                                        at=now, attachments=attachments, operator_id=operator_id)
+                                        at=now, attachments=attachments, operator_id=operator_id,
+                                        identity=identity, kb_article_id=kb_article_id)
             if conversation.first_response_at is None:
                 conversation.first_response_at = now
                 record(session, conversation, EventKind.FIRST_RESPONSE, now, operator_id=operator_id)
@@ -299,6 +348,177 @@ class OperatorDesk:
         if conversation.assigned_operator_id != operator_id:
             raise DeskError("desk_not_yours", conversation_id=conversation_id)
         return conversation
+
+    async def _identity_via(self, session: AsyncSession, conversation: Conversation,
+                            channel: ChannelKind) -> Identity:
+        identity = await session.scalar(
+            select(Identity).where(Identity.client_id == conversation.client_id,
+                                   Identity.channel == channel)
+            .order_by(Identity.last_seen_at.desc()).limit(1))
+        if identity is None:
+            raise DeskError("desk_no_channel", channel=channel.value)
+        return identity
+
+    # -- transfer -------------------------------------------------------------------------
+
+    async def transfer(self, operator_id: int, conversation_id: int, *, group: str | None = None,
+                       to_operator: str | None = None, note: str = "") -> ConversationView:
+        """Hand a held conversation to another group's queue or straight to a colleague
+        (by name or id); the note stays in the thread, for them only."""
+        if group is None and to_operator is None:
+            raise DeskError("desk_transfer_target")
+        if group is not None:
+            try:
+                validate_group(group)
+            except ValueError:
+                raise DeskError("desk_bad_group", group=group) from None
+        target = await self.find_operator(to_operator) if to_operator else None
+        target_id = target.id if target else None
+        async with self._sessions() as session:
+            await self._held(session, operator_id, conversation_id)
+        try:
+            entry = await self._queue.transfer(conversation_id, group=group, operator_id=target_id)
+        except OperatorUnavailable:
+            raise DeskError("desk_operator_unavailable", name=target.name if target else "?") from None
+        except OverCapacity as full:
+            raise DeskError("desk_operator_full", name=target.name if target else "?",
+                            capacity=full.capacity) from None
+        except NotQueued:
+            raise DeskError("desk_not_queued", conversation_id=conversation_id) from None
+        now = self._clock()
+        async with self._sessions() as session:
+            conversation = await self._conversation(session, conversation_id)
+            conversation.group = entry.group
+            conversation.assigned_operator_id = target_id
+            conversation.status = ConversationStatus.ASSIGNED if target else ConversationStatus.QUEUED
+            conversation.updated_at = now
+            record(session, conversation, EventKind.TRANSFERRED, now, operator_id=operator_id,
+                   to_group=entry.group, to_operator=target_id, note=note)
+            if target is not None:
+                record(session, conversation, EventKind.TAKEN, now, operator_id=target_id, by="transfer")
+            if note.strip():
+                session.add(Message(conversation_id=conversation.id, channel=conversation.last_channel,
+                                    direction=Direction.OUT, author=Author.OPERATOR,
+                                    operator_id=operator_id, text=note, private=True, created_at=now))
+            await session.commit()
+        await self._feed.publish("transferred", conversation_id=conversation_id, operator_id=target_id,
+                                 from_operator_id=operator_id, group=entry.group, note=note)
+        if target is None:
+            await self._feed.publish("queued", conversation_id=conversation_id, group=entry.group)
+        return await self.conversation(operator_id, conversation_id)
+
+    async def find_operator(self, who: str) -> Operator:
+        """An active operator by id, by `@`-less name (case-insensitive)."""
+        async with self._sessions() as session:
+            query = select(Operator).where(Operator.active.is_(True))
+            if who.lstrip("#").isdigit():
+                query = query.where(Operator.id == int(who.lstrip("#")))
+            else:
+                query = query.where(func.lower(Operator.name) == who.strip().lower())
+            operator = await session.scalar(query.order_by(Operator.id).limit(1))
+        if operator is None:
+            raise DeskError("desk_operator_unknown", name=who)
+        return operator
+
+    # -- who the client is ----------------------------------------------------------------
+
+    async def client_card(self, operator_id: int, conversation_id: int) -> ClientCard:
+        await self.operator(operator_id)
+        async with self._sessions() as session:
+            conversation = await self._conversation(session, conversation_id)
+            client = await session.get(Client, conversation.client_id)
+            assert client is not None
+            identities = await session.scalars(
+                select(Identity).where(Identity.client_id == client.id).order_by(Identity.id))
+            conversations = list(await session.execute(
+                select(Conversation.id, Conversation.status, Conversation.rating)
+                .where(Conversation.client_id == client.id).order_by(Conversation.id)))
+            return ClientCard(
+                id=client.id, name=_client_name(client), tier=client.tier.value,
+                language=client.language, phone=client.phone, email=client.email,
+                identities=tuple(IdentityView(i.id, i.channel.value, i.external_id, i.display_name,
+                                              i.verified, i.last_seen_at) for i in identities),
+                conversations=len(conversations),
+                open_conversations=tuple(c.id for c in conversations
+                                         if c.status is not ConversationStatus.CLOSED),
+                ratings=tuple(c.rating for c in conversations if c.rating), since=client.created_at)
+
+    async def history(self, operator_id: int, conversation_id: int,
+                      limit: int = HISTORY_LIMIT) -> list[MessageView]:
+        """The client's last `limit` messages across all their conversations and channels,
+        oldest first (each carries its channel and conversation)."""
+        await self.operator(operator_id)
+        async with self._sessions() as session:
+            conversation = await self._conversation(session, conversation_id)
+            newest_first = await session.scalars(
+                select(Message).join(Conversation, Message.conversation_id == Conversation.id)
+                .where(Conversation.client_id == conversation.client_id)
+                .order_by(Message.id.desc()).limit(limit))
+            return [_message_view(m) for m in reversed(list(newest_first))]
+
+    # -- the knowledge base ---------------------------------------------------------------
+
+    def search_kb(self, query: str, limit: int = 5) -> list[Hit]:
+        return [hit for hit in self._knowledge.index.search(query, limit=limit) if hit.article.enabled]
+
+    async def send_article(self, operator_id: int, conversation_id: int, article_id: str) -> MessageView:
+        """Answer the client with a KB article, in the style of their channel."""
+        article = self._knowledge.index.article(article_id)
+        if article is None:
+            raise DeskError("desk_article_unknown", article_id=article_id)
+        async with self._sessions() as session:
+            conversation = await self._conversation(session, conversation_id)
+            style = "email" if conversation.last_channel is ChannelKind.EMAIL else "chat"
+        return await self.reply(operator_id, conversation_id, article.answer_for(style),
+                                kb_article_id=article.id)
+
+    async def save_reply(self, operator_id: int, conversation_id: int, *,
+                         article_id: str | None = None) -> SavedReply:
+        """Teach the KB from the operator's last reply here: the client's question before it
+        becomes a new article answered by that reply, or (`article_id`) a new way of asking
+        an existing article."""
+        async with self._sessions() as session:
+            conversation = await self._conversation(session, conversation_id)
+            reply = await session.scalar(
+                select(Message).where(Message.conversation_id == conversation_id,
+                                      Message.author == Author.OPERATOR,
+                                      Message.operator_id == operator_id,
+                                      Message.private.is_(False), Message.text != "")
+                .order_by(Message.id.desc()).limit(1))
+            if reply is None:
+                raise DeskError("desk_no_reply_to_save", conversation_id=conversation_id)
+            question = await session.scalar(
+                select(Message.text).where(Message.conversation_id == conversation_id,
+                                           Message.author == Author.CLIENT, Message.id < reply.id,
+                                           Message.text != "")
+                .order_by(Message.id.desc()).limit(1)) or ""
+            client = await session.get(Client, conversation.client_id)
+            category = conversation.category
+        question = " ".join(question.split())[:500]
+        if article_id is not None:
+            if not question:
+                raise DeskError("desk_no_reply_to_save", conversation_id=conversation_id)
+            try:
+                await self._knowledge.add_variant(article_id, question)
+            except ArticleNotFound:
+                raise DeskError("desk_article_unknown", article_id=article_id) from None
+            return SavedReply(article_id, question, created=False)
+        new_id = f"operator-{reply.id}"
+        await self._knowledge.save_article(Article(
+            id=new_id, title=(question or reply.text)[:120], answer=reply.text,
+            questions=(question,) if question else (), category=category,
+            language=(client.language if client else None) or "ru"))
+        return SavedReply(new_id, question, created=True)
+
+    # -- presence -------------------------------------------------------------------------
+
+    async def set_presence(self, operator_id: int, state: PresenceState) -> OperatorPresence:
+        operator = await self.operator(operator_id)
+        return await self._presence.set(operator.id, state, capacity=operator.capacity,
+                                        groups=operator.group_names)
+
+    async def presence(self, operator_id: int) -> OperatorPresence:
+        return await self._presence.get(operator_id)
 
     async def _operator_name(self, operator_id: int | None) -> str:
         async with self._sessions() as session:

@@ -148,13 +148,19 @@ async def measure(name: str, redis: Redis, trips: RoundTrips, ops: int, work: An
 
 
 async def fill(queue: OperatorQueue, first: int, count: int, rng: random.Random) -> None:
-    batch = 5_000
-    for start in range(first, first + count, batch):
-        async with queue.redis.pipeline(transaction=False) as pipe:
-            for n in range(start, min(start + batch, first + count)):
-                e = entry(n, rng)
-                await queue.call("enqueue", n, e.order_key(), e.details(), client=pipe)
-            await pipe.execute()
+    """Pipelined enqueues in batches, two pipelines in flight so packing overlaps Redis."""
+    batch = 10_000
+    starts = list(range(first, first + count, batch))
+
+    async def load(mine: list[int]) -> None:
+        for start in mine:
+            async with queue.redis.pipeline(transaction=False) as pipe:
+                for n in range(start, min(start + batch, first + count)):
+                    e = entry(n, rng)
+                    await queue.call("enqueue", n, e.order_key(), e.details(), client=pipe)
+                await pipe.execute()
+
+    await asyncio.gather(load(starts[0::2]), load(starts[1::2]))
 
 
 async def take_latency(queue: OperatorQueue, size: int, next_id: int, rng: random.Random,
@@ -232,7 +238,7 @@ async def main(ops: int, max_size: int) -> None:
             memory = await redis.info("memory")
             print(f"\n  Redis memory with {filled:,} waiting: {memory['used_memory_human']}")
         finally:
-            await redis.delete(*keys.queue_keys(), RAW_KEY)
+            await redis.unlink(*keys.queue_keys(), RAW_KEY)   # freed in the background
             await redis.aclose()
 
 

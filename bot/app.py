@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import datetime as dt
 import logging
+import signal
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,6 +22,7 @@ from aiohttp import web
 from redis.asyncio import Redis
 
 from admin.desk import OperatorDesk
+from admin.metrics import metrics_handler
 from admin.web import OperatorConsole
 from bot.contracts import ChannelAdapter, ChannelKind
 from bot.db import SessionFactory, create_engine, session_factory, upgrade
@@ -33,6 +35,7 @@ from bot.outbox import Outbox
 from bot.redis_server import connect_redis
 from bot.settings import Settings
 from channels.web import WebChat
+from routing.presence import Presence
 from routing.queue import OperatorQueue
 from routing.rebuild import rebuild_queue
 from routing.service_levels import BusinessCalendar, ServiceLevels
@@ -52,7 +55,6 @@ class Gateway:
     knowledge: KnowledgeBase
     queue: OperatorQueue
     levels: ServiceLevels
-    calendar: BusinessCalendar
     feed: DeskFeed
     outbox: Outbox
     engine: Engine
@@ -76,8 +78,8 @@ async def open_gateway(settings: Settings, *,
             if settings.sample_kb:
                 await knowledge.seed_if_empty(SAMPLE_KB)
             await knowledge.load()
-            calendar = BusinessCalendar(settings.zone, settings.opening_hours, settings.working_days)
-            levels = ServiceLevels.load(settings.sla_config, calendar)
+            levels = ServiceLevels.load(settings.sla_config, BusinessCalendar(
+                settings.zone, settings.opening_hours, settings.working_days))
             queue = OperatorQueue(redis)
             await rebuild_queue(sessions, queue)
             feed = DeskFeed(redis)
@@ -85,17 +87,17 @@ async def open_gateway(settings: Settings, *,
             adapters: dict[ChannelKind, ChannelAdapter] = {ChannelKind.WEB: web_chat}
             outbox = Outbox(sessions, adapters, feed, clock)
             engine = Engine(
-                sessions=sessions, knowledge=knowledge, queue=queue, levels=levels,
-                calendar=calendar, outbox=outbox, feed=feed, clock=clock, language=settings.language,
+                sessions=sessions, knowledge=knowledge, queue=queue, levels=levels, outbox=outbox, feed=feed, clock=clock, language=settings.language,
                 answer_caps={ChannelKind.EMAIL: settings.email.bot_answers_per_hour})
-            desk = OperatorDesk(sessions=sessions, queue=queue, outbox=outbox, feed=feed, clock=clock)
+            desk = OperatorDesk(sessions=sessions, queue=queue, outbox=outbox, feed=feed, clock=clock,
+                                knowledge=knowledge, presence=Presence(redis, clock=clock))
             http = web.Application(client_max_size=2 * 1024 * 1024)
             http.add_routes(web_chat.routes())
             console = OperatorConsole(desk, feed, settings.operator_token.get_secret_value())
             http.add_routes(console.routes())
             http.on_shutdown.append(lambda _app: console.aclose())  # open consoles would stall it
             gateway = Gateway(settings=settings, sessions=sessions, redis=redis, knowledge=knowledge,
-                              queue=queue, levels=levels, calendar=calendar, feed=feed, outbox=outbox,
+                              queue=queue, levels=levels, feed=feed, outbox=outbox,
                               engine=engine, desk=desk, web_chat=web_chat, adapters=adapters,
                               http=http, clock=clock)
             try:
@@ -139,11 +141,17 @@ async def running(gateway: Gateway, *, host: str | None = None,
 
 
 async def serve(settings: Settings) -> None:
+    """Run until SIGINT or SIGTERM, then shut down cleanly (the embedded Redis too)."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
     async with open_gateway(settings) as gateway, running(gateway) as url:
         log.info("Switchboard is up: web chat %s/ , operator console %s/operator", url, url)
         print(f"Switchboard is up:\n  web chat          {url}/\n  operator console  {url}/operator"
               f"  (token: OPERATOR_TOKEN)", flush=True)
-        await asyncio.Event().wait()
+        await stop.wait()
+        log.info("shutting down")
 
 
 async def _close_idle(gateway: Gateway) -> None:

@@ -7,14 +7,21 @@ import logging
 
 import typer
 
+from bot.commands.kb import kb_app
 from bot.commands.operators import operators_app
+from bot.commands.queue import queue_app
+from bot.commands.report import report
 from bot.commands.services import run_command, settings_or_exit
 from bot.redis_server import RedisUnavailable
+from routing.errors import ServiceLevelsError
 
 app = typer.Typer(help="Switchboard: a chatbot-first customer-support gateway.", no_args_is_help=True)
 db_app = typer.Typer(help="The database.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(operators_app, name="operators")
+app.add_typer(kb_app, name="kb")
+app.add_typer(queue_app, name="queue")
+app.command()(report)
 
 
 @app.command()
@@ -28,7 +35,7 @@ def run() -> None:
         asyncio.run(serve(settings))
     except KeyboardInterrupt:
         pass
-    except RedisUnavailable as exc:
+    except (RedisUnavailable, ServiceLevelsError) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from None
 

@@ -41,7 +41,7 @@ from bot.texts import language_of, say
 from bot.outbox import Outbox
 from kb.index import Decision
 from routing.queue import OperatorQueue, QueueEntry
-from routing.service_levels import BusinessCalendar, ServiceLevels
+from routing.service_levels import ServiceLevels
 
 __all__ = ["Engine"]
 
@@ -73,14 +73,13 @@ class _Plan:
 
 class Engine:
     def __init__(self, *, sessions: SessionFactory, knowledge: KnowledgeBase, queue: OperatorQueue,
-                 levels: ServiceLevels, calendar: BusinessCalendar, outbox: Outbox, feed: DeskFeed,
+                 levels: ServiceLevels, outbox: Outbox, feed: DeskFeed,
                  clock: Callable[[], dt.datetime], language: str,
                  answer_caps: Mapping[ChannelKind, int] | None = None) -> None:
         self._sessions = sessions
         self._knowledge = knowledge
         self._queue = queue
         self._levels = levels
-        self._calendar = calendar
         self._outbox = outbox
         self._feed = feed
         self._clock = clock
@@ -463,10 +462,10 @@ class Engine:
 
     def _handoff_text(self, language: str, deadline: dt.datetime, position: int | None,
                       now: dt.datetime) -> str:
-        zone = self._calendar.zone
+        zone = self._levels.calendar.zone
         when = _moment(deadline, now, zone, language)
-        if not self._calendar.is_open(now):
-            opening = _moment(self._calendar.next_opening(now), now, zone, language)
+        if not self._levels.calendar.is_open(now):
+            opening = _moment(self._levels.calendar.next_opening(now), now, zone, language)
             return say("handoff_after_hours", language, opening=opening, deadline=when)
         if position is None:
             return say("handoff_queued_no_position", language, deadline=when)

@@ -28,7 +28,7 @@ from kb.articles import Article
 from kb.calibration import Calibration
 from kb.formats import load_file
 from kb.holdout import calibrate
-from kb.index import KnowledgeIndex, Match
+from kb.index import KnowledgeIndex
 from routing import keys
 
 __all__ = ["ArticleNotFound", "ImportSummary", "KnowledgeBase"]
@@ -192,15 +192,6 @@ class KnowledgeBase:
         async with self._sessions.begin() as session:
             session.add(KbCalibration(source=calibration.source, data=calibration.to_dict()))
         await self._announce()
-
-    async def record_miss(self, question: str, match: Match, *, conversation_id: int | None = None,
-                          language: str | None = None) -> None:
-        """Log a handed-off question for `kb gaps`."""
-        best = match.hits[0] if match.hits else None
-        async with self._sessions.begin() as session:
-            session.add(KbMiss(conversation_id=conversation_id, question=question[:4000],
-                               language=language, best_article_id=best.article.id if best else None,
-                               best_score=best.score if best else None))
 
     async def misses(self, limit: int = 20_000) -> list[str]:
         """The most recent handed-off questions, newest first."""

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["TEXTS", "language_of", "say"]
+__all__ = ["TEXTS", "choose", "language_of", "say"]
 
 TEXTS: dict[str, dict[str, str]] = {
     "greeting": {
@@ -90,6 +90,20 @@ TEXTS: dict[str, dict[str, str]] = {
     "desk_closed": {"ru": "Разговор #{conversation_id} уже закрыт.",
                     "en": "Conversation #{conversation_id} is already closed."},
     "desk_empty_reply": {"ru": "Пустой ответ не отправлен.", "en": "An empty reply was not sent."},
+    "desk_transfer_target": {"ru": "Укажите группу или оператора для передачи.",
+                             "en": "Name a group or an operator to transfer to."},
+    "desk_bad_group": {"ru": "Нет такой группы: {group}.", "en": "No such group: {group}."},
+    "desk_operator_unknown": {"ru": "Оператор «{name}» не найден.", "en": "Operator “{name}” not found."},
+    "desk_operator_unavailable": {"ru": "Оператор {name} сейчас не в сети.",
+                                  "en": "Operator {name} is offline now."},
+    "desk_operator_full": {"ru": "У оператора {name} нет свободных мест ({capacity}).",
+                           "en": "Operator {name} has no free slots ({capacity})."},
+    "desk_no_reply_to_save": {"ru": "В разговоре #{conversation_id} ещё нет вашего ответа клиенту.",
+                              "en": "You have not answered the client in conversation #{conversation_id} yet."},
+    "desk_article_unknown": {"ru": "Статья «{article_id}» не найдена.",
+                             "en": "Article “{article_id}” not found."},
+    "desk_no_channel": {"ru": "Клиент не писал через канал {channel}.",
+                        "en": "The client has not written through {channel}."},
     "too_many_answers": {
         "ru": "Мы получили ваше письмо, оператор ответит.",
         "en": "We have received your letter; an operator will answer.",
@@ -101,7 +115,11 @@ _LATIN = re.compile(r"[a-z]", re.IGNORECASE)
 
 
 def say(key: str, language: str | None, **values: object) -> str:
-    variants = TEXTS[key]
+    return choose(TEXTS[key], language, **values)
+
+
+def choose(variants: dict[str, str], language: str | None, **values: object) -> str:
+    """The text in `language` (Russian when there is none), with `values` filled in."""
     text = variants.get(language or "ru", variants["ru"])
     return text.format(**values) if values else text
 

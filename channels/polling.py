@@ -72,16 +72,19 @@ async def store_one(sink: InboundSink, message: InboundMessage) -> None:
             delay = min(delay * 2, _SINK_BACKOFF_MAX)
 
 
-async def store_all(sink: InboundSink, messages: Iterable[InboundMessage]) -> None:
-    """Store a batch: in order within each chat, chats side by side. Returns when every
-    message is stored, so the caller may then confirm the whole batch."""
+async def store_all(sink: InboundSink, messages: Iterable[InboundMessage], *,
+                    concurrency: int = 16) -> None:
+    """Store a batch: in order within each chat, up to `concurrency` chats side by side.
+    Returns when every message is stored, so the caller may then confirm the whole batch."""
     by_chat: dict[str, list[InboundMessage]] = {}
     for message in messages:
         by_chat.setdefault(message.chat_id or message.external_user_id, []).append(message)
+    slots = asyncio.Semaphore(concurrency)
 
     async def one_chat(queue: list[InboundMessage]) -> None:
-        for message in queue:
-            await store_one(sink, message)
+        async with slots:
+            for message in queue:
+                await store_one(sink, message)
 
     async with asyncio.TaskGroup() as group:
         for queue in by_chat.values():

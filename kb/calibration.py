@@ -28,8 +28,9 @@ class OperatingPoint:
 @dataclass(frozen=True)
 class Calibration:
     """Two logistic models over `FEATURES`: P(top hit is right) and P(right one is in the
-    top three). Answer when the first clears `answer_threshold`; offer the close hits when
-    the second clears `clarify_threshold` and a rival is within `margin`; else hand off."""
+    top three). Answer when the first clears `answer_threshold` and no rival is within
+    `rival_gap`; offer the close hits when the second clears `clarify_threshold` and a rival
+    is within `margin`; else hand off."""
 
     answer_weights: tuple[float, ...]
     answer_bias: float
@@ -38,17 +39,21 @@ class Calibration:
     clarify_bias: float
     clarify_threshold: float
     margin: float
+    rival_gap: float = 0.0
+    """Answer only when the runner-up is at least this far behind (a fitted model weighs
+    the runner-up itself, so only the default needs it)."""
     source: str = "default"
     queries: int = 0
     curve: tuple[OperatingPoint, ...] = field(default=())
 
     @classmethod
     def default(cls) -> Calibration:
-        """A guess for an uncalibrated index: answer above ~0.45 combined similarity."""
-        weights = (12.0,) + (0.0,) * (len(FEATURES) - 1)
-        return cls(answer_weights=weights, answer_bias=-12.0 * 0.45, answer_threshold=0.5,
-                   clarify_weights=weights, clarify_bias=-12.0 * 0.35, clarify_threshold=0.5,
-                   margin=0.08)
+        """A guess for an uncalibrated index: answer from ~0.45 score unless the runner-up
+        is within 0.05 (then offer both); offer choices from ~0.35."""
+        rest = (0.0,) * (len(FEATURES) - 1)
+        return cls(answer_weights=(12.0, *rest), answer_bias=-12.0 * 0.45, answer_threshold=0.5,
+                   clarify_weights=(12.0, *rest), clarify_bias=-12.0 * 0.35,
+                   clarify_threshold=0.5, margin=0.08, rival_gap=0.05)
 
     def answer_probability(self, features: Sequence[float]) -> float:
         return _logistic(self.answer_weights, self.answer_bias, features)

@@ -104,7 +104,8 @@ def parse_yaml(text: str, source: str = "<yaml>") -> list[Article]:
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark is not None else 0
-        raise KbFileError(source, [FileProblem(line, f"not valid YAML: {exc}")]) from None
+        problem = getattr(exc, "problem", None) or " ".join(str(exc).split())
+        raise KbFileError(source, [FileProblem(line, f"not valid YAML: {problem}")]) from None
     problems: list[FileProblem] = []
     items = _yaml_articles(root, problems)
     articles: list[Article] = []

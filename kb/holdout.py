@@ -28,6 +28,8 @@ DEFAULT_OOS_RECALL: float | None = None
 wrong one weigh the same, whatever the share of unknown questions). A desk that must never
 answer wrongly sets a floor instead (`kb calibrate --oos-recall 0.8`)."""
 MIN_PER_CLASS = 3
+FLAT = 0.02
+CLARIFY_OOS_SHARE = 0.05
 """Fewer right (or wrong) outcomes than this and the default calibration is kept."""
 
 
@@ -68,45 +70,57 @@ class Outcomes:
 
 
 def calibrate(articles: Sequence[Article], *, seed: int = 0, folds: int = 4,
-              holdout_share: float = 0.25, max_queries: int = 8000,
-              min_oos_recall: float | None = DEFAULT_OOS_RECALL) -> Calibration:
-    """Calibrate from the KB itself (see the module doc). The threshold keeps the most
-    right answers while handing off at least `min_oos_recall` of the unknown questions
-    (None: maximise in-scope accuracy + out-of-scope recall)."""
+              holdout_share: float = 0.25, max_queries: int = 8000, min_queries: int = 2000,
+              max_rounds: int = 8, min_oos_recall: float | None = DEFAULT_OOS_RECALL
+              ) -> Calibration:
+    """Calibrate from the KB itself (see the module doc). A small KB is re-split with new
+    seeds (up to `max_rounds`) until `min_queries` simulated questions are gathered.
+    The threshold maximises in-scope accuracy + out-of-scope recall, or, with
+    `min_oos_recall`, keeps the most right answers while handing off at least that share."""
     usable = [a for a in articles if a.enabled and a.questions]
     if len(usable) < 2:
         return Calibration.default()
     rng = random.Random(seed)
-    rng.shuffle(usable)
     folds = max(2, min(folds, len(usable)))
     per_fold = max(1, max_queries // folds)
-    parts = []
-    for fold in range(folds):
-        unknown = usable[fold::folds]
-        unknown_ids = {a.id for a in unknown}
-        known: list[Article] = []
-        questions: list[str] = []
-        labels: list[str | None] = []
-        for article in usable:
-            if article.id in unknown_ids:
-                continue
-            variants = list(article.questions)
-            rng.shuffle(variants)
-            held = int(round(len(variants) * holdout_share)) if len(variants) > 1 else 0
-            held = max(1 if len(variants) > 1 else 0, min(held, len(variants) - 1))
-            known.append(replace(article, questions=tuple(variants[held:])))
-            questions.extend(variants[:held])
-            labels.extend([article.id] * held)
-        for article in unknown:
-            questions.extend(article.questions)
-            labels.extend([None] * len(article.questions))
-        if len(questions) > per_fold:
-            chosen = sorted(rng.sample(range(len(questions)), per_fold))
-            questions = [questions[i] for i in chosen]
-            labels = [labels[i] for i in chosen]
-        index = KnowledgeIndex.build(known)
-        parts.append(Outcomes.measure(index, questions, labels))
+    parts: list[Outcomes] = []
+    gathered = 0
+    for _ in range(max_rounds):
+        rng.shuffle(usable)
+        for fold in range(folds):
+            questions, labels, known = _split(usable[fold::folds], usable, holdout_share, rng)
+            if len(questions) > per_fold:
+                chosen = sorted(rng.sample(range(len(questions)), per_fold))
+                questions = [questions[i] for i in chosen]
+                labels = [labels[i] for i in chosen]
+            parts.append(Outcomes.measure(KnowledgeIndex.build(known), questions, labels))
+            gathered += len(questions)
+        if gathered >= min_queries:
+            break
     return fit(Outcomes.join(parts), source="kb", min_oos_recall=min_oos_recall)
+
+
+def _split(unknown: Sequence[Article], usable: Sequence[Article], holdout_share: float,
+           rng: random.Random) -> tuple[list[str], list[str | None], list[Article]]:
+    """Questions with their labels, and the articles that stay known, for one fold."""
+    unknown_ids = {a.id for a in unknown}
+    known: list[Article] = []
+    questions: list[str] = []
+    labels: list[str | None] = []
+    for article in usable:
+        variants = list(article.questions)
+        rng.shuffle(variants)
+        share = max(1, int(round(len(variants) * holdout_share)))
+        if article.id in unknown_ids:  # as many questions as a known article gives: a fair mix
+            asked = variants[:share]
+            questions.extend(asked)
+            labels.extend([None] * len(asked))
+            continue
+        held = min(share, len(variants) - 1)  # an article keeps at least one variant
+        known.append(replace(article, questions=tuple(variants[held:])))
+        questions.extend(variants[:held])
+        labels.extend([article.id] * held)
+    return questions, labels, known
 
 
 def calibrate_labelled(index: KnowledgeIndex, questions: Sequence[str],
@@ -132,16 +146,17 @@ def fit(outcomes: Outcomes, *, source: str, min_oos_recall: float | None = None)
     else:
         clarify_w, clarify_b = answer_w, answer_b
     p_clarify = _probability(outcomes.features, clarify_w, clarify_b)
-    # Offer choices only as often as the answer rule would hand off an unknown question.
-    oos = outcomes.out_of_scope
-    clarify_threshold = float(np.quantile(p_clarify[oos], chosen.out_of_scope_recall)) \
-        if oos.any() else chosen.threshold
+    # Offer choices to at most CLARIFY_OOS_SHARE of the unknown questions the answer rule
+    # hands off: a clarification must not become a way round the hand-off.
+    declined = outcomes.out_of_scope & (p_answer < chosen.threshold)
+    clarify_threshold = float(np.quantile(p_clarify[declined], 1.0 - CLARIFY_OOS_SHARE)) \
+        if declined.any() else 1.0
     near = outcomes.gap_to_right[right3 & ~right]
     margin = float(np.quantile(near, 0.8)) if near.size >= MIN_PER_CLASS else 0.08
     return Calibration(
         answer_weights=tuple(float(w) for w in answer_w), answer_bias=answer_b,
         answer_threshold=chosen.threshold, clarify_weights=tuple(float(w) for w in clarify_w),
-        clarify_bias=clarify_b, clarify_threshold=max(clarify_threshold, chosen.threshold / 2),
+        clarify_bias=clarify_b, clarify_threshold=clarify_threshold,
         margin=max(0.01, margin), source=source, queries=len(right),
         curve=tuple(_thin(curve, chosen)),
     )
@@ -182,7 +197,10 @@ def _choose(curve: list[OperatingPoint], min_oos_recall: float | None) -> Operat
         enough = [p for p in curve if p.out_of_scope_recall >= min_oos_recall]
         if enough:
             return max(enough, key=lambda p: p.in_scope_accuracy)
-    return max(curve, key=lambda p: p.in_scope_accuracy + p.out_of_scope_recall)
+    best = max(p.in_scope_accuracy + p.out_of_scope_recall for p in curve)
+    # The sum is flat near its top and measured on a sample: within that noise, answer more.
+    near = [p for p in curve if p.in_scope_accuracy + p.out_of_scope_recall >= best - FLAT]
+    return min(near, key=lambda p: p.threshold)
 
 
 def _thin(curve: list[OperatingPoint], chosen: OperatingPoint) -> list[OperatingPoint]:

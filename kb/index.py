@@ -160,7 +160,8 @@ class KnowledgeIndex:
             return Match(Decision.HANDOFF, (), 0.0)
         cal = self.calibration
         confidence = cal.answer_probability(features)
-        if confidence >= cal.answer_threshold:
+        rival = hits[1].score if len(hits) > 1 else 0.0
+        if confidence >= cal.answer_threshold and hits[0].score - rival >= cal.rival_gap:
             return Match(Decision.ANSWER, hits[:1], confidence)
         close = tuple(h for h in hits if h.score >= hits[0].score - cal.margin)
         if len(close) > 1 and cal.clarify_probability(features) >= cal.clarify_threshold:

@@ -97,6 +97,33 @@ def assignment_cursor() -> str:
     return f"{PREFIX}op:cursor"
 
 
+# The operators' admin bot (admin/bot/).
+
+def operator_active(operator_id: int) -> str:
+    """The conversation the operator's admin bot chat is talking to now (/switch)."""
+    return f"{PREFIX}op:{operator_id}:active"
+
+
+def operator_invite(code: str) -> str:
+    """A one-time invite code → the operator id it links to a Telegram account (expires)."""
+    return f"{PREFIX}op:invite:{code}"
+
+
+def admin_cards(conversation_id: int) -> str:
+    """Hash: "chat_id:thread_id" → message id of the conversation's card, edited when taken."""
+    return f"{PREFIX}admin:cards:{conversation_id}"
+
+
+def admin_topics() -> str:
+    """Hash: conversation id → its forum topic (message_thread_id) in the operators' group."""
+    return f"{PREFIX}admin:topics"
+
+
+def admin_topic_conversations() -> str:
+    """Hash: forum topic id → conversation id (the reverse of `admin_topics`)."""
+    return f"{PREFIX}admin:topic-conversations"
+
+
 def queue_keys() -> list[str]:
     """The KEYS of every call into routing/queue.lua, in the order the script unpacks them."""
     return [queue_order(), queue_entries(), queue_waiting(), queue_assigned(), queue_leases(),

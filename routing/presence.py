@@ -12,7 +12,6 @@ import enum
 import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any
 
 from redis.asyncio import Redis
 

@@ -15,7 +15,6 @@ import tempfile
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import pytest
 from pydantic import SecretStr
@@ -24,14 +23,12 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
+from bot.app import Gateway, open_gateway
 from bot.db import SessionFactory, create_engine, session_factory, upgrade
 from bot.models import Base
 from bot.redis_server import embedded_redis
 from bot.settings import Settings
 from stepping_clock import SteppingClock
-
-if TYPE_CHECKING:
-    from bot.app import Gateway
 
 
 @pytest.fixture(scope="session")
@@ -109,8 +106,6 @@ def settings(tmp_path: Path, database_url: str, redis_url: str) -> Settings:
 async def gateway(settings: Settings, sessions: SessionFactory, redis: Redis,
                   clock: SteppingClock) -> AsyncIterator[Gateway]:
     """The real gateway (sample KB, embedded or server Redis, the test database), not serving."""
-    from bot.app import open_gateway  # TODO(lead): top-level once every part lands
-
     async with open_gateway(settings, clock=clock) as opened:
         yield opened
 

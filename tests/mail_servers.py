@@ -301,6 +301,14 @@ class Collector:
         return [m.platform_message_id for m in self.received]
 
 
+async def eventually(check: Callable[[], bool], timeout: float = 15.0) -> None:
+    """Wait until `check()` holds (mail moves between real servers: no fixed sleeps)."""
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, "condition not reached in time"
+        await asyncio.sleep(0.05)
+
+
 @contextlib.asynccontextmanager
 async def running(adapter: EmailAdapter, sink: InboundSink) -> AsyncIterator[asyncio.Task[None]]:
     """Run the adapter's inbound loop for the duration of the block."""

@@ -8,17 +8,11 @@ import asyncio
 from pathlib import Path
 
 from mail_servers import (PASSWORD, Collector, Dovecot, SmtpRelay, client_letter,  # noqa: F401
-                          dovecot, mailbox, running, smtp_server, submit, support_adapter)
+                          dovecot, eventually, mailbox, running, smtp_server, submit,
+                          support_adapter)
 
 from channels.email import MailServer
 from channels.email.imap import ImapInbox
-
-
-async def eventually(check, timeout: float = 10.0) -> None:  # type: ignore[no-untyped-def]
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not check():
-        assert asyncio.get_running_loop().time() < deadline, "condition not reached in time"
-        await asyncio.sleep(0.05)
 
 
 async def test_letter_reaches_the_sink_once_and_is_seen_only_after_it_returned(

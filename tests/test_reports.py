@@ -25,11 +25,13 @@ from admin.reports import (
     run_daily_summaries,
 )
 from admin.reports.chart import chart_data, render_chart
-from admin.reports.contents import GapCluster, gather
+from admin.reports.contents import gather
 from admin.reports.figures import Durations
+from admin.reports.gaps import GapCluster
 from admin.reports.period import Period
 from admin.reports.table import write_csv
 from bot.db import SessionFactory
+from bot.models import KbMiss
 from routing.service_levels import BusinessCalendar
 
 WEEK = "2026-11-02..2026-11-08"
@@ -212,6 +214,23 @@ async def test_summary_text_in_both_languages(sessions: SessionFactory, calendar
     en = await build_report(sessions, calendar, WEEK, language="en", now=NOW)
     assert "Settled by the bot: 1 of 6 closed (17%); handed to operators: 6 (75%)" in en.text
     assert "Resolved on first contact: 3 of 4 (75%)" in en.text
+
+
+async def test_handed_off_questions_of_the_period_are_clustered(
+        sessions: SessionFactory, calendar: BusinessCalendar) -> None:
+    await seed_week(sessions)
+    async with sessions() as session:
+        session.add_all([KbMiss(question=q, at=msk(3, 12)) for q in (
+            "как перевыпустить карту", "перевыпуск карты сколько стоит", "перевыпустить карту срочно",
+            "ипотека для пенсионеров", "ипотека для пенсионеров условия")])
+        session.add(KbMiss(question="вклад в юанях", at=msk(9, 12)))  # after the week
+        await session.commit()
+    report = await build_report(sessions, calendar, WEEK, language="ru", now=NOW)
+    assert sorted(g.questions for g in report.contents.gaps) == [2, 3]
+    biggest = report.contents.gaps[0]
+    assert biggest.questions == 3 and "карт" in biggest.label
+    assert "Без ответа в базе знаний: «" in report.text
+    assert "юан" not in report.text
 
 
 # -- CSV and chart ----------------------------------------------------------------------------

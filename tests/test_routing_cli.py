@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
+from pathlib import Path
 
 import pytest
 from redis.asyncio import Redis
@@ -43,7 +45,7 @@ async def stored(sessions: SessionFactory, redis: Redis) -> list[int]:
 
 
 @pytest.fixture
-def env(monkeypatch: pytest.MonkeyPatch, database_url: str, redis_url: str, tmp_path) -> None:
+def env(monkeypatch: pytest.MonkeyPatch, database_url: str, redis_url: str, tmp_path: Path) -> None:
     monkeypatch.setenv("DATABASE_URL", database_url)
     monkeypatch.setenv("REDIS_URL", redis_url)
     monkeypatch.setenv("VAR_DIR", str(tmp_path))
@@ -64,8 +66,6 @@ def test_show_lists_the_queue_in_take_order(stored: list[int], env: None) -> Non
 
 
 def test_rebuild_restores_a_flushed_queue(stored: list[int], env: None, redis_url: str) -> None:
-    import asyncio
-
     async def flush() -> None:
         client = Redis.from_url(redis_url)
         await client.flushdb()

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from typing import Any, Self
 
 import aiohttp
+from yarl import URL
 
 Frame = dict[str, Any]
 WAIT = 10.0
@@ -81,7 +82,7 @@ class Visitor:
 
     @property
     def visitor_id(self) -> str:
-        cookie = self.http.cookie_jar.filter_cookies(self.base_url).get("sb_visitor")
+        cookie = self.http.cookie_jar.filter_cookies(URL(self.base_url)).get("sb_visitor")
         assert cookie is not None
         return cookie.value
 

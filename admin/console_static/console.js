@@ -20,7 +20,7 @@
       unauthorized: "Неверный токен консоли.", bad_name: "Укажите имя.", disabled: "Этот оператор отключён.",
       bad_json: "Сервер не понял команду.", bad_request: "Неверная команда.", unknown_cmd: "Неизвестная команда.",
       failed: "Команда не выполнена из-за ошибки сервера.", confirm_close: "Закрыть разговор #{id}?",
-      priority: "приоритет {p}", min: "мин", h: "ч", d: "д",
+      priority: "приоритет {p}", min: " мин", h: " ч", d: " д", conversation: "Разговор",
     },
     en: {
       login_intro: "Operator console", name: "Your name", token: "Console token", sign_in: "Sign in", sign_out: "Sign out",
@@ -39,7 +39,7 @@
       unauthorized: "Wrong console token.", bad_name: "Enter your name.", disabled: "This operator is disabled.",
       bad_json: "The server did not understand the command.", bad_request: "Invalid command.", unknown_cmd: "Unknown command.",
       failed: "The command failed on the server.", confirm_close: "Close conversation #{id}?",
-      priority: "priority {p}", min: "min", h: "h", d: "d",
+      priority: "priority {p}", min: "m", h: "h", d: "d", conversation: "Conversation",
     },
   };
   const lang = (navigator.languages || [navigator.language || "ru"])
@@ -66,10 +66,10 @@
   const now = () => Date.now() + skew;
   function span(ms) {
     const m = Math.max(0, Math.round(ms / 60000));
-    if (m < 60) return `${m} ${t("min")}`;
+    if (m < 60) return `${m}${t("min")}`;
     const h = Math.floor(m / 60);
-    if (h < 48) return `${h} ${t("h")} ${m % 60} ${t("min")}`;
-    return `${Math.floor(h / 24)} ${t("d")} ${h % 24} ${t("h")}`;
+    if (h < 48) return `${h}${t("h")} ${String(m % 60).padStart(2, "0")}${t("min")}`;
+    return `${Math.floor(h / 24)}${t("d")} ${h % 24}${t("h")}`;
   }
   function deadlineCell(iso) {
     const left = new Date(iso).getTime() - now();
@@ -106,8 +106,8 @@
       channel.append(chan(row.channel));
       tr.append(channel);
       tr.append(el("td", null, row.category || "—"));
-      tr.append(el("td", null, span(now() - row.arrived)));
-      const deadline = el("td");
+      tr.append(el("td", "nowrap", span(now() - row.arrived)));
+      const deadline = el("td", "nowrap");
       deadline.append(deadlineCell(row.deadline));
       tr.append(deadline);
       const preview = el("td", "preview", row.preview);
@@ -136,9 +136,10 @@
     $("placeholder").hidden = true;
     $("conversation-body").hidden = false;
     const c = conversation;
-    $("conv-title").textContent = `${c.client_name} · #${c.id}`;
+    $("conv-title").textContent = `${t("conversation")} #${c.id}`;
     const meta = $("conv-meta");
-    meta.replaceChildren(el("span", `status-pill ${c.status}`, t(`status_${c.status}`)), chan(c.channel));
+    meta.replaceChildren(el("span", `status-pill ${c.status}`, t(`status_${c.status}`)),
+      el("strong", null, `${t("client")} ${c.client_name}`), chan(c.channel));
     if (c.category) meta.append(el("span", null, c.category));
     if (c.group) meta.append(el("span", null, c.group));
     meta.append(el("span", null, t("priority", { p: c.priority })));

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Awaitable, Callable, Sequence
+import functools
 from dataclasses import dataclass
 
 from admin.reports.facts import ArticleAnswers, load_facts
@@ -19,22 +19,11 @@ from admin.reports.figures import (
     daily_figures,
     split_figures,
 )
+from admin.reports.gaps import GapCluster, HandedOffClusters, kb_gap_clusters
 from admin.reports.period import Period
 from bot.db import SessionFactory
 
-__all__ = ["GapCluster", "HandedOffClusters", "ReportContents", "gather"]
-
-
-@dataclass(frozen=True, slots=True)
-class GapCluster:
-    """A group of similar questions the bot handed off: an article worth writing."""
-
-    label: str
-    questions: int
-
-
-# The hook for `kb gaps`: given the period, the handed-off question clusters, largest first.
-HandedOffClusters = Callable[[Period], Awaitable[Sequence[GapCluster]]]
+__all__ = ["ReportContents", "gather"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,9 +42,10 @@ class ReportContents:
 async def gather(sessions: SessionFactory, calendar: WorkingTime, period: Period, *,
                  now: dt.datetime, recontact_days: int, split_by: SplitBy = "channel",
                  gaps: HandedOffClusters | None = None) -> ReportContents:
+    """`gaps` None: the period's handed-off questions clustered by `kb gaps`."""
     async with sessions() as session:
         facts = await load_facts(session, period, recontact_days=recontact_days)
-    clusters = tuple(await gaps(period)) if gaps is not None else ()
+    clusters = tuple(await (gaps or functools.partial(kb_gap_clusters, sessions))(period))
     return ReportContents(
         period=period,
         now=now,

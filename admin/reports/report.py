@@ -11,8 +11,9 @@ from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
 from admin.reports.chart import ChartData, chart_data, render_chart
-from admin.reports.contents import HandedOffClusters, ReportContents, gather
+from admin.reports.contents import ReportContents, gather
 from admin.reports.figures import SplitBy, WorkingTime
+from admin.reports.gaps import HandedOffClusters
 from admin.reports.period import Period, parse_period
 from admin.reports.summary import summarize
 from bot.db import SessionFactory

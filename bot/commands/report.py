@@ -23,9 +23,11 @@ __all__ = ["report"]
 
 BREACHES_SHOWN = 20
 CLIENTS_SHOWN = 10
-SHOWN = ("conversations", "handed_off", "bot_resolution_pct", "frt_median_min",
-         "frt_business_median_min", "resolution_median_min", "sla_compliance_pct", "sla_breached",
-         "csat_average", "fcr_pct", "operator_minutes")
+SHOWN = {"conversations": "conv.", "handed_off": "to ops", "bot_resolution_pct": "bot %",
+         "frt_median_min": "FRT min", "frt_business_median_min": "FRT bh min",
+         "resolution_median_min": "resol. min", "sla_compliance_pct": "SLA %",
+         "sla_breached": "breaches", "csat_average": "CSAT", "fcr_pct": "FCR %",
+         "operator_minutes": "op. min"}  # the terminal's columns; the CSV has them all
 
 
 def _period(services: Services, period: str | None, since: str | None, until: str | None) -> Period:
@@ -82,9 +84,9 @@ def report(
     console = Console()
     console.print(result.text)
     table = Table(title=f"{result.contents.period.label} · {by}")
-    table.add_column(by)
-    for name in SHOWN:
-        table.add_column(name.replace("_", " "), justify="right")
+    table.add_column(by, no_wrap=True)
+    for header in SHOWN.values():
+        table.add_column(header, justify="right")
     for row in table_rows(result.contents):
         table.add_row(str(row[by]), *(_show(row[name]) for name in SHOWN))
     console.print(table)

@@ -1,0 +1,39 @@
+"""A gateway process for the multi-process tests: the real Gateway from environment
+settings, run until killed. Telegram is added the way bot/app.py is to build it (until it
+does), with the lease's ttl and the bot-wide send rate taken from the test's environment
+so that a test finishes in seconds. Prints "ready <pid>" once serving."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+
+from bot.app import open_gateway, running
+from bot.contracts import ChannelKind
+from bot.settings import load_settings
+from channels.delivery import SendRateLimiter
+from channels.telegram import TelegramChannel, poller_name
+from routing.locks import RedisPollerLease
+
+
+async def main() -> None:
+    settings = load_settings()
+    async with open_gateway(settings) as gateway:
+        token = settings.telegram.token.get_secret_value() if settings.telegram.token else None
+        if token and ChannelKind.TELEGRAM not in gateway.adapters:
+            gateway.adapters[ChannelKind.TELEGRAM] = TelegramChannel(
+                token, api_base=settings.telegram.api_base, poll_timeout=1,
+                lease=RedisPollerLease(gateway.redis, poller_name(token),
+                                       ttl=float(os.environ.get("TEST_LEASE_TTL", "10"))),
+                limiter=SendRateLimiter(per_chat_rate=1, per_chat_burst=3,
+                                        global_rate=float(os.environ.get("TEST_GLOBAL_RATE", "30")),
+                                        global_burst=30))
+        async with running(gateway, port=0):
+            print(f"ready {os.getpid()}", flush=True)
+            await asyncio.Event().wait()
+
+
+if __name__ == "__main__":
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(process)d %(levelname)s %(name)s: %(message)s")
+    asyncio.run(main())

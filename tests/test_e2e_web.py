@@ -1,0 +1,103 @@
+"""The whole flow over the real sockets: a visitor on the web chat, an operator on the console,
+the real gateway (sample KB, Redis queue, database) between them."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+
+from bot.app import Gateway
+from bot.contracts import ChannelKind
+from bot.models import Author, Conversation, ConversationStatus, Direction, Message
+from web_client import Console, Visitor
+
+
+async def conversation_of(gateway: Gateway, visitor: Visitor) -> Conversation:
+    async with gateway.sessions() as session:
+        conversation = await session.scalar(
+            select(Conversation).join(Message, Message.conversation_id == Conversation.id)
+            .where(Message.channel == ChannelKind.WEB,
+                   Message.channel_message_id.startswith(visitor.visitor_id + ":"))
+            .order_by(Conversation.id.desc()).limit(1))
+    assert conversation is not None
+    return conversation
+
+
+async def test_kb_answer_then_operator_reply_then_close_and_rating(gateway: Gateway, served: str) -> None:
+    async with Visitor(served) as visitor:
+        since = visitor.ws.mark()
+        asked = await visitor.say("Я потерял карту, что делать?")
+        await visitor.acked(asked, since)
+        answer = await visitor.reply(since=since, author="bot")
+        article = gateway.knowledge.index.article("card-lost")
+        assert article is not None and answer["text"] == article.answer
+        assert any(b["action"] == "handoff" for b in answer["buttons"])
+
+        since = visitor.ws.mark()
+        await visitor.say("Почему мой кот боится пылесоса и как его успокоить?")
+        told = await visitor.reply(since=since, containing="очеред")
+        assert "оператор" in told["text"]
+        conversation = await conversation_of(gateway, visitor)
+        assert conversation.status is ConversationStatus.QUEUED
+        assert [e.conversation_id for e in await gateway.queue.waiting()] == [conversation.id]
+
+        async with Console(served, name="Anna") as console:
+            queue = await console.ws.expect(lambda f: f["type"] == "queue")
+            [row] = queue["rows"]
+            assert row["conversation_id"] == conversation.id and row["channel"] == "web"
+            assert "кот" in row["preview"]
+
+            taken = await console.command("take", "conversation", conversation_id=conversation.id)
+            assert taken["conversation"]["status"] == "assigned" and taken["conversation"]["mine"]
+            assert [m["text"] for m in taken["conversation"]["messages"]
+                    if m["author"] == "client"][-1].startswith("Почему мой кот")
+            assert await gateway.queue.waiting() == []
+
+            since = visitor.ws.mark()
+            await console.command("reply", "conversation", conversation_id=conversation.id,
+                                  text="Здравствуйте! Попробуйте включать пылесос в другой комнате.")
+            reply = await visitor.reply(since=since, author="operator")
+            assert reply["text"] == "Здравствуйте! Попробуйте включать пылесос в другой комнате."
+
+            # the visitor answers; the operator's open conversation is refreshed live
+            since_console = console.ws.mark()
+            await visitor.say("Спасибо, попробую")
+            refreshed = await console.ws.expect(
+                lambda f: f["type"] == "conversation"
+                and f["conversation"]["messages"][-1]["text"] == "Спасибо, попробую", since=since_console)
+            assert refreshed["conversation"]["id"] == conversation.id
+
+            since = visitor.ws.mark()
+            closed = await console.command("close", "conversation", conversation_id=conversation.id)
+            assert closed["conversation"]["status"] == "closed"
+            rating = await visitor.reply(since=since, author="bot")
+            assert [b["payload"] for b in rating["buttons"]] == [f"{conversation.id}:{n}" for n in range(1, 6)]
+
+        stored = await conversation_of(gateway, visitor)
+        assert stored.status is ConversationStatus.CLOSED and stored.resolved_at is not None
+        assert stored.first_response_at is not None
+
+        since = visitor.ws.mark()
+        await visitor.press("rate", f"{conversation.id}:5")
+        await visitor.reply(since=since, containing="оценк")
+        assert (await conversation_of(gateway, visitor)).rating == 5
+
+
+async def test_the_same_message_id_twice_is_stored_and_answered_once(gateway: Gateway, served: str) -> None:
+    async with Visitor(served) as visitor:
+        since = visitor.ws.mark()
+        await visitor.say("Я потерял карту, что делать?", message_id="same-id-1")
+        await visitor.acked("same-id-1", since)
+        await visitor.reply(since=since, author="bot")
+        # the page resends after a reconnect: the second copy is acknowledged, not processed
+        await visitor.connect()
+        since = visitor.ws.mark()
+        await visitor.say("Я потерял карту, что делать?", message_id="same-id-1")
+        await visitor.acked("same-id-1", since)
+        await gateway.outbox.drain()
+
+    async with gateway.sessions() as session:
+        incoming = await session.scalar(select(func.count(Message.id)).where(
+            Message.direction == Direction.IN, Message.channel == ChannelKind.WEB))
+        answers = await session.scalar(select(func.count(Message.id)).where(Message.author == Author.BOT))
+    assert (incoming, answers) == (1, 1)
+    assert not [f for f in visitor.ws.frames[since:] if f["type"] == "message"]

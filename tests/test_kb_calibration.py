@@ -1,0 +1,78 @@
+"""Calibration from the KB's own held-out variants: it must produce thresholds that answer
+what the KB knows and hand off what it does not, even for a tiny KB, and survive storage."""
+
+from __future__ import annotations
+
+import json
+
+from kb.articles import Article
+from kb.calibration import Calibration
+from kb.holdout import calibrate, calibrate_labelled
+from kb.index import Decision, KnowledgeIndex
+
+TINY = [
+    Article("card-lost", "", "a", ("Я потерял карту", "Карту украли", "Потерялась карточка",
+                                   "Как заблокировать потерянную карту")),
+    Article("transfer-fee", "", "b", ("Какая комиссия за перевод", "Сколько стоит перевод",
+                                      "Комиссия при переводе на другую карту",
+                                      "Платно ли переводить деньги")),
+    Article("deposit-rate", "", "c", ("Какая ставка по вкладу", "Под какой процент вклад",
+                                      "Проценты по депозиту", "Доходность вклада")),
+    Article("branch-hours", "", "d", ("Часы работы отделения", "Когда открыт офис банка",
+                                      "До скольки работает отделение", "График работы офиса")),
+]
+
+
+def test_a_tiny_kb_is_calibrated_from_its_own_variants() -> None:
+    calibration = calibrate(TINY)
+    assert calibration.source == "kb"
+    assert calibration.queries >= 8
+    assert calibration.curve, "the trade-off it chose from is kept for the report"
+    chosen = [p for p in calibration.curve if p.threshold == calibration.answer_threshold]
+    assert len(chosen) == 1
+    index = KnowledgeIndex.build(TINY, calibration)
+    assert index.decide("я потерял свою карту").hits[0].article.id == "card-lost"
+    assert index.decide("я потерял свою карту").decision is Decision.ANSWER
+    assert index.decide("какая комиссия за перевод денег").decision is Decision.ANSWER
+    assert index.decide("посоветуйте хороший фильм").decision is Decision.HANDOFF
+
+
+def test_calibration_is_deterministic() -> None:
+    assert calibrate(TINY) == calibrate(TINY)
+
+
+def test_too_little_to_measure_keeps_the_default() -> None:
+    single_variants = [Article("a", "", "x", ("Я потерял карту",)),
+                       Article("b", "", "y", ("Какая ставка по вкладу",))]
+    calibration = calibrate(single_variants)
+    assert calibration.curve == ()
+    assert calibration.source.startswith("default")
+    assert calibrate([]) == Calibration.default()
+
+
+def test_a_higher_out_of_scope_floor_hands_off_more() -> None:
+    lenient = calibrate(TINY, min_oos_recall=0.0)
+    strict = calibrate(TINY, min_oos_recall=0.95)
+    assert strict.answer_threshold >= lenient.answer_threshold
+    strict_point = next(p for p in strict.curve if p.threshold == strict.answer_threshold)
+    assert strict_point.out_of_scope_recall >= 0.95
+
+
+def test_calibration_from_labelled_questions() -> None:
+    index = KnowledgeIndex.build(TINY)
+    questions = ["потерял карту", "сколько стоит перевод", "ставка по вкладу",
+                 "часы работы отделения", "кто выиграл матч", "рецепт борща", "как дела у кота",
+                 "карточку украли", "комиссия за перевод", "купить билет в кино"]
+    labels = ["card-lost", "transfer-fee", "deposit-rate", "branch-hours", None, None, None,
+              "card-lost", "transfer-fee", None]
+    calibration = calibrate_labelled(index, questions, labels)
+    assert calibration.source == "labelled"
+    decided = index.with_calibration(calibration)
+    assert decided.decide("потерял карту").decision is Decision.ANSWER
+    assert decided.decide("рецепт борща").decision is Decision.HANDOFF
+
+
+def test_calibration_survives_json() -> None:
+    calibration = calibrate(TINY)
+    restored = Calibration.from_dict(json.loads(json.dumps(calibration.to_dict())))
+    assert restored == calibration

@@ -1,0 +1,172 @@
+"""Search and decision of `kb.index` on its own: Russian morphology, typos, mixed scripts,
+hostile input, degenerate KBs, and the shipped sample KB."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from kb.articles import Article
+from kb.formats import load_file
+from kb.holdout import calibrate
+from kb.index import Decision, KnowledgeIndex
+
+SAMPLE_KB = Path(__file__).resolve().parents[1] / "bot" / "sample_kb" / "bank.yaml"
+
+BANK = [
+    Article("card-lost", "Карта потеряна", "Заблокируйте карту в приложении.",
+            ("Я потерял карту", "Карту украли", "Как заблокировать потерянную карту"),
+            category="lost_card"),
+    Article("transfer-fee", "Комиссия за перевод", "Переводы до 100 000 ₽ бесплатны.",
+            ("Какая комиссия за перевод", "Сколько стоит перевести деньги",
+             "Есть ли комиссия при переводе на другую карту"), category="fees"),
+    Article("deposit-rate", "Ставки по вкладам", "Ставка 12% годовых.",
+            ("Какая ставка по вкладу", "Под какой процент можно открыть вклад",
+             "Проценты по депозиту"), category="account"),
+    Article("card-delivery", "Доставка карты", "Курьер привезёт карту за 2 дня.",
+            ("Когда привезут карту", "Сколько ждать доставку карты", "Где моя новая карта"),
+            category="cards"),
+    Article("card-lost-en", "Lost card", "Block the card in the app.",
+            ("I lost my card", "My card was stolen", "How do I block a lost card"),
+            category="lost_card", language="en"),
+]
+
+
+@pytest.fixture(scope="module")
+def bank() -> KnowledgeIndex:
+    return KnowledgeIndex.build(BANK)
+
+
+def best(index: KnowledgeIndex, text: str) -> str | None:
+    hits = index.search(text, 1)
+    return hits[0].article.id if hits else None
+
+
+@pytest.mark.parametrize("question", [
+    "потеряла карточку",                # другой род и уменьшительная форма
+    "потерянной карты",                 # родительный падеж
+    "картой потерянной что делать",     # творительный падеж, порядок слов
+    "КАРТУ УКРАЛИ!!!",                  # регистр и пунктуация
+])
+def test_russian_word_forms_find_the_same_article(bank: KnowledgeIndex, question: str) -> None:
+    assert best(bank, question) == "card-lost"
+
+
+@pytest.mark.parametrize("question, article", [
+    ("комисия за пеервод", "transfer-fee"),
+    ("под какой працент вклад", "deposit-rate"),
+    ("I lsot my crad", "card-lost-en"),
+])
+def test_typos_still_find_the_article(bank: KnowledgeIndex, question: str, article: str) -> None:
+    assert best(bank, question) == article
+
+
+def test_latin_lookalikes_inside_cyrillic_words(bank: KnowledgeIndex) -> None:
+    # "кaрту укрaли" with Latin "a", "сoмиссия" with a Latin "o": a common paste artefact.
+    assert best(bank, "кaрту укрaли") == "card-lost"
+    assert best(bank, "какая кoмиссия за перевод") == "transfer-fee"
+    mixed = bank.decide("кaрту укрaли")
+    assert mixed.decision is Decision.ANSWER
+    assert mixed.hits[0].article.id == "card-lost"
+
+
+def test_yo_and_e_are_the_same_letter() -> None:
+    index = KnowledgeIndex.build([Article("a", "", "x", ("Ещё не пришёл перевод",)),
+                                  Article("b", "", "y", ("Как открыть вклад",))])
+    assert best(index, "еще не пришел перевод") == "a"
+
+
+def test_clear_questions_are_answered_and_nonsense_handed_off(bank: KnowledgeIndex) -> None:
+    answered = bank.decide("я потерял карту")
+    assert answered.decision is Decision.ANSWER
+    assert answered.hits[0].article.answer_for("chat") == "Заблокируйте карту в приложении."
+    assert bank.decide("какая завтра погода в Сочи").decision is Decision.HANDOFF
+
+
+@pytest.mark.parametrize("text", ["", "   ", "!!! ???", "🙂🙂🙂", "\x00\n\t"])
+def test_empty_and_wordless_queries_hand_off(bank: KnowledgeIndex, text: str) -> None:
+    match = bank.decide(text)
+    assert match.decision is Decision.HANDOFF
+    assert bank.search(text) == [] or all(h.score >= 0 for h in bank.search(text))
+
+
+def test_a_ten_kilobyte_query_is_handled(bank: KnowledgeIndex) -> None:
+    huge = ("я потерял карту " + "бла " * 3000)[:10_240]
+    assert len(huge) == 10_240
+    match = bank.decide(huge)
+    assert match.decision in set(Decision)
+    assert best(bank, huge) == "card-lost"
+    assert bank.decide("x" * 10_240).decision is Decision.HANDOFF
+
+
+def test_an_empty_kb_hands_everything_off() -> None:
+    index = KnowledgeIndex.build([])
+    assert index.search("я потерял карту") == []
+    assert index.decide("я потерял карту").decision is Decision.HANDOFF
+    assert index.articles == ()
+    assert index.article("card-lost") is None
+
+
+def test_a_kb_of_one_article() -> None:
+    article = BANK[0]
+    index = KnowledgeIndex.build([article])
+    assert index.decide("я потерял карту").decision is Decision.ANSWER
+    assert index.decide("я потерял карту").hits[0].article == article
+    assert index.decide("какая погода").decision is Decision.HANDOFF
+    calibrated = KnowledgeIndex.build([article], calibrate([article]))
+    assert calibrated.decide("потеряла карточку").decision is Decision.ANSWER
+
+
+def test_disabled_articles_are_not_matched_but_still_known() -> None:
+    off = Article("off", "", "x", ("Как закрыть счёт",), enabled=False)
+    index = KnowledgeIndex.build([off, BANK[0]])
+    assert best(index, "как закрыть счет") != "off"
+    assert index.article("off") == off
+
+
+def test_close_articles_are_offered_as_a_choice() -> None:
+    twins = [Article("debit-card", "", "a", ("Как заказать дебетовую карту",)),
+             Article("credit-card", "", "b", ("Как заказать кредитную карту",)),
+             Article("deposit", "", "c", ("Какая ставка по вкладу",))]
+    match = KnowledgeIndex.build(twins).decide("как заказать карту")
+    assert match.decision is Decision.CLARIFY
+    assert {h.article.id for h in match.hits} == {"debit-card", "credit-card"}
+
+
+def test_answer_styles_fall_back_to_the_chat_answer() -> None:
+    article = Article("a", "", "full", ("q",), answer_short="short")
+    assert (article.answer_for("chat"), article.answer_for("short"),
+            article.answer_for("email")) == ("full", "short", "full")
+
+
+@pytest.fixture(scope="module")
+def sample() -> KnowledgeIndex:
+    articles = load_file(SAMPLE_KB)
+    return KnowledgeIndex.build(articles, calibrate(articles))
+
+
+@pytest.mark.parametrize("question, article", [
+    ("я потерял карту, что делать", "card-lost"),
+    ("карточку украли", "card-lost"),
+    ("как разблокировать карту", "card-found-after-block"),
+    ("не приходит смс с кодом", "sms-codes"),
+    ("как взять ипотеку", "mortgage-application"),
+    ("I lost my card", "card-lost-en"),
+    ("my card was stolen yesterday", "card-lost-en"),
+])
+def test_sample_kb_answers_typical_questions(sample: KnowledgeIndex, question: str,
+                                             article: str) -> None:
+    match = sample.decide(question)
+    assert match.decision is Decision.ANSWER, match
+    assert match.hits[0].article.id == article
+
+
+@pytest.mark.parametrize("question", [
+    "какая завтра погода в Сочи",
+    "хочу купить слона",
+    "посоветуйте хороший сериал",
+    "do you sell pizza",
+])
+def test_sample_kb_hands_off_unknown_questions(sample: KnowledgeIndex, question: str) -> None:
+    assert sample.decide(question).decision is Decision.HANDOFF

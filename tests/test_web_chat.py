@@ -1,0 +1,184 @@
+"""The web chat channel over real HTTP and WebSocket against the real gateway: the page and
+its cookie, history across reloads, tabs, and every kind of bad input."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import os
+import uuid
+
+import aiohttp
+from sqlalchemy import select
+
+from bot.app import Gateway
+from bot.contracts import ChannelKind
+from bot.models import Author, Direction, Message
+from channels.web import MAX_TEXT
+from web_client import Visitor
+
+KB_QUESTION = "Я потерял карту, что делать?"
+
+
+async def client_messages(gateway: Gateway) -> list[Message]:
+    async with gateway.sessions() as session:
+        return list(await session.scalars(select(Message).where(
+            Message.channel == ChannelKind.WEB, Message.direction == Direction.IN).order_by(Message.id)))
+
+
+async def test_the_page_sets_a_private_visitor_cookie_once(served: str) -> None:
+    async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
+        async with http.get(served + "/") as page:
+            assert page.status == 200 and "text/html" in page.headers["Content-Type"]
+            assert "/static/chat/chat.js" in await page.text()
+            cookie = page.cookies["sb_visitor"]
+            assert cookie["httponly"] and cookie["samesite"] == "Lax" and len(cookie.value) >= 16
+            assert "default-src 'self'" in page.headers["Content-Security-Policy"]
+        async with http.get(served + "/") as again:
+            assert "sb_visitor" not in again.cookies   # the visitor keeps their identity
+        for asset in ("chat.js", "chat.css"):
+            async with http.get(f"{served}/static/chat/{asset}") as response:
+                assert response.status == 200 and len(await response.read()) > 1000
+
+
+async def test_history_survives_a_reload_and_reaches_every_tab(gateway: Gateway, served: str) -> None:
+    async with Visitor(served) as visitor:
+        since = visitor.ws.mark()
+        asked = await visitor.say(KB_QUESTION)
+        answer = await visitor.reply(since=since, author="bot")
+
+        history = await visitor.connect()  # a reload
+        assert [(m["id"], m["author"]) for m in history["messages"]] == [(asked, "client"),
+                                                                       (answer["id"], "bot")]
+        assert history["messages"][0]["text"] == KB_QUESTION
+        assert history["messages"][1]["text"] == answer["text"]
+        assert history["messages"][1]["buttons"] == answer["buttons"]
+
+        # a second tab of the same browser: sees what the first one sends, and the answers
+        second = await visitor.http.ws_connect(served + "/ws")
+        assert (await second.receive_json())["type"] == "history"
+        since = visitor.ws.mark()
+        sent = await visitor.say("Спасибо!")
+        echo = await second.receive_json(timeout=10)
+        assert echo["message"] == {**echo["message"], "id": sent, "author": "client", "text": "Спасибо!"}
+        thanks = await second.receive_json(timeout=10)
+        assert thanks["message"]["author"] == "bot"
+        assert (await visitor.reply(since=since))["id"] == thanks["message"]["id"]
+        await second.close()
+
+    async with Visitor(served) as stranger:  # another browser sees nothing of it
+        assert (await stranger.connect())["messages"] == []
+
+
+async def test_a_socket_without_a_cookie_gets_one(served: str) -> None:
+    async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
+        async with http.ws_connect(served + "/ws") as ws:
+            assert (await ws.receive_json())["type"] == "history"
+        assert any(c.key == "sb_visitor" for c in http.cookie_jar)
+
+
+async def test_a_socket_from_another_site_is_refused(served: str) -> None:
+    async with aiohttp.ClientSession() as http:
+        try:
+            await http.ws_connect(served + "/ws", origin="https://evil.example")
+        except aiohttp.WSServerHandshakeError as refused:
+            assert refused.status == 403
+        else:
+            raise AssertionError("a cross-site socket was accepted")
+
+
+async def test_bad_frames_get_errors_and_the_socket_keeps_working(gateway: Gateway, served: str) -> None:
+    async with Visitor(served) as visitor:
+        cases = [
+            ("{not json", "bad_json"),
+            ("[1, 2, 3]", "bad_request"),
+            (json.dumps({"type": "message", "text": "no id"}), "bad_request"),
+            (json.dumps({"type": "message", "id": "x" * 65, "text": "id too long"}), "bad_request"),
+            (json.dumps({"type": "message", "id": "n1", "text": 42}), "bad_request"),
+            (json.dumps({"type": "dance", "id": "d1"}), "unknown_type"),
+            (json.dumps({"type": "action", "id": "a1", "action": "start"}), "bad_request"),
+            (json.dumps({"type": "action", "id": "a2", "action": "rate", "payload": ["x"]}), "bad_request"),
+            (json.dumps({"type": "message", "id": "big", "text": "я" * (100 * 1024)}), "too_long"),
+            ("x" * (300 * 1024), "too_long"),
+        ]
+        for frame, code in cases:
+            since = visitor.ws.mark()
+            await visitor.ws.send(frame)
+            error = await visitor.ws.expect(lambda f: f["type"] == "error", since=since)
+            assert error["code"] == code, (frame[:60], error)
+        big = next(f for f in visitor.ws.frames if f.get("id") == "big")
+        assert str(MAX_TEXT) in big["error"]
+        since = visitor.ws.mark()
+        await visitor.ws.ws.send_bytes(b"\x00\x01")
+        assert (await visitor.ws.expect(lambda f: f["type"] == "error", since=since))["code"] == "bad_request"
+        assert await client_messages(gateway) == []   # nothing half-stored
+
+        since = visitor.ws.mark()
+        await visitor.say(KB_QUESTION)
+        assert (await visitor.reply(since=since, author="bot"))["text"].startswith("Сочувствуем")
+
+
+async def test_empty_emoji_only_and_limit_sized_messages_are_stored_and_answered(
+        gateway: Gateway, served: str) -> None:
+    texts = ["", "   ", "😀🎉🙏", "д" * MAX_TEXT, "NUL\x00inside"]
+    async with Visitor(served) as visitor:
+        for text in texts:
+            since = visitor.ws.mark()
+            sent = await visitor.say(text)
+            await visitor.acked(sent, since)
+            await visitor.reply(since=since)
+    stored = [m.text for m in await client_messages(gateway)]
+    assert stored == ["", "   ", "😀🎉🙏", "д" * MAX_TEXT, "NULinside"]
+
+
+async def test_a_page_closing_right_after_sending_loses_nothing(gateway: Gateway, served: str) -> None:
+    async with Visitor(served) as visitor:
+        sent = await visitor.say(KB_QUESTION)
+        await visitor.ws.ws.close()                 # gone before the ack
+        await asyncio.sleep(0.2)
+        await gateway.outbox.drain()
+        history = await visitor.connect()
+        assert [m["id"] for m in history["messages"]][:1] == [sent]
+        assert history["messages"][-1]["author"] == "bot"
+
+
+async def test_a_frame_cut_off_mid_way_does_not_hurt_the_gateway(gateway: Gateway, served: str) -> None:
+    host, port = served.removeprefix("http://").split(":")
+    reader, writer = await asyncio.open_connection(host, int(port))
+    key = base64.b64encode(os.urandom(16)).decode()
+    writer.write((f"GET /ws HTTP/1.1\r\nHost: {host}:{port}\r\nUpgrade: websocket\r\n"
+                  f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
+                  "Sec-WebSocket-Version: 13\r\n\r\n").encode())
+    await writer.drain()
+    assert b" 101 " in await reader.readline()
+    payload = json.dumps({"type": "message", "id": str(uuid.uuid4()), "text": "оборвано"}).encode()
+    header = bytes([0x81, 0x80 | 126]) + len(payload).to_bytes(2, "big") + os.urandom(4)
+    writer.write(header + payload[:10])     # a text frame announced in full, sent in part
+    await writer.drain()
+    writer.close()
+    await writer.wait_closed()
+
+    async with Visitor(served) as visitor:
+        since = visitor.ws.mark()
+        await visitor.say(KB_QUESTION)
+        assert (await visitor.reply(since=since, author="bot"))["author"] == "bot"
+    assert [m.text for m in await client_messages(gateway)] == [KB_QUESTION]
+
+
+async def test_operator_messages_are_marked_as_such(gateway: Gateway, served: str) -> None:
+    async with Visitor(served, language="en-US,en;q=0.9") as visitor:
+        since = visitor.ws.mark()
+        await visitor.say("I want to talk to a human operator")
+        await visitor.reply(since=since, containing="queue")
+        operator = await gateway.desk.register("Bob")
+        taken = await gateway.desk.take_next(operator.id)
+        since = visitor.ws.mark()
+        await gateway.desk.reply(operator.id, taken.id, "Hi, Bob here.")
+        reply = await visitor.reply(since=since)
+        assert (reply["author"], reply["text"]) == ("operator", "Hi, Bob here.")
+        await gateway.desk.note(operator.id, taken.id, "private: VIP?")
+        history = await visitor.connect()
+        assert [m["author"] for m in history["messages"]] == ["client", "bot", "operator"]
+        assert all(m["author"] != Author.OPERATOR.value or m["text"] != "private: VIP?"
+                   for m in history["messages"])
