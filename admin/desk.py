@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.contracts import Action, Attachment, Button, ChannelKind
@@ -29,8 +29,10 @@ from bot.texts import say
 from kb.articles import Article
 from kb.index import Hit
 from routing.errors import AlreadyTaken, NotQueued, OperatorUnavailable, OverCapacity
+from routing.merge import MergeError, MergeSummary, merge_clients, unmerge
 from routing.presence import OperatorPresence, Presence, PresenceState
 from routing.queue import OperatorQueue, validate_group
+from routing.recognition import Hint, client_hints, hints_in
 
 __all__ = ["ClientCard", "ConversationView", "DeskError", "IdentityView", "MessageView",
            "OperatorDesk", "QueueRow", "SavedReply"]
@@ -80,6 +82,7 @@ class MessageView:
     private: bool
     delivery: str | None
     conversation_id: int
+    action: str | None = None   # a client's button press (handoff, choose, rate)
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,6 +126,7 @@ class ClientCard:
     open_conversations: tuple[int, ...]
     ratings: tuple[int, ...]
     since: dt.datetime
+    hints: tuple[Hint, ...]   # possibly the same person: shown, never acted on without proof
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,6 +173,28 @@ class OperatorDesk:
                                     groups=[OperatorGroup(group=g) for g in groups])
                 session.add(operator)
                 await session.commit()
+            return operator
+
+    async def by_telegram(self, telegram_user_id: int) -> Operator | None:
+        """The active operator behind a Telegram account, or None (a stranger)."""
+        async with self._sessions() as session:
+            return await session.scalar(select(Operator).where(
+                Operator.telegram_user_id == telegram_user_id, Operator.active.is_(True)))
+
+    async def link_telegram(self, operator_id: int, telegram_user_id: int) -> Operator:
+        """Make `telegram_user_id` the operator's admin bot account (an invite redeemed);
+        an account linked to someone else before is moved."""
+        async with self._sessions() as session:
+            previous = await session.scalar(select(Operator).where(
+                Operator.telegram_user_id == telegram_user_id, Operator.id != operator_id))
+            if previous is not None:
+                previous.telegram_user_id = None
+                await session.flush()
+            operator = await session.get(Operator, operator_id)
+            if operator is None or not operator.active:
+                raise PermissionError(f"operator {operator_id} is unknown or disabled")
+            operator.telegram_user_id = telegram_user_id
+            await session.commit()
             return operator
 
     # -- the queue ------------------------------------------------------------------------
@@ -321,6 +347,10 @@ class OperatorDesk:
 
     async def conversation(self, operator_id: int, conversation_id: int) -> ConversationView:
         await self.operator(operator_id)
+        return await self.view(conversation_id)
+
+    async def view(self, conversation_id: int) -> ConversationView:
+        """A conversation as operators see it (for notifications: no operator is asking)."""
         async with self._sessions() as session:
             conversation = await self._conversation(session, conversation_id)
             client = await session.get(Client, conversation.client_id)
@@ -407,15 +437,20 @@ class OperatorDesk:
             await self._feed.publish("queued", conversation_id=conversation_id, group=entry.group)
         return await self.conversation(operator_id, conversation_id)
 
-    async def find_operator(self, who: str) -> Operator:
-        """An active operator by id, by `@`-less name (case-insensitive)."""
+    async def known_groups(self) -> set[str]:
+        """The groups some operator serves: the places a transfer can go."""
         async with self._sessions() as session:
-            query = select(Operator).where(Operator.active.is_(True))
-            if who.lstrip("#").isdigit():
-                query = query.where(Operator.id == int(who.lstrip("#")))
-            else:
-                query = query.where(func.lower(Operator.name) == who.strip().lower())
-            operator = await session.scalar(query.order_by(Operator.id).limit(1))
+            return set(await session.scalars(select(OperatorGroup.group).distinct()))
+
+    async def find_operator(self, who: str) -> Operator:
+        """An active operator by id or by name (case-insensitive, compared here: SQLite
+        lowers only ASCII letters)."""
+        wanted = who.strip().lstrip("#")
+        async with self._sessions() as session:
+            active = await session.scalars(
+                select(Operator).where(Operator.active.is_(True)).order_by(Operator.id))
+            operator = next((o for o in active if str(o.id) == wanted
+                             or o.name.casefold() == wanted.casefold()), None)
         if operator is None:
             raise DeskError("desk_operator_unknown", name=who)
         return operator
@@ -441,7 +476,34 @@ class OperatorDesk:
                 conversations=len(conversations),
                 open_conversations=tuple(c.id for c in conversations
                                          if c.status is not ConversationStatus.CLOSED),
-                ratings=tuple(c.rating for c in conversations if c.rating), since=client.created_at)
+                ratings=tuple(c.rating for c in conversations if c.rating), since=client.created_at,
+                hints=tuple(await hints_in(session, client.id)))
+
+    async def merge(self, operator_id: int, conversation_id: int, other_client_id: int,
+                    note: str | None = None) -> MergeSummary:
+        """The operator's explicit merge: client `other_client_id` into this conversation's."""
+        operator = await self.operator(operator_id)
+        async with self._sessions() as session:
+            client_id = (await self._conversation(session, conversation_id)).client_id
+        try:
+            return await merge_clients(self._sessions, self._queue, self._feed, survivor_id=client_id,
+                                       merged_id=other_client_id, operator_id=operator.id, note=note,
+                                       now=self._clock(), language=operator.language)
+        except MergeError as refused:
+            raise DeskError(refused.key, **refused.values) from None
+
+    async def unmerge(self, operator_id: int, record_id: int) -> MergeSummary:
+        operator = await self.operator(operator_id)
+        try:
+            return await unmerge(self._sessions, self._queue, self._feed, record_id=record_id,
+                                 operator_id=operator.id, now=self._clock())
+        except MergeError as refused:
+            raise DeskError(refused.key, **refused.values) from None
+
+    async def client_hints(self, operator_id: int, client_id: int) -> list[Hint]:
+        """Clients who may be the same person as `client_id` (same email or phone): hints only."""
+        await self.operator(operator_id)
+        return await client_hints(self._sessions, client_id)
 
     async def history(self, operator_id: int, conversation_id: int,
                       limit: int = HISTORY_LIMIT) -> list[MessageView]:
@@ -538,4 +600,4 @@ def _message_view(message: Message) -> MessageView:
         channel=message.channel.value, text=message.text, attachments=list(message.attachments or []),
         at=message.created_at, private=message.private,
         delivery=message.delivery.value if message.delivery else None,
-        conversation_id=message.conversation_id)
+        conversation_id=message.conversation_id, action=message.action)

@@ -12,6 +12,9 @@ close code 4401, so the page can tell it from a dropped connection.
                    {"type": "conversation", "conversation": {...}}
                    {"type": "notice", "notice": {...}}   {"type": "error", "code", "error"}
 
+Queue and conversation frames sent because something changed, not in answer to a command,
+carry `"live": true`.
+
 Live updates: each socket follows the desk feed and re-sends its queue, and the open
 conversation when a notice concerns it; while the socket is open the operator's leases
 are renewed (`desk.heartbeat`) so nothing they hold is taken back from them.
@@ -53,6 +56,7 @@ MAX_TEXT = 20000
 CLOSE_WAIT = 2.0
 UNAUTHORIZED, BAD_LOGIN, DISABLED = 4401, 4400, 4403
 VIEWS: tuple[QueueView, ...] = ("waiting", "mine", "breaching")
+COMMANDS = frozenset({"queue", "next", "open", "take", "reply", "note", "close"})
 _SHOWN_ATTACHMENT_FIELDS = ("kind", "name", "size", "mime")
 
 
@@ -107,21 +111,27 @@ class OperatorConsole:
             return ws
         name = " ".join(request.query.get("name", "").split())
         if not 0 < len(name) <= MAX_NAME:
-            await _refuse(ws, BAD_LOGIN, "bad_name", f"the operator name must be 1-{MAX_NAME} characters")
+            await _refuse(ws, BAD_LOGIN, "bad_name",
+                          f"the operator name must be 1-{MAX_NAME} characters")
             return ws
-        operator = await self._desk.register(name, language=language)
+        try:
+            operator = await self._desk.register(name, language=language)
+        except Exception:
+            log.exception("console sign-in of %r failed", name)
+            await _refuse(ws, 1011, "failed", "sign-in failed on the server; try again")
+            return ws
         if not operator.active:
             await _refuse(ws, DISABLED, "disabled", f"operator {name!r} is disabled")
             return ws
         state = _Session(operator=operator, language=language, ws=ws)
         self._sockets.add(ws)
-        helpers = [asyncio.create_task(self._follow(state)), asyncio.create_task(self._refresh(state)),
-                   asyncio.create_task(self._heartbeat(state))]
+        helpers = [asyncio.create_task(work(state))
+                   for work in (self._follow, self._refresh, self._heartbeat)]
         try:
             await _push(ws, {"type": "hello", "operator": {
                 "id": operator.id, "name": operator.name, "groups": operator.group_names,
                 "capacity": operator.capacity, "language": language}})
-            await self._send_queue(state)
+            await self._command(state, {"cmd": "queue"})
             async for frame in ws:
                 if frame.type is WSMsgType.TEXT:
                     await self._command(state, frame.data)
@@ -134,14 +144,17 @@ class OperatorConsole:
 
     # -- commands -------------------------------------------------------------------------
 
-    async def _command(self, state: _Session, data: str) -> None:
+    async def _command(self, state: _Session, request: Mapping[str, Any] | str) -> None:
+        """Run one command (a frame, or a request made here); whatever goes wrong is
+        answered, and the socket stays open."""
         cmd = None
         try:
-            request = _parse(data)
+            request = _parse(request) if isinstance(request, str) else request
             cmd = request["cmd"]
             await self._run(state, request)
         except _BadCommand as bad:
-            await _push(state.ws, {"type": "error", "code": bad.code, "error": str(bad), "cmd": cmd})
+            await _push(state.ws, {"type": "error", "code": bad.code, "error": str(bad),
+                                   "cmd": cmd})
         except DeskError as refused:
             await _push(state.ws, {"type": "error", "code": "desk", "key": refused.key,
                                    "error": refused.text(state.language), "cmd": cmd})
@@ -154,6 +167,8 @@ class OperatorConsole:
 
     async def _run(self, state: _Session, request: Mapping[str, Any]) -> None:
         desk, me, cmd = self._desk, state.operator.id, request["cmd"]
+        if cmd not in COMMANDS:
+            raise _BadCommand("unknown_cmd", f"unknown command {cmd!r}")
         if cmd == "queue":
             view = request.get("view", state.view)
             if view not in VIEWS:
@@ -174,32 +189,32 @@ class OperatorConsole:
         elif cmd in ("reply", "note"):
             text = request.get("text")
             if not isinstance(text, str) or len(text) > MAX_TEXT:
-                raise _BadCommand("bad_request", f"text must be a string of at most {MAX_TEXT} characters")
+                raise _BadCommand("bad_request",
+                                  f"text must be a string of at most {MAX_TEXT} characters")
             if cmd == "reply":
                 await desk.reply(me, conversation_id, text)
             else:
                 await desk.note(me, conversation_id, text)
             await self._show(state, await desk.conversation(me, conversation_id))
-        elif cmd == "close":
+        else:  # close
             await desk.close(me, conversation_id)
             await self._show(state, await desk.conversation(me, conversation_id))
             await self._send_queue(state)
-        else:
-            raise _BadCommand("unknown_cmd", f"unknown command {cmd!r}")
 
-    async def _show(self, state: _Session, conversation: ConversationView) -> None:
+    async def _show(self, state: _Session, conversation: ConversationView, *,
+                    live: bool = False) -> None:
         state.open_id = conversation.id
         payload = _plain(conversation)
         for message in payload["messages"]:
             message["attachments"] = [{k: v for k, v in a.items() if k in _SHOWN_ATTACHMENT_FIELDS}
                                       for a in message["attachments"]]
         payload["mine"] = conversation.operator_id == state.operator.id
-        await _push(state.ws, {"type": "conversation", "conversation": payload})
+        await _push(state.ws, {"type": "conversation", "conversation": payload, "live": live})
 
-    async def _send_queue(self, state: _Session) -> None:
+    async def _send_queue(self, state: _Session, *, live: bool = False) -> None:
         rows = await self._desk.queue(state.operator.id, state.view)
-        await _push(state.ws, {"type": "queue", "view": state.view, "rows": [_plain(r) for r in rows],
-                               "now": dt.datetime.now(dt.UTC)})
+        await _push(state.ws, {"type": "queue", "view": state.view, "now": dt.datetime.now(dt.UTC),
+                               "rows": [_plain(row) for row in rows], "live": live})
 
     # -- live updates ---------------------------------------------------------------------
 
@@ -222,9 +237,10 @@ class OperatorConsole:
             state.wake.clear()
             changed, state.changed = state.changed, set()
             try:
-                await self._send_queue(state)
+                await self._send_queue(state, live=True)
                 if state.open_id is not None and state.open_id in changed:
-                    await self._show(state, await self._desk.conversation(state.operator.id, state.open_id))
+                    opened = await self._desk.conversation(state.operator.id, state.open_id)
+                    await self._show(state, opened, live=True)
             except (DeskError, PermissionError):
                 state.open_id = None
             except Exception:

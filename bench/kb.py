@@ -11,22 +11,28 @@ handed off. Calibration uses the training texts of the known articles only.
 
 from __future__ import annotations
 
-import argparse
-import csv
-import random
-import resource
-import statistics
 import sys
-import time
-from collections import defaultdict
 from pathlib import Path
 
-import numpy as np
-
+# Run as a script, this file's directory would come first on sys.path, and its siblings
+# (bench/kb.py, bench/queue.py) would shadow the `kb` package and the standard library.
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
+sys.path[:] = [str(REPO)] + [p for p in sys.path if Path(p or ".").resolve() != REPO / "bench"]
+
+import argparse  # noqa: E402
+import csv  # noqa: E402
+import math  # noqa: E402
+import os  # noqa: E402
+import random  # noqa: E402
+import resource  # noqa: E402
+import statistics  # noqa: E402
+import time  # noqa: E402
+from collections import defaultdict  # noqa: E402
+
+import numpy as np  # noqa: E402
 
 from kb.articles import Article  # noqa: E402
+from kb.calibration import Calibration  # noqa: E402
 from kb.evaluation import Evaluation, evaluate  # noqa: E402
 from kb.holdout import calibrate  # noqa: E402
 from kb.index import KnowledgeIndex  # noqa: E402
@@ -37,7 +43,8 @@ RECALL_POINTS = (0.3, 0.5, 0.7)
 
 def read_pairs(path: Path) -> list[tuple[str, str]]:
     with path.open(encoding="utf-8-sig", newline="") as handle:
-        return [(row["text"], (row.get("category") or "").strip()) for row in csv.DictReader(handle)]
+        return [(row["text"], (row.get("category") or "").strip())
+                for row in csv.DictReader(handle)]
 
 
 def rss_mb() -> float:
@@ -75,16 +82,28 @@ def synthesise(articles: list[Article], variants: int, rng: random.Random) -> li
     """About `variants` question variants: copies of the articles with perturbed text and a
     copy-specific product word, so copies are distinct articles."""
     base = sum(len(a.questions) for a in articles)
-    copies = max(1, round(variants / base))
+    copies = max(1, math.ceil(variants / base))
     vocabulary = [f"{rng.choice('bcdfgklmnprstvz')}{rng.choice('aeiou')}{rng.choice('nrstlx')}"
                   f"{rng.randrange(10, 99)}" for _ in range(copies)]
-    out = []
+    out: list[Article] = []
+    total = 0
     for c in range(copies):
         for a in articles:
+            if total >= variants:
+                return out
             questions = tuple(f"{perturb(q, rng)} {vocabulary[c]}" for q in a.questions)
             out.append(Article(id=f"{a.id}~{c}", title="", answer=a.answer,
                                questions=questions, category=a.category, language="en"))
+            total += len(questions)
     return out
+
+
+def timed_build(articles: list[Article], calibration: Calibration
+                ) -> tuple[KnowledgeIndex, float, float]:
+    """The index, its build's wall time and CPU time (the machine may be shared)."""
+    wall, cpu = time.perf_counter(), time.process_time()
+    index = KnowledgeIndex.build(articles, calibration)
+    return index, time.perf_counter() - wall, time.process_time() - cpu
 
 
 def latency(index: KnowledgeIndex, questions: list[str], n: int, rng: random.Random
@@ -132,7 +151,8 @@ def baseline_curve(train: list[Article], questions: list[str], gold: np.ndarray,
     char = TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), sublinear_tf=True)
     x = hstack([word.fit_transform(texts), char.fit_transform(texts)]).tocsr()
     model = LogisticRegression(C=10, max_iter=2000).fit(x, y)
-    proba = model.predict_proba(hstack([word.transform(questions), char.transform(questions)]).tocsr())
+    test = hstack([word.transform(questions), char.transform(questions)]).tocsr()
+    proba = model.predict_proba(test)
     right = model.classes_[proba.argmax(axis=1)] == gold
     return accuracy_at_recall(proba.max(axis=1), right, oos)
 
@@ -181,9 +201,7 @@ def main() -> None:
     started = time.perf_counter()
     calibration = calibrate(articles)
     calibrated_in = time.perf_counter() - started
-    started = time.perf_counter()
-    index = KnowledgeIndex.build(articles, calibration)
-    built_in = time.perf_counter() - started
+    index, built_in, built_cpu = timed_build(articles, calibration)
     print(f"calibration from the training variants only: {calibrated_in:.1f} s, "
           f"{calibration.queries} simulated questions; answer threshold "
           f"{calibration.answer_threshold:.3f}, clarify margin {calibration.margin:.3f}")
@@ -208,17 +226,17 @@ def main() -> None:
             print(f"  {name}: " + ", ".join(f"{acc:.1%} at {recall:.0%}"
                                             for recall, acc in curve.items()))
     p50, p99 = latency(index, questions, args.latency_queries, rng)
-    print(f"size {index.variant_count} variants: build {built_in:.2f} s, single query "
-          f"p50 {p50:.2f} ms p99 {p99:.2f} ms, RSS {rss_mb():.0f} MB")
+    print(f"speed (load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs):")
+    print(f"  {index.variant_count} variants ({len(articles)} articles): build {built_in:.2f} s "
+          f"({built_cpu:.2f} s CPU), single query p50 {p50:.2f} ms p99 {p99:.2f} ms, "
+          f"RSS {rss_mb():.0f} MB")
     for size in args.sizes:
         big = synthesise(articles, size, rng)
-        started = time.perf_counter()
-        big_index = KnowledgeIndex.build(big, calibration)
-        built_in = time.perf_counter() - started
+        big_index, built_in, built_cpu = timed_build(big, calibration)
         p50, p99 = latency(big_index, questions, args.latency_queries, rng)
-        print(f"size {big_index.variant_count} variants ({len(big)} articles): build "
-              f"{built_in:.2f} s, single query p50 {p50:.2f} ms p99 {p99:.2f} ms, "
-              f"RSS {rss_mb():.0f} MB")
+        print(f"  {big_index.variant_count} variants ({len(big)} articles): build "
+              f"{built_in:.2f} s ({built_cpu:.2f} s CPU), single query p50 {p50:.2f} ms "
+              f"p99 {p99:.2f} ms, RSS {rss_mb():.0f} MB")
         del big_index, big
 
 

@@ -14,15 +14,18 @@ import contextlib
 import datetime as dt
 import logging
 import signal
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from aiohttp import web
+from pydantic import SecretStr
 from redis.asyncio import Redis
 
+from admin.bot import AdminBot, AdminBotOptions, Audience
 from admin.desk import OperatorDesk
 from admin.metrics import metrics_handler
+from admin.reports import Report, build_report, run_daily_summaries
 from admin.web import OperatorConsole
 from bot.contracts import ChannelAdapter, ChannelKind
 from bot.db import SessionFactory, create_engine, session_factory, upgrade
@@ -34,11 +37,17 @@ from bot.models import utcnow
 from bot.outbox import Outbox
 from bot.redis_server import connect_redis
 from bot.settings import Settings
+from channels.email import EmailAdapter, MailServer
+from channels.telegram import poller_name
 from channels.web import WebChat
+from routing.locks import RedisPollerLease
 from routing.presence import Presence
 from routing.queue import OperatorQueue
+from routing.codes import ProofCodes
 from routing.rebuild import rebuild_queue
+from routing.recognition import Recognition
 from routing.service_levels import BusinessCalendar, ServiceLevels
+from routing.watcher import SlaWatcher
 
 __all__ = ["Gateway", "open_gateway", "serve"]
 
@@ -63,6 +72,7 @@ class Gateway:
     adapters: dict[ChannelKind, ChannelAdapter]
     http: web.Application
     clock: Callable[[], dt.datetime]
+    admin_bot: AdminBot | None = None
     background: list[asyncio.Task[None]] = field(default_factory=list)
 
 
@@ -85,21 +95,28 @@ async def open_gateway(settings: Settings, *,
             feed = DeskFeed(redis)
             web_chat = WebChat(history=lambda visitor: web_history(sessions, visitor))
             adapters: dict[ChannelKind, ChannelAdapter] = {ChannelKind.WEB: web_chat}
+            adapters.update(_channels(settings))
             outbox = Outbox(sessions, adapters, feed, clock)
+            recognition = Recognition(codes=ProofCodes(redis), queue=queue, feed=feed,
+                                      desk_language=settings.language)
             engine = Engine(
-                sessions=sessions, knowledge=knowledge, queue=queue, levels=levels, outbox=outbox, feed=feed, clock=clock, language=settings.language,
+                recognition=recognition, sessions=sessions, knowledge=knowledge, queue=queue, levels=levels, outbox=outbox, feed=feed, clock=clock, language=settings.language,
                 answer_caps={ChannelKind.EMAIL: settings.email.bot_answers_per_hour})
+            presence = Presence(redis, clock=clock)
             desk = OperatorDesk(sessions=sessions, queue=queue, outbox=outbox, feed=feed, clock=clock,
-                                knowledge=knowledge, presence=Presence(redis, clock=clock))
+                                knowledge=knowledge, presence=presence)
+            admin_bot = _admin_bot(settings, desk=desk, feed=feed, sessions=sessions, redis=redis,
+                                   presence=presence, levels=levels)
             http = web.Application(client_max_size=2 * 1024 * 1024)
             http.add_routes(web_chat.routes())
             console = OperatorConsole(desk, feed, settings.operator_token.get_secret_value())
             http.add_routes(console.routes())
             http.on_shutdown.append(lambda _app: console.aclose())  # open consoles would stall it
+            http.router.add_get("/metrics", metrics_handler(sessions, queue=queue))
             gateway = Gateway(settings=settings, sessions=sessions, redis=redis, knowledge=knowledge,
                               queue=queue, levels=levels, feed=feed, outbox=outbox,
                               engine=engine, desk=desk, web_chat=web_chat, adapters=adapters,
-                              http=http, clock=clock)
+                              http=http, clock=clock, admin_bot=admin_bot)
             try:
                 yield gateway
             finally:
@@ -109,6 +126,8 @@ async def open_gateway(settings: Settings, *,
                 await outbox.drain()
                 for adapter in adapters.values():
                     await adapter.aclose()
+                if admin_bot is not None:
+                    await admin_bot.aclose()
     finally:
         await database.dispose()
 
@@ -129,10 +148,17 @@ async def running(gateway: Gateway, *, host: str | None = None,
         tasks.append(asyncio.create_task(_keep_running(adapter.kind.value, adapter.run, gateway.engine)))
     tasks.append(asyncio.create_task(_keep_running("kb-watch", gateway.knowledge.watch)))
     tasks.append(asyncio.create_task(_keep_running("idle-closer", _close_idle, gateway)))
+    watcher: SlaWatcher | None = None
+    if gateway.admin_bot is not None:
+        tasks.append(asyncio.create_task(_keep_running("admin-bot", gateway.admin_bot.run)))
+        watcher = SlaWatcher(gateway.queue, gateway.sessions, gateway.admin_bot.notifier)
+        watcher.start()
     await gateway.outbox.resend_pending()
     try:
         yield base_url
     finally:
+        if watcher is not None:
+            await watcher.stop()
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
@@ -152,6 +178,55 @@ async def serve(settings: Settings) -> None:
               f"  (token: OPERATOR_TOKEN)", flush=True)
         await stop.wait()
         log.info("shutting down")
+
+
+def _channels(settings: Settings) -> dict[ChannelKind, ChannelAdapter]:
+    """The platform channels whose settings are filled in."""
+    adapters: dict[ChannelKind, ChannelAdapter] = {}
+    mail = settings.email
+    if mail.address and mail.imap_host and mail.smtp_host:
+        adapters[ChannelKind.EMAIL] = EmailAdapter(
+            address=mail.address,
+            imap=MailServer(mail.imap_host, mail.imap_port, mail.imap_security,
+                            mail.imap_user or mail.address, _secret(mail.imap_password)),
+            smtp=MailServer(mail.smtp_host, mail.smtp_port, mail.smtp_security, mail.smtp_user,
+                            _secret(mail.smtp_password)),
+            folder=mail.imap_folder, processed_folder=mail.processed_folder,
+            poll_interval=mail.poll_interval,
+            attachment_dir=mail.attachment_dir or settings.var_dir / "attachments" / "email",
+            attachment_max_bytes=mail.attachment_max_bytes, display_name=mail.display_name)
+    return adapters
+
+
+def _secret(value: SecretStr | None) -> str | None:
+    return value.get_secret_value() if value is not None else None
+
+
+def _admin_bot(settings: Settings, *, desk: OperatorDesk, feed: DeskFeed, sessions: SessionFactory,
+               redis: Redis, presence: Presence, levels: ServiceLevels) -> AdminBot | None:
+    """The operators' Telegram bot, when ADMIN_BOT__TOKEN is set; polled by one process."""
+    config = settings.admin_bot
+    if config.token is None:
+        return None
+    token = config.token.get_secret_value()
+
+    async def make_report(period: str, language: str) -> Report:
+        return await build_report(sessions, levels.calendar, period, language=language,
+                                  recontact_days=settings.recontact_days)
+
+    async def daily_summaries(send: Callable[[Report], Awaitable[None]]) -> None:
+        if config.daily_summary_at is not None:
+            await run_daily_summaries(sessions, levels.calendar, send, at=config.daily_summary_at,
+                                      language=settings.language,
+                                      recontact_days=settings.recontact_days)
+
+    options = AdminBotOptions(
+        token=token, api_base=config.api_base, files_dir=settings.var_dir / "admin_files",
+        poll_timeout=config.poll_timeout,
+        audience=Audience(config.chat_id, config.forum, settings.language, settings.zone))
+    return AdminBot(options, desk=desk, feed=feed, sessions=sessions, redis=redis, presence=presence,
+                    lease=RedisPollerLease(redis, poller_name(token)), make_report=make_report,
+                    daily_summaries=daily_summaries if config.daily_summary_at else None)
 
 
 async def _close_idle(gateway: Gateway) -> None:

@@ -49,3 +49,7 @@ def db_upgrade() -> None:
 
     run_command(work)
     typer.echo("database is up to date")
+
+
+if __name__ == "__main__":
+    app()

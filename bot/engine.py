@@ -34,13 +34,14 @@ from bot.contracts import Action, AttachmentKind, Button, ChannelKind, InboundMe
 from bot.db import SessionFactory
 from bot.events import DeskFeed, record
 from bot.knowledge import KnowledgeBase
-from bot.models import (Author, Client, Conversation, ConversationStatus, Direction, EventKind,
-                        Identity, KbMiss, Message)
+from bot.models import (Author, Client, Conversation, ConversationStatus, Delivery, Direction,
+                        EventKind, Identity, KbMiss, Message)
 from bot.replies import queue_reply
 from bot.texts import language_of, say
 from bot.outbox import Outbox
 from kb.index import Decision
 from routing.queue import OperatorQueue, QueueEntry
+from routing.recognition import Recognition
 from routing.service_levels import ServiceLevels
 
 __all__ = ["Engine"]
@@ -73,7 +74,7 @@ class _Plan:
 
 class Engine:
     def __init__(self, *, sessions: SessionFactory, knowledge: KnowledgeBase, queue: OperatorQueue,
-                 levels: ServiceLevels, outbox: Outbox, feed: DeskFeed,
+                 levels: ServiceLevels, outbox: Outbox, feed: DeskFeed, recognition: Recognition,
                  clock: Callable[[], dt.datetime], language: str,
                  answer_caps: Mapping[ChannelKind, int] | None = None) -> None:
         self._sessions = sessions
@@ -82,6 +83,7 @@ class Engine:
         self._levels = levels
         self._outbox = outbox
         self._feed = feed
+        self._recognition = recognition
         self._clock = clock
         self._language = language
         self._answer_caps = dict(answer_caps or {})
@@ -113,6 +115,8 @@ class Engine:
                 await self._apply_edit(session, inbound, now)
                 return
             if await self._stored(session, inbound.channel, inbound.platform_message_id):
+                return
+            if inbound.bounce and await self._bounce(session, inbound, now):
                 return
             identity, client = await self._identity(session, inbound, now)
             language = language_of(inbound.text, client.language or self._language)
@@ -152,6 +156,32 @@ class Engine:
                 record(session, conversation, EventKind.CLOSED, now, by="timeout")
             await session.commit()
         return len(quiet)
+
+    async def _bounce(self, session: AsyncSession, inbound: InboundMessage, now: dt.datetime) -> bool:
+        """A delivery report about one of our letters: recorded on that letter's conversation
+        (the report's sender is a mail robot, not the client), the letter marked failed,
+        the operator told. False when the returned letter is not ours."""
+        returned = await session.scalar(
+            select(Message).where(Message.channel == inbound.channel,
+                                  Message.direction == Direction.OUT,
+                                  Message.channel_message_id.in_(inbound.reply_to))
+            .order_by(Message.id.desc()).limit(1)) if inbound.reply_to else None
+        conversation = await session.get(Conversation, returned.conversation_id) if returned else None
+        if returned is None or conversation is None:
+            return False
+        report = Message(conversation_id=conversation.id, channel=inbound.channel,
+                         direction=Direction.IN, author=Author.SYSTEM, text=inbound.text,
+                         original_text=inbound.original_text, automated=True,
+                         channel_message_id=inbound.platform_message_id, created_at=now)
+        session.add(report)
+        returned.delivery = Delivery.FAILED
+        returned.delivery_error = f"bounced: {inbound.text[:500]}"
+        record(session, conversation, EventKind.BOUNCED, now, message_id=returned.id)
+        await session.commit()
+        await self._feed.publish("undelivered", conversation_id=conversation.id,
+                                 message_id=returned.id, operator_id=conversation.assigned_operator_id,
+                                 error="bounced")
+        return True
 
     # -- finding things -------------------------------------------------------------------
 
@@ -229,6 +259,8 @@ class Engine:
         if inbound.thread_hint is None:
             return None
         conversation = await session.get(Conversation, inbound.thread_hint)
+        while conversation is not None and conversation.merged_into_id is not None:
+            conversation = await session.get(Conversation, conversation.merged_into_id)
         return conversation if conversation and conversation.client_id == client.id else None
 
     async def _open_conversation(self, session: AsyncSession, client: Client) -> Conversation | None:
@@ -301,6 +333,11 @@ class Engine:
             plan.notices.append(("bounced", {"conversation_id": conversation.id}))
             return
         if inbound.automated:
+            return
+        handled = await self._recognition.intercept(session, inbound, conversation, client, message,
+                                                    language, now)
+        if handled is not None:  # a link code, an email code, a shared phone…: answered
+            plan.reply_ids.extend(handled)
             return
         if conversation.status in (ConversationStatus.ASSIGNED, ConversationStatus.QUEUED):
             plan.notices.append(("client_message", {

@@ -99,7 +99,7 @@ class KnowledgeBase:
                 await asyncio.sleep(retry_seconds)
             finally:
                 with contextlib.suppress(RedisError, OSError):
-                    await pubsub.aclose()
+                    await pubsub.aclose()  # type: ignore[no-untyped-call]
 
     async def export_articles(self) -> list[Article]:
         async with self._sessions() as session:
@@ -196,7 +196,8 @@ class KnowledgeBase:
     async def misses(self, limit: int = 20_000) -> list[str]:
         """The most recent handed-off questions, newest first."""
         async with self._sessions() as session:
-            rows = await session.scalars(select(KbMiss.question).order_by(KbMiss.id.desc()).limit(limit))
+            rows = await session.scalars(
+                select(KbMiss.question).order_by(KbMiss.id.desc()).limit(limit))
             return list(rows)
 
     async def _announce(self) -> None:

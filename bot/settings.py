@@ -58,6 +58,7 @@ class EmailSettings(BaseModel):
     attachment_dir: Path | None = None
     attachment_max_bytes: int = 10 * 1024 * 1024
     bot_answers_per_hour: int = 5
+    display_name: str | None = Field(default=None, description="From name, e.g. Банк Ромашка")
 
 
 class AdminBotSettings(BaseModel):
@@ -65,6 +66,7 @@ class AdminBotSettings(BaseModel):
     api_base: str | None = None
     chat_id: int | None = Field(default=None, description="operators' group for notifications")
     forum: bool = False
+    poll_timeout: int = Field(default=25, ge=0, le=50, description="getUpdates long-poll seconds")
     daily_summary_at: dt.time | None = Field(
         default=None, description="local time for the daily report to the admin chat; unset = off")
 

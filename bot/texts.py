@@ -108,6 +108,147 @@ TEXTS: dict[str, dict[str, str]] = {
         "ru": "Мы получили ваше письмо, оператор ответит.",
         "en": "We have received your letter; an operator will answer.",
     },
+    # -- one client across channels (routing/recognition.py, routing/merge.py) --
+    "channel_telegram": {"ru": "Telegram", "en": "Telegram"},
+    "channel_vk": {"ru": "ВКонтакте", "en": "VK"},
+    "channel_email": {"ru": "почта", "en": "email"},
+    "channel_web": {"ru": "чат на сайте", "en": "web chat"},
+    "link_code_issued": {
+        "ru": "Ваш код для связи: {code}\n\nНапишите его в течение {minutes} мин. в другом нашем канале — "
+              "Telegram-боту, сообществу ВКонтакте, письмом в поддержку или в чате на сайте. Так мы "
+              "поймём, что это вы, и объединим историю ваших обращений. Никому не сообщайте этот код.",
+        "en": "Your link code: {code}\n\nWithin {minutes} min, send it to us in another channel: our "
+              "Telegram bot, VK community, a letter to support, or the chat on our website. That tells "
+              "us it's you, and we'll join the history of your requests. Don't share this code with anyone.",
+    },
+    "link_done": {
+        "ru": "Готово: этот чат связан с вашими обращениями из канала «{channel}». Оператор видит всю "
+              "историю, а ответ придёт туда, откуда вы написали последним.",
+        "en": "Done: this chat is now linked with your requests from {channel}. The operator sees the whole "
+              "history, and answers come to wherever you wrote last.",
+    },
+    "link_notice": {
+        "ru": "Ваш код для связи использован: к вашим обращениям подключён канал «{channel}». Если это "
+              "были не вы, напишите «оператор».",
+        "en": "Your link code was used: {channel} is now linked with your requests. If that wasn't you, "
+              "write \"operator\".",
+    },
+    "link_same_chat": {
+        "ru": "Этот код нужно отправить в другом канале — туда, откуда вы тоже пишете нам.",
+        "en": "Send this code in another channel: the one you also write to us from.",
+    },
+    "link_already": {
+        "ru": "Эти чаты уже связаны, больше ничего делать не нужно.",
+        "en": "These chats are already linked; nothing more to do.",
+    },
+    "link_code_wrong": {
+        "ru": "Такого кода нет. Проверьте его и попробуйте ещё раз (осталось попыток: {left}).",
+        "en": "That code doesn't exist. Check it and try again ({left} tries left).",
+    },
+    "link_code_expired": {
+        "ru": "Срок действия кода истёк. Получите новый: напишите «связать» или /link там, где получили прошлый.",
+        "en": "That code has expired. Get a new one: write /link where you got the last one.",
+    },
+    "link_code_used": {
+        "ru": "Этот код уже использован. Если нужно связать ещё один канал, получите новый: «связать» или /link.",
+        "en": "That code has already been used. To link another channel, get a new one with /link.",
+    },
+    "code_blocked": {
+        "ru": "Слишком много неверных кодов. Попробуйте снова через {minutes} мин.",
+        "en": "Too many wrong codes. Please try again in {minutes} min.",
+    },
+    "email_offer": {
+        "ru": "Это ваш адрес {address}? Могу отправить на него код подтверждения — тогда письма с этого "
+              "адреса попадут в историю ваших обращений. Ответьте «да» или нажмите кнопку.",
+        "en": "Is {address} your address? I can mail a confirmation code to it, so that letters from it join "
+              "the history of your requests. Reply \"yes\" or press the button.",
+    },
+    "button_verify_email": {"ru": "Отправить код", "en": "Send the code"},
+    "email_offer_dropped": {"ru": "Хорошо, не отправляю.", "en": "All right, I won't send it."},
+    "email_offer_gone": {
+        "ru": "Напишите, пожалуйста, адрес почты ещё раз — и я отправлю на него код.",
+        "en": "Please type the email address again and I'll send a code to it.",
+    },
+    "email_code_sent": {
+        "ru": "Отправил код на {address}. Напишите его сюда в течение {minutes} мин.",
+        "en": "I've sent a code to {address}. Type it here within {minutes} min.",
+    },
+    "email_code_limit": {
+        "ru": "Код уже отправлялся несколько раз. Попробуйте через час или напишите «оператор».",
+        "en": "The code has been sent several times already. Try again in an hour, or write \"operator\".",
+    },
+    "email_letter_subject": {"ru": "Код подтверждения адреса", "en": "Your confirmation code"},
+    "email_letter": {
+        "ru": "Здравствуйте!\n\nКод подтверждения адреса: {code}\n\nНапишите его в чате поддержки "
+              "(«{channel}»), где вы указали этот адрес. Код действует {minutes} мин.\n\nЕсли вы ничего "
+              "не запрашивали, просто не отвечайте на это письмо.",
+        "en": "Hello!\n\nYour address confirmation code: {code}\n\nType it in the support chat ({channel}) "
+              "where you gave this address. The code is valid for {minutes} min.\n\nIf you didn't ask for "
+              "it, simply ignore this letter.",
+    },
+    "email_verified": {
+        "ru": "Адрес {address} подтверждён. Письма с него попадут в историю ваших обращений.",
+        "en": "{address} is confirmed. Letters from it will join the history of your requests.",
+    },
+    "email_already_verified": {
+        "ru": "Адрес {address} уже подтверждён.",
+        "en": "{address} is already confirmed.",
+    },
+    "email_code_wrong": {
+        "ru": "Код неверный. Осталось попыток: {left}.",
+        "en": "Wrong code. {left} tries left.",
+    },
+    "email_code_void": {
+        "ru": "Слишком много неверных попыток, код больше не действует. Чтобы получить новый, напишите "
+              "адрес ещё раз.",
+        "en": "Too many wrong tries: the code no longer works. To get a new one, type the address again.",
+    },
+    "email_code_expired": {
+        "ru": "Срок действия кода истёк. Чтобы получить новый, напишите адрес почты ещё раз.",
+        "en": "That code has expired. To get a new one, type the email address again.",
+    },
+    "email_code_used": {
+        "ru": "Этот код уже использован — адрес подтверждён.",
+        "en": "That code has already been used: the address is confirmed.",
+    },
+    "phone_saved": {
+        "ru": "Спасибо, номер {phone} сохранили.",
+        "en": "Thank you, we've saved {phone}.",
+    },
+    "phone_recognised": {
+        "ru": "Спасибо! Мы узнали вас по номеру {phone}: история ваших обращений теперь в одном месте.",
+        "en": "Thank you! We recognised you by {phone}: the history of your requests is now in one place.",
+    },
+    "phone_unreadable": {
+        "ru": "Не получилось прочитать номер. Напишите, пожалуйста, ваш вопрос.",
+        "en": "I couldn't read that number. Please type your question.",
+    },
+    "hint_email": {"ru": "почта", "en": "email"},
+    "hint_phone": {"ru": "телефон", "en": "phone"},
+    "hint_note": {
+        "ru": "Возможно, это тот же клиент, что {client_ids} (совпадает {reason}: {value}). Это лишь "
+              "подсказка: объединяйте только по подтверждению (код связи, код на почту) или вручную.",
+        "en": "Possibly the same person as client {client_ids} (same {reason}: {value}). Only a hint: merge "
+              "on proof (a link code, an email code) or by hand.",
+    },
+    "merge_note": {
+        "ru": "Клиент #{merged} объединён с #{survivor} ({reason}); разговоры {absorbed} влиты в этот.",
+        "en": "Client #{merged} merged into #{survivor} ({reason}); conversations {absorbed} joined this one.",
+    },
+    "merge_same_client": {"ru": "Это один и тот же клиент #{client_id}.",
+                          "en": "That is the same client #{client_id}."},
+    "merge_client_gone": {"ru": "Клиент #{client_id} уже объединён с #{into}.",
+                          "en": "Client #{client_id} was already merged into #{into}."},
+    "merge_client_not_found": {"ru": "Клиент #{client_id} не найден.",
+                               "en": "Client #{client_id} not found."},
+    "merge_not_found": {"ru": "Объединение #{record_id} не найдено.",
+                        "en": "Merge #{record_id} not found."},
+    "merge_already_undone": {"ru": "Объединение #{record_id} уже отменено.",
+                             "en": "Merge #{record_id} has already been undone."},
+    "merge_undo_later_first": {
+        "ru": "Сначала отмените более позднее объединение #{later} с этими клиентами, потом #{record_id}.",
+        "en": "Undo the later merge #{later} of these clients first, then #{record_id}.",
+    },
 }
 
 _CYRILLIC = re.compile(r"[а-яё]", re.IGNORECASE)

@@ -13,15 +13,29 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Protocol, TypeVar
 
 from bot.contracts import DeliveryError
 
-__all__ = ["Failure", "RetryPolicy", "SendRateLimiter", "send_with_retries"]
+__all__ = ["Failure", "RetryPolicy", "SendLedger", "SendRateLimiter", "send_with_retries"]
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
+
+
+class SendLedger(Protocol):
+    """Remembers each piece a platform accepted, outside the database and at once.
+
+    The outbox marks a message SENT only after `send` returns; a process killed in
+    between sends it again at the next start. A platform without an idempotency key
+    (Telegram) would then deliver it twice; with the ledger the resend skips every piece
+    already recorded, leaving only the instant between the platform's answer and the
+    ledger write."""
+
+    async def recall(self, key: str) -> str | None: ...
+
+    async def remember(self, key: str, receipt: str) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,7 +56,7 @@ class RetryPolicy:
     longest_wait: float = 120.0   # a longer "retry after" gives up now; the outbox retries later
 
     def backoff(self, attempt: int) -> float:
-        return min(self.max_delay, self.base_delay * 2 ** (attempt - 1))
+        return min(self.max_delay, self.base_delay * 2.0 ** min(attempt - 1, 20))
 
 
 async def send_with_retries(
@@ -65,7 +79,7 @@ async def send_with_retries(
                 raise
             if not failure.retryable:
                 raise DeliveryError(f"{what}: {exc}", permanent=failure.permanent) from exc
-            delay = failure.retry_after if failure.retry_after is not None else policy.backoff(attempt)
+            delay = policy.backoff(attempt) if failure.retry_after is None else failure.retry_after
             if attempt >= policy.attempts or delay > policy.longest_wait:
                 raise DeliveryError(f"{what}: gave up after {attempt} attempts: {exc}") from exc
             log.warning("%s failed (%s); retry %d in %.1fs", what, exc, attempt, delay)

@@ -15,13 +15,14 @@ from collections.abc import Awaitable, Callable, Iterable
 from typing import Protocol
 
 from bot.contracts import InboundMessage, InboundSink
+from channels.delivery import RetryPolicy
 
-__all__ = ["PollerLease", "UnsharedLease", "store_all", "store_one"]
+__all__ = ["RECONNECT", "PollerLease", "UnsharedLease", "store_all", "store_one"]
 
 log = logging.getLogger(__name__)
 
-_SINK_BACKOFF_FIRST = 0.5
-_SINK_BACKOFF_MAX = 30.0
+# Backoff of a poller whose platform or sink fails: 0.5 s doubling up to 30 s, forever.
+RECONNECT = RetryPolicy(base_delay=0.5, max_delay=30.0)
 
 
 class PollerLease(Protocol):
@@ -58,7 +59,7 @@ class UnsharedLease:
 
 async def store_one(sink: InboundSink, message: InboundMessage) -> None:
     """Hand `message` to the sink, retrying with backoff until it is stored."""
-    delay = _SINK_BACKOFF_FIRST
+    failures = 0
     while True:
         try:
             await sink(message)
@@ -66,10 +67,11 @@ async def store_one(sink: InboundSink, message: InboundMessage) -> None:
         except asyncio.CancelledError:
             raise
         except Exception:
+            failures += 1
+            delay = RECONNECT.backoff(failures)
             log.exception("storing %s %s failed; retrying in %.1fs",
                           message.channel.value, message.platform_message_id, delay)
             await asyncio.sleep(delay)
-            delay = min(delay * 2, _SINK_BACKOFF_MAX)
 
 
 async def store_all(sink: InboundSink, messages: Iterable[InboundMessage], *,

@@ -4,7 +4,7 @@ or to hand off. Plain numbers, so it can be stored beside the articles as JSON."
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -55,10 +55,15 @@ class Calibration:
                    clarify_weights=(12.0, *rest), clarify_bias=-12.0 * 0.35,
                    clarify_threshold=0.5, margin=0.08, rival_gap=0.05)
 
-    def answer_probability(self, features: Sequence[float]) -> float:
+    @property
+    def chosen_point(self) -> OperatingPoint | None:
+        """The curve's point at the answer threshold (None for an unmeasured default)."""
+        return next((p for p in self.curve if p.threshold == self.answer_threshold), None)
+
+    def answer_probability(self, features: Iterable[float]) -> float:
         return _logistic(self.answer_weights, self.answer_bias, features)
 
-    def clarify_probability(self, features: Sequence[float]) -> float:
+    def clarify_probability(self, features: Iterable[float]) -> float:
         return _logistic(self.clarify_weights, self.clarify_bias, features)
 
     def to_dict(self) -> dict[str, Any]:
@@ -75,6 +80,6 @@ class Calibration:
         return cls(**values)
 
 
-def _logistic(weights: Sequence[float], bias: float, features: Sequence[float]) -> float:
+def _logistic(weights: Sequence[float], bias: float, features: Iterable[float]) -> float:
     z = bias + sum(w * f for w, f in zip(weights, features, strict=True))
     return 1.0 / (1.0 + math.exp(-max(-60.0, min(60.0, z))))

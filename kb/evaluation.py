@@ -56,8 +56,10 @@ class Evaluation:
         """(article, errors, questions, [(what it was taken for, times)]) — worst first."""
         rows = []
         for article, errors in self.errors_by_article.most_common(limit):
-            taken_for = Counter({got: n for (gold, got), n in self.confusion.items() if gold == article})
-            rows.append((article, errors, self.questions_by_article[article], taken_for.most_common(3)))
+            taken_for = Counter({got: n for (gold, got), n in self.confusion.items()
+                                 if gold == article})
+            rows.append((article, errors, self.questions_by_article[article],
+                         taken_for.most_common(3)))
         return rows
 
     def add(self, gold: str | None, match: Match) -> None:

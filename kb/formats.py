@@ -120,7 +120,8 @@ def parse_yaml(text: str, source: str = "<yaml>") -> list[Article]:
         if article is None:
             continue
         if article.id in seen:
-            problems.append(FileProblem(line, f"duplicate id {article.id!r} (first at line {seen[article.id]})"))
+            problems.append(FileProblem(
+                line, f"duplicate id {article.id!r} (first at line {seen[article.id]})"))
             continue
         seen[article.id] = line
         articles.append(article)
@@ -141,31 +142,33 @@ def _yaml_articles(root: yaml.Node | None, problems: list[FileProblem]) -> list[
                     return []
                 problems.append(FileProblem(value.start_mark.line + 1, "`articles` must be a list"))
                 return []
-    problems.append(FileProblem(root.start_mark.line + 1, "expected a mapping with an `articles` list"))
+    problems.append(FileProblem(root.start_mark.line + 1,
+                                "expected a mapping with an `articles` list"))
     return []
 
 
 def _yaml_article(data: dict[Any, Any], line: int, problems: list[FileProblem]) -> Article | None:
     before = len(problems)
+    article_id = _text(data.get("id"))
+    name = f"article {article_id or '?'}"
     unknown = sorted(str(k) for k in data if k not in _YAML_KEYS)
     if unknown:
         problems.append(FileProblem(line, f"unknown field(s): {', '.join(unknown)}"))
-    article_id = _text(data.get("id"))
     answer = _text(data.get("answer"))
     questions = data.get("questions")
     tags = data.get("tags") or []
     _check_id(article_id, line, problems)
     if not answer:
-        problems.append(FileProblem(line, f"article {article_id or '?'}: `answer` is required"))
+        problems.append(FileProblem(line, f"{name}: `answer` is required"))
     if not isinstance(questions, list) or not questions or not all(
             isinstance(q, str) and q.strip() for q in questions):
-        problems.append(FileProblem(line, f"article {article_id or '?'}: `questions` must be a "
-                                          "non-empty list of non-empty strings"))
+        problems.append(FileProblem(
+            line, f"{name}: `questions` must be a non-empty list of non-empty strings"))
     if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
-        problems.append(FileProblem(line, f"article {article_id or '?'}: `tags` must be a list of strings"))
+        problems.append(FileProblem(line, f"{name}: `tags` must be a list of strings"))
     enabled = data.get("enabled", True)
     if not isinstance(enabled, bool):
-        problems.append(FileProblem(line, f"article {article_id or '?'}: `enabled` must be true or false"))
+        problems.append(FileProblem(line, f"{name}: `enabled` must be true or false"))
     if len(problems) > before:
         return None
     assert isinstance(questions, list)
@@ -179,7 +182,7 @@ def _yaml_article(data: dict[Any, Any], line: int, problems: list[FileProblem]) 
     )
 
 
-class _BlockDumper(yaml.SafeDumper):
+class _BlockDumper(yaml.SafeDumper):  # type: ignore[misc]  # PyYAML ships no types
     """Multi-line answers as `|` blocks, so an exported KB is pleasant to edit."""
 
 
@@ -205,8 +208,8 @@ def dump_yaml(articles: Sequence[Article]) -> str:
             item["answer_email"] = a.answer_email
         item["questions"] = list(a.questions)
         items.append(item)
-    return yaml.dump({"articles": items}, Dumper=_BlockDumper, allow_unicode=True,
-                     sort_keys=False, width=100)
+    return str(yaml.dump({"articles": items}, Dumper=_BlockDumper, allow_unicode=True,
+                         sort_keys=False, width=100))
 
 
 # -- CSV --
@@ -243,7 +246,8 @@ def parse_csv(text: str, source: str = "<csv>") -> list[Article]:
     articles = []
     for article_id, draft in drafts.items():
         if not draft.fields.get("answer"):
-            problems.append(FileProblem(draft.line, f"article {article_id}: no row gives an answer"))
+            problems.append(FileProblem(draft.line,
+                                        f"article {article_id}: no row gives an answer"))
             continue
         tags = tuple(t.strip() for t in draft.fields.get("tags", "").split(",") if t.strip())
         articles.append(Article(

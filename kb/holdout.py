@@ -174,7 +174,8 @@ def _logistic(features: np.ndarray, target: np.ndarray) -> tuple[np.ndarray, flo
 
 
 def _probability(features: np.ndarray, weights: np.ndarray, bias: float) -> np.ndarray:
-    return 1.0 / (1.0 + np.exp(-np.clip(features @ weights + bias, -60, 60)))
+    probability: np.ndarray = 1.0 / (1.0 + np.exp(-np.clip(features @ weights + bias, -60, 60)))
+    return probability
 
 
 def _curve(probability: np.ndarray, outcomes: Outcomes) -> list[OperatingPoint]:

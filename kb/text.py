@@ -52,6 +52,7 @@ class Prepared:
     surface: str
 
 
+@lru_cache(maxsize=200_000)
 def _fix_script(token: str) -> str:
     """Repair a token that mixes scripts by moving look-alikes to its majority script."""
     cyrillic = len(_CYRILLIC.findall(token))

@@ -124,8 +124,65 @@ def admin_topic_conversations() -> str:
     return f"{PREFIX}admin:topic-conversations"
 
 
+
+# Client recognition (routing/codes.py): link codes, email verification, attempt limits.
+
+def link_code(code: str) -> str:
+    """A live link code → JSON {identity, client}; expires with the code (single use: GETDEL)."""
+    return f"{PREFIX}link:{code}"
+
+
+def link_code_seen(code: str) -> str:
+    """"issued" or "used": outlives the code, so a miss can tell expired or reused from wrong."""
+    return f"{PREFIX}link:{code}:seen"
+
+
+def link_code_of(identity_id: int) -> str:
+    """The live link code issued to an identity (asking again gives the same code)."""
+    return f"{PREFIX}link:by:{identity_id}"
+
+
+def code_attempts(identity_id: int) -> str:
+    """Counter of wrong codes typed by an identity in the current window."""
+    return f"{PREFIX}codes:tries:{identity_id}"
+
+
+def code_attempts_all() -> str:
+    """Counter of wrong link codes typed by anybody in the current window (guessing backstop)."""
+    return f"{PREFIX}codes:tries"
+
+
+def email_offer(identity_id: int) -> str:
+    """The address a chat client typed, waiting for their yes to mail a code to it."""
+    return f"{PREFIX}verify:{identity_id}:offer"
+
+
+def email_verification(identity_id: int) -> str:
+    """Hash: a pending email verification of a chat identity (address, code, email identity)."""
+    return f"{PREFIX}verify:{identity_id}"
+
+
+def email_verification_seen(identity_id: int) -> str:
+    """Marker that outlives a verification code, so a late code is told "expired"."""
+    return f"{PREFIX}verify:{identity_id}:seen"
+
+
+def verification_mails_by(identity_id: int) -> str:
+    """Counter of verification mails one chat identity asked for in the current window."""
+    return f"{PREFIX}verify:{identity_id}:mails"
+
+
+def verification_mails(address: str) -> str:
+    """Counter of verification mails sent to one address in the current window (no mail bombs)."""
+    return f"{PREFIX}verify:mails:{address}"
+
 def queue_keys() -> list[str]:
     """The KEYS of every call into routing/queue.lua, in the order the script unpacks them."""
     return [queue_order(), queue_entries(), queue_waiting(), queue_assigned(), queue_leases(),
             sla_pending(), sla_warned(), sla_overdue(), sla_marks(), operator_presence(),
             operator_seen(), assignment_cursor()]
+
+
+def sent_piece(piece: str) -> str:
+    """A message piece a platform accepted (`piece` like "telegram:<chat>:<outbound id>:<n>")."""
+    return f"{PREFIX}sent:{piece}"

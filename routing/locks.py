@@ -70,7 +70,9 @@ class RedisPollerLease:
         return value.decode() if isinstance(value, bytes) else value
 
     async def save_cursor(self, cursor: str) -> None:
-        if not await self._save(keys=[self._lease_key, self._cursor_key], args=[self.owner, cursor]):
+        saved = await self._save(keys=[self._lease_key, self._cursor_key],
+                                 args=[self.owner, cursor])
+        if not saved:
             raise LeaseLost(self._lease_key)
 
     async def _acquire(self) -> None:
@@ -98,14 +100,17 @@ class RedisPollerLease:
                         return False
                     return True
                 try:
-                    if not await self._renew(keys=[self._lease_key], args=[self.owner, self._ttl_ms]):
+                    renewed = await self._renew(keys=[self._lease_key],
+                                                args=[self.owner, self._ttl_ms])
+                    if not renewed:
                         log.warning("lease %s lost by %s", self._lease_key, self.owner)
                         return False
                     renewed_at = loop.time()
                 except RedisError as exc:
                     # Stop before the key can expire: another process may take over then.
                     if loop.time() - renewed_at > self._interval * 2:
-                        log.warning("lease %s: cannot renew (%s); stepping down", self._lease_key, exc)
+                        log.warning("lease %s: cannot renew (%s); stepping down",
+                                    self._lease_key, exc)
                         return False
         finally:
             if not task.done():

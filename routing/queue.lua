@@ -16,7 +16,8 @@
 -- Times are passed in as decimal strings and never computed on here (doubles print badly).
 -- Operations check first and write after: a refusal changes nothing.
 
-local K_ORDER, K_ENTRIES, K_WAITING, K_ASSIGNED, K_LEASES = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
+local K_ORDER, K_ENTRIES, K_WAITING = KEYS[1], KEYS[2], KEYS[3]
+local K_ASSIGNED, K_LEASES = KEYS[4], KEYS[5]
 local K_PENDING, K_WARNED, K_OVERDUE, K_MARKS = KEYS[6], KEYS[7], KEYS[8], KEYS[9]
 local K_PRESENCE, K_SEEN, K_CURSOR = KEYS[10], KEYS[11], KEYS[12]
 
@@ -41,9 +42,31 @@ local function with_group(key, group)
   return group .. string.match(key, '^.-(|.*)$')
 end
 
+-- a group's order keys are the lexicographic range [group| .. (group}
+local function range_of(group)
+  return '[' .. group .. '|', '(' .. group .. '}'
+end
+
+local function first_of(group, n)
+  local low, high = range_of(group)
+  return redis.call('ZRANGEBYLEX', K_WAITING, low, high, 'LIMIT', 0, n)
+end
+
 local function head_of(group)
-  local found = redis.call('ZRANGEBYLEX', K_WAITING, '[' .. group .. '|', '(' .. group .. '}', 'LIMIT', 0, 1)
-  return found[1]
+  return first_of(group, 1)[1]
+end
+
+-- the groups with someone waiting: jump from one group's range to the next, O(groups log n)
+local function groups_waiting()
+  local groups = {}
+  local key = redis.call('ZRANGE', K_WAITING, 0, 0)[1]
+  while key do
+    local group = group_of(key)
+    groups[#groups + 1] = group
+    local _, high = range_of(group)
+    key = redis.call('ZRANGEBYLEX', K_WAITING, high, '+', 'LIMIT', 0, 1)[1]
+  end
+  return groups
 end
 
 local function holder_of(id)
@@ -122,7 +145,8 @@ function ops.enqueue(id, key, details)
   return 1
 end
 
--- take_next(op, capacity, lease_until, group...) -> {"ok", id, key, details} | {"full"} | {"empty"}
+-- take_next(op, capacity, lease_until, group...)
+--   -> {"ok", id, key, details} | {"full"} | {"empty"}
 function ops.take_next(op, capacity, lease_until, ...)
   if load_of(op) >= tonumber(capacity) then return {'full'} end
   local best, best_rank
@@ -262,7 +286,8 @@ function ops.sla_scan(now, warn_until, limit)
     redis.call('ZREM', K_WARNED, late[i])
     breach(late[i], late[i + 1])
   end
-  local soon = redis.call('ZRANGEBYSCORE', K_PENDING, '-inf', warn_until, 'WITHSCORES', 'LIMIT', 0, n)
+  local soon = redis.call('ZRANGEBYSCORE', K_PENDING, '-inf', warn_until, 'WITHSCORES',
+                          'LIMIT', 0, n)
   for i = 1, #soon, 2 do
     local id, deadline = soon[i], soon[i + 1]
     redis.call('ZREM', K_PENDING, id)
@@ -277,7 +302,8 @@ function ops.sla_scan(now, warn_until, limit)
   return out
 end
 
--- dispatch(group, lease_until, limit, stale_before, [id, key, details]) -> {created, {id, key, details, op}...}
+-- dispatch(group, lease_until, limit, stale_before, [id, key, details])
+--   -> {created (1, 0, or -1 when no entry was given), {id, key, details, op}...}
 -- Optionally enqueues one entry, then pushes the group's head conversations to online
 -- operators of the group: most free capacity first, round-robin (by id) among equals.
 function ops.dispatch(group, lease_until, limit, stale_before, id, key, details)
@@ -332,7 +358,9 @@ end
 -- A conversation already waiting in the same group keeps its place (and lane).
 function ops.restore(id, key, details, holder, lease_until, mark)
   redis.call('HSET', K_ENTRIES, id, details)
-  if mark ~= '' and redis.call('HGET', K_MARKS, id) ~= 'b' then redis.call('HSET', K_MARKS, id, mark) end
+  if mark ~= '' and redis.call('HGET', K_MARKS, id) ~= 'b' then
+    redis.call('HSET', K_MARKS, id, mark)
+  end
   local current = redis.call('HGET', K_ORDER, id)
   if current and is_waiting(current) then
     if holder == '' and group_of(current) == group_of(key) then
@@ -359,7 +387,8 @@ function ops.find(id)
   if not key then return {} end
   local position = -1
   if is_waiting(key) then
-    position = redis.call('ZLEXCOUNT', K_WAITING, '[' .. group_of(key) .. '|', '[' .. key)
+    local low = range_of(group_of(key))
+    position = redis.call('ZLEXCOUNT', K_WAITING, low, '[' .. key)
   end
   return {key, redis.call('HGET', K_ENTRIES, id) or '{}', holder_of(id) or -1, position}
 end
@@ -367,23 +396,28 @@ end
 -- peek(group, limit) -> flat {id, key, details}...: the first `limit` waiting of the group,
 -- or of every group when group is '' (the caller merges groups into take order)
 function ops.peek(group, limit)
-  local n = tonumber(limit)
-  local groups = {}
-  if group ~= '' then
-    groups[1] = group
-  else
-    local first = redis.call('ZRANGE', K_WAITING, 0, 0)[1]
-    while first do
-      local g = group_of(first)
-      groups[#groups + 1] = g
-      first = redis.call('ZRANGEBYLEX', K_WAITING, '(' .. g .. '}', '+', 'LIMIT', 0, 1)[1]
-    end
-  end
+  local groups = {group}
+  if group == '' then groups = groups_waiting() end
   local out = {}
   for _, g in ipairs(groups) do
-    local keys = redis.call('ZRANGEBYLEX', K_WAITING, '[' .. g .. '|', '(' .. g .. '}', 'LIMIT', 0, n)
-    for _, key in ipairs(keys) do
+    for _, key in ipairs(first_of(g, tonumber(limit))) do
       for _, v in ipairs(entry(id_of(key), key)) do out[#out + 1] = v end
+    end
+  end
+  return out
+end
+
+-- breaching(due, limit) -> flat {id, key, details}...: waiting conversations due by `due`
+-- (already overdue included), at most `limit` from each SLA state
+function ops.breaching(due, limit)
+  local out = {}
+  for _, states in ipairs({K_OVERDUE, K_WARNED, K_PENDING}) do
+    local ids = redis.call('ZRANGEBYSCORE', states, '-inf', due, 'LIMIT', 0, tonumber(limit))
+    for _, id in ipairs(ids) do
+      local key = redis.call('HGET', K_ORDER, id)
+      if key then
+        for _, v in ipairs(entry(id, key)) do out[#out + 1] = v end
+      end
     end
   end
   return out
@@ -392,17 +426,17 @@ end
 -- figures(soon) -> {{group, waiting}..., assigned, overdue, breaching_soon}
 function ops.figures(soon)
   local groups = {}
-  local first = redis.call('ZRANGE', K_WAITING, 0, 0)[1]
-  while first do
-    local g = group_of(first)
+  for _, g in ipairs(groups_waiting()) do
     groups[#groups + 1] = g
-    groups[#groups + 1] = redis.call('ZLEXCOUNT', K_WAITING, '[' .. g .. '|', '(' .. g .. '}')
-    first = redis.call('ZRANGEBYLEX', K_WAITING, '(' .. g .. '}', '+', 'LIMIT', 0, 1)[1]
+    groups[#groups + 1] = redis.call('ZLEXCOUNT', K_WAITING, range_of(g))
   end
-  local breaching = redis.call('ZCOUNT', K_PENDING, '-inf', soon) + redis.call('ZCOUNT', K_WARNED, '-inf', soon)
+  local breaching = redis.call('ZCOUNT', K_PENDING, '-inf', soon)
+                  + redis.call('ZCOUNT', K_WARNED, '-inf', soon)
   return {groups, redis.call('ZCARD', K_ASSIGNED), redis.call('ZCARD', K_OVERDUE), breaching}
 end
 
 local operation = ops[ARGV[1]]
-if operation == nil then return redis.error_reply('unknown queue operation ' .. tostring(ARGV[1])) end
+if operation == nil then
+  return redis.error_reply('unknown queue operation ' .. tostring(ARGV[1]))
+end
 return operation(unpack(ARGV, 2))

@@ -160,20 +160,21 @@ class OperatorQueue:
     async def enqueue(self, entry: QueueEntry) -> bool:
         """Add a conversation to its group; False when it is already waiting or assigned
         (its details, e.g. the channel the client last wrote from, are refreshed)."""
-        added = await self.call("enqueue", entry.conversation_id, entry.order_key(), entry.details())
+        added = await self.call("enqueue", entry.conversation_id, entry.order_key(),
+                                entry.details())
         return bool(added)
 
     async def take_next(self, operator_id: int, groups: Sequence[str], capacity: int
                         ) -> QueueEntry | None:
         """The next conversation from `groups` for the operator, or None when nothing waits
-        there or the operator already holds `capacity` conversations."""
+        there. Raises OverCapacity when the operator already holds `capacity`."""
         if not groups:
             return None
         reply = await self.call("take_next", operator_id, capacity, self.lease_until(),
                                 *(validate_group(g) for g in groups))
-        if as_text(reply[0]) != "ok":
+        if as_text(reply[0]) == "empty":
             return None
-        return QueueEntry.decode(as_text(reply[2]), as_text(reply[3]))
+        return self._entry_or_raise(reply, 0, operator_id, capacity)
 
     async def take(self, conversation_id: int, operator_id: int, capacity: int) -> QueueEntry:
         """Take a given conversation; taking one you already hold renews its lease."""
@@ -225,7 +226,7 @@ class OperatorQueue:
         while True:
             flat = await self.call("reclaim", moment, BATCH)
             rows = _entries(flat, 4)
-            for conversation, key, details, holder in rows:
+            for _conversation, key, details, holder in rows:
                 found.append(Reclaimed(QueueEntry.decode(key, details),
                                        None if int(holder) < 0 else int(holder)))
             if len(rows) < BATCH:
@@ -267,6 +268,13 @@ class OperatorQueue:
         flat = await self.call("peek", validate_group(group) if group else "", limit)
         rows = sorted(_entries(flat), key=lambda row: row[1].split("|", 1)[1])
         return [QueueEntry.decode(key, details) for _id, key, details in rows[:limit]]
+
+    async def breaching(self, within: dt.timedelta, *, limit: int = 1_000) -> list[QueueEntry]:
+        """Waiting conversations due within `within` (overdue ones too), earliest deadline
+        first, at most `limit`."""
+        flat = await self.call("breaching", to_micros(self.clock() + within), limit)
+        found = [QueueEntry.decode(key, details) for _id, key, details in _entries(flat)]
+        return sorted(found, key=lambda e: (e.deadline, e.priority, e.enqueued_at))[:limit]
 
     async def assigned(self, operator_id: int) -> list[int]:
         held = await self.redis.zrangebyscore(keys.queue_assigned(), operator_id, operator_id)

@@ -58,7 +58,8 @@ async def rebuild_queue(sessions: SessionFactory, queue: OperatorQueue, *,
     while True:
         async with sessions() as session:
             rows = (await session.scalars(
-                select(Conversation).where(Conversation.status.in_(LIVE), Conversation.id > after_id)
+                select(Conversation)
+                .where(Conversation.status.in_(LIVE), Conversation.id > after_id)
                 .order_by(Conversation.id).limit(batch))).all()
             if not rows:
                 break

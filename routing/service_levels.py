@@ -208,7 +208,8 @@ class _ConfigReader:
         except (ValueError, yaml.YAMLError) as exc:
             raise self.fail(node, f"cannot read {node.value!r}: {exc}") from None
 
-    def mapping(self, node: yaml.Node, where: str, allowed: set[str]) -> dict[str, tuple[yaml.Node, yaml.Node]]:
+    def mapping(self, node: yaml.Node, where: str, allowed: set[str]
+                ) -> dict[str, tuple[yaml.Node, yaml.Node]]:
         if not isinstance(node, yaml.MappingNode):
             raise self.fail(node, f"{where}: expected a mapping")
         items: dict[str, tuple[yaml.Node, yaml.Node]] = {}
@@ -238,10 +239,12 @@ class _ConfigReader:
         if "inherit_defaults" in top:
             inherit = self.value(top["inherit_defaults"][1])
             if not isinstance(inherit, bool):
-                raise self.fail(top["inherit_defaults"][1], "inherit_defaults: expected true or false")
+                raise self.fail(top["inherit_defaults"][1],
+                                "inherit_defaults: expected true or false")
         categories = dict(DEFAULT_CATEGORIES) if inherit else {}
         if "categories" in top:
-            for name, (key_node, node) in self.mapping(top["categories"][1], "categories", set()).items():
+            listed = self.mapping(top["categories"][1], "categories", set())
+            for name, (key_node, node) in listed.items():
                 categories[name] = self.category(name, key_node, node)
         tiers = dict(DEFAULT_TIERS)
         if "tiers" in top:
@@ -257,7 +260,8 @@ class _ConfigReader:
             if default not in categories:
                 raise self.fail(node, f"default_category: {default!r} is not a defined category")
         elif default not in categories:
-            raise self.fail(root, f"default_category is required: {DEFAULT_CATEGORY!r} is not defined")
+            raise self.fail(root, f"default_category is required: {DEFAULT_CATEGORY!r} "
+                                  "is not defined")
         calendar = self.calendar
         if "holidays" in top:
             calendar = calendar.with_holidays(self.holidays(top["holidays"][1]))
@@ -299,7 +303,8 @@ class _ConfigReader:
         if "sla_factor" in fields:
             factor_node = fields["sla_factor"][1]
             factor = self.value(factor_node)
-            if isinstance(factor, bool) or not isinstance(factor, (int, float)) or not 0 < factor <= 1:
+            if (isinstance(factor, bool) or not isinstance(factor, (int, float))
+                    or not 0 < factor <= 1):
                 raise self.fail(factor_node, f"{where}.sla_factor: expected a number in (0, 1], "
                                              f"got {factor!r}")
             rule = replace(rule, sla_factor=float(factor))

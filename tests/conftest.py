@@ -28,6 +28,8 @@ from bot.db import SessionFactory, create_engine, session_factory, upgrade
 from bot.models import Base
 from bot.redis_server import embedded_redis
 from bot.settings import Settings
+from fake_telegram import FakeTelegram
+from fake_vk import FakeVk
 from stepping_clock import SteppingClock
 
 
@@ -117,3 +119,21 @@ async def served(gateway: Gateway) -> AsyncIterator[str]:
 
     async with running(gateway, host="127.0.0.1", port=0) as base_url:
         yield base_url
+
+
+@pytest.fixture
+async def telegram() -> AsyncIterator[FakeTelegram]:
+    """A local Telegram Bot API server (tests/fake_telegram.py), started on a free port."""
+    server = FakeTelegram()
+    await server.start()
+    yield server
+    await server.close()
+
+
+@pytest.fixture
+async def vk() -> AsyncIterator[FakeVk]:
+    """A local VK API and Bots Long Poll server (tests/fake_vk.py), started on a free port."""
+    server = FakeVk()
+    await server.start()
+    yield server
+    await server.close()

@@ -14,7 +14,7 @@ import itertools
 import json
 import time
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import ClientSession, ClientTimeout, web
@@ -56,7 +56,9 @@ class _Webhook:
 
 
 class FakeTelegram:
-    def __init__(self, token: str = "123456:TEST-fake-token", *, username: str = "switchboard_test_bot") -> None:
+    def __init__(
+            self, token: str = "123456:TEST-fake-token", *,
+            username: str = "switchboard_test_bot") -> None:
         self.token = token
         self.bot_id = int(token.partition(":")[0])
         self.username = username
@@ -107,11 +109,17 @@ class FakeTelegram:
     def fail(self, method: str, *, status: int, description: str | None = None,
              retry_after: int | None = None, times: int = 1, raw_body: str | None = None) -> None:
         """The next `times` calls of `method` answer `status` (429 with retry_after, 5xx...)."""
-        text = description or {429: f"Too Many Requests: retry after {retry_after}",
-                               403: "Forbidden: bot was blocked by the user"}.get(status, "Bad Gateway")
+        known = {429: f"Too Many Requests: retry after {retry_after}",
+                 403: "Forbidden: bot was blocked by the user"}
+        text = description or known.get(status, "Bad Gateway")
         for _ in range(times):
             self._faults.setdefault(method, deque()).append(
                 _Fault(status, text, retry_after=retry_after, raw_body=raw_body))
+
+    def serve(self, method: str, *, times: int = 1) -> None:
+        """The next `times` calls of `method` are served normally (to order faults after them)."""
+        for _ in range(times):
+            self._faults.setdefault(method, deque()).append(_Fault(200, ""))
 
     def stall(self, method: str, seconds: float, *, times: int = 1) -> None:
         """The next `times` calls of `method` hang `seconds` before being served."""
@@ -126,7 +134,8 @@ class FakeTelegram:
             user["last_name"] = last_name
         return user
 
-    def client_message(self, user_id: int, text: str | None = None, **fields: Any) -> dict[str, Any]:
+    def client_message(
+            self, user_id: int, text: str | None = None, **fields: Any) -> dict[str, Any]:
         """A message from a user in their private chat with the bot, queued as an update."""
         sender = fields.pop("sender", None) or self.user(user_id)
         message: dict[str, Any] = {
@@ -218,7 +227,7 @@ class FakeTelegram:
             fault = faults.popleft()
             if fault.stall:
                 await asyncio.sleep(fault.stall)
-            else:
+            elif fault.status != 200:
                 call.status = fault.status
                 if fault.raw_body is not None:
                     return web.Response(status=fault.status, text=fault.raw_body)
@@ -282,8 +291,8 @@ class FakeTelegram:
         upload = params.get("document")
         name = upload["filename"] if isinstance(upload, dict) else "document"
         file_id = self._stored_upload(upload, f"documents/{name}")
-        return self._bot_message(params, document={"file_id": file_id, "file_unique_id": file_id[-8:],
-                                                   "file_name": name})
+        return self._bot_message(params, document={
+            "file_id": file_id, "file_unique_id": file_id[-8:], "file_name": name})
 
     async def _m_editmessagetext(self, params: dict[str, Any]) -> dict[str, Any]:
         key = (int(params.get("chat_id") or 0), int(params.get("message_id") or 0))
@@ -359,7 +368,7 @@ class FakeTelegram:
                 try:
                     async with http.post(hook.url, json=update, headers=headers) as response:
                         status = response.status
-                except (OSError, asyncio.TimeoutError):
+                except (TimeoutError, OSError):
                     status = 0
                 self.webhook_statuses.append(status)
                 if 200 <= status < 300:

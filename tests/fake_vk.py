@@ -109,7 +109,8 @@ class FakeVk:
             message["ref"] = ref
         client_info = {"button_actions": ["text", "vkpay", "open_app", "location", "open_link",
                                           "callback", "intent_subscribe", "intent_unsubscribe"],
-                       "keyboard": True, "inline_keyboard": True, "carousel": True, "lang_id": lang_id}
+                       "keyboard": True, "inline_keyboard": True, "carousel": True,
+                       "lang_id": lang_id}
         self.push("message_new", {"message": message, "client_info": client_info})
         return message
 
@@ -118,7 +119,8 @@ class FakeVk:
         self.push("message_edit", edited)
         return edited
 
-    def client_press(self, user_id: int, payload: dict[str, Any], *, conversation_message_id: int) -> str:
+    def client_press(
+            self, user_id: int, payload: dict[str, Any], *, conversation_message_id: int) -> str:
         event_id = secrets.token_hex(6)
         self.push("message_event", {"user_id": user_id, "peer_id": user_id, "event_id": event_id,
                                     "payload": payload,
@@ -149,8 +151,7 @@ class FakeVk:
             if fault.stall:
                 await asyncio.sleep(fault.stall)
             elif fault.status >= 500:
-                return web.Response(status=fault.status, text="<html><h1>502 Bad Gateway</h1></html>",
-                                    content_type="text/html")
+                return _error_page(fault.status)
             elif fault.code:
                 return _error(fault.code, params)
         handler = getattr(self, "_m_" + method.replace(".", "_").lower(), None)
@@ -162,8 +163,9 @@ class FakeVk:
             return _error(exc.code, params)
 
     def _m_groups_getbyid(self, params: dict[str, Any]) -> dict[str, Any]:
-        return {"groups": [{"id": self.group_id, "name": "Банк «Пример»", "screen_name":
-                            f"club{self.group_id}", "is_closed": 0, "type": "group"}], "profiles": []}
+        group = {"id": self.group_id, "name": "Банк «Пример»", "is_closed": 0, "type": "group",
+                 "screen_name": f"club{self.group_id}"}
+        return {"groups": [group], "profiles": []}
 
     def _m_groups_getlongpollserver(self, params: dict[str, Any]) -> dict[str, Any]:
         if int(params.get("group_id", 0)) != self.group_id:
@@ -231,7 +233,7 @@ class FakeVk:
             if fault.stall:
                 await asyncio.sleep(fault.stall)
             elif fault.status >= 500:
-                return web.Response(status=fault.status, text="<html>502</html>", content_type="text/html")
+                return _error_page(fault.status)
         if params.get("act") != "a_check" or params.get("key") != self._key:
             return web.json_response({"failed": 2})
         try:
@@ -259,6 +261,11 @@ class _VkError(Exception):
     def __init__(self, code: int) -> None:
         super().__init__(code)
         self.code = code
+
+
+def _error_page(status: int) -> web.Response:
+    return web.Response(status=status, text=f"<html><h1>{status} Bad Gateway</h1></html>",
+                        content_type="text/html")
 
 
 def _error(code: int, params: dict[str, Any], message: str | None = None) -> web.Response:

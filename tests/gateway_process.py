@@ -14,6 +14,7 @@ from bot.contracts import ChannelKind
 from bot.settings import load_settings
 from channels.delivery import SendRateLimiter
 from channels.telegram import TelegramChannel, poller_name
+from routing.ledger import RedisSendLedger
 from routing.locks import RedisPollerLease
 
 
@@ -28,12 +29,14 @@ async def main() -> None:
                                        ttl=float(os.environ.get("TEST_LEASE_TTL", "10"))),
                 limiter=SendRateLimiter(per_chat_rate=1, per_chat_burst=3,
                                         global_rate=float(os.environ.get("TEST_GLOBAL_RATE", "30")),
-                                        global_burst=30))
+                                        global_burst=30),
+                ledger=RedisSendLedger(gateway.redis))
         async with running(gateway, port=0):
             print(f"ready {os.getpid()}", flush=True)
             await asyncio.Event().wait()
 
 
 if __name__ == "__main__":
-    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(process)d %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(level=logging.WARNING,
+                        format="%(asctime)s %(process)d %(levelname)s %(name)s: %(message)s")
     asyncio.run(main())

@@ -5,7 +5,7 @@ The SMTP server hands mail for Dovecot users to `dovecot-lda` (Dovecot's own del
 path, which wakes IDLE clients) and records every envelope, so what the gateway sends to
 outside "customer" addresses can be asserted on. Scripted responders can answer those
 outside addresses, like a client's auto-responder would. Import the fixtures into a test
-module: `from mail_servers import dovecot, smtp_server  # noqa: F401`.
+module: `from mail_servers import dovecot, mailbox, smtp_server  # noqa: F401`.
 """
 
 from __future__ import annotations
@@ -53,16 +53,31 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def make_certificate(certificate: Path, key: Path) -> None:
+    """A self-signed certificate for 127.0.0.1 (the tests trust it as their CA)."""
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+                    "-subj", "/CN=localhost",
+                    "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost",
+                    "-keyout", str(key), "-out", str(certificate)], capture_output=True, check=True)
+    key.chmod(0o644)
+
+
 class Dovecot:
     """One Dovecot instance in its own directory with a pool of mailboxes, so each test
     gets a fresh one."""
 
     _names = itertools.count(1)
 
-    def __init__(self) -> None:
+    def __init__(self, extra_config: str = "", *, tls: bool = False) -> None:
         self.root = Path(tempfile.mkdtemp(prefix="switchboard-dovecot-"))
         self.root.chmod(0o755)
         self.port = free_port()
+        self.tls_port = free_port() if tls else 0
+        self.certificate = self.root / "cert.pem"
+        if tls:
+            make_certificate(self.certificate, self.root / "key.pem")
+        ssl_config = (f"ssl = yes\nssl_cert = <{self.certificate}\nssl_key = <{self.root}/key.pem"
+                      if tls else "ssl = no")
         self.config = self.root / "dovecot.conf"
         self.users_file = self.root / "users"
         self.users_file.touch()
@@ -82,7 +97,7 @@ state_dir = {self.root}/state
 instance_name = switchboard-{os.getpid()}-{self.port}
 listen = 127.0.0.1
 protocols = imap
-ssl = no
+{ssl_config}
 disable_plaintext_auth = no
 auth_mechanisms = plain login
 first_valid_uid = 1
@@ -104,7 +119,8 @@ service imap-login {{
     port = {self.port}
   }}
   inet_listener imaps {{
-    port = 0
+    address = 127.0.0.1
+    port = {self.tls_port}
   }}
 }}
 service anvil {{
@@ -113,6 +129,7 @@ service anvil {{
 protocol imap {{
   mail_max_userip_connections = 50
 }}
+{extra_config}
 """)
 
     def start(self) -> None:
@@ -168,10 +185,10 @@ protocol imap {{
         return any(line.split(":", 1)[0] == login
                    for line in self.users_file.read_text().splitlines())
 
-    def deliver(self, login: str, raw: bytes, sender: str = "") -> None:
+    def deliver(self, login: str, raw: bytes, sender: str = "", folder: str = "INBOX") -> None:
         """Deliver one message the way an MTA would (dovecot-lda)."""
-        result = subprocess.run([LDA, "-c", str(self.config), "-e", "-d", login, "-f", sender],
-                                input=raw, capture_output=True, timeout=30)
+        result = subprocess.run([LDA, "-c", str(self.config), "-e", "-d", login, "-f", sender,
+                                 "-m", folder], input=raw, capture_output=True, timeout=30)
         if result.returncode != 0:
             raise RuntimeError(f"dovecot-lda failed: {result.stderr.decode(errors='replace')}")
 
@@ -352,11 +369,12 @@ def client_letter(to: str, text: str, *, sender: str = "ivan@client.test",
     return letter
 
 
-@pytest.fixture(scope="session")
-def dovecot() -> Iterator[Dovecot]:
+def started_dovecot(extra_config: str = "", *, tls: bool = False) -> Iterator[Dovecot]:
     if not (Path(DOVECOT).exists() and Path(LDA).exists()):
         pytest.skip("dovecot-imapd is not installed (apt-get install dovecot-imapd)")
-    server = Dovecot()
+    if tls and shutil.which("openssl") is None:
+        pytest.skip("openssl is needed to make the test certificate")
+    server = Dovecot(extra_config, tls=tls)
     try:
         server.start()
     except (OSError, RuntimeError) as exc:
@@ -365,6 +383,11 @@ def dovecot() -> Iterator[Dovecot]:
     yield server
     server.stop()
     server.cleanup()
+
+
+@pytest.fixture(scope="session")
+def dovecot() -> Iterator[Dovecot]:
+    yield from started_dovecot()
 
 
 @pytest.fixture(scope="session")

@@ -9,17 +9,25 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 import pytest
+from channel_harness import until
+from fake_telegram import FakeTelegram
+from fake_vk import FakeVk
 from sqlalchemy import func, select
 
 from bot.app import Gateway
 from bot.contracts import ChannelKind
-from bot.models import Conversation, ConversationStatus, Delivery, Direction, Message
+from bot.models import (
+    Conversation,
+    ConversationEvent,
+    ConversationStatus,
+    Delivery,
+    Direction,
+    EventKind,
+    Message,
+)
 from channels.delivery import RetryPolicy
 from channels.telegram import TelegramChannel
 from channels.vk import VkChannel
-from fake_telegram import FakeTelegram
-from fake_vk import FakeVk
-from test_telegram import until
 
 TG_USER, VK_USER = 3003, 6006
 RETRY = RetryPolicy(attempts=4, base_delay=0.05, max_delay=0.2)
@@ -33,14 +41,13 @@ class Platforms:
 
 
 @pytest.fixture
-async def platforms(gateway: Gateway) -> AsyncIterator[Platforms]:
-    telegram, vk = FakeTelegram(), FakeVk()
-    await telegram.start()
-    await vk.start()
+async def platforms(
+        gateway: Gateway, telegram: FakeTelegram, vk: FakeVk) -> AsyncIterator[Platforms]:
     channels = [
         TelegramChannel(telegram.token, api_base=telegram.base_url, poll_timeout=1,
                         request_timeout=5, retry=RETRY),
-        VkChannel(vk.token, vk.group_id, api_base=vk.base_url, wait=1, request_timeout=5, retry=RETRY),
+        VkChannel(vk.token, vk.group_id, api_base=vk.base_url, wait=1, request_timeout=5,
+                  retry=RETRY),
     ]
     for channel in channels:
         gateway.adapters[channel.kind] = channel
@@ -57,14 +64,13 @@ async def platforms(gateway: Gateway) -> AsyncIterator[Platforms]:
         for channel in channels:
             gateway.adapters.pop(channel.kind)
             await channel.aclose()
-        await telegram.close()
-        await vk.close()
 
 
 async def conversation_of(gateway: Gateway, channel: ChannelKind) -> Conversation:
     async with gateway.sessions() as session:
-        found = await session.scalar(select(Conversation).where(Conversation.last_channel == channel)
-                                     .order_by(Conversation.id.desc()))
+        found = await session.scalar(
+            select(Conversation).where(Conversation.last_channel == channel)
+            .order_by(Conversation.id.desc()))
     assert found is not None
     return found
 
@@ -80,7 +86,8 @@ async def test_client_question_answered_in_telegram_and_vk(platforms: Platforms)
     assert "заблокируйте карту" in vk.texts_to(VK_USER)[0].lower()
     # the replies are marked sent with the platform's message ids
     async with platforms.gateway.sessions() as session:
-        sent = list(await session.scalars(select(Message).where(Message.direction == Direction.OUT)))
+        sent = list(await session.scalars(
+            select(Message).where(Message.direction == Direction.OUT)))
     assert {m.channel for m in sent} == {ChannelKind.TELEGRAM, ChannelKind.VK}
 
 
@@ -116,7 +123,8 @@ async def test_handoff_photo_operator_reply_split_and_rating(platforms: Platform
     rating_message = telegram.sent[-1]
     buttons = rating_message["reply_markup"]["inline_keyboard"][0]
     assert len(buttons) == 5
-    telegram.client_press(TG_USER, buttons[4]["callback_data"], message_id=rating_message["message_id"])
+    telegram.client_press(TG_USER, buttons[4]["callback_data"],
+                          message_id=rating_message["message_id"])
     await until(lambda: bool(telegram.callback_answers), timeout=10)
 
     async def rated() -> int | None:
@@ -138,8 +146,9 @@ async def test_vk_handoff_and_operator_reply(platforms: Platforms) -> None:
     operator = await gateway.desk.register("Ирина")
     view = await gateway.desk.take_next(operator.id)
     assert view.channel == "vk"
-    await gateway.desk.reply(operator.id, view.id, "Здравствуйте! Я Ирина, смотрю ваш вопрос.")
-    await until(lambda: "Здравствуйте! Я Ирина, смотрю ваш вопрос." in vk.texts_to(VK_USER), timeout=10)
+    reply = "Здравствуйте! Я Ирина, смотрю ваш вопрос."
+    await gateway.desk.reply(operator.id, view.id, reply)
+    await until(lambda: reply in vk.texts_to(VK_USER), timeout=10)
 
 
 async def test_429_through_the_outbox_is_retried_and_delivered_once(platforms: Platforms) -> None:
@@ -170,3 +179,19 @@ async def test_redelivered_updates_are_processed_once(platforms: Platforms) -> N
         stored = await session.scalar(select(func.count()).select_from(Message).where(
             Message.direction == Direction.IN))
     assert stored == 2
+
+
+async def test_a_reply_that_cannot_be_delivered_is_marked_and_recorded(
+        platforms: Platforms) -> None:
+    telegram, gateway = platforms.telegram, platforms.gateway
+    telegram.blocked.add(TG_USER)                      # the client blocked the bot
+    telegram.client_message(TG_USER, "Я потерял карту, что делать?")
+    await until(lambda: telegram.pending == 0, timeout=10)
+    await gateway.outbox.drain()
+    async with gateway.sessions() as session:
+        reply = await session.scalar(select(Message).where(Message.direction == Direction.OUT))
+        events = list(await session.scalars(select(ConversationEvent.kind)))
+    assert reply is not None and reply.delivery is Delivery.FAILED
+    assert "blocked" in (reply.delivery_error or "")
+    assert EventKind.UNDELIVERED in events
+    assert telegram.texts_to(TG_USER) == []

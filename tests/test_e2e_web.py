@@ -22,7 +22,8 @@ async def conversation_of(gateway: Gateway, visitor: Visitor) -> Conversation:
     return conversation
 
 
-async def test_kb_answer_then_operator_reply_then_close_and_rating(gateway: Gateway, served: str) -> None:
+async def test_kb_answer_then_operator_reply_then_close_and_rating(
+        gateway: Gateway, served: str) -> None:
     async with Visitor(served) as visitor:
         since = visitor.ws.mark()
         asked = await visitor.say("Я потерял карту, что делать?")
@@ -42,6 +43,7 @@ async def test_kb_answer_then_operator_reply_then_close_and_rating(gateway: Gate
 
         async with Console(served, name="Anna") as console:
             queue = await console.ws.expect(lambda f: f["type"] == "queue")
+            assert len(queue["rows"]) == 1, await gateway.queue.waiting()
             [row] = queue["rows"]
             assert row["conversation_id"] == conversation.id and row["channel"] == "web"
             assert "кот" in row["preview"]
@@ -53,24 +55,27 @@ async def test_kb_answer_then_operator_reply_then_close_and_rating(gateway: Gate
             assert await gateway.queue.waiting() == []
 
             since = visitor.ws.mark()
+            answer_text = "Здравствуйте! Попробуйте включать пылесос в другой комнате."
             await console.command("reply", "conversation", conversation_id=conversation.id,
-                                  text="Здравствуйте! Попробуйте включать пылесос в другой комнате.")
+                                  text=answer_text)
             reply = await visitor.reply(since=since, author="operator")
-            assert reply["text"] == "Здравствуйте! Попробуйте включать пылесос в другой комнате."
+            assert reply["text"] == answer_text
 
             # the visitor answers; the operator's open conversation is refreshed live
             since_console = console.ws.mark()
             await visitor.say("Спасибо, попробую")
             refreshed = await console.ws.expect(
                 lambda f: f["type"] == "conversation"
-                and f["conversation"]["messages"][-1]["text"] == "Спасибо, попробую", since=since_console)
+                and f["conversation"]["messages"][-1]["text"] == "Спасибо, попробую",
+                since=since_console)
             assert refreshed["conversation"]["id"] == conversation.id
 
             since = visitor.ws.mark()
             closed = await console.command("close", "conversation", conversation_id=conversation.id)
             assert closed["conversation"]["status"] == "closed"
             rating = await visitor.reply(since=since, author="bot")
-            assert [b["payload"] for b in rating["buttons"]] == [f"{conversation.id}:{n}" for n in range(1, 6)]
+            assert [b["payload"] for b in rating["buttons"]] == [
+                f"{conversation.id}:{n}" for n in range(1, 6)]
 
         stored = await conversation_of(gateway, visitor)
         assert stored.status is ConversationStatus.CLOSED and stored.resolved_at is not None
@@ -82,7 +87,8 @@ async def test_kb_answer_then_operator_reply_then_close_and_rating(gateway: Gate
         assert (await conversation_of(gateway, visitor)).rating == 5
 
 
-async def test_the_same_message_id_twice_is_stored_and_answered_once(gateway: Gateway, served: str) -> None:
+async def test_the_same_message_id_twice_is_stored_and_answered_once(
+        gateway: Gateway, served: str) -> None:
     async with Visitor(served) as visitor:
         since = visitor.ws.mark()
         await visitor.say("Я потерял карту, что делать?", message_id="same-id-1")
@@ -98,6 +104,7 @@ async def test_the_same_message_id_twice_is_stored_and_answered_once(gateway: Ga
     async with gateway.sessions() as session:
         incoming = await session.scalar(select(func.count(Message.id)).where(
             Message.direction == Direction.IN, Message.channel == ChannelKind.WEB))
-        answers = await session.scalar(select(func.count(Message.id)).where(Message.author == Author.BOT))
+        answers = await session.scalar(
+            select(func.count(Message.id)).where(Message.author == Author.BOT))
     assert (incoming, answers) == (1, 1)
     assert not [f for f in visitor.ws.frames[since:] if f["type"] == "message"]

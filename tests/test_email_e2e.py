@@ -12,8 +12,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from mail_servers import (Dovecot, Recorded, SmtpRelay, client_letter, dovecot,  # noqa: F401
-                          eventually, mailbox, smtp_server, submit, support_adapter)
+from mail_servers import (Dovecot, Recorded, Responder, SmtpRelay,  # noqa: F401
+                          client_letter, dovecot, eventually, mailbox, smtp_server, submit,
+                          support_adapter)
 
 from bot.app import Gateway, open_gateway, running
 from bot.contracts import ChannelKind
@@ -36,8 +37,8 @@ async def with_email(gateway: Gateway, dovecot: Dovecot, smtp: SmtpRelay, login:
 async def messages(gateway: Gateway, direction: Direction) -> list[Message]:
     async with gateway.sessions() as session:
         return list(await session.scalars(
-            select(Message).where(Message.channel == ChannelKind.EMAIL, Message.direction == direction)
-            .order_by(Message.id)))
+            select(Message).where(Message.channel == ChannelKind.EMAIL,
+                                  Message.direction == direction).order_by(Message.id)))
 
 
 async def count(gateway: Gateway, direction: Direction) -> int:
@@ -84,7 +85,8 @@ async def test_a_reply_is_routed_to_its_conversation_by_headers(
         # the client answers our letter from a mail program that drops the subject tag
         reply = client_letter(mailbox, "Спасибо, а сколько идёт перевод?\n\n> старое письмо",
                               sender=client, subject="другая тема",
-                              In_Reply_To=str(ours["Message-ID"]), References=str(ours["Message-ID"]))
+                              In_Reply_To=str(ours["Message-ID"]),
+                              References=str(ours["Message-ID"]))
         await submit(smtp_server, reply)
         await eventually(lambda: len(dovecot.flags(mailbox)) == 2
                          and dovecot.flags(mailbox)[1] == "\\Seen")
@@ -98,7 +100,7 @@ async def test_a_reply_is_routed_to_its_conversation_by_headers(
     assert EventKind.REOPENED in kinds
 
 
-def auto_responder(dovecot: Dovecot, support: str) -> callable:  # type: ignore[valid-type]
+def auto_responder(dovecot: Dovecot, support: str) -> Responder:
     """The client's side answers every letter automatically, like an out-of-office robot."""
     def respond(record: Recorded) -> None:
         incoming = record.message
@@ -114,11 +116,10 @@ def auto_responder(dovecot: Dovecot, support: str) -> callable:  # type: ignore[
     return respond
 
 
-def bouncer(dovecot: Dovecot, support: str) -> callable:  # type: ignore[valid-type]
+def bouncer(dovecot: Dovecot, support: str) -> Responder:
     """The client's server returns every letter: a delivery status notification."""
     def bounce(record: Recorded) -> None:
-        returned = b"".join(line for line in record.content.splitlines(keepends=True))
-        returned_headers = returned.split(b"\r\n\r\n", 1)[0].decode("ascii", "replace")
+        returned_headers = record.content.split(b"\r\n\r\n", 1)[0].decode("ascii", "replace")
         report = (
             "From: Mail Delivery System <MAILER-DAEMON@mx.client.test>\r\n"
             f"To: {support}\r\nSubject: Undelivered Mail Returned to Sender\r\n"
@@ -138,28 +139,37 @@ def bouncer(dovecot: Dovecot, support: str) -> callable:  # type: ignore[valid-t
 async def test_auto_replies_and_bounces_are_stored_never_answered(
         gateway: Gateway, dovecot: Dovecot, smtp_server: SmtpRelay, mailbox: str,
         tmp_path: Path) -> None:
-    smtp_server.responders["robot@client.test"] = auto_responder(dovecot, mailbox)
+    smtp_server.responders["olga@client.test"] = auto_responder(dovecot, mailbox)
     smtp_server.responders["gone@client.test"] = bouncer(dovecot, mailbox)
     async with with_email(gateway, dovecot, smtp_server, mailbox, tmp_path):
-        await submit(smtp_server, client_letter(mailbox, QUESTION, sender="robot@client.test"))
+        await submit(smtp_server, client_letter(mailbox, QUESTION, sender="olga@client.test"))
         await submit(smtp_server, client_letter(mailbox, QUESTION, sender="gone@client.test"))
         await eventually(lambda: len(dovecot.flags(mailbox)) == 4
                          and set(dovecot.flags(mailbox)) == {"\\Seen"})
         await asyncio.sleep(1.0)  # room for a loop to show itself
         await gateway.outbox.drain()
-    assert len(smtp_server.sent_to("robot@client.test")) == 1  # one answer, then silence
+    assert len(smtp_server.sent_to("olga@client.test")) == 1  # one answer, then silence
     assert len(smtp_server.sent_to("gone@client.test")) == 1
     assert smtp_server.sent_to("mailer-daemon@mx.client.test") == []
     inbound = await messages(gateway, Direction.IN)
     assert [m.automated for m in inbound].count(True) == 2
-    answers = await messages(gateway, Direction.OUT)
-    assert len(answers) == 2
-    gone_answer = next(a for a in answers if a.channel_message_id
-                       == str(smtp_server.sent_to("gone@client.test")[0].message["Message-ID"]))
+    assert len(await messages(gateway, Direction.OUT)) == 2
+
+
+async def test_a_bounce_is_recorded_on_the_conversation_of_the_returned_letter(
+        gateway: Gateway, dovecot: Dovecot, smtp_server: SmtpRelay, mailbox: str,
+        tmp_path: Path) -> None:
+    smtp_server.responders["gone@client.test"] = bouncer(dovecot, mailbox)
+    async with with_email(gateway, dovecot, smtp_server, mailbox, tmp_path):
+        await submit(smtp_server, client_letter(mailbox, QUESTION, sender="gone@client.test"))
+        await eventually(lambda: dovecot.flags(mailbox) == ["\\Seen", "\\Seen"])
+        await gateway.outbox.drain()
+    (answer,) = await messages(gateway, Direction.OUT)
     async with gateway.sessions() as session:
         bounced_on = list(await session.scalars(select(ConversationEvent.conversation_id).where(
             ConversationEvent.kind == EventKind.BOUNCED)))
-    assert bounced_on == [gone_answer.conversation_id]
+    assert bounced_on == [answer.conversation_id]
+    assert answer.delivery is Delivery.FAILED and (answer.delivery_error or "").startswith("bounced")
 
 
 async def test_restart_while_200_letters_wait_stores_and_answers_each_once(

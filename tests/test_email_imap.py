@@ -7,9 +7,12 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+from collections.abc import Iterator
+
+import pytest
 from mail_servers import (PASSWORD, Collector, Dovecot, SmtpRelay, client_letter,  # noqa: F401
-                          dovecot, eventually, mailbox, running, smtp_server, submit,
-                          support_adapter)
+                          dovecot, eventually, mailbox, running, smtp_server, started_dovecot,
+                          submit, support_adapter)
 
 from channels.email import MailServer
 from channels.email.imap import ImapInbox
@@ -93,11 +96,13 @@ async def test_connection_cut_mid_idle_reconnects_and_misses_nothing(
         await sink.wait_for(1)
         await asyncio.sleep(0.3)  # back in IDLE
         dovecot.kick(mailbox)
-        await submit(smtp_server, client_letter(mailbox, "во время обрыва", message_id="<b@client.test>"))
+        await submit(smtp_server, client_letter(mailbox, "во время обрыва",
+                                                message_id="<b@client.test>"))
         await sink.wait_for(2)
         dovecot.kick(mailbox)
         await asyncio.sleep(1.5)
-        await submit(smtp_server, client_letter(mailbox, "после обрыва", message_id="<c@client.test>"))
+        await submit(smtp_server, client_letter(mailbox, "после обрыва",
+                                                message_id="<c@client.test>"))
         await sink.wait_for(3)
         await asyncio.sleep(0.5)
     assert sink.ids() == ["<a@client.test>", "<b@client.test>", "<c@client.test>"]
@@ -132,3 +137,44 @@ async def test_html_koi8r_letter_with_attachment_through_the_servers(
     (attachment,) = message.attachments
     assert attachment.name == "скан.pdf" and attachment.stored_path is not None
     assert Path(attachment.stored_path).read_bytes() == b"%PDF-1.4 scan"
+
+
+async def test_a_recreated_folder_new_uidvalidity_is_read_again(
+        dovecot: Dovecot, smtp_server: SmtpRelay, mailbox: str, tmp_path: Path) -> None:
+    dovecot.doveadm("mailbox", "create", "-u", mailbox, "Поддержка")
+    sink = Collector()
+    adapter = support_adapter(dovecot, smtp_server, mailbox, tmp_path, folder="Поддержка")
+    async with running(adapter, sink):
+        for n in range(3):
+            dovecot.deliver(mailbox, client_letter(mailbox, f"старое {n}").as_bytes(),
+                            folder="Поддержка")
+        await sink.wait_for(3)
+        dovecot.doveadm("mailbox", "delete", "-u", mailbox, "Поддержка")
+        dovecot.doveadm("mailbox", "create", "-u", mailbox, "Поддержка")
+        dovecot.kick(mailbox)
+        # UID 1 again: a reader that kept the old highest UID would skip it
+        dovecot.deliver(mailbox, client_letter(mailbox, "новое", message_id="<new@client.test>")
+                        .as_bytes(), folder="Поддержка")
+        await sink.wait_for(4)
+    assert sink.ids()[3] == "<new@client.test>"
+    assert dovecot.flags(mailbox, "Поддержка") == ["\\Seen"]
+
+
+@pytest.fixture(scope="module")
+def plain_imap_server() -> Iterator[Dovecot]:
+    """A server without IDLE, MOVE and UIDPLUS: the inbox must poll and copy/expunge."""
+    yield from started_dovecot("imap_capability = IMAP4rev1 LITERAL+")
+
+
+async def test_without_idle_and_move_it_polls_and_copies(
+        plain_imap_server: Dovecot, smtp_server: SmtpRelay, tmp_path: Path) -> None:
+    login = plain_imap_server.add_user()
+    sink = Collector()
+    adapter = support_adapter(plain_imap_server, smtp_server, login, tmp_path,
+                              processed_folder="Done")
+    async with running(adapter, sink):
+        for n in range(3):
+            plain_imap_server.deliver(login, client_letter(login, f"письмо {n}").as_bytes())
+        await sink.wait_for(3)
+        await eventually(lambda: plain_imap_server.count(login) == 0)
+    assert plain_imap_server.count(login, "Done") == 3

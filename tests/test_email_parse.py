@@ -48,7 +48,8 @@ def test_plain_letter_maps_to_the_contract(parser: MailParser) -> None:
     assert message.platform_message_id == "<q1@mail.ru>"
     assert message.subject == "Не приходит SMS с кодом"
     assert message.text == "Здравствуйте! Не приходит SMS с кодом подтверждения."
-    assert message.sent_at is not None and message.sent_at.isoformat() == "2026-11-23T07:00:00+00:00"
+    assert message.sent_at is not None
+    assert message.sent_at.isoformat() == "2026-11-23T07:00:00+00:00"
     assert (message.automated, message.bounce, message.reply_to, message.thread_hint) == (
         False, False, (), None)
 
@@ -147,7 +148,8 @@ MAILRU_REPLY = """\
 ], ids=["gmail", "yandex", "outlook", "mailru"])
 def test_reply_is_stripped_of_history_and_signature(parser: MailParser, body: str, fresh: str,
                                                     quoted: str) -> None:
-    raw = raw_letter({**BASE, "Subject": "Re: Вопрос [#42]", "In-Reply-To": "<switchboard.7@bank.test>",
+    raw = raw_letter({**BASE, "Subject": "Re: Вопрос [#42]",
+                      "In-Reply-To": "<switchboard.7@bank.test>",
                       "References": "<q0@mail.ru> <switchboard.7@bank.test>"},
                      body.encode(), "text/plain; charset=utf-8")
     message = parser.parse(raw)
@@ -204,6 +206,13 @@ def test_attachments_are_kept_within_the_size_limit(parser: MailParser, tmp_path
     assert again.attachments[0].stored_path == small.stored_path
 
 
+def test_answers_go_to_reply_to(parser: MailParser) -> None:
+    message = parser.parse(raw_letter({**BASE, "Reply-To": "Иван <Ivan@Home.test>"}, b"hi",
+                                      "text/plain"))
+    assert message.external_user_id == "ivan.petrov+bank@mail.ru"
+    assert message.chat_id == "ivan@home.test"
+
+
 def test_question_in_the_subject_only(parser: MailParser) -> None:
     message = parser.parse(raw_letter({**BASE, "Subject": "Как заблокировать карту?"}, b"",
                                       "text/plain; charset=utf-8"))
@@ -213,8 +222,10 @@ def test_question_in_the_subject_only(parser: MailParser) -> None:
 @pytest.mark.parametrize("raw", [
     b"",
     b"\x00\xff\xfe garbage without headers",
-    b"From: <<<@@@>>>\r\nSubject: =?utf-8?B?broken?=\r\nContent-Type: multipart/mixed\r\n\r\nno boundary",
-    b"From: a@b.c\r\nContent-Type: text/plain; charset=x-no-such-charset\r\n\r\n\xcf\xf0\xe8\xe2\xe5\xf2",
+    b"From: <<<@@@>>>\r\nSubject: =?utf-8?B?broken?=\r\nContent-Type: multipart/mixed\r\n"
+    b"\r\nno boundary",
+    b"From: a@b.c\r\nContent-Type: text/plain; charset=x-no-such-charset\r\n"
+    b"\r\n\xcf\xf0\xe8\xe2\xe5\xf2",
     b"From: a@b.c\r\nContent-Transfer-Encoding: base64\r\n\r\n!!!not base64!!!",
     b"From: a@b.c\r\nDate: yesterday-ish\r\nMessage-ID: no brackets here\r\n\r\ntext",
     b"Subject: only a subject\r\n\r\nbody",

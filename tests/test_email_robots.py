@@ -3,8 +3,6 @@ bounces carry the Message-ID of the letter that bounced."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from channels.email.attachments import AttachmentStore
@@ -14,7 +12,7 @@ SUPPORT = "support@bank.test"
 
 
 @pytest.fixture
-def parser(tmp_path: Path) -> MailParser:
+def parser() -> MailParser:
     return MailParser(SUPPORT, AttachmentStore(None, 0))
 
 
@@ -39,7 +37,8 @@ def letter(*headers: str, body: str = "Текст письма", sender: str = "
     ("X-Loop: helpdesk@shop.test",),
     ("Return-Path: <>",),
 ], ids=lambda h: h[0].split(":")[0] + ":" + h[0].split(":")[1].strip()[:12])
-def test_robot_headers_mark_the_letter_automated(parser: MailParser, headers: tuple[str, ...]) -> None:
+def test_robot_headers_mark_the_letter_automated(parser: MailParser,
+                                                 headers: tuple[str, ...]) -> None:
     message = parser.parse(letter(*headers))
     assert message.automated and not message.bounce
     assert message.meta["automation"]
@@ -130,5 +129,6 @@ def test_old_style_bounce_with_the_original_quoted_in_the_body(parser: MailParse
 
 
 def test_exim_failed_recipients_header(parser: MailParser) -> None:
-    message = parser.parse(letter("X-Failed-Recipients: Nobody@Gone.test", sender="mailer-daemon@mx.test"))
+    message = parser.parse(letter("X-Failed-Recipients: Nobody@Gone.test",
+                                  sender="mailer-daemon@mx.test"))
     assert message.bounce and message.meta["failed_recipients"] == ["nobody@gone.test"]

@@ -7,19 +7,21 @@ from pathlib import Path
 
 import pytest
 
-from mail_servers import Dovecot, SmtpRelay, dovecot, free_port, mailbox, smtp_server, support_adapter  # noqa: F401
+from mail_servers import (Dovecot, SmtpRelay, dovecot, free_port, mailbox,  # noqa: F401
+                          smtp_server, support_adapter)
 
 from bot.contracts import Attachment, AttachmentKind, ChannelKind, DeliveryError, OutboundMessage
 from channels.email import MailServer
-from channels.email.smtp import SmtpSender
 from channels.email.compose import compose
+from channels.email.smtp import SmtpSender
 
 CLIENT = "ivan+bank@client.test"
 
 
 def outbound(**fields: object) -> OutboundMessage:
     values: dict[str, object] = {
-        "channel": ChannelKind.EMAIL, "chat_id": CLIENT, "text": "Здравствуйте! Карта будет готова «завтра» №1.",
+        "channel": ChannelKind.EMAIL, "chat_id": CLIENT,
+        "text": "Здравствуйте! Карта будет готова «завтра» №1.",
         "outbound_id": 41, "subject": "Re: Карта", "conversation_id": 7,
         "reply_to": ("<q1@client.test>", "<switchboard.40@support.test>", "<q2@client.test>"),
         "auto_reply": True}
@@ -91,7 +93,7 @@ async def test_unreachable_server_is_retried_then_reported_as_temporary() -> Non
     sender = SmtpSender(MailServer("127.0.0.1", free_port(), "plain"), timeout=2, attempts=3,
                         first_delay=0.05)
     letter = compose(outbound(), address="support@bank.test", display_name=None,
-                     default_subject="Support", attachment_max_bytes=0)
+                     attachment_max_bytes=0)
     with pytest.raises(DeliveryError) as failure:
         await sender.send(letter, "support@bank.test", [CLIENT])
     assert not failure.value.permanent
@@ -100,9 +102,10 @@ async def test_unreachable_server_is_retried_then_reported_as_temporary() -> Non
 
 async def test_login_with_credentials(smtp_server: SmtpRelay) -> None:
     letter = compose(outbound(), address="support@bank.test", display_name="Банк «Ромашка»",
-                     default_subject="Support", attachment_max_bytes=0)
+                     attachment_max_bytes=0)
     good = SmtpSender(MailServer(smtp_server.host, smtp_server.port, "plain",
                                  smtp_server.user, smtp_server.password))
     await good.send(letter, "support@bank.test", [CLIENT])
-    assert smtp_server.sent_to(CLIENT)[0].message["From"].addresses[0].display_name == "Банк «Ромашка»"
+    (sent,) = smtp_server.sent_to(CLIENT)
+    assert sent.message["From"].addresses[0].display_name == "Банк «Ромашка»"
     smtp_server.clear()

@@ -28,8 +28,7 @@ def test_a_tiny_kb_is_calibrated_from_its_own_variants() -> None:
     assert calibration.source == "kb"
     assert calibration.queries >= 8
     assert calibration.curve, "the trade-off it chose from is kept for the report"
-    chosen = [p for p in calibration.curve if p.threshold == calibration.answer_threshold]
-    assert len(chosen) == 1
+    assert calibration.chosen_point is not None
     index = KnowledgeIndex.build(TINY, calibration)
     assert index.decide("я потерял свою карту").hits[0].article.id == "card-lost"
     assert index.decide("я потерял свою карту").decision is Decision.ANSWER
@@ -45,7 +44,7 @@ def test_too_little_to_measure_keeps_the_default() -> None:
     single_variants = [Article("a", "", "x", ("Я потерял карту",)),
                        Article("b", "", "y", ("Какая ставка по вкладу",))]
     calibration = calibrate(single_variants)
-    assert calibration.curve == ()
+    assert calibration.curve == () and calibration.chosen_point is None
     assert calibration.source.startswith("default")
     assert calibrate([]) == Calibration.default()
 
@@ -54,8 +53,8 @@ def test_a_higher_out_of_scope_floor_hands_off_more() -> None:
     lenient = calibrate(TINY, min_oos_recall=0.0)
     strict = calibrate(TINY, min_oos_recall=0.95)
     assert strict.answer_threshold >= lenient.answer_threshold
-    strict_point = next(p for p in strict.curve if p.threshold == strict.answer_threshold)
-    assert strict_point.out_of_scope_recall >= 0.95
+    assert strict.chosen_point is not None
+    assert strict.chosen_point.out_of_scope_recall >= 0.95
 
 
 def test_calibration_from_labelled_questions() -> None:

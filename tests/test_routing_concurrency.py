@@ -9,7 +9,7 @@ import random
 from redis.asyncio import Redis
 
 from routing.assignment import Dispatcher
-from routing.errors import AlreadyTaken
+from routing.errors import AlreadyTaken, OverCapacity
 from routing.presence import Presence, PresenceState
 from routing.queue import OperatorQueue, QueueEntry
 
@@ -55,14 +55,11 @@ async def test_50_takers_5000_conversations_each_taken_exactly_once(
     assert sorted(held) == sorted(taken)
     # each operator got its conversations in take order
     for got in results:
-        mine = [e for e in queued if e.conversation_id in set(got)]
-        by_group: dict[str, list[int]] = {}
+        by_group: dict[str, list[QueueEntry]] = {}
         for cid in got:
-            by_group.setdefault(queued[cid - 1].group, []).append(cid)
-        for group, cids in by_group.items():
-            ordered = sorted((e for e in mine if e.group == group),
-                             key=lambda e: (e.priority, e.deadline, e.enqueued_at))
-            assert cids == [e.conversation_id for e in ordered]
+            by_group.setdefault(queued[cid - 1].group, []).append(queued[cid - 1])
+        for mine in by_group.values():
+            assert mine == sorted(mine, key=lambda e: (e.priority, e.deadline, e.enqueued_at))
 
 
 async def test_concurrent_takes_of_one_conversation_have_one_winner(redis: Redis) -> None:
@@ -85,9 +82,11 @@ async def test_concurrent_push_and_pull_never_exceed_capacity(redis: Redis) -> N
     dispatcher = Dispatcher(queue)
     queued = entries(300, seed=9)
     for chunk in range(0, len(queued), 30):
-        await asyncio.gather(
+        outcomes = await asyncio.gather(
             *(dispatcher.submit(e) for e in queued[chunk:chunk + 30]),
-            *(queue.take_next(op, list(GROUPS), capacity=3) for op in range(1, 11)))
+            *(queue.take_next(op, list(GROUPS), capacity=3) for op in range(1, 11)),
+            return_exceptions=True)
+        assert all(not isinstance(o, Exception) or isinstance(o, OverCapacity) for o in outcomes)
     loads = [len(await queue.assigned(op)) for op in range(1, 11)]
     assert loads == [3] * 10
     waiting = {e.conversation_id for e in await queue.waiting()}

@@ -112,7 +112,8 @@ async def test_take_a_given_conversation(queue: OperatorQueue) -> None:
     await queue.enqueue(wanted)
     await queue.enqueue(other)
     assert await queue.take(wanted.conversation_id, operator_id=5, capacity=2) == wanted
-    assert await queue.take(wanted.conversation_id, operator_id=5, capacity=2) == wanted  # own: fine
+    # taking what you already hold is fine (a double click)
+    assert await queue.take(wanted.conversation_id, operator_id=5, capacity=2) == wanted
     with pytest.raises(AlreadyTaken) as caught:
         await queue.take(wanted.conversation_id, operator_id=6, capacity=2)
     assert caught.value.holder == 5
@@ -129,14 +130,16 @@ async def test_capacity_limits_taking(queue: OperatorQueue) -> None:
         await queue.enqueue(e)
     assert await queue.take_next(1, ["support"], capacity=2) == entries[0]
     assert await queue.take(entries[3].conversation_id, 1, capacity=2) == entries[3]
-    assert await queue.take_next(1, ["support"], capacity=2) is None
     with pytest.raises(OverCapacity) as caught:
+        await queue.take_next(1, ["support"], capacity=2)
+    assert (caught.value.operator_id, caught.value.capacity) == (1, 2)
+    with pytest.raises(OverCapacity):
         await queue.take(entries[1].conversation_id, 1, capacity=2)
-    assert caught.value.capacity == 2
     assert ids(await queue.waiting()) == [entries[1].conversation_id, entries[2].conversation_id]
     assert await queue.remove(entries[0].conversation_id)          # closed: room again
     assert await queue.take_next(1, ["support"], capacity=2) == entries[1]
-    assert await queue.take_next(2, ["support"], capacity=0) is None
+    with pytest.raises(OverCapacity):
+        await queue.take_next(2, ["support"], capacity=0)
 
 
 async def test_remove_forgets_and_allows_reopening(queue: OperatorQueue) -> None:
@@ -229,7 +232,8 @@ async def test_expired_lease_returns_to_the_head(queue: OperatorQueue, clock: Cl
     assert await queue.expire_leases(clock.now) == []
 
 
-async def test_heartbeat_renews_every_lease_of_the_operator(queue: OperatorQueue, clock: Clock) -> None:
+async def test_heartbeat_renews_every_lease_of_the_operator(
+        queue: OperatorQueue, clock: Clock) -> None:
     entries = [entry() for _ in range(3)]
     for e in entries:
         await queue.enqueue(e)
@@ -248,5 +252,31 @@ async def test_bad_input_is_refused_before_redis(queue: OperatorQueue) -> None:
     with pytest.raises(ValueError, match="group"):
         await queue.enqueue(entry(group="two words"))
     with pytest.raises(ValueError, match="naive"):
-        await queue.enqueue(QueueEntry(1, "support", 2, dt.datetime(2026, 1, 1), T0, 1, "web", None))
+        naive = dt.datetime(2026, 1, 1)
+        await queue.enqueue(QueueEntry(1, "support", 2, naive, T0, 1, "web", None))
     assert await queue.waiting() == []
+
+
+async def test_breaching_soon_lists_waiting_conversations_by_deadline(
+        queue: OperatorQueue, clock: Clock) -> None:
+    overdue, soon, later, held = (entry(deadline_min=m) for m in (-5, 10, 120, 3))
+    for e in (later, soon, overdue, held):
+        await queue.enqueue(e)
+    await queue.take(held.conversation_id, 1, capacity=1)
+    assert await queue.breaching(dt.timedelta(minutes=15)) == [overdue, soon]
+    await queue.scan_sla(clock.now, dt.timedelta(minutes=15))     # warned / overdue states
+    assert await queue.breaching(dt.timedelta(minutes=15)) == [overdue, soon]
+    assert await queue.breaching(dt.timedelta(hours=3), limit=2) == [overdue, soon]
+    assert len(await queue.breaching(dt.timedelta(hours=3))) == 3
+
+
+async def test_a_restarted_redis_without_the_script_is_served_again(
+        queue: OperatorQueue, redis: Redis) -> None:
+    first = entry()
+    await queue.enqueue(first)
+    await redis.script_flush()                                   # as after a Redis restart
+    second = entry(deadline_min=1)
+    assert await queue.enqueue(second)
+    assert await queue.waiting() == [second, first]
+    other_process = OperatorQueue(redis)                         # a new gateway sees it all
+    assert await other_process.take_next(1, ["support"], capacity=1) == second

@@ -89,7 +89,8 @@ def test_example_file_documents_the_defaults(calendar: BusinessCalendar) -> None
     assert example.calendar.holidays, "the example lists public holidays"
 
 
-def test_file_overrides_defaults_and_adds_holidays(tmp_path: Path, calendar: BusinessCalendar) -> None:
+def test_file_overrides_defaults_and_adds_holidays(
+        tmp_path: Path, calendar: BusinessCalendar) -> None:
     path = tmp_path / "levels.yaml"
     path.write_text(
         "holidays: [2026-11-30]\n"
@@ -114,7 +115,8 @@ def test_file_overrides_defaults_and_adds_holidays(tmp_path: Path, calendar: Bus
      6, "unknown key 'slla'"),
     ("categories:\n  cards:\n    group: support\n", 2, "missing priority, sla"),
     ("categories:\n  cards: {group: 'two words', priority: 2, sla: 4h}\n", 2, "group"),
-    ("categories:\n  cards: {group: a, priority: 2, sla: 4h}\n  cards: {group: b, priority: 2, sla: 4h}\n",
+    ("categories:\n  cards: {group: a, priority: 2, sla: 4h}\n"
+     "  cards: {group: b, priority: 2, sla: 4h}\n",
      3, "twice"),
     ("default_category: nothing\n", 1, "not a defined category"),
     ("inherit_defaults: false\ncategories:\n  cards: {group: a, priority: 2, sla: 4h}\n", 1,
@@ -140,3 +142,12 @@ def test_invalid_file_is_refused_with_its_line(
 def test_missing_file_is_refused(tmp_path: Path, calendar: BusinessCalendar) -> None:
     with pytest.raises(ServiceLevelsError, match="cannot read"):
         ServiceLevels.load(tmp_path / "absent.yaml", calendar)
+
+
+def test_business_time_across_a_daylight_saving_change() -> None:
+    berlin = ZoneInfo("Europe/Berlin")
+    calendar = BusinessCalendar(berlin, (dt.time(9), dt.time(17)), range(1, 6))
+    friday = dt.datetime(2027, 3, 26, 15, 0, tzinfo=berlin)       # clocks go forward on Sunday
+    due = calendar.add(friday, dt.timedelta(hours=4))
+    assert due == dt.datetime(2027, 3, 29, 11, 0, tzinfo=berlin)
+    assert due - friday.astimezone(dt.UTC) == dt.timedelta(days=2, hours=19)   # 1 h shorter

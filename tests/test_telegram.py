@@ -3,28 +3,29 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
+from channel_harness import ListSink, receiving, until
+from fake_telegram import FakeTelegram
+from redis.asyncio import Redis
 
-from bot.contracts import (Action, AttachmentKind, Button, ChannelKind, DeliveryError,
-                           InboundMessage, OutboundMessage)
+from bot.contracts import (
+    Action,
+    Attachment,
+    AttachmentKind,
+    Button,
+    ChannelKind,
+    DeliveryError,
+    OutboundMessage,
+)
 from channels.delivery import RetryPolicy, SendRateLimiter
 from channels.telegram import TelegramChannel
-from fake_telegram import FakeTelegram
+from routing.ledger import RedisSendLedger
 
 FAST_RETRY = RetryPolicy(attempts=4, base_delay=0.05, max_delay=0.2)
 USER = 1001
-
-
-@pytest.fixture
-async def telegram() -> AsyncIterator[FakeTelegram]:
-    server = FakeTelegram()
-    await server.start()
-    yield server
-    await server.close()
 
 
 @pytest.fixture
@@ -35,48 +36,16 @@ async def channel(telegram: FakeTelegram) -> AsyncIterator[TelegramChannel]:
     await adapter.aclose()
 
 
-class ListSink:
-    """Stores what the channel hands in; can be told to fail the first few times."""
-
-    def __init__(self, failures: int = 0) -> None:
-        self.stored: list[InboundMessage] = []
-        self.failures = failures
-
-    async def __call__(self, message: InboundMessage) -> None:
-        if self.failures:
-            self.failures -= 1
-            raise RuntimeError("database unavailable")
-        self.stored.append(message)
-
-
-@contextlib.asynccontextmanager
-async def running(channel: TelegramChannel, sink: ListSink) -> AsyncIterator[None]:
-    task = asyncio.create_task(channel.run(sink))
-    try:
-        yield
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-
-
-async def until(condition: Callable[[], bool], timeout: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(0.02)
-
-
 def outbound(text: str, **fields: object) -> OutboundMessage:
     return OutboundMessage(channel=ChannelKind.TELEGRAM, chat_id=str(USER), text=text,
                            outbound_id=1, **fields)  # type: ignore[arg-type]
 
 
-async def test_text_message_is_stored_then_confirmed(telegram: FakeTelegram, channel: TelegramChannel) -> None:
+async def test_text_message_is_stored_then_confirmed(
+        telegram: FakeTelegram, channel: TelegramChannel) -> None:
     sink = ListSink()
     sent = telegram.client_message(USER, "Как заблокировать карту?")
-    async with running(channel, sink):
+    async with receiving(channel, sink):
         await until(lambda: telegram.pending == 0)
     [message] = sink.stored
     assert message.channel is ChannelKind.TELEGRAM
@@ -94,23 +63,25 @@ async def test_update_is_not_confirmed_until_the_sink_stored_it(
     sink = ListSink(failures=2)
     telegram.client_message(USER, "первое")
     telegram.client_message(USER, "второе")
-    async with running(channel, sink):
+    async with receiving(channel, sink):
         await until(lambda: sink.failures == 0)
         assert telegram.pending == 2          # failed store: nothing confirmed
         await until(lambda: telegram.pending == 0)
     assert [m.text for m in sink.stored] == ["первое", "второе"]
 
 
-async def test_media_becomes_attachment_metadata(telegram: FakeTelegram, channel: TelegramChannel) -> None:
+async def test_media_becomes_attachment_metadata(
+        telegram: FakeTelegram, channel: TelegramChannel) -> None:
     sink = ListSink()
     telegram.client_photo(USER, caption="вот чек", content=b"\xff\xd8" + b"x" * 5000)
     telegram.client_document(USER, "выписка.pdf", b"%PDF-1.4 ...", "application/pdf")
     telegram.client_message(USER, None, voice={"file_id": "VOICE1", "file_unique_id": "v1",
-                                               "duration": 3, "mime_type": "audio/ogg", "file_size": 900})
+                                               "duration": 3, "mime_type": "audio/ogg",
+                                               "file_size": 900})
     telegram.client_message(USER, None, sticker={
         "file_id": "STK1", "file_unique_id": "s1", "type": "regular", "width": 512, "height": 512,
         "is_animated": False, "is_video": False, "emoji": "👍"})
-    async with running(channel, sink):
+    async with receiving(channel, sink):
         await until(lambda: len(sink.stored) == 4)
     photo, document, voice, sticker = sink.stored
     assert photo.text == "вот чек"
@@ -125,7 +96,8 @@ async def test_media_becomes_attachment_metadata(telegram: FakeTelegram, channel
     assert sticker.meta["sticker_emoji"] == "👍" and sticker.text == ""
 
 
-async def test_edit_start_contact_and_group_messages(telegram: FakeTelegram, channel: TelegramChannel) -> None:
+async def test_edit_start_contact_and_group_messages(
+        telegram: FakeTelegram, channel: TelegramChannel) -> None:
     sink = ListSink()
     original = telegram.client_message(USER, "карта заблокированна")
     telegram.client_edit(USER, original["message_id"], "карта заблокирована")
@@ -135,7 +107,7 @@ async def test_edit_start_contact_and_group_messages(telegram: FakeTelegram, cha
     telegram.push("message", {"message_id": 1, "date": 0, "text": "hi all",
                               "chat": {"id": -100, "type": "group", "title": "g"},
                               "from": telegram.user(USER)})
-    async with running(channel, sink):
+    async with receiving(channel, sink):
         await until(lambda: telegram.pending == 0)
     first, edit, start, own, foreign = sink.stored
     assert edit.edited and edit.platform_message_id == first.platform_message_id
@@ -158,7 +130,7 @@ async def test_callback_press_is_an_action_and_gets_answered(
     assert rows[1] == [{"text": "Оператор", "callback_data": "handoff:"}]
     query = telegram.client_press(USER, "rate:5", message_id=message_id)
     telegram.client_press(USER, "not-ours", message_id=message_id)
-    async with running(channel, sink):
+    async with receiving(channel, sink):
         await until(lambda: telegram.pending == 0 and len(telegram.callback_answers) == 2)
     [press] = sink.stored
     assert (press.action, press.payload) == (Action.RATE, "5")
@@ -178,14 +150,16 @@ async def test_long_answer_is_split_on_paragraphs_with_buttons_on_the_last(
     assert "reply_markup" not in telegram.sent[0] and "reply_markup" in telegram.sent[1]
 
 
-async def test_markup_characters_arrive_literally(telegram: FakeTelegram, channel: TelegramChannel) -> None:
+async def test_markup_characters_arrive_literally(
+        telegram: FakeTelegram, channel: TelegramChannel) -> None:
     text = "Комиссия *0%* для <b>VIP</b> & [ссылка](x) _курсив_"
     await channel.send(outbound(text))
     assert telegram.texts_to(USER) == [text]
     assert "parse_mode" not in telegram.calls_of("sendMessage")[0].params
 
 
-async def test_contact_request_is_a_reply_keyboard(telegram: FakeTelegram, channel: TelegramChannel) -> None:
+async def test_contact_request_is_a_reply_keyboard(
+        telegram: FakeTelegram, channel: TelegramChannel) -> None:
     await channel.send(outbound("Поделитесь номером", request_contact=True, buttons=(
         Button("📱 Отправить номер", Action.CONTACT),)))
     markup = telegram.calls_of("sendMessage")[0].params["reply_markup"]
@@ -203,7 +177,8 @@ async def test_429_is_retried_after_the_given_delay_and_delivered_once(
     assert telegram.texts_to(USER) == ["ответ"]
 
 
-async def test_server_errors_and_timeouts_are_retried(telegram: FakeTelegram, channel: TelegramChannel) -> None:
+async def test_server_errors_and_timeouts_are_retried(
+        telegram: FakeTelegram, channel: TelegramChannel) -> None:
     telegram.fail("sendMessage", status=502, times=2)
     telegram.fail("sendMessage", status=500, raw_body="<html>Internal Server Error</html>")
     await channel.send(outbound("после сбоев"))
@@ -236,7 +211,7 @@ async def test_per_chat_rate_limit_spaces_sends(telegram: FakeTelegram) -> None:
                                                       global_rate=1000, global_burst=1000))
     try:
         await asyncio.gather(*(adapter.send(outbound(f"m{i}")) for i in range(5)),
-                             adapter.send(OutboundMessage(ChannelKind.TELEGRAM, "2002", "other", 2)))
+                             adapter.send(OutboundMessage(ChannelKind.TELEGRAM, "2002", "x", 2)))
     finally:
         await adapter.aclose()
     times = [c.at for c in telegram.calls_of("sendMessage") if c.params["chat_id"] == USER]
@@ -246,8 +221,8 @@ async def test_per_chat_rate_limit_spaces_sends(telegram: FakeTelegram) -> None:
     assert other - times[0] < 0.1
 
 
-async def test_photo_and_document_are_sent(telegram: FakeTelegram, channel: TelegramChannel, tmp_path) -> None:
-    from bot.contracts import Attachment
+async def test_photo_and_document_are_sent(telegram: FakeTelegram, channel: TelegramChannel,
+                                           tmp_path: Path) -> None:
     receipt_file = tmp_path / "квитанция.pdf"
     receipt_file.write_bytes(b"%PDF-1.4 receipt")
     await channel.send(outbound("Документы:", attachments=(
@@ -257,3 +232,22 @@ async def test_photo_and_document_are_sent(telegram: FakeTelegram, channel: Tele
     assert text["text"] == "Документы:" and "photo" in photo
     assert document["document"]["file_name"] == "квитанция.pdf"
     assert telegram.files[document["document"]["file_id"]][1] == b"%PDF-1.4 receipt"
+
+
+async def test_a_resent_message_skips_the_pieces_telegram_already_accepted(
+        telegram: FakeTelegram, redis: Redis) -> None:
+    adapter = TelegramChannel(telegram.token, api_base=telegram.base_url, retry=FAST_RETRY,
+                              ledger=RedisSendLedger(redis))
+    try:
+        first = await adapter.send(outbound("короткий"))
+        again = await adapter.send(outbound("короткий"))      # resent after a crash
+        assert first == again and telegram.texts_to(USER) == ["короткий"]
+        text = "\n\n".join((f"Часть {i}. " + "текст " * 300).strip() for i in range(3))
+        telegram.serve("sendMessage")                          # the first piece goes through,
+        telegram.fail("sendMessage", status=502, times=FAST_RETRY.attempts)   # the second fails
+        with pytest.raises(DeliveryError):
+            await adapter.send(OutboundMessage(ChannelKind.TELEGRAM, str(USER), text, 51))
+        await adapter.send(OutboundMessage(ChannelKind.TELEGRAM, str(USER), text, 51))
+        assert "\n\n".join(telegram.texts_to(USER)[1:]) == text   # every piece exactly once
+    finally:
+        await adapter.aclose()

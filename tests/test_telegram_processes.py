@@ -10,29 +10,20 @@ import os
 import signal
 import sys
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from pathlib import Path
 
-import pytest
+from fake_telegram import FakeTelegram
 from redis.asyncio import Redis
 from sqlalchemy import func, select
 
 from bot.db import SessionFactory
 from bot.models import Delivery, Direction, Message
 from channels.telegram import poller_name
-from fake_telegram import FakeTelegram
 from routing.locks import RedisPollerLease
 
 QUESTION = "Я потерял карту, что делать?"
 ROOT = Path(__file__).resolve().parent.parent
-
-
-@pytest.fixture
-async def telegram() -> AsyncIterator[FakeTelegram]:
-    server = FakeTelegram()
-    await server.start()
-    yield server
-    await server.close()
 
 
 class GatewayProcess:
@@ -117,11 +108,12 @@ async def test_sigkill_with_1000_pending_updates_processes_each_once(
     received = collections.Counter(m["chat"]["id"] for m in telegram.sent)
     assert set(received) == set(users)                              # every client got the answer
     repeated = {user: n for user, n in received.items() if n > 1}
-    # Telegram has no idempotency key: a reply whose send completed in the instant before
-    # the kill, before it was marked SENT, goes out again. Only those can repeat.
+    # Telegram has no idempotency key. A reply sent before the kill but not yet marked SENT
+    # is resent at the restart; the send ledger in Redis skips it unless the kill fell in
+    # the instant between Telegram's answer and the ledger write.
     print(f"\nkilled with {killed_with[0]} updates unconfirmed and {killed_with[1]} replies sent; "
           f"replies repeated after restart: {len(repeated)}")
-    assert len(repeated) <= 20
+    assert len(repeated) <= 2
 
 
 async def _none_pending(sessions: SessionFactory) -> bool:

@@ -9,10 +9,11 @@ from collections.abc import AsyncIterator
 
 import aiohttp
 from aiohttp import web
+from channel_harness import ListSink, until
+from fake_telegram import FakeTelegram
+from test_telegram import USER
 
 from channels.telegram import SECRET_HEADER, TelegramChannel
-from fake_telegram import FakeTelegram
-from test_telegram import USER, ListSink, telegram, until  # noqa: F401  (fixture)
 
 SECRET = "s3cret-Token_1"
 
@@ -67,7 +68,8 @@ async def test_wrong_secret_is_refused(telegram: FakeTelegram) -> None:
     async with webhook_gateway(telegram, sink) as url, aiohttp.ClientSession() as http:
         update = {"update_id": 1, "message": {"message_id": 1, "date": 0, "text": "forged",
                                               "chat": {"id": 7, "type": "private"},
-                                              "from": {"id": 7, "is_bot": False, "first_name": "X"}}}
+                                              "from": {"id": 7, "is_bot": False,
+                                                       "first_name": "X"}}}
         for headers in ({}, {SECRET_HEADER: "wrong"}):
             async with http.post(url, json=update, headers=headers) as response:
                 assert response.status == 401

@@ -3,28 +3,28 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import AsyncIterator
 
 import pytest
-
-from bot.contracts import (Action, Attachment, AttachmentKind, Button, ChannelKind, DeliveryError,
-                           OutboundMessage)
-from channels.delivery import RetryPolicy
-from channels.vk import VkChannel, random_id
+from channel_harness import ListSink, receiving, until
 from fake_vk import FakeVk
-from test_telegram import ListSink, until
+from redis.asyncio import Redis
+
+from bot.contracts import (
+    Action,
+    Attachment,
+    AttachmentKind,
+    Button,
+    ChannelKind,
+    DeliveryError,
+    OutboundMessage,
+)
+from channels.delivery import RetryPolicy
+from channels.vk import VkChannel, poller_name, random_id
+from routing.locks import RedisPollerLease
 
 FAST_RETRY = RetryPolicy(attempts=4, base_delay=0.05, max_delay=0.2)
 USER = 5005
-
-
-@pytest.fixture
-async def vk() -> AsyncIterator[FakeVk]:
-    server = FakeVk()
-    await server.start()
-    yield server
-    await server.close()
 
 
 @pytest.fixture
@@ -33,17 +33,6 @@ async def channel(vk: FakeVk) -> AsyncIterator[VkChannel]:
                         retry=FAST_RETRY)
     yield adapter
     await adapter.aclose()
-
-
-@contextlib.asynccontextmanager
-async def running(channel: VkChannel, sink: ListSink) -> AsyncIterator[None]:
-    task = asyncio.create_task(channel.run(sink))
-    try:
-        yield
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
 
 
 def outbound(text: str, outbound_id: int = 7, **fields: object) -> OutboundMessage:
@@ -58,7 +47,7 @@ async def started(vk: FakeVk) -> None:
 async def test_message_with_name_attachments_and_language(vk: FakeVk, channel: VkChannel) -> None:
     sink = ListSink()
     vk.names[USER] = ("Анна", "Смирнова")
-    async with running(channel, sink):
+    async with receiving(channel, sink):
         await started(vk)
         sent = vk.client_message(USER, "Не проходит платёж", lang_id=3, attachments=[
             {"type": "photo", "photo": {"id": 11, "owner_id": USER, "access_key": "ab12", "sizes": [
@@ -87,7 +76,7 @@ async def test_message_with_name_attachments_and_language(vk: FakeVk, channel: V
 
 async def test_ts_advances_only_after_the_sink_stored(vk: FakeVk, channel: VkChannel) -> None:
     sink = ListSink(failures=3)
-    async with running(channel, sink):
+    async with receiving(channel, sink):
         await started(vk)
         vk.client_message(USER, "раз")
         vk.client_message(USER, "два")
@@ -106,7 +95,7 @@ async def test_edit_start_button_and_callback_press(vk: FakeVk, channel: VkChann
     keyboard = vk.sent[0]["keyboard"]
     assert keyboard["inline"] is True
     assert [row[0]["action"]["type"] for row in keyboard["buttons"]] == ["callback", "callback"]
-    async with running(channel, sink):
+    async with receiving(channel, sink):
         await started(vk)
         original = vk.client_message(USER, "карта потерена")
         vk.client_edit(original, "карта потеряна")
@@ -125,7 +114,7 @@ async def test_edit_start_button_and_callback_press(vk: FakeVk, channel: VkChann
 
 async def test_long_poll_failures_are_handled(vk: FakeVk, channel: VkChannel) -> None:
     sink = ListSink()
-    async with running(channel, sink):
+    async with receiving(channel, sink):
         await started(vk)
         vk.fail_long_poll(2)            # key expired: new key, same ts
         vk.client_message(USER, "после смены ключа")
@@ -140,10 +129,12 @@ async def test_long_poll_failures_are_handled(vk: FakeVk, channel: VkChannel) ->
     assert [m.text for m in sink.stored] == ["после смены ключа", "после 502", "после failed 3"]
 
 
-async def test_long_answer_split_with_deterministic_random_ids(vk: FakeVk, channel: VkChannel) -> None:
+async def test_long_answer_split_with_deterministic_random_ids(
+        vk: FakeVk, channel: VkChannel) -> None:
     text = "\n\n".join((f"Раздел {i}. " + "подробности " * 70).strip() for i in range(8))
     assert len(text) > 4096
-    await channel.send(outbound(text, outbound_id=41, buttons=(Button("Оператор", Action.HANDOFF),)))
+    handoff = Button("Оператор", Action.HANDOFF)
+    await channel.send(outbound(text, outbound_id=41, buttons=(handoff,)))
     pieces = vk.texts_to(USER)
     assert len(pieces) == 2 and all(len(p) <= 4096 for p in pieces)
     assert "\n\n".join(pieces) == text.strip()
@@ -154,7 +145,8 @@ async def test_long_answer_split_with_deterministic_random_ids(vk: FakeVk, chann
     assert len(vk.sent) == 2
 
 
-async def test_errors_6_and_9_and_5xx_are_retried_once_delivered(vk: FakeVk, channel: VkChannel) -> None:
+async def test_errors_6_and_9_and_5xx_are_retried_once_delivered(
+        vk: FakeVk, channel: VkChannel) -> None:
     vk.fail("messages.send", code=6)
     vk.fail("messages.send", code=9)
     vk.fail("messages.send", status=502)
@@ -190,3 +182,28 @@ async def test_attachments_are_sent_by_reference_or_link(vk: FakeVk, channel: Vk
     [sent] = vk.sent
     assert sent["attachment"] == "photo-777_456239017"
     assert sent["message"] == "Файлы:\nhttps://bank.example/t.pdf"
+
+
+async def test_a_restarted_poller_resumes_from_the_stored_ts(vk: FakeVk, redis: Redis) -> None:
+    """What arrives while no process polls is read after the restart, and nothing twice."""
+    sink = ListSink()
+
+    def fresh_channel() -> VkChannel:
+        lease = RedisPollerLease(redis, poller_name(vk.group_id), ttl=2)
+        return VkChannel(vk.token, vk.group_id, api_base=vk.base_url, wait=1, lease=lease)
+
+    first = fresh_channel()
+    async with receiving(first, sink):
+        await started(vk)
+        vk.client_message(USER, "до перезапуска")
+        await until(lambda: len(sink.stored) == 1)
+    await first.aclose()
+    vk.client_message(USER, "пока никто не слушал")
+    second = fresh_channel()
+    async with receiving(second, sink):
+        await until(lambda: len(sink.stored) == 2)
+        vk.client_message(USER, "после перезапуска")
+        await until(lambda: len(sink.stored) == 3)
+    await second.aclose()
+    assert [m.text for m in sink.stored] == ["до перезапуска", "пока никто не слушал",
+                                             "после перезапуска"]

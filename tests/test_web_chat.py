@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import json
 import os
 import uuid
@@ -24,7 +25,8 @@ KB_QUESTION = "Я потерял карту, что делать?"
 async def client_messages(gateway: Gateway) -> list[Message]:
     async with gateway.sessions() as session:
         return list(await session.scalars(select(Message).where(
-            Message.channel == ChannelKind.WEB, Message.direction == Direction.IN).order_by(Message.id)))
+            Message.channel == ChannelKind.WEB, Message.direction == Direction.IN)
+            .order_by(Message.id)))
 
 
 async def test_the_page_sets_a_private_visitor_cookie_once(served: str) -> None:
@@ -42,7 +44,8 @@ async def test_the_page_sets_a_private_visitor_cookie_once(served: str) -> None:
                 assert response.status == 200 and len(await response.read()) > 1000
 
 
-async def test_history_survives_a_reload_and_reaches_every_tab(gateway: Gateway, served: str) -> None:
+async def test_history_survives_a_reload_and_reaches_every_tab(
+        gateway: Gateway, served: str) -> None:
     async with Visitor(served) as visitor:
         since = visitor.ws.mark()
         asked = await visitor.say(KB_QUESTION)
@@ -61,7 +64,8 @@ async def test_history_survives_a_reload_and_reaches_every_tab(gateway: Gateway,
         since = visitor.ws.mark()
         sent = await visitor.say("Спасибо!")
         echo = await second.receive_json(timeout=10)
-        assert echo["message"] == {**echo["message"], "id": sent, "author": "client", "text": "Спасибо!"}
+        assert (echo["message"]["id"], echo["message"]["author"]) == (sent, "client")
+        assert echo["message"]["text"] == "Спасибо!"
         thanks = await second.receive_json(timeout=10)
         assert thanks["message"]["author"] == "bot"
         assert (await visitor.reply(since=since))["id"] == thanks["message"]["id"]
@@ -88,7 +92,8 @@ async def test_a_socket_from_another_site_is_refused(served: str) -> None:
             raise AssertionError("a cross-site socket was accepted")
 
 
-async def test_bad_frames_get_errors_and_the_socket_keeps_working(gateway: Gateway, served: str) -> None:
+async def test_bad_frames_get_errors_and_the_socket_keeps_working(
+        gateway: Gateway, served: str) -> None:
     async with Visitor(served) as visitor:
         cases = [
             ("{not json", "bad_json"),
@@ -98,9 +103,10 @@ async def test_bad_frames_get_errors_and_the_socket_keeps_working(gateway: Gatew
             (json.dumps({"type": "message", "id": "n1", "text": 42}), "bad_request"),
             (json.dumps({"type": "dance", "id": "d1"}), "unknown_type"),
             (json.dumps({"type": "action", "id": "a1", "action": "start"}), "bad_request"),
-            (json.dumps({"type": "action", "id": "a2", "action": "rate", "payload": ["x"]}), "bad_request"),
+            (json.dumps({"type": "action", "id": "a2", "action": "rate", "payload": ["x"]}),
+             "bad_request"),
             (json.dumps({"type": "message", "id": "big", "text": "я" * (100 * 1024)}), "too_long"),
-            ("x" * (300 * 1024), "too_long"),
+            ("x" * (300 * 1024), "bad_json"),
         ]
         for frame, code in cases:
             since = visitor.ws.mark()
@@ -111,28 +117,44 @@ async def test_bad_frames_get_errors_and_the_socket_keeps_working(gateway: Gatew
         assert str(MAX_TEXT) in big["error"]
         since = visitor.ws.mark()
         await visitor.ws.ws.send_bytes(b"\x00\x01")
-        assert (await visitor.ws.expect(lambda f: f["type"] == "error", since=since))["code"] == "bad_request"
+        error = await visitor.ws.expect(lambda f: f["type"] == "error", since=since)
+        assert error["code"] == "bad_request"
         assert await client_messages(gateway) == []   # nothing half-stored
 
         since = visitor.ws.mark()
         await visitor.say(KB_QUESTION)
         assert (await visitor.reply(since=since, author="bot"))["text"].startswith("Сочувствуем")
 
+        # beyond what any page sends (1 MiB): the socket is closed as "message too big"
+        with contextlib.suppress(ConnectionError):
+            await asyncio.wait_for(visitor.ws.send("x" * (2 * 1024 * 1024)), 10)
+        await asyncio.wait_for(visitor.ws.closed.wait(), 10)
+        assert visitor.ws.ws.close_code == aiohttp.WSCloseCode.MESSAGE_TOO_BIG
+        history = await visitor.connect()
+        assert [m["author"] for m in history["messages"]] == ["client", "bot"]
+
 
 async def test_empty_emoji_only_and_limit_sized_messages_are_stored_and_answered(
         gateway: Gateway, served: str) -> None:
-    texts = ["", "   ", "😀🎉🙏", "д" * MAX_TEXT, "NUL\x00inside"]
     async with Visitor(served) as visitor:
-        for text in texts:
+        replies = []
+        for text in ["", "   ", "😀🎉🙏"]:
             since = visitor.ws.mark()
             sent = await visitor.say(text)
             await visitor.acked(sent, since)
-            await visitor.reply(since=since)
+            replies.append(await visitor.reply(since=since))
+        empty = "Похоже, сообщение пустое. Напишите, пожалуйста, ваш вопрос словами."
+        assert [r["text"] for r in replies[:2]] == [empty, empty]
+        assert "оператор" in replies[2]["text"]   # not understood: a person will look
+        for text in ["д" * MAX_TEXT, "NUL\x00inside"]:   # now queued: stored for the operator
+            since = visitor.ws.mark()
+            await visitor.acked(await visitor.say(text), since)
     stored = [m.text for m in await client_messages(gateway)]
     assert stored == ["", "   ", "😀🎉🙏", "д" * MAX_TEXT, "NULinside"]
 
 
-async def test_a_page_closing_right_after_sending_loses_nothing(gateway: Gateway, served: str) -> None:
+async def test_a_page_closing_right_after_sending_loses_nothing(
+        gateway: Gateway, served: str) -> None:
     async with Visitor(served) as visitor:
         sent = await visitor.say(KB_QUESTION)
         await visitor.ws.ws.close()                 # gone before the ack
@@ -143,7 +165,8 @@ async def test_a_page_closing_right_after_sending_loses_nothing(gateway: Gateway
         assert history["messages"][-1]["author"] == "bot"
 
 
-async def test_a_frame_cut_off_mid_way_does_not_hurt_the_gateway(gateway: Gateway, served: str) -> None:
+async def test_a_frame_cut_off_mid_way_does_not_hurt_the_gateway(
+        gateway: Gateway, served: str) -> None:
     host, port = served.removeprefix("http://").split(":")
     reader, writer = await asyncio.open_connection(host, int(port))
     key = base64.b64encode(os.urandom(16)).decode()

@@ -105,11 +105,13 @@ class Visitor:
 
     async def press(self, action: str, payload: str | None = None) -> str:
         message_id = str(uuid.uuid4())
-        await self.ws.send({"type": "action", "id": message_id, "action": action, "payload": payload})
+        await self.ws.send({"type": "action", "id": message_id, "action": action,
+                            "payload": payload})
         return message_id
 
     async def acked(self, message_id: str, since: int = 0) -> Frame:
-        return await self.ws.expect(lambda f: f["type"] == "ack" and f["id"] == message_id, since=since)
+        return await self.ws.expect(lambda f: f["type"] == "ack" and f["id"] == message_id,
+                                    since=since)
 
     async def reply(self, *, since: int, author: str | None = None,
                     containing: str | None = None) -> dict[str, Any]:
@@ -147,7 +149,9 @@ class Console:
         return self.socket
 
     async def command(self, cmd: str, answer: str, **fields: Any) -> Frame:
-        """Send a command and wait for the first frame of type `answer` (or an error) after it."""
+        """Send a command and wait for its answer: the first frame of type `answer` (or an
+        error) after it that is not a live update."""
         since = self.ws.mark()
         await self.ws.send({"cmd": cmd, **fields})
-        return await self.ws.expect(lambda f: f["type"] in (answer, "error"), since=since)
+        return await self.ws.expect(lambda f: f["type"] in (answer, "error") and not f.get("live"),
+                                    since=since)

@@ -13,7 +13,9 @@
       not_yours: "Возьмите разговор, чтобы ответить.",
       online: "на связи", connecting: "подключение…", offline: "нет связи",
       client: "Клиент", bot: "Бот", operator: "Оператор", system: "Система", private: "Заметка",
-      undelivered: "не доставлено", pending: "отправляется",
+      undelivered: "не доставлено", action_handoff: "нажал(а) «Позвать оператора»",
+      action_choose: "выбрал(а) вариант из предложенных", action_rate: "поставил(а) оценку",
+      action_start: "начал(а) диалог", action_contact: "поделился(-ась) номером телефона",
       status_bot: "бот", status_queued: "в очереди", status_assigned: "в работе", status_closed: "закрыт",
       in: "через {t}", overdue: "просрочен на {t}", new_message: "Новое сообщение в разговоре #{id}",
       undelivered_toast: "Сообщение в разговоре #{id} не доставлено: {error}", closed_toast: "Разговор #{id} закрыт",
@@ -32,7 +34,9 @@
       not_yours: "Take the conversation to reply.",
       online: "online", connecting: "connecting…", offline: "offline",
       client: "Client", bot: "Bot", operator: "Operator", system: "System", private: "Note",
-      undelivered: "undelivered", pending: "sending",
+      undelivered: "undelivered", action_handoff: "pressed “Talk to a person”",
+      action_choose: "picked one of the offered options", action_rate: "rated the help",
+      action_start: "started the chat", action_contact: "shared their phone number",
       status_bot: "bot", status_queued: "queued", status_assigned: "assigned", status_closed: "closed",
       in: "in {t}", overdue: "overdue by {t}", new_message: "New message in conversation #{id}",
       undelivered_toast: "A message in conversation #{id} was not delivered: {error}", closed_toast: "Conversation #{id} closed",
@@ -161,8 +165,9 @@
       const head = el("div", "msg-head");
       head.append(el("span", "author", t(m.private ? "private" : m.author)), chan(m.channel), el("span", null, clock(m.at)));
       if (m.delivery === "failed") head.append(el("span", "failed", t("undelivered")));
-      if (m.delivery === "pending") head.append(el("span", null, t("pending")));
-      box.append(head, el("div", "msg-body", m.text));
+      box.append(head);
+      if (m.text || !m.action) box.append(el("div", "msg-body", m.text));
+      if (m.action) box.append(el("div", "action", t(`action_${m.action}`)));
       if (m.attachments && m.attachments.length) {
         const files = el("div", "files");
         for (const a of m.attachments) {

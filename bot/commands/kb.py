@@ -58,13 +58,16 @@ def search(
     console = Console()
     console.print(table)
     offered = ", ".join(h.article.id for h in match.hits) if match.hits else "-"
-    console.print(f"decision: {match.decision.value} (confidence {match.confidence:.2f}; {offered})")
+    console.print(f"decision: {match.decision.value} "
+                  f"(confidence {match.confidence:.2f}; {offered})")
 
 
 @kb_app.command("match")
 def match() -> None:
-    """Read one question per line on stdin; write one JSON line per question:
-    {"question", "article_id" (null unless answered or clarified), "score", "decision"}."""
+    """Test questions in bulk: one per line on stdin, one JSON line each on stdout.
+
+    Each line: {"question", "article_id" (null when handed off), "score", "decision",
+    "confidence"}."""
     questions = [line.rstrip("\r\n") for line in sys.stdin]
 
     async def work(services: Services) -> list[Match]:
@@ -115,7 +118,9 @@ def import_(
 
 
 @kb_app.command("export")
-def export(file: Annotated[Path, typer.Argument(help="a .yaml/.yml or .csv file to write")]) -> None:
+def export(
+    file: Annotated[Path, typer.Argument(help="a .yaml/.yml or .csv file to write")],
+) -> None:
     """Write every article to a YAML file (or CSV, by extension) that `kb import` reads back."""
     if file.suffix.lower() not in {".yaml", ".yml", ".csv"}:
         typer.echo(f"{file}: use a .yaml, .yml or .csv name", err=True)
@@ -158,7 +163,7 @@ def calibrate(
 
 def _report_calibration(calibration: Calibration) -> None:
     console = Console()
-    if not calibration.curve:
+    if calibration.chosen_point is None:
         console.print(f"calibration: {calibration.source} — too few articles or variants to "
                       "measure; the default thresholds are stored. Add question variants "
                       "(at least two per article) and calibrate again.")
@@ -166,13 +171,15 @@ def _report_calibration(calibration: Calibration) -> None:
     table = Table("answer threshold", "in-scope accuracy", "out-of-scope recall",
                   "answer precision", title=f"calibration from {calibration.source} "
                                             f"({calibration.queries} held-out questions)")
+    chosen = calibration.chosen_point
     for point in calibration.curve:
-        chosen = point.threshold == calibration.answer_threshold
-        table.add_row(f"{point.threshold:.3f}{' ← chosen' if chosen else ''}",
+        mark = point is chosen
+        table.add_row(f"{point.threshold:.3f}{' ← chosen' if mark else ''}",
                       f"{point.in_scope_accuracy:.1%}", f"{point.out_of_scope_recall:.1%}",
-                      f"{point.answer_precision:.1%}", style="bold" if chosen else None)
+                      f"{point.answer_precision:.1%}", style="bold" if mark else None)
     console.print(table)
-    chosen = next(p for p in calibration.curve if p.threshold == calibration.answer_threshold)
+    if chosen is None:
+        return
     console.print(
         f"chosen: answer when P(right) ≥ {chosen.threshold:.3f} — on held-out questions "
         f"{chosen.in_scope_accuracy:.1%} of known questions answered right, "
@@ -184,8 +191,9 @@ def _report_calibration(calibration: Calibration) -> None:
 @kb_app.command("eval")
 def eval_(file: Annotated[Path, typer.Argument(
         help="labelled CSV question,article_id (empty id = must be handed off)")]) -> None:
-    """Measure the KB on labelled questions: in-scope accuracy, out-of-scope recall and
-    precision, and the articles most often missed."""
+    """Measure the KB on labelled questions (accuracy, out-of-scope recall and precision).
+
+    Also lists the articles most often missed and what they were taken for."""
     rows = _labelled_or_exit(file)
 
     async def work(services: Services) -> Evaluation:

@@ -65,7 +65,8 @@ async def _client_names(services: Services, client_ids: set[int]) -> dict[int, s
 def queue_table(entries: list[QueueEntry], figures: QueueFigures, names: dict[int, str],
                 zone: ZoneInfo, now: dt.datetime) -> Table:
     table = Table(title=f"Waiting: {figures.waiting_total} · assigned: {figures.assigned} · "
-                        f"overdue: {figures.overdue} · breaching in 15 min: {figures.breaching_soon}")
+                        f"overdue: {figures.overdue} · "
+                        f"breaching in 15 min: {figures.breaching_soon}")
     for column in ("group", "#", "client", "channel", "category", "waited", "deadline"):
         table.add_column(column, justify="right" if column in ("#", "waited") else "left")
     positions: dict[str, int] = {}

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import logging
+import asyncio
 from pathlib import Path
 
 from bot.contracts import (ChannelKind, DeliveryError, DeliveryReceipt, InboundSink,
@@ -17,8 +17,6 @@ from channels.email.smtp import SmtpSender
 
 __all__ = ["EmailAdapter"]
 
-log = logging.getLogger(__name__)
-
 
 class EmailAdapter:
     """`address` is the support mailbox's own address: the From of our letters, the
@@ -30,10 +28,9 @@ class EmailAdapter:
                  folder: str = "INBOX", processed_folder: str | None = None,
                  poll_interval: float = 60.0, attachment_dir: Path | None = None,
                  attachment_max_bytes: int = 10 * 1024 * 1024, display_name: str | None = None,
-                 default_subject: str = "Support", timeout: float = 30.0) -> None:
+                 timeout: float = 30.0) -> None:
         self.address = address
         self.display_name = display_name
-        self.default_subject = default_subject
         self.attachment_max_bytes = attachment_max_bytes
         self.parser = MailParser(address, AttachmentStore(attachment_dir, attachment_max_bytes))
         self.inbox = ImapInbox(imap, folder=folder, processed_folder=processed_folder,
@@ -42,14 +39,15 @@ class EmailAdapter:
 
     async def run(self, sink: InboundSink) -> None:
         async def handle(raw: bytes) -> None:
-            await sink(self.parser.parse(raw))
+            # parsing (HTML, charset guessing, attachment files) is CPU and disk work:
+            # keep it off the event loop the web chat and the other channels share
+            await sink(await asyncio.to_thread(self.parser.parse, raw))
 
         await self.inbox.run(handle)
 
     async def send(self, message: OutboundMessage) -> DeliveryReceipt:
         try:
             letter = compose(message, address=self.address, display_name=self.display_name,
-                             default_subject=self.default_subject,
                              attachment_max_bytes=self.attachment_max_bytes)
         except (ValueError, TypeError) as exc:  # e.g. a malformed address in chat_id
             raise DeliveryError(f"cannot build the letter: {exc}", permanent=True) from exc

@@ -38,9 +38,11 @@ _SIGNATURE_XPATH = (
     "//*[contains(concat(' ', normalize-space(@class), ' '), ' gmail_signature ')]"
     " | //*[contains(concat(' ', normalize-space(@class), ' '), ' moz-signature ')]"
 )
-_CUT_XPATH = "//*[@id='divRplyFwdMsg'] | //*[@id='appendonsend'] | //*[@id='mail-editor-reference-message-container']"
-_TECHNICAL_TYPES = {"message/delivery-status", "text/rfc822-headers", "message/disposition-notification",
-                    "message/global-delivery-status", "message/global-headers"}
+_CUT_XPATH = ("//*[@id='divRplyFwdMsg'] | //*[@id='appendonsend']"
+              " | //*[@id='mail-editor-reference-message-container']")
+_TECHNICAL_TYPES = {"message/delivery-status", "text/rfc822-headers",
+                    "message/disposition-notification", "message/global-delivery-status",
+                    "message/global-headers"}
 
 
 @dataclass(frozen=True, slots=True)

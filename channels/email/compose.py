@@ -24,11 +24,11 @@ log = logging.getLogger(__name__)
 
 
 def compose(outbound: OutboundMessage, *, address: str, display_name: str | None,
-            default_subject: str, attachment_max_bytes: int) -> EmailMessage:
+            attachment_max_bytes: int) -> EmailMessage:
     letter = EmailMessage()
     letter["From"] = formataddr((display_name, address)) if display_name else address
     letter["To"] = outbound.chat_id
-    letter["Subject"] = reply_subject(outbound.subject or default_subject, outbound.conversation_id)
+    letter["Subject"] = reply_subject(outbound.subject, outbound.conversation_id)
     letter["Message-ID"] = message_id_for(outbound.outbound_id, domain_of(address))
     letter["Date"] = format_datetime(dt.datetime.now(dt.timezone.utc))
     in_reply_to, references = reference_headers(outbound.reply_to)
@@ -48,7 +48,8 @@ def compose(outbound: OutboundMessage, *, address: str, display_name: str | None
             continue
         mime = attachment.mime or mimetypes.guess_type(path.name)[0] or "application/octet-stream"
         maintype, _, subtype = mime.partition("/")
-        letter.add_attachment(path.read_bytes(), maintype=maintype, subtype=subtype or "octet-stream",
+        letter.add_attachment(path.read_bytes(), maintype=maintype,
+                              subtype=subtype or "octet-stream",
                               filename=attachment.name or path.name)
     return letter
 

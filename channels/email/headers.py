@@ -13,7 +13,7 @@ from email.utils import getaddresses, parseaddr
 
 from channels.email.body import decode_bytes
 
-__all__ = ["header", "header_all", "normalise_address", "sender"]
+__all__ = ["header", "header_all", "normalise_address", "reply_address", "sender"]
 
 
 def header(message: Message, name: str) -> str:
@@ -49,7 +49,7 @@ def normalise_address(address: str) -> str:
 def sender(message: Message) -> tuple[str, str | None]:
     """(normalised address, display name) of the author: From, else Sender, else
     Return-Path; ("", None) when none of them holds an address."""
-    for name in ("From", "Sender", "Reply-To", "Return-Path"):
+    for name in ("From", "Sender", "Return-Path"):
         value = header(message, name)
         if not value:
             continue
@@ -61,6 +61,12 @@ def sender(message: Message) -> tuple[str, str | None]:
             display, address = pairs[0]
             return normalise_address(address), (display.strip() or None)
     return "", None
+
+
+def reply_address(message: Message) -> str | None:
+    """Where the author wants answers to go (`Reply-To`), if it names one address."""
+    pairs = [a for _, a in getaddresses([header(message, "Reply-To")]) if "@" in a]
+    return normalise_address(pairs[0]) if len(pairs) == 1 else None
 
 
 def _raw(message: Message, name: str) -> str:

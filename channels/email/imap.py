@@ -35,6 +35,7 @@ _UIDVALIDITY = re.compile(rb"\[UIDVALIDITY (\d+)\]")
 _UIDNEXT = re.compile(rb"\[UIDNEXT (\d+)\]")
 _PUSH_WAKE = (b"EXISTS", b"RECENT")
 IDLE_RENEW_SECONDS = 25 * 60  # servers drop IDLE after 30 minutes (RFC 2177)
+MAX_LETTER_BYTES = 50 * 1024 * 1024
 
 
 class ImapError(Exception):
@@ -53,6 +54,7 @@ class _Progress:
 
     uidvalidity: int | None = None
     last_uid: int = 0
+    catching_up: bool = True
     unmarked: set[int] = field(default_factory=set)
     retry: dict[int, _Retry] = field(default_factory=dict)
 
@@ -125,11 +127,14 @@ class ImapInbox:
         lost = asyncio.Event()
         client = await self._connect(lost)
         try:
-            fresh = await self._select(client, lost)
-            if fresh:
+            await self._select(client, lost)
+            for uid in sorted(self._progress.unmarked):
+                await self._mark(client, lost, uid)
+            if self._progress.catching_up:
                 await self._catch_up(client, lost, handle)
             while not self._stopping.is_set():
-                await self._sync(client, lost, handle)
+                while await self._sync(client, lost, handle) and not self._stopping.is_set():
+                    pass  # mail that came while we worked may have been announced already
                 if client.has_capability("IDLE"):
                     await self._idle(client, lost)
                 else:
@@ -150,6 +155,8 @@ class ImapInbox:
             if server.user is not None:
                 response = await self._call(client.login(server.user, server.password or ""), lost)
                 _expect_ok(response, "LOGIN")
+            # what a server offers after login differs from before it (IDLE, MOVE, UIDPLUS)
+            await self._call(client.protocol.capability(), lost)
         except BaseException:
             await self._close(client)
             raise
@@ -164,25 +171,25 @@ class ImapInbox:
             protocol.transport, protocol, context, server_hostname=self.server.host)
         await asyncio.wait_for(protocol.capability(), self.timeout)
 
-    async def _select(self, client: aioimaplib.IMAP4, lost: asyncio.Event) -> bool:
-        """Select the folder; True when what we knew about it no longer holds."""
+    async def _select(self, client: aioimaplib.IMAP4, lost: asyncio.Event) -> None:
+        """Select the folder; start over if what we knew about it no longer holds."""
         if self.processed_folder:
-            response = await self._call(client.create(imap_mailbox_name(self.processed_folder)), lost)
-            if response.result != "OK" and b"ALREADYEXISTS" not in b" ".join(_lines(response)).upper():
+            target = imap_mailbox_name(self.processed_folder)
+            response = await self._call(client.create(target), lost)
+            exists = b"ALREADYEXISTS" in b" ".join(_lines(response)).upper()
+            if response.result != "OK" and not exists:
                 log.info("IMAP: could not create %r: %s", self.processed_folder, _text(response))
         response = await self._call(client.select(imap_mailbox_name(self.folder)), lost)
         _expect_ok(response, f"SELECT {self.folder}")
         validity = _number(_UIDVALIDITY, response)
         progress = self._progress
+        self._selected = True
         if progress.uidvalidity is not None and validity == progress.uidvalidity:
-            self._selected = True
-            return False
+            return
         if progress.uidvalidity is not None:
             log.warning("IMAP: UIDVALIDITY of %r changed, reading the folder again", self.folder)
-        self._selected = True
         self._progress = _Progress(uidvalidity=validity,
                                    last_uid=max(0, (_number(_UIDNEXT, response) or 1) - 1))
-        return True
 
     async def _catch_up(self, client: aioimaplib.IMAP4, lost: asyncio.Event,
                         handle: LetterHandler) -> None:
@@ -194,21 +201,23 @@ class ImapInbox:
             if self._stopping.is_set():
                 return
             await self._take(client, lost, handle, uid)
+        self._progress.catching_up = False
 
     async def _sync(self, client: aioimaplib.IMAP4, lost: asyncio.Event,
-                    handle: LetterHandler) -> None:
+                    handle: LetterHandler) -> int:
+        """Take new letters and letters due for a retry; return how many were taken."""
         progress = self._progress
-        for uid in sorted(progress.unmarked):
-            await self._mark(client, lost, uid)
         _expect_ok(await self._call(client.noop(), lost), "NOOP")  # lets the server tell news
         new = [uid for uid in await self._search(client, lost, "UID", f"{progress.last_uid + 1}:*")
                if uid > progress.last_uid]
         now = time.monotonic()
         due = [uid for uid, retry in progress.retry.items() if retry.due <= now]
-        for uid in sorted(set(new) | set(due)):
+        taken = sorted(set(new) | set(due))
+        for uid in taken:
             if self._stopping.is_set():
-                return
+                break
             await self._take(client, lost, handle, uid)
+        return len(new)
 
     async def _take(self, client: aioimaplib.IMAP4, lost: asyncio.Event,
                     handle: LetterHandler, uid: int) -> None:
@@ -232,7 +241,11 @@ class ImapInbox:
         await self._mark(client, lost, uid)
 
     async def _fetch(self, client: aioimaplib.IMAP4, lost: asyncio.Event, uid: int) -> bytes | None:
-        response = await self._call(client.uid("fetch", str(uid), "(UID BODY.PEEK[])"), lost)
+        """The letter's bytes (at most MAX_LETTER_BYTES: a bigger one arrives cut, and the
+        parser keeps what it can). BODY.PEEK leaves the Seen flag alone; aioimaplib's own timeout
+        here counts silence, not the whole transfer, so a big letter is not cut short."""
+        response = await self._wait(
+            lost, client.uid("fetch", str(uid), f"(UID BODY.PEEK[]<0.{MAX_LETTER_BYTES}>)"))
         _expect_ok(response, "FETCH")
         literals = [bytes(line) for line in response.lines if isinstance(line, bytearray)]
         return literals[0] if literals else None
@@ -244,8 +257,8 @@ class ImapInbox:
                 _expect_ok(await self._call(client.uid("move", str(uid), target), lost), "MOVE")
             else:
                 _expect_ok(await self._call(client.uid("copy", str(uid), target), lost), "COPY")
-                _expect_ok(await self._call(
-                    client.uid("store", str(uid), "+FLAGS.SILENT (\\Seen \\Deleted)"), lost), "STORE")
+                flags = "+FLAGS.SILENT (\\Seen \\Deleted)"
+                _expect_ok(await self._call(client.uid("store", str(uid), flags), lost), "STORE")
                 if client.has_capability("UIDPLUS"):
                     _expect_ok(await self._call(client.uid("expunge", str(uid)), lost), "EXPUNGE")
                 else:
@@ -265,14 +278,15 @@ class ImapInbox:
         return sorted(set(uids))
 
     async def _idle(self, client: aioimaplib.IMAP4, lost: asyncio.Event) -> None:
-        """Wait in IDLE until the server reports new mail, a retry is due, or IDLE
-        must be renewed."""
-        wake_in = max(0.05, min(self.idle_renew, self._next_retry_in()))
+        """Wait in IDLE until the server reports new mail, a retry is due, or the poll
+        interval passed: a new-mail notice that came as part of an earlier command's
+        response is swallowed by aioimaplib, so IDLE alone could sleep through it."""
+        wake_in = max(0.05, min(self.idle_renew, self.poll_interval, self._next_retry_in()))
         idle = await self._call(client.idle_start(timeout=wake_in), lost)
         try:
             while not self._stopping.is_set():
-                push = await self._wait(lost, client.wait_server_push(timeout=wake_in + self.timeout),
-                                        self._stopping)
+                waiting = client.wait_server_push(timeout=wake_in + self.timeout)
+                push = await self._wait(lost, waiting, self._stopping)
                 if push is None or push == aioimaplib.STOP_WAIT_SERVER_PUSH:
                     return
                 lines = [bytes(line) for line in (push if isinstance(push, list) else [push])]

@@ -15,7 +15,7 @@ from bot.contracts import ChannelKind, InboundMessage
 
 from channels.email.attachments import AttachmentStore, extract_attachments
 from channels.email.body import read_body
-from channels.email.headers import header, normalise_address, sender
+from channels.email.headers import header, normalise_address, reply_address, sender
 from channels.email.quotes import strip_reply
 from channels.email.robots import classify
 from channels.email.threading import clean_subject, parse_ids, reply_chain, subject_tag
@@ -32,10 +32,8 @@ _TRUNCATED = "\n[…]"
 class MailParser:
     """Parses letters arriving at the support mailbox `address`."""
 
-    def __init__(self, address: str, store: AttachmentStore,
-                 also_ours: frozenset[str] = frozenset()) -> None:
-        self.address = normalise_address(address)
-        self.own = frozenset({self.address, *(normalise_address(a) for a in also_ours)})
+    def __init__(self, address: str, store: AttachmentStore) -> None:
+        self.own = frozenset({normalise_address(address)})
         self.store = store
 
     def parse(self, raw: bytes) -> InboundMessage:
@@ -49,6 +47,9 @@ class MailParser:
         message = message_from_bytes(raw, policy=policy.default)
         message_id = (parse_ids(header(message, "Message-ID")) or [synthetic_id(raw)])[0]
         address, display_name = sender(message)
+        answer_to = reply_address(message)
+        if answer_to in self.own:
+            answer_to = None
         automation = classify(message, address, self.own)
         subject = header(message, "Subject")
         reply_to = reply_chain(header(message, "In-Reply-To"), header(message, "References"))
@@ -79,7 +80,7 @@ class MailParser:
             platform_message_id=message_id,
             text=text,
             display_name=display_name,
-            chat_id=address or None,
+            chat_id=answer_to or address or None,
             attachments=extract_attachments(message, message_id, self.store),
             sent_at=_date(message),
             reply_to=reply_to,
@@ -100,9 +101,10 @@ def synthetic_id(raw: bytes) -> str:
 def _unreadable(raw: bytes, exc: Exception) -> InboundMessage:
     text, _ = _limit(raw.decode("utf-8", "replace"), MAX_ORIGINAL_CHARS)
     message_id = synthetic_id(raw)
-    return InboundMessage(channel=ChannelKind.EMAIL, external_user_id=f"unknown-sender:{message_id}",
-                          platform_message_id=message_id, text="", original_text=text,
-                          automated=True, meta={"automation": f"unreadable: {type(exc).__name__}"})
+    return InboundMessage(
+        channel=ChannelKind.EMAIL, external_user_id=f"unknown-sender:{message_id}",
+        platform_message_id=message_id, text="", original_text=text, automated=True,
+        meta={"automation": f"unreadable: {type(exc).__name__}"})
 
 
 def _limit(text: str, limit: int) -> tuple[str, bool]:

@@ -22,7 +22,7 @@ __all__ = ["Automation", "classify"]
 _ROBOT_LOCAL_PARTS = re.compile(
     r"^(?:mailer-daemon|postmaster|no-?reply|do-?not-?reply|donotreply|noreply[-.\w]*|"
     r"no_reply|bounces?|bounce[-+.\w]*|listserv|majordomo|mailman|owner-.+|.+-request|"
-    r".+-bounces?(?:\+.*)?|notifications?|robot|daemon)$",
+    r".+-bounces?(?:\+.*)?|notifications?)$",
     re.IGNORECASE,
 )
 _AUTO_SUBJECT = re.compile(

@@ -21,6 +21,9 @@ class MailServer:
     security: Security = "tls"
     user: str | None = None
     password: str | None = field(default=None, repr=False)
+    cafile: str | None = None  # a private CA (corporate servers); else the system's
 
     def tls_context(self) -> ssl.SSLContext | None:
-        return ssl.create_default_context() if self.security != "plain" else None
+        if self.security == "plain":
+            return None
+        return ssl.create_default_context(cafile=self.cafile)

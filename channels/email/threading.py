@@ -9,7 +9,7 @@ answered last.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 
 __all__ = [
     "add_tag", "clean_subject", "domain_of", "message_id_for", "outbound_id_of", "parse_ids",
@@ -66,8 +66,8 @@ def reply_chain(in_reply_to: str | None, references: str | None) -> tuple[str, .
 
 def reference_headers(reply_to: Sequence[str]) -> tuple[str | None, str | None]:
     """`In-Reply-To` and `References` for a reply to `reply_to` (thread order)."""
-    ids = list(dict.fromkeys(
-        i for raw in reply_to for i in parse_ids(raw if "<" in raw else f"<{raw}>")))
+    found = [i for raw in reply_to for i in parse_ids(raw if "<" in raw else f"<{raw}>")]
+    ids = list(dict.fromkeys(reversed(found)))[::-1]  # a repeat counts where it is last
     if not ids:
         return None, None
     return ids[-1], " ".join(ids[-_MAX_REFERENCES:])

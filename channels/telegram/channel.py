@@ -19,20 +19,36 @@ from typing import Literal, TypeVar
 
 from aiogram import Bot
 from aiogram.client.session.aiohttp import AiohttpSession
-from aiogram.client.telegram import TelegramAPIServer
-from aiogram.exceptions import (ClientDecodeError, TelegramAPIError, TelegramBadRequest,
-                                TelegramConflictError, TelegramEntityTooLarge,
-                                TelegramForbiddenError, TelegramMigrateToChat,
-                                TelegramNetworkError, TelegramNotFound, TelegramRetryAfter,
-                                TelegramServerError, TelegramUnauthorizedError)
+from aiogram.client.telegram import PRODUCTION, TelegramAPIServer
+from aiogram.exceptions import (
+    ClientDecodeError,
+    TelegramAPIError,
+    TelegramBadRequest,
+    TelegramConflictError,
+    TelegramEntityTooLarge,
+    TelegramForbiddenError,
+    TelegramMigrateToChat,
+    TelegramNetworkError,
+    TelegramNotFound,
+    TelegramRetryAfter,
+    TelegramServerError,
+    TelegramUnauthorizedError,
+)
 from aiogram.types import CallbackQuery, FSInputFile, Message, Update
 from aiohttp import web
 from pydantic import ValidationError
 
-from bot.contracts import (Attachment, AttachmentKind, ChannelKind, DeliveryError,
-                           DeliveryReceipt, InboundSink, OutboundMessage)
-from channels.delivery import Failure, RetryPolicy, SendRateLimiter, send_with_retries
-from channels.polling import PollerLease, UnsharedLease, store_all
+from bot.contracts import (
+    Attachment,
+    AttachmentKind,
+    ChannelKind,
+    DeliveryError,
+    DeliveryReceipt,
+    InboundSink,
+    OutboundMessage,
+)
+from channels.delivery import Failure, RetryPolicy, SendLedger, SendRateLimiter, send_with_retries
+from channels.polling import RECONNECT, PollerLease, UnsharedLease, store_all
 from channels.telegram.inbound import ALLOWED_UPDATES, to_inbound
 from channels.telegram.outbound import reply_markup
 from channels.text import split_text
@@ -45,7 +61,6 @@ T = TypeVar("T")
 
 TEXT_LIMIT = 4096
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
-_POLL_BACKOFF_MAX = 30.0
 
 
 def poller_name(token: str) -> str:
@@ -72,13 +87,12 @@ class TelegramChannel:
         request_timeout: float = 30.0,
         retry: RetryPolicy | None = None,
         limiter: SendRateLimiter | None = None,
+        ledger: SendLedger | None = None,
     ) -> None:
         if mode == "webhook" and not (webhook_url and webhook_secret):
             raise ValueError("Telegram webhook mode needs webhook_url and webhook_secret")
-        server = TelegramAPIServer.from_base(api_base) if api_base else None
-        session = AiohttpSession(api=server, timeout=request_timeout) if server else \
-            AiohttpSession(timeout=request_timeout)
-        self._bot = Bot(token, session=session)
+        server = TelegramAPIServer.from_base(api_base) if api_base else PRODUCTION
+        self._bot = Bot(token, session=AiohttpSession(api=server, timeout=request_timeout))
         self._mode = mode
         self._webhook_url = webhook_url
         self._webhook_secret = webhook_secret
@@ -88,6 +102,7 @@ class TelegramChannel:
         self._retry = retry or RetryPolicy()
         self._limiter = limiter or SendRateLimiter(per_chat_rate=1.0, per_chat_burst=3,
                                                    global_rate=30.0, global_burst=30)
+        self._ledger = ledger
         self._sink: InboundSink | None = None
 
     async def run(self, sink: InboundSink) -> None:
@@ -102,15 +117,27 @@ class TelegramChannel:
         if not pieces and not message.attachments:
             raise DeliveryError("empty message: no text and no attachments", permanent=True)
         markup = reply_markup(message)
-        sent: list[Message] = []
-        for index, piece in enumerate(pieces):
-            last = index == len(pieces) - 1
-            sent.append(await self._deliver(message.chat_id, functools.partial(
-                self._bot.send_message, chat_id=chat, text=piece,
-                reply_markup=markup if last else None)))
-        for attachment in message.attachments:
-            sent.append(await self._deliver(message.chat_id, self._attachment_call(chat, attachment)))
-        return DeliveryReceipt(f"{message.chat_id}:{sent[0].message_id}")
+        calls: list[Callable[[], Awaitable[Message]]] = [
+            functools.partial(self._bot.send_message, chat_id=chat, text=piece,
+                              reply_markup=markup if index == len(pieces) - 1 else None)
+            for index, piece in enumerate(pieces)]
+        calls += [self._attachment_call(chat, attachment) for attachment in message.attachments]
+        first: int | None = None
+        for index, call in enumerate(calls):
+            key = f"telegram:{message.chat_id}:{message.outbound_id}:{index}"
+            message_id = await self._send_piece(key, message.chat_id, call)
+            first = message_id if first is None else first
+        return DeliveryReceipt(f"{message.chat_id}:{first}")
+
+    async def _send_piece(self, key: str, chat_id: str,
+                          call: Callable[[], Awaitable[Message]]) -> int:
+        """Send one piece unless the ledger says a previous attempt already got it through."""
+        if self._ledger is not None and (known := await self._ledger.recall(key)) is not None:
+            return int(known)
+        sent = await self._deliver(chat_id, call)
+        if self._ledger is not None:
+            await self._ledger.remember(key, str(sent.message_id))
+        return sent.message_id
 
     async def aclose(self) -> None:
         await self._bot.session.close()
@@ -193,7 +220,8 @@ class TelegramChannel:
         return await send_with_retries(limited, _classify, self._retry,
                                        what=f"Telegram send to {chat_id}")
 
-    def _attachment_call(self, chat: int | str, attachment: Attachment) -> Callable[[], Awaitable[Message]]:
+    def _attachment_call(self, chat: int | str,
+                         attachment: Attachment) -> Callable[[], Awaitable[Message]]:
         source: str | FSInputFile
         if attachment.stored_path:
             source = FSInputFile(attachment.stored_path, filename=attachment.name)
@@ -229,7 +257,7 @@ def _chat_id(chat_id: str) -> int | str:
 def _poll_delay(exc: Exception, failures: int) -> float:
     if isinstance(exc, TelegramRetryAfter):
         return float(exc.retry_after)
-    return min(_POLL_BACKOFF_MAX, 0.5 * 2 ** min(failures - 1, 10))
+    return RECONNECT.backoff(failures)
 
 
 def _classify(exc: Exception) -> Failure | None:
@@ -239,7 +267,7 @@ def _classify(exc: Exception) -> Failure | None:
                         TelegramMigrateToChat, TelegramEntityTooLarge)):
         return Failure(retryable=False, permanent=True)   # blocked, unknown chat, bad content
     if isinstance(exc, (TelegramUnauthorizedError, TelegramConflictError)):
-        return Failure(retryable=False)                    # configuration: fixable, not by retrying now
+        return Failure(retryable=False)            # configuration: fixable, not by retrying now
     if isinstance(exc, ClientDecodeError):
         # Unparsable text (a proxy's error page) is retried; an `ok` answer we could not
         # read means the message went out, and sending it again would duplicate it.

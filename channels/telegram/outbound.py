@@ -5,8 +5,12 @@ from __future__ import annotations
 
 import logging
 
-from aiogram.types import (InlineKeyboardButton, InlineKeyboardMarkup, KeyboardButton,
-                           ReplyKeyboardMarkup)
+from aiogram.types import (
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    KeyboardButton,
+    ReplyKeyboardMarkup,
+)
 
 from bot.contracts import Action, Button, OutboundMessage
 from channels.buttons import encode_button

@@ -22,10 +22,9 @@ import aiohttp
 from vkbottle import API, AiohttpClient, VKAPIError
 from vkbottle.api.request_rescheduler import ABCRequestRescheduler
 
-from bot.contracts import (ChannelKind, DeliveryError, DeliveryReceipt, InboundSink,
-                           OutboundMessage)
+from bot.contracts import ChannelKind, DeliveryError, DeliveryReceipt, InboundSink, OutboundMessage
 from channels.delivery import Failure, RetryPolicy, SendRateLimiter, send_with_retries
-from channels.polling import PollerLease, UnsharedLease, store_all
+from channels.polling import RECONNECT, PollerLease, UnsharedLease, store_all
 from channels.text import split_text
 from channels.vk.inbound import sender_of, to_inbound
 from channels.vk.keyboard import keyboard_json
@@ -38,8 +37,8 @@ T = TypeVar("T")
 
 TEXT_LIMIT = 4096
 _NAMES_CACHED = 10_000
-_BACKOFF_MAX = 30.0
-_RETRYABLE_CODES = frozenset({1, 6, 9, 10})   # unknown, too many per second, flood control, internal
+# unknown, too many per second, flood control, internal
+_RETRYABLE_CODES = frozenset({1, 6, 9, 10})
 _CONFIGURATION_CODES = frozenset({5, 15, 27, 28})   # token or access: fixable, not by retrying
 _VK_REFERENCE = re.compile(r"(photo|doc|audio_message|audio|video|wall|market)-?\d+_\d+(_\w+)?")
 
@@ -112,9 +111,9 @@ class VkChannel:
             peer_id = int(message.chat_id)
         except ValueError:
             raise DeliveryError(f"not a VK peer id: {message.chat_id!r}", permanent=True) from None
-        references = [a.file_id for a in message.attachments if a.file_id and _is_vk_reference(a.file_id)]
-        links = [a.url for a in message.attachments if a.url and not (a.file_id and _is_vk_reference(a.file_id))]
-        skipped = [a for a in message.attachments if not a.url and not (a.file_id and _is_vk_reference(a.file_id))]
+        references = [a.file_id for a in message.attachments if _is_vk_reference(a.file_id)]
+        links = [a.url for a in message.attachments if a.url and not _is_vk_reference(a.file_id)]
+        skipped = [a for a in message.attachments if not a.url and not _is_vk_reference(a.file_id)]
         if skipped:
             log.warning("VK: %d attachment(s) of message %s have no VK id or link and are not sent",
                         len(skipped), message.outbound_id)
@@ -126,8 +125,8 @@ class VkChannel:
         first: int | None = None
         for index, piece in enumerate(pieces):
             last = index == len(pieces) - 1
-            params: dict[str, Any] = {"peer_ids": [peer_id], "random_id": random_id(message.outbound_id, index),
-                                      "message": piece or None}
+            params: dict[str, Any] = {"peer_ids": [peer_id], "message": piece or None,
+                                      "random_id": random_id(message.outbound_id, index)}
             if last and keyboard:
                 params["keyboard"] = keyboard
             if last and references:
@@ -153,7 +152,7 @@ class VkChannel:
                     timeout=aiohttp.ClientTimeout(total=self._wait + self._request_timeout))
             except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
                 failures += 1
-                delay = min(_BACKOFF_MAX, 0.5 * 2 ** min(failures - 1, 10))
+                delay = RECONNECT.backoff(failures)
                 log.warning("VK long poll failed (%s); retrying in %.1fs", exc, delay)
                 await asyncio.sleep(delay)
                 continue
@@ -175,7 +174,8 @@ class VkChannel:
             updates = [u for u in answer.get("updates") or () if isinstance(u, Mapping)]
             if updates:
                 names = await self._display_names(sender_of(u) for u in updates)
-                await store_all(sink, [m for u in updates if (m := to_inbound(u, names)) is not None])
+                messages = [to_inbound(update, names) for update in updates]
+                await store_all(sink, [m for m in messages if m is not None])
                 await asyncio.gather(*(self._answer_press(u) for u in updates
                                        if u.get("type") == "message_event"))
             new_ts = str(answer.get("ts", ts))
@@ -220,7 +220,8 @@ class VkChannel:
             await self._limiter.acquire(chat_id)
             return await call()
 
-        return await send_with_retries(limited, _classify, self._retry, what=f"VK send to {chat_id}")
+        return await send_with_retries(limited, _classify, self._retry,
+                                       what=f"VK send to {chat_id}")
 
     async def _until_done(self, what: str, call: Callable[[], Awaitable[T]]) -> T:
         failures = 0
@@ -229,13 +230,13 @@ class VkChannel:
                 return await call()
             except (VKAPIError, VkUnavailable, aiohttp.ClientError, TimeoutError, KeyError) as exc:
                 failures += 1
-                delay = min(_BACKOFF_MAX, 0.5 * 2 ** min(failures - 1, 10))
+                delay = RECONNECT.backoff(failures)
                 log.warning("VK %s failed (%s); retrying in %.1fs", what, exc, delay)
                 await asyncio.sleep(delay)
 
 
-def _is_vk_reference(file_id: str) -> bool:
-    return _VK_REFERENCE.fullmatch(file_id) is not None
+def _is_vk_reference(file_id: str | None) -> bool:
+    return file_id is not None and _VK_REFERENCE.fullmatch(file_id) is not None
 
 
 def _conversation_message_id(answer: Mapping[str, Any]) -> int | None:

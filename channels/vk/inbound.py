@@ -133,13 +133,15 @@ def _attachment(item: Mapping[str, Any]) -> Attachment:
     file_id = _attachment_id(kind, body)
     if kind == "photo":
         sizes = body.get("sizes") or []
-        largest = max(sizes, key=lambda s: s.get("width", 0) * s.get("height", 0), default={})
+        largest: Mapping[str, Any] = max(
+            sizes, key=lambda s: s.get("width", 0) * s.get("height", 0), default={})
         return Attachment(AttachmentKind.PHOTO, file_id=file_id, url=largest.get("url"),
                           mime="image/jpeg")
     if kind == "doc":
         name = body.get("title")
-        return Attachment(AttachmentKind.DOCUMENT, file_id=file_id, name=name, size=body.get("size"),
-                          url=body.get("url"), mime=mimetypes.guess_type(name or "")[0])
+        return Attachment(AttachmentKind.DOCUMENT, file_id=file_id, name=name,
+                          size=body.get("size"), url=body.get("url"),
+                          mime=mimetypes.guess_type(name or "")[0])
     if kind == "audio_message":
         return Attachment(AttachmentKind.VOICE, file_id=file_id, url=body.get("link_ogg"),
                           mime="audio/ogg")

@@ -49,7 +49,9 @@ def _callback(button: Button) -> dict[str, object] | None:
     if data is None:
         log.warning("button %r dropped: its payload is too long", button.label)
         return None
-    label = button.label if len(button.label) <= _LABEL_LIMIT else button.label[:_LABEL_LIMIT - 1] + "…"
+    label = button.label
+    if len(label) > _LABEL_LIMIT:
+        label = label[:_LABEL_LIMIT - 1] + "…"
     return {"action": {"type": "callback", "label": label,
                        "payload": json.dumps({BUTTON_KEY: data}, ensure_ascii=False)},
             "color": "primary" if button.action is Action.HANDOFF else "secondary"}

@@ -1,0 +1,47 @@
+"""What the channel tests share: a sink that stores into a list, running a channel in the
+background, and waiting for an outcome."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import AsyncIterator, Callable
+
+from bot.contracts import ChannelAdapter, InboundMessage
+
+__all__ = ["ListSink", "receiving", "until"]
+
+
+class ListSink:
+    """Stores what the channel hands in; fails the first `failures` times, like a database
+    that is briefly down."""
+
+    def __init__(self, failures: int = 0) -> None:
+        self.stored: list[InboundMessage] = []
+        self.failures = failures
+
+    async def __call__(self, message: InboundMessage) -> None:
+        if self.failures:
+            self.failures -= 1
+            raise RuntimeError("database unavailable")
+        self.stored.append(message)
+
+
+@contextlib.asynccontextmanager
+async def receiving(channel: ChannelAdapter, sink: ListSink) -> AsyncIterator[None]:
+    task = asyncio.create_task(channel.run(sink))
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+async def until(condition: Callable[[], object], timeout: float = 5.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met in time")
+        await asyncio.sleep(0.02)

@@ -1,0 +1,305 @@
+"""The operators' admin bot through the real gateway: aiogram polling a local Bot API
+server, clients writing through a second Telegram bot and a VK community, real Redis and
+database. Assertions are on what each chat received and what the database holds."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+from sqlalchemy import select
+
+from admin_bot_world import World, admin_bot_settings, admin_telegram, eventually, settings, world
+from bot.contracts import ChannelKind
+from bot.models import ConversationStatus, KbArticle, Message, Operator
+from routing.watcher import SlaWatcher
+
+__all__ = ["admin_bot_settings", "admin_telegram", "settings", "world"]
+
+TG_USER, VK_USER = 3003, 6006
+ANNA, BORIS, STRANGER = 501, 502, 999
+
+
+async def handed_off_in_telegram(world: World, text: str = "Позовите оператора, пожалуйста") -> int:
+    world.telegram.client_message(TG_USER, text)
+    await eventually(lambda: bool(world.telegram.texts_to(TG_USER)))
+    conversation = await world.conversation(ChannelKind.TELEGRAM)
+    assert conversation.status is ConversationStatus.QUEUED
+    return conversation.id
+
+
+async def test_a_stranger_is_refused_politely_and_sees_nothing(world: World) -> None:
+    await world.operator("Анна", ANNA)
+    conversation_id = await handed_off_in_telegram(world, "Позовите оператора, карта Ивана Петрова")
+    await eventually(lambda: bool(world.cards(ANNA)))
+    admin = world.admin
+    for text in ("/start", "/queue", "/next", f"/take {conversation_id}", "/start WRONGCODE", "привет"):
+        admin.client_message(STRANGER, text, sender=admin.user(STRANGER, first_name="Eve",
+                                                               language_code="en"))
+    admin.client_press(STRANGER, f"take:{conversation_id}", message_id=1)
+    await eventually(lambda: len(admin.texts_to(STRANGER)) >= 6 and bool(admin.callback_answers))
+    seen = admin.texts_to(STRANGER)
+    assert all("operators only" in t or "invite code is wrong" in t for t in seen), seen
+    assert not any("Петров" in t or f"#{conversation_id}" in t or "Анна" in t for t in seen)
+    assert admin.callback_answers[0]["show_alert"] is True
+    assert "только для операторов" in admin.callback_answers[0]["text"]   # the press came in Russian
+    conversation = await world.reload(conversation_id)
+    assert conversation.status is ConversationStatus.QUEUED and conversation.assigned_operator_id is None
+
+
+async def test_an_invite_code_links_the_telegram_account_once(world: World) -> None:
+    gateway = world.gateway
+    assert gateway.admin_bot is not None
+    operator = await gateway.desk.register("Вера", groups=("support",))
+    code = await gateway.admin_bot.invites.issue(operator.id)
+    world.admin.client_message(ANNA, f"/start {code}")
+    await eventually(lambda: any("Вера" in t for t in world.admin_texts(ANNA)))
+    async with gateway.sessions() as session:
+        linked = await session.get(Operator, operator.id)
+    assert linked is not None and linked.telegram_user_id == ANNA
+    world.admin.client_message(BORIS, f"/start {code}")          # the code is used up
+    await eventually(lambda: bool(world.admin_texts(BORIS)))
+    assert "неверный или уже использован" in world.admin_texts(BORIS)[0]
+    # the linked operator now gets cards for new requests, and the queue
+    conversation_id = await handed_off_in_telegram(world)
+    await eventually(lambda: bool(world.cards(ANNA)))
+    world.admin.client_message(ANNA, "/queue")
+    await eventually(lambda: any(t.startswith("Очередь") for t in world.admin_texts(ANNA)))
+    queue_text = next(t for t in world.admin_texts(ANNA) if t.startswith("Очередь"))
+    assert f"#{conversation_id}" in queue_text
+
+
+async def test_two_operators_press_take_on_one_card_one_wins(world: World) -> None:
+    anna = await world.operator("Анна", ANNA)
+    boris = await world.operator("Борис", BORIS)
+    conversation_id = await handed_off_in_telegram(world)
+    await eventually(lambda: bool(world.cards(ANNA)) and bool(world.cards(BORIS)))
+    anna_card, boris_card = world.cards(ANNA)[0], world.cards(BORIS)[0]
+    assert f"#{conversation_id}" in anna_card["text"] and "Позовите оператора" in anna_card["text"]
+    world.press(ANNA, anna_card, "take:")
+    world.press(BORIS, boris_card, "take:")
+    await eventually(lambda: len(world.admin.callback_answers) == 2)
+    conversation = await world.reload(conversation_id)
+    assert conversation.status is ConversationStatus.ASSIGNED
+    winner, loser = (ANNA, BORIS) if conversation.assigned_operator_id == anna.id else (BORIS, ANNA)
+    winner_name = "Анна" if winner == ANNA else "Борис"
+    assert conversation.assigned_operator_id in (anna.id, boris.id)
+    await eventually(lambda: any(t.startswith("💬 Активный разговор") for t in world.admin_texts(winner)))
+    assert not any(t.startswith("💬 Активный разговор") for t in world.admin_texts(loser))
+    refusal = next(a for a in world.admin.callback_answers if a.get("show_alert"))
+    assert f"уже взял(а) {winner_name}" in refusal["text"]
+    await eventually(lambda: any("уже взял(а)" in t for t in world.admin_texts(loser)))
+    # both copies of the card now say who took it, without buttons
+    await eventually(lambda: all(f"Взял(а) {winner_name}" in c["text"] for c in (anna_card, boris_card)))
+    assert "reply_markup" not in anna_card or not anna_card["reply_markup"].get("inline_keyboard")
+    assert boris.id != anna.id
+
+
+async def test_reply_reaches_a_vk_client_and_close_asks_for_a_rating(world: World) -> None:
+    await world.operator("Анна", ANNA)
+    world.vk.client_message(VK_USER, "Хочу поговорить с оператором")
+    await eventually(lambda: bool(world.cards(ANNA)))
+    world.admin.client_message(ANNA, "/next")
+    await eventually(lambda: any(t.startswith("💬 Активный разговор") for t in world.admin_texts(ANNA)))
+    world.admin.client_message(ANNA, "Здравствуйте! Я Анна, смотрю ваш вопрос.")
+    await eventually(lambda: "Здравствуйте! Я Анна, смотрю ваш вопрос." in world.vk.texts_to(VK_USER))
+    # the client's next message reaches the operator's chat
+    world.vk.client_message(VK_USER, "Спасибо, жду ответа про перевод")
+    await eventually(lambda: any("Спасибо, жду ответа про перевод" in t for t in world.admin_texts(ANNA)))
+    relayed = next(t for t in world.admin_texts(ANNA) if "Спасибо, жду" in t)
+    assert "(vk)" in relayed
+    # who the client is, and everything said in every channel
+    world.admin.client_message(ANNA, "/client")
+    world.admin.client_message(ANNA, "/history")
+    await eventually(lambda: any(t.startswith("История клиента") for t in world.admin_texts(ANNA)))
+    card = next(t for t in world.admin_texts(ANNA) if t.startswith("👤 Клиент"))
+    assert "vk:" in card
+    history = next(t for t in world.admin_texts(ANNA) if t.startswith("История клиента"))
+    assert "Хочу поговорить с оператором" in history and "Я Анна" in history and " vk] " in history
+    # close: the rating request goes to VK with buttons; the client's press is stored
+    conversation = await world.conversation(ChannelKind.VK)
+    world.admin.client_message(ANNA, "/close")
+    await eventually(lambda: any(m["keyboard"] for m in world.vk.sent if m["peer_id"] == VK_USER
+                                 and "Оцените" in m["message"]))
+    ask = next(m for m in world.vk.sent if m["peer_id"] == VK_USER and "Оцените" in m["message"])
+    buttons = [b for row in ask["keyboard"]["buttons"] for b in row]
+    assert len(buttons) == 5
+    world.vk.client_press(VK_USER, json.loads(buttons[3]["action"]["payload"]),
+                          conversation_message_id=ask["conversation_message_id"])
+
+    async def rated() -> bool:
+        return (await world.reload(conversation.id)).rating == 4
+
+    await eventually(rated)
+    assert (await world.reload(conversation.id)).status is ConversationStatus.CLOSED
+    await eventually(lambda: any(t.startswith(f"Разговор #{conversation.id} закрыт")
+                                 for t in world.admin_texts(ANNA)))
+
+
+async def test_transfer_to_a_colleague_then_to_a_group(world: World) -> None:
+    anna = await world.operator("Анна", ANNA)
+    boris = await world.operator("Борис", BORIS, groups=("support", "fraud"))
+    conversation_id = await handed_off_in_telegram(world)
+    await eventually(lambda: bool(world.cards(ANNA)))
+    world.admin.client_message(ANNA, f"/take {conversation_id}")
+    await eventually(lambda: any(t.startswith("💬 Активный") for t in world.admin_texts(ANNA)))
+    world.admin.client_message(ANNA, "/transfer Борис клиент спрашивает про кредит")
+    await eventually(lambda: any(t.startswith("📨") for t in world.admin_texts(BORIS)))
+    told = next(t for t in world.admin_texts(BORIS) if t.startswith("📨"))
+    assert "Анна" in told and "клиент спрашивает про кредит" in told and f"#{conversation_id}" in told
+    conversation = await world.reload(conversation_id)
+    assert conversation.assigned_operator_id == boris.id
+    async with world.gateway.sessions() as session:
+        notes = list(await session.scalars(select(Message.text).where(
+            Message.conversation_id == conversation_id, Message.private.is_(True))))
+    assert notes == ["клиент спрашивает про кредит"]
+    # Boris's plain message goes to the client: the transferred conversation is his active one
+    world.admin.client_message(BORIS, "Здравствуйте, это Борис")
+    await eventually(lambda: "Здравствуйте, это Борис" in world.telegram.texts_to(TG_USER))
+    cards_before = len(world.cards(BORIS))
+    world.admin.client_message(BORIS, "/transfer fraud проверьте операцию")
+    await eventually(lambda: any("передан в группу fraud" in t for t in world.admin_texts(BORIS)))
+    conversation = await world.reload(conversation_id)
+    assert conversation.status is ConversationStatus.QUEUED and conversation.group == "fraud"
+    assert [e.conversation_id for e in await world.gateway.queue.waiting("fraud")] == [conversation_id]
+    await eventually(lambda: len(world.cards(BORIS)) == cards_before + 1)   # he serves fraud
+    assert anna.id != boris.id and not any("fraud" in c["text"] for c in world.cards(ANNA))
+
+
+async def test_photo_reply_kb_article_button_and_saving_a_reply(world: World) -> None:
+    await world.operator("Анна", ANNA)
+    await handed_off_in_telegram(world, "Позовите оператора, карту не могу найти")
+    await eventually(lambda: bool(world.cards(ANNA)))
+    world.admin.client_message(ANNA, "/next")
+    await eventually(lambda: any(t.startswith("💬 Активный") for t in world.admin_texts(ANNA)))
+    # a photo from the operator reaches the client's bot as an upload of the same bytes
+    world.admin.client_photo(ANNA, caption="Вот где это в приложении", content=b"\xff\xd8" + b"x" * 500)
+    await eventually(lambda: bool(world.telegram.calls_of("sendPhoto")))
+    assert any(content == b"\xff\xd8" + b"x" * 500 for _, content in world.telegram.files.values())
+    assert any(m.get("caption") == "Вот где это в приложении" or m.get("text") == "Вот где это в приложении"
+               for m in world.telegram.sent)
+    # KB search; the button sends the article to the client
+    world.admin.client_message(ANNA, "/kb потерял карту")
+    await eventually(lambda: any(t.startswith("Нашлось") for t in world.admin_texts(ANNA)))
+    found = next(m for m in world.admin.sent if m["chat"]["id"] == ANNA
+                 and m.get("text", "").startswith("Нашлось"))
+    before = len(world.telegram.texts_to(TG_USER))
+    world.press(ANNA, found, "article:")
+    await eventually(lambda: len(world.telegram.texts_to(TG_USER)) > before)
+    assert "заблокируйте карту" in world.telegram.texts_to(TG_USER)[-1].lower()
+    # the operator's own reply is kept in the KB as a new article answering the question
+    world.admin.client_message(ANNA, "Перевыпустить карту можно в приложении: Карты → Перевыпуск.")
+    await eventually(lambda: any("Перевыпуск" in t for t in world.telegram.texts_to(TG_USER)))
+    world.admin.client_message(ANNA, "/save")
+    await eventually(lambda: any("сохранён в базе знаний" in t for t in world.admin_texts(ANNA)))
+    async with world.gateway.sessions() as session:
+        article = await session.scalar(select(KbArticle).where(KbArticle.id.like("operator-%")))
+        assert article is not None
+        assert article.answer.startswith("Перевыпустить карту")
+        assert [v.text for v in article.variants] == ["Позовите оператора, карту не могу найти"]
+
+
+async def test_sla_warning_and_an_expired_lease_are_posted(world: World) -> None:
+    gateway = world.gateway
+    assert gateway.admin_bot is not None
+    await world.operator("Анна", ANNA)
+    conversation_id = await handed_off_in_telegram(world)
+    await eventually(lambda: len(world.cards(ANNA)) == 1)
+    conversation = await world.reload(conversation_id)
+    assert conversation.sla_deadline is not None
+    watcher = SlaWatcher(gateway.queue, gateway.sessions, gateway.admin_bot.notifier)
+    await watcher.run_once(now=conversation.sla_deadline - dt.timedelta(minutes=5))
+    await eventually(lambda: any(t.startswith(f"⏰ #{conversation_id}") for t in world.admin_texts(ANNA)))
+    world.admin.client_message(ANNA, f"/take {conversation_id}")
+    await eventually(lambda: any(t.startswith("💬 Активный") for t in world.admin_texts(ANNA)))
+    later = gateway.queue.clock() + gateway.queue.lease * 2
+    await watcher.run_once(now=later)
+    await eventually(lambda: any(t.startswith(f"↩️ #{conversation_id}") for t in world.admin_texts(ANNA)))
+    await eventually(lambda: len(world.cards(ANNA)) == 2)   # a fresh card to take it again
+    assert (await world.reload(conversation_id)).status is ConversationStatus.QUEUED
+
+
+async def test_away_stops_new_cards_and_online_resumes_them(world: World) -> None:
+    await world.operator("Анна", ANNA)
+    world.admin.client_message(ANNA, "/away")
+    await eventually(lambda: any(t.startswith("Статус: отош") for t in world.admin_texts(ANNA)))
+    await handed_off_in_telegram(world)
+    world.vk.client_message(VK_USER, "оператора позовите")
+    await eventually(lambda: bool(world.vk.texts_to(VK_USER)))
+    await world.gateway.outbox.drain()
+    assert world.cards(ANNA) == []
+    world.admin.client_message(ANNA, "/online")
+    await eventually(lambda: any(t.startswith("Статус: в сети") for t in world.admin_texts(ANNA)))
+    world.admin.client_message(ANNA, "/queue")
+    await eventually(lambda: any(t.startswith("Очередь — ждут: 2") for t in world.admin_texts(ANNA)))
+
+
+async def test_switch_between_conversations_in_english(world: World) -> None:
+    await world.operator("Anna", ANNA, language="en")
+    telegram_id = await handed_off_in_telegram(world)
+    world.vk.client_message(VK_USER, "I want to talk to a person")
+    await eventually(lambda: len(world.cards(ANNA)) == 2)
+    assert world.cards(ANNA)[0]["text"].startswith(f"🆕 #{telegram_id}")
+    assert "Answer by:" in world.cards(ANNA)[0]["text"]
+    world.admin.client_message(ANNA, "/next")
+    world.admin.client_message(ANNA, "/next")
+    await eventually(lambda: sum(t.startswith("💬 Active conversation") for t in world.admin_texts(ANNA)) == 2)
+    vk_id = (await world.conversation(ChannelKind.VK)).id
+    # the last one taken is active; /switch picks the other
+    world.admin.client_message(ANNA, "/switch")
+    await eventually(lambda: any(t.startswith("Your conversations") for t in world.admin_texts(ANNA)))
+    listing = next(t for t in world.admin_texts(ANNA) if t.startswith("Your conversations"))
+    assert f"#{telegram_id}" in listing and f"#{vk_id}" in listing
+    world.admin.client_message(ANNA, f"/switch {telegram_id}")
+    await eventually(lambda: sum(t.startswith("💬 Active conversation") for t in world.admin_texts(ANNA)) == 3)
+    world.admin.client_message(ANNA, "Hello from Anna")
+    await eventually(lambda: "Hello from Anna" in world.telegram.texts_to(TG_USER))
+    assert "Hello from Anna" not in world.vk.texts_to(VK_USER)
+    world.admin.client_message(ANNA, "/bogus")
+    await eventually(lambda: any("don't know that command" in t for t in world.admin_texts(ANNA)))
+
+
+async def test_report_comes_as_text_and_chart(world: World) -> None:
+    await world.operator("Анна", ANNA)
+    await handed_off_in_telegram(world)
+    world.admin.client_message(ANNA, "/report today")
+    await eventually(lambda: bool(world.admin.calls_of("sendPhoto")), timeout=30)
+    photo = world.admin.calls_of("sendPhoto")[0]
+    assert photo.params["chat_id"] == ANNA
+    world.admin.client_message(ANNA, "/report someday-never")
+    await eventually(lambda: any("Не понимаю период" in t for t in world.admin_texts(ANNA)))
+
+
+async def test_an_operator_who_blocked_the_bot_does_not_stop_the_others_cards(world: World) -> None:
+    await world.operator("Анна", ANNA)
+    await world.operator("Борис", BORIS)
+    world.admin.blocked.add(BORIS)
+    await handed_off_in_telegram(world)
+    await eventually(lambda: bool(world.cards(ANNA)))
+    assert world.cards(BORIS) == []
+
+
+async def test_merge_then_answer_through_the_other_channel_and_unmerge(world: World) -> None:
+    await world.operator("Анна", ANNA)
+    conversation_id = await handed_off_in_telegram(world)
+    world.vk.client_message(VK_USER, "Здравствуйте")
+    await eventually(lambda: bool(world.vk.texts_to(VK_USER)))
+    vk_client = (await world.conversation(ChannelKind.VK)).client_id
+    world.admin.client_message(ANNA, f"/take {conversation_id}")
+    await eventually(lambda: any(t.startswith("💬 Активный") for t in world.admin_texts(ANNA)))
+    world.admin.client_message(ANNA, "/via vk не получится")          # not this client's channel yet
+    await eventually(lambda: any("не писал через канал vk" in t for t in world.admin_texts(ANNA)))
+    world.admin.client_message(ANNA, f"/merge {vk_client} клиент назвал код из ВК")
+    await eventually(lambda: any(t.startswith("Клиенты объединены") for t in world.admin_texts(ANNA)))
+    world.admin.client_message(ANNA, "/via vk Ответ во ВКонтакте")
+    await eventually(lambda: "Ответ во ВКонтакте" in world.vk.texts_to(VK_USER))
+    assert "Ответ во ВКонтакте" not in world.telegram.texts_to(TG_USER)
+    world.admin.client_message(ANNA, "/history")
+    await eventually(lambda: any(t.startswith("История клиента") for t in world.admin_texts(ANNA)))
+    history = next(t for t in world.admin_texts(ANNA) if t.startswith("История клиента"))
+    assert " vk] клиент: Здравствуйте" in history and " telegram] клиент: Позовите" in history
+    merged = next(t for t in world.admin_texts(ANNA) if t.startswith("Клиенты объединены"))
+    record = merged.split("/unmerge ")[1].strip()
+    world.admin.client_message(ANNA, f"/unmerge {record}")
+    await eventually(lambda: any(t.startswith(f"Объединение {record} отменено")
+                                 for t in world.admin_texts(ANNA)))

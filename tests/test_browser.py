@@ -1,0 +1,70 @@
+"""A real browser (Debian's chromium driven by Playwright) on the web chat and the console:
+type a question, see the KB answer; reload, the conversation is still there; an operator
+takes it in the console and answers; the visitor sees the operator's message."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from playwright.async_api import Browser, async_playwright, expect
+
+from bot.app import Gateway
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
+
+pytestmark = pytest.mark.skipif(
+    not CHROMIUM.exists(), reason="the browser test needs Debian's chromium at /usr/bin/chromium")
+
+
+@pytest.fixture
+async def browser() -> AsyncIterator[Browser]:
+    async with async_playwright() as playwright:
+        launched = await playwright.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        yield launched
+        await launched.close()
+
+
+async def test_a_visitor_asks_and_an_operator_answers_in_real_browsers(
+        browser: Browser, gateway: Gateway, served: str) -> None:
+    errors: list[str] = []
+    visitor = await (await browser.new_context(locale="ru-RU")).new_page()
+    visitor.on("pageerror", lambda error: errors.append(str(error)))
+    await visitor.goto(served + "/")
+    await expect(visitor.locator("#status-text")).to_have_text("На связи")
+
+    await visitor.fill("#input", "Я потерял карту, что делать?")
+    await visitor.press("#input", "Enter")
+    article = gateway.knowledge.index.article("card-lost")
+    assert article is not None
+    answer = visitor.locator(".row.bot .bubble").first
+    await expect(answer).to_contain_text(article.answer.splitlines()[0])
+    await expect(visitor.locator(".row.client.pending")).to_have_count(0)   # acknowledged
+
+    await visitor.reload()
+    first = visitor.locator(".row.client .bubble").first
+    await expect(first).to_have_text("Я потерял карту, что делать?")
+    await expect(visitor.locator(".row.bot")).to_have_count(1)
+
+    await visitor.click("#human")   # "talk to a person"
+    await expect(visitor.locator(".row.bot").last).to_contain_text("очеред")
+
+    console = await (await browser.new_context(locale="en-US")).new_page()
+    console.on("pageerror", lambda error: errors.append(str(error)))
+    await console.goto(served + "/operator")
+    await console.fill("#login-name", "Anna")
+    await console.fill("#login-token", "test-operator-token")
+    await console.click("#login button[type=submit]")
+    await expect(console.locator("#queue-rows tr")).to_have_count(1)
+    await console.click("#queue-rows tr button")
+    await expect(console.locator(".status-pill")).to_have_text("assigned")
+    await console.fill("#reply-text", "Hello, Anna here. Your card is blocked.")
+    await console.click("#send-reply")
+
+    await expect(visitor.locator(".row.operator .bubble")).to_have_text(
+        "Hello, Anna here. Your card is blocked.")
+    await expect(visitor.locator(".row.operator .who")).to_have_text("Оператор")
+    assert errors == []

@@ -1,0 +1,115 @@
+"""`switchboard kb …` run as a real process against the test database and Redis."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from redis.asyncio import Redis
+
+from bot.db import SessionFactory
+from bot.knowledge import KnowledgeBase
+from bot.models import KbMiss
+from kb.articles import Article
+
+REPO = Path(__file__).resolve().parents[1]
+SAMPLE_KB = REPO / "bot" / "sample_kb" / "bank.yaml"
+RUN_KB_APP = "from bot.commands.kb import kb_app; kb_app(prog_name='switchboard kb')"
+
+
+@pytest.fixture
+def cli(database_url: str, redis_url: str, tmp_path: Path, sessions: SessionFactory,
+        redis: Redis):
+    """Run `switchboard kb ARGS` in a subprocess; the `sessions`/`redis` fixtures empty the
+    database and Redis afterwards."""
+    env = {**os.environ, "DATABASE_URL": database_url, "REDIS_URL": redis_url,
+           "VAR_DIR": str(tmp_path / "var"), "PYTHONPATH": str(REPO)}
+
+    def run(*args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-c", RUN_KB_APP, *args], input=stdin, env=env,
+                              cwd=tmp_path, capture_output=True, text=True, timeout=120,
+                              check=False)
+
+    return run
+
+
+async def test_import_match_and_search(cli, sessions: SessionFactory, redis: Redis) -> None:
+    imported = cli("import", str(SAMPLE_KB))
+    assert imported.returncode == 0, imported.stderr
+    assert "question variants" in imported.stdout and "chosen" in imported.stdout
+    questions = ["я потерял карту", "I lost my card", "", "какая завтра погода в Сочи"]
+    matched = cli("match", stdin="\n".join(questions) + "\n")
+    assert matched.returncode == 0, matched.stderr
+    lines = [json.loads(line) for line in matched.stdout.splitlines()]
+    assert [line["question"] for line in lines] == questions
+    assert [(line["article_id"], line["decision"]) for line in lines] == [
+        ("card-lost", "answer"), ("card-lost-en", "answer"), (None, "handoff"),
+        (None, "handoff")]
+    assert all(isinstance(line["score"], float) for line in lines)
+    searched = cli("search", "заблокировать потерянную карточку")
+    assert searched.returncode == 0, searched.stderr
+    assert "card-lost" in searched.stdout and "decision:" in searched.stdout
+
+
+async def test_a_bad_import_names_the_line_and_changes_nothing(
+        cli, sessions: SessionFactory, redis: Redis, tmp_path: Path) -> None:
+    await KnowledgeBase(sessions, redis).save_article(
+        Article("kept", "", "Ответ.", ("Вопрос",)))
+    bad = tmp_path / "bad.csv"
+    bad.write_text("article_id,question,answer,category\n"
+                   "new-one,Вопрос один,Ответ,general\n"
+                   "new-two,,Ответ,general\n", encoding="utf-8")
+    result = cli("import", str(bad))
+    assert result.returncode == 1
+    assert f"{bad}:3: article new-two: empty question" in result.stderr
+    assert [a.id for a in await KnowledgeBase(sessions, redis).export_articles()] == ["kept"]
+
+
+async def test_export_then_import_round_trips(cli, sessions: SessionFactory, redis: Redis,
+                                              tmp_path: Path) -> None:
+    kb = KnowledgeBase(sessions, redis)
+    await kb.import_file(SAMPLE_KB)
+    before = await kb.export_articles()
+    exported = cli("export", str(tmp_path / "kb.yaml"))  # CSV: tests/test_kb_formats.py
+    assert exported.returncode == 0, exported.stderr
+    again = cli("import", "--replace", "--no-calibrate", str(tmp_path / "kb.yaml"))
+    assert again.returncode == 0, again.stderr
+    assert f"0 new, {len(before)} updated, 0 removed" in again.stdout
+    assert await kb.export_articles() == before
+
+
+async def test_eval_calibrate_and_gaps(cli, sessions: SessionFactory, redis: Redis,
+                                       tmp_path: Path) -> None:
+    await KnowledgeBase(sessions, redis).import_file(SAMPLE_KB)
+    labelled = tmp_path / "labelled.csv"
+    labelled.write_text("question,article_id\n"
+                        "я потерял карту,card-lost\n"
+                        "как разблокировать карту,card-found-after-block\n"
+                        "I lost my card,card-lost-en\n"
+                        "посоветуйте хороший сериал,\n", encoding="utf-8")
+    evaluated = cli("eval", str(labelled))
+    assert evaluated.returncode == 0, evaluated.stderr
+    assert "3 in-scope and 1 out-of-scope questions" in evaluated.stdout
+    assert "in-scope accuracy 100.0%" in evaluated.stdout
+    assert "out-of-scope recall 100.0%" in evaluated.stdout
+
+    unknown = tmp_path / "unknown.csv"
+    unknown.write_text("question,article_id\nвопрос,no-such-article\n", encoding="utf-8")
+    refused = cli("eval", str(unknown))
+    assert refused.returncode == 1 and "no-such-article" in refused.stderr
+
+    calibrated = cli("calibrate", "--oos-recall", "0.8")
+    assert calibrated.returncode == 0, calibrated.stderr
+    assert "← chosen" in calibrated.stdout and "handed off" in calibrated.stdout
+
+    async with sessions.begin() as session:
+        session.add_all(KbMiss(question=q) for q in [
+            "как открыть вклад", "открыть вклад онлайн", "вклад под высокий процент",
+            "где ближайший банкомат", "банкомат рядом с метро", "курс доллара сегодня"])
+    gaps = cli("gaps", "--clusters", "3")
+    assert gaps.returncode == 0, gaps.stderr
+    assert "вклад" in gaps.stdout and "банкомат" in gaps.stdout
