@@ -30,7 +30,7 @@ from admin.web import OperatorConsole
 from bot.contracts import ChannelAdapter, ChannelKind
 from bot.db import SessionFactory, create_engine, session_factory, upgrade
 from bot.engine import Engine
-from bot.events import DeskFeed
+from bot.events import DeskFeed, FeedNotifier
 from bot.history import web_history
 from bot.knowledge import KnowledgeBase
 from bot.models import utcnow
@@ -38,12 +38,15 @@ from bot.outbox import Outbox
 from bot.redis_server import connect_redis
 from bot.settings import Settings
 from channels.email import EmailAdapter, MailServer
-from channels.telegram import poller_name
+from channels.telegram import TelegramChannel, poller_name
+from channels.vk import VkChannel
+from channels.vk import poller_name as vk_poller_name
 from channels.web import WebChat
+from routing.ledger import RedisSendLedger
 from routing.locks import RedisPollerLease
 from routing.presence import Presence
-from routing.queue import OperatorQueue
 from routing.codes import ProofCodes
+from routing.queue import OperatorQueue
 from routing.rebuild import rebuild_queue
 from routing.recognition import Recognition
 from routing.service_levels import BusinessCalendar, ServiceLevels
@@ -95,7 +98,7 @@ async def open_gateway(settings: Settings, *,
             feed = DeskFeed(redis)
             web_chat = WebChat(history=lambda visitor: web_history(sessions, visitor))
             adapters: dict[ChannelKind, ChannelAdapter] = {ChannelKind.WEB: web_chat}
-            adapters.update(_channels(settings))
+            adapters.update(_channels(settings, redis))
             outbox = Outbox(sessions, adapters, feed, clock)
             recognition = Recognition(codes=ProofCodes(redis), queue=queue, feed=feed,
                                       desk_language=settings.language)
@@ -109,6 +112,9 @@ async def open_gateway(settings: Settings, *,
                                    presence=presence, levels=levels)
             http = web.Application(client_max_size=2 * 1024 * 1024)
             http.add_routes(web_chat.routes())
+            telegram = adapters.get(ChannelKind.TELEGRAM)
+            if isinstance(telegram, TelegramChannel) and settings.telegram.mode == "webhook":
+                http.add_routes([telegram.webhook_route(settings.telegram.webhook_path)])
             console = OperatorConsole(desk, feed, settings.operator_token.get_secret_value())
             http.add_routes(console.routes())
             http.on_shutdown.append(lambda _app: console.aclose())  # open consoles would stall it
@@ -148,17 +154,15 @@ async def running(gateway: Gateway, *, host: str | None = None,
         tasks.append(asyncio.create_task(_keep_running(adapter.kind.value, adapter.run, gateway.engine)))
     tasks.append(asyncio.create_task(_keep_running("kb-watch", gateway.knowledge.watch)))
     tasks.append(asyncio.create_task(_keep_running("idle-closer", _close_idle, gateway)))
-    watcher: SlaWatcher | None = None
     if gateway.admin_bot is not None:
         tasks.append(asyncio.create_task(_keep_running("admin-bot", gateway.admin_bot.run)))
-        watcher = SlaWatcher(gateway.queue, gateway.sessions, gateway.admin_bot.notifier)
-        watcher.start()
+    watcher = SlaWatcher(gateway.queue, gateway.sessions, FeedNotifier(gateway.feed))
+    watcher.start()
     await gateway.outbox.resend_pending()
     try:
         yield base_url
     finally:
-        if watcher is not None:
-            await watcher.stop()
+        await watcher.stop()
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
@@ -180,9 +184,22 @@ async def serve(settings: Settings) -> None:
         log.info("shutting down")
 
 
-def _channels(settings: Settings) -> dict[ChannelKind, ChannelAdapter]:
-    """The platform channels whose settings are filled in."""
+def _channels(settings: Settings, redis: Redis) -> dict[ChannelKind, ChannelAdapter]:
+    """The platform channels whose settings are filled in. Pollers hold a Redis lease, so
+    with several gateway processes exactly one polls each bot."""
     adapters: dict[ChannelKind, ChannelAdapter] = {}
+    telegram = settings.telegram
+    if telegram.token is not None:
+        token = telegram.token.get_secret_value()
+        adapters[ChannelKind.TELEGRAM] = TelegramChannel(
+            token, api_base=telegram.api_base, mode=telegram.mode, webhook_url=telegram.webhook_url,
+            webhook_secret=_secret(telegram.webhook_secret),
+            lease=RedisPollerLease(redis, poller_name(token)), ledger=RedisSendLedger(redis))
+    vk = settings.vk
+    if vk.token is not None and vk.group_id is not None:
+        adapters[ChannelKind.VK] = VkChannel(
+            vk.token.get_secret_value(), vk.group_id, api_base=vk.api_base,
+            lease=RedisPollerLease(redis, vk_poller_name(vk.group_id)))
     mail = settings.email
     if mail.address and mail.imap_host and mail.smtp_host:
         adapters[ChannelKind.EMAIL] = EmailAdapter(

@@ -214,7 +214,7 @@ class WebChat:
             # shielded: a page closing mid-message must not cut the store in half
             await asyncio.shield(sink(inbound))
         except Exception:
-            log.exception("web chat message %s not stored", inbound.platform_message_id)
+            log.exception("web chat message %s not stored", client_id)
             await _push(ws, _error("not_stored", "the message was not stored; send it again",
                                    client_id))
             return

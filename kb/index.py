@@ -72,6 +72,7 @@ class Scores:
     combined: np.ndarray
     best_variant: np.ndarray
     centroid: np.ndarray
+    learned: np.ndarray
     best_row_article: np.ndarray  # per query: the article of the single closest variant
 
 
@@ -176,6 +177,7 @@ class KnowledgeIndex:
         return Scores(combined=np.vstack([p.combined for p in parts]),
                       best_variant=np.vstack([p.best_variant for p in parts]),
                       centroid=np.vstack([p.centroid for p in parts]),
+                      learned=np.vstack([p.learned for p in parts]),
                       best_row_article=np.concatenate([p.best_row_article for p in parts]))
 
     def _score_batch(self, texts: Sequence[str]) -> Scores:
@@ -200,7 +202,7 @@ class KnowledgeIndex:
             best_variant[row, candidates] = np.maximum.reduceat(cosines, firsts)
             best_row_article[row] = self._owner[variant_rows[cosines.argmax()]]
         combined = partial + SIMILARITY_WEIGHT / 2 * best_variant
-        return Scores(combined, best_variant, centroid, best_row_article)
+        return Scores(combined, best_variant, centroid, learned, best_row_article)
 
     def features(self, scores: Scores) -> np.ndarray:
         """The calibration's FEATURES for each query row (see kb.calibration)."""
@@ -214,9 +216,14 @@ class KnowledgeIndex:
         ratio = np.divide(top2, top1, out=np.zeros_like(top1), where=top1 > 0)
         # The top hit's share of a softmax over all articles: how alone it is at the top.
         share = 1.0 / np.exp((combined - top1[:, None]) / SOFTMAX_TEMPERATURE).sum(axis=1)
+        # The perceptron's own view: its score for the top hit and its lead over the rest.
+        learned = scores.learned[rows, first]
+        rest = scores.learned.copy()
+        rest[rows, first] = -np.inf
+        lead = learned - rest.max(axis=1) if rest.shape[1] > 1 else learned
         return np.column_stack([top1, top2, top1 - top2, scores.best_variant[rows, first],
-                                scores.centroid[rows, first], agreement, ratio, share]
-                               ).astype(np.float64)
+                                scores.centroid[rows, first], agreement, ratio, share,
+                                learned, lead]).astype(np.float64)
 
     def ranked(self, scores: Scores, limit: int) -> np.ndarray:
         """Positions of the `limit` best articles per query, best first."""

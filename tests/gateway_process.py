@@ -1,7 +1,7 @@
 """A gateway process for the multi-process tests: the real Gateway from environment
-settings, run until killed. Telegram is added the way bot/app.py is to build it (until it
-does), with the lease's ttl and the bot-wide send rate taken from the test's environment
-so that a test finishes in seconds. Prints "ready <pid>" once serving."""
+settings, run until killed. Its Telegram channel is built as bot/app.py builds it, except
+that the lease's ttl and the bot-wide send rate come from the test's environment so that
+a test finishes in seconds. Prints "ready <pid>" once serving."""
 
 from __future__ import annotations
 
@@ -22,7 +22,10 @@ async def main() -> None:
     settings = load_settings()
     async with open_gateway(settings) as gateway:
         token = settings.telegram.token.get_secret_value() if settings.telegram.token else None
-        if token and ChannelKind.TELEGRAM not in gateway.adapters:
+        if token:
+            wired = gateway.adapters.get(ChannelKind.TELEGRAM)
+            if wired is not None:
+                await wired.aclose()
             gateway.adapters[ChannelKind.TELEGRAM] = TelegramChannel(
                 token, api_base=settings.telegram.api_base, poll_timeout=1,
                 lease=RedisPollerLease(gateway.redis, poller_name(token),

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
@@ -138,7 +139,7 @@ async def test_handoff_photo_operator_reply_split_and_rating(platforms: Platform
     assert await rated() == 5
 
 
-async def test_vk_handoff_and_operator_reply(platforms: Platforms) -> None:
+async def test_vk_handoff_operator_reply_and_callback_rating(platforms: Platforms) -> None:
     vk, gateway = platforms.vk, platforms.gateway
     await until(lambda: vk.lp_requests > 0)
     vk.client_message(VK_USER, "Хочу поговорить с оператором")
@@ -149,6 +150,25 @@ async def test_vk_handoff_and_operator_reply(platforms: Platforms) -> None:
     reply = "Здравствуйте! Я Ирина, смотрю ваш вопрос."
     await gateway.desk.reply(operator.id, view.id, reply)
     await until(lambda: reply in vk.texts_to(VK_USER), timeout=10)
+
+    await gateway.desk.close(operator.id, view.id)          # asks for a rating with buttons
+    await until(lambda: bool(vk.sent[-1]["keyboard"]), timeout=10)
+    rating = vk.sent[-1]
+    five = rating["keyboard"]["buttons"][0][4]["action"]
+    assert five["type"] == "callback"
+    vk.client_press(VK_USER, json.loads(five["payload"]),
+                    conversation_message_id=rating["conversation_message_id"])
+    await until(lambda: bool(vk.event_answers), timeout=10)
+
+    async def rated() -> int | None:
+        async with gateway.sessions() as session:
+            return (await session.get(Conversation, view.id)).rating  # type: ignore[union-attr]
+
+    for _ in range(100):
+        if await rated() == 5:
+            break
+        await asyncio.sleep(0.05)
+    assert await rated() == 5
 
 
 async def test_429_through_the_outbox_is_retried_and_delivered_once(platforms: Platforms) -> None:

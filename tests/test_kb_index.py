@@ -166,7 +166,11 @@ def test_sample_kb_answers_typical_questions(sample: KnowledgeIndex, question: s
     "какая завтра погода в Сочи",
     "хочу купить слона",
     "посоветуйте хороший сериал",
+    "кто выиграл вчерашний матч",
+    "можно ли у вас заказать пиццу",
     "do you sell pizza",
+    "can you recommend a good movie",
+    "tell me a joke",
 ])
 def test_sample_kb_hands_off_unknown_questions(sample: KnowledgeIndex, question: str) -> None:
     assert sample.decide(question).decision is Decision.HANDOFF

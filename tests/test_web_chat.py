@@ -205,3 +205,21 @@ async def test_operator_messages_are_marked_as_such(gateway: Gateway, served: st
         assert [m["author"] for m in history["messages"]] == ["client", "bot", "operator"]
         assert all(m["author"] != Author.OPERATOR.value or m["text"] != "private: VIP?"
                    for m in history["messages"])
+
+
+async def test_buttons_travel_back_as_actions(gateway: Gateway, served: str) -> None:
+    async with Visitor(served) as visitor:
+        since = visitor.ws.mark()
+        chosen = await visitor.press("choose", "card-lost")     # a clarification choice
+        await visitor.acked(chosen, since)
+        article = gateway.knowledge.index.article("card-lost")
+        assert article is not None
+        assert (await visitor.reply(since=since, author="bot"))["text"] == article.answer
+
+        since = visitor.ws.mark()
+        await visitor.press("handoff")                          # "talk to a person"
+        assert "очеред" in (await visitor.reply(since=since, author="bot"))["text"]
+        assert len(await gateway.queue.waiting()) == 1
+        history = await visitor.connect()
+        assert [m["action"] for m in history["messages"] if m["author"] == "client"] == [
+            "choose", "handoff"]

@@ -11,6 +11,7 @@ holding the admin bot's poller lease follows the feed, so each notice is posted 
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import json
 import logging
 from collections.abc import Awaitable, Callable
@@ -80,6 +81,8 @@ class AdminNotifier:
             "queued": self._queued, "taken": self._taken, "client_message": self._client_message,
             "transferred": self._transferred, "undelivered": self._undelivered,
             "bounced": self._bounced, "closed": self._closed,
+            "sla_warning": self._sla_notice, "sla_breached": self._sla_notice,
+            "lease_expired": self._lease_notice,
         }
 
     # -- the feed -------------------------------------------------------------------------
@@ -233,32 +236,44 @@ class AdminNotifier:
     # -- the SLA watcher (routing.watcher.DeskNotifier) -----------------------------------
 
     async def sla_warning(self, entry: QueueEntry) -> None:
-        await self._broadcast(entry, "sla_warning")
+        await self._broadcast("sla_warning", entry.conversation_id, entry.group, entry.deadline)
 
     async def sla_breached(self, entry: QueueEntry) -> None:
-        await self._broadcast(entry, "sla_breached")
+        await self._broadcast("sla_breached", entry.conversation_id, entry.group, entry.deadline)
 
     async def lease_expired(self, entry: QueueEntry, operator_id: int | None) -> None:
+        await self._lease_lost(entry.conversation_id, operator_id)
+
+    async def _sla_notice(self, notice: dict[str, Any]) -> None:
+        """The same alerts when the watcher runs in another process (published on the feed)."""
+        await self._broadcast(str(notice["kind"]), int(notice["conversation_id"]), str(notice["group"]),
+                              dt.datetime.fromisoformat(str(notice["deadline"])))
+
+    async def _lease_notice(self, notice: dict[str, Any]) -> None:
+        operator_id = notice.get("operator_id")
+        await self._lease_lost(int(notice["conversation_id"]),
+                               int(operator_id) if operator_id is not None else None)
+
+    async def _lease_lost(self, conversation_id: int, operator_id: int | None) -> None:
         holder = await self._holder(operator_id)
         if holder is not None:
-            await self._active.clear(operator_id or 0, entry.conversation_id)
-            await self._sender.text(holder.ref, say("lease_expired", holder.language,
-                                                    id=entry.conversation_id))
-        await self.post_card(entry.conversation_id)
+            await self._active.clear(operator_id or 0, conversation_id)
+            await self._sender.text(holder.ref, say("lease_expired", holder.language, id=conversation_id))
+        await self.post_card(conversation_id)
 
-    async def _broadcast(self, entry: QueueEntry, key: str) -> None:
-        deadline = entry.deadline.astimezone(self._audience.zone).strftime("%d.%m %H:%M")
-        for reader in await self._readers(entry.group):
+    async def _broadcast(self, key: str, conversation_id: int, group: str,
+                         deadline_at: dt.datetime) -> None:
+        deadline = deadline_at.astimezone(self._audience.zone).strftime("%d.%m %H:%M")
+        for reader in await self._readers(group):
             try:
-                await self._sender.text(reader.ref, say(key, reader.language, id=entry.conversation_id,
-                                                        group=entry.group, deadline=deadline))
+                await self._sender.text(reader.ref, say(key, reader.language, id=conversation_id,
+                                                        group=group, deadline=deadline))
             except DeliveryError as exc:
-                log.warning("%s of #%s not posted to %s: %s", key, entry.conversation_id,
-                            reader.ref.key, exc)
+                log.warning("%s of #%s not posted to %s: %s", key, conversation_id, reader.ref.key, exc)
         if self._topics is not None:
             language = self._audience.language
-            await self._topics.send(entry.conversation_id, f"#{entry.conversation_id}",
-                                    say(key, language, id=entry.conversation_id, group=entry.group,
+            await self._topics.send(conversation_id, f"#{conversation_id}",
+                                    say(key, language, id=conversation_id, group=group,
                                         deadline=deadline))
 
     # -- who reads ------------------------------------------------------------------------
