@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.contracts import Action, Attachment, Button, ChannelKind
 from bot.db import SessionFactory
 from bot.events import DeskFeed, record
+from bot.handover import Handover, mark_taken
 from bot.knowledge import ArticleNotFound, KnowledgeBase
 from bot.models import (Author, Client, Conversation, ConversationStatus, Direction, EventKind,
                         Identity, Message, Operator, OperatorGroup)
@@ -141,8 +142,9 @@ class SavedReply:
 class OperatorDesk:
     def __init__(self, *, sessions: SessionFactory, queue: OperatorQueue, outbox: Outbox,
                  feed: DeskFeed, clock: Callable[[], dt.datetime], knowledge: KnowledgeBase,
-                 presence: Presence) -> None:
+                 presence: Presence, handover: Handover) -> None:
         self._sessions = sessions
+        self._handover = handover
         self._queue = queue
         self._outbox = outbox
         self._feed = feed
@@ -268,10 +270,7 @@ class OperatorDesk:
             if conversation is None:
                 await self._queue.remove(conversation_id)
                 raise DeskError("desk_not_found", conversation_id=conversation_id)
-            conversation.status = ConversationStatus.ASSIGNED
-            conversation.assigned_operator_id = operator.id
-            conversation.updated_at = now
-            record(session, conversation, EventKind.TAKEN, now, operator_id=operator.id)
+            mark_taken(session, conversation, operator.id, now)
             await session.commit()
         await self._feed.publish("taken", conversation_id=conversation_id, operator_id=operator.id,
                                  operator=operator.name)
@@ -335,6 +334,7 @@ class OperatorDesk:
         await self._queue.remove(conversation_id)
         self._outbox.submit([ask.id])
         await self._feed.publish("closed", conversation_id=conversation_id, operator_id=operator_id)
+        await self._push_to(operator_id)
 
     async def heartbeat(self, operator_id: int) -> None:
         """Keep the leases of everything the operator holds while their console is open."""
@@ -576,8 +576,16 @@ class OperatorDesk:
 
     async def set_presence(self, operator_id: int, state: PresenceState) -> OperatorPresence:
         operator = await self.operator(operator_id)
-        return await self._presence.set(operator.id, state, capacity=operator.capacity,
-                                        groups=operator.group_names)
+        presence = await self._presence.set(operator.id, state, capacity=operator.capacity,
+                                            groups=operator.group_names)
+        await self._push_to(operator_id)
+        return presence
+
+    async def _push_to(self, operator_id: int) -> None:
+        """An operator who is online with a free slot gets what waits in their groups."""
+        presence = await self._presence.get(operator_id)
+        if presence.state is PresenceState.ONLINE:
+            await self._handover.dispatch(presence.groups)
 
     async def presence(self, operator_id: int) -> OperatorPresence:
         return await self._presence.get(operator_id)

@@ -30,7 +30,7 @@ import functools
 import hmac
 import json
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -80,10 +80,12 @@ class _Session:
 
 
 class OperatorConsole:
-    def __init__(self, desk: OperatorDesk, feed: DeskFeed, token: str) -> None:
+    def __init__(self, desk: OperatorDesk, feed: DeskFeed, token: str, *,
+                 groups: Sequence[str] = ("support",)) -> None:
         self._desk = desk
         self._feed = feed
         self._token = token.encode()
+        self._groups = tuple(groups)
         self._sockets: set[web.WebSocketResponse] = set()
 
     def routes(self) -> list[web.AbstractRouteDef]:
@@ -115,7 +117,7 @@ class OperatorConsole:
                           f"the operator name must be 1-{MAX_NAME} characters")
             return ws
         try:
-            operator = await self._desk.register(name, language=language)
+            operator = await self._desk.register(name, language=language, groups=self._groups)
         except Exception:
             log.exception("console sign-in of %r failed", name)
             await _refuse(ws, 1011, "failed", "sign-in failed on the server; try again")

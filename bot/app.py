@@ -31,6 +31,7 @@ from bot.contracts import ChannelAdapter, ChannelKind
 from bot.db import SessionFactory, create_engine, session_factory, upgrade
 from bot.engine import Engine
 from bot.events import DeskFeed, FeedNotifier
+from bot.handover import Handover
 from bot.history import web_history
 from bot.knowledge import KnowledgeBase
 from bot.models import utcnow
@@ -45,6 +46,7 @@ from channels.web import WebChat
 from routing.ledger import RedisSendLedger
 from routing.locks import RedisPollerLease
 from routing.presence import Presence
+from routing.assignment import Dispatcher
 from routing.codes import ProofCodes
 from routing.queue import OperatorQueue
 from routing.rebuild import rebuild_queue
@@ -102,12 +104,16 @@ async def open_gateway(settings: Settings, *,
             outbox = Outbox(sessions, adapters, feed, clock)
             recognition = Recognition(codes=ProofCodes(redis), queue=queue, feed=feed,
                                       desk_language=settings.language)
+            handover = Handover(sessions=sessions, dispatcher=Dispatcher(queue), feed=feed,
+                                clock=clock)
             engine = Engine(
-                recognition=recognition, sessions=sessions, knowledge=knowledge, queue=queue, levels=levels, outbox=outbox, feed=feed, clock=clock, language=settings.language,
+                sessions=sessions, knowledge=knowledge, queue=queue, levels=levels, outbox=outbox,
+                feed=feed, recognition=recognition, handover=handover, clock=clock,
+                language=settings.language,
                 answer_caps={ChannelKind.EMAIL: settings.email.bot_answers_per_hour})
             presence = Presence(redis, clock=clock)
             desk = OperatorDesk(sessions=sessions, queue=queue, outbox=outbox, feed=feed, clock=clock,
-                                knowledge=knowledge, presence=presence)
+                                knowledge=knowledge, presence=presence, handover=handover)
             admin_bot = _admin_bot(settings, desk=desk, feed=feed, sessions=sessions, redis=redis,
                                    presence=presence, levels=levels)
             http = web.Application(client_max_size=2 * 1024 * 1024)
@@ -115,7 +121,8 @@ async def open_gateway(settings: Settings, *,
             telegram = adapters.get(ChannelKind.TELEGRAM)
             if isinstance(telegram, TelegramChannel) and settings.telegram.mode == "webhook":
                 http.add_routes([telegram.webhook_route(settings.telegram.webhook_path)])
-            console = OperatorConsole(desk, feed, settings.operator_token.get_secret_value())
+            console = OperatorConsole(desk, feed, settings.operator_token.get_secret_value(),
+                                      groups=levels.groups)
             http.add_routes(console.routes())
             http.on_shutdown.append(lambda _app: console.aclose())  # open consoles would stall it
             http.router.add_get("/metrics", metrics_handler(sessions, queue=queue))

@@ -110,6 +110,13 @@ class Button:
     action: Action
     payload: str | None = None
 
+    def as_json(self) -> dict[str, Any]:
+        return {"label": self.label, "action": self.action.value, "payload": self.payload}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Button:
+        return cls(label=data["label"], action=Action(data["action"]), payload=data.get("payload"))
+
 
 @dataclass(frozen=True, slots=True)
 class OutboundMessage:

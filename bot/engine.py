@@ -33,11 +33,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.contracts import Action, AttachmentKind, Button, ChannelKind, InboundMessage
 from bot.db import SessionFactory
 from bot.events import DeskFeed, record
+from bot.handover import Handover
 from bot.knowledge import KnowledgeBase
 from bot.models import (Author, Client, Conversation, ConversationStatus, Delivery, Direction,
-                        EventKind, Identity, KbMiss, Message)
+                        EventKind, Identity, KbMiss, Message, Operator)
 from bot.replies import queue_reply
-from bot.texts import language_of, say
+from bot.texts import language_of, locale_language, say
 from bot.outbox import Outbox
 from kb.index import Decision
 from routing.queue import OperatorQueue, QueueEntry
@@ -75,7 +76,7 @@ class _Plan:
 class Engine:
     def __init__(self, *, sessions: SessionFactory, knowledge: KnowledgeBase, queue: OperatorQueue,
                  levels: ServiceLevels, outbox: Outbox, feed: DeskFeed, recognition: Recognition,
-                 clock: Callable[[], dt.datetime], language: str,
+                 handover: Handover, clock: Callable[[], dt.datetime], language: str,
                  answer_caps: Mapping[ChannelKind, int] | None = None) -> None:
         self._sessions = sessions
         self._knowledge = knowledge
@@ -84,6 +85,7 @@ class Engine:
         self._outbox = outbox
         self._feed = feed
         self._recognition = recognition
+        self._handover = handover
         self._clock = clock
         self._language = language
         self._answer_caps = dict(answer_caps or {})
@@ -119,7 +121,8 @@ class Engine:
             if inbound.bounce and await self._bounce(session, inbound, now):
                 return
             identity, client = await self._identity(session, inbound, now)
-            language = language_of(inbound.text, client.language or self._language)
+            language = language_of(inbound.text, client.language or locale_language(inbound.locale)
+                                   or self._language)
             client.language = client.language or language
             plan = _Plan(language=language)
             rated = await self._rating(session, inbound, client, now, language, plan)
@@ -485,14 +488,18 @@ class Engine:
                 enqueued_at=conversation.queued_at, client_id=conversation.client_id,
                 channel=conversation.last_channel.value, category=conversation.category)
             position: int | None = None
+            operator: Operator | None = None
             try:
-                await self._queue.enqueue(entry)
-                position = await self._queue.position(conversation.id)
+                operator = await self._handover.submit(entry)
+                position = None if operator else await self._queue.position(conversation.id)
             except Exception:  # Redis down: the database has it; the queue is rebuilt at start
                 log.exception("conversation %s queued in the database only", conversation.id)
             if not plan.tell_client:
                 return
-            text = self._handoff_text(plan.language, conversation.sla_deadline, position, now)
+            if operator is not None:
+                text = say("handoff_assigned", plan.language, operator=operator.name)
+            else:
+                text = self._handoff_text(plan.language, conversation.sla_deadline, position, now)
             told = await queue_reply(session, conversation, text=text, author=Author.BOT, at=now)
             await session.commit()
             self._outbox.submit([told.id])

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from bot.contracts import Action, Attachment, Button, ChannelKind
+from bot.contracts import Attachment, Button, ChannelKind
 from bot.db import SessionFactory
 from bot.models import Conversation, Direction, Identity, Message
 from channels.web import HistoryItem, history_item_id
@@ -41,7 +41,6 @@ def _item(message: Message) -> HistoryItem:
                            inbound_web=message.direction is Direction.IN
                            and message.channel is ChannelKind.WEB),
         author=message.author.value, text=message.text, at=message.created_at,
-        buttons=tuple(Button(label=b["label"], action=Action(b["action"]), payload=b.get("payload"))
-                      for b in message.buttons or ()),
+        buttons=tuple(Button.from_json(b) for b in message.buttons or ()),
         attachments=tuple(Attachment.from_json(a) for a in message.attachments or ()),
         action=message.action, channel=message.channel.value)

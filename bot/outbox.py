@@ -100,8 +100,7 @@ class Outbox:
 
     async def _outbound(self, session: AsyncSession, message: Message, conversation: Conversation,
                         identity: Identity) -> OutboundMessage:
-        buttons = tuple(Button(label=b["label"], action=Action(b["action"]), payload=b.get("payload"))
-                        for b in message.buttons)
+        buttons = tuple(Button.from_json(b) for b in message.buttons)
         subject = reply_to = None
         if identity.channel is ChannelKind.EMAIL:
             topic = conversation.subject or ""

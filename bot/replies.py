@@ -28,7 +28,7 @@ async def queue_reply(session: AsyncSession, conversation: Conversation, *, text
         conversation_id=conversation.id, identity_id=target.id, channel=target.channel,
         direction=Direction.OUT, author=author, operator_id=operator_id, text=text,
         attachments=[a.as_json() for a in attachments],
-        buttons=[{"label": b.label, "action": b.action.value, "payload": b.payload} for b in buttons],
+        buttons=[b.as_json() for b in buttons],
         delivery=Delivery.PENDING, kb_article_id=kb_article_id, kb_score=kb_score, created_at=at,
     )
     session.add(message)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["TEXTS", "choose", "language_of", "say"]
+__all__ = ["TEXTS", "choose", "language_of", "locale_language", "say"]
 
 TEXTS: dict[str, dict[str, str]] = {
     "greeting": {
@@ -44,6 +44,10 @@ TEXTS: dict[str, dict[str, str]] = {
         "ru": "Передаю ваш вопрос оператору. Вы {position}-й в очереди, ответим до {deadline}.",
         "en": "I'm passing your question to an operator. You are number {position} in the queue; "
               "we will answer by {deadline}.",
+    },
+    "handoff_assigned": {
+        "ru": "Передаю ваш вопрос оператору {operator}, он скоро ответит здесь.",
+        "en": "I'm passing your question to {operator}, an operator, who will answer here shortly.",
     },
     "handoff_queued_no_position": {
         "ru": "Передаю ваш вопрос оператору, ответим до {deadline}.",
@@ -263,6 +267,12 @@ def choose(variants: dict[str, str], language: str | None, **values: object) -> 
     """The text in `language` (Russian when there is none), with `values` filled in."""
     text = variants.get(language or "ru", variants["ru"])
     return text.format(**values) if values else text
+
+
+def locale_language(locale: str | None) -> str | None:
+    """'ru' or 'en' from a platform locale such as 'en-US' or 'ru'; None for others."""
+    code = (locale or "").split("-")[0].split("_")[0].lower()
+    return code if code in ("ru", "en") else None
 
 
 def language_of(text: str, fallback: str) -> str:

@@ -81,8 +81,7 @@ class HistoryItem:
     def as_json(self) -> dict[str, Any]:
         return {
             "id": self.id, "author": self.author, "text": self.text, "at": self.at.isoformat(),
-            "buttons": [{"label": b.label, "action": b.action.value, "payload": b.payload}
-                        for b in self.buttons],
+            "buttons": [b.as_json() for b in self.buttons],
             # never the server's file path or a platform URL that may embed a token
             "attachments": [{k: v for k, v in a.as_json().items() if k in _SHOWN_ATTACHMENT_FIELDS}
                             for a in self.attachments],

@@ -164,6 +164,11 @@ class ServiceLevels:
     def rule(self, category: str | None) -> CategoryRule:
         return self.categories.get(category or "", self.categories[self.default_category])
 
+    @property
+    def groups(self) -> tuple[str, ...]:
+        """Every operator group some category routes to."""
+        return tuple(sorted({rule.group for rule in self.categories.values()}))
+
     def assess(self, category: str | None, tier: str, now: dt.datetime) -> ServiceLevel:
         """Group, priority and deadline for a conversation handed off `now`."""
         rule = self.rule(category)

@@ -16,6 +16,7 @@ from bot.app import Gateway
 from bot.contracts import Action, Attachment, AttachmentKind, ChannelKind, InboundMessage
 from bot.models import (Author, Conversation, ConversationEvent, ConversationStatus, Delivery,
                         Direction, EventKind, Identity, KbMiss, Message)
+from routing.presence import PresenceState
 from stepping_clock import SteppingClock
 
 _ids = itertools.count(1)
@@ -236,3 +237,27 @@ async def test_an_email_reply_finds_its_conversation_by_headers(gateway: Gateway
     assert threads["<a2@example.org>"] == threads["<a3@example.org>"] == first.id
     assert threads[say_new.platform_message_id] == first.id  # still open: the same conversation
     assert others == []
+
+
+async def test_online_operators_get_conversations_pushed(gateway: Gateway) -> None:
+    anna = await gateway.desk.register("Анна", capacity=1)
+    await gateway.desk.set_presence(anna.id, PresenceState.ONLINE)
+
+    await gateway.engine.handle(said("позовите оператора", visitor="first"))
+    await gateway.engine.handle(said("позовите оператора", visitor="second"))
+
+    first, second = await conversations(gateway)
+    assert first.status is ConversationStatus.ASSIGNED and first.assigned_operator_id == anna.id
+    assert second.status is ConversationStatus.QUEUED  # Anna is at capacity
+    [told] = await replies(gateway, "first")
+    assert "Анна" in told.text
+    assert [e.conversation_id for e in await gateway.queue.waiting()] == [second.id]
+
+    await gateway.desk.close(anna.id, first.id)  # a free slot: the next one is pushed to her
+    [_, second] = await conversations(gateway)
+    assert second.status is ConversationStatus.ASSIGNED and second.assigned_operator_id == anna.id
+    assert await gateway.queue.waiting() == []
+    async with gateway.sessions() as session:
+        pushed = list(await session.scalars(select(ConversationEvent.data).where(
+            ConversationEvent.kind == EventKind.TAKEN)))
+    assert [p.get("pushed") for p in pushed] == [True, True]

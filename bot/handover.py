@@ -1,0 +1,68 @@
+"""Handing a waiting conversation to an operator, and recording that they hold it.
+
+An operator takes a conversation (pull: `next`, `take N`), or the dispatcher pushes it
+to the available operator of its group with the most free capacity (push: when it is
+queued, when an operator comes online or frees a slot). Either way the outcome is
+recorded the same way: ASSIGNED with the operator, a TAKEN event, a desk notice.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterable
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.db import SessionFactory
+from bot.events import DeskFeed, record
+from bot.models import Conversation, ConversationStatus, EventKind, Operator
+from routing.assignment import Assignment, Dispatcher
+from routing.queue import QueueEntry
+
+__all__ = ["Handover", "mark_taken"]
+
+
+def mark_taken(session: AsyncSession, conversation: Conversation, operator_id: int,
+               at: dt.datetime, *, pushed: bool = False) -> None:
+    conversation.status = ConversationStatus.ASSIGNED
+    conversation.assigned_operator_id = operator_id
+    conversation.updated_at = at
+    record(session, conversation, EventKind.TAKEN, at, operator_id=operator_id, pushed=pushed)
+
+
+class Handover:
+    def __init__(self, *, sessions: SessionFactory, dispatcher: Dispatcher, feed: DeskFeed,
+                 clock: Callable[[], dt.datetime]) -> None:
+        self._sessions = sessions
+        self._dispatcher = dispatcher
+        self._feed = feed
+        self._clock = clock
+
+    async def submit(self, entry: QueueEntry) -> Operator | None:
+        """Queue `entry` and push what its group can hand out now; the operator who got
+        `entry` itself, if anyone did."""
+        submitted = await self._dispatcher.submit(entry)
+        operators = await self._record(submitted.assignments)
+        return operators.get(entry.conversation_id)
+
+    async def dispatch(self, groups: Iterable[str]) -> None:
+        """An operator came online or freed a slot: push what waits in their groups."""
+        for group in groups:
+            await self._record(await self._dispatcher.dispatch(group))
+
+    async def _record(self, assignments: list[Assignment]) -> dict[int, Operator]:
+        now = self._clock()
+        holders: dict[int, Operator] = {}
+        async with self._sessions() as session:
+            for assignment in assignments:
+                conversation = await session.get(Conversation, assignment.entry.conversation_id)
+                operator = await session.get(Operator, assignment.operator_id)
+                if conversation is None or operator is None:
+                    continue
+                mark_taken(session, conversation, operator.id, now, pushed=True)
+                holders[conversation.id] = operator
+            await session.commit()
+        for conversation_id, operator in holders.items():
+            await self._feed.publish("taken", conversation_id=conversation_id,
+                                     operator_id=operator.id, operator=operator.name, pushed=True)
+        return holders
