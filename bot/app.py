@@ -105,7 +105,7 @@ async def open_gateway(settings: Settings, *,
             recognition = Recognition(codes=ProofCodes(redis), queue=queue, feed=feed,
                                       desk_language=settings.language)
             handover = Handover(sessions=sessions, dispatcher=Dispatcher(queue), feed=feed,
-                                clock=clock)
+                                clock=clock, push=settings.auto_assign)
             engine = Engine(
                 sessions=sessions, knowledge=knowledge, queue=queue, levels=levels, outbox=outbox,
                 feed=feed, recognition=recognition, handover=handover, clock=clock,

@@ -1,9 +1,10 @@
 """Handing a waiting conversation to an operator, and recording that they hold it.
 
-An operator takes a conversation (pull: `next`, `take N`), or the dispatcher pushes it
-to the available operator of its group with the most free capacity (push: when it is
-queued, when an operator comes online or frees a slot). Either way the outcome is
-recorded the same way: ASSIGNED with the operator, a TAKEN event, a desk notice.
+An operator takes a conversation (pull: `next`, `take N`, a card's Take button), or, when
+the desk turns auto-assignment on, the dispatcher pushes it to the available operator of
+its group with the most free capacity (when it is queued, when an operator comes online
+or frees a slot). Either way the outcome is recorded the same way: ASSIGNED with the
+operator, a TAKEN event, a desk notice.
 """
 
 from __future__ import annotations
@@ -32,21 +33,27 @@ def mark_taken(session: AsyncSession, conversation: Conversation, operator_id: i
 
 class Handover:
     def __init__(self, *, sessions: SessionFactory, dispatcher: Dispatcher, feed: DeskFeed,
-                 clock: Callable[[], dt.datetime]) -> None:
+                 clock: Callable[[], dt.datetime], push: bool) -> None:
         self._sessions = sessions
         self._dispatcher = dispatcher
+        self._push = push
         self._feed = feed
         self._clock = clock
 
     async def submit(self, entry: QueueEntry) -> Operator | None:
         """Queue `entry` and push what its group can hand out now; the operator who got
         `entry` itself, if anyone did."""
+        if not self._push:
+            await self._dispatcher.queue.enqueue(entry)
+            return None
         submitted = await self._dispatcher.submit(entry)
         operators = await self._record(submitted.assignments)
         return operators.get(entry.conversation_id)
 
     async def dispatch(self, groups: Iterable[str]) -> None:
         """An operator came online or freed a slot: push what waits in their groups."""
+        if not self._push:
+            return
         for group in groups:
             await self._record(await self._dispatcher.dispatch(group))
 

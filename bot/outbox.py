@@ -3,8 +3,10 @@
 An outbound message is first stored as PENDING in the same unit of work as the decision,
 and only sent after the commit; a crash between the two leaves it PENDING, and
 `resend_pending` sends it at the next start. Sends to one chat go out in order; sends to
-different chats run side by side. A message the channel gives up on is marked FAILED,
-recorded on the conversation and announced to the desk.
+different chats run side by side. Sent messages are marked SENT in batches: deliveries that
+finish while one batch commits go into the next, so a busy gateway commits once per batch,
+not once per message. A message the channel gives up on is marked FAILED, recorded on the
+conversation and announced to the desk.
 """
 
 from __future__ import annotations
@@ -12,13 +14,13 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Coroutine, Iterable, Mapping
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.contracts import (Action, Attachment, Button, ChannelAdapter, ChannelKind, DeliveryError,
-                           OutboundMessage)
+                           DeliveryReceipt, OutboundMessage)
 from bot.db import SessionFactory
 from bot.events import DeskFeed, record
 from bot.models import Author, Conversation, Delivery, EventKind, Identity, Message
@@ -38,15 +40,20 @@ class Outbox:
         self._clock = clock
         self._chat_locks: dict[tuple[ChannelKind, str], asyncio.Lock] = {}
         self._tasks: set[asyncio.Task[None]] = set()
+        self._sent: list[dict[str, object]] = []
+        self._marking: asyncio.Task[None] | None = None
 
     def submit(self, message_ids: Iterable[int]) -> None:
         """Send in the background, in the given order."""
         ids = list(message_ids)
-        if not ids:
-            return
-        task = asyncio.create_task(self.deliver(ids))
+        if ids:
+            self._spawn(self.deliver(ids))
+
+    def _spawn(self, work: Coroutine[object, object, None]) -> asyncio.Task[None]:
+        task = asyncio.create_task(work)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+        return task
 
     async def drain(self) -> None:
         """Wait until everything submitted so far has been tried."""
@@ -71,14 +78,14 @@ class Outbox:
 
     async def _deliver_one(self, message_id: int) -> None:
         async with self._sessions() as session:
-            message = await session.get(Message, message_id)
-            if message is None or message.delivery is not Delivery.PENDING:
+            row = (await session.execute(
+                select(Message, Conversation, Identity)
+                .join(Conversation, Conversation.id == Message.conversation_id)
+                .join(Identity, Identity.id == Message.identity_id)
+                .where(Message.id == message_id))).first()
+            if row is None or row.Message.delivery is not Delivery.PENDING:
                 return
-            conversation = await session.get(Conversation, message.conversation_id)
-            identity = await session.get(Identity, message.identity_id) if message.identity_id else None
-            if conversation is None or identity is None:
-                return
-            outbound = await self._outbound(session, message, conversation, identity)
+            outbound = await self._outbound(session, *row)
         adapter = self._adapters.get(outbound.channel)
         lock = self._chat_locks.setdefault((outbound.channel, outbound.chat_id), asyncio.Lock())
         async with lock:
@@ -90,13 +97,26 @@ class Outbox:
             except DeliveryError as exc:
                 await self._failed(message_id, str(exc))
                 return
-        async with self._sessions() as session:
-            stored = await session.get(Message, message_id)
-            if stored is not None:
-                stored.delivery = Delivery.SENT
-                stored.delivered_at = self._clock()
-                stored.channel_message_id = receipt.platform_message_id
-                await session.commit()
+        self._mark_sent(message_id, receipt)
+
+    def _mark_sent(self, message_id: int, receipt: DeliveryReceipt) -> None:
+        self._sent.append({"id": message_id, "delivery": Delivery.SENT, "delivered_at": self._clock(),
+                           "channel_message_id": receipt.platform_message_id})
+        if self._marking is None:
+            self._marking = self._spawn(self._write_sent())
+
+    async def _write_sent(self) -> None:
+        try:
+            while self._sent:
+                batch, self._sent = self._sent, []
+                try:
+                    async with self._sessions() as session:
+                        await session.execute(update(Message), batch)
+                        await session.commit()
+                except Exception:  # still PENDING: resent at the next start (channels dedupe)
+                    log.exception("marking %d sent messages failed", len(batch))
+        finally:
+            self._marking = None
 
     async def _outbound(self, session: AsyncSession, message: Message, conversation: Conversation,
                         identity: Identity) -> OutboundMessage:

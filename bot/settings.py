@@ -92,6 +92,8 @@ class Settings(BaseSettings):
     )
     sla_config: Path | None = Field(default=None, description="service levels file (YAML)")
     sample_kb: bool = Field(default=True, description="load the sample KB into an empty database")
+    auto_assign: bool = Field(default=False, description="push new conversations to online "
+                              "operators instead of waiting for them to take one")
     idle_close_minutes: int = Field(default=120, ge=1,
                                     description="close a bot-only conversation after this much silence")
     recontact_days: int = Field(

@@ -166,7 +166,7 @@ def _logistic(features: np.ndarray, target: np.ndarray) -> tuple[np.ndarray, flo
     """Weights and bias on the RAW features (standardised for the fit, then unfolded)."""
     mean = features.mean(axis=0)
     scale = features.std(axis=0)
-    scale[scale == 0] = 1.0
+    scale[scale < 1e-6] = 1.0  # a constant feature (rounding aside) must not blow up
     model = LogisticRegression(C=1.0, max_iter=2000)
     model.fit((features - mean) / scale, target)
     weights = model.coef_[0] / scale

@@ -39,6 +39,8 @@ CANDIDATES = 8
 """Articles whose variants are compared with the query (the best by centroid + weights)."""
 SOFTMAX_TEMPERATURE = 0.05
 CLARIFY_LIMIT = 3
+NEIGHBOURS = 10
+"""Closest variants whose articles vote on the top hit (a kNN view beside the scores)."""
 _BATCH = 256
 
 
@@ -73,7 +75,8 @@ class Scores:
     best_variant: np.ndarray
     centroid: np.ndarray
     learned: np.ndarray
-    best_row_article: np.ndarray  # per query: the article of the single closest variant
+    nearest_articles: np.ndarray  # per query: the articles of the NEIGHBOURS closest variants
+    specificity: np.ndarray  # per query: how rare its rarest word is (TermSpace.specificity)
 
 
 class KnowledgeIndex:
@@ -178,7 +181,8 @@ class KnowledgeIndex:
                       best_variant=np.vstack([p.best_variant for p in parts]),
                       centroid=np.vstack([p.centroid for p in parts]),
                       learned=np.vstack([p.learned for p in parts]),
-                      best_row_article=np.concatenate([p.best_row_article for p in parts]))
+                      nearest_articles=np.vstack([p.nearest_articles for p in parts]),
+                      specificity=np.concatenate([p.specificity for p in parts]))
 
     def _score_batch(self, texts: Sequence[str]) -> Scores:
         assert self._variants is not None and self._articles_t is not None
@@ -188,7 +192,7 @@ class KnowledgeIndex:
         centroid, learned = both[:, :k], both[:, k:]
         partial = SIMILARITY_WEIGHT / 2 * centroid + (1.0 - SIMILARITY_WEIGHT) * learned
         best_variant = np.zeros_like(partial)
-        best_row_article = np.zeros(len(texts), dtype=np.intp)
+        nearest = np.full((len(texts), NEIGHBOURS), -1, dtype=np.intp)
         dense = np.zeros(queries.shape[1], dtype=np.float32)
         for row, candidates in enumerate(_top(partial, CANDIDATES)):  # a loop over queries
             lengths = self._ends[candidates] - self._starts[candidates]
@@ -200,9 +204,11 @@ class KnowledgeIndex:
             cosines = self._variants[variant_rows] @ dense
             dense[terms] = 0.0
             best_variant[row, candidates] = np.maximum.reduceat(cosines, firsts)
-            best_row_article[row] = self._owner[variant_rows[cosines.argmax()]]
+            closest = _top(cosines[None, :], NEIGHBOURS)[0]
+            nearest[row, :len(closest)] = self._owner[variant_rows[closest]]
         combined = partial + SIMILARITY_WEIGHT / 2 * best_variant
-        return Scores(combined, best_variant, centroid, learned, best_row_article)
+        return Scores(combined, best_variant, centroid, learned, nearest,
+                      self._space.specificity(queries))
 
     def features(self, scores: Scores) -> np.ndarray:
         """The calibration's FEATURES for each query row (see kb.calibration)."""
@@ -212,10 +218,14 @@ class KnowledgeIndex:
         first = best_two[:, 0]
         top1 = combined[rows, first]
         top2 = combined[rows, best_two[:, 1]] if best_two.shape[1] > 1 else np.zeros_like(top1)
-        agreement = (scores.best_row_article == first).astype(np.float64)
+        agreement = (scores.nearest_articles[:, 0] == first).astype(np.float64)
+        votes = (scores.nearest_articles == first[:, None]).mean(axis=1)
         ratio = np.divide(top2, top1, out=np.zeros_like(top1), where=top1 > 0)
         # The top hit's share of a softmax over all articles: how alone it is at the top.
-        share = 1.0 / np.exp((combined - top1[:, None]) / SOFTMAX_TEMPERATURE).sum(axis=1)
+        softmax = np.exp((combined - top1[:, None]) / SOFTMAX_TEMPERATURE)
+        softmax /= softmax.sum(axis=1, keepdims=True)
+        share = softmax[rows, first]
+        entropy = -(softmax * np.log(np.maximum(softmax, 1e-12))).sum(axis=1)
         # The perceptron's own view: its score for the top hit and its lead over the rest.
         learned = scores.learned[rows, first]
         rest = scores.learned.copy()
@@ -223,7 +233,8 @@ class KnowledgeIndex:
         lead = learned - rest.max(axis=1) if rest.shape[1] > 1 else learned
         return np.column_stack([top1, top2, top1 - top2, scores.best_variant[rows, first],
                                 scores.centroid[rows, first], agreement, ratio, share,
-                                learned, lead]).astype(np.float64)
+                                learned, lead, votes, entropy, scores.specificity]
+                               ).astype(np.float64)
 
     def ranked(self, scores: Scores, limit: int) -> np.ndarray:
         """Positions of the `limit` best articles per query, best first."""

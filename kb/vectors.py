@@ -73,6 +73,21 @@ class TermSpace:
     def width(self) -> int:
         return self._word.width + self._char.width
 
+    def specificity(self, queries: sp.csr_matrix) -> np.ndarray:
+        """Per query row, the rarest word term's IDF over the highest IDF there is (0 to 1):
+        a lone common word ("карта") names no article even when it matches many."""
+        idf = self._word.idf
+        out = np.zeros(queries.shape[0])
+        if not len(idf):
+            return out
+        top = float(idf.max())
+        for row in range(queries.shape[0]):  # a loop over the queries of a batch
+            columns = queries.indices[queries.indptr[row]:queries.indptr[row + 1]]
+            words = columns[columns < len(idf)]
+            if len(words):
+                out[row] = float(idf[words].max()) / top
+        return out
+
     def fit(self, prepared: Sequence[Prepared]) -> sp.csr_matrix:
         words = self._word.fit([p.stems for p in prepared])
         chars = self._char.fit([p.surface for p in prepared])

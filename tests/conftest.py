@@ -99,9 +99,14 @@ def clock() -> SteppingClock:
 
 
 @pytest.fixture
-def settings(tmp_path: Path, database_url: str, redis_url: str) -> Settings:
+def settings(request: pytest.FixtureRequest, tmp_path: Path, database_url: str,
+             redis_url: str) -> Settings:
+    """Test settings; a test may override fields with
+    `@pytest.mark.parametrize("settings", [{"field": value}], indirect=True)`."""
+    overrides = getattr(request, "param", {})
     return Settings(var_dir=tmp_path / "var", database_url=database_url, redis_url=redis_url,
-                    http_port=0, operator_token=SecretStr("test-operator-token"), _env_file=None)
+                    http_port=0, operator_token=SecretStr("test-operator-token"), _env_file=None,
+                    **overrides)
 
 
 @pytest.fixture

@@ -7,8 +7,12 @@ what the conversation became, and what the live queue holds.
 
 from __future__ import annotations
 
+import asyncio
 import itertools
+import sqlite3
 from collections.abc import Sequence
+
+import pytest
 
 from sqlalchemy import func, select
 
@@ -239,6 +243,7 @@ async def test_an_email_reply_finds_its_conversation_by_headers(gateway: Gateway
     assert others == []
 
 
+@pytest.mark.parametrize("settings", [{"auto_assign": True}], indirect=True)
 async def test_online_operators_get_conversations_pushed(gateway: Gateway) -> None:
     anna = await gateway.desk.register("Анна", capacity=1)
     await gateway.desk.set_presence(anna.id, PresenceState.ONLINE)
@@ -261,3 +266,23 @@ async def test_online_operators_get_conversations_pushed(gateway: Gateway) -> No
         pushed = list(await session.scalars(select(ConversationEvent.data).where(
             ConversationEvent.kind == EventKind.TAKEN)))
     assert [p.get("pushed") for p in pushed] == [True, True]
+
+
+async def test_a_locked_database_is_waited_for_and_nothing_is_lost(gateway: Gateway,
+                                                                   database_url: str) -> None:
+    if not database_url.startswith("sqlite"):
+        pytest.skip("holds SQLite's write lock from a second connection; PostgreSQL has no such lock")
+    path = database_url.split(":///", 1)[1]
+    holder = sqlite3.connect(path, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")  # another process writing: the gateway must wait, not fail
+    handled = asyncio.create_task(gateway.engine.handle(said("Я потерял карту", platform_id="locked")))
+    await asyncio.sleep(1.5)
+    assert not handled.done()
+    holder.execute("COMMIT")
+    holder.close()
+    await asyncio.wait_for(handled, 60)
+
+    assert len(await replies(gateway)) == 1
+    async with gateway.sessions() as session:
+        stored = await session.scalar(select(Message.text).where(Message.channel_message_id == "locked"))
+    assert stored == "Я потерял карту"
