@@ -73,6 +73,8 @@ class _Plan:
     notices: list[tuple[str, dict[str, object]]] = field(default_factory=list)
 
 
+import os
+_LOCK = asyncio.Lock() if os.environ.get("ENGINE_LOCK") else None
 class Engine:
     def __init__(self, *, sessions: SessionFactory, knowledge: KnowledgeBase, queue: OperatorQueue,
                  levels: ServiceLevels, outbox: Outbox, feed: DeskFeed, recognition: Recognition,
@@ -99,7 +101,11 @@ class Engine:
         confirm the message and the platform delivers it again later."""
         for attempt in range(DB_ATTEMPTS):
             try:
-                await self._handle_once(inbound)
+                if _LOCK is not None:
+                    async with _LOCK:
+                        await self._handle_once(inbound)
+                else:
+                    await self._handle_once(inbound)
                 return
             except (OperationalError, InterfaceError) as exc:
                 if attempt == DB_ATTEMPTS - 1:
@@ -115,8 +121,6 @@ class Engine:
         async with self._sessions() as session:
             if inbound.edited:
                 await self._apply_edit(session, inbound, now)
-                return
-            if await self._stored(session, inbound.channel, inbound.platform_message_id):
                 return
             if inbound.bounce and await self._bounce(session, inbound, now):
                 return
@@ -139,7 +143,7 @@ class Engine:
             session.add(message)
             try:
                 await session.flush()
-            except IntegrityError:  # the same platform id stored concurrently: processed once
+            except IntegrityError:  # this platform id is stored already: processed once
                 await session.rollback()
                 return
             if rated is None:
@@ -180,7 +184,11 @@ class Engine:
         returned.delivery = Delivery.FAILED
         returned.delivery_error = f"bounced: {inbound.text[:500]}"
         record(session, conversation, EventKind.BOUNCED, now, message_id=returned.id)
-        await session.commit()
+        try:
+            await session.commit()
+        except IntegrityError:  # this report was stored before: processed once
+            await session.rollback()
+            return True
         await self._feed.publish("undelivered", conversation_id=conversation.id,
                                  message_id=returned.id, operator_id=conversation.assigned_operator_id,
                                  error="bounced")
@@ -188,39 +196,33 @@ class Engine:
 
     # -- finding things -------------------------------------------------------------------
 
-    async def _stored(self, session: AsyncSession, channel: ChannelKind, platform_id: str) -> bool:
-        found = await session.scalar(select(Message.id).where(
-            Message.channel == channel, Message.direction == Direction.IN,
-            Message.channel_message_id == platform_id))
-        return found is not None
-
     async def _identity(self, session: AsyncSession, inbound: InboundMessage,
                         now: dt.datetime) -> tuple[Identity, Client]:
-        query = select(Identity).where(Identity.channel == inbound.channel,
-                                       Identity.external_id == inbound.external_user_id)
-        identity = await session.scalar(query)
-        if identity is None:
+        """The sender's identity and client in one query; on first contact both are made
+        in one flush."""
+        query = (select(Identity, Client).join(Client, Client.id == Identity.client_id)
+                 .where(Identity.channel == inbound.channel,
+                        Identity.external_id == inbound.external_user_id))
+        row = (await session.execute(query)).first()
+        if row is None:
             try:
                 async with session.begin_nested():
                     client = Client(display_name=inbound.display_name, created_at=now)
-                    session.add(client)
-                    await session.flush()
                     identity = Identity(
-                        client_id=client.id, channel=inbound.channel,
+                        client=client, channel=inbound.channel,
                         external_id=inbound.external_user_id, chat_id=inbound.chat_id,
                         display_name=inbound.display_name, created_at=now, last_seen_at=now)
                     session.add(identity)
-                    await session.flush()
             except IntegrityError:  # created by a concurrent message of the same person
-                identity = await session.scalar(query)
-                assert identity is not None
+                row = (await session.execute(query)).first()
+                assert row is not None
+        if row is not None:
+            identity, client = row
         identity.last_seen_at = now
         if inbound.display_name:
             identity.display_name = inbound.display_name
         if inbound.chat_id:
             identity.chat_id = inbound.chat_id
-        client = await session.get(Client, identity.client_id)
-        assert client is not None
         return identity, client
 
     async def _conversation(self, session: AsyncSession, inbound: InboundMessage, identity: Identity,

@@ -12,7 +12,7 @@ __all__ = ["FEATURES", "Calibration", "OperatingPoint"]
 
 FEATURES = ("top1", "top2", "margin", "best_variant", "centroid", "agreement", "ratio",
             "share", "learned", "learned_lead", "neighbour_votes", "entropy",
-            "specificity")
+            "specificity", "covered")
 """What the decision sees about a query's top hits (computed by `KnowledgeIndex.features`)."""
 
 

@@ -10,7 +10,10 @@ A query is scored in two vectorised steps, with no loop over the KB:
 2. for the best CANDIDATES articles, one sparse product with their variants gives each
    its best variant's cosine.
 An article's score mixes the three. The decision is taken by a `Calibration` over
-features of the top hits (kb/calibration.py).
+features of the top hits (kb/calibration.py): their scores and margins, how many of the
+closest variants belong to the top article, how rare the query's rarest word is, and how
+much of the query the top article's vocabulary covers (a question about something the KB
+lacks usually carries a word none of the close articles use).
 """
 
 from __future__ import annotations
@@ -77,6 +80,7 @@ class Scores:
     learned: np.ndarray
     nearest_articles: np.ndarray  # per query: the articles of the NEIGHBOURS closest variants
     specificity: np.ndarray  # per query: how rare its rarest word is (TermSpace.specificity)
+    covered: np.ndarray  # share of each query's (squared) weight on terms each article uses
 
 
 class KnowledgeIndex:
@@ -95,6 +99,7 @@ class KnowledgeIndex:
         self._space = TermSpace()
         self._variants: sp.csr_matrix | None = None
         self._articles_t: sp.csr_matrix | None = None
+        self._vocabulary_t: sp.csr_matrix | None = None
         if self._indexed:
             rows = [t for a in self._indexed for t in texts[a.id]]
             self._variants = self._space.fit([prepare(r) for r in rows])
@@ -105,6 +110,9 @@ class KnowledgeIndex:
             weights = train_weights(self._variants, self._owner, centroids)
             # Transposed once, so that `queries @ _articles_t` is the fast product.
             self._articles_t = sp.csr_matrix(sp.vstack([centroids, weights]).T, dtype=np.float32)
+            # Which terms each article's variants use at all (1.0 where the centroid is not 0).
+            self._vocabulary_t = sp.csr_matrix(centroids.T, dtype=np.float32)
+            self._vocabulary_t.data[:] = 1.0
 
     @classmethod
     def build(cls, articles: Iterable[Article], calibration: Calibration | None = None
@@ -182,10 +190,12 @@ class KnowledgeIndex:
                       centroid=np.vstack([p.centroid for p in parts]),
                       learned=np.vstack([p.learned for p in parts]),
                       nearest_articles=np.vstack([p.nearest_articles for p in parts]),
-                      specificity=np.concatenate([p.specificity for p in parts]))
+                      specificity=np.concatenate([p.specificity for p in parts]),
+                      covered=np.vstack([p.covered for p in parts]))
 
     def _score_batch(self, texts: Sequence[str]) -> Scores:
         assert self._variants is not None and self._articles_t is not None
+        assert self._vocabulary_t is not None
         queries = self._space.transform([prepare(t) for t in texts])
         k = len(self._indexed)
         both = (queries @ self._articles_t).toarray()
@@ -207,8 +217,9 @@ class KnowledgeIndex:
             closest = _top(cosines[None, :], NEIGHBOURS)[0]
             nearest[row, :len(closest)] = self._owner[variant_rows[closest]]
         combined = partial + SIMILARITY_WEIGHT / 2 * best_variant
+        covered = (queries.multiply(queries) @ self._vocabulary_t).toarray()
         return Scores(combined, best_variant, centroid, learned, nearest,
-                      self._space.specificity(queries))
+                      self._space.specificity(queries), covered)
 
     def features(self, scores: Scores) -> np.ndarray:
         """The calibration's FEATURES for each query row (see kb.calibration)."""
@@ -233,7 +244,8 @@ class KnowledgeIndex:
         lead = learned - rest.max(axis=1) if rest.shape[1] > 1 else learned
         return np.column_stack([top1, top2, top1 - top2, scores.best_variant[rows, first],
                                 scores.centroid[rows, first], agreement, ratio, share,
-                                learned, lead, votes, entropy, scores.specificity]
+                                learned, lead, votes, entropy, scores.specificity,
+                                scores.covered[rows, first]]
                                ).astype(np.float64)
 
     def ranked(self, scores: Scores, limit: int) -> np.ndarray:

@@ -78,15 +78,13 @@ class TermSpace:
         a lone common word ("карта") names no article even when it matches many."""
         idf = self._word.idf
         out = np.zeros(queries.shape[0])
-        if not len(idf):
+        if not len(idf) or not queries.nnz:
             return out
-        top = float(idf.max())
-        for row in range(queries.shape[0]):  # a loop over the queries of a batch
-            columns = queries.indices[queries.indptr[row]:queries.indptr[row + 1]]
-            words = columns[columns < len(idf)]
-            if len(words):
-                out[row] = float(idf[words].max()) / top
-        return out
+        columns = queries.indices
+        rarity = np.where(columns < len(idf), idf[np.minimum(columns, len(idf) - 1)], 0.0)
+        filled = np.diff(queries.indptr) > 0
+        out[filled] = np.maximum.reduceat(rarity, queries.indptr[:-1][filled])
+        return out / float(idf.max())
 
     def fit(self, prepared: Sequence[Prepared]) -> sp.csr_matrix:
         words = self._word.fit([p.stems for p in prepared])

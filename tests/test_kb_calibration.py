@@ -75,3 +75,11 @@ def test_calibration_survives_json() -> None:
     calibration = calibrate(TINY)
     restored = Calibration.from_dict(json.loads(json.dumps(calibration.to_dict())))
     assert restored == calibration
+
+
+def test_a_constant_feature_gets_a_bounded_weight() -> None:
+    """In a tiny KB some features do not vary (every article has as many variants as the
+    neighbours counted); rounding noise in them must not turn into a huge weight."""
+    calibration = calibrate(TINY)
+    assert max(abs(w) for w in calibration.answer_weights) < 1e3
+    assert abs(calibration.answer_bias) < 1e3

@@ -150,6 +150,8 @@ def sample() -> KnowledgeIndex:
     ("я потерял карту, что делать", "card-lost"),
     ("карточку украли", "card-lost"),
     ("как разблокировать карту", "card-found-after-block"),
+    ("как заблокировать карту", "card-lost"),
+    ("нужно заблокировать карточку", "card-lost"),
     ("не приходит смс с кодом", "sms-codes"),
     ("как взять ипотеку", "mortgage-application"),
     ("I lost my card", "card-lost-en"),
@@ -174,3 +176,28 @@ def test_sample_kb_answers_typical_questions(sample: KnowledgeIndex, question: s
 ])
 def test_sample_kb_hands_off_unknown_questions(sample: KnowledgeIndex, question: str) -> None:
     assert sample.decide(question).decision is Decision.HANDOFF
+
+
+def test_sample_kb_does_not_answer_a_bare_common_word(sample: KnowledgeIndex) -> None:
+    """"карта" names a dozen articles: offering choices or handing off is right, answering
+    one of them is a guess."""
+    assert sample.decide("карта").decision is not Decision.ANSWER
+
+
+def test_a_query_of_common_words_is_less_specific_than_one_with_a_rare_word(
+        bank: KnowledgeIndex) -> None:
+    scores = bank.scores(["карта", "карту украли", "посоветуйте хороший фильм"])
+    assert scores is not None
+    common, rare, unknown = scores.specificity
+    assert 0.0 <= common < rare <= 1.0
+    assert unknown == 0.0  # no word of it is in the KB
+
+
+def test_words_the_top_article_never_uses_lower_its_coverage(bank: KnowledgeIndex) -> None:
+    scores = bank.scores(["карту украли", "карту украли в самолете над атлантикой"])
+    assert scores is not None
+    top = scores.combined.argmax(axis=1)
+    assert bank.indexed_article(int(top[0])).id == "card-lost" == \
+        bank.indexed_article(int(top[1])).id
+    plain, foreign = scores.covered[[0, 1], top]
+    assert plain > 0.99 and foreign < plain

@@ -65,7 +65,7 @@ async def test_commands_and_their_errors_in_the_operators_language(
     async with Console(served, name="Anna", lang="en") as anna, \
             Console(served, name="Борис", lang="ru") as boris:
         hello = await anna.ws.expect(lambda f: f["type"] == "hello")
-        assert hello["operator"]["name"] == "Anna" and hello["operator"]["groups"] == ["support"]
+        assert hello["operator"]["name"] == "Anna" and hello["operator"]["groups"] == ["fraud", "loans", "support"]
         assert (await anna.ws.expect(lambda f: f["type"] == "queue"))["rows"] == []
 
         assert (await anna.command("next", "conversation"))["error"] == "The queue is empty."
