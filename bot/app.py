@@ -28,7 +28,7 @@ from admin.metrics import metrics_handler
 from admin.reports import Report, build_report, run_daily_summaries
 from admin.web import OperatorConsole
 from bot.contracts import ChannelAdapter, ChannelKind
-from bot.db import SessionFactory, create_engine, session_factory, upgrade
+from bot.db import SessionFactory, create_engine, session_factory, upgrade, write_lock
 from bot.engine import Engine
 from bot.events import DeskFeed, FeedNotifier
 from bot.handover import Handover
@@ -101,7 +101,8 @@ async def open_gateway(settings: Settings, *,
             web_chat = WebChat(history=lambda visitor: web_history(sessions, visitor))
             adapters: dict[ChannelKind, ChannelAdapter] = {ChannelKind.WEB: web_chat}
             adapters.update(_channels(settings, redis))
-            outbox = Outbox(sessions, adapters, feed, clock)
+            writes = write_lock(database)
+            outbox = Outbox(sessions, adapters, feed, clock, writes=writes)
             recognition = Recognition(codes=ProofCodes(redis), queue=queue, feed=feed,
                                       desk_language=settings.language)
             handover = Handover(sessions=sessions, dispatcher=Dispatcher(queue), feed=feed,
@@ -110,7 +111,7 @@ async def open_gateway(settings: Settings, *,
                 sessions=sessions, knowledge=knowledge, queue=queue, levels=levels, outbox=outbox,
                 feed=feed, recognition=recognition, handover=handover, clock=clock,
                 language=settings.language,
-                answer_caps={ChannelKind.EMAIL: settings.email.bot_answers_per_hour})
+                answer_caps={ChannelKind.EMAIL: settings.email.bot_answers_per_hour}, writes=writes)
             presence = Presence(redis, clock=clock)
             desk = OperatorDesk(sessions=sessions, queue=queue, outbox=outbox, feed=feed, clock=clock,
                                 knowledge=knowledge, presence=presence, handover=handover)

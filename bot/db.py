@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from pathlib import Path
 from typing import Any
 
@@ -11,9 +13,11 @@ from sqlalchemy import event
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
-__all__ = ["SessionFactory", "create_engine", "session_factory", "upgrade"]
+__all__ = ["SessionFactory", "WriteLock", "create_engine", "session_factory", "upgrade",
+           "write_lock"]
 
 SessionFactory = async_sessionmaker[AsyncSession]
+WriteLock = contextlib.AbstractAsyncContextManager[Any]
 MIGRATIONS = Path(__file__).with_name("migrations")
 
 
@@ -39,6 +43,14 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
 
         return engine
     return create_async_engine(url, pool_pre_ping=True, **kwargs)
+
+
+def write_lock(engine: AsyncEngine) -> WriteLock:
+    """What the busiest writers (the engine, the outbox) hold around a unit of work. SQLite
+    takes one writer at a time anyway, and a waiter on an asyncio lock runs the moment the
+    lock is free, where SQLite's busy handler sleeps in steps of up to 100 ms. Other
+    databases write concurrently: no lock."""
+    return asyncio.Lock() if engine.dialect.name == "sqlite" else contextlib.nullcontext()
 
 
 def session_factory(engine: AsyncEngine) -> SessionFactory:

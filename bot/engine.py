@@ -19,6 +19,7 @@ rebuilt from the database at start-up.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import logging
 import re
@@ -31,7 +32,7 @@ from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.contracts import Action, AttachmentKind, Button, ChannelKind, InboundMessage
-from bot.db import SessionFactory
+from bot.db import SessionFactory, WriteLock
 from bot.events import DeskFeed, record
 from bot.handover import Handover
 from bot.knowledge import KnowledgeBase
@@ -73,14 +74,14 @@ class _Plan:
     notices: list[tuple[str, dict[str, object]]] = field(default_factory=list)
 
 
-import os
-_LOCK = asyncio.Lock() if os.environ.get("ENGINE_LOCK") else None
 class Engine:
     def __init__(self, *, sessions: SessionFactory, knowledge: KnowledgeBase, queue: OperatorQueue,
                  levels: ServiceLevels, outbox: Outbox, feed: DeskFeed, recognition: Recognition,
                  handover: Handover, clock: Callable[[], dt.datetime], language: str,
-                 answer_caps: Mapping[ChannelKind, int] | None = None) -> None:
+                 answer_caps: Mapping[ChannelKind, int] | None = None,
+                 writes: WriteLock | None = None) -> None:
         self._sessions = sessions
+        self._writes = writes or contextlib.nullcontext()
         self._knowledge = knowledge
         self._queue = queue
         self._levels = levels
@@ -101,10 +102,7 @@ class Engine:
         confirm the message and the platform delivers it again later."""
         for attempt in range(DB_ATTEMPTS):
             try:
-                if _LOCK is not None:
-                    async with _LOCK:
-                        await self._handle_once(inbound)
-                else:
+                async with self._writes:
                     await self._handle_once(inbound)
                 return
             except (OperationalError, InterfaceError) as exc:
@@ -509,7 +507,7 @@ class Engine:
     def _handoff_text(self, language: str, deadline: dt.datetime, position: int | None,
                       now: dt.datetime) -> str:
         zone = self._levels.calendar.zone
-        when = _moment(deadline, now, zone, language)
+        when = _moment(deadline, now, zone, language, deadline=True)
         if not self._levels.calendar.is_open(now):
             opening = _moment(self._levels.calendar.next_opening(now), now, zone, language)
             return say("handoff_after_hours", language, opening=opening, deadline=when)
@@ -533,11 +531,16 @@ def _subject(subject: str | None) -> str | None:
     return subject.strip()[:500] if subject and subject.strip() else None
 
 
-def _moment(moment: dt.datetime, now: dt.datetime, zone: ZoneInfo, language: str) -> str:
+def _moment(moment: dt.datetime, now: dt.datetime, zone: ZoneInfo, language: str, *,
+            deadline: bool = False) -> str:
+    """'сегодня в 17:50' / 'tomorrow at 09:00'; with `deadline`, 'сегодня до 17:50' /
+    'today by 17:50'."""
     local, today = moment.astimezone(zone), now.astimezone(zone).date()
+    ru, en = ("до", "by") if deadline else ("в", "at")
     clock = local.strftime("%H:%M")
     if local.date() == today:
-        return f"сегодня в {clock}" if language == "ru" else f"today at {clock}"
+        return f"сегодня {ru} {clock}" if language == "ru" else f"today {en} {clock}"
     if local.date() == today + dt.timedelta(days=1):
-        return f"завтра в {clock}" if language == "ru" else f"tomorrow at {clock}"
-    return local.strftime("%d.%m в %H:%M") if language == "ru" else local.strftime("%d %b at %H:%M")
+        return f"завтра {ru} {clock}" if language == "ru" else f"tomorrow {en} {clock}"
+    return (local.strftime(f"%d.%m {ru} %H:%M") if language == "ru"
+            else local.strftime(f"on %d %b {en} %H:%M"))

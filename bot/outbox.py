@@ -12,6 +12,7 @@ conversation and announced to the desk.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import logging
 from collections.abc import Callable, Coroutine, Iterable, Mapping
@@ -21,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.contracts import (Action, Attachment, Button, ChannelAdapter, ChannelKind, DeliveryError,
                            DeliveryReceipt, OutboundMessage)
-from bot.db import SessionFactory
+from bot.db import SessionFactory, WriteLock
 from bot.events import DeskFeed, record
 from bot.models import Author, Conversation, Delivery, EventKind, Identity, Message
 
@@ -33,8 +34,10 @@ THREAD_DEPTH = 10
 
 class Outbox:
     def __init__(self, sessions: SessionFactory, adapters: Mapping[ChannelKind, ChannelAdapter],
-                 feed: DeskFeed, clock: Callable[[], dt.datetime]) -> None:
+                 feed: DeskFeed, clock: Callable[[], dt.datetime], *,
+                 writes: WriteLock | None = None) -> None:
         self._sessions = sessions
+        self._writes = writes or contextlib.nullcontext()
         self._adapters = adapters
         self._feed = feed
         self._clock = clock
@@ -110,7 +113,7 @@ class Outbox:
             while self._sent:
                 batch, self._sent = self._sent, []
                 try:
-                    async with self._sessions() as session:
+                    async with self._writes, self._sessions() as session:
                         await session.execute(update(Message), batch)
                         await session.commit()
                 except Exception:  # still PENDING: resent at the next start (channels dedupe)

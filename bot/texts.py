@@ -41,23 +41,23 @@ TEXTS: dict[str, dict[str, str]] = {
     },
     "button_handoff": {"ru": "Позвать оператора", "en": "Talk to a person"},
     "handoff_queued": {
-        "ru": "Передаю ваш вопрос оператору. Вы {position}-й в очереди, ответим до {deadline}.",
+        "ru": "Передаю ваш вопрос оператору. Вы {position}-й в очереди, ответим {deadline}.",
         "en": "I'm passing your question to an operator. You are number {position} in the queue; "
-              "we will answer by {deadline}.",
+              "we will answer {deadline}.",
     },
     "handoff_assigned": {
         "ru": "Передаю ваш вопрос оператору {operator}, он скоро ответит здесь.",
         "en": "I'm passing your question to {operator}, an operator, who will answer here shortly.",
     },
     "handoff_queued_no_position": {
-        "ru": "Передаю ваш вопрос оператору, ответим до {deadline}.",
-        "en": "I'm passing your question to an operator; we will answer by {deadline}.",
+        "ru": "Передаю ваш вопрос оператору, ответим {deadline}.",
+        "en": "I'm passing your question to an operator; we will answer {deadline}.",
     },
     "handoff_after_hours": {
         "ru": "Передаю ваш вопрос оператору. Сейчас нерабочее время: операторы вернутся {opening}, "
-              "и ответим до {deadline}.",
+              "и ответим {deadline}.",
         "en": "I'm passing your question to an operator. It is outside working hours now: operators are "
-              "back {opening}, and we will answer by {deadline}.",
+              "back {opening}, and we will answer {deadline}.",
     },
     "still_queued": {
         "ru": "Ваш вопрос уже в очереди, оператор скоро ответит. Новые сообщения он тоже увидит.",

@@ -8,6 +8,7 @@ what the conversation became, and what the live queue holds.
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import itertools
 import sqlite3
 from collections.abc import Sequence
@@ -133,9 +134,9 @@ async def test_small_talk_and_non_text_get_their_own_replies(gateway: Gateway) -
     [conversation] = await conversations(gateway)
     assert conversation.status is ConversationStatus.BOT
     async with gateway.sessions() as session:
-        photo = await session.scalar(select(Message).where(Message.attachments != []).order_by(
-            Message.id.desc()).limit(1))
-    assert photo is not None and photo.attachments[0]["file_id"] == "p1"
+        inbound = list(await session.scalars(select(Message).where(
+            Message.direction == Direction.IN).order_by(Message.id)))
+    assert [m.attachments[0]["file_id"] for m in inbound if m.attachments] == ["s1", "p1"]
 
 
 async def test_huge_and_emoji_only_messages_are_kept_whole(gateway: Gateway) -> None:
@@ -169,6 +170,8 @@ async def test_a_queued_client_writing_again_does_not_queue_twice(gateway: Gatew
     assert len(await gateway.queue.waiting()) == 1
     [conversation] = await conversations(gateway)
     texts = [m.text for m in await replies(gateway)]
+    # Tuesday 13:00 in Moscow; a general question has 8 business hours (09:00-18:00)
+    assert texts[0] == "Передаю ваш вопрос оператору. Вы 1-й в очереди, ответим завтра до 12:00."
     assert len(texts) == 2 and "уже в очереди" in texts[1]
     async with gateway.sessions() as session:
         inbound = await session.scalar(select(func.count(Message.id)).where(
@@ -286,3 +289,13 @@ async def test_a_locked_database_is_waited_for_and_nothing_is_lost(gateway: Gate
     async with gateway.sessions() as session:
         stored = await session.scalar(select(Message.text).where(Message.channel_message_id == "locked"))
     assert stored == "Я потерял карту"
+
+
+async def test_out_of_hours_the_client_is_told_when_operators_are_back(
+        gateway: Gateway, clock: SteppingClock) -> None:
+    clock.now = dt.datetime(2026, 11, 28, 10, 0, tzinfo=dt.UTC)  # Saturday 13:00 in Moscow
+    await gateway.engine.handle(said("позовите оператора"))
+
+    [told] = await replies(gateway)
+    assert told.text == ("Передаю ваш вопрос оператору. Сейчас нерабочее время: операторы вернутся "
+                         "30.11 в 09:00, и ответим 30.11 до 17:00.")
