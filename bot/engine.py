@@ -337,15 +337,17 @@ class Engine:
             return
         if inbound.automated:
             return
+        with_operators = conversation.status in (ConversationStatus.ASSIGNED, ConversationStatus.QUEUED)
+        if with_operators:  # whatever happens next, the operators see what the client wrote
+            plan.notices.append(("client_message", {
+                "conversation_id": conversation.id, "message_id": message.id,
+                "operator_id": conversation.assigned_operator_id}))
         handled = await self._recognition.intercept(session, inbound, conversation, client, message,
                                                     language, now)
         if handled is not None:  # a link code, an email code, a shared phone…: answered
             plan.reply_ids.extend(handled)
             return
-        if conversation.status in (ConversationStatus.ASSIGNED, ConversationStatus.QUEUED):
-            plan.notices.append(("client_message", {
-                "conversation_id": conversation.id, "message_id": message.id,
-                "operator_id": conversation.assigned_operator_id}))
+        if with_operators:
             if conversation.status is ConversationStatus.QUEUED and _asks_for_human(inbound):
                 await self._reply(session, conversation, say("still_queued", language), now, plan)
             return
