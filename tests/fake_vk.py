@@ -6,12 +6,19 @@ Calls arrive as vkbottle sends them: POST `/method/<name>` with `access_token` a
 the query string and the parameters form-encoded (lists comma-joined). Errors are HTTP 200
 with an `error` object, as VK does. `messages.send` honours `random_id`: a repeated one
 returns the first message's id and sends nothing.
+
+Files go VK's way for community messages: `photos.getMessagesUploadServer` /
+`docs.getMessagesUploadServer` give an `upload_url` here (`/upload/...`); a multipart POST
+there answers what `photos.saveMessagesPhoto` / `docs.save` take; those answer the saved
+objects, whose reference (`photo-777_1_key`) `messages.send` accepts. The photo server,
+like VK's, answers `"photo": "[]"` for bytes that are not a JPEG, PNG or GIF.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import itertools
 import json
 import secrets
@@ -27,8 +34,24 @@ __all__ = ["FakeVk"]
 _MESSAGES = {5: "User authorization failed: invalid access_token (4).",
              6: "Too many requests per second", 9: "Flood control", 10: "Internal server error",
              100: "One of the parameters specified was missing or invalid",
+             121: "Invalid hash",
              901: "Can't send messages for users without permission",
              914: "Message is too long"}
+
+
+_IMAGE_MAGIC = (b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n", b"GIF87a", b"GIF89a")
+
+
+@dataclass(frozen=True)
+class Upload:
+    """One multipart POST to an upload server, as received."""
+
+    server: str              # "photo" or "doc"
+    peer_id: int
+    field: str
+    filename: str | None
+    content_type: str
+    content: bytes
 
 
 @dataclass
@@ -49,6 +72,10 @@ class FakeVk:
         self.names: dict[int, tuple[str, str]] = {}
         self.blocked: set[int] = set()
         self.lp_requests = 0
+        self.uploads: list[Upload] = []
+        self.saved: dict[str, bytes] = {}     # attachment reference -> the bytes uploaded
+        self._pending: dict[str, tuple[str, bytes]] = {}   # upload token -> (filename, bytes)
+        self._item_ids = itertools.count(456239017)
         self._events: list[dict[str, Any]] = []
         self._key = secrets.token_hex(8)
         self._faults: dict[str, deque[_Fault]] = {}
@@ -63,6 +90,7 @@ class FakeVk:
         app = web.Application()
         app.router.add_post("/method/{method}", self._method)
         app.router.add_route("*", "/lp/{group}", self._long_poll)
+        app.router.add_post("/upload/{server}/{peer}", self._upload)
         self._runner = web.AppRunner(app, handle_signals=False)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
@@ -82,8 +110,8 @@ class FakeVk:
     # --- what tests inject ------------------------------------------------------------
 
     def fail(self, method: str, *, code: int = 0, status: int = 200, times: int = 1) -> None:
-        """Next `times` calls of `method` ("lp" for the long poll) answer VK error `code`
-        or, with a 5xx `status`, an HTML error page."""
+        """Next `times` calls of `method` ("lp" for the long poll, "upload" for the upload
+        servers) answer VK error `code` or, with a 5xx `status`, an HTML error page."""
         for _ in range(times):
             self._faults.setdefault(method, deque()).append(_Fault(code=code, status=status))
 
@@ -214,6 +242,69 @@ class FakeVk:
                           "message_id": sent[0], "conversation_message_id": sent[1]})
         return sent
 
+    def _m_photos_getmessagesuploadserver(self, params: dict[str, Any]) -> dict[str, Any]:
+        peer_id = int(params.get("peer_id") or 0)
+        if not peer_id:
+            raise _VkError(100)
+        return {"upload_url": f"{self.base_url}/upload/photo/{peer_id}", "album_id": -3,
+                "user_id": 0, "group_id": self.group_id}
+
+    def _m_docs_getmessagesuploadserver(self, params: dict[str, Any]) -> dict[str, Any]:
+        peer_id = int(params.get("peer_id") or 0)
+        if not peer_id or params.get("type", "doc") not in ("doc", "audio_message", "graffiti"):
+            raise _VkError(100)
+        return {"upload_url": f"{self.base_url}/upload/doc/{peer_id}"}
+
+    def _m_photos_savemessagesphoto(self, params: dict[str, Any]) -> list[dict[str, Any]]:
+        try:
+            [uploaded] = json.loads(params.get("photo") or "[]")
+            name, content = self._pending.pop(uploaded["photo"])
+        except (ValueError, KeyError, TypeError):
+            raise _VkError(100) from None
+        if params.get("hash") != _hash(content) or str(params.get("server")) != "836536":
+            raise _VkError(121)
+        photo = {"album_id": -3, "date": int(time.time()), "id": next(self._item_ids),
+                 "owner_id": -self.group_id, "access_key": secrets.token_hex(9),
+                 "sizes": [{"type": "x", "width": 604, "height": 403,
+                            "url": f"{self.base_url}/files/{name}"}],
+                 "text": "", "has_tags": False}
+        self.saved[f"photo{photo['owner_id']}_{photo['id']}_{photo['access_key']}"] = content
+        return [photo]
+
+    def _m_docs_save(self, params: dict[str, Any]) -> dict[str, Any]:
+        token = str(params.get("file") or "")
+        if token not in self._pending:
+            raise _VkError(100)
+        name, content = self._pending.pop(token)
+        title = str(params.get("title") or name)
+        doc = {"id": next(self._item_ids), "owner_id": -self.group_id, "title": title,
+               "size": len(content), "ext": title.rpartition(".")[2], "date": int(time.time()),
+               "type": 1, "url": f"{self.base_url}/files/{name}"}
+        self.saved[f"doc{doc['owner_id']}_{doc['id']}"] = content
+        return {"type": "doc", "doc": doc}
+
+    async def _upload(self, request: web.Request) -> web.Response:
+        server, peer_id = request.match_info["server"], int(request.match_info["peer"])
+        fault = self._take_fault("upload")
+        if fault is not None and fault.status >= 500:
+            return _error_page(fault.status)
+        field = "photo" if server == "photo" else "file"
+        form = await request.post()
+        part = form.get(field)
+        if not isinstance(part, web.FileField):
+            return web.json_response({"error": "no_file", "error_descr": f"no {field} field"})
+        content = part.file.read()
+        self.uploads.append(Upload(server, peer_id, field, part.filename, part.content_type,
+                                   content))
+        token = secrets.token_hex(16)
+        self._pending[token] = (part.filename or "file", content)
+        if server == "doc":
+            return web.json_response({"file": token})
+        photo = json.dumps([{"markers_restarted": True, "photo": token, "sizes": [],
+                             "latitude": 0, "longitude": 0, "kid": secrets.token_hex(16)}]) \
+            if content.startswith(_IMAGE_MAGIC) else "[]"
+        return web.json_response({"server": 836536, "photo": photo, "hash": _hash(content)})
+
     def _m_messages_sendmessageeventanswer(self, params: dict[str, Any]) -> int:
         self.event_answers.append(params)
         return 1
@@ -261,6 +352,10 @@ class _VkError(Exception):
     def __init__(self, code: int) -> None:
         super().__init__(code)
         self.code = code
+
+
+def _hash(content: bytes) -> str:
+    return hashlib.md5(content).hexdigest()
 
 
 def _error_page(status: int) -> web.Response:

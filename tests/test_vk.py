@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 from channel_harness import ListSink, receiving, until
@@ -81,6 +82,8 @@ async def test_ts_advances_only_after_the_sink_stored(vk: FakeVk, channel: VkCha
         vk.client_message(USER, "раз")
         vk.client_message(USER, "два")
         await until(lambda: len(sink.stored) == 2, timeout=10)
+        polls = vk.lp_requests          # the next long poll goes out after ts is saved
+        await until(lambda: vk.lp_requests > polls)
     assert [m.text for m in sink.stored] == ["раз", "два"]
     # a restarted channel with the same cursor does not see them again
     cursor = await channel._lease.load_cursor()
@@ -182,6 +185,73 @@ async def test_attachments_are_sent_by_reference_or_link(vk: FakeVk, channel: Vk
     [sent] = vk.sent
     assert sent["attachment"] == "photo-777_456239017"
     assert sent["message"] == "Файлы:\nhttps://bank.example/t.pdf"
+
+
+JPEG = b"\xff\xd8\xff\xe0" + b"operator screenshot" * 20
+
+
+async def test_files_from_disk_are_uploaded_and_sent_with_the_message(
+        vk: FakeVk, channel: VkChannel, tmp_path: Path) -> None:
+    photo_file, receipt_file = tmp_path / "photo.jpg", tmp_path / "квитанция.pdf"
+    photo_file.write_bytes(JPEG)
+    receipt_file.write_bytes(b"%PDF-1.4 receipt")
+    await channel.send(outbound("Вот где это в приложении", attachments=(
+        Attachment(AttachmentKind.PHOTO, name="photo.jpg", mime="image/jpeg",
+                   stored_path=str(photo_file)),
+        Attachment(AttachmentKind.DOCUMENT, name="квитанция.pdf", stored_path=str(receipt_file)))))
+    photo, document = vk.uploads
+    assert (photo.server, photo.field, photo.peer_id) == ("photo", "photo", USER)
+    assert photo.content == JPEG
+    assert (document.server, document.field, document.filename, document.content) == (
+        "doc", "file", "квитанция.pdf", b"%PDF-1.4 receipt")
+    [sent] = vk.sent
+    references = sent["attachment"].split(",")
+    assert references[0].startswith(f"photo-{vk.group_id}_") and references[0].count("_") == 2
+    assert references[1].startswith(f"doc-{vk.group_id}_")
+    assert [vk.saved[r] for r in references] == [JPEG, b"%PDF-1.4 receipt"]
+    assert sent["message"] == "Вот где это в приложении"
+    # a file without text goes alone; an image VK cannot show as a photo goes as a document
+    bitmap = tmp_path / "scan.bmp"
+    bitmap.write_bytes(b"BM not a photo for VK")
+    scan = outbound("", outbound_id=8, attachments=(
+        Attachment(AttachmentKind.PHOTO, name="scan.bmp", stored_path=str(bitmap)),))
+    await channel.send(scan)
+    assert vk.uploads[-1].server == "doc"
+    assert vk.sent[-1]["message"] == ""
+    assert vk.saved[vk.sent[-1]["attachment"]] == bitmap.read_bytes()
+    # a resend after a crash uploads again, but the same random_id delivers nothing new
+    await channel.send(scan)
+    assert len(vk.sent) == 2
+
+
+async def test_an_unreadable_or_rejected_file_fails_permanently(
+        vk: FakeVk, channel: VkChannel, tmp_path: Path) -> None:
+    for path in (tmp_path / "gone.pdf", tmp_path):
+        with pytest.raises(DeliveryError, match="cannot be read") as unreadable:
+            await channel.send(outbound("Документ", attachments=(
+                Attachment(AttachmentKind.DOCUMENT, name="gone.pdf", stored_path=str(path)),)))
+        assert unreadable.value.permanent
+    fake_photo = tmp_path / "photo.jpg"
+    fake_photo.write_bytes(b"not really a jpeg")
+    with pytest.raises(DeliveryError, match="as a photo") as rejected:
+        await channel.send(outbound("Фото", attachments=(
+            Attachment(AttachmentKind.PHOTO, mime="image/jpeg", stored_path=str(fake_photo)),)))
+    assert rejected.value.permanent and len(vk.uploads) == 1
+    assert vk.sent == [] and not vk.calls_of("photos.saveMessagesPhoto")
+
+
+async def test_a_5xx_from_the_upload_server_is_retried(
+        vk: FakeVk, channel: VkChannel, tmp_path: Path) -> None:
+    receipt_file = tmp_path / "receipt.pdf"
+    receipt_file.write_bytes(b"%PDF-1.4 receipt")
+    vk.fail("upload", status=502)
+    vk.fail("docs.save", code=10)
+    await channel.send(outbound("Квитанция", attachments=(
+        Attachment(AttachmentKind.DOCUMENT, name="receipt.pdf", stored_path=str(receipt_file)),)))
+    assert len(vk.calls_of("docs.getMessagesUploadServer")) == 3
+    assert [u.content for u in vk.uploads] == [b"%PDF-1.4 receipt"] * 2
+    [sent] = vk.sent
+    assert vk.saved[sent["attachment"]] == b"%PDF-1.4 receipt"
 
 
 async def test_a_restarted_poller_resumes_from_the_stored_ts(vk: FakeVk, redis: Redis) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import itertools
 import logging
 import re
 from collections import OrderedDict
@@ -22,12 +23,20 @@ import aiohttp
 from vkbottle import API, AiohttpClient, VKAPIError
 from vkbottle.api.request_rescheduler import ABCRequestRescheduler
 
-from bot.contracts import ChannelKind, DeliveryError, DeliveryReceipt, InboundSink, OutboundMessage
+from bot.contracts import (
+    Attachment,
+    ChannelKind,
+    DeliveryError,
+    DeliveryReceipt,
+    InboundSink,
+    OutboundMessage,
+)
 from channels.delivery import Failure, RetryPolicy, SendRateLimiter, send_with_retries
 from channels.polling import RECONNECT, PollerLease, UnsharedLease, store_all
 from channels.text import split_text
 from channels.vk.inbound import sender_of, to_inbound
 from channels.vk.keyboard import keyboard_json
+from channels.vk.upload import read_local_file, upload
 
 __all__ = ["TEXT_LIMIT", "VkChannel", "VkUnavailable", "poller_name", "random_id"]
 
@@ -36,6 +45,7 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 TEXT_LIMIT = 4096
+_ATTACHMENTS_PER_MESSAGE = 10
 _NAMES_CACHED = 10_000
 # unknown, too many per second, flood control, internal
 _RETRYABLE_CODES = frozenset({1, 6, 9, 10})
@@ -112,25 +122,31 @@ class VkChannel:
         except ValueError:
             raise DeliveryError(f"not a VK peer id: {message.chat_id!r}", permanent=True) from None
         references = [a.file_id for a in message.attachments if _is_vk_reference(a.file_id)]
-        links = [a.url for a in message.attachments if a.url and not _is_vk_reference(a.file_id)]
-        skipped = [a for a in message.attachments if not a.url and not _is_vk_reference(a.file_id)]
+        local = [a for a in message.attachments
+                 if a.stored_path and not _is_vk_reference(a.file_id)]
+        links = [a.url for a in message.attachments
+                 if a.url and not a.stored_path and not _is_vk_reference(a.file_id)]
+        skipped = len(message.attachments) - len(references) - len(local) - len(links)
         if skipped:
-            log.warning("VK: %d attachment(s) of message %s have no VK id or link and are not sent",
-                        len(skipped), message.outbound_id)
+            log.warning("VK: %d attachment(s) of message %s have no VK id, file or link and are "
+                        "not sent", skipped, message.outbound_id)
         text = "\n".join([message.text, *links]) if links else message.text
-        pieces = split_text(text, TEXT_LIMIT) or ([""] if references else [])
-        if not pieces:
+        pieces = split_text(text, TEXT_LIMIT)
+        if not pieces and not references and not local:
             raise DeliveryError("empty message: no text and no attachments", permanent=True)
+        for attachment in local:
+            references.append(await self._upload(message.chat_id, peer_id, attachment))
+        batches = [references[i:i + _ATTACHMENTS_PER_MESSAGE]
+                   for i in range(0, len(references), _ATTACHMENTS_PER_MESSAGE)]
+        parts = list(itertools.zip_longest(pieces, batches))
         keyboard = keyboard_json(message)
         first: int | None = None
-        for index, piece in enumerate(pieces):
-            last = index == len(pieces) - 1
+        for index, (piece, batch) in enumerate(parts):
             params: dict[str, Any] = {"peer_ids": [peer_id], "message": piece or None,
+                                      "attachment": batch,
                                       "random_id": random_id(message.outbound_id, index)}
-            if last and keyboard:
+            if index == len(parts) - 1 and keyboard:
                 params["keyboard"] = keyboard
-            if last and references:
-                params["attachment"] = references
             answer = await self._deliver(message.chat_id, functools.partial(
                 self._api.request, "messages.send", params))
             if first is None:
@@ -139,6 +155,13 @@ class VkChannel:
 
     async def aclose(self) -> None:
         await self._http.close()
+
+    async def _upload(self, chat_id: str, peer_id: int, attachment: Attachment) -> str:
+        """Upload a file kept on our disk. A resend after a crash uploads it again, but the
+        same random_id keeps VK from delivering the message twice."""
+        file = await read_local_file(attachment)
+        return await self._deliver(chat_id, functools.partial(
+            upload, self._api, self._http, peer_id, file))
 
     async def _poll(self, sink: InboundSink) -> None:
         server = await self._until_done("groups.getLongPollServer", self._long_poll_server)

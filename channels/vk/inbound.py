@@ -13,7 +13,7 @@ from typing import Any
 from bot.contracts import Action, Attachment, AttachmentKind, ChannelKind, InboundMessage
 from channels.buttons import decode_button
 
-__all__ = ["BUTTON_KEY", "sender_of", "to_inbound"]
+__all__ = ["BUTTON_KEY", "attachment_reference", "sender_of", "to_inbound"]
 
 BUTTON_KEY = "sb"            # our buttons' payload: {"sb": "<action>:<payload>"}
 _CHAT_PEER_BASE = 2_000_000_000
@@ -130,7 +130,7 @@ def _attachments(message: Mapping[str, Any]) -> tuple[Attachment, ...]:
 def _attachment(item: Mapping[str, Any]) -> Attachment:
     kind = str(item.get("type"))
     body = item.get(kind) or {}
-    file_id = _attachment_id(kind, body)
+    file_id = attachment_reference(kind, body)
     if kind == "photo":
         sizes = body.get("sizes") or []
         largest: Mapping[str, Any] = max(
@@ -155,7 +155,7 @@ def _attachment(item: Mapping[str, Any]) -> Attachment:
     return Attachment(AttachmentKind.OTHER, file_id=file_id, name=kind)
 
 
-def _attachment_id(kind: str, body: Mapping[str, Any]) -> str | None:
+def attachment_reference(kind: str, body: Mapping[str, Any]) -> str | None:
     """VK's own reference (`photo-1_2_key`), which `messages.send` accepts back."""
     if "owner_id" not in body or "id" not in body:
         return None
