@@ -112,14 +112,21 @@ class Outbox:
         try:
             while self._sent:
                 batch, self._sent = self._sent, []
-                try:
-                    async with self._writes, self._sessions() as session:
-                        await session.execute(update(Message), batch)
-                        await session.commit()
-                except Exception:  # still PENDING: resent at the next start (channels dedupe)
-                    log.exception("marking %d sent messages failed", len(batch))
+                if not await self._write_batch(batch) and len(batch) > 1:
+                    for row in batch:  # one bad row must not keep the others PENDING
+                        await self._write_batch([row])
         finally:
             self._marking = None
+
+    async def _write_batch(self, batch: list[dict[str, object]]) -> bool:
+        try:
+            async with self._writes, self._sessions() as session:
+                await session.execute(update(Message), batch)
+                await session.commit()
+            return True
+        except Exception:  # still PENDING: resent at the next start (channels dedupe)
+            log.exception("marking %d sent messages failed", len(batch))
+            return False
 
     async def _outbound(self, session: AsyncSession, message: Message, conversation: Conversation,
                         identity: Identity) -> OutboundMessage:

@@ -96,7 +96,11 @@ async def test_sigkill_with_1000_pending_updates_processes_each_once(
         second = await start_gateway(tmp_path, "second", telegram, database_url, redis_url)
         try:
             await eventually(lambda: telegram.pending == 0, 180, "every update confirmed")
-            await eventually(lambda: _none_pending(sessions), 60, "the outbox to empty")
+            try:
+                await eventually(lambda: _none_pending(sessions), 60, "the outbox to empty")
+            except AssertionError as stuck:
+                raise AssertionError(f"{stuck}; the restarted gateway said:\n"
+                                     f"{second.log.read_text()[-4000:]}") from None
         finally:
             await stop(second)
     finally:
