@@ -15,7 +15,7 @@ from collections.abc import Sequence
 
 import pytest
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from bot.app import Gateway
 from bot.contracts import Action, Attachment, AttachmentKind, ChannelKind, InboundMessage
@@ -299,3 +299,21 @@ async def test_out_of_hours_the_client_is_told_when_operators_are_back(
     [told] = await replies(gateway)
     assert told.text == ("Передаю ваш вопрос оператору. Сейчас нерабочее время: операторы вернутся "
                          "30.11 в 09:00, и ответим 30.11 до 17:00.")
+
+
+async def test_a_database_restart_costs_no_message(gateway: Gateway, database_url: str) -> None:
+    if database_url.startswith("sqlite"):
+        pytest.skip("cuts PostgreSQL server connections; SQLite has no server to restart")
+    await gateway.engine.handle(said("привет"))  # the gateway's pool now holds connections
+    async with gateway.sessions() as session:  # what a server restart does to them
+        await session.execute(text(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid()"))
+
+    await gateway.engine.handle(said("Я потерял карту", platform_id="after-restart"))
+
+    async with gateway.sessions() as session:
+        stored = await session.scalar(select(Message.text).where(
+            Message.channel_message_id == "after-restart"))
+    assert stored == "Я потерял карту"
+    assert len(await replies(gateway)) == 2
