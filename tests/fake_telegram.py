@@ -142,13 +142,19 @@ class FakeTelegram:
             "message_id": self._next_message_id(user_id), "date": int(time.time()),
             "chat": {"id": user_id, "type": "private", "first_name": sender["first_name"]},
             "from": sender, **fields}
+        return self.deliver_message(user_id, message, text)
+
+    def deliver_message(self, chat_id: int, message: dict[str, Any],
+                        text: str | None) -> dict[str, Any]:
+        """Add the text (with a bot_command entity, as Telegram marks commands), keep the
+        message for edits and replies, and queue it as an update."""
         if text is not None:
             message["text"] = text
             if text.startswith("/"):
                 command = text.split()[0]
                 message["entities"] = [{"type": "bot_command", "offset": 0,
                                         "length": len(command.encode("utf-16-le")) // 2}]
-        self._messages[(user_id, message["message_id"])] = message
+        self._messages[(chat_id, message["message_id"])] = message
         self.push("message", message)
         return message
 

@@ -29,15 +29,7 @@ class ForumTelegram(FakeTelegram):
             "from": self.user(user_id), **fields}
         if thread_id is not None:
             message.update(message_thread_id=thread_id, is_topic_message=True)
-        if text is not None:
-            message["text"] = text
-            if text.startswith("/"):
-                command = text.split()[0]
-                message["entities"] = [{"type": "bot_command", "offset": 0,
-                                        "length": len(command.encode("utf-16-le")) // 2}]
-        self._messages[(chat_id, message["message_id"])] = message
-        self.push("message", message)
-        return message
+        return self.deliver_message(chat_id, message, text)
 
     def delete_topic(self, chat_id: int, thread_id: int) -> None:
         self.deleted_topics.add((chat_id, thread_id))
