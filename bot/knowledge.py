@@ -27,7 +27,7 @@ from bot.models import KbArticle, KbCalibration, KbMiss, KbVariant, utcnow
 from kb.articles import Article
 from kb.calibration import Calibration
 from kb.formats import load_file
-from kb.holdout import calibrate
+from kb.holdout import DEFAULT_OOS_RECALL, calibrate
 from kb.index import KnowledgeIndex
 from routing import keys
 
@@ -180,7 +180,8 @@ class KnowledgeBase:
         await self.calibrate()
         return summary.created
 
-    async def calibrate(self, *, min_oos_recall: float | None = None) -> Calibration:
+    async def calibrate(self, *, min_oos_recall: float | None = DEFAULT_OOS_RECALL
+                        ) -> Calibration:
         """Calibrate from the stored articles' own held-out variants (off the event loop)
         and store the result."""
         articles = await self.export_articles()

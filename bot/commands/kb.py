@@ -18,7 +18,7 @@ from kb.calibration import Calibration
 from kb.evaluation import Evaluation, evaluate
 from kb.formats import KbFileError, load_file, load_labelled, write_file
 from kb.gaps import Gap, find_gaps
-from kb.holdout import calibrate_labelled
+from kb.holdout import DEFAULT_OOS_RECALL, calibrate_labelled
 from kb.index import Decision, Match
 
 kb_app = typer.Typer(help="The knowledge base: import, export, search, test, calibrate.",
@@ -140,8 +140,8 @@ def calibrate(
         help="calibrate from labelled questions (CSV question,article_id; empty id = unknown) "
              "instead of the KB's own held-out variants")] = None,
     oos_recall: Annotated[float | None, typer.Option(
-        min=0.0, max=1.0, help="hand off at least this share of unknown questions (default: "
-                               "maximise in-scope accuracy + out-of-scope recall)")] = None,
+        min=0.0, max=1.0, help="hand off at least this share of unknown questions")
+    ] = DEFAULT_OOS_RECALL,
 ) -> None:
     """Choose the answer / clarify / hand-off thresholds, store them and report the trade-off."""
     rows = _labelled_or_exit(labelled) if labelled else None
