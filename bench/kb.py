@@ -216,7 +216,8 @@ def main() -> None:
     print("at the calibrated operating point (threshold never tuned on test):")
     show("switchboard", result)
     print(f"  answered outright {result.answered_right + result.answered_wrong} in-scope "
-          f"(right {result.answered_right}, wrong {result.answered_wrong}); clarified "
+          f"(right {result.answered_right}: {result.answered_right / max(1, result.in_scope):.1%} "
+          f"of in-scope questions, wrong {result.answered_wrong}); clarified "
           f"{result.clarified} (right one offered in {result.clarified_containing}); handed "
           f"off {result.in_scope_handed_off} in-scope; out-of-scope answered outright "
           f"{result.out_of_scope_answered}; answer precision {result.answer_precision:.1%}")
