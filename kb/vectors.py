@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 import scipy.sparse as sp
-from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.feature_extraction.text import CountVectorizer, TfidfTransformer
 from sklearn.preprocessing import normalize
 
 from kb.text import Prepared
@@ -29,7 +29,7 @@ WORD_WEIGHT = 0.5
 class _Block:
     """One fitted vectoriser, reduced to what a transform needs."""
 
-    def __init__(self, vectoriser: TfidfVectorizer, weight: float) -> None:
+    def __init__(self, vectoriser: CountVectorizer, weight: float) -> None:
         self.vectoriser = vectoriser
         self.scale = math.sqrt(weight)
         self.analyse: Callable[[str], list[str]] = vectoriser.build_analyzer()
@@ -41,13 +41,44 @@ class _Block:
         return len(self.vocabulary)
 
     def fit(self, docs: list[str]) -> sp.csr_matrix:
-        try:
-            matrix = sp.csr_matrix(self.vectoriser.fit_transform(docs))
-        except ValueError:  # nothing but empty documents: a block of no columns
+        counts, self.vocabulary = self._count(docs)
+        if not self.vocabulary:  # nothing but empty documents: a block of no columns
             return sp.csr_matrix((len(docs), 0), dtype=np.float32)
-        self.vocabulary = self.vectoriser.vocabulary_
-        self.idf = self.vectoriser.idf_.astype(np.float32)
-        return matrix * self.scale
+        weighting = TfidfTransformer(sublinear_tf=True).fit(counts)
+        self.idf = weighting.idf_.astype(np.float32)
+        return sp.csr_matrix(weighting.transform(counts), dtype=np.float32) * self.scale
+
+    def _count(self, docs: list[str]) -> tuple[sp.csr_matrix, dict[str, int]]:
+        """Term counts per document, and the vocabulary."""
+        if self.vectoriser.analyzer == "char_wb":
+            return self._count_by_words(docs)
+        try:
+            counts = sp.csr_matrix(self.vectoriser.fit_transform(docs))
+        except ValueError:  # an empty vocabulary
+            return sp.csr_matrix((len(docs), 0), dtype=np.float32), {}
+        return counts, self.vectoriser.vocabulary_
+
+    def _count_by_words(self, docs: list[str]) -> tuple[sp.csr_matrix, dict[str, int]]:
+        """Character n-gram counts with each distinct word analysed once: n-grams within
+        words never cross a word boundary, so a text's counts are the sum of its words'
+        (one sparse product), and a big KB repeats the same few thousand words."""
+        words: dict[str, int] = {}
+        indptr = [0]
+        indices: list[int] = []
+        for doc in docs:
+            indices += [words.setdefault(w, len(words)) for w in doc.split()]
+            indptr.append(len(indices))
+        texts_words = sp.csr_matrix((np.ones(len(indices), dtype=np.float32), indices, indptr),
+                                    shape=(len(docs), len(words)))
+        vocabulary: dict[str, int] = {}
+        grams_indptr = [0]
+        grams: list[int] = []
+        for word in words:
+            grams += [vocabulary.setdefault(g, len(vocabulary)) for g in self.analyse(word)]
+            grams_indptr.append(len(grams))
+        words_grams = sp.csr_matrix((np.ones(len(grams), dtype=np.float32), grams, grams_indptr),
+                                    shape=(len(words), len(vocabulary)))
+        return sp.csr_matrix(texts_words @ words_grams), vocabulary
 
     def terms(self, doc: str) -> tuple[np.ndarray, np.ndarray]:
         """Column indices and weighted, normalised values of one document."""
@@ -62,12 +93,12 @@ class _Block:
 
 class TermSpace:
     def __init__(self) -> None:
-        self._word = _Block(TfidfVectorizer(
+        self._word = _Block(CountVectorizer(
             analyzer="word", token_pattern=r"\S+", ngram_range=(1, 2), lowercase=False,
-            sublinear_tf=True, dtype=np.float32), WORD_WEIGHT)
-        self._char = _Block(TfidfVectorizer(
-            analyzer="char_wb", ngram_range=(3, 5), lowercase=False, sublinear_tf=True,
-            dtype=np.float32), 1.0 - WORD_WEIGHT)
+            dtype=np.float32), WORD_WEIGHT)
+        self._char = _Block(CountVectorizer(
+            analyzer="char_wb", ngram_range=(3, 5), lowercase=False, dtype=np.float32),
+            1.0 - WORD_WEIGHT)
 
     @property
     def width(self) -> int:
