@@ -7,7 +7,7 @@ import json
 
 from kb.articles import Article
 from kb.calibration import Calibration
-from kb.holdout import calibrate, calibrate_labelled
+from kb.holdout import DEFAULT_OOS_RECALL, calibrate, calibrate_labelled
 from kb.index import Decision, KnowledgeIndex
 
 TINY = [
@@ -47,6 +47,12 @@ def test_too_little_to_measure_keeps_the_default() -> None:
     assert calibration.curve == () and calibration.chosen_point is None
     assert calibration.source.startswith("default")
     assert calibrate([]) == Calibration.default()
+
+
+def test_by_default_the_floor_holds_on_the_simulated_unknowns() -> None:
+    chosen = calibrate(TINY).chosen_point
+    assert chosen is not None and DEFAULT_OOS_RECALL is not None
+    assert chosen.out_of_scope_recall >= DEFAULT_OOS_RECALL
 
 
 def test_a_higher_out_of_scope_floor_hands_off_more() -> None:
