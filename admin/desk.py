@@ -25,7 +25,7 @@ from bot.knowledge import ArticleNotFound, KnowledgeBase
 from bot.models import (Author, Client, Conversation, ConversationStatus, Direction, EventKind,
                         Identity, Message, Operator, OperatorGroup)
 from bot.outbox import Outbox
-from bot.replies import queue_reply
+from bot.replies import add_reply
 from bot.texts import say
 from kb.articles import Article
 from kb.index import Hit
@@ -289,9 +289,9 @@ class OperatorDesk:
         async with self._sessions() as session:
             conversation = await self._held(session, operator_id, conversation_id)
             identity = await self._identity_via(session, conversation, via) if via else None
-            message = await queue_reply(session, conversation, text=text, author=Author.OPERATOR,
-                                        at=now, attachments=attachments, operator_id=operator_id,
-                                        identity=identity, kb_article_id=kb_article_id)
+            message = await add_reply(session, conversation, text=text, author=Author.OPERATOR,
+                                      at=now, attachments=attachments, operator_id=operator_id,
+                                      identity=identity, kb_article_id=kb_article_id)
             if conversation.first_response_at is None:
                 conversation.first_response_at = now
                 record(session, conversation, EventKind.FIRST_RESPONSE, now, operator_id=operator_id)
@@ -328,8 +328,8 @@ class OperatorDesk:
             email = conversation.last_channel is ChannelKind.EMAIL
             buttons = [] if email else [Button(str(n), Action.RATE, f"{conversation.id}:{n}")
                                         for n in range(1, 6)]
-            ask = await queue_reply(session, conversation, author=Author.BOT, at=now, buttons=buttons,
-                                    text=say("rate_request_email" if email else "rate_request", language))
+            ask = await add_reply(session, conversation, author=Author.BOT, at=now, buttons=buttons,
+                                  text=say("rate_request_email" if email else "rate_request", language))
             await session.commit()
         await self._queue.remove(conversation_id)
         self._outbox.submit([ask.id])

@@ -20,6 +20,7 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Sequence
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -62,30 +63,36 @@ async def adapter(token: str, api_base: str) -> None:
         per_chat_rate=1, per_chat_burst=3, global_rate=100_000, global_burst=1000))
     replies: set[asyncio.Task[object]] = set()
 
-    async def echo(message: InboundMessage) -> None:
-        reply = asyncio.create_task(channel.send(OutboundMessage(
-            ChannelKind.TELEGRAM, message.chat_id or "", message.text or "?", len(replies))))
-        replies.add(reply)
-        reply.add_done_callback(replies.discard)
+    async def echo(batch: Sequence[InboundMessage]) -> None:
+        for message in batch:
+            reply = asyncio.create_task(channel.send(OutboundMessage(
+                ChannelKind.TELEGRAM, message.chat_id or "", message.text or "?", len(replies))))
+            replies.add(reply)
+            reply.add_done_callback(replies.discard)
 
     print("ready", flush=True)
     await channel.run(echo)
 
 
 async def gateway(token: str, api_base: str) -> None:
-    """The full path: the real Gateway with its Telegram channel."""
+    """The full path: the real Gateway with its Telegram channel wired as bot/app.py wires
+    it (the poller lease and the send ledger in Redis), the bot-wide rate raised."""
     from bot.app import open_gateway, running
     from bot.contracts import ChannelKind
     from bot.settings import load_settings
     from channels.delivery import SendRateLimiter
-    from channels.telegram import TelegramChannel
+    from channels.telegram import TelegramChannel, poller_name
+    from routing.ledger import RedisSendLedger
+    from routing.locks import RedisPollerLease
 
     settings = load_settings()
     async with open_gateway(settings) as opened:
         opened.adapters[ChannelKind.TELEGRAM] = TelegramChannel(
             token, api_base=api_base, poll_timeout=1,
+            lease=RedisPollerLease(opened.redis, poller_name(token)),
             limiter=SendRateLimiter(per_chat_rate=1, per_chat_burst=3, global_rate=100_000,
-                                    global_burst=1000))
+                                    global_burst=1000),
+            ledger=RedisSendLedger(opened.redis))
         async with running(opened, port=0):
             print("ready", flush=True)
             await asyncio.Event().wait()

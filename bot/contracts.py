@@ -1,8 +1,9 @@
 """The contract between channels and the engine: one inbound and one outbound shape.
 
-Channels build `InboundMessage` from platform events and hand it to an `InboundSink`;
-they confirm the event to the platform only after the sink returns, because the sink
-returns once the message is stored. The engine answers with `OutboundMessage`, which a
+Channels build `InboundMessage` from platform events and hand them to an `InboundSink`,
+a polled batch at once (one unit of work for the lot); they confirm the events to the
+platform only after the sink returns, because the sink returns once every message is
+stored. The engine answers with `OutboundMessage`, which a
 channel turns back into a platform call and acknowledges with a `DeliveryReceipt`.
 """
 
@@ -10,7 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -134,6 +135,9 @@ class OutboundMessage:
     conversation_id: int | None = None
     auto_reply: bool = False
     request_contact: bool = False
+    resent: bool = False
+    """Left pending by an earlier run that may have got it through: a channel without an
+    idempotency key checks its send ledger first."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,7 +154,8 @@ class DeliveryError(Exception):
         self.permanent = permanent
 
 
-InboundSink = Callable[[InboundMessage], Awaitable[None]]
+InboundSink = Callable[[Sequence[InboundMessage]], Awaitable[None]]
+"""Stores the messages, in order, and acts on them; returns once all are stored."""
 
 
 class ChannelAdapter(Protocol):

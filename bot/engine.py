@@ -1,9 +1,10 @@
-"""The conversation engine: what happens to one inbound message.
+"""The conversation engine: what happens to inbound messages.
 
-`Engine.handle` is the sink every channel feeds. In one unit of work it finds or creates
-the identity and client, finds the conversation (by reply headers, by a ticket number,
-or the client's open one), stores the message — a redelivered platform id is ignored —
-and applies the dialogue policy:
+`Engine` is the sink every channel feeds, a message or a polled batch at a time. In one
+unit of work for the batch it finds or creates the senders' identities and clients, finds
+each message's conversation (by reply headers, by a ticket number, or the client's open
+one), stores the message — a redelivered platform id is ignored — and applies the
+dialogue policy:
 
 - a conversation an operator holds, or one waiting in the queue: the operator is told;
 - otherwise the knowledge base answers, offers close choices, or the conversation is
@@ -13,7 +14,9 @@ and applies the dialogue policy:
 
 Replies are stored before they are sent (`Outbox`), and the queue entry is made after the
 commit, so a crash at any point loses nothing: pending replies are resent and the queue is
-rebuilt from the database at start-up.
+rebuilt from the database at start-up. The batch's look-ups are made once for all its
+messages and its rows are flushed together, so a busy bot costs a few queries per batch,
+not a dozen per message.
 """
 
 from __future__ import annotations
@@ -38,10 +41,10 @@ from bot.handover import Handover
 from bot.knowledge import KnowledgeBase
 from bot.models import (Author, Client, Conversation, ConversationStatus, Delivery, Direction,
                         EventKind, Identity, KbMiss, Message, Operator)
-from bot.replies import queue_reply
+from bot.replies import add_reply
 from bot.texts import language_of, locale_language, say
 from bot.outbox import Outbox
-from kb.index import Decision
+from kb.index import Decision, Match
 from routing.queue import OperatorQueue, QueueEntry
 from routing.recognition import Recognition
 from routing.service_levels import ServiceLevels
@@ -65,13 +68,51 @@ _THANKS = {"спасибо", "благодарю", "спс", "thanks", "thank", 
 
 @dataclass
 class _Plan:
-    """What the policy decided; carried out after the commit."""
+    """What the policy decided for one message; carried out after the commit."""
 
-    reply_ids: list[int] = field(default_factory=list)
+    sender: Identity
+    """Who wrote: the conversation's last identity, where replies go."""
+    replies: list[Message] = field(default_factory=list)
+    """Queued by the engine in this unit of work: their ids exist once it is flushed."""
+    handled_ids: list[int] = field(default_factory=list)
+    """Queued (and flushed) by recognition."""
     language: str = "ru"
     queued_id: int | None = None
     tell_client: bool = True
     notices: list[tuple[str, dict[str, object]]] = field(default_factory=list)
+
+    @property
+    def reply_ids(self) -> list[int]:
+        return [*self.handled_ids, *(m.id for m in self.replies)]
+
+
+@dataclass
+class _Known:
+    """What a unit of work looked up once for all its messages, so that a polled batch
+    costs a handful of queries rather than a dozen per message."""
+
+    stored: set[tuple[ChannelKind, str]]
+    """Platform ids already stored (a redelivery): skipped."""
+    senders: dict[tuple[ChannelKind, str], tuple[Identity, Client]]
+    open_conversations: dict[int, Conversation]
+    """Client id → its latest open conversation; one made in this unit of work joins it."""
+    matches: dict[str, Match]
+    """The knowledge base's decisions for the batch's texts, taken in one call."""
+
+
+@dataclass
+class _Placed:
+    """A message with its sender and conversation, before it is stored."""
+
+    inbound: InboundMessage
+    identity: Identity
+    client: Client
+    conversation: Conversation
+    plan: _Plan
+    rated: bool = False
+    """A 1–5 rating: answered while placed, no policy."""
+    created: bool = False
+    """The conversation is new (its CREATED event is recorded once it has an id)."""
 
 
 class Engine:
@@ -93,61 +134,161 @@ class Engine:
         self._language = language
         self._answer_caps = dict(answer_caps or {})
 
-    async def __call__(self, inbound: InboundMessage) -> None:
-        await self.handle(inbound)
+    async def __call__(self, batch: Sequence[InboundMessage]) -> None:
+        await self.handle_many(batch)
 
     async def handle(self, inbound: InboundMessage) -> None:
-        """Store and act on one message. A database that is locked or restarting is retried
-        with backoff; if it stays away the error propagates, so the channel does not
-        confirm the message and the platform delivers it again later."""
+        await self.handle_many([inbound])
+
+    async def handle_many(self, batch: Sequence[InboundMessage]) -> None:
+        """Store and act on messages, in order, a run of them in one unit of work. Edits and
+        delivery reports change earlier rows and go one at a time. Returns once every
+        message is stored; if the database stays away the error propagates, so the channel
+        does not confirm the batch and the platform delivers it again later."""
+        run: list[InboundMessage] = []
+        for inbound in batch:
+            if inbound.edited or inbound.bounce:
+                await self._store(run)
+                await self._store([inbound])
+                run = []
+            else:
+                run.append(inbound)
+        await self._store(run)
+
+    async def _store(self, run: Sequence[InboundMessage]) -> None:
+        """One unit of work for `run`. A database that is locked or restarting is retried
+        with backoff. A constraint that fails (another process stored one of the messages,
+        or made the sender's identity, meanwhile) splits the run into single messages,
+        and a single one is tried afresh: its look-ups then see what the other made."""
+        if not run:
+            return
         for attempt in range(DB_ATTEMPTS):
             try:
                 async with self._writes:
-                    await self._handle_once(inbound)
+                    await self._store_once(run)
                 return
+            except IntegrityError:
+                if len(run) > 1:
+                    for inbound in run:
+                        await self._store([inbound])
+                    return
+                if attempt == DB_ATTEMPTS - 1:
+                    raise
             except (OperationalError, InterfaceError) as exc:
                 if attempt == DB_ATTEMPTS - 1:
-                    log.error("database unavailable, message %s/%s left unconfirmed: %s",
-                              inbound.channel.value, inbound.platform_message_id, exc)
+                    log.error("database unavailable, %d message(s) from %s/%s left unconfirmed: %s",
+                              len(run), run[0].channel.value, run[0].platform_message_id, exc)
                     raise
                 delay = min(0.2 * 2 ** attempt, 5.0)
                 log.warning("database busy or restarting (%s); retrying in %.1f s", exc, delay)
                 await asyncio.sleep(delay)
 
-    async def _handle_once(self, inbound: InboundMessage) -> None:
+    async def _store_once(self, run: Sequence[InboundMessage]) -> None:
         now = self._clock()
         async with self._sessions() as session:
-            if inbound.edited:
-                await self._apply_edit(session, inbound, now)
+            if len(run) == 1 and run[0].edited:
+                await self._apply_edit(session, run[0], now)
                 return
-            if inbound.bounce and await self._bounce(session, inbound, now):
+            if len(run) == 1 and run[0].bounce and await self._bounce(session, run[0], now):
                 return
-            identity, client = await self._identity(session, inbound, now)
-            language = language_of(inbound.text, client.language or locale_language(inbound.locale)
-                                   or self._language)
-            client.language = client.language or language
-            plan = _Plan(language=language)
-            rated = await self._rating(session, inbound, client, now, language, plan)
-            conversation = rated or await self._conversation(session, inbound, identity, client, now)
-            message = Message(
-                conversation_id=conversation.id, identity_id=identity.id, channel=inbound.channel,
-                direction=Direction.IN, author=Author.CLIENT, text=inbound.text,
-                original_text=inbound.original_text,
-                attachments=[a.as_json() for a in inbound.attachments],
-                action=inbound.action.value if inbound.action else None,
-                channel_message_id=inbound.platform_message_id, automated=inbound.automated,
-                created_at=now,
-            )
-            session.add(message)
-            try:
-                await session.flush()
-            except IntegrityError:  # this platform id is stored already: processed once
-                await session.rollback()
-                return
-            if rated is None:
-                await self._policy(session, inbound, conversation, client, message, language, now, plan)
+            known = await self._look_up(session, run, now)
+            # First every message's conversation, so that the new ones get their ids in one
+            # flush; then the messages and the policy, flushed once with the commit.
+            placed = []
+            for inbound in run:
+                key = (inbound.channel, inbound.platform_message_id)
+                if key in known.stored:  # stored already: processed once
+                    continue
+                known.stored.add(key)
+                placed.append(await self._place(session, inbound, known, now))
+            await session.flush()
+            plans = [await self._act(session, known, now, where) for where in placed]
             await session.commit()
-        await self._after_commit(plan, now)
+        await self._after_commit(plans, now)
+
+    async def _look_up(self, session: AsyncSession, run: Sequence[InboundMessage],
+                       now: dt.datetime) -> _Known:
+        """The run's stored platform ids, senders (new ones made, in one flush) and their
+        open conversations, and the knowledge base's decisions for its texts."""
+        stored = set((await session.execute(
+            select(Message.channel, Message.channel_message_id)
+            .where(Message.direction == Direction.IN,
+                   Message.channel_message_id.in_({m.platform_message_id for m in run})))))
+        senders = await self._senders(session, run, now)
+        clients = {client.id for _, client in senders.values()}
+        open_conversations: dict[int, Conversation] = {}
+        for conversation in await session.scalars(
+                select(Conversation).where(Conversation.client_id.in_(clients),
+                                           Conversation.status != ConversationStatus.CLOSED)
+                .order_by(Conversation.id)):
+            open_conversations[conversation.client_id] = conversation  # the latest wins
+        texts = list({m.text[:KB_QUERY_LIMIT] for m in run if m.text.strip()}) if len(run) > 1 else []
+        matches = dict(zip(texts, self._knowledge.index.decide_many(texts), strict=True))
+        return _Known({(c, i) for c, i in stored if i is not None}, senders, open_conversations,
+                      matches)
+
+    async def _senders(self, session: AsyncSession, run: Sequence[InboundMessage], now: dt.datetime
+                       ) -> dict[tuple[ChannelKind, str], tuple[Identity, Client]]:
+        """Each sender's identity and client in one query; on first contact both are made
+        (all the run's new ones in one flush)."""
+        wanted = {(m.channel, m.external_user_id): m for m in run}
+        found: dict[tuple[ChannelKind, str], tuple[Identity, Client]] = {}
+        for channel in {c for c, _ in wanted}:
+            rows = await session.execute(
+                select(Identity, Client).join(Client, Client.id == Identity.client_id)
+                .where(Identity.channel == channel,
+                       Identity.external_id.in_({e for c, e in wanted if c is channel})))
+            found.update(((identity.channel, identity.external_id), (identity, client))
+                         for identity, client in rows)
+        for key, inbound in wanted.items():
+            if key not in found:
+                client = Client(display_name=inbound.display_name, created_at=now)
+                identity = Identity(
+                    client=client, channel=inbound.channel, external_id=inbound.external_user_id,
+                    chat_id=inbound.chat_id, display_name=inbound.display_name, created_at=now,
+                    last_seen_at=now)
+                session.add(identity)
+                found[key] = (identity, client)
+        if session.new:
+            await session.flush()
+        return found
+
+    async def _place(self, session: AsyncSession, inbound: InboundMessage, known: _Known,
+                     now: dt.datetime) -> _Placed:
+        """The sender, the language, and the conversation the message belongs to."""
+        identity, client = known.senders[(inbound.channel, inbound.external_user_id)]
+        _touch(identity, inbound, now)
+        language = language_of(inbound.text, client.language or locale_language(inbound.locale)
+                               or self._language)
+        client.language = client.language or language
+        plan = _Plan(sender=identity, language=language)
+        rated = await self._rating(session, inbound, client, now, language, plan)
+        if rated is not None:
+            return _Placed(inbound, identity, client, rated, plan, rated=True)
+        conversation, created = await self._conversation(session, inbound, identity, client,
+                                                         known, now)
+        return _Placed(inbound, identity, client, conversation, plan, created=created)
+
+    async def _act(self, session: AsyncSession, known: _Known, now: dt.datetime,
+                   placed: _Placed) -> _Plan:
+        """Store the message and apply the dialogue policy (a rating is answered already)."""
+        inbound, conversation, plan = placed.inbound, placed.conversation, placed.plan
+        if placed.created:
+            record(session, conversation, EventKind.CREATED, now)
+        message = Message(
+            conversation_id=conversation.id, identity_id=placed.identity.id,
+            channel=inbound.channel, direction=Direction.IN, author=Author.CLIENT,
+            text=inbound.text, original_text=inbound.original_text,
+            attachments=[a.as_json() for a in inbound.attachments], buttons=[],
+            action=inbound.action.value if inbound.action else None,
+            channel_message_id=inbound.platform_message_id, automated=inbound.automated,
+            created_at=now,
+        )  # the same columns set as on a reply (`add_reply`): the batch's rows share an INSERT
+        session.add(message)
+        if not placed.rated:
+            await self._policy(session, inbound, conversation, placed.client, message,
+                               plan.language, now, plan, known)
+        return plan
 
     async def close_idle(self, idle: dt.timedelta) -> int:
         """Close conversations the bot handled that went quiet: the bot settled them."""
@@ -194,57 +335,33 @@ class Engine:
 
     # -- finding things -------------------------------------------------------------------
 
-    async def _identity(self, session: AsyncSession, inbound: InboundMessage,
-                        now: dt.datetime) -> tuple[Identity, Client]:
-        """The sender's identity and client in one query; on first contact both are made
-        in one flush."""
-        query = (select(Identity, Client).join(Client, Client.id == Identity.client_id)
-                 .where(Identity.channel == inbound.channel,
-                        Identity.external_id == inbound.external_user_id))
-        row = (await session.execute(query)).first()
-        if row is None:
-            try:
-                async with session.begin_nested():
-                    client = Client(display_name=inbound.display_name, created_at=now)
-                    identity = Identity(
-                        client=client, channel=inbound.channel,
-                        external_id=inbound.external_user_id, chat_id=inbound.chat_id,
-                        display_name=inbound.display_name, created_at=now, last_seen_at=now)
-                    session.add(identity)
-            except IntegrityError:  # created by a concurrent message of the same person
-                row = (await session.execute(query)).first()
-                assert row is not None
-        if row is not None:
-            identity, client = row
-        identity.last_seen_at = now
-        if inbound.display_name:
-            identity.display_name = inbound.display_name
-        if inbound.chat_id:
-            identity.chat_id = inbound.chat_id
-        return identity, client
-
     async def _conversation(self, session: AsyncSession, inbound: InboundMessage, identity: Identity,
-                            client: Client, now: dt.datetime) -> Conversation:
+                            client: Client, known: _Known, now: dt.datetime
+                            ) -> tuple[Conversation, bool]:
+        """The message's conversation (by reply headers, by a ticket number, or the client's
+        open one), reopened if closed, and whether it is new."""
         conversation = (await self._by_reply_headers(session, inbound, client)
                         or await self._by_ticket_number(session, inbound, client)
-                        or await self._open_conversation(session, client))
+                        or known.open_conversations.get(client.id))
+        created = conversation is None
         if conversation is None:
             conversation = Conversation(
                 client_id=client.id, identity_id=identity.id, last_channel=inbound.channel,
                 last_identity_id=identity.id, subject=_subject(inbound.subject), created_at=now,
                 updated_at=now)
             session.add(conversation)
-            await session.flush()
-            record(session, conversation, EventKind.CREATED, now)
         elif conversation.status is ConversationStatus.CLOSED:
             conversation.status = ConversationStatus.BOT
             conversation.resolved_at = None
             record(session, conversation, EventKind.REOPENED, now)
+        latest = known.open_conversations.get(client.id)
+        if created or latest is None or (latest.id is not None and conversation.id > latest.id):
+            known.open_conversations[client.id] = conversation  # the one later messages join
         if not inbound.automated:
             conversation.last_channel = inbound.channel
             conversation.last_identity_id = identity.id
         conversation.updated_at = now
-        return conversation
+        return conversation, created
 
     async def _by_reply_headers(self, session: AsyncSession, inbound: InboundMessage,
                                 client: Client) -> Conversation | None:
@@ -266,12 +383,6 @@ class Engine:
             conversation = await session.get(Conversation, conversation.merged_into_id)
         return conversation if conversation and conversation.client_id == client.id else None
 
-    async def _open_conversation(self, session: AsyncSession, client: Client) -> Conversation | None:
-        return await session.scalar(
-            select(Conversation).where(Conversation.client_id == client.id,
-                                       Conversation.status != ConversationStatus.CLOSED)
-            .order_by(Conversation.id.desc()).limit(1))
-
     async def _last_bot_buttons(self, session: AsyncSession, conversation_id: int) -> list[dict[str, str]]:
         last = await session.scalar(
             select(Message).where(Message.conversation_id == conversation_id,
@@ -286,7 +397,7 @@ class Engine:
             Message.channel == inbound.channel, Message.direction == Direction.IN,
             Message.channel_message_id == inbound.platform_message_id))
         if message is None:  # the original never reached us: treat the edit as a new message
-            await self._handle_once(replace(inbound, edited=False))
+            await self._store_once([replace(inbound, edited=False)])
             return
         message.original_text = message.original_text or message.text
         message.text = inbound.text
@@ -321,31 +432,32 @@ class Engine:
         conversation.rating = int(score_text)
         record(session, conversation, EventKind.RATED, now, rating=conversation.rating,
                operator_id=conversation.assigned_operator_id)
-        reply = await queue_reply(session, conversation, text=say("rated", language),
-                                  author=Author.BOT, at=now)
-        plan.reply_ids.append(reply.id)
+        plan.replies.append(await add_reply(session, conversation, text=say("rated", language),
+                                            author=Author.BOT, at=now))
         return conversation
 
     # -- the dialogue policy --------------------------------------------------------------
 
     async def _policy(self, session: AsyncSession, inbound: InboundMessage, conversation: Conversation,
                       client: Client, message: Message, language: str, now: dt.datetime,
-                      plan: _Plan) -> None:
+                      plan: _Plan, known: _Known) -> None:
+        with_operators = conversation.status in (ConversationStatus.ASSIGNED, ConversationStatus.QUEUED)
+        if inbound.bounce or (with_operators and not inbound.automated):
+            await session.flush()  # the message's id, for the event or the operators' notice
         if inbound.bounce:
             record(session, conversation, EventKind.BOUNCED, now, message_id=message.id)
             plan.notices.append(("bounced", {"conversation_id": conversation.id}))
             return
         if inbound.automated:
             return
-        with_operators = conversation.status in (ConversationStatus.ASSIGNED, ConversationStatus.QUEUED)
         if with_operators:  # whatever happens next, the operators see what the client wrote
             plan.notices.append(("client_message", {
                 "conversation_id": conversation.id, "message_id": message.id,
                 "operator_id": conversation.assigned_operator_id}))
-        handled = await self._recognition.intercept(session, inbound, conversation, client, message,
-                                                    language, now)
+        handled = await self._recognition.intercept(session, inbound, conversation, client,
+                                                    plan.sender, language, now)
         if handled is not None:  # a link code, an email code, a shared phone…: answered
-            plan.reply_ids.extend(handled)
+            plan.handled_ids.extend(handled)
             return
         if with_operators:
             if conversation.status is ConversationStatus.QUEUED and _asks_for_human(inbound):
@@ -379,12 +491,14 @@ class Engine:
         elif await self._over_answer_cap(session, conversation, now):
             await self._hand_off(session, conversation, "answer_cap", now, plan, tell_client=False)
         else:
-            await self._consult_kb(session, inbound, conversation, language, now, plan, handoff_button)
+            await self._consult_kb(session, inbound, conversation, language, now, plan, handoff_button,
+                                   known)
 
     async def _consult_kb(self, session: AsyncSession, inbound: InboundMessage,
                           conversation: Conversation, language: str, now: dt.datetime, plan: _Plan,
-                          handoff_button: Button) -> None:
-        match = self._knowledge.index.decide(inbound.text[:KB_QUERY_LIMIT])
+                          handoff_button: Button, known: _Known) -> None:
+        question = inbound.text[:KB_QUERY_LIMIT]
+        match = known.matches.get(question) or self._knowledge.index.decide(question)
         if match.decision is Decision.ANSWER:
             best = match.hits[0]
             await self._answer(session, conversation, best.article.id, best.score, language, now, plan,
@@ -465,18 +579,19 @@ class Engine:
     async def _reply(self, session: AsyncSession, conversation: Conversation, text: str,
                      now: dt.datetime, plan: _Plan, *, buttons: Sequence[Button] = (),
                      kb_article_id: str | None = None, kb_score: float | None = None) -> None:
-        message = await queue_reply(session, conversation, text=text, author=Author.BOT, at=now,
-                                    buttons=buttons, kb_article_id=kb_article_id, kb_score=kb_score)
-        plan.reply_ids.append(message.id)
+        plan.replies.append(await add_reply(
+            session, conversation, text=text, author=Author.BOT, at=now, buttons=buttons,
+            identity=plan.sender, kb_article_id=kb_article_id, kb_score=kb_score))
 
     # -- after the commit -----------------------------------------------------------------
 
-    async def _after_commit(self, plan: _Plan, now: dt.datetime) -> None:
-        self._outbox.submit(plan.reply_ids)
-        if plan.queued_id is not None:
-            await self._enqueue(plan, now)
-        for kind, data in plan.notices:
-            await self._feed.publish(kind, **data)
+    async def _after_commit(self, plans: Sequence[_Plan], now: dt.datetime) -> None:
+        self._outbox.submit_each([plan.reply_ids for plan in plans])
+        for plan in plans:
+            if plan.queued_id is not None:
+                await self._enqueue(plan, now)
+            for kind, data in plan.notices:
+                await self._feed.publish(kind, **data)
 
     async def _enqueue(self, plan: _Plan, now: dt.datetime) -> None:
         async with self._sessions() as session:
@@ -502,7 +617,7 @@ class Engine:
                 text = say("handoff_assigned", plan.language, operator=operator.name)
             else:
                 text = self._handoff_text(plan.language, conversation.sla_deadline, position, now)
-            told = await queue_reply(session, conversation, text=text, author=Author.BOT, at=now)
+            told = await add_reply(session, conversation, text=text, author=Author.BOT, at=now)
             await session.commit()
             self._outbox.submit([told.id])
 
@@ -516,6 +631,15 @@ class Engine:
         if position is None:
             return say("handoff_queued_no_position", language, deadline=when)
         return say("handoff_queued", language, position=position, deadline=when)
+
+
+def _touch(identity: Identity, inbound: InboundMessage, now: dt.datetime) -> None:
+    """What a message tells about its sender's identity: seen now, its name and chat."""
+    identity.last_seen_at = now
+    if inbound.display_name:
+        identity.display_name = inbound.display_name
+    if inbound.chat_id:
+        identity.chat_id = inbound.chat_id
 
 
 def _words(text: str) -> set[str]:

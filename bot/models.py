@@ -17,7 +17,7 @@ from sqlalchemy import (JSON, BigInteger, Boolean, DateTime, Enum, ForeignKey, I
                         String, Text, TypeDecorator, UniqueConstraint)
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncAttrs
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, orm_insert_sentinel, relationship
 
 from bot.contracts import ChannelKind
 
@@ -59,6 +59,15 @@ def _enum(cls: type[enum.Enum]) -> Enum:
 
 class Base(AsyncAttrs, DeclarativeBase):
     type_annotation_map = {dt.datetime: UTCDateTime, dict[str, Any]: JSON, list[Any]: JSON}
+
+
+class InsertedInBatches:
+    """For tables the engine fills a polled batch at a time: a column that numbers the rows
+    of one multi-row INSERT, so that SQLite (whose RETURNING order is not guaranteed) can
+    match the generated ids to the rows and insert a batch in one statement instead of one
+    statement per row. It means nothing outside that statement."""
+
+    insert_sentinel: Mapped[int | None] = orm_insert_sentinel()
 
 
 class ConversationStatus(str, enum.Enum):
@@ -114,7 +123,7 @@ class EventKind(str, enum.Enum):
     BOUNCED = "bounced"
 
 
-class Client(Base):
+class Client(InsertedInBatches, Base):
     __tablename__ = "clients"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -129,7 +138,7 @@ class Client(Base):
     identities: Mapped[list[Identity]] = relationship(back_populates="client")
 
 
-class Identity(Base):
+class Identity(InsertedInBatches, Base):
     __tablename__ = "identities"
     __table_args__ = (UniqueConstraint("channel", "external_id"),)
 
@@ -178,7 +187,7 @@ class OperatorGroup(Base):
     operator: Mapped[Operator] = relationship(back_populates="groups")
 
 
-class Conversation(Base):
+class Conversation(InsertedInBatches, Base):
     __tablename__ = "conversations"
     __table_args__ = (Index("ix_conversations_client_status", "client_id", "status"),)
 
@@ -205,7 +214,7 @@ class Conversation(Base):
     merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("conversations.id"))
 
 
-class Message(Base):
+class Message(InsertedInBatches, Base):
     __tablename__ = "messages"
     __table_args__ = (
         UniqueConstraint("channel", "direction", "channel_message_id", name="uq_messages_platform_id"),
@@ -237,7 +246,7 @@ class Message(Base):
     delivered_at: Mapped[dt.datetime | None] = mapped_column()
 
 
-class ConversationEvent(Base):
+class ConversationEvent(InsertedInBatches, Base):
     """Every state change of a conversation, with its time: reports are computed from these."""
 
     __tablename__ = "conversation_events"

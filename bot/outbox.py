@@ -15,7 +15,7 @@ import asyncio
 import contextlib
 import datetime as dt
 import logging
-from collections.abc import Callable, Coroutine, Iterable, Mapping
+from collections.abc import Callable, Coroutine, Iterable, Mapping, Sequence
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -30,6 +30,8 @@ __all__ = ["Outbox"]
 
 log = logging.getLogger(__name__)
 THREAD_DEPTH = 10
+LOAD_CHUNK = 500
+"""Messages read per query (a long list of pending ones at start-up goes in parts)."""
 
 
 class Outbox:
@@ -48,9 +50,14 @@ class Outbox:
 
     def submit(self, message_ids: Iterable[int]) -> None:
         """Send in the background, in the given order."""
-        ids = list(message_ids)
-        if ids:
-            self._spawn(self.deliver(ids))
+        self.submit_each([list(message_ids)])
+
+    def submit_each(self, sequences: Iterable[Sequence[int]]) -> None:
+        """Send several sequences in the background, side by side, each in its own order;
+        the messages of all of them are read in one query (a polled batch's replies)."""
+        wanted = [list(ids) for ids in sequences if ids]
+        if wanted:
+            self._spawn(self._deliver_each(wanted))
 
     def _spawn(self, work: Coroutine[object, object, None]) -> asyncio.Task[None]:
         task = asyncio.create_task(work)
@@ -69,26 +76,44 @@ class Outbox:
                 select(Message.id).where(Message.delivery == Delivery.PENDING).order_by(Message.id)))
         if ids:
             log.info("resending %d messages left pending by the last run", len(ids))
-            await self.deliver(ids)
+            loaded = await self._load(ids, resent=True)
+            await self._send_all([loaded[i] for i in ids if i in loaded])
         return len(ids)
 
-    async def deliver(self, message_ids: Iterable[int]) -> None:
-        for message_id in message_ids:
-            try:
-                await self._deliver_one(message_id)
-            except Exception:  # one broken message must not stop the others
-                log.exception("delivery of message %s failed unexpectedly", message_id)
+    async def _deliver_each(self, sequences: list[list[int]]) -> None:
+        loaded = await self._load([i for ids in sequences for i in ids])
+        for ids in sequences:
+            self._spawn(self._send_all([loaded[i] for i in ids if i in loaded]))
 
-    async def _deliver_one(self, message_id: int) -> None:
-        async with self._sessions() as session:
-            row = (await session.execute(
-                select(Message, Conversation, Identity)
-                .join(Conversation, Conversation.id == Message.conversation_id)
-                .join(Identity, Identity.id == Message.identity_id)
-                .where(Message.id == message_id))).first()
-            if row is None or row.Message.delivery is not Delivery.PENDING:
-                return
-            outbound = await self._outbound(session, *row)
+    async def _load(self, message_ids: list[int], *, resent: bool = False
+                    ) -> dict[int, OutboundMessage]:
+        """The PENDING ones among `message_ids`, ready to send; none when the database
+        cannot be read (they stay PENDING and are resent at the next start). `resent`: left
+        pending by an earlier run, which may have got them through."""
+        loaded: dict[int, OutboundMessage] = {}
+        try:
+            async with self._sessions() as session:
+                for start in range(0, len(message_ids), LOAD_CHUNK):
+                    rows = await session.execute(
+                        select(Message, Conversation, Identity)
+                        .join(Conversation, Conversation.id == Message.conversation_id)
+                        .join(Identity, Identity.id == Message.identity_id)
+                        .where(Message.id.in_(message_ids[start:start + LOAD_CHUNK]),
+                               Message.delivery == Delivery.PENDING))
+                    for row in rows:
+                        loaded[row[0].id] = await self._outbound(session, *row, resent=resent)
+        except Exception:
+            log.exception("reading %d messages to send failed; they stay pending", len(message_ids))
+        return loaded
+
+    async def _send_all(self, outbounds: list[OutboundMessage]) -> None:
+        for outbound in outbounds:
+            try:
+                await self._send(outbound)
+            except Exception:  # one broken message must not stop the others
+                log.exception("delivery of message %s failed unexpectedly", outbound.outbound_id)
+
+    async def _send(self, outbound: OutboundMessage) -> None:
         adapter = self._adapters.get(outbound.channel)
         lock = self._chat_locks.setdefault((outbound.channel, outbound.chat_id), asyncio.Lock())
         async with lock:
@@ -98,9 +123,9 @@ class Outbox:
                                         permanent=True)
                 receipt = await adapter.send(outbound)
             except DeliveryError as exc:
-                await self._failed(message_id, str(exc))
+                await self._failed(outbound.outbound_id, str(exc))
                 return
-        self._mark_sent(message_id, receipt)
+        self._mark_sent(outbound.outbound_id, receipt)
 
     def _mark_sent(self, message_id: int, receipt: DeliveryReceipt) -> None:
         self._sent.append({"id": message_id, "delivery": Delivery.SENT, "delivered_at": self._clock(),
@@ -129,7 +154,7 @@ class Outbox:
             return False
 
     async def _outbound(self, session: AsyncSession, message: Message, conversation: Conversation,
-                        identity: Identity) -> OutboundMessage:
+                        identity: Identity, *, resent: bool) -> OutboundMessage:
         buttons = tuple(Button.from_json(b) for b in message.buttons)
         subject = reply_to = None
         if identity.channel is ChannelKind.EMAIL:
@@ -146,7 +171,7 @@ class Outbox:
             attachments=tuple(Attachment.from_json(a) for a in message.attachments),
             subject=subject, reply_to=tuple(x for x in (reply_to or ()) if x),
             conversation_id=conversation.id, auto_reply=message.author is Author.BOT,
-            request_contact=any(b.action is Action.CONTACT for b in buttons),
+            request_contact=any(b.action is Action.CONTACT for b in buttons), resent=resent,
         )
 
     async def _failed(self, message_id: int, error: str) -> None:

@@ -1,7 +1,7 @@
 """What both pollers share: handing messages to the sink until it stores them, and the
 lease that makes one process the only poller of a bot.
 
-The sink returns once a message is stored; only then may a poller confirm the update to
+The sink returns once a batch is stored; only then may a poller confirm the updates to
 the platform. A failing sink (database down) is retried with backoff and the update stays
 unconfirmed, so nothing is lost; redelivery is harmless because the engine deduplicates
 on `platform_message_id`.
@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Protocol
 
 from bot.contracts import InboundMessage, InboundSink
 from channels.delivery import RetryPolicy
 
-__all__ = ["RECONNECT", "PollerLease", "UnsharedLease", "store_all", "store_one"]
+__all__ = ["RECONNECT", "PollerLease", "UnsharedLease", "store_all"]
 
 log = logging.getLogger(__name__)
 
@@ -57,37 +57,23 @@ class UnsharedLease:
         self._cursor = cursor
 
 
-async def store_one(sink: InboundSink, message: InboundMessage) -> None:
-    """Hand `message` to the sink, retrying with backoff until it is stored."""
+async def store_all(sink: InboundSink, messages: Sequence[InboundMessage]) -> None:
+    """Hand a polled batch to the sink, retrying with backoff until it is stored; only
+    then may the caller confirm the batch. The sink keeps each chat's order and takes the
+    batch as one unit of work, which is what makes a busy bot fast."""
+    if not messages:
+        return
     failures = 0
     while True:
         try:
-            await sink(message)
+            await sink(messages)
             return
         except asyncio.CancelledError:
             raise
         except Exception:
             failures += 1
             delay = RECONNECT.backoff(failures)
-            log.exception("storing %s %s failed; retrying in %.1fs",
-                          message.channel.value, message.platform_message_id, delay)
+            log.exception("storing %d %s messages (from %s) failed; retrying in %.1fs",
+                          len(messages), messages[0].channel.value,
+                          messages[0].platform_message_id, delay)
             await asyncio.sleep(delay)
-
-
-async def store_all(sink: InboundSink, messages: Iterable[InboundMessage], *,
-                    concurrency: int = 16) -> None:
-    """Store a batch: in order within each chat, up to `concurrency` chats side by side.
-    Returns when every message is stored, so the caller may then confirm the whole batch."""
-    by_chat: dict[str, list[InboundMessage]] = {}
-    for message in messages:
-        by_chat.setdefault(message.chat_id or message.external_user_id, []).append(message)
-    slots = asyncio.Semaphore(concurrency)
-
-    async def one_chat(queue: list[InboundMessage]) -> None:
-        async with slots:
-            for message in queue:
-                await store_one(sink, message)
-
-    async with asyncio.TaskGroup() as group:
-        for queue in by_chat.values():
-            group.create_task(one_chat(queue))

@@ -211,7 +211,7 @@ class WebChat:
         try:
             sink = await self._wait_for_sink()
             # shielded: a page closing mid-message must not cut the store in half
-            await asyncio.shield(sink(inbound))
+            await asyncio.shield(sink([inbound]))
         except Exception:
             log.exception("web chat message %s not stored", client_id)
             await _push(ws, _error("not_stored", "the message was not stored; send it again",

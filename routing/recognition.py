@@ -38,7 +38,7 @@ from bot.db import SessionFactory
 from bot.events import DeskFeed
 from bot.models import (Author, Client, Conversation, ConversationStatus, Direction, Identity,
                         Message)
-from bot.replies import queue_reply
+from bot.replies import add_reply
 from bot.texts import language_of, say
 from routing.codes import CodeOutcome, ProofCodes, link_code_in, normalise_code, words_around_code
 from routing.merge import merge_in, sync_queue
@@ -127,19 +127,17 @@ class Recognition:
         self._desk_language = desk_language
 
     async def intercept(self, session: AsyncSession, inbound: InboundMessage,
-                        conversation: Conversation, client: Client, message: Message,
+                        conversation: Conversation, client: Client, identity: Identity,
                         language: str, now: dt.datetime) -> list[int] | None:
-        """Handle a proof, a link request or a typed contact; the queued reply ids, or None
-        when the engine should go on as usual (also when Redis is away: proofs wait)."""
-        identity = await session.get(Identity, message.identity_id)
-        if identity is None:
-            return None
+        """Handle a proof, a link request or a typed contact from `identity`; the queued
+        reply ids, or None when the engine should go on as usual (also when Redis is away:
+        proofs wait)."""
         turn = _Turn(session, inbound, identity, client, conversation, language, now)
         try:
             return await self._handle(turn)
         except RedisError as exc:
-            log.warning("recognition skipped for message %s: Redis unavailable (%s)",
-                        message.id, exc)
+            log.warning("recognition skipped for message %s/%s: Redis unavailable (%s)",
+                        inbound.channel.value, inbound.platform_message_id, exc)
             return None
 
     async def _handle(self, turn: _Turn) -> list[int] | None:
@@ -278,10 +276,10 @@ class Recognition:
         turn.session.add(letter)
         await turn.session.flush()
         channel = say(f"channel_{turn.identity.channel.value}", turn.language)
-        mail = await queue_reply(turn.session, letter, author=Author.BOT, at=turn.now,
-                                 identity=email_identity,
-                                 text=say("email_letter", turn.language, code=code, channel=channel,
-                                          minutes=minutes))
+        mail = await add_reply(turn.session, letter, author=Author.BOT, at=turn.now,
+                               identity=email_identity,
+                               text=say("email_letter", turn.language, code=code, channel=channel,
+                                        minutes=minutes))
         told = await self._reply(turn, "email_code_sent", address=address, minutes=minutes)
         return [mail.id, told]
 
@@ -384,9 +382,10 @@ class Recognition:
         ids = [await self._reply(turn, done_key, channel=channel, **values)]
         if notice:
             here = say(f"channel_{turn.identity.channel.value}", turn.language)
-            told = await queue_reply(session, thread, author=Author.BOT, at=turn.now,
-                                     identity=other_identity,
-                                     text=say(notice, turn.language, channel=here))
+            told = await add_reply(session, thread, author=Author.BOT, at=turn.now,
+                                   identity=other_identity,
+                                   text=say(notice, turn.language, channel=here))
+            await session.flush()
             ids.append(told.id)
         await session.commit()
         await sync_queue(self._queue, session, entry)
@@ -398,9 +397,10 @@ class Recognition:
 
     async def _reply(self, turn: _Turn, key: str, buttons: Sequence[Button] = (), /,
                      **values: object) -> int:
-        message = await queue_reply(turn.session, turn.conversation, author=Author.BOT, at=turn.now,
-                                    identity=turn.identity, buttons=buttons,
-                                    text=say(key, turn.language, **values))
+        message = await add_reply(turn.session, turn.conversation, author=Author.BOT, at=turn.now,
+                                  identity=turn.identity, buttons=buttons,
+                                  text=say(key, turn.language, **values))
+        await turn.session.flush()
         return message.id
 
     def _note(self, turn: _Turn, key: str, **values: object) -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 
 from bot.contracts import ChannelAdapter, InboundMessage
 
@@ -21,11 +21,11 @@ class ListSink:
         self.stored: list[InboundMessage] = []
         self.failures = failures
 
-    async def __call__(self, message: InboundMessage) -> None:
+    async def __call__(self, messages: Sequence[InboundMessage]) -> None:
         if self.failures:
             self.failures -= 1
             raise RuntimeError("database unavailable")
-        self.stored.append(message)
+        self.stored.extend(messages)
 
 
 @contextlib.asynccontextmanager

@@ -22,7 +22,7 @@ import tempfile
 import threading
 import time
 import warnings
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from email import message_from_bytes, policy
 from email.message import EmailMessage
@@ -295,14 +295,14 @@ class Collector:
         self.hold: asyncio.Event | None = None
         self._changed = asyncio.Event()
 
-    async def __call__(self, message: InboundMessage) -> None:
+    async def __call__(self, messages: Sequence[InboundMessage]) -> None:
         self.calls += 1
         if self.hold is not None:
             await self.hold.wait()
         if self.fail:
             self.fail -= 1
             raise RuntimeError("the store is down")
-        self.received.append(message)
+        self.received.extend(messages)
         self._changed.set()
 
     async def wait_for(self, count: int, timeout: float = 20.0) -> list[InboundMessage]:

@@ -56,7 +56,7 @@ async def test_a_failing_store_leaves_the_letter_unseen_and_it_is_retried(
                       poll_interval=1.0, retry_delays=(0.3, 1.0))
 
     async def handle(raw: bytes) -> None:
-        await sink(parser.parse(raw))
+        await sink([parser.parse(raw)])
 
     task = asyncio.create_task(inbox.run(handle))
     try:

@@ -117,6 +117,43 @@ async def test_a_redelivered_message_is_stored_and_answered_once(gateway: Gatewa
     assert len(await replies(gateway)) == 1
 
 
+async def test_a_polled_batch_is_handled_as_its_messages_one_by_one(gateway: Gateway) -> None:
+    """One unit of work for a batch: new clients, a client writing twice, a redelivery and
+    an edit inside it, and the whole batch delivered again."""
+    batch = [
+        said("Я потерял карту, что делать?", visitor="tg-a", platform_id="b-1"),
+        said("Почему мой кот боится пылесоса и как его успокоить?", visitor="tg-b",
+             platform_id="b-2"),
+        said("спасибо", visitor="tg-a", platform_id="b-3"),
+        said("Я потерял карту, что делать?", visitor="tg-a", platform_id="b-1"),
+        said("Почему мой пёс боится пылесоса?", visitor="tg-b", platform_id="b-2", edited=True),
+        said("позовите оператора", visitor="tg-c", platform_id="b-4"),
+    ]
+    await gateway.engine.handle_many(batch)
+    await gateway.engine.handle_many(batch)
+
+    first, thanks = await replies(gateway, "tg-a")
+    assert first.kb_article_id is not None
+    assert gateway.knowledge.index.article(first.kb_article_id).category == "lost_card"
+    assert thanks.text.startswith("Пожалуйста!")
+    [queued_b] = await replies(gateway, "tg-b")
+    [queued_c] = await replies(gateway, "tg-c")
+    assert "1-й в очереди" in queued_b.text and "2-й в очереди" in queued_c.text
+    by_client = {c.client_id: c for c in await conversations(gateway)}
+    assert len(by_client) == 3                                      # one per client
+    async with gateway.sessions() as session:
+        inbound = list(await session.scalars(
+            select(Message).where(Message.direction == Direction.IN).order_by(Message.id)))
+    assert [m.channel_message_id for m in inbound] == ["b-1", "b-2", "b-3", "b-4"]
+    assert inbound[1].text == "Почему мой пёс боится пылесоса?"      # the edit applied once
+    assert inbound[0].conversation_id == inbound[2].conversation_id
+    waiting = await gateway.queue.waiting()
+    assert [e.conversation_id for e in waiting] == [inbound[1].conversation_id,
+                                                    inbound[3].conversation_id]
+    assert [await events(gateway, inbound[0].conversation_id)] == [
+        [EventKind.CREATED, EventKind.BOT_ANSWERED]]
+
+
 async def test_small_talk_and_non_text_get_their_own_replies(gateway: Gateway) -> None:
     await gateway.engine.handle(said("Здравствуйте!"))
     await gateway.engine.handle(said("спасибо"))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -240,14 +241,14 @@ async def test_a_resent_message_skips_the_pieces_telegram_already_accepted(
                               ledger=RedisSendLedger(redis))
     try:
         first = await adapter.send(outbound("короткий"))
-        again = await adapter.send(outbound("короткий"))      # resent after a crash
+        again = await adapter.send(replace(outbound("короткий"), resent=True))  # after a crash
         assert first == again and telegram.texts_to(USER) == ["короткий"]
         text = "\n\n".join((f"Часть {i}. " + "текст " * 300).strip() for i in range(3))
         telegram.serve("sendMessage")                          # the first piece goes through,
         telegram.fail("sendMessage", status=502, times=FAST_RETRY.attempts)   # the second fails
         with pytest.raises(DeliveryError):
             await adapter.send(OutboundMessage(ChannelKind.TELEGRAM, str(USER), text, 51))
-        await adapter.send(OutboundMessage(ChannelKind.TELEGRAM, str(USER), text, 51))
+        await adapter.send(OutboundMessage(ChannelKind.TELEGRAM, str(USER), text, 51, resent=True))
         assert "\n\n".join(telegram.texts_to(USER)[1:]) == text   # every piece exactly once
     finally:
         await adapter.aclose()

@@ -41,7 +41,7 @@ class EmailAdapter:
         async def handle(raw: bytes) -> None:
             # parsing (HTML, charset guessing, attachment files) is CPU and disk work:
             # keep it off the event loop the web chat and the other channels share
-            await sink(await asyncio.to_thread(self.parser.parse, raw))
+            await sink([await asyncio.to_thread(self.parser.parse, raw)])
 
         await self.inbox.run(handle)
 

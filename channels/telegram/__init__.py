@@ -1,5 +1,6 @@
 """Telegram through aiogram 3: long polling or webhook, sending within Telegram's limits."""
 
-from channels.telegram.channel import SECRET_HEADER, TEXT_LIMIT, TelegramChannel, poller_name
+from channels.telegram.channel import (IN_FLIGHT, SECRET_HEADER, TEXT_LIMIT, TelegramChannel,
+                                       poller_name)
 
-__all__ = ["SECRET_HEADER", "TEXT_LIMIT", "TelegramChannel", "poller_name"]
+__all__ = ["IN_FLIGHT", "SECRET_HEADER", "TEXT_LIMIT", "TelegramChannel", "poller_name"]

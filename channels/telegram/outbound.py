@@ -3,6 +3,7 @@ data; a contact request is a reply keyboard with Telegram's "share my phone" but
 
 from __future__ import annotations
 
+import functools
 import logging
 
 from aiogram.types import (
@@ -25,13 +26,19 @@ Markup = InlineKeyboardMarkup | ReplyKeyboardMarkup
 
 
 def reply_markup(message: OutboundMessage) -> Markup | None:
-    if message.request_contact:
-        label = next((b.label for b in message.buttons if b.action is Action.CONTACT),
-                     SHARE_PHONE_LABEL)
+    return _markup(message.buttons, message.request_contact)
+
+
+@functools.lru_cache(maxsize=512)
+def _markup(buttons: tuple[Button, ...], request_contact: bool) -> Markup | None:
+    """Built once per set of buttons: most replies carry the same one or two, and building
+    aiogram's validated models costs more than sending them."""
+    if request_contact:
+        label = next((b.label for b in buttons if b.action is Action.CONTACT), SHARE_PHONE_LABEL)
         return ReplyKeyboardMarkup(
             keyboard=[[KeyboardButton(text=label, request_contact=True)]],
             resize_keyboard=True, one_time_keyboard=True)
-    rows = _rows([b for b in message.buttons if b.action is not Action.CONTACT])
+    rows = _rows([b for b in buttons if b.action is not Action.CONTACT])
     return InlineKeyboardMarkup(inline_keyboard=rows) if rows else None
 
 
