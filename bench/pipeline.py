@@ -8,7 +8,7 @@ recorded N replies. The bot-wide send limit is raised for the measurement: again
 Telegram its 30 messages a second are the ceiling for both bots. SQLite always; PostgreSQL
 too when DATABASE_URL names a server (a scratch database is created and dropped there).
 
-    .venv/bin/python bench/pipeline.py [--messages 1000]
+    .venv/bin/python bench/pipeline.py [--messages 1000] [--rounds 3]
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import statistics
 import sys
 import tempfile
 import time
@@ -77,7 +78,7 @@ async def adapter(token: str, api_base: str) -> None:
 async def gateway(token: str, api_base: str) -> None:
     """The full path: the real Gateway with its Telegram channel wired as bot/app.py wires
     it (the poller lease and the send ledger in Redis), the bot-wide rate raised."""
-    from bot.app import open_gateway, running
+    from bot.app import open_gateway, running, settle_collector
     from bot.contracts import ChannelKind
     from bot.settings import load_settings
     from channels.delivery import SendRateLimiter
@@ -94,6 +95,7 @@ async def gateway(token: str, api_base: str) -> None:
                                     global_burst=1000),
             ledger=RedisSendLedger(opened.redis))
         async with running(opened, port=0):
+            settle_collector()  # as `switchboard run` does once started
             print("ready", flush=True)
             await asyncio.Event().wait()
 
@@ -157,35 +159,41 @@ async def drop_database(base: str, name: str) -> None:
     await admin.dispose()
 
 
-async def bench(messages: int) -> None:
+async def bench(messages: int, rounds: int) -> None:
+    """Each round measures every path right after an echo-bot run, so a ratio compares two
+    runs seconds apart; the median over rounds damps a shared machine's swings."""
     server = FakeTelegram()
     await server.start()
-    rows: list[tuple[str, float, float]] = []
+    runs: dict[str, list[tuple[float, float]]] = {}
+    base = os.environ.get("DATABASE_URL", "")
     try:
-        echo = await measure(server, "echo", messages, {})
-        channel_only = await measure(server, "adapter", messages, {})
-        rows.append(("(channel only, no engine)", channel_only, echo))
-        with tempfile.TemporaryDirectory(prefix="sb-bench-db-") as scratch:
-            sqlite = await measure(server, "gateway", messages,
-                                   {"DATABASE_URL": f"sqlite+aiosqlite:///{scratch}/bench.db"})
-        rows.append(("full path, SQLite", sqlite, echo))
-        base = os.environ.get("DATABASE_URL", "")
-        if base.startswith("postgresql"):
-            echo_again = await measure(server, "echo", messages, {})
-            url, name = await postgres_database(base)
-            try:
-                postgres = await measure(server, "gateway", messages, {"DATABASE_URL": url})
-            finally:
-                await drop_database(base, name)
-            rows.append(("full path, PostgreSQL", postgres, echo_again))
+        for _ in range(rounds):
+            echo = await measure(server, "echo", messages, {})
+            runs.setdefault("(channel only, no engine)", []).append(
+                (await measure(server, "adapter", messages, {}), echo))
+            with tempfile.TemporaryDirectory(prefix="sb-bench-db-") as scratch:
+                runs.setdefault("full path, SQLite", []).append((await measure(
+                    server, "gateway", messages,
+                    {"DATABASE_URL": f"sqlite+aiosqlite:///{scratch}/bench.db"}), echo))
+            if base.startswith("postgresql"):
+                echo = await measure(server, "echo", messages, {})
+                url, name = await postgres_database(base)
+                try:
+                    postgres = await measure(server, "gateway", messages, {"DATABASE_URL": url})
+                finally:
+                    await drop_database(base, name)
+                runs.setdefault("full path, PostgreSQL", []).append((postgres, echo))
     finally:
         await server.close()
     print(f"\nTelegram inbound pipeline, {messages} messages from {messages} clients, "
-          "one bot process each")
-    print(f"{'path':<28}{'msg/s':>10}{'echo bot msg/s':>17}{'ratio':>8}")
-    for database, full, baseline in rows:
-        print(f"{database:<28}{full:>10.1f}{baseline:>17.1f}{full / baseline:>8.2f}")
-    if len(rows) == 1:
+          f"one bot process each; medians of {rounds} rounds")
+    print(f"{'path':<28}{'msg/s':>10}{'echo bot msg/s':>17}{'ratio':>8}   ratio per round")
+    for path, pairs in runs.items():
+        ratios = [full / echo for full, echo in pairs]
+        print(f"{path:<28}{statistics.median(f for f, _ in pairs):>10.1f}"
+              f"{statistics.median(e for _, e in pairs):>17.1f}{statistics.median(ratios):>8.2f}"
+              f"   {' '.join(f'{r:.2f}' for r in ratios)}")
+    if not base.startswith("postgresql"):
         print("(PostgreSQL: set DATABASE_URL=postgresql+asyncpg://… to measure it too)")
 
 
@@ -193,6 +201,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--messages", type=int, default=1000)
+    parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--role", choices=("echo", "adapter", "gateway"), help=argparse.SUPPRESS)
     parser.add_argument("--token", help=argparse.SUPPRESS)
     parser.add_argument("--api", help=argparse.SUPPRESS)
@@ -204,7 +213,7 @@ def main() -> None:
     elif args.role == "gateway":
         asyncio.run(gateway(args.token, args.api))
     else:
-        asyncio.run(bench(args.messages))
+        asyncio.run(bench(args.messages, args.rounds))
 
 
 if __name__ == "__main__":
