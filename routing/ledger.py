@@ -6,6 +6,7 @@ a restart; they expire after `ttl` so the record stays small.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 from redis.asyncio import Redis
@@ -22,6 +23,8 @@ class RedisSendLedger:
     def __init__(self, redis: Redis, *, ttl_seconds: int = 3 * 24 * 3600) -> None:
         self._redis = redis
         self._ttl = ttl_seconds
+        self._waiting: list[tuple[str, str, asyncio.Future[None]]] = []
+        self._writer: asyncio.Task[None] | None = None
 
     async def recall(self, key: str) -> str | None:
         """The receipt of an accepted piece; None when unknown or Redis is unreachable
@@ -34,7 +37,27 @@ class RedisSendLedger:
         return value.decode() if isinstance(value, bytes) else value
 
     async def remember(self, key: str, receipt: str) -> None:
+        """Returns once the entry is written. Entries that arrive while a write is under way
+        go together in the next one (one round trip for the sends that finished meanwhile)."""
+        written = asyncio.get_running_loop().create_future()
+        self._waiting.append((key, receipt, written))
+        if self._writer is None:
+            self._writer = asyncio.create_task(self._write_waiting())
+        await asyncio.shield(written)
+
+    async def _write_waiting(self) -> None:
         try:
-            await self._redis.set(keys.sent_piece(key), receipt, ex=self._ttl)
-        except RedisError as exc:
-            log.warning("send ledger unavailable, %s not recorded: %s", key, exc)
+            while self._waiting:
+                batch, self._waiting = self._waiting, []
+                try:
+                    async with self._redis.pipeline(transaction=False) as pipe:
+                        for key, receipt, _ in batch:
+                            pipe.set(keys.sent_piece(key), receipt, ex=self._ttl)
+                        await pipe.execute()
+                except RedisError as exc:
+                    log.warning("send ledger unavailable, %d pieces not recorded: %s",
+                                len(batch), exc)
+                for _, _, written in batch:
+                    written.set_result(None)
+        finally:
+            self._writer = None
