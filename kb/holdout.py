@@ -26,10 +26,9 @@ __all__ = ["DEFAULT_OOS_RECALL", "Outcomes", "calibrate", "calibrate_labelled", 
 DEFAULT_OOS_RECALL: float | None = 0.55
 """The threshold answers as much as it can while handing off at least this share of the
 simulated unknown questions: the desk's target is most known questions answered right with
-about half of the unknown ones handed off (issue #3: 90 % with 50 %). Real unknown questions
-are handed off less often than simulated ones when they are near-duplicates of known
-articles (BANKING77, four splits: 51-53 % real on three, 37 % on one), so the floor sits
-above one half.
+about half of the unknown ones handed off. Real unknown questions are handed off less
+often than simulated ones when they are near-duplicates of known articles (BANKING77,
+four splits: 51-53 % real on three, 37 % on one), so the floor sits above one half.
 None maximises in-scope accuracy + out-of-scope recall instead (a lost answer and a wrong
 one weigh the same): on BANKING77 it hands off about 70 % and answers 4-7 points fewer
 known questions right. A desk that must almost never answer wrongly sets a higher floor
