@@ -3,7 +3,8 @@ aiogram → engine (store, identify, KB answer) → outbox → sendMessage — i
 process, beside a bare aiogram echo bot on the same server in the same run.
 
 Each run queues N messages from N different clients (so Telegram's per-chat limit does not
-bind), starts the bot process, and times from its first poll until the server has
+bind), each text made unique by a number (so the KB decides every message, as with real
+clients, and none is a repeat of another in its batch), starts the bot process, and times from its first poll until the server has
 recorded N replies. The bot-wide send limit is raised for the measurement: against real
 Telegram its 30 messages a second are the ceiling for both bots. SQLite always; PostgreSQL
 too when DATABASE_URL names a server (a scratch database is created and dropped there).
@@ -103,8 +104,8 @@ async def gateway(token: str, api_base: str) -> None:
 async def measure(server: FakeTelegram, role: str, messages: int, env: dict[str, str]) -> float:
     """Queue `messages` updates, start a bot process, time until all are answered."""
     first_user = 10_000_000 + len(server.sent) * 10
-    for n in range(messages):
-        server.client_message(first_user + n, QUESTIONS[n % len(QUESTIONS)])
+    for n in range(messages):  # a number makes each text unique: the KB decides every one
+        server.client_message(first_user + n, f"{QUESTIONS[n % len(QUESTIONS)]} {first_user + n}")
     sent_before = len(server.sent)
     with tempfile.TemporaryDirectory(prefix="sb-bench-") as work:
         process = await asyncio.create_subprocess_exec(

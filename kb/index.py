@@ -45,6 +45,9 @@ CLARIFY_LIMIT = 3
 NEIGHBOURS = 10
 """Closest variants whose articles vote on the top hit (a kNN view beside the scores)."""
 _BATCH = 256
+WHOLE_PRODUCT_VARIANTS = 4_000
+"""Up to this many variants, a batch's cosines with all of them cost less than picking the
+candidates' rows out of the matrix query by query."""
 
 
 class Decision(str, enum.Enum):
@@ -98,11 +101,14 @@ class KnowledgeIndex:
         self._owner = np.repeat(np.arange(len(self._indexed)), counts)
         self._space = TermSpace()
         self._variants: sp.csr_matrix | None = None
+        self._variants_t: sp.csr_matrix | None = None  # a small KB's, transposed once
         self._articles_t: sp.csr_matrix | None = None
         self._vocabulary_t: sp.csr_matrix | None = None
         if self._indexed:
             rows = [t for a in self._indexed for t in texts[a.id]]
             self._variants = self._space.fit([prepare(r) for r in rows])
+            if len(rows) <= WHOLE_PRODUCT_VARIANTS:
+                self._variants_t = sp.csr_matrix(self._variants.T)
             membership = sp.csr_matrix(
                 (np.ones(len(rows), dtype=np.float32), (self._owner, np.arange(len(rows)))),
                 shape=(len(self._indexed), len(rows)))
@@ -204,15 +210,21 @@ class KnowledgeIndex:
         best_variant = np.zeros_like(partial)
         nearest = np.full((len(texts), NEIGHBOURS), -1, dtype=np.intp)
         dense = np.zeros(queries.shape[1], dtype=np.float32)
+        # A small KB is compared with the whole batch in one product; in a large one only the
+        # candidates' variants are, query by query.
+        every = None if self._variants_t is None else (queries @ self._variants_t).toarray()
         for row, candidates in enumerate(_top(partial, CANDIDATES)):  # a loop over queries
             lengths = self._ends[candidates] - self._starts[candidates]
             firsts = np.concatenate([[0], np.cumsum(lengths)[:-1]])
             variant_rows = np.repeat(self._starts[candidates] - firsts, lengths) \
                 + np.arange(lengths.sum())
-            terms = queries.indices[queries.indptr[row]:queries.indptr[row + 1]]
-            dense[terms] = queries.data[queries.indptr[row]:queries.indptr[row + 1]]
-            cosines = self._variants[variant_rows] @ dense
-            dense[terms] = 0.0
+            if every is not None:
+                cosines = every[row, variant_rows]
+            else:
+                terms = queries.indices[queries.indptr[row]:queries.indptr[row + 1]]
+                dense[terms] = queries.data[queries.indptr[row]:queries.indptr[row + 1]]
+                cosines = self._variants[variant_rows] @ dense
+                dense[terms] = 0.0
             best_variant[row, candidates] = np.maximum.reduceat(cosines, firsts)
             closest = _top(cosines[None, :], NEIGHBOURS)[0]
             nearest[row, :len(closest)] = self._owner[variant_rows[closest]]
