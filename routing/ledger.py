@@ -57,7 +57,9 @@ class RedisSendLedger:
                 except RedisError as exc:
                     log.warning("send ledger unavailable, %d pieces not recorded: %s",
                                 len(batch), exc)
-                for _, _, written in batch:
-                    written.set_result(None)
+                finally:  # whatever happened, nobody waits for this write any longer
+                    for _, _, written in batch:
+                        if not written.done():
+                            written.set_result(None)
         finally:
             self._writer = None
