@@ -18,14 +18,14 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.contracts import Action, Attachment, Button, ChannelKind
-from bot.db import SessionFactory
+from bot.db import AppendedRow, SessionFactory
 from bot.events import DeskFeed, record
 from bot.handover import Handover, mark_taken
 from bot.knowledge import ArticleNotFound, KnowledgeBase
 from bot.models import (Author, Client, Conversation, ConversationStatus, Direction, EventKind,
                         Identity, Message, Operator, OperatorGroup)
 from bot.outbox import Outbox
-from bot.replies import add_reply
+from bot.replies import add_message, add_reply
 from bot.texts import say
 from kb.articles import Article
 from kb.index import Hit
@@ -289,13 +289,14 @@ class OperatorDesk:
         async with self._sessions() as session:
             conversation = await self._held(session, operator_id, conversation_id)
             identity = await self._identity_via(session, conversation, via) if via else None
-            message = await add_reply(session, conversation, text=text, author=Author.OPERATOR,
-                                      at=now, attachments=attachments, operator_id=operator_id,
-                                      identity=identity, kb_article_id=kb_article_id)
+            reply = await add_reply(session, conversation, text=text, author=Author.OPERATOR,
+                                    at=now, attachments=attachments, operator_id=operator_id,
+                                    identity=identity, kb_article_id=kb_article_id)
             if conversation.first_response_at is None:
                 conversation.first_response_at = now
                 record(session, conversation, EventKind.FIRST_RESPONSE, now, operator_id=operator_id)
             await session.commit()
+            message = await self._stored(session, reply)
         await self._queue.renew(conversation_id, operator_id)
         self._outbox.submit([message.id])
         return _message_view(message)
@@ -307,11 +308,12 @@ class OperatorDesk:
         now = self._clock()
         async with self._sessions() as session:
             conversation = await self._conversation(session, conversation_id)
-            message = Message(conversation_id=conversation.id, channel=conversation.last_channel,
-                              direction=Direction.OUT, author=Author.OPERATOR, operator_id=operator_id,
-                              text=text, private=True, created_at=now)
-            session.add(message)
+            note = add_message(session, conversation_id=conversation.id,
+                               channel=conversation.last_channel, direction=Direction.OUT,
+                               author=Author.OPERATOR, operator_id=operator_id, text=text,
+                               private=True, created_at=now)
             await session.commit()
+            message = await self._stored(session, note)
         await self._queue.renew(conversation_id, operator_id)
         return _message_view(message)
 
@@ -364,6 +366,13 @@ class OperatorDesk:
                 priority=conversation.priority, deadline=conversation.sla_deadline,
                 operator_id=conversation.assigned_operator_id, subject=conversation.subject,
                 messages=tuple(_message_view(m) for m in reversed(list(messages))))
+
+    @staticmethod
+    async def _stored(session: AsyncSession, row: AppendedRow) -> Message:
+        """A message written as a row (`add_message`), read back for its view."""
+        message = await session.get(Message, row.id)
+        assert message is not None, "read back in the session that wrote it"
+        return message
 
     async def _conversation(self, session: AsyncSession, conversation_id: int) -> Conversation:
         conversation = await session.get(Conversation, conversation_id)
@@ -427,9 +436,9 @@ class OperatorDesk:
             if target is not None:
                 record(session, conversation, EventKind.TAKEN, now, operator_id=target_id, by="transfer")
             if note.strip():
-                session.add(Message(conversation_id=conversation.id, channel=conversation.last_channel,
-                                    direction=Direction.OUT, author=Author.OPERATOR,
-                                    operator_id=operator_id, text=note, private=True, created_at=now))
+                add_message(session, conversation_id=conversation.id, channel=conversation.last_channel,
+                            direction=Direction.OUT, author=Author.OPERATOR,
+                            operator_id=operator_id, text=note, private=True, created_at=now)
             await session.commit()
         await self._feed.publish("transferred", conversation_id=conversation_id, operator_id=target_id,
                                  from_operator_id=operator_id, group=entry.group, note=note)

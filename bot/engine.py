@@ -35,13 +35,13 @@ from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.contracts import Action, AttachmentKind, Button, ChannelKind, InboundMessage
-from bot.db import SessionFactory, WriteLock
+from bot.db import AppendedRow, SessionFactory, WriteLock
 from bot.events import DeskFeed, record
 from bot.handover import Handover
 from bot.knowledge import KnowledgeBase
 from bot.models import (Author, Client, Conversation, ConversationStatus, Delivery, Direction,
                         EventKind, Identity, KbMiss, Message, Operator)
-from bot.replies import add_reply
+from bot.replies import add_message, add_reply
 from bot.texts import language_of, locale_language, say
 from bot.outbox import Outbox
 from kb.index import Decision, Match
@@ -72,7 +72,7 @@ class _Plan:
 
     sender: Identity
     """Who wrote: the conversation's last identity, where replies go."""
-    replies: list[Message] = field(default_factory=list)
+    replies: list[AppendedRow] = field(default_factory=list)
     """Queued by the engine in this unit of work: their ids exist once it is flushed."""
     handled_ids: list[int] = field(default_factory=list)
     """Queued (and flushed) by recognition."""
@@ -275,16 +275,14 @@ class Engine:
         inbound, conversation, plan = placed.inbound, placed.conversation, placed.plan
         if placed.created:
             record(session, conversation, EventKind.CREATED, now)
-        message = Message(
-            conversation_id=conversation.id, identity_id=placed.identity.id,
+        message = add_message(
+            session, conversation_id=conversation.id, identity_id=placed.identity.id,
             channel=inbound.channel, direction=Direction.IN, author=Author.CLIENT,
             text=inbound.text, original_text=inbound.original_text,
-            attachments=[a.as_json() for a in inbound.attachments], buttons=[],
+            attachments=[a.as_json() for a in inbound.attachments],
             action=inbound.action.value if inbound.action else None,
             channel_message_id=inbound.platform_message_id, automated=inbound.automated,
-            created_at=now,
-        )  # the same columns set as on a reply (`add_reply`): the batch's rows share an INSERT
-        session.add(message)
+            created_at=now)
         if not placed.rated:
             await self._policy(session, inbound, conversation, placed.client, message,
                                plan.language, now, plan, known)
@@ -315,11 +313,10 @@ class Engine:
         conversation = await session.get(Conversation, returned.conversation_id) if returned else None
         if returned is None or conversation is None:
             return False
-        report = Message(conversation_id=conversation.id, channel=inbound.channel,
-                         direction=Direction.IN, author=Author.SYSTEM, text=inbound.text,
-                         original_text=inbound.original_text, automated=True,
-                         channel_message_id=inbound.platform_message_id, created_at=now)
-        session.add(report)
+        add_message(session, conversation_id=conversation.id, channel=inbound.channel,
+                    direction=Direction.IN, author=Author.SYSTEM, text=inbound.text,
+                    original_text=inbound.original_text, automated=True,
+                    channel_message_id=inbound.platform_message_id, created_at=now)
         returned.delivery = Delivery.FAILED
         returned.delivery_error = f"bounced: {inbound.text[:500]}"
         record(session, conversation, EventKind.BOUNCED, now, message_id=returned.id)
@@ -439,7 +436,7 @@ class Engine:
     # -- the dialogue policy --------------------------------------------------------------
 
     async def _policy(self, session: AsyncSession, inbound: InboundMessage, conversation: Conversation,
-                      client: Client, message: Message, language: str, now: dt.datetime,
+                      client: Client, message: AppendedRow, language: str, now: dt.datetime,
                       plan: _Plan, known: _Known) -> None:
         with_operators = conversation.status in (ConversationStatus.ASSIGNED, ConversationStatus.QUEUED)
         if inbound.bounce or (with_operators and not inbound.automated):

@@ -1,7 +1,7 @@
 """Conversation events: stored facts for reports, and live notices for operators.
 
-`record` adds a `ConversationEvent` to the caller's unit of work, so the fact commits with
-the change it describes. `DeskFeed` carries live notices (queued, client wrote, taken,
+`record` adds a `ConversationEvent` row to the caller's unit of work, so the fact commits
+with the change it describes. `DeskFeed` carries live notices (queued, client wrote, taken,
 closed, SLA warnings…) to every operator console and admin bot over Redis pub/sub; it is
 published after the commit and is only a nudge: consoles re-read the database.
 """
@@ -18,7 +18,8 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.models import Conversation, ConversationEvent, EventKind
+from bot.db import append_row
+from bot.models import Base, Conversation, ConversationEvent, EventKind
 from routing import keys
 from routing.queue import QueueEntry
 
@@ -26,16 +27,17 @@ __all__ = ["DeskFeed", "FeedNotifier", "record"]
 
 log = logging.getLogger(__name__)
 
+EVENTS = Base.metadata.tables[ConversationEvent.__tablename__]
+
 
 def record(session: AsyncSession, conversation: Conversation, kind: EventKind, at: dt.datetime,
-           *, operator_id: int | None = None, **data: Any) -> ConversationEvent:
-    event = ConversationEvent(
-        conversation_id=conversation.id, kind=kind, at=at, operator_id=operator_id,
-        channel=conversation.last_channel, category=conversation.category,
-        group=conversation.group, data=data,
-    )
-    session.add(event)
-    return event
+           *, operator_id: int | None = None, **data: Any) -> None:
+    """An event of a stored conversation, written with the session's next flush as an
+    append-only row (`bot.db.UnitOfWork`): events are never changed."""
+    append_row(session, EVENTS, {
+        "conversation_id": conversation.id, "kind": kind, "at": at, "operator_id": operator_id,
+        "channel": conversation.last_channel, "category": conversation.category,
+        "group": conversation.group, "data": data})
 
 
 class DeskFeed:

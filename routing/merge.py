@@ -38,6 +38,7 @@ from bot.db import SessionFactory
 from bot.events import DeskFeed, record
 from bot.models import (Author, Client, ClientTier, Conversation, ConversationStatus, Direction,
                         EventKind, Identity, MergeRecord, Message)
+from bot.replies import add_message
 from bot.texts import say
 from routing import keys
 from routing.queue import BY_ORDER, OperatorQueue, as_text
@@ -384,11 +385,11 @@ async def _note(session: AsyncSession, entry: MergeRecord, now: dt.datetime, lan
     thread = await session.get(Conversation, thread_id)
     assert thread is not None
     absorbed = ", ".join(f"#{u['conversation']}" for u in entry.moved["absorbed"])
-    session.add(Message(
-        conversation_id=thread.id, channel=thread.last_channel, direction=Direction.OUT,
+    add_message(
+        session, conversation_id=thread.id, channel=thread.last_channel, direction=Direction.OUT,
         author=Author.SYSTEM, private=True, created_at=now,
         text=say("merge_note", language, survivor=entry.survivor_id, merged=entry.merged_id,
-                 reason=entry.reason, absorbed=absorbed)))
+                 reason=entry.reason, absorbed=absorbed))
 
 
 async def summary(session: AsyncSession, entry: MergeRecord) -> MergeSummary:

@@ -38,7 +38,7 @@ from bot.db import SessionFactory
 from bot.events import DeskFeed
 from bot.models import (Author, Client, Conversation, ConversationStatus, Direction, Identity,
                         Message)
-from bot.replies import add_reply
+from bot.replies import add_message, add_reply
 from bot.texts import language_of, say
 from routing.codes import CodeOutcome, ProofCodes, link_code_in, normalise_code, words_around_code
 from routing.merge import merge_in, sync_queue
@@ -405,10 +405,10 @@ class Recognition:
 
     def _note(self, turn: _Turn, key: str, **values: object) -> None:
         """A private line in the thread for the operator."""
-        turn.session.add(Message(
-            conversation_id=turn.conversation.id, channel=turn.conversation.last_channel,
-            direction=Direction.OUT, author=Author.SYSTEM, private=True, created_at=turn.now,
-            text=say(key, self._desk_language, **values)))
+        add_message(
+            turn.session, conversation_id=turn.conversation.id,
+            channel=turn.conversation.last_channel, direction=Direction.OUT, author=Author.SYSTEM,
+            private=True, created_at=turn.now, text=say(key, self._desk_language, **values))
 
 
 # -- hints ---------------------------------------------------------------------------------
