@@ -207,31 +207,59 @@ class KnowledgeIndex:
         both = (queries @ self._articles_t).toarray()
         centroid, learned = both[:, :k], both[:, k:]
         partial = SIMILARITY_WEIGHT / 2 * centroid + (1.0 - SIMILARITY_WEIGHT) * learned
-        best_variant = np.zeros_like(partial)
-        nearest = np.full((len(texts), NEIGHBOURS), -1, dtype=np.intp)
-        dense = np.zeros(queries.shape[1], dtype=np.float32)
+        candidates = _top(partial, CANDIDATES)
         # A small KB is compared with the whole batch in one product; in a large one only the
         # candidates' variants are, query by query.
-        every = None if self._variants_t is None else (queries @ self._variants_t).toarray()
-        for row, candidates in enumerate(_top(partial, CANDIDATES)):  # a loop over queries
-            lengths = self._ends[candidates] - self._starts[candidates]
-            firsts = np.concatenate([[0], np.cumsum(lengths)[:-1]])
-            variant_rows = np.repeat(self._starts[candidates] - firsts, lengths) \
-                + np.arange(lengths.sum())
-            if every is not None:
-                cosines = every[row, variant_rows]
-            else:
-                terms = queries.indices[queries.indptr[row]:queries.indptr[row + 1]]
-                dense[terms] = queries.data[queries.indptr[row]:queries.indptr[row + 1]]
-                cosines = self._variants[variant_rows] @ dense
-                dense[terms] = 0.0
-            best_variant[row, candidates] = np.maximum.reduceat(cosines, firsts)
-            closest = _top(cosines[None, :], NEIGHBOURS)[0]
-            nearest[row, :len(closest)] = self._owner[variant_rows[closest]]
+        if self._variants_t is not None:
+            best_variant, nearest = self._closest_variants_whole(queries, candidates)
+        else:
+            best_variant, nearest = self._closest_variants_by_query(queries, candidates)
         combined = partial + SIMILARITY_WEIGHT / 2 * best_variant
         covered = (queries.multiply(queries) @ self._vocabulary_t).toarray()
         return Scores(combined, best_variant, centroid, learned, nearest,
                       self._space.specificity(queries), covered)
+
+    def _closest_variants_whole(self, queries: sp.csr_matrix, candidates: np.ndarray
+                                ) -> tuple[np.ndarray, np.ndarray]:
+        """Per query, each candidate article's best variant cosine, and the articles of the
+        NEIGHBOURS closest variants among the candidates', from one product with every
+        variant."""
+        assert self._variants_t is not None
+        every = (queries @ self._variants_t).toarray()
+        rows = np.arange(queries.shape[0])[:, None]
+        best_variant = np.zeros((queries.shape[0], len(self._indexed)), dtype=every.dtype)
+        best_variant[rows, candidates] = np.maximum.reduceat(every, self._starts, axis=1)[
+            rows, candidates]
+        is_candidate = np.zeros(best_variant.shape, dtype=bool)
+        is_candidate[rows, candidates] = True
+        among = np.where(is_candidate[:, self._owner], every, -np.inf)
+        closest = _top(among, NEIGHBOURS)
+        nearest = np.full((queries.shape[0], NEIGHBOURS), -1, dtype=np.intp)
+        nearest[:, :closest.shape[1]] = np.where(
+            np.isfinite(np.take_along_axis(among, closest, axis=1)), self._owner[closest], -1)
+        return best_variant, nearest
+
+    def _closest_variants_by_query(self, queries: sp.csr_matrix, candidates: np.ndarray
+                                   ) -> tuple[np.ndarray, np.ndarray]:
+        """`_closest_variants_whole` for a large KB: only the candidates' variants are
+        compared, query by query."""
+        assert self._variants is not None
+        best_variant = np.zeros((queries.shape[0], len(self._indexed)), dtype=np.float32)
+        nearest = np.full((queries.shape[0], NEIGHBOURS), -1, dtype=np.intp)
+        dense = np.zeros(queries.shape[1], dtype=np.float32)
+        for row, chosen in enumerate(candidates):  # a loop over queries
+            lengths = self._ends[chosen] - self._starts[chosen]
+            firsts = np.concatenate([[0], np.cumsum(lengths)[:-1]])
+            variant_rows = np.repeat(self._starts[chosen] - firsts, lengths) \
+                + np.arange(lengths.sum())
+            terms = queries.indices[queries.indptr[row]:queries.indptr[row + 1]]
+            dense[terms] = queries.data[queries.indptr[row]:queries.indptr[row + 1]]
+            cosines = self._variants[variant_rows] @ dense
+            dense[terms] = 0.0
+            best_variant[row, chosen] = np.maximum.reduceat(cosines, firsts)
+            closest = _top(cosines[None, :], NEIGHBOURS)[0]
+            nearest[row, :len(closest)] = self._owner[variant_rows[closest]]
+        return best_variant, nearest
 
     def features(self, scores: Scores) -> np.ndarray:
         """The calibration's FEATURES for each query row (see kb.calibration)."""

@@ -9,6 +9,7 @@ directly, with the same arithmetic.
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -24,6 +25,8 @@ __all__ = ["WORD_WEIGHT", "TermSpace"]
 
 WORD_WEIGHT = 0.5
 """Share of the word block in the joint space (the rest is character n-grams)."""
+WORDS_REMEMBERED = 50_000
+"""Query words whose character n-gram columns a block keeps (clients reuse few words)."""
 
 
 class _Block:
@@ -35,6 +38,8 @@ class _Block:
         self.analyse: Callable[[str], list[str]] = vectoriser.build_analyzer()
         self.vocabulary: dict[str, int] = {}
         self.idf = np.zeros(0, dtype=np.float32)
+        self._by_word: dict[str, list[int]] = {}
+        """Character blocks: a query word's known n-gram columns, worked out once."""
 
     @property
     def width(self) -> int:
@@ -42,6 +47,7 @@ class _Block:
 
     def fit(self, docs: list[str]) -> sp.csr_matrix:
         counts, self.vocabulary = self._count(docs)
+        self._by_word = {}
         if not self.vocabulary:  # nothing but empty documents: a block of no columns
             return sp.csr_matrix((len(docs), 0), dtype=np.float32)
         weighting = TfidfTransformer(sublinear_tf=True).fit(counts)
@@ -82,13 +88,26 @@ class _Block:
 
     def terms(self, doc: str) -> tuple[np.ndarray, np.ndarray]:
         """Column indices and weighted, normalised values of one document."""
-        counts = Counter(i for i in map(self.vocabulary.get, self.analyse(doc)) if i is not None)
+        if self.vectoriser.analyzer == "char_wb":  # n-grams never cross words (_count_by_words)
+            counts = Counter(itertools.chain.from_iterable(map(self._word_columns, doc.split())))
+        else:
+            counts = Counter(i for i in map(self.vocabulary.get, self.analyse(doc)) if i is not None)
         if not counts:
             return np.zeros(0, dtype=np.int32), np.zeros(0, dtype=np.float32)
         columns = np.fromiter(counts.keys(), dtype=np.int32, count=len(counts))
         tf = np.fromiter(counts.values(), dtype=np.float32, count=len(counts))
         values = (1.0 + np.log(tf)) * self.idf[columns]  # sublinear tf x idf, as fitted
         return columns, values * (self.scale / np.linalg.norm(values))
+
+
+    def _word_columns(self, word: str) -> list[int]:
+        columns = self._by_word.get(word)
+        if columns is None:
+            if len(self._by_word) >= WORDS_REMEMBERED:
+                self._by_word.clear()
+            columns = self._by_word[word] = [
+                i for i in map(self.vocabulary.get, self.analyse(word)) if i is not None]
+        return columns
 
 
 class TermSpace:

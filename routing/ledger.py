@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from pathlib import Path
 
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
@@ -23,6 +24,8 @@ class RedisSendLedger:
     def __init__(self, redis: Redis, *, ttl_seconds: int = 3 * 24 * 3600) -> None:
         self._redis = redis
         self._ttl = ttl_seconds
+        self._write = redis.register_script(
+            (Path(__file__).parent / "ledger_write.lua").read_text(encoding="utf-8"))
         self._waiting: list[tuple[str, str, asyncio.Future[None]]] = []
         self._writer: asyncio.Task[None] | None = None
 
@@ -38,7 +41,7 @@ class RedisSendLedger:
 
     async def remember(self, key: str, receipt: str) -> None:
         """Returns once the entry is written. Entries that arrive while a write is under way
-        go together in the next one (one round trip for the sends that finished meanwhile)."""
+        go together in the next one (one script call for the sends that finished meanwhile)."""
         written = asyncio.get_running_loop().create_future()
         self._waiting.append((key, receipt, written))
         if self._writer is None:
@@ -50,10 +53,8 @@ class RedisSendLedger:
             while self._waiting:
                 batch, self._waiting = self._waiting, []
                 try:
-                    async with self._redis.pipeline(transaction=False) as pipe:
-                        for key, receipt, _ in batch:
-                            pipe.set(keys.sent_piece(key), receipt, ex=self._ttl)
-                        await pipe.execute()
+                    await self._write(keys=[keys.sent_piece(key) for key, _, _ in batch],
+                                      args=[self._ttl, *(receipt for _, receipt, _ in batch)])
                 except RedisError as exc:
                     log.warning("send ledger unavailable, %d pieces not recorded: %s",
                                 len(batch), exc)

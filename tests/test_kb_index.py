@@ -201,3 +201,19 @@ def test_words_the_top_article_never_uses_lower_its_coverage(bank: KnowledgeInde
         bank.indexed_article(int(top[1])).id
     plain, foreign = scores.covered[[0, 1], top]
     assert plain > 0.99 and foreign < plain
+
+
+def test_a_small_kb_scores_like_a_large_one(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A small KB compares a batch with all its variants in one product, a large one only
+    its candidates' variants query by query: the scores must be the same."""
+    articles = load_file(SAMPLE_KB)
+    questions = ["Я потерял карту", "как пополнить счёт", "не приходит смс с кодом",
+                 "где ближайший банкомат", "сколько стоит перевод за границу", "курс доллара",
+                 "абракадабра", ""]
+    whole = KnowledgeIndex.build(articles).scores(questions)
+    monkeypatch.setattr("kb.index.WHOLE_PRODUCT_VARIANTS", 0)
+    by_query = KnowledgeIndex.build(articles).scores(questions)
+    assert whole is not None and by_query is not None
+    assert (whole.nearest_articles >= 0).any()
+    for name in ("combined", "best_variant", "nearest_articles", "covered"):
+        assert getattr(whole, name) == pytest.approx(getattr(by_query, name), abs=1e-6), name
