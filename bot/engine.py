@@ -213,12 +213,15 @@ class Engine:
 
     async def _look_up(self, session: AsyncSession, run: Sequence[InboundMessage],
                        now: dt.datetime) -> _Known:
-        """The run's stored platform ids, senders (new ones made, in one flush) and their
-        open conversations, and the knowledge base's decisions for its texts."""
-        stored = set((await session.execute(
-            select(Message.channel, Message.channel_message_id)
-            .where(Message.direction == Direction.IN,
-                   Message.channel_message_id.in_({m.platform_message_id for m in run})))))
+        """The run's stored platform ids, senders (new ones made) and their open
+        conversations, and the knowledge base's decisions for its texts."""
+        stored: set[tuple[ChannelKind, str | None]] = set()
+        for channel in {m.channel for m in run}:  # (channel, direction, id) is indexed
+            stored.update((kind, platform_id) for kind, platform_id in await session.execute(
+                select(Message.channel, Message.channel_message_id)
+                .where(Message.channel == channel, Message.direction == Direction.IN,
+                       Message.channel_message_id.in_(
+                           {m.platform_message_id for m in run if m.channel is channel}))))
         senders = await self._senders(session, run, now)
         clients = {client.id for _, client in senders.values()}
         open_conversations: dict[int, Conversation] = {}

@@ -18,7 +18,6 @@ from collections.abc import Awaitable, Callable
 from typing import Literal, TypeVar
 
 from aiogram import Bot
-from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import PRODUCTION, TelegramAPIServer
 from aiogram.exceptions import (
     ClientDecodeError,
@@ -54,6 +53,7 @@ from channels.delivery import Failure, RetryPolicy, SendLedger, SendRateLimiter,
 from channels.polling import RECONNECT, PollerLease, UnsharedLease, store_all
 from channels.telegram.inbound import ALLOWED_UPDATES, to_inbound
 from channels.telegram.outbound import reply_markup
+from channels.telegram.session import JsonBodySession
 from channels.text import split_text
 
 __all__ = ["IN_FLIGHT", "SECRET_HEADER", "TEXT_LIMIT", "TelegramChannel", "poller_name"]
@@ -100,7 +100,7 @@ class TelegramChannel:
         if mode == "webhook" and not (webhook_url and webhook_secret):
             raise ValueError("Telegram webhook mode needs webhook_url and webhook_secret")
         server = TelegramAPIServer.from_base(api_base) if api_base else PRODUCTION
-        self._bot = Bot(token, session=AiohttpSession(api=server, timeout=request_timeout))
+        self._bot = Bot(token, session=JsonBodySession(api=server, timeout=request_timeout))
         self._mode = mode
         self._webhook_url = webhook_url
         self._webhook_secret = webhook_secret
