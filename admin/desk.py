@@ -539,7 +539,8 @@ class OperatorDesk:
             raise DeskError("desk_article_unknown", article_id=article_id)
         async with self._sessions() as session:
             conversation = await self._conversation(session, conversation_id)
-            style = "email" if conversation.last_channel is ChannelKind.EMAIL else "chat"
+            style: Literal["email", "chat"] = (
+                "email" if conversation.last_channel is ChannelKind.EMAIL else "chat")
         return await self.reply(operator_id, conversation_id, article.answer_for(style),
                                 kb_article_id=article.id)
 

@@ -28,7 +28,7 @@ import logging
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, insert, select
@@ -572,7 +572,8 @@ class Engine:
             await self._hand_off(session, conversation, "kb_miss", now, plan)
             return
         conversation.category = article.category or conversation.category
-        style = "email" if conversation.last_channel is ChannelKind.EMAIL else "chat"
+        style: Literal["email", "chat"] = ("email" if conversation.last_channel is ChannelKind.EMAIL
+                                          else "chat")
         record(session, conversation, EventKind.BOT_ANSWERED, now, article_id=article.id, score=score)
         await self._reply(session, conversation, article.answer_for(style), now, plan,
                           buttons=[handoff_button], kb_article_id=article.id, kb_score=score)
