@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 import datetime as dt
 import logging
+import weakref
 from collections.abc import Callable, Coroutine, Iterable, Mapping, Sequence
 
 from sqlalchemy import select, update
@@ -43,7 +44,8 @@ class Outbox:
         self._adapters = adapters
         self._feed = feed
         self._clock = clock
-        self._chat_locks: dict[tuple[ChannelKind, str], asyncio.Lock] = {}
+        self._chat_locks: weakref.WeakValueDictionary[tuple[ChannelKind, str], asyncio.Lock] = \
+            weakref.WeakValueDictionary()  # a chat's lock lives while a send holds or awaits it
         self._tasks: set[asyncio.Task[None]] = set()
         self._sent: list[dict[str, object]] = []
         self._marking: asyncio.Task[None] | None = None
@@ -115,7 +117,9 @@ class Outbox:
 
     async def _send(self, outbound: OutboundMessage) -> None:
         adapter = self._adapters.get(outbound.channel)
-        lock = self._chat_locks.setdefault((outbound.channel, outbound.chat_id), asyncio.Lock())
+        lock = self._chat_locks.get((outbound.channel, outbound.chat_id))
+        if lock is None:
+            lock = self._chat_locks[(outbound.channel, outbound.chat_id)] = asyncio.Lock()
         async with lock:
             try:
                 if adapter is None:

@@ -264,7 +264,10 @@ class FakeTelegram:
             self._allowed = frozenset(params["allowed_updates"]) or _DEFAULT_ALLOWED
         offset = int(params.get("offset") or 0)
         if offset > 0:
-            self._updates = [u for u in self._updates if u["update_id"] >= offset]
+            confirmed = 0  # updates are kept in id order: the confirmed ones lead
+            while confirmed < len(self._updates) and self._updates[confirmed]["update_id"] < offset:
+                confirmed += 1
+            del self._updates[:confirmed]
         limit = max(1, min(100, int(params.get("limit") or 100)))
         deadline = time.monotonic() + float(params.get("timeout") or 0)
         while True:
@@ -272,7 +275,8 @@ class FakeTelegram:
                 self.conflicts += 1
                 raise _ApiError(409, "Conflict: terminated by other getUpdates request; "
                                      "make sure that only one bot instance is running")
-            ready = [u for u in self._updates if _kind(u) in self._allowed][:limit]
+            ready = list(itertools.islice(
+                (u for u in self._updates if _kind(u) in self._allowed), limit))
             remaining = deadline - time.monotonic()
             if ready or remaining <= 0:
                 return ready
