@@ -68,7 +68,7 @@ class UnitOfWork(Session):
     """The session behind every `AsyncSession` here. Besides its ORM objects it writes
     append-only rows (`append_row`: messages and conversation events, which are never
     changed in the unit of work that makes them) with one INSERT per table at each flush.
-    The ORM's bookkeeping costs some 80 µs per object; such a row costs a few.
+    The ORM's bookkeeping costs some 80–100 µs per object; such a row about 20.
 
     The rows go before the objects: a row refers only to objects that have their ids
     already (`append_row` checks), and the messages stay in the order they were made."""
