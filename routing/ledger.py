@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from pathlib import Path
 
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from routing import keys
+from routing.scripts import register
 
 __all__ = ["RedisSendLedger"]
 
@@ -24,8 +24,7 @@ class RedisSendLedger:
     def __init__(self, redis: Redis, *, ttl_seconds: int = 3 * 24 * 3600) -> None:
         self._redis = redis
         self._ttl = ttl_seconds
-        self._write = redis.register_script(
-            (Path(__file__).parent / "ledger_write.lua").read_text(encoding="utf-8"))
+        self._write = register(redis, "ledger_write.lua")
         self._waiting: list[tuple[str, str, asyncio.Future[None]]] = []
         self._writer: asyncio.Task[None] | None = None
 

@@ -15,18 +15,17 @@ import os
 import socket
 import uuid
 from collections.abc import Awaitable, Callable
-from pathlib import Path
 
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from routing import keys
+from routing.scripts import register
 
 __all__ = ["LeaseLost", "RedisPollerLease"]
 
 log = logging.getLogger(__name__)
 
-_SCRIPTS = Path(__file__).parent
 
 
 class LeaseLost(Exception):
@@ -45,9 +44,9 @@ class RedisPollerLease:
         self._ttl_ms = int(ttl * 1000)
         self._interval = ttl / 3
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
-        self._renew = redis.register_script((_SCRIPTS / "lease_renew.lua").read_text())
-        self._release = redis.register_script((_SCRIPTS / "lease_release.lua").read_text())
-        self._save = redis.register_script((_SCRIPTS / "lease_save_cursor.lua").read_text())
+        self._renew = register(redis, "lease_renew.lua")
+        self._release = register(redis, "lease_release.lua")
+        self._save = register(redis, "lease_save_cursor.lua")
 
     async def hold(self, work: Callable[[], Awaitable[None]]) -> None:
         """Wait for the lease, run `work` while renewing it; if the lease is lost, cancel

@@ -16,7 +16,6 @@ import datetime as dt
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from importlib import resources
 from typing import Any
 
 from redis.asyncio import Redis
@@ -25,6 +24,7 @@ from redis.asyncio.client import Pipeline
 from bot.models import utcnow
 from routing import keys
 from routing.errors import AlreadyTaken, NotQueued, OperatorUnavailable, OverCapacity
+from routing.scripts import register
 
 __all__ = ["QueueEntry", "QueueFigures", "Reclaimed", "Located", "OperatorQueue", "SlaReport",
            "as_text", "validate_group", "to_micros", "from_micros"]
@@ -133,10 +133,6 @@ def _entries(flat: Sequence[Any], width: int = 3) -> list[list[str]]:
     return [[as_text(v) for v in flat[i:i + width]] for i in range(0, len(flat), width)]
 
 
-def load_script() -> str:
-    return resources.files("routing").joinpath("queue.lua").read_text(encoding="utf-8")
-
-
 class OperatorQueue:
     """The operations the desk, the dispatcher and the watcher run on the live queue."""
 
@@ -147,7 +143,7 @@ class OperatorQueue:
         self.redis = redis
         self.lease = dt.timedelta(seconds=lease_seconds)
         self.clock = clock
-        self._script = redis.register_script(load_script())
+        self._script = register(redis, "queue.lua")
         self._keys = keys.queue_keys()
 
     async def call(self, operation: str, *args: Any, client: Redis | Pipeline | None = None) -> Any:
