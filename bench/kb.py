@@ -36,6 +36,7 @@ from kb.calibration import Calibration  # noqa: E402
 from kb.evaluation import Evaluation, evaluate  # noqa: E402
 from kb.holdout import calibrate  # noqa: E402
 from kb.index import KnowledgeIndex  # noqa: E402
+from kb.semantic import word_vectors  # noqa: E402
 from kb.text import forget_tokens  # noqa: E402
 
 OOS_LABELS = {"", "oos", "out_of_scope"}
@@ -103,6 +104,7 @@ def timed_build(articles: list[Article], calibration: Calibration
                 ) -> tuple[KnowledgeIndex, float, float]:
     """The index, its cold build's wall time and CPU time (the machine may be shared)."""
     forget_tokens()
+    word_vectors().forget()
     wall, cpu = time.perf_counter(), time.process_time()
     index = KnowledgeIndex.build(articles, calibration)
     return index, time.perf_counter() - wall, time.process_time() - cpu

@@ -3,13 +3,16 @@ decision.
 
 Every variant (and each title) is a row in the term space (kb/vectors.py: word and
 character TF-IDF). Each article has two more vectors there: its centroid, and its
-perceptron weight vector (kb/perceptron.py), which separates close neighbours.
+perceptron weight vector (kb/perceptron.py), which separates close neighbours. Every
+variant also has a meaning vector (kb/semantic.py: static word vectors), and each article
+the centroid of those.
 
 A query is scored in two vectorised steps, with no loop over the KB:
-1. one sparse product with all centroids and weight vectors ranks the articles;
-2. for the best CANDIDATES articles, one sparse product with their variants gives each
-   its best variant's cosine.
-An article's score mixes the three. The decision is taken by a `Calibration` over
+1. one sparse product with all centroids and weight vectors, and one dense product with
+   the meaning centroids, rank the articles;
+2. for the best CANDIDATES articles, products with their variants give each its best
+   variant's cosine, in terms and in meaning.
+An article's score mixes the five. The decision is taken by a `Calibration` over
 features of the top hits (kb/calibration.py): their scores and margins, how many of the
 closest variants belong to the top article, how rare the query's rarest word is, and how
 much of the query the top article's vocabulary covers (a question about something the KB
@@ -30,6 +33,7 @@ from sklearn.preprocessing import normalize
 from kb.articles import Article
 from kb.calibration import Calibration
 from kb.perceptron import train_weights
+from kb.semantic import word_vectors
 from kb.text import prepare
 from kb.vectors import TermSpace
 
@@ -38,6 +42,10 @@ __all__ = ["CANDIDATES", "CLARIFY_LIMIT", "Decision", "Hit", "KnowledgeIndex", "
 SIMILARITY_WEIGHT = 2.0 / 3.0
 """Share of the cosines (half best variant, half centroid) in an article's score; the rest
 is the perceptron's score."""
+MEANING_WEIGHT = 0.3
+"""Share of the meaning cosines (half best variant, half centroid) in an article's score,
+where both the query and the article have meaning vectors (kb/semantic.py); otherwise the
+pair is scored by its terms alone."""
 CANDIDATES = 8
 """Articles whose variants are compared with the query (the best by centroid + weights)."""
 SOFTMAX_TEMPERATURE = 0.05
@@ -81,6 +89,8 @@ class Scores:
     best_variant: np.ndarray
     centroid: np.ndarray
     learned: np.ndarray
+    best_meaning: np.ndarray
+    meaning_centroid: np.ndarray
     nearest_articles: np.ndarray  # per query: the articles of the NEIGHBOURS closest variants
     specificity: np.ndarray  # per query: how rare its rarest word is (TermSpace.specificity)
     covered: np.ndarray  # share of each query's (squared) weight on terms each article uses
@@ -102,6 +112,8 @@ class KnowledgeIndex:
         self._space = TermSpace()
         self._variants: sp.csr_matrix | None = None
         self._variants_t: sp.csr_matrix | None = None  # a small KB's, transposed once
+        self._meanings = np.zeros((0, 0), dtype=np.float32)
+        self._meaning_centroids = np.zeros((0, 0), dtype=np.float32)
         self._articles_t: sp.csr_matrix | None = None
         self._vocabulary_t: sp.csr_matrix | None = None
         if self._indexed:
@@ -119,6 +131,9 @@ class KnowledgeIndex:
             # Which terms each article's variants use at all (1.0 where the centroid is not 0).
             self._vocabulary_t = sp.csr_matrix(centroids.T, dtype=np.float32)
             self._vocabulary_t.data[:] = 1.0
+            self._meanings = word_vectors().embed(rows)
+            self._meaning_centroids = normalize(np.asarray(membership @ self._meanings))
+        self._has_meaning = self._meaning_centroids.any(axis=1)
 
     @classmethod
     def build(cls, articles: Iterable[Article], calibration: Calibration | None = None
@@ -195,6 +210,8 @@ class KnowledgeIndex:
                       best_variant=np.vstack([p.best_variant for p in parts]),
                       centroid=np.vstack([p.centroid for p in parts]),
                       learned=np.vstack([p.learned for p in parts]),
+                      best_meaning=np.vstack([p.best_meaning for p in parts]),
+                      meaning_centroid=np.vstack([p.meaning_centroid for p in parts]),
                       nearest_articles=np.vstack([p.nearest_articles for p in parts]),
                       specificity=np.concatenate([p.specificity for p in parts]),
                       covered=np.vstack([p.covered for p in parts]))
@@ -203,33 +220,46 @@ class KnowledgeIndex:
         assert self._variants is not None and self._articles_t is not None
         assert self._vocabulary_t is not None
         queries = self._space.transform([prepare(t) for t in texts])
+        meanings = word_vectors().embed(texts)
         k = len(self._indexed)
         both = (queries @ self._articles_t).toarray()
         centroid, learned = both[:, :k], both[:, k:]
-        partial = SIMILARITY_WEIGHT / 2 * centroid + (1.0 - SIMILARITY_WEIGHT) * learned
+        meaning_centroid = meanings @ self._meaning_centroids.T
+        # The meaning cosines' share, per query and article: none where either side has no
+        # meaning vector (Russian text), so such pairs are scored by their terms alone.
+        share = MEANING_WEIGHT * np.outer(meanings.any(axis=1), self._has_meaning)
+        lexical = SIMILARITY_WEIGHT / 2 * centroid + (1.0 - SIMILARITY_WEIGHT) * learned
+        partial = (1.0 - share) * lexical + share / 2 * meaning_centroid
         candidates = _top(partial, CANDIDATES)
         # A small KB is compared with the whole batch in one product; in a large one only the
         # candidates' variants are, query by query.
         if self._variants_t is not None:
-            best_variant, nearest = self._closest_variants_whole(queries, candidates)
+            best_variant, best_meaning, nearest = self._closest_variants_whole(
+                queries, meanings, candidates)
         else:
-            best_variant, nearest = self._closest_variants_by_query(queries, candidates)
-        combined = partial + SIMILARITY_WEIGHT / 2 * best_variant
+            best_variant, best_meaning, nearest = self._closest_variants_by_query(
+                queries, meanings, candidates)
+        combined = partial + (1.0 - share) * SIMILARITY_WEIGHT / 2 * best_variant \
+            + share / 2 * best_meaning
         covered = (queries.multiply(queries) @ self._vocabulary_t).toarray()
-        return Scores(combined, best_variant, centroid, learned, nearest,
-                      self._space.specificity(queries), covered)
+        return Scores(combined, best_variant, centroid, learned, best_meaning,
+                      meaning_centroid, nearest, self._space.specificity(queries), covered)
 
-    def _closest_variants_whole(self, queries: sp.csr_matrix, candidates: np.ndarray
-                                ) -> tuple[np.ndarray, np.ndarray]:
-        """Per query, each candidate article's best variant cosine, and the articles of the
-        NEIGHBOURS closest variants among the candidates', from one product with every
-        variant."""
+    def _closest_variants_whole(self, queries: sp.csr_matrix, meanings: np.ndarray,
+                                candidates: np.ndarray
+                                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Per query, each candidate article's best variant cosine in terms and in meaning,
+        and the articles of the NEIGHBOURS closest variants (in terms) among the
+        candidates', from one product with every variant."""
         assert self._variants_t is not None
         every = (queries @ self._variants_t).toarray()
         rows = np.arange(queries.shape[0])[:, None]
         best_variant = np.zeros((queries.shape[0], len(self._indexed)), dtype=every.dtype)
         best_variant[rows, candidates] = np.maximum.reduceat(every, self._starts, axis=1)[
             rows, candidates]
+        best_meaning = np.zeros_like(best_variant)
+        best_meaning[rows, candidates] = np.maximum.reduceat(
+            meanings @ self._meanings.T, self._starts, axis=1)[rows, candidates]
         is_candidate = np.zeros(best_variant.shape, dtype=bool)
         is_candidate[rows, candidates] = True
         among = np.where(is_candidate[:, self._owner], every, -np.inf)
@@ -237,14 +267,16 @@ class KnowledgeIndex:
         nearest = np.full((queries.shape[0], NEIGHBOURS), -1, dtype=np.intp)
         nearest[:, :closest.shape[1]] = np.where(
             np.isfinite(np.take_along_axis(among, closest, axis=1)), self._owner[closest], -1)
-        return best_variant, nearest
+        return best_variant, best_meaning, nearest
 
-    def _closest_variants_by_query(self, queries: sp.csr_matrix, candidates: np.ndarray
-                                   ) -> tuple[np.ndarray, np.ndarray]:
+    def _closest_variants_by_query(self, queries: sp.csr_matrix, meanings: np.ndarray,
+                                   candidates: np.ndarray
+                                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """`_closest_variants_whole` for a large KB: only the candidates' variants are
         compared, query by query."""
         assert self._variants is not None
         best_variant = np.zeros((queries.shape[0], len(self._indexed)), dtype=np.float32)
+        best_meaning = np.zeros_like(best_variant)
         nearest = np.full((queries.shape[0], NEIGHBOURS), -1, dtype=np.intp)
         dense = np.zeros(queries.shape[1], dtype=np.float32)
         for row, chosen in enumerate(candidates):  # a loop over queries
@@ -257,9 +289,12 @@ class KnowledgeIndex:
             cosines = self._variants[variant_rows] @ dense
             dense[terms] = 0.0
             best_variant[row, chosen] = np.maximum.reduceat(cosines, firsts)
+            best_meaning[row, chosen] = [  # each article's variants are consecutive rows
+                (self._meanings[start:end] @ meanings[row]).max()
+                for start, end in zip(self._starts[chosen], self._ends[chosen], strict=True)]
             closest = _top(cosines[None, :], NEIGHBOURS)[0]
             nearest[row, :len(closest)] = self._owner[variant_rows[closest]]
-        return best_variant, nearest
+        return best_variant, best_meaning, nearest
 
     def features(self, scores: Scores) -> np.ndarray:
         """The calibration's FEATURES for each query row (see kb.calibration)."""
@@ -282,10 +317,16 @@ class KnowledgeIndex:
         rest = scores.learned.copy()
         rest[rows, first] = -np.inf
         lead = learned - rest.max(axis=1) if rest.shape[1] > 1 else learned
+        # In meaning: the top hit's best variant, and its lead over the other candidates'.
+        meaning = scores.best_meaning[rows, first]
+        others = scores.best_meaning.copy()
+        others[rows, first] = 0.0
         return np.column_stack([top1, top2, top1 - top2, scores.best_variant[rows, first],
                                 scores.centroid[rows, first], agreement, ratio, share,
                                 learned, lead, votes, entropy, scores.specificity,
-                                scores.covered[rows, first]]
+                                scores.covered[rows, first], meaning,
+                                scores.meaning_centroid[rows, first],
+                                meaning - others.max(axis=1), meaning != 0.0]
                                ).astype(np.float64)
 
     def ranked(self, scores: Scores, limit: int) -> np.ndarray:

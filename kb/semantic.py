@@ -1,0 +1,124 @@
+"""Static word vectors: a meaning-level view beside the term space's shared words.
+
+Clients ask "my card never came" of an article that says "card delivery": TF-IDF sees no
+shared term. Each text is also given the mean of its tokens' vectors from a static
+embedding table (WordLlama's 256-dimensional token embeddings, shipped inside its PyPI
+wheel: no network, no model to run, a table look-up per token).
+
+Only Latin-script words are embedded: on Cyrillic text the table's tokens are word
+fragments, and on the Russian samples we tried an unrelated question scored like a
+paraphrase. A text with no Latin word gets a zero vector, and the index then scores it
+by its terms alone (kb/index.py).
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from collections.abc import Sequence
+from functools import lru_cache
+from importlib import resources
+
+import numpy as np
+import scipy.sparse as sp
+from safetensors.numpy import load_file
+from tokenizers import Tokenizer
+
+from kb.text import MAX_QUERY_CHARS
+
+__all__ = ["WORDS_REMEMBERED", "WordVectors", "word_vectors"]
+
+WORDS_REMEMBERED = 200_000
+"""Words whose token ids are kept (a few MB): a KB and its clients reuse few words."""
+
+_CYRILLIC = re.compile(r"[А-Яа-яЁё]")
+_LATIN = re.compile(r"[A-Za-z]")
+_PACKAGE = "wordllama"
+_TOKENIZER = "tokenizers/l2_supercat_tokenizer_config.json"
+_TABLE = "weights/l2_supercat_256.safetensors"
+
+
+class WordVectors:
+    """A tokenizer and its token-vector table; `embed` gives one unit row per text."""
+
+    def __init__(self, tokenizer: Tokenizer, table: np.ndarray) -> None:
+        self._tokenizer = tokenizer
+        self._table = table.astype(np.float32)
+        self._ids_by_word: dict[str, list[int]] = {}
+
+    def forget(self) -> None:
+        """Drop the remembered token ids (a benchmark times a cold build)."""
+        self._ids_by_word.clear()
+
+    @property
+    def dimensions(self) -> int:
+        return int(self._table.shape[1])
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        """Rows of unit length: the direction of each text's summed token vectors
+        (Latin-script words only; a zero row when there are none).
+
+        Tokens never span a space, so a text's sum is the sum of its words' sums: each
+        distinct word is tokenised once (a big KB repeats a few thousand words) and the
+        texts are one sparse product of word counts with the words' vectors."""
+        words: dict[str, int] = {}
+        indptr = [0]
+        indices: list[int] = []
+        for text in texts:
+            indices += [words.setdefault(w, len(words)) for w in _latin_words(text)]
+            indptr.append(len(indices))
+        out = np.zeros((len(texts), self.dimensions), dtype=np.float32)
+        if not words:
+            return out
+        sums = self._word_sums(list(words))
+        if len(texts) == 1:  # a client's question: no matrix to build
+            out[0] = sums[indices].sum(axis=0)
+        else:
+            out[:] = sp.csr_matrix((np.ones(len(indices), dtype=np.float32), indices, indptr),
+                                   shape=(len(texts), len(words))) @ sums
+        norms = np.linalg.norm(out, axis=1, keepdims=True)
+        np.divide(out, norms, out=out, where=norms > 0)
+        return out
+
+    def _word_sums(self, words: list[str]) -> np.ndarray:
+        """Each word's summed token vectors."""
+        tokens = [self._token_ids(w) for w in words]
+        lengths = np.fromiter(map(len, tokens), dtype=np.intp, count=len(words))
+        ids = np.fromiter(itertools.chain.from_iterable(tokens), dtype=np.intp,
+                          count=int(lengths.sum()))
+        sums = np.zeros((len(words), self.dimensions), dtype=np.float32)
+        filled = lengths > 0
+        starts = np.concatenate([[0], np.cumsum(lengths)[:-1]])
+        if filled.any():
+            sums[filled] = np.add.reduceat(self._table[ids], starts[filled], axis=0)
+        return sums
+
+    def _token_ids(self, word: str) -> list[int]:
+        ids = self._ids_by_word.get(word)
+        if ids is None:
+            if len(self._ids_by_word) >= WORDS_REMEMBERED:
+                self._ids_by_word.clear()
+            ids = self._ids_by_word[word] = self._tokenizer.encode(
+                word, add_special_tokens=False).ids
+        return ids
+
+
+def _latin_words(text: str) -> list[str]:
+    """The text's words but those with a Cyrillic letter; none without a Latin letter."""
+    text = text[:MAX_QUERY_CHARS]
+    if not _LATIN.search(text):
+        return []
+    words = text.split()
+    if _CYRILLIC.search(text):
+        words = [w for w in words if not _CYRILLIC.search(w)]
+    return words
+
+
+@lru_cache(maxsize=1)
+def word_vectors() -> WordVectors:
+    """The bundled table, read once per process (16 MB, about 0.1 s)."""
+    files = resources.files(_PACKAGE)
+    tokenizer = Tokenizer.from_str(files.joinpath(_TOKENIZER).read_text(encoding="utf-8"))
+    with resources.as_file(files.joinpath(_TABLE)) as path:
+        table = load_file(str(path))["embedding.weight"]
+    return WordVectors(tokenizer, table)
