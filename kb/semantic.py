@@ -1,9 +1,9 @@
 """Static word vectors: a meaning-level view beside the term space's shared words.
 
-Clients ask "my card never came" of an article that says "card delivery": TF-IDF sees no
-shared term. Each text is also given the mean of its tokens' vectors from a static
-embedding table (WordLlama's 256-dimensional token embeddings, shipped inside its PyPI
-wheel: no network, no model to run, a table look-up per token).
+Clients ask "the courier never came" of an article about "card delivery": TF-IDF sees no
+shared term. Each text is also given the direction of its tokens' summed vectors in a
+static embedding table (WordLlama's 256-dimensional token embeddings, shipped inside its
+PyPI wheel: no network, no model to run, a table look-up per token).
 
 Only Latin-script words are embedded: on Cyrillic text the table's tokens are word
 fragments, and on the Russian samples we tried an unrelated question scored like a
@@ -28,8 +28,8 @@ from kb.text import MAX_QUERY_CHARS
 
 __all__ = ["WORDS_REMEMBERED", "WordVectors", "word_vectors"]
 
-WORDS_REMEMBERED = 200_000
-"""Words whose token ids are kept (a few MB): a KB and its clients reuse few words."""
+WORDS_REMEMBERED = 50_000
+"""Words whose token ids are kept (at most a few MB): a KB and its clients reuse few words."""
 
 _CYRILLIC = re.compile(r"[А-Яа-яЁё]")
 _LATIN = re.compile(r"[A-Za-z]")
@@ -116,7 +116,7 @@ def _latin_words(text: str) -> list[str]:
 
 @lru_cache(maxsize=1)
 def word_vectors() -> WordVectors:
-    """The bundled table, read once per process (16 MB, about 0.1 s)."""
+    """The bundled table, read once per process (16 MB; about half a second)."""
     files = resources.files(_PACKAGE)
     tokenizer = Tokenizer.from_str(files.joinpath(_TOKENIZER).read_text(encoding="utf-8"))
     with resources.as_file(files.joinpath(_TABLE)) as path:
