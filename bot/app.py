@@ -95,6 +95,7 @@ async def open_gateway(settings: Settings, *,
             knowledge = KnowledgeBase(sessions, redis)
             if settings.sample_kb:
                 await knowledge.seed_if_empty(SAMPLE_KB)
+            await knowledge.recalibrate_if_outdated()
             await knowledge.load()
             levels = ServiceLevels.load(settings.sla_config, BusinessCalendar(
                 settings.zone, settings.opening_hours, settings.working_days))

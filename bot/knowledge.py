@@ -108,16 +108,13 @@ class KnowledgeBase:
 
     async def calibration(self) -> Calibration | None:
         """The newest stored calibration, or None (the index then uses its default)."""
+        row = await self._newest_calibration()
+        return None if row is None else _parsed(row)
+
+    async def _newest_calibration(self) -> KbCalibration | None:
         async with self._sessions() as session:
-            row = await session.scalar(
+            return await session.scalar(
                 select(KbCalibration).order_by(KbCalibration.id.desc()).limit(1))
-        if row is None:
-            return None
-        try:
-            return Calibration.from_dict(row.data)
-        except (KeyError, TypeError, ValueError) as exc:
-            log.warning("stored KB calibration %s ignored: %s", row.id, exc)
-            return None
 
     # -- writing: every change commits, then announces --
 
@@ -180,6 +177,16 @@ class KnowledgeBase:
         await self.calibrate()
         return summary.created
 
+    async def recalibrate_if_outdated(self) -> bool:
+        """Calibrate again when the newest stored calibration was made for another set of
+        features (an upgrade changed what the decision sees): the default it would fall
+        back to is a guess. True if it did."""
+        row = await self._newest_calibration()
+        if row is None or _parsed(row) is not None:
+            return False
+        await self.calibrate()
+        return True
+
     async def calibrate(self, *, min_oos_recall: float | None = DEFAULT_OOS_RECALL
                         ) -> Calibration:
         """Calibrate from the stored articles' own held-out variants (off the event loop)
@@ -232,3 +239,11 @@ def _fill(row: KbArticle, article: Article) -> None:
     row.updated_at = utcnow()
     known = {v.text: v for v in row.variants}  # eagerly loaded; empty for a new row
     row.variants = [known.get(q) or KbVariant(text=q) for q in article.questions]
+
+
+def _parsed(row: KbCalibration) -> Calibration | None:
+    try:
+        return Calibration.from_dict(row.data)
+    except (KeyError, TypeError, ValueError) as exc:
+        log.warning("stored KB calibration %s ignored: %s", row.id, exc)
+        return None

@@ -91,7 +91,8 @@ class _Block:
         if self.vectoriser.analyzer == "char_wb":  # n-grams never cross words (_count_by_words)
             counts = Counter(itertools.chain.from_iterable(map(self._word_columns, doc.split())))
         else:
-            counts = Counter(i for i in map(self.vocabulary.get, self.analyse(doc)) if i is not None)
+            counts = Counter(i for i in map(self.vocabulary.get, self.analyse(doc))
+                             if i is not None)
         if not counts:
             return np.zeros(0, dtype=np.int32), np.zeros(0, dtype=np.float32)
         columns = np.fromiter(counts.keys(), dtype=np.int32, count=len(counts))

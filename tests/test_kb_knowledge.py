@@ -122,6 +122,22 @@ async def test_a_stored_calibration_is_used_by_every_loader(kb: KnowledgeBase,
     assert other.index.calibration == calibration == kb.index.calibration
 
 
+async def test_a_calibration_for_other_features_is_replaced(kb: KnowledgeBase,
+                                                          sessions: SessionFactory) -> None:
+    """After an upgrade that changed the decision's features the stored calibration no
+    longer fits; the gateway calibrates again at start instead of guessing."""
+    await kb.import_articles([LOST, FEE, WHEEL])
+    async with sessions.begin() as session:
+        session.add(KbCalibration(source="kb", data={**(await kb.calibrate()).to_dict(),
+                                                     "answer_weights": [1.0, 2.0]}))
+    assert await kb.calibration() is None
+    assert await kb.recalibrate_if_outdated()
+    assert (await kb.calibration()) is not None
+    assert not await kb.recalibrate_if_outdated()
+    await kb.load()
+    assert kb.index.calibration.source == "kb"
+
+
 async def test_a_second_instance_sees_a_change_without_a_restart(
         kb: KnowledgeBase, sessions: SessionFactory, redis_url: str) -> None:
     own_redis = Redis.from_url(redis_url, decode_responses=True)
