@@ -31,6 +31,8 @@ __all__ = ["WORDS_REMEMBERED", "WordVectors", "word_vectors"]
 WORDS_REMEMBERED = 50_000
 """Words whose token ids are kept (at most a few MB): a KB and its clients reuse few words."""
 
+_BATCH_FROM = 32
+"""New words from which one batch call beats encoding them one by one."""
 _CYRILLIC = re.compile(r"[А-Яа-яЁё]")
 _LATIN = re.compile(r"[A-Za-z]")
 _PACKAGE = "wordllama"
@@ -48,7 +50,7 @@ class WordVectors:
 
     def forget(self) -> None:
         """Drop the remembered token ids (a benchmark times a cold build)."""
-        self._ids_by_word.clear()
+        self._ids_by_word = {}
 
     @property
     def dimensions(self) -> int:
@@ -77,12 +79,20 @@ class WordVectors:
             out[:] = sp.csr_matrix((np.ones(len(indices), dtype=np.float32), indices, indptr),
                                    shape=(len(texts), len(words))) @ sums
         norms = np.linalg.norm(out, axis=1, keepdims=True)
-        np.divide(out, norms, out=out, where=norms > 0)
+        norms[norms == 0.0] = 1.0
+        out /= norms
         return out
 
     def _word_sums(self, words: list[str]) -> np.ndarray:
         """Each word's summed token vectors."""
-        tokens = [self._token_ids(w) for w in words]
+        known = self._ids_by_word  # replaced, never cleared: safe beside another thread
+        new = [w for w in words if w not in known]
+        fresh = dict(zip(new, self._token_ids(new), strict=True))
+        if len(known) + len(fresh) > WORDS_REMEMBERED:
+            self._ids_by_word = fresh
+        else:
+            known.update(fresh)
+        tokens = [fresh[w] if w in fresh else known[w] for w in words]
         lengths = np.fromiter(map(len, tokens), dtype=np.intp, count=len(words))
         ids = np.fromiter(itertools.chain.from_iterable(tokens), dtype=np.intp,
                           count=int(lengths.sum()))
@@ -93,14 +103,11 @@ class WordVectors:
             sums[filled] = np.add.reduceat(self._table[ids], starts[filled], axis=0)
         return sums
 
-    def _token_ids(self, word: str) -> list[int]:
-        ids = self._ids_by_word.get(word)
-        if ids is None:
-            if len(self._ids_by_word) >= WORDS_REMEMBERED:
-                self._ids_by_word.clear()
-            ids = self._ids_by_word[word] = self._tokenizer.encode(
-                word, add_special_tokens=False).ids
-        return ids
+    def _token_ids(self, words: list[str]) -> list[list[int]]:
+        """Many words in one parallel batch; a few one by one (a batch call costs more)."""
+        if len(words) > _BATCH_FROM:
+            return [e.ids for e in self._tokenizer.encode_batch(words, add_special_tokens=False)]
+        return [self._tokenizer.encode(w, add_special_tokens=False).ids for w in words]
 
 
 def _latin_words(text: str) -> list[str]:
