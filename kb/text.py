@@ -52,7 +52,6 @@ class Prepared:
     surface: str
 
 
-@lru_cache(maxsize=200_000)
 def _fix_script(token: str) -> str:
     """Repair a token that mixes scripts by moving look-alikes to its majority script."""
     cyrillic = len(_CYRILLIC.findall(token))
@@ -74,20 +73,31 @@ def stem(token: str) -> str:
     return token
 
 
+@lru_cache(maxsize=200_000)
+def _word_and_stem(token: str) -> tuple[str, str]:
+    """A folded token, script-repaired, and its stem: one cached look-up per token."""
+    word = _fix_script(token)
+    return word, stem(word)
+
+
 def forget_tokens() -> None:
     """Empty the per-token caches (a benchmark times a cold build)."""
     stem.cache_clear()
-    _fix_script.cache_clear()
+    _word_and_stem.cache_clear()
+
+
+def _words_and_stems(text: str) -> list[tuple[str, str]]:
+    folded = text[:MAX_QUERY_CHARS].lower().replace("ё", "е")
+    pairs = [_word_and_stem(t) for t in _TOKEN.findall(folded)]
+    return [p for p in pairs if p[0] not in _STOP_WORDS] or pairs
 
 
 def tokens(text: str) -> list[str]:
     """Lower-case, `ё`-folded, script-repaired words without stop words."""
-    folded = text[:MAX_QUERY_CHARS].lower().replace("ё", "е")
-    words = [_fix_script(t) for t in _TOKEN.findall(folded)]
-    kept = [w for w in words if w not in _STOP_WORDS]
-    return kept or words
+    return [word for word, _ in _words_and_stems(text)]
 
 
 def prepare(text: str) -> Prepared:
-    words = tokens(text)
-    return Prepared(stems=" ".join(stem(w) for w in words), surface=" ".join(words))
+    pairs = _words_and_stems(text)
+    return Prepared(stems=" ".join([s for _, s in pairs]),
+                    surface=" ".join([w for w, _ in pairs]))

@@ -209,11 +209,11 @@ def test_a_small_kb_scores_like_a_large_one(monkeypatch: pytest.MonkeyPatch) -> 
     articles = load_file(SAMPLE_KB)
     questions = ["Я потерял карту", "как пополнить счёт", "не приходит смс с кодом",
                  "где ближайший банкомат", "сколько стоит перевод за границу", "курс доллара",
-                 "абракадабра", ""]
+                 "абракадабра", "", "I lost my card", "the courier never brought my card"]
     whole = KnowledgeIndex.build(articles).scores(questions)
     monkeypatch.setattr("kb.index.WHOLE_PRODUCT_VARIANTS", 0)
     by_query = KnowledgeIndex.build(articles).scores(questions)
     assert whole is not None and by_query is not None
     assert (whole.nearest_articles >= 0).any()
-    for name in ("combined", "best_variant", "nearest_articles", "covered"):
+    for name in ("combined", "best_variant", "best_meaning", "nearest_articles", "covered"):
         assert getattr(whole, name) == pytest.approx(getattr(by_query, name), abs=1e-6), name
