@@ -93,7 +93,7 @@ class Scores:
     meaning_centroid: np.ndarray
     nearest_articles: np.ndarray  # per query: the articles of the NEIGHBOURS closest variants
     specificity: np.ndarray  # per query: how rare its rarest word is (TermSpace.specificity)
-    covered: np.ndarray  # share of each query's (squared) weight on terms each article uses
+    covered: np.ndarray  # per query: share of its (squared) weight on terms its top hit uses
 
 
 class KnowledgeIndex:
@@ -115,7 +115,7 @@ class KnowledgeIndex:
         self._meanings = np.zeros((0, 0), dtype=np.float32)
         self._meaning_centroids = np.zeros((0, 0), dtype=np.float32)
         self._articles_t: sp.csr_matrix | None = None
-        self._vocabulary_t: sp.csr_matrix | None = None
+        self._vocabulary: sp.csr_matrix | None = None
         if self._indexed:
             rows = [t for a in self._indexed for t in texts[a.id]]
             self._variants = self._space.fit([prepare(r) for r in rows])
@@ -128,9 +128,9 @@ class KnowledgeIndex:
             weights = train_weights(self._variants, self._owner, centroids)
             # Transposed once, so that `queries @ _articles_t` is the fast product.
             self._articles_t = sp.csr_matrix(sp.vstack([centroids, weights]).T, dtype=np.float32)
-            # Which terms each article's variants use at all (1.0 where the centroid is not 0).
-            self._vocabulary_t = sp.csr_matrix(centroids.T, dtype=np.float32)
-            self._vocabulary_t.data[:] = 1.0
+            # Which terms each article's variants use at all: a centroid's terms, sorted.
+            self._vocabulary = sp.csr_matrix(centroids, dtype=np.float32)
+            self._vocabulary.sort_indices()
             self._meanings = word_vectors().embed(rows)
             self._meaning_centroids = normalize(np.asarray(membership @ self._meanings))
         self._has_meaning = self._meaning_centroids.any(axis=1)
@@ -214,11 +214,10 @@ class KnowledgeIndex:
                       meaning_centroid=np.vstack([p.meaning_centroid for p in parts]),
                       nearest_articles=np.vstack([p.nearest_articles for p in parts]),
                       specificity=np.concatenate([p.specificity for p in parts]),
-                      covered=np.vstack([p.covered for p in parts]))
+                      covered=np.concatenate([p.covered for p in parts]))
 
     def _score_batch(self, texts: Sequence[str]) -> Scores:
         assert self._variants is not None and self._articles_t is not None
-        assert self._vocabulary_t is not None
         queries = self._space.transform([prepare(t) for t in texts])
         meanings = word_vectors().embed(texts)
         k = len(self._indexed)
@@ -241,9 +240,25 @@ class KnowledgeIndex:
                 queries, meanings, candidates)
         combined = partial + (1.0 - share) * SIMILARITY_WEIGHT / 2 * best_variant \
             + share / 2 * best_meaning
-        covered = (queries.multiply(queries) @ self._vocabulary_t).toarray()
+        covered = self._covered(queries, _top(combined, 1)[:, 0])
         return Scores(combined, best_variant, centroid, learned, best_meaning,
                       meaning_centroid, nearest, self._space.specificity(queries), covered)
+
+    def _covered(self, queries: sp.csr_matrix, tops: np.ndarray) -> np.ndarray:
+        """Per query, the share of its squared weight on the terms that its top article's
+        variants use: a look-up of its few terms in that article's sorted vocabulary."""
+        assert self._vocabulary is not None
+        used_indptr, used_terms = self._vocabulary.indptr, self._vocabulary.indices
+        covered = np.zeros(len(tops))
+        for row, article in enumerate(tops):  # a loop over queries
+            terms = queries.indices[queries.indptr[row]:queries.indptr[row + 1]]
+            values = queries.data[queries.indptr[row]:queries.indptr[row + 1]]
+            used = used_terms[used_indptr[article]:used_indptr[article + 1]]
+            if not len(terms) or not len(used):
+                continue
+            found = used[np.minimum(np.searchsorted(used, terms), len(used) - 1)] == terms
+            covered[row] = float(values[found] @ values[found])
+        return covered
 
     def _closest_variants_whole(self, queries: sp.csr_matrix, meanings: np.ndarray,
                                 candidates: np.ndarray
@@ -300,10 +315,11 @@ class KnowledgeIndex:
         """The calibration's FEATURES for each query row (see kb.calibration)."""
         combined = scores.combined
         rows = np.arange(combined.shape[0])
-        best_two = _top(combined, 2)
-        first = best_two[:, 0]
+        first = _top(combined, 1)[:, 0]  # the top hit, as `_score_batch` picked it
         top1 = combined[rows, first]
-        top2 = combined[rows, best_two[:, 1]] if best_two.shape[1] > 1 else np.zeros_like(top1)
+        runners_up = combined.copy()
+        runners_up[rows, first] = -np.inf
+        top2 = runners_up.max(axis=1) if combined.shape[1] > 1 else np.zeros_like(top1)
         agreement = (scores.nearest_articles[:, 0] == first).astype(np.float64)
         votes = (scores.nearest_articles == first[:, None]).mean(axis=1)
         ratio = np.divide(top2, top1, out=np.zeros_like(top1), where=top1 > 0)
@@ -324,7 +340,7 @@ class KnowledgeIndex:
         return np.column_stack([top1, top2, top1 - top2, scores.best_variant[rows, first],
                                 scores.centroid[rows, first], agreement, ratio, share,
                                 learned, lead, votes, entropy, scores.specificity,
-                                scores.covered[rows, first], meaning,
+                                scores.covered, meaning,
                                 scores.meaning_centroid[rows, first],
                                 meaning - others.max(axis=1), meaning != 0.0]
                                ).astype(np.float64)
