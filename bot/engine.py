@@ -648,8 +648,11 @@ class Engine:
                       now: dt.datetime) -> str:
         zone = self._levels.calendar.zone
         when = _moment(deadline, now, zone, language, deadline=True)
-        if not self._levels.calendar.is_open(now):
-            opening = _moment(self._levels.calendar.next_opening(now), now, zone, language)
+        opening_at = self._levels.calendar.next_opening(now)
+        # Out of hours the client hears when operators are back, unless the category is
+        # served around the clock (a lost card): its deadline comes before the opening.
+        if not self._levels.calendar.is_open(now) and deadline >= opening_at:
+            opening = _moment(opening_at, now, zone, language)
             return say("handoff_after_hours", language, opening=opening, deadline=when)
         if position is None:
             return say("handoff_queued_no_position", language, deadline=when)

@@ -338,6 +338,20 @@ async def test_out_of_hours_the_client_is_told_when_operators_are_back(
                          "30.11 в 09:00, и ответим 30.11 до 17:00.")
 
 
+async def test_out_of_hours_a_round_the_clock_category_is_promised_as_usual(
+        gateway: Gateway, clock: SteppingClock) -> None:
+    """A lost card has a 2-hour SLA on the wall clock: its operators work at night too,
+    so the client is not told to wait for Monday's opening."""
+    clock.now = dt.datetime(2026, 11, 28, 10, 0, tzinfo=dt.UTC)  # Saturday 13:00 in Moscow
+    await gateway.engine.handle(said("Я потерял карту"))
+    await gateway.engine.handle(said("", action=Action.HANDOFF))
+
+    [conversation] = await conversations(gateway)
+    assert conversation.category == "lost_card"
+    *_, told = await replies(gateway)
+    assert told.text == "Передаю ваш вопрос оператору. Вы 1-й в очереди, ответим сегодня до 15:00."
+
+
 async def test_a_database_restart_costs_no_message(gateway: Gateway, database_url: str) -> None:
     if database_url.startswith("sqlite"):
         pytest.skip("cuts PostgreSQL server connections; SQLite has no server to restart")
