@@ -25,7 +25,7 @@ from bot.knowledge import ArticleNotFound, KnowledgeBase
 from bot.models import (Author, Client, Conversation, ConversationStatus, Direction, EventKind,
                         Identity, Message, Operator, OperatorGroup)
 from bot.outbox import Outbox
-from bot.replies import add_message, add_reply
+from bot.replies import add_message, add_reply, article_answer
 from bot.texts import say
 from kb.articles import Article
 from kb.index import Hit
@@ -539,10 +539,8 @@ class OperatorDesk:
             raise DeskError("desk_article_unknown", article_id=article_id)
         async with self._sessions() as session:
             conversation = await self._conversation(session, conversation_id)
-            style: Literal["email", "chat"] = (
-                "email" if conversation.last_channel is ChannelKind.EMAIL else "chat")
-        return await self.reply(operator_id, conversation_id, article.answer_for(style),
-                                kb_article_id=article.id)
+            answer = article_answer(article, conversation)
+        return await self.reply(operator_id, conversation_id, answer, kb_article_id=article.id)
 
     async def save_reply(self, operator_id: int, conversation_id: int, *,
                          article_id: str | None = None) -> SavedReply:

@@ -5,9 +5,10 @@ process, beside a bare aiogram echo bot on the same server in the same run.
 Each run queues N messages from N different clients (so Telegram's per-chat limit does not
 bind), each text made unique by a number (so the KB decides every message, as with real
 clients, and none is a repeat of another in its batch), starts the bot process, and times
-from its first poll until the server has recorded N replies. The bot-wide send limit is raised for the measurement: against real
-Telegram its 30 messages a second are the ceiling for both bots. SQLite always; PostgreSQL
-too when DATABASE_URL names a server (a scratch database is created and dropped there).
+from its first poll until the server has recorded N replies. The bot-wide send limit is
+raised for the measurement: against real Telegram its 30 messages a second are the ceiling
+for both bots. SQLite always; PostgreSQL too when DATABASE_URL names a server (a scratch
+database is created and dropped there).
 
     .venv/bin/python bench/pipeline.py [--messages 1000] [--rounds 3]
 """

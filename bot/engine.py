@@ -28,7 +28,7 @@ import logging
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any, Literal
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
@@ -42,7 +42,7 @@ from bot.handover import Handover
 from bot.knowledge import KnowledgeBase
 from bot.models import (Author, Client, Conversation, ConversationStatus, Delivery, Direction,
                         EventKind, Identity, KbMiss, Message, Operator)
-from bot.replies import add_message, add_reply
+from bot.replies import add_message, add_reply, article_answer
 from bot.texts import language_of, locale_language, say
 from bot.outbox import Outbox
 from kb.index import Decision, Match
@@ -566,10 +566,8 @@ class Engine:
             await self._hand_off(session, conversation, "kb_miss", now, plan)
             return
         conversation.category = article.category or conversation.category
-        style: Literal["email", "chat"] = ("email" if conversation.last_channel is ChannelKind.EMAIL
-                                          else "chat")
         record(session, conversation, EventKind.BOT_ANSWERED, now, article_id=article.id, score=score)
-        await self._reply(session, conversation, article.answer_for(style), now, plan,
+        await self._reply(session, conversation, article_answer(article, conversation), now, plan,
                           buttons=[handoff_button], kb_article_id=article.id, kb_score=score)
 
     async def _over_answer_cap(self, session: AsyncSession, conversation: Conversation,
@@ -648,10 +646,10 @@ class Engine:
                       now: dt.datetime) -> str:
         zone = self._levels.calendar.zone
         when = _moment(deadline, now, zone, language, deadline=True)
-        opening_at = self._levels.calendar.next_opening(now)
+        opening_at = self._levels.calendar.next_opening(now)  # now, when open
         # Out of hours the client hears when operators are back, unless the category is
         # served around the clock (a lost card): its deadline comes before the opening.
-        if not self._levels.calendar.is_open(now) and deadline >= opening_at:
+        if now < opening_at <= deadline:
             opening = _moment(opening_at, now, zone, language)
             return say("handoff_after_hours", language, opening=opening, deadline=when)
         if position is None:

@@ -14,11 +14,12 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.contracts import Attachment, Button
+from bot.contracts import Attachment, Button, ChannelKind
 from bot.db import AppendedRow, append_row
 from bot.models import Author, Base, Conversation, Delivery, Direction, Identity, Message
+from kb.articles import Article
 
-__all__ = ["add_message", "add_reply"]
+__all__ = ["add_message", "add_reply", "article_answer"]
 
 MESSAGES = Base.metadata.tables[Message.__tablename__]
 _UNSET: dict[str, Any] = {
@@ -28,6 +29,13 @@ _UNSET: dict[str, Any] = {
     "kb_article_id": None, "kb_score": None, "edited_at": None, "delivered_at": None}
 """Every column a caller may leave out, so that all message rows of a batch have the same
 columns and share one INSERT."""
+
+
+def article_answer(article: Article, conversation: Conversation) -> str:
+    """The article's answer as the conversation's channel takes it: a letter's body by
+    email, the chat answer elsewhere."""
+    return article.answer_for("email" if conversation.last_channel is ChannelKind.EMAIL
+                              else "chat")
 
 
 def add_message(session: AsyncSession, **values: Any) -> AppendedRow:

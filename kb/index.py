@@ -317,9 +317,7 @@ class KnowledgeIndex:
         rows = np.arange(combined.shape[0])
         first = _top(combined, 1)[:, 0]  # the top hit, as `_score_batch` picked it
         top1 = combined[rows, first]
-        runners_up = combined.copy()
-        runners_up[rows, first] = -np.inf
-        top2 = runners_up.max(axis=1) if combined.shape[1] > 1 else np.zeros_like(top1)
+        top2 = _best_other(combined, rows, first)
         agreement = (scores.nearest_articles[:, 0] == first).astype(np.float64)
         votes = (scores.nearest_articles == first[:, None]).mean(axis=1)
         ratio = np.divide(top2, top1, out=np.zeros_like(top1), where=top1 > 0)
@@ -330,24 +328,32 @@ class KnowledgeIndex:
         entropy = -(softmax * np.log(np.maximum(softmax, 1e-12))).sum(axis=1)
         # The perceptron's own view: its score for the top hit and its lead over the rest.
         learned = scores.learned[rows, first]
-        rest = scores.learned.copy()
-        rest[rows, first] = -np.inf
-        lead = learned - rest.max(axis=1) if rest.shape[1] > 1 else learned
-        # In meaning: the top hit's best variant, and its lead over the other candidates'.
+        lead = learned - _best_other(scores.learned, rows, first)
+        # In meaning: the top hit's best variant, and its lead over the other candidates'
+        # (articles that were no candidate have none: 0).
         meaning = scores.best_meaning[rows, first]
-        others = scores.best_meaning.copy()
-        others[rows, first] = 0.0
+        meaning_lead = meaning - np.maximum(_best_other(scores.best_meaning, rows, first), 0.0)
         return np.column_stack([top1, top2, top1 - top2, scores.best_variant[rows, first],
                                 scores.centroid[rows, first], agreement, ratio, share,
                                 learned, lead, votes, entropy, scores.specificity,
                                 scores.covered, meaning,
                                 scores.meaning_centroid[rows, first],
-                                meaning - others.max(axis=1), meaning != 0.0]
+                                meaning_lead, meaning != 0.0]
                                ).astype(np.float64)
 
     def ranked(self, scores: Scores, limit: int) -> np.ndarray:
         """Positions of the `limit` best articles per query, best first."""
         return _top(scores.combined, limit)
+
+
+def _best_other(scores: np.ndarray, rows: np.ndarray, first: np.ndarray) -> np.ndarray:
+    """Each row's highest score but its top hit's (0 when there is no other article)."""
+    if scores.shape[1] < 2:
+        return np.zeros(len(rows), dtype=scores.dtype)
+    others = scores.copy()
+    others[rows, first] = -np.inf
+    best: np.ndarray = others.max(axis=1)
+    return best
 
 
 def _top(scores: np.ndarray, limit: int) -> np.ndarray:

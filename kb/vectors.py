@@ -115,7 +115,6 @@ class _Block:
         values = (1.0 + np.log(tf)) * self.idf[columns]  # sublinear tf x idf, as fitted
         return columns, values * (self.scale / np.linalg.norm(values))
 
-
     def _word_columns(self, word: str) -> list[int]:
         columns = self._by_word.get(word)
         if columns is None:
