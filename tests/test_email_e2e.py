@@ -9,7 +9,6 @@ from collections.abc import AsyncIterator
 from email.message import EmailMessage
 from pathlib import Path
 
-import pytest
 from sqlalchemy import func, select
 
 from mail_servers import (Dovecot, Recorded, Responder, SmtpRelay,  # noqa: F401

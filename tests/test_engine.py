@@ -12,6 +12,7 @@ import datetime as dt
 import itertools
 import sqlite3
 from collections.abc import Sequence
+from typing import Any
 
 import pytest
 
@@ -134,7 +135,8 @@ async def test_a_polled_batch_is_handled_as_its_messages_one_by_one(gateway: Gat
 
     first, thanks = await replies(gateway, "tg-a")
     assert first.kb_article_id is not None
-    assert gateway.knowledge.index.article(first.kb_article_id).category == "lost_card"
+    article = gateway.knowledge.index.article(first.kb_article_id)
+    assert article is not None and article.category == "lost_card"
     assert thanks.text.startswith("Пожалуйста!")
     [queued_b] = await replies(gateway, "tg-b")
     [queued_c] = await replies(gateway, "tg-c")
@@ -259,7 +261,7 @@ async def test_email_robots_are_stored_not_answered_and_bounces_recorded(gateway
 
 
 async def test_an_email_reply_finds_its_conversation_by_headers(gateway: Gateway) -> None:
-    email = {"visitor": "ivan@example.org", "channel": ChannelKind.EMAIL}
+    email: dict[str, Any] = {"visitor": "ivan@example.org", "channel": ChannelKind.EMAIL}
     await gateway.engine.handle(said("позовите оператора", platform_id="<a1@example.org>", **email))
     operator = await gateway.desk.register("Олег")
     first = await gateway.desk.take_next(operator.id)
