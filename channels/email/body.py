@@ -17,6 +17,8 @@ import lxml.etree
 import lxml.html
 from charset_normalizer import from_bytes
 from inscriptis import get_text
+from inscriptis.css_profiles import CSS_PROFILES
+from inscriptis.model.config import ParserConfig
 
 __all__ = ["decode_bytes", "is_body_part", "is_technical_part", "leaf_parts", "read_body"]
 
@@ -26,6 +28,9 @@ _CHARSET_ALIASES = {
     "unicode-1-1-utf-7": "utf-7", "ks_c_5601-1987": "cp949", "x-unknown": "",
     "unknown-8bit": "", "x-user-defined": "",
 }
+# Blocks without the indentation inscriptis gives nested divs by default: mail programs
+# nest divs deeply, and the indentation would end up in the client's text.
+_LAYOUT = ParserConfig(css=CSS_PROFILES["strict"])
 _TECHNICAL_TYPES = {"message/delivery-status", "text/rfc822-headers",
                     "message/disposition-notification", "message/global-delivery-status",
                     "message/global-headers"}
@@ -129,10 +134,10 @@ def html_to_text(markup: str) -> str:
     try:
         tree = lxml.html.document_fromstring(markup)
     except (lxml.etree.ParserError, ValueError):
-        return get_text(markup)
+        return get_text(markup, _LAYOUT)
     for quote in reversed(tree.xpath("//blockquote")):  # the innermost first
         _mark_quote(quote)
-    return get_text(lxml.html.tostring(tree, encoding="unicode"))
+    return get_text(lxml.html.tostring(tree, encoding="unicode"), _LAYOUT)
 
 
 def _mark_quote(quote: lxml.html.HtmlElement) -> None:
@@ -140,7 +145,8 @@ def _mark_quote(quote: lxml.html.HtmlElement) -> None:
     parent = quote.getparent()
     if parent is None:
         return
-    text = get_text(lxml.html.tostring(quote, encoding="unicode", with_tail=False)).strip("\n")
+    text = get_text(lxml.html.tostring(quote, encoding="unicode", with_tail=False),
+                    _LAYOUT).strip("\n")
     marked = lxml.html.Element("pre")
     marked.text = "\n".join(f"> {line}".rstrip() for line in text.split("\n"))
     marked.tail = quote.tail

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 __all__ = [
-    "ATTRIBUTION_BY_ADDRESS", "ATTRIBUTION_BY_VERB", "DEVICE_LINE", "FIELD_LINE", "LANGUAGES",
+    "ATTRIBUTION_BY_ADDRESS", "ATTRIBUTION_BY_VERB", "ATTRIBUTION_START", "DEVICE_LINE", "FIELD_LINE", "LANGUAGES",
     "SEPARATOR", "SIGNATURE_DELIMITER", "SIGNOFF_LINE", "TIME", "Field", "Separator",
     "field_block", "field_of", "first_filled", "separator_of",
 ]
@@ -25,13 +25,14 @@ Separator = Literal["original", "forward", "forward_end", "rule"]
 @dataclass(frozen=True, slots=True)
 class Language:
     """One language's words: `wrote` closes an attribution line ("… wrote:") and
-    `attribution_start` may open one when it has no date ("On Monday, Ann wrote:"), `fields`
+    `attribution_start` or a weekday may open one ("On Monday, Ann wrote:"), `fields`
     label a header block (Outlook, Samsung, forwards), `original` and `forwarded` sit in a
     dashed separator line, `forward_intro` is Apple's line before a forwarded letter,
     `signoffs` open a signature, `devices` open a "Sent from my phone" line."""
 
     wrote: tuple[str, ...]
     attribution_start: tuple[str, ...]
+    weekdays: tuple[str, ...]
     fields: Mapping[str, Field]
     original: tuple[str, ...]
     forwarded: tuple[str, ...]
@@ -44,6 +45,8 @@ class Language:
 ENGLISH = Language(
     wrote=("wrote", "writes"),
     attribution_start=("on",),
+    weekdays=("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday",
+              "mon", "tue", "wed", "thu", "fri", "sat", "sun"),
     fields={"from": "from", "sent": "date", "date": "date", "to": "to", "cc": "cc",
             "subject": "subject"},
     original=("original message",),
@@ -58,6 +61,8 @@ RUSSIAN = Language(
     wrote=("написал", "написала", "написал(а)", "написал (а)", "пишет", "писал", "писала",
            "писал(а)"),
     attribution_start=(),
+    weekdays=("понедельник", "вторник", "среда", "четверг", "пятница", "суббота",
+              "воскресенье", "пн", "вт", "ср", "чт", "пт", "сб", "вс"),
     fields={"от": "from", "от кого": "from", "отправитель": "from", "отправлено": "date",
             "дата": "date", "кому": "to", "копия": "cc", "тема": "subject"},
     original=("исходное сообщение", "исходное письмо", "оригинальное сообщение"),
@@ -90,7 +95,9 @@ TIME = re.compile(r"\d{1,2}:\d{2}(?::\d{2})?(?:\s?[AaPp]\.?[Mm]\.?)?")
 # «02.04.2012 14:20 пользователь "Анна" <ann@x.ru> написал:»
 ATTRIBUTION_BY_VERB = re.compile(
     rf"^(?P<intro>.{{1,300}}?)[\s,]+(?:{_words('wrote')})\s?:$", re.IGNORECASE)
-ATTRIBUTION_START = re.compile(rf"^(?:{_words('attribution_start')})\s", re.IGNORECASE)
+# How an attribution line opens: "On …", a date ("02.04.2012", "2 апр.") or a weekday.
+ATTRIBUTION_START = re.compile(
+    rf"^(?:(?:{_words('attribution_start')})\s|\d|(?:{_words('weekdays')})\b)", re.IGNORECASE)
 # Gmail: "пн, 2 апр. 2012 г. в 14:20, Анна <ann@x.ru>:", Yandex: "02.04.2012, 14:20, "Анна"
 # <ann@x.ru>:", Mail.ru: "Понедельник, 2 апреля 2012, 14:20 +04:00 от Анна <ann@x.ru>:"
 ATTRIBUTION_BY_ADDRESS = re.compile(

@@ -134,7 +134,11 @@ class _Letter:
                 own = []
             if header is None:
                 end = self.quote_end(index)
-                blocks.append(_Block(quoted=True, lines=tuple(lines[index:end])))
+                if separator_of(line.text.strip()) == "forward":  # Apple Mail quotes it whole
+                    forwarded.append(read_forwarded(
+                        [quoted.shown(shallower=1) for quoted in lines[index + 1:end]]))
+                else:
+                    blocks.append(_Block(quoted=True, lines=tuple(lines[index:end])))
                 index = end
                 continue
             end, kind = header
@@ -182,22 +186,17 @@ class _Letter:
             return index + 1
         second = self.texts[index + 1].strip() if index + 1 < len(self.lines) else ""
         if (not second or self.lines[index + 1].depth or len(second) > _WRAPPED_TAIL_CHARS
-                or first[-1] in ".!?"
-                or not (any(char.isdigit() for char in first) or ATTRIBUTION_START.match(first))
-                or self.is_attribution(second, index + 2)):
+                or not ATTRIBUTION_START.match(first) or _complete_attribution(second)):
             return None
         return index + 2 if self.is_attribution(f"{first} {second}", index + 2) else None
 
     def is_attribution(self, text: str, after: int) -> bool:
-        """An attribution names the quoted letter's author's address and time, or ends in
-        "wrote:" with a date, an "On …" or a quote right below."""
-        if ATTRIBUTION_BY_ADDRESS.match(text):
+        """A complete attribution, or a "… wrote:" with a quote right below it."""
+        if _complete_attribution(text):
             return True
-        if not ATTRIBUTION_BY_VERB.match(text):
-            return False
         following = first_filled(self.texts, after)
-        return (any(char.isdigit() for char in text) or bool(ATTRIBUTION_START.match(text))
-                or (following < len(self.lines) and self.lines[following].depth > 0))
+        return (bool(ATTRIBUTION_BY_VERB.match(text)) and following < len(self.lines)
+                and self.lines[following].depth > 0)
 
     def forwarded(self, start: int) -> tuple[Forwarded, int]:
         """The forwarded letter after its marker and the index after it: Apple Mail
@@ -225,6 +224,13 @@ class _Letter:
                 continue
             break
         return index
+
+
+def _complete_attribution(text: str) -> bool:
+    """An attribution on its own: the quoted author's address and a time, or "… wrote:"
+    opening like one (with "On …", a date or a weekday)."""
+    return bool(ATTRIBUTION_BY_ADDRESS.match(text)) or bool(
+        ATTRIBUTION_BY_VERB.match(text) and ATTRIBUTION_START.match(text))
 
 
 def _with_context(blocks: Sequence[_Block], index: int, words: str) -> str:
