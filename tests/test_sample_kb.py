@@ -1,4 +1,4 @@
-"""The shipped sample KB (bot/sample_kb/bank.yaml) stays importable and well-formed.
+"""The shipped sample KB (switchboard/sample_kb/bank.yaml) stays importable and well-formed.
 
 It is the first thing a new installation loads, so a malformed article, an unknown category
 or a question claimed by two articles would surface as a confusing import error or as a bot
