@@ -9,17 +9,24 @@ from collections.abc import AsyncIterator
 from email.message import EmailMessage
 from pathlib import Path
 
-import pytest
+from mail_servers import (  # noqa: F401
+    Dovecot,
+    Recorded,
+    Responder,
+    SmtpRelay,
+    client_letter,
+    dovecot,
+    eventually,
+    mailbox,
+    smtp_server,
+    submit,
+    support_adapter,
+)
 from sqlalchemy import func, select
 
-from mail_servers import (Dovecot, Recorded, Responder, SmtpRelay,  # noqa: F401
-                          client_letter, dovecot, eventually, mailbox, smtp_server, submit,
-                          support_adapter)
-
-from switchboard.app import Gateway, open_gateway, running
 from core.contracts import ChannelKind
-from core.models import (Author, ConversationEvent, Delivery, Direction, EventKind, Identity,
-                        Message)
+from core.models import Author, ConversationEvent, Delivery, Direction, EventKind, Identity, Message
+from switchboard.app import Gateway, open_gateway, running
 from switchboard.settings import Settings
 
 QUESTION = "Я потерял карту, что делать?"

@@ -8,8 +8,13 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from channels.email.markers import (ATTRIBUTION_BY_ADDRESS, ATTRIBUTION_BY_VERB, TIME,
-                                    field_block, first_filled)
+from channels.email.markers import (
+    ATTRIBUTION_BY_ADDRESS,
+    ATTRIBUTION_BY_VERB,
+    TIME,
+    field_block,
+    first_filled,
+)
 
 __all__ = ["Forwarded", "read_forwarded"]
 

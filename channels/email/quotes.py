@@ -19,8 +19,14 @@ from dataclasses import dataclass
 from typing import Literal
 
 from channels.email.forwarded import Forwarded, read_forwarded
-from channels.email.markers import (ATTRIBUTION_BY_ADDRESS, ATTRIBUTION_BY_VERB,
-                                    ATTRIBUTION_START, field_block, first_filled, separator_of)
+from channels.email.markers import (
+    ATTRIBUTION_BY_ADDRESS,
+    ATTRIBUTION_BY_VERB,
+    ATTRIBUTION_START,
+    field_block,
+    first_filled,
+    separator_of,
+)
 from channels.email.signature import split_signature
 
 __all__ = ["Reply", "read_reply"]
@@ -66,7 +72,7 @@ def read_reply(text: str, *, forwarded_subject: bool = False) -> Reply:
     try:
         return _read([_line(raw) for raw in text.replace("\r\n", "\n").split("\n")],
                      forwarded_subject)
-    except Exception:  # noqa: BLE001 - a weird letter is shown whole, never lost
+    except Exception:  # a weird letter is shown whole, never lost
         log.exception("could not read the reply structure of a %d-character letter", len(text))
         return Reply(fresh=text.strip())
 
