@@ -134,10 +134,10 @@ def html_to_text(markup: str) -> str:
     try:
         tree = lxml.html.document_fromstring(markup)
     except (lxml.etree.ParserError, ValueError):
-        return get_text(markup, _LAYOUT)
+        return str(get_text(markup, _LAYOUT))
     for quote in reversed(tree.xpath("//blockquote")):  # the innermost first
         _mark_quote(quote)
-    return get_text(lxml.html.tostring(tree, encoding="unicode"), _LAYOUT)
+    return str(get_text(lxml.html.tostring(tree, encoding="unicode"), _LAYOUT))
 
 
 def _mark_quote(quote: lxml.html.HtmlElement) -> None:
@@ -145,8 +145,8 @@ def _mark_quote(quote: lxml.html.HtmlElement) -> None:
     parent = quote.getparent()
     if parent is None:
         return
-    text = get_text(lxml.html.tostring(quote, encoding="unicode", with_tail=False),
-                    _LAYOUT).strip("\n")
+    text = str(get_text(lxml.html.tostring(quote, encoding="unicode", with_tail=False),
+                        _LAYOUT)).strip("\n")
     marked = lxml.html.Element("pre")
     marked.text = "\n".join(f"> {line}".rstrip() for line in text.split("\n"))
     marked.tail = quote.tail

@@ -9,16 +9,17 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from channels.email.markers import (
-    ATTRIBUTION_BY_ADDRESS,
-    ATTRIBUTION_BY_VERB,
+    OPENING_WORD,
+    SENDER_PREFIX,
     TIME,
+    attribution_of,
     field_block,
     first_filled,
 )
 
 __all__ = ["Forwarded", "read_forwarded"]
 
-_SENDER_NOISE = re.compile(r"^[\s,]*(?:от|from|пользователь)?\s+|[\s,:]+$", re.IGNORECASE)
+_ZONE = re.compile(r"\s?(?:[+-]\d{2}:?\d{2}|\(?GMT[+-]?\d{0,2}:?\d{0,2}\)?)")
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,18 +53,15 @@ def read_forwarded(lines: Sequence[str]) -> Forwarded:
 
 
 def _attribution(line: str) -> tuple[str, str]:
-    """(sender, date) of a one-line attribution; empty when the line is not one."""
-    match = ATTRIBUTION_BY_ADDRESS.match(line) or ATTRIBUTION_BY_VERB.match(line)
-    if match is None:
+    """(sender, date) of a one-line attribution, split after its time (and time zone);
+    empty when the line is not one."""
+    found = attribution_of(line)
+    if found is None:
         return "", ""
-    intro = match.group("intro")
-    times = list(TIME.finditer(intro))
-    if not times:
-        return _SENDER_NOISE.sub("", intro), ""
-    cut = times[-1].end()
-    zone = re.match(r"\s?(?:[+-]\d{2}:?\d{2}|\(?GMT[+-]?\d{0,2}:?\d{0,2}\)?)", intro[cut:])
-    if zone:
-        cut += zone.end()
-    sender = _SENDER_NOISE.sub("", intro[cut:]).replace('"', "")
-    date = re.sub(r"^(?:on|в)\s+", "", intro[:cut].strip(" ,"), flags=re.IGNORECASE)
+    times = list(TIME.finditer(found.intro))
+    cut = times[-1].end() if times else 0
+    zone = _ZONE.match(found.intro, cut) if times else None
+    cut = zone.end() if zone else cut
+    sender = SENDER_PREFIX.sub("", found.intro[cut:].strip(" ,")).replace('"', "")
+    date = OPENING_WORD.sub("", found.intro[:cut].strip(" ,"))
     return sender.strip(), date

@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from typing import Literal
 
 __all__ = [
-    "ATTRIBUTION_BY_ADDRESS", "ATTRIBUTION_BY_VERB", "ATTRIBUTION_START", "DEVICE_LINE", "FIELD_LINE", "LANGUAGES",
-    "SEPARATOR", "SIGNATURE_DELIMITER", "SIGNOFF_LINE", "TIME", "Field", "Separator",
-    "field_block", "field_of", "first_filled", "separator_of",
+    "ATTRIBUTION_START", "DEVICE_LINE", "FIELD_LINE", "LANGUAGES", "OPENING_WORD", "SENDER_PREFIX",
+    "SEPARATOR", "SIGNATURE_DELIMITER", "SIGNOFF_LINE", "TIME", "Attribution", "Field",
+    "Separator", "attribution_of", "field_block", "field_of", "first_filled", "separator_of",
 ]
 
 Field = Literal["from", "date", "to", "cc", "subject"]
@@ -25,13 +25,15 @@ Separator = Literal["original", "forward", "forward_end", "rule"]
 @dataclass(frozen=True, slots=True)
 class Language:
     """One language's words: `wrote` closes an attribution line ("… wrote:") and
-    `attribution_start` or a weekday may open one ("On Monday, Ann wrote:"), `fields`
+    `attribution_start` or a weekday may open one ("On Monday, Ann wrote:") and
+    `sender_prefixes` stand before its author ("от Анна <…>:", «пользователь "Анна"»), `fields`
     label a header block (Outlook, Samsung, forwards), `original` and `forwarded` sit in a
     dashed separator line, `forward_intro` is Apple's line before a forwarded letter,
     `signoffs` open a signature, `devices` open a "Sent from my phone" line."""
 
     wrote: tuple[str, ...]
     attribution_start: tuple[str, ...]
+    sender_prefixes: tuple[str, ...]
     weekdays: tuple[str, ...]
     fields: Mapping[str, Field]
     original: tuple[str, ...]
@@ -45,6 +47,7 @@ class Language:
 ENGLISH = Language(
     wrote=("wrote", "writes"),
     attribution_start=("on",),
+    sender_prefixes=("from",),
     weekdays=("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday",
               "mon", "tue", "wed", "thu", "fri", "sat", "sun"),
     fields={"from": "from", "sent": "date", "date": "date", "to": "to", "cc": "cc",
@@ -61,6 +64,7 @@ RUSSIAN = Language(
     wrote=("написал", "написала", "написал(а)", "написал (а)", "пишет", "писал", "писала",
            "писал(а)"),
     attribution_start=(),
+    sender_prefixes=("от", "пользователь"),
     weekdays=("понедельник", "вторник", "среда", "четверг", "пятница", "суббота",
               "воскресенье", "пн", "вт", "ср", "чт", "пт", "сб", "вс"),
     fields={"от": "from", "от кого": "from", "отправитель": "from", "отправлено": "date",
@@ -91,17 +95,19 @@ _FIELD_ROLES: dict[str, Field] = {
 _ADDRESS = r"(?:<\s?[^<>\s@]+@[^<>\s]+>|\[mailto:[^\]\s]+\]|[\w.+-]+@[\w-]+(?:\.[\w-]+)+)"
 
 TIME = re.compile(r"\d{1,2}:\d{2}(?::\d{2})?(?:\s?[AaPp]\.?[Mm]\.?)?")
-# "On Mon, Apr 2, 2012 at 2:20 PM, Ann <ann@x.com> wrote:", "02.04.2012 14:20, Анна пишет:",
-# «02.04.2012 14:20 пользователь "Анна" <ann@x.ru> написал:»
-ATTRIBUTION_BY_VERB = re.compile(
-    rf"^(?P<intro>.{{1,300}}?)[\s,]+(?:{_words('wrote')})\s?:$", re.IGNORECASE)
 # How an attribution line opens: "On …", a date ("02.04.2012", "2 апр.") or a weekday.
 ATTRIBUTION_START = re.compile(
     rf"^(?:(?:{_words('attribution_start')})\s|\d|(?:{_words('weekdays')})\b)", re.IGNORECASE)
+OPENING_WORD = re.compile(rf"^(?:{_words('attribution_start')})\s+", re.IGNORECASE)
+SENDER_PREFIX = re.compile(rf"^(?:{_words('sender_prefixes')})\s+", re.IGNORECASE)
 # Gmail: "пн, 2 апр. 2012 г. в 14:20, Анна <ann@x.ru>:", Yandex: "02.04.2012, 14:20, "Анна"
 # <ann@x.ru>:", Mail.ru: "Понедельник, 2 апреля 2012, 14:20 +04:00 от Анна <ann@x.ru>:"
-ATTRIBUTION_BY_ADDRESS = re.compile(
-    rf"^(?P<intro>.{{0,200}}?{TIME.pattern}.{{0,200}}?{_ADDRESS})\)?\s?:$", re.IGNORECASE)
+_ADDRESS_AT_END = re.compile(rf"(?P<address>{_ADDRESS})\)?\s?:$", re.IGNORECASE)
+# "On Mon, Apr 2, 2012 at 2:20 PM, Ann <ann@x.com> wrote:", "02.04.2012 14:20, Анна пишет:",
+# «02.04.2012 14:20 пользователь "Анна" <ann@x.ru> написал:»
+_VERB_AT_END = re.compile(rf"[\s,]+(?:{_words('wrote')})\s?:$", re.IGNORECASE)
+_ATTRIBUTION_CHARS = 400
+_ENDING_CHARS = 120     # the author's address or "wrote:" sit in the line's last characters
 FIELD_LINE = re.compile(
     r"^\*{0,2}(?P<label>" + "|".join(re.escape(label).replace(r"\ ", r"\s")
                                      for label in sorted(_FIELD_ROLES, key=len, reverse=True))
@@ -117,6 +123,30 @@ SIGNATURE_DELIMITER = re.compile(r"^--\s?$")
 SIGNOFF_LINE = re.compile(
     rf"^(?:{_words('signoffs')})(?:[,.!]?|,\s*[^\W\d][\w .'-]{{0,40}})$", re.IGNORECASE)
 DEVICE_LINE = re.compile(rf"^(?:{_words('devices')})\s.{{1,60}}$", re.IGNORECASE)
+
+
+@dataclass(frozen=True, slots=True)
+class Attribution:
+    """An attribution line's words before its ending: the quoted author's address after a
+    time (`addressed`: Gmail, Yandex, Mail.ru) or "wrote:" (Apple, Thunderbird, Android)."""
+
+    intro: str
+    addressed: bool
+
+
+def attribution_of(line: str) -> Attribution | None:
+    """The line read as an attribution ("… <ann@x.ru>:", "… написал(а):"), else None.
+    Endings are looked for in the line's tail only, so a long line costs little."""
+    if not line.endswith(":") or len(line) > _ATTRIBUTION_CHARS:
+        return None
+    tail = max(len(line) - _ENDING_CHARS, 0)
+    address = _ADDRESS_AT_END.search(line, tail)
+    if address is not None and TIME.search(line, 0, address.start()):
+        return Attribution(intro=line[:address.end("address")], addressed=True)
+    verb = _VERB_AT_END.search(line, tail)
+    if verb is not None and verb.start() > 0:
+        return Attribution(intro=line[:verb.start()], addressed=False)
+    return None
 
 
 def field_of(line: str) -> tuple[Field, str] | None:

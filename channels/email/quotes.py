@@ -20,10 +20,10 @@ from typing import Literal
 
 from channels.email.forwarded import Forwarded, read_forwarded
 from channels.email.markers import (
-    ATTRIBUTION_BY_ADDRESS,
-    ATTRIBUTION_BY_VERB,
     ATTRIBUTION_START,
+    attribution_of,
     field_block,
+    field_of,
     first_filled,
     separator_of,
 )
@@ -35,7 +35,6 @@ log = logging.getLogger(__name__)
 
 HeaderKind = Literal["reply", "original", "forward", "forward_end"]
 _QUOTE_MARKS = re.compile(r"^[ \t]{0,3}((?:>[ \t]?)+)")
-_ATTRIBUTION_CHARS = 400
 _WRAPPED_TAIL_CHARS = 100   # the second line of an attribution a mail program wrapped
 
 
@@ -176,8 +175,9 @@ class _Letter:
             return (index + 1, "original") if "from" in fields else None
         if separator is not None:
             return index + 1, separator
-        _, fields = field_block(self.texts, index)
-        if "from" in fields and len(fields) > 1:
+        first_field = field_of(text)
+        if first_field is not None and first_field[0] == "from" and len(
+                field_block(self.texts, index)[1]) > 1:  # Outlook's block opens with From
             return index, "original"
         end = self.attribution_end(index)
         return (end, "reply") if end is not None else None
@@ -186,7 +186,7 @@ class _Letter:
         """The index after an attribution line ("On …, Ann <ann@x.com> wrote:"), which
         mail programs may wrap over two lines; None when there is none at `index`."""
         first = self.texts[index].strip()
-        if not first or len(first) > _ATTRIBUTION_CHARS:
+        if not first:
             return None
         if self.is_attribution(first, index + 1):
             return index + 1
@@ -201,7 +201,7 @@ class _Letter:
         if _complete_attribution(text):
             return True
         following = first_filled(self.texts, after)
-        return (bool(ATTRIBUTION_BY_VERB.match(text)) and following < len(self.lines)
+        return (attribution_of(text) is not None and following < len(self.lines)
                 and self.lines[following].depth > 0)
 
     def forwarded(self, start: int) -> tuple[Forwarded, int]:
@@ -235,8 +235,8 @@ class _Letter:
 def _complete_attribution(text: str) -> bool:
     """An attribution on its own: the quoted author's address and a time, or "… wrote:"
     opening like one (with "On …", a date or a weekday)."""
-    return bool(ATTRIBUTION_BY_ADDRESS.match(text)) or bool(
-        ATTRIBUTION_BY_VERB.match(text) and ATTRIBUTION_START.match(text))
+    found = attribution_of(text)
+    return found is not None and (found.addressed or bool(ATTRIBUTION_START.match(text)))
 
 
 def _with_context(blocks: Sequence[_Block], index: int, words: str) -> str:

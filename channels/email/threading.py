@@ -12,8 +12,9 @@ import re
 from collections.abc import Sequence
 
 __all__ = [
-    "add_tag", "clean_subject", "domain_of", "forwarded_subject", "message_id_for", "outbound_id_of", "parse_ids",
-    "reference_headers", "reply_chain", "reply_subject", "subject_tag",
+    "add_tag", "clean_subject", "domain_of", "forwarded_subject", "message_id_for",
+    "outbound_id_of", "parse_ids", "reference_headers", "reply_chain", "reply_subject",
+    "subject_tag",
 ]
 
 _ID = re.compile(r"<([^<>\s]+)>")
