@@ -4,7 +4,8 @@ HTML-only letters turned into text.
 Declared charsets are trusted first (koi8-r, windows-1251, …); a part without one, or
 with a wrong or unknown one, is guessed with charset-normalizer. HTML blockquotes become
 "> " lines before conversion, because inscriptis drops the quoting the reply reader
-needs to see (where a reply stands, what an interleaved answer answers).
+needs to see (where a reply stands, what an interleaved answer answers); signature blocks
+get the "-- " line it looks for.
 """
 
 from __future__ import annotations
@@ -28,6 +29,12 @@ _CHARSET_ALIASES = {
     "unicode-1-1-utf-7": "utf-7", "ks_c_5601-1987": "cp949", "x-unknown": "",
     "unknown-8bit": "", "x-user-defined": "",
 }
+# Signature blocks of Gmail, Thunderbird and Outlook on the web: the "-- " line above them
+# is optional in Gmail and missing in Outlook, and the reply reader needs it.
+_SIGNATURE_XPATH = (
+    "//*[contains(concat(' ', normalize-space(@class), ' '), ' gmail_signature ')]"
+    " | //*[contains(concat(' ', normalize-space(@class), ' '), ' moz-signature ')]"
+    " | //*[@id='Signature']")
 # Blocks without the indentation inscriptis gives nested divs by default: mail programs
 # nest divs deeply, and the indentation would end up in the client's text.
 _LAYOUT = ParserConfig(css=CSS_PROFILES["strict"])
@@ -135,9 +142,22 @@ def html_to_text(markup: str) -> str:
         tree = lxml.html.document_fromstring(markup)
     except (lxml.etree.ParserError, ValueError):
         return str(get_text(markup, _LAYOUT))
+    for signature in tree.xpath(_SIGNATURE_XPATH):
+        _mark_signature(signature)
     for quote in reversed(tree.xpath("//blockquote")):  # the innermost first
         _mark_quote(quote)
     return str(get_text(lxml.html.tostring(tree, encoding="unicode"), _LAYOUT))
+
+
+def _mark_signature(signature: lxml.html.HtmlElement) -> None:
+    """Put a "-- " line above a signature block that has none."""
+    before = signature.xpath("preceding::text()[normalize-space()][1]")
+    if signature.text_content().lstrip().startswith("--") or (
+            before and str(before[0]).strip() == "--"):
+        return
+    delimiter = lxml.html.Element("pre")
+    delimiter.text = "-- "
+    signature.addprevious(delimiter)
 
 
 def _mark_quote(quote: lxml.html.HtmlElement) -> None:
