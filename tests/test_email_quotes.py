@@ -55,9 +55,17 @@ def test_signature_and_device_line_are_kept_apart() -> None:
     assert reply.signature == "С уважением,\nИван Петров\n+7 900 000-00-00\n\nОтправлено с iPhone"
 
 
-def test_a_signoff_inside_a_long_text_is_not_a_signature() -> None:
-    text = "Всего доброго\n" + "\n".join(f"строка {n} письма" for n in range(10))
+@pytest.mark.parametrize("text", [
+    "Всего доброго\n" + "\n".join(f"строка {n} письма" for n in range(10)),
+    "С уважением, прошу разобраться с переводом.",
+], ids=["long-tail", "sentence"])
+def test_a_signoff_starting_the_clients_text_is_not_a_signature(text: str) -> None:
     assert read_reply(text) == Reply(fresh=text)
+
+
+def test_a_signoff_with_the_name_on_its_line_is_a_signature() -> None:
+    reply = read_reply("Жду ответа.\n\nС уважением, Иван Петров\n")
+    assert (reply.fresh, reply.signature) == ("Жду ответа.", "С уважением, Иван Петров")
 
 
 def test_signature_and_forwarded_letter_reach_the_message(parser: MailParser) -> None:
@@ -126,3 +134,11 @@ def test_a_huge_letter_is_read_in_linear_time() -> None:
     reply = read_reply(text)
     assert time.perf_counter() - started < 5
     assert reply.fresh.startswith("Вопрос по карте.")
+
+
+@pytest.mark.parametrize("text", [
+    "Sent from my account 500 dollars to my wife yesterday.\nShe got nothing.",
+    "Отправлено с карты 500 рублей.\n" + "\n".join(f"Подробность {n}." for n in range(8)),
+], ids=["long-line", "long-tail"])
+def test_a_sentence_that_starts_like_a_device_line_is_the_clients_text(text: str) -> None:
+    assert read_reply(text) == Reply(fresh=text)

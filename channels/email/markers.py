@@ -24,12 +24,16 @@ Separator = Literal["original", "forward", "forward_end", "rule"]
 
 @dataclass(frozen=True, slots=True)
 class Language:
-    """One language's words: `wrote` closes an attribution line ("… wrote:") and
-    `attribution_start` or a weekday may open one ("On Monday, Ann wrote:") and
-    `sender_prefixes` stand before its author ("от Анна <…>:", «пользователь "Анна"»), `fields`
-    label a header block (Outlook, Samsung, forwards), `original` and `forwarded` sit in a
-    dashed separator line, `forward_intro` is Apple's line before a forwarded letter,
-    `signoffs` open a signature, `devices` open a "Sent from my phone" line."""
+    """One language's words, by what they mark:
+
+    - `wrote` ends an attribution line ("… wrote:"); `attribution_start` or a weekday
+      opens one ("On Monday, …"); `sender_prefixes` stand before its author
+      ("от Анна <…>:", «пользователь "Анна"»);
+    - `fields` label a header block (Outlook, Samsung, forwarded letters);
+    - `original` and `forwarded` sit in a dashed separator line, `forward_intro` is Apple
+      Mail's line above a forwarded letter, `forward_end` Yandex's line below one;
+    - `signoffs` open a signature, `devices` open a "Sent from my phone" line.
+    """
 
     wrote: tuple[str, ...]
     attribution_start: tuple[str, ...]
@@ -119,10 +123,11 @@ SEPARATOR = re.compile(
     rf"|-{{2,}}\s?(?P<forward_end>{_words('forward_end')})\s?-{{2,}}"
     r"|(?P<rule>_{10,}))$", re.IGNORECASE)
 SIGNATURE_DELIMITER = re.compile(r"^--\s?$")
-# "С уважением," / "Best regards, Ann" — a name may follow a comma, nothing else.
+# "С уважением," / "Best regards, Ann Lee" — a capitalised name may follow, nothing else.
 SIGNOFF_LINE = re.compile(
-    rf"^(?:{_words('signoffs')})(?:[,.!]?|,\s*[^\W\d][\w .'-]{{0,40}})$", re.IGNORECASE)
-DEVICE_LINE = re.compile(rf"^(?:{_words('devices')})\s.{{1,60}}$", re.IGNORECASE)
+    rf"^(?i:{_words('signoffs')})(?:[,.!]?|,\s*[A-ZА-ЯЁ][\w.'-]*(?:\s+[A-ZА-ЯЁ][\w.'-]*){{0,3}})$")
+# "Sent from my iPhone", "Отправлено из мобильной Почты Mail.ru": a few words, no sentence.
+DEVICE_LINE = re.compile(rf"^(?:{_words('devices')})(?:\s+\S+){{1,5}}$", re.IGNORECASE)
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,5 +1,5 @@
-"""Where a client's signature starts in what they wrote: the "-- " delimiter, a device line
-("Отправлено с iPhone", "Sent from my Galaxy"), or a sign-off ("С уважением,") followed
+"""Where a client's signature starts in what they wrote: the "-- " delimiter, or a sign-off
+("С уважением,") or device line ("Отправлено с iPhone", "Sent from my Galaxy") followed
 only by a few short lines (a name, a phone number, a company).
 
 The signature is split off, not thrown away: the operator may need the phone number.
@@ -13,7 +13,7 @@ from channels.email.markers import DEVICE_LINE, SIGNATURE_DELIMITER, SIGNOFF_LIN
 
 __all__ = ["split_signature"]
 
-_SIGNATURE_LINES = 6    # a sign-off followed by more lines than this is not a signature
+_SIGNATURE_LINES = 6    # a sign-off with more lines below is the client's text
 _SIGNATURE_WIDTH = 80
 
 
@@ -21,8 +21,9 @@ def split_signature(lines: Sequence[str]) -> tuple[list[str], list[str]]:
     """(what the client wrote, their signature), each as lines."""
     for index, line in enumerate(lines):
         text = line.strip()
-        if SIGNATURE_DELIMITER.match(text) or DEVICE_LINE.match(text) or (
-                SIGNOFF_LINE.match(text) and _short_tail(lines[index + 1:])):
+        if SIGNATURE_DELIMITER.match(text) or (
+                (SIGNOFF_LINE.match(text) or DEVICE_LINE.match(text))
+                and _short_tail(lines[index + 1:])):
             return list(lines[:index]), list(lines[index:])
     return list(lines), []
 
