@@ -29,6 +29,10 @@ _CHARSET_ALIASES = {
     "unicode-1-1-utf-7": "utf-7", "ks_c_5601-1987": "cp949", "x-unknown": "",
     "unknown-8bit": "", "x-user-defined": "",
 }
+# Quoted letters: blockquotes (Gmail, Apple Mail, Thunderbird, Mail.ru, Yandex) and Yandex's
+# quote container.
+_QUOTE_XPATH = ("//blockquote"
+                " | //*[contains(concat(' ', normalize-space(@class), ' '), ' yandex_quote ')]")
 # Signature blocks of Gmail, Thunderbird and Outlook on the web: the "-- " line above them
 # is optional in Gmail and missing in Outlook, and the reply reader needs it.
 _SIGNATURE_XPATH = (
@@ -144,7 +148,7 @@ def html_to_text(markup: str) -> str:
         return str(get_text(markup, _LAYOUT))
     for signature in tree.xpath(_SIGNATURE_XPATH):
         _mark_signature(signature)
-    for quote in reversed(tree.xpath("//blockquote")):  # the innermost first
+    for quote in reversed(tree.xpath(_QUOTE_XPATH)):  # the innermost first
         _mark_quote(quote)
     return str(get_text(lxml.html.tostring(tree, encoding="unicode"), _LAYOUT))
 
@@ -161,7 +165,7 @@ def _mark_signature(signature: lxml.html.HtmlElement) -> None:
 
 
 def _mark_quote(quote: lxml.html.HtmlElement) -> None:
-    """Replace a blockquote with its text as "> " lines (nested ones are marked already)."""
+    """Replace a quote with its text as "> " lines (nested ones are marked already)."""
     parent = quote.getparent()
     if parent is None:
         return
