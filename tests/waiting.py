@@ -18,7 +18,7 @@ __all__ = ["eventually"]
 T = TypeVar("T")
 
 
-async def eventually(check: Callable[[], T | Awaitable[T]], timeout: float = 10.0, *,
+async def eventually(check: Callable[[], T | Awaitable[T]], timeout: float = 15.0, *,
                      interval: float = 0.02, what: str = "the condition") -> T:
     """Return `check()`'s first truthy result (awaited when it is awaitable); fail the test
     when none came within `timeout` seconds."""
