@@ -4,9 +4,7 @@ Telegram bot and a VK community on their local servers. Import the fixtures from
 
 from __future__ import annotations
 
-import asyncio
-import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,6 +24,7 @@ from fake_telegram_forum import ForumTelegram
 from fake_vk import FakeVk
 from core import keys
 from routing.presence import PresenceState
+from waiting import eventually  # the suite's one polling helper, exported to the admin bot tests
 
 __all__ = ["ADMIN_TOKEN", "World", "admin_bot_settings", "admin_telegram", "settings", "world",
            "eventually"]
@@ -34,18 +33,6 @@ ADMIN_TOKEN = "777001:ADMIN-fake-token"
 RETRY = RetryPolicy(attempts=4, base_delay=0.05, max_delay=0.2)
 
 
-async def eventually(check: Callable[[], Awaitable[bool]] | Callable[[], bool],
-                     timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
-        result = check()
-        if isinstance(result, Awaitable):
-            result = await result
-        if result:
-            return
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(0.03)
 
 
 @dataclass
