@@ -17,7 +17,6 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from pydantic import SecretStr
 from redis.asyncio import Redis
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
@@ -105,7 +104,7 @@ def settings(request: pytest.FixtureRequest, tmp_path: Path, database_url: str,
     `@pytest.mark.parametrize("settings", [{"field": value}], indirect=True)`."""
     overrides = getattr(request, "param", {})
     return Settings(var_dir=tmp_path / "var", database_url=database_url, redis_url=redis_url,
-                    http_port=0, operator_token=SecretStr("test-operator-token"), _env_file=None,
+                    http_port=0, _env_file=None,
                     **overrides)
 
 
