@@ -82,10 +82,9 @@ async def test_wrong_passwords_back_off_per_account_even_with_the_right_one(
 
 
 async def test_an_unknown_name_cannot_sign_in_or_register(gateway: Gateway, served: str) -> None:
-    async with browser() as http:
-        async with http.post(served + "/operator/login",
-                             json={"login": "Eve", "password": PASSWORD}) as refused:
-            assert refused.status == 401
+    async with browser() as http, http.post(served + "/operator/login",
+                         json={"login": "Eve", "password": PASSWORD}) as refused:
+        assert refused.status == 401
     async with gateway.sessions() as session:
         assert list(await session.scalars(select(Operator))) == []
 
@@ -119,9 +118,8 @@ async def test_a_sign_in_link_shows_a_button_and_works_once(gateway: Gateway, se
             assert again.status == 410
     stale = await gateway.accounts.issue_link(operator.id, LinkPurpose.SIGN_IN,
                                               ttl=dt.timedelta(seconds=-1))
-    async with browser() as http:
-        async with http.post(served + link_path(LinkPurpose.SIGN_IN, stale)) as expired:
-            assert expired.status == 410
+    async with browser() as http, http.post(served + link_path(LinkPurpose.SIGN_IN, stale)) as expired:
+        assert expired.status == 410
 
 
 async def test_an_invite_sets_the_password_once(gateway: Gateway, served: str) -> None:
@@ -141,10 +139,9 @@ async def test_an_invite_sets_the_password_once(gateway: Gateway, served: str) -
         assert (await hello(http, served))["type"] == "hello"
         async with http.post(url, data={"password": "another password", "repeat": "another password"}) as again:
             assert again.status == 410
-    async with browser() as http:
-        async with http.post(served + "/operator/login",
-                             json={"login": "boris", "password": PASSWORD}) as signed:
-            assert signed.status == 200
+    async with browser() as http, http.post(served + "/operator/login",
+                         json={"login": "boris", "password": PASSWORD}) as signed:
+        assert signed.status == 200
 
 
 async def test_a_session_ends_at_its_expiry(gateway: Gateway, served: str) -> None:

@@ -56,9 +56,8 @@ async def test_a_loopback_start_prints_a_local_admin_link_and_a_public_one_refus
 
 @pytest.mark.parametrize("settings", [PUBLIC], indirect=True)
 async def test_metrics_are_not_on_a_public_port_by_default(gateway: Gateway, served: str) -> None:
-    async with aiohttp.ClientSession() as http:
-        async with http.get(served + "/metrics") as hidden:
-            assert hidden.status == 404
+    async with aiohttp.ClientSession() as http, http.get(served + "/metrics") as hidden:
+        assert hidden.status == 404
     assert gateway.metrics_url is None
 
 

@@ -42,12 +42,12 @@ async def test_a_shared_token_and_a_name_sign_nobody_in(gateway: Gateway, served
     for params in [{"token": "test-operator-token", "name": "Anna"},
                    {"token": "operator", "name": "Eve"}, {"name": "Eve"},
                    {"session": colleague, "sb_operator": colleague}]:
-        async with aiohttp.ClientSession() as http:
-            async with http.ws_connect(served + "/operator/ws", params=params) as ws:
-                error = await ws.receive_json(timeout=5)
-                assert error["type"] == "error" and error["code"] == "unauthorized"
-                closing = await ws.receive(timeout=5)
-                assert closing.type is aiohttp.WSMsgType.CLOSE and closing.data == 4401
+        async with aiohttp.ClientSession() as http, \
+                http.ws_connect(served + "/operator/ws", params=params) as ws:
+            error = await ws.receive_json(timeout=5)
+            assert error["type"] == "error" and error["code"] == "unauthorized"
+            closing = await ws.receive(timeout=5)
+            assert closing.type is aiohttp.WSMsgType.CLOSE and closing.data == 4401
     assert await operators(gateway) == 1
 
 

@@ -3,7 +3,7 @@ and the audit log. Each module does one of these; `Accounts` is what the rest us
 
 from __future__ import annotations
 
-from admin.accounts.accounts import Accounts, AccountError, SignedIn, normal_login
+from admin.accounts.accounts import AccountError, Accounts, SignedIn, normal_login
 from admin.accounts.audit import audit, recent_audit
 from admin.accounts.links import LinkPurpose, link_path
 from admin.accounts.passwords import PasswordRejected

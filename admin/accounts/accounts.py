@@ -21,7 +21,7 @@ from admin.accounts.throttle import SignInThrottle
 from core.db import SessionFactory
 from core.models import Operator, OperatorGroup, OperatorRole, utcnow
 
-__all__ = ["Accounts", "AccountError", "SignedIn", "normal_login"]
+__all__ = ["AccountError", "Accounts", "SignedIn", "normal_login"]
 
 SESSION_TTL = dt.timedelta(hours=12)
 LOCAL_ADMIN = "admin"

@@ -8,7 +8,7 @@ import datetime as dt
 import enum
 from collections.abc import Callable
 
-from sqlalchemy import select, update
+from sqlalchemy import ColumnElement, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from admin.accounts.tokens import MAX_TOKEN, new_token, token_hash
@@ -68,6 +68,6 @@ class OneTimeLinks:
         operator = await session.get(Operator, operator_id)
         return operator if operator is not None and operator.active else None
 
-    def _valid(self, token: str, purpose: LinkPurpose) -> tuple[object, ...]:
+    def _valid(self, token: str, purpose: LinkPurpose) -> tuple[ColumnElement[bool], ...]:
         return (OperatorToken.token_hash == token_hash(token), OperatorToken.purpose == purpose.value,
                 OperatorToken.used_at.is_(None), OperatorToken.expires_at > self._clock())

@@ -31,7 +31,7 @@ class Backoff:
         over = failures - self.free
         if over <= 0:
             return 0.0
-        return min(self.cap, self.first * 2 ** min(over - 1, 30))
+        return min(self.cap, self.first * 2.0 ** min(over - 1, 30))
 
 
 ACCOUNT = Backoff(free=3, first=2.0, cap=15 * 60)

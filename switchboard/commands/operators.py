@@ -14,7 +14,14 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy import select
 
-from admin.accounts import AccountError, Accounts, LinkPurpose, PasswordRejected, link_path, recent_audit
+from admin.accounts import (
+    AccountError,
+    Accounts,
+    LinkPurpose,
+    PasswordRejected,
+    link_path,
+    recent_audit,
+)
 from admin.telegram.state import Invites
 from core.models import AuditEntry, Operator, OperatorRole
 from switchboard.commands.services import Services, run_command
