@@ -13,6 +13,7 @@ from switchboard.commands.queue import queue_app
 from switchboard.commands.report import report
 from switchboard.commands.services import run_command, settings_or_exit
 from switchboard.redis_server import RedisUnavailable
+from switchboard.settings import SettingsError
 from routing.errors import ServiceLevelsError
 
 app = typer.Typer(help="Switchboard: a chatbot-first customer-support gateway.", no_args_is_help=True)
@@ -38,6 +39,9 @@ def run() -> None:
     except (RedisUnavailable, ServiceLevelsError) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from None
+    except SettingsError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
 
 
 @db_app.command("upgrade")

@@ -4,13 +4,16 @@ prints a one-time link for a local admin; /metrics stays off the public port."""
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 
 import aiohttp
 import pytest
 from pydantic import SecretStr
+from typer.testing import CliRunner
 
 from core.models import OperatorRole
 from switchboard.app import Gateway
+from switchboard.cli import app
 from switchboard.settings import Settings, SettingsError
 from switchboard.start_checks import prepare_accounts, refuse_unsafe_settings
 
@@ -76,3 +79,14 @@ async def test_metrics_need_the_bearer_token_or_their_own_loopback_port(
         async with http.get(gateway.metrics_url) as local:
             assert local.status == 200
 
+
+
+def test_switchboard_run_refuses_a_public_start_naming_the_settings(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.chdir(tmp_path)                              # no .env of the developer's
+    monkeypatch.setenv("HTTP_HOST", "0.0.0.0")
+    monkeypatch.setenv("VAR_DIR", str(tmp_path / "var"))
+    result = CliRunner().invoke(app, ["run"])
+    assert result.exit_code == 2
+    assert "ALLOWED_HOSTS" in result.output and "SAMPLE_KB" in result.output
+    assert not (tmp_path / "var").exists()                   # refused before touching anything

@@ -204,6 +204,12 @@ class Accounts:
                 Operator.role == OperatorRole.ADMIN, Operator.active.is_(True))))
         if any(not admin.local_demo for admin in admins):
             return None
+        if not admins:
+            async with self._sessions() as session:
+                if await session.scalar(select(Operator.id).where(Operator.login == LOCAL_ADMIN)):
+                    raise AccountError(f"an operator signs in as {LOCAL_ADMIN!r} but no admin "
+                                       "exists: make one with switchboard operators add NAME "
+                                       "--role admin")
         admin = admins[0] if admins else await self.save(
             "Admin", login=LOCAL_ADMIN, role=OperatorRole.ADMIN, local_demo=True)
         return await self.issue_link(admin.id, LinkPurpose.SIGN_IN, via="local start")
