@@ -14,30 +14,16 @@ defeats DNS rebinding and poisoned links built from the Host header.
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 
 from aiohttp import web
+from aiohttp.typedefs import Middleware
 
-__all__ = ["LOOPBACK_HOSTS", "host_name", "http_guard", "is_loopback", "parse_networks"]
+from core.addresses import Network, parse_networks
 
-Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+__all__ = ["host_name", "http_guard", "parse_networks"]
+
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "::1")
-
-
-def is_loopback(host: str) -> bool:
-    """Whether a listen address (or host name) reaches only this machine."""
-    if host.strip("[]").lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
-
-
-def parse_networks(values: Iterable[str]) -> tuple[Network, ...]:
-    """`10.0.0.1`, `10.0.0.0/8`, `::1` → networks (ValueError names a bad one)."""
-    return tuple(ipaddress.ip_network(value.strip(), strict=False) for value in values)
 
 
 def host_name(host: str) -> str:
@@ -49,8 +35,7 @@ def host_name(host: str) -> str:
     return host.rsplit(":", 1)[0] if host.count(":") == 1 else host
 
 
-def http_guard(*, trusted_proxies: Sequence[Network], allowed_hosts: Sequence[str]) -> Callable[
-        [web.Request, Handler], Awaitable[web.StreamResponse]]:
+def http_guard(*, trusted_proxies: Sequence[Network], allowed_hosts: Sequence[str]) -> Middleware:
     """The middleware: the proxy's view of the request, then the Host allow-list (empty:
     any Host)."""
     allowed = frozenset(host.strip().lower().strip("[]") for host in allowed_hosts)

@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from channels.http_guard import LOOPBACK_HOSTS, is_loopback, parse_networks
+from core.addresses import LOOPBACK_HOSTS, is_loopback, parse_networks
 
 __all__ = ["Settings", "SettingsError", "TelegramSettings", "VkSettings", "EmailSettings",
            "AdminBotSettings", "load_settings"]

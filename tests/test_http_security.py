@@ -18,9 +18,10 @@ from admin.signin import SignInRoutes
 from channels.http_guard import http_guard, parse_networks
 from channels.web import WebChat
 from core.db import SessionFactory
+from core.history import HistoryItem
 from core.models import AuditEntry
 from switchboard.app import Gateway
-from switchboard.settings import Settings
+from switchboard.settings import load_settings
 
 PASSWORD = "correct horse battery"
 Serve = Callable[..., Awaitable[str]]
@@ -53,7 +54,7 @@ async def guarded(sessions: SessionFactory, redis: Redis) -> AsyncIterator[Serve
         await server.close()
 
 
-async def _no_history(_visitor: str) -> list[object]:
+async def _no_history(_visitor: str) -> list[HistoryItem]:
     return []
 
 
@@ -98,7 +99,7 @@ async def test_an_unknown_host_is_refused_when_allowed_hosts_is_set(
 
 async def test_a_loopback_gateway_answers_only_loopback_host_names(guarded: Serve) -> None:
     """Without ALLOWED_HOSTS on loopback: a DNS-rebound name is refused."""
-    url = await guarded(allowed=Settings(_env_file=None).hosts_served)
+    url = await guarded(allowed=load_settings(_env_file=None).hosts_served)
     async with aiohttp.ClientSession() as http:
         async with http.get(url + "/", headers={"Host": "rebound.attacker.example"}) as refused:
             assert refused.status == 400

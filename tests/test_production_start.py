@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 from core.models import OperatorRole
 from switchboard.app import Gateway
 from switchboard.cli import app
-from switchboard.settings import Settings, SettingsError
+from switchboard.settings import Settings, SettingsError, load_settings
 from switchboard.start_checks import prepare_accounts, refuse_unsafe_settings
 
 PUBLIC = {"http_host": "0.0.0.0", "allowed_hosts": ["127.0.0.1"], "sample_kb": False}
@@ -22,15 +22,15 @@ PUBLIC = {"http_host": "0.0.0.0", "allowed_hosts": ["127.0.0.1"], "sample_kb": F
 
 def test_a_public_start_needs_allowed_hosts_and_an_explicit_sample_kb(settings: Settings) -> None:
     refuse_unsafe_settings(settings)                        # loopback: the demo is fine
-    public = Settings(_env_file=None, http_host="0.0.0.0")
+    public = load_settings(_env_file=None, http_host="0.0.0.0")
     with pytest.raises(SettingsError) as refused:
         refuse_unsafe_settings(public)
     assert "ALLOWED_HOSTS" in str(refused.value) and "SAMPLE_KB" in str(refused.value)
     with pytest.raises(SettingsError, match="SAMPLE_KB"):
-        refuse_unsafe_settings(Settings(_env_file=None, http_host="10.1.2.3",
+        refuse_unsafe_settings(load_settings(_env_file=None, http_host="10.1.2.3",
                                         allowed_hosts="support.example.com"))
-    refuse_unsafe_settings(Settings(_env_file=None, **PUBLIC))
-    refuse_unsafe_settings(Settings(_env_file=None, **{**PUBLIC, "sample_kb": True}))
+    refuse_unsafe_settings(load_settings(_env_file=None, **PUBLIC))
+    refuse_unsafe_settings(load_settings(_env_file=None, **{**PUBLIC, "sample_kb": True}))
 
 
 async def test_a_loopback_start_prints_a_local_admin_link_and_a_public_one_refuses_it(

@@ -6,27 +6,27 @@ log with no actor (the server's own shell)."""
 from __future__ import annotations
 
 import datetime as dt
+import enum
 from collections.abc import Awaitable, Callable
-from typing import Annotated, TypeVar
+from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
-from rich.console import Console
-from rich.table import Table
-from sqlalchemy import select
 
-from admin.accounts import (
-    AccountError,
-    Accounts,
-    LinkPurpose,
-    PasswordRejected,
-    link_path,
-    recent_audit,
-)
-from admin.telegram.state import Invites
-from core.models import AuditEntry, Operator, OperatorRole
 from switchboard.commands.services import Services, run_command
 
+if TYPE_CHECKING:
+    from admin.accounts import Accounts
+    from core.models import AuditEntry, Operator, OperatorRole
+
 T = TypeVar("T")
+
+
+class Role(str, enum.Enum):
+    """The roles as the command line spells them (core.models.OperatorRole, without
+    importing the models before a command runs)."""
+
+    OPERATOR = "operator"
+    ADMIN = "admin"
 operators_app = typer.Typer(help="Operators: add, invite, sign-in links, passwords, list, audit.",
                             no_args_is_help=True)
 
@@ -37,7 +37,7 @@ Groups = Annotated[list[str] | None, typer.Option("--group", help="queue group s
 def add(
     name: Annotated[str, typer.Argument(help="the operator's name as clients see it")],
     login: Annotated[str | None, typer.Option(help="what they sign in with; default: the name")] = None,
-    role: Annotated[OperatorRole, typer.Option(help="admins also manage operators, undo merges")] = OperatorRole.OPERATOR,
+    role: Annotated[Role, typer.Option(help="admins also manage operators, undo merges")] = Role.OPERATOR,
     telegram_id: Annotated[int | None, typer.Option(help="Telegram user id for the admin bot")] = None,
     group: Groups = None,
     capacity: Annotated[int, typer.Option(min=1, max=50, help="conversations at once")] = 3,
@@ -46,7 +46,7 @@ def add(
     """Add an operator, or update the one with the same Telegram id or login."""
 
     async def work(services: Services) -> Operator:
-        return await _accounts(services).save(name, login=login, role=role, groups=group,
+        return await _accounts(services).save(name, login=login, role=_role(role), groups=group,
                                               capacity=capacity, language=language,
                                               telegram_user_id=telegram_id)
 
@@ -59,7 +59,7 @@ def add(
 def invite(
     name: Annotated[str, typer.Argument(help="the operator's name as clients see it")],
     login: Annotated[str | None, typer.Option(help="what they sign in with; default: the name")] = None,
-    role: Annotated[OperatorRole | None, typer.Option(help="operator or admin")] = None,
+    role: Annotated[Role | None, typer.Option(help="operator or admin")] = None,
     group: Groups = None,
     capacity: Annotated[int, typer.Option(min=1, max=50, help="conversations at once")] = 3,
     language: Annotated[str, typer.Option(help="ru or en")] = "ru",
@@ -69,8 +69,11 @@ def invite(
     and a one-time code that links their Telegram account (`/start CODE` to the admin bot)."""
 
     async def work(services: Services) -> tuple[Operator, str, str]:
+        from admin.accounts import LinkPurpose, link_path
+        from admin.telegram.state import Invites
+
         accounts = _accounts(services)
-        operator = await accounts.save(name, login=login, role=role, groups=group,
+        operator = await accounts.save(name, login=login, role=_role(role), groups=group,
                                        capacity=capacity, language=language)
         ttl = dt.timedelta(hours=hours)
         token = await accounts.issue_link(operator.id, LinkPurpose.INVITE, ttl=ttl)
@@ -88,6 +91,8 @@ def link(login: Annotated[str, typer.Argument(help="the operator's login")]) -> 
     """Print a one-time console sign-in link (15 minutes)."""
 
     async def work(services: Services) -> str:
+        from admin.accounts import LinkPurpose, link_path
+
         accounts = _accounts(services)
         operator = await accounts.by_login(login)
         token = await accounts.issue_link(operator.id, LinkPurpose.SIGN_IN)
@@ -125,6 +130,11 @@ def disable(login: Annotated[str, typer.Argument(help="the operator's login")]) 
 @operators_app.command("list")
 def list_operators() -> None:
     """List the operators."""
+    from rich.console import Console
+    from rich.table import Table
+    from sqlalchemy import select
+
+    from core.models import Operator
 
     async def work(services: Services) -> list[Operator]:
         async with services.sessions() as session:
@@ -141,6 +151,10 @@ def list_operators() -> None:
 @operators_app.command("audit")
 def show_audit(limit: Annotated[int, typer.Option(min=1, max=10_000)] = 50) -> None:
     """The latest sign-ins, failed sign-ins and admin actions, newest first."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from admin.accounts import recent_audit
 
     async def work(services: Services) -> list[AuditEntry]:
         return await recent_audit(services.sessions, limit)
@@ -154,10 +168,20 @@ def show_audit(limit: Annotated[int, typer.Option(min=1, max=10_000)] = 50) -> N
 
 
 def _accounts(services: Services) -> Accounts:
+    from admin.accounts import Accounts
+
     return Accounts(services.sessions, services.redis)
 
 
+def _role(role: Role | None) -> OperatorRole | None:
+    from core.models import OperatorRole
+
+    return OperatorRole(role.value) if role is not None else None
+
+
 def _run(work: Callable[[Services], Awaitable[T]]) -> T:
+    from admin.accounts import AccountError, PasswordRejected
+
     try:
         return run_command(work)
     except (AccountError, PasswordRejected) as refused:
