@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from switchboard.app import Gateway, running
 from core.contracts import ChannelKind
-from core.models import Conversation, Operator
+from core.models import Conversation, Operator, OperatorRole
 from switchboard.settings import AdminBotSettings, Settings
 from channels.delivery import RetryPolicy
 from channels.telegram import TelegramChannel
@@ -41,11 +41,13 @@ class World:
     admin: ForumTelegram
     telegram: FakeTelegram
     vk: FakeVk
+    url: str = ""
 
     async def operator(self, name: str, telegram_id: int, *, groups: tuple[str, ...] = ("support",),
-                       online: bool = True, language: str = "ru") -> Operator:
+                       online: bool = True, language: str = "ru",
+                       role: OperatorRole = OperatorRole.OPERATOR) -> Operator:
         operator = await self.gateway.desk.register(name, groups=groups, telegram_user_id=telegram_id,
-                                                    language=language)
+                                                    language=language, role=role)
         if online:
             await self.gateway.desk.set_presence(operator.id, PresenceState.ONLINE)
         return operator
@@ -108,10 +110,10 @@ async def world(gateway: Gateway, admin_telegram: ForumTelegram) -> AsyncIterato
     for channel in channels:
         gateway.adapters[channel.kind] = channel
     try:
-        async with running(gateway, host="127.0.0.1", port=0):
+        async with running(gateway, host="127.0.0.1", port=0) as url:
             await eventually(lambda: _subscribed(gateway))
             await eventually(lambda: vk.lp_requests > 0)
-            yield World(gateway, admin_telegram, telegram, vk)
+            yield World(gateway, admin_telegram, telegram, vk, url)
             await gateway.outbox.drain()
     finally:
         for channel in channels:
