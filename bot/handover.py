@@ -15,7 +15,8 @@ from collections.abc import Callable, Iterable
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.db import SessionFactory
-from core.events import DeskFeed, record
+from core.events import DeskFeed
+from core.lifecycle import move
 from core.models import Conversation, ConversationStatus, EventKind, Operator
 from routing.assignment import Assignment, Dispatcher
 from routing.queue import QueueEntry
@@ -25,10 +26,10 @@ __all__ = ["Handover", "mark_taken"]
 
 def mark_taken(session: AsyncSession, conversation: Conversation, operator_id: int,
                at: dt.datetime, *, pushed: bool = False) -> None:
-    conversation.status = ConversationStatus.ASSIGNED
     conversation.assigned_operator_id = operator_id
     conversation.updated_at = at
-    record(session, conversation, EventKind.TAKEN, at, operator_id=operator_id, pushed=pushed)
+    move(session, conversation, ConversationStatus.ASSIGNED, at, event=EventKind.TAKEN,
+         operator_id=operator_id, pushed=pushed)
 
 
 class Handover:

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.pipeline.turn import Outcome
 from core.events import record
+from core.lifecycle import move
 from core.models import Client, Conversation, ConversationStatus, EventKind
 from routing.service_levels import ServiceLevels
 
@@ -22,12 +23,12 @@ async def hand_off(session: AsyncSession, levels: ServiceLevels, conversation: C
     client = await session.get(Client, conversation.client_id)
     assert client is not None
     level = levels.assess(conversation.category, client.tier.value, now)
-    conversation.status = ConversationStatus.QUEUED
     conversation.group = level.group
     conversation.priority = level.priority
     conversation.sla_deadline = level.deadline
     conversation.queued_at = now
-    record(session, conversation, EventKind.HANDED_OFF, now, reason=reason)
+    move(session, conversation, ConversationStatus.QUEUED, now, event=EventKind.HANDED_OFF,
+         reason=reason)
     record(session, conversation, EventKind.QUEUED, now, deadline=level.deadline.isoformat(),
            priority=level.priority)
     outcome.queued_id, outcome.tell_client = conversation.id, tell_client
