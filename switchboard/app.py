@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
+import functools
 import gc
 import logging
 import signal
@@ -40,13 +41,15 @@ from core.models import utcnow
 from bot.outbox import Outbox
 from switchboard.redis_server import connect_redis
 from switchboard.settings import Settings
+from switchboard.single_process import one_gateway_per_sqlite_file
 from channels.email import EmailAdapter, MailServer
 from channels.telegram import TelegramChannel, poller_name
 from channels.vk import VkChannel
 from channels.vk import poller_name as vk_poller_name
 from channels.web import WebChat
+from channels.web_relay import FrameRelay
 from core.send_ledger import RedisSendLedger
-from core.leases import RedisPollerLease
+from core.leases import RedisPollerLease, job_lease
 from routing.presence import Presence
 from routing.assignment import Dispatcher
 from identity.codes import ProofCodes
@@ -103,7 +106,8 @@ async def open_gateway(settings: Settings, *,
             queue = OperatorQueue(redis)
             await rebuild_queue(sessions, queue)
             feed = DeskFeed(redis)
-            web_chat = WebChat(history=lambda visitor: web_history(sessions, visitor))
+            web_chat = WebChat(history=lambda visitor: web_history(sessions, visitor),
+                               relay=FrameRelay(redis))
             adapters: dict[ChannelKind, ChannelAdapter] = {ChannelKind.WEB: web_chat}
             adapters.update(_channels(settings, redis))
             writes = write_lock(database)
@@ -164,18 +168,25 @@ async def running(gateway: Gateway, *, host: str | None = None,
     base_url = f"http://{bound[0]}:{bound[1]}"
     tasks = gateway.background
     for adapter in gateway.adapters.values():
-        tasks.append(asyncio.create_task(_keep_running(adapter.kind.value, adapter.run, gateway.engine)))
+        receive = functools.partial(adapter.run, gateway.engine)
+        if isinstance(adapter, EmailAdapter):  # one reader per mailbox across the processes
+            receive = functools.partial(_once_across_processes, gateway,
+                                        f"email:{gateway.settings.email.address}", receive)
+        tasks.append(asyncio.create_task(_keep_running(adapter.kind.value, receive)))
     tasks.append(asyncio.create_task(_keep_running("kb-watch", gateway.knowledge.watch)))
-    tasks.append(asyncio.create_task(_keep_running("idle-closer", _close_idle, gateway)))
-    if gateway.admin_bot is not None:
+    tasks.append(asyncio.create_task(_keep_running(
+        "idle-closer", _once_across_processes, gateway, "idle-closer",
+        functools.partial(_close_idle, gateway))))
+    if gateway.admin_bot is not None:  # the daily summary runs under the admin bot's lease
         tasks.append(asyncio.create_task(_keep_running("admin-bot", gateway.admin_bot.run)))
     watcher = SlaWatcher(gateway.queue, gateway.sessions, FeedNotifier(gateway.feed))
-    watcher.start()
+    tasks.append(asyncio.create_task(_keep_running(
+        "sla-watcher", _once_across_processes, gateway, "sla-watcher",
+        functools.partial(_watch_sla, watcher))))
     await gateway.outbox.resend_pending()
     try:
         yield base_url
     finally:
-        await watcher.stop()
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
@@ -184,11 +195,17 @@ async def running(gateway: Gateway, *, host: str | None = None,
 
 
 async def serve(settings: Settings) -> None:
-    """Run until SIGINT or SIGTERM, then shut down cleanly (the embedded Redis too)."""
+    """Run until SIGINT or SIGTERM, then shut down cleanly (the embedded Redis too). On
+    SQLite, refuse to start beside another gateway process (`DatabaseInUse`)."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
+    with one_gateway_per_sqlite_file(settings.resolved_database_url):
+        await _serve_until(stop, settings)
+
+
+async def _serve_until(stop: asyncio.Event, settings: Settings) -> None:
     async with open_gateway(settings) as gateway, running(gateway) as url:
         settle_collector()
         log.info("Switchboard is up: web chat %s/ , operator console %s/operator", url, url)
@@ -270,6 +287,20 @@ def _admin_bot(settings: Settings, *, desk: OperatorDesk, feed: DeskFeed, sessio
     return AdminBot(options, desk=desk, feed=feed, sessions=sessions, redis=redis, presence=presence,
                     lease=RedisPollerLease(redis, poller_name(token)), make_report=make_report,
                     daily_summaries=daily_summaries if config.daily_summary_at else None)
+
+
+async def _once_across_processes(gateway: Gateway, job: str,
+                                 work: Callable[[], Awaitable[None]]) -> None:
+    """Run `work` in one gateway process at a time: the holder of the job's lease."""
+    await job_lease(gateway.redis, job, ttl=gateway.settings.lease_seconds).hold(work)
+
+
+async def _watch_sla(watcher: SlaWatcher) -> None:
+    watcher.start()
+    try:
+        await asyncio.Future()
+    finally:
+        await watcher.stop()
 
 
 async def _close_idle(gateway: Gateway) -> None:

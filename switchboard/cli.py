@@ -13,6 +13,7 @@ from switchboard.commands.queue import queue_app
 from switchboard.commands.report import report
 from switchboard.commands.services import run_command, settings_or_exit
 from switchboard.redis_server import RedisUnavailable
+from switchboard.single_process import DatabaseInUse
 from routing.errors import ServiceLevelsError
 
 app = typer.Typer(help="Switchboard: a chatbot-first customer-support gateway.", no_args_is_help=True)
@@ -35,7 +36,7 @@ def run() -> None:
         asyncio.run(serve(settings))
     except KeyboardInterrupt:
         pass
-    except (RedisUnavailable, ServiceLevelsError) as exc:
+    except (RedisUnavailable, ServiceLevelsError, DatabaseInUse) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from None
 

@@ -96,6 +96,9 @@ class Settings(BaseSettings):
                               "operators instead of waiting for them to take one")
     idle_close_minutes: int = Field(default=120, ge=1,
                                     description="close a bot-only conversation after this much silence")
+    lease_seconds: float = Field(
+        default=10.0, gt=0, le=120, description="with several gateway processes: a dead process's "
+        "mailbox reading and periodic jobs move to another one within about this long")
     recontact_days: int = Field(
         default=3, ge=0, le=90, description="re-contact window (days) for bot resolution and FCR")
     telegram: TelegramSettings = TelegramSettings()
