@@ -47,6 +47,7 @@ from channels.telegram import TelegramChannel, poller_name
 from channels.vk import VkChannel
 from channels.vk import poller_name as vk_poller_name
 from channels.web import WebChat
+from channels.rate_limits import SharedSendRateLimiter
 from channels.web_relay import FrameRelay
 from core.send_ledger import RedisSendLedger
 from core.leases import RedisPollerLease, job_lease
@@ -229,7 +230,8 @@ def settle_collector() -> None:
 
 def _channels(settings: Settings, redis: Redis) -> dict[ChannelKind, ChannelAdapter]:
     """The platform channels whose settings are filled in. Pollers hold a Redis lease, so
-    with several gateway processes exactly one polls each bot."""
+    with several gateway processes exactly one polls each bot; the send limits (the
+    platforms' own, per chat and per bot) are shared in Redis."""
     adapters: dict[ChannelKind, ChannelAdapter] = {}
     telegram = settings.telegram
     if telegram.token is not None:
@@ -237,12 +239,16 @@ def _channels(settings: Settings, redis: Redis) -> dict[ChannelKind, ChannelAdap
         adapters[ChannelKind.TELEGRAM] = TelegramChannel(
             token, api_base=telegram.api_base, mode=telegram.mode, webhook_url=telegram.webhook_url,
             webhook_secret=_secret(telegram.webhook_secret),
-            lease=RedisPollerLease(redis, poller_name(token)), ledger=RedisSendLedger(redis))
+            lease=RedisPollerLease(redis, poller_name(token)), ledger=RedisSendLedger(redis),
+            limiter=SharedSendRateLimiter(redis, poller_name(token), per_chat_rate=1.0,
+                                          per_chat_burst=3, global_rate=30.0, global_burst=30))
     vk = settings.vk
     if vk.token is not None and vk.group_id is not None:
         adapters[ChannelKind.VK] = VkChannel(
             vk.token.get_secret_value(), vk.group_id, api_base=vk.api_base,
-            lease=RedisPollerLease(redis, vk_poller_name(vk.group_id)))
+            lease=RedisPollerLease(redis, vk_poller_name(vk.group_id)),
+            limiter=SharedSendRateLimiter(redis, vk_poller_name(vk.group_id), per_chat_rate=1.0,
+                                          per_chat_burst=3, global_rate=20.0, global_burst=20))
     mail = settings.email
     if mail.address and mail.imap_host and mail.smtp_host:
         adapters[ChannelKind.EMAIL] = EmailAdapter(
