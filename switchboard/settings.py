@@ -80,7 +80,9 @@ class Settings(BaseSettings):
     database_url: str | None = Field(
         default=None, description="sqlite+aiosqlite:///… or postgresql+asyncpg://…; default var/switchboard.db"
     )
-    redis_url: str | None = Field(default=None, description="redis://…; default: an embedded server")
+    redis_url: str | None = Field(default=None, description="redis://…, rediss://…, unix://… or "
+                                  "redis+cluster://host:port,host:port (a Redis Cluster); "
+                                  "default: an embedded server")
     http_host: str = "127.0.0.1"
     http_port: int = Field(default=8080, ge=0, le=65535)
     language: Language = "ru"
