@@ -21,10 +21,8 @@ import asyncio
 import contextlib
 import json
 import os
-import shutil
 import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -40,7 +38,7 @@ sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != REPO / "bench"
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "tests"))
 
-from fake_telegram import FakeTelegram  # noqa: E402
+from fake_telegram import FakeTelegram
 
 QUESTIONS = ("Я потерял карту, что делать?", "карту украли", "Как заблокировать потерянную карту",
              "не могу найти свою карту, боюсь что кто-то ей воспользуется")
@@ -68,20 +66,12 @@ async def server_redis(work: Path) -> AsyncIterator[str]:
     if os.environ.get("REDIS_URL"):
         yield os.environ["REDIS_URL"]
         return
-    port = free_port()
-    process = subprocess.Popen(
-        [shutil.which("redis-server") or "/usr/bin/redis-server", "--port", str(port),
-         "--bind", "127.0.0.1", "--dir", str(work), "--save", "", "--appendonly", "yes",
-         "--appendfsync", "everysec"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    redis = PrivateRedis(work / "redis")
+    redis.start()
     try:
-        for _ in range(200):
-            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.1):
-                break
-            await asyncio.sleep(0.025)
-        yield f"redis://127.0.0.1:{port}/0"
+        yield redis.url
     finally:
-        process.terminate()
-        process.wait(10)
+        redis.stop()
 
 
 @contextlib.asynccontextmanager
@@ -150,7 +140,7 @@ class WebVisitor:
             ws = await http.ws_connect(base + "/ws")
             if (await ws.receive_json(timeout=30))["type"] != "history":
                 raise RuntimeError("no history frame")
-        except Exception as exc:  # counted, not fatal: the bench reports errors
+        except (aiohttp.ClientError, TimeoutError, RuntimeError, KeyError, ValueError) as exc:
             figures.errors.append(f"connect: {exc!r}")
             await http.close()
             return None
@@ -237,7 +227,7 @@ async def load(args: argparse.Namespace, gateways: list[Gateway], telegram: Fake
             visitor = visitors[n % len(visitors)]
             try:
                 await visitor.ask(text)
-            except Exception as exc:
+            except (aiohttp.ClientError, ConnectionError, RuntimeError) as exc:
                 figures.errors.append(f"ask: {exc!r}")
         else:
             user = 50_000_000 + n
