@@ -38,6 +38,7 @@ sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != REPO / "bench"
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "tests"))
 
+from chaos_world import PrivateRedis
 from fake_telegram import FakeTelegram
 
 QUESTIONS = ("Я потерял карту, что делать?", "карту украли", "Как заблокировать потерянную карту",
