@@ -29,7 +29,7 @@ import logging
 import re
 import secrets
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -37,7 +37,7 @@ from aiohttp import WSCloseCode, WSMsgType, web
 
 from channels.web_relay import FrameRelay
 from core.history import HistoryItem, history_item_id
-from core.contracts import (Action, Attachment, Button, ChannelKind, DeliveryReceipt, InboundMessage,
+from core.contracts import (Action, ChannelKind, DeliveryReceipt, InboundMessage,
                            InboundSink, OutboundMessage)
 
 __all__ = ["MAX_TEXT", "VISITOR_COOKIE", "WebChat", "same_origin"]
