@@ -19,7 +19,7 @@ sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != REPO / "bench"
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "tests"))
 
-from chaos_world import run_chaos
+from chaos_world import run_chaos  # noqa: E402
 
 
 def main() -> None:

@@ -57,7 +57,7 @@ class FrameRelay:
                 log.warning("web chat relay lost Redis (%s); resubscribing", exc)
                 await asyncio.sleep(RECONNECT_DELAY)
             finally:
-                await pubsub.aclose()
+                await pubsub.aclose()  # type: ignore[no-untyped-call]
 
     async def _deliver_one(self, data: object, deliver: Deliver) -> None:
         try:

@@ -74,7 +74,7 @@ async def gateways(tmp_path: Path, postgres_url: str, redis_url: str, dovecot: D
 
 async def holder_pid(redis: Redis, job: str) -> int | None:
     value = await redis.get(keys.job_lease(job))
-    return int(value.split(":")[1]) if value else None
+    return int(str(value).split(":")[1]) if value else None
 
 
 async def eventually(check: object, timeout: float, what: str) -> None:

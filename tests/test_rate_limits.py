@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Awaitable
 
 from redis.asyncio import Redis
 
@@ -18,7 +19,7 @@ def limiter(redis: Redis, *, global_rate: float = 1000.0, global_burst: int = 10
                                  global_rate=global_rate, global_burst=global_burst)
 
 
-async def spread(acquire_calls: list) -> float:
+async def spread(acquire_calls: list[Awaitable[None]]) -> float:
     started = time.monotonic()
     await asyncio.gather(*acquire_calls)
     return time.monotonic() - started

@@ -38,7 +38,8 @@ async def cluster_gateway(redis_cluster_url: str, cluster: Redis, tmp_path: Path
                           database_url: str, sessions: SessionFactory) -> AsyncIterator[Gateway]:
     settings = Settings(var_dir=tmp_path / "var", database_url=database_url,
                         redis_url=redis_cluster_url, http_port=0,
-                        operator_token=SecretStr("test-operator-token"), _env_file=None)
+                        operator_token=SecretStr("test-operator-token"),
+                        _env_file=None)  # type: ignore[call-arg]
     async with open_gateway(settings) as gateway:
         yield gateway
 

@@ -47,7 +47,8 @@ async def set_key(url: str, value: str) -> None:
 async def get_key(url: str) -> str | None:
     client = Redis.from_url(url, decode_responses=True)
     try:
-        return await client.get("kept")
+        value = await client.get("kept")
+        return None if value is None else str(value)
     finally:
         await client.aclose()
 

@@ -32,7 +32,8 @@ async def test_a_second_gateway_on_one_sqlite_file_is_refused(tmp_path: Path) ->
         assert holder.stdout is not None
         assert await asyncio.wait_for(holder.stdout.readline(), 60) == b"held\n"
         settings = Settings(var_dir=tmp_path / "var", database_url=url, http_port=0,
-                            operator_token=SecretStr("test-operator-token"), _env_file=None)
+                            operator_token=SecretStr("test-operator-token"),
+                        _env_file=None)  # type: ignore[call-arg]
         with pytest.raises(DatabaseInUse) as refused:
             await asyncio.wait_for(serve(settings), 30)
         message = str(refused.value)

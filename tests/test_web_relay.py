@@ -52,7 +52,8 @@ async def next_message(ws: aiohttp.ClientWebSocketResponse) -> dict[str, object]
     while True:
         frame = await ws.receive_json(timeout=5)
         if frame["type"] == "message":
-            return frame["message"]
+            message: dict[str, object] = frame["message"]
+            return message
 
 
 async def test_a_reply_from_another_process_reaches_the_socket(redis: Redis) -> None:
