@@ -165,7 +165,7 @@ class Gateway:
                 env={**self.env, "VAR_DIR": str(self.work / self.name)}, cwd=str(self.work),
                 stdout=asyncio.subprocess.PIPE, stderr=log)
         assert self.process.stdout is not None
-        line = (await asyncio.wait_for(self.process.stdout.readline(), 180)).decode().split()
+        line = (await asyncio.wait_for(self.process.stdout.readline(), 300)).decode().split()
         if line[:1] != ["ready"]:
             raise RuntimeError(f"gateway {self.name} did not start: see {self.work}/{self.name}.log")
         self.url = line[2]
@@ -267,9 +267,13 @@ async def run_chaos(*, telegram_messages: int, web_visitors: int, web_messages: 
                 for gateway in gateways:
                     await gateway.kill()
                 await asyncio.gather(*(w.close() for w in web))
+    except BaseException:
+        print(f"chaos run failed; its logs are in {work}", file=sys.stderr)
+        raise
+    else:
+        shutil.rmtree(work, ignore_errors=True)
     finally:
         await telegram.close()
-        shutil.rmtree(work, ignore_errors=True)
     return report
 
 

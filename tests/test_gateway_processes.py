@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import functools
 import os
 import signal
 import sys
@@ -18,6 +19,7 @@ from mail_servers import PASSWORD, Dovecot, SmtpRelay, client_letter, dovecot, m
 from postgres import postgres_url  # noqa: F401
 from redis.asyncio import Redis
 from sqlalchemy import func, select
+from waiting import eventually
 from web_client import Visitor
 
 from core import keys
@@ -77,19 +79,6 @@ async def holder_pid(redis: Redis, job: str) -> int | None:
     return int(str(value).split(":")[1]) if value else None
 
 
-async def eventually(check: object, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
-        result = check()  # type: ignore[operator]
-        if asyncio.iscoroutine(result):
-            result = await result
-        if result:
-            return
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.1)
-
-
 async def test_two_processes_split_the_work_and_take_over(
         gateways: list[GatewayProcess], redis: Redis, postgres_url: str,  # noqa: F811
         dovecot: Dovecot, smtp_server: SmtpRelay, mailbox: str) -> None:  # noqa: F811
@@ -97,7 +86,7 @@ async def test_two_processes_split_the_work_and_take_over(
     pids = {a.pid, b.pid}
     jobs = ("idle-closer", "sla-watcher", f"email:{mailbox}")
     for job in jobs:
-        await eventually(lambda job=job: holder_pid(redis, job), 20, f"a holder of {job}")
+        await eventually(functools.partial(holder_pid, redis, job), 20, what=f"a holder of {job}")
         assert await holder_pid(redis, job) in pids
 
     # A visitor with a tab on each process: each tab sees all of it.
@@ -123,16 +112,17 @@ async def test_two_processes_split_the_work_and_take_over(
                             sender=client)
 
     letters(0, 10)
-    await eventually(lambda: len(smtp_server.outside) >= 10, 60, "10 answers by email")
+    await eventually(lambda: len(smtp_server.outside) >= 10, 60, what="10 answers by email")
     reader = await holder_pid(redis, f"email:{mailbox}")
     dead, survivor = (a, b) if reader == a.pid else (b, a)
     await dead.kill()
     killed_at = time.monotonic()
     letters(10, 20)
-    await eventually(lambda: len(smtp_server.outside) >= 20, 60, "10 more after the takeover")
+    await eventually(lambda: len(smtp_server.outside) >= 20, 60, what="10 more after the takeover")
     took = time.monotonic() - killed_at
     for job in jobs:
-        await eventually(lambda job=job: _is(redis, job, survivor.pid), 20, f"{job} taken over")
+        await eventually(functools.partial(_is, redis, job, survivor.pid), 20,
+                         what=f"{job} taken over")
     print(f"\nmailbox taken over: 10 letters answered {took:.1f} s after its reader was killed")
     assert took < 15
 
