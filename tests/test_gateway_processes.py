@@ -6,12 +6,11 @@ from __future__ import annotations
 
 import asyncio
 import collections
-import functools
 import os
 import signal
 import sys
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
 import pytest
@@ -79,6 +78,13 @@ async def holder_pid(redis: Redis, job: str) -> int | None:
     return int(str(value).split(":")[1]) if value else None
 
 
+def held_by(redis: Redis, job: str, pids: set[int]) -> Callable[[], bool | Awaitable[bool]]:
+    """A check for `eventually` (typed so that it infers a bool)."""
+    async def check() -> bool:
+        return await holder_pid(redis, job) in pids
+    return check
+
+
 async def test_two_processes_split_the_work_and_take_over(
         gateways: list[GatewayProcess], redis: Redis, postgres_url: str,  # noqa: F811
         dovecot: Dovecot, smtp_server: SmtpRelay, mailbox: str) -> None:  # noqa: F811
@@ -86,8 +92,7 @@ async def test_two_processes_split_the_work_and_take_over(
     pids = {a.pid, b.pid}
     jobs = ("idle-closer", "sla-watcher", f"email:{mailbox}")
     for job in jobs:
-        await eventually(functools.partial(holder_pid, redis, job), 20, what=f"a holder of {job}")
-        assert await holder_pid(redis, job) in pids
+        await eventually(held_by(redis, job, pids), 20, what=f"a holder of {job}")
 
     # A visitor with a tab on each process: each tab sees all of it.
     async with Visitor(a.url) as visitor:
@@ -121,8 +126,7 @@ async def test_two_processes_split_the_work_and_take_over(
     await eventually(lambda: len(smtp_server.outside) >= 20, 60, what="10 more after the takeover")
     took = time.monotonic() - killed_at
     for job in jobs:
-        await eventually(functools.partial(_is, redis, job, survivor.pid), 20,
-                         what=f"{job} taken over")
+        await eventually(held_by(redis, job, {survivor.pid}), 20, what=f"{job} taken over")
     print(f"\nmailbox taken over: 10 letters answered {took:.1f} s after its reader was killed")
     assert took < 15
 
@@ -137,7 +141,3 @@ async def test_two_processes_split_the_work_and_take_over(
     answered = collections.Counter(r.rcpt_tos[0] for r in smtp_server.outside)
     assert sorted(answered) == sorted(f"client{n}@client.test" for n in range(20))
     assert set(answered.values()) == {1}                             # and answered once
-
-
-async def _is(redis: Redis, job: str, pid: int) -> bool:
-    return await holder_pid(redis, job) == pid
