@@ -64,7 +64,7 @@ async def gateways(tmp_path: Path, postgres_url: str, redis_url: str, dovecot: D
                     env={**env, "VAR_DIR": str(tmp_path / name)}, cwd=str(tmp_path),
                     stdout=asyncio.subprocess.PIPE, stderr=stderr)
             assert process.stdout is not None
-            line = (await asyncio.wait_for(process.stdout.readline(), 120)).decode().split()
+            line = (await asyncio.wait_for(process.stdout.readline(), 300)).decode().split()
             assert line[:1] == ["ready"], f"{name} did not start: {log.read_text()[-3000:]}"
             started.append(GatewayProcess(process, line[2], log))
         yield started
