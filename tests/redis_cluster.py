@@ -40,6 +40,7 @@ def redis_cluster_url() -> Iterator[str]:
             folder.mkdir()
             servers.append(subprocess.Popen(
                 [REDIS_SERVER, "--port", str(port), "--bind", "127.0.0.1", "--cluster-enabled", "yes",
+                 "--cluster-port", str(free_port()),  # not port + 10000, which may be taken or > 65535
                  "--cluster-config-file", "nodes.conf", "--cluster-node-timeout", "2000",
                  "--dir", str(folder), "--save", "", "--appendonly", "no"],
                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
