@@ -12,8 +12,7 @@ __all__ = ["FEATURES", "Calibration", "OperatingPoint"]
 
 FEATURES = ("top1", "top2", "margin", "best_variant", "centroid", "agreement", "ratio",
             "share", "learned", "learned_lead", "neighbour_votes", "entropy",
-            "specificity", "covered", "meaning", "meaning_centroid", "meaning_lead",
-            "has_meaning")
+            "specificity", "covered", "meaning", "meaning_centroid", "meaning_lead")
 """What the decision sees about a query's top hits (computed by `KnowledgeIndex.features`)."""
 
 

@@ -13,7 +13,8 @@ from functools import lru_cache
 
 import snowballstemmer
 
-__all__ = ["MAX_QUERY_CHARS", "Prepared", "forget_tokens", "prepare", "stem", "tokens"]
+__all__ = ["MAX_QUERY_CHARS", "Prepared", "forget_tokens", "prepare", "stem", "tokens",
+           "topic_stems"]
 
 MAX_QUERY_CHARS = 2000
 """Longer text is cut: a question is never this long and a 10 kB paste must stay fast."""
@@ -34,6 +35,19 @@ _STOP_WORDS = frozenset(
     здравствуйте здравствуй привет добрый доброе день утро вечер пожалуйста спасибо
     подскажите скажите будьте добры уважаемые ну вот
     hi hello hey dear please thanks thank thx a an the
+    """.split()
+)
+
+# Words that name no topic: pronouns, prepositions and "problem / question / help". A
+# question whose only other word is a topic ("у меня проблема с картой", "card") is vague.
+_GENERIC_WORDS = frozenset(
+    """
+    у меня мне я мой моя моё мое мои мы нас нам с со по про о об в во на и а но или не это
+    есть был была было что как где вопрос вопросы проблема проблемы проблемой проблему
+    помощь помогите помочь нужна нужно нужен хочу хотел хотела можно ли
+    i me my mine we our us have has had a an the with about on in of for to and or not is are
+    it this that problem problems issue issues question questions help need want can
+    what how where
     """.split()
 )
 
@@ -95,6 +109,11 @@ def _words_and_stems(text: str) -> list[tuple[str, str]]:
 def tokens(text: str) -> list[str]:
     """Lower-case, `ё`-folded, script-repaired words without stop words."""
     return [word for word, _ in _words_and_stems(text)]
+
+
+def topic_stems(text: str) -> list[str]:
+    """The stems of the words that may name a topic (all but the generic ones)."""
+    return [s for w, s in _words_and_stems(text) if w not in _GENERIC_WORDS]
 
 
 def prepare(text: str) -> Prepared:
