@@ -17,23 +17,24 @@ from typing import Literal
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.contracts import Action, Attachment, Button, ChannelKind
-from bot.db import AppendedRow, SessionFactory
-from bot.events import DeskFeed, record
+from core.contracts import Action, Attachment, Button, ChannelKind
+from core.db import AppendedRow, SessionFactory
+from core.events import DeskFeed, record
 from bot.handover import Handover, mark_taken
 from bot.knowledge import ArticleNotFound, KnowledgeBase
-from bot.models import (Author, Client, Conversation, ConversationStatus, Direction, EventKind,
+from core.models import (Author, Client, Conversation, ConversationStatus, Direction, EventKind,
                         Identity, Message, Operator, OperatorGroup)
 from bot.outbox import Outbox
-from bot.replies import add_message, add_reply, article_answer
-from bot.texts import say
+from bot.replies import article_answer
+from core.messages import add_message, add_reply
+from core.texts import say
 from kb.articles import Article
 from kb.index import Hit
 from routing.errors import AlreadyTaken, NotQueued, OperatorUnavailable, OverCapacity
-from routing.merge import MergeError, MergeSummary, merge_clients, unmerge
+from identity.merge import MergeError, MergeSummary, merge_clients, unmerge
 from routing.presence import OperatorPresence, Presence, PresenceState
 from routing.queue import OperatorQueue, validate_group
-from routing.recognition import Hint, client_hints, hints_in
+from identity.recognition import Hint, client_hints, hints_in
 
 __all__ = ["ClientCard", "ConversationView", "DeskError", "IdentityView", "MessageView",
            "OperatorDesk", "QueueRow", "SavedReply"]

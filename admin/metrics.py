@@ -24,8 +24,8 @@ from redis.exceptions import RedisError
 from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
 
-from bot.db import SessionFactory
-from bot.models import (
+from core.db import SessionFactory
+from core.models import (
     Conversation,
     ConversationEvent,
     ConversationStatus,

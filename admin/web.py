@@ -39,8 +39,8 @@ from aiohttp import WSMsgType, web
 from redis.exceptions import RedisError
 
 from admin.desk import ConversationView, DeskError, OperatorDesk, QueueView
-from bot.events import DeskFeed
-from bot.models import Operator
+from core.events import DeskFeed
+from core.models import Operator
 from channels.web import PAGE_HEADERS, same_origin
 
 __all__ = ["OperatorConsole"]

@@ -58,7 +58,7 @@ async def echo_bot(token: str, api_base: str) -> None:
 
 async def adapter(token: str, api_base: str) -> None:
     """Our Telegram channel alone: its poll loop and send path, echoing without the engine."""
-    from bot.contracts import ChannelKind, InboundMessage, OutboundMessage
+    from core.contracts import ChannelKind, InboundMessage, OutboundMessage
     from channels.delivery import SendRateLimiter
     from channels.telegram import TelegramChannel
 
@@ -80,13 +80,13 @@ async def adapter(token: str, api_base: str) -> None:
 async def gateway(token: str, api_base: str) -> None:
     """The full path: the real Gateway with its Telegram channel wired as bot/app.py wires
     it (the poller lease and the send ledger in Redis), the bot-wide rate raised."""
-    from bot.app import open_gateway, running, settle_collector
-    from bot.contracts import ChannelKind
-    from bot.settings import load_settings
+    from switchboard.app import open_gateway, running, settle_collector
+    from core.contracts import ChannelKind
+    from switchboard.settings import load_settings
     from channels.delivery import SendRateLimiter
     from channels.telegram import TelegramChannel, poller_name
-    from routing.ledger import RedisSendLedger
-    from routing.locks import RedisPollerLease
+    from core.send_ledger import RedisSendLedger
+    from core.leases import RedisPollerLease
 
     settings = load_settings()
     async with open_gateway(settings) as opened:

@@ -40,8 +40,8 @@ from urllib.parse import urlparse
 
 from redis.asyncio import ConnectionPool, Redis
 
-from bot.redis_server import embedded_redis
-from routing import keys
+from switchboard.redis_server import embedded_redis
+from core import keys
 from routing.queue import OperatorQueue, QueueEntry
 
 T0 = dt.datetime(2026, 11, 24, 9, 0, tzinfo=dt.UTC)

@@ -1,1 +1,2 @@
-"""Switchboard's conversation engine, domain model and application wiring."""
+"""The conversation engine: the pipeline an inbound message goes through, the dialogue
+policy, the hand-over to the queue and the outbox."""

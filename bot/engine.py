@@ -35,19 +35,20 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.contracts import Action, AttachmentKind, Button, ChannelKind, InboundMessage
-from bot.db import AppendedRow, SessionFactory, WriteLock, insert_objects
-from bot.events import DeskFeed, record
+from core.contracts import Action, AttachmentKind, Button, ChannelKind, InboundMessage
+from core.db import AppendedRow, SessionFactory, WriteLock, insert_objects
+from core.events import DeskFeed, record
 from bot.handover import Handover
 from bot.knowledge import KnowledgeBase
-from bot.models import (Author, Client, Conversation, ConversationStatus, Delivery, Direction,
+from core.models import (Author, Client, Conversation, ConversationStatus, Delivery, Direction,
                         EventKind, Identity, KbMiss, Message, Operator)
-from bot.replies import add_message, add_reply, article_answer
-from bot.texts import language_of, locale_language, say
+from bot.replies import article_answer
+from core.messages import add_message, add_reply
+from core.texts import language_of, locale_language, say
 from bot.outbox import Outbox
 from kb.index import Decision, Match
 from routing.queue import OperatorQueue, QueueEntry
-from routing.recognition import Recognition
+from identity.recognition import Recognition
 from routing.service_levels import ServiceLevels
 
 __all__ = ["Engine"]

@@ -14,9 +14,9 @@ from collections.abc import Callable, Iterable
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.db import SessionFactory
-from bot.events import DeskFeed, record
-from bot.models import Conversation, ConversationStatus, EventKind, Operator
+from core.db import SessionFactory
+from core.events import DeskFeed, record
+from core.models import Conversation, ConversationStatus, EventKind, Operator
 from routing.assignment import Assignment, Dispatcher
 from routing.queue import QueueEntry
 

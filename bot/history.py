@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from bot.contracts import Attachment, Button, ChannelKind
-from bot.db import SessionFactory
-from bot.models import Conversation, Direction, Identity, Message
-from channels.web import HistoryItem, history_item_id
+from core.contracts import Attachment, Button, ChannelKind
+from core.db import SessionFactory
+from core.models import Conversation, Direction, Identity, Message
+from core.history import HistoryItem, history_item_id
 
 __all__ = ["HISTORY_LIMIT", "web_history"]
 

@@ -22,14 +22,14 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 from sqlalchemy import delete, func, select
 
-from bot.db import SessionFactory
-from bot.models import KbArticle, KbCalibration, KbMiss, KbVariant, utcnow
+from core.db import SessionFactory
+from core.models import KbArticle, KbCalibration, KbMiss, KbVariant, utcnow
 from kb.articles import Article
 from kb.calibration import Calibration
 from kb.formats import load_file
 from kb.holdout import DEFAULT_OOS_RECALL, calibrate
 from kb.index import KnowledgeIndex
-from routing import keys
+from core import keys
 
 __all__ = ["ArticleNotFound", "ImportSummary", "KnowledgeBase"]
 

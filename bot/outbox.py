@@ -21,11 +21,11 @@ from collections.abc import Callable, Coroutine, Iterable, Mapping, Sequence
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.contracts import (Action, Attachment, Button, ChannelAdapter, ChannelKind, DeliveryError,
+from core.contracts import (Action, Attachment, Button, ChannelAdapter, ChannelKind, DeliveryError,
                            DeliveryReceipt, OutboundMessage)
-from bot.db import SessionFactory, WriteLock
-from bot.events import DeskFeed, record
-from bot.models import Author, Conversation, Delivery, EventKind, Identity, Message
+from core.db import SessionFactory, WriteLock
+from core.events import DeskFeed, record
+from core.models import Author, Conversation, Delivery, EventKind, Identity, Message
 
 __all__ = ["Outbox"]
 

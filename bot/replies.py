@@ -1,34 +1,12 @@
-"""Queueing a reply to a client, and the one place a message row is made for it.
-
-The reply goes to the channel and identity of the client's latest message unless the
-caller names another identity. It is stored PENDING; `Outbox` sends it after the commit.
-Messages are append-only rows of the unit of work (`bot.db.UnitOfWork`): their ids exist
-after the next flush.
-"""
+"""An article's answer in the form the conversation's channel takes."""
 
 from __future__ import annotations
 
-import datetime as dt
-from collections.abc import Sequence
-from typing import Any
-
-from sqlalchemy.ext.asyncio import AsyncSession
-
-from bot.contracts import Attachment, Button, ChannelKind
-from bot.db import AppendedRow, append_row
-from bot.models import Author, Base, Conversation, Delivery, Direction, Identity, Message
+from core.contracts import ChannelKind
+from core.models import Conversation
 from kb.articles import Article
 
-__all__ = ["add_message", "add_reply", "article_answer"]
-
-MESSAGES = Base.metadata.tables[Message.__tablename__]
-_UNSET: dict[str, Any] = {
-    "identity_id": None, "operator_id": None, "text": "", "original_text": None,
-    "attachments": [], "action": None, "buttons": [], "channel_message_id": None,
-    "private": False, "automated": False, "delivery": None, "delivery_error": None,
-    "kb_article_id": None, "kb_score": None, "edited_at": None, "delivered_at": None}
-"""Every column a caller may leave out, so that all message rows of a batch have the same
-columns and share one INSERT."""
+__all__ = ["article_answer"]
 
 
 def article_answer(article: Article, conversation: Conversation) -> str:
@@ -36,26 +14,3 @@ def article_answer(article: Article, conversation: Conversation) -> str:
     email, the chat answer elsewhere."""
     return article.answer_for("email" if conversation.last_channel is ChannelKind.EMAIL
                               else "chat")
-
-
-def add_message(session: AsyncSession, **values: Any) -> AppendedRow:
-    """A message row, written with the session's next flush."""
-    return append_row(session, MESSAGES, {**_UNSET, **values})
-
-
-async def add_reply(session: AsyncSession, conversation: Conversation, *, text: str, author: Author,
-                    at: dt.datetime, buttons: Sequence[Button] = (),
-                    attachments: Sequence[Attachment] = (), operator_id: int | None = None,
-                    identity: Identity | None = None, kb_article_id: str | None = None,
-                    kb_score: float | None = None) -> AppendedRow:
-    """The reply, added to the unit of work. Its id exists after the next flush: a caller
-    that needs it now flushes; the engine flushes a whole batch of messages once."""
-    target = identity or await session.get(Identity, conversation.last_identity_id)
-    assert target is not None, "a conversation always has the identity of its last message"
-    conversation.updated_at = at
-    return add_message(
-        session, conversation_id=conversation.id, identity_id=target.id, channel=target.channel,
-        direction=Direction.OUT, author=author, operator_id=operator_id, text=text,
-        attachments=[a.as_json() for a in attachments], buttons=[b.as_json() for b in buttons],
-        delivery=Delivery.PENDING, kb_article_id=kb_article_id, kb_score=kb_score, created_at=at)
-

@@ -1,2 +1,2 @@
-"""Channel adapters: each turns one platform's events into `bot.contracts.InboundMessage`
-and sends `bot.contracts.OutboundMessage`. No business logic lives here."""
+"""Channel adapters: each turns one platform's events into `core.contracts.InboundMessage`
+and sends `core.contracts.OutboundMessage`. No business logic lives here."""

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from bot.contracts import Action, Button
+from core.contracts import Action, Button
 
 __all__ = ["MAX_BUTTON_DATA", "decode_button", "encode_button"]
 

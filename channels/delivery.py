@@ -15,7 +15,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Protocol, TypeVar
 
-from bot.contracts import DeliveryError
+from core.contracts import DeliveryError
 
 __all__ = ["Failure", "RetryPolicy", "SendLedger", "SendRateLimiter", "send_with_retries"]
 

@@ -14,7 +14,7 @@ import logging
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Protocol
 
-from bot.contracts import InboundMessage, InboundSink
+from core.contracts import InboundMessage, InboundSink
 from channels.delivery import RetryPolicy
 
 __all__ = ["RECONNECT", "PollerLease", "UnsharedLease", "store_all"]

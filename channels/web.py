@@ -35,11 +35,11 @@ from typing import Any
 
 from aiohttp import WSCloseCode, WSMsgType, web
 
-from bot.contracts import (Action, Attachment, Button, ChannelKind, DeliveryReceipt, InboundMessage,
+from core.history import HistoryItem, history_item_id
+from core.contracts import (Action, Attachment, Button, ChannelKind, DeliveryReceipt, InboundMessage,
                            InboundSink, OutboundMessage)
 
-__all__ = ["MAX_TEXT", "VISITOR_COOKIE", "HistoryItem", "WebChat", "history_item_id",
-           "same_origin"]
+__all__ = ["MAX_TEXT", "VISITOR_COOKIE", "WebChat", "same_origin"]
 
 log = logging.getLogger(__name__)
 
@@ -61,41 +61,6 @@ PAGE_HEADERS = {
 _VISITOR = re.compile(r"[A-Za-z0-9_-]{16,64}")
 _CLIENT_ID = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 _ACTIONS = {Action.HANDOFF, Action.CHOOSE, Action.RATE}
-_SHOWN_ATTACHMENT_FIELDS = ("kind", "name", "size", "mime")
-
-
-@dataclass(frozen=True, slots=True)
-class HistoryItem:
-    """One message as the visitor's page shows it. `channel` is where it was said: a client
-    recognised across channels sees their Telegram or email messages too."""
-
-    id: str
-    author: str                      # client | bot | operator | system
-    text: str
-    at: dt.datetime
-    buttons: tuple[Button, ...] = ()
-    attachments: tuple[Attachment, ...] = ()
-    action: str | None = None        # what a client's button press meant
-    channel: str = ChannelKind.WEB.value
-
-    def as_json(self) -> dict[str, Any]:
-        return {
-            "id": self.id, "author": self.author, "text": self.text, "at": self.at.isoformat(),
-            "buttons": [b.as_json() for b in self.buttons],
-            # never the server's file path or a platform URL that may embed a token
-            "attachments": [{k: v for k, v in a.as_json().items() if k in _SHOWN_ATTACHMENT_FIELDS}
-                            for a in self.attachments],
-            "action": self.action, "channel": self.channel,
-        }
-
-
-def history_item_id(*, message_id: int, channel_message_id: str | None = None,
-                    inbound_web: bool = False) -> str:
-    """The id the page knows a message by: its own uuid for what it sent (so the echo of a
-    pending message replaces it), otherwise the stored message id."""
-    if inbound_web and channel_message_id and ":" in channel_message_id:
-        return channel_message_id.split(":", 1)[1]
-    return f"m{message_id}"
 
 
 def same_origin(request: web.Request) -> bool:

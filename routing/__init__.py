@@ -1,1 +1,1 @@
-"""The Redis-backed operator queue, service levels and client recognition."""
+"""The Redis-backed operator queue: service levels, assignment, presence and the SLA watcher."""

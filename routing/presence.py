@@ -15,8 +15,8 @@ from dataclasses import dataclass
 
 from redis.asyncio import Redis
 
-from bot.models import utcnow
-from routing import keys
+from core.models import utcnow
+from core import keys
 from routing.queue import as_text, from_micros, to_micros, validate_group
 
 __all__ = ["OperatorPresence", "Presence", "PresenceState"]

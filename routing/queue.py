@@ -21,10 +21,10 @@ from typing import Any
 from redis.asyncio import Redis
 from redis.asyncio.client import Pipeline
 
-from bot.models import utcnow
-from routing import keys
+from core.models import utcnow
+from core import keys
 from routing.errors import AlreadyTaken, NotQueued, OperatorUnavailable, OverCapacity
-from routing.scripts import register
+from core.scripts import register
 
 __all__ = ["QueueEntry", "QueueFigures", "Reclaimed", "Located", "OperatorQueue", "SlaReport",
            "as_text", "validate_group", "to_micros", "from_micros"]
@@ -143,7 +143,7 @@ class OperatorQueue:
         self.redis = redis
         self.lease = dt.timedelta(seconds=lease_seconds)
         self.clock = clock
-        self._script = register(redis, "queue.lua")
+        self._script = register(redis, "routing", "queue.lua")
         self._keys = keys.queue_keys()
 
     async def call(self, operation: str, *args: Any, client: Redis | Pipeline | None = None) -> Any:

@@ -18,9 +18,9 @@ from typing import Any
 
 from sqlalchemy import select
 
-from bot.db import SessionFactory
-from bot.models import Conversation, ConversationEvent, ConversationStatus, EventKind
-from routing import keys
+from core.db import SessionFactory
+from core.models import Conversation, ConversationEvent, ConversationStatus, EventKind
+from core import keys
 from routing.queue import BY_ORDER, HEAD, OperatorQueue, QueueEntry, as_text, validate_group
 
 __all__ = ["RebuildReport", "entry_for", "rebuild_queue"]

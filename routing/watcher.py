@@ -20,9 +20,9 @@ from typing import Protocol
 
 from sqlalchemy import select, update
 
-from bot.contracts import ChannelKind
-from bot.db import SessionFactory
-from bot.models import Conversation, ConversationEvent, ConversationStatus, EventKind
+from core.contracts import ChannelKind
+from core.db import SessionFactory
+from core.models import Conversation, ConversationEvent, ConversationStatus, EventKind
 from routing.queue import OperatorQueue, QueueEntry, Reclaimed
 
 __all__ = ["DeskNotifier", "SlaWatcher", "WatchReport"]

@@ -14,17 +14,17 @@ import pytest
 from pydantic import SecretStr
 from sqlalchemy import select
 
-from bot.app import Gateway, running
-from bot.contracts import ChannelKind
-from bot.models import Conversation, Operator
-from bot.settings import AdminBotSettings, Settings
+from switchboard.app import Gateway, running
+from core.contracts import ChannelKind
+from core.models import Conversation, Operator
+from switchboard.settings import AdminBotSettings, Settings
 from channels.delivery import RetryPolicy
 from channels.telegram import TelegramChannel
 from channels.vk import VkChannel
 from fake_telegram import FakeTelegram
 from fake_telegram_forum import ForumTelegram
 from fake_vk import FakeVk
-from routing import keys
+from core import keys
 from routing.presence import PresenceState
 
 __all__ = ["ADMIN_TOKEN", "World", "admin_bot_settings", "admin_telegram", "settings", "world",

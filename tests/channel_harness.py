@@ -8,7 +8,7 @@ import contextlib
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
 
-from bot.contracts import ChannelAdapter, InboundMessage
+from core.contracts import ChannelAdapter, InboundMessage
 
 __all__ = ["ListSink", "receiving", "until"]
 

@@ -23,11 +23,11 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from bot.app import Gateway, open_gateway
-from bot.db import SessionFactory, create_engine, session_factory, upgrade
-from bot.models import Base
-from bot.redis_server import embedded_redis
-from bot.settings import Settings
+from switchboard.app import Gateway, open_gateway
+from core.db import SessionFactory, create_engine, session_factory, upgrade
+from core.models import Base
+from switchboard.redis_server import embedded_redis
+from switchboard.settings import Settings
 from fake_telegram import FakeTelegram
 from fake_vk import FakeVk
 from stepping_clock import SteppingClock
@@ -120,7 +120,7 @@ async def gateway(settings: Settings, sessions: SessionFactory, redis: Redis,
 @pytest.fixture
 async def served(gateway: Gateway) -> AsyncIterator[str]:
     """The gateway serving HTTP (web chat, console) on a free local port: its base URL."""
-    from bot.app import running
+    from switchboard.app import running
 
     async with running(gateway, host="127.0.0.1", port=0) as base_url:
         yield base_url

@@ -9,13 +9,13 @@ import asyncio
 import logging
 import os
 
-from bot.app import open_gateway, running
-from bot.contracts import ChannelKind
-from bot.settings import load_settings
+from switchboard.app import open_gateway, running
+from core.contracts import ChannelKind
+from switchboard.settings import load_settings
 from channels.delivery import SendRateLimiter
 from channels.telegram import TelegramChannel, poller_name
-from routing.ledger import RedisSendLedger
-from routing.locks import RedisPollerLease
+from core.send_ledger import RedisSendLedger
+from core.leases import RedisPollerLease
 
 
 async def main() -> None:

@@ -35,7 +35,7 @@ import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 
-from bot.contracts import InboundMessage, InboundSink
+from core.contracts import InboundMessage, InboundSink
 from channels.email import EmailAdapter, MailServer
 
 DOVECOT = "/usr/sbin/dovecot"

@@ -25,9 +25,9 @@ from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from bot.contracts import ChannelKind
-from bot.db import SessionFactory
-from bot.models import (
+from core.contracts import ChannelKind
+from core.db import SessionFactory
+from core.models import (
     Client,
     ClientTier,
     Conversation,

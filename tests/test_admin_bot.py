@@ -10,8 +10,8 @@ import json
 from sqlalchemy import select
 
 from admin_bot_world import World, admin_bot_settings, admin_telegram, eventually, settings, world
-from bot.contracts import ChannelKind
-from bot.models import ConversationStatus, KbArticle, Message, Operator
+from core.contracts import ChannelKind
+from core.models import ConversationStatus, KbArticle, Message, Operator
 from routing.watcher import SlaWatcher
 
 __all__ = ["admin_bot_settings", "admin_telegram", "settings", "world"]

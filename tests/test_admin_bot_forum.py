@@ -9,9 +9,9 @@ import pytest
 
 from admin_bot_world import (ADMIN_TOKEN, World, admin_telegram, eventually, settings,
                              world)
-from bot.contracts import ChannelKind
-from bot.models import ConversationStatus
-from bot.settings import AdminBotSettings
+from core.contracts import ChannelKind
+from core.models import ConversationStatus
+from switchboard.settings import AdminBotSettings
 from fake_telegram_forum import ForumTelegram
 from pydantic import SecretStr
 

@@ -9,9 +9,9 @@ import pytest
 from redis.asyncio import Redis
 from typer.testing import CliRunner
 
-from admin.bot.state import Invites
-from bot.commands.operators import operators_app
-from bot.db import SessionFactory
+from admin.telegram.state import Invites
+from switchboard.commands.operators import operators_app
+from core.db import SessionFactory
 
 
 @pytest.fixture

@@ -15,9 +15,9 @@ from fake_telegram import FakeTelegram
 from fake_vk import FakeVk
 from sqlalchemy import func, select
 
-from bot.app import Gateway
-from bot.contracts import ChannelKind
-from bot.models import (
+from switchboard.app import Gateway
+from core.contracts import ChannelKind
+from core.models import (
     Conversation,
     ConversationEvent,
     ConversationStatus,

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from sqlalchemy import func, select
 
-from bot.app import Gateway
-from bot.contracts import ChannelKind
-from bot.models import Author, Conversation, ConversationStatus, Direction, Message
+from switchboard.app import Gateway
+from core.contracts import ChannelKind
+from core.models import Author, Conversation, ConversationStatus, Direction, Message
 from web_client import Console, Visitor
 
 

@@ -16,11 +16,11 @@ from mail_servers import (Dovecot, Recorded, Responder, SmtpRelay,  # noqa: F401
                           client_letter, dovecot, eventually, mailbox, smtp_server, submit,
                           support_adapter)
 
-from bot.app import Gateway, open_gateway, running
-from bot.contracts import ChannelKind
-from bot.models import (Author, ConversationEvent, Delivery, Direction, EventKind, Identity,
+from switchboard.app import Gateway, open_gateway, running
+from core.contracts import ChannelKind
+from core.models import (Author, ConversationEvent, Delivery, Direction, EventKind, Identity,
                         Message)
-from bot.settings import Settings
+from switchboard.settings import Settings
 
 QUESTION = "Я потерял карту, что делать?"
 

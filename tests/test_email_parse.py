@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.contracts import AttachmentKind, ChannelKind
+from core.contracts import AttachmentKind, ChannelKind
 from channels.email.attachments import AttachmentStore
 from channels.email.parse import MailParser, synthetic_id
 

@@ -10,7 +10,7 @@ import pytest
 from mail_servers import (Dovecot, SmtpRelay, dovecot, free_port, mailbox,  # noqa: F401
                           smtp_server, support_adapter)
 
-from bot.contracts import Attachment, AttachmentKind, ChannelKind, DeliveryError, OutboundMessage
+from core.contracts import Attachment, AttachmentKind, ChannelKind, DeliveryError, OutboundMessage
 from channels.email import MailServer
 from channels.email.compose import compose
 from channels.email.smtp import SmtpSender

@@ -14,7 +14,7 @@ from aiosmtpd.controller import Controller
 from mail_servers import (PASSWORD, Collector, Dovecot, SmtpRelay, client_letter, free_port,
                           running, started_dovecot)
 
-from bot.contracts import ChannelKind, DeliveryError, OutboundMessage
+from core.contracts import ChannelKind, DeliveryError, OutboundMessage
 from channels.email import EmailAdapter, MailServer
 from channels.email.compose import compose
 from channels.email.servers import Security

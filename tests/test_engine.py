@@ -17,9 +17,9 @@ import pytest
 
 from sqlalchemy import func, select, text
 
-from bot.app import Gateway
-from bot.contracts import Action, Attachment, AttachmentKind, ChannelKind, InboundMessage
-from bot.models import (Author, Conversation, ConversationEvent, ConversationStatus, Delivery,
+from switchboard.app import Gateway
+from core.contracts import Action, Attachment, AttachmentKind, ChannelKind, InboundMessage
+from core.models import (Author, Conversation, ConversationEvent, ConversationStatus, Delivery,
                         Direction, EventKind, Identity, KbMiss, Message)
 from routing.presence import PresenceState
 from stepping_clock import SteppingClock

@@ -11,14 +11,14 @@ from pathlib import Path
 import pytest
 from redis.asyncio import Redis
 
-from bot.db import SessionFactory
+from core.db import SessionFactory
 from bot.knowledge import KnowledgeBase
-from bot.models import KbMiss
+from core.models import KbMiss
 from kb.articles import Article
 
 REPO = Path(__file__).resolve().parents[1]
-SAMPLE_KB = REPO / "bot" / "sample_kb" / "bank.yaml"
-RUN_KB_APP = "from bot.commands.kb import kb_app; kb_app(prog_name='switchboard kb')"
+SAMPLE_KB = REPO / "switchboard" / "sample_kb" / "bank.yaml"
+RUN_KB_APP = "from switchboard.commands.kb import kb_app; kb_app(prog_name='switchboard kb')"
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ from kb.formats import load_file
 from kb.holdout import calibrate
 from kb.index import Decision, KnowledgeIndex
 
-SAMPLE_KB = Path(__file__).resolve().parents[1] / "bot" / "sample_kb" / "bank.yaml"
+SAMPLE_KB = Path(__file__).resolve().parents[1] / "switchboard" / "sample_kb" / "bank.yaml"
 
 BANK = [
     Article("card-lost", "Карта потеряна", "Заблокируйте карту в приложении.",

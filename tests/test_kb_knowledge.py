@@ -13,16 +13,16 @@ from redis.asyncio import Redis
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from bot.db import SessionFactory
+from core.db import SessionFactory
 from bot.knowledge import ArticleNotFound, KnowledgeBase
-from bot.models import KbArticle, KbCalibration
+from core.models import KbArticle, KbCalibration
 from kb.articles import Article
 from kb.formats import KbFileError
 from kb.index import Decision
-from routing import keys
+from core import keys
 
 REPO = Path(__file__).resolve().parents[1]
-SAMPLE_KB = REPO / "bot" / "sample_kb" / "bank.yaml"
+SAMPLE_KB = REPO / "switchboard" / "sample_kb" / "bank.yaml"
 
 LOST = Article("card-lost", "Карта потеряна", "Заблокируйте карту.",
                ("Я потерял карту", "Карту украли"), category="lost_card", tags=("card",),
@@ -174,7 +174,7 @@ async def test_refresh_if_stale_catches_a_missed_announcement(kb: KnowledgeBase,
 SECOND_PROCESS = """
 import asyncio, sys
 from redis.asyncio import Redis
-from bot.db import create_engine, session_factory
+from core.db import create_engine, session_factory
 from bot.knowledge import KnowledgeBase
 
 async def main(database_url, redis_url):

@@ -12,13 +12,13 @@ import time
 import pytest
 from redis.asyncio import Redis
 
-from routing import keys
-from routing.locks import LeaseLost, RedisPollerLease
+from core import keys
+from core.leases import LeaseLost, RedisPollerLease
 
 HOLDER_SCRIPT = """
 import asyncio, sys
 from redis.asyncio import Redis
-from routing.locks import RedisPollerLease
+from core.leases import RedisPollerLease
 
 async def main():
     redis = Redis.from_url(sys.argv[1])

@@ -11,13 +11,13 @@ import re
 
 from sqlalchemy import func, select
 
-from bot.app import Gateway
-from bot.contracts import Action, ChannelKind, InboundMessage
+from switchboard.app import Gateway
+from core.contracts import Action, ChannelKind, InboundMessage
 from bot.history import web_history
-from bot.models import Author, Client, Direction, Identity, MergeRecord, Message
-from routing import keys
-from routing.codes import ProofCodes, link_code_in, normalise_code
-from routing.recognition import VERIFY_EMAIL, Hint, client_hints
+from core.models import Author, Client, Direction, Identity, MergeRecord, Message
+from core import keys
+from identity.codes import ProofCodes, link_code_in, normalise_code
+from identity.recognition import VERIFY_EMAIL, Hint, client_hints
 
 _ids = itertools.count(1)
 LINK_CODE = re.compile(r"\b([A-Z0-9]{4}-[A-Z0-9]{4})\b")

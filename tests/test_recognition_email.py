@@ -12,8 +12,8 @@ from mail_servers import (Dovecot, SmtpRelay, client_letter, dovecot,  # noqa: F
                           eventually, mailbox, smtp_server, submit, support_adapter)
 from test_recognition import client_of, last_text, link_code, merges, tg
 
-from bot.app import Gateway, running
-from bot.contracts import ChannelKind
+from switchboard.app import Gateway, running
+from core.contracts import ChannelKind
 
 
 @contextlib.asynccontextmanager

@@ -8,11 +8,11 @@ import pytest
 from sqlalchemy import select
 
 from admin.desk import DeskError
-from bot.app import Gateway
-from bot.contracts import ChannelKind
-from bot.models import (Client, Conversation, ConversationEvent, ConversationStatus, Direction,
+from switchboard.app import Gateway
+from core.contracts import ChannelKind
+from core.models import (Client, Conversation, ConversationEvent, ConversationStatus, Direction,
                         EventKind, Identity, MergeRecord, Message)
-from routing.recognition import Hint
+from identity.recognition import Hint
 from stepping_clock import SteppingClock
 from test_recognition import client_of, link_code, merges, sent_to, tg, web
 

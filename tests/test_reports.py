@@ -30,8 +30,8 @@ from admin.reports.figures import Durations
 from admin.reports.gaps import GapCluster
 from admin.reports.period import Period
 from admin.reports.table import write_csv
-from bot.db import SessionFactory
-from bot.models import KbMiss
+from core.db import SessionFactory
+from core.models import KbMiss
 from routing.service_levels import BusinessCalendar
 
 WEEK = "2026-11-02..2026-11-08"

@@ -13,8 +13,8 @@ from reports_week import seed_week
 from test_reports import png_size
 from typer.testing import CliRunner, Result
 
-from bot.commands.report import report
-from bot.db import SessionFactory
+from switchboard.commands.report import report
+from core.db import SessionFactory
 
 
 @pytest.fixture

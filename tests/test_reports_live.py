@@ -12,8 +12,8 @@ from test_reports_metrics import scrape
 
 from admin.metrics import metrics_handler
 from admin.reports import build_report
-from bot.app import Gateway
-from bot.contracts import Action, ChannelKind, InboundMessage
+from switchboard.app import Gateway
+from core.contracts import Action, ChannelKind, InboundMessage
 
 _ids = itertools.count(1)
 

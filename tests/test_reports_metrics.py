@@ -13,9 +13,9 @@ from redis.asyncio import Redis
 from reports_week import NOW, seed_week
 
 from admin.metrics import metrics_handler
-from bot.contracts import ChannelKind
-from bot.db import SessionFactory
-from bot.models import Author, Conversation, Direction, Message
+from core.contracts import ChannelKind
+from core.db import SessionFactory
+from core.models import Author, Conversation, Direction, Message
 from routing.queue import OperatorQueue, QueueEntry
 
 Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]

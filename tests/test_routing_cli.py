@@ -11,10 +11,10 @@ from redis.asyncio import Redis
 from sqlalchemy import select
 from typer.testing import CliRunner
 
-from bot.commands.queue import queue_app
-from bot.contracts import ChannelKind
-from bot.db import SessionFactory
-from bot.models import Client, Conversation, ConversationStatus, Identity, utcnow
+from switchboard.commands.queue import queue_app
+from core.contracts import ChannelKind
+from core.db import SessionFactory
+from core.models import Client, Conversation, ConversationStatus, Identity, utcnow
 from routing.queue import OperatorQueue
 from routing.rebuild import entry_for
 

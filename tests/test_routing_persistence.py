@@ -11,9 +11,9 @@ import pytest
 from redis.asyncio import Redis
 from sqlalchemy import func, select, update
 
-from bot.contracts import ChannelKind
-from bot.db import SessionFactory
-from bot.models import (Client, Conversation, ConversationEvent, ConversationStatus, EventKind,
+from core.contracts import ChannelKind
+from core.db import SessionFactory
+from core.models import (Client, Conversation, ConversationEvent, ConversationStatus, EventKind,
                         Identity, Operator)
 from routing.queue import OperatorQueue, QueueEntry
 from routing.rebuild import entry_for, rebuild_queue

@@ -1,4 +1,4 @@
-"""The shipped sample KB (bot/sample_kb/bank.yaml) stays importable and well-formed.
+"""The shipped sample KB (switchboard/sample_kb/bank.yaml) stays importable and well-formed.
 
 It is the first thing a new installation loads, so a malformed article, an unknown category
 or a question claimed by two articles would surface as a confusing import error or as a bot
@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 import yaml
 
-SAMPLE_KB = Path(__file__).resolve().parents[1] / "bot" / "sample_kb" / "bank.yaml"
+SAMPLE_KB = Path(__file__).resolve().parents[1] / "switchboard" / "sample_kb" / "bank.yaml"
 
 CATEGORIES = frozenset(
     {"fraud", "lost_card", "cards", "payments", "transfers", "app", "account", "fees", "loans",

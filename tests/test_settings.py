@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from bot.redis_server import RedisUnavailable, connect_redis
-from bot.settings import SettingsError, load_settings
+from switchboard.redis_server import RedisUnavailable, connect_redis
+from switchboard.settings import SettingsError, load_settings
 
-SWITCHBOARD = [sys.executable, "-m", "bot.cli"]
+SWITCHBOARD = [sys.executable, "-m", "switchboard.cli"]
 
 
 @pytest.mark.parametrize(("variable", "value", "expected"), [

@@ -7,9 +7,9 @@ from alembic.migration import MigrationContext
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot.contracts import ChannelKind
-from bot.db import SessionFactory
-from bot.models import Base, Client, Identity
+from core.contracts import ChannelKind
+from core.db import SessionFactory
+from core.models import Base, Client, Identity
 
 
 async def test_migrations_match_models(db_engine: AsyncEngine) -> None:

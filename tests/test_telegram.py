@@ -12,7 +12,7 @@ from channel_harness import ListSink, receiving, until
 from fake_telegram import FakeTelegram
 from redis.asyncio import Redis
 
-from bot.contracts import (
+from core.contracts import (
     Action,
     Attachment,
     AttachmentKind,
@@ -23,7 +23,7 @@ from bot.contracts import (
 )
 from channels.delivery import RetryPolicy, SendRateLimiter
 from channels.telegram import TelegramChannel
-from routing.ledger import RedisSendLedger
+from core.send_ledger import RedisSendLedger
 
 FAST_RETRY = RetryPolicy(attempts=4, base_delay=0.05, max_delay=0.2)
 USER = 1001

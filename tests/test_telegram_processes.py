@@ -17,10 +17,10 @@ from fake_telegram import FakeTelegram
 from redis.asyncio import Redis
 from sqlalchemy import func, select
 
-from bot.db import SessionFactory
-from bot.models import Delivery, Direction, Message
+from core.db import SessionFactory
+from core.models import Delivery, Direction, Message
 from channels.telegram import IN_FLIGHT, poller_name
-from routing.locks import RedisPollerLease
+from core.leases import RedisPollerLease
 
 QUESTION = "Я потерял карту, что делать?"
 ROOT = Path(__file__).resolve().parent.parent

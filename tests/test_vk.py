@@ -11,7 +11,7 @@ from channel_harness import ListSink, receiving, until
 from fake_vk import FakeVk
 from redis.asyncio import Redis
 
-from bot.contracts import (
+from core.contracts import (
     Action,
     Attachment,
     AttachmentKind,
@@ -22,7 +22,7 @@ from bot.contracts import (
 )
 from channels.delivery import RetryPolicy
 from channels.vk import VkChannel, poller_name, random_id
-from routing.locks import RedisPollerLease
+from core.leases import RedisPollerLease
 
 FAST_RETRY = RetryPolicy(attempts=4, base_delay=0.05, max_delay=0.2)
 USER = 5005

@@ -13,9 +13,9 @@ import uuid
 import aiohttp
 from sqlalchemy import select
 
-from bot.app import Gateway
-from bot.contracts import ChannelKind
-from bot.models import Author, Direction, Message
+from switchboard.app import Gateway
+from core.contracts import ChannelKind
+from core.models import Author, Direction, Message
 from channels.web import MAX_TEXT
 from web_client import Visitor
 

@@ -10,9 +10,9 @@ from dataclasses import replace
 import aiohttp
 from sqlalchemy import func, select
 
-from bot.app import Gateway, running
-from bot.contracts import Action, ChannelKind, InboundMessage
-from bot.models import Message, Operator
+from switchboard.app import Gateway, running
+from core.contracts import Action, ChannelKind, InboundMessage
+from core.models import Message, Operator
 from web_client import Console
 
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import datetime as dt
 
-from bot.contracts import Action, ChannelKind
-from bot.db import SessionFactory
+from core.contracts import Action, ChannelKind
+from core.db import SessionFactory
 from bot.history import web_history
-from bot.models import (Author, Client, Conversation, ConversationStatus, Delivery, Direction,
+from core.models import (Author, Client, Conversation, ConversationStatus, Delivery, Direction,
                         Identity, Message)
 
 START = dt.datetime(2026, 11, 24, 10, 0, tzinfo=dt.UTC)

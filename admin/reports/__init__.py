@@ -1,7 +1,7 @@
 """Reports: the desk's figures for a period, computed from stored conversations and events.
 
 `build_report` answers `/report [period]` with a text and a PNG; `daily_summary` sends
-yesterday's; `bot.commands.report` prints the split table and writes CSV.
+yesterday's; `switchboard.commands.report` prints the split table and writes CSV.
 """
 
 from __future__ import annotations

@@ -21,7 +21,7 @@ from admin.reports.figures import (
 )
 from admin.reports.gaps import GapCluster, HandedOffClusters, kb_gap_clusters
 from admin.reports.period import Period
-from bot.db import SessionFactory
+from core.db import SessionFactory
 
 __all__ = ["ReportContents", "gather"]
 

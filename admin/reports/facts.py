@@ -18,7 +18,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from admin.reports.period import Period
-from bot.models import (
+from core.models import (
     Client,
     Conversation,
     ConversationEvent,

@@ -10,8 +10,8 @@ from dataclasses import dataclass
 from sqlalchemy import select
 
 from admin.reports.period import Period
-from bot.db import SessionFactory
-from bot.models import KbMiss
+from core.db import SessionFactory
+from core.models import KbMiss
 from kb.gaps import find_gaps
 
 __all__ = ["MAX_QUESTIONS", "GapCluster", "HandedOffClusters", "kb_gap_clusters"]

@@ -16,8 +16,8 @@ from admin.reports.figures import SplitBy, WorkingTime
 from admin.reports.gaps import HandedOffClusters
 from admin.reports.period import Period, parse_period
 from admin.reports.summary import summarize
-from bot.db import SessionFactory
-from bot.models import utcnow
+from core.db import SessionFactory
+from core.models import utcnow
 
 __all__ = ["Report", "build_report", "daily_summary", "next_summary_at", "run_daily_summaries"]
 

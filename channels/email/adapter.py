@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-from bot.contracts import (ChannelKind, DeliveryError, DeliveryReceipt, InboundSink,
+from core.contracts import (ChannelKind, DeliveryError, DeliveryReceipt, InboundSink,
                            OutboundMessage)
 
 from channels.email.attachments import AttachmentStore

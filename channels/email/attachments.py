@@ -14,7 +14,7 @@ import tempfile
 from email.message import Message
 from pathlib import Path
 
-from bot.contracts import Attachment, AttachmentKind
+from core.contracts import Attachment, AttachmentKind
 
 from channels.email.body import is_body_part, is_technical_part, leaf_parts
 

@@ -14,7 +14,7 @@ from email.message import EmailMessage
 from email.utils import format_datetime, formataddr
 from pathlib import Path
 
-from bot.contracts import OutboundMessage
+from core.contracts import OutboundMessage
 
 from channels.email.threading import domain_of, message_id_for, reference_headers, reply_subject
 

@@ -11,7 +11,7 @@ from email import message_from_bytes, policy
 from email.message import Message
 from email.utils import parsedate_to_datetime
 
-from bot.contracts import ChannelKind, InboundMessage
+from core.contracts import ChannelKind, InboundMessage
 
 from channels.email.attachments import AttachmentStore, extract_attachments
 from channels.email.body import read_body

@@ -10,7 +10,7 @@ from email.message import EmailMessage
 
 import aiosmtplib
 
-from bot.contracts import DeliveryError
+from core.contracts import DeliveryError
 
 from channels.email.servers import MailServer
 

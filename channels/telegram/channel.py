@@ -40,7 +40,7 @@ from aiogram.types import CallbackQuery, FSInputFile, Message, Update
 from aiohttp import web
 from pydantic import ValidationError
 
-from bot.contracts import (
+from core.contracts import (
     Attachment,
     AttachmentKind,
     ChannelKind,
@@ -235,7 +235,7 @@ class TelegramChannel:
             async with self._in_flight:
                 return await call()
 
-        return await send_with_retries(limited, _classify, self._retry,
+        return await send_with_retries(limited, classify_failure, self._retry,
                                        what=f"Telegram send to {chat_id}")
 
     def _attachment_call(self, chat: int | str,
@@ -287,7 +287,9 @@ def _poll_delay(exc: Exception, failures: int) -> float:
     return RECONNECT.backoff(failures)
 
 
-def _classify(exc: Exception) -> Failure | None:
+def classify_failure(exc: Exception) -> Failure | None:
+    """How a failed Bot API call is handled: retried, permanent, or a configuration fault."""
+    """How a failed Bot API call is handled: retried, permanent, or a configuration fault."""
     if isinstance(exc, TelegramRetryAfter):
         return Failure(retryable=True, retry_after=float(exc.retry_after))
     if isinstance(exc, (TelegramForbiddenError, TelegramBadRequest, TelegramNotFound,

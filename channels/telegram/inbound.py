@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from aiogram.types import CallbackQuery, Message, Update
 
-from bot.contracts import Action, Attachment, AttachmentKind, ChannelKind, InboundMessage
+from core.contracts import Action, Attachment, AttachmentKind, ChannelKind, InboundMessage
 from channels.buttons import decode_button
 
 __all__ = ["ALLOWED_UPDATES", "to_inbound"]

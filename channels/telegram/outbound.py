@@ -13,7 +13,7 @@ from aiogram.types import (
     ReplyKeyboardMarkup,
 )
 
-from bot.contracts import Action, Button, OutboundMessage
+from core.contracts import Action, Button, OutboundMessage
 from channels.buttons import encode_button
 
 __all__ = ["SHARE_PHONE_LABEL", "reply_markup"]

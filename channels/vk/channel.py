@@ -23,7 +23,7 @@ import aiohttp
 from vkbottle import API, AiohttpClient, VKAPIError
 from vkbottle.api.request_rescheduler import ABCRequestRescheduler
 
-from bot.contracts import (
+from core.contracts import (
     Attachment,
     ChannelKind,
     DeliveryError,

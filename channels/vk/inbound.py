@@ -10,7 +10,7 @@ import mimetypes
 from collections.abc import Mapping
 from typing import Any
 
-from bot.contracts import Action, Attachment, AttachmentKind, ChannelKind, InboundMessage
+from core.contracts import Action, Attachment, AttachmentKind, ChannelKind, InboundMessage
 from channels.buttons import decode_button
 
 __all__ = ["BUTTON_KEY", "attachment_reference", "sender_of", "to_inbound"]

@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import logging
 
-from bot.contracts import Action, Button, OutboundMessage
+from core.contracts import Action, Button, OutboundMessage
 from channels.buttons import encode_button
 from channels.vk.inbound import BUTTON_KEY
 

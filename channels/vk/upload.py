@@ -18,7 +18,7 @@ from typing import Any
 import aiohttp
 from vkbottle import API, AiohttpClient
 
-from bot.contracts import Attachment, AttachmentKind, DeliveryError
+from core.contracts import Attachment, AttachmentKind, DeliveryError
 from channels.vk.inbound import attachment_reference
 
 __all__ = ["LocalFile", "read_local_file", "upload"]

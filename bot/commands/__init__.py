@@ -1,1 +1,0 @@
-"""The `switchboard` command line: one typer sub-app per concern, combined in `bot.cli`."""

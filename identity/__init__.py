@@ -1,0 +1,1 @@
+"""One client across channels: proof codes, recognition and merge (with undo)."""

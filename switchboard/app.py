@@ -1,0 +1,294 @@
+"""Wiring: build every part from the settings, hand each what it needs, run, shut down.
+
+`open_gateway(settings)` is the lifespan: one async context manager that connects the
+database and Redis, loads the knowledge base, rebuilds the live queue from the database,
+builds the channels, the engine, the operators' desk and the HTTP app, and closes it all
+on exit. `serve(gateway)` runs it: the HTTP server, every channel's receiver, and the
+background work (pending sends, KB reloads, SLA watch, idle conversations).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import gc
+import logging
+import signal
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from aiohttp import web
+from pydantic import SecretStr
+from redis.asyncio import Redis
+
+from admin.telegram import AdminBot, AdminBotOptions, Audience
+from admin.desk import OperatorDesk
+from admin.metrics import metrics_handler
+from admin.reports import Report, build_report, run_daily_summaries
+from admin.web import OperatorConsole
+from core.contracts import ChannelAdapter, ChannelKind
+from core.db import SessionFactory, create_engine, session_factory, upgrade, write_lock
+from bot.engine import Engine
+from core.events import DeskFeed
+from routing.notices import FeedNotifier
+from bot.handover import Handover
+from bot.history import web_history
+from bot.knowledge import KnowledgeBase
+from core.models import utcnow
+from bot.outbox import Outbox
+from switchboard.redis_server import connect_redis
+from switchboard.settings import Settings
+from channels.email import EmailAdapter, MailServer
+from channels.telegram import TelegramChannel, poller_name
+from channels.vk import VkChannel
+from channels.vk import poller_name as vk_poller_name
+from channels.web import WebChat
+from core.send_ledger import RedisSendLedger
+from core.leases import RedisPollerLease
+from routing.presence import Presence
+from routing.assignment import Dispatcher
+from identity.codes import ProofCodes
+from routing.queue import OperatorQueue
+from routing.rebuild import rebuild_queue
+from identity.recognition import Recognition
+from routing.service_levels import BusinessCalendar, ServiceLevels
+from routing.watcher import SlaWatcher
+
+__all__ = ["Gateway", "open_gateway", "serve", "settle_collector"]
+
+log = logging.getLogger(__name__)
+
+SAMPLE_KB = Path(__file__).with_name("sample_kb") / "bank.yaml"
+YOUNG_OBJECTS_PER_COLLECTION = 20_000
+"""Python's default (700) runs the cycle collector every few messages of a busy gateway."""
+
+
+@dataclass
+class Gateway:
+    settings: Settings
+    sessions: SessionFactory
+    redis: Redis
+    knowledge: KnowledgeBase
+    queue: OperatorQueue
+    levels: ServiceLevels
+    feed: DeskFeed
+    outbox: Outbox
+    engine: Engine
+    desk: OperatorDesk
+    web_chat: WebChat
+    adapters: dict[ChannelKind, ChannelAdapter]
+    http: web.Application
+    clock: Callable[[], dt.datetime]
+    admin_bot: AdminBot | None = None
+    background: list[asyncio.Task[None]] = field(default_factory=list)
+
+
+@contextlib.asynccontextmanager
+async def open_gateway(settings: Settings, *,
+                       clock: Callable[[], dt.datetime] = utcnow) -> AsyncIterator[Gateway]:
+    database = create_engine(settings.resolved_database_url)
+    try:
+        await upgrade(database)
+        async with connect_redis(settings.redis_url, settings.var_dir) as redis:
+            sessions = session_factory(database)
+            knowledge = KnowledgeBase(sessions, redis)
+            if settings.sample_kb:
+                await knowledge.seed_if_empty(SAMPLE_KB)
+            await knowledge.recalibrate_if_outdated()
+            await knowledge.load()
+            levels = ServiceLevels.load(settings.sla_config, BusinessCalendar(
+                settings.zone, settings.opening_hours, settings.working_days))
+            queue = OperatorQueue(redis)
+            await rebuild_queue(sessions, queue)
+            feed = DeskFeed(redis)
+            web_chat = WebChat(history=lambda visitor: web_history(sessions, visitor))
+            adapters: dict[ChannelKind, ChannelAdapter] = {ChannelKind.WEB: web_chat}
+            adapters.update(_channels(settings, redis))
+            writes = write_lock(database)
+            outbox = Outbox(sessions, adapters, feed, clock, writes=writes)
+            recognition = Recognition(codes=ProofCodes(redis), queue=queue, feed=feed,
+                                      desk_language=settings.language)
+            handover = Handover(sessions=sessions, dispatcher=Dispatcher(queue), feed=feed,
+                                clock=clock, push=settings.auto_assign)
+            engine = Engine(
+                sessions=sessions, knowledge=knowledge, queue=queue, levels=levels, outbox=outbox,
+                feed=feed, recognition=recognition, handover=handover, clock=clock,
+                language=settings.language,
+                answer_caps={ChannelKind.EMAIL: settings.email.bot_answers_per_hour}, writes=writes)
+            presence = Presence(redis, clock=clock)
+            desk = OperatorDesk(sessions=sessions, queue=queue, outbox=outbox, feed=feed, clock=clock,
+                                knowledge=knowledge, presence=presence, handover=handover)
+            admin_bot = _admin_bot(settings, desk=desk, feed=feed, sessions=sessions, redis=redis,
+                                   presence=presence, levels=levels)
+            http = web.Application(client_max_size=2 * 1024 * 1024)
+            http.add_routes(web_chat.routes())
+            telegram = adapters.get(ChannelKind.TELEGRAM)
+            if isinstance(telegram, TelegramChannel) and settings.telegram.mode == "webhook":
+                http.add_routes([telegram.webhook_route(settings.telegram.webhook_path)])
+            console = OperatorConsole(desk, feed, settings.operator_token.get_secret_value(),
+                                      groups=levels.groups)
+            http.add_routes(console.routes())
+            http.on_shutdown.append(lambda _app: console.aclose())  # open consoles would stall it
+            http.router.add_get("/metrics", metrics_handler(sessions, queue=queue))
+            gateway = Gateway(settings=settings, sessions=sessions, redis=redis, knowledge=knowledge,
+                              queue=queue, levels=levels, feed=feed, outbox=outbox,
+                              engine=engine, desk=desk, web_chat=web_chat, adapters=adapters,
+                              http=http, clock=clock, admin_bot=admin_bot)
+            try:
+                yield gateway
+            finally:
+                for task in gateway.background:
+                    task.cancel()
+                await asyncio.gather(*gateway.background, return_exceptions=True)
+                await outbox.drain()
+                for adapter in adapters.values():
+                    await adapter.aclose()
+                if admin_bot is not None:
+                    await admin_bot.aclose()
+    finally:
+        await database.dispose()
+
+
+@contextlib.asynccontextmanager
+async def running(gateway: Gateway, *, host: str | None = None,
+                  port: int | None = None) -> AsyncIterator[str]:
+    """Start the HTTP server, the channels and the background work; yield the base URL."""
+    runner = web.AppRunner(gateway.http, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, host or gateway.settings.http_host,
+                       gateway.settings.http_port if port is None else port)
+    await site.start()
+    bound = runner.addresses[0]
+    base_url = f"http://{bound[0]}:{bound[1]}"
+    tasks = gateway.background
+    for adapter in gateway.adapters.values():
+        tasks.append(asyncio.create_task(_keep_running(adapter.kind.value, adapter.run, gateway.engine)))
+    tasks.append(asyncio.create_task(_keep_running("kb-watch", gateway.knowledge.watch)))
+    tasks.append(asyncio.create_task(_keep_running("idle-closer", _close_idle, gateway)))
+    if gateway.admin_bot is not None:
+        tasks.append(asyncio.create_task(_keep_running("admin-bot", gateway.admin_bot.run)))
+    watcher = SlaWatcher(gateway.queue, gateway.sessions, FeedNotifier(gateway.feed))
+    watcher.start()
+    await gateway.outbox.resend_pending()
+    try:
+        yield base_url
+    finally:
+        await watcher.stop()
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        tasks.clear()
+        await runner.cleanup()
+
+
+async def serve(settings: Settings) -> None:
+    """Run until SIGINT or SIGTERM, then shut down cleanly (the embedded Redis too)."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    async with open_gateway(settings) as gateway, running(gateway) as url:
+        settle_collector()
+        log.info("Switchboard is up: web chat %s/ , operator console %s/operator", url, url)
+        print(f"Switchboard is up:\n  web chat          {url}/\n  operator console  {url}/operator"
+              f"  (token: OPERATOR_TOKEN)", flush=True)
+        await stop.wait()
+        log.info("shutting down")
+
+
+def settle_collector() -> None:
+    """Once a long-running gateway has started: what exists now (the KB index, the ORM's and
+    aiogram's models) lives as long as the process, so it is frozen out of the cycle
+    collector's walks, and young objects are collected less often. Each message makes
+    thousands of short-lived objects; with the defaults the collector took a fifth of the
+    engine's CPU."""
+    gc.collect()
+    gc.freeze()
+    young, middle, old = gc.get_threshold()
+    gc.set_threshold(max(young, YOUNG_OBJECTS_PER_COLLECTION), middle, old)
+
+
+def _channels(settings: Settings, redis: Redis) -> dict[ChannelKind, ChannelAdapter]:
+    """The platform channels whose settings are filled in. Pollers hold a Redis lease, so
+    with several gateway processes exactly one polls each bot."""
+    adapters: dict[ChannelKind, ChannelAdapter] = {}
+    telegram = settings.telegram
+    if telegram.token is not None:
+        token = telegram.token.get_secret_value()
+        adapters[ChannelKind.TELEGRAM] = TelegramChannel(
+            token, api_base=telegram.api_base, mode=telegram.mode, webhook_url=telegram.webhook_url,
+            webhook_secret=_secret(telegram.webhook_secret),
+            lease=RedisPollerLease(redis, poller_name(token)), ledger=RedisSendLedger(redis))
+    vk = settings.vk
+    if vk.token is not None and vk.group_id is not None:
+        adapters[ChannelKind.VK] = VkChannel(
+            vk.token.get_secret_value(), vk.group_id, api_base=vk.api_base,
+            lease=RedisPollerLease(redis, vk_poller_name(vk.group_id)))
+    mail = settings.email
+    if mail.address and mail.imap_host and mail.smtp_host:
+        adapters[ChannelKind.EMAIL] = EmailAdapter(
+            address=mail.address,
+            imap=MailServer(mail.imap_host, mail.imap_port, mail.imap_security,
+                            mail.imap_user or mail.address, _secret(mail.imap_password)),
+            smtp=MailServer(mail.smtp_host, mail.smtp_port, mail.smtp_security, mail.smtp_user,
+                            _secret(mail.smtp_password)),
+            folder=mail.imap_folder, processed_folder=mail.processed_folder,
+            poll_interval=mail.poll_interval,
+            attachment_dir=mail.attachment_dir or settings.var_dir / "attachments" / "email",
+            attachment_max_bytes=mail.attachment_max_bytes, display_name=mail.display_name)
+    return adapters
+
+
+def _secret(value: SecretStr | None) -> str | None:
+    return value.get_secret_value() if value is not None else None
+
+
+def _admin_bot(settings: Settings, *, desk: OperatorDesk, feed: DeskFeed, sessions: SessionFactory,
+               redis: Redis, presence: Presence, levels: ServiceLevels) -> AdminBot | None:
+    """The operators' Telegram bot, when ADMIN_BOT__TOKEN is set; polled by one process."""
+    config = settings.admin_bot
+    if config.token is None:
+        return None
+    token = config.token.get_secret_value()
+
+    async def make_report(period: str, language: str) -> Report:
+        return await build_report(sessions, levels.calendar, period, language=language,
+                                  recontact_days=settings.recontact_days)
+
+    async def daily_summaries(send: Callable[[Report], Awaitable[None]]) -> None:
+        if config.daily_summary_at is not None:
+            await run_daily_summaries(sessions, levels.calendar, send, at=config.daily_summary_at,
+                                      language=settings.language,
+                                      recontact_days=settings.recontact_days)
+
+    options = AdminBotOptions(
+        token=token, api_base=config.api_base, files_dir=settings.var_dir / "admin_files",
+        poll_timeout=config.poll_timeout,
+        audience=Audience(config.chat_id, config.forum, settings.language, settings.zone))
+    return AdminBot(options, desk=desk, feed=feed, sessions=sessions, redis=redis, presence=presence,
+                    lease=RedisPollerLease(redis, poller_name(token)), make_report=make_report,
+                    daily_summaries=daily_summaries if config.daily_summary_at else None)
+
+
+async def _close_idle(gateway: Gateway) -> None:
+    idle = dt.timedelta(minutes=gateway.settings.idle_close_minutes)
+    while True:
+        await gateway.engine.close_idle(idle)
+        await asyncio.sleep(60)
+
+
+async def _keep_running(name: str, work: Callable[..., object], *args: object) -> None:
+    """Run a long-lived task; if it crashes, log it and start it again after a pause."""
+    delay = 1.0
+    while True:
+        try:
+            await work(*args)  # type: ignore[misc]
+            return
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("%s stopped; restarting in %.0f s", name, delay)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 60.0)

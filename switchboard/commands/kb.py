@@ -1,0 +1,262 @@
+"""`switchboard kb …`: manage and test the knowledge base from the command line."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from switchboard.commands.services import Services, run_command
+from bot.knowledge import KnowledgeBase
+from kb.calibration import Calibration
+from kb.evaluation import Evaluation, evaluate
+from kb.formats import KbFileError, load_file, load_labelled, write_file
+from kb.gaps import Gap, find_gaps
+from kb.holdout import DEFAULT_OOS_RECALL, calibrate_labelled
+from kb.index import Decision, Match
+
+kb_app = typer.Typer(help="The knowledge base: import, export, search, test, calibrate.",
+                     no_args_is_help=True)
+
+_MATCH_BATCH = 256
+
+
+async def _loaded(services: Services) -> KnowledgeBase:
+    kb = KnowledgeBase(services.sessions, services.redis)
+    await kb.load()
+    return kb
+
+
+def _fail(error: KbFileError) -> typer.Exit:
+    typer.echo(str(error), err=True)
+    return typer.Exit(1)
+
+
+@kb_app.command("search")
+def search(
+    text: Annotated[str, typer.Argument(help="a client's question")],
+    limit: Annotated[int, typer.Option(min=1, max=50, help="how many articles to show")] = 5,
+) -> None:
+    """Rank the articles for a question and show what the bot would decide."""
+
+    async def work(services: Services) -> tuple[Match, list[tuple[str, str, str, float]]]:
+        kb = await _loaded(services)
+        hits = kb.index.search(text, limit)
+        return kb.index.decide(text), [(h.article.id, h.article.title, h.article.category or "",
+                                        h.score) for h in hits]
+
+    match, hits = run_command(work)
+    table = Table("score", "article", "title", "category")
+    for article_id, title, category, score in hits:
+        table.add_row(f"{score:.3f}", article_id, title, category)
+    console = Console()
+    console.print(table)
+    offered = ", ".join(h.article.id for h in match.hits) if match.hits else "-"
+    console.print(f"decision: {match.decision.value} "
+                  f"(confidence {match.confidence:.2f}; {offered})")
+
+
+@kb_app.command("match")
+def match() -> None:
+    """Test questions in bulk: one per line on stdin, one JSON line each on stdout.
+
+    Each line: {"question", "article_id" (null when handed off), "score", "decision",
+    "confidence"}."""
+    questions = [line.rstrip("\r\n") for line in sys.stdin]
+
+    async def work(services: Services) -> list[Match]:
+        kb = await _loaded(services)
+        matches: list[Match] = []
+        for start in range(0, len(questions), _MATCH_BATCH):
+            batch = questions[start:start + _MATCH_BATCH]
+            matches.extend(await asyncio.to_thread(kb.index.decide_many, batch))
+        return matches
+
+    for question, found in zip(questions, run_command(work), strict=True):
+        best = found.hits[0] if found.hits else None
+        answered = best is not None and found.decision is not Decision.HANDOFF
+        typer.echo(json.dumps({
+            "question": question,
+            "article_id": best.article.id if answered and best else None,
+            "score": round(best.score, 4) if best else 0.0,
+            "decision": found.decision.value,
+            "confidence": round(found.confidence, 4),
+        }, ensure_ascii=False))
+
+
+@kb_app.command("import")
+def import_(
+    file: Annotated[Path, typer.Argument(help="a .yaml/.yml file or a .csv "
+                                              "(article_id,question,answer,category)")],
+    replace: Annotated[bool, typer.Option(help="delete articles that are not in the file")] = False,
+    recalibrate: Annotated[bool, typer.Option(
+        "--calibrate/--no-calibrate", help="recalibrate the thresholds on the new KB")] = True,
+) -> None:
+    """Import articles (all or nothing); a bad file is reported line by line and changes nothing."""
+    try:
+        articles = load_file(file)
+    except KbFileError as exc:
+        raise _fail(exc) from None
+
+    async def work(services: Services) -> tuple[str, Calibration | None]:
+        kb = KnowledgeBase(services.sessions, services.redis)
+        summary = await kb.import_articles(articles, replace=replace)
+        calibration = await kb.calibrate() if recalibrate else None
+        return (f"imported {file}: {summary.created} new, {summary.updated} updated, "
+                f"{summary.removed} removed; {summary.variants} question variants"), calibration
+
+    message, calibration = run_command(work)
+    typer.echo(message)
+    if calibration is not None:
+        _report_calibration(calibration)
+
+
+@kb_app.command("export")
+def export(
+    file: Annotated[Path, typer.Argument(help="a .yaml/.yml or .csv file to write")],
+) -> None:
+    """Write every article to a YAML file (or CSV, by extension) that `kb import` reads back."""
+    if file.suffix.lower() not in {".yaml", ".yml", ".csv"}:
+        typer.echo(f"{file}: use a .yaml, .yml or .csv name", err=True)
+        raise typer.Exit(2)
+
+    async def work(services: Services) -> int:
+        articles = await KnowledgeBase(services.sessions, services.redis).export_articles()
+        write_file(file, articles)
+        return len(articles)
+
+    typer.echo(f"exported {run_command(work)} articles to {file}")
+
+
+@kb_app.command("calibrate")
+def calibrate(
+    labelled: Annotated[Path | None, typer.Option(
+        help="calibrate from labelled questions (CSV question,article_id; empty id = unknown) "
+             "instead of the KB's own held-out variants")] = None,
+    oos_recall: Annotated[float | None, typer.Option(
+        min=0.0, max=1.0, help="hand off at least this share of unknown questions")
+    ] = DEFAULT_OOS_RECALL,
+) -> None:
+    """Choose the answer / clarify / hand-off thresholds, store them and report the trade-off."""
+    rows = _labelled_or_exit(labelled) if labelled else None
+
+    async def work(services: Services) -> Calibration:
+        if rows is None:
+            kb = KnowledgeBase(services.sessions, services.redis)
+            return await kb.calibrate(min_oos_recall=oos_recall)
+        kb = await _loaded(services)
+        _known_or_exit(kb, rows, labelled)
+        result = await asyncio.to_thread(
+            calibrate_labelled, kb.index, [q for q, _ in rows], [a for _, a in rows],
+            min_oos_recall=oos_recall)
+        await kb.save_calibration(result)
+        return result
+
+    _report_calibration(run_command(work))
+
+
+def _report_calibration(calibration: Calibration) -> None:
+    console = Console()
+    if calibration.chosen_point is None:
+        console.print(f"calibration: {calibration.source} — too few articles or variants to "
+                      "measure; the default thresholds are stored. Add question variants "
+                      "(at least two per article) and calibrate again.")
+        return
+    table = Table("answer threshold", "in-scope accuracy", "out-of-scope recall",
+                  "answer precision", title=f"calibration from {calibration.source} "
+                                            f"({calibration.queries} held-out questions)")
+    chosen = calibration.chosen_point
+    for point in calibration.curve:
+        mark = point is chosen
+        table.add_row(f"{point.threshold:.3f}{' ← chosen' if mark else ''}",
+                      f"{point.in_scope_accuracy:.1%}", f"{point.out_of_scope_recall:.1%}",
+                      f"{point.answer_precision:.1%}", style="bold" if mark else None)
+    console.print(table)
+    if chosen is None:
+        return
+    console.print(
+        f"chosen: answer when P(right) ≥ {chosen.threshold:.3f} — on held-out questions "
+        f"{chosen.in_scope_accuracy:.1%} of known questions answered right, "
+        f"{chosen.out_of_scope_recall:.1%} of unknown ones handed off, answers "
+        f"{chosen.answer_precision:.1%} precise; clarify when a rival is within "
+        f"{calibration.margin:.3f}. Stored; running gateways reload it.")
+
+
+@kb_app.command("eval")
+def eval_(file: Annotated[Path, typer.Argument(
+        help="labelled CSV question,article_id (empty id = must be handed off)")]) -> None:
+    """Measure the KB on labelled questions (accuracy, out-of-scope recall and precision).
+
+    Also lists the articles most often missed and what they were taken for."""
+    rows = _labelled_or_exit(file)
+
+    async def work(services: Services) -> Evaluation:
+        kb = await _loaded(services)
+        _known_or_exit(kb, rows, file)
+        return await asyncio.to_thread(evaluate, kb.index, [q for q, _ in rows],
+                                       [a for _, a in rows])
+
+    result = run_command(work)
+    console = Console()
+    console.print(f"{result.in_scope} in-scope and {result.out_of_scope} out-of-scope questions")
+    console.print(f"in-scope accuracy {result.in_scope_accuracy:.1%} (answered right "
+                  f"{result.answered_right}, wrong {result.answered_wrong}; clarified "
+                  f"{result.clarified}, right one offered in {result.clarified_containing}; "
+                  f"handed off {result.in_scope_handed_off})")
+    console.print(f"out-of-scope recall {result.out_of_scope_recall:.1%}, precision "
+                  f"{result.out_of_scope_precision:.1%} (answered outright "
+                  f"{result.out_of_scope_answered})")
+    worst = result.worst_articles()
+    if worst:
+        table = Table("article", "missed", "taken for", title="worst articles")
+        for article, errors, total, taken_for in worst:
+            table.add_row(article, f"{errors}/{total}",
+                          ", ".join(f"{got} ×{n}" for got, n in taken_for))
+        console.print(table)
+
+
+@kb_app.command("gaps")
+def gaps(
+    clusters: Annotated[int | None, typer.Option(min=1, max=500, help="number of clusters "
+                                                 "(default: about √questions)")] = None,
+    top: Annotated[int, typer.Option(min=1, help="how many clusters to list")] = 10,
+    examples: Annotated[int, typer.Option(min=1, max=20, help="examples per cluster")] = 3,
+    limit: Annotated[int, typer.Option(min=1, help="newest handed-off questions to use")] = 20_000,
+) -> None:
+    """Group the questions the bot handed off: the biggest groups are the articles to write next."""
+
+    async def work(services: Services) -> list[Gap]:
+        questions = await KnowledgeBase(services.sessions, services.redis).misses(limit)
+        return await asyncio.to_thread(find_gaps, questions, clusters=clusters, examples=examples)
+
+    found = run_command(work)
+    if not found:
+        typer.echo("no handed-off questions recorded yet")
+        return
+    table = Table("questions", "words", "examples", "cohesion")
+    for gap in found[:top]:
+        table.add_row(str(gap.size), ", ".join(gap.terms), "\n".join(gap.examples),
+                      f"{gap.cohesion:.2f}")
+    Console().print(table)
+
+
+def _labelled_or_exit(path: Path) -> list[tuple[str, str | None]]:
+    try:
+        return load_labelled(path)
+    except KbFileError as exc:
+        raise _fail(exc) from None
+
+
+def _known_or_exit(kb: KnowledgeBase, rows: list[tuple[str, str | None]], path: Path | None
+                   ) -> None:
+    unknown = sorted({a for _, a in rows if a is not None and kb.index.article(a) is None})
+    if unknown:
+        typer.echo(f"{path}: article id(s) not in the knowledge base: {', '.join(unknown[:20])}",
+                   err=True)
+        raise typer.Exit(1)
