@@ -542,8 +542,8 @@ class Engine:
                                language=language, at=now,
                                best_article_id=best_hit.article.id if best_hit else None,
                                best_score=best_hit.score if best_hit else None))
-            if conversation.category is None and best_hit is not None:
-                conversation.category = best_hit.article.category
+            if conversation.category is None:  # the evidence's category, or the desk's default
+                conversation.category = match.category or self._levels.default_category
             await self._hand_off(session, conversation, "kb_miss", now, plan)
 
     async def _choice(self, session: AsyncSession, inbound: InboundMessage,

@@ -20,6 +20,7 @@ from sklearn.linear_model import LogisticRegression
 from kb.articles import Article
 from kb.calibration import Calibration, OperatingPoint
 from kb.index import CLARIFY_LIMIT, KnowledgeIndex
+from kb.vector_store import VectorStore
 
 __all__ = ["DEFAULT_OOS_RECALL", "Outcomes", "calibrate", "calibrate_labelled", "fit"]
 
@@ -77,8 +78,8 @@ class Outcomes:
 
 def calibrate(articles: Sequence[Article], *, seed: int = 0, folds: int = 4,
               holdout_share: float = 0.25, max_queries: int = 8000, min_queries: int = 2000,
-              max_rounds: int = 8, min_oos_recall: float | None = DEFAULT_OOS_RECALL
-              ) -> Calibration:
+              max_rounds: int = 8, min_oos_recall: float | None = DEFAULT_OOS_RECALL,
+              vectors: VectorStore | None = None) -> Calibration:
     """Calibrate from the KB itself (see the module doc). A small KB is re-split with new
     seeds (up to `max_rounds`) until `min_queries` simulated questions are gathered.
     The threshold keeps the most right answers while handing off at least `min_oos_recall`
@@ -99,7 +100,8 @@ def calibrate(articles: Sequence[Article], *, seed: int = 0, folds: int = 4,
                 chosen = sorted(rng.sample(range(len(questions)), per_fold))
                 questions = [questions[i] for i in chosen]
                 labels = [labels[i] for i in chosen]
-            parts.append(Outcomes.measure(KnowledgeIndex.build(known), questions, labels))
+            parts.append(Outcomes.measure(KnowledgeIndex.build(known, vectors=vectors),
+                                          questions, labels))
             gathered += len(questions)
         if gathered >= min_queries:
             break

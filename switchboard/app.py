@@ -35,7 +35,7 @@ from core.events import DeskFeed
 from routing.notices import FeedNotifier
 from bot.handover import Handover
 from bot.history import web_history
-from bot.knowledge import KnowledgeBase
+from bot.knowledge import VECTORS_DIR, KnowledgeBase
 from core.models import utcnow
 from bot.outbox import Outbox
 from switchboard.redis_server import connect_redis
@@ -93,7 +93,7 @@ async def open_gateway(settings: Settings, *,
         await upgrade(database)
         async with connect_redis(settings.redis_url, settings.var_dir) as redis:
             sessions = session_factory(database)
-            knowledge = KnowledgeBase(sessions, redis)
+            knowledge = KnowledgeBase(sessions, redis, settings.var_dir / VECTORS_DIR)
             if settings.sample_kb:
                 await knowledge.seed_if_empty(SAMPLE_KB)
             await knowledge.recalibrate_if_outdated()

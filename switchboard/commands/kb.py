@@ -10,10 +10,11 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.progress import Progress
 from rich.table import Table
 
 from switchboard.commands.services import Services, run_command
-from bot.knowledge import KnowledgeBase
+from bot.knowledge import VECTORS_DIR, KnowledgeBase
 from kb.calibration import Calibration
 from kb.evaluation import Evaluation, evaluate
 from kb.formats import KbFileError, load_file, load_labelled, write_file
@@ -27,8 +28,13 @@ kb_app = typer.Typer(help="The knowledge base: import, export, search, test, cal
 _MATCH_BATCH = 256
 
 
+def _knowledge(services: Services) -> KnowledgeBase:
+    return KnowledgeBase(services.sessions, services.redis,
+                         services.settings.var_dir / VECTORS_DIR)
+
+
 async def _loaded(services: Services) -> KnowledgeBase:
-    kb = KnowledgeBase(services.sessions, services.redis)
+    kb = _knowledge(services)
     await kb.load()
     return kb
 
@@ -105,8 +111,12 @@ def import_(
         raise _fail(exc) from None
 
     async def work(services: Services) -> tuple[str, Calibration | None]:
-        kb = KnowledgeBase(services.sessions, services.redis)
+        kb = _knowledge(services)
         summary = await kb.import_articles(articles, replace=replace)
+        with Progress(transient=True) as bar:
+            task = bar.add_task("meaning vectors", total=None)
+            await kb.embed_variants(lambda done, total: bar.update(task, completed=done,
+                                                                   total=total))
         calibration = await kb.calibrate() if recalibrate else None
         return (f"imported {file}: {summary.created} new, {summary.updated} updated, "
                 f"{summary.removed} removed; {summary.variants} question variants"), calibration
@@ -127,7 +137,7 @@ def export(
         raise typer.Exit(2)
 
     async def work(services: Services) -> int:
-        articles = await KnowledgeBase(services.sessions, services.redis).export_articles()
+        articles = await _knowledge(services).export_articles()
         write_file(file, articles)
         return len(articles)
 
@@ -148,7 +158,7 @@ def calibrate(
 
     async def work(services: Services) -> Calibration:
         if rows is None:
-            kb = KnowledgeBase(services.sessions, services.redis)
+            kb = _knowledge(services)
             return await kb.calibrate(min_oos_recall=oos_recall)
         kb = await _loaded(services)
         _known_or_exit(kb, rows, labelled)
@@ -232,7 +242,7 @@ def gaps(
     """Group the questions the bot handed off: the biggest groups are the articles to write next."""
 
     async def work(services: Services) -> list[Gap]:
-        questions = await KnowledgeBase(services.sessions, services.redis).misses(limit)
+        questions = await _knowledge(services).misses(limit)
         return await asyncio.to_thread(find_gaps, questions, clusters=clusters, examples=examples)
 
     found = run_command(work)
