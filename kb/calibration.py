@@ -24,6 +24,8 @@ class OperatingPoint:
     in_scope_accuracy: float
     out_of_scope_recall: float
     answer_precision: float
+    handoff_share: float = 0.0
+    """Of all the held-out questions (known and unknown), the share not answered outright."""
 
 
 @dataclass(frozen=True)

@@ -51,8 +51,8 @@ CANDIDATES = 8
 SOFTMAX_TEMPERATURE = 0.05
 CLARIFY_LIMIT = 3
 EVIDENCE = 0.5
-"""A hand-off names the close hits' category only when the calibrated probability that the
-right article is among the top three reaches this."""
+"""Choices are offered, and a hand-off names the close hits' category, only when the
+calibrated probability that the right article is among the top three reaches this."""
 NEIGHBOURS = 10
 """Closest variants whose articles vote on the top hit (a kNN view beside the scores)."""
 _BATCH = 256
@@ -212,7 +212,7 @@ class KnowledgeIndex:
             return Match(Decision.ANSWER, hits[:1], confidence, hits[0].article.category)
         close = tuple(h for h in hits if h.score >= hits[0].score - cal.margin)
         in_top = cal.clarify_probability(features)
-        if len(close) > 1 and in_top >= cal.clarify_threshold:
+        if len(close) > 1 and in_top >= max(cal.clarify_threshold, EVIDENCE):
             return Match(Decision.CLARIFY, close, confidence, _shared_category(close))
         # Handed off: the category the close hits agree on, if they are likely to hold the
         # right article at all; else none (the desk's default group takes it).

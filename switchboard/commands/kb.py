@@ -174,19 +174,20 @@ def calibrate(
 def _report_calibration(calibration: Calibration) -> None:
     console = Console()
     if calibration.chosen_point is None:
-        console.print(f"calibration: {calibration.source} — too few articles or variants to "
-                      "measure; the default thresholds are stored. Add question variants "
-                      "(at least two per article) and calibrate again.")
+        console.print(f"calibration: {calibration.source} — the KB is too small to measure; "
+                      "the default thresholds are stored. Add articles (three at least) and "
+                      "question variants (three to five per article), then calibrate again.")
         return
     table = Table("answer threshold", "in-scope accuracy", "out-of-scope recall",
-                  "answer precision", title=f"calibration from {calibration.source} "
+                  "answer precision", "handed off", title=f"calibration from {calibration.source} "
                                             f"({calibration.queries} held-out questions)")
     chosen = calibration.chosen_point
     for point in calibration.curve:
         mark = point is chosen
         table.add_row(f"{point.threshold:.3f}{' ← chosen' if mark else ''}",
                       f"{point.in_scope_accuracy:.1%}", f"{point.out_of_scope_recall:.1%}",
-                      f"{point.answer_precision:.1%}", style="bold" if mark else None)
+                      f"{point.answer_precision:.1%}", f"{point.handoff_share:.1%}",
+                      style="bold" if mark else None)
     console.print(table)
     if chosen is None:
         return
@@ -194,7 +195,8 @@ def _report_calibration(calibration: Calibration) -> None:
         f"chosen: answer when P(right) ≥ {chosen.threshold:.3f} — on held-out questions "
         f"{chosen.in_scope_accuracy:.1%} of known questions answered right, "
         f"{chosen.out_of_scope_recall:.1%} of unknown ones handed off, answers "
-        f"{chosen.answer_precision:.1%} precise; clarify when a rival is within "
+        f"{chosen.answer_precision:.1%} precise, {chosen.handoff_share:.1%} of all questions "
+        f"handed off; clarify when a rival is within "
         f"{calibration.margin:.3f}. Stored; running gateways reload it.")
 
 
