@@ -126,7 +126,9 @@ class Engine:
                  levels: ServiceLevels, outbox: Outbox, feed: DeskFeed, recognition: Recognition,
                  handover: Handover, clock: Callable[[], dt.datetime], language: str,
                  answer_caps: Mapping[ChannelKind, int] | None = None,
-                 writes: WriteLock | None = None) -> None:
+                 writes: WriteLock | None = None, other_language: str = "note") -> None:
+        """`other_language`: "note" sends an answer found only in the other language's
+        article with a short note saying so; "handoff" hands such a client off."""
         self._sessions = sessions
         self._writes = writes or contextlib.nullcontext()
         self._knowledge = knowledge
@@ -138,6 +140,7 @@ class Engine:
         self._handover = handover
         self._clock = clock
         self._language = language
+        self._other_language = other_language
         self._answer_caps = dict(answer_caps or {})
 
     async def __call__(self, batch: Sequence[InboundMessage]) -> None:
@@ -522,10 +525,11 @@ class Engine:
                           handoff_button: Button, known: _Known) -> None:
         question = inbound.text[:KB_QUERY_LIMIT]
         match = known.matches.get(question) or self._knowledge.index.decide(question)
-        if match.decision is Decision.ANSWER:
+        foreign = match.decision is Decision.ANSWER and match.hits[0].article.language != language
+        if match.decision is Decision.ANSWER and not (foreign and self._other_language == "handoff"):
             best = match.hits[0]
             await self._answer(session, conversation, best.article.id, best.score, language, now, plan,
-                               handoff_button)
+                               handoff_button, note=say("kb_other_language", language) if foreign else None)
         elif match.decision is Decision.CLARIFY:
             choices = [Button(hit.article.title or hit.article.id, Action.CHOOSE, hit.article.id)
                        for hit in match.hits[:3]]
@@ -561,14 +565,16 @@ class Engine:
 
     async def _answer(self, session: AsyncSession, conversation: Conversation, article_id: str,
                       score: float | None, language: str, now: dt.datetime, plan: _Plan,
-                      handoff_button: Button) -> None:
+                      handoff_button: Button, note: str | None = None) -> None:
+        """`note` goes before the answer (an answer in another language than the client's)."""
         article = self._knowledge.index.article(article_id)
         if article is None:  # a stale button for an article removed since
             await self._hand_off(session, conversation, "kb_miss", now, plan)
             return
         conversation.category = article.category or conversation.category
         record(session, conversation, EventKind.BOT_ANSWERED, now, article_id=article.id, score=score)
-        await self._reply(session, conversation, article_answer(article, conversation), now, plan,
+        text = article_answer(article, conversation)
+        await self._reply(session, conversation, f"{note}\n\n{text}" if note else text, now, plan,
                           buttons=[handoff_button], kb_article_id=article.id, kb_score=score)
 
     async def _over_answer_cap(self, session: AsyncSession, conversation: Conversation,

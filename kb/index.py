@@ -34,7 +34,7 @@ from kb.articles import Article
 from kb.calibration import Calibration
 from kb.perceptron import train_weights
 from kb.encoder import Progress
-from kb.text import prepare, topic_stems
+from kb.text import prepare, script, topic_stems
 from kb.vector_store import VectorStore, memory_store
 from kb.vectors import TermSpace
 
@@ -46,6 +46,13 @@ is the perceptron's score."""
 MEANING_WEIGHT = 0.5
 """Share of the meaning cosines (half best variant, half centroid) in an article's score;
 the rest is the term space's."""
+CROSS_LANGUAGE_MATCH = 0.55
+"""A question the KB's articles in its own alphabet cannot answer is answered by an article
+in the other one whose best variant means the same: from this meaning cosine, with no
+rival within CROSS_LANGUAGE_LEAD (same-request pairs across Russian and English score
+0.6-0.8, unrelated ones below 0.4). The calibration, learnt from the KB's own variants,
+cannot judge such a pair: they share no term."""
+CROSS_LANGUAGE_LEAD = 0.05
 CANDIDATES = 8
 """Articles whose variants are compared with the query (the best by centroid + weights)."""
 SOFTMAX_TEMPERATURE = 0.05
@@ -99,6 +106,7 @@ class Scores:
     nearest_articles: np.ndarray  # per query: the articles of the NEIGHBOURS closest variants
     specificity: np.ndarray  # per query: how rare its rarest word is (TermSpace.specificity)
     covered: np.ndarray  # per query: share of its (squared) weight on terms its top hit uses
+    other_script: np.ndarray  # per query and article: written in two alphabets
 
 
 class KnowledgeIndex:
@@ -112,6 +120,8 @@ class KnowledgeIndex:
         self.calibration = calibration or Calibration.default()
         texts = {a.id: _rows_of(a) for a in self._all if a.enabled}
         self._indexed = tuple(a for a in self._all if texts.get(a.id))
+        self._scripts = np.array([script(" ".join(texts[a.id])) for a in self._indexed],
+                                 dtype=np.int8)
         counts = np.array([len(texts[a.id]) for a in self._indexed], dtype=np.intp)
         self._ends = np.cumsum(counts)
         self._starts = self._ends - counts
@@ -194,9 +204,27 @@ class KnowledgeIndex:
             return [Match(Decision.HANDOFF, ()) for _ in texts]
         features = self.features(scores)
         ranked = _top(scores.combined, CLARIFY_LIMIT)
-        return [self._decision(features[row], self._hits(scores.combined[row], ranked[row]),
-                               self._topic_choices(text, scores.combined[row]))
-                for row, text in enumerate(texts)]
+        matches = []
+        for row, text in enumerate(texts):
+            match = self._decision(features[row], self._hits(scores.combined[row], ranked[row]),
+                                   self._topic_choices(text, scores.combined[row]))
+            if match.decision is Decision.HANDOFF:
+                match = self._other_language(scores, row) or match
+            matches.append(match)
+        return matches
+
+    def _other_language(self, scores: Scores, row: int) -> Match | None:
+        """An answer from an article in the other alphabet whose best variant means what the
+        question does (see CROSS_LANGUAGE_MATCH), or None."""
+        meaning = np.where(scores.other_script[row], scores.best_meaning[row], 0.0)
+        order = _top(meaning[None, :], 2)[0]
+        first = int(order[0])
+        rival = meaning[order[1]] if len(order) > 1 else 0.0
+        if meaning[first] < CROSS_LANGUAGE_MATCH or meaning[first] - rival < CROSS_LANGUAGE_LEAD:
+            return None
+        article = self._indexed[first]
+        return Match(Decision.ANSWER, (Hit(article, float(scores.combined[row, first])),),
+                     float(meaning[first]), article.category)
 
     def _decision(self, features: np.ndarray, hits: tuple[Hit, ...],
                   topic_choices: tuple[Hit, ...]) -> Match:
@@ -255,12 +283,16 @@ class KnowledgeIndex:
                       meaning_centroid=np.vstack([p.meaning_centroid for p in parts]),
                       nearest_articles=np.vstack([p.nearest_articles for p in parts]),
                       specificity=np.concatenate([p.specificity for p in parts]),
-                      covered=np.concatenate([p.covered for p in parts]))
+                      covered=np.concatenate([p.covered for p in parts]),
+                      other_script=np.vstack([p.other_script for p in parts]))
 
     def _score_batch(self, texts: Sequence[str]) -> Scores:
         assert self._variants is not None and self._articles_t is not None
         queries = self._space.transform([prepare(t) for t in texts])
         meanings = self._store.embed(texts, keep=False)
+        query_scripts = np.array([script(t) for t in texts], dtype=np.int8)
+        other_script = (query_scripts[:, None] != self._scripts[None, :]) \
+            & (query_scripts[:, None] > 0) & (self._scripts[None, :] > 0)
         k = len(self._indexed)
         both = (queries @ self._articles_t).toarray()
         centroid, learned = both[:, :k], both[:, k:]
@@ -280,7 +312,8 @@ class KnowledgeIndex:
             + MEANING_WEIGHT / 2 * best_meaning
         covered = self._covered(queries, _top(combined, 1)[:, 0])
         return Scores(combined, best_variant, centroid, learned, best_meaning,
-                      meaning_centroid, nearest, self._space.specificity(queries), covered)
+                      meaning_centroid, nearest, self._space.specificity(queries), covered,
+                      other_script)
 
     def _covered(self, queries: sp.csr_matrix, tops: np.ndarray) -> np.ndarray:
         """Per query, the share of its squared weight on the terms that its top article's

@@ -13,8 +13,8 @@ from functools import lru_cache
 
 import snowballstemmer
 
-__all__ = ["MAX_QUERY_CHARS", "Prepared", "forget_tokens", "prepare", "stem", "tokens",
-           "topic_stems"]
+__all__ = ["CYRILLIC", "LATIN", "MAX_QUERY_CHARS", "Prepared", "forget_tokens", "prepare",
+           "script", "stem", "tokens", "topic_stems"]
 
 MAX_QUERY_CHARS = 2000
 """Longer text is cut: a question is never this long and a 10 kB paste must stay fast."""
@@ -114,6 +114,20 @@ def tokens(text: str) -> list[str]:
 def topic_stems(text: str) -> list[str]:
     """The stems of the words that may name a topic (all but the generic ones)."""
     return [s for w, s in _words_and_stems(text) if w not in _GENERIC_WORDS]
+
+
+CYRILLIC, LATIN = 1, 2
+"""`script`'s answers (0: no letters of either)."""
+
+
+def script(text: str) -> int:
+    """The alphabet most of the text's letters are in: a question and an article in two
+    alphabets share no term, so only their meaning can match them."""
+    folded = text[:MAX_QUERY_CHARS].lower()
+    cyrillic, latin = len(_CYRILLIC.findall(folded)), len(_LATIN.findall(folded))
+    if not cyrillic and not latin:
+        return 0
+    return CYRILLIC if cyrillic >= latin else LATIN
 
 
 def prepare(text: str) -> Prepared:

@@ -233,3 +233,11 @@ def test_a_small_kb_scores_like_a_large_one(monkeypatch: pytest.MonkeyPatch) -> 
     assert (whole.nearest_articles >= 0).any()
     for name in ("combined", "best_variant", "best_meaning", "nearest_articles", "covered"):
         assert getattr(whole, name) == pytest.approx(getattr(by_query, name), abs=1e-6), name
+
+
+@pytest.mark.parametrize("question", ["Почему мой кот боится пылесоса?", "tell me a joke",
+                                      "какая завтра погода в Сочи"])
+def test_an_off_topic_hand_off_names_no_category(sample: KnowledgeIndex, question: str) -> None:
+    match = sample.decide(question)
+    assert match.decision is Decision.HANDOFF and match.category is None
+
