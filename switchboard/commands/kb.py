@@ -13,11 +13,14 @@ from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 
+from routing.service_levels import BusinessCalendar, ServiceLevels
 from switchboard.commands.services import Services, run_command
+from switchboard.settings import Settings
 from bot.knowledge import VECTORS_DIR, KnowledgeBase
 from kb.calibration import Calibration
 from kb.evaluation import Evaluation, evaluate
-from kb.formats import KbFileError, load_file, load_labelled, write_file
+from kb.articles import Article
+from kb.formats import KbFileError, load_labelled, read_file, write_file
 from kb.gaps import Gap, find_gaps
 from kb.holdout import DEFAULT_OOS_RECALL, calibrate_labelled
 from kb.index import Decision, Match
@@ -98,7 +101,7 @@ def match() -> None:
 
 @kb_app.command("import")
 def import_(
-    file: Annotated[Path, typer.Argument(help="a .yaml/.yml file or a .csv "
+    file: Annotated[Path, typer.Argument(help="a .yaml/.yml file, or a .csv or .xlsx table "
                                               "(article_id,question,answer,category)")],
     replace: Annotated[bool, typer.Option(help="delete articles that are not in the file")] = False,
     recalibrate: Annotated[bool, typer.Option(
@@ -106,11 +109,15 @@ def import_(
 ) -> None:
     """Import articles (all or nothing); a bad file is reported line by line and changes nothing."""
     try:
-        articles = load_file(file)
+        loaded = read_file(file)
     except KbFileError as exc:
         raise _fail(exc) from None
+    articles = loaded.articles
+    for note in loaded.notes:
+        typer.echo(f"{file}: {note}")
 
     async def work(services: Services) -> tuple[str, Calibration | None]:
+        _report_unknown_categories(articles, services.settings)
         kb = _knowledge(services)
         summary = await kb.import_articles(articles, replace=replace)
         with Progress(transient=True) as bar:
@@ -169,6 +176,19 @@ def calibrate(
         return result
 
     _report_calibration(run_command(work))
+
+
+def _report_unknown_categories(articles: list[Article], settings: Settings) -> None:
+    """Categories the service levels do not define: their hand-offs go to the default."""
+    levels = ServiceLevels.load(settings.sla_config, BusinessCalendar(
+        settings.zone, settings.opening_hours, settings.working_days))
+    unknown: dict[str, list[str]] = {}
+    for article in articles:
+        if article.category and article.category not in levels.categories:
+            unknown.setdefault(article.category, []).append(article.id)
+    for category, ids in sorted(unknown.items()):
+        typer.echo(f"unknown category {category!r} ({', '.join(ids[:10])}): not in the "
+                   f"service levels, so its hand-offs go to {levels.default_category!r}")
 
 
 def _report_calibration(calibration: Calibration) -> None:
