@@ -27,6 +27,7 @@ import os  # noqa: E402
 import random  # noqa: E402
 import resource  # noqa: E402
 import statistics  # noqa: E402
+import tempfile  # noqa: E402
 import time  # noqa: E402
 from collections import defaultdict  # noqa: E402
 
@@ -34,12 +35,17 @@ import numpy as np  # noqa: E402
 
 from kb.articles import Article  # noqa: E402
 from kb.calibration import Calibration  # noqa: E402
+from kb.encoder import sentence_encoder  # noqa: E402
 from kb.evaluation import Evaluation, evaluate  # noqa: E402
 from kb.holdout import calibrate  # noqa: E402
 from kb.index import KnowledgeIndex  # noqa: E402
 from kb.text import forget_tokens  # noqa: E402
+from kb.vector_store import VectorStore  # noqa: E402
 
 OOS_LABELS = {"", "oos", "out_of_scope"}
+DATA = next((d for d in (REPO.parent / "shared" / "data", REPO.parents[1] / "shared" / "data")
+             if d.is_dir()), REPO.parent / "shared" / "data")
+"""The shared data sets, beside the checkout (or beside the folder of work trees)."""
 RECALL_POINTS = (0.3, 0.5, 0.7)
 
 
@@ -100,13 +106,39 @@ def synthesise(articles: list[Article], variants: int, rng: random.Random) -> li
     return out
 
 
-def timed_build(articles: list[Article], calibration: Calibration
+def progress_bar(done: int, total: int) -> None:
+    width = 40
+    filled = width * done // max(1, total)
+    sys.stderr.write(f"\r  encoding [{'#' * filled}{'.' * (width - filled)}] {done}/{total}")
+    if done >= total:
+        sys.stderr.write("\n")
+    sys.stderr.flush()
+
+
+def timed_build(articles: list[Article], calibration: Calibration, directory: Path
                 ) -> tuple[KnowledgeIndex, float, float]:
-    """The index, its cold build's wall time and CPU time (the machine may be shared)."""
+    """The index with its meaning vectors kept in `directory` (empty: a cold import, with a
+    progress bar; filled: a rebuild, reading them back), its build's wall time and CPU time
+    (the machine may be shared)."""
     forget_tokens()
     wall, cpu = time.perf_counter(), time.process_time()
-    index = KnowledgeIndex.build(articles, calibration)
+    index = KnowledgeIndex.build(articles, calibration,
+                                 vectors=VectorStore(sentence_encoder(), directory),
+                                 progress=progress_bar)
     return index, time.perf_counter() - wall, time.process_time() - cpu
+
+
+def speed(label: str, articles: list[Article], calibration: Calibration, questions: list[str],
+          queries: int, rng: random.Random) -> None:
+    """Cold import, rebuild from the stored vectors, and single-query latency."""
+    with tempfile.TemporaryDirectory() as directory:
+        _, cold, cold_cpu = timed_build(articles, calibration, Path(directory))
+        index, rebuilt, rebuilt_cpu = timed_build(articles, calibration, Path(directory))
+    p50, p99, p99_cpu = latency(index, questions, queries, rng)
+    print(f"  {index.variant_count} variants ({label}): cold import {cold:.1f} s "
+          f"({cold_cpu:.1f} s CPU), rebuild from stored vectors {rebuilt:.2f} s "
+          f"({rebuilt_cpu:.2f} s CPU); single query, encoder included, p50 {p50:.2f} ms "
+          f"p99 {p99:.2f} ms ({p99_cpu:.2f} ms CPU); RSS {rss_mb():.0f} MB")
 
 
 def latency(index: KnowledgeIndex, questions: list[str], n: int, rng: random.Random
@@ -242,7 +274,7 @@ def russian(directory: Path, holdout: float, seed: int) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--data", type=Path, default=REPO.parent / "shared" / "data" / "banking77",
+    parser.add_argument("--data", type=Path, default=DATA / "banking77",
                         help="directory with train.csv and test.csv")
     parser.add_argument("--train", type=Path)
     parser.add_argument("--test", type=Path)
@@ -251,7 +283,7 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="*", default=[10_000, 100_000])
     parser.add_argument("--latency-queries", type=int, default=2000)
     parser.add_argument("--no-baseline", action="store_true")
-    parser.add_argument("--ru", type=Path, default=REPO.parent / "shared" / "data" / "ru-intents",
+    parser.add_argument("--ru", type=Path, default=DATA / "ru-intents",
                         help="directory of Russian intent sets (JSON; skipped when missing)")
     args = parser.parse_args()
     if args.ru.is_dir():
@@ -277,7 +309,7 @@ def main() -> None:
     started = time.perf_counter()
     calibration = calibrate(articles)
     calibrated_in = time.perf_counter() - started
-    index, built_in, built_cpu = timed_build(articles, calibration)
+    index = KnowledgeIndex.build(articles, calibration)
     print(f"calibration from the training variants only: {calibrated_in:.1f} s, "
           f"{calibration.queries} simulated questions; answer threshold "
           f"{calibration.answer_threshold:.3f}, clarify margin {calibration.margin:.3f}")
@@ -302,19 +334,13 @@ def main() -> None:
         for name, curve in curves:
             print(f"  {name}: " + ", ".join(f"{acc:.1%} at {recall:.0%}"
                                             for recall, acc in curve.items()))
-    p50, p99, p99_cpu = latency(index, questions, args.latency_queries, rng)
     print(f"speed (load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs):")
-    print(f"  {index.variant_count} variants ({len(articles)} articles): build {built_in:.2f} s "
-          f"({built_cpu:.2f} s CPU), single query p50 {p50:.2f} ms p99 {p99:.2f} ms "
-          f"({p99_cpu:.2f} ms CPU), RSS {rss_mb():.0f} MB")
+    speed(f"{len(articles)} articles", articles, calibration, questions,
+          args.latency_queries, rng)
     for size in args.sizes:
         big = synthesise(articles, size, rng)
-        big_index, built_in, built_cpu = timed_build(big, calibration)
-        p50, p99, p99_cpu = latency(big_index, questions, args.latency_queries, rng)
-        print(f"  {big_index.variant_count} variants ({len(big)} articles): build "
-              f"{built_in:.2f} s ({built_cpu:.2f} s CPU), single query p50 {p50:.2f} ms "
-              f"p99 {p99:.2f} ms ({p99_cpu:.2f} ms CPU), RSS {rss_mb():.0f} MB")
-        del big_index, big
+        speed(f"{len(big)} articles", big, calibration, questions, args.latency_queries, rng)
+        del big
 
 
 if __name__ == "__main__":

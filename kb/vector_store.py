@@ -27,6 +27,7 @@ __all__ = ["REMEMBERED", "VectorStore", "memory_store"]
 
 REMEMBERED = 200_000
 """Texts a store keeps in memory (about 400 MB at most); past that it starts afresh."""
+_KEY_BYTES = 16
 MERGE_FROM = 16
 """Segment files from which a load merges them into one."""
 
@@ -75,7 +76,7 @@ class VectorStore:
     def _write(self, directory: Path, fresh: dict[bytes, np.ndarray]) -> None:
         """One new segment, written to a temporary file and renamed into place."""
         directory.mkdir(parents=True, exist_ok=True, mode=0o700)
-        keys = np.frombuffer(b"".join(fresh), dtype="S16")
+        keys = np.frombuffer(b"".join(fresh), dtype=np.uint8).reshape(-1, _KEY_BYTES)
         vectors = np.stack(list(fresh.values())).astype(np.float16)
         handle, temporary = tempfile.mkstemp(dir=directory, prefix=".", suffix=".npz")
         try:
@@ -95,7 +96,9 @@ class VectorStore:
                     keys, vectors = data["keys"], data["vectors"].astype(np.float32)
             except (OSError, ValueError, KeyError):
                 continue  # a torn or foreign file: its texts are simply encoded again
-            self._known.update(zip(keys.tolist(), vectors, strict=True))
+            raw = keys.tobytes()  # not as "S16": NumPy would drop a key's trailing zero bytes
+            self._known.update(zip((raw[i:i + _KEY_BYTES] for i in range(0, len(raw), _KEY_BYTES)),
+                                   vectors, strict=True))
         if len(segments) >= MERGE_FROM and self._known:
             self._write(directory, self._known)
             merged = sorted(directory.glob(f"{self._prefix}-*.npz"))[-1]
@@ -105,7 +108,7 @@ class VectorStore:
 
 
 def _key(text: str) -> bytes:
-    return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).digest()
+    return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=_KEY_BYTES).digest()
 
 
 @lru_cache(maxsize=1)

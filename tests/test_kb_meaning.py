@@ -141,3 +141,12 @@ def test_gaps_group_the_same_request_across_languages_and_words() -> None:
     groups = {frozenset(g.examples) for g in find_gaps(questions, clusters=3)}
     assert groups == {frozenset(questions[0:3]), frozenset(questions[3:6]),
                       frozenset(questions[6:9])}
+
+
+def test_every_stored_key_is_found_again(tmp_path: Path) -> None:
+    """Keys are raw hash bytes: one ending in a zero byte must survive the file."""
+    texts = [f"вопрос номер {n}" for n in range(600)]  # some hashes end in 0x00
+    VectorStore(sentence_encoder(), tmp_path).embed(texts)
+    again = Counting(sentence_encoder())
+    VectorStore(again, tmp_path).embed(texts)
+    assert again.encoded == []
