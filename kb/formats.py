@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from zipfile import BadZipFile
@@ -308,7 +308,7 @@ def parse_csv(text: str, source: str = "<csv>") -> list[Article]:
         raise KbFileError(source, problems) from None
 
 
-def _checked(header: list[str], rows: Iterable[tuple[int, dict[str, str | None]]],
+def _checked(header: list[str], rows: Iterable[tuple[int, Mapping[str, str | None]]],
              problems: list[FileProblem]) -> Iterator[tuple[int, dict[str, str]]]:
     """The table's rows as text, past a header that has the required columns."""
     missing = [c for c in CSV_COLUMNS if c not in header]

@@ -101,7 +101,7 @@ class VectorStore:
                                    vectors, strict=True))
         if len(segments) >= MERGE_FROM and self._known:
             self._write(directory, self._known)
-            merged = sorted(directory.glob(f"{self._prefix}-*.npz"))[-1]
+            merged = max(directory.glob(f"{self._prefix}-*.npz"))
             for segment in segments:
                 if segment != merged:
                     segment.unlink(missing_ok=True)
