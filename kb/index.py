@@ -288,8 +288,10 @@ class KnowledgeIndex:
 
     def _score_batch(self, texts: Sequence[str]) -> Scores:
         assert self._variants is not None and self._articles_t is not None
-        queries = self._space.transform([prepare(t) for t in texts])
+        prepared = [prepare(t) for t in texts]
+        queries = self._space.transform(prepared)
         meanings = self._store.embed(texts, keep=False)
+        meanings[[not p.surface for p in prepared]] = 0.0  # no word, no meaning: no hit
         query_scripts = np.array([script(t) for t in texts], dtype=np.int8)
         other_script = (query_scripts[:, None] != self._scripts[None, :]) \
             & (query_scripts[:, None] > 0) & (self._scripts[None, :] > 0)
