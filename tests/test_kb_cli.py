@@ -61,7 +61,7 @@ async def test_import_match_and_search(cli: Cli, sessions: SessionFactory, redis
 
 
 async def test_an_excel_csv_import_tells_what_it_guessed_and_keeps_the_vectors(
-        cli, sessions: SessionFactory, redis: Redis, tmp_path: Path) -> None:
+        cli: Cli, sessions: SessionFactory, redis: Redis, tmp_path: Path) -> None:
     path = tmp_path / "excel.csv"
     path.write_bytes("article_id;question;answer;category\r\n"
                      "mortgage;Как оформить ипотеку;Заявка в приложении.;mortgages\r\n"
