@@ -162,11 +162,6 @@ class KnowledgeIndex:
         default); `progress` hears how far their encoding got."""
         return cls(tuple(articles), calibration, vectors, progress)
 
-    @property
-    def vectors(self) -> VectorStore:
-        """Where this index's meaning vectors come from (calibration reuses them)."""
-        return self._store
-
     def with_calibration(self, calibration: Calibration) -> KnowledgeIndex:
         """The same index deciding by another calibration (shares the matrices)."""
         twin = copy.copy(self)
