@@ -37,7 +37,7 @@ from core.events import DeskFeed
 from routing.notices import FeedNotifier
 from bot.handover import Handover
 from bot.history import web_history
-from bot.knowledge import KnowledgeBase
+from bot.knowledge import VECTORS_DIR, KnowledgeBase
 from core.models import utcnow
 from bot.outbox import Outbox
 from switchboard.redis_server import connect_redis
@@ -103,7 +103,7 @@ async def open_gateway(settings: Settings, *,
         await upgrade(database)
         async with connect_redis(settings.redis_url, settings.var_dir) as redis:
             sessions = session_factory(database)
-            knowledge = KnowledgeBase(sessions, redis)
+            knowledge = KnowledgeBase(sessions, redis, settings.var_dir / VECTORS_DIR)
             if settings.sample_kb:
                 await knowledge.seed_if_empty(SAMPLE_KB)
             await knowledge.recalibrate_if_outdated()
@@ -127,7 +127,8 @@ async def open_gateway(settings: Settings, *,
                 sessions=sessions, knowledge=knowledge, queue=queue, levels=levels, outbox=outbox,
                 feed=feed, recognition=recognition, handover=handover, clock=clock,
                 language=settings.language,
-                answer_caps={ChannelKind.EMAIL: settings.email.bot_answers_per_hour}, writes=writes)
+                answer_caps={ChannelKind.EMAIL: settings.email.bot_answers_per_hour}, writes=writes,
+                other_language=settings.kb_other_language)
             presence = Presence(redis, clock=clock)
             desk = OperatorDesk(sessions=sessions, queue=queue, outbox=outbox, feed=feed, clock=clock,
                                 knowledge=knowledge, presence=presence, handover=handover)
