@@ -93,8 +93,9 @@ class _Known:
     """What a unit of work looked up once for all its messages, so that a polled batch
     costs a handful of queries rather than a dozen per message."""
 
-    stored: set[tuple[ChannelKind, str]]
-    """Platform ids already stored (a redelivery): skipped."""
+    stored: set[tuple[ChannelKind, str, str]]
+    """(channel, sender, platform id) already stored (a redelivery): skipped. Per sender:
+    a letter reusing another sender's Message-ID is not a duplicate."""
     senders: dict[tuple[ChannelKind, str], tuple[Identity, Client]]
     open_conversations: dict[int, Conversation]
     """Client id → its latest open conversation; one made in this unit of work joins it."""
@@ -202,7 +203,7 @@ class Engine:
             # INSERT; then the messages and the policy, flushed once with the commit.
             placed = []
             for inbound in run:
-                key = (inbound.channel, inbound.platform_message_id)
+                key = (inbound.channel, inbound.external_user_id, inbound.platform_message_id)
                 if key in known.stored:  # stored already: processed once
                     continue
                 known.stored.add(key)
@@ -216,10 +217,12 @@ class Engine:
                        now: dt.datetime) -> _Known:
         """The run's stored platform ids, senders (new ones made) and their open
         conversations, and the knowledge base's decisions for its texts."""
-        stored: set[tuple[ChannelKind, str]] = set()
+        stored: set[tuple[ChannelKind, str, str]] = set()
         for channel in {m.channel for m in run}:  # (channel, direction, id) is indexed
-            stored.update((channel, platform_id) for platform_id in await session.scalars(
-                select(Message.channel_message_id)
+            stored.update((channel, sender, platform_id) for platform_id, sender in
+                          await session.execute(
+                select(Message.channel_message_id, Identity.external_id)
+                .join(Identity, Identity.id == Message.identity_id)
                 .where(Message.channel == channel, Message.direction == Direction.IN,
                        Message.channel_message_id.in_(
                            {m.platform_message_id for m in run if m.channel is channel})))
@@ -305,7 +308,7 @@ class Engine:
             attachments=[a.as_json() for a in inbound.attachments],
             action=inbound.action.value if inbound.action else None,
             channel_message_id=inbound.platform_message_id, automated=inbound.automated,
-            created_at=now)
+            reply_address=inbound.meta.get("reply_to"), created_at=now)
         if not placed.rated:
             await self._policy(session, inbound, conversation, placed.client, message,
                                plan.language, now, plan, known)
@@ -497,6 +500,8 @@ class Engine:
             await reply("greeting")
         elif _asks_for_human(inbound):
             await self._hand_off(session, conversation, "asked", now, plan)
+        elif await self._over_answer_cap(session, conversation, now):  # before any bot text
+            await self._hand_off(session, conversation, "answer_cap", now, plan, tell_client=False)
         elif chosen is not None:
             await self._answer(session, conversation, chosen, None, language, now, plan, handoff_button)
         elif not inbound.text.strip():
@@ -511,8 +516,6 @@ class Engine:
             await reply("greeting")
         elif words and words <= _THANKS:
             await reply("thanks")
-        elif await self._over_answer_cap(session, conversation, now):
-            await self._hand_off(session, conversation, "answer_cap", now, plan, tell_client=False)
         else:
             await self._consult_kb(session, inbound, conversation, language, now, plan, handoff_button,
                                    known)

@@ -40,11 +40,13 @@ from core.models import utcnow
 from bot.outbox import Outbox
 from switchboard.redis_server import connect_redis
 from switchboard.settings import Settings
+from switchboard.var_dir import local_secret, private_sqlite_file, secure_var_dir
 from channels.email import EmailAdapter, MailServer
 from channels.telegram import TelegramChannel, poller_name
 from channels.vk import VkChannel
 from channels.vk import poller_name as vk_poller_name
 from channels.web import WebChat
+from core.buckets import Buckets
 from core.send_ledger import RedisSendLedger
 from core.leases import RedisPollerLease
 from routing.presence import Presence
@@ -88,6 +90,8 @@ class Gateway:
 @contextlib.asynccontextmanager
 async def open_gateway(settings: Settings, *,
                        clock: Callable[[], dt.datetime] = utcnow) -> AsyncIterator[Gateway]:
+    secure_var_dir(settings.var_dir)
+    private_sqlite_file(settings.resolved_database_url)
     database = create_engine(settings.resolved_database_url)
     try:
         await upgrade(database)
@@ -103,12 +107,15 @@ async def open_gateway(settings: Settings, *,
             queue = OperatorQueue(redis)
             await rebuild_queue(sessions, queue)
             feed = DeskFeed(redis)
-            web_chat = WebChat(history=lambda visitor: web_history(sessions, visitor))
+            web_chat = WebChat(history=lambda visitor: web_history(sessions, visitor),
+                               buckets=Buckets(redis), trusted_proxies=settings.trusted_proxies,
+                               language=settings.language)
             adapters: dict[ChannelKind, ChannelAdapter] = {ChannelKind.WEB: web_chat}
             adapters.update(_channels(settings, redis))
             writes = write_lock(database)
             outbox = Outbox(sessions, adapters, feed, clock, writes=writes)
-            recognition = Recognition(codes=ProofCodes(redis), queue=queue, feed=feed,
+            codes = ProofCodes(redis, pepper=local_secret(settings.var_dir))
+            recognition = Recognition(codes=codes, queue=queue, feed=feed,
                                       desk_language=settings.language)
             handover = Handover(sessions=sessions, dispatcher=Dispatcher(queue), feed=feed,
                                 clock=clock, push=settings.auto_assign)
@@ -116,7 +123,9 @@ async def open_gateway(settings: Settings, *,
                 sessions=sessions, knowledge=knowledge, queue=queue, levels=levels, outbox=outbox,
                 feed=feed, recognition=recognition, handover=handover, clock=clock,
                 language=settings.language,
-                answer_caps={ChannelKind.EMAIL: settings.email.bot_answers_per_hour}, writes=writes)
+                answer_caps={**{kind: settings.bot_answers_per_hour for kind in ChannelKind},
+                             ChannelKind.EMAIL: settings.email.bot_answers_per_hour},
+                writes=writes)
             presence = Presence(redis, clock=clock)
             desk = OperatorDesk(sessions=sessions, queue=queue, outbox=outbox, feed=feed, clock=clock,
                                 knowledge=knowledge, presence=presence, handover=handover)
@@ -237,7 +246,8 @@ def _channels(settings: Settings, redis: Redis) -> dict[ChannelKind, ChannelAdap
             folder=mail.imap_folder, processed_folder=mail.processed_folder,
             poll_interval=mail.poll_interval,
             attachment_dir=mail.attachment_dir or settings.var_dir / "attachments" / "email",
-            attachment_max_bytes=mail.attachment_max_bytes, display_name=mail.display_name)
+            attachment_max_bytes=mail.attachment_max_bytes, display_name=mail.display_name,
+            trusted_authserv_ids=mail.trusted_authserv_ids)
     return adapters
 
 

@@ -34,7 +34,7 @@ async def embedded_redis(data_dir: Path) -> AsyncIterator[str]:
     var directory) is reused instead of started twice.
     """
     data_dir = data_dir.resolve()
-    data_dir.mkdir(parents=True, exist_ok=True)
+    data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     socket = data_dir / "redis.sock"
     url = f"unix://{socket}"
     if socket.exists() and await _answers(url):
@@ -49,7 +49,7 @@ async def embedded_redis(data_dir: Path) -> AsyncIterator[str]:
         "--save", "60 1", "--daemonize", "no", "--loglevel", "warning",
         "--logfile", str(data_dir / "redis.log"),
         stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.DEVNULL,
-        stderr=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.DEVNULL, umask=0o077,  # its AOF and snapshot: 0600
     )
     try:
         for _ in range(200):

@@ -58,6 +58,10 @@ class EmailSettings(BaseModel):
     attachment_dir: Path | None = None
     attachment_max_bytes: int = 10 * 1024 * 1024
     bot_answers_per_hour: int = 5
+    trusted_authserv_ids: list[str] = Field(
+        default_factory=list, description="authserv-ids of the receiving mail servers whose "
+        "Authentication-Results (DMARC) the desk trusts; a link code in a letter without their "
+        "DMARC pass is proved by a code mailed to the address")
     display_name: str | None = Field(default=None, description="From name, e.g. Банк Ромашка")
 
 
@@ -83,6 +87,9 @@ class Settings(BaseSettings):
     redis_url: str | None = Field(default=None, description="redis://…; default: an embedded server")
     http_host: str = "127.0.0.1"
     http_port: int = Field(default=8080, ge=0, le=65535)
+    trusted_proxies: list[str] = Field(
+        default_factory=list, description="reverse proxies whose X-Forwarded-For names the "
+        "web visitor's address (abuse limits count per address)")
     language: Language = "ru"
     timezone: str = "Europe/Moscow"
     business_hours: str = Field(default="09:00-18:00", description="HH:MM-HH:MM, local time")
@@ -90,6 +97,9 @@ class Settings(BaseSettings):
     operator_token: SecretStr = Field(
         default=SecretStr("operator"), description="token for the web operator console"
     )
+    bot_answers_per_hour: int = Field(
+        default=30, ge=1, description="the bot's answers to one chat per hour; past it the "
+        "conversation goes to operators (loops, floods)")
     sla_config: Path | None = Field(default=None, description="service levels file (YAML)")
     sample_kb: bool = Field(default=True, description="load the sample KB into an empty database")
     auto_assign: bool = Field(default=False, description="push new conversations to online "

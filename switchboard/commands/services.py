@@ -15,6 +15,7 @@ from redis.asyncio import Redis
 from core.db import SessionFactory, create_engine, session_factory, upgrade
 from switchboard.redis_server import RedisUnavailable, connect_redis
 from switchboard.settings import Settings, SettingsError, load_settings
+from switchboard.var_dir import private_sqlite_file, secure_var_dir
 
 __all__ = ["Services", "open_services", "run_command", "settings_or_exit"]
 
@@ -38,6 +39,8 @@ def settings_or_exit() -> Settings:
 
 @contextlib.asynccontextmanager
 async def open_services(settings: Settings, *, migrate: bool = True) -> AsyncIterator[Services]:
+    secure_var_dir(settings.var_dir)
+    private_sqlite_file(settings.resolved_database_url)
     engine = create_engine(settings.resolved_database_url)
     try:
         if migrate:
