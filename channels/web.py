@@ -34,7 +34,7 @@ import math
 import re
 import secrets
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -43,9 +43,15 @@ from redis.exceptions import RedisError
 
 from channels.web_limits import WebLimits, network_address
 from core.buckets import Buckets
+from core.contracts import (
+    Action,
+    ChannelKind,
+    DeliveryReceipt,
+    InboundMessage,
+    InboundSink,
+    OutboundMessage,
+)
 from core.history import HistoryItem, history_item_id
-from core.contracts import (Action, Attachment, Button, ChannelKind, DeliveryReceipt, InboundMessage,
-                           InboundSink, OutboundMessage)
 from core.texts import locale_language, say
 
 __all__ = ["MAX_TEXT", "VISITOR_COOKIE", "WebChat", "same_origin"]
@@ -93,11 +99,11 @@ class WebChat:
     kind = ChannelKind.WEB
 
     def __init__(self, history: Callable[[str], Awaitable[list[HistoryItem]]], *,
-                 buckets: Buckets | None = None, limits: WebLimits = WebLimits(),
+                 buckets: Buckets | None = None, limits: WebLimits | None = None,
                  trusted_proxies: Sequence[str] = (), language: str = "ru") -> None:
         self._history = history
         self._buckets = buckets
-        self._limits = limits
+        self._limits = limits or WebLimits()
         self._trusted_proxies = tuple(trusted_proxies)
         self._language = language
         self._per_address: dict[str, int] = {}

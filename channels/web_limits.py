@@ -21,15 +21,21 @@ from core.buckets import Buckets, Rate
 __all__ = ["WebLimits", "network_address"]
 
 
+_MESSAGES_PER_VISITOR = Rate(10, dt.timedelta(seconds=3))
+_MESSAGES_PER_ADDRESS = Rate(60, dt.timedelta(seconds=1))
+_HANDOFFS_PER_VISITOR = Rate(3, dt.timedelta(minutes=10))
+_HANDOFFS_PER_ADDRESS = Rate(20, dt.timedelta(minutes=1))
+
+
 @dataclass(frozen=True)
 class WebLimits:
     """How much one visitor and one address may do. A person types a message every few
     seconds at most; a script sends dozens a second."""
 
-    messages_per_visitor: Rate = Rate(10, dt.timedelta(seconds=3))
-    messages_per_address: Rate = Rate(60, dt.timedelta(seconds=1))
-    handoffs_per_visitor: Rate = Rate(3, dt.timedelta(minutes=10))
-    handoffs_per_address: Rate = Rate(20, dt.timedelta(minutes=1))
+    messages_per_visitor: Rate = _MESSAGES_PER_VISITOR
+    messages_per_address: Rate = _MESSAGES_PER_ADDRESS
+    handoffs_per_visitor: Rate = _HANDOFFS_PER_VISITOR
+    handoffs_per_address: Rate = _HANDOFFS_PER_ADDRESS
     sockets_per_address: int = 20
 
     async def wait(self, buckets: Buckets, visitor: str, address: str, *,

@@ -128,6 +128,10 @@ def code_digest(code: str, pepper: bytes = b"") -> str:
     return hmac.new(pepper or b"switchboard-code", code.encode(), hashlib.sha256).hexdigest()
 
 
+_REQUESTS_PER_IDENTITY = Rate(3, dt.timedelta(minutes=5))
+_REQUESTS_PER_SOURCE = Rate(20, dt.timedelta(minutes=1))
+
+
 @dataclass(frozen=True)
 class CodeLimits:
     """Wrong codes counted per client and per source in `window`; code requests as token
@@ -136,21 +140,21 @@ class CodeLimits:
     tries: int = 5
     tries_per_source: int = 30
     window: dt.timedelta = dt.timedelta(minutes=15)
-    requests_per_identity: Rate = Rate(3, dt.timedelta(minutes=5))
-    requests_per_source: Rate = Rate(20, dt.timedelta(minutes=1))
+    requests_per_identity: Rate = _REQUESTS_PER_IDENTITY
+    requests_per_source: Rate = _REQUESTS_PER_SOURCE
     mails_per_source: int = 20
 
 
 class ProofCodes:
     def __init__(self, redis: Redis, *, ttl: dt.timedelta = dt.timedelta(minutes=10),
-                 limits: CodeLimits = CodeLimits(), mails_per_hour: int = 3,
+                 limits: CodeLimits | None = None, mails_per_hour: int = 3,
                  pepper: bytes = b"") -> None:
         self._redis = redis
         self._buckets = Buckets(redis)
         self._pepper = pepper
         self.ttl = ttl
-        self.limits = limits
-        self.window = limits.window
+        self.limits = limits or CodeLimits()
+        self.window = self.limits.window
         self.mails_per_hour = mails_per_hour
 
     def _digest(self, code: str) -> str:

@@ -60,7 +60,7 @@ async def test_the_sqlite_database_and_its_journal_are_0600(tmp_path: Path) -> N
             await connection.execute(text("CREATE TABLE t (x TEXT)"))
             await connection.execute(text("INSERT INTO t VALUES ('card 4276')"))
         files = sorted((tmp_path / "var").iterdir())
-        assert [p.name for p in files][0] == "switchboard.db"
+        assert files[0].name == "switchboard.db"
         assert {p.name: mode(p) for p in files} == {p.name: 0o600 for p in files}
         await engine.dispose()
     finally:

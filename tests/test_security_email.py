@@ -11,10 +11,18 @@ from collections.abc import AsyncIterator
 from email.message import EmailMessage
 from pathlib import Path
 
+from mail_servers import (  # noqa: F401
+    Dovecot,
+    SmtpRelay,
+    client_letter,
+    dovecot,
+    eventually,
+    mailbox,
+    smtp_server,
+    submit,
+    support_adapter,
+)
 from sqlalchemy import select
-
-from mail_servers import (Dovecot, SmtpRelay, client_letter, dovecot,  # noqa: F401
-                          eventually, mailbox, smtp_server, submit, support_adapter)
 from test_recognition import client_of, link_code, merges, said, sent_to, web
 
 from bot.history import web_history

@@ -5,18 +5,17 @@ from __future__ import annotations
 
 import asyncio
 import json
+from zoneinfo import ZoneInfo
 
 import aiohttp
 from sqlalchemy import func, select
-
-from zoneinfo import ZoneInfo
+from test_recognition import client_of, link_code, merges, tg, web
+from web_client import Visitor
 
 from admin.telegram.cards import client_card_text
 from core.contracts import ChannelKind
 from core.models import Direction, Identity, Message, Operator
 from switchboard.app import Gateway
-from test_recognition import client_of, link_code, merges, tg, web
-from web_client import Visitor
 
 
 async def stored_from(gateway: Gateway, visitor: Visitor) -> int:

@@ -68,7 +68,7 @@ def write_csv(contents: ReportContents, path: Path) -> None:
                              for key, value in row.items()})
 
 
-def spreadsheet_safe(value: str | int | float) -> str | int | float:
+def spreadsheet_safe(value: str | float) -> str | int | float:
     """A name as text a spreadsheet will not run: one starting with = + - @ (or a tab or
     carriage return, which some strip first) gets a leading apostrophe. Numbers stay numbers."""
     if isinstance(value, str) and value[:1] in _FORMULA_STARTS:

@@ -16,8 +16,6 @@ from email import message_from_bytes, policy
 from email.message import Message
 from email.utils import parsedate_to_datetime
 
-from core.contracts import ChannelKind, InboundMessage
-
 from channels.email.attachments import AttachmentStore, extract_attachments
 from channels.email.authentication import dmarc_verdict
 from channels.email.body import read_body
@@ -25,6 +23,7 @@ from channels.email.headers import header, normalise_address, reply_address, sen
 from channels.email.quotes import strip_reply
 from channels.email.robots import classify
 from channels.email.threading import clean_subject, parse_ids, reply_chain, subject_tag
+from core.contracts import ChannelKind, InboundMessage
 
 __all__ = ["MailParser", "synthetic_id"]
 
@@ -47,7 +46,7 @@ class MailParser:
     def parse(self, raw: bytes) -> InboundMessage:
         try:
             return self._parse(raw)
-        except Exception as exc:  # noqa: BLE001 - bad mail must be stored, not crash the inbox
+        except Exception as exc:
             log.exception("unreadable letter of %d bytes, storing it raw", len(raw))
             return _unreadable(raw, exc)
 
@@ -135,5 +134,5 @@ def _date(message: Message) -> dt.datetime | None:
     except (ValueError, TypeError, IndexError):
         return None
     if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=dt.timezone.utc)
-    return parsed.astimezone(dt.timezone.utc)
+        parsed = parsed.replace(tzinfo=dt.UTC)
+    return parsed.astimezone(dt.UTC)
