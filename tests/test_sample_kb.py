@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 import yaml
 
-SAMPLE_KB = Path(__file__).resolve().parents[1] / "bot" / "sample_kb" / "bank.yaml"
+SAMPLE_KB = Path(__file__).resolve().parents[1] / "switchboard" / "sample_kb" / "bank.yaml"
 
 CATEGORIES = frozenset(
     {"fraud", "lost_card", "cards", "payments", "transfers", "app", "account", "fees", "loans",
