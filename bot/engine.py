@@ -58,6 +58,7 @@ log = logging.getLogger(__name__)
 KB_QUERY_LIMIT = 2000
 DB_ATTEMPTS = 6
 RATING_WINDOW = dt.timedelta(days=3)
+ANSWER_CAP_WINDOW = dt.timedelta(hours=1)
 _WORDS = re.compile(r"[\w']+", re.UNICODE)
 _HUMAN = {"оператор", "оператора", "оператору", "человек", "человека", "живой", "менеджер",
           "сотрудник", "operator", "human", "person", "agent", "someone"}
@@ -100,6 +101,9 @@ class _Known:
     open_conversations: dict[int, Conversation]
     """Client id → its latest open conversation; one made in this unit of work joins it."""
     matches: dict[str, Match]
+    answered: dict[int, int] = field(default_factory=dict)
+    """Identity id → the bot's answers to it in the past hour (the answer cap), counted once
+    for the run and kept up as the run answers."""
     """The knowledge base's decisions for the batch's texts, taken in one call."""
     opening: dict[int, dict[str, Any]] = field(default_factory=dict)
     """Client id → the columns of the new conversation the run opens for it (in one INSERT,
@@ -237,7 +241,12 @@ class Engine:
             open_conversations[conversation.client_id] = conversation  # the latest wins
         texts = list({m.text[:KB_QUERY_LIMIT] for m in run if m.text.strip()}) if len(run) > 1 else []
         matches = dict(zip(texts, self._knowledge.index.decide_many(texts), strict=True))
-        return _Known(stored, senders, open_conversations, matches)
+        answered = {identity_id: count for identity_id, count in await session.execute(
+            select(Message.identity_id, func.count(Message.id))  # (identity, created) indexed
+            .where(Message.identity_id.in_({identity.id for identity, _ in senders.values()}),
+                   Message.author == Author.BOT, Message.created_at >= now - ANSWER_CAP_WINDOW)
+            .group_by(Message.identity_id)) if identity_id is not None}
+        return _Known(stored, senders, open_conversations, matches, answered=answered)
 
     async def _senders(self, session: AsyncSession, run: Sequence[InboundMessage], now: dt.datetime
                        ) -> dict[tuple[ChannelKind, str], tuple[Identity, Client]]:
@@ -500,7 +509,7 @@ class Engine:
             await reply("greeting")
         elif _asks_for_human(inbound):
             await self._hand_off(session, conversation, "asked", now, plan)
-        elif await self._over_answer_cap(session, conversation, now):  # before any bot text
+        elif self._over_answer_cap(conversation, known):  # before any bot text
             await self._hand_off(session, conversation, "answer_cap", now, plan, tell_client=False)
         elif chosen is not None:
             await self._answer(session, conversation, chosen, None, language, now, plan, handoff_button)
@@ -574,16 +583,18 @@ class Engine:
         await self._reply(session, conversation, article_answer(article, conversation), now, plan,
                           buttons=[handoff_button], kb_article_id=article.id, kb_score=score)
 
-    async def _over_answer_cap(self, session: AsyncSession, conversation: Conversation,
-                               now: dt.datetime) -> bool:
-        """Loop safety: a channel may cap the bot's answers to one identity per hour."""
+    def _over_answer_cap(self, conversation: Conversation, known: _Known) -> bool:
+        """Loop and flood safety: each channel caps the bot's answers to one identity per
+        hour. Under the cap the bot is about to answer: that answer is counted."""
         cap = self._answer_caps.get(conversation.last_channel)
         if cap is None:
             return False
-        sent = await session.scalar(select(func.count(Message.id)).where(
-            Message.identity_id == conversation.last_identity_id, Message.author == Author.BOT,
-            Message.created_at >= now - dt.timedelta(hours=1)))
-        return (sent or 0) >= cap
+        identity_id = conversation.last_identity_id
+        sent = known.answered.get(identity_id, 0)
+        if sent >= cap:
+            return True
+        known.answered[identity_id] = sent + 1
+        return False
 
     async def _hand_off(self, session: AsyncSession, conversation: Conversation, reason: str,
                         now: dt.datetime, plan: _Plan, *, tell_client: bool = True) -> None:

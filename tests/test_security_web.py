@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 
 import aiohttp
 from sqlalchemy import func, select
-from test_recognition import client_of, link_code, merges, tg, web
+from test_recognition import client_of, last_text, link_code, merges, tg, web
 from web_client import Visitor
 
 from admin.telegram.cards import client_card_text
@@ -79,6 +79,21 @@ async def test_new_cookies_for_every_guess_block_that_address_not_everybody(
     assert len(await merges(gateway)) == 1  # everybody else links as usual
     assert await client_of(gateway, ChannelKind.WEB, "visitor-1") == \
         await client_of(gateway, ChannelKind.TELEGRAM, "1001")
+
+
+async def test_asking_for_link_codes_is_limited_per_chat_and_per_address(
+        gateway: Gateway) -> None:
+    for _ in range(3):
+        await link_code(gateway, web("связать", meta={"source": "203.0.113.7"}))
+    await gateway.engine.handle(web("связать", meta={"source": "203.0.113.7"}))
+    assert "слишком часто" in await last_text(gateway, "visitor-1")
+    for n in range(20):  # new cookies: the address's bucket of twenty runs out
+        await gateway.engine.handle(web("связать", who=f"fresh-{n}",
+                                        meta={"source": "198.51.100.9"}))
+    assert "слишком часто" not in await last_text(gateway, "fresh-19")
+    await gateway.engine.handle(web("связать", who="fresh-20", meta={"source": "198.51.100.9"}))
+    assert "слишком часто" in await last_text(gateway, "fresh-20")
+    await link_code(gateway, tg("/link"))  # a chat elsewhere is served as usual
 
 
 async def test_sockets_are_capped_per_address(gateway: Gateway, served: str) -> None:
