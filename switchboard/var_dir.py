@@ -12,8 +12,6 @@ import secrets
 import stat
 from pathlib import Path
 
-from sqlalchemy.engine import make_url
-
 __all__ = ["PRIVATE_UMASK", "local_secret", "private_sqlite_file", "secure_var_dir"]
 
 PRIVATE_UMASK = 0o077
@@ -34,6 +32,8 @@ def secure_var_dir(var_dir: Path) -> None:
 def private_sqlite_file(database_url: str) -> None:
     """Create a SQLite database file 0600 before SQLite does (it would use 0644 less the
     umask); its -wal and -shm files take the database file's mode."""
+    from sqlalchemy.engine import make_url  # not at import: the CLI starts without SQLAlchemy
+
     url = make_url(database_url)
     if not url.drivername.startswith("sqlite") or not url.database or url.database == ":memory:":
         return
