@@ -4,13 +4,13 @@ A forged `From` with a link code, a `Reply-To` that tries to take the address ov
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import re
 from collections.abc import AsyncIterator
 from email.message import EmailMessage
 from pathlib import Path
 
+import waiting
 from mail_servers import (  # noqa: F401
     Dovecot,
     SmtpRelay,
@@ -56,9 +56,11 @@ async def letters_in(gateway: Gateway, sender: str | None = None) -> list[Messag
 async def deliver(gateway: Gateway, smtp: SmtpRelay, letter: EmailMessage, count: int) -> None:
     """Send a letter and wait until `count` letters are stored."""
     await submit(smtp, letter)
-    async with asyncio.timeout(15):
-        while len(await letters_in(gateway)) < count:
-            await asyncio.sleep(0.05)
+
+    async def stored() -> bool:
+        return len(await letters_in(gateway)) >= count
+
+    await waiting.eventually(stored, 15.0, what=f"{count} letters stored")  # type: ignore[arg-type]
 
 
 def mailed_code(smtp: SmtpRelay, address: str) -> str | None:

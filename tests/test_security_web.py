@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from functools import partial
 from zoneinfo import ZoneInfo
 
 import aiohttp
@@ -48,6 +49,10 @@ async def test_a_flooding_socket_is_slowed_and_other_visitors_are_served(
         assert await stored_from(gateway, flooder) == len(acks)
 
 
+def answers(frame_id: str, frame: dict[str, object]) -> bool:
+    return frame.get("id") == frame_id
+
+
 async def test_hand_off_presses_are_limited_per_visitor_and_per_address(
         gateway: Gateway, served: str) -> None:
     async with Visitor(served) as presser:
@@ -60,7 +65,7 @@ async def test_hand_off_presses_are_limited_per_visitor_and_per_address(
     for _ in range(25):  # a new cookie for every press: the address is what counts
         async with Visitor(served) as fresh:
             pressed = await fresh.press("handoff")
-            frame = await fresh.ws.expect(lambda f, p=pressed: f.get("id") == p)
+            frame = await fresh.ws.expect(partial(answers, pressed))
             queued.append(frame["type"] == "ack")
     assert queued.count(True) == 20 - 3  # the address's twenty, the first visitor's three in it
     assert len(await gateway.queue.waiting()) <= 20
