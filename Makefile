@@ -18,21 +18,24 @@ $(INSTALLED): pyproject.toml $(LOCK) | $(BIN)/python
 	$(BIN)/pip check
 	touch $(INSTALLED)
 
-# Regenerate the lock from pyproject.toml (the dependencies and the test extras), taking
+# Regenerate the lock from pyproject.toml (the dependencies and the test extras): pins stay
+# where they are unless pyproject.toml rules them out; `make lock LOCK_ARGS=--upgrade` takes
 # the newest versions the ranges allow. Commit the result.
 lock: $(INSTALLED)
-	$(BIN)/pip-compile --quiet --upgrade --extra test --strip-extras --no-emit-index-url \
-	  --no-emit-find-links --output-file $(LOCK) pyproject.toml
+	$(BIN)/pip-compile --quiet --extra test --strip-extras --no-emit-index-url \
+	  --no-emit-find-links $(LOCK_ARGS) --output-file $(LOCK) pyproject.toml
 
 run: $(INSTALLED)
 	$(BIN)/switchboard run
 
-# System packages the tests use: Dovecot (the real IMAP server of the email tests) and
-# Chromium (the browser test). Installed with apt-get when missing and running as root.
+# System packages the tests use: Dovecot (the real IMAP server of the email tests),
+# Chromium (the browser test) and redis-server/redis-cli (the Redis Cluster tests).
+# Installed with apt-get when missing and running as root.
 system-deps:
 	@missing=""; \
 	[ -x /usr/sbin/dovecot ] || missing="$$missing dovecot-imapd"; \
 	command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
+	[ -x /usr/bin/redis-server ] && [ -x /usr/bin/redis-cli ] || missing="$$missing redis-server redis-tools"; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
 	    echo "installing$$missing"; \

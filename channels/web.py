@@ -40,7 +40,9 @@ from typing import Any
 
 from aiohttp import WSCloseCode, WSMsgType, web
 from redis.exceptions import RedisError
+from yarl import URL
 
+from channels.web_relay import FrameRelay
 from channels.web_limits import WebLimits, network_address
 from core.buckets import Buckets
 from core.contracts import (
@@ -79,12 +81,19 @@ _ACTIONS = {Action.HANDOFF, Action.CHOOSE, Action.RATE}
 
 
 def same_origin(request: web.Request) -> bool:
-    """Refuse cross-site WebSocket hijacking: a browser always sends Origin; its host must
-    be the one the page was served from."""
+    """Refuse cross-site WebSocket hijacking and cross-site form posts: a browser always
+    sends Origin, and its scheme, host and port must be those the page was served from
+    (behind a trusted proxy, the scheme the client used)."""
     origin = request.headers.get("Origin")
     if origin is None:
         return True
-    return origin.split("://", 1)[-1].rstrip("/") == request.host
+    try:
+        theirs = URL(origin)
+    except ValueError:
+        return False
+    ours = request.url
+    return theirs.host is not None and (theirs.scheme, theirs.host, theirs.port) == (
+        ours.scheme, ours.host, ours.port)
 
 
 class _BadRequest(Exception):
@@ -100,8 +109,11 @@ class WebChat:
 
     def __init__(self, history: Callable[[str], Awaitable[list[HistoryItem]]], *,
                  buckets: Buckets | None = None, limits: WebLimits | None = None,
-                 trusted_proxies: Sequence[str] = (), language: str = "ru") -> None:
+                 trusted_proxies: Sequence[str] = (), language: str = "ru",
+                 relay: FrameRelay | None = None) -> None:
+        """`relay`: with several gateway processes, reaches sockets held by the others."""
         self._history = history
+        self._relay = relay
         self._buckets = buckets
         self._limits = limits or WebLimits()
         self._trusted_proxies = tuple(trusted_proxies)
@@ -122,20 +134,24 @@ class WebChat:
         self._sink = sink
         self._ready.set()
         try:
-            await asyncio.Future()
+            if self._relay is not None:
+                await self._relay.listen(self._broadcast)  # until cancelled
+            else:
+                await asyncio.Future()
         finally:
             self._ready.clear()
             self._sink = None
             await self.aclose()
 
     async def send(self, message: OutboundMessage) -> DeliveryReceipt:
-        """Push to every open page of the visitor in this process. The message is in the
-        history either way, so a visitor with no page open reads it on their next visit."""
+        """Push to every open page of the visitor, in whichever process holds it. The message
+        is in the history either way, so a visitor with no page open reads it on their next
+        visit."""
         item = HistoryItem(
             id=history_item_id(message_id=message.outbound_id),
             author="bot" if message.auto_reply else "operator", text=message.text,
             at=dt.datetime.now(dt.UTC), buttons=message.buttons, attachments=message.attachments)
-        await self._broadcast(message.chat_id, {"type": "message", "message": item.as_json()})
+        await self._everywhere(message.chat_id, {"type": "message", "message": item.as_json()})
         return DeliveryReceipt(platform_message_id=None)
 
     async def aclose(self) -> None:
@@ -227,7 +243,7 @@ class WebChat:
         if inbound.action is None:  # the visitor's other tabs show what this one sent
             echo = HistoryItem(id=client_id, author="client", text=inbound.text,
                                at=inbound.sent_at or dt.datetime.now(dt.UTC))
-            await self._broadcast(visitor, {"type": "message", "message": echo.as_json()}, but=ws)
+            await self._everywhere(visitor, {"type": "message", "message": echo.as_json()}, but=ws)
 
     async def _wait(self, visitor: str, address: str, *, handoff: bool) -> dt.timedelta:
         """How long the visitor must wait before this frame counts; zero when it may go now.
@@ -245,6 +261,12 @@ class WebChat:
             while (sink := self._sink) is None:
                 await self._ready.wait()
         return sink
+
+    async def _everywhere(self, visitor: str, frame: Mapping[str, Any],
+                          but: web.WebSocketResponse | None = None) -> None:
+        await self._broadcast(visitor, frame, but)
+        if self._relay is not None:
+            await self._relay.publish(visitor, frame)
 
     async def _broadcast(self, visitor: str, frame: Mapping[str, Any],
                          but: web.WebSocketResponse | None = None) -> None:

@@ -53,7 +53,7 @@ def network_address(request: web.Request, trusted_proxies: Iterable[str] = ()) -
     """The address a limit counts: the peer, or the client a trusted proxy names; an IPv6
     address stands for its /64 (one host can hold all of it)."""
     peer = request.remote or "unknown"
-    if peer in set(trusted_proxies):
+    if _within(peer, trusted_proxies):
         hops = [h.strip() for h in request.headers.get("X-Forwarded-For", "").split(",") if h.strip()]
         peer = hops[-1] if hops else peer
     try:
@@ -63,3 +63,12 @@ def network_address(request: web.Request, trusted_proxies: Iterable[str] = ()) -
     if parsed.version == 6 and parsed.ipv4_mapped is None:
         return str(ipaddress.ip_network(f"{parsed}/64", strict=False))
     return str(parsed.ipv4_mapped or parsed) if parsed.version == 6 else str(parsed)
+
+
+def _within(peer: str, networks: Iterable[str]) -> bool:
+    """Whether `peer` is one of the trusted proxies (addresses or networks)."""
+    try:
+        address = ipaddress.ip_address(peer)
+        return any(address in ipaddress.ip_network(n, strict=False) for n in networks)
+    except ValueError:
+        return False

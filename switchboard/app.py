@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
+import functools
 import gc
 import logging
 import signal
@@ -23,6 +24,7 @@ from aiohttp import web
 from pydantic import SecretStr
 from redis.asyncio import Redis
 
+from admin.accounts import Accounts
 from admin.telegram import AdminBot, AdminBotOptions, Audience
 from admin.desk import OperatorDesk
 from admin.metrics import metrics_handler
@@ -41,14 +43,19 @@ from bot.outbox import Outbox
 from switchboard.redis_server import connect_redis
 from switchboard.settings import Settings
 from switchboard.var_dir import local_secret, private_sqlite_file, secure_var_dir
+from switchboard.single_process import one_gateway_per_sqlite_file
+from switchboard.start_checks import prepare_accounts, refuse_unsafe_settings
 from channels.email import EmailAdapter, MailServer
+from channels.http_guard import http_guard, parse_networks
 from channels.telegram import TelegramChannel, poller_name
 from channels.vk import VkChannel
 from channels.vk import poller_name as vk_poller_name
 from channels.web import WebChat
 from core.buckets import Buckets
+from channels.rate_limits import SharedSendRateLimiter
+from channels.web_relay import FrameRelay
 from core.send_ledger import RedisSendLedger
-from core.leases import RedisPollerLease
+from core.leases import RedisPollerLease, job_lease
 from routing.presence import Presence
 from routing.assignment import Dispatcher
 from identity.codes import ProofCodes
@@ -83,6 +90,9 @@ class Gateway:
     adapters: dict[ChannelKind, ChannelAdapter]
     http: web.Application
     clock: Callable[[], dt.datetime]
+    accounts: Accounts
+    metrics_http: web.Application | None = None
+    metrics_url: str | None = None
     admin_bot: AdminBot | None = None
     background: list[asyncio.Task[None]] = field(default_factory=list)
 
@@ -109,7 +119,8 @@ async def open_gateway(settings: Settings, *,
             feed = DeskFeed(redis)
             web_chat = WebChat(history=lambda visitor: web_history(sessions, visitor),
                                buckets=Buckets(redis), trusted_proxies=settings.trusted_proxies,
-                               language=settings.language)
+                               language=settings.language,
+                               relay=FrameRelay(redis))
             adapters: dict[ChannelKind, ChannelAdapter] = {ChannelKind.WEB: web_chat}
             adapters.update(_channels(settings, redis))
             writes = write_lock(database)
@@ -129,22 +140,26 @@ async def open_gateway(settings: Settings, *,
             presence = Presence(redis, clock=clock)
             desk = OperatorDesk(sessions=sessions, queue=queue, outbox=outbox, feed=feed, clock=clock,
                                 knowledge=knowledge, presence=presence, handover=handover)
+            accounts = Accounts(sessions, redis,
+                                session_ttl=dt.timedelta(hours=settings.session_hours))
             admin_bot = _admin_bot(settings, desk=desk, feed=feed, sessions=sessions, redis=redis,
-                                   presence=presence, levels=levels)
-            http = web.Application(client_max_size=2 * 1024 * 1024)
+                                   presence=presence, levels=levels, accounts=accounts)
+            http = web.Application(client_max_size=2 * 1024 * 1024, middlewares=[http_guard(
+                trusted_proxies=parse_networks(settings.trusted_proxies),
+                allowed_hosts=settings.hosts_served)])
             http.add_routes(web_chat.routes())
             telegram = adapters.get(ChannelKind.TELEGRAM)
             if isinstance(telegram, TelegramChannel) and settings.telegram.mode == "webhook":
                 http.add_routes([telegram.webhook_route(settings.telegram.webhook_path)])
-            console = OperatorConsole(desk, feed, settings.operator_token.get_secret_value(),
-                                      groups=levels.groups)
+            console = OperatorConsole(desk, feed, accounts)
             http.add_routes(console.routes())
             http.on_shutdown.append(lambda _app: console.aclose())  # open consoles would stall it
-            http.router.add_get("/metrics", metrics_handler(sessions, queue=queue))
+            metrics_http = _metrics(settings, http, sessions, queue)
             gateway = Gateway(settings=settings, sessions=sessions, redis=redis, knowledge=knowledge,
                               queue=queue, levels=levels, feed=feed, outbox=outbox,
                               engine=engine, desk=desk, web_chat=web_chat, adapters=adapters,
-                              http=http, clock=clock, admin_bot=admin_bot)
+                              http=http, clock=clock, accounts=accounts,
+                              metrics_http=metrics_http, admin_bot=admin_bot)
             try:
                 yield gateway
             finally:
@@ -171,39 +186,67 @@ async def running(gateway: Gateway, *, host: str | None = None,
     await site.start()
     bound = runner.addresses[0]
     base_url = f"http://{bound[0]}:{bound[1]}"
+    metrics_runner = None
+    if gateway.metrics_http is not None:
+        metrics_runner = web.AppRunner(gateway.metrics_http, access_log=None)
+        await metrics_runner.setup()
+        await web.TCPSite(metrics_runner, "127.0.0.1", gateway.settings.metrics_port).start()
+        metrics_bound = metrics_runner.addresses[0]
+        gateway.metrics_url = f"http://{metrics_bound[0]}:{metrics_bound[1]}/metrics"
     tasks = gateway.background
     for adapter in gateway.adapters.values():
-        tasks.append(asyncio.create_task(_keep_running(adapter.kind.value, adapter.run, gateway.engine)))
+        receive = functools.partial(adapter.run, gateway.engine)
+        if isinstance(adapter, EmailAdapter):  # one reader per mailbox across the processes
+            receive = functools.partial(_once_across_processes, gateway,
+                                        f"email:{gateway.settings.email.address}", receive)
+        tasks.append(asyncio.create_task(_keep_running(adapter.kind.value, receive)))
     tasks.append(asyncio.create_task(_keep_running("kb-watch", gateway.knowledge.watch)))
-    tasks.append(asyncio.create_task(_keep_running("idle-closer", _close_idle, gateway)))
-    if gateway.admin_bot is not None:
+    tasks.append(asyncio.create_task(_keep_running(
+        "idle-closer", _once_across_processes, gateway, "idle-closer",
+        functools.partial(_close_idle, gateway))))
+    if gateway.admin_bot is not None:  # the daily summary runs under the admin bot's lease
         tasks.append(asyncio.create_task(_keep_running("admin-bot", gateway.admin_bot.run)))
     watcher = SlaWatcher(gateway.queue, gateway.sessions, FeedNotifier(gateway.feed))
-    watcher.start()
+    tasks.append(asyncio.create_task(_keep_running(
+        "sla-watcher", _once_across_processes, gateway, "sla-watcher",
+        functools.partial(_watch_sla, watcher))))
     await gateway.outbox.resend_pending()
     try:
         yield base_url
     finally:
-        await watcher.stop()
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         tasks.clear()
+        if metrics_runner is not None:
+            await metrics_runner.cleanup()
         await runner.cleanup()
 
 
 async def serve(settings: Settings) -> None:
-    """Run until SIGINT or SIGTERM, then shut down cleanly (the embedded Redis too)."""
+    """Run until SIGINT or SIGTERM, then shut down cleanly (the embedded Redis too). On
+    SQLite, refuse to start beside another gateway process (`DatabaseInUse`)."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
-    async with open_gateway(settings) as gateway, running(gateway) as url:
-        settle_collector()
-        log.info("Switchboard is up: web chat %s/ , operator console %s/operator", url, url)
-        print(f"Switchboard is up:\n  web chat          {url}/\n  operator console  {url}/operator"
-              f"  (token: OPERATOR_TOKEN)", flush=True)
-        await stop.wait()
+    refuse_unsafe_settings(settings)
+    with one_gateway_per_sqlite_file(settings.resolved_database_url):
+        await _serve_until(stop, settings)
+
+
+async def _serve_until(stop: asyncio.Event, settings: Settings) -> None:
+    async with open_gateway(settings) as gateway:
+        first_sign_in = await prepare_accounts(gateway)
+        async with running(gateway) as url:
+            settle_collector()
+            log.info("Switchboard is up: web chat %s/ , operator console %s/operator", url, url)
+            print(f"Switchboard is up:\n  web chat          {url}/\n  operator console  {url}/operator",
+                  flush=True)
+            if first_sign_in:
+                print(f"  sign in as the local admin (one-time link, 15 min):\n  {first_sign_in}",
+                      flush=True)
+            await stop.wait()
         log.info("shutting down")
 
 
@@ -221,7 +264,8 @@ def settle_collector() -> None:
 
 def _channels(settings: Settings, redis: Redis) -> dict[ChannelKind, ChannelAdapter]:
     """The platform channels whose settings are filled in. Pollers hold a Redis lease, so
-    with several gateway processes exactly one polls each bot."""
+    with several gateway processes exactly one polls each bot; the send limits (the
+    platforms' own, per chat and per bot) are shared in Redis."""
     adapters: dict[ChannelKind, ChannelAdapter] = {}
     telegram = settings.telegram
     if telegram.token is not None:
@@ -229,12 +273,16 @@ def _channels(settings: Settings, redis: Redis) -> dict[ChannelKind, ChannelAdap
         adapters[ChannelKind.TELEGRAM] = TelegramChannel(
             token, api_base=telegram.api_base, mode=telegram.mode, webhook_url=telegram.webhook_url,
             webhook_secret=_secret(telegram.webhook_secret),
-            lease=RedisPollerLease(redis, poller_name(token)), ledger=RedisSendLedger(redis))
+            lease=RedisPollerLease(redis, poller_name(token)), ledger=RedisSendLedger(redis),
+            limiter=SharedSendRateLimiter(redis, poller_name(token), per_chat_rate=1.0,
+                                          per_chat_burst=3, global_rate=30.0, global_burst=30))
     vk = settings.vk
     if vk.token is not None and vk.group_id is not None:
         adapters[ChannelKind.VK] = VkChannel(
             vk.token.get_secret_value(), vk.group_id, api_base=vk.api_base,
-            lease=RedisPollerLease(redis, vk_poller_name(vk.group_id)))
+            lease=RedisPollerLease(redis, vk_poller_name(vk.group_id)),
+            limiter=SharedSendRateLimiter(redis, vk_poller_name(vk.group_id), per_chat_rate=1.0,
+                                          per_chat_burst=3, global_rate=20.0, global_burst=20))
     mail = settings.email
     if mail.address and mail.imap_host and mail.smtp_host:
         adapters[ChannelKind.EMAIL] = EmailAdapter(
@@ -255,8 +303,24 @@ def _secret(value: SecretStr | None) -> str | None:
     return value.get_secret_value() if value is not None else None
 
 
+def _metrics(settings: Settings, http: web.Application, sessions: SessionFactory,
+             queue: OperatorQueue) -> web.Application | None:
+    """/metrics: behind METRICS_TOKEN on the main port; on its own loopback port with
+    METRICS_PORT; open on the main port only when that is loopback and neither is set.
+    Returns the separate metrics app, if any."""
+    token = _secret(settings.metrics_token)
+    if token is not None or (settings.on_loopback and settings.metrics_port is None):
+        http.router.add_get("/metrics", metrics_handler(sessions, queue=queue, token=token))
+    if settings.metrics_port is None:
+        return None
+    separate = web.Application()
+    separate.router.add_get("/metrics", metrics_handler(sessions, queue=queue))
+    return separate
+
+
 def _admin_bot(settings: Settings, *, desk: OperatorDesk, feed: DeskFeed, sessions: SessionFactory,
-               redis: Redis, presence: Presence, levels: ServiceLevels) -> AdminBot | None:
+               redis: Redis, presence: Presence, levels: ServiceLevels,
+               accounts: Accounts) -> AdminBot | None:
     """The operators' Telegram bot, when ADMIN_BOT__TOKEN is set; polled by one process."""
     config = settings.admin_bot
     if config.token is None:
@@ -279,7 +343,22 @@ def _admin_bot(settings: Settings, *, desk: OperatorDesk, feed: DeskFeed, sessio
         audience=Audience(config.chat_id, config.forum, settings.language, settings.zone))
     return AdminBot(options, desk=desk, feed=feed, sessions=sessions, redis=redis, presence=presence,
                     lease=RedisPollerLease(redis, poller_name(token)), make_report=make_report,
+                    accounts=accounts, console_url=settings.base_url,
                     daily_summaries=daily_summaries if config.daily_summary_at else None)
+
+
+async def _once_across_processes(gateway: Gateway, job: str,
+                                 work: Callable[[], Awaitable[None]]) -> None:
+    """Run `work` in one gateway process at a time: the holder of the job's lease."""
+    await job_lease(gateway.redis, job, ttl=gateway.settings.lease_seconds).hold(work)
+
+
+async def _watch_sla(watcher: SlaWatcher) -> None:
+    watcher.start()
+    try:
+        await asyncio.Future()
+    finally:
+        await watcher.stop()
 
 
 async def _close_idle(gateway: Gateway) -> None:

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from core.addresses import LOOPBACK_HOSTS, is_loopback, parse_networks
 
 __all__ = ["Settings", "SettingsError", "TelegramSettings", "VkSettings", "EmailSettings",
            "AdminBotSettings", "load_settings"]
@@ -84,19 +86,28 @@ class Settings(BaseSettings):
     database_url: str | None = Field(
         default=None, description="sqlite+aiosqlite:///… or postgresql+asyncpg://…; default var/switchboard.db"
     )
-    redis_url: str | None = Field(default=None, description="redis://…; default: an embedded server")
+    redis_url: str | None = Field(default=None, description="redis://…, rediss://…, unix://… or "
+                                  "redis+cluster://host:port,host:port (a Redis Cluster); "
+                                  "default: an embedded server")
     http_host: str = "127.0.0.1"
     http_port: int = Field(default=8080, ge=0, le=65535)
-    trusted_proxies: list[str] = Field(
-        default_factory=list, description="reverse proxies whose X-Forwarded-For names the "
-        "web visitor's address (abuse limits count per address)")
     language: Language = "ru"
     timezone: str = "Europe/Moscow"
     business_hours: str = Field(default="09:00-18:00", description="HH:MM-HH:MM, local time")
     business_days: str = Field(default="1-5", description="ISO weekdays, e.g. 1-5 or 1,2,3,4,5,6")
-    operator_token: SecretStr = Field(
-        default=SecretStr("operator"), description="token for the web operator console"
-    )
+    allowed_hosts: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description="Host names the gateway answers for, comma-separated; "
+        "required off loopback (on loopback: localhost, 127.0.0.1, ::1)")
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description="addresses or networks of TLS proxies whose "
+        "X-Forwarded-Proto/-For are believed, comma-separated")
+    public_url: str | None = Field(default=None, description="the console's public base URL for "
+                                   "one-time links, e.g. https://support.example.com")
+    session_hours: int = Field(default=12, ge=1, le=24 * 30, description="console sign-in lasts")
+    metrics_port: int | None = Field(default=None, ge=0, le=65535,
+                                     description="serve /metrics on 127.0.0.1 at this port")
+    metrics_token: SecretStr | None = Field(default=None, description="serve /metrics on the main "
+                                            "port to `Authorization: Bearer <token>` only")
     bot_answers_per_hour: int = Field(
         default=30, ge=1, description="the bot's answers to one chat per hour; past it the "
         "conversation goes to operators (loops, floods)")
@@ -106,12 +117,35 @@ class Settings(BaseSettings):
                               "operators instead of waiting for them to take one")
     idle_close_minutes: int = Field(default=120, ge=1,
                                     description="close a bot-only conversation after this much silence")
+    lease_seconds: float = Field(
+        default=10.0, gt=0, le=120, description="with several gateway processes: a dead process's "
+        "mailbox reading and periodic jobs move to another one within about this long")
     recontact_days: int = Field(
         default=3, ge=0, le=90, description="re-contact window (days) for bot resolution and FCR")
     telegram: TelegramSettings = TelegramSettings()
     vk: VkSettings = VkSettings()
     email: EmailSettings = EmailSettings()
     admin_bot: AdminBotSettings = AdminBotSettings()
+
+    @field_validator("allowed_hosts", "trusted_proxies", mode="before")
+    @classmethod
+    def _comma_list(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        parse_networks(value)
+        return value
+
+    @field_validator("public_url")
+    @classmethod
+    def _base_url(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("http://", "https://")):
+            raise ValueError("expected a base URL like https://support.example.com")
+        return value.rstrip("/") if value else value
 
     @field_validator("timezone")
     @classmethod
@@ -145,6 +179,23 @@ class Settings(BaseSettings):
     @property
     def working_days(self) -> frozenset[int]:
         return parse_days(self.business_days)
+
+    @property
+    def on_loopback(self) -> bool:
+        """Whether HTTP_HOST reaches only this machine (the demo start's comforts apply)."""
+        return is_loopback(self.http_host)
+
+    @property
+    def hosts_served(self) -> list[str]:
+        return self.allowed_hosts or (list(LOOPBACK_HOSTS) if self.on_loopback else [])
+
+    @property
+    def base_url(self) -> str:
+        """Where one-time links point: PUBLIC_URL, or this machine's listening address."""
+        if self.public_url:
+            return self.public_url
+        host = "127.0.0.1" if self.http_host in ("0.0.0.0", "::", "") else self.http_host
+        return f"http://{host}:{self.http_port}"
 
     @property
     def resolved_database_url(self) -> str:
