@@ -16,7 +16,6 @@ from mail_servers import (  # noqa: F401
     SmtpRelay,
     client_letter,
     dovecot,
-    eventually,
     mailbox,
     smtp_server,
     submit,
@@ -60,7 +59,7 @@ async def deliver(gateway: Gateway, smtp: SmtpRelay, letter: EmailMessage, count
     async def stored() -> bool:
         return len(await letters_in(gateway)) >= count
 
-    await waiting.eventually(stored, 15.0, what=f"{count} letters stored")  # type: ignore[arg-type]
+    await waiting.eventually(stored, 15.0, what=f"{count} letters stored")
 
 
 def mailed_code(smtp: SmtpRelay, address: str) -> str | None:
@@ -80,7 +79,7 @@ async def test_a_forged_from_with_a_link_code_merges_nothing_the_address_proves_
 
         forged = client_letter(mailbox, code, sender=VICTIM, subject="Код")  # no DMARC verdict
         await deliver(gateway, smtp_server, forged, 2)
-        await eventually(lambda: mailed_code(smtp_server, VICTIM) is not None)
+        await waiting.eventually(lambda: mailed_code(smtp_server, VICTIM) is not None)
 
         assert await merges(gateway) == []
         shown = [item.text for item in await web_history(gateway.sessions, "visitor-x")]
@@ -105,7 +104,7 @@ async def test_only_the_topmost_verdict_of_a_trusted_server_links_by_letter(
         planted["Authentication-Results"] = f"{TRUSTED}; dmarc=fail (p=reject) header.from=client.ru"
         planted["Authentication-Results"] = f"{TRUSTED}; dmarc=pass header.from=client.ru"
         await deliver(gateway, smtp_server, planted, 1)
-        await eventually(lambda: mailed_code(smtp_server, VICTIM) is not None)
+        await waiting.eventually(lambda: mailed_code(smtp_server, VICTIM) is not None)
         assert await merges(gateway) == []
 
         code = await link_code(gateway, web("связать", who="visitor-p"))
@@ -114,7 +113,7 @@ async def test_only_the_topmost_verdict_of_a_trusted_server_links_by_letter(
                                              "dkim=pass header.d=client.test; "
                                              "dmarc=pass (p=reject) header.from=client.test")
         await deliver(gateway, smtp_server, vouched, 2)
-        await eventually(lambda: len(smtp_server.sent_to("petr@client.test")) == 1)
+        await waiting.eventually(lambda: len(smtp_server.sent_to("petr@client.test")) == 1)
         await gateway.outbox.drain()
 
     [record] = await merges(gateway)
@@ -129,15 +128,15 @@ async def test_reply_to_answers_one_letter_and_never_takes_the_address_over(
     thief = "thief@evil.test"
     async with with_email(gateway, dovecot, smtp_server, mailbox, tmp_path):
         await deliver(gateway, smtp_server, client_letter(mailbox, SECRET, sender=VICTIM), 1)
-        await eventually(lambda: len(smtp_server.sent_to(VICTIM)) == 1)
+        await waiting.eventually(lambda: len(smtp_server.sent_to(VICTIM)) == 1)
         hijack = client_letter(mailbox, "Я потерял карту, что делать?", sender=VICTIM,
                                Reply_To=thief)
         await deliver(gateway, smtp_server, hijack, 2)
-        await eventually(lambda: len(smtp_server.sent_to(thief)) == 1)  # that letter's answer
+        await waiting.eventually(lambda: len(smtp_server.sent_to(thief)) == 1)  # that letter's answer
 
         later = client_letter(mailbox, "Как заблокировать карту?", sender=VICTIM)
         await deliver(gateway, smtp_server, later, 3)
-        await eventually(lambda: len(smtp_server.sent_to(VICTIM)) == 2)
+        await waiting.eventually(lambda: len(smtp_server.sent_to(VICTIM)) == 2)
         await gateway.outbox.drain()
 
     assert len(smtp_server.sent_to(thief)) == 1
