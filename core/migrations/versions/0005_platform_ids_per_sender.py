@@ -5,7 +5,7 @@ senders: a letter that reuses another sender's Message-ID is a letter of its own
 "duplicate" of the victim's. Rows without a sender (delivery reports) stay unique by id.
 
 Revision ID: 0005
-Revises: 0002
+Revises: 0003
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = '0005'
-down_revision = '0002'
+down_revision = '0003'
 branch_labels = None
 depends_on = None
 
