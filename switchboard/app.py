@@ -37,7 +37,7 @@ from core.events import DeskFeed
 from routing.notices import FeedNotifier
 from bot.handover import Handover
 from bot.history import web_history
-from bot.knowledge import KnowledgeBase
+from bot.knowledge import VECTORS_DIR, KnowledgeBase
 from core.models import utcnow
 from bot.outbox import Outbox
 from switchboard.redis_server import connect_redis
@@ -107,7 +107,7 @@ async def open_gateway(settings: Settings, *,
         await upgrade(database)
         async with connect_redis(settings.redis_url, settings.var_dir) as redis:
             sessions = session_factory(database)
-            knowledge = KnowledgeBase(sessions, redis)
+            knowledge = KnowledgeBase(sessions, redis, settings.var_dir / VECTORS_DIR)
             if settings.sample_kb:
                 await knowledge.seed_if_empty(SAMPLE_KB)
             await knowledge.recalibrate_if_outdated()
@@ -136,7 +136,7 @@ async def open_gateway(settings: Settings, *,
                 language=settings.language,
                 answer_caps={**{kind: settings.bot_answers_per_hour for kind in ChannelKind},
                              ChannelKind.EMAIL: settings.email.bot_answers_per_hour},
-                writes=writes)
+                writes=writes, other_language=settings.kb_other_language)
             presence = Presence(redis, clock=clock)
             desk = OperatorDesk(sessions=sessions, queue=queue, outbox=outbox, feed=feed, clock=clock,
                                 knowledge=knowledge, presence=presence, handover=handover)

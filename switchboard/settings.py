@@ -113,6 +113,9 @@ class Settings(BaseSettings):
         "conversation goes to operators (loops, floods)")
     sla_config: Path | None = Field(default=None, description="service levels file (YAML)")
     sample_kb: bool = Field(default=True, description="load the sample KB into an empty database")
+    kb_other_language: Literal["note", "handoff"] = Field(
+        default="note", description="an answer found only in an article of the other language: "
+        "sent with a short note saying so (note), or the client is handed off (handoff)")
     auto_assign: bool = Field(default=False, description="push new conversations to online "
                               "operators instead of waiting for them to take one")
     idle_close_minutes: int = Field(default=120, ge=1,
