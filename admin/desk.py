@@ -110,6 +110,7 @@ class IdentityView:
     id: int
     channel: str
     external_id: str
+    """`Identity.shown_id`: never a web visitor's cookie."""
     display_name: str | None
     verified: bool
     last_seen_at: dt.datetime
@@ -485,7 +486,7 @@ class OperatorDesk:
             return ClientCard(
                 id=client.id, name=_client_name(client), tier=client.tier.value,
                 language=client.language, phone=client.phone, email=client.email,
-                identities=tuple(IdentityView(i.id, i.channel.value, i.external_id, i.display_name,
+                identities=tuple(IdentityView(i.id, i.channel.value, i.shown_id, i.display_name,
                                               i.verified, i.last_seen_at) for i in identities),
                 conversations=len(conversations),
                 open_conversations=tuple(c.id for c in conversations

@@ -3,7 +3,7 @@
 Figures are regenerated, never pasted: the page says which commit, when and on what
 machine they were measured. Each benchmark is also a script of its own.
 
-    .venv/bin/python bench/run_all.py [--quick] [--only kb queue pipeline] [--output FILE]
+    .venv/bin/python bench/run_all.py [--quick] [--only kb queue pipeline limits] [--output FILE]
 """
 
 from __future__ import annotations
@@ -40,6 +40,7 @@ BENCHES = (
     Bench("kb", quick=("--sizes", "--latency-queries", "200", "--no-baseline")),
     Bench("queue", quick=("--ops", "2000", "--max-size", "10000")),
     Bench("pipeline", quick=("--messages", "200", "--rounds", "1")),
+    Bench("limits", quick=("--takes", "2000")),
 )
 
 

@@ -135,7 +135,7 @@ class Engine:
             decided = self._consult.decide_many(run)
             turns: list[Turn] = []
             for inbound in run:
-                key = (inbound.channel, inbound.platform_message_id)
+                key = (inbound.channel, inbound.external_user_id, inbound.platform_message_id)
                 if key in stored:  # stored already: processed once
                     continue
                 stored.add(key)

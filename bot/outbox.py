@@ -25,7 +25,7 @@ from core.contracts import (Action, Attachment, Button, ChannelAdapter, ChannelK
                            DeliveryReceipt, OutboundMessage)
 from core.db import SessionFactory, WriteLock
 from core.events import DeskFeed, record
-from core.models import Author, Conversation, Delivery, EventKind, Identity, Message
+from core.models import Author, Conversation, Delivery, Direction, EventKind, Identity, Message
 
 __all__ = ["Outbox"]
 
@@ -160,8 +160,14 @@ class Outbox:
     async def _outbound(self, session: AsyncSession, message: Message, conversation: Conversation,
                         identity: Identity, *, resent: bool) -> OutboundMessage:
         buttons = tuple(Button.from_json(b) for b in message.buttons)
-        subject = reply_to = None
+        subject = reply_to = answer_to = None
         if identity.channel is ChannelKind.EMAIL:
+            answer_to = await session.scalar(  # the Reply-To of the letter this answers
+                select(Message.reply_address)
+                .where(Message.conversation_id == conversation.id,
+                       Message.identity_id == identity.id, Message.direction == Direction.IN,
+                       Message.id < message.id)
+                .order_by(Message.id.desc()).limit(1))
             topic = conversation.subject or ""
             subject = f"Re: {topic} [#{conversation.id}]" if topic else f"[#{conversation.id}]"
             reply_to = tuple(await session.scalars(
@@ -170,7 +176,7 @@ class Outbox:
                        Message.channel_message_id.is_not(None), Message.id < message.id)
                 .order_by(Message.id.desc()).limit(THREAD_DEPTH)))[::-1]
         return OutboundMessage(
-            channel=identity.channel, chat_id=identity.chat_id or identity.external_id,
+            channel=identity.channel, chat_id=answer_to or identity.chat_id or identity.external_id,
             text=message.text, outbound_id=message.id, buttons=buttons,
             attachments=tuple(Attachment.from_json(a) for a in message.attachments),
             subject=subject, reply_to=tuple(x for x in (reply_to or ()) if x),

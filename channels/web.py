@@ -17,6 +17,10 @@ The socket speaks JSON text frames:
 An item is {"id", "author", "text", "buttons": [{"label", "action", "payload"}], "at", ...}.
 The page keeps a message until its ack and sends it again after a reconnect; the
 platform id `"<visitor>:<client uuid>"` makes the second delivery harmless.
+
+Abuse limits (`channels/web_limits.py`): messages and hand-off presses per visitor and per
+network address, sockets per address. A frame over a limit is not stored; the visitor
+gets `{"type": "error", "code": "slow_down", "error": <polite text>, "retry_in": s}`.
 """
 
 from __future__ import annotations
@@ -26,20 +30,31 @@ import contextlib
 import datetime as dt
 import json
 import logging
+import math
 import re
 import secrets
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from aiohttp import WSCloseCode, WSMsgType, web
+from redis.exceptions import RedisError
 from yarl import URL
 
 from channels.web_relay import FrameRelay
+from channels.web_limits import WebLimits, network_address
+from core.buckets import Buckets
+from core.contracts import (
+    Action,
+    ChannelKind,
+    DeliveryReceipt,
+    InboundMessage,
+    InboundSink,
+    OutboundMessage,
+)
 from core.history import HistoryItem, history_item_id
-from core.contracts import (Action, ChannelKind, DeliveryReceipt, InboundMessage,
-                           InboundSink, OutboundMessage)
+from core.texts import locale_language, say
 
 __all__ = ["MAX_TEXT", "VISITOR_COOKIE", "WebChat", "same_origin"]
 
@@ -93,10 +108,17 @@ class WebChat:
     kind = ChannelKind.WEB
 
     def __init__(self, history: Callable[[str], Awaitable[list[HistoryItem]]], *,
+                 buckets: Buckets | None = None, limits: WebLimits | None = None,
+                 trusted_proxies: Sequence[str] = (), language: str = "ru",
                  relay: FrameRelay | None = None) -> None:
         """`relay`: with several gateway processes, reaches sockets held by the others."""
         self._history = history
         self._relay = relay
+        self._buckets = buckets
+        self._limits = limits or WebLimits()
+        self._trusted_proxies = tuple(trusted_proxies)
+        self._language = language
+        self._per_address: dict[str, int] = {}
         self._sink: InboundSink | None = None
         self._ready = asyncio.Event()
         self._sockets: dict[str, set[web.WebSocketResponse]] = {}
@@ -148,11 +170,25 @@ class WebChat:
     async def _socket(self, request: web.Request) -> web.StreamResponse:
         if not same_origin(request):
             raise web.HTTPForbidden(text="cross-origin WebSocket refused")
+        address = network_address(request, self._trusted_proxies)
+        if self._per_address.get(address, 0) >= self._limits.sockets_per_address:
+            raise web.HTTPTooManyRequests(text="too many open chats from this address")
         ws = web.WebSocketResponse(heartbeat=25, max_msg_size=MAX_FRAME, timeout=CLOSE_WAIT)
         visitor = _visitor(request)
         if visitor is None:  # cookies cleared since the page loaded: start afresh
             visitor = secrets.token_urlsafe(18)
             _remember(ws, request, visitor)
+        self._per_address[address] = self._per_address.get(address, 0) + 1
+        try:
+            await self._serve(ws, request, visitor, address)
+        finally:
+            self._per_address[address] -= 1
+            if not self._per_address[address]:
+                del self._per_address[address]
+        return ws
+
+    async def _serve(self, ws: web.WebSocketResponse, request: web.Request, visitor: str,
+                     address: str) -> None:
         await ws.prepare(request)
         locale = _locale(request.headers.get("Accept-Language"))
         self._sockets.setdefault(visitor, set()).add(ws)
@@ -160,7 +196,7 @@ class WebChat:
             await self._replay(ws, visitor)
             async for frame in ws:
                 if frame.type is WSMsgType.TEXT:
-                    await self._frame(ws, visitor, locale, frame.data)
+                    await self._frame(ws, visitor, address, locale, frame.data)
                 elif frame.type is WSMsgType.BINARY:
                     await _push(ws, _error("bad_request", "binary frames are not supported"))
         finally:
@@ -168,7 +204,6 @@ class WebChat:
             group.discard(ws)
             if not group:
                 self._sockets.pop(visitor, None)
-        return ws
 
     async def _replay(self, ws: web.WebSocketResponse, visitor: str) -> None:
         try:
@@ -181,14 +216,20 @@ class WebChat:
 
     # -- the socket protocol --------------------------------------------------------------
 
-    async def _frame(self, ws: web.WebSocketResponse, visitor: str, locale: str | None,
-                     data: str) -> None:
+    async def _frame(self, ws: web.WebSocketResponse, visitor: str, address: str,
+                     locale: str | None, data: str) -> None:
         try:
-            inbound = _inbound(data, visitor, locale)
+            inbound = _inbound(data, visitor, locale, address)
         except _BadRequest as bad:
             await _push(ws, _error(bad.code, bad.error, bad.client_id))
             return
         client_id = inbound.platform_message_id.split(":", 1)[1]
+        wait = await self._wait(visitor, address, handoff=inbound.action is Action.HANDOFF)
+        if wait:
+            seconds = max(1, math.ceil(wait.total_seconds()))
+            text = say("slow_down", locale_language(locale) or self._language, seconds=seconds)
+            await _push(ws, {**_error("slow_down", text, client_id), "retry_in": seconds})
+            return
         try:
             sink = await self._wait_for_sink()
             # shielded: a page closing mid-message must not cut the store in half
@@ -203,6 +244,17 @@ class WebChat:
             echo = HistoryItem(id=client_id, author="client", text=inbound.text,
                                at=inbound.sent_at or dt.datetime.now(dt.UTC))
             await self._everywhere(visitor, {"type": "message", "message": echo.as_json()}, but=ws)
+
+    async def _wait(self, visitor: str, address: str, *, handoff: bool) -> dt.timedelta:
+        """How long the visitor must wait before this frame counts; zero when it may go now.
+        Without Redis the limits are open: the bot's answer cap still holds."""
+        if self._buckets is None:
+            return dt.timedelta(0)
+        try:
+            return await self._limits.wait(self._buckets, visitor, address, handoff=handoff)
+        except (RedisError, OSError):
+            log.warning("web chat limits unavailable (Redis); the frame is let through")
+            return dt.timedelta(0)
 
     async def _wait_for_sink(self) -> InboundSink:
         async with asyncio.timeout(SINK_WAIT):
@@ -223,11 +275,11 @@ class WebChat:
                 await _push(ws, frame)
 
 
-def _inbound(data: str, visitor: str, locale: str | None) -> InboundMessage:
+def _inbound(data: str, visitor: str, locale: str | None, address: str) -> InboundMessage:
     """Validate one frame into an `InboundMessage`, or raise `_BadRequest` saying why."""
     try:
         request = json.loads(data)
-    except ValueError:
+    except (ValueError, RecursionError):  # `[[[[…` nested past the parser's stack
         raise _BadRequest("bad_json", "the frame is not valid JSON") from None
     if not isinstance(request, dict):
         raise _BadRequest("bad_request", "a frame must be a JSON object")
@@ -236,7 +288,7 @@ def _inbound(data: str, visitor: str, locale: str | None) -> InboundMessage:
         raise _BadRequest("bad_request", "`id` must be 1-64 letters, digits, '-', '_' or '.'")
     base = InboundMessage(channel=ChannelKind.WEB, external_user_id=visitor, chat_id=visitor,
                           platform_message_id=f"{visitor}:{client_id}", locale=locale,
-                          sent_at=dt.datetime.now(dt.UTC))
+                          sent_at=dt.datetime.now(dt.UTC), meta={"source": address})
     kind = request.get("type")
     if kind == "message":
         text = request.get("text")

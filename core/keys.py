@@ -122,9 +122,10 @@ def operator_active(operator_id: int) -> str:
     return f"{PREFIX}op:{operator_id}:active"
 
 
-def operator_invite(code: str) -> str:
-    """A one-time invite code → the operator id it links to a Telegram account (expires)."""
-    return f"{PREFIX}op:invite:{code}"
+def operator_invite(digest: str) -> str:
+    """A one-time invite code (by its digest) → the operator id it links to a Telegram
+    account (expires)."""
+    return f"{PREFIX}op:invite:{digest}"
 
 
 def admin_cards(conversation_id: int) -> str:
@@ -143,31 +144,28 @@ def admin_topic_conversations() -> str:
 
 
 
-# Client recognition (routing/codes.py): link codes, email verification, attempt limits.
+# Client recognition (identity/codes.py): link codes, email verification, attempt limits.
 
-def link_code(code: str) -> str:
-    """A live link code → JSON {identity, client}; expires with the code (single use: GETDEL)."""
-    return f"{PREFIX}link:{code}"
+def link_code(digest: str) -> str:
+    """A live link code (by its digest, never the code) → JSON {identity}; expires with the
+    code (single use: GETDEL)."""
+    return f"{PREFIX}link:{digest}"
 
 
-def link_code_seen(code: str) -> str:
+def link_code_seen(digest: str) -> str:
     """"issued" or "used": outlives the code, so a miss can tell expired or reused from wrong."""
-    return f"{PREFIX}link:{code}:seen"
+    return f"{PREFIX}link:{digest}:seen"
 
 
 def link_code_of(identity_id: int) -> str:
-    """The live link code issued to an identity (asking again gives the same code)."""
+    """The digest of the live link code issued to an identity (voided when it asks again)."""
     return f"{PREFIX}link:by:{identity_id}"
 
 
-def code_attempts(identity_id: int) -> str:
-    """Counter of wrong codes typed by an identity in the current window."""
-    return f"{PREFIX}codes:tries:{identity_id}"
-
-
-def code_attempts_all() -> str:
-    """Counter of wrong link codes typed by anybody in the current window (guessing backstop)."""
-    return f"{PREFIX}codes:tries"
+def code_attempts(kind: str, subject: str) -> str:
+    """Counter of wrong codes in the current window, per "client" (its id) or per
+    "source" (a network address)."""
+    return f"{PREFIX}codes:tries:{kind}:{subject}"
 
 
 def email_offer(identity_id: int) -> str:
@@ -190,9 +188,20 @@ def verification_mails_by(identity_id: int) -> str:
     return f"{PREFIX}verify:{identity_id}:mails"
 
 
+def verification_mails_from(source: str) -> str:
+    """Counter of verification mails asked for from one network address in the window."""
+    return f"{PREFIX}verify:mails-from:{source}"
+
+
 def verification_mails(address: str) -> str:
     """Counter of verification mails sent to one address in the current window (no mail bombs)."""
     return f"{PREFIX}verify:mails:{address}"
+
+def bucket(kind: str, subject: str) -> str:
+    """Hash {tokens, at}: one token bucket of an abuse limit (`core/buckets.py`), e.g.
+    kind "web:message", subject a visitor id or a network address."""
+    return f"{PREFIX}bucket:{kind}:{subject}"
+
 
 def queue_keys() -> list[str]:
     """The KEYS of every call into routing/queue.lua, in the order the script unpacks them."""

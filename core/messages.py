@@ -24,6 +24,7 @@ MESSAGES = Base.metadata.tables[Message.__tablename__]
 _UNSET: dict[str, Any] = {
     "identity_id": None, "operator_id": None, "text": "", "original_text": None,
     "attachments": [], "action": None, "buttons": [], "channel_message_id": None,
+    "reply_address": None,
     "private": False, "automated": False, "delivery": None, "delivery_error": None,
     "kb_article_id": None, "kb_score": None, "edited_at": None, "delivered_at": None}
 """Every column a caller may leave out, so that all message rows of a batch have the same

@@ -15,6 +15,7 @@ from typing import Any
 
 from sqlalchemy import (JSON, BigInteger, Boolean, DateTime, Enum, ForeignKey, Index, Integer,
                         String, Text, TypeDecorator, UniqueConstraint)
+from sqlalchemy import text as sql_text
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncAttrs
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, orm_insert_sentinel, relationship
@@ -162,6 +163,12 @@ class Identity(InsertedInBatches, Base):
 
     client: Mapped[Client] = relationship(back_populates="identities")
 
+    @property
+    def shown_id(self) -> str:
+        """What the desk may show and log: a web visitor's id is their cookie, a bearer
+        secret (whoever has it is that visitor), so it becomes "visitor #<identity id>"."""
+        return f"visitor #{self.id}" if self.channel is ChannelKind.WEB else self.external_id
+
 
 class Operator(Base):
     __tablename__ = "operators"
@@ -270,8 +277,15 @@ class Conversation(InsertedInBatches, Base):
 class Message(InsertedInBatches, Base):
     __tablename__ = "messages"
     __table_args__ = (
-        UniqueConstraint("channel", "direction", "channel_message_id", name="uq_messages_platform_id"),
+        # a platform id is unique per sender (a reused Message-ID is another sender's own
+        # letter); rows without one, delivery reports, are unique by the id alone
+        UniqueConstraint("channel", "direction", "channel_message_id", "identity_id",
+                         name="uq_messages_platform_id"),
+        Index("uq_messages_platform_id_unowned", "channel", "direction", "channel_message_id",
+              unique=True, sqlite_where=sql_text("identity_id IS NULL"),
+              postgresql_where=sql_text("identity_id IS NULL")),
         Index("ix_messages_conversation_created", "conversation_id", "created_at"),
+        Index("ix_messages_identity_created", "identity_id", "created_at"),
         Index("ix_messages_delivery", "delivery"),
     )
 
@@ -288,6 +302,9 @@ class Message(InsertedInBatches, Base):
     action: Mapped[str | None] = mapped_column(String(32))
     buttons: Mapped[list[Any]] = mapped_column(default=list)
     channel_message_id: Mapped[str | None] = mapped_column(String(500))
+    reply_address: Mapped[str | None] = mapped_column(String(320))
+    """A letter's `Reply-To` when it differs from `From`: answers to that letter go there;
+    the client's stored address never changes."""
     private: Mapped[bool] = mapped_column(Boolean, default=False)
     automated: Mapped[bool] = mapped_column(Boolean, default=False)
     delivery: Mapped[Delivery | None] = mapped_column(_enum(Delivery))

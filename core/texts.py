@@ -161,6 +161,28 @@ TEXTS: dict[str, dict[str, str]] = {
         "ru": "Этот код уже использован. Если нужно связать ещё один канал, получите новый: «связать» или /link.",
         "en": "That code has already been used. To link another channel, get a new one with /link.",
     },
+    "slow_down": {
+        "ru": "Вы пишете очень быстро — я не успеваю. Подождите, пожалуйста, {seconds} с и отправьте снова.",
+        "en": "You're writing faster than I can keep up. Please wait {seconds} s and send it again.",
+    },
+    "code_requests_limit": {
+        "ru": "Коды запрашивались слишком часто. Попробуйте снова через несколько минут.",
+        "en": "Codes have been asked for too often. Please try again in a few minutes.",
+    },
+    "link_email_unproven": {
+        "ru": "Код пришёл письмом с адреса {address}, но почтовый сервер не подтвердил, что письмо "
+              "действительно отправлено с него. Я отправил на {address} код из 6 цифр — напишите "
+              "его здесь в течение {minutes} мин., и почта будет связана с этим чатом.",
+        "en": "The code came in a letter from {address}, but the mail server did not confirm that the "
+              "letter really came from that address. I've mailed a 6-digit code to {address}: type it "
+              "here within {minutes} min. to link that mailbox to this chat.",
+    },
+    "reply_to_note": {
+        "ru": "Внимание: письмо отправлено с {address}, но просит отвечать на {reply_to} (Reply-To). "
+              "Ответы на это письмо уйдут на {reply_to}; адрес клиента остаётся {address}.",
+        "en": "Note: the letter was sent from {address} but asks for answers at {reply_to} (Reply-To). "
+              "Answers to this letter go to {reply_to}; the client's address stays {address}.",
+    },
     "code_blocked": {
         "ru": "Слишком много неверных кодов. Попробуйте снова через {minutes} мин.",
         "en": "Too many wrong codes. Please try again in {minutes} min.",

@@ -401,7 +401,7 @@ async def summary(session: AsyncSession, entry: MergeRecord) -> MergeSummary:
     return MergeSummary(
         record_id=entry.id, survivor_id=entry.survivor_id, merged_id=entry.merged_id,
         reason=entry.reason,
-        identities=tuple(f"{i.channel.value}:{i.external_id}" for i in identities),
+        identities=tuple(f"{i.channel.value}:{i.shown_id}" for i in identities),
         conversations=tuple(entry.moved["conversations"]),
         absorbed=tuple(u["conversation"] for u in entry.moved["absorbed"]), thread_id=thread,
         undone=entry.undone_at is not None)

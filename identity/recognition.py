@@ -144,6 +144,9 @@ class Recognition:
     async def _handle(self, turn: _Turn) -> list[int] | None:
         inbound, identity = turn.inbound, turn.identity
         text = inbound.text.strip()
+        if inbound.meta.get("reply_to"):  # never stored; the operator sees where it points
+            self._note(turn, "reply_to_note", reply_to=inbound.meta["reply_to"],
+                       address=identity.external_id)
         if inbound.action is Action.CONTACT and inbound.payload:
             return await self._phone_shared(turn, inbound.payload)
         if inbound.action is Action.START:
@@ -182,12 +185,15 @@ class Recognition:
     async def _issue(self, turn: _Turn) -> list[int]:
         if turn.inbound.text.lstrip().startswith("/"):
             await self._settle_language(turn, "")
-        issued = await self._codes.issue_link(turn.identity.id)
+        issued = await self._codes.issue_link(turn.identity.id, _source(turn.inbound))
+        if issued is None:
+            return [await self._reply(turn, "code_requests_limit")]
         minutes = max(1, round(issued.expires_in.total_seconds() / 60))
         return [await self._reply(turn, "link_code_issued", code=issued.code, minutes=minutes)]
 
     async def _redeem(self, turn: _Turn, code: str) -> list[int]:
-        check = await self._codes.redeem_link(code, turn.identity.id)
+        check = await self._codes.redeem_link(code, turn.identity.id, client_id=turn.client.id,
+                                              source=_source(turn.inbound))
         owner = await turn.session.get(Identity, check.identity_id) if check.identity_id else None
         await self._settle_language(turn, words_around_code(turn.inbound.text), owner)
         minutes = round(self._codes.window.total_seconds() / 60)
@@ -205,9 +211,36 @@ class Recognition:
             return [await self._reply(turn, "link_code_expired")]
         if owner.client_id == turn.client.id:
             return [await self._reply(turn, "link_already")]
-        proof = (f"code issued to {owner.channel.value}:{owner.external_id}, "
-                 f"typed in {turn.identity.channel.value}:{turn.identity.external_id}")
+        if turn.identity.channel is ChannelKind.EMAIL and turn.inbound.meta.get("dmarc") != "pass":
+            return await self._prove_address(turn, owner)
+        proof = (f"code issued to {owner.channel.value}:{owner.shown_id}, "
+                 f"typed in {turn.identity.channel.value}:{turn.identity.shown_id}")
         return await self._merge(turn, owner, "link_code", proof, "link_done", notice="link_notice")
+
+    async def _prove_address(self, turn: _Turn, owner: Identity) -> list[int]:
+        """A link code mailed from an address its receiving server did not vouch for (no
+        DMARC pass from a trusted authserv-id): `From` may be forged, so the address proves
+        itself. A 6-digit code goes to it (never to `Reply-To`), and the chat that asked for
+        the link code is told to type it there. The letter's writer is told nothing."""
+        address = turn.identity.external_id
+        chat = await turn.session.scalar(
+            select(Conversation).where(Conversation.last_identity_id == owner.id)
+            .order_by(Conversation.id.desc()).limit(1))
+        owner_client = await turn.session.get(Client, owner.client_id)
+        language = (owner_client.language if owner_client else None) or self._desk_language
+        code = await self._codes.start_email(owner.id, address, turn.identity.id)
+        ids = []
+        if code is not None:
+            ids.append(await self._mail_code(turn, turn.identity, code, language, owner.channel))
+        if chat is not None:
+            key = "link_email_unproven" if code is not None else "email_code_limit"
+            minutes = round(self._codes.ttl.total_seconds() / 60)
+            told = await add_reply(turn.session, chat, author=Author.BOT, at=turn.now,
+                                   identity=owner, text=say(key, language, address=address,
+                                                            minutes=minutes))
+            await turn.session.flush()
+            ids.append(told.id)
+        return ids
 
     async def _settle_language(self, turn: _Turn, words: str,
                                owner: Identity | None = None) -> None:
@@ -265,24 +298,33 @@ class Recognition:
         if not address:
             return [await self._reply(turn, "email_offer_gone")]
         email_identity = await self._email_identity(turn, address)
-        code = await self._codes.start_email(turn.identity.id, address, email_identity.id)
+        code = await self._codes.start_email(turn.identity.id, address, email_identity.id,
+                                             source=_source(turn.inbound))
         if code is None:
             return [await self._reply(turn, "email_code_limit")]
         minutes = round(self._codes.ttl.total_seconds() / 60)
-        letter = Conversation(  # the letter lives with the address's owner, not in this chat
+        mail = await self._mail_code(turn, email_identity, code, turn.language, turn.identity.channel)
+        told = await self._reply(turn, "email_code_sent", address=address, minutes=minutes)
+        return [mail, told]
+
+    async def _mail_code(self, turn: _Turn, email_identity: Identity, code: str, language: str,
+                         typed_in: ChannelKind) -> int:
+        """The letter with a verification code, in a closed conversation of its own: it goes
+        to the address itself, whatever `Reply-To` a letter from it named."""
+        letter = Conversation(  # the letter lives with the address's owner, not in the chat
             client_id=email_identity.client_id, identity_id=email_identity.id,
             status=ConversationStatus.CLOSED, last_channel=ChannelKind.EMAIL,
-            last_identity_id=email_identity.id, subject=say("email_letter_subject", turn.language),
+            last_identity_id=email_identity.id, subject=say("email_letter_subject", language),
             created_at=turn.now, updated_at=turn.now, resolved_at=turn.now)
         turn.session.add(letter)
         await turn.session.flush()
-        channel = say(f"channel_{turn.identity.channel.value}", turn.language)
+        minutes = round(self._codes.ttl.total_seconds() / 60)
         mail = await add_reply(turn.session, letter, author=Author.BOT, at=turn.now,
                                identity=email_identity,
-                               text=say("email_letter", turn.language, code=code, channel=channel,
-                                        minutes=minutes))
-        told = await self._reply(turn, "email_code_sent", address=address, minutes=minutes)
-        return [mail.id, told]
+                               text=say("email_letter", language, code=code, minutes=minutes,
+                                        channel=say(f"channel_{typed_in.value}", language)))
+        await turn.session.flush()
+        return mail.id
 
     async def _email_identity(self, turn: _Turn, address: str) -> Identity:
         """The email identity of `address`; a new one (of its own new client, unverified)
@@ -308,7 +350,8 @@ class Recognition:
         return found
 
     async def _email_code(self, turn: _Turn, typed: str) -> list[int] | None:
-        check = await self._codes.check_email(turn.identity.id, typed)
+        check = await self._codes.check_email(turn.identity.id, typed, client_id=turn.client.id,
+                                              source=_source(turn.inbound))
         if check.outcome is CodeOutcome.NONE:
             return None
         if check.outcome is not CodeOutcome.FOUND or check.email_identity_id is None:
@@ -326,7 +369,7 @@ class Recognition:
             turn.client.email = address
             return [await self._reply(turn, "email_verified", address=address)]
         proof = (f"{address} confirmed by the code mailed to it, typed in "
-                 f"{turn.identity.channel.value}:{turn.identity.external_id}")
+                 f"{turn.identity.channel.value}:{turn.identity.shown_id}")
         return await self._merge(turn, email_identity, "email_code", proof, "email_verified",
                                  address=address, email=address)
 
@@ -350,8 +393,8 @@ class Recognition:
                            reason=say("hint_phone", self._desk_language), value=phone)
             return [await self._reply(turn, "phone_saved", phone=phone)]
         proof = (f"{phone} shared as their own contact by {turn.identity.channel.value}:"
-                 f"{turn.identity.external_id}, proven before by {proven.channel.value}:"
-                 f"{proven.external_id}")
+                 f"{turn.identity.shown_id}, proven before by {proven.channel.value}:"
+                 f"{proven.shown_id}")
         return await self._merge(turn, proven, "phone", proof, "phone_recognised", phone=phone,
                                  phone_field=phone)
 
@@ -375,6 +418,7 @@ class Recognition:
         message_conversation = await session.scalar(
             select(Message.conversation_id).where(
                 Message.channel == turn.inbound.channel, Message.direction == Direction.IN,
+                Message.identity_id == turn.identity.id,
                 Message.channel_message_id == turn.inbound.platform_message_id))
         thread = await session.get(Conversation, message_conversation)
         assert thread is not None
@@ -410,6 +454,13 @@ class Recognition:
             turn.session, conversation_id=turn.conversation.id,
             channel=turn.conversation.last_channel, direction=Direction.OUT, author=Author.SYSTEM,
             private=True, created_at=turn.now, text=say(key, self._desk_language, **values))
+
+
+def _source(inbound: InboundMessage) -> str | None:
+    """Where a message came from on the network (the web chat's visitor address), so that
+    limits hold for someone who makes a new identity per try."""
+    source = inbound.meta.get("source")
+    return str(source) if source else None
 
 
 # -- hints ---------------------------------------------------------------------------------

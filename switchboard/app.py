@@ -42,6 +42,7 @@ from core.models import utcnow
 from bot.outbox import Outbox
 from switchboard.redis_server import connect_redis
 from switchboard.settings import Settings
+from switchboard.var_dir import local_secret, private_sqlite_file, secure_var_dir
 from switchboard.single_process import one_gateway_per_sqlite_file
 from switchboard.start_checks import prepare_accounts, refuse_unsafe_settings
 from channels.email import EmailAdapter, MailServer
@@ -50,6 +51,7 @@ from channels.telegram import TelegramChannel, poller_name
 from channels.vk import VkChannel
 from channels.vk import poller_name as vk_poller_name
 from channels.web import WebChat
+from core.buckets import Buckets
 from channels.rate_limits import SharedSendRateLimiter
 from channels.web_relay import FrameRelay
 from core.send_ledger import RedisSendLedger
@@ -98,6 +100,8 @@ class Gateway:
 @contextlib.asynccontextmanager
 async def open_gateway(settings: Settings, *,
                        clock: Callable[[], dt.datetime] = utcnow) -> AsyncIterator[Gateway]:
+    secure_var_dir(settings.var_dir)
+    private_sqlite_file(settings.resolved_database_url)
     database = create_engine(settings.resolved_database_url)
     try:
         await upgrade(database)
@@ -114,12 +118,15 @@ async def open_gateway(settings: Settings, *,
             await rebuild_queue(sessions, queue)
             feed = DeskFeed(redis)
             web_chat = WebChat(history=lambda visitor: web_history(sessions, visitor),
+                               buckets=Buckets(redis), trusted_proxies=settings.trusted_proxies,
+                               language=settings.language,
                                relay=FrameRelay(redis))
             adapters: dict[ChannelKind, ChannelAdapter] = {ChannelKind.WEB: web_chat}
             adapters.update(_channels(settings, redis))
             writes = write_lock(database)
             outbox = Outbox(sessions, adapters, feed, clock, writes=writes)
-            recognition = Recognition(codes=ProofCodes(redis), queue=queue, feed=feed,
+            codes = ProofCodes(redis, pepper=local_secret(settings.var_dir))
+            recognition = Recognition(codes=codes, queue=queue, feed=feed,
                                       desk_language=settings.language)
             handover = Handover(sessions=sessions, dispatcher=Dispatcher(queue), feed=feed,
                                 clock=clock, push=settings.auto_assign)
@@ -127,8 +134,9 @@ async def open_gateway(settings: Settings, *,
                 sessions=sessions, knowledge=knowledge, queue=queue, levels=levels, outbox=outbox,
                 feed=feed, recognition=recognition, handover=handover, clock=clock,
                 language=settings.language,
-                answer_caps={ChannelKind.EMAIL: settings.email.bot_answers_per_hour}, writes=writes,
-                other_language=settings.kb_other_language)
+                answer_caps={**{kind: settings.bot_answers_per_hour for kind in ChannelKind},
+                             ChannelKind.EMAIL: settings.email.bot_answers_per_hour},
+                writes=writes, other_language=settings.kb_other_language)
             presence = Presence(redis, clock=clock)
             desk = OperatorDesk(sessions=sessions, queue=queue, outbox=outbox, feed=feed, clock=clock,
                                 knowledge=knowledge, presence=presence, handover=handover)
@@ -286,7 +294,8 @@ def _channels(settings: Settings, redis: Redis) -> dict[ChannelKind, ChannelAdap
             folder=mail.imap_folder, processed_folder=mail.processed_folder,
             poll_interval=mail.poll_interval,
             attachment_dir=mail.attachment_dir or settings.var_dir / "attachments" / "email",
-            attachment_max_bytes=mail.attachment_max_bytes, display_name=mail.display_name)
+            attachment_max_bytes=mail.attachment_max_bytes, display_name=mail.display_name,
+            trusted_authserv_ids=mail.trusted_authserv_ids)
     return adapters
 
 

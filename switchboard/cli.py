@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 
 import typer
 
@@ -15,6 +16,7 @@ from switchboard.commands.operators import operators_app
 from switchboard.commands.queue import queue_app
 from switchboard.commands.report import report
 from switchboard.commands.services import run_command, settings_or_exit
+from switchboard.var_dir import PRIVATE_UMASK
 
 app = typer.Typer(help="Switchboard: a chatbot-first customer-support gateway.", no_args_is_help=True)
 db_app = typer.Typer(help="The database.", no_args_is_help=True)
@@ -23,6 +25,13 @@ app.add_typer(operators_app, name="operators")
 app.add_typer(kb_app, name="kb")
 app.add_typer(queue_app, name="queue")
 app.command()(report)
+
+
+@app.callback()
+def private_files() -> None:
+    """Whatever a command writes (database, Redis files, attachments, reports) is the
+    owner's alone."""
+    os.umask(PRIVATE_UMASK)
 
 
 @app.command()

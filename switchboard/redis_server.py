@@ -47,7 +47,7 @@ async def embedded_redis(data_dir: Path) -> AsyncIterator[str]:
     supervised, so that it too stops with its last user.
     """
     data_dir = data_dir.resolve()
-    data_dir.mkdir(parents=True, exist_ok=True)
+    data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     socket = data_dir / "redis.sock"
     url = f"unix://{socket}"
     users = os.open(data_dir / USERS_LOCK, os.O_RDWR | os.O_CREAT, 0o600)
@@ -120,7 +120,8 @@ async def _start_supervised(data_dir: Path, socket: Path, url: str) -> None:
     # It detaches into its own session: a Ctrl-C meant for the gateway must not stop Redis.
     started = await asyncio.to_thread(subprocess.run, [
         sys.executable, "-m", "switchboard.redis_supervisor", str(data_dir), *command],
-        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, check=False)
+        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, check=False,
+        umask=0o077)  # the supervisor's Redis writes its AOF and snapshot 0600
     if started.returncode not in (0, ALREADY_SUPERVISED):
         raise RedisUnavailable(f"the embedded Redis supervisor failed: {started.stderr.decode()!r}")
     for _ in range(400):

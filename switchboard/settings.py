@@ -60,6 +60,10 @@ class EmailSettings(BaseModel):
     attachment_dir: Path | None = None
     attachment_max_bytes: int = 10 * 1024 * 1024
     bot_answers_per_hour: int = 5
+    trusted_authserv_ids: list[str] = Field(
+        default_factory=list, description="authserv-ids of the receiving mail servers whose "
+        "Authentication-Results (DMARC) the desk trusts; a link code in a letter without their "
+        "DMARC pass is proved by a code mailed to the address")
     display_name: str | None = Field(default=None, description="From name, e.g. Банк Ромашка")
 
 
@@ -104,6 +108,9 @@ class Settings(BaseSettings):
                                      description="serve /metrics on 127.0.0.1 at this port")
     metrics_token: SecretStr | None = Field(default=None, description="serve /metrics on the main "
                                             "port to `Authorization: Bearer <token>` only")
+    bot_answers_per_hour: int = Field(
+        default=30, ge=1, description="the bot's answers to one chat per hour; past it the "
+        "conversation goes to operators (loops, floods)")
     sla_config: Path | None = Field(default=None, description="service levels file (YAML)")
     sample_kb: bool = Field(default=True, description="load the sample KB into an empty database")
     kb_other_language: Literal["note", "handoff"] = Field(

@@ -206,11 +206,12 @@ def test_attachments_are_kept_within_the_size_limit(parser: MailParser, tmp_path
     assert again.attachments[0].stored_path == small.stored_path
 
 
-def test_answers_go_to_reply_to(parser: MailParser) -> None:
+def test_reply_to_is_reported_never_taken_as_the_address(parser: MailParser) -> None:
     message = parser.parse(raw_letter({**BASE, "Reply-To": "Иван <Ivan@Home.test>"}, b"hi",
                                       "text/plain"))
     assert message.external_user_id == "ivan.petrov+bank@mail.ru"
-    assert message.chat_id == "ivan@home.test"
+    assert message.chat_id == "ivan.petrov+bank@mail.ru"
+    assert message.meta["reply_to"] == "ivan@home.test"
 
 
 def test_question_in_the_subject_only(parser: MailParser) -> None:

@@ -38,4 +38,4 @@ async def test_a_stored_platform_id_is_reported_per_channel(sessions: SessionFac
     fresh = said("Два", visitor="a")
     async with sessions() as session:
         stored = await already_stored(session, [again, same_id_elsewhere, fresh])
-    assert stored == {(ChannelKind.WEB, first.platform_message_id)}
+    assert stored == {(ChannelKind.WEB, first.external_user_id, first.platform_message_id)}

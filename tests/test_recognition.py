@@ -16,7 +16,8 @@ from core.contracts import Action, ChannelKind, InboundMessage
 from bot.history import web_history
 from core.models import Author, Client, Direction, Identity, MergeRecord, Message
 from core import keys
-from identity.codes import ProofCodes, link_code_in, normalise_code
+from identity.codes import CodeLimits, ProofCodes, code_digest, link_code_in, normalise_code
+from switchboard.var_dir import local_secret
 from identity.recognition import VERIFY_EMAIL, Hint, client_hints
 
 _ids = itertools.count(1)
@@ -93,7 +94,8 @@ async def test_a_link_code_from_telegram_typed_in_web_chat_joins_the_histories(
     [record] = await merges(gateway)
     assert (record.survivor_id, record.merged_id, record.reason) == (telegram_client, web_client,
                                                                      "link_code")
-    assert "telegram:1001" in (record.proof or "") and "web:visitor-1" in (record.proof or "")
+    assert "telegram:1001" in (record.proof or "") and "web:visitor #" in (record.proof or "")
+    assert "visitor-1" not in (record.proof or "")  # a cookie is never shown
     async with gateway.sessions() as session:
         merged = await session.get(Client, web_client)
         assert merged is not None and merged.merged_into_id == telegram_client
@@ -116,8 +118,11 @@ async def test_a_telegram_deep_link_redeems_a_code_from_the_web_chat(gateway: Ga
 
 
 async def test_a_code_works_once_and_not_in_the_chat_that_asked_for_it(gateway: Gateway) -> None:
-    code = await link_code(gateway, tg("/link"))
-    assert await link_code(gateway, tg("/link")) == code  # asking again: the same live code
+    voided = await link_code(gateway, tg("/link"))
+    code = await link_code(gateway, tg("/link"))  # asking again: a new code, the old one void
+    assert code != voided
+    await gateway.engine.handle(web(voided, who="early"))
+    assert "истёк" in await last_text(gateway, "early")
 
     await gateway.engine.handle(tg(code))
     assert "другом канале" in await last_text(gateway, "1001")
@@ -134,7 +139,8 @@ async def test_a_code_works_once_and_not_in_the_chat_that_asked_for_it(gateway: 
 
 async def test_an_expired_code_is_told_apart_from_a_wrong_one(gateway: Gateway) -> None:
     code = await link_code(gateway, tg("/link"))
-    await gateway.redis.delete(keys.link_code(normalise_code(code) or ""))  # what the TTL does
+    digest = code_digest(normalise_code(code) or "", local_secret(gateway.settings.var_dir))
+    await gateway.redis.delete(keys.link_code(digest))  # what the TTL does
 
     await gateway.engine.handle(web(code))
     assert "истёк" in await last_text(gateway, "visitor-1")
@@ -159,14 +165,37 @@ async def test_guessing_codes_is_cut_off_and_sees_nothing(gateway: Gateway) -> N
     assert len(await merges(gateway)) == 1
 
 
-async def test_all_guessers_together_are_capped(redis) -> None:  # type: ignore[no-untyped-def]
-    codes = ProofCodes(redis, tries_everybody=3)
+async def test_guessers_are_capped_per_source_and_never_block_everybody(redis) -> None:  # type: ignore[no-untyped-def]
+    codes = ProofCodes(redis, limits=CodeLimits(tries_per_source=3))
     issued = await codes.issue_link(1)
-    for guesser in (2, 3, 4):
-        await codes.redeem_link("KM7X4TP2", guesser)
-    blocked = await codes.redeem_link(normalise_code(issued.code) or "", 5)
-    assert blocked.outcome.value == "blocked"  # a fresh identity, the right code: refused for now
-    assert await redis.exists(keys.link_code(normalise_code(issued.code) or ""))  # not spent
+    assert issued is not None
+    code = normalise_code(issued.code) or ""
+    for guesser in (2, 3, 4):  # a new identity (a new cookie) each time, one address
+        await codes.redeem_link("KM7X4TP2", guesser, client_id=guesser, source="203.0.113.7")
+    blocked = await codes.redeem_link(code, 5, client_id=5, source="203.0.113.7")
+    assert blocked.outcome.value == "blocked"  # a fresh identity, the right code: refused
+    assert await redis.exists(keys.link_code(code_digest(code)))  # not spent
+
+    found = await codes.redeem_link(code, 6, client_id=6, source="198.51.100.9")
+    assert found.outcome.value == "found"  # anybody else links as usual
+    assert not await redis.exists(keys.link_code(code))  # the code itself is never a key
+
+
+async def test_codes_rest_in_redis_only_as_digests(redis) -> None:  # type: ignore[no-untyped-def]
+    codes = ProofCodes(redis, pepper=b"secret")
+    issued = await codes.issue_link(7)
+    assert issued is not None
+    mailed = await codes.start_email(7, "anna@client.test", 8)
+    assert mailed is not None
+    stored = []
+    for key in await redis.keys("*"):
+        kind = await redis.type(key)
+        value = await redis.hgetall(key) if kind in ("hash", b"hash") else await redis.get(key)
+        stored.append(f"{key} {value}")
+    plain = normalise_code(issued.code) or ""
+    assert not [line for line in stored if plain in line or mailed in line]
+    check = await codes.check_email(7, mailed, client_id=7)
+    assert check.outcome.value == "found"
 
 
 def test_codes_are_read_the_way_people_type_them() -> None:

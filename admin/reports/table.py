@@ -11,9 +11,10 @@ from pathlib import Path
 from admin.reports.contents import ReportContents
 from admin.reports.figures import Figures
 
-__all__ = ["COLUMNS", "TOTAL", "table_rows", "write_csv"]
+__all__ = ["COLUMNS", "TOTAL", "spreadsheet_safe", "table_rows", "write_csv"]
 
 TOTAL = "total"
+_FORMULA_STARTS = frozenset("=+-@\t\r")
 Cell = int | float | None
 
 
@@ -63,4 +64,13 @@ def write_csv(contents: ReportContents, path: Path) -> None:
         writer = csv.DictWriter(handle, fieldnames=[contents.split_by, *COLUMNS])
         writer.writeheader()
         for row in rows:
-            writer.writerow({key: "" if value is None else value for key, value in row.items()})
+            writer.writerow({key: "" if value is None else spreadsheet_safe(value)
+                             for key, value in row.items()})
+
+
+def spreadsheet_safe(value: str | float) -> str | int | float:
+    """A name as text a spreadsheet will not run: one starting with = + - @ (or a tab or
+    carriage return, which some strip first) gets a leading apostrophe. Numbers stay numbers."""
+    if isinstance(value, str) and value[:1] in _FORMULA_STARTS:
+        return "'" + value
+    return value

@@ -4,6 +4,7 @@ one-time invite codes. Keys are built in `core.keys`."""
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import secrets
 
 from redis.asyncio import Redis
@@ -37,7 +38,8 @@ class ActiveConversations:
 
 
 class Invites:
-    """One-time codes that link a Telegram account to an operator: `/start CODE`."""
+    """One-time codes that link a Telegram account to an operator: `/start CODE`. Redis
+    keeps only a code's SHA-256 (96 random bits: nothing to guess back)."""
 
     def __init__(self, redis: Redis) -> None:
         self._redis = redis
@@ -45,12 +47,17 @@ class Invites:
     async def issue(self, operator_id: int, ttl: dt.timedelta = INVITE_TTL) -> str:
         # Telegram deep-link payloads allow A-Z a-z 0-9 _ - (token_urlsafe's alphabet).
         code = secrets.token_urlsafe(12)
-        await self._redis.set(keys.operator_invite(code), operator_id, ex=int(ttl.total_seconds()))
+        await self._redis.set(keys.operator_invite(_digest(code)), operator_id,
+                              ex=int(ttl.total_seconds()))
         return code
 
     async def redeem(self, code: str) -> int | None:
         """The operator the code was issued for; the code is gone afterwards."""
         if not code or len(code) > 64:
             return None
-        value = await self._redis.getdel(keys.operator_invite(code))
+        value = await self._redis.getdel(keys.operator_invite(_digest(code)))
         return int(as_text(value)) if value is not None else None
+
+
+def _digest(code: str) -> str:
+    return hashlib.sha256(code.encode()).hexdigest()

@@ -63,19 +63,19 @@ class Policy:
         elif recognised.with_operators:
             if conversation.status is ConversationStatus.QUEUED and intent is Intent.PERSON:
                 await outcome.reply(session, conversation, say("still_queued", language), now)
+        elif intent is Intent.PERSON:
+            await hand_off(session, self._levels, conversation, "asked", now, outcome)
+        elif await self._over_answer_cap(session, conversation, now):  # before any bot text
+            await hand_off(session, self._levels, conversation, "answer_cap", now, outcome,
+                           tell_client=False)
         elif intent in _REPLIES:
             await outcome.reply(session, conversation, say(_REPLIES[intent], language), now)
         elif intent is Intent.FILE:
             await outcome.reply(session, conversation, say("file_received", language), now,
                                 buttons=[handoff_button(language)])
-        elif intent is Intent.PERSON:
-            await hand_off(session, self._levels, conversation, "asked", now, outcome)
         elif intent is Intent.CHOICE:
             assert recognised.article_id is not None
             await self._consult.answer(session, turn, recognised.article_id, None, now)
-        elif await self._over_answer_cap(session, conversation, now):
-            await hand_off(session, self._levels, conversation, "answer_cap", now, outcome,
-                           tell_client=False)
         else:
             await self._consult(session, turn, now, decided)
 

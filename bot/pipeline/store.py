@@ -13,19 +13,22 @@ from bot.pipeline.turn import Turn
 from core.contracts import ChannelKind, InboundMessage
 from core.events import record
 from core.messages import add_message
-from core.models import Author, Direction, EventKind, Message
+from core.models import Author, Direction, EventKind, Identity, Message
 
 __all__ = ["already_stored", "store_message"]
 
 
 async def already_stored(session: AsyncSession, run: Sequence[InboundMessage]
-                         ) -> set[tuple[ChannelKind, str]]:
-    """The run's platform ids stored before, one query per channel ((channel, direction,
-    id) is indexed)."""
-    stored: set[tuple[ChannelKind, str]] = set()
+                         ) -> set[tuple[ChannelKind, str, str]]:
+    """The run's (channel, sender, platform id) stored before, one query per channel
+    ((channel, direction, id) is indexed). Per sender: a letter reusing another sender's
+    Message-ID is a letter of its own, not a duplicate."""
+    stored: set[tuple[ChannelKind, str, str]] = set()
     for channel in {m.channel for m in run}:
-        stored.update((channel, platform_id) for platform_id in await session.scalars(
-            select(Message.channel_message_id)
+        stored.update((channel, sender, platform_id) for platform_id, sender in
+                      await session.execute(
+            select(Message.channel_message_id, Identity.external_id)
+            .join(Identity, Identity.id == Message.identity_id)
             .where(Message.channel == channel, Message.direction == Direction.IN,
                    Message.channel_message_id.in_(
                        {m.platform_message_id for m in run if m.channel is channel})))
@@ -45,4 +48,4 @@ def store_message(session: AsyncSession, turn: Turn, now: dt.datetime) -> None:
         attachments=[a.as_json() for a in inbound.attachments],
         action=inbound.action.value if inbound.action else None,
         channel_message_id=inbound.platform_message_id, automated=inbound.automated,
-        created_at=now)
+        reply_address=inbound.meta.get("reply_to"), created_at=now)

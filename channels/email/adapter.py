@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from pathlib import Path
 
 from core.contracts import (ChannelKind, DeliveryError, DeliveryReceipt, InboundSink,
@@ -28,11 +29,12 @@ class EmailAdapter:
                  folder: str = "INBOX", processed_folder: str | None = None,
                  poll_interval: float = 60.0, attachment_dir: Path | None = None,
                  attachment_max_bytes: int = 10 * 1024 * 1024, display_name: str | None = None,
-                 timeout: float = 30.0) -> None:
+                 timeout: float = 30.0, trusted_authserv_ids: Sequence[str] = ()) -> None:
         self.address = address
         self.display_name = display_name
         self.attachment_max_bytes = attachment_max_bytes
-        self.parser = MailParser(address, AttachmentStore(attachment_dir, attachment_max_bytes))
+        self.parser = MailParser(address, AttachmentStore(attachment_dir, attachment_max_bytes),
+                                 trusted_authserv_ids)
         self.inbox = ImapInbox(imap, folder=folder, processed_folder=processed_folder,
                                poll_interval=poll_interval, timeout=timeout)
         self.outbox = SmtpSender(smtp, timeout=timeout)

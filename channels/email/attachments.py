@@ -1,13 +1,17 @@
 """Attachments: metadata for every file in a letter, bytes on disk within a size limit.
 
-Files are written under `<directory>/<letter key>/<n>-<safe name>`, where the letter
-key is derived from the Message-ID, so storing the same letter again (a retry after the
-sink failed) rewrites the same files instead of piling up copies.
+Bytes are stored by their content hash, `<directory>/<sha256[:2]>/<sha256>` (0600, in
+0700 folders): a letter stored again (a retry, a redelivery) writes nothing new, and no
+letter can overwrite another's file, whatever Message-ID it claims. The name the sender
+gave is metadata only, cleaned and cut to the file-system byte limit (a 120-character
+CJK name is 360 bytes). One attachment that cannot be written keeps its metadata and
+never fails the letter.
 """
 
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import re
 import tempfile
@@ -20,6 +24,9 @@ from channels.email.body import is_body_part, is_technical_part, leaf_parts
 
 __all__ = ["AttachmentStore", "extract_attachments"]
 
+log = logging.getLogger(__name__)
+
+NAME_MAX_BYTES = 255  # NAME_MAX of ext4, XFS, btrfs, APFS, NTFS (in UTF-16 units there)
 _UNSAFE = re.compile(r"[^\w.\- ()\[\]]+", re.UNICODE)
 _KINDS = {"image": AttachmentKind.PHOTO, "audio": AttachmentKind.AUDIO,
           "video": AttachmentKind.VIDEO}
@@ -32,50 +39,69 @@ class AttachmentStore:
         self.directory = directory
         self.max_bytes = max_bytes
 
-    def save(self, letter_key: str, index: int, name: str, data: bytes) -> str | None:
+    def save(self, digest: str, data: bytes) -> str | None:
+        """Write `data` under its content hash `digest`; None when over the size limit, not
+        configured, or the disk refused (logged: the letter goes on without the bytes)."""
         if self.directory is None or len(data) > self.max_bytes:
             return None
-        folder = self.directory / letter_key
-        folder.mkdir(parents=True, exist_ok=True)
-        target = folder / f"{index}-{name}"
-        handle, temporary = tempfile.mkstemp(dir=folder, prefix=".part-")
+        folder = self.directory / digest[:2]
+        target = folder / digest
         try:
-            with os.fdopen(handle, "wb") as file:
-                file.write(data)
-            os.replace(temporary, target)
-        except BaseException:
-            Path(temporary).unlink(missing_ok=True)
-            raise
+            if target.exists():
+                return str(target)
+            folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+            handle, temporary = tempfile.mkstemp(dir=folder, prefix=".part-")  # mode 0600
+            try:
+                with os.fdopen(handle, "wb") as file:
+                    file.write(data)
+                os.replace(temporary, target)
+            except BaseException:
+                Path(temporary).unlink(missing_ok=True)
+                raise
+        except OSError:
+            log.exception("attachment %s of %d bytes not stored", digest, len(data))
+            return None
         return str(target)
 
 
-def extract_attachments(message: Message, message_id: str,
-                        store: AttachmentStore) -> tuple[Attachment, ...]:
-    letter_key = hashlib.sha256(message_id.encode()).hexdigest()[:24]
+def extract_attachments(message: Message, store: AttachmentStore) -> tuple[Attachment, ...]:
     found: list[Attachment] = []
     for part in leaf_parts(message):
         if is_body_part(part) or is_technical_part(part):
             continue
         data = _payload(part)
-        name = safe_name(_filename(part), part.get_content_type(), len(found) + 1)
-        stored = store.save(letter_key, len(found) + 1, name, data) if data else None
+        digest = hashlib.sha256(data).hexdigest() if data else None
         found.append(Attachment(
             kind=_KINDS.get(part.get_content_maintype(), AttachmentKind.DOCUMENT),
-            file_id=hashlib.sha256(data).hexdigest() if data else None,
-            name=name, size=len(data), mime=part.get_content_type(), stored_path=stored,
+            file_id=digest,
+            name=safe_name(_filename(part), part.get_content_type(), len(found) + 1),
+            size=len(data), mime=part.get_content_type(),
+            stored_path=store.save(digest, data) if digest else None,
         ))
     return tuple(found)
 
 
 def safe_name(name: str | None, mime: str, index: int) -> str:
-    """A file name that cannot leave its directory or break a file system."""
+    """A file name that cannot leave its directory or break a file system: no path, no
+    odd characters, at most `NAME_MAX_BYTES` bytes of UTF-8 with its extension kept."""
     base = os.path.basename((name or "").replace("\\", "/")).strip().strip(".")
-    base = _UNSAFE.sub("_", base)[:120].strip() or f"attachment-{index}"
+    base = _UNSAFE.sub("_", base).strip() or f"attachment-{index}"
     if "." not in base:
         extension = {"message/rfc822": ".eml", "text/plain": ".txt", "text/html": ".html",
                      "image/jpeg": ".jpg", "image/png": ".png", "application/pdf": ".pdf"}
         base += extension.get(mime, "")
-    return base
+    return _cut_to_bytes(base, NAME_MAX_BYTES)
+
+
+def _cut_to_bytes(name: str, limit: int) -> str:
+    """`name` shortened in its stem, on a character boundary, to `limit` UTF-8 bytes."""
+    if len(name.encode()) <= limit:
+        return name
+    stem, dot, extension = name.rpartition(".")
+    if not dot or len(extension.encode()) > 16:
+        stem, dot, extension = name, "", ""
+    room = limit - len((dot + extension).encode())
+    return stem.encode()[:room].decode("utf-8", "ignore").rstrip() + dot + extension
 
 
 def _filename(part: Message) -> str | None:

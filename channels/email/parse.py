@@ -1,17 +1,23 @@
 """One raw letter → one `InboundMessage`. Never raises on bad mail: what cannot be read
-is left empty, and the raw bytes' hash stands in for a missing Message-ID."""
+is left empty, and the raw bytes' hash stands in for a missing Message-ID.
+
+The sender is `From`, and replies go to it (`chat_id`): a `Reply-To` is reported in
+`meta["reply_to"]` for the operator, never taken as the client's address. `meta["dmarc"]`
+is what the receiving server vouched for (`channels/email/authentication.py`)."""
 
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
 import logging
+from collections.abc import Collection
 from dataclasses import replace
 from email import message_from_bytes, policy
 from email.message import Message
 from email.utils import parsedate_to_datetime
 
 from channels.email.attachments import AttachmentStore, extract_attachments
+from channels.email.authentication import dmarc_verdict
 from channels.email.body import read_body
 from channels.email.headers import header, normalise_address, reply_address, sender
 from channels.email.quotes import read_reply
@@ -37,9 +43,11 @@ _TRUNCATED = "\n[…]"
 class MailParser:
     """Parses letters arriving at the support mailbox `address`."""
 
-    def __init__(self, address: str, store: AttachmentStore) -> None:
+    def __init__(self, address: str, store: AttachmentStore,
+                 trusted_authserv_ids: Collection[str] = ()) -> None:
         self.own = frozenset({normalise_address(address)})
         self.store = store
+        self.trusted_authserv_ids = tuple(trusted_authserv_ids)
 
     def parse(self, raw: bytes) -> InboundMessage:
         try:
@@ -68,7 +76,11 @@ class MailParser:
             fresh = clean_subject(subject)  # a question asked in the subject line only
         text, text_cut = _limit(fresh, MAX_TEXT_CHARS)
         original, original_cut = _limit(body, MAX_ORIGINAL_CHARS)
-        meta: dict[str, object] = {"to": header(message, "To")}
+        meta: dict[str, object] = {"to": header(message, "To"),
+                                   "dmarc": dmarc_verdict(message, self.trusted_authserv_ids,
+                                                          address)}
+        if answer_to and answer_to != address:
+            meta["reply_to"] = answer_to
         if reply.signature:
             meta["signature"] = _limit(reply.signature, MAX_TEXT_CHARS)[0]
         if reply.forwarded:
@@ -90,8 +102,8 @@ class MailParser:
             platform_message_id=message_id,
             text=text,
             display_name=display_name,
-            chat_id=answer_to or address or None,
-            attachments=extract_attachments(message, message_id, self.store),
+            chat_id=address or None,
+            attachments=extract_attachments(message, self.store),
             sent_at=_date(message),
             reply_to=reply_to,
             thread_hint=thread_hint,

@@ -47,7 +47,10 @@ def settings_or_exit() -> Settings:
 async def open_services(settings: Settings, *, migrate: bool = True) -> AsyncIterator[Services]:
     from core.db import create_engine, session_factory, upgrade
     from switchboard.redis_server import connect_redis
+    from switchboard.var_dir import private_sqlite_file, secure_var_dir
 
+    secure_var_dir(settings.var_dir)
+    private_sqlite_file(settings.resolved_database_url)
     engine = create_engine(settings.resolved_database_url)
     try:
         if migrate:
