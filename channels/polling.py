@@ -9,20 +9,16 @@ on `platform_message_id`.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Protocol
 
 from core.contracts import InboundMessage, InboundSink
-from channels.delivery import RetryPolicy
+from core.retry import until_done
 
-__all__ = ["RECONNECT", "PollerLease", "UnsharedLease", "store_all"]
+__all__ = ["PollerLease", "UnsharedLease", "store_all"]
 
 log = logging.getLogger(__name__)
-
-# Backoff of a poller whose platform or sink fails: 0.5 s doubling up to 30 s, forever.
-RECONNECT = RetryPolicy(base_delay=0.5, max_delay=30.0)
 
 
 class PollerLease(Protocol):
@@ -63,17 +59,10 @@ async def store_all(sink: InboundSink, messages: Sequence[InboundMessage]) -> No
     batch as one unit of work, which is what makes a busy bot fast."""
     if not messages:
         return
-    failures = 0
-    while True:
-        try:
-            await sink(messages)
-            return
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            failures += 1
-            delay = RECONNECT.backoff(failures)
-            log.exception("storing %d %s messages (from %s) failed; retrying in %.1fs",
-                          len(messages), messages[0].channel.value,
-                          messages[0].platform_message_id, delay)
-            await asyncio.sleep(delay)
+
+    async def store() -> None:
+        await sink(messages)
+
+    await until_done(store, retry_on=(Exception,),
+                     what=f"storing {len(messages)} {messages[0].channel.value} messages "
+                          f"(from {messages[0].platform_message_id})")

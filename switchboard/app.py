@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
+import functools
 import gc
 import logging
 import signal
@@ -32,6 +33,7 @@ from core.contracts import ChannelAdapter, ChannelKind
 from core.db import SessionFactory, create_engine, session_factory, upgrade, write_lock
 from bot.engine import Engine
 from core.events import DeskFeed
+from core.retry import Backoff
 from routing.notices import FeedNotifier
 from bot.handover import Handover
 from bot.history import web_history
@@ -52,6 +54,7 @@ from routing.assignment import Dispatcher
 from identity.codes import ProofCodes
 from routing.queue import OperatorQueue
 from routing.rebuild import rebuild_queue
+from routing.reconcile import QueueReconciler, repair_counts
 from identity.recognition import Recognition
 from routing.service_levels import BusinessCalendar, ServiceLevels
 from routing.watcher import SlaWatcher
@@ -61,6 +64,8 @@ __all__ = ["Gateway", "open_gateway", "serve", "settle_collector"]
 log = logging.getLogger(__name__)
 
 SAMPLE_KB = Path(__file__).with_name("sample_kb") / "bank.yaml"
+RESTART = Backoff(first=1.0, longest=60.0)
+"""A crashed long-lived task is started again after this backoff."""
 YOUNG_OBJECTS_PER_COLLECTION = 20_000
 """Python's default (700) runs the cycle collector every few messages of a busy gateway."""
 
@@ -107,7 +112,8 @@ async def open_gateway(settings: Settings, *,
             adapters: dict[ChannelKind, ChannelAdapter] = {ChannelKind.WEB: web_chat}
             adapters.update(_channels(settings, redis))
             writes = write_lock(database)
-            outbox = Outbox(sessions, adapters, feed, clock, writes=writes)
+            outbox = Outbox(sessions, adapters, feed, clock, writes=writes,
+                            deadline=dt.timedelta(hours=settings.reply_deadline_hours))
             recognition = Recognition(codes=ProofCodes(redis), queue=queue, feed=feed,
                                       desk_language=settings.language)
             handover = Handover(sessions=sessions, dispatcher=Dispatcher(queue), feed=feed,
@@ -131,7 +137,8 @@ async def open_gateway(settings: Settings, *,
                                       groups=levels.groups)
             http.add_routes(console.routes())
             http.on_shutdown.append(lambda _app: console.aclose())  # open consoles would stall it
-            http.router.add_get("/metrics", metrics_handler(sessions, queue=queue))
+            http.router.add_get("/metrics", metrics_handler(
+                sessions, queue=queue, repairs=functools.partial(repair_counts, queue)))
             gateway = Gateway(settings=settings, sessions=sessions, redis=redis, knowledge=knowledge,
                               queue=queue, levels=levels, feed=feed, outbox=outbox,
                               engine=engine, desk=desk, web_chat=web_chat, adapters=adapters,
@@ -167,6 +174,12 @@ async def running(gateway: Gateway, *, host: str | None = None,
         tasks.append(asyncio.create_task(_keep_running(adapter.kind.value, adapter.run, gateway.engine)))
     tasks.append(asyncio.create_task(_keep_running("kb-watch", gateway.knowledge.watch)))
     tasks.append(asyncio.create_task(_keep_running("idle-closer", _close_idle, gateway)))
+    settings = gateway.settings
+    tasks.append(asyncio.create_task(_keep_running(
+        "outbox-sweeper", gateway.outbox.run_sweeper, settings.outbox_sweep_seconds)))
+    reconciler = QueueReconciler(gateway.sessions, gateway.queue, gateway.feed)
+    tasks.append(asyncio.create_task(_keep_running(
+        "queue-reconciler", reconciler.run, settings.queue_reconcile_seconds)))
     if gateway.admin_bot is not None:
         tasks.append(asyncio.create_task(_keep_running("admin-bot", gateway.admin_bot.run)))
     watcher = SlaWatcher(gateway.queue, gateway.sessions, FeedNotifier(gateway.feed))
@@ -281,7 +294,7 @@ async def _close_idle(gateway: Gateway) -> None:
 
 async def _keep_running(name: str, work: Callable[..., object], *args: object) -> None:
     """Run a long-lived task; if it crashes, log it and start it again after a pause."""
-    delay = 1.0
+    failures = 0
     while True:
         try:
             await work(*args)  # type: ignore[misc]
@@ -289,6 +302,7 @@ async def _keep_running(name: str, work: Callable[..., object], *args: object) -
         except asyncio.CancelledError:
             raise
         except Exception:
+            failures += 1
+            delay = RESTART.delay(failures)
             log.exception("%s stopped; restarting in %.0f s", name, delay)
             await asyncio.sleep(delay)
-            delay = min(delay * 2, 60.0)

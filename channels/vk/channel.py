@@ -32,7 +32,8 @@ from core.contracts import (
     OutboundMessage,
 )
 from channels.delivery import Failure, RetryPolicy, SendRateLimiter, send_with_retries
-from channels.polling import RECONNECT, PollerLease, UnsharedLease, store_all
+from channels.polling import PollerLease, UnsharedLease, store_all
+from core.retry import until_done
 from channels.text import split_text
 from channels.vk.inbound import sender_of, to_inbound
 from channels.vk.keyboard import keyboard_json
@@ -166,20 +167,13 @@ class VkChannel:
     async def _poll(self, sink: InboundSink) -> None:
         server = await self._until_done("groups.getLongPollServer", self._long_poll_server)
         ts = await self._lease.load_cursor() or server.ts
-        failures = 0
         while True:
-            try:
-                answer = await self._http.request_json(
-                    server.url, method="POST",
+            answer = await until_done(
+                functools.partial(
+                    self._http.request_json, server.url, method="POST",
                     data={"act": "a_check", "key": server.key, "ts": ts, "wait": self._wait},
-                    timeout=aiohttp.ClientTimeout(total=self._wait + self._request_timeout))
-            except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
-                failures += 1
-                delay = RECONNECT.backoff(failures)
-                log.warning("VK long poll failed (%s); retrying in %.1fs", exc, delay)
-                await asyncio.sleep(delay)
-                continue
-            failures = 0
+                    timeout=aiohttp.ClientTimeout(total=self._wait + self._request_timeout)),
+                retry_on=(aiohttp.ClientError, TimeoutError, ValueError), what="VK long poll")
             failed = answer.get("failed")
             if failed == 1:
                 log.error("VK long poll: event history lost before ts %s; continuing from %s",
@@ -247,15 +241,8 @@ class VkChannel:
                                        what=f"VK send to {chat_id}")
 
     async def _until_done(self, what: str, call: Callable[[], Awaitable[T]]) -> T:
-        failures = 0
-        while True:
-            try:
-                return await call()
-            except (VKAPIError, VkUnavailable, aiohttp.ClientError, TimeoutError, KeyError) as exc:
-                failures += 1
-                delay = RECONNECT.backoff(failures)
-                log.warning("VK %s failed (%s); retrying in %.1fs", what, exc, delay)
-                await asyncio.sleep(delay)
+        return await until_done(call, what=f"VK {what}", retry_on=(
+            VKAPIError, VkUnavailable, aiohttp.ClientError, TimeoutError, KeyError))
 
 
 def _is_vk_reference(file_id: str | None) -> bool:
