@@ -24,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
+import functools
 import logging
 import re
 from collections.abc import Callable, Mapping, Sequence
@@ -48,7 +49,7 @@ from core.texts import language_of, locale_language, say
 from bot.outbox import Outbox
 from kb.index import Decision, Match
 from routing.queue import OperatorQueue, QueueEntry
-from identity.recognition import Recognition
+from identity.recognition import AfterCommit, Recognition
 from routing.service_levels import ServiceLevels
 
 __all__ = ["Engine"]
@@ -78,6 +79,8 @@ class _Plan:
     """Queued by the engine in this unit of work: their ids exist once it is flushed."""
     handled_ids: list[int] = field(default_factory=list)
     """Queued (and flushed) by recognition."""
+    after_commit: list[AfterCommit] = field(default_factory=list)
+    """Recognition's work for after the commit (a merge's queue update and notice)."""
     language: str = "ru"
     queued_id: int | None = None
     tell_client: bool = True
@@ -480,7 +483,8 @@ class Engine:
         handled = await self._recognition.intercept(session, inbound, conversation, client,
                                                     plan.sender, language, now)
         if handled is not None:  # a link code, an email code, a shared phone…: answered
-            plan.handled_ids.extend(handled)
+            plan.handled_ids.extend(handled.reply_ids)
+            plan.after_commit.extend(handled.after_commit)
             return
         if with_operators:
             if conversation.status is ConversationStatus.QUEUED and _asks_for_human(inbound):
@@ -608,12 +612,21 @@ class Engine:
     # -- after the commit -----------------------------------------------------------------
 
     async def _after_commit(self, plans: Sequence[_Plan], now: dt.datetime) -> None:
+        """Sends, queue entries and notices. The messages are stored, so a failure here is
+        logged and left to the repairs: the outbox sweeper sends what is still pending, the
+        queue reconciler adds what the queue is missing."""
         self._outbox.submit_each([plan.reply_ids for plan in plans])
         for plan in plans:
+            steps: list[AfterCommit] = [*plan.after_commit]
             if plan.queued_id is not None:
-                await self._enqueue(plan, now)
-            for kind, data in plan.notices:
-                await self._feed.publish(kind, **data)
+                steps.append(functools.partial(self._enqueue, plan, now))
+            steps += [functools.partial(self._feed.publish, kind, **data)
+                      for kind, data in plan.notices]
+            for step in steps:
+                try:
+                    await step()
+                except Exception:
+                    log.exception("after-commit work failed; the sweepers repair it")
 
     async def _enqueue(self, plan: _Plan, now: dt.datetime) -> None:
         async with self._sessions() as session:
@@ -631,7 +644,7 @@ class Engine:
             try:
                 operator = await self._handover.submit(entry)
                 position = None if operator else await self._queue.position(conversation.id)
-            except Exception:  # Redis down: the database has it; the queue is rebuilt at start
+            except Exception:  # Redis down: the database has it; the reconciler adds it
                 log.exception("conversation %s queued in the database only", conversation.id)
             if not plan.tell_client:
                 return

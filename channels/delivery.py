@@ -104,7 +104,8 @@ async def send_with_retries(
             raise
         if not failure.retryable:
             raise DeliveryError(f"{what}: {exc}", permanent=failure.permanent) from exc
-        raise DeliveryError(f"{what}: gave up for now: {exc}",
+        tries = retrier.statistics.get("attempt_number", 1)
+        raise DeliveryError(f"{what}: gave up for now after {tries} attempts: {exc}",
                             retry_after=failure.retry_after) from exc
 
 

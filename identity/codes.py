@@ -157,13 +157,20 @@ class ProofCodes:
         if raw:
             owner = int(json.loads(raw)["identity"])
             async with self._redis.pipeline(transaction=True) as pipe:
-                pipe.set(keys.link_code_seen(code), "used", ex=int(SEEN_FOR.total_seconds()))
+                pipe.set(keys.link_code_seen(code), f"used:{identity_id}:{owner}",
+                         ex=int(SEEN_FOR.total_seconds()))
                 pipe.delete(keys.link_code_of(owner))
                 await pipe.execute()
             return LinkCheck(CodeOutcome.FOUND, identity_id=owner)
+        seen, _, used_by = (_text(await self._redis.get(keys.link_code_seen(code))) or ""
+                            ).partition(":")
+        redeemer, _, owner_text = used_by.partition(":")
+        if seen == "used" and redeemer == str(identity_id):
+            # The same chat again: its first message was rolled back (the engine stores it
+            # afresh), or the merge is done and the client hears so.
+            return LinkCheck(CodeOutcome.FOUND, identity_id=int(owner_text))
         left = await self._count_wrong(identity_id, everybody=True)
-        seen = _text(await self._redis.get(keys.link_code_seen(code)))
-        outcome = {"used": CodeOutcome.USED, "issued": CodeOutcome.EXPIRED}.get(seen or "",
+        outcome = {"used": CodeOutcome.USED, "issued": CodeOutcome.EXPIRED}.get(seen,
                                                                                CodeOutcome.WRONG)
         return LinkCheck(outcome, tries_left=left)
 
@@ -208,9 +215,14 @@ class ProofCodes:
         pending = {as_text(k): as_text(v) for k, v in
                    (await self._redis.hgetall(keys.email_verification(identity_id))).items()}
         if not pending:
-            seen = _text(await self._redis.get(keys.email_verification_seen(identity_id)))
+            seen, _, used = (_text(await self._redis.get(
+                keys.email_verification_seen(identity_id))) or "").partition(":")
+            if seen == "used" and used:
+                first = json.loads(used)  # the same code again: its first message rolled back
+                if secrets.compare_digest(typed, first["code"]):
+                    return EmailCheck(CodeOutcome.FOUND, first["address"], first["email_identity"])
             outcome = {"issued": CodeOutcome.EXPIRED, "used": CodeOutcome.USED}.get(
-                seen or "", CodeOutcome.NONE)
+                seen, CodeOutcome.NONE)
             return EmailCheck(outcome)
         if await self._blocked(identity_id, everybody=False):
             return EmailCheck(CodeOutcome.BLOCKED)
@@ -218,7 +230,8 @@ class ProofCodes:
         if secrets.compare_digest(typed, pending["code"]):
             async with self._redis.pipeline(transaction=True) as pipe:
                 pipe.delete(keys.email_verification(identity_id))
-                pipe.set(keys.email_verification_seen(identity_id), "used",
+                used = {"code": typed, "address": address, "email_identity": email_identity}
+                pipe.set(keys.email_verification_seen(identity_id), f"used:{json.dumps(used)}",
                          ex=int(SEEN_FOR.total_seconds()))
                 await pipe.execute()
             return EmailCheck(CodeOutcome.FOUND, address, email_identity)

@@ -114,8 +114,8 @@ async def open_gateway(settings: Settings, *,
             writes = write_lock(database)
             outbox = Outbox(sessions, adapters, feed, clock, writes=writes,
                             deadline=dt.timedelta(hours=settings.reply_deadline_hours))
-            recognition = Recognition(codes=ProofCodes(redis), queue=queue, feed=feed,
-                                      desk_language=settings.language)
+            recognition = Recognition(sessions=sessions, codes=ProofCodes(redis), queue=queue,
+                                      feed=feed, desk_language=settings.language)
             handover = Handover(sessions=sessions, dispatcher=Dispatcher(queue), feed=feed,
                                 clock=clock, push=settings.auto_assign)
             engine = Engine(
