@@ -10,13 +10,15 @@ on `platform_message_id`.
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Sequence
-from typing import Protocol
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from typing import Protocol, TypeVar
 
 from core.contracts import InboundMessage, InboundSink
 from core.retry import until_done
 
-__all__ = ["PollerLease", "UnsharedLease", "store_all"]
+__all__ = ["PollerLease", "UnsharedLease", "read_each", "store_all"]
+
+U = TypeVar("U")
 
 log = logging.getLogger(__name__)
 
@@ -66,3 +68,20 @@ async def store_all(sink: InboundSink, messages: Sequence[InboundMessage]) -> No
     await until_done(store, retry_on=(Exception,),
                      what=f"storing {len(messages)} {messages[0].channel.value} messages "
                           f"(from {messages[0].platform_message_id})")
+
+
+def read_each(updates: Iterable[U], read: Callable[[U], InboundMessage | None], *,
+              channel: str) -> list[InboundMessage]:
+    """Each polled update read on its own. One the reader fails on is logged whole (the
+    record of it) and left out, so that it cannot stop the channel and hold up every
+    client behind it; the poll position moves past it with the rest."""
+    messages = []
+    for update in updates:
+        try:
+            message = read(update)
+        except Exception:
+            log.exception("unreadable %s update skipped: %r", channel, update)
+            continue
+        if message is not None:
+            messages.append(message)
+    return messages

@@ -40,6 +40,7 @@ from core.events import DeskFeed
 from core.models import (Author, Client, Conversation, ConversationStatus, Direction, Identity,
                         Message)
 from core.messages import add_message, add_reply
+from core.numbers import ascii_digits
 from core.texts import language_of, say
 from identity.codes import CodeOutcome, ProofCodes, link_code_in, normalise_code, words_around_code
 from identity.merge import merge_in, sync_queue
@@ -85,7 +86,7 @@ def typed_email(text: str) -> str | None:
 
 def normalise_phone(text: str) -> str | None:
     """"+79991234567" for the usual ways a number is written (8 999 123-45-67, +7 (999)…)."""
-    digits = "".join(c for c in text if c.isdigit())
+    digits = ascii_digits(text)
     if len(digits) == 11 and digits[0] == "8":
         digits = "7" + digits[1:]
     elif len(digits) == 10 and digits[0] == "9":
@@ -270,7 +271,7 @@ class Recognition:
         found = _PHONE.search(text)
         if found is None:
             return None
-        digits = "".join(c for c in found.group(0) if c.isdigit())
+        digits = ascii_digits(found.group(0))
         if found.group(0).startswith("+") or (len(digits) == 11 and digits[0] in "78"):
             return normalise_phone(found.group(0))
         return None

@@ -50,7 +50,7 @@ from core.contracts import (
     OutboundMessage,
 )
 from channels.delivery import Failure, RetryPolicy, SendLedger, SendRateLimiter, send_with_retries
-from channels.polling import PollerLease, UnsharedLease, store_all
+from channels.polling import PollerLease, UnsharedLease, read_each, store_all
 from core.retry import until_done
 from channels.telegram.inbound import ALLOWED_UPDATES, to_inbound
 from channels.telegram.outbound import reply_markup
@@ -180,10 +180,10 @@ class TelegramChannel:
             # Telegram would resend a malformed update forever; keep it in the log instead.
             log.error("malformed Telegram update dropped: %r", body[:2000])
             return web.Response(text="malformed update")
-        message = to_inbound(update)
-        if message is not None:
+        messages = read_each([update], to_inbound, channel="telegram")
+        if messages:
             try:
-                await sink([message])
+                await sink(messages)
             except Exception:
                 log.exception("storing Telegram update %s failed", update.update_id)
                 return web.Response(status=500, text="not stored")
@@ -214,7 +214,7 @@ class TelegramChannel:
                 retry_on=API_ERRORS, hint=retry_after_of, what="Telegram getUpdates")
             if not updates:
                 continue
-            await store_all(sink, [m for m in map(to_inbound, updates) if m is not None])
+            await store_all(sink, read_each(updates, to_inbound, channel="telegram"))
             await asyncio.gather(*(self._answer_callback(u.callback_query) for u in updates
                                    if u.callback_query is not None))
             offset = updates[-1].update_id + 1

@@ -32,7 +32,7 @@ from core.contracts import (
     OutboundMessage,
 )
 from channels.delivery import Failure, RetryPolicy, SendRateLimiter, send_with_retries
-from channels.polling import PollerLease, UnsharedLease, store_all
+from channels.polling import PollerLease, UnsharedLease, read_each, store_all
 from core.retry import until_done
 from channels.text import split_text
 from channels.vk.inbound import sender_of, to_inbound
@@ -190,9 +190,9 @@ class VkChannel:
                 continue
             updates = [u for u in answer.get("updates") or () if isinstance(u, Mapping)]
             if updates:
-                names = await self._display_names(sender_of(u) for u in updates)
-                messages = [to_inbound(update, names) for update in updates]
-                await store_all(sink, [m for m in messages if m is not None])
+                names = await self._display_names(_sender(u) for u in updates)
+                await store_all(sink, read_each(
+                    updates, functools.partial(to_inbound, names=names), channel="vk"))
                 await asyncio.gather(*(self._answer_press(u) for u in updates
                                        if u.get("type") == "message_event"))
             new_ts = str(answer.get("ts", ts))
@@ -243,6 +243,14 @@ class VkChannel:
     async def _until_done(self, what: str, call: Callable[[], Awaitable[T]]) -> T:
         return await until_done(call, what=f"VK {what}", retry_on=(
             VKAPIError, VkUnavailable, aiohttp.ClientError, TimeoutError, KeyError))
+
+
+def _sender(event: Mapping[str, Any]) -> int | None:
+    """The update's sender, None when it cannot be read (the update is then skipped)."""
+    try:
+        return sender_of(event)
+    except Exception:  # noqa: BLE001 - read_each logs the update
+        return None
 
 
 def _is_vk_reference(file_id: str | None) -> bool:
