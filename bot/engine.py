@@ -39,7 +39,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core.contracts import Action, AttachmentKind, Button, ChannelKind, InboundMessage
 from core.db import AppendedRow, SessionFactory, WriteLock, insert_objects
 from core.events import DeskFeed, record
-from bot.handover import Handover
+from bot.handover import Handover, mark_queued
 from bot.knowledge import KnowledgeBase
 from core.models import (Author, Client, Conversation, ConversationStatus, Delivery, Direction,
                         EventKind, Identity, KbMiss, Message, Operator)
@@ -47,6 +47,9 @@ from bot.replies import article_answer
 from core.messages import add_message, add_reply
 from core.texts import language_of, locale_language, say
 from bot.outbox import Outbox
+from bot.quarantine import Quarantine
+from core.numbers import row_id, whole_number
+from core.retry import Backoff
 from kb.index import Decision, Match
 from routing.queue import OperatorQueue, QueueEntry
 from identity.recognition import AfterCommit, Recognition
@@ -58,6 +61,8 @@ log = logging.getLogger(__name__)
 
 KB_QUERY_LIMIT = 2000
 DB_ATTEMPTS = 6
+DB_BACKOFF = Backoff(first=0.2, longest=5.0)
+"""A database that is locked or restarting, within one unit of work."""
 RATING_WINDOW = dt.timedelta(days=3)
 _WORDS = re.compile(r"[\w']+", re.UNICODE)
 _HUMAN = {"оператор", "оператора", "оператору", "человек", "человека", "живой", "менеджер",
@@ -142,6 +147,8 @@ class Engine:
         self._clock = clock
         self._language = language
         self._answer_caps = dict(answer_caps or {})
+        self._quarantine = Quarantine(sessions=sessions, writes=writes, levels=levels, outbox=outbox,
+                                      handover=handover, feed=feed, clock=clock, language=language)
 
     async def __call__(self, batch: Sequence[InboundMessage]) -> None:
         await self.handle_many(batch)
@@ -166,9 +173,10 @@ class Engine:
 
     async def _store(self, run: Sequence[InboundMessage]) -> None:
         """One unit of work for `run`. A database that is locked or restarting is retried
-        with backoff. A constraint that fails (another process stored one of the messages,
-        or made the sender's identity, meanwhile) splits the run into single messages,
-        and a single one is tried afresh: its look-ups then see what the other made."""
+        with backoff. Any other failure splits the run into single messages: a constraint
+        that fails (another process stored one of the messages, or made the sender's
+        identity, meanwhile) is tried afresh, its look-ups then see what the other made;
+        a message that still fails on its own is quarantined (`bot.quarantine`)."""
         if not run:
             return
         for attempt in range(DB_ATTEMPTS):
@@ -176,21 +184,23 @@ class Engine:
                 async with self._writes:
                     await self._store_once(run)
                 return
-            except IntegrityError:
-                if len(run) > 1:
-                    for inbound in run:
-                        await self._store([inbound])
-                    return
-                if attempt == DB_ATTEMPTS - 1:
-                    raise
             except (OperationalError, InterfaceError) as exc:
                 if attempt == DB_ATTEMPTS - 1:
                     log.error("database unavailable, %d message(s) from %s/%s left unconfirmed: %s",
                               len(run), run[0].channel.value, run[0].platform_message_id, exc)
                     raise
-                delay = min(0.2 * 2 ** attempt, 5.0)
+                delay = DB_BACKOFF.delay(attempt + 1)
                 log.warning("database busy or restarting (%s); retrying in %.1f s", exc, delay)
                 await asyncio.sleep(delay)
+            except Exception as exc:  # noqa: BLE001 - about the messages themselves: quarantined
+                if len(run) > 1:
+                    for inbound in run:
+                        await self._store([inbound])
+                    return
+                if isinstance(exc, IntegrityError) and attempt < DB_ATTEMPTS - 1:
+                    continue
+                await self._quarantine.keep(run[0], exc)
+                return
 
     async def _store_once(self, run: Sequence[InboundMessage]) -> None:
         now = self._clock()
@@ -437,8 +447,8 @@ class Engine:
         """A 1–5 answer to a rating request: a RATE button, or the digit typed as text."""
         if inbound.action is Action.RATE and inbound.payload and ":" in inbound.payload:
             conversation_text, score_text = inbound.payload.split(":", 1)
-            conversation = await session.get(Conversation, int(conversation_text)) \
-                if conversation_text.isdigit() else None
+            rated_id = row_id(conversation_text)
+            conversation = await session.get(Conversation, rated_id) if rated_id else None
         elif inbound.text.strip() in {"1", "2", "3", "4", "5"}:
             score_text = inbound.text.strip()
             conversation = await session.scalar(
@@ -451,11 +461,12 @@ class Engine:
                 return None
         else:
             return None
+        score = whole_number(score_text)
         if (conversation is None or conversation.client_id != client.id or conversation.rating
-                or not score_text.isdigit() or not 1 <= int(score_text) <= 5
+                or score is None or not 1 <= score <= 5
                 or conversation.resolved_at is None or now - conversation.resolved_at > RATING_WINDOW):
             return None
-        conversation.rating = int(score_text)
+        conversation.rating = score
         record(session, conversation, EventKind.RATED, now, rating=conversation.rating,
                operator_id=conversation.assigned_operator_id)
         plan.replies.append(await add_reply(session, conversation, text=say("rated", language),
@@ -555,12 +566,11 @@ class Engine:
         """The article a client picked: a CHOOSE button, or the number of an offered choice."""
         if inbound.action is Action.CHOOSE and inbound.payload:
             return inbound.payload
-        typed = inbound.text.strip().rstrip(".)")
-        if not typed.isdigit():
+        number = whole_number(inbound.text.strip().rstrip(".)"))
+        if number is None:
             return None
         offered = [b for b in await self._last_bot_buttons(session, conversation.id)
                    if b["action"] == Action.CHOOSE.value]
-        number = int(typed)
         return offered[number - 1]["payload"] if 1 <= number <= len(offered) else None
 
     async def _answer(self, session: AsyncSession, conversation: Conversation, article_id: str,
@@ -591,14 +601,7 @@ class Engine:
         client = await session.get(Client, conversation.client_id)
         assert client is not None
         level = self._levels.assess(conversation.category, client.tier.value, now)
-        conversation.status = ConversationStatus.QUEUED
-        conversation.group = level.group
-        conversation.priority = level.priority
-        conversation.sla_deadline = level.deadline
-        conversation.queued_at = now
-        record(session, conversation, EventKind.HANDED_OFF, now, reason=reason)
-        record(session, conversation, EventKind.QUEUED, now, deadline=level.deadline.isoformat(),
-               priority=level.priority)
+        mark_queued(session, conversation, level, reason, now)
         plan.queued_id, plan.tell_client = conversation.id, tell_client
         plan.notices.append(("queued", {"conversation_id": conversation.id, "group": level.group}))
 

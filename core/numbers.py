@@ -8,7 +8,7 @@ through here.
 
 from __future__ import annotations
 
-__all__ = ["MAX_DIGITS", "ascii_digits", "whole_number"]
+__all__ = ["MAX_DIGITS", "MAX_ROW_ID", "ascii_digits", "row_id", "whole_number"]
 
 MAX_DIGITS = 18
 """Longer is not a number anyone means here (and fits a 64-bit column either way)."""
@@ -21,6 +21,18 @@ def whole_number(text: str) -> int | None:
     if not 0 < len(text) <= MAX_DIGITS or not all("0" <= c <= "9" for c in text):
         return None
     return int(text)
+
+
+MAX_ROW_ID = 2**31 - 1
+"""The largest id an integer primary key holds on every database we run on."""
+
+
+def row_id(text: str) -> int | None:
+    """A row id typed or carried in a button (a conversation number), or None when `text`
+    is not one any table could hold (a bigger number would make PostgreSQL refuse the
+    look-up itself)."""
+    value = whole_number(text)
+    return value if value is not None and 0 < value <= MAX_ROW_ID else None
 
 
 def ascii_digits(text: str) -> str:
