@@ -9,17 +9,24 @@ from collections.abc import AsyncIterator
 from email.message import EmailMessage
 from pathlib import Path
 
-import pytest
+from mail_servers import (  # noqa: F401
+    Dovecot,
+    Recorded,
+    Responder,
+    SmtpRelay,
+    client_letter,
+    dovecot,
+    eventually,
+    mailbox,
+    smtp_server,
+    submit,
+    support_adapter,
+)
 from sqlalchemy import func, select
 
-from mail_servers import (Dovecot, Recorded, Responder, SmtpRelay,  # noqa: F401
-                          client_letter, dovecot, eventually, mailbox, smtp_server, submit,
-                          support_adapter)
-
-from switchboard.app import Gateway, open_gateway, running
 from core.contracts import ChannelKind
-from core.models import (Author, ConversationEvent, Delivery, Direction, EventKind, Identity,
-                        Message)
+from core.models import Author, ConversationEvent, Delivery, Direction, EventKind, Identity, Message
+from switchboard.app import Gateway, open_gateway, running
 from switchboard.settings import Settings
 
 QUESTION = "Я потерял карту, что делать?"
@@ -98,6 +105,46 @@ async def test_a_reply_is_routed_to_its_conversation_by_headers(
         kinds = list(await session.scalars(select(ConversationEvent.kind).where(
             ConversationEvent.conversation_id == first.id)))
     assert EventKind.REOPENED in kinds
+
+
+ANDROID_RUSSIAN_REPLY = """\
+Документы отправил ещё вчера, когда будет решение?
+
+02.12.2026 14:20 пользователь "Служба поддержки" <{support}> написал:
+
+> Здравствуйте! Пришлите, пожалуйста, справку о доходах.
+>
+> Служба поддержки
+"""
+BOTTOM_POSTED_REPLY = """\
+On 02.12.2026 14:20, Bank Support wrote:
+> Hi
+> Which card is it?
+
+Hello
+It is the Visa ending in 4431.
+
+--
+John Smith
+"""
+
+
+async def test_android_russian_and_bottom_posted_replies_store_only_the_new_words(
+        gateway: Gateway, dovecot: Dovecot, smtp_server: SmtpRelay, mailbox: str,
+        tmp_path: Path) -> None:
+    async with with_email(gateway, dovecot, smtp_server, mailbox, tmp_path):
+        await submit(smtp_server, client_letter(
+            mailbox, ANDROID_RUSSIAN_REPLY.format(support=mailbox),
+            sender="sergey@client.test", subject="Re: Заявка на кредит"))
+        await submit(smtp_server, client_letter(
+            mailbox, BOTTOM_POSTED_REPLY, sender="john@client.test", subject="Re: Card"))
+        await eventually(lambda: dovecot.flags(mailbox) == ["\\Seen", "\\Seen"])
+        await gateway.outbox.drain()
+    android, bottom = await messages(gateway, Direction.IN)
+    assert android.text == "Документы отправил ещё вчера, когда будет решение?"
+    assert bottom.text == "Hello\nIt is the Visa ending in 4431."
+    assert android.original_text is not None and "справку о доходах" in android.original_text
+    assert bottom.original_text is not None and "John Smith" in bottom.original_text
 
 
 def auto_responder(dovecot: Dovecot, support: str) -> Responder:

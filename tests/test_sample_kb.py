@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 import yaml
 
-SAMPLE_KB = Path(__file__).resolve().parents[1] / "bot" / "sample_kb" / "bank.yaml"
+SAMPLE_KB = Path(__file__).resolve().parents[1] / "switchboard" / "sample_kb" / "bank.yaml"
 
 CATEGORIES = frozenset(
     {"fraud", "lost_card", "cards", "payments", "transfers", "app", "account", "fees", "loans",
@@ -37,7 +37,8 @@ def articles() -> list[dict[str, Any]]:
     with SAMPLE_KB.open(encoding="utf-8") as stream:
         document = yaml.safe_load(stream)
     assert isinstance(document, dict) and isinstance(document.get("articles"), list)
-    return document["articles"]
+    articles: list[dict[str, Any]] = document["articles"]
+    return articles
 
 
 def test_enough_articles_in_both_languages(articles: list[dict[str, Any]]) -> None:

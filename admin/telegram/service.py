@@ -12,7 +12,8 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -47,7 +48,7 @@ log = logging.getLogger(__name__)
 ALLOWED_UPDATES = ["message", "callback_query"]
 
 #: Runs the daily summaries until cancelled, handing each report to the given sender.
-DailySummaries = Callable[[Callable[[Report], Awaitable[None]]], Awaitable[None]]
+DailySummaries = Callable[[Callable[[Report], Awaitable[None]]], Coroutine[Any, Any, None]]
 
 
 @dataclass(frozen=True, slots=True)

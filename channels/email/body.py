@@ -2,24 +2,26 @@
 HTML-only letters turned into text.
 
 Declared charsets are trusted first (koi8-r, windows-1251, …); a part without one, or
-with a wrong or unknown one, is guessed with charset-normalizer. Quoted history is
-removed from HTML before conversion, because inscriptis drops the blockquote marks the
-plain-text quote stripper would otherwise see.
+with a wrong or unknown one, is guessed with charset-normalizer. HTML blockquotes become
+"> " lines before conversion, because inscriptis drops the quoting the reply reader
+needs to see (where a reply stands, what an interleaved answer answers); signature blocks
+get the "-- " line it looks for.
 """
 
 from __future__ import annotations
 
 import codecs
 from collections.abc import Iterator
-from dataclasses import dataclass
 from email.message import Message
 
 import lxml.etree
 import lxml.html
 from charset_normalizer import from_bytes
 from inscriptis import get_text
+from inscriptis.css_profiles import CSS_PROFILES
+from inscriptis.model.config import ParserConfig
 
-__all__ = ["Body", "decode_bytes", "is_body_part", "is_technical_part", "leaf_parts", "read_body"]
+__all__ = ["decode_bytes", "is_body_part", "is_technical_part", "leaf_parts", "read_body"]
 
 _CHARSET_ALIASES = {
     "x-mac-cyrillic": "mac_cyrillic", "win-1251": "cp1251", "cp-1251": "cp1251",
@@ -27,32 +29,22 @@ _CHARSET_ALIASES = {
     "unicode-1-1-utf-7": "utf-7", "ks_c_5601-1987": "cp949", "x-unknown": "",
     "unknown-8bit": "", "x-user-defined": "",
 }
-# Quoted history in the HTML of common mail programs: Gmail, Thunderbird, Apple Mail,
-# Yandex and Mail.ru (blockquote), Outlook on the web (#divRplyFwdMsg and what follows).
-_QUOTE_XPATH = (
-    "//blockquote | //*[contains(concat(' ', normalize-space(@class), ' '), ' gmail_quote ')]"
-    " | //*[contains(concat(' ', normalize-space(@class), ' '), ' moz-cite-prefix ')]"
-    " | //*[contains(concat(' ', normalize-space(@class), ' '), ' yandex_quote ')]"
-)
+# Quoted letters: blockquotes (Gmail, Apple Mail, Thunderbird, Mail.ru, Yandex) and Yandex's
+# quote container.
+_QUOTE_XPATH = ("//blockquote"
+                " | //*[contains(concat(' ', normalize-space(@class), ' '), ' yandex_quote ')]")
+# Signature blocks of Gmail, Thunderbird and Outlook on the web: the "-- " line above them
+# is optional in Gmail and missing in Outlook, and the reply reader needs it.
 _SIGNATURE_XPATH = (
     "//*[contains(concat(' ', normalize-space(@class), ' '), ' gmail_signature ')]"
     " | //*[contains(concat(' ', normalize-space(@class), ' '), ' moz-signature ')]"
-)
-_CUT_XPATH = ("//*[@id='divRplyFwdMsg'] | //*[@id='appendonsend']"
-              " | //*[@id='mail-editor-reference-message-container']")
+    " | //*[@id='Signature']")
+# Blocks without the indentation inscriptis gives nested divs by default: mail programs
+# nest divs deeply, and the indentation would end up in the client's text.
+_LAYOUT = ParserConfig(css=CSS_PROFILES["strict"])
 _TECHNICAL_TYPES = {"message/delivery-status", "text/rfc822-headers",
                     "message/disposition-notification", "message/global-delivery-status",
                     "message/global-headers"}
-
-
-@dataclass(frozen=True, slots=True)
-class Body:
-    """`full` is everything the client sent, as text; `fresh` is without quoted history
-    (HTML only: plain text is stripped later by the reply parser)."""
-
-    full: str
-    fresh: str
-    html: bool
 
 
 def leaf_parts(message: Message) -> Iterator[Message]:
@@ -75,7 +67,9 @@ def is_technical_part(part: Message) -> bool:
     return part.get_content_type() in _TECHNICAL_TYPES
 
 
-def read_body(message: Message) -> Body:
+def read_body(message: Message) -> str:
+    """Everything the client sent, as text: the plain part, else the HTML one, with its
+    quoted parts marked with "> "."""
     plain: list[str] = []
     html: list[str] = []
     for part in leaf_parts(message):
@@ -88,10 +82,8 @@ def read_body(message: Message) -> Body:
         plain.append(decode_part(message))  # malformed: a multipart without its boundary
     plain_text = "\n\n".join(t.strip("\n") for t in plain if t.strip())
     if plain_text or not html:
-        return Body(full=_tidy(plain_text), fresh=_tidy(plain_text), html=False)
-    markup = "\n".join(html)
-    return Body(full=_tidy(html_to_text(markup, strip_quotes=False)),
-                fresh=_tidy(html_to_text(markup, strip_quotes=True)), html=True)
+        return _tidy(plain_text)
+    return _tidy(html_to_text("\n".join(html)))
 
 
 def decode_part(part: Message) -> str:
@@ -147,38 +139,42 @@ def _guess_cyrillic(data: bytes) -> str | None:
     return best[1] if best else None
 
 
-def html_to_text(markup: str, *, strip_quotes: bool) -> str:
+def html_to_text(markup: str) -> str:
     if not markup.strip():
         return ""
     try:
         tree = lxml.html.document_fromstring(markup)
     except (lxml.etree.ParserError, ValueError):
-        return get_text(markup)
-    if strip_quotes:
-        for element in tree.xpath(_CUT_XPATH):
-            _cut_from(element)
-        for element in tree.xpath(_QUOTE_XPATH + " | " + _SIGNATURE_XPATH):
-            _drop(element)
-    return get_text(lxml.html.tostring(tree, encoding="unicode"))
+        return str(get_text(markup, _LAYOUT))
+    for signature in tree.xpath(_SIGNATURE_XPATH):
+        _mark_signature(signature)
+    for quote in reversed(tree.xpath(_QUOTE_XPATH)):  # the innermost first
+        _mark_quote(quote)
+    return str(get_text(lxml.html.tostring(tree, encoding="unicode"), _LAYOUT))
 
 
-def _drop(element: lxml.html.HtmlElement) -> None:
-    parent = element.getparent()
-    if parent is not None:
-        element.drop_tree()
+def _mark_signature(signature: lxml.html.HtmlElement) -> None:
+    """Put a "-- " line above a signature block that has none."""
+    before = signature.xpath("preceding::text()[normalize-space()][1]")
+    if signature.text_content().lstrip().startswith("--") or (
+            before and str(before[0]).strip() == "--"):
+        return
+    delimiter = lxml.html.Element("pre")
+    delimiter.text = "-- "
+    signature.addprevious(delimiter)
 
 
-def _cut_from(element: lxml.html.HtmlElement) -> None:
-    """Remove the element and everything after it in document order (Outlook puts the
-    quoted letter after its reply header, not inside it)."""
-    node = element
-    while node is not None and node.tag not in {"body", "html"}:
-        for sibling in list(node.itersiblings()):
-            if sibling.tag not in {"body", "head"}:
-                sibling.getparent().remove(sibling)
-        node = node.getparent()
-    if element.getparent() is not None:
-        element.drop_tree()
+def _mark_quote(quote: lxml.html.HtmlElement) -> None:
+    """Replace a quote with its text as "> " lines (nested ones are marked already)."""
+    parent = quote.getparent()
+    if parent is None:
+        return
+    text = str(get_text(lxml.html.tostring(quote, encoding="unicode", with_tail=False),
+                        _LAYOUT)).strip("\n")
+    marked = lxml.html.Element("pre")
+    marked.text = "\n".join(f"> {line}".rstrip() for line in text.split("\n"))
+    marked.tail = quote.tail
+    parent.replace(quote, marked)
 
 
 def _tidy(text: str) -> str:

@@ -11,14 +11,19 @@ from email import message_from_bytes, policy
 from email.message import Message
 from email.utils import parsedate_to_datetime
 
-from core.contracts import ChannelKind, InboundMessage
-
 from channels.email.attachments import AttachmentStore, extract_attachments
 from channels.email.body import read_body
 from channels.email.headers import header, normalise_address, reply_address, sender
-from channels.email.quotes import strip_reply
+from channels.email.quotes import read_reply
 from channels.email.robots import classify
-from channels.email.threading import clean_subject, parse_ids, reply_chain, subject_tag
+from channels.email.threading import (
+    clean_subject,
+    forwarded_subject,
+    parse_ids,
+    reply_chain,
+    subject_tag,
+)
+from core.contracts import ChannelKind, InboundMessage
 
 __all__ = ["MailParser", "synthetic_id"]
 
@@ -39,7 +44,7 @@ class MailParser:
     def parse(self, raw: bytes) -> InboundMessage:
         try:
             return self._parse(raw)
-        except Exception as exc:  # noqa: BLE001 - bad mail must be stored, not crash the inbox
+        except Exception as exc:  # bad mail must be stored, not crash the inbox
             log.exception("unreadable letter of %d bytes, storing it raw", len(raw))
             return _unreadable(raw, exc)
 
@@ -56,13 +61,18 @@ class MailParser:
         if automation.bounce:
             reply_to = tuple(dict.fromkeys(reply_to + automation.bounced_ids))
         body = read_body(message)
-        fresh = strip_reply(body.fresh) or body.fresh
+        reply = read_reply(body, forwarded_subject=forwarded_subject(subject))
+        fresh = reply.fresh
         thread_hint = subject_tag(subject)
         if not fresh and not reply_to and thread_hint is None:
             fresh = clean_subject(subject)  # a question asked in the subject line only
         text, text_cut = _limit(fresh, MAX_TEXT_CHARS)
-        original, original_cut = _limit(body.full, MAX_ORIGINAL_CHARS)
+        original, original_cut = _limit(body, MAX_ORIGINAL_CHARS)
         meta: dict[str, object] = {"to": header(message, "To")}
+        if reply.signature:
+            meta["signature"] = _limit(reply.signature, MAX_TEXT_CHARS)[0]
+        if reply.forwarded:
+            meta["forwarded"] = [letter.as_json() for letter in reply.forwarded]
         if automation.reason:
             meta["automation"] = automation.reason
         if not address:
@@ -123,5 +133,5 @@ def _date(message: Message) -> dt.datetime | None:
     except (ValueError, TypeError, IndexError):
         return None
     if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=dt.timezone.utc)
-    return parsed.astimezone(dt.timezone.utc)
+        parsed = parsed.replace(tzinfo=dt.UTC)
+    return parsed.astimezone(dt.UTC)

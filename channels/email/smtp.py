@@ -3,7 +3,6 @@ with backoff, a 5xx rejection is permanent at once."""
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import logging
 from collections.abc import Sequence
@@ -60,6 +59,6 @@ def _classify(exc: Exception) -> Failure | None:
     if isinstance(exc, aiosmtplib.SMTPResponseException):
         permanent = exc.code >= 500 and not isinstance(exc, aiosmtplib.SMTPAuthenticationError)
         return Failure(retryable=not permanent, permanent=permanent)
-    if isinstance(exc, (aiosmtplib.SMTPException, OSError, asyncio.TimeoutError)):
+    if isinstance(exc, (TimeoutError, aiosmtplib.SMTPException, OSError)):
         return Failure(retryable=True)
     return None

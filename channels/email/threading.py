@@ -12,18 +12,19 @@ import re
 from collections.abc import Sequence
 
 __all__ = [
-    "add_tag", "clean_subject", "domain_of", "message_id_for", "outbound_id_of", "parse_ids",
-    "reference_headers", "reply_chain", "reply_subject", "subject_tag",
+    "add_tag", "clean_subject", "domain_of", "forwarded_subject", "message_id_for",
+    "outbound_id_of", "parse_ids", "reference_headers", "reply_chain", "reply_subject",
+    "subject_tag",
 ]
 
 _ID = re.compile(r"<([^<>\s]+)>")
 _TAG = re.compile(r"\[#(\d{1,12})\]")
 # "Re:", "RE[2]:", "Fwd:", "Ответ:", "Отв:", "Пересл.:", "HA:" (Outlook's "На:"), "AW:", "SV:"
-_PREFIX = re.compile(
-    r"^\s*(?:re|fwd?|aw|wg|sv|vs|antw|ответ|отв|на|пересл|перес|пер|fw)"
-    r"\s*(?:\[\d+\]|\(\d+\))?\s*\.?\s*[:：]\s*",
-    re.IGNORECASE,
-)
+_FORWARD_PREFIXES = r"fwd?|wg|пересл|перес|пер"
+_PREFIX_TAIL = r"\s*(?:\[\d+\]|\(\d+\))?\s*\.?\s*[:：]\s*"
+_PREFIX = re.compile(rf"^\s*(?:re|aw|sv|vs|antw|ответ|отв|на|{_FORWARD_PREFIXES}){_PREFIX_TAIL}",
+                     re.IGNORECASE)
+_FORWARD_PREFIX = re.compile(rf"^\s*(?:{_FORWARD_PREFIXES}){_PREFIX_TAIL}", re.IGNORECASE)
 _MAX_REFERENCES = 20
 _OUR_ID_PREFIX = "switchboard."
 
@@ -94,6 +95,11 @@ def reply_subject(subject: str | None, conversation_id: int | None) -> str:
     if _PREFIX.match(text):
         text = "Re: " + clean_subject(text)
     return add_tag(text, conversation_id)
+
+
+def forwarded_subject(subject: str | None) -> bool:
+    """The subject opens with a forward prefix ("Fwd:", "FW:", "Пересл:")."""
+    return bool(_FORWARD_PREFIX.match(subject or ""))
 
 
 def clean_subject(subject: str | None) -> str:
