@@ -230,8 +230,8 @@ class ProofCodes:
         if secrets.compare_digest(typed, pending["code"]):
             async with self._redis.pipeline(transaction=True) as pipe:
                 pipe.delete(keys.email_verification(identity_id))
-                used = {"code": typed, "address": address, "email_identity": email_identity}
-                pipe.set(keys.email_verification_seen(identity_id), f"used:{json.dumps(used)}",
+                proof = {"code": typed, "address": address, "email_identity": email_identity}
+                pipe.set(keys.email_verification_seen(identity_id), f"used:{json.dumps(proof)}",
                          ex=int(SEEN_FOR.total_seconds()))
                 await pipe.execute()
             return EmailCheck(CodeOutcome.FOUND, address, email_identity)

@@ -20,7 +20,7 @@ from stepping_clock import SteppingClock
 
 from channels.delivery import RetryPolicy
 from channels.telegram import TelegramChannel
-from core.contracts import ChannelKind, InboundMessage
+from core.contracts import ChannelKind, DeliveryReceipt, InboundMessage, InboundSink, OutboundMessage
 from core.models import ConversationEvent, Delivery, Direction, EventKind, Message
 from switchboard.app import Gateway
 
@@ -178,9 +178,9 @@ class _Silent:
 
     kind = ChannelKind.TELEGRAM
 
-    async def send(self, message: object) -> object:
+    async def send(self, message: OutboundMessage) -> DeliveryReceipt:
         raise asyncio.CancelledError
 
-    async def run(self, sink: object) -> None: ...
+    async def run(self, sink: InboundSink) -> None: ...
 
     async def aclose(self) -> None: ...

@@ -22,7 +22,6 @@ from typing import TypeVar, overload
 
 import aioimaplib
 
-from core.numbers import whole_number
 from core.retry import Backoff
 from channels.email.servers import MailServer
 
@@ -276,7 +275,7 @@ class ImapInbox:
         _expect_ok(response, "SEARCH")
         uids: list[int] = []
         for line in _lines(response)[:-1]:
-            uids += [uid for uid in map(whole_number, line.split()) if uid is not None]
+            uids += [int(token) for token in line.split() if token.isdigit()]  # bytes: 0-9 only
         return sorted(set(uids))
 
     async def _idle(self, client: aioimaplib.IMAP4, lost: asyncio.Event) -> None:
