@@ -131,11 +131,7 @@ class Outbox:
     async def resend_pending(self) -> int:
         """At start-up: send what the last run left PENDING (never tried, or due); chats
         with a reply waiting for its retry keep new replies behind it."""
-        async with self._sessions() as session:
-            self._held.update((channel, chat) for channel, chat in await session.execute(
-                select(Identity.channel, func.coalesce(Identity.chat_id, Identity.external_id))
-                .join(Message, Message.identity_id == Identity.id)
-                .where(Message.delivery == Delivery.PENDING, Message.attempts > 0).distinct()))
+        self._held.update(await self._waiting_chats())
         sent = await self.sweep(fresh_too=True)
         if sent:
             log.info("resent %d messages left pending by the last run", sent)
@@ -149,6 +145,7 @@ class Outbox:
                 ids = await claim_due(session, self._clock(), exclude=self._in_flight,
                                       fresh_too=fresh_too)
                 await session.commit()
+            self._held.intersection_update(await self._waiting_chats())  # sent elsewhere
         except Exception:
             log.exception("looking for replies to resend failed; trying again at the next sweep")
             return 0
@@ -167,6 +164,14 @@ class Outbox:
         finally:
             self._in_flight.difference_update(ids)
         return len(ids)
+
+    async def _waiting_chats(self) -> set[_Chat]:
+        """The chats with a reply waiting for its retry, as the database has them."""
+        async with self._sessions() as session:
+            return {(channel, chat) for channel, chat in await session.execute(
+                select(Identity.channel, func.coalesce(Identity.chat_id, Identity.external_id))
+                .join(Message, Message.identity_id == Identity.id)
+                .where(Message.delivery == Delivery.PENDING, Message.attempts > 0).distinct())}
 
     async def run_sweeper(self, every: float) -> None:
         """Sweep every `every` seconds until cancelled."""
