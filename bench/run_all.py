@@ -40,6 +40,7 @@ BENCHES = (
     Bench("kb", quick=("--sizes", "--latency-queries", "200", "--no-baseline")),
     Bench("queue", quick=("--ops", "2000", "--max-size", "10000")),
     Bench("pipeline", quick=("--messages", "200", "--rounds", "1")),
+    Bench("repairs", quick=("--sizes", "1000")),
 )
 
 

@@ -33,6 +33,9 @@ __all__ = ["QueueReconciler", "Repairs", "repair_counts"]
 
 log = logging.getLogger(__name__)
 
+BATCH = 1000
+"""Conversations restored per database read and Redis pipeline."""
+
 
 @dataclass(frozen=True, slots=True)
 class Repairs:
@@ -74,8 +77,8 @@ class QueueReconciler:
         counts = {"added": len(repairs.added), "removed": len(repairs.removed)}
         if any(counts.values()):
             log.warning("queue repaired from the database: %d added %s, %d removed %s",
-                        counts["added"], list(repairs.added), counts["removed"],
-                        list(repairs.removed))
+                        counts["added"], _some(repairs.added), counts["removed"],
+                        _some(repairs.removed))
             async with redis.pipeline(transaction=False) as pipe:
                 for kind, n in counts.items():
                     if n:
@@ -84,21 +87,24 @@ class QueueReconciler:
         return repairs
 
     async def _add(self, conversation_ids: set[int]) -> tuple[int, ...]:
-        if not conversation_ids:
-            return ()
-        async with self._sessions() as session:
-            rows = (await session.scalars(
-                select(Conversation).where(Conversation.id.in_(conversation_ids),
-                                           Conversation.status.in_(LIVE))
-                .order_by(Conversation.id))).all()
-            if not rows:
-                return ()
-            restored = await restore(session, self._queue, rows, self._default_group)
-        by_id = {c.id: c for c in rows}
-        for conversation_id in restored["waiting"]:
-            entry = entry_for(by_id[conversation_id], self._default_group)
-            await self._feed.publish("queued", conversation_id=conversation_id, group=entry.group)
-        return tuple(sorted(restored["waiting"] + restored["assigned"]))
+        ordered = sorted(conversation_ids)
+        added: list[int] = []
+        for start in range(0, len(ordered), BATCH):
+            async with self._sessions() as session:
+                rows = (await session.scalars(
+                    select(Conversation).where(
+                        Conversation.id.in_(ordered[start:start + BATCH]),
+                        Conversation.status.in_(LIVE)).order_by(Conversation.id))).all()
+                if not rows:
+                    continue
+                restored = await restore(session, self._queue, rows, self._default_group)
+            by_id = {c.id: c for c in rows}
+            for conversation_id in restored["waiting"]:
+                entry = entry_for(by_id[conversation_id], self._default_group)
+                await self._feed.publish("queued", conversation_id=conversation_id,
+                                         group=entry.group)
+            added += restored["waiting"] + restored["assigned"]
+        return tuple(sorted(added))
 
     async def _drop(self, conversation_ids: set[int]) -> tuple[int, ...]:
         if not conversation_ids:
@@ -119,3 +125,8 @@ async def repair_counts(queue: OperatorQueue) -> Mapping[str, int]:
     counts = {as_text(k): int(v) for k, v in
               (await queue.redis.hgetall(keys.queue_repairs())).items()}
     return {kind: counts.get(kind, 0) for kind in ("added", "removed")}
+
+
+def _some(conversation_ids: tuple[int, ...], shown: int = 20) -> str:
+    listed = ", ".join(map(str, conversation_ids[:shown]))
+    return f"[{listed}{', …' if len(conversation_ids) > shown else ''}]"
