@@ -41,7 +41,8 @@ from core.models import (Author, Client, Conversation, ConversationStatus, Direc
                         Message)
 from core.messages import add_message, add_reply
 from core.numbers import ascii_digits
-from core.texts import language_of, say
+from core.texts import say
+from kb.text import language_of
 from identity.codes import CodeOutcome, ProofCodes, link_code_in, normalise_code, words_around_code
 from identity.merge import merge_in, sync_queue
 from routing.queue import OperatorQueue
