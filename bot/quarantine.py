@@ -28,7 +28,8 @@ from core.events import DeskFeed, record
 from core.messages import add_message, add_reply
 from core.models import (Author, Client, Conversation, ConversationStatus, Direction, EventKind,
                          Identity, Message)
-from core.texts import language_of, locale_language, say
+from core.texts import locale_language, say
+from kb.text import language_of
 from routing.rebuild import entry_for
 from routing.service_levels import ServiceLevels
 
