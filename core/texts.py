@@ -102,6 +102,8 @@ TEXTS: dict[str, dict[str, str]] = {
                              "en": "Name a group or an operator to transfer to."},
     "desk_bad_group": {"ru": "Нет такой группы: {group}.", "en": "No such group: {group}."},
     "desk_operator_unknown": {"ru": "Оператор «{name}» не найден.", "en": "Operator “{name}” not found."},
+    "desk_admin_only": {"ru": "Это может сделать только администратор.",
+                        "en": "Only an admin can do this."},
     "desk_operator_unavailable": {"ru": "Оператор {name} сейчас не в сети.",
                                   "en": "Operator {name} is offline now."},
     "desk_operator_full": {"ru": "У оператора {name} нет свободных мест ({capacity}).",
