@@ -1,8 +1,10 @@
 """Finding the articles worth writing next: cluster the questions the bot handed off.
 
-The questions are vectorised like the index does (stems and character n-grams, TF-IDF)
-and grouped by k-means on the L2-normalised vectors (cosine geometry). Each cluster is
-reported with its size, its characteristic words and the questions nearest its centre.
+Each question is placed by its meaning (the sentence encoder, so "где моя карта" and
+"курьер не привёз карту" meet, in Russian or English) beside its stems' TF-IDF (so a
+cluster stays about the same words), and the joint vectors are grouped by k-means
+(cosine geometry). Each cluster is reported with its size, its characteristic words and
+the questions nearest its centre.
 """
 
 from __future__ import annotations
@@ -12,15 +14,19 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+import scipy.sparse as sp
 from sklearn.cluster import KMeans
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.preprocessing import normalize
 
 from kb.text import prepare
+from kb.vector_store import VectorStore, memory_store
 
 __all__ = ["MAX_CLUSTERS", "Gap", "find_gaps"]
 
 MAX_CLUSTERS = 100
+MEANING_SHARE = 0.5
+"""Share of the meaning vector in a question's joint vector (the rest is its terms)."""
 
 
 @dataclass(frozen=True)
@@ -32,7 +38,7 @@ class Gap:
 
 
 def find_gaps(questions: Sequence[str], *, clusters: int | None = None, examples: int = 3,
-              seed: int = 0) -> list[Gap]:
+              seed: int = 0, vectors: VectorStore | None = None) -> list[Gap]:
     """Clusters of `questions`, biggest first (ties: the tighter first)."""
     pairs = [(q.strip(), prepare(q)) for q in questions if q and q.strip()]
     pairs = [(text, p) for text, p in pairs if p.stems]  # emoji, punctuation: nothing to group
@@ -43,7 +49,11 @@ def find_gaps(questions: Sequence[str], *, clusters: int | None = None, examples
     stems = [p.stems for p in prepared]
     vectoriser = TfidfVectorizer(token_pattern=r"\S+", ngram_range=(1, 2), sublinear_tf=True,
                                  lowercase=False, min_df=1)
-    matrix = normalize(vectoriser.fit_transform(stems))
+    store = vectors if vectors is not None else memory_store()
+    meanings = store.embed(texts, keep=False)
+    matrix = normalize(sp.hstack([
+        np.sqrt(1.0 - MEANING_SHARE) * normalize(vectoriser.fit_transform(stems)),
+        np.sqrt(MEANING_SHARE) * sp.csr_matrix(meanings)], format="csr"))
     distinct = len(set(stems))
     k = clusters or min(MAX_CLUSTERS, max(1, round(math.sqrt(len(texts)))))
     k = max(1, min(k, distinct))
