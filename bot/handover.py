@@ -19,8 +19,23 @@ from core.events import DeskFeed, record
 from core.models import Conversation, ConversationStatus, EventKind, Operator
 from routing.assignment import Assignment, Dispatcher
 from routing.queue import QueueEntry
+from routing.service_levels import ServiceLevel
 
-__all__ = ["Handover", "mark_taken"]
+__all__ = ["Handover", "mark_queued", "mark_taken"]
+
+
+def mark_queued(session: AsyncSession, conversation: Conversation, level: ServiceLevel,
+                reason: str, at: dt.datetime) -> None:
+    """The database side of a hand-off: QUEUED with its service level, and the events; the
+    queue entry is made after the commit."""
+    conversation.status = ConversationStatus.QUEUED
+    conversation.group = level.group
+    conversation.priority = level.priority
+    conversation.sla_deadline = level.deadline
+    conversation.queued_at = at
+    record(session, conversation, EventKind.HANDED_OFF, at, reason=reason)
+    record(session, conversation, EventKind.QUEUED, at, deadline=level.deadline.isoformat(),
+           priority=level.priority)
 
 
 def mark_taken(session: AsyncSession, conversation: Conversation, operator_id: int,
