@@ -14,7 +14,7 @@ import datetime as dt
 import hmac
 import logging
 from collections import Counter
-from collections.abc import Awaitable, Callable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -36,7 +36,7 @@ from core.models import (
     utcnow,
 )
 
-__all__ = ["DeskMetrics", "MetricsSnapshot", "WaitingQueue", "metrics_handler"]
+__all__ = ["DeskMetrics", "MetricsSnapshot", "RepairCounts", "WaitingQueue", "metrics_handler"]
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +70,7 @@ class MetricsSnapshot:
     bot_answers: int = 0
     handoffs: dict[str, int] = field(default_factory=dict)
     sla_breaches: dict[str, int] = field(default_factory=dict)
+    queue_repairs: dict[str, int] = field(default_factory=dict)
 
 
 class _SnapshotCollector:
@@ -105,14 +106,25 @@ class _SnapshotCollector:
                                        labels=["group"])
         for group, n in sorted(s.sla_breaches.items()):
             breaches.add_metric([group], n)
-        yield from (length, oldest, by_status, messages, answers, handoffs, breaches)
+        repairs = CounterMetricFamily(
+            "switchboard_queue_repairs", "Differences between the live queue and the database "
+            "that the reconciler repaired, by kind (added, removed)", labels=["kind"])
+        for kind, n in sorted(s.queue_repairs.items()):
+            repairs.add_metric([kind], n)
+        yield from (length, oldest, by_status, messages, answers, handoffs, breaches, repairs)
+
+
+RepairCounts = Callable[[], Awaitable[Mapping[str, int]]]
+"""The queue reconciler's repairs so far, by kind (kept in Redis, shared by the processes)."""
 
 
 class DeskMetrics:
     def __init__(self, sessions: SessionFactory, *, queue: WaitingQueue | None = None,
+                 repairs: RepairCounts | None = None,
                  clock: Callable[[], dt.datetime] = utcnow) -> None:
         self._sessions = sessions
         self._queue = queue
+        self._repairs = repairs
         self._clock = clock
         self._collector = _SnapshotCollector()
         self.registry = CollectorRegistry(auto_describe=False)
@@ -147,13 +159,15 @@ class DeskMetrics:
                         .where(Conversation.status == ConversationStatus.QUEUED))]
         if self._queue is not None:
             waiting = await self._queue.waiting()
+        repairs = dict(await self._repairs()) if self._repairs is not None else {}
         length: Counter[str] = Counter(dict.fromkeys(groups, 0))
         oldest: dict[str, float] = dict.fromkeys(groups, 0.0)
         for entry in waiting:
             length[entry.group] += 1
             oldest[entry.group] = max(oldest.get(entry.group, 0.0),
                                       (now - entry.enqueued_at).total_seconds())
-        return MetricsSnapshot(dict(length), oldest, statuses, messages, answers, handoffs, breaches)
+        return MetricsSnapshot(dict(length), oldest, statuses, messages, answers, handoffs, breaches,
+                               repairs)
 
     async def render(self) -> bytes:
         snapshot = await self.snapshot()
@@ -162,11 +176,12 @@ class DeskMetrics:
 
 
 def metrics_handler(sessions: SessionFactory, *, queue: WaitingQueue | None = None,
+                    repairs: RepairCounts | None = None,
                     clock: Callable[[], dt.datetime] = utcnow, token: str | None = None
                     ) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
     """The aiohttp handler for GET /metrics, with its own registry; with `token`, only a
     scraper sending `Authorization: Bearer <token>` is answered."""
-    metrics = DeskMetrics(sessions, queue=queue, clock=clock)
+    metrics = DeskMetrics(sessions, queue=queue, repairs=repairs, clock=clock)
     expected = f"Bearer {token}".encode() if token else None
 
     async def handle(request: web.Request) -> web.StreamResponse:

@@ -41,6 +41,7 @@ BENCHES = (
     Bench("queue", quick=("--ops", "2000", "--max-size", "10000")),
     Bench("pipeline", quick=("--messages", "200", "--rounds", "1")),
     Bench("limits", quick=("--takes", "2000")),
+    Bench("repairs", quick=("--sizes", "1000")),
 )
 
 

@@ -25,6 +25,7 @@ from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
 from bot.handover import Handover
 from bot.knowledge import KnowledgeBase
 from bot.outbox import Outbox
+from bot.quarantine import Quarantine
 from bot.pipeline.consult import Consult
 from bot.pipeline.decide import Policy, apply_rating
 from bot.pipeline.deliver import AfterCommit
@@ -39,6 +40,7 @@ from core.db import SessionFactory, WriteLock
 from core.events import DeskFeed
 from core.lifecycle import move
 from core.models import Conversation, ConversationStatus, EventKind
+from core.retry import Backoff
 from identity.recognition import Recognition
 from routing.queue import OperatorQueue
 from routing.service_levels import ServiceLevels
@@ -48,6 +50,8 @@ __all__ = ["Engine"]
 log = logging.getLogger(__name__)
 
 DB_ATTEMPTS = 6
+DB_BACKOFF = Backoff(first=0.2, longest=5.0)
+"""A database that is locked or restarting, within one unit of work."""
 
 
 class Engine:
@@ -66,6 +70,8 @@ class Engine:
         self._policy = Policy(self._consult, levels, answer_caps or {})
         self._after_commit = AfterCommit(sessions=sessions, outbox=outbox, feed=feed, queue=queue,
                                          handover=handover, calendar=levels.calendar)
+        self._quarantine = Quarantine(sessions=sessions, writes=writes, levels=levels, outbox=outbox,
+                                      handover=handover, feed=feed, clock=clock, language=language)
 
     async def __call__(self, batch: Sequence[InboundMessage]) -> None:
         await self.handle_many(batch)
@@ -90,9 +96,10 @@ class Engine:
 
     async def _store(self, run: Sequence[InboundMessage]) -> None:
         """One unit of work for `run`. A database that is locked or restarting is retried
-        with backoff. A constraint that fails (another process stored one of the messages,
-        or made the sender's identity, meanwhile) splits the run into single messages,
-        and a single one is tried afresh: its look-ups then see what the other made."""
+        with backoff. Any other failure splits the run into single messages: a constraint
+        that fails (another process stored one of the messages, or made the sender's
+        identity, meanwhile) is tried afresh, its look-ups then see what the other made;
+        a message that still fails on its own is quarantined (`bot.quarantine`)."""
         if not run:
             return
         for attempt in range(DB_ATTEMPTS):
@@ -100,21 +107,23 @@ class Engine:
                 async with self._writes:
                     await self._store_once(run)
                 return
-            except IntegrityError:
-                if len(run) > 1:
-                    for inbound in run:
-                        await self._store([inbound])
-                    return
-                if attempt == DB_ATTEMPTS - 1:
-                    raise
             except (OperationalError, InterfaceError) as exc:
                 if attempt == DB_ATTEMPTS - 1:
                     log.error("database unavailable, %d message(s) from %s/%s left unconfirmed: %s",
                               len(run), run[0].channel.value, run[0].platform_message_id, exc)
                     raise
-                delay = min(0.2 * 2 ** attempt, 5.0)
+                delay = DB_BACKOFF.delay(attempt + 1)
                 log.warning("database busy or restarting (%s); retrying in %.1f s", exc, delay)
                 await asyncio.sleep(delay)
+            except Exception as exc:  # noqa: BLE001 - about the messages themselves: quarantined
+                if len(run) > 1:
+                    for inbound in run:
+                        await self._store([inbound])
+                    return
+                if isinstance(exc, IntegrityError) and attempt < DB_ATTEMPTS - 1:
+                    continue
+                await self._quarantine.keep(run[0], exc)
+                return
 
     async def _store_once(self, run: Sequence[InboundMessage]) -> None:
         now = self._clock()

@@ -15,13 +15,28 @@ from collections.abc import Callable, Iterable
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.db import SessionFactory
-from core.events import DeskFeed
+from core.events import DeskFeed, record
 from core.lifecycle import move
 from core.models import Conversation, ConversationStatus, EventKind, Operator
 from routing.assignment import Assignment, Dispatcher
 from routing.queue import QueueEntry
+from routing.service_levels import ServiceLevel
 
-__all__ = ["Handover", "mark_taken"]
+__all__ = ["Handover", "mark_queued", "mark_taken"]
+
+
+def mark_queued(session: AsyncSession, conversation: Conversation, level: ServiceLevel,
+                reason: str, at: dt.datetime) -> None:
+    """The database side of a hand-off: QUEUED with its service level, and the events; the
+    queue entry is made after the commit."""
+    conversation.group = level.group
+    conversation.priority = level.priority
+    conversation.sla_deadline = level.deadline
+    conversation.queued_at = at
+    move(session, conversation, ConversationStatus.QUEUED, at, event=EventKind.HANDED_OFF,
+         reason=reason)
+    record(session, conversation, EventKind.QUEUED, at, deadline=level.deadline.isoformat(),
+           priority=level.priority)
 
 
 def mark_taken(session: AsyncSession, conversation: Conversation, operator_id: int,

@@ -1,12 +1,19 @@
-"""Sending what the engine and the operators decided to say.
+"""Sending what the engine and the operators decided to say, until it is delivered.
 
 An outbound message is first stored as PENDING in the same unit of work as the decision,
-and only sent after the commit; a crash between the two leaves it PENDING, and
-`resend_pending` sends it at the next start. Sends to one chat go out in order; sends to
-different chats run side by side. Sent messages are marked SENT in batches: deliveries that
-finish while one batch commits go into the next, so a busy gateway commits once per batch,
-not once per message. A message the channel gives up on is marked FAILED, recorded on the
-conversation and announced to the desk.
+and sent right after the commit. Sends to one chat go out in order; sends to different
+chats run side by side. Sent messages are marked SENT in batches: deliveries that finish
+while one batch commits go into the next, so a busy gateway commits once per batch, not
+once per message.
+
+A send the channel could not make now (network, 5xx, 429, VK 6/9) stays PENDING: its
+attempt is counted and its next attempt time set on the project's backoff (`core.retry`),
+never sooner than the platform asked. Later replies to the same chat wait behind it, so
+the client reads them in order. The sweeper (`sweep`, every few seconds) takes replies
+whose time has come — retries, and new ones nobody marked sent within `SEND_LEASE` (the
+process died mid-send) — chat by chat in order. A permanent failure (blocked bot,
+rejected address), or a retry that would fall after the reply's deadline, marks the
+message FAILED, records it on the conversation and announces it to the desk.
 """
 
 from __future__ import annotations
@@ -14,38 +21,86 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
+import enum
 import logging
 import weakref
 from collections.abc import Callable, Coroutine, Iterable, Mapping, Sequence
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.contracts import (Action, Attachment, Button, ChannelAdapter, ChannelKind, DeliveryError,
                            DeliveryReceipt, OutboundMessage)
 from core.db import SessionFactory, WriteLock
 from core.events import DeskFeed, record
+from core.messages import SEND_LEASE
 from core.models import Author, Conversation, Delivery, Direction, EventKind, Identity, Message
+from core.retry import REPLY_SCHEDULE, Backoff
 
-__all__ = ["Outbox"]
+__all__ = ["DEFAULT_DEADLINE", "Outbox", "claim_due"]
 
 log = logging.getLogger(__name__)
 THREAD_DEPTH = 10
 LOAD_CHUNK = 500
 """Messages read per query (a long list of pending ones at start-up goes in parts)."""
+SWEEP_LIMIT = 1000
+"""PENDING messages one sweep looks at (the oldest first)."""
+DEFAULT_DEADLINE = dt.timedelta(hours=24)
+
+_Chat = tuple[ChannelKind, str]
+
+
+class _Outcome(enum.Enum):
+    SENT = "sent"
+    FAILED = "failed"          # permanent, or past the deadline: the desk was told
+    DEFERRED = "deferred"      # a later attempt is scheduled
+    WAITING = "waiting"        # an earlier reply to the chat waits for its retry
+
+
+async def claim_due(session: AsyncSession, now: dt.datetime, *, exclude: set[int],
+                    fresh_too: bool = False, limit: int = SWEEP_LIMIT) -> list[int]:
+    """Take the PENDING replies to send now, in order: every pending reply of each chat
+    (identity) whose earliest pending reply is due (`fresh_too`: or never tried, at
+    start-up) and none of which this process is sending (`exclude`). Taking one moves its
+    next attempt `SEND_LEASE` ahead, so that nobody else takes it meanwhile; the caller
+    commits. (Several processes would lock the read rows `FOR UPDATE SKIP LOCKED`.)"""
+    rows = (await session.execute(
+        select(Message.id, Message.identity_id, Message.next_attempt_at, Message.attempts)
+        .where(Message.delivery == Delivery.PENDING).order_by(Message.id).limit(limit))).all()
+    chats: dict[int | None, list[tuple[int, dt.datetime | None, int]]] = {}
+    for message_id, identity_id, next_at, attempts in rows:
+        chats.setdefault(identity_id, []).append((message_id, next_at, attempts))
+    taken: list[int] = []
+    for pending in chats.values():
+        _, next_at, attempts = pending[0]
+        due = next_at is None or next_at <= now or (fresh_too and attempts == 0)
+        if due and not any(message_id in exclude for message_id, _, _ in pending):
+            taken.extend(message_id for message_id, _, _ in pending)
+    taken.sort()
+    for start in range(0, len(taken), LOAD_CHUNK):
+        await session.execute(update(Message).where(Message.id.in_(taken[start:start + LOAD_CHUNK]))
+                              .values(next_attempt_at=now + SEND_LEASE))
+    return taken
 
 
 class Outbox:
     def __init__(self, sessions: SessionFactory, adapters: Mapping[ChannelKind, ChannelAdapter],
                  feed: DeskFeed, clock: Callable[[], dt.datetime], *,
-                 writes: WriteLock | None = None) -> None:
+                 writes: WriteLock | None = None, deadline: dt.timedelta = DEFAULT_DEADLINE,
+                 schedule: Backoff = REPLY_SCHEDULE) -> None:
         self._sessions = sessions
         self._writes = writes or contextlib.nullcontext()
         self._adapters = adapters
         self._feed = feed
         self._clock = clock
-        self._chat_locks: weakref.WeakValueDictionary[tuple[ChannelKind, str], asyncio.Lock] = \
+        self._deadline = deadline
+        self._schedule = schedule
+        self._chat_locks: weakref.WeakValueDictionary[_Chat, asyncio.Lock] = \
             weakref.WeakValueDictionary()  # a chat's lock lives while a send holds or awaits it
+        self._held: set[_Chat] = set()
+        """Chats with a reply waiting for its retry: new replies to them wait behind it."""
+        self._in_flight: set[int] = set()
+        """Messages this process is sending now: the sweeper leaves their chats alone."""
         self._tasks: set[asyncio.Task[None]] = set()
         self._sent: list[dict[str, object]] = []
         self._marking: asyncio.Task[None] | None = None
@@ -59,6 +114,7 @@ class Outbox:
         the messages of all of them are read in one query (a polled batch's replies)."""
         wanted = [list(ids) for ids in sequences if ids]
         if wanted:
+            self._in_flight.update(i for ids in wanted for i in ids)
             self._spawn(self._deliver_each(wanted))
 
     def _spawn(self, work: Coroutine[object, object, None]) -> asyncio.Task[None]:
@@ -73,25 +129,72 @@ class Outbox:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
 
     async def resend_pending(self) -> int:
-        async with self._sessions() as session:
-            ids = list(await session.scalars(
-                select(Message.id).where(Message.delivery == Delivery.PENDING).order_by(Message.id)))
-        if ids:
-            log.info("resending %d messages left pending by the last run", len(ids))
+        """At start-up: send what the last run left PENDING (never tried, or due); chats
+        with a reply waiting for its retry keep new replies behind it."""
+        self._held.update(await self._waiting_chats())
+        sent = await self.sweep(fresh_too=True)
+        if sent:
+            log.info("resent %d messages left pending by the last run", sent)
+        return sent
+
+    async def sweep(self, *, fresh_too: bool = False) -> int:
+        """One pass of the sweeper: take the replies due (`claim_due`) and send them, chat
+        by chat in order; returns how many were taken."""
+        try:
+            async with self._writes, self._sessions() as session:
+                ids = await claim_due(session, self._clock(), exclude=self._in_flight,
+                                      fresh_too=fresh_too)
+                await session.commit()
+            self._held.intersection_update(await self._waiting_chats())  # sent elsewhere
+        except Exception:
+            log.exception("looking for replies to resend failed; trying again at the next sweep")
+            return 0
+        if not ids:
+            return 0
+        self._in_flight.update(ids)
+        try:
             loaded = await self._load(ids, resent=True)
-            await self._send_all([loaded[i] for i in ids if i in loaded])
+            chats: dict[_Chat, list[OutboundMessage]] = {}
+            for message_id in ids:
+                if message_id in loaded:
+                    outbound = loaded[message_id]
+                    chats.setdefault((outbound.channel, outbound.chat_id), []).append(outbound)
+            await asyncio.gather(*(self._send_all(outbounds, retrying=True)
+                                   for outbounds in chats.values()))
+        finally:
+            self._in_flight.difference_update(ids)
         return len(ids)
 
+    async def _waiting_chats(self) -> set[_Chat]:
+        """The chats with a reply waiting for its retry, as the database has them."""
+        async with self._sessions() as session:
+            return {(channel, chat) for channel, chat in await session.execute(
+                select(Identity.channel, func.coalesce(Identity.chat_id, Identity.external_id))
+                .join(Message, Message.identity_id == Identity.id)
+                .where(Message.delivery == Delivery.PENDING, Message.attempts > 0).distinct())}
+
+    async def run_sweeper(self, every: float) -> None:
+        """Sweep every `every` seconds until cancelled."""
+        while True:
+            await asyncio.sleep(every)
+            await self.sweep()
+
     async def _deliver_each(self, sequences: list[list[int]]) -> None:
-        loaded = await self._load([i for ids in sequences for i in ids])
-        for ids in sequences:
-            self._spawn(self._send_all([loaded[i] for i in ids if i in loaded]))
+        ids = [i for seq in sequences for i in seq]
+        try:
+            loaded = await self._load(ids)
+        except BaseException:
+            self._in_flight.difference_update(ids)
+            raise
+        self._in_flight.difference_update(i for i in ids if i not in loaded)
+        for seq in sequences:
+            self._spawn(self._send_all([loaded[i] for i in seq if i in loaded]))
 
     async def _load(self, message_ids: list[int], *, resent: bool = False
                     ) -> dict[int, OutboundMessage]:
         """The PENDING ones among `message_ids`, ready to send; none when the database
-        cannot be read (they stay PENDING and are resent at the next start). `resent`: left
-        pending by an earlier run, which may have got them through."""
+        cannot be read (they stay PENDING and the sweeper takes them later). `resent`: tried
+        before, maybe got through (the channel skips pieces its ledger knows)."""
         loaded: dict[int, OutboundMessage] = {}
         try:
             async with self._sessions() as session:
@@ -108,32 +211,76 @@ class Outbox:
             log.exception("reading %d messages to send failed; they stay pending", len(message_ids))
         return loaded
 
-    async def _send_all(self, outbounds: list[OutboundMessage]) -> None:
-        for outbound in outbounds:
+    async def _send_all(self, outbounds: list[OutboundMessage], *, retrying: bool = False) -> None:
+        """Send in order. A sweep (`retrying`) stops at a reply that must wait again (the
+        rest wait behind it) and frees its chat once everything went out."""
+        for index, outbound in enumerate(outbounds):
             try:
-                await self._send(outbound)
+                outcome = await self._send(outbound, retrying=retrying)
             except Exception:  # one broken message must not stop the others
                 log.exception("delivery of message %s failed unexpectedly", outbound.outbound_id)
+                outcome = _Outcome.DEFERRED
+            finally:
+                self._in_flight.discard(outbound.outbound_id)
+            if retrying and outcome is _Outcome.DEFERRED:
+                self._in_flight.difference_update(o.outbound_id for o in outbounds[index + 1:])
+                return
+        if retrying and outbounds:
+            self._held.discard((outbounds[0].channel, outbounds[0].chat_id))
 
-    async def _send(self, outbound: OutboundMessage) -> None:
+    async def _send(self, outbound: OutboundMessage, *, retrying: bool) -> _Outcome:
+        chat = (outbound.channel, outbound.chat_id)
         adapter = self._adapters.get(outbound.channel)
-        lock = self._chat_locks.get((outbound.channel, outbound.chat_id))
+        lock = self._chat_locks.get(chat)
         if lock is None:
-            lock = self._chat_locks[(outbound.channel, outbound.chat_id)] = asyncio.Lock()
+            lock = self._chat_locks[chat] = asyncio.Lock()
         async with lock:
+            if chat in self._held and not retrying:
+                return _Outcome.WAITING  # stays PENDING; the sweeper sends it after the earlier one
             try:
                 if adapter is None:
                     raise DeliveryError(f"the {outbound.channel.value} channel is not configured",
                                         permanent=True)
                 receipt = await adapter.send(outbound)
             except DeliveryError as exc:
-                await self._failed(outbound.outbound_id, str(exc))
-                return
+                if exc.permanent:
+                    await self._failed(outbound.outbound_id, str(exc))
+                    return _Outcome.FAILED
+                outcome = await self._reschedule(outbound.outbound_id, exc)
+                if outcome is _Outcome.DEFERRED:
+                    self._held.add(chat)
+                return outcome
         self._mark_sent(outbound.outbound_id, receipt)
+        return _Outcome.SENT
+
+    async def _reschedule(self, message_id: int, exc: DeliveryError) -> _Outcome:
+        """Count the failed attempt and set the next one, on the backoff and never sooner
+        than the platform asked; past the reply's deadline it is undelivered."""
+        now = self._clock()
+        async with self._writes, self._sessions() as session:
+            message = await session.get(Message, message_id)
+            if message is None:
+                return _Outcome.FAILED
+            attempts = message.attempts + 1
+            wait = max(self._schedule.delay(attempts), exc.retry_after or 0.0)
+            next_at = now + dt.timedelta(seconds=wait)
+            if next_at > message.created_at + self._deadline:
+                hours = self._deadline.total_seconds() / 3600
+                error = f"not delivered within {hours:g} h ({attempts} attempts): {exc}"
+            else:
+                message.attempts, message.next_attempt_at = attempts, next_at
+                message.delivery_error = str(exc)
+                await session.commit()
+                log.warning("message %s not delivered (%s); attempt %d in %.0f s",
+                            message_id, exc, attempts + 1, wait)
+                return _Outcome.DEFERRED
+        await self._failed(message_id, error)
+        return _Outcome.FAILED
 
     def _mark_sent(self, message_id: int, receipt: DeliveryReceipt) -> None:
         self._sent.append({"id": message_id, "delivery": Delivery.SENT, "delivered_at": self._clock(),
-                           "channel_message_id": receipt.platform_message_id})
+                           "channel_message_id": receipt.platform_message_id,
+                           "next_attempt_at": None})
         if self._marking is None:
             self._marking = self._spawn(self._write_sent())
 
@@ -153,7 +300,7 @@ class Outbox:
                 await session.execute(update(Message), batch)
                 await session.commit()
             return True
-        except Exception:  # still PENDING: resent at the next start (channels dedupe)
+        except Exception:  # still PENDING: the sweeper resends it (the channels dedupe)
             log.exception("marking %d sent messages failed", len(batch))
             return False
 
@@ -186,17 +333,21 @@ class Outbox:
 
     async def _failed(self, message_id: int, error: str) -> None:
         log.warning("message %s undelivered: %s", message_id, error)
-        async with self._sessions() as session:
+        async with self._writes, self._sessions() as session:
             message = await session.get(Message, message_id)
             if message is None:
                 return
             conversation = await session.get(Conversation, message.conversation_id)
             message.delivery = Delivery.FAILED
             message.delivery_error = error
+            message.next_attempt_at = None
             if conversation is not None:
                 record(session, conversation, EventKind.UNDELIVERED, self._clock(),
                        operator_id=message.operator_id, message_id=message_id, error=error)
             await session.commit()
-        await self._feed.publish("undelivered", message_id=message_id,
-                                 conversation_id=message.conversation_id,
-                                 operator_id=message.operator_id, error=error)
+        try:
+            await self._feed.publish("undelivered", message_id=message_id,
+                                     conversation_id=message.conversation_id,
+                                     operator_id=message.operator_id, error=error)
+        except Exception:  # the event is stored: the desk sees it on its next refresh
+            log.exception("telling the desk about undelivered message %s failed", message_id)

@@ -18,7 +18,7 @@ def encode_button(button: Button) -> str | None:
 
 def decode_button(data: str | None) -> tuple[Action, str | None] | None:
     """The action and payload of a press, or None for data we did not make."""
-    if not data:
+    if not data or not isinstance(data, str):
         return None
     name, _, payload = data.partition(":")
     try:

@@ -2,8 +2,8 @@
 
 Both limits are GCRA token buckets: each send reserves the earliest slot allowed by its
 chat's bucket and the bot-wide bucket, then sleeps until that slot. Retries honour the
-platform's own "retry after" and otherwise back off exponentially; when they are used up
-the caller gets `DeliveryError`, which the outbox records as undelivered.
+platform's own "retry after" and otherwise back off (`core.retry`); when they are used up
+the caller gets `DeliveryError`, and the outbox schedules the message for a later try.
 """
 
 from __future__ import annotations
@@ -15,7 +15,10 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Protocol, TypeVar
 
+from tenacity import RetryCallState
+
 from core.contracts import DeliveryError
+from core.retry import SEND, Backoff, retrying
 
 __all__ = ["Failure", "RetryPolicy", "SendLedger", "SendRateLimiter", "send_with_retries"]
 
@@ -50,13 +53,17 @@ class Failure:
 
 @dataclass(frozen=True, slots=True)
 class RetryPolicy:
+    """How long one send is retried in process (on the project's backoff, `core.retry`)
+    before the outbox takes it over and schedules it for later."""
+
     attempts: int = 5
-    base_delay: float = 0.5
-    max_delay: float = 30.0
+    base_delay: float = SEND.first
+    max_delay: float = SEND.longest
     longest_wait: float = 120.0   # a longer "retry after" gives up now; the outbox retries later
 
-    def backoff(self, attempt: int) -> float:
-        return min(self.max_delay, self.base_delay * 2.0 ** min(attempt - 1, 20))
+    @property
+    def backoff(self) -> Backoff:
+        return Backoff(first=self.base_delay, longest=self.max_delay)
 
 
 async def send_with_retries(
@@ -67,23 +74,39 @@ async def send_with_retries(
     what: str,
 ) -> T:
     """Run `call` until it succeeds or `policy` is used up. `classify` maps a platform
-    error to a `Failure`; errors it does not know (None) propagate unchanged."""
-    attempt = 0
-    while True:
-        attempt += 1
-        try:
-            return await call()
-        except Exception as exc:
-            failure = classify(exc)
-            if failure is None:
-                raise
-            if not failure.retryable:
-                raise DeliveryError(f"{what}: {exc}", permanent=failure.permanent) from exc
-            delay = policy.backoff(attempt) if failure.retry_after is None else failure.retry_after
-            if attempt >= policy.attempts or delay > policy.longest_wait:
-                raise DeliveryError(f"{what}: gave up after {attempt} attempts: {exc}") from exc
-            log.warning("%s failed (%s); retry %d in %.1fs", what, exc, attempt, delay)
-            await asyncio.sleep(delay)
+    error to a `Failure`; errors it does not know (None) propagate unchanged. The
+    `DeliveryError` raised at the end carries whether it is permanent and how long the
+    platform asked to wait, for the outbox's schedule."""
+
+    def failure_of(exc: BaseException) -> Failure | None:
+        return classify(exc) if isinstance(exc, Exception) else None
+
+    def retryable(exc: BaseException) -> bool:
+        failure = failure_of(exc)
+        return failure is not None and failure.retryable
+
+    def asked_wait(exc: BaseException) -> float | None:
+        failure = failure_of(exc)
+        return failure.retry_after if failure is not None else None
+
+    def wait_too_long(state: RetryCallState) -> bool:
+        exc = state.outcome.exception() if state.outcome else None
+        asked = asked_wait(exc) if exc is not None else None
+        return asked is not None and asked > policy.longest_wait
+
+    retrier = retrying(policy.backoff, retry_on=retryable, what=what, attempts=policy.attempts,
+                       hint=asked_wait, give_up=wait_too_long)
+    try:
+        return await retrier(call)
+    except Exception as exc:
+        failure = classify(exc)
+        if failure is None:
+            raise
+        if not failure.retryable:
+            raise DeliveryError(f"{what}: {exc}", permanent=failure.permanent) from exc
+        tries = retrier.statistics.get("attempt_number", 1)
+        raise DeliveryError(f"{what}: gave up for now after {tries} attempts: {exc}",
+                            retry_after=failure.retry_after) from exc
 
 
 class _Bucket:

@@ -9,20 +9,18 @@ on `platform_message_id`.
 
 from __future__ import annotations
 
-import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Sequence
-from typing import Protocol
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from typing import Protocol, TypeVar
 
 from core.contracts import InboundMessage, InboundSink
-from channels.delivery import RetryPolicy
+from core.retry import until_done
 
-__all__ = ["RECONNECT", "PollerLease", "UnsharedLease", "store_all"]
+__all__ = ["PollerLease", "UnsharedLease", "read_each", "store_all"]
+
+U = TypeVar("U")
 
 log = logging.getLogger(__name__)
-
-# Backoff of a poller whose platform or sink fails: 0.5 s doubling up to 30 s, forever.
-RECONNECT = RetryPolicy(base_delay=0.5, max_delay=30.0)
 
 
 class PollerLease(Protocol):
@@ -63,17 +61,27 @@ async def store_all(sink: InboundSink, messages: Sequence[InboundMessage]) -> No
     batch as one unit of work, which is what makes a busy bot fast."""
     if not messages:
         return
-    failures = 0
-    while True:
+
+    async def store() -> None:
+        await sink(messages)
+
+    await until_done(store, retry_on=(Exception,),
+                     what=f"storing {len(messages)} {messages[0].channel.value} messages "
+                          f"(from {messages[0].platform_message_id})")
+
+
+def read_each(updates: Iterable[U], read: Callable[[U], InboundMessage | None], *,
+              channel: str) -> list[InboundMessage]:
+    """Each polled update read on its own. One the reader fails on is logged whole (the
+    record of it) and left out, so that it cannot stop the channel and hold up every
+    client behind it; the poll position moves past it with the rest."""
+    messages = []
+    for update in updates:
         try:
-            await sink(messages)
-            return
-        except asyncio.CancelledError:
-            raise
+            message = read(update)
         except Exception:
-            failures += 1
-            delay = RECONNECT.backoff(failures)
-            log.exception("storing %d %s messages (from %s) failed; retrying in %.1fs",
-                          len(messages), messages[0].channel.value,
-                          messages[0].platform_message_id, delay)
-            await asyncio.sleep(delay)
+            log.exception("unreadable %s update skipped: %r", channel, update)
+            continue
+        if message is not None:
+            messages.append(message)
+    return messages

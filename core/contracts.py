@@ -147,11 +147,14 @@ class DeliveryReceipt:
 
 class DeliveryError(Exception):
     """The channel gave up on a message after its retries; `permanent` when retrying later
-    cannot help (blocked bot, unknown chat, rejected address)."""
+    cannot help (blocked bot, unknown chat, rejected address); `retry_after` when the
+    platform said how many seconds to wait before the next try."""
 
-    def __init__(self, message: str, *, permanent: bool = False) -> None:
+    def __init__(self, message: str, *, permanent: bool = False,
+                 retry_after: float | None = None) -> None:
         super().__init__(message)
         self.permanent = permanent
+        self.retry_after = retry_after
 
 
 InboundSink = Callable[[Sequence[InboundMessage]], Awaitable[None]]

@@ -100,6 +100,12 @@ def sla_marks() -> str:
     return f"{PREFIX}sla:marks"
 
 
+def queue_repairs() -> str:
+    """Hash: repair kind ("added", "removed") → how many times the reconciler made the live
+    queue agree with the database (`/metrics`)."""
+    return f"{PREFIX}q:repairs"
+
+
 def operator_presence() -> str:
     """Hash: operator id → JSON presence (state, capacity, groups)."""
     return f"{PREFIX}op:presence"

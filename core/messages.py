@@ -18,7 +18,13 @@ from core.contracts import Attachment, Button
 from core.db import AppendedRow, append_row
 from core.models import Author, Base, Conversation, Delivery, Direction, Identity, Message
 
-__all__ = ["add_message", "add_reply"]
+__all__ = ["SEND_LEASE", "add_message", "add_reply"]
+
+SEND_LEASE = dt.timedelta(minutes=2)
+"""How long a PENDING reply belongs to whoever is sending it: a new reply is taken by the
+outbox's sweeper only if it is still PENDING this long after it was made (the process
+that made it died, or could not mark it sent), a retried one this long after the sweeper
+took it."""
 
 MESSAGES = Base.metadata.tables[Message.__tablename__]
 _UNSET: dict[str, Any] = {
@@ -26,7 +32,8 @@ _UNSET: dict[str, Any] = {
     "attachments": [], "action": None, "buttons": [], "channel_message_id": None,
     "reply_address": None,
     "private": False, "automated": False, "delivery": None, "delivery_error": None,
-    "kb_article_id": None, "kb_score": None, "edited_at": None, "delivered_at": None}
+    "kb_article_id": None, "kb_score": None, "edited_at": None, "delivered_at": None,
+    "attempts": 0, "next_attempt_at": None}
 """Every column a caller may leave out, so that all message rows of a batch have the same
 columns and share one INSERT."""
 
@@ -50,5 +57,6 @@ async def add_reply(session: AsyncSession, conversation: Conversation, *, text: 
         session, conversation_id=conversation.id, identity_id=target.id, channel=target.channel,
         direction=Direction.OUT, author=author, operator_id=operator_id, text=text,
         attachments=[a.as_json() for a in attachments], buttons=[b.as_json() for b in buttons],
-        delivery=Delivery.PENDING, kb_article_id=kb_article_id, kb_score=kb_score, created_at=at)
+        delivery=Delivery.PENDING, next_attempt_at=at + SEND_LEASE, kb_article_id=kb_article_id,
+        kb_score=kb_score, created_at=at)
 

@@ -129,6 +129,7 @@ class EventKind(str, enum.Enum):
     MERGED = "merged"
     UNDELIVERED = "undelivered"
     BOUNCED = "bounced"
+    QUARANTINED = "quarantined"
 
 
 class Client(InsertedInBatches, Base):
@@ -286,7 +287,7 @@ class Message(InsertedInBatches, Base):
               postgresql_where=sql_text("identity_id IS NULL")),
         Index("ix_messages_conversation_created", "conversation_id", "created_at"),
         Index("ix_messages_identity_created", "identity_id", "created_at"),
-        Index("ix_messages_delivery", "delivery"),
+        Index("ix_messages_delivery_due", "delivery", "next_attempt_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -309,6 +310,11 @@ class Message(InsertedInBatches, Base):
     automated: Mapped[bool] = mapped_column(Boolean, default=False)
     delivery: Mapped[Delivery | None] = mapped_column(_enum(Delivery))
     delivery_error: Mapped[str | None] = mapped_column(Text)
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    """Sends tried and failed (PENDING replies): the outbox's retry schedule counts these."""
+    next_attempt_at: Mapped[dt.datetime | None] = mapped_column()
+    """When the outbox sweeper next takes this PENDING reply: a while after it was made (in
+    case the immediate send never finished), or the time its retry is due."""
     kb_article_id: Mapped[str | None] = mapped_column(String(128))
     kb_score: Mapped[float | None] = mapped_column()
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)

@@ -82,6 +82,12 @@ TEXTS: dict[str, dict[str, str]] = {
         "ru": "Спасибо за оценку!",
         "en": "Thank you for the rating!",
     },
+    "quarantined": {
+        "ru": "Не получилось автоматически разобрать ваше сообщение. Оно сохранено и передано "
+              "оператору — он ответит вам здесь.",
+        "en": "I couldn't process your message automatically. It is saved and passed to an "
+              "operator, who will answer you here.",
+    },
     "desk_nothing_waiting": {"ru": "Очередь пуста.", "en": "The queue is empty."},
     "desk_not_found": {"ru": "Разговор #{conversation_id} не найден.",
                        "en": "Conversation #{conversation_id} not found."},

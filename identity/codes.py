@@ -206,13 +206,20 @@ class ProofCodes:
         if raw:
             owner = int(json.loads(raw)["identity"])
             async with self._redis.pipeline(transaction=True) as pipe:
-                pipe.set(keys.link_code_seen(digest), "used", ex=int(SEEN_FOR.total_seconds()))
+                pipe.set(keys.link_code_seen(digest), f"used:{identity_id}:{owner}",
+                         ex=int(SEEN_FOR.total_seconds()))
                 pipe.delete(keys.link_code_of(owner))
                 await pipe.execute()
             return LinkCheck(CodeOutcome.FOUND, identity_id=owner)
+        seen, _, used_by = (_text(await self._redis.get(keys.link_code_seen(digest))) or ""
+                            ).partition(":")
+        redeemer, _, owner_text = used_by.partition(":")
+        if seen == "used" and redeemer == str(identity_id):
+            # The same chat again: its first message was rolled back (the engine stores it
+            # afresh), or the merge is done and the client hears so.
+            return LinkCheck(CodeOutcome.FOUND, identity_id=int(owner_text))
         left = await self._count_wrong(client_id, source)
-        seen = _text(await self._redis.get(keys.link_code_seen(digest)))
-        outcome = {"used": CodeOutcome.USED, "issued": CodeOutcome.EXPIRED}.get(seen or "",
+        outcome = {"used": CodeOutcome.USED, "issued": CodeOutcome.EXPIRED}.get(seen,
                                                                                CodeOutcome.WRONG)
         return LinkCheck(outcome, tries_left=left)
 
@@ -264,9 +271,14 @@ class ProofCodes:
         pending = {as_text(k): as_text(v) for k, v in
                    (await self._redis.hgetall(keys.email_verification(identity_id))).items()}
         if not pending:
-            seen = _text(await self._redis.get(keys.email_verification_seen(identity_id)))
+            seen, _, used = (_text(await self._redis.get(
+                keys.email_verification_seen(identity_id))) or "").partition(":")
+            if seen == "used" and used:
+                first = json.loads(used)  # the same code again: its first message rolled back
+                if secrets.compare_digest(typed, first["code"]):
+                    return EmailCheck(CodeOutcome.FOUND, first["address"], first["email_identity"])
             outcome = {"issued": CodeOutcome.EXPIRED, "used": CodeOutcome.USED}.get(
-                seen or "", CodeOutcome.NONE)
+                seen, CodeOutcome.NONE)
             return EmailCheck(outcome)
         if await self._blocked(client_id, source):
             return EmailCheck(CodeOutcome.BLOCKED)
@@ -274,7 +286,8 @@ class ProofCodes:
         if hmac.compare_digest(self._digest(typed), pending["code"]):
             async with self._redis.pipeline(transaction=True) as pipe:
                 pipe.delete(keys.email_verification(identity_id))
-                pipe.set(keys.email_verification_seen(identity_id), "used",
+                proof = {"code": typed, "address": address, "email_identity": email_identity}
+                pipe.set(keys.email_verification_seen(identity_id), f"used:{json.dumps(proof)}",
                          ex=int(SEEN_FOR.total_seconds()))
                 await pipe.execute()
             return EmailCheck(CodeOutcome.FOUND, address, email_identity)

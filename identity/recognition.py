@@ -12,10 +12,11 @@ Identities join one client only on proof, and then the clients merge (`routing/m
 A typed phone or email that matches another client is only a *hint*: a private note in the
 thread ("possibly the same person as client #12") and `client_hints` for the desk.
 
-The engine calls `Recognition.intercept` before its own dialogue policy; it returns the
-ids of the replies it queued when it handled the message, None otherwise. A merge commits
-the engine's unit of work itself (the message, the merge and the replies together) and
-then makes the live queue agree.
+The engine calls `Recognition.intercept` before its own dialogue policy; it returns what
+it did when it handled the message (`Handled`), None otherwise. A merge is part of the
+engine's unit of work, never committed here: the queue update and the desk's notice are
+handed back as work for after the engine's commit. Redeeming a code is repeatable by the
+same chat, so a unit of work that is rolled back and stored again merges again.
 
 Desk entry point: `client_hints(sessions, client_id) -> list[Hint]`.
 """
@@ -25,8 +26,8 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import re
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
 
 from sqlalchemy import ColumnElement, func, or_, select
 from redis.exceptions import RedisError
@@ -39,13 +40,14 @@ from core.events import DeskFeed
 from core.models import (Author, Client, Conversation, ConversationStatus, Direction, Identity,
                         Message)
 from core.messages import add_message, add_reply
+from core.numbers import ascii_digits
 from core.texts import say
 from kb.text import language_of
 from identity.codes import CodeOutcome, ProofCodes, link_code_in, normalise_code, words_around_code
 from identity.merge import merge_in, sync_queue
 from routing.queue import OperatorQueue
 
-__all__ = ["VERIFY_EMAIL", "Hint", "Recognition", "client_hints", "hints_in", "normalise_phone",
+__all__ = ["VERIFY_EMAIL", "AfterCommit", "Handled", "Hint", "Recognition", "client_hints", "hints_in", "normalise_phone",
            "typed_email"]
 
 log = logging.getLogger(__name__)
@@ -85,7 +87,7 @@ def typed_email(text: str) -> str | None:
 
 def normalise_phone(text: str) -> str | None:
     """"+79991234567" for the usual ways a number is written (8 999 123-45-67, +7 (999)…)."""
-    digits = "".join(c for c in text if c.isdigit())
+    digits = ascii_digits(text)
     if len(digits) == 11 and digits[0] == "8":
         digits = "7" + digits[1:]
     elif len(digits) == 10 and digits[0] == "9":
@@ -113,15 +115,29 @@ class _Turn:
     conversation: Conversation
     language: str
     now: dt.datetime
+    after_commit: list[AfterCommit] = field(default_factory=list)
 
     @property
     def live(self) -> bool:
         return self.conversation.status in LIVE
 
 
+AfterCommit = Callable[[], Awaitable[None]]
+"""Work for after the engine's commit (a merge's queue update and notice)."""
+
+
+@dataclass
+class Handled:
+    """A message recognition answered: its replies (flushed) and its after-commit work."""
+
+    reply_ids: list[int]
+    after_commit: list[AfterCommit]
+
+
 class Recognition:
-    def __init__(self, *, codes: ProofCodes, queue: OperatorQueue, feed: DeskFeed,
-                 desk_language: str) -> None:
+    def __init__(self, *, sessions: SessionFactory, codes: ProofCodes, queue: OperatorQueue,
+                 feed: DeskFeed, desk_language: str) -> None:
+        self._sessions = sessions
         self._codes = codes
         self._queue = queue
         self._feed = feed
@@ -129,13 +145,14 @@ class Recognition:
 
     async def intercept(self, session: AsyncSession, inbound: InboundMessage,
                         conversation: Conversation, client: Client, identity: Identity,
-                        language: str, now: dt.datetime) -> list[int] | None:
-        """Handle a proof, a link request or a typed contact from `identity`; the queued
-        reply ids, or None when the engine should go on as usual (also when Redis is away:
-        proofs wait)."""
+                        language: str, now: dt.datetime) -> Handled | None:
+        """Handle a proof, a link request or a typed contact from `identity`: its replies
+        and after-commit work, or None when the engine should go on as usual (also when
+        Redis is away: proofs wait)."""
         turn = _Turn(session, inbound, identity, client, conversation, language, now)
         try:
-            return await self._handle(turn)
+            reply_ids = await self._handle(turn)
+            return None if reply_ids is None else Handled(reply_ids, turn.after_commit)
         except RedisError as exc:
             log.warning("recognition skipped for message %s/%s: Redis unavailable (%s)",
                         inbound.channel.value, inbound.platform_message_id, exc)
@@ -288,7 +305,7 @@ class Recognition:
         found = _PHONE.search(text)
         if found is None:
             return None
-        digits = "".join(c for c in found.group(0) if c.isdigit())
+        digits = ascii_digits(found.group(0))
         if found.group(0).startswith("+") or (len(digits) == 11 and digits[0] in "78"):
             return normalise_phone(found.group(0))
         return None
@@ -404,7 +421,7 @@ class Recognition:
                      done_key: str, *, notice: str | None = None, email: str | None = None,
                      phone_field: str | None = None, **values: object) -> list[int]:
         """Merge the client behind `other_identity` with this one (the older client
-        survives), tell the client, commit, and make the queue agree."""
+        survives) and tell the client; the queue is made to agree after the commit."""
         session = turn.session
         other = await session.get(Client, other_identity.client_id)
         assert other is not None
@@ -432,12 +449,18 @@ class Recognition:
                                    text=say(notice, turn.language, channel=here))
             await session.flush()
             ids.append(told.id)
-        await session.commit()
-        await sync_queue(self._queue, session, entry)
-        await self._feed.publish("merged", record_id=entry.id, survivor_id=entry.survivor_id,
-                                 merged_id=entry.merged_id, conversation_id=thread.id,
-                                 absorbed=[u["conversation"] for u in entry.moved["absorbed"]],
-                                 reason=reason)
+        await session.flush()
+        announced = {"record_id": entry.id, "survivor_id": entry.survivor_id,
+                     "merged_id": entry.merged_id, "conversation_id": thread.id,
+                     "absorbed": [u["conversation"] for u in entry.moved["absorbed"]],
+                     "reason": reason}
+
+        async def after_commit() -> None:
+            async with self._sessions() as fresh:
+                await sync_queue(self._queue, fresh, entry)
+            await self._feed.publish("merged", **announced)
+
+        turn.after_commit.append(after_commit)
         return ids
 
     async def _reply(self, turn: _Turn, key: str, buttons: Sequence[Button] = (), /,

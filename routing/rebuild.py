@@ -17,13 +17,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.db import SessionFactory
 from core.models import Conversation, ConversationEvent, ConversationStatus, EventKind
 from core import keys
 from routing.queue import BY_ORDER, HEAD, OperatorQueue, QueueEntry, as_text, validate_group
 
-__all__ = ["RebuildReport", "entry_for", "rebuild_queue"]
+__all__ = ["LIVE", "RebuildReport", "entry_for", "rebuild_queue", "restore"]
 
 log = logging.getLogger(__name__)
 
@@ -63,28 +64,9 @@ async def rebuild_queue(sessions: SessionFactory, queue: OperatorQueue, *,
                 .order_by(Conversation.id).limit(batch))).all()
             if not rows:
                 break
-            events = (await session.execute(
-                select(ConversationEvent.conversation_id, ConversationEvent.kind,
-                       ConversationEvent.data)
-                .where(ConversationEvent.conversation_id.in_([c.id for c in rows]),
-                       ConversationEvent.kind.in_(PLACING + tuple(MARKS)))
-                .order_by(ConversationEvent.id))).all()
-        lanes, marks = _lanes_and_marks(events)
-        lease_until = queue.lease_until()
-        async with queue.redis.pipeline(transaction=False) as pipe:
-            for conversation in rows:
-                entry = entry_for(conversation, default_group)
-                holder = (conversation.assigned_operator_id
-                          if conversation.status == ConversationStatus.ASSIGNED else None)
-                if holder is None and conversation.status == ConversationStatus.ASSIGNED:
-                    log.warning("conversation %s is assigned to nobody; restoring it as waiting",
-                                conversation.id)
-                await queue.call("restore", entry.conversation_id,
-                                 entry.order_key(lanes.get(conversation.id, BY_ORDER)),
-                                 entry.details(), "" if holder is None else holder, lease_until,
-                                 marks.get(conversation.id, ""), client=pipe)
-            for outcome in await pipe.execute():
-                outcomes[as_text(outcome)] += 1
+            restored = await restore(session, queue, rows, default_group)
+        for outcome, conversation_ids in restored.items():
+            outcomes[outcome] += len(conversation_ids)
         live.update(c.id for c in rows)
         after_id = rows[-1].id
     stale = sorted(before - live)
@@ -94,6 +76,37 @@ async def rebuild_queue(sessions: SessionFactory, queue: OperatorQueue, *,
                 await queue.call("remove", conversation_id, client=pipe)
             await pipe.execute()
     return RebuildReport(outcomes["waiting"], outcomes["assigned"], outcomes["kept"], len(stale))
+
+
+async def restore(session: AsyncSession, queue: OperatorQueue, rows: Sequence[Conversation],
+                  default_group: str = "support") -> dict[str, list[int]]:
+    """Put these live conversations into Redis as the database has them (waiting where
+    their latest placing event says, or held by their operator); the conversation ids by
+    outcome: "waiting", "assigned", or "kept" (already waiting in the right group)."""
+    events = (await session.execute(
+        select(ConversationEvent.conversation_id, ConversationEvent.kind, ConversationEvent.data)
+        .where(ConversationEvent.conversation_id.in_([c.id for c in rows]),
+               ConversationEvent.kind.in_(PLACING + tuple(MARKS)))
+        .order_by(ConversationEvent.id))).all()
+    lanes, marks = _lanes_and_marks(events)
+    lease_until = queue.lease_until()
+    async with queue.redis.pipeline(transaction=False) as pipe:
+        for conversation in rows:
+            entry = entry_for(conversation, default_group)
+            holder = (conversation.assigned_operator_id
+                      if conversation.status == ConversationStatus.ASSIGNED else None)
+            if holder is None and conversation.status == ConversationStatus.ASSIGNED:
+                log.warning("conversation %s is assigned to nobody; restoring it as waiting",
+                            conversation.id)
+            await queue.call("restore", entry.conversation_id,
+                             entry.order_key(lanes.get(conversation.id, BY_ORDER)),
+                             entry.details(), "" if holder is None else holder, lease_until,
+                             marks.get(conversation.id, ""), client=pipe)
+        results = await pipe.execute()
+    restored: dict[str, list[int]] = {"waiting": [], "assigned": [], "kept": []}
+    for conversation, outcome in zip(rows, results, strict=True):
+        restored[as_text(outcome)].append(conversation.id)
+    return restored
 
 
 def _lanes_and_marks(events: Sequence[tuple[int, EventKind, Any]]

@@ -34,6 +34,7 @@ from core.contracts import ChannelAdapter, ChannelKind
 from core.db import SessionFactory, create_engine, session_factory, upgrade, write_lock
 from bot.engine import Engine
 from core.events import DeskFeed
+from core.retry import Backoff
 from routing.notices import FeedNotifier
 from bot.handover import Handover
 from bot.history import web_history
@@ -61,6 +62,7 @@ from routing.assignment import Dispatcher
 from identity.codes import ProofCodes
 from routing.queue import OperatorQueue
 from routing.rebuild import rebuild_queue
+from routing.reconcile import QueueReconciler, repair_counts
 from identity.recognition import Recognition
 from routing.service_levels import BusinessCalendar, ServiceLevels
 from routing.watcher import SlaWatcher
@@ -70,6 +72,8 @@ __all__ = ["Gateway", "open_gateway", "serve", "settle_collector"]
 log = logging.getLogger(__name__)
 
 SAMPLE_KB = Path(__file__).with_name("sample_kb") / "bank.yaml"
+RESTART = Backoff(first=1.0, longest=60.0)
+"""A crashed long-lived task is started again after this backoff."""
 YOUNG_OBJECTS_PER_COLLECTION = 20_000
 """Python's default (700) runs the cycle collector every few messages of a busy gateway."""
 
@@ -124,9 +128,10 @@ async def open_gateway(settings: Settings, *,
             adapters: dict[ChannelKind, ChannelAdapter] = {ChannelKind.WEB: web_chat}
             adapters.update(_channels(settings, redis))
             writes = write_lock(database)
-            outbox = Outbox(sessions, adapters, feed, clock, writes=writes)
+            outbox = Outbox(sessions, adapters, feed, clock, writes=writes,
+                            deadline=dt.timedelta(hours=settings.reply_deadline_hours))
             codes = ProofCodes(redis, pepper=local_secret(settings.var_dir))
-            recognition = Recognition(codes=codes, queue=queue, feed=feed,
+            recognition = Recognition(sessions=sessions, codes=codes, queue=queue, feed=feed,
                                       desk_language=settings.language)
             handover = Handover(sessions=sessions, dispatcher=Dispatcher(queue), feed=feed,
                                 clock=clock, push=settings.auto_assign)
@@ -204,6 +209,15 @@ async def running(gateway: Gateway, *, host: str | None = None,
     tasks.append(asyncio.create_task(_keep_running(
         "idle-closer", _once_across_processes, gateway, "idle-closer",
         functools.partial(_close_idle, gateway))))
+    # The repairs run in one process at a time, like the other periodic jobs.
+    settings = gateway.settings
+    tasks.append(asyncio.create_task(_keep_running(
+        "outbox-sweeper", _once_across_processes, gateway, "outbox-sweeper",
+        functools.partial(gateway.outbox.run_sweeper, settings.outbox_sweep_seconds))))
+    reconciler = QueueReconciler(gateway.sessions, gateway.queue, gateway.feed)
+    tasks.append(asyncio.create_task(_keep_running(
+        "queue-reconciler", _once_across_processes, gateway, "queue-reconciler",
+        functools.partial(reconciler.run, settings.queue_reconcile_seconds))))
     if gateway.admin_bot is not None:  # the daily summary runs under the admin bot's lease
         tasks.append(asyncio.create_task(_keep_running("admin-bot", gateway.admin_bot.run)))
     watcher = SlaWatcher(gateway.queue, gateway.sessions, FeedNotifier(gateway.feed))
@@ -309,12 +323,14 @@ def _metrics(settings: Settings, http: web.Application, sessions: SessionFactory
     METRICS_PORT; open on the main port only when that is loopback and neither is set.
     Returns the separate metrics app, if any."""
     token = _secret(settings.metrics_token)
+    repairs = functools.partial(repair_counts, queue)
     if token is not None or (settings.on_loopback and settings.metrics_port is None):
-        http.router.add_get("/metrics", metrics_handler(sessions, queue=queue, token=token))
+        http.router.add_get("/metrics", metrics_handler(sessions, queue=queue, repairs=repairs,
+                                                        token=token))
     if settings.metrics_port is None:
         return None
     separate = web.Application()
-    separate.router.add_get("/metrics", metrics_handler(sessions, queue=queue))
+    separate.router.add_get("/metrics", metrics_handler(sessions, queue=queue, repairs=repairs))
     return separate
 
 
@@ -370,7 +386,7 @@ async def _close_idle(gateway: Gateway) -> None:
 
 async def _keep_running(name: str, work: Callable[..., object], *args: object) -> None:
     """Run a long-lived task; if it crashes, log it and start it again after a pause."""
-    delay = 1.0
+    failures = 0
     while True:
         try:
             await work(*args)  # type: ignore[misc]
@@ -378,6 +394,7 @@ async def _keep_running(name: str, work: Callable[..., object], *args: object) -
         except asyncio.CancelledError:
             raise
         except Exception:
+            failures += 1
+            delay = RESTART.delay(failures)
             log.exception("%s stopped; restarting in %.0f s", name, delay)
             await asyncio.sleep(delay)
-            delay = min(delay * 2, 60.0)

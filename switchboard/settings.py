@@ -125,6 +125,14 @@ class Settings(BaseSettings):
         "mailbox reading and periodic jobs move to another one within about this long")
     recontact_days: int = Field(
         default=3, ge=0, le=90, description="re-contact window (days) for bot resolution and FCR")
+    reply_deadline_hours: float = Field(
+        default=24, gt=0, le=24 * 14,
+        description="an undelivered reply is retried until this many hours after it was written")
+    outbox_sweep_seconds: float = Field(
+        default=5, gt=0, le=300, description="how often replies due for a retry are looked for")
+    queue_reconcile_seconds: float = Field(
+        default=5, gt=0, le=300,
+        description="how often the operator queue is compared with the database and repaired")
     telegram: TelegramSettings = TelegramSettings()
     vk: VkSettings = VkSettings()
     email: EmailSettings = EmailSettings()

@@ -20,9 +20,10 @@ from routing.queue import OperatorQueue
 
 
 @pytest.fixture
-def recognise(redis: Redis) -> Recognise:
-    return Recognise(Recognition(codes=ProofCodes(redis), queue=OperatorQueue(redis),
-                                 feed=DeskFeed(redis), desk_language="ru"))
+def recognise(redis: Redis, sessions: SessionFactory) -> Recognise:
+    return Recognise(Recognition(sessions=sessions, codes=ProofCodes(redis),
+                                 queue=OperatorQueue(redis), feed=DeskFeed(redis),
+                                 desk_language="ru"))
 
 
 @pytest.mark.parametrize(("text", "intent"), [

@@ -19,6 +19,7 @@
       status_bot: "бот", status_queued: "в очереди", status_assigned: "в работе", status_closed: "закрыт",
       in: "через {t}", overdue: "просрочен на {t}", new_message: "Новое сообщение в разговоре #{id}",
       undelivered_toast: "Сообщение в разговоре #{id} не доставлено: {error}", closed_toast: "Разговор #{id} закрыт",
+      quarantined_toast: "Сообщение в разговоре #{id} не удалось обработать автоматически; разговор передан операторам: {error}",
       unauthorized: "Войдите, чтобы продолжить.", wrong_password: "Неверный логин или пароль.",
       throttled: "Слишком много неудачных попыток. Попробуйте через {s} с.", disabled: "Этот оператор отключён.",
       bad_json: "Сервер не понял команду.", bad_request: "Неверная команда.", unknown_cmd: "Неизвестная команда.",
@@ -41,6 +42,7 @@
       status_bot: "bot", status_queued: "queued", status_assigned: "assigned", status_closed: "closed",
       in: "in {t}", overdue: "overdue by {t}", new_message: "New message in conversation #{id}",
       undelivered_toast: "A message in conversation #{id} was not delivered: {error}", closed_toast: "Conversation #{id} closed",
+      quarantined_toast: "A message in conversation #{id} could not be processed automatically; the conversation is with the operators: {error}",
       unauthorized: "Sign in to continue.", wrong_password: "Wrong login or password.",
       throttled: "Too many failed attempts. Try again in {s} s.", disabled: "This operator is disabled.",
       bad_json: "The server did not understand the command.", bad_request: "Invalid command.", unknown_cmd: "Unknown command.",
@@ -242,6 +244,7 @@
     const concernsMe = n.operator_id === me.id || (conversation && n.conversation_id === conversation.id);
     if (n.kind === "client_message" && concernsMe) toast(t("new_message", { id: n.conversation_id }));
     if (n.kind === "undelivered" && concernsMe) toast(t("undelivered_toast", { id: n.conversation_id, error: n.error || "" }), true);
+    if (n.kind === "quarantined") toast(t("quarantined_toast", { id: n.conversation_id, error: n.error || "" }), true);
   }
 
   // -- login and controls ----------------------------------------------------------------

@@ -10,6 +10,7 @@ told, never retried forever.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
@@ -19,7 +20,6 @@ from pathlib import Path
 from aiogram import Bot, Dispatcher
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
-from aiogram.exceptions import ClientDecodeError, TelegramAPIError, TelegramRetryAfter
 from aiogram.types import Update
 from redis.asyncio import Redis
 
@@ -38,6 +38,8 @@ from core.db import SessionFactory
 from core.events import DeskFeed
 from channels.delivery import RetryPolicy
 from channels.polling import PollerLease
+from channels.telegram import API_ERRORS, retry_after_of
+from core.retry import until_done
 from routing.presence import Presence
 
 __all__ = ["AdminBot", "AdminBotOptions", "DailySummaries"]
@@ -45,7 +47,6 @@ __all__ = ["AdminBot", "AdminBotOptions", "DailySummaries"]
 log = logging.getLogger(__name__)
 
 ALLOWED_UPDATES = ["message", "callback_query"]
-_BACKOFF_MAX = 30.0
 
 #: Runs the daily summaries until cancelled, handing each report to the given sender.
 DailySummaries = Callable[[Callable[[Report], Awaitable[None]]], Coroutine[Any, Any, None]]
@@ -115,21 +116,13 @@ class AdminBot:
     async def _poll(self) -> None:
         await self.bot.delete_webhook(drop_pending_updates=False)
         offset: int | None = None
-        failures = 0
         timeout = self._options.poll_timeout
         while True:
-            try:
-                updates = await self.bot.get_updates(
-                    offset=offset, timeout=timeout, allowed_updates=ALLOWED_UPDATES,
-                    request_timeout=int(timeout + self._options.request_timeout))
-            except (TelegramAPIError, ClientDecodeError) as exc:
-                failures += 1
-                delay = (float(exc.retry_after) if isinstance(exc, TelegramRetryAfter)
-                         else min(_BACKOFF_MAX, 0.5 * 2 ** min(failures - 1, 10)))
-                log.warning("admin bot getUpdates failed (%s); retrying in %.1fs", exc, delay)
-                await asyncio.sleep(delay)
-                continue
-            failures = 0
+            updates = await until_done(
+                functools.partial(self.bot.get_updates, offset=offset, timeout=timeout,
+                                  allowed_updates=ALLOWED_UPDATES,
+                                  request_timeout=int(timeout + self._options.request_timeout)),
+                retry_on=API_ERRORS, hint=retry_after_of, what="admin bot getUpdates")
             if updates:
                 await self._handle(updates)
                 offset = updates[-1].update_id + 1

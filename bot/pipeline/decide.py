@@ -60,6 +60,7 @@ class Policy:
                 "operator_id": conversation.assigned_operator_id}))
         if intent is Intent.PROOF:
             outcome.handled_ids.extend(recognised.handled_ids)
+            outcome.after_commit.extend(recognised.after_commit)
         elif recognised.with_operators:
             if conversation.status is ConversationStatus.QUEUED and intent is Intent.PERSON:
                 await outcome.reply(session, conversation, say("still_queued", language), now)

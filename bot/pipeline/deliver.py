@@ -1,12 +1,15 @@
 """After the commit: the replies to the outbox, the hand-offs to the queue (the client told
-when to expect a person), the notices to the operators' desk. A crash before this loses
-nothing: pending replies are resent and the queue is rebuilt from the database at start."""
+when to expect a person), identity recognition's after-commit work, the notices to the
+operators' desk. The messages are stored, so a step that fails here is logged and left
+to the repairs: the outbox sweeper sends what is still pending, the queue reconciler adds
+what the queue is missing."""
 
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import logging
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 
 from bot.handover import Handover
 from bot.outbox import Outbox
@@ -17,7 +20,8 @@ from core.events import DeskFeed
 from core.messages import add_reply
 from core.models import Author, Conversation, ConversationStatus, Operator
 from core.texts import say
-from routing.queue import OperatorQueue, QueueEntry
+from routing.queue import OperatorQueue
+from routing.rebuild import entry_for
 from routing.service_levels import BusinessCalendar
 
 __all__ = ["AfterCommit"]
@@ -38,28 +42,30 @@ class AfterCommit:
     async def carry_out(self, outcomes: Sequence[Outcome], now: dt.datetime) -> None:
         self._outbox.submit_each([outcome.reply_ids for outcome in outcomes])
         for outcome in outcomes:
+            steps: list[Callable[[], Awaitable[None]]] = [*outcome.after_commit]
             if outcome.queued_id is not None:
-                await self._enqueue(outcome, outcome.queued_id, now)
-            for kind, data in outcome.notices:
-                await self._feed.publish(kind, **data)
+                steps.append(functools.partial(self._enqueue, outcome, outcome.queued_id, now))
+            steps += [functools.partial(self._feed.publish, kind, **data)
+                      for kind, data in outcome.notices]
+            for step in steps:
+                try:
+                    await step()
+                except Exception:
+                    log.exception("after-commit work failed; the sweepers repair it")
 
     async def _enqueue(self, outcome: Outcome, conversation_id: int, now: dt.datetime) -> None:
         async with self._sessions() as session:
             conversation = await session.get(Conversation, conversation_id)
             if conversation is None or conversation.status is not ConversationStatus.QUEUED:
                 return
-            assert conversation.group and conversation.sla_deadline and conversation.queued_at
-            entry = QueueEntry(
-                conversation_id=conversation.id, group=conversation.group,
-                priority=conversation.priority, deadline=conversation.sla_deadline,
-                enqueued_at=conversation.queued_at, client_id=conversation.client_id,
-                channel=conversation.last_channel.value, category=conversation.category)
+            assert conversation.sla_deadline is not None
+            entry = entry_for(conversation)
             position: int | None = None
             operator: Operator | None = None
             try:
                 operator = await self._handover.submit(entry)
                 position = None if operator else await self._queue.position(conversation.id)
-            except Exception:  # Redis down: the database has it; the queue is rebuilt at start
+            except Exception:  # Redis down: the database has it; the reconciler adds it
                 log.exception("conversation %s queued in the database only", conversation.id)
             if not outcome.tell_client:
                 return

@@ -8,10 +8,9 @@ import datetime as dt
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.handover import mark_queued
 from bot.pipeline.turn import Outcome
-from core.events import record
-from core.lifecycle import move
-from core.models import Client, Conversation, ConversationStatus, EventKind
+from core.models import Client, Conversation
 from routing.service_levels import ServiceLevels
 
 __all__ = ["hand_off"]
@@ -23,13 +22,6 @@ async def hand_off(session: AsyncSession, levels: ServiceLevels, conversation: C
     client = await session.get(Client, conversation.client_id)
     assert client is not None
     level = levels.assess(conversation.category, client.tier.value, now)
-    conversation.group = level.group
-    conversation.priority = level.priority
-    conversation.sla_deadline = level.deadline
-    conversation.queued_at = now
-    move(session, conversation, ConversationStatus.QUEUED, now, event=EventKind.HANDED_OFF,
-         reason=reason)
-    record(session, conversation, EventKind.QUEUED, now, deadline=level.deadline.isoformat(),
-           priority=level.priority)
+    mark_queued(session, conversation, level, reason, now)
     outcome.queued_id, outcome.tell_client = conversation.id, tell_client
     outcome.notices.append(("queued", {"conversation_id": conversation.id, "group": level.group}))

@@ -16,6 +16,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.pipeline.turn import Turn
 from core.contracts import Action, AttachmentKind, InboundMessage
 from core.models import Author, Client, Conversation, ConversationStatus, Direction, Message
+from core.numbers import row_id, whole_number
+from identity.recognition import AfterCommit as AfterCommitWork
 from identity.recognition import Recognition
 from kb.text import words
 from kb.words import every
@@ -63,6 +65,8 @@ class Recognised:
     """CHOICE: the article picked."""
     handled_ids: list[int] = field(default_factory=list)
     """PROOF: the replies identity recognition queued."""
+    after_commit: list[AfterCommitWork] = field(default_factory=list)
+    """PROOF: recognition's work for after the commit (a merge's queue update, notice)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,7 +91,8 @@ class Recognise:
             session, inbound, conversation, turn.sender.client, turn.outcome.sender,
             turn.sender.language, now)
         if handled is not None:
-            return Recognised(Intent.PROOF, with_operators, handled_ids=handled)
+            return Recognised(Intent.PROOF, with_operators, handled_ids=handled.reply_ids,
+                              after_commit=handled.after_commit)
         if with_operators:
             intent = Intent.PERSON if asks_for_person(inbound) else Intent.FOR_OPERATORS
             return Recognised(intent, with_operators)
@@ -128,12 +133,11 @@ async def _choice(session: AsyncSession, inbound: InboundMessage,
     """The article a client picked: a CHOOSE button, or the number of an offered choice."""
     if inbound.action is Action.CHOOSE and inbound.payload:
         return inbound.payload
-    typed = inbound.text.strip().rstrip(".)")
-    if not typed.isdigit():
+    number = whole_number(inbound.text.strip().rstrip(".)"))
+    if number is None:
         return None
     offered = [b for b in await last_bot_buttons(session, conversation.id)
                if b["action"] == Action.CHOOSE.value]
-    number = int(typed)
     return offered[number - 1]["payload"] if 1 <= number <= len(offered) else None
 
 
@@ -144,8 +148,8 @@ async def find_rating(session: AsyncSession, inbound: InboundMessage, client: Cl
     conversation: Conversation | None
     if inbound.action is Action.RATE and inbound.payload and ":" in inbound.payload:
         conversation_text, score_text = inbound.payload.split(":", 1)
-        conversation = await session.get(Conversation, int(conversation_text)) \
-            if conversation_text.isdigit() else None
+        rated_id = row_id(conversation_text)
+        conversation = await session.get(Conversation, rated_id) if rated_id else None
     elif inbound.text.strip() in {"1", "2", "3", "4", "5"}:
         score_text = inbound.text.strip()
         conversation = await session.scalar(
@@ -158,11 +162,12 @@ async def find_rating(session: AsyncSession, inbound: InboundMessage, client: Cl
             return None
     else:
         return None
+    score = whole_number(score_text)
     if (conversation is None or conversation.client_id != client.id or conversation.rating
-            or not score_text.isdigit() or not 1 <= int(score_text) <= 5
+            or score is None or not 1 <= score <= 5
             or conversation.resolved_at is None or now - conversation.resolved_at > RATING_WINDOW):
         return None
-    return Rating(conversation, int(score_text))
+    return Rating(conversation, score)
 
 
 async def last_bot_buttons(session: AsyncSession, conversation_id: int) -> list[dict[str, str]]:

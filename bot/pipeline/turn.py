@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -38,6 +38,8 @@ class Outcome:
     """Written in this unit of work: their ids exist once it is flushed."""
     handled_ids: list[int] = field(default_factory=list)
     """Written (and flushed) by identity recognition."""
+    after_commit: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+    """Identity recognition's work for after the commit (a merge's queue update, notice)."""
     queued_id: int | None = None
     """A conversation handed off: its queue entry is made after the commit."""
     tell_client: bool = True

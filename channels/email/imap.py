@@ -22,6 +22,7 @@ from typing import TypeVar, overload
 
 import aioimaplib
 
+from core.retry import Backoff
 from channels.email.servers import MailServer
 
 __all__ = ["ImapError", "ImapInbox", "LetterHandler", "imap_mailbox_name"]
@@ -88,7 +89,8 @@ class ImapInbox:
             self._stopped.set()
 
     async def _run(self, handle: LetterHandler) -> None:
-        delay = self.reconnect_delays[0]
+        backoff = Backoff(*self.reconnect_delays)
+        failures = 0
         while not self._stopping.is_set():
             self._selected = False
             try:
@@ -96,8 +98,8 @@ class ImapInbox:
             except Exception as exc:  # noqa: BLE001 - the inbox must outlive any failure
                 if self._stopping.is_set():
                     break
-                if self._selected:  # the last session worked: a fresh failure
-                    delay = self.reconnect_delays[0]
+                failures = 1 if self._selected else failures + 1  # a working session resets
+                delay = backoff.delay(failures)
                 expected = isinstance(exc, (ImapError, OSError, asyncio.TimeoutError,
                                             aioimaplib.AioImapException))
                 log.log(logging.WARNING if expected else logging.ERROR,
@@ -105,7 +107,6 @@ class ImapInbox:
                         self.server.port, str(exc) or type(exc).__name__, delay,
                         exc_info=not expected)
                 await self._sleep(delay)
-                delay = min(delay * 2, self.reconnect_delays[1])
 
     async def stop(self, timeout: float = 10.0) -> None:
         """Finish the letter in hand (so it is not handed over again), then return."""
@@ -232,7 +233,7 @@ class ImapInbox:
             await handle(raw)
         except Exception:  # noqa: BLE001 - the store failed: keep the letter, try again later
             retry = progress.retry.get(uid, _Retry(0, 0.0))
-            delay = min(self.retry_delays[0] * 2 ** retry.attempts, self.retry_delays[1])
+            delay = Backoff(*self.retry_delays).delay(retry.attempts + 1)
             progress.retry[uid] = _Retry(retry.attempts + 1, time.monotonic() + delay)
             log.exception("IMAP: letter uid %s was not stored, retrying in %.0f s", uid, delay)
             return
@@ -274,7 +275,7 @@ class ImapInbox:
         _expect_ok(response, "SEARCH")
         uids: list[int] = []
         for line in _lines(response)[:-1]:
-            uids += [int(token) for token in line.split() if token.isdigit()]
+            uids += [int(token) for token in line.split() if token.isdigit()]  # bytes: 0-9 only
         return sorted(set(uids))
 
     async def _idle(self, client: aioimaplib.IMAP4, lost: asyncio.Event) -> None:

@@ -3,14 +3,14 @@ with backoff, a 5xx rejection is permanent at once."""
 
 from __future__ import annotations
 
-import asyncio
+import functools
 import logging
 from collections.abc import Sequence
 from email.message import EmailMessage
 
 import aiosmtplib
 
-from core.contracts import DeliveryError
+from channels.delivery import Failure, RetryPolicy, send_with_retries
 
 from channels.email.servers import MailServer
 
@@ -29,30 +29,11 @@ class SmtpSender:
 
     async def send(self, message: EmailMessage, sender: str, recipients: Sequence[str]) -> None:
         """Deliver or raise `DeliveryError` (`permanent` for 5xx rejections)."""
-        delay = self.first_delay
-        for attempt in range(1, self.attempts + 1):
-            try:
-                await self._send_once(message, sender, recipients)
-                return
-            except aiosmtplib.SMTPRecipientsRefused as exc:
-                codes = [refused.code for refused in exc.recipients]
-                reasons = "; ".join(f"{r.recipient}: {r.code} {r.message}" for r in exc.recipients)
-                if all(code >= 500 for code in codes):
-                    raise DeliveryError(f"recipient rejected: {reasons}", permanent=True) from exc
-                failure: Exception = exc
-            except aiosmtplib.SMTPResponseException as exc:
-                if exc.code >= 500 and not isinstance(exc, aiosmtplib.SMTPAuthenticationError):
-                    raise DeliveryError(f"rejected: {exc.code} {exc.message}",
-                                        permanent=True) from exc
-                failure = exc
-            except (TimeoutError, aiosmtplib.SMTPException, OSError) as exc:
-                failure = exc
-            if attempt < self.attempts:
-                log.warning("SMTP %s:%s attempt %d failed: %s; retrying in %.1f s",
-                            self.server.host, self.server.port, attempt, failure, delay)
-                await asyncio.sleep(delay)
-                delay *= 2
-        raise DeliveryError(f"SMTP delivery failed after {self.attempts} attempts: {failure}")
+        await send_with_retries(
+            functools.partial(self._send_once, message, sender, recipients), _classify,
+            RetryPolicy(attempts=self.attempts, base_delay=self.first_delay,
+                        max_delay=self.first_delay * 2 ** (self.attempts - 1)),
+            what=f"SMTP {self.server.host}:{self.server.port}")
 
     async def _send_once(self, message: EmailMessage, sender: str,
                          recipients: Sequence[str]) -> None:
@@ -67,3 +48,17 @@ class SmtpSender:
             raise aiosmtplib.SMTPRecipientsRefused([
                 aiosmtplib.SMTPRecipientRefused(reply.code, reply.message, address)
                 for address, reply in refused.items()])
+
+
+def _classify(exc: Exception) -> Failure | None:
+    """5xx rejections are permanent (a failed login is not: it can be fixed); the rest of
+    SMTP's and the network's errors are retried."""
+    if isinstance(exc, aiosmtplib.SMTPRecipientsRefused):
+        permanent = all(refused.code >= 500 for refused in exc.recipients)
+        return Failure(retryable=not permanent, permanent=permanent)
+    if isinstance(exc, aiosmtplib.SMTPResponseException):
+        permanent = exc.code >= 500 and not isinstance(exc, aiosmtplib.SMTPAuthenticationError)
+        return Failure(retryable=not permanent, permanent=permanent)
+    if isinstance(exc, (TimeoutError, aiosmtplib.SMTPException, OSError)):
+        return Failure(retryable=True)
+    return None

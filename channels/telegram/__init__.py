@@ -1,7 +1,8 @@
 """Telegram through aiogram 3: long polling or webhook, sending within Telegram's limits."""
 
-from channels.telegram.channel import (IN_FLIGHT, SECRET_HEADER, TEXT_LIMIT, TelegramChannel,
-                                       classify_failure, poller_name)
+from channels.telegram.channel import (API_ERRORS, IN_FLIGHT, SECRET_HEADER, TEXT_LIMIT,
+                                       TelegramChannel, classify_failure, poller_name,
+                                       retry_after_of)
 
-__all__ = ["IN_FLIGHT", "SECRET_HEADER", "TEXT_LIMIT", "TelegramChannel", "classify_failure",
-           "poller_name"]
+__all__ = ["API_ERRORS", "IN_FLIGHT", "SECRET_HEADER", "TEXT_LIMIT", "TelegramChannel",
+           "classify_failure", "poller_name", "retry_after_of"]

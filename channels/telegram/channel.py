@@ -50,13 +50,15 @@ from core.contracts import (
     OutboundMessage,
 )
 from channels.delivery import Failure, RetryPolicy, SendLedger, SendRateLimiter, send_with_retries
-from channels.polling import RECONNECT, PollerLease, UnsharedLease, store_all
+from channels.polling import PollerLease, UnsharedLease, read_each, store_all
+from core.retry import until_done
 from channels.telegram.inbound import ALLOWED_UPDATES, to_inbound
 from channels.telegram.outbound import reply_markup
 from channels.telegram.session import JsonBodySession
 from channels.text import split_text
 
-__all__ = ["IN_FLIGHT", "SECRET_HEADER", "TEXT_LIMIT", "TelegramChannel", "poller_name"]
+__all__ = ["API_ERRORS", "IN_FLIGHT", "SECRET_HEADER", "TEXT_LIMIT", "TelegramChannel", "poller_name",
+           "retry_after_of"]
 
 log = logging.getLogger(__name__)
 
@@ -178,10 +180,10 @@ class TelegramChannel:
             # Telegram would resend a malformed update forever; keep it in the log instead.
             log.error("malformed Telegram update dropped: %r", body[:2000])
             return web.Response(text="malformed update")
-        message = to_inbound(update)
-        if message is not None:
+        messages = read_each([update], to_inbound, channel="telegram")
+        if messages:
             try:
-                await sink([message])
+                await sink(messages)
             except Exception:
                 log.exception("storing Telegram update %s failed", update.update_id)
                 return web.Response(status=500, text="not stored")
@@ -204,22 +206,15 @@ class TelegramChannel:
         await self._until_done("deleteWebhook", functools.partial(
             self._bot.delete_webhook, drop_pending_updates=False))
         offset: int | None = None
-        failures = 0
         while True:
-            try:
-                updates = await self._bot.get_updates(
-                    offset=offset, timeout=self._poll_timeout, allowed_updates=ALLOWED_UPDATES,
-                    request_timeout=int(self._poll_timeout + self._request_timeout))
-            except (TelegramAPIError, ClientDecodeError) as exc:
-                failures += 1
-                delay = _poll_delay(exc, failures)
-                log.warning("Telegram getUpdates failed (%s); retrying in %.1fs", exc, delay)
-                await asyncio.sleep(delay)
-                continue
-            failures = 0
+            updates = await until_done(
+                functools.partial(self._bot.get_updates, offset=offset, timeout=self._poll_timeout,
+                                  allowed_updates=ALLOWED_UPDATES,
+                                  request_timeout=int(self._poll_timeout + self._request_timeout)),
+                retry_on=API_ERRORS, hint=retry_after_of, what="Telegram getUpdates")
             if not updates:
                 continue
-            await store_all(sink, [m for m in map(to_inbound, updates) if m is not None])
+            await store_all(sink, read_each(updates, to_inbound, channel="telegram"))
             await asyncio.gather(*(self._answer_callback(u.callback_query) for u in updates
                                    if u.callback_query is not None))
             offset = updates[-1].update_id + 1
@@ -253,16 +248,7 @@ class TelegramChannel:
 
     async def _until_done(self, what: str, call: Callable[[], Awaitable[object]]) -> None:
         """A setup call that the channel cannot work without: retried until it succeeds."""
-        failures = 0
-        while True:
-            try:
-                await call()
-                return
-            except (TelegramAPIError, ClientDecodeError) as exc:
-                failures += 1
-                delay = _poll_delay(exc, failures)
-                log.warning("Telegram %s failed (%s); retrying in %.1fs", what, exc, delay)
-                await asyncio.sleep(delay)
+        await until_done(call, retry_on=API_ERRORS, hint=retry_after_of, what=f"Telegram {what}")
 
 
 def _answer_models() -> tuple[object, ...]:
@@ -281,14 +267,16 @@ def _chat_id(chat_id: str) -> int | str:
         return chat_id
 
 
-def _poll_delay(exc: Exception, failures: int) -> float:
-    if isinstance(exc, TelegramRetryAfter):
-        return float(exc.retry_after)
-    return RECONNECT.backoff(failures)
+API_ERRORS = (TelegramAPIError, ClientDecodeError)
+"""What a failed Bot API call raises (a poller retries these)."""
+
+
+def retry_after_of(exc: BaseException) -> float | None:
+    """The wait Telegram asked for (429), if it did."""
+    return float(exc.retry_after) if isinstance(exc, TelegramRetryAfter) else None
 
 
 def classify_failure(exc: Exception) -> Failure | None:
-    """How a failed Bot API call is handled: retried, permanent, or a configuration fault."""
     """How a failed Bot API call is handled: retried, permanent, or a configuration fault."""
     if isinstance(exc, TelegramRetryAfter):
         return Failure(retryable=True, retry_after=float(exc.retry_after))

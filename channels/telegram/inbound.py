@@ -9,6 +9,7 @@ from __future__ import annotations
 from aiogram.types import CallbackQuery, Message, Update
 
 from core.contracts import Action, Attachment, AttachmentKind, ChannelKind, InboundMessage
+from core.numbers import ascii_digits
 from channels.buttons import decode_button
 
 __all__ = ["ALLOWED_UPDATES", "to_inbound"]
@@ -132,5 +133,5 @@ def _meta(message: Message) -> dict[str, str]:
 
 
 def _phone(number: str) -> str:
-    digits = "".join(ch for ch in number if ch.isdigit())
+    digits = ascii_digits(number)
     return f"+{digits}" if digits else number

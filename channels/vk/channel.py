@@ -32,7 +32,8 @@ from core.contracts import (
     OutboundMessage,
 )
 from channels.delivery import Failure, RetryPolicy, SendRateLimiter, send_with_retries
-from channels.polling import RECONNECT, PollerLease, UnsharedLease, store_all
+from channels.polling import PollerLease, UnsharedLease, read_each, store_all
+from core.retry import until_done
 from channels.text import split_text
 from channels.vk.inbound import sender_of, to_inbound
 from channels.vk.keyboard import keyboard_json
@@ -166,20 +167,13 @@ class VkChannel:
     async def _poll(self, sink: InboundSink) -> None:
         server = await self._until_done("groups.getLongPollServer", self._long_poll_server)
         ts = await self._lease.load_cursor() or server.ts
-        failures = 0
         while True:
-            try:
-                answer = await self._http.request_json(
-                    server.url, method="POST",
+            answer = await until_done(
+                functools.partial(
+                    self._http.request_json, server.url, method="POST",
                     data={"act": "a_check", "key": server.key, "ts": ts, "wait": self._wait},
-                    timeout=aiohttp.ClientTimeout(total=self._wait + self._request_timeout))
-            except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
-                failures += 1
-                delay = RECONNECT.backoff(failures)
-                log.warning("VK long poll failed (%s); retrying in %.1fs", exc, delay)
-                await asyncio.sleep(delay)
-                continue
-            failures = 0
+                    timeout=aiohttp.ClientTimeout(total=self._wait + self._request_timeout)),
+                retry_on=(aiohttp.ClientError, TimeoutError, ValueError), what="VK long poll")
             failed = answer.get("failed")
             if failed == 1:
                 log.error("VK long poll: event history lost before ts %s; continuing from %s",
@@ -196,9 +190,9 @@ class VkChannel:
                 continue
             updates = [u for u in answer.get("updates") or () if isinstance(u, Mapping)]
             if updates:
-                names = await self._display_names(sender_of(u) for u in updates)
-                messages = [to_inbound(update, names) for update in updates]
-                await store_all(sink, [m for m in messages if m is not None])
+                names = await self._display_names(_sender(u) for u in updates)
+                await store_all(sink, read_each(
+                    updates, functools.partial(to_inbound, names=names), channel="vk"))
                 await asyncio.gather(*(self._answer_press(u) for u in updates
                                        if u.get("type") == "message_event"))
             new_ts = str(answer.get("ts", ts))
@@ -247,15 +241,16 @@ class VkChannel:
                                        what=f"VK send to {chat_id}")
 
     async def _until_done(self, what: str, call: Callable[[], Awaitable[T]]) -> T:
-        failures = 0
-        while True:
-            try:
-                return await call()
-            except (VKAPIError, VkUnavailable, aiohttp.ClientError, TimeoutError, KeyError) as exc:
-                failures += 1
-                delay = RECONNECT.backoff(failures)
-                log.warning("VK %s failed (%s); retrying in %.1fs", what, exc, delay)
-                await asyncio.sleep(delay)
+        return await until_done(call, what=f"VK {what}", retry_on=(
+            VKAPIError, VkUnavailable, aiohttp.ClientError, TimeoutError, KeyError))
+
+
+def _sender(event: Mapping[str, Any]) -> int | None:
+    """The update's sender, None when it cannot be read (the update is then skipped)."""
+    try:
+        return sender_of(event)
+    except Exception:  # noqa: BLE001 - read_each logs the update
+        return None
 
 
 def _is_vk_reference(file_id: str | None) -> bool:

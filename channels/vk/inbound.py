@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
 import mimetypes
 from collections.abc import Mapping
 from typing import Any
@@ -17,6 +18,8 @@ __all__ = ["BUTTON_KEY", "attachment_reference", "sender_of", "to_inbound"]
 
 BUTTON_KEY = "sb"            # our buttons' payload: {"sb": "<action>:<payload>"}
 _CHAT_PEER_BASE = 2_000_000_000
+
+log = logging.getLogger(__name__)
 _LANGUAGES = {0: "ru", 1: "uk", 2: "be", 3: "en", 4: "es", 6: "de", 12: "fr", 97: "kk"}
 
 Event = Mapping[str, Any]
@@ -117,7 +120,7 @@ def _button_payload(raw: Any) -> tuple[Action | None, str | None]:
 
 
 def _attachments(message: Mapping[str, Any]) -> tuple[Attachment, ...]:
-    found = [_attachment(item) for item in message.get("attachments") or ()
+    found = [_readable_attachment(item) for item in message.get("attachments") or ()
              if isinstance(item, Mapping)]
     geo = message.get("geo")
     if isinstance(geo, Mapping) and isinstance(geo.get("coordinates"), Mapping):
@@ -125,6 +128,15 @@ def _attachments(message: Mapping[str, Any]) -> tuple[Attachment, ...]:
         found.append(Attachment(AttachmentKind.LOCATION,
                                 url=f"geo:{where.get('latitude')},{where.get('longitude')}"))
     return tuple(found)
+
+
+def _readable_attachment(item: Mapping[str, Any]) -> Attachment:
+    """An attachment we cannot read is kept as an unknown one: the message still counts."""
+    try:
+        return _attachment(item)
+    except (TypeError, ValueError, AttributeError, KeyError):
+        log.warning("unreadable VK attachment kept as unknown: %r", item)
+        return Attachment(AttachmentKind.OTHER, name=str(item.get("type"))[:100])
 
 
 def _attachment(item: Mapping[str, Any]) -> Attachment:

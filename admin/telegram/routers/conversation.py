@@ -18,6 +18,7 @@ from admin.telegram.texts import say
 from admin.desk import OperatorDesk
 from core.contracts import ChannelKind
 from core.models import Operator
+from core.numbers import whole_number
 
 __all__ = ["build_router"]
 
@@ -100,25 +101,26 @@ async def history(message: Message, operator: Operator, desk: OperatorDesk, focu
 
 async def merge(message: Message, command: CommandObject, operator: Operator, desk: OperatorDesk,
                 focus: Focus, sender: AdminSender) -> None:
-    number, _, note = (command.args or "").strip().lstrip("#").partition(" ")
-    if not number.isdigit():
+    typed, _, note = (command.args or "").strip().lstrip("#").partition(" ")
+    number = whole_number(typed)
+    if number is None:
         await sender.text(where(message), say("usage_merge", operator.language))
         return
     conversation_id = await _focused(message, operator, focus, sender)
     if conversation_id is None:
         return
-    done = await desk.merge(operator.id, conversation_id, int(number), note.strip() or None)
+    done = await desk.merge(operator.id, conversation_id, number, note.strip() or None)
     await sender.text(where(message), say("merged", operator.language, record=done.record_id,
                                           merged=done.merged_id, survivor=done.survivor_id))
 
 
 async def unmerge(message: Message, command: CommandObject, operator: Operator, desk: OperatorDesk,
                   sender: AdminSender) -> None:
-    number = (command.args or "").strip().lstrip("#")
-    if not number.isdigit():
+    number = whole_number((command.args or "").strip().lstrip("#"))
+    if number is None:
         await sender.text(where(message), say("usage_unmerge", operator.language))
         return
-    done = await desk.unmerge(operator.id, int(number))
+    done = await desk.unmerge(operator.id, number)
     await sender.text(where(message), say("unmerged", operator.language, record=done.record_id,
                                           merged=done.merged_id))
 

@@ -15,6 +15,7 @@ from admin.telegram.state import ActiveConversations
 from admin.telegram.texts import say
 from admin.desk import ConversationView, OperatorDesk, QueueView
 from core.models import Operator
+from core.numbers import whole_number
 
 __all__ = ["build_router"]
 
@@ -86,8 +87,8 @@ async def _opened(view: ConversationView, operator: Operator, active: ActiveConv
 
 
 def _number(text: str | None) -> int | None:
-    value = (text or "").strip().lstrip("#")
-    return int(value) if value.isdigit() and 0 < int(value) < 2**63 else None
+    value = whole_number((text or "").strip().lstrip("#"))
+    return value if value else None
 
 
 def build_router() -> Router:

@@ -1,0 +1,186 @@
+"""Replies the channel could not deliver now: kept PENDING with a next attempt time, sent
+later by the outbox's sweeper in each chat's order, or marked undelivered (and the desk
+told) when the failure is permanent or the deadline passed. Real gateway, real aiogram
+against the local Bot API server."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from channel_harness import until
+from fake_telegram import FakeTelegram
+from sqlalchemy import select
+from stepping_clock import SteppingClock
+
+from channels.delivery import RetryPolicy
+from channels.telegram import TelegramChannel
+from core.contracts import ChannelKind, DeliveryReceipt, InboundMessage, InboundSink, OutboundMessage
+from core.models import ConversationEvent, Delivery, Direction, EventKind, Message
+from switchboard.app import Gateway
+
+USER = 4242
+RETRY = RetryPolicy(attempts=3, base_delay=0.05, max_delay=0.1)
+
+
+@dataclass
+class World:
+    gateway: Gateway
+    telegram: FakeTelegram
+    clock: SteppingClock
+    channel: TelegramChannel
+
+
+@pytest.fixture
+async def world(gateway: Gateway, telegram: FakeTelegram,
+                clock: SteppingClock) -> AsyncIterator[World]:
+    channel = TelegramChannel(telegram.token, api_base=telegram.base_url, poll_timeout=1,
+                              request_timeout=3, retry=RETRY)
+    gateway.adapters[ChannelKind.TELEGRAM] = channel
+    try:
+        yield World(gateway, telegram, clock, channel)
+    finally:
+        await gateway.outbox.drain()
+        gateway.adapters.pop(ChannelKind.TELEGRAM)
+        await channel.aclose()
+
+
+async def client_writes(world: World, text: str, message_id: int) -> None:
+    """A message from the Telegram client, through the engine (as the poller hands it in)."""
+    await world.gateway.engine.handle(InboundMessage(
+        channel=ChannelKind.TELEGRAM, external_user_id=str(USER), chat_id=str(USER),
+        platform_message_id=f"{USER}:{message_id}", text=text, display_name="Иван"))
+    await world.gateway.outbox.drain()
+
+
+async def replies(world: World) -> list[Message]:
+    async with world.gateway.sessions() as session:
+        return list(await session.scalars(
+            select(Message).where(Message.direction == Direction.OUT).order_by(Message.id)))
+
+
+async def test_a_long_retry_after_is_sent_later_by_the_sweeper(world: World) -> None:
+    world.telegram.fail("sendMessage", status=429, retry_after=600)
+    await client_writes(world, "Я потерял карту, что делать?", 1)
+    [reply] = await replies(world)
+    assert reply.delivery is Delivery.PENDING and reply.attempts == 1
+    assert reply.next_attempt_at is not None
+    assert reply.next_attempt_at >= world.clock.now + dt.timedelta(seconds=600)
+    assert world.telegram.texts_to(USER) == []
+
+    assert await world.gateway.outbox.sweep() == 0  # not due yet
+    world.clock.advance(seconds=601)
+    assert await world.gateway.outbox.sweep() == 1
+    await world.gateway.outbox.drain()
+    [reply] = await replies(world)
+    assert reply.delivery is Delivery.SENT
+    assert "заблокируйте карту" in world.telegram.texts_to(USER)[0].lower()
+
+
+async def test_a_bot_api_outage_is_survived(world: World) -> None:
+    telegram = world.telegram
+    port = int(telegram.base_url.rsplit(":", 1)[1])
+    await telegram.close()  # the Bot API server is gone
+    await client_writes(world, "Я потерял карту, что делать?", 1)
+    [reply] = await replies(world)
+    assert reply.delivery is Delivery.PENDING and reply.attempts == 1
+    assert "gave up for now" in (reply.delivery_error or "")
+
+    await telegram.start(port)  # back, a few minutes later
+    world.clock.advance(minutes=5)
+    assert await world.gateway.outbox.sweep() == 1
+    await world.gateway.outbox.drain()
+    [reply] = await replies(world)
+    assert reply.delivery is Delivery.SENT and reply.next_attempt_at is None
+    assert "заблокируйте карту" in telegram.texts_to(USER)[0].lower()
+
+
+async def test_replies_keep_their_order_in_a_chat(world: World) -> None:
+    world.telegram.fail("sendMessage", status=429, retry_after=300)
+    await client_writes(world, "Я потерял карту, что делать?", 1)
+    await client_writes(world, "Спасибо", 2)  # its reply must wait behind the first
+    first, second = await replies(world)
+    assert first.delivery is Delivery.PENDING and first.attempts == 1
+    assert second.delivery is Delivery.PENDING and second.attempts == 0
+    assert world.telegram.texts_to(USER) == []
+
+    world.clock.advance(seconds=301)
+    assert await world.gateway.outbox.sweep() == 2
+    await world.gateway.outbox.drain()
+    assert all(m.delivery is Delivery.SENT for m in await replies(world))
+    sent = world.telegram.texts_to(USER)
+    assert len(sent) == 2 and "заблокируйте карту" in sent[0].lower()
+    assert sent[1] == second.text
+
+    await client_writes(world, "Спасибо!", 3)  # the chat is free again: sent at once
+    assert len(world.telegram.texts_to(USER)) == 3
+
+
+async def notices(gateway: Gateway, into: list[dict[str, Any]]) -> None:
+    async for notice in gateway.feed.listen():
+        into.append(notice)
+
+
+async def test_a_permanent_failure_is_undelivered_and_the_desk_is_told(world: World) -> None:
+    heard: list[dict[str, Any]] = []
+    listener = asyncio.create_task(notices(world.gateway, heard))
+    await asyncio.sleep(0.2)  # subscribed
+    try:
+        world.telegram.blocked.add(USER)
+        await client_writes(world, "Я потерял карту, что делать?", 1)
+        [reply] = await replies(world)
+        assert reply.delivery is Delivery.FAILED and reply.next_attempt_at is None
+        await until(lambda: any(n["kind"] == "undelivered" for n in heard), timeout=5)
+    finally:
+        listener.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await listener
+    [notice] = [n for n in heard if n["kind"] == "undelivered"]
+    assert notice["message_id"] == reply.id
+    async with world.gateway.sessions() as session:
+        events = list(await session.scalars(select(ConversationEvent).where(
+            ConversationEvent.kind == EventKind.UNDELIVERED)))
+    assert [e.data["message_id"] for e in events] == [reply.id]
+    assert await world.gateway.outbox.sweep() == 0  # never tried again
+
+
+async def test_a_wait_past_the_deadline_is_undelivered(world: World) -> None:
+    world.telegram.fail("sendMessage", status=429, retry_after=25 * 3600)
+    await client_writes(world, "Я потерял карту, что делать?", 1)
+    [reply] = await replies(world)
+    assert reply.delivery is Delivery.FAILED
+    assert "not delivered within 24 h" in (reply.delivery_error or "")
+
+
+async def test_a_reply_left_pending_by_a_dead_send_is_taken_by_the_sweeper(world: World) -> None:
+    """A reply nobody marked sent (the process died mid-send) goes once its lease ends."""
+    gateway = world.gateway
+    gateway.adapters.pop(ChannelKind.TELEGRAM)  # the send never happens in this process…
+    gateway.adapters[ChannelKind.TELEGRAM] = _Silent()
+    await client_writes(world, "Я потерял карту, что делать?", 1)
+    gateway.adapters[ChannelKind.TELEGRAM] = world.channel
+    [reply] = await replies(world)
+    assert reply.delivery is Delivery.PENDING and reply.attempts == 0
+    assert await gateway.outbox.sweep() == 0  # still within its send lease
+    world.clock.advance(minutes=3)
+    assert await gateway.outbox.sweep() == 1
+    await gateway.outbox.drain()
+    assert "заблокируйте карту" in world.telegram.texts_to(USER)[0].lower()
+
+
+class _Silent:
+    """A channel whose send never returns (a process about to die)."""
+
+    kind = ChannelKind.TELEGRAM
+
+    async def send(self, message: OutboundMessage) -> DeliveryReceipt:
+        raise asyncio.CancelledError
+
+    async def run(self, sink: InboundSink) -> None: ...
+
+    async def aclose(self) -> None: ...
