@@ -29,7 +29,6 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
@@ -46,6 +45,8 @@ from bot.replies import article_answer
 from core.messages import add_message, add_reply
 from core.texts import language_of, locale_language, say
 from bot.outbox import Outbox
+from bot.promises import promised_moment
+from bot.queued import acknowledge_queued
 from kb.index import Decision, Match
 from routing.queue import OperatorQueue, QueueEntry
 from identity.recognition import Recognition
@@ -483,7 +484,8 @@ class Engine:
             plan.handled_ids.extend(handled)
             return
         if with_operators:
-            if conversation.status is ConversationStatus.QUEUED and _asks_for_human(inbound):
+            if conversation.status is ConversationStatus.QUEUED and await acknowledge_queued(
+                    session, conversation, now):  # once per wait, not once per message
                 await self._reply(session, conversation, say("still_queued", language), now, plan)
             return
 
@@ -646,12 +648,12 @@ class Engine:
     def _handoff_text(self, language: str, deadline: dt.datetime, position: int | None,
                       now: dt.datetime) -> str:
         zone = self._levels.calendar.zone
-        when = _moment(deadline, now, zone, language, deadline=True)
+        when = promised_moment(deadline, now, zone, language, deadline=True)
         opening_at = self._levels.calendar.next_opening(now)  # now, when open
         # Out of hours the client hears when operators are back, unless the category is
         # served around the clock (a lost card): its deadline comes before the opening.
         if now < opening_at <= deadline:
-            opening = _moment(opening_at, now, zone, language)
+            opening = promised_moment(opening_at, now, zone, language)
             return say("handoff_after_hours", language, opening=opening, deadline=when)
         if position is None:
             return say("handoff_queued_no_position", language, deadline=when)
@@ -680,18 +682,3 @@ def _asks_for_human(inbound: InboundMessage) -> bool:
 
 def _subject(subject: str | None) -> str | None:
     return subject.strip()[:500] if subject and subject.strip() else None
-
-
-def _moment(moment: dt.datetime, now: dt.datetime, zone: ZoneInfo, language: str, *,
-            deadline: bool = False) -> str:
-    """'сегодня в 17:50' / 'tomorrow at 09:00'; with `deadline`, 'сегодня до 17:50' /
-    'today by 17:50'."""
-    local, today = moment.astimezone(zone), now.astimezone(zone).date()
-    ru, en = ("до", "by") if deadline else ("в", "at")
-    clock = local.strftime("%H:%M")
-    if local.date() == today:
-        return f"сегодня {ru} {clock}" if language == "ru" else f"today {en} {clock}"
-    if local.date() == today + dt.timedelta(days=1):
-        return f"завтра {ru} {clock}" if language == "ru" else f"tomorrow {en} {clock}"
-    return (local.strftime(f"%d.%m {ru} %H:%M") if language == "ru"
-            else local.strftime(f"on %d %b {en} %H:%M"))

@@ -121,6 +121,7 @@ class EventKind(str, enum.Enum):
     MERGED = "merged"
     UNDELIVERED = "undelivered"
     BOUNCED = "bounced"
+    QUEUE_ACKNOWLEDGED = "queue_acknowledged"   # a queued client's message answered once
 
 
 class Client(InsertedInBatches, Base):

@@ -60,9 +60,10 @@ TEXTS: dict[str, dict[str, str]] = {
               "back {opening}, and we will answer {deadline}.",
     },
     "still_queued": {
-        "ru": "Ваш вопрос уже в очереди, оператор скоро ответит. Новые сообщения он тоже увидит.",
-        "en": "Your question is already in the queue and an operator will answer soon. They will see "
-              "your new messages too.",
+        "ru": "Получили ваше сообщение: вопрос уже в очереди, оператор увидит и это сообщение, "
+              "и все следующие.",
+        "en": "Got your message: your question is already in the queue, and the operator will see "
+              "this message and any you add.",
     },
     "operator_joined": {
         "ru": "Оператор {operator} подключился к разговору.",
