@@ -307,7 +307,9 @@ class Engine:
             action=inbound.action.value if inbound.action else None,
             channel_message_id=inbound.platform_message_id, automated=inbound.automated,
             created_at=now)
-        if not placed.rated:
+        if placed.rated:   # thanked after the rating is stored, so the thread reads in order
+            await self._reply(session, conversation, say("rated", plan.language), now, plan)
+        else:
             await self._policy(session, inbound, conversation, placed.client, message,
                                plan.language, now, plan, known)
         return plan
@@ -456,8 +458,6 @@ class Engine:
         conversation.rating = int(score_text)
         record(session, conversation, EventKind.RATED, now, rating=conversation.rating,
                operator_id=conversation.assigned_operator_id)
-        plan.replies.append(await add_reply(session, conversation, text=say("rated", language),
-                                            author=Author.BOT, at=now))
         return conversation
 
     # -- the dialogue policy --------------------------------------------------------------
