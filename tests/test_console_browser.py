@@ -6,6 +6,7 @@ client's rating and the closed state after Close. Screenshots go to var/screensh
 from __future__ import annotations
 
 import itertools
+import re
 from collections.abc import AsyncIterator
 
 import pytest
@@ -150,3 +151,43 @@ async def test_on_a_phone_the_queue_and_the_thread_take_turns(
     await page.click("#conv-back")
     await expect(page.locator(".queue-pane")).to_be_visible()
     await page.context.close()
+
+
+async def test_the_visitor_is_acknowledged_sees_their_rating_and_where_conversations_end(
+        browser: Browser, gateway: Gateway, served: str) -> None:
+    visitor = await (await browser.new_context(locale="ru-RU",
+                                                viewport={"width": 420, "height": 860})).new_page()
+    await visitor.goto(served + "/")
+    await expect(visitor.locator("#status-text")).to_have_text("На связи")
+    await visitor.click("#human")
+    await expect(visitor.locator(".row.bot")).to_have_count(1)
+    for text in ("алло?", "номер договора 4411"):            # one acknowledgement, not two
+        await visitor.fill("#input", text)
+        await visitor.press("#input", "Enter")
+    await expect(visitor.locator(".row.bot").last).to_contain_text("уже в очереди")
+    await expect(visitor.locator(".row.client:not(.pending)")).to_have_count(3)
+    await expect(visitor.locator(".row.bot")).to_have_count(2)
+
+    console = await open_console(browser, served, 1400)
+    await console.keyboard.press("Alt+N")
+    await expect(console.locator(".status-pill")).to_have_text("в работе")
+    console.once("dialog", lambda dialog: dialog.accept())
+    await console.keyboard.press("Alt+C")
+    await expect(console.locator(".status-pill")).to_have_text("закрыт")
+
+    await visitor.locator(".buttons.rating button", has_text="5").click()
+    await expect(visitor.locator(".row.bot").last).to_have_text(re.compile("Спасибо за оценку"))
+    await visitor.reload()
+    chips = visitor.locator(".row.client.chip .bubble")
+    await expect(chips.last).to_have_text("Ваша оценка: 5")
+    order = await visitor.locator(".row .bubble").all_inner_texts()
+    assert order.index("Ваша оценка: 5") < len(order) - 1 and "Спасибо" in order[-1]
+
+    await visitor.fill("#input", "И ещё вопрос: как закрыть вклад?")
+    await visitor.press("#input", "Enter")
+    await expect(visitor.locator(".row.client:not(.pending)")).to_have_count(5)
+    await visitor.reload()
+    await expect(visitor.locator(".divider")).to_have_text("Новый разговор")
+    await screenshot(visitor, "web-chat")
+    await console.context.close()
+    await visitor.context.close()
