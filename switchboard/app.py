@@ -27,6 +27,7 @@ from admin.telegram import AdminBot, AdminBotOptions, Audience
 from admin.desk import OperatorDesk
 from admin.metrics import metrics_handler
 from admin.reports import Report, build_report, run_daily_summaries
+from admin.reports_page import ReportOptions, ReportsPage
 from admin.web import OperatorConsole
 from core.contracts import ChannelAdapter, ChannelKind
 from core.db import SessionFactory, create_engine, session_factory, upgrade, write_lock
@@ -130,6 +131,10 @@ async def open_gateway(settings: Settings, *,
             console = OperatorConsole(desk, feed, settings.operator_token.get_secret_value(),
                                       groups=levels.groups)
             http.add_routes(console.routes())
+            http.add_routes(ReportsPage(sessions, levels.calendar, settings.operator_token.get_secret_value(),
+                                        ReportOptions(settings.recontact_days,
+                                                      dt.timedelta(minutes=settings.idle_close_minutes),
+                                                      settings.language), clock).routes())
             http.on_shutdown.append(lambda _app: console.aclose())  # open consoles would stall it
             http.router.add_get("/metrics", metrics_handler(sessions, queue=queue))
             gateway = Gateway(settings=settings, sessions=sessions, redis=redis, knowledge=knowledge,
