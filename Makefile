@@ -3,15 +3,26 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
+LOCK := requirements/lock.txt
 
-.PHONY: run test system-deps bench
+.PHONY: run test lint lock system-deps bench
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
-$(INSTALLED): pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[test]'
+# Exactly the versions in the lock, then the project itself without touching them.
+# `pip check` fails when pyproject.toml asks for something the lock lacks: run `make lock`.
+$(INSTALLED): pyproject.toml $(LOCK) | $(BIN)/python
+	$(BIN)/pip install --quiet --disable-pip-version-check -r $(LOCK)
+	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps -e .
+	$(BIN)/pip check
 	touch $(INSTALLED)
+
+# Regenerate the lock from pyproject.toml (the dependencies and the test extras), taking
+# the newest versions the ranges allow. Commit the result.
+lock: $(INSTALLED)
+	$(BIN)/pip-compile --quiet --upgrade --extra test --strip-extras --no-emit-index-url \
+	  --no-emit-find-links --output-file $(LOCK) pyproject.toml
 
 run: $(INSTALLED)
 	$(BIN)/switchboard run
@@ -27,11 +38,19 @@ system-deps:
 	    echo "installing$$missing"; \
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
 	  else \
-	    echo "cannot install$$missing (needs root and apt-get): the tests that need them will skip"; \
+	    echo "cannot install$$missing (needs root and apt-get): the tests that need them skip, and fail under CI=true"; \
 	  fi; \
 	fi
 
-test: system-deps $(INSTALLED)
+# The layer contracts, the linter and the type checker, as configured in pyproject.toml.
+lint: $(INSTALLED)
+	$(BIN)/lint-imports
+	$(BIN)/ruff check .
+# enabled after the one-time reformat:
+#	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+test: system-deps lint
 	$(BIN)/pytest -q $(PYTEST_ARGS)
 
 bench: $(INSTALLED)

@@ -29,14 +29,14 @@ import logging
 import re
 import secrets
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from aiohttp import WSCloseCode, WSMsgType, web
 
 from core.history import HistoryItem, history_item_id
-from core.contracts import (Action, Attachment, Button, ChannelKind, DeliveryReceipt, InboundMessage,
+from core.contracts import (Action, ChannelKind, DeliveryReceipt, InboundMessage,
                            InboundSink, OutboundMessage)
 
 __all__ = ["MAX_TEXT", "VISITOR_COOKIE", "WebChat", "same_origin"]

@@ -58,4 +58,4 @@ class DeskFeed:
                 if message.get("type") == "message":
                     yield json.loads(message["data"])
         finally:
-            await pubsub.aclose()
+            await pubsub.aclose()  # type: ignore[no-untyped-call]  # redis-py leaves it unannotated

@@ -14,7 +14,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.contracts import Attachment, Button, ChannelKind
+from core.contracts import Attachment, Button
 from core.db import AppendedRow, append_row
 from core.models import Author, Base, Conversation, Delivery, Direction, Identity, Message
 

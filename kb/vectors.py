@@ -71,7 +71,7 @@ class _Block:
         for doc in docs:
             words = doc.split()
             for n in range(low, high + 1):
-                grams = words if n == 1 else map(" ".join, zip(*(words[k:] for k in range(n))))
+                grams = words if n == 1 else map(" ".join, zip(*(words[k:] for k in range(n)), strict=False))
                 indices += [vocabulary.setdefault(g, len(vocabulary)) for g in grams]
             indptr.append(len(indices))
         counts = sp.csr_matrix((np.ones(len(indices), dtype=np.float32), indices, indptr),

@@ -123,11 +123,11 @@ class SlaWatcher:
         async with self.sessions() as session, session.begin():
             known = set((await session.scalars(
                 select(Conversation.id).where(Conversation.id.in_(ids)))).all())
-            recorded = set((await session.execute(
+            recorded = {(row.conversation_id, row.kind) for row in (await session.execute(
                 select(ConversationEvent.conversation_id, ConversationEvent.kind).where(
                     ConversationEvent.conversation_id.in_(ids),
                     ConversationEvent.kind.in_([EventKind.SLA_WARNING, EventKind.SLA_BREACHED]),
-                ))).all())
+                ))).all()}
             for gone in ids - known:
                 log.warning("conversation %s is in the queue but not in the database; "
                             "run `switchboard queue rebuild`", gone)

@@ -1,4 +1,7 @@
-"""`switchboard`: the one entry point; the only place settings are read."""
+"""`switchboard`: the one entry point; the only place settings are read.
+
+Every command imports what it needs when it runs, so `switchboard --help` answers at once.
+"""
 
 from __future__ import annotations
 
@@ -12,8 +15,6 @@ from switchboard.commands.operators import operators_app
 from switchboard.commands.queue import queue_app
 from switchboard.commands.report import report
 from switchboard.commands.services import run_command, settings_or_exit
-from switchboard.redis_server import RedisUnavailable
-from routing.errors import ServiceLevelsError
 
 app = typer.Typer(help="Switchboard: a chatbot-first customer-support gateway.", no_args_is_help=True)
 db_app = typer.Typer(help="The database.", no_args_is_help=True)
@@ -27,7 +28,9 @@ app.command()(report)
 @app.command()
 def run() -> None:
     """Start the gateway: web chat, operator console and every configured channel."""
+    from routing.errors import ServiceLevelsError
     from switchboard.app import serve
+    from switchboard.redis_server import RedisUnavailable
 
     settings = settings_or_exit()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")

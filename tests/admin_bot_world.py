@@ -113,7 +113,7 @@ async def world(gateway: Gateway, admin_telegram: ForumTelegram) -> AsyncIterato
     telegram, vk = FakeTelegram(), FakeVk()
     await telegram.start()
     await vk.start()
-    channels = [
+    channels: list[TelegramChannel | VkChannel] = [
         TelegramChannel(telegram.token, api_base=telegram.base_url, poll_timeout=1,
                         request_timeout=5, retry=RETRY),
         VkChannel(vk.token, vk.group_id, api_base=vk.base_url, wait=1, request_timeout=5, retry=RETRY),

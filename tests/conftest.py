@@ -5,18 +5,21 @@ each test starts from an empty database (FLUSHDB). The database is `DATABASE_URL
 set, in which case a fresh database named after it is created on that server for this
 run and dropped afterwards (so two runs never collide); otherwise a SQLite file. Migrations
 run once per session; every table is emptied after each test.
+
+Under CI (`CI=true`) a skipped test fails the run, unless it is on SKIPS_ALLOWED_IN_CI:
+a test that did not run proves nothing, and a skip is easy to miss in a green run.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import os
 import tempfile
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Generator
 from pathlib import Path
 
 import pytest
+from _pytest.reports import TestReport
 from pydantic import SecretStr
 from redis.asyncio import Redis
 from sqlalchemy import text
@@ -105,7 +108,8 @@ def settings(request: pytest.FixtureRequest, tmp_path: Path, database_url: str,
     `@pytest.mark.parametrize("settings", [{"field": value}], indirect=True)`."""
     overrides = getattr(request, "param", {})
     return Settings(var_dir=tmp_path / "var", database_url=database_url, redis_url=redis_url,
-                    http_port=0, operator_token=SecretStr("test-operator-token"), _env_file=None,
+                    http_port=0, operator_token=SecretStr("test-operator-token"),
+                    _env_file=None,  # type: ignore[call-arg]  # pydantic-settings' own argument
                     **overrides)
 
 
@@ -142,3 +146,22 @@ async def vk() -> AsyncIterator[FakeVk]:
     await server.start()
     yield server
     await server.close()
+
+
+# Tests that may skip under CI, by node id, each with the reason. Keep it short: a skip
+# here is a check CI never makes.
+SKIPS_ALLOWED_IN_CI: dict[str, str] = {}
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item,
+                              call: pytest.CallInfo[None]) -> Generator[None, TestReport, TestReport]:
+    """Under CI, turn a skip that is not on the allow-list into a failure."""
+    report = yield
+    if (report.skipped and not hasattr(report, "wasxfail") and os.environ.get("CI") == "true"
+            and item.nodeid not in SKIPS_ALLOWED_IN_CI):
+        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
+        report.outcome = "failed"
+        report.longrepr = (f"skipped under CI=true ({reason}); a skip fails CI unless the test "
+                           f"is on SKIPS_ALLOWED_IN_CI in tests/conftest.py")
+    return report

@@ -328,12 +328,12 @@ class FakeVk:
         if params.get("act") != "a_check" or params.get("key") != self._key:
             return web.json_response({"failed": 2})
         try:
-            ts = int(params.get("ts", ""))
+            ts = int(str(params.get("ts", "")))
         except ValueError:
             return web.json_response({"failed": 1, "ts": str(len(self._events))})
         if ts > len(self._events):
             return web.json_response({"failed": 1, "ts": str(len(self._events))})
-        deadline = time.monotonic() + min(float(params.get("wait") or 25), 90)
+        deadline = time.monotonic() + min(float(str(params.get("wait") or 25)), 90)
         while len(self._events) <= ts and time.monotonic() < deadline:
             self._arrived.clear()
             with contextlib.suppress(TimeoutError):

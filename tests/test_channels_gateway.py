@@ -44,7 +44,7 @@ class Platforms:
 @pytest.fixture
 async def platforms(
         gateway: Gateway, telegram: FakeTelegram, vk: FakeVk) -> AsyncIterator[Platforms]:
-    channels = [
+    channels: list[TelegramChannel | VkChannel] = [
         TelegramChannel(telegram.token, api_base=telegram.base_url, poll_timeout=1,
                         request_timeout=5, retry=RETRY),
         VkChannel(vk.token, vk.group_id, api_base=vk.base_url, wait=1, request_timeout=5,

@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -19,11 +20,12 @@ from kb.articles import Article
 REPO = Path(__file__).resolve().parents[1]
 SAMPLE_KB = REPO / "switchboard" / "sample_kb" / "bank.yaml"
 RUN_KB_APP = "from switchboard.commands.kb import kb_app; kb_app(prog_name='switchboard kb')"
+Cli = Callable[..., subprocess.CompletedProcess[str]]
 
 
 @pytest.fixture
 def cli(database_url: str, redis_url: str, tmp_path: Path, sessions: SessionFactory,
-        redis: Redis):
+        redis: Redis) -> Cli:
     """Run `switchboard kb ARGS` in a subprocess; the `sessions`/`redis` fixtures empty the
     database and Redis afterwards."""
     env = {**os.environ, "DATABASE_URL": database_url, "REDIS_URL": redis_url,
@@ -37,7 +39,7 @@ def cli(database_url: str, redis_url: str, tmp_path: Path, sessions: SessionFact
     return run
 
 
-async def test_import_match_and_search(cli, sessions: SessionFactory, redis: Redis) -> None:
+async def test_import_match_and_search(cli: Cli, sessions: SessionFactory, redis: Redis) -> None:
     imported = cli("import", str(SAMPLE_KB))
     assert imported.returncode == 0, imported.stderr
     assert "question variants" in imported.stdout and "chosen" in imported.stdout
@@ -56,7 +58,7 @@ async def test_import_match_and_search(cli, sessions: SessionFactory, redis: Red
 
 
 async def test_a_bad_import_names_the_line_and_changes_nothing(
-        cli, sessions: SessionFactory, redis: Redis, tmp_path: Path) -> None:
+        cli: Cli, sessions: SessionFactory, redis: Redis, tmp_path: Path) -> None:
     await KnowledgeBase(sessions, redis).save_article(
         Article("kept", "", "Ответ.", ("Вопрос",)))
     bad = tmp_path / "bad.csv"
@@ -69,7 +71,7 @@ async def test_a_bad_import_names_the_line_and_changes_nothing(
     assert [a.id for a in await KnowledgeBase(sessions, redis).export_articles()] == ["kept"]
 
 
-async def test_export_then_import_round_trips(cli, sessions: SessionFactory, redis: Redis,
+async def test_export_then_import_round_trips(cli: Cli, sessions: SessionFactory, redis: Redis,
                                               tmp_path: Path) -> None:
     kb = KnowledgeBase(sessions, redis)
     await kb.import_file(SAMPLE_KB)
@@ -82,7 +84,7 @@ async def test_export_then_import_round_trips(cli, sessions: SessionFactory, red
     assert await kb.export_articles() == before
 
 
-async def test_eval_calibrate_and_gaps(cli, sessions: SessionFactory, redis: Redis,
+async def test_eval_calibrate_and_gaps(cli: Cli, sessions: SessionFactory, redis: Redis,
                                        tmp_path: Path) -> None:
     await KnowledgeBase(sessions, redis).import_file(SAMPLE_KB)
     labelled = tmp_path / "labelled.csv"

@@ -153,7 +153,7 @@ async def test_a_second_instance_sees_a_change_without_a_restart(
                 break
             await asyncio.sleep(0.05)
         assert other.index.search("где запасное колесо", 1)[0].article.id == WHEEL.id
-        assert other.version == kb.version == int(await own_redis.get(keys.kb_version()))
+        assert other.version == kb.version == int(await own_redis.get(keys.kb_version()) or 0)
     finally:
         watcher.cancel()
         await asyncio.gather(watcher, return_exceptions=True)

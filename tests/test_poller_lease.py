@@ -11,6 +11,7 @@ import time
 
 import pytest
 from redis.asyncio import Redis
+from waiting import eventually
 
 from core import keys
 from core.leases import LeaseLost, RedisPollerLease
@@ -50,10 +51,7 @@ async def test_one_holder_and_handover_on_cancel(redis: Redis) -> None:
     a.cancel()                                    # clean shutdown releases at once
     with contextlib.suppress(asyncio.CancelledError):
         await a
-    deadline = time.monotonic() + 1.0
-    while running != ["a", "b"] and time.monotonic() < deadline:
-        await asyncio.sleep(0.02)
-    assert running == ["a", "b"]
+    await eventually(lambda: running == ["a", "b"], 1.0, what="B taking over")
     b.cancel()
     with contextlib.suppress(asyncio.CancelledError):
         await b
@@ -105,8 +103,7 @@ async def test_lost_lease_stops_the_work_and_fences_the_cursor(redis: Redis) -> 
             stopped.set()
 
     task = asyncio.create_task(lease.hold(work))
-    while not starts:
-        await asyncio.sleep(0.02)
+    await eventually(lambda: starts, what="the first hold")
     assert await lease.load_cursor() == "1"
     # another process grabs the key (as if ours had expired during a long stall)
     await redis.delete(keys.poller_lease("vk:777"))
@@ -116,8 +113,7 @@ async def test_lost_lease_stops_the_work_and_fences_the_cursor(redis: Redis) -> 
         await lease.save_cursor("stale")
     assert await lease.load_cursor() == "1"
     await redis.delete(keys.poller_lease("vk:777"))   # the other process's lease expires
-    while len(starts) < 2:
-        await asyncio.sleep(0.05)
+    await eventually(lambda: len(starts) == 2, what="the hold taken again")
     assert await lease.load_cursor() == "2"
     task.cancel()
     with contextlib.suppress(asyncio.CancelledError):

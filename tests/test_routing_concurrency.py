@@ -67,7 +67,7 @@ async def test_concurrent_takes_of_one_conversation_have_one_winner(redis: Redis
     await queue.enqueue(entries(1)[0])
     outcomes = await asyncio.gather(*(queue.take(1, op, capacity=3) for op in range(1, 21)),
                                     return_exceptions=True)
-    winners = [op for op, o in zip(range(1, 21), outcomes) if isinstance(o, QueueEntry)]
+    winners = [op for op, o in zip(range(1, 21), outcomes, strict=True) if isinstance(o, QueueEntry)]
     assert len(winners) == 1
     losers = [o for o in outcomes if not isinstance(o, QueueEntry)]
     assert all(isinstance(o, AlreadyTaken) and o.holder == winners[0] for o in losers)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import random
+from typing import Any
 
 import pytest
 from redis.asyncio import Redis
@@ -115,7 +116,7 @@ async def events(sessions: SessionFactory, kind: EventKind) -> list[int]:
                                              .where(ConversationEvent.kind == kind))).all())
 
 
-async def snapshot(queue: OperatorQueue, operator_ids: list[int]) -> tuple[object, ...]:
+async def snapshot(queue: OperatorQueue, operator_ids: list[int]) -> tuple[Any, ...]:
     waiting = await queue.waiting()
     positions = [await queue.position(e.conversation_id) for e in waiting]
     held = {op: await queue.assigned(op) for op in operator_ids}

@@ -15,8 +15,8 @@ MSK = ZoneInfo("Europe/Moscow")
 EXAMPLE = Path(__file__).parents[1] / "routing" / "service_levels.example.yaml"
 
 
-def msk(*args: int) -> dt.datetime:
-    return dt.datetime(*args, tzinfo=MSK)
+def msk(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> dt.datetime:
+    return dt.datetime(year, month, day, hour, minute, tzinfo=MSK)
 
 
 @pytest.fixture

@@ -37,7 +37,8 @@ def articles() -> list[dict[str, Any]]:
     with SAMPLE_KB.open(encoding="utf-8") as stream:
         document = yaml.safe_load(stream)
     assert isinstance(document, dict) and isinstance(document.get("articles"), list)
-    return document["articles"]
+    articles: list[dict[str, Any]] = document["articles"]
+    return articles
 
 
 def test_enough_articles_in_both_languages(articles: list[dict[str, Any]]) -> None:

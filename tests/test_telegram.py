@@ -124,7 +124,7 @@ async def test_callback_press_is_an_action_and_gets_answered(
     receipt = await channel.send(outbound("Оцените ответ", buttons=tuple(
         Button(str(n), Action.RATE, str(n)) for n in range(1, 6)) + (
         Button("Оператор", Action.HANDOFF),)))
-    message_id = int(receipt.platform_message_id.split(":")[1])
+    message_id = int(str(receipt.platform_message_id).split(":")[1])
     [keyboard] = [m["reply_markup"] for m in telegram.sent]
     rows = keyboard["inline_keyboard"]
     assert [b["callback_data"] for b in rows[0]] == [f"rate:{n}" for n in range(1, 6)]

@@ -14,6 +14,7 @@ from fake_telegram import FakeTelegram
 from test_telegram import USER
 
 from channels.telegram import SECRET_HEADER, TelegramChannel
+from core.contracts import Action
 
 SECRET = "s3cret-Token_1"
 
@@ -59,7 +60,7 @@ async def test_webhook_registers_and_stores_updates(telegram: FakeTelegram) -> N
         telegram.client_press(USER, "handoff:", message_id=1)
         await until(lambda: telegram.pending == 0)
     assert [m.text for m in sink.stored][0] == "Здравствуйте, вопрос по кредиту"
-    assert sink.stored[1].action.value == "handoff"
+    assert sink.stored[1].action == Action.HANDOFF
     assert len(telegram.callback_answers) == 1
 
 

@@ -94,7 +94,7 @@ async def test_edit_start_button_and_callback_press(vk: FakeVk, channel: VkChann
     sink = ListSink()
     receipt = await channel.send(outbound("Выберите", buttons=(
         Button("Карта потеряна", Action.CHOOSE, "card-lost"), Button("Оператор", Action.HANDOFF))))
-    cmid = int(receipt.platform_message_id.split(":")[1])
+    cmid = int(str(receipt.platform_message_id).split(":")[1])
     keyboard = vk.sent[0]["keyboard"]
     assert keyboard["inline"] is True
     assert [row[0]["action"]["type"] for row in keyboard["buttons"]] == ["callback", "callback"]

@@ -91,7 +91,7 @@ def render_chart(data: ChartData, *, width: int = 1200, height: int = 800, dpi: 
         volume_axes.bar(positions, counts, bottom=bottom, label=name, color=colour,
                         alpha=1.0 if human else 0.45, hatch="//" if human else None,
                         edgecolor="white")
-        bottom = [b + c for b, c in zip(bottom, counts)]
+        bottom = [b + c for b, c in zip(bottom, counts, strict=True)]
     volume_axes.set_title(data.title)
     volume_axes.set_ylabel(data.labels["volume"])
     volume_axes.margins(y=0.12)   # headroom above the tallest bar

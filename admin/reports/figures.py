@@ -129,7 +129,7 @@ class Figures:
     @property
     def csat_average(self) -> float | None:
         total = self.csat_responses
-        return sum(score * n for score, n in zip(range(1, 6), self.ratings)) / total if total else None
+        return sum(score * n for score, n in zip(range(1, 6), self.ratings, strict=True)) / total if total else None
 
     @property
     def csat_response_rate(self) -> float | None:

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -46,7 +47,7 @@ ALLOWED_UPDATES = ["message", "callback_query"]
 _BACKOFF_MAX = 30.0
 
 #: Runs the daily summaries until cancelled, handing each report to the given sender.
-DailySummaries = Callable[[Callable[[Report], Awaitable[None]]], Awaitable[None]]
+DailySummaries = Callable[[Callable[[Report], Awaitable[None]]], Coroutine[Any, Any, None]]
 
 
 @dataclass(frozen=True, slots=True)

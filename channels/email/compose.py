@@ -30,7 +30,7 @@ def compose(outbound: OutboundMessage, *, address: str, display_name: str | None
     letter["To"] = outbound.chat_id
     letter["Subject"] = reply_subject(outbound.subject, outbound.conversation_id)
     letter["Message-ID"] = message_id_for(outbound.outbound_id, domain_of(address))
-    letter["Date"] = format_datetime(dt.datetime.now(dt.timezone.utc))
+    letter["Date"] = format_datetime(dt.datetime.now(dt.UTC))
     in_reply_to, references = reference_headers(outbound.reply_to)
     if in_reply_to:
         letter["In-Reply-To"] = in_reply_to

@@ -114,13 +114,13 @@ class ImapInbox:
             return
         try:
             await asyncio.wait_for(self._stopped.wait(), timeout)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             log.warning("IMAP inbox did not stop within %.0f s", timeout)
 
     async def _sleep(self, seconds: float) -> None:
         try:
             await asyncio.wait_for(self._stopping.wait(), seconds)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             pass
 
     async def _session(self, handle: LetterHandler) -> None:
@@ -344,7 +344,7 @@ class ImapInbox:
             if client.get_state() in {"AUTH", "SELECTED"} and not client.has_pending_idle():
                 try:
                     await asyncio.wait_for(client.logout(), 2)
-                except (asyncio.TimeoutError, OSError, aioimaplib.AioImapException):
+                except (TimeoutError, OSError, aioimaplib.AioImapException):
                     pass
             if protocol.transport is not None:
                 protocol.transport.close()

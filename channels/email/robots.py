@@ -149,7 +149,8 @@ def _bounced_ids(report: Message) -> tuple[str, ...]:
         original: Message | None = None
         if kind in {"message/rfc822", "message/global"}:
             payload = part.get_payload()
-            original = payload[0] if isinstance(payload, list) and payload else None
+            first = payload[0] if isinstance(payload, list) and payload else None
+            original = first if isinstance(first, Message) else None
         elif kind in {"text/rfc822-headers", "message/global-headers"}:
             raw = part.get_payload(decode=True)
             if isinstance(raw, bytes):
@@ -159,7 +160,7 @@ def _bounced_ids(report: Message) -> tuple[str, ...]:
             ids += parse_ids(header(original, "In-Reply-To"))
     if not ids:
         for part in report.walk():
-            if part.get_content_maintype() == "text" and not part.is_attachment():
+            if part.get_content_maintype() == "text" and part.get_content_disposition() != "attachment":
                 raw = part.get_payload(decode=True)
                 if isinstance(raw, bytes):
                     ids += _BODY_MESSAGE_ID.findall(raw.decode("utf-8", "replace"))

@@ -45,7 +45,7 @@ class SmtpSender:
                     raise DeliveryError(f"rejected: {exc.code} {exc.message}",
                                         permanent=True) from exc
                 failure = exc
-            except (aiosmtplib.SMTPException, OSError, asyncio.TimeoutError) as exc:
+            except (TimeoutError, aiosmtplib.SMTPException, OSError) as exc:
                 failure = exc
             if attempt < self.attempts:
                 log.warning("SMTP %s:%s attempt %d failed: %s; retrying in %.1f s",

@@ -1,4 +1,8 @@
-"""`switchboard kb …`: manage and test the knowledge base from the command line."""
+"""`switchboard kb …`: manage and test the knowledge base from the command line.
+
+The knowledge base's modules (scikit-learn, the word vectors) are imported by the commands
+that use them, so that `switchboard --help` does not load them.
+"""
 
 from __future__ import annotations
 
@@ -6,20 +10,21 @@ import asyncio
 import json
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
 from switchboard.commands.services import Services, run_command
-from bot.knowledge import KnowledgeBase
-from kb.calibration import Calibration
-from kb.evaluation import Evaluation, evaluate
-from kb.formats import KbFileError, load_file, load_labelled, write_file
-from kb.gaps import Gap, find_gaps
-from kb.holdout import DEFAULT_OOS_RECALL, calibrate_labelled
-from kb.index import Decision, Match
+
+if TYPE_CHECKING:
+    from bot.knowledge import KnowledgeBase
+    from kb.calibration import Calibration
+    from kb.formats import KbFileError
+    from kb.evaluation import Evaluation
+    from kb.gaps import Gap
+    from kb.index import Match
 
 kb_app = typer.Typer(help="The knowledge base: import, export, search, test, calibrate.",
                      no_args_is_help=True)
@@ -27,10 +32,22 @@ kb_app = typer.Typer(help="The knowledge base: import, export, search, test, cal
 _MATCH_BATCH = 256
 
 
+def _knowledge(services: Services) -> KnowledgeBase:
+    from bot.knowledge import KnowledgeBase
+
+    return KnowledgeBase(services.sessions, services.redis)
+
+
 async def _loaded(services: Services) -> KnowledgeBase:
-    kb = KnowledgeBase(services.sessions, services.redis)
+    kb = _knowledge(services)
     await kb.load()
     return kb
+
+
+def _default_oos_recall() -> float | None:
+    from kb.holdout import DEFAULT_OOS_RECALL
+
+    return DEFAULT_OOS_RECALL
 
 
 def _fail(error: KbFileError) -> typer.Exit:
@@ -68,6 +85,8 @@ def match() -> None:
 
     Each line: {"question", "article_id" (null when handed off), "score", "decision",
     "confidence"}."""
+    from kb.index import Decision
+
     questions = [line.rstrip("\r\n") for line in sys.stdin]
 
     async def work(services: Services) -> list[Match]:
@@ -99,13 +118,15 @@ def import_(
         "--calibrate/--no-calibrate", help="recalibrate the thresholds on the new KB")] = True,
 ) -> None:
     """Import articles (all or nothing); a bad file is reported line by line and changes nothing."""
+    from kb.formats import KbFileError, load_file
+
     try:
         articles = load_file(file)
     except KbFileError as exc:
         raise _fail(exc) from None
 
     async def work(services: Services) -> tuple[str, Calibration | None]:
-        kb = KnowledgeBase(services.sessions, services.redis)
+        kb = _knowledge(services)
         summary = await kb.import_articles(articles, replace=replace)
         calibration = await kb.calibrate() if recalibrate else None
         return (f"imported {file}: {summary.created} new, {summary.updated} updated, "
@@ -126,8 +147,10 @@ def export(
         typer.echo(f"{file}: use a .yaml, .yml or .csv name", err=True)
         raise typer.Exit(2)
 
+    from kb.formats import write_file
+
     async def work(services: Services) -> int:
-        articles = await KnowledgeBase(services.sessions, services.redis).export_articles()
+        articles = await _knowledge(services).export_articles()
         write_file(file, articles)
         return len(articles)
 
@@ -136,20 +159,21 @@ def export(
 
 @kb_app.command("calibrate")
 def calibrate(
+    oos_recall: Annotated[float | None, typer.Option(
+        min=0.0, max=1.0, default_factory=_default_oos_recall,
+        help="hand off at least this share of unknown questions (default: the KB's floor)")],
     labelled: Annotated[Path | None, typer.Option(
         help="calibrate from labelled questions (CSV question,article_id; empty id = unknown) "
              "instead of the KB's own held-out variants")] = None,
-    oos_recall: Annotated[float | None, typer.Option(
-        min=0.0, max=1.0, help="hand off at least this share of unknown questions")
-    ] = DEFAULT_OOS_RECALL,
 ) -> None:
     """Choose the answer / clarify / hand-off thresholds, store them and report the trade-off."""
+    from kb.holdout import calibrate_labelled
+
     rows = _labelled_or_exit(labelled) if labelled else None
 
     async def work(services: Services) -> Calibration:
         if rows is None:
-            kb = KnowledgeBase(services.sessions, services.redis)
-            return await kb.calibrate(min_oos_recall=oos_recall)
+            return await _knowledge(services).calibrate(min_oos_recall=oos_recall)
         kb = await _loaded(services)
         _known_or_exit(kb, rows, labelled)
         result = await asyncio.to_thread(
@@ -194,6 +218,8 @@ def eval_(file: Annotated[Path, typer.Argument(
     """Measure the KB on labelled questions (accuracy, out-of-scope recall and precision).
 
     Also lists the articles most often missed and what they were taken for."""
+    from kb.evaluation import evaluate
+
     rows = _labelled_or_exit(file)
 
     async def work(services: Services) -> Evaluation:
@@ -230,9 +256,10 @@ def gaps(
     limit: Annotated[int, typer.Option(min=1, help="newest handed-off questions to use")] = 20_000,
 ) -> None:
     """Group the questions the bot handed off: the biggest groups are the articles to write next."""
+    from kb.gaps import find_gaps
 
     async def work(services: Services) -> list[Gap]:
-        questions = await KnowledgeBase(services.sessions, services.redis).misses(limit)
+        questions = await _knowledge(services).misses(limit)
         return await asyncio.to_thread(find_gaps, questions, clusters=clusters, examples=examples)
 
     found = run_command(work)
@@ -247,6 +274,8 @@ def gaps(
 
 
 def _labelled_or_exit(path: Path) -> list[tuple[str, str | None]]:
+    from kb.formats import KbFileError, load_labelled
+
     try:
         return load_labelled(path)
     except KbFileError as exc:

@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
-from rich.table import Table
-from sqlalchemy import select
 
-from admin.telegram.state import Invites
 from switchboard.commands.services import Services, run_command
-from core.models import Operator, OperatorGroup
+
+if TYPE_CHECKING:
+    from core.models import Operator
 
 operators_app = typer.Typer(help="Operators: add, invite and list.", no_args_is_help=True)
 
@@ -47,6 +45,8 @@ def invite(
     `/start CODE` from their own Telegram account, which links it."""
 
     async def work(services: Services) -> tuple[Operator, str]:
+        from admin.telegram.state import Invites
+
         operator = await _save(services, name, None, group, capacity, language)
         code = await Invites(services.redis).issue(operator.id, dt.timedelta(hours=hours))
         return operator, code
@@ -59,6 +59,10 @@ def invite(
 async def _save(services: Services, name: str, telegram_id: int | None, groups: list[str] | None,
                 capacity: int, language: str) -> Operator:
     """Add the operator, or update the one with the same Telegram id or name."""
+    from sqlalchemy import select
+
+    from core.models import Operator, OperatorGroup
+
     async with services.sessions() as session:
         query = select(Operator).where(
             Operator.telegram_user_id == telegram_id if telegram_id else Operator.name == name)
@@ -74,6 +78,11 @@ async def _save(services: Services, name: str, telegram_id: int | None, groups: 
 @operators_app.command("list")
 def list_operators() -> None:
     """List the operators."""
+    from rich.console import Console
+    from rich.table import Table
+    from sqlalchemy import select
+
+    from core.models import Operator
 
     async def work(services: Services) -> list[Operator]:
         async with services.sessions() as session:

@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import datetime as dt
-from zoneinfo import ZoneInfo
+from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console
 from rich.table import Table
-from sqlalchemy import select
 
 from switchboard.commands.services import Services, run_command
-from core.models import Client, utcnow
-from routing.queue import OperatorQueue, QueueEntry, QueueFigures
-from routing.rebuild import RebuildReport, rebuild_queue
+
+if TYPE_CHECKING:
+    from zoneinfo import ZoneInfo
+
+    from routing.queue import QueueEntry, QueueFigures
+    from routing.rebuild import RebuildReport
 
 __all__ = ["queue_app"]
 
@@ -27,6 +29,8 @@ def show(
 ) -> None:
     """Waiting conversations in take order: group, position, client, channel, category,
     time waited and deadline."""
+    from core.models import utcnow
+    from routing.queue import OperatorQueue
 
     async def work(services: Services) -> None:
         queue = OperatorQueue(services.redis)
@@ -44,6 +48,8 @@ def show(
 @queue_app.command("rebuild")
 def rebuild() -> None:
     """Restore the live queue from the database (after Redis was flushed or replaced)."""
+    from routing.queue import OperatorQueue
+    from routing.rebuild import rebuild_queue
 
     async def work(services: Services) -> RebuildReport:
         return await rebuild_queue(services.sessions, OperatorQueue(services.redis))
@@ -54,6 +60,10 @@ def rebuild() -> None:
 
 
 async def _client_names(services: Services, client_ids: set[int]) -> dict[int, str]:
+    from sqlalchemy import select
+
+    from core.models import Client
+
     if not client_ids:
         return {}
     async with services.sessions() as session:

@@ -4,21 +4,18 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from admin.reports import PeriodError, Report, build_report, parse_period, period_between
-from admin.reports.figures import SplitBy
-from admin.reports.period import Period
-from admin.reports.summary import describe_breach
-from admin.reports.table import COLUMNS, TOTAL, table_rows, write_csv
 from switchboard.commands.services import Services, run_command
-from core.models import utcnow
-from routing.errors import ServiceLevelsError
-from routing.service_levels import BusinessCalendar, ServiceLevels
+
+if TYPE_CHECKING:
+    from admin.reports import Report
+    from admin.reports.figures import SplitBy
+    from admin.reports.period import Period
 
 __all__ = ["report"]
 
@@ -56,6 +53,9 @@ HEADERS = {
 
 
 def _period(services: Services, period: str | None, since: str | None, until: str | None) -> Period:
+    from admin.reports import parse_period, period_between
+    from core.models import utcnow
+
     zone, now = services.settings.zone, utcnow()
     if since or until:
         return period_between(since, until, zone, now)
@@ -76,6 +76,8 @@ def _headers(language: str) -> dict[str, str]:
 
 def _split_tables(result: Report, by: str) -> list[Table]:
     """The split as two narrow tables (volume; speed and quality), each within 80 columns."""
+    from admin.reports.table import TOTAL, table_rows
+
     words = _headers(result.language)
     rows = table_rows(result.contents)
     tables = []
@@ -120,6 +122,12 @@ def report(
     """Figures for a period in the desk's time zone: volume, bot share, first response,
     resolution, SLA, CSAT, FCR, off-hours share; split by channel, category, group,
     operator or client."""
+    from admin.reports import PeriodError, build_report
+    from admin.reports.summary import describe_breach
+    from admin.reports.table import COLUMNS, write_csv
+    from routing.errors import ServiceLevelsError
+    from routing.service_levels import BusinessCalendar, ServiceLevels
+
     split_by: SplitBy = by
 
     async def work(services: Services) -> Report:

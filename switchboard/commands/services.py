@@ -1,4 +1,8 @@
-"""What a CLI command needs from the running system, opened and closed around one command."""
+"""What a CLI command needs from the running system, opened and closed around one command.
+
+The database, Redis and settings libraries are imported when a command runs, not when the
+CLI starts: `switchboard --help` must not pay for them.
+"""
 
 from __future__ import annotations
 
@@ -7,14 +11,15 @@ import contextlib
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 import typer
-from redis.asyncio import Redis
 
-from core.db import SessionFactory, create_engine, session_factory, upgrade
-from switchboard.redis_server import RedisUnavailable, connect_redis
-from switchboard.settings import Settings, SettingsError, load_settings
+if TYPE_CHECKING:
+    from redis.asyncio import Redis
+
+    from core.db import SessionFactory
+    from switchboard.settings import Settings
 
 __all__ = ["Services", "open_services", "run_command", "settings_or_exit"]
 
@@ -29,6 +34,8 @@ class Services:
 
 
 def settings_or_exit() -> Settings:
+    from switchboard.settings import SettingsError, load_settings
+
     try:
         return load_settings()
     except SettingsError as exc:
@@ -38,6 +45,9 @@ def settings_or_exit() -> Settings:
 
 @contextlib.asynccontextmanager
 async def open_services(settings: Settings, *, migrate: bool = True) -> AsyncIterator[Services]:
+    from core.db import create_engine, session_factory, upgrade
+    from switchboard.redis_server import connect_redis
+
     engine = create_engine(settings.resolved_database_url)
     try:
         if migrate:
@@ -50,6 +60,8 @@ async def open_services(settings: Settings, *, migrate: bool = True) -> AsyncIte
 
 def run_command(work: Callable[[Services], Awaitable[T]]) -> T:
     """Run one async command body with the services open; errors become a clean exit."""
+    from switchboard.redis_server import RedisUnavailable
+
     settings = settings_or_exit()
 
     async def _main() -> T:
