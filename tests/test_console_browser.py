@@ -129,7 +129,9 @@ async def test_after_close_the_console_shows_the_state_and_the_clients_rating(
     await expect(page.locator(".status-pill")).to_have_text("закрыт")
     await expect(page.locator("#reply")).to_be_hidden()
     await expect(page.locator("#closed-bar")).to_contain_text("Клиент ещё не поставил оценку")
-    [conversation_id] = [int(x) for x in [await page.locator("#thread").get_attribute("data-id")]]
+    shown = await page.locator("#thread").get_attribute("data-id")
+    assert shown is not None
+    conversation_id = int(shown)
     await gateway.engine.handle(said("", "tg-9", ChannelKind.TELEGRAM, action=Action.RATE,
                                      payload=f"{conversation_id}:5"))
     await expect(page.locator("#closed-bar .rating")).to_have_text("5/5")   # live
