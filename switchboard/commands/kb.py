@@ -16,6 +16,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from switchboard.commands.progress import steps
 from switchboard.commands.services import Services, run_command
 
 if TYPE_CHECKING:
@@ -127,12 +128,16 @@ def import_(
 
     async def work(services: Services) -> tuple[str, Calibration | None]:
         kb = _knowledge(services)
+        step(f"importing {len(articles)} articles")
         summary = await kb.import_articles(articles, replace=replace)
+        if recalibrate:
+            step("calibrating the thresholds")
         calibration = await kb.calibrate() if recalibrate else None
         return (f"imported {file}: {summary.created} new, {summary.updated} updated, "
                 f"{summary.removed} removed; {summary.variants} question variants"), calibration
 
-    message, calibration = run_command(work)
+    with steps(2 if recalibrate else 1) as step:
+        message, calibration = run_command(work)
     typer.echo(message)
     if calibration is not None:
         _report_calibration(calibration)
@@ -150,11 +155,15 @@ def export(
     from kb.formats import write_file
 
     async def work(services: Services) -> int:
+        step("reading the articles")
         articles = await _knowledge(services).export_articles()
+        step(f"writing {len(articles)} articles")
         write_file(file, articles)
         return len(articles)
 
-    typer.echo(f"exported {run_command(work)} articles to {file}")
+    with steps(2) as step:
+        exported = run_command(work)
+    typer.echo(f"exported {exported} articles to {file}")
 
 
 @kb_app.command("calibrate")
@@ -173,16 +182,21 @@ def calibrate(
 
     async def work(services: Services) -> Calibration:
         if rows is None:
+            step("calibrating on the KB's held-out questions")
             return await _knowledge(services).calibrate(min_oos_recall=oos_recall)
+        step("loading the knowledge base")
         kb = await _loaded(services)
         _known_or_exit(kb, rows, labelled)
+        step(f"calibrating on {len(rows)} labelled questions")
         result = await asyncio.to_thread(
             calibrate_labelled, kb.index, [q for q, _ in rows], [a for _, a in rows],
             min_oos_recall=oos_recall)
         await kb.save_calibration(result)
         return result
 
-    _report_calibration(run_command(work))
+    with steps(1 if rows is None else 2) as step:
+        calibration = run_command(work)
+    _report_calibration(calibration)
 
 
 def _report_calibration(calibration: Calibration) -> None:

@@ -10,6 +10,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from switchboard.commands.progress import steps
 from switchboard.commands.services import Services, run_command
 
 if TYPE_CHECKING:
@@ -140,7 +141,9 @@ def report(
                                   settle_window=dt.timedelta(minutes=settings.idle_close_minutes))
 
     try:
-        result = run_command(work)
+        with steps(1) as step:
+            step("computing the report")
+            result = run_command(work)
     except (PeriodError, ServiceLevelsError) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
