@@ -27,6 +27,7 @@ from admin.telegram import AdminBot, AdminBotOptions, Audience
 from admin.desk import OperatorDesk
 from admin.metrics import metrics_handler
 from admin.reports import Report, build_report, run_daily_summaries
+from admin.macros import Macros
 from admin.reports_page import ReportOptions, ReportsPage
 from admin.web import OperatorConsole
 from core.contracts import ChannelAdapter, ChannelKind
@@ -129,7 +130,7 @@ async def open_gateway(settings: Settings, *,
             if isinstance(telegram, TelegramChannel) and settings.telegram.mode == "webhook":
                 http.add_routes([telegram.webhook_route(settings.telegram.webhook_path)])
             console = OperatorConsole(desk, feed, settings.operator_token.get_secret_value(),
-                                      groups=levels.groups)
+                                      groups=levels.groups, macros=Macros(sessions, clock))
             http.add_routes(console.routes())
             http.add_routes(ReportsPage(sessions, levels.calendar, settings.operator_token.get_secret_value(),
                                         ReportOptions(settings.recontact_days,

@@ -61,11 +61,12 @@ async def seed_queue(gateway: Gateway) -> None:
     await gateway.outbox.drain()
 
 
-async def open_console(browser: Browser, base_url: str, width: int, height: int = 900) -> Page:
+async def open_console(browser: Browser, base_url: str, width: int, height: int = 900,
+                       name: str = "Anna") -> Page:
     context = await browser.new_context(viewport={"width": width, "height": height}, locale="ru-RU")
     page = await context.new_page()
     page.on("pageerror", lambda error: pytest.fail(f"page error: {error}"))
-    await sign_in(page, base_url)
+    await sign_in(page, base_url, name)
     return page
 
 
@@ -193,3 +194,48 @@ async def test_the_visitor_is_acknowledged_sees_their_rating_and_where_conversat
     await screenshot(visitor, "web-chat")
     await console.context.close()
     await visitor.context.close()
+
+
+async def test_the_kbs_best_article_goes_into_the_reply_with_one_click(
+        browser: Browser, gateway: Gateway, served: str) -> None:
+    await gateway.engine.handle(said("Я потерял карту, что делать? И позовите оператора",
+                                     "web-kb"))
+    await gateway.engine.handle(said("", "web-kb", action=Action.HANDOFF))
+    page = await open_console(browser, served, 1400)
+    await page.keyboard.press("Alt+N")
+    chip = page.locator(".suggestion").first
+    await expect(chip).to_be_visible()
+    article = gateway.knowledge.index.article(await chip.get_attribute("data-article") or "")
+    assert article is not None and article.id == "card-lost"
+    await page.fill("#reply-text", "Здравствуйте!")
+    await chip.click()
+    await expect(page.locator("#reply-text")).to_have_value(
+        "Здравствуйте!\n\n" + article.answer_for("chat"))
+    await hide_toasts(page)
+    await screenshot(page, "console-kb-suggestion")
+    await page.context.close()
+
+
+async def test_saved_replies_are_kept_per_operator_and_inserted_with_a_pick(
+        browser: Browser, gateway: Gateway, served: str) -> None:
+    await gateway.engine.handle(said("позовите оператора", "tg-m", ChannelKind.TELEGRAM,
+                                     display_name="Нина"))
+    page = await open_console(browser, served, 1400)
+    await page.keyboard.press("Alt+N")
+    await expect(page.locator(".status-pill")).to_have_text("в работе")
+    text = "Добрый день! Проверю и вернусь с ответом в течение часа."
+    await page.fill("#reply-text", text)
+    answers = iter(["Вернусь в течение часа"])
+    page.on("dialog", lambda d: d.accept(next(answers)) if d.type == "prompt" else d.dismiss())
+    await page.click("#macro-save")                              # for me only (confirm dismissed)
+    await expect(page.locator('#macro-pick optgroup[label="Мои"] option')).to_have_count(1)
+    await page.fill("#reply-text", "")
+    await page.select_option("#macro-pick", label="Вернусь в течение часа")
+    await expect(page.locator("#reply-text")).to_have_value(text)
+    await hide_toasts(page)
+    await screenshot(page, "console-macros")
+
+    colleague = await open_console(browser, served, 1024, name="Boris")   # not Anna's
+    await expect(colleague.locator("#macro-pick option")).to_have_count(1)
+    await colleague.context.close()
+    await page.context.close()

@@ -23,7 +23,8 @@
       bad_json: "Сервер не понял команду.", bad_request: "Неверная команда.", unknown_cmd: "Неизвестная команда.",
       failed: "Команда не выполнена из-за ошибки сервера.", confirm_close: "Закрыть разговор #{id}?",
       priority: "приоритет {p}", min: " мин", h: " ч", d: " д", conversation: "Разговор",
-      reports: "Отчёты", visitor: "Посетитель №{n}", back: "← Очередь", waited: "ждёт {t}",
+      from_kb: "Из базы знаний:", macros: "Шаблоны…", macro_save: "＋ Шаблон", macro_title: "Название шаблона:",
+      macro_shared: "Сохранить для всех операторов? (Отмена — только для вас)", macro_desk: "Для всех", macro_mine: "Мои", reports: "Отчёты", visitor: "Посетитель №{n}", back: "← Очередь", waited: "ждёт {t}",
       closed_rated: "Разговор закрыт. Оценка клиента:", closed_waiting: "Разговор закрыт. Клиент ещё не поставил оценку.",
       closed_email: "Разговор закрыт. Оценку клиент пришлёт ответом на письмо.",
       held_by_other: "Разговор ведёт другой оператор.", whole_letter: "Показать письмо целиком",
@@ -51,7 +52,8 @@
       bad_json: "The server did not understand the command.", bad_request: "Invalid command.", unknown_cmd: "Unknown command.",
       failed: "The command failed on the server.", confirm_close: "Close conversation #{id}?",
       priority: "priority {p}", min: "m", h: "h", d: "d", conversation: "Conversation",
-      reports: "Reports", visitor: "Visitor #{n}", back: "← Queue", waited: "waiting {t}",
+      from_kb: "From the knowledge base:", macros: "Saved replies…", macro_save: "＋ Save reply", macro_title: "A title for the saved reply:",
+      macro_shared: "Save it for every operator? (Cancel: for you only)", macro_desk: "For everyone", macro_mine: "Mine", reports: "Reports", visitor: "Visitor #{n}", back: "← Queue", waited: "waiting {t}",
       closed_rated: "Conversation closed. The client's rating:", closed_waiting: "Conversation closed. The client has not rated it yet.",
       closed_email: "Conversation closed. The client rates it by replying to the letter.",
       held_by_other: "Another operator is handling this conversation.", whole_letter: "Show the whole letter",
@@ -201,6 +203,7 @@
       }
     }
 
+    renderSuggestions(c, holding);
     const thread = $("thread");
     const atBottom = thread.scrollHeight - thread.scrollTop - thread.clientHeight < 40;
     const kept = thread.scrollTop;
@@ -245,6 +248,61 @@
     thread.scrollTop = atBottom || thread.dataset.id !== String(c.id) ? thread.scrollHeight : kept;
     thread.dataset.id = c.id;
   }
+
+  // the KB's best articles for the client's last question: one click puts one in the reply
+  function renderSuggestions(c, holding) {
+    const box = $("suggestions");
+    const items = holding ? c.suggestions || [] : [];
+    box.hidden = !items.length;
+    box.replaceChildren();
+    if (!items.length) return;
+    box.append(el("span", "label", t("from_kb")));
+    for (const s of items) {
+      const chip = el("button", "suggestion", s.title);
+      chip.type = "button";
+      chip.title = s.answer;
+      chip.dataset.article = s.article_id;
+      chip.addEventListener("click", () => {
+        const reply = $("reply-text");
+        reply.value = reply.value.trim() ? `${reply.value.trimEnd()}\n\n${s.answer}` : s.answer;
+        reply.focus();
+      });
+      box.append(chip);
+    }
+  }
+
+  // saved replies: the desk's and the operator's own; picking one inserts it into the reply
+  let macros = [], macroAdmin = false;
+  function renderMacros(list, admin) {
+    macros = list;
+    macroAdmin = admin;
+    const pick = $("macro-pick");
+    pick.replaceChildren(el("option", null, t("macros")));
+    pick.firstChild.value = "";
+    for (const [shared, label] of [[true, t("macro_desk")], [false, t("macro_mine")]]) {
+      const items = list.filter((m) => m.shared === shared);
+      if (!items.length) continue;
+      const group = el("optgroup");
+      group.label = label;
+      for (const m of items) { const option = el("option", null, m.title); option.value = m.id; group.append(option); }
+      pick.append(group);
+    }
+  }
+  $("macro-pick").addEventListener("change", (event) => {
+    const macro = macros.find((m) => String(m.id) === event.target.value);
+    event.target.value = "";
+    if (!macro) return;
+    const reply = $("reply-text");
+    reply.value = reply.value.trim() ? `${reply.value.trimEnd()}\n\n${macro.text}` : macro.text;
+    reply.focus();
+  });
+  $("macro-save").addEventListener("click", () => {
+    const text = $("reply-text").value.trim();
+    if (!text) { $("reply-text").focus(); return; }
+    const title = (prompt(t("macro_title"), text.split("\n")[0].slice(0, 60)) || "").trim();
+    if (!title) return;
+    command({ cmd: "macro_save", title, text, shared: macroAdmin && confirm(t("macro_shared")) });
+  });
 
   // -- the socket ------------------------------------------------------------------------
   function setConn(state) {
@@ -295,6 +353,8 @@
       wantOpen = conversation.id;
       renderConversation();
       renderQueue();
+    } else if (frame.type === "macros") {
+      renderMacros(frame.macros, frame.admin);
     } else if (frame.type === "notice") {
       notice(frame.notice);
     } else if (frame.type === "error") {
