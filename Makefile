@@ -18,11 +18,12 @@ $(INSTALLED): pyproject.toml $(LOCK) | $(BIN)/python
 	$(BIN)/pip check
 	touch $(INSTALLED)
 
-# Regenerate the lock from pyproject.toml (the dependencies and the test extras), taking
+# Regenerate the lock from pyproject.toml (the dependencies and the test extras): pins stay
+# where they are unless pyproject.toml rules them out; `make lock LOCK_ARGS=--upgrade` takes
 # the newest versions the ranges allow. Commit the result.
 lock: $(INSTALLED)
-	$(BIN)/pip-compile --quiet --upgrade --extra test --strip-extras --no-emit-index-url \
-	  --no-emit-find-links --output-file $(LOCK) pyproject.toml
+	$(BIN)/pip-compile --quiet --extra test --strip-extras --no-emit-index-url \
+	  --no-emit-find-links $(LOCK_ARGS) --output-file $(LOCK) pyproject.toml
 
 run: $(INSTALLED)
 	$(BIN)/switchboard run

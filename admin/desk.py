@@ -23,7 +23,8 @@ from core.events import DeskFeed, record
 from bot.handover import Handover, mark_taken
 from bot.knowledge import ArticleNotFound, KnowledgeBase
 from core.models import (Author, Client, Conversation, ConversationStatus, Direction, EventKind,
-                        Identity, Message, Operator, OperatorGroup)
+                        Identity, Message, Operator, OperatorGroup, OperatorRole)
+from admin.accounts.audit import audit
 from bot.outbox import Outbox
 from bot.replies import article_answer
 from core.messages import add_message, add_reply
@@ -169,8 +170,10 @@ class OperatorDesk:
         return operator
 
     async def register(self, name: str, *, groups: Sequence[str] = ("support",), capacity: int = 3,
-                       language: str = "ru", telegram_user_id: int | None = None) -> Operator:
-        """Find an operator by name (or Telegram id), or create one."""
+                       language: str = "ru", telegram_user_id: int | None = None,
+                       role: OperatorRole = OperatorRole.OPERATOR) -> Operator:
+        """Find an operator by name (or Telegram id), or create one (with no way to sign in
+        to the console: that is an account, admin/accounts)."""
         async with self._sessions() as session:
             query = select(Operator).where(
                 Operator.telegram_user_id == telegram_user_id if telegram_user_id else
@@ -178,7 +181,7 @@ class OperatorDesk:
             operator = await session.scalar(query)
             if operator is None:
                 operator = Operator(name=name, capacity=capacity, language=language,
-                                    telegram_user_id=telegram_user_id,
+                                    telegram_user_id=telegram_user_id, role=role,
                                     groups=[OperatorGroup(group=g) for g in groups])
                 session.add(operator)
                 await session.commit()
@@ -517,12 +520,20 @@ class OperatorDesk:
             raise DeskError(refused.key, **refused.values) from None
 
     async def unmerge(self, operator_id: int, record_id: int) -> MergeSummary:
+        """Undo a merge: admins only (it splits a client's history back apart)."""
         operator = await self.operator(operator_id)
+        if operator.role is not OperatorRole.ADMIN:
+            raise DeskError("desk_admin_only")
         try:
-            return await unmerge(self._sessions, self._queue, self._feed, record_id=record_id,
+            done = await unmerge(self._sessions, self._queue, self._feed, record_id=record_id,
                                  operator_id=operator.id, now=self._clock())
         except MergeError as refused:
             raise DeskError(refused.key, **refused.values) from None
+        async with self._sessions() as session:
+            audit(session, "merge_undone", actor_id=operator.id, at=self._clock(),
+                  record=record_id, merged=done.merged_id, survivor=done.survivor_id)
+            await session.commit()
+        return done
 
     async def client_hints(self, operator_id: int, client_id: int) -> list[Hint]:
         """Clients who may be the same person as `client_id` (same email or phone): hints only."""

@@ -11,6 +11,7 @@ otherwise the conversations queued in the database), conversations by status.
 from __future__ import annotations
 
 import datetime as dt
+import hmac
 import logging
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterator, Sequence
@@ -161,12 +162,18 @@ class DeskMetrics:
 
 
 def metrics_handler(sessions: SessionFactory, *, queue: WaitingQueue | None = None,
-                    clock: Callable[[], dt.datetime] = utcnow
+                    clock: Callable[[], dt.datetime] = utcnow, token: str | None = None
                     ) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
-    """The aiohttp handler for GET /metrics, with its own registry."""
+    """The aiohttp handler for GET /metrics, with its own registry; with `token`, only a
+    scraper sending `Authorization: Bearer <token>` is answered."""
     metrics = DeskMetrics(sessions, queue=queue, clock=clock)
+    expected = f"Bearer {token}".encode() if token else None
 
     async def handle(request: web.Request) -> web.StreamResponse:
+        given = request.headers.get("Authorization", "").encode()
+        if expected is not None and not hmac.compare_digest(given, expected):
+            return web.Response(status=401, text="metrics need a bearer token\n",
+                                headers={"WWW-Authenticate": 'Bearer realm="metrics"'})
         try:
             body = await metrics.render()
         except (SQLAlchemyError, RedisError) as exc:

@@ -4,17 +4,15 @@ its table as CSV, for today, the week, the month or any range of days.
 The page is the console's static `reports.html`; the figures come from
 `/operator/reports/data?period=week&lang=ru` and the table from
 `/operator/reports/csv?period=week&by=operator`, both asked with the console's
-credentials in an `Authorization: Bearer …` header (never in the address, which lands in
-logs). Reports are for admins only (`_is_admin`).
+session cookie. Reports are for admins only (`_is_admin`).
 """
 
 from __future__ import annotations
 
 import base64
-import datetime as dt
-import hmac
-import io
 import csv
+import datetime as dt
+import io
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,8 +25,10 @@ from admin.reports.contents import ReportContents, gather
 from admin.reports.figures import SplitBy, WorkingTime
 from admin.reports.summary import period_name
 from admin.reports.table import COLUMNS, table_rows
-from channels.web import PAGE_HEADERS
+from admin.accounts import Accounts
+from admin.signin import CONSOLE_HEADERS, session_token
 from core.db import SessionFactory
+from core.models import OperatorRole
 
 __all__ = ["ReportOptions", "ReportsPage"]
 
@@ -48,11 +48,11 @@ class ReportOptions:
 
 
 class ReportsPage:
-    def __init__(self, sessions: SessionFactory, calendar: WorkingTime, token: str,
+    def __init__(self, sessions: SessionFactory, calendar: WorkingTime, accounts: Accounts,
                  options: ReportOptions, clock: Callable[[], dt.datetime]) -> None:
         self._sessions = sessions
         self._calendar = calendar
-        self._token = token.encode()
+        self._accounts = accounts
         self._options = options
         self._clock = clock
 
@@ -62,13 +62,12 @@ class ReportsPage:
                 web.get("/operator/reports/csv", self._csv)]
 
     async def _page(self, request: web.Request) -> web.StreamResponse:
-        return web.FileResponse(STATIC / "reports.html", headers=PAGE_HEADERS)
+        return web.FileResponse(STATIC / "reports.html", headers=CONSOLE_HEADERS)
 
-    def _is_admin(self, request: web.Request) -> bool:
-        """ROLE CHECK (the one place): until per-operator accounts with roles land, whoever
-        holds the console token is an admin. Then this asks the session's role."""
-        given = request.headers.get("Authorization", "").removeprefix("Bearer ").encode()
-        return hmac.compare_digest(given, self._token)
+    async def _is_admin(self, request: web.Request) -> bool:
+        """Signed in to the console (its session cookie) as an admin."""
+        operator = await self._accounts.console.operator(session_token(request))
+        return operator is not None and operator.active and operator.role is OperatorRole.ADMIN
 
     def _period_words(self, request: web.Request) -> str:
         words = request.query.get("period", "week").strip() or "week"
@@ -78,7 +77,7 @@ class ReportsPage:
         return words
 
     async def _data(self, request: web.Request) -> web.Response:
-        if not self._is_admin(request):
+        if not await self._is_admin(request):
             raise web.HTTPForbidden(text="reports are for admins")
         language = request.query.get("lang", self._options.language)
         language = language if language in ("ru", "en") else "ru"
@@ -112,7 +111,7 @@ class ReportsPage:
         }, headers={"Cache-Control": "no-store"})
 
     async def _csv(self, request: web.Request) -> web.Response:
-        if not self._is_admin(request):
+        if not await self._is_admin(request):
             raise web.HTTPForbidden(text="reports are for admins")
         by = request.query.get("by", "channel")
         if by not in get_args(SplitBy):

@@ -1,9 +1,11 @@
 """The web operator console: a page at `/operator` and its WebSocket at `/operator/ws`.
 
 A thin transport over `OperatorDesk`: each command on the socket is one desk call, and
-every answer is a fresh read from the desk. The socket opens with the console token and
-the operator's name (`?token=…&name=…&lang=ru|en`); a wrong token gets an error frame and
-close code 4401, so the page can tell it from a dropped connection.
+every answer is a fresh read from the desk. The socket is signed in by the session cookie
+(admin/signin.py; `?lang=ru|en` picks the language of the desk's messages); no cookie, an
+expired one or a signed-out one gets an error frame and close code 4401, so the page can
+tell it from a dropped connection and show the sign-in form. The session is checked again
+with every heartbeat, so signing out or disabling an operator closes their consoles.
 
     page → server  {"cmd": "queue", "view": "waiting|mine|breaching"}   {"cmd": "next"}
                    {"cmd": "take" | "open" | "close", "conversation_id": N}
@@ -27,10 +29,9 @@ import contextlib
 import dataclasses
 import datetime as dt
 import functools
-import hmac
 import json
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -38,12 +39,14 @@ from typing import Any
 from aiohttp import WSMsgType, web
 from redis.exceptions import RedisError
 
+from admin.accounts import Accounts
 from admin.desk import ConversationView, DeskError, OperatorDesk, QueueView
 from admin.macros import Macros
+from admin.signin import CONSOLE_HEADERS, SignInRoutes, session_token
 from admin.suggestions import suggest
 from core.events import DeskFeed
-from core.models import Operator
-from channels.web import PAGE_HEADERS, same_origin
+from core.models import Operator, OperatorRole
+from channels.web import same_origin
 
 __all__ = ["OperatorConsole"]
 
@@ -53,10 +56,9 @@ STATIC = Path(__file__).with_name("console_static")
 HEARTBEAT_EVERY = 30.0
 REFRESH_PAUSE = 0.15        # notices arriving together cause one refresh
 FEED_RETRY = 2.0
-MAX_NAME = 100
 MAX_TEXT = 20000
 CLOSE_WAIT = 2.0
-UNAUTHORIZED, BAD_LOGIN, DISABLED = 4401, 4400, 4403
+UNAUTHORIZED, DISABLED = 4401, 4403
 VIEWS: tuple[QueueView, ...] = ("waiting", "mine", "breaching")
 COMMANDS = frozenset({"queue", "next", "open", "take", "reply", "note", "close",
                       "macros", "macro_save", "macro_delete"})
@@ -69,13 +71,14 @@ class _BadCommand(Exception):
         self.code = code
 
 
-@dataclass
+@dataclass(eq=False)
 class _Session:
     """One open console: who it is, and what it shows."""
 
     operator: Operator
     language: str
     ws: web.WebSocketResponse
+    token: str
     view: QueueView = "waiting"
     open_id: int | None = None
     changed: set[int | None] = field(default_factory=set)
@@ -83,26 +86,32 @@ class _Session:
 
 
 class OperatorConsole:
-    def __init__(self, desk: OperatorDesk, feed: DeskFeed, token: str, *, macros: Macros,
-                 groups: Sequence[str] = ("support",)) -> None:
+    def __init__(self, desk: OperatorDesk, feed: DeskFeed, accounts: Accounts, *,
+                 macros: Macros) -> None:
         self._desk = desk
         self._macros = macros
         self._feed = feed
-        self._token = token.encode()
-        self._groups = tuple(groups)
-        self._sockets: set[web.WebSocketResponse] = set()
+        self._accounts = accounts
+        self._signin = SignInRoutes(accounts, on_sign_out=self._signed_out)
+        self._open: set[_Session] = set()
 
     def routes(self) -> list[web.AbstractRouteDef]:
-        return [web.get("/operator", self._page), web.get("/operator/ws", self._socket),
+        return [web.get("/operator", self._page), web.get("/operator/login", self._page),
+                web.get("/operator/ws", self._socket), *self._signin.routes(),
                 web.static("/static/operator", STATIC)]
 
     async def aclose(self) -> None:
         """Close every console socket (on shutdown: otherwise the server waits for them)."""
-        await asyncio.gather(*(ws.close(code=1001, message=b"server shutdown")
-                               for ws in list(self._sockets)), return_exceptions=True)
+        await asyncio.gather(*(state.ws.close(code=1001, message=b"server shutdown")
+                               for state in list(self._open)), return_exceptions=True)
 
     async def _page(self, request: web.Request) -> web.StreamResponse:
-        return web.FileResponse(STATIC / "index.html", headers=PAGE_HEADERS)
+        return web.FileResponse(STATIC / "index.html", headers=CONSOLE_HEADERS)
+
+    async def _signed_out(self, token: str) -> None:
+        await asyncio.gather(*(_refuse(state.ws, UNAUTHORIZED, "unauthorized", "signed out")
+                               for state in list(self._open) if state.token == token),
+                             return_exceptions=True)
 
     async def _socket(self, request: web.Request) -> web.StreamResponse:
         if not same_origin(request):
@@ -111,39 +120,31 @@ class OperatorConsole:
         await ws.prepare(request)
         asked = request.query.get("lang")
         language = asked if asked in ("ru", "en") else "ru"
-        given = request.query.get("token", "").encode()
-        if not hmac.compare_digest(given, self._token):
-            await _refuse(ws, UNAUTHORIZED, "unauthorized", "wrong operator token")
-            return ws
-        name = " ".join(request.query.get("name", "").split())
-        if not 0 < len(name) <= MAX_NAME:
-            await _refuse(ws, BAD_LOGIN, "bad_name",
-                          f"the operator name must be 1-{MAX_NAME} characters")
-            return ws
+        token = session_token(request) or ""
         try:
-            operator = await self._desk.register(name, language=language, groups=self._groups)
+            operator = await self._accounts.console.operator(token)
         except Exception:
-            log.exception("console sign-in of %r failed", name)
+            log.exception("console session check failed")
             await _refuse(ws, 1011, "failed", "sign-in failed on the server; try again")
             return ws
-        if not operator.active:
-            await _refuse(ws, DISABLED, "disabled", f"operator {name!r} is disabled")
+        if operator is None:
+            await _refuse(ws, UNAUTHORIZED, "unauthorized", "sign in first")
             return ws
-        state = _Session(operator=operator, language=language, ws=ws)
-        self._sockets.add(ws)
+        state = _Session(operator=operator, language=language, ws=ws, token=token)
+        self._open.add(state)
         helpers = [asyncio.create_task(work(state))
                    for work in (self._follow, self._refresh, self._heartbeat)]
         try:
             await _push(ws, {"type": "hello", "operator": {
                 "id": operator.id, "name": operator.name, "groups": operator.group_names,
-                "capacity": operator.capacity, "language": language}})
+                "capacity": operator.capacity, "language": language, "role": operator.role.value}})
             await self._command(state, {"cmd": "queue"})
             await self._command(state, {"cmd": "macros"})
             async for frame in ws:
                 if frame.type is WSMsgType.TEXT:
                     await self._command(state, frame.data)
         finally:
-            self._sockets.discard(ws)
+            self._open.discard(state)
             for task in helpers:
                 task.cancel()
             await asyncio.gather(*helpers, return_exceptions=True)
@@ -275,8 +276,12 @@ class OperatorConsole:
                 log.exception("console refresh for operator %s failed", state.operator.id)
 
     async def _heartbeat(self, state: _Session) -> None:
+        """Renew the operator's leases while their session lasts; close when it ends."""
         while True:
             try:
+                if await self._accounts.console.operator(state.token) is None:
+                    await _refuse(state.ws, UNAUTHORIZED, "unauthorized", "the session ended")
+                    return
                 await self._desk.heartbeat(state.operator.id)
             except Exception:
                 log.exception("heartbeat of operator %s failed", state.operator.id)
@@ -284,9 +289,8 @@ class OperatorConsole:
 
 
 def _is_admin(state: _Session) -> bool:
-    """ROLE CHECK: until per-operator accounts with roles land, everyone signed in with the
-    console token is an admin (may save and remove the desk's shared replies)."""
-    return state.operator.active
+    """Admins may save and remove the desk's shared replies."""
+    return state.operator.role is OperatorRole.ADMIN
 
 
 def _parse(data: str) -> dict[str, Any]:

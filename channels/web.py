@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from aiohttp import WSCloseCode, WSMsgType, web
+from yarl import URL
 
 from core.history import HistoryItem, history_item_id
 from core.contracts import (Action, ChannelKind, DeliveryReceipt, InboundMessage,
@@ -64,12 +65,19 @@ _ACTIONS = {Action.HANDOFF, Action.CHOOSE, Action.RATE}
 
 
 def same_origin(request: web.Request) -> bool:
-    """Refuse cross-site WebSocket hijacking: a browser always sends Origin; its host must
-    be the one the page was served from."""
+    """Refuse cross-site WebSocket hijacking and cross-site form posts: a browser always
+    sends Origin, and its scheme, host and port must be those the page was served from
+    (behind a trusted proxy, the scheme the client used)."""
     origin = request.headers.get("Origin")
     if origin is None:
         return True
-    return origin.split("://", 1)[-1].rstrip("/") == request.host
+    try:
+        theirs = URL(origin)
+    except ValueError:
+        return False
+    ours = request.url
+    return theirs.host is not None and (theirs.scheme, theirs.host, theirs.port) == (
+        ours.scheme, ours.host, ours.port)
 
 
 class _BadRequest(Exception):

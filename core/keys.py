@@ -186,3 +186,14 @@ def queue_keys() -> list[str]:
 def sent_piece(piece: str) -> str:
     """A message piece a platform accepted (`piece` like "telegram:<chat>:<outbound id>:<n>")."""
     return f"{PREFIX}sent:{piece}"
+
+
+def sign_in_failures(subject: str) -> str:
+    """Counter of recent failed console sign-ins of `subject` ("account:<name>" or
+    "address:<ip>"); expires a day after the last failure."""
+    return f"{PREFIX}signin:{subject}:failures"
+
+
+def sign_in_blocked(subject: str) -> str:
+    """Present while `subject` must wait before its next sign-in attempt (expires then)."""
+    return f"{PREFIX}signin:{subject}:blocked"

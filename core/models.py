@@ -25,7 +25,7 @@ __all__ = [
     "Author", "Base", "Client", "ClientTier", "Conversation", "ConversationEvent",
     "ConversationStatus", "Delivery", "Direction", "EventKind", "Identity", "KbArticle",
     "KbCalibration", "KbMiss", "KbVariant", "MergeRecord", "Message", "Operator", "OperatorGroup",
-    "utcnow",
+    "OperatorRole", "OperatorSession", "OperatorToken", "AuditEntry", "utcnow",
 ]
 
 
@@ -68,6 +68,13 @@ class InsertedInBatches:
     statement per row. It means nothing outside that statement."""
 
     insert_sentinel: Mapped[int | None] = orm_insert_sentinel()
+
+
+class OperatorRole(str, enum.Enum):
+    """Admins also manage operators and undo merges."""
+
+    OPERATOR = "operator"
+    ADMIN = "admin"
 
 
 class ConversationStatus(str, enum.Enum):
@@ -169,6 +176,12 @@ class Operator(Base):
     capacity: Mapped[int] = mapped_column(Integer, default=3)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    login: Mapped[str | None] = mapped_column(String(100), unique=True)
+    """What the operator signs in with (lower case); None until an account is made."""
+    role: Mapped[OperatorRole] = mapped_column(_enum(OperatorRole), default=OperatorRole.OPERATOR)
+    password_hash: Mapped[str | None] = mapped_column(String(200))
+    local_demo: Mapped[bool] = mapped_column(Boolean, default=False)
+    """The admin `make run` creates on loopback; a non-loopback start refuses while it is active."""
 
     groups: Mapped[list[OperatorGroup]] = relationship(
         back_populates="operator", cascade="all, delete-orphan", lazy="selectin"
@@ -186,6 +199,46 @@ class OperatorGroup(Base):
     group: Mapped[str] = mapped_column(String(64), primary_key=True)
 
     operator: Mapped[Operator] = relationship(back_populates="groups")
+
+
+class OperatorSession(Base):
+    """A signed-in console: only the sha256 of the cookie's token is stored."""
+
+    __tablename__ = "operator_sessions"
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    operator_id: Mapped[int] = mapped_column(ForeignKey("operators.id"), index=True)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[dt.datetime] = mapped_column()
+    address: Mapped[str | None] = mapped_column(String(64))
+
+
+class OperatorToken(Base):
+    """A one-time link (an invite to set a password, or a sign-in link): hashed, expiring,
+    spent by its first use."""
+
+    __tablename__ = "operator_tokens"
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    operator_id: Mapped[int] = mapped_column(ForeignKey("operators.id"), index=True)
+    purpose: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[dt.datetime] = mapped_column()
+    used_at: Mapped[dt.datetime | None] = mapped_column()
+
+
+class AuditEntry(Base):
+    """Who signed in (or failed to), and what admins did to accounts and merges."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[dt.datetime] = mapped_column(default=utcnow, index=True)
+    action: Mapped[str] = mapped_column(String(64))
+    operator_id: Mapped[int | None] = mapped_column(ForeignKey("operators.id"), index=True)
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("operators.id"))
+    address: Mapped[str | None] = mapped_column(String(64))
+    detail: Mapped[dict[str, Any]] = mapped_column(default=dict)
 
 
 class Conversation(InsertedInBatches, Base):

@@ -1,14 +1,12 @@
 """What the bot and the desk say, in Russian and English.
 
-`say(key, language, **values)` picks the text; `language_of(text, fallback)` guesses which
-language a client wrote in, so the bot answers in it.
+`say(key, language, **values)` picks the text; which language a client wrote in is
+guessed from their words (`kb.text.language_of`), so the bot answers in it.
 """
 
 from __future__ import annotations
 
-import re
-
-__all__ = ["TEXTS", "choose", "language_of", "locale_language", "say"]
+__all__ = ["TEXTS", "choose", "locale_language", "say"]
 
 TEXTS: dict[str, dict[str, str]] = {
     "greeting": {
@@ -105,6 +103,8 @@ TEXTS: dict[str, dict[str, str]] = {
                              "en": "Name a group or an operator to transfer to."},
     "desk_bad_group": {"ru": "Нет такой группы: {group}.", "en": "No such group: {group}."},
     "desk_operator_unknown": {"ru": "Оператор «{name}» не найден.", "en": "Operator “{name}” not found."},
+    "desk_admin_only": {"ru": "Это может сделать только администратор.",
+                        "en": "Only an admin can do this."},
     "desk_operator_unavailable": {"ru": "Оператор {name} сейчас не в сети.",
                                   "en": "Operator {name} is offline now."},
     "desk_operator_full": {"ru": "У оператора {name} нет свободных мест ({capacity}).",
@@ -262,10 +262,6 @@ TEXTS: dict[str, dict[str, str]] = {
     },
 }
 
-_CYRILLIC = re.compile(r"[а-яё]", re.IGNORECASE)
-_LATIN = re.compile(r"[a-z]", re.IGNORECASE)
-
-
 def say(key: str, language: str | None, **values: object) -> str:
     return choose(TEXTS[key], language, **values)
 
@@ -280,12 +276,3 @@ def locale_language(locale: str | None) -> str | None:
     """'ru' or 'en' from a platform locale such as 'en-US' or 'ru'; None for others."""
     code = (locale or "").split("-")[0].split("_")[0].lower()
     return code if code in ("ru", "en") else None
-
-
-def language_of(text: str, fallback: str) -> str:
-    """'ru' when the text has Cyrillic letters, 'en' when it has only Latin ones."""
-    if _CYRILLIC.search(text):
-        return "ru"
-    if _LATIN.search(text):
-        return "en"
-    return fallback

@@ -39,7 +39,8 @@ from core.events import DeskFeed
 from core.models import (Author, Client, Conversation, ConversationStatus, Direction, Identity,
                         Message)
 from core.messages import add_message, add_reply
-from core.texts import language_of, say
+from core.texts import say
+from kb.text import language_of
 from identity.codes import CodeOutcome, ProofCodes, link_code_in, normalise_code, words_around_code
 from identity.merge import merge_in, sync_queue
 from routing.queue import OperatorQueue

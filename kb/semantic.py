@@ -14,7 +14,6 @@ by its terms alone (kb/index.py).
 from __future__ import annotations
 
 import itertools
-import re
 from collections.abc import Sequence
 from functools import lru_cache
 from importlib import resources
@@ -24,7 +23,7 @@ import scipy.sparse as sp
 from safetensors.numpy import load_file
 from tokenizers import Tokenizer
 
-from kb.text import MAX_QUERY_CHARS
+from kb.text import CYRILLIC, LATIN, MAX_QUERY_CHARS
 
 __all__ = ["WORDS_REMEMBERED", "WordVectors", "word_vectors"]
 
@@ -33,8 +32,6 @@ WORDS_REMEMBERED = 50_000
 
 _BATCH_FROM = 32
 """New words from which one batch call beats encoding them one by one."""
-_CYRILLIC = re.compile(r"[А-Яа-яЁё]")
-_LATIN = re.compile(r"[A-Za-z]")
 _PACKAGE = "wordllama"
 _TOKENIZER = "tokenizers/l2_supercat_tokenizer_config.json"
 _TABLE = "weights/l2_supercat_256.safetensors"
@@ -113,11 +110,11 @@ class WordVectors:
 def _latin_words(text: str) -> list[str]:
     """The text's words but those with a Cyrillic letter; none without a Latin letter."""
     text = text[:MAX_QUERY_CHARS]
-    if not _LATIN.search(text):
+    if not LATIN.search(text):
         return []
     words = text.split()
-    if _CYRILLIC.search(text):
-        words = [w for w in words if not _CYRILLIC.search(w)]
+    if CYRILLIC.search(text):
+        words = [w for w in words if not CYRILLIC.search(w)]
     return words
 
 

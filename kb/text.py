@@ -13,29 +13,27 @@ from functools import lru_cache
 
 import snowballstemmer
 
-__all__ = ["MAX_QUERY_CHARS", "Prepared", "forget_tokens", "prepare", "stem", "tokens"]
+from kb.words import every
+
+__all__ = ["CYRILLIC", "LATIN", "MAX_QUERY_CHARS", "Prepared", "forget_tokens", "language_of", "prepare",
+           "stem", "tokens", "words"]
 
 MAX_QUERY_CHARS = 2000
 """Longer text is cut: a question is never this long and a 10 kB paste must stay fast."""
 
 _TOKEN = re.compile(r"[^\W_]+", re.UNICODE)
-_CYRILLIC = re.compile(r"[а-я]")
-_LATIN = re.compile(r"[a-z]")
+CYRILLIC = re.compile(r"[а-яё]", re.IGNORECASE)
+"""A Cyrillic letter (the one pattern for it: language, script repair, meaning view)."""
+LATIN = re.compile(r"[a-z]", re.IGNORECASE)
 
 # Latin letters that look like Cyrillic ones, both ways (lower case only: we fold first).
 _LATIN_TO_CYRILLIC = str.maketrans("aceopxyk", "асеорхук")
 _CYRILLIC_TO_LATIN = str.maketrans("асеорхук", "aceopxyk")
 
-# Politeness and filler only: function words such as "not", "why", "my", "до", "без"
-# tell intents apart ("why was I charged" / "how do I get charged"), and TF-IDF already
-# weighs common words down (measured: removing all function words cost accuracy).
-_STOP_WORDS = frozenset(
-    """
-    здравствуйте здравствуй привет добрый доброе день утро вечер пожалуйста спасибо
-    подскажите скажите будьте добры уважаемые ну вот
-    hi hello hey dear please thanks thank thx a an the
-    """.split()
-)
+# Politeness and filler only (`kb.words`): function words such as "not", "why", "my",
+# "до", "без" tell intents apart ("why was I charged" / "how do I get charged"), and TF-IDF
+# already weighs common words down (measured: removing all function words cost accuracy).
+_STOP_WORDS = every("filler")
 
 _STEMMERS = {
     "ru": snowballstemmer.stemmer("russian"),
@@ -54,8 +52,8 @@ class Prepared:
 
 def _fix_script(token: str) -> str:
     """Repair a token that mixes scripts by moving look-alikes to its majority script."""
-    cyrillic = len(_CYRILLIC.findall(token))
-    latin = len(_LATIN.findall(token))
+    cyrillic = len(CYRILLIC.findall(token))
+    latin = len(LATIN.findall(token))
     if not cyrillic or not latin:
         return token
     if cyrillic >= latin:
@@ -66,9 +64,9 @@ def _fix_script(token: str) -> str:
 @lru_cache(maxsize=200_000)
 def stem(token: str) -> str:
     """The Snowball stem of one lower-case token, by the token's script."""
-    if _CYRILLIC.search(token):
+    if CYRILLIC.search(token):
         return str(_STEMMERS["ru"].stemWord(token))
-    if _LATIN.search(token):
+    if LATIN.search(token):
         return str(_STEMMERS["en"].stemWord(token))
     return token
 
@@ -86,10 +84,29 @@ def forget_tokens() -> None:
     _word_and_stem.cache_clear()
 
 
-def _words_and_stems(text: str) -> list[tuple[str, str]]:
+def _every_word_and_stem(text: str) -> list[tuple[str, str]]:
     folded = text[:MAX_QUERY_CHARS].lower().replace("ё", "е")
-    pairs = [_word_and_stem(t) for t in _TOKEN.findall(folded)]
+    return [_word_and_stem(t) for t in _TOKEN.findall(folded)]
+
+
+def _words_and_stems(text: str) -> list[tuple[str, str]]:
+    pairs = _every_word_and_stem(text)
     return [p for p in pairs if p[0] not in _STOP_WORDS] or pairs
+
+
+def words(text: str) -> list[str]:
+    """Every word of the text, lower-case, `ё`-folded and script-repaired: what the
+    per-language word tables (`kb.words`) are matched against."""
+    return [word for word, _ in _every_word_and_stem(text)]
+
+
+def language_of(text: str, fallback: str) -> str:
+    """'ru' when the text has Cyrillic letters, 'en' when it has only Latin ones."""
+    if CYRILLIC.search(text):
+        return "ru"
+    if LATIN.search(text):
+        return "en"
+    return fallback
 
 
 def tokens(text: str) -> list[str]:

@@ -23,6 +23,7 @@ from aiohttp import web
 from pydantic import SecretStr
 from redis.asyncio import Redis
 
+from admin.accounts import Accounts
 from admin.telegram import AdminBot, AdminBotOptions, Audience
 from admin.desk import OperatorDesk
 from admin.metrics import metrics_handler
@@ -42,7 +43,9 @@ from core.models import utcnow
 from bot.outbox import Outbox
 from switchboard.redis_server import connect_redis
 from switchboard.settings import Settings
+from switchboard.start_checks import prepare_accounts, refuse_unsafe_settings
 from channels.email import EmailAdapter, MailServer
+from channels.http_guard import http_guard, parse_networks
 from channels.telegram import TelegramChannel, poller_name
 from channels.vk import VkChannel
 from channels.vk import poller_name as vk_poller_name
@@ -83,6 +86,9 @@ class Gateway:
     adapters: dict[ChannelKind, ChannelAdapter]
     http: web.Application
     clock: Callable[[], dt.datetime]
+    accounts: Accounts
+    metrics_http: web.Application | None = None
+    metrics_url: str | None = None
     admin_bot: AdminBot | None = None
     background: list[asyncio.Task[None]] = field(default_factory=list)
 
@@ -122,26 +128,30 @@ async def open_gateway(settings: Settings, *,
             presence = Presence(redis, clock=clock)
             desk = OperatorDesk(sessions=sessions, queue=queue, outbox=outbox, feed=feed, clock=clock,
                                 knowledge=knowledge, presence=presence, handover=handover)
+            accounts = Accounts(sessions, redis,
+                                session_ttl=dt.timedelta(hours=settings.session_hours))
             admin_bot = _admin_bot(settings, desk=desk, feed=feed, sessions=sessions, redis=redis,
-                                   presence=presence, levels=levels)
-            http = web.Application(client_max_size=2 * 1024 * 1024)
+                                   presence=presence, levels=levels, accounts=accounts)
+            http = web.Application(client_max_size=2 * 1024 * 1024, middlewares=[http_guard(
+                trusted_proxies=parse_networks(settings.trusted_proxies),
+                allowed_hosts=settings.hosts_served)])
             http.add_routes(web_chat.routes())
             telegram = adapters.get(ChannelKind.TELEGRAM)
             if isinstance(telegram, TelegramChannel) and settings.telegram.mode == "webhook":
                 http.add_routes([telegram.webhook_route(settings.telegram.webhook_path)])
-            console = OperatorConsole(desk, feed, settings.operator_token.get_secret_value(),
-                                      groups=levels.groups, macros=Macros(sessions, clock))
+            console = OperatorConsole(desk, feed, accounts, macros=Macros(sessions, clock))
             http.add_routes(console.routes())
-            http.add_routes(ReportsPage(sessions, levels.calendar, settings.operator_token.get_secret_value(),
+            http.add_routes(ReportsPage(sessions, levels.calendar, accounts,
                                         ReportOptions(settings.recontact_days,
                                                       dt.timedelta(minutes=settings.idle_close_minutes),
                                                       settings.language), clock).routes())
             http.on_shutdown.append(lambda _app: console.aclose())  # open consoles would stall it
-            http.router.add_get("/metrics", metrics_handler(sessions, queue=queue))
+            metrics_http = _metrics(settings, http, sessions, queue)
             gateway = Gateway(settings=settings, sessions=sessions, redis=redis, knowledge=knowledge,
                               queue=queue, levels=levels, feed=feed, outbox=outbox,
                               engine=engine, desk=desk, web_chat=web_chat, adapters=adapters,
-                              http=http, clock=clock, admin_bot=admin_bot)
+                              http=http, clock=clock, accounts=accounts,
+                              metrics_http=metrics_http, admin_bot=admin_bot)
             try:
                 yield gateway
             finally:
@@ -168,6 +178,13 @@ async def running(gateway: Gateway, *, host: str | None = None,
     await site.start()
     bound = runner.addresses[0]
     base_url = f"http://{bound[0]}:{bound[1]}"
+    metrics_runner = None
+    if gateway.metrics_http is not None:
+        metrics_runner = web.AppRunner(gateway.metrics_http, access_log=None)
+        await metrics_runner.setup()
+        await web.TCPSite(metrics_runner, "127.0.0.1", gateway.settings.metrics_port).start()
+        metrics_bound = metrics_runner.addresses[0]
+        gateway.metrics_url = f"http://{metrics_bound[0]}:{metrics_bound[1]}/metrics"
     tasks = gateway.background
     for adapter in gateway.adapters.values():
         tasks.append(asyncio.create_task(_keep_running(adapter.kind.value, adapter.run, gateway.engine)))
@@ -186,6 +203,8 @@ async def running(gateway: Gateway, *, host: str | None = None,
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         tasks.clear()
+        if metrics_runner is not None:
+            await metrics_runner.cleanup()
         await runner.cleanup()
 
 
@@ -195,12 +214,18 @@ async def serve(settings: Settings) -> None:
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
-    async with open_gateway(settings) as gateway, running(gateway) as url:
-        settle_collector()
-        log.info("Switchboard is up: web chat %s/ , operator console %s/operator", url, url)
-        print(f"Switchboard is up:\n  web chat          {url}/\n  operator console  {url}/operator"
-              f"  (token: OPERATOR_TOKEN)", flush=True)
-        await stop.wait()
+    refuse_unsafe_settings(settings)
+    async with open_gateway(settings) as gateway:
+        first_sign_in = await prepare_accounts(gateway)
+        async with running(gateway) as url:
+            settle_collector()
+            log.info("Switchboard is up: web chat %s/ , operator console %s/operator", url, url)
+            print(f"Switchboard is up:\n  web chat          {url}/\n  operator console  {url}/operator",
+                  flush=True)
+            if first_sign_in:
+                print(f"  sign in as the local admin (one-time link, 15 min):\n  {first_sign_in}",
+                      flush=True)
+            await stop.wait()
         log.info("shutting down")
 
 
@@ -251,8 +276,24 @@ def _secret(value: SecretStr | None) -> str | None:
     return value.get_secret_value() if value is not None else None
 
 
+def _metrics(settings: Settings, http: web.Application, sessions: SessionFactory,
+             queue: OperatorQueue) -> web.Application | None:
+    """/metrics: behind METRICS_TOKEN on the main port; on its own loopback port with
+    METRICS_PORT; open on the main port only when that is loopback and neither is set.
+    Returns the separate metrics app, if any."""
+    token = _secret(settings.metrics_token)
+    if token is not None or (settings.on_loopback and settings.metrics_port is None):
+        http.router.add_get("/metrics", metrics_handler(sessions, queue=queue, token=token))
+    if settings.metrics_port is None:
+        return None
+    separate = web.Application()
+    separate.router.add_get("/metrics", metrics_handler(sessions, queue=queue))
+    return separate
+
+
 def _admin_bot(settings: Settings, *, desk: OperatorDesk, feed: DeskFeed, sessions: SessionFactory,
-               redis: Redis, presence: Presence, levels: ServiceLevels) -> AdminBot | None:
+               redis: Redis, presence: Presence, levels: ServiceLevels,
+               accounts: Accounts) -> AdminBot | None:
     """The operators' Telegram bot, when ADMIN_BOT__TOKEN is set; polled by one process."""
     config = settings.admin_bot
     if config.token is None:
@@ -275,6 +316,7 @@ def _admin_bot(settings: Settings, *, desk: OperatorDesk, feed: DeskFeed, sessio
         audience=Audience(config.chat_id, config.forum, settings.language, settings.zone))
     return AdminBot(options, desk=desk, feed=feed, sessions=sessions, redis=redis, presence=presence,
                     lease=RedisPollerLease(redis, poller_name(token)), make_report=make_report,
+                    accounts=accounts, console_url=settings.base_url,
                     daily_summaries=daily_summaries if config.daily_summary_at else None)
 
 

@@ -31,6 +31,7 @@ def run() -> None:
     from routing.errors import ServiceLevelsError
     from switchboard.app import serve
     from switchboard.redis_server import RedisUnavailable
+    from switchboard.settings import SettingsError
 
     settings = settings_or_exit()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -41,6 +42,9 @@ def run() -> None:
     except (RedisUnavailable, ServiceLevelsError) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from None
+    except SettingsError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
 
 
 @db_app.command("upgrade")

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from core.addresses import LOOPBACK_HOSTS, is_loopback, parse_networks
 
 __all__ = ["Settings", "SettingsError", "TelegramSettings", "VkSettings", "EmailSettings",
            "AdminBotSettings", "load_settings"]
@@ -87,9 +89,19 @@ class Settings(BaseSettings):
     timezone: str = "Europe/Moscow"
     business_hours: str = Field(default="09:00-18:00", description="HH:MM-HH:MM, local time")
     business_days: str = Field(default="1-5", description="ISO weekdays, e.g. 1-5 or 1,2,3,4,5,6")
-    operator_token: SecretStr = Field(
-        default=SecretStr("operator"), description="token for the web operator console"
-    )
+    allowed_hosts: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description="Host names the gateway answers for, comma-separated; "
+        "required off loopback (on loopback: localhost, 127.0.0.1, ::1)")
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description="addresses or networks of TLS proxies whose "
+        "X-Forwarded-Proto/-For are believed, comma-separated")
+    public_url: str | None = Field(default=None, description="the console's public base URL for "
+                                   "one-time links, e.g. https://support.example.com")
+    session_hours: int = Field(default=12, ge=1, le=24 * 30, description="console sign-in lasts")
+    metrics_port: int | None = Field(default=None, ge=0, le=65535,
+                                     description="serve /metrics on 127.0.0.1 at this port")
+    metrics_token: SecretStr | None = Field(default=None, description="serve /metrics on the main "
+                                            "port to `Authorization: Bearer <token>` only")
     sla_config: Path | None = Field(default=None, description="service levels file (YAML)")
     sample_kb: bool = Field(default=True, description="load the sample KB into an empty database")
     auto_assign: bool = Field(default=False, description="push new conversations to online "
@@ -102,6 +114,26 @@ class Settings(BaseSettings):
     vk: VkSettings = VkSettings()
     email: EmailSettings = EmailSettings()
     admin_bot: AdminBotSettings = AdminBotSettings()
+
+    @field_validator("allowed_hosts", "trusted_proxies", mode="before")
+    @classmethod
+    def _comma_list(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        parse_networks(value)
+        return value
+
+    @field_validator("public_url")
+    @classmethod
+    def _base_url(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("http://", "https://")):
+            raise ValueError("expected a base URL like https://support.example.com")
+        return value.rstrip("/") if value else value
 
     @field_validator("timezone")
     @classmethod
@@ -135,6 +167,23 @@ class Settings(BaseSettings):
     @property
     def working_days(self) -> frozenset[int]:
         return parse_days(self.business_days)
+
+    @property
+    def on_loopback(self) -> bool:
+        """Whether HTTP_HOST reaches only this machine (the demo start's comforts apply)."""
+        return is_loopback(self.http_host)
+
+    @property
+    def hosts_served(self) -> list[str]:
+        return self.allowed_hosts or (list(LOOPBACK_HOSTS) if self.on_loopback else [])
+
+    @property
+    def base_url(self) -> str:
+        """Where one-time links point: PUBLIC_URL, or this machine's listening address."""
+        if self.public_url:
+            return self.public_url
+        host = "127.0.0.1" if self.http_host in ("0.0.0.0", "::", "") else self.http_host
+        return f"http://{host}:{self.http_port}"
 
     @property
     def resolved_database_url(self) -> str:

@@ -4,9 +4,7 @@ Telegram bot and a VK community on their local servers. Import the fixtures from
 
 from __future__ import annotations
 
-import asyncio
-import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,7 +14,7 @@ from sqlalchemy import select
 
 from switchboard.app import Gateway, running
 from core.contracts import ChannelKind
-from core.models import Conversation, Operator
+from core.models import Conversation, Operator, OperatorRole
 from switchboard.settings import AdminBotSettings, Settings
 from channels.delivery import RetryPolicy
 from channels.telegram import TelegramChannel
@@ -26,6 +24,7 @@ from fake_telegram_forum import ForumTelegram
 from fake_vk import FakeVk
 from core import keys
 from routing.presence import PresenceState
+from waiting import eventually  # the suite's one polling helper, exported to the admin bot tests
 
 __all__ = ["ADMIN_TOKEN", "World", "admin_bot_settings", "admin_telegram", "settings", "world",
            "eventually"]
@@ -34,18 +33,6 @@ ADMIN_TOKEN = "777001:ADMIN-fake-token"
 RETRY = RetryPolicy(attempts=4, base_delay=0.05, max_delay=0.2)
 
 
-async def eventually(check: Callable[[], Awaitable[bool]] | Callable[[], bool],
-                     timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
-        result = check()
-        if isinstance(result, Awaitable):
-            result = await result
-        if result:
-            return
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(0.03)
 
 
 @dataclass
@@ -54,11 +41,13 @@ class World:
     admin: ForumTelegram
     telegram: FakeTelegram
     vk: FakeVk
+    url: str = ""
 
     async def operator(self, name: str, telegram_id: int, *, groups: tuple[str, ...] = ("support",),
-                       online: bool = True, language: str = "ru") -> Operator:
+                       online: bool = True, language: str = "ru",
+                       role: OperatorRole = OperatorRole.OPERATOR) -> Operator:
         operator = await self.gateway.desk.register(name, groups=groups, telegram_user_id=telegram_id,
-                                                    language=language)
+                                                    language=language, role=role)
         if online:
             await self.gateway.desk.set_presence(operator.id, PresenceState.ONLINE)
         return operator
@@ -121,10 +110,10 @@ async def world(gateway: Gateway, admin_telegram: ForumTelegram) -> AsyncIterato
     for channel in channels:
         gateway.adapters[channel.kind] = channel
     try:
-        async with running(gateway, host="127.0.0.1", port=0):
+        async with running(gateway, host="127.0.0.1", port=0) as url:
             await eventually(lambda: _subscribed(gateway))
             await eventually(lambda: vk.lp_requests > 0)
-            yield World(gateway, admin_telegram, telegram, vk)
+            yield World(gateway, admin_telegram, telegram, vk, url)
             await gateway.outbox.drain()
     finally:
         for channel in channels:

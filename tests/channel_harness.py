@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import time
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Sequence
+
+from waiting import eventually as until  # the suite's one polling helper, by its old name here
 
 from core.contracts import ChannelAdapter, InboundMessage
 
@@ -39,9 +40,3 @@ async def receiving(channel: ChannelAdapter, sink: ListSink) -> AsyncIterator[No
             await task
 
 
-async def until(condition: Callable[[], object], timeout: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(0.02)

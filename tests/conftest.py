@@ -20,7 +20,6 @@ from pathlib import Path
 
 import pytest
 from _pytest.reports import TestReport
-from pydantic import SecretStr
 from redis.asyncio import Redis
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
@@ -108,7 +107,7 @@ def settings(request: pytest.FixtureRequest, tmp_path: Path, database_url: str,
     `@pytest.mark.parametrize("settings", [{"field": value}], indirect=True)`."""
     overrides = getattr(request, "param", {})
     return Settings(var_dir=tmp_path / "var", database_url=database_url, redis_url=redis_url,
-                    http_port=0, operator_token=SecretStr("test-operator-token"),
+                    http_port=0,
                     _env_file=None,  # type: ignore[call-arg]  # pydantic-settings' own argument
                     **overrides)
 

@@ -7,11 +7,12 @@ from __future__ import annotations
 import datetime as dt
 import json
 
+import aiohttp
 from sqlalchemy import select
 
 from admin_bot_world import World, admin_bot_settings, admin_telegram, eventually, settings, world
 from core.contracts import ChannelKind
-from core.models import ConversationStatus, KbArticle, Message, Operator
+from core.models import ConversationStatus, KbArticle, Message, Operator, OperatorRole
 from routing.watcher import SlaWatcher
 
 __all__ = ["admin_bot_settings", "admin_telegram", "settings", "world"]
@@ -280,7 +281,7 @@ async def test_an_operator_who_blocked_the_bot_does_not_stop_the_others_cards(wo
 
 
 async def test_merge_then_answer_through_the_other_channel_and_unmerge(world: World) -> None:
-    await world.operator("Анна", ANNA)
+    await world.operator("Анна", ANNA, role=OperatorRole.ADMIN)
     conversation_id = await handed_off_in_telegram(world)
     world.vk.client_message(VK_USER, "Здравствуйте")
     await eventually(lambda: bool(world.vk.texts_to(VK_USER)))
@@ -303,3 +304,19 @@ async def test_merge_then_answer_through_the_other_channel_and_unmerge(world: Wo
     world.admin.client_message(ANNA, f"/unmerge {record}")
     await eventually(lambda: any(t.startswith(f"Объединение {record} отменено")
                                  for t in world.admin_texts(ANNA)))
+
+
+async def test_login_sends_a_one_time_console_link(world: World) -> None:
+    await world.operator("Анна", ANNA)
+    world.admin.client_message(ANNA, "/login")
+    await eventually(lambda: any("веб-консоль" in t for t in world.admin_texts(ANNA)))
+    text = next(t for t in world.admin_texts(ANNA) if "веб-консоль" in t)
+    path = "/operator/link/" + text.split("/operator/link/")[1].split()[0]
+    async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
+        async with http.post(world.url + path, allow_redirects=False) as signed:
+            assert signed.status == 303 and "sb_operator" in signed.cookies
+        async with http.ws_connect(world.url + "/operator/ws") as ws:
+            hello = await ws.receive_json(timeout=5)
+            assert hello["type"] == "hello" and hello["operator"]["name"] == "Анна"
+        async with http.post(world.url + path, allow_redirects=False) as again:
+            assert again.status == 410                     # it worked once

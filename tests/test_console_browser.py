@@ -61,12 +61,12 @@ async def seed_queue(gateway: Gateway) -> None:
     await gateway.outbox.drain()
 
 
-async def open_console(browser: Browser, base_url: str, width: int, height: int = 900,
-                       name: str = "Anna") -> Page:
+async def open_console(browser: Browser, base_url: str, gateway: Gateway, width: int,
+                       height: int = 900, name: str = "Anna") -> Page:
     context = await browser.new_context(viewport={"width": width, "height": height}, locale="ru-RU")
     page = await context.new_page()
     page.on("pageerror", lambda error: pytest.fail(f"page error: {error}"))
-    await sign_in(page, base_url, name)
+    await sign_in(page, base_url, gateway, name)
     return page
 
 
@@ -96,7 +96,7 @@ async def assert_every_action_visible(page: Page, width: int) -> None:
 async def test_the_queue_fits_and_names_the_clients(browser: Browser, gateway: Gateway,
                                                     served: str, width: int) -> None:
     await seed_queue(gateway)
-    page = await open_console(browser, served, width)
+    page = await open_console(browser, served, gateway, width)
     await expect(page.locator("#queue-rows tr")).to_have_count(6)
     await assert_every_action_visible(page, width)
     names = await page.locator("#queue-rows .who").all_inner_texts()
@@ -118,7 +118,7 @@ async def test_after_close_the_console_shows_the_state_and_the_clients_rating(
         browser: Browser, gateway: Gateway, served: str) -> None:
     await gateway.engine.handle(said("позовите оператора", "tg-9", ChannelKind.TELEGRAM,
                                      display_name="Пётр"))
-    page = await open_console(browser, served, 1400)
+    page = await open_console(browser, served, gateway, 1400)
     await expect(page.locator("#queue-rows tr")).to_have_count(1)
     await page.keyboard.press("Alt+N")                      # take the next one
     await expect(page.locator(".status-pill")).to_have_text("в работе")
@@ -144,7 +144,7 @@ async def test_after_close_the_console_shows_the_state_and_the_clients_rating(
 async def test_on_a_phone_the_queue_and_the_thread_take_turns(
         browser: Browser, gateway: Gateway, served: str) -> None:
     await seed_queue(gateway)
-    page = await open_console(browser, served, 390, 800)
+    page = await open_console(browser, served, gateway, 390, 800)
     await expect(page.locator("#queue-rows tr")).to_have_count(6)
     await assert_every_action_visible(page, 390)
     await page.locator("#queue-rows tr", has_text="Иван Сидоров").locator("button").click()
@@ -171,7 +171,7 @@ async def test_the_visitor_is_acknowledged_sees_their_rating_and_where_conversat
     await expect(visitor.locator(".row.client:not(.pending)")).to_have_count(3)
     await expect(visitor.locator(".row.bot")).to_have_count(2)
 
-    console = await open_console(browser, served, 1400)
+    console = await open_console(browser, served, gateway, 1400)
     await console.keyboard.press("Alt+N")
     await expect(console.locator(".status-pill")).to_have_text("в работе")
     console.once("dialog", lambda dialog: dialog.accept())
@@ -201,7 +201,7 @@ async def test_the_kbs_best_article_goes_into_the_reply_with_one_click(
     await gateway.engine.handle(said("Я потерял карту, что делать? И позовите оператора",
                                      "web-kb"))
     await gateway.engine.handle(said("", "web-kb", action=Action.HANDOFF))
-    page = await open_console(browser, served, 1400)
+    page = await open_console(browser, served, gateway, 1400)
     await page.keyboard.press("Alt+N")
     chip = page.locator(".suggestion").first
     await expect(chip).to_be_visible()
@@ -220,7 +220,7 @@ async def test_saved_replies_are_kept_per_operator_and_inserted_with_a_pick(
         browser: Browser, gateway: Gateway, served: str) -> None:
     await gateway.engine.handle(said("позовите оператора", "tg-m", ChannelKind.TELEGRAM,
                                      display_name="Нина"))
-    page = await open_console(browser, served, 1400)
+    page = await open_console(browser, served, gateway, 1400)
     await page.keyboard.press("Alt+N")
     await expect(page.locator(".status-pill")).to_have_text("в работе")
     text = "Добрый день! Проверю и вернусь с ответом в течение часа."
@@ -235,7 +235,7 @@ async def test_saved_replies_are_kept_per_operator_and_inserted_with_a_pick(
     await hide_toasts(page)
     await screenshot(page, "console-macros")
 
-    colleague = await open_console(browser, served, 1024, name="Boris")   # not Anna's
+    colleague = await open_console(browser, served, gateway, 1024, name="Boris")   # not Anna's
     await expect(colleague.locator("#macro-pick option")).to_have_count(1)
     await colleague.context.close()
     await page.context.close()

@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 from switchboard.app import Gateway
 from core.contracts import ChannelKind
 from core.models import Author, Conversation, ConversationStatus, Direction, Message
-from web_client import Console, Visitor
+from web_client import Console, Visitor, signed_in
 
 
 async def conversation_of(gateway: Gateway, visitor: Visitor) -> Conversation:
@@ -41,7 +41,7 @@ async def test_kb_answer_then_operator_reply_then_close_and_rating(
         assert conversation.status is ConversationStatus.QUEUED
         assert [e.conversation_id for e in await gateway.queue.waiting()] == [conversation.id]
 
-        async with Console(served, name="Anna") as console:
+        async with Console(served, await signed_in(gateway, "Anna")) as console:
             queue = await console.ws.expect(lambda f: f["type"] == "queue")
             assert len(queue["rows"]) == 1, await gateway.queue.waiting()
             [row] = queue["rows"]

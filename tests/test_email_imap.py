@@ -11,8 +11,9 @@ from collections.abc import Iterator
 
 import pytest
 from mail_servers import (PASSWORD, Collector, Dovecot, SmtpRelay, client_letter,  # noqa: F401
-                          dovecot, eventually, mailbox, running, smtp_server, started_dovecot,
-                          submit, support_adapter)
+                          dovecot, handed_over_before_marker, mailbox, running,
+                          smtp_server, started_dovecot, submit, support_adapter)
+from waiting import eventually
 
 from channels.email import MailServer
 from channels.email.imap import ImapInbox
@@ -28,20 +29,19 @@ async def test_letter_reaches_the_sink_once_and_is_seen_only_after_it_returned(
                                sender="Иван Петров <Ivan@Client.test>", subject="ПИН-код")
         await submit(smtp_server, letter)
         await eventually(lambda: sink.calls == 1)
-        await asyncio.sleep(0.3)
         assert dovecot.flags(mailbox) in (["\\Recent"], [""])  # the store has not returned yet
         sink.hold.set()
         await eventually(lambda: dovecot.flags(mailbox) == ["\\Seen"])
         await submit(smtp_server, client_letter(mailbox, "И ещё вопрос"))  # wakes the inbox again
         await sink.wait_for(2)
-        await asyncio.sleep(0.5)
+        handed_over = await handed_over_before_marker(smtp_server, mailbox, sink)
     first = sink.received[0]
-    assert len(sink.received) == 2 and sink.calls == 2
+    assert len(handed_over) == 2 and sink.calls == 3  # each letter once, then the marker
     assert first.platform_message_id == letter["Message-ID"]
     assert (first.external_user_id, first.display_name, first.subject) == (
         "ivan@client.test", "Иван Петров", "ПИН-код")
     assert first.text == "Здравствуйте! Как поменять ПИН-код?"
-    assert dovecot.flags(mailbox) == ["\\Seen", "\\Seen"]
+    assert dovecot.flags(mailbox) == ["\\Seen"] * 3
 
 
 async def test_a_failing_store_leaves_the_letter_unseen_and_it_is_retried(
@@ -83,9 +83,9 @@ async def test_restart_with_200_waiting_letters_hands_each_over_once(
         await sink.wait_for(60)  # stopped part-way, like a restart of the gateway
     async with running(support_adapter(dovecot, smtp_server, mailbox, tmp_path), sink):
         await sink.wait_for(200, timeout=60)
-        await asyncio.sleep(0.5)
-    assert sorted(sink.ids()) == sorted(f"<wait{n}@client.test>" for n in range(200))
-    assert dovecot.flags(mailbox) == ["\\Seen"] * 200
+        handed_over = await handed_over_before_marker(smtp_server, mailbox, sink)
+    assert sorted(handed_over) == sorted(f"<wait{n}@client.test>" for n in range(200))
+    assert dovecot.flags(mailbox) == ["\\Seen"] * 201
 
 
 async def test_connection_cut_mid_idle_reconnects_and_misses_nothing(
@@ -94,19 +94,20 @@ async def test_connection_cut_mid_idle_reconnects_and_misses_nothing(
     async with running(support_adapter(dovecot, smtp_server, mailbox, tmp_path), sink):
         await submit(smtp_server, client_letter(mailbox, "до обрыва", message_id="<a@client.test>"))
         await sink.wait_for(1)
-        await asyncio.sleep(0.3)  # back in IDLE
+        await eventually(lambda: dovecot.flags(mailbox) == ["\\Seen"])  # handled: back to IDLE
         dovecot.kick(mailbox)
         await submit(smtp_server, client_letter(mailbox, "во время обрыва",
                                                 message_id="<b@client.test>"))
         await sink.wait_for(2)
+        cut = dovecot.sessions(mailbox)
         dovecot.kick(mailbox)
-        await asyncio.sleep(1.5)
+        await eventually(lambda: dovecot.sessions(mailbox) - cut, what="a new IMAP session")
         await submit(smtp_server, client_letter(mailbox, "после обрыва",
                                                 message_id="<c@client.test>"))
         await sink.wait_for(3)
-        await asyncio.sleep(0.5)
-    assert sink.ids() == ["<a@client.test>", "<b@client.test>", "<c@client.test>"]
-    assert dovecot.flags(mailbox) == ["\\Seen"] * 3
+        handed_over = await handed_over_before_marker(smtp_server, mailbox, sink)
+    assert handed_over == ["<a@client.test>", "<b@client.test>", "<c@client.test>"]
+    assert dovecot.flags(mailbox) == ["\\Seen"] * 4
 
 
 async def test_processed_folder_receives_handled_letters(

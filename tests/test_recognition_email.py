@@ -9,8 +9,9 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 from mail_servers import (Dovecot, SmtpRelay, client_letter, dovecot,  # noqa: F401
-                          eventually, mailbox, smtp_server, submit, support_adapter)
+                          mailbox, smtp_server, submit, support_adapter)
 from test_recognition import client_of, last_text, link_code, merges, tg
+from waiting import eventually
 
 from switchboard.app import Gateway, running
 from core.contracts import ChannelKind

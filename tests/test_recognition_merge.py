@@ -11,7 +11,7 @@ from admin.desk import DeskError
 from switchboard.app import Gateway
 from core.contracts import ChannelKind
 from core.models import (Client, Conversation, ConversationEvent, ConversationStatus, Direction,
-                        EventKind, Identity, MergeRecord, Message)
+                        EventKind, Identity, MergeRecord, Message, OperatorRole)
 from identity.recognition import Hint
 from stepping_clock import SteppingClock
 from test_recognition import client_of, link_code, merges, sent_to, tg, web
@@ -67,7 +67,7 @@ async def test_two_open_conversations_become_one_queue_entry_and_one_thread(
     assert left_behind == []
     assert EventKind.MERGED in kinds
 
-    operator = await gateway.desk.register("Ольга")
+    operator = await gateway.desk.register("Ольга", role=OperatorRole.ADMIN)
     view = await gateway.desk.take(operator.id, thread.id)
     assert {m.channel for m in view.messages if m.direction == "in"} == {"web", "telegram"}
     assert any(m.private and f"#{tg_client}" in m.text for m in view.messages)  # why it grew
@@ -85,8 +85,13 @@ async def test_unmerge_restores_identities_conversations_and_the_queue(
     first, second = await conversations(gateway)
     await gateway.engine.handle(web(await link_code(gateway, tg("/link"))))
     await gateway.engine.handle(tg("И ещё: после объединения пишу"))  # said after the merge
-    operator = await gateway.desk.register("Ольга")
+    operator = await gateway.desk.register("Ольга", role=OperatorRole.ADMIN)
     [record] = await merges(gateway)
+    not_admin = await gateway.desk.register("Пётр")
+    with pytest.raises(DeskError) as refused:   # only admins undo merges
+        await gateway.desk.unmerge(not_admin.id, record.id)
+    assert refused.value.key == "desk_admin_only"
+    assert (await merges(gateway))[0].undone_at is None
 
     summary = await gateway.desk.unmerge(operator.id, record.id)
 
@@ -118,7 +123,7 @@ async def test_an_operator_merges_by_hand_and_sees_hints(gateway: Gateway,
     web_client, tg_client = await two_waiting_clients(gateway, clock)
     await gateway.engine.handle(web("моя почта anna@example.org и вопрос про кредит"))
     await gateway.engine.handle(tg("email: anna@example.org"))
-    operator = await gateway.desk.register("Ольга")
+    operator = await gateway.desk.register("Ольга", role=OperatorRole.ADMIN)
     first, _second = await conversations(gateway)
 
     assert await gateway.desk.client_hints(operator.id, web_client) == [
@@ -143,7 +148,7 @@ async def test_merges_are_undone_latest_first(gateway: Gateway, clock: SteppingC
     web_client, tg_client = await two_waiting_clients(gateway, clock)
     await gateway.engine.handle(web(await link_code(gateway, tg("/link"))))
     await gateway.engine.handle(tg("Привет", who="3003"))
-    operator = await gateway.desk.register("Ольга")
+    operator = await gateway.desk.register("Ольга", role=OperatorRole.ADMIN)
     first, *_ = await conversations(gateway)
     third = await client_of(gateway, ChannelKind.TELEGRAM, "3003")
     await gateway.desk.merge(operator.id, first.id, third)
@@ -166,7 +171,7 @@ async def test_an_undone_merge_takes_back_what_was_said_after_it(gateway: Gatewa
     await gateway.engine.handle(tg("Привет", who="4004"))  # only a bot conversation, soon closed
     web_client = await client_of(gateway, ChannelKind.WEB, "visitor-1")
     other = await client_of(gateway, ChannelKind.TELEGRAM, "4004")
-    operator = await gateway.desk.register("Ольга")
+    operator = await gateway.desk.register("Ольга", role=OperatorRole.ADMIN)
     thread = (await gateway.desk.take_next(operator.id)).id
     async with gateway.sessions() as session:
         for conversation in await session.scalars(select(Conversation).where(

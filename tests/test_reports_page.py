@@ -12,12 +12,15 @@ from pathlib import Path
 import aiohttp
 import pytest
 from browser import CHROMIUM, chromium, screenshot
-from console_session import CONSOLE_TOKEN, sign_in
+from console_session import sign_in
+from web_client import signed_in
 from playwright.async_api import Browser, expect
 from reports_week import seed_week
 from stepping_clock import SteppingClock
 
+from admin.signin import SESSION_COOKIE
 from core.db import SessionFactory
+from core.models import OperatorRole
 from switchboard.app import Gateway
 
 pytestmark = pytest.mark.skipif(
@@ -44,7 +47,7 @@ async def test_a_manager_reads_the_week_and_downloads_csv(
     page = await context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda error: errors.append(str(error)))
-    await sign_in(page, served)
+    await sign_in(page, served, gateway, "Manager")   # an admin
     await page.goto(f"{served}/operator/reports?period={WEEK}")
     kpis = page.locator(".kpi")
     await expect(kpis).to_have_count(7, timeout=20000)   # a cold chart and KB clustering
@@ -72,14 +75,16 @@ async def test_a_manager_reads_the_week_and_downloads_csv(
 
 
 @NO_SAMPLE
-async def test_the_figures_need_the_admins_credentials(gateway: Gateway, served: str) -> None:
+async def test_the_figures_need_an_admins_session(gateway: Gateway, served: str) -> None:
+    operator = await signed_in(gateway, "Пётр", role=OperatorRole.OPERATOR)
+    admin_session = await signed_in(gateway, "Ольга", role=OperatorRole.ADMIN)
     async with aiohttp.ClientSession() as http:
         async with http.get(f"{served}/operator/reports/data?period=week") as denied:
             assert denied.status == 403
         async with http.get(f"{served}/operator/reports/csv?period=week",
-                            headers={"Authorization": "Bearer wrong"}) as wrong:
-            assert wrong.status == 403
-        admin = {"Authorization": f"Bearer {CONSOLE_TOKEN}"}
+                            headers={"Cookie": f"{SESSION_COOKIE}={operator}"}) as not_admin:
+            assert not_admin.status == 403
+        admin = {"Cookie": f"{SESSION_COOKIE}={admin_session}"}
         async with http.get(f"{served}/operator/reports/data?period=fortnight", headers=admin) as bad:
             assert bad.status == 400 and "fortnight" in (await bad.json())["error"]
         async with http.get(f"{served}/operator/reports/csv?period=week&by=planet",

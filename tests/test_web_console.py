@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 from switchboard.app import Gateway, running
 from core.contracts import Action, ChannelKind, InboundMessage
 from core.models import Message, Operator
-from web_client import Console
+from web_client import Console, signed_in
 
 
 def client_says(text: str, number: int, visitor: str = "visitor-console-1") -> InboundMessage:
@@ -35,35 +35,41 @@ async def test_the_console_page_is_served(served: str) -> None:
                 assert response.status == 200
 
 
-async def test_a_wrong_token_or_no_name_is_refused(gateway: Gateway, served: str) -> None:
-    for params, code, close_code in [({"token": "guess", "name": "Eve"}, "unauthorized", 4401),
-                                     ({"name": "Eve"}, "unauthorized", 4401),
-                                     ({"token": "test-operator-token", "name": "  "}, "bad_name",
-                                      4400)]:
-        async with aiohttp.ClientSession() as http:
-            async with http.ws_connect(served + "/operator/ws", params=params) as ws:
-                error = await ws.receive_json(timeout=5)
-                assert error["type"] == "error" and error["code"] == code
-                closing = await ws.receive(timeout=5)
-                assert closing.type is aiohttp.WSMsgType.CLOSE and closing.data == close_code
-    assert await operators(gateway) == 0
+async def test_a_shared_token_and_a_name_sign_nobody_in(gateway: Gateway, served: str) -> None:
+    """The old way in (?token=…&name=…) and a session token in the query string are
+    refused, and no operator is created for a new name."""
+    colleague = await signed_in(gateway, "Anna")
+    for params in [{"token": "test-operator-token", "name": "Anna"},
+                   {"token": "operator", "name": "Eve"}, {"name": "Eve"},
+                   {"session": colleague, "sb_operator": colleague}]:
+        async with aiohttp.ClientSession() as http, \
+                http.ws_connect(served + "/operator/ws", params=params) as ws:
+            error = await ws.receive_json(timeout=5)
+            assert error["type"] == "error" and error["code"] == "unauthorized"
+            closing = await ws.receive(timeout=5)
+            assert closing.type is aiohttp.WSMsgType.CLOSE and closing.data == 4401
+    assert await operators(gateway) == 1
 
 
 async def test_a_disabled_operator_is_refused(gateway: Gateway, served: str) -> None:
-    async with gateway.sessions() as session:
-        session.add(Operator(name="Gone", active=False))
-        await session.commit()
-    async with Console(served, name="Gone") as console:
+    gone = await signed_in(gateway, "Gone")
+    async with Console(served, gone) as console:
+        await console.ws.expect(lambda f: f["type"] == "hello")
+        await gateway.accounts.disable("Gone")
+        await console.ws.send({"cmd": "next"})
         error = await console.ws.expect(lambda f: f["type"] == "error")
         assert error["code"] == "disabled"
         await asyncio.wait_for(console.ws.closed.wait(), 5)
         assert console.ws.ws.close_code == 4403
+    async with Console(served, gone) as console:   # and the session is gone with it
+        error = await console.ws.expect(lambda f: f["type"] == "error")
+        assert error["code"] == "unauthorized"
 
 
 async def test_commands_and_their_errors_in_the_operators_language(
         gateway: Gateway, served: str) -> None:
-    async with Console(served, name="Anna", lang="en") as anna, \
-            Console(served, name="Борис", lang="ru") as boris:
+    async with Console(served, await signed_in(gateway, "Anna"), lang="en") as anna, \
+            Console(served, await signed_in(gateway, "Борис"), lang="ru") as boris:
         hello = await anna.ws.expect(lambda f: f["type"] == "hello")
         assert hello["operator"]["name"] == "Anna" and hello["operator"]["groups"] == ["fraud", "loans", "support"]
         assert (await anna.ws.expect(lambda f: f["type"] == "queue"))["rows"] == []
@@ -119,7 +125,7 @@ async def test_commands_and_their_errors_in_the_operators_language(
 
 async def test_the_queue_and_the_open_conversation_update_live(
         gateway: Gateway, served: str) -> None:
-    async with Console(served, name="Anna") as console:
+    async with Console(served, await signed_in(gateway, "Anna")) as console:
         await console.ws.expect(lambda f: f["type"] == "queue")
         since = console.ws.mark()
         await gateway.engine.handle(client_says("Почему мой кот боится пылесоса?", 1))
@@ -140,7 +146,7 @@ async def test_the_queue_and_the_open_conversation_update_live(
 
 async def test_stopping_the_server_closes_open_consoles_at_once(gateway: Gateway) -> None:
     async with running(gateway, host="127.0.0.1", port=0) as base_url:
-        console = Console(base_url)
+        console = Console(base_url, await signed_in(gateway))
         await console.__aenter__()
         await console.ws.expect(lambda f: f["type"] == "queue")
         started = time.monotonic()

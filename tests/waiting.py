@@ -11,15 +11,21 @@ import asyncio
 import inspect
 import time
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from typing import Any, TypeVar, overload
 
 __all__ = ["eventually"]
 
 T = TypeVar("T")
 
 
-async def eventually(check: Callable[[], T | Awaitable[T]], timeout: float = 10.0, *,
-                     interval: float = 0.02, what: str = "the condition") -> T:
+@overload
+async def eventually(check: Callable[[], Awaitable[T]], timeout: float = ..., *,
+                     interval: float = ..., what: str = ...) -> T: ...
+@overload
+async def eventually(check: Callable[[], T], timeout: float = ..., *,
+                     interval: float = ..., what: str = ...) -> T: ...
+async def eventually(check: Callable[[], Any], timeout: float = 15.0, *,
+                     interval: float = 0.02, what: str = "the condition") -> Any:
     """Return `check()`'s first truthy result (awaited when it is awaitable); fail the test
     when none came within `timeout` seconds."""
     deadline = time.monotonic() + timeout

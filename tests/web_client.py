@@ -7,11 +7,15 @@ import asyncio
 import contextlib
 import json
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, Self
 
 import aiohttp
 from yarl import URL
+
+from admin.signin import SESSION_COOKIE
+from core.models import OperatorRole
+from switchboard.app import Gateway
 
 Frame = dict[str, Any]
 WAIT = 10.0
@@ -124,14 +128,27 @@ class Visitor:
         return message
 
 
-class Console:
-    """An operator's console socket."""
+async def signed_in(gateway: Gateway, name: str = "Anna", *, role: OperatorRole = OperatorRole.OPERATOR,
+                    groups: Sequence[str] | None = None) -> str:
+    """Make an operator account (serving every SLA group unless told) and open a console
+    session for it, as a sign-in would: the session cookie's value."""
+    operator = await gateway.accounts.save(name, role=role,
+                                           groups=list(groups or gateway.levels.groups))
+    async with gateway.sessions() as session:
+        token = gateway.accounts.console.open(session, operator.id, "127.0.0.1")
+        await session.commit()
+    return token
 
-    def __init__(self, base_url: str, *, name: str = "Anna", token: str = "test-operator-token",
-                 lang: str = "en") -> None:
+
+class Console:
+    """An operator's console socket, signed in by a session cookie (see `signed_in`)."""
+
+    def __init__(self, base_url: str, session: str | None, *, lang: str = "en") -> None:
         self.url = f"{base_url}/operator/ws"
-        self.params = {"token": token, "name": name, "lang": lang}
-        self.http = aiohttp.ClientSession()
+        self.params = {"lang": lang}
+        self.http = aiohttp.ClientSession(
+            cookie_jar=aiohttp.CookieJar(unsafe=True),
+            cookies={SESSION_COOKIE: session} if session is not None else None)
         self.socket: _Frames | None = None
 
     async def __aenter__(self) -> Self:

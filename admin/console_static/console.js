@@ -4,7 +4,7 @@
 (() => {
   const TEXTS = {
     ru: {
-      login_intro: "Консоль оператора", name: "Ваше имя", token: "Токен консоли", sign_in: "Войти", sign_out: "Выйти",
+      login_intro: "Консоль оператора", name: "Логин", password: "Пароль", sign_in: "Войти", sign_out: "Выйти",
       view_waiting: "Ожидают", view_mine: "Мои", view_breaching: "Горят", take_next: "Взять следующий",
       col_client: "Клиент", col_channel: "Канал", col_category: "Категория", col_waited: "Ждёт",
       col_deadline: "Срок", col_preview: "Последнее сообщение", queue_empty: "Очередь пуста",
@@ -19,7 +19,8 @@
       status_bot: "бот", status_queued: "в очереди", status_assigned: "в работе", status_closed: "закрыт",
       in: "через {t}", overdue: "просрочен на {t}", new_message: "Новое сообщение в разговоре #{id}",
       undelivered_toast: "Сообщение в разговоре #{id} не доставлено: {error}", closed_toast: "Разговор #{id} закрыт",
-      unauthorized: "Неверный токен консоли.", bad_name: "Укажите имя.", disabled: "Этот оператор отключён.",
+      unauthorized: "Войдите, чтобы продолжить.", wrong_password: "Неверный логин или пароль.",
+      throttled: "Слишком много неудачных попыток. Попробуйте через {s} с.", disabled: "Этот оператор отключён.",
       bad_json: "Сервер не понял команду.", bad_request: "Неверная команда.", unknown_cmd: "Неизвестная команда.",
       failed: "Команда не выполнена из-за ошибки сервера.", confirm_close: "Закрыть разговор #{id}?",
       priority: "приоритет {p}", min: " мин", h: " ч", d: " д", conversation: "Разговор",
@@ -33,7 +34,7 @@
       keys: "Alt+N — взять следующий · Alt+T — взять · Alt+C — закрыть · Ctrl+Enter — отправить",
     },
     en: {
-      login_intro: "Operator console", name: "Your name", token: "Console token", sign_in: "Sign in", sign_out: "Sign out",
+      login_intro: "Operator console", name: "Login", password: "Password", sign_in: "Sign in", sign_out: "Sign out",
       view_waiting: "Waiting", view_mine: "Mine", view_breaching: "Breaching", take_next: "Take next",
       col_client: "Client", col_channel: "Channel", col_category: "Category", col_waited: "Waited",
       col_deadline: "Deadline", col_preview: "Last message", queue_empty: "The queue is empty",
@@ -48,7 +49,8 @@
       status_bot: "bot", status_queued: "queued", status_assigned: "assigned", status_closed: "closed",
       in: "in {t}", overdue: "overdue by {t}", new_message: "New message in conversation #{id}",
       undelivered_toast: "A message in conversation #{id} was not delivered: {error}", closed_toast: "Conversation #{id} closed",
-      unauthorized: "Wrong console token.", bad_name: "Enter your name.", disabled: "This operator is disabled.",
+      unauthorized: "Sign in to continue.", wrong_password: "Wrong login or password.",
+      throttled: "Too many failed attempts. Try again in {s} s.", disabled: "This operator is disabled.",
       bad_json: "The server did not understand the command.", bad_request: "Invalid command.", unknown_cmd: "Unknown command.",
       failed: "The command failed on the server.", confirm_close: "Close conversation #{id}?",
       priority: "priority {p}", min: "m", h: "h", d: "d", conversation: "Conversation",
@@ -73,7 +75,7 @@
     if (text !== undefined && text !== null) node.textContent = text;
     return node;
   };
-  const REFUSED = new Set([4400, 4401, 4403]);
+  const REFUSED = new Set([4401, 4403]);
 
   let socket = null, attempt = 0, me = null, view = "waiting", rows = [], conversation = null, skew = 0;
   let toastTimer = null, wantOpen = null, draft = "";
@@ -310,13 +312,9 @@
     $("conn-text").textContent = t(state);
   }
   function connect() {
-    const name = localStorage.getItem("switchboard.operator") || "";
-    const token = sessionStorage.getItem("switchboard.token") || "";
-    if (!name || !token) { showLogin(); return; }
-    showApp();
     setConn("connecting");
     const scheme = location.protocol === "https:" ? "wss" : "ws";
-    const query = new URLSearchParams({ token, name, lang });
+    const query = new URLSearchParams({ lang });
     socket = new WebSocket(`${scheme}://${location.host}/operator/ws?${query}`);
     socket.addEventListener("message", (event) => {
       let frame;
@@ -325,7 +323,7 @@
     });
     socket.addEventListener("close", (event) => {
       setConn("offline");
-      if (REFUSED.has(event.code)) { sessionStorage.removeItem("switchboard.token"); return; }
+      if (REFUSED.has(event.code)) return;
       const delay = Math.min(15000, 1000 * 2 ** attempt++) * (0.75 + Math.random() / 2);
       setTimeout(connect, delay);
     });
@@ -337,7 +335,9 @@
   function receive(frame) {
     if (frame.type === "hello") {
       attempt = 0;
+      showApp();
       me = frame.operator;
+      $("reports-link").hidden = me.role !== "admin";   // reports are for admins
       $("me").textContent = me.name;
       setConn("online");
       if (view !== "waiting") command({ cmd: "queue", view });
@@ -358,7 +358,7 @@
     } else if (frame.type === "notice") {
       notice(frame.notice);
     } else if (frame.type === "error") {
-      if (["unauthorized", "bad_name", "disabled"].includes(frame.code)) { showLogin(t(frame.code)); return; }
+      if (["unauthorized", "disabled"].includes(frame.code)) { showLogin(frame.code === "disabled" ? t(frame.code) : ""); return; }
       if ((frame.cmd === "reply" || frame.cmd === "note") && !$("reply-text").value) $("reply-text").value = draft;
       toast(frame.code === "desk" ? frame.error : (TEXTS[lang][frame.code] ? t(frame.code) : frame.error), true);
     }
@@ -377,19 +377,26 @@
     $("login-name").value = localStorage.getItem("switchboard.operator") || "";
     $("login-error").hidden = !error;
     $("login-error").textContent = error || "";
-    ($("login-name").value ? $("login-token") : $("login-name")).focus();
+    ($("login-name").value ? $("login-password") : $("login-name")).focus();
   }
   function showApp() { $("login").hidden = true; $("app").hidden = false; }
 
-  $("login").addEventListener("submit", (event) => {
+  $("login").addEventListener("submit", async (event) => {
     event.preventDefault();
-    localStorage.setItem("switchboard.operator", $("login-name").value.trim());
-    sessionStorage.setItem("switchboard.token", $("login-token").value);
-    attempt = 0;
-    connect();
+    const login = $("login-name").value.trim();
+    localStorage.setItem("switchboard.operator", login);
+    let answer;
+    try {
+      answer = await fetch("/operator/login", { method: "POST", headers: { "Content-Type": "application/json" },
+        body: JSON.stringify({ login, password: $("login-password").value }) });
+    } catch { showLogin(t("offline")); return; }
+    $("login-password").value = "";
+    if (answer.ok) { attempt = 0; connect(); return; }
+    const body = await answer.json().catch(() => ({}));
+    showLogin(body.error === "throttled" ? t("throttled", { s: body.retry_after }) : t("wrong_password"));
   });
-  $("logout").addEventListener("click", () => {
-    sessionStorage.removeItem("switchboard.token");
+  $("logout").addEventListener("click", async () => {
+    await fetch("/operator/logout", { method: "POST" }).catch(() => null);
     if (socket) socket.close(4000, "signed out");
     showLogin();
   });

@@ -30,6 +30,7 @@ from admin.telegram.notifier import AdminNotifier, Audience
 from admin.telegram.routers import build_routers
 from admin.telegram.routers.report import MakeReport
 from admin.telegram.sender import AdminSender, ChatRef
+from admin.accounts import Accounts
 from admin.telegram.state import ActiveConversations, Invites
 from admin.desk import OperatorDesk
 from admin.reports import Report
@@ -64,7 +65,8 @@ class AdminBotOptions:
 class AdminBot:
     def __init__(self, options: AdminBotOptions, *, desk: OperatorDesk, feed: DeskFeed,
                  sessions: SessionFactory, redis: Redis, presence: Presence, lease: PollerLease,
-                 make_report: MakeReport, daily_summaries: DailySummaries | None = None) -> None:
+                 make_report: MakeReport, accounts: Accounts, console_url: str,
+                 daily_summaries: DailySummaries | None = None) -> None:
         server = TelegramAPIServer.from_base(options.api_base) if options.api_base else None
         session = (AiohttpSession(api=server, timeout=options.request_timeout) if server
                    else AiohttpSession(timeout=options.request_timeout))
@@ -84,7 +86,7 @@ class AdminBot:
         self.dispatcher = Dispatcher(
             desk=desk, sender=self.sender, active=active, invites=self.invites, zone=audience.zone,
             focus=Focus(desk, active, topics), files=OperatorFiles(self.bot, options.files_dir),
-            make_report=make_report)
+            make_report=make_report, accounts=accounts, console_url=console_url)
         for observer in (self.dispatcher.message, self.dispatcher.callback_query):
             observer.outer_middleware(OperatorAccess())
             observer.middleware(DeskErrors())

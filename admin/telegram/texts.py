@@ -15,6 +15,13 @@ ADMIN_TEXTS: dict[str, dict[str, str]] = {
     },
     "invite_bad": {"ru": "Код приглашения неверный или уже использован.",
                    "en": "The invite code is wrong or has already been used."},
+    "login_link": {
+        "ru": "Ссылка для входа в веб-консоль (одноразовая, действует 15 минут, никому её не "
+              "пересылайте):\n{url}",
+        "en": "Your web console sign-in link (works once, for 15 minutes; do not forward it):\n{url}",
+    },
+    "login_private": {"ru": "Ссылку для входа пришлю только в личном чате: напишите мне /login.",
+                      "en": "I send sign-in links in a private chat only: send me /login there."},
     "welcome": {
         "ru": "Здравствуйте, {name}! Вы оператор (группы: {groups}; одновременно до {capacity}). "
               "Новые обращения будут приходить сюда. /help — команды.",
@@ -28,7 +35,8 @@ ADMIN_TEXTS: dict[str, dict[str, str]] = {
               "попросить оценку\n/transfer группа|оператор заметка — передать\n/note текст — внутренняя "
               "заметка\n/client — карточка клиента\n/history — история клиента во всех каналах\n"
               "/kb запрос — поиск в базе знаний\n/save [статья] — сохранить мой ответ в базу знаний\n"
-              "/merge N, /unmerge N — объединить клиентов / отменить\n/away, /online — статус\n/report [период] — отчёт",
+              "/merge N, /unmerge N — объединить клиентов / отменить\n/away, /online — статус\n/report [период] — отчёт\n"
+              "/login — ссылка для входа в веб-консоль",
         "en": "/queue [mine|breaching] — the queue\n/next — take the next one\n/take N — take #N\n"
               "/switch N — make #N active\nAny message (photos and files too) goes to the client of the "
               "active conversation\n/via channel text — answer through another channel of the client\n"
@@ -36,7 +44,7 @@ ADMIN_TEXTS: dict[str, dict[str, str]] = {
               "/note text — internal note\n/client — the client's card\n/history — the client's history "
               "in every channel\n/kb query — search the knowledge base\n/save [article] — save my reply "
               "to the knowledge base\n/merge N, /unmerge N — merge clients / undo\n/away, /online — your status\n"
-              "/report [period] — the report",
+              "/report [period] — the report\n/login — a sign-in link for the web console",
     },
     "card": {
         "ru": "🆕 #{id} · {client} · {channel}\nКатегория: {category} · группа {group} · приоритет {priority}\n"

@@ -1,4 +1,5 @@
-"""/start (with an invite code: link this Telegram account to an operator) and /help."""
+"""/start (with an invite code: link this Telegram account to an operator), /help, and
+/login (a one-time sign-in link for the web console, in a private chat only)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from aiogram import Router
 from aiogram.filters import Command, CommandObject, CommandStart
 from aiogram.types import Message
 
+from admin.accounts import Accounts, LinkPurpose, link_path
 from admin.telegram.sender import AdminSender, where
 from admin.telegram.state import Invites
 from admin.telegram.texts import say
@@ -41,6 +43,16 @@ async def start(message: Message, command: CommandObject, operator: Operator | N
                                           capacity=operator.capacity))
 
 
+async def login(message: Message, operator: Operator, accounts: Accounts, console_url: str,
+                sender: AdminSender) -> None:
+    if message.chat.type != "private":  # a group would show the link to everyone in it
+        await sender.text(where(message), say("login_private", operator.language))
+        return
+    token = await accounts.issue_link(operator.id, LinkPurpose.SIGN_IN, via="admin bot")
+    await sender.text(where(message), say("login_link", operator.language,
+                                          url=console_url + link_path(LinkPurpose.SIGN_IN, token)))
+
+
 async def show_help(message: Message, operator: Operator, sender: AdminSender) -> None:
     await sender.text(where(message), say("help", operator.language))
 
@@ -49,4 +61,5 @@ def build_router() -> Router:
     router = Router(name="start")
     router.message.register(start, CommandStart())
     router.message.register(show_help, Command("help"))
+    router.message.register(login, Command("login"))
     return router

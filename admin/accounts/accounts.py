@@ -1,0 +1,228 @@
+"""Operator accounts: who may sign in to the console, how, and as what role.
+
+Everything that changes an account or opens a session goes through here, and each such
+step writes its audit row in the same transaction."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from redis.asyncio import Redis
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from admin.accounts.audit import audit
+from admin.accounts.links import LinkPurpose, OneTimeLinks
+from admin.accounts.passwords import hash_password, verify_password
+from admin.accounts.sessions import ConsoleSessions
+from admin.accounts.throttle import SignInThrottle
+from core.db import SessionFactory
+from core.models import Operator, OperatorGroup, OperatorRole, utcnow
+
+__all__ = ["AccountError", "Accounts", "SignedIn", "normal_login"]
+
+SESSION_TTL = dt.timedelta(hours=12)
+LOCAL_ADMIN = "admin"
+
+
+class AccountError(Exception):
+    """A request about an account that cannot be done; the message says why."""
+
+
+@dataclass(frozen=True, slots=True)
+class SignedIn:
+    """The outcome of a sign-in: a session token, or how long to wait (0: just wrong)."""
+
+    operator: Operator | None
+    token: str | None = None
+    retry_after: int = 0
+
+
+def normal_login(login: str) -> str:
+    return " ".join(login.split()).casefold()
+
+
+class Accounts:
+    def __init__(self, sessions: SessionFactory, redis: Redis, *,
+                 session_ttl: dt.timedelta = SESSION_TTL,
+                 throttle: SignInThrottle | None = None,
+                 clock: Callable[[], dt.datetime] = utcnow) -> None:
+        self._sessions = sessions
+        self._clock = clock
+        self.console = ConsoleSessions(sessions, session_ttl, clock)
+        self.links = OneTimeLinks(sessions, clock)
+        self.throttle = throttle or SignInThrottle(redis)
+
+    # -- what admins do -------------------------------------------------------------------
+
+    async def save(self, name: str, *, login: str | None = None, role: OperatorRole | None = None,
+                   groups: Sequence[str] | None = None, capacity: int = 3, language: str = "ru",
+                   telegram_user_id: int | None = None, actor_id: int | None = None,
+                   local_demo: bool = False) -> Operator:
+        """Add an operator, or update the one with the same Telegram id or login."""
+        wanted = normal_login(login or name)
+        if not wanted or len(wanted) > 100:
+            raise AccountError("the login must be 1-100 characters")
+        async with self._sessions() as session:
+            query = select(Operator).where(
+                Operator.telegram_user_id == telegram_user_id if telegram_user_id
+                else Operator.login == wanted)
+            operator = await session.scalar(query)
+            created = operator is None
+            if operator is None:
+                operator = Operator(name=name, role=role or OperatorRole.OPERATOR,
+                                    local_demo=local_demo)
+            taken = await session.scalar(select(Operator.id).where(
+                Operator.login == wanted, Operator.id != (operator.id or 0)))
+            if taken is not None:
+                raise AccountError(f"the login {wanted!r} belongs to operator #{taken}")
+            operator.name, operator.login = name, wanted
+            operator.telegram_user_id = telegram_user_id or operator.telegram_user_id
+            operator.capacity, operator.language, operator.active = capacity, language, True
+            if role is not None:
+                operator.role = role
+            if groups is not None or created:
+                operator.groups = [OperatorGroup(group=g) for g in (groups or ["support"])]
+            session.add(operator)
+            await session.flush()
+            audit(session, "operator_added" if created else "operator_updated",
+                  operator_id=operator.id, actor_id=actor_id, at=self._clock(),
+                  login=wanted, role=operator.role.value)
+            await session.commit()
+            return operator
+
+    async def disable(self, login: str, *, actor_id: int | None = None) -> Operator:
+        """The operator can no longer sign in; their open sessions end."""
+        async with self._sessions() as session:
+            operator = await self._by_login(session, login)
+            operator.active = False
+            await self.console.close_all(session, operator.id)
+            audit(session, "operator_disabled", operator_id=operator.id, actor_id=actor_id,
+                  at=self._clock())
+            await session.commit()
+            return operator
+
+    async def set_password(self, login: str, password: str, *, actor_id: int | None = None) -> Operator:
+        """Set a password (policy checked: `PasswordRejected`); every session ends."""
+        hashed = await hash_password(password)
+        async with self._sessions() as session:
+            operator = await self._by_login(session, login)
+            operator.password_hash = hashed
+            await self.console.close_all(session, operator.id)
+            audit(session, "password_set", operator_id=operator.id, actor_id=actor_id,
+                  at=self._clock())
+            await session.commit()
+            return operator
+
+    async def issue_link(self, operator_id: int, purpose: LinkPurpose, *,
+                         ttl: dt.timedelta | None = None, actor_id: int | None = None,
+                         via: str = "cli") -> str:
+        """A one-time invite or sign-in link token for an active operator."""
+        async with self._sessions() as session:
+            operator = await session.get(Operator, operator_id)
+            if operator is None or not operator.active:
+                raise AccountError(f"operator #{operator_id} is unknown or disabled")
+            if operator.login is None:
+                operator.login = normal_login(operator.name)
+            token = self.links.issue(session, operator.id, purpose, ttl)
+            audit(session, f"{purpose.value}_issued", operator_id=operator.id, actor_id=actor_id,
+                  at=self._clock(), via=via)
+            await session.commit()
+            return token
+
+    async def by_login(self, login: str) -> Operator:
+        async with self._sessions() as session:
+            return await self._by_login(session, login)
+
+    # -- signing in and out ---------------------------------------------------------------
+
+    async def sign_in(self, login: str, password: str, address: str) -> SignedIn:
+        """Password sign-in with back-off per account and per address."""
+        wanted = normal_login(login)[:100]
+        wait = await self.throttle.wait(wanted, address)
+        if wait:
+            return SignedIn(None, retry_after=wait)
+        async with self._sessions() as session:
+            operator = await session.scalar(select(Operator).where(Operator.login == wanted))
+            stored = operator.password_hash if operator is not None and operator.active else None
+            if not await verify_password(stored, password) or operator is None:
+                audit(session, "sign_in_failed", operator_id=operator.id if operator else None,
+                      address=address, at=self._clock(), login=wanted)
+                await session.commit()
+                return SignedIn(None, retry_after=await self.throttle.failed(wanted, address))
+            token = self.console.open(session, operator.id, address)
+            audit(session, "signed_in", operator_id=operator.id, address=address,
+                  at=self._clock(), via="password")
+            await session.commit()
+        await self.throttle.succeeded(wanted)
+        return SignedIn(operator, token)
+
+    async def sign_in_with_link(self, link: str, address: str) -> SignedIn:
+        async with self._sessions() as session:
+            operator = await self.links.spend(session, link, LinkPurpose.SIGN_IN)
+            if operator is None:
+                return SignedIn(None)
+            token = self.console.open(session, operator.id, address)
+            audit(session, "signed_in", operator_id=operator.id, address=address,
+                  at=self._clock(), via="link")
+            await session.commit()
+            return SignedIn(operator, token)
+
+    async def accept_invite(self, link: str, password: str, address: str) -> SignedIn:
+        """Set the invited operator's password (policy checked first, so a rejected one
+        leaves the invite usable) and sign them in."""
+        hashed = await hash_password(password)
+        async with self._sessions() as session:
+            operator = await self.links.spend(session, link, LinkPurpose.INVITE)
+            if operator is None:
+                return SignedIn(None)
+            operator.password_hash = hashed
+            await self.console.close_all(session, operator.id)
+            token = self.console.open(session, operator.id, address)
+            audit(session, "invite_accepted", operator_id=operator.id, address=address,
+                  at=self._clock())
+            await session.commit()
+            return SignedIn(operator, token)
+
+    async def sign_out(self, token: str, address: str) -> None:
+        async with self._sessions() as session:
+            operator_id = await self.console.close(session, token)
+            if operator_id is not None:
+                audit(session, "signed_out", operator_id=operator_id, address=address,
+                      at=self._clock())
+            await session.commit()
+
+    # -- the local admin of `make run` ----------------------------------------------------
+
+    async def local_admin_link(self) -> str | None:
+        """On a loopback start with no admin but the local one: make that admin if needed
+        and return a fresh one-time sign-in token for it (None when a real admin exists)."""
+        async with self._sessions() as session:
+            admins = list(await session.scalars(select(Operator).where(
+                Operator.role == OperatorRole.ADMIN, Operator.active.is_(True))))
+        if any(not admin.local_demo for admin in admins):
+            return None
+        if not admins:
+            async with self._sessions() as session:
+                if await session.scalar(select(Operator.id).where(Operator.login == LOCAL_ADMIN)):
+                    raise AccountError(f"an operator signs in as {LOCAL_ADMIN!r} but no admin "
+                                       "exists: make one with switchboard operators add NAME "
+                                       "--role admin")
+        admin = admins[0] if admins else await self.save(
+            "Admin", login=LOCAL_ADMIN, role=OperatorRole.ADMIN, local_demo=True)
+        return await self.issue_link(admin.id, LinkPurpose.SIGN_IN, via="local start")
+
+    async def local_demo_admins(self) -> list[str]:
+        """Logins of active local admins: a non-loopback start refuses while there are any."""
+        async with self._sessions() as session:
+            return list(await session.scalars(select(Operator.login).where(
+                Operator.local_demo.is_(True), Operator.active.is_(True))))
+
+    @staticmethod
+    async def _by_login(session: AsyncSession, login: str) -> Operator:
+        operator = await session.scalar(select(Operator).where(Operator.login == normal_login(login)))
+        if operator is None:
+            raise AccountError(f"no operator signs in as {normal_login(login)!r}")
+        return operator

@@ -1,0 +1,86 @@
+"""The knowledge base's part of the decision: answer from an article, offer close
+choices, or record the miss and hand the conversation off."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping, Sequence
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.knowledge import KnowledgeBase
+from bot.pipeline.queueing import hand_off
+from bot.pipeline.turn import Turn
+from bot.replies import article_answer
+from core.contracts import Action, Button, ChannelKind, InboundMessage
+from core.events import record
+from core.models import EventKind, KbMiss
+from core.texts import say
+from kb.index import Decision, Match
+from routing.service_levels import ServiceLevels
+
+__all__ = ["KB_QUERY_LIMIT", "Consult", "handoff_button"]
+
+KB_QUERY_LIMIT = 2000
+"""What of a message the knowledge base reads (and a miss stores)."""
+CHOICES = 3
+
+
+def handoff_button(language: str) -> Button:
+    return Button(say("button_handoff", language), Action.HANDOFF)
+
+
+class Consult:
+    def __init__(self, knowledge: KnowledgeBase, levels: ServiceLevels) -> None:
+        self._knowledge = knowledge
+        self._levels = levels
+
+    def decide_many(self, run: Sequence[InboundMessage]) -> dict[str, Match]:
+        """The decisions for a batch's texts in one call (one message: decided when asked)."""
+        if len(run) < 2:
+            return {}
+        texts = list({m.text[:KB_QUERY_LIMIT] for m in run if m.text.strip()})
+        return dict(zip(texts, self._knowledge.index.decide_many(texts), strict=True))
+
+    async def __call__(self, session: AsyncSession, turn: Turn, now: dt.datetime,
+                       decided: Mapping[str, Match]) -> None:
+        conversation, language = turn.placed, turn.sender.language
+        question = turn.inbound.text[:KB_QUERY_LIMIT]
+        match = decided.get(question) or self._knowledge.index.decide(question)
+        if match.decision is Decision.ANSWER:
+            best = match.hits[0]
+            await self.answer(session, turn, best.article.id, best.score, now)
+        elif match.decision is Decision.CLARIFY:
+            choices = [Button(hit.article.title or hit.article.id, Action.CHOOSE, hit.article.id)
+                       for hit in match.hits[:CHOICES]]
+            text = say("clarify", language)
+            if conversation.last_channel is ChannelKind.EMAIL:
+                listed = "\n".join(f"{n}. {b.label}" for n, b in enumerate(choices, 1))
+                text = f"{text}\n\n{listed}\n\n{say('clarify_email', language)}"
+            record(session, conversation, EventKind.CLARIFIED, now,
+                   article_ids=[b.payload for b in choices])
+            await turn.outcome.reply(session, conversation, text, now,
+                                     buttons=[*choices, handoff_button(language)])
+        else:
+            best_hit = match.hits[0] if match.hits else None
+            session.add(KbMiss(conversation_id=conversation.id, question=question,
+                               language=language, at=now,
+                               best_article_id=best_hit.article.id if best_hit else None,
+                               best_score=best_hit.score if best_hit else None))
+            if conversation.category is None and best_hit is not None:
+                conversation.category = best_hit.article.category
+            await hand_off(session, self._levels, conversation, "kb_miss", now, turn.outcome)
+
+    async def answer(self, session: AsyncSession, turn: Turn, article_id: str,
+                     score: float | None, now: dt.datetime) -> None:
+        """The article's answer; a stale button for an article removed since hands off."""
+        conversation = turn.placed
+        article = self._knowledge.index.article(article_id)
+        if article is None:
+            await hand_off(session, self._levels, conversation, "kb_miss", now, turn.outcome)
+            return
+        conversation.category = article.category or conversation.category
+        record(session, conversation, EventKind.BOT_ANSWERED, now, article_id=article.id, score=score)
+        await turn.outcome.reply(session, conversation, article_answer(article, conversation), now,
+                                 buttons=[handoff_button(turn.sender.language)],
+                                 kb_article_id=article.id, kb_score=score)

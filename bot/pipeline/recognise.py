@@ -1,0 +1,174 @@
+"""Step 4, recognise: what a message is, before the policy acts on it — a delivery report,
+a robot's letter, an identity proof (a link code, an email code, a shared phone: answered
+by `identity.recognition`), a greeting, thanks, a request for a person, a choice among
+offered articles, a file or sticker, or a question. Also a 1–5 answer to a rating
+request, which `thread` needs first: it picks the (closed) conversation it rates."""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+from dataclasses import dataclass, field
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.pipeline.turn import Turn
+from core.contracts import Action, AttachmentKind, InboundMessage
+from core.models import Author, Client, Conversation, ConversationStatus, Direction, Message
+from identity.recognition import Recognition
+from kb.text import words
+from kb.words import every
+
+__all__ = ["Intent", "Rating", "Recognise", "Recognised", "asks_for_person", "find_rating",
+           "last_bot_buttons"]
+
+RATING_WINDOW = dt.timedelta(days=3)
+"""How long after a conversation is resolved its client may still rate it."""
+PERSON_REQUEST_WORDS = 6
+"""A message asking for a person is short: a longer one naming 'operator' is a question."""
+
+_GREETINGS = every("greetings")
+_THANKS = every("thanks")
+_PERSON = every("person")
+
+
+class Intent(enum.Enum):
+    BOUNCE = "bounce"
+    """A delivery report about one of our letters (on a conversation it could not match)."""
+    AUTOMATED = "automated"
+    """An auto-reply or another robot's letter: stored, never answered."""
+    PROOF = "proof"
+    """Handled by identity recognition, which answered it."""
+    FOR_OPERATORS = "for_operators"
+    """The conversation is with the operators: the message is theirs."""
+    START = "start"
+    """The bot's start button, with nothing but a greeting."""
+    PERSON = "person"
+    CHOICE = "choice"
+    STICKER = "sticker"
+    FILE = "file"
+    EMPTY = "empty"
+    GREETING = "greeting"
+    THANKS = "thanks"
+    QUESTION = "question"
+
+
+@dataclass(frozen=True, slots=True)
+class Recognised:
+    intent: Intent
+    with_operators: bool
+    """The conversation was queued or assigned when the message came."""
+    article_id: str | None = None
+    """CHOICE: the article picked."""
+    handled_ids: list[int] = field(default_factory=list)
+    """PROOF: the replies identity recognition queued."""
+
+
+@dataclass(frozen=True, slots=True)
+class Rating:
+    conversation: Conversation
+    score: int
+
+
+class Recognise:
+    def __init__(self, recognition: Recognition) -> None:
+        self._recognition = recognition
+
+    async def __call__(self, session: AsyncSession, turn: Turn, now: dt.datetime) -> Recognised:
+        inbound, conversation = turn.inbound, turn.placed
+        with_operators = conversation.status in (ConversationStatus.ASSIGNED,
+                                                 ConversationStatus.QUEUED)
+        if inbound.bounce:
+            return Recognised(Intent.BOUNCE, with_operators)
+        if inbound.automated:
+            return Recognised(Intent.AUTOMATED, with_operators)
+        handled = await self._recognition.intercept(
+            session, inbound, conversation, turn.sender.client, turn.outcome.sender,
+            turn.sender.language, now)
+        if handled is not None:
+            return Recognised(Intent.PROOF, with_operators, handled_ids=handled)
+        if with_operators:
+            intent = Intent.PERSON if asks_for_person(inbound) else Intent.FOR_OPERATORS
+            return Recognised(intent, with_operators)
+        chosen = await _choice(session, inbound, conversation)
+        return Recognised(_intent(inbound, chosen), with_operators, article_id=chosen)
+
+
+def _intent(inbound: InboundMessage, chosen: str | None) -> Intent:
+    said = set(words(inbound.text))
+    if inbound.action is Action.START and not said - _GREETINGS:
+        return Intent.START
+    if asks_for_person(inbound):
+        return Intent.PERSON
+    if chosen is not None:
+        return Intent.CHOICE
+    if not inbound.text.strip():
+        kinds = {a.kind for a in inbound.attachments}
+        if kinds and kinds <= {AttachmentKind.STICKER}:
+            return Intent.STICKER
+        return Intent.FILE if kinds else Intent.EMPTY
+    if said and said <= _GREETINGS:
+        return Intent.GREETING
+    if said and said <= _THANKS:
+        return Intent.THANKS
+    return Intent.QUESTION
+
+
+def asks_for_person(inbound: InboundMessage) -> bool:
+    """The hand-off button, or a short message naming a person ('оператора!', 'a human')."""
+    if inbound.action is Action.HANDOFF:
+        return True
+    said = set(words(inbound.text))
+    return bool(said & _PERSON) and len(said) <= PERSON_REQUEST_WORDS
+
+
+async def _choice(session: AsyncSession, inbound: InboundMessage,
+                  conversation: Conversation) -> str | None:
+    """The article a client picked: a CHOOSE button, or the number of an offered choice."""
+    if inbound.action is Action.CHOOSE and inbound.payload:
+        return inbound.payload
+    typed = inbound.text.strip().rstrip(".)")
+    if not typed.isdigit():
+        return None
+    offered = [b for b in await last_bot_buttons(session, conversation.id)
+               if b["action"] == Action.CHOOSE.value]
+    number = int(typed)
+    return offered[number - 1]["payload"] if 1 <= number <= len(offered) else None
+
+
+async def find_rating(session: AsyncSession, inbound: InboundMessage, client: Client,
+                      now: dt.datetime) -> Rating | None:
+    """A 1–5 answer to a rating request — a RATE button, or the digit typed as text after
+    the bot asked — for the client's resolved, unrated conversation within the window."""
+    conversation: Conversation | None
+    if inbound.action is Action.RATE and inbound.payload and ":" in inbound.payload:
+        conversation_text, score_text = inbound.payload.split(":", 1)
+        conversation = await session.get(Conversation, int(conversation_text)) \
+            if conversation_text.isdigit() else None
+    elif inbound.text.strip() in {"1", "2", "3", "4", "5"}:
+        score_text = inbound.text.strip()
+        conversation = await session.scalar(
+            select(Conversation).where(Conversation.client_id == client.id)
+            .order_by(Conversation.id.desc()).limit(1))
+        if conversation is None or conversation.status is not ConversationStatus.CLOSED:
+            return None
+        if not any(b["action"] == Action.RATE.value for b in
+                   await last_bot_buttons(session, conversation.id)):
+            return None
+    else:
+        return None
+    if (conversation is None or conversation.client_id != client.id or conversation.rating
+            or not score_text.isdigit() or not 1 <= int(score_text) <= 5
+            or conversation.resolved_at is None or now - conversation.resolved_at > RATING_WINDOW):
+        return None
+    return Rating(conversation, int(score_text))
+
+
+async def last_bot_buttons(session: AsyncSession, conversation_id: int) -> list[dict[str, str]]:
+    """The buttons of the conversation's last outbound message, if the bot sent it."""
+    last = await session.scalar(
+        select(Message).where(Message.conversation_id == conversation_id,
+                              Message.direction == Direction.OUT)
+        .order_by(Message.id.desc()).limit(1))
+    return list(last.buttons) if last is not None and last.author is Author.BOT else []

@@ -1,0 +1,78 @@
+"""Step 1, the sender: each message's identity and client, made on first contact, and the
+language to answer in."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.pipeline.turn import Sender
+from core.contracts import ChannelKind, InboundMessage
+from core.db import insert_objects
+from core.models import Client, Identity
+from core.texts import locale_language
+from kb.text import language_of
+
+__all__ = ["Senders", "find_senders"]
+
+SenderKey = tuple[ChannelKind, str]
+
+
+@dataclass
+class Senders:
+    """A run's senders, looked up (or made) once for all its messages."""
+
+    found: dict[SenderKey, tuple[Identity, Client]]
+    desk_language: str
+
+    @property
+    def client_ids(self) -> set[int]:
+        return {client.id for _, client in self.found.values()}
+
+    def of(self, inbound: InboundMessage, now: dt.datetime) -> Sender:
+        """The message's sender, with what the message tells about them: seen now, their
+        name and chat; the language of the message, else the client's."""
+        identity, client = self.found[(inbound.channel, inbound.external_user_id)]
+        identity.last_seen_at = now
+        if inbound.display_name:
+            identity.display_name = inbound.display_name
+        if inbound.chat_id:
+            identity.chat_id = inbound.chat_id
+        language = language_of(inbound.text, client.language or locale_language(inbound.locale)
+                               or self.desk_language)
+        client.language = client.language or language
+        return Sender(identity, client, language)
+
+
+async def find_senders(session: AsyncSession, run: Sequence[InboundMessage], now: dt.datetime,
+                       desk_language: str) -> Senders:
+    """Each sender's identity and client in one query per channel; on first contact both
+    are made (all the run's new ones in two INSERTs), from the sender's first message."""
+    wanted: dict[SenderKey, InboundMessage] = {}
+    for inbound in run:
+        wanted.setdefault((inbound.channel, inbound.external_user_id), inbound)
+    found: dict[SenderKey, tuple[Identity, Client]] = {}
+    for channel in {c for c, _ in wanted}:
+        rows = await session.execute(
+            select(Identity, Client).join(Client, Client.id == Identity.client_id)
+            .where(Identity.channel == channel,
+                   Identity.external_id.in_({e for c, e in wanted if c is channel})))
+        found.update(((identity.channel, identity.external_id), (identity, client))
+                     for identity, client in rows)
+    new = [inbound for key, inbound in wanted.items() if key not in found]
+    if new:
+        clients = await insert_objects(session, Client, [
+            {"display_name": m.display_name, "created_at": now,
+             "language": language_of(m.text, locale_language(m.locale) or desk_language)}
+            for m in new])
+        identities = await insert_objects(session, Identity, [
+            {"client_id": client.id, "channel": m.channel, "external_id": m.external_user_id,
+             "chat_id": m.chat_id, "display_name": m.display_name, "created_at": now,
+             "last_seen_at": now} for m, client in zip(new, clients, strict=True)])
+        found.update(((m.channel, m.external_user_id), (identity, client))
+                     for m, identity, client in zip(new, identities, clients, strict=True))
+    return Senders(found, desk_language)

@@ -1,0 +1,106 @@
+"""Step 2, the thread: the conversation a message belongs to — by reply headers, by a
+ticket number, or the client's open one — reopened if closed, or a new one. A run's new
+conversations are made in one INSERT once every message is placed (`open_new`)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.pipeline.turn import Turn
+from core.contracts import InboundMessage
+from core.db import insert_objects
+from core.events import record
+from core.models import Client, Conversation, ConversationStatus, EventKind, Message
+
+__all__ = ["Threads", "find_threads"]
+
+
+@dataclass
+class Threads:
+    """The run's open conversations, and the new ones it opens."""
+
+    open: dict[int, Conversation]
+    """Client id → its latest open conversation; one made in this run joins it."""
+    opening: dict[int, dict[str, Any]] = field(default_factory=dict)
+    """Client id → the columns of the new conversation the run opens for it; the client's
+    later messages in the run join it."""
+
+    async def place(self, session: AsyncSession, turn: Turn, now: dt.datetime) -> None:
+        """Set the turn's conversation (None while it is a new one) and whether it is new."""
+        inbound, identity, client = turn.inbound, turn.sender.identity, turn.sender.client
+        conversation = (await _by_reply_headers(session, inbound, client)
+                        or await _by_ticket_number(session, inbound, client)
+                        or self.open.get(client.id))
+        if conversation is None:
+            turn.created = client.id not in self.opening
+            opening = self.opening.setdefault(client.id, {
+                "client_id": client.id, "identity_id": identity.id, "last_channel": inbound.channel,
+                "last_identity_id": identity.id, "subject": _subject(inbound.subject),
+                "created_at": now, "updated_at": now})
+            if not inbound.automated:
+                opening.update(last_channel=inbound.channel, last_identity_id=identity.id)
+            return
+        if conversation.status is ConversationStatus.CLOSED:
+            conversation.status = ConversationStatus.BOT
+            conversation.resolved_at = None
+            record(session, conversation, EventKind.REOPENED, now)
+        latest = self.open.get(client.id)
+        if client.id not in self.opening and (latest is None or conversation.id > latest.id):
+            self.open[client.id] = conversation  # the one later messages join
+        if not inbound.automated:
+            conversation.last_channel = inbound.channel
+            conversation.last_identity_id = identity.id
+        conversation.updated_at = now
+        turn.conversation = conversation
+
+    async def open_new(self, session: AsyncSession, turns: Sequence[Turn]) -> None:
+        """Make the conversations the run opens (one INSERT) and give them to their turns."""
+        if self.opening:
+            opened = await insert_objects(session, Conversation, list(self.opening.values()))
+            self.open.update(zip(self.opening, opened, strict=True))
+        for turn in turns:
+            if turn.conversation is None:
+                turn.conversation = self.open[turn.sender.client.id]
+
+
+async def find_threads(session: AsyncSession, client_ids: Iterable[int]) -> Threads:
+    """The clients' latest open conversations, in one query."""
+    latest: dict[int, Conversation] = {}
+    for conversation in await session.scalars(
+            select(Conversation).where(Conversation.client_id.in_(set(client_ids)),
+                                       Conversation.status != ConversationStatus.CLOSED)
+            .order_by(Conversation.id)):
+        latest[conversation.client_id] = conversation  # the latest wins
+    return Threads(latest)
+
+
+async def _by_reply_headers(session: AsyncSession, inbound: InboundMessage,
+                            client: Client) -> Conversation | None:
+    if not inbound.reply_to:
+        return None
+    return await session.scalar(
+        select(Conversation).join(Message, Message.conversation_id == Conversation.id)
+        .where(Message.channel == inbound.channel,
+               Message.channel_message_id.in_(inbound.reply_to),
+               Conversation.client_id == client.id)
+        .order_by(Conversation.id.desc()).limit(1))
+
+
+async def _by_ticket_number(session: AsyncSession, inbound: InboundMessage,
+                            client: Client) -> Conversation | None:
+    if inbound.thread_hint is None:
+        return None
+    conversation = await session.get(Conversation, inbound.thread_hint)
+    while conversation is not None and conversation.merged_into_id is not None:
+        conversation = await session.get(Conversation, conversation.merged_into_id)
+    return conversation if conversation and conversation.client_id == client.id else None
+
+
+def _subject(subject: str | None) -> str | None:
+    return subject.strip()[:500] if subject and subject.strip() else None

@@ -1,0 +1,52 @@
+"""Per-language word tables: the words a client's message is recognised by.
+
+One table per language, as data: greetings, thanks, asking for a person, and the
+politeness and filler the knowledge base leaves out of its terms. Words are lower case
+with `ё` folded to `е`, as `kb.text.words` gives them. A new language is a new table.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = ["WORDS", "LanguageWords", "every"]
+
+
+@dataclass(frozen=True, slots=True)
+class LanguageWords:
+    greetings: frozenset[str]
+    """A message of these words only is a greeting (`/start` included)."""
+    thanks: frozenset[str]
+    """A message of these words only is thanks or an acknowledgement."""
+    person: frozenset[str]
+    """One of these in a short message asks for a person."""
+    filler: frozenset[str]
+    """Politeness the knowledge base drops from a question's terms."""
+
+
+def _words(text: str) -> frozenset[str]:
+    return frozenset(text.split())
+
+
+WORDS: dict[str, LanguageWords] = {
+    "ru": LanguageWords(
+        greetings=_words("привет здравствуйте здравствуй добрый доброе день вечер утро алло ку хай"
+                         " начать старт"),
+        thanks=_words("спасибо благодарю спс большое огромное ок понятно ясно хорошо"),
+        person=_words("оператор оператора оператору человек человека живой менеджер сотрудник"),
+        filler=_words("здравствуйте здравствуй привет добрый доброе день утро вечер пожалуйста"
+                      " спасибо подскажите скажите будьте добры уважаемые ну вот"),
+    ),
+    "en": LanguageWords(
+        greetings=_words("hi hello hey good morning evening afternoon start"),
+        thanks=_words("thanks thank you thx ok okay"),
+        person=_words("operator human person agent someone"),
+        filler=_words("hi hello hey dear please thanks thank thx a an the"),
+    ),
+}
+
+
+def every(kind: str) -> frozenset[str]:
+    """One kind of word (a `LanguageWords` field) in every language: a client may greet in
+    one language and ask in another."""
+    return frozenset().union(*(getattr(table, kind) for table in WORDS.values()))
