@@ -1,7 +1,7 @@
 """macros: saved replies per desk and per operator
 
 Revision ID: 0008
-Revises: 0002
+Revises: 0003
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = '0008'
-down_revision = '0002'
+down_revision = '0003'
 branch_labels = None
 depends_on = None
 
