@@ -28,12 +28,14 @@ lock: $(INSTALLED)
 run: $(INSTALLED)
 	$(BIN)/switchboard run
 
-# System packages the tests use: Dovecot (the real IMAP server of the email tests) and
-# Chromium (the browser test). Installed with apt-get when missing and running as root.
+# System packages the tests use: Dovecot (the real IMAP server of the email tests),
+# Chromium (the browser test) and redis-server/redis-cli (the Redis Cluster tests).
+# Installed with apt-get when missing and running as root.
 system-deps:
 	@missing=""; \
 	[ -x /usr/sbin/dovecot ] || missing="$$missing dovecot-imapd"; \
 	command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
+	[ -x /usr/bin/redis-server ] && [ -x /usr/bin/redis-cli ] || missing="$$missing redis-server redis-tools"; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
 	    echo "installing$$missing"; \

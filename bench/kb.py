@@ -21,11 +21,13 @@ sys.path[:] = [str(REPO)] + [p for p in sys.path if Path(p or ".").resolve() != 
 
 import argparse  # noqa: E402
 import csv  # noqa: E402
+import json  # noqa: E402
 import math  # noqa: E402
 import os  # noqa: E402
 import random  # noqa: E402
 import resource  # noqa: E402
 import statistics  # noqa: E402
+import tempfile  # noqa: E402
 import time  # noqa: E402
 from collections import defaultdict  # noqa: E402
 
@@ -33,13 +35,17 @@ import numpy as np  # noqa: E402
 
 from kb.articles import Article  # noqa: E402
 from kb.calibration import Calibration  # noqa: E402
+from kb.encoder import sentence_encoder  # noqa: E402
 from kb.evaluation import Evaluation, evaluate  # noqa: E402
 from kb.holdout import calibrate  # noqa: E402
 from kb.index import KnowledgeIndex  # noqa: E402
-from kb.semantic import word_vectors  # noqa: E402
 from kb.text import forget_tokens  # noqa: E402
+from kb.vector_store import VectorStore  # noqa: E402
 
 OOS_LABELS = {"", "oos", "out_of_scope"}
+DATA = next((d for d in (REPO.parent / "shared" / "data", REPO.parents[1] / "shared" / "data")
+             if d.is_dir()), REPO.parent / "shared" / "data")
+"""The shared data sets, beside the checkout (or beside the folder of work trees)."""
 RECALL_POINTS = (0.3, 0.5, 0.7)
 
 
@@ -100,14 +106,39 @@ def synthesise(articles: list[Article], variants: int, rng: random.Random) -> li
     return out
 
 
-def timed_build(articles: list[Article], calibration: Calibration
+def progress_bar(done: int, total: int) -> None:
+    width = 40
+    filled = width * done // max(1, total)
+    sys.stderr.write(f"\r  encoding [{'#' * filled}{'.' * (width - filled)}] {done}/{total}")
+    if done >= total:
+        sys.stderr.write("\n")
+    sys.stderr.flush()
+
+
+def timed_build(articles: list[Article], calibration: Calibration, directory: Path
                 ) -> tuple[KnowledgeIndex, float, float]:
-    """The index, its cold build's wall time and CPU time (the machine may be shared)."""
+    """The index with its meaning vectors kept in `directory` (empty: a cold import, with a
+    progress bar; filled: a rebuild, reading them back), its build's wall time and CPU time
+    (the machine may be shared)."""
     forget_tokens()
-    word_vectors().forget()
     wall, cpu = time.perf_counter(), time.process_time()
-    index = KnowledgeIndex.build(articles, calibration)
+    index = KnowledgeIndex.build(articles, calibration,
+                                 vectors=VectorStore(sentence_encoder(), directory),
+                                 progress=progress_bar)
     return index, time.perf_counter() - wall, time.process_time() - cpu
+
+
+def speed(label: str, articles: list[Article], calibration: Calibration, questions: list[str],
+          queries: int, rng: random.Random) -> None:
+    """Cold import, rebuild from the stored vectors, and single-query latency."""
+    with tempfile.TemporaryDirectory() as directory:
+        _, cold, cold_cpu = timed_build(articles, calibration, Path(directory))
+        index, rebuilt, rebuilt_cpu = timed_build(articles, calibration, Path(directory))
+    p50, p99, p99_cpu = latency(index, questions, queries, rng)
+    print(f"  {index.variant_count} variants ({label}): cold import {cold:.1f} s "
+          f"({cold_cpu:.1f} s CPU), rebuild from stored vectors {rebuilt:.2f} s "
+          f"({rebuilt_cpu:.2f} s CPU); single query, encoder included, p50 {p50:.2f} ms "
+          f"p99 {p99:.2f} ms ({p99_cpu:.2f} ms CPU); RSS {rss_mb():.0f} MB")
 
 
 def latency(index: KnowledgeIndex, questions: list[str], n: int, rng: random.Random
@@ -150,6 +181,14 @@ def baseline_curve(train: list[Article], questions: list[str], gold: np.ndarray,
                    ) -> dict[float, float]:
     """The reference: word+char TF-IDF, a logistic-regression classifier, a max-probability
     threshold."""
+    proba, right = baseline_scores(train, questions, gold)
+    return accuracy_at_recall(proba.max(axis=1), right, oos)
+
+
+def baseline_scores(train: list[Article], questions: list[str], gold: np.ndarray
+                    ) -> tuple[np.ndarray, np.ndarray]:
+    """Class probabilities of the word+char TF-IDF logistic regression, and whether its
+    first choice is right."""
     from scipy.sparse import hstack
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.linear_model import LogisticRegression
@@ -162,8 +201,7 @@ def baseline_curve(train: list[Article], questions: list[str], gold: np.ndarray,
     model = LogisticRegression(C=10, max_iter=2000).fit(x, y)
     test = hstack([word.transform(questions), char.transform(questions)]).tocsr()
     proba = model.predict_proba(test)
-    right = model.classes_[proba.argmax(axis=1)] == gold
-    return accuracy_at_recall(proba.max(axis=1), right, oos)
+    return proba, model.classes_[proba.argmax(axis=1)] == gold
 
 
 def our_curve(index: KnowledgeIndex, questions: list[str], gold: np.ndarray, oos: np.ndarray
@@ -177,9 +215,66 @@ def our_curve(index: KnowledgeIndex, questions: list[str], gold: np.ndarray, oos
     return accuracy_at_recall(confidence, right, oos)
 
 
+def ru_folds(path: Path, holdout: float, seed: int
+             ) -> list[tuple[list[Article], list[str], list[str | None]]]:
+    """The ru-intents protocol (its README): in fold k the k-th utterance of every intent is
+    the question and the others are the article's variants; a seeded share of the intents
+    is unknown, and their k-th utterances must be handed off."""
+    data = json.loads(path.read_text(encoding="utf-8"))
+    by_intent: dict[str, list[str]] = defaultdict(list)
+    for item in data["utterances"]:
+        by_intent[str(item["label"])].append(item["text"])
+    intents = sorted(by_intent)
+    shuffled = intents[:]
+    random.Random(seed).shuffle(shuffled)
+    unknown = set(shuffled[:round(len(intents) * holdout)])
+    folds = []
+    for k in range(min(len(texts) for texts in by_intent.values())):
+        articles = [Article(id=i, title="", answer=f"answer {i}", category=i,
+                            questions=tuple(t for j, t in enumerate(by_intent[i]) if j != k))
+                    for i in intents if i not in unknown]
+        questions = [by_intent[i][k] for i in intents]
+        labels = [None if i in unknown else i for i in intents]
+        folds.append((articles, questions, labels))
+    return folds
+
+
+def baseline_at_recall(train: list[Article], questions: list[str], gold: np.ndarray,
+                       oos: np.ndarray, recall: float) -> float:
+    """The TF-IDF + logistic-regression baseline's in-scope accuracy when its threshold
+    hands off `recall` of the unknown questions (set on the test questions themselves)."""
+    proba, right = baseline_scores(train, questions, gold)
+    confidence = proba.max(axis=1)
+    threshold = np.quantile(confidence[oos], recall) if recall > 0 else -1.0
+    return float(((confidence > threshold) & right)[~oos].mean())
+
+
+def russian(directory: Path, holdout: float, seed: int) -> None:
+    print(f"Russian intent sets ({directory}): leave one out, {holdout:.0%} of intents "
+          f"unknown (seed {seed}), calibrated from each fold's KB alone")
+    for path in sorted(directory.glob("*.json")):
+        total = Evaluation()
+        baseline_right = baseline_in_scope = 0.0
+        for articles, questions, labels in ru_folds(path, holdout, seed):
+            index = KnowledgeIndex.build(articles, calibrate(articles))
+            result = evaluate(index, questions, labels)
+            for name in ("in_scope", "in_scope_right", "out_of_scope",
+                         "out_of_scope_handed_off", "answered_right", "answered_wrong",
+                         "out_of_scope_answered"):
+                setattr(total, name, getattr(total, name) + getattr(result, name))
+            gold = np.array([label or "" for label in labels])
+            baseline_right += baseline_at_recall(articles, questions, gold, gold == "",
+                                                 result.out_of_scope_recall) * result.in_scope
+            baseline_in_scope += result.in_scope
+        print(f"  {path.stem}: in-scope accuracy {total.in_scope_accuracy:.1%}, out-of-scope "
+              f"recall {total.out_of_scope_recall:.1%}, answer precision "
+              f"{total.answer_precision:.1%}; baseline at the same recall "
+              f"{baseline_right / max(1.0, baseline_in_scope):.1%}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--data", type=Path, default=REPO.parent / "shared" / "data" / "banking77",
+    parser.add_argument("--data", type=Path, default=DATA / "banking77",
                         help="directory with train.csv and test.csv")
     parser.add_argument("--train", type=Path)
     parser.add_argument("--test", type=Path)
@@ -188,7 +283,11 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="*", default=[10_000, 100_000])
     parser.add_argument("--latency-queries", type=int, default=2000)
     parser.add_argument("--no-baseline", action="store_true")
+    parser.add_argument("--ru", type=Path, default=DATA / "ru-intents",
+                        help="directory of Russian intent sets (JSON; skipped when missing)")
     args = parser.parse_args()
+    if args.ru.is_dir():
+        russian(args.ru, args.holdout, args.seed)
     train_path = args.train or args.data / "train.csv"
     test_path = args.test or args.data / "test.csv"
     train_pairs, test_pairs = read_pairs(train_path), read_pairs(test_path)
@@ -210,7 +309,7 @@ def main() -> None:
     started = time.perf_counter()
     calibration = calibrate(articles)
     calibrated_in = time.perf_counter() - started
-    index, built_in, built_cpu = timed_build(articles, calibration)
+    index = KnowledgeIndex.build(articles, calibration)
     print(f"calibration from the training variants only: {calibrated_in:.1f} s, "
           f"{calibration.queries} simulated questions; answer threshold "
           f"{calibration.answer_threshold:.3f}, clarify margin {calibration.margin:.3f}")
@@ -235,19 +334,13 @@ def main() -> None:
         for name, curve in curves:
             print(f"  {name}: " + ", ".join(f"{acc:.1%} at {recall:.0%}"
                                             for recall, acc in curve.items()))
-    p50, p99, p99_cpu = latency(index, questions, args.latency_queries, rng)
     print(f"speed (load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs):")
-    print(f"  {index.variant_count} variants ({len(articles)} articles): build {built_in:.2f} s "
-          f"({built_cpu:.2f} s CPU), single query p50 {p50:.2f} ms p99 {p99:.2f} ms "
-          f"({p99_cpu:.2f} ms CPU), RSS {rss_mb():.0f} MB")
+    speed(f"{len(articles)} articles", articles, calibration, questions,
+          args.latency_queries, rng)
     for size in args.sizes:
         big = synthesise(articles, size, rng)
-        big_index, built_in, built_cpu = timed_build(big, calibration)
-        p50, p99, p99_cpu = latency(big_index, questions, args.latency_queries, rng)
-        print(f"  {big_index.variant_count} variants ({len(big)} articles): build "
-              f"{built_in:.2f} s ({built_cpu:.2f} s CPU), single query p50 {p50:.2f} ms "
-              f"p99 {p99:.2f} ms ({p99_cpu:.2f} ms CPU), RSS {rss_mb():.0f} MB")
-        del big_index, big
+        speed(f"{len(big)} articles", big, calibration, questions, args.latency_queries, rng)
+        del big
 
 
 if __name__ == "__main__":

@@ -54,13 +54,13 @@ class Engine:
                  levels: ServiceLevels, outbox: Outbox, feed: DeskFeed, recognition: Recognition,
                  handover: Handover, clock: Callable[[], dt.datetime], language: str,
                  answer_caps: Mapping[ChannelKind, int] | None = None,
-                 writes: WriteLock | None = None) -> None:
+                 writes: WriteLock | None = None, other_language: str = "note") -> None:
         self._sessions = sessions
         self._writes = writes or contextlib.nullcontext()
         self._feed = feed
         self._clock = clock
         self._language = language
-        self._consult = Consult(knowledge, levels)
+        self._consult = Consult(knowledge, levels, other_language)
         self._recognise = Recognise(recognition)
         self._policy = Policy(self._consult, levels, answer_caps or {})
         self._after_commit = AfterCommit(sessions=sessions, outbox=outbox, feed=feed, queue=queue,

@@ -28,10 +28,15 @@ from kb.articles import Article
 from kb.calibration import Calibration
 from kb.formats import load_file
 from kb.holdout import DEFAULT_OOS_RECALL, calibrate
+from kb.encoder import Progress, sentence_encoder
 from kb.index import KnowledgeIndex
+from kb.vector_store import VectorStore
 from core import keys
 
-__all__ = ["ArticleNotFound", "ImportSummary", "KnowledgeBase"]
+__all__ = ["VECTORS_DIR", "ArticleNotFound", "ImportSummary", "KnowledgeBase"]
+
+VECTORS_DIR = "kb-vectors"
+"""Where under the data directory the variants' meaning vectors are kept."""
 
 log = logging.getLogger(__name__)
 
@@ -49,9 +54,14 @@ class ImportSummary:
 
 
 class KnowledgeBase:
-    def __init__(self, sessions: SessionFactory, redis: Redis) -> None:
+    def __init__(self, sessions: SessionFactory, redis: Redis, vectors_dir: Path | None = None
+                 ) -> None:
+        """`vectors_dir` keeps the variants' meaning vectors across restarts (None: in
+        memory only)."""
         self._sessions = sessions
         self._redis = redis
+        self._vectors_dir = vectors_dir
+        self._vectors: VectorStore | None = None
         self._index = KnowledgeIndex.build(())
         self._version: int | None = None
         self._lock = asyncio.Lock()
@@ -73,8 +83,23 @@ class KnowledgeBase:
             version = await self._current_version()
             articles = await self.export_articles()
             calibration = await self.calibration()
-            self._index = await asyncio.to_thread(KnowledgeIndex.build, articles, calibration)
+            vectors = await self.vectors()
+            self._index = await asyncio.to_thread(KnowledgeIndex.build, articles, calibration,
+                                                  vectors=vectors)
             self._version = version
+
+    async def vectors(self) -> VectorStore:
+        """The meaning vectors' store, read from its directory once (off the event loop)."""
+        if self._vectors is None:
+            self._vectors = await asyncio.to_thread(VectorStore, sentence_encoder(),
+                                                    self._vectors_dir)
+        return self._vectors
+
+    async def embed_variants(self, progress: Progress | None = None) -> None:
+        """Encode the variants not yet stored (an import's long part, with its progress)."""
+        texts = [t for a in await self.export_articles() for t in (*a.questions, a.title) if t]
+        store = await self.vectors()
+        await asyncio.to_thread(store.embed, texts, progress=progress)
 
     async def refresh_if_stale(self) -> bool:
         """Reload when another process (or this one) changed the KB; True if it did."""
@@ -192,7 +217,8 @@ class KnowledgeBase:
         """Calibrate from the stored articles' own held-out variants (off the event loop)
         and store the result."""
         articles = await self.export_articles()
-        result = await asyncio.to_thread(calibrate, articles, min_oos_recall=min_oos_recall)
+        result = await asyncio.to_thread(calibrate, articles, min_oos_recall=min_oos_recall,
+                                         vectors=await self.vectors())
         await self.save_calibration(result)
         return result
 

@@ -36,6 +36,7 @@ from typing import Any
 from aiohttp import WSCloseCode, WSMsgType, web
 from yarl import URL
 
+from channels.web_relay import FrameRelay
 from core.history import HistoryItem, history_item_id
 from core.contracts import (Action, ChannelKind, DeliveryReceipt, InboundMessage,
                            InboundSink, OutboundMessage)
@@ -91,8 +92,11 @@ class _BadRequest(Exception):
 class WebChat:
     kind = ChannelKind.WEB
 
-    def __init__(self, history: Callable[[str], Awaitable[list[HistoryItem]]]) -> None:
+    def __init__(self, history: Callable[[str], Awaitable[list[HistoryItem]]], *,
+                 relay: FrameRelay | None = None) -> None:
+        """`relay`: with several gateway processes, reaches sockets held by the others."""
         self._history = history
+        self._relay = relay
         self._sink: InboundSink | None = None
         self._ready = asyncio.Event()
         self._sockets: dict[str, set[web.WebSocketResponse]] = {}
@@ -108,20 +112,24 @@ class WebChat:
         self._sink = sink
         self._ready.set()
         try:
-            await asyncio.Future()
+            if self._relay is not None:
+                await self._relay.listen(self._broadcast)  # until cancelled
+            else:
+                await asyncio.Future()
         finally:
             self._ready.clear()
             self._sink = None
             await self.aclose()
 
     async def send(self, message: OutboundMessage) -> DeliveryReceipt:
-        """Push to every open page of the visitor in this process. The message is in the
-        history either way, so a visitor with no page open reads it on their next visit."""
+        """Push to every open page of the visitor, in whichever process holds it. The message
+        is in the history either way, so a visitor with no page open reads it on their next
+        visit."""
         item = HistoryItem(
             id=history_item_id(message_id=message.outbound_id),
             author="bot" if message.auto_reply else "operator", text=message.text,
             at=dt.datetime.now(dt.UTC), buttons=message.buttons, attachments=message.attachments)
-        await self._broadcast(message.chat_id, {"type": "message", "message": item.as_json()})
+        await self._everywhere(message.chat_id, {"type": "message", "message": item.as_json()})
         return DeliveryReceipt(platform_message_id=None)
 
     async def aclose(self) -> None:
@@ -194,13 +202,19 @@ class WebChat:
         if inbound.action is None:  # the visitor's other tabs show what this one sent
             echo = HistoryItem(id=client_id, author="client", text=inbound.text,
                                at=inbound.sent_at or dt.datetime.now(dt.UTC))
-            await self._broadcast(visitor, {"type": "message", "message": echo.as_json()}, but=ws)
+            await self._everywhere(visitor, {"type": "message", "message": echo.as_json()}, but=ws)
 
     async def _wait_for_sink(self) -> InboundSink:
         async with asyncio.timeout(SINK_WAIT):
             while (sink := self._sink) is None:
                 await self._ready.wait()
         return sink
+
+    async def _everywhere(self, visitor: str, frame: Mapping[str, Any],
+                          but: web.WebSocketResponse | None = None) -> None:
+        await self._broadcast(visitor, frame, but)
+        if self._relay is not None:
+            await self._relay.publish(visitor, frame)
 
     async def _broadcast(self, visitor: str, frame: Mapping[str, Any],
                          but: web.WebSocketResponse | None = None) -> None:

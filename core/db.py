@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Table, event, insert
+from sqlalchemy import Table, event, insert, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import Session, SessionTransaction
@@ -24,6 +24,7 @@ T = TypeVar("T")
 SessionFactory = async_sessionmaker[AsyncSession]
 WriteLock = contextlib.AbstractAsyncContextManager[Any]
 MIGRATIONS = Path(__file__).with_name("migrations")
+MIGRATION_LOCK = 0x5357_4244  # PostgreSQL advisory lock: one process migrates at a time
 
 
 def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
@@ -142,4 +143,7 @@ async def upgrade(engine: AsyncEngine, revision: str = "head") -> None:
         command.upgrade(config, revision)
 
     async with engine.begin() as connection:
+        if engine.dialect.name == "postgresql":  # gateway processes starting together
+            await connection.execute(text("SELECT pg_advisory_xact_lock(:key)"),
+                                     {"key": MIGRATION_LOCK})
         await connection.run_sync(_run)

@@ -29,6 +29,24 @@ def poller_lease(poller: str) -> str:
     return f"{PREFIX}poller:{poller}:lease"
 
 
+def job_lease(job: str) -> str:
+    """Lease held by the one process running a periodic job ("idle-closer", "sla-watcher")
+    or reading a mailbox ("email:<address>")."""
+    return f"{PREFIX}job:{job}:lease"
+
+
+def web_chat_frames() -> str:
+    """Pub/sub channel: frames for web chat visitors, delivered by the process holding the
+    visitor's socket."""
+    return f"{PREFIX}web:frames"
+
+
+def send_rate(scope: str) -> str:
+    """GCRA state (the next theoretical send time) of one send-rate bucket, shared by every
+    process: `scope` like "telegram:<bot>" (bot-wide) or "telegram:<bot>:<chat>"."""
+    return f"{PREFIX}rate:{scope}"
+
+
 def poller_cursor(poller: str) -> str:
     """Where that poller resumes (VK long-poll `ts`); written only by the lease holder."""
     return f"{PREFIX}poller:{poller}:cursor"

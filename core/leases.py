@@ -22,7 +22,7 @@ from redis.exceptions import RedisError
 from core import keys
 from core.scripts import register
 
-__all__ = ["LeaseLost", "RedisPollerLease"]
+__all__ = ["LeaseLost", "RedisPollerLease", "job_lease"]
 
 log = logging.getLogger(__name__)
 
@@ -35,11 +35,12 @@ class LeaseLost(Exception):
 class RedisPollerLease:
     """The lease and the poll cursor of one poller, e.g. `"telegram:123456"`."""
 
-    def __init__(self, redis: Redis, poller: str, *, ttl: float = 10.0) -> None:
+    def __init__(self, redis: Redis, poller: str, *, ttl: float = 10.0,
+                 lease_key: str | None = None) -> None:
         if ttl <= 0:
             raise ValueError("ttl must be positive")
         self._redis = redis
-        self._lease_key = keys.poller_lease(poller)
+        self._lease_key = lease_key or keys.poller_lease(poller)
         self._cursor_key = keys.poller_cursor(poller)
         self._ttl_ms = int(ttl * 1000)
         self._interval = ttl / 3
@@ -120,3 +121,9 @@ class RedisPollerLease:
     async def _give_up(self) -> None:
         with contextlib.suppress(RedisError):
             await self._release(keys=[self._lease_key], args=[self.owner])
+
+
+def job_lease(redis: Redis, job: str, *, ttl: float = 10.0) -> RedisPollerLease:
+    """The lease that makes one process of several run `job` (a periodic job, a mailbox
+    reader); a waiting process takes over within about `ttl` seconds of its holder's death."""
+    return RedisPollerLease(redis, job, ttl=ttl, lease_key=keys.job_lease(job))

@@ -33,6 +33,10 @@ TEXTS: dict[str, dict[str, str]] = {
         "ru": "Уточните, пожалуйста, что вы имеете в виду:",
         "en": "Could you tell me which of these you mean?",
     },
+    "kb_other_language": {
+        "ru": "Этот ответ у нас есть только на английском:",
+        "en": "We have this answer in Russian only:",
+    },
     "clarify_email": {
         "ru": "Ответьте, пожалуйста, номером подходящего варианта или опишите вопрос подробнее.",
         "en": "Please reply with the number of the option that fits, or describe the question in more detail.",

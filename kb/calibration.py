@@ -12,8 +12,7 @@ __all__ = ["FEATURES", "Calibration", "OperatingPoint"]
 
 FEATURES = ("top1", "top2", "margin", "best_variant", "centroid", "agreement", "ratio",
             "share", "learned", "learned_lead", "neighbour_votes", "entropy",
-            "specificity", "covered", "meaning", "meaning_centroid", "meaning_lead",
-            "has_meaning")
+            "specificity", "covered", "meaning", "meaning_centroid", "meaning_lead")
 """What the decision sees about a query's top hits (computed by `KnowledgeIndex.features`)."""
 
 
@@ -25,6 +24,8 @@ class OperatingPoint:
     in_scope_accuracy: float
     out_of_scope_recall: float
     answer_precision: float
+    handoff_share: float = 0.0
+    """Of all the held-out questions (known and unknown), the share not answered outright."""
 
 
 @dataclass(frozen=True)

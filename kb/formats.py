@@ -1,25 +1,31 @@
-"""Reading and writing articles as files: the YAML format and the flat CSV
-(`article_id,question,answer,category`, one row per question variant).
+"""Reading and writing articles as files: the YAML format and the flat table
+(`article_id,question,answer,category`, one row per question variant) as CSV or `.xlsx`.
 
-Reading is strict and all-or-nothing: every problem is collected with its file and line,
-and nothing is returned unless the whole file is good.
+Tables are read as support teams export them: CSV saved by Excel in cp1251 or UTF-16,
+with `;` or tab separators and a BOM, or the `.xlsx` itself. Reading is strict and
+all-or-nothing: every problem is collected with its file and line (the file's own line,
+or the sheet's row), and nothing is returned unless the whole file is good. An article
+without a language gets the one its text is written in, and the reading says so.
 """
 
 from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+from zipfile import BadZipFile
 from typing import Any
 
 import yaml
 
 from kb.articles import Article
+from kb.text import CYRILLIC_SCRIPT, script
 
-__all__ = ["CSV_COLUMNS", "FileProblem", "KbFileError", "dump_csv", "dump_yaml", "load_file",
-           "load_labelled", "parse_csv", "parse_labelled", "parse_yaml", "write_file"]
+__all__ = ["CSV_COLUMNS", "FileProblem", "KbFile", "KbFileError", "decode", "dump_csv",
+           "dump_yaml", "load_file", "load_labelled", "parse_csv", "parse_labelled",
+           "parse_yaml", "read_file", "write_file"]
 
 CSV_COLUMNS = ("article_id", "question", "answer", "category")
 """Required CSV columns; `title, language, tags, answer_short, answer_email, enabled` are
@@ -47,30 +53,99 @@ class KbFileError(Exception):
         return "\n".join(f"{self.path}:{p.line}: {p.message}" for p in self.problems)
 
 
+@dataclass(frozen=True)
+class KbFile:
+    """What a file held, and what reading it had to guess (told to whoever imports it)."""
+
+    articles: list[Article]
+    notes: list[str] = field(default_factory=list)
+
+
 def load_file(path: Path) -> list[Article]:
-    """Articles from a `.yaml`/`.yml` or `.csv` file (chosen by extension)."""
+    return read_file(path).articles
+
+
+def read_file(path: Path) -> KbFile:
+    """Articles from a `.yaml`/`.yml`, `.csv` or `.xlsx` file (chosen by extension)."""
+    suffix = path.suffix.lower()
+    if suffix == ".xlsx":
+        return _with_languages(parse_rows(_xlsx_rows(path), str(path)))
+    if suffix not in {".csv", ".yaml", ".yml"}:
+        raise KbFileError(str(path), [FileProblem(
+            0, "unknown format: use .yaml, .yml, .csv or .xlsx")])
+    text = _read_text(path)
+    if suffix == ".csv":
+        return _with_languages(parse_csv(text, str(path)))
+    return _with_languages(parse_yaml(text, str(path)))
+
+
+def _read_text(path: Path) -> str:
     try:
-        text = path.read_text(encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError) as exc:
+        return decode(path.read_bytes())
+    except OSError as exc:
+        raise KbFileError(str(path), [FileProblem(0, f"cannot read: {exc.strerror}")]) from None
+    except UnicodeDecodeError as exc:
         raise KbFileError(str(path), [FileProblem(0, f"cannot read: {exc}")]) from None
-    if path.suffix.lower() == ".csv":
-        return parse_csv(text, str(path))
-    if path.suffix.lower() in {".yaml", ".yml"}:
-        return parse_yaml(text, str(path))
-    raise KbFileError(str(path), [FileProblem(0, "unknown format: use .yaml, .yml or .csv")])
+
+
+def decode(data: bytes) -> str:
+    """Text saved by Excel or an editor: UTF-8 or UTF-16 (with or without a BOM), else
+    Windows-1251 (Excel's "CSV" on a Russian Windows)."""
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return data.decode("utf-16")
+    if data.startswith(b"\xef\xbb\xbf"):
+        return data[3:].decode("utf-8")
+    if data[:200].count(b"\x00") > len(data[:200]) // 4:  # UTF-16 without a BOM
+        return data.decode("utf-16-le" if data[1:2] == b"\x00" else "utf-16-be")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        return data.decode("cp1251")
+
+
+def _with_languages(articles: list[Article]) -> KbFile:
+    """Articles whose language was not given get their text's (`language=""` from the
+    parsers), and a note lists them."""
+    guessed: dict[str, list[str]] = {}
+    out = []
+    for article in articles:
+        if not article.language:
+            text = " ".join((article.title, article.answer, *article.questions))
+            language = "ru" if script(text) == CYRILLIC_SCRIPT else "en"
+            article = replace(article, language=language)
+            guessed.setdefault(language, []).append(article.id)
+        out.append(article)
+    notes = [f"no language given: {len(ids)} article(s) taken as {language} from their text "
+             f"({', '.join(ids[:10])}{', …' if len(ids) > 10 else ''})"
+             for language, ids in sorted(guessed.items())]
+    return KbFile(out, notes)
 
 
 def load_labelled(path: Path) -> list[tuple[str, str | None]]:
     """Labelled questions `question,article_id` (empty id: out of scope) from a CSV file."""
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise KbFileError(str(path), [FileProblem(0, f"cannot read: {exc}")]) from None
-    return parse_labelled(text, str(path))
+    return parse_labelled(_read_text(path), str(path))
+
+
+def _reader(text: str) -> csv.DictReader[str]:
+    """A CSV reader with the separator the header line uses: `,`, `;` or a tab."""
+    header = text.split("\n", 1)[0]
+    separator = max((",", ";", "\t"), key=header.count)
+    return csv.DictReader(io.StringIO(text, newline=""), delimiter=separator)
+
+
+def _records(reader: csv.DictReader[str]) -> Iterator[tuple[int, dict[str, str | None]]]:
+    """Rows with the file line each starts on (a quoted value may span lines)."""
+    while True:
+        start = reader.line_num + 1
+        try:
+            row = next(reader)
+        except StopIteration:
+            return
+        yield start, row
 
 
 def parse_labelled(text: str, source: str = "<csv>") -> list[tuple[str, str | None]]:
-    reader = csv.DictReader(io.StringIO(text, newline=""))
+    reader = _reader(text)
     header = [h.strip() for h in reader.fieldnames or []]
     if "question" not in header or "article_id" not in header:
         raise KbFileError(source, [FileProblem(1, "expected columns question,article_id")])
@@ -78,10 +153,10 @@ def parse_labelled(text: str, source: str = "<csv>") -> list[tuple[str, str | No
     rows: list[tuple[str, str | None]] = []
     problems: list[FileProblem] = []
     try:
-        for row in reader:
+        for line, row in _records(reader):
             question = (row.get("question") or "").strip()
             if not question:
-                problems.append(FileProblem(reader.line_num, "empty question"))
+                problems.append(FileProblem(line, "empty question"))
                 continue
             rows.append((question, (row.get("article_id") or "").strip() or None))
     except csv.Error as exc:
@@ -176,7 +251,7 @@ def _yaml_article(data: dict[Any, Any], line: int, problems: list[FileProblem]) 
         id=article_id, title=_text(data.get("title")), answer=answer,
         questions=_unique(q.strip() for q in questions),
         category=_text(data.get("category")) or None, tags=tuple(tags),
-        language=_text(data.get("language")) or "ru", enabled=enabled,
+        language=_text(data.get("language")), enabled=enabled,
         answer_short=_text(data.get("answer_short")) or None,
         answer_email=_text(data.get("answer_email")) or None,
     )
@@ -222,27 +297,62 @@ class _Draft:
 
 
 def parse_csv(text: str, source: str = "<csv>") -> list[Article]:
-    reader = csv.DictReader(io.StringIO(text, newline=""))
+    reader = _reader(text)
     header = [h.strip() for h in reader.fieldnames or []]
-    missing = [c for c in CSV_COLUMNS if c not in header]
-    if missing:
-        raise KbFileError(source, [FileProblem(1, f"missing column(s): {', '.join(missing)}; "
-                                                  f"expected {','.join(CSV_COLUMNS)}")])
     reader.fieldnames = header
     problems: list[FileProblem] = []
-    drafts: dict[str, _Draft] = {}
     try:
-        for row in reader:
-            line = reader.line_num
-            if None in row:
-                problems.append(FileProblem(line, "more values than columns"))
-                continue
-            values = {k: (v or "").strip() for k, v in row.items()}
-            if not any(values.values()):
-                continue
-            _csv_row(values, line, drafts, problems)
+        return parse_rows(_checked(header, _records(reader), problems), source, problems)
     except csv.Error as exc:
         problems.append(FileProblem(reader.line_num, f"not valid CSV: {exc}"))
+        raise KbFileError(source, problems) from None
+
+
+def _checked(header: list[str], rows: Iterable[tuple[int, Mapping[str, str | None]]],
+             problems: list[FileProblem]) -> Iterator[tuple[int, dict[str, str]]]:
+    """The table's rows as text, past a header that has the required columns."""
+    missing = [c for c in CSV_COLUMNS if c not in header]
+    if missing:
+        problems.append(FileProblem(1, f"missing column(s): {', '.join(missing)}; "
+                                       f"expected {','.join(CSV_COLUMNS)}"))
+        return
+    for line, row in rows:
+        if None in row:
+            problems.append(FileProblem(line, "more values than columns"))
+            continue
+        yield line, {k: (v or "").strip() for k, v in row.items()}
+
+
+def _xlsx_rows(path: Path) -> Iterator[tuple[int, dict[str, str]]]:
+    """The first sheet's rows, numbered as the sheet numbers them."""
+    from openpyxl import load_workbook
+    from openpyxl.utils.exceptions import InvalidFileException
+
+    try:
+        book = load_workbook(path, read_only=True, data_only=True)
+    except (OSError, InvalidFileException, BadZipFile, KeyError, ValueError) as exc:
+        raise KbFileError(str(path), [FileProblem(0, f"cannot read as .xlsx: {exc}")]) from None
+    try:
+        rows = book.worksheets[0].iter_rows(values_only=True)
+        header = [_text(v) for v in next(rows, ())]
+        problems: list[FileProblem] = []
+        numbered = ((n, {h: _text(v) for h, v in zip(header, row, strict=False) if h})
+                    for n, row in enumerate(rows, start=2))
+        yield from _checked(header, numbered, problems)
+        if problems:
+            raise KbFileError(str(path), problems)
+    finally:
+        book.close()
+
+
+def parse_rows(rows: Iterable[tuple[int, dict[str, str]]], source: str,
+               problems: list[FileProblem] | None = None) -> list[Article]:
+    """Articles from a table's numbered rows (one per question variant)."""
+    problems = [] if problems is None else problems
+    drafts: dict[str, _Draft] = {}
+    for line, values in rows:
+        if any(values.values()):
+            _csv_row(values, line, drafts, problems)
     articles = []
     for article_id, draft in drafts.items():
         if not draft.fields.get("answer"):
@@ -253,7 +363,7 @@ def parse_csv(text: str, source: str = "<csv>") -> list[Article]:
         articles.append(Article(
             id=article_id, title=draft.fields.get("title", ""), answer=draft.fields["answer"],
             questions=_unique(draft.questions), category=draft.fields.get("category") or None,
-            tags=tags, language=draft.fields.get("language") or "ru",
+            tags=tags, language=draft.fields.get("language", ""),
             enabled=draft.fields.get("enabled", "true").lower() not in {"false", "0", "no"},
             answer_short=draft.fields.get("answer_short") or None,
             answer_email=draft.fields.get("answer_email") or None,

@@ -1,8 +1,10 @@
 """Finding the articles worth writing next: cluster the questions the bot handed off.
 
-The questions are vectorised like the index does (stems and character n-grams, TF-IDF)
-and grouped by k-means on the L2-normalised vectors (cosine geometry). Each cluster is
-reported with its size, its characteristic words and the questions nearest its centre.
+Each question is placed by its meaning (the sentence encoder, so "где моя карта" and
+"курьер не привёз карту" meet, in Russian or English) beside its stems' TF-IDF (so a
+cluster stays about the same words), and the joint vectors are grouped by k-means
+(cosine geometry). Each cluster is reported with its size, its characteristic words and
+the questions nearest its centre.
 """
 
 from __future__ import annotations
@@ -13,11 +15,13 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import scipy.sparse as sp
 from sklearn.cluster import KMeans
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.preprocessing import normalize
 
 from kb.text import prepare
+from kb.vector_store import VectorStore, memory_store
 
 __all__ = ["MAX_CLUSTERS", "Gap", "find_gaps"]
 
@@ -37,6 +41,8 @@ _FUNCTION_WORDS = frozenset(
     there this to was we were what when where which who why will with would you your
     """.split()
 )
+MEANING_SHARE = 0.5
+"""Share of the meaning vector in a question's joint vector (the rest is its terms)."""
 
 
 @dataclass(frozen=True)
@@ -48,7 +54,7 @@ class Gap:
 
 
 def find_gaps(questions: Sequence[str], *, clusters: int | None = None, examples: int = 3,
-              seed: int = 0) -> list[Gap]:
+              seed: int = 0, vectors: VectorStore | None = None) -> list[Gap]:
     """Clusters of `questions`, biggest first (ties: the tighter first)."""
     pairs = [(q.strip(), prepare(q)) for q in questions if q and q.strip()]
     pairs = [(text, p) for text, p in pairs if p.stems]  # emoji, punctuation: nothing to group
@@ -59,7 +65,11 @@ def find_gaps(questions: Sequence[str], *, clusters: int | None = None, examples
     stems = [p.stems for p in prepared]
     vectoriser = TfidfVectorizer(token_pattern=r"\S+", ngram_range=(1, 2), sublinear_tf=True,
                                  lowercase=False, min_df=1)
-    matrix = normalize(vectoriser.fit_transform(stems))
+    store = vectors if vectors is not None else memory_store()
+    meanings = store.embed(texts, keep=False)
+    matrix = normalize(sp.hstack([
+        np.sqrt(1.0 - MEANING_SHARE) * normalize(vectoriser.fit_transform(stems)),
+        np.sqrt(MEANING_SHARE) * sp.csr_matrix(meanings)], format="csr"))
     distinct = len(set(stems))
     k = clusters or min(MAX_CLUSTERS, max(1, round(math.sqrt(len(texts)))))
     k = max(1, min(k, distinct))
@@ -79,7 +89,6 @@ def find_gaps(questions: Sequence[str], *, clusters: int | None = None, examples
         terms = _label(surface, members, vocabulary)
         gaps.append(Gap(len(members), terms, shown, float(closeness.mean())))
     return sorted(gaps, key=lambda g: (-g.size, -g.cohesion))
-
 
 def _label(surface: Any, members: np.ndarray, vocabulary: np.ndarray) -> tuple[str, ...]:
     """A cluster's distinctive words: weighed in its members against the other

@@ -20,6 +20,7 @@ from sklearn.linear_model import LogisticRegression
 from kb.articles import Article
 from kb.calibration import Calibration, OperatingPoint
 from kb.index import CLARIFY_LIMIT, KnowledgeIndex
+from kb.vector_store import VectorStore
 
 __all__ = ["DEFAULT_OOS_RECALL", "Outcomes", "calibrate", "calibrate_labelled", "fit"]
 
@@ -33,6 +34,12 @@ None maximises in-scope accuracy + out-of-scope recall instead (a lost answer an
 one weigh the same): on BANKING77 it hands off about 70 % and answers 4-7 points fewer
 known questions right. A desk that must almost never answer wrongly sets a higher floor
 (`kb calibrate --oos-recall 0.8`)."""
+MIN_ANSWER_PRECISION = 0.8
+"""Among the thresholds that reach the hand-off floor, those whose outright answers are
+right at least this often are preferred: a desk lives with a hand-off more easily than
+with a wrong answer, and a small KB's curve is coarse enough to land on a poor point."""
+MIN_ARTICLES = 3
+"""Fewer articles and there is nothing to simulate an unknown question with."""
 MIN_PER_CLASS = 3
 FLAT = 0.02
 CLARIFY_OOS_SHARE = 0.05
@@ -77,15 +84,19 @@ class Outcomes:
 
 def calibrate(articles: Sequence[Article], *, seed: int = 0, folds: int = 4,
               holdout_share: float = 0.25, max_queries: int = 8000, min_queries: int = 2000,
-              max_rounds: int = 8, min_oos_recall: float | None = DEFAULT_OOS_RECALL
-              ) -> Calibration:
+              max_rounds: int = 24, min_oos_recall: float | None = DEFAULT_OOS_RECALL,
+              vectors: VectorStore | None = None) -> Calibration:
     """Calibrate from the KB itself (see the module doc). A small KB is re-split with new
     seeds (up to `max_rounds`) until `min_queries` simulated questions are gathered.
     The threshold keeps the most right answers while handing off at least `min_oos_recall`
     of the unknown questions, or, with None, maximises in-scope accuracy + recall."""
     usable = [a for a in articles if a.enabled and a.questions]
-    if len(usable) < 2:
+    if not usable:
         return Calibration.default()
+    if len(usable) < MIN_ARTICLES or sum(len(a.questions) > 1 for a in usable) < 2:
+        return replace(Calibration.default(), source=(
+            f"default (kb: too small to measure: {len(usable)} articles, "
+            f"{sum(len(a.questions) for a in usable)} variants)"))
     rng = random.Random(seed)
     folds = max(2, min(folds, len(usable)))
     per_fold = max(1, max_queries // folds)
@@ -99,7 +110,8 @@ def calibrate(articles: Sequence[Article], *, seed: int = 0, folds: int = 4,
                 chosen = sorted(rng.sample(range(len(questions)), per_fold))
                 questions = [questions[i] for i in chosen]
                 labels = [labels[i] for i in chosen]
-            parts.append(Outcomes.measure(KnowledgeIndex.build(known), questions, labels))
+            parts.append(Outcomes.measure(KnowledgeIndex.build(known, vectors=vectors),
+                                          questions, labels))
             gathered += len(questions)
         if gathered >= min_queries:
             break
@@ -195,6 +207,7 @@ def _curve(probability: np.ndarray, outcomes: Outcomes) -> list[OperatingPoint]:
             in_scope_accuracy=_share(right_answers[in_scope]),
             out_of_scope_recall=_share(~answered[outcomes.out_of_scope]),
             answer_precision=float(right_answers.sum() / answered.sum()) if answered.any() else 1.0,
+            handoff_share=_share(~answered),
         ))
     return points
 
@@ -202,8 +215,11 @@ def _curve(probability: np.ndarray, outcomes: Outcomes) -> list[OperatingPoint]:
 def _choose(curve: list[OperatingPoint], min_oos_recall: float | None) -> OperatingPoint:
     if min_oos_recall is not None:
         enough = [p for p in curve if p.out_of_scope_recall >= min_oos_recall]
+        precise = [p for p in enough if p.answer_precision >= MIN_ANSWER_PRECISION]
+        if precise:  # ties: the one handing off more unknown questions
+            return max(precise, key=lambda p: (p.in_scope_accuracy, p.out_of_scope_recall))
         if enough:
-            return max(enough, key=lambda p: p.in_scope_accuracy)
+            return max(enough, key=lambda p: (p.in_scope_accuracy, p.answer_precision))
     best = max(p.in_scope_accuracy + p.out_of_scope_recall for p in curve)
     # The sum is flat near its top and measured on a sample: within that noise, answer more.
     near = [p for p in curve if p.in_scope_accuracy + p.out_of_scope_recall >= best - FLAT]

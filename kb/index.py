@@ -4,8 +4,8 @@ decision.
 Every variant (and each title) is a row in the term space (kb/vectors.py: word and
 character TF-IDF). Each article has two more vectors there: its centroid, and its
 perceptron weight vector (kb/perceptron.py), which separates close neighbours. Every
-variant also has a meaning vector (kb/semantic.py: static word vectors), and each article
-the centroid of those.
+variant also has a meaning vector (kb/encoder.py: a multilingual sentence encoder, kept in
+a kb/vector_store.py store), and each article the centroid of those.
 
 A query is scored in two vectorised steps, with no loop over the KB:
 1. one sparse product with all centroids and weight vectors, and one dense product with
@@ -33,8 +33,9 @@ from sklearn.preprocessing import normalize
 from kb.articles import Article
 from kb.calibration import Calibration
 from kb.perceptron import train_weights
-from kb.semantic import word_vectors
-from kb.text import prepare
+from kb.encoder import Progress
+from kb.text import prepare, script, topic_stems
+from kb.vector_store import VectorStore, memory_store
 from kb.vectors import TermSpace
 
 __all__ = ["CANDIDATES", "CLARIFY_LIMIT", "Decision", "Hit", "KnowledgeIndex", "Match", "Scores"]
@@ -42,14 +43,23 @@ __all__ = ["CANDIDATES", "CLARIFY_LIMIT", "Decision", "Hit", "KnowledgeIndex", "
 SIMILARITY_WEIGHT = 2.0 / 3.0
 """Share of the cosines (half best variant, half centroid) in an article's score; the rest
 is the perceptron's score."""
-MEANING_WEIGHT = 0.3
-"""Share of the meaning cosines (half best variant, half centroid) in an article's score,
-where both the query and the article have meaning vectors (kb/semantic.py); otherwise the
-pair is scored by its terms alone."""
+MEANING_WEIGHT = 0.5
+"""Share of the meaning cosines (half best variant, half centroid) in an article's score;
+the rest is the term space's."""
+CROSS_LANGUAGE_MATCH = 0.55
+"""A question the KB's articles in its own alphabet cannot answer is answered by an article
+in the other one whose best variant means the same: from this meaning cosine, with no
+rival within CROSS_LANGUAGE_LEAD (same-request pairs across Russian and English score
+0.6-0.8, unrelated ones below 0.4). The calibration, learnt from the KB's own variants,
+cannot judge such a pair: they share no term."""
+CROSS_LANGUAGE_LEAD = 0.05
 CANDIDATES = 8
 """Articles whose variants are compared with the query (the best by centroid + weights)."""
 SOFTMAX_TEMPERATURE = 0.05
 CLARIFY_LIMIT = 3
+EVIDENCE = 0.5
+"""Choices are offered, and a hand-off names the close hits' category, only when the
+calibrated probability that the right article is among the top three reaches this."""
 NEIGHBOURS = 10
 """Closest variants whose articles vote on the top hit (a kNN view beside the scores)."""
 _BATCH = 256
@@ -73,12 +83,14 @@ class Hit:
 @dataclass(frozen=True)
 class Match:
     """ANSWER: `hits[0]` is the answer. CLARIFY: 2-3 close hits to offer. HANDOFF: `hits`
-    may hold the best guesses (a category hint for routing). `confidence` is the calibrated
-    probability that `hits[0]` is right."""
+    may hold the best guesses. `confidence` is the calibrated probability that `hits[0]` is
+    right."""
 
     decision: Decision
     hits: tuple[Hit, ...]
     confidence: float = 0.0
+    category: str | None = None
+    """The category the evidence supports (None: no article is a good enough guess)."""
 
 
 @dataclass(frozen=True)
@@ -94,17 +106,22 @@ class Scores:
     nearest_articles: np.ndarray  # per query: the articles of the NEIGHBOURS closest variants
     specificity: np.ndarray  # per query: how rare its rarest word is (TermSpace.specificity)
     covered: np.ndarray  # per query: share of its (squared) weight on terms its top hit uses
+    other_script: np.ndarray  # per query and article: written in two alphabets
 
 
 class KnowledgeIndex:
     """Immutable: a change to the KB builds a new index and swaps it in."""
 
-    def __init__(self, articles: Sequence[Article], calibration: Calibration | None) -> None:
+    def __init__(self, articles: Sequence[Article], calibration: Calibration | None,
+                 vectors: VectorStore | None = None, progress: Progress | None = None) -> None:
         self._all = tuple(articles)
+        self._store = vectors if vectors is not None else memory_store()
         self._by_id = {a.id: a for a in self._all}
         self.calibration = calibration or Calibration.default()
         texts = {a.id: _rows_of(a) for a in self._all if a.enabled}
         self._indexed = tuple(a for a in self._all if texts.get(a.id))
+        self._scripts = np.array([script(" ".join(texts[a.id])) for a in self._indexed],
+                                 dtype=np.int8)
         counts = np.array([len(texts[a.id]) for a in self._indexed], dtype=np.intp)
         self._ends = np.cumsum(counts)
         self._starts = self._ends - counts
@@ -116,6 +133,7 @@ class KnowledgeIndex:
         self._meaning_centroids = np.zeros((0, 0), dtype=np.float32)
         self._articles_t: sp.csr_matrix | None = None
         self._vocabulary: sp.csr_matrix | None = None
+        self._naming: sp.csc_matrix | None = None
         if self._indexed:
             rows = [t for a in self._indexed for t in texts[a.id]]
             self._variants = self._space.fit([prepare(r) for r in rows])
@@ -131,14 +149,18 @@ class KnowledgeIndex:
             # Which terms each article's variants use at all: a centroid's terms, sorted.
             self._vocabulary = sp.csr_matrix(centroids, dtype=np.float32)
             self._vocabulary.sort_indices()
-            self._meanings = word_vectors().embed(rows)
+            # Per word column, the articles whose variants use it (a bare topic word's).
+            self._naming = sp.csc_matrix(centroids[:, :self._space.word_width])
+            self._meanings = self._store.embed(rows, progress=progress)
             self._meaning_centroids = normalize(np.asarray(membership @ self._meanings))
-        self._has_meaning = self._meaning_centroids.any(axis=1)
 
     @classmethod
-    def build(cls, articles: Iterable[Article], calibration: Calibration | None = None
+    def build(cls, articles: Iterable[Article], calibration: Calibration | None = None, *,
+              vectors: VectorStore | None = None, progress: Progress | None = None
               ) -> KnowledgeIndex:
-        return cls(tuple(articles), calibration)
+        """`vectors` keeps the variants' meaning vectors (the process's memory store by
+        default); `progress` hears how far their encoding got."""
+        return cls(tuple(articles), calibration, vectors, progress)
 
     def with_calibration(self, calibration: Calibration) -> KnowledgeIndex:
         """The same index deciding by another calibration (shares the matrices)."""
@@ -177,21 +199,63 @@ class KnowledgeIndex:
             return [Match(Decision.HANDOFF, ()) for _ in texts]
         features = self.features(scores)
         ranked = _top(scores.combined, CLARIFY_LIMIT)
-        return [self._decision(features[row], self._hits(scores.combined[row], ranked[row]))
-                for row in range(len(texts))]
+        matches = []
+        for row, text in enumerate(texts):
+            match = self._decision(features[row], self._hits(scores.combined[row], ranked[row]),
+                                   self._topic_choices(text, scores.combined[row]))
+            if match.decision is Decision.HANDOFF:
+                match = self._other_language(scores, row) or match
+            matches.append(match)
+        return matches
 
-    def _decision(self, features: np.ndarray, hits: tuple[Hit, ...]) -> Match:
+    def _other_language(self, scores: Scores, row: int) -> Match | None:
+        """An answer from an article in the other alphabet whose best variant means what the
+        question does (see CROSS_LANGUAGE_MATCH), or None."""
+        meaning = np.where(scores.other_script[row], scores.best_meaning[row], 0.0)
+        order = _top(meaning[None, :], 2)[0]
+        first = int(order[0])
+        rival = meaning[order[1]] if len(order) > 1 else 0.0
+        if meaning[first] < CROSS_LANGUAGE_MATCH or meaning[first] - rival < CROSS_LANGUAGE_LEAD:
+            return None
+        article = self._indexed[first]
+        return Match(Decision.ANSWER, (Hit(article, float(scores.combined[row, first])),),
+                     float(meaning[first]), article.category)
+
+    def _decision(self, features: np.ndarray, hits: tuple[Hit, ...],
+                  topic_choices: tuple[Hit, ...]) -> Match:
         if not hits:
             return Match(Decision.HANDOFF, (), 0.0)
         cal = self.calibration
         confidence = cal.answer_probability(features)
+        if len(topic_choices) > 1:  # a bare topic word: which of its articles, is the question
+            return Match(Decision.CLARIFY, topic_choices, confidence,
+                         _shared_category(topic_choices))
         rival = hits[1].score if len(hits) > 1 else 0.0
         if confidence >= cal.answer_threshold and hits[0].score - rival >= cal.rival_gap:
-            return Match(Decision.ANSWER, hits[:1], confidence)
+            return Match(Decision.ANSWER, hits[:1], confidence, hits[0].article.category)
         close = tuple(h for h in hits if h.score >= hits[0].score - cal.margin)
-        if len(close) > 1 and cal.clarify_probability(features) >= cal.clarify_threshold:
-            return Match(Decision.CLARIFY, close, confidence)
-        return Match(Decision.HANDOFF, hits, confidence)
+        in_top = cal.clarify_probability(features)
+        if len(close) > 1 and in_top >= max(cal.clarify_threshold, EVIDENCE):
+            return Match(Decision.CLARIFY, close, confidence, _shared_category(close))
+        # Handed off: the category the close hits agree on, if they are likely to hold the
+        # right article at all; else none (the desk's default group takes it).
+        category = _shared_category(close) if in_top >= EVIDENCE else None
+        return Match(Decision.HANDOFF, hits, confidence, category)
+
+    def _topic_choices(self, text: str, combined: np.ndarray) -> tuple[Hit, ...]:
+        """For a question of one topic word (with generic words at most) that several
+        articles use, the best CLARIFY_LIMIT of those articles; else nothing."""
+        stems = topic_stems(text)
+        if len(stems) != 1 or self._naming is None:
+            return ()
+        column = self._space.word_column(stems[0])
+        if column is None:
+            return ()
+        naming = self._naming.indices[self._naming.indptr[column]:self._naming.indptr[column + 1]]
+        if len(naming) < 2:
+            return ()
+        best = naming[np.argsort(-combined[naming], kind="stable")[:CLARIFY_LIMIT]]
+        return self._hits(combined, best)
 
     def _hits(self, combined: np.ndarray, positions: np.ndarray) -> tuple[Hit, ...]:
         return tuple(Hit(self._indexed[i], float(combined[i])) for i in positions
@@ -214,21 +278,24 @@ class KnowledgeIndex:
                       meaning_centroid=np.vstack([p.meaning_centroid for p in parts]),
                       nearest_articles=np.vstack([p.nearest_articles for p in parts]),
                       specificity=np.concatenate([p.specificity for p in parts]),
-                      covered=np.concatenate([p.covered for p in parts]))
+                      covered=np.concatenate([p.covered for p in parts]),
+                      other_script=np.vstack([p.other_script for p in parts]))
 
     def _score_batch(self, texts: Sequence[str]) -> Scores:
         assert self._variants is not None and self._articles_t is not None
-        queries = self._space.transform([prepare(t) for t in texts])
-        meanings = word_vectors().embed(texts)
+        prepared = [prepare(t) for t in texts]
+        queries = self._space.transform(prepared)
+        meanings = self._store.embed(texts, keep=False)
+        meanings[[not p.surface for p in prepared]] = 0.0  # no word, no meaning: no hit
+        query_scripts = np.array([script(t) for t in texts], dtype=np.int8)
+        other_script = (query_scripts[:, None] != self._scripts[None, :]) \
+            & (query_scripts[:, None] > 0) & (self._scripts[None, :] > 0)
         k = len(self._indexed)
         both = (queries @ self._articles_t).toarray()
         centroid, learned = both[:, :k], both[:, k:]
         meaning_centroid = meanings @ self._meaning_centroids.T
-        # The meaning cosines' share, per query and article: none where either side has no
-        # meaning vector (Russian text), so such pairs are scored by their terms alone.
-        share = MEANING_WEIGHT * np.outer(meanings.any(axis=1), self._has_meaning)
         lexical = SIMILARITY_WEIGHT / 2 * centroid + (1.0 - SIMILARITY_WEIGHT) * learned
-        partial = (1.0 - share) * lexical + share / 2 * meaning_centroid
+        partial = (1.0 - MEANING_WEIGHT) * lexical + MEANING_WEIGHT / 2 * meaning_centroid
         candidates = _top(partial, CANDIDATES)
         # A small KB is compared with the whole batch in one product; in a large one only the
         # candidates' variants are, query by query.
@@ -238,11 +305,12 @@ class KnowledgeIndex:
         else:
             best_variant, best_meaning, nearest = self._closest_variants_by_query(
                 queries, meanings, candidates)
-        combined = partial + (1.0 - share) * SIMILARITY_WEIGHT / 2 * best_variant \
-            + share / 2 * best_meaning
+        combined = partial + (1.0 - MEANING_WEIGHT) * SIMILARITY_WEIGHT / 2 * best_variant \
+            + MEANING_WEIGHT / 2 * best_meaning
         covered = self._covered(queries, _top(combined, 1)[:, 0])
         return Scores(combined, best_variant, centroid, learned, best_meaning,
-                      meaning_centroid, nearest, self._space.specificity(queries), covered)
+                      meaning_centroid, nearest, self._space.specificity(queries), covered,
+                      other_script)
 
     def _covered(self, queries: sp.csr_matrix, tops: np.ndarray) -> np.ndarray:
         """Per query, the share of its squared weight on the terms that its top article's
@@ -264,8 +332,8 @@ class KnowledgeIndex:
                                 candidates: np.ndarray
                                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Per query, each candidate article's best variant cosine in terms and in meaning,
-        and the articles of the NEIGHBOURS closest variants (in terms) among the
-        candidates', from one product with every variant."""
+        and the articles of the NEIGHBOURS closest variants (in terms, sharing one at least)
+        among the candidates', from one product with every variant."""
         assert self._variants_t is not None
         every = (queries @ self._variants_t).toarray()
         rows = np.arange(queries.shape[0])[:, None]
@@ -277,7 +345,7 @@ class KnowledgeIndex:
             meanings @ self._meanings.T, self._starts, axis=1)[rows, candidates]
         is_candidate = np.zeros(best_variant.shape, dtype=bool)
         is_candidate[rows, candidates] = True
-        among = np.where(is_candidate[:, self._owner], every, -np.inf)
+        among = np.where(is_candidate[:, self._owner] & (every > 0.0), every, -np.inf)
         closest = _top(among, NEIGHBOURS)
         nearest = np.full((queries.shape[0], NEIGHBOURS), -1, dtype=np.intp)
         nearest[:, :closest.shape[1]] = np.where(
@@ -308,6 +376,7 @@ class KnowledgeIndex:
                 (self._meanings[start:end] @ meanings[row]).max()
                 for start, end in zip(self._starts[chosen], self._ends[chosen], strict=True)]
             closest = _top(cosines[None, :], NEIGHBOURS)[0]
+            closest = closest[cosines[closest] > 0.0]  # no shared term: no neighbour
             nearest[row, :len(closest)] = self._owner[variant_rows[closest]]
         return best_variant, best_meaning, nearest
 
@@ -337,13 +406,18 @@ class KnowledgeIndex:
                                 scores.centroid[rows, first], agreement, ratio, share,
                                 learned, lead, votes, entropy, scores.specificity,
                                 scores.covered, meaning,
-                                scores.meaning_centroid[rows, first],
-                                meaning_lead, meaning != 0.0]
+                                scores.meaning_centroid[rows, first], meaning_lead]
                                ).astype(np.float64)
 
     def ranked(self, scores: Scores, limit: int) -> np.ndarray:
         """Positions of the `limit` best articles per query, best first."""
         return _top(scores.combined, limit)
+
+
+def _shared_category(hits: Sequence[Hit]) -> str | None:
+    """The hits' category when they all have the same one."""
+    categories = {h.article.category for h in hits}
+    return categories.pop() if len(categories) == 1 else None
 
 
 def _best_other(scores: np.ndarray, rows: np.ndarray, first: np.ndarray) -> np.ndarray:

@@ -15,8 +15,8 @@ import snowballstemmer
 
 from kb.words import every
 
-__all__ = ["CYRILLIC", "LATIN", "MAX_QUERY_CHARS", "Prepared", "forget_tokens", "language_of", "prepare",
-           "stem", "tokens", "words"]
+__all__ = ["CYRILLIC", "CYRILLIC_SCRIPT", "LATIN", "LATIN_SCRIPT", "MAX_QUERY_CHARS", "Prepared", "forget_tokens", "language_of", "prepare",
+           "script", "stem", "tokens", "topic_stems", "words"]
 
 MAX_QUERY_CHARS = 2000
 """Longer text is cut: a question is never this long and a 10 kB paste must stay fast."""
@@ -34,6 +34,9 @@ _CYRILLIC_TO_LATIN = str.maketrans("асеорхук", "aceopxyk")
 # "до", "без" tell intents apart ("why was I charged" / "how do I get charged"), and TF-IDF
 # already weighs common words down (measured: removing all function words cost accuracy).
 _STOP_WORDS = every("filler")
+
+# Words that name no topic (`kb.words`): a question whose only other word is a topic is vague.
+_GENERIC_WORDS = every("generic")
 
 _STEMMERS = {
     "ru": snowballstemmer.stemmer("russian"),
@@ -112,6 +115,25 @@ def language_of(text: str, fallback: str) -> str:
 def tokens(text: str) -> list[str]:
     """Lower-case, `ё`-folded, script-repaired words without stop words."""
     return [word for word, _ in _words_and_stems(text)]
+
+
+def topic_stems(text: str) -> list[str]:
+    """The stems of the words that may name a topic (all but the generic ones)."""
+    return [s for w, s in _words_and_stems(text) if w not in _GENERIC_WORDS]
+
+
+CYRILLIC_SCRIPT, LATIN_SCRIPT = 1, 2
+"""`script`'s answers (0: no letters of either)."""
+
+
+def script(text: str) -> int:
+    """The alphabet most of the text's letters are in: a question and an article in two
+    alphabets share no term, so only their meaning can match them."""
+    folded = text[:MAX_QUERY_CHARS].lower()
+    cyrillic, latin = len(CYRILLIC.findall(folded)), len(LATIN.findall(folded))
+    if not cyrillic and not latin:
+        return 0
+    return CYRILLIC_SCRIPT if cyrillic >= latin else LATIN_SCRIPT
 
 
 def prepare(text: str) -> Prepared:

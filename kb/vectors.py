@@ -138,6 +138,14 @@ class TermSpace:
     def width(self) -> int:
         return self._word.width + self._char.width
 
+    @property
+    def word_width(self) -> int:
+        """The word block's columns come first in the joint space."""
+        return self._word.width
+
+    def word_column(self, stem: str) -> int | None:
+        return self._word.vocabulary.get(stem)
+
     def specificity(self, queries: sp.csr_matrix) -> np.ndarray:
         """Per query row, the rarest word term's IDF over the highest IDF there is (0 to 1):
         a lone common word ("карта") names no article even when it matches many."""

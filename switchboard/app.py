@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
+import functools
 import gc
 import logging
 import signal
@@ -38,11 +39,12 @@ from core.events import DeskFeed
 from routing.notices import FeedNotifier
 from bot.handover import Handover
 from bot.history import web_history
-from bot.knowledge import KnowledgeBase
+from bot.knowledge import VECTORS_DIR, KnowledgeBase
 from core.models import utcnow
 from bot.outbox import Outbox
 from switchboard.redis_server import connect_redis
 from switchboard.settings import Settings
+from switchboard.single_process import one_gateway_per_sqlite_file
 from switchboard.start_checks import prepare_accounts, refuse_unsafe_settings
 from channels.email import EmailAdapter, MailServer
 from channels.http_guard import http_guard, parse_networks
@@ -50,8 +52,10 @@ from channels.telegram import TelegramChannel, poller_name
 from channels.vk import VkChannel
 from channels.vk import poller_name as vk_poller_name
 from channels.web import WebChat
+from channels.rate_limits import SharedSendRateLimiter
+from channels.web_relay import FrameRelay
 from core.send_ledger import RedisSendLedger
-from core.leases import RedisPollerLease
+from core.leases import RedisPollerLease, job_lease
 from routing.presence import Presence
 from routing.assignment import Dispatcher
 from identity.codes import ProofCodes
@@ -101,7 +105,7 @@ async def open_gateway(settings: Settings, *,
         await upgrade(database)
         async with connect_redis(settings.redis_url, settings.var_dir) as redis:
             sessions = session_factory(database)
-            knowledge = KnowledgeBase(sessions, redis)
+            knowledge = KnowledgeBase(sessions, redis, settings.var_dir / VECTORS_DIR)
             if settings.sample_kb:
                 await knowledge.seed_if_empty(SAMPLE_KB)
             await knowledge.recalibrate_if_outdated()
@@ -111,7 +115,8 @@ async def open_gateway(settings: Settings, *,
             queue = OperatorQueue(redis)
             await rebuild_queue(sessions, queue)
             feed = DeskFeed(redis)
-            web_chat = WebChat(history=lambda visitor: web_history(sessions, visitor))
+            web_chat = WebChat(history=lambda visitor: web_history(sessions, visitor),
+                               relay=FrameRelay(redis))
             adapters: dict[ChannelKind, ChannelAdapter] = {ChannelKind.WEB: web_chat}
             adapters.update(_channels(settings, redis))
             writes = write_lock(database)
@@ -124,7 +129,8 @@ async def open_gateway(settings: Settings, *,
                 sessions=sessions, knowledge=knowledge, queue=queue, levels=levels, outbox=outbox,
                 feed=feed, recognition=recognition, handover=handover, clock=clock,
                 language=settings.language,
-                answer_caps={ChannelKind.EMAIL: settings.email.bot_answers_per_hour}, writes=writes)
+                answer_caps={ChannelKind.EMAIL: settings.email.bot_answers_per_hour}, writes=writes,
+                other_language=settings.kb_other_language)
             presence = Presence(redis, clock=clock)
             desk = OperatorDesk(sessions=sessions, queue=queue, outbox=outbox, feed=feed, clock=clock,
                                 knowledge=knowledge, presence=presence, handover=handover)
@@ -187,18 +193,25 @@ async def running(gateway: Gateway, *, host: str | None = None,
         gateway.metrics_url = f"http://{metrics_bound[0]}:{metrics_bound[1]}/metrics"
     tasks = gateway.background
     for adapter in gateway.adapters.values():
-        tasks.append(asyncio.create_task(_keep_running(adapter.kind.value, adapter.run, gateway.engine)))
+        receive = functools.partial(adapter.run, gateway.engine)
+        if isinstance(adapter, EmailAdapter):  # one reader per mailbox across the processes
+            receive = functools.partial(_once_across_processes, gateway,
+                                        f"email:{gateway.settings.email.address}", receive)
+        tasks.append(asyncio.create_task(_keep_running(adapter.kind.value, receive)))
     tasks.append(asyncio.create_task(_keep_running("kb-watch", gateway.knowledge.watch)))
-    tasks.append(asyncio.create_task(_keep_running("idle-closer", _close_idle, gateway)))
-    if gateway.admin_bot is not None:
+    tasks.append(asyncio.create_task(_keep_running(
+        "idle-closer", _once_across_processes, gateway, "idle-closer",
+        functools.partial(_close_idle, gateway))))
+    if gateway.admin_bot is not None:  # the daily summary runs under the admin bot's lease
         tasks.append(asyncio.create_task(_keep_running("admin-bot", gateway.admin_bot.run)))
     watcher = SlaWatcher(gateway.queue, gateway.sessions, FeedNotifier(gateway.feed))
-    watcher.start()
+    tasks.append(asyncio.create_task(_keep_running(
+        "sla-watcher", _once_across_processes, gateway, "sla-watcher",
+        functools.partial(_watch_sla, watcher))))
     await gateway.outbox.resend_pending()
     try:
         yield base_url
     finally:
-        await watcher.stop()
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
@@ -209,12 +222,18 @@ async def running(gateway: Gateway, *, host: str | None = None,
 
 
 async def serve(settings: Settings) -> None:
-    """Run until SIGINT or SIGTERM, then shut down cleanly (the embedded Redis too)."""
+    """Run until SIGINT or SIGTERM, then shut down cleanly (the embedded Redis too). On
+    SQLite, refuse to start beside another gateway process (`DatabaseInUse`)."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
     refuse_unsafe_settings(settings)
+    with one_gateway_per_sqlite_file(settings.resolved_database_url):
+        await _serve_until(stop, settings)
+
+
+async def _serve_until(stop: asyncio.Event, settings: Settings) -> None:
     async with open_gateway(settings) as gateway:
         first_sign_in = await prepare_accounts(gateway)
         async with running(gateway) as url:
@@ -243,7 +262,8 @@ def settle_collector() -> None:
 
 def _channels(settings: Settings, redis: Redis) -> dict[ChannelKind, ChannelAdapter]:
     """The platform channels whose settings are filled in. Pollers hold a Redis lease, so
-    with several gateway processes exactly one polls each bot."""
+    with several gateway processes exactly one polls each bot; the send limits (the
+    platforms' own, per chat and per bot) are shared in Redis."""
     adapters: dict[ChannelKind, ChannelAdapter] = {}
     telegram = settings.telegram
     if telegram.token is not None:
@@ -251,12 +271,16 @@ def _channels(settings: Settings, redis: Redis) -> dict[ChannelKind, ChannelAdap
         adapters[ChannelKind.TELEGRAM] = TelegramChannel(
             token, api_base=telegram.api_base, mode=telegram.mode, webhook_url=telegram.webhook_url,
             webhook_secret=_secret(telegram.webhook_secret),
-            lease=RedisPollerLease(redis, poller_name(token)), ledger=RedisSendLedger(redis))
+            lease=RedisPollerLease(redis, poller_name(token)), ledger=RedisSendLedger(redis),
+            limiter=SharedSendRateLimiter(redis, poller_name(token), per_chat_rate=1.0,
+                                          per_chat_burst=3, global_rate=30.0, global_burst=30))
     vk = settings.vk
     if vk.token is not None and vk.group_id is not None:
         adapters[ChannelKind.VK] = VkChannel(
             vk.token.get_secret_value(), vk.group_id, api_base=vk.api_base,
-            lease=RedisPollerLease(redis, vk_poller_name(vk.group_id)))
+            lease=RedisPollerLease(redis, vk_poller_name(vk.group_id)),
+            limiter=SharedSendRateLimiter(redis, vk_poller_name(vk.group_id), per_chat_rate=1.0,
+                                          per_chat_burst=3, global_rate=20.0, global_burst=20))
     mail = settings.email
     if mail.address and mail.imap_host and mail.smtp_host:
         adapters[ChannelKind.EMAIL] = EmailAdapter(
@@ -318,6 +342,20 @@ def _admin_bot(settings: Settings, *, desk: OperatorDesk, feed: DeskFeed, sessio
                     lease=RedisPollerLease(redis, poller_name(token)), make_report=make_report,
                     accounts=accounts, console_url=settings.base_url,
                     daily_summaries=daily_summaries if config.daily_summary_at else None)
+
+
+async def _once_across_processes(gateway: Gateway, job: str,
+                                 work: Callable[[], Awaitable[None]]) -> None:
+    """Run `work` in one gateway process at a time: the holder of the job's lease."""
+    await job_lease(gateway.redis, job, ttl=gateway.settings.lease_seconds).hold(work)
+
+
+async def _watch_sla(watcher: SlaWatcher) -> None:
+    watcher.start()
+    try:
+        await asyncio.Future()
+    finally:
+        await watcher.stop()
 
 
 async def _close_idle(gateway: Gateway) -> None:

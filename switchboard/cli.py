@@ -32,6 +32,7 @@ def run() -> None:
     from switchboard.app import serve
     from switchboard.redis_server import RedisUnavailable
     from switchboard.settings import SettingsError
+    from switchboard.single_process import DatabaseInUse
 
     settings = settings_or_exit()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -39,7 +40,7 @@ def run() -> None:
         asyncio.run(serve(settings))
     except KeyboardInterrupt:
         pass
-    except (RedisUnavailable, ServiceLevelsError) as exc:
+    except (RedisUnavailable, ServiceLevelsError, DatabaseInUse) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from None
     except SettingsError as exc:

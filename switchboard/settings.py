@@ -82,7 +82,9 @@ class Settings(BaseSettings):
     database_url: str | None = Field(
         default=None, description="sqlite+aiosqlite:///… or postgresql+asyncpg://…; default var/switchboard.db"
     )
-    redis_url: str | None = Field(default=None, description="redis://…; default: an embedded server")
+    redis_url: str | None = Field(default=None, description="redis://…, rediss://…, unix://… or "
+                                  "redis+cluster://host:port,host:port (a Redis Cluster); "
+                                  "default: an embedded server")
     http_host: str = "127.0.0.1"
     http_port: int = Field(default=8080, ge=0, le=65535)
     language: Language = "ru"
@@ -104,10 +106,16 @@ class Settings(BaseSettings):
                                             "port to `Authorization: Bearer <token>` only")
     sla_config: Path | None = Field(default=None, description="service levels file (YAML)")
     sample_kb: bool = Field(default=True, description="load the sample KB into an empty database")
+    kb_other_language: Literal["note", "handoff"] = Field(
+        default="note", description="an answer found only in an article of the other language: "
+        "sent with a short note saying so (note), or the client is handed off (handoff)")
     auto_assign: bool = Field(default=False, description="push new conversations to online "
                               "operators instead of waiting for them to take one")
     idle_close_minutes: int = Field(default=120, ge=1,
                                     description="close a bot-only conversation after this much silence")
+    lease_seconds: float = Field(
+        default=10.0, gt=0, le=120, description="with several gateway processes: a dead process's "
+        "mailbox reading and periodic jobs move to another one within about this long")
     recontact_days: int = Field(
         default=3, ge=0, le=90, description="re-contact window (days) for bot resolution and FCR")
     telegram: TelegramSettings = TelegramSettings()

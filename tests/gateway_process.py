@@ -1,7 +1,7 @@
 """A gateway process for the multi-process tests: the real Gateway from environment
 settings, run until killed. Its Telegram channel is built as bot/app.py builds it, except
 that the lease's ttl and the bot-wide send rate come from the test's environment so that
-a test finishes in seconds. Prints "ready <pid>" once serving."""
+a test finishes in seconds. Prints "ready <pid> <base url>" once serving."""
 
 from __future__ import annotations
 
@@ -34,8 +34,8 @@ async def main() -> None:
                                         global_rate=float(os.environ.get("TEST_GLOBAL_RATE", "30")),
                                         global_burst=30),
                 ledger=RedisSendLedger(gateway.redis))
-        async with running(gateway, port=0):
-            print(f"ready {os.getpid()}", flush=True)
+        async with running(gateway, port=0) as url:
+            print(f"ready {os.getpid()} {url}", flush=True)
             await asyncio.Event().wait()
 
 

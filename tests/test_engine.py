@@ -90,6 +90,30 @@ async def test_an_unknown_question_is_queued_and_the_client_told_when(gateway: G
         misses = list(await session.scalars(select(KbMiss.question)))
     assert misses == ["Почему мой кот боится пылесоса и как его успокоить?"]
     assert {EventKind.HANDED_OFF, EventKind.QUEUED} <= set(await events(gateway, conversation.id))
+    assert conversation.category == "general"  # no article is a guess: the desk's default
+
+
+async def test_a_question_only_the_other_languages_article_answers_says_so(
+        gateway: Gateway) -> None:
+    await gateway.engine.handle(said("How do I close my account?"))
+
+    [answer] = await replies(gateway)
+    article = gateway.knowledge.index.article("account-close")
+    assert article is not None and article.language == "ru"
+    assert answer.kb_article_id == "account-close"
+    assert answer.text == f"We have this answer in Russian only:\n\n{article.answer}"
+
+
+@pytest.mark.parametrize("settings", [{"kb_other_language": "handoff"}], indirect=True)
+async def test_a_desk_may_hand_off_instead_of_answering_in_the_other_language(
+        gateway: Gateway) -> None:
+    await gateway.engine.handle(said("How do I close my account?"))
+
+    [conversation] = await conversations(gateway)
+    assert conversation.status is ConversationStatus.QUEUED
+    assert conversation.category == "account"  # the article it would have answered with
+    [told] = await replies(gateway)
+    assert told.kb_article_id is None and "operator" in told.text
 
 
 async def test_asking_for_a_person_hands_off_in_the_clients_language(gateway: Gateway) -> None:

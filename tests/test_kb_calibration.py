@@ -89,3 +89,41 @@ def test_a_constant_feature_gets_a_bounded_weight() -> None:
     calibration = calibrate(TINY)
     assert max(abs(w) for w in calibration.answer_weights) < 1e3
     assert abs(calibration.answer_bias) < 1e3
+
+
+DESK = [  # a small desk's KB: five articles, three to five variants each, in Russian
+    Article("card-block", "", "a", ("Как заблокировать карту", "Карту украли, что делать",
+                                    "Потерял карточку", "Срочно заблокируйте мою карту")),
+    Article("sms-code", "", "b", ("Не приходит смс с кодом", "Код подтверждения не пришёл",
+                                  "Нет sms для входа")),
+    Article("cash-limit", "", "c", ("Какой лимит на снятие наличных",
+                                    "Сколько можно снять в банкомате за день",
+                                    "Лимит снятия денег с карты",
+                                    "Ограничение на выдачу наличных", "Максимум снятия в сутки")),
+    Article("statement", "", "d", ("Как получить выписку по счёту",
+                                   "Нужна справка о движении средств",
+                                   "Выписка за прошлый месяц")),
+    Article("close-account", "", "e", ("Как закрыть счёт", "Хочу закрыть карту и счёт",
+                                       "Закрытие счёта в банке", "Расторгнуть договор")),
+]
+
+
+def test_a_small_desk_kb_gets_a_point_it_can_live_with() -> None:
+    calibration = calibrate(DESK)
+    chosen = calibration.chosen_point
+    assert calibration.source == "kb" and chosen is not None
+    assert calibration.queries >= 200  # re-split until there is something to measure
+    assert chosen.answer_precision >= 0.8
+    assert chosen.out_of_scope_recall >= 0.55
+    assert 0.0 < chosen.handoff_share < 1.0
+    index = KnowledgeIndex.build(DESK, calibration)
+    assert index.decide("у меня украли карту").hits[0].article.id == "card-block"
+    assert index.decide("как у вас с ипотекой на дом").decision is Decision.HANDOFF
+
+
+def test_a_kb_too_small_to_measure_says_so() -> None:
+    two = [Article("a", "", "x", ("Я потерял карту", "Карту украли")),
+           Article("b", "", "y", ("Какая ставка по вкладу", "Процент по вкладу"))]
+    calibration = calibrate(two)
+    assert calibration.chosen_point is None
+    assert "too small to measure: 2 articles, 4 variants" in calibration.source

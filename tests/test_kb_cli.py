@@ -55,6 +55,26 @@ async def test_import_match_and_search(cli: Cli, sessions: SessionFactory, redis
     searched = cli("search", "заблокировать потерянную карточку")
     assert searched.returncode == 0, searched.stderr
     assert "card-lost" in searched.stdout and "decision:" in searched.stdout
+    vague = cli("search", "карта")
+    assert vague.returncode == 0, vague.stderr
+    assert "decision: clarify" in vague.stdout
+
+
+async def test_an_excel_csv_import_tells_what_it_guessed_and_keeps_the_vectors(
+        cli: Cli, sessions: SessionFactory, redis: Redis, tmp_path: Path) -> None:
+    path = tmp_path / "excel.csv"
+    path.write_bytes("article_id;question;answer;category\r\n"
+                     "mortgage;Как оформить ипотеку;Заявка в приложении.;mortgages\r\n"
+                     "mortgage;Ипотека на квартиру;;\r\n".encode("cp1251"))
+    imported = cli("import", str(path), "--no-calibrate")
+    assert imported.returncode == 0, imported.stderr
+    assert "1 article(s) taken as ru from their text (mortgage)" in imported.stdout
+    assert "unknown category 'mortgages' (mortgage)" in imported.stdout
+    [article] = await KnowledgeBase(sessions, redis).export_articles()
+    assert (article.language, article.questions) == ("ru", ("Как оформить ипотеку",
+                                                            "Ипотека на квартиру"))
+    stored = list((tmp_path / "var" / "kb-vectors").iterdir())
+    assert stored and all(f.stat().st_mode & 0o777 == 0o600 for f in stored)
 
 
 async def test_a_bad_import_names_the_line_and_changes_nothing(

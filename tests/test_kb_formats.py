@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from kb.articles import Article
-from kb.formats import KbFileError, load_file, load_labelled, write_file
+from kb.formats import KbFileError, load_file, load_labelled, read_file, write_file
 
 ARTICLES = [
     Article("card-lost", "Карта потеряна", "Заблокируйте карту:\n1. В приложении.\n2. По телефону.",
@@ -123,11 +123,63 @@ def test_broken_yaml_syntax(tmp_path: Path) -> None:
 
 
 def test_unknown_extension_and_unreadable_file(tmp_path: Path) -> None:
-    assert problems(tmp_path / "kb.txt")[0].startswith("0: cannot read")
+    assert problems(tmp_path / "missing.csv")[0].startswith("0: cannot read")
     (tmp_path / "kb.json").write_text("{}", encoding="utf-8")
-    assert problems(tmp_path / "kb.json") == ["0: unknown format: use .yaml, .yml or .csv"]
-    (tmp_path / "latin1.csv").write_bytes("article_id,question\n\xe9".encode("latin-1"))
-    assert problems(tmp_path / "latin1.csv")[0].startswith("0: cannot read")
+    assert problems(tmp_path / "kb.json") == ["0: unknown format: use .yaml, .yml, .csv or .xlsx"]
+    (tmp_path / "broken.xlsx").write_bytes(b"PK not a workbook")
+    assert problems(tmp_path / "broken.xlsx")[0].startswith("0: cannot read as .xlsx")
+
+
+EXPORTED = [["article_id", "question", "answer", "category"],
+            ["card-lost", "Я потерял карту", "Заблокируйте карту.", "lost_card"],
+            ["card-lost", "Карту украли", "", ""],
+            ["fees-en", "Are transfers free?", "Free up to 100 000.", "fees"]]
+
+
+def as_text(separator: str) -> str:
+    return "\r\n".join(separator.join(row) for row in EXPORTED) + "\r\n"
+
+
+@pytest.mark.parametrize("name, data", [
+    ("excel-cp1251.csv", as_text(";").encode("cp1251")),
+    ("excel-unicode.csv", as_text("\t").encode("utf-16")),  # Excel's "Unicode text": BOM
+    ("excel-utf8.csv", b"\xef\xbb\xbf" + as_text(",").encode("utf-8")),
+    ("utf16-no-bom.csv", as_text(";").encode("utf-16-le")),
+])
+def test_csv_as_excel_saves_it(tmp_path: Path, name: str, data: bytes) -> None:
+    path = tmp_path / name
+    path.write_bytes(data)
+    loaded = read_file(path)
+    assert [(a.id, a.questions, a.answer, a.category, a.language) for a in loaded.articles] == [
+        ("card-lost", ("Я потерял карту", "Карту украли"), "Заблокируйте карту.", "lost_card", "ru"),
+        ("fees-en", ("Are transfers free?",), "Free up to 100 000.", "fees", "en"),
+    ]
+    assert loaded.notes == ["no language given: 1 article(s) taken as en from their text (fees-en)",
+                            "no language given: 1 article(s) taken as ru from their text "
+                            "(card-lost)"]
+
+
+def test_xlsx_is_read_directly_and_its_rows_named(tmp_path: Path) -> None:
+    from openpyxl import Workbook
+
+    book = Workbook()
+    for row in EXPORTED:
+        book.active.append(row)
+    book.active.append(["bad id", "Вопрос", "Ответ", "general"])
+    path = tmp_path / "kb.xlsx"
+    book.save(path)
+    assert problems(path) == ["5: bad article id 'bad id': up to 128 characters, no spaces"]
+    book.active.delete_rows(5)
+    book.save(path)
+    assert [a.id for a in load_file(path)] == ["card-lost", "fees-en"]
+
+
+def test_a_line_number_is_the_files_line_even_after_a_multi_line_answer(tmp_path: Path) -> None:
+    path = tmp_path / "kb.csv"
+    path.write_text('article_id;question;answer;category\n'
+                    'a;Вопрос;"Ответ\nв две строки";general\n'
+                    ';Без id;Ответ;general\n', encoding="utf-8")
+    assert problems(path) == ["4: article id is required"]
 
 
 def test_labelled_questions(tmp_path: Path) -> None:

@@ -178,10 +178,26 @@ def test_sample_kb_hands_off_unknown_questions(sample: KnowledgeIndex, question:
     assert sample.decide(question).decision is Decision.HANDOFF
 
 
-def test_sample_kb_does_not_answer_a_bare_common_word(sample: KnowledgeIndex) -> None:
-    """"карта" names a dozen articles: offering choices or handing off is right, answering
-    one of them is a guess."""
-    assert sample.decide("карта").decision is not Decision.ANSWER
+@pytest.mark.parametrize("question, word", [
+    ("карта", "карт"), ("перевод", "перевод"), ("кредит", "кредит"), ("card", "card"),
+    ("transfer", "transfer"), ("у меня проблема с картой", "карт"),
+])
+def test_sample_kb_offers_a_choice_for_a_bare_topic_word(sample: KnowledgeIndex, question: str,
+                                                         word: str) -> None:
+    """A topic word names several articles: the client is asked which, never answered one
+    of them by a guess, and every offered article is about that word."""
+    match = sample.decide(question)
+    assert match.decision is Decision.CLARIFY, match
+    assert 2 <= len(match.hits) <= 3
+    for hit in match.hits:
+        text = " ".join((hit.article.title, *hit.article.questions)).lower()
+        assert word in text, (hit.article.id, word)
+
+
+def test_a_topic_word_of_one_article_is_not_a_choice(sample: KnowledgeIndex) -> None:
+    match = sample.decide("кэшбэк")
+    assert match.decision is Decision.ANSWER, match
+    assert match.hits[0].article.id == "cashback"
 
 
 def test_a_query_of_common_words_is_less_specific_than_one_with_a_rare_word(
@@ -217,3 +233,11 @@ def test_a_small_kb_scores_like_a_large_one(monkeypatch: pytest.MonkeyPatch) -> 
     assert (whole.nearest_articles >= 0).any()
     for name in ("combined", "best_variant", "best_meaning", "nearest_articles", "covered"):
         assert getattr(whole, name) == pytest.approx(getattr(by_query, name), abs=1e-6), name
+
+
+@pytest.mark.parametrize("question", ["Почему мой кот боится пылесоса?", "tell me a joke",
+                                      "какая завтра погода в Сочи"])
+def test_an_off_topic_hand_off_names_no_category(sample: KnowledgeIndex, question: str) -> None:
+    match = sample.decide(question)
+    assert match.decision is Decision.HANDOFF and match.category is None
+

@@ -31,9 +31,13 @@ def handoff_button(language: str) -> Button:
 
 
 class Consult:
-    def __init__(self, knowledge: KnowledgeBase, levels: ServiceLevels) -> None:
+    def __init__(self, knowledge: KnowledgeBase, levels: ServiceLevels,
+                 other_language: str = "note") -> None:
+        """`other_language`: "note" sends an answer found only in the other language's
+        article with a short note saying so; "handoff" hands such a client off."""
         self._knowledge = knowledge
         self._levels = levels
+        self._other_language = other_language
 
     def decide_many(self, run: Sequence[InboundMessage]) -> dict[str, Match]:
         """The decisions for a batch's texts in one call (one message: decided when asked)."""
@@ -47,9 +51,11 @@ class Consult:
         conversation, language = turn.placed, turn.sender.language
         question = turn.inbound.text[:KB_QUERY_LIMIT]
         match = decided.get(question) or self._knowledge.index.decide(question)
-        if match.decision is Decision.ANSWER:
+        foreign = match.decision is Decision.ANSWER and match.hits[0].article.language != language
+        if match.decision is Decision.ANSWER and not (foreign and self._other_language == "handoff"):
             best = match.hits[0]
-            await self.answer(session, turn, best.article.id, best.score, now)
+            await self.answer(session, turn, best.article.id, best.score, now,
+                              note=say("kb_other_language", language) if foreign else None)
         elif match.decision is Decision.CLARIFY:
             choices = [Button(hit.article.title or hit.article.id, Action.CHOOSE, hit.article.id)
                        for hit in match.hits[:CHOICES]]
@@ -67,13 +73,14 @@ class Consult:
                                language=language, at=now,
                                best_article_id=best_hit.article.id if best_hit else None,
                                best_score=best_hit.score if best_hit else None))
-            if conversation.category is None and best_hit is not None:
-                conversation.category = best_hit.article.category
+            if conversation.category is None:  # the evidence's category, or the desk's default
+                conversation.category = match.category or self._levels.default_category
             await hand_off(session, self._levels, conversation, "kb_miss", now, turn.outcome)
 
     async def answer(self, session: AsyncSession, turn: Turn, article_id: str,
-                     score: float | None, now: dt.datetime) -> None:
-        """The article's answer; a stale button for an article removed since hands off."""
+                     score: float | None, now: dt.datetime, *, note: str | None = None) -> None:
+        """The article's answer, after `note` when there is one (an answer in another
+        language than the client's); a stale button for an article removed since hands off."""
         conversation = turn.placed
         article = self._knowledge.index.article(article_id)
         if article is None:
@@ -81,6 +88,7 @@ class Consult:
             return
         conversation.category = article.category or conversation.category
         record(session, conversation, EventKind.BOT_ANSWERED, now, article_id=article.id, score=score)
-        await turn.outcome.reply(session, conversation, article_answer(article, conversation), now,
+        text = article_answer(article, conversation)
+        await turn.outcome.reply(session, conversation, f"{note}\n\n{text}" if note else text, now,
                                  buttons=[handoff_button(turn.sender.language)],
                                  kb_article_id=article.id, kb_score=score)

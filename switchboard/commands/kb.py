@@ -1,6 +1,6 @@
 """`switchboard kb …`: manage and test the knowledge base from the command line.
 
-The knowledge base's modules (scikit-learn, the word vectors) are imported by the commands
+The knowledge base's modules (scikit-learn, the sentence encoder) are imported by the commands
 that use them, so that `switchboard --help` does not load them.
 """
 
@@ -16,16 +16,17 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from switchboard.commands.progress import steps
 from switchboard.commands.services import Services, run_command
 
 if TYPE_CHECKING:
     from bot.knowledge import KnowledgeBase
+    from kb.articles import Article
     from kb.calibration import Calibration
     from kb.formats import KbFileError
     from kb.evaluation import Evaluation
     from kb.gaps import Gap
     from kb.index import Match
+    from switchboard.settings import Settings
 
 kb_app = typer.Typer(help="The knowledge base: import, export, search, test, calibrate.",
                      no_args_is_help=True)
@@ -34,9 +35,10 @@ _MATCH_BATCH = 256
 
 
 def _knowledge(services: Services) -> KnowledgeBase:
-    from bot.knowledge import KnowledgeBase
+    from bot.knowledge import VECTORS_DIR, KnowledgeBase
 
-    return KnowledgeBase(services.sessions, services.redis)
+    return KnowledgeBase(services.sessions, services.redis,
+                         services.settings.var_dir / VECTORS_DIR)
 
 
 async def _loaded(services: Services) -> KnowledgeBase:
@@ -112,32 +114,38 @@ def match() -> None:
 
 @kb_app.command("import")
 def import_(
-    file: Annotated[Path, typer.Argument(help="a .yaml/.yml file or a .csv "
+    file: Annotated[Path, typer.Argument(help="a .yaml/.yml file, or a .csv or .xlsx table "
                                               "(article_id,question,answer,category)")],
     replace: Annotated[bool, typer.Option(help="delete articles that are not in the file")] = False,
     recalibrate: Annotated[bool, typer.Option(
         "--calibrate/--no-calibrate", help="recalibrate the thresholds on the new KB")] = True,
 ) -> None:
     """Import articles (all or nothing); a bad file is reported line by line and changes nothing."""
-    from kb.formats import KbFileError, load_file
+    from rich.progress import Progress
+
+    from kb.formats import KbFileError, read_file
 
     try:
-        articles = load_file(file)
+        loaded = read_file(file)
     except KbFileError as exc:
         raise _fail(exc) from None
+    articles = loaded.articles
+    for note in loaded.notes:
+        typer.echo(f"{file}: {note}")
 
     async def work(services: Services) -> tuple[str, Calibration | None]:
+        _report_unknown_categories(articles, services.settings)
         kb = _knowledge(services)
-        step(f"importing {len(articles)} articles")
         summary = await kb.import_articles(articles, replace=replace)
-        if recalibrate:
-            step("calibrating the thresholds")
+        with Progress(transient=True) as bar:
+            task = bar.add_task("meaning vectors", total=None)
+            await kb.embed_variants(lambda done, total: bar.update(task, completed=done,
+                                                                   total=total))
         calibration = await kb.calibrate() if recalibrate else None
         return (f"imported {file}: {summary.created} new, {summary.updated} updated, "
                 f"{summary.removed} removed; {summary.variants} question variants"), calibration
 
-    with steps(2 if recalibrate else 1) as step:
-        message, calibration = run_command(work)
+    message, calibration = run_command(work)
     typer.echo(message)
     if calibration is not None:
         _report_calibration(calibration)
@@ -153,6 +161,7 @@ def export(
         raise typer.Exit(2)
 
     from kb.formats import write_file
+    from switchboard.commands.progress import steps
 
     async def work(services: Services) -> int:
         step("reading the articles")
@@ -177,6 +186,7 @@ def calibrate(
 ) -> None:
     """Choose the answer / clarify / hand-off thresholds, store them and report the trade-off."""
     from kb.holdout import calibrate_labelled
+    from switchboard.commands.progress import steps
 
     rows = _labelled_or_exit(labelled) if labelled else None
 
@@ -199,22 +209,38 @@ def calibrate(
     _report_calibration(calibration)
 
 
+def _report_unknown_categories(articles: list[Article], settings: Settings) -> None:
+    """Categories the service levels do not define: their hand-offs go to the default."""
+    from routing.service_levels import BusinessCalendar, ServiceLevels
+
+    levels = ServiceLevels.load(settings.sla_config, BusinessCalendar(
+        settings.zone, settings.opening_hours, settings.working_days))
+    unknown: dict[str, list[str]] = {}
+    for article in articles:
+        if article.category and article.category not in levels.categories:
+            unknown.setdefault(article.category, []).append(article.id)
+    for category, ids in sorted(unknown.items()):
+        typer.echo(f"unknown category {category!r} ({', '.join(ids[:10])}): not in the "
+                   f"service levels, so its hand-offs go to {levels.default_category!r}")
+
+
 def _report_calibration(calibration: Calibration) -> None:
     console = Console()
     if calibration.chosen_point is None:
-        console.print(f"calibration: {calibration.source} — too few articles or variants to "
-                      "measure; the default thresholds are stored. Add question variants "
-                      "(at least two per article) and calibrate again.")
+        console.print(f"calibration: {calibration.source} — the KB is too small to measure; "
+                      "the default thresholds are stored. Add articles (three at least) and "
+                      "question variants (three to five per article), then calibrate again.")
         return
     table = Table("answer threshold", "in-scope accuracy", "out-of-scope recall",
-                  "answer precision", title=f"calibration from {calibration.source} "
+                  "answer precision", "handed off", title=f"calibration from {calibration.source} "
                                             f"({calibration.queries} held-out questions)")
     chosen = calibration.chosen_point
     for point in calibration.curve:
         mark = point is chosen
         table.add_row(f"{point.threshold:.3f}{' ← chosen' if mark else ''}",
                       f"{point.in_scope_accuracy:.1%}", f"{point.out_of_scope_recall:.1%}",
-                      f"{point.answer_precision:.1%}", style="bold" if mark else None)
+                      f"{point.answer_precision:.1%}", f"{point.handoff_share:.1%}",
+                      style="bold" if mark else None)
     console.print(table)
     if chosen is None:
         return
@@ -222,7 +248,8 @@ def _report_calibration(calibration: Calibration) -> None:
         f"chosen: answer when P(right) ≥ {chosen.threshold:.3f} — on held-out questions "
         f"{chosen.in_scope_accuracy:.1%} of known questions answered right, "
         f"{chosen.out_of_scope_recall:.1%} of unknown ones handed off, answers "
-        f"{chosen.answer_precision:.1%} precise; clarify when a rival is within "
+        f"{chosen.answer_precision:.1%} precise, {chosen.handoff_share:.1%} of all questions "
+        f"handed off; clarify when a rival is within "
         f"{calibration.margin:.3f}. Stored; running gateways reload it.")
 
 

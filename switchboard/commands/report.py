@@ -10,7 +10,6 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from switchboard.commands.progress import steps
 from switchboard.commands.services import Services, run_command
 
 if TYPE_CHECKING:
@@ -128,6 +127,7 @@ def report(
     from admin.reports.table import COLUMNS, write_csv
     from routing.errors import ServiceLevelsError
     from routing.service_levels import BusinessCalendar, ServiceLevels
+    from switchboard.commands.progress import steps
 
     split_by: SplitBy = by
 

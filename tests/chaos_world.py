@@ -1,0 +1,431 @@
+"""The chaos run (bench/chaos.py prints it at size, tests/test_chaos.py asserts it small):
+gateway processes on a private PostgreSQL and a private server Redis, Telegram clients and
+web chat visitors writing, some asking for a person, while one process after another is
+SIGKILLed and restarted, Redis is killed and restarted once and PostgreSQL once. At the
+end it counts what was stored, delivered, duplicated, left pending and queued.
+
+Private servers, so that their restarts touch nobody else: PostgreSQL from the system's
+binaries (initdb as the postgres user when run as root), redis-server with its AOF."""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import contextlib
+import json
+import os
+import random
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from glob import glob
+from pathlib import Path
+
+import aiohttp
+from fake_telegram import FakeTelegram
+
+ROOT = Path(__file__).resolve().parent.parent
+QUESTIONS = ("Я потерял карту, что делать?", "карту украли", "Как заблокировать потерянную карту")
+HANDOFF = "Почему мой кот боится пылесоса и как его успокоить?"
+"""Not in the sample KB: the bot hands the conversation to the operators' queue."""
+LEASE_SECONDS = "2"
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+class PrivatePostgres:
+    """A PostgreSQL server of its own in `folder`, on a free loopback port."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder, self.port = folder, free_port()
+        binaries = sorted(glob("/usr/lib/postgresql/*/bin"))
+        self.bin = Path(binaries[-1]) if binaries else Path(shutil.which("pg_ctl") or "").parent
+        self.data = folder / "data"
+        self.url = f"postgresql+asyncpg://postgres@127.0.0.1:{self.port}/postgres"
+
+    def _run(self, *command: str) -> None:
+        prefix = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+        subprocess.run([*prefix, *command], check=True, capture_output=True, timeout=120)
+
+    def start(self) -> None:
+        if not self.data.exists():
+            self.folder.mkdir(parents=True, exist_ok=True)
+            if os.geteuid() == 0:
+                shutil.chown(self.folder, "postgres")
+            self._run(str(self.bin / "initdb"), "-D", str(self.data), "-U", "postgres",
+                      "--auth=trust", "-E", "UTF8", "--no-sync")
+        self._run(str(self.bin / "pg_ctl"), "-D", str(self.data), "-l", str(self.folder / "log"),
+                  "-w", "-o", f"-p {self.port} -k {self.folder} -c listen_addresses=127.0.0.1 "
+                  "-c max_connections=200", "start")
+
+    def crash(self) -> None:
+        """Stop as a power cut would (immediate: no checkpoint), then start again."""
+        self._run(str(self.bin / "pg_ctl"), "-D", str(self.data), "-m", "immediate", "stop")
+        self.start()
+
+    def stop(self) -> None:
+        with contextlib.suppress(subprocess.CalledProcessError):
+            self._run(str(self.bin / "pg_ctl"), "-D", str(self.data), "-m", "fast", "stop")
+
+
+class PrivateRedis:
+    """A server redis-server in `folder` with its AOF (every second), on a free port."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder, self.port = folder, free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self.process = subprocess.Popen(
+            [shutil.which("redis-server") or "/usr/bin/redis-server", "--port", str(self.port),
+             "--bind", "127.0.0.1", "--dir", str(self.folder), "--save", "",
+             "--appendonly", "yes", "--appendfsync", "everysec"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        for _ in range(400):
+            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", self.port), 0.1):
+                return
+            time.sleep(0.025)
+
+    def crash(self) -> None:
+        self.stop()
+        self.start()
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.kill()
+            self.process.wait()
+
+
+@dataclass
+class ChaosReport:
+    telegram_sent: int = 0
+    web_sent: int = 0
+    stored_in: int = 0
+    duplicate_in: int = 0
+    out_pending: int = 0
+    out_failed: int = 0
+    telegram_lost: int = 0
+    telegram_duplicates: int = 0
+    web_unanswered: int = 0
+    queued: int = 0
+    queue_mismatch: int = 0
+    kills: int = 0
+    failovers: list[float] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def lost(self) -> int:
+        return (self.telegram_sent + self.web_sent - self.stored_in) + self.telegram_lost \
+            + self.out_failed + self.web_unanswered
+
+    @property
+    def stuck(self) -> int:
+        return self.out_pending + self.queue_mismatch
+
+    def lines(self) -> list[str]:
+        failover = (f"max {max(self.failovers):.1f} s, mean "
+                    f"{sum(self.failovers) / len(self.failovers):.1f} s over {len(self.failovers)}"
+                    if self.failovers else "no poller holder was killed")
+        return [
+            (f"{self.telegram_sent} Telegram + {self.web_sent} web chat messages in {self.seconds:.0f} s; "
+            f"{self.kills} gateway kills, Redis killed once, PostgreSQL crashed once"),
+            f"inbound stored {self.stored_in} (duplicates {self.duplicate_in})",
+            (f"lost {self.lost}; stuck {self.stuck} (pending {self.out_pending}, "
+            f"queue mismatches {self.queue_mismatch})"),
+            (f"Telegram replies repeated: {self.telegram_duplicates}; web questions without an "
+            f"answer in history: {self.web_unanswered}; failed sends: {self.out_failed}"),
+            f"handed off and in the queue: {self.queued}",
+            f"poller failover after a kill: {failover}",
+        ]
+
+
+class Gateway:
+    def __init__(self, name: str, work: Path, env: dict[str, str]) -> None:
+        self.name, self.work, self.env = name, work, env
+        self.process: asyncio.subprocess.Process | None = None
+        self.url: str | None = None
+
+    async def start(self) -> None:
+        with (self.work / f"{self.name}.log").open("a") as log:
+            self.process = await asyncio.create_subprocess_exec(
+                sys.executable, str(ROOT / "tests" / "gateway_process.py"),
+                env={**self.env, "VAR_DIR": str(self.work / self.name)}, cwd=str(self.work),
+                stdout=asyncio.subprocess.PIPE, stderr=log)
+        assert self.process.stdout is not None
+        line = (await asyncio.wait_for(self.process.stdout.readline(), 300)).decode().split()
+        if line[:1] != ["ready"]:
+            raise RuntimeError(f"gateway {self.name} did not start: see {self.work}/{self.name}.log")
+        self.url = line[2]
+
+    async def kill(self) -> None:
+        self.url = None
+        if self.process is not None and self.process.returncode is None:
+            self.process.send_signal(signal.SIGKILL)
+            await self.process.wait()
+
+
+class WebClient:
+    """A visitor's page: keeps what it sent until acked and sends it again after a
+    reconnect, to whichever gateway is up (as the real page does)."""
+
+    def __init__(self, gateways: list[Gateway]) -> None:
+        self.gateways = gateways
+        self.http = aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True))
+        self.unacked: dict[str, str] = {}
+        self.sent: list[str] = []
+        self.visitor: str | None = None
+
+    async def send(self, text: str) -> None:
+        message_id = uuid.uuid4().hex
+        self.unacked[message_id] = text
+        self.sent.append(message_id)
+
+    async def flush(self) -> None:
+        """Deliver every unacked message; reconnecting on failure."""
+        for _ in range(20):
+            if not self.unacked:
+                return
+            live = [g for g in self.gateways if g.url]
+            if not live:
+                await asyncio.sleep(0.5)
+                continue
+            base = random.choice(live).url
+            try:
+                if self.visitor is None:
+                    async with self.http.get(f"{base}/") as page:
+                        self.visitor = page.cookies["sb_visitor"].value
+                async with self.http.ws_connect(f"{base}/ws") as ws:
+                    await ws.receive_json(timeout=10)  # history
+                    for message_id, text in list(self.unacked.items()):
+                        await ws.send_json({"type": "message", "id": message_id, "text": text})
+                        while True:
+                            frame = await ws.receive_json(timeout=15)
+                            if frame.get("type") == "ack" and frame.get("id") == message_id:
+                                self.unacked.pop(message_id)
+                                break
+                            if frame.get("type") == "error" and frame.get("id") == message_id:
+                                break  # not stored: sent again on the next round
+            except (TimeoutError, aiohttp.ClientError, TypeError, ValueError, KeyError):
+                await asyncio.sleep(0.3)
+
+    async def close(self) -> None:
+        await self.http.close()
+
+
+@contextlib.asynccontextmanager
+async def servers(work: Path) -> AsyncIterator[tuple[PrivatePostgres, PrivateRedis]]:
+    postgres, redis = PrivatePostgres(work / "pg"), PrivateRedis(work / "redis")
+    await asyncio.to_thread(postgres.start)
+    redis.start()
+    try:
+        yield postgres, redis
+    finally:
+        redis.stop()
+        await asyncio.to_thread(postgres.stop)
+
+
+async def run_chaos(*, telegram_messages: int, web_visitors: int, web_messages: int,
+                    processes: int = 3, kill_every: float = 5.0, rate: float = 40.0) -> ChaosReport:
+    report = ChaosReport()
+    telegram = FakeTelegram()
+    await telegram.start()
+    work = Path(tempfile.mkdtemp(prefix="sb-chaos-"))
+    work.chmod(0o755)
+    try:
+        async with servers(work) as (postgres, redis):
+            env = {**os.environ, "DATABASE_URL": postgres.url, "REDIS_URL": redis.url,
+                   "HTTP_PORT": "0", "SAMPLE_KB": "true", "LEASE_SECONDS": LEASE_SECONDS,
+                   "TEST_LEASE_TTL": LEASE_SECONDS, "TELEGRAM__TOKEN": telegram.token,
+                   "TELEGRAM__API_BASE": telegram.base_url, "TEST_GLOBAL_RATE": "100000"}
+            gateways = [Gateway(f"gw{n}", work, env) for n in range(processes)]
+            await gateways[0].start()  # migrates; the others start beside each other
+            await asyncio.gather(*(g.start() for g in gateways[1:]))
+            web = [WebClient(gateways) for _ in range(web_visitors)]
+            started = time.monotonic()
+            try:
+                traffic = asyncio.create_task(_traffic(telegram, web, telegram_messages,
+                                                       web_messages, rate, report))
+                await _chaos(traffic, gateways, postgres, redis, telegram, kill_every, report)
+                await traffic
+                await _settle(telegram, web, postgres.url)
+                report.seconds = time.monotonic() - started
+                await _count(report, telegram, web, postgres.url, redis.url)
+            finally:
+                for gateway in gateways:
+                    await gateway.kill()
+                await asyncio.gather(*(w.close() for w in web))
+    except BaseException:
+        print(f"chaos run failed; its logs are in {work}", file=sys.stderr)
+        raise
+    else:
+        shutil.rmtree(work, ignore_errors=True)
+    finally:
+        await telegram.close()
+    return report
+
+
+async def _traffic(telegram: FakeTelegram, web: list[WebClient], telegram_messages: int,
+                   web_messages: int, rate: float, report: ChaosReport) -> None:
+    total = telegram_messages + web_messages
+    web_every = total / web_messages if web_messages else total + 1
+    started = time.monotonic()
+    flushing: set[asyncio.Task[None]] = set()
+    for n in range(total):
+        if (wait := started + n / rate - time.monotonic()) > 0:
+            await asyncio.sleep(wait)
+        text = f"{HANDOFF} {n}" if n % 10 == 0 else f"{QUESTIONS[n % len(QUESTIONS)]} {n}"
+        if web and report.web_sent < web_messages and n % max(1, round(web_every)) == 0:
+            client = web[report.web_sent % len(web)]
+            await client.send(text)
+            report.web_sent += 1
+            task = asyncio.create_task(client.flush())
+            flushing.add(task)
+            task.add_done_callback(flushing.discard)
+        else:
+            telegram.client_message(60_000_000 + report.telegram_sent, text)
+            report.telegram_sent += 1
+    await asyncio.gather(*flushing)
+    await asyncio.gather(*(client.flush() for client in web))
+
+
+async def _chaos(traffic: asyncio.Task[None], gateways: list[Gateway], postgres: PrivatePostgres,
+                 redis: PrivateRedis, telegram: FakeTelegram, kill_every: float,
+                 report: ChaosReport) -> None:
+    from redis.asyncio import Redis
+
+    from channels.telegram import poller_name
+    from core import keys
+
+    watcher = Redis.from_url(redis.url, decode_responses=True, socket_timeout=1)
+    lease_key = keys.poller_lease(poller_name(telegram.token))
+    round_ = 0
+    restarts: list[asyncio.Task[None]] = []
+    try:
+        while not traffic.done():
+            await asyncio.wait({traffic}, timeout=kill_every)
+            if traffic.done():
+                break
+            round_ += 1
+            if round_ == 2:
+                redis.crash()
+                continue
+            if round_ == 4:
+                await asyncio.to_thread(postgres.crash)
+                continue
+            live = [g for g in gateways if g.url]
+            if len(live) < 2:
+                continue
+            holder = None
+            with contextlib.suppress(Exception):
+                holder = await watcher.get(lease_key)
+            holders = [g for g in live if holder and g.process and f":{g.process.pid}:" in holder]
+            victim = holders[0] if holders and report.kills % 2 == 0 else random.choice(live)
+            held = victim in holders
+            await victim.kill()
+            report.kills += 1
+            killed_at = time.monotonic()
+            restarts.append(asyncio.create_task(victim.start()))
+            if held:
+                while time.monotonic() - killed_at < 60:
+                    with contextlib.suppress(Exception):
+                        now = await watcher.get(lease_key)
+                        if now and now != holder:
+                            report.failovers.append(time.monotonic() - killed_at)
+                            break
+                    await asyncio.sleep(0.1)
+        await asyncio.gather(*restarts)
+    finally:
+        await watcher.aclose()
+
+
+async def _settle(telegram: FakeTelegram, web: list[WebClient], database_url: str) -> None:
+    from sqlalchemy import func, select
+
+    from core.db import create_engine, session_factory
+    from core.models import Delivery, Direction, Message
+
+    engine = create_engine(database_url)
+    try:
+        sessions = session_factory(engine)
+        deadline = time.monotonic() + 180
+        while time.monotonic() < deadline:
+            with contextlib.suppress(Exception):
+                async with sessions() as session:
+                    pending = await session.scalar(select(func.count(Message.id)).where(
+                        Message.direction == Direction.OUT, Message.delivery == Delivery.PENDING))
+                if telegram.pending == 0 and not pending and not any(w.unacked for w in web):
+                    await asyncio.sleep(2)  # the last replies' marks
+                    return
+            await asyncio.sleep(0.5)
+    finally:
+        await engine.dispose()
+
+
+async def _count(report: ChaosReport, telegram: FakeTelegram, web: list[WebClient],
+                 database_url: str, redis_url: str) -> None:
+    from redis.asyncio import Redis
+    from sqlalchemy import func, select
+
+    from core.contracts import ChannelKind
+    from core.db import create_engine, session_factory
+    from core.models import Conversation, ConversationStatus, Delivery, Direction, Identity, Message
+    from routing.queue import OperatorQueue
+
+    engine = create_engine(database_url)
+    client = Redis.from_url(redis_url, decode_responses=True)
+    try:
+        async with session_factory(engine)() as session:
+            inbound = (await session.execute(
+                select(Message.channel, Message.channel_message_id, func.count())
+                .where(Message.direction == Direction.IN)
+                .group_by(Message.channel, Message.channel_message_id))).all()
+            report.stored_in = len(inbound)
+            report.duplicate_in = sum(n - 1 for *_, n in inbound)
+            out = (await session.execute(
+                select(Identity.channel, Identity.external_id, Message.delivery, func.count())
+                .join(Identity, Identity.id == Message.identity_id)
+                .where(Message.direction == Direction.OUT)
+                .group_by(Identity.channel, Identity.external_id, Message.delivery))).all()
+            queued = set(await session.scalars(select(Conversation.id).where(
+                Conversation.status == ConversationStatus.QUEUED)))
+            web_answered = set(await session.scalars(
+                select(Message.channel_message_id).where(
+                    Message.direction == Direction.IN, Message.channel == ChannelKind.WEB,
+                    Message.conversation_id.in_(select(Message.conversation_id).where(
+                        Message.direction == Direction.OUT)))))
+        expected: collections.Counter[str] = collections.Counter()
+        for channel, external_id, delivery, n in out:
+            if delivery is Delivery.PENDING:
+                report.out_pending += n
+            elif delivery is Delivery.FAILED:
+                report.out_failed += n
+            elif channel is ChannelKind.TELEGRAM:
+                expected[str(external_id)] += n
+        received = collections.Counter(str(m["chat"]["id"]) for m in telegram.sent)
+        report.telegram_lost = sum(max(0, n - received[user]) for user, n in expected.items())
+        report.telegram_duplicates = sum(max(0, n - expected[user]) for user, n in received.items())
+        asked = {f"{w.visitor}:{m}" for w in web for m in w.sent}
+        report.web_unanswered = len(asked - web_answered)
+        in_queue = {entry.conversation_id for entry in await OperatorQueue(client).waiting()}
+        report.queued = len(in_queue)
+        report.queue_mismatch = len(queued ^ in_queue)
+    finally:
+        await client.aclose()
+        await engine.dispose()
+
+
+def dumps(report: ChaosReport) -> str:
+    return json.dumps({**report.__dict__, "lost": report.lost, "stuck": report.stuck})

@@ -1,0 +1,32 @@
+"""A fresh PostgreSQL database for the multi-process tests, on the machine's server at
+127.0.0.1:5432 whatever DATABASE_URL says: several gateway processes need a database
+server (SQLite serves one process), so these tests run on PostgreSQL in both passes."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import create_async_engine
+
+SERVER = "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
+
+
+@pytest.fixture
+async def postgres_url() -> AsyncIterator[str]:
+    base = os.environ.get("DATABASE_URL", "")
+    server = make_url(base if base.startswith("postgresql") else SERVER)
+    name = f"multiprocess_{uuid.uuid4().hex[:10]}"
+    admin = create_async_engine(server.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    async with admin.connect() as connection:
+        await connection.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield server.set(database=name).render_as_string(hide_password=False)
+    finally:
+        async with admin.connect() as connection:
+            await connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        await admin.dispose()
