@@ -72,6 +72,8 @@ class QueueRow:
     deadline: dt.datetime
     status: str
     preview: str
+    anonymous: bool = False          # no name, email or phone: the console labels it
+    preview_action: str | None = None   # the client's last step was a button (handoff…)
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,6 +89,7 @@ class MessageView:
     delivery: str | None
     conversation_id: int
     action: str | None = None   # a client's button press (handoff, choose, rate)
+    original_text: str | None = None   # an email's whole letter, when `text` is its fresh part
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,6 +106,9 @@ class ConversationView:
     operator_id: int | None
     subject: str | None
     messages: tuple[MessageView, ...]
+    rating: int | None = None
+    resolved_at: dt.datetime | None = None
+    anonymous: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -232,17 +238,23 @@ class OperatorDesk:
     async def _row(self, session: AsyncSession, conversation: Conversation, position: int,
                    now: dt.datetime) -> QueueRow:
         client = await session.get(Client, conversation.client_id)
-        last = await session.scalar(
+        last = (await session.execute(
+            select(Message.text, Message.action).where(Message.conversation_id == conversation.id,
+                                                       Message.author == Author.CLIENT)
+            .order_by(Message.id.desc()).limit(1))).first()
+        said = await session.scalar(   # the last words, when the last step was a button
             select(Message.text).where(Message.conversation_id == conversation.id,
-                                       Message.author == Author.CLIENT)
-            .order_by(Message.id.desc()).limit(1))
+                                       Message.author == Author.CLIENT, Message.text != "")
+            .order_by(Message.id.desc()).limit(1)) if last is not None and not last.text else None
         return QueueRow(
             conversation_id=conversation.id, position=position, group=conversation.group or "",
             priority=conversation.priority, client_id=conversation.client_id,
             client_name=_client_name(client), channel=conversation.last_channel.value,
             category=conversation.category, waited=now - (conversation.queued_at or conversation.created_at),
             deadline=conversation.sla_deadline or now, status=conversation.status.value,
-            preview=(last or "")[:200])
+            preview=((last.text if last is not None else "") or said or "")[:200],
+            anonymous=_anonymous(client),
+            preview_action=last.action if last is not None and not last.text else None)
 
     async def take_next(self, operator_id: int) -> ConversationView:
         operator = await self.operator(operator_id)
@@ -370,7 +382,9 @@ class OperatorDesk:
                 category=conversation.category, group=conversation.group,
                 priority=conversation.priority, deadline=conversation.sla_deadline,
                 operator_id=conversation.assigned_operator_id, subject=conversation.subject,
-                messages=tuple(_message_view(m) for m in reversed(list(messages))))
+                messages=tuple(_message_view(m) for m in reversed(list(messages))),
+                rating=conversation.rating, resolved_at=conversation.resolved_at,
+                anonymous=_anonymous(client))
 
     @staticmethod
     async def _stored(session: AsyncSession, row: AppendedRow) -> Message:
@@ -619,9 +633,15 @@ class OperatorDesk:
 
 
 def _client_name(client: Client | None) -> str:
+    """The messenger name, else what the client told (email, phone), else their number
+    (the console shows an anonymous client as "Visitor #N")."""
     if client is None:
         return "?"
-    return client.display_name or f"#{client.id}"
+    return client.display_name or client.email or client.phone or f"#{client.id}"
+
+
+def _anonymous(client: Client | None) -> bool:
+    return client is not None and not (client.display_name or client.email or client.phone)
 
 
 def _message_view(message: Message) -> MessageView:
@@ -630,4 +650,5 @@ def _message_view(message: Message) -> MessageView:
         channel=message.channel.value, text=message.text, attachments=list(message.attachments or []),
         at=message.created_at, private=message.private,
         delivery=message.delivery.value if message.delivery else None,
-        conversation_id=message.conversation_id, action=message.action)
+        conversation_id=message.conversation_id, action=message.action,
+        original_text=message.original_text if message.original_text != message.text else None)

@@ -41,9 +41,11 @@ from redis.exceptions import RedisError
 
 from admin.accounts import Accounts
 from admin.desk import ConversationView, DeskError, OperatorDesk, QueueView
+from admin.macros import Macros
 from admin.signin import CONSOLE_HEADERS, SignInRoutes, session_token
+from admin.suggestions import suggest
 from core.events import DeskFeed
-from core.models import Operator
+from core.models import Operator, OperatorRole
 from channels.web import same_origin
 
 __all__ = ["OperatorConsole"]
@@ -58,7 +60,8 @@ MAX_TEXT = 20000
 CLOSE_WAIT = 2.0
 UNAUTHORIZED, DISABLED = 4401, 4403
 VIEWS: tuple[QueueView, ...] = ("waiting", "mine", "breaching")
-COMMANDS = frozenset({"queue", "next", "open", "take", "reply", "note", "close"})
+COMMANDS = frozenset({"queue", "next", "open", "take", "reply", "note", "close",
+                      "macros", "macro_save", "macro_delete"})
 _SHOWN_ATTACHMENT_FIELDS = ("kind", "name", "size", "mime")
 
 
@@ -83,8 +86,10 @@ class _Session:
 
 
 class OperatorConsole:
-    def __init__(self, desk: OperatorDesk, feed: DeskFeed, accounts: Accounts) -> None:
+    def __init__(self, desk: OperatorDesk, feed: DeskFeed, accounts: Accounts, *,
+                 macros: Macros) -> None:
         self._desk = desk
+        self._macros = macros
         self._feed = feed
         self._accounts = accounts
         self._signin = SignInRoutes(accounts, on_sign_out=self._signed_out)
@@ -134,6 +139,7 @@ class OperatorConsole:
                 "id": operator.id, "name": operator.name, "groups": operator.group_names,
                 "capacity": operator.capacity, "language": language, "role": operator.role.value}})
             await self._command(state, {"cmd": "queue"})
+            await self._command(state, {"cmd": "macros"})
             async for frame in ws:
                 if frame.type is WSMsgType.TEXT:
                     await self._command(state, frame.data)
@@ -178,6 +184,9 @@ class OperatorConsole:
             state.view = view
             await self._send_queue(state)
             return
+        if cmd.startswith("macro"):
+            await self._macro(state, request)
+            return
         if cmd == "next":
             await self._show(state, await desk.take_next(me))
             await self._send_queue(state)
@@ -203,6 +212,23 @@ class OperatorConsole:
             await self._show(state, await desk.conversation(me, conversation_id))
             await self._send_queue(state)
 
+    async def _macro(self, state: _Session, request: Mapping[str, Any]) -> None:
+        """List, save or remove saved replies; every answer is the fresh list."""
+        me, cmd = state.operator.id, request["cmd"]
+        if cmd == "macro_save":
+            title, text = request.get("title"), request.get("text")
+            if not isinstance(title, str) or not isinstance(text, str):
+                raise _BadCommand("bad_request", "title and text must be strings")
+            await self._macros.save(me, title, text, shared=bool(request.get("shared")) and _is_admin(state))
+        elif cmd == "macro_delete":
+            macro_id = request.get("macro_id")
+            if isinstance(macro_id, bool) or not isinstance(macro_id, int):
+                raise _BadCommand("bad_request", "macro_id must be an integer")
+            await self._macros.remove(me, macro_id, admin=_is_admin(state))
+        macros = await self._macros.visible(me)
+        await _push(state.ws, {"type": "macros", "macros": [dataclasses.asdict(m) for m in macros],
+                               "admin": _is_admin(state)})
+
     async def _show(self, state: _Session, conversation: ConversationView, *,
                     live: bool = False) -> None:
         state.open_id = conversation.id
@@ -211,6 +237,7 @@ class OperatorConsole:
             message["attachments"] = [{k: v for k, v in a.items() if k in _SHOWN_ATTACHMENT_FIELDS}
                                       for a in message["attachments"]]
         payload["mine"] = conversation.operator_id == state.operator.id
+        payload["suggestions"] = [dataclasses.asdict(s) for s in suggest(self._desk, conversation)]
         await _push(state.ws, {"type": "conversation", "conversation": payload, "live": live})
 
     async def _send_queue(self, state: _Session, *, live: bool = False) -> None:
@@ -259,6 +286,11 @@ class OperatorConsole:
             except Exception:
                 log.exception("heartbeat of operator %s failed", state.operator.id)
             await asyncio.sleep(HEARTBEAT_EVERY)
+
+
+def _is_admin(state: _Session) -> bool:
+    """Admins may save and remove the desk's shared replies."""
+    return state.operator.role is OperatorRole.ADMIN
 
 
 def _parse(data: str) -> dict[str, Any]:

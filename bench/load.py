@@ -39,10 +39,10 @@ sys.path.insert(0, str(REPO / "tests"))
 
 from chaos_world import PrivateRedis  # noqa: E402
 from fake_telegram import FakeTelegram  # noqa: E402
+from postgres import postgres_server, scratch_database  # noqa: E402
 
 QUESTIONS = ("Я потерял карту, что делать?", "карту украли", "Как заблокировать потерянную карту",
              "не могу найти свою карту, боюсь что кто-то ей воспользуется")
-POSTGRES = "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
 TICK = 0.005
 ANSWER_TIMEOUT = 30.0
 
@@ -66,26 +66,6 @@ async def server_redis(work: Path) -> AsyncIterator[str]:
         yield redis.url
     finally:
         redis.stop()
-
-
-@contextlib.asynccontextmanager
-async def scratch_database() -> AsyncIterator[str]:
-    from sqlalchemy import text
-    from sqlalchemy.engine import make_url
-    from sqlalchemy.ext.asyncio import create_async_engine
-
-    base = os.environ.get("DATABASE_URL", "")
-    server = make_url(base if base.startswith("postgresql") else POSTGRES)
-    name = f"load_{uuid.uuid4().hex[:10]}"
-    admin = create_async_engine(server.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    async with admin.connect() as connection:
-        await connection.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield server.set(database=name).render_as_string(hide_password=False)
-    finally:
-        async with admin.connect() as connection:
-            await connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        await admin.dispose()
 
 
 @dataclass
@@ -181,7 +161,7 @@ async def run(args: argparse.Namespace) -> None:
     await telegram.start()
     with tempfile.TemporaryDirectory(prefix="sb-load-") as folder:
         work = Path(folder)
-        async with server_redis(work) as redis_url, scratch_database() as database_url:
+        async with server_redis(work) as redis_url, scratch_database(postgres_server(), "load") as database_url:
             env = {**os.environ, "DATABASE_URL": database_url, "REDIS_URL": redis_url,
                    "HTTP_PORT": "0", "SAMPLE_KB": "true", "TELEGRAM__TOKEN": telegram.token,
                    "TELEGRAM__API_BASE": telegram.base_url, "TEST_GLOBAL_RATE": "100000"}

@@ -27,7 +27,7 @@ from bot.knowledge import KnowledgeBase
 from bot.outbox import Outbox
 from bot.quarantine import Quarantine
 from bot.pipeline.consult import Consult
-from bot.pipeline.decide import Policy, apply_rating
+from bot.pipeline.decide import Policy, apply_rating, thank_for_rating
 from bot.pipeline.deliver import AfterCommit
 from bot.pipeline.edits import apply_edit, record_bounce
 from bot.pipeline.recognise import Recognise, find_rating
@@ -159,7 +159,9 @@ class Engine:
             await threads.open_new(session, turns)
             for turn in turns:
                 store_message(session, turn, now)
-                if not turn.rated:
+                if turn.rated:
+                    await thank_for_rating(session, turn, now)
+                else:
                     recognised = await self._recognise(session, turn, now)
                     await self._policy(session, turn, recognised, now, decided)
             await session.commit()

@@ -27,15 +27,18 @@ async def web_history(sessions: SessionFactory, visitor_id: str,
             Identity.channel == ChannelKind.WEB, Identity.external_id == visitor_id))
         if client_id is None:
             return []
-        newest_first = await session.scalars(
-            select(Message).join(Conversation, Message.conversation_id == Conversation.id)
+        newest_first = (await session.execute(
+            select(Message, Conversation.rating)
+            .join(Conversation, Message.conversation_id == Conversation.id)
             .where(Conversation.client_id == client_id, Message.private.is_(False),
                    Message.automated.is_(False))
-            .order_by(Message.id.desc()).limit(limit))
-        return [_item(message) for message in reversed(list(newest_first))]
+            .order_by(Message.id.desc()).limit(limit))).all()
+        return [_item(message, rating) for message, rating in reversed(newest_first)]
 
 
-def _item(message: Message) -> HistoryItem:
+def _item(message: Message, rating: int | None) -> HistoryItem:
+    """A stored message as the page shows it; the client's rating press carries the score
+    they gave (the page says «Ваша оценка: 5», as it did when they pressed it)."""
     return HistoryItem(
         id=history_item_id(message_id=message.id, channel_message_id=message.channel_message_id,
                            inbound_web=message.direction is Direction.IN
@@ -43,4 +46,6 @@ def _item(message: Message) -> HistoryItem:
         author=message.author.value, text=message.text, at=message.created_at,
         buttons=tuple(Button.from_json(b) for b in message.buttons or ()),
         attachments=tuple(Attachment.from_json(a) for a in message.attachments or ()),
-        action=message.action, channel=message.channel.value)
+        action=message.action, channel=message.channel.value,
+        conversation_id=message.conversation_id,
+        payload=f"{message.conversation_id}:{rating}" if message.action == "rate" and rating else None)

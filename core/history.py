@@ -27,6 +27,8 @@ class HistoryItem:
     attachments: tuple[Attachment, ...] = ()
     action: str | None = None        # what a client's button press meant
     channel: str = ChannelKind.WEB.value
+    conversation_id: int | None = None   # the page marks where one conversation ends
+    payload: str | None = None           # a rating press: "<conversation>:<score>"
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -36,6 +38,7 @@ class HistoryItem:
             "attachments": [{k: v for k, v in a.as_json().items() if k in _SHOWN_ATTACHMENT_FIELDS}
                             for a in self.attachments],
             "action": self.action, "channel": self.channel,
+            "conversation_id": self.conversation_id, "payload": self.payload,
         }
 
 

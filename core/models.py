@@ -130,6 +130,7 @@ class EventKind(str, enum.Enum):
     UNDELIVERED = "undelivered"
     BOUNCED = "bounced"
     QUARANTINED = "quarantined"
+    QUEUE_ACKNOWLEDGED = "queue_acknowledged"   # a queued client's message answered once
 
 
 class Client(InsertedInBatches, Base):
@@ -367,6 +368,18 @@ class KbVariant(Base):
     text: Mapped[str] = mapped_column(Text)
 
     article: Mapped[KbArticle] = relationship(back_populates="variants")
+
+
+class Macro(Base):
+    """A saved reply: the desk's (`operator_id` None, for everyone) or one operator's own."""
+
+    __tablename__ = "macros"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    operator_id: Mapped[int | None] = mapped_column(ForeignKey("operators.id"), index=True)
+    title: Mapped[str] = mapped_column(String(100))
+    text: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
 
 class KbMiss(Base):

@@ -62,9 +62,10 @@ TEXTS: dict[str, dict[str, str]] = {
               "back {opening}, and we will answer {deadline}.",
     },
     "still_queued": {
-        "ru": "Ваш вопрос уже в очереди, оператор скоро ответит. Новые сообщения он тоже увидит.",
-        "en": "Your question is already in the queue and an operator will answer soon. They will see "
-              "your new messages too.",
+        "ru": "Получили ваше сообщение: вопрос уже в очереди, оператор увидит и это сообщение, "
+              "и все следующие.",
+        "en": "Got your message: your question is already in the queue, and the operator will see "
+              "this message and any you add.",
     },
     "operator_joined": {
         "ru": "Оператор {operator} подключился к разговору.",
@@ -89,6 +90,12 @@ TEXTS: dict[str, dict[str, str]] = {
               "operator, who will answer you here.",
     },
     "desk_nothing_waiting": {"ru": "Очередь пуста.", "en": "The queue is empty."},
+    "desk_macro_invalid": {"ru": "У шаблона должны быть название (до {title} символов) и текст (до {text}).",
+                           "en": "A saved reply needs a title (up to {title} characters) and a text (up to {text})."},
+    "desk_macro_full": {"ru": "Шаблонов уже {limit}: удалите ненужные.",
+                        "en": "There are {limit} saved replies already: remove some first."},
+    "desk_macro_not_yours": {"ru": "Шаблон #{macro_id} не ваш или уже удалён.",
+                             "en": "Saved reply #{macro_id} is not yours or is gone."},
     "desk_not_found": {"ru": "Разговор #{conversation_id} не найден.",
                        "en": "Conversation #{conversation_id} not found."},
     "desk_taken": {"ru": "Разговор #{conversation_id} уже взял(а) {holder}.",

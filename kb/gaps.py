@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
@@ -25,6 +26,21 @@ from kb.vector_store import VectorStore, memory_store
 __all__ = ["MAX_CLUSTERS", "Gap", "find_gaps"]
 
 MAX_CLUSTERS = 100
+LABEL_TERMS = 5
+
+# Words that say nothing about a topic: kept for matching (they tell intents apart), but
+# never a cluster's name ("помогло, не, мой"; "is, on, what").
+_FUNCTION_WORDS = frozenset(
+    """
+    а без бы в во вам вас ваш ваша ваше вы где да для до если есть еще же за и из или им
+    как какой какая какие ко когда кто ли мне мой моя мое мои мы на над не нет ни но ну о
+    об от по под помогло почему при про с со так там то тоже только у уже что чтобы это
+    эта этот я его ее их он она они можно нужно надо могу может хочу
+    a about am an and any are as at be but by can could did do does for from get got has
+    have how i if in into is it its me my no not of on or our so than that the their them
+    there this to was we were what when where which who why will with would you your
+    """.split()
+)
 MEANING_SHARE = 0.5
 """Share of the meaning vector in a question's joint vector (the rest is its terms)."""
 
@@ -60,7 +76,7 @@ def find_gaps(questions: Sequence[str], *, clusters: int | None = None, examples
     model = KMeans(n_clusters=k, n_init=3, random_state=seed).fit(matrix)
     centres = normalize(model.cluster_centers_)
     words = TfidfVectorizer(token_pattern=r"\S+", lowercase=False, min_df=1)
-    surface = words.fit_transform([p.surface for p in prepared])
+    surface = words.fit_transform([p.surface for p in prepared]).tocsr()
     vocabulary = np.array(words.get_feature_names_out())
     gaps = []
     for label in range(k):
@@ -70,7 +86,20 @@ def find_gaps(questions: Sequence[str], *, clusters: int | None = None, examples
         closeness = np.asarray(matrix[members] @ centres[label]).ravel()
         nearest = members[np.argsort(-closeness)]
         shown = tuple(dict.fromkeys(texts[i] for i in nearest))[:examples]
-        weight = np.asarray(surface[members].mean(axis=0)).ravel()
-        terms = tuple(vocabulary[i] for i in np.argsort(-weight)[:5] if weight[i] > 0)
+        terms = _label(surface, members, vocabulary)
         gaps.append(Gap(len(members), terms, shown, float(closeness.mean())))
     return sorted(gaps, key=lambda g: (-g.size, -g.cohesion))
+
+def _label(surface: Any, members: np.ndarray, vocabulary: np.ndarray) -> tuple[str, ...]:
+    """A cluster's distinctive words: weighed in its members against the other
+    questions (what sets it apart, not what every question says), content words only."""
+    inside = np.asarray(surface[members].mean(axis=0)).ravel()
+    rest = np.ones(surface.shape[0], dtype=bool)
+    rest[members] = False
+    outside = np.asarray(surface[rest].mean(axis=0)).ravel() if rest.any() else 0.0
+    share = np.asarray((surface[members] > 0).mean(axis=0)).ravel()   # members using it
+    weight = (inside - outside) * share
+    order = np.argsort(-weight)
+    chosen = [vocabulary[i] for i in order
+              if weight[i] > 0 and vocabulary[i] not in _FUNCTION_WORDS and len(vocabulary[i]) > 1]
+    return tuple(chosen[:LABEL_TERMS])

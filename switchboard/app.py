@@ -29,6 +29,8 @@ from admin.telegram import AdminBot, AdminBotOptions, Audience
 from admin.desk import OperatorDesk
 from admin.metrics import metrics_handler
 from admin.reports import Report, build_report, run_daily_summaries
+from admin.macros import Macros
+from admin.reports_page import ReportOptions, ReportsPage
 from admin.web import OperatorConsole
 from core.contracts import ChannelAdapter, ChannelKind
 from core.db import SessionFactory, create_engine, session_factory, upgrade, write_lock
@@ -156,8 +158,12 @@ async def open_gateway(settings: Settings, *,
             telegram = adapters.get(ChannelKind.TELEGRAM)
             if isinstance(telegram, TelegramChannel) and settings.telegram.mode == "webhook":
                 http.add_routes([telegram.webhook_route(settings.telegram.webhook_path)])
-            console = OperatorConsole(desk, feed, accounts)
+            console = OperatorConsole(desk, feed, accounts, macros=Macros(sessions, clock))
             http.add_routes(console.routes())
+            http.add_routes(ReportsPage(sessions, levels.calendar, accounts,
+                                        ReportOptions(settings.recontact_days,
+                                                      dt.timedelta(minutes=settings.idle_close_minutes),
+                                                      settings.language), clock).routes())
             http.on_shutdown.append(lambda _app: console.aclose())  # open consoles would stall it
             metrics_http = _metrics(settings, http, sessions, queue)
             gateway = Gateway(settings=settings, sessions=sessions, redis=redis, knowledge=knowledge,

@@ -14,16 +14,14 @@ from __future__ import annotations
 
 import os
 import tempfile
-import uuid
 from collections.abc import AsyncIterator, Generator
 from pathlib import Path
 
 import pytest
 from _pytest.reports import TestReport
 from redis.asyncio import Redis
-from sqlalchemy import text
 from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from switchboard.app import Gateway, open_gateway
 from core.db import SessionFactory, create_engine, session_factory, upgrade
@@ -32,6 +30,7 @@ from switchboard.redis_server import embedded_redis
 from switchboard.settings import Settings
 from fake_telegram import FakeTelegram
 from fake_vk import FakeVk
+from postgres import scratch_database
 from stepping_clock import SteppingClock
 
 
@@ -67,16 +66,8 @@ async def database_url(tmp_root: Path) -> AsyncIterator[str]:
         yield base or f"sqlite+aiosqlite:///{tmp_root / 'test.db'}"
         return
     url = make_url(base)
-    name = f"{url.database or 'test'}_{uuid.uuid4().hex[:10]}"
-    admin = create_async_engine(url, isolation_level="AUTOCOMMIT")
-    async with admin.connect() as connection:
-        await connection.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield url.set(database=name).render_as_string(hide_password=False)
-    finally:
-        async with admin.connect() as connection:
-            await connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        await admin.dispose()
+    async with scratch_database(url, url.database or "test") as fresh:
+        yield fresh
 
 
 @pytest.fixture(scope="session")

@@ -226,21 +226,25 @@ async def test_an_edit_replaces_the_stored_text_without_a_second_answer(gateway:
     assert len(await replies(gateway)) == 1
 
 
-async def test_a_queued_client_writing_again_does_not_queue_twice(gateway: Gateway) -> None:
+async def test_a_queued_client_writing_again_is_acknowledged_once_and_not_queued_twice(
+        gateway: Gateway) -> None:
     await gateway.engine.handle(said("позовите оператора"))
     await gateway.engine.handle(said("алло, есть кто?"))
     await gateway.engine.handle(said("оператор!"))
+    await gateway.engine.handle(said("номер договора 123"))
 
     assert len(await gateway.queue.waiting()) == 1
     [conversation] = await conversations(gateway)
     texts = [m.text for m in await replies(gateway)]
     # Tuesday 13:00 in Moscow; a general question has 8 business hours (09:00-18:00)
-    assert texts[0] == "Передаю ваш вопрос оператору. Вы 1-й в очереди, ответим завтра до 12:00."
-    assert len(texts) == 2 and "уже в очереди" in texts[1]
+    assert texts[0] == ("Передаю ваш вопрос оператору. Вы 1-й в очереди, ответим завтра до 12:00 "
+                        "(МСК).")
+    assert len(texts) == 2 and "уже в очереди" in texts[1] and "увидит" in texts[1]
+    assert (await events(gateway, conversation.id)).count(EventKind.QUEUE_ACKNOWLEDGED) == 1
     async with gateway.sessions() as session:
         inbound = await session.scalar(select(func.count(Message.id)).where(
             Message.conversation_id == conversation.id, Message.direction == Direction.IN))
-    assert inbound == 3
+    assert inbound == 4
 
 
 async def test_operator_flow_and_rating_by_typed_digit(gateway: Gateway, clock: SteppingClock) -> None:
@@ -342,7 +346,7 @@ async def test_out_of_hours_the_client_is_told_when_operators_are_back(
 
     [told] = await replies(gateway)
     assert told.text == ("Передаю ваш вопрос оператору. Сейчас нерабочее время: операторы вернутся "
-                         "30.11 в 09:00, и ответим 30.11 до 17:00.")
+                         "30.11 в 09:00 (МСК), и ответим 30.11 до 17:00 (МСК).")
 
 
 async def test_out_of_hours_a_round_the_clock_category_is_promised_as_usual(
@@ -356,7 +360,8 @@ async def test_out_of_hours_a_round_the_clock_category_is_promised_as_usual(
     [conversation] = await conversations(gateway)
     assert conversation.category == "lost_card"
     *_, told = await replies(gateway)
-    assert told.text == "Передаю ваш вопрос оператору. Вы 1-й в очереди, ответим сегодня до 15:00."
+    # two hours ahead reads the same on any clock: said as a span, not a Moscow time
+    assert told.text == "Передаю ваш вопрос оператору. Вы 1-й в очереди, ответим в течение 2 часов."
 
 
 @contextlib.asynccontextmanager

@@ -47,7 +47,7 @@ async def test_report_prints_a_table_and_writes_csv_and_chart(
     assert result.exit_code == 0, result.output
     assert "Conversations: 8; out of business hours: 3 (38%)" in result.output
     assert "payments" in result.output and "total" in result.output
-    assert "clients by operator time" in result.output
+    assert "Clients by operator time" in result.output
     assert "SLA breach: #" in result.output
     with table.open(encoding="utf-8") as handle:
         rows = {row["category"]: row for row in csv.DictReader(handle)}
@@ -73,3 +73,24 @@ async def test_report_of_an_empty_period(sessions: SessionFactory, environment: 
         rows = list(csv.DictReader(handle))
     assert [(row["operator"], row["conversations"], row["sla_compliance_pct"]) for row in rows] == [
         ("total", "0", "")]
+
+
+async def test_the_russian_report_speaks_one_language_and_fits_80_columns(
+        sessions: SessionFactory, environment: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LANGUAGE", "ru")
+    await seed_week(sessions)
+    result = await invoke("--since", "2026-11-02", "--until", "2026-11-08", "--by", "category")
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert max(len(line) for line in lines) <= 80, max(lines, key=len)
+    assert "Объём · категория" in result.output and "итого" in result.output
+    assert "payments" in result.output            # a split key is shown whole
+    assert "…" not in "".join(line for line in lines if "│" in line)   # no cut figures
+    clients = result.output.split("Клиенты по времени операторов")[-1]
+    minutes = [line.split("│")[4].strip() for line in clients.splitlines() if line.count("│") == 6]
+    assert minutes and "0.0" not in minutes[1:]          # only clients who took operator time
+    for english in ("total", "conv.", "clients by", "Report"):
+        assert english not in result.output
+    today = await invoke("today")
+    assert today.exit_code == 0, today.output
+    assert today.output.startswith("Отчёт: сегодня (")

@@ -3,6 +3,7 @@ engine and the operator desk, and the figures follow."""
 
 from __future__ import annotations
 
+import datetime as dt
 import itertools
 
 from aiohttp import web
@@ -65,3 +66,11 @@ async def test_figures_follow_messages_through_the_gateway(gateway: Gateway, clo
     assert round(f.operator_minutes) == 37  # taken → closed
     assert [a.answers for a in report.contents.top_articles] == [1]
     assert report.contents.top_articles[0].title  # the sample KB article's title
+    # anna's card question was answered by the bot 42 minutes ago: pending until she has
+    # stayed away for the idle window, then the bot's, the same day (no idle close needed)
+    assert (f.bot_resolved, f.bot_pending) == (0, 1)
+    later = await build_report(gateway.sessions, gateway.levels.calendar, "today", language="ru",
+                               now=clock() + dt.timedelta(hours=2))
+    assert (later.contents.total.bot_resolved, later.contents.total.bot_pending) == (1, 0)
+    assert later.contents.total.bot_resolution_share == 0.5   # 1 by the bot, 1 to operators
+    assert "Бот решил сам: 1 (50%)" in later.text and "Отчёт: сегодня" in later.text

@@ -10,12 +10,12 @@ import os
 import signal
 import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 from fake_telegram import FakeTelegram
 from redis.asyncio import Redis
 from sqlalchemy import func, select
+from waiting import eventually
 
 from core.db import SessionFactory
 from core.models import Delivery, Direction, Message
@@ -59,19 +59,6 @@ async def stop(*processes: GatewayProcess) -> None:
         await gateway.process.wait()
 
 
-async def eventually(condition: Callable[[], object], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
-        result = condition()
-        if asyncio.iscoroutine(result):
-            result = await result
-        if result:
-            return
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.1)
-
-
 async def count(sessions: SessionFactory, direction: Direction, *,
                 delivery: Delivery | None = None) -> int:
     async with sessions() as session:
@@ -89,15 +76,15 @@ async def test_sigkill_with_1000_pending_updates_processes_each_once(
         telegram.client_message(user, QUESTION)
     first = await start_gateway(tmp_path, "first", telegram, database_url, redis_url)
     try:
-        await eventually(lambda: len(telegram.sent) >= 150, 120, "the first replies")
+        await eventually(lambda: len(telegram.sent) >= 150, 120, what="the first replies")
         first.kill()
         await first.process.wait()
         killed_with = (telegram.pending, len(telegram.sent))
         second = await start_gateway(tmp_path, "second", telegram, database_url, redis_url)
         try:
-            await eventually(lambda: telegram.pending == 0, 180, "every update confirmed")
+            await eventually(lambda: telegram.pending == 0, 180, what="every update confirmed")
             try:
-                await eventually(lambda: _none_pending(sessions), 60, "the outbox to empty")
+                await eventually(lambda: _none_pending(sessions), 60, what="the outbox to empty")
             except AssertionError as stuck:
                 raise AssertionError(f"{stuck}; the restarted gateway said:\n"
                                      f"{second.log.read_text()[-4000:]}") from None
@@ -131,12 +118,12 @@ async def test_two_processes_one_poller_and_takeover(
     a = await start_gateway(tmp_path, "a", telegram, database_url, redis_url, TEST_LEASE_TTL="2")
     b = await start_gateway(tmp_path, "b", telegram, database_url, redis_url, TEST_LEASE_TTL="2")
     try:
-        await eventually(lease.holder, 10, "a poller")
+        await eventually(lease.holder, 10, what="a poller")
         holder_pid = int(str(await lease.holder()).split(":")[1])
         assert holder_pid in (a.pid, b.pid)
         for n in range(20):
             telegram.client_message(200_000 + n, QUESTION)
-        await eventually(lambda: len(telegram.sent) == 20, 60, "20 answers")
+        await eventually(lambda: len(telegram.sent) == 20, 60, what="20 answers")
         await asyncio.sleep(3)                     # more than a lease period: still one poller
         assert telegram.conflicts == 0
         assert int(str(await lease.holder()).split(":")[1]) == holder_pid
@@ -146,7 +133,7 @@ async def test_two_processes_one_poller_and_takeover(
         await holder.process.wait()
         for n in range(20):
             telegram.client_message(300_000 + n, QUESTION)
-        await eventually(lambda: len(telegram.sent) == 40, 60, "20 more answers after the takeover")
+        await eventually(lambda: len(telegram.sent) == 40, 60, what="20 more answers after the takeover")
         took = time.monotonic() - killed_at
         assert int(str(await lease.holder()).split(":")[1]) == survivor.pid
         assert telegram.conflicts == 0

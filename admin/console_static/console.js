@@ -25,6 +25,14 @@
       bad_json: "Сервер не понял команду.", bad_request: "Неверная команда.", unknown_cmd: "Неизвестная команда.",
       failed: "Команда не выполнена из-за ошибки сервера.", confirm_close: "Закрыть разговор #{id}?",
       priority: "приоритет {p}", min: " мин", h: " ч", d: " д", conversation: "Разговор",
+      from_kb: "Из базы знаний:", macros: "Шаблоны…", macro_save: "+ Шаблон", macro_title: "Название шаблона:",
+      macro_shared: "Сохранить для всех операторов? (Отмена — только для вас)", macro_desk: "Для всех", macro_mine: "Мои", reports: "Отчёты", visitor: "Посетитель №{n}", back: "← Очередь", waited: "ждёт {t}",
+      closed_rated: "Разговор закрыт. Оценка клиента:", closed_waiting: "Разговор закрыт. Клиент ещё не поставил оценку.",
+      closed_email: "Разговор закрыт. Оценку клиент пришлёт ответом на письмо.",
+      held_by_other: "Разговор ведёт другой оператор.", whole_letter: "Показать письмо целиком",
+      fresh_only: "Скрыть цитаты и подпись", conversation_closed_at: "Разговор #{id} закрыт {at}",
+      ch_telegram: "Telegram", ch_vk: "ВКонтакте", ch_email: "Почта", ch_web: "Веб-чат",
+      keys: "Alt+N — взять следующий · Alt+T — взять · Alt+C — закрыть · Ctrl+Enter — отправить",
     },
     en: {
       login_intro: "Operator console", name: "Login", password: "Password", sign_in: "Sign in", sign_out: "Sign out",
@@ -48,6 +56,14 @@
       bad_json: "The server did not understand the command.", bad_request: "Invalid command.", unknown_cmd: "Unknown command.",
       failed: "The command failed on the server.", confirm_close: "Close conversation #{id}?",
       priority: "priority {p}", min: "m", h: "h", d: "d", conversation: "Conversation",
+      from_kb: "From the knowledge base:", macros: "Saved replies…", macro_save: "+ Save reply", macro_title: "A title for the saved reply:",
+      macro_shared: "Save it for every operator? (Cancel: for you only)", macro_desk: "For everyone", macro_mine: "Mine", reports: "Reports", visitor: "Visitor #{n}", back: "← Queue", waited: "waiting {t}",
+      closed_rated: "Conversation closed. The client's rating:", closed_waiting: "Conversation closed. The client has not rated it yet.",
+      closed_email: "Conversation closed. The client rates it by replying to the letter.",
+      held_by_other: "Another operator is handling this conversation.", whole_letter: "Show the whole letter",
+      fresh_only: "Hide quotes and signature", conversation_closed_at: "Conversation #{id} closed {at}",
+      ch_telegram: "Telegram", ch_vk: "VK", ch_email: "Email", ch_web: "Web chat",
+      keys: "Alt+N take next · Alt+T take · Alt+C close · Ctrl+Enter send",
     },
   };
   const lang = (navigator.languages || [navigator.language || "ru"])
@@ -65,6 +81,7 @@
 
   let socket = null, attempt = 0, me = null, view = "waiting", rows = [], conversation = null, skew = 0;
   let toastTimer = null, wantOpen = null, draft = "";
+  const openLetters = new Set();
 
   document.documentElement.lang = lang;
   document.querySelectorAll("[data-t]").forEach((node) => { node.textContent = t(node.dataset.t); });
@@ -79,14 +96,29 @@
     if (h < 48) return `${h}${t("h")} ${String(m % 60).padStart(2, "0")}${t("min")}`;
     return `${Math.floor(h / 24)}${t("d")} ${h % 24}${t("h")}`;
   }
-  function deadlineCell(iso) {
+  function deadlineCell(iso, compact = false) {
     const left = new Date(iso).getTime() - now();
-    const node = el("span", "deadline", left < 0 ? t("overdue", { t: span(-left) }) : t("in", { t: span(left) }));
+    const full = left < 0 ? t("overdue", { t: span(-left) }) : t("in", { t: span(left) });
+    const node = el("span", "deadline", compact ? (left < 0 ? `−${span(-left)}` : span(left)) : full);
+    if (compact) node.setAttribute("aria-label", full);
     if (left < 0) node.classList.add("over"); else if (left < 15 * 60000) node.classList.add("soon");
-    node.title = new Date(iso).toLocaleString(lang);
+    node.title = `${full} · ${new Date(iso).toLocaleString(lang)}`;
     return node;
   }
-  const chan = (name) => el("span", `chan ${name}`, name);
+  const chan = (name) => el("span", `chan ${name}`, TEXTS[lang][`ch_${name}`] || name);
+  const COLOURS = ["#2563eb", "#7c3aed", "#db2777", "#ea580c", "#059669", "#0891b2", "#4f46e5", "#b45309"];
+  // who the client is: their name, or "Visitor #N" with a colour of their own to tell them apart
+  function clientName(item) {
+    return item.anonymous ? t("visitor", { n: item.client_id }) : item.client_name;
+  }
+  function clientBadge(item) {
+    const name = clientName(item);
+    const wrap = el("span", item.anonymous ? "anon" : null);
+    const avatar = el("span", "avatar", (name.trim()[0] || "?").toUpperCase());
+    avatar.style.background = COLOURS[item.client_id % COLOURS.length];
+    wrap.append(avatar, document.createTextNode(name));
+    return wrap;
+  }
   const clock = (iso) => new Date(iso).toLocaleString(lang, { hour: "2-digit", minute: "2-digit", day: "2-digit", month: "2-digit" });
 
   function toast(text, error = false) {
@@ -106,22 +138,23 @@
       const tr = el("tr", `p${row.priority}`);
       tr.dataset.id = row.conversation_id;
       if (conversation && conversation.id === row.conversation_id) tr.classList.add("selected");
-      tr.append(el("td", "pos", row.position));
-      const who = el("td", null, row.client_name);
-      who.title = `#${row.conversation_id}`;
+      tr.append(el("td", "pos col-pos", row.position));
+      const who = el("td", "col-client");
+      const name = el("div", "who");
+      name.append(clientBadge(row));
+      name.title = `${clientName(row)} · #${row.conversation_id}`;
+      const line2 = el("div", "line2");
+      line2.append(chan(row.channel), " ");
+      if (row.category) line2.append(el("span", "cat", row.category), " ");
+      if (row.preview_action) line2.append(el("span", "action", t(`action_${row.preview_action}`)), " ");
+      line2.append(row.preview_action && row.preview ? `· ${row.preview}` : row.preview);
+      line2.title = row.preview;
+      who.append(name, line2);
       tr.append(who);
-      const channel = el("td");
-      channel.append(chan(row.channel));
-      tr.append(channel);
-      tr.append(el("td", null, row.category || "—"));
-      tr.append(el("td", "nowrap", span(now() - row.arrived)));
-      const deadline = el("td", "nowrap");
-      deadline.append(deadlineCell(row.deadline));
+      const deadline = el("td", "col-time");
+      deadline.append(deadlineCell(row.deadline, true), el("span", "waited", t("waited", { t: span(now() - row.arrived) })));
       tr.append(deadline);
-      const preview = el("td", "preview", row.preview);
-      preview.title = row.preview;
-      tr.append(preview);
-      const action = el("td");
+      const action = el("td", "col-action");
       const mine = row.status === "assigned";
       const button = el("button", mine ? "secondary" : "primary", t(mine ? "open" : "take"));
       button.type = "button";
@@ -146,24 +179,45 @@
     const c = conversation;
     $("conv-title").textContent = `${t("conversation")} #${c.id}`;
     const meta = $("conv-meta");
-    meta.replaceChildren(el("span", `status-pill ${c.status}`, t(`status_${c.status}`)),
-      el("strong", null, `${t("client")} ${c.client_name}`), chan(c.channel));
+    const who = el("strong");
+    who.append(clientBadge(c));
+    meta.replaceChildren(el("span", `status-pill ${c.status}`, t(`status_${c.status}`)), who, chan(c.channel));
     if (c.category) meta.append(el("span", null, c.category));
     if (c.group) meta.append(el("span", null, c.group));
     meta.append(el("span", null, t("priority", { p: c.priority })));
     if (c.deadline && c.status !== "closed") meta.append(deadlineCell(c.deadline));
     if (c.subject) meta.append(el("span", null, `“${c.subject}”`));
     const holding = c.mine && c.status === "assigned";
+    const closed = c.status === "closed";
     $("conv-take").hidden = c.status !== "queued";
     $("conv-close").hidden = !holding;
     $("send-reply").disabled = !holding;
-    $("reply-text").placeholder = holding ? t("reply_placeholder") : t("not_yours");
+    $("reply").hidden = closed;
+    $("reply-text").placeholder = holding ? t("reply_placeholder")
+      : c.status === "assigned" ? t("held_by_other") : t("not_yours");
+    const bar = $("closed-bar");
+    bar.hidden = !closed;
+    if (closed) {
+      bar.replaceChildren();
+      if (c.rating) {
+        bar.append(el("span", null, t("closed_rated")), el("span", "stars", "★".repeat(c.rating) + "☆".repeat(5 - c.rating)),
+          el("strong", "rating", `${c.rating}/5`));
+      } else {
+        bar.append(el("span", "muted", t(c.channel === "email" ? "closed_email" : "closed_waiting")));
+      }
+    }
 
+    renderSuggestions(c, holding);
     const thread = $("thread");
     const atBottom = thread.scrollHeight - thread.scrollTop - thread.clientHeight < 40;
     const kept = thread.scrollTop;
     thread.replaceChildren();
+    let previous = null;
     for (const m of c.messages) {
+      if (previous && previous.conversation_id !== m.conversation_id) {
+        thread.append(el("div", "boundary", t("conversation_closed_at", { id: previous.conversation_id, at: clock(previous.at) })));
+      }
+      previous = m;
       const kind = m.private ? "note" : m.author;
       const box = el("div", `msg ${kind}`);
       const head = el("div", "msg-head");
@@ -172,6 +226,19 @@
       box.append(head);
       if (m.text || !m.action) box.append(el("div", "msg-body", m.text));
       if (m.action) box.append(el("div", "action", t(`action_${m.action}`)));
+      if (m.original_text) {   // an email: the fresh words above, the whole letter on demand
+        const toggle = el("button", "letter-toggle", t("whole_letter"));
+        toggle.type = "button";
+        const letter = el("div", "letter", m.original_text);
+        letter.hidden = !openLetters.has(m.id);
+        if (!letter.hidden) toggle.textContent = t("fresh_only");
+        toggle.addEventListener("click", () => {
+          letter.hidden = !letter.hidden;
+          if (letter.hidden) openLetters.delete(m.id); else openLetters.add(m.id);
+          toggle.textContent = t(letter.hidden ? "whole_letter" : "fresh_only");
+        });
+        box.append(toggle, letter);
+      }
       if (m.attachments && m.attachments.length) {
         const files = el("div", "files");
         for (const a of m.attachments) {
@@ -185,6 +252,61 @@
     thread.scrollTop = atBottom || thread.dataset.id !== String(c.id) ? thread.scrollHeight : kept;
     thread.dataset.id = c.id;
   }
+
+  // the KB's best articles for the client's last question: one click puts one in the reply
+  function renderSuggestions(c, holding) {
+    const box = $("suggestions");
+    const items = holding ? c.suggestions || [] : [];
+    box.hidden = !items.length;
+    box.replaceChildren();
+    if (!items.length) return;
+    box.append(el("span", "label", t("from_kb")));
+    for (const s of items) {
+      const chip = el("button", "suggestion", s.title);
+      chip.type = "button";
+      chip.title = s.answer;
+      chip.dataset.article = s.article_id;
+      chip.addEventListener("click", () => {
+        const reply = $("reply-text");
+        reply.value = reply.value.trim() ? `${reply.value.trimEnd()}\n\n${s.answer}` : s.answer;
+        reply.focus();
+      });
+      box.append(chip);
+    }
+  }
+
+  // saved replies: the desk's and the operator's own; picking one inserts it into the reply
+  let macros = [], macroAdmin = false;
+  function renderMacros(list, admin) {
+    macros = list;
+    macroAdmin = admin;
+    const pick = $("macro-pick");
+    pick.replaceChildren(el("option", null, t("macros")));
+    pick.firstChild.value = "";
+    for (const [shared, label] of [[true, t("macro_desk")], [false, t("macro_mine")]]) {
+      const items = list.filter((m) => m.shared === shared);
+      if (!items.length) continue;
+      const group = el("optgroup");
+      group.label = label;
+      for (const m of items) { const option = el("option", null, m.title); option.value = m.id; group.append(option); }
+      pick.append(group);
+    }
+  }
+  $("macro-pick").addEventListener("change", (event) => {
+    const macro = macros.find((m) => String(m.id) === event.target.value);
+    event.target.value = "";
+    if (!macro) return;
+    const reply = $("reply-text");
+    reply.value = reply.value.trim() ? `${reply.value.trimEnd()}\n\n${macro.text}` : macro.text;
+    reply.focus();
+  });
+  $("macro-save").addEventListener("click", () => {
+    const text = $("reply-text").value.trim();
+    if (!text) { $("reply-text").focus(); return; }
+    const title = (prompt(t("macro_title"), text.split("\n")[0].slice(0, 60)) || "").trim();
+    if (!title) return;
+    command({ cmd: "macro_save", title, text, shared: macroAdmin && confirm(t("macro_shared")) });
+  });
 
   // -- the socket ------------------------------------------------------------------------
   function setConn(state) {
@@ -217,6 +339,7 @@
       attempt = 0;
       showApp();
       me = frame.operator;
+      $("reports-link").hidden = me.role !== "admin";   // reports are for admins
       $("me").textContent = me.name;
       setConn("online");
       if (view !== "waiting") command({ cmd: "queue", view });
@@ -228,9 +351,12 @@
       renderQueue();
     } else if (frame.type === "conversation") {
       conversation = frame.conversation;
+      if (!frame.live) $("app").classList.add("reading");
       wantOpen = conversation.id;
       renderConversation();
       renderQueue();
+    } else if (frame.type === "macros") {
+      renderMacros(frame.macros, frame.admin);
     } else if (frame.type === "notice") {
       notice(frame.notice);
     } else if (frame.type === "error") {
@@ -284,6 +410,15 @@
     command({ cmd: "queue", view });
   }));
   $("take-next").addEventListener("click", () => command({ cmd: "next" }));
+  $("conv-back").addEventListener("click", () => $("app").classList.remove("reading"));
+  // keyboard: Alt+N take the next, Alt+T take the open one, Alt+C close it
+  document.addEventListener("keydown", (event) => {
+    if (!event.altKey || event.ctrlKey || event.metaKey || $("app").hidden) return;
+    const key = event.code;
+    if (key === "KeyN") { event.preventDefault(); command({ cmd: "next" }); }
+    else if (key === "KeyT" && conversation && !$("conv-take").hidden) { event.preventDefault(); $("conv-take").click(); }
+    else if (key === "KeyC" && conversation && !$("conv-close").hidden) { event.preventDefault(); $("conv-close").click(); }
+  });
   $("conv-take").addEventListener("click", () => command({ cmd: "take", conversation_id: conversation.id }));
   $("conv-close").addEventListener("click", () => {
     if (confirm(t("confirm_close", { id: conversation.id }))) command({ cmd: "close", conversation_id: conversation.id });

@@ -77,7 +77,7 @@ def render_chart(data: ChartData, *, width: int = 1200, height: int = 800, dpi: 
     from matplotlib.figure import Figure
     from matplotlib.ticker import MaxNLocator
 
-    figure = Figure(figsize=(width / dpi, height / dpi), dpi=dpi)
+    figure = Figure(figsize=(width / dpi, height / dpi), dpi=dpi, layout="constrained")
     FigureCanvasAgg(figure)
     volume_axes, time_axes = figure.subplots(2, 1, sharex=True, height_ratios=(3, 2))
     sla_axes = time_axes.twinx()
@@ -94,8 +94,11 @@ def render_chart(data: ChartData, *, width: int = 1200, height: int = 800, dpi: 
         bottom = [b + c for b, c in zip(bottom, counts, strict=True)]
     volume_axes.set_title(data.title)
     volume_axes.set_ylabel(data.labels["volume"])
+    volume_axes.margins(y=0.12)   # headroom above the tallest bar
     if data.volume:
-        volume_axes.legend(loc="upper left", fontsize="small", ncols=2)
+        # beside the plot, never on it: with one day the only bars sit where a legend would
+        volume_axes.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize="small",
+                           borderaxespad=0.0)
     if data.empty:
         volume_axes.text(0.5, 0.5, data.labels["empty"], transform=volume_axes.transAxes,
                          ha="center", va="center", fontsize="x-large", color="grey")
@@ -109,9 +112,8 @@ def render_chart(data: ChartData, *, width: int = 1200, height: int = 800, dpi: 
     if positions:
         time_axes.set_xlim(-0.6, len(positions) - 0.4)
     volume_axes.yaxis.set_major_locator(MaxNLocator(integer=True))
-    time_axes.legend(handles=[*time_axes.get_lines(), *sla_axes.get_lines()], loc="upper right",
-                     fontsize="small")
-    figure.tight_layout()
+    time_axes.legend(handles=[*time_axes.get_lines(), *sla_axes.get_lines()], loc="upper left",
+                     bbox_to_anchor=(1.08, 1.0), fontsize="small", borderaxespad=0.0)
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", dpi=dpi)
     plotted: dict[str, tuple[float, ...]] = {}

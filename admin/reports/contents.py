@@ -6,7 +6,7 @@ import datetime as dt
 import functools
 from dataclasses import dataclass
 
-from admin.reports.facts import ArticleAnswers, load_facts
+from admin.reports.facts import SETTLE_WINDOW, ArticleAnswers, load_facts
 from admin.reports.figures import (
     ClientConsumption,
     DayFigures,
@@ -41,10 +41,12 @@ class ReportContents:
 
 async def gather(sessions: SessionFactory, calendar: WorkingTime, period: Period, *,
                  now: dt.datetime, recontact_days: int, split_by: SplitBy = "channel",
-                 gaps: HandedOffClusters | None = None) -> ReportContents:
+                 gaps: HandedOffClusters | None = None,
+                 settle_window: dt.timedelta = SETTLE_WINDOW) -> ReportContents:
     """`gaps` None: the period's handed-off questions clustered by `kb gaps`."""
     async with sessions() as session:
-        facts = await load_facts(session, period, recontact_days=recontact_days)
+        facts = await load_facts(session, period, recontact_days=recontact_days,
+                                 settle_window=settle_window)
     clusters = tuple(await (gaps or functools.partial(kb_gap_clusters, sessions))(period))
     return ReportContents(
         period=period,

@@ -30,6 +30,7 @@ from core.models import (
 
 __all__ = ["ArticleAnswers", "ConversationFacts", "Holding", "PeriodFacts", "load_facts"]
 
+SETTLE_WINDOW = dt.timedelta(hours=2)
 HOLDING_ENDS = {EventKind.CLOSED, EventKind.TRANSFERRED, EventKind.REQUEUED,
                 EventKind.LEASE_EXPIRED, EventKind.TAKEN}
 
@@ -65,6 +66,8 @@ class ConversationFacts:
     rating: int | None
     recontacted: bool
     holdings: tuple[Holding, ...]
+    bot_answered_at: dt.datetime | None = None   # the bot's last answer here
+    bot_settles_at: dt.datetime | None = None    # then, unless the client comes back, settled
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,7 +119,7 @@ def _rating(events: list[ConversationEvent], column: int | None) -> int | None:
 
 
 def _facts(conversation: Conversation, client: Client, events: list[ConversationEvent],
-           recontacted: bool) -> ConversationFacts:
+           recontacted: bool, settle_window: dt.timedelta) -> ConversationFacts:
     first: dict[EventKind, ConversationEvent] = {}
     last: dict[EventKind, ConversationEvent] = {}
     for event in events:
@@ -127,6 +130,7 @@ def _facts(conversation: Conversation, client: Client, events: list[Conversation
     answered = next((e for e in events if e.kind is EventKind.FIRST_RESPONSE
                      and (queued is None or e.at >= queued.at)), None)
     closed = last.get(EventKind.CLOSED)
+    bot = last.get(EventKind.BOT_ANSWERED)
     if closed is not None and any(e.kind is EventKind.REOPENED and e.at > closed.at for e in events):
         closed = None  # reopened after its last close: open again
     holdings = _holdings(events)
@@ -156,6 +160,8 @@ def _facts(conversation: Conversation, client: Client, events: list[Conversation
         rating=_rating(events, conversation.rating),
         recontacted=recontacted,
         holdings=holdings,
+        bot_answered_at=bot.at if bot is not None else None,
+        bot_settles_at=bot.at + settle_window if bot is not None else None,
     )
 
 
@@ -170,7 +176,10 @@ def _recontacted(conversation: Conversation, closed_at: dt.datetime | None,
                for other in later)
 
 
-async def load_facts(session: AsyncSession, period: Period, *, recontact_days: int) -> PeriodFacts:
+async def load_facts(session: AsyncSession, period: Period, *, recontact_days: int,
+                     settle_window: dt.timedelta = SETTLE_WINDOW) -> PeriodFacts:
+    """`settle_window`: how long a client stays silent after the bot's answer before the
+    bot counts as having settled it (the desk's idle close)."""
     in_period = select(ConversationEvent.conversation_id).where(
         ConversationEvent.at >= period.start, ConversationEvent.at < period.end)
     relevant = select(Conversation.id).where(
@@ -199,7 +208,7 @@ async def load_facts(session: AsyncSession, period: Period, *, recontact_days: i
         closes = [e.at for e in own if e.kind is EventKind.CLOSED]
         recontacted = _recontacted(conversation, closes[-1] if closes else None,
                                    later[client.id], window)
-        conversations.append(_facts(conversation, client, own, recontacted))
+        conversations.append(_facts(conversation, client, own, recontacted, settle_window))
     names = {op.id: op.name for op in await session.scalars(select(Operator))}
     return PeriodFacts(tuple(conversations), names, await _top_articles(session, period))
 

@@ -85,7 +85,7 @@ class Figures:
     handed_off: int
     off_hours: int
     closed: int
-    bot_resolved: int
+    bot_resolved: int        # the bot answered and the client stayed away (see compute_figures)
     human_closed: int
     first_contact_resolved: int
     frt: Durations
@@ -99,6 +99,7 @@ class Figures:
     ratings: tuple[int, int, int, int, int]
     closed_by_operator: int
     operator_minutes: float
+    bot_pending: int = 0     # answered by the bot, the client may still come back
 
     @property
     def handoff_share(self) -> float | None:
@@ -110,7 +111,8 @@ class Figures:
 
     @property
     def bot_resolution_share(self) -> float | None:
-        return _share(self.bot_resolved, self.closed)
+        """Of the conversations settled either way, the bot's part."""
+        return _share(self.bot_resolved, self.bot_resolved + self.handed_off)
 
     @property
     def fcr_share(self) -> float | None:
@@ -152,11 +154,19 @@ def _held_minutes(facts: ConversationFacts, period: Period, now: dt.datetime,
     return total.total_seconds() / 60
 
 
+def _bot_settled(c: ConversationFacts, now: dt.datetime) -> bool:
+    """The bot answered and the client did not come back within the idle window: the
+    same day's figures count it without waiting for the idle close."""
+    return c.closed_at is not None or (c.bot_settles_at is not None and c.bot_settles_at <= now)
+
+
 def compute_figures(conversations: Sequence[ConversationFacts], period: Period,
                     calendar: WorkingTime, now: dt.datetime) -> Figures:
     created = [c for c in conversations if period.contains(c.created_at)]
     queued = [c for c in conversations if period.contains(c.queued_at)]
     closed = [c for c in conversations if period.contains(c.closed_at)]
+    answered = [c for c in conversations if period.contains(c.bot_answered_at) and not c.handed_off
+                and not c.reopened and not c.recontacted]
     first_responses = [(c.queued_at, c.first_response_at) for c in queued
                        if c.queued_at is not None and c.first_response_at is not None]
     resolutions = [(c.created_at, c.closed_at) for c in closed if c.closed_at is not None]
@@ -182,7 +192,8 @@ def compute_figures(conversations: Sequence[ConversationFacts], period: Period,
         handed_off=sum(c.handed_off for c in created),
         off_hours=sum(not calendar.is_open(c.created_at) for c in created),
         closed=len(closed),
-        bot_resolved=sum(not c.handed_off and not c.reopened and not c.recontacted for c in closed),
+        bot_resolved=sum(_bot_settled(c, now) for c in answered),
+        bot_pending=sum(not _bot_settled(c, now) for c in answered),
         human_closed=len(human_closed),
         first_contact_resolved=sum(not c.reopened and not c.recontacted for c in human_closed),
         frt=Durations.of(end - start for start, end in first_responses),
@@ -270,6 +281,8 @@ def daily_figures(facts: PeriodFacts, period: Period, calendar: WorkingTime,
         days.append(DayFigures(date, dict(created[date]), figures.frt.median, figures.sla_compliance))
     return days
 
+MIN_MINUTES = 0.05   # below 3 seconds of an operator's time is no consumption
+
 
 @dataclass(frozen=True, slots=True)
 class ClientConsumption:
@@ -287,8 +300,9 @@ class ClientConsumption:
 
 
 def client_consumption(facts: PeriodFacts, period: Period, now: dt.datetime) -> list[ClientConsumption]:
-    """Per client: conversations opened and operator minutes spent, against the tier's
-    average; the heaviest users first."""
+    """Per client who took operator time: conversations opened and operator minutes spent,
+    against the average of the tier's clients who took any; the heaviest users first.
+    Clients the bot served alone are not in it (they would drag the average to zero)."""
     conversations: Counter[int] = Counter()
     minutes: dict[int, float] = defaultdict(float)
     about: dict[int, tuple[str, str]] = {}
@@ -299,6 +313,7 @@ def client_consumption(facts: PeriodFacts, period: Period, now: dt.datetime) -> 
         about[c.client_id] = (c.client_label, c.tier)
         conversations[c.client_id] += period.contains(c.created_at)
         minutes[c.client_id] += spent
+    about = {client_id: seen for client_id, seen in about.items() if minutes[client_id] >= MIN_MINUTES}
     per_tier: dict[str, list[float]] = defaultdict(list)
     for client_id, (_, tier) in about.items():
         per_tier[tier].append(minutes[client_id])

@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 
 from admin.reports.chart import ChartData, chart_data, render_chart
 from admin.reports.contents import ReportContents, gather
+from admin.reports.facts import SETTLE_WINDOW
 from admin.reports.figures import SplitBy, WorkingTime
 from admin.reports.gaps import HandedOffClusters
 from admin.reports.period import Period, parse_period
@@ -38,14 +39,15 @@ class Report:
 async def build_report(sessions: SessionFactory, calendar: WorkingTime, period: Period | str, *,
                        language: str, now: dt.datetime | None = None, recontact_days: int = 3,
                        split_by: SplitBy = "channel",
-                       gaps: HandedOffClusters | None = None) -> Report:
+                       gaps: HandedOffClusters | None = None,
+                       settle_window: dt.timedelta = SETTLE_WINDOW) -> Report:
     """`period` is a Period or the words of `/report` ("today", "week", "2026-11-01..2026-11-07");
     bad words raise `PeriodError`, whose `describe(language)` is the reply."""
     now = now or utcnow()
     if isinstance(period, str):
         period = parse_period(period, calendar.zone, now)
     contents = await gather(sessions, calendar, period, now=now, recontact_days=recontact_days,
-                            split_by=split_by, gaps=gaps)
+                            split_by=split_by, gaps=gaps, settle_window=settle_window)
     text = summarize(contents, language)
     data = chart_data(contents.days, title=text.splitlines()[0], language=language)
     chart = await asyncio.to_thread(render_chart, data)

@@ -7,14 +7,14 @@ import datetime as dt
 from admin.reports.contents import ReportContents
 from admin.reports.figures import Durations, SlaBreach
 
-__all__ = ["describe_breach", "format_duration", "format_share", "summarize"]
+__all__ = ["describe_breach", "format_duration", "format_share", "period_name", "summarize"]
 
 TEXTS = {
     "ru": {
-        "title": "Отчёт за {label} ({start} — {end}, {zone})",
+        "title": "Отчёт: {label} ({start} — {end}, {zone})",
         "no_data": "Нет данных за этот период.",
         "volume": "Обращений: {n}; вне рабочего времени: {off} ({off_share})",
-        "bot": "Бот решил сам: {bot} из {closed} закрытых ({share}); передано операторам: {handed} ({handed_share})",
+        "bot": "Бот решил сам: {bot} ({share}); ещё ждём, вернётся ли клиент: {pending}; передано операторам: {handed} ({handed_share})",
         "frt": "Первый ответ: медиана {median}, p90 {p90}; в рабочих часах: медиана {bh_median}, p90 {bh_p90}",
         "resolution": "Решение: медиана {median}, p90 {p90}; в рабочих часах: медиана {bh_median}",
         "sla": "SLA: вовремя {met} из {total} ({share}); нарушений: {breached}; ждут ответа: {pending}",
@@ -28,10 +28,10 @@ TEXTS = {
         "days": "{d} д {h} ч", "hours": "{h} ч {m:02d} мин", "min": "{m} мин", "sec": "{s} с",
     },
     "en": {
-        "title": "Report for {label} ({start} — {end}, {zone})",
+        "title": "Report: {label} ({start} — {end}, {zone})",
         "no_data": "No data for this period.",
         "volume": "Conversations: {n}; out of business hours: {off} ({off_share})",
-        "bot": "Settled by the bot: {bot} of {closed} closed ({share}); handed to operators: {handed} ({handed_share})",
+        "bot": "Settled by the bot: {bot} ({share}); pending, the client may come back: {pending}; handed to operators: {handed} ({handed_share})",
         "frt": "First response: median {median}, p90 {p90}; business hours: median {bh_median}, p90 {bh_p90}",
         "resolution": "Resolution: median {median}, p90 {p90}; business hours: median {bh_median}",
         "sla": "SLA: on time {met} of {total} ({share}); breaches: {breached}; awaiting answer: {pending}",
@@ -45,6 +45,18 @@ TEXTS = {
         "days": "{d} d {h} h", "hours": "{h} h {m:02d} min", "min": "{m} min", "sec": "{s} s",
     },
 }
+
+
+PERIOD_NAMES = {
+    "ru": {"today": "сегодня", "yesterday": "вчера", "week": "7 дней", "month": "30 дней"},
+    "en": {"today": "today", "yesterday": "yesterday", "week": "7 days", "month": "30 days"},
+}
+
+
+def period_name(label: str, language: str) -> str:
+    """The period's word in the report's language ("today" → «сегодня»); dates as they are."""
+    names = PERIOD_NAMES["ru" if language == "ru" else "en"]
+    return names.get(label, label.replace("today", names["today"]))
 
 
 def _texts(language: str) -> dict[str, str]:
@@ -86,14 +98,14 @@ def summarize(contents: ReportContents, language: str) -> str:
     texts = _texts(language)
     period, f = contents.period, contents.total
     last_day = (period.end - dt.timedelta(microseconds=1)).astimezone(period.zone)
-    lines = [texts["title"].format(label=period.label, zone=period.zone.key,
+    lines = [texts["title"].format(label=period_name(period.label, language), zone=period.zone.key,
                                    start=period.start.astimezone(period.zone).strftime("%d.%m.%Y"),
                                    end=last_day.strftime("%d.%m.%Y"))]
     if f.empty:
         return "\n".join([*lines, texts["no_data"]])
     lines.append(texts["volume"].format(n=f.conversations, off=f.off_hours,
                                         off_share=format_share(f.off_hours_share)))
-    lines.append(texts["bot"].format(bot=f.bot_resolved, closed=f.closed,
+    lines.append(texts["bot"].format(bot=f.bot_resolved, pending=f.bot_pending,
                                      share=format_share(f.bot_resolution_share),
                                      handed=f.handed_off, handed_share=format_share(f.handoff_share)))
     lines.append(texts["frt"].format(**_durations(f.frt, f.frt_business, language)))

@@ -19,6 +19,7 @@ from bot.pipeline.consult import Consult, handoff_button
 from bot.pipeline.queueing import hand_off
 from bot.pipeline.recognise import Intent, Rating, Recognised
 from bot.pipeline.turn import Turn
+from bot.queued import acknowledge_queued
 from core.contracts import ChannelKind
 from core.events import record
 from core.messages import add_reply
@@ -27,7 +28,7 @@ from core.texts import say
 from kb.index import Match
 from routing.service_levels import ServiceLevels
 
-__all__ = ["Policy", "apply_rating"]
+__all__ = ["Policy", "apply_rating", "thank_for_rating"]
 
 _REPLIES = {Intent.START: "greeting", Intent.GREETING: "greeting", Intent.THANKS: "thanks",
             Intent.STICKER: "sticker", Intent.EMPTY: "empty"}
@@ -62,7 +63,8 @@ class Policy:
             outcome.handled_ids.extend(recognised.handled_ids)
             outcome.after_commit.extend(recognised.after_commit)
         elif recognised.with_operators:
-            if conversation.status is ConversationStatus.QUEUED and intent is Intent.PERSON:
+            if conversation.status is ConversationStatus.QUEUED and await acknowledge_queued(
+                    session, conversation, now):  # once per wait, not once per message
                 await outcome.reply(session, conversation, say("still_queued", language), now)
         elif intent is Intent.PERSON:
             await hand_off(session, self._levels, conversation, "asked", now, outcome)
@@ -93,12 +95,18 @@ class Policy:
 
 
 async def apply_rating(session: AsyncSession, turn: Turn, rating: Rating, now: dt.datetime) -> None:
-    """The client's rating, recorded and thanked for; the message joins the rated
-    conversation and no other policy applies."""
+    """The client's rating, recorded; the message joins the rated conversation and no
+    other policy applies (`thank_for_rating` answers it once the message is stored)."""
     conversation = rating.conversation
     conversation.rating = rating.score
     record(session, conversation, EventKind.RATED, now, rating=rating.score,
            operator_id=conversation.assigned_operator_id)
-    turn.outcome.replies.append(await add_reply(
-        session, conversation, text=say("rated", turn.sender.language), author=Author.BOT, at=now))
     turn.conversation, turn.rated = conversation, True
+
+
+async def thank_for_rating(session: AsyncSession, turn: Turn, now: dt.datetime) -> None:
+    """Thanks after the rating's own message, so the thread reads in order."""
+    assert turn.conversation is not None, "a rated turn has its conversation"
+    turn.outcome.replies.append(await add_reply(
+        session, turn.conversation, text=say("rated", turn.sender.language), author=Author.BOT,
+        at=now))

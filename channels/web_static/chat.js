@@ -15,7 +15,7 @@
       bad_request: "Сервер не понял сообщение.", unavailable: "Сервис временно недоступен.",
       counter: "{n} из {max}",
       action_handoff: "Позвать оператора", action_rate: "Оценка отправлена", action_choose: "Выбран вариант",
-      rated: "Ваша оценка: {n}",
+      rated: "Ваша оценка: {n}", new_conversation: "Новый разговор",
     },
     en: {
       title: "Support", connecting: "Connecting…", online: "Online", offline: "Offline, reconnecting…",
@@ -28,7 +28,7 @@
       bad_request: "The server did not understand the message.", unavailable: "The service is temporarily unavailable.",
       counter: "{n} of {max}",
       action_handoff: "Talk to a person", action_rate: "Rating sent", action_choose: "Option chosen",
-      rated: "Your rating: {n}",
+      rated: "Your rating: {n}", new_conversation: "New conversation",
     },
   };
   const CHANNELS = { telegram: "Telegram", vk: "VK", email: "Email" };
@@ -88,6 +88,7 @@
     if (message.action === "rate" && message.payload) return t("rated", { n: message.payload.split(":").pop() });
     return t(`action_${message.action}`);
   }
+  let lastConversation = null;
   function render(message, state = "") {
     $("welcome").hidden = true;
     const author = message.author || "client";
@@ -130,6 +131,15 @@
     if (author === "client" && message.channel && CHANNELS[message.channel]) meta.textContent += ` · ${CHANNELS[message.channel]}`;
     row.append(meta);
     const old = rows.get(message.id);
+    if (!old && message.conversation_id) {   // where one closed conversation ends and the next begins
+      if (lastConversation && message.conversation_id !== lastConversation) {
+        const divider = document.createElement("div");
+        divider.className = "divider";
+        divider.textContent = t("new_conversation");
+        list.append(divider);
+      }
+      lastConversation = message.conversation_id;
+    }
     if (old) old.replaceWith(row); else list.append(row);
     rows.set(message.id, row);
     if (author !== "client") settleButtons(row);
@@ -204,6 +214,8 @@
   function receive(frame) {
     if (frame.type === "history") {
       rows.forEach((row) => row.remove());
+      list.querySelectorAll(".divider").forEach((node) => node.remove());
+      lastConversation = null;
       rows.clear();
       const stored = new Set(frame.messages.map((m) => m.id));
       for (const message of frame.messages) render(message);

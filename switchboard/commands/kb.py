@@ -161,13 +161,18 @@ def export(
         raise typer.Exit(2)
 
     from kb.formats import write_file
+    from switchboard.commands.progress import steps
 
     async def work(services: Services) -> int:
+        step("reading the articles")
         articles = await _knowledge(services).export_articles()
+        step(f"writing {len(articles)} articles")
         write_file(file, articles)
         return len(articles)
 
-    typer.echo(f"exported {run_command(work)} articles to {file}")
+    with steps(2) as step:
+        exported = run_command(work)
+    typer.echo(f"exported {exported} articles to {file}")
 
 
 @kb_app.command("calibrate")
@@ -181,21 +186,27 @@ def calibrate(
 ) -> None:
     """Choose the answer / clarify / hand-off thresholds, store them and report the trade-off."""
     from kb.holdout import calibrate_labelled
+    from switchboard.commands.progress import steps
 
     rows = _labelled_or_exit(labelled) if labelled else None
 
     async def work(services: Services) -> Calibration:
         if rows is None:
+            step("calibrating on the KB's held-out questions")
             return await _knowledge(services).calibrate(min_oos_recall=oos_recall)
+        step("loading the knowledge base")
         kb = await _loaded(services)
         _known_or_exit(kb, rows, labelled)
+        step(f"calibrating on {len(rows)} labelled questions")
         result = await asyncio.to_thread(
             calibrate_labelled, kb.index, [q for q, _ in rows], [a for _, a in rows],
             min_oos_recall=oos_recall)
         await kb.save_calibration(result)
         return result
 
-    _report_calibration(run_command(work))
+    with steps(1 if rows is None else 2) as step:
+        calibration = run_command(work)
+    _report_calibration(calibration)
 
 
 def _report_unknown_categories(articles: list[Article], settings: Settings) -> None:

@@ -1,0 +1,23 @@
+"""`kb gaps` names a cluster by the words that set it apart, never by stop words."""
+
+from __future__ import annotations
+
+from kb.gaps import find_gaps
+
+QUESTIONS = [
+    "не помогло, мой роутер не включается", "мой роутер не включается после грозы",
+    "роутер не включается, что делать", "не помогло, роутер мигает и не включается",
+    "не помогло, как вернуть деньги за заказ", "как вернуть деньги за заказ, мой заказ не пришёл",
+    "вернуть деньги за заказ не помогло", "мой заказ отменили, как вернуть деньги",
+    "what is on my bill this month", "what is the charge on my bill", "is this bill on my card",
+]
+
+
+def test_clusters_are_named_by_their_distinctive_words() -> None:
+    gaps = find_gaps(QUESTIONS, clusters=3)
+    labels = [set(gap.terms) for gap in gaps]
+    stop = {"не", "помогло", "мой", "is", "on", "what", "my", "как", "за", "this", "the"}
+    assert all(not (label & stop) for label in labels), labels
+    assert any("роутер" in label for label in labels)
+    assert any({"деньги", "заказ"} & label for label in labels)
+    assert any("bill" in label for label in labels)
