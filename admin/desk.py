@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core.contracts import Action, Attachment, Button, ChannelKind
 from core.db import AppendedRow, SessionFactory
 from core.events import DeskFeed, record
+from core.lifecycle import move
 from bot.handover import Handover, mark_taken
 from bot.knowledge import ArticleNotFound, KnowledgeBase
 from core.models import (Author, Client, Conversation, ConversationStatus, Direction, EventKind,
@@ -339,9 +340,8 @@ class OperatorDesk:
         now = self._clock()
         async with self._sessions() as session:
             conversation = await self._held(session, operator_id, conversation_id)
-            conversation.status = ConversationStatus.CLOSED
-            conversation.resolved_at = now
-            record(session, conversation, EventKind.CLOSED, now, operator_id=operator_id, by="operator")
+            move(session, conversation, ConversationStatus.CLOSED, now, event=EventKind.CLOSED,
+                 operator_id=operator_id, by="operator")
             client = await session.get(Client, conversation.client_id)
             language = (client.language if client else None) or "ru"
             email = conversation.last_channel is ChannelKind.EMAIL
@@ -448,10 +448,11 @@ class OperatorDesk:
             conversation = await self._conversation(session, conversation_id)
             conversation.group = entry.group
             conversation.assigned_operator_id = target_id
-            conversation.status = ConversationStatus.ASSIGNED if target else ConversationStatus.QUEUED
             conversation.updated_at = now
-            record(session, conversation, EventKind.TRANSFERRED, now, operator_id=operator_id,
-                   to_group=entry.group, to_operator=target_id, note=note)
+            move(session, conversation,
+                 ConversationStatus.ASSIGNED if target else ConversationStatus.QUEUED, now,
+                 event=EventKind.TRANSFERRED, operator_id=operator_id, to_group=entry.group,
+                 to_operator=target_id, note=note)
             if target is not None:
                 record(session, conversation, EventKind.TAKEN, now, operator_id=target_id, by="transfer")
             if note.strip():

@@ -37,7 +37,8 @@ from bot.pipeline.thread import find_threads
 from bot.pipeline.turn import Outcome, Turn
 from core.contracts import ChannelKind, InboundMessage
 from core.db import SessionFactory, WriteLock
-from core.events import DeskFeed, record
+from core.events import DeskFeed
+from core.lifecycle import move
 from core.models import Conversation, ConversationStatus, EventKind
 from core.retry import Backoff
 from identity.recognition import Recognition
@@ -173,8 +174,7 @@ class Engine:
             quiet = list(await session.scalars(select(Conversation).where(
                 Conversation.status == ConversationStatus.BOT, Conversation.updated_at < now - idle)))
             for conversation in quiet:
-                conversation.status = ConversationStatus.CLOSED
-                conversation.resolved_at = now
-                record(session, conversation, EventKind.CLOSED, now, by="timeout")
+                move(session, conversation, ConversationStatus.CLOSED, now, event=EventKind.CLOSED,
+                     by="timeout")
             await session.commit()
         return len(quiet)

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.db import SessionFactory
 from core.events import DeskFeed, record
+from core.lifecycle import move
 from core.models import Conversation, ConversationStatus, EventKind, Operator
 from routing.assignment import Assignment, Dispatcher
 from routing.queue import QueueEntry
@@ -28,22 +29,22 @@ def mark_queued(session: AsyncSession, conversation: Conversation, level: Servic
                 reason: str, at: dt.datetime) -> None:
     """The database side of a hand-off: QUEUED with its service level, and the events; the
     queue entry is made after the commit."""
-    conversation.status = ConversationStatus.QUEUED
     conversation.group = level.group
     conversation.priority = level.priority
     conversation.sla_deadline = level.deadline
     conversation.queued_at = at
-    record(session, conversation, EventKind.HANDED_OFF, at, reason=reason)
+    move(session, conversation, ConversationStatus.QUEUED, at, event=EventKind.HANDED_OFF,
+         reason=reason)
     record(session, conversation, EventKind.QUEUED, at, deadline=level.deadline.isoformat(),
            priority=level.priority)
 
 
 def mark_taken(session: AsyncSession, conversation: Conversation, operator_id: int,
                at: dt.datetime, *, pushed: bool = False) -> None:
-    conversation.status = ConversationStatus.ASSIGNED
     conversation.assigned_operator_id = operator_id
     conversation.updated_at = at
-    record(session, conversation, EventKind.TAKEN, at, operator_id=operator_id, pushed=pushed)
+    move(session, conversation, ConversationStatus.ASSIGNED, at, event=EventKind.TAKEN,
+         operator_id=operator_id, pushed=pushed)
 
 
 class Handover:

@@ -36,6 +36,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.db import SessionFactory
 from core.events import DeskFeed, record
+from core.lifecycle import move
 from core.models import (Author, Client, ClientTier, Conversation, ConversationStatus, Direction,
                         EventKind, Identity, MergeRecord, Message)
 from core.messages import add_message
@@ -156,10 +157,9 @@ async def _absorb(session: AsyncSession, absorbed: Conversation, thread: Convers
         thread.last_identity_id = absorbed.last_identity_id
         thread.updated_at = absorbed.updated_at
     thread.subject = thread.subject or absorbed.subject
-    absorbed.status = ConversationStatus.CLOSED
-    absorbed.resolved_at = now
     absorbed.merged_into_id = thread.id
-    record(session, absorbed, EventKind.MERGED, now, into=thread.id, merge_id=merge_id)
+    move(session, absorbed, ConversationStatus.CLOSED, now, event=EventKind.MERGED, into=thread.id,
+         merge_id=merge_id)
     record(session, thread, EventKind.MERGED, now, absorbed=absorbed.id, merge_id=merge_id,
            messages=len(message_ids))
     return undo
@@ -217,10 +217,9 @@ async def unmerge_in(session: AsyncSession, record_id: int, *, operator_id: int 
         assert absorbed is not None and thread is not None
         await session.execute(update(Message).where(Message.id.in_(undo["messages"]))
                               .values(conversation_id=absorbed.id))
-        absorbed.status = ConversationStatus(undo["before"]["status"])
-        absorbed.resolved_at = None
         absorbed.merged_into_id = None
-        record(session, absorbed, EventKind.REOPENED, now, unmerged=entry.id)
+        move(session, absorbed, ConversationStatus(undo["before"]["status"]), now,
+             event=EventKind.REOPENED, unmerged=entry.id)
         if thread.status is not ConversationStatus.CLOSED:
             for field in _ROUTING:
                 setattr(thread, field, _typed(field, undo["thread_before"][field]))

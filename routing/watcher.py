@@ -18,10 +18,11 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 
 from core.contracts import ChannelKind
 from core.db import SessionFactory
+from core.lifecycle import guarded_update
 from core.models import Conversation, ConversationEvent, ConversationStatus, EventKind
 from routing.queue import OperatorQueue, QueueEntry, Reclaimed
 
@@ -135,13 +136,12 @@ class SlaWatcher:
                 entry, holder = reclaimed.entry, reclaimed.operator_id
                 if entry.conversation_id not in known:
                     continue
-                back = update(Conversation).where(
-                    Conversation.id == entry.conversation_id,
-                    Conversation.status == ConversationStatus.ASSIGNED)
+                back = guarded_update(ConversationStatus.QUEUED, EventKind.LEASE_EXPIRED,
+                                      assigned_operator_id=None, updated_at=now
+                                      ).where(Conversation.id == entry.conversation_id)
                 if holder is not None:
                     back = back.where(Conversation.assigned_operator_id == holder)
-                await session.execute(back.values(status=ConversationStatus.QUEUED,
-                                                  assigned_operator_id=None, updated_at=now))
+                await session.execute(back)
                 session.add(self._event(entry, EventKind.LEASE_EXPIRED, now, holder, head=True))
             fresh: dict[EventKind, list[QueueEntry]] = {}
             for kind, entries in ((EventKind.SLA_WARNING, warnings),

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.pipeline.turn import Turn
 from core.contracts import InboundMessage
 from core.db import insert_objects
-from core.events import record
+from core.lifecycle import move
 from core.models import Client, Conversation, ConversationStatus, EventKind, Message
 
 __all__ = ["Threads", "find_threads"]
@@ -47,9 +47,7 @@ class Threads:
                 opening.update(last_channel=inbound.channel, last_identity_id=identity.id)
             return
         if conversation.status is ConversationStatus.CLOSED:
-            conversation.status = ConversationStatus.BOT
-            conversation.resolved_at = None
-            record(session, conversation, EventKind.REOPENED, now)
+            move(session, conversation, ConversationStatus.BOT, now, event=EventKind.REOPENED)
         latest = self.open.get(client.id)
         if client.id not in self.opening and (latest is None or conversation.id > latest.id):
             self.open[client.id] = conversation  # the one later messages join
