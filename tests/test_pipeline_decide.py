@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from bot.knowledge import KnowledgeBase
 from bot.pipeline.consult import Consult
-from bot.pipeline.decide import Policy, apply_rating
+from bot.pipeline.decide import Policy, apply_rating, thank_for_rating
 from bot.pipeline.recognise import Intent, Rating, Recognised
 from bot.pipeline.sender import find_senders
 from bot.pipeline.turn import Outcome, Turn
@@ -111,6 +111,9 @@ async def test_a_rating_is_recorded_and_thanked_for(sessions: SessionFactory) ->
         await apply_rating(session, turn, Rating(earlier.placed, 5), NOW)
         await session.commit()
         kinds = list(await session.scalars(select(ConversationEvent.kind)))
+        assert await replies_sent(sessions) == []  # the thanks waits for the rating's message
+        await thank_for_rating(session, turn, NOW)
+        await session.commit()
     assert turn.rated and turn.placed.id == earlier.placed.id and turn.placed.rating == 5
     assert EventKind.RATED in kinds
     [reply] = await replies_sent(sessions)
