@@ -49,8 +49,7 @@ system-deps:
 lint: $(INSTALLED)
 	$(BIN)/lint-imports
 	$(BIN)/ruff check .
-# enabled after the one-time reformat:
-#	$(BIN)/ruff format --check .
+	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
 test: system-deps lint

@@ -18,7 +18,7 @@ __all__ = ["MacroView", "Macros"]
 
 MAX_TITLE = 100
 MAX_TEXT = 5000
-MAX_OWN = 200     # per operator, and as many for the desk: a list, not a second KB
+MAX_OWN = 200  # per operator, and as many for the desk: a list, not a second KB
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,7 +26,7 @@ class MacroView:
     id: int
     title: str
     text: str
-    shared: bool   # the desk's, not the operator's own
+    shared: bool  # the desk's, not the operator's own
 
 
 class Macros:
@@ -37,9 +37,11 @@ class Macros:
     async def visible(self, operator_id: int) -> list[MacroView]:
         """The desk's macros, then the operator's own, each by title."""
         async with self._sessions() as session:
-            rows = await session.scalars(select(Macro).where(
-                or_(Macro.operator_id.is_(None), Macro.operator_id == operator_id))
-                .order_by(Macro.operator_id.is_not(None), Macro.title, Macro.id))
+            rows = await session.scalars(
+                select(Macro)
+                .where(or_(Macro.operator_id.is_(None), Macro.operator_id == operator_id))
+                .order_by(Macro.operator_id.is_not(None), Macro.title, Macro.id)
+            )
             return [_view(m) for m in rows]
 
     async def save(self, operator_id: int, title: str, text: str, *, shared: bool) -> MacroView:
@@ -49,8 +51,17 @@ class Macros:
             raise DeskError("desk_macro_invalid", title=MAX_TITLE, text=MAX_TEXT)
         owner = None if shared else operator_id
         async with self._sessions() as session:
-            count = len(list(await session.scalars(select(Macro.id).where(
-                Macro.operator_id.is_(None) if owner is None else Macro.operator_id == owner))))
+            count = len(
+                list(
+                    await session.scalars(
+                        select(Macro.id).where(
+                            Macro.operator_id.is_(None)
+                            if owner is None
+                            else Macro.operator_id == owner
+                        )
+                    )
+                )
+            )
             if count >= MAX_OWN:
                 raise DeskError("desk_macro_full", limit=MAX_OWN)
             macro = Macro(operator_id=owner, title=title, text=text, created_at=self._clock())
@@ -62,8 +73,11 @@ class Macros:
         """An operator removes their own; the desk's only an admin."""
         async with self._sessions() as session:
             macro = await session.get(Macro, macro_id)
-            if macro is None or (macro.operator_id is None and not admin) or (
-                    macro.operator_id is not None and macro.operator_id != operator_id):
+            if (
+                macro is None
+                or (macro.operator_id is None and not admin)
+                or (macro.operator_id is not None and macro.operator_id != operator_id)
+            ):
                 raise DeskError("desk_macro_not_yours", macro_id=macro_id)
             await session.delete(macro)
             await session.commit()

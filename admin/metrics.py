@@ -81,34 +81,53 @@ class _SnapshotCollector:
 
     def collect(self) -> Iterator[Metric]:
         s = self.snapshot
-        length = GaugeMetricFamily("switchboard_queue_length", "Conversations waiting in the operator queue",
-                                   labels=["group"])
-        oldest = GaugeMetricFamily("switchboard_queue_oldest_wait_seconds",
-                                   "How long the longest-waiting conversation has waited", labels=["group"])
+        length = GaugeMetricFamily(
+            "switchboard_queue_length",
+            "Conversations waiting in the operator queue",
+            labels=["group"],
+        )
+        oldest = GaugeMetricFamily(
+            "switchboard_queue_oldest_wait_seconds",
+            "How long the longest-waiting conversation has waited",
+            labels=["group"],
+        )
         for group in sorted(s.queue_length):
             length.add_metric([group], s.queue_length[group])
             oldest.add_metric([group], s.oldest_wait_seconds.get(group, 0.0))
-        by_status = GaugeMetricFamily("switchboard_conversations", "Conversations by status",
-                                      labels=["status"])
+        by_status = GaugeMetricFamily(
+            "switchboard_conversations", "Conversations by status", labels=["status"]
+        )
         for status in ConversationStatus:
             by_status.add_metric([status.value], s.conversations.get(status.value, 0))
-        messages = CounterMetricFamily("switchboard_messages", "Messages stored, by channel and direction",
-                                       labels=["channel", "direction"])
+        messages = CounterMetricFamily(
+            "switchboard_messages",
+            "Messages stored, by channel and direction",
+            labels=["channel", "direction"],
+        )
         for (channel, direction), n in sorted(s.messages.items()):
             messages.add_metric([channel, direction], n)
-        answers = CounterMetricFamily("switchboard_bot_answers", "Answers the bot gave from the knowledge base")
+        answers = CounterMetricFamily(
+            "switchboard_bot_answers", "Answers the bot gave from the knowledge base"
+        )
         answers.add_metric([], s.bot_answers)
-        handoffs = CounterMetricFamily("switchboard_handoffs", "Conversations handed to operators, by reason",
-                                       labels=["reason"])
+        handoffs = CounterMetricFamily(
+            "switchboard_handoffs",
+            "Conversations handed to operators, by reason",
+            labels=["reason"],
+        )
         for reason, n in sorted(s.handoffs.items()):
             handoffs.add_metric([reason], n)
-        breaches = CounterMetricFamily("switchboard_sla_breaches", "First responses that missed the SLA",
-                                       labels=["group"])
+        breaches = CounterMetricFamily(
+            "switchboard_sla_breaches", "First responses that missed the SLA", labels=["group"]
+        )
         for group, n in sorted(s.sla_breaches.items()):
             breaches.add_metric([group], n)
         repairs = CounterMetricFamily(
-            "switchboard_queue_repairs", "Differences between the live queue and the database "
-            "that the reconciler repaired, by kind (added, removed)", labels=["kind"])
+            "switchboard_queue_repairs",
+            "Differences between the live queue and the database "
+            "that the reconciler repaired, by kind (added, removed)",
+            labels=["kind"],
+        )
         for kind, n in sorted(s.queue_repairs.items()):
             repairs.add_metric([kind], n)
         yield from (length, oldest, by_status, messages, answers, handoffs, breaches, repairs)
@@ -119,9 +138,14 @@ RepairCounts = Callable[[], Awaitable[Mapping[str, int]]]
 
 
 class DeskMetrics:
-    def __init__(self, sessions: SessionFactory, *, queue: WaitingQueue | None = None,
-                 repairs: RepairCounts | None = None,
-                 clock: Callable[[], dt.datetime] = utcnow) -> None:
+    def __init__(
+        self,
+        sessions: SessionFactory,
+        *,
+        queue: WaitingQueue | None = None,
+        repairs: RepairCounts | None = None,
+        clock: Callable[[], dt.datetime] = utcnow,
+    ) -> None:
         self._sessions = sessions
         self._queue = queue
         self._repairs = repairs
@@ -134,29 +158,52 @@ class DeskMetrics:
         now = self._clock()
         async with self._sessions() as session:
             groups = set(await session.scalars(select(OperatorGroup.group).distinct()))
-            statuses = {status.value: n
-                        for status, n in await session.execute(
-                            select(Conversation.status, func.count()).group_by(Conversation.status))}
-            messages = {(channel.value, direction.value): n for channel, direction, n in
-                        await session.execute(
-                            select(Message.channel, Message.direction, func.count())
-                            .where(Message.private.is_(False))
-                            .group_by(Message.channel, Message.direction))}
-            answers = await session.scalar(select(func.count()).where(
-                ConversationEvent.kind == EventKind.BOT_ANSWERED)) or 0
+            statuses = {
+                status.value: n
+                for status, n in await session.execute(
+                    select(Conversation.status, func.count()).group_by(Conversation.status)
+                )
+            }
+            messages = {
+                (channel.value, direction.value): n
+                for channel, direction, n in await session.execute(
+                    select(Message.channel, Message.direction, func.count())
+                    .where(Message.private.is_(False))
+                    .group_by(Message.channel, Message.direction)
+                )
+            }
+            answers = (
+                await session.scalar(
+                    select(func.count()).where(ConversationEvent.kind == EventKind.BOT_ANSWERED)
+                )
+                or 0
+            )
             reason = ConversationEvent.data["reason"].as_string()
-            handoffs = {str(why or "unknown"): n for why, n in await session.execute(
-                select(reason, func.count()).where(ConversationEvent.kind == EventKind.HANDED_OFF)
-                .group_by(reason))}
-            breaches = {group or "": n for group, n in await session.execute(
-                select(ConversationEvent.group, func.count())
-                .where(ConversationEvent.kind == EventKind.SLA_BREACHED)
-                .group_by(ConversationEvent.group))}
+            handoffs = {
+                str(why or "unknown"): n
+                for why, n in await session.execute(
+                    select(reason, func.count())
+                    .where(ConversationEvent.kind == EventKind.HANDED_OFF)
+                    .group_by(reason)
+                )
+            }
+            breaches = {
+                group or "": n
+                for group, n in await session.execute(
+                    select(ConversationEvent.group, func.count())
+                    .where(ConversationEvent.kind == EventKind.SLA_BREACHED)
+                    .group_by(ConversationEvent.group)
+                )
+            }
             if self._queue is None:
                 waiting: Sequence[WaitingEntry] = [
-                    _Waiting(group or "", queued_at or now) for group, queued_at in await session.execute(
-                        select(Conversation.group, Conversation.queued_at)
-                        .where(Conversation.status == ConversationStatus.QUEUED))]
+                    _Waiting(group or "", queued_at or now)
+                    for group, queued_at in await session.execute(
+                        select(Conversation.group, Conversation.queued_at).where(
+                            Conversation.status == ConversationStatus.QUEUED
+                        )
+                    )
+                ]
         if self._queue is not None:
             waiting = await self._queue.waiting()
         repairs = dict(await self._repairs()) if self._repairs is not None else {}
@@ -164,10 +211,12 @@ class DeskMetrics:
         oldest: dict[str, float] = dict.fromkeys(groups, 0.0)
         for entry in waiting:
             length[entry.group] += 1
-            oldest[entry.group] = max(oldest.get(entry.group, 0.0),
-                                      (now - entry.enqueued_at).total_seconds())
-        return MetricsSnapshot(dict(length), oldest, statuses, messages, answers, handoffs, breaches,
-                               repairs)
+            oldest[entry.group] = max(
+                oldest.get(entry.group, 0.0), (now - entry.enqueued_at).total_seconds()
+            )
+        return MetricsSnapshot(
+            dict(length), oldest, statuses, messages, answers, handoffs, breaches, repairs
+        )
 
     async def render(self) -> bytes:
         snapshot = await self.snapshot()
@@ -175,10 +224,14 @@ class DeskMetrics:
         return generate_latest(self.registry)
 
 
-def metrics_handler(sessions: SessionFactory, *, queue: WaitingQueue | None = None,
-                    repairs: RepairCounts | None = None,
-                    clock: Callable[[], dt.datetime] = utcnow, token: str | None = None
-                    ) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+def metrics_handler(
+    sessions: SessionFactory,
+    *,
+    queue: WaitingQueue | None = None,
+    repairs: RepairCounts | None = None,
+    clock: Callable[[], dt.datetime] = utcnow,
+    token: str | None = None,
+) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
     """The aiohttp handler for GET /metrics, with its own registry; with `token`, only a
     scraper sending `Authorization: Bearer <token>` is answered."""
     metrics = DeskMetrics(sessions, queue=queue, repairs=repairs, clock=clock)
@@ -187,8 +240,11 @@ def metrics_handler(sessions: SessionFactory, *, queue: WaitingQueue | None = No
     async def handle(request: web.Request) -> web.StreamResponse:
         given = request.headers.get("Authorization", "").encode()
         if expected is not None and not hmac.compare_digest(given, expected):
-            return web.Response(status=401, text="metrics need a bearer token\n",
-                                headers={"WWW-Authenticate": 'Bearer realm="metrics"'})
+            return web.Response(
+                status=401,
+                text="metrics need a bearer token\n",
+                headers={"WWW-Authenticate": 'Bearer realm="metrics"'},
+            )
         try:
             body = await metrics.render()
         except (SQLAlchemyError, RedisError) as exc:

@@ -20,12 +20,12 @@ from typing import Any, get_args
 
 from aiohttp import web
 
+from admin.accounts import Accounts
 from admin.reports import PeriodError, build_report, parse_period
 from admin.reports.contents import ReportContents, gather
 from admin.reports.figures import SplitBy, WorkingTime
 from admin.reports.summary import period_name
 from admin.reports.table import COLUMNS, table_rows
-from admin.accounts import Accounts
 from admin.signin import CONSOLE_HEADERS, session_token
 from core.db import SessionFactory
 from core.models import OperatorRole
@@ -48,8 +48,14 @@ class ReportOptions:
 
 
 class ReportsPage:
-    def __init__(self, sessions: SessionFactory, calendar: WorkingTime, accounts: Accounts,
-                 options: ReportOptions, clock: Callable[[], dt.datetime]) -> None:
+    def __init__(
+        self,
+        sessions: SessionFactory,
+        calendar: WorkingTime,
+        accounts: Accounts,
+        options: ReportOptions,
+        clock: Callable[[], dt.datetime],
+    ) -> None:
         self._sessions = sessions
         self._calendar = calendar
         self._accounts = accounts
@@ -57,9 +63,11 @@ class ReportsPage:
         self._clock = clock
 
     def routes(self) -> list[web.AbstractRouteDef]:
-        return [web.get("/operator/reports", self._page),
-                web.get("/operator/reports/data", self._data),
-                web.get("/operator/reports/csv", self._csv)]
+        return [
+            web.get("/operator/reports", self._page),
+            web.get("/operator/reports/data", self._data),
+            web.get("/operator/reports/csv", self._csv),
+        ]
 
     async def _page(self, request: web.Request) -> web.StreamResponse:
         return web.FileResponse(STATIC / "reports.html", headers=CONSOLE_HEADERS)
@@ -86,29 +94,50 @@ class ReportsPage:
         except PeriodError as bad:
             return web.json_response({"error": bad.describe(language)}, status=400)
         now = self._clock()
-        report = await build_report(self._sessions, self._calendar, words, language=language,
-                                    now=now, recontact_days=self._options.recontact_days,
-                                    settle_window=self._options.settle_window)
+        report = await build_report(
+            self._sessions,
+            self._calendar,
+            words,
+            language=language,
+            now=now,
+            recontact_days=self._options.recontact_days,
+            settle_window=self._options.settle_window,
+        )
         contents = report.contents
         splits = {"channel": _rows(contents)}
         for by in SPLITS[1:]:
             splits[by] = _rows(await self._gather(words, by, now))
         period = contents.period
-        return web.json_response({
-            "period": {"words": words, "name": period_name(period.label, language),
-                       "start": period.start.isoformat(), "end": period.end.isoformat(),
-                       "zone": period.zone.key},
-            "summary": report.text.splitlines(),
-            "total": _values(table_rows(contents)[-1]),
-            "bot_pending": contents.total.bot_pending,
-            "splits": splits,
-            "days": [{"date": d.date.isoformat(), "conversations": sum(d.volume.values()),
-                      "frt_median_min": None if d.frt_median is None
-                      else round(d.frt_median.total_seconds() / 60, 1),
-                      "sla_pct": None if d.sla_compliance is None else round(d.sla_compliance * 100, 1)}
-                     for d in contents.days],
-            "chart": "data:image/png;base64," + base64.b64encode(report.png).decode(),
-        }, headers={"Cache-Control": "no-store"})
+        return web.json_response(
+            {
+                "period": {
+                    "words": words,
+                    "name": period_name(period.label, language),
+                    "start": period.start.isoformat(),
+                    "end": period.end.isoformat(),
+                    "zone": period.zone.key,
+                },
+                "summary": report.text.splitlines(),
+                "total": _values(table_rows(contents)[-1]),
+                "bot_pending": contents.total.bot_pending,
+                "splits": splits,
+                "days": [
+                    {
+                        "date": d.date.isoformat(),
+                        "conversations": sum(d.volume.values()),
+                        "frt_median_min": None
+                        if d.frt_median is None
+                        else round(d.frt_median.total_seconds() / 60, 1),
+                        "sla_pct": None
+                        if d.sla_compliance is None
+                        else round(d.sla_compliance * 100, 1),
+                    }
+                    for d in contents.days
+                ],
+                "chart": "data:image/png;base64," + base64.b64encode(report.png).decode(),
+            },
+            headers={"Cache-Control": "no-store"},
+        )
 
     async def _csv(self, request: web.Request) -> web.Response:
         if not await self._is_admin(request):
@@ -127,16 +156,28 @@ class ReportsPage:
         for row in table_rows(contents):
             writer.writerow({key: "" if value is None else value for key, value in row.items()})
         name = f"report-{words.replace('..', '_')}-{by}.csv"
-        return web.Response(body=out.getvalue().encode("utf-8-sig"),   # Excel reads UTF-8 with a BOM
-                            content_type="text/csv", charset="utf-8", headers={
-                                "Content-Disposition": f'attachment; filename="{name}"',
-                                "Cache-Control": "no-store"})
+        return web.Response(
+            body=out.getvalue().encode("utf-8-sig"),  # Excel reads UTF-8 with a BOM
+            content_type="text/csv",
+            charset="utf-8",
+            headers={
+                "Content-Disposition": f'attachment; filename="{name}"',
+                "Cache-Control": "no-store",
+            },
+        )
 
     async def _gather(self, words: str, by: str, now: dt.datetime) -> ReportContents:
         period = parse_period(words, self._calendar.zone, now)
-        return await gather(self._sessions, self._calendar, period, now=now,
-                            recontact_days=self._options.recontact_days, split_by=by,  # type: ignore[arg-type]
-                            gaps=_no_gaps, settle_window=self._options.settle_window)
+        return await gather(
+            self._sessions,
+            self._calendar,
+            period,
+            now=now,
+            recontact_days=self._options.recontact_days,
+            split_by=by,  # type: ignore[arg-type]
+            gaps=_no_gaps,
+            settle_window=self._options.settle_window,
+        )
 
 
 async def _no_gaps(_period: Any) -> list[Any]:

@@ -21,8 +21,14 @@ from admin.accounts import Accounts, LinkPurpose, PasswordRejected
 from admin.accounts.passwords import MAX_PASSWORD
 from channels.web import same_origin
 
-__all__ = ["CONSOLE_HEADERS", "SESSION_COOKIE", "SignInRoutes", "address", "language",
-           "session_token"]
+__all__ = [
+    "CONSOLE_HEADERS",
+    "SESSION_COOKIE",
+    "SignInRoutes",
+    "address",
+    "language",
+    "session_token",
+]
 
 log = logging.getLogger(__name__)
 
@@ -32,29 +38,46 @@ MAX_FORM = 4096
 CONSOLE_HEADERS = {
     "Cache-Control": "no-store",
     "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; connect-src 'self'; "
-                               "base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
+    "base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
     "X-Frame-Options": "DENY",
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "no-referrer",
 }
 TEXTS = {
-    "ru": {"link_title": "Вход в консоль", "link_button": "Войти как {name}",
-           "invite_title": "Приглашение в консоль", "invite_intro": "{name}, задайте пароль для входа.",
-           "login": "Логин: {login}", "password": "Пароль", "repeat": "Пароль ещё раз",
-           "invite_button": "Сохранить и войти", "gone": "Ссылка недействительна: она устарела или "
-           "уже использована. Попросите новую у администратора или командой /login в боте.",
-           "mismatch": "Пароли не совпадают.", "password_short": "Пароль короче 10 символов.",
-           "password_long": "Пароль длиннее 256 символов.",
-           "password_weak": "Пароль слишком простой.", "refused": "Запрос с чужого сайта отклонён."},
-    "en": {"link_title": "Console sign-in", "link_button": "Sign in as {name}",
-           "invite_title": "Console invitation", "invite_intro": "{name}, choose a password.",
-           "login": "Login: {login}", "password": "Password", "repeat": "Password again",
-           "invite_button": "Save and sign in", "gone": "This link is no longer valid: it expired "
-           "or was used. Ask an admin for a new one, or send /login to the admin bot.",
-           "mismatch": "The passwords differ.", "password_short": "The password is shorter than 10 "
-           "characters.", "password_long": "The password is longer than 256 characters.",
-           "password_weak": "The password is too simple.",
-           "refused": "A request from another site was refused."},
+    "ru": {
+        "link_title": "Вход в консоль",
+        "link_button": "Войти как {name}",
+        "invite_title": "Приглашение в консоль",
+        "invite_intro": "{name}, задайте пароль для входа.",
+        "login": "Логин: {login}",
+        "password": "Пароль",
+        "repeat": "Пароль ещё раз",
+        "invite_button": "Сохранить и войти",
+        "gone": "Ссылка недействительна: она устарела или "
+        "уже использована. Попросите новую у администратора или командой /login в боте.",
+        "mismatch": "Пароли не совпадают.",
+        "password_short": "Пароль короче 10 символов.",
+        "password_long": "Пароль длиннее 256 символов.",
+        "password_weak": "Пароль слишком простой.",
+        "refused": "Запрос с чужого сайта отклонён.",
+    },
+    "en": {
+        "link_title": "Console sign-in",
+        "link_button": "Sign in as {name}",
+        "invite_title": "Console invitation",
+        "invite_intro": "{name}, choose a password.",
+        "login": "Login: {login}",
+        "password": "Password",
+        "repeat": "Password again",
+        "invite_button": "Save and sign in",
+        "gone": "This link is no longer valid: it expired "
+        "or was used. Ask an admin for a new one, or send /login to the admin bot.",
+        "mismatch": "The passwords differ.",
+        "password_short": "The password is shorter than 10 characters.",
+        "password_long": "The password is longer than 256 characters.",
+        "password_weak": "The password is too simple.",
+        "refused": "A request from another site was refused.",
+    },
 }
 
 
@@ -75,17 +98,21 @@ def language(request: web.Request) -> str:
 
 
 class SignInRoutes:
-    def __init__(self, accounts: Accounts, *, on_sign_out: Callable[[str], Awaitable[None]]) -> None:
+    def __init__(
+        self, accounts: Accounts, *, on_sign_out: Callable[[str], Awaitable[None]]
+    ) -> None:
         self._accounts = accounts
         self._on_sign_out = on_sign_out
 
     def routes(self) -> list[web.AbstractRouteDef]:
-        return [web.post("/operator/login", self._login),
-                web.post("/operator/logout", self._logout),
-                web.get("/operator/link/{token}", self._link_page),
-                web.post("/operator/link/{token}", self._link),
-                web.get("/operator/invite/{token}", self._invite_page),
-                web.post("/operator/invite/{token}", self._invite)]
+        return [
+            web.post("/operator/login", self._login),
+            web.post("/operator/logout", self._logout),
+            web.get("/operator/link/{token}", self._link_page),
+            web.post("/operator/link/{token}", self._link),
+            web.get("/operator/invite/{token}", self._invite_page),
+            web.post("/operator/invite/{token}", self._invite),
+        ]
 
     async def _login(self, request: web.Request) -> web.StreamResponse:
         """`{"login", "password"}` (JSON or a form) → 200 with the cookie, 401, or 429 with
@@ -98,8 +125,11 @@ class SignInRoutes:
         outcome = await self._accounts.sign_in(login, password, address(request))
         if outcome.operator is None or outcome.token is None:
             if outcome.retry_after:
-                return _json({"error": "throttled", "retry_after": outcome.retry_after}, 429,
-                             {"Retry-After": str(outcome.retry_after)})
+                return _json(
+                    {"error": "throttled", "retry_after": outcome.retry_after},
+                    429,
+                    {"Retry-After": str(outcome.retry_after)},
+                )
             return _json({"error": "wrong_password"}, 401)
         response = _json({"operator": {"id": outcome.operator.id, "name": outcome.operator.name}})
         self._set_cookie(response, request, outcome.token)
@@ -120,36 +150,48 @@ class SignInRoutes:
         operator = await self._accounts.links.peek(request.match_info["token"], LinkPurpose.SIGN_IN)
         if operator is None:
             return _page(lang, "link_title", f"<p>{_t(lang, 'gone')}</p>", status=410)
-        return _page(lang, "link_title", '<form method="post" class="login-form">'
-                     f'<button type="submit" class="primary">'
-                     f'{_t(lang, "link_button", name=operator.name)}</button></form>')
+        return _page(
+            lang,
+            "link_title",
+            '<form method="post" class="login-form">'
+            f'<button type="submit" class="primary">'
+            f"{_t(lang, 'link_button', name=operator.name)}</button></form>",
+        )
 
     async def _link(self, request: web.Request) -> web.StreamResponse:
         _same_origin_only(request)
-        outcome = await self._accounts.sign_in_with_link(request.match_info["token"],
-                                                         address(request))
+        outcome = await self._accounts.sign_in_with_link(
+            request.match_info["token"], address(request)
+        )
         if outcome.token is None:
             lang = language(request)
             return _page(lang, "link_title", f"<p>{_t(lang, 'gone')}</p>", status=410)
         return self._signed_in(request, outcome.token)
 
-    async def _invite_page(self, request: web.Request, error: str | None = None) -> web.StreamResponse:
+    async def _invite_page(
+        self, request: web.Request, error: str | None = None
+    ) -> web.StreamResponse:
         lang = language(request)
         operator = await self._accounts.links.peek(request.match_info["token"], LinkPurpose.INVITE)
         if operator is None:
             return _page(lang, "invite_title", f"<p>{_t(lang, 'gone')}</p>", status=410)
         problem = f'<p class="login-error">{_t(lang, error)}</p>' if error else ""
-        return _page(lang, "invite_title", (
-            f'<form method="post" class="login-form"><p>{_t(lang, "invite_intro", name=operator.name)}'
-            f'</p><p>{_t(lang, "login", login=operator.login or "")}</p>'
-            f'<input type="hidden" name="login" value="{html.escape(operator.login or "")}" '
-            'autocomplete="username">'
-            f'<label><span>{_t(lang, "password")}</span><input name="password" type="password" '
-            f'required minlength="10" maxlength="{MAX_PASSWORD}" autocomplete="new-password"></label>'
-            f'<label><span>{_t(lang, "repeat")}</span><input name="repeat" type="password" required '
-            f'maxlength="{MAX_PASSWORD}" autocomplete="new-password"></label>{problem}'
-            f'<button type="submit" class="primary">{_t(lang, "invite_button")}</button></form>'),
-            status=422 if error else 200)
+        return _page(
+            lang,
+            "invite_title",
+            (
+                f'<form method="post" class="login-form"><p>{_t(lang, "invite_intro", name=operator.name)}'
+                f"</p><p>{_t(lang, 'login', login=operator.login or '')}</p>"
+                f'<input type="hidden" name="login" value="{html.escape(operator.login or "")}" '
+                'autocomplete="username">'
+                f'<label><span>{_t(lang, "password")}</span><input name="password" type="password" '
+                f'required minlength="10" maxlength="{MAX_PASSWORD}" autocomplete="new-password"></label>'
+                f'<label><span>{_t(lang, "repeat")}</span><input name="repeat" type="password" required '
+                f'maxlength="{MAX_PASSWORD}" autocomplete="new-password"></label>{problem}'
+                f'<button type="submit" class="primary">{_t(lang, "invite_button")}</button></form>'
+            ),
+            status=422 if error else 200,
+        )
 
     async def _invite(self, request: web.Request) -> web.StreamResponse:
         _same_origin_only(request)
@@ -158,8 +200,9 @@ class SignInRoutes:
         if password != fields.get("repeat", ""):
             return await self._invite_page(request, "mismatch")
         try:
-            outcome = await self._accounts.accept_invite(request.match_info["token"], password,
-                                                         address(request))
+            outcome = await self._accounts.accept_invite(
+                request.match_info["token"], password, address(request)
+            )
         except PasswordRejected as rejected:
             return await self._invite_page(request, rejected.key)
         if outcome.token is None:
@@ -173,9 +216,15 @@ class SignInRoutes:
         return response
 
     def _set_cookie(self, response: web.StreamResponse, request: web.Request, token: str) -> None:
-        response.set_cookie(SESSION_COOKIE, token, path=COOKIE_PATH, httponly=True,
-                            samesite="Strict", secure=request.secure,
-                            max_age=int(self._accounts.console.ttl.total_seconds()))
+        response.set_cookie(
+            SESSION_COOKIE,
+            token,
+            path=COOKIE_PATH,
+            httponly=True,
+            samesite="Strict",
+            secure=request.secure,
+            max_age=int(self._accounts.console.ttl.total_seconds()),
+        )
 
 
 def _same_origin_only(request: web.Request) -> None:
@@ -189,7 +238,7 @@ async def _fields(request: web.Request) -> dict[str, str]:
         raise web.HTTPRequestEntityTooLarge(max_size=MAX_FORM, actual_size=request.content_length)
     try:
         if request.content_type == "application/json":
-            data = json.loads((await request.content.read(MAX_FORM + 1))[:MAX_FORM + 1] or b"{}")
+            data = json.loads((await request.content.read(MAX_FORM + 1))[: MAX_FORM + 1] or b"{}")
             if not isinstance(data, dict):
                 return {}
             return {k: v for k, v in data.items() if isinstance(v, str)}
@@ -209,9 +258,15 @@ def _t(lang: str, key: str, **values: str) -> str:
 
 def _page(lang: str, title_key: str, body: str, *, status: int = 200) -> web.Response:
     title = _t(lang, title_key)
-    return web.Response(status=status, content_type="text/html", headers=CONSOLE_HEADERS, text=(
-        f'<!doctype html><html lang="{lang}"><head><meta charset="utf-8">'
-        '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        f'<title>Switchboard · {title}</title>'
-        '<link rel="stylesheet" href="/static/operator/console.css"></head>'
-        f'<body><div class="login"><h1>Switchboard</h1><p>{title}</p>{body}</div></body></html>'))
+    return web.Response(
+        status=status,
+        content_type="text/html",
+        headers=CONSOLE_HEADERS,
+        text=(
+            f'<!doctype html><html lang="{lang}"><head><meta charset="utf-8">'
+            '<meta name="viewport" content="width=device-width, initial-scale=1">'
+            f"<title>Switchboard · {title}</title>"
+            '<link rel="stylesheet" href="/static/operator/console.css"></head>'
+            f'<body><div class="login"><h1>Switchboard</h1><p>{title}</p>{body}</div></body></html>'
+        ),
+    )

@@ -11,26 +11,45 @@ from kb.articles import AnswerStyle
 __all__ = ["Suggestion", "suggest"]
 
 SUGGESTED = 3
-MIN_SCORE = 0.2    # below this the article is about something else
+MIN_SCORE = 0.2  # below this the article is about something else
 
 
 @dataclass(frozen=True, slots=True)
 class Suggestion:
     article_id: str
     title: str
-    answer: str      # in the style of the conversation's channel (short for messengers)
+    answer: str  # in the style of the conversation's channel (short for messengers)
     score: float
 
 
-def suggest(desk: OperatorDesk, conversation: ConversationView,
-            limit: int = SUGGESTED) -> list[Suggestion]:
+def suggest(
+    desk: OperatorDesk, conversation: ConversationView, limit: int = SUGGESTED
+) -> list[Suggestion]:
     """Articles for the client's last words in this conversation (none when there are none)."""
-    question = next((m.text for m in reversed(conversation.messages)
-                     if m.author == "client" and not m.private and m.text.strip()), "")
+    question = next(
+        (
+            m.text
+            for m in reversed(conversation.messages)
+            if m.author == "client" and not m.private and m.text.strip()
+        ),
+        "",
+    )
     if not question:
         return []
-    style: AnswerStyle = ("short" if conversation.channel in ("telegram", "vk")
-                          else "email" if conversation.channel == "email" else "chat")
-    return [Suggestion(hit.article.id, hit.article.title or hit.article.id,
-                       hit.article.answer_for(style), round(hit.score, 3))
-            for hit in desk.search_kb(question, limit=limit) if hit.score >= MIN_SCORE]
+    style: AnswerStyle = (
+        "short"
+        if conversation.channel in ("telegram", "vk")
+        else "email"
+        if conversation.channel == "email"
+        else "chat"
+    )
+    return [
+        Suggestion(
+            hit.article.id,
+            hit.article.title or hit.article.id,
+            hit.article.answer_for(style),
+            round(hit.score, 3),
+        )
+        for hit in desk.search_kb(question, limit=limit)
+        if hit.score >= MIN_SCORE
+    ]

@@ -44,9 +44,9 @@ from admin.desk import ConversationView, DeskError, OperatorDesk, QueueView
 from admin.macros import Macros
 from admin.signin import CONSOLE_HEADERS, SignInRoutes, session_token
 from admin.suggestions import suggest
+from channels.web import same_origin
 from core.events import DeskFeed
 from core.models import Operator, OperatorRole
-from channels.web import same_origin
 
 __all__ = ["OperatorConsole"]
 
@@ -54,14 +54,26 @@ log = logging.getLogger(__name__)
 
 STATIC = Path(__file__).with_name("console_static")
 HEARTBEAT_EVERY = 30.0
-REFRESH_PAUSE = 0.15        # notices arriving together cause one refresh
+REFRESH_PAUSE = 0.15  # notices arriving together cause one refresh
 FEED_RETRY = 2.0
 MAX_TEXT = 20000
 CLOSE_WAIT = 2.0
 UNAUTHORIZED, DISABLED = 4401, 4403
 VIEWS: tuple[QueueView, ...] = ("waiting", "mine", "breaching")
-COMMANDS = frozenset({"queue", "next", "open", "take", "reply", "note", "close",
-                      "macros", "macro_save", "macro_delete"})
+COMMANDS = frozenset(
+    {
+        "queue",
+        "next",
+        "open",
+        "take",
+        "reply",
+        "note",
+        "close",
+        "macros",
+        "macro_save",
+        "macro_delete",
+    }
+)
 _SHOWN_ATTACHMENT_FIELDS = ("kind", "name", "size", "mime")
 
 
@@ -86,8 +98,9 @@ class _Session:
 
 
 class OperatorConsole:
-    def __init__(self, desk: OperatorDesk, feed: DeskFeed, accounts: Accounts, *,
-                 macros: Macros) -> None:
+    def __init__(
+        self, desk: OperatorDesk, feed: DeskFeed, accounts: Accounts, *, macros: Macros
+    ) -> None:
         self._desk = desk
         self._macros = macros
         self._feed = feed
@@ -96,22 +109,33 @@ class OperatorConsole:
         self._open: set[_Session] = set()
 
     def routes(self) -> list[web.AbstractRouteDef]:
-        return [web.get("/operator", self._page), web.get("/operator/login", self._page),
-                web.get("/operator/ws", self._socket), *self._signin.routes(),
-                web.static("/static/operator", STATIC)]
+        return [
+            web.get("/operator", self._page),
+            web.get("/operator/login", self._page),
+            web.get("/operator/ws", self._socket),
+            *self._signin.routes(),
+            web.static("/static/operator", STATIC),
+        ]
 
     async def aclose(self) -> None:
         """Close every console socket (on shutdown: otherwise the server waits for them)."""
-        await asyncio.gather(*(state.ws.close(code=1001, message=b"server shutdown")
-                               for state in list(self._open)), return_exceptions=True)
+        await asyncio.gather(
+            *(state.ws.close(code=1001, message=b"server shutdown") for state in list(self._open)),
+            return_exceptions=True,
+        )
 
     async def _page(self, request: web.Request) -> web.StreamResponse:
         return web.FileResponse(STATIC / "index.html", headers=CONSOLE_HEADERS)
 
     async def _signed_out(self, token: str) -> None:
-        await asyncio.gather(*(_refuse(state.ws, UNAUTHORIZED, "unauthorized", "signed out")
-                               for state in list(self._open) if state.token == token),
-                             return_exceptions=True)
+        await asyncio.gather(
+            *(
+                _refuse(state.ws, UNAUTHORIZED, "unauthorized", "signed out")
+                for state in list(self._open)
+                if state.token == token
+            ),
+            return_exceptions=True,
+        )
 
     async def _socket(self, request: web.Request) -> web.StreamResponse:
         if not same_origin(request):
@@ -132,12 +156,25 @@ class OperatorConsole:
             return ws
         state = _Session(operator=operator, language=language, ws=ws, token=token)
         self._open.add(state)
-        helpers = [asyncio.create_task(work(state))
-                   for work in (self._follow, self._refresh, self._heartbeat)]
+        helpers = [
+            asyncio.create_task(work(state))
+            for work in (self._follow, self._refresh, self._heartbeat)
+        ]
         try:
-            await _push(ws, {"type": "hello", "operator": {
-                "id": operator.id, "name": operator.name, "groups": operator.group_names,
-                "capacity": operator.capacity, "language": language, "role": operator.role.value}})
+            await _push(
+                ws,
+                {
+                    "type": "hello",
+                    "operator": {
+                        "id": operator.id,
+                        "name": operator.name,
+                        "groups": operator.group_names,
+                        "capacity": operator.capacity,
+                        "language": language,
+                        "role": operator.role.value,
+                    },
+                },
+            )
             await self._command(state, {"cmd": "queue"})
             await self._command(state, {"cmd": "macros"})
             async for frame in ws:
@@ -161,17 +198,33 @@ class OperatorConsole:
             cmd = request["cmd"]
             await self._run(state, request)
         except _BadCommand as bad:
-            await _push(state.ws, {"type": "error", "code": bad.code, "error": str(bad),
-                                   "cmd": cmd})
+            await _push(
+                state.ws, {"type": "error", "code": bad.code, "error": str(bad), "cmd": cmd}
+            )
         except DeskError as refused:
-            await _push(state.ws, {"type": "error", "code": "desk", "key": refused.key,
-                                   "error": refused.text(state.language), "cmd": cmd})
+            await _push(
+                state.ws,
+                {
+                    "type": "error",
+                    "code": "desk",
+                    "key": refused.key,
+                    "error": refused.text(state.language),
+                    "cmd": cmd,
+                },
+            )
         except PermissionError:
             await _refuse(state.ws, DISABLED, "disabled", "this operator was disabled")
         except Exception:
             log.exception("console command %r of operator %s failed", cmd, state.operator.id)
-            await _push(state.ws, {"type": "error", "code": "failed", "cmd": cmd,
-                                   "error": "the command failed on the server; it is logged"})
+            await _push(
+                state.ws,
+                {
+                    "type": "error",
+                    "code": "failed",
+                    "cmd": cmd,
+                    "error": "the command failed on the server; it is logged",
+                },
+            )
 
     async def _run(self, state: _Session, request: Mapping[str, Any]) -> None:
         desk, me, cmd = self._desk, state.operator.id, request["cmd"]
@@ -200,8 +253,9 @@ class OperatorConsole:
         elif cmd in ("reply", "note"):
             text = request.get("text")
             if not isinstance(text, str) or len(text) > MAX_TEXT:
-                raise _BadCommand("bad_request",
-                                  f"text must be a string of at most {MAX_TEXT} characters")
+                raise _BadCommand(
+                    "bad_request", f"text must be a string of at most {MAX_TEXT} characters"
+                )
             if cmd == "reply":
                 await desk.reply(me, conversation_id, text)
             else:
@@ -219,31 +273,50 @@ class OperatorConsole:
             title, text = request.get("title"), request.get("text")
             if not isinstance(title, str) or not isinstance(text, str):
                 raise _BadCommand("bad_request", "title and text must be strings")
-            await self._macros.save(me, title, text, shared=bool(request.get("shared")) and _is_admin(state))
+            await self._macros.save(
+                me, title, text, shared=bool(request.get("shared")) and _is_admin(state)
+            )
         elif cmd == "macro_delete":
             macro_id = request.get("macro_id")
             if isinstance(macro_id, bool) or not isinstance(macro_id, int):
                 raise _BadCommand("bad_request", "macro_id must be an integer")
             await self._macros.remove(me, macro_id, admin=_is_admin(state))
         macros = await self._macros.visible(me)
-        await _push(state.ws, {"type": "macros", "macros": [dataclasses.asdict(m) for m in macros],
-                               "admin": _is_admin(state)})
+        await _push(
+            state.ws,
+            {
+                "type": "macros",
+                "macros": [dataclasses.asdict(m) for m in macros],
+                "admin": _is_admin(state),
+            },
+        )
 
-    async def _show(self, state: _Session, conversation: ConversationView, *,
-                    live: bool = False) -> None:
+    async def _show(
+        self, state: _Session, conversation: ConversationView, *, live: bool = False
+    ) -> None:
         state.open_id = conversation.id
         payload = _plain(conversation)
         for message in payload["messages"]:
-            message["attachments"] = [{k: v for k, v in a.items() if k in _SHOWN_ATTACHMENT_FIELDS}
-                                      for a in message["attachments"]]
+            message["attachments"] = [
+                {k: v for k, v in a.items() if k in _SHOWN_ATTACHMENT_FIELDS}
+                for a in message["attachments"]
+            ]
         payload["mine"] = conversation.operator_id == state.operator.id
         payload["suggestions"] = [dataclasses.asdict(s) for s in suggest(self._desk, conversation)]
         await _push(state.ws, {"type": "conversation", "conversation": payload, "live": live})
 
     async def _send_queue(self, state: _Session, *, live: bool = False) -> None:
         rows = await self._desk.queue(state.operator.id, state.view)
-        await _push(state.ws, {"type": "queue", "view": state.view, "now": dt.datetime.now(dt.UTC),
-                               "rows": [_plain(row) for row in rows], "live": live})
+        await _push(
+            state.ws,
+            {
+                "type": "queue",
+                "view": state.view,
+                "now": dt.datetime.now(dt.UTC),
+                "rows": [_plain(row) for row in rows],
+                "live": live,
+            },
+        )
 
     # -- live updates ---------------------------------------------------------------------
 

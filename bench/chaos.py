@@ -32,9 +32,15 @@ def main() -> None:
     args = parser.parse_args()
     if args.telegram + args.web > 20_000 or args.visitors > 1000:
         parser.error("bounded: at most 20000 messages and 1000 visitors")
-    report = asyncio.run(run_chaos(telegram_messages=args.telegram, web_visitors=args.visitors,
-                                   web_messages=args.web, kill_every=args.kill_every,
-                                   rate=args.rate))
+    report = asyncio.run(
+        run_chaos(
+            telegram_messages=args.telegram,
+            web_visitors=args.visitors,
+            web_messages=args.web,
+            kill_every=args.kill_every,
+            rate=args.rate,
+        )
+    )
     print("\n".join(report.lines()))
 
 

@@ -43,16 +43,23 @@ from kb.text import forget_tokens  # noqa: E402
 from kb.vector_store import VectorStore  # noqa: E402
 
 OOS_LABELS = {"", "oos", "out_of_scope"}
-DATA = next((d for d in (REPO.parent / "shared" / "data", REPO.parents[1] / "shared" / "data")
-             if d.is_dir()), REPO.parent / "shared" / "data")
+DATA = next(
+    (
+        d
+        for d in (REPO.parent / "shared" / "data", REPO.parents[1] / "shared" / "data")
+        if d.is_dir()
+    ),
+    REPO.parent / "shared" / "data",
+)
 """The shared data sets, beside the checkout (or beside the folder of work trees)."""
 RECALL_POINTS = (0.3, 0.5, 0.7)
 
 
 def read_pairs(path: Path) -> list[tuple[str, str]]:
     with path.open(encoding="utf-8-sig", newline="") as handle:
-        return [(row["text"], (row.get("category") or "").strip())
-                for row in csv.DictReader(handle)]
+        return [
+            (row["text"], (row.get("category") or "").strip()) for row in csv.DictReader(handle)
+        ]
 
 
 def rss_mb() -> float:
@@ -67,8 +74,12 @@ def articles_from(pairs: list[tuple[str, str]], categories: set[str]) -> list[Ar
     for text, category in pairs:
         if category in categories:
             grouped[category].append(text)
-    return [Article(id=c, title="", answer=f"answer for {c}", questions=tuple(q), category=c,
-                    language="en") for c, q in sorted(grouped.items())]
+    return [
+        Article(
+            id=c, title="", answer=f"answer for {c}", questions=tuple(q), category=c, language="en"
+        )
+        for c, q in sorted(grouped.items())
+    ]
 
 
 def perturb(text: str, rng: random.Random) -> str:
@@ -81,7 +92,7 @@ def perturb(text: str, rng: random.Random) -> str:
             continue
         if roll < 0.25 and len(word) > 3:
             i = rng.randrange(len(word) - 1)
-            word = word[:i] + word[i + 1] + word[i] + word[i + 2:]
+            word = word[:i] + word[i + 1] + word[i] + word[i + 2 :]
         out.append(word)
     return " ".join(out) or text
 
@@ -91,8 +102,11 @@ def synthesise(articles: list[Article], variants: int, rng: random.Random) -> li
     copy-specific product word, so copies are distinct articles."""
     base = sum(len(a.questions) for a in articles)
     copies = max(1, math.ceil(variants / base))
-    vocabulary = [f"{rng.choice('bcdfgklmnprstvz')}{rng.choice('aeiou')}{rng.choice('nrstlx')}"
-                  f"{rng.randrange(10, 99)}" for _ in range(copies)]
+    vocabulary = [
+        f"{rng.choice('bcdfgklmnprstvz')}{rng.choice('aeiou')}{rng.choice('nrstlx')}"
+        f"{rng.randrange(10, 99)}"
+        for _ in range(copies)
+    ]
     out: list[Article] = []
     total = 0
     for c in range(copies):
@@ -100,8 +114,16 @@ def synthesise(articles: list[Article], variants: int, rng: random.Random) -> li
             if total >= variants:
                 return out
             questions = tuple(f"{perturb(q, rng)} {vocabulary[c]}" for q in a.questions)
-            out.append(Article(id=f"{a.id}~{c}", title="", answer=a.answer,
-                               questions=questions, category=a.category, language="en"))
+            out.append(
+                Article(
+                    id=f"{a.id}~{c}",
+                    title="",
+                    answer=a.answer,
+                    questions=questions,
+                    category=a.category,
+                    language="en",
+                )
+            )
             total += len(questions)
     return out
 
@@ -115,34 +137,47 @@ def progress_bar(done: int, total: int) -> None:
     sys.stderr.flush()
 
 
-def timed_build(articles: list[Article], calibration: Calibration, directory: Path
-                ) -> tuple[KnowledgeIndex, float, float]:
+def timed_build(
+    articles: list[Article], calibration: Calibration, directory: Path
+) -> tuple[KnowledgeIndex, float, float]:
     """The index with its meaning vectors kept in `directory` (empty: a cold import, with a
     progress bar; filled: a rebuild, reading them back), its build's wall time and CPU time
     (the machine may be shared)."""
     forget_tokens()
     wall, cpu = time.perf_counter(), time.process_time()
-    index = KnowledgeIndex.build(articles, calibration,
-                                 vectors=VectorStore(sentence_encoder(), directory),
-                                 progress=progress_bar)
+    index = KnowledgeIndex.build(
+        articles,
+        calibration,
+        vectors=VectorStore(sentence_encoder(), directory),
+        progress=progress_bar,
+    )
     return index, time.perf_counter() - wall, time.process_time() - cpu
 
 
-def speed(label: str, articles: list[Article], calibration: Calibration, questions: list[str],
-          queries: int, rng: random.Random) -> None:
+def speed(
+    label: str,
+    articles: list[Article],
+    calibration: Calibration,
+    questions: list[str],
+    queries: int,
+    rng: random.Random,
+) -> None:
     """Cold import, rebuild from the stored vectors, and single-query latency."""
     with tempfile.TemporaryDirectory() as directory:
         _, cold, cold_cpu = timed_build(articles, calibration, Path(directory))
         index, rebuilt, rebuilt_cpu = timed_build(articles, calibration, Path(directory))
     p50, p99, p99_cpu = latency(index, questions, queries, rng)
-    print(f"  {index.variant_count} variants ({label}): cold import {cold:.1f} s "
-          f"({cold_cpu:.1f} s CPU), rebuild from stored vectors {rebuilt:.2f} s "
-          f"({rebuilt_cpu:.2f} s CPU); single query, encoder included, p50 {p50:.2f} ms "
-          f"p99 {p99:.2f} ms ({p99_cpu:.2f} ms CPU); RSS {rss_mb():.0f} MB")
+    print(
+        f"  {index.variant_count} variants ({label}): cold import {cold:.1f} s "
+        f"({cold_cpu:.1f} s CPU), rebuild from stored vectors {rebuilt:.2f} s "
+        f"({rebuilt_cpu:.2f} s CPU); single query, encoder included, p50 {p50:.2f} ms "
+        f"p99 {p99:.2f} ms ({p99_cpu:.2f} ms CPU); RSS {rss_mb():.0f} MB"
+    )
 
 
-def latency(index: KnowledgeIndex, questions: list[str], n: int, rng: random.Random
-            ) -> tuple[float, float, float]:
+def latency(
+    index: KnowledgeIndex, questions: list[str], n: int, rng: random.Random
+) -> tuple[float, float, float]:
     """Single-query decide() latency: p50 and p99 wall time, and p99 CPU time (on a shared
     machine the wall-time tail is mostly waiting for a CPU), in milliseconds."""
     sample = [rng.choice(questions) for _ in range(n)]
@@ -161,13 +196,16 @@ def latency(index: KnowledgeIndex, questions: list[str], n: int, rng: random.Ran
 
 
 def show(label: str, result: Evaluation) -> None:
-    print(f"  {label}: in-scope accuracy {result.in_scope_accuracy:.1%}, "
-          f"out-of-scope recall {result.out_of_scope_recall:.1%}, "
-          f"out-of-scope precision {result.out_of_scope_precision:.1%}")
+    print(
+        f"  {label}: in-scope accuracy {result.in_scope_accuracy:.1%}, "
+        f"out-of-scope recall {result.out_of_scope_recall:.1%}, "
+        f"out-of-scope precision {result.out_of_scope_precision:.1%}"
+    )
 
 
-def accuracy_at_recall(confidence: np.ndarray, right: np.ndarray, oos: np.ndarray
-                       ) -> dict[float, float]:
+def accuracy_at_recall(
+    confidence: np.ndarray, right: np.ndarray, oos: np.ndarray
+) -> dict[float, float]:
     """In-scope accuracy when the hand-off threshold is set (on the test set itself) to hand
     off 30/50/70 % of out-of-scope questions: compares rankers at equal operating points."""
     out = {}
@@ -177,16 +215,18 @@ def accuracy_at_recall(confidence: np.ndarray, right: np.ndarray, oos: np.ndarra
     return out
 
 
-def baseline_curve(train: list[Article], questions: list[str], gold: np.ndarray, oos: np.ndarray
-                   ) -> dict[float, float]:
+def baseline_curve(
+    train: list[Article], questions: list[str], gold: np.ndarray, oos: np.ndarray
+) -> dict[float, float]:
     """The reference: word+char TF-IDF, a logistic-regression classifier, a max-probability
     threshold."""
     proba, right = baseline_scores(train, questions, gold)
     return accuracy_at_recall(proba.max(axis=1), right, oos)
 
 
-def baseline_scores(train: list[Article], questions: list[str], gold: np.ndarray
-                    ) -> tuple[np.ndarray, np.ndarray]:
+def baseline_scores(
+    train: list[Article], questions: list[str], gold: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     """Class probabilities of the word+char TF-IDF logistic regression, and whether its
     first choice is right."""
     from scipy.sparse import hstack
@@ -204,8 +244,9 @@ def baseline_scores(train: list[Article], questions: list[str], gold: np.ndarray
     return proba, model.classes_[proba.argmax(axis=1)] == gold
 
 
-def our_curve(index: KnowledgeIndex, questions: list[str], gold: np.ndarray, oos: np.ndarray
-              ) -> dict[float, float]:
+def our_curve(
+    index: KnowledgeIndex, questions: list[str], gold: np.ndarray, oos: np.ndarray
+) -> dict[float, float]:
     scores = index.scores(questions)
     assert scores is not None
     features = index.features(scores)
@@ -215,8 +256,9 @@ def our_curve(index: KnowledgeIndex, questions: list[str], gold: np.ndarray, oos
     return accuracy_at_recall(confidence, right, oos)
 
 
-def ru_folds(path: Path, holdout: float, seed: int
-             ) -> list[tuple[list[Article], list[str], list[str | None]]]:
+def ru_folds(
+    path: Path, holdout: float, seed: int
+) -> list[tuple[list[Article], list[str], list[str | None]]]:
     """The ru-intents protocol (its README): in fold k the k-th utterance of every intent is
     the question and the others are the article's variants; a seeded share of the intents
     is unknown, and their k-th utterances must be handed off."""
@@ -227,20 +269,29 @@ def ru_folds(path: Path, holdout: float, seed: int
     intents = sorted(by_intent)
     shuffled = intents[:]
     random.Random(seed).shuffle(shuffled)
-    unknown = set(shuffled[:round(len(intents) * holdout)])
+    unknown = set(shuffled[: round(len(intents) * holdout)])
     folds = []
     for k in range(min(len(texts) for texts in by_intent.values())):
-        articles = [Article(id=i, title="", answer=f"answer {i}", category=i,
-                            questions=tuple(t for j, t in enumerate(by_intent[i]) if j != k))
-                    for i in intents if i not in unknown]
+        articles = [
+            Article(
+                id=i,
+                title="",
+                answer=f"answer {i}",
+                category=i,
+                questions=tuple(t for j, t in enumerate(by_intent[i]) if j != k),
+            )
+            for i in intents
+            if i not in unknown
+        ]
         questions = [by_intent[i][k] for i in intents]
         labels = [None if i in unknown else i for i in intents]
         folds.append((articles, questions, labels))
     return folds
 
 
-def baseline_at_recall(train: list[Article], questions: list[str], gold: np.ndarray,
-                       oos: np.ndarray, recall: float) -> float:
+def baseline_at_recall(
+    train: list[Article], questions: list[str], gold: np.ndarray, oos: np.ndarray, recall: float
+) -> float:
     """The TF-IDF + logistic-regression baseline's in-scope accuracy when its threshold
     hands off `recall` of the unknown questions (set on the test questions themselves)."""
     proba, right = baseline_scores(train, questions, gold)
@@ -250,32 +301,50 @@ def baseline_at_recall(train: list[Article], questions: list[str], gold: np.ndar
 
 
 def russian(directory: Path, holdout: float, seed: int) -> None:
-    print(f"Russian intent sets ({directory}): leave one out, {holdout:.0%} of intents "
-          f"unknown (seed {seed}), calibrated from each fold's KB alone")
+    print(
+        f"Russian intent sets ({directory}): leave one out, {holdout:.0%} of intents "
+        f"unknown (seed {seed}), calibrated from each fold's KB alone"
+    )
     for path in sorted(directory.glob("*.json")):
         total = Evaluation()
         baseline_right = baseline_in_scope = 0.0
         for articles, questions, labels in ru_folds(path, holdout, seed):
             index = KnowledgeIndex.build(articles, calibrate(articles))
             result = evaluate(index, questions, labels)
-            for name in ("in_scope", "in_scope_right", "out_of_scope",
-                         "out_of_scope_handed_off", "answered_right", "answered_wrong",
-                         "out_of_scope_answered"):
+            for name in (
+                "in_scope",
+                "in_scope_right",
+                "out_of_scope",
+                "out_of_scope_handed_off",
+                "answered_right",
+                "answered_wrong",
+                "out_of_scope_answered",
+            ):
                 setattr(total, name, getattr(total, name) + getattr(result, name))
             gold = np.array([label or "" for label in labels])
-            baseline_right += baseline_at_recall(articles, questions, gold, gold == "",
-                                                 result.out_of_scope_recall) * result.in_scope
+            baseline_right += (
+                baseline_at_recall(
+                    articles, questions, gold, gold == "", result.out_of_scope_recall
+                )
+                * result.in_scope
+            )
             baseline_in_scope += result.in_scope
-        print(f"  {path.stem}: in-scope accuracy {total.in_scope_accuracy:.1%}, out-of-scope "
-              f"recall {total.out_of_scope_recall:.1%}, answer precision "
-              f"{total.answer_precision:.1%}; baseline at the same recall "
-              f"{baseline_right / max(1.0, baseline_in_scope):.1%}")
+        print(
+            f"  {path.stem}: in-scope accuracy {total.in_scope_accuracy:.1%}, out-of-scope "
+            f"recall {total.out_of_scope_recall:.1%}, answer precision "
+            f"{total.answer_precision:.1%}; baseline at the same recall "
+            f"{baseline_right / max(1.0, baseline_in_scope):.1%}"
+        )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--data", type=Path, default=DATA / "banking77",
-                        help="directory with train.csv and test.csv")
+    parser.add_argument(
+        "--data",
+        type=Path,
+        default=DATA / "banking77",
+        help="directory with train.csv and test.csv",
+    )
     parser.add_argument("--train", type=Path)
     parser.add_argument("--test", type=Path)
     parser.add_argument("--holdout", type=float, default=0.25, help="share of categories held out")
@@ -283,8 +352,12 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="*", default=[10_000, 100_000])
     parser.add_argument("--latency-queries", type=int, default=2000)
     parser.add_argument("--no-baseline", action="store_true")
-    parser.add_argument("--ru", type=Path, default=DATA / "ru-intents",
-                        help="directory of Russian intent sets (JSON; skipped when missing)")
+    parser.add_argument(
+        "--ru",
+        type=Path,
+        default=DATA / "ru-intents",
+        help="directory of Russian intent sets (JSON; skipped when missing)",
+    )
     args = parser.parse_args()
     if args.ru.is_dir():
         russian(args.ru, args.holdout, args.seed)
@@ -295,48 +368,61 @@ def main() -> None:
     rng = random.Random(args.seed)
     shuffled = categories[:]
     rng.shuffle(shuffled)
-    held_out = set(shuffled[:round(len(shuffled) * args.holdout)])
+    held_out = set(shuffled[: round(len(shuffled) * args.holdout)])
     known = set(categories) - held_out
     articles = articles_from(train_pairs, known)
     questions = [t for t, _ in test_pairs]
     labels = [c if c in known else None for _, c in test_pairs]
     print(f"data: {train_path} / {test_path}")
-    print(f"  {len(categories)} categories: {len(known)} known as articles "
-          f"({sum(len(a.questions) for a in articles)} variants), {len(held_out)} held out "
-          f"(seed {args.seed}); {len(questions)} test questions, "
-          f"{sum(label is None for label in labels)} of them out of scope")
+    print(
+        f"  {len(categories)} categories: {len(known)} known as articles "
+        f"({sum(len(a.questions) for a in articles)} variants), {len(held_out)} held out "
+        f"(seed {args.seed}); {len(questions)} test questions, "
+        f"{sum(label is None for label in labels)} of them out of scope"
+    )
 
     started = time.perf_counter()
     calibration = calibrate(articles)
     calibrated_in = time.perf_counter() - started
     index = KnowledgeIndex.build(articles, calibration)
-    print(f"calibration from the training variants only: {calibrated_in:.1f} s, "
-          f"{calibration.queries} simulated questions; answer threshold "
-          f"{calibration.answer_threshold:.3f}, clarify margin {calibration.margin:.3f}")
+    print(
+        f"calibration from the training variants only: {calibrated_in:.1f} s, "
+        f"{calibration.queries} simulated questions; answer threshold "
+        f"{calibration.answer_threshold:.3f}, clarify margin {calibration.margin:.3f}"
+    )
     result = evaluate(index, questions, labels)
     print("at the calibrated operating point (threshold never tuned on test):")
     show("switchboard", result)
-    print(f"  answered outright {result.answered_right + result.answered_wrong} in-scope "
-          f"(right {result.answered_right}: {result.answered_right / max(1, result.in_scope):.1%} "
-          f"of in-scope questions, wrong {result.answered_wrong}); clarified "
-          f"{result.clarified} (right one offered in {result.clarified_containing}); handed "
-          f"off {result.in_scope_handed_off} in-scope; out-of-scope answered outright "
-          f"{result.out_of_scope_answered}; answer precision {result.answer_precision:.1%}")
+    print(
+        f"  answered outright {result.answered_right + result.answered_wrong} in-scope "
+        f"(right {result.answered_right}: {result.answered_right / max(1, result.in_scope):.1%} "
+        f"of in-scope questions, wrong {result.answered_wrong}); clarified "
+        f"{result.clarified} (right one offered in {result.clarified_containing}); handed "
+        f"off {result.in_scope_handed_off} in-scope; out-of-scope answered outright "
+        f"{result.out_of_scope_answered}; answer precision {result.answer_precision:.1%}"
+    )
     gold = np.array([label or "" for label in labels])
     oos = gold == ""
     if oos.any():
-        print("in-scope accuracy at equal out-of-scope recall (thresholds set on the test set, "
-              "for comparison only):")
+        print(
+            "in-scope accuracy at equal out-of-scope recall (thresholds set on the test set, "
+            "for comparison only):"
+        )
         curves = [("switchboard", our_curve(index, questions, gold, oos))]
         if not args.no_baseline:
-            curves.append(("baseline: word+char TF-IDF + logistic regression, max-probability "
-                           "threshold", baseline_curve(articles, questions, gold, oos)))
+            curves.append(
+                (
+                    "baseline: word+char TF-IDF + logistic regression, max-probability threshold",
+                    baseline_curve(articles, questions, gold, oos),
+                )
+            )
         for name, curve in curves:
-            print(f"  {name}: " + ", ".join(f"{acc:.1%} at {recall:.0%}"
-                                            for recall, acc in curve.items()))
+            print(
+                f"  {name}: "
+                + ", ".join(f"{acc:.1%} at {recall:.0%}" for recall, acc in curve.items())
+            )
     print(f"speed (load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs):")
-    speed(f"{len(articles)} articles", articles, calibration, questions,
-          args.latency_queries, rng)
+    speed(f"{len(articles)} articles", articles, calibration, questions, args.latency_queries, rng)
     for size in args.sizes:
         big = synthesise(articles, size, rng)
         speed(f"{len(big)} articles", big, calibration, questions, args.latency_queries, rng)

@@ -37,8 +37,9 @@ async def one_at_a_time(buckets: Buckets, takes: int) -> list[float]:
     latencies = []
     for n in range(takes):
         started = time.perf_counter()
-        await buckets.take(("bench:message", f"visitor-{n % 100}", ROOMY),
-                           ("bench:message", "203.0.113.7", ROOMY))
+        await buckets.take(
+            ("bench:message", f"visitor-{n % 100}", ROOMY), ("bench:message", "203.0.113.7", ROOMY)
+        )
         latencies.append(time.perf_counter() - started)
     return latencies
 
@@ -46,8 +47,10 @@ async def one_at_a_time(buckets: Buckets, takes: int) -> list[float]:
 async def concurrent(buckets: Buckets, takes: int, visitors: int) -> float:
     async def visitor(index: int) -> None:
         for _ in range(takes // visitors):
-            await buckets.take(("bench:message", f"visitor-{index}", ROOMY),
-                               ("bench:message", "203.0.113.7", ROOMY))
+            await buckets.take(
+                ("bench:message", f"visitor-{index}", ROOMY),
+                ("bench:message", "203.0.113.7", ROOMY),
+            )
 
     started = time.perf_counter()
     await asyncio.gather(*(visitor(i) for i in range(visitors)))
@@ -65,8 +68,10 @@ async def main(takes: int) -> None:
             await redis.aclose()
     micro = [x * 1e6 for x in latencies]
     print(f"limits: {takes} takes of two buckets each, embedded Redis on a Unix socket")
-    print(f"  one at a time: {takes / sum(latencies):,.0f} takes/s; "
-          f"median {statistics.median(micro):.0f} µs, p99 {micro[int(len(micro) * 0.99)]:.0f} µs")
+    print(
+        f"  one at a time: {takes / sum(latencies):,.0f} takes/s; "
+        f"median {statistics.median(micro):.0f} µs, p99 {micro[int(len(micro) * 0.99)]:.0f} µs"
+    )
     print(f"  50 visitors at once: {per_second:,.0f} takes/s")
 
 

@@ -41,8 +41,12 @@ from chaos_world import PrivateRedis  # noqa: E402
 from fake_telegram import FakeTelegram  # noqa: E402
 from postgres import postgres_server, scratch_database  # noqa: E402
 
-QUESTIONS = ("Я потерял карту, что делать?", "карту украли", "Как заблокировать потерянную карту",
-             "не могу найти свою карту, боюсь что кто-то ей воспользуется")
+QUESTIONS = (
+    "Я потерял карту, что делать?",
+    "карту украли",
+    "Как заблокировать потерянную карту",
+    "не могу найти свою карту, боюсь что кто-то ей воспользуется",
+)
 TICK = 0.005
 ANSWER_TIMEOUT = 30.0
 
@@ -76,8 +80,14 @@ class Gateway:
     def usage(self) -> tuple[float, float]:
         """RSS in MB and CPU seconds so far."""
         pid = self.process.pid
-        rss = next(int(line.split()[1]) for line in Path(f"/proc/{pid}/status").read_text().splitlines()
-                   if line.startswith("VmRSS:")) / 1024
+        rss = (
+            next(
+                int(line.split()[1])
+                for line in Path(f"/proc/{pid}/status").read_text().splitlines()
+                if line.startswith("VmRSS:")
+            )
+            / 1024
+        )
         fields = Path(f"/proc/{pid}/stat").read_text().rsplit(") ", 1)[1].split()
         cpu = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
         return rss, cpu
@@ -87,9 +97,13 @@ async def start_gateways(count: int, work: Path, env: dict[str, str]) -> list[Ga
     gateways = []
     for n in range(count):
         process = await asyncio.create_subprocess_exec(
-            sys.executable, str(REPO / "tests" / "gateway_process.py"),
-            env={**env, "VAR_DIR": str(work / f"gw{n}")}, cwd=str(work),
-            stdout=asyncio.subprocess.PIPE, stderr=(work / f"gw{n}.log").open("w"))
+            sys.executable,
+            str(REPO / "tests" / "gateway_process.py"),
+            env={**env, "VAR_DIR": str(work / f"gw{n}")},
+            cwd=str(work),
+            stdout=asyncio.subprocess.PIPE,
+            stderr=(work / f"gw{n}.log").open("w"),
+        )
         assert process.stdout is not None
         line = (await asyncio.wait_for(process.stdout.readline(), 180)).decode().split()
         if line[:1] != ["ready"]:
@@ -161,10 +175,20 @@ async def run(args: argparse.Namespace) -> None:
     await telegram.start()
     with tempfile.TemporaryDirectory(prefix="sb-load-") as folder:
         work = Path(folder)
-        async with server_redis(work) as redis_url, scratch_database(postgres_server(), "load") as database_url:
-            env = {**os.environ, "DATABASE_URL": database_url, "REDIS_URL": redis_url,
-                   "HTTP_PORT": "0", "SAMPLE_KB": "true", "TELEGRAM__TOKEN": telegram.token,
-                   "TELEGRAM__API_BASE": telegram.base_url, "TEST_GLOBAL_RATE": "100000"}
+        async with (
+            server_redis(work) as redis_url,
+            scratch_database(postgres_server(), "load") as database_url,
+        ):
+            env = {
+                **os.environ,
+                "DATABASE_URL": database_url,
+                "REDIS_URL": redis_url,
+                "HTTP_PORT": "0",
+                "SAMPLE_KB": "true",
+                "TELEGRAM__TOKEN": telegram.token,
+                "TELEGRAM__API_BASE": telegram.base_url,
+                "TEST_GLOBAL_RATE": "100000",
+            }
             gateways = await start_gateways(args.processes, work, env)
             try:
                 await load(args, gateways, telegram, figures)
@@ -175,8 +199,9 @@ async def run(args: argparse.Namespace) -> None:
     await telegram.close()
 
 
-async def load(args: argparse.Namespace, gateways: list[Gateway], telegram: FakeTelegram,
-               figures: Figures) -> None:
+async def load(
+    args: argparse.Namespace, gateways: list[Gateway], telegram: FakeTelegram, figures: Figures
+) -> None:
     connecting = asyncio.Semaphore(50)
 
     async def one(n: int) -> WebVisitor | None:
@@ -185,8 +210,11 @@ async def load(args: argparse.Namespace, gateways: list[Gateway], telegram: Fake
 
     connected = await asyncio.gather(*(one(n) for n in range(args.visitors)))
     visitors = [v for v in connected if v is not None]
-    print(f"{len(visitors)} visitors connected; connect p50 {pct(figures.connect, 50)}, "
-          f"p99 {pct(figures.connect, 99)}", flush=True)
+    print(
+        f"{len(visitors)} visitors connected; connect p50 {pct(figures.connect, 50)}, "
+        f"p99 {pct(figures.connect, 99)}",
+        flush=True,
+    )
     before = [g.usage() for g in gateways]
     asked_telegram: dict[int, float] = {}
     watcher = asyncio.create_task(watch_telegram(telegram, asked_telegram, figures))
@@ -219,12 +247,19 @@ async def load(args: argparse.Namespace, gateways: list[Gateway], telegram: Fake
     watcher.cancel()
     await asyncio.gather(*(v.close() for v in visitors), return_exceptions=True)
     answers = len(figures.web) + len(figures.telegram)
-    print(f"{args.processes} process(es), {len(visitors)} visitors, {total} questions in {held:.0f} s "
-          f"({total / held:.1f}/s asked, {answers} answered)")
-    for name, values in (("web chat answer", figures.web), ("telegram answer", figures.telegram),
-                         ("connect", figures.connect)):
-        print(f"  {name:16s} n={len(values):5d}  p50 {pct(values, 50)}  p95 {pct(values, 95)}  "
-              f"p99 {pct(values, 99)}  max {pct(values, 100)}")
+    print(
+        f"{args.processes} process(es), {len(visitors)} visitors, {total} questions in {held:.0f} s "
+        f"({total / held:.1f}/s asked, {answers} answered)"
+    )
+    for name, values in (
+        ("web chat answer", figures.web),
+        ("telegram answer", figures.telegram),
+        ("connect", figures.connect),
+    ):
+        print(
+            f"  {name:16s} n={len(values):5d}  p50 {pct(values, 50)}  p95 {pct(values, 95)}  "
+            f"p99 {pct(values, 99)}  max {pct(values, 100)}"
+        )
     for n, ((_, cpu0), (rss, cpu1)) in enumerate(zip(before, after, strict=True)):
         print(f"  gateway {n}: RSS {rss:.0f} MB, CPU {100 * (cpu1 - cpu0) / held:.0f}% of a core")
     print(f"  errors: {len(figures.errors)}" + "".join(f"\n    {e}" for e in figures.errors[:10]))
@@ -247,8 +282,12 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=50.0, help="questions a second, all channels")
     parser.add_argument("--seconds", type=float, default=300.0)
     parser.add_argument("--processes", type=int, default=1, choices=range(1, 5))
-    parser.add_argument("--telegram-percent", type=int, default=50,
-                        help="share of the questions that come from Telegram")
+    parser.add_argument(
+        "--telegram-percent",
+        type=int,
+        default=50,
+        help="share of the questions that come from Telegram",
+    )
     args = parser.parse_args()
     if args.visitors > 5000 or args.rate * args.seconds > 100_000:
         parser.error("bounded: at most 5000 visitors and 100000 questions")

@@ -34,8 +34,12 @@ sys.path.insert(0, str(REPO / "tests"))
 
 from fake_telegram import FakeTelegram  # noqa: E402
 
-QUESTIONS = ("Я потерял карту, что делать?", "карту украли", "Как заблокировать потерянную карту",
-             "не могу найти свою карту, боюсь что кто-то ей воспользуется")
+QUESTIONS = (
+    "Я потерял карту, что делать?",
+    "карту украли",
+    "Как заблокировать потерянную карту",
+    "не могу найти свою карту, боюсь что кто-то ей воспользуется",
+)
 
 
 async def echo_bot(token: str, api_base: str) -> None:
@@ -58,18 +62,32 @@ async def echo_bot(token: str, api_base: str) -> None:
 
 async def adapter(token: str, api_base: str) -> None:
     """Our Telegram channel alone: its poll loop and send path, echoing without the engine."""
-    from core.contracts import ChannelKind, InboundMessage, OutboundMessage
     from channels.delivery import SendRateLimiter
     from channels.telegram import TelegramChannel
+    from core.contracts import ChannelKind, InboundMessage, OutboundMessage
 
-    channel = TelegramChannel(token, api_base=api_base, poll_timeout=1, limiter=SendRateLimiter(
-        per_chat_rate=1, per_chat_burst=3, global_rate=100_000, global_burst=1000))
+    channel = TelegramChannel(
+        token,
+        api_base=api_base,
+        poll_timeout=1,
+        limiter=SendRateLimiter(
+            per_chat_rate=1, per_chat_burst=3, global_rate=100_000, global_burst=1000
+        ),
+    )
     replies: set[asyncio.Task[object]] = set()
 
     async def echo(batch: Sequence[InboundMessage]) -> None:
         for message in batch:
-            reply = asyncio.create_task(channel.send(OutboundMessage(
-                ChannelKind.TELEGRAM, message.chat_id or "", message.text or "?", len(replies))))
+            reply = asyncio.create_task(
+                channel.send(
+                    OutboundMessage(
+                        ChannelKind.TELEGRAM,
+                        message.chat_id or "",
+                        message.text or "?",
+                        len(replies),
+                    )
+                )
+            )
             replies.add(reply)
             reply.add_done_callback(replies.discard)
 
@@ -80,22 +98,26 @@ async def adapter(token: str, api_base: str) -> None:
 async def gateway(token: str, api_base: str) -> None:
     """The full path: the real Gateway with its Telegram channel wired as bot/app.py wires
     it (the poller lease and the send ledger in Redis), the bot-wide rate raised."""
-    from switchboard.app import open_gateway, running, settle_collector
-    from core.contracts import ChannelKind
-    from switchboard.settings import load_settings
     from channels.delivery import SendRateLimiter
     from channels.telegram import TelegramChannel, poller_name
-    from core.send_ledger import RedisSendLedger
+    from core.contracts import ChannelKind
     from core.leases import RedisPollerLease
+    from core.send_ledger import RedisSendLedger
+    from switchboard.app import open_gateway, running, settle_collector
+    from switchboard.settings import load_settings
 
     settings = load_settings()
     async with open_gateway(settings) as opened:
         opened.adapters[ChannelKind.TELEGRAM] = TelegramChannel(
-            token, api_base=api_base, poll_timeout=1,
+            token,
+            api_base=api_base,
+            poll_timeout=1,
             lease=RedisPollerLease(opened.redis, poller_name(token)),
-            limiter=SendRateLimiter(per_chat_rate=1, per_chat_burst=3, global_rate=100_000,
-                                    global_burst=1000),
-            ledger=RedisSendLedger(opened.redis))
+            limiter=SendRateLimiter(
+                per_chat_rate=1, per_chat_burst=3, global_rate=100_000, global_burst=1000
+            ),
+            ledger=RedisSendLedger(opened.redis),
+        )
         async with running(opened, port=0):
             settle_collector()  # as `switchboard run` does once started
             print("ready", flush=True)
@@ -110,10 +132,18 @@ async def measure(server: FakeTelegram, role: str, messages: int, env: dict[str,
     sent_before = len(server.sent)
     with tempfile.TemporaryDirectory(prefix="sb-bench-") as work:
         process = await asyncio.create_subprocess_exec(
-            sys.executable, __file__, "--role", role, "--token", server.token,
-            "--api", server.base_url,
-            env={**os.environ, **env, "VAR_DIR": work, "HTTP_PORT": "0"}, cwd=work,
-            stdout=asyncio.subprocess.PIPE)
+            sys.executable,
+            __file__,
+            "--role",
+            role,
+            "--token",
+            server.token,
+            "--api",
+            server.base_url,
+            env={**os.environ, **env, "VAR_DIR": work, "HTTP_PORT": "0"},
+            cwd=work,
+            stdout=asyncio.subprocess.PIPE,
+        )
         try:
             assert process.stdout is not None
             if not (await asyncio.wait_for(process.stdout.readline(), 120)).startswith(b"ready"):
@@ -172,11 +202,20 @@ async def bench(messages: int, rounds: int) -> None:
         for _ in range(rounds):
             echo = await measure(server, "echo", messages, {})
             runs.setdefault("(channel only, no engine)", []).append(
-                (await measure(server, "adapter", messages, {}), echo))
+                (await measure(server, "adapter", messages, {}), echo)
+            )
             with tempfile.TemporaryDirectory(prefix="sb-bench-db-") as scratch:
-                runs.setdefault("full path, SQLite", []).append((await measure(
-                    server, "gateway", messages,
-                    {"DATABASE_URL": f"sqlite+aiosqlite:///{scratch}/bench.db"}), echo))
+                runs.setdefault("full path, SQLite", []).append(
+                    (
+                        await measure(
+                            server,
+                            "gateway",
+                            messages,
+                            {"DATABASE_URL": f"sqlite+aiosqlite:///{scratch}/bench.db"},
+                        ),
+                        echo,
+                    )
+                )
             if base.startswith("postgresql"):
                 echo = await measure(server, "echo", messages, {})
                 url, name = await postgres_database(base)
@@ -187,21 +226,26 @@ async def bench(messages: int, rounds: int) -> None:
                 runs.setdefault("full path, PostgreSQL", []).append((postgres, echo))
     finally:
         await server.close()
-    print(f"\nTelegram inbound pipeline, {messages} messages from {messages} clients, "
-          f"one bot process each; medians of {rounds} rounds")
+    print(
+        f"\nTelegram inbound pipeline, {messages} messages from {messages} clients, "
+        f"one bot process each; medians of {rounds} rounds"
+    )
     print(f"{'path':<28}{'msg/s':>10}{'echo bot msg/s':>17}{'ratio':>8}   ratio per round")
     for path, pairs in runs.items():
         ratios = [full / echo for full, echo in pairs]
-        print(f"{path:<28}{statistics.median(f for f, _ in pairs):>10.1f}"
-              f"{statistics.median(e for _, e in pairs):>17.1f}{statistics.median(ratios):>8.2f}"
-              f"   {' '.join(f'{r:.2f}' for r in ratios)}")
+        print(
+            f"{path:<28}{statistics.median(f for f, _ in pairs):>10.1f}"
+            f"{statistics.median(e for _, e in pairs):>17.1f}{statistics.median(ratios):>8.2f}"
+            f"   {' '.join(f'{r:.2f}' for r in ratios)}"
+        )
     if not base.startswith("postgresql"):
         print("(PostgreSQL: set DATABASE_URL=postgresql+asyncpg://… to measure it too)")
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--messages", type=int, default=1000)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--role", choices=("echo", "adapter", "gateway"), help=argparse.SUPPRESS)

@@ -40,9 +40,9 @@ from urllib.parse import urlparse
 
 from redis.asyncio import ConnectionPool, Redis
 
-from switchboard.redis_server import embedded_redis
 from core import keys
 from routing.queue import OperatorQueue, QueueEntry
+from switchboard.redis_server import embedded_redis
 
 T0 = dt.datetime(2026, 11, 24, 9, 0, tzinfo=dt.UTC)
 RAW_KEY = "sb:{desk}:bench:raw"
@@ -57,8 +57,9 @@ class RoundTrips:
 
 
 def counting_client(url: str, trips: RoundTrips) -> Redis:
-    pool = ConnectionPool.from_url(url, decode_responses=True, max_connections=4,
-                                   socket_timeout=120)
+    pool = ConnectionPool.from_url(
+        url, decode_responses=True, max_connections=4, socket_timeout=120
+    )
     base: Any = pool.connection_class
 
     class CountingConnection(base):  # type: ignore[misc, valid-type]
@@ -83,8 +84,16 @@ async def redis_url() -> AsyncIterator[tuple[str, bool]]:
 
 
 def entry(n: int, rng: random.Random, group: str = "support") -> QueueEntry:
-    return QueueEntry(n, group, rng.randint(1, 3), T0 + dt.timedelta(minutes=rng.randint(5, 5000)),
-                      T0 + dt.timedelta(seconds=n), n % 10_007, "telegram", "cards")
+    return QueueEntry(
+        n,
+        group,
+        rng.randint(1, 3),
+        T0 + dt.timedelta(minutes=rng.randint(5, 5000)),
+        T0 + dt.timedelta(seconds=n),
+        n % 10_007,
+        "telegram",
+        "cards",
+    )
 
 
 def rate(count: int, seconds: float) -> str:
@@ -96,8 +105,11 @@ def redis_benchmark(url: str) -> list[str]:
     if binary is None:
         return ["redis-benchmark: not installed (the raw loop below is the floor)"]
     parsed = urlparse(url)
-    target = (["-s", parsed.path] if parsed.scheme == "unix"
-              else ["-h", parsed.hostname or "127.0.0.1", "-p", str(parsed.port or 6379)])
+    target = (
+        ["-s", parsed.path]
+        if parsed.scheme == "unix"
+        else ["-h", parsed.hostname or "127.0.0.1", "-p", str(parsed.port or 6379)]
+    )
     database = parsed.path.strip("/") if parsed.scheme != "unix" else ""
     if database.isdigit():
         target += ["--dbnum", database]
@@ -105,13 +117,19 @@ def redis_benchmark(url: str) -> list[str]:
         target += ["-a", parsed.password]
     lines = []
     for clients in (1, 50):
-        result = subprocess.run([binary, *target, "-q", "-t", "zadd,zpopmin", "-n", "100000",
-                                 "-c", str(clients)], capture_output=True, text=True, timeout=120)
+        result = subprocess.run(
+            [binary, *target, "-q", "-t", "zadd,zpopmin", "-n", "100000", "-c", str(clients)],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
         for line in result.stdout.replace("\r", "\n").splitlines():
             match = re.match(r"^\s*(ZADD|ZPOPMIN)\S*: ([\d.]+) requests per second", line)
             if match:
-                lines.append(f"redis-benchmark {match[1]:<8} {clients:>2} client(s) "
-                             f"{float(match[2]):>10,.0f} ops/s")
+                lines.append(
+                    f"redis-benchmark {match[1]:<8} {clients:>2} client(s) "
+                    f"{float(match[2]):>10,.0f} ops/s"
+                )
     return lines or [f"redis-benchmark gave no figures: {result.stderr.strip()[:200]}"]
 
 
@@ -133,20 +151,23 @@ async def command_stats(redis: Redis) -> dict[str, int]:
     return {name.removeprefix("cmdstat_"): int(value["calls"]) for name, value in stats.items()}
 
 
-async def measure(name: str, redis: Redis, trips: RoundTrips, ops: int, work: Any
-                  ) -> dict[str, float]:
+async def measure(
+    name: str, redis: Redis, trips: RoundTrips, ops: int, work: Any
+) -> dict[str, float]:
     stats_before, trips_before = await command_stats(redis), trips.count
     started = time.perf_counter()
     await work()
     elapsed = time.perf_counter() - started
-    round_trips = trips.count - trips_before - 1      # minus the INFO call
+    round_trips = trips.count - trips_before - 1  # minus the INFO call
     stats_after = await command_stats(redis)
     delta = {k: stats_after.get(k, 0) - stats_before.get(k, 0) for k in stats_after}
     delta["info"] = delta.get("info", 0) - 1
     scripts = delta.get("evalsha", 0) + delta.get("eval", 0)
     inner = sum(v for k, v in delta.items() if k not in ("evalsha", "eval", "info", "script|load"))
-    print(f"  {name:<8} {rate(ops, elapsed)}   round trips/op {round_trips / ops:4.2f}   "
-          f"scripts/op {scripts / ops:4.2f}   Redis commands inside/op {inner / ops:4.1f}")
+    print(
+        f"  {name:<8} {rate(ops, elapsed)}   round trips/op {round_trips / ops:4.2f}   "
+        f"scripts/op {scripts / ops:4.2f}   Redis commands inside/op {inner / ops:4.1f}"
+    )
     return {"rate": ops / elapsed}
 
 
@@ -166,8 +187,9 @@ async def fill(queue: OperatorQueue, first: int, count: int, rng: random.Random)
     await asyncio.gather(load(starts[0::2]), load(starts[1::2]))
 
 
-async def take_latency(queue: OperatorQueue, size: int, next_id: int, rng: random.Random,
-                       samples: int) -> tuple[list[float], int]:
+async def take_latency(
+    queue: OperatorQueue, size: int, next_id: int, rng: random.Random, samples: int
+) -> tuple[list[float], int]:
     timings = []
     for _ in range(samples):
         started = time.perf_counter()
@@ -186,16 +208,19 @@ async def main(ops: int, max_size: int) -> None:
         redis = counting_client(url, trips)
         try:
             if await redis.exists(*keys.queue_keys()):
-                sys.exit("this Redis holds a Switchboard queue; "
-                         "point REDIS_URL at an empty database")
+                sys.exit(
+                    "this Redis holds a Switchboard queue; point REDIS_URL at an empty database"
+                )
             if throwaway:  # a temporary server: measure the queue, not fork-and-fsync of 500 MB
                 await redis.config_set("appendonly", "no")
                 await redis.config_set("save", "")
             info = await redis.info("server")
             persistence = await redis.info("persistence")
-            print(f"Redis {info['redis_version']} at {urlparse(url).scheme}://…, AOF "
-                  f"{'on' if persistence['aof_enabled'] else 'off'}; redis-py asyncio, "
-                  f"one connection, {ops:,} operations per figure\n")
+            print(
+                f"Redis {info['redis_version']} at {urlparse(url).scheme}://…, AOF "
+                f"{'on' if persistence['aof_enabled'] else 'off'}; redis-py asyncio, "
+                f"one connection, {ops:,} operations per figure\n"
+            )
             print("Floor")
             for line in redis_benchmark(url):
                 print(f"  {line}")
@@ -227,9 +252,11 @@ async def main(ops: int, max_size: int) -> None:
             enqueue = await measure("enqueue", redis, trips, ops, enqueue_all)
             take = await measure("take", redis, trips, ops, take_all)
             close = await measure("close", redis, trips, ops, close_all)
-            print(f"  of the raw rate: enqueue {enqueue['rate'] / floor['ZADD']:.0%} of ZADD, "
-                  f"take {take['rate'] / floor['ZPOPMIN']:.0%} of ZPOPMIN, "
-                  f"close {close['rate'] / floor['ZPOPMIN']:.0%} of ZPOPMIN")
+            print(
+                f"  of the raw rate: enqueue {enqueue['rate'] / floor['ZADD']:.0%} of ZADD, "
+                f"take {take['rate'] / floor['ZPOPMIN']:.0%} of ZPOPMIN, "
+                f"close {close['rate'] / floor['ZPOPMIN']:.0%} of ZPOPMIN"
+            )
 
             print("\nTake latency by queue size (take_next, then close + enqueue to keep the size)")
             print(f"  {'waiting':>10} {'fill s':>7} {'p50 µs':>8} {'p90 µs':>8} {'p99 µs':>8}")
@@ -242,12 +269,13 @@ async def main(ops: int, max_size: int) -> None:
                 fill_seconds = time.perf_counter() - started
                 timings, next_id = await take_latency(queue, size, next_id, rng, 2_000)
                 q = statistics.quantiles(timings, n=100)
-                print(f"  {size:>10,} {fill_seconds:>7.1f} "
-                      f"{q[49]:>8.0f} {q[89]:>8.0f} {q[98]:>8.0f}")
+                print(
+                    f"  {size:>10,} {fill_seconds:>7.1f} {q[49]:>8.0f} {q[89]:>8.0f} {q[98]:>8.0f}"
+                )
             memory = await redis.info("memory")
             print(f"\n  Redis memory with {filled:,} waiting: {memory['used_memory_human']}")
         finally:
-            await redis.unlink(*keys.queue_keys(), RAW_KEY)   # freed in the background
+            await redis.unlink(*keys.queue_keys(), RAW_KEY)  # freed in the background
             await redis.aclose()
 
 

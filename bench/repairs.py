@@ -34,8 +34,16 @@ from bot.outbox import claim_due
 from core import keys
 from core.db import SessionFactory, create_engine, session_factory, upgrade
 from core.events import DeskFeed
-from core.models import (Author, Client, Conversation, ConversationStatus, Delivery, Direction,
-                         Identity, Message)
+from core.models import (
+    Author,
+    Client,
+    Conversation,
+    ConversationStatus,
+    Delivery,
+    Direction,
+    Identity,
+    Message,
+)
 from routing.queue import OperatorQueue
 from routing.rebuild import rebuild_queue
 from routing.reconcile import QueueReconciler
@@ -47,21 +55,62 @@ T0 = dt.datetime(2026, 11, 24, 9, 0, tzinfo=dt.UTC)
 async def fill(sessions: SessionFactory, n: int) -> None:
     """N clients, each with a queued conversation and a pending reply."""
     async with sessions() as session:
-        await session.execute(insert(Client), [{"id": i, "created_at": T0} for i in range(1, n + 1)])
-        await session.execute(insert(Identity), [
-            {"id": i, "client_id": i, "channel": "telegram", "external_id": str(i), "chat_id": str(i),
-             "created_at": T0, "last_seen_at": T0} for i in range(1, n + 1)])
-        await session.execute(insert(Conversation), [
-            {"id": i, "client_id": i, "identity_id": i, "last_identity_id": i,
-             "last_channel": "telegram", "status": ConversationStatus.QUEUED.value,
-             "group": "support", "priority": 2, "sla_deadline": T0 + dt.timedelta(hours=1),
-             "queued_at": T0, "created_at": T0, "updated_at": T0} for i in range(1, n + 1)])
-        await session.execute(insert(Message), [
-            {"conversation_id": i, "identity_id": i, "channel": "telegram",
-             "direction": Direction.OUT.value, "author": Author.BOT.value, "text": "…",
-             "delivery": Delivery.PENDING.value, "attempts": 1,
-             "next_attempt_at": T0 + dt.timedelta(minutes=10), "created_at": T0}
-            for i in range(1, n + 1)])
+        await session.execute(
+            insert(Client), [{"id": i, "created_at": T0} for i in range(1, n + 1)]
+        )
+        await session.execute(
+            insert(Identity),
+            [
+                {
+                    "id": i,
+                    "client_id": i,
+                    "channel": "telegram",
+                    "external_id": str(i),
+                    "chat_id": str(i),
+                    "created_at": T0,
+                    "last_seen_at": T0,
+                }
+                for i in range(1, n + 1)
+            ],
+        )
+        await session.execute(
+            insert(Conversation),
+            [
+                {
+                    "id": i,
+                    "client_id": i,
+                    "identity_id": i,
+                    "last_identity_id": i,
+                    "last_channel": "telegram",
+                    "status": ConversationStatus.QUEUED.value,
+                    "group": "support",
+                    "priority": 2,
+                    "sla_deadline": T0 + dt.timedelta(hours=1),
+                    "queued_at": T0,
+                    "created_at": T0,
+                    "updated_at": T0,
+                }
+                for i in range(1, n + 1)
+            ],
+        )
+        await session.execute(
+            insert(Message),
+            [
+                {
+                    "conversation_id": i,
+                    "identity_id": i,
+                    "channel": "telegram",
+                    "direction": Direction.OUT.value,
+                    "author": Author.BOT.value,
+                    "text": "…",
+                    "delivery": Delivery.PENDING.value,
+                    "attempts": 1,
+                    "next_attempt_at": T0 + dt.timedelta(minutes=10),
+                    "created_at": T0,
+                }
+                for i in range(1, n + 1)
+            ],
+        )
         await session.commit()
 
 
@@ -91,8 +140,10 @@ async def one_size(n: int, root: Path) -> None:
         async with sessions() as session:
             await timed("claim, none due", claim_due(session, T0, exclude=set()))
             await session.rollback()
-            await timed("claim, all due (limit 1000)",
-                        claim_due(session, T0 + dt.timedelta(hours=1), exclude=set()))
+            await timed(
+                "claim, all due (limit 1000)",
+                claim_due(session, T0 + dt.timedelta(hours=1), exclude=set()),
+            )
             await session.rollback()
     await database.dispose()
 

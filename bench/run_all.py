@@ -58,8 +58,13 @@ def run(bench: Bench, args: tuple[str, ...]) -> Outcome:
     """Run one script, echoing its output as it comes and keeping it for the page."""
     print(f"\n=== bench/{bench.name}.py {' '.join(args)} ===", flush=True)
     started = time.perf_counter()
-    with subprocess.Popen([sys.executable, str(bench.script), *args], cwd=REPO, text=True,
-                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT) as process:
+    with subprocess.Popen(
+        [sys.executable, str(bench.script), *args],
+        cwd=REPO,
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    ) as process:
         assert process.stdout is not None
         lines = []
         for line in process.stdout:
@@ -96,7 +101,11 @@ def memory_gib() -> float:
 
 def header(quick: bool, command: str) -> list[str]:
     commit = git("rev-parse", "--short=12", "HEAD")
-    dirty = " (with uncommitted changes)" if git("status", "--porcelain", "--untracked-files=no") else ""
+    dirty = (
+        " (with uncommitted changes)"
+        if git("status", "--porcelain", "--untracked-files=no")
+        else ""
+    )
     return [
         "# Benchmarks",
         "",
@@ -133,13 +142,18 @@ def section(bench: Bench, outcome: Outcome | None) -> list[str]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small sizes: minutes, not an hour")
-    parser.add_argument("--only", nargs="+", choices=[b.name for b in BENCHES],
-                        help="run only these; the page says the others were not run")
+    parser.add_argument(
+        "--only",
+        nargs="+",
+        choices=[b.name for b in BENCHES],
+        help="run only these; the page says the others were not run",
+    )
     parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT)
     options = parser.parse_args()
     chosen = set(options.only or [b.name for b in BENCHES])
-    outcomes = {b.name: run(b, b.quick if options.quick else b.full)
-                for b in BENCHES if b.name in chosen}
+    outcomes = {
+        b.name: run(b, b.quick if options.quick else b.full) for b in BENCHES if b.name in chosen
+    }
     command = "python bench/run_all.py " + " ".join(sys.argv[1:])
     page = header(options.quick, command.strip())
     for bench in BENCHES:

@@ -25,7 +25,6 @@ from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
 from bot.handover import Handover
 from bot.knowledge import KnowledgeBase
 from bot.outbox import Outbox
-from bot.quarantine import Quarantine
 from bot.pipeline.consult import Consult
 from bot.pipeline.decide import Policy, apply_rating, thank_for_rating
 from bot.pipeline.deliver import AfterCommit
@@ -35,6 +34,7 @@ from bot.pipeline.sender import find_senders
 from bot.pipeline.store import already_stored, store_message
 from bot.pipeline.thread import find_threads
 from bot.pipeline.turn import Outcome, Turn
+from bot.quarantine import Quarantine
 from core.contracts import ChannelKind, InboundMessage
 from core.db import SessionFactory, WriteLock
 from core.events import DeskFeed
@@ -55,11 +55,23 @@ DB_BACKOFF = Backoff(first=0.2, longest=5.0)
 
 
 class Engine:
-    def __init__(self, *, sessions: SessionFactory, knowledge: KnowledgeBase, queue: OperatorQueue,
-                 levels: ServiceLevels, outbox: Outbox, feed: DeskFeed, recognition: Recognition,
-                 handover: Handover, clock: Callable[[], dt.datetime], language: str,
-                 answer_caps: Mapping[ChannelKind, int] | None = None,
-                 writes: WriteLock | None = None, other_language: str = "note") -> None:
+    def __init__(
+        self,
+        *,
+        sessions: SessionFactory,
+        knowledge: KnowledgeBase,
+        queue: OperatorQueue,
+        levels: ServiceLevels,
+        outbox: Outbox,
+        feed: DeskFeed,
+        recognition: Recognition,
+        handover: Handover,
+        clock: Callable[[], dt.datetime],
+        language: str,
+        answer_caps: Mapping[ChannelKind, int] | None = None,
+        writes: WriteLock | None = None,
+        other_language: str = "note",
+    ) -> None:
         self._sessions = sessions
         self._writes = writes or contextlib.nullcontext()
         self._feed = feed
@@ -68,10 +80,24 @@ class Engine:
         self._consult = Consult(knowledge, levels, other_language)
         self._recognise = Recognise(recognition)
         self._policy = Policy(self._consult, levels, answer_caps or {})
-        self._after_commit = AfterCommit(sessions=sessions, outbox=outbox, feed=feed, queue=queue,
-                                         handover=handover, calendar=levels.calendar)
-        self._quarantine = Quarantine(sessions=sessions, writes=writes, levels=levels, outbox=outbox,
-                                      handover=handover, feed=feed, clock=clock, language=language)
+        self._after_commit = AfterCommit(
+            sessions=sessions,
+            outbox=outbox,
+            feed=feed,
+            queue=queue,
+            handover=handover,
+            calendar=levels.calendar,
+        )
+        self._quarantine = Quarantine(
+            sessions=sessions,
+            writes=writes,
+            levels=levels,
+            outbox=outbox,
+            handover=handover,
+            feed=feed,
+            clock=clock,
+            language=language,
+        )
 
     async def __call__(self, batch: Sequence[InboundMessage]) -> None:
         await self.handle_many(batch)
@@ -109,8 +135,13 @@ class Engine:
                 return
             except (OperationalError, InterfaceError) as exc:
                 if attempt == DB_ATTEMPTS - 1:
-                    log.error("database unavailable, %d message(s) from %s/%s left unconfirmed: %s",
-                              len(run), run[0].channel.value, run[0].platform_message_id, exc)
+                    log.error(
+                        "database unavailable, %d message(s) from %s/%s left unconfirmed: %s",
+                        len(run),
+                        run[0].channel.value,
+                        run[0].platform_message_id,
+                        exc,
+                    )
                     raise
                 delay = DB_BACKOFF.delay(attempt + 1)
                 log.warning("database busy or restarting (%s); retrying in %.1f s", exc, delay)
@@ -132,8 +163,11 @@ class Engine:
                 if await apply_edit(session, self._feed, run[0], now):
                     return
                 run = [replace(run[0], edited=False)]  # the original never reached us
-            if len(run) == 1 and run[0].bounce and await record_bounce(session, self._feed,
-                                                                       run[0], now):
+            if (
+                len(run) == 1
+                and run[0].bounce
+                and await record_bounce(session, self._feed, run[0], now)
+            ):
                 return
             # The run's look-ups once; then every message's sender and conversation, so
             # that the new conversations are made in one INSERT; then each message is
@@ -171,10 +205,22 @@ class Engine:
         """Close conversations the bot handled that went quiet: the bot settled them."""
         now = self._clock()
         async with self._sessions() as session:
-            quiet = list(await session.scalars(select(Conversation).where(
-                Conversation.status == ConversationStatus.BOT, Conversation.updated_at < now - idle)))
+            quiet = list(
+                await session.scalars(
+                    select(Conversation).where(
+                        Conversation.status == ConversationStatus.BOT,
+                        Conversation.updated_at < now - idle,
+                    )
+                )
+            )
             for conversation in quiet:
-                move(session, conversation, ConversationStatus.CLOSED, now, event=EventKind.CLOSED,
-                     by="timeout")
+                move(
+                    session,
+                    conversation,
+                    ConversationStatus.CLOSED,
+                    now,
+                    event=EventKind.CLOSED,
+                    by="timeout",
+                )
             await session.commit()
         return len(quiet)

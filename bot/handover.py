@@ -25,31 +25,68 @@ from routing.service_levels import ServiceLevel
 __all__ = ["Handover", "mark_queued", "mark_taken"]
 
 
-def mark_queued(session: AsyncSession, conversation: Conversation, level: ServiceLevel,
-                reason: str, at: dt.datetime) -> None:
+def mark_queued(
+    session: AsyncSession,
+    conversation: Conversation,
+    level: ServiceLevel,
+    reason: str,
+    at: dt.datetime,
+) -> None:
     """The database side of a hand-off: QUEUED with its service level, and the events; the
     queue entry is made after the commit."""
     conversation.group = level.group
     conversation.priority = level.priority
     conversation.sla_deadline = level.deadline
     conversation.queued_at = at
-    move(session, conversation, ConversationStatus.QUEUED, at, event=EventKind.HANDED_OFF,
-         reason=reason)
-    record(session, conversation, EventKind.QUEUED, at, deadline=level.deadline.isoformat(),
-           priority=level.priority)
+    move(
+        session,
+        conversation,
+        ConversationStatus.QUEUED,
+        at,
+        event=EventKind.HANDED_OFF,
+        reason=reason,
+    )
+    record(
+        session,
+        conversation,
+        EventKind.QUEUED,
+        at,
+        deadline=level.deadline.isoformat(),
+        priority=level.priority,
+    )
 
 
-def mark_taken(session: AsyncSession, conversation: Conversation, operator_id: int,
-               at: dt.datetime, *, pushed: bool = False) -> None:
+def mark_taken(
+    session: AsyncSession,
+    conversation: Conversation,
+    operator_id: int,
+    at: dt.datetime,
+    *,
+    pushed: bool = False,
+) -> None:
     conversation.assigned_operator_id = operator_id
     conversation.updated_at = at
-    move(session, conversation, ConversationStatus.ASSIGNED, at, event=EventKind.TAKEN,
-         operator_id=operator_id, pushed=pushed)
+    move(
+        session,
+        conversation,
+        ConversationStatus.ASSIGNED,
+        at,
+        event=EventKind.TAKEN,
+        operator_id=operator_id,
+        pushed=pushed,
+    )
 
 
 class Handover:
-    def __init__(self, *, sessions: SessionFactory, dispatcher: Dispatcher, feed: DeskFeed,
-                 clock: Callable[[], dt.datetime], push: bool) -> None:
+    def __init__(
+        self,
+        *,
+        sessions: SessionFactory,
+        dispatcher: Dispatcher,
+        feed: DeskFeed,
+        clock: Callable[[], dt.datetime],
+        push: bool,
+    ) -> None:
         self._sessions = sessions
         self._dispatcher = dispatcher
         self._push = push
@@ -86,6 +123,11 @@ class Handover:
                 holders[conversation.id] = operator
             await session.commit()
         for conversation_id, operator in holders.items():
-            await self._feed.publish("taken", conversation_id=conversation_id,
-                                     operator_id=operator.id, operator=operator.name, pushed=True)
+            await self._feed.publish(
+                "taken",
+                conversation_id=conversation_id,
+                operator_id=operator.id,
+                operator=operator.name,
+                pushed=True,
+            )
         return holders

@@ -11,28 +11,39 @@ from sqlalchemy import select
 
 from core.contracts import Attachment, Button, ChannelKind
 from core.db import SessionFactory
-from core.models import Conversation, Direction, Identity, Message
 from core.history import HistoryItem, history_item_id
+from core.models import Conversation, Direction, Identity, Message
 
 __all__ = ["HISTORY_LIMIT", "web_history"]
 
 HISTORY_LIMIT = 200
 
 
-async def web_history(sessions: SessionFactory, visitor_id: str,
-                      limit: int = HISTORY_LIMIT) -> list[HistoryItem]:
+async def web_history(
+    sessions: SessionFactory, visitor_id: str, limit: int = HISTORY_LIMIT
+) -> list[HistoryItem]:
     """The last `limit` messages of the client behind this web visitor, oldest first."""
     async with sessions() as session:
-        client_id = await session.scalar(select(Identity.client_id).where(
-            Identity.channel == ChannelKind.WEB, Identity.external_id == visitor_id))
+        client_id = await session.scalar(
+            select(Identity.client_id).where(
+                Identity.channel == ChannelKind.WEB, Identity.external_id == visitor_id
+            )
+        )
         if client_id is None:
             return []
-        newest_first = (await session.execute(
-            select(Message, Conversation.rating)
-            .join(Conversation, Message.conversation_id == Conversation.id)
-            .where(Conversation.client_id == client_id, Message.private.is_(False),
-                   Message.automated.is_(False))
-            .order_by(Message.id.desc()).limit(limit))).all()
+        newest_first = (
+            await session.execute(
+                select(Message, Conversation.rating)
+                .join(Conversation, Message.conversation_id == Conversation.id)
+                .where(
+                    Conversation.client_id == client_id,
+                    Message.private.is_(False),
+                    Message.automated.is_(False),
+                )
+                .order_by(Message.id.desc())
+                .limit(limit)
+            )
+        ).all()
         return [_item(message, rating) for message, rating in reversed(newest_first)]
 
 
@@ -40,12 +51,20 @@ def _item(message: Message, rating: int | None) -> HistoryItem:
     """A stored message as the page shows it; the client's rating press carries the score
     they gave (the page says «Ваша оценка: 5», as it did when they pressed it)."""
     return HistoryItem(
-        id=history_item_id(message_id=message.id, channel_message_id=message.channel_message_id,
-                           inbound_web=message.direction is Direction.IN
-                           and message.channel is ChannelKind.WEB),
-        author=message.author.value, text=message.text, at=message.created_at,
+        id=history_item_id(
+            message_id=message.id,
+            channel_message_id=message.channel_message_id,
+            inbound_web=message.direction is Direction.IN and message.channel is ChannelKind.WEB,
+        ),
+        author=message.author.value,
+        text=message.text,
+        at=message.created_at,
         buttons=tuple(Button.from_json(b) for b in message.buttons or ()),
         attachments=tuple(Attachment.from_json(a) for a in message.attachments or ()),
-        action=message.action, channel=message.channel.value,
+        action=message.action,
+        channel=message.channel.value,
         conversation_id=message.conversation_id,
-        payload=f"{message.conversation_id}:{rating}" if message.action == "rate" and rating else None)
+        payload=f"{message.conversation_id}:{rating}"
+        if message.action == "rate" and rating
+        else None,
+    )

@@ -22,16 +22,16 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 from sqlalchemy import delete, func, select
 
+from core import keys
 from core.db import SessionFactory
 from core.models import KbArticle, KbCalibration, KbMiss, KbVariant, utcnow
 from kb.articles import Article
 from kb.calibration import Calibration
+from kb.encoder import Progress, sentence_encoder
 from kb.formats import load_file
 from kb.holdout import DEFAULT_OOS_RECALL, calibrate
-from kb.encoder import Progress, sentence_encoder
 from kb.index import KnowledgeIndex
 from kb.vector_store import VectorStore
-from core import keys
 
 __all__ = ["VECTORS_DIR", "ArticleNotFound", "ImportSummary", "KnowledgeBase"]
 
@@ -54,8 +54,9 @@ class ImportSummary:
 
 
 class KnowledgeBase:
-    def __init__(self, sessions: SessionFactory, redis: Redis, vectors_dir: Path | None = None
-                 ) -> None:
+    def __init__(
+        self, sessions: SessionFactory, redis: Redis, vectors_dir: Path | None = None
+    ) -> None:
         """`vectors_dir` keeps the variants' meaning vectors across restarts (None: in
         memory only)."""
         self._sessions = sessions
@@ -84,15 +85,17 @@ class KnowledgeBase:
             articles = await self.export_articles()
             calibration = await self.calibration()
             vectors = await self.vectors()
-            self._index = await asyncio.to_thread(KnowledgeIndex.build, articles, calibration,
-                                                  vectors=vectors)
+            self._index = await asyncio.to_thread(
+                KnowledgeIndex.build, articles, calibration, vectors=vectors
+            )
             self._version = version
 
     async def vectors(self) -> VectorStore:
         """The meaning vectors' store, read from its directory once (off the event loop)."""
         if self._vectors is None:
-            self._vectors = await asyncio.to_thread(VectorStore, sentence_encoder(),
-                                                    self._vectors_dir)
+            self._vectors = await asyncio.to_thread(
+                VectorStore, sentence_encoder(), self._vectors_dir
+            )
         return self._vectors
 
     async def embed_variants(self, progress: Progress | None = None) -> None:
@@ -139,7 +142,8 @@ class KnowledgeBase:
     async def _newest_calibration(self) -> KbCalibration | None:
         async with self._sessions() as session:
             return await session.scalar(
-                select(KbCalibration).order_by(KbCalibration.id.desc()).limit(1))
+                select(KbCalibration).order_by(KbCalibration.id.desc()).limit(1)
+            )
 
     # -- writing: every change commits, then announces --
 
@@ -163,8 +167,9 @@ class KnowledgeBase:
         await self._announce()
         return True
 
-    async def import_articles(self, articles: Sequence[Article], *, replace: bool = False
-                              ) -> ImportSummary:
+    async def import_articles(
+        self, articles: Sequence[Article], *, replace: bool = False
+    ) -> ImportSummary:
         """Upsert the articles in ONE transaction (all or nothing). With `replace`, articles
         not in `articles` are deleted, so the KB becomes exactly the file."""
         created = updated = removed = variants = 0
@@ -182,7 +187,8 @@ class KnowledgeBase:
             if replace:
                 keep = [a.id for a in articles]
                 result = await session.execute(
-                    delete(KbArticle).where(KbArticle.id.not_in(keep)).returning(KbArticle.id))
+                    delete(KbArticle).where(KbArticle.id.not_in(keep)).returning(KbArticle.id)
+                )
                 removed = len(result.all())
         await self._announce()
         return ImportSummary(created, updated, removed, variants)
@@ -212,13 +218,13 @@ class KnowledgeBase:
         await self.calibrate()
         return True
 
-    async def calibrate(self, *, min_oos_recall: float | None = DEFAULT_OOS_RECALL
-                        ) -> Calibration:
+    async def calibrate(self, *, min_oos_recall: float | None = DEFAULT_OOS_RECALL) -> Calibration:
         """Calibrate from the stored articles' own held-out variants (off the event loop)
         and store the result."""
         articles = await self.export_articles()
-        result = await asyncio.to_thread(calibrate, articles, min_oos_recall=min_oos_recall,
-                                         vectors=await self.vectors())
+        result = await asyncio.to_thread(
+            calibrate, articles, min_oos_recall=min_oos_recall, vectors=await self.vectors()
+        )
         await self.save_calibration(result)
         return result
 
@@ -231,7 +237,8 @@ class KnowledgeBase:
         """The most recent handed-off questions, newest first."""
         async with self._sessions() as session:
             rows = await session.scalars(
-                select(KbMiss.question).order_by(KbMiss.id.desc()).limit(limit))
+                select(KbMiss.question).order_by(KbMiss.id.desc()).limit(limit)
+            )
             return list(rows)
 
     async def _announce(self) -> None:
@@ -246,10 +253,16 @@ class KnowledgeBase:
 
 def _to_article(row: KbArticle) -> Article:
     return Article(
-        id=row.id, title=row.title, answer=row.answer,
-        questions=tuple(v.text for v in row.variants), category=row.category,
-        tags=tuple(row.tags or ()), language=row.language, enabled=row.enabled,
-        answer_short=row.answer_short, answer_email=row.answer_email,
+        id=row.id,
+        title=row.title,
+        answer=row.answer,
+        questions=tuple(v.text for v in row.variants),
+        category=row.category,
+        tags=tuple(row.tags or ()),
+        language=row.language,
+        enabled=row.enabled,
+        answer_short=row.answer_short,
+        answer_email=row.answer_email,
     )
 
 

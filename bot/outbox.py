@@ -29,8 +29,16 @@ from collections.abc import Callable, Coroutine, Iterable, Mapping, Sequence
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.contracts import (Action, Attachment, Button, ChannelAdapter, ChannelKind, DeliveryError,
-                           DeliveryReceipt, OutboundMessage)
+from core.contracts import (
+    Action,
+    Attachment,
+    Button,
+    ChannelAdapter,
+    ChannelKind,
+    DeliveryError,
+    DeliveryReceipt,
+    OutboundMessage,
+)
 from core.db import SessionFactory, WriteLock
 from core.events import DeskFeed, record
 from core.messages import SEND_LEASE
@@ -52,21 +60,32 @@ _Chat = tuple[ChannelKind, str]
 
 class _Outcome(enum.Enum):
     SENT = "sent"
-    FAILED = "failed"          # permanent, or past the deadline: the desk was told
-    DEFERRED = "deferred"      # a later attempt is scheduled
-    WAITING = "waiting"        # an earlier reply to the chat waits for its retry
+    FAILED = "failed"  # permanent, or past the deadline: the desk was told
+    DEFERRED = "deferred"  # a later attempt is scheduled
+    WAITING = "waiting"  # an earlier reply to the chat waits for its retry
 
 
-async def claim_due(session: AsyncSession, now: dt.datetime, *, exclude: set[int],
-                    fresh_too: bool = False, limit: int = SWEEP_LIMIT) -> list[int]:
+async def claim_due(
+    session: AsyncSession,
+    now: dt.datetime,
+    *,
+    exclude: set[int],
+    fresh_too: bool = False,
+    limit: int = SWEEP_LIMIT,
+) -> list[int]:
     """Take the PENDING replies to send now, in order: every pending reply of each chat
     (identity) whose earliest pending reply is due (`fresh_too`: or never tried, at
     start-up) and none of which this process is sending (`exclude`). Taking one moves its
     next attempt `SEND_LEASE` ahead, so that nobody else takes it meanwhile; the caller
     commits. (Several processes would lock the read rows `FOR UPDATE SKIP LOCKED`.)"""
-    rows = (await session.execute(
-        select(Message.id, Message.identity_id, Message.next_attempt_at, Message.attempts)
-        .where(Message.delivery == Delivery.PENDING).order_by(Message.id).limit(limit))).all()
+    rows = (
+        await session.execute(
+            select(Message.id, Message.identity_id, Message.next_attempt_at, Message.attempts)
+            .where(Message.delivery == Delivery.PENDING)
+            .order_by(Message.id)
+            .limit(limit)
+        )
+    ).all()
     chats: dict[int | None, list[tuple[int, dt.datetime | None, int]]] = {}
     for message_id, identity_id, next_at, attempts in rows:
         chats.setdefault(identity_id, []).append((message_id, next_at, attempts))
@@ -78,16 +97,26 @@ async def claim_due(session: AsyncSession, now: dt.datetime, *, exclude: set[int
             taken.extend(message_id for message_id, _, _ in pending)
     taken.sort()
     for start in range(0, len(taken), LOAD_CHUNK):
-        await session.execute(update(Message).where(Message.id.in_(taken[start:start + LOAD_CHUNK]))
-                              .values(next_attempt_at=now + SEND_LEASE))
+        await session.execute(
+            update(Message)
+            .where(Message.id.in_(taken[start : start + LOAD_CHUNK]))
+            .values(next_attempt_at=now + SEND_LEASE)
+        )
     return taken
 
 
 class Outbox:
-    def __init__(self, sessions: SessionFactory, adapters: Mapping[ChannelKind, ChannelAdapter],
-                 feed: DeskFeed, clock: Callable[[], dt.datetime], *,
-                 writes: WriteLock | None = None, deadline: dt.timedelta = DEFAULT_DEADLINE,
-                 schedule: Backoff = REPLY_SCHEDULE) -> None:
+    def __init__(
+        self,
+        sessions: SessionFactory,
+        adapters: Mapping[ChannelKind, ChannelAdapter],
+        feed: DeskFeed,
+        clock: Callable[[], dt.datetime],
+        *,
+        writes: WriteLock | None = None,
+        deadline: dt.timedelta = DEFAULT_DEADLINE,
+        schedule: Backoff = REPLY_SCHEDULE,
+    ) -> None:
         self._sessions = sessions
         self._writes = writes or contextlib.nullcontext()
         self._adapters = adapters
@@ -95,8 +124,9 @@ class Outbox:
         self._clock = clock
         self._deadline = deadline
         self._schedule = schedule
-        self._chat_locks: weakref.WeakValueDictionary[_Chat, asyncio.Lock] = \
-            weakref.WeakValueDictionary()  # a chat's lock lives while a send holds or awaits it
+        self._chat_locks: weakref.WeakValueDictionary[_Chat, asyncio.Lock] = (
+            weakref.WeakValueDictionary()
+        )  # a chat's lock lives while a send holds or awaits it
         self._held: set[_Chat] = set()
         """Chats with a reply waiting for its retry: new replies to them wait behind it."""
         self._in_flight: set[int] = set()
@@ -142,8 +172,9 @@ class Outbox:
         by chat in order; returns how many were taken."""
         try:
             async with self._writes, self._sessions() as session:
-                ids = await claim_due(session, self._clock(), exclude=self._in_flight,
-                                      fresh_too=fresh_too)
+                ids = await claim_due(
+                    session, self._clock(), exclude=self._in_flight, fresh_too=fresh_too
+                )
                 await session.commit()
             self._held.intersection_update(await self._waiting_chats())  # sent elsewhere
         except Exception:
@@ -159,8 +190,9 @@ class Outbox:
                 if message_id in loaded:
                     outbound = loaded[message_id]
                     chats.setdefault((outbound.channel, outbound.chat_id), []).append(outbound)
-            await asyncio.gather(*(self._send_all(outbounds, retrying=True)
-                                   for outbounds in chats.values()))
+            await asyncio.gather(
+                *(self._send_all(outbounds, retrying=True) for outbounds in chats.values())
+            )
         finally:
             self._in_flight.difference_update(ids)
         return len(ids)
@@ -168,10 +200,15 @@ class Outbox:
     async def _waiting_chats(self) -> set[_Chat]:
         """The chats with a reply waiting for its retry, as the database has them."""
         async with self._sessions() as session:
-            return {(channel, chat) for channel, chat in await session.execute(
-                select(Identity.channel, func.coalesce(Identity.chat_id, Identity.external_id))
-                .join(Message, Message.identity_id == Identity.id)
-                .where(Message.delivery == Delivery.PENDING, Message.attempts > 0).distinct())}
+            return {
+                (channel, chat)
+                for channel, chat in await session.execute(
+                    select(Identity.channel, func.coalesce(Identity.chat_id, Identity.external_id))
+                    .join(Message, Message.identity_id == Identity.id)
+                    .where(Message.delivery == Delivery.PENDING, Message.attempts > 0)
+                    .distinct()
+                )
+            }
 
     async def run_sweeper(self, every: float) -> None:
         """Sweep every `every` seconds until cancelled."""
@@ -190,8 +227,9 @@ class Outbox:
         for seq in sequences:
             self._spawn(self._send_all([loaded[i] for i in seq if i in loaded]))
 
-    async def _load(self, message_ids: list[int], *, resent: bool = False
-                    ) -> dict[int, OutboundMessage]:
+    async def _load(
+        self, message_ids: list[int], *, resent: bool = False
+    ) -> dict[int, OutboundMessage]:
         """The PENDING ones among `message_ids`, ready to send; none when the database
         cannot be read (they stay PENDING and the sweeper takes them later). `resent`: tried
         before, maybe got through (the channel skips pieces its ledger knows)."""
@@ -203,8 +241,11 @@ class Outbox:
                         select(Message, Conversation, Identity)
                         .join(Conversation, Conversation.id == Message.conversation_id)
                         .join(Identity, Identity.id == Message.identity_id)
-                        .where(Message.id.in_(message_ids[start:start + LOAD_CHUNK]),
-                               Message.delivery == Delivery.PENDING))
+                        .where(
+                            Message.id.in_(message_ids[start : start + LOAD_CHUNK]),
+                            Message.delivery == Delivery.PENDING,
+                        )
+                    )
                     for row in rows:
                         loaded[row[0].id] = await self._outbound(session, *row, resent=resent)
         except Exception:
@@ -223,7 +264,7 @@ class Outbox:
             finally:
                 self._in_flight.discard(outbound.outbound_id)
             if retrying and outcome is _Outcome.DEFERRED:
-                self._in_flight.difference_update(o.outbound_id for o in outbounds[index + 1:])
+                self._in_flight.difference_update(o.outbound_id for o in outbounds[index + 1 :])
                 return
         if retrying and outbounds:
             self._held.discard((outbounds[0].channel, outbounds[0].chat_id))
@@ -239,8 +280,9 @@ class Outbox:
                 return _Outcome.WAITING  # stays PENDING; the sweeper sends it after the earlier one
             try:
                 if adapter is None:
-                    raise DeliveryError(f"the {outbound.channel.value} channel is not configured",
-                                        permanent=True)
+                    raise DeliveryError(
+                        f"the {outbound.channel.value} channel is not configured", permanent=True
+                    )
                 receipt = await adapter.send(outbound)
             except DeliveryError as exc:
                 if exc.permanent:
@@ -271,16 +313,27 @@ class Outbox:
                 message.attempts, message.next_attempt_at = attempts, next_at
                 message.delivery_error = str(exc)
                 await session.commit()
-                log.warning("message %s not delivered (%s); attempt %d in %.0f s",
-                            message_id, exc, attempts + 1, wait)
+                log.warning(
+                    "message %s not delivered (%s); attempt %d in %.0f s",
+                    message_id,
+                    exc,
+                    attempts + 1,
+                    wait,
+                )
                 return _Outcome.DEFERRED
         await self._failed(message_id, error)
         return _Outcome.FAILED
 
     def _mark_sent(self, message_id: int, receipt: DeliveryReceipt) -> None:
-        self._sent.append({"id": message_id, "delivery": Delivery.SENT, "delivered_at": self._clock(),
-                           "channel_message_id": receipt.platform_message_id,
-                           "next_attempt_at": None})
+        self._sent.append(
+            {
+                "id": message_id,
+                "delivery": Delivery.SENT,
+                "delivered_at": self._clock(),
+                "channel_message_id": receipt.platform_message_id,
+                "next_attempt_at": None,
+            }
+        )
         if self._marking is None:
             self._marking = self._spawn(self._write_sent())
 
@@ -304,31 +357,57 @@ class Outbox:
             log.exception("marking %d sent messages failed", len(batch))
             return False
 
-    async def _outbound(self, session: AsyncSession, message: Message, conversation: Conversation,
-                        identity: Identity, *, resent: bool) -> OutboundMessage:
+    async def _outbound(
+        self,
+        session: AsyncSession,
+        message: Message,
+        conversation: Conversation,
+        identity: Identity,
+        *,
+        resent: bool,
+    ) -> OutboundMessage:
         buttons = tuple(Button.from_json(b) for b in message.buttons)
         subject = reply_to = answer_to = None
         if identity.channel is ChannelKind.EMAIL:
             answer_to = await session.scalar(  # the Reply-To of the letter this answers
                 select(Message.reply_address)
-                .where(Message.conversation_id == conversation.id,
-                       Message.identity_id == identity.id, Message.direction == Direction.IN,
-                       Message.id < message.id)
-                .order_by(Message.id.desc()).limit(1))
+                .where(
+                    Message.conversation_id == conversation.id,
+                    Message.identity_id == identity.id,
+                    Message.direction == Direction.IN,
+                    Message.id < message.id,
+                )
+                .order_by(Message.id.desc())
+                .limit(1)
+            )
             topic = conversation.subject or ""
             subject = f"Re: {topic} [#{conversation.id}]" if topic else f"[#{conversation.id}]"
-            reply_to = tuple(await session.scalars(
-                select(Message.channel_message_id)
-                .where(Message.conversation_id == conversation.id, Message.channel == ChannelKind.EMAIL,
-                       Message.channel_message_id.is_not(None), Message.id < message.id)
-                .order_by(Message.id.desc()).limit(THREAD_DEPTH)))[::-1]
+            reply_to = tuple(
+                await session.scalars(
+                    select(Message.channel_message_id)
+                    .where(
+                        Message.conversation_id == conversation.id,
+                        Message.channel == ChannelKind.EMAIL,
+                        Message.channel_message_id.is_not(None),
+                        Message.id < message.id,
+                    )
+                    .order_by(Message.id.desc())
+                    .limit(THREAD_DEPTH)
+                )
+            )[::-1]
         return OutboundMessage(
-            channel=identity.channel, chat_id=answer_to or identity.chat_id or identity.external_id,
-            text=message.text, outbound_id=message.id, buttons=buttons,
+            channel=identity.channel,
+            chat_id=answer_to or identity.chat_id or identity.external_id,
+            text=message.text,
+            outbound_id=message.id,
+            buttons=buttons,
             attachments=tuple(Attachment.from_json(a) for a in message.attachments),
-            subject=subject, reply_to=tuple(x for x in (reply_to or ()) if x),
-            conversation_id=conversation.id, auto_reply=message.author is Author.BOT,
-            request_contact=any(b.action is Action.CONTACT for b in buttons), resent=resent,
+            subject=subject,
+            reply_to=tuple(x for x in (reply_to or ()) if x),
+            conversation_id=conversation.id,
+            auto_reply=message.author is Author.BOT,
+            request_contact=any(b.action is Action.CONTACT for b in buttons),
+            resent=resent,
         )
 
     async def _failed(self, message_id: int, error: str) -> None:
@@ -342,12 +421,23 @@ class Outbox:
             message.delivery_error = error
             message.next_attempt_at = None
             if conversation is not None:
-                record(session, conversation, EventKind.UNDELIVERED, self._clock(),
-                       operator_id=message.operator_id, message_id=message_id, error=error)
+                record(
+                    session,
+                    conversation,
+                    EventKind.UNDELIVERED,
+                    self._clock(),
+                    operator_id=message.operator_id,
+                    message_id=message_id,
+                    error=error,
+                )
             await session.commit()
         try:
-            await self._feed.publish("undelivered", message_id=message_id,
-                                     conversation_id=message.conversation_id,
-                                     operator_id=message.operator_id, error=error)
+            await self._feed.publish(
+                "undelivered",
+                message_id=message_id,
+                conversation_id=message.conversation_id,
+                operator_id=message.operator_id,
+                error=error,
+            )
         except Exception:  # the event is stored: the desk sees it on its next refresh
             log.exception("telling the desk about undelivered message %s failed", message_id)

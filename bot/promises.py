@@ -12,12 +12,13 @@ from zoneinfo import ZoneInfo
 
 __all__ = ["promised_moment", "zone_label"]
 
-SAID_AS_SPAN = dt.timedelta(hours=4)   # nearer than this, a span reads better than a clock
+SAID_AS_SPAN = dt.timedelta(hours=4)  # nearer than this, a span reads better than a clock
 _MOSCOW = {"Europe/Moscow", "W-SU"}
 
 
-def promised_moment(moment: dt.datetime, now: dt.datetime, zone: ZoneInfo, language: str, *,
-                    deadline: bool = False) -> str:
+def promised_moment(
+    moment: dt.datetime, now: dt.datetime, zone: ZoneInfo, language: str, *, deadline: bool = False
+) -> str:
     """A promised time as the client reads it. With `deadline` it is a limit ("до 17:50",
     "within 3 hours"); without, a moment ("в 09:00", "in 3 hours")."""
     ahead = moment - now
@@ -30,8 +31,11 @@ def promised_moment(moment: dt.datetime, now: dt.datetime, zone: ZoneInfo, langu
         return f"сегодня {ru} {clock}" if language == "ru" else f"today {en} {clock}"
     if local.date() == today + dt.timedelta(days=1):
         return f"завтра {ru} {clock}" if language == "ru" else f"tomorrow {en} {clock}"
-    return (f"{local:%d.%m} {ru} {clock}" if language == "ru"
-            else f"on {local.day} {local:%b} {en} {clock}")
+    return (
+        f"{local:%d.%m} {ru} {clock}"
+        if language == "ru"
+        else f"on {local.day} {local:%b} {en} {clock}"
+    )
 
 
 def zone_label(zone: ZoneInfo, moment: dt.datetime, language: str) -> str:
@@ -48,12 +52,18 @@ def zone_label(zone: ZoneInfo, moment: dt.datetime, language: str) -> str:
 def _span(ahead: dt.timedelta, language: str, *, deadline: bool) -> str:
     minutes = max(1, -(-round(ahead.total_seconds()) // 60))
     if minutes < 60:
-        amount = _plural(minutes, ("минуту", "минуты", "минут")) if language == "ru" else \
-            f"{minutes} minute{'s' if minutes != 1 else ''}"
+        amount = (
+            _plural(minutes, ("минуту", "минуты", "минут"))
+            if language == "ru"
+            else f"{minutes} minute{'s' if minutes != 1 else ''}"
+        )
     else:
         hours = -(-minutes // 60) if deadline else round(minutes / 60)
-        amount = _plural(hours, ("час", "часа", "часов")) if language == "ru" else \
-            f"{hours} hour{'s' if hours != 1 else ''}"
+        amount = (
+            _plural(hours, ("час", "часа", "часов"))
+            if language == "ru"
+            else f"{hours} hour{'s' if hours != 1 else ''}"
+        )
     if language == "ru":
         return f"в течение {_genitive(amount)}" if deadline else f"через {amount}"
     return f"within {amount}" if deadline else f"in {amount}"

@@ -26,8 +26,16 @@ from core.contracts import InboundMessage
 from core.db import SessionFactory, WriteLock
 from core.events import DeskFeed, record
 from core.messages import add_message, add_reply
-from core.models import (Author, Client, Conversation, ConversationStatus, Direction, EventKind,
-                         Identity, Message)
+from core.models import (
+    Author,
+    Client,
+    Conversation,
+    ConversationStatus,
+    Direction,
+    EventKind,
+    Identity,
+    Message,
+)
 from core.texts import locale_language, say
 from kb.text import language_of
 from routing.rebuild import entry_for
@@ -47,9 +55,18 @@ def storable(text: str) -> str:
 
 
 class Quarantine:
-    def __init__(self, *, sessions: SessionFactory, writes: WriteLock | None, levels: ServiceLevels,
-                 outbox: Outbox, handover: Handover, feed: DeskFeed,
-                 clock: Callable[[], dt.datetime], language: str) -> None:
+    def __init__(
+        self,
+        *,
+        sessions: SessionFactory,
+        writes: WriteLock | None,
+        levels: ServiceLevels,
+        outbox: Outbox,
+        handover: Handover,
+        feed: DeskFeed,
+        clock: Callable[[], dt.datetime],
+        language: str,
+    ) -> None:
         self._sessions = sessions
         self._writes = writes or contextlib.nullcontext()
         self._levels = levels
@@ -64,29 +81,48 @@ class Quarantine:
         only when the database fails too (the channel then delivers the message again)."""
         now = self._clock()
         reason = f"{type(error).__name__}: {error}"[:ERROR_LIMIT]
-        log.error("message %s/%s quarantined: %s", inbound.channel.value,
-                  inbound.platform_message_id, reason, exc_info=error)
+        log.error(
+            "message %s/%s quarantined: %s",
+            inbound.channel.value,
+            inbound.platform_message_id,
+            reason,
+            exc_info=error,
+        )
         async with self._writes, self._sessions() as session:
             if await _stored(session, inbound):
                 return
             identity, client = await self._sender(session, inbound, now)
             conversation = await self._conversation(session, identity, client, now)
             kept = add_message(
-                session, conversation_id=conversation.id, identity_id=identity.id,
-                channel=inbound.channel, direction=Direction.IN, author=Author.CLIENT,
-                text=storable(inbound.text), action=inbound.action.value if inbound.action else None,
+                session,
+                conversation_id=conversation.id,
+                identity_id=identity.id,
+                channel=inbound.channel,
+                direction=Direction.IN,
+                author=Author.CLIENT,
+                text=storable(inbound.text),
+                action=inbound.action.value if inbound.action else None,
                 attachments=_attachments(inbound),
-                channel_message_id=storable(inbound.platform_message_id)[:500], created_at=now)
+                channel_message_id=storable(inbound.platform_message_id)[:500],
+                created_at=now,
+            )
             handed_off = conversation.status is ConversationStatus.BOT
             if handed_off:
                 level = self._levels.assess(conversation.category, client.tier.value, now)
                 mark_queued(session, conversation, level, "quarantined", now)
             language = client.language or self._language
-            told = await add_reply(session, conversation, text=say("quarantined", language),
-                                   author=Author.BOT, at=now, identity=identity)
+            told = await add_reply(
+                session,
+                conversation,
+                text=say("quarantined", language),
+                author=Author.BOT,
+                at=now,
+                identity=identity,
+            )
             await session.flush()
-            record(session, conversation, EventKind.QUARANTINED, now, message_id=kept.id,
-                   error=reason)
+            record(
+                session, conversation, EventKind.QUARANTINED, now, message_id=kept.id, error=reason
+            )
             conversation.updated_at = now
             await session.commit()
         self._outbox.submit([told.id])
@@ -94,48 +130,79 @@ class Quarantine:
             try:
                 await self._handover.submit(entry_for(conversation))
             except Exception:  # the reconciler adds it to the queue
-                log.exception("quarantined conversation %s queued in the database only",
-                              conversation.id)
-            await self._feed.publish("queued", conversation_id=conversation.id,
-                                     group=conversation.group)
-        await self._feed.publish("quarantined", conversation_id=conversation.id,
-                                 message_id=kept.id, error=reason)
+                log.exception(
+                    "quarantined conversation %s queued in the database only", conversation.id
+                )
+            await self._feed.publish(
+                "queued", conversation_id=conversation.id, group=conversation.group
+            )
+        await self._feed.publish(
+            "quarantined", conversation_id=conversation.id, message_id=kept.id, error=reason
+        )
 
-    async def _sender(self, session: AsyncSession, inbound: InboundMessage, now: dt.datetime
-                      ) -> tuple[Identity, Client]:
-        found = (await session.execute(
-            select(Identity, Client).join(Client, Client.id == Identity.client_id)
-            .where(Identity.channel == inbound.channel,
-                   Identity.external_id == storable(inbound.external_user_id)[:320]))).first()
+    async def _sender(
+        self, session: AsyncSession, inbound: InboundMessage, now: dt.datetime
+    ) -> tuple[Identity, Client]:
+        found = (
+            await session.execute(
+                select(Identity, Client)
+                .join(Client, Client.id == Identity.client_id)
+                .where(
+                    Identity.channel == inbound.channel,
+                    Identity.external_id == storable(inbound.external_user_id)[:320],
+                )
+            )
+        ).first()
         if found is not None:
             identity, client = found
             identity.last_seen_at = now
             return identity, client
         name = storable(inbound.display_name)[:200] if inbound.display_name else None
-        client = Client(display_name=name, created_at=now, language=language_of(
-            storable(inbound.text), locale_language(inbound.locale) or self._language))
+        client = Client(
+            display_name=name,
+            created_at=now,
+            language=language_of(
+                storable(inbound.text), locale_language(inbound.locale) or self._language
+            ),
+        )
         session.add(client)
         await session.flush()
-        identity = Identity(client_id=client.id, channel=inbound.channel,
-                            external_id=storable(inbound.external_user_id)[:320],
-                            chat_id=storable(inbound.chat_id)[:320] if inbound.chat_id else None,
-                            display_name=name, created_at=now, last_seen_at=now)
+        identity = Identity(
+            client_id=client.id,
+            channel=inbound.channel,
+            external_id=storable(inbound.external_user_id)[:320],
+            chat_id=storable(inbound.chat_id)[:320] if inbound.chat_id else None,
+            display_name=name,
+            created_at=now,
+            last_seen_at=now,
+        )
         session.add(identity)
         await session.flush()
         return identity, client
 
-    async def _conversation(self, session: AsyncSession, identity: Identity, client: Client,
-                            now: dt.datetime) -> Conversation:
+    async def _conversation(
+        self, session: AsyncSession, identity: Identity, client: Client, now: dt.datetime
+    ) -> Conversation:
         """The client's latest open conversation, or a new one."""
         conversation = await session.scalar(
-            select(Conversation).where(Conversation.client_id == client.id,
-                                       Conversation.status != ConversationStatus.CLOSED)
-            .order_by(Conversation.id.desc()).limit(1))
+            select(Conversation)
+            .where(
+                Conversation.client_id == client.id,
+                Conversation.status != ConversationStatus.CLOSED,
+            )
+            .order_by(Conversation.id.desc())
+            .limit(1)
+        )
         if conversation is None:
             conversation = Conversation(
-                client_id=client.id, identity_id=identity.id, status=ConversationStatus.BOT,
-                last_channel=identity.channel, last_identity_id=identity.id, created_at=now,
-                updated_at=now)
+                client_id=client.id,
+                identity_id=identity.id,
+                status=ConversationStatus.BOT,
+                last_channel=identity.channel,
+                last_identity_id=identity.id,
+                created_at=now,
+                updated_at=now,
+            )
             session.add(conversation)
             await session.flush()
             record(session, conversation, EventKind.CREATED, now)
@@ -146,9 +213,16 @@ class Quarantine:
 
 async def _stored(session: AsyncSession, inbound: InboundMessage) -> bool:
     """Stored already (by an earlier delivery of the same message)."""
-    return await session.scalar(select(Message.id).where(
-        Message.channel == inbound.channel, Message.direction == Direction.IN,
-        Message.channel_message_id == storable(inbound.platform_message_id)[:500])) is not None
+    return (
+        await session.scalar(
+            select(Message.id).where(
+                Message.channel == inbound.channel,
+                Message.direction == Direction.IN,
+                Message.channel_message_id == storable(inbound.platform_message_id)[:500],
+            )
+        )
+        is not None
+    )
 
 
 def _attachments(inbound: InboundMessage) -> list[object]:

@@ -19,16 +19,21 @@ from core.models import Conversation, ConversationEvent, EventKind
 __all__ = ["acknowledge_queued"]
 
 
-async def acknowledge_queued(session: AsyncSession, conversation: Conversation,
-                             now: dt.datetime) -> bool:
+async def acknowledge_queued(
+    session: AsyncSession, conversation: Conversation, now: dt.datetime
+) -> bool:
     """True (and the acknowledgement recorded) when this wait has none yet."""
     waiting_since = conversation.queued_at or conversation.created_at
-    await session.flush()   # an acknowledgement recorded earlier in this batch counts
+    await session.flush()  # an acknowledgement recorded earlier in this batch counts
     done = await session.scalar(
-        select(ConversationEvent.id).where(
+        select(ConversationEvent.id)
+        .where(
             ConversationEvent.conversation_id == conversation.id,
             ConversationEvent.kind == EventKind.QUEUE_ACKNOWLEDGED,
-            ConversationEvent.at >= waiting_since).limit(1))
+            ConversationEvent.at >= waiting_since,
+        )
+        .limit(1)
+    )
     if done is not None:
         return False
     record(session, conversation, EventKind.QUEUE_ACKNOWLEDGED, now)

@@ -12,5 +12,4 @@ __all__ = ["article_answer"]
 def article_answer(article: Article, conversation: Conversation) -> str:
     """The article's answer as the conversation's channel takes it: a letter's body by
     email, the chat answer elsewhere."""
-    return article.answer_for("email" if conversation.last_channel is ChannelKind.EMAIL
-                              else "chat")
+    return article.answer_for("email" if conversation.last_channel is ChannelKind.EMAIL else "chat")

@@ -59,7 +59,7 @@ class RetryPolicy:
     attempts: int = 5
     base_delay: float = SEND.first
     max_delay: float = SEND.longest
-    longest_wait: float = 120.0   # a longer "retry after" gives up now; the outbox retries later
+    longest_wait: float = 120.0  # a longer "retry after" gives up now; the outbox retries later
 
     @property
     def backoff(self) -> Backoff:
@@ -94,8 +94,14 @@ async def send_with_retries(
         asked = asked_wait(exc) if exc is not None else None
         return asked is not None and asked > policy.longest_wait
 
-    retrier = retrying(policy.backoff, retry_on=retryable, what=what, attempts=policy.attempts,
-                       hint=asked_wait, give_up=wait_too_long)
+    retrier = retrying(
+        policy.backoff,
+        retry_on=retryable,
+        what=what,
+        attempts=policy.attempts,
+        hint=asked_wait,
+        give_up=wait_too_long,
+    )
     try:
         return await retrier(call)
     except Exception as exc:
@@ -105,8 +111,10 @@ async def send_with_retries(
         if not failure.retryable:
             raise DeliveryError(f"{what}: {exc}", permanent=failure.permanent) from exc
         tries = retrier.statistics.get("attempt_number", 1)
-        raise DeliveryError(f"{what}: gave up for now after {tries} attempts: {exc}",
-                            retry_after=failure.retry_after) from exc
+        raise DeliveryError(
+            f"{what}: gave up for now after {tries} attempts: {exc}",
+            retry_after=failure.retry_after,
+        ) from exc
 
 
 class _Bucket:
@@ -132,8 +140,15 @@ class SendRateLimiter:
 
     _PRUNE_AT = 10_000
 
-    def __init__(self, *, per_chat_rate: float, per_chat_burst: int, global_rate: float,
-                 global_burst: int, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        *,
+        per_chat_rate: float,
+        per_chat_burst: int,
+        global_rate: float,
+        global_burst: int,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._per_chat = (per_chat_rate, per_chat_burst)
         self._global = _Bucket(global_rate, global_burst)
         self._chats: dict[str, _Bucket] = {}

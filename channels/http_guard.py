@@ -66,7 +66,9 @@ def _as_forwarded(request: web.Request, trusted: Sequence[Network]) -> web.Reque
     proto = request.headers.get("X-Forwarded-Proto", "").split(",")[0].strip().lower()
     if proto in ("http", "https"):
         changes["scheme"] = proto
-    hops = [hop.strip() for hop in request.headers.get("X-Forwarded-For", "").split(",") if hop.strip()]
+    hops = [
+        hop.strip() for hop in request.headers.get("X-Forwarded-For", "").split(",") if hop.strip()
+    ]
     for hop in reversed(hops):  # the nearest untrusted hop is the client
         if not _trusted(hop, trusted):
             changes["remote"] = hop[:64]

@@ -65,13 +65,17 @@ async def store_all(sink: InboundSink, messages: Sequence[InboundMessage]) -> No
     async def store() -> None:
         await sink(messages)
 
-    await until_done(store, retry_on=(Exception,),
-                     what=f"storing {len(messages)} {messages[0].channel.value} messages "
-                          f"(from {messages[0].platform_message_id})")
+    await until_done(
+        store,
+        retry_on=(Exception,),
+        what=f"storing {len(messages)} {messages[0].channel.value} messages "
+        f"(from {messages[0].platform_message_id})",
+    )
 
 
-def read_each(updates: Iterable[U], read: Callable[[U], InboundMessage | None], *,
-              channel: str) -> list[InboundMessage]:
+def read_each(
+    updates: Iterable[U], read: Callable[[U], InboundMessage | None], *, channel: str
+) -> list[InboundMessage]:
     """Each polled update read on its own. One the reader fails on is logged whole (the
     record of it) and left out, so that it cannot stop the channel and hold up every
     client behind it; the poll position moves past it with the rest."""

@@ -25,25 +25,44 @@ log = logging.getLogger(__name__)
 class SharedSendRateLimiter(SendRateLimiter):
     """`scope` names the bot, e.g. "telegram:123456" (never a token)."""
 
-    def __init__(self, redis: Redis, scope: str, *, per_chat_rate: float, per_chat_burst: int,
-                 global_rate: float, global_burst: int) -> None:
-        super().__init__(per_chat_rate=per_chat_rate, per_chat_burst=per_chat_burst,
-                         global_rate=global_rate, global_burst=global_burst)
+    def __init__(
+        self,
+        redis: Redis,
+        scope: str,
+        *,
+        per_chat_rate: float,
+        per_chat_burst: int,
+        global_rate: float,
+        global_burst: int,
+    ) -> None:
+        super().__init__(
+            per_chat_rate=per_chat_rate,
+            per_chat_burst=per_chat_burst,
+            global_rate=global_rate,
+            global_burst=global_burst,
+        )
         self._scope = scope
         self._bucket_key = keys.send_rate(scope)
         chat_interval, bot_interval = 1000.0 / per_chat_rate, 1000.0 / global_rate
-        self._args = [chat_interval, chat_interval * (max(per_chat_burst, 1) - 1),
-                      bot_interval, bot_interval * (max(global_burst, 1) - 1)]
+        self._args = [
+            chat_interval,
+            chat_interval * (max(per_chat_burst, 1) - 1),
+            bot_interval,
+            bot_interval * (max(global_burst, 1) - 1),
+        ]
         self._reserve = register(redis, "channels", "rate_limits.lua")
 
     async def acquire(self, chat_id: str) -> None:
         try:
             wait_us = await self._reserve(
-                keys=[keys.send_rate(f"{self._scope}:{chat_id}"), self._bucket_key],
-                args=self._args)
+                keys=[keys.send_rate(f"{self._scope}:{chat_id}"), self._bucket_key], args=self._args
+            )
         except RedisError as exc:
-            log.warning("shared send limits of %s unavailable (%s); this process's own apply",
-                        self._scope, exc)
+            log.warning(
+                "shared send limits of %s unavailable (%s); this process's own apply",
+                self._scope,
+                exc,
+            )
             await super().acquire(chat_id)
             return
         if wait_us > 0:

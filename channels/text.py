@@ -28,7 +28,7 @@ def split_text(text: str, limit: int) -> list[str]:
         if utf16_length(rest) <= limit:
             pieces.append(rest)
             break
-        window = rest[:_fitting_prefix(rest, limit)]
+        window = rest[: _fitting_prefix(rest, limit)]
         cut = _best_cut(window)
         piece, rest = rest[:cut].rstrip(), rest[cut:].lstrip()
         if piece:

@@ -42,8 +42,8 @@ from aiohttp import WSCloseCode, WSMsgType, web
 from redis.exceptions import RedisError
 from yarl import URL
 
-from channels.web_relay import FrameRelay
 from channels.web_limits import WebLimits, network_address
+from channels.web_relay import FrameRelay
 from core.buckets import Buckets
 from core.contracts import (
     Action,
@@ -63,15 +63,15 @@ log = logging.getLogger(__name__)
 STATIC = Path(__file__).with_name("web_static")
 VISITOR_COOKIE = "sb_visitor"
 COOKIE_MAX_AGE = 365 * 24 * 3600
-MAX_TEXT = 8000                  # characters of one message; the page enforces it too
-MAX_FRAME = 1024 * 1024          # above this aiohttp closes the socket (1009, "message too big")
+MAX_TEXT = 8000  # characters of one message; the page enforces it too
+MAX_FRAME = 1024 * 1024  # above this aiohttp closes the socket (1009, "message too big")
 MAX_PAYLOAD = 200
-SINK_WAIT = 10.0                 # a socket opened while the gateway starts waits this long
+SINK_WAIT = 10.0  # a socket opened while the gateway starts waits this long
 CLOSE_WAIT = 2.0
 PAGE_HEADERS = {
     "Cache-Control": "no-cache",
     "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; connect-src 'self'; "
-                               "base-uri 'none'; form-action 'none'",
+    "base-uri 'none'; form-action 'none'",
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "same-origin",
 }
@@ -93,7 +93,10 @@ def same_origin(request: web.Request) -> bool:
         return False
     ours = request.url
     return theirs.host is not None and (theirs.scheme, theirs.host, theirs.port) == (
-        ours.scheme, ours.host, ours.port)
+        ours.scheme,
+        ours.host,
+        ours.port,
+    )
 
 
 class _BadRequest(Exception):
@@ -107,10 +110,16 @@ class _BadRequest(Exception):
 class WebChat:
     kind = ChannelKind.WEB
 
-    def __init__(self, history: Callable[[str], Awaitable[list[HistoryItem]]], *,
-                 buckets: Buckets | None = None, limits: WebLimits | None = None,
-                 trusted_proxies: Sequence[str] = (), language: str = "ru",
-                 relay: FrameRelay | None = None) -> None:
+    def __init__(
+        self,
+        history: Callable[[str], Awaitable[list[HistoryItem]]],
+        *,
+        buckets: Buckets | None = None,
+        limits: WebLimits | None = None,
+        trusted_proxies: Sequence[str] = (),
+        language: str = "ru",
+        relay: FrameRelay | None = None,
+    ) -> None:
         """`relay`: with several gateway processes, reaches sockets held by the others."""
         self._history = history
         self._relay = relay
@@ -124,8 +133,11 @@ class WebChat:
         self._sockets: dict[str, set[web.WebSocketResponse]] = {}
 
     def routes(self) -> list[web.AbstractRouteDef]:
-        return [web.get("/", self._page), web.get("/ws", self._socket),
-                web.static("/static/chat", STATIC)]
+        return [
+            web.get("/", self._page),
+            web.get("/ws", self._socket),
+            web.static("/static/chat", STATIC),
+        ]
 
     # -- the ChannelAdapter contract ------------------------------------------------------
 
@@ -149,15 +161,21 @@ class WebChat:
         visit."""
         item = HistoryItem(
             id=history_item_id(message_id=message.outbound_id),
-            author="bot" if message.auto_reply else "operator", text=message.text,
-            at=dt.datetime.now(dt.UTC), buttons=message.buttons, attachments=message.attachments)
+            author="bot" if message.auto_reply else "operator",
+            text=message.text,
+            at=dt.datetime.now(dt.UTC),
+            buttons=message.buttons,
+            attachments=message.attachments,
+        )
         await self._everywhere(message.chat_id, {"type": "message", "message": item.as_json()})
         return DeliveryReceipt(platform_message_id=None)
 
     async def aclose(self) -> None:
         sockets = [ws for group in self._sockets.values() for ws in group]
-        await asyncio.gather(*(ws.close(code=WSCloseCode.GOING_AWAY, message=b"server shutdown")
-                               for ws in sockets), return_exceptions=True)
+        await asyncio.gather(
+            *(ws.close(code=WSCloseCode.GOING_AWAY, message=b"server shutdown") for ws in sockets),
+            return_exceptions=True,
+        )
 
     # -- HTTP -----------------------------------------------------------------------------
 
@@ -187,8 +205,9 @@ class WebChat:
                 del self._per_address[address]
         return ws
 
-    async def _serve(self, ws: web.WebSocketResponse, request: web.Request, visitor: str,
-                     address: str) -> None:
+    async def _serve(
+        self, ws: web.WebSocketResponse, request: web.Request, visitor: str, address: str
+    ) -> None:
         await ws.prepare(request)
         locale = _locale(request.headers.get("Accept-Language"))
         self._sockets.setdefault(visitor, set()).add(ws)
@@ -216,8 +235,9 @@ class WebChat:
 
     # -- the socket protocol --------------------------------------------------------------
 
-    async def _frame(self, ws: web.WebSocketResponse, visitor: str, address: str,
-                     locale: str | None, data: str) -> None:
+    async def _frame(
+        self, ws: web.WebSocketResponse, visitor: str, address: str, locale: str | None, data: str
+    ) -> None:
         try:
             inbound = _inbound(data, visitor, locale, address)
         except _BadRequest as bad:
@@ -236,13 +256,18 @@ class WebChat:
             await asyncio.shield(sink([inbound]))
         except Exception:
             log.exception("web chat message %s not stored", client_id)
-            await _push(ws, _error("not_stored", "the message was not stored; send it again",
-                                   client_id))
+            await _push(
+                ws, _error("not_stored", "the message was not stored; send it again", client_id)
+            )
             return
         await _push(ws, {"type": "ack", "id": client_id})
         if inbound.action is None:  # the visitor's other tabs show what this one sent
-            echo = HistoryItem(id=client_id, author="client", text=inbound.text,
-                               at=inbound.sent_at or dt.datetime.now(dt.UTC))
+            echo = HistoryItem(
+                id=client_id,
+                author="client",
+                text=inbound.text,
+                at=inbound.sent_at or dt.datetime.now(dt.UTC),
+            )
             await self._everywhere(visitor, {"type": "message", "message": echo.as_json()}, but=ws)
 
     async def _wait(self, visitor: str, address: str, *, handoff: bool) -> dt.timedelta:
@@ -262,14 +287,16 @@ class WebChat:
                 await self._ready.wait()
         return sink
 
-    async def _everywhere(self, visitor: str, frame: Mapping[str, Any],
-                          but: web.WebSocketResponse | None = None) -> None:
+    async def _everywhere(
+        self, visitor: str, frame: Mapping[str, Any], but: web.WebSocketResponse | None = None
+    ) -> None:
         await self._broadcast(visitor, frame, but)
         if self._relay is not None:
             await self._relay.publish(visitor, frame)
 
-    async def _broadcast(self, visitor: str, frame: Mapping[str, Any],
-                         but: web.WebSocketResponse | None = None) -> None:
+    async def _broadcast(
+        self, visitor: str, frame: Mapping[str, Any], but: web.WebSocketResponse | None = None
+    ) -> None:
         for ws in list(self._sockets.get(visitor, ())):
             if ws is not but:
                 await _push(ws, frame)
@@ -286,17 +313,26 @@ def _inbound(data: str, visitor: str, locale: str | None, address: str) -> Inbou
     client_id = request.get("id")
     if not isinstance(client_id, str) or not _CLIENT_ID.fullmatch(client_id):
         raise _BadRequest("bad_request", "`id` must be 1-64 letters, digits, '-', '_' or '.'")
-    base = InboundMessage(channel=ChannelKind.WEB, external_user_id=visitor, chat_id=visitor,
-                          platform_message_id=f"{visitor}:{client_id}", locale=locale,
-                          sent_at=dt.datetime.now(dt.UTC), meta={"source": address})
+    base = InboundMessage(
+        channel=ChannelKind.WEB,
+        external_user_id=visitor,
+        chat_id=visitor,
+        platform_message_id=f"{visitor}:{client_id}",
+        locale=locale,
+        sent_at=dt.datetime.now(dt.UTC),
+        meta={"source": address},
+    )
     kind = request.get("type")
     if kind == "message":
         text = request.get("text")
         if not isinstance(text, str):
             raise _BadRequest("bad_request", "`text` must be a string", client_id)
         if len(text) > MAX_TEXT:
-            raise _BadRequest("too_long", f"the message has {len(text)} characters; the limit is "
-                                          f"{MAX_TEXT}", client_id)
+            raise _BadRequest(
+                "too_long",
+                f"the message has {len(text)} characters; the limit is {MAX_TEXT}",
+                client_id,
+            )
         return replace(base, text=_clean(text))
     if kind == "action":
         try:
@@ -307,11 +343,15 @@ def _inbound(data: str, visitor: str, locale: str | None, address: str) -> Inbou
             raise _BadRequest("bad_request", "`action` must be handoff, choose or rate", client_id)
         payload = request.get("payload")
         if payload is not None and (not isinstance(payload, str) or len(payload) > MAX_PAYLOAD):
-            raise _BadRequest("bad_request", f"`payload` must be a string of at most {MAX_PAYLOAD} "
-                                             "characters", client_id)
+            raise _BadRequest(
+                "bad_request",
+                f"`payload` must be a string of at most {MAX_PAYLOAD} characters",
+                client_id,
+            )
         return replace(base, action=action, payload=_clean(payload) if payload else None)
-    raise _BadRequest("unknown_type", f"unknown frame type {kind!r}: expected message or action",
-                      client_id)
+    raise _BadRequest(
+        "unknown_type", f"unknown frame type {kind!r}: expected message or action", client_id
+    )
 
 
 def _clean(text: str) -> str:
@@ -340,8 +380,15 @@ def _visitor(request: web.Request) -> str | None:
 
 
 def _remember(response: web.StreamResponse, request: web.Request, visitor: str) -> None:
-    response.set_cookie(VISITOR_COOKIE, visitor, max_age=COOKIE_MAX_AGE, path="/", httponly=True,
-                        samesite="Lax", secure=request.secure)
+    response.set_cookie(
+        VISITOR_COOKIE,
+        visitor,
+        max_age=COOKIE_MAX_AGE,
+        path="/",
+        httponly=True,
+        samesite="Lax",
+        secure=request.secure,
+    )
 
 
 def _locale(accept_language: str | None) -> str | None:

@@ -38,14 +38,19 @@ class WebLimits:
     handoffs_per_address: Rate = _HANDOFFS_PER_ADDRESS
     sockets_per_address: int = 20
 
-    async def wait(self, buckets: Buckets, visitor: str, address: str, *,
-                   handoff: bool) -> dt.timedelta:
+    async def wait(
+        self, buckets: Buckets, visitor: str, address: str, *, handoff: bool
+    ) -> dt.timedelta:
         """Zero when the visitor may send this frame now, else how long until they may."""
-        limits = [("web:message", visitor, self.messages_per_visitor),
-                  ("web:message", address, self.messages_per_address)]
+        limits = [
+            ("web:message", visitor, self.messages_per_visitor),
+            ("web:message", address, self.messages_per_address),
+        ]
         if handoff:
-            limits += [("web:handoff", visitor, self.handoffs_per_visitor),
-                       ("web:handoff", address, self.handoffs_per_address)]
+            limits += [
+                ("web:handoff", visitor, self.handoffs_per_visitor),
+                ("web:handoff", address, self.handoffs_per_address),
+            ]
         return await buckets.take(*limits)
 
 
@@ -54,7 +59,9 @@ def network_address(request: web.Request, trusted_proxies: Iterable[str] = ()) -
     address stands for its /64 (one host can hold all of it)."""
     peer = request.remote or "unknown"
     if _within(peer, trusted_proxies):
-        hops = [h.strip() for h in request.headers.get("X-Forwarded-For", "").split(",") if h.strip()]
+        hops = [
+            h.strip() for h in request.headers.get("X-Forwarded-For", "").split(",") if h.strip()
+        ]
         peer = hops[-1] if hops else peer
     try:
         parsed = ipaddress.ip_address(peer)

@@ -38,8 +38,11 @@ class FrameRelay:
 
     async def publish(self, visitor: str, frame: Mapping[str, Any]) -> None:
         """Hand `frame` to the other processes; this one delivers its own sockets itself."""
-        message = json.dumps({"origin": self.origin, "visitor": visitor, "frame": frame},
-                             ensure_ascii=False, default=str)
+        message = json.dumps(
+            {"origin": self.origin, "visitor": visitor, "frame": frame},
+            ensure_ascii=False,
+            default=str,
+        )
         try:
             await self._redis.publish(keys.web_chat_frames(), message)
         except RedisError as exc:  # the visitor reads it from the history on reconnect

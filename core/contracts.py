@@ -16,8 +16,17 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 __all__ = [
-    "Action", "Attachment", "AttachmentKind", "Button", "ChannelAdapter", "ChannelKind",
-    "DeliveryError", "DeliveryReceipt", "InboundMessage", "InboundSink", "OutboundMessage",
+    "Action",
+    "Attachment",
+    "AttachmentKind",
+    "Button",
+    "ChannelAdapter",
+    "ChannelKind",
+    "DeliveryError",
+    "DeliveryReceipt",
+    "InboundMessage",
+    "InboundSink",
+    "OutboundMessage",
 ]
 
 
@@ -42,11 +51,11 @@ class AttachmentKind(str, enum.Enum):
 class Action(str, enum.Enum):
     """What a button press or a platform-level event means, independent of the platform."""
 
-    START = "start"            # /start, "Начать"; `payload` carries a deep-link argument
-    HANDOFF = "handoff"        # "talk to a person"
-    CHOOSE = "choose"          # a clarification choice; `payload` is the article id
-    RATE = "rate"              # CSAT; `payload` is "1".."5"
-    CONTACT = "contact"        # the sender shared their own phone; `payload` is the number
+    START = "start"  # /start, "Начать"; `payload` carries a deep-link argument
+    HANDOFF = "handoff"  # "talk to a person"
+    CHOOSE = "choose"  # a clarification choice; `payload` is the article id
+    RATE = "rate"  # CSAT; `payload` is "1".."5"
+    CONTACT = "contact"  # the sender shared their own phone; `payload` is the number
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,16 +69,31 @@ class Attachment:
     stored_path: str | None = None
 
     def as_json(self) -> dict[str, Any]:
-        return {k: (v.value if isinstance(v, enum.Enum) else v)
-                for k, v in (("kind", self.kind), ("file_id", self.file_id), ("name", self.name),
-                             ("size", self.size), ("mime", self.mime), ("url", self.url),
-                             ("stored_path", self.stored_path)) if v is not None}
+        return {
+            k: (v.value if isinstance(v, enum.Enum) else v)
+            for k, v in (
+                ("kind", self.kind),
+                ("file_id", self.file_id),
+                ("name", self.name),
+                ("size", self.size),
+                ("mime", self.mime),
+                ("url", self.url),
+                ("stored_path", self.stored_path),
+            )
+            if v is not None
+        }
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Attachment:
-        return cls(kind=AttachmentKind(data.get("kind", "other")), file_id=data.get("file_id"),
-                   name=data.get("name"), size=data.get("size"), mime=data.get("mime"),
-                   url=data.get("url"), stored_path=data.get("stored_path"))
+        return cls(
+            kind=AttachmentKind(data.get("kind", "other")),
+            file_id=data.get("file_id"),
+            name=data.get("name"),
+            size=data.get("size"),
+            mime=data.get("mime"),
+            url=data.get("url"),
+            stored_path=data.get("stored_path"),
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,8 +174,9 @@ class DeliveryError(Exception):
     cannot help (blocked bot, unknown chat, rejected address); `retry_after` when the
     platform said how many seconds to wait before the next try."""
 
-    def __init__(self, message: str, *, permanent: bool = False,
-                 retry_after: float | None = None) -> None:
+    def __init__(
+        self, message: str, *, permanent: bool = False, retry_after: float | None = None
+    ) -> None:
         super().__init__(message)
         self.permanent = permanent
         self.retry_after = retry_after

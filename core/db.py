@@ -13,11 +13,26 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import Table, event, insert, text
 from sqlalchemy.engine import Connection
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
 from sqlalchemy.orm import Session, SessionTransaction
 
-__all__ = ["AppendedRow", "SessionFactory", "UnitOfWork", "WriteLock", "append_row", "create_engine",
-           "insert_objects", "session_factory", "upgrade", "write_lock"]
+__all__ = [
+    "AppendedRow",
+    "SessionFactory",
+    "UnitOfWork",
+    "WriteLock",
+    "append_row",
+    "create_engine",
+    "insert_objects",
+    "session_factory",
+    "upgrade",
+    "write_lock",
+]
 
 T = TypeVar("T")
 
@@ -109,19 +124,22 @@ def _drop_appended(session: Session, _previous: SessionTransaction) -> None:
 def append_row(session: AsyncSession, table: Table, values: dict[str, Any]) -> AppendedRow:
     """Add an append-only row to the session's unit of work (see `UnitOfWork`). Foreign
     keys must be ids already: flush a new object before a row refers to it."""
-    assert all(values[c.name] is not None for c in table.c if c.foreign_keys and not c.nullable), \
+    assert all(values[c.name] is not None for c in table.c if c.foreign_keys and not c.nullable), (
         f"a {table.name} row refers to an object not yet flushed"
+    )
     sync = session.sync_session
     assert isinstance(sync, UnitOfWork), "sessions come from session_factory"
     return sync.append(table, values)
 
 
-async def insert_objects(session: AsyncSession, model: type[T], rows: list[dict[str, Any]]
-                         ) -> list[T]:
+async def insert_objects(
+    session: AsyncSession, model: type[T], rows: list[dict[str, Any]]
+) -> list[T]:
     """New objects made with one multi-row INSERT returning them, in the rows' order, as
     persistent objects of the session (a third of what the unit of work costs per object)."""
-    return list(await session.scalars(
-        insert(model).returning(model, sort_by_parameter_order=True), rows))
+    return list(
+        await session.scalars(insert(model).returning(model, sort_by_parameter_order=True), rows)
+    )
 
 
 def session_factory(engine: AsyncEngine) -> SessionFactory:
@@ -144,6 +162,7 @@ async def upgrade(engine: AsyncEngine, revision: str = "head") -> None:
 
     async with engine.begin() as connection:
         if engine.dialect.name == "postgresql":  # gateway processes starting together
-            await connection.execute(text("SELECT pg_advisory_xact_lock(:key)"),
-                                     {"key": MIGRATION_LOCK})
+            await connection.execute(
+                text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK}
+            )
         await connection.run_sync(_run)

@@ -18,9 +18,9 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core import keys
 from core.db import append_row
 from core.models import Base, Conversation, ConversationEvent, EventKind
-from core import keys
 
 __all__ = ["DeskFeed", "record"]
 
@@ -29,14 +29,31 @@ log = logging.getLogger(__name__)
 EVENTS = Base.metadata.tables[ConversationEvent.__tablename__]
 
 
-def record(session: AsyncSession, conversation: Conversation, kind: EventKind, at: dt.datetime,
-           *, operator_id: int | None = None, **data: Any) -> None:
+def record(
+    session: AsyncSession,
+    conversation: Conversation,
+    kind: EventKind,
+    at: dt.datetime,
+    *,
+    operator_id: int | None = None,
+    **data: Any,
+) -> None:
     """An event of a stored conversation, written with the session's next flush as an
     append-only row (`core.db.UnitOfWork`): events are never changed."""
-    append_row(session, EVENTS, {
-        "conversation_id": conversation.id, "kind": kind, "at": at, "operator_id": operator_id,
-        "channel": conversation.last_channel, "category": conversation.category,
-        "group": conversation.group, "data": data})
+    append_row(
+        session,
+        EVENTS,
+        {
+            "conversation_id": conversation.id,
+            "kind": kind,
+            "at": at,
+            "operator_id": operator_id,
+            "channel": conversation.last_channel,
+            "category": conversation.category,
+            "group": conversation.group,
+            "data": data,
+        },
+    )
 
 
 class DeskFeed:
@@ -46,7 +63,9 @@ class DeskFeed:
     async def publish(self, kind: str, **data: Any) -> None:
         """Best effort: a lost notice never loses data, the database has it."""
         try:
-            await self._redis.publish(keys.desk_events(), json.dumps({"kind": kind, **data}, default=str))
+            await self._redis.publish(
+                keys.desk_events(), json.dumps({"kind": kind, **data}, default=str)
+            )
         except RedisError as exc:
             log.warning("desk notice %s not published: %s", kind, exc)
 

@@ -20,30 +20,38 @@ class HistoryItem:
     recognised across channels sees their Telegram or email messages too."""
 
     id: str
-    author: str                      # client | bot | operator | system
+    author: str  # client | bot | operator | system
     text: str
     at: dt.datetime
     buttons: tuple[Button, ...] = ()
     attachments: tuple[Attachment, ...] = ()
-    action: str | None = None        # what a client's button press meant
+    action: str | None = None  # what a client's button press meant
     channel: str = ChannelKind.WEB.value
-    conversation_id: int | None = None   # the page marks where one conversation ends
-    payload: str | None = None           # a rating press: "<conversation>:<score>"
+    conversation_id: int | None = None  # the page marks where one conversation ends
+    payload: str | None = None  # a rating press: "<conversation>:<score>"
 
     def as_json(self) -> dict[str, Any]:
         return {
-            "id": self.id, "author": self.author, "text": self.text, "at": self.at.isoformat(),
+            "id": self.id,
+            "author": self.author,
+            "text": self.text,
+            "at": self.at.isoformat(),
             "buttons": [b.as_json() for b in self.buttons],
             # never the server's file path or a platform URL that may embed a token
-            "attachments": [{k: v for k, v in a.as_json().items() if k in _SHOWN_ATTACHMENT_FIELDS}
-                            for a in self.attachments],
-            "action": self.action, "channel": self.channel,
-            "conversation_id": self.conversation_id, "payload": self.payload,
+            "attachments": [
+                {k: v for k, v in a.as_json().items() if k in _SHOWN_ATTACHMENT_FIELDS}
+                for a in self.attachments
+            ],
+            "action": self.action,
+            "channel": self.channel,
+            "conversation_id": self.conversation_id,
+            "payload": self.payload,
         }
 
 
-def history_item_id(*, message_id: int, channel_message_id: str | None = None,
-                    inbound_web: bool = False) -> str:
+def history_item_id(
+    *, message_id: int, channel_message_id: str | None = None, inbound_web: bool = False
+) -> str:
     """The id the page knows a message by: its own uuid for what it sent (so the echo of a
     pending message replaces it), otherwise the stored message id."""
     if inbound_web and channel_message_id and ":" in channel_message_id:

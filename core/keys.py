@@ -55,6 +55,7 @@ def poller_cursor(poller: str) -> str:
 # The live operator queue (routing/queue.py, routing/queue.lua). Every script receives all of
 # these as KEYS, in the order of `queue_keys()`, so no script ever builds a key itself.
 
+
 def queue_order() -> str:
     """Hash: conversation id → its order key `group|lane priority|deadline|arrival|id`."""
     return f"{PREFIX}q:order"
@@ -123,6 +124,7 @@ def assignment_cursor() -> str:
 
 # The operators' admin bot (admin/telegram/).
 
+
 def operator_active(operator_id: int) -> str:
     """The conversation the operator's admin bot chat is talking to now (/switch)."""
     return f"{PREFIX}op:{operator_id}:active"
@@ -149,8 +151,8 @@ def admin_topic_conversations() -> str:
     return f"{PREFIX}admin:topic-conversations"
 
 
-
 # Client recognition (identity/codes.py): link codes, email verification, attempt limits.
+
 
 def link_code(digest: str) -> str:
     """A live link code (by its digest, never the code) → JSON {identity}; expires with the
@@ -159,7 +161,7 @@ def link_code(digest: str) -> str:
 
 
 def link_code_seen(digest: str) -> str:
-    """"issued" or "used": outlives the code, so a miss can tell expired or reused from wrong."""
+    """ "issued" or "used": outlives the code, so a miss can tell expired or reused from wrong."""
     return f"{PREFIX}link:{digest}:seen"
 
 
@@ -203,6 +205,7 @@ def verification_mails(address: str) -> str:
     """Counter of verification mails sent to one address in the current window (no mail bombs)."""
     return f"{PREFIX}verify:mails:{address}"
 
+
 def bucket(kind: str, subject: str) -> str:
     """Hash {tokens, at}: one token bucket of an abuse limit (`core/buckets.py`), e.g.
     kind "web:message", subject a visitor id or a network address."""
@@ -211,9 +214,20 @@ def bucket(kind: str, subject: str) -> str:
 
 def queue_keys() -> list[str]:
     """The KEYS of every call into routing/queue.lua, in the order the script unpacks them."""
-    return [queue_order(), queue_entries(), queue_waiting(), queue_assigned(), queue_leases(),
-            sla_pending(), sla_warned(), sla_overdue(), sla_marks(), operator_presence(),
-            operator_seen(), assignment_cursor()]
+    return [
+        queue_order(),
+        queue_entries(),
+        queue_waiting(),
+        queue_assigned(),
+        queue_leases(),
+        sla_pending(),
+        sla_warned(),
+        sla_overdue(),
+        sla_marks(),
+        operator_presence(),
+        operator_seen(),
+        assignment_cursor(),
+    ]
 
 
 def sent_piece(piece: str) -> str:

@@ -27,7 +27,6 @@ __all__ = ["LeaseLost", "RedisPollerLease", "job_lease"]
 log = logging.getLogger(__name__)
 
 
-
 class LeaseLost(Exception):
     """This process no longer holds the lease."""
 
@@ -35,8 +34,9 @@ class LeaseLost(Exception):
 class RedisPollerLease:
     """The lease and the poll cursor of one poller, e.g. `"telegram:123456"`."""
 
-    def __init__(self, redis: Redis, poller: str, *, ttl: float = 10.0,
-                 lease_key: str | None = None) -> None:
+    def __init__(
+        self, redis: Redis, poller: str, *, ttl: float = 10.0, lease_key: str | None = None
+    ) -> None:
         if ttl <= 0:
             raise ValueError("ttl must be positive")
         self._redis = redis
@@ -70,8 +70,9 @@ class RedisPollerLease:
         return value.decode() if isinstance(value, bytes) else value
 
     async def save_cursor(self, cursor: str) -> None:
-        saved = await self._save(keys=[self._lease_key, self._cursor_key],
-                                 args=[self.owner, cursor])
+        saved = await self._save(
+            keys=[self._lease_key, self._cursor_key], args=[self.owner, cursor]
+        )
         if not saved:
             raise LeaseLost(self._lease_key)
 
@@ -100,8 +101,9 @@ class RedisPollerLease:
                         return False
                     return True
                 try:
-                    renewed = await self._renew(keys=[self._lease_key],
-                                                args=[self.owner, self._ttl_ms])
+                    renewed = await self._renew(
+                        keys=[self._lease_key], args=[self.owner, self._ttl_ms]
+                    )
                     if not renewed:
                         log.warning("lease %s lost by %s", self._lease_key, self.owner)
                         return False
@@ -109,8 +111,9 @@ class RedisPollerLease:
                 except RedisError as exc:
                     # Stop before the key can expire: another process may take over then.
                     if loop.time() - renewed_at > self._interval * 2:
-                        log.warning("lease %s: cannot renew (%s); stepping down",
-                                    self._lease_key, exc)
+                        log.warning(
+                            "lease %s: cannot renew (%s); stepping down", self._lease_key, exc
+                        )
                         return False
         finally:
             if not task.done():

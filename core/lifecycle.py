@@ -41,28 +41,46 @@ TRANSITIONS: Mapping[tuple[ConversationStatus, ConversationStatus], tuple[EventK
 class IllegalTransition(Exception):
     """A status change the lifecycle does not allow: a bug in the caller, never data."""
 
-    def __init__(self, source: ConversationStatus | None, target: ConversationStatus,
-                 event: EventKind | None, conversation_id: int | None = None) -> None:
+    def __init__(
+        self,
+        source: ConversationStatus | None,
+        target: ConversationStatus,
+        event: EventKind | None,
+        conversation_id: int | None = None,
+    ) -> None:
         self.source, self.target, self.event = source, target, event
-        allowed = ", ".join(e.value for e in TRANSITIONS.get((source, target), ())) \
-            if source else "none"
+        allowed = (
+            ", ".join(e.value for e in TRANSITIONS.get((source, target), ())) if source else "none"
+        )
         super().__init__(
             f"conversation {conversation_id}: {source.value if source else 'any'} -> {target.value}"
             f"{f' with {event.value}' if event else ''} is not allowed"
-            f" (events allowed: {allowed or 'none'})")
+            f" (events allowed: {allowed or 'none'})"
+        )
 
 
-def _event_for(source: ConversationStatus, target: ConversationStatus,
-               event: EventKind | None, conversation_id: int) -> EventKind:
+def _event_for(
+    source: ConversationStatus,
+    target: ConversationStatus,
+    event: EventKind | None,
+    conversation_id: int,
+) -> EventKind:
     allowed = TRANSITIONS.get((source, target), ())
     if not allowed or (event is not None and event not in allowed):
         raise IllegalTransition(source, target, event, conversation_id)
     return event or allowed[0]
 
 
-def move(session: AsyncSession, conversation: Conversation, to: ConversationStatus,
-         at: dt.datetime, *, event: EventKind | None = None, operator_id: int | None = None,
-         **data: Any) -> None:
+def move(
+    session: AsyncSession,
+    conversation: Conversation,
+    to: ConversationStatus,
+    at: dt.datetime,
+    *,
+    event: EventKind | None = None,
+    operator_id: int | None = None,
+    **data: Any,
+) -> None:
     """Change the status and record its event in the session's unit of work; a closed
     conversation is resolved at `at`, a reopened one no longer is. Set the fields the
     event copies (group, category, channel) first."""
@@ -76,8 +94,11 @@ def guarded_update(to: ConversationStatus, event: EventKind, **values: Any) -> U
     """`UPDATE conversations SET status = to` limited to the statuses `to` may be reached
     from with `event`, for changes made in bulk; the caller adds its WHERE and records
     the events of the rows it changed."""
-    sources = [source for (source, target), events in TRANSITIONS.items()
-               if target is to and event in events]
+    sources = [
+        source
+        for (source, target), events in TRANSITIONS.items()
+        if target is to and event in events
+    ]
     if not sources:
         raise IllegalTransition(None, to, event)
     return update(Conversation).where(Conversation.status.in_(sources)).values(status=to, **values)

@@ -28,12 +28,26 @@ took it."""
 
 MESSAGES = Base.metadata.tables[Message.__tablename__]
 _UNSET: dict[str, Any] = {
-    "identity_id": None, "operator_id": None, "text": "", "original_text": None,
-    "attachments": [], "action": None, "buttons": [], "channel_message_id": None,
+    "identity_id": None,
+    "operator_id": None,
+    "text": "",
+    "original_text": None,
+    "attachments": [],
+    "action": None,
+    "buttons": [],
+    "channel_message_id": None,
     "reply_address": None,
-    "private": False, "automated": False, "delivery": None, "delivery_error": None,
-    "kb_article_id": None, "kb_score": None, "edited_at": None, "delivered_at": None,
-    "attempts": 0, "next_attempt_at": None}
+    "private": False,
+    "automated": False,
+    "delivery": None,
+    "delivery_error": None,
+    "kb_article_id": None,
+    "kb_score": None,
+    "edited_at": None,
+    "delivered_at": None,
+    "attempts": 0,
+    "next_attempt_at": None,
+}
 """Every column a caller may leave out, so that all message rows of a batch have the same
 columns and share one INSERT."""
 
@@ -43,20 +57,39 @@ def add_message(session: AsyncSession, **values: Any) -> AppendedRow:
     return append_row(session, MESSAGES, {**_UNSET, **values})
 
 
-async def add_reply(session: AsyncSession, conversation: Conversation, *, text: str, author: Author,
-                    at: dt.datetime, buttons: Sequence[Button] = (),
-                    attachments: Sequence[Attachment] = (), operator_id: int | None = None,
-                    identity: Identity | None = None, kb_article_id: str | None = None,
-                    kb_score: float | None = None) -> AppendedRow:
+async def add_reply(
+    session: AsyncSession,
+    conversation: Conversation,
+    *,
+    text: str,
+    author: Author,
+    at: dt.datetime,
+    buttons: Sequence[Button] = (),
+    attachments: Sequence[Attachment] = (),
+    operator_id: int | None = None,
+    identity: Identity | None = None,
+    kb_article_id: str | None = None,
+    kb_score: float | None = None,
+) -> AppendedRow:
     """The reply, added to the unit of work. Its id exists after the next flush: a caller
     that needs it now flushes; the engine flushes a whole batch of messages once."""
     target = identity or await session.get(Identity, conversation.last_identity_id)
     assert target is not None, "a conversation always has the identity of its last message"
     conversation.updated_at = at
     return add_message(
-        session, conversation_id=conversation.id, identity_id=target.id, channel=target.channel,
-        direction=Direction.OUT, author=author, operator_id=operator_id, text=text,
-        attachments=[a.as_json() for a in attachments], buttons=[b.as_json() for b in buttons],
-        delivery=Delivery.PENDING, next_attempt_at=at + SEND_LEASE, kb_article_id=kb_article_id,
-        kb_score=kb_score, created_at=at)
-
+        session,
+        conversation_id=conversation.id,
+        identity_id=target.id,
+        channel=target.channel,
+        direction=Direction.OUT,
+        author=author,
+        operator_id=operator_id,
+        text=text,
+        attachments=[a.as_json() for a in attachments],
+        buttons=[b.as_json() for b in buttons],
+        delivery=Delivery.PENDING,
+        next_attempt_at=at + SEND_LEASE,
+        kb_article_id=kb_article_id,
+        kb_score=kb_score,
+        created_at=at,
+    )

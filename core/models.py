@@ -13,8 +13,20 @@ import datetime as dt
 import enum
 from typing import Any
 
-from sqlalchemy import (JSON, BigInteger, Boolean, DateTime, Enum, ForeignKey, Index, Integer,
-                        String, Text, TypeDecorator, UniqueConstraint)
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    Enum,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
 from sqlalchemy import text as sql_text
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncAttrs
@@ -23,10 +35,30 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, orm_insert_se
 from core.contracts import ChannelKind
 
 __all__ = [
-    "Author", "Base", "Client", "ClientTier", "Conversation", "ConversationEvent",
-    "ConversationStatus", "Delivery", "Direction", "EventKind", "Identity", "KbArticle",
-    "KbCalibration", "KbMiss", "KbVariant", "MergeRecord", "Message", "Operator", "OperatorGroup",
-    "OperatorRole", "OperatorSession", "OperatorToken", "AuditEntry", "utcnow",
+    "Author",
+    "Base",
+    "Client",
+    "ClientTier",
+    "Conversation",
+    "ConversationEvent",
+    "ConversationStatus",
+    "Delivery",
+    "Direction",
+    "EventKind",
+    "Identity",
+    "KbArticle",
+    "KbCalibration",
+    "KbMiss",
+    "KbVariant",
+    "MergeRecord",
+    "Message",
+    "Operator",
+    "OperatorGroup",
+    "OperatorRole",
+    "OperatorSession",
+    "OperatorToken",
+    "AuditEntry",
+    "utcnow",
 ]
 
 
@@ -48,7 +80,9 @@ class UTCDateTime(TypeDecorator[dt.datetime]):
         value = value.astimezone(dt.UTC)
         return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
 
-    def process_result_value(self, value: dt.datetime | None, dialect: Dialect) -> dt.datetime | None:
+    def process_result_value(
+        self, value: dt.datetime | None, dialect: Dialect
+    ) -> dt.datetime | None:
         if value is None:
             return None
         return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
@@ -130,7 +164,7 @@ class EventKind(str, enum.Enum):
     UNDELIVERED = "undelivered"
     BOUNCED = "bounced"
     QUARANTINED = "quarantined"
-    QUEUE_ACKNOWLEDGED = "queue_acknowledged"   # a queued client's message answered once
+    QUEUE_ACKNOWLEDGED = "queue_acknowledged"  # a queued client's message answered once
 
 
 class Client(InsertedInBatches, Base):
@@ -281,11 +315,22 @@ class Message(InsertedInBatches, Base):
     __table_args__ = (
         # a platform id is unique per sender (a reused Message-ID is another sender's own
         # letter); rows without one, delivery reports, are unique by the id alone
-        UniqueConstraint("channel", "direction", "channel_message_id", "identity_id",
-                         name="uq_messages_platform_id"),
-        Index("uq_messages_platform_id_unowned", "channel", "direction", "channel_message_id",
-              unique=True, sqlite_where=sql_text("identity_id IS NULL"),
-              postgresql_where=sql_text("identity_id IS NULL")),
+        UniqueConstraint(
+            "channel",
+            "direction",
+            "channel_message_id",
+            "identity_id",
+            name="uq_messages_platform_id",
+        ),
+        Index(
+            "uq_messages_platform_id_unowned",
+            "channel",
+            "direction",
+            "channel_message_id",
+            unique=True,
+            sqlite_where=sql_text("identity_id IS NULL"),
+            postgresql_where=sql_text("identity_id IS NULL"),
+        ),
         Index("ix_messages_conversation_created", "conversation_id", "created_at"),
         Index("ix_messages_identity_created", "identity_id", "created_at"),
         Index("ix_messages_delivery_due", "delivery", "next_attempt_at"),
@@ -355,7 +400,9 @@ class KbArticle(Base):
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
     variants: Mapped[list[KbVariant]] = relationship(
-        back_populates="article", cascade="all, delete-orphan", lazy="selectin",
+        back_populates="article",
+        cascade="all, delete-orphan",
+        lazy="selectin",
         order_by="KbVariant.id",
     )
 
@@ -364,7 +411,9 @@ class KbVariant(Base):
     __tablename__ = "kb_variants"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    article_id: Mapped[str] = mapped_column(ForeignKey("kb_articles.id", ondelete="CASCADE"), index=True)
+    article_id: Mapped[str] = mapped_column(
+        ForeignKey("kb_articles.id", ondelete="CASCADE"), index=True
+    )
     text: Mapped[str] = mapped_column(Text)
 
     article: Mapped[KbArticle] = relationship(back_populates="variants")

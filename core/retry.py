@@ -15,8 +15,15 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
-from tenacity import (AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt,
-                      stop_never, wait_exponential, wait_random_exponential)
+from tenacity import (
+    AsyncRetrying,
+    RetryCallState,
+    retry_if_exception,
+    stop_after_attempt,
+    stop_never,
+    wait_exponential,
+    wait_random_exponential,
+)
 from tenacity.stop import stop_base
 from tenacity.wait import wait_base
 
@@ -36,8 +43,9 @@ class Backoff:
 
     def wait(self) -> wait_base:
         half_first, half_longest = self.first / 2, self.longest / 2
-        return (wait_exponential(multiplier=half_first, max=half_longest)
-                + wait_random_exponential(multiplier=half_first, max=half_longest))
+        return wait_exponential(multiplier=half_first, max=half_longest) + wait_random_exponential(
+            multiplier=half_first, max=half_longest
+        )
 
     def delay(self, attempt: int) -> float:
         """The wait after the `attempt`-th failure (1 for the first), for schedules kept
@@ -70,9 +78,15 @@ class _Hinted(wait_base):
         return max(wait, asked) if asked is not None else wait
 
 
-def retrying(policy: Backoff, *, retry_on: Callable[[BaseException], bool], what: str,
-             attempts: int | None = None, hint: Callable[[BaseException], float | None] | None = None,
-             give_up: Callable[[RetryCallState], bool] | None = None) -> AsyncRetrying:
+def retrying(
+    policy: Backoff,
+    *,
+    retry_on: Callable[[BaseException], bool],
+    what: str,
+    attempts: int | None = None,
+    hint: Callable[[BaseException], float | None] | None = None,
+    give_up: Callable[[RetryCallState], bool] | None = None,
+) -> AsyncRetrying:
     """A tenacity retrier on `policy`: retries errors `retry_on` accepts (others propagate
     at once), at most `attempts` tries (None: forever), logging each wait; the last error
     is re-raised. `hint` reads a platform's "retry after" from an error; `give_up` stops
@@ -87,8 +101,13 @@ def retrying(policy: Backoff, *, retry_on: Callable[[BaseException], bool], what
         wait_for = state.next_action.sleep if state.next_action else 0.0
         log.warning("%s failed (%s); retry %d in %.1f s", what, exc, state.attempt_number, wait_for)
 
-    return AsyncRetrying(retry=retry_if_exception(retry_on), stop=stop, wait=wait,
-                         before_sleep=before_sleep, reraise=True)
+    return AsyncRetrying(
+        retry=retry_if_exception(retry_on),
+        stop=stop,
+        wait=wait,
+        before_sleep=before_sleep,
+        reraise=True,
+    )
 
 
 class _Stop(stop_base):
@@ -99,9 +118,14 @@ class _Stop(stop_base):
         return self._predicate(retry_state)
 
 
-async def until_done(call: Callable[[], Awaitable[T]], *, retry_on: tuple[type[BaseException], ...],
-                     what: str, policy: Backoff = POLL,
-                     hint: Callable[[BaseException], float | None] | None = None) -> T:
+async def until_done(
+    call: Callable[[], Awaitable[T]],
+    *,
+    retry_on: tuple[type[BaseException], ...],
+    what: str,
+    policy: Backoff = POLL,
+    hint: Callable[[BaseException], float | None] | None = None,
+) -> T:
     """Run `call` until it succeeds, waiting on `policy` after each error of `retry_on`."""
     retrier = retrying(policy, retry_on=lambda exc: isinstance(exc, retry_on), what=what, hint=hint)
     return await retrier(call)

@@ -15,4 +15,5 @@ def register(redis: Redis, package: str, name: str) -> AsyncScript:
     """The script `<name>` that lies beside the modules of `package` (each script beside
     the code that runs it)."""
     return redis.register_script(
-        resources.files(package).joinpath(name).read_text(encoding="utf-8"))
+        resources.files(package).joinpath(name).read_text(encoding="utf-8")
+    )

@@ -52,11 +52,14 @@ class RedisSendLedger:
             while self._waiting:
                 batch, self._waiting = self._waiting, []
                 try:
-                    await self._write(keys=[keys.sent_piece(key) for key, _, _ in batch],
-                                      args=[self._ttl, *(receipt for _, receipt, _ in batch)])
+                    await self._write(
+                        keys=[keys.sent_piece(key) for key, _, _ in batch],
+                        args=[self._ttl, *(receipt for _, receipt, _ in batch)],
+                    )
                 except RedisError as exc:
-                    log.warning("send ledger unavailable, %d pieces not recorded: %s",
-                                len(batch), exc)
+                    log.warning(
+                        "send ledger unavailable, %d pieces not recorded: %s", len(batch), exc
+                    )
                 finally:  # whatever happened, nobody waits for this write any longer
                     for _, _, written in batch:
                         if not written.done():

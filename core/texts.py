@@ -45,7 +45,7 @@ TEXTS: dict[str, dict[str, str]] = {
     "handoff_queued": {
         "ru": "Передаю ваш вопрос оператору. Вы {position}-й в очереди, ответим {deadline}.",
         "en": "I'm passing your question to an operator. You are number {position} in the queue; "
-              "we will answer {deadline}.",
+        "we will answer {deadline}.",
     },
     "handoff_assigned": {
         "ru": "Передаю ваш вопрос оператору {operator}, он скоро ответит здесь.",
@@ -57,15 +57,15 @@ TEXTS: dict[str, dict[str, str]] = {
     },
     "handoff_after_hours": {
         "ru": "Передаю ваш вопрос оператору. Сейчас нерабочее время: операторы вернутся {opening}, "
-              "и ответим {deadline}.",
+        "и ответим {deadline}.",
         "en": "I'm passing your question to an operator. It is outside working hours now: operators are "
-              "back {opening}, and we will answer {deadline}.",
+        "back {opening}, and we will answer {deadline}.",
     },
     "still_queued": {
         "ru": "Получили ваше сообщение: вопрос уже в очереди, оператор увидит и это сообщение, "
-              "и все следующие.",
+        "и все следующие.",
         "en": "Got your message: your question is already in the queue, and the operator will see "
-              "this message and any you add.",
+        "this message and any you add.",
     },
     "operator_joined": {
         "ru": "Оператор {operator} подключился к разговору.",
@@ -85,46 +85,81 @@ TEXTS: dict[str, dict[str, str]] = {
     },
     "quarantined": {
         "ru": "Не получилось автоматически разобрать ваше сообщение. Оно сохранено и передано "
-              "оператору — он ответит вам здесь.",
+        "оператору — он ответит вам здесь.",
         "en": "I couldn't process your message automatically. It is saved and passed to an "
-              "operator, who will answer you here.",
+        "operator, who will answer you here.",
     },
     "desk_nothing_waiting": {"ru": "Очередь пуста.", "en": "The queue is empty."},
-    "desk_macro_invalid": {"ru": "У шаблона должны быть название (до {title} символов) и текст (до {text}).",
-                           "en": "A saved reply needs a title (up to {title} characters) and a text (up to {text})."},
-    "desk_macro_full": {"ru": "Шаблонов уже {limit}: удалите ненужные.",
-                        "en": "There are {limit} saved replies already: remove some first."},
-    "desk_macro_not_yours": {"ru": "Шаблон #{macro_id} не ваш или уже удалён.",
-                             "en": "Saved reply #{macro_id} is not yours or is gone."},
-    "desk_not_found": {"ru": "Разговор #{conversation_id} не найден.",
-                       "en": "Conversation #{conversation_id} not found."},
-    "desk_taken": {"ru": "Разговор #{conversation_id} уже взял(а) {holder}.",
-                   "en": "Conversation #{conversation_id} was already taken by {holder}."},
-    "desk_not_queued": {"ru": "Разговор #{conversation_id} не ждёт в очереди.",
-                        "en": "Conversation #{conversation_id} is not waiting in the queue."},
-    "desk_not_yours": {"ru": "Разговор #{conversation_id} ведёт другой оператор. Сначала возьмите его.",
-                       "en": "Conversation #{conversation_id} is handled by another operator. Take it first."},
-    "desk_over_capacity": {"ru": "У вас уже {capacity} активных разговоров — закройте один, чтобы взять новый.",
-                           "en": "You already have {capacity} active conversations: close one to take another."},
-    "desk_closed": {"ru": "Разговор #{conversation_id} уже закрыт.",
-                    "en": "Conversation #{conversation_id} is already closed."},
+    "desk_macro_invalid": {
+        "ru": "У шаблона должны быть название (до {title} символов) и текст (до {text}).",
+        "en": "A saved reply needs a title (up to {title} characters) and a text (up to {text}).",
+    },
+    "desk_macro_full": {
+        "ru": "Шаблонов уже {limit}: удалите ненужные.",
+        "en": "There are {limit} saved replies already: remove some first.",
+    },
+    "desk_macro_not_yours": {
+        "ru": "Шаблон #{macro_id} не ваш или уже удалён.",
+        "en": "Saved reply #{macro_id} is not yours or is gone.",
+    },
+    "desk_not_found": {
+        "ru": "Разговор #{conversation_id} не найден.",
+        "en": "Conversation #{conversation_id} not found.",
+    },
+    "desk_taken": {
+        "ru": "Разговор #{conversation_id} уже взял(а) {holder}.",
+        "en": "Conversation #{conversation_id} was already taken by {holder}.",
+    },
+    "desk_not_queued": {
+        "ru": "Разговор #{conversation_id} не ждёт в очереди.",
+        "en": "Conversation #{conversation_id} is not waiting in the queue.",
+    },
+    "desk_not_yours": {
+        "ru": "Разговор #{conversation_id} ведёт другой оператор. Сначала возьмите его.",
+        "en": "Conversation #{conversation_id} is handled by another operator. Take it first.",
+    },
+    "desk_over_capacity": {
+        "ru": "У вас уже {capacity} активных разговоров — закройте один, чтобы взять новый.",
+        "en": "You already have {capacity} active conversations: close one to take another.",
+    },
+    "desk_closed": {
+        "ru": "Разговор #{conversation_id} уже закрыт.",
+        "en": "Conversation #{conversation_id} is already closed.",
+    },
     "desk_empty_reply": {"ru": "Пустой ответ не отправлен.", "en": "An empty reply was not sent."},
-    "desk_transfer_target": {"ru": "Укажите группу или оператора для передачи.",
-                             "en": "Name a group or an operator to transfer to."},
+    "desk_transfer_target": {
+        "ru": "Укажите группу или оператора для передачи.",
+        "en": "Name a group or an operator to transfer to.",
+    },
     "desk_bad_group": {"ru": "Нет такой группы: {group}.", "en": "No such group: {group}."},
-    "desk_operator_unknown": {"ru": "Оператор «{name}» не найден.", "en": "Operator “{name}” not found."},
-    "desk_admin_only": {"ru": "Это может сделать только администратор.",
-                        "en": "Only an admin can do this."},
-    "desk_operator_unavailable": {"ru": "Оператор {name} сейчас не в сети.",
-                                  "en": "Operator {name} is offline now."},
-    "desk_operator_full": {"ru": "У оператора {name} нет свободных мест ({capacity}).",
-                           "en": "Operator {name} has no free slots ({capacity})."},
-    "desk_no_reply_to_save": {"ru": "В разговоре #{conversation_id} ещё нет вашего ответа клиенту.",
-                              "en": "You have not answered the client in conversation #{conversation_id} yet."},
-    "desk_article_unknown": {"ru": "Статья «{article_id}» не найдена.",
-                             "en": "Article “{article_id}” not found."},
-    "desk_no_channel": {"ru": "Клиент не писал через канал {channel}.",
-                        "en": "The client has not written through {channel}."},
+    "desk_operator_unknown": {
+        "ru": "Оператор «{name}» не найден.",
+        "en": "Operator “{name}” not found.",
+    },
+    "desk_admin_only": {
+        "ru": "Это может сделать только администратор.",
+        "en": "Only an admin can do this.",
+    },
+    "desk_operator_unavailable": {
+        "ru": "Оператор {name} сейчас не в сети.",
+        "en": "Operator {name} is offline now.",
+    },
+    "desk_operator_full": {
+        "ru": "У оператора {name} нет свободных мест ({capacity}).",
+        "en": "Operator {name} has no free slots ({capacity}).",
+    },
+    "desk_no_reply_to_save": {
+        "ru": "В разговоре #{conversation_id} ещё нет вашего ответа клиенту.",
+        "en": "You have not answered the client in conversation #{conversation_id} yet.",
+    },
+    "desk_article_unknown": {
+        "ru": "Статья «{article_id}» не найдена.",
+        "en": "Article “{article_id}” not found.",
+    },
+    "desk_no_channel": {
+        "ru": "Клиент не писал через канал {channel}.",
+        "en": "The client has not written through {channel}.",
+    },
     "too_many_answers": {
         "ru": "Мы получили ваше письмо, оператор ответит.",
         "en": "We have received your letter; an operator will answer.",
@@ -136,23 +171,23 @@ TEXTS: dict[str, dict[str, str]] = {
     "channel_web": {"ru": "чат на сайте", "en": "web chat"},
     "link_code_issued": {
         "ru": "Ваш код для связи: {code}\n\nНапишите его в течение {minutes} мин. в другом нашем канале — "
-              "Telegram-боту, сообществу ВКонтакте, письмом в поддержку или в чате на сайте. Так мы "
-              "поймём, что это вы, и объединим историю ваших обращений. Никому не сообщайте этот код.",
+        "Telegram-боту, сообществу ВКонтакте, письмом в поддержку или в чате на сайте. Так мы "
+        "поймём, что это вы, и объединим историю ваших обращений. Никому не сообщайте этот код.",
         "en": "Your link code: {code}\n\nWithin {minutes} min, send it to us in another channel: our "
-              "Telegram bot, VK community, a letter to support, or the chat on our website. That tells "
-              "us it's you, and we'll join the history of your requests. Don't share this code with anyone.",
+        "Telegram bot, VK community, a letter to support, or the chat on our website. That tells "
+        "us it's you, and we'll join the history of your requests. Don't share this code with anyone.",
     },
     "link_done": {
         "ru": "Готово: этот чат связан с вашими обращениями из канала «{channel}». Оператор видит всю "
-              "историю, а ответ придёт туда, откуда вы написали последним.",
+        "историю, а ответ придёт туда, откуда вы написали последним.",
         "en": "Done: this chat is now linked with your requests from {channel}. The operator sees the whole "
-              "history, and answers come to wherever you wrote last.",
+        "history, and answers come to wherever you wrote last.",
     },
     "link_notice": {
         "ru": "Ваш код для связи использован: к вашим обращениям подключён канал «{channel}». Если это "
-              "были не вы, напишите «оператор».",
+        "были не вы, напишите «оператор».",
         "en": "Your link code was used: {channel} is now linked with your requests. If that wasn't you, "
-              "write \"operator\".",
+        'write "operator".',
     },
     "link_same_chat": {
         "ru": "Этот код нужно отправить в другом канале — туда, откуда вы тоже пишете нам.",
@@ -184,17 +219,17 @@ TEXTS: dict[str, dict[str, str]] = {
     },
     "link_email_unproven": {
         "ru": "Код пришёл письмом с адреса {address}, но почтовый сервер не подтвердил, что письмо "
-              "действительно отправлено с него. Я отправил на {address} код из 6 цифр — напишите "
-              "его здесь в течение {minutes} мин., и почта будет связана с этим чатом.",
+        "действительно отправлено с него. Я отправил на {address} код из 6 цифр — напишите "
+        "его здесь в течение {minutes} мин., и почта будет связана с этим чатом.",
         "en": "The code came in a letter from {address}, but the mail server did not confirm that the "
-              "letter really came from that address. I've mailed a 6-digit code to {address}: type it "
-              "here within {minutes} min. to link that mailbox to this chat.",
+        "letter really came from that address. I've mailed a 6-digit code to {address}: type it "
+        "here within {minutes} min. to link that mailbox to this chat.",
     },
     "reply_to_note": {
         "ru": "Внимание: письмо отправлено с {address}, но просит отвечать на {reply_to} (Reply-To). "
-              "Ответы на это письмо уйдут на {reply_to}; адрес клиента остаётся {address}.",
+        "Ответы на это письмо уйдут на {reply_to}; адрес клиента остаётся {address}.",
         "en": "Note: the letter was sent from {address} but asks for answers at {reply_to} (Reply-To). "
-              "Answers to this letter go to {reply_to}; the client's address stays {address}.",
+        "Answers to this letter go to {reply_to}; the client's address stays {address}.",
     },
     "code_blocked": {
         "ru": "Слишком много неверных кодов. Попробуйте снова через {minutes} мин.",
@@ -202,9 +237,9 @@ TEXTS: dict[str, dict[str, str]] = {
     },
     "email_offer": {
         "ru": "Это ваш адрес {address}? Могу отправить на него код подтверждения — тогда письма с этого "
-              "адреса попадут в историю ваших обращений. Ответьте «да» или нажмите кнопку.",
+        "адреса попадут в историю ваших обращений. Ответьте «да» или нажмите кнопку.",
         "en": "Is {address} your address? I can mail a confirmation code to it, so that letters from it join "
-              "the history of your requests. Reply \"yes\" or press the button.",
+        'the history of your requests. Reply "yes" or press the button.',
     },
     "button_verify_email": {"ru": "Отправить код", "en": "Send the code"},
     "email_offer_dropped": {"ru": "Хорошо, не отправляю.", "en": "All right, I won't send it."},
@@ -218,16 +253,16 @@ TEXTS: dict[str, dict[str, str]] = {
     },
     "email_code_limit": {
         "ru": "Код уже отправлялся несколько раз. Попробуйте через час или напишите «оператор».",
-        "en": "The code has been sent several times already. Try again in an hour, or write \"operator\".",
+        "en": 'The code has been sent several times already. Try again in an hour, or write "operator".',
     },
     "email_letter_subject": {"ru": "Код подтверждения адреса", "en": "Your confirmation code"},
     "email_letter": {
         "ru": "Здравствуйте!\n\nКод подтверждения адреса: {code}\n\nНапишите его в чате поддержки "
-              "(«{channel}»), где вы указали этот адрес. Код действует {minutes} мин.\n\nЕсли вы ничего "
-              "не запрашивали, просто не отвечайте на это письмо.",
+        "(«{channel}»), где вы указали этот адрес. Код действует {minutes} мин.\n\nЕсли вы ничего "
+        "не запрашивали, просто не отвечайте на это письмо.",
         "en": "Hello!\n\nYour address confirmation code: {code}\n\nType it in the support chat ({channel}) "
-              "where you gave this address. The code is valid for {minutes} min.\n\nIf you didn't ask for "
-              "it, simply ignore this letter.",
+        "where you gave this address. The code is valid for {minutes} min.\n\nIf you didn't ask for "
+        "it, simply ignore this letter.",
     },
     "email_verified": {
         "ru": "Адрес {address} подтверждён. Письма с него попадут в историю ваших обращений.",
@@ -243,7 +278,7 @@ TEXTS: dict[str, dict[str, str]] = {
     },
     "email_code_void": {
         "ru": "Слишком много неверных попыток, код больше не действует. Чтобы получить новый, напишите "
-              "адрес ещё раз.",
+        "адрес ещё раз.",
         "en": "Too many wrong tries: the code no longer works. To get a new one, type the address again.",
     },
     "email_code_expired": {
@@ -270,29 +305,40 @@ TEXTS: dict[str, dict[str, str]] = {
     "hint_phone": {"ru": "телефон", "en": "phone"},
     "hint_note": {
         "ru": "Возможно, это тот же клиент, что {client_ids} (совпадает {reason}: {value}). Это лишь "
-              "подсказка: объединяйте только по подтверждению (код связи, код на почту) или вручную.",
+        "подсказка: объединяйте только по подтверждению (код связи, код на почту) или вручную.",
         "en": "Possibly the same person as client {client_ids} (same {reason}: {value}). Only a hint: merge "
-              "on proof (a link code, an email code) or by hand.",
+        "on proof (a link code, an email code) or by hand.",
     },
     "merge_note": {
         "ru": "Клиент #{merged} объединён с #{survivor} ({reason}); разговоры {absorbed} влиты в этот.",
         "en": "Client #{merged} merged into #{survivor} ({reason}); conversations {absorbed} joined this one.",
     },
-    "merge_same_client": {"ru": "Это один и тот же клиент #{client_id}.",
-                          "en": "That is the same client #{client_id}."},
-    "merge_client_gone": {"ru": "Клиент #{client_id} уже объединён с #{into}.",
-                          "en": "Client #{client_id} was already merged into #{into}."},
-    "merge_client_not_found": {"ru": "Клиент #{client_id} не найден.",
-                               "en": "Client #{client_id} not found."},
-    "merge_not_found": {"ru": "Объединение #{record_id} не найдено.",
-                        "en": "Merge #{record_id} not found."},
-    "merge_already_undone": {"ru": "Объединение #{record_id} уже отменено.",
-                             "en": "Merge #{record_id} has already been undone."},
+    "merge_same_client": {
+        "ru": "Это один и тот же клиент #{client_id}.",
+        "en": "That is the same client #{client_id}.",
+    },
+    "merge_client_gone": {
+        "ru": "Клиент #{client_id} уже объединён с #{into}.",
+        "en": "Client #{client_id} was already merged into #{into}.",
+    },
+    "merge_client_not_found": {
+        "ru": "Клиент #{client_id} не найден.",
+        "en": "Client #{client_id} not found.",
+    },
+    "merge_not_found": {
+        "ru": "Объединение #{record_id} не найдено.",
+        "en": "Merge #{record_id} not found.",
+    },
+    "merge_already_undone": {
+        "ru": "Объединение #{record_id} уже отменено.",
+        "en": "Merge #{record_id} has already been undone.",
+    },
     "merge_undo_later_first": {
         "ru": "Сначала отмените более позднее объединение #{later} с этими клиентами, потом #{record_id}.",
         "en": "Undo the later merge #{later} of these clients first, then #{record_id}.",
     },
 }
+
 
 def say(key: str, language: str | None, **values: object) -> str:
     return choose(TEXTS[key], language, **values)

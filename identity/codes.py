@@ -42,9 +42,18 @@ from core import keys
 from core.buckets import Buckets, Rate
 from routing.queue import as_text
 
-__all__ = ["CodeLimits", "CodeOutcome", "EmailCheck", "IssuedCode", "LinkCheck", "ProofCodes",
-           "code_digest", "link_code_in",
-           "normalise_code", "words_around_code"]
+__all__ = [
+    "CodeLimits",
+    "CodeOutcome",
+    "EmailCheck",
+    "IssuedCode",
+    "LinkCheck",
+    "ProofCodes",
+    "code_digest",
+    "link_code_in",
+    "normalise_code",
+    "words_around_code",
+]
 
 LETTERS = "ACEHKMPTX"
 DIGITS = "23456789"
@@ -61,10 +70,10 @@ class CodeOutcome(str, enum.Enum):
     WRONG = "wrong"
     EXPIRED = "expired"
     USED = "used"
-    BLOCKED = "blocked"      # too many wrong codes: nothing was looked up
-    LIMITED = "limited"      # too many codes asked for: none issued
-    VOID = "void"            # email code: the last allowed wrong try, the code is gone
-    NONE = "none"            # email code: no verification asked here, it is not a code
+    BLOCKED = "blocked"  # too many wrong codes: nothing was looked up
+    LIMITED = "limited"  # too many codes asked for: none issued
+    VOID = "void"  # email code: the last allowed wrong try, the code is gone
+    NONE = "none"  # email code: no verification asked here, it is not a code
 
 
 @dataclass(frozen=True)
@@ -104,7 +113,7 @@ def link_code_in(text: str, *, max_other_words: int = 3) -> str | None:
         code = normalise_code(match.group(1) + match.group(2))
         if code is None:
             continue
-        rest = (text[:match.start()] + " " + text[match.end():]).split()
+        rest = (text[: match.start()] + " " + text[match.end() :]).split()
         return code if len(rest) <= max_other_words else None
     return None
 
@@ -146,9 +155,15 @@ class CodeLimits:
 
 
 class ProofCodes:
-    def __init__(self, redis: Redis, *, ttl: dt.timedelta = dt.timedelta(minutes=10),
-                 limits: CodeLimits | None = None, mails_per_hour: int = 3,
-                 pepper: bytes = b"") -> None:
+    def __init__(
+        self,
+        redis: Redis,
+        *,
+        ttl: dt.timedelta = dt.timedelta(minutes=10),
+        limits: CodeLimits | None = None,
+        mails_per_hour: int = 3,
+        pepper: bytes = b"",
+    ) -> None:
         self._redis = redis
         self._buckets = Buckets(redis)
         self._pepper = pepper
@@ -174,8 +189,9 @@ class ProofCodes:
             if normalise_code(code) is None:  # all letters or all digits: looks like a word
                 continue
             digest = self._digest(code)
-            if await self._redis.set(keys.link_code(digest), json.dumps({"identity": identity_id}),
-                                     ex=ttl, nx=True):
+            if await self._redis.set(
+                keys.link_code(digest), json.dumps({"identity": identity_id}), ex=ttl, nx=True
+            ):
                 break
         async with self._redis.pipeline(transaction=True) as pipe:
             if previous:
@@ -192,8 +208,9 @@ class ProofCodes:
             limits.append(("codes:ask", source, self.limits.requests_per_source))
         return not await self._buckets.take(*limits)
 
-    async def redeem_link(self, code: str, identity_id: int, *, client_id: int,
-                          source: str | None = None) -> LinkCheck:
+    async def redeem_link(
+        self, code: str, identity_id: int, *, client_id: int, source: str | None = None
+    ) -> LinkCheck:
         """Spend a code typed by `identity_id` of `client_id` from `source` (`code` as
         `normalise_code` returns it)."""
         if await self._blocked(client_id, source):
@@ -206,28 +223,34 @@ class ProofCodes:
         if raw:
             owner = int(json.loads(raw)["identity"])
             async with self._redis.pipeline(transaction=True) as pipe:
-                pipe.set(keys.link_code_seen(digest), f"used:{identity_id}:{owner}",
-                         ex=int(SEEN_FOR.total_seconds()))
+                pipe.set(
+                    keys.link_code_seen(digest),
+                    f"used:{identity_id}:{owner}",
+                    ex=int(SEEN_FOR.total_seconds()),
+                )
                 pipe.delete(keys.link_code_of(owner))
                 await pipe.execute()
             return LinkCheck(CodeOutcome.FOUND, identity_id=owner)
-        seen, _, used_by = (_text(await self._redis.get(keys.link_code_seen(digest))) or ""
-                            ).partition(":")
+        seen, _, used_by = (
+            _text(await self._redis.get(keys.link_code_seen(digest))) or ""
+        ).partition(":")
         redeemer, _, owner_text = used_by.partition(":")
         if seen == "used" and redeemer == str(identity_id):
             # The same chat again: its first message was rolled back (the engine stores it
             # afresh), or the merge is done and the client hears so.
             return LinkCheck(CodeOutcome.FOUND, identity_id=int(owner_text))
         left = await self._count_wrong(client_id, source)
-        outcome = {"used": CodeOutcome.USED, "issued": CodeOutcome.EXPIRED}.get(seen,
-                                                                               CodeOutcome.WRONG)
+        outcome = {"used": CodeOutcome.USED, "issued": CodeOutcome.EXPIRED}.get(
+            seen, CodeOutcome.WRONG
+        )
         return LinkCheck(outcome, tries_left=left)
 
     # -- email verification ---------------------------------------------------------------
 
     async def offer_email(self, identity_id: int, address: str) -> None:
-        await self._redis.set(keys.email_offer(identity_id), address,
-                              ex=int(self.ttl.total_seconds()))
+        await self._redis.set(
+            keys.email_offer(identity_id), address, ex=int(self.ttl.total_seconds())
+        )
 
     async def drop_offer(self, identity_id: int) -> None:
         await self._redis.delete(keys.email_offer(identity_id))
@@ -236,8 +259,9 @@ class ProofCodes:
         """The address offered for verification in this chat, if the offer still stands."""
         return _text(await self._redis.get(keys.email_offer(identity_id)))
 
-    async def start_email(self, identity_id: int, address: str, email_identity_id: int,
-                          source: str | None = None) -> str | None:
+    async def start_email(
+        self, identity_id: int, address: str, email_identity_id: int, source: str | None = None
+    ) -> str | None:
         """A fresh 6-digit code for mailing to `address`, redeemable by `identity_id`; None
         when the mail limit (per address, per identity, per source) is reached."""
         hour = 3600
@@ -252,33 +276,47 @@ class ProofCodes:
         caps = [self.mails_per_hour, self.mails_per_hour, self.limits.mails_per_source]
         if any(count > cap for count, cap in zip(counts[1::2], caps, strict=False)):
             return None
-        code = f"{secrets.randbelow(10 ** 6):06d}"
+        code = f"{secrets.randbelow(10**6):06d}"
         ttl = int(self.ttl.total_seconds())
         async with self._redis.pipeline(transaction=True) as pipe:
             pipe.delete(keys.email_verification(identity_id), keys.email_offer(identity_id))
-            pipe.hset(keys.email_verification(identity_id), mapping={
-                "address": address, "code": self._digest(code), "email_identity": email_identity_id,
-                "tries": 0})
+            pipe.hset(
+                keys.email_verification(identity_id),
+                mapping={
+                    "address": address,
+                    "code": self._digest(code),
+                    "email_identity": email_identity_id,
+                    "tries": 0,
+                },
+            )
             pipe.expire(keys.email_verification(identity_id), ttl)
-            pipe.set(keys.email_verification_seen(identity_id), "issued",
-                     ex=int(SEEN_FOR.total_seconds()))
+            pipe.set(
+                keys.email_verification_seen(identity_id),
+                "issued",
+                ex=int(SEEN_FOR.total_seconds()),
+            )
             await pipe.execute()
         return code
 
-    async def check_email(self, identity_id: int, typed: str, *, client_id: int,
-                          source: str | None = None) -> EmailCheck:
+    async def check_email(
+        self, identity_id: int, typed: str, *, client_id: int, source: str | None = None
+    ) -> EmailCheck:
         """A 6-digit number typed in a chat: the verification code, a wrong one, or none asked."""
-        pending = {as_text(k): as_text(v) for k, v in
-                   (await self._redis.hgetall(keys.email_verification(identity_id))).items()}
+        pending = {
+            as_text(k): as_text(v)
+            for k, v in (await self._redis.hgetall(keys.email_verification(identity_id))).items()
+        }
         if not pending:
-            seen, _, used = (_text(await self._redis.get(
-                keys.email_verification_seen(identity_id))) or "").partition(":")
+            seen, _, used = (
+                _text(await self._redis.get(keys.email_verification_seen(identity_id))) or ""
+            ).partition(":")
             if seen == "used" and used:
                 first = json.loads(used)  # the same code again: its first message rolled back
                 if secrets.compare_digest(typed, first["code"]):
                     return EmailCheck(CodeOutcome.FOUND, first["address"], first["email_identity"])
             outcome = {"issued": CodeOutcome.EXPIRED, "used": CodeOutcome.USED}.get(
-                seen, CodeOutcome.NONE)
+                seen, CodeOutcome.NONE
+            )
             return EmailCheck(outcome)
         if await self._blocked(client_id, source):
             return EmailCheck(CodeOutcome.BLOCKED)
@@ -287,15 +325,19 @@ class ProofCodes:
             async with self._redis.pipeline(transaction=True) as pipe:
                 pipe.delete(keys.email_verification(identity_id))
                 proof = {"code": typed, "address": address, "email_identity": email_identity}
-                pipe.set(keys.email_verification_seen(identity_id), f"used:{json.dumps(proof)}",
-                         ex=int(SEEN_FOR.total_seconds()))
+                pipe.set(
+                    keys.email_verification_seen(identity_id),
+                    f"used:{json.dumps(proof)}",
+                    ex=int(SEEN_FOR.total_seconds()),
+                )
                 await pipe.execute()
             return EmailCheck(CodeOutcome.FOUND, address, email_identity)
         await self._count_wrong(client_id, source)
         tries = await self._redis.hincrby(keys.email_verification(identity_id), "tries", 1)
         if tries >= self.limits.tries:
-            await self._redis.delete(keys.email_verification(identity_id),
-                                     keys.email_verification_seen(identity_id))
+            await self._redis.delete(
+                keys.email_verification(identity_id), keys.email_verification_seen(identity_id)
+            )
             return EmailCheck(CodeOutcome.VOID, address)
         return EmailCheck(CodeOutcome.WRONG, address, tries_left=self.limits.tries - tries)
 

@@ -34,19 +34,37 @@ from redis.exceptions import RedisError
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core import keys
 from core.db import SessionFactory
 from core.events import DeskFeed, record
 from core.lifecycle import move
-from core.models import (Author, Client, ClientTier, Conversation, ConversationStatus, Direction,
-                        EventKind, Identity, MergeRecord, Message)
 from core.messages import add_message
+from core.models import (
+    Author,
+    Client,
+    ClientTier,
+    Conversation,
+    ConversationStatus,
+    Direction,
+    EventKind,
+    Identity,
+    MergeRecord,
+    Message,
+)
 from core.texts import say
-from core import keys
 from routing.queue import BY_ORDER, OperatorQueue, as_text
 from routing.rebuild import entry_for
 
-__all__ = ["MergeError", "MergeSummary", "merge_clients", "merge_in", "summary", "sync_queue",
-           "unmerge", "unmerge_in"]
+__all__ = [
+    "MergeError",
+    "MergeSummary",
+    "merge_clients",
+    "merge_in",
+    "summary",
+    "sync_queue",
+    "unmerge",
+    "unmerge_in",
+]
 
 log = logging.getLogger(__name__)
 
@@ -71,18 +89,27 @@ class MergeSummary:
     survivor_id: int
     merged_id: int
     reason: str
-    identities: tuple[str, ...]     # "telegram:123" of the identities that moved
+    identities: tuple[str, ...]  # "telegram:123" of the identities that moved
     conversations: tuple[int, ...]  # conversations that moved
-    absorbed: tuple[int, ...]       # open conversations folded into `thread_id`
-    thread_id: int | None           # the one open conversation afterwards (None: none open)
+    absorbed: tuple[int, ...]  # open conversations folded into `thread_id`
+    thread_id: int | None  # the one open conversation afterwards (None: none open)
     undone: bool = False
 
 
 # -- merging -------------------------------------------------------------------------------
 
-async def merge_in(session: AsyncSession, survivor: Client, merged: Client, *, reason: str,
-                   proof: str | None, operator_id: int | None, now: dt.datetime,
-                   language: str = "ru") -> MergeRecord:
+
+async def merge_in(
+    session: AsyncSession,
+    survivor: Client,
+    merged: Client,
+    *,
+    reason: str,
+    proof: str | None,
+    operator_id: int | None,
+    now: dt.datetime,
+    language: str = "ru",
+) -> MergeRecord:
     """Merge `merged` into `survivor` inside the caller's transaction (see the module doc);
     `language` is the operators' one, for the note left in the surviving thread."""
     if survivor.id == merged.id:
@@ -93,14 +120,29 @@ async def merge_in(session: AsyncSession, survivor: Client, merged: Client, *, r
     for client in (survivor, merged):
         if client.merged_into_id is not None:
             raise MergeError("merge_client_gone", client_id=client.id, into=client.merged_into_id)
-    entry = MergeRecord(survivor_id=survivor.id, merged_id=merged.id, reason=reason, proof=proof,
-                        operator_id=operator_id, at=now, moved={})
+    entry = MergeRecord(
+        survivor_id=survivor.id,
+        merged_id=merged.id,
+        reason=reason,
+        proof=proof,
+        operator_id=operator_id,
+        at=now,
+        moved={},
+    )
     session.add(entry)
     await session.flush()
-    identities = list(await session.scalars(
-        select(Identity).where(Identity.client_id == merged.id).order_by(Identity.id)))
-    conversations = list(await session.scalars(
-        select(Conversation).where(Conversation.client_id == merged.id).order_by(Conversation.id)))
+    identities = list(
+        await session.scalars(
+            select(Identity).where(Identity.client_id == merged.id).order_by(Identity.id)
+        )
+    )
+    conversations = list(
+        await session.scalars(
+            select(Conversation)
+            .where(Conversation.client_id == merged.id)
+            .order_by(Conversation.id)
+        )
+    )
     moved: dict[str, Any] = {
         "identities": [i.id for i in identities],
         "conversations": [c.id for c in conversations],
@@ -114,10 +156,14 @@ async def merge_in(session: AsyncSession, survivor: Client, merged: Client, *, r
     for conversation in conversations:
         conversation.client_id = survivor.id
     open_ones = sorted(
-        await session.scalars(select(Conversation).where(
-            Conversation.client_id == survivor.id,
-            Conversation.status != ConversationStatus.CLOSED)),
-        key=lambda c: (_RANK[c.status], c.id))
+        await session.scalars(
+            select(Conversation).where(
+                Conversation.client_id == survivor.id,
+                Conversation.status != ConversationStatus.CLOSED,
+            )
+        ),
+        key=lambda c: (_RANK[c.status], c.id),
+    )
     if open_ones:
         thread, *others = open_ones
         for absorbed in others:
@@ -135,16 +181,29 @@ async def merge_in(session: AsyncSession, survivor: Client, merged: Client, *, r
     return entry
 
 
-async def _absorb(session: AsyncSession, absorbed: Conversation, thread: Conversation,
-                  merge_id: int, now: dt.datetime) -> dict[str, Any]:
+async def _absorb(
+    session: AsyncSession,
+    absorbed: Conversation,
+    thread: Conversation,
+    merge_id: int,
+    now: dt.datetime,
+) -> dict[str, Any]:
     """Fold one open conversation into the surviving one; what to undo it."""
-    message_ids = list(await session.scalars(
-        select(Message.id).where(Message.conversation_id == absorbed.id).order_by(Message.id)))
-    undo = {"conversation": absorbed.id, "into": thread.id, "messages": message_ids,
-            "before": {"status": absorbed.status.value},
-            "thread_before": {f: _plain(getattr(thread, f)) for f in _ROUTING}}
-    await session.execute(update(Message).where(Message.id.in_(message_ids))
-                          .values(conversation_id=thread.id))
+    message_ids = list(
+        await session.scalars(
+            select(Message.id).where(Message.conversation_id == absorbed.id).order_by(Message.id)
+        )
+    )
+    undo = {
+        "conversation": absorbed.id,
+        "into": thread.id,
+        "messages": message_ids,
+        "before": {"status": absorbed.status.value},
+        "thread_before": {f: _plain(getattr(thread, f)) for f in _ROUTING},
+    }
+    await session.execute(
+        update(Message).where(Message.id.in_(message_ids)).values(conversation_id=thread.id)
+    )
     if absorbed.status in LIVE:  # then the thread is live too: it ranks first
         both = (thread, absorbed)
         if _more_urgent(absorbed, thread):
@@ -158,10 +217,24 @@ async def _absorb(session: AsyncSession, absorbed: Conversation, thread: Convers
         thread.updated_at = absorbed.updated_at
     thread.subject = thread.subject or absorbed.subject
     absorbed.merged_into_id = thread.id
-    move(session, absorbed, ConversationStatus.CLOSED, now, event=EventKind.MERGED, into=thread.id,
-         merge_id=merge_id)
-    record(session, thread, EventKind.MERGED, now, absorbed=absorbed.id, merge_id=merge_id,
-           messages=len(message_ids))
+    move(
+        session,
+        absorbed,
+        ConversationStatus.CLOSED,
+        now,
+        event=EventKind.MERGED,
+        into=thread.id,
+        merge_id=merge_id,
+    )
+    record(
+        session,
+        thread,
+        EventKind.MERGED,
+        now,
+        absorbed=absorbed.id,
+        merge_id=merge_id,
+        messages=len(message_ids),
+    )
     return undo
 
 
@@ -174,14 +247,18 @@ def _more_urgent(candidate: Conversation, than: Conversation) -> bool:
     if than.status not in LIVE:
         return True
     far = dt.datetime.max.replace(tzinfo=dt.UTC)
-    return ((candidate.priority, candidate.sla_deadline or far)
-            < (than.priority, than.sla_deadline or far))
+    return (candidate.priority, candidate.sla_deadline or far) < (
+        than.priority,
+        than.sla_deadline or far,
+    )
 
 
 # -- undoing -------------------------------------------------------------------------------
 
-async def unmerge_in(session: AsyncSession, record_id: int, *, operator_id: int | None,
-                     now: dt.datetime) -> MergeRecord:
+
+async def unmerge_in(
+    session: AsyncSession, record_id: int, *, operator_id: int | None, now: dt.datetime
+) -> MergeRecord:
     """Undo a merge inside the caller's transaction (see the module doc)."""
     entry = await session.get(MergeRecord, record_id)
     if entry is None:
@@ -190,10 +267,15 @@ async def unmerge_in(session: AsyncSession, record_id: int, *, operator_id: int 
         raise MergeError("merge_already_undone", record_id=record_id)
     involved = (entry.survivor_id, entry.merged_id)
     later = await session.scalar(
-        select(MergeRecord.id).where(MergeRecord.id > entry.id, MergeRecord.undone_at.is_(None),
-                                     or_(MergeRecord.survivor_id.in_(involved),
-                                         MergeRecord.merged_id.in_(involved)))
-        .order_by(MergeRecord.id.desc()).limit(1))
+        select(MergeRecord.id)
+        .where(
+            MergeRecord.id > entry.id,
+            MergeRecord.undone_at.is_(None),
+            or_(MergeRecord.survivor_id.in_(involved), MergeRecord.merged_id.in_(involved)),
+        )
+        .order_by(MergeRecord.id.desc())
+        .limit(1)
+    )
     if later is not None:
         raise MergeError("merge_undo_later_first", record_id=record_id, later=later)
     survivor = await session.get(Client, entry.survivor_id)
@@ -201,25 +283,37 @@ async def unmerge_in(session: AsyncSession, record_id: int, *, operator_id: int 
     assert survivor is not None and merged is not None
     moved = entry.moved
     identity_ids = set(moved["identities"])
-    await session.execute(update(Identity).where(Identity.id.in_(list(identity_ids)))
-                          .values(client_id=merged.id))
+    await session.execute(
+        update(Identity).where(Identity.id.in_(list(identity_ids))).values(client_id=merged.id)
+    )
     # conversations the merged person started after the merge go back with their identities
     started_after = select(Conversation.id).where(
         Conversation.id > moved["max_conversation_id"],
-        Conversation.identity_id.in_(list(identity_ids)))
+        Conversation.identity_id.in_(list(identity_ids)),
+    )
     returning = set(moved["conversations"]) | set(await session.scalars(started_after))
-    await session.execute(update(Conversation).where(Conversation.id.in_(list(returning)))
-                          .values(client_id=merged.id))
+    await session.execute(
+        update(Conversation).where(Conversation.id.in_(list(returning))).values(client_id=merged.id)
+    )
     pairs: list[tuple[Conversation, Conversation]] = []
     for undo in reversed(moved["absorbed"]):
         absorbed = await session.get(Conversation, undo["conversation"])
         thread = await session.get(Conversation, undo["into"])
         assert absorbed is not None and thread is not None
-        await session.execute(update(Message).where(Message.id.in_(undo["messages"]))
-                              .values(conversation_id=absorbed.id))
+        await session.execute(
+            update(Message)
+            .where(Message.id.in_(undo["messages"]))
+            .values(conversation_id=absorbed.id)
+        )
         absorbed.merged_into_id = None
-        move(session, absorbed, ConversationStatus(undo["before"]["status"]), now,
-             event=EventKind.REOPENED, unmerged=entry.id)
+        move(
+            session,
+            absorbed,
+            ConversationStatus(undo["before"]["status"]),
+            now,
+            event=EventKind.REOPENED,
+            unmerged=entry.id,
+        )
         if thread.status is not ConversationStatus.CLOSED:
             for field in _ROUTING:
                 setattr(thread, field, _typed(field, undo["thread_before"][field]))
@@ -227,11 +321,14 @@ async def unmerge_in(session: AsyncSession, record_id: int, *, operator_id: int 
         record(session, thread, EventKind.MERGED, now, unmerged=entry.id, restored=absorbed.id)
     await _return_later_messages(session, entry, identity_ids, pairs, now)
     await session.flush()
-    for conversation in await session.scalars(select(Conversation).where(
+    for conversation in await session.scalars(
+        select(Conversation).where(
             Conversation.client_id.in_((survivor.id, merged.id)),
             Conversation.id.in_([c for pair in pairs for c in (pair[0].id, pair[1].id)])
             | (Conversation.status != ConversationStatus.CLOSED)
-            | (Conversation.id > moved["max_conversation_id"]))):
+            | (Conversation.id > moved["max_conversation_id"]),
+        )
+    ):
         await _fix_last_identity(session, conversation)
     for field, value in moved["survivor_before"].items():
         setattr(survivor, field, _typed(field, value))
@@ -241,20 +338,30 @@ async def unmerge_in(session: AsyncSession, record_id: int, *, operator_id: int 
     return entry
 
 
-async def _return_later_messages(session: AsyncSession, entry: MergeRecord, identity_ids: set[int],
-                                 pairs: Sequence[tuple[Conversation, Conversation]],
-                                 now: dt.datetime) -> None:
+async def _return_later_messages(
+    session: AsyncSession,
+    entry: MergeRecord,
+    identity_ids: set[int],
+    pairs: Sequence[tuple[Conversation, Conversation]],
+    now: dt.datetime,
+) -> None:
     """What was said to or by one side after the merge, in a conversation now on the other
     side, goes to the partner conversation, or else to a closed one of its own: after an
     undo nobody's thread holds the other person's words."""
     partner = {thread.id: absorbed.id for absorbed, thread in pairs}
     partner.update({absorbed.id: thread.id for absorbed, thread in pairs})
-    rows = (await session.execute(
-        select(Message.id, Message.conversation_id, Message.identity_id, Conversation.client_id)
-        .join(Conversation, Message.conversation_id == Conversation.id)
-        .where(Message.id > entry.moved["max_message_id"], Message.identity_id.is_not(None),
-               Conversation.client_id.in_((entry.survivor_id, entry.merged_id)))
-        .order_by(Message.id))).all()
+    rows = (
+        await session.execute(
+            select(Message.id, Message.conversation_id, Message.identity_id, Conversation.client_id)
+            .join(Conversation, Message.conversation_id == Conversation.id)
+            .where(
+                Message.id > entry.moved["max_message_id"],
+                Message.identity_id.is_not(None),
+                Conversation.client_id.in_((entry.survivor_id, entry.merged_id)),
+            )
+            .order_by(Message.id)
+        )
+    ).all()
     split: dict[tuple[int, int], int] = {}
     for message_id, conversation_id, identity_id, owner in rows:
         belongs_to_merged = identity_id in identity_ids
@@ -265,20 +372,29 @@ async def _return_later_messages(session: AsyncSession, entry: MergeRecord, iden
             rightful = entry.merged_id if belongs_to_merged else entry.survivor_id
             if (conversation_id, rightful) not in split:
                 split[(conversation_id, rightful)] = await _split_off(
-                    session, rightful, identity_id, now)
+                    session, rightful, identity_id, now
+                )
             target = split[(conversation_id, rightful)]
-        await session.execute(update(Message).where(Message.id == message_id)
-                              .values(conversation_id=target))
+        await session.execute(
+            update(Message).where(Message.id == message_id).values(conversation_id=target)
+        )
 
 
-async def _split_off(session: AsyncSession, client_id: int, identity_id: int,
-                     now: dt.datetime) -> int:
+async def _split_off(
+    session: AsyncSession, client_id: int, identity_id: int, now: dt.datetime
+) -> int:
     identity = await session.get(Identity, identity_id)
     assert identity is not None
     conversation = Conversation(
-        client_id=client_id, identity_id=identity_id, status=ConversationStatus.CLOSED,
-        last_channel=identity.channel, last_identity_id=identity_id, created_at=now,
-        updated_at=now, resolved_at=now)
+        client_id=client_id,
+        identity_id=identity_id,
+        status=ConversationStatus.CLOSED,
+        last_channel=identity.channel,
+        last_identity_id=identity_id,
+        created_at=now,
+        updated_at=now,
+        resolved_at=now,
+    )
     session.add(conversation)
     await session.flush()
     return conversation.id
@@ -291,10 +407,15 @@ async def _fix_last_identity(session: AsyncSession, conversation: Conversation) 
     if last is not None and last.client_id == conversation.client_id:
         return
     latest = await session.scalar(
-        select(Message.identity_id).where(Message.conversation_id == conversation.id,
-                                          Message.direction == Direction.IN,
-                                          Message.identity_id.in_(own))
-        .order_by(Message.id.desc()).limit(1))
+        select(Message.identity_id)
+        .where(
+            Message.conversation_id == conversation.id,
+            Message.direction == Direction.IN,
+            Message.identity_id.in_(own),
+        )
+        .order_by(Message.id.desc())
+        .limit(1)
+    )
     identity = await session.get(Identity, latest or conversation.identity_id)
     if identity is not None and identity.client_id == conversation.client_id:
         conversation.last_identity_id = identity.id
@@ -302,6 +423,7 @@ async def _fix_last_identity(session: AsyncSession, conversation: Conversation) 
 
 
 # -- the live queue ------------------------------------------------------------------------
+
 
 async def sync_queue(queue: OperatorQueue, session: AsyncSession, entry: MergeRecord) -> None:
     """After the commit: the queue holds one entry per open conversation the records left.
@@ -319,13 +441,23 @@ async def sync_queue(queue: OperatorQueue, session: AsyncSession, entry: MergeRe
                 await queue.call("remove", conversation_id, client=pipe)
                 if conversation is None or conversation.status not in LIVE:
                     continue
-                holder = (conversation.assigned_operator_id
-                          if conversation.status is ConversationStatus.ASSIGNED else None)
+                holder = (
+                    conversation.assigned_operator_id
+                    if conversation.status is ConversationStatus.ASSIGNED
+                    else None
+                )
                 queued = entry_for(conversation)
                 mark = "b" if "b" in marks.values() else ("w" if marks else "")
-                await queue.call("restore", conversation_id, queued.order_key(BY_ORDER),
-                                 queued.details(), "" if holder is None else holder,
-                                 queue.lease_until(), mark, client=pipe)
+                await queue.call(
+                    "restore",
+                    conversation_id,
+                    queued.order_key(BY_ORDER),
+                    queued.details(),
+                    "" if holder is None else holder,
+                    queue.lease_until(),
+                    mark,
+                    client=pipe,
+                )
             await pipe.execute()
     except RedisError:
         log.exception("merge %s: the live queue will agree after the next rebuild", entry.id)
@@ -333,35 +465,71 @@ async def sync_queue(queue: OperatorQueue, session: AsyncSession, entry: MergeRe
 
 # -- desk entry points ---------------------------------------------------------------------
 
-async def merge_clients(sessions: SessionFactory, queue: OperatorQueue, feed: DeskFeed, *,
-                        survivor_id: int, merged_id: int, operator_id: int, note: str | None,
-                        now: dt.datetime, language: str = "ru") -> MergeSummary:
+
+async def merge_clients(
+    sessions: SessionFactory,
+    queue: OperatorQueue,
+    feed: DeskFeed,
+    *,
+    survivor_id: int,
+    merged_id: int,
+    operator_id: int,
+    note: str | None,
+    now: dt.datetime,
+    language: str = "ru",
+) -> MergeSummary:
     """An operator's explicit merge: `merged_id` into `survivor_id` (ids of merged clients
     are followed to where they went)."""
     async with sessions() as session:
         survivor = await _current(session, survivor_id)
         merged = await _current(session, merged_id)
-        entry = await merge_in(session, survivor, merged, reason="operator", proof=note,
-                               operator_id=operator_id, now=now, language=language)
+        entry = await merge_in(
+            session,
+            survivor,
+            merged,
+            reason="operator",
+            proof=note,
+            operator_id=operator_id,
+            now=now,
+            language=language,
+        )
         await session.commit()
         await sync_queue(queue, session, entry)
         result = await summary(session, entry)
-    await feed.publish("merged", record_id=entry.id, survivor_id=entry.survivor_id,
-                       merged_id=entry.merged_id, conversation_id=result.thread_id,
-                       absorbed=list(result.absorbed), operator_id=operator_id)
+    await feed.publish(
+        "merged",
+        record_id=entry.id,
+        survivor_id=entry.survivor_id,
+        merged_id=entry.merged_id,
+        conversation_id=result.thread_id,
+        absorbed=list(result.absorbed),
+        operator_id=operator_id,
+    )
     return result
 
 
-async def unmerge(sessions: SessionFactory, queue: OperatorQueue, feed: DeskFeed, *, record_id: int,
-                  operator_id: int, now: dt.datetime) -> MergeSummary:
+async def unmerge(
+    sessions: SessionFactory,
+    queue: OperatorQueue,
+    feed: DeskFeed,
+    *,
+    record_id: int,
+    operator_id: int,
+    now: dt.datetime,
+) -> MergeSummary:
     """An operator undoes a merge record."""
     async with sessions() as session:
         entry = await unmerge_in(session, record_id, operator_id=operator_id, now=now)
         await session.commit()
         await sync_queue(queue, session, entry)
         result = await summary(session, entry)
-    await feed.publish("unmerged", record_id=entry.id, survivor_id=entry.survivor_id,
-                       merged_id=entry.merged_id, operator_id=operator_id)
+    await feed.publish(
+        "unmerged",
+        record_id=entry.id,
+        survivor_id=entry.survivor_id,
+        merged_id=entry.merged_id,
+        operator_id=operator_id,
+    )
     return result
 
 
@@ -385,26 +553,48 @@ async def _note(session: AsyncSession, entry: MergeRecord, now: dt.datetime, lan
     assert thread is not None
     absorbed = ", ".join(f"#{u['conversation']}" for u in entry.moved["absorbed"])
     add_message(
-        session, conversation_id=thread.id, channel=thread.last_channel, direction=Direction.OUT,
-        author=Author.SYSTEM, private=True, created_at=now,
-        text=say("merge_note", language, survivor=entry.survivor_id, merged=entry.merged_id,
-                 reason=entry.reason, absorbed=absorbed))
+        session,
+        conversation_id=thread.id,
+        channel=thread.last_channel,
+        direction=Direction.OUT,
+        author=Author.SYSTEM,
+        private=True,
+        created_at=now,
+        text=say(
+            "merge_note",
+            language,
+            survivor=entry.survivor_id,
+            merged=entry.merged_id,
+            reason=entry.reason,
+            absorbed=absorbed,
+        ),
+    )
 
 
 async def summary(session: AsyncSession, entry: MergeRecord) -> MergeSummary:
-    identities = await session.scalars(select(Identity).where(
-        Identity.id.in_(entry.moved["identities"])).order_by(Identity.id))
-    thread = await session.scalar(select(Conversation.id).where(
-        Conversation.client_id == entry.survivor_id,
-        Conversation.status != ConversationStatus.CLOSED)
-        .order_by(Conversation.id).limit(1))
+    identities = await session.scalars(
+        select(Identity).where(Identity.id.in_(entry.moved["identities"])).order_by(Identity.id)
+    )
+    thread = await session.scalar(
+        select(Conversation.id)
+        .where(
+            Conversation.client_id == entry.survivor_id,
+            Conversation.status != ConversationStatus.CLOSED,
+        )
+        .order_by(Conversation.id)
+        .limit(1)
+    )
     return MergeSummary(
-        record_id=entry.id, survivor_id=entry.survivor_id, merged_id=entry.merged_id,
+        record_id=entry.id,
+        survivor_id=entry.survivor_id,
+        merged_id=entry.merged_id,
         reason=entry.reason,
         identities=tuple(f"{i.channel.value}:{i.shown_id}" for i in identities),
         conversations=tuple(entry.moved["conversations"]),
-        absorbed=tuple(u["conversation"] for u in entry.moved["absorbed"]), thread_id=thread,
-        undone=entry.undone_at is not None)
+        absorbed=tuple(u["conversation"] for u in entry.moved["absorbed"]),
+        thread_id=thread,
+        undone=entry.undone_at is not None,
+    )
 
 
 def _plain(value: object) -> object:

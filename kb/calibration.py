@@ -10,9 +10,25 @@ from typing import Any
 
 __all__ = ["FEATURES", "Calibration", "OperatingPoint"]
 
-FEATURES = ("top1", "top2", "margin", "best_variant", "centroid", "agreement", "ratio",
-            "share", "learned", "learned_lead", "neighbour_votes", "entropy",
-            "specificity", "covered", "meaning", "meaning_centroid", "meaning_lead")
+FEATURES = (
+    "top1",
+    "top2",
+    "margin",
+    "best_variant",
+    "centroid",
+    "agreement",
+    "ratio",
+    "share",
+    "learned",
+    "learned_lead",
+    "neighbour_votes",
+    "entropy",
+    "specificity",
+    "covered",
+    "meaning",
+    "meaning_centroid",
+    "meaning_lead",
+)
 """What the decision sees about a query's top hits (computed by `KnowledgeIndex.features`)."""
 
 
@@ -54,9 +70,16 @@ class Calibration:
         """A guess for an uncalibrated index: answer from ~0.45 score unless the runner-up
         is within 0.05 (then offer both); offer choices from ~0.35."""
         rest = (0.0,) * (len(FEATURES) - 1)
-        return cls(answer_weights=(12.0, *rest), answer_bias=-12.0 * 0.45, answer_threshold=0.5,
-                   clarify_weights=(12.0, *rest), clarify_bias=-12.0 * 0.35,
-                   clarify_threshold=0.5, margin=0.08, rival_gap=0.05)
+        return cls(
+            answer_weights=(12.0, *rest),
+            answer_bias=-12.0 * 0.45,
+            answer_threshold=0.5,
+            clarify_weights=(12.0, *rest),
+            clarify_bias=-12.0 * 0.35,
+            clarify_threshold=0.5,
+            margin=0.08,
+            rival_gap=0.05,
+        )
 
     @property
     def chosen_point(self) -> OperatingPoint | None:

@@ -47,7 +47,7 @@ class SentenceEncoder:
         filled = [i for i, t in enumerate(cut) if t]
         step = BATCH if progress is not None else max(1, len(filled))
         for start in range(0, len(filled), step):
-            rows = filled[start:start + step]
+            rows = filled[start : start + step]
             out[rows] = self._model.encode([cut[i] for i in rows])
             if progress is not None:
                 progress(min(start + step, len(filled)), len(filled))

@@ -56,10 +56,12 @@ class Evaluation:
         """(article, errors, questions, [(what it was taken for, times)]) — worst first."""
         rows = []
         for article, errors in self.errors_by_article.most_common(limit):
-            taken_for = Counter({got: n for (gold, got), n in self.confusion.items()
-                                 if gold == article})
-            rows.append((article, errors, self.questions_by_article[article],
-                         taken_for.most_common(3)))
+            taken_for = Counter(
+                {got: n for (gold, got), n in self.confusion.items() if gold == article}
+            )
+            rows.append(
+                (article, errors, self.questions_by_article[article], taken_for.most_common(3))
+            )
         return rows
 
     def add(self, gold: str | None, match: Match) -> None:
@@ -87,8 +89,9 @@ class Evaluation:
             self.confusion[(gold, "handoff" if handed_off else str(first))] += 1
 
 
-def evaluate(index: KnowledgeIndex, questions: Sequence[str], labels: Sequence[str | None]
-             ) -> Evaluation:
+def evaluate(
+    index: KnowledgeIndex, questions: Sequence[str], labels: Sequence[str | None]
+) -> Evaluation:
     result = Evaluation()
     for gold, match in zip(labels, index.decide_many(questions), strict=True):
         result.add(gold, match)

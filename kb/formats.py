@@ -15,24 +15,49 @@ import io
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from zipfile import BadZipFile
 from typing import Any
+from zipfile import BadZipFile
 
 import yaml
 
 from kb.articles import Article
 from kb.text import CYRILLIC_SCRIPT, script
 
-__all__ = ["CSV_COLUMNS", "FileProblem", "KbFile", "KbFileError", "decode", "dump_csv",
-           "dump_yaml", "load_file", "load_labelled", "parse_csv", "parse_labelled",
-           "parse_yaml", "read_file", "write_file"]
+__all__ = [
+    "CSV_COLUMNS",
+    "FileProblem",
+    "KbFile",
+    "KbFileError",
+    "decode",
+    "dump_csv",
+    "dump_yaml",
+    "load_file",
+    "load_labelled",
+    "parse_csv",
+    "parse_labelled",
+    "parse_yaml",
+    "read_file",
+    "write_file",
+]
 
 CSV_COLUMNS = ("article_id", "question", "answer", "category")
 """Required CSV columns; `title, language, tags, answer_short, answer_email, enabled` are
 optional extras (the export writes them so a CSV round trip loses nothing)."""
 _CSV_EXTRAS = ("title", "language", "tags", "answer_short", "answer_email", "enabled")
-_YAML_KEYS = frozenset({"id", "title", "answer", "answer_short", "answer_email", "category",
-                        "language", "tags", "enabled", "questions"})
+_YAML_KEYS = frozenset(
+    {
+        "id",
+        "title",
+        "answer",
+        "answer_short",
+        "answer_email",
+        "category",
+        "language",
+        "tags",
+        "enabled",
+        "questions",
+    }
+)
 _MAX_ID = 128
 
 
@@ -71,8 +96,9 @@ def read_file(path: Path) -> KbFile:
     if suffix == ".xlsx":
         return _with_languages(parse_rows(_xlsx_rows(path), str(path)))
     if suffix not in {".csv", ".yaml", ".yml"}:
-        raise KbFileError(str(path), [FileProblem(
-            0, "unknown format: use .yaml, .yml, .csv or .xlsx")])
+        raise KbFileError(
+            str(path), [FileProblem(0, "unknown format: use .yaml, .yml, .csv or .xlsx")]
+        )
     text = _read_text(path)
     if suffix == ".csv":
         return _with_languages(parse_csv(text, str(path)))
@@ -115,9 +141,11 @@ def _with_languages(articles: list[Article]) -> KbFile:
             article = replace(article, language=language)
             guessed.setdefault(language, []).append(article.id)
         out.append(article)
-    notes = [f"no language given: {len(ids)} article(s) taken as {language} from their text "
-             f"({', '.join(ids[:10])}{', …' if len(ids) > 10 else ''})"
-             for language, ids in sorted(guessed.items())]
+    notes = [
+        f"no language given: {len(ids)} article(s) taken as {language} from their text "
+        f"({', '.join(ids[:10])}{', …' if len(ids) > 10 else ''})"
+        for language, ids in sorted(guessed.items())
+    ]
     return KbFile(out, notes)
 
 
@@ -173,6 +201,7 @@ def write_file(path: Path, articles: Sequence[Article]) -> None:
 
 # -- YAML --
 
+
 def parse_yaml(text: str, source: str = "<yaml>") -> list[Article]:
     try:
         root = yaml.compose(text, Loader=yaml.SafeLoader)
@@ -195,8 +224,9 @@ def parse_yaml(text: str, source: str = "<yaml>") -> list[Article]:
         if article is None:
             continue
         if article.id in seen:
-            problems.append(FileProblem(
-                line, f"duplicate id {article.id!r} (first at line {seen[article.id]})"))
+            problems.append(
+                FileProblem(line, f"duplicate id {article.id!r} (first at line {seen[article.id]})")
+            )
             continue
         seen[article.id] = line
         articles.append(article)
@@ -217,8 +247,9 @@ def _yaml_articles(root: yaml.Node | None, problems: list[FileProblem]) -> list[
                     return []
                 problems.append(FileProblem(value.start_mark.line + 1, "`articles` must be a list"))
                 return []
-    problems.append(FileProblem(root.start_mark.line + 1,
-                                "expected a mapping with an `articles` list"))
+    problems.append(
+        FileProblem(root.start_mark.line + 1, "expected a mapping with an `articles` list")
+    )
     return []
 
 
@@ -235,10 +266,14 @@ def _yaml_article(data: dict[Any, Any], line: int, problems: list[FileProblem]) 
     _check_id(article_id, line, problems)
     if not answer:
         problems.append(FileProblem(line, f"{name}: `answer` is required"))
-    if not isinstance(questions, list) or not questions or not all(
-            isinstance(q, str) and q.strip() for q in questions):
-        problems.append(FileProblem(
-            line, f"{name}: `questions` must be a non-empty list of non-empty strings"))
+    if (
+        not isinstance(questions, list)
+        or not questions
+        or not all(isinstance(q, str) and q.strip() for q in questions)
+    ):
+        problems.append(
+            FileProblem(line, f"{name}: `questions` must be a non-empty list of non-empty strings")
+        )
     if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
         problems.append(FileProblem(line, f"{name}: `tags` must be a list of strings"))
     enabled = data.get("enabled", True)
@@ -248,10 +283,14 @@ def _yaml_article(data: dict[Any, Any], line: int, problems: list[FileProblem]) 
         return None
     assert isinstance(questions, list)
     return Article(
-        id=article_id, title=_text(data.get("title")), answer=answer,
+        id=article_id,
+        title=_text(data.get("title")),
+        answer=answer,
         questions=_unique(q.strip() for q in questions),
-        category=_text(data.get("category")) or None, tags=tuple(tags),
-        language=_text(data.get("language")), enabled=enabled,
+        category=_text(data.get("category")) or None,
+        tags=tuple(tags),
+        language=_text(data.get("language")),
+        enabled=enabled,
         answer_short=_text(data.get("answer_short")) or None,
         answer_email=_text(data.get("answer_email")) or None,
     )
@@ -272,8 +311,13 @@ _BlockDumper.add_representer(str, _represent_text)
 def dump_yaml(articles: Sequence[Article]) -> str:
     items = []
     for a in articles:
-        item: dict[str, Any] = {"id": a.id, "title": a.title, "category": a.category,
-                                "language": a.language, "tags": list(a.tags)}
+        item: dict[str, Any] = {
+            "id": a.id,
+            "title": a.title,
+            "category": a.category,
+            "language": a.language,
+            "tags": list(a.tags),
+        }
         if not a.enabled:
             item["enabled"] = False
         item["answer"] = a.answer
@@ -283,11 +327,15 @@ def dump_yaml(articles: Sequence[Article]) -> str:
             item["answer_email"] = a.answer_email
         item["questions"] = list(a.questions)
         items.append(item)
-    return str(yaml.dump({"articles": items}, Dumper=_BlockDumper, allow_unicode=True,
-                         sort_keys=False, width=100))
+    return str(
+        yaml.dump(
+            {"articles": items}, Dumper=_BlockDumper, allow_unicode=True, sort_keys=False, width=100
+        )
+    )
 
 
 # -- CSV --
+
 
 @dataclass
 class _Draft:
@@ -308,13 +356,19 @@ def parse_csv(text: str, source: str = "<csv>") -> list[Article]:
         raise KbFileError(source, problems) from None
 
 
-def _checked(header: list[str], rows: Iterable[tuple[int, Mapping[str, str | None]]],
-             problems: list[FileProblem]) -> Iterator[tuple[int, dict[str, str]]]:
+def _checked(
+    header: list[str],
+    rows: Iterable[tuple[int, Mapping[str, str | None]]],
+    problems: list[FileProblem],
+) -> Iterator[tuple[int, dict[str, str]]]:
     """The table's rows as text, past a header that has the required columns."""
     missing = [c for c in CSV_COLUMNS if c not in header]
     if missing:
-        problems.append(FileProblem(1, f"missing column(s): {', '.join(missing)}; "
-                                       f"expected {','.join(CSV_COLUMNS)}"))
+        problems.append(
+            FileProblem(
+                1, f"missing column(s): {', '.join(missing)}; expected {','.join(CSV_COLUMNS)}"
+            )
+        )
         return
     for line, row in rows:
         if None in row:
@@ -336,8 +390,10 @@ def _xlsx_rows(path: Path) -> Iterator[tuple[int, dict[str, str]]]:
         rows = book.worksheets[0].iter_rows(values_only=True)
         header = [_text(v) for v in next(rows, ())]
         problems: list[FileProblem] = []
-        numbered = ((n, {h: _text(v) for h, v in zip(header, row, strict=False) if h})
-                    for n, row in enumerate(rows, start=2))
+        numbered = (
+            (n, {h: _text(v) for h, v in zip(header, row, strict=False) if h})
+            for n, row in enumerate(rows, start=2)
+        )
         yield from _checked(header, numbered, problems)
         if problems:
             raise KbFileError(str(path), problems)
@@ -345,8 +401,11 @@ def _xlsx_rows(path: Path) -> Iterator[tuple[int, dict[str, str]]]:
         book.close()
 
 
-def parse_rows(rows: Iterable[tuple[int, dict[str, str]]], source: str,
-               problems: list[FileProblem] | None = None) -> list[Article]:
+def parse_rows(
+    rows: Iterable[tuple[int, dict[str, str]]],
+    source: str,
+    problems: list[FileProblem] | None = None,
+) -> list[Article]:
     """Articles from a table's numbered rows (one per question variant)."""
     problems = [] if problems is None else problems
     drafts: dict[str, _Draft] = {}
@@ -356,25 +415,33 @@ def parse_rows(rows: Iterable[tuple[int, dict[str, str]]], source: str,
     articles = []
     for article_id, draft in drafts.items():
         if not draft.fields.get("answer"):
-            problems.append(FileProblem(draft.line,
-                                        f"article {article_id}: no row gives an answer"))
+            problems.append(
+                FileProblem(draft.line, f"article {article_id}: no row gives an answer")
+            )
             continue
         tags = tuple(t.strip() for t in draft.fields.get("tags", "").split(",") if t.strip())
-        articles.append(Article(
-            id=article_id, title=draft.fields.get("title", ""), answer=draft.fields["answer"],
-            questions=_unique(draft.questions), category=draft.fields.get("category") or None,
-            tags=tags, language=draft.fields.get("language", ""),
-            enabled=draft.fields.get("enabled", "true").lower() not in {"false", "0", "no"},
-            answer_short=draft.fields.get("answer_short") or None,
-            answer_email=draft.fields.get("answer_email") or None,
-        ))
+        articles.append(
+            Article(
+                id=article_id,
+                title=draft.fields.get("title", ""),
+                answer=draft.fields["answer"],
+                questions=_unique(draft.questions),
+                category=draft.fields.get("category") or None,
+                tags=tags,
+                language=draft.fields.get("language", ""),
+                enabled=draft.fields.get("enabled", "true").lower() not in {"false", "0", "no"},
+                answer_short=draft.fields.get("answer_short") or None,
+                answer_email=draft.fields.get("answer_email") or None,
+            )
+        )
     if problems:
         raise KbFileError(source, sorted(problems, key=lambda p: p.line))
     return articles
 
 
-def _csv_row(values: dict[str, str], line: int, drafts: dict[str, _Draft],
-             problems: list[FileProblem]) -> None:
+def _csv_row(
+    values: dict[str, str], line: int, drafts: dict[str, _Draft], problems: list[FileProblem]
+) -> None:
     article_id, question = values.get("article_id", ""), values.get("question", "")
     if not _check_id(article_id, line, problems):
         return
@@ -389,8 +456,13 @@ def _csv_row(values: dict[str, str], line: int, drafts: dict[str, _Draft],
             continue
         known = draft.fields.setdefault(column, value)
         if known != value:
-            problems.append(FileProblem(line, f"article {article_id}: `{column}` differs from "
-                                              f"line {draft.line}'s; give it once or identically"))
+            problems.append(
+                FileProblem(
+                    line,
+                    f"article {article_id}: `{column}` differs from "
+                    f"line {draft.line}'s; give it once or identically",
+                )
+            )
 
 
 def dump_csv(articles: Sequence[Article]) -> str:
@@ -399,9 +471,20 @@ def dump_csv(articles: Sequence[Article]) -> str:
     writer.writerow((*CSV_COLUMNS, *_CSV_EXTRAS))
     for a in articles:
         for q in a.questions:
-            writer.writerow((a.id, q, a.answer, a.category or "", a.title, a.language,
-                             ",".join(a.tags), a.answer_short or "", a.answer_email or "",
-                             "true" if a.enabled else "false"))
+            writer.writerow(
+                (
+                    a.id,
+                    q,
+                    a.answer,
+                    a.category or "",
+                    a.title,
+                    a.language,
+                    ",".join(a.tags),
+                    a.answer_short or "",
+                    a.answer_email or "",
+                    "true" if a.enabled else "false",
+                )
+            )
     return out.getvalue()
 
 
@@ -409,8 +492,11 @@ def _check_id(article_id: str, line: int, problems: list[FileProblem]) -> bool:
     if not article_id:
         problems.append(FileProblem(line, "article id is required"))
     elif len(article_id) > _MAX_ID or any(c.isspace() for c in article_id):
-        problems.append(FileProblem(line, f"bad article id {article_id[:40]!r}: up to "
-                                          f"{_MAX_ID} characters, no spaces"))
+        problems.append(
+            FileProblem(
+                line, f"bad article id {article_id[:40]!r}: up to {_MAX_ID} characters, no spaces"
+            )
+        )
     else:
         return True
     return False

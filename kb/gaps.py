@@ -53,8 +53,14 @@ class Gap:
     cohesion: float  # mean cosine of the members to the centre: 1 = all the same question
 
 
-def find_gaps(questions: Sequence[str], *, clusters: int | None = None, examples: int = 3,
-              seed: int = 0, vectors: VectorStore | None = None) -> list[Gap]:
+def find_gaps(
+    questions: Sequence[str],
+    *,
+    clusters: int | None = None,
+    examples: int = 3,
+    seed: int = 0,
+    vectors: VectorStore | None = None,
+) -> list[Gap]:
     """Clusters of `questions`, biggest first (ties: the tighter first)."""
     pairs = [(q.strip(), prepare(q)) for q in questions if q and q.strip()]
     pairs = [(text, p) for text, p in pairs if p.stems]  # emoji, punctuation: nothing to group
@@ -63,13 +69,20 @@ def find_gaps(questions: Sequence[str], *, clusters: int | None = None, examples
     texts = [text for text, _ in pairs]
     prepared = [p for _, p in pairs]
     stems = [p.stems for p in prepared]
-    vectoriser = TfidfVectorizer(token_pattern=r"\S+", ngram_range=(1, 2), sublinear_tf=True,
-                                 lowercase=False, min_df=1)
+    vectoriser = TfidfVectorizer(
+        token_pattern=r"\S+", ngram_range=(1, 2), sublinear_tf=True, lowercase=False, min_df=1
+    )
     store = vectors if vectors is not None else memory_store()
     meanings = store.embed(texts, keep=False)
-    matrix = normalize(sp.hstack([
-        np.sqrt(1.0 - MEANING_SHARE) * normalize(vectoriser.fit_transform(stems)),
-        np.sqrt(MEANING_SHARE) * sp.csr_matrix(meanings)], format="csr"))
+    matrix = normalize(
+        sp.hstack(
+            [
+                np.sqrt(1.0 - MEANING_SHARE) * normalize(vectoriser.fit_transform(stems)),
+                np.sqrt(MEANING_SHARE) * sp.csr_matrix(meanings),
+            ],
+            format="csr",
+        )
+    )
     distinct = len(set(stems))
     k = clusters or min(MAX_CLUSTERS, max(1, round(math.sqrt(len(texts)))))
     k = max(1, min(k, distinct))
@@ -90,6 +103,7 @@ def find_gaps(questions: Sequence[str], *, clusters: int | None = None, examples
         gaps.append(Gap(len(members), terms, shown, float(closeness.mean())))
     return sorted(gaps, key=lambda g: (-g.size, -g.cohesion))
 
+
 def _label(surface: Any, members: np.ndarray, vocabulary: np.ndarray) -> tuple[str, ...]:
     """A cluster's distinctive words: weighed in its members against the other
     questions (what sets it apart, not what every question says), content words only."""
@@ -97,9 +111,12 @@ def _label(surface: Any, members: np.ndarray, vocabulary: np.ndarray) -> tuple[s
     rest = np.ones(surface.shape[0], dtype=bool)
     rest[members] = False
     outside = np.asarray(surface[rest].mean(axis=0)).ravel() if rest.any() else 0.0
-    share = np.asarray((surface[members] > 0).mean(axis=0)).ravel()   # members using it
+    share = np.asarray((surface[members] > 0).mean(axis=0)).ravel()  # members using it
     weight = (inside - outside) * share
     order = np.argsort(-weight)
-    chosen = [vocabulary[i] for i in order
-              if weight[i] > 0 and vocabulary[i] not in _FUNCTION_WORDS and len(vocabulary[i]) > 1]
+    chosen = [
+        vocabulary[i]
+        for i in order
+        if weight[i] > 0 and vocabulary[i] not in _FUNCTION_WORDS and len(vocabulary[i]) > 1
+    ]
     return tuple(chosen[:LABEL_TERMS])

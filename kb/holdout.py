@@ -57,8 +57,9 @@ class Outcomes:
     gap_to_right: np.ndarray  # top1 score minus the right article's score (nan if absent)
 
     @classmethod
-    def measure(cls, index: KnowledgeIndex, questions: Sequence[str],
-                labels: Sequence[str | None]) -> Outcomes:
+    def measure(
+        cls, index: KnowledgeIndex, questions: Sequence[str], labels: Sequence[str | None]
+    ) -> Outcomes:
         scores = index.scores(list(questions))
         if scores is None:
             raise ValueError("cannot calibrate an empty index")
@@ -69,23 +70,40 @@ class Outcomes:
         top1 = ids[:, 0] == gold
         top3 = (ids == gold[:, None]).any(axis=1)
         position = {index.indexed_article(i).id: i for i in range(scores.combined.shape[1])}
-        gap = np.array([np.nan if g not in position
-                        else scores.combined[r, ranked[r, 0]] - scores.combined[r, position[g]]
-                        for r, g in enumerate(gold)])
+        gap = np.array(
+            [
+                np.nan
+                if g not in position
+                else scores.combined[r, ranked[r, 0]] - scores.combined[r, position[g]]
+                for r, g in enumerate(gold)
+            ]
+        )
         return cls(features, top1, top3, gold == "", gap)
 
     @staticmethod
     def join(parts: Sequence[Outcomes]) -> Outcomes:
-        return Outcomes(*(np.concatenate([getattr(p, f) for p in parts]) if f != "features"
-                          else np.vstack([p.features for p in parts])
-                          for f in ("features", "top1_right", "top3_right", "out_of_scope",
-                                    "gap_to_right")))
+        return Outcomes(
+            *(
+                np.concatenate([getattr(p, f) for p in parts])
+                if f != "features"
+                else np.vstack([p.features for p in parts])
+                for f in ("features", "top1_right", "top3_right", "out_of_scope", "gap_to_right")
+            )
+        )
 
 
-def calibrate(articles: Sequence[Article], *, seed: int = 0, folds: int = 4,
-              holdout_share: float = 0.25, max_queries: int = 8000, min_queries: int = 2000,
-              max_rounds: int = 24, min_oos_recall: float | None = DEFAULT_OOS_RECALL,
-              vectors: VectorStore | None = None) -> Calibration:
+def calibrate(
+    articles: Sequence[Article],
+    *,
+    seed: int = 0,
+    folds: int = 4,
+    holdout_share: float = 0.25,
+    max_queries: int = 8000,
+    min_queries: int = 2000,
+    max_rounds: int = 24,
+    min_oos_recall: float | None = DEFAULT_OOS_RECALL,
+    vectors: VectorStore | None = None,
+) -> Calibration:
     """Calibrate from the KB itself (see the module doc). A small KB is re-split with new
     seeds (up to `max_rounds`) until `min_queries` simulated questions are gathered.
     The threshold keeps the most right answers while handing off at least `min_oos_recall`
@@ -94,9 +112,13 @@ def calibrate(articles: Sequence[Article], *, seed: int = 0, folds: int = 4,
     if not usable:
         return Calibration.default()
     if len(usable) < MIN_ARTICLES or sum(len(a.questions) > 1 for a in usable) < 2:
-        return replace(Calibration.default(), source=(
-            f"default (kb: too small to measure: {len(usable)} articles, "
-            f"{sum(len(a.questions) for a in usable)} variants)"))
+        return replace(
+            Calibration.default(),
+            source=(
+                f"default (kb: too small to measure: {len(usable)} articles, "
+                f"{sum(len(a.questions) for a in usable)} variants)"
+            ),
+        )
     rng = random.Random(seed)
     folds = max(2, min(folds, len(usable)))
     per_fold = max(1, max_queries // folds)
@@ -110,16 +132,18 @@ def calibrate(articles: Sequence[Article], *, seed: int = 0, folds: int = 4,
                 chosen = sorted(rng.sample(range(len(questions)), per_fold))
                 questions = [questions[i] for i in chosen]
                 labels = [labels[i] for i in chosen]
-            parts.append(Outcomes.measure(KnowledgeIndex.build(known, vectors=vectors),
-                                          questions, labels))
+            parts.append(
+                Outcomes.measure(KnowledgeIndex.build(known, vectors=vectors), questions, labels)
+            )
             gathered += len(questions)
         if gathered >= min_queries:
             break
     return fit(Outcomes.join(parts), source="kb", min_oos_recall=min_oos_recall)
 
 
-def _split(unknown: Sequence[Article], usable: Sequence[Article], holdout_share: float,
-           rng: random.Random) -> tuple[list[str], list[str | None], list[Article]]:
+def _split(
+    unknown: Sequence[Article], usable: Sequence[Article], holdout_share: float, rng: random.Random
+) -> tuple[list[str], list[str | None], list[Article]]:
     """Questions with their labels, and the articles that stay known, for one fold."""
     unknown_ids = {a.id for a in unknown}
     known: list[Article] = []
@@ -141,20 +165,27 @@ def _split(unknown: Sequence[Article], usable: Sequence[Article], holdout_share:
     return questions, labels, known
 
 
-def calibrate_labelled(index: KnowledgeIndex, questions: Sequence[str],
-                       labels: Sequence[str | None], *,
-                       min_oos_recall: float | None = DEFAULT_OOS_RECALL
-                       ) -> Calibration:
+def calibrate_labelled(
+    index: KnowledgeIndex,
+    questions: Sequence[str],
+    labels: Sequence[str | None],
+    *,
+    min_oos_recall: float | None = DEFAULT_OOS_RECALL,
+) -> Calibration:
     """Calibrate from labelled client questions (None = out of scope) against `index`."""
-    return fit(Outcomes.measure(index, questions, labels), source="labelled",
-               min_oos_recall=min_oos_recall)
+    return fit(
+        Outcomes.measure(index, questions, labels), source="labelled", min_oos_recall=min_oos_recall
+    )
 
 
 def fit(outcomes: Outcomes, *, source: str, min_oos_recall: float | None = None) -> Calibration:
     right, right3 = outcomes.top1_right, outcomes.top3_right
     if min(right.sum(), (~right).sum()) < MIN_PER_CLASS:
-        return replace(Calibration.default(), source=f"default ({source}: too few outcomes)",
-                       queries=len(right))
+        return replace(
+            Calibration.default(),
+            source=f"default ({source}: too few outcomes)",
+            queries=len(right),
+        )
     answer_w, answer_b = _logistic(outcomes.features, right)
     p_answer = _probability(outcomes.features, answer_w, answer_b)
     curve = _curve(p_answer, outcomes)
@@ -167,15 +198,21 @@ def fit(outcomes: Outcomes, *, source: str, min_oos_recall: float | None = None)
     # Offer choices to at most CLARIFY_OOS_SHARE of the unknown questions the answer rule
     # hands off: a clarification must not become a way round the hand-off.
     declined = outcomes.out_of_scope & (p_answer < chosen.threshold)
-    clarify_threshold = float(np.quantile(p_clarify[declined], 1.0 - CLARIFY_OOS_SHARE)) \
-        if declined.any() else 1.0
+    clarify_threshold = (
+        float(np.quantile(p_clarify[declined], 1.0 - CLARIFY_OOS_SHARE)) if declined.any() else 1.0
+    )
     near = outcomes.gap_to_right[right3 & ~right]
     margin = float(np.quantile(near, 0.8)) if near.size >= MIN_PER_CLASS else 0.08
     return Calibration(
-        answer_weights=tuple(float(w) for w in answer_w), answer_bias=answer_b,
-        answer_threshold=chosen.threshold, clarify_weights=tuple(float(w) for w in clarify_w),
-        clarify_bias=clarify_b, clarify_threshold=clarify_threshold,
-        margin=max(0.01, margin), source=source, queries=len(right),
+        answer_weights=tuple(float(w) for w in answer_w),
+        answer_bias=answer_b,
+        answer_threshold=chosen.threshold,
+        clarify_weights=tuple(float(w) for w in clarify_w),
+        clarify_bias=clarify_b,
+        clarify_threshold=clarify_threshold,
+        margin=max(0.01, margin),
+        source=source,
+        queries=len(right),
         curve=tuple(_thin(curve, chosen)),
     )
 
@@ -202,13 +239,17 @@ def _curve(probability: np.ndarray, outcomes: Outcomes) -> list[OperatingPoint]:
     for threshold in np.unique(np.round(np.quantile(probability, np.linspace(0, 1, 201)), 4)):
         answered = probability >= threshold
         right_answers = answered & outcomes.top1_right
-        points.append(OperatingPoint(
-            threshold=float(threshold),
-            in_scope_accuracy=_share(right_answers[in_scope]),
-            out_of_scope_recall=_share(~answered[outcomes.out_of_scope]),
-            answer_precision=float(right_answers.sum() / answered.sum()) if answered.any() else 1.0,
-            handoff_share=_share(~answered),
-        ))
+        points.append(
+            OperatingPoint(
+                threshold=float(threshold),
+                in_scope_accuracy=_share(right_answers[in_scope]),
+                out_of_scope_recall=_share(~answered[outcomes.out_of_scope]),
+                answer_precision=float(right_answers.sum() / answered.sum())
+                if answered.any()
+                else 1.0,
+                handoff_share=_share(~answered),
+            )
+        )
     return points
 
 

@@ -32,8 +32,8 @@ from sklearn.preprocessing import normalize
 
 from kb.articles import Article
 from kb.calibration import Calibration
-from kb.perceptron import train_weights
 from kb.encoder import Progress
+from kb.perceptron import train_weights
 from kb.text import prepare, script, topic_stems
 from kb.vector_store import VectorStore, memory_store
 from kb.vectors import TermSpace
@@ -112,16 +112,22 @@ class Scores:
 class KnowledgeIndex:
     """Immutable: a change to the KB builds a new index and swaps it in."""
 
-    def __init__(self, articles: Sequence[Article], calibration: Calibration | None,
-                 vectors: VectorStore | None = None, progress: Progress | None = None) -> None:
+    def __init__(
+        self,
+        articles: Sequence[Article],
+        calibration: Calibration | None,
+        vectors: VectorStore | None = None,
+        progress: Progress | None = None,
+    ) -> None:
         self._all = tuple(articles)
         self._store = vectors if vectors is not None else memory_store()
         self._by_id = {a.id: a for a in self._all}
         self.calibration = calibration or Calibration.default()
         texts = {a.id: _rows_of(a) for a in self._all if a.enabled}
         self._indexed = tuple(a for a in self._all if texts.get(a.id))
-        self._scripts = np.array([script(" ".join(texts[a.id])) for a in self._indexed],
-                                 dtype=np.int8)
+        self._scripts = np.array(
+            [script(" ".join(texts[a.id])) for a in self._indexed], dtype=np.int8
+        )
         counts = np.array([len(texts[a.id]) for a in self._indexed], dtype=np.intp)
         self._ends = np.cumsum(counts)
         self._starts = self._ends - counts
@@ -141,7 +147,8 @@ class KnowledgeIndex:
                 self._variants_t = sp.csr_matrix(self._variants.T)
             membership = sp.csr_matrix(
                 (np.ones(len(rows), dtype=np.float32), (self._owner, np.arange(len(rows)))),
-                shape=(len(self._indexed), len(rows)))
+                shape=(len(self._indexed), len(rows)),
+            )
             centroids = normalize(sp.csr_matrix(membership @ self._variants))
             weights = train_weights(self._variants, self._owner, centroids)
             # Transposed once, so that `queries @ _articles_t` is the fast product.
@@ -150,14 +157,19 @@ class KnowledgeIndex:
             self._vocabulary = sp.csr_matrix(centroids, dtype=np.float32)
             self._vocabulary.sort_indices()
             # Per word column, the articles whose variants use it (a bare topic word's).
-            self._naming = sp.csc_matrix(centroids[:, :self._space.word_width])
+            self._naming = sp.csc_matrix(centroids[:, : self._space.word_width])
             self._meanings = self._store.embed(rows, progress=progress)
             self._meaning_centroids = normalize(np.asarray(membership @ self._meanings))
 
     @classmethod
-    def build(cls, articles: Iterable[Article], calibration: Calibration | None = None, *,
-              vectors: VectorStore | None = None, progress: Progress | None = None
-              ) -> KnowledgeIndex:
+    def build(
+        cls,
+        articles: Iterable[Article],
+        calibration: Calibration | None = None,
+        *,
+        vectors: VectorStore | None = None,
+        progress: Progress | None = None,
+    ) -> KnowledgeIndex:
         """`vectors` keeps the variants' meaning vectors (the process's memory store by
         default); `progress` hears how far their encoding got."""
         return cls(tuple(articles), calibration, vectors, progress)
@@ -201,8 +213,11 @@ class KnowledgeIndex:
         ranked = _top(scores.combined, CLARIFY_LIMIT)
         matches = []
         for row, text in enumerate(texts):
-            match = self._decision(features[row], self._hits(scores.combined[row], ranked[row]),
-                                   self._topic_choices(text, scores.combined[row]))
+            match = self._decision(
+                features[row],
+                self._hits(scores.combined[row], ranked[row]),
+                self._topic_choices(text, scores.combined[row]),
+            )
             if match.decision is Decision.HANDOFF:
                 match = self._other_language(scores, row) or match
             matches.append(match)
@@ -218,18 +233,24 @@ class KnowledgeIndex:
         if meaning[first] < CROSS_LANGUAGE_MATCH or meaning[first] - rival < CROSS_LANGUAGE_LEAD:
             return None
         article = self._indexed[first]
-        return Match(Decision.ANSWER, (Hit(article, float(scores.combined[row, first])),),
-                     float(meaning[first]), article.category)
+        return Match(
+            Decision.ANSWER,
+            (Hit(article, float(scores.combined[row, first])),),
+            float(meaning[first]),
+            article.category,
+        )
 
-    def _decision(self, features: np.ndarray, hits: tuple[Hit, ...],
-                  topic_choices: tuple[Hit, ...]) -> Match:
+    def _decision(
+        self, features: np.ndarray, hits: tuple[Hit, ...], topic_choices: tuple[Hit, ...]
+    ) -> Match:
         if not hits:
             return Match(Decision.HANDOFF, (), 0.0)
         cal = self.calibration
         confidence = cal.answer_probability(features)
         if len(topic_choices) > 1:  # a bare topic word: which of its articles, is the question
-            return Match(Decision.CLARIFY, topic_choices, confidence,
-                         _shared_category(topic_choices))
+            return Match(
+                Decision.CLARIFY, topic_choices, confidence, _shared_category(topic_choices)
+            )
         rival = hits[1].score if len(hits) > 1 else 0.0
         if confidence >= cal.answer_threshold and hits[0].score - rival >= cal.rival_gap:
             return Match(Decision.ANSWER, hits[:1], confidence, hits[0].article.category)
@@ -251,15 +272,16 @@ class KnowledgeIndex:
         column = self._space.word_column(stems[0])
         if column is None:
             return ()
-        naming = self._naming.indices[self._naming.indptr[column]:self._naming.indptr[column + 1]]
+        naming = self._naming.indices[self._naming.indptr[column] : self._naming.indptr[column + 1]]
         if len(naming) < 2:
             return ()
         best = naming[np.argsort(-combined[naming], kind="stable")[:CLARIFY_LIMIT]]
         return self._hits(combined, best)
 
     def _hits(self, combined: np.ndarray, positions: np.ndarray) -> tuple[Hit, ...]:
-        return tuple(Hit(self._indexed[i], float(combined[i])) for i in positions
-                     if combined[i] > 0.0)
+        return tuple(
+            Hit(self._indexed[i], float(combined[i])) for i in positions if combined[i] > 0.0
+        )
 
     # -- scoring, shared by single queries, batches and calibration --
 
@@ -267,19 +289,21 @@ class KnowledgeIndex:
         """Article scores for each text; None for an index with nothing to match."""
         if self._variants is None or not texts:
             return None
-        parts = [self._score_batch(texts[i:i + _BATCH]) for i in range(0, len(texts), _BATCH)]
+        parts = [self._score_batch(texts[i : i + _BATCH]) for i in range(0, len(texts), _BATCH)]
         if len(parts) == 1:
             return parts[0]
-        return Scores(combined=np.vstack([p.combined for p in parts]),
-                      best_variant=np.vstack([p.best_variant for p in parts]),
-                      centroid=np.vstack([p.centroid for p in parts]),
-                      learned=np.vstack([p.learned for p in parts]),
-                      best_meaning=np.vstack([p.best_meaning for p in parts]),
-                      meaning_centroid=np.vstack([p.meaning_centroid for p in parts]),
-                      nearest_articles=np.vstack([p.nearest_articles for p in parts]),
-                      specificity=np.concatenate([p.specificity for p in parts]),
-                      covered=np.concatenate([p.covered for p in parts]),
-                      other_script=np.vstack([p.other_script for p in parts]))
+        return Scores(
+            combined=np.vstack([p.combined for p in parts]),
+            best_variant=np.vstack([p.best_variant for p in parts]),
+            centroid=np.vstack([p.centroid for p in parts]),
+            learned=np.vstack([p.learned for p in parts]),
+            best_meaning=np.vstack([p.best_meaning for p in parts]),
+            meaning_centroid=np.vstack([p.meaning_centroid for p in parts]),
+            nearest_articles=np.vstack([p.nearest_articles for p in parts]),
+            specificity=np.concatenate([p.specificity for p in parts]),
+            covered=np.concatenate([p.covered for p in parts]),
+            other_script=np.vstack([p.other_script for p in parts]),
+        )
 
     def _score_batch(self, texts: Sequence[str]) -> Scores:
         assert self._variants is not None and self._articles_t is not None
@@ -288,8 +312,11 @@ class KnowledgeIndex:
         meanings = self._store.embed(texts, keep=False)
         meanings[[not p.surface for p in prepared]] = 0.0  # no word, no meaning: no hit
         query_scripts = np.array([script(t) for t in texts], dtype=np.int8)
-        other_script = (query_scripts[:, None] != self._scripts[None, :]) \
-            & (query_scripts[:, None] > 0) & (self._scripts[None, :] > 0)
+        other_script = (
+            (query_scripts[:, None] != self._scripts[None, :])
+            & (query_scripts[:, None] > 0)
+            & (self._scripts[None, :] > 0)
+        )
         k = len(self._indexed)
         both = (queries @ self._articles_t).toarray()
         centroid, learned = both[:, :k], both[:, k:]
@@ -301,16 +328,30 @@ class KnowledgeIndex:
         # candidates' variants are, query by query.
         if self._variants_t is not None:
             best_variant, best_meaning, nearest = self._closest_variants_whole(
-                queries, meanings, candidates)
+                queries, meanings, candidates
+            )
         else:
             best_variant, best_meaning, nearest = self._closest_variants_by_query(
-                queries, meanings, candidates)
-        combined = partial + (1.0 - MEANING_WEIGHT) * SIMILARITY_WEIGHT / 2 * best_variant \
+                queries, meanings, candidates
+            )
+        combined = (
+            partial
+            + (1.0 - MEANING_WEIGHT) * SIMILARITY_WEIGHT / 2 * best_variant
             + MEANING_WEIGHT / 2 * best_meaning
+        )
         covered = self._covered(queries, _top(combined, 1)[:, 0])
-        return Scores(combined, best_variant, centroid, learned, best_meaning,
-                      meaning_centroid, nearest, self._space.specificity(queries), covered,
-                      other_script)
+        return Scores(
+            combined,
+            best_variant,
+            centroid,
+            learned,
+            best_meaning,
+            meaning_centroid,
+            nearest,
+            self._space.specificity(queries),
+            covered,
+            other_script,
+        )
 
     def _covered(self, queries: sp.csr_matrix, tops: np.ndarray) -> np.ndarray:
         """Per query, the share of its squared weight on the terms that its top article's
@@ -319,18 +360,18 @@ class KnowledgeIndex:
         used_indptr, used_terms = self._vocabulary.indptr, self._vocabulary.indices
         covered = np.zeros(len(tops))
         for row, article in enumerate(tops):  # a loop over queries
-            terms = queries.indices[queries.indptr[row]:queries.indptr[row + 1]]
-            values = queries.data[queries.indptr[row]:queries.indptr[row + 1]]
-            used = used_terms[used_indptr[article]:used_indptr[article + 1]]
+            terms = queries.indices[queries.indptr[row] : queries.indptr[row + 1]]
+            values = queries.data[queries.indptr[row] : queries.indptr[row + 1]]
+            used = used_terms[used_indptr[article] : used_indptr[article + 1]]
             if not len(terms) or not len(used):
                 continue
             found = used[np.minimum(np.searchsorted(used, terms), len(used) - 1)] == terms
             covered[row] = float(values[found] @ values[found])
         return covered
 
-    def _closest_variants_whole(self, queries: sp.csr_matrix, meanings: np.ndarray,
-                                candidates: np.ndarray
-                                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def _closest_variants_whole(
+        self, queries: sp.csr_matrix, meanings: np.ndarray, candidates: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Per query, each candidate article's best variant cosine in terms and in meaning,
         and the articles of the NEIGHBOURS closest variants (in terms, sharing one at least)
         among the candidates', from one product with every variant."""
@@ -339,22 +380,25 @@ class KnowledgeIndex:
         rows = np.arange(queries.shape[0])[:, None]
         best_variant = np.zeros((queries.shape[0], len(self._indexed)), dtype=every.dtype)
         best_variant[rows, candidates] = np.maximum.reduceat(every, self._starts, axis=1)[
-            rows, candidates]
+            rows, candidates
+        ]
         best_meaning = np.zeros_like(best_variant)
         best_meaning[rows, candidates] = np.maximum.reduceat(
-            meanings @ self._meanings.T, self._starts, axis=1)[rows, candidates]
+            meanings @ self._meanings.T, self._starts, axis=1
+        )[rows, candidates]
         is_candidate = np.zeros(best_variant.shape, dtype=bool)
         is_candidate[rows, candidates] = True
         among = np.where(is_candidate[:, self._owner] & (every > 0.0), every, -np.inf)
         closest = _top(among, NEIGHBOURS)
         nearest = np.full((queries.shape[0], NEIGHBOURS), -1, dtype=np.intp)
-        nearest[:, :closest.shape[1]] = np.where(
-            np.isfinite(np.take_along_axis(among, closest, axis=1)), self._owner[closest], -1)
+        nearest[:, : closest.shape[1]] = np.where(
+            np.isfinite(np.take_along_axis(among, closest, axis=1)), self._owner[closest], -1
+        )
         return best_variant, best_meaning, nearest
 
-    def _closest_variants_by_query(self, queries: sp.csr_matrix, meanings: np.ndarray,
-                                   candidates: np.ndarray
-                                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def _closest_variants_by_query(
+        self, queries: sp.csr_matrix, meanings: np.ndarray, candidates: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """`_closest_variants_whole` for a large KB: only the candidates' variants are
         compared, query by query."""
         assert self._variants is not None
@@ -365,19 +409,21 @@ class KnowledgeIndex:
         for row, chosen in enumerate(candidates):  # a loop over queries
             lengths = self._ends[chosen] - self._starts[chosen]
             firsts = np.concatenate([[0], np.cumsum(lengths)[:-1]])
-            variant_rows = np.repeat(self._starts[chosen] - firsts, lengths) \
-                + np.arange(lengths.sum())
-            terms = queries.indices[queries.indptr[row]:queries.indptr[row + 1]]
-            dense[terms] = queries.data[queries.indptr[row]:queries.indptr[row + 1]]
+            variant_rows = np.repeat(self._starts[chosen] - firsts, lengths) + np.arange(
+                lengths.sum()
+            )
+            terms = queries.indices[queries.indptr[row] : queries.indptr[row + 1]]
+            dense[terms] = queries.data[queries.indptr[row] : queries.indptr[row + 1]]
             cosines = self._variants[variant_rows] @ dense
             dense[terms] = 0.0
             best_variant[row, chosen] = np.maximum.reduceat(cosines, firsts)
             best_meaning[row, chosen] = [  # each article's variants are consecutive rows
                 (self._meanings[start:end] @ meanings[row]).max()
-                for start, end in zip(self._starts[chosen], self._ends[chosen], strict=True)]
+                for start, end in zip(self._starts[chosen], self._ends[chosen], strict=True)
+            ]
             closest = _top(cosines[None, :], NEIGHBOURS)[0]
             closest = closest[cosines[closest] > 0.0]  # no shared term: no neighbour
-            nearest[row, :len(closest)] = self._owner[variant_rows[closest]]
+            nearest[row, : len(closest)] = self._owner[variant_rows[closest]]
         return best_variant, best_meaning, nearest
 
     def features(self, scores: Scores) -> np.ndarray:
@@ -402,12 +448,27 @@ class KnowledgeIndex:
         # (articles that were no candidate have none: 0).
         meaning = scores.best_meaning[rows, first]
         meaning_lead = meaning - np.maximum(_best_other(scores.best_meaning, rows, first), 0.0)
-        return np.column_stack([top1, top2, top1 - top2, scores.best_variant[rows, first],
-                                scores.centroid[rows, first], agreement, ratio, share,
-                                learned, lead, votes, entropy, scores.specificity,
-                                scores.covered, meaning,
-                                scores.meaning_centroid[rows, first], meaning_lead]
-                               ).astype(np.float64)
+        return np.column_stack(
+            [
+                top1,
+                top2,
+                top1 - top2,
+                scores.best_variant[rows, first],
+                scores.centroid[rows, first],
+                agreement,
+                ratio,
+                share,
+                learned,
+                lead,
+                votes,
+                entropy,
+                scores.specificity,
+                scores.covered,
+                meaning,
+                scores.meaning_centroid[rows, first],
+                meaning_lead,
+            ]
+        ).astype(np.float64)
 
     def ranked(self, scores: Scores, limit: int) -> np.ndarray:
         """Positions of the `limit` best articles per query, best first."""

@@ -27,8 +27,9 @@ _SCORE_CELLS = 4_000_000
 """Dense scores held at once while finding rivals (variants x articles)."""
 
 
-def train_weights(variants: sp.csr_matrix, owner: np.ndarray, centroids: sp.csr_matrix
-                  ) -> sp.csr_matrix:
+def train_weights(
+    variants: sp.csr_matrix, owner: np.ndarray, centroids: sp.csr_matrix
+) -> sp.csr_matrix:
     """Each epoch pushes every training variant whose own article does not beat its best
     rival by MARGIN towards its article and away from that rival. A variant's rivals are
     the RIVALS articles whose centroids are nearest to it (those it can be confused with),
@@ -39,11 +40,15 @@ def train_weights(variants: sp.csr_matrix, owner: np.ndarray, centroids: sp.csr_
     if articles < 2:
         return weights
     n = variants.shape[0]
-    pool = np.sort(np.random.default_rng(0).choice(n, TRAINING_ROWS, replace=False)) \
-        if n > TRAINING_ROWS else np.arange(n)
+    pool = (
+        np.sort(np.random.default_rng(0).choice(n, TRAINING_ROWS, replace=False))
+        if n > TRAINING_ROWS
+        else np.arange(n)
+    )
     batch, own = variants[pool], owner[pool]
-    contenders = np.column_stack([own, _nearest_rivals(batch, own, centroids,
-                                                       min(RIVALS, articles - 1))])
+    contenders = np.column_stack(
+        [own, _nearest_rivals(batch, own, centroids, min(RIVALS, articles - 1))]
+    )
     pairs = _Pairs(batch, contenders)
     at = np.arange(len(pool))
     for _ in range(EPOCHS):
@@ -53,22 +58,26 @@ def train_weights(variants: sp.csr_matrix, owner: np.ndarray, centroids: sp.csr_
         if not len(wrong):
             break
         signs = np.r_[np.ones(len(wrong)), -np.ones(len(wrong))].astype(np.float32)
-        push = sp.csr_matrix((signs, (np.r_[own[wrong], contenders[wrong, best_rival[wrong]]],
-                                      np.r_[wrong, wrong])), shape=(articles, len(pool)))
-        weights = _strongest((weights + LEARNING_RATE * (push @ batch)).tocsr(),
-                             WEIGHTS_PER_ARTICLE)
+        push = sp.csr_matrix(
+            (signs, (np.r_[own[wrong], contenders[wrong, best_rival[wrong]]], np.r_[wrong, wrong])),
+            shape=(articles, len(pool)),
+        )
+        weights = _strongest(
+            (weights + LEARNING_RATE * (push @ batch)).tocsr(), WEIGHTS_PER_ARTICLE
+        )
     return weights
 
 
-def _nearest_rivals(batch: sp.csr_matrix, own: np.ndarray, centroids: sp.csr_matrix,
-                    count: int) -> np.ndarray:
+def _nearest_rivals(
+    batch: sp.csr_matrix, own: np.ndarray, centroids: sp.csr_matrix, count: int
+) -> np.ndarray:
     """For each variant, the `count` other articles with the nearest centroids."""
     rivals = np.empty((batch.shape[0], count), dtype=np.intp)
     chunk = max(1, _SCORE_CELLS // centroids.shape[0])
     for start in range(0, batch.shape[0], chunk):
-        scores = (batch[start:start + chunk] @ centroids.T).toarray()
-        scores[np.arange(scores.shape[0]), own[start:start + chunk]] = -np.inf
-        rivals[start:start + chunk] = np.argpartition(-scores, count - 1, axis=1)[:, :count]
+        scores = (batch[start : start + chunk] @ centroids.T).toarray()
+        scores[np.arange(scores.shape[0]), own[start : start + chunk]] = -np.inf
+        rivals[start : start + chunk] = np.argpartition(-scores, count - 1, axis=1)[:, :count]
     return rivals
 
 
@@ -102,7 +111,7 @@ def _strongest(matrix: sp.csr_matrix, keep: int) -> sp.csr_matrix:
     mask = np.ones(len(data), dtype=bool)
     for row in np.nonzero(np.diff(indptr) > keep)[0]:  # a loop over articles, at build time
         start, end = indptr[row], indptr[row + 1]
-        weakest = np.argpartition(np.abs(data[start:end]), end - start - keep)[:end - start - keep]
+        weakest = np.argpartition(np.abs(data[start:end]), end - start - keep)[: end - start - keep]
         mask[start + weakest] = False
     if mask.all():
         return matrix

@@ -15,8 +15,22 @@ import snowballstemmer
 
 from kb.words import every
 
-__all__ = ["CYRILLIC", "CYRILLIC_SCRIPT", "LATIN", "LATIN_SCRIPT", "MAX_QUERY_CHARS", "Prepared", "forget_tokens", "language_of", "prepare",
-           "script", "stem", "tokens", "topic_stems", "words"]
+__all__ = [
+    "CYRILLIC",
+    "CYRILLIC_SCRIPT",
+    "LATIN",
+    "LATIN_SCRIPT",
+    "MAX_QUERY_CHARS",
+    "Prepared",
+    "forget_tokens",
+    "language_of",
+    "prepare",
+    "script",
+    "stem",
+    "tokens",
+    "topic_stems",
+    "words",
+]
 
 MAX_QUERY_CHARS = 2000
 """Longer text is cut: a question is never this long and a 10 kB paste must stay fast."""
@@ -138,5 +152,4 @@ def script(text: str) -> int:
 
 def prepare(text: str) -> Prepared:
     pairs = _words_and_stems(text)
-    return Prepared(stems=" ".join([s for _, s in pairs]),
-                    surface=" ".join([w for w, _ in pairs]))
+    return Prepared(stems=" ".join([s for _, s in pairs]), surface=" ".join([w for w, _ in pairs]))

@@ -45,8 +45,9 @@ class VectorStore:
     def __len__(self) -> int:
         return len(self._known)
 
-    def embed(self, texts: Sequence[str], *, keep: bool = True,
-              progress: Progress | None = None) -> np.ndarray:
+    def embed(
+        self, texts: Sequence[str], *, keep: bool = True, progress: Progress | None = None
+    ) -> np.ndarray:
         """A unit row per text; texts not seen before are encoded (and, with `keep`,
         remembered and written to the directory)."""
         keys = [_key(t) for t in texts]
@@ -97,8 +98,13 @@ class VectorStore:
             except (OSError, ValueError, KeyError):
                 continue  # a torn or foreign file: its texts are simply encoded again
             raw = keys.tobytes()  # not as "S16": NumPy would drop a key's trailing zero bytes
-            self._known.update(zip((raw[i:i + _KEY_BYTES] for i in range(0, len(raw), _KEY_BYTES)),
-                                   vectors, strict=True))
+            self._known.update(
+                zip(
+                    (raw[i : i + _KEY_BYTES] for i in range(0, len(raw), _KEY_BYTES)),
+                    vectors,
+                    strict=True,
+                )
+            )
         if len(segments) >= MERGE_FROM and self._known:
             self._write(directory, self._known)
             merged = max(directory.glob(f"{self._prefix}-*.npz"))

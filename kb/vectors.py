@@ -71,11 +71,17 @@ class _Block:
         for doc in docs:
             words = doc.split()
             for n in range(low, high + 1):
-                grams = words if n == 1 else map(" ".join, zip(*(words[k:] for k in range(n)), strict=False))
+                grams = (
+                    words
+                    if n == 1
+                    else map(" ".join, zip(*(words[k:] for k in range(n)), strict=False))
+                )
                 indices += [vocabulary.setdefault(g, len(vocabulary)) for g in grams]
             indptr.append(len(indices))
-        counts = sp.csr_matrix((np.ones(len(indices), dtype=np.float32), indices, indptr),
-                               shape=(len(docs), len(vocabulary)))
+        counts = sp.csr_matrix(
+            (np.ones(len(indices), dtype=np.float32), indices, indptr),
+            shape=(len(docs), len(vocabulary)),
+        )
         counts.sum_duplicates()
         return counts, vocabulary
 
@@ -89,16 +95,20 @@ class _Block:
         for doc in docs:
             indices += [words.setdefault(w, len(words)) for w in doc.split()]
             indptr.append(len(indices))
-        texts_words = sp.csr_matrix((np.ones(len(indices), dtype=np.float32), indices, indptr),
-                                    shape=(len(docs), len(words)))
+        texts_words = sp.csr_matrix(
+            (np.ones(len(indices), dtype=np.float32), indices, indptr),
+            shape=(len(docs), len(words)),
+        )
         vocabulary: dict[str, int] = {}
         grams_indptr = [0]
         grams: list[int] = []
         for word in words:
             grams += [vocabulary.setdefault(g, len(vocabulary)) for g in self.analyse(word)]
             grams_indptr.append(len(grams))
-        words_grams = sp.csr_matrix((np.ones(len(grams), dtype=np.float32), grams, grams_indptr),
-                                    shape=(len(words), len(vocabulary)))
+        words_grams = sp.csr_matrix(
+            (np.ones(len(grams), dtype=np.float32), grams, grams_indptr),
+            shape=(len(words), len(vocabulary)),
+        )
         return sp.csr_matrix(texts_words @ words_grams), vocabulary
 
     def terms(self, doc: str) -> tuple[np.ndarray, np.ndarray]:
@@ -106,8 +116,9 @@ class _Block:
         if self.vectoriser.analyzer == "char_wb":  # n-grams never cross words (_count_by_words)
             counts = Counter(itertools.chain.from_iterable(map(self._word_columns, doc.split())))
         else:
-            counts = Counter(i for i in map(self.vocabulary.get, self.analyse(doc))
-                             if i is not None)
+            counts = Counter(
+                i for i in map(self.vocabulary.get, self.analyse(doc)) if i is not None
+            )
         if not counts:
             return np.zeros(0, dtype=np.int32), np.zeros(0, dtype=np.float32)
         columns = np.fromiter(counts.keys(), dtype=np.int32, count=len(counts))
@@ -121,18 +132,29 @@ class _Block:
             if len(self._by_word) >= WORDS_REMEMBERED:
                 self._by_word.clear()
             columns = self._by_word[word] = [
-                i for i in map(self.vocabulary.get, self.analyse(word)) if i is not None]
+                i for i in map(self.vocabulary.get, self.analyse(word)) if i is not None
+            ]
         return columns
 
 
 class TermSpace:
     def __init__(self) -> None:
-        self._word = _Block(CountVectorizer(
-            analyzer="word", token_pattern=r"\S+", ngram_range=(1, 2), lowercase=False,
-            dtype=np.float32), WORD_WEIGHT)
-        self._char = _Block(CountVectorizer(
-            analyzer="char_wb", ngram_range=(3, 5), lowercase=False, dtype=np.float32),
-            1.0 - WORD_WEIGHT)
+        self._word = _Block(
+            CountVectorizer(
+                analyzer="word",
+                token_pattern=r"\S+",
+                ngram_range=(1, 2),
+                lowercase=False,
+                dtype=np.float32,
+            ),
+            WORD_WEIGHT,
+        )
+        self._char = _Block(
+            CountVectorizer(
+                analyzer="char_wb", ngram_range=(3, 5), lowercase=False, dtype=np.float32
+            ),
+            1.0 - WORD_WEIGHT,
+        )
 
     @property
     def width(self) -> int:
@@ -176,7 +198,12 @@ class TermSpace:
             columns += [word_columns, char_columns + self._word.width]
             values.append(row / norm if norm else row)
             indptr.append(indptr[-1] + len(row))
-        return sp.csr_matrix((np.concatenate(values) if values else np.zeros(0, np.float32),
-                              np.concatenate(columns) if columns else np.zeros(0, np.int32),
-                              np.asarray(indptr)), shape=(len(prepared), self.width),
-                             dtype=np.float32)
+        return sp.csr_matrix(
+            (
+                np.concatenate(values) if values else np.zeros(0, np.float32),
+                np.concatenate(columns) if columns else np.zeros(0, np.int32),
+                np.asarray(indptr),
+            ),
+            shape=(len(prepared), self.width),
+            dtype=np.float32,
+        )

@@ -33,25 +33,32 @@ def _words(text: str) -> frozenset[str]:
 
 WORDS: dict[str, LanguageWords] = {
     "ru": LanguageWords(
-        greetings=_words("привет здравствуйте здравствуй добрый доброе день вечер утро алло ку хай"
-                         " начать старт"),
+        greetings=_words(
+            "привет здравствуйте здравствуй добрый доброе день вечер утро алло ку хай начать старт"
+        ),
         thanks=_words("спасибо благодарю спс большое огромное ок понятно ясно хорошо"),
         person=_words("оператор оператора оператору человек человека живой менеджер сотрудник"),
-        filler=_words("здравствуйте здравствуй привет добрый доброе день утро вечер пожалуйста"
-                      " спасибо подскажите скажите будьте добры уважаемые ну вот"),
-        generic=_words("у меня мне я мой моя моё мое мои мы нас нам с со по про о об в во на и а но"
-                       " или не это есть был была было что как где вопрос вопросы проблема проблемы"
-                       " проблемой проблему помощь помогите помочь нужна нужно нужен хочу хотел"
-                       " хотела можно ли"),
+        filler=_words(
+            "здравствуйте здравствуй привет добрый доброе день утро вечер пожалуйста"
+            " спасибо подскажите скажите будьте добры уважаемые ну вот"
+        ),
+        generic=_words(
+            "у меня мне я мой моя моё мое мои мы нас нам с со по про о об в во на и а но"
+            " или не это есть был была было что как где вопрос вопросы проблема проблемы"
+            " проблемой проблему помощь помогите помочь нужна нужно нужен хочу хотел"
+            " хотела можно ли"
+        ),
     ),
     "en": LanguageWords(
         greetings=_words("hi hello hey good morning evening afternoon start"),
         thanks=_words("thanks thank you thx ok okay"),
         person=_words("operator human person agent someone"),
         filler=_words("hi hello hey dear please thanks thank thx a an the"),
-        generic=_words("i me my mine we our us have has had a an the with about on in of for to and"
-                       " or not is are it this that problem problems issue issues question"
-                       " questions help need want can what how where"),
+        generic=_words(
+            "i me my mine we our us have has had a an the with about on in of for to and"
+            " or not is are it this that problem problems issue issues question"
+            " questions help need want can what how where"
+        ),
     ),
 }
 

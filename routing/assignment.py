@@ -32,21 +32,25 @@ class Submitted:
     assignments: list[Assignment]
 
     def operator_for(self, conversation_id: int) -> int | None:
-        return next((a.operator_id for a in self.assignments
-                     if a.entry.conversation_id == conversation_id), None)
+        return next(
+            (a.operator_id for a in self.assignments if a.entry.conversation_id == conversation_id),
+            None,
+        )
 
 
 class Dispatcher:
-    def __init__(self, queue: OperatorQueue, *, stale_after: dt.timedelta | None = None,
-                 batch: int = 50) -> None:
+    def __init__(
+        self, queue: OperatorQueue, *, stale_after: dt.timedelta | None = None, batch: int = 50
+    ) -> None:
         self.queue = queue
         self.stale_after = stale_after
         self.batch = batch
 
     async def submit(self, entry: QueueEntry) -> Submitted:
         """Enqueue (idempotent) and push the group's head conversations to operators."""
-        reply = await self._dispatch(entry.group, entry.conversation_id, entry.order_key(),
-                                     entry.details())
+        reply = await self._dispatch(
+            entry.group, entry.conversation_id, entry.order_key(), entry.details()
+        )
         return Submitted(bool(int(reply[0]) == 1), self._assignments(reply[1:]))
 
     async def dispatch(self, group: str) -> list[Assignment]:
@@ -58,10 +62,13 @@ class Dispatcher:
     async def _dispatch(self, group: str, *entry: Any) -> Any:
         now = self.queue.clock()
         stale_before = to_micros(now - self.stale_after) if self.stale_after else ""
-        return await self.queue.call("dispatch", group, self.queue.lease_until(now), self.batch,
-                                     stale_before, *entry)
+        return await self.queue.call(
+            "dispatch", group, self.queue.lease_until(now), self.batch, stale_before, *entry
+        )
 
     @staticmethod
     def _assignments(rows: Any) -> list[Assignment]:
-        return [Assignment(QueueEntry.decode(as_text(key), as_text(details)), int(op))
-                for _id, key, details, op in rows]
+        return [
+            Assignment(QueueEntry.decode(as_text(key), as_text(details)), int(op))
+            for _id, key, details, op in rows
+        ]

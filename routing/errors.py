@@ -16,8 +16,13 @@ from __future__ import annotations
 from pathlib import Path
 
 __all__ = [
-    "AlreadyTaken", "NotQueued", "OperatorUnavailable", "OverCapacity",
-    "QueueError", "RoutingError", "ServiceLevelsError",
+    "AlreadyTaken",
+    "NotQueued",
+    "OperatorUnavailable",
+    "OverCapacity",
+    "QueueError",
+    "RoutingError",
+    "ServiceLevelsError",
 ]
 
 

@@ -16,13 +16,25 @@ class FeedNotifier:
         self._feed = feed
 
     async def sla_warning(self, entry: QueueEntry) -> None:
-        await self._feed.publish("sla_warning", conversation_id=entry.conversation_id,
-                                 group=entry.group, deadline=entry.deadline.isoformat())
+        await self._feed.publish(
+            "sla_warning",
+            conversation_id=entry.conversation_id,
+            group=entry.group,
+            deadline=entry.deadline.isoformat(),
+        )
 
     async def sla_breached(self, entry: QueueEntry) -> None:
-        await self._feed.publish("sla_breached", conversation_id=entry.conversation_id,
-                                 group=entry.group, deadline=entry.deadline.isoformat())
+        await self._feed.publish(
+            "sla_breached",
+            conversation_id=entry.conversation_id,
+            group=entry.group,
+            deadline=entry.deadline.isoformat(),
+        )
 
     async def lease_expired(self, entry: QueueEntry, operator_id: int | None) -> None:
-        await self._feed.publish("lease_expired", conversation_id=entry.conversation_id,
-                                 group=entry.group, operator_id=operator_id)
+        await self._feed.publish(
+            "lease_expired",
+            conversation_id=entry.conversation_id,
+            group=entry.group,
+            operator_id=operator_id,
+        )

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 
 from redis.asyncio import Redis
 
-from core.models import utcnow
 from core import keys
+from core.models import utcnow
 from routing.queue import as_text, from_micros, to_micros, validate_group
 
 __all__ = ["OperatorPresence", "Presence", "PresenceState"]
@@ -42,15 +42,17 @@ class Presence:
         self.redis = redis
         self.clock = clock
 
-    async def set(self, operator_id: int, state: PresenceState, *, capacity: int,
-                  groups: Iterable[str]) -> OperatorPresence:
+    async def set(
+        self, operator_id: int, state: PresenceState, *, capacity: int, groups: Iterable[str]
+    ) -> OperatorPresence:
         """Record the operator's state (one round trip: HSET and the seen stamp together)."""
         if capacity < 0:
             raise ValueError("capacity cannot be negative")
         served = tuple(sorted({validate_group(g) for g in groups}))
         now = self.clock()
-        record = json.dumps({"state": PresenceState(state).value, "capacity": capacity,
-                             "groups": list(served)})
+        record = json.dumps(
+            {"state": PresenceState(state).value, "capacity": capacity, "groups": list(served)}
+        )
         async with self.redis.pipeline(transaction=True) as pipe:
             pipe.hset(keys.operator_presence(), str(operator_id), record)
             pipe.zadd(keys.operator_seen(), {str(operator_id): to_micros(now)})
@@ -73,12 +75,21 @@ class Presence:
             pipe.zrange(keys.operator_seen(), 0, -1, withscores=True)
             records, seen = await pipe.execute()
         stamps = {as_text(op): score for op, score in seen}
-        return sorted((self._decode(int(as_text(op)), as_text(raw), stamps.get(as_text(op)))
-                       for op, raw in records.items()), key=lambda p: p.operator_id)
+        return sorted(
+            (
+                self._decode(int(as_text(op)), as_text(raw), stamps.get(as_text(op)))
+                for op, raw in records.items()
+            ),
+            key=lambda p: p.operator_id,
+        )
 
     @staticmethod
     def _decode(operator_id: int, raw: str, seen: float | None) -> OperatorPresence:
         data = json.loads(raw)
-        return OperatorPresence(operator_id, PresenceState(data["state"]), int(data["capacity"]),
-                                tuple(data["groups"]),
-                                from_micros(int(seen)) if seen is not None else None)
+        return OperatorPresence(
+            operator_id,
+            PresenceState(data["state"]),
+            int(data["capacity"]),
+            tuple(data["groups"]),
+            from_micros(int(seen)) if seen is not None else None,
+        )

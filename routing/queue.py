@@ -21,13 +21,23 @@ from typing import Any
 from redis.asyncio import Redis
 from redis.asyncio.client import Pipeline
 
-from core.models import utcnow
 from core import keys
-from routing.errors import AlreadyTaken, NotQueued, OperatorUnavailable, OverCapacity
+from core.models import utcnow
 from core.scripts import register
+from routing.errors import AlreadyTaken, NotQueued, OperatorUnavailable, OverCapacity
 
-__all__ = ["QueueEntry", "QueueFigures", "Reclaimed", "Located", "OperatorQueue", "SlaReport",
-           "as_text", "validate_group", "to_micros", "from_micros"]
+__all__ = [
+    "QueueEntry",
+    "QueueFigures",
+    "Reclaimed",
+    "Located",
+    "OperatorQueue",
+    "SlaReport",
+    "as_text",
+    "validate_group",
+    "to_micros",
+    "from_micros",
+]
 
 EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 MICROSECOND = dt.timedelta(microseconds=1)
@@ -48,10 +58,15 @@ def from_micros(value: int | str) -> dt.datetime:
 
 def validate_group(group: str) -> str:
     """Group names become part of order keys: no separators, no control characters."""
-    if not group or len(group) > 64 or any(c in "|}[(" or not c.isprintable() or c.isspace()
-                                           for c in group):
-        raise ValueError(f"invalid group name {group!r}: 1-64 printable characters, "
-                         "no spaces and none of | } [ (")
+    if (
+        not group
+        or len(group) > 64
+        or any(c in "|}[(" or not c.isprintable() or c.isspace() for c in group)
+    ):
+        raise ValueError(
+            f"invalid group name {group!r}: 1-64 printable characters, "
+            "no spaces and none of | } [ ("
+        )
     return group
 
 
@@ -70,21 +85,31 @@ class QueueEntry:
         validate_group(self.group)
         if not 1 <= self.priority <= 9:
             raise ValueError(f"priority class must be 1-9, got {self.priority}")
-        return (f"{self.group}|{lane}{self.priority}|{to_micros(self.deadline):016d}"
-                f"|{to_micros(self.enqueued_at):016d}|{self.conversation_id:012d}")
+        return (
+            f"{self.group}|{lane}{self.priority}|{to_micros(self.deadline):016d}"
+            f"|{to_micros(self.enqueued_at):016d}|{self.conversation_id:012d}"
+        )
 
     def details(self) -> str:
-        return json.dumps({"client": self.client_id, "channel": self.channel,
-                           "category": self.category}, ensure_ascii=False)
+        return json.dumps(
+            {"client": self.client_id, "channel": self.channel, "category": self.category},
+            ensure_ascii=False,
+        )
 
     @classmethod
     def decode(cls, key: str, details: str) -> QueueEntry:
         group, lane_priority, deadline, arrival, conversation = key.split("|")
         data = json.loads(details)
-        return cls(conversation_id=int(conversation), group=group, priority=int(lane_priority[1]),
-                   deadline=from_micros(deadline), enqueued_at=from_micros(arrival),
-                   client_id=int(data.get("client", 0)), channel=str(data.get("channel", "")),
-                   category=data.get("category"))
+        return cls(
+            conversation_id=int(conversation),
+            group=group,
+            priority=int(lane_priority[1]),
+            deadline=from_micros(deadline),
+            enqueued_at=from_micros(arrival),
+            client_id=int(data.get("client", 0)),
+            channel=str(data.get("channel", "")),
+            category=data.get("category"),
+        )
 
 
 @dataclass(frozen=True)
@@ -130,14 +155,15 @@ def as_text(value: Any) -> str:
 
 
 def _entries(flat: Sequence[Any], width: int = 3) -> list[list[str]]:
-    return [[as_text(v) for v in flat[i:i + width]] for i in range(0, len(flat), width)]
+    return [[as_text(v) for v in flat[i : i + width]] for i in range(0, len(flat), width)]
 
 
 class OperatorQueue:
     """The operations the desk, the dispatcher and the watcher run on the live queue."""
 
-    def __init__(self, redis: Redis, *, lease_seconds: float = 300,
-                 clock: Callable[[], dt.datetime] = utcnow) -> None:
+    def __init__(
+        self, redis: Redis, *, lease_seconds: float = 300, clock: Callable[[], dt.datetime] = utcnow
+    ) -> None:
         if lease_seconds <= 0:
             raise ValueError("lease_seconds must be positive")
         self.redis = redis
@@ -156,18 +182,25 @@ class OperatorQueue:
     async def enqueue(self, entry: QueueEntry) -> bool:
         """Add a conversation to its group; False when it is already waiting or assigned
         (its details, e.g. the channel the client last wrote from, are refreshed)."""
-        added = await self.call("enqueue", entry.conversation_id, entry.order_key(),
-                                entry.details())
+        added = await self.call(
+            "enqueue", entry.conversation_id, entry.order_key(), entry.details()
+        )
         return bool(added)
 
-    async def take_next(self, operator_id: int, groups: Sequence[str], capacity: int
-                        ) -> QueueEntry | None:
+    async def take_next(
+        self, operator_id: int, groups: Sequence[str], capacity: int
+    ) -> QueueEntry | None:
         """The next conversation from `groups` for the operator, or None when nothing waits
         there. Raises OverCapacity when the operator already holds `capacity`."""
         if not groups:
             return None
-        reply = await self.call("take_next", operator_id, capacity, self.lease_until(),
-                                *(validate_group(g) for g in groups))
+        reply = await self.call(
+            "take_next",
+            operator_id,
+            capacity,
+            self.lease_until(),
+            *(validate_group(g) for g in groups),
+        )
         if as_text(reply[0]) == "empty":
             return None
         return self._entry_or_raise(reply, 0, operator_id, capacity)
@@ -182,8 +215,9 @@ class OperatorQueue:
         reply = await self.call("requeue", conversation_id, HEAD if head else BY_ORDER)
         return self._entry_or_raise(reply, conversation_id)
 
-    async def transfer(self, conversation_id: int, *, group: str | None = None,
-                       operator_id: int | None = None) -> QueueEntry:
+    async def transfer(
+        self, conversation_id: int, *, group: str | None = None, operator_id: int | None = None
+    ) -> QueueEntry:
         """Move to another group's queue (by order) and/or hand to an operator directly.
 
         An operator with a presence record must not be offline and must have room; one
@@ -191,9 +225,13 @@ class OperatorQueue:
         """
         if group is None and operator_id is None:
             raise ValueError("transfer needs a group or an operator")
-        reply = await self.call("transfer", conversation_id,
-                                validate_group(group) if group is not None else "",
-                                operator_id if operator_id is not None else "", self.lease_until())
+        reply = await self.call(
+            "transfer",
+            conversation_id,
+            validate_group(group) if group is not None else "",
+            operator_id if operator_id is not None else "",
+            self.lease_until(),
+        )
         return self._entry_or_raise(reply, conversation_id, operator_id)
 
     async def remove(self, conversation_id: int) -> bool:
@@ -205,8 +243,9 @@ class OperatorQueue:
         longer holds it: closed, back in the queue (lease expired) or someone else's now;
         `locate` says which."""
         now = self.clock()
-        reply = await self.call("renew", conversation_id, operator_id, to_micros(now),
-                                self.lease_until(now))
+        reply = await self.call(
+            "renew", conversation_id, operator_id, to_micros(now), self.lease_until(now)
+        )
         return as_text(reply[0]) == "ok"
 
     async def heartbeat(self, operator_id: int) -> int:
@@ -223,8 +262,11 @@ class OperatorQueue:
             flat = await self.call("reclaim", moment, BATCH)
             rows = _entries(flat, 4)
             for _conversation, key, details, holder in rows:
-                found.append(Reclaimed(QueueEntry.decode(key, details),
-                                       None if int(holder) < 0 else int(holder)))
+                found.append(
+                    Reclaimed(
+                        QueueEntry.decode(key, details), None if int(holder) < 0 else int(holder)
+                    )
+                )
             if len(rows) < BATCH:
                 return found
 
@@ -249,9 +291,11 @@ class OperatorQueue:
         if not reply:
             return None
         key, details, holder, position = (as_text(v) for v in reply)
-        return Located(QueueEntry.decode(key, details),
-                       None if int(holder) < 0 else int(holder),
-                       None if int(position) < 0 else int(position))
+        return Located(
+            QueueEntry.decode(key, details),
+            None if int(holder) < 0 else int(holder),
+            None if int(position) < 0 else int(position),
+        )
 
     async def position(self, conversation_id: int) -> int | None:
         """1-based place in its group's take order; None unless waiting."""
@@ -279,12 +323,18 @@ class OperatorQueue:
     async def figures(self, soon: dt.timedelta = dt.timedelta(minutes=15)) -> QueueFigures:
         """What the console shows: waiting per group, held, overdue, breaching within `soon`."""
         groups, assigned, overdue, breaching = await self.call(
-            "figures", to_micros(self.clock() + soon))
+            "figures", to_micros(self.clock() + soon)
+        )
         waiting = {as_text(groups[i]): int(groups[i + 1]) for i in range(0, len(groups), 2)}
         return QueueFigures(waiting, int(assigned), int(overdue), int(breaching))
 
-    def _entry_or_raise(self, reply: Sequence[Any], conversation_id: int,
-                        operator_id: int | None = None, capacity: int | None = None) -> QueueEntry:
+    def _entry_or_raise(
+        self,
+        reply: Sequence[Any],
+        conversation_id: int,
+        operator_id: int | None = None,
+        capacity: int | None = None,
+    ) -> QueueEntry:
         status = as_text(reply[0])
         if status == "ok":
             return QueueEntry.decode(as_text(reply[2]), as_text(reply[3]))

@@ -19,9 +19,9 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core import keys
 from core.db import SessionFactory
 from core.models import Conversation, ConversationEvent, ConversationStatus, EventKind
-from core import keys
 from routing.queue import BY_ORDER, HEAD, OperatorQueue, QueueEntry, as_text, validate_group
 
 __all__ = ["LIVE", "RebuildReport", "entry_for", "rebuild_queue", "restore"]
@@ -30,8 +30,15 @@ log = logging.getLogger(__name__)
 
 LIVE = (ConversationStatus.QUEUED, ConversationStatus.ASSIGNED)
 #: Events that decide where a waiting conversation stands; the latest one (by id) counts.
-PLACING = (EventKind.HANDED_OFF, EventKind.QUEUED, EventKind.REQUEUED, EventKind.LEASE_EXPIRED,
-           EventKind.TAKEN, EventKind.TRANSFERRED, EventKind.REOPENED)
+PLACING = (
+    EventKind.HANDED_OFF,
+    EventKind.QUEUED,
+    EventKind.REQUEUED,
+    EventKind.LEASE_EXPIRED,
+    EventKind.TAKEN,
+    EventKind.TRANSFERRED,
+    EventKind.REOPENED,
+)
 MARKS = {EventKind.SLA_WARNING: "w", EventKind.SLA_BREACHED: "b"}
 
 
@@ -47,8 +54,13 @@ class RebuildReport:
         return self.waiting + self.assigned + self.kept
 
 
-async def rebuild_queue(sessions: SessionFactory, queue: OperatorQueue, *,
-                        default_group: str = "support", batch: int = 1000) -> RebuildReport:
+async def rebuild_queue(
+    sessions: SessionFactory,
+    queue: OperatorQueue,
+    *,
+    default_group: str = "support",
+    batch: int = 1000,
+) -> RebuildReport:
     """Make the live queue agree with the database; see the module docstring."""
     validate_group(default_group)
     # Read Redis first: whatever is enqueued after this read is never removed below.
@@ -58,10 +70,14 @@ async def rebuild_queue(sessions: SessionFactory, queue: OperatorQueue, *,
     after_id = 0
     while True:
         async with sessions() as session:
-            rows = (await session.scalars(
-                select(Conversation)
-                .where(Conversation.status.in_(LIVE), Conversation.id > after_id)
-                .order_by(Conversation.id).limit(batch))).all()
+            rows = (
+                await session.scalars(
+                    select(Conversation)
+                    .where(Conversation.status.in_(LIVE), Conversation.id > after_id)
+                    .order_by(Conversation.id)
+                    .limit(batch)
+                )
+            ).all()
             if not rows:
                 break
             restored = await restore(session, queue, rows, default_group)
@@ -78,30 +94,52 @@ async def rebuild_queue(sessions: SessionFactory, queue: OperatorQueue, *,
     return RebuildReport(outcomes["waiting"], outcomes["assigned"], outcomes["kept"], len(stale))
 
 
-async def restore(session: AsyncSession, queue: OperatorQueue, rows: Sequence[Conversation],
-                  default_group: str = "support") -> dict[str, list[int]]:
+async def restore(
+    session: AsyncSession,
+    queue: OperatorQueue,
+    rows: Sequence[Conversation],
+    default_group: str = "support",
+) -> dict[str, list[int]]:
     """Put these live conversations into Redis as the database has them (waiting where
     their latest placing event says, or held by their operator); the conversation ids by
     outcome: "waiting", "assigned", or "kept" (already waiting in the right group)."""
-    events = (await session.execute(
-        select(ConversationEvent.conversation_id, ConversationEvent.kind, ConversationEvent.data)
-        .where(ConversationEvent.conversation_id.in_([c.id for c in rows]),
-               ConversationEvent.kind.in_(PLACING + tuple(MARKS)))
-        .order_by(ConversationEvent.id))).all()
+    events = (
+        await session.execute(
+            select(
+                ConversationEvent.conversation_id, ConversationEvent.kind, ConversationEvent.data
+            )
+            .where(
+                ConversationEvent.conversation_id.in_([c.id for c in rows]),
+                ConversationEvent.kind.in_(PLACING + tuple(MARKS)),
+            )
+            .order_by(ConversationEvent.id)
+        )
+    ).all()
     lanes, marks = _lanes_and_marks(events)
     lease_until = queue.lease_until()
     async with queue.redis.pipeline(transaction=False) as pipe:
         for conversation in rows:
             entry = entry_for(conversation, default_group)
-            holder = (conversation.assigned_operator_id
-                      if conversation.status == ConversationStatus.ASSIGNED else None)
+            holder = (
+                conversation.assigned_operator_id
+                if conversation.status == ConversationStatus.ASSIGNED
+                else None
+            )
             if holder is None and conversation.status == ConversationStatus.ASSIGNED:
-                log.warning("conversation %s is assigned to nobody; restoring it as waiting",
-                            conversation.id)
-            await queue.call("restore", entry.conversation_id,
-                             entry.order_key(lanes.get(conversation.id, BY_ORDER)),
-                             entry.details(), "" if holder is None else holder, lease_until,
-                             marks.get(conversation.id, ""), client=pipe)
+                log.warning(
+                    "conversation %s is assigned to nobody; restoring it as waiting",
+                    conversation.id,
+                )
+            await queue.call(
+                "restore",
+                entry.conversation_id,
+                entry.order_key(lanes.get(conversation.id, BY_ORDER)),
+                entry.details(),
+                "" if holder is None else holder,
+                lease_until,
+                marks.get(conversation.id, ""),
+                client=pipe,
+            )
         results = await pipe.execute()
     restored: dict[str, list[int]] = {"waiting": [], "assigned": [], "kept": []}
     for conversation, outcome in zip(rows, results, strict=True):
@@ -109,8 +147,9 @@ async def restore(session: AsyncSession, queue: OperatorQueue, rows: Sequence[Co
     return restored
 
 
-def _lanes_and_marks(events: Sequence[tuple[int, EventKind, Any]]
-                     ) -> tuple[dict[int, str], dict[int, str]]:
+def _lanes_and_marks(
+    events: Sequence[tuple[int, EventKind, Any]],
+) -> tuple[dict[int, str], dict[int, str]]:
     lanes: dict[int, str] = {}
     marks: dict[int, str] = {}
     for conversation_id, kind, data in events:
@@ -119,7 +158,8 @@ def _lanes_and_marks(events: Sequence[tuple[int, EventKind, Any]]
                 marks[conversation_id] = MARKS[kind]
             continue
         head = kind == EventKind.LEASE_EXPIRED or (
-            kind == EventKind.REQUEUED and isinstance(data, dict) and bool(data.get("head")))
+            kind == EventKind.REQUEUED and isinstance(data, dict) and bool(data.get("head"))
+        )
         lanes[conversation_id] = HEAD if head else BY_ORDER
     return lanes, marks
 
@@ -130,14 +170,22 @@ def entry_for(conversation: Conversation, default_group: str = "support") -> Que
     try:
         validate_group(group)
     except ValueError:
-        log.warning("conversation %s has an invalid group %r; restoring it in %r",
-                    conversation.id, group, default_group)
+        log.warning(
+            "conversation %s has an invalid group %r; restoring it in %r",
+            conversation.id,
+            group,
+            default_group,
+        )
         group = default_group
     arrival = conversation.queued_at or conversation.created_at
     return QueueEntry(
-        conversation_id=conversation.id, group=group,
+        conversation_id=conversation.id,
+        group=group,
         priority=min(9, max(1, conversation.priority or 1)),
         # no deadline recorded: due at once rather than never
-        deadline=conversation.sla_deadline or arrival, enqueued_at=arrival,
-        client_id=conversation.client_id, channel=conversation.last_channel.value,
-        category=conversation.category)
+        deadline=conversation.sla_deadline or arrival,
+        enqueued_at=arrival,
+        client_id=conversation.client_id,
+        channel=conversation.last_channel.value,
+        category=conversation.category,
+    )

@@ -44,8 +44,14 @@ class Repairs:
 
 
 class QueueReconciler:
-    def __init__(self, sessions: SessionFactory, queue: OperatorQueue, feed: DeskFeed, *,
-                 default_group: str = "support") -> None:
+    def __init__(
+        self,
+        sessions: SessionFactory,
+        queue: OperatorQueue,
+        feed: DeskFeed,
+        *,
+        default_group: str = "support",
+    ) -> None:
         self._sessions = sessions
         self._queue = queue
         self._feed = feed
@@ -68,17 +74,22 @@ class QueueReconciler:
         redis = self._queue.redis
         in_redis = {int(as_text(v)) for v in await redis.hkeys(keys.queue_order())}
         async with self._sessions() as session:
-            live = set(await session.scalars(
-                select(Conversation.id).where(Conversation.status.in_(LIVE))))
+            live = set(
+                await session.scalars(select(Conversation.id).where(Conversation.status.in_(LIVE)))
+            )
         missing, stale = live - in_redis, in_redis - live
         confirmed_missing, confirmed_stale = missing & self._missing, stale & self._stale
         self._missing, self._stale = missing - confirmed_missing, stale - confirmed_stale
         repairs = Repairs(await self._add(confirmed_missing), await self._drop(confirmed_stale))
         counts = {"added": len(repairs.added), "removed": len(repairs.removed)}
         if any(counts.values()):
-            log.warning("queue repaired from the database: %d added %s, %d removed %s",
-                        counts["added"], _some(repairs.added), counts["removed"],
-                        _some(repairs.removed))
+            log.warning(
+                "queue repaired from the database: %d added %s, %d removed %s",
+                counts["added"],
+                _some(repairs.added),
+                counts["removed"],
+                _some(repairs.removed),
+            )
             async with redis.pipeline(transaction=False) as pipe:
                 for kind, n in counts.items():
                     if n:
@@ -91,18 +102,25 @@ class QueueReconciler:
         added: list[int] = []
         for start in range(0, len(ordered), BATCH):
             async with self._sessions() as session:
-                rows = (await session.scalars(
-                    select(Conversation).where(
-                        Conversation.id.in_(ordered[start:start + BATCH]),
-                        Conversation.status.in_(LIVE)).order_by(Conversation.id))).all()
+                rows = (
+                    await session.scalars(
+                        select(Conversation)
+                        .where(
+                            Conversation.id.in_(ordered[start : start + BATCH]),
+                            Conversation.status.in_(LIVE),
+                        )
+                        .order_by(Conversation.id)
+                    )
+                ).all()
                 if not rows:
                     continue
                 restored = await restore(session, self._queue, rows, self._default_group)
             by_id = {c.id: c for c in rows}
             for conversation_id in restored["waiting"]:
                 entry = entry_for(by_id[conversation_id], self._default_group)
-                await self._feed.publish("queued", conversation_id=conversation_id,
-                                         group=entry.group)
+                await self._feed.publish(
+                    "queued", conversation_id=conversation_id, group=entry.group
+                )
             added += restored["waiting"] + restored["assigned"]
         return tuple(sorted(added))
 
@@ -110,9 +128,13 @@ class QueueReconciler:
         if not conversation_ids:
             return ()
         async with self._sessions() as session:  # still not live now?
-            live = set(await session.scalars(
-                select(Conversation.id).where(Conversation.id.in_(conversation_ids),
-                                              Conversation.status.in_(LIVE))))
+            live = set(
+                await session.scalars(
+                    select(Conversation.id).where(
+                        Conversation.id.in_(conversation_ids), Conversation.status.in_(LIVE)
+                    )
+                )
+            )
         removed = []
         for conversation_id in sorted(conversation_ids - live):
             if await self._queue.remove(conversation_id):
@@ -122,8 +144,9 @@ class QueueReconciler:
 
 async def repair_counts(queue: OperatorQueue) -> Mapping[str, int]:
     """How many repairs of each kind the reconcilers made, for `/metrics`."""
-    counts = {as_text(k): int(v) for k, v in
-              (await queue.redis.hgetall(keys.queue_repairs())).items()}
+    counts = {
+        as_text(k): int(v) for k, v in (await queue.redis.hgetall(keys.queue_repairs())).items()
+    }
     return {kind: counts.get(kind, 0) for kind in ("added", "removed")}
 
 

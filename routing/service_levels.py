@@ -21,8 +21,14 @@ import yaml
 from routing.errors import ServiceLevelsError
 from routing.queue import validate_group
 
-__all__ = ["BusinessCalendar", "CategoryRule", "ServiceLevel", "ServiceLevels", "TierRule",
-           "parse_duration"]
+__all__ = [
+    "BusinessCalendar",
+    "CategoryRule",
+    "ServiceLevel",
+    "ServiceLevels",
+    "TierRule",
+    "parse_duration",
+]
 
 
 @dataclass(frozen=True)
@@ -73,8 +79,13 @@ class BusinessCalendar:
     """Opening hours in a time zone, on working days, minus holidays. Times go in and come
     out as aware datetimes; results are UTC."""
 
-    def __init__(self, zone: ZoneInfo | str, opening: tuple[dt.time, dt.time],
-                 working_days: Iterable[int], holidays: Iterable[dt.date] = ()) -> None:
+    def __init__(
+        self,
+        zone: ZoneInfo | str,
+        opening: tuple[dt.time, dt.time],
+        working_days: Iterable[int],
+        holidays: Iterable[dt.date] = (),
+    ) -> None:
         self.zone = ZoneInfo(zone) if isinstance(zone, str) else zone
         self.opening = opening
         self.working_days = frozenset(working_days)
@@ -85,16 +96,18 @@ class BusinessCalendar:
             raise ValueError("working days are ISO weekdays 1 (Monday) to 7 (Sunday)")
 
     def with_holidays(self, holidays: Iterable[dt.date]) -> BusinessCalendar:
-        return BusinessCalendar(self.zone, self.opening, self.working_days,
-                                self.holidays | frozenset(holidays))
+        return BusinessCalendar(
+            self.zone, self.opening, self.working_days, self.holidays | frozenset(holidays)
+        )
 
     def is_working_day(self, day: dt.date) -> bool:
         return day.isoweekday() in self.working_days and day not in self.holidays
 
     def hours_of(self, day: dt.date) -> tuple[dt.datetime, dt.datetime]:
         """Opening and closing of a (local) day, in UTC."""
-        start, end = (dt.datetime.combine(day, t, tzinfo=self.zone).astimezone(dt.UTC)
-                      for t in self.opening)
+        start, end = (
+            dt.datetime.combine(day, t, tzinfo=self.zone).astimezone(dt.UTC) for t in self.opening
+        )
         return start, end
 
     def is_open(self, now: dt.datetime) -> bool:
@@ -175,8 +188,9 @@ class ServiceLevels:
         tightening = self.tiers.get(str(getattr(tier, "value", tier)), TierRule())
         sla = rule.sla * tightening.sla_factor
         priority = max(1, rule.priority - tightening.priority_boost)
-        deadline = (self.calendar.add(now, sla) if rule.business_hours
-                    else now.astimezone(dt.UTC) + sla)
+        deadline = (
+            self.calendar.add(now, sla) if rule.business_hours else now.astimezone(dt.UTC) + sla
+        )
         return ServiceLevel(rule.group, priority, deadline, rule.business_hours)
 
 
@@ -184,7 +198,7 @@ _DURATION = re.compile(r"^\s*(?:(\d+)\s*d)?\s*(?:(\d+)\s*h)?\s*(?:(\d+)\s*m(?:in
 
 
 def parse_duration(text: str) -> dt.timedelta:
-    """"30m", "4h", "1h30m", "2d" (a day is 24 hours of the chosen clock)."""
+    """ "30m", "4h", "1h30m", "2d" (a day is 24 hours of the chosen clock)."""
     match = _DURATION.match(text)
     if not match or not any(match.groups()):
         raise ValueError(f"expected a duration like 30m, 4h, 1h30m or 2d, got {text!r}")
@@ -213,8 +227,9 @@ class _ConfigReader:
         except (ValueError, yaml.YAMLError) as exc:
             raise self.fail(node, f"cannot read {node.value!r}: {exc}") from None
 
-    def mapping(self, node: yaml.Node, where: str, allowed: set[str]
-                ) -> dict[str, tuple[yaml.Node, yaml.Node]]:
+    def mapping(
+        self, node: yaml.Node, where: str, allowed: set[str]
+    ) -> dict[str, tuple[yaml.Node, yaml.Node]]:
         if not isinstance(node, yaml.MappingNode):
             raise self.fail(node, f"{where}: expected a mapping")
         items: dict[str, tuple[yaml.Node, yaml.Node]] = {}
@@ -223,8 +238,10 @@ class _ConfigReader:
             if key in items:
                 raise self.fail(key_node, f"{where}: {key!r} is given twice")
             if allowed and key not in allowed:
-                raise self.fail(key_node, f"{where}: unknown key {key!r}; expected one of "
-                                          f"{', '.join(sorted(allowed))}")
+                raise self.fail(
+                    key_node,
+                    f"{where}: unknown key {key!r}; expected one of {', '.join(sorted(allowed))}",
+                )
             items[key] = (key_node, value_node)
         return items
 
@@ -233,8 +250,9 @@ class _ConfigReader:
             root = yaml.compose(text, Loader=yaml.SafeLoader)
         except yaml.MarkedYAMLError as exc:
             mark = exc.problem_mark or exc.context_mark
-            raise ServiceLevelsError(self.path, mark.line + 1 if mark else None,
-                                     f"not valid YAML: {exc.problem or exc}") from None
+            raise ServiceLevelsError(
+                self.path, mark.line + 1 if mark else None, f"not valid YAML: {exc.problem or exc}"
+            ) from None
         except yaml.YAMLError as exc:
             raise ServiceLevelsError(self.path, None, f"not valid YAML: {exc}") from None
         if root is None:
@@ -244,8 +262,9 @@ class _ConfigReader:
         if "inherit_defaults" in top:
             inherit = self.value(top["inherit_defaults"][1])
             if not isinstance(inherit, bool):
-                raise self.fail(top["inherit_defaults"][1],
-                                "inherit_defaults: expected true or false")
+                raise self.fail(
+                    top["inherit_defaults"][1], "inherit_defaults: expected true or false"
+                )
         categories = dict(DEFAULT_CATEGORIES) if inherit else {}
         if "categories" in top:
             listed = self.mapping(top["categories"][1], "categories", set())
@@ -255,8 +274,10 @@ class _ConfigReader:
         if "tiers" in top:
             for name, (key_node, node) in self.mapping(top["tiers"][1], "tiers", set()).items():
                 if name not in DEFAULT_TIERS:
-                    raise self.fail(key_node, f"tiers: unknown tier {name!r}; expected "
-                                              f"{' or '.join(DEFAULT_TIERS)}")
+                    raise self.fail(
+                        key_node,
+                        f"tiers: unknown tier {name!r}; expected {' or '.join(DEFAULT_TIERS)}",
+                    )
                 tiers[name] = self.tier(name, node)
         default = DEFAULT_CATEGORY
         if "default_category" in top:
@@ -265,8 +286,9 @@ class _ConfigReader:
             if default not in categories:
                 raise self.fail(node, f"default_category: {default!r} is not a defined category")
         elif default not in categories:
-            raise self.fail(root, f"default_category is required: {DEFAULT_CATEGORY!r} "
-                                  "is not defined")
+            raise self.fail(
+                root, f"default_category is required: {DEFAULT_CATEGORY!r} is not defined"
+            )
         calendar = self.calendar
         if "holidays" in top:
             calendar = calendar.with_holidays(self.holidays(top["holidays"][1]))
@@ -285,8 +307,11 @@ class _ConfigReader:
             raise self.fail(group_node, f"{where}.group: {exc}") from None
         priority = self.value(priority_node)
         if isinstance(priority, bool) or not isinstance(priority, int) or not 1 <= priority <= 9:
-            raise self.fail(priority_node, f"{where}.priority: expected a whole number 1-9 "
-                                           f"(1 = most urgent), got {priority!r}")
+            raise self.fail(
+                priority_node,
+                f"{where}.priority: expected a whole number 1-9 "
+                f"(1 = most urgent), got {priority!r}",
+            )
         try:
             sla = parse_duration(str(self.value(sla_node)))
         except ValueError as exc:
@@ -297,8 +322,9 @@ class _ConfigReader:
         if "clock" in fields:
             clock = str(self.value(fields["clock"][1]))
             if clock not in ("business", "wall"):
-                raise self.fail(fields["clock"][1], f"{where}.clock: expected business or wall, "
-                                                    f"got {clock!r}")
+                raise self.fail(
+                    fields["clock"][1], f"{where}.clock: expected business or wall, got {clock!r}"
+                )
         return CategoryRule(group, priority, sla, clock == "business")
 
     def tier(self, name: str, node: yaml.Node) -> TierRule:
@@ -308,17 +334,23 @@ class _ConfigReader:
         if "sla_factor" in fields:
             factor_node = fields["sla_factor"][1]
             factor = self.value(factor_node)
-            if (isinstance(factor, bool) or not isinstance(factor, (int, float))
-                    or not 0 < factor <= 1):
-                raise self.fail(factor_node, f"{where}.sla_factor: expected a number in (0, 1], "
-                                             f"got {factor!r}")
+            if (
+                isinstance(factor, bool)
+                or not isinstance(factor, (int, float))
+                or not 0 < factor <= 1
+            ):
+                raise self.fail(
+                    factor_node, f"{where}.sla_factor: expected a number in (0, 1], got {factor!r}"
+                )
             rule = replace(rule, sla_factor=float(factor))
         if "priority_boost" in fields:
             boost_node = fields["priority_boost"][1]
             boost = self.value(boost_node)
             if isinstance(boost, bool) or not isinstance(boost, int) or not 0 <= boost <= 8:
-                raise self.fail(boost_node, f"{where}.priority_boost: expected a whole number 0-8, "
-                                            f"got {boost!r}")
+                raise self.fail(
+                    boost_node,
+                    f"{where}.priority_boost: expected a whole number 0-8, got {boost!r}",
+                )
             rule = replace(rule, priority_boost=boost)
         return rule
 

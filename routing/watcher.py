@@ -58,9 +58,15 @@ def _channel(value: str) -> ChannelKind | None:
 
 
 class SlaWatcher:
-    def __init__(self, queue: OperatorQueue, sessions: SessionFactory, notifier: DeskNotifier, *,
-                 warn_before: dt.timedelta = dt.timedelta(minutes=15),
-                 interval: float = 15.0) -> None:
+    def __init__(
+        self,
+        queue: OperatorQueue,
+        sessions: SessionFactory,
+        notifier: DeskNotifier,
+        *,
+        warn_before: dt.timedelta = dt.timedelta(minutes=15),
+        interval: float = 15.0,
+    ) -> None:
         self.queue = queue
         self.sessions = sessions
         self.notifier = notifier
@@ -115,56 +121,103 @@ class SlaWatcher:
             await self._notify(self.notifier.sla_breached, entry)
         return report
 
-    async def _record(self, now: dt.datetime, expired: list[Reclaimed],
-                      warnings: list[QueueEntry], breaches: list[QueueEntry]) -> WatchReport:
+    async def _record(
+        self,
+        now: dt.datetime,
+        expired: list[Reclaimed],
+        warnings: list[QueueEntry],
+        breaches: list[QueueEntry],
+    ) -> WatchReport:
         ids = {r.entry.conversation_id for r in expired}
         ids |= {e.conversation_id for e in warnings + breaches}
         if not ids:
             return WatchReport([], [], [])
         async with self.sessions() as session, session.begin():
-            known = set((await session.scalars(
-                select(Conversation.id).where(Conversation.id.in_(ids)))).all())
-            recorded = {(row.conversation_id, row.kind) for row in (await session.execute(
-                select(ConversationEvent.conversation_id, ConversationEvent.kind).where(
-                    ConversationEvent.conversation_id.in_(ids),
-                    ConversationEvent.kind.in_([EventKind.SLA_WARNING, EventKind.SLA_BREACHED]),
-                ))).all()}
+            known = set(
+                (
+                    await session.scalars(select(Conversation.id).where(Conversation.id.in_(ids)))
+                ).all()
+            )
+            recorded = {
+                (row.conversation_id, row.kind)
+                for row in (
+                    await session.execute(
+                        select(ConversationEvent.conversation_id, ConversationEvent.kind).where(
+                            ConversationEvent.conversation_id.in_(ids),
+                            ConversationEvent.kind.in_(
+                                [EventKind.SLA_WARNING, EventKind.SLA_BREACHED]
+                            ),
+                        )
+                    )
+                ).all()
+            }
             for gone in ids - known:
-                log.warning("conversation %s is in the queue but not in the database; "
-                            "run `switchboard queue rebuild`", gone)
+                log.warning(
+                    "conversation %s is in the queue but not in the database; "
+                    "run `switchboard queue rebuild`",
+                    gone,
+                )
             for reclaimed in expired:
                 entry, holder = reclaimed.entry, reclaimed.operator_id
                 if entry.conversation_id not in known:
                     continue
-                back = guarded_update(ConversationStatus.QUEUED, EventKind.LEASE_EXPIRED,
-                                      assigned_operator_id=None, updated_at=now
-                                      ).where(Conversation.id == entry.conversation_id)
+                back = guarded_update(
+                    ConversationStatus.QUEUED,
+                    EventKind.LEASE_EXPIRED,
+                    assigned_operator_id=None,
+                    updated_at=now,
+                ).where(Conversation.id == entry.conversation_id)
                 if holder is not None:
                     back = back.where(Conversation.assigned_operator_id == holder)
                 await session.execute(back)
                 session.add(self._event(entry, EventKind.LEASE_EXPIRED, now, holder, head=True))
             fresh: dict[EventKind, list[QueueEntry]] = {}
-            for kind, entries in ((EventKind.SLA_WARNING, warnings),
-                                  (EventKind.SLA_BREACHED, breaches)):
+            for kind, entries in (
+                (EventKind.SLA_WARNING, warnings),
+                (EventKind.SLA_BREACHED, breaches),
+            ):
                 fresh[kind] = self._new(entries, kind, known, recorded)
                 for entry in fresh[kind]:
-                    session.add(self._event(entry, kind, now, None,
-                                            deadline=entry.deadline.isoformat()))
-        return WatchReport(fresh[EventKind.SLA_WARNING], fresh[EventKind.SLA_BREACHED],
-                           [r for r in expired if r.entry.conversation_id in known])
+                    session.add(
+                        self._event(entry, kind, now, None, deadline=entry.deadline.isoformat())
+                    )
+        return WatchReport(
+            fresh[EventKind.SLA_WARNING],
+            fresh[EventKind.SLA_BREACHED],
+            [r for r in expired if r.entry.conversation_id in known],
+        )
 
     @staticmethod
-    def _new(entries: Sequence[QueueEntry], kind: EventKind, known: set[int],
-             recorded: set[tuple[int, EventKind]]) -> list[QueueEntry]:
-        return [e for e in entries
-                if e.conversation_id in known and (e.conversation_id, kind) not in recorded]
+    def _new(
+        entries: Sequence[QueueEntry],
+        kind: EventKind,
+        known: set[int],
+        recorded: set[tuple[int, EventKind]],
+    ) -> list[QueueEntry]:
+        return [
+            e
+            for e in entries
+            if e.conversation_id in known and (e.conversation_id, kind) not in recorded
+        ]
 
     @staticmethod
-    def _event(entry: QueueEntry, kind: EventKind, now: dt.datetime, operator_id: int | None,
-               **data: object) -> ConversationEvent:
-        return ConversationEvent(conversation_id=entry.conversation_id, kind=kind, at=now,
-                                 operator_id=operator_id, channel=_channel(entry.channel),
-                                 category=entry.category, group=entry.group, data=data)
+    def _event(
+        entry: QueueEntry,
+        kind: EventKind,
+        now: dt.datetime,
+        operator_id: int | None,
+        **data: object,
+    ) -> ConversationEvent:
+        return ConversationEvent(
+            conversation_id=entry.conversation_id,
+            kind=kind,
+            at=now,
+            operator_id=operator_id,
+            channel=_channel(entry.channel),
+            category=entry.category,
+            group=entry.group,
+            data=data,
+        )
 
     @staticmethod
     async def _notify(call: Callable[..., Awaitable[None]], *args: object) -> None:

@@ -25,49 +25,49 @@ from pydantic import SecretStr
 from redis.asyncio import Redis
 
 from admin.accounts import Accounts
-from admin.telegram import AdminBot, AdminBotOptions, Audience
 from admin.desk import OperatorDesk
+from admin.macros import Macros
 from admin.metrics import metrics_handler
 from admin.reports import Report, build_report, run_daily_summaries
-from admin.macros import Macros
 from admin.reports_page import ReportOptions, ReportsPage
+from admin.telegram import AdminBot, AdminBotOptions, Audience
 from admin.web import OperatorConsole
-from core.contracts import ChannelAdapter, ChannelKind
-from core.db import SessionFactory, create_engine, session_factory, upgrade, write_lock
 from bot.engine import Engine
-from core.events import DeskFeed
-from core.retry import Backoff
-from routing.notices import FeedNotifier
 from bot.handover import Handover
 from bot.history import web_history
 from bot.knowledge import VECTORS_DIR, KnowledgeBase
-from core.models import utcnow
 from bot.outbox import Outbox
-from switchboard.redis_server import connect_redis
-from switchboard.settings import Settings
-from switchboard.var_dir import local_secret, private_sqlite_file, secure_var_dir
-from switchboard.single_process import one_gateway_per_sqlite_file
-from switchboard.start_checks import prepare_accounts, refuse_unsafe_settings
 from channels.email import EmailAdapter, MailServer
 from channels.http_guard import http_guard, parse_networks
+from channels.rate_limits import SharedSendRateLimiter
 from channels.telegram import TelegramChannel, poller_name
 from channels.vk import VkChannel
 from channels.vk import poller_name as vk_poller_name
 from channels.web import WebChat
-from core.buckets import Buckets
-from channels.rate_limits import SharedSendRateLimiter
 from channels.web_relay import FrameRelay
-from core.send_ledger import RedisSendLedger
+from core.buckets import Buckets
+from core.contracts import ChannelAdapter, ChannelKind
+from core.db import SessionFactory, create_engine, session_factory, upgrade, write_lock
+from core.events import DeskFeed
 from core.leases import RedisPollerLease, job_lease
-from routing.presence import Presence
-from routing.assignment import Dispatcher
+from core.models import utcnow
+from core.retry import Backoff
+from core.send_ledger import RedisSendLedger
 from identity.codes import ProofCodes
+from identity.recognition import Recognition
+from routing.assignment import Dispatcher
+from routing.notices import FeedNotifier
+from routing.presence import Presence
 from routing.queue import OperatorQueue
 from routing.rebuild import rebuild_queue
 from routing.reconcile import QueueReconciler, repair_counts
-from identity.recognition import Recognition
 from routing.service_levels import BusinessCalendar, ServiceLevels
 from routing.watcher import SlaWatcher
+from switchboard.redis_server import connect_redis
+from switchboard.settings import Settings
+from switchboard.single_process import one_gateway_per_sqlite_file
+from switchboard.start_checks import prepare_accounts, refuse_unsafe_settings
+from switchboard.var_dir import local_secret, private_sqlite_file, secure_var_dir
 
 __all__ = ["Gateway", "open_gateway", "serve", "settle_collector"]
 
@@ -104,8 +104,9 @@ class Gateway:
 
 
 @contextlib.asynccontextmanager
-async def open_gateway(settings: Settings, *,
-                       clock: Callable[[], dt.datetime] = utcnow) -> AsyncIterator[Gateway]:
+async def open_gateway(
+    settings: Settings, *, clock: Callable[[], dt.datetime] = utcnow
+) -> AsyncIterator[Gateway]:
     secure_var_dir(settings.var_dir)
     private_sqlite_file(settings.resolved_database_url)
     database = create_engine(settings.resolved_database_url)
@@ -118,59 +119,137 @@ async def open_gateway(settings: Settings, *,
                 await knowledge.seed_if_empty(SAMPLE_KB)
             await knowledge.recalibrate_if_outdated()
             await knowledge.load()
-            levels = ServiceLevels.load(settings.sla_config, BusinessCalendar(
-                settings.zone, settings.opening_hours, settings.working_days))
+            levels = ServiceLevels.load(
+                settings.sla_config,
+                BusinessCalendar(settings.zone, settings.opening_hours, settings.working_days),
+            )
             queue = OperatorQueue(redis)
             await rebuild_queue(sessions, queue)
             feed = DeskFeed(redis)
-            web_chat = WebChat(history=lambda visitor: web_history(sessions, visitor),
-                               buckets=Buckets(redis), trusted_proxies=settings.trusted_proxies,
-                               language=settings.language,
-                               relay=FrameRelay(redis))
+            web_chat = WebChat(
+                history=lambda visitor: web_history(sessions, visitor),
+                buckets=Buckets(redis),
+                trusted_proxies=settings.trusted_proxies,
+                language=settings.language,
+                relay=FrameRelay(redis),
+            )
             adapters: dict[ChannelKind, ChannelAdapter] = {ChannelKind.WEB: web_chat}
             adapters.update(_channels(settings, redis))
             writes = write_lock(database)
-            outbox = Outbox(sessions, adapters, feed, clock, writes=writes,
-                            deadline=dt.timedelta(hours=settings.reply_deadline_hours))
+            outbox = Outbox(
+                sessions,
+                adapters,
+                feed,
+                clock,
+                writes=writes,
+                deadline=dt.timedelta(hours=settings.reply_deadline_hours),
+            )
             codes = ProofCodes(redis, pepper=local_secret(settings.var_dir))
-            recognition = Recognition(sessions=sessions, codes=codes, queue=queue, feed=feed,
-                                      desk_language=settings.language)
-            handover = Handover(sessions=sessions, dispatcher=Dispatcher(queue), feed=feed,
-                                clock=clock, push=settings.auto_assign)
+            recognition = Recognition(
+                sessions=sessions,
+                codes=codes,
+                queue=queue,
+                feed=feed,
+                desk_language=settings.language,
+            )
+            handover = Handover(
+                sessions=sessions,
+                dispatcher=Dispatcher(queue),
+                feed=feed,
+                clock=clock,
+                push=settings.auto_assign,
+            )
             engine = Engine(
-                sessions=sessions, knowledge=knowledge, queue=queue, levels=levels, outbox=outbox,
-                feed=feed, recognition=recognition, handover=handover, clock=clock,
+                sessions=sessions,
+                knowledge=knowledge,
+                queue=queue,
+                levels=levels,
+                outbox=outbox,
+                feed=feed,
+                recognition=recognition,
+                handover=handover,
+                clock=clock,
                 language=settings.language,
-                answer_caps={**{kind: settings.bot_answers_per_hour for kind in ChannelKind},
-                             ChannelKind.EMAIL: settings.email.bot_answers_per_hour},
-                writes=writes, other_language=settings.kb_other_language)
+                answer_caps={
+                    **{kind: settings.bot_answers_per_hour for kind in ChannelKind},
+                    ChannelKind.EMAIL: settings.email.bot_answers_per_hour,
+                },
+                writes=writes,
+                other_language=settings.kb_other_language,
+            )
             presence = Presence(redis, clock=clock)
-            desk = OperatorDesk(sessions=sessions, queue=queue, outbox=outbox, feed=feed, clock=clock,
-                                knowledge=knowledge, presence=presence, handover=handover)
-            accounts = Accounts(sessions, redis,
-                                session_ttl=dt.timedelta(hours=settings.session_hours))
-            admin_bot = _admin_bot(settings, desk=desk, feed=feed, sessions=sessions, redis=redis,
-                                   presence=presence, levels=levels, accounts=accounts)
-            http = web.Application(client_max_size=2 * 1024 * 1024, middlewares=[http_guard(
-                trusted_proxies=parse_networks(settings.trusted_proxies),
-                allowed_hosts=settings.hosts_served)])
+            desk = OperatorDesk(
+                sessions=sessions,
+                queue=queue,
+                outbox=outbox,
+                feed=feed,
+                clock=clock,
+                knowledge=knowledge,
+                presence=presence,
+                handover=handover,
+            )
+            accounts = Accounts(
+                sessions, redis, session_ttl=dt.timedelta(hours=settings.session_hours)
+            )
+            admin_bot = _admin_bot(
+                settings,
+                desk=desk,
+                feed=feed,
+                sessions=sessions,
+                redis=redis,
+                presence=presence,
+                levels=levels,
+                accounts=accounts,
+            )
+            http = web.Application(
+                client_max_size=2 * 1024 * 1024,
+                middlewares=[
+                    http_guard(
+                        trusted_proxies=parse_networks(settings.trusted_proxies),
+                        allowed_hosts=settings.hosts_served,
+                    )
+                ],
+            )
             http.add_routes(web_chat.routes())
             telegram = adapters.get(ChannelKind.TELEGRAM)
             if isinstance(telegram, TelegramChannel) and settings.telegram.mode == "webhook":
                 http.add_routes([telegram.webhook_route(settings.telegram.webhook_path)])
             console = OperatorConsole(desk, feed, accounts, macros=Macros(sessions, clock))
             http.add_routes(console.routes())
-            http.add_routes(ReportsPage(sessions, levels.calendar, accounts,
-                                        ReportOptions(settings.recontact_days,
-                                                      dt.timedelta(minutes=settings.idle_close_minutes),
-                                                      settings.language), clock).routes())
+            http.add_routes(
+                ReportsPage(
+                    sessions,
+                    levels.calendar,
+                    accounts,
+                    ReportOptions(
+                        settings.recontact_days,
+                        dt.timedelta(minutes=settings.idle_close_minutes),
+                        settings.language,
+                    ),
+                    clock,
+                ).routes()
+            )
             http.on_shutdown.append(lambda _app: console.aclose())  # open consoles would stall it
             metrics_http = _metrics(settings, http, sessions, queue)
-            gateway = Gateway(settings=settings, sessions=sessions, redis=redis, knowledge=knowledge,
-                              queue=queue, levels=levels, feed=feed, outbox=outbox,
-                              engine=engine, desk=desk, web_chat=web_chat, adapters=adapters,
-                              http=http, clock=clock, accounts=accounts,
-                              metrics_http=metrics_http, admin_bot=admin_bot)
+            gateway = Gateway(
+                settings=settings,
+                sessions=sessions,
+                redis=redis,
+                knowledge=knowledge,
+                queue=queue,
+                levels=levels,
+                feed=feed,
+                outbox=outbox,
+                engine=engine,
+                desk=desk,
+                web_chat=web_chat,
+                adapters=adapters,
+                http=http,
+                clock=clock,
+                accounts=accounts,
+                metrics_http=metrics_http,
+                admin_bot=admin_bot,
+            )
             try:
                 yield gateway
             finally:
@@ -187,13 +266,17 @@ async def open_gateway(settings: Settings, *,
 
 
 @contextlib.asynccontextmanager
-async def running(gateway: Gateway, *, host: str | None = None,
-                  port: int | None = None) -> AsyncIterator[str]:
+async def running(
+    gateway: Gateway, *, host: str | None = None, port: int | None = None
+) -> AsyncIterator[str]:
     """Start the HTTP server, the channels and the background work; yield the base URL."""
     runner = web.AppRunner(gateway.http, access_log=None)
     await runner.setup()
-    site = web.TCPSite(runner, host or gateway.settings.http_host,
-                       gateway.settings.http_port if port is None else port)
+    site = web.TCPSite(
+        runner,
+        host or gateway.settings.http_host,
+        gateway.settings.http_port if port is None else port,
+    )
     await site.start()
     bound = runner.addresses[0]
     base_url = f"http://{bound[0]}:{bound[1]}"
@@ -208,28 +291,61 @@ async def running(gateway: Gateway, *, host: str | None = None,
     for adapter in gateway.adapters.values():
         receive = functools.partial(adapter.run, gateway.engine)
         if isinstance(adapter, EmailAdapter):  # one reader per mailbox across the processes
-            receive = functools.partial(_once_across_processes, gateway,
-                                        f"email:{gateway.settings.email.address}", receive)
+            receive = functools.partial(
+                _once_across_processes, gateway, f"email:{gateway.settings.email.address}", receive
+            )
         tasks.append(asyncio.create_task(_keep_running(adapter.kind.value, receive)))
     tasks.append(asyncio.create_task(_keep_running("kb-watch", gateway.knowledge.watch)))
-    tasks.append(asyncio.create_task(_keep_running(
-        "idle-closer", _once_across_processes, gateway, "idle-closer",
-        functools.partial(_close_idle, gateway))))
+    tasks.append(
+        asyncio.create_task(
+            _keep_running(
+                "idle-closer",
+                _once_across_processes,
+                gateway,
+                "idle-closer",
+                functools.partial(_close_idle, gateway),
+            )
+        )
+    )
     # The repairs run in one process at a time, like the other periodic jobs.
     settings = gateway.settings
-    tasks.append(asyncio.create_task(_keep_running(
-        "outbox-sweeper", _once_across_processes, gateway, "outbox-sweeper",
-        functools.partial(gateway.outbox.run_sweeper, settings.outbox_sweep_seconds))))
+    tasks.append(
+        asyncio.create_task(
+            _keep_running(
+                "outbox-sweeper",
+                _once_across_processes,
+                gateway,
+                "outbox-sweeper",
+                functools.partial(gateway.outbox.run_sweeper, settings.outbox_sweep_seconds),
+            )
+        )
+    )
     reconciler = QueueReconciler(gateway.sessions, gateway.queue, gateway.feed)
-    tasks.append(asyncio.create_task(_keep_running(
-        "queue-reconciler", _once_across_processes, gateway, "queue-reconciler",
-        functools.partial(reconciler.run, settings.queue_reconcile_seconds))))
+    tasks.append(
+        asyncio.create_task(
+            _keep_running(
+                "queue-reconciler",
+                _once_across_processes,
+                gateway,
+                "queue-reconciler",
+                functools.partial(reconciler.run, settings.queue_reconcile_seconds),
+            )
+        )
+    )
     if gateway.admin_bot is not None:  # the daily summary runs under the admin bot's lease
         tasks.append(asyncio.create_task(_keep_running("admin-bot", gateway.admin_bot.run)))
     watcher = SlaWatcher(gateway.queue, gateway.sessions, FeedNotifier(gateway.feed))
-    tasks.append(asyncio.create_task(_keep_running(
-        "sla-watcher", _once_across_processes, gateway, "sla-watcher",
-        functools.partial(_watch_sla, watcher))))
+    tasks.append(
+        asyncio.create_task(
+            _keep_running(
+                "sla-watcher",
+                _once_across_processes,
+                gateway,
+                "sla-watcher",
+                functools.partial(_watch_sla, watcher),
+            )
+        )
+    )
     await gateway.outbox.resend_pending()
     try:
         yield base_url
@@ -261,11 +377,15 @@ async def _serve_until(stop: asyncio.Event, settings: Settings) -> None:
         async with running(gateway) as url:
             settle_collector()
             log.info("Switchboard is up: web chat %s/ , operator console %s/operator", url, url)
-            print(f"Switchboard is up:\n  web chat          {url}/\n  operator console  {url}/operator",
-                  flush=True)
+            print(
+                f"Switchboard is up:\n  web chat          {url}/\n  operator console  {url}/operator",
+                flush=True,
+            )
             if first_sign_in:
-                print(f"  sign in as the local admin (one-time link, 15 min):\n  {first_sign_in}",
-                      flush=True)
+                print(
+                    f"  sign in as the local admin (one-time link, 15 min):\n  {first_sign_in}",
+                    flush=True,
+                )
             await stop.wait()
         log.info("shutting down")
 
@@ -291,31 +411,64 @@ def _channels(settings: Settings, redis: Redis) -> dict[ChannelKind, ChannelAdap
     if telegram.token is not None:
         token = telegram.token.get_secret_value()
         adapters[ChannelKind.TELEGRAM] = TelegramChannel(
-            token, api_base=telegram.api_base, mode=telegram.mode, webhook_url=telegram.webhook_url,
+            token,
+            api_base=telegram.api_base,
+            mode=telegram.mode,
+            webhook_url=telegram.webhook_url,
             webhook_secret=_secret(telegram.webhook_secret),
-            lease=RedisPollerLease(redis, poller_name(token)), ledger=RedisSendLedger(redis),
-            limiter=SharedSendRateLimiter(redis, poller_name(token), per_chat_rate=1.0,
-                                          per_chat_burst=3, global_rate=30.0, global_burst=30))
+            lease=RedisPollerLease(redis, poller_name(token)),
+            ledger=RedisSendLedger(redis),
+            limiter=SharedSendRateLimiter(
+                redis,
+                poller_name(token),
+                per_chat_rate=1.0,
+                per_chat_burst=3,
+                global_rate=30.0,
+                global_burst=30,
+            ),
+        )
     vk = settings.vk
     if vk.token is not None and vk.group_id is not None:
         adapters[ChannelKind.VK] = VkChannel(
-            vk.token.get_secret_value(), vk.group_id, api_base=vk.api_base,
+            vk.token.get_secret_value(),
+            vk.group_id,
+            api_base=vk.api_base,
             lease=RedisPollerLease(redis, vk_poller_name(vk.group_id)),
-            limiter=SharedSendRateLimiter(redis, vk_poller_name(vk.group_id), per_chat_rate=1.0,
-                                          per_chat_burst=3, global_rate=20.0, global_burst=20))
+            limiter=SharedSendRateLimiter(
+                redis,
+                vk_poller_name(vk.group_id),
+                per_chat_rate=1.0,
+                per_chat_burst=3,
+                global_rate=20.0,
+                global_burst=20,
+            ),
+        )
     mail = settings.email
     if mail.address and mail.imap_host and mail.smtp_host:
         adapters[ChannelKind.EMAIL] = EmailAdapter(
             address=mail.address,
-            imap=MailServer(mail.imap_host, mail.imap_port, mail.imap_security,
-                            mail.imap_user or mail.address, _secret(mail.imap_password)),
-            smtp=MailServer(mail.smtp_host, mail.smtp_port, mail.smtp_security, mail.smtp_user,
-                            _secret(mail.smtp_password)),
-            folder=mail.imap_folder, processed_folder=mail.processed_folder,
+            imap=MailServer(
+                mail.imap_host,
+                mail.imap_port,
+                mail.imap_security,
+                mail.imap_user or mail.address,
+                _secret(mail.imap_password),
+            ),
+            smtp=MailServer(
+                mail.smtp_host,
+                mail.smtp_port,
+                mail.smtp_security,
+                mail.smtp_user,
+                _secret(mail.smtp_password),
+            ),
+            folder=mail.imap_folder,
+            processed_folder=mail.processed_folder,
             poll_interval=mail.poll_interval,
             attachment_dir=mail.attachment_dir or settings.var_dir / "attachments" / "email",
-            attachment_max_bytes=mail.attachment_max_bytes, display_name=mail.display_name,
-            trusted_authserv_ids=mail.trusted_authserv_ids)
+            attachment_max_bytes=mail.attachment_max_bytes,
+            display_name=mail.display_name,
+            trusted_authserv_ids=mail.trusted_authserv_ids,
+        )
     return adapters
 
 
@@ -323,16 +476,18 @@ def _secret(value: SecretStr | None) -> str | None:
     return value.get_secret_value() if value is not None else None
 
 
-def _metrics(settings: Settings, http: web.Application, sessions: SessionFactory,
-             queue: OperatorQueue) -> web.Application | None:
+def _metrics(
+    settings: Settings, http: web.Application, sessions: SessionFactory, queue: OperatorQueue
+) -> web.Application | None:
     """/metrics: behind METRICS_TOKEN on the main port; on its own loopback port with
     METRICS_PORT; open on the main port only when that is loopback and neither is set.
     Returns the separate metrics app, if any."""
     token = _secret(settings.metrics_token)
     repairs = functools.partial(repair_counts, queue)
     if token is not None or (settings.on_loopback and settings.metrics_port is None):
-        http.router.add_get("/metrics", metrics_handler(sessions, queue=queue, repairs=repairs,
-                                                        token=token))
+        http.router.add_get(
+            "/metrics", metrics_handler(sessions, queue=queue, repairs=repairs, token=token)
+        )
     if settings.metrics_port is None:
         return None
     separate = web.Application()
@@ -340,9 +495,17 @@ def _metrics(settings: Settings, http: web.Application, sessions: SessionFactory
     return separate
 
 
-def _admin_bot(settings: Settings, *, desk: OperatorDesk, feed: DeskFeed, sessions: SessionFactory,
-               redis: Redis, presence: Presence, levels: ServiceLevels,
-               accounts: Accounts) -> AdminBot | None:
+def _admin_bot(
+    settings: Settings,
+    *,
+    desk: OperatorDesk,
+    feed: DeskFeed,
+    sessions: SessionFactory,
+    redis: Redis,
+    presence: Presence,
+    levels: ServiceLevels,
+    accounts: Accounts,
+) -> AdminBot | None:
     """The operators' Telegram bot, when ADMIN_BOT__TOKEN is set; polled by one process."""
     config = settings.admin_bot
     if config.token is None:
@@ -350,27 +513,50 @@ def _admin_bot(settings: Settings, *, desk: OperatorDesk, feed: DeskFeed, sessio
     token = config.token.get_secret_value()
 
     async def make_report(period: str, language: str) -> Report:
-        return await build_report(sessions, levels.calendar, period, language=language,
-                                  recontact_days=settings.recontact_days)
+        return await build_report(
+            sessions,
+            levels.calendar,
+            period,
+            language=language,
+            recontact_days=settings.recontact_days,
+        )
 
     async def daily_summaries(send: Callable[[Report], Awaitable[None]]) -> None:
         if config.daily_summary_at is not None:
-            await run_daily_summaries(sessions, levels.calendar, send, at=config.daily_summary_at,
-                                      language=settings.language,
-                                      recontact_days=settings.recontact_days)
+            await run_daily_summaries(
+                sessions,
+                levels.calendar,
+                send,
+                at=config.daily_summary_at,
+                language=settings.language,
+                recontact_days=settings.recontact_days,
+            )
 
     options = AdminBotOptions(
-        token=token, api_base=config.api_base, files_dir=settings.var_dir / "admin_files",
+        token=token,
+        api_base=config.api_base,
+        files_dir=settings.var_dir / "admin_files",
         poll_timeout=config.poll_timeout,
-        audience=Audience(config.chat_id, config.forum, settings.language, settings.zone))
-    return AdminBot(options, desk=desk, feed=feed, sessions=sessions, redis=redis, presence=presence,
-                    lease=RedisPollerLease(redis, poller_name(token)), make_report=make_report,
-                    accounts=accounts, console_url=settings.base_url,
-                    daily_summaries=daily_summaries if config.daily_summary_at else None)
+        audience=Audience(config.chat_id, config.forum, settings.language, settings.zone),
+    )
+    return AdminBot(
+        options,
+        desk=desk,
+        feed=feed,
+        sessions=sessions,
+        redis=redis,
+        presence=presence,
+        lease=RedisPollerLease(redis, poller_name(token)),
+        make_report=make_report,
+        accounts=accounts,
+        console_url=settings.base_url,
+        daily_summaries=daily_summaries if config.daily_summary_at else None,
+    )
 
 
-async def _once_across_processes(gateway: Gateway, job: str,
-                                 work: Callable[[], Awaitable[None]]) -> None:
+async def _once_across_processes(
+    gateway: Gateway, job: str, work: Callable[[], Awaitable[None]]
+) -> None:
     """Run `work` in one gateway process at a time: the holder of the job's lease."""
     await job_lease(gateway.redis, job, ttl=gateway.settings.lease_seconds).hold(work)
 

@@ -18,7 +18,9 @@ from switchboard.commands.report import report
 from switchboard.commands.services import run_command, settings_or_exit
 from switchboard.var_dir import PRIVATE_UMASK
 
-app = typer.Typer(help="Switchboard: a chatbot-first customer-support gateway.", no_args_is_help=True)
+app = typer.Typer(
+    help="Switchboard: a chatbot-first customer-support gateway.", no_args_is_help=True
+)
 db_app = typer.Typer(help="The database.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(operators_app, name="operators")
@@ -44,7 +46,9 @@ def run() -> None:
     from switchboard.single_process import DatabaseInUse
 
     settings = settings_or_exit()
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     try:
         asyncio.run(serve(settings))
     except KeyboardInterrupt:

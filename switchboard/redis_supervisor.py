@@ -69,9 +69,13 @@ def supervise(data_dir: Path, command: list[str]) -> int:
         stop = True
 
     signal.signal(signal.SIGTERM, on_signal)
-    server = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                              stderr=subprocess.DEVNULL,
-                              preexec_fn=_die_with_parent)  # noqa: PLW1509 (one thread)
+    server = subprocess.Popen(
+        command,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        preexec_fn=_die_with_parent,
+    )  # noqa: PLW1509 (one thread)
     while not stop and server.poll() is None and not _nobody_uses(users):
         time.sleep(CHECK_INTERVAL)
     if server.poll() is None:

@@ -16,8 +16,15 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from core.addresses import LOOPBACK_HOSTS, is_loopback, parse_networks
 
-__all__ = ["Settings", "SettingsError", "TelegramSettings", "VkSettings", "EmailSettings",
-           "AdminBotSettings", "load_settings"]
+__all__ = [
+    "Settings",
+    "SettingsError",
+    "TelegramSettings",
+    "VkSettings",
+    "EmailSettings",
+    "AdminBotSettings",
+    "load_settings",
+]
 
 Language = Literal["ru", "en"]
 
@@ -31,9 +38,14 @@ class TelegramSettings(BaseModel):
     mode: Literal["polling", "webhook"] = "polling"
     webhook_secret: SecretStr | None = None
     webhook_path: str = "/telegram/webhook"
-    webhook_url: str | None = Field(default=None, description="public https URL Telegram posts to "
-                                    "(ends with webhook_path); webhook mode only")
-    api_base: str | None = Field(default=None, description="custom Bot API server, e.g. a local one")
+    webhook_url: str | None = Field(
+        default=None,
+        description="public https URL Telegram posts to "
+        "(ends with webhook_path); webhook mode only",
+    )
+    api_base: str | None = Field(
+        default=None, description="custom Bot API server, e.g. a local one"
+    )
 
 
 class VkSettings(BaseModel):
@@ -61,9 +73,11 @@ class EmailSettings(BaseModel):
     attachment_max_bytes: int = 10 * 1024 * 1024
     bot_answers_per_hour: int = 5
     trusted_authserv_ids: list[str] = Field(
-        default_factory=list, description="authserv-ids of the receiving mail servers whose "
+        default_factory=list,
+        description="authserv-ids of the receiving mail servers whose "
         "Authentication-Results (DMARC) the desk trusts; a link code in a letter without their "
-        "DMARC pass is proved by a code mailed to the address")
+        "DMARC pass is proved by a code mailed to the address",
+    )
     display_name: str | None = Field(default=None, description="From name, e.g. Банк Ромашка")
 
 
@@ -74,7 +88,8 @@ class AdminBotSettings(BaseModel):
     forum: bool = False
     poll_timeout: int = Field(default=25, ge=0, le=50, description="getUpdates long-poll seconds")
     daily_summary_at: dt.time | None = Field(
-        default=None, description="local time for the daily report to the admin chat; unset = off")
+        default=None, description="local time for the daily report to the admin chat; unset = off"
+    )
 
 
 class Settings(BaseSettings):
@@ -84,11 +99,15 @@ class Settings(BaseSettings):
 
     var_dir: Path = Path("var")
     database_url: str | None = Field(
-        default=None, description="sqlite+aiosqlite:///… or postgresql+asyncpg://…; default var/switchboard.db"
+        default=None,
+        description="sqlite+aiosqlite:///… or postgresql+asyncpg://…; default var/switchboard.db",
     )
-    redis_url: str | None = Field(default=None, description="redis://…, rediss://…, unix://… or "
-                                  "redis+cluster://host:port,host:port (a Redis Cluster); "
-                                  "default: an embedded server")
+    redis_url: str | None = Field(
+        default=None,
+        description="redis://…, rediss://…, unix://… or "
+        "redis+cluster://host:port,host:port (a Redis Cluster); "
+        "default: an embedded server",
+    )
     http_host: str = "127.0.0.1"
     http_port: int = Field(default=8080, ge=0, le=65535)
     language: Language = "ru"
@@ -96,43 +115,74 @@ class Settings(BaseSettings):
     business_hours: str = Field(default="09:00-18:00", description="HH:MM-HH:MM, local time")
     business_days: str = Field(default="1-5", description="ISO weekdays, e.g. 1-5 or 1,2,3,4,5,6")
     allowed_hosts: Annotated[list[str], NoDecode] = Field(
-        default_factory=list, description="Host names the gateway answers for, comma-separated; "
-        "required off loopback (on loopback: localhost, 127.0.0.1, ::1)")
+        default_factory=list,
+        description="Host names the gateway answers for, comma-separated; "
+        "required off loopback (on loopback: localhost, 127.0.0.1, ::1)",
+    )
     trusted_proxies: Annotated[list[str], NoDecode] = Field(
-        default_factory=list, description="addresses or networks of TLS proxies whose "
-        "X-Forwarded-Proto/-For are believed, comma-separated")
-    public_url: str | None = Field(default=None, description="the console's public base URL for "
-                                   "one-time links, e.g. https://support.example.com")
+        default_factory=list,
+        description="addresses or networks of TLS proxies whose "
+        "X-Forwarded-Proto/-For are believed, comma-separated",
+    )
+    public_url: str | None = Field(
+        default=None,
+        description="the console's public base URL for "
+        "one-time links, e.g. https://support.example.com",
+    )
     session_hours: int = Field(default=12, ge=1, le=24 * 30, description="console sign-in lasts")
-    metrics_port: int | None = Field(default=None, ge=0, le=65535,
-                                     description="serve /metrics on 127.0.0.1 at this port")
-    metrics_token: SecretStr | None = Field(default=None, description="serve /metrics on the main "
-                                            "port to `Authorization: Bearer <token>` only")
+    metrics_port: int | None = Field(
+        default=None, ge=0, le=65535, description="serve /metrics on 127.0.0.1 at this port"
+    )
+    metrics_token: SecretStr | None = Field(
+        default=None,
+        description="serve /metrics on the main port to `Authorization: Bearer <token>` only",
+    )
     bot_answers_per_hour: int = Field(
-        default=30, ge=1, description="the bot's answers to one chat per hour; past it the "
-        "conversation goes to operators (loops, floods)")
+        default=30,
+        ge=1,
+        description="the bot's answers to one chat per hour; past it the "
+        "conversation goes to operators (loops, floods)",
+    )
     sla_config: Path | None = Field(default=None, description="service levels file (YAML)")
     sample_kb: bool = Field(default=True, description="load the sample KB into an empty database")
     kb_other_language: Literal["note", "handoff"] = Field(
-        default="note", description="an answer found only in an article of the other language: "
-        "sent with a short note saying so (note), or the client is handed off (handoff)")
-    auto_assign: bool = Field(default=False, description="push new conversations to online "
-                              "operators instead of waiting for them to take one")
-    idle_close_minutes: int = Field(default=120, ge=1,
-                                    description="close a bot-only conversation after this much silence")
+        default="note",
+        description="an answer found only in an article of the other language: "
+        "sent with a short note saying so (note), or the client is handed off (handoff)",
+    )
+    auto_assign: bool = Field(
+        default=False,
+        description="push new conversations to online "
+        "operators instead of waiting for them to take one",
+    )
+    idle_close_minutes: int = Field(
+        default=120, ge=1, description="close a bot-only conversation after this much silence"
+    )
     lease_seconds: float = Field(
-        default=10.0, gt=0, le=120, description="with several gateway processes: a dead process's "
-        "mailbox reading and periodic jobs move to another one within about this long")
+        default=10.0,
+        gt=0,
+        le=120,
+        description="with several gateway processes: a dead process's "
+        "mailbox reading and periodic jobs move to another one within about this long",
+    )
     recontact_days: int = Field(
-        default=3, ge=0, le=90, description="re-contact window (days) for bot resolution and FCR")
+        default=3, ge=0, le=90, description="re-contact window (days) for bot resolution and FCR"
+    )
     reply_deadline_hours: float = Field(
-        default=24, gt=0, le=24 * 14,
-        description="an undelivered reply is retried until this many hours after it was written")
+        default=24,
+        gt=0,
+        le=24 * 14,
+        description="an undelivered reply is retried until this many hours after it was written",
+    )
     outbox_sweep_seconds: float = Field(
-        default=5, gt=0, le=300, description="how often replies due for a retry are looked for")
+        default=5, gt=0, le=300, description="how often replies due for a retry are looked for"
+    )
     queue_reconcile_seconds: float = Field(
-        default=5, gt=0, le=300,
-        description="how often the operator queue is compared with the database and repaired")
+        default=5,
+        gt=0,
+        le=300,
+        description="how often the operator queue is compared with the database and repaired",
+    )
     telegram: TelegramSettings = TelegramSettings()
     vk: VkSettings = VkSettings()
     email: EmailSettings = EmailSettings()
@@ -210,13 +260,19 @@ class Settings(BaseSettings):
 
     @property
     def resolved_database_url(self) -> str:
-        return self.database_url or f"sqlite+aiosqlite:///{(self.var_dir / 'switchboard.db').resolve()}"
+        return (
+            self.database_url
+            or f"sqlite+aiosqlite:///{(self.var_dir / 'switchboard.db').resolve()}"
+        )
 
 
 def parse_hours(value: str) -> tuple[dt.time, dt.time]:
     try:
         start_text, end_text = value.split("-")
-        start, end = dt.time.fromisoformat(start_text.strip()), dt.time.fromisoformat(end_text.strip())
+        start, end = (
+            dt.time.fromisoformat(start_text.strip()),
+            dt.time.fromisoformat(end_text.strip()),
+        )
     except ValueError as exc:
         raise ValueError(f"expected HH:MM-HH:MM, got {value!r}") from exc
     if start >= end:

@@ -42,7 +42,8 @@ def one_gateway_per_sqlite_file(database_url: str) -> Iterator[None]:
             raise DatabaseInUse(
                 f"another gateway process (pid {holder}) runs on the SQLite database {database}. "
                 "SQLite serves one gateway process: stop that one first, or move to PostgreSQL "
-                "(DATABASE_URL=postgresql+asyncpg://…) to run several.") from None
+                "(DATABASE_URL=postgresql+asyncpg://…) to run several."
+            ) from None
         os.ftruncate(fd, 0)
         os.pwrite(fd, str(os.getpid()).encode(), 0)
         yield

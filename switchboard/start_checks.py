@@ -27,14 +27,20 @@ def refuse_unsafe_settings(settings: Settings) -> None:
         return
     problems = []
     if not settings.allowed_hosts:
-        problems.append("ALLOWED_HOSTS: list the host names clients and operators use "
-                        "(e.g. ALLOWED_HOSTS=support.example.com)")
+        problems.append(
+            "ALLOWED_HOSTS: list the host names clients and operators use "
+            "(e.g. ALLOWED_HOSTS=support.example.com)"
+        )
     if "sample_kb" not in settings.model_fields_set:
-        problems.append("SAMPLE_KB: set it to false (or to true to really serve the demo "
-                        "bank's sample knowledge base)")
+        problems.append(
+            "SAMPLE_KB: set it to false (or to true to really serve the demo "
+            "bank's sample knowledge base)"
+        )
     if problems:
-        raise SettingsError(f"refusing to listen on {settings.http_host} (not loopback):\n  "
-                            + "\n  ".join(problems))
+        raise SettingsError(
+            f"refusing to listen on {settings.http_host} (not loopback):\n  "
+            + "\n  ".join(problems)
+        )
 
 
 async def prepare_accounts(gateway: Gateway) -> str | None:
@@ -48,7 +54,8 @@ async def prepare_accounts(gateway: Gateway) -> str | None:
                 f"refusing to listen on {settings.http_host} (not loopback) while the local "
                 f"admin {', '.join(map(repr, demo))} made by a loopback start is active: add your "
                 "own admin (switchboard operators add NAME --role admin; operators invite NAME) "
-                f"and then: switchboard operators disable {demo[0]}")
+                f"and then: switchboard operators disable {demo[0]}"
+            )
         return None
     token = await accounts.local_admin_link()
     if token is None:

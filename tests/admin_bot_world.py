@@ -9,30 +9,35 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from pydantic import SecretStr
-from sqlalchemy import select
-
-from switchboard.app import Gateway, running
-from core.contracts import ChannelKind
-from core.models import Conversation, Operator, OperatorRole
-from switchboard.settings import AdminBotSettings, Settings
-from channels.delivery import RetryPolicy
-from channels.telegram import TelegramChannel
-from channels.vk import VkChannel
 from fake_telegram import FakeTelegram
 from fake_telegram_forum import ForumTelegram
 from fake_vk import FakeVk
-from core import keys
-from routing.presence import PresenceState
+from pydantic import SecretStr
+from sqlalchemy import select
 from waiting import eventually  # the suite's one polling helper, exported to the admin bot tests
 
-__all__ = ["ADMIN_TOKEN", "World", "admin_bot_settings", "admin_telegram", "settings", "world",
-           "eventually"]
+from channels.delivery import RetryPolicy
+from channels.telegram import TelegramChannel
+from channels.vk import VkChannel
+from core import keys
+from core.contracts import ChannelKind
+from core.models import Conversation, Operator, OperatorRole
+from routing.presence import PresenceState
+from switchboard.app import Gateway, running
+from switchboard.settings import AdminBotSettings, Settings
+
+__all__ = [
+    "ADMIN_TOKEN",
+    "World",
+    "admin_bot_settings",
+    "admin_telegram",
+    "settings",
+    "world",
+    "eventually",
+]
 
 ADMIN_TOKEN = "777001:ADMIN-fake-token"
 RETRY = RetryPolicy(attempts=4, base_delay=0.05, max_delay=0.2)
-
-
 
 
 @dataclass
@@ -43,19 +48,30 @@ class World:
     vk: FakeVk
     url: str = ""
 
-    async def operator(self, name: str, telegram_id: int, *, groups: tuple[str, ...] = ("support",),
-                       online: bool = True, language: str = "ru",
-                       role: OperatorRole = OperatorRole.OPERATOR) -> Operator:
-        operator = await self.gateway.desk.register(name, groups=groups, telegram_user_id=telegram_id,
-                                                    language=language, role=role)
+    async def operator(
+        self,
+        name: str,
+        telegram_id: int,
+        *,
+        groups: tuple[str, ...] = ("support",),
+        online: bool = True,
+        language: str = "ru",
+        role: OperatorRole = OperatorRole.OPERATOR,
+    ) -> Operator:
+        operator = await self.gateway.desk.register(
+            name, groups=groups, telegram_user_id=telegram_id, language=language, role=role
+        )
         if online:
             await self.gateway.desk.set_presence(operator.id, PresenceState.ONLINE)
         return operator
 
     async def conversation(self, channel: ChannelKind) -> Conversation:
         async with self.gateway.sessions() as session:
-            found = await session.scalar(select(Conversation).where(Conversation.last_channel == channel)
-                                         .order_by(Conversation.id.desc()))
+            found = await session.scalar(
+                select(Conversation)
+                .where(Conversation.last_channel == channel)
+                .order_by(Conversation.id.desc())
+            )
         assert found is not None
         return found
 
@@ -69,12 +85,17 @@ class World:
         return self.admin.texts_to(chat_id)
 
     def cards(self, chat_id: int) -> list[dict[str, Any]]:
-        return [m for m in self.admin.sent if m["chat"]["id"] == chat_id
-                and m.get("text", "").startswith("🆕")]
+        return [
+            m
+            for m in self.admin.sent
+            if m["chat"]["id"] == chat_id and m.get("text", "").startswith("🆕")
+        ]
 
     def press(self, user_id: int, message: dict[str, Any], data_prefix: str) -> None:
         buttons = [b for row in message["reply_markup"]["inline_keyboard"] for b in row]
-        data = next(b["callback_data"] for b in buttons if b["callback_data"].startswith(data_prefix))
+        data = next(
+            b["callback_data"] for b in buttons if b["callback_data"].startswith(data_prefix)
+        )
         self.admin.client_press(user_id, data, message_id=message["message_id"])
 
 
@@ -88,8 +109,9 @@ async def admin_telegram() -> AsyncIterator[ForumTelegram]:
 
 @pytest.fixture
 def admin_bot_settings(admin_telegram: ForumTelegram) -> AdminBotSettings:
-    return AdminBotSettings(token=SecretStr(ADMIN_TOKEN), api_base=admin_telegram.base_url,
-                            poll_timeout=1)
+    return AdminBotSettings(
+        token=SecretStr(ADMIN_TOKEN), api_base=admin_telegram.base_url, poll_timeout=1
+    )
 
 
 @pytest.fixture
@@ -103,9 +125,16 @@ async def world(gateway: Gateway, admin_telegram: ForumTelegram) -> AsyncIterato
     await telegram.start()
     await vk.start()
     channels: list[TelegramChannel | VkChannel] = [
-        TelegramChannel(telegram.token, api_base=telegram.base_url, poll_timeout=1,
-                        request_timeout=5, retry=RETRY),
-        VkChannel(vk.token, vk.group_id, api_base=vk.base_url, wait=1, request_timeout=5, retry=RETRY),
+        TelegramChannel(
+            telegram.token,
+            api_base=telegram.base_url,
+            poll_timeout=1,
+            request_timeout=5,
+            retry=RETRY,
+        ),
+        VkChannel(
+            vk.token, vk.group_id, api_base=vk.base_url, wait=1, request_timeout=5, retry=RETRY
+        ),
     ]
     for channel in channels:
         gateway.adapters[channel.kind] = channel

@@ -38,5 +38,3 @@ async def receiving(channel: ChannelAdapter, sink: ListSink) -> AsyncIterator[No
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
-
-

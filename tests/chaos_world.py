@@ -63,11 +63,28 @@ class PrivatePostgres:
             self.folder.mkdir(parents=True, exist_ok=True)
             if os.geteuid() == 0:
                 shutil.chown(self.folder, "postgres")
-            self._run(str(self.bin / "initdb"), "-D", str(self.data), "-U", "postgres",
-                      "--auth=trust", "-E", "UTF8", "--no-sync")
-        self._run(str(self.bin / "pg_ctl"), "-D", str(self.data), "-l", str(self.folder / "log"),
-                  "-w", "-o", f"-p {self.port} -k {self.folder} -c listen_addresses=127.0.0.1 "
-                  "-c max_connections=200", "start")
+            self._run(
+                str(self.bin / "initdb"),
+                "-D",
+                str(self.data),
+                "-U",
+                "postgres",
+                "--auth=trust",
+                "-E",
+                "UTF8",
+                "--no-sync",
+            )
+        self._run(
+            str(self.bin / "pg_ctl"),
+            "-D",
+            str(self.data),
+            "-l",
+            str(self.folder / "log"),
+            "-w",
+            "-o",
+            f"-p {self.port} -k {self.folder} -c listen_addresses=127.0.0.1 -c max_connections=200",
+            "start",
+        )
 
     def crash(self) -> None:
         """Stop as a power cut would (immediate: no checkpoint), then start again."""
@@ -90,12 +107,29 @@ class PrivateRedis:
     def start(self) -> None:
         self.folder.mkdir(parents=True, exist_ok=True)
         self.process = subprocess.Popen(
-            [shutil.which("redis-server") or "/usr/bin/redis-server", "--port", str(self.port),
-             "--bind", "127.0.0.1", "--dir", str(self.folder), "--save", "",
-             "--appendonly", "yes", "--appendfsync", "everysec"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            [
+                shutil.which("redis-server") or "/usr/bin/redis-server",
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--dir",
+                str(self.folder),
+                "--save",
+                "",
+                "--appendonly",
+                "yes",
+                "--appendfsync",
+                "everysec",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         for _ in range(400):
-            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", self.port), 0.1):
+            with (
+                contextlib.suppress(OSError),
+                socket.create_connection(("127.0.0.1", self.port), 0.1),
+            ):
                 return
             time.sleep(0.025)
 
@@ -128,25 +162,38 @@ class ChaosReport:
 
     @property
     def lost(self) -> int:
-        return (self.telegram_sent + self.web_sent - self.stored_in) + self.telegram_lost \
-            + self.out_failed + self.web_unanswered
+        return (
+            (self.telegram_sent + self.web_sent - self.stored_in)
+            + self.telegram_lost
+            + self.out_failed
+            + self.web_unanswered
+        )
 
     @property
     def stuck(self) -> int:
         return self.out_pending + self.queue_mismatch
 
     def lines(self) -> list[str]:
-        failover = (f"max {max(self.failovers):.1f} s, mean "
-                    f"{sum(self.failovers) / len(self.failovers):.1f} s over {len(self.failovers)}"
-                    if self.failovers else "no poller holder was killed")
+        failover = (
+            f"max {max(self.failovers):.1f} s, mean "
+            f"{sum(self.failovers) / len(self.failovers):.1f} s over {len(self.failovers)}"
+            if self.failovers
+            else "no poller holder was killed"
+        )
         return [
-            (f"{self.telegram_sent} Telegram + {self.web_sent} web chat messages in {self.seconds:.0f} s; "
-            f"{self.kills} gateway kills, Redis killed once, PostgreSQL crashed once"),
+            (
+                f"{self.telegram_sent} Telegram + {self.web_sent} web chat messages in {self.seconds:.0f} s; "
+                f"{self.kills} gateway kills, Redis killed once, PostgreSQL crashed once"
+            ),
             f"inbound stored {self.stored_in} (duplicates {self.duplicate_in})",
-            (f"lost {self.lost}; stuck {self.stuck} (pending {self.out_pending}, "
-            f"queue mismatches {self.queue_mismatch})"),
-            (f"Telegram replies repeated: {self.telegram_duplicates}; web questions without an "
-            f"answer in history: {self.web_unanswered}; failed sends: {self.out_failed}"),
+            (
+                f"lost {self.lost}; stuck {self.stuck} (pending {self.out_pending}, "
+                f"queue mismatches {self.queue_mismatch})"
+            ),
+            (
+                f"Telegram replies repeated: {self.telegram_duplicates}; web questions without an "
+                f"answer in history: {self.web_unanswered}; failed sends: {self.out_failed}"
+            ),
             f"handed off and in the queue: {self.queued}",
             f"poller failover after a kill: {failover}",
         ]
@@ -161,13 +208,19 @@ class Gateway:
     async def start(self) -> None:
         with (self.work / f"{self.name}.log").open("a") as log:
             self.process = await asyncio.create_subprocess_exec(
-                sys.executable, str(ROOT / "tests" / "gateway_process.py"),
-                env={**self.env, "VAR_DIR": str(self.work / self.name)}, cwd=str(self.work),
-                stdout=asyncio.subprocess.PIPE, stderr=log)
+                sys.executable,
+                str(ROOT / "tests" / "gateway_process.py"),
+                env={**self.env, "VAR_DIR": str(self.work / self.name)},
+                cwd=str(self.work),
+                stdout=asyncio.subprocess.PIPE,
+                stderr=log,
+            )
         assert self.process.stdout is not None
         line = (await asyncio.wait_for(self.process.stdout.readline(), 300)).decode().split()
         if line[:1] != ["ready"]:
-            raise RuntimeError(f"gateway {self.name} did not start: see {self.work}/{self.name}.log")
+            raise RuntimeError(
+                f"gateway {self.name} did not start: see {self.work}/{self.name}.log"
+            )
         self.url = line[2]
 
     async def kill(self) -> None:
@@ -237,8 +290,15 @@ async def servers(work: Path) -> AsyncIterator[tuple[PrivatePostgres, PrivateRed
         await asyncio.to_thread(postgres.stop)
 
 
-async def run_chaos(*, telegram_messages: int, web_visitors: int, web_messages: int,
-                    processes: int = 3, kill_every: float = 5.0, rate: float = 40.0) -> ChaosReport:
+async def run_chaos(
+    *,
+    telegram_messages: int,
+    web_visitors: int,
+    web_messages: int,
+    processes: int = 3,
+    kill_every: float = 5.0,
+    rate: float = 40.0,
+) -> ChaosReport:
     report = ChaosReport()
     telegram = FakeTelegram()
     await telegram.start()
@@ -246,18 +306,27 @@ async def run_chaos(*, telegram_messages: int, web_visitors: int, web_messages: 
     work.chmod(0o755)
     try:
         async with servers(work) as (postgres, redis):
-            env = {**os.environ, "DATABASE_URL": postgres.url, "REDIS_URL": redis.url,
-                   "HTTP_PORT": "0", "SAMPLE_KB": "true", "LEASE_SECONDS": LEASE_SECONDS,
-                   "TEST_LEASE_TTL": LEASE_SECONDS, "TELEGRAM__TOKEN": telegram.token,
-                   "TELEGRAM__API_BASE": telegram.base_url, "TEST_GLOBAL_RATE": "100000"}
+            env = {
+                **os.environ,
+                "DATABASE_URL": postgres.url,
+                "REDIS_URL": redis.url,
+                "HTTP_PORT": "0",
+                "SAMPLE_KB": "true",
+                "LEASE_SECONDS": LEASE_SECONDS,
+                "TEST_LEASE_TTL": LEASE_SECONDS,
+                "TELEGRAM__TOKEN": telegram.token,
+                "TELEGRAM__API_BASE": telegram.base_url,
+                "TEST_GLOBAL_RATE": "100000",
+            }
             gateways = [Gateway(f"gw{n}", work, env) for n in range(processes)]
             await gateways[0].start()  # migrates; the others start beside each other
             await asyncio.gather(*(g.start() for g in gateways[1:]))
             web = [WebClient(gateways) for _ in range(web_visitors)]
             started = time.monotonic()
             try:
-                traffic = asyncio.create_task(_traffic(telegram, web, telegram_messages,
-                                                       web_messages, rate, report))
+                traffic = asyncio.create_task(
+                    _traffic(telegram, web, telegram_messages, web_messages, rate, report)
+                )
                 await _chaos(traffic, gateways, postgres, redis, telegram, kill_every, report)
                 await traffic
                 await _settle(telegram, web, postgres.url)
@@ -277,8 +346,14 @@ async def run_chaos(*, telegram_messages: int, web_visitors: int, web_messages: 
     return report
 
 
-async def _traffic(telegram: FakeTelegram, web: list[WebClient], telegram_messages: int,
-                   web_messages: int, rate: float, report: ChaosReport) -> None:
+async def _traffic(
+    telegram: FakeTelegram,
+    web: list[WebClient],
+    telegram_messages: int,
+    web_messages: int,
+    rate: float,
+    report: ChaosReport,
+) -> None:
     total = telegram_messages + web_messages
     web_every = total / web_messages if web_messages else total + 1
     started = time.monotonic()
@@ -301,9 +376,15 @@ async def _traffic(telegram: FakeTelegram, web: list[WebClient], telegram_messag
     await asyncio.gather(*(client.flush() for client in web))
 
 
-async def _chaos(traffic: asyncio.Task[None], gateways: list[Gateway], postgres: PrivatePostgres,
-                 redis: PrivateRedis, telegram: FakeTelegram, kill_every: float,
-                 report: ChaosReport) -> None:
+async def _chaos(
+    traffic: asyncio.Task[None],
+    gateways: list[Gateway],
+    postgres: PrivatePostgres,
+    redis: PrivateRedis,
+    telegram: FakeTelegram,
+    kill_every: float,
+    report: ChaosReport,
+) -> None:
     from redis.asyncio import Redis
 
     from channels.telegram import poller_name
@@ -364,8 +445,11 @@ async def _settle(telegram: FakeTelegram, web: list[WebClient], database_url: st
         while time.monotonic() < deadline:
             with contextlib.suppress(Exception):
                 async with sessions() as session:
-                    pending = await session.scalar(select(func.count(Message.id)).where(
-                        Message.direction == Direction.OUT, Message.delivery == Delivery.PENDING))
+                    pending = await session.scalar(
+                        select(func.count(Message.id)).where(
+                            Message.direction == Direction.OUT, Message.delivery == Delivery.PENDING
+                        )
+                    )
                 if telegram.pending == 0 and not pending and not any(w.unacked for w in web):
                     await asyncio.sleep(2)  # the last replies' marks
                     return
@@ -374,8 +458,13 @@ async def _settle(telegram: FakeTelegram, web: list[WebClient], database_url: st
         await engine.dispose()
 
 
-async def _count(report: ChaosReport, telegram: FakeTelegram, web: list[WebClient],
-                 database_url: str, redis_url: str) -> None:
+async def _count(
+    report: ChaosReport,
+    telegram: FakeTelegram,
+    web: list[WebClient],
+    database_url: str,
+    redis_url: str,
+) -> None:
     from redis.asyncio import Redis
     from sqlalchemy import func, select
 
@@ -388,24 +477,41 @@ async def _count(report: ChaosReport, telegram: FakeTelegram, web: list[WebClien
     client = Redis.from_url(redis_url, decode_responses=True)
     try:
         async with session_factory(engine)() as session:
-            inbound = (await session.execute(
-                select(Message.channel, Message.channel_message_id, func.count())
-                .where(Message.direction == Direction.IN)
-                .group_by(Message.channel, Message.channel_message_id))).all()
+            inbound = (
+                await session.execute(
+                    select(Message.channel, Message.channel_message_id, func.count())
+                    .where(Message.direction == Direction.IN)
+                    .group_by(Message.channel, Message.channel_message_id)
+                )
+            ).all()
             report.stored_in = len(inbound)
             report.duplicate_in = sum(n - 1 for *_, n in inbound)
-            out = (await session.execute(
-                select(Identity.channel, Identity.external_id, Message.delivery, func.count())
-                .join(Identity, Identity.id == Message.identity_id)
-                .where(Message.direction == Direction.OUT)
-                .group_by(Identity.channel, Identity.external_id, Message.delivery))).all()
-            queued = set(await session.scalars(select(Conversation.id).where(
-                Conversation.status == ConversationStatus.QUEUED)))
-            web_answered = set(await session.scalars(
-                select(Message.channel_message_id).where(
-                    Message.direction == Direction.IN, Message.channel == ChannelKind.WEB,
-                    Message.conversation_id.in_(select(Message.conversation_id).where(
-                        Message.direction == Direction.OUT)))))
+            out = (
+                await session.execute(
+                    select(Identity.channel, Identity.external_id, Message.delivery, func.count())
+                    .join(Identity, Identity.id == Message.identity_id)
+                    .where(Message.direction == Direction.OUT)
+                    .group_by(Identity.channel, Identity.external_id, Message.delivery)
+                )
+            ).all()
+            queued = set(
+                await session.scalars(
+                    select(Conversation.id).where(Conversation.status == ConversationStatus.QUEUED)
+                )
+            )
+            web_answered = set(
+                await session.scalars(
+                    select(Message.channel_message_id).where(
+                        Message.direction == Direction.IN,
+                        Message.channel == ChannelKind.WEB,
+                        Message.conversation_id.in_(
+                            select(Message.conversation_id).where(
+                                Message.direction == Direction.OUT
+                            )
+                        ),
+                    )
+                )
+            )
         expected: collections.Counter[str] = collections.Counter()
         for channel, external_id, delivery, n in out:
             if delivery is Delivery.PENDING:

@@ -19,19 +19,19 @@ from pathlib import Path
 
 import pytest
 from _pytest.reports import TestReport
-from redis.asyncio import Redis
-from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import AsyncEngine
-
-from switchboard.app import Gateway, open_gateway
-from core.db import SessionFactory, create_engine, session_factory, upgrade
-from core.models import Base
-from switchboard.redis_server import embedded_redis
-from switchboard.settings import Settings
 from fake_telegram import FakeTelegram
 from fake_vk import FakeVk
 from postgres import scratch_database
+from redis.asyncio import Redis
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine
 from stepping_clock import SteppingClock
+
+from core.db import SessionFactory, create_engine, session_factory, upgrade
+from core.models import Base
+from switchboard.app import Gateway, open_gateway
+from switchboard.redis_server import embedded_redis
+from switchboard.settings import Settings
 
 
 @pytest.fixture(scope="session")
@@ -92,20 +92,26 @@ def clock() -> SteppingClock:
 
 
 @pytest.fixture
-def settings(request: pytest.FixtureRequest, tmp_path: Path, database_url: str,
-             redis_url: str) -> Settings:
+def settings(
+    request: pytest.FixtureRequest, tmp_path: Path, database_url: str, redis_url: str
+) -> Settings:
     """Test settings; a test may override fields with
     `@pytest.mark.parametrize("settings", [{"field": value}], indirect=True)`."""
     overrides = getattr(request, "param", {})
-    return Settings(var_dir=tmp_path / "var", database_url=database_url, redis_url=redis_url,
-                    http_port=0,
-                    _env_file=None,  # type: ignore[call-arg]  # pydantic-settings' own argument
-                    **overrides)
+    return Settings(
+        var_dir=tmp_path / "var",
+        database_url=database_url,
+        redis_url=redis_url,
+        http_port=0,
+        _env_file=None,  # type: ignore[call-arg]  # pydantic-settings' own argument
+        **overrides,
+    )
 
 
 @pytest.fixture
-async def gateway(settings: Settings, sessions: SessionFactory, redis: Redis,
-                  clock: SteppingClock) -> AsyncIterator[Gateway]:
+async def gateway(
+    settings: Settings, sessions: SessionFactory, redis: Redis, clock: SteppingClock
+) -> AsyncIterator[Gateway]:
     """The real gateway (sample KB, embedded or server Redis, the test database), not serving."""
     async with open_gateway(settings, clock=clock) as opened:
         yield opened
@@ -144,14 +150,21 @@ SKIPS_ALLOWED_IN_CI: dict[str, str] = {}
 
 
 @pytest.hookimpl(wrapper=True)
-def pytest_runtest_makereport(item: pytest.Item,
-                              call: pytest.CallInfo[None]) -> Generator[None, TestReport, TestReport]:
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, TestReport, TestReport]:
     """Under CI, turn a skip that is not on the allow-list into a failure."""
     report = yield
-    if (report.skipped and not hasattr(report, "wasxfail") and os.environ.get("CI") == "true"
-            and item.nodeid not in SKIPS_ALLOWED_IN_CI):
+    if (
+        report.skipped
+        and not hasattr(report, "wasxfail")
+        and os.environ.get("CI") == "true"
+        and item.nodeid not in SKIPS_ALLOWED_IN_CI
+    ):
         reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
         report.outcome = "failed"
-        report.longrepr = (f"skipped under CI=true ({reason}); a skip fails CI unless the test "
-                           f"is on SKIPS_ALLOWED_IN_CI in tests/conftest.py")
+        report.longrepr = (
+            f"skipped under CI=true ({reason}); a skip fails CI unless the test "
+            f"is on SKIPS_ALLOWED_IN_CI in tests/conftest.py"
+        )
     return report

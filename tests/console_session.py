@@ -17,12 +17,28 @@ from core.models import OperatorRole
 from switchboard.app import Gateway
 
 
-async def sign_in(page: Page, base_url: str, gateway: Gateway, name: str = "Anna", *,
-                  role: OperatorRole = OperatorRole.ADMIN) -> None:
+async def sign_in(
+    page: Page,
+    base_url: str,
+    gateway: Gateway,
+    name: str = "Anna",
+    *,
+    role: OperatorRole = OperatorRole.ADMIN,
+) -> None:
     """Open the console as operator `name` and wait until it is live."""
     token = await signed_in(gateway, name, role=role)
     host = urlsplit(base_url).hostname or "127.0.0.1"
-    await page.context.add_cookies([{"name": SESSION_COOKIE, "value": token, "domain": host,
-                                     "path": COOKIE_PATH, "httpOnly": True, "sameSite": "Strict"}])
+    await page.context.add_cookies(
+        [
+            {
+                "name": SESSION_COOKIE,
+                "value": token,
+                "domain": host,
+                "path": COOKIE_PATH,
+                "httpOnly": True,
+                "sameSite": "Strict",
+            }
+        ]
+    )
     await page.goto(base_url + "/operator")
     await expect(page.locator("#conn.online")).to_have_count(1)

@@ -22,13 +22,39 @@ from aiohttp import ClientSession, ClientTimeout, web
 __all__ = ["Call", "FakeTelegram"]
 
 # Fields that Bot API clients send as plain strings (never JSON-encoded).
-_STRING_FIELDS = frozenset({
-    "text", "caption", "callback_query_id", "url", "secret_token", "file_id", "parse_mode",
-    "photo", "document", "inline_message_id", "emoji", "phone_number", "first_name", "last_name",
-    "ip_address", "business_connection_id", "message_effect_id", "name",
-})
-_DEFAULT_ALLOWED = frozenset({"message", "edited_message", "channel_post", "edited_channel_post",
-                              "callback_query", "inline_query", "my_chat_member"})
+_STRING_FIELDS = frozenset(
+    {
+        "text",
+        "caption",
+        "callback_query_id",
+        "url",
+        "secret_token",
+        "file_id",
+        "parse_mode",
+        "photo",
+        "document",
+        "inline_message_id",
+        "emoji",
+        "phone_number",
+        "first_name",
+        "last_name",
+        "ip_address",
+        "business_connection_id",
+        "message_effect_id",
+        "name",
+    }
+)
+_DEFAULT_ALLOWED = frozenset(
+    {
+        "message",
+        "edited_message",
+        "channel_post",
+        "edited_channel_post",
+        "callback_query",
+        "inline_query",
+        "my_chat_member",
+    }
+)
 
 
 @dataclass
@@ -57,19 +83,19 @@ class _Webhook:
 
 class FakeTelegram:
     def __init__(
-            self, token: str = "123456:TEST-fake-token", *,
-            username: str = "switchboard_test_bot") -> None:
+        self, token: str = "123456:TEST-fake-token", *, username: str = "switchboard_test_bot"
+    ) -> None:
         self.token = token
         self.bot_id = int(token.partition(":")[0])
         self.username = username
         self.calls: list[Call] = []
-        self.sent: list[dict[str, Any]] = []          # messages the bot sent, in order
+        self.sent: list[dict[str, Any]] = []  # messages the bot sent, in order
         self.callback_answers: list[dict[str, Any]] = []
-        self.conflicts = 0                             # getUpdates answered 409
-        self.webhook_statuses: list[int] = []          # what our webhook answered, in order
-        self.blocked: set[int] = set()                 # users who blocked the bot (403)
+        self.conflicts = 0  # getUpdates answered 409
+        self.webhook_statuses: list[int] = []  # what our webhook answered, in order
+        self.blocked: set[int] = set()  # users who blocked the bot (403)
         self.files: dict[str, tuple[str, bytes]] = {}
-        self._updates: list[dict[str, Any]] = []       # not yet confirmed
+        self._updates: list[dict[str, Any]] = []  # not yet confirmed
         self._update_ids = itertools.count(1)
         self._message_ids: dict[int, itertools.count[int]] = {}
         self._messages: dict[tuple[int, int], dict[str, Any]] = {}
@@ -106,15 +132,26 @@ class FakeTelegram:
 
     # --- what tests inject ------------------------------------------------------------
 
-    def fail(self, method: str, *, status: int, description: str | None = None,
-             retry_after: int | None = None, times: int = 1, raw_body: str | None = None) -> None:
+    def fail(
+        self,
+        method: str,
+        *,
+        status: int,
+        description: str | None = None,
+        retry_after: int | None = None,
+        times: int = 1,
+        raw_body: str | None = None,
+    ) -> None:
         """The next `times` calls of `method` answer `status` (429 with retry_after, 5xx...)."""
-        known = {429: f"Too Many Requests: retry after {retry_after}",
-                 403: "Forbidden: bot was blocked by the user"}
+        known = {
+            429: f"Too Many Requests: retry after {retry_after}",
+            403: "Forbidden: bot was blocked by the user",
+        }
         text = description or known.get(status, "Bad Gateway")
         for _ in range(times):
             self._faults.setdefault(method, deque()).append(
-                _Fault(status, text, retry_after=retry_after, raw_body=raw_body))
+                _Fault(status, text, retry_after=retry_after, raw_body=raw_body)
+            )
 
     def serve(self, method: str, *, times: int = 1) -> None:
         """The next `times` calls of `method` are served normally (to order faults after them)."""
@@ -126,46 +163,85 @@ class FakeTelegram:
         for _ in range(times):
             self._faults.setdefault(method, deque()).append(_Fault(200, "", stall=seconds))
 
-    def user(self, user_id: int, *, first_name: str = "Иван", last_name: str | None = None,
-             language_code: str = "ru") -> dict[str, Any]:
-        user: dict[str, Any] = {"id": user_id, "is_bot": False, "first_name": first_name,
-                                "language_code": language_code}
+    def user(
+        self,
+        user_id: int,
+        *,
+        first_name: str = "Иван",
+        last_name: str | None = None,
+        language_code: str = "ru",
+    ) -> dict[str, Any]:
+        user: dict[str, Any] = {
+            "id": user_id,
+            "is_bot": False,
+            "first_name": first_name,
+            "language_code": language_code,
+        }
         if last_name:
             user["last_name"] = last_name
         return user
 
     def client_message(
-            self, user_id: int, text: str | None = None, **fields: Any) -> dict[str, Any]:
+        self, user_id: int, text: str | None = None, **fields: Any
+    ) -> dict[str, Any]:
         """A message from a user in their private chat with the bot, queued as an update."""
         sender = fields.pop("sender", None) or self.user(user_id)
         message: dict[str, Any] = {
-            "message_id": self._next_message_id(user_id), "date": int(time.time()),
+            "message_id": self._next_message_id(user_id),
+            "date": int(time.time()),
             "chat": {"id": user_id, "type": "private", "first_name": sender["first_name"]},
-            "from": sender, **fields}
+            "from": sender,
+            **fields,
+        }
         return self.deliver_message(user_id, message, text)
 
-    def deliver_message(self, chat_id: int, message: dict[str, Any],
-                        text: str | None) -> dict[str, Any]:
+    def deliver_message(
+        self, chat_id: int, message: dict[str, Any], text: str | None
+    ) -> dict[str, Any]:
         """Add the text (with a bot_command entity, as Telegram marks commands), keep the
         message for edits and replies, and queue it as an update."""
         if text is not None:
             message["text"] = text
             if text.startswith("/"):
                 command = text.split()[0]
-                message["entities"] = [{"type": "bot_command", "offset": 0,
-                                        "length": len(command.encode("utf-16-le")) // 2}]
+                message["entities"] = [
+                    {
+                        "type": "bot_command",
+                        "offset": 0,
+                        "length": len(command.encode("utf-16-le")) // 2,
+                    }
+                ]
         self._messages[(chat_id, message["message_id"])] = message
         self.push("message", message)
         return message
 
-    def client_photo(self, user_id: int, *, caption: str | None = None,
-                     content: bytes = b"\xff\xd8\xff fake jpeg") -> dict[str, Any]:
-        small, large = (self._register_file("photos/small.jpg", content[:8]),
-                        self._register_file("photos/large.jpg", content))
-        sizes = [{"file_id": small, "file_unique_id": small[-8:], "width": 90, "height": 90,
-                  "file_size": len(content[:8])},
-                 {"file_id": large, "file_unique_id": large[-8:], "width": 1280, "height": 960,
-                  "file_size": len(content)}]
+    def client_photo(
+        self,
+        user_id: int,
+        *,
+        caption: str | None = None,
+        content: bytes = b"\xff\xd8\xff fake jpeg",
+    ) -> dict[str, Any]:
+        small, large = (
+            self._register_file("photos/small.jpg", content[:8]),
+            self._register_file("photos/large.jpg", content),
+        )
+        sizes = [
+            {
+                "file_id": small,
+                "file_unique_id": small[-8:],
+                "width": 90,
+                "height": 90,
+                "file_size": len(content[:8]),
+            },
+            {
+                "file_id": large,
+                "file_unique_id": large[-8:],
+                "width": 1280,
+                "height": 960,
+                "file_size": len(content),
+            },
+        ]
         extra: dict[str, Any] = {"photo": sizes}
         if caption:
             extra["caption"] = caption
@@ -173,9 +249,17 @@ class FakeTelegram:
 
     def client_document(self, user_id: int, name: str, content: bytes, mime: str) -> dict[str, Any]:
         file_id = self._register_file(f"documents/{name}", content)
-        return self.client_message(user_id, None, document={
-            "file_id": file_id, "file_unique_id": file_id[-8:], "file_name": name,
-            "mime_type": mime, "file_size": len(content)})
+        return self.client_message(
+            user_id,
+            None,
+            document={
+                "file_id": file_id,
+                "file_unique_id": file_id[-8:],
+                "file_name": name,
+                "mime_type": mime,
+                "file_size": len(content),
+            },
+        )
 
     def client_edit(self, user_id: int, message_id: int, text: str) -> dict[str, Any]:
         message = dict(self._messages[(user_id, message_id)], text=text, edit_date=int(time.time()))
@@ -193,10 +277,17 @@ class FakeTelegram:
     def client_press(self, user_id: int, data: str, *, message_id: int) -> dict[str, Any]:
         """The user pressed an inline button with callback `data` under a bot message."""
         message = self._messages.get((user_id, message_id)) or {
-            "message_id": message_id, "date": int(time.time()),
-            "chat": {"id": user_id, "type": "private"}}
-        query = {"id": f"{user_id}{next(self._update_ids)}", "from": self.user(user_id),
-                 "chat_instance": str(user_id), "message": message, "data": data}
+            "message_id": message_id,
+            "date": int(time.time()),
+            "chat": {"id": user_id, "type": "private"},
+        }
+        query = {
+            "id": f"{user_id}{next(self._update_ids)}",
+            "from": self.user(user_id),
+            "chat_instance": str(user_id),
+            "message": message,
+            "data": data,
+        }
         self.push("callback_query", query)
         return query
 
@@ -250,14 +341,23 @@ class FakeTelegram:
         return web.json_response({"ok": True, "result": result})
 
     async def _m_getme(self, params: dict[str, Any]) -> dict[str, Any]:
-        return {"id": self.bot_id, "is_bot": True, "first_name": "Switchboard",
-                "username": self.username, "can_join_groups": True,
-                "can_read_all_group_messages": False, "supports_inline_queries": False}
+        return {
+            "id": self.bot_id,
+            "is_bot": True,
+            "first_name": "Switchboard",
+            "username": self.username,
+            "can_join_groups": True,
+            "can_read_all_group_messages": False,
+            "supports_inline_queries": False,
+        }
 
     async def _m_getupdates(self, params: dict[str, Any]) -> list[dict[str, Any]]:
         if self._webhook is not None:
-            raise _ApiError(409, "Conflict: can't use getUpdates method while webhook is active; "
-                                 "use deleteWebhook to delete the webhook first")
+            raise _ApiError(
+                409,
+                "Conflict: can't use getUpdates method while webhook is active; "
+                "use deleteWebhook to delete the webhook first",
+            )
         self._poll_generation += 1
         generation = self._poll_generation
         if "allowed_updates" in params:
@@ -273,10 +373,14 @@ class FakeTelegram:
         while True:
             if generation != self._poll_generation:
                 self.conflicts += 1
-                raise _ApiError(409, "Conflict: terminated by other getUpdates request; "
-                                     "make sure that only one bot instance is running")
-            ready = list(itertools.islice(
-                (u for u in self._updates if _kind(u) in self._allowed), limit))
+                raise _ApiError(
+                    409,
+                    "Conflict: terminated by other getUpdates request; "
+                    "make sure that only one bot instance is running",
+                )
+            ready = list(
+                itertools.islice((u for u in self._updates if _kind(u) in self._allowed), limit)
+            )
             remaining = deadline - time.monotonic()
             if ready or remaining <= 0:
                 return ready
@@ -294,15 +398,20 @@ class FakeTelegram:
 
     async def _m_sendphoto(self, params: dict[str, Any]) -> dict[str, Any]:
         file_id = self._stored_upload(params.get("photo"), "photos/upload.jpg")
-        return self._bot_message(params, photo=[{"file_id": file_id, "file_unique_id": file_id[-8:],
-                                                 "width": 800, "height": 600}])
+        return self._bot_message(
+            params,
+            photo=[
+                {"file_id": file_id, "file_unique_id": file_id[-8:], "width": 800, "height": 600}
+            ],
+        )
 
     async def _m_senddocument(self, params: dict[str, Any]) -> dict[str, Any]:
         upload = params.get("document")
         name = upload["filename"] if isinstance(upload, dict) else "document"
         file_id = self._stored_upload(upload, f"documents/{name}")
-        return self._bot_message(params, document={
-            "file_id": file_id, "file_unique_id": file_id[-8:], "file_name": name})
+        return self._bot_message(
+            params, document={"file_id": file_id, "file_unique_id": file_id[-8:], "file_name": name}
+        )
 
     async def _m_editmessagetext(self, params: dict[str, Any]) -> dict[str, Any]:
         key = (int(params.get("chat_id") or 0), int(params.get("message_id") or 0))
@@ -325,8 +434,12 @@ class FakeTelegram:
         if file_id not in self.files:
             raise _ApiError(400, "Bad Request: invalid file_id")
         path, content = self.files[file_id]
-        return {"file_id": file_id, "file_unique_id": file_id[-8:], "file_size": len(content),
-                "file_path": path}
+        return {
+            "file_id": file_id,
+            "file_unique_id": file_id[-8:],
+            "file_size": len(content),
+            "file_path": path,
+        }
 
     async def _m_setwebhook(self, params: dict[str, Any]) -> bool:
         url = params.get("url") or ""
@@ -337,7 +450,7 @@ class FakeTelegram:
         allowed = frozenset(params.get("allowed_updates") or ()) or _DEFAULT_ALLOWED
         self._webhook = _Webhook(url, params.get("secret_token"), allowed)
         self._allowed = allowed
-        self._poll_generation += 1          # a waiting getUpdates ends with 409
+        self._poll_generation += 1  # a waiting getUpdates ends with 409
         if self._pusher is None or self._pusher.done():
             self._pusher = asyncio.create_task(self._push_webhook())
         return True
@@ -349,8 +462,11 @@ class FakeTelegram:
         return True
 
     async def _m_getwebhookinfo(self, params: dict[str, Any]) -> dict[str, Any]:
-        return {"url": self._webhook.url if self._webhook else "", "has_custom_certificate": False,
-                "pending_update_count": len(self._updates)}
+        return {
+            "url": self._webhook.url if self._webhook else "",
+            "has_custom_certificate": False,
+            "pending_update_count": len(self._updates),
+        }
 
     async def _file(self, request: web.Request) -> web.Response:
         if request.match_info["token"] != self.token:
@@ -401,11 +517,18 @@ class FakeTelegram:
         if markup is not None and not isinstance(markup, dict):
             raise _ApiError(400, "Bad Request: can't parse reply keyboard markup JSON object")
         message: dict[str, Any] = {
-            "message_id": self._next_message_id(chat_id), "date": int(time.time()),
+            "message_id": self._next_message_id(chat_id),
+            "date": int(time.time()),
             "chat": {"id": chat_id, "type": "private" if chat_id > 0 else "group"},
-            "from": {"id": self.bot_id, "is_bot": True, "first_name": "Switchboard",
-                     "username": self.username}, **content}
-        if markup is not None and "inline_keyboard" in markup:   # only inline ones come back
+            "from": {
+                "id": self.bot_id,
+                "is_bot": True,
+                "first_name": "Switchboard",
+                "username": self.username,
+            },
+            **content,
+        }
+        if markup is not None and "inline_keyboard" in markup:  # only inline ones come back
             message["reply_markup"] = markup
         if params.get("caption"):
             message["caption"] = params["caption"]
@@ -419,9 +542,9 @@ class FakeTelegram:
         return file_id
 
     def _stored_upload(self, upload: Any, path: str) -> str:
-        if isinstance(upload, dict):               # multipart file
+        if isinstance(upload, dict):  # multipart file
             return self._register_file(path, upload["content"])
-        if isinstance(upload, str) and upload:     # file_id or URL
+        if isinstance(upload, str) and upload:  # file_id or URL
             return upload if upload in self.files else self._register_file(path, upload.encode())
         raise _ApiError(400, "Bad Request: there is no photo in the request")
 
@@ -454,7 +577,7 @@ async def _params(request: web.Request) -> dict[str, Any]:
                 raw[name] = {"filename": value.filename, "content": value.file.read()}
             else:
                 raw[name] = value
-    for name, value in list(raw.items()):     # aiogram names uploads "attach://<part>"
+    for name, value in list(raw.items()):  # aiogram names uploads "attach://<part>"
         if isinstance(value, str) and value.startswith("attach://"):
             raw[name] = raw.pop(value.removeprefix("attach://"), value)
     return {name: _decode(name, value) for name, value in raw.items()}

@@ -16,17 +16,27 @@ __all__ = ["ForumTelegram"]
 class ForumTelegram(FakeTelegram):
     def __init__(self, token: str, **kwargs: Any) -> None:
         super().__init__(token, **kwargs)
-        self.topics: dict[int, tuple[int, str]] = {}       # thread id → (chat id, name)
+        self.topics: dict[int, tuple[int, str]] = {}  # thread id → (chat id, name)
         self.deleted_topics: set[tuple[int, int]] = set()
         self._thread_ids = itertools.count(100)
 
-    def group_message(self, chat_id: int, user_id: int, text: str | None = None, *,
-                      thread_id: int | None = None, **fields: Any) -> dict[str, Any]:
+    def group_message(
+        self,
+        chat_id: int,
+        user_id: int,
+        text: str | None = None,
+        *,
+        thread_id: int | None = None,
+        **fields: Any,
+    ) -> dict[str, Any]:
         """A person writes in a (forum) supergroup, in a topic when `thread_id` is given."""
         message: dict[str, Any] = {
-            "message_id": self._next_message_id(chat_id), "date": int(time.time()),
+            "message_id": self._next_message_id(chat_id),
+            "date": int(time.time()),
             "chat": {"id": chat_id, "type": "supergroup", "title": "Operators", "is_forum": True},
-            "from": self.user(user_id), **fields}
+            "from": self.user(user_id),
+            **fields,
+        }
         if thread_id is not None:
             message.update(message_thread_id=thread_id, is_topic_message=True)
         return self.deliver_message(chat_id, message, text)
@@ -35,8 +45,11 @@ class ForumTelegram(FakeTelegram):
         self.deleted_topics.add((chat_id, thread_id))
 
     def in_topic(self, chat_id: int, thread_id: int) -> list[str]:
-        return [m.get("text", "") for m in self.sent
-                if m["chat"]["id"] == chat_id and m.get("message_thread_id") == thread_id]
+        return [
+            m.get("text", "")
+            for m in self.sent
+            if m["chat"]["id"] == chat_id and m.get("message_thread_id") == thread_id
+        ]
 
     async def _m_createforumtopic(self, params: dict[str, Any]) -> dict[str, Any]:
         name = params.get("name") or ""

@@ -31,12 +31,16 @@ from aiohttp import web
 
 __all__ = ["FakeVk"]
 
-_MESSAGES = {5: "User authorization failed: invalid access_token (4).",
-             6: "Too many requests per second", 9: "Flood control", 10: "Internal server error",
-             100: "One of the parameters specified was missing or invalid",
-             121: "Invalid hash",
-             901: "Can't send messages for users without permission",
-             914: "Message is too long"}
+_MESSAGES = {
+    5: "User authorization failed: invalid access_token (4).",
+    6: "Too many requests per second",
+    9: "Flood control",
+    10: "Internal server error",
+    100: "One of the parameters specified was missing or invalid",
+    121: "Invalid hash",
+    901: "Can't send messages for users without permission",
+    914: "Message is too long",
+}
 
 
 _IMAGE_MAGIC = (b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n", b"GIF87a", b"GIF89a")
@@ -46,7 +50,7 @@ _IMAGE_MAGIC = (b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n", b"GIF87a", b"GIF89a")
 class Upload:
     """One multipart POST to an upload server, as received."""
 
-    server: str              # "photo" or "doc"
+    server: str  # "photo" or "doc"
     peer_id: int
     field: str
     filename: str | None
@@ -56,10 +60,10 @@ class Upload:
 
 @dataclass
 class _Fault:
-    code: int = 0            # VK error code
-    status: int = 200        # HTTP status (5xx: an HTML page instead of JSON)
+    code: int = 0  # VK error code
+    status: int = 200  # HTTP status (5xx: an HTML page instead of JSON)
     stall: float = 0.0
-    failed: int = 0          # long poll: {"failed": n}
+    failed: int = 0  # long poll: {"failed": n}
 
 
 class FakeVk:
@@ -73,8 +77,8 @@ class FakeVk:
         self.blocked: set[int] = set()
         self.lp_requests = 0
         self.uploads: list[Upload] = []
-        self.saved: dict[str, bytes] = {}     # attachment reference -> the bytes uploaded
-        self._pending: dict[str, tuple[str, bytes]] = {}   # upload token -> (filename, bytes)
+        self.saved: dict[str, bytes] = {}  # attachment reference -> the bytes uploaded
+        self._pending: dict[str, tuple[str, bytes]] = {}  # upload token -> (filename, bytes)
         self._item_ids = itertools.count(456239017)
         self._events: list[dict[str, Any]] = []
         self._key = secrets.token_hex(8)
@@ -123,22 +127,50 @@ class FakeVk:
         """The next long-poll request answers {"failed": n}; 2 and 3 also expire the key."""
         self._faults.setdefault("lp", deque()).append(_Fault(failed=failed))
 
-    def client_message(self, user_id: int, text: str = "", *, payload: dict[str, Any] | None = None,
-                       attachments: list[dict[str, Any]] | None = None, ref: str | None = None,
-                       lang_id: int = 0) -> dict[str, Any]:
+    def client_message(
+        self,
+        user_id: int,
+        text: str = "",
+        *,
+        payload: dict[str, Any] | None = None,
+        attachments: list[dict[str, Any]] | None = None,
+        ref: str | None = None,
+        lang_id: int = 0,
+    ) -> dict[str, Any]:
         message: dict[str, Any] = {
-            "date": int(time.time()), "from_id": user_id, "id": next(self._message_ids), "out": 0,
-            "peer_id": user_id, "text": text, "conversation_message_id": self._next_cmid(user_id),
-            "fwd_messages": [], "important": False, "is_hidden": False,
-            "attachments": attachments or [], "random_id": 0}
+            "date": int(time.time()),
+            "from_id": user_id,
+            "id": next(self._message_ids),
+            "out": 0,
+            "peer_id": user_id,
+            "text": text,
+            "conversation_message_id": self._next_cmid(user_id),
+            "fwd_messages": [],
+            "important": False,
+            "is_hidden": False,
+            "attachments": attachments or [],
+            "random_id": 0,
+        }
         if payload is not None:
             message["payload"] = json.dumps(payload)
         if ref is not None:
             message["ref"] = ref
-        client_info = {"button_actions": ["text", "vkpay", "open_app", "location", "open_link",
-                                          "callback", "intent_subscribe", "intent_unsubscribe"],
-                       "keyboard": True, "inline_keyboard": True, "carousel": True,
-                       "lang_id": lang_id}
+        client_info = {
+            "button_actions": [
+                "text",
+                "vkpay",
+                "open_app",
+                "location",
+                "open_link",
+                "callback",
+                "intent_subscribe",
+                "intent_unsubscribe",
+            ],
+            "keyboard": True,
+            "inline_keyboard": True,
+            "carousel": True,
+            "lang_id": lang_id,
+        }
         self.push("message_new", {"message": message, "client_info": client_info})
         return message
 
@@ -148,16 +180,31 @@ class FakeVk:
         return edited
 
     def client_press(
-            self, user_id: int, payload: dict[str, Any], *, conversation_message_id: int) -> str:
+        self, user_id: int, payload: dict[str, Any], *, conversation_message_id: int
+    ) -> str:
         event_id = secrets.token_hex(6)
-        self.push("message_event", {"user_id": user_id, "peer_id": user_id, "event_id": event_id,
-                                    "payload": payload,
-                                    "conversation_message_id": conversation_message_id})
+        self.push(
+            "message_event",
+            {
+                "user_id": user_id,
+                "peer_id": user_id,
+                "event_id": event_id,
+                "payload": payload,
+                "conversation_message_id": conversation_message_id,
+            },
+        )
         return event_id
 
     def push(self, kind: str, obj: dict[str, Any]) -> None:
-        self._events.append({"group_id": self.group_id, "type": kind,
-                             "event_id": secrets.token_hex(20), "v": "5.199", "object": obj})
+        self._events.append(
+            {
+                "group_id": self.group_id,
+                "type": kind,
+                "event_id": secrets.token_hex(20),
+                "v": "5.199",
+                "object": obj,
+            }
+        )
         self._arrived.set()
 
     def texts_to(self, peer_id: int) -> list[str]:
@@ -191,15 +238,23 @@ class FakeVk:
             return _error(exc.code, params)
 
     def _m_groups_getbyid(self, params: dict[str, Any]) -> dict[str, Any]:
-        group = {"id": self.group_id, "name": "Банк «Пример»", "is_closed": 0, "type": "group",
-                 "screen_name": f"club{self.group_id}"}
+        group = {
+            "id": self.group_id,
+            "name": "Банк «Пример»",
+            "is_closed": 0,
+            "type": "group",
+            "screen_name": f"club{self.group_id}",
+        }
         return {"groups": [group], "profiles": []}
 
     def _m_groups_getlongpollserver(self, params: dict[str, Any]) -> dict[str, Any]:
         if int(params.get("group_id", 0)) != self.group_id:
             raise _VkError(100)
-        return {"key": self._key, "server": f"{self.base_url}/lp/{self.group_id}",
-                "ts": str(len(self._events))}
+        return {
+            "key": self._key,
+            "server": f"{self.base_url}/lp/{self.group_id}",
+            "ts": str(len(self._events)),
+        }
 
     def _m_users_get(self, params: dict[str, Any]) -> list[dict[str, Any]]:
         users = []
@@ -207,8 +262,15 @@ class FakeVk:
             if raw.strip():
                 user_id = int(raw)
                 first, last = self.names.get(user_id, ("Пётр", f"Петров{user_id}"))
-                users.append({"id": user_id, "first_name": first, "last_name": last,
-                              "can_access_closed": True, "is_closed": False})
+                users.append(
+                    {
+                        "id": user_id,
+                        "first_name": first,
+                        "last_name": last,
+                        "can_access_closed": True,
+                        "is_closed": False,
+                    }
+                )
         return users
 
     def _m_messages_send(self, params: dict[str, Any]) -> int | list[dict[str, int]]:
@@ -217,8 +279,9 @@ class FakeVk:
             answers = []
             for raw in str(params["peer_ids"]).split(","):
                 message_id, cmid = self._send_one(int(raw), params)
-                answers.append({"peer_id": int(raw), "message_id": message_id,
-                                "conversation_message_id": cmid})
+                answers.append(
+                    {"peer_id": int(raw), "message_id": message_id, "conversation_message_id": cmid}
+                )
             return answers
         return self._send_one(int(params.get("peer_id", 0)), params)[0]
 
@@ -237,17 +300,29 @@ class FakeVk:
         if random_id:
             self._by_random_id[(peer_id, random_id)] = sent
         keyboard = json.loads(params["keyboard"]) if params.get("keyboard") else None
-        self.sent.append({"peer_id": peer_id, "message": text, "random_id": random_id,
-                          "keyboard": keyboard, "attachment": params.get("attachment"),
-                          "message_id": sent[0], "conversation_message_id": sent[1]})
+        self.sent.append(
+            {
+                "peer_id": peer_id,
+                "message": text,
+                "random_id": random_id,
+                "keyboard": keyboard,
+                "attachment": params.get("attachment"),
+                "message_id": sent[0],
+                "conversation_message_id": sent[1],
+            }
+        )
         return sent
 
     def _m_photos_getmessagesuploadserver(self, params: dict[str, Any]) -> dict[str, Any]:
         peer_id = int(params.get("peer_id") or 0)
         if not peer_id:
             raise _VkError(100)
-        return {"upload_url": f"{self.base_url}/upload/photo/{peer_id}", "album_id": -3,
-                "user_id": 0, "group_id": self.group_id}
+        return {
+            "upload_url": f"{self.base_url}/upload/photo/{peer_id}",
+            "album_id": -3,
+            "user_id": 0,
+            "group_id": self.group_id,
+        }
 
     def _m_docs_getmessagesuploadserver(self, params: dict[str, Any]) -> dict[str, Any]:
         peer_id = int(params.get("peer_id") or 0)
@@ -263,11 +338,18 @@ class FakeVk:
             raise _VkError(100) from None
         if params.get("hash") != _hash(content) or str(params.get("server")) != "836536":
             raise _VkError(121)
-        photo = {"album_id": -3, "date": int(time.time()), "id": next(self._item_ids),
-                 "owner_id": -self.group_id, "access_key": secrets.token_hex(9),
-                 "sizes": [{"type": "x", "width": 604, "height": 403,
-                            "url": f"{self.base_url}/files/{name}"}],
-                 "text": "", "has_tags": False}
+        photo = {
+            "album_id": -3,
+            "date": int(time.time()),
+            "id": next(self._item_ids),
+            "owner_id": -self.group_id,
+            "access_key": secrets.token_hex(9),
+            "sizes": [
+                {"type": "x", "width": 604, "height": 403, "url": f"{self.base_url}/files/{name}"}
+            ],
+            "text": "",
+            "has_tags": False,
+        }
         self.saved[f"photo{photo['owner_id']}_{photo['id']}_{photo['access_key']}"] = content
         return [photo]
 
@@ -277,9 +359,16 @@ class FakeVk:
             raise _VkError(100)
         name, content = self._pending.pop(token)
         title = str(params.get("title") or name)
-        doc = {"id": next(self._item_ids), "owner_id": -self.group_id, "title": title,
-               "size": len(content), "ext": title.rpartition(".")[2], "date": int(time.time()),
-               "type": 1, "url": f"{self.base_url}/files/{name}"}
+        doc = {
+            "id": next(self._item_ids),
+            "owner_id": -self.group_id,
+            "title": title,
+            "size": len(content),
+            "ext": title.rpartition(".")[2],
+            "date": int(time.time()),
+            "type": 1,
+            "url": f"{self.base_url}/files/{name}",
+        }
         self.saved[f"doc{doc['owner_id']}_{doc['id']}"] = content
         return {"type": "doc", "doc": doc}
 
@@ -294,15 +383,29 @@ class FakeVk:
         if not isinstance(part, web.FileField):
             return web.json_response({"error": "no_file", "error_descr": f"no {field} field"})
         content = part.file.read()
-        self.uploads.append(Upload(server, peer_id, field, part.filename, part.content_type,
-                                   content))
+        self.uploads.append(
+            Upload(server, peer_id, field, part.filename, part.content_type, content)
+        )
         token = secrets.token_hex(16)
         self._pending[token] = (part.filename or "file", content)
         if server == "doc":
             return web.json_response({"file": token})
-        photo = json.dumps([{"markers_restarted": True, "photo": token, "sizes": [],
-                             "latitude": 0, "longitude": 0, "kid": secrets.token_hex(16)}]) \
-            if content.startswith(_IMAGE_MAGIC) else "[]"
+        photo = (
+            json.dumps(
+                [
+                    {
+                        "markers_restarted": True,
+                        "photo": token,
+                        "sizes": [],
+                        "latitude": 0,
+                        "longitude": 0,
+                        "kid": secrets.token_hex(16),
+                    }
+                ]
+            )
+            if content.startswith(_IMAGE_MAGIC)
+            else "[]"
+        )
         return web.json_response({"server": 836536, "photo": photo, "hash": _hash(content)})
 
     def _m_messages_sendmessageeventanswer(self, params: dict[str, Any]) -> int:
@@ -359,11 +462,19 @@ def _hash(content: bytes) -> str:
 
 
 def _error_page(status: int) -> web.Response:
-    return web.Response(status=status, text=f"<html><h1>{status} Bad Gateway</h1></html>",
-                        content_type="text/html")
+    return web.Response(
+        status=status, text=f"<html><h1>{status} Bad Gateway</h1></html>", content_type="text/html"
+    )
 
 
 def _error(code: int, params: dict[str, Any], message: str | None = None) -> web.Response:
     request_params = [{"key": k, "value": str(v)} for k, v in params.items()]
-    return web.json_response({"error": {"error_code": code, "error_msg": message or _MESSAGES.get(
-        code, "Unknown error occurred"), "request_params": request_params}})
+    return web.json_response(
+        {
+            "error": {
+                "error_code": code,
+                "error_msg": message or _MESSAGES.get(code, "Unknown error occurred"),
+                "request_params": request_params,
+            }
+        }
+    )

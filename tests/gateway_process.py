@@ -9,13 +9,13 @@ import asyncio
 import logging
 import os
 
-from switchboard.app import open_gateway, running
-from core.contracts import ChannelKind
-from switchboard.settings import load_settings
 from channels.delivery import SendRateLimiter
 from channels.telegram import TelegramChannel, poller_name
-from core.send_ledger import RedisSendLedger
+from core.contracts import ChannelKind
 from core.leases import RedisPollerLease
+from core.send_ledger import RedisSendLedger
+from switchboard.app import open_gateway, running
+from switchboard.settings import load_settings
 
 
 async def main() -> None:
@@ -27,19 +27,29 @@ async def main() -> None:
             if wired is not None:
                 await wired.aclose()
             gateway.adapters[ChannelKind.TELEGRAM] = TelegramChannel(
-                token, api_base=settings.telegram.api_base, poll_timeout=1,
-                lease=RedisPollerLease(gateway.redis, poller_name(token),
-                                       ttl=float(os.environ.get("TEST_LEASE_TTL", "10"))),
-                limiter=SendRateLimiter(per_chat_rate=1, per_chat_burst=3,
-                                        global_rate=float(os.environ.get("TEST_GLOBAL_RATE", "30")),
-                                        global_burst=30),
-                ledger=RedisSendLedger(gateway.redis))
+                token,
+                api_base=settings.telegram.api_base,
+                poll_timeout=1,
+                lease=RedisPollerLease(
+                    gateway.redis,
+                    poller_name(token),
+                    ttl=float(os.environ.get("TEST_LEASE_TTL", "10")),
+                ),
+                limiter=SendRateLimiter(
+                    per_chat_rate=1,
+                    per_chat_burst=3,
+                    global_rate=float(os.environ.get("TEST_GLOBAL_RATE", "30")),
+                    global_burst=30,
+                ),
+                ledger=RedisSendLedger(gateway.redis),
+            )
         async with running(gateway, port=0) as url:
             print(f"ready {os.getpid()} {url}", flush=True)
             await asyncio.Event().wait()
 
 
 if __name__ == "__main__":
-    logging.basicConfig(level=logging.WARNING,
-                        format="%(asctime)s %(process)d %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.WARNING, format="%(asctime)s %(process)d %(levelname)s %(name)s: %(message)s"
+    )
     asyncio.run(main())

@@ -34,11 +34,10 @@ import aiosmtplib
 import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
-
 from waiting import eventually
 
-from core.contracts import InboundMessage, InboundSink
 from channels.email import EmailAdapter, MailServer
+from core.contracts import InboundMessage, InboundSink
 
 DOVECOT = "/usr/sbin/dovecot"
 DOVEADM = "/usr/bin/doveadm"
@@ -57,10 +56,28 @@ def free_port() -> int:
 
 def make_certificate(certificate: Path, key: Path) -> None:
     """A self-signed certificate for 127.0.0.1 (the tests trust it as their CA)."""
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
-                    "-subj", "/CN=localhost",
-                    "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost",
-                    "-keyout", str(key), "-out", str(certificate)], capture_output=True, check=True)
+    subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=localhost",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1,DNS:localhost",
+            "-keyout",
+            str(key),
+            "-out",
+            str(certificate),
+        ],
+        capture_output=True,
+        check=True,
+    )
     key.chmod(0o644)
 
 
@@ -78,8 +95,11 @@ class Dovecot:
         self.certificate = self.root / "cert.pem"
         if tls:
             make_certificate(self.certificate, self.root / "key.pem")
-        ssl_config = (f"ssl = yes\nssl_cert = <{self.certificate}\nssl_key = <{self.root}/key.pem"
-                      if tls else "ssl = no")
+        ssl_config = (
+            f"ssl = yes\nssl_cert = <{self.certificate}\nssl_key = <{self.root}/key.pem"
+            if tls
+            else "ssl = no"
+        )
         self.config = self.root / "dovecot.conf"
         self.users_file = self.root / "users"
         self.users_file.touch()
@@ -90,9 +110,14 @@ class Dovecot:
         self._uid = MAIL_UID if as_root else os.geteuid()
         self._spare: list[str] = []
         self._create_users(SPARE_MAILBOXES)  # before start: added later, they need a reload
-        identity = "" if as_root else (
-            f"default_internal_user = {os.getlogin()}\ndefault_login_user = {os.getlogin()}\n"
-            f"default_internal_group = {os.getlogin()}\n")
+        identity = (
+            ""
+            if as_root
+            else (
+                f"default_internal_user = {os.getlogin()}\ndefault_login_user = {os.getlogin()}\n"
+                f"default_internal_group = {os.getlogin()}\n"
+            )
+        )
         self.config.write_text(f"""\
 base_dir = {self.root}/run
 state_dir = {self.root}/state
@@ -135,8 +160,11 @@ protocol imap {{
 """)
 
     def start(self) -> None:
-        self._process = subprocess.Popen([DOVECOT, "-F", "-c", str(self.config)],
-                                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        self._process = subprocess.Popen(
+            [DOVECOT, "-F", "-c", str(self.config)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
             try:
@@ -164,8 +192,14 @@ protocol imap {{
         if not self._spare:
             self._create_users(1)
             deadline = time.monotonic() + 5  # the auth process re-reads the file once a second
-            while subprocess.run([DOVEADM, "-c", str(self.config), "user", self._spare[0]],
-                                 capture_output=True, check=False).returncode != 0:
+            while (
+                subprocess.run(
+                    [DOVEADM, "-c", str(self.config), "user", self._spare[0]],
+                    capture_output=True,
+                    check=False,
+                ).returncode
+                != 0
+            ):
                 assert time.monotonic() < deadline, "dovecot did not pick up the new user"
                 time.sleep(0.1)
         return self._spare.pop(0)
@@ -184,13 +218,18 @@ protocol imap {{
                 self._spare.append(login)
 
     def has_user(self, login: str) -> bool:
-        return any(line.split(":", 1)[0] == login
-                   for line in self.users_file.read_text().splitlines())
+        return any(
+            line.split(":", 1)[0] == login for line in self.users_file.read_text().splitlines()
+        )
 
     def deliver(self, login: str, raw: bytes, sender: str = "", folder: str = "INBOX") -> None:
         """Deliver one message the way an MTA would (dovecot-lda)."""
-        result = subprocess.run([LDA, "-c", str(self.config), "-e", "-d", login, "-f", sender,
-                                 "-m", folder], input=raw, capture_output=True, timeout=30)
+        result = subprocess.run(
+            [LDA, "-c", str(self.config), "-e", "-d", login, "-f", sender, "-m", folder],
+            input=raw,
+            capture_output=True,
+            timeout=30,
+        )
         if result.returncode != 0:
             raise RuntimeError(f"dovecot-lda failed: {result.stderr.decode(errors='replace')}")
 
@@ -201,12 +240,17 @@ protocol imap {{
 
     def kick(self, login: str) -> None:
         """Cut every IMAP connection of this user at once."""
-        subprocess.run([DOVEADM, "-c", str(self.config), "kick", login],
-                       capture_output=True, timeout=30, check=False)
+        subprocess.run(
+            [DOVEADM, "-c", str(self.config), "kick", login],
+            capture_output=True,
+            timeout=30,
+            check=False,
+        )
 
     def doveadm(self, *args: str) -> str:
-        result = subprocess.run([DOVEADM, "-c", str(self.config), *args],
-                                capture_output=True, timeout=30, check=True)
+        result = subprocess.run(
+            [DOVEADM, "-c", str(self.config), *args], capture_output=True, timeout=30, check=True
+        )
         return result.stdout.decode()
 
     def flags(self, login: str, folder: str = "INBOX") -> list[str]:
@@ -253,8 +297,14 @@ class SmtpRelay:
     port: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
-    async def handle_RCPT(self, server: SMTP, session: Session, envelope: Envelope,
-                          address: str, rcpt_options: list[str]) -> str:
+    async def handle_RCPT(
+        self,
+        server: SMTP,
+        session: Session,
+        envelope: Envelope,
+        address: str,
+        rcpt_options: list[str],
+    ) -> str:
         if address.lower() in self.reject:
             return self.reject[address.lower()]
         envelope.rcpt_tos.append(address)
@@ -274,10 +324,14 @@ class SmtpRelay:
                     responder(record)
         return "250 Message accepted"
 
-    def authenticate(self, server: SMTP, session: Session, envelope: Envelope,
-                     mechanism: str, auth_data: object) -> AuthResult:
-        ok = (isinstance(auth_data, LoginPassword) and auth_data.login.decode() == self.user
-              and auth_data.password.decode() == self.password)
+    def authenticate(
+        self, server: SMTP, session: Session, envelope: Envelope, mechanism: str, auth_data: object
+    ) -> AuthResult:
+        ok = (
+            isinstance(auth_data, LoginPassword)
+            and auth_data.login.decode() == self.user
+            and auth_data.password.decode() == self.password
+        )
         return AuthResult(success=ok)
 
     def sent_to(self, address: str) -> list[Recorded]:
@@ -333,7 +387,7 @@ async def handed_over_before_marker(smtp: SmtpRelay, login: str, sink: Collector
     await submit(smtp, client_letter(login, "marker", message_id=marker))
     await eventually(lambda: marker in sink.ids(), what="the marker letter")
     ids = sink.ids()
-    assert ids[-1] == marker, f"letters came after the marker: {ids[ids.index(marker) + 1:]}"
+    assert ids[-1] == marker, f"letters came after the marker: {ids[ids.index(marker) + 1 :]}"
     return ids[:-1]
 
 
@@ -349,26 +403,44 @@ async def running(adapter: EmailAdapter, sink: InboundSink) -> AsyncIterator[asy
         await asyncio.gather(task, return_exceptions=True)
 
 
-def support_adapter(dovecot: Dovecot, smtp: SmtpRelay, login: str, tmp: Path,
-                    **options: Any) -> EmailAdapter:
+def support_adapter(
+    dovecot: Dovecot, smtp: SmtpRelay, login: str, tmp: Path, **options: Any
+) -> EmailAdapter:
     """The gateway's email channel on a test mailbox, as bot/app.py would build it."""
     return EmailAdapter(
         address=login,
         imap=MailServer("127.0.0.1", dovecot.port, "plain", login, PASSWORD),
         smtp=MailServer(smtp.host, smtp.port, "plain", smtp.user, smtp.password),
-        attachment_dir=tmp / "attachments", attachment_max_bytes=100_000, poll_interval=1.0,
-        timeout=10.0, **options)
+        attachment_dir=tmp / "attachments",
+        attachment_max_bytes=100_000,
+        poll_interval=1.0,
+        timeout=10.0,
+        **options,
+    )
 
 
 async def submit(smtp: SmtpRelay, letter: EmailMessage, sender: str | None = None) -> None:
     """A client's mail program sending a letter through the SMTP server."""
-    await aiosmtplib.send(letter, sender=sender, hostname=smtp.host, port=smtp.port,
-                          start_tls=False, use_tls=False, timeout=10)
+    await aiosmtplib.send(
+        letter,
+        sender=sender,
+        hostname=smtp.host,
+        port=smtp.port,
+        start_tls=False,
+        use_tls=False,
+        timeout=10,
+    )
 
 
-def client_letter(to: str, text: str, *, sender: str = "ivan@client.test",
-                  subject: str = "Вопрос", message_id: str | None = None,
-                  **headers: str) -> EmailMessage:
+def client_letter(
+    to: str,
+    text: str,
+    *,
+    sender: str = "ivan@client.test",
+    subject: str = "Вопрос",
+    message_id: str | None = None,
+    **headers: str,
+) -> EmailMessage:
     letter = EmailMessage()
     letter["From"] = sender
     letter["To"] = to
@@ -407,9 +479,14 @@ def smtp_server(dovecot: Dovecot) -> Iterator[SmtpRelay]:
     with warnings.catch_warnings():
         # plaintext AUTH is what a loopback test server needs
         warnings.simplefilter("ignore", UserWarning)
-        controller = Controller(relay, hostname=relay.host, port=relay.port,
-                                authenticator=relay.authenticate, auth_required=False,
-                                auth_require_tls=False)
+        controller = Controller(
+            relay,
+            hostname=relay.host,
+            port=relay.port,
+            authenticator=relay.authenticate,
+            auth_required=False,
+            auth_require_tls=False,
+        )
         controller.start()
     yield relay
     controller.stop()

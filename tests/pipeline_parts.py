@@ -20,16 +20,22 @@ NOW = dt.datetime(2026, 11, 24, 10, 0, tzinfo=dt.UTC)
 _ids = itertools.count(1)
 
 
-def said(text: str = "", *, visitor: str = "visitor-1", channel: ChannelKind = ChannelKind.WEB,
-         platform_id: str | None = None, **fields: object) -> InboundMessage:
+def said(
+    text: str = "",
+    *,
+    visitor: str = "visitor-1",
+    channel: ChannelKind = ChannelKind.WEB,
+    platform_id: str | None = None,
+    **fields: object,
+) -> InboundMessage:
     fields.setdefault("chat_id", visitor)
     fields["platform_message_id"] = platform_id or f"p{next(_ids)}"
-    return InboundMessage(channel=channel, external_user_id=visitor, text=text,
-                          **fields)  # type: ignore[arg-type]
+    return InboundMessage(channel=channel, external_user_id=visitor, text=text, **fields)  # type: ignore[arg-type]
 
 
-async def placed(session: AsyncSession, inbound: InboundMessage, now: dt.datetime = NOW, *,
-                 store: bool = False) -> Turn:
+async def placed(
+    session: AsyncSession, inbound: InboundMessage, now: dt.datetime = NOW, *, store: bool = False
+) -> Turn:
     """The message through `sender` and `thread` (and `store` when asked)."""
     senders = await find_senders(session, [inbound], now, "ru")
     threads = await find_threads(session, senders.client_ids)

@@ -24,8 +24,9 @@ def free_port() -> int:
 
 
 def cli(port: int, *args: str) -> str:
-    return subprocess.run([REDIS_CLI, "-p", str(port), *args], capture_output=True, text=True,
-                          timeout=30, check=True).stdout
+    return subprocess.run(
+        [REDIS_CLI, "-p", str(port), *args], capture_output=True, text=True, timeout=30, check=True
+    ).stdout
 
 
 @pytest.fixture(scope="module")
@@ -38,17 +39,50 @@ def redis_cluster_url() -> Iterator[str]:
         for port in ports:
             folder = root / str(port)
             folder.mkdir()
-            servers.append(subprocess.Popen(
-                [REDIS_SERVER, "--port", str(port), "--bind", "127.0.0.1", "--cluster-enabled", "yes",
-                 "--cluster-port", str(free_port()),  # not port + 10000, which may be taken or > 65535
-                 "--cluster-config-file", "nodes.conf", "--cluster-node-timeout", "2000",
-                 "--dir", str(folder), "--save", "", "--appendonly", "no"],
-                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+            servers.append(
+                subprocess.Popen(
+                    [
+                        REDIS_SERVER,
+                        "--port",
+                        str(port),
+                        "--bind",
+                        "127.0.0.1",
+                        "--cluster-enabled",
+                        "yes",
+                        "--cluster-port",
+                        str(free_port()),  # not port + 10000, which may be taken or > 65535
+                        "--cluster-config-file",
+                        "nodes.conf",
+                        "--cluster-node-timeout",
+                        "2000",
+                        "--dir",
+                        str(folder),
+                        "--save",
+                        "",
+                        "--appendonly",
+                        "no",
+                    ],
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                )
+            )
         for port in ports:
             _wait(lambda port=port: cli(port, "ping").strip() == "PONG")
-        subprocess.run([REDIS_CLI, "--cluster", "create", *(f"127.0.0.1:{p}" for p in ports),
-                        "--cluster-replicas", "0", "--cluster-yes"],
-                       capture_output=True, text=True, timeout=60, check=True)
+        subprocess.run(
+            [
+                REDIS_CLI,
+                "--cluster",
+                "create",
+                *(f"127.0.0.1:{p}" for p in ports),
+                "--cluster-replicas",
+                "0",
+                "--cluster-yes",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=True,
+        )
         for port in ports:
             _wait(lambda port=port: "cluster_state:ok" in cli(port, "cluster", "info"))
         yield "redis+cluster://" + ",".join(f"127.0.0.1:{p}" for p in ports)

@@ -64,102 +64,237 @@ def _ev(kind: EventKind, at: dt.datetime, **data: Any) -> Step:
 
 async def seed_week(sessions: SessionFactory) -> Week:
     async with sessions() as session:
-        session.add_all([KbArticle(id="card-lost", title="Карта потеряна", answer="…"),
-                         KbArticle(id="card-limits", title="Лимиты по карте", answer="…")])
-        clients = {name: Client(display_name=name, tier=tier) for name, tier in
-                   (("Анна", ClientTier.STANDARD), ("Борис", ClientTier.VIP), ("Вера", ClientTier.STANDARD))}
+        session.add_all(
+            [
+                KbArticle(id="card-lost", title="Карта потеряна", answer="…"),
+                KbArticle(id="card-limits", title="Лимиты по карте", answer="…"),
+            ]
+        )
+        clients = {
+            name: Client(display_name=name, tier=tier)
+            for name, tier in (
+                ("Анна", ClientTier.STANDARD),
+                ("Борис", ClientTier.VIP),
+                ("Вера", ClientTier.STANDARD),
+            )
+        }
         session.add_all(clients.values())
         operators = {"Ольга": Operator(name="Ольга"), "Павел": Operator(name="Павел")}
         session.add_all(operators.values())
         await session.flush()
-        session.add_all([OperatorGroup(operator_id=operators["Ольга"].id, group="support"),
-                         OperatorGroup(operator_id=operators["Павел"].id, group="fraud")])
+        session.add_all(
+            [
+                OperatorGroup(operator_id=operators["Ольга"].id, group="support"),
+                OperatorGroup(operator_id=operators["Павел"].id, group="fraud"),
+            ]
+        )
         identities: dict[tuple[str, ChannelKind], Identity] = {}
         olga, pavel = operators["Ольга"].id, operators["Павел"].id
 
-        async def conversation(client: str, channel: ChannelKind, created: dt.datetime,
-                               status: ConversationStatus, category: str | None, group: str | None,
-                               steps: list[Step], operator_of: dict[EventKind, int] | None = None
-                               ) -> int:
+        async def conversation(
+            client: str,
+            channel: ChannelKind,
+            created: dt.datetime,
+            status: ConversationStatus,
+            category: str | None,
+            group: str | None,
+            steps: list[Step],
+            operator_of: dict[EventKind, int] | None = None,
+        ) -> int:
             key = (client, channel)
             if key not in identities:
-                identities[key] = Identity(client_id=clients[client].id, channel=channel,
-                                           external_id=f"{client}-{channel.value}")
+                identities[key] = Identity(
+                    client_id=clients[client].id,
+                    channel=channel,
+                    external_id=f"{client}-{channel.value}",
+                )
                 session.add(identities[key])
                 await session.flush()
             identity = identities[key]
-            row = Conversation(client_id=clients[client].id, identity_id=identity.id,
-                               last_identity_id=identity.id, last_channel=channel, status=status,
-                               category=category, group=group, created_at=created,
-                               queued_at=next((at for k, at, _ in steps if k is EventKind.QUEUED), None))
+            row = Conversation(
+                client_id=clients[client].id,
+                identity_id=identity.id,
+                last_identity_id=identity.id,
+                last_channel=channel,
+                status=status,
+                category=category,
+                group=group,
+                created_at=created,
+                queued_at=next((at for k, at, _ in steps if k is EventKind.QUEUED), None),
+            )
             session.add(row)
             await session.flush()
-            session.add(ConversationEvent(conversation_id=row.id, kind=EventKind.CREATED, at=created,
-                                          channel=channel))
+            session.add(
+                ConversationEvent(
+                    conversation_id=row.id, kind=EventKind.CREATED, at=created, channel=channel
+                )
+            )
             for kind, at, data in steps:
                 operator_id = data.pop("operator", None)
-                session.add(ConversationEvent(conversation_id=row.id, kind=kind, at=at, channel=channel,
-                                              category=category, group=group, operator_id=operator_id,
-                                              data=data))
+                session.add(
+                    ConversationEvent(
+                        conversation_id=row.id,
+                        kind=kind,
+                        at=at,
+                        channel=channel,
+                        category=category,
+                        group=group,
+                        operator_id=operator_id,
+                        data=data,
+                    )
+                )
             return row.id
 
         ids = {
-            "C1": await conversation("Анна", ChannelKind.TELEGRAM, msk(2, 1), ConversationStatus.CLOSED,
-                                     "lost_card", None, [
-                _ev(EventKind.BOT_ANSWERED, msk(2, 1), article_id="card-lost"),
-                _ev(EventKind.CLOSED, msk(2, 1, 30), by="timeout")]),
-            "C2": await conversation("Борис", ChannelKind.VK, msk(2, 17, 30), ConversationStatus.CLOSED,
-                                     "account", "support", [
-                _ev(EventKind.HANDED_OFF, msk(2, 17, 31), reason="asked"),
-                _ev(EventKind.QUEUED, msk(2, 17, 31), deadline=msk(3, 16, 31).isoformat(), priority=2),
-                _ev(EventKind.TAKEN, msk(3, 9, 10), operator=olga),
-                _ev(EventKind.FIRST_RESPONSE, msk(3, 9, 20), operator=olga),
-                _ev(EventKind.CLOSED, msk(3, 10), operator=olga, by="operator"),
-                _ev(EventKind.RATED, msk(3, 10, 5), rating=5)]),
-            "C3": await conversation("Вера", ChannelKind.EMAIL, msk(3, 11), ConversationStatus.CLOSED,
-                                     "payments", "support", [
-                _ev(EventKind.HANDED_OFF, msk(3, 11), reason="kb_miss"),
-                _ev(EventKind.QUEUED, msk(3, 11), deadline=msk(3, 15).isoformat(), priority=2),
-                _ev(EventKind.TAKEN, msk(3, 11, 5), operator=olga),
-                _ev(EventKind.FIRST_RESPONSE, msk(3, 11, 15), operator=olga),
-                _ev(EventKind.CLOSED, msk(3, 11, 45), operator=olga, by="operator"),
-                _ev(EventKind.RATED, msk(3, 11, 50), rating=3)]),
-            "C9": await conversation("Борис", ChannelKind.TELEGRAM, msk(4, 12), ConversationStatus.CLOSED,
-                                     "cards", None, [
-                _ev(EventKind.BOT_ANSWERED, msk(4, 12), article_id="card-limits"),
-                _ev(EventKind.BOT_ANSWERED, msk(4, 12, 5), article_id="card-limits"),
-                _ev(EventKind.CLOSED, msk(4, 12, 30), by="timeout")]),
-            "C4": await conversation("Вера", ChannelKind.TELEGRAM, msk(5, 10), ConversationStatus.CLOSED,
-                                     "payments", "support", [
-                _ev(EventKind.HANDED_OFF, msk(5, 10), reason="asked"),
-                _ev(EventKind.QUEUED, msk(5, 10), deadline=msk(5, 14).isoformat(), priority=2),
-                _ev(EventKind.TAKEN, msk(5, 10, 30), operator=pavel),
-                _ev(EventKind.LEASE_EXPIRED, msk(5, 11), operator=pavel),
-                _ev(EventKind.TAKEN, msk(5, 13), operator=olga),
-                _ev(EventKind.FIRST_RESPONSE, msk(5, 14, 30), operator=olga),
-                _ev(EventKind.SLA_BREACHED, msk(5, 14)),
-                _ev(EventKind.CLOSED, msk(5, 15), operator=olga, by="operator")]),
-            "C6": await conversation("Борис", ChannelKind.TELEGRAM, msk(6, 17, 50), ConversationStatus.QUEUED,
-                                     "cards", "support", [
-                _ev(EventKind.HANDED_OFF, msk(6, 17, 50), reason="kb_miss"),
-                _ev(EventKind.QUEUED, msk(6, 17, 50), deadline=msk(9, 12, 50).isoformat(), priority=1)]),
-            "C5": await conversation("Анна", ChannelKind.WEB, msk(7, 12), ConversationStatus.CLOSED,
-                                     "fraud", "fraud", [
-                _ev(EventKind.HANDED_OFF, msk(7, 12), reason="kb_miss"),
-                _ev(EventKind.QUEUED, msk(7, 12), deadline=msk(7, 12, 30).isoformat(), priority=1),
-                _ev(EventKind.TAKEN, msk(7, 12, 10), operator=pavel),
-                _ev(EventKind.FIRST_RESPONSE, msk(7, 12, 20), operator=pavel),
-                _ev(EventKind.CLOSED, msk(7, 12, 40), operator=pavel, by="operator"),
-                _ev(EventKind.RATED, msk(7, 12, 45), rating=4)]),
-            "C7": await conversation("Вера", ChannelKind.VK, msk(8, 20), ConversationStatus.QUEUED,
-                                     "fraud", "fraud", [
-                _ev(EventKind.HANDED_OFF, msk(8, 20), reason="asked"),
-                _ev(EventKind.QUEUED, msk(8, 20), deadline=msk(8, 20, 30).isoformat(), priority=1),
-                _ev(EventKind.SLA_BREACHED, msk(8, 20, 30))]),
-            "C8": await conversation("Анна", ChannelKind.TELEGRAM, msk(9, 1, 30), ConversationStatus.BOT,
-                                     "cards", None, [
-                _ev(EventKind.BOT_ANSWERED, msk(9, 1, 30), article_id="card-lost")]),
+            "C1": await conversation(
+                "Анна",
+                ChannelKind.TELEGRAM,
+                msk(2, 1),
+                ConversationStatus.CLOSED,
+                "lost_card",
+                None,
+                [
+                    _ev(EventKind.BOT_ANSWERED, msk(2, 1), article_id="card-lost"),
+                    _ev(EventKind.CLOSED, msk(2, 1, 30), by="timeout"),
+                ],
+            ),
+            "C2": await conversation(
+                "Борис",
+                ChannelKind.VK,
+                msk(2, 17, 30),
+                ConversationStatus.CLOSED,
+                "account",
+                "support",
+                [
+                    _ev(EventKind.HANDED_OFF, msk(2, 17, 31), reason="asked"),
+                    _ev(
+                        EventKind.QUEUED,
+                        msk(2, 17, 31),
+                        deadline=msk(3, 16, 31).isoformat(),
+                        priority=2,
+                    ),
+                    _ev(EventKind.TAKEN, msk(3, 9, 10), operator=olga),
+                    _ev(EventKind.FIRST_RESPONSE, msk(3, 9, 20), operator=olga),
+                    _ev(EventKind.CLOSED, msk(3, 10), operator=olga, by="operator"),
+                    _ev(EventKind.RATED, msk(3, 10, 5), rating=5),
+                ],
+            ),
+            "C3": await conversation(
+                "Вера",
+                ChannelKind.EMAIL,
+                msk(3, 11),
+                ConversationStatus.CLOSED,
+                "payments",
+                "support",
+                [
+                    _ev(EventKind.HANDED_OFF, msk(3, 11), reason="kb_miss"),
+                    _ev(EventKind.QUEUED, msk(3, 11), deadline=msk(3, 15).isoformat(), priority=2),
+                    _ev(EventKind.TAKEN, msk(3, 11, 5), operator=olga),
+                    _ev(EventKind.FIRST_RESPONSE, msk(3, 11, 15), operator=olga),
+                    _ev(EventKind.CLOSED, msk(3, 11, 45), operator=olga, by="operator"),
+                    _ev(EventKind.RATED, msk(3, 11, 50), rating=3),
+                ],
+            ),
+            "C9": await conversation(
+                "Борис",
+                ChannelKind.TELEGRAM,
+                msk(4, 12),
+                ConversationStatus.CLOSED,
+                "cards",
+                None,
+                [
+                    _ev(EventKind.BOT_ANSWERED, msk(4, 12), article_id="card-limits"),
+                    _ev(EventKind.BOT_ANSWERED, msk(4, 12, 5), article_id="card-limits"),
+                    _ev(EventKind.CLOSED, msk(4, 12, 30), by="timeout"),
+                ],
+            ),
+            "C4": await conversation(
+                "Вера",
+                ChannelKind.TELEGRAM,
+                msk(5, 10),
+                ConversationStatus.CLOSED,
+                "payments",
+                "support",
+                [
+                    _ev(EventKind.HANDED_OFF, msk(5, 10), reason="asked"),
+                    _ev(EventKind.QUEUED, msk(5, 10), deadline=msk(5, 14).isoformat(), priority=2),
+                    _ev(EventKind.TAKEN, msk(5, 10, 30), operator=pavel),
+                    _ev(EventKind.LEASE_EXPIRED, msk(5, 11), operator=pavel),
+                    _ev(EventKind.TAKEN, msk(5, 13), operator=olga),
+                    _ev(EventKind.FIRST_RESPONSE, msk(5, 14, 30), operator=olga),
+                    _ev(EventKind.SLA_BREACHED, msk(5, 14)),
+                    _ev(EventKind.CLOSED, msk(5, 15), operator=olga, by="operator"),
+                ],
+            ),
+            "C6": await conversation(
+                "Борис",
+                ChannelKind.TELEGRAM,
+                msk(6, 17, 50),
+                ConversationStatus.QUEUED,
+                "cards",
+                "support",
+                [
+                    _ev(EventKind.HANDED_OFF, msk(6, 17, 50), reason="kb_miss"),
+                    _ev(
+                        EventKind.QUEUED,
+                        msk(6, 17, 50),
+                        deadline=msk(9, 12, 50).isoformat(),
+                        priority=1,
+                    ),
+                ],
+            ),
+            "C5": await conversation(
+                "Анна",
+                ChannelKind.WEB,
+                msk(7, 12),
+                ConversationStatus.CLOSED,
+                "fraud",
+                "fraud",
+                [
+                    _ev(EventKind.HANDED_OFF, msk(7, 12), reason="kb_miss"),
+                    _ev(
+                        EventKind.QUEUED,
+                        msk(7, 12),
+                        deadline=msk(7, 12, 30).isoformat(),
+                        priority=1,
+                    ),
+                    _ev(EventKind.TAKEN, msk(7, 12, 10), operator=pavel),
+                    _ev(EventKind.FIRST_RESPONSE, msk(7, 12, 20), operator=pavel),
+                    _ev(EventKind.CLOSED, msk(7, 12, 40), operator=pavel, by="operator"),
+                    _ev(EventKind.RATED, msk(7, 12, 45), rating=4),
+                ],
+            ),
+            "C7": await conversation(
+                "Вера",
+                ChannelKind.VK,
+                msk(8, 20),
+                ConversationStatus.QUEUED,
+                "fraud",
+                "fraud",
+                [
+                    _ev(EventKind.HANDED_OFF, msk(8, 20), reason="asked"),
+                    _ev(
+                        EventKind.QUEUED,
+                        msk(8, 20),
+                        deadline=msk(8, 20, 30).isoformat(),
+                        priority=1,
+                    ),
+                    _ev(EventKind.SLA_BREACHED, msk(8, 20, 30)),
+                ],
+            ),
+            "C8": await conversation(
+                "Анна",
+                ChannelKind.TELEGRAM,
+                msk(9, 1, 30),
+                ConversationStatus.BOT,
+                "cards",
+                None,
+                [_ev(EventKind.BOT_ANSWERED, msk(9, 1, 30), article_id="card-lost")],
+            ),
         }
         await session.commit()
-        return Week({name: c.id for name, c in clients.items()},
-                    {name: o.id for name, o in operators.items()}, ids)
+        return Week(
+            {name: c.id for name, c in clients.items()},
+            {name: o.id for name, o in operators.items()},
+            ids,
+        )

@@ -8,9 +8,9 @@ import datetime as dt
 import json
 
 import aiohttp
+from admin_bot_world import World, admin_bot_settings, admin_telegram, eventually, settings, world
 from sqlalchemy import select
 
-from admin_bot_world import World, admin_bot_settings, admin_telegram, eventually, settings, world
 from core.contracts import ChannelKind
 from core.models import ConversationStatus, KbArticle, Message, Operator, OperatorRole
 from routing.watcher import SlaWatcher
@@ -34,18 +34,29 @@ async def test_a_stranger_is_refused_politely_and_sees_nothing(world: World) -> 
     conversation_id = await handed_off_in_telegram(world, "Позовите оператора, карта Ивана Петрова")
     await eventually(lambda: bool(world.cards(ANNA)))
     admin = world.admin
-    for text in ("/start", "/queue", "/next", f"/take {conversation_id}", "/start WRONGCODE", "привет"):
-        admin.client_message(STRANGER, text, sender=admin.user(STRANGER, first_name="Eve",
-                                                               language_code="en"))
+    for text in (
+        "/start",
+        "/queue",
+        "/next",
+        f"/take {conversation_id}",
+        "/start WRONGCODE",
+        "привет",
+    ):
+        admin.client_message(
+            STRANGER, text, sender=admin.user(STRANGER, first_name="Eve", language_code="en")
+        )
     admin.client_press(STRANGER, f"take:{conversation_id}", message_id=1)
     await eventually(lambda: len(admin.texts_to(STRANGER)) >= 6 and bool(admin.callback_answers))
     seen = admin.texts_to(STRANGER)
     assert all("operators only" in t or "invite code is wrong" in t for t in seen), seen
     assert not any("Петров" in t or f"#{conversation_id}" in t or "Анна" in t for t in seen)
     assert admin.callback_answers[0]["show_alert"] is True
-    assert "только для операторов" in admin.callback_answers[0]["text"]   # the press came in Russian
+    assert "только для операторов" in admin.callback_answers[0]["text"]  # the press came in Russian
     conversation = await world.reload(conversation_id)
-    assert conversation.status is ConversationStatus.QUEUED and conversation.assigned_operator_id is None
+    assert (
+        conversation.status is ConversationStatus.QUEUED
+        and conversation.assigned_operator_id is None
+    )
 
 
 async def test_an_invite_code_links_the_telegram_account_once(world: World) -> None:
@@ -58,7 +69,7 @@ async def test_an_invite_code_links_the_telegram_account_once(world: World) -> N
     async with gateway.sessions() as session:
         linked = await session.get(Operator, operator.id)
     assert linked is not None and linked.telegram_user_id == ANNA
-    world.admin.client_message(BORIS, f"/start {code}")          # the code is used up
+    world.admin.client_message(BORIS, f"/start {code}")  # the code is used up
     await eventually(lambda: bool(world.admin_texts(BORIS)))
     assert "неверный или уже использован" in world.admin_texts(BORIS)[0]
     # the linked operator now gets cards for new requests, and the queue
@@ -85,13 +96,17 @@ async def test_two_operators_press_take_on_one_card_one_wins(world: World) -> No
     winner, loser = (ANNA, BORIS) if conversation.assigned_operator_id == anna.id else (BORIS, ANNA)
     winner_name = "Анна" if winner == ANNA else "Борис"
     assert conversation.assigned_operator_id in (anna.id, boris.id)
-    await eventually(lambda: any(t.startswith("💬 Активный разговор") for t in world.admin_texts(winner)))
+    await eventually(
+        lambda: any(t.startswith("💬 Активный разговор") for t in world.admin_texts(winner))
+    )
     assert not any(t.startswith("💬 Активный разговор") for t in world.admin_texts(loser))
     refusal = next(a for a in world.admin.callback_answers if a.get("show_alert"))
     assert f"уже взял(а) {winner_name}" in refusal["text"]
     await eventually(lambda: any("уже взял(а)" in t for t in world.admin_texts(loser)))
     # both copies of the card now say who took it, without buttons
-    await eventually(lambda: all(f"Взял(а) {winner_name}" in c["text"] for c in (anna_card, boris_card)))
+    await eventually(
+        lambda: all(f"Взял(а) {winner_name}" in c["text"] for c in (anna_card, boris_card))
+    )
     assert "reply_markup" not in anna_card or not anna_card["reply_markup"].get("inline_keyboard")
     assert boris.id != anna.id
 
@@ -101,12 +116,18 @@ async def test_reply_reaches_a_vk_client_and_close_asks_for_a_rating(world: Worl
     world.vk.client_message(VK_USER, "Хочу поговорить с оператором")
     await eventually(lambda: bool(world.cards(ANNA)))
     world.admin.client_message(ANNA, "/next")
-    await eventually(lambda: any(t.startswith("💬 Активный разговор") for t in world.admin_texts(ANNA)))
+    await eventually(
+        lambda: any(t.startswith("💬 Активный разговор") for t in world.admin_texts(ANNA))
+    )
     world.admin.client_message(ANNA, "Здравствуйте! Я Анна, смотрю ваш вопрос.")
-    await eventually(lambda: "Здравствуйте! Я Анна, смотрю ваш вопрос." in world.vk.texts_to(VK_USER))
+    await eventually(
+        lambda: "Здравствуйте! Я Анна, смотрю ваш вопрос." in world.vk.texts_to(VK_USER)
+    )
     # the client's next message reaches the operator's chat
     world.vk.client_message(VK_USER, "Спасибо, жду ответа про перевод")
-    await eventually(lambda: any("Спасибо, жду ответа про перевод" in t for t in world.admin_texts(ANNA)))
+    await eventually(
+        lambda: any("Спасибо, жду ответа про перевод" in t for t in world.admin_texts(ANNA))
+    )
     relayed = next(t for t in world.admin_texts(ANNA) if "Спасибо, жду" in t)
     assert "(vk)" in relayed
     # who the client is, and everything said in every channel
@@ -120,21 +141,32 @@ async def test_reply_reaches_a_vk_client_and_close_asks_for_a_rating(world: Worl
     # close: the rating request goes to VK with buttons; the client's press is stored
     conversation = await world.conversation(ChannelKind.VK)
     world.admin.client_message(ANNA, "/close")
-    await eventually(lambda: any(m["keyboard"] for m in world.vk.sent if m["peer_id"] == VK_USER
-                                 and "Оцените" in m["message"]))
+    await eventually(
+        lambda: any(
+            m["keyboard"]
+            for m in world.vk.sent
+            if m["peer_id"] == VK_USER and "Оцените" in m["message"]
+        )
+    )
     ask = next(m for m in world.vk.sent if m["peer_id"] == VK_USER and "Оцените" in m["message"])
     buttons = [b for row in ask["keyboard"]["buttons"] for b in row]
     assert len(buttons) == 5
-    world.vk.client_press(VK_USER, json.loads(buttons[3]["action"]["payload"]),
-                          conversation_message_id=ask["conversation_message_id"])
+    world.vk.client_press(
+        VK_USER,
+        json.loads(buttons[3]["action"]["payload"]),
+        conversation_message_id=ask["conversation_message_id"],
+    )
 
     async def rated() -> bool:
         return (await world.reload(conversation.id)).rating == 4
 
     await eventually(rated)
     assert (await world.reload(conversation.id)).status is ConversationStatus.CLOSED
-    await eventually(lambda: any(t.startswith(f"Разговор #{conversation.id} закрыт")
-                                 for t in world.admin_texts(ANNA)))
+    await eventually(
+        lambda: any(
+            t.startswith(f"Разговор #{conversation.id} закрыт") for t in world.admin_texts(ANNA)
+        )
+    )
 
 
 async def test_transfer_to_a_colleague_then_to_a_group(world: World) -> None:
@@ -147,12 +179,19 @@ async def test_transfer_to_a_colleague_then_to_a_group(world: World) -> None:
     world.admin.client_message(ANNA, "/transfer Борис клиент спрашивает про кредит")
     await eventually(lambda: any(t.startswith("📨") for t in world.admin_texts(BORIS)))
     told = next(t for t in world.admin_texts(BORIS) if t.startswith("📨"))
-    assert "Анна" in told and "клиент спрашивает про кредит" in told and f"#{conversation_id}" in told
+    assert (
+        "Анна" in told and "клиент спрашивает про кредит" in told and f"#{conversation_id}" in told
+    )
     conversation = await world.reload(conversation_id)
     assert conversation.assigned_operator_id == boris.id
     async with world.gateway.sessions() as session:
-        notes = list(await session.scalars(select(Message.text).where(
-            Message.conversation_id == conversation_id, Message.private.is_(True))))
+        notes = list(
+            await session.scalars(
+                select(Message.text).where(
+                    Message.conversation_id == conversation_id, Message.private.is_(True)
+                )
+            )
+        )
     assert notes == ["клиент спрашивает про кредит"]
     # Boris's plain message goes to the client: the transferred conversation is his active one
     world.admin.client_message(BORIS, "Здравствуйте, это Борис")
@@ -162,8 +201,10 @@ async def test_transfer_to_a_colleague_then_to_a_group(world: World) -> None:
     await eventually(lambda: any("передан в группу fraud" in t for t in world.admin_texts(BORIS)))
     conversation = await world.reload(conversation_id)
     assert conversation.status is ConversationStatus.QUEUED and conversation.group == "fraud"
-    assert [e.conversation_id for e in await world.gateway.queue.waiting("fraud")] == [conversation_id]
-    await eventually(lambda: len(world.cards(BORIS)) == cards_before + 1)   # he serves fraud
+    assert [e.conversation_id for e in await world.gateway.queue.waiting("fraud")] == [
+        conversation_id
+    ]
+    await eventually(lambda: len(world.cards(BORIS)) == cards_before + 1)  # he serves fraud
     assert anna.id != boris.id and not any("fraud" in c["text"] for c in world.cards(ANNA))
 
 
@@ -174,16 +215,24 @@ async def test_photo_reply_kb_article_button_and_saving_a_reply(world: World) ->
     world.admin.client_message(ANNA, "/next")
     await eventually(lambda: any(t.startswith("💬 Активный") for t in world.admin_texts(ANNA)))
     # a photo from the operator reaches the client's bot as an upload of the same bytes
-    world.admin.client_photo(ANNA, caption="Вот где это в приложении", content=b"\xff\xd8" + b"x" * 500)
+    world.admin.client_photo(
+        ANNA, caption="Вот где это в приложении", content=b"\xff\xd8" + b"x" * 500
+    )
     await eventually(lambda: bool(world.telegram.calls_of("sendPhoto")))
     assert any(content == b"\xff\xd8" + b"x" * 500 for _, content in world.telegram.files.values())
-    assert any(m.get("caption") == "Вот где это в приложении" or m.get("text") == "Вот где это в приложении"
-               for m in world.telegram.sent)
+    assert any(
+        m.get("caption") == "Вот где это в приложении"
+        or m.get("text") == "Вот где это в приложении"
+        for m in world.telegram.sent
+    )
     # KB search; the button sends the article to the client
     world.admin.client_message(ANNA, "/kb потерял карту")
     await eventually(lambda: any(t.startswith("Нашлось") for t in world.admin_texts(ANNA)))
-    found = next(m for m in world.admin.sent if m["chat"]["id"] == ANNA
-                 and m.get("text", "").startswith("Нашлось"))
+    found = next(
+        m
+        for m in world.admin.sent
+        if m["chat"]["id"] == ANNA and m.get("text", "").startswith("Нашлось")
+    )
     before = len(world.telegram.texts_to(TG_USER))
     world.press(ANNA, found, "article:")
     await eventually(lambda: len(world.telegram.texts_to(TG_USER)) > before)
@@ -210,13 +259,17 @@ async def test_sla_warning_and_an_expired_lease_are_posted(world: World) -> None
     assert conversation.sla_deadline is not None
     watcher = SlaWatcher(gateway.queue, gateway.sessions, gateway.admin_bot.notifier)
     await watcher.run_once(now=conversation.sla_deadline - dt.timedelta(minutes=5))
-    await eventually(lambda: any(t.startswith(f"⏰ #{conversation_id}") for t in world.admin_texts(ANNA)))
+    await eventually(
+        lambda: any(t.startswith(f"⏰ #{conversation_id}") for t in world.admin_texts(ANNA))
+    )
     world.admin.client_message(ANNA, f"/take {conversation_id}")
     await eventually(lambda: any(t.startswith("💬 Активный") for t in world.admin_texts(ANNA)))
     later = gateway.queue.clock() + gateway.queue.lease * 2
     await watcher.run_once(now=later)
-    await eventually(lambda: any(t.startswith(f"↩️ #{conversation_id}") for t in world.admin_texts(ANNA)))
-    await eventually(lambda: len(world.cards(ANNA)) == 2)   # a fresh card to take it again
+    await eventually(
+        lambda: any(t.startswith(f"↩️ #{conversation_id}") for t in world.admin_texts(ANNA))
+    )
+    await eventually(lambda: len(world.cards(ANNA)) == 2)  # a fresh card to take it again
     assert (await world.reload(conversation_id)).status is ConversationStatus.QUEUED
 
 
@@ -232,7 +285,9 @@ async def test_away_stops_new_cards_and_online_resumes_them(world: World) -> Non
     world.admin.client_message(ANNA, "/online")
     await eventually(lambda: any(t.startswith("Статус: в сети") for t in world.admin_texts(ANNA)))
     world.admin.client_message(ANNA, "/queue")
-    await eventually(lambda: any(t.startswith("Очередь — ждут: 2") for t in world.admin_texts(ANNA)))
+    await eventually(
+        lambda: any(t.startswith("Очередь — ждут: 2") for t in world.admin_texts(ANNA))
+    )
 
 
 async def test_switch_between_conversations_in_english(world: World) -> None:
@@ -244,15 +299,21 @@ async def test_switch_between_conversations_in_english(world: World) -> None:
     assert "Answer by:" in world.cards(ANNA)[0]["text"]
     world.admin.client_message(ANNA, "/next")
     world.admin.client_message(ANNA, "/next")
-    await eventually(lambda: sum(t.startswith("💬 Active conversation") for t in world.admin_texts(ANNA)) == 2)
+    await eventually(
+        lambda: sum(t.startswith("💬 Active conversation") for t in world.admin_texts(ANNA)) == 2
+    )
     vk_id = (await world.conversation(ChannelKind.VK)).id
     # the last one taken is active; /switch picks the other
     world.admin.client_message(ANNA, "/switch")
-    await eventually(lambda: any(t.startswith("Your conversations") for t in world.admin_texts(ANNA)))
+    await eventually(
+        lambda: any(t.startswith("Your conversations") for t in world.admin_texts(ANNA))
+    )
     listing = next(t for t in world.admin_texts(ANNA) if t.startswith("Your conversations"))
     assert f"#{telegram_id}" in listing and f"#{vk_id}" in listing
     world.admin.client_message(ANNA, f"/switch {telegram_id}")
-    await eventually(lambda: sum(t.startswith("💬 Active conversation") for t in world.admin_texts(ANNA)) == 3)
+    await eventually(
+        lambda: sum(t.startswith("💬 Active conversation") for t in world.admin_texts(ANNA)) == 3
+    )
     world.admin.client_message(ANNA, "Hello from Anna")
     await eventually(lambda: "Hello from Anna" in world.telegram.texts_to(TG_USER))
     assert "Hello from Anna" not in world.vk.texts_to(VK_USER)
@@ -288,10 +349,12 @@ async def test_merge_then_answer_through_the_other_channel_and_unmerge(world: Wo
     vk_client = (await world.conversation(ChannelKind.VK)).client_id
     world.admin.client_message(ANNA, f"/take {conversation_id}")
     await eventually(lambda: any(t.startswith("💬 Активный") for t in world.admin_texts(ANNA)))
-    world.admin.client_message(ANNA, "/via vk не получится")          # not this client's channel yet
+    world.admin.client_message(ANNA, "/via vk не получится")  # not this client's channel yet
     await eventually(lambda: any("не писал через канал vk" in t for t in world.admin_texts(ANNA)))
     world.admin.client_message(ANNA, f"/merge {vk_client} клиент назвал код из ВК")
-    await eventually(lambda: any(t.startswith("Клиенты объединены") for t in world.admin_texts(ANNA)))
+    await eventually(
+        lambda: any(t.startswith("Клиенты объединены") for t in world.admin_texts(ANNA))
+    )
     world.admin.client_message(ANNA, "/via vk Ответ во ВКонтакте")
     await eventually(lambda: "Ответ во ВКонтакте" in world.vk.texts_to(VK_USER))
     assert "Ответ во ВКонтакте" not in world.telegram.texts_to(TG_USER)
@@ -302,8 +365,9 @@ async def test_merge_then_answer_through_the_other_channel_and_unmerge(world: Wo
     merged = next(t for t in world.admin_texts(ANNA) if t.startswith("Клиенты объединены"))
     record = merged.split("/unmerge ")[1].strip()
     world.admin.client_message(ANNA, f"/unmerge {record}")
-    await eventually(lambda: any(t.startswith(f"Объединение {record} отменено")
-                                 for t in world.admin_texts(ANNA)))
+    await eventually(
+        lambda: any(t.startswith(f"Объединение {record} отменено") for t in world.admin_texts(ANNA))
+    )
 
 
 async def test_login_sends_a_one_time_console_link(world: World) -> None:
@@ -319,4 +383,4 @@ async def test_login_sends_a_one_time_console_link(world: World) -> None:
             hello = await ws.receive_json(timeout=5)
             assert hello["type"] == "hello" and hello["operator"]["name"] == "Анна"
         async with http.post(world.url + path, allow_redirects=False) as again:
-            assert again.status == 410                     # it worked once
+            assert again.status == 410  # it worked once

@@ -6,14 +6,13 @@ cards go to the group, and the work goes on in the private chat of whoever took 
 from __future__ import annotations
 
 import pytest
+from admin_bot_world import ADMIN_TOKEN, World, admin_telegram, eventually, settings, world
+from fake_telegram_forum import ForumTelegram
+from pydantic import SecretStr
 
-from admin_bot_world import (ADMIN_TOKEN, World, admin_telegram, eventually, settings,
-                             world)
 from core.contracts import ChannelKind
 from core.models import ConversationStatus
 from switchboard.settings import AdminBotSettings
-from fake_telegram_forum import ForumTelegram
-from pydantic import SecretStr
 
 __all__ = ["admin_bot_settings", "admin_telegram", "settings", "world"]
 
@@ -22,10 +21,17 @@ TG_USER, ANNA, STRANGER = 3003, 501, 999
 
 
 @pytest.fixture
-def admin_bot_settings(admin_telegram: ForumTelegram, request: pytest.FixtureRequest) -> AdminBotSettings:
+def admin_bot_settings(
+    admin_telegram: ForumTelegram, request: pytest.FixtureRequest
+) -> AdminBotSettings:
     """The operators' group; a forum unless a test asks for a plain group (param False)."""
-    return AdminBotSettings(token=SecretStr(ADMIN_TOKEN), api_base=admin_telegram.base_url,
-                            chat_id=GROUP, forum=getattr(request, "param", True), poll_timeout=1)
+    return AdminBotSettings(
+        token=SecretStr(ADMIN_TOKEN),
+        api_base=admin_telegram.base_url,
+        chat_id=GROUP,
+        forum=getattr(request, "param", True),
+        poll_timeout=1,
+    )
 
 
 async def test_topic_per_conversation_both_ways_and_recreated_when_deleted(world: World) -> None:
@@ -37,7 +43,7 @@ async def test_topic_per_conversation_both_ways_and_recreated_when_deleted(world
     conversation = await world.conversation(ChannelKind.TELEGRAM)
     assert chat == GROUP and name.startswith(f"#{conversation.id} ")
     await eventually(lambda: any(t.startswith("🆕") for t in admin.in_topic(GROUP, thread)))
-    assert world.cards(ANNA) == []                        # nothing in private chats in forum mode
+    assert world.cards(ANNA) == []  # nothing in private chats in forum mode
 
     # a stranger in the group writes in the topic: nothing reaches the client
     before = len(telegram.texts_to(TG_USER))
@@ -52,7 +58,9 @@ async def test_topic_per_conversation_both_ways_and_recreated_when_deleted(world
 
     # the client's answer comes back into the topic
     telegram.client_message(TG_USER, "Спасибо, карта заблокирована?")
-    await eventually(lambda: any("карта заблокирована?" in t for t in admin.in_topic(GROUP, thread)))
+    await eventually(
+        lambda: any("карта заблокирована?" in t for t in admin.in_topic(GROUP, thread))
+    )
 
     # an operator deleted the topic: the next message opens a new one, which works both ways
     admin.delete_topic(GROUP, thread)
@@ -77,13 +85,19 @@ async def test_plain_group_gets_cards_and_the_taker_works_in_private(world: Worl
     await eventually(lambda: bool(world.cards(GROUP)))
     card = world.cards(GROUP)[0]
     assert not admin.topics
-    admin.group_message(GROUP, ANNA, "коллеги, кто возьмёт?")          # chatter stays in the group
-    admin.client_press(ANNA, card["reply_markup"]["inline_keyboard"][0][0]["callback_data"],
-                       message_id=card["message_id"])
-    await eventually(lambda: any(t.startswith("💬 Активный разговор") for t in world.admin_texts(ANNA)))
+    admin.group_message(GROUP, ANNA, "коллеги, кто возьмёт?")  # chatter stays in the group
+    admin.client_press(
+        ANNA,
+        card["reply_markup"]["inline_keyboard"][0][0]["callback_data"],
+        message_id=card["message_id"],
+    )
+    await eventually(
+        lambda: any(t.startswith("💬 Активный разговор") for t in world.admin_texts(ANNA))
+    )
     await eventually(lambda: "Взял(а) Анна" in card["text"])
-    assert (await world.reload((await world.conversation(ChannelKind.TELEGRAM)).id)
-            ).assigned_operator_id == anna.id
+    assert (
+        await world.reload((await world.conversation(ChannelKind.TELEGRAM)).id)
+    ).assigned_operator_id == anna.id
     admin.client_message(ANNA, "Здравствуйте, это Анна")
     await eventually(lambda: "Здравствуйте, это Анна" in telegram.texts_to(TG_USER))
     assert not any("кто возьмёт" in t for t in telegram.texts_to(TG_USER))

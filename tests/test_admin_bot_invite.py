@@ -13,8 +13,8 @@ from typer.testing import CliRunner
 
 from admin.accounts import Accounts, LinkPurpose
 from admin.telegram.state import Invites
-from switchboard.commands.operators import operators_app
 from core.db import SessionFactory, create_engine, session_factory
+from switchboard.commands.operators import operators_app
 
 
 @contextlib.asynccontextmanager
@@ -35,9 +35,12 @@ def env(monkeypatch: pytest.MonkeyPatch, database_url: str, redis_url: str, tmp_
     monkeypatch.setenv("VAR_DIR", str(tmp_path))
 
 
-def test_invite_prints_a_code_that_links_once(env: None, sessions: SessionFactory,
-                                              redis_url: str, database_url: str) -> None:
-    result = CliRunner().invoke(operators_app, ["invite", "Вера", "--group", "fraud", "--hours", "2"])
+def test_invite_prints_a_code_that_links_once(
+    env: None, sessions: SessionFactory, redis_url: str, database_url: str
+) -> None:
+    result = CliRunner().invoke(
+        operators_app, ["invite", "Вера", "--group", "fraud", "--hours", "2"]
+    )
     assert result.exit_code == 0, result.output
     assert "Вера" in result.output and "within 2 h" in result.output
     code = result.output.split("/start ")[1].split()[0]
@@ -61,10 +64,12 @@ def test_invite_prints_a_code_that_links_once(env: None, sessions: SessionFactor
     assert asyncio.run(redeem(code, code, "not-a-code")) == [operator_id, None, None]
 
 
-def test_cli_makes_an_admin_and_prints_a_sign_in_link(env: None, sessions: SessionFactory,
-                                                      redis_url: str, database_url: str) -> None:
-    added = CliRunner().invoke(operators_app, ["add", "Ирина Смирнова", "--login", "irina",
-                                               "--role", "admin"])
+def test_cli_makes_an_admin_and_prints_a_sign_in_link(
+    env: None, sessions: SessionFactory, redis_url: str, database_url: str
+) -> None:
+    added = CliRunner().invoke(
+        operators_app, ["add", "Ирина Смирнова", "--login", "irina", "--role", "admin"]
+    )
     assert added.exit_code == 0 and "login irina, admin" in added.output, added.output
     printed = CliRunner().invoke(operators_app, ["link", "Irina"])
     assert printed.exit_code == 0, printed.output
@@ -74,8 +79,10 @@ def test_cli_makes_an_admin_and_prints_a_sign_in_link(env: None, sessions: Sessi
         async with accounts(database_url, redis_url) as their:
             first = await their.sign_in_with_link(token, "127.0.0.1")
             second = await their.sign_in_with_link(token, "127.0.0.1")
-        return (first.operator.name if first.operator else None,
-                second.operator.name if second.operator else None)
+        return (
+            first.operator.name if first.operator else None,
+            second.operator.name if second.operator else None,
+        )
 
     assert asyncio.run(spend()) == ("Ирина Смирнова", None)
     weak = CliRunner().invoke(operators_app, ["passwd", "irina"], input="short\nshort\n")

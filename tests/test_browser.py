@@ -13,11 +13,19 @@ from playwright.async_api import Browser, async_playwright, expect
 from switchboard.app import Gateway
 
 CHROMIUM = Path("/usr/bin/chromium")
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
 
 pytestmark = pytest.mark.skipif(
-    not CHROMIUM.exists(), reason="the browser test needs Debian's chromium at /usr/bin/chromium")
+    not CHROMIUM.exists(), reason="the browser test needs Debian's chromium at /usr/bin/chromium"
+)
 
 
 @pytest.fixture
@@ -29,7 +37,8 @@ async def browser() -> AsyncIterator[Browser]:
 
 
 async def test_a_visitor_asks_and_an_operator_answers_in_real_browsers(
-        browser: Browser, gateway: Gateway, served: str) -> None:
+    browser: Browser, gateway: Gateway, served: str
+) -> None:
     errors: list[str] = []
     visitor = await (await browser.new_context(locale="ru-RU")).new_page()
     visitor.on("pageerror", lambda error: errors.append(str(error)))
@@ -42,14 +51,14 @@ async def test_a_visitor_asks_and_an_operator_answers_in_real_browsers(
     assert article is not None
     answer = visitor.locator(".row.bot .bubble").first
     await expect(answer).to_contain_text(article.answer.splitlines()[0])
-    await expect(visitor.locator(".row.client.pending")).to_have_count(0)   # acknowledged
+    await expect(visitor.locator(".row.client.pending")).to_have_count(0)  # acknowledged
 
     await visitor.reload()
     first = visitor.locator(".row.client .bubble").first
     await expect(first).to_have_text("Я потерял карту, что делать?")
     await expect(visitor.locator(".row.bot")).to_have_count(1)
 
-    await visitor.click("#human")   # "talk to a person"
+    await visitor.click("#human")  # "talk to a person"
     await expect(visitor.locator(".row.bot").last).to_contain_text("очеред")
 
     console = await (await browser.new_context(locale="en-US")).new_page()
@@ -70,6 +79,7 @@ async def test_a_visitor_asks_and_an_operator_answers_in_real_browsers(
     await console.click("#send-reply")
 
     await expect(visitor.locator(".row.operator .bubble")).to_have_text(
-        "Hello, Anna here. Your card is blocked.")
+        "Hello, Anna here. Your card is blocked."
+    )
     await expect(visitor.locator(".row.operator .who")).to_have_text("Оператор")
     assert errors == []

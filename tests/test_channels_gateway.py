@@ -15,7 +15,9 @@ from fake_telegram import FakeTelegram
 from fake_vk import FakeVk
 from sqlalchemy import func, select
 
-from switchboard.app import Gateway
+from channels.delivery import RetryPolicy
+from channels.telegram import TelegramChannel
+from channels.vk import VkChannel
 from core.contracts import ChannelKind
 from core.models import (
     Conversation,
@@ -26,9 +28,7 @@ from core.models import (
     EventKind,
     Message,
 )
-from channels.delivery import RetryPolicy
-from channels.telegram import TelegramChannel
-from channels.vk import VkChannel
+from switchboard.app import Gateway
 
 TG_USER, VK_USER = 3003, 6006
 RETRY = RetryPolicy(attempts=4, base_delay=0.05, max_delay=0.2)
@@ -43,12 +43,19 @@ class Platforms:
 
 @pytest.fixture
 async def platforms(
-        gateway: Gateway, telegram: FakeTelegram, vk: FakeVk) -> AsyncIterator[Platforms]:
+    gateway: Gateway, telegram: FakeTelegram, vk: FakeVk
+) -> AsyncIterator[Platforms]:
     channels: list[TelegramChannel | VkChannel] = [
-        TelegramChannel(telegram.token, api_base=telegram.base_url, poll_timeout=1,
-                        request_timeout=5, retry=RETRY),
-        VkChannel(vk.token, vk.group_id, api_base=vk.base_url, wait=1, request_timeout=5,
-                  retry=RETRY),
+        TelegramChannel(
+            telegram.token,
+            api_base=telegram.base_url,
+            poll_timeout=1,
+            request_timeout=5,
+            retry=RETRY,
+        ),
+        VkChannel(
+            vk.token, vk.group_id, api_base=vk.base_url, wait=1, request_timeout=5, retry=RETRY
+        ),
     ]
     for channel in channels:
         gateway.adapters[channel.kind] = channel
@@ -70,8 +77,10 @@ async def platforms(
 async def conversation_of(gateway: Gateway, channel: ChannelKind) -> Conversation:
     async with gateway.sessions() as session:
         found = await session.scalar(
-            select(Conversation).where(Conversation.last_channel == channel)
-            .order_by(Conversation.id.desc()))
+            select(Conversation)
+            .where(Conversation.last_channel == channel)
+            .order_by(Conversation.id.desc())
+        )
     assert found is not None
     return found
 
@@ -87,8 +96,9 @@ async def test_client_question_answered_in_telegram_and_vk(platforms: Platforms)
     assert "заблокируйте карту" in vk.texts_to(VK_USER)[0].lower()
     # the replies are marked sent with the platform's message ids
     async with platforms.gateway.sessions() as session:
-        sent = list(await session.scalars(
-            select(Message).where(Message.direction == Direction.OUT)))
+        sent = list(
+            await session.scalars(select(Message).where(Message.direction == Direction.OUT))
+        )
     assert {m.channel for m in sent} == {ChannelKind.TELEGRAM, ChannelKind.VK}
 
 
@@ -124,8 +134,9 @@ async def test_handoff_photo_operator_reply_split_and_rating(platforms: Platform
     rating_message = telegram.sent[-1]
     buttons = rating_message["reply_markup"]["inline_keyboard"][0]
     assert len(buttons) == 5
-    telegram.client_press(TG_USER, buttons[4]["callback_data"],
-                          message_id=rating_message["message_id"])
+    telegram.client_press(
+        TG_USER, buttons[4]["callback_data"], message_id=rating_message["message_id"]
+    )
     await until(lambda: bool(telegram.callback_answers), timeout=10)
 
     async def rated() -> int | None:
@@ -151,13 +162,16 @@ async def test_vk_handoff_operator_reply_and_callback_rating(platforms: Platform
     await gateway.desk.reply(operator.id, view.id, reply)
     await until(lambda: reply in vk.texts_to(VK_USER), timeout=10)
 
-    await gateway.desk.close(operator.id, view.id)          # asks for a rating with buttons
+    await gateway.desk.close(operator.id, view.id)  # asks for a rating with buttons
     await until(lambda: bool(vk.sent[-1]["keyboard"]), timeout=10)
     rating = vk.sent[-1]
     five = rating["keyboard"]["buttons"][0][4]["action"]
     assert five["type"] == "callback"
-    vk.client_press(VK_USER, json.loads(five["payload"]),
-                    conversation_message_id=rating["conversation_message_id"])
+    vk.client_press(
+        VK_USER,
+        json.loads(five["payload"]),
+        conversation_message_id=rating["conversation_message_id"],
+    )
     await until(lambda: bool(vk.event_answers), timeout=10)
 
     async def rated() -> int | None:
@@ -181,8 +195,11 @@ async def test_429_through_the_outbox_is_retried_and_delivered_once(platforms: P
     await gateway.outbox.drain()
     assert len(telegram.texts_to(TG_USER)) == 1
     async with gateway.sessions() as session:
-        states = list(await session.scalars(select(Message.delivery).where(
-            Message.direction == Direction.OUT)))
+        states = list(
+            await session.scalars(
+                select(Message.delivery).where(Message.direction == Direction.OUT)
+            )
+        )
     assert states == [Delivery.SENT]
 
 
@@ -191,20 +208,22 @@ async def test_redelivered_updates_are_processed_once(platforms: Platforms) -> N
     telegram, gateway = platforms.telegram, platforms.gateway
     first = telegram.client_message(TG_USER, "Я потерял карту, что делать?")
     await until(lambda: bool(telegram.texts_to(TG_USER)), timeout=10)
-    telegram.push("message", first)                        # the same message, a new update_id
+    telegram.push("message", first)  # the same message, a new update_id
     telegram.client_message(TG_USER, "спасибо")
     await until(lambda: telegram.pending == 0, timeout=10)
     await gateway.outbox.drain()
     async with gateway.sessions() as session:
-        stored = await session.scalar(select(func.count()).select_from(Message).where(
-            Message.direction == Direction.IN))
+        stored = await session.scalar(
+            select(func.count()).select_from(Message).where(Message.direction == Direction.IN)
+        )
     assert stored == 2
 
 
 async def test_a_reply_that_cannot_be_delivered_is_marked_and_recorded(
-        platforms: Platforms) -> None:
+    platforms: Platforms,
+) -> None:
     telegram, gateway = platforms.telegram, platforms.gateway
-    telegram.blocked.add(TG_USER)                      # the client blocked the bot
+    telegram.blocked.add(TG_USER)  # the client blocked the bot
     telegram.client_message(TG_USER, "Я потерял карту, что делать?")
     await until(lambda: telegram.pending == 0, timeout=10)
     await gateway.outbox.drain()

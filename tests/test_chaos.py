@@ -10,8 +10,9 @@ from channels.telegram import IN_FLIGHT
 
 
 async def test_nothing_lost_nothing_stuck() -> None:
-    report = await run_chaos(telegram_messages=160, web_visitors=8, web_messages=40,
-                             kill_every=3.0, rate=8.0)
+    report = await run_chaos(
+        telegram_messages=160, web_visitors=8, web_messages=40, kill_every=3.0, rate=8.0
+    )
     print("\n" + "\n".join(report.lines()))
     assert report.kills >= 1
     assert report.duplicate_in == 0 and report.lost == 0 and report.stuck == 0

@@ -6,8 +6,19 @@ from __future__ import annotations
 import subprocess
 import sys
 
-HEAVY = ("aiogram", "vkbottle", "aiohttp", "sqlalchemy", "redis", "pydantic_settings",
-         "sklearn", "scipy", "numpy", "matplotlib", "wordllama")
+HEAVY = (
+    "aiogram",
+    "vkbottle",
+    "aiohttp",
+    "sqlalchemy",
+    "redis",
+    "pydantic_settings",
+    "sklearn",
+    "scipy",
+    "numpy",
+    "matplotlib",
+    "wordllama",
+)
 
 PROBE = f"""
 import sys
@@ -21,7 +32,8 @@ print(" ".join(m for m in {HEAVY!r} if m in sys.modules))
 
 
 def test_help_loads_no_heavy_library() -> None:
-    done = subprocess.run([sys.executable, "-c", PROBE], capture_output=True, text=True,
-                          timeout=120, check=False)
+    done = subprocess.run(
+        [sys.executable, "-c", PROBE], capture_output=True, text=True, timeout=120, check=False
+    )
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == []

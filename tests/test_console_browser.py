@@ -18,18 +18,27 @@ from core.contracts import Action, ChannelKind, InboundMessage
 from switchboard.app import Gateway
 
 pytestmark = pytest.mark.skipif(
-    not CHROMIUM.exists(), reason="the browser test needs Debian's chromium at /usr/bin/chromium")
+    not CHROMIUM.exists(), reason="the browser test needs Debian's chromium at /usr/bin/chromium"
+)
 
 _ids = itertools.count(1)
-LONG = ("Здравствуйте! Третий день не могу войти в интернет-банк: пишет «неверный пароль», хотя "
-        "я его сменил вчера в отделении, и СМС с кодом тоже не приходит на новый номер телефона.")
+LONG = (
+    "Здравствуйте! Третий день не могу войти в интернет-банк: пишет «неверный пароль», хотя "
+    "я его сменил вчера в отделении, и СМС с кодом тоже не приходит на новый номер телефона."
+)
 
 
-def said(text: str, who: str, channel: ChannelKind = ChannelKind.WEB,
-         **fields: object) -> InboundMessage:
-    return InboundMessage(channel=channel, external_user_id=who, chat_id=who,
-                          platform_message_id=f"console-{next(_ids)}", text=text,
-                          **fields)  # type: ignore[arg-type]
+def said(
+    text: str, who: str, channel: ChannelKind = ChannelKind.WEB, **fields: object
+) -> InboundMessage:
+    return InboundMessage(
+        channel=channel,
+        external_user_id=who,
+        chat_id=who,
+        platform_message_id=f"console-{next(_ids)}",
+        text=text,
+        **fields,  # type: ignore[arg-type]
+    )
 
 
 @pytest.fixture(scope="module")
@@ -44,25 +53,50 @@ async def seed_queue(gateway: Gateway) -> None:
     handle = gateway.engine.handle
     await handle(said(LONG, "tg-1", ChannelKind.TELEGRAM, display_name="Мария Петрова"))
     await handle(said("позовите оператора", "tg-1", ChannelKind.TELEGRAM))
-    await handle(said("Почему списали комиссию за обслуживание?", "vk-7", ChannelKind.VK,
-                      display_name="Иван Сидоров"))
+    await handle(
+        said(
+            "Почему списали комиссию за обслуживание?",
+            "vk-7",
+            ChannelKind.VK,
+            display_name="Иван Сидоров",
+        )
+    )
     await handle(said("оператор", "vk-7", ChannelKind.VK))
     await handle(said("Как перевести деньги за границу в юанях?", "web-a"))
     await handle(said("", "web-a", action=Action.HANDOFF))
     await handle(said("нужен человек, оператор", "web-b"))
-    await handle(said("Прошу вернуть платёж по договору 4411", "olga@example.ru", ChannelKind.EMAIL,
-                      display_name="Ольга Ким", subject="Возврат платежа",
-                      original_text="Прошу вернуть платёж по договору 4411\n\n-- \nОльга Ким\n"
-                                    "ООО «Ромашка»\n\n> Здравствуйте, ваш вопрос получен."))
+    await handle(
+        said(
+            "Прошу вернуть платёж по договору 4411",
+            "olga@example.ru",
+            ChannelKind.EMAIL,
+            display_name="Ольга Ким",
+            subject="Возврат платежа",
+            original_text="Прошу вернуть платёж по договору 4411\n\n-- \nОльга Ким\n"
+            "ООО «Ромашка»\n\n> Здравствуйте, ваш вопрос получен.",
+        )
+    )
     await handle(said("оператора пожалуйста", "olga@example.ru", ChannelKind.EMAIL))
-    await handle(said("Карта заблокирована, срочно нужен оператор!", "tg-2", ChannelKind.TELEGRAM,
-                      display_name="Alexander Konstantinopolsky-Shcherbakov"))
+    await handle(
+        said(
+            "Карта заблокирована, срочно нужен оператор!",
+            "tg-2",
+            ChannelKind.TELEGRAM,
+            display_name="Alexander Konstantinopolsky-Shcherbakov",
+        )
+    )
     await handle(said("оператор", "tg-2", ChannelKind.TELEGRAM))
     await gateway.outbox.drain()
 
 
-async def open_console(browser: Browser, base_url: str, gateway: Gateway, width: int,
-                       height: int = 900, name: str = "Anna") -> Page:
+async def open_console(
+    browser: Browser,
+    base_url: str,
+    gateway: Gateway,
+    width: int,
+    height: int = 900,
+    name: str = "Anna",
+) -> Page:
     context = await browser.new_context(viewport={"width": width, "height": height}, locale="ru-RU")
     page = await context.new_page()
     page.on("pageerror", lambda error: pytest.fail(f"page error: {error}"))
@@ -88,20 +122,22 @@ async def assert_every_action_visible(page: Page, width: int) -> None:
         assert box["x"] >= 0 and box["x"] + box["width"] <= width, (n, box, width)
         assert box["x"] + box["width"] <= pane["x"] + pane["width"] + 0.5, (n, box, pane)
     overflow = await page.evaluate(
-        "() => [document.documentElement.scrollWidth, document.documentElement.clientWidth]")
-    assert overflow[0] <= overflow[1], overflow     # no page-wide horizontal scroll
+        "() => [document.documentElement.scrollWidth, document.documentElement.clientWidth]"
+    )
+    assert overflow[0] <= overflow[1], overflow  # no page-wide horizontal scroll
 
 
 @pytest.mark.parametrize("width", [1024, 1400, 1920])
-async def test_the_queue_fits_and_names_the_clients(browser: Browser, gateway: Gateway,
-                                                    served: str, width: int) -> None:
+async def test_the_queue_fits_and_names_the_clients(
+    browser: Browser, gateway: Gateway, served: str, width: int
+) -> None:
     await seed_queue(gateway)
     page = await open_console(browser, served, gateway, width)
     await expect(page.locator("#queue-rows tr")).to_have_count(6)
     await assert_every_action_visible(page, width)
     names = await page.locator("#queue-rows .who").all_inner_texts()
     assert any("Мария Петрова" in n for n in names) and any("Ольга Ким" in n for n in names)
-    assert sum("Посетитель №" in n for n in names) == 2      # anonymous visitors, told apart
+    assert sum("Посетитель №" in n for n in names) == 2  # anonymous visitors, told apart
     assert not any(n.strip().startswith("#") for n in names)
     handoff_row = page.locator("#queue-rows tr", has_text="юанях")
     await expect(handoff_row.locator(".line2 .action")).to_have_text("нажал(а) «Позвать оператора»")
@@ -115,12 +151,14 @@ async def test_the_queue_fits_and_names_the_clients(browser: Browser, gateway: G
 
 
 async def test_after_close_the_console_shows_the_state_and_the_clients_rating(
-        browser: Browser, gateway: Gateway, served: str) -> None:
-    await gateway.engine.handle(said("позовите оператора", "tg-9", ChannelKind.TELEGRAM,
-                                     display_name="Пётр"))
+    browser: Browser, gateway: Gateway, served: str
+) -> None:
+    await gateway.engine.handle(
+        said("позовите оператора", "tg-9", ChannelKind.TELEGRAM, display_name="Пётр")
+    )
     page = await open_console(browser, served, gateway, 1400)
     await expect(page.locator("#queue-rows tr")).to_have_count(1)
-    await page.keyboard.press("Alt+N")                      # take the next one
+    await page.keyboard.press("Alt+N")  # take the next one
     await expect(page.locator(".status-pill")).to_have_text("в работе")
     await page.fill("#reply-text", "Здравствуйте, Пётр! Сейчас посмотрю.")
     await page.press("#reply-text", "Control+Enter")
@@ -133,16 +171,18 @@ async def test_after_close_the_console_shows_the_state_and_the_clients_rating(
     shown = await page.locator("#thread").get_attribute("data-id")
     assert shown is not None
     conversation_id = int(shown)
-    await gateway.engine.handle(said("", "tg-9", ChannelKind.TELEGRAM, action=Action.RATE,
-                                     payload=f"{conversation_id}:5"))
-    await expect(page.locator("#closed-bar .rating")).to_have_text("5/5")   # live
+    await gateway.engine.handle(
+        said("", "tg-9", ChannelKind.TELEGRAM, action=Action.RATE, payload=f"{conversation_id}:5")
+    )
+    await expect(page.locator("#closed-bar .rating")).to_have_text("5/5")  # live
     await hide_toasts(page)
     await screenshot(page, "console-closed")
     await page.context.close()
 
 
 async def test_on_a_phone_the_queue_and_the_thread_take_turns(
-        browser: Browser, gateway: Gateway, served: str) -> None:
+    browser: Browser, gateway: Gateway, served: str
+) -> None:
     await seed_queue(gateway)
     page = await open_console(browser, served, gateway, 390, 800)
     await expect(page.locator("#queue-rows tr")).to_have_count(6)
@@ -157,14 +197,16 @@ async def test_on_a_phone_the_queue_and_the_thread_take_turns(
 
 
 async def test_the_visitor_is_acknowledged_sees_their_rating_and_where_conversations_end(
-        browser: Browser, gateway: Gateway, served: str) -> None:
-    visitor = await (await browser.new_context(locale="ru-RU",
-                                                viewport={"width": 420, "height": 860})).new_page()
+    browser: Browser, gateway: Gateway, served: str
+) -> None:
+    visitor = await (
+        await browser.new_context(locale="ru-RU", viewport={"width": 420, "height": 860})
+    ).new_page()
     await visitor.goto(served + "/")
     await expect(visitor.locator("#status-text")).to_have_text("На связи")
     await visitor.click("#human")
     await expect(visitor.locator(".row.bot")).to_have_count(1)
-    for text in ("алло?", "номер договора 4411"):            # one acknowledgement, not two
+    for text in ("алло?", "номер договора 4411"):  # one acknowledgement, not two
         await visitor.fill("#input", text)
         await visitor.press("#input", "Enter")
     await expect(visitor.locator(".row.bot").last).to_contain_text("уже в очереди")
@@ -197,9 +239,9 @@ async def test_the_visitor_is_acknowledged_sees_their_rating_and_where_conversat
 
 
 async def test_the_kbs_best_article_goes_into_the_reply_with_one_click(
-        browser: Browser, gateway: Gateway, served: str) -> None:
-    await gateway.engine.handle(said("Я потерял карту, что делать? И позовите оператора",
-                                     "web-kb"))
+    browser: Browser, gateway: Gateway, served: str
+) -> None:
+    await gateway.engine.handle(said("Я потерял карту, что делать? И позовите оператора", "web-kb"))
     await gateway.engine.handle(said("", "web-kb", action=Action.HANDOFF))
     page = await open_console(browser, served, gateway, 1400)
     await page.keyboard.press("Alt+N")
@@ -210,16 +252,19 @@ async def test_the_kbs_best_article_goes_into_the_reply_with_one_click(
     await page.fill("#reply-text", "Здравствуйте!")
     await chip.click()
     await expect(page.locator("#reply-text")).to_have_value(
-        "Здравствуйте!\n\n" + article.answer_for("chat"))
+        "Здравствуйте!\n\n" + article.answer_for("chat")
+    )
     await hide_toasts(page)
     await screenshot(page, "console-kb-suggestion")
     await page.context.close()
 
 
 async def test_saved_replies_are_kept_per_operator_and_inserted_with_a_pick(
-        browser: Browser, gateway: Gateway, served: str) -> None:
-    await gateway.engine.handle(said("позовите оператора", "tg-m", ChannelKind.TELEGRAM,
-                                     display_name="Нина"))
+    browser: Browser, gateway: Gateway, served: str
+) -> None:
+    await gateway.engine.handle(
+        said("позовите оператора", "tg-m", ChannelKind.TELEGRAM, display_name="Нина")
+    )
     page = await open_console(browser, served, gateway, 1400)
     await page.keyboard.press("Alt+N")
     await expect(page.locator(".status-pill")).to_have_text("в работе")
@@ -227,7 +272,7 @@ async def test_saved_replies_are_kept_per_operator_and_inserted_with_a_pick(
     await page.fill("#reply-text", text)
     answers = iter(["Вернусь в течение часа"])
     page.on("dialog", lambda d: d.accept(next(answers)) if d.type == "prompt" else d.dismiss())
-    await page.click("#macro-save")                              # for me only (confirm dismissed)
+    await page.click("#macro-save")  # for me only (confirm dismissed)
     await expect(page.locator('#macro-pick optgroup[label="Мои"] option')).to_have_count(1)
     await page.fill("#reply-text", "")
     await page.select_option("#macro-pick", label="Вернусь в течение часа")
@@ -235,7 +280,7 @@ async def test_saved_replies_are_kept_per_operator_and_inserted_with_a_pick(
     await hide_toasts(page)
     await screenshot(page, "console-macros")
 
-    colleague = await open_console(browser, served, gateway, 1024, name="Boris")   # not Anna's
+    colleague = await open_console(browser, served, gateway, 1024, name="Boris")  # not Anna's
     await expect(colleague.locator("#macro-pick option")).to_have_count(1)
     await colleague.context.close()
     await page.context.close()

@@ -13,7 +13,14 @@ from sqlalchemy import select
 from core.contracts import ChannelKind
 from core.db import SessionFactory
 from core.lifecycle import TRANSITIONS, IllegalTransition, guarded_update, move
-from core.models import Client, Conversation, ConversationEvent, ConversationStatus, EventKind, Identity
+from core.models import (
+    Client,
+    Conversation,
+    ConversationEvent,
+    ConversationStatus,
+    EventKind,
+    Identity,
+)
 
 START = dt.datetime(2026, 3, 2, 9, 0, tzinfo=dt.UTC)
 LATER = START + dt.timedelta(hours=1)
@@ -25,38 +32,58 @@ async def _conversation(sessions: SessionFactory, status: ConversationStatus) ->
         client = Client(created_at=START)
         session.add(client)
         await session.flush()
-        identity = Identity(client_id=client.id, channel=ChannelKind.TELEGRAM, external_id=str(client.id))
+        identity = Identity(
+            client_id=client.id, channel=ChannelKind.TELEGRAM, external_id=str(client.id)
+        )
         session.add(identity)
         await session.flush()
         conversation = Conversation(
-            client_id=client.id, identity_id=identity.id, last_channel=ChannelKind.TELEGRAM,
-            last_identity_id=identity.id, status=status, group="billing", category="refund",
-            resolved_at=START if status is ConversationStatus.CLOSED else None)
+            client_id=client.id,
+            identity_id=identity.id,
+            last_channel=ChannelKind.TELEGRAM,
+            last_identity_id=identity.id,
+            status=status,
+            group="billing",
+            category="refund",
+            resolved_at=START if status is ConversationStatus.CLOSED else None,
+        )
         session.add(conversation)
         await session.commit()
         return conversation.id
 
 
-async def _state(sessions: SessionFactory, conversation_id: int
-                 ) -> tuple[ConversationStatus, dt.datetime | None, list[ConversationEvent]]:
+async def _state(
+    sessions: SessionFactory, conversation_id: int
+) -> tuple[ConversationStatus, dt.datetime | None, list[ConversationEvent]]:
     async with sessions() as session:
         conversation = await session.get(Conversation, conversation_id)
         assert conversation is not None
-        events = list(await session.scalars(select(ConversationEvent).where(
-            ConversationEvent.conversation_id == conversation_id)))
+        events = list(
+            await session.scalars(
+                select(ConversationEvent).where(
+                    ConversationEvent.conversation_id == conversation_id
+                )
+            )
+        )
         return conversation.status, conversation.resolved_at, events
 
 
 def test_the_table_names_only_real_changes() -> None:
     assert TRANSITIONS, "the table is not empty"
     assert all(events and len(set(events)) == len(events) for events in TRANSITIONS.values())
-    assert all(events == (EventKind.REOPENED,)
-               for (source, _), events in TRANSITIONS.items() if source is ConversationStatus.CLOSED)
+    assert all(
+        events == (EventKind.REOPENED,)
+        for (source, _), events in TRANSITIONS.items()
+        if source is ConversationStatus.CLOSED
+    )
 
 
-@pytest.mark.parametrize(("source", "target"), PAIRS, ids=[f"{s.value}->{t.value}" for s, t in PAIRS])
-async def test_every_change_with_every_event(sessions: SessionFactory, source: ConversationStatus,
-                                             target: ConversationStatus) -> None:
+@pytest.mark.parametrize(
+    ("source", "target"), PAIRS, ids=[f"{s.value}->{t.value}" for s, t in PAIRS]
+)
+async def test_every_change_with_every_event(
+    sessions: SessionFactory, source: ConversationStatus, target: ConversationStatus
+) -> None:
     allowed = TRANSITIONS.get((source, target), ())
     for kind in EventKind:
         conversation_id = await _conversation(sessions, source)
@@ -72,18 +99,24 @@ async def test_every_change_with_every_event(sessions: SessionFactory, source: C
         status, resolved_at, events = await _state(sessions, conversation_id)
         if kind not in allowed:
             assert (status, resolved_at, events) == (
-                source, START if source is ConversationStatus.CLOSED else None, [])
+                source,
+                START if source is ConversationStatus.CLOSED else None,
+                [],
+            )
             continue
         assert status is target
         assert resolved_at == (LATER if target is ConversationStatus.CLOSED else None)
-        assert [(e.kind, e.at, e.operator_id, e.channel, e.group, e.category, e.data)
-                for e in events] == [(kind, LATER, None, ChannelKind.TELEGRAM, "billing",
-                                      "refund", {"why": "walk"})]
+        assert [
+            (e.kind, e.at, e.operator_id, e.channel, e.group, e.category, e.data) for e in events
+        ] == [(kind, LATER, None, ChannelKind.TELEGRAM, "billing", "refund", {"why": "walk"})]
 
 
-@pytest.mark.parametrize(("source", "target"), PAIRS, ids=[f"{s.value}->{t.value}" for s, t in PAIRS])
-async def test_the_usual_event_is_the_first(sessions: SessionFactory, source: ConversationStatus,
-                                            target: ConversationStatus) -> None:
+@pytest.mark.parametrize(
+    ("source", "target"), PAIRS, ids=[f"{s.value}->{t.value}" for s, t in PAIRS]
+)
+async def test_the_usual_event_is_the_first(
+    sessions: SessionFactory, source: ConversationStatus, target: ConversationStatus
+) -> None:
     conversation_id = await _conversation(sessions, source)
     async with sessions() as session:
         conversation = await session.get(Conversation, conversation_id)
@@ -99,8 +132,9 @@ async def test_the_usual_event_is_the_first(sessions: SessionFactory, source: Co
 
 
 @pytest.mark.parametrize("target", list(ConversationStatus), ids=lambda s: s.value)
-async def test_bulk_updates_change_only_the_legal_sources(sessions: SessionFactory,
-                                                          target: ConversationStatus) -> None:
+async def test_bulk_updates_change_only_the_legal_sources(
+    sessions: SessionFactory, target: ConversationStatus
+) -> None:
     for kind in EventKind:
         sources = {s for s in ConversationStatus if kind in TRANSITIONS.get((s, target), ())}
         if not sources:
@@ -109,8 +143,11 @@ async def test_bulk_updates_change_only_the_legal_sources(sessions: SessionFacto
             continue
         ids = {s: await _conversation(sessions, s) for s in ConversationStatus}
         async with sessions() as session:
-            await session.execute(guarded_update(target, kind, updated_at=LATER)
-                                  .where(Conversation.id.in_(ids.values())))
+            await session.execute(
+                guarded_update(target, kind, updated_at=LATER).where(
+                    Conversation.id.in_(ids.values())
+                )
+            )
             await session.commit()
         for source, conversation_id in ids.items():
             status, _, _ = await _state(sessions, conversation_id)

@@ -98,7 +98,8 @@ async def test_invite_codes_rest_as_digests(redis: Redis) -> None:
 
 
 def test_a_name_is_cut_to_the_byte_limit_and_a_disk_error_keeps_the_metadata(
-        tmp_path: Path) -> None:
+    tmp_path: Path,
+) -> None:
     name = safe_name("契約書" * 40 + ".pdf", "application/pdf", 1)
     assert len(name.encode()) <= 255 and name.endswith(".pdf") and name.startswith("契約書")
     blocked = tmp_path / "not-a-folder"
@@ -106,18 +107,27 @@ def test_a_name_is_cut_to_the_byte_limit_and_a_disk_error_keeps_the_metadata(
     assert AttachmentStore(blocked, 1000).save("ab" * 32, b"data") is None
 
 
-@pytest.mark.parametrize(("headers", "verdict"), [
-    (["mx.support.test; dmarc=pass header.from=client.ru"], "pass"),
-    (["mx.support.test; dmarc=pass header.from=other.ru"], "other-domain"),
-    (["evil.example; dmarc=pass header.from=client.ru"], "unchecked"),  # not a trusted server
-    (["mx.support.test; dmarc=fail header.from=client.ru",
-      "mx.support.test; dmarc=pass header.from=client.ru"], "fail"),  # the planted one is lower
-    (["mx.support.test; spf=pass smtp.mailfrom=client.ru"], "none"),
-])
+@pytest.mark.parametrize(
+    ("headers", "verdict"),
+    [
+        (["mx.support.test; dmarc=pass header.from=client.ru"], "pass"),
+        (["mx.support.test; dmarc=pass header.from=other.ru"], "other-domain"),
+        (["evil.example; dmarc=pass header.from=client.ru"], "unchecked"),  # not a trusted server
+        (
+            [
+                "mx.support.test; dmarc=fail header.from=client.ru",
+                "mx.support.test; dmarc=pass header.from=client.ru",
+            ],
+            "fail",
+        ),  # the planted one is lower
+        (["mx.support.test; spf=pass smtp.mailfrom=client.ru"], "none"),
+    ],
+)
 def test_the_dmarc_verdict_of_the_topmost_trusted_server(headers: list[str], verdict: str) -> None:
     raw = "".join(f"Authentication-Results: {h}\r\n" for h in headers)
-    message = message_from_bytes(f"{raw}From: a@client.ru\r\n\r\nhi\r\n".encode(),
-                                 policy=policy.default)
+    message = message_from_bytes(
+        f"{raw}From: a@client.ru\r\n\r\nhi\r\n".encode(), policy=policy.default
+    )
     assert dmarc_verdict(message, ["mx.support.test"], "a@client.ru") == verdict
 
 
@@ -127,8 +137,14 @@ async def test_a_report_csv_runs_no_formula(sessions: SessionFactory, tmp_path: 
         await session.execute(update(Operator).values(name='=HYPERLINK("http://evil.test","x")'))
         await session.commit()
     calendar = BusinessCalendar(MOSCOW, (dt.time(9), dt.time(18)), frozenset(range(1, 6)))
-    contents = await gather(sessions, calendar, parse_period("2026-11-02..2026-11-08", MOSCOW, NOW),
-                            now=NOW, recontact_days=3, split_by="operator")
+    contents = await gather(
+        sessions,
+        calendar,
+        parse_period("2026-11-02..2026-11-08", MOSCOW, NOW),
+        now=NOW,
+        recontact_days=3,
+        split_by="operator",
+    )
     target = tmp_path / "week.csv"
     write_csv(contents, target)
     with target.open(encoding="utf-8") as handle:

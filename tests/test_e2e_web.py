@@ -4,26 +4,32 @@ the real gateway (sample KB, Redis queue, database) between them."""
 from __future__ import annotations
 
 from sqlalchemy import func, select
+from web_client import Console, Visitor, signed_in
 
-from switchboard.app import Gateway
 from core.contracts import ChannelKind
 from core.models import Author, Conversation, ConversationStatus, Direction, Message
-from web_client import Console, Visitor, signed_in
+from switchboard.app import Gateway
 
 
 async def conversation_of(gateway: Gateway, visitor: Visitor) -> Conversation:
     async with gateway.sessions() as session:
         conversation = await session.scalar(
-            select(Conversation).join(Message, Message.conversation_id == Conversation.id)
-            .where(Message.channel == ChannelKind.WEB,
-                   Message.channel_message_id.startswith(visitor.visitor_id + ":"))
-            .order_by(Conversation.id.desc()).limit(1))
+            select(Conversation)
+            .join(Message, Message.conversation_id == Conversation.id)
+            .where(
+                Message.channel == ChannelKind.WEB,
+                Message.channel_message_id.startswith(visitor.visitor_id + ":"),
+            )
+            .order_by(Conversation.id.desc())
+            .limit(1)
+        )
     assert conversation is not None
     return conversation
 
 
 async def test_kb_answer_then_operator_reply_then_close_and_rating(
-        gateway: Gateway, served: str) -> None:
+    gateway: Gateway, served: str
+) -> None:
     async with Visitor(served) as visitor:
         since = visitor.ws.mark()
         asked = await visitor.say("Я потерял карту, что делать?")
@@ -50,14 +56,16 @@ async def test_kb_answer_then_operator_reply_then_close_and_rating(
 
             taken = await console.command("take", "conversation", conversation_id=conversation.id)
             assert taken["conversation"]["status"] == "assigned" and taken["conversation"]["mine"]
-            assert [m["text"] for m in taken["conversation"]["messages"]
-                    if m["author"] == "client"][-1].startswith("Почему мой кот")
+            assert [
+                m["text"] for m in taken["conversation"]["messages"] if m["author"] == "client"
+            ][-1].startswith("Почему мой кот")
             assert await gateway.queue.waiting() == []
 
             since = visitor.ws.mark()
             answer_text = "Здравствуйте! Попробуйте включать пылесос в другой комнате."
-            await console.command("reply", "conversation", conversation_id=conversation.id,
-                                  text=answer_text)
+            await console.command(
+                "reply", "conversation", conversation_id=conversation.id, text=answer_text
+            )
             reply = await visitor.reply(since=since, author="operator")
             assert reply["text"] == answer_text
 
@@ -65,9 +73,12 @@ async def test_kb_answer_then_operator_reply_then_close_and_rating(
             since_console = console.ws.mark()
             await visitor.say("Спасибо, попробую")
             refreshed = await console.ws.expect(
-                lambda f: f["type"] == "conversation"
-                and f["conversation"]["messages"][-1]["text"] == "Спасибо, попробую",
-                since=since_console)
+                lambda f: (
+                    f["type"] == "conversation"
+                    and f["conversation"]["messages"][-1]["text"] == "Спасибо, попробую"
+                ),
+                since=since_console,
+            )
             assert refreshed["conversation"]["id"] == conversation.id
 
             since = visitor.ws.mark()
@@ -75,7 +86,8 @@ async def test_kb_answer_then_operator_reply_then_close_and_rating(
             assert closed["conversation"]["status"] == "closed"
             rating = await visitor.reply(since=since, author="bot")
             assert [b["payload"] for b in rating["buttons"]] == [
-                f"{conversation.id}:{n}" for n in range(1, 6)]
+                f"{conversation.id}:{n}" for n in range(1, 6)
+            ]
 
         stored = await conversation_of(gateway, visitor)
         assert stored.status is ConversationStatus.CLOSED and stored.resolved_at is not None
@@ -88,7 +100,8 @@ async def test_kb_answer_then_operator_reply_then_close_and_rating(
 
 
 async def test_the_same_message_id_twice_is_stored_and_answered_once(
-        gateway: Gateway, served: str) -> None:
+    gateway: Gateway, served: str
+) -> None:
     async with Visitor(served) as visitor:
         since = visitor.ws.mark()
         await visitor.say("Я потерял карту, что делать?", message_id="same-id-1")
@@ -102,9 +115,13 @@ async def test_the_same_message_id_twice_is_stored_and_answered_once(
         await gateway.outbox.drain()
 
     async with gateway.sessions() as session:
-        incoming = await session.scalar(select(func.count(Message.id)).where(
-            Message.direction == Direction.IN, Message.channel == ChannelKind.WEB))
+        incoming = await session.scalar(
+            select(func.count(Message.id)).where(
+                Message.direction == Direction.IN, Message.channel == ChannelKind.WEB
+            )
+        )
         answers = await session.scalar(
-            select(func.count(Message.id)).where(Message.author == Author.BOT))
+            select(func.count(Message.id)).where(Message.author == Author.BOT)
+        )
     assert (incoming, answers) == (1, 1)
     assert not [f for f in visitor.ws.frames[since:] if f["type"] == "message"]

@@ -21,8 +21,9 @@ DOCS = Path(__file__).parent.parent / "docs" / "email.md"
 
 @pytest.fixture(scope="module")
 def parser(tmp_path_factory: pytest.TempPathFactory) -> MailParser:
-    return MailParser("support@bank.test",
-                      AttachmentStore(tmp_path_factory.mktemp("files"), max_bytes=1000))
+    return MailParser(
+        "support@bank.test", AttachmentStore(tmp_path_factory.mktemp("files"), max_bytes=1000)
+    )
 
 
 def fresh_text(parser: MailParser, letter: Path) -> str:
@@ -41,8 +42,18 @@ def test_letter_gives_the_clients_fresh_text(parser: MailParser, letter: Path) -
 def test_corpus_covers_the_formats_asked_for() -> None:
     names = {letter.stem for letter in LETTERS}
     assert len(names) >= 40
-    for client in ("gmail", "outlook", "apple_mail", "iphone", "yandex", "mailru",
-                   "thunderbird", "rambler", "samsung", "android"):
+    for client in (
+        "gmail",
+        "outlook",
+        "apple_mail",
+        "iphone",
+        "yandex",
+        "mailru",
+        "thunderbird",
+        "rambler",
+        "samsung",
+        "android",
+    ):
         assert any(name.startswith(client) for name in names), client
     html = [letter for letter in LETTERS if b"Content-Type: text/html" in letter.read_bytes()]
     assert len(html) >= 10

@@ -33,8 +33,9 @@ MARKER = "marker@client.test"
 
 
 @contextlib.asynccontextmanager
-async def with_email(gateway: Gateway, dovecot: Dovecot, smtp: SmtpRelay, login: str,
-                     tmp: Path) -> AsyncIterator[Gateway]:
+async def with_email(
+    gateway: Gateway, dovecot: Dovecot, smtp: SmtpRelay, login: str, tmp: Path
+) -> AsyncIterator[Gateway]:
     """The gateway serving, with the email channel on the test mailbox."""
     gateway.adapters.setdefault(ChannelKind.EMAIL, support_adapter(dovecot, smtp, login, tmp))
     async with running(gateway, host="127.0.0.1", port=0):
@@ -52,22 +53,33 @@ async def answered_marker(gateway: Gateway, smtp: SmtpRelay, login: str) -> None
 
 async def messages(gateway: Gateway, direction: Direction) -> list[Message]:
     async with gateway.sessions() as session:
-        return list(await session.scalars(
-            select(Message).where(Message.channel == ChannelKind.EMAIL,
-                                  Message.direction == direction).order_by(Message.id)))
+        return list(
+            await session.scalars(
+                select(Message)
+                .where(Message.channel == ChannelKind.EMAIL, Message.direction == direction)
+                .order_by(Message.id)
+            )
+        )
 
 
 async def count(gateway: Gateway, direction: Direction) -> int:
     async with gateway.sessions() as session:
-        return int(await session.scalar(select(func.count(Message.id)).where(
-            Message.channel == ChannelKind.EMAIL, Message.direction == direction)) or 0)
+        return int(
+            await session.scalar(
+                select(func.count(Message.id)).where(
+                    Message.channel == ChannelKind.EMAIL, Message.direction == direction
+                )
+            )
+            or 0
+        )
 
 
 async def test_a_question_is_answered_by_email_in_the_same_thread(
-        gateway: Gateway, dovecot: Dovecot, smtp_server: SmtpRelay, mailbox: str,
-        tmp_path: Path) -> None:
-    question = client_letter(mailbox, QUESTION, sender="Анна <anna@client.test>",
-                             subject="Потеряла карту")
+    gateway: Gateway, dovecot: Dovecot, smtp_server: SmtpRelay, mailbox: str, tmp_path: Path
+) -> None:
+    question = client_letter(
+        mailbox, QUESTION, sender="Анна <anna@client.test>", subject="Потеряла карту"
+    )
     async with with_email(gateway, dovecot, smtp_server, mailbox, tmp_path):
         await submit(smtp_server, question)
         await eventually(lambda: len(smtp_server.sent_to("anna@client.test")) == 1)
@@ -86,12 +98,14 @@ async def test_a_question_is_answered_by_email_in_the_same_thread(
 
 
 async def test_a_reply_is_routed_to_its_conversation_by_headers(
-        gateway: Gateway, dovecot: Dovecot, smtp_server: SmtpRelay, mailbox: str,
-        tmp_path: Path) -> None:
+    gateway: Gateway, dovecot: Dovecot, smtp_server: SmtpRelay, mailbox: str, tmp_path: Path
+) -> None:
     client = "petr@client.test"
     async with with_email(gateway, dovecot, smtp_server, mailbox, tmp_path):
-        await submit(smtp_server, client_letter(mailbox, "позовите оператора", sender=client,
-                                                subject="Перевод"))
+        await submit(
+            smtp_server,
+            client_letter(mailbox, "позовите оператора", sender=client, subject="Перевод"),
+        )
         await eventually(lambda: len(smtp_server.sent_to(client)) == 1)
         operator = await gateway.desk.register("Олег")
         first = await gateway.desk.take_next(operator.id)
@@ -99,20 +113,28 @@ async def test_a_reply_is_routed_to_its_conversation_by_headers(
         await gateway.desk.close(operator.id, first.id)
         ours = smtp_server.sent_to(client)[0].message
         # the client answers our letter from a mail program that drops the subject tag
-        reply = client_letter(mailbox, "Спасибо, а сколько идёт перевод?\n\n> старое письмо",
-                              sender=client, subject="другая тема",
-                              In_Reply_To=str(ours["Message-ID"]),
-                              References=str(ours["Message-ID"]))
+        reply = client_letter(
+            mailbox,
+            "Спасибо, а сколько идёт перевод?\n\n> старое письмо",
+            sender=client,
+            subject="другая тема",
+            In_Reply_To=str(ours["Message-ID"]),
+            References=str(ours["Message-ID"]),
+        )
         await submit(smtp_server, reply)
-        await eventually(lambda: len(dovecot.flags(mailbox)) == 2
-                         and dovecot.flags(mailbox)[1] == "\\Seen")
+        await eventually(
+            lambda: len(dovecot.flags(mailbox)) == 2 and dovecot.flags(mailbox)[1] == "\\Seen"
+        )
         await gateway.outbox.drain()
     inbound = await messages(gateway, Direction.IN)
     assert [m.conversation_id for m in inbound] == [first.id, first.id]
     assert inbound[1].text == "Спасибо, а сколько идёт перевод?"
     async with gateway.sessions() as session:
-        kinds = list(await session.scalars(select(ConversationEvent.kind).where(
-            ConversationEvent.conversation_id == first.id)))
+        kinds = list(
+            await session.scalars(
+                select(ConversationEvent.kind).where(ConversationEvent.conversation_id == first.id)
+            )
+        )
     assert EventKind.REOPENED in kinds
 
 
@@ -139,14 +161,24 @@ John Smith
 
 
 async def test_android_russian_and_bottom_posted_replies_store_only_the_new_words(
-        gateway: Gateway, dovecot: Dovecot, smtp_server: SmtpRelay, mailbox: str,
-        tmp_path: Path) -> None:
+    gateway: Gateway, dovecot: Dovecot, smtp_server: SmtpRelay, mailbox: str, tmp_path: Path
+) -> None:
     async with with_email(gateway, dovecot, smtp_server, mailbox, tmp_path):
-        await submit(smtp_server, client_letter(
-            mailbox, ANDROID_RUSSIAN_REPLY.format(support=mailbox),
-            sender="sergey@client.test", subject="Re: Заявка на кредит"))
-        await submit(smtp_server, client_letter(
-            mailbox, BOTTOM_POSTED_REPLY, sender="john@client.test", subject="Re: Card"))
+        await submit(
+            smtp_server,
+            client_letter(
+                mailbox,
+                ANDROID_RUSSIAN_REPLY.format(support=mailbox),
+                sender="sergey@client.test",
+                subject="Re: Заявка на кредит",
+            ),
+        )
+        await submit(
+            smtp_server,
+            client_letter(
+                mailbox, BOTTOM_POSTED_REPLY, sender="john@client.test", subject="Re: Card"
+            ),
+        )
         await eventually(lambda: dovecot.flags(mailbox) == ["\\Seen", "\\Seen"])
         await gateway.outbox.drain()
     android, bottom = await messages(gateway, Direction.IN)
@@ -158,6 +190,7 @@ async def test_android_russian_and_bottom_posted_replies_store_only_the_new_word
 
 def auto_responder(dovecot: Dovecot, support: str) -> Responder:
     """The client's side answers every letter automatically, like an out-of-office robot."""
+
     def respond(record: Recorded) -> None:
         incoming = record.message
         reply = EmailMessage()
@@ -169,11 +202,13 @@ def auto_responder(dovecot: Dovecot, support: str) -> Responder:
         reply["Auto-Submitted"] = "auto-replied"
         reply.set_content("Я в отпуске до понедельника.")
         dovecot.deliver(support, reply.as_bytes(), sender="")
+
     return respond
 
 
 def bouncer(dovecot: Dovecot, support: str) -> Responder:
     """The client's server returns every letter: a delivery status notification."""
+
     def bounce(record: Recorded) -> None:
         returned_headers = record.content.split(b"\r\n\r\n", 1)[0].decode("ascii", "replace")
         report = (
@@ -187,21 +222,24 @@ def bouncer(dovecot: Dovecot, support: str) -> Responder:
             "Reporting-MTA: dns; mx.client.test\r\n\r\n"
             f"Final-Recipient: rfc822; {record.rcpt_tos[0]}\r\nAction: failed\r\n"
             "Status: 5.1.1\r\n\r\n"
-            f"--B\r\nContent-Type: text/rfc822-headers\r\n\r\n{returned_headers}\r\n\r\n--B--\r\n")
+            f"--B\r\nContent-Type: text/rfc822-headers\r\n\r\n{returned_headers}\r\n\r\n--B--\r\n"
+        )
         dovecot.deliver(support, report.encode(), sender="")
+
     return bounce
 
 
 async def test_auto_replies_and_bounces_are_stored_never_answered(
-        gateway: Gateway, dovecot: Dovecot, smtp_server: SmtpRelay, mailbox: str,
-        tmp_path: Path) -> None:
+    gateway: Gateway, dovecot: Dovecot, smtp_server: SmtpRelay, mailbox: str, tmp_path: Path
+) -> None:
     smtp_server.responders["olga@client.test"] = auto_responder(dovecot, mailbox)
     smtp_server.responders["gone@client.test"] = bouncer(dovecot, mailbox)
     async with with_email(gateway, dovecot, smtp_server, mailbox, tmp_path):
         await submit(smtp_server, client_letter(mailbox, QUESTION, sender="olga@client.test"))
         await submit(smtp_server, client_letter(mailbox, QUESTION, sender="gone@client.test"))
-        await eventually(lambda: len(dovecot.flags(mailbox)) == 4
-                         and set(dovecot.flags(mailbox)) == {"\\Seen"})
+        await eventually(
+            lambda: len(dovecot.flags(mailbox)) == 4 and set(dovecot.flags(mailbox)) == {"\\Seen"}
+        )
         await gateway.outbox.drain()
         await answered_marker(gateway, smtp_server, mailbox)
     assert len(smtp_server.sent_to("olga@client.test")) == 1  # one answer, then silence
@@ -213,8 +251,8 @@ async def test_auto_replies_and_bounces_are_stored_never_answered(
 
 
 async def test_a_bounce_is_recorded_on_the_conversation_of_the_returned_letter(
-        gateway: Gateway, dovecot: Dovecot, smtp_server: SmtpRelay, mailbox: str,
-        tmp_path: Path) -> None:
+    gateway: Gateway, dovecot: Dovecot, smtp_server: SmtpRelay, mailbox: str, tmp_path: Path
+) -> None:
     smtp_server.responders["gone@client.test"] = bouncer(dovecot, mailbox)
     async with with_email(gateway, dovecot, smtp_server, mailbox, tmp_path):
         await submit(smtp_server, client_letter(mailbox, QUESTION, sender="gone@client.test"))
@@ -222,15 +260,28 @@ async def test_a_bounce_is_recorded_on_the_conversation_of_the_returned_letter(
         await gateway.outbox.drain()
     (answer,) = await messages(gateway, Direction.OUT)
     async with gateway.sessions() as session:
-        bounced_on = list(await session.scalars(select(ConversationEvent.conversation_id).where(
-            ConversationEvent.kind == EventKind.BOUNCED)))
+        bounced_on = list(
+            await session.scalars(
+                select(ConversationEvent.conversation_id).where(
+                    ConversationEvent.kind == EventKind.BOUNCED
+                )
+            )
+        )
     assert bounced_on == [answer.conversation_id]
-    assert answer.delivery is Delivery.FAILED and (answer.delivery_error or "").startswith("bounced")
+    assert answer.delivery is Delivery.FAILED and (answer.delivery_error or "").startswith(
+        "bounced"
+    )
 
 
 async def test_restart_while_200_letters_wait_stores_and_answers_each_once(
-        gateway: Gateway, settings: Settings, clock: object, dovecot: Dovecot,
-        smtp_server: SmtpRelay, mailbox: str, tmp_path: Path) -> None:
+    gateway: Gateway,
+    settings: Settings,
+    clock: object,
+    dovecot: Dovecot,
+    smtp_server: SmtpRelay,
+    mailbox: str,
+    tmp_path: Path,
+) -> None:
     clients = [f"client{n}@client.test" for n in range(200)]
     for n, client in enumerate(clients):
         letter = client_letter(mailbox, QUESTION, sender=client, message_id=f"<w{n}@client.test>")
@@ -249,6 +300,7 @@ async def test_restart_while_200_letters_wait_stores_and_answers_each_once(
     assert len(answers) == 200 + 1 and {a.delivery for a in answers} == {Delivery.SENT}
     assert sorted(r.rcpt_tos[0] for r in smtp_server.outside) == sorted([*clients, MARKER])
     async with gateway.sessions() as session:
-        identities = await session.scalar(select(func.count(Identity.id)).where(
-            Identity.channel == ChannelKind.EMAIL))
+        identities = await session.scalar(
+            select(func.count(Identity.id)).where(Identity.channel == ChannelKind.EMAIL)
+        )
     assert identities == 200 + 1

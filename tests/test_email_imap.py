@@ -5,14 +5,25 @@ connections cut mid-IDLE."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterator
 from pathlib import Path
 
-from collections.abc import Iterator
-
 import pytest
-from mail_servers import (PASSWORD, Collector, Dovecot, SmtpRelay, client_letter,  # noqa: F401
-                          dovecot, handed_over_before_marker, mailbox, running,
-                          smtp_server, started_dovecot, submit, support_adapter)
+from mail_servers import (  # noqa: F401
+    PASSWORD,
+    Collector,
+    Dovecot,
+    SmtpRelay,
+    client_letter,
+    dovecot,
+    handed_over_before_marker,
+    mailbox,
+    running,
+    smtp_server,
+    started_dovecot,
+    submit,
+    support_adapter,
+)
 from waiting import eventually
 
 from channels.email import MailServer
@@ -20,13 +31,18 @@ from channels.email.imap import ImapInbox
 
 
 async def test_letter_reaches_the_sink_once_and_is_seen_only_after_it_returned(
-        dovecot: Dovecot, smtp_server: SmtpRelay, mailbox: str, tmp_path: Path) -> None:
+    dovecot: Dovecot, smtp_server: SmtpRelay, mailbox: str, tmp_path: Path
+) -> None:
     sink = Collector()
     sink.hold = asyncio.Event()
     adapter = support_adapter(dovecot, smtp_server, mailbox, tmp_path)
     async with running(adapter, sink):
-        letter = client_letter(mailbox, "Здравствуйте! Как поменять ПИН-код?",
-                               sender="Иван Петров <Ivan@Client.test>", subject="ПИН-код")
+        letter = client_letter(
+            mailbox,
+            "Здравствуйте! Как поменять ПИН-код?",
+            sender="Иван Петров <Ivan@Client.test>",
+            subject="ПИН-код",
+        )
         await submit(smtp_server, letter)
         await eventually(lambda: sink.calls == 1)
         assert dovecot.flags(mailbox) in (["\\Recent"], [""])  # the store has not returned yet
@@ -39,21 +55,28 @@ async def test_letter_reaches_the_sink_once_and_is_seen_only_after_it_returned(
     assert len(handed_over) == 2 and sink.calls == 3  # each letter once, then the marker
     assert first.platform_message_id == letter["Message-ID"]
     assert (first.external_user_id, first.display_name, first.subject) == (
-        "ivan@client.test", "Иван Петров", "ПИН-код")
+        "ivan@client.test",
+        "Иван Петров",
+        "ПИН-код",
+    )
     assert first.text == "Здравствуйте! Как поменять ПИН-код?"
     assert dovecot.flags(mailbox) == ["\\Seen"] * 3
 
 
 async def test_a_failing_store_leaves_the_letter_unseen_and_it_is_retried(
-        dovecot: Dovecot, smtp_server: SmtpRelay, mailbox: str) -> None:
+    dovecot: Dovecot, smtp_server: SmtpRelay, mailbox: str
+) -> None:
     from channels.email.attachments import AttachmentStore
     from channels.email.parse import MailParser
 
     parser = MailParser(mailbox, AttachmentStore(None, 0))
     sink = Collector()
     sink.fail = 2
-    inbox = ImapInbox(MailServer("127.0.0.1", dovecot.port, "plain", mailbox, PASSWORD),
-                      poll_interval=1.0, retry_delays=(0.3, 1.0))
+    inbox = ImapInbox(
+        MailServer("127.0.0.1", dovecot.port, "plain", mailbox, PASSWORD),
+        poll_interval=1.0,
+        retry_delays=(0.3, 1.0),
+    )
 
     async def handle(raw: bytes) -> None:
         await sink([parser.parse(raw)])
@@ -73,9 +96,17 @@ async def test_a_failing_store_leaves_the_letter_unseen_and_it_is_retried(
 
 
 async def test_restart_with_200_waiting_letters_hands_each_over_once(
-        dovecot: Dovecot, smtp_server: SmtpRelay, mailbox: str, tmp_path: Path) -> None:
-    letters = [client_letter(mailbox, f"Вопрос номер {n}", sender=f"c{n % 7}@client.test",
-                             message_id=f"<wait{n}@client.test>") for n in range(200)]
+    dovecot: Dovecot, smtp_server: SmtpRelay, mailbox: str, tmp_path: Path
+) -> None:
+    letters = [
+        client_letter(
+            mailbox,
+            f"Вопрос номер {n}",
+            sender=f"c{n % 7}@client.test",
+            message_id=f"<wait{n}@client.test>",
+        )
+        for n in range(200)
+    ]
     for letter in letters:
         dovecot.deliver(mailbox, letter.as_bytes(), sender=str(letter["From"]))
     sink = Collector()
@@ -89,21 +120,24 @@ async def test_restart_with_200_waiting_letters_hands_each_over_once(
 
 
 async def test_connection_cut_mid_idle_reconnects_and_misses_nothing(
-        dovecot: Dovecot, smtp_server: SmtpRelay, mailbox: str, tmp_path: Path) -> None:
+    dovecot: Dovecot, smtp_server: SmtpRelay, mailbox: str, tmp_path: Path
+) -> None:
     sink = Collector()
     async with running(support_adapter(dovecot, smtp_server, mailbox, tmp_path), sink):
         await submit(smtp_server, client_letter(mailbox, "до обрыва", message_id="<a@client.test>"))
         await sink.wait_for(1)
         await eventually(lambda: dovecot.flags(mailbox) == ["\\Seen"])  # handled: back to IDLE
         dovecot.kick(mailbox)
-        await submit(smtp_server, client_letter(mailbox, "во время обрыва",
-                                                message_id="<b@client.test>"))
+        await submit(
+            smtp_server, client_letter(mailbox, "во время обрыва", message_id="<b@client.test>")
+        )
         await sink.wait_for(2)
         cut = dovecot.sessions(mailbox)
         dovecot.kick(mailbox)
         await eventually(lambda: dovecot.sessions(mailbox) - cut, what="a new IMAP session")
-        await submit(smtp_server, client_letter(mailbox, "после обрыва",
-                                                message_id="<c@client.test>"))
+        await submit(
+            smtp_server, client_letter(mailbox, "после обрыва", message_id="<c@client.test>")
+        )
         await sink.wait_for(3)
         handed_over = await handed_over_before_marker(smtp_server, mailbox, sink)
     assert handed_over == ["<a@client.test>", "<b@client.test>", "<c@client.test>"]
@@ -111,10 +145,12 @@ async def test_connection_cut_mid_idle_reconnects_and_misses_nothing(
 
 
 async def test_processed_folder_receives_handled_letters(
-        dovecot: Dovecot, smtp_server: SmtpRelay, mailbox: str, tmp_path: Path) -> None:
+    dovecot: Dovecot, smtp_server: SmtpRelay, mailbox: str, tmp_path: Path
+) -> None:
     sink = Collector()
-    adapter = support_adapter(dovecot, smtp_server, mailbox, tmp_path,
-                              processed_folder="Обработанные письма")
+    adapter = support_adapter(
+        dovecot, smtp_server, mailbox, tmp_path, processed_folder="Обработанные письма"
+    )
     async with running(adapter, sink):
         for n in range(3):
             await submit(smtp_server, client_letter(mailbox, f"письмо {n}"))
@@ -124,12 +160,17 @@ async def test_processed_folder_receives_handled_letters(
 
 
 async def test_html_koi8r_letter_with_attachment_through_the_servers(
-        dovecot: Dovecot, smtp_server: SmtpRelay, mailbox: str, tmp_path: Path) -> None:
+    dovecot: Dovecot, smtp_server: SmtpRelay, mailbox: str, tmp_path: Path
+) -> None:
     letter = client_letter(mailbox, "", subject="Выписка")
-    letter.set_content("<p>Пришлите, пожалуйста, <b>выписку</b>. Скан прилагаю.</p>",
-                       subtype="html", charset="koi8-r")
-    letter.add_attachment(b"%PDF-1.4 scan", maintype="application", subtype="pdf",
-                          filename="скан.pdf")
+    letter.set_content(
+        "<p>Пришлите, пожалуйста, <b>выписку</b>. Скан прилагаю.</p>",
+        subtype="html",
+        charset="koi8-r",
+    )
+    letter.add_attachment(
+        b"%PDF-1.4 scan", maintype="application", subtype="pdf", filename="скан.pdf"
+    )
     sink = Collector()
     async with running(support_adapter(dovecot, smtp_server, mailbox, tmp_path), sink):
         await submit(smtp_server, letter)
@@ -141,21 +182,26 @@ async def test_html_koi8r_letter_with_attachment_through_the_servers(
 
 
 async def test_a_recreated_folder_new_uidvalidity_is_read_again(
-        dovecot: Dovecot, smtp_server: SmtpRelay, mailbox: str, tmp_path: Path) -> None:
+    dovecot: Dovecot, smtp_server: SmtpRelay, mailbox: str, tmp_path: Path
+) -> None:
     dovecot.doveadm("mailbox", "create", "-u", mailbox, "Поддержка")
     sink = Collector()
     adapter = support_adapter(dovecot, smtp_server, mailbox, tmp_path, folder="Поддержка")
     async with running(adapter, sink):
         for n in range(3):
-            dovecot.deliver(mailbox, client_letter(mailbox, f"старое {n}").as_bytes(),
-                            folder="Поддержка")
+            dovecot.deliver(
+                mailbox, client_letter(mailbox, f"старое {n}").as_bytes(), folder="Поддержка"
+            )
         await sink.wait_for(3)
         dovecot.doveadm("mailbox", "delete", "-u", mailbox, "Поддержка")
         dovecot.doveadm("mailbox", "create", "-u", mailbox, "Поддержка")
         dovecot.kick(mailbox)
         # UID 1 again: a reader that kept the old highest UID would skip it
-        dovecot.deliver(mailbox, client_letter(mailbox, "новое", message_id="<new@client.test>")
-                        .as_bytes(), folder="Поддержка")
+        dovecot.deliver(
+            mailbox,
+            client_letter(mailbox, "новое", message_id="<new@client.test>").as_bytes(),
+            folder="Поддержка",
+        )
         await sink.wait_for(4)
     assert sink.ids()[3] == "<new@client.test>"
     assert dovecot.flags(mailbox, "Поддержка") == ["\\Seen"]
@@ -168,11 +214,13 @@ def plain_imap_server() -> Iterator[Dovecot]:
 
 
 async def test_without_idle_and_move_it_polls_and_copies(
-        plain_imap_server: Dovecot, smtp_server: SmtpRelay, tmp_path: Path) -> None:
+    plain_imap_server: Dovecot, smtp_server: SmtpRelay, tmp_path: Path
+) -> None:
     login = plain_imap_server.add_user()
     sink = Collector()
-    adapter = support_adapter(plain_imap_server, smtp_server, login, tmp_path,
-                              processed_folder="Done")
+    adapter = support_adapter(
+        plain_imap_server, smtp_server, login, tmp_path, processed_folder="Done"
+    )
     async with running(adapter, sink):
         for n in range(3):
             plain_imap_server.deliver(login, client_letter(login, f"письмо {n}").as_bytes())

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from core.contracts import AttachmentKind, ChannelKind
 from channels.email.attachments import AttachmentStore
 from channels.email.parse import MailParser, synthetic_id
+from core.contracts import AttachmentKind, ChannelKind
 
 SUPPORT = "support@bank.test"
 
@@ -28,8 +28,12 @@ def raw_letter(headers: dict[str, str], body: bytes, content_type: str) -> bytes
     return ("\r\n".join(lines) + "\r\n\r\n").encode() + body  # raw UTF-8 headers happen
 
 
-BASE = {"From": "Ivan <Ivan.Petrov+bank@Mail.RU>", "To": SUPPORT,
-        "Message-ID": "<q1@mail.ru>", "Date": "Mon, 23 Nov 2026 10:00:00 +0300"}
+BASE = {
+    "From": "Ivan <Ivan.Petrov+bank@Mail.RU>",
+    "To": SUPPORT,
+    "Message-ID": "<q1@mail.ru>",
+    "Date": "Mon, 23 Nov 2026 10:00:00 +0300",
+}
 
 
 def test_plain_letter_maps_to_the_contract(parser: MailParser) -> None:
@@ -51,14 +55,20 @@ def test_plain_letter_maps_to_the_contract(parser: MailParser) -> None:
     assert message.sent_at is not None
     assert message.sent_at.isoformat() == "2026-11-23T07:00:00+00:00"
     assert (message.automated, message.bounce, message.reply_to, message.thread_hint) == (
-        False, False, (), None)
+        False,
+        False,
+        (),
+        None,
+    )
 
 
 @pytest.mark.parametrize("charset", ["koi8-r", "windows-1251"])
 def test_html_only_russian_letter_becomes_readable_text(parser: MailParser, charset: str) -> None:
-    html = ("<html><head><style>p {color: red}</style></head><body>"
-            "<p>Добрый день!</p><p>Списали <b>комиссию</b> за перевод&nbsp;#&nbsp;5.</p>"
-            "<ul><li>сумма 100 ₽</li></ul></body></html>")
+    html = (
+        "<html><head><style>p {color: red}</style></head><body>"
+        "<p>Добрый день!</p><p>Списали <b>комиссию</b> за перевод&nbsp;#&nbsp;5.</p>"
+        "<ul><li>сумма 100 ₽</li></ul></body></html>"
+    )
     body = html.replace("₽", "руб.").encode(charset)
     subject = "=?" + charset + "?B?" + base64.b64encode("Комиссия".encode(charset)).decode() + "?="
     raw = raw_letter({**BASE, "Subject": subject}, body, f"text/html; charset={charset}")
@@ -71,14 +81,18 @@ def test_html_only_russian_letter_becomes_readable_text(parser: MailParser, char
 
 
 def test_encoded_word_headers_and_8bit_body_without_charset(parser: MailParser) -> None:
-    raw = raw_letter({
-        **BASE,
-        "From": "=?windows-1251?B?" + base64.b64encode("Пётр".encode("cp1251")).decode()
-                + "?= <petr@yandex.ru>",
-        "Subject": "=?utf-8?Q?=D0=9A=D0=B0=D1=80=D1=82=D0=B0?= =?koi8-r?B?INPMz83BzsE=?=",
-        "Content-Transfer-Encoding": "8bit",
-    }, "Моя карта не работает в банкомате, помогите пожалуйста разобраться".encode("cp1251"),
-        "text/plain")
+    raw = raw_letter(
+        {
+            **BASE,
+            "From": "=?windows-1251?B?"
+            + base64.b64encode("Пётр".encode("cp1251")).decode()
+            + "?= <petr@yandex.ru>",
+            "Subject": "=?utf-8?Q?=D0=9A=D0=B0=D1=80=D1=82=D0=B0?= =?koi8-r?B?INPMz83BzsE=?=",
+            "Content-Transfer-Encoding": "8bit",
+        },
+        "Моя карта не работает в банкомате, помогите пожалуйста разобраться".encode("cp1251"),
+        "text/plain",
+    )
     message = parser.parse(raw)
     assert message.display_name == "Пётр"
     assert message.subject == "Карта сломана"
@@ -87,11 +101,17 @@ def test_encoded_word_headers_and_8bit_body_without_charset(parser: MailParser) 
 
 def test_quoted_printable_and_base64_bodies(parser: MailParser) -> None:
     text = "Когда придёт карта?"
-    qp = raw_letter({**BASE, "Content-Transfer-Encoding": "quoted-printable"},
-                    b"=D0=9A=D0=BE=D0=B3=D0=B4=D0=B0 =D0=BF=D1=80=D0=B8=D0=B4=D1=91=D1=82 "
-                    b"=D0=BA=D0=B0=D1=80=D1=82=D0=B0?", "text/plain; charset=utf-8")
-    b64 = raw_letter({**BASE, "Content-Transfer-Encoding": "base64"},
-                     base64.encodebytes(text.encode("koi8-r")), "text/plain; charset=koi8-r")
+    qp = raw_letter(
+        {**BASE, "Content-Transfer-Encoding": "quoted-printable"},
+        b"=D0=9A=D0=BE=D0=B3=D0=B4=D0=B0 =D0=BF=D1=80=D0=B8=D0=B4=D1=91=D1=82 "
+        b"=D0=BA=D0=B0=D1=80=D1=82=D0=B0?",
+        "text/plain; charset=utf-8",
+    )
+    b64 = raw_letter(
+        {**BASE, "Content-Transfer-Encoding": "base64"},
+        base64.encodebytes(text.encode("koi8-r")),
+        "text/plain; charset=koi8-r",
+    )
     assert parser.parse(qp).text == text
     assert parser.parse(b64).text == text
 
@@ -140,18 +160,29 @@ MAILRU_REPLY = """\
 """
 
 
-@pytest.mark.parametrize(("body", "fresh", "quoted"), [
-    (GMAIL_REPLY, "Спасибо, а какой дневной лимит на снятие?", "Лимит можно изменить"),
-    (YANDEX_REPLY, "Приложение всё равно не открывается.", "Переустановите"),
-    (OUTLOOK_REPLY, "Хорошо, жду звонка.", "Мы проверим перевод"),
-    (MAILRU_REPLY, "Карта так и не пришла.", "будет доставлена"),
-], ids=["gmail", "yandex", "outlook", "mailru"])
-def test_reply_is_stripped_of_history_and_signature(parser: MailParser, body: str, fresh: str,
-                                                    quoted: str) -> None:
-    raw = raw_letter({**BASE, "Subject": "Re: Вопрос [#42]",
-                      "In-Reply-To": "<switchboard.7@bank.test>",
-                      "References": "<q0@mail.ru> <switchboard.7@bank.test>"},
-                     body.encode(), "text/plain; charset=utf-8")
+@pytest.mark.parametrize(
+    ("body", "fresh", "quoted"),
+    [
+        (GMAIL_REPLY, "Спасибо, а какой дневной лимит на снятие?", "Лимит можно изменить"),
+        (YANDEX_REPLY, "Приложение всё равно не открывается.", "Переустановите"),
+        (OUTLOOK_REPLY, "Хорошо, жду звонка.", "Мы проверим перевод"),
+        (MAILRU_REPLY, "Карта так и не пришла.", "будет доставлена"),
+    ],
+    ids=["gmail", "yandex", "outlook", "mailru"],
+)
+def test_reply_is_stripped_of_history_and_signature(
+    parser: MailParser, body: str, fresh: str, quoted: str
+) -> None:
+    raw = raw_letter(
+        {
+            **BASE,
+            "Subject": "Re: Вопрос [#42]",
+            "In-Reply-To": "<switchboard.7@bank.test>",
+            "References": "<q0@mail.ru> <switchboard.7@bank.test>",
+        },
+        body.encode(),
+        "text/plain; charset=utf-8",
+    )
     message = parser.parse(raw)
     assert message.text == fresh
     assert message.original_text is not None and quoted in message.original_text
@@ -187,50 +218,68 @@ def test_attachments_are_kept_within_the_size_limit(parser: MailParser, tmp_path
     for name, value in BASE.items():
         letter[name] = value
     letter.set_content("Скан паспорта во вложении")
-    letter.add_attachment(b"%PDF-1.4 small", maintype="application", subtype="pdf",
-                          filename="паспорт скан.pdf")
-    letter.add_attachment(b"\x89PNG" + b"0" * 5000, maintype="image", subtype="png",
-                          filename="../../etc/big.png")
+    letter.add_attachment(
+        b"%PDF-1.4 small", maintype="application", subtype="pdf", filename="паспорт скан.pdf"
+    )
+    letter.add_attachment(
+        b"\x89PNG" + b"0" * 5000, maintype="image", subtype="png", filename="../../etc/big.png"
+    )
     message = parser.parse(letter.as_bytes())
     assert message.text == "Скан паспорта во вложении"
     small, big = message.attachments
     assert (small.kind, small.name, small.size, small.mime) == (
-        AttachmentKind.DOCUMENT, "паспорт скан.pdf", 14, "application/pdf")
+        AttachmentKind.DOCUMENT,
+        "паспорт скан.pdf",
+        14,
+        "application/pdf",
+    )
     assert small.stored_path is not None
     stored = Path(small.stored_path)
     assert stored.read_bytes() == b"%PDF-1.4 small"
     assert stored.is_relative_to(tmp_path / "files")
     assert (big.kind, big.name, big.size, big.stored_path) == (
-        AttachmentKind.PHOTO, "big.png", 5004, None)  # over the limit: metadata only
+        AttachmentKind.PHOTO,
+        "big.png",
+        5004,
+        None,
+    )  # over the limit: metadata only
     again = parser.parse(letter.as_bytes())  # a retry rewrites the same file
     assert again.attachments[0].stored_path == small.stored_path
 
 
 def test_reply_to_is_reported_never_taken_as_the_address(parser: MailParser) -> None:
-    message = parser.parse(raw_letter({**BASE, "Reply-To": "Иван <Ivan@Home.test>"}, b"hi",
-                                      "text/plain"))
+    message = parser.parse(
+        raw_letter({**BASE, "Reply-To": "Иван <Ivan@Home.test>"}, b"hi", "text/plain")
+    )
     assert message.external_user_id == "ivan.petrov+bank@mail.ru"
     assert message.chat_id == "ivan.petrov+bank@mail.ru"
     assert message.meta["reply_to"] == "ivan@home.test"
 
 
 def test_question_in_the_subject_only(parser: MailParser) -> None:
-    message = parser.parse(raw_letter({**BASE, "Subject": "Как заблокировать карту?"}, b"",
-                                      "text/plain; charset=utf-8"))
+    message = parser.parse(
+        raw_letter(
+            {**BASE, "Subject": "Как заблокировать карту?"}, b"", "text/plain; charset=utf-8"
+        )
+    )
     assert message.text == "Как заблокировать карту?"
 
 
-@pytest.mark.parametrize("raw", [
-    b"",
-    b"\x00\xff\xfe garbage without headers",
-    b"From: <<<@@@>>>\r\nSubject: =?utf-8?B?broken?=\r\nContent-Type: multipart/mixed\r\n"
-    b"\r\nno boundary",
-    b"From: a@b.c\r\nContent-Type: text/plain; charset=x-no-such-charset\r\n"
-    b"\r\n\xcf\xf0\xe8\xe2\xe5\xf2",
-    b"From: a@b.c\r\nContent-Transfer-Encoding: base64\r\n\r\n!!!not base64!!!",
-    b"From: a@b.c\r\nDate: yesterday-ish\r\nMessage-ID: no brackets here\r\n\r\ntext",
-    b"Subject: only a subject\r\n\r\nbody",
-], ids=["empty", "garbage", "no-boundary", "unknown-charset", "bad-base64", "bad-date", "no-from"])
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b"",
+        b"\x00\xff\xfe garbage without headers",
+        b"From: <<<@@@>>>\r\nSubject: =?utf-8?B?broken?=\r\nContent-Type: multipart/mixed\r\n"
+        b"\r\nno boundary",
+        b"From: a@b.c\r\nContent-Type: text/plain; charset=x-no-such-charset\r\n"
+        b"\r\n\xcf\xf0\xe8\xe2\xe5\xf2",
+        b"From: a@b.c\r\nContent-Transfer-Encoding: base64\r\n\r\n!!!not base64!!!",
+        b"From: a@b.c\r\nDate: yesterday-ish\r\nMessage-ID: no brackets here\r\n\r\ntext",
+        b"Subject: only a subject\r\n\r\nbody",
+    ],
+    ids=["empty", "garbage", "no-boundary", "unknown-charset", "bad-base64", "bad-date", "no-from"],
+)
 def test_malformed_mail_is_stored_never_raises(parser: MailParser, raw: bytes) -> None:
     message = parser.parse(raw)
     assert message.platform_message_id

@@ -16,46 +16,68 @@ def parser() -> MailParser:
     return MailParser(SUPPORT, AttachmentStore(None, 0))
 
 
-def letter(*headers: str, body: str = "Текст письма", sender: str = "ivan@mail.ru",
-           subject: str = "Вопрос") -> bytes:
-    head = [f"From: {sender}", f"To: {SUPPORT}", f"Subject: {subject}", "Message-ID: <x1@mail.ru>",
-            *headers, "Content-Type: text/plain; charset=utf-8"]
+def letter(
+    *headers: str, body: str = "Текст письма", sender: str = "ivan@mail.ru", subject: str = "Вопрос"
+) -> bytes:
+    head = [
+        f"From: {sender}",
+        f"To: {SUPPORT}",
+        f"Subject: {subject}",
+        "Message-ID: <x1@mail.ru>",
+        *headers,
+        "Content-Type: text/plain; charset=utf-8",
+    ]
     return ("\r\n".join(head) + "\r\n\r\n" + body).encode()
 
 
-@pytest.mark.parametrize("headers", [
-    ("Auto-Submitted: auto-replied",),
-    ("Auto-Submitted: auto-generated",),
-    ("Precedence: bulk",),
-    ("Precedence: list",),
-    ("Precedence: junk",),
-    ("List-Id: <clients.lists.example.org>",),
-    ("List-Unsubscribe: <mailto:leave@lists.example.org>",),
-    ("X-Autoreply: yes",),
-    ("X-Autorespond: Out of office",),
-    ("X-Auto-Response-Suppress: All",),
-    ("X-Loop: helpdesk@shop.test",),
-    ("Return-Path: <>",),
-], ids=lambda h: h[0].split(":")[0] + ":" + h[0].split(":")[1].strip()[:12])
-def test_robot_headers_mark_the_letter_automated(parser: MailParser,
-                                                 headers: tuple[str, ...]) -> None:
+@pytest.mark.parametrize(
+    "headers",
+    [
+        ("Auto-Submitted: auto-replied",),
+        ("Auto-Submitted: auto-generated",),
+        ("Precedence: bulk",),
+        ("Precedence: list",),
+        ("Precedence: junk",),
+        ("List-Id: <clients.lists.example.org>",),
+        ("List-Unsubscribe: <mailto:leave@lists.example.org>",),
+        ("X-Autoreply: yes",),
+        ("X-Autorespond: Out of office",),
+        ("X-Auto-Response-Suppress: All",),
+        ("X-Loop: helpdesk@shop.test",),
+        ("Return-Path: <>",),
+    ],
+    ids=lambda h: h[0].split(":")[0] + ":" + h[0].split(":")[1].strip()[:12],
+)
+def test_robot_headers_mark_the_letter_automated(
+    parser: MailParser, headers: tuple[str, ...]
+) -> None:
     message = parser.parse(letter(*headers))
     assert message.automated and not message.bounce
     assert message.meta["automation"]
 
 
-@pytest.mark.parametrize("sender", [
-    "MAILER-DAEMON@mx.mail.ru", "postmaster@corp.ru", "no-reply@gosuslugi.ru", "noreply@bank.test",
-    "do-not-reply@shop.test", "owner-clients@lists.test", "clients-request@lists.test",
-    SUPPORT, "Support@Bank.Test",
-])
+@pytest.mark.parametrize(
+    "sender",
+    [
+        "MAILER-DAEMON@mx.mail.ru",
+        "postmaster@corp.ru",
+        "no-reply@gosuslugi.ru",
+        "noreply@bank.test",
+        "do-not-reply@shop.test",
+        "owner-clients@lists.test",
+        "clients-request@lists.test",
+        SUPPORT,
+        "Support@Bank.Test",
+    ],
+)
 def test_robot_and_own_senders_are_automated(parser: MailParser, sender: str) -> None:
     assert parser.parse(letter(sender=sender)).automated
 
 
 def test_yandex_style_autoreply_subject(parser: MailParser) -> None:
-    message = parser.parse(letter(body="Я в отпуске до 1 декабря",
-                                  subject="Автоответ: Re: Вопрос [#5]"))
+    message = parser.parse(
+        letter(body="Я в отпуске до 1 декабря", subject="Автоответ: Re: Вопрос [#5]")
+    )
     assert message.automated and message.thread_hint == 5
 
 
@@ -120,15 +142,19 @@ def test_delayed_delivery_is_automated_but_not_a_bounce(parser: MailParser) -> N
 
 
 def test_old_style_bounce_with_the_original_quoted_in_the_body(parser: MailParser) -> None:
-    body = ("Не удалось доставить письмо следующим адресатам:\n  nobody@gone.test\n\n"
-            "------ This is a copy of the message, including all the headers. ------\n"
-            "Message-ID: <switchboard.502@bank.test>\nSubject: Re: Вопрос\n")
-    message = parser.parse(letter(body=body, sender="MAILER-DAEMON@mx.yandex.ru",
-                                  subject="Недоставленное сообщение"))
+    body = (
+        "Не удалось доставить письмо следующим адресатам:\n  nobody@gone.test\n\n"
+        "------ This is a copy of the message, including all the headers. ------\n"
+        "Message-ID: <switchboard.502@bank.test>\nSubject: Re: Вопрос\n"
+    )
+    message = parser.parse(
+        letter(body=body, sender="MAILER-DAEMON@mx.yandex.ru", subject="Недоставленное сообщение")
+    )
     assert message.bounce and message.reply_to == ("<switchboard.502@bank.test>",)
 
 
 def test_exim_failed_recipients_header(parser: MailParser) -> None:
-    message = parser.parse(letter("X-Failed-Recipients: Nobody@Gone.test",
-                                  sender="mailer-daemon@mx.test"))
+    message = parser.parse(
+        letter("X-Failed-Recipients: Nobody@Gone.test", sender="mailer-daemon@mx.test")
+    )
     assert message.bounce and message.meta["failed_recipients"] == ["nobody@gone.test"]

@@ -6,31 +6,42 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from mail_servers import (  # noqa: F401
+    Dovecot,
+    SmtpRelay,
+    dovecot,
+    free_port,
+    mailbox,
+    smtp_server,
+    support_adapter,
+)
 
-from mail_servers import (Dovecot, SmtpRelay, dovecot, free_port, mailbox,  # noqa: F401
-                          smtp_server, support_adapter)
-
-from core.contracts import Attachment, AttachmentKind, ChannelKind, DeliveryError, OutboundMessage
 from channels.email import MailServer
 from channels.email.compose import compose
 from channels.email.smtp import SmtpSender
+from core.contracts import Attachment, AttachmentKind, ChannelKind, DeliveryError, OutboundMessage
 
 CLIENT = "ivan+bank@client.test"
 
 
 def outbound(**fields: object) -> OutboundMessage:
     values: dict[str, object] = {
-        "channel": ChannelKind.EMAIL, "chat_id": CLIENT,
+        "channel": ChannelKind.EMAIL,
+        "chat_id": CLIENT,
         "text": "Здравствуйте! Карта будет готова «завтра» №1.",
-        "outbound_id": 41, "subject": "Re: Карта", "conversation_id": 7,
+        "outbound_id": 41,
+        "subject": "Re: Карта",
+        "conversation_id": 7,
         "reply_to": ("<q1@client.test>", "<switchboard.40@support.test>", "<q2@client.test>"),
-        "auto_reply": True}
+        "auto_reply": True,
+    }
     values.update(fields)
     return OutboundMessage(**values)  # type: ignore[arg-type]
 
 
 async def test_bot_answer_carries_threading_and_loop_safety_headers(
-        dovecot: Dovecot, smtp_server: SmtpRelay, mailbox: str, tmp_path: Path) -> None:
+    dovecot: Dovecot, smtp_server: SmtpRelay, mailbox: str, tmp_path: Path
+) -> None:
     adapter = support_adapter(dovecot, smtp_server, mailbox, tmp_path)
     receipt = await adapter.send(outbound())
     (record,) = smtp_server.sent_to(CLIENT)
@@ -48,7 +59,8 @@ async def test_bot_answer_carries_threading_and_loop_safety_headers(
 
 
 async def test_operator_answer_is_not_marked_automatic_and_keeps_an_existing_tag(
-        dovecot: Dovecot, smtp_server: SmtpRelay, mailbox: str, tmp_path: Path) -> None:
+    dovecot: Dovecot, smtp_server: SmtpRelay, mailbox: str, tmp_path: Path
+) -> None:
     adapter = support_adapter(dovecot, smtp_server, mailbox, tmp_path)
     await adapter.send(outbound(auto_reply=False, subject="Re: Re: Ответ: Карта [#7]", reply_to=()))
     letter = smtp_server.sent_to(CLIENT)[0].message
@@ -58,20 +70,31 @@ async def test_operator_answer_is_not_marked_automatic_and_keeps_an_existing_tag
 
 
 async def test_attachment_is_sent_from_its_stored_file(
-        dovecot: Dovecot, smtp_server: SmtpRelay, mailbox: str, tmp_path: Path) -> None:
+    dovecot: Dovecot, smtp_server: SmtpRelay, mailbox: str, tmp_path: Path
+) -> None:
     stored = tmp_path / "statement.pdf"
     stored.write_bytes(b"%PDF-1.4 statement")
     adapter = support_adapter(dovecot, smtp_server, mailbox, tmp_path)
-    await adapter.send(outbound(attachments=(Attachment(
-        AttachmentKind.DOCUMENT, name="выписка.pdf", mime="application/pdf",
-        stored_path=str(stored)),)))
+    await adapter.send(
+        outbound(
+            attachments=(
+                Attachment(
+                    AttachmentKind.DOCUMENT,
+                    name="выписка.pdf",
+                    mime="application/pdf",
+                    stored_path=str(stored),
+                ),
+            )
+        )
+    )
     letter = smtp_server.sent_to(CLIENT)[0].message
     (part,) = list(letter.iter_attachments())
     assert part.get_filename() == "выписка.pdf" and part.get_content() == b"%PDF-1.4 statement"
 
 
 async def test_rejected_recipient_is_a_permanent_failure(
-        dovecot: Dovecot, smtp_server: SmtpRelay, mailbox: str, tmp_path: Path) -> None:
+    dovecot: Dovecot, smtp_server: SmtpRelay, mailbox: str, tmp_path: Path
+) -> None:
     smtp_server.reject[CLIENT] = "550 5.1.1 No such user"
     adapter = support_adapter(dovecot, smtp_server, mailbox, tmp_path)
     with pytest.raises(DeliveryError) as failure:
@@ -82,7 +105,8 @@ async def test_rejected_recipient_is_a_permanent_failure(
 
 
 async def test_a_malformed_address_is_a_permanent_failure(
-        dovecot: Dovecot, smtp_server: SmtpRelay, mailbox: str, tmp_path: Path) -> None:
+    dovecot: Dovecot, smtp_server: SmtpRelay, mailbox: str, tmp_path: Path
+) -> None:
     adapter = support_adapter(dovecot, smtp_server, mailbox, tmp_path)
     with pytest.raises(DeliveryError) as failure:
         await adapter.send(outbound(chat_id="ivan@client.test\r\nBcc: all@client.test"))
@@ -90,10 +114,12 @@ async def test_a_malformed_address_is_a_permanent_failure(
 
 
 async def test_unreachable_server_is_retried_then_reported_as_temporary() -> None:
-    sender = SmtpSender(MailServer("127.0.0.1", free_port(), "plain"), timeout=2, attempts=3,
-                        first_delay=0.05)
-    letter = compose(outbound(), address="support@bank.test", display_name=None,
-                     attachment_max_bytes=0)
+    sender = SmtpSender(
+        MailServer("127.0.0.1", free_port(), "plain"), timeout=2, attempts=3, first_delay=0.05
+    )
+    letter = compose(
+        outbound(), address="support@bank.test", display_name=None, attachment_max_bytes=0
+    )
     with pytest.raises(DeliveryError) as failure:
         await sender.send(letter, "support@bank.test", [CLIENT])
     assert not failure.value.permanent
@@ -101,10 +127,17 @@ async def test_unreachable_server_is_retried_then_reported_as_temporary() -> Non
 
 
 async def test_login_with_credentials(smtp_server: SmtpRelay) -> None:
-    letter = compose(outbound(), address="support@bank.test", display_name="Банк «Ромашка»",
-                     attachment_max_bytes=0)
-    good = SmtpSender(MailServer(smtp_server.host, smtp_server.port, "plain",
-                                 smtp_server.user, smtp_server.password))
+    letter = compose(
+        outbound(),
+        address="support@bank.test",
+        display_name="Банк «Ромашка»",
+        attachment_max_bytes=0,
+    )
+    good = SmtpSender(
+        MailServer(
+            smtp_server.host, smtp_server.port, "plain", smtp_server.user, smtp_server.password
+        )
+    )
     await good.send(letter, "support@bank.test", [CLIENT])
     (sent,) = smtp_server.sent_to(CLIENT)
     assert sent.message["From"].addresses[0].display_name == "Банк «Ромашка»"

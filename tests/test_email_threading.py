@@ -4,8 +4,16 @@ from __future__ import annotations
 
 import pytest
 
-from channels.email.threading import (clean_subject, message_id_for, outbound_id_of, parse_ids,
-                                      reference_headers, reply_chain, reply_subject, subject_tag)
+from channels.email.threading import (
+    clean_subject,
+    message_id_for,
+    outbound_id_of,
+    parse_ids,
+    reference_headers,
+    reply_chain,
+    reply_subject,
+    subject_tag,
+)
 
 
 def test_message_ids_are_derived_from_the_outbound_id_and_read_back() -> None:
@@ -14,19 +22,32 @@ def test_message_ids_are_derived_from_the_outbound_id_and_read_back() -> None:
     assert outbound_id_of("<switchboard.41@other.ru>", "bank.ru") is None
 
 
-@pytest.mark.parametrize(("subject", "tag"), [
-    ("Re: Карта [#123]", 123), ("[#7] вопрос", 7), ("Ответ: без тега", None), ("[#abc]", None),
-    (None, None),
-])
+@pytest.mark.parametrize(
+    ("subject", "tag"),
+    [
+        ("Re: Карта [#123]", 123),
+        ("[#7] вопрос", 7),
+        ("Ответ: без тега", None),
+        ("[#abc]", None),
+        (None, None),
+    ],
+)
 def test_subject_tag(subject: str | None, tag: int | None) -> None:
     assert subject_tag(subject) == tag
 
 
-@pytest.mark.parametrize(("subject", "clean"), [
-    ("Re: Re: Карта", "Карта"), ("RE[2]: Карта", "Карта"), ("Ответ: Карта", "Карта"),
-    ("Пересл.: Fwd: Карта [#5]", "Карта"), ("Отв: На: Карта", "Карта"), ("AW: Karte", "Karte"),
-    ("Регистрация: вопрос", "Регистрация: вопрос"),
-])
+@pytest.mark.parametrize(
+    ("subject", "clean"),
+    [
+        ("Re: Re: Карта", "Карта"),
+        ("RE[2]: Карта", "Карта"),
+        ("Ответ: Карта", "Карта"),
+        ("Пересл.: Fwd: Карта [#5]", "Карта"),
+        ("Отв: На: Карта", "Карта"),
+        ("AW: Karte", "Karte"),
+        ("Регистрация: вопрос", "Регистрация: вопрос"),
+    ],
+)
 def test_reply_prefixes_are_stripped(subject: str, clean: str) -> None:
     assert clean_subject(subject) == clean
 

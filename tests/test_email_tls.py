@@ -10,15 +10,22 @@ from pathlib import Path
 
 import pytest
 from aiosmtpd.controller import Controller
+from mail_servers import (
+    PASSWORD,
+    Collector,
+    Dovecot,
+    SmtpRelay,
+    client_letter,
+    free_port,
+    running,
+    started_dovecot,
+)
 
-from mail_servers import (PASSWORD, Collector, Dovecot, SmtpRelay, client_letter, free_port,
-                          running, started_dovecot)
-
-from core.contracts import ChannelKind, DeliveryError, OutboundMessage
 from channels.email import EmailAdapter, MailServer
 from channels.email.compose import compose
 from channels.email.servers import Security
 from channels.email.smtp import SmtpSender
+from core.contracts import ChannelKind, DeliveryError, OutboundMessage
 
 
 @pytest.fixture(scope="module")
@@ -31,13 +38,21 @@ def tls_smtp(tls_dovecot: Dovecot) -> Iterator[dict[str, SmtpRelay]]:
     """Two SMTP servers into the same Dovecot: one with STARTTLS, one with implicit TLS."""
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     context.load_cert_chain(tls_dovecot.certificate, tls_dovecot.root / "key.pem")
-    relays = {"starttls": SmtpRelay(tls_dovecot, port=free_port()),
-              "tls": SmtpRelay(tls_dovecot, port=free_port())}
+    relays = {
+        "starttls": SmtpRelay(tls_dovecot, port=free_port()),
+        "tls": SmtpRelay(tls_dovecot, port=free_port()),
+    }
     controllers = [
-        Controller(relays["starttls"], hostname="127.0.0.1", port=relays["starttls"].port,
-                   tls_context=context, require_starttls=True),
-        Controller(relays["tls"], hostname="127.0.0.1", port=relays["tls"].port,
-                   ssl_context=context),
+        Controller(
+            relays["starttls"],
+            hostname="127.0.0.1",
+            port=relays["starttls"].port,
+            tls_context=context,
+            require_starttls=True,
+        ),
+        Controller(
+            relays["tls"], hostname="127.0.0.1", port=relays["tls"].port, ssl_context=context
+        ),
     ]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
@@ -49,23 +64,33 @@ def tls_smtp(tls_dovecot: Dovecot) -> Iterator[dict[str, SmtpRelay]]:
 
 
 def answer(to: str) -> OutboundMessage:
-    return OutboundMessage(channel=ChannelKind.EMAIL, chat_id=to, outbound_id=9,
-                           text="Ответ по защищённому каналу", subject="Вопрос",
-                           conversation_id=3, auto_reply=True)
+    return OutboundMessage(
+        channel=ChannelKind.EMAIL,
+        chat_id=to,
+        outbound_id=9,
+        text="Ответ по защищённому каналу",
+        subject="Вопрос",
+        conversation_id=3,
+        auto_reply=True,
+    )
 
 
 @pytest.mark.parametrize("security", ["tls", "starttls"])
 async def test_both_directions_over_an_encrypted_transport(
-        tls_dovecot: Dovecot, tls_smtp: dict[str, SmtpRelay], security: Security,
-        tmp_path: Path) -> None:
+    tls_dovecot: Dovecot, tls_smtp: dict[str, SmtpRelay], security: Security, tmp_path: Path
+) -> None:
     login = tls_dovecot.add_user()
     cafile = str(tls_dovecot.certificate)
     relay = tls_smtp[security]
     port = tls_dovecot.tls_port if security == "tls" else tls_dovecot.port
     adapter = EmailAdapter(
-        address=login, imap=MailServer("127.0.0.1", port, security, login, PASSWORD, cafile),
+        address=login,
+        imap=MailServer("127.0.0.1", port, security, login, PASSWORD, cafile),
         smtp=MailServer("127.0.0.1", relay.port, security, cafile=cafile),
-        attachment_dir=tmp_path, poll_interval=1.0, timeout=10)
+        attachment_dir=tmp_path,
+        poll_interval=1.0,
+        timeout=10,
+    )
     sink = Collector()
     async with running(adapter, sink):
         tls_dovecot.deliver(login, client_letter(login, "Вопрос по TLS").as_bytes())
@@ -78,8 +103,12 @@ async def test_both_directions_over_an_encrypted_transport(
 
 async def test_an_untrusted_certificate_is_refused(tls_smtp: dict[str, SmtpRelay]) -> None:
     sender = SmtpSender(MailServer("127.0.0.1", tls_smtp["tls"].port, "tls"), attempts=1, timeout=5)
-    letter = compose(answer("ivan@client.test"), address="support@bank.test", display_name=None,
-                     attachment_max_bytes=0)
+    letter = compose(
+        answer("ivan@client.test"),
+        address="support@bank.test",
+        display_name=None,
+        attachment_max_bytes=0,
+    )
     with pytest.raises(DeliveryError) as failure:
         await sender.send(letter, "support@bank.test", ["ivan@client.test"])
     assert not failure.value.permanent

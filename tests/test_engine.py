@@ -16,35 +16,62 @@ from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 import pytest
-
 from sqlalchemy import func, select, text
-
-from switchboard.app import Gateway
-from core.contracts import Action, Attachment, AttachmentKind, ChannelKind, InboundMessage
-from core.models import (Author, Conversation, ConversationEvent, ConversationStatus, Delivery,
-                        Direction, EventKind, Identity, KbMiss, Message)
-from routing.presence import PresenceState
 from stepping_clock import SteppingClock
+
+from core.contracts import Action, Attachment, AttachmentKind, ChannelKind, InboundMessage
+from core.models import (
+    Author,
+    Conversation,
+    ConversationEvent,
+    ConversationStatus,
+    Delivery,
+    Direction,
+    EventKind,
+    Identity,
+    KbMiss,
+    Message,
+)
+from routing.presence import PresenceState
+from switchboard.app import Gateway
 
 _ids = itertools.count(1)
 
 
-def said(text: str = "", *, visitor: str = "visitor-1", channel: ChannelKind = ChannelKind.WEB,
-         platform_id: str | None = None, **fields: object) -> InboundMessage:
-    return InboundMessage(channel=channel, external_user_id=visitor, chat_id=visitor,
-                          platform_message_id=platform_id or f"m{next(_ids)}", text=text,
-                          **fields)  # type: ignore[arg-type]
+def said(
+    text: str = "",
+    *,
+    visitor: str = "visitor-1",
+    channel: ChannelKind = ChannelKind.WEB,
+    platform_id: str | None = None,
+    **fields: object,
+) -> InboundMessage:
+    return InboundMessage(
+        channel=channel,
+        external_user_id=visitor,
+        chat_id=visitor,
+        platform_message_id=platform_id or f"m{next(_ids)}",
+        text=text,
+        **fields,  # type: ignore[arg-type]
+    )
 
 
 async def replies(gateway: Gateway, visitor: str = "visitor-1") -> list[Message]:
     """Everything sent to the client so far, oldest first (after the outbox has run)."""
     await gateway.outbox.drain()
     async with gateway.sessions() as session:
-        return list(await session.scalars(
-            select(Message).join(Identity, Message.identity_id == Identity.id)
-            .where(Identity.external_id == visitor, Message.direction == Direction.OUT,
-                   Message.private.is_(False))
-            .order_by(Message.id)))
+        return list(
+            await session.scalars(
+                select(Message)
+                .join(Identity, Message.identity_id == Identity.id)
+                .where(
+                    Identity.external_id == visitor,
+                    Message.direction == Direction.OUT,
+                    Message.private.is_(False),
+                )
+                .order_by(Message.id)
+            )
+        )
 
 
 async def conversations(gateway: Gateway) -> Sequence[Conversation]:
@@ -54,9 +81,13 @@ async def conversations(gateway: Gateway) -> Sequence[Conversation]:
 
 async def events(gateway: Gateway, conversation_id: int) -> list[EventKind]:
     async with gateway.sessions() as session:
-        return list(await session.scalars(
-            select(ConversationEvent.kind).where(ConversationEvent.conversation_id == conversation_id)
-            .order_by(ConversationEvent.id)))
+        return list(
+            await session.scalars(
+                select(ConversationEvent.kind)
+                .where(ConversationEvent.conversation_id == conversation_id)
+                .order_by(ConversationEvent.id)
+            )
+        )
 
 
 async def test_a_known_question_is_answered_from_the_knowledge_base(gateway: Gateway) -> None:
@@ -94,7 +125,8 @@ async def test_an_unknown_question_is_queued_and_the_client_told_when(gateway: G
 
 
 async def test_a_question_only_the_other_languages_article_answers_says_so(
-        gateway: Gateway) -> None:
+    gateway: Gateway,
+) -> None:
     await gateway.engine.handle(said("How do I close my account?"))
 
     [answer] = await replies(gateway)
@@ -106,7 +138,8 @@ async def test_a_question_only_the_other_languages_article_answers_says_so(
 
 @pytest.mark.parametrize("settings", [{"kb_other_language": "handoff"}], indirect=True)
 async def test_a_desk_may_hand_off_instead_of_answering_in_the_other_language(
-        gateway: Gateway) -> None:
+    gateway: Gateway,
+) -> None:
     await gateway.engine.handle(said("How do I close my account?"))
 
     [conversation] = await conversations(gateway)
@@ -137,8 +170,9 @@ async def test_a_redelivered_message_is_stored_and_answered_once(gateway: Gatewa
     await gateway.engine.handle(question)
 
     async with gateway.sessions() as session:
-        stored = await session.scalar(select(func.count(Message.id)).where(
-            Message.direction == Direction.IN))
+        stored = await session.scalar(
+            select(func.count(Message.id)).where(Message.direction == Direction.IN)
+        )
     assert stored == 1
     assert len(await replies(gateway)) == 1
 
@@ -148,8 +182,9 @@ async def test_a_polled_batch_is_handled_as_its_messages_one_by_one(gateway: Gat
     an edit inside it, and the whole batch delivered again."""
     batch = [
         said("Я потерял карту, что делать?", visitor="tg-a", platform_id="b-1"),
-        said("Почему мой кот боится пылесоса и как его успокоить?", visitor="tg-b",
-             platform_id="b-2"),
+        said(
+            "Почему мой кот боится пылесоса и как его успокоить?", visitor="tg-b", platform_id="b-2"
+        ),
         said("спасибо", visitor="tg-a", platform_id="b-3"),
         said("Я потерял карту, что делать?", visitor="tg-a", platform_id="b-1"),
         said("Почему мой пёс боится пылесоса?", visitor="tg-b", platform_id="b-2", edited=True),
@@ -167,27 +202,41 @@ async def test_a_polled_batch_is_handled_as_its_messages_one_by_one(gateway: Gat
     [queued_c] = await replies(gateway, "tg-c")
     assert "1-й в очереди" in queued_b.text and "2-й в очереди" in queued_c.text
     by_client = {c.client_id: c for c in await conversations(gateway)}
-    assert len(by_client) == 3                                      # one per client
+    assert len(by_client) == 3  # one per client
     async with gateway.sessions() as session:
-        inbound = list(await session.scalars(
-            select(Message).where(Message.direction == Direction.IN).order_by(Message.id)))
+        inbound = list(
+            await session.scalars(
+                select(Message).where(Message.direction == Direction.IN).order_by(Message.id)
+            )
+        )
     assert [m.channel_message_id for m in inbound] == ["b-1", "b-2", "b-3", "b-4"]
-    assert inbound[1].text == "Почему мой пёс боится пылесоса?"      # the edit applied once
+    assert inbound[1].text == "Почему мой пёс боится пылесоса?"  # the edit applied once
     assert inbound[0].conversation_id == inbound[2].conversation_id
     waiting = await gateway.queue.waiting()
-    assert [e.conversation_id for e in waiting] == [inbound[1].conversation_id,
-                                                    inbound[3].conversation_id]
+    assert [e.conversation_id for e in waiting] == [
+        inbound[1].conversation_id,
+        inbound[3].conversation_id,
+    ]
     assert [await events(gateway, inbound[0].conversation_id)] == [
-        [EventKind.CREATED, EventKind.BOT_ANSWERED]]
+        [EventKind.CREATED, EventKind.BOT_ANSWERED]
+    ]
 
 
 async def test_small_talk_and_non_text_get_their_own_replies(gateway: Gateway) -> None:
     await gateway.engine.handle(said("Здравствуйте!"))
     await gateway.engine.handle(said("спасибо"))
     await gateway.engine.handle(said("   "))
-    await gateway.engine.handle(said("", attachments=(Attachment(AttachmentKind.STICKER, file_id="s1"),)))
-    await gateway.engine.handle(said("", attachments=(
-        Attachment(AttachmentKind.PHOTO, file_id="p1", mime="image/jpeg", size=1000),)))
+    await gateway.engine.handle(
+        said("", attachments=(Attachment(AttachmentKind.STICKER, file_id="s1"),))
+    )
+    await gateway.engine.handle(
+        said(
+            "",
+            attachments=(
+                Attachment(AttachmentKind.PHOTO, file_id="p1", mime="image/jpeg", size=1000),
+            ),
+        )
+    )
 
     texts = [m.text for m in await replies(gateway)]
     assert texts[0].startswith("Здравствуйте! Я бот поддержки")
@@ -198,8 +247,11 @@ async def test_small_talk_and_non_text_get_their_own_replies(gateway: Gateway) -
     [conversation] = await conversations(gateway)
     assert conversation.status is ConversationStatus.BOT
     async with gateway.sessions() as session:
-        inbound = list(await session.scalars(select(Message).where(
-            Message.direction == Direction.IN).order_by(Message.id)))
+        inbound = list(
+            await session.scalars(
+                select(Message).where(Message.direction == Direction.IN).order_by(Message.id)
+            )
+        )
     assert [m.attachments[0]["file_id"] for m in inbound if m.attachments] == ["s1", "p1"]
 
 
@@ -209,8 +261,11 @@ async def test_huge_and_emoji_only_messages_are_kept_whole(gateway: Gateway) -> 
     await gateway.engine.handle(said("🙂🙂🙂"))
 
     async with gateway.sessions() as session:
-        stored = list(await session.scalars(select(Message.text).where(
-            Message.direction == Direction.IN).order_by(Message.id)))
+        stored = list(
+            await session.scalars(
+                select(Message.text).where(Message.direction == Direction.IN).order_by(Message.id)
+            )
+        )
     assert stored == [huge, "🙂🙂🙂"]
     assert len(await replies(gateway)) == 2
 
@@ -220,14 +275,17 @@ async def test_an_edit_replaces_the_stored_text_without_a_second_answer(gateway:
     await gateway.engine.handle(said("Я потерял кредитную карту", platform_id="e-1", edited=True))
 
     async with gateway.sessions() as session:
-        [message] = list(await session.scalars(select(Message).where(Message.direction == Direction.IN)))
+        [message] = list(
+            await session.scalars(select(Message).where(Message.direction == Direction.IN))
+        )
     assert message.text == "Я потерял кредитную карту"
     assert message.original_text == "Я потерял карту"
     assert len(await replies(gateway)) == 1
 
 
 async def test_a_queued_client_writing_again_is_acknowledged_once_and_not_queued_twice(
-        gateway: Gateway) -> None:
+    gateway: Gateway,
+) -> None:
     await gateway.engine.handle(said("позовите оператора"))
     await gateway.engine.handle(said("алло, есть кто?"))
     await gateway.engine.handle(said("оператор!"))
@@ -237,17 +295,23 @@ async def test_a_queued_client_writing_again_is_acknowledged_once_and_not_queued
     [conversation] = await conversations(gateway)
     texts = [m.text for m in await replies(gateway)]
     # Tuesday 13:00 in Moscow; a general question has 8 business hours (09:00-18:00)
-    assert texts[0] == ("Передаю ваш вопрос оператору. Вы 1-й в очереди, ответим завтра до 12:00 "
-                        "(МСК).")
+    assert texts[0] == (
+        "Передаю ваш вопрос оператору. Вы 1-й в очереди, ответим завтра до 12:00 (МСК)."
+    )
     assert len(texts) == 2 and "уже в очереди" in texts[1] and "увидит" in texts[1]
     assert (await events(gateway, conversation.id)).count(EventKind.QUEUE_ACKNOWLEDGED) == 1
     async with gateway.sessions() as session:
-        inbound = await session.scalar(select(func.count(Message.id)).where(
-            Message.conversation_id == conversation.id, Message.direction == Direction.IN))
+        inbound = await session.scalar(
+            select(func.count(Message.id)).where(
+                Message.conversation_id == conversation.id, Message.direction == Direction.IN
+            )
+        )
     assert inbound == 4
 
 
-async def test_operator_flow_and_rating_by_typed_digit(gateway: Gateway, clock: SteppingClock) -> None:
+async def test_operator_flow_and_rating_by_typed_digit(
+    gateway: Gateway, clock: SteppingClock
+) -> None:
     await gateway.engine.handle(said("позовите оператора"))
     operator = await gateway.desk.register("Анна")
     view = await gateway.desk.take_next(operator.id)
@@ -267,21 +331,43 @@ async def test_operator_flow_and_rating_by_typed_digit(gateway: Gateway, clock: 
     assert conversation.first_response_at is not None and conversation.resolved_at is not None
     assert (conversation.resolved_at - conversation.first_response_at).total_seconds() == 60
     kinds = await events(gateway, conversation.id)
-    assert kinds.index(EventKind.TAKEN) < kinds.index(EventKind.FIRST_RESPONSE) < kinds.index(
-        EventKind.CLOSED) < kinds.index(EventKind.RATED)
+    assert (
+        kinds.index(EventKind.TAKEN)
+        < kinds.index(EventKind.FIRST_RESPONSE)
+        < kinds.index(EventKind.CLOSED)
+        < kinds.index(EventKind.RATED)
+    )
     assert await gateway.queue.waiting() == []
 
 
 async def test_email_robots_are_stored_not_answered_and_bounces_recorded(gateway: Gateway) -> None:
-    first = said("Здравствуйте, я потерял карту", visitor="anna@example.org", channel=ChannelKind.EMAIL,
-                 platform_id="<q1@example.org>", subject="Карта")
+    first = said(
+        "Здравствуйте, я потерял карту",
+        visitor="anna@example.org",
+        channel=ChannelKind.EMAIL,
+        platform_id="<q1@example.org>",
+        subject="Карта",
+    )
     await gateway.engine.handle(first)
     [answer] = await replies(gateway, "anna@example.org")
-    await gateway.engine.handle(said("Я в отпуске до понедельника", visitor="anna@example.org",
-                                     channel=ChannelKind.EMAIL, automated=True))
-    await gateway.engine.handle(said("Delivery failed", visitor="mailer-daemon@example.org",
-                                     channel=ChannelKind.EMAIL, automated=True, bounce=True,
-                                     reply_to=("<q1@example.org>",)))
+    await gateway.engine.handle(
+        said(
+            "Я в отпуске до понедельника",
+            visitor="anna@example.org",
+            channel=ChannelKind.EMAIL,
+            automated=True,
+        )
+    )
+    await gateway.engine.handle(
+        said(
+            "Delivery failed",
+            visitor="mailer-daemon@example.org",
+            channel=ChannelKind.EMAIL,
+            automated=True,
+            bounce=True,
+            reply_to=("<q1@example.org>",),
+        )
+    )
 
     assert len(await replies(gateway, "anna@example.org")) == 1
     assert answer.text and answer.author is Author.BOT
@@ -296,19 +382,36 @@ async def test_an_email_reply_finds_its_conversation_by_headers(gateway: Gateway
     first = await gateway.desk.take_next(operator.id)
     await gateway.desk.close(operator.id, first.id)
 
-    await gateway.engine.handle(said("Ещё вопрос по старой теме", platform_id="<a2@example.org>",
-                                     reply_to=("<a1@example.org>",), **email))
-    await gateway.engine.handle(said("Совсем новый вопрос", platform_id="<a3@example.org>",
-                                     thread_hint=first.id, **email))
-    await gateway.engine.handle(say_new := said("А это письмо без заголовков ответа",
-                                                platform_id="<a4@example.org>", **email))
+    await gateway.engine.handle(
+        said(
+            "Ещё вопрос по старой теме",
+            platform_id="<a2@example.org>",
+            reply_to=("<a1@example.org>",),
+            **email,
+        )
+    )
+    await gateway.engine.handle(
+        said("Совсем новый вопрос", platform_id="<a3@example.org>", thread_hint=first.id, **email)
+    )
+    await gateway.engine.handle(
+        say_new := said(
+            "А это письмо без заголовков ответа", platform_id="<a4@example.org>", **email
+        )
+    )
 
     reopened, *others = await conversations(gateway)
     assert reopened.id == first.id
     assert EventKind.REOPENED in await events(gateway, first.id)
     async with gateway.sessions() as session:
-        threads = dict((await session.execute(select(Message.channel_message_id, Message.conversation_id)
-                                              .where(Message.direction == Direction.IN))).all())
+        threads = dict(
+            (
+                await session.execute(
+                    select(Message.channel_message_id, Message.conversation_id).where(
+                        Message.direction == Direction.IN
+                    )
+                )
+            ).all()
+        )
     assert threads["<a2@example.org>"] == threads["<a3@example.org>"] == first.id
     assert threads[say_new.platform_message_id] == first.id  # still open: the same conversation
     assert others == []
@@ -334,23 +437,30 @@ async def test_online_operators_get_conversations_pushed(gateway: Gateway) -> No
     assert second.status is ConversationStatus.ASSIGNED and second.assigned_operator_id == anna.id
     assert await gateway.queue.waiting() == []
     async with gateway.sessions() as session:
-        pushed = list(await session.scalars(select(ConversationEvent.data).where(
-            ConversationEvent.kind == EventKind.TAKEN)))
+        pushed = list(
+            await session.scalars(
+                select(ConversationEvent.data).where(ConversationEvent.kind == EventKind.TAKEN)
+            )
+        )
     assert [p.get("pushed") for p in pushed] == [True, True]
 
 
 async def test_out_of_hours_the_client_is_told_when_operators_are_back(
-        gateway: Gateway, clock: SteppingClock) -> None:
+    gateway: Gateway, clock: SteppingClock
+) -> None:
     clock.now = dt.datetime(2026, 11, 28, 10, 0, tzinfo=dt.UTC)  # Saturday 13:00 in Moscow
     await gateway.engine.handle(said("позовите оператора"))
 
     [told] = await replies(gateway)
-    assert told.text == ("Передаю ваш вопрос оператору. Сейчас нерабочее время: операторы вернутся "
-                         "30.11 в 09:00 (МСК), и ответим 30.11 до 17:00 (МСК).")
+    assert told.text == (
+        "Передаю ваш вопрос оператору. Сейчас нерабочее время: операторы вернутся "
+        "30.11 в 09:00 (МСК), и ответим 30.11 до 17:00 (МСК)."
+    )
 
 
 async def test_out_of_hours_a_round_the_clock_category_is_promised_as_usual(
-        gateway: Gateway, clock: SteppingClock) -> None:
+    gateway: Gateway, clock: SteppingClock
+) -> None:
     """A lost card has a 2-hour SLA on the wall clock: its operators work at night too,
     so the client is not told to wait for Monday's opening."""
     clock.now = dt.datetime(2026, 11, 28, 10, 0, tzinfo=dt.UTC)  # Saturday 13:00 in Moscow
@@ -380,24 +490,30 @@ async def database_interrupted(gateway: Gateway, database_url: str) -> AsyncIter
             holder.close()
         return
     async with gateway.sessions() as session:
-        await session.execute(text(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-            "WHERE datname = current_database() AND pid <> pg_backend_pid()"))
+        await session.execute(
+            text(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+        )
     yield
 
 
-async def test_an_interrupted_database_costs_no_message(gateway: Gateway,
-                                                        database_url: str) -> None:
+async def test_an_interrupted_database_costs_no_message(
+    gateway: Gateway, database_url: str
+) -> None:
     """The gateway waits for a locked SQLite and reconnects to a restarted PostgreSQL; either
     way the message is stored and answered, not lost or failed."""
     await gateway.engine.handle(said("привет"))  # the gateway's pool now holds connections
     async with database_interrupted(gateway, database_url):
         handled = asyncio.create_task(
-            gateway.engine.handle(said("Я потерял карту", platform_id="interrupted")))
+            gateway.engine.handle(said("Я потерял карту", platform_id="interrupted"))
+        )
     await asyncio.wait_for(handled, 60)
 
     async with gateway.sessions() as session:
-        stored = await session.scalar(select(Message.text).where(
-            Message.channel_message_id == "interrupted"))
+        stored = await session.scalar(
+            select(Message.text).where(Message.channel_message_id == "interrupted")
+        )
     assert stored == "Я потерял карту"
     assert len(await replies(gateway)) == 2

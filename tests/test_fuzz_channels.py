@@ -29,9 +29,12 @@ from core.models import Direction, Message
 from switchboard.app import Gateway
 
 RETRY = RetryPolicy(attempts=2, base_delay=0.05, max_delay=0.1)
-FUZZ = settings(max_examples=12, deadline=None, database=None,
-                suppress_health_check=[HealthCheck.function_scoped_fixture,
-                                       HealthCheck.too_slow])
+FUZZ = settings(
+    max_examples=12,
+    deadline=None,
+    database=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
 QUESTION = "Я потерял карту, что делать?"
 _witnesses = itertools.count(900_001)
 
@@ -39,14 +42,39 @@ any_char = st.characters(exclude_categories=())  # surrogates and controls too
 texts = st.one_of(
     st.text(max_size=60),
     st.text(any_char, max_size=12),
-    st.sampled_from(["²", "①", "𝟓", "٣", "1", "5", "3)", "0", "9" * 30, "/start", "/start ²",
-                     "/link", "оператор", "связать", "да", "123456", "+7 999 123-45-67",
-                     "a@b.ru", "\x00", "\ud800", ""]),
+    st.sampled_from(
+        [
+            "²",
+            "①",
+            "𝟓",
+            "٣",
+            "1",
+            "5",
+            "3)",
+            "0",
+            "9" * 30,
+            "/start",
+            "/start ²",
+            "/link",
+            "оператор",
+            "связать",
+            "да",
+            "123456",
+            "+7 999 123-45-67",
+            "a@b.ru",
+            "\x00",
+            "\ud800",
+            "",
+        ]
+    ),
 )
 button_data = st.one_of(
     st.text(max_size=40),
-    st.builds(lambda action, payload: f"{action}:{payload}",
-              st.sampled_from(["rate", "choose", "handoff", "start", "contact"]), texts),
+    st.builds(
+        lambda action, payload: f"{action}:{payload}",
+        st.sampled_from(["rate", "choose", "handoff", "start", "contact"]),
+        texts,
+    ),
 )
 telegram_action = st.one_of(
     st.tuples(st.just("text"), texts),
@@ -60,9 +88,15 @@ telegram_action = st.one_of(
 
 async def stored_ids(gateway: Gateway, channel: ChannelKind) -> set[str]:
     async with gateway.sessions() as session:
-        return {i for i in await session.scalars(
-            select(Message.channel_message_id).where(
-                Message.channel == channel, Message.direction == Direction.IN)) if i}
+        return {
+            i
+            for i in await session.scalars(
+                select(Message.channel_message_id).where(
+                    Message.channel == channel, Message.direction == Direction.IN
+                )
+            )
+            if i
+        }
 
 
 @contextlib.asynccontextmanager
@@ -82,16 +116,18 @@ async def running(gateway: Gateway, channel: Any) -> AsyncIterator[None]:
 
 @pytest.fixture
 async def telegram_bot(gateway: Gateway, telegram: FakeTelegram) -> AsyncIterator[FakeTelegram]:
-    channel = TelegramChannel(telegram.token, api_base=telegram.base_url, poll_timeout=1,
-                              request_timeout=5, retry=RETRY)
+    channel = TelegramChannel(
+        telegram.token, api_base=telegram.base_url, poll_timeout=1, request_timeout=5, retry=RETRY
+    )
     async with running(gateway, channel):
         yield telegram
 
 
 @pytest.fixture
 async def vk_bot(gateway: Gateway, vk: FakeVk) -> AsyncIterator[FakeVk]:
-    channel = VkChannel(vk.token, vk.group_id, api_base=vk.base_url, wait=1, request_timeout=5,
-                        retry=RETRY)
+    channel = VkChannel(
+        vk.token, vk.group_id, api_base=vk.base_url, wait=1, request_timeout=5, retry=RETRY
+    )
     async with running(gateway, channel):
         await until(lambda: vk.lp_requests > 0, timeout=10)  # events from now on reach it
         yield vk
@@ -100,8 +136,8 @@ async def vk_bot(gateway: Gateway, vk: FakeVk) -> AsyncIterator[FakeVk]:
 @FUZZ
 @given(batch=st.lists(st.tuples(st.integers(1, 3), telegram_action), min_size=1, max_size=6))
 async def test_no_telegram_input_stops_the_channel(
-        gateway: Gateway, telegram_bot: FakeTelegram,
-        batch: list[tuple[int, tuple[str, Any]]]) -> None:
+    gateway: Gateway, telegram_bot: FakeTelegram, batch: list[tuple[int, tuple[str, Any]]]
+) -> None:
     telegram = telegram_bot
     expected: set[str] = set()
     last: dict[int, int] = {}
@@ -118,8 +154,9 @@ async def test_no_telegram_input_stops_the_channel(
         elif kind == "photo":
             sent = telegram.client_photo(user, caption=value or None)
         elif kind == "document":
-            sent = telegram.client_document(user, (value or "file")[:40] + ".pdf", b"%PDF-1.4",
-                                            "application/pdf")
+            sent = telegram.client_document(
+                user, (value or "file")[:40] + ".pdf", b"%PDF-1.4", "application/pdf"
+            )
         else:
             sent = telegram.client_contact(user, value or "0", owner_id=user)
         last[user] = sent["message_id"]
@@ -133,19 +170,26 @@ async def test_no_telegram_input_stops_the_channel(
 
 json_values = st.recursive(
     st.one_of(st.none(), st.booleans(), st.integers(), st.text(max_size=20)),
-    lambda inner: st.one_of(st.lists(inner, max_size=3),
-                            st.dictionaries(st.text(max_size=8), inner, max_size=3)),
-    max_leaves=6)
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=3), st.dictionaries(st.text(max_size=8), inner, max_size=3)
+    ),
+    max_leaves=6,
+)
 vk_payloads = st.one_of(
     st.dictionaries(st.text(max_size=8), json_values, max_size=3),
     st.builds(lambda data: {"sb": data}, st.one_of(button_data, json_values)),
     st.just({"command": "start"}),
 )
-vk_attachments = st.lists(st.one_of(
-    st.dictionaries(st.sampled_from(["type", "photo", "doc", "sticker"]), json_values, max_size=3),
-    st.just({"type": "photo", "photo": {"owner_id": 1, "id": 2, "sizes": [{"url": 3}]}}),
-    st.just({"type": "doc", "doc": {"title": None, "size": "big"}}),
-), max_size=2)
+vk_attachments = st.lists(
+    st.one_of(
+        st.dictionaries(
+            st.sampled_from(["type", "photo", "doc", "sticker"]), json_values, max_size=3
+        ),
+        st.just({"type": "photo", "photo": {"owner_id": 1, "id": 2, "sizes": [{"url": 3}]}}),
+        st.just({"type": "doc", "doc": {"title": None, "size": "big"}}),
+    ),
+    max_size=2,
+)
 vk_action = st.one_of(
     st.tuples(st.just("text"), st.tuples(texts, vk_payloads | st.none(), vk_attachments)),
     st.tuples(st.just("press"), vk_payloads),
@@ -156,7 +200,8 @@ vk_action = st.one_of(
 @FUZZ
 @given(batch=st.lists(st.tuples(st.integers(1, 3), vk_action), min_size=1, max_size=6))
 async def test_no_vk_input_stops_the_channel(
-        gateway: Gateway, vk_bot: FakeVk, batch: list[tuple[int, tuple[str, Any]]]) -> None:
+    gateway: Gateway, vk_bot: FakeVk, batch: list[tuple[int, tuple[str, Any]]]
+) -> None:
     vk = vk_bot
     expected: set[str] = set()
     last: dict[int, dict[str, Any]] = {}

@@ -43,26 +43,48 @@ class GatewayProcess:
 
 
 @pytest.fixture
-async def gateways(tmp_path: Path, postgres_url: str, redis_url: str, dovecot: Dovecot,  # noqa: F811
-                   smtp_server: SmtpRelay, mailbox: str) -> AsyncIterator[list[GatewayProcess]]:  # noqa: F811
+async def gateways(
+    tmp_path: Path,
+    postgres_url: str,
+    redis_url: str,
+    dovecot: Dovecot,  # noqa: F811
+    smtp_server: SmtpRelay,
+    mailbox: str,
+) -> AsyncIterator[list[GatewayProcess]]:  # noqa: F811
     """Two gateway processes with the email channel on one mailbox."""
-    env = {**os.environ, "DATABASE_URL": postgres_url, "REDIS_URL": redis_url, "HTTP_PORT": "0",
-           "SAMPLE_KB": "true", "LEASE_SECONDS": str(LEASE_SECONDS),
-           "EMAIL__ADDRESS": mailbox, "EMAIL__IMAP_HOST": "127.0.0.1",
-           "EMAIL__IMAP_PORT": str(dovecot.port), "EMAIL__IMAP_SECURITY": "plain",
-           "EMAIL__IMAP_PASSWORD": PASSWORD, "EMAIL__SMTP_HOST": smtp_server.host,
-           "EMAIL__SMTP_PORT": str(smtp_server.port), "EMAIL__SMTP_SECURITY": "plain",
-           "EMAIL__SMTP_USER": smtp_server.user, "EMAIL__SMTP_PASSWORD": smtp_server.password,
-           "EMAIL__POLL_INTERVAL": "0.5", "EMAIL__BOT_ANSWERS_PER_HOUR": "1000"}
+    env = {
+        **os.environ,
+        "DATABASE_URL": postgres_url,
+        "REDIS_URL": redis_url,
+        "HTTP_PORT": "0",
+        "SAMPLE_KB": "true",
+        "LEASE_SECONDS": str(LEASE_SECONDS),
+        "EMAIL__ADDRESS": mailbox,
+        "EMAIL__IMAP_HOST": "127.0.0.1",
+        "EMAIL__IMAP_PORT": str(dovecot.port),
+        "EMAIL__IMAP_SECURITY": "plain",
+        "EMAIL__IMAP_PASSWORD": PASSWORD,
+        "EMAIL__SMTP_HOST": smtp_server.host,
+        "EMAIL__SMTP_PORT": str(smtp_server.port),
+        "EMAIL__SMTP_SECURITY": "plain",
+        "EMAIL__SMTP_USER": smtp_server.user,
+        "EMAIL__SMTP_PASSWORD": smtp_server.password,
+        "EMAIL__POLL_INTERVAL": "0.5",
+        "EMAIL__BOT_ANSWERS_PER_HOUR": "1000",
+    }
     started: list[GatewayProcess] = []
     try:
         for name in ("a", "b"):
             log = tmp_path / f"{name}.log"
             with log.open("w") as stderr:
                 process = await asyncio.create_subprocess_exec(
-                    sys.executable, str(ROOT / "tests" / "gateway_process.py"),
-                    env={**env, "VAR_DIR": str(tmp_path / name)}, cwd=str(tmp_path),
-                    stdout=asyncio.subprocess.PIPE, stderr=stderr)
+                    sys.executable,
+                    str(ROOT / "tests" / "gateway_process.py"),
+                    env={**env, "VAR_DIR": str(tmp_path / name)},
+                    cwd=str(tmp_path),
+                    stdout=asyncio.subprocess.PIPE,
+                    stderr=stderr,
+                )
             assert process.stdout is not None
             line = (await asyncio.wait_for(process.stdout.readline(), 300)).decode().split()
             assert line[:1] == ["ready"], f"{name} did not start: {log.read_text()[-3000:]}"
@@ -80,14 +102,21 @@ async def holder_pid(redis: Redis, job: str) -> int | None:
 
 def held_by(redis: Redis, job: str, pids: set[int]) -> Callable[[], bool | Awaitable[bool]]:
     """A check for `eventually` (typed so that it infers a bool)."""
+
     async def check() -> bool:
         return await holder_pid(redis, job) in pids
+
     return check
 
 
 async def test_two_processes_split_the_work_and_take_over(
-        gateways: list[GatewayProcess], redis: Redis, postgres_url: str,  # noqa: F811
-        dovecot: Dovecot, smtp_server: SmtpRelay, mailbox: str) -> None:  # noqa: F811
+    gateways: list[GatewayProcess],
+    redis: Redis,
+    postgres_url: str,  # noqa: F811
+    dovecot: Dovecot,
+    smtp_server: SmtpRelay,
+    mailbox: str,
+) -> None:  # noqa: F811
     a, b = gateways
     pids = {a.pid, b.pid}
     jobs = ("idle-closer", "sla-watcher", f"email:{mailbox}")
@@ -103,8 +132,9 @@ async def test_two_processes_split_the_work_and_take_over(
         since = other_tab.ws.mark()
         await visitor.say(QUESTION)
         answer = await visitor.reply(since=0, author="bot")
-        echo = await other_tab.ws.expect(lambda f: f["type"] == "message"
-                                         and f["message"]["author"] == "client", since=since)
+        echo = await other_tab.ws.expect(
+            lambda f: f["type"] == "message" and f["message"]["author"] == "client", since=since
+        )
         assert echo["message"]["text"] == QUESTION
         assert (await other_tab.reply(since=since, author="bot"))["id"] == answer["id"]
         await other_tab.ws.aclose()
@@ -112,9 +142,13 @@ async def test_two_processes_split_the_work_and_take_over(
     def letters(first: int, last: int) -> None:
         for n in range(first, last):
             client = f"client{n}@client.test"
-            dovecot.deliver(mailbox, client_letter(mailbox, QUESTION, sender=client,
-                                                   message_id=f"<p{n}@client.test>").as_bytes(),
-                            sender=client)
+            dovecot.deliver(
+                mailbox,
+                client_letter(
+                    mailbox, QUESTION, sender=client, message_id=f"<p{n}@client.test>"
+                ).as_bytes(),
+                sender=client,
+            )
 
     letters(0, 10)
     await eventually(lambda: len(smtp_server.outside) >= 10, 60, what="10 answers by email")
@@ -133,11 +167,14 @@ async def test_two_processes_split_the_work_and_take_over(
     engine = create_engine(postgres_url)
     try:
         async with session_factory(engine)() as session:
-            stored = await session.scalar(select(func.count(Message.id)).where(
-                Message.channel == ChannelKind.EMAIL, Message.direction == Direction.IN))
+            stored = await session.scalar(
+                select(func.count(Message.id)).where(
+                    Message.channel == ChannelKind.EMAIL, Message.direction == Direction.IN
+                )
+            )
     finally:
         await engine.dispose()
-    assert stored == 20                                              # each letter stored once
+    assert stored == 20  # each letter stored once
     answered = collections.Counter(r.rcpt_tos[0] for r in smtp_server.outside)
     assert sorted(answered) == sorted(f"client{n}@client.test" for n in range(20))
-    assert set(answered.values()) == {1}                             # and answered once
+    assert set(answered.values()) == {1}  # and answered once

@@ -11,15 +11,50 @@ from kb.holdout import DEFAULT_OOS_RECALL, calibrate, calibrate_labelled
 from kb.index import Decision, KnowledgeIndex
 
 TINY = [
-    Article("card-lost", "", "a", ("Я потерял карту", "Карту украли", "Потерялась карточка",
-                                   "Как заблокировать потерянную карту")),
-    Article("transfer-fee", "", "b", ("Какая комиссия за перевод", "Сколько стоит перевод",
-                                      "Комиссия при переводе на другую карту",
-                                      "Платно ли переводить деньги")),
-    Article("deposit-rate", "", "c", ("Какая ставка по вкладу", "Под какой процент вклад",
-                                      "Проценты по депозиту", "Доходность вклада")),
-    Article("branch-hours", "", "d", ("Часы работы отделения", "Когда открыт офис банка",
-                                      "До скольки работает отделение", "График работы офиса")),
+    Article(
+        "card-lost",
+        "",
+        "a",
+        (
+            "Я потерял карту",
+            "Карту украли",
+            "Потерялась карточка",
+            "Как заблокировать потерянную карту",
+        ),
+    ),
+    Article(
+        "transfer-fee",
+        "",
+        "b",
+        (
+            "Какая комиссия за перевод",
+            "Сколько стоит перевод",
+            "Комиссия при переводе на другую карту",
+            "Платно ли переводить деньги",
+        ),
+    ),
+    Article(
+        "deposit-rate",
+        "",
+        "c",
+        (
+            "Какая ставка по вкладу",
+            "Под какой процент вклад",
+            "Проценты по депозиту",
+            "Доходность вклада",
+        ),
+    ),
+    Article(
+        "branch-hours",
+        "",
+        "d",
+        (
+            "Часы работы отделения",
+            "Когда открыт офис банка",
+            "До скольки работает отделение",
+            "График работы офиса",
+        ),
+    ),
 ]
 
 
@@ -41,8 +76,10 @@ def test_calibration_is_deterministic() -> None:
 
 
 def test_too_little_to_measure_keeps_the_default() -> None:
-    single_variants = [Article("a", "", "x", ("Я потерял карту",)),
-                       Article("b", "", "y", ("Какая ставка по вкладу",))]
+    single_variants = [
+        Article("a", "", "x", ("Я потерял карту",)),
+        Article("b", "", "y", ("Какая ставка по вкладу",)),
+    ]
     calibration = calibrate(single_variants)
     assert calibration.curve == () and calibration.chosen_point is None
     assert calibration.source.startswith("default")
@@ -65,11 +102,30 @@ def test_a_higher_out_of_scope_floor_hands_off_more() -> None:
 
 def test_calibration_from_labelled_questions() -> None:
     index = KnowledgeIndex.build(TINY)
-    questions = ["потерял карту", "сколько стоит перевод", "ставка по вкладу",
-                 "часы работы отделения", "кто выиграл матч", "рецепт борща", "как дела у кота",
-                 "карточку украли", "комиссия за перевод", "купить билет в кино"]
-    labels = ["card-lost", "transfer-fee", "deposit-rate", "branch-hours", None, None, None,
-              "card-lost", "transfer-fee", None]
+    questions = [
+        "потерял карту",
+        "сколько стоит перевод",
+        "ставка по вкладу",
+        "часы работы отделения",
+        "кто выиграл матч",
+        "рецепт борща",
+        "как дела у кота",
+        "карточку украли",
+        "комиссия за перевод",
+        "купить билет в кино",
+    ]
+    labels = [
+        "card-lost",
+        "transfer-fee",
+        "deposit-rate",
+        "branch-hours",
+        None,
+        None,
+        None,
+        "card-lost",
+        "transfer-fee",
+        None,
+    ]
     calibration = calibrate_labelled(index, questions, labels)
     assert calibration.source == "labelled"
     decided = index.with_calibration(calibration)
@@ -92,19 +148,56 @@ def test_a_constant_feature_gets_a_bounded_weight() -> None:
 
 
 DESK = [  # a small desk's KB: five articles, three to five variants each, in Russian
-    Article("card-block", "", "a", ("Как заблокировать карту", "Карту украли, что делать",
-                                    "Потерял карточку", "Срочно заблокируйте мою карту")),
-    Article("sms-code", "", "b", ("Не приходит смс с кодом", "Код подтверждения не пришёл",
-                                  "Нет sms для входа")),
-    Article("cash-limit", "", "c", ("Какой лимит на снятие наличных",
-                                    "Сколько можно снять в банкомате за день",
-                                    "Лимит снятия денег с карты",
-                                    "Ограничение на выдачу наличных", "Максимум снятия в сутки")),
-    Article("statement", "", "d", ("Как получить выписку по счёту",
-                                   "Нужна справка о движении средств",
-                                   "Выписка за прошлый месяц")),
-    Article("close-account", "", "e", ("Как закрыть счёт", "Хочу закрыть карту и счёт",
-                                       "Закрытие счёта в банке", "Расторгнуть договор")),
+    Article(
+        "card-block",
+        "",
+        "a",
+        (
+            "Как заблокировать карту",
+            "Карту украли, что делать",
+            "Потерял карточку",
+            "Срочно заблокируйте мою карту",
+        ),
+    ),
+    Article(
+        "sms-code",
+        "",
+        "b",
+        ("Не приходит смс с кодом", "Код подтверждения не пришёл", "Нет sms для входа"),
+    ),
+    Article(
+        "cash-limit",
+        "",
+        "c",
+        (
+            "Какой лимит на снятие наличных",
+            "Сколько можно снять в банкомате за день",
+            "Лимит снятия денег с карты",
+            "Ограничение на выдачу наличных",
+            "Максимум снятия в сутки",
+        ),
+    ),
+    Article(
+        "statement",
+        "",
+        "d",
+        (
+            "Как получить выписку по счёту",
+            "Нужна справка о движении средств",
+            "Выписка за прошлый месяц",
+        ),
+    ),
+    Article(
+        "close-account",
+        "",
+        "e",
+        (
+            "Как закрыть счёт",
+            "Хочу закрыть карту и счёт",
+            "Закрытие счёта в банке",
+            "Расторгнуть договор",
+        ),
+    ),
 ]
 
 
@@ -122,8 +215,10 @@ def test_a_small_desk_kb_gets_a_point_it_can_live_with() -> None:
 
 
 def test_a_kb_too_small_to_measure_says_so() -> None:
-    two = [Article("a", "", "x", ("Я потерял карту", "Карту украли")),
-           Article("b", "", "y", ("Какая ставка по вкладу", "Процент по вкладу"))]
+    two = [
+        Article("a", "", "x", ("Я потерял карту", "Карту украли")),
+        Article("b", "", "y", ("Какая ставка по вкладу", "Процент по вкладу")),
+    ]
     calibration = calibrate(two)
     assert calibration.chosen_point is None
     assert "too small to measure: 2 articles, 4 variants" in calibration.source

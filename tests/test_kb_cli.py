@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 from redis.asyncio import Redis
 
-from core.db import SessionFactory
 from bot.knowledge import KnowledgeBase
+from core.db import SessionFactory
 from core.models import KbMiss
 from kb.articles import Article
 
@@ -24,17 +24,30 @@ Cli = Callable[..., subprocess.CompletedProcess[str]]
 
 
 @pytest.fixture
-def cli(database_url: str, redis_url: str, tmp_path: Path, sessions: SessionFactory,
-        redis: Redis) -> Cli:
+def cli(
+    database_url: str, redis_url: str, tmp_path: Path, sessions: SessionFactory, redis: Redis
+) -> Cli:
     """Run `switchboard kb ARGS` in a subprocess; the `sessions`/`redis` fixtures empty the
     database and Redis afterwards."""
-    env = {**os.environ, "DATABASE_URL": database_url, "REDIS_URL": redis_url,
-           "VAR_DIR": str(tmp_path / "var"), "PYTHONPATH": str(REPO)}
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "REDIS_URL": redis_url,
+        "VAR_DIR": str(tmp_path / "var"),
+        "PYTHONPATH": str(REPO),
+    }
 
     def run(*args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
-        return subprocess.run([sys.executable, "-c", RUN_KB_APP, *args], input=stdin, env=env,
-                              cwd=tmp_path, capture_output=True, text=True, timeout=120,
-                              check=False)
+        return subprocess.run(
+            [sys.executable, "-c", RUN_KB_APP, *args],
+            input=stdin,
+            env=env,
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
 
     return run
 
@@ -49,8 +62,11 @@ async def test_import_match_and_search(cli: Cli, sessions: SessionFactory, redis
     lines = [json.loads(line) for line in matched.stdout.splitlines()]
     assert [line["question"] for line in lines] == questions
     assert [(line["article_id"], line["decision"]) for line in lines] == [
-        ("card-lost", "answer"), ("card-lost-en", "answer"), (None, "handoff"),
-        (None, "handoff")]
+        ("card-lost", "answer"),
+        ("card-lost-en", "answer"),
+        (None, "handoff"),
+        (None, "handoff"),
+    ]
     assert all(isinstance(line["score"], float) for line in lines)
     searched = cli("search", "заблокировать потерянную карточку")
     assert searched.returncode == 0, searched.stderr
@@ -61,38 +77,47 @@ async def test_import_match_and_search(cli: Cli, sessions: SessionFactory, redis
 
 
 async def test_an_excel_csv_import_tells_what_it_guessed_and_keeps_the_vectors(
-        cli: Cli, sessions: SessionFactory, redis: Redis, tmp_path: Path) -> None:
+    cli: Cli, sessions: SessionFactory, redis: Redis, tmp_path: Path
+) -> None:
     path = tmp_path / "excel.csv"
-    path.write_bytes("article_id;question;answer;category\r\n"
-                     "mortgage;Как оформить ипотеку;Заявка в приложении.;mortgages\r\n"
-                     "mortgage;Ипотека на квартиру;;\r\n".encode("cp1251"))
+    path.write_bytes(
+        "article_id;question;answer;category\r\n"
+        "mortgage;Как оформить ипотеку;Заявка в приложении.;mortgages\r\n"
+        "mortgage;Ипотека на квартиру;;\r\n".encode("cp1251")
+    )
     imported = cli("import", str(path), "--no-calibrate")
     assert imported.returncode == 0, imported.stderr
     assert "1 article(s) taken as ru from their text (mortgage)" in imported.stdout
     assert "unknown category 'mortgages' (mortgage)" in imported.stdout
     [article] = await KnowledgeBase(sessions, redis).export_articles()
-    assert (article.language, article.questions) == ("ru", ("Как оформить ипотеку",
-                                                            "Ипотека на квартиру"))
+    assert (article.language, article.questions) == (
+        "ru",
+        ("Как оформить ипотеку", "Ипотека на квартиру"),
+    )
     stored = list((tmp_path / "var" / "kb-vectors").iterdir())
     assert stored and all(f.stat().st_mode & 0o777 == 0o600 for f in stored)
 
 
 async def test_a_bad_import_names_the_line_and_changes_nothing(
-        cli: Cli, sessions: SessionFactory, redis: Redis, tmp_path: Path) -> None:
-    await KnowledgeBase(sessions, redis).save_article(
-        Article("kept", "", "Ответ.", ("Вопрос",)))
+    cli: Cli, sessions: SessionFactory, redis: Redis, tmp_path: Path
+) -> None:
+    await KnowledgeBase(sessions, redis).save_article(Article("kept", "", "Ответ.", ("Вопрос",)))
     bad = tmp_path / "bad.csv"
-    bad.write_text("article_id,question,answer,category\n"
-                   "new-one,Вопрос один,Ответ,general\n"
-                   "new-two,,Ответ,general\n", encoding="utf-8")
+    bad.write_text(
+        "article_id,question,answer,category\n"
+        "new-one,Вопрос один,Ответ,general\n"
+        "new-two,,Ответ,general\n",
+        encoding="utf-8",
+    )
     result = cli("import", str(bad))
     assert result.returncode == 1
     assert f"{bad}:3: article new-two: empty question" in result.stderr
     assert [a.id for a in await KnowledgeBase(sessions, redis).export_articles()] == ["kept"]
 
 
-async def test_export_then_import_round_trips(cli: Cli, sessions: SessionFactory, redis: Redis,
-                                              tmp_path: Path) -> None:
+async def test_export_then_import_round_trips(
+    cli: Cli, sessions: SessionFactory, redis: Redis, tmp_path: Path
+) -> None:
     kb = KnowledgeBase(sessions, redis)
     await kb.import_file(SAMPLE_KB)
     before = await kb.export_articles()
@@ -104,15 +129,19 @@ async def test_export_then_import_round_trips(cli: Cli, sessions: SessionFactory
     assert await kb.export_articles() == before
 
 
-async def test_eval_calibrate_and_gaps(cli: Cli, sessions: SessionFactory, redis: Redis,
-                                       tmp_path: Path) -> None:
+async def test_eval_calibrate_and_gaps(
+    cli: Cli, sessions: SessionFactory, redis: Redis, tmp_path: Path
+) -> None:
     await KnowledgeBase(sessions, redis).import_file(SAMPLE_KB)
     labelled = tmp_path / "labelled.csv"
-    labelled.write_text("question,article_id\n"
-                        "я потерял карту,card-lost\n"
-                        "как разблокировать карту,card-found-after-block\n"
-                        "I lost my card,card-lost-en\n"
-                        "посоветуйте хороший сериал,\n", encoding="utf-8")
+    labelled.write_text(
+        "question,article_id\n"
+        "я потерял карту,card-lost\n"
+        "как разблокировать карту,card-found-after-block\n"
+        "I lost my card,card-lost-en\n"
+        "посоветуйте хороший сериал,\n",
+        encoding="utf-8",
+    )
     evaluated = cli("eval", str(labelled))
     assert evaluated.returncode == 0, evaluated.stderr
     assert "3 in-scope and 1 out-of-scope questions" in evaluated.stdout
@@ -129,9 +158,17 @@ async def test_eval_calibrate_and_gaps(cli: Cli, sessions: SessionFactory, redis
     assert "← chosen" in calibrated.stdout and "handed off" in calibrated.stdout
 
     async with sessions.begin() as session:
-        session.add_all(KbMiss(question=q) for q in [
-            "как открыть вклад", "открыть вклад онлайн", "вклад под высокий процент",
-            "где ближайший банкомат", "банкомат рядом с метро", "курс доллара сегодня"])
+        session.add_all(
+            KbMiss(question=q)
+            for q in [
+                "как открыть вклад",
+                "открыть вклад онлайн",
+                "вклад под высокий процент",
+                "где ближайший банкомат",
+                "банкомат рядом с метро",
+                "курс доллара сегодня",
+            ]
+        )
     gaps = cli("gaps", "--clusters", "3")
     assert gaps.returncode == 0, gaps.stderr
     assert "вклад" in gaps.stdout and "банкомат" in gaps.stdout

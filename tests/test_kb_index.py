@@ -15,21 +15,46 @@ from kb.index import Decision, KnowledgeIndex
 SAMPLE_KB = Path(__file__).resolve().parents[1] / "switchboard" / "sample_kb" / "bank.yaml"
 
 BANK = [
-    Article("card-lost", "Карта потеряна", "Заблокируйте карту в приложении.",
-            ("Я потерял карту", "Карту украли", "Как заблокировать потерянную карту"),
-            category="lost_card"),
-    Article("transfer-fee", "Комиссия за перевод", "Переводы до 100 000 ₽ бесплатны.",
-            ("Какая комиссия за перевод", "Сколько стоит перевести деньги",
-             "Есть ли комиссия при переводе на другую карту"), category="fees"),
-    Article("deposit-rate", "Ставки по вкладам", "Ставка 12% годовых.",
-            ("Какая ставка по вкладу", "Под какой процент можно открыть вклад",
-             "Проценты по депозиту"), category="account"),
-    Article("card-delivery", "Доставка карты", "Курьер привезёт карту за 2 дня.",
-            ("Когда привезут карту", "Сколько ждать доставку карты", "Где моя новая карта"),
-            category="cards"),
-    Article("card-lost-en", "Lost card", "Block the card in the app.",
-            ("I lost my card", "My card was stolen", "How do I block a lost card"),
-            category="lost_card", language="en"),
+    Article(
+        "card-lost",
+        "Карта потеряна",
+        "Заблокируйте карту в приложении.",
+        ("Я потерял карту", "Карту украли", "Как заблокировать потерянную карту"),
+        category="lost_card",
+    ),
+    Article(
+        "transfer-fee",
+        "Комиссия за перевод",
+        "Переводы до 100 000 ₽ бесплатны.",
+        (
+            "Какая комиссия за перевод",
+            "Сколько стоит перевести деньги",
+            "Есть ли комиссия при переводе на другую карту",
+        ),
+        category="fees",
+    ),
+    Article(
+        "deposit-rate",
+        "Ставки по вкладам",
+        "Ставка 12% годовых.",
+        ("Какая ставка по вкладу", "Под какой процент можно открыть вклад", "Проценты по депозиту"),
+        category="account",
+    ),
+    Article(
+        "card-delivery",
+        "Доставка карты",
+        "Курьер привезёт карту за 2 дня.",
+        ("Когда привезут карту", "Сколько ждать доставку карты", "Где моя новая карта"),
+        category="cards",
+    ),
+    Article(
+        "card-lost-en",
+        "Lost card",
+        "Block the card in the app.",
+        ("I lost my card", "My card was stolen", "How do I block a lost card"),
+        category="lost_card",
+        language="en",
+    ),
 ]
 
 
@@ -43,21 +68,27 @@ def best(index: KnowledgeIndex, text: str) -> str | None:
     return hits[0].article.id if hits else None
 
 
-@pytest.mark.parametrize("question", [
-    "потеряла карточку",                # другой род и уменьшительная форма
-    "потерянной карты",                 # родительный падеж
-    "картой потерянной что делать",     # творительный падеж, порядок слов
-    "КАРТУ УКРАЛИ!!!",                  # регистр и пунктуация
-])
+@pytest.mark.parametrize(
+    "question",
+    [
+        "потеряла карточку",  # другой род и уменьшительная форма
+        "потерянной карты",  # родительный падеж
+        "картой потерянной что делать",  # творительный падеж, порядок слов
+        "КАРТУ УКРАЛИ!!!",  # регистр и пунктуация
+    ],
+)
 def test_russian_word_forms_find_the_same_article(bank: KnowledgeIndex, question: str) -> None:
     assert best(bank, question) == "card-lost"
 
 
-@pytest.mark.parametrize("question, article", [
-    ("комисия за пеервод", "transfer-fee"),
-    ("под какой працент вклад", "deposit-rate"),
-    ("I lsot my crad", "card-lost-en"),
-])
+@pytest.mark.parametrize(
+    "question, article",
+    [
+        ("комисия за пеервод", "transfer-fee"),
+        ("под какой працент вклад", "deposit-rate"),
+        ("I lsot my crad", "card-lost-en"),
+    ],
+)
 def test_typos_still_find_the_article(bank: KnowledgeIndex, question: str, article: str) -> None:
     assert best(bank, question) == article
 
@@ -72,8 +103,12 @@ def test_latin_lookalikes_inside_cyrillic_words(bank: KnowledgeIndex) -> None:
 
 
 def test_yo_and_e_are_the_same_letter() -> None:
-    index = KnowledgeIndex.build([Article("a", "", "x", ("Ещё не пришёл перевод",)),
-                                  Article("b", "", "y", ("Как открыть вклад",))])
+    index = KnowledgeIndex.build(
+        [
+            Article("a", "", "x", ("Ещё не пришёл перевод",)),
+            Article("b", "", "y", ("Как открыть вклад",)),
+        ]
+    )
     assert best(index, "еще не пришел перевод") == "a"
 
 
@@ -126,9 +161,11 @@ def test_disabled_articles_are_not_matched_but_still_known() -> None:
 
 
 def test_close_articles_are_offered_as_a_choice() -> None:
-    twins = [Article("debit-card", "", "a", ("Как заказать дебетовую карту",)),
-             Article("credit-card", "", "b", ("Как заказать кредитную карту",)),
-             Article("deposit", "", "c", ("Какая ставка по вкладу",))]
+    twins = [
+        Article("debit-card", "", "a", ("Как заказать дебетовую карту",)),
+        Article("credit-card", "", "b", ("Как заказать кредитную карту",)),
+        Article("deposit", "", "c", ("Какая ставка по вкладу",)),
+    ]
     match = KnowledgeIndex.build(twins).decide("как заказать карту")
     assert match.decision is Decision.CLARIFY
     assert {h.article.id for h in match.hits} == {"debit-card", "credit-card"}
@@ -136,8 +173,11 @@ def test_close_articles_are_offered_as_a_choice() -> None:
 
 def test_answer_styles_fall_back_to_the_chat_answer() -> None:
     article = Article("a", "", "full", ("q",), answer_short="short")
-    assert (article.answer_for("chat"), article.answer_for("short"),
-            article.answer_for("email")) == ("full", "short", "full")
+    assert (
+        article.answer_for("chat"),
+        article.answer_for("short"),
+        article.answer_for("email"),
+    ) == ("full", "short", "full")
 
 
 @pytest.fixture(scope="module")
@@ -146,44 +186,59 @@ def sample() -> KnowledgeIndex:
     return KnowledgeIndex.build(articles, calibrate(articles))
 
 
-@pytest.mark.parametrize("question, article", [
-    ("я потерял карту, что делать", "card-lost"),
-    ("карточку украли", "card-lost"),
-    ("как разблокировать карту", "card-found-after-block"),
-    ("как заблокировать карту", "card-lost"),
-    ("нужно заблокировать карточку", "card-lost"),
-    ("не приходит смс с кодом", "sms-codes"),
-    ("как взять ипотеку", "mortgage-application"),
-    ("I lost my card", "card-lost-en"),
-    ("my card was stolen yesterday", "card-lost-en"),
-])
-def test_sample_kb_answers_typical_questions(sample: KnowledgeIndex, question: str,
-                                             article: str) -> None:
+@pytest.mark.parametrize(
+    "question, article",
+    [
+        ("я потерял карту, что делать", "card-lost"),
+        ("карточку украли", "card-lost"),
+        ("как разблокировать карту", "card-found-after-block"),
+        ("как заблокировать карту", "card-lost"),
+        ("нужно заблокировать карточку", "card-lost"),
+        ("не приходит смс с кодом", "sms-codes"),
+        ("как взять ипотеку", "mortgage-application"),
+        ("I lost my card", "card-lost-en"),
+        ("my card was stolen yesterday", "card-lost-en"),
+    ],
+)
+def test_sample_kb_answers_typical_questions(
+    sample: KnowledgeIndex, question: str, article: str
+) -> None:
     match = sample.decide(question)
     assert match.decision is Decision.ANSWER, match
     assert match.hits[0].article.id == article
 
 
-@pytest.mark.parametrize("question", [
-    "какая завтра погода в Сочи",
-    "хочу купить слона",
-    "посоветуйте хороший сериал",
-    "кто выиграл вчерашний матч",
-    "можно ли у вас заказать пиццу",
-    "do you sell pizza",
-    "can you recommend a good movie",
-    "tell me a joke",
-])
+@pytest.mark.parametrize(
+    "question",
+    [
+        "какая завтра погода в Сочи",
+        "хочу купить слона",
+        "посоветуйте хороший сериал",
+        "кто выиграл вчерашний матч",
+        "можно ли у вас заказать пиццу",
+        "do you sell pizza",
+        "can you recommend a good movie",
+        "tell me a joke",
+    ],
+)
 def test_sample_kb_hands_off_unknown_questions(sample: KnowledgeIndex, question: str) -> None:
     assert sample.decide(question).decision is Decision.HANDOFF
 
 
-@pytest.mark.parametrize("question, word", [
-    ("карта", "карт"), ("перевод", "перевод"), ("кредит", "кредит"), ("card", "card"),
-    ("transfer", "transfer"), ("у меня проблема с картой", "карт"),
-])
-def test_sample_kb_offers_a_choice_for_a_bare_topic_word(sample: KnowledgeIndex, question: str,
-                                                         word: str) -> None:
+@pytest.mark.parametrize(
+    "question, word",
+    [
+        ("карта", "карт"),
+        ("перевод", "перевод"),
+        ("кредит", "кредит"),
+        ("card", "card"),
+        ("transfer", "transfer"),
+        ("у меня проблема с картой", "карт"),
+    ],
+)
+def test_sample_kb_offers_a_choice_for_a_bare_topic_word(
+    sample: KnowledgeIndex, question: str, word: str
+) -> None:
     """A topic word names several articles: the client is asked which, never answered one
     of them by a guess, and every offered article is about that word."""
     match = sample.decide(question)
@@ -201,7 +256,8 @@ def test_a_topic_word_of_one_article_is_not_a_choice(sample: KnowledgeIndex) -> 
 
 
 def test_a_query_of_common_words_is_less_specific_than_one_with_a_rare_word(
-        bank: KnowledgeIndex) -> None:
+    bank: KnowledgeIndex,
+) -> None:
     scores = bank.scores(["карта", "карту украли", "посоветуйте хороший фильм"])
     assert scores is not None
     common, rare, unknown = scores.specificity
@@ -213,8 +269,9 @@ def test_words_the_top_article_never_uses_lower_its_coverage(bank: KnowledgeInde
     scores = bank.scores(["карту украли", "карту украли в самолете над атлантикой"])
     assert scores is not None
     top = scores.combined.argmax(axis=1)
-    assert bank.indexed_article(int(top[0])).id == "card-lost" == \
-        bank.indexed_article(int(top[1])).id
+    assert (
+        bank.indexed_article(int(top[0])).id == "card-lost" == bank.indexed_article(int(top[1])).id
+    )
     plain, foreign = scores.covered
     assert plain > 0.99 and foreign < plain
 
@@ -223,9 +280,18 @@ def test_a_small_kb_scores_like_a_large_one(monkeypatch: pytest.MonkeyPatch) -> 
     """A small KB compares a batch with all its variants in one product, a large one only
     its candidates' variants query by query: the scores must be the same."""
     articles = load_file(SAMPLE_KB)
-    questions = ["Я потерял карту", "как пополнить счёт", "не приходит смс с кодом",
-                 "где ближайший банкомат", "сколько стоит перевод за границу", "курс доллара",
-                 "абракадабра", "", "I lost my card", "the courier never brought my card"]
+    questions = [
+        "Я потерял карту",
+        "как пополнить счёт",
+        "не приходит смс с кодом",
+        "где ближайший банкомат",
+        "сколько стоит перевод за границу",
+        "курс доллара",
+        "абракадабра",
+        "",
+        "I lost my card",
+        "the courier never brought my card",
+    ]
     whole = KnowledgeIndex.build(articles).scores(questions)
     monkeypatch.setattr("kb.index.WHOLE_PRODUCT_VARIANTS", 0)
     by_query = KnowledgeIndex.build(articles).scores(questions)
@@ -235,9 +301,9 @@ def test_a_small_kb_scores_like_a_large_one(monkeypatch: pytest.MonkeyPatch) -> 
         assert getattr(whole, name) == pytest.approx(getattr(by_query, name), abs=1e-6), name
 
 
-@pytest.mark.parametrize("question", ["Почему мой кот боится пылесоса?", "tell me a joke",
-                                      "какая завтра погода в Сочи"])
+@pytest.mark.parametrize(
+    "question", ["Почему мой кот боится пылесоса?", "tell me a joke", "какая завтра погода в Сочи"]
+)
 def test_an_off_topic_hand_off_names_no_category(sample: KnowledgeIndex, question: str) -> None:
     match = sample.decide(question)
     assert match.decision is Decision.HANDOFF and match.category is None
-

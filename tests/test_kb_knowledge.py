@@ -13,24 +13,37 @@ from redis.asyncio import Redis
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from core.db import SessionFactory
 from bot.knowledge import ArticleNotFound, KnowledgeBase
+from core import keys
+from core.db import SessionFactory
 from core.models import KbArticle, KbCalibration
 from kb.articles import Article
 from kb.formats import KbFileError
 from kb.index import Decision
-from core import keys
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLE_KB = REPO / "switchboard" / "sample_kb" / "bank.yaml"
 
-LOST = Article("card-lost", "Карта потеряна", "Заблокируйте карту.",
-               ("Я потерял карту", "Карту украли"), category="lost_card", tags=("card",),
-               answer_short="Заблокируйте.", answer_email="Здравствуйте! Заблокируйте карту.")
-FEE = Article("transfer-fee", "Комиссия", "Бесплатно.", ("Какая комиссия за перевод",),
-              category="fees")
-WHEEL = Article("spare-wheel", "Запасное колесо", "Колесо в багажнике.",
-                ("Где запасное колесо", "Как поменять колесо"), category="general")
+LOST = Article(
+    "card-lost",
+    "Карта потеряна",
+    "Заблокируйте карту.",
+    ("Я потерял карту", "Карту украли"),
+    category="lost_card",
+    tags=("card",),
+    answer_short="Заблокируйте.",
+    answer_email="Здравствуйте! Заблокируйте карту.",
+)
+FEE = Article(
+    "transfer-fee", "Комиссия", "Бесплатно.", ("Какая комиссия за перевод",), category="fees"
+)
+WHEEL = Article(
+    "spare-wheel",
+    "Запасное колесо",
+    "Колесо в багажнике.",
+    ("Где запасное колесо", "Как поменять колесо"),
+    category="general",
+)
 
 
 @pytest.fixture
@@ -40,8 +53,9 @@ async def kb(sessions: SessionFactory, redis: Redis) -> KnowledgeBase:
     return knowledge
 
 
-async def test_saved_articles_come_back_whole(kb: KnowledgeBase, sessions: SessionFactory,
-                                              redis: Redis) -> None:
+async def test_saved_articles_come_back_whole(
+    kb: KnowledgeBase, sessions: SessionFactory, redis: Redis
+) -> None:
     await kb.save_article(LOST)
     await kb.save_article(FEE)
     assert await kb.export_articles() == [LOST, FEE]
@@ -85,9 +99,12 @@ async def test_import_is_all_or_nothing(kb: KnowledgeBase, sessions: SessionFact
 async def test_a_bad_file_changes_nothing(kb: KnowledgeBase, tmp_path: Path) -> None:
     await kb.save_article(FEE)
     path = tmp_path / "kb.csv"
-    path.write_text("article_id,question,answer,category\n"
-                    "card-lost,Я потерял карту,Заблокируйте,lost_card\n"
-                    "card-lost,,,\n", encoding="utf-8")
+    path.write_text(
+        "article_id,question,answer,category\n"
+        "card-lost,Я потерял карту,Заблокируйте,lost_card\n"
+        "card-lost,,,\n",
+        encoding="utf-8",
+    )
     with pytest.raises(KbFileError, match=r"kb.csv:3: article card-lost: empty question"):
         await kb.import_file(path)
     assert await kb.export_articles() == [FEE]
@@ -100,8 +117,9 @@ async def test_import_with_replace_makes_the_kb_exactly_the_file(kb: KnowledgeBa
     assert [a.id for a in await kb.export_articles()] == ["spare-wheel", "transfer-fee"]
 
 
-async def test_seed_if_empty_loads_and_calibrates_the_sample_once(kb: KnowledgeBase,
-                                                                  sessions: SessionFactory) -> None:
+async def test_seed_if_empty_loads_and_calibrates_the_sample_once(
+    kb: KnowledgeBase, sessions: SessionFactory
+) -> None:
     assert await kb.seed_if_empty(SAMPLE_KB) >= 30
     assert await kb.seed_if_empty(SAMPLE_KB) == 0
     async with sessions() as session:
@@ -112,9 +130,9 @@ async def test_seed_if_empty_loads_and_calibrates_the_sample_once(kb: KnowledgeB
     assert (lost.decision, lost.hits[0].article.id) == (Decision.ANSWER, "card-lost")
 
 
-async def test_a_stored_calibration_is_used_by_every_loader(kb: KnowledgeBase,
-                                                            sessions: SessionFactory,
-                                                            redis: Redis) -> None:
+async def test_a_stored_calibration_is_used_by_every_loader(
+    kb: KnowledgeBase, sessions: SessionFactory, redis: Redis
+) -> None:
     await kb.import_articles([LOST, FEE, WHEEL])
     calibration = await kb.calibrate()
     other = KnowledgeBase(sessions, redis)
@@ -122,14 +140,18 @@ async def test_a_stored_calibration_is_used_by_every_loader(kb: KnowledgeBase,
     assert other.index.calibration == calibration == kb.index.calibration
 
 
-async def test_a_calibration_for_other_features_is_replaced(kb: KnowledgeBase,
-                                                          sessions: SessionFactory) -> None:
+async def test_a_calibration_for_other_features_is_replaced(
+    kb: KnowledgeBase, sessions: SessionFactory
+) -> None:
     """After an upgrade that changed the decision's features the stored calibration no
     longer fits; the gateway calibrates again at start instead of guessing."""
     await kb.import_articles([LOST, FEE, WHEEL])
     async with sessions.begin() as session:
-        session.add(KbCalibration(source="kb", data={**(await kb.calibrate()).to_dict(),
-                                                     "answer_weights": [1.0, 2.0]}))
+        session.add(
+            KbCalibration(
+                source="kb", data={**(await kb.calibrate()).to_dict(), "answer_weights": [1.0, 2.0]}
+            )
+        )
     assert await kb.calibration() is None
     assert await kb.recalibrate_if_outdated()
     assert (await kb.calibration()) is not None
@@ -139,7 +161,8 @@ async def test_a_calibration_for_other_features_is_replaced(kb: KnowledgeBase,
 
 
 async def test_a_second_instance_sees_a_change_without_a_restart(
-        kb: KnowledgeBase, sessions: SessionFactory, redis_url: str) -> None:
+    kb: KnowledgeBase, sessions: SessionFactory, redis_url: str
+) -> None:
     own_redis = Redis.from_url(redis_url, decode_responses=True)
     other = KnowledgeBase(sessions, own_redis)
     await other.load()
@@ -160,9 +183,9 @@ async def test_a_second_instance_sees_a_change_without_a_restart(
         await own_redis.aclose()
 
 
-async def test_refresh_if_stale_catches_a_missed_announcement(kb: KnowledgeBase,
-                                                              sessions: SessionFactory,
-                                                              redis: Redis) -> None:
+async def test_refresh_if_stale_catches_a_missed_announcement(
+    kb: KnowledgeBase, sessions: SessionFactory, redis: Redis
+) -> None:
     other = KnowledgeBase(sessions, redis)
     await other.load()
     await kb.save_article(WHEEL)  # `other` is not watching: only the version tells it
@@ -198,13 +221,21 @@ asyncio.run(main(sys.argv[1], sys.argv[2]))
 """
 
 
-async def test_another_process_sees_a_new_article(kb: KnowledgeBase, database_url: str,
-                                                  redis_url: str) -> None:
+async def test_another_process_sees_a_new_article(
+    kb: KnowledgeBase, database_url: str, redis_url: str
+) -> None:
     await kb.save_article(LOST)
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-c", SECOND_PROCESS, database_url, redis_url, cwd=REPO,
+        sys.executable,
+        "-c",
+        SECOND_PROCESS,
+        database_url,
+        redis_url,
+        cwd=REPO,
         env={**os.environ, "PYTHONPATH": str(REPO)},
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
     try:
         assert process.stdout is not None
         ready = await asyncio.wait_for(process.stdout.readline(), 60)

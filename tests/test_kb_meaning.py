@@ -19,24 +19,61 @@ from kb.index import KnowledgeIndex
 from kb.vector_store import VectorStore
 
 ENGLISH = [
-    Article("close-account", "Close account", "Open Settings, then Close account.",
-            ("How do I close my account", "I want to delete my account"), language="en"),
-    Article("card-delivery", "Card delivery", "Cards arrive within 5 working days.",
-            ("When will my card arrive", "How long does card delivery take"), language="en"),
-    Article("exchange-rate", "Exchange rate", "We use the interbank rate.",
-            ("What exchange rate do you use", "How much is a dollar in euros"), language="en"),
-    Article("lost-card", "Lost card", "Block the card in the app.",
-            ("I lost my card", "My card was stolen"), language="en"),
-    Article("fees", "Fees", "Transfers are free up to 1,000 EUR a month.",
-            ("How much does a transfer cost", "What are your fees"), language="en"),
+    Article(
+        "close-account",
+        "Close account",
+        "Open Settings, then Close account.",
+        ("How do I close my account", "I want to delete my account"),
+        language="en",
+    ),
+    Article(
+        "card-delivery",
+        "Card delivery",
+        "Cards arrive within 5 working days.",
+        ("When will my card arrive", "How long does card delivery take"),
+        language="en",
+    ),
+    Article(
+        "exchange-rate",
+        "Exchange rate",
+        "We use the interbank rate.",
+        ("What exchange rate do you use", "How much is a dollar in euros"),
+        language="en",
+    ),
+    Article(
+        "lost-card",
+        "Lost card",
+        "Block the card in the app.",
+        ("I lost my card", "My card was stolen"),
+        language="en",
+    ),
+    Article(
+        "fees",
+        "Fees",
+        "Transfers are free up to 1,000 EUR a month.",
+        ("How much does a transfer cost", "What are your fees"),
+        language="en",
+    ),
 ]
 RUSSIAN = [
-    Article("close-account-ru", "Закрытие счёта", "Откройте «Настройки» → «Закрыть счёт».",
-            ("Как закрыть счёт", "Хочу закрыть свой счёт в банке")),
-    Article("deposit-ru", "Вклады", "Ставка по вкладу 12 % годовых.",
-            ("Какая ставка по вкладу", "Под какой процент открыть вклад")),
-    Article("cash-ru", "Снятие наличных", "Без комиссии в банкоматах банка.",
-            ("Где снять наличные без комиссии", "Комиссия за снятие денег в банкомате")),
+    Article(
+        "close-account-ru",
+        "Закрытие счёта",
+        "Откройте «Настройки» → «Закрыть счёт».",
+        ("Как закрыть счёт", "Хочу закрыть свой счёт в банке"),
+    ),
+    Article(
+        "deposit-ru",
+        "Вклады",
+        "Ставка по вкладу 12 % годовых.",
+        ("Какая ставка по вкладу", "Под какой процент открыть вклад"),
+    ),
+    Article(
+        "cash-ru",
+        "Снятие наличных",
+        "Без комиссии в банкоматах банка.",
+        ("Где снять наличные без комиссии", "Комиссия за снятие денег в банкомате"),
+    ),
 ]
 
 PARAPHRASES = [
@@ -57,22 +94,28 @@ def test_a_paraphrase_without_the_articles_words_finds_it(question: str, article
 
 @pytest.mark.parametrize("question, article", PARAPHRASES)
 def test_without_the_meaning_view_the_same_paraphrase_is_missed(
-        monkeypatch: pytest.MonkeyPatch, question: str, article: str) -> None:
+    monkeypatch: pytest.MonkeyPatch, question: str, article: str
+) -> None:
     """The previous test passes because of the meaning view, not by luck of the terms."""
     monkeypatch.setattr(kb.index, "MEANING_WEIGHT", 0.0)
     assert best(KnowledgeIndex.build(ENGLISH), question) != article
 
 
-@pytest.mark.parametrize("question, article", [
-    ("How do I close my account?", "close-account-ru"),
-    ("what is the interest rate on a deposit", "deposit-ru"),
-    ("где мой курьер с картой", "card-delivery"),
-    ("у меня украли карточку", "lost-card"),
-])
+@pytest.mark.parametrize(
+    "question, article",
+    [
+        ("How do I close my account?", "close-account-ru"),
+        ("what is the interest rate on a deposit", "deposit-ru"),
+        ("где мой курьер с картой", "card-delivery"),
+        ("у меня украли карточку", "lost-card"),
+    ],
+)
 def test_a_question_finds_an_article_written_in_the_other_language(
-        question: str, article: str) -> None:
-    only_other_language = [a for a in (*ENGLISH, *RUSSIAN)
-                           if a.language != ("en" if question.isascii() else "ru")]
+    question: str, article: str
+) -> None:
+    only_other_language = [
+        a for a in (*ENGLISH, *RUSSIAN) if a.language != ("en" if question.isascii() else "ru")
+    ]
     assert best(KnowledgeIndex.build(only_other_language), question) == article
 
 
@@ -110,8 +153,10 @@ def test_stored_vectors_are_not_encoded_again(tmp_path: Path) -> None:
 
     restarted = Counting(sentence_encoder())  # a restart, then a live update adds one variant
     store = VectorStore(restarted, tmp_path)
-    grown = [replace(RUSSIAN[0], questions=(*RUSSIAN[0].questions, "Закройте мой счёт")),
-             *RUSSIAN[1:]]
+    grown = [
+        replace(RUSSIAN[0], questions=(*RUSSIAN[0].questions, "Закройте мой счёт")),
+        *RUSSIAN[1:],
+    ]
     index = KnowledgeIndex.build(grown, vectors=store)
     assert restarted.encoded == ["Закройте мой счёт"]
     index.decide("как закрыть счёт")  # a client's question is encoded, never stored
@@ -135,12 +180,23 @@ def test_a_torn_vector_file_is_encoded_again(tmp_path: Path) -> None:
 
 
 def test_gaps_group_the_same_request_across_languages_and_words() -> None:
-    questions = ["где моя карта", "курьер не привёз карту", "когда доставят карту",
-                 "какая ставка по вкладу", "под какой процент вклад", "deposit interest rate",
-                 "где ближайший банкомат", "банкомат рядом", "ATM near me"]
+    questions = [
+        "где моя карта",
+        "курьер не привёз карту",
+        "когда доставят карту",
+        "какая ставка по вкладу",
+        "под какой процент вклад",
+        "deposit interest rate",
+        "где ближайший банкомат",
+        "банкомат рядом",
+        "ATM near me",
+    ]
     groups = {frozenset(g.examples) for g in find_gaps(questions, clusters=3)}
-    assert groups == {frozenset(questions[0:3]), frozenset(questions[3:6]),
-                      frozenset(questions[6:9])}
+    assert groups == {
+        frozenset(questions[0:3]),
+        frozenset(questions[3:6]),
+        frozenset(questions[6:9]),
+    }
 
 
 def test_every_stored_key_is_found_again(tmp_path: Path) -> None:

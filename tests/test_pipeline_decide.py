@@ -27,23 +27,35 @@ from routing.service_levels import BusinessCalendar, ServiceLevels
 
 @pytest.fixture
 def policy(sessions: SessionFactory, redis: Redis) -> Policy:
-    levels = ServiceLevels.load(None, BusinessCalendar("Europe/Moscow",
-                                                       (dt.time(9), dt.time(18)), range(1, 6)))
-    return Policy(Consult(KnowledgeBase(sessions, redis), levels), levels,
-                  {ChannelKind.EMAIL: 1})
+    levels = ServiceLevels.load(
+        None, BusinessCalendar("Europe/Moscow", (dt.time(9), dt.time(18)), range(1, 6))
+    )
+    return Policy(Consult(KnowledgeBase(sessions, redis), levels), levels, {ChannelKind.EMAIL: 1})
 
 
 async def replies_sent(sessions: SessionFactory) -> list[Message]:
     async with sessions() as session:
-        return list(await session.scalars(select(Message).where(Message.direction == Direction.OUT)
-                                          .order_by(Message.id)))
+        return list(
+            await session.scalars(
+                select(Message).where(Message.direction == Direction.OUT).order_by(Message.id)
+            )
+        )
 
 
-@pytest.mark.parametrize(("intent", "key"), [(Intent.GREETING, "greeting"), (Intent.START, "greeting"),
-                                             (Intent.THANKS, "thanks"), (Intent.STICKER, "sticker"),
-                                             (Intent.EMPTY, "empty"), (Intent.FILE, "file_received")])
+@pytest.mark.parametrize(
+    ("intent", "key"),
+    [
+        (Intent.GREETING, "greeting"),
+        (Intent.START, "greeting"),
+        (Intent.THANKS, "thanks"),
+        (Intent.STICKER, "sticker"),
+        (Intent.EMPTY, "empty"),
+        (Intent.FILE, "file_received"),
+    ],
+)
 async def test_small_talk_gets_its_reply_in_the_clients_language(
-        sessions: SessionFactory, policy: Policy, intent: Intent, key: str) -> None:
+    sessions: SessionFactory, policy: Policy, intent: Intent, key: str
+) -> None:
     async with sessions() as session:
         turn = await placed(session, said("Hi there"), store=True)
         await policy(session, turn, Recognised(intent, with_operators=False), NOW, {})
@@ -64,12 +76,15 @@ async def test_a_request_for_a_person_hands_off(sessions: SessionFactory, policy
     assert conversation.status is ConversationStatus.QUEUED and conversation.sla_deadline
     assert turn.outcome.queued_id == conversation.id and turn.outcome.tell_client
     assert {EventKind.HANDED_OFF, EventKind.QUEUED} <= set(kinds)
-    assert ("queued", {"conversation_id": conversation.id, "group": conversation.group}) \
-        in turn.outcome.notices
+    assert (
+        "queued",
+        {"conversation_id": conversation.id, "group": conversation.group},
+    ) in turn.outcome.notices
 
 
 async def test_in_the_queue_the_operators_are_told_and_a_person_request_answered(
-        sessions: SessionFactory, policy: Policy) -> None:
+    sessions: SessionFactory, policy: Policy
+) -> None:
     async with sessions() as session:
         first = await placed(session, said("Вопрос"), store=True)
         first.placed.status = ConversationStatus.QUEUED
@@ -78,21 +93,34 @@ async def test_in_the_queue_the_operators_are_told_and_a_person_request_answered
         await policy(session, turn, Recognised(Intent.PERSON, with_operators=True), NOW, {})
         await session.commit()
     assert turn.message is not None
-    assert turn.outcome.notices == [("client_message", {
-        "conversation_id": first.placed.id, "message_id": turn.message.id, "operator_id": None})]
+    assert turn.outcome.notices == [
+        (
+            "client_message",
+            {
+                "conversation_id": first.placed.id,
+                "message_id": turn.message.id,
+                "operator_id": None,
+            },
+        )
+    ]
     [reply] = await replies_sent(sessions)
     assert reply.text == say("still_queued", "ru") and turn.outcome.queued_id is None
 
 
 async def test_over_the_channels_answer_cap_the_bot_hands_off_silently(
-        sessions: SessionFactory, policy: Policy) -> None:
+    sessions: SessionFactory, policy: Policy
+) -> None:
     async with sessions() as session:
-        first = await placed(session, said("Hello", visitor="a@example.com",
-                                           channel=ChannelKind.EMAIL), store=True)
+        first = await placed(
+            session, said("Hello", visitor="a@example.com", channel=ChannelKind.EMAIL), store=True
+        )
         await policy(session, first, Recognised(Intent.GREETING, with_operators=False), NOW, {})
         await session.commit()
-        second = await placed(session, said("Why is my invoice wrong?", visitor="a@example.com",
-                                            channel=ChannelKind.EMAIL), store=True)
+        second = await placed(
+            session,
+            said("Why is my invoice wrong?", visitor="a@example.com", channel=ChannelKind.EMAIL),
+            store=True,
+        )
         await policy(session, second, Recognised(Intent.QUESTION, with_operators=False), NOW, {})
         await session.commit()
     assert second.placed.status is ConversationStatus.QUEUED

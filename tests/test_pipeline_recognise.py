@@ -21,47 +21,69 @@ from routing.queue import OperatorQueue
 
 @pytest.fixture
 def recognise(redis: Redis, sessions: SessionFactory) -> Recognise:
-    return Recognise(Recognition(sessions=sessions, codes=ProofCodes(redis),
-                                 queue=OperatorQueue(redis), feed=DeskFeed(redis),
-                                 desk_language="ru"))
+    return Recognise(
+        Recognition(
+            sessions=sessions,
+            codes=ProofCodes(redis),
+            queue=OperatorQueue(redis),
+            feed=DeskFeed(redis),
+            desk_language="ru",
+        )
+    )
 
 
-@pytest.mark.parametrize(("text", "intent"), [
-    ("Здравствуйте!", Intent.GREETING),
-    ("привeт", Intent.GREETING),  # a Latin "e" in a Russian word
-    ("Good morning", Intent.GREETING),
-    ("Спасибо большое", Intent.THANKS),
-    ("thank you", Intent.THANKS),
-    ("Позовите оператора", Intent.PERSON),
-    ("I need a human", Intent.PERSON),
-    ("Почему оператор списал деньги с карты дважды за один и тот же месяц?", Intent.QUESTION),
-    ("Как заблокировать карту?", Intent.QUESTION),
-    ("", Intent.EMPTY),
-])
-async def test_words_are_recognised_in_either_language(sessions: SessionFactory, recognise: Recognise,
-                                                       text: str, intent: Intent) -> None:
+@pytest.mark.parametrize(
+    ("text", "intent"),
+    [
+        ("Здравствуйте!", Intent.GREETING),
+        ("привeт", Intent.GREETING),  # a Latin "e" in a Russian word
+        ("Good morning", Intent.GREETING),
+        ("Спасибо большое", Intent.THANKS),
+        ("thank you", Intent.THANKS),
+        ("Позовите оператора", Intent.PERSON),
+        ("I need a human", Intent.PERSON),
+        ("Почему оператор списал деньги с карты дважды за один и тот же месяц?", Intent.QUESTION),
+        ("Как заблокировать карту?", Intent.QUESTION),
+        ("", Intent.EMPTY),
+    ],
+)
+async def test_words_are_recognised_in_either_language(
+    sessions: SessionFactory, recognise: Recognise, text: str, intent: Intent
+) -> None:
     async with sessions() as session:
         turn = await placed(session, said(text), store=True)
         assert (await recognise(session, turn, NOW)).intent is intent
 
 
 async def test_start_files_and_stickers(sessions: SessionFactory, recognise: Recognise) -> None:
-    cases = [(said("/start", action=Action.START), Intent.START),
-             (said("", attachments=(Attachment(AttachmentKind.STICKER),)), Intent.STICKER),
-             (said("", attachments=(Attachment(AttachmentKind.DOCUMENT, name="a.pdf"),)), Intent.FILE),
-             (said("", action=Action.HANDOFF), Intent.PERSON)]
+    cases = [
+        (said("/start", action=Action.START), Intent.START),
+        (said("", attachments=(Attachment(AttachmentKind.STICKER),)), Intent.STICKER),
+        (said("", attachments=(Attachment(AttachmentKind.DOCUMENT, name="a.pdf"),)), Intent.FILE),
+        (said("", action=Action.HANDOFF), Intent.PERSON),
+    ]
     async with sessions() as session:
         for inbound, intent in cases:
             turn = await placed(session, inbound, store=True)
             assert (await recognise(session, turn, NOW)).intent is intent, inbound
 
 
-async def test_a_number_picks_an_offered_article(sessions: SessionFactory, recognise: Recognise) -> None:
+async def test_a_number_picks_an_offered_article(
+    sessions: SessionFactory, recognise: Recognise
+) -> None:
     async with sessions() as session:
         turn = await placed(session, said("Карта"), store=True)
-        await add_reply(session, turn.placed, text="Which one?", author=Author.BOT, at=NOW,
-                        buttons=[Button("Lost", Action.CHOOSE, "lost_card"),
-                                 Button("Blocked", Action.CHOOSE, "blocked_card")])
+        await add_reply(
+            session,
+            turn.placed,
+            text="Which one?",
+            author=Author.BOT,
+            at=NOW,
+            buttons=[
+                Button("Lost", Action.CHOOSE, "lost_card"),
+                Button("Blocked", Action.CHOOSE, "blocked_card"),
+            ],
+        )
         await session.commit()
         second = await placed(session, said("2."), store=True)
         picked = await recognise(session, second, NOW)
@@ -71,8 +93,9 @@ async def test_a_number_picks_an_offered_article(sessions: SessionFactory, recog
     assert out_of_range.intent is Intent.QUESTION
 
 
-async def test_with_operators_only_a_request_for_a_person_counts(sessions: SessionFactory,
-                                                                 recognise: Recognise) -> None:
+async def test_with_operators_only_a_request_for_a_person_counts(
+    sessions: SessionFactory, recognise: Recognise
+) -> None:
     async with sessions() as session:
         turn = await placed(session, said("Вопрос"), store=True)
         turn.placed.status = ConversationStatus.QUEUED
@@ -85,19 +108,27 @@ async def test_with_operators_only_a_request_for_a_person_counts(sessions: Sessi
 
 
 async def test_a_typed_digit_rates_a_closed_conversation_asked_to_be_rated(
-        sessions: SessionFactory) -> None:
+    sessions: SessionFactory,
+) -> None:
     async with sessions() as session:
         turn = await placed(session, said("Вопрос"), store=True)
         turn.placed.status = ConversationStatus.CLOSED
         turn.placed.resolved_at = NOW
-        await add_reply(session, turn.placed, text="Rate us", author=Author.BOT, at=NOW,
-                        buttons=[Button("5", Action.RATE, f"{turn.placed.id}:5")])
+        await add_reply(
+            session,
+            turn.placed,
+            text="Rate us",
+            author=Author.BOT,
+            at=NOW,
+            buttons=[Button("5", Action.RATE, f"{turn.placed.id}:5")],
+        )
         await session.commit()
         client = turn.sender.client
         rating = await find_rating(session, said("4"), client, NOW + dt.timedelta(hours=1))
         late = await find_rating(session, said("4"), client, NOW + dt.timedelta(days=4))
-        button = await find_rating(session, said("", action=Action.RATE,
-                                                 payload=f"{turn.placed.id}:2"), client, NOW)
+        button = await find_rating(
+            session, said("", action=Action.RATE, payload=f"{turn.placed.id}:2"), client, NOW
+        )
         not_a_rating = await find_rating(session, said("6"), client, NOW)
     assert rating is not None and (rating.conversation.id, rating.score) == (turn.placed.id, 4)
     assert button is not None and button.score == 2

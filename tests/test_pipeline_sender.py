@@ -11,17 +11,26 @@ from core.db import SessionFactory
 from core.models import Client, Identity
 
 
-async def test_first_contact_makes_one_client_and_identity_per_sender(sessions: SessionFactory) -> None:
-    run = [said("Привет", visitor="a"), said("Ещё вопрос", visitor="a"),
-           said("Hello there", visitor="b", display_name="Bob")]
+async def test_first_contact_makes_one_client_and_identity_per_sender(
+    sessions: SessionFactory,
+) -> None:
+    run = [
+        said("Привет", visitor="a"),
+        said("Ещё вопрос", visitor="a"),
+        said("Hello there", visitor="b", display_name="Bob"),
+    ]
     async with sessions() as session:
         senders = await find_senders(session, run, NOW, "ru")
         await session.commit()
     async with sessions() as session:
         assert await session.scalar(select(func.count(Client.id))) == 2
         assert await session.scalar(select(func.count(Identity.id))) == 2
-        languages = {external_id: language for external_id, language in await session.execute(
-            select(Identity.external_id, Client.language).join(Client))}
+        languages = {
+            external_id: language
+            for external_id, language in await session.execute(
+                select(Identity.external_id, Client.language).join(Client)
+            )
+        }
     assert languages == {"a": "ru", "b": "en"}
     assert senders.of(run[0], NOW).client is senders.of(run[1], NOW).client
 
@@ -39,8 +48,11 @@ async def test_a_known_sender_is_found_and_touched(sessions: SessionFactory) -> 
     assert sender.client.language == "ru"  # the client's stays as first seen
     async with sessions() as session:
         [identity] = await session.scalars(select(Identity))
-    assert (identity.display_name, identity.chat_id, identity.channel) == ("Carol", "chat-9",
-                                                                          ChannelKind.WEB)
+    assert (identity.display_name, identity.chat_id, identity.channel) == (
+        "Carol",
+        "chat-9",
+        ChannelKind.WEB,
+    )
 
 
 async def test_no_letters_falls_back_to_the_locale_then_the_desk(sessions: SessionFactory) -> None:

@@ -19,8 +19,9 @@ async def test_a_run_opens_one_new_conversation_per_client(sessions: SessionFact
     async with sessions() as session:
         senders = await find_senders(session, run, NOW, "ru")
         threads = await find_threads(session, senders.client_ids)
-        turns = [Turn(m, senders.of(m, NOW), Outcome(senders.of(m, NOW).identity, "ru"))
-                 for m in run]
+        turns = [
+            Turn(m, senders.of(m, NOW), Outcome(senders.of(m, NOW).identity, "ru")) for m in run
+        ]
         for turn in turns:
             await threads.place(session, turn, NOW)
         await threads.open_new(session, turns)
@@ -30,8 +31,13 @@ async def test_a_run_opens_one_new_conversation_per_client(sessions: SessionFact
         await session.commit()
     assert turns[0].placed.id == turns[1].placed.id != turns[2].placed.id
     async with sessions() as session:
-        created = list(await session.scalars(select(ConversationEvent.conversation_id).where(
-            ConversationEvent.kind == EventKind.CREATED)))
+        created = list(
+            await session.scalars(
+                select(ConversationEvent.conversation_id).where(
+                    ConversationEvent.kind == EventKind.CREATED
+                )
+            )
+        )
     assert sorted(created) == sorted({t.placed.id for t in turns})
 
 
@@ -41,8 +47,10 @@ async def test_a_ticket_number_reopens_a_closed_conversation(sessions: SessionFa
         first.placed.status = ConversationStatus.CLOSED
         await session.commit()
     async with sessions() as session:
-        again = await placed(session, said("Re: вопрос", visitor="a", channel=ChannelKind.WEB,
-                                           thread_hint=first.placed.id))
+        again = await placed(
+            session,
+            said("Re: вопрос", visitor="a", channel=ChannelKind.WEB, thread_hint=first.placed.id),
+        )
         await session.commit()
         assert again.placed.id == first.placed.id and not again.created
         assert again.placed.status is ConversationStatus.BOT
@@ -51,7 +59,9 @@ async def test_a_ticket_number_reopens_a_closed_conversation(sessions: SessionFa
     assert EventKind.REOPENED in kinds
 
 
-async def test_someone_elses_ticket_number_opens_a_new_conversation(sessions: SessionFactory) -> None:
+async def test_someone_elses_ticket_number_opens_a_new_conversation(
+    sessions: SessionFactory,
+) -> None:
     async with sessions() as session:
         theirs = await placed(session, said("Мой вопрос", visitor="a"), store=True)
         await session.commit()
@@ -65,19 +75,28 @@ async def test_someone_elses_ticket_number_opens_a_new_conversation(sessions: Se
 
 async def test_reply_headers_find_the_conversation_of_the_letter(sessions: SessionFactory) -> None:
     async with sessions() as session:
-        letter = await placed(session, said("Письмо", visitor="m@example.com",
-                                            channel=ChannelKind.EMAIL), store=True)
+        letter = await placed(
+            session, said("Письмо", visitor="m@example.com", channel=ChannelKind.EMAIL), store=True
+        )
         await session.commit()
         old = letter.placed.id
         letter.placed.status = ConversationStatus.CLOSED
         await session.commit()
     async with sessions() as session:
-        other = await placed(session, said("Новая тема", visitor="m@example.com",
-                                           channel=ChannelKind.EMAIL))
+        other = await placed(
+            session, said("Новая тема", visitor="m@example.com", channel=ChannelKind.EMAIL)
+        )
         await session.commit()
     assert other.placed.id != old  # closed, no headers: a new one
     async with sessions() as session:
-        reply = await placed(session, said("Ответ", visitor="m@example.com", channel=ChannelKind.EMAIL,
-                                           reply_to=(letter.inbound.platform_message_id,)))
+        reply = await placed(
+            session,
+            said(
+                "Ответ",
+                visitor="m@example.com",
+                channel=ChannelKind.EMAIL,
+                reply_to=(letter.inbound.platform_message_id,),
+            ),
+        )
         await session.commit()
     assert reply.placed.id == old

@@ -26,6 +26,10 @@ def test_every_language_has_each_kind_of_word() -> None:
 
 def test_the_knowledge_base_drops_the_tables_filler_only() -> None:
     assert tokens("Здравствуйте, подскажите пожалуйста, почему не работает карта") == [
-        "почему", "не", "работает", "карта"]
+        "почему",
+        "не",
+        "работает",
+        "карта",
+    ]
     assert tokens("Please, why is the card blocked") == ["why", "is", "card", "blocked"]
     assert tokens("Спасибо") == ["спасибо"]  # nothing but filler: kept

@@ -18,8 +18,14 @@ from sqlalchemy import select
 from channels.delivery import RetryPolicy
 from channels.telegram import TelegramChannel
 from core.contracts import ChannelKind
-from core.models import (Conversation, ConversationEvent, ConversationStatus, Direction,
-                         EventKind, Message)
+from core.models import (
+    Conversation,
+    ConversationEvent,
+    ConversationStatus,
+    Direction,
+    EventKind,
+    Message,
+)
 from core.texts import say
 from switchboard.app import Gateway
 
@@ -34,8 +40,13 @@ class Bot:
 
     @contextlib.asynccontextmanager
     async def polling(self) -> AsyncIterator[None]:
-        channel = TelegramChannel(self.telegram.token, api_base=self.telegram.base_url,
-                                  poll_timeout=1, request_timeout=5, retry=RETRY)
+        channel = TelegramChannel(
+            self.telegram.token,
+            api_base=self.telegram.base_url,
+            poll_timeout=1,
+            request_timeout=5,
+            retry=RETRY,
+        )
         self.gateway.adapters[ChannelKind.TELEGRAM] = channel
         task = asyncio.create_task(channel.run(self.gateway.engine))
         try:
@@ -56,22 +67,25 @@ def bot(gateway: Gateway, telegram: FakeTelegram) -> Bot:
 
 async def inbound_count(gateway: Gateway) -> int:
     async with gateway.sessions() as session:
-        return len(list(await session.scalars(
-            select(Message.id).where(Message.direction == Direction.IN))))
+        return len(
+            list(await session.scalars(select(Message.id).where(Message.direction == Direction.IN)))
+        )
 
 
 @pytest.mark.parametrize("odd", ["²", "①", "𝟓", "٣", "9" * 5000])
 async def test_an_odd_number_as_a_choice_or_a_rating_stops_nobody(bot: Bot, odd: str) -> None:
     telegram = bot.telegram
-    telegram.client_message(A, odd)                                   # a choice typed
+    telegram.client_message(A, odd)  # a choice typed
     telegram.client_message(B, "Я потерял карту, что делать?")
-    telegram.client_press(C, f"rate:{odd}:5", message_id=1)           # rating payloads
+    telegram.client_press(C, f"rate:{odd}:5", message_id=1)  # rating payloads
     telegram.client_press(C, f"rate:1:{odd}", message_id=1)
     telegram.client_press(C, "rate:99999999999999999:5", message_id=1)
     telegram.client_message(C, f"{odd}.")
     async with bot.polling():
-        await until(lambda: telegram.pending == 0 and all(
-            telegram.texts_to(user) for user in (A, B, C)), timeout=20)
+        await until(
+            lambda: telegram.pending == 0 and all(telegram.texts_to(user) for user in (A, B, C)),
+            timeout=20,
+        )
     assert "заблокируйте карту" in telegram.texts_to(B)[0].lower()
     assert await inbound_count(bot.gateway) == 6
 
@@ -82,21 +96,26 @@ async def test_a_message_that_fails_alone_is_quarantined_and_the_others_go_on(bo
     telegram.client_message(B, "Вопрос \ud800 про карту")  # a lone surrogate: unstorable as is
     telegram.client_message(C, "Я потерял карту, что делать?")
     async with bot.polling():
-        await until(lambda: telegram.pending == 0 and all(
-            telegram.texts_to(user) for user in (A, B, C)), timeout=20)
+        await until(
+            lambda: telegram.pending == 0 and all(telegram.texts_to(user) for user in (A, B, C)),
+            timeout=20,
+        )
     assert "заблокируйте карту" in telegram.texts_to(C)[0].lower()
     assert telegram.texts_to(B) == [say("quarantined", "ru")]
 
     async with bot.gateway.sessions() as session:
-        [kept] = await session.scalars(select(Message).where(
-            Message.direction == Direction.IN, Message.text.contains("про карту")))
+        [kept] = await session.scalars(
+            select(Message).where(
+                Message.direction == Direction.IN, Message.text.contains("про карту")
+            )
+        )
         assert kept.text == "Вопрос \ufffd про карту"
-        [event] = await session.scalars(select(ConversationEvent).where(
-            ConversationEvent.kind == EventKind.QUARANTINED))
+        [event] = await session.scalars(
+            select(ConversationEvent).where(ConversationEvent.kind == EventKind.QUARANTINED)
+        )
         assert event.conversation_id == kept.conversation_id
         assert event.data["message_id"] == kept.id and "surrogate" in event.data["error"]
         conversation = await session.get(Conversation, kept.conversation_id)
     assert conversation is not None and conversation.status is ConversationStatus.QUEUED
     assert await bot.gateway.queue.locate(conversation.id) is not None
     assert await inbound_count(bot.gateway) == 3
-

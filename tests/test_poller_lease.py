@@ -41,14 +41,15 @@ async def test_one_holder_and_handover_on_cancel(redis: Redis) -> None:
         async def poll() -> None:
             running.append(name)
             await asyncio.Event().wait()
+
         return poll
 
     a = asyncio.create_task(first.hold(work("a")))
     await asyncio.sleep(0.1)
     b = asyncio.create_task(second.hold(work("b")))
-    await asyncio.sleep(1.5)                      # several renewals: A keeps it
+    await asyncio.sleep(1.5)  # several renewals: A keeps it
     assert running == ["a"] and await first.holder() == first.owner
-    a.cancel()                                    # clean shutdown releases at once
+    a.cancel()  # clean shutdown releases at once
     with contextlib.suppress(asyncio.CancelledError):
         await a
     await eventually(lambda: running == ["a", "b"], 1.0, what="B taking over")
@@ -60,8 +61,13 @@ async def test_one_holder_and_handover_on_cancel(redis: Redis) -> None:
 
 async def test_takeover_after_the_holder_process_is_killed(redis: Redis, redis_url: str) -> None:
     holder = await asyncio.create_subprocess_exec(
-        sys.executable, "-c", HOLDER_SCRIPT, redis_url, stdout=asyncio.subprocess.PIPE,
-        cwd=os.getcwd())
+        sys.executable,
+        "-c",
+        HOLDER_SCRIPT,
+        redis_url,
+        stdout=asyncio.subprocess.PIPE,
+        cwd=os.getcwd(),
+    )
     try:
         assert holder.stdout is not None
         assert (await asyncio.wait_for(holder.stdout.readline(), 20)).strip() == b"held"
@@ -74,11 +80,11 @@ async def test_takeover_after_the_holder_process_is_killed(redis: Redis, redis_u
 
         task = asyncio.create_task(successor.hold(work))
         await asyncio.sleep(2.0)
-        assert not taken.is_set()                 # the live holder keeps renewing
+        assert not taken.is_set()  # the live holder keeps renewing
         holder.send_signal(signal.SIGKILL)
         killed_at = time.monotonic()
         await asyncio.wait_for(taken.wait(), 5)
-        assert time.monotonic() - killed_at < 1.5 + 0.6   # within ttl plus one retry interval
+        assert time.monotonic() - killed_at < 1.5 + 0.6  # within ttl plus one retry interval
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
@@ -90,7 +96,7 @@ async def test_takeover_after_the_holder_process_is_killed(redis: Redis, redis_u
 
 async def test_lost_lease_stops_the_work_and_fences_the_cursor(redis: Redis) -> None:
     lease = RedisPollerLease(redis, "vk:777", ttl=0.9)
-    other = RedisPollerLease(redis, "vk:777", ttl=30)   # only its owner id is used
+    other = RedisPollerLease(redis, "vk:777", ttl=30)  # only its owner id is used
     starts: list[float] = []
     stopped = asyncio.Event()
 
@@ -112,7 +118,7 @@ async def test_lost_lease_stops_the_work_and_fences_the_cursor(redis: Redis) -> 
     with pytest.raises(LeaseLost):
         await lease.save_cursor("stale")
     assert await lease.load_cursor() == "1"
-    await redis.delete(keys.poller_lease("vk:777"))   # the other process's lease expires
+    await redis.delete(keys.poller_lease("vk:777"))  # the other process's lease expires
     await eventually(lambda: len(starts) == 2, what="the hold taken again")
     assert await lease.load_cursor() == "2"
     task.cancel()

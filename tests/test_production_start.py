@@ -21,20 +21,22 @@ PUBLIC = {"http_host": "0.0.0.0", "allowed_hosts": ["127.0.0.1"], "sample_kb": F
 
 
 def test_a_public_start_needs_allowed_hosts_and_an_explicit_sample_kb(settings: Settings) -> None:
-    refuse_unsafe_settings(settings)                        # loopback: the demo is fine
+    refuse_unsafe_settings(settings)  # loopback: the demo is fine
     public = load_settings(_env_file=None, http_host="0.0.0.0")
     with pytest.raises(SettingsError) as refused:
         refuse_unsafe_settings(public)
     assert "ALLOWED_HOSTS" in str(refused.value) and "SAMPLE_KB" in str(refused.value)
     with pytest.raises(SettingsError, match="SAMPLE_KB"):
-        refuse_unsafe_settings(load_settings(_env_file=None, http_host="10.1.2.3",
-                                        allowed_hosts="support.example.com"))
+        refuse_unsafe_settings(
+            load_settings(_env_file=None, http_host="10.1.2.3", allowed_hosts="support.example.com")
+        )
     refuse_unsafe_settings(load_settings(_env_file=None, **PUBLIC))
     refuse_unsafe_settings(load_settings(_env_file=None, **{**PUBLIC, "sample_kb": True}))
 
 
 async def test_a_loopback_start_prints_a_local_admin_link_and_a_public_one_refuses_it(
-        gateway: Gateway, served: str) -> None:
+    gateway: Gateway, served: str
+) -> None:
     printed = await prepare_accounts(gateway)
     assert printed is not None and "/operator/link/" in printed
     path = "/operator/link/" + printed.split("/operator/link/")[1]
@@ -44,7 +46,7 @@ async def test_a_loopback_start_prints_a_local_admin_link_and_a_public_one_refus
         async with http.ws_connect(served + "/operator/ws") as ws:
             hello = await ws.receive_json(timeout=5)
             assert hello["operator"]["role"] == "admin"
-    assert await prepare_accounts(gateway) != printed       # a new link each start, same admin
+    assert await prepare_accounts(gateway) != printed  # a new link each start, same admin
 
     public = dataclasses.replace(gateway, settings=gateway.settings.model_copy(update=PUBLIC))
     with pytest.raises(SettingsError, match="operators disable admin"):
@@ -53,7 +55,7 @@ async def test_a_loopback_start_prints_a_local_admin_link_and_a_public_one_refus
     own = await gateway.accounts.save("Ирина", login="irina", role=OperatorRole.ADMIN)
     await gateway.accounts.disable("admin")
     assert await prepare_accounts(public) is None
-    assert await prepare_accounts(gateway) is None           # a real admin exists: no link
+    assert await prepare_accounts(gateway) is None  # a real admin exists: no link
     assert own.role is OperatorRole.ADMIN
 
 
@@ -64,29 +66,36 @@ async def test_metrics_are_not_on_a_public_port_by_default(gateway: Gateway, ser
     assert gateway.metrics_url is None
 
 
-@pytest.mark.parametrize("settings", [{**PUBLIC, "metrics_token": SecretStr("scrape-secret-1"),
-                                       "metrics_port": 0}], indirect=True)
+@pytest.mark.parametrize(
+    "settings",
+    [{**PUBLIC, "metrics_token": SecretStr("scrape-secret-1"), "metrics_port": 0}],
+    indirect=True,
+)
 async def test_metrics_need_the_bearer_token_or_their_own_loopback_port(
-        gateway: Gateway, served: str) -> None:
+    gateway: Gateway, served: str
+) -> None:
     async with aiohttp.ClientSession() as http:
         for given in ({}, {"Authorization": "Bearer guess"}):
             async with http.get(served + "/metrics", headers=given) as refused:
                 assert refused.status == 401
-        async with http.get(served + "/metrics",
-                            headers={"Authorization": "Bearer scrape-secret-1"}) as scraped:
+        async with http.get(
+            served + "/metrics", headers={"Authorization": "Bearer scrape-secret-1"}
+        ) as scraped:
             assert scraped.status == 200 and "switchboard_" in await scraped.text()
-        assert gateway.metrics_url is not None and gateway.metrics_url.startswith("http://127.0.0.1:")
+        assert gateway.metrics_url is not None and gateway.metrics_url.startswith(
+            "http://127.0.0.1:"
+        )
         async with http.get(gateway.metrics_url) as local:
             assert local.status == 200
 
 
-
 def test_switchboard_run_refuses_a_public_start_naming_the_settings(
-        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    monkeypatch.chdir(tmp_path)                              # no .env of the developer's
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.chdir(tmp_path)  # no .env of the developer's
     monkeypatch.setenv("HTTP_HOST", "0.0.0.0")
     monkeypatch.setenv("VAR_DIR", str(tmp_path / "var"))
     result = CliRunner().invoke(app, ["run"])
     assert result.exit_code == 2
     assert "ALLOWED_HOSTS" in result.output and "SAMPLE_KB" in result.output
-    assert not (tmp_path / "var").exists()                   # refused before touching anything
+    assert not (tmp_path / "var").exists()  # refused before touching anything

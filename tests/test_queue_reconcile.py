@@ -31,19 +31,28 @@ async def eventually(check: Callable[[], Awaitable[bool]], timeout: float = 10.0
 
 
 async def test_a_handoff_during_a_redis_outage_reaches_the_queue_without_a_restart(
-        settings: Settings, sessions: SessionFactory, clock: SteppingClock, tmp_path: Path) -> None:
+    settings: Settings, sessions: SessionFactory, clock: SteppingClock, tmp_path: Path
+) -> None:
     redis_dir = tmp_path / "own-redis"
     first_redis, second_redis = embedded_redis(redis_dir), embedded_redis(redis_dir)
     url = await first_redis.__aenter__()
     own = settings.model_copy(update={"redis_url": url, "queue_reconcile_seconds": 0.2})
     back = False
     try:
-        async with open_gateway(own, clock=clock) as gateway, \
-                running(gateway, host="127.0.0.1", port=0) as base_url:
+        async with (
+            open_gateway(own, clock=clock) as gateway,
+            running(gateway, host="127.0.0.1", port=0) as base_url,
+        ):
             await first_redis.__aexit__(None, None, None)  # Redis goes down…
-            await gateway.engine.handle(InboundMessage(  # …as a client asks for a person
-                channel=ChannelKind.WEB, external_user_id="visitor-1", chat_id="visitor-1",
-                platform_message_id="visitor-1:1", text="Позовите оператора, пожалуйста"))
+            await gateway.engine.handle(
+                InboundMessage(  # …as a client asks for a person
+                    channel=ChannelKind.WEB,
+                    external_user_id="visitor-1",
+                    chat_id="visitor-1",
+                    platform_message_id="visitor-1:1",
+                    text="Позовите оператора, пожалуйста",
+                )
+            )
             async with sessions() as session:
                 conversation = await session.scalar(select(Conversation))
             assert conversation is not None and conversation.status is ConversationStatus.QUEUED
@@ -69,8 +78,7 @@ async def test_a_handoff_during_a_redis_outage_reaches_the_queue_without_a_resta
                 return await gateway.queue.locate(conversation.id) is None
 
             await eventually(dropped)
-            async with aiohttp.ClientSession() as http, \
-                    http.get(f"{base_url}/metrics") as response:
+            async with aiohttp.ClientSession() as http, http.get(f"{base_url}/metrics") as response:
                 metrics = await response.text()
     finally:
         if back:
@@ -80,13 +88,20 @@ async def test_a_handoff_during_a_redis_outage_reaches_the_queue_without_a_resta
 
 
 async def test_a_conversation_in_flight_is_not_repaired(
-        settings: Settings, sessions: SessionFactory, clock: SteppingClock, tmp_path: Path) -> None:
+    settings: Settings, sessions: SessionFactory, clock: SteppingClock, tmp_path: Path
+) -> None:
     """A difference seen once (a hand-off between its commit and its queue entry) is left
     alone; only one seen on two passes in a row is repaired."""
     async with open_gateway(settings, clock=clock) as gateway:
-        await gateway.engine.handle(InboundMessage(
-            channel=ChannelKind.WEB, external_user_id="visitor-2", chat_id="visitor-2",
-            platform_message_id="visitor-2:1", text="Позовите оператора"))
+        await gateway.engine.handle(
+            InboundMessage(
+                channel=ChannelKind.WEB,
+                external_user_id="visitor-2",
+                chat_id="visitor-2",
+                platform_message_id="visitor-2:1",
+                text="Позовите оператора",
+            )
+        )
         async with sessions() as session:
             conversation = await session.scalar(select(Conversation))
         assert conversation is not None
@@ -97,4 +112,3 @@ async def test_a_conversation_in_flight_is_not_repaired(
         await gateway.queue.enqueue(entry_for(conversation))  # the engine's entry arrives
         second = await reconciler.reconcile()
         assert second.added == () and second.removed == ()
-

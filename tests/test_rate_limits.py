@@ -13,10 +13,17 @@ from redis.asyncio import Redis
 from channels.rate_limits import SharedSendRateLimiter
 
 
-def limiter(redis: Redis, *, global_rate: float = 1000.0, global_burst: int = 1000
-            ) -> SharedSendRateLimiter:
-    return SharedSendRateLimiter(redis, "telegram:42", per_chat_rate=20.0, per_chat_burst=1,
-                                 global_rate=global_rate, global_burst=global_burst)
+def limiter(
+    redis: Redis, *, global_rate: float = 1000.0, global_burst: int = 1000
+) -> SharedSendRateLimiter:
+    return SharedSendRateLimiter(
+        redis,
+        "telegram:42",
+        per_chat_rate=20.0,
+        per_chat_burst=1,
+        global_rate=global_rate,
+        global_burst=global_burst,
+    )
 
 
 async def spread(acquire_calls: list[Awaitable[None]]) -> float:
@@ -31,8 +38,9 @@ async def test_two_processes_share_one_chats_limit(redis: Redis) -> None:
     took = await spread([(first if n % 2 else second).acquire("chat-1") for n in range(12)])
     assert took >= 11 / 20 - 0.02
     # Different chats are not held back by that chat (the bot-wide rate is high here).
-    took = await spread([(first if n % 2 else second).acquire(f"chat-{n + 100}")
-                         for n in range(12)])
+    took = await spread(
+        [(first if n % 2 else second).acquire(f"chat-{n + 100}") for n in range(12)]
+    )
     assert took < 11 / 20
 
 

@@ -11,14 +11,14 @@ import re
 
 from sqlalchemy import func, select
 
-from switchboard.app import Gateway
-from core.contracts import Action, ChannelKind, InboundMessage
 from bot.history import web_history
-from core.models import Author, Client, Direction, Identity, MergeRecord, Message
 from core import keys
+from core.contracts import Action, ChannelKind, InboundMessage
+from core.models import Author, Client, Direction, Identity, MergeRecord, Message
 from identity.codes import CodeLimits, ProofCodes, code_digest, link_code_in, normalise_code
-from switchboard.var_dir import local_secret
 from identity.recognition import VERIFY_EMAIL, Hint, client_hints
+from switchboard.app import Gateway
+from switchboard.var_dir import local_secret
 
 _ids = itertools.count(1)
 LINK_CODE = re.compile(r"\b([A-Z0-9]{4}-[A-Z0-9]{4})\b")
@@ -26,9 +26,14 @@ EMAIL_CODE = re.compile(r"\b(\d{6})\b")
 
 
 def said(text: str = "", *, who: str, channel: ChannelKind, **fields: object) -> InboundMessage:
-    return InboundMessage(channel=channel, external_user_id=who, chat_id=who,
-                          platform_message_id=f"r{next(_ids)}", text=text,
-                          **fields)  # type: ignore[arg-type]
+    return InboundMessage(
+        channel=channel,
+        external_user_id=who,
+        chat_id=who,
+        platform_message_id=f"r{next(_ids)}",
+        text=text,
+        **fields,  # type: ignore[arg-type]
+    )
 
 
 def tg(text: str = "", who: str = "1001", **fields: object) -> InboundMessage:
@@ -43,10 +48,18 @@ async def sent_to(gateway: Gateway, who: str) -> list[Message]:
     """What the bot queued for this identity (drained through the outbox), oldest first."""
     await gateway.outbox.drain()
     async with gateway.sessions() as session:
-        return list(await session.scalars(
-            select(Message).join(Identity, Message.identity_id == Identity.id)
-            .where(Identity.external_id == who, Message.direction == Direction.OUT,
-                   Message.private.is_(False)).order_by(Message.id)))
+        return list(
+            await session.scalars(
+                select(Message)
+                .join(Identity, Message.identity_id == Identity.id)
+                .where(
+                    Identity.external_id == who,
+                    Message.direction == Direction.OUT,
+                    Message.private.is_(False),
+                )
+                .order_by(Message.id)
+            )
+        )
 
 
 async def last_text(gateway: Gateway, who: str) -> str:
@@ -55,8 +68,11 @@ async def last_text(gateway: Gateway, who: str) -> str:
 
 async def client_of(gateway: Gateway, channel: ChannelKind, who: str) -> int:
     async with gateway.sessions() as session:
-        client_id = await session.scalar(select(Identity.client_id).where(
-            Identity.channel == channel, Identity.external_id == who))
+        client_id = await session.scalar(
+            select(Identity.client_id).where(
+                Identity.channel == channel, Identity.external_id == who
+            )
+        )
     assert client_id is not None
     return client_id
 
@@ -75,8 +91,10 @@ async def link_code(gateway: Gateway, message: InboundMessage) -> str:
 
 # -- link codes ------------------------------------------------------------------------------
 
+
 async def test_a_link_code_from_telegram_typed_in_web_chat_joins_the_histories(
-        gateway: Gateway) -> None:
+    gateway: Gateway,
+) -> None:
     await gateway.engine.handle(tg("Я потерял карту, что делать?"))
     code = await link_code(gateway, tg("/link"))
     assert "10 мин" in await last_text(gateway, "1001")
@@ -92,8 +110,11 @@ async def test_a_link_code_from_telegram_typed_in_web_chat_joins_the_histories(
     # the older client survives
     assert await client_of(gateway, ChannelKind.WEB, "visitor-1") == telegram_client
     [record] = await merges(gateway)
-    assert (record.survivor_id, record.merged_id, record.reason) == (telegram_client, web_client,
-                                                                     "link_code")
+    assert (record.survivor_id, record.merged_id, record.reason) == (
+        telegram_client,
+        web_client,
+        "link_code",
+    )
     assert "telegram:1001" in (record.proof or "") and "web:visitor #" in (record.proof or "")
     assert "visitor-1" not in (record.proof or "")  # a cookie is never shown
     async with gateway.sessions() as session:
@@ -113,8 +134,9 @@ async def test_a_telegram_deep_link_redeems_a_code_from_the_web_chat(gateway: Ga
     await gateway.engine.handle(tg(action=Action.START, payload=code.replace("-", "")))
 
     assert "связан" in await last_text(gateway, "1001")
-    assert await client_of(gateway, ChannelKind.TELEGRAM, "1001") == \
-        await client_of(gateway, ChannelKind.WEB, "visitor-1")
+    assert await client_of(gateway, ChannelKind.TELEGRAM, "1001") == await client_of(
+        gateway, ChannelKind.WEB, "visitor-1"
+    )
 
 
 async def test_a_code_works_once_and_not_in_the_chat_that_asked_for_it(gateway: Gateway) -> None:
@@ -209,9 +231,16 @@ def test_codes_are_read_the_way_people_type_them() -> None:
 
 # -- email -----------------------------------------------------------------------------------
 
+
 async def email_client(gateway: Gateway, address: str = "anna@example.org") -> int:
-    await gateway.engine.handle(said("Здравствуйте! Вопрос по карте, позвоните мне", who=address,
-                                     channel=ChannelKind.EMAIL, subject="Карта"))
+    await gateway.engine.handle(
+        said(
+            "Здравствуйте! Вопрос по карте, позвоните мне",
+            who=address,
+            channel=ChannelKind.EMAIL,
+            subject="Карта",
+        )
+    )
     return await client_of(gateway, ChannelKind.EMAIL, address)
 
 
@@ -226,8 +255,13 @@ async def test_a_typed_email_of_another_client_is_only_a_hint(gateway: Gateway) 
     me = await client_of(gateway, ChannelKind.TELEGRAM, "1001")
     assert me != anna and await merges(gateway) == []
     async with gateway.sessions() as session:
-        notes = list(await session.scalars(select(Message.text).where(
-            Message.private.is_(True), Message.author == Author.SYSTEM)))
+        notes = list(
+            await session.scalars(
+                select(Message.text).where(
+                    Message.private.is_(True), Message.author == Author.SYSTEM
+                )
+            )
+        )
     assert any(f"#{anna}" in note and "подсказка" in note for note in notes)
     assert await client_hints(gateway.sessions, me) == [Hint(anna, "email", "anna@example.org")]
     assert await client_hints(gateway.sessions, anna) == [Hint(me, "email", "anna@example.org")]
@@ -269,7 +303,8 @@ async def test_email_verification_wrong_expired_then_right(gateway: Gateway) -> 
     assert record.reason == "email_code" and {record.survivor_id, record.merged_id} == {anna, me}
     async with gateway.sessions() as session:
         email = await session.scalar(
-            select(Identity).where(Identity.external_id == "anna@example.org"))
+            select(Identity).where(Identity.external_id == "anna@example.org")
+        )
         assert email is not None and email.verified
         assert email.client_id == await client_of(gateway, ChannelKind.TELEGRAM, "1001")
         survivor = await session.get(Client, email.client_id)
@@ -281,14 +316,16 @@ async def test_verifying_a_new_address_makes_an_unverified_identity_first(gatewa
     await gateway.engine.handle(web("да"))
     async with gateway.sessions() as session:
         made = await session.scalar(
-            select(Identity).where(Identity.external_id == "new@example.org"))
+            select(Identity).where(Identity.external_id == "new@example.org")
+        )
         assert made is not None and not made.verified
         assert made.client_id != await client_of(gateway, ChannelKind.WEB, "visitor-1")
     code = EMAIL_CODE.search((await sent_to(gateway, "new@example.org"))[-1].text)
     assert code
     await gateway.engine.handle(web(code.group(1)))
-    assert await client_of(gateway, ChannelKind.EMAIL, "new@example.org") == \
-        await client_of(gateway, ChannelKind.WEB, "visitor-1")
+    assert await client_of(gateway, ChannelKind.EMAIL, "new@example.org") == await client_of(
+        gateway, ChannelKind.WEB, "visitor-1"
+    )
 
 
 async def test_verification_mails_to_one_address_are_limited(gateway: Gateway) -> None:
@@ -308,6 +345,7 @@ async def identity_id(gateway: Gateway, who: str) -> int:
 
 # -- phone -----------------------------------------------------------------------------------
 
+
 async def test_a_shared_own_contact_is_proof_a_typed_number_only_a_hint(gateway: Gateway) -> None:
     await gateway.engine.handle(tg(action=Action.CONTACT, payload="+79991234567", who="2001"))
     assert "+79991234567" in await last_text(gateway, "2001")
@@ -316,7 +354,8 @@ async def test_a_shared_own_contact_is_proof_a_typed_number_only_a_hint(gateway:
     web_client = await client_of(gateway, ChannelKind.WEB, "visitor-1")
     first = await client_of(gateway, ChannelKind.TELEGRAM, "2001")
     assert await client_hints(gateway.sessions, web_client) == [
-        Hint(first, "phone", "+79991234567")]
+        Hint(first, "phone", "+79991234567")
+    ]
 
     await gateway.engine.handle(tg(action=Action.CONTACT, payload="79991234567", who="2002"))
 

@@ -6,15 +6,25 @@ from __future__ import annotations
 
 import pytest
 from sqlalchemy import select
-
-from admin.desk import DeskError
-from switchboard.app import Gateway
-from core.contracts import ChannelKind
-from core.models import (Client, Conversation, ConversationEvent, ConversationStatus, Direction,
-                        EventKind, Identity, MergeRecord, Message, OperatorRole)
-from identity.recognition import Hint
 from stepping_clock import SteppingClock
 from test_recognition import client_of, link_code, merges, sent_to, tg, web
+
+from admin.desk import DeskError
+from core.contracts import ChannelKind
+from core.models import (
+    Client,
+    Conversation,
+    ConversationEvent,
+    ConversationStatus,
+    Direction,
+    EventKind,
+    Identity,
+    MergeRecord,
+    Message,
+    OperatorRole,
+)
+from identity.recognition import Hint
+from switchboard.app import Gateway
 
 UNKNOWN_WEB = "Почему мой кот боится пылесоса и как его успокоить?"
 UNKNOWN_TG = "Позовите оператора, пожалуйста"
@@ -27,12 +37,15 @@ async def two_waiting_clients(gateway: Gateway, clock: SteppingClock) -> tuple[i
     await gateway.engine.handle(tg(UNKNOWN_TG))
     clock.advance(minutes=1)
     async with gateway.sessions() as session:
-        statuses = list(await session.scalars(
-            select(Conversation.status).order_by(Conversation.id)))
+        statuses = list(
+            await session.scalars(select(Conversation.status).order_by(Conversation.id))
+        )
     assert statuses == [ConversationStatus.QUEUED, ConversationStatus.QUEUED]
     assert len(await gateway.queue.waiting()) == 2
-    return (await client_of(gateway, ChannelKind.WEB, "visitor-1"),
-            await client_of(gateway, ChannelKind.TELEGRAM, "1001"))
+    return (
+        await client_of(gateway, ChannelKind.WEB, "visitor-1"),
+        await client_of(gateway, ChannelKind.TELEGRAM, "1001"),
+    )
 
 
 async def conversations(gateway: Gateway) -> list[Conversation]:
@@ -41,7 +54,8 @@ async def conversations(gateway: Gateway) -> list[Conversation]:
 
 
 async def test_two_open_conversations_become_one_queue_entry_and_one_thread(
-        gateway: Gateway, clock: SteppingClock) -> None:
+    gateway: Gateway, clock: SteppingClock
+) -> None:
     web_client, tg_client = await two_waiting_clients(gateway, clock)
     first, second = await conversations(gateway)
     code = await link_code(gateway, tg("/link"))  # works while waiting for an operator
@@ -57,12 +71,23 @@ async def test_two_open_conversations_become_one_queue_entry_and_one_thread(
     assert absorbed.status is ConversationStatus.CLOSED and absorbed.merged_into_id == thread.id
     assert absorbed.client_id == thread.client_id == web_client  # the older client survives
     async with gateway.sessions() as session:
-        in_thread = list(await session.scalars(select(Message).where(
-            Message.conversation_id == thread.id, Message.direction == Direction.IN)))
-        left_behind = list(await session.scalars(select(Message).where(
-            Message.conversation_id == absorbed.id)))
-        kinds = list(await session.scalars(select(ConversationEvent.kind).where(
-            ConversationEvent.conversation_id == absorbed.id)))
+        in_thread = list(
+            await session.scalars(
+                select(Message).where(
+                    Message.conversation_id == thread.id, Message.direction == Direction.IN
+                )
+            )
+        )
+        left_behind = list(
+            await session.scalars(select(Message).where(Message.conversation_id == absorbed.id))
+        )
+        kinds = list(
+            await session.scalars(
+                select(ConversationEvent.kind).where(
+                    ConversationEvent.conversation_id == absorbed.id
+                )
+            )
+        )
     assert {m.text for m in in_thread} >= {UNKNOWN_WEB, UNKNOWN_TG, "/link", code}
     assert left_behind == []
     assert EventKind.MERGED in kinds
@@ -80,7 +105,8 @@ async def test_two_open_conversations_become_one_queue_entry_and_one_thread(
 
 
 async def test_unmerge_restores_identities_conversations_and_the_queue(
-        gateway: Gateway, clock: SteppingClock) -> None:
+    gateway: Gateway, clock: SteppingClock
+) -> None:
     web_client, tg_client = await two_waiting_clients(gateway, clock)
     first, second = await conversations(gateway)
     await gateway.engine.handle(web(await link_code(gateway, tg("/link"))))
@@ -88,7 +114,7 @@ async def test_unmerge_restores_identities_conversations_and_the_queue(
     operator = await gateway.desk.register("Ольга", role=OperatorRole.ADMIN)
     [record] = await merges(gateway)
     not_admin = await gateway.desk.register("Пётр")
-    with pytest.raises(DeskError) as refused:   # only admins undo merges
+    with pytest.raises(DeskError) as refused:  # only admins undo merges
         await gateway.desk.unmerge(not_admin.id, record.id)
     assert refused.value.key == "desk_admin_only"
     assert (await merges(gateway))[0].undone_at is None
@@ -104,9 +130,15 @@ async def test_unmerge_restores_identities_conversations_and_the_queue(
     assert restored_first.client_id == web_client
     async with gateway.sessions() as session:
         by_conversation = {
-            c: set(await session.scalars(select(Identity.external_id).join(
-                Message, Message.identity_id == Identity.id).where(Message.conversation_id == c)))
-            for c in (first.id, second.id)}
+            c: set(
+                await session.scalars(
+                    select(Identity.external_id)
+                    .join(Message, Message.identity_id == Identity.id)
+                    .where(Message.conversation_id == c)
+                )
+            )
+            for c in (first.id, second.id)
+        }
         undone = await session.get(MergeRecord, record.id)
         merged = await session.get(Client, tg_client)
     assert by_conversation == {first.id: {"visitor-1"}, second.id: {"1001"}}
@@ -118,8 +150,9 @@ async def test_unmerge_restores_identities_conversations_and_the_queue(
     assert again.value.key == "merge_already_undone"
 
 
-async def test_an_operator_merges_by_hand_and_sees_hints(gateway: Gateway,
-                                                         clock: SteppingClock) -> None:
+async def test_an_operator_merges_by_hand_and_sees_hints(
+    gateway: Gateway, clock: SteppingClock
+) -> None:
     web_client, tg_client = await two_waiting_clients(gateway, clock)
     await gateway.engine.handle(web("моя почта anna@example.org и вопрос про кредит"))
     await gateway.engine.handle(tg("email: anna@example.org"))
@@ -127,17 +160,22 @@ async def test_an_operator_merges_by_hand_and_sees_hints(gateway: Gateway,
     first, _second = await conversations(gateway)
 
     assert await gateway.desk.client_hints(operator.id, web_client) == [
-        Hint(tg_client, "email", "anna@example.org")]
+        Hint(tg_client, "email", "anna@example.org")
+    ]
     assert await merges(gateway) == []
 
-    summary = await gateway.desk.merge(operator.id, first.id, tg_client,
-                                       note="звонила, подтвердила")
+    summary = await gateway.desk.merge(
+        operator.id, first.id, tg_client, note="звонила, подтвердила"
+    )
 
     assert summary.survivor_id == web_client and summary.thread_id == first.id
     assert summary.identities == ("telegram:1001",)
     [record] = await merges(gateway)
-    assert (record.reason, record.operator_id, record.proof) == ("operator", operator.id,
-                                                                 "звонила, подтвердила")
+    assert (record.reason, record.operator_id, record.proof) == (
+        "operator",
+        operator.id,
+        "звонила, подтвердила",
+    )
     assert [e.conversation_id for e in await gateway.queue.waiting()] == [first.id]
     with pytest.raises(DeskError) as same:
         await gateway.desk.merge(operator.id, first.id, tg_client)
@@ -160,10 +198,11 @@ async def test_merges_are_undone_latest_first(gateway: Gateway, clock: SteppingC
 
     await gateway.desk.unmerge(operator.id, newer.id)
     await gateway.desk.unmerge(operator.id, older.id)
-    assert {await client_of(gateway, ChannelKind.WEB, "visitor-1"),
-            await client_of(gateway, ChannelKind.TELEGRAM, "1001"),
-            await client_of(gateway, ChannelKind.TELEGRAM, "3003")
-            } == {web_client, tg_client, third}
+    assert {
+        await client_of(gateway, ChannelKind.WEB, "visitor-1"),
+        await client_of(gateway, ChannelKind.TELEGRAM, "1001"),
+        await client_of(gateway, ChannelKind.TELEGRAM, "3003"),
+    } == {web_client, tg_client, third}
 
 
 async def test_an_undone_merge_takes_back_what_was_said_after_it(gateway: Gateway) -> None:
@@ -174,8 +213,9 @@ async def test_an_undone_merge_takes_back_what_was_said_after_it(gateway: Gatewa
     operator = await gateway.desk.register("Ольга", role=OperatorRole.ADMIN)
     thread = (await gateway.desk.take_next(operator.id)).id
     async with gateway.sessions() as session:
-        for conversation in await session.scalars(select(Conversation).where(
-                Conversation.client_id == other)):
+        for conversation in await session.scalars(
+            select(Conversation).where(Conversation.client_id == other)
+        ):
             conversation.status = ConversationStatus.CLOSED
         await session.commit()
     summary = await gateway.desk.merge(operator.id, thread, other, note="по ошибке")
@@ -185,12 +225,21 @@ async def test_an_undone_merge_takes_back_what_was_said_after_it(gateway: Gatewa
     await gateway.desk.unmerge(operator.id, summary.record_id)
 
     async with gateway.sessions() as session:
-        in_thread = set(await session.scalars(select(Identity.external_id).join(
-            Message, Message.identity_id == Identity.id)
-            .where(Message.conversation_id == thread)))
-        theirs = list(await session.scalars(select(Message.text).join(
-            Conversation, Message.conversation_id == Conversation.id)
-            .where(Conversation.client_id == other).order_by(Message.id)))
+        in_thread = set(
+            await session.scalars(
+                select(Identity.external_id)
+                .join(Message, Message.identity_id == Identity.id)
+                .where(Message.conversation_id == thread)
+            )
+        )
+        theirs = list(
+            await session.scalars(
+                select(Message.text)
+                .join(Conversation, Message.conversation_id == Conversation.id)
+                .where(Conversation.client_id == other)
+                .order_by(Message.id)
+            )
+        )
         kept = await session.get(Conversation, thread)
     assert in_thread == {"visitor-1"}
     assert theirs[-2:] == ["Это я, другой человек", "Отвечаю другому человеку"]

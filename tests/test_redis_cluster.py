@@ -33,11 +33,20 @@ async def cluster(redis_cluster_url: str, tmp_path: Path) -> AsyncIterator[Redis
 
 
 @pytest.fixture
-async def cluster_gateway(redis_cluster_url: str, cluster: Redis, tmp_path: Path,  # noqa: F811
-                          database_url: str, sessions: SessionFactory) -> AsyncIterator[Gateway]:
-    settings = Settings(var_dir=tmp_path / "var", database_url=database_url,
-                        redis_url=redis_cluster_url, http_port=0,
-                        _env_file=None)  # type: ignore[call-arg]
+async def cluster_gateway(
+    redis_cluster_url: str,
+    cluster: Redis,
+    tmp_path: Path,  # noqa: F811
+    database_url: str,
+    sessions: SessionFactory,
+) -> AsyncIterator[Gateway]:
+    settings = Settings(
+        var_dir=tmp_path / "var",
+        database_url=database_url,
+        redis_url=redis_cluster_url,
+        http_port=0,
+        _env_file=None,
+    )  # type: ignore[call-arg]
     async with open_gateway(settings) as gateway:
         yield gateway
 
@@ -56,13 +65,18 @@ async def test_the_whole_flow_on_a_cluster(cluster_gateway: Gateway) -> None:
         [waiting] = await gateway.queue.waiting()
 
         async with Console(served, await signed_in(gateway, "Anna")) as console:
-            taken = await console.command("take", "conversation",
-                                          conversation_id=waiting.conversation_id)
+            taken = await console.command(
+                "take", "conversation", conversation_id=waiting.conversation_id
+            )
             assert taken["conversation"]["status"] == "assigned"
             assert await gateway.queue.waiting() == []
             since = visitor.ws.mark()
-            await console.command("reply", "conversation", conversation_id=waiting.conversation_id,
-                                  text="Попробуйте включать пылесос в другой комнате.")
+            await console.command(
+                "reply",
+                "conversation",
+                conversation_id=waiting.conversation_id,
+                text="Попробуйте включать пылесос в другой комнате.",
+            )
             reply = await visitor.reply(since=since, author="operator")
             assert reply["text"] == "Попробуйте включать пылесос в другой комнате."
 
@@ -75,10 +89,13 @@ async def test_one_lease_holder_on_a_cluster(cluster: Redis) -> None:
         async def held() -> None:
             running_now.append(name)
             await asyncio.sleep(3)
+
         return held
 
-    tasks = [asyncio.create_task(first.hold(work("first"))),  # type: ignore[arg-type]
-             asyncio.create_task(second.hold(work("second")))]  # type: ignore[arg-type]
+    tasks = [
+        asyncio.create_task(first.hold(work("first"))),  # type: ignore[arg-type]
+        asyncio.create_task(second.hold(work("second"))),  # type: ignore[arg-type]
+    ]
     await asyncio.sleep(1.5)
     assert len(running_now) == 1 and await first.holder() in (first.owner, second.owner)
     for task in tasks:
@@ -87,7 +104,8 @@ async def test_one_lease_holder_on_a_cluster(cluster: Redis) -> None:
 
 
 async def test_relay_and_send_limits_across_cluster_clients(
-        redis_cluster_url: str, cluster: Redis, tmp_path: Path) -> None:  # noqa: F811
+    redis_cluster_url: str, cluster: Redis, tmp_path: Path
+) -> None:  # noqa: F811
     async with connect_redis(redis_cluster_url, tmp_path) as other:
         received: list[tuple[str, object]] = []
 
@@ -108,9 +126,17 @@ async def test_relay_and_send_limits_across_cluster_clients(
             with contextlib.suppress(asyncio.CancelledError):
                 await listening
 
-        limits = [SharedSendRateLimiter(client, "telegram:42", per_chat_rate=20.0, per_chat_burst=1,
-                                        global_rate=1000.0, global_burst=1000)
-                  for client in (cluster, other)]
+        limits = [
+            SharedSendRateLimiter(
+                client,
+                "telegram:42",
+                per_chat_rate=20.0,
+                per_chat_burst=1,
+                global_rate=1000.0,
+                global_burst=1000,
+            )
+            for client in (cluster, other)
+        ]
         started = time.monotonic()
         await asyncio.gather(*(limits[n % 2].acquire("chat-1") for n in range(12)))
         assert time.monotonic() - started >= 11 / 20 - 0.02

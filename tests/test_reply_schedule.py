@@ -20,7 +20,13 @@ from stepping_clock import SteppingClock
 
 from channels.delivery import RetryPolicy
 from channels.telegram import TelegramChannel
-from core.contracts import ChannelKind, DeliveryReceipt, InboundMessage, InboundSink, OutboundMessage
+from core.contracts import (
+    ChannelKind,
+    DeliveryReceipt,
+    InboundMessage,
+    InboundSink,
+    OutboundMessage,
+)
 from core.models import ConversationEvent, Delivery, Direction, EventKind, Message
 from switchboard.app import Gateway
 
@@ -37,10 +43,12 @@ class World:
 
 
 @pytest.fixture
-async def world(gateway: Gateway, telegram: FakeTelegram,
-                clock: SteppingClock) -> AsyncIterator[World]:
-    channel = TelegramChannel(telegram.token, api_base=telegram.base_url, poll_timeout=1,
-                              request_timeout=3, retry=RETRY)
+async def world(
+    gateway: Gateway, telegram: FakeTelegram, clock: SteppingClock
+) -> AsyncIterator[World]:
+    channel = TelegramChannel(
+        telegram.token, api_base=telegram.base_url, poll_timeout=1, request_timeout=3, retry=RETRY
+    )
     gateway.adapters[ChannelKind.TELEGRAM] = channel
     try:
         yield World(gateway, telegram, clock, channel)
@@ -52,16 +60,26 @@ async def world(gateway: Gateway, telegram: FakeTelegram,
 
 async def client_writes(world: World, text: str, message_id: int) -> None:
     """A message from the Telegram client, through the engine (as the poller hands it in)."""
-    await world.gateway.engine.handle(InboundMessage(
-        channel=ChannelKind.TELEGRAM, external_user_id=str(USER), chat_id=str(USER),
-        platform_message_id=f"{USER}:{message_id}", text=text, display_name="Иван"))
+    await world.gateway.engine.handle(
+        InboundMessage(
+            channel=ChannelKind.TELEGRAM,
+            external_user_id=str(USER),
+            chat_id=str(USER),
+            platform_message_id=f"{USER}:{message_id}",
+            text=text,
+            display_name="Иван",
+        )
+    )
     await world.gateway.outbox.drain()
 
 
 async def replies(world: World) -> list[Message]:
     async with world.gateway.sessions() as session:
-        return list(await session.scalars(
-            select(Message).where(Message.direction == Direction.OUT).order_by(Message.id)))
+        return list(
+            await session.scalars(
+                select(Message).where(Message.direction == Direction.OUT).order_by(Message.id)
+            )
+        )
 
 
 async def test_a_long_retry_after_is_sent_later_by_the_sweeper(world: World) -> None:
@@ -143,8 +161,11 @@ async def test_a_permanent_failure_is_undelivered_and_the_desk_is_told(world: Wo
     [notice] = [n for n in heard if n["kind"] == "undelivered"]
     assert notice["message_id"] == reply.id
     async with world.gateway.sessions() as session:
-        events = list(await session.scalars(select(ConversationEvent).where(
-            ConversationEvent.kind == EventKind.UNDELIVERED)))
+        events = list(
+            await session.scalars(
+                select(ConversationEvent).where(ConversationEvent.kind == EventKind.UNDELIVERED)
+            )
+        )
     assert [e.data["message_id"] for e in events] == [reply.id]
     assert await world.gateway.outbox.sweep() == 0  # never tried again
 

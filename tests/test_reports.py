@@ -48,6 +48,7 @@ def calendar() -> BusinessCalendar:
 
 # -- periods -----------------------------------------------------------------------------
 
+
 def test_periods_are_cut_at_local_midnight() -> None:
     week = parse_period(WEEK, MOSCOW, NOW)
     assert week.start == dt.datetime(2026, 11, 1, 21, tzinfo=dt.UTC)
@@ -85,6 +86,7 @@ def test_bad_periods_are_explained(text: str) -> None:
 
 # -- business time -----------------------------------------------------------------------
 
+
 def test_business_time_excludes_nights_and_weekends(calendar: BusinessCalendar) -> None:
     assert calendar.between(msk(2, 17, 31), msk(3, 9, 20)) == minutes(49)  # over a night
     assert calendar.between(msk(6, 17), msk(9, 10)) == minutes(120)  # Fri → Mon over a weekend
@@ -96,7 +98,9 @@ def test_business_time_excludes_nights_and_weekends(calendar: BusinessCalendar) 
     assert holiday.between(msk(2, 17, 31), msk(3, 9, 20)) == minutes(29)  # Tuesday off
     assert holiday.between(msk(2, 17, 31), msk(4, 9, 20)) == minutes(49)
     # `between` undoes `add`, across nights and weekends
-    assert calendar.between(msk(6, 17, 50), calendar.add(msk(6, 17, 50), minutes(240))) == minutes(240)
+    assert calendar.between(msk(6, 17, 50), calendar.add(msk(6, 17, 50), minutes(240))) == minutes(
+        240
+    )
 
 
 def test_durations_median_and_nearest_rank_p90() -> None:
@@ -107,11 +111,14 @@ def test_durations_median_and_nearest_rank_p90() -> None:
 
 # -- the scripted week --------------------------------------------------------------------
 
+
 async def test_scripted_week_gives_the_hand_computed_figures(
-        sessions: SessionFactory, calendar: BusinessCalendar) -> None:
+    sessions: SessionFactory, calendar: BusinessCalendar
+) -> None:
     week = await seed_week(sessions)
-    contents = await gather(sessions, calendar, parse_period(WEEK, MOSCOW, NOW), now=NOW,
-                            recontact_days=3)
+    contents = await gather(
+        sessions, calendar, parse_period(WEEK, MOSCOW, NOW), now=NOW, recontact_days=3
+    )
     f = contents.total
     # created in the week: C1 C2 C3 C9 C4 C6 C5 C7 (C8 is the 9th in Moscow)
     assert f.conversations == 8
@@ -134,24 +141,34 @@ async def test_scripted_week_gives_the_hand_computed_figures(
     assert f.sla_compliance == 0.6
     assert [(b.conversation_id, b.late_by) for b in f.breaches] == [
         (week.conversations["C4"], minutes(30)),
-        (week.conversations["C7"], NOW - msk(8, 20, 30))]
+        (week.conversations["C7"], NOW - msk(8, 20, 30)),
+    ]
     # CSAT over conversations an operator closed (C2 C3 C4 C5): ratings 5, 3, 4
     assert f.ratings == (0, 0, 1, 1, 1)
     assert (f.csat_average, f.csat_responses, f.csat_response_rate) == (4.0, 3, 0.75)
     # operators held: C2 50, C3 40, C4 30 (Павел) + 120 (Ольга), C5 30
     assert f.operator_minutes == pytest.approx(270)
     assert [(a.article_id, a.title, a.answers) for a in contents.top_articles] == [
-        ("card-limits", "Лимиты по карте", 2), ("card-lost", "Карта потеряна", 1)]
+        ("card-limits", "Лимиты по карте", 2),
+        ("card-lost", "Карта потеряна", 1),
+    ]
 
     by_channel = {row.key: row.figures for row in contents.rows}
     assert list(by_channel) == ["telegram", "vk", "email", "web"]
     telegram = by_channel["telegram"]
-    assert (telegram.conversations, telegram.handed_off, telegram.closed, telegram.bot_resolved) == (4, 2, 3, 1)
+    assert (
+        telegram.conversations,
+        telegram.handed_off,
+        telegram.closed,
+        telegram.bot_resolved,
+    ) == (4, 2, 3, 1)
     assert (telegram.sla_met, telegram.sla_breached, telegram.sla_pending) == (0, 1, 1)
     assert by_channel["vk"].sla_compliance == 0.5
 
-    consumption = [(c.label, c.tier, c.conversations, round(c.operator_minutes), c.against_tier)
-                   for c in contents.consumption]
+    consumption = [
+        (c.label, c.tier, c.conversations, round(c.operator_minutes), c.against_tier)
+        for c in contents.consumption
+    ]
     assert consumption == [
         (f"#{week.clients['Вера']} Вера", "standard", 3, 190, pytest.approx(190 / 110)),
         (f"#{week.clients['Борис']} Борис", "vip", 3, 50, 1.0),
@@ -160,34 +177,55 @@ async def test_scripted_week_gives_the_hand_computed_figures(
 
 
 async def test_split_by_operator_counts_each_operators_own_time(
-        sessions: SessionFactory, calendar: BusinessCalendar) -> None:
+    sessions: SessionFactory, calendar: BusinessCalendar
+) -> None:
     await seed_week(sessions)
-    contents = await gather(sessions, calendar, parse_period(WEEK, MOSCOW, NOW), now=NOW,
-                            recontact_days=3, split_by="operator")
+    contents = await gather(
+        sessions,
+        calendar,
+        parse_period(WEEK, MOSCOW, NOW),
+        now=NOW,
+        recontact_days=3,
+        split_by="operator",
+    )
     rows = {row.key: row.figures for row in contents.rows}
     assert set(rows) == {"Ольга", "Павел", "—"}
     assert rows["Ольга"].conversations == 3  # C2 C3 C4 (closed by her)
     assert rows["Ольга"].operator_minutes == pytest.approx(50 + 40 + 120)
-    assert rows["Павел"].operator_minutes == pytest.approx(30 + 30)  # C4 before his lease expired, C5
+    assert rows["Павел"].operator_minutes == pytest.approx(
+        30 + 30
+    )  # C4 before his lease expired, C5
     assert rows["Павел"].frt == Durations(1, minutes(20), minutes(20))
     assert rows["—"].conversations == 4 and rows["—"].operator_minutes == 0
 
 
-async def test_recontact_window_is_a_setting(sessions: SessionFactory, calendar: BusinessCalendar) -> None:
+async def test_recontact_window_is_a_setting(
+    sessions: SessionFactory, calendar: BusinessCalendar
+) -> None:
     await seed_week(sessions)
-    contents = await gather(sessions, calendar, parse_period(WEEK, MOSCOW, NOW), now=NOW,
-                            recontact_days=1)
+    contents = await gather(
+        sessions, calendar, parse_period(WEEK, MOSCOW, NOW), now=NOW, recontact_days=1
+    )
     # with one day, neither Вера's return (1 d 22 h) nor Борис's (2 d 5 h) is a re-contact
     assert contents.total.bot_resolved == 2
     assert contents.total.first_contact_resolved == 4
 
 
 async def test_empty_period_gives_zeros_and_no_data(
-        sessions: SessionFactory, calendar: BusinessCalendar) -> None:
+    sessions: SessionFactory, calendar: BusinessCalendar
+) -> None:
     await seed_week(sessions)
-    report = await build_report(sessions, calendar, "2026-10-01..2026-10-07", language="ru", now=NOW)
+    report = await build_report(
+        sessions, calendar, "2026-10-01..2026-10-07", language="ru", now=NOW
+    )
     f = report.contents.total
-    assert (f.conversations, f.closed, f.sla_met, f.sla_breached, f.operator_minutes) == (0, 0, 0, 0, 0)
+    assert (f.conversations, f.closed, f.sla_met, f.sla_breached, f.operator_minutes) == (
+        0,
+        0,
+        0,
+        0,
+        0,
+    )
     assert f.sla_compliance is None and f.csat_average is None and f.frt.median is None
     assert f.empty and report.contents.rows == []
     assert "Нет данных" in report.text
@@ -196,7 +234,9 @@ async def test_empty_period_gives_zeros_and_no_data(
     assert "No data" in english.text
 
 
-async def test_summary_text_in_both_languages(sessions: SessionFactory, calendar: BusinessCalendar) -> None:
+async def test_summary_text_in_both_languages(
+    sessions: SessionFactory, calendar: BusinessCalendar
+) -> None:
     week = await seed_week(sessions)
 
     async def clusters(period: Period) -> list[GapCluster]:
@@ -206,25 +246,42 @@ async def test_summary_text_in_both_languages(sessions: SessionFactory, calendar
     lines = ru.text.splitlines()
     assert lines[0] == "Отчёт: 2026-11-02..2026-11-08 (02.11.2026 — 08.11.2026, Europe/Moscow)"
     assert "Обращений: 8; вне рабочего времени: 3 (38%)" in lines
-    assert "Первый ответ: медиана 2 ч 25 мин, p90 15 ч 49 мин; в рабочих часах: медиана 32 мин, p90 4 ч 30 мин" in lines
+    assert (
+        "Первый ответ: медиана 2 ч 25 мин, p90 15 ч 49 мин; в рабочих часах: медиана 32 мин, p90 4 ч 30 мин"
+        in lines
+    )
     assert "SLA: вовремя 3 из 5 (60%); нарушений: 2; ждут ответа: 1" in lines
     assert "Оценка: 4.0 из 5 (оценок: 3, откликнулись 75%)" in lines
     assert "Без ответа в базе знаний: «перевыпуск карты» (4)" in lines
-    assert (f"Больше всех времени операторов: #{week.clients['Вера']} Вера (standard) — 3 ч 10 мин, "
-            "1.7× от среднего по тарифу") in lines
+    assert (
+        f"Больше всех времени операторов: #{week.clients['Вера']} Вера (standard) — 3 ч 10 мин, "
+        "1.7× от среднего по тарифу"
+    ) in lines
     en = await build_report(sessions, calendar, WEEK, language="en", now=NOW)
-    assert ("Settled by the bot: 1 (14%); pending, the client may come back: 0; "
-            "handed to operators: 6 (75%)") in en.text
+    assert (
+        "Settled by the bot: 1 (14%); pending, the client may come back: 0; "
+        "handed to operators: 6 (75%)"
+    ) in en.text
     assert "Resolved on first contact: 3 of 4 (75%)" in en.text
 
 
 async def test_handed_off_questions_of_the_period_are_clustered(
-        sessions: SessionFactory, calendar: BusinessCalendar) -> None:
+    sessions: SessionFactory, calendar: BusinessCalendar
+) -> None:
     await seed_week(sessions)
     async with sessions() as session:
-        session.add_all([KbMiss(question=q, at=msk(3, 12)) for q in (
-            "как перевыпустить карту", "перевыпуск карты сколько стоит", "перевыпустить карту срочно",
-            "ипотека для пенсионеров", "ипотека для пенсионеров условия")])
+        session.add_all(
+            [
+                KbMiss(question=q, at=msk(3, 12))
+                for q in (
+                    "как перевыпустить карту",
+                    "перевыпуск карты сколько стоит",
+                    "перевыпустить карту срочно",
+                    "ипотека для пенсионеров",
+                    "ипотека для пенсионеров условия",
+                )
+            ]
+        )
         session.add(KbMiss(question="вклад в юанях", at=msk(9, 12)))  # after the week
         await session.commit()
     report = await build_report(sessions, calendar, WEEK, language="ru", now=NOW)
@@ -237,18 +294,31 @@ async def test_handed_off_questions_of_the_period_are_clustered(
 
 # -- CSV and chart ----------------------------------------------------------------------------
 
-async def test_csv_columns_and_values(sessions: SessionFactory, calendar: BusinessCalendar,
-                                      tmp_path: Path) -> None:
+
+async def test_csv_columns_and_values(
+    sessions: SessionFactory, calendar: BusinessCalendar, tmp_path: Path
+) -> None:
     await seed_week(sessions)
-    contents = await gather(sessions, calendar, parse_period(WEEK, MOSCOW, NOW), now=NOW,
-                            recontact_days=3, split_by="category")
+    contents = await gather(
+        sessions,
+        calendar,
+        parse_period(WEEK, MOSCOW, NOW),
+        now=NOW,
+        recontact_days=3,
+        split_by="category",
+    )
     target = tmp_path / "week.csv"
     write_csv(contents, target)
     with target.open(encoding="utf-8") as handle:
         reader = csv.DictReader(handle)
         rows = {row["category"]: row for row in reader}
         header = reader.fieldnames
-    assert header is not None and header[:4] == ["category", "conversations", "handed_off", "off_hours_pct"]
+    assert header is not None and header[:4] == [
+        "category",
+        "conversations",
+        "handed_off",
+        "off_hours_pct",
+    ]
     assert "sla_compliance_pct" in header and "frt_business_median_min" in header
     assert set(rows) == {"payments", "cards", "fraud", "account", "lost_card", "total"}
     assert rows["payments"]["conversations"] == "2"
@@ -267,16 +337,17 @@ def png_size(data: bytes) -> tuple[int, int]:
     assert data[:8] == b"\x89PNG\r\n\x1a\n"
     length, kind = struct.unpack(">I4s", data[8:16])
     assert kind == b"IHDR" and length == 13
-    body = data[16:16 + length]
-    (crc,) = struct.unpack(">I", data[16 + length:20 + length])
+    body = data[16 : 16 + length]
+    (crc,) = struct.unpack(">I", data[16 + length : 20 + length])
     assert zlib.crc32(kind + body) == crc
     width, height = struct.unpack(">II", body[:8])
     assert data.endswith(b"IEND\xaeB`\x82")
     return width, height
 
 
-async def test_chart_shows_the_expected_series(sessions: SessionFactory, calendar: BusinessCalendar,
-                                               tmp_path: Path) -> None:
+async def test_chart_shows_the_expected_series(
+    sessions: SessionFactory, calendar: BusinessCalendar, tmp_path: Path
+) -> None:
     await seed_week(sessions)
     report = await build_report(sessions, calendar, WEEK, language="en", now=NOW)
     data = report.chart
@@ -311,7 +382,8 @@ def test_chart_of_an_empty_period_still_renders() -> None:
 
 
 async def test_daily_summary_sends_yesterdays_report(
-        sessions: SessionFactory, calendar: BusinessCalendar) -> None:
+    sessions: SessionFactory, calendar: BusinessCalendar
+) -> None:
     await seed_week(sessions)
     sent = []
 
@@ -320,12 +392,15 @@ async def test_daily_summary_sends_yesterdays_report(
 
     report = await daily_summary(sessions, calendar, send, language="ru", now=NOW)
     assert sent == [report]
-    assert report.contents.period.start == msk(8, 0) and report.contents.total.conversations == 1  # C7
+    assert (
+        report.contents.period.start == msk(8, 0) and report.contents.total.conversations == 1
+    )  # C7
     assert "Обращений: 1; вне рабочего времени: 1 (100%)" in report.text
 
 
 async def test_daily_summaries_run_at_the_local_hour_and_survive_a_failed_send(
-        sessions: SessionFactory, calendar: BusinessCalendar) -> None:
+    sessions: SessionFactory, calendar: BusinessCalendar
+) -> None:
     await seed_week(sessions)
     now = [msk(9, 7)]
     slept: list[float] = []
@@ -342,8 +417,15 @@ async def test_daily_summaries_run_at_the_local_hour_and_survive_a_failed_send(
         raise asyncio.CancelledError  # stop the loop after the second day
 
     with pytest.raises(asyncio.CancelledError):
-        await run_daily_summaries(sessions, calendar, send, at=dt.time(9), language="en",
-                                  clock=lambda: now[0], sleep=sleep)
+        await run_daily_summaries(
+            sessions,
+            calendar,
+            send,
+            at=dt.time(9),
+            language="en",
+            clock=lambda: now[0],
+            sleep=sleep,
+        )
     assert slept == [2 * 3600, 24 * 3600]
     assert periods == [msk(8, 0), msk(9, 0)]  # each morning: the day before, in Moscow
     assert next_summary_at(msk(9, 9), dt.time(9), MOSCOW) == msk(10, 9)

@@ -13,13 +13,14 @@ from reports_week import seed_week
 from test_reports import png_size
 from typer.testing import CliRunner, Result
 
-from switchboard.commands.report import report
 from core.db import SessionFactory
+from switchboard.commands.report import report
 
 
 @pytest.fixture
-def environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, database_url: str,
-                redis_url: str) -> Path:
+def environment(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, database_url: str, redis_url: str
+) -> Path:
     monkeypatch.chdir(tmp_path)  # no stray .env
     monkeypatch.setenv("DATABASE_URL", database_url)
     monkeypatch.setenv("REDIS_URL", redis_url)
@@ -33,17 +34,31 @@ def environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, database_url: s
 async def invoke(*args: str) -> Result:
     app = typer.Typer()
     app.command()(report)
-    app.command("other")(lambda: None)  # two commands, so `report` is addressed by name as in the CLI
-    return await asyncio.to_thread(CliRunner().invoke, app, ["report", *args],
-                                   env={"COLUMNS": "250"})
+    app.command("other")(
+        lambda: None
+    )  # two commands, so `report` is addressed by name as in the CLI
+    return await asyncio.to_thread(
+        CliRunner().invoke, app, ["report", *args], env={"COLUMNS": "250"}
+    )
 
 
 async def test_report_prints_a_table_and_writes_csv_and_chart(
-        sessions: SessionFactory, environment: Path) -> None:
+    sessions: SessionFactory, environment: Path
+) -> None:
     await seed_week(sessions)
     table, chart = environment / "week.csv", environment / "week.png"
-    result = await invoke("--since", "2026-11-02", "--until", "2026-11-08", "--by", "category",
-                          "--csv", str(table), "--chart", str(chart))
+    result = await invoke(
+        "--since",
+        "2026-11-02",
+        "--until",
+        "2026-11-08",
+        "--by",
+        "category",
+        "--csv",
+        str(table),
+        "--chart",
+        str(chart),
+    )
     assert result.exit_code == 0, result.output
     assert "Conversations: 8; out of business hours: 3 (38%)" in result.output
     assert "payments" in result.output and "total" in result.output
@@ -65,18 +80,21 @@ async def test_report_refuses_a_bad_period(sessions: SessionFactory, environment
 
 
 async def test_report_of_an_empty_period(sessions: SessionFactory, environment: Path) -> None:
-    result = await invoke("2026-10-01..2026-10-07", "--by", "operator",
-                          "--csv", str(environment / "empty.csv"))
+    result = await invoke(
+        "2026-10-01..2026-10-07", "--by", "operator", "--csv", str(environment / "empty.csv")
+    )
     assert result.exit_code == 0, result.output
     assert "No data for this period." in result.output
     with (environment / "empty.csv").open(encoding="utf-8") as handle:
         rows = list(csv.DictReader(handle))
     assert [(row["operator"], row["conversations"], row["sla_compliance_pct"]) for row in rows] == [
-        ("total", "0", "")]
+        ("total", "0", "")
+    ]
 
 
 async def test_the_russian_report_speaks_one_language_and_fits_80_columns(
-        sessions: SessionFactory, environment: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    sessions: SessionFactory, environment: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("LANGUAGE", "ru")
     await seed_week(sessions)
     result = await invoke("--since", "2026-11-02", "--until", "2026-11-08", "--by", "category")
@@ -84,11 +102,11 @@ async def test_the_russian_report_speaks_one_language_and_fits_80_columns(
     lines = result.output.splitlines()
     assert max(len(line) for line in lines) <= 80, max(lines, key=len)
     assert "Объём · категория" in result.output and "итого" in result.output
-    assert "payments" in result.output            # a split key is shown whole
-    assert "…" not in "".join(line for line in lines if "│" in line)   # no cut figures
+    assert "payments" in result.output  # a split key is shown whole
+    assert "…" not in "".join(line for line in lines if "│" in line)  # no cut figures
     clients = result.output.split("Клиенты по времени операторов")[-1]
     minutes = [line.split("│")[4].strip() for line in clients.splitlines() if line.count("│") == 6]
-    assert minutes and "0.0" not in minutes[1:]          # only clients who took operator time
+    assert minutes and "0.0" not in minutes[1:]  # only clients who took operator time
     for english in ("total", "conv.", "clients by", "Report"):
         assert english not in result.output
     today = await invoke("today")

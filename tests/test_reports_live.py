@@ -13,25 +13,36 @@ from test_reports_metrics import scrape
 
 from admin.metrics import metrics_handler
 from admin.reports import build_report
-from switchboard.app import Gateway
 from core.contracts import Action, ChannelKind, InboundMessage
+from switchboard.app import Gateway
 
 _ids = itertools.count(1)
 
 
 def said(text: str, visitor: str, **fields: object) -> InboundMessage:
-    return InboundMessage(channel=ChannelKind.WEB, external_user_id=visitor, chat_id=visitor,
-                          platform_message_id=f"report-m{next(_ids)}", text=text,
-                          **fields)  # type: ignore[arg-type]
+    return InboundMessage(
+        channel=ChannelKind.WEB,
+        external_user_id=visitor,
+        chat_id=visitor,
+        platform_message_id=f"report-m{next(_ids)}",
+        text=text,
+        **fields,  # type: ignore[arg-type]
+    )
 
 
-async def test_figures_follow_messages_through_the_gateway(gateway: Gateway, clock: SteppingClock) -> None:
+async def test_figures_follow_messages_through_the_gateway(
+    gateway: Gateway, clock: SteppingClock
+) -> None:
     app = web.Application()
-    app.router.add_get("/metrics", metrics_handler(gateway.sessions, queue=gateway.queue, clock=clock))
+    app.router.add_get(
+        "/metrics", metrics_handler(gateway.sessions, queue=gateway.queue, clock=clock)
+    )
     async with TestClient(TestServer(app)) as client:
         before = await scrape(client)
         await gateway.engine.handle(said("Я потерял карту, что делать?", "anna"))
-        await gateway.engine.handle(said("Почему мой кот боится пылесоса и как его успокоить?", "boris"))
+        await gateway.engine.handle(
+            said("Почему мой кот боится пылесоса и как его успокоить?", "boris")
+        )
         await gateway.outbox.drain()
         clock.advance(minutes=5)
         after = await scrape(client)
@@ -40,7 +51,10 @@ async def test_figures_follow_messages_through_the_gateway(gateway: Gateway, clo
     web_out = ("switchboard_messages_total", (("channel", "web"), ("direction", "out")))
     assert before.get(web_in, 0) == 0 and after[web_in] == 2
     assert after[web_out] == 2  # the bot's answer and the "an operator will answer" notice
-    assert after[("switchboard_bot_answers_total", ())] == before.get(("switchboard_bot_answers_total", ()), 0) + 1
+    assert (
+        after[("switchboard_bot_answers_total", ())]
+        == before.get(("switchboard_bot_answers_total", ()), 0) + 1
+    )
     assert after[("switchboard_handoffs_total", (("reason", "kb_miss"),))] == 1
     [waiting] = await gateway.queue.waiting()
     assert after[("switchboard_queue_length", (("group", waiting.group),))] == 1
@@ -53,11 +67,13 @@ async def test_figures_follow_messages_through_the_gateway(gateway: Gateway, clo
     await gateway.desk.reply(operator.id, waiting.conversation_id, "Здравствуйте! Это нормально.")
     clock.advance(minutes=30)
     await gateway.desk.close(operator.id, waiting.conversation_id)
-    await gateway.engine.handle(said("", "boris", action=Action.RATE,
-                                     payload=f"{waiting.conversation_id}:4"))
+    await gateway.engine.handle(
+        said("", "boris", action=Action.RATE, payload=f"{waiting.conversation_id}:4")
+    )
 
-    report = await build_report(gateway.sessions, gateway.levels.calendar, "today", language="en",
-                                now=clock())
+    report = await build_report(
+        gateway.sessions, gateway.levels.calendar, "today", language="en", now=clock()
+    )
     f = report.contents.total
     assert (f.conversations, f.handed_off, f.closed, f.closed_by_operator) == (2, 1, 1, 1)
     assert f.frt.median is not None and f.frt.median.total_seconds() == 12 * 60  # queued → reply
@@ -69,8 +85,13 @@ async def test_figures_follow_messages_through_the_gateway(gateway: Gateway, clo
     # anna's card question was answered by the bot 42 minutes ago: pending until she has
     # stayed away for the idle window, then the bot's, the same day (no idle close needed)
     assert (f.bot_resolved, f.bot_pending) == (0, 1)
-    later = await build_report(gateway.sessions, gateway.levels.calendar, "today", language="ru",
-                               now=clock() + dt.timedelta(hours=2))
+    later = await build_report(
+        gateway.sessions,
+        gateway.levels.calendar,
+        "today",
+        language="ru",
+        now=clock() + dt.timedelta(hours=2),
+    )
     assert (later.contents.total.bot_resolved, later.contents.total.bot_pending) == (1, 0)
-    assert later.contents.total.bot_resolution_share == 0.5   # 1 by the bot, 1 to operators
+    assert later.contents.total.bot_resolution_share == 0.5  # 1 by the bot, 1 to operators
     assert "Бот решил сам: 1 (50%)" in later.text and "Отчёт: сегодня" in later.text

@@ -38,14 +38,26 @@ def app_for(sessions: SessionFactory, queue: OperatorQueue | None) -> web.Applic
     return app
 
 
-async def test_metrics_follow_the_facts_and_the_queue(sessions: SessionFactory, redis: Redis) -> None:
+async def test_metrics_follow_the_facts_and_the_queue(
+    sessions: SessionFactory, redis: Redis
+) -> None:
     week = await seed_week(sessions)
     queue = OperatorQueue(redis, clock=lambda: NOW)
     async with sessions() as session:
         c6 = await session.get(Conversation, week.conversations["C6"])
         assert c6 is not None
-    await queue.enqueue(QueueEntry(c6.id, "support", 1, NOW + dt.timedelta(hours=1),
-                                   NOW - dt.timedelta(minutes=10), c6.client_id, "telegram", "cards"))
+    await queue.enqueue(
+        QueueEntry(
+            c6.id,
+            "support",
+            1,
+            NOW + dt.timedelta(hours=1),
+            NOW - dt.timedelta(minutes=10),
+            c6.client_id,
+            "telegram",
+            "cards",
+        )
+    )
 
     async with TestClient(TestServer(app_for(sessions, queue))) as client:
         before = await scrape(client)
@@ -63,26 +75,50 @@ async def test_metrics_follow_the_facts_and_the_queue(sessions: SessionFactory, 
         assert not any(name == "switchboard_messages_total" for name, _ in before)
 
         async with sessions() as session:
-            session.add_all([
-                Message(conversation_id=c6.id, channel=ChannelKind.TELEGRAM, direction=Direction.IN,
-                        author=Author.CLIENT, text="где оператор?", channel_message_id="1:1"),
-                Message(conversation_id=c6.id, channel=ChannelKind.TELEGRAM, direction=Direction.OUT,
-                        author=Author.OPERATOR, text="Здравствуйте!"),
-                Message(conversation_id=c6.id, channel=ChannelKind.TELEGRAM, direction=Direction.OUT,
-                        author=Author.OPERATOR, text="заметка", private=True),
-            ])
+            session.add_all(
+                [
+                    Message(
+                        conversation_id=c6.id,
+                        channel=ChannelKind.TELEGRAM,
+                        direction=Direction.IN,
+                        author=Author.CLIENT,
+                        text="где оператор?",
+                        channel_message_id="1:1",
+                    ),
+                    Message(
+                        conversation_id=c6.id,
+                        channel=ChannelKind.TELEGRAM,
+                        direction=Direction.OUT,
+                        author=Author.OPERATOR,
+                        text="Здравствуйте!",
+                    ),
+                    Message(
+                        conversation_id=c6.id,
+                        channel=ChannelKind.TELEGRAM,
+                        direction=Direction.OUT,
+                        author=Author.OPERATOR,
+                        text="заметка",
+                        private=True,
+                    ),
+                ]
+            )
             await session.commit()
         await queue.remove(c6.id)
         after = await scrape(client)
 
     telegram_in = ("switchboard_messages_total", (("channel", "telegram"), ("direction", "in")))
     telegram_out = ("switchboard_messages_total", (("channel", "telegram"), ("direction", "out")))
-    assert (after[telegram_in], after[telegram_out]) == (1, 1)  # the private note is not a message out
+    assert (after[telegram_in], after[telegram_out]) == (
+        1,
+        1,
+    )  # the private note is not a message out
     assert after[("switchboard_queue_length", (("group", "support"),))] == 0
     assert after[("switchboard_queue_oldest_wait_seconds", (("group", "support"),))] == 0
 
 
-async def test_without_a_queue_the_database_gives_the_waiting_figures(sessions: SessionFactory) -> None:
+async def test_without_a_queue_the_database_gives_the_waiting_figures(
+    sessions: SessionFactory,
+) -> None:
     await seed_week(sessions)
     async with TestClient(TestServer(app_for(sessions, None))) as client:
         samples = await scrape(client)
@@ -90,12 +126,15 @@ async def test_without_a_queue_the_database_gives_the_waiting_figures(sessions: 
     assert samples[("switchboard_queue_length", (("group", "support"),))] == 1
     assert samples[("switchboard_queue_oldest_wait_seconds", (("group", "fraud"),))] == 16 * 3600
     assert samples[("switchboard_queue_oldest_wait_seconds", (("group", "support"),))] == (
-        2 * 86400 + 18 * 3600 + 10 * 60)
+        2 * 86400 + 18 * 3600 + 10 * 60
+    )
 
 
 async def test_each_app_has_its_own_registry(sessions: SessionFactory) -> None:
-    async with TestClient(TestServer(app_for(sessions, None))) as first, \
-            TestClient(TestServer(app_for(sessions, None))) as second:
+    async with (
+        TestClient(TestServer(app_for(sessions, None))) as first,
+        TestClient(TestServer(app_for(sessions, None))) as second,
+    ):
         assert ("switchboard_conversations", (("status", "bot"),)) in await scrape(first)
         assert ("switchboard_conversations", (("status", "bot"),)) in await scrape(second)
     assert REGISTRY.get_sample_value("switchboard_bot_answers_total") is None

@@ -15,8 +15,16 @@ T0 = dt.datetime(2026, 11, 24, 9, 0, tzinfo=dt.UTC)
 
 
 def entry(conversation_id: int, *, group: str = "support", minutes: int = 0) -> QueueEntry:
-    return QueueEntry(conversation_id, group, 2, T0 + dt.timedelta(hours=1, minutes=minutes),
-                      T0 + dt.timedelta(minutes=minutes), 100 + conversation_id, "web", None)
+    return QueueEntry(
+        conversation_id,
+        group,
+        2,
+        T0 + dt.timedelta(hours=1, minutes=minutes),
+        T0 + dt.timedelta(minutes=minutes),
+        100 + conversation_id,
+        "web",
+        None,
+    )
 
 
 @pytest.fixture
@@ -35,21 +43,28 @@ async def test_presence_is_recorded_and_defaults_to_offline(presence: Presence) 
     await presence.set(2, PresenceState.AWAY, capacity=1, groups=[])
     one = await presence.get(1)
     assert (one.state, one.capacity, one.groups, one.seen) == (
-        PresenceState.ONLINE, 3, ("fraud", "support"), T0)
+        PresenceState.ONLINE,
+        3,
+        ("fraud", "support"),
+        T0,
+    )
     assert [(p.operator_id, p.state) for p in await presence.all()] == [
-        (1, PresenceState.ONLINE), (2, PresenceState.AWAY)]
+        (1, PresenceState.ONLINE),
+        (2, PresenceState.AWAY),
+    ]
     with pytest.raises(ValueError):
         await presence.set(3, PresenceState.ONLINE, capacity=-1, groups=[])
 
 
 async def test_most_free_capacity_first_round_robin_on_ties(
-        queue: OperatorQueue, presence: Presence) -> None:
+    queue: OperatorQueue, presence: Presence
+) -> None:
     await presence.set(1, PresenceState.ONLINE, capacity=2, groups=["support"])
     await presence.set(2, PresenceState.ONLINE, capacity=2, groups=["support"])
     await presence.set(3, PresenceState.AWAY, capacity=9, groups=["support"])
     await presence.set(4, PresenceState.ONLINE, capacity=9, groups=["fraud"])
     await presence.set(5, PresenceState.ONLINE, capacity=3, groups=["support"])
-    await queue.take(await _enqueued(queue, 90), 5, capacity=3)       # 5 has 2 free, like 1 and 2
+    await queue.take(await _enqueued(queue, 90), 5, capacity=3)  # 5 has 2 free, like 1 and 2
     dispatcher = Dispatcher(queue)
     got = [(await dispatcher.submit(entry(n, minutes=n))).operator_for(n) for n in range(1, 8)]
     # all three have 2 free: 1, 2, 5 in turn; then 1 free each: 1, 2, 5 again; then full
@@ -68,7 +83,8 @@ async def test_submit_is_idempotent(queue: OperatorQueue, presence: Presence) ->
 
 
 async def test_dispatch_pushes_the_head_when_an_operator_comes_online(
-        queue: OperatorQueue, presence: Presence) -> None:
+    queue: OperatorQueue, presence: Presence
+) -> None:
     dispatcher = Dispatcher(queue)
     for n in (3, 1, 2):
         await dispatcher.submit(entry(n, minutes=n))
@@ -76,7 +92,7 @@ async def test_dispatch_pushes_the_head_when_an_operator_comes_online(
     assigned = await dispatcher.dispatch("support")
     assert [(a.entry.conversation_id, a.operator_id) for a in assigned] == [(1, 7), (2, 7)]
     assert await dispatcher.dispatch("support") == []
-    await queue.remove(1)                                       # closed: room for one more
+    await queue.remove(1)  # closed: room for one more
     assert [a.entry.conversation_id for a in await dispatcher.dispatch("support")] == [3]
 
 
@@ -88,7 +104,7 @@ async def test_stale_operators_get_nothing(redis: Redis) -> None:
     await presence.set(1, PresenceState.ONLINE, capacity=5, groups=["support"])
     await presence.set(2, PresenceState.ONLINE, capacity=1, groups=["support"])
     clock[0] += dt.timedelta(minutes=5)
-    await queue.heartbeat(2)                                     # only 2 is still there
+    await queue.heartbeat(2)  # only 2 is still there
     assert (await dispatcher.submit(entry(1))).operator_for(1) == 2
     assert (await dispatcher.submit(entry(2))).operator_for(2) is None
 

@@ -11,12 +11,12 @@ from redis.asyncio import Redis
 from sqlalchemy import select
 from typer.testing import CliRunner
 
-from switchboard.commands.queue import queue_app
 from core.contracts import ChannelKind
 from core.db import SessionFactory
 from core.models import Client, Conversation, ConversationStatus, Identity, utcnow
 from routing.queue import OperatorQueue
 from routing.rebuild import entry_for
+from switchboard.commands.queue import queue_app
 
 
 @pytest.fixture
@@ -29,13 +29,25 @@ async def stored(sessions: SessionFactory, redis: Redis) -> list[int]:
         identity = Identity(client_id=client.id, channel=ChannelKind.VK, external_id="7")
         session.add(identity)
         await session.flush()
-        rows = [Conversation(client_id=client.id, identity_id=identity.id,
-                             status=ConversationStatus.QUEUED, group=group, priority=priority,
-                             category=category, queued_at=now - dt.timedelta(minutes=minutes),
-                             sla_deadline=now + dt.timedelta(minutes=60 - minutes),
-                             last_channel=ChannelKind.VK, last_identity_id=identity.id)
-                for group, priority, category, minutes in (
-                    ("support", 2, "cards", 5), ("fraud", 1, "fraud", 75), ("support", 3, None, 1))]
+        rows = [
+            Conversation(
+                client_id=client.id,
+                identity_id=identity.id,
+                status=ConversationStatus.QUEUED,
+                group=group,
+                priority=priority,
+                category=category,
+                queued_at=now - dt.timedelta(minutes=minutes),
+                sla_deadline=now + dt.timedelta(minutes=60 - minutes),
+                last_channel=ChannelKind.VK,
+                last_identity_id=identity.id,
+            )
+            for group, priority, category, minutes in (
+                ("support", 2, "cards", 5),
+                ("fraud", 1, "fraud", 75),
+                ("support", 3, None, 1),
+            )
+        ]
         session.add_all(rows)
     queue = OperatorQueue(redis)
     async with sessions() as session:
@@ -57,7 +69,7 @@ def test_show_lists_the_queue_in_take_order(stored: list[int], env: None) -> Non
     assert result.exit_code == 0, result.output
     lines = [line for line in result.output.splitlines() if "Ольга" in line]
     assert [line.split()[1] for line in lines] == ["fraud", "support", "support"]
-    assert "overdue 15m" in lines[0] and "1h15m" in lines[0]      # waited 75 min, 60 allowed
+    assert "overdue 15m" in lines[0] and "1h15m" in lines[0]  # waited 75 min, 60 allowed
     assert "Waiting: 3" in result.output and "vk" in lines[1]
     only = CliRunner().invoke(queue_app, ["show", "--group", "support", "-n", "1"])
     assert only.exit_code == 0 and only.output.count("Ольга") == 1 and "cards" in only.output

@@ -19,18 +19,28 @@ GROUPS = ("support", "fraud", "loans")
 
 def entries(count: int, seed: int = 4) -> list[QueueEntry]:
     rng = random.Random(seed)
-    return [QueueEntry(n, GROUPS[n % 3], rng.randint(1, 3),
-                       T0 + dt.timedelta(minutes=rng.randint(1, 600)),
-                       T0 + dt.timedelta(seconds=n), n % 997, "telegram", None)
-            for n in range(1, count + 1)]
+    return [
+        QueueEntry(
+            n,
+            GROUPS[n % 3],
+            rng.randint(1, 3),
+            T0 + dt.timedelta(minutes=rng.randint(1, 600)),
+            T0 + dt.timedelta(seconds=n),
+            n % 997,
+            "telegram",
+            None,
+        )
+        for n in range(1, count + 1)
+    ]
 
 
 async def test_50_takers_5000_conversations_each_taken_exactly_once(
-        redis: Redis, redis_url: str) -> None:
+    redis: Redis, redis_url: str
+) -> None:
     queue = OperatorQueue(redis)
     queued = entries(5000)
     for chunk in range(0, len(queued), 50):
-        added = await asyncio.gather(*(queue.enqueue(e) for e in queued[chunk:chunk + 50]))
+        added = await asyncio.gather(*(queue.enqueue(e) for e in queued[chunk : chunk + 50]))
         assert all(added)
 
     async def taker(operator_id: int) -> list[int]:
@@ -65,9 +75,12 @@ async def test_50_takers_5000_conversations_each_taken_exactly_once(
 async def test_concurrent_takes_of_one_conversation_have_one_winner(redis: Redis) -> None:
     queue = OperatorQueue(redis)
     await queue.enqueue(entries(1)[0])
-    outcomes = await asyncio.gather(*(queue.take(1, op, capacity=3) for op in range(1, 21)),
-                                    return_exceptions=True)
-    winners = [op for op, o in zip(range(1, 21), outcomes, strict=True) if isinstance(o, QueueEntry)]
+    outcomes = await asyncio.gather(
+        *(queue.take(1, op, capacity=3) for op in range(1, 21)), return_exceptions=True
+    )
+    winners = [
+        op for op, o in zip(range(1, 21), outcomes, strict=True) if isinstance(o, QueueEntry)
+    ]
     assert len(winners) == 1
     losers = [o for o in outcomes if not isinstance(o, QueueEntry)]
     assert all(isinstance(o, AlreadyTaken) and o.holder == winners[0] for o in losers)
@@ -83,9 +96,10 @@ async def test_concurrent_push_and_pull_never_exceed_capacity(redis: Redis) -> N
     queued = entries(300, seed=9)
     for chunk in range(0, len(queued), 30):
         outcomes = await asyncio.gather(
-            *(dispatcher.submit(e) for e in queued[chunk:chunk + 30]),
+            *(dispatcher.submit(e) for e in queued[chunk : chunk + 30]),
             *(queue.take_next(op, list(GROUPS), capacity=3) for op in range(1, 11)),
-            return_exceptions=True)
+            return_exceptions=True,
+        )
         assert all(not isinstance(o, Exception) or isinstance(o, OverCapacity) for o in outcomes)
     loads = [len(await queue.assigned(op)) for op in range(1, 11)]
     assert loads == [3] * 10

@@ -14,8 +14,15 @@ from sqlalchemy import func, select, update
 
 from core.contracts import ChannelKind
 from core.db import SessionFactory
-from core.models import (Client, Conversation, ConversationEvent, ConversationStatus, EventKind,
-                        Identity, Operator)
+from core.models import (
+    Client,
+    Conversation,
+    ConversationEvent,
+    ConversationStatus,
+    EventKind,
+    Identity,
+    Operator,
+)
 from routing.queue import OperatorQueue, QueueEntry
 from routing.rebuild import entry_for, rebuild_queue
 from routing.watcher import SlaWatcher
@@ -79,41 +86,71 @@ async def conversations(sessions: SessionFactory, specs: list[tuple[str, int, in
         identity = Identity(client_id=client.id, channel=ChannelKind.TELEGRAM, external_id="42")
         session.add(identity)
         await session.flush()
-        rows = [Conversation(client_id=client.id, identity_id=identity.id,
-                             status=ConversationStatus.QUEUED, group=group, priority=priority,
-                             category="cards", sla_deadline=T0 + dt.timedelta(minutes=minutes),
-                             queued_at=T0 + dt.timedelta(seconds=n),
-                             last_channel=ChannelKind.TELEGRAM, last_identity_id=identity.id)
-                for n, (group, priority, minutes) in enumerate(specs)]
+        rows = [
+            Conversation(
+                client_id=client.id,
+                identity_id=identity.id,
+                status=ConversationStatus.QUEUED,
+                group=group,
+                priority=priority,
+                category="cards",
+                sla_deadline=T0 + dt.timedelta(minutes=minutes),
+                queued_at=T0 + dt.timedelta(seconds=n),
+                last_channel=ChannelKind.TELEGRAM,
+                last_identity_id=identity.id,
+            )
+            for n, (group, priority, minutes) in enumerate(specs)
+        ]
         session.add_all(rows)
     return [c.id for c in rows]
 
 
 async def enqueue_stored(sessions: SessionFactory, queue: OperatorQueue, ids: list[int]) -> None:
     async with sessions() as session:
-        for conversation in (await session.scalars(
-                select(Conversation).where(Conversation.id.in_(ids)))).all():
+        for conversation in (
+            await session.scalars(select(Conversation).where(Conversation.id.in_(ids)))
+        ).all():
             assert await queue.enqueue(entry_for(conversation))
 
 
-async def record(sessions: SessionFactory, conversation_id: int, kind: EventKind, *,
-                 status: ConversationStatus, operator_id: int | None = None,
-                 group: str | None = None, **data: object) -> None:
+async def record(
+    sessions: SessionFactory,
+    conversation_id: int,
+    kind: EventKind,
+    *,
+    status: ConversationStatus,
+    operator_id: int | None = None,
+    group: str | None = None,
+    **data: object,
+) -> None:
     """What the desk writes when it acts on the queue."""
     values: dict[str, object] = {"status": status, "assigned_operator_id": operator_id}
     if group is not None:
         values["group"] = group
     async with sessions() as session, session.begin():
-        await session.execute(update(Conversation).where(Conversation.id == conversation_id)
-                              .values(**values))
-        session.add(ConversationEvent(conversation_id=conversation_id, kind=kind,
-                                      operator_id=operator_id, group=group, data=data))
+        await session.execute(
+            update(Conversation).where(Conversation.id == conversation_id).values(**values)
+        )
+        session.add(
+            ConversationEvent(
+                conversation_id=conversation_id,
+                kind=kind,
+                operator_id=operator_id,
+                group=group,
+                data=data,
+            )
+        )
 
 
 async def events(sessions: SessionFactory, kind: EventKind) -> list[int]:
     async with sessions() as session:
-        return sorted((await session.scalars(select(ConversationEvent.conversation_id)
-                                             .where(ConversationEvent.kind == kind))).all())
+        return sorted(
+            (
+                await session.scalars(
+                    select(ConversationEvent.conversation_id).where(ConversationEvent.kind == kind)
+                )
+            ).all()
+        )
 
 
 async def snapshot(queue: OperatorQueue, operator_ids: list[int]) -> tuple[Any, ...]:
@@ -124,14 +161,17 @@ async def snapshot(queue: OperatorQueue, operator_ids: list[int]) -> tuple[Any, 
 
 
 async def test_watcher_warns_once_records_breaches_and_expires_leases(
-        sessions: SessionFactory, queue: OperatorQueue, clock: Clock) -> None:
+    sessions: SessionFactory, queue: OperatorQueue, clock: Clock
+) -> None:
     soon, later, breached, held = await conversations(
-        sessions, [("support", 2, 10), ("support", 2, 120), ("fraud", 1, -1), ("support", 3, 600)])
+        sessions, [("support", 2, 10), ("support", 2, 120), ("fraud", 1, -1), ("support", 3, 600)]
+    )
     [operator] = await operators(sessions, 1)
     await enqueue_stored(sessions, queue, [soon, later, breached, held])
     await queue.take(held, operator, capacity=1)
-    await record(sessions, held, EventKind.TAKEN, status=ConversationStatus.ASSIGNED,
-                 operator_id=operator)
+    await record(
+        sessions, held, EventKind.TAKEN, status=ConversationStatus.ASSIGNED, operator_id=operator
+    )
     desk = RecordingDesk()
     watcher = SlaWatcher(queue, sessions, desk, warn_before=dt.timedelta(minutes=15))
 
@@ -141,7 +181,7 @@ async def test_watcher_warns_once_records_breaches_and_expires_leases(
     await watcher.run_once()
     assert (desk.warnings, desk.breaches) == ([soon], [breached]), "reported once"
 
-    clock.advance(minutes=11)                         # soon breaches; held's lease ran out
+    clock.advance(minutes=11)  # soon breaches; held's lease ran out
     await watcher.run_once()
     assert desk.breaches == [breached, soon] and desk.expired == [(held, operator)]
     assert await events(sessions, EventKind.SLA_WARNING) == [soon]
@@ -151,13 +191,14 @@ async def test_watcher_warns_once_records_breaches_and_expires_leases(
         back = await session.get(Conversation, held)
         assert back is not None
         assert (back.status, back.assigned_operator_id) == (ConversationStatus.QUEUED, None)
-    assert (await queue.waiting("support"))[0].conversation_id == held   # at the head
+    assert (await queue.waiting("support"))[0].conversation_id == held  # at the head
     figures = await queue.figures(soon=dt.timedelta(hours=3))
     assert (figures.overdue, figures.breaching_soon) == (2, 1)
 
 
 async def test_watcher_runs_in_the_background_and_survives_a_failing_desk(
-        sessions: SessionFactory, queue: OperatorQueue) -> None:
+    sessions: SessionFactory, queue: OperatorQueue
+) -> None:
     [late] = await conversations(sessions, [("support", 2, -5)])
     await enqueue_stored(sessions, queue, [late])
 
@@ -174,7 +215,7 @@ async def test_watcher_runs_in_the_background_and_survives_a_failing_desk(
             if desk.breaches:
                 break
             await asyncio.sleep(0.01)
-        await asyncio.sleep(0.05)                     # a few more passes
+        await asyncio.sleep(0.05)  # a few more passes
         assert watcher.running
     finally:
         await watcher.stop()
@@ -184,10 +225,13 @@ async def test_watcher_runs_in_the_background_and_survives_a_failing_desk(
 
 
 async def test_flush_mid_run_then_rebuild_restores_the_same_queue(
-        sessions: SessionFactory, queue: OperatorQueue, redis: Redis, clock: Clock) -> None:
+    sessions: SessionFactory, queue: OperatorQueue, redis: Redis, clock: Clock
+) -> None:
     rng = random.Random(7)
-    specs = [(rng.choice(GROUPS), rng.randint(1, 3), rng.choice((5, 12, 30, 90, 240)))
-             for _ in range(120)]
+    specs = [
+        (rng.choice(GROUPS), rng.randint(1, 3), rng.choice((5, 12, 30, 90, 240)))
+        for _ in range(120)
+    ]
     ids = await conversations(sessions, specs)
     ops = await operators(sessions, 4)
     await enqueue_stored(sessions, queue, ids)
@@ -197,14 +241,19 @@ async def test_flush_mid_run_then_rebuild_restores_the_same_queue(
     async def take_next(op: int) -> int:
         taken = await queue.take_next(op, list(GROUPS), capacity=50)
         assert taken is not None
-        await record(sessions, taken.conversation_id, EventKind.TAKEN,
-                     status=ConversationStatus.ASSIGNED, operator_id=op)
+        await record(
+            sessions,
+            taken.conversation_id,
+            EventKind.TAKEN,
+            status=ConversationStatus.ASSIGNED,
+            operator_id=op,
+        )
         return taken.conversation_id
 
     early = [await take_next(ops[n % 2]) for n in range(6)]
     clock.advance(seconds=200)
     late = [await take_next(ops[2 + n % 2]) for n in range(6)]
-    clock.advance(seconds=150)                        # the early leases expire
+    clock.advance(seconds=150)  # the early leases expire
     report = await watcher.run_once()
     assert sorted(r.entry.conversation_id for r in report.expired) == sorted(early)
     assert report.warnings, "some deadlines are within 10 minutes"
@@ -213,25 +262,27 @@ async def test_flush_mid_run_then_rebuild_restores_the_same_queue(
     await queue.requeue(to_head, head=True)
     await record(sessions, to_head, EventKind.REQUEUED, status=ConversationStatus.QUEUED, head=True)
     await queue.requeue(by_order)
-    await record(sessions, by_order, EventKind.REQUEUED, status=ConversationStatus.QUEUED,
-                 head=False)
+    await record(
+        sessions, by_order, EventKind.REQUEUED, status=ConversationStatus.QUEUED, head=False
+    )
     moved = (await queue.waiting("loans"))[-1].conversation_id
     await queue.transfer(moved, group="fraud")
-    await record(sessions, moved, EventKind.TRANSFERRED, status=ConversationStatus.QUEUED,
-                 group="fraud")
+    await record(
+        sessions, moved, EventKind.TRANSFERRED, status=ConversationStatus.QUEUED, group="fraud"
+    )
     closed = (await queue.waiting("support"))[3].conversation_id
     await queue.remove(closed)
     await record(sessions, closed, EventKind.CLOSED, status=ConversationStatus.CLOSED)
 
     before = await snapshot(queue, ops)
-    assert len(before[0]) == 120 - 1 - 4            # waiting: all but the closed and 4 held
+    assert len(before[0]) == 120 - 1 - 4  # waiting: all but the closed and 4 held
     await redis.flushdb()
     assert await queue.waiting() == []
 
     rebuilt = await rebuild_queue(sessions, queue)
     assert (rebuilt.waiting, rebuilt.assigned, rebuilt.kept, rebuilt.removed) == (115, 4, 0, 0)
     assert await snapshot(queue, ops) == before
-    again = await rebuild_queue(sessions, queue)      # idempotent: nothing moves
+    again = await rebuild_queue(sessions, queue)  # idempotent: nothing moves
     assert (again.waiting, again.assigned, again.kept, again.removed) == (0, 4, 115, 0)
     assert await snapshot(queue, ops) == before
 
@@ -243,7 +294,8 @@ async def test_flush_mid_run_then_rebuild_restores_the_same_queue(
 
 
 async def test_rebuild_removes_what_the_database_closed(
-        sessions: SessionFactory, queue: OperatorQueue) -> None:
+    sessions: SessionFactory, queue: OperatorQueue
+) -> None:
     open_one, closed_one = await conversations(sessions, [("support", 2, 60), ("support", 2, 30)])
     await enqueue_stored(sessions, queue, [open_one, closed_one])
     await record(sessions, closed_one, EventKind.CLOSED, status=ConversationStatus.CLOSED)

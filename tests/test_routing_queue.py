@@ -17,13 +17,27 @@ T0 = dt.datetime(2026, 11, 24, 9, 0, tzinfo=dt.UTC)
 _ids = itertools.count(1)
 
 
-def entry(*, priority: int = 2, deadline_min: float = 60, arrived_min: float = 0,
-          group: str = "support", conversation_id: int | None = None, client_id: int = 1,
-          channel: str = "telegram", category: str | None = "cards") -> QueueEntry:
-    return QueueEntry(conversation_id=conversation_id or next(_ids), group=group,
-                      priority=priority, deadline=T0 + dt.timedelta(minutes=deadline_min),
-                      enqueued_at=T0 + dt.timedelta(minutes=arrived_min), client_id=client_id,
-                      channel=channel, category=category)
+def entry(
+    *,
+    priority: int = 2,
+    deadline_min: float = 60,
+    arrived_min: float = 0,
+    group: str = "support",
+    conversation_id: int | None = None,
+    client_id: int = 1,
+    channel: str = "telegram",
+    category: str | None = "cards",
+) -> QueueEntry:
+    return QueueEntry(
+        conversation_id=conversation_id or next(_ids),
+        group=group,
+        priority=priority,
+        deadline=T0 + dt.timedelta(minutes=deadline_min),
+        enqueued_at=T0 + dt.timedelta(minutes=arrived_min),
+        client_id=client_id,
+        channel=channel,
+        category=category,
+    )
 
 
 class Clock:
@@ -81,8 +95,12 @@ async def test_take_next_serves_only_the_operators_groups(queue: OperatorQueue) 
 
 
 async def test_waiting_across_groups_is_in_take_order(queue: OperatorQueue) -> None:
-    entries = [entry(group="a", priority=2, deadline_min=20), entry(group="b", priority=1),
-               entry(group="a", priority=2, deadline_min=10), entry(group="c", priority=3)]
+    entries = [
+        entry(group="a", priority=2, deadline_min=20),
+        entry(group="b", priority=1),
+        entry(group="a", priority=2, deadline_min=10),
+        entry(group="c", priority=3),
+    ]
     for e in entries:
         await queue.enqueue(e)
     order = [entries[1], entries[2], entries[0], entries[3]]
@@ -98,9 +116,9 @@ async def test_enqueue_is_idempotent_per_conversation(queue: OperatorQueue) -> N
     assert await queue.enqueue(first)
     assert await queue.enqueue(other)
     assert not await queue.enqueue(first)
-    again = QueueEntry(**{**first.__dict__, "channel": "vk"})   # the client wrote from VK too
+    again = QueueEntry(**{**first.__dict__, "channel": "vk"})  # the client wrote from VK too
     assert not await queue.enqueue(again)
-    assert await queue.waiting() == [again, other]           # one entry, same place, latest channel
+    assert await queue.waiting() == [again, other]  # one entry, same place, latest channel
     taken = await queue.take_next(3, ["support"], capacity=2)
     assert taken == again
     assert not await queue.enqueue(first), "an assigned conversation is not queued again"
@@ -136,7 +154,7 @@ async def test_capacity_limits_taking(queue: OperatorQueue) -> None:
     with pytest.raises(OverCapacity):
         await queue.take(entries[1].conversation_id, 1, capacity=2)
     assert ids(await queue.waiting()) == [entries[1].conversation_id, entries[2].conversation_id]
-    assert await queue.remove(entries[0].conversation_id)          # closed: room again
+    assert await queue.remove(entries[0].conversation_id)  # closed: room again
     assert await queue.take_next(1, ["support"], capacity=2) == entries[1]
     with pytest.raises(OverCapacity):
         await queue.take_next(2, ["support"], capacity=0)
@@ -148,7 +166,7 @@ async def test_remove_forgets_and_allows_reopening(queue: OperatorQueue) -> None
     assert await queue.remove(e.conversation_id)
     assert not await queue.remove(e.conversation_id)
     assert await queue.waiting() == [] and await queue.locate(e.conversation_id) is None
-    assert await queue.enqueue(e)                                # reopened conversation
+    assert await queue.enqueue(e)  # reopened conversation
     assert await queue.waiting() == [e]
 
 
@@ -163,7 +181,7 @@ async def test_requeue_by_order_or_to_the_head(queue: OperatorQueue) -> None:
     await queue.requeue(third.conversation_id, head=True)
     assert await queue.waiting() == [third, first, second]
     assert await queue.assigned(1) == []
-    await queue.requeue(third.conversation_id)                   # waiting: back to its place
+    await queue.requeue(third.conversation_id)  # waiting: back to its place
     assert await queue.waiting() == [first, second, third]
     with pytest.raises(NotQueued):
         await queue.requeue(424242)
@@ -177,14 +195,18 @@ async def test_transfer_to_group_keeps_the_deadline_order(queue: OperatorQueue) 
     await queue.take(moved.conversation_id, 4, capacity=1)
     result = await queue.transfer(moved.conversation_id, group="fraud")
     assert result.group == "fraud"
-    assert ids(await queue.waiting("fraud")) == [there[0].conversation_id, moved.conversation_id,
-                                                 there[1].conversation_id]
+    assert ids(await queue.waiting("fraud")) == [
+        there[0].conversation_id,
+        moved.conversation_id,
+        there[1].conversation_id,
+    ]
     assert await queue.waiting("support") == [] and await queue.assigned(4) == []
     assert await queue.take_next(4, ["support"], capacity=1) is None
 
 
 async def test_transfer_to_operator_respects_presence_and_capacity(
-        queue: OperatorQueue, redis: Redis) -> None:
+    queue: OperatorQueue, redis: Redis
+) -> None:
     presence = Presence(redis)
     a, b, c = entry(), entry(), entry()
     for e in (a, b, c):
@@ -197,8 +219,8 @@ async def test_transfer_to_operator_respects_presence_and_capacity(
         await queue.transfer(b.conversation_id, operator_id=10)
     with pytest.raises(OperatorUnavailable):
         await queue.transfer(b.conversation_id, operator_id=11)
-    assert ids(await queue.waiting()) == [b.conversation_id, c.conversation_id]   # untouched
-    await queue.transfer(a.conversation_id, operator_id=12)           # no presence: not checked
+    assert ids(await queue.waiting()) == [b.conversation_id, c.conversation_id]  # untouched
+    await queue.transfer(a.conversation_id, operator_id=12)  # no presence: not checked
     assert await queue.assigned(10) == [] and await queue.assigned(12) == [a.conversation_id]
     await queue.transfer(c.conversation_id, group="loans", operator_id=12)
     located = await queue.locate(c.conversation_id)
@@ -215,25 +237,26 @@ async def test_expired_lease_returns_to_the_head(queue: OperatorQueue, clock: Cl
     assert await queue.take_next(8, ["support"], capacity=3) == urgent
     assert await queue.take_next(8, ["support"], capacity=3) == calm
     clock.advance(200)
-    assert await queue.renew(urgent.conversation_id, 8)          # the operator acts on it
-    clock.advance(150)                                           # calm's lease ran out at 300 s
+    assert await queue.renew(urgent.conversation_id, 8)  # the operator acts on it
+    clock.advance(150)  # calm's lease ran out at 300 s
     reclaimed = await queue.reclaim_expired()
     assert [(r.entry, r.operator_id) for r in reclaimed] == [(calm, 8)]
     newcomer = entry(priority=1, deadline_min=1)
     await queue.enqueue(newcomer)
     assert ids(await queue.waiting()) == [calm.conversation_id, newcomer.conversation_id]
     assert await queue.assigned(8) == [urgent.conversation_id]
-    assert not await queue.renew(calm.conversation_id, 8)        # lost: waiting again
-    assert await queue.take_next(9, ["support"], capacity=1) == calm   # the head goes first
-    assert not await queue.renew(calm.conversation_id, 8)        # someone else's now
-    assert not await queue.renew(123456, 8)                      # not in the queue at all
+    assert not await queue.renew(calm.conversation_id, 8)  # lost: waiting again
+    assert await queue.take_next(9, ["support"], capacity=1) == calm  # the head goes first
+    assert not await queue.renew(calm.conversation_id, 8)  # someone else's now
+    assert not await queue.renew(123456, 8)  # not in the queue at all
     clock.advance(400)
     assert [r.entry for r in await queue.reclaim_expired()] == [urgent, calm]
     assert await queue.expire_leases(clock.now) == []
 
 
 async def test_heartbeat_renews_every_lease_of_the_operator(
-        queue: OperatorQueue, clock: Clock) -> None:
+    queue: OperatorQueue, clock: Clock
+) -> None:
     entries = [entry() for _ in range(3)]
     for e in entries:
         await queue.enqueue(e)
@@ -258,25 +281,27 @@ async def test_bad_input_is_refused_before_redis(queue: OperatorQueue) -> None:
 
 
 async def test_breaching_soon_lists_waiting_conversations_by_deadline(
-        queue: OperatorQueue, clock: Clock) -> None:
+    queue: OperatorQueue, clock: Clock
+) -> None:
     overdue, soon, later, held = (entry(deadline_min=m) for m in (-5, 10, 120, 3))
     for e in (later, soon, overdue, held):
         await queue.enqueue(e)
     await queue.take(held.conversation_id, 1, capacity=1)
     assert await queue.breaching(dt.timedelta(minutes=15)) == [overdue, soon]
-    await queue.scan_sla(clock.now, dt.timedelta(minutes=15))     # warned / overdue states
+    await queue.scan_sla(clock.now, dt.timedelta(minutes=15))  # warned / overdue states
     assert await queue.breaching(dt.timedelta(minutes=15)) == [overdue, soon]
     assert await queue.breaching(dt.timedelta(hours=3), limit=2) == [overdue, soon]
     assert len(await queue.breaching(dt.timedelta(hours=3))) == 3
 
 
 async def test_a_restarted_redis_without_the_script_is_served_again(
-        queue: OperatorQueue, redis: Redis) -> None:
+    queue: OperatorQueue, redis: Redis
+) -> None:
     first = entry()
     await queue.enqueue(first)
-    await redis.script_flush()                                   # as after a Redis restart
+    await redis.script_flush()  # as after a Redis restart
     second = entry(deadline_min=1)
     assert await queue.enqueue(second)
     assert await queue.waiting() == [second, first]
-    other_process = OperatorQueue(redis)                         # a new gateway sees it all
+    other_process = OperatorQueue(redis)  # a new gateway sees it all
     assert await other_process.take_next(1, ["support"], capacity=1) == second

@@ -30,24 +30,28 @@ def levels(calendar: BusinessCalendar) -> ServiceLevels:
 
 
 def test_calendar_opening_hours(calendar: BusinessCalendar) -> None:
-    assert calendar.is_open(msk(2026, 11, 27, 9, 0))          # Friday morning
-    assert not calendar.is_open(msk(2026, 11, 27, 18, 0))     # closing time is closed
-    assert not calendar.is_open(msk(2026, 11, 28, 12, 0))     # Saturday
+    assert calendar.is_open(msk(2026, 11, 27, 9, 0))  # Friday morning
+    assert not calendar.is_open(msk(2026, 11, 27, 18, 0))  # closing time is closed
+    assert not calendar.is_open(msk(2026, 11, 28, 12, 0))  # Saturday
     assert calendar.next_opening(msk(2026, 11, 27, 19, 0)) == msk(2026, 11, 30, 9, 0)
     assert calendar.next_opening(msk(2026, 11, 24, 3, 0)) == msk(2026, 11, 24, 9, 0)
     now = msk(2026, 11, 24, 12, 0)
     assert calendar.next_opening(now) == now
 
 
-@pytest.mark.parametrize(("start", "hours", "expected"), [
-    (msk(2026, 11, 27, 19, 0), 4, msk(2026, 11, 30, 13, 0)),   # Friday evening → Monday
-    (msk(2026, 11, 27, 16, 0), 4, msk(2026, 11, 30, 11, 0)),   # 2 h on Friday, 2 h on Monday
-    (msk(2026, 11, 24, 23, 0), 4, msk(2026, 11, 25, 13, 0)),   # night excluded
-    (msk(2026, 11, 24, 14, 0), 4, msk(2026, 11, 24, 18, 0)),   # ends exactly at closing
-    (msk(2026, 11, 28, 10, 0), 24, msk(2026, 12, 2, 15, 0)),   # Saturday + 24 business h
-])
+@pytest.mark.parametrize(
+    ("start", "hours", "expected"),
+    [
+        (msk(2026, 11, 27, 19, 0), 4, msk(2026, 11, 30, 13, 0)),  # Friday evening → Monday
+        (msk(2026, 11, 27, 16, 0), 4, msk(2026, 11, 30, 11, 0)),  # 2 h on Friday, 2 h on Monday
+        (msk(2026, 11, 24, 23, 0), 4, msk(2026, 11, 25, 13, 0)),  # night excluded
+        (msk(2026, 11, 24, 14, 0), 4, msk(2026, 11, 24, 18, 0)),  # ends exactly at closing
+        (msk(2026, 11, 28, 10, 0), 24, msk(2026, 12, 2, 15, 0)),  # Saturday + 24 business h
+    ],
+)
 def test_business_time_skips_nights_and_weekends(
-        calendar: BusinessCalendar, start: dt.datetime, hours: int, expected: dt.datetime) -> None:
+    calendar: BusinessCalendar, start: dt.datetime, hours: int, expected: dt.datetime
+) -> None:
     assert calendar.add(start, dt.timedelta(hours=hours)) == expected
 
 
@@ -71,7 +75,7 @@ def test_vip_halves_the_sla_and_raises_priority(levels: ServiceLevels) -> None:
     vip = levels.assess("cards", "vip", tuesday)
     assert (vip.priority, vip.deadline) == (1, msk(2026, 11, 24, 12, 0))
     fraud = levels.assess("fraud", "vip", tuesday)
-    assert (fraud.priority, fraud.deadline) == (1, msk(2026, 11, 24, 10, 15))   # never above 1
+    assert (fraud.priority, fraud.deadline) == (1, msk(2026, 11, 24, 10, 15))  # never above 1
 
 
 def test_unknown_or_missing_category_falls_back_to_general(levels: ServiceLevels) -> None:
@@ -90,46 +94,69 @@ def test_example_file_documents_the_defaults(calendar: BusinessCalendar) -> None
 
 
 def test_file_overrides_defaults_and_adds_holidays(
-        tmp_path: Path, calendar: BusinessCalendar) -> None:
+    tmp_path: Path, calendar: BusinessCalendar
+) -> None:
     path = tmp_path / "levels.yaml"
     path.write_text(
         "holidays: [2026-11-30]\n"
         "tiers:\n  vip: {sla_factor: 0.25, priority_boost: 2}\n"
         "categories:\n"
         "  cards: {group: cards, priority: 3, sla: 1h30m}\n"
-        "  mortgage: {group: loans, priority: 4, sla: 2d, clock: wall}\n", encoding="utf-8")
+        "  mortgage: {group: loans, priority: 4, sla: 2d, clock: wall}\n",
+        encoding="utf-8",
+    )
     levels = ServiceLevels.load(path, calendar)
     friday_evening = msk(2026, 11, 27, 19, 0)
     cards = levels.assess("cards", "standard", friday_evening)
     assert (cards.group, cards.priority, cards.deadline) == ("cards", 3, msk(2026, 12, 1, 10, 30))
     assert levels.assess("mortgage", "vip", friday_evening).deadline == msk(2026, 11, 28, 7, 0)
-    assert levels.assess("fraud", "standard", friday_evening).group == "fraud"   # inherited
+    assert levels.assess("fraud", "standard", friday_evening).group == "fraud"  # inherited
 
 
-@pytest.mark.parametrize(("text", "line", "words"), [
-    ("categories:\n  cards:\n    group: support\n    priority: high\n    sla: 4h\n", 4, "priority"),
-    ("categories:\n  cards: {group: support, priority: 2, sla: soon}\n", 2, "duration"),
-    ("categories:\n  cards:\n    group: support\n    priority: 2\n    sla: 4h\n    clock: lunar\n",
-     6, "business or wall"),
-    ("categories:\n  cards:\n    group: support\n    priority: 2\n    sla: 4h\n    slla: 3h\n",
-     6, "unknown key 'slla'"),
-    ("categories:\n  cards:\n    group: support\n", 2, "missing priority, sla"),
-    ("categories:\n  cards: {group: 'two words', priority: 2, sla: 4h}\n", 2, "group"),
-    ("categories:\n  cards: {group: a, priority: 2, sla: 4h}\n"
-     "  cards: {group: b, priority: 2, sla: 4h}\n",
-     3, "twice"),
-    ("default_category: nothing\n", 1, "not a defined category"),
-    ("inherit_defaults: false\ncategories:\n  cards: {group: a, priority: 2, sla: 4h}\n", 1,
-     "default_category is required"),
-    ("tiers:\n  gold: {sla_factor: 0.5}\n", 2, "unknown tier"),
-    ("tiers:\n  vip: {sla_factor: 2}\n", 2, "sla_factor"),
-    ("holidays: [2026-13-01]\n", 1, "month must be in 1..12"),
-    ("holidays: [tomorrow]\n", 1, "expected a date"),
-    ("categories:\n  cards: [unclosed\n", 3, "not valid YAML"),
-    ("colour: blue\n", 1, "unknown key 'colour'"),
-])
+@pytest.mark.parametrize(
+    ("text", "line", "words"),
+    [
+        (
+            "categories:\n  cards:\n    group: support\n    priority: high\n    sla: 4h\n",
+            4,
+            "priority",
+        ),
+        ("categories:\n  cards: {group: support, priority: 2, sla: soon}\n", 2, "duration"),
+        (
+            "categories:\n  cards:\n    group: support\n    priority: 2\n    sla: 4h\n    clock: lunar\n",
+            6,
+            "business or wall",
+        ),
+        (
+            "categories:\n  cards:\n    group: support\n    priority: 2\n    sla: 4h\n    slla: 3h\n",
+            6,
+            "unknown key 'slla'",
+        ),
+        ("categories:\n  cards:\n    group: support\n", 2, "missing priority, sla"),
+        ("categories:\n  cards: {group: 'two words', priority: 2, sla: 4h}\n", 2, "group"),
+        (
+            "categories:\n  cards: {group: a, priority: 2, sla: 4h}\n"
+            "  cards: {group: b, priority: 2, sla: 4h}\n",
+            3,
+            "twice",
+        ),
+        ("default_category: nothing\n", 1, "not a defined category"),
+        (
+            "inherit_defaults: false\ncategories:\n  cards: {group: a, priority: 2, sla: 4h}\n",
+            1,
+            "default_category is required",
+        ),
+        ("tiers:\n  gold: {sla_factor: 0.5}\n", 2, "unknown tier"),
+        ("tiers:\n  vip: {sla_factor: 2}\n", 2, "sla_factor"),
+        ("holidays: [2026-13-01]\n", 1, "month must be in 1..12"),
+        ("holidays: [tomorrow]\n", 1, "expected a date"),
+        ("categories:\n  cards: [unclosed\n", 3, "not valid YAML"),
+        ("colour: blue\n", 1, "unknown key 'colour'"),
+    ],
+)
 def test_invalid_file_is_refused_with_its_line(
-        tmp_path: Path, calendar: BusinessCalendar, text: str, line: int, words: str) -> None:
+    tmp_path: Path, calendar: BusinessCalendar, text: str, line: int, words: str
+) -> None:
     path = tmp_path / "levels.yaml"
     path.write_text(text, encoding="utf-8")
     with pytest.raises(ServiceLevelsError) as caught:
@@ -147,7 +174,7 @@ def test_missing_file_is_refused(tmp_path: Path, calendar: BusinessCalendar) -> 
 def test_business_time_across_a_daylight_saving_change() -> None:
     berlin = ZoneInfo("Europe/Berlin")
     calendar = BusinessCalendar(berlin, (dt.time(9), dt.time(17)), range(1, 6))
-    friday = dt.datetime(2027, 3, 26, 15, 0, tzinfo=berlin)       # clocks go forward on Sunday
+    friday = dt.datetime(2027, 3, 26, 15, 0, tzinfo=berlin)  # clocks go forward on Sunday
     due = calendar.add(friday, dt.timedelta(hours=4))
     assert due == dt.datetime(2027, 3, 29, 11, 0, tzinfo=berlin)
-    assert due - friday.astimezone(dt.UTC) == dt.timedelta(days=2, hours=19)   # 1 h shorter
+    assert due - friday.astimezone(dt.UTC) == dt.timedelta(days=2, hours=19)  # 1 h shorter

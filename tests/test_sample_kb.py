@@ -18,8 +18,18 @@ import yaml
 SAMPLE_KB = Path(__file__).resolve().parents[1] / "switchboard" / "sample_kb" / "bank.yaml"
 
 CATEGORIES = frozenset(
-    {"fraud", "lost_card", "cards", "payments", "transfers", "app", "account", "fees", "loans",
-     "general"}
+    {
+        "fraud",
+        "lost_card",
+        "cards",
+        "payments",
+        "transfers",
+        "app",
+        "account",
+        "fees",
+        "loans",
+        "general",
+    }
 )
 LANGUAGES = frozenset({"ru", "en"})
 KEBAB_ID = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")

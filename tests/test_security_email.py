@@ -35,18 +35,23 @@ SECRET = "Номер карты 4276 1234 5678 9012, паспорт 4510 123456"
 
 
 @contextlib.asynccontextmanager
-async def with_email(gateway: Gateway, dovecot: Dovecot, smtp: SmtpRelay, login: str,
-                     tmp: Path) -> AsyncIterator[Gateway]:
+async def with_email(
+    gateway: Gateway, dovecot: Dovecot, smtp: SmtpRelay, login: str, tmp: Path
+) -> AsyncIterator[Gateway]:
     gateway.adapters[ChannelKind.EMAIL] = support_adapter(
-        dovecot, smtp, login, tmp, trusted_authserv_ids=[TRUSTED])
+        dovecot, smtp, login, tmp, trusted_authserv_ids=[TRUSTED]
+    )
     async with running(gateway, host="127.0.0.1", port=0):
         yield gateway
 
 
 async def letters_in(gateway: Gateway, sender: str | None = None) -> list[Message]:
     async with gateway.sessions() as session:
-        query = (select(Message).join(Identity, Identity.id == Message.identity_id)
-                 .where(Message.channel == ChannelKind.EMAIL, Message.direction == Direction.IN))
+        query = (
+            select(Message)
+            .join(Identity, Identity.id == Message.identity_id)
+            .where(Message.channel == ChannelKind.EMAIL, Message.direction == Direction.IN)
+        )
         if sender is not None:
             query = query.where(Identity.external_id == sender)
         return list(await session.scalars(query.order_by(Message.id)))
@@ -71,8 +76,8 @@ def mailed_code(smtp: SmtpRelay, address: str) -> str | None:
 
 
 async def test_a_forged_from_with_a_link_code_merges_nothing_the_address_proves_itself(
-        gateway: Gateway, dovecot: Dovecot, smtp_server: SmtpRelay, mailbox: str,
-        tmp_path: Path) -> None:
+    gateway: Gateway, dovecot: Dovecot, smtp_server: SmtpRelay, mailbox: str, tmp_path: Path
+) -> None:
     async with with_email(gateway, dovecot, smtp_server, mailbox, tmp_path):
         await deliver(gateway, smtp_server, client_letter(mailbox, SECRET, sender=VICTIM), 1)
         code = await link_code(gateway, web("связать", who="visitor-x"))
@@ -96,12 +101,14 @@ async def test_a_forged_from_with_a_link_code_merges_nothing_the_address_proves_
 
 
 async def test_only_the_topmost_verdict_of_a_trusted_server_links_by_letter(
-        gateway: Gateway, dovecot: Dovecot, smtp_server: SmtpRelay, mailbox: str,
-        tmp_path: Path) -> None:
+    gateway: Gateway, dovecot: Dovecot, smtp_server: SmtpRelay, mailbox: str, tmp_path: Path
+) -> None:
     async with with_email(gateway, dovecot, smtp_server, mailbox, tmp_path):
         code = await link_code(gateway, web("связать", who="visitor-x"))
         planted = client_letter(mailbox, code, sender=VICTIM, subject="Код")
-        planted["Authentication-Results"] = f"{TRUSTED}; dmarc=fail (p=reject) header.from=client.ru"
+        planted["Authentication-Results"] = (
+            f"{TRUSTED}; dmarc=fail (p=reject) header.from=client.ru"
+        )
         planted["Authentication-Results"] = f"{TRUSTED}; dmarc=pass header.from=client.ru"
         await deliver(gateway, smtp_server, planted, 1)
         await waiting.eventually(lambda: mailed_code(smtp_server, VICTIM) is not None)
@@ -109,30 +116,36 @@ async def test_only_the_topmost_verdict_of_a_trusted_server_links_by_letter(
 
         code = await link_code(gateway, web("связать", who="visitor-p"))
         vouched = client_letter(mailbox, code, sender="petr@client.test", subject="Код")
-        vouched["Authentication-Results"] = (f"{TRUSTED}; spf=pass smtp.mailfrom=client.test; "
-                                             "dkim=pass header.d=client.test; "
-                                             "dmarc=pass (p=reject) header.from=client.test")
+        vouched["Authentication-Results"] = (
+            f"{TRUSTED}; spf=pass smtp.mailfrom=client.test; "
+            "dkim=pass header.d=client.test; "
+            "dmarc=pass (p=reject) header.from=client.test"
+        )
         await deliver(gateway, smtp_server, vouched, 2)
         await waiting.eventually(lambda: len(smtp_server.sent_to("petr@client.test")) == 1)
         await gateway.outbox.drain()
 
     [record] = await merges(gateway)
     assert record.reason == "link_code"
-    assert await client_of(gateway, ChannelKind.EMAIL, "petr@client.test") == \
-        await client_of(gateway, ChannelKind.WEB, "visitor-p")
+    assert await client_of(gateway, ChannelKind.EMAIL, "petr@client.test") == await client_of(
+        gateway, ChannelKind.WEB, "visitor-p"
+    )
 
 
 async def test_reply_to_answers_one_letter_and_never_takes_the_address_over(
-        gateway: Gateway, dovecot: Dovecot, smtp_server: SmtpRelay, mailbox: str,
-        tmp_path: Path) -> None:
+    gateway: Gateway, dovecot: Dovecot, smtp_server: SmtpRelay, mailbox: str, tmp_path: Path
+) -> None:
     thief = "thief@evil.test"
     async with with_email(gateway, dovecot, smtp_server, mailbox, tmp_path):
         await deliver(gateway, smtp_server, client_letter(mailbox, SECRET, sender=VICTIM), 1)
         await waiting.eventually(lambda: len(smtp_server.sent_to(VICTIM)) == 1)
-        hijack = client_letter(mailbox, "Я потерял карту, что делать?", sender=VICTIM,
-                               Reply_To=thief)
+        hijack = client_letter(
+            mailbox, "Я потерял карту, что делать?", sender=VICTIM, Reply_To=thief
+        )
         await deliver(gateway, smtp_server, hijack, 2)
-        await waiting.eventually(lambda: len(smtp_server.sent_to(thief)) == 1)  # that letter's answer
+        await waiting.eventually(
+            lambda: len(smtp_server.sent_to(thief)) == 1
+        )  # that letter's answer
 
         later = client_letter(mailbox, "Как заблокировать карту?", sender=VICTIM)
         await deliver(gateway, smtp_server, later, 3)
@@ -142,46 +155,59 @@ async def test_reply_to_answers_one_letter_and_never_takes_the_address_over(
     assert len(smtp_server.sent_to(thief)) == 1
     async with gateway.sessions() as session:
         identity = await session.scalar(select(Identity).where(Identity.external_id == VICTIM))
-        notes = list(await session.scalars(select(Message.text).where(
-            Message.private.is_(True), Message.author == Author.SYSTEM)))
+        notes = list(
+            await session.scalars(
+                select(Message.text).where(
+                    Message.private.is_(True), Message.author == Author.SYSTEM
+                )
+            )
+        )
     assert identity is not None and identity.chat_id == VICTIM
     assert any(thief in note and "Reply-To" in note for note in notes)
 
 
 async def test_a_reused_message_id_is_another_senders_letter_and_overwrites_nothing(
-        gateway: Gateway, dovecot: Dovecot, smtp_server: SmtpRelay, mailbox: str,
-        tmp_path: Path) -> None:
+    gateway: Gateway, dovecot: Dovecot, smtp_server: SmtpRelay, mailbox: str, tmp_path: Path
+) -> None:
     reused = "<scan-1@client.ru>"
     async with with_email(gateway, dovecot, smtp_server, mailbox, tmp_path):
         genuine = client_letter(mailbox, "Скан паспорта", sender=VICTIM, message_id=reused)
-        genuine.add_attachment(b"%PDF-1.4 passport", maintype="application", subtype="pdf",
-                               filename="паспорт.pdf")
+        genuine.add_attachment(
+            b"%PDF-1.4 passport", maintype="application", subtype="pdf", filename="паспорт.pdf"
+        )
         await deliver(gateway, smtp_server, genuine, 1)
-        forged = client_letter(mailbox, "Скан паспорта", sender="thief@evil.test",
-                               message_id=reused)
-        forged.add_attachment(b"%PDF-1.4 something else", maintype="application", subtype="pdf",
-                              filename="паспорт.pdf")
+        forged = client_letter(
+            mailbox, "Скан паспорта", sender="thief@evil.test", message_id=reused
+        )
+        forged.add_attachment(
+            b"%PDF-1.4 something else",
+            maintype="application",
+            subtype="pdf",
+            filename="паспорт.pdf",
+        )
         await deliver(gateway, smtp_server, forged, 2)
 
-    victim_letter, = await letters_in(gateway, VICTIM)
-    thief_letter, = await letters_in(gateway, "thief@evil.test")
+    (victim_letter,) = await letters_in(gateway, VICTIM)
+    (thief_letter,) = await letters_in(gateway, "thief@evil.test")
     assert Path(victim_letter.attachments[0]["stored_path"]).read_bytes() == b"%PDF-1.4 passport"
-    assert Path(thief_letter.attachments[0]["stored_path"]).read_bytes() == \
-        b"%PDF-1.4 something else"
+    assert (
+        Path(thief_letter.attachments[0]["stored_path"]).read_bytes() == b"%PDF-1.4 something else"
+    )
     assert victim_letter.conversation_id != thief_letter.conversation_id
 
 
 async def test_a_file_name_too_long_for_the_disk_does_not_fail_the_letter(
-        gateway: Gateway, dovecot: Dovecot, smtp_server: SmtpRelay, mailbox: str,
-        tmp_path: Path) -> None:
+    gateway: Gateway, dovecot: Dovecot, smtp_server: SmtpRelay, mailbox: str, tmp_path: Path
+) -> None:
     name = "契約書" * 40 + ".pdf"  # 120 characters, 364 bytes of UTF-8
     async with with_email(gateway, dovecot, smtp_server, mailbox, tmp_path):
         letter = client_letter(mailbox, "Договор во вложении", sender=VICTIM)
-        letter.add_attachment(b"%PDF-1.4 contract", maintype="application", subtype="pdf",
-                              filename=name)
+        letter.add_attachment(
+            b"%PDF-1.4 contract", maintype="application", subtype="pdf", filename=name
+        )
         await deliver(gateway, smtp_server, letter, 1)
 
-    stored, = await letters_in(gateway, VICTIM)
+    (stored,) = await letters_in(gateway, VICTIM)
     attachment = stored.attachments[0]
     assert stored.text.startswith("Договор")
     assert len(attachment["name"].encode()) <= 255 and attachment["name"].endswith(".pdf")

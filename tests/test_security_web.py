@@ -21,19 +21,28 @@ from switchboard.app import Gateway
 
 async def stored_from(gateway: Gateway, visitor: Visitor) -> int:
     async with gateway.sessions() as session:
-        return await session.scalar(select(func.count(Message.id)).where(
-            Message.channel == ChannelKind.WEB, Message.direction == Direction.IN,
-            Message.channel_message_id.startswith(visitor.visitor_id + ":"))) or 0
+        return (
+            await session.scalar(
+                select(func.count(Message.id)).where(
+                    Message.channel == ChannelKind.WEB,
+                    Message.direction == Direction.IN,
+                    Message.channel_message_id.startswith(visitor.visitor_id + ":"),
+                )
+            )
+            or 0
+        )
 
 
 async def test_a_flooding_socket_is_slowed_and_other_visitors_are_served(
-        gateway: Gateway, served: str) -> None:
+    gateway: Gateway, served: str
+) -> None:
     async with Visitor(served) as flooder, Visitor(served) as other:
         since = flooder.ws.mark()
         sent = [await flooder.say(f"Вопрос номер {n} про карту") for n in range(53)]
         last = sent[-1]
-        told = await flooder.ws.expect(lambda f: f.get("id") == last and f["type"] == "error",
-                                       since=since)
+        told = await flooder.ws.expect(
+            lambda f: f.get("id") == last and f["type"] == "error", since=since
+        )
         assert told["code"] == "slow_down" and "подождите" in told["error"].lower()
         assert told["retry_in"] >= 1
 
@@ -54,7 +63,8 @@ def answers(frame_id: str, frame: dict[str, object]) -> bool:
 
 
 async def test_hand_off_presses_are_limited_per_visitor_and_per_address(
-        gateway: Gateway, served: str) -> None:
+    gateway: Gateway, served: str
+) -> None:
     async with Visitor(served) as presser:
         since = presser.ws.mark()
         presses = [await presser.press("handoff") for _ in range(6)]
@@ -72,29 +82,32 @@ async def test_hand_off_presses_are_limited_per_visitor_and_per_address(
 
 
 async def test_new_cookies_for_every_guess_block_that_address_not_everybody(
-        gateway: Gateway) -> None:
+    gateway: Gateway,
+) -> None:
     code = await link_code(gateway, tg("/link"))
     for n in range(61):  # every guess from a fresh visitor, all from one address
-        await gateway.engine.handle(web("KM7X-4TP2", who=f"guesser-{n}",
-                                        meta={"source": "203.0.113.7"}))
+        await gateway.engine.handle(
+            web("KM7X-4TP2", who=f"guesser-{n}", meta={"source": "203.0.113.7"})
+        )
     await gateway.engine.handle(web(code, who="guesser-last", meta={"source": "203.0.113.7"}))
     assert await merges(gateway) == []  # that address is cut off, even with the right code
 
     await gateway.engine.handle(web(code, who="visitor-1", meta={"source": "198.51.100.9"}))
     assert len(await merges(gateway)) == 1  # everybody else links as usual
-    assert await client_of(gateway, ChannelKind.WEB, "visitor-1") == \
-        await client_of(gateway, ChannelKind.TELEGRAM, "1001")
+    assert await client_of(gateway, ChannelKind.WEB, "visitor-1") == await client_of(
+        gateway, ChannelKind.TELEGRAM, "1001"
+    )
 
 
-async def test_asking_for_link_codes_is_limited_per_chat_and_per_address(
-        gateway: Gateway) -> None:
+async def test_asking_for_link_codes_is_limited_per_chat_and_per_address(gateway: Gateway) -> None:
     for _ in range(3):
         await link_code(gateway, web("связать", meta={"source": "203.0.113.7"}))
     await gateway.engine.handle(web("связать", meta={"source": "203.0.113.7"}))
     assert "слишком часто" in await last_text(gateway, "visitor-1")
     for n in range(20):  # new cookies: the address's bucket of twenty runs out
-        await gateway.engine.handle(web("связать", who=f"fresh-{n}",
-                                        meta={"source": "198.51.100.9"}))
+        await gateway.engine.handle(
+            web("связать", who=f"fresh-{n}", meta={"source": "198.51.100.9"})
+        )
     assert "слишком часто" not in await last_text(gateway, "fresh-19")
     await gateway.engine.handle(web("связать", who="fresh-20", meta={"source": "198.51.100.9"}))
     assert "слишком часто" in await last_text(gateway, "fresh-20")
@@ -119,7 +132,8 @@ async def test_sockets_are_capped_per_address(gateway: Gateway, served: str) -> 
 
 
 async def test_a_frame_nested_past_the_parser_stack_is_a_clean_error(
-        gateway: Gateway, served: str) -> None:
+    gateway: Gateway, served: str
+) -> None:
     async with Visitor(served) as visitor:
         since = visitor.ws.mark()
         await visitor.ws.send("[" * 100_000)
@@ -137,8 +151,11 @@ async def test_a_visitor_cookie_is_never_shown_to_operators(gateway: Gateway, se
         cookie = visitor.visitor_id
     async with gateway.sessions() as session:
         identity = await session.scalar(select(Identity).where(Identity.external_id == cookie))
-        conversation_id = await session.scalar(select(Message.conversation_id).where(
-            Message.identity_id == (identity.id if identity else None)).limit(1))
+        conversation_id = await session.scalar(
+            select(Message.conversation_id)
+            .where(Message.identity_id == (identity.id if identity else None))
+            .limit(1)
+        )
         operator = Operator(name="Anna")
         session.add(operator)
         await session.commit()

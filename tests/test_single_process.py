@@ -25,13 +25,13 @@ HOLDER = textwrap.dedent("""
 
 async def test_a_second_gateway_on_one_sqlite_file_is_refused(tmp_path: Path) -> None:
     url = f"sqlite+aiosqlite:///{tmp_path / 'switchboard.db'}"
-    holder = await asyncio.create_subprocess_exec(sys.executable, "-c", HOLDER, url,
-                                                  stdout=asyncio.subprocess.PIPE)
+    holder = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", HOLDER, url, stdout=asyncio.subprocess.PIPE
+    )
     try:
         assert holder.stdout is not None
         assert await asyncio.wait_for(holder.stdout.readline(), 60) == b"held\n"
-        settings = Settings(var_dir=tmp_path / "var", database_url=url, http_port=0,
-                        _env_file=None)  # type: ignore[call-arg]
+        settings = Settings(var_dir=tmp_path / "var", database_url=url, http_port=0, _env_file=None)  # type: ignore[call-arg]
         with pytest.raises(DatabaseInUse) as refused:
             await asyncio.wait_for(serve(settings), 30)
         message = str(refused.value)

@@ -15,7 +15,8 @@ from core.models import Base, Client, Identity
 async def test_migrations_match_models(db_engine: AsyncEngine) -> None:
     async with db_engine.connect() as connection:
         diff = await connection.run_sync(
-            lambda sync: compare_metadata(MigrationContext.configure(sync), Base.metadata))
+            lambda sync: compare_metadata(MigrationContext.configure(sync), Base.metadata)
+        )
     assert diff == []
 
 

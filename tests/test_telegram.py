@@ -12,6 +12,8 @@ from channel_harness import ListSink, receiving, until
 from fake_telegram import FakeTelegram
 from redis.asyncio import Redis
 
+from channels.delivery import RetryPolicy, SendRateLimiter
+from channels.telegram import TelegramChannel
 from core.contracts import (
     Action,
     Attachment,
@@ -21,8 +23,6 @@ from core.contracts import (
     DeliveryError,
     OutboundMessage,
 )
-from channels.delivery import RetryPolicy, SendRateLimiter
-from channels.telegram import TelegramChannel
 from core.send_ledger import RedisSendLedger
 
 FAST_RETRY = RetryPolicy(attempts=4, base_delay=0.05, max_delay=0.2)
@@ -31,19 +31,30 @@ USER = 1001
 
 @pytest.fixture
 async def channel(telegram: FakeTelegram) -> AsyncIterator[TelegramChannel]:
-    adapter = TelegramChannel(telegram.token, api_base=telegram.base_url, poll_timeout=1,
-                              request_timeout=2, retry=FAST_RETRY)
+    adapter = TelegramChannel(
+        telegram.token,
+        api_base=telegram.base_url,
+        poll_timeout=1,
+        request_timeout=2,
+        retry=FAST_RETRY,
+    )
     yield adapter
     await adapter.aclose()
 
 
 def outbound(text: str, **fields: object) -> OutboundMessage:
-    return OutboundMessage(channel=ChannelKind.TELEGRAM, chat_id=str(USER), text=text,
-                           outbound_id=1, **fields)  # type: ignore[arg-type]
+    return OutboundMessage(
+        channel=ChannelKind.TELEGRAM,
+        chat_id=str(USER),
+        text=text,
+        outbound_id=1,
+        **fields,  # type: ignore[arg-type]
+    )
 
 
 async def test_text_message_is_stored_then_confirmed(
-        telegram: FakeTelegram, channel: TelegramChannel) -> None:
+    telegram: FakeTelegram, channel: TelegramChannel
+) -> None:
     sink = ListSink()
     sent = telegram.client_message(USER, "Как заблокировать карту?")
     async with receiving(channel, sink):
@@ -60,54 +71,87 @@ async def test_text_message_is_stored_then_confirmed(
 
 
 async def test_update_is_not_confirmed_until_the_sink_stored_it(
-        telegram: FakeTelegram, channel: TelegramChannel) -> None:
+    telegram: FakeTelegram, channel: TelegramChannel
+) -> None:
     sink = ListSink(failures=2)
     telegram.client_message(USER, "первое")
     telegram.client_message(USER, "второе")
     async with receiving(channel, sink):
         await until(lambda: sink.failures == 0)
-        assert telegram.pending == 2          # failed store: nothing confirmed
+        assert telegram.pending == 2  # failed store: nothing confirmed
         await until(lambda: telegram.pending == 0)
     assert [m.text for m in sink.stored] == ["первое", "второе"]
 
 
 async def test_media_becomes_attachment_metadata(
-        telegram: FakeTelegram, channel: TelegramChannel) -> None:
+    telegram: FakeTelegram, channel: TelegramChannel
+) -> None:
     sink = ListSink()
     telegram.client_photo(USER, caption="вот чек", content=b"\xff\xd8" + b"x" * 5000)
     telegram.client_document(USER, "выписка.pdf", b"%PDF-1.4 ...", "application/pdf")
-    telegram.client_message(USER, None, voice={"file_id": "VOICE1", "file_unique_id": "v1",
-                                               "duration": 3, "mime_type": "audio/ogg",
-                                               "file_size": 900})
-    telegram.client_message(USER, None, sticker={
-        "file_id": "STK1", "file_unique_id": "s1", "type": "regular", "width": 512, "height": 512,
-        "is_animated": False, "is_video": False, "emoji": "👍"})
+    telegram.client_message(
+        USER,
+        None,
+        voice={
+            "file_id": "VOICE1",
+            "file_unique_id": "v1",
+            "duration": 3,
+            "mime_type": "audio/ogg",
+            "file_size": 900,
+        },
+    )
+    telegram.client_message(
+        USER,
+        None,
+        sticker={
+            "file_id": "STK1",
+            "file_unique_id": "s1",
+            "type": "regular",
+            "width": 512,
+            "height": 512,
+            "is_animated": False,
+            "is_video": False,
+            "emoji": "👍",
+        },
+    )
     async with receiving(channel, sink):
         await until(lambda: len(sink.stored) == 4)
     photo, document, voice, sticker = sink.stored
     assert photo.text == "вот чек"
     [image] = photo.attachments
-    assert image.kind is AttachmentKind.PHOTO and image.size == 5002   # the largest size
+    assert image.kind is AttachmentKind.PHOTO and image.size == 5002  # the largest size
     assert image.file_id in telegram.files
     [pdf] = document.attachments
-    assert (pdf.kind, pdf.name, pdf.mime, pdf.size) == (AttachmentKind.DOCUMENT, "выписка.pdf",
-                                                       "application/pdf", 12)
+    assert (pdf.kind, pdf.name, pdf.mime, pdf.size) == (
+        AttachmentKind.DOCUMENT,
+        "выписка.pdf",
+        "application/pdf",
+        12,
+    )
     assert voice.attachments[0].kind is AttachmentKind.VOICE
     assert sticker.attachments[0].kind is AttachmentKind.STICKER
     assert sticker.meta["sticker_emoji"] == "👍" and sticker.text == ""
 
 
 async def test_edit_start_contact_and_group_messages(
-        telegram: FakeTelegram, channel: TelegramChannel) -> None:
+    telegram: FakeTelegram, channel: TelegramChannel
+) -> None:
     sink = ListSink()
     original = telegram.client_message(USER, "карта заблокированна")
     telegram.client_edit(USER, original["message_id"], "карта заблокирована")
     telegram.client_message(USER, "/start ref-abc123")
     telegram.client_contact(USER, "7 (916) 123-45-67", owner_id=USER)
-    telegram.client_contact(USER, "+79990001122", owner_id=555)      # someone else's number
-    telegram.push("message", {"message_id": 1, "date": 0, "text": "hi all",
-                              "chat": {"id": -100, "type": "group", "title": "g"},
-                              "from": telegram.user(USER)})
+    telegram.client_contact(USER, "+79990001122", owner_id=555)  # someone else's number
+    telegram.push(
+        "message",
+        {
+            "message_id": 1,
+            "date": 0,
+            "text": "hi all",
+            "chat": {"id": -100, "type": "group", "title": "g"},
+            "from": telegram.user(USER),
+        },
+    )
     async with receiving(channel, sink):
         await until(lambda: telegram.pending == 0)
     first, edit, start, own, foreign = sink.stored
@@ -119,11 +163,16 @@ async def test_edit_start_contact_and_group_messages(
 
 
 async def test_callback_press_is_an_action_and_gets_answered(
-        telegram: FakeTelegram, channel: TelegramChannel) -> None:
+    telegram: FakeTelegram, channel: TelegramChannel
+) -> None:
     sink = ListSink()
-    receipt = await channel.send(outbound("Оцените ответ", buttons=tuple(
-        Button(str(n), Action.RATE, str(n)) for n in range(1, 6)) + (
-        Button("Оператор", Action.HANDOFF),)))
+    receipt = await channel.send(
+        outbound(
+            "Оцените ответ",
+            buttons=tuple(Button(str(n), Action.RATE, str(n)) for n in range(1, 6))
+            + (Button("Оператор", Action.HANDOFF),),
+        )
+    )
     message_id = int(str(receipt.platform_message_id).split(":")[1])
     [keyboard] = [m["reply_markup"] for m in telegram.sent]
     rows = keyboard["inline_keyboard"]
@@ -140,7 +189,8 @@ async def test_callback_press_is_an_action_and_gets_answered(
 
 
 async def test_long_answer_is_split_on_paragraphs_with_buttons_on_the_last(
-        telegram: FakeTelegram, channel: TelegramChannel) -> None:
+    telegram: FakeTelegram, channel: TelegramChannel
+) -> None:
     paragraphs = [f"Пункт {i}: " + "текст ответа " * 60 for i in range(10)]
     text = "\n\n".join(p.strip() for p in paragraphs)
     assert len(text) > 4096
@@ -152,7 +202,8 @@ async def test_long_answer_is_split_on_paragraphs_with_buttons_on_the_last(
 
 
 async def test_markup_characters_arrive_literally(
-        telegram: FakeTelegram, channel: TelegramChannel) -> None:
+    telegram: FakeTelegram, channel: TelegramChannel
+) -> None:
     text = "Комиссия *0%* для <b>VIP</b> & [ссылка](x) _курсив_"
     await channel.send(outbound(text))
     assert telegram.texts_to(USER) == [text]
@@ -160,16 +211,23 @@ async def test_markup_characters_arrive_literally(
 
 
 async def test_contact_request_is_a_reply_keyboard(
-        telegram: FakeTelegram, channel: TelegramChannel) -> None:
-    await channel.send(outbound("Поделитесь номером", request_contact=True, buttons=(
-        Button("📱 Отправить номер", Action.CONTACT),)))
+    telegram: FakeTelegram, channel: TelegramChannel
+) -> None:
+    await channel.send(
+        outbound(
+            "Поделитесь номером",
+            request_contact=True,
+            buttons=(Button("📱 Отправить номер", Action.CONTACT),),
+        )
+    )
     markup = telegram.calls_of("sendMessage")[0].params["reply_markup"]
     assert markup["keyboard"] == [[{"text": "📱 Отправить номер", "request_contact": True}]]
     assert markup["one_time_keyboard"] is True
 
 
 async def test_429_is_retried_after_the_given_delay_and_delivered_once(
-        telegram: FakeTelegram, channel: TelegramChannel) -> None:
+    telegram: FakeTelegram, channel: TelegramChannel
+) -> None:
     telegram.fail("sendMessage", status=429, retry_after=1)
     await channel.send(outbound("ответ"))
     first, second = telegram.calls_of("sendMessage")
@@ -179,11 +237,12 @@ async def test_429_is_retried_after_the_given_delay_and_delivered_once(
 
 
 async def test_server_errors_and_timeouts_are_retried(
-        telegram: FakeTelegram, channel: TelegramChannel) -> None:
+    telegram: FakeTelegram, channel: TelegramChannel
+) -> None:
     telegram.fail("sendMessage", status=502, times=2)
     telegram.fail("sendMessage", status=500, raw_body="<html>Internal Server Error</html>")
     await channel.send(outbound("после сбоев"))
-    telegram.stall("sendMessage", 3.0)                     # longer than the 2 s request timeout
+    telegram.stall("sendMessage", 3.0)  # longer than the 2 s request timeout
     await channel.send(outbound("после таймаута"))
     # the stalled request completes on the server after all: Telegram has no idempotency key
     await until(lambda: len(telegram.texts_to(USER)) >= 2)
@@ -192,7 +251,8 @@ async def test_server_errors_and_timeouts_are_retried(
 
 
 async def test_blocked_user_is_a_permanent_failure_and_retries_run_out(
-        telegram: FakeTelegram, channel: TelegramChannel) -> None:
+    telegram: FakeTelegram, channel: TelegramChannel
+) -> None:
     telegram.blocked.add(USER)
     with pytest.raises(DeliveryError) as blocked:
         await channel.send(outbound("вы здесь?"))
@@ -207,12 +267,19 @@ async def test_blocked_user_is_a_permanent_failure_and_retries_run_out(
 
 
 async def test_per_chat_rate_limit_spaces_sends(telegram: FakeTelegram) -> None:
-    adapter = TelegramChannel(telegram.token, api_base=telegram.base_url, retry=FAST_RETRY,
-                              limiter=SendRateLimiter(per_chat_rate=10, per_chat_burst=1,
-                                                      global_rate=1000, global_burst=1000))
+    adapter = TelegramChannel(
+        telegram.token,
+        api_base=telegram.base_url,
+        retry=FAST_RETRY,
+        limiter=SendRateLimiter(
+            per_chat_rate=10, per_chat_burst=1, global_rate=1000, global_burst=1000
+        ),
+    )
     try:
-        await asyncio.gather(*(adapter.send(outbound(f"m{i}")) for i in range(5)),
-                             adapter.send(OutboundMessage(ChannelKind.TELEGRAM, "2002", "x", 2)))
+        await asyncio.gather(
+            *(adapter.send(outbound(f"m{i}")) for i in range(5)),
+            adapter.send(OutboundMessage(ChannelKind.TELEGRAM, "2002", "x", 2)),
+        )
     finally:
         await adapter.aclose()
     times = [c.at for c in telegram.calls_of("sendMessage") if c.params["chat_id"] == USER]
@@ -222,13 +289,22 @@ async def test_per_chat_rate_limit_spaces_sends(telegram: FakeTelegram) -> None:
     assert other - times[0] < 0.1
 
 
-async def test_photo_and_document_are_sent(telegram: FakeTelegram, channel: TelegramChannel,
-                                           tmp_path: Path) -> None:
+async def test_photo_and_document_are_sent(
+    telegram: FakeTelegram, channel: TelegramChannel, tmp_path: Path
+) -> None:
     receipt_file = tmp_path / "квитанция.pdf"
     receipt_file.write_bytes(b"%PDF-1.4 receipt")
-    await channel.send(outbound("Документы:", attachments=(
-        Attachment(AttachmentKind.PHOTO, url="https://example.com/p.jpg"),
-        Attachment(AttachmentKind.DOCUMENT, name="квитанция.pdf", stored_path=str(receipt_file)))))
+    await channel.send(
+        outbound(
+            "Документы:",
+            attachments=(
+                Attachment(AttachmentKind.PHOTO, url="https://example.com/p.jpg"),
+                Attachment(
+                    AttachmentKind.DOCUMENT, name="квитанция.pdf", stored_path=str(receipt_file)
+                ),
+            ),
+        )
+    )
     text, photo, document = telegram.sent
     assert text["text"] == "Документы:" and "photo" in photo
     assert document["document"]["file_name"] == "квитанция.pdf"
@@ -236,19 +312,21 @@ async def test_photo_and_document_are_sent(telegram: FakeTelegram, channel: Tele
 
 
 async def test_a_resent_message_skips_the_pieces_telegram_already_accepted(
-        telegram: FakeTelegram, redis: Redis) -> None:
-    adapter = TelegramChannel(telegram.token, api_base=telegram.base_url, retry=FAST_RETRY,
-                              ledger=RedisSendLedger(redis))
+    telegram: FakeTelegram, redis: Redis
+) -> None:
+    adapter = TelegramChannel(
+        telegram.token, api_base=telegram.base_url, retry=FAST_RETRY, ledger=RedisSendLedger(redis)
+    )
     try:
         first = await adapter.send(outbound("короткий"))
         again = await adapter.send(replace(outbound("короткий"), resent=True))  # after a crash
         assert first == again and telegram.texts_to(USER) == ["короткий"]
         text = "\n\n".join((f"Часть {i}. " + "текст " * 300).strip() for i in range(3))
-        telegram.serve("sendMessage")                          # the first piece goes through,
-        telegram.fail("sendMessage", status=502, times=FAST_RETRY.attempts)   # the second fails
+        telegram.serve("sendMessage")  # the first piece goes through,
+        telegram.fail("sendMessage", status=502, times=FAST_RETRY.attempts)  # the second fails
         with pytest.raises(DeliveryError):
             await adapter.send(OutboundMessage(ChannelKind.TELEGRAM, str(USER), text, 51))
         await adapter.send(OutboundMessage(ChannelKind.TELEGRAM, str(USER), text, 51, resent=True))
-        assert "\n\n".join(telegram.texts_to(USER)[1:]) == text   # every piece exactly once
+        assert "\n\n".join(telegram.texts_to(USER)[1:]) == text  # every piece exactly once
     finally:
         await adapter.aclose()

@@ -35,8 +35,13 @@ async def webhook_gateway(telegram: FakeTelegram, sink: ListSink) -> AsyncIterat
     await site.start()
     port = runner.addresses[0][1]
     url = f"http://127.0.0.1:{port}/telegram/webhook"
-    channel = TelegramChannel(telegram.token, api_base=telegram.base_url, mode="webhook",
-                              webhook_url=url, webhook_secret=SECRET)
+    channel = TelegramChannel(
+        telegram.token,
+        api_base=telegram.base_url,
+        mode="webhook",
+        webhook_url=url,
+        webhook_secret=SECRET,
+    )
     holder["channel"] = channel
     task = asyncio.create_task(channel.run(sink))
     try:
@@ -67,15 +72,21 @@ async def test_webhook_registers_and_stores_updates(telegram: FakeTelegram) -> N
 async def test_wrong_secret_is_refused(telegram: FakeTelegram) -> None:
     sink = ListSink()
     async with webhook_gateway(telegram, sink) as url, aiohttp.ClientSession() as http:
-        update = {"update_id": 1, "message": {"message_id": 1, "date": 0, "text": "forged",
-                                              "chat": {"id": 7, "type": "private"},
-                                              "from": {"id": 7, "is_bot": False,
-                                                       "first_name": "X"}}}
+        update = {
+            "update_id": 1,
+            "message": {
+                "message_id": 1,
+                "date": 0,
+                "text": "forged",
+                "chat": {"id": 7, "type": "private"},
+                "from": {"id": 7, "is_bot": False, "first_name": "X"},
+            },
+        }
         for headers in ({}, {SECRET_HEADER: "wrong"}):
             async with http.post(url, json=update, headers=headers) as response:
                 assert response.status == 401
         async with http.post(url, data=b"{not json", headers={SECRET_HEADER: SECRET}) as response:
-            assert response.status == 200      # malformed: logged, not retried forever
+            assert response.status == 200  # malformed: logged, not retried forever
     assert sink.stored == []
 
 

@@ -11,6 +11,8 @@ from channel_harness import ListSink, receiving, until
 from fake_vk import FakeVk
 from redis.asyncio import Redis
 
+from channels.delivery import RetryPolicy
+from channels.vk import VkChannel, poller_name, random_id
 from core.contracts import (
     Action,
     Attachment,
@@ -20,8 +22,6 @@ from core.contracts import (
     DeliveryError,
     OutboundMessage,
 )
-from channels.delivery import RetryPolicy
-from channels.vk import VkChannel, poller_name, random_id
 from core.leases import RedisPollerLease
 
 FAST_RETRY = RetryPolicy(attempts=4, base_delay=0.05, max_delay=0.2)
@@ -30,15 +30,21 @@ USER = 5005
 
 @pytest.fixture
 async def channel(vk: FakeVk) -> AsyncIterator[VkChannel]:
-    adapter = VkChannel(vk.token, vk.group_id, api_base=vk.base_url, wait=1, request_timeout=2,
-                        retry=FAST_RETRY)
+    adapter = VkChannel(
+        vk.token, vk.group_id, api_base=vk.base_url, wait=1, request_timeout=2, retry=FAST_RETRY
+    )
     yield adapter
     await adapter.aclose()
 
 
 def outbound(text: str, outbound_id: int = 7, **fields: object) -> OutboundMessage:
-    return OutboundMessage(channel=ChannelKind.VK, chat_id=str(USER), text=text,
-                           outbound_id=outbound_id, **fields)  # type: ignore[arg-type]
+    return OutboundMessage(
+        channel=ChannelKind.VK,
+        chat_id=str(USER),
+        text=text,
+        outbound_id=outbound_id,
+        **fields,  # type: ignore[arg-type]
+    )
 
 
 async def started(vk: FakeVk) -> None:
@@ -50,14 +56,55 @@ async def test_message_with_name_attachments_and_language(vk: FakeVk, channel: V
     vk.names[USER] = ("Анна", "Смирнова")
     async with receiving(channel, sink):
         await started(vk)
-        sent = vk.client_message(USER, "Не проходит платёж", lang_id=3, attachments=[
-            {"type": "photo", "photo": {"id": 11, "owner_id": USER, "access_key": "ab12", "sizes": [
-                {"type": "s", "url": "https://vk.example/s.jpg", "width": 75, "height": 50},
-                {"type": "x", "url": "https://vk.example/x.jpg", "width": 604, "height": 403}]}},
-            {"type": "doc", "doc": {"id": 12, "owner_id": USER, "title": "чек.pdf", "size": 2048,
-                                    "ext": "pdf", "url": "https://vk.example/doc"}},
-            {"type": "audio_message", "audio_message": {"id": 13, "owner_id": USER, "duration": 4,
-                                                        "link_ogg": "https://vk.example/a.ogg"}}])
+        sent = vk.client_message(
+            USER,
+            "Не проходит платёж",
+            lang_id=3,
+            attachments=[
+                {
+                    "type": "photo",
+                    "photo": {
+                        "id": 11,
+                        "owner_id": USER,
+                        "access_key": "ab12",
+                        "sizes": [
+                            {
+                                "type": "s",
+                                "url": "https://vk.example/s.jpg",
+                                "width": 75,
+                                "height": 50,
+                            },
+                            {
+                                "type": "x",
+                                "url": "https://vk.example/x.jpg",
+                                "width": 604,
+                                "height": 403,
+                            },
+                        ],
+                    },
+                },
+                {
+                    "type": "doc",
+                    "doc": {
+                        "id": 12,
+                        "owner_id": USER,
+                        "title": "чек.pdf",
+                        "size": 2048,
+                        "ext": "pdf",
+                        "url": "https://vk.example/doc",
+                    },
+                },
+                {
+                    "type": "audio_message",
+                    "audio_message": {
+                        "id": 13,
+                        "owner_id": USER,
+                        "duration": 4,
+                        "link_ogg": "https://vk.example/a.ogg",
+                    },
+                },
+            ],
+        )
         vk.client_message(USER, "и ещё")
         await until(lambda: len(sink.stored) == 2)
     message = sink.stored[0]
@@ -66,10 +113,17 @@ async def test_message_with_name_attachments_and_language(vk: FakeVk, channel: V
     assert message.external_user_id == message.chat_id == str(USER)
     assert message.display_name == "Анна Смирнова" and message.locale == "en"
     photo, doc, voice = message.attachments
-    assert (photo.kind, photo.file_id, photo.url) == (AttachmentKind.PHOTO, f"photo{USER}_11_ab12",
-                                                     "https://vk.example/x.jpg")
-    assert (doc.kind, doc.name, doc.size, doc.mime) == (AttachmentKind.DOCUMENT, "чек.pdf", 2048,
-                                                        "application/pdf")
+    assert (photo.kind, photo.file_id, photo.url) == (
+        AttachmentKind.PHOTO,
+        f"photo{USER}_11_ab12",
+        "https://vk.example/x.jpg",
+    )
+    assert (doc.kind, doc.name, doc.size, doc.mime) == (
+        AttachmentKind.DOCUMENT,
+        "чек.pdf",
+        2048,
+        "application/pdf",
+    )
     assert voice.kind is AttachmentKind.VOICE
     # the name was looked up once and then cached
     assert len(vk.calls_of("users.get")) == 1
@@ -82,7 +136,7 @@ async def test_ts_advances_only_after_the_sink_stored(vk: FakeVk, channel: VkCha
         vk.client_message(USER, "раз")
         vk.client_message(USER, "два")
         await until(lambda: len(sink.stored) == 2, timeout=10)
-        polls = vk.lp_requests          # the next long poll goes out after ts is saved
+        polls = vk.lp_requests  # the next long poll goes out after ts is saved
         await until(lambda: vk.lp_requests > polls)
     assert [m.text for m in sink.stored] == ["раз", "два"]
     # a restarted channel with the same cursor does not see them again
@@ -92,8 +146,15 @@ async def test_ts_advances_only_after_the_sink_stored(vk: FakeVk, channel: VkCha
 
 async def test_edit_start_button_and_callback_press(vk: FakeVk, channel: VkChannel) -> None:
     sink = ListSink()
-    receipt = await channel.send(outbound("Выберите", buttons=(
-        Button("Карта потеряна", Action.CHOOSE, "card-lost"), Button("Оператор", Action.HANDOFF))))
+    receipt = await channel.send(
+        outbound(
+            "Выберите",
+            buttons=(
+                Button("Карта потеряна", Action.CHOOSE, "card-lost"),
+                Button("Оператор", Action.HANDOFF),
+            ),
+        )
+    )
     cmid = int(str(receipt.platform_message_id).split(":")[1])
     keyboard = vk.sent[0]["keyboard"]
     assert keyboard["inline"] is True
@@ -119,13 +180,13 @@ async def test_long_poll_failures_are_handled(vk: FakeVk, channel: VkChannel) ->
     sink = ListSink()
     async with receiving(channel, sink):
         await started(vk)
-        vk.fail_long_poll(2)            # key expired: new key, same ts
+        vk.fail_long_poll(2)  # key expired: new key, same ts
         vk.client_message(USER, "после смены ключа")
         await until(lambda: len(sink.stored) == 1)
         vk.fail("lp", status=502)
         vk.client_message(USER, "после 502")
         await until(lambda: len(sink.stored) == 2)
-        vk.fail_long_poll(3)            # information lost: new key and ts
+        vk.fail_long_poll(3)  # information lost: new key and ts
         await until(lambda: len(vk.calls_of("groups.getLongPollServer")) == 3)
         vk.client_message(USER, "после failed 3")
         await until(lambda: len(sink.stored) == 3)
@@ -133,7 +194,8 @@ async def test_long_poll_failures_are_handled(vk: FakeVk, channel: VkChannel) ->
 
 
 async def test_long_answer_split_with_deterministic_random_ids(
-        vk: FakeVk, channel: VkChannel) -> None:
+    vk: FakeVk, channel: VkChannel
+) -> None:
     text = "\n\n".join((f"Раздел {i}. " + "подробности " * 70).strip() for i in range(8))
     assert len(text) > 4096
     handoff = Button("Оператор", Action.HANDOFF)
@@ -149,7 +211,8 @@ async def test_long_answer_split_with_deterministic_random_ids(
 
 
 async def test_errors_6_and_9_and_5xx_are_retried_once_delivered(
-        vk: FakeVk, channel: VkChannel) -> None:
+    vk: FakeVk, channel: VkChannel
+) -> None:
     vk.fail("messages.send", code=6)
     vk.fail("messages.send", code=9)
     vk.fail("messages.send", status=502)
@@ -179,9 +242,17 @@ async def test_permanent_and_exhausted_failures(vk: FakeVk, channel: VkChannel) 
 
 
 async def test_attachments_are_sent_by_reference_or_link(vk: FakeVk, channel: VkChannel) -> None:
-    await channel.send(outbound("Файлы:", attachments=(
-        Attachment(AttachmentKind.PHOTO, file_id="photo-777_456239017"),
-        Attachment(AttachmentKind.DOCUMENT, name="тарифы.pdf", url="https://bank.example/t.pdf"))))
+    await channel.send(
+        outbound(
+            "Файлы:",
+            attachments=(
+                Attachment(AttachmentKind.PHOTO, file_id="photo-777_456239017"),
+                Attachment(
+                    AttachmentKind.DOCUMENT, name="тарифы.pdf", url="https://bank.example/t.pdf"
+                ),
+            ),
+        )
+    )
     [sent] = vk.sent
     assert sent["attachment"] == "photo-777_456239017"
     assert sent["message"] == "Файлы:\nhttps://bank.example/t.pdf"
@@ -191,19 +262,36 @@ JPEG = b"\xff\xd8\xff\xe0" + b"operator screenshot" * 20
 
 
 async def test_files_from_disk_are_uploaded_and_sent_with_the_message(
-        vk: FakeVk, channel: VkChannel, tmp_path: Path) -> None:
+    vk: FakeVk, channel: VkChannel, tmp_path: Path
+) -> None:
     photo_file, receipt_file = tmp_path / "photo.jpg", tmp_path / "квитанция.pdf"
     photo_file.write_bytes(JPEG)
     receipt_file.write_bytes(b"%PDF-1.4 receipt")
-    await channel.send(outbound("Вот где это в приложении", attachments=(
-        Attachment(AttachmentKind.PHOTO, name="photo.jpg", mime="image/jpeg",
-                   stored_path=str(photo_file)),
-        Attachment(AttachmentKind.DOCUMENT, name="квитанция.pdf", stored_path=str(receipt_file)))))
+    await channel.send(
+        outbound(
+            "Вот где это в приложении",
+            attachments=(
+                Attachment(
+                    AttachmentKind.PHOTO,
+                    name="photo.jpg",
+                    mime="image/jpeg",
+                    stored_path=str(photo_file),
+                ),
+                Attachment(
+                    AttachmentKind.DOCUMENT, name="квитанция.pdf", stored_path=str(receipt_file)
+                ),
+            ),
+        )
+    )
     photo, document = vk.uploads
     assert (photo.server, photo.field, photo.peer_id) == ("photo", "photo", USER)
     assert photo.content == JPEG
     assert (document.server, document.field, document.filename, document.content) == (
-        "doc", "file", "квитанция.pdf", b"%PDF-1.4 receipt")
+        "doc",
+        "file",
+        "квитанция.pdf",
+        b"%PDF-1.4 receipt",
+    )
     [sent] = vk.sent
     references = sent["attachment"].split(",")
     assert references[0].startswith(f"photo-{vk.group_id}_") and references[0].count("_") == 2
@@ -213,8 +301,11 @@ async def test_files_from_disk_are_uploaded_and_sent_with_the_message(
     # a file without text goes alone; an image VK cannot show as a photo goes as a document
     bitmap = tmp_path / "scan.bmp"
     bitmap.write_bytes(b"BM not a photo for VK")
-    scan = outbound("", outbound_id=8, attachments=(
-        Attachment(AttachmentKind.PHOTO, name="scan.bmp", stored_path=str(bitmap)),))
+    scan = outbound(
+        "",
+        outbound_id=8,
+        attachments=(Attachment(AttachmentKind.PHOTO, name="scan.bmp", stored_path=str(bitmap)),),
+    )
     await channel.send(scan)
     assert vk.uploads[-1].server == "doc"
     assert vk.sent[-1]["message"] == ""
@@ -225,29 +316,53 @@ async def test_files_from_disk_are_uploaded_and_sent_with_the_message(
 
 
 async def test_an_unreadable_or_rejected_file_fails_permanently(
-        vk: FakeVk, channel: VkChannel, tmp_path: Path) -> None:
+    vk: FakeVk, channel: VkChannel, tmp_path: Path
+) -> None:
     for path in (tmp_path / "gone.pdf", tmp_path):
         with pytest.raises(DeliveryError, match="cannot be read") as unreadable:
-            await channel.send(outbound("Документ", attachments=(
-                Attachment(AttachmentKind.DOCUMENT, name="gone.pdf", stored_path=str(path)),)))
+            await channel.send(
+                outbound(
+                    "Документ",
+                    attachments=(
+                        Attachment(AttachmentKind.DOCUMENT, name="gone.pdf", stored_path=str(path)),
+                    ),
+                )
+            )
         assert unreadable.value.permanent
     fake_photo = tmp_path / "photo.jpg"
     fake_photo.write_bytes(b"not really a jpeg")
     with pytest.raises(DeliveryError, match="as a photo") as rejected:
-        await channel.send(outbound("Фото", attachments=(
-            Attachment(AttachmentKind.PHOTO, mime="image/jpeg", stored_path=str(fake_photo)),)))
+        await channel.send(
+            outbound(
+                "Фото",
+                attachments=(
+                    Attachment(
+                        AttachmentKind.PHOTO, mime="image/jpeg", stored_path=str(fake_photo)
+                    ),
+                ),
+            )
+        )
     assert rejected.value.permanent and len(vk.uploads) == 1
     assert vk.sent == [] and not vk.calls_of("photos.saveMessagesPhoto")
 
 
 async def test_a_5xx_from_the_upload_server_is_retried(
-        vk: FakeVk, channel: VkChannel, tmp_path: Path) -> None:
+    vk: FakeVk, channel: VkChannel, tmp_path: Path
+) -> None:
     receipt_file = tmp_path / "receipt.pdf"
     receipt_file.write_bytes(b"%PDF-1.4 receipt")
     vk.fail("upload", status=502)
     vk.fail("docs.save", code=10)
-    await channel.send(outbound("Квитанция", attachments=(
-        Attachment(AttachmentKind.DOCUMENT, name="receipt.pdf", stored_path=str(receipt_file)),)))
+    await channel.send(
+        outbound(
+            "Квитанция",
+            attachments=(
+                Attachment(
+                    AttachmentKind.DOCUMENT, name="receipt.pdf", stored_path=str(receipt_file)
+                ),
+            ),
+        )
+    )
     assert len(vk.calls_of("docs.getMessagesUploadServer")) == 3
     assert [u.content for u in vk.uploads] == [b"%PDF-1.4 receipt"] * 2
     [sent] = vk.sent
@@ -275,5 +390,8 @@ async def test_a_restarted_poller_resumes_from_the_stored_ts(vk: FakeVk, redis: 
         vk.client_message(USER, "после перезапуска")
         await until(lambda: len(sink.stored) == 3)
     await second.aclose()
-    assert [m.text for m in sink.stored] == ["до перезапуска", "пока никто не слушал",
-                                             "после перезапуска"]
+    assert [m.text for m in sink.stored] == [
+        "до перезапуска",
+        "пока никто не слушал",
+        "после перезапуска",
+    ]

@@ -12,21 +12,25 @@ import uuid
 
 import aiohttp
 from sqlalchemy import select
+from web_client import Visitor
 
-from switchboard.app import Gateway
+from channels.web import MAX_TEXT
 from core.contracts import ChannelKind
 from core.models import Author, Direction, Message
-from channels.web import MAX_TEXT
-from web_client import Visitor
+from switchboard.app import Gateway
 
 KB_QUESTION = "Я потерял карту, что делать?"
 
 
 async def client_messages(gateway: Gateway) -> list[Message]:
     async with gateway.sessions() as session:
-        return list(await session.scalars(select(Message).where(
-            Message.channel == ChannelKind.WEB, Message.direction == Direction.IN)
-            .order_by(Message.id)))
+        return list(
+            await session.scalars(
+                select(Message)
+                .where(Message.channel == ChannelKind.WEB, Message.direction == Direction.IN)
+                .order_by(Message.id)
+            )
+        )
 
 
 async def test_the_page_sets_a_private_visitor_cookie_once(served: str) -> None:
@@ -38,22 +42,25 @@ async def test_the_page_sets_a_private_visitor_cookie_once(served: str) -> None:
             assert cookie["httponly"] and cookie["samesite"] == "Lax" and len(cookie.value) >= 16
             assert "default-src 'self'" in page.headers["Content-Security-Policy"]
         async with http.get(served + "/") as again:
-            assert "sb_visitor" not in again.cookies   # the visitor keeps their identity
+            assert "sb_visitor" not in again.cookies  # the visitor keeps their identity
         for asset in ("chat.js", "chat.css"):
             async with http.get(f"{served}/static/chat/{asset}") as response:
                 assert response.status == 200 and len(await response.read()) > 1000
 
 
 async def test_history_survives_a_reload_and_reaches_every_tab(
-        gateway: Gateway, served: str) -> None:
+    gateway: Gateway, served: str
+) -> None:
     async with Visitor(served) as visitor:
         since = visitor.ws.mark()
         asked = await visitor.say(KB_QUESTION)
         answer = await visitor.reply(since=since, author="bot")
 
         history = await visitor.connect()  # a reload
-        assert [(m["id"], m["author"]) for m in history["messages"]] == [(asked, "client"),
-                                                                       (answer["id"], "bot")]
+        assert [(m["id"], m["author"]) for m in history["messages"]] == [
+            (asked, "client"),
+            (answer["id"], "bot"),
+        ]
         assert history["messages"][0]["text"] == KB_QUESTION
         assert history["messages"][1]["text"] == answer["text"]
         assert history["messages"][1]["buttons"] == answer["buttons"]
@@ -93,7 +100,8 @@ async def test_a_socket_from_another_site_is_refused(served: str) -> None:
 
 
 async def test_bad_frames_get_errors_and_the_socket_keeps_working(
-        gateway: Gateway, served: str) -> None:
+    gateway: Gateway, served: str
+) -> None:
     async with Visitor(served) as visitor:
         cases = [
             ("{not json", "bad_json"),
@@ -103,8 +111,10 @@ async def test_bad_frames_get_errors_and_the_socket_keeps_working(
             (json.dumps({"type": "message", "id": "n1", "text": 42}), "bad_request"),
             (json.dumps({"type": "dance", "id": "d1"}), "unknown_type"),
             (json.dumps({"type": "action", "id": "a1", "action": "start"}), "bad_request"),
-            (json.dumps({"type": "action", "id": "a2", "action": "rate", "payload": ["x"]}),
-             "bad_request"),
+            (
+                json.dumps({"type": "action", "id": "a2", "action": "rate", "payload": ["x"]}),
+                "bad_request",
+            ),
             (json.dumps({"type": "message", "id": "big", "text": "я" * (100 * 1024)}), "too_long"),
             ("x" * (300 * 1024), "bad_json"),
         ]
@@ -119,7 +129,7 @@ async def test_bad_frames_get_errors_and_the_socket_keeps_working(
         await visitor.ws.ws.send_bytes(b"\x00\x01")
         error = await visitor.ws.expect(lambda f: f["type"] == "error", since=since)
         assert error["code"] == "bad_request"
-        assert await client_messages(gateway) == []   # nothing half-stored
+        assert await client_messages(gateway) == []  # nothing half-stored
 
         since = visitor.ws.mark()
         await visitor.say(KB_QUESTION)
@@ -135,7 +145,8 @@ async def test_bad_frames_get_errors_and_the_socket_keeps_working(
 
 
 async def test_empty_emoji_only_and_limit_sized_messages_are_stored_and_answered(
-        gateway: Gateway, served: str) -> None:
+    gateway: Gateway, served: str
+) -> None:
     async with Visitor(served) as visitor:
         replies = []
         for text in ["", "   ", "😀🎉🙏"]:
@@ -145,8 +156,8 @@ async def test_empty_emoji_only_and_limit_sized_messages_are_stored_and_answered
             replies.append(await visitor.reply(since=since))
         empty = "Похоже, сообщение пустое. Напишите, пожалуйста, ваш вопрос словами."
         assert [r["text"] for r in replies[:2]] == [empty, empty]
-        assert "оператор" in replies[2]["text"]   # not understood: a person will look
-        for text in ["д" * MAX_TEXT, "NUL\x00inside"]:   # now queued: stored for the operator
+        assert "оператор" in replies[2]["text"]  # not understood: a person will look
+        for text in ["д" * MAX_TEXT, "NUL\x00inside"]:  # now queued: stored for the operator
             since = visitor.ws.mark()
             await visitor.acked(await visitor.say(text), since)
     stored = [m.text for m in await client_messages(gateway)]
@@ -154,10 +165,11 @@ async def test_empty_emoji_only_and_limit_sized_messages_are_stored_and_answered
 
 
 async def test_a_page_closing_right_after_sending_loses_nothing(
-        gateway: Gateway, served: str) -> None:
+    gateway: Gateway, served: str
+) -> None:
     async with Visitor(served) as visitor:
         sent = await visitor.say(KB_QUESTION)
-        await visitor.ws.ws.close()                 # gone before the ack
+        await visitor.ws.ws.close()  # gone before the ack
         await asyncio.sleep(0.2)
         await gateway.outbox.drain()
         history = await visitor.connect()
@@ -166,18 +178,23 @@ async def test_a_page_closing_right_after_sending_loses_nothing(
 
 
 async def test_a_frame_cut_off_mid_way_does_not_hurt_the_gateway(
-        gateway: Gateway, served: str) -> None:
+    gateway: Gateway, served: str
+) -> None:
     host, port = served.removeprefix("http://").split(":")
     reader, writer = await asyncio.open_connection(host, int(port))
     key = base64.b64encode(os.urandom(16)).decode()
-    writer.write((f"GET /ws HTTP/1.1\r\nHost: {host}:{port}\r\nUpgrade: websocket\r\n"
-                  f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
-                  "Sec-WebSocket-Version: 13\r\n\r\n").encode())
+    writer.write(
+        (
+            f"GET /ws HTTP/1.1\r\nHost: {host}:{port}\r\nUpgrade: websocket\r\n"
+            f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
+            "Sec-WebSocket-Version: 13\r\n\r\n"
+        ).encode()
+    )
     await writer.drain()
     assert b" 101 " in await reader.readline()
     payload = json.dumps({"type": "message", "id": str(uuid.uuid4()), "text": "оборвано"}).encode()
     header = bytes([0x81, 0x80 | 126]) + len(payload).to_bytes(2, "big") + os.urandom(4)
-    writer.write(header + payload[:10])     # a text frame announced in full, sent in part
+    writer.write(header + payload[:10])  # a text frame announced in full, sent in part
     await writer.drain()
     writer.close()
     await writer.wait_closed()
@@ -203,23 +220,27 @@ async def test_operator_messages_are_marked_as_such(gateway: Gateway, served: st
         await gateway.desk.note(operator.id, taken.id, "private: VIP?")
         history = await visitor.connect()
         assert [m["author"] for m in history["messages"]] == ["client", "bot", "operator"]
-        assert all(m["author"] != Author.OPERATOR.value or m["text"] != "private: VIP?"
-                   for m in history["messages"])
+        assert all(
+            m["author"] != Author.OPERATOR.value or m["text"] != "private: VIP?"
+            for m in history["messages"]
+        )
 
 
 async def test_buttons_travel_back_as_actions(gateway: Gateway, served: str) -> None:
     async with Visitor(served) as visitor:
         since = visitor.ws.mark()
-        chosen = await visitor.press("choose", "card-lost")     # a clarification choice
+        chosen = await visitor.press("choose", "card-lost")  # a clarification choice
         await visitor.acked(chosen, since)
         article = gateway.knowledge.index.article("card-lost")
         assert article is not None
         assert (await visitor.reply(since=since, author="bot"))["text"] == article.answer
 
         since = visitor.ws.mark()
-        await visitor.press("handoff")                          # "talk to a person"
+        await visitor.press("handoff")  # "talk to a person"
         assert "очеред" in (await visitor.reply(since=since, author="bot"))["text"]
         assert len(await gateway.queue.waiting()) == 1
         history = await visitor.connect()
         assert [m["action"] for m in history["messages"] if m["author"] == "client"] == [
-            "choose", "handoff"]
+            "choose",
+            "handoff",
+        ]

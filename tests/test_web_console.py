@@ -9,16 +9,21 @@ from dataclasses import replace
 
 import aiohttp
 from sqlalchemy import func, select
+from web_client import Console, signed_in
 
-from switchboard.app import Gateway, running
 from core.contracts import Action, ChannelKind, InboundMessage
 from core.models import Message, Operator
-from web_client import Console, signed_in
+from switchboard.app import Gateway, running
 
 
 def client_says(text: str, number: int, visitor: str = "visitor-console-1") -> InboundMessage:
-    return InboundMessage(channel=ChannelKind.WEB, external_user_id=visitor, chat_id=visitor,
-                          platform_message_id=f"{visitor}:{number}", text=text)
+    return InboundMessage(
+        channel=ChannelKind.WEB,
+        external_user_id=visitor,
+        chat_id=visitor,
+        platform_message_id=f"{visitor}:{number}",
+        text=text,
+    )
 
 
 async def operators(gateway: Gateway) -> int:
@@ -39,11 +44,16 @@ async def test_a_shared_token_and_a_name_sign_nobody_in(gateway: Gateway, served
     """The old way in (?token=…&name=…) and a session token in the query string are
     refused, and no operator is created for a new name."""
     colleague = await signed_in(gateway, "Anna")
-    for params in [{"token": "test-operator-token", "name": "Anna"},
-                   {"token": "operator", "name": "Eve"}, {"name": "Eve"},
-                   {"session": colleague, "sb_operator": colleague}]:
-        async with aiohttp.ClientSession() as http, \
-                http.ws_connect(served + "/operator/ws", params=params) as ws:
+    for params in [
+        {"token": "test-operator-token", "name": "Anna"},
+        {"token": "operator", "name": "Eve"},
+        {"name": "Eve"},
+        {"session": colleague, "sb_operator": colleague},
+    ]:
+        async with (
+            aiohttp.ClientSession() as http,
+            http.ws_connect(served + "/operator/ws", params=params) as ws,
+        ):
             error = await ws.receive_json(timeout=5)
             assert error["type"] == "error" and error["code"] == "unauthorized"
             closing = await ws.receive(timeout=5)
@@ -61,27 +71,36 @@ async def test_a_disabled_operator_is_refused(gateway: Gateway, served: str) -> 
         assert error["code"] == "disabled"
         await asyncio.wait_for(console.ws.closed.wait(), 5)
         assert console.ws.ws.close_code == 4403
-    async with Console(served, gone) as console:   # and the session is gone with it
+    async with Console(served, gone) as console:  # and the session is gone with it
         error = await console.ws.expect(lambda f: f["type"] == "error")
         assert error["code"] == "unauthorized"
 
 
 async def test_commands_and_their_errors_in_the_operators_language(
-        gateway: Gateway, served: str) -> None:
-    async with Console(served, await signed_in(gateway, "Anna"), lang="en") as anna, \
-            Console(served, await signed_in(gateway, "Борис"), lang="ru") as boris:
+    gateway: Gateway, served: str
+) -> None:
+    async with (
+        Console(served, await signed_in(gateway, "Anna"), lang="en") as anna,
+        Console(served, await signed_in(gateway, "Борис"), lang="ru") as boris,
+    ):
         hello = await anna.ws.expect(lambda f: f["type"] == "hello")
-        assert hello["operator"]["name"] == "Anna" and hello["operator"]["groups"] == ["fraud", "loans", "support"]
+        assert hello["operator"]["name"] == "Anna" and hello["operator"]["groups"] == [
+            "fraud",
+            "loans",
+            "support",
+        ]
         assert (await anna.ws.expect(lambda f: f["type"] == "queue"))["rows"] == []
 
         assert (await anna.command("next", "conversation"))["error"] == "The queue is empty."
         assert (await boris.command("next", "conversation"))["error"] == "Очередь пуста."
-        for frame, code in [("{oops", "bad_json"), ('{"cmd": "dance"}', "unknown_cmd"),
-                            ('{"cmd": "take"}', "bad_request"),
-                            ('{"cmd": "take", "conversation_id": "1"}', "bad_request"),
-                            ('{"cmd": "queue", "view": "everything"}', "bad_request"),
-                            ('{"cmd": "reply", "conversation_id": 1, "text": null}',
-                             "bad_request")]:
+        for frame, code in [
+            ("{oops", "bad_json"),
+            ('{"cmd": "dance"}', "unknown_cmd"),
+            ('{"cmd": "take"}', "bad_request"),
+            ('{"cmd": "take", "conversation_id": "1"}', "bad_request"),
+            ('{"cmd": "queue", "view": "everything"}', "bad_request"),
+            ('{"cmd": "reply", "conversation_id": 1, "text": null}', "bad_request"),
+        ]:
             since = anna.ws.mark()
             await anna.ws.send(frame)
             error = await anna.ws.expect(lambda f: f["type"] == "error", since=since)
@@ -100,15 +119,18 @@ async def test_commands_and_their_errors_in_the_operators_language(
         assert (pressed["author"], pressed["action"], pressed["text"]) == ("client", "handoff", "")
         late = await boris.command("take", "conversation", conversation_id=conversation_id)
         assert late["error"] == f"Разговор #{conversation_id} уже взял(а) Anna."
-        meddling = await boris.command("reply", "conversation", conversation_id=conversation_id,
-                                       text="Я тоже тут")
+        meddling = await boris.command(
+            "reply", "conversation", conversation_id=conversation_id, text="Я тоже тут"
+        )
         assert meddling["code"] == "desk" and "ведёт другой оператор" in meddling["error"]
-        empty = await anna.command("reply", "conversation", conversation_id=conversation_id,
-                                   text="  ")
+        empty = await anna.command(
+            "reply", "conversation", conversation_id=conversation_id, text="  "
+        )
         assert empty["error"] == "An empty reply was not sent."
 
-        noted = await anna.command("note", "conversation", conversation_id=conversation_id,
-                                   text="кот — британец")
+        noted = await anna.command(
+            "note", "conversation", conversation_id=conversation_id, text="кот — британец"
+        )
         note = noted["conversation"]["messages"][-1]
         assert note["private"] and note["text"] == "кот — британец"
         mine = await anna.command("queue", "queue", view="mine")
@@ -124,7 +146,8 @@ async def test_commands_and_their_errors_in_the_operators_language(
 
 
 async def test_the_queue_and_the_open_conversation_update_live(
-        gateway: Gateway, served: str) -> None:
+    gateway: Gateway, served: str
+) -> None:
     async with Console(served, await signed_in(gateway, "Anna")) as console:
         await console.ws.expect(lambda f: f["type"] == "queue")
         since = console.ws.mark()
@@ -140,9 +163,10 @@ async def test_the_queue_and_the_open_conversation_update_live(
         assert notice["notice"]["kind"] == "client_message"
         refreshed = await console.ws.expect(lambda f: f["type"] == "conversation", since=since)
         said = [m["text"] for m in refreshed["conversation"]["messages"] if m["author"] == "client"]
-        assert said[-1] == "И ещё: он шипит"   # the bot's one acknowledgement follows it
+        assert said[-1] == "И ещё: он шипит"  # the bot's one acknowledgement follows it
         assert (await console.ws.expect(lambda f: f["type"] == "queue", since=since))["rows"][0][
-            "preview"] == "И ещё: он шипит"
+            "preview"
+        ] == "И ещё: он шипит"
 
 
 async def test_stopping_the_server_closes_open_consoles_at_once(gateway: Gateway) -> None:
@@ -156,5 +180,5 @@ async def test_stopping_the_server_closes_open_consoles_at_once(gateway: Gateway
     assert console.ws.ws.close_code == aiohttp.WSCloseCode.GOING_AWAY
     await console.__aexit__(None, None, None)
     assert took < 10, f"shutdown waited {took:.1f} s for an open console"
-    async with gateway.sessions() as session:   # nothing was half-written on the way down
+    async with gateway.sessions() as session:  # nothing was half-written on the way down
         assert await session.scalar(select(func.count(Message.id))) == 0

@@ -23,7 +23,9 @@ async def no_history(_visitor: str) -> list[HistoryItem]:
 
 
 @contextlib.asynccontextmanager
-async def web_process(redis: Redis, stored: list[InboundMessage]) -> AsyncIterator[tuple[WebChat, str]]:
+async def web_process(
+    redis: Redis, stored: list[InboundMessage]
+) -> AsyncIterator[tuple[WebChat, str]]:
     """One process's web chat: its HTTP server and its relay on the shared Redis."""
     chat = WebChat(no_history, relay=FrameRelay(redis))
 
@@ -58,9 +60,11 @@ async def next_message(ws: aiohttp.ClientWebSocketResponse) -> dict[str, object]
 
 async def test_a_reply_from_another_process_reaches_the_socket(redis: Redis) -> None:
     stored: list[InboundMessage] = []
-    async with web_process(redis, stored) as (_holder, holder_url), \
-            web_process(redis, stored) as (sender, sender_url), \
-            aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
+    async with (
+        web_process(redis, stored) as (_holder, holder_url),
+        web_process(redis, stored) as (sender, sender_url),
+        aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http,
+    ):
         async with http.get(holder_url + "/") as page:
             visitor = page.cookies["sb_visitor"].value
         first_tab = await http.ws_connect(holder_url + "/ws")
@@ -68,8 +72,11 @@ async def test_a_reply_from_another_process_reaches_the_socket(redis: Redis) -> 
         for tab in (first_tab, second_tab):
             assert (await tab.receive_json(timeout=5))["type"] == "history"
 
-        await sender.send(OutboundMessage(channel=ChannelKind.WEB, chat_id=visitor,
-                                          text="Ответ оператора", outbound_id=7))
+        await sender.send(
+            OutboundMessage(
+                channel=ChannelKind.WEB, chat_id=visitor, text="Ответ оператора", outbound_id=7
+            )
+        )
         for tab in (first_tab, second_tab):
             message = await next_message(tab)
             assert (message["text"], message["author"]) == ("Ответ оператора", "operator")
@@ -84,16 +91,20 @@ async def test_a_reply_from_another_process_reaches_the_socket(redis: Redis) -> 
 
 
 async def test_a_process_gets_no_copy_of_its_own_frames(redis: Redis) -> None:
-    async with web_process(redis, []) as (chat, url), \
-            aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
+    async with (
+        web_process(redis, []) as (chat, url),
+        aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http,
+    ):
         async with http.get(url + "/") as page:
             visitor = page.cookies["sb_visitor"].value
         tab = await http.ws_connect(url + "/ws")
         assert (await tab.receive_json(timeout=5))["type"] == "history"
-        await chat.send(OutboundMessage(channel=ChannelKind.WEB, chat_id=visitor, text="один",
-                                        outbound_id=1))
-        await chat.send(OutboundMessage(channel=ChannelKind.WEB, chat_id=visitor, text="два",
-                                        outbound_id=2))
+        await chat.send(
+            OutboundMessage(channel=ChannelKind.WEB, chat_id=visitor, text="один", outbound_id=1)
+        )
+        await chat.send(
+            OutboundMessage(channel=ChannelKind.WEB, chat_id=visitor, text="два", outbound_id=2)
+        )
         assert [(await next_message(tab))["text"] for _ in range(2)] == ["один", "два"]
         await asyncio.sleep(0.3)
         await tab.send_json({"type": "message", "id": "after", "text": "ещё"})

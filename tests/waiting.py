@@ -19,13 +19,24 @@ T = TypeVar("T")
 
 
 @overload
-async def eventually(check: Callable[[], Awaitable[T]], timeout: float = ..., *,
-                     interval: float = ..., what: str = ...) -> T: ...
+async def eventually(
+    check: Callable[[], Awaitable[T]],
+    timeout: float = ...,
+    *,
+    interval: float = ...,
+    what: str = ...,
+) -> T: ...
 @overload
-async def eventually(check: Callable[[], T], timeout: float = ..., *,
-                     interval: float = ..., what: str = ...) -> T: ...
-async def eventually(check: Callable[[], Any], timeout: float = 15.0, *,
-                     interval: float = 0.02, what: str = "the condition") -> Any:
+async def eventually(
+    check: Callable[[], T], timeout: float = ..., *, interval: float = ..., what: str = ...
+) -> T: ...
+async def eventually(
+    check: Callable[[], Any],
+    timeout: float = 15.0,
+    *,
+    interval: float = 0.02,
+    what: str = "the condition",
+) -> Any:
     """Return `check()`'s first truthy result (awaited when it is awaitable); fail the test
     when none came within `timeout` seconds."""
     deadline = time.monotonic() + timeout

@@ -42,8 +42,9 @@ class _Frames:
     def mark(self) -> int:
         return len(self.frames)
 
-    async def expect(self, match: Callable[[Frame], bool], *, since: int = 0,
-                     timeout: float = WAIT) -> Frame:
+    async def expect(
+        self, match: Callable[[Frame], bool], *, since: int = 0, timeout: float = WAIT
+    ) -> Frame:
         async with asyncio.timeout(timeout):
             while True:
                 for frame in self.frames[since:]:
@@ -69,8 +70,9 @@ class Visitor:
 
     def __init__(self, base_url: str, *, language: str = "ru-RU,ru;q=0.9,en;q=0.8") -> None:
         self.base_url = base_url
-        self.http = aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True),
-                                          headers={"Accept-Language": language})
+        self.http = aiohttp.ClientSession(
+            cookie_jar=aiohttp.CookieJar(unsafe=True), headers={"Accept-Language": language}
+        )
         self.socket: _Frames | None = None
 
     async def __aenter__(self) -> Self:
@@ -109,31 +111,45 @@ class Visitor:
 
     async def press(self, action: str, payload: str | None = None) -> str:
         message_id = str(uuid.uuid4())
-        await self.ws.send({"type": "action", "id": message_id, "action": action,
-                            "payload": payload})
+        await self.ws.send(
+            {"type": "action", "id": message_id, "action": action, "payload": payload}
+        )
         return message_id
 
     async def acked(self, message_id: str, since: int = 0) -> Frame:
-        return await self.ws.expect(lambda f: f["type"] == "ack" and f["id"] == message_id,
-                                    since=since)
+        return await self.ws.expect(
+            lambda f: f["type"] == "ack" and f["id"] == message_id, since=since
+        )
 
-    async def reply(self, *, since: int, author: str | None = None,
-                    containing: str | None = None) -> dict[str, Any]:
+    async def reply(
+        self, *, since: int, author: str | None = None, containing: str | None = None
+    ) -> dict[str, Any]:
         """The first message from the bot or an operator after `since` that matches."""
         frame = await self.ws.expect(
-            lambda f: f["type"] == "message" and f["message"]["author"] != "client"
-            and (author is None or f["message"]["author"] == author)
-            and (containing is None or containing in f["message"]["text"]), since=since)
+            lambda f: (
+                f["type"] == "message"
+                and f["message"]["author"] != "client"
+                and (author is None or f["message"]["author"] == author)
+                and (containing is None or containing in f["message"]["text"])
+            ),
+            since=since,
+        )
         message: dict[str, Any] = frame["message"]
         return message
 
 
-async def signed_in(gateway: Gateway, name: str = "Anna", *, role: OperatorRole = OperatorRole.OPERATOR,
-                    groups: Sequence[str] | None = None) -> str:
+async def signed_in(
+    gateway: Gateway,
+    name: str = "Anna",
+    *,
+    role: OperatorRole = OperatorRole.OPERATOR,
+    groups: Sequence[str] | None = None,
+) -> str:
     """Make an operator account (serving every SLA group unless told) and open a console
     session for it, as a sign-in would: the session cookie's value."""
-    operator = await gateway.accounts.save(name, role=role,
-                                           groups=list(groups or gateway.levels.groups))
+    operator = await gateway.accounts.save(
+        name, role=role, groups=list(groups or gateway.levels.groups)
+    )
     async with gateway.sessions() as session:
         token = gateway.accounts.console.open(session, operator.id, "127.0.0.1")
         await session.commit()
@@ -148,7 +164,8 @@ class Console:
         self.params = {"lang": lang}
         self.http = aiohttp.ClientSession(
             cookie_jar=aiohttp.CookieJar(unsafe=True),
-            cookies={SESSION_COOKIE: session} if session is not None else None)
+            cookies={SESSION_COOKIE: session} if session is not None else None,
+        )
         self.socket: _Frames | None = None
 
     async def __aenter__(self) -> Self:
@@ -170,5 +187,6 @@ class Console:
         error) after it that is not a live update."""
         since = self.ws.mark()
         await self.ws.send({"cmd": cmd, **fields})
-        return await self.ws.expect(lambda f: f["type"] in (answer, "error") and not f.get("live"),
-                                    since=since)
+        return await self.ws.expect(
+            lambda f: f["type"] in (answer, "error") and not f.get("live"), since=since
+        )

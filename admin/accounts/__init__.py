@@ -8,5 +8,14 @@ from admin.accounts.audit import audit, recent_audit
 from admin.accounts.links import LinkPurpose, link_path
 from admin.accounts.passwords import PasswordRejected
 
-__all__ = ["AccountError", "Accounts", "LinkPurpose", "PasswordRejected", "SignedIn", "audit",
-           "link_path", "normal_login", "recent_audit"]
+__all__ = [
+    "AccountError",
+    "Accounts",
+    "LinkPurpose",
+    "PasswordRejected",
+    "SignedIn",
+    "audit",
+    "link_path",
+    "normal_login",
+    "recent_audit",
+]

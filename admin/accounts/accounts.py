@@ -45,10 +45,15 @@ def normal_login(login: str) -> str:
 
 
 class Accounts:
-    def __init__(self, sessions: SessionFactory, redis: Redis, *,
-                 session_ttl: dt.timedelta = SESSION_TTL,
-                 throttle: SignInThrottle | None = None,
-                 clock: Callable[[], dt.datetime] = utcnow) -> None:
+    def __init__(
+        self,
+        sessions: SessionFactory,
+        redis: Redis,
+        *,
+        session_ttl: dt.timedelta = SESSION_TTL,
+        throttle: SignInThrottle | None = None,
+        clock: Callable[[], dt.datetime] = utcnow,
+    ) -> None:
         self._sessions = sessions
         self._clock = clock
         self.console = ConsoleSessions(sessions, session_ttl, clock)
@@ -57,25 +62,40 @@ class Accounts:
 
     # -- what admins do -------------------------------------------------------------------
 
-    async def save(self, name: str, *, login: str | None = None, role: OperatorRole | None = None,
-                   groups: Sequence[str] | None = None, capacity: int = 3, language: str = "ru",
-                   telegram_user_id: int | None = None, actor_id: int | None = None,
-                   local_demo: bool = False) -> Operator:
+    async def save(
+        self,
+        name: str,
+        *,
+        login: str | None = None,
+        role: OperatorRole | None = None,
+        groups: Sequence[str] | None = None,
+        capacity: int = 3,
+        language: str = "ru",
+        telegram_user_id: int | None = None,
+        actor_id: int | None = None,
+        local_demo: bool = False,
+    ) -> Operator:
         """Add an operator, or update the one with the same Telegram id or login."""
         wanted = normal_login(login or name)
         if not wanted or len(wanted) > 100:
             raise AccountError("the login must be 1-100 characters")
         async with self._sessions() as session:
             query = select(Operator).where(
-                Operator.telegram_user_id == telegram_user_id if telegram_user_id
-                else Operator.login == wanted)
+                Operator.telegram_user_id == telegram_user_id
+                if telegram_user_id
+                else Operator.login == wanted
+            )
             operator = await session.scalar(query)
             created = operator is None
             if operator is None:
-                operator = Operator(name=name, role=role or OperatorRole.OPERATOR,
-                                    local_demo=local_demo)
-            taken = await session.scalar(select(Operator.id).where(
-                Operator.login == wanted, Operator.id != (operator.id or 0)))
+                operator = Operator(
+                    name=name, role=role or OperatorRole.OPERATOR, local_demo=local_demo
+                )
+            taken = await session.scalar(
+                select(Operator.id).where(
+                    Operator.login == wanted, Operator.id != (operator.id or 0)
+                )
+            )
             if taken is not None:
                 raise AccountError(f"the login {wanted!r} belongs to operator #{taken}")
             operator.name, operator.login = name, wanted
@@ -87,9 +107,15 @@ class Accounts:
                 operator.groups = [OperatorGroup(group=g) for g in (groups or ["support"])]
             session.add(operator)
             await session.flush()
-            audit(session, "operator_added" if created else "operator_updated",
-                  operator_id=operator.id, actor_id=actor_id, at=self._clock(),
-                  login=wanted, role=operator.role.value)
+            audit(
+                session,
+                "operator_added" if created else "operator_updated",
+                operator_id=operator.id,
+                actor_id=actor_id,
+                at=self._clock(),
+                login=wanted,
+                role=operator.role.value,
+            )
             await session.commit()
             return operator
 
@@ -99,26 +125,44 @@ class Accounts:
             operator = await self._by_login(session, login)
             operator.active = False
             await self.console.close_all(session, operator.id)
-            audit(session, "operator_disabled", operator_id=operator.id, actor_id=actor_id,
-                  at=self._clock())
+            audit(
+                session,
+                "operator_disabled",
+                operator_id=operator.id,
+                actor_id=actor_id,
+                at=self._clock(),
+            )
             await session.commit()
             return operator
 
-    async def set_password(self, login: str, password: str, *, actor_id: int | None = None) -> Operator:
+    async def set_password(
+        self, login: str, password: str, *, actor_id: int | None = None
+    ) -> Operator:
         """Set a password (policy checked: `PasswordRejected`); every session ends."""
         hashed = await hash_password(password)
         async with self._sessions() as session:
             operator = await self._by_login(session, login)
             operator.password_hash = hashed
             await self.console.close_all(session, operator.id)
-            audit(session, "password_set", operator_id=operator.id, actor_id=actor_id,
-                  at=self._clock())
+            audit(
+                session,
+                "password_set",
+                operator_id=operator.id,
+                actor_id=actor_id,
+                at=self._clock(),
+            )
             await session.commit()
             return operator
 
-    async def issue_link(self, operator_id: int, purpose: LinkPurpose, *,
-                         ttl: dt.timedelta | None = None, actor_id: int | None = None,
-                         via: str = "cli") -> str:
+    async def issue_link(
+        self,
+        operator_id: int,
+        purpose: LinkPurpose,
+        *,
+        ttl: dt.timedelta | None = None,
+        actor_id: int | None = None,
+        via: str = "cli",
+    ) -> str:
         """A one-time invite or sign-in link token for an active operator."""
         async with self._sessions() as session:
             operator = await session.get(Operator, operator_id)
@@ -127,8 +171,14 @@ class Accounts:
             if operator.login is None:
                 operator.login = normal_login(operator.name)
             token = self.links.issue(session, operator.id, purpose, ttl)
-            audit(session, f"{purpose.value}_issued", operator_id=operator.id, actor_id=actor_id,
-                  at=self._clock(), via=via)
+            audit(
+                session,
+                f"{purpose.value}_issued",
+                operator_id=operator.id,
+                actor_id=actor_id,
+                at=self._clock(),
+                via=via,
+            )
             await session.commit()
             return token
 
@@ -148,13 +198,25 @@ class Accounts:
             operator = await session.scalar(select(Operator).where(Operator.login == wanted))
             stored = operator.password_hash if operator is not None and operator.active else None
             if not await verify_password(stored, password) or operator is None:
-                audit(session, "sign_in_failed", operator_id=operator.id if operator else None,
-                      address=address, at=self._clock(), login=wanted)
+                audit(
+                    session,
+                    "sign_in_failed",
+                    operator_id=operator.id if operator else None,
+                    address=address,
+                    at=self._clock(),
+                    login=wanted,
+                )
                 await session.commit()
                 return SignedIn(None, retry_after=await self.throttle.failed(wanted, address))
             token = self.console.open(session, operator.id, address)
-            audit(session, "signed_in", operator_id=operator.id, address=address,
-                  at=self._clock(), via="password")
+            audit(
+                session,
+                "signed_in",
+                operator_id=operator.id,
+                address=address,
+                at=self._clock(),
+                via="password",
+            )
             await session.commit()
         await self.throttle.succeeded(wanted)
         return SignedIn(operator, token)
@@ -165,8 +227,14 @@ class Accounts:
             if operator is None:
                 return SignedIn(None)
             token = self.console.open(session, operator.id, address)
-            audit(session, "signed_in", operator_id=operator.id, address=address,
-                  at=self._clock(), via="link")
+            audit(
+                session,
+                "signed_in",
+                operator_id=operator.id,
+                address=address,
+                at=self._clock(),
+                via="link",
+            )
             await session.commit()
             return SignedIn(operator, token)
 
@@ -181,8 +249,13 @@ class Accounts:
             operator.password_hash = hashed
             await self.console.close_all(session, operator.id)
             token = self.console.open(session, operator.id, address)
-            audit(session, "invite_accepted", operator_id=operator.id, address=address,
-                  at=self._clock())
+            audit(
+                session,
+                "invite_accepted",
+                operator_id=operator.id,
+                address=address,
+                at=self._clock(),
+            )
             await session.commit()
             return SignedIn(operator, token)
 
@@ -190,8 +263,13 @@ class Accounts:
         async with self._sessions() as session:
             operator_id = await self.console.close(session, token)
             if operator_id is not None:
-                audit(session, "signed_out", operator_id=operator_id, address=address,
-                      at=self._clock())
+                audit(
+                    session,
+                    "signed_out",
+                    operator_id=operator_id,
+                    address=address,
+                    at=self._clock(),
+                )
             await session.commit()
 
     # -- the local admin of `make run` ----------------------------------------------------
@@ -200,29 +278,48 @@ class Accounts:
         """On a loopback start with no admin but the local one: make that admin if needed
         and return a fresh one-time sign-in token for it (None when a real admin exists)."""
         async with self._sessions() as session:
-            admins = list(await session.scalars(select(Operator).where(
-                Operator.role == OperatorRole.ADMIN, Operator.active.is_(True))))
+            admins = list(
+                await session.scalars(
+                    select(Operator).where(
+                        Operator.role == OperatorRole.ADMIN, Operator.active.is_(True)
+                    )
+                )
+            )
         if any(not admin.local_demo for admin in admins):
             return None
         if not admins:
             async with self._sessions() as session:
                 if await session.scalar(select(Operator.id).where(Operator.login == LOCAL_ADMIN)):
-                    raise AccountError(f"an operator signs in as {LOCAL_ADMIN!r} but no admin "
-                                       "exists: make one with switchboard operators add NAME "
-                                       "--role admin")
-        admin = admins[0] if admins else await self.save(
-            "Admin", login=LOCAL_ADMIN, role=OperatorRole.ADMIN, local_demo=True)
+                    raise AccountError(
+                        f"an operator signs in as {LOCAL_ADMIN!r} but no admin "
+                        "exists: make one with switchboard operators add NAME "
+                        "--role admin"
+                    )
+        admin = (
+            admins[0]
+            if admins
+            else await self.save(
+                "Admin", login=LOCAL_ADMIN, role=OperatorRole.ADMIN, local_demo=True
+            )
+        )
         return await self.issue_link(admin.id, LinkPurpose.SIGN_IN, via="local start")
 
     async def local_demo_admins(self) -> list[str]:
         """Logins of active local admins: a non-loopback start refuses while there are any."""
         async with self._sessions() as session:
-            return list(await session.scalars(select(Operator.login).where(
-                Operator.local_demo.is_(True), Operator.active.is_(True))))
+            return list(
+                await session.scalars(
+                    select(Operator.login).where(
+                        Operator.local_demo.is_(True), Operator.active.is_(True)
+                    )
+                )
+            )
 
     @staticmethod
     async def _by_login(session: AsyncSession, login: str) -> Operator:
-        operator = await session.scalar(select(Operator).where(Operator.login == normal_login(login)))
+        operator = await session.scalar(
+            select(Operator).where(Operator.login == normal_login(login))
+        )
         if operator is None:
             raise AccountError(f"no operator signs in as {normal_login(login)!r}")
         return operator

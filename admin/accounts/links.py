@@ -36,13 +36,25 @@ class OneTimeLinks:
         self._sessions = sessions
         self._clock = clock
 
-    def issue(self, session: AsyncSession, operator_id: int, purpose: LinkPurpose,
-              ttl: dt.timedelta | None = None) -> str:
+    def issue(
+        self,
+        session: AsyncSession,
+        operator_id: int,
+        purpose: LinkPurpose,
+        ttl: dt.timedelta | None = None,
+    ) -> str:
         token, hashed = new_token()
         now = self._clock()
         lasts = ttl or (INVITE_TTL if purpose is LinkPurpose.INVITE else SIGN_IN_TTL)
-        session.add(OperatorToken(token_hash=hashed, operator_id=operator_id, purpose=purpose.value,
-                                  created_at=now, expires_at=now + lasts))
+        session.add(
+            OperatorToken(
+                token_hash=hashed,
+                operator_id=operator_id,
+                purpose=purpose.value,
+                created_at=now,
+                expires_at=now + lasts,
+            )
+        )
         return token
 
     async def peek(self, token: str, purpose: LinkPurpose) -> Operator | None:
@@ -51,17 +63,24 @@ class OneTimeLinks:
             return None
         async with self._sessions() as session:
             return await session.scalar(
-                select(Operator).join(OperatorToken, OperatorToken.operator_id == Operator.id)
-                .where(*self._valid(token, purpose), Operator.active.is_(True)))
+                select(Operator)
+                .join(OperatorToken, OperatorToken.operator_id == Operator.id)
+                .where(*self._valid(token, purpose), Operator.active.is_(True))
+            )
 
-    async def spend(self, session: AsyncSession, token: str, purpose: LinkPurpose) -> Operator | None:
+    async def spend(
+        self, session: AsyncSession, token: str, purpose: LinkPurpose
+    ) -> Operator | None:
         """Mark the link used (in `session`, committed by the caller); the active operator
         it was for, or None when it is unknown, expired or already used."""
         if not token or len(token) > MAX_TOKEN:
             return None
         spent = await session.execute(
-            update(OperatorToken).where(*self._valid(token, purpose))
-            .values(used_at=self._clock()).returning(OperatorToken.operator_id))
+            update(OperatorToken)
+            .where(*self._valid(token, purpose))
+            .values(used_at=self._clock())
+            .returning(OperatorToken.operator_id)
+        )
         operator_id = spent.scalar()
         if operator_id is None:
             return None
@@ -69,5 +88,9 @@ class OneTimeLinks:
         return operator if operator is not None and operator.active else None
 
     def _valid(self, token: str, purpose: LinkPurpose) -> tuple[ColumnElement[bool], ...]:
-        return (OperatorToken.token_hash == token_hash(token), OperatorToken.purpose == purpose.value,
-                OperatorToken.used_at.is_(None), OperatorToken.expires_at > self._clock())
+        return (
+            OperatorToken.token_hash == token_hash(token),
+            OperatorToken.purpose == purpose.value,
+            OperatorToken.used_at.is_(None),
+            OperatorToken.expires_at > self._clock(),
+        )

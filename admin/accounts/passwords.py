@@ -11,7 +11,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 __all__ = ["MAX_PASSWORD", "MIN_PASSWORD", "PasswordRejected", "hash_password", "verify_password"]
 
 MIN_PASSWORD = 10
-MAX_PASSWORD = 256   # argon2 takes any length; a cap keeps a huge body from costing more
+MAX_PASSWORD = 256  # argon2 takes any length; a cap keeps a huge body from costing more
 _hasher = PasswordHasher()
 _UNKNOWN = _hasher.hash("an account that does not exist")
 
@@ -24,9 +24,11 @@ class PasswordRejected(ValueError):
         self.key = key
 
 
-_RULES = {"password_short": f"the password must have at least {MIN_PASSWORD} characters",
-          "password_long": f"the password must have at most {MAX_PASSWORD} characters",
-          "password_weak": "the password must use at least 4 different characters"}
+_RULES = {
+    "password_short": f"the password must have at least {MIN_PASSWORD} characters",
+    "password_long": f"the password must have at most {MAX_PASSWORD} characters",
+    "password_weak": "the password must use at least 4 different characters",
+}
 
 
 def check_policy(password: str) -> None:

@@ -17,8 +17,9 @@ __all__ = ["ConsoleSessions"]
 
 
 class ConsoleSessions:
-    def __init__(self, sessions: SessionFactory, ttl: dt.timedelta,
-                 clock: Callable[[], dt.datetime] = utcnow) -> None:
+    def __init__(
+        self, sessions: SessionFactory, ttl: dt.timedelta, clock: Callable[[], dt.datetime] = utcnow
+    ) -> None:
         self._sessions = sessions
         self.ttl = ttl
         self._clock = clock
@@ -27,9 +28,15 @@ class ConsoleSessions:
         """Add a session for the operator to `session` (committed by the caller); its token."""
         token, hashed = new_token()
         now = self._clock()
-        session.add(OperatorSession(token_hash=hashed, operator_id=operator_id, created_at=now,
-                                    expires_at=now + self.ttl,
-                                    address=address[:64] if address else None))
+        session.add(
+            OperatorSession(
+                token_hash=hashed,
+                operator_id=operator_id,
+                created_at=now,
+                expires_at=now + self.ttl,
+                address=address[:64] if address else None,
+            )
+        )
         return token
 
     async def operator(self, token: str | None) -> Operator | None:
@@ -38,9 +45,14 @@ class ConsoleSessions:
             return None
         async with self._sessions() as session:
             return await session.scalar(
-                select(Operator).join(OperatorSession, OperatorSession.operator_id == Operator.id)
-                .where(OperatorSession.token_hash == token_hash(token),
-                       OperatorSession.expires_at > self._clock(), Operator.active.is_(True)))
+                select(Operator)
+                .join(OperatorSession, OperatorSession.operator_id == Operator.id)
+                .where(
+                    OperatorSession.token_hash == token_hash(token),
+                    OperatorSession.expires_at > self._clock(),
+                    Operator.active.is_(True),
+                )
+            )
 
     async def close(self, session: AsyncSession, token: str) -> int | None:
         """End one session; the operator it belonged to, if it existed."""
@@ -54,4 +66,6 @@ class ConsoleSessions:
 
     @staticmethod
     async def close_all(session: AsyncSession, operator_id: int) -> None:
-        await session.execute(delete(OperatorSession).where(OperatorSession.operator_id == operator_id))
+        await session.execute(
+            delete(OperatorSession).where(OperatorSession.operator_id == operator_id)
+        )

@@ -35,19 +35,22 @@ class Backoff:
 
 
 ACCOUNT = Backoff(free=3, first=2.0, cap=15 * 60)
-ADDRESS = Backoff(free=20, first=2.0, cap=15 * 60)   # an office shares one address
+ADDRESS = Backoff(free=20, first=2.0, cap=15 * 60)  # an office shares one address
 
 
 class SignInThrottle:
-    def __init__(self, redis: Redis, *, account: Backoff = ACCOUNT,
-                 address: Backoff = ADDRESS) -> None:
+    def __init__(
+        self, redis: Redis, *, account: Backoff = ACCOUNT, address: Backoff = ADDRESS
+    ) -> None:
         self._redis = redis
         self._rules = {"account": account, "address": address}
 
     async def wait(self, account: str, address: str) -> int:
         """Seconds before this account may be tried from this address (0: go ahead)."""
-        waits = [await self._redis.pttl(keys.sign_in_blocked(subject))
-                 for subject in _subjects(account, address).values()]
+        waits = [
+            await self._redis.pttl(keys.sign_in_blocked(subject))
+            for subject in _subjects(account, address).values()
+        ]
         longest = max((ms for ms in waits if ms > 0), default=0)
         return math.ceil(longest / 1000)
 
@@ -61,8 +64,9 @@ class SignInThrottle:
                 failures, _ = await pipe.execute()
             delay = self._rules[kind].delay(int(failures))
             if delay > 0:
-                await self._redis.set(keys.sign_in_blocked(subject), failures,
-                                      px=max(1, round(delay * 1000)))
+                await self._redis.set(
+                    keys.sign_in_blocked(subject), failures, px=max(1, round(delay * 1000))
+                )
                 longest = max(longest, delay)
         return math.ceil(longest)
 

@@ -8,12 +8,21 @@ from __future__ import annotations
 
 from admin.reports.period import Period, PeriodError, parse_period, period_between
 from admin.reports.report import (
-                                  Report,
-                                  build_report,
-                                  daily_summary,
-                                  next_summary_at,
-                                  run_daily_summaries,
+    Report,
+    build_report,
+    daily_summary,
+    next_summary_at,
+    run_daily_summaries,
 )
 
-__all__ = ["Period", "PeriodError", "Report", "build_report", "daily_summary", "next_summary_at",
-           "parse_period", "period_between", "run_daily_summaries"]
+__all__ = [
+    "Period",
+    "PeriodError",
+    "Report",
+    "build_report",
+    "daily_summary",
+    "next_summary_at",
+    "parse_period",
+    "period_between",
+    "run_daily_summaries",
+]

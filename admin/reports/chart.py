@@ -17,10 +17,22 @@ from admin.reports.figures import DayFigures
 __all__ = ["Chart", "ChartData", "chart_data", "render_chart"]
 
 LABELS = {
-    "ru": {"bot": "бот", "human": "оператор", "volume": "Обращения по дням",
-           "frt": "Первый ответ, медиана (мин)", "sla": "SLA, %", "empty": "нет данных"},
-    "en": {"bot": "bot", "human": "human", "volume": "Conversations per day",
-           "frt": "First response, median (min)", "sla": "SLA met, %", "empty": "no data"},
+    "ru": {
+        "bot": "бот",
+        "human": "оператор",
+        "volume": "Обращения по дням",
+        "frt": "Первый ответ, медиана (мин)",
+        "sla": "SLA, %",
+        "empty": "нет данных",
+    },
+    "en": {
+        "bot": "bot",
+        "human": "human",
+        "volume": "Conversations per day",
+        "frt": "First response, median (min)",
+        "sla": "SLA met, %",
+        "empty": "no data",
+    },
 }
 
 
@@ -36,7 +48,8 @@ class ChartData:
     @property
     def empty(self) -> bool:
         return not any(any(counts) for counts in self.volume.values()) and all(
-            v is None for v in self.frt_minutes + self.sla_percent)
+            v is None for v in self.frt_minutes + self.sla_percent
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,18 +64,24 @@ def chart_data(days: list[DayFigures], *, title: str, language: str) -> ChartDat
     labels = LABELS["ru" if language == "ru" else "en"]
     channels = sorted({channel for day in days for channel, _ in day.volume})
     volume = {
-        f"{channel} · {labels['human' if human else 'bot']}":
-            tuple(day.volume.get((channel, human), 0) for day in days)
-        for channel in channels for human in (False, True)
+        f"{channel} · {labels['human' if human else 'bot']}": tuple(
+            day.volume.get((channel, human), 0) for day in days
+        )
+        for channel in channels
+        for human in (False, True)
     }
     return ChartData(
         title=title,
         days=tuple(day.date.strftime("%d.%m") for day in days),
         volume={name: counts for name, counts in volume.items() if any(counts)},
-        frt_minutes=tuple(None if day.frt_median is None else round(day.frt_median.total_seconds() / 60, 2)
-                          for day in days),
-        sla_percent=tuple(None if day.sla_compliance is None else round(day.sla_compliance * 100, 2)
-                          for day in days),
+        frt_minutes=tuple(
+            None if day.frt_median is None else round(day.frt_median.total_seconds() / 60, 2)
+            for day in days
+        ),
+        sla_percent=tuple(
+            None if day.sla_compliance is None else round(day.sla_compliance * 100, 2)
+            for day in days
+        ),
         labels=labels,
     )
 
@@ -88,22 +107,42 @@ def render_chart(data: ChartData, *, width: int = 1200, height: int = 800, dpi: 
         channel, _, kind = name.partition(" · ")
         colour = f"C{colours.setdefault(channel, len(colours))}"
         human = kind == data.labels["human"]
-        volume_axes.bar(positions, counts, bottom=bottom, label=name, color=colour,
-                        alpha=1.0 if human else 0.45, hatch="//" if human else None,
-                        edgecolor="white")
+        volume_axes.bar(
+            positions,
+            counts,
+            bottom=bottom,
+            label=name,
+            color=colour,
+            alpha=1.0 if human else 0.45,
+            hatch="//" if human else None,
+            edgecolor="white",
+        )
         bottom = [b + c for b, c in zip(bottom, counts, strict=True)]
     volume_axes.set_title(data.title)
     volume_axes.set_ylabel(data.labels["volume"])
-    volume_axes.margins(y=0.12)   # headroom above the tallest bar
+    volume_axes.margins(y=0.12)  # headroom above the tallest bar
     if data.volume:
         # beside the plot, never on it: with one day the only bars sit where a legend would
-        volume_axes.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize="small",
-                           borderaxespad=0.0)
+        volume_axes.legend(
+            loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize="small", borderaxespad=0.0
+        )
     if data.empty:
-        volume_axes.text(0.5, 0.5, data.labels["empty"], transform=volume_axes.transAxes,
-                         ha="center", va="center", fontsize="x-large", color="grey")
-    time_axes.plot(positions, _nan(data.frt_minutes), marker="o", color="C0", label=data.labels["frt"])
-    sla_axes.plot(positions, _nan(data.sla_percent), marker="s", color="C3", label=data.labels["sla"])
+        volume_axes.text(
+            0.5,
+            0.5,
+            data.labels["empty"],
+            transform=volume_axes.transAxes,
+            ha="center",
+            va="center",
+            fontsize="x-large",
+            color="grey",
+        )
+    time_axes.plot(
+        positions, _nan(data.frt_minutes), marker="o", color="C0", label=data.labels["frt"]
+    )
+    sla_axes.plot(
+        positions, _nan(data.sla_percent), marker="s", color="C3", label=data.labels["sla"]
+    )
     time_axes.set_ylabel(data.labels["frt"])
     sla_axes.set_ylabel(data.labels["sla"])
     sla_axes.set_ylim(0, 105)
@@ -112,8 +151,13 @@ def render_chart(data: ChartData, *, width: int = 1200, height: int = 800, dpi: 
     if positions:
         time_axes.set_xlim(-0.6, len(positions) - 0.4)
     volume_axes.yaxis.set_major_locator(MaxNLocator(integer=True))
-    time_axes.legend(handles=[*time_axes.get_lines(), *sla_axes.get_lines()], loc="upper left",
-                     bbox_to_anchor=(1.08, 1.0), fontsize="small", borderaxespad=0.0)
+    time_axes.legend(
+        handles=[*time_axes.get_lines(), *sla_axes.get_lines()],
+        loc="upper left",
+        bbox_to_anchor=(1.08, 1.0),
+        fontsize="small",
+        borderaxespad=0.0,
+    )
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", dpi=dpi)
     plotted: dict[str, tuple[float, ...]] = {}

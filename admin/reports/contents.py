@@ -39,14 +39,22 @@ class ReportContents:
     gaps: tuple[GapCluster, ...]
 
 
-async def gather(sessions: SessionFactory, calendar: WorkingTime, period: Period, *,
-                 now: dt.datetime, recontact_days: int, split_by: SplitBy = "channel",
-                 gaps: HandedOffClusters | None = None,
-                 settle_window: dt.timedelta = SETTLE_WINDOW) -> ReportContents:
+async def gather(
+    sessions: SessionFactory,
+    calendar: WorkingTime,
+    period: Period,
+    *,
+    now: dt.datetime,
+    recontact_days: int,
+    split_by: SplitBy = "channel",
+    gaps: HandedOffClusters | None = None,
+    settle_window: dt.timedelta = SETTLE_WINDOW,
+) -> ReportContents:
     """`gaps` None: the period's handed-off questions clustered by `kb gaps`."""
     async with sessions() as session:
-        facts = await load_facts(session, period, recontact_days=recontact_days,
-                                 settle_window=settle_window)
+        facts = await load_facts(
+            session, period, recontact_days=recontact_days, settle_window=settle_window
+        )
     clusters = tuple(await (gaps or functools.partial(kb_gap_clusters, sessions))(period))
     return ReportContents(
         period=period,

@@ -29,8 +29,17 @@ from admin.reports.facts import ConversationFacts, PeriodFacts
 from admin.reports.period import Period
 
 __all__ = [
-    "ClientConsumption", "DayFigures", "Durations", "Figures", "SlaBreach", "SplitBy",
-    "SplitRow", "WorkingTime", "client_consumption", "compute_figures", "daily_figures",
+    "ClientConsumption",
+    "DayFigures",
+    "Durations",
+    "Figures",
+    "SlaBreach",
+    "SplitBy",
+    "SplitRow",
+    "WorkingTime",
+    "client_consumption",
+    "compute_figures",
+    "daily_figures",
     "split_figures",
 ]
 
@@ -85,7 +94,7 @@ class Figures:
     handed_off: int
     off_hours: int
     closed: int
-    bot_resolved: int        # the bot answered and the client stayed away (see compute_figures)
+    bot_resolved: int  # the bot answered and the client stayed away (see compute_figures)
     human_closed: int
     first_contact_resolved: int
     frt: Durations
@@ -99,7 +108,7 @@ class Figures:
     ratings: tuple[int, int, int, int, int]
     closed_by_operator: int
     operator_minutes: float
-    bot_pending: int = 0     # answered by the bot, the client may still come back
+    bot_pending: int = 0  # answered by the bot, the client may still come back
 
     @property
     def handoff_share(self) -> float | None:
@@ -129,7 +138,11 @@ class Figures:
     @property
     def csat_average(self) -> float | None:
         total = self.csat_responses
-        return sum(score * n for score, n in zip(range(1, 6), self.ratings, strict=True)) / total if total else None
+        return (
+            sum(score * n for score, n in zip(range(1, 6), self.ratings, strict=True)) / total
+            if total
+            else None
+        )
 
     @property
     def csat_response_rate(self) -> float | None:
@@ -137,12 +150,19 @@ class Figures:
 
     @property
     def empty(self) -> bool:
-        return not (self.conversations or self.closed or self.frt.count or self.sla_breached
-                    or self.sla_pending or self.operator_minutes)
+        return not (
+            self.conversations
+            or self.closed
+            or self.frt.count
+            or self.sla_breached
+            or self.sla_pending
+            or self.operator_minutes
+        )
 
 
-def _held_minutes(facts: ConversationFacts, period: Period, now: dt.datetime,
-                  operator_id: int | None = None) -> float:
+def _held_minutes(
+    facts: ConversationFacts, period: Period, now: dt.datetime, operator_id: int | None = None
+) -> float:
     total = dt.timedelta()
     for held in facts.holdings:
         if operator_id is not None and held.operator_id != operator_id:
@@ -160,15 +180,28 @@ def _bot_settled(c: ConversationFacts, now: dt.datetime) -> bool:
     return c.closed_at is not None or (c.bot_settles_at is not None and c.bot_settles_at <= now)
 
 
-def compute_figures(conversations: Sequence[ConversationFacts], period: Period,
-                    calendar: WorkingTime, now: dt.datetime) -> Figures:
+def compute_figures(
+    conversations: Sequence[ConversationFacts],
+    period: Period,
+    calendar: WorkingTime,
+    now: dt.datetime,
+) -> Figures:
     created = [c for c in conversations if period.contains(c.created_at)]
     queued = [c for c in conversations if period.contains(c.queued_at)]
     closed = [c for c in conversations if period.contains(c.closed_at)]
-    answered = [c for c in conversations if period.contains(c.bot_answered_at) and not c.handed_off
-                and not c.reopened and not c.recontacted]
-    first_responses = [(c.queued_at, c.first_response_at) for c in queued
-                       if c.queued_at is not None and c.first_response_at is not None]
+    answered = [
+        c
+        for c in conversations
+        if period.contains(c.bot_answered_at)
+        and not c.handed_off
+        and not c.reopened
+        and not c.recontacted
+    ]
+    first_responses = [
+        (c.queued_at, c.first_response_at)
+        for c in queued
+        if c.queued_at is not None and c.first_response_at is not None
+    ]
     resolutions = [(c.created_at, c.closed_at) for c in closed if c.closed_at is not None]
     human_closed = [c for c in closed if c.handed_off]
     by_operator = [c for c in closed if c.closed_by_operator]
@@ -182,8 +215,11 @@ def compute_figures(conversations: Sequence[ConversationFacts], period: Period,
             met += 1
         elif answer is not None or c.deadline < now:
             breached += 1
-            breaches.append(SlaBreach(c.id, c.group, c.category, c.deadline, answer,
-                                      (answer or now) - c.deadline))
+            breaches.append(
+                SlaBreach(
+                    c.id, c.group, c.category, c.deadline, answer, (answer or now) - c.deadline
+                )
+            )
         else:
             pending += 1
     ratings = Counter(c.rating for c in by_operator if c.rating is not None)
@@ -199,7 +235,9 @@ def compute_figures(conversations: Sequence[ConversationFacts], period: Period,
         frt=Durations.of(end - start for start, end in first_responses),
         frt_business=Durations.of(calendar.between(start, end) for start, end in first_responses),
         resolution=Durations.of(end - start for start, end in resolutions),
-        resolution_business=Durations.of(calendar.between(start, end) for start, end in resolutions),
+        resolution_business=Durations.of(
+            calendar.between(start, end) for start, end in resolutions
+        ),
         sla_met=met,
         sla_breached=breached,
         sla_pending=pending,
@@ -228,8 +266,9 @@ def _split_key(by: SplitBy, c: ConversationFacts) -> str | int | None:
     return c.client_id
 
 
-def split_figures(facts: PeriodFacts, by: SplitBy, period: Period, calendar: WorkingTime,
-                  now: dt.datetime) -> list[SplitRow]:
+def split_figures(
+    facts: PeriodFacts, by: SplitBy, period: Period, calendar: WorkingTime, now: dt.datetime
+) -> list[SplitRow]:
     """Figures per channel / category / group / operator / client, biggest first. A
     conversation goes to its current category and group, and to the operator who closed
     it (else the last one who held it); an operator's minutes are all the time they held
@@ -243,14 +282,20 @@ def split_figures(facts: PeriodFacts, by: SplitBy, period: Period, calendar: Wor
     if by == "operator":
         for held in (h for c in facts.conversations for h in c.holdings):
             groups.setdefault(held.operator_id, [])
-        labels = {key: NONE_LABEL if key is None else facts.operator_names.get(int(key), f"#{key}")
-                  for key in groups}
+        labels = {
+            key: NONE_LABEL if key is None else facts.operator_names.get(int(key), f"#{key}")
+            for key in groups
+        }
     rows = []
     for key, members in groups.items():
         figures = compute_figures(members, period, calendar, now)
         if by == "operator":
-            figures = replace(figures, operator_minutes=0.0 if key is None else sum(
-                _held_minutes(c, period, now, int(key)) for c in facts.conversations))
+            figures = replace(
+                figures,
+                operator_minutes=0.0
+                if key is None
+                else sum(_held_minutes(c, period, now, int(key)) for c in facts.conversations),
+            )
         if not figures.empty:
             rows.append(SplitRow(NONE_LABEL if key is None else labels[key], figures))
     return sorted(rows, key=lambda row: (-row.figures.conversations, row.key))
@@ -264,8 +309,9 @@ class DayFigures:
     sla_compliance: float | None
 
 
-def daily_figures(facts: PeriodFacts, period: Period, calendar: WorkingTime,
-                  now: dt.datetime) -> list[DayFigures]:
+def daily_figures(
+    facts: PeriodFacts, period: Period, calendar: WorkingTime, now: dt.datetime
+) -> list[DayFigures]:
     """Per local day: conversations created by channel and bot/human, and the first-response
     median and SLA compliance of those queued that day."""
     created: dict[dt.date, Counter[tuple[str, bool]]] = defaultdict(Counter)
@@ -278,10 +324,13 @@ def daily_figures(facts: PeriodFacts, period: Period, calendar: WorkingTime,
     days = []
     for date in period.days():
         figures = compute_figures(queued[date], period.day(date), calendar, now)
-        days.append(DayFigures(date, dict(created[date]), figures.frt.median, figures.sla_compliance))
+        days.append(
+            DayFigures(date, dict(created[date]), figures.frt.median, figures.sla_compliance)
+        )
     return days
 
-MIN_MINUTES = 0.05   # below 3 seconds of an operator's time is no consumption
+
+MIN_MINUTES = 0.05  # below 3 seconds of an operator's time is no consumption
 
 
 @dataclass(frozen=True, slots=True)
@@ -296,10 +345,14 @@ class ClientConsumption:
     @property
     def against_tier(self) -> float | None:
         """Operator minutes relative to the average client of the same tier (1.0 = average)."""
-        return self.operator_minutes / self.tier_average_minutes if self.tier_average_minutes else None
+        return (
+            self.operator_minutes / self.tier_average_minutes if self.tier_average_minutes else None
+        )
 
 
-def client_consumption(facts: PeriodFacts, period: Period, now: dt.datetime) -> list[ClientConsumption]:
+def client_consumption(
+    facts: PeriodFacts, period: Period, now: dt.datetime
+) -> list[ClientConsumption]:
     """Per client who took operator time: conversations opened and operator minutes spent,
     against the average of the tier's clients who took any; the heaviest users first.
     Clients the bot served alone are not in it (they would drag the average to zero)."""
@@ -313,11 +366,17 @@ def client_consumption(facts: PeriodFacts, period: Period, now: dt.datetime) -> 
         about[c.client_id] = (c.client_label, c.tier)
         conversations[c.client_id] += period.contains(c.created_at)
         minutes[c.client_id] += spent
-    about = {client_id: seen for client_id, seen in about.items() if minutes[client_id] >= MIN_MINUTES}
+    about = {
+        client_id: seen for client_id, seen in about.items() if minutes[client_id] >= MIN_MINUTES
+    }
     per_tier: dict[str, list[float]] = defaultdict(list)
     for client_id, (_, tier) in about.items():
         per_tier[tier].append(minutes[client_id])
     averages = {tier: statistics.fmean(values) for tier, values in per_tier.items()}
-    rows = [ClientConsumption(client_id, label, tier, conversations[client_id], minutes[client_id],
-                              averages[tier]) for client_id, (label, tier) in about.items()]
+    rows = [
+        ClientConsumption(
+            client_id, label, tier, conversations[client_id], minutes[client_id], averages[tier]
+        )
+        for client_id, (label, tier) in about.items()
+    ]
     return sorted(rows, key=lambda row: (-row.operator_minutes, -row.conversations, row.client_id))

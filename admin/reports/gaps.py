@@ -35,9 +35,16 @@ async def kb_gap_clusters(sessions: SessionFactory, period: Period) -> tuple[Gap
     """Clusters of the questions the bot handed off in the period, biggest first; each is
     named by the question nearest its centre."""
     async with sessions() as session:
-        questions = list(await session.scalars(
-            select(KbMiss.question).where(KbMiss.at >= period.start, KbMiss.at < period.end)
-            .order_by(KbMiss.id.desc()).limit(MAX_QUESTIONS)))
+        questions = list(
+            await session.scalars(
+                select(KbMiss.question)
+                .where(KbMiss.at >= period.start, KbMiss.at < period.end)
+                .order_by(KbMiss.id.desc())
+                .limit(MAX_QUESTIONS)
+            )
+        )
     found = await asyncio.to_thread(find_gaps, questions)
-    return tuple(GapCluster(gap.examples[0] if gap.examples else ", ".join(gap.terms), gap.size)
-                 for gap in found)
+    return tuple(
+        GapCluster(gap.examples[0] if gap.examples else ", ".join(gap.terms), gap.size)
+        for gap in found
+    )

@@ -28,10 +28,14 @@ class PeriodError(ValueError):
 
     def describe(self, language: str) -> str:
         if language == "ru":
-            return (f"Не понимаю период «{self.value}». Примеры: today, yesterday, week, month, "
-                    "2026-11-01, 2026-11-01..2026-11-07.")
-        return (f"Cannot read the period {self.value!r} ({self.reason}). Examples: today, "
-                "yesterday, week, month, 2026-11-01, 2026-11-01..2026-11-07.")
+            return (
+                f"Не понимаю период «{self.value}». Примеры: today, yesterday, week, month, "
+                "2026-11-01, 2026-11-01..2026-11-07."
+            )
+        return (
+            f"Cannot read the period {self.value!r} ({self.reason}). Examples: today, "
+            "yesterday, week, month, 2026-11-01, 2026-11-01..2026-11-07."
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,12 +123,16 @@ def _bound(text: str, zone: ZoneInfo, *, upper: bool) -> dt.datetime:
     return moment.astimezone(dt.UTC)
 
 
-def period_between(since: str | None, until: str | None, zone: ZoneInfo,
-                   now: dt.datetime) -> Period:
+def period_between(
+    since: str | None, until: str | None, zone: ZoneInfo, now: dt.datetime
+) -> Period:
     """`--since/--until`: a missing `since` means the 7 days ending `until`; a missing
     `until` means up to the end of today."""
-    end = _bound(until, zone, upper=True) if until else _midnight(
-        now.astimezone(zone).date() + dt.timedelta(days=1), zone)
+    end = (
+        _bound(until, zone, upper=True)
+        if until
+        else _midnight(now.astimezone(zone).date() + dt.timedelta(days=1), zone)
+    )
     start = _bound(since, zone, upper=False) if since else end - dt.timedelta(days=7)
     label = f"{since or start.astimezone(zone).date().isoformat()}..{until or 'today'}"
     return Period(start, end, zone, label)

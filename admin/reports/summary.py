@@ -25,7 +25,10 @@ TEXTS = {
         "minutes": "Время операторов: {minutes}",
         "client": "Больше всех времени операторов: {client} ({tier}) — {minutes}, {ratio} от среднего по тарифу",
         "breach": "Нарушение SLA: #{id} {group}/{category}, опоздание {late}",
-        "days": "{d} д {h} ч", "hours": "{h} ч {m:02d} мин", "min": "{m} мин", "sec": "{s} с",
+        "days": "{d} д {h} ч",
+        "hours": "{h} ч {m:02d} мин",
+        "min": "{m} мин",
+        "sec": "{s} с",
     },
     "en": {
         "title": "Report: {label} ({start} — {end}, {zone})",
@@ -42,7 +45,10 @@ TEXTS = {
         "minutes": "Operator time: {minutes}",
         "client": "Most operator time: {client} ({tier}) — {minutes}, {ratio} of the tier's average",
         "breach": "SLA breach: #{id} {group}/{category}, late by {late}",
-        "days": "{d} d {h} h", "hours": "{h} h {m:02d} min", "min": "{m} min", "sec": "{s} s",
+        "days": "{d} d {h} h",
+        "hours": "{h} h {m:02d} min",
+        "min": "{m} min",
+        "sec": "{s} s",
     },
 }
 
@@ -81,8 +87,11 @@ def format_duration(value: dt.timedelta | None, language: str) -> str:
 
 def describe_breach(breach: SlaBreach, language: str) -> str:
     return _texts(language)["breach"].format(
-        id=breach.conversation_id, group=breach.group or "—", category=breach.category or "—",
-        late=format_duration(breach.late_by, language))
+        id=breach.conversation_id,
+        group=breach.group or "—",
+        category=breach.category or "—",
+        late=format_duration(breach.late_by, language),
+    )
 
 
 def format_share(value: float | None) -> str:
@@ -90,47 +99,97 @@ def format_share(value: float | None) -> str:
 
 
 def _durations(d: Durations, bh: Durations, language: str) -> dict[str, str]:
-    return {"median": format_duration(d.median, language), "p90": format_duration(d.p90, language),
-            "bh_median": format_duration(bh.median, language), "bh_p90": format_duration(bh.p90, language)}
+    return {
+        "median": format_duration(d.median, language),
+        "p90": format_duration(d.p90, language),
+        "bh_median": format_duration(bh.median, language),
+        "bh_p90": format_duration(bh.p90, language),
+    }
 
 
 def summarize(contents: ReportContents, language: str) -> str:
     texts = _texts(language)
     period, f = contents.period, contents.total
     last_day = (period.end - dt.timedelta(microseconds=1)).astimezone(period.zone)
-    lines = [texts["title"].format(label=period_name(period.label, language), zone=period.zone.key,
-                                   start=period.start.astimezone(period.zone).strftime("%d.%m.%Y"),
-                                   end=last_day.strftime("%d.%m.%Y"))]
+    lines = [
+        texts["title"].format(
+            label=period_name(period.label, language),
+            zone=period.zone.key,
+            start=period.start.astimezone(period.zone).strftime("%d.%m.%Y"),
+            end=last_day.strftime("%d.%m.%Y"),
+        )
+    ]
     if f.empty:
         return "\n".join([*lines, texts["no_data"]])
-    lines.append(texts["volume"].format(n=f.conversations, off=f.off_hours,
-                                        off_share=format_share(f.off_hours_share)))
-    lines.append(texts["bot"].format(bot=f.bot_resolved, pending=f.bot_pending,
-                                     share=format_share(f.bot_resolution_share),
-                                     handed=f.handed_off, handed_share=format_share(f.handoff_share)))
+    lines.append(
+        texts["volume"].format(
+            n=f.conversations, off=f.off_hours, off_share=format_share(f.off_hours_share)
+        )
+    )
+    lines.append(
+        texts["bot"].format(
+            bot=f.bot_resolved,
+            pending=f.bot_pending,
+            share=format_share(f.bot_resolution_share),
+            handed=f.handed_off,
+            handed_share=format_share(f.handoff_share),
+        )
+    )
     lines.append(texts["frt"].format(**_durations(f.frt, f.frt_business, language)))
-    lines.append(texts["resolution"].format(**_durations(f.resolution, f.resolution_business, language)))
-    lines.append(texts["sla"].format(met=f.sla_met, total=f.sla_met + f.sla_breached,
-                                     share=format_share(f.sla_compliance),
-                                     breached=f.sla_breached, pending=f.sla_pending))
+    lines.append(
+        texts["resolution"].format(**_durations(f.resolution, f.resolution_business, language))
+    )
+    lines.append(
+        texts["sla"].format(
+            met=f.sla_met,
+            total=f.sla_met + f.sla_breached,
+            share=format_share(f.sla_compliance),
+            breached=f.sla_breached,
+            pending=f.sla_pending,
+        )
+    )
     if f.csat_responses:
-        lines.append(texts["csat"].format(avg=f"{f.csat_average:.1f}", n=f.csat_responses,
-                                          rate=format_share(f.csat_response_rate)))
+        lines.append(
+            texts["csat"].format(
+                avg=f"{f.csat_average:.1f}",
+                n=f.csat_responses,
+                rate=format_share(f.csat_response_rate),
+            )
+        )
     if f.human_closed:
-        lines.append(texts["fcr"].format(n=f.first_contact_resolved, total=f.human_closed,
-                                         share=format_share(f.fcr_share)))
+        lines.append(
+            texts["fcr"].format(
+                n=f.first_contact_resolved, total=f.human_closed, share=format_share(f.fcr_share)
+            )
+        )
     if f.operator_minutes:
-        lines.append(texts["minutes"].format(
-            minutes=format_duration(dt.timedelta(minutes=f.operator_minutes), language)))
+        lines.append(
+            texts["minutes"].format(
+                minutes=format_duration(dt.timedelta(minutes=f.operator_minutes), language)
+            )
+        )
     top = contents.consumption[0] if contents.consumption else None
     if top is not None and top.operator_minutes and top.against_tier is not None:
-        lines.append(texts["client"].format(
-            client=top.label, tier=top.tier, ratio=f"{top.against_tier:.1f}×",
-            minutes=format_duration(dt.timedelta(minutes=top.operator_minutes), language)))
+        lines.append(
+            texts["client"].format(
+                client=top.label,
+                tier=top.tier,
+                ratio=f"{top.against_tier:.1f}×",
+                minutes=format_duration(dt.timedelta(minutes=top.operator_minutes), language),
+            )
+        )
     if contents.top_articles:
-        lines.append(texts["articles"].format(items=", ".join(
-            f"{a.title or a.article_id} ({a.answers})" for a in contents.top_articles[:3])))
+        lines.append(
+            texts["articles"].format(
+                items=", ".join(
+                    f"{a.title or a.article_id} ({a.answers})" for a in contents.top_articles[:3]
+                )
+            )
+        )
     if contents.gaps:
-        lines.append(texts["gaps"].format(items=", ".join(
-            f"«{g.label}» ({g.questions})" for g in contents.gaps[:3])))
+        lines.append(
+            texts["gaps"].format(
+                items=", ".join(f"«{g.label}» ({g.questions})" for g in contents.gaps[:3])
+            )
+        )
     return "\n".join(lines)

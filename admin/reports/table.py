@@ -54,8 +54,10 @@ COLUMNS: dict[str, Callable[[Figures], Cell]] = {
 def table_rows(contents: ReportContents) -> list[dict[str, str | Cell]]:
     """Rows keyed by the split's name ("channel", "operator"…) then every column."""
     rows = [(row.key, row.figures) for row in contents.rows] + [(TOTAL, contents.total)]
-    return [{contents.split_by: key, **{name: get(figures) for name, get in COLUMNS.items()}}
-            for key, figures in rows]
+    return [
+        {contents.split_by: key, **{name: get(figures) for name, get in COLUMNS.items()}}
+        for key, figures in rows
+    ]
 
 
 def write_csv(contents: ReportContents, path: Path) -> None:
@@ -64,8 +66,12 @@ def write_csv(contents: ReportContents, path: Path) -> None:
         writer = csv.DictWriter(handle, fieldnames=[contents.split_by, *COLUMNS])
         writer.writeheader()
         for row in rows:
-            writer.writerow({key: "" if value is None else spreadsheet_safe(value)
-                             for key, value in row.items()})
+            writer.writerow(
+                {
+                    key: "" if value is None else spreadsheet_safe(value)
+                    for key, value in row.items()
+                }
+            )
 
 
 def spreadsheet_safe(value: str | float) -> str | int | float:

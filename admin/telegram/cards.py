@@ -10,13 +10,23 @@ from zoneinfo import ZoneInfo
 from aiogram.filters.callback_data import CallbackData
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 
-from admin.telegram.texts import say
 from admin.desk import ClientCard, ConversationView, MessageView, QueueRow, QueueView
+from admin.telegram.texts import say
 from kb.index import Hit
 
-__all__ = ["ArticleButton", "LaterButton", "TakeButton", "article_keyboard", "attachments_line",
-           "card_text", "client_card_text", "conversation_text", "history_text", "queue_text",
-           "take_keyboard"]
+__all__ = [
+    "ArticleButton",
+    "LaterButton",
+    "TakeButton",
+    "article_keyboard",
+    "attachments_line",
+    "card_text",
+    "client_card_text",
+    "conversation_text",
+    "history_text",
+    "queue_text",
+    "take_keyboard",
+]
 
 LAST_SHOWN = 5
 LINE_LIMIT = 300
@@ -36,16 +46,25 @@ class ArticleButton(CallbackData, prefix="article"):
 
 
 def take_keyboard(conversation_id: int, language: str) -> InlineKeyboardMarkup:
-    return InlineKeyboardMarkup(inline_keyboard=[[
-        InlineKeyboardButton(text=say("button_take", language),
-                             callback_data=TakeButton(conversation_id=conversation_id).pack()),
-        InlineKeyboardButton(text=say("button_later", language),
-                             callback_data=LaterButton(conversation_id=conversation_id).pack()),
-    ]])
+    return InlineKeyboardMarkup(
+        inline_keyboard=[
+            [
+                InlineKeyboardButton(
+                    text=say("button_take", language),
+                    callback_data=TakeButton(conversation_id=conversation_id).pack(),
+                ),
+                InlineKeyboardButton(
+                    text=say("button_later", language),
+                    callback_data=LaterButton(conversation_id=conversation_id).pack(),
+                ),
+            ]
+        ]
+    )
 
 
-def article_keyboard(conversation_id: int | None, hits: Sequence[Hit],
-                     language: str) -> InlineKeyboardMarkup | None:
+def article_keyboard(
+    conversation_id: int | None, hits: Sequence[Hit], language: str
+) -> InlineKeyboardMarkup | None:
     """One "send to the client" button per article (only with an active conversation;
     articles whose id does not fit Telegram's 64-byte callback data get none)."""
     if conversation_id is None:
@@ -57,32 +76,60 @@ def article_keyboard(conversation_id: int | None, hits: Sequence[Hit],
         except ValueError:
             continue
         title = (hit.article.title or hit.article.id)[:40]
-        rows.append([InlineKeyboardButton(text=say("button_send", language, title=title),
-                                          callback_data=data)])
+        rows.append(
+            [
+                InlineKeyboardButton(
+                    text=say("button_send", language, title=title), callback_data=data
+                )
+            ]
+        )
     return InlineKeyboardMarkup(inline_keyboard=rows) if rows else None
 
 
 def card_text(view: ConversationView, language: str, zone: ZoneInfo) -> str:
     """The card of a newly queued conversation: who, where, what about, by when, and the
     client's last messages."""
-    return say("card", language, id=view.id, client=view.client_name, channel=view.channel,
-               category=view.category or say("nothing", language), group=view.group or "—",
-               priority=view.priority, deadline=_when(view.deadline, zone),
-               last=_last_messages(view.messages, language, zone))
+    return say(
+        "card",
+        language,
+        id=view.id,
+        client=view.client_name,
+        channel=view.channel,
+        category=view.category or say("nothing", language),
+        group=view.group or "—",
+        priority=view.priority,
+        deadline=_when(view.deadline, zone),
+        last=_last_messages(view.messages, language, zone),
+    )
 
 
 def conversation_text(view: ConversationView, language: str, zone: ZoneInfo) -> str:
-    return say("opened", language, id=view.id, client=view.client_name, channel=view.channel,
-               last=_last_messages(view.messages, language, zone))
+    return say(
+        "opened",
+        language,
+        id=view.id,
+        client=view.client_name,
+        channel=view.channel,
+        last=_last_messages(view.messages, language, zone),
+    )
 
 
 def queue_text(rows: Sequence[QueueRow], view: QueueView, language: str, zone: ZoneInfo) -> str:
     lines = [say("queue_title", language, view=say(f"view_{view}", language), count=len(rows))]
     for row in rows:
-        lines.append(say("queue_row", language, id=row.conversation_id, client=row.client_name,
-                         channel=row.channel, category=row.category or "—",
-                         waited=int(row.waited.total_seconds() // 60),
-                         deadline=_when(row.deadline, zone), preview=_short(row.preview, 120)))
+        lines.append(
+            say(
+                "queue_row",
+                language,
+                id=row.conversation_id,
+                client=row.client_name,
+                channel=row.channel,
+                category=row.category or "—",
+                waited=int(row.waited.total_seconds() // 60),
+                deadline=_when(row.deadline, zone),
+                preview=_short(row.preview, 120),
+            )
+        )
     return "\n".join(lines)
 
 
@@ -90,14 +137,24 @@ def client_card_text(card: ClientCard, language: str, zone: ZoneInfo) -> str:
     nothing = say("nothing", language)
     identities = "\n".join(
         f"  • {i.channel}: {i.display_name or i.external_id}"
-        + (f" ({say('verified', language)})" if i.verified else "") for i in card.identities)
-    text = say("client_card", language, id=card.id, name=card.name, tier=card.tier,
-               client_language=card.language or nothing, phone=card.phone or nothing,
-               email=card.email or nothing, identities=identities or nothing,
-               count=card.conversations,
-               open=", ".join(f"#{c}" for c in card.open_conversations) or nothing,
-               ratings=", ".join(map(str, card.ratings)) or nothing,
-               since=card.since.astimezone(zone).strftime("%d.%m.%Y"))
+        + (f" ({say('verified', language)})" if i.verified else "")
+        for i in card.identities
+    )
+    text = say(
+        "client_card",
+        language,
+        id=card.id,
+        name=card.name,
+        tier=card.tier,
+        client_language=card.language or nothing,
+        phone=card.phone or nothing,
+        email=card.email or nothing,
+        identities=identities or nothing,
+        count=card.conversations,
+        open=", ".join(f"#{c}" for c in card.open_conversations) or nothing,
+        ratings=", ".join(map(str, card.ratings)) or nothing,
+        since=card.since.astimezone(zone).strftime("%d.%m.%Y"),
+    )
     if card.hints:
         items = ", ".join(f"#{h.client_id} ({h.reason} {h.value})" for h in card.hints)
         text = f"{text}\n\n{say('hints', language, items=items)}"
@@ -122,7 +179,9 @@ def _last_messages(messages: Sequence[MessageView], language: str, zone: ZoneInf
     return "\n".join(_line(m, language, zone) for m in shown)
 
 
-def _line(message: MessageView, language: str, zone: ZoneInfo, *, with_conversation: bool = False) -> str:
+def _line(
+    message: MessageView, language: str, zone: ZoneInfo, *, with_conversation: bool = False
+) -> str:
     who = say("author_note" if message.private else f"author_{message.author}", language)
     where = f"#{message.conversation_id} " if with_conversation else ""
     text = _short(message.text, LINE_LIMIT)
@@ -138,4 +197,4 @@ def _when(moment: dt.datetime | None, zone: ZoneInfo) -> str:
 
 def _short(text: str, limit: int) -> str:
     text = " ".join(text.split())
-    return text if len(text) <= limit else text[:limit - 1] + "…"
+    return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -13,9 +13,9 @@ from pathlib import Path
 from aiogram import Bot
 from aiogram.types import Message
 
+from admin.desk import OperatorDesk
 from admin.telegram.forum import ForumTopics
 from admin.telegram.state import ActiveConversations
-from admin.desk import OperatorDesk
 from core.contracts import Attachment, AttachmentKind
 from core.models import Operator
 
@@ -25,15 +25,20 @@ _UNSAFE = re.compile(r"[^\w.\-]+", re.UNICODE)
 
 
 class Focus:
-    def __init__(self, desk: OperatorDesk, active: ActiveConversations,
-                 topics: ForumTopics | None) -> None:
+    def __init__(
+        self, desk: OperatorDesk, active: ActiveConversations, topics: ForumTopics | None
+    ) -> None:
         self._desk = desk
         self._active = active
         self._topics = topics
 
     def in_topic(self, message: Message) -> bool:
-        return (self._topics is not None and message.chat.id == self._topics.chat_id
-                and bool(message.is_topic_message) and message.message_thread_id is not None)
+        return (
+            self._topics is not None
+            and message.chat.id == self._topics.chat_id
+            and bool(message.is_topic_message)
+            and message.message_thread_id is not None
+        )
 
     async def of(self, message: Message, operator: Operator) -> int | None:
         if self._topics is not None and self.in_topic(message):
@@ -70,16 +75,37 @@ class OperatorFiles:
         found: list[tuple[AttachmentKind, str, str, str | None, int | None, str | None]] = []
         if message.photo:
             largest = max(message.photo, key=lambda size: size.width * size.height)
-            found.append((AttachmentKind.PHOTO, largest.file_id, largest.file_unique_id,
-                          "photo.jpg", largest.file_size, "image/jpeg"))
+            found.append(
+                (
+                    AttachmentKind.PHOTO,
+                    largest.file_id,
+                    largest.file_unique_id,
+                    "photo.jpg",
+                    largest.file_size,
+                    "image/jpeg",
+                )
+            )
         if message.document is not None:
             doc = message.document
-            found.append((AttachmentKind.DOCUMENT, doc.file_id, doc.file_unique_id,
-                          doc.file_name or "document", doc.file_size, doc.mime_type))
+            found.append(
+                (
+                    AttachmentKind.DOCUMENT,
+                    doc.file_id,
+                    doc.file_unique_id,
+                    doc.file_name or "document",
+                    doc.file_size,
+                    doc.mime_type,
+                )
+            )
         attachments = []
         for kind, file_id, unique_id, name, size, mime in found:
             self._directory.mkdir(parents=True, exist_ok=True)
-            path = self._directory / f"{_UNSAFE.sub('_', unique_id)}-{_UNSAFE.sub('_', name or 'file')}"
+            path = (
+                self._directory
+                / f"{_UNSAFE.sub('_', unique_id)}-{_UNSAFE.sub('_', name or 'file')}"
+            )
             await self._bot.download(file_id, destination=path)
-            attachments.append(Attachment(kind, name=name, size=size, mime=mime, stored_path=str(path)))
+            attachments.append(
+                Attachment(kind, name=name, size=size, mime=mime, stored_path=str(path))
+            )
         return attachments

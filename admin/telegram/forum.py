@@ -12,8 +12,8 @@ from aiogram.types import InlineKeyboardMarkup, Message
 from redis.asyncio import Redis
 
 from admin.telegram.sender import AdminSender, ChatRef
-from core.contracts import DeliveryError
 from core import keys
+from core.contracts import DeliveryError
 from routing.queue import as_text
 
 __all__ = ["ForumTopics"]
@@ -35,10 +35,18 @@ class ForumTopics:
         value = await self._redis.hget(keys.admin_topics(), str(conversation_id))
         return int(as_text(value)) if value is not None else None
 
-    async def send(self, conversation_id: int, topic_name: str, text: str, *,
-                   markup: InlineKeyboardMarkup | None = None) -> tuple[ChatRef, Message]:
+    async def send(
+        self,
+        conversation_id: int,
+        topic_name: str,
+        text: str,
+        *,
+        markup: InlineKeyboardMarkup | None = None,
+    ) -> tuple[ChatRef, Message]:
         """Post in the conversation's topic (created, or re-created when gone)."""
-        thread = await self.thread_of(conversation_id) or await self._create(conversation_id, topic_name)
+        thread = await self.thread_of(conversation_id) or await self._create(
+            conversation_id, topic_name
+        )
         where = ChatRef(self.chat_id, thread)
         try:
             return where, await self._sender.text(where, text, markup=markup)
@@ -55,6 +63,8 @@ class ForumTopics:
             if old is not None:
                 pipe.hdel(keys.admin_topic_conversations(), str(old))
             pipe.hset(keys.admin_topics(), str(conversation_id), topic.message_thread_id)
-            pipe.hset(keys.admin_topic_conversations(), str(topic.message_thread_id), conversation_id)
+            pipe.hset(
+                keys.admin_topic_conversations(), str(topic.message_thread_id), conversation_id
+            )
             await pipe.execute()
         return topic.message_thread_id

@@ -18,9 +18,9 @@ from typing import Any
 from aiogram import BaseMiddleware
 from aiogram.types import CallbackQuery, Message, TelegramObject
 
+from admin.desk import DeskError, OperatorDesk
 from admin.telegram.sender import AdminSender, ChatRef, where
 from admin.telegram.texts import say
-from admin.desk import DeskError, OperatorDesk
 from core.contracts import DeliveryError
 from core.models import Operator
 from routing.presence import PresenceState
@@ -46,8 +46,12 @@ class OperatorAccess(BaseMiddleware):
             return await handler(event, data)
         if _redeems_invite(event):
             return await handler(event, data)
-        log.warning("admin bot refused Telegram user %s (@%s, %s): not an operator",
-                    user.id, user.username or "-", user.full_name)
+        log.warning(
+            "admin bot refused Telegram user %s (@%s, %s): not an operator",
+            user.id,
+            user.username or "-",
+            user.full_name,
+        )
         language = "en" if (user.language_code or "ru")[:2] != "ru" else "ru"
         if isinstance(event, CallbackQuery):
             await event.answer(say("refused", language), show_alert=True)
@@ -64,7 +68,7 @@ class DeskErrors(BaseMiddleware):
         except DeskError as refused:
             operator: Operator | None = data.get("operator")
             await _tell(event, data, refused.text(operator.language if operator else "ru"))
-        except PermissionError:   # disabled in the middle of a command
+        except PermissionError:  # disabled in the middle of a command
             await _tell(event, data, say("refused", "ru"))
         except DeliveryError as exc:
             log.warning("admin bot could not answer: %s", exc)
@@ -87,5 +91,9 @@ async def _tell(event: TelegramObject, data: dict[str, Any], text: str) -> None:
 
 
 def _redeems_invite(event: TelegramObject) -> bool:
-    return (isinstance(event, Message) and event.chat.type == "private"
-            and (event.text or "").startswith("/start ") and len((event.text or "").split()) == 2)
+    return (
+        isinstance(event, Message)
+        and event.chat.type == "private"
+        and (event.text or "").startswith("/start ")
+        and len((event.text or "").split()) == 2
+    )

@@ -24,17 +24,17 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 from sqlalchemy import select
 
+from admin.desk import ConversationView, DeskError, OperatorDesk
 from admin.telegram.cards import attachments_line, card_text, conversation_text, take_keyboard
 from admin.telegram.forum import ForumTopics
 from admin.telegram.sender import AdminSender, ChatRef
 from admin.telegram.state import ActiveConversations
 from admin.telegram.texts import say
-from admin.desk import ConversationView, DeskError, OperatorDesk
+from core import keys
 from core.contracts import DeliveryError
 from core.db import SessionFactory
 from core.events import DeskFeed
 from core.models import Client, Conversation, Message, Operator
-from core import keys
 from routing.presence import Presence, PresenceState
 from routing.queue import QueueEntry, as_text
 
@@ -65,9 +65,19 @@ class _Reader:
 
 
 class AdminNotifier:
-    def __init__(self, *, desk: OperatorDesk, feed: DeskFeed, sender: AdminSender,
-                 sessions: SessionFactory, redis: Redis, presence: Presence,
-                 active: ActiveConversations, audience: Audience, topics: ForumTopics | None) -> None:
+    def __init__(
+        self,
+        *,
+        desk: OperatorDesk,
+        feed: DeskFeed,
+        sender: AdminSender,
+        sessions: SessionFactory,
+        redis: Redis,
+        presence: Presence,
+        active: ActiveConversations,
+        audience: Audience,
+        topics: ForumTopics | None,
+    ) -> None:
         self._desk = desk
         self._feed = feed
         self._sender = sender
@@ -78,10 +88,15 @@ class AdminNotifier:
         self._audience = audience
         self._topics = topics
         self._handlers: dict[str, Callable[[dict[str, Any]], Awaitable[None]]] = {
-            "queued": self._queued, "taken": self._taken, "client_message": self._client_message,
-            "transferred": self._transferred, "undelivered": self._undelivered,
-            "bounced": self._bounced, "closed": self._closed,
-            "sla_warning": self._sla_notice, "sla_breached": self._sla_notice,
+            "queued": self._queued,
+            "taken": self._taken,
+            "client_message": self._client_message,
+            "transferred": self._transferred,
+            "undelivered": self._undelivered,
+            "bounced": self._bounced,
+            "closed": self._closed,
+            "sla_warning": self._sla_notice,
+            "sla_breached": self._sla_notice,
             "lease_expired": self._lease_notice,
         }
 
@@ -120,22 +135,28 @@ class AdminNotifier:
         if self._topics is not None:
             language = self._audience.language
             where, sent = await self._topics.send(
-                view.id, self._topic_name(view), card_text(view, language, self._audience.zone),
-                markup=take_keyboard(view.id, language))
+                view.id,
+                self._topic_name(view),
+                card_text(view, language, self._audience.zone),
+                markup=take_keyboard(view.id, language),
+            )
             await self._remember_card(view.id, where, sent.message_id, language)
 
     async def _card(self, view: ConversationView, reader: _Reader) -> None:
         try:
-            sent = await self._sender.text(reader.ref, card_text(view, reader.language,
-                                                                 self._audience.zone),
-                                           markup=take_keyboard(view.id, reader.language))
-        except DeliveryError as exc:   # one operator who blocked the bot must not stop the rest
+            sent = await self._sender.text(
+                reader.ref,
+                card_text(view, reader.language, self._audience.zone),
+                markup=take_keyboard(view.id, reader.language),
+            )
+        except DeliveryError as exc:  # one operator who blocked the bot must not stop the rest
             log.warning("card of #%s not posted to %s: %s", view.id, reader.ref.key, exc)
             return
         await self._remember_card(view.id, reader.ref, sent.message_id, reader.language)
 
-    async def _remember_card(self, conversation_id: int, where: ChatRef, message_id: int,
-                             language: str) -> None:
+    async def _remember_card(
+        self, conversation_id: int, where: ChatRef, message_id: int, language: str
+    ) -> None:
         key = keys.admin_cards(conversation_id)
         async with self._redis.pipeline(transaction=True) as pipe:
             pipe.hset(key, where.key, json.dumps([message_id, language]))
@@ -151,11 +172,14 @@ class AdminNotifier:
         view = await self._desk.view(conversation_id)
         for where, stored in cards.items():
             message_id, language = json.loads(as_text(stored))
-            text = (f"{card_text(view, language, self._audience.zone)}\n\n"
-                    f"{say('card_taken', language, operator=notice.get('operator', '?'))}")
+            text = (
+                f"{card_text(view, language, self._audience.zone)}\n\n"
+                f"{say('card_taken', language, operator=notice.get('operator', '?'))}"
+            )
             try:
-                await self._sender.edit(ChatRef.from_key(as_text(where)), int(message_id), text,
-                                        markup=NO_BUTTONS)
+                await self._sender.edit(
+                    ChatRef.from_key(as_text(where)), int(message_id), text, markup=NO_BUTTONS
+                )
             except DeliveryError as exc:  # deleted by the operator, too old to edit…
                 log.info("card of #%s in %s not edited: %s", conversation_id, as_text(where), exc)
 
@@ -172,20 +196,35 @@ class AdminNotifier:
         holder = await self._holder(conversation.assigned_operator_id)
         readers = [holder] if holder is not None and self._topics is None else []
         for reader in readers:
-            text = say(key, reader.language, id=conversation_id, client=name,
-                       channel=message.channel.value, text=message.text)
+            text = say(
+                key,
+                reader.language,
+                id=conversation_id,
+                client=name,
+                channel=message.channel.value,
+                text=message.text,
+            )
             if message.attachments:
                 text = f"{text}\n{attachments_line(message.attachments, reader.language)}"
             await self._sender.text(reader.ref, text)
             await self._files(reader.ref, message)
         if self._topics is not None:
             language = self._audience.language
-            text = say(key, language, id=conversation_id, client=name,
-                       channel=message.channel.value, text=message.text)
+            text = say(
+                key,
+                language,
+                id=conversation_id,
+                client=name,
+                channel=message.channel.value,
+                text=message.text,
+            )
             if message.attachments:
                 text = f"{text}\n{attachments_line(message.attachments, language)}"
-            where, _ = await self._topics.send(conversation_id, self._topic_name_of(
-                conversation_id, name, message.channel.value), text)
+            where, _ = await self._topics.send(
+                conversation_id,
+                self._topic_name_of(conversation_id, name, message.channel.value),
+                text,
+            )
             await self._files(where, message)
 
     async def _files(self, where: ChatRef, message: Message) -> None:
@@ -208,14 +247,26 @@ class AdminNotifier:
         view = await self._desk.view(conversation_id)
         if await self._active.get(int(target)) is None:
             await self._active.set(int(target), conversation_id)
-        await self._sender.text(reader.ref, "\n\n".join([
-            say("transferred_to_you", reader.language, id=conversation_id, sender=sender,
-                note=notice.get("note") or say("nothing", reader.language)),
-            conversation_text(view, reader.language, self._audience.zone)]))
+        await self._sender.text(
+            reader.ref,
+            "\n\n".join(
+                [
+                    say(
+                        "transferred_to_you",
+                        reader.language,
+                        id=conversation_id,
+                        sender=sender,
+                        note=notice.get("note") or say("nothing", reader.language),
+                    ),
+                    conversation_text(view, reader.language, self._audience.zone),
+                ]
+            ),
+        )
 
     async def _undelivered(self, notice: dict[str, Any]) -> None:
-        await self._tell_holder(int(notice["conversation_id"]), "undelivered",
-                                error=str(notice.get("error", ""))[:300])
+        await self._tell_holder(
+            int(notice["conversation_id"]), "undelivered", error=str(notice.get("error", ""))[:300]
+        )
 
     async def _bounced(self, notice: dict[str, Any]) -> None:
         await self._tell_holder(int(notice["conversation_id"]), "bounced")
@@ -223,15 +274,18 @@ class AdminNotifier:
     async def _closed(self, notice: dict[str, Any]) -> None:
         conversation_id = int(notice["conversation_id"])
         if self._topics is not None and await self._topics.thread_of(conversation_id):
-            await self._topics.send(conversation_id, f"#{conversation_id}",
-                                    say("card_closed", self._audience.language))
+            await self._topics.send(
+                conversation_id, f"#{conversation_id}", say("card_closed", self._audience.language)
+            )
 
     async def _tell_holder(self, conversation_id: int, key: str, **values: object) -> None:
         async with self._sessions() as session:
             conversation = await session.get(Conversation, conversation_id)
         holder = await self._holder(conversation.assigned_operator_id if conversation else None)
         if holder is not None:
-            await self._sender.text(holder.ref, say(key, holder.language, id=conversation_id, **values))
+            await self._sender.text(
+                holder.ref, say(key, holder.language, id=conversation_id, **values)
+            )
 
     # -- the SLA watcher (routing.watcher.DeskNotifier) -----------------------------------
 
@@ -246,35 +300,49 @@ class AdminNotifier:
 
     async def _sla_notice(self, notice: dict[str, Any]) -> None:
         """The same alerts when the watcher runs in another process (published on the feed)."""
-        await self._broadcast(str(notice["kind"]), int(notice["conversation_id"]), str(notice["group"]),
-                              dt.datetime.fromisoformat(str(notice["deadline"])))
+        await self._broadcast(
+            str(notice["kind"]),
+            int(notice["conversation_id"]),
+            str(notice["group"]),
+            dt.datetime.fromisoformat(str(notice["deadline"])),
+        )
 
     async def _lease_notice(self, notice: dict[str, Any]) -> None:
         operator_id = notice.get("operator_id")
-        await self._lease_lost(int(notice["conversation_id"]),
-                               int(operator_id) if operator_id is not None else None)
+        await self._lease_lost(
+            int(notice["conversation_id"]), int(operator_id) if operator_id is not None else None
+        )
 
     async def _lease_lost(self, conversation_id: int, operator_id: int | None) -> None:
         holder = await self._holder(operator_id)
         if holder is not None:
             await self._active.clear(operator_id or 0, conversation_id)
-            await self._sender.text(holder.ref, say("lease_expired", holder.language, id=conversation_id))
+            await self._sender.text(
+                holder.ref, say("lease_expired", holder.language, id=conversation_id)
+            )
         await self.post_card(conversation_id)
 
-    async def _broadcast(self, key: str, conversation_id: int, group: str,
-                         deadline_at: dt.datetime) -> None:
+    async def _broadcast(
+        self, key: str, conversation_id: int, group: str, deadline_at: dt.datetime
+    ) -> None:
         deadline = deadline_at.astimezone(self._audience.zone).strftime("%d.%m %H:%M")
         for reader in await self._readers(group):
             try:
-                await self._sender.text(reader.ref, say(key, reader.language, id=conversation_id,
-                                                        group=group, deadline=deadline))
+                await self._sender.text(
+                    reader.ref,
+                    say(key, reader.language, id=conversation_id, group=group, deadline=deadline),
+                )
             except DeliveryError as exc:
-                log.warning("%s of #%s not posted to %s: %s", key, conversation_id, reader.ref.key, exc)
+                log.warning(
+                    "%s of #%s not posted to %s: %s", key, conversation_id, reader.ref.key, exc
+                )
         if self._topics is not None:
             language = self._audience.language
-            await self._topics.send(conversation_id, f"#{conversation_id}",
-                                    say(key, language, id=conversation_id, group=group,
-                                        deadline=deadline))
+            await self._topics.send(
+                conversation_id,
+                f"#{conversation_id}",
+                say(key, language, id=conversation_id, group=group, deadline=deadline),
+            )
 
     # -- who reads ------------------------------------------------------------------------
 
@@ -284,12 +352,20 @@ class AdminNotifier:
         audience = self._audience
         if audience.chat_id is not None:
             return [] if audience.forum else [_Reader(ChatRef(audience.chat_id), audience.language)]
-        online = {p.operator_id for p in await self._presence.all() if p.state is PresenceState.ONLINE}
+        online = {
+            p.operator_id for p in await self._presence.all() if p.state is PresenceState.ONLINE
+        }
         async with self._sessions() as session:
-            operators = await session.scalars(select(Operator).where(
-                Operator.active.is_(True), Operator.telegram_user_id.is_not(None)).order_by(Operator.id))
-            return [_Reader(ChatRef(int(o.telegram_user_id or 0)), o.language) for o in operators
-                    if o.id in online and group in o.group_names]
+            operators = await session.scalars(
+                select(Operator)
+                .where(Operator.active.is_(True), Operator.telegram_user_id.is_not(None))
+                .order_by(Operator.id)
+            )
+            return [
+                _Reader(ChatRef(int(o.telegram_user_id or 0)), o.language)
+                for o in operators
+                if o.id in online and group in o.group_names
+            ]
 
     async def _holder(self, operator_id: int | None) -> _Reader | None:
         """The operator's private chat, when they use the admin bot."""
@@ -312,5 +388,10 @@ class AdminNotifier:
         return self._topic_name_of(view.id, view.client_name, view.channel)
 
     def _topic_name_of(self, conversation_id: int, client: str, channel: str) -> str:
-        return say("topic_name", self._audience.language, id=conversation_id, client=client,
-                   channel=channel)
+        return say(
+            "topic_name",
+            self._audience.language,
+            id=conversation_id,
+            client=client,
+            channel=channel,
+        )

@@ -14,8 +14,7 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 from aiogram import Bot
-from aiogram.types import (BufferedInputFile, FSInputFile, ForumTopic, InlineKeyboardMarkup,
-                           Message)
+from aiogram.types import BufferedInputFile, ForumTopic, FSInputFile, InlineKeyboardMarkup, Message
 
 from channels.delivery import RetryPolicy, SendRateLimiter, send_with_retries
 from channels.telegram import TEXT_LIMIT, classify_failure
@@ -51,56 +50,93 @@ def where(message: Message) -> ChatRef:
 
 
 class AdminSender:
-    def __init__(self, bot: Bot, *, retry: RetryPolicy | None = None,
-                 limiter: SendRateLimiter | None = None) -> None:
+    def __init__(
+        self, bot: Bot, *, retry: RetryPolicy | None = None, limiter: SendRateLimiter | None = None
+    ) -> None:
         self.bot = bot
         self._retry = retry or RetryPolicy()
-        self._limiter = limiter or SendRateLimiter(per_chat_rate=1.0, per_chat_burst=5,
-                                                   global_rate=30.0, global_burst=30)
+        self._limiter = limiter or SendRateLimiter(
+            per_chat_rate=1.0, per_chat_burst=5, global_rate=30.0, global_burst=30
+        )
 
-    async def text(self, to: ChatRef, text: str, *,
-                   markup: InlineKeyboardMarkup | None = None) -> Message:
+    async def text(
+        self, to: ChatRef, text: str, *, markup: InlineKeyboardMarkup | None = None
+    ) -> Message:
         """Send `text` (split when long; the keyboard rides on the last piece); the last
         message sent is returned, so a card can be edited later."""
         pieces = split_text(text, TEXT_LIMIT) or ["…"]
         sent: Message | None = None
         for index, piece in enumerate(pieces):
             last = index == len(pieces) - 1
-            sent = await self._call(to, functools.partial(
-                self.bot.send_message, chat_id=to.chat_id, text=piece,
-                message_thread_id=to.thread_id, reply_markup=markup if last else None))
+            sent = await self._call(
+                to,
+                functools.partial(
+                    self.bot.send_message,
+                    chat_id=to.chat_id,
+                    text=piece,
+                    message_thread_id=to.thread_id,
+                    reply_markup=markup if last else None,
+                ),
+            )
         assert sent is not None
         return sent
 
-    async def edit(self, to: ChatRef, message_id: int, text: str, *,
-                   markup: InlineKeyboardMarkup | None = None) -> None:
-        await self._call(to, functools.partial(
-            self.bot.edit_message_text, chat_id=to.chat_id, message_id=message_id,
-            text=split_text(text, TEXT_LIMIT)[0], reply_markup=markup))
+    async def edit(
+        self, to: ChatRef, message_id: int, text: str, *, markup: InlineKeyboardMarkup | None = None
+    ) -> None:
+        await self._call(
+            to,
+            functools.partial(
+                self.bot.edit_message_text,
+                chat_id=to.chat_id,
+                message_id=message_id,
+                text=split_text(text, TEXT_LIMIT)[0],
+                reply_markup=markup,
+            ),
+        )
 
-    async def file(self, to: ChatRef, path: str, *, name: str | None = None,
-                   caption: str | None = None) -> Message:
-        return await self._call(to, functools.partial(
-            self.bot.send_document, chat_id=to.chat_id, message_thread_id=to.thread_id,
-            document=FSInputFile(path, filename=name), caption=_caption(caption)))
+    async def file(
+        self, to: ChatRef, path: str, *, name: str | None = None, caption: str | None = None
+    ) -> Message:
+        return await self._call(
+            to,
+            functools.partial(
+                self.bot.send_document,
+                chat_id=to.chat_id,
+                message_thread_id=to.thread_id,
+                document=FSInputFile(path, filename=name),
+                caption=_caption(caption),
+            ),
+        )
 
-    async def photo(self, to: ChatRef, content: bytes, *, name: str,
-                    caption: str | None = None) -> Message:
-        return await self._call(to, functools.partial(
-            self.bot.send_photo, chat_id=to.chat_id, message_thread_id=to.thread_id,
-            photo=BufferedInputFile(content, filename=name), caption=_caption(caption)))
+    async def photo(
+        self, to: ChatRef, content: bytes, *, name: str, caption: str | None = None
+    ) -> Message:
+        return await self._call(
+            to,
+            functools.partial(
+                self.bot.send_photo,
+                chat_id=to.chat_id,
+                message_thread_id=to.thread_id,
+                photo=BufferedInputFile(content, filename=name),
+                caption=_caption(caption),
+            ),
+        )
 
     async def topic(self, chat_id: int, name: str) -> ForumTopic:
-        return await self._call(ChatRef(chat_id), functools.partial(
-            self.bot.create_forum_topic, chat_id=chat_id, name=name[:128] or "#"))
+        return await self._call(
+            ChatRef(chat_id),
+            functools.partial(self.bot.create_forum_topic, chat_id=chat_id, name=name[:128] or "#"),
+        )
 
     async def _call(self, to: ChatRef, call: Callable[[], Awaitable[T]]) -> T:
         async def limited() -> T:
             await self._limiter.acquire(str(to.chat_id))
             return await call()
 
-        return await send_with_retries(limited, classify_failure, self._retry,
-                                       what=f"admin bot send to {to.key}")
+        return await send_with_retries(
+            limited, classify_failure, self._retry, what=f"admin bot send to {to.key}"
+        )
 
 
 def _caption(text: str | None) -> str | None:

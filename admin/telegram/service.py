@@ -13,9 +13,9 @@ import asyncio
 import functools
 import logging
 from collections.abc import Awaitable, Callable, Coroutine
-from typing import Any
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from aiogram import Bot, Dispatcher
 from aiogram.client.session.aiohttp import AiohttpSession
@@ -23,6 +23,9 @@ from aiogram.client.telegram import TelegramAPIServer
 from aiogram.types import Update
 from redis.asyncio import Redis
 
+from admin.accounts import Accounts
+from admin.desk import OperatorDesk
+from admin.reports import Report
 from admin.telegram.focus import Focus, OperatorFiles
 from admin.telegram.forum import ForumTopics
 from admin.telegram.middlewares import DeskErrors, OperatorAccess
@@ -30,15 +33,12 @@ from admin.telegram.notifier import AdminNotifier, Audience
 from admin.telegram.routers import build_routers
 from admin.telegram.routers.report import MakeReport
 from admin.telegram.sender import AdminSender, ChatRef
-from admin.accounts import Accounts
 from admin.telegram.state import ActiveConversations, Invites
-from admin.desk import OperatorDesk
-from admin.reports import Report
-from core.db import SessionFactory
-from core.events import DeskFeed
 from channels.delivery import RetryPolicy
 from channels.polling import PollerLease
 from channels.telegram import API_ERRORS, retry_after_of
+from core.db import SessionFactory
+from core.events import DeskFeed
 from core.retry import until_done
 from routing.presence import Presence
 
@@ -64,30 +64,63 @@ class AdminBotOptions:
 
 
 class AdminBot:
-    def __init__(self, options: AdminBotOptions, *, desk: OperatorDesk, feed: DeskFeed,
-                 sessions: SessionFactory, redis: Redis, presence: Presence, lease: PollerLease,
-                 make_report: MakeReport, accounts: Accounts, console_url: str,
-                 daily_summaries: DailySummaries | None = None) -> None:
+    def __init__(
+        self,
+        options: AdminBotOptions,
+        *,
+        desk: OperatorDesk,
+        feed: DeskFeed,
+        sessions: SessionFactory,
+        redis: Redis,
+        presence: Presence,
+        lease: PollerLease,
+        make_report: MakeReport,
+        accounts: Accounts,
+        console_url: str,
+        daily_summaries: DailySummaries | None = None,
+    ) -> None:
         server = TelegramAPIServer.from_base(options.api_base) if options.api_base else None
-        session = (AiohttpSession(api=server, timeout=options.request_timeout) if server
-                   else AiohttpSession(timeout=options.request_timeout))
+        session = (
+            AiohttpSession(api=server, timeout=options.request_timeout)
+            if server
+            else AiohttpSession(timeout=options.request_timeout)
+        )
         self.bot = Bot(options.token, session=session)
         self._options = options
         self._lease = lease
         self._daily_summaries = daily_summaries
         self.sender = AdminSender(self.bot, retry=options.retry)
         audience = options.audience
-        topics = (ForumTopics(redis, self.sender, audience.chat_id)
-                  if audience.forum and audience.chat_id is not None else None)
+        topics = (
+            ForumTopics(redis, self.sender, audience.chat_id)
+            if audience.forum and audience.chat_id is not None
+            else None
+        )
         active = ActiveConversations(redis)
         self.invites = Invites(redis)
-        self.notifier = AdminNotifier(desk=desk, feed=feed, sender=self.sender, sessions=sessions,
-                                      redis=redis, presence=presence, active=active,
-                                      audience=audience, topics=topics)
+        self.notifier = AdminNotifier(
+            desk=desk,
+            feed=feed,
+            sender=self.sender,
+            sessions=sessions,
+            redis=redis,
+            presence=presence,
+            active=active,
+            audience=audience,
+            topics=topics,
+        )
         self.dispatcher = Dispatcher(
-            desk=desk, sender=self.sender, active=active, invites=self.invites, zone=audience.zone,
-            focus=Focus(desk, active, topics), files=OperatorFiles(self.bot, options.files_dir),
-            make_report=make_report, accounts=accounts, console_url=console_url)
+            desk=desk,
+            sender=self.sender,
+            active=active,
+            invites=self.invites,
+            zone=audience.zone,
+            focus=Focus(desk, active, topics),
+            files=OperatorFiles(self.bot, options.files_dir),
+            make_report=make_report,
+            accounts=accounts,
+            console_url=console_url,
+        )
         for observer in (self.dispatcher.message, self.dispatcher.callback_query):
             observer.outer_middleware(OperatorAccess())
             observer.middleware(DeskErrors())
@@ -106,8 +139,11 @@ class AdminBot:
             group.create_task(self.notifier.follow())
             chat_id = self._options.audience.chat_id
             if self._daily_summaries is not None and chat_id is not None:
-                group.create_task(self._daily_summaries(
-                    lambda report: self._post_report(ChatRef(chat_id), report)))
+                group.create_task(
+                    self._daily_summaries(
+                        lambda report: self._post_report(ChatRef(chat_id), report)
+                    )
+                )
 
     async def _post_report(self, to: ChatRef, report: Report) -> None:
         await self.sender.text(to, report.text)
@@ -119,10 +155,17 @@ class AdminBot:
         timeout = self._options.poll_timeout
         while True:
             updates = await until_done(
-                functools.partial(self.bot.get_updates, offset=offset, timeout=timeout,
-                                  allowed_updates=ALLOWED_UPDATES,
-                                  request_timeout=int(timeout + self._options.request_timeout)),
-                retry_on=API_ERRORS, hint=retry_after_of, what="admin bot getUpdates")
+                functools.partial(
+                    self.bot.get_updates,
+                    offset=offset,
+                    timeout=timeout,
+                    allowed_updates=ALLOWED_UPDATES,
+                    request_timeout=int(timeout + self._options.request_timeout),
+                ),
+                retry_on=API_ERRORS,
+                hint=retry_after_of,
+                what="admin bot getUpdates",
+            )
             if updates:
                 await self._handle(updates)
                 offset = updates[-1].update_id + 1

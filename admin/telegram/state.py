@@ -47,8 +47,9 @@ class Invites:
     async def issue(self, operator_id: int, ttl: dt.timedelta = INVITE_TTL) -> str:
         # Telegram deep-link payloads allow A-Z a-z 0-9 _ - (token_urlsafe's alphabet).
         code = secrets.token_urlsafe(12)
-        await self._redis.set(keys.operator_invite(_digest(code)), operator_id,
-                              ex=int(ttl.total_seconds()))
+        await self._redis.set(
+            keys.operator_invite(_digest(code)), operator_id, ex=int(ttl.total_seconds())
+        )
         return code
 
     async def redeem(self, code: str) -> int | None:

@@ -31,8 +31,9 @@ def handoff_button(language: str) -> Button:
 
 
 class Consult:
-    def __init__(self, knowledge: KnowledgeBase, levels: ServiceLevels,
-                 other_language: str = "note") -> None:
+    def __init__(
+        self, knowledge: KnowledgeBase, levels: ServiceLevels, other_language: str = "note"
+    ) -> None:
         """`other_language`: "note" sends an answer found only in the other language's
         article with a short note saying so; "handoff" hands such a client off."""
         self._knowledge = knowledge
@@ -46,39 +47,70 @@ class Consult:
         texts = list({m.text[:KB_QUERY_LIMIT] for m in run if m.text.strip()})
         return dict(zip(texts, self._knowledge.index.decide_many(texts), strict=True))
 
-    async def __call__(self, session: AsyncSession, turn: Turn, now: dt.datetime,
-                       decided: Mapping[str, Match]) -> None:
+    async def __call__(
+        self, session: AsyncSession, turn: Turn, now: dt.datetime, decided: Mapping[str, Match]
+    ) -> None:
         conversation, language = turn.placed, turn.sender.language
         question = turn.inbound.text[:KB_QUERY_LIMIT]
         match = decided.get(question) or self._knowledge.index.decide(question)
         foreign = match.decision is Decision.ANSWER and match.hits[0].article.language != language
-        if match.decision is Decision.ANSWER and not (foreign and self._other_language == "handoff"):
+        if match.decision is Decision.ANSWER and not (
+            foreign and self._other_language == "handoff"
+        ):
             best = match.hits[0]
-            await self.answer(session, turn, best.article.id, best.score, now,
-                              note=say("kb_other_language", language) if foreign else None)
+            await self.answer(
+                session,
+                turn,
+                best.article.id,
+                best.score,
+                now,
+                note=say("kb_other_language", language) if foreign else None,
+            )
         elif match.decision is Decision.CLARIFY:
-            choices = [Button(hit.article.title or hit.article.id, Action.CHOOSE, hit.article.id)
-                       for hit in match.hits[:CHOICES]]
+            choices = [
+                Button(hit.article.title or hit.article.id, Action.CHOOSE, hit.article.id)
+                for hit in match.hits[:CHOICES]
+            ]
             text = say("clarify", language)
             if conversation.last_channel is ChannelKind.EMAIL:
                 listed = "\n".join(f"{n}. {b.label}" for n, b in enumerate(choices, 1))
                 text = f"{text}\n\n{listed}\n\n{say('clarify_email', language)}"
-            record(session, conversation, EventKind.CLARIFIED, now,
-                   article_ids=[b.payload for b in choices])
-            await turn.outcome.reply(session, conversation, text, now,
-                                     buttons=[*choices, handoff_button(language)])
+            record(
+                session,
+                conversation,
+                EventKind.CLARIFIED,
+                now,
+                article_ids=[b.payload for b in choices],
+            )
+            await turn.outcome.reply(
+                session, conversation, text, now, buttons=[*choices, handoff_button(language)]
+            )
         else:
             best_hit = match.hits[0] if match.hits else None
-            session.add(KbMiss(conversation_id=conversation.id, question=question,
-                               language=language, at=now,
-                               best_article_id=best_hit.article.id if best_hit else None,
-                               best_score=best_hit.score if best_hit else None))
+            session.add(
+                KbMiss(
+                    conversation_id=conversation.id,
+                    question=question,
+                    language=language,
+                    at=now,
+                    best_article_id=best_hit.article.id if best_hit else None,
+                    best_score=best_hit.score if best_hit else None,
+                )
+            )
             if conversation.category is None:  # the evidence's category, or the desk's default
                 conversation.category = match.category or self._levels.default_category
             await hand_off(session, self._levels, conversation, "kb_miss", now, turn.outcome)
 
-    async def answer(self, session: AsyncSession, turn: Turn, article_id: str,
-                     score: float | None, now: dt.datetime, *, note: str | None = None) -> None:
+    async def answer(
+        self,
+        session: AsyncSession,
+        turn: Turn,
+        article_id: str,
+        score: float | None,
+        now: dt.datetime,
+        *,
+        note: str | None = None,
+    ) -> None:
         """The article's answer, after `note` when there is one (an answer in another
         language than the client's); a stale button for an article removed since hands off."""
         conversation = turn.placed
@@ -87,8 +119,16 @@ class Consult:
             await hand_off(session, self._levels, conversation, "kb_miss", now, turn.outcome)
             return
         conversation.category = article.category or conversation.category
-        record(session, conversation, EventKind.BOT_ANSWERED, now, article_id=article.id, score=score)
+        record(
+            session, conversation, EventKind.BOT_ANSWERED, now, article_id=article.id, score=score
+        )
         text = article_answer(article, conversation)
-        await turn.outcome.reply(session, conversation, f"{note}\n\n{text}" if note else text, now,
-                                 buttons=[handoff_button(turn.sender.language)],
-                                 kb_article_id=article.id, kb_score=score)
+        await turn.outcome.reply(
+            session,
+            conversation,
+            f"{note}\n\n{text}" if note else text,
+            now,
+            buttons=[handoff_button(turn.sender.language)],
+            kb_article_id=article.id,
+            kb_score=score,
+        )

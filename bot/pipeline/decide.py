@@ -30,20 +30,32 @@ from routing.service_levels import ServiceLevels
 
 __all__ = ["Policy", "apply_rating", "thank_for_rating"]
 
-_REPLIES = {Intent.START: "greeting", Intent.GREETING: "greeting", Intent.THANKS: "thanks",
-            Intent.STICKER: "sticker", Intent.EMPTY: "empty"}
+_REPLIES = {
+    Intent.START: "greeting",
+    Intent.GREETING: "greeting",
+    Intent.THANKS: "thanks",
+    Intent.STICKER: "sticker",
+    Intent.EMPTY: "empty",
+}
 """Intents answered with a fixed text."""
 
 
 class Policy:
-    def __init__(self, consult: Consult, levels: ServiceLevels,
-                 answer_caps: Mapping[ChannelKind, int]) -> None:
+    def __init__(
+        self, consult: Consult, levels: ServiceLevels, answer_caps: Mapping[ChannelKind, int]
+    ) -> None:
         self._consult = consult
         self._levels = levels
         self._answer_caps = dict(answer_caps)
 
-    async def __call__(self, session: AsyncSession, turn: Turn, recognised: Recognised,
-                       now: dt.datetime, decided: Mapping[str, Match]) -> None:
+    async def __call__(
+        self,
+        session: AsyncSession,
+        turn: Turn,
+        recognised: Recognised,
+        now: dt.datetime,
+        decided: Mapping[str, Match],
+    ) -> None:
         conversation, outcome, language = turn.placed, turn.outcome, turn.sender.language
         intent = recognised.intent
         if intent is Intent.AUTOMATED:
@@ -56,41 +68,60 @@ class Policy:
             outcome.notices.append(("bounced", {"conversation_id": conversation.id}))
             return
         if recognised.with_operators:  # whatever happens next, the operators see it
-            outcome.notices.append(("client_message", {
-                "conversation_id": conversation.id, "message_id": turn.message.id,
-                "operator_id": conversation.assigned_operator_id}))
+            outcome.notices.append(
+                (
+                    "client_message",
+                    {
+                        "conversation_id": conversation.id,
+                        "message_id": turn.message.id,
+                        "operator_id": conversation.assigned_operator_id,
+                    },
+                )
+            )
         if intent is Intent.PROOF:
             outcome.handled_ids.extend(recognised.handled_ids)
             outcome.after_commit.extend(recognised.after_commit)
         elif recognised.with_operators:
             if conversation.status is ConversationStatus.QUEUED and await acknowledge_queued(
-                    session, conversation, now):  # once per wait, not once per message
+                session, conversation, now
+            ):  # once per wait, not once per message
                 await outcome.reply(session, conversation, say("still_queued", language), now)
         elif intent is Intent.PERSON:
             await hand_off(session, self._levels, conversation, "asked", now, outcome)
         elif await self._over_answer_cap(session, conversation, now):  # before any bot text
-            await hand_off(session, self._levels, conversation, "answer_cap", now, outcome,
-                           tell_client=False)
+            await hand_off(
+                session, self._levels, conversation, "answer_cap", now, outcome, tell_client=False
+            )
         elif intent in _REPLIES:
             await outcome.reply(session, conversation, say(_REPLIES[intent], language), now)
         elif intent is Intent.FILE:
-            await outcome.reply(session, conversation, say("file_received", language), now,
-                                buttons=[handoff_button(language)])
+            await outcome.reply(
+                session,
+                conversation,
+                say("file_received", language),
+                now,
+                buttons=[handoff_button(language)],
+            )
         elif intent is Intent.CHOICE:
             assert recognised.article_id is not None
             await self._consult.answer(session, turn, recognised.article_id, None, now)
         else:
             await self._consult(session, turn, now, decided)
 
-    async def _over_answer_cap(self, session: AsyncSession, conversation: Conversation,
-                               now: dt.datetime) -> bool:
+    async def _over_answer_cap(
+        self, session: AsyncSession, conversation: Conversation, now: dt.datetime
+    ) -> bool:
         """Loop safety: a channel may cap the bot's answers to one identity per hour."""
         cap = self._answer_caps.get(conversation.last_channel)
         if cap is None:
             return False
-        sent = await session.scalar(select(func.count(Message.id)).where(
-            Message.identity_id == conversation.last_identity_id, Message.author == Author.BOT,
-            Message.created_at >= now - dt.timedelta(hours=1)))
+        sent = await session.scalar(
+            select(func.count(Message.id)).where(
+                Message.identity_id == conversation.last_identity_id,
+                Message.author == Author.BOT,
+                Message.created_at >= now - dt.timedelta(hours=1),
+            )
+        )
         return (sent or 0) >= cap
 
 
@@ -99,14 +130,26 @@ async def apply_rating(session: AsyncSession, turn: Turn, rating: Rating, now: d
     other policy applies (`thank_for_rating` answers it once the message is stored)."""
     conversation = rating.conversation
     conversation.rating = rating.score
-    record(session, conversation, EventKind.RATED, now, rating=rating.score,
-           operator_id=conversation.assigned_operator_id)
+    record(
+        session,
+        conversation,
+        EventKind.RATED,
+        now,
+        rating=rating.score,
+        operator_id=conversation.assigned_operator_id,
+    )
     turn.conversation, turn.rated = conversation, True
 
 
 async def thank_for_rating(session: AsyncSession, turn: Turn, now: dt.datetime) -> None:
     """Thanks after the rating's own message, so the thread reads in order."""
     assert turn.conversation is not None, "a rated turn has its conversation"
-    turn.outcome.replies.append(await add_reply(
-        session, turn.conversation, text=say("rated", turn.sender.language), author=Author.BOT,
-        at=now))
+    turn.outcome.replies.append(
+        await add_reply(
+            session,
+            turn.conversation,
+            text=say("rated", turn.sender.language),
+            author=Author.BOT,
+            at=now,
+        )
+    )

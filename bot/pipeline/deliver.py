@@ -30,8 +30,16 @@ log = logging.getLogger(__name__)
 
 
 class AfterCommit:
-    def __init__(self, *, sessions: SessionFactory, outbox: Outbox, feed: DeskFeed,
-                 queue: OperatorQueue, handover: Handover, calendar: BusinessCalendar) -> None:
+    def __init__(
+        self,
+        *,
+        sessions: SessionFactory,
+        outbox: Outbox,
+        feed: DeskFeed,
+        queue: OperatorQueue,
+        handover: Handover,
+        calendar: BusinessCalendar,
+    ) -> None:
         self._sessions = sessions
         self._outbox = outbox
         self._feed = feed
@@ -45,8 +53,10 @@ class AfterCommit:
             steps: list[Callable[[], Awaitable[None]]] = [*outcome.after_commit]
             if outcome.queued_id is not None:
                 steps.append(functools.partial(self._enqueue, outcome, outcome.queued_id, now))
-            steps += [functools.partial(self._feed.publish, kind, **data)
-                      for kind, data in outcome.notices]
+            steps += [
+                functools.partial(self._feed.publish, kind, **data)
+                for kind, data in outcome.notices
+            ]
             for step in steps:
                 try:
                     await step()
@@ -72,8 +82,9 @@ class AfterCommit:
             if operator is not None:
                 text = say("handoff_assigned", outcome.language, operator=operator.name)
             else:
-                text = handoff_text(self._calendar, outcome.language, conversation.sla_deadline,
-                                    position, now)
+                text = handoff_text(
+                    self._calendar, outcome.language, conversation.sla_deadline, position, now
+                )
             told = await add_reply(session, conversation, text=text, author=Author.BOT, at=now)
             await session.commit()
             self._outbox.submit([told.id])

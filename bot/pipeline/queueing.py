@@ -16,9 +16,16 @@ from routing.service_levels import ServiceLevels
 __all__ = ["hand_off"]
 
 
-async def hand_off(session: AsyncSession, levels: ServiceLevels, conversation: Conversation,
-                   reason: str, now: dt.datetime, outcome: Outcome, *,
-                   tell_client: bool = True) -> None:
+async def hand_off(
+    session: AsyncSession,
+    levels: ServiceLevels,
+    conversation: Conversation,
+    reason: str,
+    now: dt.datetime,
+    outcome: Outcome,
+    *,
+    tell_client: bool = True,
+) -> None:
     client = await session.get(Client, conversation.client_id)
     assert client is not None
     level = levels.assess(conversation.category, client.tier.value, now)

@@ -22,8 +22,15 @@ from identity.recognition import Recognition
 from kb.text import words
 from kb.words import every
 
-__all__ = ["Intent", "Rating", "Recognise", "Recognised", "asks_for_person", "find_rating",
-           "last_bot_buttons"]
+__all__ = [
+    "Intent",
+    "Rating",
+    "Recognise",
+    "Recognised",
+    "asks_for_person",
+    "find_rating",
+    "last_bot_buttons",
+]
 
 RATING_WINDOW = dt.timedelta(days=3)
 """How long after a conversation is resolved its client may still rate it."""
@@ -81,18 +88,30 @@ class Recognise:
 
     async def __call__(self, session: AsyncSession, turn: Turn, now: dt.datetime) -> Recognised:
         inbound, conversation = turn.inbound, turn.placed
-        with_operators = conversation.status in (ConversationStatus.ASSIGNED,
-                                                 ConversationStatus.QUEUED)
+        with_operators = conversation.status in (
+            ConversationStatus.ASSIGNED,
+            ConversationStatus.QUEUED,
+        )
         if inbound.bounce:
             return Recognised(Intent.BOUNCE, with_operators)
         if inbound.automated:
             return Recognised(Intent.AUTOMATED, with_operators)
         handled = await self._recognition.intercept(
-            session, inbound, conversation, turn.sender.client, turn.outcome.sender,
-            turn.sender.language, now)
+            session,
+            inbound,
+            conversation,
+            turn.sender.client,
+            turn.outcome.sender,
+            turn.sender.language,
+            now,
+        )
         if handled is not None:
-            return Recognised(Intent.PROOF, with_operators, handled_ids=handled.reply_ids,
-                              after_commit=handled.after_commit)
+            return Recognised(
+                Intent.PROOF,
+                with_operators,
+                handled_ids=handled.reply_ids,
+                after_commit=handled.after_commit,
+            )
         if with_operators:
             intent = Intent.PERSON if asks_for_person(inbound) else Intent.FOR_OPERATORS
             return Recognised(intent, with_operators)
@@ -128,21 +147,26 @@ def asks_for_person(inbound: InboundMessage) -> bool:
     return bool(said & _PERSON) and len(said) <= PERSON_REQUEST_WORDS
 
 
-async def _choice(session: AsyncSession, inbound: InboundMessage,
-                  conversation: Conversation) -> str | None:
+async def _choice(
+    session: AsyncSession, inbound: InboundMessage, conversation: Conversation
+) -> str | None:
     """The article a client picked: a CHOOSE button, or the number of an offered choice."""
     if inbound.action is Action.CHOOSE and inbound.payload:
         return inbound.payload
     number = whole_number(inbound.text.strip().rstrip(".)"))
     if number is None:
         return None
-    offered = [b for b in await last_bot_buttons(session, conversation.id)
-               if b["action"] == Action.CHOOSE.value]
+    offered = [
+        b
+        for b in await last_bot_buttons(session, conversation.id)
+        if b["action"] == Action.CHOOSE.value
+    ]
     return offered[number - 1]["payload"] if 1 <= number <= len(offered) else None
 
 
-async def find_rating(session: AsyncSession, inbound: InboundMessage, client: Client,
-                      now: dt.datetime) -> Rating | None:
+async def find_rating(
+    session: AsyncSession, inbound: InboundMessage, client: Client, now: dt.datetime
+) -> Rating | None:
     """A 1–5 answer to a rating request — a RATE button, or the digit typed as text after
     the bot asked — for the client's resolved, unrated conversation within the window."""
     conversation: Conversation | None
@@ -153,19 +177,30 @@ async def find_rating(session: AsyncSession, inbound: InboundMessage, client: Cl
     elif inbound.text.strip() in {"1", "2", "3", "4", "5"}:
         score_text = inbound.text.strip()
         conversation = await session.scalar(
-            select(Conversation).where(Conversation.client_id == client.id)
-            .order_by(Conversation.id.desc()).limit(1))
+            select(Conversation)
+            .where(Conversation.client_id == client.id)
+            .order_by(Conversation.id.desc())
+            .limit(1)
+        )
         if conversation is None or conversation.status is not ConversationStatus.CLOSED:
             return None
-        if not any(b["action"] == Action.RATE.value for b in
-                   await last_bot_buttons(session, conversation.id)):
+        if not any(
+            b["action"] == Action.RATE.value
+            for b in await last_bot_buttons(session, conversation.id)
+        ):
             return None
     else:
         return None
     score = whole_number(score_text)
-    if (conversation is None or conversation.client_id != client.id or conversation.rating
-            or score is None or not 1 <= score <= 5
-            or conversation.resolved_at is None or now - conversation.resolved_at > RATING_WINDOW):
+    if (
+        conversation is None
+        or conversation.client_id != client.id
+        or conversation.rating
+        or score is None
+        or not 1 <= score <= 5
+        or conversation.resolved_at is None
+        or now - conversation.resolved_at > RATING_WINDOW
+    ):
         return None
     return Rating(conversation, score)
 
@@ -173,7 +208,9 @@ async def find_rating(session: AsyncSession, inbound: InboundMessage, client: Cl
 async def last_bot_buttons(session: AsyncSession, conversation_id: int) -> list[dict[str, str]]:
     """The buttons of the conversation's last outbound message, if the bot sent it."""
     last = await session.scalar(
-        select(Message).where(Message.conversation_id == conversation_id,
-                              Message.direction == Direction.OUT)
-        .order_by(Message.id.desc()).limit(1))
+        select(Message)
+        .where(Message.conversation_id == conversation_id, Message.direction == Direction.OUT)
+        .order_by(Message.id.desc())
+        .limit(1)
+    )
     return list(last.buttons) if last is not None and last.author is Author.BOT else []

@@ -42,14 +42,16 @@ class Senders:
             identity.display_name = inbound.display_name
         if inbound.chat_id:
             identity.chat_id = inbound.chat_id
-        language = language_of(inbound.text, client.language or locale_language(inbound.locale)
-                               or self.desk_language)
+        language = language_of(
+            inbound.text, client.language or locale_language(inbound.locale) or self.desk_language
+        )
         client.language = client.language or language
         return Sender(identity, client, language)
 
 
-async def find_senders(session: AsyncSession, run: Sequence[InboundMessage], now: dt.datetime,
-                       desk_language: str) -> Senders:
+async def find_senders(
+    session: AsyncSession, run: Sequence[InboundMessage], now: dt.datetime, desk_language: str
+) -> Senders:
     """Each sender's identity and client in one query per channel; on first contact both
     are made (all the run's new ones in two INSERTs), from the sender's first message."""
     wanted: dict[SenderKey, InboundMessage] = {}
@@ -58,21 +60,49 @@ async def find_senders(session: AsyncSession, run: Sequence[InboundMessage], now
     found: dict[SenderKey, tuple[Identity, Client]] = {}
     for channel in {c for c, _ in wanted}:
         rows = await session.execute(
-            select(Identity, Client).join(Client, Client.id == Identity.client_id)
-            .where(Identity.channel == channel,
-                   Identity.external_id.in_({e for c, e in wanted if c is channel})))
-        found.update(((identity.channel, identity.external_id), (identity, client))
-                     for identity, client in rows)
+            select(Identity, Client)
+            .join(Client, Client.id == Identity.client_id)
+            .where(
+                Identity.channel == channel,
+                Identity.external_id.in_({e for c, e in wanted if c is channel}),
+            )
+        )
+        found.update(
+            ((identity.channel, identity.external_id), (identity, client))
+            for identity, client in rows
+        )
     new = [inbound for key, inbound in wanted.items() if key not in found]
     if new:
-        clients = await insert_objects(session, Client, [
-            {"display_name": m.display_name, "created_at": now,
-             "language": language_of(m.text, locale_language(m.locale) or desk_language)}
-            for m in new])
-        identities = await insert_objects(session, Identity, [
-            {"client_id": client.id, "channel": m.channel, "external_id": m.external_user_id,
-             "chat_id": m.chat_id, "display_name": m.display_name, "created_at": now,
-             "last_seen_at": now} for m, client in zip(new, clients, strict=True)])
-        found.update(((m.channel, m.external_user_id), (identity, client))
-                     for m, identity, client in zip(new, identities, clients, strict=True))
+        clients = await insert_objects(
+            session,
+            Client,
+            [
+                {
+                    "display_name": m.display_name,
+                    "created_at": now,
+                    "language": language_of(m.text, locale_language(m.locale) or desk_language),
+                }
+                for m in new
+            ],
+        )
+        identities = await insert_objects(
+            session,
+            Identity,
+            [
+                {
+                    "client_id": client.id,
+                    "channel": m.channel,
+                    "external_id": m.external_user_id,
+                    "chat_id": m.chat_id,
+                    "display_name": m.display_name,
+                    "created_at": now,
+                    "last_seen_at": now,
+                }
+                for m, client in zip(new, clients, strict=True)
+            ],
+        )
+        found.update(
+            ((m.channel, m.external_user_id), (identity, client))
+            for m, identity, client in zip(new, identities, clients, strict=True)
+        )
     return Senders(found, desk_language)

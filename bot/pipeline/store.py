@@ -18,21 +18,29 @@ from core.models import Author, Direction, EventKind, Identity, Message
 __all__ = ["already_stored", "store_message"]
 
 
-async def already_stored(session: AsyncSession, run: Sequence[InboundMessage]
-                         ) -> set[tuple[ChannelKind, str, str]]:
+async def already_stored(
+    session: AsyncSession, run: Sequence[InboundMessage]
+) -> set[tuple[ChannelKind, str, str]]:
     """The run's (channel, sender, platform id) stored before, one query per channel
     ((channel, direction, id) is indexed). Per sender: a letter reusing another sender's
     Message-ID is a letter of its own, not a duplicate."""
     stored: set[tuple[ChannelKind, str, str]] = set()
     for channel in {m.channel for m in run}:
-        stored.update((channel, sender, platform_id) for platform_id, sender in
-                      await session.execute(
-            select(Message.channel_message_id, Identity.external_id)
-            .join(Identity, Identity.id == Message.identity_id)
-            .where(Message.channel == channel, Message.direction == Direction.IN,
-                   Message.channel_message_id.in_(
-                       {m.platform_message_id for m in run if m.channel is channel})))
-                      if platform_id is not None)
+        stored.update(
+            (channel, sender, platform_id)
+            for platform_id, sender in await session.execute(
+                select(Message.channel_message_id, Identity.external_id)
+                .join(Identity, Identity.id == Message.identity_id)
+                .where(
+                    Message.channel == channel,
+                    Message.direction == Direction.IN,
+                    Message.channel_message_id.in_(
+                        {m.platform_message_id for m in run if m.channel is channel}
+                    ),
+                )
+            )
+            if platform_id is not None
+        )
     return stored
 
 
@@ -42,10 +50,18 @@ def store_message(session: AsyncSession, turn: Turn, now: dt.datetime) -> None:
     if turn.created:
         record(session, conversation, EventKind.CREATED, now)
     turn.message = add_message(
-        session, conversation_id=conversation.id, identity_id=turn.sender.identity.id,
-        channel=inbound.channel, direction=Direction.IN, author=Author.CLIENT,
-        text=inbound.text, original_text=inbound.original_text,
+        session,
+        conversation_id=conversation.id,
+        identity_id=turn.sender.identity.id,
+        channel=inbound.channel,
+        direction=Direction.IN,
+        author=Author.CLIENT,
+        text=inbound.text,
+        original_text=inbound.original_text,
         attachments=[a.as_json() for a in inbound.attachments],
         action=inbound.action.value if inbound.action else None,
-        channel_message_id=inbound.platform_message_id, automated=inbound.automated,
-        reply_address=inbound.meta.get("reply_to"), created_at=now)
+        channel_message_id=inbound.platform_message_id,
+        automated=inbound.automated,
+        reply_address=inbound.meta.get("reply_to"),
+        created_at=now,
+    )

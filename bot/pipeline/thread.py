@@ -34,15 +34,25 @@ class Threads:
     async def place(self, session: AsyncSession, turn: Turn, now: dt.datetime) -> None:
         """Set the turn's conversation (None while it is a new one) and whether it is new."""
         inbound, identity, client = turn.inbound, turn.sender.identity, turn.sender.client
-        conversation = (await _by_reply_headers(session, inbound, client)
-                        or await _by_ticket_number(session, inbound, client)
-                        or self.open.get(client.id))
+        conversation = (
+            await _by_reply_headers(session, inbound, client)
+            or await _by_ticket_number(session, inbound, client)
+            or self.open.get(client.id)
+        )
         if conversation is None:
             turn.created = client.id not in self.opening
-            opening = self.opening.setdefault(client.id, {
-                "client_id": client.id, "identity_id": identity.id, "last_channel": inbound.channel,
-                "last_identity_id": identity.id, "subject": _subject(inbound.subject),
-                "created_at": now, "updated_at": now})
+            opening = self.opening.setdefault(
+                client.id,
+                {
+                    "client_id": client.id,
+                    "identity_id": identity.id,
+                    "last_channel": inbound.channel,
+                    "last_identity_id": identity.id,
+                    "subject": _subject(inbound.subject),
+                    "created_at": now,
+                    "updated_at": now,
+                },
+            )
             if not inbound.automated:
                 opening.update(last_channel=inbound.channel, last_identity_id=identity.id)
             return
@@ -71,27 +81,38 @@ async def find_threads(session: AsyncSession, client_ids: Iterable[int]) -> Thre
     """The clients' latest open conversations, in one query."""
     latest: dict[int, Conversation] = {}
     for conversation in await session.scalars(
-            select(Conversation).where(Conversation.client_id.in_(set(client_ids)),
-                                       Conversation.status != ConversationStatus.CLOSED)
-            .order_by(Conversation.id)):
+        select(Conversation)
+        .where(
+            Conversation.client_id.in_(set(client_ids)),
+            Conversation.status != ConversationStatus.CLOSED,
+        )
+        .order_by(Conversation.id)
+    ):
         latest[conversation.client_id] = conversation  # the latest wins
     return Threads(latest)
 
 
-async def _by_reply_headers(session: AsyncSession, inbound: InboundMessage,
-                            client: Client) -> Conversation | None:
+async def _by_reply_headers(
+    session: AsyncSession, inbound: InboundMessage, client: Client
+) -> Conversation | None:
     if not inbound.reply_to:
         return None
     return await session.scalar(
-        select(Conversation).join(Message, Message.conversation_id == Conversation.id)
-        .where(Message.channel == inbound.channel,
-               Message.channel_message_id.in_(inbound.reply_to),
-               Conversation.client_id == client.id)
-        .order_by(Conversation.id.desc()).limit(1))
+        select(Conversation)
+        .join(Message, Message.conversation_id == Conversation.id)
+        .where(
+            Message.channel == inbound.channel,
+            Message.channel_message_id.in_(inbound.reply_to),
+            Conversation.client_id == client.id,
+        )
+        .order_by(Conversation.id.desc())
+        .limit(1)
+    )
 
 
-async def _by_ticket_number(session: AsyncSession, inbound: InboundMessage,
-                            client: Client) -> Conversation | None:
+async def _by_ticket_number(
+    session: AsyncSession, inbound: InboundMessage, client: Client
+) -> Conversation | None:
     if inbound.thread_hint is None:
         return None
     conversation = await session.get(Conversation, inbound.thread_hint)

@@ -51,13 +51,31 @@ class Outcome:
     def reply_ids(self) -> list[int]:
         return [*self.handled_ids, *(m.id for m in self.replies)]
 
-    async def reply(self, session: AsyncSession, conversation: Conversation, text: str,
-                    now: dt.datetime, *, buttons: Sequence[Button] = (),
-                    kb_article_id: str | None = None, kb_score: float | None = None) -> None:
+    async def reply(
+        self,
+        session: AsyncSession,
+        conversation: Conversation,
+        text: str,
+        now: dt.datetime,
+        *,
+        buttons: Sequence[Button] = (),
+        kb_article_id: str | None = None,
+        kb_score: float | None = None,
+    ) -> None:
         """A bot reply to the sender, stored now and sent after the commit."""
-        self.replies.append(await add_reply(
-            session, conversation, text=text, author=Author.BOT, at=now, buttons=buttons,
-            identity=self.sender, kb_article_id=kb_article_id, kb_score=kb_score))
+        self.replies.append(
+            await add_reply(
+                session,
+                conversation,
+                text=text,
+                author=Author.BOT,
+                at=now,
+                buttons=buttons,
+                identity=self.sender,
+                kb_article_id=kb_article_id,
+                kb_score=kb_score,
+            )
+        )
 
 
 @dataclass

@@ -11,8 +11,14 @@ from routing.service_levels import BusinessCalendar
 
 __all__ = ["handoff_text"]
 
-def handoff_text(calendar: BusinessCalendar, language: str, deadline: dt.datetime,
-                 position: int | None, now: dt.datetime) -> str:
+
+def handoff_text(
+    calendar: BusinessCalendar,
+    language: str,
+    deadline: dt.datetime,
+    position: int | None,
+    now: dt.datetime,
+) -> str:
     """What a client handed off hears: their place in the queue and the deadline; out of
     hours, when operators are back — unless the category is served around the clock (a
     lost card): its deadline comes before the opening."""

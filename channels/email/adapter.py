@@ -6,15 +6,13 @@ import asyncio
 from collections.abc import Sequence
 from pathlib import Path
 
-from core.contracts import (ChannelKind, DeliveryError, DeliveryReceipt, InboundSink,
-                           OutboundMessage)
-
 from channels.email.attachments import AttachmentStore
 from channels.email.compose import compose
 from channels.email.imap import ImapInbox
 from channels.email.parse import MailParser
 from channels.email.servers import MailServer
 from channels.email.smtp import SmtpSender
+from core.contracts import ChannelKind, DeliveryError, DeliveryReceipt, InboundSink, OutboundMessage
 
 __all__ = ["EmailAdapter"]
 
@@ -25,18 +23,34 @@ class EmailAdapter:
 
     kind = ChannelKind.EMAIL
 
-    def __init__(self, *, address: str, imap: MailServer, smtp: MailServer,
-                 folder: str = "INBOX", processed_folder: str | None = None,
-                 poll_interval: float = 60.0, attachment_dir: Path | None = None,
-                 attachment_max_bytes: int = 10 * 1024 * 1024, display_name: str | None = None,
-                 timeout: float = 30.0, trusted_authserv_ids: Sequence[str] = ()) -> None:
+    def __init__(
+        self,
+        *,
+        address: str,
+        imap: MailServer,
+        smtp: MailServer,
+        folder: str = "INBOX",
+        processed_folder: str | None = None,
+        poll_interval: float = 60.0,
+        attachment_dir: Path | None = None,
+        attachment_max_bytes: int = 10 * 1024 * 1024,
+        display_name: str | None = None,
+        timeout: float = 30.0,
+        trusted_authserv_ids: Sequence[str] = (),
+    ) -> None:
         self.address = address
         self.display_name = display_name
         self.attachment_max_bytes = attachment_max_bytes
-        self.parser = MailParser(address, AttachmentStore(attachment_dir, attachment_max_bytes),
-                                 trusted_authserv_ids)
-        self.inbox = ImapInbox(imap, folder=folder, processed_folder=processed_folder,
-                               poll_interval=poll_interval, timeout=timeout)
+        self.parser = MailParser(
+            address, AttachmentStore(attachment_dir, attachment_max_bytes), trusted_authserv_ids
+        )
+        self.inbox = ImapInbox(
+            imap,
+            folder=folder,
+            processed_folder=processed_folder,
+            poll_interval=poll_interval,
+            timeout=timeout,
+        )
         self.outbox = SmtpSender(smtp, timeout=timeout)
 
     async def run(self, sink: InboundSink) -> None:
@@ -49,8 +63,12 @@ class EmailAdapter:
 
     async def send(self, message: OutboundMessage) -> DeliveryReceipt:
         try:
-            letter = compose(message, address=self.address, display_name=self.display_name,
-                             attachment_max_bytes=self.attachment_max_bytes)
+            letter = compose(
+                message,
+                address=self.address,
+                display_name=self.display_name,
+                attachment_max_bytes=self.attachment_max_bytes,
+            )
         except (ValueError, TypeError) as exc:  # e.g. a malformed address in chat_id
             raise DeliveryError(f"cannot build the letter: {exc}", permanent=True) from exc
         await self.outbox.send(letter, self.address, [message.chat_id])

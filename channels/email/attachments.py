@@ -18,9 +18,8 @@ import tempfile
 from email.message import Message
 from pathlib import Path
 
-from core.contracts import Attachment, AttachmentKind
-
 from channels.email.body import is_body_part, is_technical_part, leaf_parts
+from core.contracts import Attachment, AttachmentKind
 
 __all__ = ["AttachmentStore", "extract_attachments"]
 
@@ -28,8 +27,11 @@ log = logging.getLogger(__name__)
 
 NAME_MAX_BYTES = 255  # NAME_MAX of ext4, XFS, btrfs, APFS, NTFS (in UTF-16 units there)
 _UNSAFE = re.compile(r"[^\w.\- ()\[\]]+", re.UNICODE)
-_KINDS = {"image": AttachmentKind.PHOTO, "audio": AttachmentKind.AUDIO,
-          "video": AttachmentKind.VIDEO}
+_KINDS = {
+    "image": AttachmentKind.PHOTO,
+    "audio": AttachmentKind.AUDIO,
+    "video": AttachmentKind.VIDEO,
+}
 
 
 class AttachmentStore:
@@ -71,13 +73,16 @@ def extract_attachments(message: Message, store: AttachmentStore) -> tuple[Attac
             continue
         data = _payload(part)
         digest = hashlib.sha256(data).hexdigest() if data else None
-        found.append(Attachment(
-            kind=_KINDS.get(part.get_content_maintype(), AttachmentKind.DOCUMENT),
-            file_id=digest,
-            name=safe_name(_filename(part), part.get_content_type(), len(found) + 1),
-            size=len(data), mime=part.get_content_type(),
-            stored_path=store.save(digest, data) if digest else None,
-        ))
+        found.append(
+            Attachment(
+                kind=_KINDS.get(part.get_content_maintype(), AttachmentKind.DOCUMENT),
+                file_id=digest,
+                name=safe_name(_filename(part), part.get_content_type(), len(found) + 1),
+                size=len(data),
+                mime=part.get_content_type(),
+                stored_path=store.save(digest, data) if digest else None,
+            )
+        )
     return tuple(found)
 
 
@@ -87,8 +92,14 @@ def safe_name(name: str | None, mime: str, index: int) -> str:
     base = os.path.basename((name or "").replace("\\", "/")).strip().strip(".")
     base = _UNSAFE.sub("_", base).strip() or f"attachment-{index}"
     if "." not in base:
-        extension = {"message/rfc822": ".eml", "text/plain": ".txt", "text/html": ".html",
-                     "image/jpeg": ".jpg", "image/png": ".png", "application/pdf": ".pdf"}
+        extension = {
+            "message/rfc822": ".eml",
+            "text/plain": ".txt",
+            "text/html": ".html",
+            "image/jpeg": ".jpg",
+            "image/png": ".png",
+            "application/pdf": ".pdf",
+        }
         base += extension.get(mime, "")
     return _cut_to_bytes(base, NAME_MAX_BYTES)
 

@@ -23,7 +23,7 @@ _HEADER_FROM = re.compile(r"header\.from\s*=\s*\"?([^\s;\"]+)", re.IGNORECASE)
 
 
 def dmarc_verdict(message: Message, trusted: Collection[str], from_address: str) -> str:
-    """"pass" when the topmost trusted `Authentication-Results` says DMARC passed for the
+    """ "pass" when the topmost trusted `Authentication-Results` says DMARC passed for the
     `From` domain; else what it said ("fail", "none"…), or "unchecked" without one."""
     trusted_ids = {t.strip().lower() for t in trusted if t.strip()}
     domain = from_address.rpartition("@")[2].lower()

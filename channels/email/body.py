@@ -24,27 +24,40 @@ from inscriptis.model.config import ParserConfig
 __all__ = ["decode_bytes", "is_body_part", "is_technical_part", "leaf_parts", "read_body"]
 
 _CHARSET_ALIASES = {
-    "x-mac-cyrillic": "mac_cyrillic", "win-1251": "cp1251", "cp-1251": "cp1251",
-    "windows-1251-rus": "cp1251", "x-cp1251": "cp1251", "koi8r": "koi8_r",
-    "unicode-1-1-utf-7": "utf-7", "ks_c_5601-1987": "cp949", "x-unknown": "",
-    "unknown-8bit": "", "x-user-defined": "",
+    "x-mac-cyrillic": "mac_cyrillic",
+    "win-1251": "cp1251",
+    "cp-1251": "cp1251",
+    "windows-1251-rus": "cp1251",
+    "x-cp1251": "cp1251",
+    "koi8r": "koi8_r",
+    "unicode-1-1-utf-7": "utf-7",
+    "ks_c_5601-1987": "cp949",
+    "x-unknown": "",
+    "unknown-8bit": "",
+    "x-user-defined": "",
 }
 # Quoted letters: blockquotes (Gmail, Apple Mail, Thunderbird, Mail.ru, Yandex) and Yandex's
 # quote container.
-_QUOTE_XPATH = ("//blockquote"
-                " | //*[contains(concat(' ', normalize-space(@class), ' '), ' yandex_quote ')]")
+_QUOTE_XPATH = (
+    "//blockquote | //*[contains(concat(' ', normalize-space(@class), ' '), ' yandex_quote ')]"
+)
 # Signature blocks of Gmail, Thunderbird and Outlook on the web: the "-- " line above them
 # is optional in Gmail and missing in Outlook, and the reply reader needs it.
 _SIGNATURE_XPATH = (
     "//*[contains(concat(' ', normalize-space(@class), ' '), ' gmail_signature ')]"
     " | //*[contains(concat(' ', normalize-space(@class), ' '), ' moz-signature ')]"
-    " | //*[@id='Signature']")
+    " | //*[@id='Signature']"
+)
 # Blocks without the indentation inscriptis gives nested divs by default: mail programs
 # nest divs deeply, and the indentation would end up in the client's text.
 _LAYOUT = ParserConfig(css=CSS_PROFILES["strict"])
-_TECHNICAL_TYPES = {"message/delivery-status", "text/rfc822-headers",
-                    "message/disposition-notification", "message/global-delivery-status",
-                    "message/global-headers"}
+_TECHNICAL_TYPES = {
+    "message/delivery-status",
+    "text/rfc822-headers",
+    "message/disposition-notification",
+    "message/global-delivery-status",
+    "message/global-headers",
+}
 
 
 def leaf_parts(message: Message) -> Iterator[Message]:
@@ -59,8 +72,11 @@ def leaf_parts(message: Message) -> Iterator[Message]:
 
 
 def is_body_part(part: Message) -> bool:
-    return (part.get_content_type() in {"text/plain", "text/html"}
-            and part.get_content_disposition() != "attachment" and not part.get_filename())
+    return (
+        part.get_content_type() in {"text/plain", "text/html"}
+        and part.get_content_disposition() != "attachment"
+        and not part.get_filename()
+    )
 
 
 def is_technical_part(part: Message) -> bool:
@@ -77,8 +93,12 @@ def read_body(message: Message) -> str:
             continue
         text = decode_part(part)
         (html if part.get_content_subtype() == "html" else plain).append(text)
-    if not plain and not html and message.get_content_maintype() == "multipart" \
-            and not message.is_multipart():
+    if (
+        not plain
+        and not html
+        and message.get_content_maintype() == "multipart"
+        and not message.is_multipart()
+    ):
         plain.append(decode_part(message))  # malformed: a multipart without its boundary
     plain_text = "\n\n".join(t.strip("\n") for t in plain if t.strip())
     if plain_text or not html:
@@ -157,7 +177,8 @@ def _mark_signature(signature: lxml.html.HtmlElement) -> None:
     """Put a "-- " line above a signature block that has none."""
     before = signature.xpath("preceding::text()[normalize-space()][1]")
     if signature.text_content().lstrip().startswith("--") or (
-            before and str(before[0]).strip() == "--"):
+        before and str(before[0]).strip() == "--"
+    ):
         return
     delimiter = lxml.html.Element("pre")
     delimiter.text = "-- "
@@ -169,8 +190,9 @@ def _mark_quote(quote: lxml.html.HtmlElement) -> None:
     parent = quote.getparent()
     if parent is None:
         return
-    text = str(get_text(lxml.html.tostring(quote, encoding="unicode", with_tail=False),
-                        _LAYOUT)).strip("\n")
+    text = str(
+        get_text(lxml.html.tostring(quote, encoding="unicode", with_tail=False), _LAYOUT)
+    ).strip("\n")
     marked = lxml.html.Element("pre")
     marked.text = "\n".join(f"> {line}".rstrip() for line in text.split("\n"))
     marked.tail = quote.tail

@@ -14,17 +14,17 @@ from email.message import EmailMessage
 from email.utils import format_datetime, formataddr
 from pathlib import Path
 
-from core.contracts import OutboundMessage
-
 from channels.email.threading import domain_of, message_id_for, reference_headers, reply_subject
+from core.contracts import OutboundMessage
 
 __all__ = ["compose"]
 
 log = logging.getLogger(__name__)
 
 
-def compose(outbound: OutboundMessage, *, address: str, display_name: str | None,
-            attachment_max_bytes: int) -> EmailMessage:
+def compose(
+    outbound: OutboundMessage, *, address: str, display_name: str | None, attachment_max_bytes: int
+) -> EmailMessage:
     letter = EmailMessage()
     letter["From"] = formataddr((display_name, address)) if display_name else address
     letter["To"] = outbound.chat_id
@@ -43,13 +43,16 @@ def compose(outbound: OutboundMessage, *, address: str, display_name: str | None
     for attachment in outbound.attachments:
         path = Path(attachment.stored_path) if attachment.stored_path else None
         if path is None or not path.is_file() or path.stat().st_size > attachment_max_bytes:
-            log.warning("attachment %r not sent: no stored file within the size limit",
-                        attachment.name)
+            log.warning(
+                "attachment %r not sent: no stored file within the size limit", attachment.name
+            )
             continue
         mime = attachment.mime or mimetypes.guess_type(path.name)[0] or "application/octet-stream"
         maintype, _, subtype = mime.partition("/")
-        letter.add_attachment(path.read_bytes(), maintype=maintype,
-                              subtype=subtype or "octet-stream",
-                              filename=attachment.name or path.name)
+        letter.add_attachment(
+            path.read_bytes(),
+            maintype=maintype,
+            subtype=subtype or "octet-stream",
+            filename=attachment.name or path.name,
+        )
     return letter
-

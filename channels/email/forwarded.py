@@ -34,8 +34,7 @@ class Forwarded:
     text: str
 
     def as_json(self) -> dict[str, str]:
-        return {"from": self.sender, "date": self.date, "subject": self.subject,
-                "text": self.text}
+        return {"from": self.sender, "date": self.date, "subject": self.subject, "text": self.text}
 
 
 def read_forwarded(lines: Sequence[str]) -> Forwarded:
@@ -48,8 +47,12 @@ def read_forwarded(lines: Sequence[str]) -> Forwarded:
             fields = {"from": sender, "date": date}
             index = start + 1
     body = "\n".join(lines[index:]).strip("\n")
-    return Forwarded(sender=fields.get("from", ""), date=fields.get("date", ""),
-                     subject=fields.get("subject", ""), text=body.strip())
+    return Forwarded(
+        sender=fields.get("from", ""),
+        date=fields.get("date", ""),
+        subject=fields.get("subject", ""),
+        text=body.strip(),
+    )
 
 
 def _attribution(line: str) -> tuple[str, str]:

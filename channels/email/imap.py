@@ -22,8 +22,8 @@ from typing import TypeVar, overload
 
 import aioimaplib
 
-from core.retry import Backoff
 from channels.email.servers import MailServer
+from core.retry import Backoff
 
 __all__ = ["ImapError", "ImapInbox", "LetterHandler", "imap_mailbox_name"]
 
@@ -61,11 +61,18 @@ class _Progress:
 
 
 class ImapInbox:
-    def __init__(self, server: MailServer, *, folder: str = "INBOX",
-                 processed_folder: str | None = None, poll_interval: float = 60.0,
-                 timeout: float = 30.0, idle_renew: float = IDLE_RENEW_SECONDS,
-                 reconnect_delays: tuple[float, float] = (1.0, 300.0),
-                 retry_delays: tuple[float, float] = (5.0, 600.0)) -> None:
+    def __init__(
+        self,
+        server: MailServer,
+        *,
+        folder: str = "INBOX",
+        processed_folder: str | None = None,
+        poll_interval: float = 60.0,
+        timeout: float = 30.0,
+        idle_renew: float = IDLE_RENEW_SECONDS,
+        reconnect_delays: tuple[float, float] = (1.0, 300.0),
+        retry_delays: tuple[float, float] = (5.0, 600.0),
+    ) -> None:
         self.server = server
         self.folder = folder
         self.processed_folder = processed_folder
@@ -100,12 +107,18 @@ class ImapInbox:
                     break
                 failures = 1 if self._selected else failures + 1  # a working session resets
                 delay = backoff.delay(failures)
-                expected = isinstance(exc, (ImapError, OSError, asyncio.TimeoutError,
-                                            aioimaplib.AioImapException))
-                log.log(logging.WARNING if expected else logging.ERROR,
-                        "IMAP %s:%s: %s; reconnecting in %.0f s", self.server.host,
-                        self.server.port, str(exc) or type(exc).__name__, delay,
-                        exc_info=not expected)
+                expected = isinstance(
+                    exc, (ImapError, OSError, asyncio.TimeoutError, aioimaplib.AioImapException)
+                )
+                log.log(
+                    logging.WARNING if expected else logging.ERROR,
+                    "IMAP %s:%s: %s; reconnecting in %.0f s",
+                    self.server.host,
+                    self.server.port,
+                    str(exc) or type(exc).__name__,
+                    delay,
+                    exc_info=not expected,
+                )
                 await self._sleep(delay)
 
     async def stop(self, timeout: float = 10.0) -> None:
@@ -146,9 +159,12 @@ class ImapInbox:
     async def _connect(self, lost: asyncio.Event) -> aioimaplib.IMAP4:
         server = self.server
         client = aioimaplib.IMAP4(
-            host=server.host, port=server.port, timeout=self.timeout,
+            host=server.host,
+            port=server.port,
+            timeout=self.timeout,
             conn_lost_cb=lambda _exc: lost.set(),
-            ssl_context=server.tls_context() if server.security == "tls" else None)
+            ssl_context=server.tls_context() if server.security == "tls" else None,
+        )
         try:
             await client.wait_hello_from_server()
             if server.security == "starttls":
@@ -169,7 +185,8 @@ class ImapInbox:
         _expect_ok(await asyncio.wait_for(protocol.execute(command), self.timeout), "STARTTLS")
         context = self.server.tls_context()
         protocol.transport = await protocol.loop.start_tls(
-            protocol.transport, protocol, context, server_hostname=self.server.host)
+            protocol.transport, protocol, context, server_hostname=self.server.host
+        )
         await asyncio.wait_for(protocol.capability(), self.timeout)
 
     async def _select(self, client: aioimaplib.IMAP4, lost: asyncio.Event) -> None:
@@ -189,11 +206,13 @@ class ImapInbox:
             return
         if progress.uidvalidity is not None:
             log.warning("IMAP: UIDVALIDITY of %r changed, reading the folder again", self.folder)
-        self._progress = _Progress(uidvalidity=validity,
-                                   last_uid=max(0, (_number(_UIDNEXT, response) or 1) - 1))
+        self._progress = _Progress(
+            uidvalidity=validity, last_uid=max(0, (_number(_UIDNEXT, response) or 1) - 1)
+        )
 
-    async def _catch_up(self, client: aioimaplib.IMAP4, lost: asyncio.Event,
-                        handle: LetterHandler) -> None:
+    async def _catch_up(
+        self, client: aioimaplib.IMAP4, lost: asyncio.Event, handle: LetterHandler
+    ) -> None:
         """Read what waited while we were away: unseen letters, or everything left in the
         folder when handled letters are moved out of it."""
         criteria = ("ALL",) if self.processed_folder else ("UNSEEN",)
@@ -204,13 +223,17 @@ class ImapInbox:
             await self._take(client, lost, handle, uid)
         self._progress.catching_up = False
 
-    async def _sync(self, client: aioimaplib.IMAP4, lost: asyncio.Event,
-                    handle: LetterHandler) -> int:
+    async def _sync(
+        self, client: aioimaplib.IMAP4, lost: asyncio.Event, handle: LetterHandler
+    ) -> int:
         """Take new letters and letters due for a retry; return how many were taken."""
         progress = self._progress
         _expect_ok(await self._call(client.noop(), lost), "NOOP")  # lets the server tell news
-        new = [uid for uid in await self._search(client, lost, "UID", f"{progress.last_uid + 1}:*")
-               if uid > progress.last_uid]
+        new = [
+            uid
+            for uid in await self._search(client, lost, "UID", f"{progress.last_uid + 1}:*")
+            if uid > progress.last_uid
+        ]
         now = time.monotonic()
         due = [uid for uid, retry in progress.retry.items() if retry.due <= now]
         taken = sorted(set(new) | set(due))
@@ -220,8 +243,9 @@ class ImapInbox:
             await self._take(client, lost, handle, uid)
         return len(new)
 
-    async def _take(self, client: aioimaplib.IMAP4, lost: asyncio.Event,
-                    handle: LetterHandler, uid: int) -> None:
+    async def _take(
+        self, client: aioimaplib.IMAP4, lost: asyncio.Event, handle: LetterHandler, uid: int
+    ) -> None:
         """Fetch one letter, hand it over, and mark it once the handler returned."""
         progress = self._progress
         progress.last_uid = max(progress.last_uid, uid)
@@ -246,7 +270,8 @@ class ImapInbox:
         parser keeps what it can). BODY.PEEK leaves the Seen flag alone; aioimaplib's own timeout
         here counts silence, not the whole transfer, so a big letter is not cut short."""
         response = await self._wait(
-            lost, client.uid("fetch", str(uid), f"(UID BODY.PEEK[]<0.{MAX_LETTER_BYTES}>)"))
+            lost, client.uid("fetch", str(uid), f"(UID BODY.PEEK[]<0.{MAX_LETTER_BYTES}>)")
+        )
         _expect_ok(response, "FETCH")
         literals = [bytes(line) for line in response.lines if isinstance(line, bytearray)]
         return literals[0] if literals else None
@@ -265,12 +290,15 @@ class ImapInbox:
                 else:
                     _expect_ok(await self._call(client.expunge(), lost), "EXPUNGE")
         else:
-            _expect_ok(await self._call(
-                client.uid("store", str(uid), "+FLAGS.SILENT (\\Seen)"), lost), "STORE")
+            _expect_ok(
+                await self._call(client.uid("store", str(uid), "+FLAGS.SILENT (\\Seen)"), lost),
+                "STORE",
+            )
         self._progress.unmarked.discard(uid)
 
-    async def _search(self, client: aioimaplib.IMAP4, lost: asyncio.Event,
-                      *criteria: str) -> list[int]:
+    async def _search(
+        self, client: aioimaplib.IMAP4, lost: asyncio.Event, *criteria: str
+    ) -> list[int]:
         response = await self._call(client.uid_search(*criteria, charset=None), lost)
         _expect_ok(response, "SEARCH")
         uids: list[int] = []
@@ -316,11 +344,13 @@ class ImapInbox:
     async def _wait(self, lost: asyncio.Event, awaitable: Awaitable[T]) -> T: ...
 
     @overload
-    async def _wait(self, lost: asyncio.Event, awaitable: Awaitable[T],
-                    interrupt: asyncio.Event) -> T | None: ...
+    async def _wait(
+        self, lost: asyncio.Event, awaitable: Awaitable[T], interrupt: asyncio.Event
+    ) -> T | None: ...
 
-    async def _wait(self, lost: asyncio.Event, awaitable: Awaitable[T],
-                    interrupt: asyncio.Event | None = None) -> T | None:
+    async def _wait(
+        self, lost: asyncio.Event, awaitable: Awaitable[T], interrupt: asyncio.Event | None = None
+    ) -> T | None:
         """Await `awaitable`; raise if the connection is lost first, return None if
         `interrupt` is set first."""
         task = asyncio.ensure_future(awaitable)

@@ -43,8 +43,9 @@ _TRUNCATED = "\n[…]"
 class MailParser:
     """Parses letters arriving at the support mailbox `address`."""
 
-    def __init__(self, address: str, store: AttachmentStore,
-                 trusted_authserv_ids: Collection[str] = ()) -> None:
+    def __init__(
+        self, address: str, store: AttachmentStore, trusted_authserv_ids: Collection[str] = ()
+    ) -> None:
         self.own = frozenset({normalise_address(address)})
         self.store = store
         self.trusted_authserv_ids = tuple(trusted_authserv_ids)
@@ -76,9 +77,10 @@ class MailParser:
             fresh = clean_subject(subject)  # a question asked in the subject line only
         text, text_cut = _limit(fresh, MAX_TEXT_CHARS)
         original, original_cut = _limit(body, MAX_ORIGINAL_CHARS)
-        meta: dict[str, object] = {"to": header(message, "To"),
-                                   "dmarc": dmarc_verdict(message, self.trusted_authserv_ids,
-                                                          address)}
+        meta: dict[str, object] = {
+            "to": header(message, "To"),
+            "dmarc": dmarc_verdict(message, self.trusted_authserv_ids, address),
+        }
         if answer_to and answer_to != address:
             meta["reply_to"] = answer_to
         if reply.signature:
@@ -124,9 +126,14 @@ def _unreadable(raw: bytes, exc: Exception) -> InboundMessage:
     text, _ = _limit(raw.decode("utf-8", "replace"), MAX_ORIGINAL_CHARS)
     message_id = synthetic_id(raw)
     return InboundMessage(
-        channel=ChannelKind.EMAIL, external_user_id=f"unknown-sender:{message_id}",
-        platform_message_id=message_id, text="", original_text=text, automated=True,
-        meta={"automation": f"unreadable: {type(exc).__name__}"})
+        channel=ChannelKind.EMAIL,
+        external_user_id=f"unknown-sender:{message_id}",
+        platform_message_id=message_id,
+        text="",
+        original_text=text,
+        automated=True,
+        meta={"automation": f"unreadable: {type(exc).__name__}"},
+    )
 
 
 def _limit(text: str, limit: int) -> tuple[str, bool]:

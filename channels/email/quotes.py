@@ -35,7 +35,7 @@ log = logging.getLogger(__name__)
 
 HeaderKind = Literal["reply", "original", "forward", "forward_end"]
 _QUOTE_MARKS = re.compile(r"^[ \t]{0,3}((?:>[ \t]?)+)")
-_WRAPPED_TAIL_CHARS = 100   # the second line of an attribution a mail program wrapped
+_WRAPPED_TAIL_CHARS = 100  # the second line of an attribution a mail program wrapped
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,7 +50,7 @@ class Reply:
 
 @dataclass(frozen=True, slots=True)
 class _Line:
-    depth: int   # how many quote marks stand before the text
+    depth: int  # how many quote marks stand before the text
     text: str
 
     def shown(self, shallower: int = 0) -> str:
@@ -69,8 +69,9 @@ def read_reply(text: str, *, forwarded_subject: bool = False) -> Reply:
     ("Fwd:", "Пересл:"): Outlook's header block then opens a forwarded letter, not history.
     A letter nothing is recognised in is all fresh text; so is one that trips the reader."""
     try:
-        return _read([_line(raw) for raw in text.replace("\r\n", "\n").split("\n")],
-                     forwarded_subject)
+        return _read(
+            [_line(raw) for raw in text.replace("\r\n", "\n").split("\n")], forwarded_subject
+        )
     except Exception:  # a weird letter is shown whole, never lost
         log.exception("could not read the reply structure of a %d-character letter", len(text))
         return Reply(fresh=text.strip())
@@ -80,7 +81,7 @@ def _line(raw: str) -> _Line:
     marks = _QUOTE_MARKS.match(raw)
     if marks is None:
         return _Line(0, raw.rstrip())
-    return _Line(marks.group(1).count(">"), raw[marks.end():].rstrip())
+    return _Line(marks.group(1).count(">"), raw[marks.end() :].rstrip())
 
 
 def _read(lines: Sequence[_Line], forwarded_subject: bool) -> Reply:
@@ -97,9 +98,11 @@ def _read(lines: Sequence[_Line], forwarded_subject: bool) -> Reply:
             answers.append((index, _joined(words)))
     interleaved = len(answers) > 1 or any(
         0 < index < len(blocks) - 1 and blocks[index - 1].quoted and blocks[index + 1].quoted
-        for index, _ in answers)
-    parts = [_with_context(blocks, index, words) if interleaved else words
-             for index, words in answers]
+        for index, _ in answers
+    )
+    parts = [
+        _with_context(blocks, index, words) if interleaved else words for index, words in answers
+    ]
     if parts:
         fresh = "\n\n".join(parts)
     elif forwarded:  # forwarded without a word: the forwarded letter is what they ask about
@@ -140,8 +143,11 @@ class _Letter:
             if header is None:
                 end = self.quote_end(index)
                 if separator_of(line.text.strip()) == "forward":  # Apple Mail quotes it whole
-                    forwarded.append(read_forwarded(
-                        [quoted.shown(shallower=1) for quoted in lines[index + 1:end]]))
+                    forwarded.append(
+                        read_forwarded(
+                            [quoted.shown(shallower=1) for quoted in lines[index + 1 : end]]
+                        )
+                    )
                 else:
                     blocks.append(_Block(quoted=True, lines=tuple(lines[index:end])))
                 index = end
@@ -176,8 +182,11 @@ class _Letter:
         if separator is not None:
             return index + 1, separator
         first_field = field_of(text)
-        if first_field is not None and first_field[0] == "from" and len(
-                field_block(self.texts, index)[1]) > 1:  # Outlook's block opens with From
+        if (
+            first_field is not None
+            and first_field[0] == "from"
+            and len(field_block(self.texts, index)[1]) > 1
+        ):  # Outlook's block opens with From
             return index, "original"
         end = self.attribution_end(index)
         return (end, "reply") if end is not None else None
@@ -191,8 +200,13 @@ class _Letter:
         if self.is_attribution(first, index + 1):
             return index + 1
         second = self.texts[index + 1].strip() if index + 1 < len(self.lines) else ""
-        if (not second or self.lines[index + 1].depth or len(second) > _WRAPPED_TAIL_CHARS
-                or not ATTRIBUTION_START.match(first) or _complete_attribution(second)):
+        if (
+            not second
+            or self.lines[index + 1].depth
+            or len(second) > _WRAPPED_TAIL_CHARS
+            or not ATTRIBUTION_START.match(first)
+            or _complete_attribution(second)
+        ):
             return None
         return index + 2 if self.is_attribution(f"{first} {second}", index + 2) else None
 
@@ -201,8 +215,11 @@ class _Letter:
         if _complete_attribution(text):
             return True
         following = first_filled(self.texts, after)
-        return (attribution_of(text) is not None and following < len(self.lines)
-                and self.lines[following].depth > 0)
+        return (
+            attribution_of(text) is not None
+            and following < len(self.lines)
+            and self.lines[following].depth > 0
+        )
 
     def forwarded(self, start: int) -> tuple[Forwarded, int]:
         """The forwarded letter after its marker and the index after it: Apple Mail
@@ -213,8 +230,10 @@ class _Letter:
             end = self.quote_end(first)
             return read_forwarded([line.shown(shallower=1) for line in lines[first:end]]), end
         end = start
-        while end < len(lines) and (lines[end].depth or separator_of(
-                self.texts[end].strip()) not in {"forward", "forward_end"}):
+        while end < len(lines) and (
+            lines[end].depth
+            or separator_of(self.texts[end].strip()) not in {"forward", "forward_end"}
+        ):
             end += 1
         return read_forwarded([line.shown() for line in lines[start:end]]), end
 

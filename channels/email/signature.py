@@ -13,7 +13,7 @@ from channels.email.markers import DEVICE_LINE, SIGNATURE_DELIMITER, SIGNOFF_LIN
 
 __all__ = ["split_signature"]
 
-_SIGNATURE_LINES = 6    # a sign-off with more lines below is the client's text
+_SIGNATURE_LINES = 6  # a sign-off with more lines below is the client's text
 _SIGNATURE_WIDTH = 80
 
 
@@ -22,8 +22,9 @@ def split_signature(lines: Sequence[str]) -> tuple[list[str], list[str]]:
     for index, line in enumerate(lines):
         text = line.strip()
         if SIGNATURE_DELIMITER.match(text) or (
-                (SIGNOFF_LINE.match(text) or DEVICE_LINE.match(text))
-                and _short_tail(lines[index + 1:])):
+            (SIGNOFF_LINE.match(text) or DEVICE_LINE.match(text))
+            and _short_tail(lines[index + 1 :])
+        ):
             return list(lines[:index]), list(lines[index:])
     return list(lines), []
 
@@ -31,4 +32,5 @@ def split_signature(lines: Sequence[str]) -> tuple[list[str], list[str]]:
 def _short_tail(lines: Sequence[str]) -> bool:
     filled = [line for line in lines if line.strip()]
     return len(filled) <= _SIGNATURE_LINES and all(
-        len(line.strip()) <= _SIGNATURE_WIDTH for line in filled)
+        len(line.strip()) <= _SIGNATURE_WIDTH for line in filled
+    )

@@ -11,7 +11,6 @@ from email.message import EmailMessage
 import aiosmtplib
 
 from channels.delivery import Failure, RetryPolicy, send_with_retries
-
 from channels.email.servers import MailServer
 
 __all__ = ["SmtpSender"]
@@ -20,8 +19,14 @@ log = logging.getLogger(__name__)
 
 
 class SmtpSender:
-    def __init__(self, server: MailServer, *, timeout: float = 30.0, attempts: int = 3,
-                 first_delay: float = 1.0) -> None:
+    def __init__(
+        self,
+        server: MailServer,
+        *,
+        timeout: float = 30.0,
+        attempts: int = 3,
+        first_delay: float = 1.0,
+    ) -> None:
         self.server = server
         self.timeout = timeout
         self.attempts = max(1, attempts)
@@ -30,24 +35,41 @@ class SmtpSender:
     async def send(self, message: EmailMessage, sender: str, recipients: Sequence[str]) -> None:
         """Deliver or raise `DeliveryError` (`permanent` for 5xx rejections)."""
         await send_with_retries(
-            functools.partial(self._send_once, message, sender, recipients), _classify,
-            RetryPolicy(attempts=self.attempts, base_delay=self.first_delay,
-                        max_delay=self.first_delay * 2 ** (self.attempts - 1)),
-            what=f"SMTP {self.server.host}:{self.server.port}")
+            functools.partial(self._send_once, message, sender, recipients),
+            _classify,
+            RetryPolicy(
+                attempts=self.attempts,
+                base_delay=self.first_delay,
+                max_delay=self.first_delay * 2 ** (self.attempts - 1),
+            ),
+            what=f"SMTP {self.server.host}:{self.server.port}",
+        )
 
-    async def _send_once(self, message: EmailMessage, sender: str,
-                         recipients: Sequence[str]) -> None:
+    async def _send_once(
+        self, message: EmailMessage, sender: str, recipients: Sequence[str]
+    ) -> None:
         server = self.server
         response, _ = await aiosmtplib.send(
-            message, sender=sender, recipients=list(recipients), hostname=server.host,
-            port=server.port, username=server.user, password=server.password,
-            use_tls=server.security == "tls", start_tls=server.security == "starttls",
-            tls_context=server.tls_context(), timeout=self.timeout)
+            message,
+            sender=sender,
+            recipients=list(recipients),
+            hostname=server.host,
+            port=server.port,
+            username=server.user,
+            password=server.password,
+            use_tls=server.security == "tls",
+            start_tls=server.security == "starttls",
+            tls_context=server.tls_context(),
+            timeout=self.timeout,
+        )
         refused = {address: reply for address, reply in response.items() if reply.code >= 400}
         if refused:  # some recipients refused while others were accepted
-            raise aiosmtplib.SMTPRecipientsRefused([
-                aiosmtplib.SMTPRecipientRefused(reply.code, reply.message, address)
-                for address, reply in refused.items()])
+            raise aiosmtplib.SMTPRecipientsRefused(
+                [
+                    aiosmtplib.SMTPRecipientRefused(reply.code, reply.message, address)
+                    for address, reply in refused.items()
+                ]
+            )
 
 
 def _classify(exc: Exception) -> Failure | None:

@@ -12,8 +12,16 @@ import re
 from collections.abc import Sequence
 
 __all__ = [
-    "add_tag", "clean_subject", "domain_of", "forwarded_subject", "message_id_for",
-    "outbound_id_of", "parse_ids", "reference_headers", "reply_chain", "reply_subject",
+    "add_tag",
+    "clean_subject",
+    "domain_of",
+    "forwarded_subject",
+    "message_id_for",
+    "outbound_id_of",
+    "parse_ids",
+    "reference_headers",
+    "reply_chain",
+    "reply_subject",
     "subject_tag",
 ]
 
@@ -22,8 +30,9 @@ _TAG = re.compile(r"\[#(\d{1,12})\]")
 # "Re:", "RE[2]:", "Fwd:", "Ответ:", "Отв:", "Пересл.:", "HA:" (Outlook's "На:"), "AW:", "SV:"
 _FORWARD_PREFIXES = r"fwd?|wg|пересл|перес|пер"
 _PREFIX_TAIL = r"\s*(?:\[\d+\]|\(\d+\))?\s*\.?\s*[:：]\s*"
-_PREFIX = re.compile(rf"^\s*(?:re|aw|sv|vs|antw|ответ|отв|на|{_FORWARD_PREFIXES}){_PREFIX_TAIL}",
-                     re.IGNORECASE)
+_PREFIX = re.compile(
+    rf"^\s*(?:re|aw|sv|vs|antw|ответ|отв|на|{_FORWARD_PREFIXES}){_PREFIX_TAIL}", re.IGNORECASE
+)
 _FORWARD_PREFIX = re.compile(rf"^\s*(?:{_FORWARD_PREFIXES}){_PREFIX_TAIL}", re.IGNORECASE)
 _MAX_REFERENCES = 20
 _OUR_ID_PREFIX = "switchboard."
@@ -42,8 +51,11 @@ def message_id_for(outbound_id: int, domain: str) -> str:
 
 def outbound_id_of(message_id: str, domain: str) -> int | None:
     """Our outbound id back from a Message-ID we generated, else None."""
-    match = re.fullmatch(rf"<{re.escape(_OUR_ID_PREFIX)}(\d+)@{re.escape(domain)}>",
-                         message_id.strip(), re.IGNORECASE)
+    match = re.fullmatch(
+        rf"<{re.escape(_OUR_ID_PREFIX)}(\d+)@{re.escape(domain)}>",
+        message_id.strip(),
+        re.IGNORECASE,
+    )
     return int(match.group(1)) if match else None
 
 
@@ -90,7 +102,7 @@ def add_tag(subject: str | None, conversation_id: int | None) -> str:
 
 
 def reply_subject(subject: str | None, conversation_id: int | None) -> str:
-    """"Re: <topic> [#id]" with one prefix, however many the thread collected."""
+    """ "Re: <topic> [#id]" with one prefix, however many the thread collected."""
     text = (subject or "").strip()
     if _PREFIX.match(text):
         text = "Re: " + clean_subject(text)
@@ -109,4 +121,3 @@ def clean_subject(subject: str | None) -> str:
     while previous != text:
         previous, text = text, _PREFIX.sub("", text)
     return " ".join(text.split())
-

@@ -1,8 +1,23 @@
 """Telegram through aiogram 3: long polling or webhook, sending within Telegram's limits."""
 
-from channels.telegram.channel import (API_ERRORS, IN_FLIGHT, SECRET_HEADER, TEXT_LIMIT,
-                                       TelegramChannel, classify_failure, poller_name,
-                                       retry_after_of)
+from channels.telegram.channel import (
+    API_ERRORS,
+    IN_FLIGHT,
+    SECRET_HEADER,
+    TEXT_LIMIT,
+    TelegramChannel,
+    classify_failure,
+    poller_name,
+    retry_after_of,
+)
 
-__all__ = ["API_ERRORS", "IN_FLIGHT", "SECRET_HEADER", "TEXT_LIMIT", "TelegramChannel",
-           "classify_failure", "poller_name", "retry_after_of"]
+__all__ = [
+    "API_ERRORS",
+    "IN_FLIGHT",
+    "SECRET_HEADER",
+    "TEXT_LIMIT",
+    "TelegramChannel",
+    "classify_failure",
+    "poller_name",
+    "retry_after_of",
+]

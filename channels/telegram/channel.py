@@ -33,13 +33,26 @@ from aiogram.exceptions import (
     TelegramServerError,
     TelegramUnauthorizedError,
 )
-from aiogram.methods import (AnswerCallbackQuery, DeleteWebhook, GetUpdates, SendDocument,
-                             SendMessage, SendPhoto, SetWebhook)
+from aiogram.methods import (
+    AnswerCallbackQuery,
+    DeleteWebhook,
+    GetUpdates,
+    SendDocument,
+    SendMessage,
+    SendPhoto,
+    SetWebhook,
+)
 from aiogram.methods.base import Response
 from aiogram.types import CallbackQuery, FSInputFile, Message, Update
 from aiohttp import web
 from pydantic import ValidationError
 
+from channels.delivery import Failure, RetryPolicy, SendLedger, SendRateLimiter, send_with_retries
+from channels.polling import PollerLease, UnsharedLease, read_each, store_all
+from channels.telegram.inbound import ALLOWED_UPDATES, to_inbound
+from channels.telegram.outbound import reply_markup
+from channels.telegram.session import JsonBodySession
+from channels.text import split_text
 from core.contracts import (
     Attachment,
     AttachmentKind,
@@ -49,16 +62,17 @@ from core.contracts import (
     InboundSink,
     OutboundMessage,
 )
-from channels.delivery import Failure, RetryPolicy, SendLedger, SendRateLimiter, send_with_retries
-from channels.polling import PollerLease, UnsharedLease, read_each, store_all
 from core.retry import until_done
-from channels.telegram.inbound import ALLOWED_UPDATES, to_inbound
-from channels.telegram.outbound import reply_markup
-from channels.telegram.session import JsonBodySession
-from channels.text import split_text
 
-__all__ = ["API_ERRORS", "IN_FLIGHT", "SECRET_HEADER", "TEXT_LIMIT", "TelegramChannel", "poller_name",
-           "retry_after_of"]
+__all__ = [
+    "API_ERRORS",
+    "IN_FLIGHT",
+    "SECRET_HEADER",
+    "TEXT_LIMIT",
+    "TelegramChannel",
+    "poller_name",
+    "retry_after_of",
+]
 
 log = logging.getLogger(__name__)
 
@@ -110,8 +124,9 @@ class TelegramChannel:
         self._poll_timeout = poll_timeout
         self._request_timeout = request_timeout
         self._retry = retry or RetryPolicy()
-        self._limiter = limiter or SendRateLimiter(per_chat_rate=1.0, per_chat_burst=3,
-                                                   global_rate=30.0, global_burst=30)
+        self._limiter = limiter or SendRateLimiter(
+            per_chat_rate=1.0, per_chat_burst=3, global_rate=30.0, global_burst=30
+        )
         self._ledger = ledger
         self._in_flight = asyncio.Semaphore(IN_FLIGHT)
         self._answer_models = _answer_models()
@@ -130,9 +145,14 @@ class TelegramChannel:
             raise DeliveryError("empty message: no text and no attachments", permanent=True)
         markup = reply_markup(message)
         calls: list[Callable[[], Awaitable[Message]]] = [
-            functools.partial(self._bot.send_message, chat_id=chat, text=piece,
-                              reply_markup=markup if index == len(pieces) - 1 else None)
-            for index, piece in enumerate(pieces)]
+            functools.partial(
+                self._bot.send_message,
+                chat_id=chat,
+                text=piece,
+                reply_markup=markup if index == len(pieces) - 1 else None,
+            )
+            for index, piece in enumerate(pieces)
+        ]
         calls += [self._attachment_call(chat, attachment) for attachment in message.attachments]
         first: int | None = None
         for index, call in enumerate(calls):
@@ -141,8 +161,9 @@ class TelegramChannel:
             first = message_id if first is None else first
         return DeliveryReceipt(f"{message.chat_id}:{first}")
 
-    async def _send_piece(self, key: str, chat_id: str, call: Callable[[], Awaitable[Message]], *,
-                          recall: bool) -> int:
+    async def _send_piece(
+        self, key: str, chat_id: str, call: Callable[[], Awaitable[Message]], *, recall: bool
+    ) -> int:
         """Send one piece, unless (`recall`: a resend) the ledger says an earlier run already
         got it through. The ledger is written while the send still counts as in flight
         (see IN_FLIGHT)."""
@@ -192,9 +213,16 @@ class TelegramChannel:
         return web.Response(text="ok")
 
     async def _serve_webhook(self, sink: InboundSink) -> None:
-        await self._until_done("setWebhook", functools.partial(
-            self._bot.set_webhook, url=self._webhook_url or "", secret_token=self._webhook_secret,
-            allowed_updates=ALLOWED_UPDATES, drop_pending_updates=False))
+        await self._until_done(
+            "setWebhook",
+            functools.partial(
+                self._bot.set_webhook,
+                url=self._webhook_url or "",
+                secret_token=self._webhook_secret,
+                allowed_updates=ALLOWED_UPDATES,
+                drop_pending_updates=False,
+            ),
+        )
         self._sink = sink
         try:
             await asyncio.Event().wait()
@@ -203,20 +231,33 @@ class TelegramChannel:
 
     async def _poll(self, sink: InboundSink) -> None:
         # getUpdates answers 409 while a webhook is set.
-        await self._until_done("deleteWebhook", functools.partial(
-            self._bot.delete_webhook, drop_pending_updates=False))
+        await self._until_done(
+            "deleteWebhook", functools.partial(self._bot.delete_webhook, drop_pending_updates=False)
+        )
         offset: int | None = None
         while True:
             updates = await until_done(
-                functools.partial(self._bot.get_updates, offset=offset, timeout=self._poll_timeout,
-                                  allowed_updates=ALLOWED_UPDATES,
-                                  request_timeout=int(self._poll_timeout + self._request_timeout)),
-                retry_on=API_ERRORS, hint=retry_after_of, what="Telegram getUpdates")
+                functools.partial(
+                    self._bot.get_updates,
+                    offset=offset,
+                    timeout=self._poll_timeout,
+                    allowed_updates=ALLOWED_UPDATES,
+                    request_timeout=int(self._poll_timeout + self._request_timeout),
+                ),
+                retry_on=API_ERRORS,
+                hint=retry_after_of,
+                what="Telegram getUpdates",
+            )
             if not updates:
                 continue
             await store_all(sink, read_each(updates, to_inbound, channel="telegram"))
-            await asyncio.gather(*(self._answer_callback(u.callback_query) for u in updates
-                                   if u.callback_query is not None))
+            await asyncio.gather(
+                *(
+                    self._answer_callback(u.callback_query)
+                    for u in updates
+                    if u.callback_query is not None
+                )
+            )
             offset = updates[-1].update_id + 1
 
     async def _answer_callback(self, query: CallbackQuery) -> None:
@@ -230,11 +271,13 @@ class TelegramChannel:
             async with self._in_flight:
                 return await call()
 
-        return await send_with_retries(limited, classify_failure, self._retry,
-                                       what=f"Telegram send to {chat_id}")
+        return await send_with_retries(
+            limited, classify_failure, self._retry, what=f"Telegram send to {chat_id}"
+        )
 
-    def _attachment_call(self, chat: int | str,
-                         attachment: Attachment) -> Callable[[], Awaitable[Message]]:
+    def _attachment_call(
+        self, chat: int | str, attachment: Attachment
+    ) -> Callable[[], Awaitable[Message]]:
         source: str | FSInputFile
         if attachment.stored_path:
             source = FSInputFile(attachment.stored_path, filename=attachment.name)
@@ -255,9 +298,18 @@ def _answer_models() -> tuple[object, ...]:
     """aiogram validates every answer as `Response[<the method's result>]`, a pydantic
     generic model that pydantic keeps only while something refers to it. Held here, it is
     built once; unreferenced, each call built it anew (a tenth of a busy gateway's CPU)."""
-    return tuple(Response[method.__returning__]  # type: ignore[name-defined]
-                 for method in (GetUpdates, SendMessage, SendPhoto, SendDocument,
-                                AnswerCallbackQuery, SetWebhook, DeleteWebhook))
+    return tuple(
+        Response[method.__returning__]  # type: ignore[name-defined]
+        for method in (
+            GetUpdates,
+            SendMessage,
+            SendPhoto,
+            SendDocument,
+            AnswerCallbackQuery,
+            SetWebhook,
+            DeleteWebhook,
+        )
+    )
 
 
 def _chat_id(chat_id: str) -> int | str:
@@ -280,11 +332,19 @@ def classify_failure(exc: Exception) -> Failure | None:
     """How a failed Bot API call is handled: retried, permanent, or a configuration fault."""
     if isinstance(exc, TelegramRetryAfter):
         return Failure(retryable=True, retry_after=float(exc.retry_after))
-    if isinstance(exc, (TelegramForbiddenError, TelegramBadRequest, TelegramNotFound,
-                        TelegramMigrateToChat, TelegramEntityTooLarge)):
-        return Failure(retryable=False, permanent=True)   # blocked, unknown chat, bad content
+    if isinstance(
+        exc,
+        (
+            TelegramForbiddenError,
+            TelegramBadRequest,
+            TelegramNotFound,
+            TelegramMigrateToChat,
+            TelegramEntityTooLarge,
+        ),
+    ):
+        return Failure(retryable=False, permanent=True)  # blocked, unknown chat, bad content
     if isinstance(exc, (TelegramUnauthorizedError, TelegramConflictError)):
-        return Failure(retryable=False)            # configuration: fixable, not by retrying now
+        return Failure(retryable=False)  # configuration: fixable, not by retrying now
     if isinstance(exc, ClientDecodeError):
         # Unparsable text (a proxy's error page) is retried; an `ok` answer we could not
         # read means the message went out, and sending it again would duplicate it.

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from aiogram.types import CallbackQuery, Message, Update
 
+from channels.buttons import decode_button
 from core.contracts import Action, Attachment, AttachmentKind, ChannelKind, InboundMessage
 from core.numbers import ascii_digits
-from channels.buttons import decode_button
 
 __all__ = ["ALLOWED_UPDATES", "to_inbound"]
 
@@ -85,33 +85,79 @@ def _attachments(message: Message) -> tuple[Attachment, ...]:
     found: list[Attachment] = []
     if message.photo:
         largest = max(message.photo, key=lambda size: size.width * size.height)
-        found.append(Attachment(AttachmentKind.PHOTO, file_id=largest.file_id,
-                                size=largest.file_size, mime="image/jpeg"))
+        found.append(
+            Attachment(
+                AttachmentKind.PHOTO,
+                file_id=largest.file_id,
+                size=largest.file_size,
+                mime="image/jpeg",
+            )
+        )
     if message.document is not None:
         doc = message.document
-        found.append(Attachment(AttachmentKind.DOCUMENT, file_id=doc.file_id, name=doc.file_name,
-                                size=doc.file_size, mime=doc.mime_type))
+        found.append(
+            Attachment(
+                AttachmentKind.DOCUMENT,
+                file_id=doc.file_id,
+                name=doc.file_name,
+                size=doc.file_size,
+                mime=doc.mime_type,
+            )
+        )
     if message.voice is not None:
-        found.append(Attachment(AttachmentKind.VOICE, file_id=message.voice.file_id,
-                                size=message.voice.file_size, mime=message.voice.mime_type))
+        found.append(
+            Attachment(
+                AttachmentKind.VOICE,
+                file_id=message.voice.file_id,
+                size=message.voice.file_size,
+                mime=message.voice.mime_type,
+            )
+        )
     if message.audio is not None:
         audio = message.audio
-        found.append(Attachment(AttachmentKind.AUDIO, file_id=audio.file_id, name=audio.file_name,
-                                size=audio.file_size, mime=audio.mime_type))
+        found.append(
+            Attachment(
+                AttachmentKind.AUDIO,
+                file_id=audio.file_id,
+                name=audio.file_name,
+                size=audio.file_size,
+                mime=audio.mime_type,
+            )
+        )
     if message.video is not None:
         video = message.video
-        found.append(Attachment(AttachmentKind.VIDEO, file_id=video.file_id, name=video.file_name,
-                                size=video.file_size, mime=video.mime_type))
+        found.append(
+            Attachment(
+                AttachmentKind.VIDEO,
+                file_id=video.file_id,
+                name=video.file_name,
+                size=video.file_size,
+                mime=video.mime_type,
+            )
+        )
     if message.video_note is not None:
-        found.append(Attachment(AttachmentKind.VIDEO, file_id=message.video_note.file_id,
-                                size=message.video_note.file_size, mime="video/mp4"))
+        found.append(
+            Attachment(
+                AttachmentKind.VIDEO,
+                file_id=message.video_note.file_id,
+                size=message.video_note.file_size,
+                mime="video/mp4",
+            )
+        )
     if message.sticker is not None:
-        found.append(Attachment(AttachmentKind.STICKER, file_id=message.sticker.file_id,
-                                name=message.sticker.emoji, size=message.sticker.file_size))
+        found.append(
+            Attachment(
+                AttachmentKind.STICKER,
+                file_id=message.sticker.file_id,
+                name=message.sticker.emoji,
+                size=message.sticker.file_size,
+            )
+        )
     if message.location is not None:
         where = message.location
-        found.append(Attachment(AttachmentKind.LOCATION,
-                                url=f"geo:{where.latitude},{where.longitude}"))
+        found.append(
+            Attachment(AttachmentKind.LOCATION, url=f"geo:{where.latitude},{where.longitude}")
+        )
     if message.contact is not None and not found:
         found.append(Attachment(AttachmentKind.OTHER, name="contact"))
     return tuple(found)

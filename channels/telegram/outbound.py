@@ -13,8 +13,8 @@ from aiogram.types import (
     ReplyKeyboardMarkup,
 )
 
-from core.contracts import Action, Button, OutboundMessage
 from channels.buttons import encode_button
+from core.contracts import Action, Button, OutboundMessage
 
 __all__ = ["SHARE_PHONE_LABEL", "reply_markup"]
 
@@ -37,7 +37,9 @@ def _markup(buttons: tuple[Button, ...], request_contact: bool) -> Markup | None
         label = next((b.label for b in buttons if b.action is Action.CONTACT), SHARE_PHONE_LABEL)
         return ReplyKeyboardMarkup(
             keyboard=[[KeyboardButton(text=label, request_contact=True)]],
-            resize_keyboard=True, one_time_keyboard=True)
+            resize_keyboard=True,
+            one_time_keyboard=True,
+        )
     rows = _rows([b for b in buttons if b.action is not Action.CONTACT])
     return InlineKeyboardMarkup(inline_keyboard=rows) if rows else None
 

@@ -20,8 +20,9 @@ __all__ = ["JsonBodySession"]
 
 
 class JsonBodySession(AiohttpSession):
-    def build_form_data(self, bot: Bot, method: TelegramMethod[TelegramType]
-                        ) -> FormData:  # what aiohttp posts: a JsonPayload serves as well
+    def build_form_data(
+        self, bot: Bot, method: TelegramMethod[TelegramType]
+    ) -> FormData:  # what aiohttp posts: a JsonPayload serves as well
         files: dict[str, Any] = {}
         fields = {}
         for key, value in method.model_dump(warnings=False).items():

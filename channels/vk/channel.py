@@ -23,6 +23,12 @@ import aiohttp
 from vkbottle import API, AiohttpClient, VKAPIError
 from vkbottle.api.request_rescheduler import ABCRequestRescheduler
 
+from channels.delivery import Failure, RetryPolicy, SendRateLimiter, send_with_retries
+from channels.polling import PollerLease, UnsharedLease, read_each, store_all
+from channels.text import split_text
+from channels.vk.inbound import sender_of, to_inbound
+from channels.vk.keyboard import keyboard_json
+from channels.vk.upload import read_local_file, upload
 from core.contracts import (
     Attachment,
     ChannelKind,
@@ -31,13 +37,7 @@ from core.contracts import (
     InboundSink,
     OutboundMessage,
 )
-from channels.delivery import Failure, RetryPolicy, SendRateLimiter, send_with_retries
-from channels.polling import PollerLease, UnsharedLease, read_each, store_all
 from core.retry import until_done
-from channels.text import split_text
-from channels.vk.inbound import sender_of, to_inbound
-from channels.vk.keyboard import keyboard_json
-from channels.vk.upload import read_local_file, upload
 
 __all__ = ["TEXT_LIMIT", "VkChannel", "VkUnavailable", "poller_name", "random_id"]
 
@@ -50,7 +50,7 @@ _ATTACHMENTS_PER_MESSAGE = 10
 _NAMES_CACHED = 10_000
 # unknown, too many per second, flood control, internal
 _RETRYABLE_CODES = frozenset({1, 6, 9, 10})
-_CONFIGURATION_CODES = frozenset({5, 15, 27, 28})   # token or access: fixable, not by retrying
+_CONFIGURATION_CODES = frozenset({5, 15, 27, 28})  # token or access: fixable, not by retrying
 _VK_REFERENCE = re.compile(r"(photo|doc|audio_message|audio|video|wall|market)-?\d+_\d+(_\w+)?")
 
 
@@ -72,8 +72,9 @@ class _FailFast(ABCRequestRescheduler):
     """vkbottle's default rescheduler retries a non-JSON answer forever, blocking the caller;
     failing lets our retry policy decide."""
 
-    async def reschedule(self, ctx_api: Any, method: str, data: dict[str, Any],
-                         recent_response: Any) -> dict[str, Any]:
+    async def reschedule(
+        self, ctx_api: Any, method: str, data: dict[str, Any], recent_response: Any
+    ) -> dict[str, Any]:
         raise VkUnavailable(f"{method}: VK answered {str(recent_response)[:200]!r}")
 
 
@@ -110,8 +111,9 @@ class VkChannel:
         self._request_timeout = request_timeout
         self._retry = retry or RetryPolicy()
         # About 20 calls a second per community token.
-        self._limiter = limiter or SendRateLimiter(per_chat_rate=1.0, per_chat_burst=3,
-                                                   global_rate=20.0, global_burst=20)
+        self._limiter = limiter or SendRateLimiter(
+            per_chat_rate=1.0, per_chat_burst=3, global_rate=20.0, global_burst=20
+        )
         self._names: OrderedDict[int, str] = OrderedDict()
 
     async def run(self, sink: InboundSink) -> None:
@@ -123,33 +125,46 @@ class VkChannel:
         except ValueError:
             raise DeliveryError(f"not a VK peer id: {message.chat_id!r}", permanent=True) from None
         references = [a.file_id for a in message.attachments if _is_vk_reference(a.file_id)]
-        local = [a for a in message.attachments
-                 if a.stored_path and not _is_vk_reference(a.file_id)]
-        links = [a.url for a in message.attachments
-                 if a.url and not a.stored_path and not _is_vk_reference(a.file_id)]
+        local = [
+            a for a in message.attachments if a.stored_path and not _is_vk_reference(a.file_id)
+        ]
+        links = [
+            a.url
+            for a in message.attachments
+            if a.url and not a.stored_path and not _is_vk_reference(a.file_id)
+        ]
         skipped = len(message.attachments) - len(references) - len(local) - len(links)
         if skipped:
-            log.warning("VK: %d attachment(s) of message %s have no VK id, file or link and are "
-                        "not sent", skipped, message.outbound_id)
+            log.warning(
+                "VK: %d attachment(s) of message %s have no VK id, file or link and are not sent",
+                skipped,
+                message.outbound_id,
+            )
         text = "\n".join([message.text, *links]) if links else message.text
         pieces = split_text(text, TEXT_LIMIT)
         if not pieces and not references and not local:
             raise DeliveryError("empty message: no text and no attachments", permanent=True)
         for attachment in local:
             references.append(await self._upload(message.chat_id, peer_id, attachment))
-        batches = [references[i:i + _ATTACHMENTS_PER_MESSAGE]
-                   for i in range(0, len(references), _ATTACHMENTS_PER_MESSAGE)]
+        batches = [
+            references[i : i + _ATTACHMENTS_PER_MESSAGE]
+            for i in range(0, len(references), _ATTACHMENTS_PER_MESSAGE)
+        ]
         parts = list(itertools.zip_longest(pieces, batches))
         keyboard = keyboard_json(message)
         first: int | None = None
         for index, (piece, batch) in enumerate(parts):
-            params: dict[str, Any] = {"peer_ids": [peer_id], "message": piece or None,
-                                      "attachment": batch,
-                                      "random_id": random_id(message.outbound_id, index)}
+            params: dict[str, Any] = {
+                "peer_ids": [peer_id],
+                "message": piece or None,
+                "attachment": batch,
+                "random_id": random_id(message.outbound_id, index),
+            }
             if index == len(parts) - 1 and keyboard:
                 params["keyboard"] = keyboard
-            answer = await self._deliver(message.chat_id, functools.partial(
-                self._api.request, "messages.send", params))
+            answer = await self._deliver(
+                message.chat_id, functools.partial(self._api.request, "messages.send", params)
+            )
             if first is None:
                 first = _conversation_message_id(answer)
         return DeliveryReceipt(f"{peer_id}:{first}" if first is not None else None)
@@ -161,8 +176,9 @@ class VkChannel:
         """Upload a file kept on our disk. A resend after a crash uploads it again, but the
         same random_id keeps VK from delivering the message twice."""
         file = await read_local_file(attachment)
-        return await self._deliver(chat_id, functools.partial(
-            upload, self._api, self._http, peer_id, file))
+        return await self._deliver(
+            chat_id, functools.partial(upload, self._api, self._http, peer_id, file)
+        )
 
     async def _poll(self, sink: InboundSink) -> None:
         server = await self._until_done("groups.getLongPollServer", self._long_poll_server)
@@ -170,14 +186,22 @@ class VkChannel:
         while True:
             answer = await until_done(
                 functools.partial(
-                    self._http.request_json, server.url, method="POST",
+                    self._http.request_json,
+                    server.url,
+                    method="POST",
                     data={"act": "a_check", "key": server.key, "ts": ts, "wait": self._wait},
-                    timeout=aiohttp.ClientTimeout(total=self._wait + self._request_timeout)),
-                retry_on=(aiohttp.ClientError, TimeoutError, ValueError), what="VK long poll")
+                    timeout=aiohttp.ClientTimeout(total=self._wait + self._request_timeout),
+                ),
+                retry_on=(aiohttp.ClientError, TimeoutError, ValueError),
+                what="VK long poll",
+            )
             failed = answer.get("failed")
             if failed == 1:
-                log.error("VK long poll: event history lost before ts %s; continuing from %s",
-                          ts, answer.get("ts"))
+                log.error(
+                    "VK long poll: event history lost before ts %s; continuing from %s",
+                    ts,
+                    answer.get("ts"),
+                )
                 ts = str(answer.get("ts"))
                 await self._lease.save_cursor(ts)
                 continue
@@ -191,10 +215,13 @@ class VkChannel:
             updates = [u for u in answer.get("updates") or () if isinstance(u, Mapping)]
             if updates:
                 names = await self._display_names(_sender(u) for u in updates)
-                await store_all(sink, read_each(
-                    updates, functools.partial(to_inbound, names=names), channel="vk"))
-                await asyncio.gather(*(self._answer_press(u) for u in updates
-                                       if u.get("type") == "message_event"))
+                await store_all(
+                    sink,
+                    read_each(updates, functools.partial(to_inbound, names=names), channel="vk"),
+                )
+                await asyncio.gather(
+                    *(self._answer_press(u) for u in updates if u.get("type") == "message_event")
+                )
             new_ts = str(answer.get("ts", ts))
             if new_ts != ts:
                 ts = new_ts
@@ -228,21 +255,30 @@ class VkChannel:
         """Stop the callback button's spinner; failing costs only the spinner."""
         body = event.get("object") or {}
         with contextlib.suppress(VKAPIError, VkUnavailable, aiohttp.ClientError, TimeoutError):
-            await self._api.request("messages.sendMessageEventAnswer", {
-                "event_id": body.get("event_id"), "user_id": body.get("user_id"),
-                "peer_id": body.get("peer_id")})
+            await self._api.request(
+                "messages.sendMessageEventAnswer",
+                {
+                    "event_id": body.get("event_id"),
+                    "user_id": body.get("user_id"),
+                    "peer_id": body.get("peer_id"),
+                },
+            )
 
     async def _deliver(self, chat_id: str, call: Callable[[], Awaitable[T]]) -> T:
         async def limited() -> T:
             await self._limiter.acquire(chat_id)
             return await call()
 
-        return await send_with_retries(limited, _classify, self._retry,
-                                       what=f"VK send to {chat_id}")
+        return await send_with_retries(
+            limited, _classify, self._retry, what=f"VK send to {chat_id}"
+        )
 
     async def _until_done(self, what: str, call: Callable[[], Awaitable[T]]) -> T:
-        return await until_done(call, what=f"VK {what}", retry_on=(
-            VKAPIError, VkUnavailable, aiohttp.ClientError, TimeoutError, KeyError))
+        return await until_done(
+            call,
+            what=f"VK {what}",
+            retry_on=(VKAPIError, VkUnavailable, aiohttp.ClientError, TimeoutError, KeyError),
+        )
 
 
 def _sender(event: Mapping[str, Any]) -> int | None:

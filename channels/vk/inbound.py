@@ -11,12 +11,12 @@ import mimetypes
 from collections.abc import Mapping
 from typing import Any
 
-from core.contracts import Action, Attachment, AttachmentKind, ChannelKind, InboundMessage
 from channels.buttons import decode_button
+from core.contracts import Action, Attachment, AttachmentKind, ChannelKind, InboundMessage
 
 __all__ = ["BUTTON_KEY", "attachment_reference", "sender_of", "to_inbound"]
 
-BUTTON_KEY = "sb"            # our buttons' payload: {"sb": "<action>:<payload>"}
+BUTTON_KEY = "sb"  # our buttons' payload: {"sb": "<action>:<payload>"}
 _CHAT_PEER_BASE = 2_000_000_000
 
 log = logging.getLogger(__name__)
@@ -30,8 +30,9 @@ def to_inbound(event: Event, names: Mapping[int, str]) -> InboundMessage | None:
     if not isinstance(body, Mapping):
         return None
     if kind == "message_new":
-        return _from_message(body.get("message") or {}, body.get("client_info") or {}, names,
-                             edited=False)
+        return _from_message(
+            body.get("message") or {}, body.get("client_info") or {}, names, edited=False
+        )
     if kind == "message_edit":
         return _from_message(body, {}, names, edited=True)
     if kind == "message_event":
@@ -48,11 +49,20 @@ def sender_of(event: Event) -> int | None:
     return user if isinstance(user, int) and user > 0 else None
 
 
-def _from_message(message: Mapping[str, Any], client_info: Mapping[str, Any],
-                  names: Mapping[int, str], *, edited: bool) -> InboundMessage | None:
+def _from_message(
+    message: Mapping[str, Any],
+    client_info: Mapping[str, Any],
+    names: Mapping[int, str],
+    *,
+    edited: bool,
+) -> InboundMessage | None:
     peer_id, from_id = message.get("peer_id"), message.get("from_id")
-    if not isinstance(peer_id, int) or not isinstance(from_id, int) or from_id <= 0 \
-            or peer_id >= _CHAT_PEER_BASE:
+    if (
+        not isinstance(peer_id, int)
+        or not isinstance(from_id, int)
+        or from_id <= 0
+        or peer_id >= _CHAT_PEER_BASE
+    ):
         return None
     action, payload = _button_payload(message.get("payload"))
     meta: dict[str, str] = {}
@@ -77,7 +87,8 @@ def _from_message(message: Mapping[str, Any], client_info: Mapping[str, Any],
         payload=payload,
         edited=edited,
         reply_to=(f"{peer_id}:{reply['conversation_message_id']}",)
-        if reply.get("conversation_message_id") else (),
+        if reply.get("conversation_message_id")
+        else (),
         meta=meta,
     )
 
@@ -86,8 +97,12 @@ def _from_press(body: Mapping[str, Any], names: Mapping[int, str]) -> InboundMes
     user_id, peer_id, event_id = body.get("user_id"), body.get("peer_id"), body.get("event_id")
     data = body.get("payload")
     pressed = decode_button(data.get(BUTTON_KEY)) if isinstance(data, Mapping) else None
-    if pressed is None or not isinstance(user_id, int) or not isinstance(peer_id, int) \
-            or peer_id >= _CHAT_PEER_BASE:
+    if (
+        pressed is None
+        or not isinstance(user_id, int)
+        or not isinstance(peer_id, int)
+        or peer_id >= _CHAT_PEER_BASE
+    ):
         return None
     action, payload = pressed
     cmid = body.get("conversation_message_id")
@@ -120,13 +135,19 @@ def _button_payload(raw: Any) -> tuple[Action | None, str | None]:
 
 
 def _attachments(message: Mapping[str, Any]) -> tuple[Attachment, ...]:
-    found = [_readable_attachment(item) for item in message.get("attachments") or ()
-             if isinstance(item, Mapping)]
+    found = [
+        _readable_attachment(item)
+        for item in message.get("attachments") or ()
+        if isinstance(item, Mapping)
+    ]
     geo = message.get("geo")
     if isinstance(geo, Mapping) and isinstance(geo.get("coordinates"), Mapping):
         where = geo["coordinates"]
-        found.append(Attachment(AttachmentKind.LOCATION,
-                                url=f"geo:{where.get('latitude')},{where.get('longitude')}"))
+        found.append(
+            Attachment(
+                AttachmentKind.LOCATION, url=f"geo:{where.get('latitude')},{where.get('longitude')}"
+            )
+        )
     return tuple(found)
 
 
@@ -146,20 +167,31 @@ def _attachment(item: Mapping[str, Any]) -> Attachment:
     if kind == "photo":
         sizes = body.get("sizes") or []
         largest: Mapping[str, Any] = max(
-            sizes, key=lambda s: s.get("width", 0) * s.get("height", 0), default={})
-        return Attachment(AttachmentKind.PHOTO, file_id=file_id, url=largest.get("url"),
-                          mime="image/jpeg")
+            sizes, key=lambda s: s.get("width", 0) * s.get("height", 0), default={}
+        )
+        return Attachment(
+            AttachmentKind.PHOTO, file_id=file_id, url=largest.get("url"), mime="image/jpeg"
+        )
     if kind == "doc":
         name = body.get("title")
-        return Attachment(AttachmentKind.DOCUMENT, file_id=file_id, name=name,
-                          size=body.get("size"), url=body.get("url"),
-                          mime=mimetypes.guess_type(name or "")[0])
+        return Attachment(
+            AttachmentKind.DOCUMENT,
+            file_id=file_id,
+            name=name,
+            size=body.get("size"),
+            url=body.get("url"),
+            mime=mimetypes.guess_type(name or "")[0],
+        )
     if kind == "audio_message":
-        return Attachment(AttachmentKind.VOICE, file_id=file_id, url=body.get("link_ogg"),
-                          mime="audio/ogg")
+        return Attachment(
+            AttachmentKind.VOICE, file_id=file_id, url=body.get("link_ogg"), mime="audio/ogg"
+        )
     if kind == "audio":
-        return Attachment(AttachmentKind.AUDIO, file_id=file_id,
-                          name=" — ".join(x for x in (body.get("artist"), body.get("title")) if x))
+        return Attachment(
+            AttachmentKind.AUDIO,
+            file_id=file_id,
+            name=" — ".join(x for x in (body.get("artist"), body.get("title")) if x),
+        )
     if kind == "video":
         return Attachment(AttachmentKind.VIDEO, file_id=file_id, name=body.get("title"))
     if kind == "sticker":

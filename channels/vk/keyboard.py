@@ -7,16 +7,16 @@ from __future__ import annotations
 import json
 import logging
 
-from core.contracts import Action, Button, OutboundMessage
 from channels.buttons import encode_button
 from channels.vk.inbound import BUTTON_KEY
+from core.contracts import Action, Button, OutboundMessage
 
 __all__ = ["keyboard_json"]
 
 log = logging.getLogger(__name__)
 
-_LABEL_LIMIT = 40            # VK truncates longer labels
-_ROWS_LIMIT = 6              # inline keyboards: at most 6 rows
+_LABEL_LIMIT = 40  # VK truncates longer labels
+_ROWS_LIMIT = 6  # inline keyboards: at most 6 rows
 _ROW_WIDTH = 5
 
 
@@ -51,7 +51,12 @@ def _callback(button: Button) -> dict[str, object] | None:
         return None
     label = button.label
     if len(label) > _LABEL_LIMIT:
-        label = label[:_LABEL_LIMIT - 1] + "…"
-    return {"action": {"type": "callback", "label": label,
-                       "payload": json.dumps({BUTTON_KEY: data}, ensure_ascii=False)},
-            "color": "primary" if button.action is Action.HANDOFF else "secondary"}
+        label = label[: _LABEL_LIMIT - 1] + "…"
+    return {
+        "action": {
+            "type": "callback",
+            "label": label,
+            "payload": json.dumps({BUTTON_KEY: data}, ensure_ascii=False),
+        },
+        "color": "primary" if button.action is Action.HANDOFF else "secondary",
+    }

@@ -18,8 +18,8 @@ from typing import Any
 import aiohttp
 from vkbottle import API, AiohttpClient
 
-from core.contracts import Attachment, AttachmentKind, DeliveryError
 from channels.vk.inbound import attachment_reference
+from core.contracts import Attachment, AttachmentKind, DeliveryError
 
 __all__ = ["LocalFile", "read_local_file", "upload"]
 
@@ -41,11 +41,16 @@ async def read_local_file(attachment: Attachment) -> LocalFile:
     try:
         content = await asyncio.to_thread(path.read_bytes)
     except OSError as exc:
-        raise DeliveryError(f"attachment {name!r} cannot be read from {path}: "
-                            f"{exc.strerror or exc}", permanent=True) from exc
+        raise DeliveryError(
+            f"attachment {name!r} cannot be read from {path}: {exc.strerror or exc}", permanent=True
+        ) from exc
     mime = attachment.mime or mimetypes.guess_type(name)[0] or "application/octet-stream"
-    return LocalFile(name, mime, content,
-                     as_photo=attachment.kind is AttachmentKind.PHOTO and mime in _PHOTO_TYPES)
+    return LocalFile(
+        name,
+        mime,
+        content,
+        as_photo=attachment.kind is AttachmentKind.PHOTO and mime in _PHOTO_TYPES,
+    )
 
 
 async def upload(api: API, http: AiohttpClient, peer_id: int, file: LocalFile) -> str:
@@ -56,12 +61,15 @@ async def upload(api: API, http: AiohttpClient, peer_id: int, file: LocalFile) -
         sent = await _post(http, _field(server, "response", "upload_url"), "photo", file)
         if sent.get("photo") in (None, "", "[]"):
             raise DeliveryError(f"VK could not read {file.name!r} as a photo", permanent=True)
-        saved = await api.request("photos.saveMessagesPhoto", {
-            "photo": sent["photo"], "server": sent.get("server"), "hash": sent.get("hash")})
+        saved = await api.request(
+            "photos.saveMessagesPhoto",
+            {"photo": sent["photo"], "server": sent.get("server"), "hash": sent.get("hash")},
+        )
         kind, body = "photo", _field(saved, "response", 0)
     else:
-        server = await api.request("docs.getMessagesUploadServer",
-                                   {"type": "doc", "peer_id": peer_id})
+        server = await api.request(
+            "docs.getMessagesUploadServer", {"type": "doc", "peer_id": peer_id}
+        )
         sent = await _post(http, _field(server, "response", "upload_url"), "file", file)
         saved = await api.request("docs.save", {"file": _field(sent, "file"), "title": file.name})
         kind = str(_field(saved, "response", "type"))
@@ -75,7 +83,7 @@ async def upload(api: API, http: AiohttpClient, peer_id: int, file: LocalFile) -
 async def _post(http: AiohttpClient, url: str, field: str, file: LocalFile) -> Mapping[str, Any]:
     """POST the file as multipart; a 5xx raises `aiohttp.ClientResponseError` (retried),
     a refusal raises a permanent `DeliveryError`."""
-    form = aiohttp.FormData(quote_fields=False)   # a raw UTF-8 file name, as browsers send
+    form = aiohttp.FormData(quote_fields=False)  # a raw UTF-8 file name, as browsers send
     form.add_field(field, file.content, filename=file.name, content_type=file.mime)
     async with http.request(url, method="POST", data=form) as response:  # type: ignore[arg-type]
         if response.status >= 500:
@@ -98,6 +106,7 @@ def _field(answer: Any, *path: str | int) -> Any:
         try:
             value = value[step]
         except (KeyError, IndexError, TypeError):
-            raise DeliveryError(f"unexpected VK answer while uploading: {str(answer)[:200]}") \
-                from None
+            raise DeliveryError(
+                f"unexpected VK answer while uploading: {str(answer)[:200]}"
+            ) from None
     return value

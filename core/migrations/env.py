@@ -10,7 +10,8 @@ connection = context.config.attributes.get("connection")
 if connection is None:
     raise RuntimeError("run migrations with `switchboard db upgrade`")
 
-context.configure(connection=connection, target_metadata=Base.metadata,
-                  render_as_batch=True, compare_type=True)
+context.configure(
+    connection=connection, target_metadata=Base.metadata, render_as_batch=True, compare_type=True
+)
 with context.begin_transaction():
     context.run_migrations()

@@ -22,14 +22,15 @@ if TYPE_CHECKING:
     from bot.knowledge import KnowledgeBase
     from kb.articles import Article
     from kb.calibration import Calibration
-    from kb.formats import KbFileError
     from kb.evaluation import Evaluation
+    from kb.formats import KbFileError
     from kb.gaps import Gap
     from kb.index import Match
     from switchboard.settings import Settings
 
-kb_app = typer.Typer(help="The knowledge base: import, export, search, test, calibrate.",
-                     no_args_is_help=True)
+kb_app = typer.Typer(
+    help="The knowledge base: import, export, search, test, calibrate.", no_args_is_help=True
+)
 
 _MATCH_BATCH = 256
 
@@ -37,8 +38,7 @@ _MATCH_BATCH = 256
 def _knowledge(services: Services) -> KnowledgeBase:
     from bot.knowledge import VECTORS_DIR, KnowledgeBase
 
-    return KnowledgeBase(services.sessions, services.redis,
-                         services.settings.var_dir / VECTORS_DIR)
+    return KnowledgeBase(services.sessions, services.redis, services.settings.var_dir / VECTORS_DIR)
 
 
 async def _loaded(services: Services) -> KnowledgeBase:
@@ -68,8 +68,9 @@ def search(
     async def work(services: Services) -> tuple[Match, list[tuple[str, str, str, float]]]:
         kb = await _loaded(services)
         hits = kb.index.search(text, limit)
-        return kb.index.decide(text), [(h.article.id, h.article.title, h.article.category or "",
-                                        h.score) for h in hits]
+        return kb.index.decide(text), [
+            (h.article.id, h.article.title, h.article.category or "", h.score) for h in hits
+        ]
 
     match, hits = run_command(work)
     table = Table("score", "article", "title", "category")
@@ -78,8 +79,9 @@ def search(
     console = Console()
     console.print(table)
     offered = ", ".join(h.article.id for h in match.hits) if match.hits else "-"
-    console.print(f"decision: {match.decision.value} "
-                  f"(confidence {match.confidence:.2f}; {offered})")
+    console.print(
+        f"decision: {match.decision.value} (confidence {match.confidence:.2f}; {offered})"
+    )
 
 
 @kb_app.command("match")
@@ -96,29 +98,40 @@ def match() -> None:
         kb = await _loaded(services)
         matches: list[Match] = []
         for start in range(0, len(questions), _MATCH_BATCH):
-            batch = questions[start:start + _MATCH_BATCH]
+            batch = questions[start : start + _MATCH_BATCH]
             matches.extend(await asyncio.to_thread(kb.index.decide_many, batch))
         return matches
 
     for question, found in zip(questions, run_command(work), strict=True):
         best = found.hits[0] if found.hits else None
         answered = best is not None and found.decision is not Decision.HANDOFF
-        typer.echo(json.dumps({
-            "question": question,
-            "article_id": best.article.id if answered and best else None,
-            "score": round(best.score, 4) if best else 0.0,
-            "decision": found.decision.value,
-            "confidence": round(found.confidence, 4),
-        }, ensure_ascii=False))
+        typer.echo(
+            json.dumps(
+                {
+                    "question": question,
+                    "article_id": best.article.id if answered and best else None,
+                    "score": round(best.score, 4) if best else 0.0,
+                    "decision": found.decision.value,
+                    "confidence": round(found.confidence, 4),
+                },
+                ensure_ascii=False,
+            )
+        )
 
 
 @kb_app.command("import")
 def import_(
-    file: Annotated[Path, typer.Argument(help="a .yaml/.yml file, or a .csv or .xlsx table "
-                                              "(article_id,question,answer,category)")],
+    file: Annotated[
+        Path,
+        typer.Argument(
+            help="a .yaml/.yml file, or a .csv or .xlsx table (article_id,question,answer,category)"
+        ),
+    ],
     replace: Annotated[bool, typer.Option(help="delete articles that are not in the file")] = False,
-    recalibrate: Annotated[bool, typer.Option(
-        "--calibrate/--no-calibrate", help="recalibrate the thresholds on the new KB")] = True,
+    recalibrate: Annotated[
+        bool,
+        typer.Option("--calibrate/--no-calibrate", help="recalibrate the thresholds on the new KB"),
+    ] = True,
 ) -> None:
     """Import articles (all or nothing); a bad file is reported line by line and changes nothing."""
     from rich.progress import Progress
@@ -139,11 +152,14 @@ def import_(
         summary = await kb.import_articles(articles, replace=replace)
         with Progress(transient=True) as bar:
             task = bar.add_task("meaning vectors", total=None)
-            await kb.embed_variants(lambda done, total: bar.update(task, completed=done,
-                                                                   total=total))
+            await kb.embed_variants(
+                lambda done, total: bar.update(task, completed=done, total=total)
+            )
         calibration = await kb.calibrate() if recalibrate else None
-        return (f"imported {file}: {summary.created} new, {summary.updated} updated, "
-                f"{summary.removed} removed; {summary.variants} question variants"), calibration
+        return (
+            f"imported {file}: {summary.created} new, {summary.updated} updated, "
+            f"{summary.removed} removed; {summary.variants} question variants"
+        ), calibration
 
     message, calibration = run_command(work)
     typer.echo(message)
@@ -177,12 +193,22 @@ def export(
 
 @kb_app.command("calibrate")
 def calibrate(
-    oos_recall: Annotated[float | None, typer.Option(
-        min=0.0, max=1.0, default_factory=_default_oos_recall,
-        help="hand off at least this share of unknown questions (default: the KB's floor)")],
-    labelled: Annotated[Path | None, typer.Option(
-        help="calibrate from labelled questions (CSV question,article_id; empty id = unknown) "
-             "instead of the KB's own held-out variants")] = None,
+    oos_recall: Annotated[
+        float | None,
+        typer.Option(
+            min=0.0,
+            max=1.0,
+            default_factory=_default_oos_recall,
+            help="hand off at least this share of unknown questions (default: the KB's floor)",
+        ),
+    ],
+    labelled: Annotated[
+        Path | None,
+        typer.Option(
+            help="calibrate from labelled questions (CSV question,article_id; empty id = unknown) "
+            "instead of the KB's own held-out variants"
+        ),
+    ] = None,
 ) -> None:
     """Choose the answer / clarify / hand-off thresholds, store them and report the trade-off."""
     from kb.holdout import calibrate_labelled
@@ -199,8 +225,12 @@ def calibrate(
         _known_or_exit(kb, rows, labelled)
         step(f"calibrating on {len(rows)} labelled questions")
         result = await asyncio.to_thread(
-            calibrate_labelled, kb.index, [q for q, _ in rows], [a for _, a in rows],
-            min_oos_recall=oos_recall)
+            calibrate_labelled,
+            kb.index,
+            [q for q, _ in rows],
+            [a for _, a in rows],
+            min_oos_recall=oos_recall,
+        )
         await kb.save_calibration(result)
         return result
 
@@ -213,34 +243,49 @@ def _report_unknown_categories(articles: list[Article], settings: Settings) -> N
     """Categories the service levels do not define: their hand-offs go to the default."""
     from routing.service_levels import BusinessCalendar, ServiceLevels
 
-    levels = ServiceLevels.load(settings.sla_config, BusinessCalendar(
-        settings.zone, settings.opening_hours, settings.working_days))
+    levels = ServiceLevels.load(
+        settings.sla_config,
+        BusinessCalendar(settings.zone, settings.opening_hours, settings.working_days),
+    )
     unknown: dict[str, list[str]] = {}
     for article in articles:
         if article.category and article.category not in levels.categories:
             unknown.setdefault(article.category, []).append(article.id)
     for category, ids in sorted(unknown.items()):
-        typer.echo(f"unknown category {category!r} ({', '.join(ids[:10])}): not in the "
-                   f"service levels, so its hand-offs go to {levels.default_category!r}")
+        typer.echo(
+            f"unknown category {category!r} ({', '.join(ids[:10])}): not in the "
+            f"service levels, so its hand-offs go to {levels.default_category!r}"
+        )
 
 
 def _report_calibration(calibration: Calibration) -> None:
     console = Console()
     if calibration.chosen_point is None:
-        console.print(f"calibration: {calibration.source} — the KB is too small to measure; "
-                      "the default thresholds are stored. Add articles (three at least) and "
-                      "question variants (three to five per article), then calibrate again.")
+        console.print(
+            f"calibration: {calibration.source} — the KB is too small to measure; "
+            "the default thresholds are stored. Add articles (three at least) and "
+            "question variants (three to five per article), then calibrate again."
+        )
         return
-    table = Table("answer threshold", "in-scope accuracy", "out-of-scope recall",
-                  "answer precision", "handed off", title=f"calibration from {calibration.source} "
-                                            f"({calibration.queries} held-out questions)")
+    table = Table(
+        "answer threshold",
+        "in-scope accuracy",
+        "out-of-scope recall",
+        "answer precision",
+        "handed off",
+        title=f"calibration from {calibration.source} ({calibration.queries} held-out questions)",
+    )
     chosen = calibration.chosen_point
     for point in calibration.curve:
         mark = point is chosen
-        table.add_row(f"{point.threshold:.3f}{' ← chosen' if mark else ''}",
-                      f"{point.in_scope_accuracy:.1%}", f"{point.out_of_scope_recall:.1%}",
-                      f"{point.answer_precision:.1%}", f"{point.handoff_share:.1%}",
-                      style="bold" if mark else None)
+        table.add_row(
+            f"{point.threshold:.3f}{' ← chosen' if mark else ''}",
+            f"{point.in_scope_accuracy:.1%}",
+            f"{point.out_of_scope_recall:.1%}",
+            f"{point.answer_precision:.1%}",
+            f"{point.handoff_share:.1%}",
+            style="bold" if mark else None,
+        )
     console.print(table)
     if chosen is None:
         return
@@ -250,12 +295,17 @@ def _report_calibration(calibration: Calibration) -> None:
         f"{chosen.out_of_scope_recall:.1%} of unknown ones handed off, answers "
         f"{chosen.answer_precision:.1%} precise, {chosen.handoff_share:.1%} of all questions "
         f"handed off; clarify when a rival is within "
-        f"{calibration.margin:.3f}. Stored; running gateways reload it.")
+        f"{calibration.margin:.3f}. Stored; running gateways reload it."
+    )
 
 
 @kb_app.command("eval")
-def eval_(file: Annotated[Path, typer.Argument(
-        help="labelled CSV question,article_id (empty id = must be handed off)")]) -> None:
+def eval_(
+    file: Annotated[
+        Path,
+        typer.Argument(help="labelled CSV question,article_id (empty id = must be handed off)"),
+    ],
+) -> None:
     """Measure the KB on labelled questions (accuracy, out-of-scope recall and precision).
 
     Also lists the articles most often missed and what they were taken for."""
@@ -266,32 +316,40 @@ def eval_(file: Annotated[Path, typer.Argument(
     async def work(services: Services) -> Evaluation:
         kb = await _loaded(services)
         _known_or_exit(kb, rows, file)
-        return await asyncio.to_thread(evaluate, kb.index, [q for q, _ in rows],
-                                       [a for _, a in rows])
+        return await asyncio.to_thread(
+            evaluate, kb.index, [q for q, _ in rows], [a for _, a in rows]
+        )
 
     result = run_command(work)
     console = Console()
     console.print(f"{result.in_scope} in-scope and {result.out_of_scope} out-of-scope questions")
-    console.print(f"in-scope accuracy {result.in_scope_accuracy:.1%} (answered right "
-                  f"{result.answered_right}, wrong {result.answered_wrong}; clarified "
-                  f"{result.clarified}, right one offered in {result.clarified_containing}; "
-                  f"handed off {result.in_scope_handed_off})")
-    console.print(f"out-of-scope recall {result.out_of_scope_recall:.1%}, precision "
-                  f"{result.out_of_scope_precision:.1%} (answered outright "
-                  f"{result.out_of_scope_answered})")
+    console.print(
+        f"in-scope accuracy {result.in_scope_accuracy:.1%} (answered right "
+        f"{result.answered_right}, wrong {result.answered_wrong}; clarified "
+        f"{result.clarified}, right one offered in {result.clarified_containing}; "
+        f"handed off {result.in_scope_handed_off})"
+    )
+    console.print(
+        f"out-of-scope recall {result.out_of_scope_recall:.1%}, precision "
+        f"{result.out_of_scope_precision:.1%} (answered outright "
+        f"{result.out_of_scope_answered})"
+    )
     worst = result.worst_articles()
     if worst:
         table = Table("article", "missed", "taken for", title="worst articles")
         for article, errors, total, taken_for in worst:
-            table.add_row(article, f"{errors}/{total}",
-                          ", ".join(f"{got} ×{n}" for got, n in taken_for))
+            table.add_row(
+                article, f"{errors}/{total}", ", ".join(f"{got} ×{n}" for got, n in taken_for)
+            )
         console.print(table)
 
 
 @kb_app.command("gaps")
 def gaps(
-    clusters: Annotated[int | None, typer.Option(min=1, max=500, help="number of clusters "
-                                                 "(default: about √questions)")] = None,
+    clusters: Annotated[
+        int | None,
+        typer.Option(min=1, max=500, help="number of clusters (default: about √questions)"),
+    ] = None,
     top: Annotated[int, typer.Option(min=1, help="how many clusters to list")] = 10,
     examples: Annotated[int, typer.Option(min=1, max=20, help="examples per cluster")] = 3,
     limit: Annotated[int, typer.Option(min=1, help="newest handed-off questions to use")] = 20_000,
@@ -309,8 +367,9 @@ def gaps(
         return
     table = Table("questions", "words", "examples", "cohesion")
     for gap in found[:top]:
-        table.add_row(str(gap.size), ", ".join(gap.terms), "\n".join(gap.examples),
-                      f"{gap.cohesion:.2f}")
+        table.add_row(
+            str(gap.size), ", ".join(gap.terms), "\n".join(gap.examples), f"{gap.cohesion:.2f}"
+        )
     Console().print(table)
 
 
@@ -323,10 +382,12 @@ def _labelled_or_exit(path: Path) -> list[tuple[str, str | None]]:
         raise _fail(exc) from None
 
 
-def _known_or_exit(kb: KnowledgeBase, rows: list[tuple[str, str | None]], path: Path | None
-                   ) -> None:
+def _known_or_exit(
+    kb: KnowledgeBase, rows: list[tuple[str, str | None]], path: Path | None
+) -> None:
     unknown = sorted({a for _, a in rows if a is not None and kb.index.article(a) is None})
     if unknown:
-        typer.echo(f"{path}: article id(s) not in the knowledge base: {', '.join(unknown[:20])}",
-                   err=True)
+        typer.echo(
+            f"{path}: article id(s) not in the knowledge base: {', '.join(unknown[:20])}", err=True
+        )
         raise typer.Exit(1)

@@ -27,18 +27,29 @@ class Role(str, enum.Enum):
 
     OPERATOR = "operator"
     ADMIN = "admin"
-operators_app = typer.Typer(help="Operators: add, invite, sign-in links, passwords, list, audit.",
-                            no_args_is_help=True)
 
-Groups = Annotated[list[str] | None, typer.Option("--group", help="queue group served; repeat for several")]
+
+operators_app = typer.Typer(
+    help="Operators: add, invite, sign-in links, passwords, list, audit.", no_args_is_help=True
+)
+
+Groups = Annotated[
+    list[str] | None, typer.Option("--group", help="queue group served; repeat for several")
+]
 
 
 @operators_app.command("add")
 def add(
     name: Annotated[str, typer.Argument(help="the operator's name as clients see it")],
-    login: Annotated[str | None, typer.Option(help="what they sign in with; default: the name")] = None,
-    role: Annotated[Role, typer.Option(help="admins also manage operators, undo merges")] = Role.OPERATOR,
-    telegram_id: Annotated[int | None, typer.Option(help="Telegram user id for the admin bot")] = None,
+    login: Annotated[
+        str | None, typer.Option(help="what they sign in with; default: the name")
+    ] = None,
+    role: Annotated[
+        Role, typer.Option(help="admins also manage operators, undo merges")
+    ] = Role.OPERATOR,
+    telegram_id: Annotated[
+        int | None, typer.Option(help="Telegram user id for the admin bot")
+    ] = None,
     group: Groups = None,
     capacity: Annotated[int, typer.Option(min=1, max=50, help="conversations at once")] = 3,
     language: Annotated[str, typer.Option(help="ru or en")] = "ru",
@@ -46,24 +57,36 @@ def add(
     """Add an operator, or update the one with the same Telegram id or login."""
 
     async def work(services: Services) -> Operator:
-        return await _accounts(services).save(name, login=login, role=_role(role), groups=group,
-                                              capacity=capacity, language=language,
-                                              telegram_user_id=telegram_id)
+        return await _accounts(services).save(
+            name,
+            login=login,
+            role=_role(role),
+            groups=group,
+            capacity=capacity,
+            language=language,
+            telegram_user_id=telegram_id,
+        )
 
     operator = _run(work)
-    typer.echo(f"operator #{operator.id} {operator.name} (login {operator.login}, {operator.role.value}): "
-               f"groups {', '.join(operator.group_names)}, capacity {operator.capacity}")
+    typer.echo(
+        f"operator #{operator.id} {operator.name} (login {operator.login}, {operator.role.value}): "
+        f"groups {', '.join(operator.group_names)}, capacity {operator.capacity}"
+    )
 
 
 @operators_app.command("invite")
 def invite(
     name: Annotated[str, typer.Argument(help="the operator's name as clients see it")],
-    login: Annotated[str | None, typer.Option(help="what they sign in with; default: the name")] = None,
+    login: Annotated[
+        str | None, typer.Option(help="what they sign in with; default: the name")
+    ] = None,
     role: Annotated[Role | None, typer.Option(help="operator or admin")] = None,
     group: Groups = None,
     capacity: Annotated[int, typer.Option(min=1, max=50, help="conversations at once")] = 3,
     language: Annotated[str, typer.Option(help="ru or en")] = "ru",
-    hours: Annotated[int, typer.Option(min=1, max=24 * 30, help="the link and code expire after this")] = 48,
+    hours: Annotated[
+        int, typer.Option(min=1, max=24 * 30, help="the link and code expire after this")
+    ] = 48,
 ) -> None:
     """Add (or update) an operator and print a one-time link to set their console password,
     and a one-time code that links their Telegram account (`/start CODE` to the admin bot)."""
@@ -73,17 +96,20 @@ def invite(
         from admin.telegram.state import Invites
 
         accounts = _accounts(services)
-        operator = await accounts.save(name, login=login, role=_role(role), groups=group,
-                                       capacity=capacity, language=language)
+        operator = await accounts.save(
+            name, login=login, role=_role(role), groups=group, capacity=capacity, language=language
+        )
         ttl = dt.timedelta(hours=hours)
         token = await accounts.issue_link(operator.id, LinkPurpose.INVITE, ttl=ttl)
         code = await Invites(services.redis).issue(operator.id, ttl)
         return operator, services.settings.base_url + link_path(LinkPurpose.INVITE, token), code
 
     operator, url, code = _run(work)
-    typer.echo(f"operator #{operator.id} {operator.name} (login {operator.login}), within {hours} h:\n"
-               f"  console: open {url} and set a password\n"
-               f"  admin bot: send /start {code}")
+    typer.echo(
+        f"operator #{operator.id} {operator.name} (login {operator.login}), within {hours} h:\n"
+        f"  console: open {url} and set a password\n"
+        f"  admin bot: send /start {code}"
+    )
 
 
 @operators_app.command("link")
@@ -104,8 +130,12 @@ def link(login: Annotated[str, typer.Argument(help="the operator's login")]) -> 
 @operators_app.command("passwd")
 def passwd(
     login: Annotated[str, typer.Argument(help="the operator's login")],
-    password: Annotated[str, typer.Option(prompt=True, hide_input=True, confirmation_prompt=True,
-                                          help="asked for when not given")],
+    password: Annotated[
+        str,
+        typer.Option(
+            prompt=True, hide_input=True, confirmation_prompt=True, help="asked for when not given"
+        ),
+    ],
 ) -> None:
     """Set an operator's password; their open sessions end."""
 
@@ -140,11 +170,21 @@ def list_operators() -> None:
         async with services.sessions() as session:
             return list(await session.scalars(select(Operator).order_by(Operator.id)))
 
-    table = Table("id", "name", "login", "role", "password", "telegram", "groups", "capacity", "active")
+    table = Table(
+        "id", "name", "login", "role", "password", "telegram", "groups", "capacity", "active"
+    )
     for operator in _run(work):
-        table.add_row(str(operator.id), operator.name, operator.login or "", operator.role.value,
-                      "set" if operator.password_hash else "", str(operator.telegram_user_id or ""),
-                      ", ".join(operator.group_names), str(operator.capacity), str(operator.active))
+        table.add_row(
+            str(operator.id),
+            operator.name,
+            operator.login or "",
+            operator.role.value,
+            "set" if operator.password_hash else "",
+            str(operator.telegram_user_id or ""),
+            ", ".join(operator.group_names),
+            str(operator.capacity),
+            str(operator.active),
+        )
     Console().print(table)
 
 
@@ -161,9 +201,14 @@ def show_audit(limit: Annotated[int, typer.Option(min=1, max=10_000)] = 50) -> N
 
     table = Table("at", "action", "operator", "by", "address", "detail")
     for row in _run(work):
-        table.add_row(row.at.isoformat(timespec="seconds"), row.action, str(row.operator_id or ""),
-                      str(row.actor_id or "server"), row.address or "",
-                      ", ".join(f"{k}={v}" for k, v in row.detail.items()))
+        table.add_row(
+            row.at.isoformat(timespec="seconds"),
+            row.action,
+            str(row.operator_id or ""),
+            str(row.actor_id or "server"),
+            row.address or "",
+            ", ".join(f"{k}={v}" for k, v in row.detail.items()),
+        )
     Console().print(table)
 
 

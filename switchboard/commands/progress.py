@@ -19,9 +19,16 @@ Step = Callable[[str], None]
 def steps(total: int) -> Iterator[Step]:
     """`step("what now")` marks the previous step done and names the next one."""
     console = Console(stderr=True)
-    bar = Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
-                   TextColumn("{task.completed}/{task.total}"), TimeElapsedColumn(),
-                   console=console, transient=True, disable=not console.is_terminal)
+    bar = Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total}"),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+        disable=not console.is_terminal,
+    )
     with bar:
         task = bar.add_task("", total=total)
         started = False

@@ -55,8 +55,10 @@ def rebuild() -> None:
         return await rebuild_queue(services.sessions, OperatorQueue(services.redis))
 
     report = run_command(work)
-    typer.echo(f"queue rebuilt: {report.waiting} restored waiting, {report.assigned} assigned, "
-               f"{report.kept} already in place, {report.removed} stale entries removed")
+    typer.echo(
+        f"queue rebuilt: {report.waiting} restored waiting, {report.assigned} assigned, "
+        f"{report.kept} already in place, {report.removed} stale entries removed"
+    )
 
 
 async def _client_names(services: Services, client_ids: set[int]) -> dict[int, str]:
@@ -68,15 +70,23 @@ async def _client_names(services: Services, client_ids: set[int]) -> dict[int, s
         return {}
     async with services.sessions() as session:
         rows = await session.execute(
-            select(Client.id, Client.display_name).where(Client.id.in_(client_ids)))
+            select(Client.id, Client.display_name).where(Client.id.in_(client_ids))
+        )
         return {client_id: name or "" for client_id, name in rows}
 
 
-def queue_table(entries: list[QueueEntry], figures: QueueFigures, names: dict[int, str],
-                zone: ZoneInfo, now: dt.datetime) -> Table:
-    table = Table(title=f"Waiting: {figures.waiting_total} · assigned: {figures.assigned} · "
-                        f"overdue: {figures.overdue} · "
-                        f"breaching in 15 min: {figures.breaching_soon}")
+def queue_table(
+    entries: list[QueueEntry],
+    figures: QueueFigures,
+    names: dict[int, str],
+    zone: ZoneInfo,
+    now: dt.datetime,
+) -> Table:
+    table = Table(
+        title=f"Waiting: {figures.waiting_total} · assigned: {figures.assigned} · "
+        f"overdue: {figures.overdue} · "
+        f"breaching in 15 min: {figures.breaching_soon}"
+    )
     for column in ("group", "#", "client", "channel", "category", "waited", "deadline"):
         table.add_column(column, justify="right" if column in ("#", "waited") else "left")
     positions: dict[str, int] = {}
@@ -85,11 +95,20 @@ def queue_table(entries: list[QueueEntry], figures: QueueFigures, names: dict[in
         name = names.get(entry.client_id, "")
         left = entry.deadline - now
         due = entry.deadline.astimezone(zone).strftime("%d.%m %H:%M")
-        due = (f"{due} (in {span(left)})" if left >= dt.timedelta(0)
-               else f"[red]{due} (overdue {span(-left)})[/red]")
-        table.add_row(entry.group, str(positions[entry.group]),
-                      f"{name} #{entry.client_id}".strip(), entry.channel, entry.category or "—",
-                      span(now - entry.enqueued_at), due)
+        due = (
+            f"{due} (in {span(left)})"
+            if left >= dt.timedelta(0)
+            else f"[red]{due} (overdue {span(-left)})[/red]"
+        )
+        table.add_row(
+            entry.group,
+            str(positions[entry.group]),
+            f"{name} #{entry.client_id}".strip(),
+            entry.channel,
+            entry.category or "—",
+            span(now - entry.enqueued_at),
+            due,
+        )
     if not entries:
         table.caption = "nothing is waiting"
     return table

@@ -21,34 +21,82 @@ __all__ = ["report"]
 
 BREACHES_SHOWN = 20
 CLIENTS_SHOWN = 10
-WIDTH = 80          # the report fits a plain terminal
-KEY_WIDTH = 16      # a split key longer than this is cut with "…"
+WIDTH = 80  # the report fits a plain terminal
+KEY_WIDTH = 16  # a split key longer than this is cut with "…"
 # The terminal's columns, as two tables of six that fit 80 columns; the CSV has them all.
-VOLUME = ("conversations", "handed_off", "bot_resolution_pct", "off_hours_pct", "sla_breached",
-          "operator_minutes")
-SPEED = ("frt_median_min", "frt_business_median_min", "resolution_median_min",
-         "sla_compliance_pct", "csat_average", "fcr_pct")
+VOLUME = (
+    "conversations",
+    "handed_off",
+    "bot_resolution_pct",
+    "off_hours_pct",
+    "sla_breached",
+    "operator_minutes",
+)
+SPEED = (
+    "frt_median_min",
+    "frt_business_median_min",
+    "resolution_median_min",
+    "sla_compliance_pct",
+    "csat_average",
+    "fcr_pct",
+)
 HEADERS = {
-    "ru": {"conversations": "обращ.", "handed_off": "операт.", "bot_resolution_pct": "бот %",
-           "off_hours_pct": "ночь %", "sla_breached": "наруш.", "operator_minutes": "мин оп.",
-           "frt_median_min": "1-й отв.", "frt_business_median_min": "1-й р.ч.",
-           "resolution_median_min": "решение", "sla_compliance_pct": "SLA %",
-           "csat_average": "оценка", "fcr_pct": "FCR %",
-           "volume": "Объём · {by}", "speed": "Скорость и качество (минуты) · {by}",
-           "channel": "канал", "category": "категория", "group": "группа", "operator": "оператор",
-           "client": "клиент", "total": "итого",
-           "clients": "Клиенты по времени операторов", "tier": "тариф", "minutes": "минут",
-           "vs_tier": "к среднему", "csv": "CSV: {path} (колонок: {n})", "chart": "график: {path}"},
-    "en": {"conversations": "conv.", "handed_off": "to ops", "bot_resolution_pct": "bot %",
-           "off_hours_pct": "night %", "sla_breached": "breach", "operator_minutes": "op. min",
-           "frt_median_min": "FRT", "frt_business_median_min": "FRT bh",
-           "resolution_median_min": "resol.", "sla_compliance_pct": "SLA %",
-           "csat_average": "CSAT", "fcr_pct": "FCR %",
-           "volume": "Volume · {by}", "speed": "Speed and quality (minutes) · {by}",
-           "channel": "channel", "category": "category", "group": "group", "operator": "operator",
-           "client": "client", "total": "total",
-           "clients": "Clients by operator time", "tier": "tier", "minutes": "minutes",
-           "vs_tier": "vs tier", "csv": "CSV: {path} ({n} columns)", "chart": "chart: {path}"},
+    "ru": {
+        "conversations": "обращ.",
+        "handed_off": "операт.",
+        "bot_resolution_pct": "бот %",
+        "off_hours_pct": "ночь %",
+        "sla_breached": "наруш.",
+        "operator_minutes": "мин оп.",
+        "frt_median_min": "1-й отв.",
+        "frt_business_median_min": "1-й р.ч.",
+        "resolution_median_min": "решение",
+        "sla_compliance_pct": "SLA %",
+        "csat_average": "оценка",
+        "fcr_pct": "FCR %",
+        "volume": "Объём · {by}",
+        "speed": "Скорость и качество (минуты) · {by}",
+        "channel": "канал",
+        "category": "категория",
+        "group": "группа",
+        "operator": "оператор",
+        "client": "клиент",
+        "total": "итого",
+        "clients": "Клиенты по времени операторов",
+        "tier": "тариф",
+        "minutes": "минут",
+        "vs_tier": "к среднему",
+        "csv": "CSV: {path} (колонок: {n})",
+        "chart": "график: {path}",
+    },
+    "en": {
+        "conversations": "conv.",
+        "handed_off": "to ops",
+        "bot_resolution_pct": "bot %",
+        "off_hours_pct": "night %",
+        "sla_breached": "breach",
+        "operator_minutes": "op. min",
+        "frt_median_min": "FRT",
+        "frt_business_median_min": "FRT bh",
+        "resolution_median_min": "resol.",
+        "sla_compliance_pct": "SLA %",
+        "csat_average": "CSAT",
+        "fcr_pct": "FCR %",
+        "volume": "Volume · {by}",
+        "speed": "Speed and quality (minutes) · {by}",
+        "channel": "channel",
+        "category": "category",
+        "group": "group",
+        "operator": "operator",
+        "client": "client",
+        "total": "total",
+        "clients": "Clients by operator time",
+        "tier": "tier",
+        "minutes": "minutes",
+        "vs_tier": "vs tier",
+        "csv": "CSV: {path} ({n} columns)",
+        "chart": "chart: {path}",
+    },
 }
 
 
@@ -88,8 +136,11 @@ def _split_tables(result: Report, by: str) -> list[Table]:
             table.add_column(words[name], justify="right", no_wrap=True)
         for row in rows:
             key = str(row[by])
-            table.add_row(words["total"] if key == TOTAL else key,
-                          *(_show(row[name]) for name in names), end_section=key == TOTAL)
+            table.add_row(
+                words["total"] if key == TOTAL else key,
+                *(_show(row[name]) for name in names),
+                end_section=key == TOTAL,
+            )
         tables.append(table)
     return tables
 
@@ -104,18 +155,29 @@ def _clients_table(result: Report) -> Table:
         table.add_column(words[name], justify="right", no_wrap=True)
     for row in result.contents.consumption[:CLIENTS_SHOWN]:
         ratio = row.against_tier
-        table.add_row(row.label, row.tier, str(row.conversations), f"{row.operator_minutes:.1f}",
-                      "—" if ratio is None else f"{ratio:.1f}×")
+        table.add_row(
+            row.label,
+            row.tier,
+            str(row.conversations),
+            f"{row.operator_minutes:.1f}",
+            "—" if ratio is None else f"{ratio:.1f}×",
+        )
     return table
 
 
 def report(
-    period: Annotated[str | None, typer.Argument(
-        help="today, yesterday, week, month, 2026-11-01 or 2026-11-01..2026-11-07")] = None,
+    period: Annotated[
+        str | None,
+        typer.Argument(help="today, yesterday, week, month, 2026-11-01 or 2026-11-01..2026-11-07"),
+    ] = None,
     since: Annotated[str | None, typer.Option(help="first day (or local date-time)")] = None,
-    until: Annotated[str | None, typer.Option(help="last day, included (or local date-time)")] = None,
-    by: Annotated[Literal["channel", "category", "group", "operator", "client"],
-                  typer.Option(help="split the figures by")] = "channel",
+    until: Annotated[
+        str | None, typer.Option(help="last day, included (or local date-time)")
+    ] = None,
+    by: Annotated[
+        Literal["channel", "category", "group", "operator", "client"],
+        typer.Option(help="split the figures by"),
+    ] = "channel",
     csv: Annotated[Path | None, typer.Option("--csv", help="write the table as CSV here")] = None,
     chart: Annotated[Path | None, typer.Option("--chart", help="write the PNG chart here")] = None,
 ) -> None:
@@ -133,12 +195,19 @@ def report(
 
     async def work(services: Services) -> Report:
         settings = services.settings
-        opening_hours = BusinessCalendar(settings.zone, settings.opening_hours, settings.working_days)
+        opening_hours = BusinessCalendar(
+            settings.zone, settings.opening_hours, settings.working_days
+        )
         calendar = ServiceLevels.load(settings.sla_config, opening_hours).calendar  # with holidays
-        return await build_report(services.sessions, calendar, _period(services, period, since, until),
-                                  language=settings.language, split_by=split_by,
-                                  recontact_days=settings.recontact_days,
-                                  settle_window=dt.timedelta(minutes=settings.idle_close_minutes))
+        return await build_report(
+            services.sessions,
+            calendar,
+            _period(services, period, since, until),
+            language=settings.language,
+            split_by=split_by,
+            recontact_days=settings.recontact_days,
+            settle_window=dt.timedelta(minutes=settings.idle_close_minutes),
+        )
 
     try:
         with steps(1) as step:

@@ -12,4 +12,7 @@ __all__ = ["build_routers"]
 
 
 def build_routers() -> list[Router]:
-    return [module.build_router() for module in (start, queue, knowledge, presence, report, conversation)]
+    return [
+        module.build_router()
+        for module in (start, queue, knowledge, presence, report, conversation)
+    ]

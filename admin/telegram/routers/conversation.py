@@ -10,12 +10,12 @@ from aiogram import F, Router
 from aiogram.filters import Command, CommandObject
 from aiogram.types import Message
 
+from admin.desk import OperatorDesk
 from admin.telegram.cards import client_card_text, history_text
 from admin.telegram.focus import Focus, OperatorFiles
 from admin.telegram.sender import AdminSender, where
 from admin.telegram.state import ActiveConversations
 from admin.telegram.texts import say
-from admin.desk import OperatorDesk
 from core.contracts import ChannelKind
 from core.models import Operator
 from core.numbers import whole_number
@@ -25,16 +25,30 @@ __all__ = ["build_router"]
 HISTORY_SHOWN = 30
 
 
-async def _focused(message: Message, operator: Operator, focus: Focus, sender: AdminSender) -> int | None:
+async def _focused(
+    message: Message, operator: Operator, focus: Focus, sender: AdminSender
+) -> int | None:
     conversation_id = await focus.of(message, operator)
     if conversation_id is None:
-        await sender.text(where(message), say("topic_not_conversation" if focus.in_topic(message)
-                                              else "no_active", operator.language))
+        await sender.text(
+            where(message),
+            say(
+                "topic_not_conversation" if focus.in_topic(message) else "no_active",
+                operator.language,
+            ),
+        )
     return conversation_id
 
 
-async def close(message: Message, operator: Operator, desk: OperatorDesk, focus: Focus,
-                active: ActiveConversations, sender: AdminSender, zone: ZoneInfo) -> None:
+async def close(
+    message: Message,
+    operator: Operator,
+    desk: OperatorDesk,
+    focus: Focus,
+    active: ActiveConversations,
+    sender: AdminSender,
+    zone: ZoneInfo,
+) -> None:
     conversation_id = await _focused(message, operator, focus, sender)
     if conversation_id is None:
         return
@@ -46,12 +60,26 @@ async def close(message: Message, operator: Operator, desk: OperatorDesk, focus:
     mine = await desk.queue(operator.id, "mine")
     if mine:
         await active.set(operator.id, mine[0].conversation_id)
-        await sender.text(where(message), say("switched", operator.language,
-                                              id=mine[0].conversation_id, client=mine[0].client_name))
+        await sender.text(
+            where(message),
+            say(
+                "switched",
+                operator.language,
+                id=mine[0].conversation_id,
+                client=mine[0].client_name,
+            ),
+        )
 
 
-async def transfer(message: Message, command: CommandObject, operator: Operator, desk: OperatorDesk,
-                   focus: Focus, active: ActiveConversations, sender: AdminSender) -> None:
+async def transfer(
+    message: Message,
+    command: CommandObject,
+    operator: Operator,
+    desk: OperatorDesk,
+    focus: Focus,
+    active: ActiveConversations,
+    sender: AdminSender,
+) -> None:
     target, _, note = (command.args or "").strip().partition(" ")
     if not target:
         await sender.text(where(message), say("usage_transfer", operator.language))
@@ -64,14 +92,24 @@ async def transfer(message: Message, command: CommandObject, operator: Operator,
         text = say("transferred_group", operator.language, id=conversation_id, group=target)
     else:
         colleague = await desk.find_operator(target)
-        await desk.transfer(operator.id, conversation_id, to_operator=str(colleague.id), note=note.strip())
-        text = say("transferred_operator", operator.language, id=conversation_id, name=colleague.name)
+        await desk.transfer(
+            operator.id, conversation_id, to_operator=str(colleague.id), note=note.strip()
+        )
+        text = say(
+            "transferred_operator", operator.language, id=conversation_id, name=colleague.name
+        )
     await active.clear(operator.id, conversation_id)
     await sender.text(where(message), text)
 
 
-async def note(message: Message, command: CommandObject, operator: Operator, desk: OperatorDesk,
-               focus: Focus, sender: AdminSender) -> None:
+async def note(
+    message: Message,
+    command: CommandObject,
+    operator: Operator,
+    desk: OperatorDesk,
+    focus: Focus,
+    sender: AdminSender,
+) -> None:
     text = (command.args or "").strip()
     if not text:
         await sender.text(where(message), say("usage_note", operator.language))
@@ -83,24 +121,42 @@ async def note(message: Message, command: CommandObject, operator: Operator, des
     await sender.text(where(message), say("note_saved", operator.language, id=conversation_id))
 
 
-async def client(message: Message, operator: Operator, desk: OperatorDesk, focus: Focus,
-                 sender: AdminSender, zone: ZoneInfo) -> None:
+async def client(
+    message: Message,
+    operator: Operator,
+    desk: OperatorDesk,
+    focus: Focus,
+    sender: AdminSender,
+    zone: ZoneInfo,
+) -> None:
     conversation_id = await _focused(message, operator, focus, sender)
     if conversation_id is not None:
         card = await desk.client_card(operator.id, conversation_id)
         await sender.text(where(message), client_card_text(card, operator.language, zone))
 
 
-async def history(message: Message, operator: Operator, desk: OperatorDesk, focus: Focus,
-                  sender: AdminSender, zone: ZoneInfo) -> None:
+async def history(
+    message: Message,
+    operator: Operator,
+    desk: OperatorDesk,
+    focus: Focus,
+    sender: AdminSender,
+    zone: ZoneInfo,
+) -> None:
     conversation_id = await _focused(message, operator, focus, sender)
     if conversation_id is not None:
         messages = await desk.history(operator.id, conversation_id, limit=HISTORY_SHOWN)
         await sender.text(where(message), history_text(messages, operator.language, zone))
 
 
-async def merge(message: Message, command: CommandObject, operator: Operator, desk: OperatorDesk,
-                focus: Focus, sender: AdminSender) -> None:
+async def merge(
+    message: Message,
+    command: CommandObject,
+    operator: Operator,
+    desk: OperatorDesk,
+    focus: Focus,
+    sender: AdminSender,
+) -> None:
     typed, _, note = (command.args or "").strip().lstrip("#").partition(" ")
     number = whole_number(typed)
     if number is None:
@@ -110,23 +166,44 @@ async def merge(message: Message, command: CommandObject, operator: Operator, de
     if conversation_id is None:
         return
     done = await desk.merge(operator.id, conversation_id, number, note.strip() or None)
-    await sender.text(where(message), say("merged", operator.language, record=done.record_id,
-                                          merged=done.merged_id, survivor=done.survivor_id))
+    await sender.text(
+        where(message),
+        say(
+            "merged",
+            operator.language,
+            record=done.record_id,
+            merged=done.merged_id,
+            survivor=done.survivor_id,
+        ),
+    )
 
 
-async def unmerge(message: Message, command: CommandObject, operator: Operator, desk: OperatorDesk,
-                  sender: AdminSender) -> None:
+async def unmerge(
+    message: Message,
+    command: CommandObject,
+    operator: Operator,
+    desk: OperatorDesk,
+    sender: AdminSender,
+) -> None:
     number = whole_number((command.args or "").strip().lstrip("#"))
     if number is None:
         await sender.text(where(message), say("usage_unmerge", operator.language))
         return
     done = await desk.unmerge(operator.id, number)
-    await sender.text(where(message), say("unmerged", operator.language, record=done.record_id,
-                                          merged=done.merged_id))
+    await sender.text(
+        where(message),
+        say("unmerged", operator.language, record=done.record_id, merged=done.merged_id),
+    )
 
 
-async def via(message: Message, command: CommandObject, operator: Operator, desk: OperatorDesk,
-              focus: Focus, sender: AdminSender) -> None:
+async def via(
+    message: Message,
+    command: CommandObject,
+    operator: Operator,
+    desk: OperatorDesk,
+    focus: Focus,
+    sender: AdminSender,
+) -> None:
     channel_name, _, text = (command.args or "").strip().partition(" ")
     channel = next((c for c in ChannelKind if c.value == channel_name.lower()), None)
     if channel is None or not text.strip():
@@ -144,19 +221,33 @@ async def unknown_command(message: Message, operator: Operator, sender: AdminSen
         await sender.text(where(message), say("unknown_command", operator.language))
 
 
-async def to_client(message: Message, operator: Operator, desk: OperatorDesk, focus: Focus,
-                    files: OperatorFiles, sender: AdminSender, zone: ZoneInfo) -> None:
+async def to_client(
+    message: Message,
+    operator: Operator,
+    desk: OperatorDesk,
+    focus: Focus,
+    files: OperatorFiles,
+    sender: AdminSender,
+    zone: ZoneInfo,
+) -> None:
     """Anything an operator writes in their chat (or in a conversation's topic) goes to the
     client; chatter in a plain operators' group does not."""
     if message.chat.type != "private" and not focus.in_topic(message):
         return
     conversation_id = await focus.to_answer(message, operator)
     if conversation_id is None:
-        await sender.text(where(message), say("topic_not_conversation" if focus.in_topic(message)
-                                              else "no_active", operator.language))
+        await sender.text(
+            where(message),
+            say(
+                "topic_not_conversation" if focus.in_topic(message) else "no_active",
+                operator.language,
+            ),
+        )
         return
     attachments = await files.attachments(message)
-    await desk.reply(operator.id, conversation_id, message.text or message.caption or "", attachments)
+    await desk.reply(
+        operator.id, conversation_id, message.text or message.caption or "", attachments
+    )
 
 
 def build_router() -> Router:

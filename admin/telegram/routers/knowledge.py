@@ -8,11 +8,11 @@ from aiogram import Router
 from aiogram.filters import Command, CommandObject
 from aiogram.types import CallbackQuery, Message
 
+from admin.desk import OperatorDesk
 from admin.telegram.cards import ArticleButton, article_keyboard
 from admin.telegram.focus import Focus
 from admin.telegram.sender import AdminSender, where
 from admin.telegram.texts import say
-from admin.desk import OperatorDesk
 from core.models import Operator
 
 __all__ = ["build_router"]
@@ -20,8 +20,14 @@ __all__ = ["build_router"]
 SNIPPET = 160
 
 
-async def search(message: Message, command: CommandObject, operator: Operator, desk: OperatorDesk,
-                 focus: Focus, sender: AdminSender) -> None:
+async def search(
+    message: Message,
+    command: CommandObject,
+    operator: Operator,
+    desk: OperatorDesk,
+    focus: Focus,
+    sender: AdminSender,
+) -> None:
     query = (command.args or "").strip()
     if not query:
         await sender.text(where(message), say("usage_kb", operator.language))
@@ -33,22 +39,40 @@ async def search(message: Message, command: CommandObject, operator: Operator, d
     lines = [say("kb_hits", operator.language)]
     for number, hit in enumerate(hits, 1):
         answer = " ".join(hit.article.answer.split())
-        lines.append(f"{number}. {hit.article.title or hit.article.id} [{hit.article.id}] "
-                     f"({hit.score:.2f})\n   {answer[:SNIPPET]}{'…' if len(answer) > SNIPPET else ''}")
+        lines.append(
+            f"{number}. {hit.article.title or hit.article.id} [{hit.article.id}] "
+            f"({hit.score:.2f})\n   {answer[:SNIPPET]}{'…' if len(answer) > SNIPPET else ''}"
+        )
     conversation_id = await focus.of(message, operator)
-    await sender.text(where(message), "\n".join(lines),
-                      markup=article_keyboard(conversation_id, hits, operator.language))
+    await sender.text(
+        where(message),
+        "\n".join(lines),
+        markup=article_keyboard(conversation_id, hits, operator.language),
+    )
 
 
-async def send_article(query: CallbackQuery, callback_data: ArticleButton, operator: Operator,
-                       desk: OperatorDesk) -> None:
+async def send_article(
+    query: CallbackQuery, callback_data: ArticleButton, operator: Operator, desk: OperatorDesk
+) -> None:
     await desk.send_article(operator.id, callback_data.conversation_id, callback_data.article_id)
-    await query.answer(say("kb_sent", operator.language, id=callback_data.conversation_id,
-                           title=callback_data.article_id))
+    await query.answer(
+        say(
+            "kb_sent",
+            operator.language,
+            id=callback_data.conversation_id,
+            title=callback_data.article_id,
+        )
+    )
 
 
-async def save(message: Message, command: CommandObject, operator: Operator, desk: OperatorDesk,
-               focus: Focus, sender: AdminSender) -> None:
+async def save(
+    message: Message,
+    command: CommandObject,
+    operator: Operator,
+    desk: OperatorDesk,
+    focus: Focus,
+    sender: AdminSender,
+) -> None:
     conversation_id = await focus.of(message, operator)
     if conversation_id is None:
         await sender.text(where(message), say("no_active", operator.language))
@@ -56,8 +80,10 @@ async def save(message: Message, command: CommandObject, operator: Operator, des
     article_id = (command.args or "").strip() or None
     saved = await desk.save_reply(operator.id, conversation_id, article_id=article_id)
     key = "saved_article" if saved.created else "saved_variant"
-    await sender.text(where(message), say(key, operator.language, article_id=saved.article_id,
-                                          question=saved.question))
+    await sender.text(
+        where(message),
+        say(key, operator.language, article_id=saved.article_id, question=saved.question),
+    )
 
 
 def build_router() -> Router:

@@ -6,21 +6,25 @@ from aiogram import Router
 from aiogram.filters import Command
 from aiogram.types import Message
 
+from admin.desk import OperatorDesk
 from admin.telegram.sender import AdminSender, where
 from admin.telegram.texts import say
-from admin.desk import OperatorDesk
 from core.models import Operator
 from routing.presence import PresenceState
 
 __all__ = ["build_router"]
 
 
-async def away(message: Message, operator: Operator, desk: OperatorDesk, sender: AdminSender) -> None:
+async def away(
+    message: Message, operator: Operator, desk: OperatorDesk, sender: AdminSender
+) -> None:
     await desk.set_presence(operator.id, PresenceState.AWAY)
     await sender.text(where(message), say("away", operator.language))
 
 
-async def online(message: Message, operator: Operator, desk: OperatorDesk, sender: AdminSender) -> None:
+async def online(
+    message: Message, operator: Operator, desk: OperatorDesk, sender: AdminSender
+) -> None:
     await desk.set_presence(operator.id, PresenceState.ONLINE)
     await sender.text(where(message), say("online", operator.language))
 

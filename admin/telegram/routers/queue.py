@@ -8,12 +8,12 @@ from aiogram import Router
 from aiogram.filters import Command, CommandObject
 from aiogram.types import CallbackQuery, Message
 
+from admin.desk import ConversationView, OperatorDesk, QueueView
 from admin.telegram.cards import LaterButton, TakeButton, conversation_text, queue_text
 from admin.telegram.focus import Focus
 from admin.telegram.sender import AdminSender, ChatRef, where
 from admin.telegram.state import ActiveConversations
 from admin.telegram.texts import say
-from admin.desk import ConversationView, OperatorDesk, QueueView
 from core.models import Operator
 from core.numbers import whole_number
 
@@ -21,27 +21,54 @@ __all__ = ["build_router"]
 
 
 VIEWS: dict[str, QueueView] = {
-    "": "waiting", "waiting": "waiting", "ждут": "waiting", "очередь": "waiting",
-    "mine": "mine", "my": "mine", "мои": "mine",
-    "breaching": "breaching", "due": "breaching", "срочные": "breaching", "горят": "breaching",
+    "": "waiting",
+    "waiting": "waiting",
+    "ждут": "waiting",
+    "очередь": "waiting",
+    "mine": "mine",
+    "my": "mine",
+    "мои": "mine",
+    "breaching": "breaching",
+    "due": "breaching",
+    "срочные": "breaching",
+    "горят": "breaching",
 }
 
 
-async def show_queue(message: Message, command: CommandObject, operator: Operator,
-                     desk: OperatorDesk, sender: AdminSender, zone: ZoneInfo) -> None:
+async def show_queue(
+    message: Message,
+    command: CommandObject,
+    operator: Operator,
+    desk: OperatorDesk,
+    sender: AdminSender,
+    zone: ZoneInfo,
+) -> None:
     view = VIEWS.get((command.args or "").strip().lower(), "waiting")
     rows = await desk.queue(operator.id, view)
     await sender.text(where(message), queue_text(rows, view, operator.language, zone))
 
 
-async def take_next(message: Message, operator: Operator, desk: OperatorDesk,
-                    active: ActiveConversations, sender: AdminSender, zone: ZoneInfo) -> None:
+async def take_next(
+    message: Message,
+    operator: Operator,
+    desk: OperatorDesk,
+    active: ActiveConversations,
+    sender: AdminSender,
+    zone: ZoneInfo,
+) -> None:
     view = await desk.take_next(operator.id)
     await _opened(view, operator, active, sender, zone, where(message))
 
 
-async def take(message: Message, command: CommandObject, operator: Operator, desk: OperatorDesk,
-               active: ActiveConversations, sender: AdminSender, zone: ZoneInfo) -> None:
+async def take(
+    message: Message,
+    command: CommandObject,
+    operator: Operator,
+    desk: OperatorDesk,
+    active: ActiveConversations,
+    sender: AdminSender,
+    zone: ZoneInfo,
+) -> None:
     number = _number(command.args)
     if number is None:
         await sender.text(where(message), say("usage_take", operator.language))
@@ -50,9 +77,16 @@ async def take(message: Message, command: CommandObject, operator: Operator, des
     await _opened(view, operator, active, sender, zone, where(message))
 
 
-async def take_button(query: CallbackQuery, callback_data: TakeButton, operator: Operator,
-                      desk: OperatorDesk, active: ActiveConversations, sender: AdminSender,
-                      focus: Focus, zone: ZoneInfo) -> None:
+async def take_button(
+    query: CallbackQuery,
+    callback_data: TakeButton,
+    operator: Operator,
+    desk: OperatorDesk,
+    active: ActiveConversations,
+    sender: AdminSender,
+    focus: Focus,
+    zone: ZoneInfo,
+) -> None:
     view = await desk.take(operator.id, callback_data.conversation_id)
     await query.answer()
     card = query.message if isinstance(query.message, Message) else None
@@ -61,27 +95,47 @@ async def take_button(query: CallbackQuery, callback_data: TakeButton, operator:
     await _opened(view, operator, active, sender, zone, ChatRef(query.from_user.id))
 
 
-async def later_button(query: CallbackQuery, callback_data: LaterButton, operator: Operator) -> None:
+async def later_button(
+    query: CallbackQuery, callback_data: LaterButton, operator: Operator
+) -> None:
     await query.answer(say("later", operator.language, id=callback_data.conversation_id))
 
 
-async def switch(message: Message, command: CommandObject, operator: Operator, desk: OperatorDesk,
-                 active: ActiveConversations, sender: AdminSender, zone: ZoneInfo) -> None:
+async def switch(
+    message: Message,
+    command: CommandObject,
+    operator: Operator,
+    desk: OperatorDesk,
+    active: ActiveConversations,
+    sender: AdminSender,
+    zone: ZoneInfo,
+) -> None:
     mine = await desk.queue(operator.id, "mine")
     number = _number(command.args)
     if number is None or number not in {row.conversation_id for row in mine}:
         current = await active.get(operator.id)
-        rows = "\n".join(f"{'▶' if row.conversation_id == current else '•'} #{row.conversation_id} "
-                         f"{row.client_name} ({row.channel})" for row in mine)
-        await sender.text(where(message), say("mine_list", operator.language,
-                                              rows=rows or say("nothing", operator.language)))
+        rows = "\n".join(
+            f"{'▶' if row.conversation_id == current else '•'} #{row.conversation_id} "
+            f"{row.client_name} ({row.channel})"
+            for row in mine
+        )
+        await sender.text(
+            where(message),
+            say("mine_list", operator.language, rows=rows or say("nothing", operator.language)),
+        )
         return
     view = await desk.conversation(operator.id, number)
     await _opened(view, operator, active, sender, zone, where(message))
 
 
-async def _opened(view: ConversationView, operator: Operator, active: ActiveConversations,
-                  sender: AdminSender, zone: ZoneInfo, to: ChatRef) -> None:
+async def _opened(
+    view: ConversationView,
+    operator: Operator,
+    active: ActiveConversations,
+    sender: AdminSender,
+    zone: ZoneInfo,
+    to: ChatRef,
+) -> None:
     await active.set(operator.id, view.id)
     await sender.text(to, conversation_text(view, operator.language, zone))
 

@@ -9,20 +9,25 @@ from aiogram import Router
 from aiogram.filters import Command, CommandObject
 from aiogram.types import Message
 
+from admin.reports import PeriodError, Report
 from admin.telegram.sender import AdminSender, where
 from admin.telegram.texts import say
-from admin.reports import PeriodError, Report
 from core.models import Operator
 
 __all__ = ["MakeReport", "build_router"]
 
 log = logging.getLogger(__name__)
 
-MakeReport = Callable[[str, str], Awaitable[Report]]   # (period words, language) → report
+MakeReport = Callable[[str, str], Awaitable[Report]]  # (period words, language) → report
 
 
-async def report(message: Message, command: CommandObject, operator: Operator,
-                 make_report: MakeReport, sender: AdminSender) -> None:
+async def report(
+    message: Message,
+    command: CommandObject,
+    operator: Operator,
+    make_report: MakeReport,
+    sender: AdminSender,
+) -> None:
     try:
         result = await make_report((command.args or "week").strip(), operator.language)
     except PeriodError as exc:
