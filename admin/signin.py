@@ -41,7 +41,9 @@ CONSOLE_HEADERS = {
     "base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
     "X-Frame-Options": "DENY",
     "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "no-referrer",
+    # same-origin, not no-referrer: under no-referrer a browser posts a form with
+    # `Origin: null`, and the one-time link's own button would be refused as cross-site
+    "Referrer-Policy": "same-origin",
 }
 TEXTS = {
     "ru": {

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from playwright.async_api import Browser, async_playwright, expect
 
+from admin.accounts.links import LinkPurpose
 from switchboard.app import Gateway
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -83,3 +84,17 @@ async def test_a_visitor_asks_and_an_operator_answers_in_real_browsers(
     )
     await expect(visitor.locator(".row.operator .who")).to_have_text("Оператор")
     assert errors == []
+
+
+async def test_the_one_time_link_signs_in_from_a_real_browser(
+    browser: Browser, gateway: Gateway, served: str
+) -> None:
+    """The start-up link `make run` prints: its page's own button must pass the Origin
+    check (a browser posts `Origin: null` under a no-referrer policy)."""
+    operator = await gateway.accounts.save("Anna", groups=list(gateway.levels.groups))
+    token = await gateway.accounts.issue_link(operator.id, LinkPurpose.SIGN_IN)
+    console = await (await browser.new_context(locale="en-US")).new_page()
+    await console.goto(f"{served}/operator/link/{token}")
+    await console.locator("button").first.click()
+    await expect(console.locator("#queue-rows")).to_be_attached()
+    await expect(console.locator("#login")).to_be_hidden()
