@@ -121,36 +121,32 @@ class Accounts:
 
     async def disable(self, login: str, *, actor_id: int | None = None) -> Operator:
         """The operator can no longer sign in; their open sessions end."""
-        async with self._sessions() as session:
-            operator = await self._by_login(session, login)
+
+        def deactivate(operator: Operator) -> None:
             operator.active = False
-            await self.console.close_all(session, operator.id)
-            audit(
-                session,
-                "operator_disabled",
-                operator_id=operator.id,
-                actor_id=actor_id,
-                at=self._clock(),
-            )
-            await session.commit()
-            return operator
+
+        return await self._change_signing_out(login, deactivate, "operator_disabled", actor_id)
 
     async def set_password(
         self, login: str, password: str, *, actor_id: int | None = None
     ) -> Operator:
         """Set a password (policy checked: `PasswordRejected`); every session ends."""
         hashed = await hash_password(password)
+
+        def replace_hash(operator: Operator) -> None:
+            operator.password_hash = hashed
+
+        return await self._change_signing_out(login, replace_hash, "password_set", actor_id)
+
+    async def _change_signing_out(
+        self, login: str, change: Callable[[Operator], None], action: str, actor_id: int | None
+    ) -> Operator:
+        """A change to an account that ends its open sessions, audited in the same commit."""
         async with self._sessions() as session:
             operator = await self._by_login(session, login)
-            operator.password_hash = hashed
+            change(operator)
             await self.console.close_all(session, operator.id)
-            audit(
-                session,
-                "password_set",
-                operator_id=operator.id,
-                actor_id=actor_id,
-                at=self._clock(),
-            )
+            audit(session, action, operator_id=operator.id, actor_id=actor_id, at=self._clock())
             await session.commit()
             return operator
 
