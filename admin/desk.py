@@ -18,6 +18,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from admin.accounts.audit import audit
+from admin.client_card import anonymous as _anonymous
+from admin.client_card import client_name as _client_name
 from bot.handover import Handover, mark_taken
 from bot.knowledge import ArticleNotFound, KnowledgeBase
 from bot.outbox import Outbox
@@ -891,18 +893,6 @@ class OperatorDesk:
         async with self._sessions() as session:
             operator = await session.get(Operator, operator_id) if operator_id else None
         return operator.name if operator else "?"
-
-
-def _client_name(client: Client | None) -> str:
-    """The messenger name, else what the client told (email, phone), else their number
-    (the console shows an anonymous client as "Visitor #N")."""
-    if client is None:
-        return "?"
-    return client.display_name or client.email or client.phone or f"#{client.id}"
-
-
-def _anonymous(client: Client | None) -> bool:
-    return client is not None and not (client.display_name or client.email or client.phone)
 
 
 def _message_view(message: Message) -> MessageView:

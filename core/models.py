@@ -30,9 +30,17 @@ from sqlalchemy import (
 from sqlalchemy import text as sql_text
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncAttrs
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, orm_insert_sentinel, relationship
+from sqlalchemy.orm import (
+    DeclarativeBase,
+    Mapped,
+    mapped_column,
+    orm_insert_sentinel,
+    relationship,
+    validates,
+)
 
 from core.contracts import ChannelKind
+from core.folding import fold, folded_from
 
 __all__ = [
     "Author",
@@ -178,8 +186,17 @@ class Client(InsertedInBatches, Base):
     email: Mapped[str | None] = mapped_column(String(320), index=True)
     merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("clients.id"), index=True)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    folded_name: Mapped[str | None] = mapped_column(
+        String(200), default=folded_from("display_name", 200)
+    )
+    """`display_name` as the console's search compares it (core/folding.py)."""
 
     identities: Mapped[list[Identity]] = relationship(back_populates="client")
+
+    @validates("display_name")
+    def _fold_name(self, _key: str, value: str | None) -> str | None:
+        self.folded_name = fold(value)[:200] if value else None
+        return value
 
 
 class Identity(InsertedInBatches, Base):
@@ -196,8 +213,17 @@ class Identity(InsertedInBatches, Base):
     phone: Mapped[str | None] = mapped_column(String(32))
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     last_seen_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    folded_name: Mapped[str | None] = mapped_column(
+        String(200), default=folded_from("display_name", 200)
+    )
+    """`display_name` as the console's search compares it (core/folding.py)."""
 
     client: Mapped[Client] = relationship(back_populates="identities")
+
+    @validates("display_name")
+    def _fold_name(self, _key: str, value: str | None) -> str | None:
+        self.folded_name = fold(value)[:200] if value else None
+        return value
 
     @property
     def shown_id(self) -> str:
@@ -366,6 +392,14 @@ class Message(InsertedInBatches, Base):
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     edited_at: Mapped[dt.datetime | None] = mapped_column()
     delivered_at: Mapped[dt.datetime | None] = mapped_column()
+    folded_text: Mapped[str | None] = mapped_column(Text, default=folded_from("text"))
+    """`text` as the console's search compares it (core/folding.py); set on every insert
+    and whenever `text` changes through the ORM (an edited message)."""
+
+    @validates("text")
+    def _fold_text(self, _key: str, value: str) -> str:
+        self.folded_text = fold(value) if value else None
+        return value
 
 
 class ConversationEvent(InsertedInBatches, Base):

@@ -333,6 +333,14 @@ TEXTS: dict[str, dict[str, str]] = {
         "ru": "Объединение #{record_id} уже отменено.",
         "en": "Merge #{record_id} has already been undone.",
     },
+    "search_short": {
+        "ru": "Введите хотя бы два символа.",
+        "en": "Type at least two characters.",
+    },
+    "search_long": {
+        "ru": "Слишком длинный запрос: не больше 200 символов.",
+        "en": "The query is too long: 200 characters at most.",
+    },
     "merge_undo_later_first": {
         "ru": "Сначала отмените более позднее объединение #{later} с этими клиентами, потом #{record_id}.",
         "en": "Undo the later merge #{later} of these clients first, then #{record_id}.",

@@ -25,6 +25,7 @@ from pydantic import SecretStr
 from redis.asyncio import Redis
 
 from admin.accounts import Accounts
+from admin.console_api import ConsoleApi
 from admin.desk import OperatorDesk
 from admin.macros import Macros
 from admin.metrics import metrics_handler
@@ -216,6 +217,16 @@ async def open_gateway(
                 http.add_routes([telegram.webhook_route(settings.telegram.webhook_path)])
             console = OperatorConsole(desk, feed, accounts, macros=Macros(sessions, clock))
             http.add_routes(console.routes())
+            http.add_routes(
+                ConsoleApi(
+                    sessions=sessions,
+                    accounts=accounts,
+                    desk=desk,
+                    queue=queue,
+                    feed=feed,
+                    clock=clock,
+                ).routes()
+            )
             http.add_routes(
                 ReportsPage(
                     sessions,
