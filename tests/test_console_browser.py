@@ -13,6 +13,7 @@ import pytest
 from browser import CHROMIUM, chromium, screenshot
 from console_session import sign_in
 from playwright.async_api import Browser, Page, expect
+from web_client import signed_in
 
 from core.contracts import Action, ChannelKind, InboundMessage
 from switchboard.app import Gateway
@@ -283,4 +284,99 @@ async def test_saved_replies_are_kept_per_operator_and_inserted_with_a_pick(
     colleague = await open_console(browser, served, gateway, 1024, name="Boris")  # not Anna's
     await expect(colleague.locator("#macro-pick option")).to_have_count(1)
     await colleague.context.close()
+    await page.context.close()
+
+
+async def test_the_client_card_beside_the_thread_and_an_admins_merge_and_undo(
+    browser: Browser, gateway: Gateway, served: str
+) -> None:
+    """At 1920 px the card stands beside the thread: channels with their proof, earlier
+    conversations that open with a click, notes; the admin merges a hinted client and
+    undoes it."""
+    handle = gateway.engine.handle
+    await handle(
+        said(
+            "Как закрыть вклад? Позовите оператора",
+            "tg-c",
+            ChannelKind.TELEGRAM,
+            display_name="Вера",
+        )
+    )
+    await handle(said("", "tg-c", ChannelKind.TELEGRAM, action=Action.HANDOFF))
+    await signed_in(gateway, "Борис")
+    boris = await gateway.desk.find_operator("Борис")
+    earlier = await gateway.desk.take_next(boris.id)
+    await gateway.desk.close(boris.id, earlier.id)
+    await handle(said("моя почта vera@example.ru", "tg-c", ChannelKind.TELEGRAM))
+    await handle(said("позовите оператора", "tg-c", ChannelKind.TELEGRAM))
+    await handle(
+        said("Прошу вернуть платёж", "vera@example.ru", ChannelKind.EMAIL, subject="Возврат")
+    )
+    await gateway.outbox.drain()
+    page = await open_console(browser, served, gateway, 1920)
+    await page.keyboard.press("Alt+N")
+    await expect(page.locator("#conv-meta .status-pill")).to_have_text("в работе")
+    card = page.locator("#card")
+    await expect(card).to_be_visible()
+    await expect(card.locator(".card-name")).to_contain_text("Вера")
+    await expect(card.locator(".identity")).to_have_count(1)
+    await expect(card.locator(".identity .proof")).to_have_text("аккаунт мессенджера")
+    await expect(card.locator(".contact")).to_contain_text("vera@example.ru")
+    await expect(card.locator(".contact .proof")).to_have_text("не подтверждён")
+    await expect(card.locator(".past-item")).to_have_count(2)
+    await page.fill("#reply-text", "Клиентка просит перезвонить после 18:00")
+    await page.click("#send-note")
+    await expect(card.locator(".note-line")).to_contain_text("перезвонить после 18:00")
+    await expect(card.locator(".hints li")).to_contain_text("vera@example.ru")
+
+    await card.locator(f'.past-item[data-conversation="{earlier.id}"]').click()
+    await expect(page.locator("#thread .msg.client").first).to_contain_text("Как закрыть вклад?")
+    await expect(page.locator("#conv-meta .status-pill")).to_have_text("закрыт")
+    await expect(card.locator(".past-item.current")).to_have_attribute(
+        "data-conversation", str(earlier.id)
+    )
+    await card.locator(".past-item").first.click()  # back to the open one
+    await expect(page.locator("#conv-meta .status-pill")).to_have_text("в работе")
+
+    page.on("dialog", lambda dialog: dialog.accept())
+    await card.locator(".hints button").click()  # merge the letter's client into Вера
+    await expect(card.locator(".identity")).to_have_count(2)
+    email = card.locator('.identity[data-proof="from_header"]')
+    await expect(email).to_contain_text("адрес из письма, не подтверждён")
+    await expect(email.locator(".joined")).to_contain_text("вручную")
+    await expect(page.locator("#thread")).to_contain_text("Прошу вернуть платёж")
+    await hide_toasts(page)
+    await screenshot(page, "console-client-card")
+
+    await card.locator(".merges button.undo").click()
+    await expect(card.locator(".identity")).to_have_count(1)
+    await expect(card.locator(".merges li")).to_contain_text("отменено")
+    await page.context.close()
+
+
+async def test_one_search_box_finds_clients_and_messages_and_opens_them(
+    browser: Browser, gateway: Gateway, served: str
+) -> None:
+    await seed_queue(gateway)
+    page = await open_console(browser, served, gateway, 1400)
+    await expect(page.locator("#queue-rows tr")).to_have_count(6)
+    await page.fill("#search-q", "ЮАНЯХ")  # any case, in Cyrillic
+    results = page.locator("#search-results")
+    await expect(results.locator(".found-messages .found")).to_have_count(1)
+    await expect(results.locator(".found-text")).to_contain_text("юанях")
+    await page.fill("#search-q", "мария")
+    await expect(results.locator(".found-clients .found")).to_have_count(1)
+    await expect(results.locator(".found-clients")).to_contain_text("Мария Петрова")
+    await hide_toasts(page)
+    await screenshot(page, "console-search")
+    await results.locator(".found-clients .found").click()
+    await expect(results).to_be_hidden()
+    await expect(page.locator("#card .card-name")).to_contain_text("Мария Петрова")
+    await expect(page.locator("#conv-meta")).to_contain_text("Мария Петрова")
+
+    await page.fill("#search-q", "комиссию")
+    await results.locator(".found-messages .found").click()
+    hit = page.locator("#thread .msg.hit")
+    await expect(hit).to_contain_text("Почему списали комиссию")
+    await expect(page.locator("#conv-meta")).to_contain_text("Иван Сидоров")
     await page.context.close()

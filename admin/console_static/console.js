@@ -33,6 +33,19 @@
       fresh_only: "Скрыть цитаты и подпись", conversation_closed_at: "Разговор #{id} закрыт {at}",
       ch_telegram: "Telegram", ch_vk: "ВКонтакте", ch_email: "Почта", ch_web: "Веб-чат",
       keys: "Alt+N — взять следующий · Alt+T — взять · Alt+C — закрыть · Ctrl+Enter — отправить",
+      card: "Клиент", search_placeholder: "Поиск: имя, почта, телефон, id, текст…", search_clients: "Клиенты",
+      search_messages: "Сообщения", search_none: "Ничего не найдено", search_more: "Показаны первые {n}; уточните запрос",
+      client_since: "клиент №{id} с {date}", channels: "Каналы", conversations: "Разговоры", notes: "Заметки",
+      merges: "Объединения", hints: "Возможно, тот же человек", no_notes: "Заметок нет",
+      proof_platform: "аккаунт мессенджера", proof_cookie: "только этот браузер", proof_email_code: "почта подтверждена кодом",
+      proof_from_header: "адрес из письма, не подтверждён", proved: "подтверждён", not_proved: "не подтверждён",
+      phone_proved: "номер подтверждён Telegram", joined: "присоединён {at}: {reason}", by: "оператор {name}",
+      reason_operator: "вручную", reason_link_code: "код связи", reason_email_code: "код на почту", reason_phone: "номер телефона",
+      merge_line: "#{merged} → #{survivor} · {reason} · {at}", undone: "отменено {at}", undo: "Отменить",
+      merge: "Объединить", merge_with: "Номер клиента", merge_hint: "#{id}: совпадает {what} {value}",
+      hint_email: "почта", hint_phone: "телефон", confirm_merge: "Влить клиента #{other} в #{id}? Его каналы и разговоры перейдут сюда.",
+      confirm_undo: "Отменить объединение #{id}?", merged_done: "Клиенты объединены", undone_done: "Объединение отменено",
+      merged_into: "Клиент #{asked} объединён с этим", current: "открыт", tier_vip: "VIP", card_failed: "Карточка клиента не загрузилась",
     },
     en: {
       login_intro: "Operator console", name: "Login", password: "Password", sign_in: "Sign in", sign_out: "Sign out",
@@ -64,6 +77,19 @@
       fresh_only: "Hide quotes and signature", conversation_closed_at: "Conversation #{id} closed {at}",
       ch_telegram: "Telegram", ch_vk: "VK", ch_email: "Email", ch_web: "Web chat",
       keys: "Alt+N take next · Alt+T take · Alt+C close · Ctrl+Enter send",
+      card: "Client", search_placeholder: "Search: name, email, phone, id, words…", search_clients: "Clients",
+      search_messages: "Messages", search_none: "Nothing found", search_more: "The first {n} are shown; narrow the query",
+      client_since: "client #{id} since {date}", channels: "Channels", conversations: "Conversations", notes: "Notes",
+      merges: "Merges", hints: "Possibly the same person", no_notes: "No notes",
+      proof_platform: "messenger account", proof_cookie: "this browser only", proof_email_code: "address confirmed by a code",
+      proof_from_header: "address from a letter, not proved", proved: "proved", not_proved: "not proved",
+      phone_proved: "number proved by Telegram", joined: "joined {at}: {reason}", by: "operator {name}",
+      reason_operator: "by hand", reason_link_code: "link code", reason_email_code: "email code", reason_phone: "phone number",
+      merge_line: "#{merged} → #{survivor} · {reason} · {at}", undone: "undone {at}", undo: "Undo",
+      merge: "Merge", merge_with: "Client number", merge_hint: "#{id}: same {what} {value}",
+      hint_email: "email", hint_phone: "phone", confirm_merge: "Merge client #{other} into #{id}? Their channels and conversations move here.",
+      confirm_undo: "Undo merge #{id}?", merged_done: "The clients were merged", undone_done: "The merge was undone",
+      merged_into: "Client #{asked} was merged into this one", current: "open", tier_vip: "VIP", card_failed: "The client card did not load",
     },
   };
   const lang = (navigator.languages || [navigator.language || "ru"])
@@ -80,7 +106,7 @@
   const REFUSED = new Set([4401, 4403]);
 
   let socket = null, attempt = 0, me = null, view = "waiting", rows = [], conversation = null, skew = 0;
-  let toastTimer = null, wantOpen = null, draft = "";
+  let toastTimer = null, wantOpen = null, draft = "", card = null, hitMessage = null;
   const openLetters = new Set();
 
   document.documentElement.lang = lang;
@@ -220,6 +246,7 @@
       previous = m;
       const kind = m.private ? "note" : m.author;
       const box = el("div", `msg ${kind}`);
+      box.dataset.mid = m.id;
       const head = el("div", "msg-head");
       head.append(el("span", "author", t(m.private ? "private" : m.author)), chan(m.channel), el("span", null, clock(m.at)));
       if (m.delivery === "failed") head.append(el("span", "failed", t("undelivered")));
@@ -251,6 +278,8 @@
     }
     thread.scrollTop = atBottom || thread.dataset.id !== String(c.id) ? thread.scrollHeight : kept;
     thread.dataset.id = c.id;
+    const hit = hitMessage && thread.querySelector(`[data-mid="${hitMessage}"]`);
+    if (hit) { hit.classList.add("hit"); hit.scrollIntoView({ block: "center" }); hitMessage = null; }
   }
 
   // the KB's best articles for the client's last question: one click puts one in the reply
@@ -308,6 +337,246 @@
     command({ cmd: "macro_save", title, text, shared: macroAdmin && confirm(t("macro_shared")) });
   });
 
+  // -- the client card beside the thread -------------------------------------------------
+  const day = (iso) => new Date(iso).toLocaleDateString(lang, { day: "2-digit", month: "2-digit", year: "numeric" });
+  async function api(path, options = {}) {
+    const sep = path.includes("?") ? "&" : "?";
+    const answer = await fetch(`${path}${sep}lang=${lang}`, { credentials: "same-origin", ...options });
+    const body = await answer.json().catch(() => ({}));
+    if (answer.status === 401) { showLogin(t("unauthorized")); throw new Error("unauthorized"); }
+    if (!answer.ok) throw new Error(body.error || `${answer.status}`);
+    return body;
+  }
+  let cardAsked = 0;
+  async function loadCard(clientId) {
+    const asked = ++cardAsked;
+    try {
+      const loaded = await api(`/operator/clients/${clientId}`);
+      if (asked !== cardAsked) return;   // a newer card was asked for meanwhile
+      card = loaded;
+      renderCard();
+    } catch (error) {
+      if (error.message !== "unauthorized") toast(`${t("card_failed")}: ${error.message}`, true);
+    }
+  }
+  function section(title, ...children) {
+    const box = el("section", "card-section");
+    box.append(el("h3", null, title), ...children);
+    return box;
+  }
+  function renderCard() {
+    const box = $("card");
+    box.hidden = !card;
+    if (!card) return;
+    box.replaceChildren();
+    box.dataset.client = card.id;
+    const admin = me && me.role === "admin";
+    const head = el("header", "card-head");
+    const shut = el("button", "link card-close", "×");
+    shut.type = "button";
+    shut.setAttribute("aria-label", t("back"));
+    shut.addEventListener("click", () => $("app").classList.remove("card-open"));
+    head.append(shut);
+    const who = el("strong", "card-name");
+    who.append(clientBadge({ anonymous: card.anonymous, client_id: card.id, client_name: card.name }));
+    head.append(who);
+    if (card.tier === "vip") head.append(el("span", "vip", t("tier_vip")));
+    head.append(el("div", "muted", t("client_since", { id: card.id, date: day(card.since) })));
+    if (card.asked_id !== card.id) head.append(el("div", "muted", t("merged_into", { asked: card.asked_id })));
+    for (const [value, proved] of [[card.email, card.email_proved], [card.phone, card.phone_proved]]) {
+      if (!value) continue;
+      const line = el("div", "contact");
+      line.append(el("span", null, value), el("span", proved ? "proof ok" : "proof weak", t(proved ? "proved" : "not_proved")));
+      head.append(line);
+    }
+    box.append(head);
+
+    const ids = el("ul", "identities");
+    for (const i of card.identities) {
+      const li = el("li", "identity");
+      li.dataset.proof = i.proof;
+      const top = el("div");
+      top.append(chan(i.channel), " ", el("span", "ext", i.shown_id));
+      if (i.display_name) top.append(" ", el("span", "muted", i.display_name));
+      li.append(top, el("div", `proof ${["platform", "email_code"].includes(i.proof) ? "ok" : "weak"}`, t(`proof_${i.proof}`)));
+      if (i.phone) li.append(el("div", "muted", `${i.phone}${i.phone_proved ? ` · ${t("phone_proved")}` : ""}`));
+      if (i.joined) {
+        const j = i.joined;
+        const joined = el("div", "joined", t("joined", { at: day(j.at), reason: t(`reason_${j.reason}`) }));
+        if (j.operator) joined.append(` · ${t("by", { name: j.operator })}`);
+        if (j.proof) joined.title = j.proof;
+        li.append(joined);
+        if (j.proof) li.append(el("div", "muted small", j.proof));
+      }
+      ids.append(li);
+    }
+    box.append(section(t("channels"), ids));
+
+    const convs = el("ul", "past");
+    for (const c of card.conversations) {
+      const li = el("li");
+      const button = el("button", "past-item");
+      button.type = "button";
+      button.dataset.conversation = c.id;
+      if (conversation && conversation.id === c.id) button.classList.add("current");
+      const line = el("span", "past-top");
+      line.append(el("strong", null, `#${c.id}`), el("span", `state-pill ${c.status}`, t(`status_${c.status}`)), chan(c.channel),
+        el("span", "muted", day(c.created_at)));
+      if (c.rating) line.append(el("span", "stars", "★".repeat(c.rating)));
+      button.append(line);
+      const words = c.subject || c.preview;
+      if (words) button.append(el("span", "past-preview", words));
+      button.addEventListener("click", () => command({ cmd: "open", conversation_id: c.id }));
+      li.append(button);
+      convs.append(li);
+    }
+    box.append(section(t("conversations"), convs));
+
+    const notes = el("ul", "notes");
+    for (const n of card.notes) {
+      const li = el("li", "note-line");
+      li.append(el("div", "note-text", n.text),
+        el("div", "muted small", `#${n.conversation_id} · ${n.operator || t(n.author)} · ${clock(n.at)}`));
+      notes.append(li);
+    }
+    box.append(section(t("notes"), card.notes.length ? notes : el("p", "muted", t("no_notes"))));
+
+    if (card.hints.length) {
+      const hints = el("ul", "hints");
+      for (const h of card.hints) {
+        const li = el("li");
+        li.append(el("span", null, t("merge_hint", { id: h.client_id, what: t(`hint_${h.reason}`), value: h.value })));
+        if (admin) li.append(" ", mergeButton(h.client_id));
+        hints.append(li);
+      }
+      box.append(section(t("hints"), hints));
+    }
+    if (card.merges.length || admin) {
+      const merges = el("ul", "merges");
+      for (const m of card.merges) {
+        const li = el("li");
+        li.dataset.record = m.record_id;
+        li.append(el("span", null, t("merge_line", { merged: m.merged_id, survivor: m.survivor_id, reason: t(`reason_${m.reason}`), at: day(m.at) })));
+        if (m.undone_at) li.append(" ", el("span", "muted", t("undone", { at: day(m.undone_at) })));
+        else if (admin) {
+          const undo = el("button", "secondary small undo", t("undo"));
+          undo.type = "button";
+          undo.addEventListener("click", () => undoMerge(m.record_id));
+          li.append(" ", undo);
+        }
+        merges.append(li);
+      }
+      const parts = [merges];
+      if (admin) {
+        const form = el("form", "merge-form");
+        const input = el("input");
+        input.id = "merge-other";
+        input.placeholder = t("merge_with");
+        input.inputMode = "numeric";
+        input.maxLength = 12;
+        const go = el("button", "secondary small", t("merge"));
+        go.type = "submit";
+        form.append(input, go);
+        form.addEventListener("submit", (event) => { event.preventDefault(); if (input.value.trim()) mergeInto(input.value.trim()); });
+        parts.push(form);
+      }
+      box.append(section(t("merges"), ...parts));
+    }
+  }
+  function mergeButton(other) {
+    const button = el("button", "secondary small", t("merge"));
+    button.type = "button";
+    button.addEventListener("click", () => mergeInto(String(other)));
+    return button;
+  }
+  async function mergeInto(other) {
+    const id = card.id;
+    if (!confirm(t("confirm_merge", { other: other.replace(/^#/, ""), id }))) return;
+    try {
+      await api(`/operator/clients/${id}/merge`, { method: "POST", headers: { "Content-Type": "application/json" },
+        body: JSON.stringify({ other }) });
+      toast(t("merged_done"));
+    } catch (error) { if (error.message !== "unauthorized") toast(error.message, true); }
+    loadCard(id);
+  }
+  async function undoMerge(recordId) {
+    if (!confirm(t("confirm_undo", { id: recordId }))) return;
+    try {
+      await api(`/operator/merges/${recordId}/undo`, { method: "POST" });
+      toast(t("undone_done"));
+    } catch (error) { if (error.message !== "unauthorized") toast(error.message, true); }
+    loadCard(card.id);
+  }
+  $("conv-card").addEventListener("click", () => $("app").classList.toggle("card-open"));
+
+  // -- search: one box for clients and messages -------------------------------------------
+  let searchTimer = null, searchAsked = 0;
+  async function runSearch() {
+    const q = $("search-q").value.trim();
+    const panel = $("search-results");
+    if (q.length < 2) { panel.hidden = true; return; }
+    const asked = ++searchAsked;
+    let found;
+    try { found = await api(`/operator/search?q=${encodeURIComponent(q)}`); }
+    catch (error) { if (error.message !== "unauthorized") toast(error.message, true); return; }
+    if (asked !== searchAsked) return;
+    panel.replaceChildren();
+    if (!found.clients.length && !found.messages.length) panel.append(el("p", "muted", t("search_none")));
+    if (found.clients.length) {
+      const list = el("ul", "found-clients");
+      for (const c of found.clients) {
+        const button = el("button", "found");
+        button.type = "button";
+        button.dataset.client = c.client_id;
+        button.append(clientBadge({ anonymous: c.anonymous, client_id: c.client_id, client_name: c.name }));
+        for (const ch of c.channels) button.append(" ", chan(ch));
+        const extra = [c.email, c.phone].filter(Boolean).join(" · ");
+        if (extra) button.append(el("span", "muted", ` ${extra}`));
+        button.addEventListener("click", () => openClient(c.client_id));
+        const li = el("li");
+        li.append(button);
+        list.append(li);
+      }
+      panel.append(el("h3", null, t("search_clients")), list);
+      if (found.more_clients) panel.append(el("p", "muted small", t("search_more", { n: found.clients.length })));
+    }
+    if (found.messages.length) {
+      const list = el("ul", "found-messages");
+      for (const m of found.messages) {
+        const button = el("button", "found");
+        button.type = "button";
+        button.dataset.message = m.message_id;
+        const top = el("span", "found-top");
+        top.append(el("strong", null, m.anonymous ? t("visitor", { n: m.client_id }) : m.client_name), chan(m.channel),
+          el("span", "muted", `#${m.conversation_id} · ${t(m.private ? "private" : m.author)} · ${clock(m.at)}`));
+        button.append(top, el("span", m.private ? "found-text note" : "found-text", m.snippet));
+        button.addEventListener("click", () => {
+          hitMessage = m.message_id;
+          $("search-results").hidden = true;
+          command({ cmd: "open", conversation_id: m.conversation_id });
+        });
+        const li = el("li");
+        li.append(button);
+        list.append(li);
+      }
+      panel.append(el("h3", null, t("search_messages")), list);
+      if (found.more_messages) panel.append(el("p", "muted small", t("search_more", { n: found.messages.length })));
+    }
+    panel.hidden = false;
+  }
+  async function openClient(clientId) {
+    $("search-results").hidden = true;
+    await loadCard(clientId);
+    if (card && card.conversations.length) command({ cmd: "open", conversation_id: card.conversations[0].id });
+    $("app").classList.add("card-open");
+  }
+  $("search-q").addEventListener("input", () => { clearTimeout(searchTimer); searchTimer = setTimeout(runSearch, 250); });
+  $("search").addEventListener("submit", (event) => { event.preventDefault(); clearTimeout(searchTimer); runSearch(); });
+  $("search-q").addEventListener("keydown", (event) => { if (event.key === "Escape") $("search-results").hidden = true; });
+  document.addEventListener("click", (event) => {
+    if (!$("search-results").contains(event.target) && event.target !== $("search-q")) $("search-results").hidden = true;
+  });
+
   // -- the socket ------------------------------------------------------------------------
   function setConn(state) {
     $("conn").className = `conn ${state}`;
@@ -355,10 +624,13 @@
       wantOpen = conversation.id;
       renderConversation();
       renderQueue();
+      if (!frame.live || !card || card.id !== conversation.client_id) loadCard(conversation.client_id);
+      else renderCard();
     } else if (frame.type === "macros") {
       renderMacros(frame.macros, frame.admin);
     } else if (frame.type === "notice") {
       notice(frame.notice);
+      if (["merged", "unmerged"].includes(frame.notice.kind) && card) loadCard(card.id);
     } else if (frame.type === "error") {
       if (["unauthorized", "disabled"].includes(frame.code)) { showLogin(frame.code === "disabled" ? t(frame.code) : ""); return; }
       if ((frame.cmd === "reply" || frame.cmd === "note") && !$("reply-text").value) $("reply-text").value = draft;
