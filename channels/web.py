@@ -9,7 +9,7 @@ The socket speaks JSON text frames:
     client → server  {"type": "message", "id": "<client uuid>", "text": "..."}
                      {"type": "action", "id": "<uuid>", "action": "handoff|choose|rate",
                       "payload": "..."}
-    server → client  {"type": "history", "messages": [item, ...]}
+    server → client  {"type": "history", "messages": [item, ...], "prechat": bool}
                      {"type": "message", "message": item}
                      {"type": "ack", "id": "<client uuid>"}       after the sink stored it
                      {"type": "error", "code": "...", "error": "...", "id": ...}
@@ -17,6 +17,13 @@ The socket speaks JSON text frames:
 An item is {"id", "author", "text", "buttons": [{"label", "action", "payload"}], "at", ...}.
 The page keeps a message until its ack and sends it again after a reconnect; the
 platform id `"<visitor>:<client uuid>"` makes the second delivery harmless.
+
+The pre-chat form (`prechat`, a desk setting, off by default): `history` says whether it is
+on, and a new visitor's page asks for an optional name and email before the first message,
+which carries them as `"intro": {"name": "...", "email": "..."}`. The name becomes the new
+client's display name; the email is kept as what the visitor said (`stated_email` in the
+message's meta), never as a proof: it makes no email identity and merges with nobody.
+With the setting off, an `intro` is ignored.
 
 Abuse limits (`channels/web_limits.py`): messages and hand-off presses per visitor and per
 network address, sockets per address. A frame over a limit is not stored; the visitor
@@ -66,6 +73,8 @@ COOKIE_MAX_AGE = 365 * 24 * 3600
 MAX_TEXT = 8000  # characters of one message; the page enforces it too
 MAX_FRAME = 1024 * 1024  # above this aiohttp closes the socket (1009, "message too big")
 MAX_PAYLOAD = 200
+MAX_NAME = 100
+MAX_EMAIL = 254
 SINK_WAIT = 10.0  # a socket opened while the gateway starts waits this long
 CLOSE_WAIT = 2.0
 PAGE_HEADERS = {
@@ -78,6 +87,7 @@ PAGE_HEADERS = {
 _VISITOR = re.compile(r"[A-Za-z0-9_-]{16,64}")
 _CLIENT_ID = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 _ACTIONS = {Action.HANDOFF, Action.CHOOSE, Action.RATE}
+_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 
 
 def same_origin(request: web.Request) -> bool:
@@ -119,9 +129,12 @@ class WebChat:
         trusted_proxies: Sequence[str] = (),
         language: str = "ru",
         relay: FrameRelay | None = None,
+        prechat: bool = False,
     ) -> None:
-        """`relay`: with several gateway processes, reaches sockets held by the others."""
+        """`relay`: with several gateway processes, reaches sockets held by the others;
+        `prechat`: ask a new visitor for a name and email first (see the module doc)."""
         self._history = history
+        self._prechat = prechat
         self._relay = relay
         self._buckets = buckets
         self._limits = limits or WebLimits()
@@ -231,7 +244,14 @@ class WebChat:
             log.exception("web chat history of a visitor could not be read")
             await _push(ws, _error("unavailable", "history is unavailable, try again later"))
             return
-        await _push(ws, {"type": "history", "messages": [item.as_json() for item in items]})
+        await _push(
+            ws,
+            {
+                "type": "history",
+                "messages": [item.as_json() for item in items],
+                "prechat": self._prechat,
+            },
+        )
 
     # -- the socket protocol --------------------------------------------------------------
 
@@ -239,7 +259,7 @@ class WebChat:
         self, ws: web.WebSocketResponse, visitor: str, address: str, locale: str | None, data: str
     ) -> None:
         try:
-            inbound = _inbound(data, visitor, locale, address)
+            inbound = _inbound(data, visitor, locale, address, prechat=self._prechat)
         except _BadRequest as bad:
             await _push(ws, _error(bad.code, bad.error, bad.client_id))
             return
@@ -302,7 +322,9 @@ class WebChat:
                 await _push(ws, frame)
 
 
-def _inbound(data: str, visitor: str, locale: str | None, address: str) -> InboundMessage:
+def _inbound(
+    data: str, visitor: str, locale: str | None, address: str, *, prechat: bool = False
+) -> InboundMessage:
     """Validate one frame into an `InboundMessage`, or raise `_BadRequest` saying why."""
     try:
         request = json.loads(data)
@@ -322,6 +344,8 @@ def _inbound(data: str, visitor: str, locale: str | None, address: str) -> Inbou
         sent_at=dt.datetime.now(dt.UTC),
         meta={"source": address},
     )
+    if prechat and request.get("intro") is not None:
+        base = _introduced(base, request["intro"], client_id)
     kind = request.get("type")
     if kind == "message":
         text = request.get("text")
@@ -352,6 +376,22 @@ def _inbound(data: str, visitor: str, locale: str | None, address: str) -> Inbou
     raise _BadRequest(
         "unknown_type", f"unknown frame type {kind!r}: expected message or action", client_id
     )
+
+
+def _introduced(base: InboundMessage, intro: object, client_id: str) -> InboundMessage:
+    """The pre-chat form's name and email on the visitor's first message."""
+    if not isinstance(intro, dict):
+        raise _BadRequest("bad_request", "`intro` must be an object", client_id)
+    name, email = intro.get("name") or "", intro.get("email") or ""
+    if not isinstance(name, str) or not isinstance(email, str):
+        raise _BadRequest("bad_request", "`intro` name and email must be strings", client_id)
+    name, email = " ".join(_clean(name).split()), email.strip().lower()
+    if len(name) > MAX_NAME:
+        raise _BadRequest("too_long", f"the name is longer than {MAX_NAME} characters", client_id)
+    if email and (len(email) > MAX_EMAIL or not _EMAIL.fullmatch(email)):
+        raise _BadRequest("bad_email", "the email address does not look like one", client_id)
+    meta = {**base.meta, "stated_email": email} if email else base.meta
+    return replace(base, display_name=name or None, meta=meta)
 
 
 def _clean(text: str) -> str:

@@ -133,6 +133,7 @@ async def open_gateway(
                 trusted_proxies=settings.trusted_proxies,
                 language=settings.language,
                 relay=FrameRelay(redis),
+                prechat=settings.web_prechat_form,
             )
             adapters: dict[ChannelKind, ChannelAdapter] = {ChannelKind.WEB: web_chat}
             adapters.update(_channels(settings, redis))

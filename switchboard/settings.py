@@ -150,6 +150,11 @@ class Settings(BaseSettings):
         description="an answer found only in an article of the other language: "
         "sent with a short note saying so (note), or the client is handed off (handoff)",
     )
+    web_prechat_form: bool = Field(
+        default=False,
+        description="the web chat asks a new visitor for an optional name and email "
+        "before the first message (the email is kept unproved)",
+    )
     auto_assign: bool = Field(
         default=False,
         description="push new conversations to online "

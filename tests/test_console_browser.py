@@ -380,3 +380,42 @@ async def test_one_search_box_finds_clients_and_messages_and_opens_them(
     await expect(hit).to_contain_text("Почему списали комиссию")
     await expect(page.locator("#conv-meta")).to_contain_text("Иван Сидоров")
     await page.context.close()
+
+
+@pytest.mark.parametrize("settings", [{"web_prechat_form": True}], indirect=True)
+async def test_the_pre_chat_form_names_the_visitor_in_the_console(
+    browser: Browser, gateway: Gateway, served: str
+) -> None:
+    visitor = await (
+        await browser.new_context(locale="ru-RU", viewport={"width": 420, "height": 860})
+    ).new_page()
+    visitor.on("pageerror", lambda error: pytest.fail(f"page error: {error}"))
+    await visitor.goto(served + "/")
+    form = visitor.locator("#prechat")
+    await expect(form).to_be_visible()
+    await expect(visitor.locator("#input")).to_be_hidden()
+    await visitor.fill("#prechat-name", "Светлана")
+    await visitor.fill("#prechat-email", "sveta@example")  # mistyped: said so, not sent
+    await visitor.click("#prechat .start")
+    await expect(visitor.locator("#prechat-error")).to_have_text("Похоже, в адресе почты ошибка.")
+    await visitor.fill("#prechat-email", "sveta@example.ru")
+    await expect(visitor.locator("#prechat-error")).to_be_hidden()
+    await screenshot(visitor, "web-prechat")
+    await visitor.click("#prechat .start")
+    await expect(form).to_be_hidden()
+    await visitor.fill("#input", "Здравствуйте, позовите оператора")
+    await visitor.press("#input", "Enter")
+    await expect(visitor.locator(".row.client:not(.pending)")).to_have_count(1)
+    await visitor.reload()  # the form is asked once
+    await expect(visitor.locator(".row.client")).to_have_count(1)
+    await expect(form).to_be_hidden()
+
+    console = await open_console(browser, served, gateway, 1400)
+    row = console.locator("#queue-rows tr", has_text="Светлана")
+    await expect(row).to_have_count(1)
+    await row.click()
+    await console.click("#conv-card")
+    await expect(console.locator("#card .contact")).to_contain_text("sveta@example.ru")
+    await expect(console.locator("#card .contact .proof")).to_have_text("не подтверждён")
+    await console.context.close()
+    await visitor.context.close()

@@ -40,6 +40,9 @@ class Senders:
         identity.last_seen_at = now
         if inbound.display_name:
             identity.display_name = inbound.display_name
+        stated = inbound.meta.get("stated_email")  # the web chat's pre-chat form: no proof
+        if isinstance(stated, str) and stated and not client.email:
+            client.email = stated
         if inbound.chat_id:
             identity.chat_id = inbound.chat_id
         language = language_of(

@@ -16,6 +16,10 @@
       counter: "{n} из {max}",
       action_handoff: "Позвать оператора", action_rate: "Оценка отправлена", action_choose: "Выбран вариант",
       rated: "Ваша оценка: {n}", new_conversation: "Новый разговор",
+      prechat_title: "Представьтесь, пожалуйста",
+      prechat_text: "Так оператору будет проще к вам обратиться. Оба поля необязательны.",
+      prechat_name: "Имя", prechat_email: "Электронная почта", prechat_note: "Ответы приходят сюда, в чат.",
+      prechat_start: "Начать чат", bad_email: "Похоже, в адресе почты ошибка.",
     },
     en: {
       title: "Support", connecting: "Connecting…", online: "Online", offline: "Offline, reconnecting…",
@@ -29,11 +33,16 @@
       counter: "{n} of {max}",
       action_handoff: "Talk to a person", action_rate: "Rating sent", action_choose: "Option chosen",
       rated: "Your rating: {n}", new_conversation: "New conversation",
+      prechat_title: "Please introduce yourself",
+      prechat_text: "It helps the operator address you. Both fields are optional.",
+      prechat_name: "Name", prechat_email: "Email", prechat_note: "Answers arrive here, in the chat.",
+      prechat_start: "Start chat", bad_email: "The email address looks mistyped.",
     },
   };
   const CHANNELS = { telegram: "Telegram", vk: "VK", email: "Email" };
   const MAX = 8000;
   const PENDING_KEY = "switchboard.pending";
+  const INTRO_KEY = "switchboard.intro";   // the pre-chat form: {name, email, sent}
   const lang = (navigator.languages || [navigator.language || "ru"])
     .some((l) => String(l).toLowerCase().startsWith("ru")) ? "ru" : "en";
   const t = (key, values = {}) =>
@@ -45,6 +54,7 @@
   const rows = new Map();           // message id → row element
   let pending = loadPending();      // client id → {id, type, text, action, payload, label}
   let socket = null, attempt = 0, typingTimer = null;
+  let intro = loadIntro();           // what the pre-chat form said, until a message carries it
 
   document.documentElement.lang = lang;
   document.title = t("title");
@@ -61,6 +71,12 @@
   function loadPending() {
     try { return new Map(JSON.parse(localStorage.getItem(PENDING_KEY) || "[]").map((m) => [m.id, m])); }
     catch { return new Map(); }
+  }
+  function loadIntro() {
+    try { return JSON.parse(localStorage.getItem(INTRO_KEY) || "null"); } catch { return null; }
+  }
+  function saveIntro() {
+    try { localStorage.setItem(INTRO_KEY, JSON.stringify(intro)); } catch { /* private mode */ }
   }
   function savePending() {
     try { localStorage.setItem(PENDING_KEY, JSON.stringify([...pending.values()])); } catch { /* private mode */ }
@@ -226,6 +242,7 @@
       }
       savePending();
       if (!frame.messages.length && !pending.size) $("welcome").hidden = false;
+      introducing(frame.prechat && !frame.messages.length && !pending.size && !intro);
     } else if (frame.type === "message") {
       const message = frame.message;
       if (message.author !== "client") showTyping(false);
@@ -236,9 +253,11 @@
       if (row) row.classList.remove("pending");
       pending.delete(frame.id);
       savePending();
+      if (intro && !intro.sent) { intro.sent = true; saveIntro(); }
       clearTimeout(typingTimer);   // a reply, if any, follows the ack at once
       typingTimer = setTimeout(() => { typing.hidden = true; }, 1500);
     } else if (frame.type === "error") {
+      if (frame.code === "bad_email" && intro) { intro.email = ""; saveIntro(); }   // send the rest without it
       if (frame.id && pending.has(frame.id)) {
         if (frame.code === "not_stored") {
           setTimeout(() => { const m = pending.get(frame.id); if (m) transmit(m); }, 3000);
@@ -264,6 +283,7 @@
   }
   function submit(fields) {
     const message = { id: uuid(), ...fields };
+    if (intro && !intro.sent && (intro.name || intro.email)) message.intro = { name: intro.name, email: intro.email };
     pending.set(message.id, message);
     savePending();
     render({ ...message, author: "client", at: new Date().toISOString() }, "pending");
@@ -296,6 +316,29 @@
       form.requestSubmit();
     }
   });
+  // the pre-chat form (a desk setting): an optional name and email before the first message
+  function introducing(on) {
+    document.querySelector(".chat").classList.toggle("introducing", on);
+    $("prechat").hidden = !on;
+    $("human").hidden = on;
+    if (on) $("prechat-name").focus();
+  }
+  $("prechat-email").addEventListener("input", () => { $("prechat-error").hidden = true; });
+  $("prechat").addEventListener("submit", (event) => {
+    event.preventDefault();
+    const email = $("prechat-email");
+    if (email.value.trim() && !email.checkValidity()) {
+      $("prechat-error").textContent = t("bad_email");
+      $("prechat-error").hidden = false;
+      email.focus();
+      return;
+    }
+    intro = { name: $("prechat-name").value.trim(), email: email.value.trim(), sent: false };
+    saveIntro();
+    introducing(false);
+    input.focus();
+  });
+
   $("human").addEventListener("click", () => submit({ type: "action", action: "handoff", label: t("human") }));
 
   resize();
