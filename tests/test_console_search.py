@@ -5,17 +5,20 @@ found, the bot's answers not; results bounded."""
 
 from __future__ import annotations
 
+import datetime as dt
 import itertools
+from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
 from web_client import signed_in
 
 from admin.search import CLIENTS, search
 from admin.signin import SESSION_COOKIE
 from core.contracts import ChannelKind, InboundMessage
+from core.db import create_engine, session_factory, upgrade
 from core.models import Message, Operator
 from switchboard.app import Gateway
 
@@ -146,3 +149,80 @@ async def test_results_are_bounded_and_bad_queries_refused(gateway: Gateway, ser
             f"{served}/operator/search", params={"q": "100%_"}, headers=cookie
         ) as wild:
             assert wild.status == 200 and (await wild.json())["messages"] == []
+
+
+async def test_an_edited_message_is_found_by_its_new_words(gateway: Gateway) -> None:
+    await gateway.engine.handle(
+        said("Старый ТЕКСТ", "7002", ChannelKind.TELEGRAM, display_name="Зоя")
+    )
+    async with gateway.sessions() as session:
+        original = await session.scalar(
+            select(Message.channel_message_id).where(Message.text == "Старый ТЕКСТ")
+        )
+    assert original is not None
+    await gateway.engine.handle(
+        InboundMessage(
+            channel=ChannelKind.TELEGRAM,
+            external_user_id="7002",
+            chat_id="7002",
+            platform_message_id=original,
+            text="Исправленный ТЕКСТ",
+            edited=True,
+        )
+    )
+    assert [m.snippet for m in (await search(gateway.sessions, "исправленный")).messages] == [
+        "Исправленный ТЕКСТ"
+    ]
+    assert (await search(gateway.sessions, "старый")).messages == ()
+
+
+async def test_the_migration_folds_what_was_written_before_it(tmp_path: Path) -> None:
+    """A database made before search (revision 0006) is searchable after the upgrade."""
+    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'old.db'}")
+    try:
+        await upgrade(engine, "0006")
+        now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+        async with engine.begin() as connection:
+            await connection.execute(
+                text(
+                    "INSERT INTO clients (id, display_name, tier, created_at) "
+                    "VALUES (1, 'Фёдор ИВАНОВ', 'standard', :now)"
+                ),
+                {"now": now},
+            )
+            await connection.execute(
+                text(
+                    "INSERT INTO identities (id, client_id, channel, external_id, display_name, "
+                    "verified, created_at, last_seen_at) "
+                    "VALUES (1, 1, 'telegram', '42', 'Федя', 0, :now, :now)"
+                ),
+                {"now": now},
+            )
+            await connection.execute(
+                text(
+                    "INSERT INTO conversations (id, client_id, identity_id, status, priority, "
+                    "last_channel, last_identity_id, created_at, updated_at) "
+                    "VALUES (1, 1, 1, 'bot', 2, 'telegram', 1, :now, :now)"
+                ),
+                {"now": now},
+            )
+            await connection.execute(
+                text(
+                    "INSERT INTO messages (id, conversation_id, identity_id, channel, direction, "
+                    "author, text, attachments, buttons, private, automated, attempts, "
+                    "created_at) VALUES (1, 1, 1, 'telegram', 'in', 'client', "
+                    "'Где моя ПОСЫЛКА?', '[]', '[]', 0, 0, 0, :now)"
+                ),
+                {"now": now},
+            )
+        await upgrade(engine)
+        found = await search(session_factory(engine), "посылка")
+        assert [m.snippet for m in found.messages] == ["Где моя ПОСЫЛКА?"]
+        assert [c.name for c in (await search(session_factory(engine), "федор")).clients] == [
+            "Фёдор ИВАНОВ"
+        ]
+        assert [c.name for c in (await search(session_factory(engine), "федя")).clients] == [
+            "Фёдор ИВАНОВ"
+        ]
+    finally:
+        await engine.dispose()
