@@ -31,7 +31,11 @@ def secure_var_dir(var_dir: Path) -> None:
 
 def private_sqlite_file(database_url: str) -> None:
     """Create a SQLite database file 0600 before SQLite does (it would use 0644 less the
-    umask); its -wal and -shm files take the database file's mode."""
+    umask); its -wal and -shm files take the database file's mode.
+
+    An existing file is never opened: closing any descriptor of a file drops every POSIX
+    lock this process holds on it, SQLite's included, and another process writing then
+    corrupts the database."""
     from sqlalchemy.engine import make_url  # not at import: the CLI starts without SQLAlchemy
 
     url = make_url(database_url)
@@ -39,8 +43,10 @@ def private_sqlite_file(database_url: str) -> None:
         return
     path = Path(url.database)
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
-    _restrict(path, 0o600)
+    try:
+        os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+    except FileExistsError:
+        _restrict(path, 0o600)
 
 
 def local_secret(var_dir: Path) -> bytes:

@@ -152,10 +152,6 @@ SKIPS_ALLOWED_IN_CI: dict[str, str] = {}
 # not yet mended: each still runs (a pass is reported as XPASS) and each is an open
 # defect named in the tracker. Mend one, then take it off this list.
 KNOWN_FAILURES: dict[str, str] = {
-    "tests/test_kb_cli.py::test_an_excel_csv_import_tells_what_it_guessed_and_keeps_the_vectors": "passes alone, fails after other tests in the whole suite (shared state to find)",
-    "tests/test_kb_cli.py::test_export_then_import_round_trips": "passes alone, fails after other tests in the whole suite (shared state to find)",
-    "tests/test_kb_cli.py::test_eval_calibrate_and_gaps": "passes alone, fails after other tests in the whole suite (shared state to find)",
-    "tests/test_kb_knowledge.py::test_a_second_instance_sees_a_change_without_a_restart": "SQLite 'disk I/O error' in the whole suite since the data-at-rest change",
     "tests/test_recognition_email.py::test_a_link_code_sent_by_email_makes_the_address_prove_itself": "email proof flow after the pipeline and durable-work merges",
     "tests/test_security_email.py::test_a_forged_from_with_a_link_code_merges_nothing_the_address_proves_itself": "email proof flow after the pipeline and durable-work merges",
     "tests/test_security_email.py::test_only_the_topmost_verdict_of_a_trusted_server_links_by_letter": "email proof flow after the pipeline and durable-work merges",

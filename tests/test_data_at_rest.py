@@ -8,7 +8,10 @@ import asyncio
 import csv
 import datetime as dt
 import os
+import sqlite3
 import stat
+import subprocess
+import sys
 from email import message_from_bytes, policy
 from pathlib import Path
 
@@ -65,6 +68,36 @@ async def test_the_sqlite_database_and_its_journal_are_0600(tmp_path: Path) -> N
         await engine.dispose()
     finally:
         os.umask(old)
+
+
+def test_making_an_open_database_private_keeps_its_locks(tmp_path: Path) -> None:
+    """Closing any descriptor of a file drops the process's POSIX locks on it: a gateway
+    started beside an open engine must not let another process write under its lock."""
+    path = tmp_path / "var" / "switchboard.db"
+    url = f"sqlite+aiosqlite:///{path}"
+    private_sqlite_file(url)
+    holder = sqlite3.connect(path, isolation_level=None)
+    holder.execute("CREATE TABLE t (x TEXT)")
+    holder.execute("BEGIN IMMEDIATE")  # this process now holds the write lock
+    try:
+        private_sqlite_file(url)
+        other = subprocess.run(
+            [
+                sys.executable,
+                "-c",
+                "import sqlite3, sys\n"
+                "c = sqlite3.connect(sys.argv[1], timeout=0, isolation_level=None)\n"
+                "c.execute('BEGIN IMMEDIATE')",
+                str(path),
+            ],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+    finally:
+        holder.execute("COMMIT")
+        holder.close()
+    assert other.returncode != 0 and "database is locked" in other.stderr
 
 
 async def test_the_embedded_redis_writes_its_aof_0600(tmp_path: Path) -> None:
