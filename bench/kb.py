@@ -162,7 +162,7 @@ def timed_build(
         articles,
         calibration,
         vectors=VectorStore(sentence_encoder(), directory),
-        progress=progress_bar,
+        progress=progress_bar if sys.stderr.isatty() else None,  # not into a saved page
     )
     return index, time.perf_counter() - wall, time.process_time() - cpu
 

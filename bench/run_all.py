@@ -114,7 +114,7 @@ def memory_gib() -> float:
 def commit() -> str:
     dirty = (
         " (with uncommitted changes)"
-        if git("status", "--porcelain", "--untracked-files=no")
+        if git("status", "--porcelain", "--untracked-files=no", "--", ".", ":!docs")
         else ""
     )
     return f"`{git('rev-parse', '--short=12', 'HEAD')}`{dirty}"
