@@ -1,7 +1,8 @@
 """Run every benchmark in this folder and write their figures to docs/benchmarks.md.
 
-Figures are regenerated, never pasted: the page says which commit, when and on what
-machine they were measured. Each benchmark is also a script of its own.
+Figures are regenerated, never pasted: each section says which commit and when, the page
+on what machine. `--only` runs some and keeps the other sections of the page as they were
+measured. Each benchmark is also a script of its own.
 
     .venv/bin/python bench/run_all.py [--quick] [--only kb queue pipeline limits] [--output FILE]
 """
@@ -13,6 +14,7 @@ import ast
 import datetime as dt
 import os
 import platform
+import re
 import subprocess
 import sys
 import time
@@ -52,6 +54,8 @@ class Outcome:
     returncode: int
     seconds: float
     output: str
+    commit: str
+    finished: dt.datetime
 
 
 def run(bench: Bench, args: tuple[str, ...]) -> Outcome:
@@ -70,7 +74,15 @@ def run(bench: Bench, args: tuple[str, ...]) -> Outcome:
         for line in process.stdout:
             print(line, end="", flush=True)
             lines.append(line)
-    return Outcome(bench, args, process.returncode, time.perf_counter() - started, "".join(lines))
+    return Outcome(
+        bench,
+        args,
+        process.returncode,
+        time.perf_counter() - started,
+        "".join(lines),
+        commit(),
+        dt.datetime.now(dt.UTC),
+    )
 
 
 def summary(script: Path) -> str:
@@ -99,13 +111,16 @@ def memory_gib() -> float:
     return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
 
 
-def header(quick: bool, command: str) -> list[str]:
-    commit = git("rev-parse", "--short=12", "HEAD")
+def commit() -> str:
     dirty = (
         " (with uncommitted changes)"
-        if git("status", "--porcelain", "--untracked-files=no")
+        if git("status", "--porcelain", "--untracked-files=no", "--", ".", ":!docs")
         else ""
     )
+    return f"`{git('rev-parse', '--short=12', 'HEAD')}`{dirty}"
+
+
+def header(quick: bool, command: str) -> list[str]:
     return [
         "# Benchmarks",
         "",
@@ -114,29 +129,51 @@ def header(quick: bool, command: str) -> list[str]:
         "What each benchmark measures and its targets: [kb.md](kb.md), [routing.md](routing.md),",
         "[architecture.md](architecture.md).",
         "",
-        f"- command: `{command}`{' — quick sizes, not the targets’ sizes' if quick else ''}",
-        f"- commit: `{commit}`{dirty}",
-        f"- date: {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC",
+        f"- last command: `{command}`{' — quick sizes, not the targets’ sizes' if quick else ''}",
+        f"- written: {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC at commit {commit()}; each "
+        "section says when it was measured",
         f"- machine: {cpu_model()}, {os.cpu_count()} cores, {memory_gib():.1f} GiB memory, "
         f"load average {os.getloadavg()[0]:.1f} at the end",
         f"- Python {platform.python_version()} on {platform.system()} {platform.release()}",
     ]
 
 
-def section(bench: Bench, outcome: Outcome | None) -> list[str]:
+def section(bench: Bench, outcome: Outcome | None, earlier: str | None) -> list[str]:
     lines = ["", f"## bench/{bench.name}.py", "", summary(bench.script), ""]
     if outcome is None:
-        return [*lines, "Not run in this generation (`--only`)."]
+        return [*lines, earlier or "Not run yet."]
     status = "ok" if outcome.returncode == 0 else f"**failed, exit code {outcome.returncode}**"
     return [
         *lines,
         f"`{' '.join(['python', f'bench/{bench.name}.py', *outcome.args])}` — {status}, "
-        f"{outcome.seconds:.0f} s:",
+        f"{outcome.seconds:.0f} s, commit {outcome.commit}, "
+        f"{outcome.finished:%Y-%m-%d %H:%M} UTC:",
         "",
         "```text",
         outcome.output.rstrip(),
         "```",
     ]
+
+
+def earlier_runs(page: Path) -> dict[str, str]:
+    """Per benchmark, what the page showed of its last run: the lines after its summary
+    (from the line naming the command), kept when this generation does not run it."""
+    if not page.exists():
+        return {}
+    kept = {}
+    text = page.read_text(encoding="utf-8")
+    # A page from before sections said when they were measured: its header did.
+    measured = re.search(r"^- commit: (`\w+`).*\n- date: (.*)$", text, flags=re.M)
+    parts = re.split(r"^## bench/(\w+)\.py$", text, flags=re.M)
+    for name, body in zip(parts[1::2], parts[2::2], strict=True):
+        run = re.search(r"^`python bench/.*", body, flags=re.M | re.S)
+        if not run:
+            continue
+        first, rest = run.group(0).rstrip().split("\n", 1)
+        if measured and ", commit " not in first:
+            first = f"{first.removesuffix(':')}, commit {measured[1]}, {measured[2]}:"
+        kept[name] = f"{first}\n{rest}"
+    return kept
 
 
 def main() -> int:
@@ -146,18 +183,19 @@ def main() -> int:
         "--only",
         nargs="+",
         choices=[b.name for b in BENCHES],
-        help="run only these; the page says the others were not run",
+        help="run only these; the page keeps the others' last figures",
     )
     parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT)
     options = parser.parse_args()
     chosen = set(options.only or [b.name for b in BENCHES])
+    earlier = earlier_runs(options.output)
     outcomes = {
         b.name: run(b, b.quick if options.quick else b.full) for b in BENCHES if b.name in chosen
     }
     command = "python bench/run_all.py " + " ".join(sys.argv[1:])
     page = header(options.quick, command.strip())
     for bench in BENCHES:
-        page += section(bench, outcomes.get(bench.name))
+        page += section(bench, outcomes.get(bench.name), earlier.get(bench.name))
     options.output.write_text("\n".join(page) + "\n", encoding="utf-8")
     failed = [name for name, outcome in outcomes.items() if outcome.returncode]
     print(f"\nwrote {options.output}" + (f"; failed: {', '.join(failed)}" if failed else ""))
