@@ -12,6 +12,7 @@ from typing import Any
 
 from redis.asyncio import Redis
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from admin.accounts.audit import audit
@@ -116,7 +117,10 @@ class Accounts:
             if groups is not None or created:
                 operator.groups = [OperatorGroup(group=g) for g in (groups or ["support"])]
             session.add(operator)
-            await session.flush()
+            try:
+                await session.flush()
+            except IntegrityError:  # the same login saved at this moment by someone else
+                raise AccountError(f"the login {wanted!r} is taken", "login_taken") from None
             audit(
                 session,
                 "operator_added" if created else "operator_updated",
