@@ -31,6 +31,7 @@ from admin.macros import Macros
 from admin.metrics import metrics_handler
 from admin.reports import Report, build_report, run_daily_summaries
 from admin.reports_page import ReportOptions, ReportsPage
+from admin.team_page import TeamPage
 from admin.telegram import AdminBot, AdminBotOptions, Audience
 from admin.web import OperatorConsole
 from bot.engine import Engine
@@ -239,6 +240,15 @@ async def open_gateway(
                         settings.language,
                     ),
                     clock,
+                ).routes()
+            )
+            http.add_routes(
+                TeamPage(
+                    sessions,
+                    accounts,
+                    redis,
+                    groups=levels.groups,
+                    base_url=settings.base_url,
                 ).routes()
             )
             http.on_shutdown.append(lambda _app: console.aclose())  # open consoles would stall it

@@ -8,15 +8,19 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from redis.asyncio import Redis
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from admin.accounts.audit import audit
+from admin.accounts.errors import AccountError
 from admin.accounts.links import LinkPurpose, OneTimeLinks
 from admin.accounts.passwords import hash_password, verify_password
 from admin.accounts.sessions import ConsoleSessions
+from admin.accounts.team import an_admin_remains, by_id, is_active_admin, may_lose_admin
 from admin.accounts.throttle import SignInThrottle
 from core.db import SessionFactory
 from core.models import Operator, OperatorGroup, OperatorRole, utcnow
@@ -25,10 +29,8 @@ __all__ = ["AccountError", "Accounts", "SignedIn", "normal_login"]
 
 SESSION_TTL = dt.timedelta(hours=12)
 LOCAL_ADMIN = "admin"
-
-
-class AccountError(Exception):
-    """A request about an account that cannot be done; the message says why."""
+MAX_NAME = 200  # the columns' sizes
+MAX_LOGIN = 100
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,11 +76,16 @@ class Accounts:
         telegram_user_id: int | None = None,
         actor_id: int | None = None,
         local_demo: bool = False,
+        only_new: bool = False,
     ) -> Operator:
-        """Add an operator, or update the one with the same Telegram id or login."""
+        """Add an operator, or update the one with the same Telegram id or login (with
+        `only_new`, an existing login is refused instead)."""
+        name = " ".join(name.split())
+        if not name or len(name) > MAX_NAME:
+            raise AccountError(f"the name must be 1-{MAX_NAME} characters", "name_length")
         wanted = normal_login(login or name)
-        if not wanted or len(wanted) > 100:
-            raise AccountError("the login must be 1-100 characters")
+        if not wanted or len(wanted) > MAX_LOGIN:
+            raise AccountError(f"the login must be 1-{MAX_LOGIN} characters", "login_length")
         async with self._sessions() as session:
             query = select(Operator).where(
                 Operator.telegram_user_id == telegram_user_id
@@ -86,6 +93,8 @@ class Accounts:
                 else Operator.login == wanted
             )
             operator = await session.scalar(query)
+            if operator is not None and only_new:
+                raise AccountError(f"the login {wanted!r} is taken", "login_taken")
             created = operator is None
             if operator is None:
                 operator = Operator(
@@ -97,7 +106,9 @@ class Accounts:
                 )
             )
             if taken is not None:
-                raise AccountError(f"the login {wanted!r} belongs to operator #{taken}")
+                raise AccountError(
+                    f"the login {wanted!r} belongs to operator #{taken}", "login_taken"
+                )
             operator.name, operator.login = name, wanted
             operator.telegram_user_id = telegram_user_id or operator.telegram_user_id
             operator.capacity, operator.language, operator.active = capacity, language, True
@@ -106,7 +117,10 @@ class Accounts:
             if groups is not None or created:
                 operator.groups = [OperatorGroup(group=g) for g in (groups or ["support"])]
             session.add(operator)
-            await session.flush()
+            try:
+                await session.flush()
+            except IntegrityError:  # the same login saved at this moment by someone else
+                raise AccountError(f"the login {wanted!r} is taken", "login_taken") from None
             audit(
                 session,
                 "operator_added" if created else "operator_updated",
@@ -150,6 +164,71 @@ class Accounts:
             await session.commit()
             return operator
 
+    async def set_active(self, operator_id: int, active: bool, *, actor_id: int) -> Operator:
+        """An admin disables an operator (their sessions end) or lets them back in; never
+        themselves, never the last active admin."""
+        async with self._sessions() as session:
+            operator = await by_id(session, operator_id)
+            if operator.active == active:
+                return operator
+            was_admin = is_active_admin(operator)
+            if was_admin:
+                await may_lose_admin(session, operator, actor_id=actor_id)
+            operator.active = active
+            if not active:
+                await self.console.close_all(session, operator.id)
+                if was_admin:
+                    await an_admin_remains(session)
+            audit(
+                session,
+                "operator_enabled" if active else "operator_disabled",
+                operator_id=operator.id,
+                actor_id=actor_id,
+                at=self._clock(),
+            )
+            await session.commit()
+            return operator
+
+    async def change(
+        self,
+        operator_id: int,
+        *,
+        actor_id: int,
+        role: OperatorRole | None = None,
+        groups: Sequence[str] | None = None,
+        capacity: int | None = None,
+    ) -> Operator:
+        """An admin changes an operator's role, groups or capacity; the audit row says what
+        was and what is. An admin never demotes themselves or the last active admin."""
+        async with self._sessions() as session:
+            operator = await by_id(session, operator_id)
+            changed: dict[str, Any] = {}  # field: [before, after]
+            if role is not None and role is not operator.role:
+                demoted = is_active_admin(operator)
+                if demoted:
+                    await may_lose_admin(session, operator, actor_id=actor_id)
+                changed["role"] = [operator.role.value, role.value]
+                operator.role = role
+                if demoted:
+                    await an_admin_remains(session)
+            if groups is not None and sorted(set(groups)) != operator.group_names:
+                changed["groups"] = [operator.group_names, sorted(set(groups))]
+                operator.groups = [OperatorGroup(group=g) for g in sorted(set(groups))]
+            if capacity is not None and capacity != operator.capacity:
+                changed["capacity"] = [operator.capacity, capacity]
+                operator.capacity = capacity
+            if changed:
+                audit(
+                    session,
+                    "operator_changed",
+                    operator_id=operator.id,
+                    actor_id=actor_id,
+                    at=self._clock(),
+                    **changed,
+                )
+                await session.commit()
+            return operator
+
     async def issue_link(
         self,
         operator_id: int,
@@ -163,7 +242,9 @@ class Accounts:
         async with self._sessions() as session:
             operator = await session.get(Operator, operator_id)
             if operator is None or not operator.active:
-                raise AccountError(f"operator #{operator_id} is unknown or disabled")
+                raise AccountError(
+                    f"operator #{operator_id} is unknown or disabled", "unknown_operator"
+                )
             if operator.login is None:
                 operator.login = normal_login(operator.name)
             token = self.links.issue(session, operator.id, purpose, ttl)
@@ -317,5 +398,7 @@ class Accounts:
             select(Operator).where(Operator.login == normal_login(login))
         )
         if operator is None:
-            raise AccountError(f"no operator signs in as {normal_login(login)!r}")
+            raise AccountError(
+                f"no operator signs in as {normal_login(login)!r}", "unknown_operator"
+            )
         return operator
