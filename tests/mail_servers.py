@@ -78,6 +78,7 @@ def make_certificate(certificate: Path, key: Path) -> None:
         capture_output=True,
         check=True,
     )
+    certificate.chmod(0o644)
     key.chmod(0o644)
 
 
@@ -105,6 +106,11 @@ class Dovecot:
         self.users_file.touch()
         self.mail_root = self.root / "mail"
         self.mail_root.mkdir()
+        # explicit modes, whatever the process umask (the CLI tests leave 077 behind them):
+        # Dovecot's auth process reads the users as `dovecot`, and dovecot-lda writes the
+        # mail folders as the mail user
+        self.users_file.chmod(0o644)
+        self.mail_root.chmod(0o755)
         self._process: subprocess.Popen[bytes] | None = None
         as_root = os.geteuid() == 0
         self._uid = MAIL_UID if as_root else os.geteuid()
@@ -231,7 +237,10 @@ protocol imap {{
             timeout=30,
         )
         if result.returncode != 0:
-            raise RuntimeError(f"dovecot-lda failed: {result.stderr.decode(errors='replace')}")
+            raise RuntimeError(
+                f"dovecot-lda failed ({result.returncode}): "
+                f"{result.stderr.decode(errors='replace')}\n{self.log()}"
+            )
 
     def sessions(self, login: str) -> set[str]:
         """The process ids of the user's open IMAP sessions."""
