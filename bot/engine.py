@@ -38,6 +38,7 @@ from bot.quarantine import Quarantine
 from core.contracts import ChannelKind, InboundMessage
 from core.db import SessionFactory, WriteLock
 from core.events import DeskFeed
+from core.files import keep_files
 from core.lifecycle import move
 from core.models import Conversation, ConversationStatus, EventKind
 from core.retry import Backoff
@@ -182,6 +183,7 @@ class Engine:
                 if key in stored:  # stored already: processed once
                     continue
                 stored.add(key)
+                inbound = await keep_files(inbound)  # a new message: its files now, not before
                 sender = senders.of(inbound, now)
                 turn = Turn(inbound, sender, Outcome(sender.identity, sender.language))
                 rating = await find_rating(session, inbound, sender.client, now)

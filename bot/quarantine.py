@@ -25,6 +25,7 @@ from bot.outbox import Outbox
 from core.contracts import InboundMessage
 from core.db import SessionFactory, WriteLock
 from core.events import DeskFeed, record
+from core.files import keep_files
 from core.messages import add_message, add_reply
 from core.models import (
     Author,
@@ -91,6 +92,7 @@ class Quarantine:
         async with self._writes, self._sessions() as session:
             if await _stored(session, inbound):
                 return
+            inbound = await keep_files(inbound)
             identity, client = await self._sender(session, inbound, now)
             conversation = await self._conversation(session, identity, client, now)
             kept = add_message(

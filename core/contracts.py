@@ -67,6 +67,10 @@ class Attachment:
     mime: str | None = None
     url: str | None = None
     stored_path: str | None = None
+    content: bytes | None = field(default=None, repr=False, compare=False)
+    """Bytes still to be written at `stored_path`: a channel reads them, and the engine
+    writes them (`core.files.keep_files`) only once the message is known to be new, so a
+    duplicate writes nothing. Never part of the stored JSON."""
 
     def as_json(self) -> dict[str, Any]:
         return {

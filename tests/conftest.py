@@ -152,13 +152,6 @@ SKIPS_ALLOWED_IN_CI: dict[str, str] = {}
 # not yet mended: each still runs (a pass is reported as XPASS) and each is an open
 # defect named in the tracker. Mend one, then take it off this list.
 KNOWN_FAILURES: dict[str, str] = {
-    "tests/test_recognition_email.py::test_a_link_code_sent_by_email_makes_the_address_prove_itself": "email proof flow after the pipeline and durable-work merges",
-    "tests/test_security_email.py::test_a_forged_from_with_a_link_code_merges_nothing_the_address_proves_itself": "email proof flow after the pipeline and durable-work merges",
-    "tests/test_security_email.py::test_only_the_topmost_verdict_of_a_trusted_server_links_by_letter": "email proof flow after the pipeline and durable-work merges",
-    "tests/test_security_email.py::test_reply_to_answers_one_letter_and_never_takes_the_address_over": "Reply-To reply not seen within the wait after the merges",
-    "tests/test_security_email.py::test_a_reused_message_id_is_another_senders_letter_and_overwrites_nothing": "local delivery failed in the whole suite after the merges",
-    "tests/test_security_email.py::test_a_file_name_too_long_for_the_disk_does_not_fail_the_letter": "local delivery failed in the whole suite after the merges",
-    "tests/test_security_email.py::test_thanks_by_email_count_against_the_bots_answer_cap": "one more bot letter than the cap after the merges (6, cap 5)",
     "tests/test_telegram_processes.py::test_sigkill_with_1000_pending_updates_processes_each_once": "repeats after SIGKILL above the in-flight bound since the reply schedule merge",
 }
 

@@ -20,7 +20,6 @@ import socket
 import subprocess
 import tempfile
 import threading
-import time
 import warnings
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -78,6 +77,7 @@ def make_certificate(certificate: Path, key: Path) -> None:
         capture_output=True,
         check=True,
     )
+    certificate.chmod(0o644)
     key.chmod(0o644)
 
 
@@ -105,7 +105,12 @@ class Dovecot:
         self.users_file.touch()
         self.mail_root = self.root / "mail"
         self.mail_root.mkdir()
-        self._process: subprocess.Popen[bytes] | None = None
+        # explicit modes, whatever the process umask (the CLI tests leave 077 behind them):
+        # Dovecot's auth process reads the users as `dovecot`, and dovecot-lda writes the
+        # mail folders as the mail user
+        self.users_file.chmod(0o644)
+        self.mail_root.chmod(0o755)
+        self._process: asyncio.subprocess.Process | None = None
         as_root = os.geteuid() == 0
         self._uid = MAIL_UID if as_root else os.geteuid()
         self._spare: list[str] = []
@@ -159,50 +164,64 @@ protocol imap {{
 {extra_config}
 """)
 
-    def start(self) -> None:
-        self._process = subprocess.Popen(
-            [DOVECOT, "-F", "-c", str(self.config)],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-        )
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=1) as sock:
-                    if sock.recv(64).startswith(b"* OK"):
-                        return
-            except OSError:
-                time.sleep(0.02)
-        raise RuntimeError(f"dovecot did not start: {self.log()}")
+    async def start(self) -> None:
+        with (self.root / "dovecot.stderr").open("wb") as stderr:  # doveconf's complaints
+            self._process = await asyncio.create_subprocess_exec(
+                DOVECOT, "-F", "-c", str(self.config), stdout=subprocess.DEVNULL, stderr=stderr
+            )
+        try:
+            await eventually(self._greets, 10.0, what="dovecot's greeting")
+        except AssertionError:
+            raise RuntimeError(f"dovecot did not start: {self.log()}") from None
 
-    def stop(self) -> None:
+    async def _greets(self) -> bool:
+        try:
+            reader, writer = await asyncio.wait_for(
+                asyncio.open_connection("127.0.0.1", self.port), 1
+            )
+        except (OSError, TimeoutError):
+            return False
+        try:
+            return (await asyncio.wait_for(reader.read(64), 1)).startswith(b"* OK")
+        except (OSError, TimeoutError):
+            return False
+        finally:
+            writer.close()
+            with contextlib.suppress(OSError):
+                await writer.wait_closed()
+
+    async def stop(self) -> None:
         if self._process is not None:
             self._process.send_signal(signal.SIGTERM)
-            self._process.wait(timeout=10)
-            if self._process.stderr is not None:
-                self._process.stderr.close()
+            await asyncio.wait_for(self._process.wait(), 10)
             self._process = None
 
     def log(self) -> str:
-        path = self.root / "dovecot.log"
-        return path.read_text(errors="replace")[-4000:] if path.exists() else ""
+        logs = (self.root / "dovecot.stderr", self.root / "dovecot.log")
+        text = "".join(path.read_text(errors="replace") for path in logs if path.exists())
+        return text[-4000:]
 
-    def add_user(self) -> str:
+    async def add_user(self) -> str:
         """A fresh mailbox; returns its login (an address at LOCAL_DOMAIN)."""
         if not self._spare:
             self._create_users(1)
-            deadline = time.monotonic() + 5  # the auth process re-reads the file once a second
-            while (
-                subprocess.run(
-                    [DOVEADM, "-c", str(self.config), "user", self._spare[0]],
-                    capture_output=True,
-                    check=False,
-                ).returncode
-                != 0
-            ):
-                assert time.monotonic() < deadline, "dovecot did not pick up the new user"
-                time.sleep(0.1)
+            # the auth process re-reads the users file once a second
+            await eventually(
+                self._knows_next, 5.0, interval=0.1, what="dovecot knowing the new user"
+            )
         return self._spare.pop(0)
+
+    async def _knows_next(self) -> bool:
+        lookup = await asyncio.create_subprocess_exec(
+            DOVEADM,
+            "-c",
+            str(self.config),
+            "user",
+            self._spare[0],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        return await lookup.wait() == 0
 
     def _create_users(self, count: int) -> None:
         as_root = os.geteuid() == 0
@@ -231,7 +250,10 @@ protocol imap {{
             timeout=30,
         )
         if result.returncode != 0:
-            raise RuntimeError(f"dovecot-lda failed: {result.stderr.decode(errors='replace')}")
+            raise RuntimeError(
+                f"dovecot-lda failed ({result.returncode}): "
+                f"{result.stderr.decode(errors='replace')}\n{self.log()}"
+            )
 
     def sessions(self, login: str) -> set[str]:
         """The process ids of the user's open IMAP sessions."""
@@ -452,25 +474,25 @@ def client_letter(
     return letter
 
 
-def started_dovecot(extra_config: str = "", *, tls: bool = False) -> Iterator[Dovecot]:
+@contextlib.asynccontextmanager
+async def started_dovecot(extra_config: str = "", *, tls: bool = False) -> AsyncIterator[Dovecot]:
     if not (Path(DOVECOT).exists() and Path(LDA).exists()):
         pytest.skip("dovecot-imapd is not installed (apt-get install dovecot-imapd)")
     if tls and shutil.which("openssl") is None:
         pytest.skip("openssl is needed to make the test certificate")
     server = Dovecot(extra_config, tls=tls)
     try:
-        server.start()  # installed but not starting is a fault to see, not a reason to skip
-    except BaseException:
+        await server.start()  # installed but not starting is a fault to see, not a skip
+        yield server
+    finally:
+        await server.stop()
         server.cleanup()
-        raise
-    yield server
-    server.stop()
-    server.cleanup()
 
 
 @pytest.fixture(scope="session")
-def dovecot() -> Iterator[Dovecot]:
-    yield from started_dovecot()
+async def dovecot() -> AsyncIterator[Dovecot]:
+    async with started_dovecot() as server:
+        yield server
 
 
 @pytest.fixture(scope="session")
@@ -493,7 +515,7 @@ def smtp_server(dovecot: Dovecot) -> Iterator[SmtpRelay]:
 
 
 @pytest.fixture
-def mailbox(dovecot: Dovecot, smtp_server: SmtpRelay) -> Iterator[str]:
+async def mailbox(dovecot: Dovecot, smtp_server: SmtpRelay) -> AsyncIterator[str]:
     """A fresh support mailbox for one test; the relay's records are reset after it."""
-    yield dovecot.add_user()
+    yield await dovecot.add_user()
     smtp_server.clear()

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import ssl
 import warnings
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
@@ -29,8 +29,9 @@ from core.contracts import ChannelKind, DeliveryError, OutboundMessage
 
 
 @pytest.fixture(scope="module")
-def tls_dovecot() -> Iterator[Dovecot]:
-    yield from started_dovecot(tls=True)
+async def tls_dovecot() -> AsyncIterator[Dovecot]:
+    async with started_dovecot(tls=True) as server:
+        yield server
 
 
 @pytest.fixture(scope="module")
@@ -79,7 +80,7 @@ def answer(to: str) -> OutboundMessage:
 async def test_both_directions_over_an_encrypted_transport(
     tls_dovecot: Dovecot, tls_smtp: dict[str, SmtpRelay], security: Security, tmp_path: Path
 ) -> None:
-    login = tls_dovecot.add_user()
+    login = await tls_dovecot.add_user()
     cafile = str(tls_dovecot.certificate)
     relay = tls_smtp[security]
     port = tls_dovecot.tls_port if security == "tls" else tls_dovecot.port

@@ -127,6 +127,17 @@ async def test_over_the_channels_answer_cap_the_bot_hands_off_silently(
     assert second.outcome.queued_id == second.placed.id and not second.outcome.tell_client
     assert len(await replies_sent(sessions)) == 1  # the greeting only
 
+    async with sessions() as session:  # queued now: the operators hear, the client does not
+        third = await placed(
+            session,
+            said("Hello?", visitor="a@example.com", channel=ChannelKind.EMAIL),
+            store=True,
+        )
+        await policy(session, third, Recognised(Intent.PERSON, with_operators=True), NOW, {})
+        await session.commit()
+    assert [kind for kind, _ in third.outcome.notices] == ["client_message"]
+    assert len(await replies_sent(sessions)) == 1  # no "still queued" past the cap
+
 
 async def test_a_rating_is_recorded_and_thanked_for(sessions: SessionFactory) -> None:
     async with sessions() as session:

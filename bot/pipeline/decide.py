@@ -82,9 +82,11 @@ class Policy:
             outcome.handled_ids.extend(recognised.handled_ids)
             outcome.after_commit.extend(recognised.after_commit)
         elif recognised.with_operators:
-            if conversation.status is ConversationStatus.QUEUED and await acknowledge_queued(
-                session, conversation, now
-            ):  # once per wait, not once per message
+            if (
+                conversation.status is ConversationStatus.QUEUED
+                and not await self._over_answer_cap(session, conversation, now)
+                and await acknowledge_queued(session, conversation, now)
+            ):  # once per wait, not once per message, and a bot letter under the cap too
                 await outcome.reply(session, conversation, say("still_queued", language), now)
         elif intent is Intent.PERSON:
             await hand_off(session, self._levels, conversation, "asked", now, outcome)
@@ -111,7 +113,9 @@ class Policy:
     async def _over_answer_cap(
         self, session: AsyncSession, conversation: Conversation, now: dt.datetime
     ) -> bool:
-        """Loop safety: a channel may cap the bot's answers to one identity per hour."""
+        """Loop safety: a channel may cap the bot's answers to one identity per hour. Every
+        bot message counts and none is sent past the cap (the acknowledgement of a queued
+        wait included: an auto-responder would answer it); operators still see the client."""
         cap = self._answer_caps.get(conversation.last_channel)
         if cap is None:
             return False

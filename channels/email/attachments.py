@@ -1,11 +1,12 @@
-"""Attachments: metadata for every file in a letter, bytes on disk within a size limit.
+"""Attachments: metadata for every file in a letter, bytes kept within a size limit.
 
-Bytes are stored by their content hash, `<directory>/<sha256[:2]>/<sha256>` (0600, in
-0700 folders): a letter stored again (a retry, a redelivery) writes nothing new, and no
-letter can overwrite another's file, whatever Message-ID it claims. The name the sender
-gave is metadata only, cleaned and cut to the file-system byte limit (a 120-character
-CJK name is 360 bytes). One attachment that cannot be written keeps its metadata and
-never fails the letter.
+Bytes are kept by their content hash, `<directory>/<sha256[:2]>/<sha256>`: no letter can
+overwrite another's file, whatever Message-ID it claims. Parsing writes nothing: the
+bytes travel in `Attachment.content` and the engine writes them (`core.files`) once the
+letter is known to be new, so a letter delivered again writes nothing. The name the
+sender gave is metadata only, cleaned and cut to the file-system byte limit (a
+120-character CJK name is 360 bytes). One attachment that cannot be read keeps what
+could be read of it and never fails the letter.
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ import hashlib
 import logging
 import os
 import re
-import tempfile
 from email.message import Message
 from pathlib import Path
 
@@ -41,29 +41,12 @@ class AttachmentStore:
         self.directory = directory
         self.max_bytes = max_bytes
 
-    def save(self, digest: str, data: bytes) -> str | None:
-        """Write `data` under its content hash `digest`; None when over the size limit, not
-        configured, or the disk refused (logged: the letter goes on without the bytes)."""
-        if self.directory is None or len(data) > self.max_bytes:
+    def place(self, digest: str, size: int) -> Path | None:
+        """The file for content hash `digest`; None when the bytes are not kept (over the
+        size limit, or no directory configured)."""
+        if self.directory is None or size > self.max_bytes:
             return None
-        folder = self.directory / digest[:2]
-        target = folder / digest
-        try:
-            if target.exists():
-                return str(target)
-            folder.mkdir(mode=0o700, parents=True, exist_ok=True)
-            handle, temporary = tempfile.mkstemp(dir=folder, prefix=".part-")  # mode 0600
-            try:
-                with os.fdopen(handle, "wb") as file:
-                    file.write(data)
-                os.replace(temporary, target)
-            except BaseException:
-                Path(temporary).unlink(missing_ok=True)
-                raise
-        except OSError:
-            log.exception("attachment %s of %d bytes not stored", digest, len(data))
-            return None
-        return str(target)
+        return self.directory / digest[:2] / digest
 
 
 def extract_attachments(message: Message, store: AttachmentStore) -> tuple[Attachment, ...]:
@@ -71,19 +54,28 @@ def extract_attachments(message: Message, store: AttachmentStore) -> tuple[Attac
     for part in leaf_parts(message):
         if is_body_part(part) or is_technical_part(part):
             continue
-        data = _payload(part)
-        digest = hashlib.sha256(data).hexdigest() if data else None
-        found.append(
-            Attachment(
-                kind=_KINDS.get(part.get_content_maintype(), AttachmentKind.DOCUMENT),
-                file_id=digest,
-                name=safe_name(_filename(part), part.get_content_type(), len(found) + 1),
-                size=len(data),
-                mime=part.get_content_type(),
-                stored_path=store.save(digest, data) if digest else None,
-            )
-        )
+        index = len(found) + 1
+        try:
+            found.append(_attachment(part, store, index))
+        except Exception:  # noqa: BLE001 - one odd part must not cost the letter
+            log.exception("attachment %d unreadable, kept as a name only", index)
+            found.append(Attachment(kind=AttachmentKind.OTHER, name=f"attachment-{index}"))
     return tuple(found)
+
+
+def _attachment(part: Message, store: AttachmentStore, index: int) -> Attachment:
+    data = _payload(part)
+    digest = hashlib.sha256(data).hexdigest() if data else None
+    place = store.place(digest, len(data)) if digest else None
+    return Attachment(
+        kind=_KINDS.get(part.get_content_maintype(), AttachmentKind.DOCUMENT),
+        file_id=digest,
+        name=safe_name(_filename(part), part.get_content_type(), index),
+        size=len(data),
+        mime=part.get_content_type(),
+        stored_path=str(place) if place else None,
+        content=data if place else None,
+    )
 
 
 def safe_name(name: str | None, mime: str, index: int) -> str:
