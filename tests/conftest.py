@@ -163,7 +163,6 @@ KNOWN_FAILURES: dict[str, str] = {
     "tests/test_security_email.py::test_a_reused_message_id_is_another_senders_letter_and_overwrites_nothing": "local delivery failed in the whole suite after the merges",
     "tests/test_security_email.py::test_a_file_name_too_long_for_the_disk_does_not_fail_the_letter": "local delivery failed in the whole suite after the merges",
     "tests/test_security_email.py::test_thanks_by_email_count_against_the_bots_answer_cap": "one more bot letter than the cap after the merges (6, cap 5)",
-    "tests/test_telegram_processes.py::test_sigkill_with_1000_pending_updates_processes_each_once": "repeats after SIGKILL above the in-flight bound since the reply schedule merge",
 }
 
 
