@@ -435,9 +435,7 @@ def _channels(settings: Settings, redis: Redis) -> dict[ChannelKind, ChannelAdap
             vk.token.get_secret_value(),
             vk.group_id,
             api_base=vk.api_base,
-            lease=RedisPollerLease(
-                redis, vk_poller_name(vk.group_id), ttl=settings.lease_seconds
-            ),
+            lease=RedisPollerLease(redis, vk_poller_name(vk.group_id), ttl=settings.lease_seconds),
             limiter=SharedSendRateLimiter(
                 redis,
                 vk_poller_name(vk.group_id),
