@@ -248,7 +248,7 @@ class Gateway:
 
 class WebClient:
     """A visitor's page: keeps what it sent until acked and sends it again after a
-    reconnect, to whichever gateway is up (as the real page does)."""
+    reconnect, to whichever gateway is up (as the real page does), one socket at a time."""
 
     def __init__(self, gateways: list[Gateway]) -> None:
         self.gateways = gateways
@@ -256,6 +256,7 @@ class WebClient:
         self.unacked: dict[str, str] = {}
         self.sent: list[str] = []
         self.visitor: str | None = None
+        self._socket = asyncio.Lock()
 
     async def send(self, text: str) -> None:
         message_id = uuid.uuid4().hex
@@ -264,6 +265,10 @@ class WebClient:
 
     async def flush(self) -> None:
         """Deliver every unacked message; reconnecting on failure."""
+        async with self._socket:
+            await self._flush()
+
+    async def _flush(self) -> None:
         for _ in range(20):
             if not self.unacked:
                 return
@@ -646,6 +651,7 @@ async def _settle(
                 ):
                     await asyncio.sleep(2)  # the last replies' marks
                     return
+            await asyncio.gather(*(w.flush() for w in web if w.unacked))  # the pages retry
             await asyncio.sleep(0.5)
     finally:
         await engine.dispose()
