@@ -1,16 +1,20 @@
 """The chaos run at size: three gateway processes on a private PostgreSQL and a private
-server Redis, Telegram clients and web chat visitors writing (one in ten asking for a
-person), one process SIGKILLed and restarted every few seconds, Redis killed and restarted
-once, PostgreSQL crashed and restarted once. Prints what was stored, lost, stuck and
-repeated, and how long the Telegram poller took to fail over. Loopback only, bounded.
+server Redis, Telegram, VK, email and web chat clients writing (one in ten asking for a
+person), operators taking, answering and closing conversations at the console, one process
+SIGKILLed and restarted every few seconds, Redis killed and restarted once, PostgreSQL
+crashed and restarted once. Prints what was stored, lost, stuck and repeated per channel,
+what the operators did, and how long the Telegram poller took to fail over. Loopback
+only, bounded.
 
-    .venv/bin/python bench/chaos.py [--telegram 2000] [--web 500] [--visitors 50] [--rate 40]
+    .venv/bin/python bench/chaos.py [--telegram 1200] [--vk 400] [--email 200] [--web 400]
+        [--visitors 40] [--operators 3] [--rate 40]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import sys
 from pathlib import Path
 
@@ -24,19 +28,29 @@ from chaos_world import run_chaos  # noqa: E402
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--telegram", type=int, default=2000)
-    parser.add_argument("--web", type=int, default=500)
-    parser.add_argument("--visitors", type=int, default=50)
+    parser.add_argument("--telegram", type=int, default=1200)
+    parser.add_argument("--vk", type=int, default=400)
+    parser.add_argument("--email", type=int, default=200)
+    parser.add_argument("--web", type=int, default=400)
+    parser.add_argument("--visitors", type=int, default=40)
+    parser.add_argument("--operators", type=int, default=3)
     parser.add_argument("--rate", type=float, default=40.0, help="messages a second")
     parser.add_argument("--kill-every", type=float, default=5.0)
     args = parser.parse_args()
-    if args.telegram + args.web > 20_000 or args.visitors > 1000:
+    # the local SMTP relay's library logs a deprecation at every sign-in
+    logging.getLogger("mail.log").setLevel(logging.ERROR)
+    if args.telegram + args.vk + args.email + args.web > 20_000 or args.visitors > 1000:
         parser.error("bounded: at most 20000 messages and 1000 visitors")
+    if args.operators > 50:
+        parser.error("bounded: at most 50 operators")
     report = asyncio.run(
         run_chaos(
             telegram_messages=args.telegram,
+            vk_messages=args.vk,
+            email_messages=args.email,
             web_visitors=args.visitors,
             web_messages=args.web,
+            operators=args.operators,
             kill_every=args.kill_every,
             rate=args.rate,
         )

@@ -20,7 +20,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
+from sqlalchemy.exc import IntegrityError
 
 from bot.handover import Handover
 from bot.knowledge import KnowledgeBase
@@ -36,7 +36,7 @@ from bot.pipeline.thread import find_threads
 from bot.pipeline.turn import Outcome, Turn
 from bot.quarantine import Quarantine
 from core.contracts import ChannelKind, InboundMessage
-from core.db import SessionFactory, WriteLock
+from core.db import SessionFactory, WriteLock, database_away
 from core.events import DeskFeed
 from core.files import keep_files
 from core.lifecycle import move
@@ -134,7 +134,16 @@ class Engine:
                 async with self._writes:
                     await self._store_once(run)
                 return
-            except (OperationalError, InterfaceError) as exc:
+            except Exception as exc:  # noqa: BLE001 - the database away, or the messages at fault
+                if not database_away(exc):
+                    if len(run) > 1:
+                        for inbound in run:
+                            await self._store([inbound])
+                        return
+                    if isinstance(exc, IntegrityError) and attempt < DB_ATTEMPTS - 1:
+                        continue
+                    await self._quarantine.keep(run[0], exc)
+                    return
                 if attempt == DB_ATTEMPTS - 1:
                     log.error(
                         "database unavailable, %d message(s) from %s/%s left unconfirmed: %s",
@@ -147,15 +156,6 @@ class Engine:
                 delay = DB_BACKOFF.delay(attempt + 1)
                 log.warning("database busy or restarting (%s); retrying in %.1f s", exc, delay)
                 await asyncio.sleep(delay)
-            except Exception as exc:  # noqa: BLE001 - about the messages themselves: quarantined
-                if len(run) > 1:
-                    for inbound in run:
-                        await self._store([inbound])
-                    return
-                if isinstance(exc, IntegrityError) and attempt < DB_ATTEMPTS - 1:
-                    continue
-                await self._quarantine.keep(run[0], exc)
-                return
 
     async def _store_once(self, run: Sequence[InboundMessage]) -> None:
         now = self._clock()

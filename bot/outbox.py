@@ -11,7 +11,8 @@ attempt is counted and its next attempt time set on the project's backoff (`core
 never sooner than the platform asked. Later replies to the same chat wait behind it, so
 the client reads them in order. The sweeper (`sweep`, every few seconds) takes replies
 whose time has come — retries, and new ones nobody marked sent within `SEND_LEASE` (the
-process died mid-send) — chat by chat in order. A permanent failure (blocked bot,
+process died mid-send) — chat by chat in order. Each process renews the lease of the
+replies it is sending (`hold_claims`), so a live process's sends are never taken. A permanent failure (blocked bot,
 rejected address), or a retry that would fall after the reply's deadline, marks the
 message FAILED, records it on the conversation and announces it to the desk.
 """
@@ -26,8 +27,9 @@ import logging
 import weakref
 from collections.abc import Callable, Coroutine, Iterable, Mapping, Sequence
 
-from sqlalchemy import func, select, update
+from sqlalchemy import exists, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from core.contracts import (
     Action,
@@ -66,36 +68,60 @@ class _Outcome(enum.Enum):
 
 
 async def claim_due(
-    session: AsyncSession,
-    now: dt.datetime,
-    *,
-    exclude: set[int],
-    fresh_too: bool = False,
-    limit: int = SWEEP_LIMIT,
+    session: AsyncSession, now: dt.datetime, *, exclude: set[int], limit: int = SWEEP_LIMIT
 ) -> list[int]:
     """Take the PENDING replies to send now, in order: every pending reply of each chat
-    (identity) whose earliest pending reply is due (`fresh_too`: or never tried, at
-    start-up) and none of which this process is sending (`exclude`). Taking one moves its
-    next attempt `SEND_LEASE` ahead, so that nobody else takes it meanwhile; the caller
-    commits. (Several processes would lock the read rows `FOR UPDATE SKIP LOCKED`.)"""
-    rows = (
-        await session.execute(
-            select(Message.id, Message.identity_id, Message.next_attempt_at, Message.attempts)
-            .where(Message.delivery == Delivery.PENDING)
-            .order_by(Message.id)
-            .limit(limit)
+    (identity) whose earliest pending reply is due, up to `limit` chats, leaving chats
+    this process is sending to (`exclude`). Taking one moves its next attempt
+    `SEND_LEASE` ahead, so that nobody else takes it meanwhile; the caller commits.
+
+    On PostgreSQL the rows are locked `FOR UPDATE SKIP LOCKED`: two processes claiming at
+    once take disjoint chats, the one whose earliest reply the other holds waits for the
+    next sweep."""
+    locked = session.get_bind().dialect.name == "postgresql"
+    earlier = aliased(Message)
+    heads = (
+        select(Message.id, Message.identity_id)
+        .where(
+            Message.delivery == Delivery.PENDING,
+            Message.identity_id.is_not(None),  # a reply always has one; without, nowhere to send
+            or_(Message.next_attempt_at.is_(None), Message.next_attempt_at <= now),
+            ~exists().where(
+                earlier.identity_id == Message.identity_id,
+                earlier.delivery == Delivery.PENDING,
+                earlier.id < Message.id,
+            ),
         )
-    ).all()
-    chats: dict[int | None, list[tuple[int, dt.datetime | None, int]]] = {}
-    for message_id, identity_id, next_at, attempts in rows:
-        chats.setdefault(identity_id, []).append((message_id, next_at, attempts))
-    taken: list[int] = []
-    for pending in chats.values():
-        _, next_at, attempts = pending[0]
-        due = next_at is None or next_at <= now or (fresh_too and attempts == 0)
-        if due and not any(message_id in exclude for message_id, _, _ in pending):
-            taken.extend(message_id for message_id, _, _ in pending)
-    taken.sort()
+        .order_by(Message.id)
+        .limit(limit)
+    )
+    if locked:
+        heads = heads.with_for_update(skip_locked=True)
+    identity_ids = [identity_id for _, identity_id in await session.execute(heads)]
+    rows: list[tuple[int, int | None]] = []
+    for start in range(0, len(identity_ids), LOAD_CHUNK):
+        query = (
+            select(Message.id, Message.identity_id)
+            .where(
+                Message.delivery == Delivery.PENDING,
+                Message.identity_id.in_(identity_ids[start : start + LOAD_CHUNK]),
+            )
+            .order_by(Message.id)
+        )
+        if locked:
+            query = query.with_for_update(skip_locked=True)
+        rows += [
+            (message_id, identity_id) for message_id, identity_id in await session.execute(query)
+        ]
+    pending: dict[int | None, list[int]] = {}
+    for message_id, identity_id in rows:
+        pending.setdefault(identity_id, []).append(message_id)
+    taken = sorted(
+        message_id
+        for ids in pending.values()
+        if not any(message_id in exclude for message_id in ids)
+        for message_id in ids
+    )
     for start in range(0, len(taken), LOAD_CHUNK):
         await session.execute(
             update(Message)
@@ -159,22 +185,22 @@ class Outbox:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
 
     async def resend_pending(self) -> int:
-        """At start-up: send what the last run left PENDING (never tried, or due); chats
-        with a reply waiting for its retry keep new replies behind it."""
+        """At start-up: send what is due (a dead process's replies once their send lease
+        ran out); chats with a reply waiting for its retry keep new replies behind it.
+        Replies still within their lease may be another live process's to send: they are
+        left to it, or to the sweeper once the lease runs out."""
         self._held.update(await self._waiting_chats())
-        sent = await self.sweep(fresh_too=True)
+        sent = await self.sweep()
         if sent:
-            log.info("resent %d messages left pending by the last run", sent)
+            log.info("resent %d messages left pending", sent)
         return sent
 
-    async def sweep(self, *, fresh_too: bool = False) -> int:
+    async def sweep(self) -> int:
         """One pass of the sweeper: take the replies due (`claim_due`) and send them, chat
         by chat in order; returns how many were taken."""
         try:
             async with self._writes, self._sessions() as session:
-                ids = await claim_due(
-                    session, self._clock(), exclude=self._in_flight, fresh_too=fresh_too
-                )
+                ids = await claim_due(session, self._clock(), exclude=self._in_flight)
                 await session.commit()
             self._held.intersection_update(await self._waiting_chats())  # sent elsewhere
         except Exception:
@@ -215,6 +241,42 @@ class Outbox:
         while True:
             await asyncio.sleep(every)
             await self.sweep()
+
+    async def hold_claims(self) -> None:
+        """Renew the send lease of every reply this process is sending, every third of
+        `SEND_LEASE`, until cancelled (in every process; the sweeper runs in one)."""
+        while True:
+            await asyncio.sleep(SEND_LEASE.total_seconds() / 3)
+            await self.renew_claims()
+
+    async def renew_claims(self) -> int:
+        """Move the send lease of the replies this process is sending (waiting for a rate
+        limit, retrying in process) `SEND_LEASE` ahead, so that no sweeper takes them while
+        this process lives; a later retry time is left as it is. Returns how many."""
+        ids = sorted(self._in_flight)
+        if not ids:
+            return 0
+        until = self._clock() + SEND_LEASE
+        renewed = 0
+        try:
+            async with self._writes, self._sessions() as session:
+                for start in range(0, len(ids), LOAD_CHUNK):
+                    result = await session.execute(
+                        update(Message)
+                        .where(
+                            Message.id.in_(ids[start : start + LOAD_CHUNK]),
+                            Message.delivery == Delivery.PENDING,
+                            Message.next_attempt_at < until,
+                        )
+                        .values(next_attempt_at=until)
+                        .execution_options(synchronize_session=False)
+                    )
+                    renewed += int(getattr(result, "rowcount", 0) or 0)
+                await session.commit()
+        except Exception:  # the lease runs out meanwhile: at worst a sweeper resends
+            log.exception("renewing the send lease of %d replies failed", len(ids))
+            return 0
+        return renewed
 
     async def _deliver_each(self, sequences: list[list[int]]) -> None:
         ids = [i for seq in sequences for i in seq]

@@ -13,6 +13,7 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import Table, event, insert, text
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -28,6 +29,7 @@ __all__ = [
     "WriteLock",
     "append_row",
     "create_engine",
+    "database_away",
     "insert_objects",
     "session_factory",
     "upgrade",
@@ -37,6 +39,23 @@ __all__ = [
 T = TypeVar("T")
 
 SessionFactory = async_sessionmaker[AsyncSession]
+
+_AWAY_STATES = ("57P01", "57P02", "57P03")
+"""PostgreSQL shutting down, crashed, or starting up (with class 08, connection faults)."""
+
+
+def database_away(exc: BaseException) -> bool:
+    """Whether `exc` says the database cannot be reached now (locked, restarting, the
+    connection lost): worth retrying later, unlike a fault of the statement or its data.
+    asyncpg's "the database system is starting up" arrives as a plain DBAPIError."""
+    if isinstance(exc, (OperationalError, InterfaceError)):
+        return True
+    if not isinstance(exc, DBAPIError):
+        return False
+    state = str(getattr(exc.orig, "sqlstate", None) or "")
+    return exc.connection_invalidated or state.startswith("08") or state in _AWAY_STATES
+
+
 WriteLock = contextlib.AbstractAsyncContextManager[Any]
 MIGRATIONS = Path(__file__).with_name("migrations")
 MIGRATION_LOCK = 0x5357_4244  # PostgreSQL advisory lock: one process migrates at a time

@@ -342,6 +342,8 @@ async def running(
             )
         )
     )
+    # Every process renews the send lease of the replies it is sending.
+    tasks.append(asyncio.create_task(_keep_running("outbox-claims", gateway.outbox.hold_claims)))
     reconciler = QueueReconciler(gateway.sessions, gateway.queue, gateway.feed)
     tasks.append(
         asyncio.create_task(
@@ -438,7 +440,7 @@ def _channels(settings: Settings, redis: Redis) -> dict[ChannelKind, ChannelAdap
             mode=telegram.mode,
             webhook_url=telegram.webhook_url,
             webhook_secret=_secret(telegram.webhook_secret),
-            lease=RedisPollerLease(redis, poller_name(token)),
+            lease=RedisPollerLease(redis, poller_name(token), ttl=settings.lease_seconds),
             ledger=RedisSendLedger(redis),
             limiter=SharedSendRateLimiter(
                 redis,
@@ -455,7 +457,7 @@ def _channels(settings: Settings, redis: Redis) -> dict[ChannelKind, ChannelAdap
             vk.token.get_secret_value(),
             vk.group_id,
             api_base=vk.api_base,
-            lease=RedisPollerLease(redis, vk_poller_name(vk.group_id)),
+            lease=RedisPollerLease(redis, vk_poller_name(vk.group_id), ttl=settings.lease_seconds),
             limiter=SharedSendRateLimiter(
                 redis,
                 vk_poller_name(vk.group_id),

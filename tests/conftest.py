@@ -148,20 +148,6 @@ async def vk() -> AsyncIterator[FakeVk]:
 # here is a check CI never makes.
 SKIPS_ALLOWED_IN_CI: dict[str, str] = {}
 
-# Failures seen in the first whole-suite run after seven branches were merged at once,
-# not yet mended: each still runs (a pass is reported as XPASS) and each is an open
-# defect named in the tracker. Mend one, then take it off this list.
-KNOWN_FAILURES: dict[str, str] = {
-    "tests/test_telegram_processes.py::test_sigkill_with_1000_pending_updates_processes_each_once": "repeats after SIGKILL above the in-flight bound since the reply schedule merge",
-}
-
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    for item in items:
-        reason = KNOWN_FAILURES.get(item.nodeid)
-        if reason is not None:
-            item.add_marker(pytest.mark.xfail(reason=reason, strict=False))
-
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(

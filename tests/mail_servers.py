@@ -497,6 +497,13 @@ async def dovecot() -> AsyncIterator[Dovecot]:
 
 @pytest.fixture(scope="session")
 def smtp_server(dovecot: Dovecot) -> Iterator[SmtpRelay]:
+    with started_smtp_relay(dovecot) as relay:
+        yield relay
+
+
+@contextlib.contextmanager
+def started_smtp_relay(dovecot: Dovecot) -> Iterator[SmtpRelay]:
+    """The SMTP server in front of `dovecot` on a free loopback port, stopped after."""
     relay = SmtpRelay(dovecot, port=free_port())
     with warnings.catch_warnings():
         # plaintext AUTH is what a loopback test server needs
@@ -510,8 +517,10 @@ def smtp_server(dovecot: Dovecot) -> Iterator[SmtpRelay]:
             auth_require_tls=False,
         )
         controller.start()
-    yield relay
-    controller.stop()
+    try:
+        yield relay
+    finally:
+        controller.stop()
 
 
 @pytest.fixture

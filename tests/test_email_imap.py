@@ -5,8 +5,9 @@ connections cut mid-IDLE."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from mail_servers import (  # noqa: F401
@@ -93,6 +94,59 @@ async def test_a_failing_store_leaves_the_letter_unseen_and_it_is_retried(
         await inbox.stop()
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
+
+
+async def test_a_reader_cancelled_mid_store_takes_the_letter_when_it_runs_again(
+    dovecot: Dovecot, smtp_server: SmtpRelay, mailbox: str
+) -> None:
+    """The mailbox's lease lost while a new letter is being stored cancels the reader; when
+    this process holds the lease again, that letter is read, though newer ones came."""
+    from channels.email.attachments import AttachmentStore
+    from channels.email.parse import MailParser
+
+    parser = MailParser(mailbox, AttachmentStore(None, 0))
+    sink = Collector()
+    inbox = ImapInbox(
+        MailServer("127.0.0.1", dovecot.port, "plain", mailbox, PASSWORD), poll_interval=0.3
+    )
+    storing = asyncio.Event()
+
+    async def handle(raw: bytes) -> None:
+        letter = parser.parse(raw)
+        if letter.text == "Письмо, которое прервали":
+            storing.set()
+            await asyncio.Event().wait()  # cancelled mid-store
+        await sink([letter])
+
+    first = asyncio.create_task(inbox.run(handle))
+    await submit(smtp_server, client_letter(mailbox, "Первое письмо"))
+    await sink.wait_for(1)  # the reader is past its catch-up, waiting for new letters
+    await submit(smtp_server, client_letter(mailbox, "Письмо, которое прервали"))
+    await asyncio.wait_for(storing.wait(), 20)
+    first.cancel()
+    await asyncio.gather(first, return_exceptions=True)
+    await submit(smtp_server, client_letter(mailbox, "Письмо после него"))
+    storing.clear()
+    again = asyncio.create_task(inbox.run(_storing_all(parser, sink)))
+    try:
+        await sink.wait_for(3)
+        await eventually(lambda: dovecot.flags(mailbox) == ["\\Seen"] * 3)
+    finally:
+        await inbox.stop()
+        again.cancel()
+        await asyncio.gather(again, return_exceptions=True)
+    assert sorted(m.text for m in sink.received) == [
+        "Первое письмо",
+        "Письмо после него",
+        "Письмо, которое прервали",
+    ]
+
+
+def _storing_all(parser: Any, sink: Collector) -> Callable[[bytes], Awaitable[None]]:
+    async def handle(raw: bytes) -> None:
+        await sink([parser.parse(raw)])
+
+    return handle
 
 
 async def test_restart_with_200_waiting_letters_hands_each_over_once(

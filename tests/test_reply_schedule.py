@@ -18,6 +18,7 @@ from fake_telegram import FakeTelegram
 from sqlalchemy import select
 from stepping_clock import SteppingClock
 
+from bot.outbox import Outbox
 from channels.delivery import RetryPolicy
 from channels.telegram import TelegramChannel
 from core.contracts import (
@@ -27,6 +28,7 @@ from core.contracts import (
     InboundSink,
     OutboundMessage,
 )
+from core.messages import SEND_LEASE
 from core.models import ConversationEvent, Delivery, Direction, EventKind, Message
 from switchboard.app import Gateway
 
@@ -192,6 +194,55 @@ async def test_a_reply_left_pending_by_a_dead_send_is_taken_by_the_sweeper(world
     assert await gateway.outbox.sweep() == 1
     await gateway.outbox.drain()
     assert "заблокируйте карту" in world.telegram.texts_to(USER)[0].lower()
+
+
+async def test_a_live_process_keeps_its_slow_send_from_the_other_sweepers(world: World) -> None:
+    """A send this process is still making (held by a rate limit, a slow platform) has its
+    lease renewed: another process's sweeper never takes it, however long it takes."""
+    gateway = world.gateway
+    slow = _Slow()
+    gateway.adapters[ChannelKind.TELEGRAM] = slow
+    await gateway.engine.handle(
+        InboundMessage(
+            channel=ChannelKind.TELEGRAM,
+            external_user_id=str(USER),
+            chat_id=str(USER),
+            platform_message_id=f"{USER}:1",
+            text="Я потерял карту, что делать?",
+            display_name="Иван",
+        )
+    )
+    await until(lambda: slow.started.is_set())
+    other = Outbox(
+        gateway.sessions, {ChannelKind.TELEGRAM: world.channel}, gateway.feed, world.clock
+    )
+    for _ in range(4):  # two minutes, well past one send lease
+        world.clock.advance(seconds=SEND_LEASE.total_seconds() / 2)
+        assert await gateway.outbox.renew_claims() == 1
+        assert await other.sweep() == 0
+    slow.release.set()
+    await gateway.outbox.drain()
+    [reply] = await replies(world)
+    assert reply.delivery is Delivery.SENT
+    assert world.telegram.texts_to(USER) == []  # sent once, by the slow channel only
+
+
+class _Slow:
+    """A channel whose send waits until the test lets it through."""
+
+    kind = ChannelKind.TELEGRAM
+
+    def __init__(self) -> None:
+        self.started, self.release = asyncio.Event(), asyncio.Event()
+
+    async def send(self, message: OutboundMessage) -> DeliveryReceipt:
+        self.started.set()
+        await self.release.wait()
+        return DeliveryReceipt(f"{message.chat_id}:1")
+
+    async def run(self, sink: InboundSink) -> None: ...
+
+    async def aclose(self) -> None: ...
 
 
 class _Silent:

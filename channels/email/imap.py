@@ -246,9 +246,13 @@ class ImapInbox:
     async def _take(
         self, client: aioimaplib.IMAP4, lost: asyncio.Event, handle: LetterHandler, uid: int
     ) -> None:
-        """Fetch one letter, hand it over, and mark it once the handler returned."""
+        """Fetch one letter, hand it over, and mark it once the handler returned. Until the
+        handler returned it stays due for a retry: a take cut off halfway (the connection
+        lost, the mailbox's lease lost and the reader cancelled) is taken again, although
+        the search for new letters has moved past it."""
         progress = self._progress
         progress.last_uid = max(progress.last_uid, uid)
+        progress.retry.setdefault(uid, _Retry(0, 0.0))
         raw = await self._fetch(client, lost, uid)
         if raw is None:  # expunged meanwhile
             progress.retry.pop(uid, None)
