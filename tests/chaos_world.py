@@ -377,10 +377,10 @@ async def servers(work: Path) -> AsyncIterator[tuple[PrivatePostgres, PrivateRed
     await asyncio.to_thread(postgres.start)
     redis.start()
     try:
-        with contextlib.ExitStack() as mail:
-            dovecot = mail.enter_context(contextlib.contextmanager(started_dovecot)())
+        async with contextlib.AsyncExitStack() as mail:
+            dovecot = await mail.enter_async_context(started_dovecot())
             smtp = mail.enter_context(started_smtp_relay(dovecot))
-            yield postgres, redis, Mail(dovecot, smtp, dovecot.add_user())
+            yield postgres, redis, Mail(dovecot, smtp, await dovecot.add_user())
     finally:
         redis.stop()
         await asyncio.to_thread(postgres.stop)
