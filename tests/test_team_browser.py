@@ -39,6 +39,8 @@ async def test_an_admin_invites_an_operator_and_sees_the_link(
     errors: list[str] = []
     page.on("pageerror", lambda error: errors.append(str(error)))
     await sign_in(page, served, gateway, "Ольга", role=OperatorRole.ADMIN)
+    await page.goto(f"{served}/operator")
+    await expect(page.locator("#team-link")).to_be_visible()  # the console leads an admin there
     await page.goto(f"{served}/operator/team")
     await expect(page.locator("#operators tbody tr")).to_have_count(1)
     await expect(page.locator("#operators")).to_contain_text("Ольга")

@@ -26,7 +26,7 @@
       failed: "Команда не выполнена из-за ошибки сервера.", confirm_close: "Закрыть разговор #{id}?",
       priority: "приоритет {p}", min: " мин", h: " ч", d: " д", conversation: "Разговор",
       from_kb: "Из базы знаний:", macros: "Шаблоны…", macro_save: "+ Шаблон", macro_title: "Название шаблона:",
-      macro_shared: "Сохранить для всех операторов? (Отмена — только для вас)", macro_desk: "Для всех", macro_mine: "Мои", reports: "Отчёты", visitor: "Посетитель №{n}", back: "← Очередь", waited: "ждёт {t}",
+      macro_shared: "Сохранить для всех операторов? (Отмена — только для вас)", macro_desk: "Для всех", macro_mine: "Мои", reports: "Отчёты", team: "Команда", visitor: "Посетитель №{n}", back: "← Очередь", waited: "ждёт {t}",
       closed_rated: "Разговор закрыт. Оценка клиента:", closed_waiting: "Разговор закрыт. Клиент ещё не поставил оценку.",
       closed_email: "Разговор закрыт. Оценку клиент пришлёт ответом на письмо.",
       held_by_other: "Разговор ведёт другой оператор.", whole_letter: "Показать письмо целиком",
@@ -70,7 +70,7 @@
       failed: "The command failed on the server.", confirm_close: "Close conversation #{id}?",
       priority: "priority {p}", min: "m", h: "h", d: "d", conversation: "Conversation",
       from_kb: "From the knowledge base:", macros: "Saved replies…", macro_save: "+ Save reply", macro_title: "A title for the saved reply:",
-      macro_shared: "Save it for every operator? (Cancel: for you only)", macro_desk: "For everyone", macro_mine: "Mine", reports: "Reports", visitor: "Visitor #{n}", back: "← Queue", waited: "waiting {t}",
+      macro_shared: "Save it for every operator? (Cancel: for you only)", macro_desk: "For everyone", macro_mine: "Mine", reports: "Reports", team: "Team", visitor: "Visitor #{n}", back: "← Queue", waited: "waiting {t}",
       closed_rated: "Conversation closed. The client's rating:", closed_waiting: "Conversation closed. The client has not rated it yet.",
       closed_email: "Conversation closed. The client rates it by replying to the letter.",
       held_by_other: "Another operator is handling this conversation.", whole_letter: "Show the whole letter",
@@ -609,6 +609,7 @@
       showApp();
       me = frame.operator;
       $("reports-link").hidden = me.role !== "admin";   // reports are for admins
+      $("team-link").hidden = me.role !== "admin";      // so is managing the team
       $("me").textContent = me.name;
       setConn("online");
       if (view !== "waiting") command({ cmd: "queue", view });
