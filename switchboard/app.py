@@ -25,7 +25,7 @@ from pydantic import SecretStr
 from redis.asyncio import Redis
 
 from admin.accounts import Accounts
-from admin.desk import OperatorDesk
+from admin.desk import Desk
 from admin.macros import Macros
 from admin.metrics import metrics_handler
 from admin.reports import Report, build_report, run_daily_summaries
@@ -91,7 +91,7 @@ class Gateway:
     feed: DeskFeed
     outbox: Outbox
     engine: Engine
-    desk: OperatorDesk
+    desk: Desk
     web_chat: WebChat
     adapters: dict[ChannelKind, ChannelAdapter]
     http: web.Application
@@ -178,7 +178,7 @@ async def open_gateway(
                 other_language=settings.kb_other_language,
             )
             presence = Presence(redis, clock=clock)
-            desk = OperatorDesk(
+            desk = Desk.build(
                 sessions=sessions,
                 queue=queue,
                 outbox=outbox,
@@ -498,7 +498,7 @@ def _metrics(
 def _admin_bot(
     settings: Settings,
     *,
-    desk: OperatorDesk,
+    desk: Desk,
     feed: DeskFeed,
     sessions: SessionFactory,
     redis: Redis,

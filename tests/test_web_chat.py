@@ -211,13 +211,13 @@ async def test_operator_messages_are_marked_as_such(gateway: Gateway, served: st
         since = visitor.ws.mark()
         await visitor.say("I want to talk to a human operator")
         await visitor.reply(since=since, containing="queue")
-        operator = await gateway.desk.register("Bob")
-        taken = await gateway.desk.take_next(operator.id)
+        operator = await gateway.desk.operators.register("Bob")
+        taken = await gateway.desk.actions.take_next(operator.id)
         since = visitor.ws.mark()
-        await gateway.desk.reply(operator.id, taken.id, "Hi, Bob here.")
+        await gateway.desk.actions.reply(operator.id, taken.id, "Hi, Bob here.")
         reply = await visitor.reply(since=since)
         assert (reply["author"], reply["text"]) == ("operator", "Hi, Bob here.")
-        await gateway.desk.note(operator.id, taken.id, "private: VIP?")
+        await gateway.desk.actions.note(operator.id, taken.id, "private: VIP?")
         history = await visitor.connect()
         assert [m["author"] for m in history["messages"]] == ["client", "bot", "operator"]
         assert all(
