@@ -2,7 +2,7 @@
 
 The reply goes to the channel and identity of the client's latest message unless the
 caller names another identity. It is stored PENDING; the outbox sends it after the commit.
-Messages are append-only rows of the unit of work (`core.db.UnitOfWork`): their ids exist
+Messages are append-only rows of the unit of work (`core.unit_of_work`): their ids exist
 after the next flush.
 """
 
@@ -15,8 +15,8 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.contracts import Attachment, Button
-from core.db import AppendedRow, append_row
 from core.models import Author, Base, Conversation, Delivery, Direction, Identity, Message
+from core.unit_of_work import AppendedRow, append_row
 
 __all__ = ["SEND_LEASE", "add_message", "add_reply"]
 

@@ -7,8 +7,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from admin.desk.errors import DeskError
 from core.contracts import ChannelKind
-from core.db import AppendedRow, SessionFactory
+from core.db import SessionFactory
 from core.models import Conversation, ConversationStatus, Identity, Message, Operator
+from core.unit_of_work import AppendedRow
 
 __all__ = ["active_operator", "find_conversation", "held_conversation", "identity_via", "stored"]
 
