@@ -139,15 +139,11 @@ async def test_handoff_photo_operator_reply_split_and_rating(platforms: Platform
     )
     await until(lambda: bool(telegram.callback_answers), timeout=10)
 
-    async def rated() -> int | None:
+    async def rated_five() -> bool:
         async with gateway.sessions() as session:
-            return (await session.get(Conversation, conversation.id)).rating  # type: ignore[union-attr]
+            return (await session.get(Conversation, conversation.id)).rating == 5  # type: ignore[union-attr]
 
-    for _ in range(100):
-        if await rated() == 5:
-            break
-        await asyncio.sleep(0.05)
-    assert await rated() == 5
+    await until(rated_five, timeout=10, what="the rating of 5 stored")
 
 
 async def test_vk_handoff_operator_reply_and_callback_rating(platforms: Platforms) -> None:
@@ -174,15 +170,11 @@ async def test_vk_handoff_operator_reply_and_callback_rating(platforms: Platform
     )
     await until(lambda: bool(vk.event_answers), timeout=10)
 
-    async def rated() -> int | None:
+    async def rated_five() -> bool:
         async with gateway.sessions() as session:
-            return (await session.get(Conversation, view.id)).rating  # type: ignore[union-attr]
+            return (await session.get(Conversation, view.id)).rating == 5  # type: ignore[union-attr]
 
-    for _ in range(100):
-        if await rated() == 5:
-            break
-        await asyncio.sleep(0.05)
-    assert await rated() == 5
+    await until(rated_five, timeout=10, what="the rating of 5 stored")
 
 
 async def test_429_through_the_outbox_is_retried_and_delivered_once(platforms: Platforms) -> None:

@@ -4,7 +4,6 @@ report opened in a spreadsheet runs no formula, a letter's verdict is read from 
 
 from __future__ import annotations
 
-import asyncio
 import csv
 import datetime as dt
 import os
@@ -16,6 +15,7 @@ import pytest
 from redis.asyncio import Redis
 from reports_week import MOSCOW, NOW, seed_week
 from sqlalchemy import text, update
+from waiting import eventually
 
 from admin.reports.contents import gather
 from admin.reports.period import parse_period
@@ -74,7 +74,12 @@ async def test_the_embedded_redis_writes_its_aof_0600(tmp_path: Path) -> None:
             client = Redis.from_url(url)
             await client.set("k", "v")
             await client.bgrewriteaof()
-            await asyncio.sleep(0.5)
+
+            async def rewritten() -> bool:
+                done = await client.info("persistence")
+                return not (done["aof_rewrite_in_progress"] or done["aof_rewrite_scheduled"])
+
+            await eventually(rewritten, what="the AOF rewritten")
             await client.aclose()
     finally:
         os.umask(old)
