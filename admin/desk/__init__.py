@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from admin.desk.clients import Clients
 from admin.desk.conversation_actions import ConversationActions
-from admin.desk.conversations import HISTORY_LIMIT, Conversations
+from admin.desk.conversations import Conversations
 from admin.desk.errors import DeskError
 from admin.desk.merging import Merging
 from admin.desk.operators import Operators
@@ -41,7 +41,6 @@ from routing.presence import Presence
 from routing.queue import OperatorQueue
 
 __all__ = [
-    "HISTORY_LIMIT",
     "Availability",
     "ClientCard",
     "Clients",

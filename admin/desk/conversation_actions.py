@@ -30,13 +30,12 @@ from core.contracts import Action, Attachment, Button, ChannelKind
 from core.db import SessionFactory
 from core.events import DeskFeed, record
 from core.lifecycle import move
-from core.messages import add_message, add_reply
+from core.messages import add_note, add_reply
 from core.models import (
     Author,
     Client,
     Conversation,
     ConversationStatus,
-    Direction,
     EventKind,
     Operator,
 )
@@ -176,17 +175,7 @@ class ConversationActions:
         now = self._clock()
         async with self._sessions() as session:
             conversation = await find_conversation(session, conversation_id)
-            note = add_message(
-                session,
-                conversation_id=conversation.id,
-                channel=conversation.last_channel,
-                direction=Direction.OUT,
-                author=Author.OPERATOR,
-                operator_id=operator_id,
-                text=text,
-                private=True,
-                created_at=now,
-            )
+            note = add_note(session, conversation, text=text, at=now, operator_id=operator_id)
             await session.commit()
             message = await stored(session, note)
         await self._queue.renew(conversation_id, operator_id)

@@ -13,8 +13,8 @@ from admin.desk.views import ConversationView
 from core.db import SessionFactory
 from core.events import DeskFeed, record
 from core.lifecycle import move
-from core.messages import add_message
-from core.models import Author, ConversationStatus, Direction, EventKind
+from core.messages import add_note
+from core.models import ConversationStatus, EventKind
 from routing.errors import NotQueued, OperatorUnavailable, OverCapacity
 from routing.queue import OperatorQueue, validate_group
 
@@ -100,17 +100,7 @@ class Transfers:
                     by="transfer",
                 )
             if note.strip():
-                add_message(
-                    session,
-                    conversation_id=conversation.id,
-                    channel=conversation.last_channel,
-                    direction=Direction.OUT,
-                    author=Author.OPERATOR,
-                    operator_id=operator_id,
-                    text=note,
-                    private=True,
-                    created_at=now,
-                )
+                add_note(session, conversation, text=note, at=now, operator_id=operator_id)
             await session.commit()
         await self._feed.publish(
             "transferred",
