@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from admin.desk.views import client_name, is_anonymous
 from core.contracts import ChannelKind
 from core.db import SessionFactory
 from core.models import (
@@ -43,9 +44,7 @@ __all__ = [
     "Joined",
     "MergeLine",
     "NoteLine",
-    "anonymous",
     "client_card",
-    "client_name",
 ]
 
 CONVERSATIONS = 50
@@ -133,18 +132,6 @@ class CardView:
     hints: tuple[Hint, ...]
 
 
-def client_name(client: Client | None) -> str:
-    """The messenger name, else what the client told (email, phone), else their number
-    (the console shows an anonymous client as "Visitor #N")."""
-    if client is None:
-        return "?"
-    return client.display_name or client.email or client.phone or f"#{client.id}"
-
-
-def anonymous(client: Client | None) -> bool:
-    return client is not None and not (client.display_name or client.email or client.phone)
-
-
 async def client_card(sessions: SessionFactory, client_id: int) -> CardView | None:
     """The card of `client_id` (of the client it was merged into, if it was), or None."""
     async with sessions() as session:
@@ -179,7 +166,7 @@ async def client_card(sessions: SessionFactory, client_id: int) -> CardView | No
             id=client.id,
             asked_id=client_id,
             name=client_name(client),
-            anonymous=anonymous(client),
+            anonymous=is_anonymous(client),
             tier=client.tier.value,
             language=client.language,
             email=client.email,

@@ -1,7 +1,7 @@
 """Merging two clients by hand from the console: an admin's decision, in the audit log.
 
 The merge itself is identity/merge.py's (one transaction, queue made to agree, a notice on
-the desk feed); undoing one is `OperatorDesk.unmerge`, which is audited the same way.
+the desk feed); undoing one is `admin.desk.merging.Merging.unmerge`, which is audited the same way.
 """
 
 from __future__ import annotations

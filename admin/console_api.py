@@ -24,7 +24,7 @@ from aiohttp import web
 from admin.accounts import Accounts
 from admin.client_card import client_card
 from admin.client_merges import merge_by_admin
-from admin.desk import DeskError, OperatorDesk
+from admin.desk import DeskError, Merging
 from admin.search import SearchError, search
 from admin.signin import session_token
 from channels.web import same_origin
@@ -49,14 +49,14 @@ class ConsoleApi:
         *,
         sessions: SessionFactory,
         accounts: Accounts,
-        desk: OperatorDesk,
+        merging: Merging,
         queue: OperatorQueue,
         feed: DeskFeed,
         clock: Callable[[], dt.datetime],
     ) -> None:
         self._sessions = sessions
         self._accounts = accounts
-        self._desk = desk
+        self._merging = merging
         self._queue = queue
         self._feed = feed
         self._clock = clock
@@ -114,7 +114,7 @@ class ConsoleApi:
     async def _undo(self, request: web.Request) -> web.Response:
         admin = await self._admin(request)
         try:
-            done = await self._desk.unmerge(admin.id, _id(request, "record_id"))
+            done = await self._merging.unmerge(admin.id, _id(request, "record_id"))
         except DeskError as refused:
             return _refused(409, refused.key, _language(request), **refused.values)
         return _json(done)

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from sqlalchemy import ColumnElement, false, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from admin.client_card import anonymous, client_name
+from admin.desk.views import client_name, is_anonymous
 from core.contracts import ChannelKind
 from core.db import SessionFactory
 from core.folding import fold
@@ -139,7 +139,7 @@ async def _clients(session: AsyncSession, query: str, folded: str, limit: int) -
         ClientHit(
             client_id=client.id,
             name=client_name(client),
-            anonymous=anonymous(client),
+            anonymous=is_anonymous(client),
             email=client.email,
             phone=client.phone,
             channels=tuple(sorted(channels.get(client.id, ()))),
@@ -166,7 +166,7 @@ async def _messages(session: AsyncSession, query: str, folded: str, limit: int) 
             conversation_id=message.conversation_id,
             client_id=client.id,
             client_name=client_name(client),
-            anonymous=anonymous(client),
+            anonymous=is_anonymous(client),
             author=message.author.value,
             private=message.private,
             channel=message.channel.value,

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from admin.desk import ConversationView, OperatorDesk
+from admin.desk import ConversationView, Teaching
 from kb.articles import AnswerStyle
 
 __all__ = ["Suggestion", "suggest"]
@@ -23,7 +23,7 @@ class Suggestion:
 
 
 def suggest(
-    desk: OperatorDesk, conversation: ConversationView, limit: int = SUGGESTED
+    teaching: Teaching, conversation: ConversationView, limit: int = SUGGESTED
 ) -> list[Suggestion]:
     """Articles for the client's last words in this conversation (none when there are none)."""
     question = next(
@@ -50,6 +50,6 @@ def suggest(
             hit.article.answer_for(style),
             round(hit.score, 3),
         )
-        for hit in desk.search_kb(question, limit=limit)
+        for hit in teaching.search(question, limit=limit)
         if hit.score >= MIN_SCORE
     ]

@@ -1,6 +1,6 @@
 """The web operator console: a page at `/operator` and its WebSocket at `/operator/ws`.
 
-A thin transport over `OperatorDesk`: each command on the socket is one desk call, and
+A thin transport over `Desk`: each command on the socket is one desk call, and
 every answer is a fresh read from the desk. The socket is signed in by the session cookie
 (admin/signin.py; `?lang=ru|en` picks the language of the desk's messages); no cookie, an
 expired one or a signed-out one gets an error frame and close code 4401, so the page can
@@ -19,7 +19,7 @@ carry `"live": true`.
 
 Live updates: each socket follows the desk feed and re-sends its queue, and the open
 conversation when a notice concerns it; while the socket is open the operator's leases
-are renewed (`desk.heartbeat`) so nothing they hold is taken back from them.
+are renewed (`desk.actions.heartbeat`) so nothing they hold is taken back from them.
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ from aiohttp import WSMsgType, web
 from redis.exceptions import RedisError
 
 from admin.accounts import Accounts
-from admin.desk import ConversationView, DeskError, OperatorDesk, QueueView
+from admin.desk import ConversationView, Desk, DeskError, QueueView
 from admin.macros import Macros
 from admin.signin import CONSOLE_HEADERS, SignInRoutes, session_token
 from admin.suggestions import suggest
@@ -98,9 +98,7 @@ class _Session:
 
 
 class OperatorConsole:
-    def __init__(
-        self, desk: OperatorDesk, feed: DeskFeed, accounts: Accounts, *, macros: Macros
-    ) -> None:
+    def __init__(self, desk: Desk, feed: DeskFeed, accounts: Accounts, *, macros: Macros) -> None:
         self._desk = desk
         self._macros = macros
         self._feed = feed
@@ -241,14 +239,14 @@ class OperatorConsole:
             await self._macro(state, request)
             return
         if cmd == "next":
-            await self._show(state, await desk.take_next(me))
+            await self._show(state, await desk.actions.take_next(me))
             await self._send_queue(state)
             return
         conversation_id = _conversation_id(request)
         if cmd == "open":
-            await self._show(state, await desk.conversation(me, conversation_id))
+            await self._show(state, await desk.conversations.for_operator(me, conversation_id))
         elif cmd == "take":
-            await self._show(state, await desk.take(me, conversation_id))
+            await self._show(state, await desk.actions.take(me, conversation_id))
             await self._send_queue(state)
         elif cmd in ("reply", "note"):
             text = request.get("text")
@@ -257,13 +255,13 @@ class OperatorConsole:
                     "bad_request", f"text must be a string of at most {MAX_TEXT} characters"
                 )
             if cmd == "reply":
-                await desk.reply(me, conversation_id, text)
+                await desk.actions.reply(me, conversation_id, text)
             else:
-                await desk.note(me, conversation_id, text)
-            await self._show(state, await desk.conversation(me, conversation_id))
+                await desk.actions.note(me, conversation_id, text)
+            await self._show(state, await desk.conversations.for_operator(me, conversation_id))
         else:  # close
-            await desk.close(me, conversation_id)
-            await self._show(state, await desk.conversation(me, conversation_id))
+            await desk.actions.close(me, conversation_id)
+            await self._show(state, await desk.conversations.for_operator(me, conversation_id))
             await self._send_queue(state)
 
     async def _macro(self, state: _Session, request: Mapping[str, Any]) -> None:
@@ -302,11 +300,13 @@ class OperatorConsole:
                 for a in message["attachments"]
             ]
         payload["mine"] = conversation.operator_id == state.operator.id
-        payload["suggestions"] = [dataclasses.asdict(s) for s in suggest(self._desk, conversation)]
+        payload["suggestions"] = [
+            dataclasses.asdict(s) for s in suggest(self._desk.teaching, conversation)
+        ]
         await _push(state.ws, {"type": "conversation", "conversation": payload, "live": live})
 
     async def _send_queue(self, state: _Session, *, live: bool = False) -> None:
-        rows = await self._desk.queue(state.operator.id, state.view)
+        rows = await self._desk.queue.rows(state.operator.id, state.view)
         await _push(
             state.ws,
             {
@@ -341,7 +341,9 @@ class OperatorConsole:
             try:
                 await self._send_queue(state, live=True)
                 if state.open_id is not None and state.open_id in changed:
-                    opened = await self._desk.conversation(state.operator.id, state.open_id)
+                    opened = await self._desk.conversations.for_operator(
+                        state.operator.id, state.open_id
+                    )
                     await self._show(state, opened, live=True)
             except (DeskError, PermissionError):
                 state.open_id = None
@@ -355,7 +357,7 @@ class OperatorConsole:
                 if await self._accounts.console.operator(state.token) is None:
                     await _refuse(state.ws, UNAUTHORIZED, "unauthorized", "the session ended")
                     return
-                await self._desk.heartbeat(state.operator.id)
+                await self._desk.actions.heartbeat(state.operator.id)
             except Exception:
                 log.exception("heartbeat of operator %s failed", state.operator.id)
             await asyncio.sleep(HEARTBEAT_EVERY)

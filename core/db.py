@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import itertools
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Table, event, insert, text
+from sqlalchemy import event, insert, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import (
@@ -20,14 +18,12 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
-from sqlalchemy.orm import Session, SessionTransaction
+
+from core.unit_of_work import UnitOfWork
 
 __all__ = [
-    "AppendedRow",
     "SessionFactory",
-    "UnitOfWork",
     "WriteLock",
-    "append_row",
     "create_engine",
     "database_away",
     "insert_objects",
@@ -91,64 +87,6 @@ def write_lock(engine: AsyncEngine) -> WriteLock:
     lock is free, where SQLite's busy handler sleeps in steps of up to 100 ms. Other
     databases write concurrently: no lock."""
     return asyncio.Lock() if engine.dialect.name == "sqlite" else contextlib.nullcontext()
-
-
-@dataclass(eq=False)
-class AppendedRow:
-    """A row `UnitOfWork` writes at its next flush; `id` is its primary key from then on."""
-
-    values: dict[str, Any]
-    id: int = 0
-
-
-class UnitOfWork(Session):
-    """The session behind every `AsyncSession` here. Besides its ORM objects it writes
-    append-only rows (`append_row`: messages and conversation events, which are never
-    changed in the unit of work that makes them) with one INSERT per table at each flush.
-    The ORM's bookkeeping costs some 80–100 µs per object; such a row about 20.
-
-    The rows go before the objects: a row refers only to objects that have their ids
-    already (`append_row` checks), and the messages stay in the order they were made."""
-
-    def append(self, table: Table, values: dict[str, Any]) -> AppendedRow:
-        row = AppendedRow(values)
-        self.info.setdefault(_APPENDED, {}).setdefault(table, []).append(row)
-        return row
-
-    def flush(self, objects: Any = None) -> None:
-        appended: dict[Table, list[AppendedRow]] = self.info.pop(_APPENDED, {})
-        for table, rows in appended.items():
-            insert = table.insert().returning(table.c.id, sort_by_parameter_order=True)
-            for _, run in itertools.groupby(rows, key=lambda row: tuple(row.values)):
-                same_columns = list(run)  # one statement needs one set of columns
-                keys = self.connection().execute(insert, [row.values for row in same_columns])
-                for row, (key,) in zip(same_columns, keys, strict=True):
-                    row.id = key
-        super().flush(objects)
-
-
-_APPENDED = "appended rows"
-
-
-@event.listens_for(UnitOfWork, "before_commit")
-def _write_appended(session: Session) -> None:
-    session.flush()
-
-
-@event.listens_for(UnitOfWork, "after_soft_rollback")
-def _drop_appended(session: Session, _previous: SessionTransaction) -> None:
-    session.info.pop(_APPENDED, None)  # rows since the last flush: rolled back with the rest
-
-
-def append_row(session: AsyncSession, table: Table, values: dict[str, Any]) -> AppendedRow:
-    """Add an append-only row to the session's unit of work (see `UnitOfWork`). Foreign
-    keys must be ids already: flush a new object before a row refers to it."""
-    assert all(values[c.name] is not None for c in table.c if c.foreign_keys and not c.nullable), (
-        f"a {table.name} row refers to an object not yet flushed"
-    )
-    sync = session.sync_session
-    assert isinstance(sync, UnitOfWork), "sessions come from session_factory"
-    return sync.append(table, values)
 
 
 async def insert_objects(

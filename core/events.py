@@ -19,8 +19,8 @@ from redis.exceptions import RedisError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core import keys
-from core.db import append_row
 from core.models import Base, Conversation, ConversationEvent, EventKind
+from core.unit_of_work import append_row
 
 __all__ = ["DeskFeed", "record"]
 
@@ -39,7 +39,7 @@ def record(
     **data: Any,
 ) -> None:
     """An event of a stored conversation, written with the session's next flush as an
-    append-only row (`core.db.UnitOfWork`): events are never changed."""
+    append-only row (`core.unit_of_work`): events are never changed."""
     append_row(
         session,
         EVENTS,

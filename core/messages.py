@@ -2,7 +2,7 @@
 
 The reply goes to the channel and identity of the client's latest message unless the
 caller names another identity. It is stored PENDING; the outbox sends it after the commit.
-Messages are append-only rows of the unit of work (`core.db.UnitOfWork`): their ids exist
+Messages are append-only rows of the unit of work (`core.unit_of_work`): their ids exist
 after the next flush.
 """
 
@@ -15,10 +15,10 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.contracts import Attachment, Button
-from core.db import AppendedRow, append_row
 from core.models import Author, Base, Conversation, Delivery, Direction, Identity, Message
+from core.unit_of_work import AppendedRow, append_row
 
-__all__ = ["SEND_LEASE", "add_message", "add_reply"]
+__all__ = ["SEND_LEASE", "add_message", "add_note", "add_reply"]
 
 SEND_LEASE = dt.timedelta(seconds=30)
 """How long a PENDING reply belongs to whoever is sending it: a new reply is taken by the
@@ -92,5 +92,28 @@ async def add_reply(
         next_attempt_at=at + SEND_LEASE,
         kb_article_id=kb_article_id,
         kb_score=kb_score,
+        created_at=at,
+    )
+
+
+def add_note(
+    session: AsyncSession,
+    conversation: Conversation,
+    *,
+    text: str,
+    at: dt.datetime,
+    author: Author = Author.OPERATOR,
+    operator_id: int | None = None,
+) -> AppendedRow:
+    """A private line in the thread, for operators only: stored, never sent to the client."""
+    return add_message(
+        session,
+        conversation_id=conversation.id,
+        channel=conversation.last_channel,
+        direction=Direction.OUT,
+        author=author,
+        operator_id=operator_id,
+        text=text,
+        private=True,
         created_at=at,
     )

@@ -38,7 +38,7 @@ from core import keys
 from core.db import SessionFactory
 from core.events import DeskFeed, record
 from core.lifecycle import move
-from core.messages import add_message
+from core.messages import add_note
 from core.models import (
     Author,
     Client,
@@ -552,14 +552,11 @@ async def _note(session: AsyncSession, entry: MergeRecord, now: dt.datetime, lan
     thread = await session.get(Conversation, thread_id)
     assert thread is not None
     absorbed = ", ".join(f"#{u['conversation']}" for u in entry.moved["absorbed"])
-    add_message(
+    add_note(
         session,
-        conversation_id=thread.id,
-        channel=thread.last_channel,
-        direction=Direction.OUT,
+        thread,
         author=Author.SYSTEM,
-        private=True,
-        created_at=now,
+        at=now,
         text=say(
             "merge_note",
             language,

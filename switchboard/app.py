@@ -26,7 +26,7 @@ from redis.asyncio import Redis
 
 from admin.accounts import Accounts
 from admin.console_api import ConsoleApi
-from admin.desk import OperatorDesk
+from admin.desk import Desk
 from admin.macros import Macros
 from admin.metrics import metrics_handler
 from admin.reports import Report, build_report, run_daily_summaries
@@ -93,7 +93,7 @@ class Gateway:
     feed: DeskFeed
     outbox: Outbox
     engine: Engine
-    desk: OperatorDesk
+    desk: Desk
     web_chat: WebChat
     adapters: dict[ChannelKind, ChannelAdapter]
     http: web.Application
@@ -181,7 +181,7 @@ async def open_gateway(
                 other_language=settings.kb_other_language,
             )
             presence = Presence(redis, clock=clock)
-            desk = OperatorDesk(
+            desk = Desk.build(
                 sessions=sessions,
                 queue=queue,
                 outbox=outbox,
@@ -223,7 +223,7 @@ async def open_gateway(
                 ConsoleApi(
                     sessions=sessions,
                     accounts=accounts,
-                    desk=desk,
+                    merging=desk.merging,
                     queue=queue,
                     feed=feed,
                     clock=clock,
@@ -522,7 +522,7 @@ def _metrics(
 def _admin_bot(
     settings: Settings,
     *,
-    desk: OperatorDesk,
+    desk: Desk,
     feed: DeskFeed,
     sessions: SessionFactory,
     redis: Redis,

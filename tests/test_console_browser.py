@@ -304,9 +304,9 @@ async def test_the_client_card_beside_the_thread_and_an_admins_merge_and_undo(
     )
     await handle(said("", "tg-c", ChannelKind.TELEGRAM, action=Action.HANDOFF))
     await signed_in(gateway, "Борис")
-    boris = await gateway.desk.find_operator("Борис")
-    earlier = await gateway.desk.take_next(boris.id)
-    await gateway.desk.close(boris.id, earlier.id)
+    boris = await gateway.desk.operators.find("Борис")
+    earlier = await gateway.desk.actions.take_next(boris.id)
+    await gateway.desk.actions.close(boris.id, earlier.id)
     await handle(said("моя почта vera@example.ru", "tg-c", ChannelKind.TELEGRAM))
     await handle(said("позовите оператора", "tg-c", ChannelKind.TELEGRAM))
     await handle(

@@ -105,8 +105,8 @@ async def test_the_card_tells_identities_proofs_conversations_and_notes(
     anna = await signed_in(gateway, "Anna")
     anna_id = await operator_id(gateway, "Anna")
     [queued] = await gateway.queue.waiting()
-    await gateway.desk.take(anna_id, queued.conversation_id)
-    await gateway.desk.note(anna_id, queued.conversation_id, "Клиентка просит перезвонить")
+    await gateway.desk.actions.take(anna_id, queued.conversation_id)
+    await gateway.desk.actions.note(anna_id, queued.conversation_id, "Клиентка просит перезвонить")
     async with aiohttp.ClientSession() as http:
         async with http.get(f"{served}/operator/clients/{maria}") as anonymous:
             assert anonymous.status == 401

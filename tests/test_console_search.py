@@ -108,8 +108,8 @@ async def test_notes_are_found_and_the_bots_answers_are_not(desk: Gateway, serve
         anna = await session.scalar(select(Operator.id).where(Operator.name == "Anna"))
     assert anna is not None
     queued = (await desk.queue.waiting())[0]
-    await desk.desk.take(anna, queued.conversation_id)
-    await desk.desk.note(anna, queued.conversation_id, "Проверить ДОГОВОР №4411 у юристов")
+    await desk.desk.actions.take(anna, queued.conversation_id)
+    await desk.desk.actions.note(anna, queued.conversation_id, "Проверить ДОГОВОР №4411 у юристов")
     [note] = (await found(served, token, "договор №4411"))["messages"]
     assert note["private"] is True and note["author"] == "operator"
     async with desk.sessions() as session:

@@ -107,10 +107,10 @@ async def test_a_reply_is_routed_to_its_conversation_by_headers(
             client_letter(mailbox, "позовите оператора", sender=client, subject="Перевод"),
         )
         await eventually(lambda: len(smtp_server.sent_to(client)) == 1)
-        operator = await gateway.desk.register("Олег")
-        first = await gateway.desk.take_next(operator.id)
+        operator = await gateway.desk.operators.register("Олег")
+        first = await gateway.desk.actions.take_next(operator.id)
         assert first is not None
-        await gateway.desk.close(operator.id, first.id)
+        await gateway.desk.actions.close(operator.id, first.id)
         ours = smtp_server.sent_to(client)[0].message
         # the client answers our letter from a mail program that drops the subject tag
         reply = client_letter(

@@ -313,13 +313,13 @@ async def test_operator_flow_and_rating_by_typed_digit(
     gateway: Gateway, clock: SteppingClock
 ) -> None:
     await gateway.engine.handle(said("позовите оператора"))
-    operator = await gateway.desk.register("Анна")
-    view = await gateway.desk.take_next(operator.id)
+    operator = await gateway.desk.operators.register("Анна")
+    view = await gateway.desk.actions.take_next(operator.id)
     clock.advance(minutes=3)
-    await gateway.desk.reply(operator.id, view.id, "Здравствуйте, это Анна. Чем помочь?")
+    await gateway.desk.actions.reply(operator.id, view.id, "Здравствуйте, это Анна. Чем помочь?")
     await gateway.engine.handle(said("Спасибо, уже разобрался"))
     clock.advance(minutes=1)
-    await gateway.desk.close(operator.id, view.id)
+    await gateway.desk.actions.close(operator.id, view.id)
     await gateway.engine.handle(said("5"))
 
     texts = [m.text for m in await replies(gateway)]
@@ -378,9 +378,9 @@ async def test_email_robots_are_stored_not_answered_and_bounces_recorded(gateway
 async def test_an_email_reply_finds_its_conversation_by_headers(gateway: Gateway) -> None:
     email: dict[str, Any] = {"visitor": "ivan@example.org", "channel": ChannelKind.EMAIL}
     await gateway.engine.handle(said("позовите оператора", platform_id="<a1@example.org>", **email))
-    operator = await gateway.desk.register("Олег")
-    first = await gateway.desk.take_next(operator.id)
-    await gateway.desk.close(operator.id, first.id)
+    operator = await gateway.desk.operators.register("Олег")
+    first = await gateway.desk.actions.take_next(operator.id)
+    await gateway.desk.actions.close(operator.id, first.id)
 
     await gateway.engine.handle(
         said(
@@ -419,8 +419,8 @@ async def test_an_email_reply_finds_its_conversation_by_headers(gateway: Gateway
 
 @pytest.mark.parametrize("settings", [{"auto_assign": True}], indirect=True)
 async def test_online_operators_get_conversations_pushed(gateway: Gateway) -> None:
-    anna = await gateway.desk.register("Анна", capacity=1)
-    await gateway.desk.set_presence(anna.id, PresenceState.ONLINE)
+    anna = await gateway.desk.operators.register("Анна", capacity=1)
+    await gateway.desk.presence.set(anna.id, PresenceState.ONLINE)
 
     await gateway.engine.handle(said("позовите оператора", visitor="first"))
     await gateway.engine.handle(said("позовите оператора", visitor="second"))
@@ -432,7 +432,9 @@ async def test_online_operators_get_conversations_pushed(gateway: Gateway) -> No
     assert "Анна" in told.text
     assert [e.conversation_id for e in await gateway.queue.waiting()] == [second.id]
 
-    await gateway.desk.close(anna.id, first.id)  # a free slot: the next one is pushed to her
+    await gateway.desk.actions.close(
+        anna.id, first.id
+    )  # a free slot: the next one is pushed to her
     [_, second] = await conversations(gateway)
     assert second.status is ConversationStatus.ASSIGNED and second.assigned_operator_id == anna.id
     assert await gateway.queue.waiting() == []

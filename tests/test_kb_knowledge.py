@@ -10,8 +10,10 @@ from pathlib import Path
 
 import pytest
 from redis.asyncio import Redis
+from redis_waits import subscribed
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
+from waiting import eventually
 
 from bot.knowledge import ArticleNotFound, KnowledgeBase
 from core import keys
@@ -169,12 +171,9 @@ async def test_a_second_instance_sees_a_change_without_a_restart(
     assert await other.refresh_if_stale() is False
     watcher = asyncio.create_task(other.watch())
     try:
-        await asyncio.sleep(0.1)
+        await subscribed(own_redis, keys.kb_updates())
         await kb.save_article(WHEEL)
-        for _ in range(100):
-            if other.index.article(WHEEL.id) is not None:
-                break
-            await asyncio.sleep(0.05)
+        await eventually(lambda: other.index.article(WHEEL.id), what="the article seen")
         assert other.index.search("где запасное колесо", 1)[0].article.id == WHEEL.id
         assert other.version == kb.version == int(await own_redis.get(keys.kb_version()) or 0)
     finally:

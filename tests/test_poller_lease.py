@@ -11,6 +11,7 @@ import time
 
 import pytest
 from redis.asyncio import Redis
+from redis_waits import lease_renewed
 from waiting import eventually
 
 from core import keys
@@ -45,9 +46,9 @@ async def test_one_holder_and_handover_on_cancel(redis: Redis) -> None:
         return poll
 
     a = asyncio.create_task(first.hold(work("a")))
-    await asyncio.sleep(0.1)
+    await eventually(lambda: running == ["a"], what="A holding")
     b = asyncio.create_task(second.hold(work("b")))
-    await asyncio.sleep(1.5)  # several renewals: A keeps it
+    await lease_renewed(redis, keys.poller_lease("telegram:42"), times=3)  # A keeps it
     assert running == ["a"] and await first.holder() == first.owner
     a.cancel()  # clean shutdown releases at once
     with contextlib.suppress(asyncio.CancelledError):
@@ -79,7 +80,7 @@ async def test_takeover_after_the_holder_process_is_killed(redis: Redis, redis_u
             await asyncio.Event().wait()
 
         task = asyncio.create_task(successor.hold(work))
-        await asyncio.sleep(2.0)
+        await lease_renewed(redis, keys.poller_lease("telegram:42"), times=3)
         assert not taken.is_set()  # the live holder keeps renewing
         holder.send_signal(signal.SIGKILL)
         killed_at = time.monotonic()

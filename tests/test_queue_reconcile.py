@@ -4,14 +4,12 @@ a conversation the database closed is dropped; the repairs are on /metrics."""
 
 from __future__ import annotations
 
-import asyncio
-import time
-from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import aiohttp
 from sqlalchemy import select, update
 from stepping_clock import SteppingClock
+from waiting import eventually
 
 from core.contracts import ChannelKind, InboundMessage
 from core.db import SessionFactory
@@ -21,13 +19,6 @@ from routing.reconcile import QueueReconciler
 from switchboard.app import open_gateway, running
 from switchboard.redis_server import embedded_redis
 from switchboard.settings import Settings
-
-
-async def eventually(check: Callable[[], Awaitable[bool]], timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not await check():
-        assert time.monotonic() < deadline, "not repaired in time"
-        await asyncio.sleep(0.1)
 
 
 async def test_a_handoff_during_a_redis_outage_reaches_the_queue_without_a_restart(
@@ -64,7 +55,7 @@ async def test_a_handoff_during_a_redis_outage_reaches_the_queue_without_a_resta
             async def queued() -> bool:
                 return await gateway.queue.locate(conversation.id) is not None
 
-            await eventually(queued)
+            await eventually(queued, 10, what="the handoff queued after the outage")
             located = await gateway.queue.locate(conversation.id)
             assert located is not None and located.holder is None and located.position == 1
 
@@ -77,7 +68,7 @@ async def test_a_handoff_during_a_redis_outage_reaches_the_queue_without_a_resta
             async def dropped() -> bool:
                 return await gateway.queue.locate(conversation.id) is None
 
-            await eventually(dropped)
+            await eventually(dropped, 10, what="the closed conversation dropped")
             async with aiohttp.ClientSession() as http, http.get(f"{base_url}/metrics") as response:
                 metrics = await response.text()
     finally:

@@ -92,14 +92,14 @@ async def test_two_open_conversations_become_one_queue_entry_and_one_thread(
     assert left_behind == []
     assert EventKind.MERGED in kinds
 
-    operator = await gateway.desk.register("Ольга", role=OperatorRole.ADMIN)
-    view = await gateway.desk.take(operator.id, thread.id)
+    operator = await gateway.desk.operators.register("Ольга", role=OperatorRole.ADMIN)
+    view = await gateway.desk.actions.take(operator.id, thread.id)
     assert {m.channel for m in view.messages if m.direction == "in"} == {"web", "telegram"}
     assert any(m.private and f"#{tg_client}" in m.text for m in view.messages)  # why it grew
-    await gateway.desk.reply(operator.id, thread.id, "Отвечаю вам")
+    await gateway.desk.actions.reply(operator.id, thread.id, "Отвечаю вам")
     assert (await sent_to(gateway, "visitor-1"))[-1].text == "Отвечаю вам"  # where they wrote last
     await gateway.engine.handle(tg("А ещё вопрос"))
-    await gateway.desk.reply(operator.id, thread.id, "И на него отвечу")
+    await gateway.desk.actions.reply(operator.id, thread.id, "И на него отвечу")
     assert (await sent_to(gateway, "1001"))[-1].text == "И на него отвечу"
     assert await gateway.queue.assigned(operator.id) == [thread.id]
 
@@ -111,15 +111,15 @@ async def test_unmerge_restores_identities_conversations_and_the_queue(
     first, second = await conversations(gateway)
     await gateway.engine.handle(web(await link_code(gateway, tg("/link"))))
     await gateway.engine.handle(tg("И ещё: после объединения пишу"))  # said after the merge
-    operator = await gateway.desk.register("Ольга", role=OperatorRole.ADMIN)
+    operator = await gateway.desk.operators.register("Ольга", role=OperatorRole.ADMIN)
     [record] = await merges(gateway)
-    not_admin = await gateway.desk.register("Пётр")
+    not_admin = await gateway.desk.operators.register("Пётр")
     with pytest.raises(DeskError) as refused:  # only admins undo merges
-        await gateway.desk.unmerge(not_admin.id, record.id)
+        await gateway.desk.merging.unmerge(not_admin.id, record.id)
     assert refused.value.key == "desk_admin_only"
     assert (await merges(gateway))[0].undone_at is None
 
-    summary = await gateway.desk.unmerge(operator.id, record.id)
+    summary = await gateway.desk.merging.unmerge(operator.id, record.id)
 
     assert summary.undone and summary.survivor_id == web_client and summary.merged_id == tg_client
     assert await client_of(gateway, ChannelKind.TELEGRAM, "1001") == tg_client
@@ -146,7 +146,7 @@ async def test_unmerge_restores_identities_conversations_and_the_queue(
     assert merged is not None and merged.merged_into_id is None
     assert sorted(e.conversation_id for e in await gateway.queue.waiting()) == [first.id, second.id]
     with pytest.raises(DeskError) as again:
-        await gateway.desk.unmerge(operator.id, record.id)
+        await gateway.desk.merging.unmerge(operator.id, record.id)
     assert again.value.key == "merge_already_undone"
 
 
@@ -156,15 +156,15 @@ async def test_an_operator_merges_by_hand_and_sees_hints(
     web_client, tg_client = await two_waiting_clients(gateway, clock)
     await gateway.engine.handle(web("моя почта anna@example.org и вопрос про кредит"))
     await gateway.engine.handle(tg("email: anna@example.org"))
-    operator = await gateway.desk.register("Ольга", role=OperatorRole.ADMIN)
+    operator = await gateway.desk.operators.register("Ольга", role=OperatorRole.ADMIN)
     first, _second = await conversations(gateway)
 
-    assert await gateway.desk.client_hints(operator.id, web_client) == [
+    assert await gateway.desk.clients.hints(operator.id, web_client) == [
         Hint(tg_client, "email", "anna@example.org")
     ]
     assert await merges(gateway) == []
 
-    summary = await gateway.desk.merge(
+    summary = await gateway.desk.merging.merge(
         operator.id, first.id, tg_client, note="звонила, подтвердила"
     )
 
@@ -178,7 +178,7 @@ async def test_an_operator_merges_by_hand_and_sees_hints(
     )
     assert [e.conversation_id for e in await gateway.queue.waiting()] == [first.id]
     with pytest.raises(DeskError) as same:
-        await gateway.desk.merge(operator.id, first.id, tg_client)
+        await gateway.desk.merging.merge(operator.id, first.id, tg_client)
     assert same.value.key == "merge_same_client"  # the merged id leads to the survivor
 
 
@@ -186,18 +186,18 @@ async def test_merges_are_undone_latest_first(gateway: Gateway, clock: SteppingC
     web_client, tg_client = await two_waiting_clients(gateway, clock)
     await gateway.engine.handle(web(await link_code(gateway, tg("/link"))))
     await gateway.engine.handle(tg("Привет", who="3003"))
-    operator = await gateway.desk.register("Ольга", role=OperatorRole.ADMIN)
+    operator = await gateway.desk.operators.register("Ольга", role=OperatorRole.ADMIN)
     first, *_ = await conversations(gateway)
     third = await client_of(gateway, ChannelKind.TELEGRAM, "3003")
-    await gateway.desk.merge(operator.id, first.id, third)
+    await gateway.desk.merging.merge(operator.id, first.id, third)
     older, newer = await merges(gateway)
 
     with pytest.raises(DeskError) as refused:
-        await gateway.desk.unmerge(operator.id, older.id)
+        await gateway.desk.merging.unmerge(operator.id, older.id)
     assert refused.value.key == "merge_undo_later_first"
 
-    await gateway.desk.unmerge(operator.id, newer.id)
-    await gateway.desk.unmerge(operator.id, older.id)
+    await gateway.desk.merging.unmerge(operator.id, newer.id)
+    await gateway.desk.merging.unmerge(operator.id, older.id)
     assert {
         await client_of(gateway, ChannelKind.WEB, "visitor-1"),
         await client_of(gateway, ChannelKind.TELEGRAM, "1001"),
@@ -210,19 +210,19 @@ async def test_an_undone_merge_takes_back_what_was_said_after_it(gateway: Gatewa
     await gateway.engine.handle(tg("Привет", who="4004"))  # only a bot conversation, soon closed
     web_client = await client_of(gateway, ChannelKind.WEB, "visitor-1")
     other = await client_of(gateway, ChannelKind.TELEGRAM, "4004")
-    operator = await gateway.desk.register("Ольга", role=OperatorRole.ADMIN)
-    thread = (await gateway.desk.take_next(operator.id)).id
+    operator = await gateway.desk.operators.register("Ольга", role=OperatorRole.ADMIN)
+    thread = (await gateway.desk.actions.take_next(operator.id)).id
     async with gateway.sessions() as session:
         for conversation in await session.scalars(
             select(Conversation).where(Conversation.client_id == other)
         ):
             conversation.status = ConversationStatus.CLOSED
         await session.commit()
-    summary = await gateway.desk.merge(operator.id, thread, other, note="по ошибке")
+    summary = await gateway.desk.merging.merge(operator.id, thread, other, note="по ошибке")
     await gateway.engine.handle(tg("Это я, другой человек", who="4004"))  # lands in the thread
-    await gateway.desk.reply(operator.id, thread, "Отвечаю другому человеку")
+    await gateway.desk.actions.reply(operator.id, thread, "Отвечаю другому человеку")
 
-    await gateway.desk.unmerge(operator.id, summary.record_id)
+    await gateway.desk.merging.unmerge(operator.id, summary.record_id)
 
     async with gateway.sessions() as session:
         in_thread = set(
@@ -244,5 +244,5 @@ async def test_an_undone_merge_takes_back_what_was_said_after_it(gateway: Gatewa
     assert in_thread == {"visitor-1"}
     assert theirs[-2:] == ["Это я, другой человек", "Отвечаю другому человеку"]
     assert kept is not None and kept.client_id == web_client
-    await gateway.desk.reply(operator.id, thread, "Снова вам")
+    await gateway.desk.actions.reply(operator.id, thread, "Снова вам")
     assert (await sent_to(gateway, "visitor-1"))[-1].text == "Снова вам"

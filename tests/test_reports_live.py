@@ -61,12 +61,14 @@ async def test_figures_follow_messages_through_the_gateway(
     assert after[("switchboard_queue_oldest_wait_seconds", (("group", waiting.group),))] == 300
     assert after[("switchboard_conversations", (("status", "queued"),))] == 1
 
-    operator = await gateway.desk.register("Ольга", groups=(waiting.group,))
-    await gateway.desk.take(operator.id, waiting.conversation_id)
+    operator = await gateway.desk.operators.register("Ольга", groups=(waiting.group,))
+    await gateway.desk.actions.take(operator.id, waiting.conversation_id)
     clock.advance(minutes=7)
-    await gateway.desk.reply(operator.id, waiting.conversation_id, "Здравствуйте! Это нормально.")
+    await gateway.desk.actions.reply(
+        operator.id, waiting.conversation_id, "Здравствуйте! Это нормально."
+    )
     clock.advance(minutes=30)
-    await gateway.desk.close(operator.id, waiting.conversation_id)
+    await gateway.desk.actions.close(operator.id, waiting.conversation_id)
     await gateway.engine.handle(
         said("", "boris", action=Action.RATE, payload=f"{waiting.conversation_id}:4")
     )

@@ -3,7 +3,6 @@ from the database after Redis lost it."""
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import random
 from typing import Any
@@ -11,6 +10,7 @@ from typing import Any
 import pytest
 from redis.asyncio import Redis
 from sqlalchemy import func, select, update
+from waiting import eventually
 
 from core.contracts import ChannelKind
 from core.db import SessionFactory
@@ -199,7 +199,7 @@ async def test_watcher_warns_once_records_breaches_and_expires_leases(
 async def test_watcher_runs_in_the_background_and_survives_a_failing_desk(
     sessions: SessionFactory, queue: OperatorQueue
 ) -> None:
-    [late] = await conversations(sessions, [("support", 2, -5)])
+    late, later = await conversations(sessions, [("support", 2, -5), ("support", 2, -5)])
     await enqueue_stored(sessions, queue, [late])
 
     class BrokenDesk(RecordingDesk):
@@ -211,17 +211,14 @@ async def test_watcher_runs_in_the_background_and_survives_a_failing_desk(
     watcher = SlaWatcher(queue, sessions, desk, interval=0.02)
     watcher.start()
     try:
-        for _ in range(200):
-            if desk.breaches:
-                break
-            await asyncio.sleep(0.01)
-        await asyncio.sleep(0.05)  # a few more passes
+        await eventually(lambda: desk.breaches, what="the breach reported")
+        await enqueue_stored(sessions, queue, [later])  # the watcher still looks after a failure
+        await eventually(lambda: desk.breaches == [late, later], what="the next breach reported")
         assert watcher.running
     finally:
         await watcher.stop()
     assert not watcher.running
-    assert desk.breaches == [late]
-    assert await events(sessions, EventKind.SLA_BREACHED) == [late]
+    assert await events(sessions, EventKind.SLA_BREACHED) == [late, later]
 
 
 async def test_flush_mid_run_then_rebuild_restores_the_same_queue(

@@ -151,9 +151,9 @@ async def test_reply_to_answers_one_letter_and_never_takes_the_address_over(
         # heard so once: the next answer to the address is the operator's
         later = client_letter(mailbox, "Как заблокировать карту?", sender=VICTIM)
         await deliver(gateway, smtp_server, later, 3)
-        operator = await gateway.desk.register("Ольга")
-        taken = await gateway.desk.take_next(operator.id)
-        await gateway.desk.reply(operator.id, taken.id, "Заблокируйте карту в приложении.")
+        operator = await gateway.desk.operators.register("Ольга")
+        taken = await gateway.desk.actions.take_next(operator.id)
+        await gateway.desk.actions.reply(operator.id, taken.id, "Заблокируйте карту в приложении.")
         await waiting.eventually(lambda: len(smtp_server.sent_to(VICTIM)) == 2)
         await gateway.outbox.drain()
         answer = smtp_server.sent_to(VICTIM)[-1].message.get_body(("plain",))

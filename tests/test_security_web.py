@@ -160,7 +160,7 @@ async def test_a_visitor_cookie_is_never_shown_to_operators(gateway: Gateway, se
         session.add(operator)
         await session.commit()
     assert identity is not None and conversation_id is not None
-    card = await gateway.desk.client_card(operator.id, conversation_id)
+    card = await gateway.desk.clients.card(operator.id, conversation_id)
     text = client_card_text(card, "ru", ZoneInfo("Europe/Moscow"))
     assert cookie not in text and cookie not in json.dumps([i.external_id for i in card.identities])
     assert f"visitor #{identity.id}" in text

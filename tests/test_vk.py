@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -223,7 +222,10 @@ async def test_errors_6_and_9_and_5xx_are_retried_once_delivered(
     vk.stall("messages.send", 3.0)
     await channel.send(outbound("после таймаута", outbound_id=8))
     await until(lambda: len(vk.calls_of("messages.send")) >= 6)
-    await asyncio.sleep(1.2)
+    await until(
+        lambda: vk.finished.count("messages.send") == len(vk.calls_of("messages.send")),
+        what="the stalled send handled by VK after all",
+    )
     assert vk.texts_to(USER) == ["ответ после ошибок", "после таймаута"]
 
 

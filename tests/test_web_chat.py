@@ -12,6 +12,7 @@ import uuid
 
 import aiohttp
 from sqlalchemy import select
+from waiting import eventually
 from web_client import Visitor
 
 from channels.web import MAX_TEXT
@@ -31,6 +32,12 @@ async def client_messages(gateway: Gateway) -> list[Message]:
                 .order_by(Message.id)
             )
         )
+
+
+async def bot_answered(gateway: Gateway) -> bool:
+    async with gateway.sessions() as session:
+        answer = select(Message.id).where(Message.author == Author.BOT).limit(1)
+        return await session.scalar(answer) is not None
 
 
 async def test_the_page_sets_a_private_visitor_cookie_once(served: str) -> None:
@@ -170,7 +177,7 @@ async def test_a_page_closing_right_after_sending_loses_nothing(
     async with Visitor(served) as visitor:
         sent = await visitor.say(KB_QUESTION)
         await visitor.ws.ws.close()  # gone before the ack
-        await asyncio.sleep(0.2)
+        await eventually(lambda: bot_answered(gateway), what="the bot's answer stored")
         await gateway.outbox.drain()
         history = await visitor.connect()
         assert [m["id"] for m in history["messages"]][:1] == [sent]
@@ -211,13 +218,13 @@ async def test_operator_messages_are_marked_as_such(gateway: Gateway, served: st
         since = visitor.ws.mark()
         await visitor.say("I want to talk to a human operator")
         await visitor.reply(since=since, containing="queue")
-        operator = await gateway.desk.register("Bob")
-        taken = await gateway.desk.take_next(operator.id)
+        operator = await gateway.desk.operators.register("Bob")
+        taken = await gateway.desk.actions.take_next(operator.id)
         since = visitor.ws.mark()
-        await gateway.desk.reply(operator.id, taken.id, "Hi, Bob here.")
+        await gateway.desk.actions.reply(operator.id, taken.id, "Hi, Bob here.")
         reply = await visitor.reply(since=since)
         assert (reply["author"], reply["text"]) == ("operator", "Hi, Bob here.")
-        await gateway.desk.note(operator.id, taken.id, "private: VIP?")
+        await gateway.desk.actions.note(operator.id, taken.id, "private: VIP?")
         history = await visitor.connect()
         assert [m["author"] for m in history["messages"]] == ["client", "bot", "operator"]
         assert all(

@@ -84,8 +84,8 @@ async def test_the_name_names_the_client_and_the_email_proves_nothing(
     assert card is not None and card.name == "Светлана Ким" and not card.anonymous
     assert card.email == "sveta@example.ru" and card.email_proved is False
     assert [(h.client_id, h.reason) for h in card.hints] == [(owner.client_id, "email")]
-    operator = await gateway.desk.register("Anna", groups=gateway.levels.groups)
-    shown = {r.client_id: r.client_name for r in await gateway.desk.queue(operator.id)}
+    operator = await gateway.desk.operators.register("Anna", groups=gateway.levels.groups)
+    shown = {r.client_id: r.client_name for r in await gateway.desk.queue.rows(operator.id)}
     assert shown[client.id] == "Светлана Ким"  # the console's queue names the visitor
 
 

@@ -11,9 +11,11 @@ from collections.abc import AsyncIterator, Sequence
 import aiohttp
 from aiohttp import web
 from redis.asyncio import Redis
+from redis_waits import listeners, subscribed
 
 from channels.web import WebChat
 from channels.web_relay import FrameRelay
+from core import keys
 from core.contracts import ChannelKind, InboundMessage, OutboundMessage
 from core.history import HistoryItem
 
@@ -39,8 +41,9 @@ async def web_process(
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()
     host, port = runner.addresses[0][:2]
+    others = await listeners(redis, keys.web_chat_frames())
     receiving = asyncio.create_task(chat.run(sink))
-    await asyncio.sleep(0.2)  # subscribed
+    await subscribed(redis, keys.web_chat_frames(), others + 1)
     try:
         yield chat, f"http://{host}:{port}"
     finally:
@@ -105,8 +108,12 @@ async def test_a_process_gets_no_copy_of_its_own_frames(redis: Redis) -> None:
         await chat.send(
             OutboundMessage(channel=ChannelKind.WEB, chat_id=visitor, text="два", outbound_id=2)
         )
-        assert [(await next_message(tab))["text"] for _ in range(2)] == ["один", "два"]
-        await asyncio.sleep(0.3)
+        # A frame from another process comes through Redis after this one's own copies
+        # of the two would: it is the sign that no copy was delivered.
+        later = {"type": "message", "message": {"text": "от другого процесса"}}
+        await FrameRelay(redis).publish(visitor, later)
+        texts = [(await next_message(tab))["text"] for _ in range(3)]
+        assert texts == ["один", "два", "от другого процесса"]
         await tab.send_json({"type": "message", "id": "after", "text": "ещё"})
         assert (await tab.receive_json(timeout=5)) == {"type": "ack", "id": "after"}  # no duplicate
         await tab.close()

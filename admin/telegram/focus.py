@@ -13,7 +13,7 @@ from pathlib import Path
 from aiogram import Bot
 from aiogram.types import Message
 
-from admin.desk import OperatorDesk
+from admin.desk import Desk
 from admin.telegram.forum import ForumTopics
 from admin.telegram.state import ActiveConversations
 from core.contracts import Attachment, AttachmentKind
@@ -25,9 +25,7 @@ _UNSAFE = re.compile(r"[^\w.\-]+", re.UNICODE)
 
 
 class Focus:
-    def __init__(
-        self, desk: OperatorDesk, active: ActiveConversations, topics: ForumTopics | None
-    ) -> None:
+    def __init__(self, desk: Desk, active: ActiveConversations, topics: ForumTopics | None) -> None:
         self._desk = desk
         self._active = active
         self._topics = topics
@@ -46,7 +44,7 @@ class Focus:
         active = await self._active.get(operator.id)
         if active is not None:
             return active
-        held = await self._desk.queue(operator.id, "mine")
+        held = await self._desk.queue.rows(operator.id, "mine")
         if not held:
             return None
         await self._active.set(operator.id, held[0].conversation_id)
@@ -56,9 +54,9 @@ class Focus:
         """The conversation a plain message answers; in a topic, taken first if waiting."""
         conversation_id = await self.of(message, operator)
         if conversation_id is not None and self.in_topic(message):
-            view = await self._desk.view(conversation_id)
+            view = await self._desk.conversations.view(conversation_id)
             if view.status == "queued":
-                await self._desk.take(operator.id, conversation_id)
+                await self._desk.actions.take(operator.id, conversation_id)
         return conversation_id
 
 

@@ -18,7 +18,7 @@ from typing import Any
 from aiogram import BaseMiddleware
 from aiogram.types import CallbackQuery, Message, TelegramObject
 
-from admin.desk import DeskError, OperatorDesk
+from admin.desk import Desk, DeskError
 from admin.telegram.sender import AdminSender, ChatRef, where
 from admin.telegram.texts import say
 from core.contracts import DeliveryError
@@ -34,15 +34,15 @@ Handler = Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]]
 
 class OperatorAccess(BaseMiddleware):
     async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
-        desk: OperatorDesk = data["desk"]
+        desk: Desk = data["desk"]
         user = data.get("event_from_user")
         if user is None or user.is_bot:
             return None
-        operator = await desk.by_telegram(user.id)
+        operator = await desk.operators.by_telegram(user.id)
         data["operator"] = operator
         if operator is not None:
-            if (await desk.presence(operator.id)).state is PresenceState.OFFLINE:
-                await desk.set_presence(operator.id, PresenceState.ONLINE)  # announced by acting
+            if (await desk.presence.get(operator.id)).state is PresenceState.OFFLINE:
+                await desk.presence.set(operator.id, PresenceState.ONLINE)  # announced by acting
             return await handler(event, data)
         if _redeems_invite(event):
             return await handler(event, data)

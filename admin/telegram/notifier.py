@@ -24,7 +24,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 from sqlalchemy import select
 
-from admin.desk import ConversationView, DeskError, OperatorDesk
+from admin.desk import ConversationView, Desk, DeskError
 from admin.telegram.cards import attachments_line, card_text, conversation_text, take_keyboard
 from admin.telegram.forum import ForumTopics
 from admin.telegram.sender import AdminSender, ChatRef
@@ -68,7 +68,7 @@ class AdminNotifier:
     def __init__(
         self,
         *,
-        desk: OperatorDesk,
+        desk: Desk,
         feed: DeskFeed,
         sender: AdminSender,
         sessions: SessionFactory,
@@ -127,7 +127,7 @@ class AdminNotifier:
         await self.post_card(int(notice["conversation_id"]))
 
     async def post_card(self, conversation_id: int) -> None:
-        view = await self._desk.view(conversation_id)
+        view = await self._desk.conversations.view(conversation_id)
         if view.status != "queued":
             return
         for reader in await self._readers(view.group or ""):
@@ -169,7 +169,7 @@ class AdminNotifier:
         await self._redis.delete(keys.admin_cards(conversation_id))
         if not cards:
             return
-        view = await self._desk.view(conversation_id)
+        view = await self._desk.conversations.view(conversation_id)
         for where, stored in cards.items():
             message_id, language = json.loads(as_text(stored))
             text = (
@@ -244,7 +244,7 @@ class AdminNotifier:
             return
         conversation_id = int(notice["conversation_id"])
         sender = await self._operator_name(notice.get("from_operator_id"))
-        view = await self._desk.view(conversation_id)
+        view = await self._desk.conversations.view(conversation_id)
         if await self._active.get(int(target)) is None:
             await self._active.set(int(target), conversation_id)
         await self._sender.text(

@@ -24,7 +24,7 @@ from aiogram.types import Update
 from redis.asyncio import Redis
 
 from admin.accounts import Accounts
-from admin.desk import OperatorDesk
+from admin.desk import Desk
 from admin.reports import Report
 from admin.telegram.focus import Focus, OperatorFiles
 from admin.telegram.forum import ForumTopics
@@ -68,7 +68,7 @@ class AdminBot:
         self,
         options: AdminBotOptions,
         *,
-        desk: OperatorDesk,
+        desk: Desk,
         feed: DeskFeed,
         sessions: SessionFactory,
         redis: Redis,

@@ -9,9 +9,9 @@ from dataclasses import dataclass, field
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.contracts import Button, InboundMessage
-from core.db import AppendedRow
 from core.messages import add_reply
 from core.models import Author, Client, Conversation, Identity
+from core.unit_of_work import AppendedRow
 
 __all__ = ["Outcome", "Sender", "Turn"]
 

@@ -10,7 +10,7 @@ from aiogram import F, Router
 from aiogram.filters import Command, CommandObject
 from aiogram.types import Message
 
-from admin.desk import OperatorDesk
+from admin.desk import Desk
 from admin.telegram.cards import client_card_text, history_text
 from admin.telegram.focus import Focus, OperatorFiles
 from admin.telegram.sender import AdminSender, where
@@ -43,7 +43,7 @@ async def _focused(
 async def close(
     message: Message,
     operator: Operator,
-    desk: OperatorDesk,
+    desk: Desk,
     focus: Focus,
     active: ActiveConversations,
     sender: AdminSender,
@@ -52,12 +52,12 @@ async def close(
     conversation_id = await _focused(message, operator, focus, sender)
     if conversation_id is None:
         return
-    await desk.close(operator.id, conversation_id)
+    await desk.actions.close(operator.id, conversation_id)
     await active.clear(operator.id, conversation_id)
     await sender.text(where(message), say("closed", operator.language, id=conversation_id))
     if focus.in_topic(message):
         return
-    mine = await desk.queue(operator.id, "mine")
+    mine = await desk.queue.rows(operator.id, "mine")
     if mine:
         await active.set(operator.id, mine[0].conversation_id)
         await sender.text(
@@ -75,7 +75,7 @@ async def transfer(
     message: Message,
     command: CommandObject,
     operator: Operator,
-    desk: OperatorDesk,
+    desk: Desk,
     focus: Focus,
     active: ActiveConversations,
     sender: AdminSender,
@@ -87,12 +87,12 @@ async def transfer(
     conversation_id = await _focused(message, operator, focus, sender)
     if conversation_id is None:
         return
-    if target in await desk.known_groups():
-        await desk.transfer(operator.id, conversation_id, group=target, note=note.strip())
+    if target in await desk.operators.known_groups():
+        await desk.transfers.transfer(operator.id, conversation_id, group=target, note=note.strip())
         text = say("transferred_group", operator.language, id=conversation_id, group=target)
     else:
-        colleague = await desk.find_operator(target)
-        await desk.transfer(
+        colleague = await desk.operators.find(target)
+        await desk.transfers.transfer(
             operator.id, conversation_id, to_operator=str(colleague.id), note=note.strip()
         )
         text = say(
@@ -106,7 +106,7 @@ async def note(
     message: Message,
     command: CommandObject,
     operator: Operator,
-    desk: OperatorDesk,
+    desk: Desk,
     focus: Focus,
     sender: AdminSender,
 ) -> None:
@@ -117,35 +117,37 @@ async def note(
     conversation_id = await _focused(message, operator, focus, sender)
     if conversation_id is None:
         return
-    await desk.note(operator.id, conversation_id, text)
+    await desk.actions.note(operator.id, conversation_id, text)
     await sender.text(where(message), say("note_saved", operator.language, id=conversation_id))
 
 
 async def client(
     message: Message,
     operator: Operator,
-    desk: OperatorDesk,
+    desk: Desk,
     focus: Focus,
     sender: AdminSender,
     zone: ZoneInfo,
 ) -> None:
     conversation_id = await _focused(message, operator, focus, sender)
     if conversation_id is not None:
-        card = await desk.client_card(operator.id, conversation_id)
+        card = await desk.clients.card(operator.id, conversation_id)
         await sender.text(where(message), client_card_text(card, operator.language, zone))
 
 
 async def history(
     message: Message,
     operator: Operator,
-    desk: OperatorDesk,
+    desk: Desk,
     focus: Focus,
     sender: AdminSender,
     zone: ZoneInfo,
 ) -> None:
     conversation_id = await _focused(message, operator, focus, sender)
     if conversation_id is not None:
-        messages = await desk.history(operator.id, conversation_id, limit=HISTORY_SHOWN)
+        messages = await desk.conversations.history(
+            operator.id, conversation_id, limit=HISTORY_SHOWN
+        )
         await sender.text(where(message), history_text(messages, operator.language, zone))
 
 
@@ -153,7 +155,7 @@ async def merge(
     message: Message,
     command: CommandObject,
     operator: Operator,
-    desk: OperatorDesk,
+    desk: Desk,
     focus: Focus,
     sender: AdminSender,
 ) -> None:
@@ -165,7 +167,7 @@ async def merge(
     conversation_id = await _focused(message, operator, focus, sender)
     if conversation_id is None:
         return
-    done = await desk.merge(operator.id, conversation_id, number, note.strip() or None)
+    done = await desk.merging.merge(operator.id, conversation_id, number, note.strip() or None)
     await sender.text(
         where(message),
         say(
@@ -182,14 +184,14 @@ async def unmerge(
     message: Message,
     command: CommandObject,
     operator: Operator,
-    desk: OperatorDesk,
+    desk: Desk,
     sender: AdminSender,
 ) -> None:
     number = whole_number((command.args or "").strip().lstrip("#"))
     if number is None:
         await sender.text(where(message), say("usage_unmerge", operator.language))
         return
-    done = await desk.unmerge(operator.id, number)
+    done = await desk.merging.unmerge(operator.id, number)
     await sender.text(
         where(message),
         say("unmerged", operator.language, record=done.record_id, merged=done.merged_id),
@@ -200,7 +202,7 @@ async def via(
     message: Message,
     command: CommandObject,
     operator: Operator,
-    desk: OperatorDesk,
+    desk: Desk,
     focus: Focus,
     sender: AdminSender,
 ) -> None:
@@ -213,7 +215,7 @@ async def via(
     if conversation_id is None:
         await sender.text(where(message), say("no_active", operator.language))
         return
-    await desk.reply(operator.id, conversation_id, text.strip(), via=channel)
+    await desk.actions.reply(operator.id, conversation_id, text.strip(), via=channel)
 
 
 async def unknown_command(message: Message, operator: Operator, sender: AdminSender) -> None:
@@ -224,7 +226,7 @@ async def unknown_command(message: Message, operator: Operator, sender: AdminSen
 async def to_client(
     message: Message,
     operator: Operator,
-    desk: OperatorDesk,
+    desk: Desk,
     focus: Focus,
     files: OperatorFiles,
     sender: AdminSender,
@@ -245,7 +247,7 @@ async def to_client(
         )
         return
     attachments = await files.attachments(message)
-    await desk.reply(
+    await desk.actions.reply(
         operator.id, conversation_id, message.text or message.caption or "", attachments
     )
 

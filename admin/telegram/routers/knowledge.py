@@ -8,7 +8,7 @@ from aiogram import Router
 from aiogram.filters import Command, CommandObject
 from aiogram.types import CallbackQuery, Message
 
-from admin.desk import OperatorDesk
+from admin.desk import Desk
 from admin.telegram.cards import ArticleButton, article_keyboard
 from admin.telegram.focus import Focus
 from admin.telegram.sender import AdminSender, where
@@ -24,7 +24,7 @@ async def search(
     message: Message,
     command: CommandObject,
     operator: Operator,
-    desk: OperatorDesk,
+    desk: Desk,
     focus: Focus,
     sender: AdminSender,
 ) -> None:
@@ -32,7 +32,7 @@ async def search(
     if not query:
         await sender.text(where(message), say("usage_kb", operator.language))
         return
-    hits = desk.search_kb(query)
+    hits = desk.teaching.search(query)
     if not hits:
         await sender.text(where(message), say("kb_nothing", operator.language))
         return
@@ -52,9 +52,11 @@ async def search(
 
 
 async def send_article(
-    query: CallbackQuery, callback_data: ArticleButton, operator: Operator, desk: OperatorDesk
+    query: CallbackQuery, callback_data: ArticleButton, operator: Operator, desk: Desk
 ) -> None:
-    await desk.send_article(operator.id, callback_data.conversation_id, callback_data.article_id)
+    await desk.teaching.send_article(
+        operator.id, callback_data.conversation_id, callback_data.article_id
+    )
     await query.answer(
         say(
             "kb_sent",
@@ -69,7 +71,7 @@ async def save(
     message: Message,
     command: CommandObject,
     operator: Operator,
-    desk: OperatorDesk,
+    desk: Desk,
     focus: Focus,
     sender: AdminSender,
 ) -> None:
@@ -78,7 +80,7 @@ async def save(
         await sender.text(where(message), say("no_active", operator.language))
         return
     article_id = (command.args or "").strip() or None
-    saved = await desk.save_reply(operator.id, conversation_id, article_id=article_id)
+    saved = await desk.teaching.save_reply(operator.id, conversation_id, article_id=article_id)
     key = "saved_article" if saved.created else "saved_variant"
     await sender.text(
         where(message),

@@ -6,7 +6,7 @@ from aiogram import Router
 from aiogram.filters import Command
 from aiogram.types import Message
 
-from admin.desk import OperatorDesk
+from admin.desk import Desk
 from admin.telegram.sender import AdminSender, where
 from admin.telegram.texts import say
 from core.models import Operator
@@ -15,17 +15,13 @@ from routing.presence import PresenceState
 __all__ = ["build_router"]
 
 
-async def away(
-    message: Message, operator: Operator, desk: OperatorDesk, sender: AdminSender
-) -> None:
-    await desk.set_presence(operator.id, PresenceState.AWAY)
+async def away(message: Message, operator: Operator, desk: Desk, sender: AdminSender) -> None:
+    await desk.presence.set(operator.id, PresenceState.AWAY)
     await sender.text(where(message), say("away", operator.language))
 
 
-async def online(
-    message: Message, operator: Operator, desk: OperatorDesk, sender: AdminSender
-) -> None:
-    await desk.set_presence(operator.id, PresenceState.ONLINE)
+async def online(message: Message, operator: Operator, desk: Desk, sender: AdminSender) -> None:
+    await desk.presence.set(operator.id, PresenceState.ONLINE)
     await sender.text(where(message), say("online", operator.language))
 
 

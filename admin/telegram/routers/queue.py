@@ -8,7 +8,7 @@ from aiogram import Router
 from aiogram.filters import Command, CommandObject
 from aiogram.types import CallbackQuery, Message
 
-from admin.desk import ConversationView, OperatorDesk, QueueView
+from admin.desk import ConversationView, Desk, QueueView
 from admin.telegram.cards import LaterButton, TakeButton, conversation_text, queue_text
 from admin.telegram.focus import Focus
 from admin.telegram.sender import AdminSender, ChatRef, where
@@ -39,24 +39,24 @@ async def show_queue(
     message: Message,
     command: CommandObject,
     operator: Operator,
-    desk: OperatorDesk,
+    desk: Desk,
     sender: AdminSender,
     zone: ZoneInfo,
 ) -> None:
     view = VIEWS.get((command.args or "").strip().lower(), "waiting")
-    rows = await desk.queue(operator.id, view)
+    rows = await desk.queue.rows(operator.id, view)
     await sender.text(where(message), queue_text(rows, view, operator.language, zone))
 
 
 async def take_next(
     message: Message,
     operator: Operator,
-    desk: OperatorDesk,
+    desk: Desk,
     active: ActiveConversations,
     sender: AdminSender,
     zone: ZoneInfo,
 ) -> None:
-    view = await desk.take_next(operator.id)
+    view = await desk.actions.take_next(operator.id)
     await _opened(view, operator, active, sender, zone, where(message))
 
 
@@ -64,7 +64,7 @@ async def take(
     message: Message,
     command: CommandObject,
     operator: Operator,
-    desk: OperatorDesk,
+    desk: Desk,
     active: ActiveConversations,
     sender: AdminSender,
     zone: ZoneInfo,
@@ -73,7 +73,7 @@ async def take(
     if number is None:
         await sender.text(where(message), say("usage_take", operator.language))
         return
-    view = await desk.take(operator.id, number)
+    view = await desk.actions.take(operator.id, number)
     await _opened(view, operator, active, sender, zone, where(message))
 
 
@@ -81,13 +81,13 @@ async def take_button(
     query: CallbackQuery,
     callback_data: TakeButton,
     operator: Operator,
-    desk: OperatorDesk,
+    desk: Desk,
     active: ActiveConversations,
     sender: AdminSender,
     focus: Focus,
     zone: ZoneInfo,
 ) -> None:
-    view = await desk.take(operator.id, callback_data.conversation_id)
+    view = await desk.actions.take(operator.id, callback_data.conversation_id)
     await query.answer()
     card = query.message if isinstance(query.message, Message) else None
     if card is not None and focus.in_topic(card):
@@ -105,12 +105,12 @@ async def switch(
     message: Message,
     command: CommandObject,
     operator: Operator,
-    desk: OperatorDesk,
+    desk: Desk,
     active: ActiveConversations,
     sender: AdminSender,
     zone: ZoneInfo,
 ) -> None:
-    mine = await desk.queue(operator.id, "mine")
+    mine = await desk.queue.rows(operator.id, "mine")
     number = _number(command.args)
     if number is None or number not in {row.conversation_id for row in mine}:
         current = await active.get(operator.id)
@@ -124,7 +124,7 @@ async def switch(
             say("mine_list", operator.language, rows=rows or say("nothing", operator.language)),
         )
         return
-    view = await desk.conversation(operator.id, number)
+    view = await desk.conversations.for_operator(operator.id, number)
     await _opened(view, operator, active, sender, zone, where(message))
 
 

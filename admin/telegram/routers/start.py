@@ -10,7 +10,7 @@ from aiogram.filters import Command, CommandObject, CommandStart
 from aiogram.types import Message
 
 from admin.accounts import Accounts, LinkPurpose, link_path
-from admin.desk import OperatorDesk
+from admin.desk import Desk
 from admin.telegram.sender import AdminSender, where
 from admin.telegram.state import Invites
 from admin.telegram.texts import say
@@ -26,7 +26,7 @@ async def start(
     message: Message,
     command: CommandObject,
     operator: Operator | None,
-    desk: OperatorDesk,
+    desk: Desk,
     invites: Invites,
     sender: AdminSender,
 ) -> None:
@@ -46,11 +46,11 @@ async def start(
                 ),
             )
             return
-        operator = await desk.link_telegram(operator_id, user.id)
+        operator = await desk.operators.link_telegram(operator_id, user.id)
         log.info("admin bot: operator %s linked to Telegram user %s", operator.id, user.id)
     if operator is None:
         return
-    await desk.set_presence(operator.id, PresenceState.ONLINE)
+    await desk.presence.set(operator.id, PresenceState.ONLINE)
     await sender.text(
         where(message),
         say(

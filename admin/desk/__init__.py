@@ -1,0 +1,120 @@
+"""The operators' desk: everything an operator can do, independent of where they do it.
+
+The web console and the Telegram admin bot are two transports over these services, one
+module per job: `operators` (who they are), `queue` (what waits), `conversations` (reading
+a thread), `actions` (take, reply, note, close), `transfers`, `clients` (the client card),
+`merging`, `teaching` (the knowledge base) and `presence`. `Desk` only holds them, built
+once with what they share, so a transport is handed one thing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from admin.desk.clients import Clients
+from admin.desk.conversation_actions import ConversationActions
+from admin.desk.conversations import Conversations
+from admin.desk.errors import DeskError
+from admin.desk.merging import Merging
+from admin.desk.operators import Operators
+from admin.desk.presence import Availability
+from admin.desk.queue_view import QueueListing
+from admin.desk.teaching import Teaching
+from admin.desk.transfer import Transfers
+from admin.desk.views import (
+    ClientCard,
+    ConversationView,
+    IdentityView,
+    MessageView,
+    QueueRow,
+    QueueView,
+    SavedReply,
+)
+from bot.handover import Handover
+from bot.knowledge import KnowledgeBase
+from bot.outbox import Outbox
+from core.db import SessionFactory
+from core.events import DeskFeed
+from routing.presence import Presence
+from routing.queue import OperatorQueue
+
+__all__ = [
+    "Availability",
+    "ClientCard",
+    "Clients",
+    "ConversationActions",
+    "ConversationView",
+    "Conversations",
+    "Desk",
+    "DeskError",
+    "IdentityView",
+    "Merging",
+    "MessageView",
+    "Operators",
+    "QueueListing",
+    "QueueRow",
+    "QueueView",
+    "SavedReply",
+    "Teaching",
+    "Transfers",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class Desk:
+    operators: Operators
+    queue: QueueListing
+    conversations: Conversations
+    actions: ConversationActions
+    transfers: Transfers
+    clients: Clients
+    merging: Merging
+    teaching: Teaching
+    presence: Availability
+
+    @classmethod
+    def build(
+        cls,
+        *,
+        sessions: SessionFactory,
+        queue: OperatorQueue,
+        outbox: Outbox,
+        feed: DeskFeed,
+        clock: Callable[[], dt.datetime],
+        knowledge: KnowledgeBase,
+        presence: Presence,
+        handover: Handover,
+    ) -> Desk:
+        operators = Operators(sessions)
+        conversations = Conversations(sessions)
+        availability = Availability(sessions, presence, handover)
+        actions = ConversationActions(
+            sessions=sessions,
+            queue=queue,
+            outbox=outbox,
+            feed=feed,
+            clock=clock,
+            conversations=conversations,
+            operators=operators,
+            availability=availability,
+        )
+        return cls(
+            operators=operators,
+            queue=QueueListing(sessions=sessions, queue=queue, clock=clock),
+            conversations=conversations,
+            actions=actions,
+            transfers=Transfers(
+                sessions=sessions,
+                queue=queue,
+                feed=feed,
+                clock=clock,
+                conversations=conversations,
+                operators=operators,
+            ),
+            clients=Clients(sessions),
+            merging=Merging(sessions=sessions, queue=queue, feed=feed, clock=clock),
+            teaching=Teaching(sessions, knowledge, actions),
+            presence=availability,
+        )

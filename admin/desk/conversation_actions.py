@@ -1,0 +1,218 @@
+"""Working a conversation: taking it, answering, noting and closing it.
+
+The Redis queue decides races (who takes a conversation first, capacity); the database
+records the outcome; the client hears from the operator in the channel they last wrote
+from, sent by the outbox after the commit.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Sequence
+
+from sqlalchemy import select
+
+from admin.desk.conversations import Conversations
+from admin.desk.errors import DeskError
+from admin.desk.lookup import (
+    active_operator,
+    find_conversation,
+    held_conversation,
+    identity_via,
+    stored,
+)
+from admin.desk.operators import Operators
+from admin.desk.presence import Availability
+from admin.desk.views import ConversationView, MessageView, message_view
+from bot.handover import mark_taken
+from bot.outbox import Outbox
+from core.contracts import Action, Attachment, Button, ChannelKind
+from core.db import SessionFactory
+from core.events import DeskFeed, record
+from core.lifecycle import move
+from core.messages import add_note, add_reply
+from core.models import (
+    Author,
+    Client,
+    Conversation,
+    ConversationStatus,
+    EventKind,
+    Operator,
+)
+from core.texts import say
+from routing.errors import AlreadyTaken, NotQueued, OverCapacity
+from routing.queue import OperatorQueue
+
+__all__ = ["ConversationActions"]
+
+
+class ConversationActions:
+    def __init__(
+        self,
+        *,
+        sessions: SessionFactory,
+        queue: OperatorQueue,
+        outbox: Outbox,
+        feed: DeskFeed,
+        clock: Callable[[], dt.datetime],
+        conversations: Conversations,
+        operators: Operators,
+        availability: Availability,
+    ) -> None:
+        self._sessions = sessions
+        self._queue = queue
+        self._outbox = outbox
+        self._feed = feed
+        self._clock = clock
+        self._conversations = conversations
+        self._operators = operators
+        self._availability = availability
+
+    # -- taking ---------------------------------------------------------------------------
+
+    async def take_next(self, operator_id: int) -> ConversationView:
+        operator = await active_operator(self._sessions, operator_id)
+        try:
+            entry = await self._queue.take_next(
+                operator.id, operator.group_names, operator.capacity
+            )
+        except OverCapacity:
+            raise DeskError("desk_over_capacity", capacity=operator.capacity) from None
+        if entry is None:
+            raise DeskError("desk_nothing_waiting")
+        return await self._assigned(operator, entry.conversation_id)
+
+    async def take(self, operator_id: int, conversation_id: int) -> ConversationView:
+        operator = await active_operator(self._sessions, operator_id)
+        try:
+            await self._queue.take(conversation_id, operator.id, operator.capacity)
+        except AlreadyTaken as taken:
+            if taken.holder == operator.id:
+                return await self._conversations.for_operator(operator_id, conversation_id)
+            holder = await self._operators.name(taken.holder)
+            raise DeskError("desk_taken", conversation_id=conversation_id, holder=holder) from None
+        except OverCapacity:
+            raise DeskError("desk_over_capacity", capacity=operator.capacity) from None
+        except NotQueued:
+            raise DeskError("desk_not_queued", conversation_id=conversation_id) from None
+        return await self._assigned(operator, conversation_id)
+
+    async def _assigned(self, operator: Operator, conversation_id: int) -> ConversationView:
+        now = self._clock()
+        async with self._sessions() as session:
+            conversation = await session.get(Conversation, conversation_id)
+            if conversation is None:
+                await self._queue.remove(conversation_id)
+                raise DeskError("desk_not_found", conversation_id=conversation_id)
+            mark_taken(session, conversation, operator.id, now)
+            await session.commit()
+        await self._feed.publish(
+            "taken",
+            conversation_id=conversation_id,
+            operator_id=operator.id,
+            operator=operator.name,
+        )
+        return await self._conversations.for_operator(operator.id, conversation_id)
+
+    async def heartbeat(self, operator_id: int) -> None:
+        """Keep the leases of everything the operator holds while their console is open."""
+        async with self._sessions() as session:
+            held = await session.scalars(
+                select(Conversation.id).where(
+                    Conversation.assigned_operator_id == operator_id,
+                    Conversation.status == ConversationStatus.ASSIGNED,
+                )
+            )
+            for conversation_id in held:
+                await self._queue.renew(conversation_id, operator_id)
+
+    # -- answering ------------------------------------------------------------------------
+
+    async def reply(
+        self,
+        operator_id: int,
+        conversation_id: int,
+        text: str,
+        attachments: Sequence[Attachment] = (),
+        *,
+        via: ChannelKind | None = None,
+        kb_article_id: str | None = None,
+    ) -> MessageView:
+        """Answer the client in the channel of their latest message, or `via` another
+        channel the client has written from."""
+        if not text.strip() and not attachments:
+            raise DeskError("desk_empty_reply")
+        now = self._clock()
+        async with self._sessions() as session:
+            conversation = await held_conversation(session, operator_id, conversation_id)
+            identity = await identity_via(session, conversation, via) if via else None
+            reply = await add_reply(
+                session,
+                conversation,
+                text=text,
+                author=Author.OPERATOR,
+                at=now,
+                attachments=attachments,
+                operator_id=operator_id,
+                identity=identity,
+                kb_article_id=kb_article_id,
+            )
+            if conversation.first_response_at is None:
+                conversation.first_response_at = now
+                record(
+                    session, conversation, EventKind.FIRST_RESPONSE, now, operator_id=operator_id
+                )
+            await session.commit()
+            message = await stored(session, reply)
+        await self._queue.renew(conversation_id, operator_id)
+        self._outbox.submit([message.id])
+        return message_view(message)
+
+    async def note(self, operator_id: int, conversation_id: int, text: str) -> MessageView:
+        """An internal note: stored in the thread, never sent to the client."""
+        if not text.strip():
+            raise DeskError("desk_empty_reply")
+        now = self._clock()
+        async with self._sessions() as session:
+            conversation = await find_conversation(session, conversation_id)
+            note = add_note(session, conversation, text=text, at=now, operator_id=operator_id)
+            await session.commit()
+            message = await stored(session, note)
+        await self._queue.renew(conversation_id, operator_id)
+        return message_view(message)
+
+    async def close(self, operator_id: int, conversation_id: int) -> None:
+        """Close, free the operator's slot, and ask the client for a 1–5 rating."""
+        now = self._clock()
+        async with self._sessions() as session:
+            conversation = await held_conversation(session, operator_id, conversation_id)
+            move(
+                session,
+                conversation,
+                ConversationStatus.CLOSED,
+                now,
+                event=EventKind.CLOSED,
+                operator_id=operator_id,
+                by="operator",
+            )
+            client = await session.get(Client, conversation.client_id)
+            language = (client.language if client else None) or "ru"
+            email = conversation.last_channel is ChannelKind.EMAIL
+            buttons = (
+                []
+                if email
+                else [Button(str(n), Action.RATE, f"{conversation.id}:{n}") for n in range(1, 6)]
+            )
+            ask = await add_reply(
+                session,
+                conversation,
+                author=Author.BOT,
+                at=now,
+                buttons=buttons,
+                text=say("rate_request_email" if email else "rate_request", language),
+            )
+            await session.commit()
+        await self._queue.remove(conversation_id)
+        self._outbox.submit([ask.id])
+        await self._feed.publish("closed", conversation_id=conversation_id, operator_id=operator_id)
+        await self._availability.offer_work(operator_id)

@@ -1,0 +1,34 @@
+"""Operators' presence at the desk: online, away or offline, and work offered to them."""
+
+from __future__ import annotations
+
+from admin.desk.lookup import active_operator
+from bot.handover import Handover
+from core.db import SessionFactory
+from routing.presence import OperatorPresence, Presence, PresenceState
+
+__all__ = ["Availability"]
+
+
+class Availability:
+    def __init__(self, sessions: SessionFactory, presence: Presence, handover: Handover) -> None:
+        self._sessions = sessions
+        self._presence = presence
+        self._handover = handover
+
+    async def set(self, operator_id: int, state: PresenceState) -> OperatorPresence:
+        operator = await active_operator(self._sessions, operator_id)
+        presence = await self._presence.set(
+            operator.id, state, capacity=operator.capacity, groups=operator.group_names
+        )
+        await self.offer_work(operator_id)
+        return presence
+
+    async def get(self, operator_id: int) -> OperatorPresence:
+        return await self._presence.get(operator_id)
+
+    async def offer_work(self, operator_id: int) -> None:
+        """An operator who is online with a free slot gets what waits in their groups."""
+        presence = await self._presence.get(operator_id)
+        if presence.state is PresenceState.ONLINE:
+            await self._handover.dispatch(presence.groups)

@@ -1,0 +1,115 @@
+"""Handing a held conversation on: to another group's queue, or straight to a colleague."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+
+from admin.desk.conversations import Conversations
+from admin.desk.errors import DeskError
+from admin.desk.lookup import find_conversation, held_conversation
+from admin.desk.operators import Operators
+from admin.desk.views import ConversationView
+from core.db import SessionFactory
+from core.events import DeskFeed, record
+from core.lifecycle import move
+from core.messages import add_note
+from core.models import ConversationStatus, EventKind
+from routing.errors import NotQueued, OperatorUnavailable, OverCapacity
+from routing.queue import OperatorQueue, validate_group
+
+__all__ = ["Transfers"]
+
+
+class Transfers:
+    def __init__(
+        self,
+        *,
+        sessions: SessionFactory,
+        queue: OperatorQueue,
+        feed: DeskFeed,
+        clock: Callable[[], dt.datetime],
+        conversations: Conversations,
+        operators: Operators,
+    ) -> None:
+        self._sessions = sessions
+        self._queue = queue
+        self._feed = feed
+        self._clock = clock
+        self._conversations = conversations
+        self._operators = operators
+
+    async def transfer(
+        self,
+        operator_id: int,
+        conversation_id: int,
+        *,
+        group: str | None = None,
+        to_operator: str | None = None,
+        note: str = "",
+    ) -> ConversationView:
+        """Hand a held conversation to another group's queue or straight to a colleague
+        (by name or id); the note stays in the thread, for them only."""
+        if group is None and to_operator is None:
+            raise DeskError("desk_transfer_target")
+        if group is not None:
+            try:
+                validate_group(group)
+            except ValueError:
+                raise DeskError("desk_bad_group", group=group) from None
+        target = await self._operators.find(to_operator) if to_operator else None
+        target_id = target.id if target else None
+        async with self._sessions() as session:
+            await held_conversation(session, operator_id, conversation_id)
+        try:
+            entry = await self._queue.transfer(conversation_id, group=group, operator_id=target_id)
+        except OperatorUnavailable:
+            raise DeskError(
+                "desk_operator_unavailable", name=target.name if target else "?"
+            ) from None
+        except OverCapacity as full:
+            raise DeskError(
+                "desk_operator_full", name=target.name if target else "?", capacity=full.capacity
+            ) from None
+        except NotQueued:
+            raise DeskError("desk_not_queued", conversation_id=conversation_id) from None
+        now = self._clock()
+        async with self._sessions() as session:
+            conversation = await find_conversation(session, conversation_id)
+            conversation.group = entry.group
+            conversation.assigned_operator_id = target_id
+            conversation.updated_at = now
+            move(
+                session,
+                conversation,
+                ConversationStatus.ASSIGNED if target else ConversationStatus.QUEUED,
+                now,
+                event=EventKind.TRANSFERRED,
+                operator_id=operator_id,
+                to_group=entry.group,
+                to_operator=target_id,
+                note=note,
+            )
+            if target is not None:
+                record(
+                    session,
+                    conversation,
+                    EventKind.TAKEN,
+                    now,
+                    operator_id=target_id,
+                    by="transfer",
+                )
+            if note.strip():
+                add_note(session, conversation, text=note, at=now, operator_id=operator_id)
+            await session.commit()
+        await self._feed.publish(
+            "transferred",
+            conversation_id=conversation_id,
+            operator_id=target_id,
+            from_operator_id=operator_id,
+            group=entry.group,
+            note=note,
+        )
+        if target is None:
+            await self._feed.publish("queued", conversation_id=conversation_id, group=entry.group)
+        return await self._conversations.for_operator(operator_id, conversation_id)
