@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
+import pty
+import struct
 import subprocess
 import sys
+import termios
 from collections.abc import Callable
 from pathlib import Path
 
@@ -24,12 +28,12 @@ Cli = Callable[..., subprocess.CompletedProcess[str]]
 
 
 @pytest.fixture
-def cli(
+def cli_env(
     database_url: str, redis_url: str, tmp_path: Path, sessions: SessionFactory, redis: Redis
-) -> Cli:
-    """Run `switchboard kb ARGS` in a subprocess; the `sessions`/`redis` fixtures empty the
-    database and Redis afterwards."""
-    env = {
+) -> dict[str, str]:
+    """The environment of a `switchboard kb` process; the `sessions`/`redis` fixtures empty
+    the database and Redis afterwards."""
+    return {
         **os.environ,
         "DATABASE_URL": database_url,
         "REDIS_URL": redis_url,
@@ -37,11 +41,16 @@ def cli(
         "PYTHONPATH": str(REPO),
     }
 
+
+@pytest.fixture
+def cli(cli_env: dict[str, str], tmp_path: Path) -> Cli:
+    """Run `switchboard kb ARGS` in a subprocess."""
+
     def run(*args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
         return subprocess.run(
             [sys.executable, "-c", RUN_KB_APP, *args],
             input=stdin,
-            env=env,
+            env=cli_env,
             cwd=tmp_path,
             capture_output=True,
             text=True,
@@ -56,6 +65,7 @@ async def test_import_match_and_search(cli: Cli, sessions: SessionFactory, redis
     imported = cli("import", str(SAMPLE_KB))
     assert imported.returncode == 0, imported.stderr
     assert "question variants" in imported.stdout and "chosen" in imported.stdout
+    assert "meaning vectors" not in imported.stderr  # no progress bar in a pipe
     questions = ["я потерял карту", "I lost my card", "", "какая завтра погода в Сочи"]
     matched = cli("match", stdin="\n".join(questions) + "\n")
     assert matched.returncode == 0, matched.stderr
@@ -74,6 +84,38 @@ async def test_import_match_and_search(cli: Cli, sessions: SessionFactory, redis
     vague = cli("search", "карта")
     assert vague.returncode == 0, vague.stderr
     assert "decision: clarify" in vague.stdout
+
+
+def test_an_import_shows_each_step_on_a_terminal(cli_env: dict[str, str], tmp_path: Path) -> None:
+    """The progress bar goes to stderr when it is a terminal (here a pseudo-terminal), naming
+    each step; the command's own output stays plain."""
+    terminal, their_end = pty.openpty()
+    fcntl.ioctl(their_end, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 120, 0, 0))
+    process = subprocess.Popen(
+        [sys.executable, "-c", RUN_KB_APP, "import", str(SAMPLE_KB)],
+        stdout=subprocess.PIPE,
+        stderr=their_end,
+        env={**cli_env, "TERM": "xterm-256color"},
+        cwd=tmp_path,
+        text=True,
+    )
+    os.close(their_end)
+    shown = b""
+    while True:
+        try:
+            chunk = os.read(terminal, 65536)
+        except OSError:  # the process closed its end
+            break
+        if not chunk:
+            break
+        shown += chunk
+    os.close(terminal)
+    output, _ = process.communicate(timeout=120)
+    assert process.returncode == 0
+    screen = shown.decode(errors="replace")
+    for step in ("importing", "meaning vectors", "calibrating"):
+        assert step in screen, screen[-2000:]
+    assert "question variants" in output and "\x1b" not in output
 
 
 async def test_an_excel_csv_import_tells_what_it_guessed_and_keeps_the_vectors(

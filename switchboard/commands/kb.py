@@ -134,9 +134,8 @@ def import_(
     ] = True,
 ) -> None:
     """Import articles (all or nothing); a bad file is reported line by line and changes nothing."""
-    from rich.progress import Progress
-
     from kb.formats import KbFileError, read_file
+    from switchboard.commands.progress import steps
 
     try:
         loaded = read_file(file)
@@ -149,19 +148,20 @@ def import_(
     async def work(services: Services) -> tuple[str, Calibration | None]:
         _report_unknown_categories(articles, services.settings)
         kb = _knowledge(services)
+        step(f"importing {len(articles)} articles")
         summary = await kb.import_articles(articles, replace=replace)
-        with Progress(transient=True) as bar:
-            task = bar.add_task("meaning vectors", total=None)
-            await kb.embed_variants(
-                lambda done, total: bar.update(task, completed=done, total=total)
-            )
+        step("meaning vectors")
+        await kb.embed_variants(step.within)
+        if recalibrate:
+            step("calibrating")
         calibration = await kb.calibrate() if recalibrate else None
         return (
             f"imported {file}: {summary.created} new, {summary.updated} updated, "
             f"{summary.removed} removed; {summary.variants} question variants"
         ), calibration
 
-    message, calibration = run_command(work)
+    with steps(3 if recalibrate else 2) as step:
+        message, calibration = run_command(work)
     typer.echo(message)
     if calibration is not None:
         _report_calibration(calibration)

@@ -1,23 +1,39 @@
 """A progress bar for the CLI's long commands (kb import, calibrate, export; a long report):
-a spinner and the step being done, on stderr so the command's output stays clean, and
-nothing at all when stderr is not a terminal (pipes, cron, tests)."""
+a spinner, the step being done and how far it got, on stderr so the command's output
+stays clean, and nothing at all when stderr is not a terminal (pipes, cron)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 
 from rich.console import Console
-from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
 
-__all__ = ["Step", "steps"]
+__all__ = ["Steps", "steps"]
 
-Step = Callable[[str], None]
+
+class Steps:
+    """`step("what now")` marks the previous step done and names the next one;
+    `step.within(done, total)` says how far the current step got (texts encoded, say)."""
+
+    def __init__(self, bar: Progress, task: TaskID) -> None:
+        self._bar, self._task = bar, task
+        self._description = ""
+        self._started = False
+
+    def __call__(self, description: str) -> None:
+        self._description = description
+        self._bar.update(self._task, description=description, advance=1 if self._started else 0)
+        self._bar.refresh()  # every step is shown, however quick
+        self._started = True
+
+    def within(self, done: int, total: int) -> None:
+        self._bar.update(self._task, description=f"{self._description} {done}/{total}")
 
 
 @contextmanager
-def steps(total: int) -> Iterator[Step]:
-    """`step("what now")` marks the previous step done and names the next one."""
+def steps(total: int) -> Iterator[Steps]:
     console = Console(stderr=True)
     bar = Progress(
         SpinnerColumn(),
@@ -31,12 +47,5 @@ def steps(total: int) -> Iterator[Step]:
     )
     with bar:
         task = bar.add_task("", total=total)
-        started = False
-
-        def step(description: str) -> None:
-            nonlocal started
-            bar.update(task, description=description, advance=1 if started else 0)
-            started = True
-
-        yield step
+        yield Steps(bar, task)
         bar.update(task, completed=total)
