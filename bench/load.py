@@ -11,7 +11,7 @@ Bounded: at most `--visitors` sockets and `--rate × --seconds` questions; loopb
 local Bot API server, a scratch PostgreSQL database dropped afterwards, a private
 redis-server on a free port unless REDIS_URL is set).
 
-    .venv/bin/python bench/load.py [--visitors 1000] [--rate 50] [--seconds 300] [--processes 1]
+    .venv/bin/python bench/load.py [--visitors 1000] [--rate 50] [--seconds 300] [--processes 1 2]
 """
 
 from __future__ import annotations
@@ -169,7 +169,7 @@ async def watch_telegram(server: FakeTelegram, asked: dict[int, float], figures:
         await asyncio.sleep(TICK)
 
 
-async def run(args: argparse.Namespace) -> None:
+async def run(args: argparse.Namespace, processes: int) -> None:
     figures = Figures()
     telegram = FakeTelegram()
     await telegram.start()
@@ -189,7 +189,7 @@ async def run(args: argparse.Namespace) -> None:
                 "TELEGRAM__API_BASE": telegram.base_url,
                 "TEST_GLOBAL_RATE": "100000",
             }
-            gateways = await start_gateways(args.processes, work, env)
+            gateways = await start_gateways(processes, work, env)
             try:
                 await load(args, gateways, telegram, figures)
             finally:
@@ -225,7 +225,8 @@ async def load(
         if (wait := due - time.perf_counter()) > 0:
             await asyncio.sleep(wait)
         text = f"{QUESTIONS[n % len(QUESTIONS)]} {n}"
-        if visitors and (n % 100) >= args.telegram_percent:
+        by_telegram = (n * args.telegram_percent) // 100 != ((n + 1) * args.telegram_percent) // 100
+        if visitors and not by_telegram:  # the Telegram share spread evenly over the run
             visitor = visitors[n % len(visitors)]
             try:
                 await visitor.ask(text)
@@ -248,7 +249,7 @@ async def load(
     await asyncio.gather(*(v.close() for v in visitors), return_exceptions=True)
     answers = len(figures.web) + len(figures.telegram)
     print(
-        f"{args.processes} process(es), {len(visitors)} visitors, {total} questions in {held:.0f} s "
+        f"{len(gateways)} process(es), {len(visitors)} visitors, {total} questions in {held:.0f} s "
         f"({total / held:.1f}/s asked, {answers} answered)"
     )
     for name, values in (
@@ -281,7 +282,14 @@ def main() -> None:
     parser.add_argument("--visitors", type=int, default=1000)
     parser.add_argument("--rate", type=float, default=50.0, help="questions a second, all channels")
     parser.add_argument("--seconds", type=float, default=300.0)
-    parser.add_argument("--processes", type=int, default=1, choices=range(1, 5))
+    parser.add_argument(
+        "--processes",
+        type=int,
+        nargs="+",
+        default=[1, 2],
+        choices=range(1, 5),
+        help="gateway processes; one run per number given",
+    )
     parser.add_argument(
         "--telegram-percent",
         type=int,
@@ -291,7 +299,8 @@ def main() -> None:
     args = parser.parse_args()
     if args.visitors > 5000 or args.rate * args.seconds > 100_000:
         parser.error("bounded: at most 5000 visitors and 100000 questions")
-    asyncio.run(run(args))
+    for processes in args.processes:
+        asyncio.run(run(args, processes))
 
 
 if __name__ == "__main__":

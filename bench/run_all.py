@@ -4,7 +4,7 @@ Figures are regenerated, never pasted: each section says which commit and when, 
 on what machine. `--only` runs some and keeps the other sections of the page as they were
 measured. Each benchmark is also a script of its own.
 
-    .venv/bin/python bench/run_all.py [--quick] [--only kb queue pipeline limits] [--output FILE]
+    .venv/bin/python bench/run_all.py [--quick] [--only kb queue pipeline limits repairs load] [--output FILE]
 """
 
 from __future__ import annotations
@@ -44,6 +44,7 @@ BENCHES = (
     Bench("pipeline", quick=("--messages", "200", "--rounds", "1")),
     Bench("limits", quick=("--takes", "2000")),
     Bench("repairs", quick=("--sizes", "1000")),
+    Bench("load", quick=("--visitors", "100", "--seconds", "20")),
 )
 
 
