@@ -16,25 +16,20 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import json
-from collections.abc import Callable
 from typing import Any
 
 from aiohttp import web
 
 from admin.accounts import Accounts
 from admin.client_card import client_card
-from admin.client_merges import merge_by_admin
 from admin.desk import DeskError, Merging
 from admin.search import SearchError, search
 from admin.signin import session_token
 from channels.web import same_origin
 from core.db import SessionFactory
-from core.events import DeskFeed
 from core.models import Operator, OperatorRole
 from core.numbers import MAX_ROW_ID, row_id
 from core.texts import say
-from identity.merge import MergeError
-from routing.queue import OperatorQueue
 
 __all__ = ["ConsoleApi"]
 
@@ -50,16 +45,10 @@ class ConsoleApi:
         sessions: SessionFactory,
         accounts: Accounts,
         merging: Merging,
-        queue: OperatorQueue,
-        feed: DeskFeed,
-        clock: Callable[[], dt.datetime],
     ) -> None:
         self._sessions = sessions
         self._accounts = accounts
         self._merging = merging
-        self._queue = queue
-        self._feed = feed
-        self._clock = clock
 
     def routes(self) -> list[web.AbstractRouteDef]:
         return [
@@ -97,17 +86,10 @@ class ConsoleApi:
         if note is not None and (not isinstance(note, str) or len(note) > MAX_NOTE):
             raise web.HTTPBadRequest(text=f"`note` must be text of at most {MAX_NOTE} characters")
         try:
-            done = await merge_by_admin(
-                self._sessions,
-                self._queue,
-                self._feed,
-                actor=admin,
-                survivor_id=survivor_id,
-                merged_id=other,
-                note=(note or "").strip() or None,
-                now=self._clock(),
+            done = await self._merging.merge_clients(
+                admin.id, survivor_id, other, (note or "").strip() or None
             )
-        except MergeError as refused:
+        except DeskError as refused:
             return _refused(409, refused.key, _language(request), **refused.values)
         return _json(done)
 

@@ -224,9 +224,6 @@ async def open_gateway(
                     sessions=sessions,
                     accounts=accounts,
                     merging=desk.merging,
-                    queue=queue,
-                    feed=feed,
-                    clock=clock,
                 ).routes()
             )
             http.add_routes(

@@ -12,7 +12,14 @@ from admin_bot_world import World, admin_bot_settings, admin_telegram, eventuall
 from sqlalchemy import select
 
 from core.contracts import ChannelKind
-from core.models import ConversationStatus, KbArticle, Message, Operator, OperatorRole
+from core.models import (
+    AuditEntry,
+    ConversationStatus,
+    KbArticle,
+    Message,
+    Operator,
+    OperatorRole,
+)
 from routing.watcher import SlaWatcher
 
 __all__ = ["admin_bot_settings", "admin_telegram", "settings", "world"]
@@ -342,7 +349,7 @@ async def test_an_operator_who_blocked_the_bot_does_not_stop_the_others_cards(wo
 
 
 async def test_merge_then_answer_through_the_other_channel_and_unmerge(world: World) -> None:
-    await world.operator("Анна", ANNA, role=OperatorRole.ADMIN)
+    anna = await world.operator("Анна", ANNA, role=OperatorRole.ADMIN)
     conversation_id = await handed_off_in_telegram(world)
     world.vk.client_message(VK_USER, "Здравствуйте")
     await eventually(lambda: bool(world.vk.texts_to(VK_USER)))
@@ -368,6 +375,12 @@ async def test_merge_then_answer_through_the_other_channel_and_unmerge(world: Wo
     await eventually(
         lambda: any(t.startswith(f"Объединение {record} отменено") for t in world.admin_texts(ANNA))
     )
+    async with world.gateway.sessions() as session:
+        logged = list(await session.scalars(select(AuditEntry).order_by(AuditEntry.id)))
+    assert [(e.action, e.actor_id, e.detail["record"]) for e in logged] == [
+        ("clients_merged", anna.id, int(record)),
+        ("merge_undone", anna.id, int(record)),
+    ]
 
 
 async def test_login_sends_a_one_time_console_link(world: World) -> None:
