@@ -68,9 +68,8 @@ def said(conversation: Conversation, text: str) -> dict[str, Any]:
 
 async def stored_texts(sessions: SessionFactory) -> list[tuple[int, str]]:
     async with sessions() as session:
-        return [
-            (id_, text) for id_, text in await session.execute(select(Message.id, Message.text))
-        ]
+        stored = await session.execute(select(Message.id, Message.text).order_by(Message.id))
+        return [(id_, text) for id_, text in stored]
 
 
 async def test_rows_are_written_at_the_commit_in_the_order_they_were_added(
