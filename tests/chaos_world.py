@@ -221,7 +221,18 @@ class Gateway:
         self.process: asyncio.subprocess.Process | None = None
         self.url: str | None = None
 
-    async def start(self) -> None:
+    async def start(self, attempts: int = 10) -> None:
+        """Start the process, and start it again when it exits before it is ready, as its
+        supervisor (systemd's Restart=on-failure) would: a gateway started while PostgreSQL
+        restarts stops with an error rather than waiting."""
+        for _ in range(attempts - 1):
+            with contextlib.suppress(RuntimeError):
+                await self._start_once()
+                return
+            await asyncio.sleep(1)  # a supervisor's restart delay
+        await self._start_once()
+
+    async def _start_once(self) -> None:
         with (self.work / f"{self.name}.log").open("a") as log:
             self.process = await asyncio.create_subprocess_exec(
                 sys.executable,
@@ -234,6 +245,7 @@ class Gateway:
         assert self.process.stdout is not None
         line = (await asyncio.wait_for(self.process.stdout.readline(), 300)).decode().split()
         if line[:1] != ["ready"]:
+            await self.kill()
             raise RuntimeError(
                 f"gateway {self.name} did not start: see {self.work}/{self.name}.log"
             )
