@@ -20,7 +20,7 @@ from admin.accounts.errors import AccountError
 from admin.accounts.links import LinkPurpose, OneTimeLinks
 from admin.accounts.passwords import hash_password, verify_password
 from admin.accounts.sessions import ConsoleSessions
-from admin.accounts.team import an_admin_remains, by_id, is_active_admin, may_lose_admin
+from admin.accounts.team import by_id, keeping_an_admin
 from admin.accounts.throttle import SignInThrottle
 from core.db import SessionFactory
 from core.models import Operator, OperatorGroup, OperatorRole, utcnow
@@ -171,14 +171,10 @@ class Accounts:
             operator = await by_id(session, operator_id)
             if operator.active == active:
                 return operator
-            was_admin = is_active_admin(operator)
-            if was_admin:
-                await may_lose_admin(session, operator, actor_id=actor_id)
-            operator.active = active
-            if not active:
-                await self.console.close_all(session, operator.id)
-                if was_admin:
-                    await an_admin_remains(session)
+            async with keeping_an_admin(session, operator, actor_id=actor_id):
+                operator.active = active
+                if not active:
+                    await self.console.close_all(session, operator.id)
             audit(
                 session,
                 "operator_enabled" if active else "operator_disabled",
@@ -204,13 +200,9 @@ class Accounts:
             operator = await by_id(session, operator_id)
             changed: dict[str, Any] = {}  # field: [before, after]
             if role is not None and role is not operator.role:
-                demoted = is_active_admin(operator)
-                if demoted:
-                    await may_lose_admin(session, operator, actor_id=actor_id)
-                changed["role"] = [operator.role.value, role.value]
-                operator.role = role
-                if demoted:
-                    await an_admin_remains(session)
+                async with keeping_an_admin(session, operator, actor_id=actor_id):
+                    changed["role"] = [operator.role.value, role.value]
+                    operator.role = role
             if groups is not None and sorted(set(groups)) != operator.group_names:
                 changed["groups"] = [operator.group_names, sorted(set(groups))]
                 operator.groups = [OperatorGroup(group=g) for g in sorted(set(groups))]

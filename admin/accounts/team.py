@@ -5,6 +5,8 @@ last active admin stays one."""
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 from sqlalchemy import func, select
@@ -14,7 +16,7 @@ from admin.accounts.errors import AccountError
 from core.db import SessionFactory
 from core.models import AuditEntry, Operator, OperatorRole
 
-__all__ = ["Member", "an_admin_remains", "by_id", "is_active_admin", "may_lose_admin", "roster"]
+__all__ = ["Member", "by_id", "keeping_an_admin", "roster"]
 
 SIGN_INS = ("signed_in", "invite_accepted")
 
@@ -79,3 +81,17 @@ async def an_admin_remains(session: AsyncSession) -> None:
     )
     if not left:
         raise AccountError("the last active admin cannot be disabled or demoted", "last_admin")
+
+
+@asynccontextmanager
+async def keeping_an_admin(
+    session: AsyncSession, operator: Operator, *, actor_id: int
+) -> AsyncIterator[None]:
+    """Around a change to `operator` (disable, demote): if it takes an active admin's rights
+    away, it is not the actor's own and at least one active admin is left."""
+    losing = is_active_admin(operator)
+    if losing:
+        await may_lose_admin(session, operator, actor_id=actor_id)
+    yield
+    if losing and not is_active_admin(operator):
+        await an_admin_remains(session)
