@@ -25,6 +25,7 @@ from sqlalchemy.exc import IntegrityError
 from bot.handover import Handover
 from bot.knowledge import KnowledgeBase
 from bot.outbox import Outbox
+from bot.pipeline.answer_caps import AnswerCaps
 from bot.pipeline.consult import Consult
 from bot.pipeline.decide import Policy, apply_rating, thank_for_rating
 from bot.pipeline.deliver import AfterCommit
@@ -43,6 +44,7 @@ from core.lifecycle import move
 from core.models import Conversation, ConversationStatus, EventKind
 from core.retry import Backoff
 from identity.recognition import Recognition
+from kb.index import Match
 from routing.queue import OperatorQueue
 from routing.service_levels import ServiceLevels
 
@@ -80,7 +82,8 @@ class Engine:
         self._language = language
         self._consult = Consult(knowledge, levels, other_language)
         self._recognise = Recognise(recognition)
-        self._policy = Policy(self._consult, levels, answer_caps or {})
+        self._policy = Policy(self._consult, levels)
+        self._answer_caps = AnswerCaps(answer_caps or {})
         self._after_commit = AfterCommit(
             sessions=sessions,
             outbox=outbox,
@@ -129,10 +132,13 @@ class Engine:
         a message that still fails on its own is quarantined (`bot.quarantine`)."""
         if not run:
             return
+        decided: Mapping[str, Match] | None = None
         for attempt in range(DB_ATTEMPTS):
             try:
+                if decided is None:  # before the write lock: no writer waits for the encoder
+                    decided = await self._consult.decide_many(run)
                 async with self._writes:
-                    await self._store_once(run)
+                    await self._store_once(run, decided)
                 return
             except Exception as exc:  # noqa: BLE001 - the database away, or the messages at fault
                 if not database_away(exc):
@@ -157,7 +163,9 @@ class Engine:
                 log.warning("database busy or restarting (%s); retrying in %.1f s", exc, delay)
                 await asyncio.sleep(delay)
 
-    async def _store_once(self, run: Sequence[InboundMessage]) -> None:
+    async def _store_once(
+        self, run: Sequence[InboundMessage], decided: Mapping[str, Match]
+    ) -> None:
         now = self._clock()
         async with self._sessions() as session:
             if len(run) == 1 and run[0].edited:
@@ -176,7 +184,9 @@ class Engine:
             stored = await already_stored(session, run)
             senders = await find_senders(session, run, now, self._language)
             threads = await find_threads(session, senders.client_ids)
-            decided = self._consult.decide_many(run)
+            answers = await self._answer_caps.count(
+                session, (identity for identity, _ in senders.found.values()), now
+            )
             turns: list[Turn] = []
             for inbound in run:
                 key = (inbound.channel, inbound.external_user_id, inbound.platform_message_id)
@@ -199,7 +209,8 @@ class Engine:
                     await thank_for_rating(session, turn, now)
                 else:
                     recognised = await self._recognise(session, turn, now)
-                    await self._policy(session, turn, recognised, now, decided)
+                    await self._policy(session, turn, recognised, now, decided, answers)
+                answers.add(turn.outcome)
             await session.commit()
         await self._after_commit.carry_out([turn.outcome for turn in turns], now)
 

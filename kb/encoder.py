@@ -43,7 +43,7 @@ class SentenceEncoder:
 
     def encode(self, texts: Sequence[str], progress: Progress | None = None) -> np.ndarray:
         out = np.zeros((len(texts), self.dimensions), dtype=np.float32)
-        cut = [t[:MAX_QUERY_CHARS].strip() for t in texts]
+        cut = [_encodable(t[:MAX_QUERY_CHARS]).strip() for t in texts]
         filled = [i for i, t in enumerate(cut) if t]
         step = BATCH if progress is not None else max(1, len(filled))
         for start in range(0, len(filled), step):
@@ -52,6 +52,12 @@ class SentenceEncoder:
             if progress is not None:
                 progress(min(start + step, len(filled)), len(filled))
         return out
+
+
+def _encodable(text: str) -> str:
+    """The text as UTF-8 can carry it: a lone surrogate (a broken client's emoji half)
+    becomes "?" instead of failing the model's tokenizer."""
+    return text.encode("utf-8", "replace").decode("utf-8")
 
 
 @lru_cache(maxsize=1)

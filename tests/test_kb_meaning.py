@@ -129,6 +129,12 @@ def test_a_batch_is_embedded_as_its_questions_one_by_one() -> None:
     assert not together[4].any()  # nothing to embed
 
 
+def test_a_lone_surrogate_is_embedded_like_a_question_mark() -> None:
+    """A broken client's half emoji cannot fail a batch of questions at the encoder."""
+    [broken, marked] = sentence_encoder().encode(["Где карта \ud83d", "Где карта ?"])
+    np.testing.assert_allclose(broken, marked, atol=1e-6)
+
+
 class Counting(SentenceEncoder):
     """The real encoder, counting the texts it is asked to encode."""
 

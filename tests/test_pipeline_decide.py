@@ -11,8 +11,10 @@ import pytest
 from pipeline_parts import NOW, placed, said
 from redis.asyncio import Redis
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.knowledge import KnowledgeBase
+from bot.pipeline.answer_caps import AnswerCaps
 from bot.pipeline.consult import Consult
 from bot.pipeline.decide import Policy, apply_rating, thank_for_rating
 from bot.pipeline.recognise import Intent, Rating, Recognised
@@ -30,7 +32,17 @@ def policy(sessions: SessionFactory, redis: Redis) -> Policy:
     levels = ServiceLevels.load(
         None, BusinessCalendar("Europe/Moscow", (dt.time(9), dt.time(18)), range(1, 6))
     )
-    return Policy(Consult(KnowledgeBase(sessions, redis), levels), levels, {ChannelKind.EMAIL: 1})
+    return Policy(Consult(KnowledgeBase(sessions, redis), levels), levels)
+
+
+CAPS = AnswerCaps({ChannelKind.EMAIL: 1})
+"""One bot answer an hour to an email address; other channels uncapped."""
+
+
+async def decide(policy: Policy, session: AsyncSession, turn: Turn, recognised: Recognised) -> None:
+    """The policy on one message, its run's answers counted as the engine counts them."""
+    answers = await CAPS.count(session, [turn.sender.identity], NOW)
+    await policy(session, turn, recognised, NOW, {}, answers)
 
 
 async def replies_sent(sessions: SessionFactory) -> list[Message]:
@@ -58,7 +70,7 @@ async def test_small_talk_gets_its_reply_in_the_clients_language(
 ) -> None:
     async with sessions() as session:
         turn = await placed(session, said("Hi there"), store=True)
-        await policy(session, turn, Recognised(intent, with_operators=False), NOW, {})
+        await decide(policy, session, turn, Recognised(intent, with_operators=False))
         await session.commit()
     [reply] = await replies_sent(sessions)
     assert reply.text == say(key, "en")
@@ -69,7 +81,7 @@ async def test_small_talk_gets_its_reply_in_the_clients_language(
 async def test_a_request_for_a_person_hands_off(sessions: SessionFactory, policy: Policy) -> None:
     async with sessions() as session:
         turn = await placed(session, said("Позовите оператора"), store=True)
-        await policy(session, turn, Recognised(Intent.PERSON, with_operators=False), NOW, {})
+        await decide(policy, session, turn, Recognised(Intent.PERSON, with_operators=False))
         await session.commit()
         kinds = list(await session.scalars(select(ConversationEvent.kind)))
     conversation = turn.placed
@@ -90,7 +102,7 @@ async def test_in_the_queue_the_operators_are_told_and_a_person_request_answered
         first.placed.status = ConversationStatus.QUEUED
         await session.commit()
         turn = await placed(session, said("Ну где оператор?"), store=True)
-        await policy(session, turn, Recognised(Intent.PERSON, with_operators=True), NOW, {})
+        await decide(policy, session, turn, Recognised(Intent.PERSON, with_operators=True))
         await session.commit()
     assert turn.message is not None
     assert turn.outcome.notices == [
@@ -114,14 +126,14 @@ async def test_over_the_channels_answer_cap_the_bot_hands_off_silently(
         first = await placed(
             session, said("Hello", visitor="a@example.com", channel=ChannelKind.EMAIL), store=True
         )
-        await policy(session, first, Recognised(Intent.GREETING, with_operators=False), NOW, {})
+        await decide(policy, session, first, Recognised(Intent.GREETING, with_operators=False))
         await session.commit()
         second = await placed(
             session,
             said("Why is my invoice wrong?", visitor="a@example.com", channel=ChannelKind.EMAIL),
             store=True,
         )
-        await policy(session, second, Recognised(Intent.QUESTION, with_operators=False), NOW, {})
+        await decide(policy, session, second, Recognised(Intent.QUESTION, with_operators=False))
         await session.commit()
     assert second.placed.status is ConversationStatus.QUEUED
     assert second.outcome.queued_id == second.placed.id and not second.outcome.tell_client
@@ -133,10 +145,34 @@ async def test_over_the_channels_answer_cap_the_bot_hands_off_silently(
             said("Hello?", visitor="a@example.com", channel=ChannelKind.EMAIL),
             store=True,
         )
-        await policy(session, third, Recognised(Intent.PERSON, with_operators=True), NOW, {})
+        await decide(policy, session, third, Recognised(Intent.PERSON, with_operators=True))
         await session.commit()
     assert [kind for kind, _ in third.outcome.notices] == ["client_message"]
     assert len(await replies_sent(sessions)) == 1  # no "still queued" past the cap
+
+
+async def test_the_cap_counts_the_replies_made_earlier_in_the_same_run(
+    sessions: SessionFactory, policy: Policy
+) -> None:
+    """A polled batch is counted once, before its first message: a reply the run made
+    counts for the run's later messages although it is not written yet."""
+    async with sessions() as session:
+        first = await placed(
+            session, said("Hello", visitor="b@example.com", channel=ChannelKind.EMAIL), store=True
+        )
+        answers = await CAPS.count(session, [first.sender.identity], NOW)
+        greeting = Recognised(Intent.GREETING, with_operators=False)
+        await policy(session, first, greeting, NOW, {}, answers)
+        answers.add(first.outcome)
+        second = await placed(
+            session,
+            said("Hello again", visitor="b@example.com", channel=ChannelKind.EMAIL),
+            store=True,
+        )
+        await policy(session, second, greeting, NOW, {}, answers)
+        await session.commit()
+    assert second.placed.status is ConversationStatus.QUEUED and not second.outcome.tell_client
+    assert [r.text for r in await replies_sent(sessions)] == [say("greeting", "en")]
 
 
 async def test_a_rating_is_recorded_and_thanked_for(sessions: SessionFactory) -> None:

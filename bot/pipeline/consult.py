@@ -3,6 +3,7 @@ choices, or record the miss and hand the conversation off."""
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 from collections.abc import Mapping, Sequence
 
@@ -40,12 +41,15 @@ class Consult:
         self._levels = levels
         self._other_language = other_language
 
-    def decide_many(self, run: Sequence[InboundMessage]) -> dict[str, Match]:
-        """The decisions for a batch's texts in one call (one message: decided when asked)."""
-        if len(run) < 2:
-            return {}
+    async def decide_many(self, run: Sequence[InboundMessage]) -> dict[str, Match]:
+        """The decisions for a run's texts in one call, on a worker thread: the sentence
+        encoder is most of a run's CPU and releases the GIL in its matrix products, so the
+        event loop goes on sending replies and reading sockets meanwhile."""
         texts = list({m.text[:KB_QUERY_LIMIT] for m in run if m.text.strip()})
-        return dict(zip(texts, self._knowledge.index.decide_many(texts), strict=True))
+        if not texts:
+            return {}
+        index = self._knowledge.index
+        return dict(zip(texts, await asyncio.to_thread(index.decide_many, texts), strict=True))
 
     async def __call__(
         self, session: AsyncSession, turn: Turn, now: dt.datetime, decided: Mapping[str, Match]

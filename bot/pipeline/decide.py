@@ -12,18 +12,17 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping
 
-from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.pipeline.answer_caps import RunAnswers
 from bot.pipeline.consult import Consult, handoff_button
 from bot.pipeline.queueing import hand_off
 from bot.pipeline.recognise import Intent, Rating, Recognised
 from bot.pipeline.turn import Turn
 from bot.queued import acknowledge_queued
-from core.contracts import ChannelKind
 from core.events import record
 from core.messages import add_reply
-from core.models import Author, Conversation, ConversationStatus, EventKind, Message
+from core.models import Author, ConversationStatus, EventKind
 from core.texts import say
 from kb.index import Match
 from routing.service_levels import ServiceLevels
@@ -41,12 +40,9 @@ _REPLIES = {
 
 
 class Policy:
-    def __init__(
-        self, consult: Consult, levels: ServiceLevels, answer_caps: Mapping[ChannelKind, int]
-    ) -> None:
+    def __init__(self, consult: Consult, levels: ServiceLevels) -> None:
         self._consult = consult
         self._levels = levels
-        self._answer_caps = dict(answer_caps)
 
     async def __call__(
         self,
@@ -55,7 +51,10 @@ class Policy:
         recognised: Recognised,
         now: dt.datetime,
         decided: Mapping[str, Match],
+        answers: RunAnswers,
     ) -> None:
+        """`answers` counts the bot's messages for the channels' hourly caps: none is
+        sent past a cap, and a question past it goes to the operators."""
         conversation, outcome, language = turn.placed, turn.outcome, turn.sender.language
         intent = recognised.intent
         if intent is Intent.AUTOMATED:
@@ -84,13 +83,13 @@ class Policy:
         elif recognised.with_operators:
             if (
                 conversation.status is ConversationStatus.QUEUED
-                and not await self._over_answer_cap(session, conversation, now)
+                and not answers.over_cap(conversation.last_channel, conversation.last_identity_id)
                 and await acknowledge_queued(session, conversation, now)
             ):  # once per wait, not once per message, and a bot letter under the cap too
                 await outcome.reply(session, conversation, say("still_queued", language), now)
         elif intent is Intent.PERSON:
             await hand_off(session, self._levels, conversation, "asked", now, outcome)
-        elif await self._over_answer_cap(session, conversation, now):  # before any bot text
+        elif answers.over_cap(conversation.last_channel, conversation.last_identity_id):  # first
             await hand_off(
                 session, self._levels, conversation, "answer_cap", now, outcome, tell_client=False
             )
@@ -109,24 +108,6 @@ class Policy:
             await self._consult.answer(session, turn, recognised.article_id, None, now)
         else:
             await self._consult(session, turn, now, decided)
-
-    async def _over_answer_cap(
-        self, session: AsyncSession, conversation: Conversation, now: dt.datetime
-    ) -> bool:
-        """Loop safety: a channel may cap the bot's answers to one identity per hour. Every
-        bot message counts and none is sent past the cap (the acknowledgement of a queued
-        wait included: an auto-responder would answer it); operators still see the client."""
-        cap = self._answer_caps.get(conversation.last_channel)
-        if cap is None:
-            return False
-        sent = await session.scalar(
-            select(func.count(Message.id)).where(
-                Message.identity_id == conversation.last_identity_id,
-                Message.author == Author.BOT,
-                Message.created_at >= now - dt.timedelta(hours=1),
-            )
-        )
-        return (sent or 0) >= cap
 
 
 async def apply_rating(session: AsyncSession, turn: Turn, rating: Rating, now: dt.datetime) -> None:
