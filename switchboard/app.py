@@ -77,6 +77,8 @@ log = logging.getLogger(__name__)
 
 SAMPLE_KB = Path(__file__).with_name("sample_kb") / "bank.yaml"
 RESTART = Backoff(first=1.0, longest=60.0)
+STOP_WAIT = 15.0
+"""Seconds a clean stop waits for the background tasks to finish their clean-up."""
 """A crashed long-lived task is started again after this backoff."""
 YOUNG_OBJECTS_PER_COLLECTION = 20_000
 """Python's default (700) runs the cycle collector every few messages of a busy gateway."""
@@ -307,74 +309,43 @@ async def running(
         metrics_bound = metrics_runner.addresses[0]
         gateway.metrics_url = f"http://{metrics_bound[0]}:{metrics_bound[1]}/metrics"
     tasks = gateway.background
+
+    def start(name: str, work: Callable[..., object], *args: object) -> None:
+        tasks.append(asyncio.create_task(_keep_running(name, work, *args), name=name))
+
+    def once_across_processes(name: str, work: Callable[[], Awaitable[None]]) -> None:
+        start(name, _once_across_processes, gateway, name, work)
+
     for adapter in gateway.adapters.values():
         receive = functools.partial(adapter.run, gateway.engine)
         if isinstance(adapter, EmailAdapter):  # one reader per mailbox across the processes
             receive = functools.partial(
                 _once_across_processes, gateway, f"email:{gateway.settings.email.address}", receive
             )
-        tasks.append(asyncio.create_task(_keep_running(adapter.kind.value, receive)))
-    tasks.append(asyncio.create_task(_keep_running("kb-watch", gateway.knowledge.watch)))
-    tasks.append(
-        asyncio.create_task(
-            _keep_running(
-                "idle-closer",
-                _once_across_processes,
-                gateway,
-                "idle-closer",
-                functools.partial(_close_idle, gateway),
-            )
-        )
-    )
-    # The repairs run in one process at a time, like the other periodic jobs.
+        start(adapter.kind.value, receive)
+    start("kb-watch", gateway.knowledge.watch)
+    # The periodic jobs and the repairs run in one process at a time.
     settings = gateway.settings
-    tasks.append(
-        asyncio.create_task(
-            _keep_running(
-                "outbox-sweeper",
-                _once_across_processes,
-                gateway,
-                "outbox-sweeper",
-                functools.partial(gateway.outbox.run_sweeper, settings.outbox_sweep_seconds),
-            )
-        )
+    once_across_processes("idle-closer", functools.partial(_close_idle, gateway))
+    once_across_processes(
+        "outbox-sweeper",
+        functools.partial(gateway.outbox.run_sweeper, settings.outbox_sweep_seconds),
     )
     # Every process renews the send lease of the replies it is sending.
-    tasks.append(asyncio.create_task(_keep_running("outbox-claims", gateway.outbox.hold_claims)))
+    start("outbox-claims", gateway.outbox.hold_claims)
     reconciler = QueueReconciler(gateway.sessions, gateway.queue, gateway.feed)
-    tasks.append(
-        asyncio.create_task(
-            _keep_running(
-                "queue-reconciler",
-                _once_across_processes,
-                gateway,
-                "queue-reconciler",
-                functools.partial(reconciler.run, settings.queue_reconcile_seconds),
-            )
-        )
+    once_across_processes(
+        "queue-reconciler", functools.partial(reconciler.run, settings.queue_reconcile_seconds)
     )
     if gateway.admin_bot is not None:  # the daily summary runs under the admin bot's lease
-        tasks.append(asyncio.create_task(_keep_running("admin-bot", gateway.admin_bot.run)))
+        start("admin-bot", gateway.admin_bot.run)
     watcher = SlaWatcher(gateway.queue, gateway.sessions, FeedNotifier(gateway.feed))
-    tasks.append(
-        asyncio.create_task(
-            _keep_running(
-                "sla-watcher",
-                _once_across_processes,
-                gateway,
-                "sla-watcher",
-                functools.partial(_watch_sla, watcher),
-            )
-        )
-    )
+    once_across_processes("sla-watcher", functools.partial(_watch_sla, watcher))
     await gateway.outbox.resend_pending()
     try:
         yield base_url
     finally:
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-        tasks.clear()
+        await _stop_all(tasks)
         if metrics_runner is not None:
             await metrics_runner.cleanup()
         await runner.cleanup()
@@ -595,6 +566,19 @@ async def _close_idle(gateway: Gateway) -> None:
     while True:
         await gateway.engine.close_idle(idle)
         await asyncio.sleep(60)
+
+
+async def _stop_all(tasks: list[asyncio.Task[None]]) -> None:
+    """Cancel the background tasks and wait for them, but not for ever: a task stuck in its
+    clean-up (a connection that never answers) is named in the log and left behind, so a
+    stop always finishes."""
+    for task in tasks:
+        task.cancel()
+    if tasks:
+        _, stuck = await asyncio.wait(tasks, timeout=STOP_WAIT)
+        for task in stuck:
+            log.error("%s did not stop within %.0f s; left behind", task.get_name(), STOP_WAIT)
+    tasks.clear()
 
 
 async def _keep_running(name: str, work: Callable[..., object], *args: object) -> None:
