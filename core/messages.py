@@ -18,7 +18,7 @@ from core.contracts import Attachment, Button
 from core.models import Author, Base, Conversation, Delivery, Direction, Identity, Message
 from core.unit_of_work import AppendedRow, append_row
 
-__all__ = ["SEND_LEASE", "add_message", "add_note", "add_reply"]
+__all__ = ["MESSAGES", "SEND_LEASE", "add_message", "add_note", "add_reply"]
 
 SEND_LEASE = dt.timedelta(seconds=30)
 """How long a PENDING reply belongs to whoever is sending it: a new reply is taken by the

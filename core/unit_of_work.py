@@ -29,7 +29,7 @@ from sqlalchemy import Table, event
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session, SessionTransaction
 
-__all__ = ["AppendedRow", "UnitOfWork", "append_row"]
+__all__ = ["AppendedRow", "UnitOfWork", "append_row", "unwritten_rows"]
 
 _APPENDED = "appended rows"
 
@@ -50,6 +50,9 @@ class UnitOfWork(Session):
         row = AppendedRow(values)
         self.info.setdefault(_APPENDED, {}).setdefault(table, []).append(row)
         return row
+
+    def unwritten(self, table: Table) -> list[AppendedRow]:
+        return list(self.info.get(_APPENDED, {}).get(table, ()))
 
     def flush(self, objects: Any = None) -> None:
         appended: dict[Table, list[AppendedRow]] = self.info.pop(_APPENDED, {})
@@ -79,6 +82,18 @@ def append_row(session: AsyncSession, table: Table, values: dict[str, Any]) -> A
     assert all(values[c.name] is not None for c in table.c if c.foreign_keys and not c.nullable), (
         f"a {table.name} row refers to an object not yet flushed"
     )
+    return _unit_of_work(session).append(table, values)
+
+
+def unwritten_rows(session: AsyncSession, table: Table) -> list[AppendedRow]:
+    """The rows appended to `table` that the next flush will write. A query made under
+    `session.no_autoflush` sees the written ones only: with these, a count can include
+    the unit of work's own rows without writing them first (one flush per batch, not one
+    per message that counts)."""
+    return _unit_of_work(session).unwritten(table)
+
+
+def _unit_of_work(session: AsyncSession) -> UnitOfWork:
     sync = session.sync_session
     assert isinstance(sync, UnitOfWork), "sessions come from core.db.session_factory"
-    return sync.append(table, values)
+    return sync

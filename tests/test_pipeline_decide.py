@@ -139,6 +139,30 @@ async def test_over_the_channels_answer_cap_the_bot_hands_off_silently(
     assert len(await replies_sent(sessions)) == 1  # no "still queued" past the cap
 
 
+async def test_the_answer_cap_counts_replies_not_yet_written(
+    sessions: SessionFactory, policy: Policy
+) -> None:
+    """Two messages in one unit of work, placed first and then decided, as the engine takes
+    a polled batch: the first one's reply, still unwritten, counts against the cap of the
+    second, and counting writes nothing (the batch is written once, at the commit)."""
+    async with sessions() as session:
+        first = await placed(
+            session, said("Hello", visitor="b@example.com", channel=ChannelKind.EMAIL), store=True
+        )
+        second = await placed(
+            session,
+            said("Why is my invoice wrong?", visitor="b@example.com", channel=ChannelKind.EMAIL),
+            store=True,
+        )
+        await policy(session, first, Recognised(Intent.GREETING, with_operators=False), NOW, {})
+        await policy(session, second, Recognised(Intent.QUESTION, with_operators=False), NOW, {})
+        [greeting] = first.outcome.replies
+        assert greeting.id == 0  # not written for the count
+        await session.commit()
+    assert second.placed.status is ConversationStatus.QUEUED and not second.outcome.tell_client
+    assert len(await replies_sent(sessions)) == 1  # the greeting only
+
+
 async def test_a_rating_is_recorded_and_thanked_for(sessions: SessionFactory) -> None:
     async with sessions() as session:
         earlier = await placed(session, said("Вопрос"), store=True)

@@ -22,9 +22,10 @@ from bot.pipeline.turn import Turn
 from bot.queued import acknowledge_queued
 from core.contracts import ChannelKind
 from core.events import record
-from core.messages import add_reply
+from core.messages import MESSAGES, add_reply
 from core.models import Author, Conversation, ConversationStatus, EventKind, Message
 from core.texts import say
+from core.unit_of_work import unwritten_rows
 from kb.index import Match
 from routing.service_levels import ServiceLevels
 
@@ -115,18 +116,30 @@ class Policy:
     ) -> bool:
         """Loop safety: a channel may cap the bot's answers to one identity per hour. Every
         bot message counts and none is sent past the cap (the acknowledgement of a queued
-        wait included: an auto-responder would answer it); operators still see the client."""
+        wait included: an auto-responder would answer it); operators still see the client.
+        The count takes the written messages from the database and the unit of work's
+        unwritten ones from the session, so that a polled batch is not written message by
+        message for it."""
         cap = self._answer_caps.get(conversation.last_channel)
         if cap is None:
             return False
-        sent = await session.scalar(
-            select(func.count(Message.id)).where(
-                Message.identity_id == conversation.last_identity_id,
-                Message.author == Author.BOT,
-                Message.created_at >= now - dt.timedelta(hours=1),
+        identity_id, since = conversation.last_identity_id, now - dt.timedelta(hours=1)
+        with session.no_autoflush:
+            written = await session.scalar(
+                select(func.count(Message.id)).where(
+                    Message.identity_id == identity_id,
+                    Message.author == Author.BOT,
+                    Message.created_at >= since,
+                )
             )
+        unwritten = sum(
+            1
+            for row in unwritten_rows(session, MESSAGES)
+            if row.values["identity_id"] == identity_id
+            and row.values["author"] is Author.BOT
+            and row.values["created_at"] >= since
         )
-        return (sent or 0) >= cap
+        return (written or 0) + unwritten >= cap
 
 
 async def apply_rating(session: AsyncSession, turn: Turn, rating: Rating, now: dt.datetime) -> None:
