@@ -225,6 +225,7 @@ async def load(
     asked_telegram: dict[int, float] = {}
     watcher = asyncio.create_task(watch_telegram(telegram, asked_telegram, figures))
     total = int(args.rate * args.seconds)
+    web_asked = 0
     started = time.perf_counter()
     for n in range(total):
         due = started + n / args.rate
@@ -233,7 +234,10 @@ async def load(
         text = f"{QUESTIONS[n % len(QUESTIONS)]} {n}"
         by_telegram = (n * args.telegram_percent) // 100 != ((n + 1) * args.telegram_percent) // 100
         if visitors and not by_telegram:  # the Telegram share spread evenly over the run
-            visitor = visitors[n % len(visitors)]
+            # every visitor in turn, so every process gets its share (by `n`, the web
+            # questions fell on every other visitor: all on one process of two)
+            visitor = visitors[web_asked % len(visitors)]
+            web_asked += 1
             try:
                 await visitor.ask(text)
             except (aiohttp.ClientError, ConnectionError, RuntimeError) as exc:

@@ -144,6 +144,9 @@ class WebChat:
         self._sink: InboundSink | None = None
         self._ready = asyncio.Event()
         self._sockets: dict[str, set[web.WebSocketResponse]] = {}
+        # A few kilobytes, served from memory: FileResponse would stat and open the file in
+        # a worker thread on every visit.
+        self._page_body = (STATIC / "index.html").read_bytes()
 
     def routes(self) -> list[web.AbstractRouteDef]:
         return [
@@ -193,7 +196,9 @@ class WebChat:
     # -- HTTP -----------------------------------------------------------------------------
 
     async def _page(self, request: web.Request) -> web.StreamResponse:
-        response = web.FileResponse(STATIC / "index.html", headers=PAGE_HEADERS)
+        response = web.Response(
+            body=self._page_body, content_type="text/html", charset="utf-8", headers=PAGE_HEADERS
+        )
         if _visitor(request) is None:
             _remember(response, request, secrets.token_urlsafe(18))
         return response

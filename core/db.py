@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
+import time
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -11,28 +13,34 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import event, insert, text
 from sqlalchemy.engine import Connection
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import DBAPIError, DisconnectionError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
     create_async_engine,
 )
+from sqlalchemy.pool import ConnectionPoolEntry, PoolProxiedConnection
 
+from core.retry import Backoff, retrying
 from core.unit_of_work import UnitOfWork
 
 __all__ = [
     "SessionFactory",
     "WriteLock",
+    "DatabaseUnavailable",
     "create_engine",
     "database_away",
     "insert_objects",
     "session_factory",
     "upgrade",
+    "wait_for_database",
     "write_lock",
 ]
 
 T = TypeVar("T")
+
+log = logging.getLogger(__name__)
 
 SessionFactory = async_sessionmaker[AsyncSession]
 
@@ -52,9 +60,56 @@ def database_away(exc: BaseException) -> bool:
     return exc.connection_invalidated or state.startswith("08") or state in _AWAY_STATES
 
 
+START_WAIT = Backoff(first=0.5, longest=5.0)
+"""Between tries to reach a database that is not up yet, at start-up."""
+
+
+class DatabaseUnavailable(Exception):
+    """The database did not answer at start-up within the wait; the message says why."""
+
+
+def _unreachable(exc: BaseException) -> bool:
+    """The database cannot be reached now: the server refuses connections (down, starting
+    up) or the connection failed; a wrong password or database name is not retried."""
+    return isinstance(exc, OSError) or database_away(exc)
+
+
+async def wait_for_database(engine: AsyncEngine, *, within: float) -> None:
+    """Return once the database answers; a server restarting or not up yet is tried again
+    on the project's backoff for up to `within` seconds, then `DatabaseUnavailable`. A
+    gateway started beside a PostgreSQL that restarts waits for it instead of exiting."""
+    started = time.monotonic()
+
+    async def answer() -> None:
+        async with engine.connect() as connection:
+            await connection.execute(text("SELECT 1"))
+
+    try:
+        async for attempt in retrying(
+            START_WAIT,
+            retry_on=_unreachable,
+            what=f"reaching the database (waiting up to {within:g} s)",
+            give_up=lambda _: time.monotonic() - started >= within,
+        ):
+            with attempt:
+                await answer()
+    except Exception as exc:
+        if not _unreachable(exc):
+            raise
+        raise DatabaseUnavailable(
+            f"the database at {engine.url.render_as_string(hide_password=True)} did not "
+            f"answer within {within:g} s: {exc}"
+        ) from exc
+    if attempt.retry_state.attempt_number > 1:
+        log.info("the database answers after %.1f s", time.monotonic() - started)
+
+
 WriteLock = contextlib.AbstractAsyncContextManager[Any]
 MIGRATIONS = Path(__file__).with_name("migrations")
 MIGRATION_LOCK = 0x5357_4244  # PostgreSQL advisory lock: one process migrates at a time
+IDLE_BEFORE_PING = 1.0
+"""Seconds a pooled connection may sit unused and still be handed out unchecked."""
+_IDLE_SINCE = "idle since"
 
 
 def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
@@ -78,7 +133,34 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
             cursor.close()
 
         return engine
-    return create_async_engine(url, pool_pre_ping=True, **kwargs)
+    engine = create_async_engine(url, **kwargs)
+    _ping_when_idle(engine)
+    return engine
+
+
+def _ping_when_idle(engine: AsyncEngine) -> None:
+    """Check a connection that sat unused in the pool (the server may have restarted, a
+    firewall may have dropped it) before handing it out; a broken one is replaced. One in
+    steady use is handed out as it is: SQLAlchemy's `pool_pre_ping` checks every checkout,
+    with asyncpg three round trips each (BEGIN, ping, ROLLBACK), a third of a web chat
+    message's round trips. A connection that breaks while in use (the server restarted
+    under load) fails its statement and SQLAlchemy renews the whole pool; the callers
+    retry on `database_away`."""
+    pool, dialect = engine.sync_engine.pool, engine.dialect
+
+    @event.listens_for(pool, "checkin")
+    def _idle_from(_dbapi: Any, record: ConnectionPoolEntry) -> None:
+        record.info[_IDLE_SINCE] = time.monotonic()
+
+    @event.listens_for(pool, "checkout")
+    def _ping_if_idle(dbapi: Any, record: ConnectionPoolEntry, _: PoolProxiedConnection) -> None:
+        since = record.info.get(_IDLE_SINCE)
+        if since is None or time.monotonic() - since < IDLE_BEFORE_PING:
+            return
+        try:
+            dialect.do_ping(dbapi)
+        except Exception as exc:  # the pool replaces it and checks out afresh
+            raise DisconnectionError("a pooled connection did not answer") from exc
 
 
 def write_lock(engine: AsyncEngine) -> WriteLock:

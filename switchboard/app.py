@@ -49,7 +49,14 @@ from channels.web import WebChat
 from channels.web_relay import FrameRelay
 from core.buckets import Buckets
 from core.contracts import ChannelAdapter, ChannelKind
-from core.db import SessionFactory, create_engine, session_factory, upgrade, write_lock
+from core.db import (
+    SessionFactory,
+    create_engine,
+    session_factory,
+    upgrade,
+    wait_for_database,
+    write_lock,
+)
 from core.events import DeskFeed
 from core.leases import RedisPollerLease, job_lease
 from core.models import utcnow
@@ -76,6 +83,8 @@ __all__ = ["Gateway", "open_gateway", "serve", "settle_collector"]
 log = logging.getLogger(__name__)
 
 SAMPLE_KB = Path(__file__).with_name("sample_kb") / "bank.yaml"
+DATABASE_WAIT = 60.0
+"""At start-up, seconds to wait for a database that does not answer yet (restarting)."""
 RESTART = Backoff(first=1.0, longest=60.0)
 STOP_WAIT = 15.0
 """Seconds a clean stop waits for the background tasks to finish their clean-up."""
@@ -115,6 +124,7 @@ async def open_gateway(
     private_sqlite_file(settings.resolved_database_url)
     database = create_engine(settings.resolved_database_url)
     try:
+        await wait_for_database(database, within=DATABASE_WAIT)
         await upgrade(database)
         async with connect_redis(settings.redis_url, settings.var_dir) as redis:
             sessions = session_factory(database)

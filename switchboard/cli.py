@@ -39,6 +39,7 @@ def private_files() -> None:
 @app.command()
 def run() -> None:
     """Start the gateway: web chat, operator console and every configured channel."""
+    from core.db import DatabaseUnavailable
     from routing.errors import ServiceLevelsError
     from switchboard.app import serve
     from switchboard.redis_server import RedisUnavailable
@@ -53,7 +54,7 @@ def run() -> None:
         asyncio.run(serve(settings))
     except KeyboardInterrupt:
         pass
-    except (RedisUnavailable, ServiceLevelsError, DatabaseInUse) as exc:
+    except (DatabaseUnavailable, RedisUnavailable, ServiceLevelsError, DatabaseInUse) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from None
     except SettingsError as exc:

@@ -14,7 +14,7 @@ from channels.telegram import TelegramChannel, poller_name
 from core.contracts import ChannelKind
 from core.leases import RedisPollerLease
 from core.send_ledger import RedisSendLedger
-from switchboard.app import open_gateway, running
+from switchboard.app import open_gateway, running, settle_collector
 from switchboard.settings import load_settings
 
 
@@ -44,6 +44,7 @@ async def main() -> None:
                 ledger=RedisSendLedger(gateway.redis),
             )
         async with running(gateway, port=0) as url:
+            settle_collector()  # as `switchboard run` does once started
             print(f"ready {os.getpid()} {url}", flush=True)
             await asyncio.Event().wait()
 
