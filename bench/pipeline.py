@@ -257,7 +257,9 @@ def main() -> None:
     elif args.role == "adapter":
         asyncio.run(adapter(args.token, args.api))
     elif args.role == "gateway":
-        asyncio.run(gateway(args.token, args.api))
+        from switchboard import event_loop
+
+        event_loop.run(gateway(args.token, args.api))  # on the event loop `switchboard run` uses
     else:
         asyncio.run(bench(args.messages, args.rounds))
 

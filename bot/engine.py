@@ -132,11 +132,19 @@ class Engine:
         a message that still fails on its own is quarantined (`bot.quarantine`)."""
         if not run:
             return
-        decided: Mapping[str, Match] | None = None
+        # The KB decides the run's texts on a worker thread while the unit of work looks up
+        # the senders and conversations: the encoder and the database overlap.
+        decided = asyncio.ensure_future(self._consult.decide_many(run))
+        try:
+            await self._store_attempts(run, decided)
+        finally:
+            decided.cancel()  # a run given up, or split into single messages
+
+    async def _store_attempts(
+        self, run: Sequence[InboundMessage], decided: asyncio.Future[dict[str, Match]]
+    ) -> None:
         for attempt in range(DB_ATTEMPTS):
             try:
-                if decided is None:  # before the write lock: no writer waits for the encoder
-                    decided = await self._consult.decide_many(run)
                 async with self._writes:
                     await self._store_once(run, decided)
                 return
@@ -164,7 +172,7 @@ class Engine:
                 await asyncio.sleep(delay)
 
     async def _store_once(
-        self, run: Sequence[InboundMessage], decided: Mapping[str, Match]
+        self, run: Sequence[InboundMessage], decisions: asyncio.Future[dict[str, Match]]
     ) -> None:
         now = self._clock()
         async with self._sessions() as session:
@@ -203,6 +211,7 @@ class Engine:
                     await threads.place(session, turn, now)
                 turns.append(turn)
             await threads.open_new(session, turns)
+            decided = await decisions  # made once: a retry of the run gets them again
             for turn in turns:
                 store_message(session, turn, now)
                 if turn.rated:

@@ -5,7 +5,6 @@ Every command imports what it needs when it runs, so `switchboard --help` answer
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import os
 
@@ -41,6 +40,7 @@ def run() -> None:
     """Start the gateway: web chat, operator console and every configured channel."""
     from core.db import DatabaseUnavailable
     from routing.errors import ServiceLevelsError
+    from switchboard import event_loop
     from switchboard.app import serve
     from switchboard.redis_server import RedisUnavailable
     from switchboard.settings import SettingsError
@@ -51,7 +51,7 @@ def run() -> None:
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     try:
-        asyncio.run(serve(settings))
+        event_loop.run(serve(settings))
     except KeyboardInterrupt:
         pass
     except (DatabaseUnavailable, RedisUnavailable, ServiceLevelsError, DatabaseInUse) as exc:

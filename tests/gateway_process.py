@@ -14,6 +14,7 @@ from channels.telegram import TelegramChannel, poller_name
 from core.contracts import ChannelKind
 from core.leases import RedisPollerLease
 from core.send_ledger import RedisSendLedger
+from switchboard import event_loop
 from switchboard.app import open_gateway, running, settle_collector
 from switchboard.settings import load_settings
 
@@ -53,4 +54,4 @@ if __name__ == "__main__":
     logging.basicConfig(
         level=logging.WARNING, format="%(asctime)s %(process)d %(levelname)s %(name)s: %(message)s"
     )
-    asyncio.run(main())
+    event_loop.run(main())
