@@ -134,19 +134,19 @@ class Engine:
             return
         # The KB decides the run's texts on a worker thread while the unit of work looks up
         # the senders and conversations: the encoder and the database overlap.
-        decided = asyncio.ensure_future(self._consult.decide_many(run))
+        decisions = asyncio.ensure_future(self._consult.decide_many(run))
         try:
-            await self._store_attempts(run, decided)
+            await self._store_attempts(run, decisions)
         finally:
-            decided.cancel()  # a run given up, or split into single messages
+            decisions.cancel()  # a run given up, or split into single messages
 
     async def _store_attempts(
-        self, run: Sequence[InboundMessage], decided: asyncio.Future[dict[str, Match]]
+        self, run: Sequence[InboundMessage], decisions: asyncio.Future[dict[str, Match]]
     ) -> None:
         for attempt in range(DB_ATTEMPTS):
             try:
                 async with self._writes:
-                    await self._store_once(run, decided)
+                    await self._store_once(run, decisions)
                 return
             except Exception as exc:  # noqa: BLE001 - the database away, or the messages at fault
                 if not database_away(exc):

@@ -223,8 +223,8 @@ class Gateway:
 
     async def start(self, attempts: int = 10) -> None:
         """Start the process, and start it again when it exits before it is ready, as its
-        supervisor (systemd's Restart=on-failure) would: a gateway started while PostgreSQL
-        restarts stops with an error rather than waiting."""
+        supervisor (systemd's Restart=on-failure) would: a gateway waits for PostgreSQL
+        only so long at start-up (`DATABASE_WAIT`) and stops when Redis is away."""
         for _ in range(attempts - 1):
             with contextlib.suppress(RuntimeError):
                 await self._start_once()
