@@ -22,6 +22,7 @@ from dataclasses import replace
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
+from bot.gathering import Gathering
 from bot.handover import Handover
 from bot.knowledge import KnowledgeBase
 from bot.outbox import Outbox
@@ -92,6 +93,7 @@ class Engine:
             handover=handover,
             calendar=levels.calendar,
         )
+        self._gathering = Gathering(self.handle_many)
         self._quarantine = Quarantine(
             sessions=sessions,
             writes=writes,
@@ -104,7 +106,12 @@ class Engine:
         )
 
     async def __call__(self, batch: Sequence[InboundMessage]) -> None:
-        await self.handle_many(batch)
+        """The channels' sink: batches handed in while a run is busy go as one run."""
+        await self._gathering(batch)
+
+    async def drain(self) -> None:
+        """Finishes the run started (a stopping gateway)."""
+        await self._gathering.drain()
 
     async def handle(self, inbound: InboundMessage) -> None:
         await self.handle_many([inbound])

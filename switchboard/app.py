@@ -287,6 +287,7 @@ async def open_gateway(
                 for task in gateway.background:
                     task.cancel()
                 await asyncio.gather(*gateway.background, return_exceptions=True)
+                await engine.drain()
                 await outbox.drain()
                 for adapter in adapters.values():
                     await adapter.aclose()
