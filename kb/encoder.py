@@ -62,5 +62,13 @@ def _encodable(text: str) -> str:
 
 @lru_cache(maxsize=1)
 def sentence_encoder() -> SentenceEncoder:
-    """The process's encoder (about 2 s and 70 MB to load, so loaded once)."""
+    """The process's encoder (about 2 s and 70 MB to load, so loaded once). A process
+    that uses it runs BLAS on one thread from then on: the KB's other products are small
+    (a few questions against a few hundred variants, or against one article's variants at
+    100k), and OpenBLAS's second thread spinning beside them cost more than it saved. On
+    the sample KB, 4 questions decided at once took 4.9 ms of CPU each with two threads,
+    2.0 ms with one; 16 took 3.0 and 1.1 ms."""
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(1, user_api="blas")
     return SentenceEncoder()
