@@ -1,17 +1,23 @@
-"""Messages handed to the engine while its runs are busy go together as the next run.
+"""Messages handed to the engine while it is busy go together as its next run.
 
 A polled Telegram batch is one unit of work, but a web chat frame or a webhook update
 comes alone: stored alone, each frame would pay for its own transaction, its own answer
 cap query and its own sentence encoding (about twice the CPU of a message in a run of
-eight). The gathering starts a run at once while fewer than `in_flight` are busy, so a
-quiet desk waits for nothing; under load the messages that arrive meanwhile wait for a
-free run and go in it together, so the busier the gateway, the cheaper each message.
+eight). The gathering starts a run at once when none is busy, so a quiet desk waits for
+nothing; under load the messages that arrive meanwhile go together in the next run, so
+the busier the gateway, the cheaper each message.
+
+One run at a time: measured with bench/load.py (1,000 visitors, 50 questions a second,
+one process), web chat's median answer was 82-92 ms with one run in flight, 108-200 ms
+with two and 118 ms with three. A run's sentence encoding already overlaps its database
+look-ups, and a second run only shrinks both runs' batches.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -19,11 +25,6 @@ from core.contracts import InboundMessage
 
 __all__ = ["Gathering"]
 
-IN_FLIGHT = 1
-"""Runs at once. Measured with bench/load.py (1,000 visitors, 50 questions a second, one
-process): one run at a time answered web chat at p50 82-92 ms, two at 108-200 ms, three
-at 118 ms. Each run's sentence encoding already overlaps its database look-ups, and a
-second run only shrinks both runs' batches."""
 RUN_LIMIT = 200
 """Messages a gathered run holds at most (a caller's batch is never split)."""
 
@@ -41,14 +42,12 @@ class Gathering:
         self,
         handle: Callable[[Sequence[InboundMessage]], Awaitable[None]],
         *,
-        in_flight: int = IN_FLIGHT,
         run_limit: int = RUN_LIMIT,
     ) -> None:
         self._handle = handle
-        self._in_flight = in_flight
         self._run_limit = run_limit
-        self._waiting: list[_Waiting] = []
-        self._runs: set[asyncio.Task[None]] = set()
+        self._waiting: deque[_Waiting] = deque()
+        self._running: asyncio.Task[None] | None = None
 
     async def __call__(self, batch: Sequence[InboundMessage]) -> None:
         """Returns once `batch` is stored, or raises what its run raised. A caller cancelled
@@ -58,7 +57,7 @@ class Gathering:
             return
         waiting = _Waiting(batch)
         self._waiting.append(waiting)
-        self._start_runs()
+        self._start_run()
         try:
             await waiting.done
         except asyncio.CancelledError:
@@ -67,18 +66,16 @@ class Gathering:
             waiting.done.cancel()
             raise
 
-    def _start_runs(self) -> None:
-        while self._waiting and len(self._runs) < self._in_flight:
-            taken, size = 0, 0
-            while taken < len(self._waiting) and (
-                not taken or size + len(self._waiting[taken].batch) <= self._run_limit
-            ):
-                size += len(self._waiting[taken].batch)
-                taken += 1
-            run, self._waiting = self._waiting[:taken], self._waiting[taken:]
-            task = asyncio.create_task(self._run(run), name="engine run")
-            self._runs.add(task)
-            task.add_done_callback(self._finished)
+    def _start_run(self) -> None:
+        if self._running is not None or not self._waiting:
+            return
+        run = [self._waiting.popleft()]
+        size = len(run[0].batch)
+        while self._waiting and size + len(self._waiting[0].batch) <= self._run_limit:
+            run.append(self._waiting.popleft())
+            size += len(run[-1].batch)
+        self._running = asyncio.create_task(self._run(run), name="engine run")
+        self._running.add_done_callback(self._finished)
 
     async def _run(self, run: list[_Waiting]) -> None:
         try:
@@ -87,20 +84,20 @@ class Gathering:
             for waiting in run:
                 if not waiting.done.done():
                     waiting.done.set_exception(exc)
+            return
         except BaseException:  # cancelled: a stopping gateway
             for waiting in run:
                 waiting.done.cancel()
             raise
-        else:
-            for waiting in run:
-                if not waiting.done.done():
-                    waiting.done.set_result(None)
+        for waiting in run:
+            if not waiting.done.done():
+                waiting.done.set_result(None)
 
-    def _finished(self, task: asyncio.Task[None]) -> None:
-        self._runs.discard(task)
-        self._start_runs()
+    def _finished(self, _task: asyncio.Task[None]) -> None:
+        self._running = None
+        self._start_run()
 
     async def drain(self) -> None:
         """Waits for the runs started (a stopping gateway finishes storing what it took)."""
-        while self._runs:
-            await asyncio.gather(*self._runs, return_exceptions=True)
+        while self._running is not None:
+            await asyncio.gather(self._running, return_exceptions=True)

@@ -13,6 +13,7 @@ from collections.abc import Callable, Sequence
 from functools import lru_cache
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from kb.text import MAX_QUERY_CHARS
 
@@ -68,7 +69,5 @@ def sentence_encoder() -> SentenceEncoder:
     100k), and OpenBLAS's second thread spinning beside them cost more than it saved. On
     the sample KB, 4 questions decided at once took 4.9 ms of CPU each with two threads,
     2.0 ms with one; 16 took 3.0 and 1.1 ms."""
-    from threadpoolctl import threadpool_limits
-
     threadpool_limits(1, user_api="blas")
     return SentenceEncoder()
