@@ -86,9 +86,11 @@ SAMPLE_KB = Path(__file__).with_name("sample_kb") / "bank.yaml"
 DATABASE_WAIT = 60.0
 """At start-up, seconds to wait for a database that does not answer yet (restarting)."""
 RESTART = Backoff(first=1.0, longest=60.0)
+"""A crashed long-lived task is started again after this backoff."""
 STOP_WAIT = 15.0
 """Seconds a clean stop waits for the background tasks to finish their clean-up."""
-"""A crashed long-lived task is started again after this backoff."""
+RECANCEL_EVERY = 1.0
+"""Seconds between cancellations of a task that has not stopped (a library swallowed one)."""
 YOUNG_OBJECTS_PER_COLLECTION = 20_000
 """Python's default (700) runs the cycle collector every few messages of a busy gateway."""
 
@@ -582,13 +584,19 @@ async def _close_idle(gateway: Gateway) -> None:
 async def _stop_all(tasks: list[asyncio.Task[None]]) -> None:
     """Cancel the background tasks and wait for them, but not for ever: a task stuck in its
     clean-up (a connection that never answers) is named in the log and left behind, so a
-    stop always finishes."""
-    for task in tasks:
-        task.cancel()
-    if tasks:
-        _, stuck = await asyncio.wait(tasks, timeout=STOP_WAIT)
-        for task in stuck:
-            log.error("%s did not stop within %.0f s; left behind", task.get_name(), STOP_WAIT)
+    stop always finishes. A task still running after a while is cancelled again: redis-py's
+    pub/sub can swallow a cancellation that lands mid-read and go on listening."""
+    deadline = asyncio.get_running_loop().time() + STOP_WAIT
+    running = set(tasks)
+    while running:
+        for task in running:
+            task.cancel()
+        left = deadline - asyncio.get_running_loop().time()
+        if left <= 0:
+            break
+        _, running = await asyncio.wait(running, timeout=min(RECANCEL_EVERY, left))
+    for task in running:
+        log.error("%s did not stop within %.0f s; left behind", task.get_name(), STOP_WAIT)
     tasks.clear()
 
 
