@@ -409,12 +409,10 @@ class KnowledgeIndex:
         for row, chosen in enumerate(candidates):  # a loop over queries
             lengths = self._ends[chosen] - self._starts[chosen]
             firsts = np.concatenate([[0], np.cumsum(lengths)[:-1]])
-            variant_rows = np.repeat(self._starts[chosen] - firsts, lengths) + np.arange(
-                lengths.sum()
-            )
+            variant_rows = _ranges(self._starts[chosen], lengths)
             terms = queries.indices[queries.indptr[row] : queries.indptr[row + 1]]
             dense[terms] = queries.data[queries.indptr[row] : queries.indptr[row + 1]]
-            cosines = self._variants[variant_rows] @ dense
+            cosines = _rows_times(self._variants, variant_rows, dense)
             dense[terms] = 0.0
             best_variant[row, chosen] = np.maximum.reduceat(cosines, firsts)
             best_meaning[row, chosen] = [  # each article's variants are consecutive rows
@@ -489,6 +487,22 @@ def _best_other(scores: np.ndarray, rows: np.ndarray, first: np.ndarray) -> np.n
     others[rows, first] = -np.inf
     best: np.ndarray = others.max(axis=1)
     return best
+
+
+def _ranges(begins: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """The positions begins[i] .. begins[i] + lengths[i] - 1 for each i, one after another."""
+    firsts = np.concatenate([[0], np.cumsum(lengths)[:-1]])
+    return np.repeat(begins - firsts, lengths) + np.arange(lengths.sum())
+
+
+def _rows_times(matrix: sp.csr_matrix, rows: np.ndarray, vector: np.ndarray) -> np.ndarray:
+    """`matrix[rows] @ vector`, read straight from the CSR arrays: scipy's row indexing
+    builds a new matrix first, which took a sixth of a query's time in a 100k KB."""
+    lengths = matrix.indptr[rows + 1] - matrix.indptr[rows]
+    stored = _ranges(matrix.indptr[rows], lengths)
+    products = matrix.data[stored] * vector[matrix.indices[stored]]
+    row_of = np.repeat(np.arange(len(rows)), lengths)
+    return np.bincount(row_of, weights=products, minlength=len(rows)).astype(vector.dtype)
 
 
 def _top(scores: np.ndarray, limit: int) -> np.ndarray:

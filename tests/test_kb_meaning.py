@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+import kb.encoder
 import kb.index
 from kb.articles import Article
 from kb.encoder import Progress, SentenceEncoder, sentence_encoder
@@ -127,6 +128,19 @@ def test_a_batch_is_embedded_as_its_questions_one_by_one() -> None:
         np.testing.assert_allclose(together[row], encoder.encode([question])[0], atol=1e-5)
     assert np.linalg.norm(together[0]) == pytest.approx(1.0, abs=1e-5)
     assert not together[4].any()  # nothing to embed
+
+
+def test_an_import_encoded_in_parallel_parts_gets_each_texts_own_vector() -> None:
+    """More than BATCH texts are encoded in parts on every core; each row is still its own
+    text's vector, in order, and the progress hears every part."""
+    texts = [f"карта номер {n}" for n in range(kb.encoder.BATCH + 90)]
+    texts[7] = ""
+    heard: list[tuple[int, int]] = []
+    encoder = sentence_encoder()
+    vectors = encoder.encode(texts, lambda done, total: heard.append((done, total)))
+    for row in (0, 7, kb.encoder.BATCH - 1, kb.encoder.BATCH, len(texts) - 1):
+        np.testing.assert_allclose(vectors[row], encoder.encode([texts[row]])[0], atol=1e-5)
+    assert heard == [(kb.encoder.BATCH, len(texts) - 1), (len(texts) - 1, len(texts) - 1)]
 
 
 def test_a_lone_surrogate_is_embedded_like_a_question_mark() -> None:
