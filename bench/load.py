@@ -4,7 +4,9 @@ at a steady rate, against one or more gateway processes on PostgreSQL and server
 Connects `--visitors` web chat visitors (page, then socket, spread over the processes),
 then for `--seconds` asks `--rate` questions a second, split between web chat (one frame
 each) and Telegram (one update each, polled in batches by the process holding the poller
-lease), every text made unique by a number so that the KB decides each one. Prints connect
+lease), every text made unique by a number so that the KB decides each one. There are as
+many Telegram clients as web visitors, each asking in turn, so a client's first question
+is also its first contact and the later ones come from a client the desk knows. Prints connect
 and answer latencies (p50/p95/p99), errors, and each gateway process's RSS and CPU.
 
 Bounded: at most `--visitors` sockets and `--rate × --seconds` questions; loopback only (a
@@ -225,7 +227,7 @@ async def load(
     asked_telegram: dict[int, float] = {}
     watcher = asyncio.create_task(watch_telegram(telegram, asked_telegram, figures))
     total = int(args.rate * args.seconds)
-    web_asked = 0
+    web_asked = telegram_asked = 0
     started = time.perf_counter()
     for n in range(total):
         due = started + n / args.rate
@@ -243,7 +245,8 @@ async def load(
             except (aiohttp.ClientError, ConnectionError, RuntimeError) as exc:
                 figures.errors.append(f"ask: {exc!r}")
         else:
-            user = 50_000_000 + n
+            user = 50_000_000 + telegram_asked % max(1, args.visitors)
+            telegram_asked += 1
             asked_telegram[user] = time.perf_counter()
             telegram.client_message(user, text)
     held = time.perf_counter() - started
