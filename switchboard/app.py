@@ -586,12 +586,13 @@ async def _stop_all(tasks: list[asyncio.Task[None]]) -> None:
     clean-up (a connection that never answers) is named in the log and left behind, so a
     stop always finishes. A task still running after a while is cancelled again: redis-py's
     pub/sub can swallow a cancellation that lands mid-read and go on listening."""
-    deadline = asyncio.get_running_loop().time() + STOP_WAIT
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + STOP_WAIT
     running = set(tasks)
     while running:
         for task in running:
             task.cancel()
-        left = deadline - asyncio.get_running_loop().time()
+        left = deadline - loop.time()
         if left <= 0:
             break
         _, running = await asyncio.wait(running, timeout=min(RECANCEL_EVERY, left))
