@@ -52,6 +52,8 @@ from core.contracts import ChannelAdapter, ChannelKind
 from core.db import (
     SessionFactory,
     create_engine,
+    fill_pool,
+    read_session_factory,
     session_factory,
     upgrade,
     wait_for_database,
@@ -128,6 +130,7 @@ async def open_gateway(
     try:
         await wait_for_database(database, within=DATABASE_WAIT)
         await upgrade(database)
+        await fill_pool(database)
         async with connect_redis(settings.redis_url, settings.var_dir) as redis:
             sessions = session_factory(database)
             knowledge = KnowledgeBase(sessions, redis, settings.var_dir / VECTORS_DIR)
@@ -143,7 +146,7 @@ async def open_gateway(
             await rebuild_queue(sessions, queue)
             feed = DeskFeed(redis)
             web_chat = WebChat(
-                history=lambda visitor: web_history(sessions, visitor),
+                history=functools.partial(web_history, read_session_factory(database)),
                 buckets=Buckets(redis),
                 trusted_proxies=settings.trusted_proxies,
                 language=settings.language,

@@ -1,6 +1,7 @@
-"""Connections to PostgreSQL: start-up waits for a server that is not up yet, and the pool
-checks a connection that sat idle (the server may have dropped it) but not one in steady
-use. On the machine's PostgreSQL, whatever DATABASE_URL says."""
+"""Connections to PostgreSQL: start-up waits for a server that is not up yet and opens the
+pool's connections, the pool checks a connection that sat idle (the server may have dropped
+it) but not one in steady use, and a read outside a transaction leaves its connection
+transactional for the next user. On the machine's PostgreSQL, whatever DATABASE_URL says."""
 
 from __future__ import annotations
 
@@ -16,9 +17,17 @@ from postgres import postgres_url  # noqa: F401
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.pool import QueuePool
 
 import core.db
-from core.db import DatabaseUnavailable, create_engine, wait_for_database
+from core.db import (
+    DatabaseUnavailable,
+    create_engine,
+    fill_pool,
+    read_session_factory,
+    session_factory,
+    wait_for_database,
+)
 
 
 def free_port() -> int:
@@ -128,4 +137,33 @@ async def test_an_idle_connection_the_server_dropped_is_replaced(
     async with engine.connect() as connection:
         assert await connection.scalar(text("SELECT 1")) == 1
     assert pings >= 1
+    await engine.dispose()
+
+
+async def test_start_up_opens_the_pool_before_the_first_visitor(
+    postgres_url: str,  # noqa: F811
+) -> None:
+    engine = create_engine(postgres_url)
+    await fill_pool(engine)
+    pool = engine.sync_engine.pool
+    assert isinstance(pool, QueuePool)
+    assert pool.checkedin() == core.db.POOL_SIZE
+    await engine.dispose()
+
+
+async def test_a_read_runs_outside_a_transaction_and_a_write_after_it_inside_one(
+    postgres_url: str,  # noqa: F811
+) -> None:
+    """`now()` is the transaction's start: equal across a transaction's statements, moving
+    between statements that each run on their own. One connection, so both use the same."""
+    engine = create_engine(postgres_url, pool_size=1, max_overflow=0)
+    instants = text("SELECT now()")
+    async with read_session_factory(engine)() as session:
+        first = await session.scalar(instants)
+        await asyncio.sleep(0.01)
+        assert await session.scalar(instants) > first
+    async with session_factory(engine)() as session:
+        first = await session.scalar(instants)
+        await asyncio.sleep(0.01)
+        assert await session.scalar(instants) == first
     await engine.dispose()
