@@ -149,13 +149,24 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
 
 async def fill_pool(engine: AsyncEngine) -> None:
     """Open the pool's connections at start rather than in the first burst of visitors,
-    where opening them took a twentieth of the gateway's CPU. SQLite opens a file: nothing
-    to gain."""
+    where opening them took a twentieth of the gateway's CPU. A server that refuses more
+    (its `max_connections`, the role's limit) is not a reason to stop: the gateway starts
+    with what it got, says so, and the pool tries again when it needs more. SQLite opens
+    a file: nothing to gain."""
     if engine.dialect.name == "sqlite":
         return
     async with contextlib.AsyncExitStack() as held:
-        for _ in range(POOL_SIZE):
-            await held.enter_async_context(engine.connect())
+        for opened in range(POOL_SIZE):
+            try:
+                await held.enter_async_context(engine.connect())
+            except DBAPIError as exc:
+                log.warning(
+                    "the database let this process open %d of its %d connections: %s",
+                    opened,
+                    POOL_SIZE,
+                    exc.orig,
+                )
+                return
 
 
 def _ping_when_idle(engine: AsyncEngine) -> None:

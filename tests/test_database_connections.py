@@ -10,6 +10,7 @@ import contextlib
 import logging
 import socket
 import time
+import uuid
 from collections.abc import AsyncIterator
 
 import pytest
@@ -149,6 +150,33 @@ async def test_start_up_opens_the_pool_before_the_first_visitor(
     assert isinstance(pool, QueuePool)
     assert pool.checkedin() == core.db.POOL_SIZE
     await engine.dispose()
+
+
+async def test_a_server_that_refuses_more_connections_does_not_stop_the_start(
+    postgres_url: str,  # noqa: F811
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    role = f"sb_limited_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(postgres_url, isolation_level="AUTOCOMMIT")
+    async with admin.connect() as connection:
+        await connection.execute(text(f"CREATE ROLE {role} LOGIN CONNECTION LIMIT 3"))
+    limited = create_engine(
+        make_url(postgres_url).set(username=role, password=None).render_as_string(False)
+    )
+    try:
+        with caplog.at_level(logging.WARNING, logger="core.db"):
+            await fill_pool(limited)
+        pool = limited.sync_engine.pool
+        assert isinstance(pool, QueuePool)
+        assert pool.checkedin() == 3
+        assert "open 3 of its 20 connections" in caplog.text
+        async with limited.connect() as connection:  # the gateway works with what it got
+            assert await connection.scalar(text("SELECT 1")) == 1
+    finally:
+        await limited.dispose()
+        async with admin.connect() as connection:
+            await connection.execute(text(f"DROP ROLE {role}"))
+        await admin.dispose()
 
 
 async def test_a_read_runs_outside_a_transaction_and_a_write_after_it_inside_one(
