@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
-from sqlalchemy.pool import ConnectionPoolEntry, PoolProxiedConnection
+from sqlalchemy.pool import ConnectionPoolEntry, PoolProxiedConnection, QueuePool
 
 from core.retry import Backoff, retrying
 from core.unit_of_work import UnitOfWork
@@ -153,17 +153,18 @@ async def fill_pool(engine: AsyncEngine) -> None:
     (its `max_connections`, the role's limit) is not a reason to stop: the gateway starts
     with what it got, says so, and the pool tries again when it needs more. SQLite opens
     a file: nothing to gain."""
-    if engine.dialect.name == "sqlite":
+    pool = engine.sync_engine.pool
+    if engine.dialect.name == "sqlite" or not isinstance(pool, QueuePool):
         return
     async with contextlib.AsyncExitStack() as held:
-        for opened in range(POOL_SIZE):
+        for opened in range(pool.size()):
             try:
                 await held.enter_async_context(engine.connect())
             except DBAPIError as exc:
                 log.warning(
                     "the database let this process open %d of its %d connections: %s",
                     opened,
-                    POOL_SIZE,
+                    pool.size(),
                     exc.orig,
                 )
                 return

@@ -18,6 +18,7 @@ from postgres import postgres_url  # noqa: F401
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.pool import QueuePool
 
 import core.db
@@ -141,14 +142,19 @@ async def test_an_idle_connection_the_server_dropped_is_replaced(
     await engine.dispose()
 
 
+def idle_connections(engine: AsyncEngine) -> int:
+    """Connections open in the pool and waiting for a user."""
+    pool = engine.sync_engine.pool
+    assert isinstance(pool, QueuePool)
+    return pool.checkedin()
+
+
 async def test_start_up_opens_the_pool_before_the_first_visitor(
     postgres_url: str,  # noqa: F811
 ) -> None:
     engine = create_engine(postgres_url)
     await fill_pool(engine)
-    pool = engine.sync_engine.pool
-    assert isinstance(pool, QueuePool)
-    assert pool.checkedin() == core.db.POOL_SIZE
+    assert idle_connections(engine) == core.db.POOL_SIZE
     await engine.dispose()
 
 
@@ -166,9 +172,7 @@ async def test_a_server_that_refuses_more_connections_does_not_stop_the_start(
     try:
         with caplog.at_level(logging.WARNING, logger="core.db"):
             await fill_pool(limited)
-        pool = limited.sync_engine.pool
-        assert isinstance(pool, QueuePool)
-        assert pool.checkedin() == 3
+        assert idle_connections(limited) == 3
         assert "open 3 of its 20 connections" in caplog.text
         async with limited.connect() as connection:  # the gateway works with what it got
             assert await connection.scalar(text("SELECT 1")) == 1
