@@ -27,7 +27,7 @@ import logging
 import weakref
 from collections.abc import Callable, Coroutine, Iterable, Mapping, Sequence
 
-from sqlalchemy import exists, func, or_, select, update
+from sqlalchemy import bindparam, exists, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -52,6 +52,17 @@ __all__ = ["DEFAULT_DEADLINE", "Outbox", "claim_due"]
 log = logging.getLogger(__name__)
 THREAD_DEPTH = 10
 LOAD_CHUNK = 500
+_PENDING_TO_SEND = (
+    select(Message, Conversation, Identity)
+    .join(Conversation, Conversation.id == Message.conversation_id)
+    .join(Identity, Identity.id == Message.identity_id)
+    .where(
+        Message.id.in_(bindparam("message_ids", expanding=True)),
+        Message.delivery == Delivery.PENDING,
+    )
+)
+"""Built once: every committed run's replies are read back with it (a statement built per
+call with an IN list left its bound parameters as cyclic garbage)."""
 """Messages read per query (a long list of pending ones at start-up goes in parts)."""
 SWEEP_LIMIT = 1000
 """PENDING messages one sweep looks at (the oldest first)."""
@@ -300,13 +311,7 @@ class Outbox:
             async with self._sessions() as session:
                 for start in range(0, len(message_ids), LOAD_CHUNK):
                     rows = await session.execute(
-                        select(Message, Conversation, Identity)
-                        .join(Conversation, Conversation.id == Message.conversation_id)
-                        .join(Identity, Identity.id == Message.identity_id)
-                        .where(
-                            Message.id.in_(message_ids[start : start + LOAD_CHUNK]),
-                            Message.delivery == Delivery.PENDING,
-                        )
+                        _PENDING_TO_SEND, {"message_ids": message_ids[start : start + LOAD_CHUNK]}
                     )
                     for row in rows:
                         loaded[row[0].id] = await self._outbound(session, *row, resent=resent)

@@ -14,7 +14,7 @@ import datetime as dt
 from collections import Counter
 from collections.abc import Iterable, Mapping
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.pipeline.turn import Outcome
@@ -24,6 +24,16 @@ from core.models import Author, Identity, Message
 __all__ = ["AnswerCaps", "RunAnswers"]
 
 WINDOW = dt.timedelta(hours=1)
+_BOT_MESSAGES_SINCE = (
+    select(Message.identity_id, func.count(Message.id))
+    .where(
+        Message.identity_id.in_(bindparam("identity_ids", expanding=True)),
+        Message.author == Author.BOT,
+        Message.created_at >= bindparam("since"),
+    )
+    .group_by(Message.identity_id)
+)
+"""Built once (see `bot.pipeline.store`): every run with a capped channel asks it."""
 
 
 class RunAnswers:
@@ -61,13 +71,7 @@ class AnswerCaps:
         counted: Counter[int] = Counter()
         if capped:
             rows = await session.execute(
-                select(Message.identity_id, func.count(Message.id))
-                .where(
-                    Message.identity_id.in_(capped),
-                    Message.author == Author.BOT,
-                    Message.created_at >= now - WINDOW,
-                )
-                .group_by(Message.identity_id)
+                _BOT_MESSAGES_SINCE, {"identity_ids": capped, "since": now - WINDOW}
             )
             for identity_id, count in rows:
                 assert identity_id is not None, "one of `capped`"

@@ -7,7 +7,7 @@ import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.pipeline.turn import Sender
@@ -20,6 +20,15 @@ from kb.text import language_of
 __all__ = ["Senders", "find_senders"]
 
 SenderKey = tuple[ChannelKind, str]
+_KNOWN_SENDERS = (
+    select(Identity, Client)
+    .join(Client, Client.id == Identity.client_id)
+    .where(
+        Identity.channel == bindparam("channel"),
+        Identity.external_id.in_(bindparam("external_ids", expanding=True)),
+    )
+)
+"""Built once (see `bot.pipeline.store`): every run asks it."""
 
 
 @dataclass
@@ -63,12 +72,8 @@ async def find_senders(
     found: dict[SenderKey, tuple[Identity, Client]] = {}
     for channel in {c for c, _ in wanted}:
         rows = await session.execute(
-            select(Identity, Client)
-            .join(Client, Client.id == Identity.client_id)
-            .where(
-                Identity.channel == channel,
-                Identity.external_id.in_({e for c, e in wanted if c is channel}),
-            )
+            _KNOWN_SENDERS,
+            {"channel": channel, "external_ids": [e for c, e in wanted if c is channel]},
         )
         found.update(
             ((identity.channel, identity.external_id), (identity, client))

@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.pipeline.turn import Turn
@@ -16,6 +16,18 @@ from core.messages import add_message
 from core.models import Author, Direction, EventKind, Identity, Message
 
 __all__ = ["already_stored", "store_message"]
+
+_STORED_OF_CHANNEL = (
+    select(Message.channel_message_id, Identity.external_id)
+    .join(Identity, Identity.id == Message.identity_id)
+    .where(
+        Message.channel == bindparam("channel"),
+        Message.direction == Direction.IN,
+        Message.channel_message_id.in_(bindparam("platform_ids", expanding=True)),
+    )
+)
+"""Built once, like every statement a run asks: a statement built per call with an IN list
+left its bound parameters as cyclic garbage, a good part of what the collector walked."""
 
 
 async def already_stored(
@@ -29,15 +41,13 @@ async def already_stored(
         stored.update(
             (channel, sender, platform_id)
             for platform_id, sender in await session.execute(
-                select(Message.channel_message_id, Identity.external_id)
-                .join(Identity, Identity.id == Message.identity_id)
-                .where(
-                    Message.channel == channel,
-                    Message.direction == Direction.IN,
-                    Message.channel_message_id.in_(
+                _STORED_OF_CHANNEL,
+                {
+                    "channel": channel,
+                    "platform_ids": list(
                         {m.platform_message_id for m in run if m.channel is channel}
                     ),
-                )
+                },
             )
             if platform_id is not None
         )

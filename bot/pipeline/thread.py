@@ -9,7 +9,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.pipeline.turn import Turn
@@ -19,6 +19,16 @@ from core.lifecycle import move
 from core.models import Client, Conversation, ConversationStatus, EventKind, Message
 
 __all__ = ["Threads", "find_threads"]
+
+_OPEN_CONVERSATIONS = (
+    select(Conversation)
+    .where(
+        Conversation.client_id.in_(bindparam("client_ids", expanding=True)),
+        Conversation.status != ConversationStatus.CLOSED,
+    )
+    .order_by(Conversation.id)
+)
+"""Built once (see `bot.pipeline.store`): every run asks it."""
 
 
 @dataclass
@@ -81,12 +91,7 @@ async def find_threads(session: AsyncSession, client_ids: Iterable[int]) -> Thre
     """The clients' latest open conversations, in one query."""
     latest: dict[int, Conversation] = {}
     for conversation in await session.scalars(
-        select(Conversation)
-        .where(
-            Conversation.client_id.in_(set(client_ids)),
-            Conversation.status != ConversationStatus.CLOSED,
-        )
-        .order_by(Conversation.id)
+        _OPEN_CONVERSATIONS, {"client_ids": list(set(client_ids))}
     ):
         latest[conversation.client_id] = conversation  # the latest wins
     return Threads(latest)
