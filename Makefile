@@ -28,7 +28,7 @@ lock: $(INSTALLED)
 run: $(INSTALLED)
 	$(BIN)/switchboard run
 
-# System packages the tests use: Dovecot (the real IMAP server of the email tests),
+# System packages the tests and benches use: Dovecot (the real IMAP server of the email tests),
 # Chromium (the browser test) and redis-server/redis-cli (the Redis Cluster tests).
 # Installed with apt-get when missing and running as root.
 system-deps:
@@ -55,5 +55,5 @@ lint: $(INSTALLED)
 test: system-deps lint
 	$(BIN)/pytest -q $(PYTEST_ARGS)
 
-bench: $(INSTALLED)
+bench: system-deps $(INSTALLED)
 	$(BIN)/python bench/run_all.py

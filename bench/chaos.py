@@ -18,6 +18,8 @@ import logging
 import sys
 from pathlib import Path
 
+import pytest
+
 REPO = Path(__file__).resolve().parents[1]
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != REPO / "bench"]
 sys.path.insert(0, str(REPO))
@@ -43,18 +45,21 @@ def main() -> None:
         parser.error("bounded: at most 20000 messages and 1000 visitors")
     if args.operators > 50:
         parser.error("bounded: at most 50 operators")
-    report = asyncio.run(
-        run_chaos(
-            telegram_messages=args.telegram,
-            vk_messages=args.vk,
-            email_messages=args.email,
-            web_visitors=args.visitors,
-            web_messages=args.web,
-            operators=args.operators,
-            kill_every=args.kill_every,
-            rate=args.rate,
+    try:
+        report = asyncio.run(
+            run_chaos(
+                telegram_messages=args.telegram,
+                vk_messages=args.vk,
+                email_messages=args.email,
+                web_visitors=args.visitors,
+                web_messages=args.web,
+                operators=args.operators,
+                kill_every=args.kill_every,
+                rate=args.rate,
+            )
         )
-    )
+    except pytest.skip.Exception as missing:  # the servers' fixtures, shared with the tests
+        sys.exit(f"the chaos run cannot start: {missing.msg}; `make system-deps` installs it")
     print("\n".join(report.lines()))
 
 

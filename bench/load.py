@@ -40,7 +40,7 @@ sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != REPO / "bench"
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "tests"))
 
-from chaos_world import PrivateRedis  # noqa: E402
+from chaos_world import PrivateRedis, visitor_address  # noqa: E402
 from fake_telegram import FakeTelegram  # noqa: E402
 from postgres import postgres_server, scratch_database  # noqa: E402
 
@@ -215,8 +215,9 @@ async def load(
 
     async def one(n: int) -> WebVisitor | None:
         async with connecting:
-            address = f"10.{n >> 16 & 255}.{n >> 8 & 255}.{n & 255}"
-            return await WebVisitor.connect(gateways[n % len(gateways)].url, figures, address)
+            return await WebVisitor.connect(
+                gateways[n % len(gateways)].url, figures, visitor_address(n)
+            )
 
     connected = await asyncio.gather(*(one(n) for n in range(args.visitors)))
     visitors = [v for v in connected if v is not None]

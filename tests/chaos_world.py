@@ -258,13 +258,23 @@ class Gateway:
             await self.process.wait()
 
 
+def visitor_address(n: int) -> str:
+    """The n-th web visitor's own address, as a TLS proxy would name it to the gateway."""
+    return f"10.{n >> 16 & 255}.{n >> 8 & 255}.{n & 255}"
+
+
 class WebClient:
     """A visitor's page: keeps what it sent until acked and sends it again after a
-    reconnect, to whichever gateway is up (as the real page does), one socket at a time."""
+    reconnect, to whichever gateway is up (as the real page does), one socket at a time.
+    Each visitor comes from its own `address`, as the TLS proxy in front of the gateways
+    names it: the per-address limits would otherwise count every visitor of the run as one
+    (one message a second once a burst of 60 is spent) and refuse most of their messages."""
 
-    def __init__(self, gateways: list[Gateway]) -> None:
+    def __init__(self, gateways: list[Gateway], address: str) -> None:
         self.gateways = gateways
-        self.http = aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True))
+        self.http = aiohttp.ClientSession(
+            cookie_jar=aiohttp.CookieJar(unsafe=True), headers={"X-Forwarded-For": address}
+        )
         self.unacked: dict[str, str] = {}
         self.sent: list[str] = []
         self.visitor: str | None = None
@@ -289,6 +299,7 @@ class WebClient:
                 await asyncio.sleep(0.5)
                 continue
             base = random.choice(live).url
+            refused_for = 0.0
             try:
                 if self.visitor is None:
                     async with self.http.get(f"{base}/") as page:
@@ -303,9 +314,13 @@ class WebClient:
                                 self.unacked.pop(message_id)
                                 break
                             if frame.get("type") == "error" and frame.get("id") == message_id:
-                                break  # not stored: sent again on the next round
+                                # not stored: sent again on the next round, after the
+                                # wait a "slow down" asks for
+                                refused_for = max(refused_for, float(frame.get("retry_in", 0.3)))
+                                break
             except (TimeoutError, aiohttp.ClientError, TypeError, ValueError, KeyError):
-                await asyncio.sleep(0.3)
+                refused_for = 0.3
+            await asyncio.sleep(refused_for)
 
     async def close(self) -> None:
         await self.http.close()
@@ -433,6 +448,7 @@ async def run_chaos(
                 "TELEGRAM__TOKEN": telegram.token,
                 "TELEGRAM__API_BASE": telegram.base_url,
                 "TEST_GLOBAL_RATE": "100000",
+                "TRUSTED_PROXIES": "127.0.0.1",  # the run stands in for the TLS proxy
                 "VK__TOKEN": vk.token,
                 "VK__GROUP_ID": str(vk.group_id),
                 "VK__API_BASE": vk.base_url,
@@ -452,7 +468,7 @@ async def run_chaos(
             gateways = [Gateway(f"gw{n}", work, env) for n in range(processes)]
             await gateways[0].start()  # migrates; the others start beside each other
             await asyncio.gather(*(g.start() for g in gateways[1:]))
-            web = [WebClient(gateways) for _ in range(web_visitors)]
+            web = [WebClient(gateways, visitor_address(n)) for n in range(web_visitors)]
             consoles = [
                 OperatorConsole(gateways, token)
                 for token in await _operators(postgres.url, redis.url, operators)
