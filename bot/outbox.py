@@ -52,6 +52,7 @@ __all__ = ["DEFAULT_DEADLINE", "Outbox", "claim_due"]
 log = logging.getLogger(__name__)
 THREAD_DEPTH = 10
 LOAD_CHUNK = 500
+"""Messages read per query (a long list of pending ones at start-up goes in parts)."""
 _PENDING_TO_SEND = (
     select(Message, Conversation, Identity)
     .join(Conversation, Conversation.id == Message.conversation_id)
@@ -63,7 +64,6 @@ _PENDING_TO_SEND = (
 )
 """Built once: every committed run's replies are read back with it (a statement built per
 call with an IN list left its bound parameters as cyclic garbage)."""
-"""Messages read per query (a long list of pending ones at start-up goes in parts)."""
 SWEEP_LIMIT = 1000
 """PENDING messages one sweep looks at (the oldest first)."""
 DEFAULT_DEADLINE = dt.timedelta(hours=24)
