@@ -28,6 +28,7 @@ FEATURES = (
     "meaning",
     "meaning_centroid",
     "meaning_lead",
+    "classified",
 )
 """What the decision sees about a query's top hits (computed by `KnowledgeIndex.features`)."""
 

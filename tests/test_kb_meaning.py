@@ -11,9 +11,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+import kb.classifier
 import kb.encoder
 import kb.index
 from kb.articles import Article
+from kb.classifier import train_classifier
 from kb.encoder import Progress, SentenceEncoder, sentence_encoder
 from kb.gaps import find_gaps
 from kb.index import KnowledgeIndex
@@ -99,7 +101,51 @@ def test_without_the_meaning_view_the_same_paraphrase_is_missed(
 ) -> None:
     """The previous test passes because of the meaning view, not by luck of the terms."""
     monkeypatch.setattr(kb.index, "MEANING_WEIGHT", 0.0)
+    monkeypatch.setattr(kb.index, "CLASSIFIER_WEIGHT", 0.0)
     assert best(KnowledgeIndex.build(ENGLISH), question) != article
+
+
+def test_the_classifier_learns_each_article_from_its_variants_meanings(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(kb.classifier, "MIN_PER_ARTICLE", 2)  # these articles have two each
+    articles = [*ENGLISH, *RUSSIAN]
+    variants = [q for a in articles for q in a.questions]
+    owner = np.repeat(np.arange(len(articles)), [len(a.questions) for a in articles])
+    encoder = sentence_encoder()
+    classifier = train_classifier(encoder.encode(variants), owner, len(articles))
+    assert classifier is not None
+    probabilities = classifier.probabilities(encoder.encode([q for q, _ in PARAPHRASES]))
+    assert [articles[i].id for i in probabilities.argmax(axis=1)] == [a for _, a in PARAPHRASES]
+    assert np.allclose(probabilities.sum(axis=1), 1.0)
+
+
+def test_a_classifier_is_trained_only_with_enough_variants_per_article(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A desk's KB of a few variants per article has none (it cannot be estimated); a KB
+    over the training budget trains on a sample, or has none when the sample is too thin."""
+    meanings = np.random.default_rng(1).standard_normal((60, 8)).astype(np.float32)
+    owner = np.repeat(np.arange(3), 20)
+    assert train_classifier(meanings, owner, 3) is not None
+    few = np.flatnonzero(np.arange(60) % 20 < kb.classifier.MIN_PER_ARTICLE - 1)
+    assert train_classifier(meanings[few], owner[few], 3) is None
+    assert train_classifier(meanings[:20], owner[:20], 1) is None  # nothing to tell apart
+    monkeypatch.setattr(kb.classifier, "TRAINING_CELLS", 3 * 3 * kb.classifier.MIN_PER_ARTICLE)
+    sampled = train_classifier(meanings, owner, 3)
+    assert sampled is not None and sampled.weights.shape == (3, 8)
+    monkeypatch.setattr(kb.classifier, "TRAINING_CELLS", 3 * 3 * kb.classifier.MIN_PER_ARTICLE - 3)
+    assert train_classifier(meanings, owner, 3) is None
+
+
+def test_a_question_without_words_gets_no_classifier_score(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(kb.classifier, "MIN_PER_ARTICLE", 2)
+    scores = KnowledgeIndex.build(ENGLISH).scores(["?!", "I lost my card"])
+    assert scores is not None
+    assert not scores.classified[0].any()
+    assert scores.classified[1].argmax() == [a.id for a in ENGLISH].index("lost-card")
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,98 @@
+"""A softmax classifier over the meaning vectors, trained on the KB's own variants.
+
+A cosine with an article's closest variant or centroid treats every direction of the
+meaning space alike; the classifier learns which directions separate this KB's articles
+("top up failed" from "top up reverted"), and its probabilities are sharp where the
+cosines are flat. On BANKING77 (validation splits of the training set) it added 0.3-0.6
+points of top-1 accuracy and about 1 point of in-scope accuracy at 55 % out-of-scope
+recall. A KB with a few variants per article trains none, and training is bounded: a KB
+too large for TRAINING_CELLS trains on a sample of its variants.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.optimize import minimize
+
+__all__ = ["MeaningClassifier", "train_classifier"]
+
+C = 10.0
+"""Inverse L2 strength (per variant, as in scikit-learn's LogisticRegression); 100 did no
+better on BANKING77."""
+ITERATIONS = 100
+"""L-BFGS steps: BANKING77 gained half as much from 30."""
+TRAINING_CELLS = 500_000
+"""Variants x articles trained on at most (about 2 s of CPU): bounds build time."""
+MIN_PER_ARTICLE = 16
+"""Fewer variants per article (in the KB, or in its sample) and no classifier is trained:
+512 weights an article are not estimated from a handful. On the Russian sets' KBs of four
+variants an article, one moved in-scope accuracy by -8 to +2 points (a question or two a
+set); on the sample KB's eight or nine, "I want to talk to a human operator" was answered
+with the fraud-call article."""
+
+
+@dataclass(frozen=True)
+class MeaningClassifier:
+    weights: np.ndarray  # articles x dimensions
+    bias: np.ndarray  # articles
+
+    def probabilities(self, meanings: np.ndarray) -> np.ndarray:
+        """P(article | question) for each row of meaning vectors."""
+        return _softmax(meanings @ self.weights.T + self.bias)
+
+
+def train_classifier(
+    meanings: np.ndarray, owner: np.ndarray, articles: int
+) -> MeaningClassifier | None:
+    """Multinomial logistic regression of the variants' articles on their meaning vectors
+    (None for a KB of one article, or one too large to train within TRAINING_CELLS)."""
+    if articles < 2:
+        return None
+    rows = min(len(owner), TRAINING_CELLS // articles)
+    if rows < MIN_PER_ARTICLE * articles:
+        return None
+    chosen = (
+        np.sort(np.random.default_rng(0).choice(len(owner), rows, replace=False))
+        if rows < len(owner)
+        else np.arange(len(owner))
+    )
+    x = np.ascontiguousarray(meanings[chosen], dtype=np.float32)
+    y = owner[chosen]
+    n, width = x.shape
+    regulariser = np.float32(1.0 / (C * n))
+    at = np.arange(n)
+
+    def loss_and_gradient(theta: np.ndarray) -> tuple[float, np.ndarray]:
+        weights = theta[: articles * width].reshape(articles, width).astype(np.float32)
+        logits = x @ weights.T + theta[articles * width :].astype(np.float32)
+        logits -= logits.max(axis=1, keepdims=True)
+        exp = np.exp(logits)
+        total = exp.sum(axis=1)
+        loss = float(np.log(total).mean() - logits[at, y].mean())
+        loss += float(0.5 * regulariser * (weights * weights).sum())
+        error = exp / total[:, None]
+        error[at, y] -= 1.0
+        error /= n
+        gradient = error.T @ x + regulariser * weights
+        return loss, np.concatenate([gradient.ravel(), error.sum(axis=0)]).astype(np.float64)
+
+    result = minimize(
+        loss_and_gradient,
+        np.zeros(articles * (width + 1)),
+        jac=True,
+        method="L-BFGS-B",
+        options={"maxiter": ITERATIONS},
+    )
+    return MeaningClassifier(
+        weights=result.x[: articles * width].reshape(articles, width).astype(np.float32),
+        bias=result.x[articles * width :].astype(np.float32),
+    )
+
+
+def _softmax(logits: np.ndarray) -> np.ndarray:
+    shifted = logits - logits.max(axis=1, keepdims=True)
+    exp = np.exp(shifted)
+    probabilities: np.ndarray = exp / exp.sum(axis=1, keepdims=True)
+    return probabilities
