@@ -6,7 +6,8 @@ meaning space alike; the classifier learns which directions separate this KB's a
 cosines are flat. On BANKING77 (validation splits of the training set) it added 0.3-0.6
 points of top-1 accuracy and about 1 point of in-scope accuracy at 55 % out-of-scope
 recall. A KB with a few variants per article trains none, and training is bounded: a KB
-too large for TRAINING_CELLS trains on a sample of its variants.
+too large for TRAINING_CELLS trains on a sample of its variants, and one of so many
+articles that the sample would be thin (above about 175) trains none.
 """
 
 from __future__ import annotations
