@@ -16,6 +16,9 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy.optimize import minimize
+from scipy.special import logsumexp, softmax
+
+from kb.sampling import seeded_rows
 
 __all__ = ["MeaningClassifier", "train_classifier"]
 
@@ -41,24 +44,22 @@ class MeaningClassifier:
 
     def probabilities(self, meanings: np.ndarray) -> np.ndarray:
         """P(article | question) for each row of meaning vectors."""
-        return _softmax(meanings @ self.weights.T + self.bias)
+        probabilities: np.ndarray = softmax(meanings @ self.weights.T + self.bias, axis=1)
+        return probabilities
 
 
 def train_classifier(
     meanings: np.ndarray, owner: np.ndarray, articles: int
 ) -> MeaningClassifier | None:
     """Multinomial logistic regression of the variants' articles on their meaning vectors
-    (None for a KB of one article, or one too large to train within TRAINING_CELLS)."""
+    (None for a KB of one article, or with fewer than MIN_PER_ARTICLE variants an article
+    in it or in the sample that TRAINING_CELLS allows)."""
     if articles < 2:
         return None
     rows = min(len(owner), TRAINING_CELLS // articles)
     if rows < MIN_PER_ARTICLE * articles:
         return None
-    chosen = (
-        np.sort(np.random.default_rng(0).choice(len(owner), rows, replace=False))
-        if rows < len(owner)
-        else np.arange(len(owner))
-    )
+    chosen = seeded_rows(len(owner), rows)
     x = np.ascontiguousarray(meanings[chosen], dtype=np.float32)
     y = owner[chosen]
     n, width = x.shape
@@ -68,12 +69,9 @@ def train_classifier(
     def loss_and_gradient(theta: np.ndarray) -> tuple[float, np.ndarray]:
         weights = theta[: articles * width].reshape(articles, width).astype(np.float32)
         logits = x @ weights.T + theta[articles * width :].astype(np.float32)
-        logits -= logits.max(axis=1, keepdims=True)
-        exp = np.exp(logits)
-        total = exp.sum(axis=1)
-        loss = float(np.log(total).mean() - logits[at, y].mean())
+        loss = float(logsumexp(logits, axis=1).mean() - logits[at, y].mean())
         loss += float(0.5 * regulariser * (weights * weights).sum())
-        error = exp / total[:, None]
+        error = softmax(logits, axis=1)
         error[at, y] -= 1.0
         error /= n
         gradient = error.T @ x + regulariser * weights
@@ -90,10 +88,3 @@ def train_classifier(
         weights=result.x[: articles * width].reshape(articles, width).astype(np.float32),
         bias=result.x[articles * width :].astype(np.float32),
     )
-
-
-def _softmax(logits: np.ndarray) -> np.ndarray:
-    shifted = logits - logits.max(axis=1, keepdims=True)
-    exp = np.exp(shifted)
-    probabilities: np.ndarray = exp / exp.sum(axis=1, keepdims=True)
-    return probabilities

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import scipy.sparse as sp
+from scipy.special import softmax
 from sklearn.preprocessing import normalize
 
 from kb.articles import Article
@@ -331,10 +332,12 @@ class KnowledgeIndex:
         both = (queries @ self._articles_t).toarray()
         centroid, learned = both[:, :k], both[:, k:]
         meaning_centroid = meanings @ self._meaning_centroids.T
-        classified = np.zeros_like(meaning_centroid)
-        if self._classifier is not None:
-            classified = self._classifier.probabilities(meanings)
-            classified[wordless] = 0.0
+        classified = (
+            np.zeros_like(meaning_centroid)
+            if self._classifier is None
+            else self._classifier.probabilities(meanings)
+        )
+        classified[wordless] = 0.0
         lexical = SIMILARITY_WEIGHT / 2 * centroid + (1.0 - SIMILARITY_WEIGHT) * learned
         partial = (
             (1.0 - MEANING_WEIGHT) * lexical
@@ -454,10 +457,9 @@ class KnowledgeIndex:
         votes = (scores.nearest_articles == first[:, None]).mean(axis=1)
         ratio = np.divide(top2, top1, out=np.zeros_like(top1), where=top1 > 0)
         # The top hit's share of a softmax over all articles: how alone it is at the top.
-        softmax = np.exp((combined - top1[:, None]) / SOFTMAX_TEMPERATURE)
-        softmax /= softmax.sum(axis=1, keepdims=True)
-        share = softmax[rows, first]
-        entropy = -(softmax * np.log(np.maximum(softmax, 1e-12))).sum(axis=1)
+        shares = softmax(combined / SOFTMAX_TEMPERATURE, axis=1)
+        share = shares[rows, first]
+        entropy = -(shares * np.log(np.maximum(shares, 1e-12))).sum(axis=1)
         # The perceptron's own view: its score for the top hit and its lead over the rest.
         learned = scores.learned[rows, first]
         lead = learned - _best_other(scores.learned, rows, first)

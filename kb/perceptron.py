@@ -13,6 +13,8 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
+from kb.sampling import seeded_rows
+
 __all__ = ["EPOCHS", "LEARNING_RATE", "MARGIN", "train_weights"]
 
 EPOCHS, LEARNING_RATE, MARGIN = 15, 0.05, 0.5
@@ -39,12 +41,7 @@ def train_weights(
     articles = weights.shape[0]
     if articles < 2:
         return weights
-    n = variants.shape[0]
-    pool = (
-        np.sort(np.random.default_rng(0).choice(n, TRAINING_ROWS, replace=False))
-        if n > TRAINING_ROWS
-        else np.arange(n)
-    )
+    pool = seeded_rows(variants.shape[0], TRAINING_ROWS)
     batch, own = variants[pool], owner[pool]
     contenders = np.column_stack(
         [own, _nearest_rivals(batch, own, centroids, min(RIVALS, articles - 1))]
