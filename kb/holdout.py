@@ -45,7 +45,7 @@ held out (a KB of 20+ variants an article, whose classifier and perceptron then 
 from three quarters), real unknown questions were handed off at 47 % on BANKING77's
 validation splits (the mean of three) and 59 % on its test set, for 55 % simulated; with
 an eighth, and the rounds that gather as many questions, at 52 % and 55 %. It costs
-calibration time: 39 s instead of 19 s for BANKING77's 7,762 variants. An article of a
+calibration time: about 40 s instead of 19 s for BANKING77's 7,762 variants. An article of a
 few variants gives one question a fold either way."""
 MIN_ARTICLES = 3
 """Fewer articles and there is nothing to simulate an unknown question with."""

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import scipy.sparse as sp
-from scipy.special import softmax
+from scipy.special import entr, softmax
 from sklearn.preprocessing import normalize
 
 from kb.articles import Article
@@ -459,7 +459,7 @@ class KnowledgeIndex:
         # The top hit's share of a softmax over all articles: how alone it is at the top.
         shares = softmax(combined / SOFTMAX_TEMPERATURE, axis=1)
         share = shares[rows, first]
-        entropy = -(shares * np.log(np.maximum(shares, 1e-12))).sum(axis=1)
+        entropy = entr(shares).sum(axis=1)
         # The perceptron's own view: its score for the top hit and its lead over the rest.
         learned = scores.learned[rows, first]
         lead = learned - _best_other(scores.learned, rows, first)

@@ -6,6 +6,9 @@ set, in which case a fresh database named after it is created on that server for
 run and dropped afterwards (so two runs never collide); otherwise a SQLite file. Migrations
 run once per session; every table is emptied after each test.
 
+The sample KB's calibration is made by the session's first gateway and handed to the later
+ones with the articles (see `gateway`).
+
 Under CI (`CI=true`) a skipped test fails the run, unless it is on SKIPS_ALLOWED_IN_CI:
 a test that did not run proves nothing, and a skip is easy to miss in a green run.
 """
@@ -27,9 +30,11 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 from stepping_clock import SteppingClock
 
+from bot.knowledge import VECTORS_DIR, KnowledgeBase
 from core.db import SessionFactory, create_engine, session_factory, upgrade
 from core.models import Base
-from switchboard.app import Gateway, open_gateway
+from kb.calibration import Calibration
+from switchboard.app import SAMPLE_KB, Gateway, open_gateway
 from switchboard.redis_server import embedded_redis
 from switchboard.settings import Settings
 
@@ -108,12 +113,33 @@ def settings(
     )
 
 
+@pytest.fixture(scope="session")
+def sample_calibrations() -> list[Calibration]:
+    """The sample KB's calibration once the session's first gateway has made it."""
+    return []
+
+
 @pytest.fixture
 async def gateway(
-    settings: Settings, sessions: SessionFactory, redis: Redis, clock: SteppingClock
+    settings: Settings,
+    sessions: SessionFactory,
+    redis: Redis,
+    clock: SteppingClock,
+    sample_calibrations: list[Calibration],
 ) -> AsyncIterator[Gateway]:
-    """The real gateway (sample KB, embedded or server Redis, the test database), not serving."""
+    """The real gateway (sample KB, embedded or server Redis, the test database), not serving.
+    The first one seeds and calibrates the sample KB as a first start does; later ones find
+    the articles and that calibration stored (the same: it depends on the articles alone),
+    which saves each test the seconds calibrating takes."""
+    if settings.sample_kb and sample_calibrations:
+        knowledge = KnowledgeBase(sessions, redis, settings.var_dir / VECTORS_DIR)
+        await knowledge.import_file(SAMPLE_KB)
+        await knowledge.save_calibration(sample_calibrations[0])
     async with open_gateway(settings, clock=clock) as opened:
+        if settings.sample_kb and not sample_calibrations:
+            made = await opened.knowledge.calibration()
+            assert made is not None, "a first start calibrates the sample KB"
+            sample_calibrations.append(made)
         yield opened
 
 
