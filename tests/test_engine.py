@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import func, select, text
+from sqlalchemy.ext.asyncio import AsyncEngine
 from stepping_clock import SteppingClock
 
 from core.contracts import Action, Attachment, AttachmentKind, ChannelKind, InboundMessage
@@ -477,10 +478,13 @@ async def test_out_of_hours_a_round_the_clock_category_is_promised_as_usual(
 
 
 @contextlib.asynccontextmanager
-async def database_interrupted(gateway: Gateway, database_url: str) -> AsyncIterator[None]:
+async def database_interrupted(
+    gateway: Gateway, database_url: str, db_engine: AsyncEngine
+) -> AsyncIterator[None]:
     """What interrupts this kind of database. SQLite: another process holds the write lock
     through the block and a moment after it, so the gateway meets it. PostgreSQL: the server
-    drops every connection of the gateway's pool, as a restart does."""
+    drops every connection of the gateway's pool, as a restart does, and the test fixtures'
+    own (`db_engine`, which empties the tables after the test, opens new ones)."""
     if database_url.startswith("sqlite"):
         holder = sqlite3.connect(database_url.split(":///", 1)[1], isolation_level=None)
         holder.execute("BEGIN IMMEDIATE")
@@ -498,16 +502,17 @@ async def database_interrupted(gateway: Gateway, database_url: str) -> AsyncIter
                 "WHERE datname = current_database() AND pid <> pg_backend_pid()"
             )
         )
+    await db_engine.dispose()
     yield
 
 
 async def test_an_interrupted_database_costs_no_message(
-    gateway: Gateway, database_url: str
+    gateway: Gateway, database_url: str, db_engine: AsyncEngine
 ) -> None:
     """The gateway waits for a locked SQLite and reconnects to a restarted PostgreSQL; either
     way the message is stored and answered, not lost or failed."""
     await gateway.engine.handle(said("привет"))  # the gateway's pool now holds connections
-    async with database_interrupted(gateway, database_url):
+    async with database_interrupted(gateway, database_url, db_engine):
         handled = asyncio.create_task(
             gateway.engine.handle(said("Я потерял карту", platform_id="interrupted"))
         )
