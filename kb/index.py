@@ -430,8 +430,7 @@ class KnowledgeIndex:
         dense = np.zeros(queries.shape[1], dtype=np.float32)
         for row, chosen in enumerate(candidates):  # a loop over queries
             lengths = self._ends[chosen] - self._starts[chosen]
-            firsts = np.concatenate([[0], np.cumsum(lengths)[:-1]])
-            variant_rows = _ranges(self._starts[chosen], lengths)
+            firsts = np.concatenate([[0], np.cumsum(lengths)[:-1]])  # each article's block
             terms = queries.indices[queries.indptr[row] : queries.indptr[row + 1]]
             dense[terms] = queries.data[queries.indptr[row] : queries.indptr[row + 1]]
             cosines = _blocks_times(self._variants, self._starts[chosen], self._ends[chosen], dense)
@@ -443,7 +442,7 @@ class KnowledgeIndex:
             ]
             closest = _top(cosines[None, :], NEIGHBOURS)[0]
             closest = closest[cosines[closest] > 0.0]  # no shared term: no neighbour
-            nearest[row, : len(closest)] = self._owner[variant_rows[closest]]
+            nearest[row, : len(closest)] = chosen[np.searchsorted(firsts, closest, "right") - 1]
         return best_variant, best_meaning, nearest
 
     def features(self, scores: Scores) -> np.ndarray:
@@ -511,12 +510,6 @@ def _best_other(scores: np.ndarray, rows: np.ndarray, first: np.ndarray) -> np.n
     return best
 
 
-def _ranges(begins: np.ndarray, lengths: np.ndarray) -> np.ndarray:
-    """The positions begins[i] .. begins[i] + lengths[i] - 1 for each i, one after another."""
-    firsts = np.concatenate([[0], np.cumsum(lengths)[:-1]])
-    return np.repeat(begins - firsts, lengths) + np.arange(lengths.sum())
-
-
 def _blocks_times(
     matrix: sp.csr_matrix, begins: np.ndarray, ends: np.ndarray, vector: np.ndarray
 ) -> np.ndarray:
@@ -525,18 +518,15 @@ def _blocks_times(
     by scipy's compiled product: picking the rows out first (scipy's row indexing, or
     gathering the stored entries in numpy) took a sixth of a query's time in a 100k KB."""
     indptr = matrix.indptr
-    out = np.empty(int((ends - begins).sum()), dtype=vector.dtype)
-    at = 0
-    for begin, end in zip(begins, ends, strict=True):  # a loop over the candidate articles
-        first, last = indptr[begin], indptr[end]
-        block = sp.csr_matrix(
+    blocks = (  # one per candidate article
+        sp.csr_matrix(
             (matrix.data[first:last], matrix.indices[first:last], indptr[begin : end + 1] - first),
             shape=(end - begin, matrix.shape[1]),
             copy=False,
         )
-        out[at : at + end - begin] = block @ vector
-        at += end - begin
-    return out
+        for begin, end, first, last in zip(begins, ends, indptr[begins], indptr[ends], strict=True)
+    )
+    return np.concatenate([block @ vector for block in blocks])
 
 
 def _top(scores: np.ndarray, limit: int) -> np.ndarray:

@@ -30,7 +30,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 from stepping_clock import SteppingClock
 
-from bot.knowledge import VECTORS_DIR, KnowledgeBase
+from bot.knowledge import KnowledgeBase
 from core.db import SessionFactory, create_engine, session_factory, upgrade
 from core.models import Base
 from kb.calibration import Calibration
@@ -132,7 +132,7 @@ async def gateway(
     the articles and that calibration stored (the same: it depends on the articles alone),
     which saves each test the seconds calibrating takes."""
     if settings.sample_kb and sample_calibrations:
-        knowledge = KnowledgeBase(sessions, redis, settings.var_dir / VECTORS_DIR)
+        knowledge = KnowledgeBase(sessions, redis)  # storing embeds nothing: no vectors
         await knowledge.import_file(SAMPLE_KB)
         await knowledge.save_calibration(sample_calibrations[0])
     async with open_gateway(settings, clock=clock) as opened:
