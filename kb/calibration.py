@@ -29,6 +29,7 @@ FEATURES = (
     "meaning_centroid",
     "meaning_lead",
     "classified",
+    "typicality",
 )
 """What the decision sees about a query's top hits (computed by `KnowledgeIndex.features`)."""
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.optimize import minimize
 from scipy.special import logsumexp, softmax
+from sklearn.preprocessing import normalize
 
 from kb.sampling import seeded_rows
 
@@ -35,17 +36,44 @@ MIN_PER_ARTICLE = 16
 variants an article, one moved in-scope accuracy by -8 to +2 points (a question or two a
 set); on the sample KB's eight or nine, "I want to talk to a human operator" was answered
 with the fraud-call article."""
+TYPICAL_NEIGHBOUR = 5
+"""`typicality` is the cosine with this closest training variant's profile (the 1st, 5th
+and 10th did alike on BANKING77's validation splits)."""
 
 
 @dataclass(frozen=True)
 class MeaningClassifier:
     weights: np.ndarray  # articles x dimensions
     bias: np.ndarray  # articles
+    profiles: np.ndarray  # the training variants' `_profiles` (at most TRAINING_CELLS cells)
 
     def probabilities(self, meanings: np.ndarray) -> np.ndarray:
         """P(article | question) for each row of meaning vectors."""
-        probabilities: np.ndarray = softmax(meanings @ self.weights.T + self.bias, axis=1)
+        probabilities: np.ndarray = softmax(self._logits(meanings), axis=1)
         return probabilities
+
+    def typicality(self, meanings: np.ndarray) -> np.ndarray:
+        """Per question, how like a known question it is: the cosine of its profile with
+        the TYPICAL_NEIGHBOUR-th closest training variant's. A question the KB answers
+        weighs the articles as some of their variants do; an unknown one near a known
+        article often has a blend of evidence that no variant has, though its top article
+        and probability look the same (BANKING77's validation splits, held-out intents:
+        0.4 points of in-scope accuracy at equal out-of-scope recall, as a decision
+        feature)."""
+        cosines = _profiles(self._logits(meanings)) @ self.profiles.T
+        k = min(TYPICAL_NEIGHBOUR, cosines.shape[1])
+        kth: np.ndarray = -np.partition(-cosines, k - 1, axis=1)[:, k - 1]
+        return kth
+
+    def _logits(self, meanings: np.ndarray) -> np.ndarray:
+        logits: np.ndarray = meanings @ self.weights.T + self.bias
+        return logits
+
+
+def _profiles(logits: np.ndarray) -> np.ndarray:
+    """Logits as unit vectors: which articles a text speaks for and against, at any scale."""
+    profiles: np.ndarray = normalize(logits).astype(np.float32)
+    return profiles
 
 
 def train_classifier(
@@ -84,7 +112,6 @@ def train_classifier(
         method="L-BFGS-B",
         options={"maxiter": ITERATIONS},
     )
-    return MeaningClassifier(
-        weights=result.x[: articles * width].reshape(articles, width).astype(np.float32),
-        bias=result.x[articles * width :].astype(np.float32),
-    )
+    weights = result.x[: articles * width].reshape(articles, width).astype(np.float32)
+    bias = result.x[articles * width :].astype(np.float32)
+    return MeaningClassifier(weights, bias, _profiles(x @ weights.T + bias))

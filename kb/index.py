@@ -110,6 +110,7 @@ class Scores:
     best_meaning: np.ndarray
     meaning_centroid: np.ndarray
     classified: np.ndarray  # the meaning classifier's probabilities (0: none trained)
+    typicality: np.ndarray  # per query: MeaningClassifier.typicality (0: none trained)
     nearest_articles: np.ndarray  # per query: the articles of the NEIGHBOURS closest variants
     specificity: np.ndarray  # per query: how rare its rarest word is (TermSpace.specificity)
     covered: np.ndarray  # per query: share of its (squared) weight on terms its top hit uses
@@ -309,6 +310,7 @@ class KnowledgeIndex:
             best_meaning=np.vstack([p.best_meaning for p in parts]),
             meaning_centroid=np.vstack([p.meaning_centroid for p in parts]),
             classified=np.vstack([p.classified for p in parts]),
+            typicality=np.concatenate([p.typicality for p in parts]),
             nearest_articles=np.vstack([p.nearest_articles for p in parts]),
             specificity=np.concatenate([p.specificity for p in parts]),
             covered=np.concatenate([p.covered for p in parts]),
@@ -332,12 +334,14 @@ class KnowledgeIndex:
         both = (queries @ self._articles_t).toarray()
         centroid, learned = both[:, :k], both[:, k:]
         meaning_centroid = meanings @ self._meaning_centroids.T
-        classified = (
-            np.zeros_like(meaning_centroid)
-            if self._classifier is None
-            else self._classifier.probabilities(meanings)
-        )
+        if self._classifier is None:
+            classified = np.zeros_like(meaning_centroid)
+            typicality = np.zeros(len(texts), dtype=np.float32)
+        else:
+            classified = self._classifier.probabilities(meanings)
+            typicality = self._classifier.typicality(meanings)
         classified[wordless] = 0.0
+        typicality[wordless] = 0.0
         lexical = SIMILARITY_WEIGHT / 2 * centroid + (1.0 - SIMILARITY_WEIGHT) * learned
         partial = (
             (1.0 - MEANING_WEIGHT) * lexical
@@ -369,6 +373,7 @@ class KnowledgeIndex:
             best_meaning,
             meaning_centroid,
             classified,
+            typicality,
             nearest,
             self._space.specificity(queries),
             covered,
@@ -486,6 +491,7 @@ class KnowledgeIndex:
                 scores.meaning_centroid[rows, first],
                 meaning_lead,
                 scores.classified[rows, first],
+                scores.typicality,
             ]
         ).astype(np.float64)
 

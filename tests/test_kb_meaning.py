@@ -138,13 +138,29 @@ def test_a_classifier_is_trained_only_with_enough_variants_per_article(
     assert train_classifier(meanings, owner, 3) is None
 
 
+def test_a_blend_of_two_articles_is_less_typical_than_either() -> None:
+    """An unknown question near two known articles gets a profile of evidence no variant
+    has: its typicality is below that of a question like one article's variants."""
+    rng = np.random.default_rng(2)
+    centres = rng.standard_normal((3, 16)).astype(np.float32) * 3
+    owner = np.repeat(np.arange(3), 30)
+    meanings = centres[owner] + rng.standard_normal((90, 16)).astype(np.float32)
+    classifier = train_classifier(meanings, owner, 3)
+    assert classifier is not None
+    known = centres[:2] + rng.standard_normal((2, 16)).astype(np.float32)
+    blend = (centres[0] + centres[1])[None, :] / 2
+    typical = classifier.typicality(np.vstack([known, blend]))
+    assert typical[:2].min() > 0.95
+    assert typical[2] < typical[:2].min() - 0.1
+
+
 def test_a_question_without_words_gets_no_classifier_score(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setattr(kb.classifier, "MIN_PER_ARTICLE", 2)
     scores = KnowledgeIndex.build(ENGLISH).scores(["?!", "I lost my card"])
     assert scores is not None
-    assert not scores.classified[0].any()
+    assert not scores.classified[0].any() and scores.typicality[0] == 0.0
     assert scores.classified[1].argmax() == [a.id for a in ENGLISH].index("lost-card")
 
 
