@@ -21,7 +21,7 @@ from sklearn.preprocessing import normalize
 
 from kb.sampling import seeded_rows
 
-__all__ = ["MeaningClassifier", "train_classifier"]
+__all__ = ["MeaningClassifier", "Reading", "train_classifier"]
 
 C = 10.0
 """Inverse L2 strength (per variant, as in scikit-learn's LogisticRegression); 100 did no
@@ -37,8 +37,16 @@ variants an article, one moved in-scope accuracy by -8 to +2 points (a question 
 set); on the sample KB's eight or nine, "I want to talk to a human operator" was answered
 with the fraud-call article."""
 TYPICAL_NEIGHBOUR = 5
-"""`typicality` is the cosine with this closest training variant's profile (the 1st, 5th
+"""Typicality is the cosine with this closest training variant's profile (the 1st, 5th
 and 10th did alike on BANKING77's validation splits)."""
+
+
+@dataclass(frozen=True)
+class Reading:
+    """What the classifier makes of a batch of questions (rows)."""
+
+    probabilities: np.ndarray  # P(article | question)
+    typicality: np.ndarray  # per question: see MeaningClassifier.read
 
 
 @dataclass(frozen=True)
@@ -47,27 +55,22 @@ class MeaningClassifier:
     bias: np.ndarray  # articles
     profiles: np.ndarray  # the training variants' `_profiles` (at most TRAINING_CELLS cells)
 
-    def probabilities(self, meanings: np.ndarray) -> np.ndarray:
-        """P(article | question) for each row of meaning vectors."""
-        probabilities: np.ndarray = softmax(self._logits(meanings), axis=1)
-        return probabilities
-
-    def typicality(self, meanings: np.ndarray) -> np.ndarray:
-        """Per question, how like a known question it is: the cosine of its profile with
-        the TYPICAL_NEIGHBOUR-th closest training variant's. A question the KB answers
-        weighs the articles as some of their variants do; an unknown one near a known
-        article often has a blend of evidence that no variant has, though its top article
-        and probability look the same (BANKING77's validation splits, held-out intents:
-        0.4 points of in-scope accuracy at equal out-of-scope recall, as a decision
-        feature)."""
-        cosines = _profiles(self._logits(meanings)) @ self.profiles.T
+    def read(self, meanings: np.ndarray) -> Reading:
+        """Each question's article probabilities and its typicality, from one product with
+        the weights. Typicality says how like a known question it is: the cosine of its
+        profile with the TYPICAL_NEIGHBOUR-th closest training variant's. A question the KB
+        answers weighs the articles as some of their variants do; an unknown one near a
+        known article often has a blend of evidence that no variant has, though its top
+        article and probability look the same (BANKING77's validation splits, held-out
+        intents: 0.4 points of in-scope accuracy at equal out-of-scope recall, as a
+        decision feature)."""
+        logits = meanings @ self.weights.T + self.bias
+        cosines = _profiles(logits) @ self.profiles.T
         k = min(TYPICAL_NEIGHBOUR, cosines.shape[1])
-        kth: np.ndarray = -np.partition(-cosines, k - 1, axis=1)[:, k - 1]
-        return kth
-
-    def _logits(self, meanings: np.ndarray) -> np.ndarray:
-        logits: np.ndarray = meanings @ self.weights.T + self.bias
-        return logits
+        return Reading(
+            probabilities=softmax(logits, axis=1),
+            typicality=-np.partition(-cosines, k - 1, axis=1)[:, k - 1],
+        )
 
 
 def _profiles(logits: np.ndarray) -> np.ndarray:

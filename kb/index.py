@@ -110,7 +110,7 @@ class Scores:
     best_meaning: np.ndarray
     meaning_centroid: np.ndarray
     classified: np.ndarray  # the meaning classifier's probabilities (0: none trained)
-    typicality: np.ndarray  # per query: MeaningClassifier.typicality (0: none trained)
+    typicality: np.ndarray  # per query: see MeaningClassifier.read (0: none trained)
     nearest_articles: np.ndarray  # per query: the articles of the NEIGHBOURS closest variants
     specificity: np.ndarray  # per query: how rare its rarest word is (TermSpace.specificity)
     covered: np.ndarray  # per query: share of its (squared) weight on terms its top hit uses
@@ -338,8 +338,8 @@ class KnowledgeIndex:
             classified = np.zeros_like(meaning_centroid)
             typicality = np.zeros(len(texts), dtype=np.float32)
         else:
-            classified = self._classifier.probabilities(meanings)
-            typicality = self._classifier.typicality(meanings)
+            reading = self._classifier.read(meanings)
+            classified, typicality = reading.probabilities, reading.typicality
         classified[wordless] = 0.0
         typicality[wordless] = 0.0
         lexical = SIMILARITY_WEIGHT / 2 * centroid + (1.0 - SIMILARITY_WEIGHT) * learned

@@ -115,7 +115,7 @@ def test_the_classifier_learns_each_article_from_its_variants_meanings(
     encoder = sentence_encoder()
     classifier = train_classifier(encoder.encode(variants), owner, len(articles))
     assert classifier is not None
-    probabilities = classifier.probabilities(encoder.encode([q for q, _ in PARAPHRASES]))
+    probabilities = classifier.read(encoder.encode([q for q, _ in PARAPHRASES])).probabilities
     assert [articles[i].id for i in probabilities.argmax(axis=1)] == [a for _, a in PARAPHRASES]
     assert np.allclose(probabilities.sum(axis=1), 1.0)
 
@@ -149,7 +149,7 @@ def test_a_blend_of_two_articles_is_less_typical_than_either() -> None:
     assert classifier is not None
     known = centres[:2] + rng.standard_normal((2, 16)).astype(np.float32)
     blend = (centres[0] + centres[1])[None, :] / 2
-    typical = classifier.typicality(np.vstack([known, blend]))
+    typical = classifier.read(np.vstack([known, blend])).typicality
     assert typical[:2].min() > 0.95
     assert typical[2] < typical[:2].min() - 0.1
 
