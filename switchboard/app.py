@@ -78,6 +78,7 @@ from switchboard.redis_server import connect_redis
 from switchboard.settings import Settings
 from switchboard.single_process import one_gateway_per_sqlite_file
 from switchboard.start_checks import prepare_accounts, refuse_unsafe_settings
+from switchboard.start_deadline import start_deadline
 from switchboard.var_dir import local_secret, private_sqlite_file, secure_var_dir
 
 __all__ = ["Gateway", "open_gateway", "serve", "settle_collector"]
@@ -380,21 +381,23 @@ async def serve(settings: Settings) -> None:
 
 
 async def _serve_until(stop: asyncio.Event, settings: Settings) -> None:
-    async with open_gateway(settings) as gateway:
-        first_sign_in = await prepare_accounts(gateway)
-        async with running(gateway) as url:
-            settle_collector()
-            log.info("Switchboard is up: web chat %s/ , operator console %s/operator", url, url)
+    async with contextlib.AsyncExitStack() as started:
+        async with start_deadline(settings.start_timeout_seconds):
+            gateway = await started.enter_async_context(open_gateway(settings))
+            first_sign_in = await prepare_accounts(gateway)
+            url = await started.enter_async_context(running(gateway))
+        settle_collector()
+        log.info("Switchboard is up: web chat %s/ , operator console %s/operator", url, url)
+        print(
+            f"Switchboard is up:\n  web chat          {url}/\n  operator console  {url}/operator",
+            flush=True,
+        )
+        if first_sign_in:
             print(
-                f"Switchboard is up:\n  web chat          {url}/\n  operator console  {url}/operator",
+                f"  sign in as the local admin (one-time link, 15 min):\n  {first_sign_in}",
                 flush=True,
             )
-            if first_sign_in:
-                print(
-                    f"  sign in as the local admin (one-time link, 15 min):\n  {first_sign_in}",
-                    flush=True,
-                )
-            await stop.wait()
+        await stop.wait()
         log.info("shutting down")
 
 

@@ -45,6 +45,7 @@ def run() -> None:
     from switchboard.redis_server import RedisUnavailable
     from switchboard.settings import SettingsError
     from switchboard.single_process import DatabaseInUse
+    from switchboard.start_deadline import StartTimeout
 
     settings = settings_or_exit()
     logging.basicConfig(
@@ -54,7 +55,13 @@ def run() -> None:
         event_loop.run(serve(settings))
     except KeyboardInterrupt:
         pass
-    except (DatabaseUnavailable, RedisUnavailable, ServiceLevelsError, DatabaseInUse) as exc:
+    except (
+        DatabaseUnavailable,
+        RedisUnavailable,
+        ServiceLevelsError,
+        DatabaseInUse,
+        StartTimeout,
+    ) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from None
     except SettingsError as exc:

@@ -188,6 +188,13 @@ class Settings(BaseSettings):
         le=300,
         description="how often the operator queue is compared with the database and repaired",
     )
+    start_timeout_seconds: float = Field(
+        default=600,
+        gt=0,
+        le=3600,
+        description="a gateway not started within this long (a server that never answers) "
+        "stops with an error naming what it waited for, for its supervisor to restart it",
+    )
     telegram: TelegramSettings = TelegramSettings()
     vk: VkSettings = VkSettings()
     email: EmailSettings = EmailSettings()

@@ -38,6 +38,9 @@ QUESTIONS = ("Я потерял карту, что делать?", "карту �
 HANDOFF = "Почему мой кот боится пылесоса и как его успокоить?"
 """Not in the sample KB: the bot hands the conversation to the operators' queue."""
 LEASE_SECONDS = "2"
+START_TIMEOUT = "90"
+"""A gateway not started by then (a start cut short by a crash of Redis or PostgreSQL)
+stops and is started again, as by its supervisor."""
 
 
 def free_port() -> int:
@@ -224,7 +227,8 @@ class Gateway:
     async def start(self, attempts: int = 10) -> None:
         """Start the process, and start it again when it exits before it is ready, as its
         supervisor (systemd's Restart=on-failure) would: a gateway waits for PostgreSQL
-        only so long at start-up (`DATABASE_WAIT`) and stops when Redis is away."""
+        only so long at start-up (`DATABASE_WAIT`), stops when Redis is away, and stops
+        when its start does not finish within START_TIMEOUT."""
         for _ in range(attempts - 1):
             with contextlib.suppress(RuntimeError):
                 await self._start_once()
@@ -444,6 +448,7 @@ async def run_chaos(
                 "HTTP_PORT": "0",
                 "SAMPLE_KB": "true",
                 "LEASE_SECONDS": LEASE_SECONDS,
+                "START_TIMEOUT_SECONDS": START_TIMEOUT,
                 "TEST_LEASE_TTL": LEASE_SECONDS,
                 "TELEGRAM__TOKEN": telegram.token,
                 "TELEGRAM__API_BASE": telegram.base_url,

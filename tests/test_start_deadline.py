@@ -1,0 +1,59 @@
+"""A start that cannot finish ends with an error naming what it waited for, instead of a
+process that hangs silently (its supervisor restarts it)."""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+
+@contextlib.contextmanager
+def silent_server() -> Iterator[int]:
+    """A loopback port that accepts connections and never answers (a half-dead peer)."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    held: list[socket.socket] = []
+
+    def accept() -> None:
+        with contextlib.suppress(OSError):
+            while True:
+                held.append(listener.accept()[0])
+
+    threading.Thread(target=accept, daemon=True).start()
+    try:
+        yield listener.getsockname()[1]
+    finally:
+        listener.close()
+        for connection in held:
+            connection.close()
+
+
+def test_a_database_that_never_answers_ends_the_start_naming_the_wait(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.chdir(tmp_path)  # no .env of the developer's
+    monkeypatch.setenv("VAR_DIR", str(tmp_path / "var"))
+    monkeypatch.setenv("START_TIMEOUT_SECONDS", "10")
+    with silent_server() as port:
+        monkeypatch.setenv("DATABASE_URL", f"postgresql+asyncpg://switchboard@127.0.0.1:{port}/db")
+        started = time.monotonic()
+        result = subprocess.run(
+            [sys.executable, "-m", "switchboard.cli", "run"],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        took = time.monotonic() - started
+    assert result.returncode == 1, result.stderr
+    error = result.stderr.strip().splitlines()[-1]
+    assert error.startswith("error: the gateway did not finish starting within 10 s"), error
+    assert "core.db.wait_for_database → … → asyncpg." in error  # the step, the driver
+    assert took < 30  # ended at the deadline, not by the interpreter's watchdog
