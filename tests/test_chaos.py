@@ -12,6 +12,7 @@ from chaos_world import run_chaos
 from channels.telegram import IN_FLIGHT
 
 
+@pytest.mark.own_servers
 @pytest.mark.timeout(480)
 async def test_nothing_lost_nothing_stuck() -> None:
     report = await run_chaos(

@@ -40,7 +40,7 @@ def test_a_database_that_never_answers_ends_the_start_naming_the_wait(
 ) -> None:
     monkeypatch.chdir(tmp_path)  # no .env of the developer's
     monkeypatch.setenv("VAR_DIR", str(tmp_path / "var"))
-    monkeypatch.setenv("START_TIMEOUT_SECONDS", "10")
+    monkeypatch.setenv("START_TIMEOUT_SECONDS", "3")
     with silent_server() as port:
         monkeypatch.setenv("DATABASE_URL", f"postgresql+asyncpg://switchboard@127.0.0.1:{port}/db")
         started = time.monotonic()
@@ -54,6 +54,6 @@ def test_a_database_that_never_answers_ends_the_start_naming_the_wait(
         took = time.monotonic() - started
     assert result.returncode == 1, result.stderr
     error = result.stderr.strip().splitlines()[-1]
-    assert error.startswith("error: the gateway did not finish starting within 10 s"), error
+    assert error.startswith("error: the gateway did not finish starting within 3 s"), error
     assert "core.db.wait_for_database → … → asyncpg." in error  # the step, the driver
     assert took < 30  # ended at the deadline, not by the interpreter's watchdog
