@@ -61,17 +61,18 @@ def _waiting_in(cancelled: BaseException) -> str:
     """The start's step that was cut off and the innermost call it waited in, each as
     `module.function` (the event loop's and the context managers' plumbing left out):
     "core.db.wait_for_database → … → asyncpg.connect_utils._create_ssl_connection"."""
-    modules = [
-        (str(frame.f_globals.get("__name__", "?")), frame.f_code.co_name)
+    names = (
+        f"{frame.f_globals.get('__name__', '?')}.{frame.f_code.co_name}"
         for frame, _line in traceback.walk_tb(cancelled.__traceback__)
-    ]
+    )
     calls = [
-        f"{module}.{function}"
-        for module, function in modules
-        if module != __name__ and module.split(".")[0] not in _PLUMBING
+        name
+        for name in names
+        if not name.startswith(f"{__name__}.") and name.split(".")[0] not in _PLUMBING
     ]
-    if not calls:
+    wired = max((n for n, call in enumerate(calls) if call.startswith(_WIRING)), default=-1)
+    below = calls[wired + 1 :] or calls
+    if not below:
         return "an unknown place"
-    wiring = [n for n, call in enumerate(calls) if call.startswith(_WIRING)]
-    step = calls[wiring[-1] + 1] if wiring and wiring[-1] + 1 < len(calls) else calls[0]
-    return step if step == calls[-1] else f"{step} → … → {calls[-1]}"
+    step, innermost = below[0], below[-1]
+    return step if step == innermost else f"{step} → … → {innermost}"
