@@ -103,6 +103,11 @@ async def test_media_becomes_attachment_metadata(
     telegram.client_message(
         USER,
         None,
+        video_note={"file_id": "ROUND1", "file_unique_id": "r1", "length": 240, "duration": 5},
+    )
+    telegram.client_message(
+        USER,
+        None,
         sticker={
             "file_id": "STK1",
             "file_unique_id": "s1",
@@ -115,8 +120,8 @@ async def test_media_becomes_attachment_metadata(
         },
     )
     async with receiving(channel, sink):
-        await until(lambda: len(sink.stored) == 4)
-    photo, document, voice, sticker = sink.stored
+        await until(lambda: len(sink.stored) == 5)
+    photo, document, voice, round_video, sticker = sink.stored
     assert photo.text == "вот чек"
     [image] = photo.attachments
     assert image.kind is AttachmentKind.PHOTO and image.size == 5002  # the largest size
@@ -128,7 +133,19 @@ async def test_media_becomes_attachment_metadata(
         "application/pdf",
         12,
     )
-    assert voice.attachments[0].kind is AttachmentKind.VOICE
+    [note] = voice.attachments
+    assert (note.kind, note.name, note.mime, note.size) == (
+        AttachmentKind.VOICE,
+        None,
+        "audio/ogg",
+        900,
+    )
+    [round_file] = round_video.attachments  # Telegram gives a round video no MIME type
+    assert (round_file.kind, round_file.file_id, round_file.mime) == (
+        AttachmentKind.VIDEO,
+        "ROUND1",
+        "video/mp4",
+    )
     assert sticker.attachments[0].kind is AttachmentKind.STICKER
     assert sticker.meta["sticker_emoji"] == "👍" and sticker.text == ""
 

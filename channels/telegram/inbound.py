@@ -81,6 +81,17 @@ def _from_callback(query: CallbackQuery) -> InboundMessage | None:
     )
 
 
+_FILES = (
+    ("document", AttachmentKind.DOCUMENT, None),
+    ("voice", AttachmentKind.VOICE, None),
+    ("audio", AttachmentKind.AUDIO, None),
+    ("video", AttachmentKind.VIDEO, None),
+    ("video_note", AttachmentKind.VIDEO, "video/mp4"),
+)
+"""Message fields that carry one file: (field, kind, MIME type when Telegram gives none).
+A voice note has no file name and a round video note no MIME type of their own."""
+
+
 def _attachments(message: Message) -> tuple[Attachment, ...]:
     found: list[Attachment] = []
     if message.photo:
@@ -93,57 +104,18 @@ def _attachments(message: Message) -> tuple[Attachment, ...]:
                 mime="image/jpeg",
             )
         )
-    if message.document is not None:
-        doc = message.document
-        found.append(
-            Attachment(
-                AttachmentKind.DOCUMENT,
-                file_id=doc.file_id,
-                name=doc.file_name,
-                size=doc.file_size,
-                mime=doc.mime_type,
+    for attribute, kind, usual_mime in _FILES:
+        media = getattr(message, attribute)
+        if media is not None:
+            found.append(
+                Attachment(
+                    kind,
+                    file_id=media.file_id,
+                    name=getattr(media, "file_name", None),
+                    size=media.file_size,
+                    mime=getattr(media, "mime_type", None) or usual_mime,
+                )
             )
-        )
-    if message.voice is not None:
-        found.append(
-            Attachment(
-                AttachmentKind.VOICE,
-                file_id=message.voice.file_id,
-                size=message.voice.file_size,
-                mime=message.voice.mime_type,
-            )
-        )
-    if message.audio is not None:
-        audio = message.audio
-        found.append(
-            Attachment(
-                AttachmentKind.AUDIO,
-                file_id=audio.file_id,
-                name=audio.file_name,
-                size=audio.file_size,
-                mime=audio.mime_type,
-            )
-        )
-    if message.video is not None:
-        video = message.video
-        found.append(
-            Attachment(
-                AttachmentKind.VIDEO,
-                file_id=video.file_id,
-                name=video.file_name,
-                size=video.file_size,
-                mime=video.mime_type,
-            )
-        )
-    if message.video_note is not None:
-        found.append(
-            Attachment(
-                AttachmentKind.VIDEO,
-                file_id=message.video_note.file_id,
-                size=message.video_note.file_size,
-                mime="video/mp4",
-            )
-        )
     if message.sticker is not None:
         found.append(
             Attachment(
