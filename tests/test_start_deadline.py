@@ -57,3 +57,30 @@ def test_a_database_that_never_answers_ends_the_start_naming_the_wait(
     assert error.startswith("error: the gateway did not finish starting within 3 s"), error
     assert "core.db.wait_for_database → … → asyncpg." in error  # the step, the driver
     assert took < 30  # ended at the deadline, not by the interpreter's watchdog
+
+
+def test_a_start_that_blocks_its_event_loop_is_ended_by_the_watchdog_with_its_stack() -> None:
+    """No await, so no timeout can fire: the interpreter's watchdog prints the stack and
+    ends the process (the grace after the deadline shortened from 30 s to 1 s)."""
+    blocked_start = (
+        "import asyncio, time\n"
+        "from switchboard import start_deadline as deadline\n"
+        "deadline.BLOCKED_GRACE = 1.0\n"
+        "async def open_gateway():\n"
+        "    async with deadline.start_deadline(1):\n"
+        "        time.sleep(60)\n"
+        "asyncio.run(open_gateway())\n"
+    )
+    started = time.monotonic()
+    result = subprocess.run(
+        [sys.executable, "-c", blocked_start],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    took = time.monotonic() - started
+    assert result.returncode == 1, result.stderr
+    assert "Timeout (0:00:02)!" in result.stderr
+    assert 'File "<string>", line 6 in open_gateway' in result.stderr  # the blocking call
+    assert took < 30  # not the minute it would have blocked
