@@ -35,7 +35,7 @@ from core.models import (
     Message,
     Operator,
 )
-from identity.recognition import Hint, hints_in
+from identity.hints import Hint, hints_in
 
 __all__ = [
     "CardView",

@@ -164,7 +164,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "ru": "Мы получили ваше письмо, оператор ответит.",
         "en": "We have received your letter; an operator will answer.",
     },
-    # -- one client across channels (routing/recognition.py, routing/merge.py) --
+    # -- one client across channels (identity/: the proofs, hints and merges) --
     "channel_telegram": {"ru": "Telegram", "en": "Telegram"},
     "channel_vk": {"ru": "ВКонтакте", "en": "VK"},
     "channel_email": {"ru": "почта", "en": "email"},

@@ -16,7 +16,8 @@ from core import keys
 from core.contracts import Action, ChannelKind, InboundMessage
 from core.models import Author, Client, Direction, Identity, MergeRecord, Message
 from identity.codes import CodeLimits, ProofCodes, code_digest, link_code_in, normalise_code
-from identity.recognition import VERIFY_EMAIL, Hint, client_hints
+from identity.email_proof import VERIFY_EMAIL
+from identity.hints import Hint, client_hints
 from switchboard.app import Gateway
 from switchboard.var_dir import local_secret
 

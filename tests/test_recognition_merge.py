@@ -23,7 +23,7 @@ from core.models import (
     Message,
     OperatorRole,
 )
-from identity.recognition import Hint
+from identity.hints import Hint
 from switchboard.app import Gateway
 
 UNKNOWN_WEB = "Почему мой кот боится пылесоса и как его успокоить?"

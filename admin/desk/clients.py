@@ -8,7 +8,7 @@ from admin.desk.lookup import active_operator, find_conversation
 from admin.desk.views import ClientCard, IdentityView, client_name
 from core.db import SessionFactory
 from core.models import Client, Conversation, ConversationStatus, Identity
-from identity.recognition import Hint, client_hints, hints_in
+from identity.hints import Hint, client_hints, hints_in
 
 __all__ = ["Clients"]
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from core.models import Client, Message
-from identity.recognition import Hint
+from identity.hints import Hint
 
 __all__ = [
     "ClientCard",

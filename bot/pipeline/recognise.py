@@ -17,8 +17,8 @@ from bot.pipeline.turn import Turn
 from core.contracts import Action, AttachmentKind, InboundMessage
 from core.models import Author, Client, Conversation, ConversationStatus, Direction, Message
 from core.numbers import row_id, whole_number
-from identity.recognition import AfterCommit as AfterCommitWork
 from identity.recognition import Recognition
+from identity.turn import AfterCommit as AfterCommitWork
 from kb.text import words
 from kb.words import every
 
