@@ -17,7 +17,7 @@ from identity.proof_merge import ProofMerge
 from identity.turn import Turn, words
 from kb.text import language_of
 
-__all__ = ["LinkProof", "asks_to_link"]
+__all__ = ["LinkProof", "asks_to_link", "typed_link_code"]
 
 _LINK_VERBS = {"link", "связать", "привязать", "объединить", "свяжи", "привяжи"}
 _LINK_WORDS = _LINK_VERBS | {
@@ -40,19 +40,19 @@ def asks_to_link(text: str) -> bool:
     return bool(said & _LINK_VERBS) and said <= _LINK_WORDS and len(said) <= 3
 
 
+def typed_link_code(inbound: InboundMessage) -> str | None:
+    """The link code in a message: a chat's text, a letter's first line or subject."""
+    if inbound.channel is not ChannelKind.EMAIL:
+        return link_code_in(inbound.text)
+    first_line = next((line for line in inbound.text.splitlines() if line.strip()), "")
+    return link_code_in(first_line) or link_code_in(inbound.subject or "")
+
+
 class LinkProof:
     def __init__(self, *, codes: ProofCodes, proofs: ProofMerge, email: EmailProof) -> None:
         self._codes = codes
         self._proofs = proofs
         self._email = email
-
-    @staticmethod
-    def code_typed(inbound: InboundMessage) -> str | None:
-        """The link code in a message: a chat's text, a letter's first line or subject."""
-        if inbound.channel is not ChannelKind.EMAIL:
-            return link_code_in(inbound.text)
-        first_line = next((line for line in inbound.text.splitlines() if line.strip()), "")
-        return link_code_in(first_line) or link_code_in(inbound.subject or "")
 
     async def issue(self, turn: Turn) -> list[int]:
         if turn.inbound.text.lstrip().startswith("/"):

@@ -31,7 +31,7 @@ from core.events import DeskFeed
 from core.models import Client, Conversation, Identity
 from identity.codes import ProofCodes, normalise_code
 from identity.email_proof import VERIFY_EMAIL, EmailProof
-from identity.link_proof import LinkProof, asks_to_link
+from identity.link_proof import LinkProof, asks_to_link, typed_link_code
 from identity.phone_proof import shared_phone
 from identity.proof_merge import ProofMerge
 from identity.turn import AfterCommit, Turn
@@ -114,7 +114,7 @@ class Recognition:
             return await self._email.send_code(turn)
         if asks_to_link(text):
             return await self._links.issue(turn)
-        code = LinkProof.code_typed(inbound)
+        code = typed_link_code(inbound)
         if code is not None:
             return await self._links.redeem(turn, code)
         handled = await self._email.typed_code(turn, text)
