@@ -35,6 +35,15 @@ def silent_server() -> Iterator[int]:
             connection.close()
 
 
+def python(*args: str) -> tuple[subprocess.CompletedProcess[str], float]:
+    """A Python process's outcome and how long it took (seconds)."""
+    started = time.monotonic()
+    result = subprocess.run(
+        [sys.executable, *args], capture_output=True, text=True, timeout=120, check=False
+    )
+    return result, time.monotonic() - started
+
+
 def test_a_database_that_never_answers_ends_the_start_naming_the_wait(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
@@ -43,15 +52,7 @@ def test_a_database_that_never_answers_ends_the_start_naming_the_wait(
     monkeypatch.setenv("START_TIMEOUT_SECONDS", "3")
     with silent_server() as port:
         monkeypatch.setenv("DATABASE_URL", f"postgresql+asyncpg://switchboard@127.0.0.1:{port}/db")
-        started = time.monotonic()
-        result = subprocess.run(
-            [sys.executable, "-m", "switchboard.cli", "run"],
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
-        )
-        took = time.monotonic() - started
+        result, took = python("-m", "switchboard.cli", "run")
     assert result.returncode == 1, result.stderr
     error = result.stderr.strip().splitlines()[-1]
     assert error.startswith("error: the gateway did not finish starting within 3 s"), error
@@ -71,15 +72,7 @@ def test_a_start_that_blocks_its_event_loop_is_ended_by_the_watchdog_with_its_st
         "        time.sleep(60)\n"
         "asyncio.run(open_gateway())\n"
     )
-    started = time.monotonic()
-    result = subprocess.run(
-        [sys.executable, "-c", blocked_start],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    took = time.monotonic() - started
+    result, took = python("-c", blocked_start)
     assert result.returncode == 1, result.stderr
     assert "Timeout (0:00:02)!" in result.stderr
     assert 'File "<string>", line 6 in open_gateway' in result.stderr  # the blocking call
