@@ -12,8 +12,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from core.contracts import Action, Button, ChannelKind
-from core.messages import add_reply
-from core.models import Author, Client, Conversation, ConversationStatus, Identity
+from core.models import Client, Conversation, ConversationStatus, Identity
 from core.texts import say
 from identity.codes import CodeOutcome, ProofCodes
 from identity.hints import note_others
@@ -136,13 +135,10 @@ class EmailProof:
         turn.session.add(letter)
         await turn.session.flush()
         minutes = round(self._codes.ttl.total_seconds() / 60)
-        mail = await add_reply(
-            turn.session,
+        return await turn.tell(
             letter,
-            author=Author.BOT,
-            at=turn.now,
-            identity=email_identity,
-            text=say(
+            email_identity,
+            say(
                 "email_letter",
                 language,
                 code=code,
@@ -150,8 +146,6 @@ class EmailProof:
                 channel=say(f"channel_{typed_in.value}", language),
             ),
         )
-        await turn.session.flush()
-        return mail.id
 
     async def _email_identity(self, turn: Turn, address: str) -> Identity:
         """The email identity of `address`; a new one (of its own new client, unverified)

@@ -8,8 +8,7 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from core.contracts import ChannelKind, InboundMessage
-from core.messages import add_reply
-from core.models import Author, Client, Conversation, Identity
+from core.models import Client, Conversation, Identity
 from core.texts import say
 from identity.codes import CodeOutcome, ProofCodes, link_code_in, words_around_code
 from identity.email_proof import EmailProof
@@ -117,16 +116,9 @@ class LinkProof:
         if chat is not None:
             key = "link_email_unproven" if code is not None else "email_code_limit"
             minutes = round(self._codes.ttl.total_seconds() / 60)
-            told = await add_reply(
-                turn.session,
-                chat,
-                author=Author.BOT,
-                at=turn.now,
-                identity=owner,
-                text=say(key, language, address=address, minutes=minutes),
+            ids.append(
+                await turn.tell(chat, owner, say(key, language, address=address, minutes=minutes))
             )
-            await turn.session.flush()
-            ids.append(told.id)
         return ids
 
 

@@ -7,8 +7,7 @@ from sqlalchemy import select
 
 from core.db import SessionFactory
 from core.events import DeskFeed
-from core.messages import add_reply
-from core.models import Author, Client, Conversation, Direction, Identity, Message
+from core.models import Client, Conversation, Direction, Identity, Message
 from core.texts import say
 from identity.merge import merge_in, sync_queue
 from identity.turn import Turn
@@ -71,17 +70,9 @@ class ProofMerge:
         ids = [await turn.reply(done_key, channel=channel, **values)]
         if notice:
             here = say(f"channel_{turn.identity.channel.value}", turn.language)
-            told = await add_reply(
-                session,
-                thread,
-                author=Author.BOT,
-                at=turn.now,
-                identity=other_identity,
-                text=say(notice, turn.language, channel=here),
+            ids.append(
+                await turn.tell(thread, other_identity, say(notice, turn.language, channel=here))
             )
-            await session.flush()
-            ids.append(told.id)
-        await session.flush()
         announced = {
             "record_id": entry.id,
             "survivor_id": entry.survivor_id,

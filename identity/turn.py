@@ -58,14 +58,27 @@ class Turn:
 
     async def reply(self, key: str, buttons: Sequence[Button] = (), /, **values: object) -> int:
         """The bot's answer `key` in the client's language, flushed: its message id."""
+        return await self.tell(
+            self.conversation, self.identity, say(key, self.language, **values), buttons
+        )
+
+    async def tell(
+        self,
+        conversation: Conversation,
+        identity: Identity,
+        text: str,
+        buttons: Sequence[Button] = (),
+    ) -> int:
+        """A bot message to `identity` in `conversation` (this turn's or another: the chat a
+        code came from, a letter of its own), flushed: its message id."""
         message = await add_reply(
             self.session,
-            self.conversation,
+            conversation,
             author=Author.BOT,
             at=self.now,
-            identity=self.identity,
+            identity=identity,
             buttons=buttons,
-            text=say(key, self.language, **values),
+            text=text,
         )
         await self.session.flush()
         return message.id
