@@ -50,6 +50,7 @@ __all__ = [
     "LinkCheck",
     "ProofCodes",
     "code_digest",
+    "in_minutes",
     "link_code_in",
     "normalise_code",
     "words_around_code",
@@ -125,6 +126,11 @@ def words_around_code(text: str) -> str:
 
 def _text(value: str | bytes | None) -> str | None:
     return None if value is None else as_text(value)
+
+
+def in_minutes(span: dt.timedelta) -> int:
+    """A code's life or a lock's length as the client is told it: whole minutes, at least 1."""
+    return max(1, round(span.total_seconds() / 60))
 
 
 def _shown(code: str) -> str:

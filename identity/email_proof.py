@@ -14,7 +14,7 @@ from sqlalchemy.exc import IntegrityError
 from core.contracts import Action, Button, ChannelKind
 from core.models import Client, Conversation, ConversationStatus, Identity
 from core.texts import say
-from identity.codes import CodeOutcome, ProofCodes
+from identity.codes import CodeOutcome, ProofCodes, in_minutes
 from identity.hints import note_others
 from identity.phone_proof import typed_phone
 from identity.proof_merge import ProofMerge
@@ -109,7 +109,7 @@ class EmailProof:
         )
         if code is None:
             return [await turn.reply("email_code_limit")]
-        minutes = round(self._codes.ttl.total_seconds() / 60)
+        minutes = in_minutes(self._codes.ttl)
         mail = await self.mail_code(
             turn, email_identity, code, turn.language, turn.identity.channel
         )
@@ -134,7 +134,7 @@ class EmailProof:
         )
         turn.session.add(letter)
         await turn.session.flush()
-        minutes = round(self._codes.ttl.total_seconds() / 60)
+        minutes = in_minutes(self._codes.ttl)
         return await turn.tell(
             letter,
             email_identity,
@@ -193,7 +193,7 @@ class EmailProof:
                 CodeOutcome.USED: "email_code_used",
                 CodeOutcome.BLOCKED: "code_blocked",
             }.get(check.outcome, "email_code_expired")
-            minutes = round(self._codes.window.total_seconds() / 60)
+            minutes = in_minutes(self._codes.window)
             return [await turn.reply(key, left=check.tries_left, minutes=minutes)]
         email_identity = await turn.session.get(Identity, check.email_identity_id)
         if email_identity is None:

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from core.contracts import ChannelKind, InboundMessage
 from core.models import Client, Conversation, Identity
 from core.texts import say
-from identity.codes import CodeOutcome, ProofCodes, link_code_in, words_around_code
+from identity.codes import CodeOutcome, ProofCodes, in_minutes, link_code_in, words_around_code
 from identity.email_proof import EmailProof
 from identity.proof_merge import ProofMerge
 from identity.turn import Turn, words
@@ -59,7 +59,7 @@ class LinkProof:
         issued = await self._codes.issue_link(turn.identity.id, turn.source)
         if issued is None:
             return [await turn.reply("code_requests_limit")]
-        minutes = max(1, round(issued.expires_in.total_seconds() / 60))
+        minutes = in_minutes(issued.expires_in)
         return [await turn.reply("link_code_issued", code=issued.code, minutes=minutes)]
 
     async def redeem(self, turn: Turn, code: str) -> list[int]:
@@ -68,7 +68,7 @@ class LinkProof:
         )
         owner = await turn.session.get(Identity, check.identity_id) if check.identity_id else None
         await _settle_language(turn, words_around_code(turn.inbound.text), owner)
-        minutes = round(self._codes.window.total_seconds() / 60)
+        minutes = in_minutes(self._codes.window)
         if check.outcome is CodeOutcome.BLOCKED:
             return [await turn.reply("code_blocked", minutes=minutes)]
         if check.outcome is CodeOutcome.SAME_CHAT:
@@ -115,7 +115,7 @@ class LinkProof:
             )
         if chat is not None:
             key = "link_email_unproven" if code is not None else "email_code_limit"
-            minutes = round(self._codes.ttl.total_seconds() / 60)
+            minutes = in_minutes(self._codes.ttl)
             ids.append(
                 await turn.tell(chat, owner, say(key, language, address=address, minutes=minutes))
             )
