@@ -274,7 +274,7 @@ def our_curve(
 ) -> dict[float, float]:
     scores = index.scores(questions)
     assert scores is not None
-    features = index.features(scores)
+    features = scores.features()
     ids = np.array([index.indexed_article(i).id for i in range(scores.combined.shape[1])])
     right = ids[scores.combined.argmax(axis=1)] == gold
     confidence = np.array([index.calibration.answer_probability(f) for f in features])

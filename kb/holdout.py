@@ -72,8 +72,8 @@ class Outcomes:
         scores = index.scores(list(questions))
         if scores is None:
             raise ValueError("cannot calibrate an empty index")
-        features = index.features(scores)
-        ranked = index.ranked(scores, CLARIFY_LIMIT)
+        features = scores.features()
+        ranked = scores.ranked(CLARIFY_LIMIT)
         ids = np.array([[index.indexed_article(i).id for i in row] for row in ranked])
         gold = np.array([label or "" for label in labels])
         top1 = ids[:, 0] == gold

@@ -293,7 +293,7 @@ def test_a_small_kb_scores_like_a_large_one(monkeypatch: pytest.MonkeyPatch) -> 
         "the courier never brought my card",
     ]
     whole = KnowledgeIndex.build(articles).scores(questions)
-    monkeypatch.setattr("kb.index.WHOLE_PRODUCT_VARIANTS", 0)
+    monkeypatch.setattr("kb.scoring.WHOLE_PRODUCT_VARIANTS", 0)
     by_query = KnowledgeIndex.build(articles).scores(questions)
     assert whole is not None and by_query is not None
     assert (whole.nearest_articles >= 0).any()

@@ -13,7 +13,7 @@ import pytest
 
 import kb.classifier
 import kb.encoder
-import kb.index
+import kb.scoring
 from kb.articles import Article
 from kb.classifier import train_classifier
 from kb.encoder import Progress, SentenceEncoder, sentence_encoder
@@ -100,8 +100,8 @@ def test_without_the_meaning_view_the_same_paraphrase_is_missed(
     monkeypatch: pytest.MonkeyPatch, question: str, article: str
 ) -> None:
     """The previous test passes because of the meaning view, not by luck of the terms."""
-    monkeypatch.setattr(kb.index, "MEANING_WEIGHT", 0.0)
-    monkeypatch.setattr(kb.index, "CLASSIFIER_WEIGHT", 0.0)
+    monkeypatch.setattr(kb.scoring, "MEANING_WEIGHT", 0.0)
+    monkeypatch.setattr(kb.scoring, "CLASSIFIER_WEIGHT", 0.0)
     assert best(KnowledgeIndex.build(ENGLISH), question) != article
 
 
