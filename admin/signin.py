@@ -268,7 +268,8 @@ def _page(lang: str, title_key: str, body: str, *, status: int = 200) -> web.Res
             f'<!doctype html><html lang="{lang}"><head><meta charset="utf-8">'
             '<meta name="viewport" content="width=device-width, initial-scale=1">'
             f"<title>Switchboard · {title}</title>"
-            '<link rel="stylesheet" href="/static/operator/console.css"></head>'
+            '<link rel="stylesheet" href="/static/operator/console.css">'
+            '<link rel="icon" href="/static/operator/icon.svg"></head>'
             f'<body><div class="login"><h1>Switchboard</h1><p>{title}</p>{body}</div></body></html>'
         ),
     )

@@ -113,6 +113,8 @@ class OperatorConsole:
             web.get("/operator/ws", self._socket),
             *self._signin.routes(),
             web.static("/static/operator", STATIC),
+            # What a browser asks for when a page's own icon has not loaded yet.
+            web.get("/favicon.ico", self._icon),
         ]
 
     async def aclose(self) -> None:
@@ -124,6 +126,9 @@ class OperatorConsole:
 
     async def _page(self, request: web.Request) -> web.StreamResponse:
         return web.FileResponse(STATIC / "index.html", headers=CONSOLE_HEADERS)
+
+    async def _icon(self, request: web.Request) -> web.StreamResponse:
+        return web.FileResponse(STATIC / "icon.svg")
 
     async def _signed_out(self, token: str) -> None:
         await asyncio.gather(

@@ -5,24 +5,14 @@ takes it in the console and answers; the visitor sees the operator's message."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
-from playwright.async_api import Browser, async_playwright, expect
+from browser import CHROMIUM, chromium
+from playwright.async_api import Browser, Response, expect
 
 from admin.accounts.links import LinkPurpose
+from core.models import OperatorRole
 from switchboard.app import Gateway
-
-CHROMIUM = Path("/usr/bin/chromium")
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-]
 
 pytestmark = pytest.mark.skipif(
     not CHROMIUM.exists(), reason="the browser test needs Debian's chromium at /usr/bin/chromium"
@@ -31,10 +21,8 @@ pytestmark = pytest.mark.skipif(
 
 @pytest.fixture
 async def browser() -> AsyncIterator[Browser]:
-    async with async_playwright() as playwright:
-        launched = await playwright.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+    async with chromium() as launched:
         yield launched
-        await launched.close()
 
 
 async def test_a_visitor_asks_and_an_operator_answers_in_real_browsers(
@@ -90,11 +78,32 @@ async def test_the_one_time_link_signs_in_from_a_real_browser(
     browser: Browser, gateway: Gateway, served: str
 ) -> None:
     """The start-up link `make run` prints: its page's own button must pass the Origin
-    check (a browser posts `Origin: null` under a no-referrer policy)."""
-    operator = await gateway.accounts.save("Anna", groups=list(gateway.levels.groups))
+    check (a browser posts `Origin: null` under a no-referrer policy). Every page an admin
+    then opens loads whole: nothing it asks for (its icon included) is refused."""
+    operator = await gateway.accounts.save(
+        "Anna", role=OperatorRole.ADMIN, groups=list(gateway.levels.groups)
+    )
     token = await gateway.accounts.issue_link(operator.id, LinkPurpose.SIGN_IN)
     console = await (await browser.new_context(locale="en-US")).new_page()
+    refused: list[str] = []
+
+    def check(response: Response) -> None:
+        if response.status >= 400:
+            refused.append(f"{response.status} {response.url}")
+
+    console.on("response", check)  # the page's own requests
+    console.on(  # and the browser's for it (its icon)
+        "console",
+        lambda message: (
+            refused.append(f"{message.text} {message.location['url']}")
+            if message.type == "error"
+            else None
+        ),
+    )
     await console.goto(f"{served}/operator/link/{token}")
     await console.locator("button").first.click()
     await expect(console.locator("#queue-rows")).to_be_attached()
     await expect(console.locator("#login")).to_be_hidden()
+    for page in ("reports", "team"):
+        await console.goto(f"{served}/operator/{page}", wait_until="networkidle")
+    assert refused == []
