@@ -4,7 +4,8 @@ An operator takes a conversation (pull: `next`, `take N`, a card's Take button),
 the desk turns auto-assignment on, the dispatcher pushes it to the available operator of
 its group with the most free capacity (when it is queued, when an operator comes online
 or frees a slot). Either way the outcome is recorded the same way: ASSIGNED with the
-operator, a TAKEN event, a desk notice.
+operator, a TAKEN event, a desk notice, and in a chat the client is told which operator
+answers them now (a letter is not sent for that alone: the operator's reply says it).
 """
 
 from __future__ import annotations
@@ -14,10 +15,15 @@ from collections.abc import Callable, Iterable
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.outbox import Outbox
+from core.contracts import ChannelKind
 from core.db import SessionFactory
 from core.events import DeskFeed, record
 from core.lifecycle import move
-from core.models import Conversation, ConversationStatus, EventKind, Operator
+from core.messages import add_reply
+from core.models import Author, Client, Conversation, ConversationStatus, EventKind, Operator
+from core.texts import say
+from core.unit_of_work import AppendedRow
 from routing.assignment import Assignment, Dispatcher
 from routing.queue import QueueEntry
 from routing.service_levels import ServiceLevel
@@ -56,15 +62,18 @@ def mark_queued(
     )
 
 
-def mark_taken(
+async def mark_taken(
     session: AsyncSession,
     conversation: Conversation,
-    operator_id: int,
+    operator: Operator,
     at: dt.datetime,
     *,
     pushed: bool = False,
-) -> None:
-    conversation.assigned_operator_id = operator_id
+    tell_client: bool = True,
+) -> AppendedRow | None:
+    """The database side of a take; the notice to the client (none by email, none when the
+    caller tells them itself), which the caller hands to the outbox after the commit."""
+    conversation.assigned_operator_id = operator.id
     conversation.updated_at = at
     move(
         session,
@@ -72,8 +81,18 @@ def mark_taken(
         ConversationStatus.ASSIGNED,
         at,
         event=EventKind.TAKEN,
-        operator_id=operator_id,
+        operator_id=operator.id,
         pushed=pushed,
+    )
+    if not tell_client or conversation.last_channel is ChannelKind.EMAIL:
+        return None
+    client = await session.get(Client, conversation.client_id)
+    return await add_reply(
+        session,
+        conversation,
+        text=say("operator_joined", client.language if client else None, operator=operator.name),
+        author=Author.BOT,
+        at=at,
     )
 
 
@@ -83,24 +102,26 @@ class Handover:
         *,
         sessions: SessionFactory,
         dispatcher: Dispatcher,
+        outbox: Outbox,
         feed: DeskFeed,
         clock: Callable[[], dt.datetime],
         push: bool,
     ) -> None:
         self._sessions = sessions
         self._dispatcher = dispatcher
+        self._outbox = outbox
         self._push = push
         self._feed = feed
         self._clock = clock
 
     async def submit(self, entry: QueueEntry) -> Operator | None:
         """Queue `entry` and push what its group can hand out now; the operator who got
-        `entry` itself, if anyone did."""
+        `entry` itself, if anyone did (the caller's hand-off reply names them)."""
         if not self._push:
             await self._dispatcher.queue.enqueue(entry)
             return None
         submitted = await self._dispatcher.submit(entry)
-        operators = await self._record(submitted.assignments)
+        operators = await self._record(submitted.assignments, told=entry.conversation_id)
         return operators.get(entry.conversation_id)
 
     async def dispatch(self, groups: Iterable[str]) -> None:
@@ -110,18 +131,31 @@ class Handover:
         for group in groups:
             await self._record(await self._dispatcher.dispatch(group))
 
-    async def _record(self, assignments: list[Assignment]) -> dict[int, Operator]:
+    async def _record(
+        self, assignments: list[Assignment], *, told: int | None = None
+    ) -> dict[int, Operator]:
+        """Record the pushes; each client hears who answers them, but `told`'s."""
         now = self._clock()
         holders: dict[int, Operator] = {}
+        notices: list[AppendedRow] = []
         async with self._sessions() as session:
             for assignment in assignments:
                 conversation = await session.get(Conversation, assignment.entry.conversation_id)
                 operator = await session.get(Operator, assignment.operator_id)
                 if conversation is None or operator is None:
                     continue
-                mark_taken(session, conversation, operator.id, now, pushed=True)
+                notice = await mark_taken(
+                    session,
+                    conversation,
+                    operator,
+                    now,
+                    pushed=True,
+                    tell_client=conversation.id != told,
+                )
+                notices.extend([notice] if notice else [])
                 holders[conversation.id] = operator
             await session.commit()
+        self._outbox.submit([notice.id for notice in notices])
         for conversation_id, operator in holders.items():
             await self._feed.publish(
                 "taken",

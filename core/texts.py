@@ -48,7 +48,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "we will answer {deadline}.",
     },
     "handoff_assigned": {
-        "ru": "Передаю ваш вопрос оператору {operator}, он скоро ответит здесь.",
+        "ru": "Передаю ваш вопрос оператору — вам скоро ответит {operator}.",
         "en": "I'm passing your question to {operator}, an operator, who will answer here shortly.",
     },
     "handoff_queued_no_position": {
@@ -68,8 +68,8 @@ TEXTS: dict[str, dict[str, str]] = {
         "this message and any you add.",
     },
     "operator_joined": {
-        "ru": "Оператор {operator} подключился к разговору.",
-        "en": "Operator {operator} has joined the conversation.",
+        "ru": "Вам отвечает оператор {operator}.",
+        "en": "You are now talking to {operator}, an operator.",
     },
     "rate_request": {
         "ru": "Разговор завершён. Оцените, пожалуйста, помощь от 1 до 5.",

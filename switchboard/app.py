@@ -176,6 +176,7 @@ async def open_gateway(
             handover = Handover(
                 sessions=sessions,
                 dispatcher=Dispatcher(queue),
+                outbox=outbox,
                 feed=feed,
                 clock=clock,
                 push=settings.auto_assign,

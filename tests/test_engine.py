@@ -324,8 +324,9 @@ async def test_operator_flow_and_rating_by_typed_digit(
     await gateway.engine.handle(said("5"))
 
     texts = [m.text for m in await replies(gateway)]
-    assert texts[1] == "Здравствуйте, это Анна. Чем помочь?"
-    assert "Оцените" in texts[2] and texts[3] == "Спасибо за оценку!"
+    assert texts[1] == "Вам отвечает оператор Анна."
+    assert texts[2] == "Здравствуйте, это Анна. Чем помочь?"
+    assert "Оцените" in texts[3] and texts[4] == "Спасибо за оценку!"
     [conversation] = await conversations(gateway)
     assert conversation.status is ConversationStatus.CLOSED
     assert conversation.rating == 5
@@ -381,6 +382,7 @@ async def test_an_email_reply_finds_its_conversation_by_headers(gateway: Gateway
     await gateway.engine.handle(said("позовите оператора", platform_id="<a1@example.org>", **email))
     operator = await gateway.desk.operators.register("Олег")
     first = await gateway.desk.actions.take_next(operator.id)
+    assert len(await replies(gateway, "ivan@example.org")) == 1  # no letter says who took it
     await gateway.desk.actions.close(operator.id, first.id)
 
     await gateway.engine.handle(
@@ -429,8 +431,8 @@ async def test_online_operators_get_conversations_pushed(gateway: Gateway) -> No
     first, second = await conversations(gateway)
     assert first.status is ConversationStatus.ASSIGNED and first.assigned_operator_id == anna.id
     assert second.status is ConversationStatus.QUEUED  # Anna is at capacity
-    [told] = await replies(gateway, "first")
-    assert "Анна" in told.text
+    [told] = await replies(gateway, "first")  # the hand-off reply names her, once
+    assert told.text == "Передаю ваш вопрос оператору — вам скоро ответит Анна."
     assert [e.conversation_id for e in await gateway.queue.waiting()] == [second.id]
 
     await gateway.desk.actions.close(
@@ -438,6 +440,8 @@ async def test_online_operators_get_conversations_pushed(gateway: Gateway) -> No
     )  # a free slot: the next one is pushed to her
     [_, second] = await conversations(gateway)
     assert second.status is ConversationStatus.ASSIGNED and second.assigned_operator_id == anna.id
+    # Queued then, the second client hears her name when she gets the conversation.
+    assert (await replies(gateway, "second"))[-1].text == "Вам отвечает оператор Анна."
     assert await gateway.queue.waiting() == []
     async with gateway.sessions() as session:
         pushed = list(

@@ -219,14 +219,20 @@ async def test_operator_messages_are_marked_as_such(gateway: Gateway, served: st
         await visitor.say("I want to talk to a human operator")
         await visitor.reply(since=since, containing="queue")
         operator = await gateway.desk.operators.register("Bob")
+        since = visitor.ws.mark()
         taken = await gateway.desk.actions.take_next(operator.id)
+        joined = await visitor.reply(since=since)  # who answers now, in the client's language
+        assert (joined["author"], joined["text"]) == (
+            "bot",
+            "You are now talking to Bob, an operator.",
+        )
         since = visitor.ws.mark()
         await gateway.desk.actions.reply(operator.id, taken.id, "Hi, Bob here.")
         reply = await visitor.reply(since=since)
         assert (reply["author"], reply["text"]) == ("operator", "Hi, Bob here.")
         await gateway.desk.actions.note(operator.id, taken.id, "private: VIP?")
         history = await visitor.connect()
-        assert [m["author"] for m in history["messages"]] == ["client", "bot", "operator"]
+        assert [m["author"] for m in history["messages"]] == ["client", "bot", "bot", "operator"]
         assert all(
             m["author"] != Author.OPERATOR.value or m["text"] != "private: VIP?"
             for m in history["messages"]

@@ -104,8 +104,10 @@ class ConversationActions:
             if conversation is None:
                 await self._queue.remove(conversation_id)
                 raise DeskError("desk_not_found", conversation_id=conversation_id)
-            mark_taken(session, conversation, operator.id, now)
+            notice = await mark_taken(session, conversation, operator, now)
             await session.commit()
+        if notice is not None:
+            self._outbox.submit([notice.id])
         await self._feed.publish(
             "taken",
             conversation_id=conversation_id,
