@@ -28,7 +28,7 @@ from routing.assignment import Assignment, Dispatcher
 from routing.queue import QueueEntry
 from routing.service_levels import ServiceLevel
 
-__all__ = ["Handover", "mark_queued", "mark_taken"]
+__all__ = ["Handover", "mark_queued", "mark_taken", "tell_who_answers"]
 
 
 def mark_queued(
@@ -84,7 +84,15 @@ async def mark_taken(
         operator_id=operator.id,
         pushed=pushed,
     )
-    if not tell_client or conversation.last_channel is ChannelKind.EMAIL:
+    return await tell_who_answers(session, conversation, operator, at) if tell_client else None
+
+
+async def tell_who_answers(
+    session: AsyncSession, conversation: Conversation, operator: Operator, at: dt.datetime
+) -> AppendedRow | None:
+    """«Вам отвечает оператор Анна.» to the client of a conversation an operator now holds
+    (taken, pushed or transferred to them), to be sent after the commit; none by email."""
+    if conversation.last_channel is ChannelKind.EMAIL:
         return None
     client = await session.get(Client, conversation.client_id)
     return await add_reply(

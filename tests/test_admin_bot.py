@@ -183,6 +183,7 @@ async def test_transfer_to_a_colleague_then_to_a_group(world: World) -> None:
     await eventually(lambda: bool(world.cards(ANNA)))
     world.admin.client_message(ANNA, f"/take {conversation_id}")
     await eventually(lambda: any(t.startswith("💬 Активный") for t in world.admin_texts(ANNA)))
+    await eventually(lambda: "Вам отвечает оператор Анна." in world.telegram.texts_to(TG_USER))
     world.admin.client_message(ANNA, "/transfer Борис клиент спрашивает про кредит")
     await eventually(lambda: any(t.startswith("📨") for t in world.admin_texts(BORIS)))
     told = next(t for t in world.admin_texts(BORIS) if t.startswith("📨"))
@@ -200,6 +201,7 @@ async def test_transfer_to_a_colleague_then_to_a_group(world: World) -> None:
             )
         )
     assert notes == ["клиент спрашивает про кредит"]
+    await eventually(lambda: "Вам отвечает оператор Борис." in world.telegram.texts_to(TG_USER))
     # Boris's plain message goes to the client: the transferred conversation is his active one
     world.admin.client_message(BORIS, "Здравствуйте, это Борис")
     await eventually(lambda: "Здравствуйте, это Борис" in world.telegram.texts_to(TG_USER))

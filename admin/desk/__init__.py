@@ -108,6 +108,7 @@ class Desk:
             transfers=Transfers(
                 sessions=sessions,
                 queue=queue,
+                outbox=outbox,
                 feed=feed,
                 clock=clock,
                 conversations=conversations,

@@ -10,6 +10,8 @@ from admin.desk.errors import DeskError
 from admin.desk.lookup import find_conversation, held_conversation
 from admin.desk.operators import Operators
 from admin.desk.views import ConversationView
+from bot.handover import tell_who_answers
+from bot.outbox import Outbox
 from core.db import SessionFactory
 from core.events import DeskFeed, record
 from core.lifecycle import move
@@ -27,6 +29,7 @@ class Transfers:
         *,
         sessions: SessionFactory,
         queue: OperatorQueue,
+        outbox: Outbox,
         feed: DeskFeed,
         clock: Callable[[], dt.datetime],
         conversations: Conversations,
@@ -34,6 +37,7 @@ class Transfers:
     ) -> None:
         self._sessions = sessions
         self._queue = queue
+        self._outbox = outbox
         self._feed = feed
         self._clock = clock
         self._conversations = conversations
@@ -49,7 +53,8 @@ class Transfers:
         note: str = "",
     ) -> ConversationView:
         """Hand a held conversation to another group's queue or straight to a colleague
-        (by name or id); the note stays in the thread, for them only."""
+        (by name or id), whose name the client then hears; the note stays in the thread,
+        for them only."""
         if group is None and to_operator is None:
             raise DeskError("desk_transfer_target")
         if group is not None:
@@ -90,6 +95,7 @@ class Transfers:
                 to_operator=target_id,
                 note=note,
             )
+            notice = None
             if target is not None:
                 record(
                     session,
@@ -99,9 +105,12 @@ class Transfers:
                     operator_id=target_id,
                     by="transfer",
                 )
+                notice = await tell_who_answers(session, conversation, target, now)
             if note.strip():
                 add_note(session, conversation, text=note, at=now, operator_id=operator_id)
             await session.commit()
+        if notice is not None:
+            self._outbox.submit([notice.id])
         await self._feed.publish(
             "transferred",
             conversation_id=conversation_id,
