@@ -11,6 +11,11 @@ from kb.articles import AnswerStyle
 __all__ = ["Suggestion", "suggest"]
 
 SUGGESTED = 3
+EVIDENCE = 0.3
+"""Articles are suggested when the KB's calibration puts the chance that the right one is
+among its top three at least this high. On the sample KB: "I want to talk to an operator"
+or an off-topic question 0.07-0.16, "yesterday, 1500 roubles" 0.21; questions that one of
+its articles answers 0.49-0.93."""
 MIN_SCORE = 0.2  # below this the article is about something else
 
 
@@ -50,6 +55,6 @@ def suggest(
             hit.article.answer_for(style),
             round(hit.score, 3),
         )
-        for hit in teaching.search(question, limit=limit)
+        for hit in teaching.search(question, limit=limit, evidence=EVIDENCE)
         if hit.score >= MIN_SCORE
     ]

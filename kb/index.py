@@ -122,9 +122,14 @@ class KnowledgeIndex:
         """The article of a `Scores` column (enabled articles with something to match)."""
         return self._indexed[position]
 
-    def search(self, text: str, limit: int = 5) -> list[Hit]:
+    def search(self, text: str, limit: int = 5, *, evidence: float = 0.0) -> list[Hit]:
+        """The best `limit` articles for `text`; none when the calibrated probability that
+        the right one is among the top three is below `evidence` (an operator's suggestions:
+        a request for a person scores a few articles a little, none of them likely)."""
         scores = self.scores([text])
         if scores is None or limit <= 0:
+            return []
+        if evidence > 0.0 and self.calibration.clarify_probability(scores.features()[0]) < evidence:
             return []
         return list(self._hits(scores.combined[0], scores.ranked(limit)[0]))
 

@@ -30,10 +30,12 @@ class Teaching:
         self._knowledge = knowledge
         self._actions = actions
 
-    def search(self, query: str, limit: int = 5) -> list[Hit]:
-        """The enabled articles that answer `query` best."""
+    def search(self, query: str, limit: int = 5, *, evidence: float = 0.0) -> list[Hit]:
+        """The enabled articles that answer `query` best (see KnowledgeIndex.search)."""
         return [
-            hit for hit in self._knowledge.index.search(query, limit=limit) if hit.article.enabled
+            hit
+            for hit in self._knowledge.index.search(query, limit=limit, evidence=evidence)
+            if hit.article.enabled
         ]
 
     async def send_article(
