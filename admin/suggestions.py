@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from admin.desk import ConversationView, Teaching
 from kb.articles import AnswerStyle
+from kb.text import language_of
 
 __all__ = ["Suggestion", "suggest"]
 
@@ -30,7 +31,8 @@ class Suggestion:
 def suggest(
     teaching: Teaching, conversation: ConversationView, limit: int = SUGGESTED
 ) -> list[Suggestion]:
-    """Articles for the client's last words in this conversation (none when there are none)."""
+    """Articles for the client's last words in this conversation (none when there are none),
+    in the client's language when the KB has them in it."""
     question = next(
         (
             m.text
@@ -48,6 +50,15 @@ def suggest(
         if conversation.channel == "email"
         else "chat"
     )
+    hits = [
+        hit
+        for hit in teaching.search(question, limit=2 * limit, evidence=EVIDENCE)
+        if hit.score >= MIN_SCORE
+    ]
+    # A desk with articles in both languages: the client's twins, not the other language's.
+    language = language_of(question, "")
+    if any(hit.article.language == language for hit in hits):
+        hits = [hit for hit in hits if hit.article.language == language]
     return [
         Suggestion(
             hit.article.id,
@@ -55,6 +66,5 @@ def suggest(
             hit.article.answer_for(style),
             round(hit.score, 3),
         )
-        for hit in teaching.search(question, limit=limit, evidence=EVIDENCE)
-        if hit.score >= MIN_SCORE
+        for hit in hits[:limit]
     ]

@@ -39,5 +39,7 @@ async def test_articles_are_suggested_only_when_the_kb_likely_answers(gateway: G
     assert sms[0].article_id == "sms-codes"
     article = gateway.knowledge.index.article("sms-codes")
     assert article is not None and sms[0].answer == article.answer_for("short")
+    suggested = [gateway.knowledge.index.article(s.article_id) for s in sms]
+    assert {a.language for a in suggested if a} == {"ru"}  # not "sms-codes-en", its twin
     assert offered["Хочу поговорить с оператором"] == []
     assert offered["Почему мой кот боится пылесоса?"] == []
