@@ -223,6 +223,14 @@ async def test_photo_reply_kb_article_button_and_saving_a_reply(world: World) ->
     await eventually(lambda: bool(world.cards(ANNA)))
     world.admin.client_message(ANNA, "/next")
     await eventually(lambda: any(t.startswith("💬 Активный") for t in world.admin_texts(ANNA)))
+    # the conversation comes with the KB's suggestions, as buttons that send an article
+    opened = next(
+        m
+        for m in world.admin.sent
+        if m["chat"]["id"] == ANNA and m.get("text", "").startswith("💬 Активный")
+    )
+    offered = [b["callback_data"] for row in opened["reply_markup"]["inline_keyboard"] for b in row]
+    assert offered and offered[0].endswith(":card-lost")
     # a photo from the operator reaches the client's bot as an upload of the same bytes
     world.admin.client_photo(
         ANNA, caption="Вот где это в приложении", content=b"\xff\xd8" + b"x" * 500

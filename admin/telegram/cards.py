@@ -12,7 +12,6 @@ from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 
 from admin.desk import ClientCard, ConversationView, MessageView, QueueRow, QueueView
 from admin.telegram.texts import say
-from kb.index import Hit
 
 __all__ = [
     "ArticleButton",
@@ -63,19 +62,20 @@ def take_keyboard(conversation_id: int, language: str) -> InlineKeyboardMarkup:
 
 
 def article_keyboard(
-    conversation_id: int | None, hits: Sequence[Hit], language: str
+    conversation_id: int | None, articles: Sequence[tuple[str, str]], language: str
 ) -> InlineKeyboardMarkup | None:
-    """One "send to the client" button per article (only with an active conversation;
-    articles whose id does not fit Telegram's 64-byte callback data get none)."""
+    """One "send to the client" button per article, given as (id, title) (only with an
+    active conversation; articles whose id does not fit Telegram's 64-byte callback data
+    get none)."""
     if conversation_id is None:
         return None
     rows = []
-    for hit in hits:
+    for article_id, full_title in articles:
         try:
-            data = ArticleButton(conversation_id=conversation_id, article_id=hit.article.id).pack()
+            data = ArticleButton(conversation_id=conversation_id, article_id=article_id).pack()
         except ValueError:
             continue
-        title = (hit.article.title or hit.article.id)[:40]
+        title = full_title[:40]
         rows.append(
             [
                 InlineKeyboardButton(

@@ -47,7 +47,11 @@ async def search(
     await sender.text(
         where(message),
         "\n".join(lines),
-        markup=article_keyboard(conversation_id, hits, operator.language),
+        markup=article_keyboard(
+            conversation_id,
+            [(hit.article.id, hit.article.title or hit.article.id) for hit in hits],
+            operator.language,
+        ),
     )
 
 

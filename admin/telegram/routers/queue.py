@@ -9,7 +9,14 @@ from aiogram.filters import Command, CommandObject
 from aiogram.types import CallbackQuery, Message
 
 from admin.desk import ConversationView, Desk, QueueView
-from admin.telegram.cards import LaterButton, TakeButton, conversation_text, queue_text
+from admin.suggestions import suggest
+from admin.telegram.cards import (
+    LaterButton,
+    TakeButton,
+    article_keyboard,
+    conversation_text,
+    queue_text,
+)
 from admin.telegram.focus import Focus
 from admin.telegram.sender import AdminSender, ChatRef, where
 from admin.telegram.state import ActiveConversations
@@ -57,7 +64,7 @@ async def take_next(
     zone: ZoneInfo,
 ) -> None:
     view = await desk.actions.take_next(operator.id)
-    await _opened(view, operator, active, sender, zone, where(message))
+    await _opened(view, operator, desk, active, sender, zone, where(message))
 
 
 async def take(
@@ -74,7 +81,7 @@ async def take(
         await sender.text(where(message), say("usage_take", operator.language))
         return
     view = await desk.actions.take(operator.id, number)
-    await _opened(view, operator, active, sender, zone, where(message))
+    await _opened(view, operator, desk, active, sender, zone, where(message))
 
 
 async def take_button(
@@ -92,7 +99,7 @@ async def take_button(
     card = query.message if isinstance(query.message, Message) else None
     if card is not None and focus.in_topic(card):
         return  # forum mode: the work goes on in the topic; the card is edited for everyone
-    await _opened(view, operator, active, sender, zone, ChatRef(query.from_user.id))
+    await _opened(view, operator, desk, active, sender, zone, ChatRef(query.from_user.id))
 
 
 async def later_button(
@@ -125,19 +132,27 @@ async def switch(
         )
         return
     view = await desk.conversations.for_operator(operator.id, number)
-    await _opened(view, operator, active, sender, zone, where(message))
+    await _opened(view, operator, desk, active, sender, zone, where(message))
 
 
 async def _opened(
     view: ConversationView,
     operator: Operator,
+    desk: Desk,
     active: ActiveConversations,
     sender: AdminSender,
     zone: ZoneInfo,
     to: ChatRef,
 ) -> None:
+    """The conversation made active, shown with a button per article the KB suggests for
+    it (as the console offers them beside its reply box)."""
     await active.set(operator.id, view.id)
-    await sender.text(to, conversation_text(view, operator.language, zone))
+    suggested = [(s.article_id, s.title) for s in suggest(desk.teaching, view)]
+    await sender.text(
+        to,
+        conversation_text(view, operator.language, zone),
+        markup=article_keyboard(view.id, suggested, operator.language),
+    )
 
 
 def _number(text: str | None) -> int | None:
