@@ -71,8 +71,8 @@ async def mark_taken(
     pushed: bool = False,
     tell_client: bool = True,
 ) -> AppendedRow | None:
-    """The database side of a take; the notice to the client (none by email, none when the
-    caller tells them itself), which the caller hands to the outbox after the commit."""
+    """The database side of a take, and `tell_who_answers` unless the caller tells the client
+    itself; the caller hands the notice to the outbox after the commit."""
     conversation.assigned_operator_id = operator.id
     conversation.updated_at = at
     move(
@@ -160,7 +160,8 @@ class Handover:
                     pushed=True,
                     tell_client=conversation.id != told,
                 )
-                notices.extend([notice] if notice else [])
+                if notice is not None:
+                    notices.append(notice)
                 holders[conversation.id] = operator
             await session.commit()
         self._outbox.submit([notice.id for notice in notices])
