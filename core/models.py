@@ -173,6 +173,7 @@ class EventKind(str, enum.Enum):
     BOUNCED = "bounced"
     QUARANTINED = "quarantined"
     QUEUE_ACKNOWLEDGED = "queue_acknowledged"  # a queued client's message answered once
+    HOLDER_ACKNOWLEDGED = "holder_acknowledged"  # "Anna already has it", once while she does
 
 
 class Client(InsertedInBatches, Base):

@@ -67,6 +67,12 @@ TEXTS: dict[str, dict[str, str]] = {
         "en": "Got your message: your question is already in the queue, and the operator will see "
         "this message and any you add.",
     },
+    "operator_has_it": {
+        "ru": "Вашим вопросом уже занимается оператор {operator}: пишите здесь, оператор видит "
+        "все ваши сообщения.",
+        "en": "{operator}, an operator, already has your question: write here, and every message "
+        "reaches them.",
+    },
     "operator_joined": {
         "ru": "Вам отвечает оператор {operator}.",
         "en": "You are now talking to {operator}, an operator.",

@@ -318,6 +318,8 @@ async def test_operator_flow_and_rating_by_typed_digit(
     view = await gateway.desk.actions.take_next(operator.id)
     clock.advance(minutes=3)
     await gateway.desk.actions.reply(operator.id, view.id, "Здравствуйте, это Анна. Чем помочь?")
+    await gateway.engine.handle(said("оператор!"))  # a person is already on it: said once
+    await gateway.engine.handle(said("позовите оператора"))
     await gateway.engine.handle(said("Спасибо, уже разобрался"))
     clock.advance(minutes=1)
     await gateway.desk.actions.close(operator.id, view.id)
@@ -326,7 +328,11 @@ async def test_operator_flow_and_rating_by_typed_digit(
     texts = [m.text for m in await replies(gateway)]
     assert texts[1] == "Вам отвечает оператор Анна."
     assert texts[2] == "Здравствуйте, это Анна. Чем помочь?"
-    assert "Оцените" in texts[3] and texts[4] == "Спасибо за оценку!"
+    assert texts[3] == (
+        "Вашим вопросом уже занимается оператор Анна: пишите здесь, оператор видит все ваши "
+        "сообщения."
+    )
+    assert "Оцените" in texts[4] and texts[5] == "Спасибо за оценку!"
     [conversation] = await conversations(gateway)
     assert conversation.status is ConversationStatus.CLOSED
     assert conversation.rating == 5
@@ -340,6 +346,31 @@ async def test_operator_flow_and_rating_by_typed_digit(
         < kinds.index(EventKind.RATED)
     )
     assert await gateway.queue.waiting() == []
+
+
+async def test_asking_for_a_person_an_operator_already_is_names_them_once_per_holder(
+    gateway: Gateway,
+) -> None:
+    await gateway.engine.handle(said("позовите оператора"))
+    anna = await gateway.desk.operators.register("Анна")
+    boris = await gateway.desk.operators.register("Борис")
+    view = await gateway.desk.actions.take_next(anna.id)
+    await gateway.engine.handle(said("оператор!"))
+    await gateway.engine.handle(said("оператор!"))
+    await gateway.desk.transfers.transfer(anna.id, view.id, to_operator=str(boris.id))
+    await gateway.engine.handle(said("оператор!"))
+
+    texts = [m.text for m in await replies(gateway)]
+    assert texts[1:] == [
+        "Вам отвечает оператор Анна.",
+        "Вашим вопросом уже занимается оператор Анна: пишите здесь, оператор видит все ваши "
+        "сообщения.",
+        "Вам отвечает оператор Борис.",
+        "Вашим вопросом уже занимается оператор Борис: пишите здесь, оператор видит все ваши "
+        "сообщения.",
+    ]
+    [conversation] = await conversations(gateway)
+    assert (await events(gateway, conversation.id)).count(EventKind.HOLDER_ACKNOWLEDGED) == 2
 
 
 async def test_email_robots_are_stored_not_answered_and_bounces_recorded(gateway: Gateway) -> None:

@@ -230,9 +230,18 @@ async def test_operator_messages_are_marked_as_such(gateway: Gateway, served: st
         await gateway.desk.actions.reply(operator.id, taken.id, "Hi, Bob here.")
         reply = await visitor.reply(since=since)
         assert (reply["author"], reply["text"]) == ("operator", "Hi, Bob here.")
+        since = visitor.ws.mark()
+        await visitor.press("handoff")  # the header's "Talk to a person", while Bob answers
+        assert (await visitor.reply(since=since, author="bot"))["text"] == (
+            "Bob, an operator, already has your question: write here, and every message "
+            "reaches them."
+        )
         await gateway.desk.actions.note(operator.id, taken.id, "private: VIP?")
         history = await visitor.connect()
-        assert [m["author"] for m in history["messages"]] == ["client", "bot", "bot", "operator"]
+        assert [m["author"] for m in history["messages"]] == [
+            *("client", "bot", "bot", "operator"),
+            *("client", "bot"),
+        ]
         assert all(
             m["author"] != Author.OPERATOR.value or m["text"] != "private: VIP?"
             for m in history["messages"]

@@ -1,7 +1,8 @@
 """Step 5, decide: the dialogue policy, from what `recognise` made of a message.
 
 - a conversation an operator holds, or one waiting in the queue: the operators are told
-  (a client in the queue asking for a person hears it is still queued);
+  (a client in the queue hears once that it is still queued, and one asking for a person
+  that an operator holds hears once who has it);
 - greetings, thanks, stickers, files and empty messages get their own replies;
 - a request for a person, or a channel's hourly cap on bot answers, hands off;
 - anything else goes to the knowledge base (`consult`).
@@ -19,10 +20,10 @@ from bot.pipeline.consult import Consult, handoff_button
 from bot.pipeline.queueing import hand_off
 from bot.pipeline.recognise import Intent, Rating, Recognised
 from bot.pipeline.turn import Turn
-from bot.queued import acknowledge_queued
+from bot.queued import acknowledge_held, acknowledge_queued
 from core.events import record
 from core.messages import add_reply
-from core.models import Author, ConversationStatus, EventKind
+from core.models import Author, Conversation, ConversationStatus, EventKind, Operator
 from core.texts import say
 from kb.index import Match
 from routing.service_levels import ServiceLevels
@@ -81,12 +82,10 @@ class Policy:
             outcome.handled_ids.extend(recognised.handled_ids)
             outcome.after_commit.extend(recognised.after_commit)
         elif recognised.with_operators:
-            if (
-                conversation.status is ConversationStatus.QUEUED
-                and not answers.over_cap(conversation.last_channel, conversation.last_identity_id)
-                and await acknowledge_queued(session, conversation, now)
-            ):  # once per wait, not once per message, and a bot letter under the cap too
-                await outcome.reply(session, conversation, say("still_queued", language), now)
+            if not answers.over_cap(conversation.last_channel, conversation.last_identity_id):
+                text = await _acknowledgement(session, conversation, intent, language, now)
+                if text is not None:
+                    await outcome.reply(session, conversation, text, now)
         elif intent is Intent.PERSON:
             await hand_off(session, self._levels, conversation, "asked", now, outcome)
         elif answers.over_cap(conversation.last_channel, conversation.last_identity_id):  # first
@@ -108,6 +107,26 @@ class Policy:
             await self._consult.answer(session, turn, recognised.article_id, None, now)
         else:
             await self._consult(session, turn, now, decided)
+
+
+async def _acknowledgement(
+    session: AsyncSession,
+    conversation: Conversation,
+    intent: Intent,
+    language: str | None,
+    now: dt.datetime,
+) -> str | None:
+    """What a client writing to the operators hears: once per wait in the queue, and once
+    per holder when asking for a person that an operator already is; otherwise nothing."""
+    if conversation.status is ConversationStatus.QUEUED:
+        if await acknowledge_queued(session, conversation, now):
+            return say("still_queued", language)
+    elif intent is Intent.PERSON and conversation.status is ConversationStatus.ASSIGNED:
+        holder = conversation.assigned_operator_id
+        operator = await session.get(Operator, holder) if holder is not None else None
+        if operator is not None and await acknowledge_held(session, conversation, now):
+            return say("operator_has_it", language, operator=operator.name)
+    return None
 
 
 async def apply_rating(session: AsyncSession, turn: Turn, rating: Rating, now: dt.datetime) -> None:
