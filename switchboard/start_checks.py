@@ -45,7 +45,24 @@ def refuse_unsafe_settings(settings: Settings) -> None:
 
 async def prepare_accounts(gateway: Gateway) -> str | None:
     """Off loopback: refuse while a local demo admin is active. On loopback: make sure
-    an admin can sign in; the one-time link to print, when the only admin is the local one."""
+    an admin can sign in; the one-time link to print, when the only admin is the local one.
+    Either way, a warning names each group hand-offs go to that no active operator serves:
+    its conversations would wait where nobody sees them."""
+    link = await _sign_in_link(gateway)
+    served = await gateway.desk.operators.known_groups()
+    for group in gateway.levels.groups:
+        if group not in served:
+            log.warning(
+                "no active operator serves the group %r: hand-offs routed to it wait unseen; "
+                "give it to someone on the console's team page, or: switchboard operators add "
+                "NAME --group %s",
+                group,
+                group,
+            )
+    return link
+
+
+async def _sign_in_link(gateway: Gateway) -> str | None:
     accounts, settings = gateway.accounts, gateway.settings
     if not settings.on_loopback:
         demo = await accounts.local_demo_admins()
@@ -57,7 +74,7 @@ async def prepare_accounts(gateway: Gateway) -> str | None:
                 f"and then: switchboard operators disable {demo[0]}"
             )
         return None
-    token = await accounts.local_admin_link()
+    token = await accounts.local_admin_link(gateway.levels.groups)
     if token is None:
         return None
     log.info("the local admin's one-time sign-in link was printed to the console")

@@ -159,6 +159,10 @@ async def test_after_close_the_console_shows_the_state_and_the_clients_rating(
     )
     page = await open_console(browser, served, gateway, 1400)
     await expect(page.locator("#queue-rows tr")).to_have_count(1)
+    await page.click(".tabs button[data-view=mine]")
+    await expect(page.locator("#queue-empty")).to_have_text("У вас нет разговоров")
+    await page.click(".tabs button[data-view=waiting]")
+    await expect(page.locator("#queue-rows tr")).to_have_count(1)
     await page.keyboard.press("Alt+N")  # take the next one
     await expect(page.locator(".status-pill")).to_have_text("в работе")
     await page.fill("#reply-text", "Здравствуйте, Пётр! Сейчас посмотрю.")

@@ -4,10 +4,12 @@ prints a one-time link for a local admin; /metrics stays off the public port."""
 from __future__ import annotations
 
 import dataclasses
+import logging
 from pathlib import Path
 
 import aiohttp
 import pytest
+from pipeline_parts import said
 from pydantic import SecretStr
 from typer.testing import CliRunner
 
@@ -99,3 +101,29 @@ def test_switchboard_run_refuses_a_public_start_naming_the_settings(
     assert result.exit_code == 2
     assert "ALLOWED_HOSTS" in result.output and "SAMPLE_KB" in result.output
     assert not (tmp_path / "var").exists()  # refused before touching anything
+
+
+async def test_the_local_admin_serves_every_group_and_a_group_nobody_serves_is_named(
+    gateway: Gateway, caplog: pytest.LogCaptureFixture
+) -> None:
+    await gateway.engine.handle(said("у меня списали деньги дважды за одну покупку"))
+    await gateway.engine.handle(said("Хочу поговорить с оператором"))
+    [waiting] = await gateway.queue.waiting()
+    assert waiting.group == "fraud"  # not the default "support"
+
+    with caplog.at_level(logging.WARNING, logger="switchboard.start_checks"):
+        assert await prepare_accounts(gateway) is not None
+    assert not caplog.records  # the local admin serves them all
+    admin = await gateway.accounts.by_login("admin")
+    assert admin.group_names == sorted(gateway.levels.groups)
+    [row] = await gateway.desk.queue.rows(admin.id)
+    assert row.conversation_id == waiting.conversation_id
+
+    own = await gateway.accounts.save("Ирина", login="irina", role=OperatorRole.ADMIN)
+    await gateway.accounts.disable("admin")
+    public = dataclasses.replace(gateway, settings=gateway.settings.model_copy(update=PUBLIC))
+    with caplog.at_level(logging.WARNING, logger="switchboard.start_checks"):
+        await prepare_accounts(public)
+    unserved = sorted(set(gateway.levels.groups) - set(own.group_names))
+    assert unserved and "fraud" in unserved
+    assert [r.getMessage().split("'")[1] for r in caplog.records] == unserved

@@ -343,9 +343,11 @@ class Accounts:
 
     # -- the local admin of `make run` ----------------------------------------------------
 
-    async def local_admin_link(self) -> str | None:
+    async def local_admin_link(self, groups: Sequence[str]) -> str | None:
         """On a loopback start with no admin but the local one: make that admin if needed
-        and return a fresh one-time sign-in token for it (None when a real admin exists)."""
+        and return a fresh one-time sign-in token for it (None when a real admin exists).
+        The local admin serves `groups`, every group the service levels route to, so each
+        hand-off of a try-out reaches the one person trying it."""
         async with self._sessions() as session:
             admins = list(
                 await session.scalars(
@@ -364,14 +366,27 @@ class Accounts:
                         "exists: make one with switchboard operators add NAME "
                         "--role admin"
                     )
-        admin = (
-            admins[0]
-            if admins
-            else await self.save(
-                "Admin", login=LOCAL_ADMIN, role=OperatorRole.ADMIN, local_demo=True
+        if admins:
+            admin = admins[0]
+            await self._serve_too(admin.id, groups)
+        else:
+            admin = await self.save(
+                "Admin", login=LOCAL_ADMIN, role=OperatorRole.ADMIN, groups=groups, local_demo=True
             )
-        )
         return await self.issue_link(admin.id, LinkPurpose.SIGN_IN, via="local start")
+
+    async def _serve_too(self, operator_id: int, groups: Sequence[str]) -> None:
+        """Add the groups an operator does not serve yet (a desk's new ones since)."""
+        async with self._sessions() as session:
+            served = set(
+                await session.scalars(
+                    select(OperatorGroup.group).where(OperatorGroup.operator_id == operator_id)
+                )
+            )
+            session.add_all(
+                OperatorGroup(operator_id=operator_id, group=g) for g in groups if g not in served
+            )
+            await session.commit()
 
     async def local_demo_admins(self) -> list[str]:
         """Logins of active local admins: a non-loopback start refuses while there are any."""

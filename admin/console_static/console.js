@@ -8,6 +8,7 @@
       view_waiting: "Ожидают", view_mine: "Мои", view_breaching: "Горят", take_next: "Взять следующий",
       col_client: "Клиент", col_channel: "Канал", col_category: "Категория", col_waited: "Ждёт",
       col_deadline: "Срок", col_preview: "Последнее сообщение", queue_empty: "Очередь пуста",
+      mine_empty: "У вас нет разговоров", breaching_empty: "Ничего не горит",
       pick: "Выберите разговор в очереди или возьмите следующий.", take: "Взять", open: "Открыть", close: "Закрыть",
       note: "Заметка", reply: "Ответить", hint: "Ctrl+Enter — отправить", reply_placeholder: "Ответ клиенту…",
       not_yours: "Возьмите разговор, чтобы ответить.",
@@ -52,6 +53,7 @@
       view_waiting: "Waiting", view_mine: "Mine", view_breaching: "Breaching", take_next: "Take next",
       col_client: "Client", col_channel: "Channel", col_category: "Category", col_waited: "Waited",
       col_deadline: "Deadline", col_preview: "Last message", queue_empty: "The queue is empty",
+      mine_empty: "You hold no conversations", breaching_empty: "Nothing is about to breach",
       pick: "Pick a conversation in the queue or take the next one.", take: "Take", open: "Open", close: "Close",
       note: "Note", reply: "Reply", hint: "Ctrl+Enter to send", reply_placeholder: "Reply to the client…",
       not_yours: "Take the conversation to reply.",
@@ -194,6 +196,7 @@
       body.append(tr);
     }
     $("queue-empty").hidden = rows.length > 0;
+    $("queue-empty").textContent = t({ waiting: "queue_empty", mine: "mine_empty", breaching: "breaching_empty" }[view]);
     document.querySelectorAll(".tabs button").forEach((b) => b.classList.toggle("active", b.dataset.view === view));
   }
 

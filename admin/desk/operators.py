@@ -109,6 +109,13 @@ class Operators:
         return operator.name if operator else "?"
 
     async def known_groups(self) -> set[str]:
-        """The groups some operator serves: the places a transfer can go."""
+        """The groups some active operator serves: the places a transfer can go."""
         async with self._sessions() as session:
-            return set(await session.scalars(select(OperatorGroup.group).distinct()))
+            return set(
+                await session.scalars(
+                    select(OperatorGroup.group)
+                    .join(Operator, Operator.id == OperatorGroup.operator_id)
+                    .where(Operator.active.is_(True))
+                    .distinct()
+                )
+            )
