@@ -221,6 +221,13 @@ async def test_the_visitor_is_acknowledged_sees_their_rating_and_where_conversat
     console = await open_console(browser, served, gateway, 1400)
     await console.keyboard.press("Alt+N")
     await expect(console.locator(".status-pill")).to_have_text("в работе")
+    await expect(visitor.locator(".row.bot .bubble").last).to_have_text("Вам отвечает оператор Anna.")
+    await visitor.click("#human")  # again, while the operator holds it: told who has it
+    await expect(visitor.locator(".row.bot").last).to_contain_text("уже занимается оператор Anna")
+    await expect(console.locator(".msg.bot").last).to_contain_text("уже занимается")
+    # the open thread shows it itself: no "new message in conversation #…" toast (its text
+    # would stay in the box after it hides)
+    await expect(console.locator("#toast")).not_to_contain_text("Новое сообщение")
     console.once("dialog", lambda dialog: dialog.accept())
     await console.keyboard.press("Alt+C")
     await expect(console.locator(".status-pill")).to_have_text("закрыт")
@@ -235,7 +242,7 @@ async def test_the_visitor_is_acknowledged_sees_their_rating_and_where_conversat
 
     await visitor.fill("#input", "И ещё вопрос: как закрыть вклад?")
     await visitor.press("#input", "Enter")
-    await expect(visitor.locator(".row.client:not(.pending)")).to_have_count(5)
+    await expect(visitor.locator(".row.client:not(.pending)")).to_have_count(6)
     await visitor.reload()
     await expect(visitor.locator(".divider")).to_have_text("Новый разговор")
     await screenshot(visitor, "web-chat")

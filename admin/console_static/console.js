@@ -212,7 +212,7 @@
     who.append(clientBadge(c));
     meta.replaceChildren(el("span", `status-pill ${c.status}`, t(`status_${c.status}`)), who, chan(c.channel));
     if (c.category) meta.append(el("span", null, c.category));
-    if (c.group) meta.append(el("span", null, c.group));
+    if (c.group && c.group !== c.category) meta.append(el("span", null, c.group));   // "fraud fraud" said once
     meta.append(el("span", null, t("priority", { p: c.priority })));
     if (c.deadline && c.status !== "closed") meta.append(deadlineCell(c.deadline));
     if (c.subject) meta.append(el("span", null, `“${c.subject}”`));
@@ -643,8 +643,10 @@
   }
   function notice(n) {
     if (!me) return;
-    const concernsMe = n.operator_id === me.id || (conversation && n.conversation_id === conversation.id);
-    if (n.kind === "client_message" && concernsMe) toast(t("new_message", { id: n.conversation_id }));
+    const open = conversation && n.conversation_id === conversation.id;
+    const concernsMe = n.operator_id === me.id || open;
+    // the open thread shows the message itself: a toast only for another of mine
+    if (n.kind === "client_message" && concernsMe && !open) toast(t("new_message", { id: n.conversation_id }));
     if (n.kind === "undelivered" && concernsMe) toast(t("undelivered_toast", { id: n.conversation_id, error: n.error || "" }), true);
     if (n.kind === "quarantined") toast(t("quarantined_toast", { id: n.conversation_id, error: n.error || "" }), true);
   }
