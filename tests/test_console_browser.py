@@ -221,7 +221,9 @@ async def test_the_visitor_is_acknowledged_sees_their_rating_and_where_conversat
     console = await open_console(browser, served, gateway, 1400)
     await console.keyboard.press("Alt+N")
     await expect(console.locator(".status-pill")).to_have_text("в работе")
-    await expect(visitor.locator(".row.bot .bubble").last).to_have_text("Вам отвечает оператор Anna.")
+    await expect(visitor.locator(".row.bot .bubble").last).to_have_text(
+        "Вам отвечает оператор Anna."
+    )
     await visitor.click("#human")  # again, while the operator holds it: told who has it
     await expect(visitor.locator(".row.bot").last).to_contain_text("уже занимается оператор Anna")
     await expect(console.locator(".msg.bot").last).to_contain_text("уже занимается")
