@@ -7,6 +7,7 @@ console's own origin.
     GET  /operator/search?q=…                   clients and messages (admin/search.py)
     POST /operator/clients/{id}/merge           {"other": N, "note": "…"}: N merges into id
     POST /operator/merges/{record_id}/undo      undo a merge
+    GET  /operator/files/{message_id}/{n}       a message's n-th file (admin/attachment_files.py)
 
 Answers are JSON; a refusal is `{"error": "<text in ?lang=ru|en>", "key": …}`.
 """
@@ -21,13 +22,14 @@ from typing import Any
 from aiohttp import web
 
 from admin.accounts import Accounts
+from admin.attachment_files import file_response
 from admin.client_card import client_card
 from admin.desk import DeskError, Merging
 from admin.search import SearchError, search
 from admin.signin import session_token
 from channels.web import same_origin
 from core.db import SessionFactory
-from core.models import Operator, OperatorRole
+from core.models import Message, Operator, OperatorRole
 from core.numbers import MAX_ROW_ID, row_id
 from core.texts import say
 
@@ -56,6 +58,7 @@ class ConsoleApi:
             web.get("/operator/search", self._search),
             web.post("/operator/clients/{client_id}/merge", self._merge),
             web.post("/operator/merges/{record_id}/undo", self._undo),
+            web.get("/operator/files/{message_id}/{index}", self._file),
         ]
 
     async def _card(self, request: web.Request) -> web.Response:
@@ -100,6 +103,16 @@ class ConsoleApi:
         except DeskError as refused:
             return _refused(409, refused.key, _language(request), **refused.values)
         return _json(done)
+
+    async def _file(self, request: web.Request) -> web.StreamResponse:
+        await self._operator(request)
+        message_id = _id(request, "message_id")
+        index = row_id(request.match_info["index"])
+        async with self._sessions() as session:
+            message = await session.get(Message, message_id)
+        if message is None or index is None:
+            raise web.HTTPNotFound(text="no such file")
+        return file_response(message.attachments or [], index - 1)
 
     async def _operator(self, request: web.Request) -> Operator:
         operator = await self._accounts.console.operator(session_token(request))

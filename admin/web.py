@@ -40,6 +40,7 @@ from aiohttp import WSMsgType, web
 from redis.exceptions import RedisError
 
 from admin.accounts import Accounts
+from admin.attachment_files import opens_here
 from admin.desk import ConversationView, Desk, DeskError, QueueView
 from admin.macros import Macros
 from admin.signin import CONSOLE_HEADERS, SignInRoutes, session_token
@@ -302,6 +303,7 @@ class OperatorConsole:
         for message in payload["messages"]:
             message["attachments"] = [
                 {k: v for k, v in a.items() if k in _SHOWN_ATTACHMENT_FIELDS}
+                | {"opens": opens_here(a)}
                 for a in message["attachments"]
             ]
         payload["mine"] = conversation.operator_id == state.operator.id

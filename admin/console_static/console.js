@@ -107,6 +107,7 @@
   };
   const REFUSED = new Set([4401, 4403]);
 
+  const PICTURES = new Set(["image/png", "image/jpeg", "image/gif", "image/webp"]);   // shown in the thread
   let socket = null, attempt = 0, me = null, view = "waiting", rows = [], conversation = null, skew = 0;
   let toastTimer = null, wantOpen = null, draft = "", card = null, hitMessage = null;
   const openLetters = new Set();
@@ -271,10 +272,23 @@
       }
       if (m.attachments && m.attachments.length) {
         const files = el("div", "files");
-        for (const a of m.attachments) {
+        m.attachments.forEach((a, i) => {
           const parts = [a.name || a.kind, a.mime, a.size ? `${Math.max(1, Math.round(a.size / 1024))} KB` : null];
-          files.append(el("span", "file", `📎 ${parts.filter(Boolean).join(" · ")}`));
-        }
+          const label = `📎 ${parts.filter(Boolean).join(" · ")}`;
+          if (!a.opens) { files.append(el("span", "file", label)); return; }   // a platform's file: no bytes here
+          const link = el("a", "file", label);
+          link.href = `/operator/files/${m.id}/${i + 1}`;
+          link.target = "_blank";
+          link.rel = "noopener";
+          if (PICTURES.has(a.mime)) {
+            const picture = el("img", "picture");
+            picture.src = link.href;
+            picture.alt = a.name || "";
+            picture.loading = "lazy";
+            link.prepend(picture);
+          }
+          files.append(link);
+        });
         box.append(files);
       }
       thread.append(box);
