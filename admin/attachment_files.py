@@ -1,7 +1,7 @@
 """A client's file, as the console hands it to an operator's browser.
 
-Only files the gateway keeps (`Attachment.stored_path`: an email's attachments today) can
-be opened; a platform's own reference (a Telegram file id) has no bytes here. A picture
+Only files the gateway keeps (`Attachment.stored_path`: an email's attachments, a Telegram
+client's files) can be opened; a platform's own reference (a VK file) has no bytes here. A picture
 of a common type opens in the browser; anything else downloads under its own name, never
 rendered as a page of the console's origin (`nosniff`, and a sandbox policy in case).
 """

@@ -39,6 +39,7 @@ from bot.handover import Handover
 from bot.history import web_history
 from bot.knowledge import VECTORS_DIR, KnowledgeBase
 from bot.outbox import Outbox
+from channels.attachment_store import AttachmentStore
 from channels.email import EmailAdapter, MailServer
 from channels.http_guard import http_guard, parse_networks
 from channels.rate_limits import SharedSendRateLimiter
@@ -437,6 +438,9 @@ def _channels(settings: Settings, redis: Redis) -> dict[ChannelKind, ChannelAdap
                 per_chat_burst=3,
                 global_rate=30.0,
                 global_burst=30,
+            ),
+            files=AttachmentStore(
+                settings.var_dir / "attachments" / "telegram", telegram.attachment_max_bytes
             ),
         )
     vk = settings.vk

@@ -46,6 +46,12 @@ class TelegramSettings(BaseModel):
     api_base: str | None = Field(
         default=None, description="custom Bot API server, e.g. a local one"
     )
+    attachment_max_bytes: int = Field(
+        default=20 * 1024 * 1024,
+        ge=0,
+        description="clients' files up to this size are kept under VAR_DIR/attachments/"
+        "telegram (the Bot API serves up to 20 MB); larger ones keep their name only",
+    )
 
 
 class VkSettings(BaseModel):

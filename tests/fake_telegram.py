@@ -537,8 +537,11 @@ class FakeTelegram:
         return message
 
     def _register_file(self, path: str, content: bytes) -> str:
-        file_id = f"AgAC{len(self.files):04d}{abs(hash(path)) % 10**8:08d}"
-        self.files[file_id] = (path, content)
+        """A new file id, and a file path of its own, as Telegram gives each file."""
+        number = len(self.files)
+        file_id = f"AgAC{number:04d}{abs(hash(path)) % 10**8:08d}"
+        folder, _, name = path.rpartition("/")
+        self.files[file_id] = (f"{folder}/file_{number}_{name}", content)
         return file_id
 
     def _stored_upload(self, upload: Any, path: str) -> str:

@@ -8,6 +8,7 @@ import contextlib
 import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 from channel_harness import until
@@ -15,6 +16,7 @@ from fake_telegram import FakeTelegram
 from fake_vk import FakeVk
 from sqlalchemy import func, select
 
+from channels.attachment_store import AttachmentStore
 from channels.delivery import RetryPolicy
 from channels.telegram import TelegramChannel
 from channels.vk import VkChannel
@@ -52,6 +54,7 @@ async def platforms(
             poll_timeout=1,
             request_timeout=5,
             retry=RETRY,
+            files=AttachmentStore(gateway.settings.var_dir / "attachments" / "telegram", 10**6),
         ),
         VkChannel(
             vk.token, vk.group_id, api_base=vk.base_url, wait=1, request_timeout=5, retry=RETRY
@@ -119,6 +122,8 @@ async def test_handoff_photo_operator_reply_split_and_rating(platforms: Platform
     assert photo_message.attachments[0]["kind"] == "photo"
     assert photo_message.attachments[0]["file_id"] in telegram.files
     assert photo_message.attachments[0]["size"] == 3002
+    kept = Path(photo_message.attachments[0]["stored_path"])  # for the console to open
+    assert kept.read_bytes() == b"\xff\xd8" + b"p" * 3000
 
     before = len(telegram.texts_to(TG_USER))
     long_reply = "\n\n".join(f"Шаг {i}: " + "подробное объяснение " * 40 for i in range(8))

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from channels.email.attachments import AttachmentStore
+from channels.attachment_store import AttachmentStore
 from channels.email.parse import MailParser
 from core.contracts import ChannelKind
 from core.models import Direction, Message

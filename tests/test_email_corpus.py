@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from channels.email.attachments import AttachmentStore
+from channels.attachment_store import AttachmentStore
 from channels.email.parse import MailParser
 
 CORPUS = Path(__file__).parent / "email_corpus"

@@ -67,7 +67,7 @@ async def test_letter_reaches_the_sink_once_and_is_seen_only_after_it_returned(
 async def test_a_failing_store_leaves_the_letter_unseen_and_it_is_retried(
     dovecot: Dovecot, smtp_server: SmtpRelay, mailbox: str
 ) -> None:
-    from channels.email.attachments import AttachmentStore
+    from channels.attachment_store import AttachmentStore
     from channels.email.parse import MailParser
 
     parser = MailParser(mailbox, AttachmentStore(None, 0))
@@ -101,7 +101,7 @@ async def test_a_reader_cancelled_mid_store_takes_the_letter_when_it_runs_again(
 ) -> None:
     """The mailbox's lease lost while a new letter is being stored cancels the reader; when
     this process holds the lease again, that letter is read, though newer ones came."""
-    from channels.email.attachments import AttachmentStore
+    from channels.attachment_store import AttachmentStore
     from channels.email.parse import MailParser
 
     parser = MailParser(mailbox, AttachmentStore(None, 0))

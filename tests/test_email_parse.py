@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from channels.email.attachments import AttachmentStore
+from channels.attachment_store import AttachmentStore
 from channels.email.parse import MailParser, synthetic_id
 from core.contracts import AttachmentKind, ChannelKind
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from channels.email.attachments import AttachmentStore
+from channels.attachment_store import AttachmentStore
 from channels.email.parse import MailParser
 from channels.email.quotes import Reply, read_reply
 

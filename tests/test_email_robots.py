@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from channels.email.attachments import AttachmentStore
+from channels.attachment_store import AttachmentStore
 from channels.email.parse import MailParser
 
 SUPPORT = "support@bank.test"

@@ -12,6 +12,7 @@ from channel_harness import ListSink, receiving, until
 from fake_telegram import FakeTelegram
 from redis.asyncio import Redis
 
+from channels.attachment_store import AttachmentStore
 from channels.delivery import RetryPolicy, SendRateLimiter
 from channels.telegram import TelegramChannel
 from core.contracts import (
@@ -81,6 +82,42 @@ async def test_update_is_not_confirmed_until_the_sink_stored_it(
         assert telegram.pending == 2  # failed store: nothing confirmed
         await until(lambda: telegram.pending == 0)
     assert [m.text for m in sink.stored] == ["первое", "второе"]
+
+
+async def test_clients_files_are_fetched_and_kept_within_the_limit(
+    telegram: FakeTelegram, tmp_path: Path
+) -> None:
+    """A screenshot and a statement travel on as bytes for the desk; a file over the limit,
+    one Telegram will not serve and a sticker keep their metadata; every message arrives."""
+    store = AttachmentStore(tmp_path / "files", max_bytes=4000)
+    channel = TelegramChannel(
+        telegram.token, api_base=telegram.base_url, poll_timeout=1, request_timeout=2, files=store
+    )
+    screenshot = b"\xff\xd8" + b"s" * 3000
+    statement = b"%PDF-1.4 statement"
+    telegram.client_photo(USER, caption="ошибка", content=screenshot)
+    telegram.client_document(USER, "выписка.pdf", statement, "application/pdf")
+    telegram.client_document(USER, "видео.mp4", b"v" * 5000, "video/mp4")  # over the limit
+    telegram.client_message(
+        USER,
+        None,
+        voice={"file_id": "GONE", "file_unique_id": "g1", "duration": 2, "file_size": 10},
+    )
+    sink = ListSink()
+    try:
+        async with receiving(channel, sink):
+            await until(lambda: len(sink.stored) == 4)
+    finally:
+        await channel.aclose()
+    photo, document, video, voice = (m.attachments[0] for m in sink.stored)
+    assert photo.content == screenshot and document.content == statement
+    for kept in (photo, document):
+        assert kept.stored_path is not None
+        assert Path(kept.stored_path).parent.parent == tmp_path / "files"
+        assert kept.file_id in telegram.files  # the id stays, for the bot that has it
+    assert (document.name, document.mime) == ("выписка.pdf", "application/pdf")
+    assert video.stored_path is None and video.content is None and video.size == 5000
+    assert voice.stored_path is None and voice.file_id == "GONE"  # getFile refused it
 
 
 async def test_media_becomes_attachment_metadata(

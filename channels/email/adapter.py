@@ -6,7 +6,7 @@ import asyncio
 from collections.abc import Sequence
 from pathlib import Path
 
-from channels.email.attachments import AttachmentStore
+from channels.attachment_store import AttachmentStore
 from channels.email.compose import compose
 from channels.email.imap import ImapInbox
 from channels.email.parse import MailParser

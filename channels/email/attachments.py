@@ -1,11 +1,7 @@
-"""Attachments: metadata for every file in a letter, bytes kept within a size limit.
-
-Bytes are kept by their content hash, `<directory>/<sha256[:2]>/<sha256>`: no letter can
-overwrite another's file, whatever Message-ID it claims. Parsing writes nothing: the
-bytes travel in `Attachment.content` and the engine writes them (`core.files`) once the
-letter is known to be new, so a letter delivered again writes nothing. The name the
-sender gave is metadata only, cleaned and cut to the file-system byte limit (a
-120-character CJK name is 360 bytes). One attachment that cannot be read keeps what
+"""Attachments: metadata for every file in a letter, bytes kept within a size limit
+(`channels.attachment_store`: by content hash, written once the letter is known to be
+new). The name the sender gave is metadata only, cleaned and cut to the file-system byte
+limit (a 120-character CJK name is 360 bytes). One attachment that cannot be read keeps what
 could be read of it and never fails the letter.
 """
 
@@ -16,12 +12,12 @@ import logging
 import os
 import re
 from email.message import Message
-from pathlib import Path
 
+from channels.attachment_store import AttachmentStore
 from channels.email.body import is_body_part, is_technical_part, leaf_parts
 from core.contracts import Attachment, AttachmentKind
 
-__all__ = ["AttachmentStore", "extract_attachments"]
+__all__ = ["extract_attachments", "safe_name"]
 
 log = logging.getLogger(__name__)
 
@@ -32,21 +28,6 @@ _KINDS = {
     "audio": AttachmentKind.AUDIO,
     "video": AttachmentKind.VIDEO,
 }
-
-
-class AttachmentStore:
-    """Where attachment bytes go; files larger than `max_bytes` keep only metadata."""
-
-    def __init__(self, directory: Path | None, max_bytes: int) -> None:
-        self.directory = directory
-        self.max_bytes = max_bytes
-
-    def place(self, digest: str, size: int) -> Path | None:
-        """The file for content hash `digest`; None when the bytes are not kept (over the
-        size limit, or no directory configured)."""
-        if self.directory is None or size > self.max_bytes:
-            return None
-        return self.directory / digest[:2] / digest
 
 
 def extract_attachments(message: Message, store: AttachmentStore) -> tuple[Attachment, ...]:
@@ -65,17 +46,14 @@ def extract_attachments(message: Message, store: AttachmentStore) -> tuple[Attac
 
 def _attachment(part: Message, store: AttachmentStore, index: int) -> Attachment:
     data = _payload(part)
-    digest = hashlib.sha256(data).hexdigest() if data else None
-    place = store.place(digest, len(data)) if digest else None
-    return Attachment(
+    found = Attachment(
         kind=_KINDS.get(part.get_content_maintype(), AttachmentKind.DOCUMENT),
-        file_id=digest,
+        file_id=hashlib.sha256(data).hexdigest() if data else None,
         name=safe_name(_filename(part), part.get_content_type(), index),
         size=len(data),
         mime=part.get_content_type(),
-        stored_path=str(place) if place else None,
-        content=data if place else None,
     )
+    return store.keep(found, data)
 
 
 def safe_name(name: str | None, mime: str, index: int) -> str:

@@ -16,7 +16,8 @@ from email import message_from_bytes, policy
 from email.message import Message
 from email.utils import parsedate_to_datetime
 
-from channels.email.attachments import AttachmentStore, extract_attachments
+from channels.attachment_store import AttachmentStore
+from channels.email.attachments import extract_attachments
 from channels.email.authentication import dmarc_verdict
 from channels.email.body import read_body
 from channels.email.headers import header, normalise_address, reply_address, sender

@@ -47,8 +47,10 @@ from aiogram.types import CallbackQuery, FSInputFile, Message, Update
 from aiohttp import web
 from pydantic import ValidationError
 
+from channels.attachment_store import AttachmentStore
 from channels.delivery import Failure, RetryPolicy, SendLedger, SendRateLimiter, send_with_retries
 from channels.polling import PollerLease, UnsharedLease, read_each, store_all
+from channels.telegram.client_files import ClientFiles
 from channels.telegram.inbound import ALLOWED_UPDATES, to_inbound
 from channels.telegram.outbound import reply_markup
 from channels.telegram.session import JsonBodySession
@@ -59,6 +61,7 @@ from core.contracts import (
     ChannelKind,
     DeliveryError,
     DeliveryReceipt,
+    InboundMessage,
     InboundSink,
     OutboundMessage,
 )
@@ -112,7 +115,10 @@ class TelegramChannel:
         retry: RetryPolicy | None = None,
         limiter: SendRateLimiter | None = None,
         ledger: SendLedger | None = None,
+        files: AttachmentStore | None = None,
     ) -> None:
+        """`files`: where the bytes of clients' files are kept (channels/telegram/client_files.py);
+        None keeps their metadata and Telegram ids only."""
         if mode == "webhook" and not (webhook_url and webhook_secret):
             raise ValueError("Telegram webhook mode needs webhook_url and webhook_secret")
         server = TelegramAPIServer.from_base(api_base) if api_base else PRODUCTION
@@ -131,6 +137,7 @@ class TelegramChannel:
         self._in_flight = asyncio.Semaphore(IN_FLIGHT)
         self._answer_models = _answer_models()
         self._sink: InboundSink | None = None
+        self._files = ClientFiles(self._bot, files, timeout=request_timeout) if files else None
 
     async def run(self, sink: InboundSink) -> None:
         if self._mode == "webhook":
@@ -201,7 +208,7 @@ class TelegramChannel:
             # Telegram would resend a malformed update forever; keep it in the log instead.
             log.error("malformed Telegram update dropped: %r", body[:2000])
             return web.Response(text="malformed update")
-        messages = read_each([update], to_inbound, channel="telegram")
+        messages = await self._read([update])
         if messages:
             try:
                 await sink(messages)
@@ -250,7 +257,7 @@ class TelegramChannel:
             )
             if not updates:
                 continue
-            await store_all(sink, read_each(updates, to_inbound, channel="telegram"))
+            await store_all(sink, await self._read(updates))
             await asyncio.gather(
                 *(
                     self._answer_callback(u.callback_query)
@@ -259,6 +266,10 @@ class TelegramChannel:
                 )
             )
             offset = updates[-1].update_id + 1
+
+    async def _read(self, updates: list[Update]) -> list[InboundMessage]:
+        messages = read_each(updates, to_inbound, channel="telegram")
+        return await self._files.fetch(messages) if self._files else messages
 
     async def _answer_callback(self, query: CallbackQuery) -> None:
         """Stop the button's spinner; a failure here costs nothing but the spinner."""
