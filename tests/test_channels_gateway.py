@@ -122,7 +122,7 @@ async def test_handoff_photo_operator_reply_split_and_rating(platforms: Platform
     assert photo_message.attachments[0]["kind"] == "photo"
     assert photo_message.attachments[0]["file_id"] in telegram.files
     assert photo_message.attachments[0]["size"] == 3002
-    kept = Path(photo_message.attachments[0]["stored_path"])  # for the console to open
+    kept = Path(str(photo_message.attachments[0]["stored_path"]))  # for the console to open
     assert kept.read_bytes() == b"\xff\xd8" + b"p" * 3000
 
     before = len(telegram.texts_to(TG_USER))
