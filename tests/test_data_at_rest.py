@@ -24,7 +24,7 @@ from admin.reports.contents import gather
 from admin.reports.period import parse_period
 from admin.reports.table import write_csv
 from admin.telegram.state import Invites
-from channels.email.attachments import safe_name
+from channels.attachment_store import safe_name
 from channels.email.authentication import dmarc_verdict
 from core.db import SessionFactory, create_engine
 from core.files import write_once

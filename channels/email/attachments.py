@@ -9,20 +9,16 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import os
-import re
 from email.message import Message
 
-from channels.attachment_store import AttachmentStore
+from channels.attachment_store import AttachmentStore, safe_name
 from channels.email.body import is_body_part, is_technical_part, leaf_parts
 from core.contracts import Attachment, AttachmentKind
 
-__all__ = ["extract_attachments", "safe_name"]
+__all__ = ["extract_attachments"]
 
 log = logging.getLogger(__name__)
 
-NAME_MAX_BYTES = 255  # NAME_MAX of ext4, XFS, btrfs, APFS, NTFS (in UTF-16 units there)
-_UNSAFE = re.compile(r"[^\w.\- ()\[\]]+", re.UNICODE)
 _KINDS = {
     "image": AttachmentKind.PHOTO,
     "audio": AttachmentKind.AUDIO,
@@ -54,35 +50,6 @@ def _attachment(part: Message, store: AttachmentStore, index: int) -> Attachment
         mime=part.get_content_type(),
     )
     return store.keep(found, data)
-
-
-def safe_name(name: str | None, mime: str, index: int) -> str:
-    """A file name that cannot leave its directory or break a file system: no path, no
-    odd characters, at most `NAME_MAX_BYTES` bytes of UTF-8 with its extension kept."""
-    base = os.path.basename((name or "").replace("\\", "/")).strip().strip(".")
-    base = _UNSAFE.sub("_", base).strip() or f"attachment-{index}"
-    if "." not in base:
-        extension = {
-            "message/rfc822": ".eml",
-            "text/plain": ".txt",
-            "text/html": ".html",
-            "image/jpeg": ".jpg",
-            "image/png": ".png",
-            "application/pdf": ".pdf",
-        }
-        base += extension.get(mime, "")
-    return _cut_to_bytes(base, NAME_MAX_BYTES)
-
-
-def _cut_to_bytes(name: str, limit: int) -> str:
-    """`name` shortened in its stem, on a character boundary, to `limit` UTF-8 bytes."""
-    if len(name.encode()) <= limit:
-        return name
-    stem, dot, extension = name.rpartition(".")
-    if not dot or len(extension.encode()) > 16:
-        stem, dot, extension = name, "", ""
-    room = limit - len((dot + extension).encode())
-    return stem.encode()[:room].decode("utf-8", "ignore").rstrip() + dot + extension
 
 
 def _filename(part: Message) -> str | None:
