@@ -6,10 +6,12 @@ provider replays their conversation when a socket opens, so a reload loses nothi
 
 The socket speaks JSON text frames:
 
-    client → server  {"type": "message", "id": "<client uuid>", "text": "..."}
+    client → server  {"type": "message", "id": "<client uuid>", "text": "...",
+                      "files": [{"file": "<sha256 from POST /upload>", "name", "mime"}]}
                      {"type": "action", "id": "<uuid>", "action": "handoff|choose|rate",
                       "payload": "..."}
-    server → client  {"type": "history", "messages": [item, ...], "prechat": bool}
+    server → client  {"type": "history", "messages": [item, ...], "prechat": bool,
+                      "files": <the largest file /upload takes; 0: none>}
                      {"type": "message", "message": item}
                      {"type": "ack", "id": "<client uuid>"}       after the sink stored it
                      {"type": "error", "code": "...", "error": "...", "id": ...}
@@ -25,8 +27,11 @@ client's display name; the email is kept as what the visitor said (`stated_email
 message's meta), never as a proof: it makes no email identity and merges with nobody.
 With the setting off, an `intro` is ignored.
 
-Abuse limits (`channels/web_limits.py`): messages and hand-off presses per visitor and per
-network address, sockets per address. A frame over a limit is not stored; the visitor
+Files (`channels/web_uploads.py`): the page uploads a file's bytes to `POST /upload` first,
+then names it in a message frame's `files` (the text may then be empty).
+
+Abuse limits (`channels/web_limits.py`): messages, uploads and hand-off presses per visitor
+and per network address, sockets per address. A frame over a limit is not stored; the visitor
 gets `{"type": "error", "code": "slow_down", "error": <polite text>, "retry_in": s}`.
 """
 
@@ -49,11 +54,13 @@ from aiohttp import WSCloseCode, WSMsgType, web
 from redis.exceptions import RedisError
 from yarl import URL
 
-from channels.web_limits import WebLimits, network_address
+from channels.web_limits import Frame, WebLimits, network_address
 from channels.web_relay import FrameRelay
+from channels.web_uploads import MAX_FILES, BadFile, WebUploads
 from core.buckets import Buckets
 from core.contracts import (
     Action,
+    Attachment,
     ChannelKind,
     DeliveryReceipt,
     InboundMessage,
@@ -130,10 +137,13 @@ class WebChat:
         language: str = "ru",
         relay: FrameRelay | None = None,
         prechat: bool = False,
+        uploads: WebUploads | None = None,
     ) -> None:
         """`relay`: with several gateway processes, reaches sockets held by the others;
-        `prechat`: ask a new visitor for a name and email first (see the module doc)."""
+        `prechat`: ask a new visitor for a name and email first (see the module doc);
+        `uploads`: where visitors' files go (none: the page offers no attaching)."""
         self._history = history
+        self._uploads = uploads
         self._prechat = prechat
         self._relay = relay
         self._buckets = buckets
@@ -152,6 +162,7 @@ class WebChat:
         return [
             web.get("/", self._page),
             web.get("/ws", self._socket),
+            web.post("/upload", self._upload),
             web.static("/static/chat", STATIC),
         ]
 
@@ -202,6 +213,24 @@ class WebChat:
         if _visitor(request) is None:
             _remember(response, request, secrets.token_urlsafe(18))
         return response
+
+    async def _upload(self, request: web.Request) -> web.StreamResponse:
+        if self._uploads is None:
+            raise web.HTTPNotFound(text="this desk takes no files in the web chat")
+        if not same_origin(request):
+            raise web.HTTPForbidden(text="cross-origin upload refused")
+        visitor = _visitor(request)
+        if visitor is None:
+            raise web.HTTPUnauthorized(text="open the chat page first")
+        address = network_address(request, self._trusted_proxies)
+        wait = await self._wait(visitor, address, kind="upload")
+        if wait:
+            seconds = max(1, math.ceil(wait.total_seconds()))
+            raise web.HTTPTooManyRequests(
+                text=say("slow_down", _language_of(request, self._language), seconds=seconds),
+                headers={"Retry-After": str(seconds)},
+            )
+        return await self._uploads.receive(request, visitor)
 
     async def _socket(self, request: web.Request) -> web.StreamResponse:
         if not same_origin(request):
@@ -255,6 +284,7 @@ class WebChat:
                 "type": "history",
                 "messages": [item.as_json() for item in items],
                 "prechat": self._prechat,
+                "files": self._uploads.max_bytes if self._uploads else 0,
             },
         )
 
@@ -264,12 +294,16 @@ class WebChat:
         self, ws: web.WebSocketResponse, visitor: str, address: str, locale: str | None, data: str
     ) -> None:
         try:
-            inbound = _inbound(data, visitor, locale, address, prechat=self._prechat)
+            inbound = _inbound(
+                data, visitor, locale, address, prechat=self._prechat, uploads=self._uploads
+            )
         except _BadRequest as bad:
             await _push(ws, _error(bad.code, bad.error, bad.client_id))
             return
         client_id = inbound.platform_message_id.split(":", 1)[1]
-        wait = await self._wait(visitor, address, handoff=inbound.action is Action.HANDOFF)
+        wait = await self._wait(
+            visitor, address, kind="handoff" if inbound.action is Action.HANDOFF else "message"
+        )
         if wait:
             seconds = max(1, math.ceil(wait.total_seconds()))
             text = say("slow_down", locale_language(locale) or self._language, seconds=seconds)
@@ -292,16 +326,17 @@ class WebChat:
                 author="client",
                 text=inbound.text,
                 at=inbound.sent_at or dt.datetime.now(dt.UTC),
+                attachments=inbound.attachments,
             )
             await self._everywhere(visitor, {"type": "message", "message": echo.as_json()}, but=ws)
 
-    async def _wait(self, visitor: str, address: str, *, handoff: bool) -> dt.timedelta:
+    async def _wait(self, visitor: str, address: str, *, kind: Frame) -> dt.timedelta:
         """How long the visitor must wait before this frame counts; zero when it may go now.
         Without Redis the limits are open: the bot's answer cap still holds."""
         if self._buckets is None:
             return dt.timedelta(0)
         try:
-            return await self._limits.wait(self._buckets, visitor, address, handoff=handoff)
+            return await self._limits.wait(self._buckets, visitor, address, kind=kind)
         except (RedisError, OSError):
             log.warning("web chat limits unavailable (Redis); the frame is let through")
             return dt.timedelta(0)
@@ -328,7 +363,13 @@ class WebChat:
 
 
 def _inbound(
-    data: str, visitor: str, locale: str | None, address: str, *, prechat: bool = False
+    data: str,
+    visitor: str,
+    locale: str | None,
+    address: str,
+    *,
+    prechat: bool = False,
+    uploads: WebUploads | None = None,
 ) -> InboundMessage:
     """Validate one frame into an `InboundMessage`, or raise `_BadRequest` saying why."""
     try:
@@ -362,7 +403,8 @@ def _inbound(
                 f"the message has {len(text)} characters; the limit is {MAX_TEXT}",
                 client_id,
             )
-        return replace(base, text=_clean(text))
+        attachments = _attachments(request.get("files"), uploads, visitor, client_id)
+        return replace(base, text=_clean(text), attachments=attachments)
     if kind == "action":
         try:
             action = Action(request.get("action"))
@@ -381,6 +423,24 @@ def _inbound(
     raise _BadRequest(
         "unknown_type", f"unknown frame type {kind!r}: expected message or action", client_id
     )
+
+
+def _attachments(
+    files: object, uploads: WebUploads | None, visitor: str, client_id: str
+) -> tuple[Attachment, ...]:
+    """The uploads a message frame's `files` names, or `_BadRequest` saying why not."""
+    if not files:
+        return ()
+    if not isinstance(files, list) or len(files) > MAX_FILES:
+        raise _BadRequest(
+            "bad_request", f"`files` must list at most {MAX_FILES} uploads", client_id
+        )
+    if uploads is None:
+        raise _BadRequest("bad_request", "this desk takes no files in the web chat", client_id)
+    try:
+        return tuple(uploads.attachment(visitor, entry, n) for n, entry in enumerate(files, 1))
+    except BadFile as bad:
+        raise _BadRequest("bad_file", str(bad), client_id) from None
 
 
 def _introduced(base: InboundMessage, intro: object, client_id: str) -> InboundMessage:
@@ -434,6 +494,10 @@ def _remember(response: web.StreamResponse, request: web.Request, visitor: str) 
         samesite="Lax",
         secure=request.secure,
     )
+
+
+def _language_of(request: web.Request, default: str) -> str:
+    return locale_language(_locale(request.headers.get("Accept-Language"))) or default
 
 
 def _locale(accept_language: str | None) -> str | None:

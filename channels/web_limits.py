@@ -13,18 +13,24 @@ import datetime as dt
 import ipaddress
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Literal
 
 from aiohttp import web
 
 from core.buckets import Buckets, Rate
 
-__all__ = ["WebLimits", "network_address"]
+__all__ = ["Frame", "WebLimits", "network_address"]
 
 
 _MESSAGES_PER_VISITOR = Rate(10, dt.timedelta(seconds=3))
 _MESSAGES_PER_ADDRESS = Rate(60, dt.timedelta(seconds=1))
 _HANDOFFS_PER_VISITOR = Rate(3, dt.timedelta(minutes=10))
 _HANDOFFS_PER_ADDRESS = Rate(20, dt.timedelta(minutes=1))
+_UPLOADS_PER_VISITOR = Rate(10, dt.timedelta(minutes=10))
+_UPLOADS_PER_ADDRESS = Rate(30, dt.timedelta(minutes=10))
+
+Frame = Literal["message", "handoff", "upload"]
+"""What a visitor does: a hand-off press is a message too; an upload is not."""
 
 
 @dataclass(frozen=True)
@@ -36,17 +42,24 @@ class WebLimits:
     messages_per_address: Rate = _MESSAGES_PER_ADDRESS
     handoffs_per_visitor: Rate = _HANDOFFS_PER_VISITOR
     handoffs_per_address: Rate = _HANDOFFS_PER_ADDRESS
+    uploads_per_visitor: Rate = _UPLOADS_PER_VISITOR
+    uploads_per_address: Rate = _UPLOADS_PER_ADDRESS
     sockets_per_address: int = 20
 
     async def wait(
-        self, buckets: Buckets, visitor: str, address: str, *, handoff: bool
+        self, buckets: Buckets, visitor: str, address: str, *, kind: Frame
     ) -> dt.timedelta:
-        """Zero when the visitor may send this frame now, else how long until they may."""
+        """Zero when the visitor may do this now, else how long until they may."""
+        if kind == "upload":
+            return await buckets.take(
+                ("web:upload", visitor, self.uploads_per_visitor),
+                ("web:upload", address, self.uploads_per_address),
+            )
         limits = [
             ("web:message", visitor, self.messages_per_visitor),
             ("web:message", address, self.messages_per_address),
         ]
-        if handoff:
+        if kind == "handoff":
             limits += [
                 ("web:handoff", visitor, self.handoffs_per_visitor),
                 ("web:handoff", address, self.handoffs_per_address),

@@ -48,6 +48,7 @@ from channels.vk import VkChannel
 from channels.vk import poller_name as vk_poller_name
 from channels.web import WebChat
 from channels.web_relay import FrameRelay
+from channels.web_uploads import WebUploads
 from core.buckets import Buckets
 from core.contracts import ChannelAdapter, ChannelKind
 from core.db import (
@@ -154,6 +155,11 @@ async def open_gateway(
                 language=settings.language,
                 relay=FrameRelay(redis),
                 prechat=settings.web_prechat_form,
+                uploads=WebUploads(
+                    settings.var_dir / "attachments" / "web", settings.web_attachment_max_bytes
+                )
+                if settings.web_attachment_max_bytes
+                else None,
             )
             adapters: dict[ChannelKind, ChannelAdapter] = {ChannelKind.WEB: web_chat}
             adapters.update(_channels(settings, redis))

@@ -161,6 +161,12 @@ class Settings(BaseSettings):
         description="the web chat asks a new visitor for an optional name and email "
         "before the first message (the email is kept unproved)",
     )
+    web_attachment_max_bytes: int = Field(
+        default=10 * 1024 * 1024,
+        ge=0,
+        description="the largest file a web chat visitor may attach (kept under "
+        "VAR_DIR/attachments/web); 0: the web chat takes no files",
+    )
     auto_assign: bool = Field(
         default=False,
         description="push new conversations to online "

@@ -18,6 +18,11 @@ ARGS = [
     "--no-first-run",
     "--disable-quic",
 ]
+PNG = bytes.fromhex(
+    "89504e470d0a1a0a0000000d4948445200000001000000010806000000"
+    "1f15c4890000000d49444154789c6360f8cf000000030101001872dd7c0000000049454e44ae426082"
+)
+"""A picture of one pixel: a client's screenshot in the tests."""
 SCREENSHOTS = Path(__file__).resolve().parents[1] / "var" / "screenshots"
 
 

@@ -7,8 +7,8 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 import pytest
-from browser import CHROMIUM, chromium
-from playwright.async_api import Browser, Response, expect
+from browser import CHROMIUM, PNG, chromium
+from playwright.async_api import Browser, FilePayload, Response, expect
 
 from admin.accounts.links import LinkPurpose
 from core.models import OperatorRole
@@ -71,6 +71,18 @@ async def test_a_visitor_asks_and_an_operator_answers_in_real_browsers(
         "Hello, Anna here. Your card is blocked."
     )
     await expect(visitor.locator(".row.operator .who")).to_have_text("Оператор")
+
+    # the visitor attaches a screenshot with a word; the operator sees the picture
+    await visitor.fill("#input", "вот скриншот")
+    screenshot: FilePayload = {"name": "экран.png", "mimeType": "image/png", "buffer": PNG}
+    await visitor.set_input_files("#file", files=[screenshot])
+    sent = visitor.locator(".row.client").last
+    await expect(sent.locator(".bubble")).to_contain_text("вот скриншот")
+    await expect(sent.locator(".file")).to_contain_text("экран.png")
+    await expect(visitor.locator(".row.client.pending")).to_have_count(0)
+    picture = console.locator(".msg .files img.picture")
+    await expect(picture).to_have_attribute("alt", "экран.png")
+    assert await picture.evaluate("img => img.decode().then(() => img.naturalWidth)") == 1
     assert errors == []
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import aiohttp
 import pytest
-from browser import chromium
+from browser import PNG, chromium
 from console_session import sign_in
 from playwright.async_api import expect
 from sqlalchemy import select
@@ -20,10 +20,6 @@ from core.contracts import Attachment, AttachmentKind, ChannelKind, InboundMessa
 from core.models import Direction, Message
 from switchboard.app import Gateway
 
-PNG = bytes.fromhex(
-    "89504e470d0a1a0a0000000d4948445200000001000000010806000000"
-    "1f15c4890000000d49444154789c6360f8cf000000030101001872dd7c0000000049454e44ae426082"
-)
 PAGE = b"<html><script>alert(document.cookie)</script></html>"
 _ids = itertools.count(1)
 

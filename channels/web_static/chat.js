@@ -20,6 +20,8 @@
       prechat_text: "Так оператору будет проще к вам обратиться. Оба поля необязательны.",
       prechat_name: "Имя", prechat_email: "Электронная почта", prechat_note: "Ответы приходят сюда, в чат.",
       prechat_start: "Начать чат", bad_email: "Похоже, в адресе почты ошибка.",
+      attach: "Прикрепить файл", file_too_big: "Файл «{name}» больше {max} МБ: столько чат не принимает.",
+      file_failed: "Файл «{name}» не отправлен: {error}", bad_file: "Файл не найден на сервере: прикрепите его ещё раз.",
     },
     en: {
       title: "Support", connecting: "Connecting…", online: "Online", offline: "Offline, reconnecting…",
@@ -37,6 +39,8 @@
       prechat_text: "It helps the operator address you. Both fields are optional.",
       prechat_name: "Name", prechat_email: "Email", prechat_note: "Answers arrive here, in the chat.",
       prechat_start: "Start chat", bad_email: "The email address looks mistyped.",
+      attach: "Attach a file", file_too_big: "“{name}” is over {max} MB, more than the chat takes.",
+      file_failed: "“{name}” was not sent: {error}", bad_file: "The file is gone from the server: attach it again.",
     },
   };
   const CHANNELS = { telegram: "Telegram", vk: "VK", email: "Email" };
@@ -54,12 +58,14 @@
   const rows = new Map();           // message id → row element
   let pending = loadPending();      // client id → {id, type, text, action, payload, label}
   let socket = null, attempt = 0, typingTimer = null;
+  let maxFile = 0;                  // the largest file the desk takes (history says); 0: none
   let intro = loadIntro();           // what the pre-chat form said, until a message carries it
 
   document.documentElement.lang = lang;
   document.title = t("title");
   document.querySelectorAll("[data-t]").forEach((el) => { el.textContent = t(el.dataset.t); });
   document.querySelectorAll("[data-t-placeholder]").forEach((el) => { el.placeholder = t(el.dataset.tPlaceholder); });
+  document.querySelectorAll("[data-t-label]").forEach((el) => { el.setAttribute("aria-label", t(el.dataset.tLabel)); el.title = t(el.dataset.tLabel); });
 
   function uuid() {
     if (crypto.randomUUID) return crypto.randomUUID();
@@ -241,6 +247,8 @@
         transmit(message);
       }
       savePending();
+      maxFile = frame.files || 0;
+      $("attach").hidden = !maxFile;
       if (!frame.messages.length && !pending.size) $("welcome").hidden = false;
       introducing(frame.prechat && !frame.messages.length && !pending.size && !intro);
     } else if (frame.type === "message") {
@@ -277,7 +285,7 @@
   }
   function transmit(message) {
     if (!socket || socket.readyState !== WebSocket.OPEN) return;   // sent after the reconnect
-    const { label, ...frame } = message;
+    const { label, attachments, ...frame } = message;
     socket.send(JSON.stringify(frame));
     showTyping(true);
   }
@@ -340,6 +348,33 @@
   });
 
   $("human").addEventListener("click", () => submit({ type: "action", action: "handoff", label: t("human") }));
+
+  // -- files: uploaded first, then named in a message with whatever text is typed ----------
+  $("attach").addEventListener("click", () => $("file").click());
+  $("file").addEventListener("change", async () => {
+    const file = $("file").files[0];
+    $("file").value = "";
+    if (!file) return;
+    const mb = Math.floor(maxFile / (1024 * 1024));
+    if (file.size > maxFile) {
+      render({ id: `e${Date.now()}`, author: "system", text: t("file_too_big", { name: file.name, max: mb }) });
+      return;
+    }
+    $("attach").disabled = true;
+    try {
+      const response = await fetch("/upload", { method: "POST", body: file, credentials: "same-origin" });
+      if (!response.ok) throw new Error(response.status === 413 ? t("file_too_big", { name: file.name, max: mb }) : await response.text());
+      const { file: digest } = await response.json();
+      const named = { file: digest, name: file.name, mime: file.type };
+      submit({ type: "message", text: input.value.trim(), files: [named], attachments: [{ kind: "document", name: file.name, size: file.size }] });
+      input.value = "";
+      resize();
+    } catch (error) {
+      render({ id: `e${Date.now()}`, author: "system", text: t("file_failed", { name: file.name, error: error.message }) });
+    } finally {
+      $("attach").disabled = false;
+    }
+  });
 
   resize();
   connect();

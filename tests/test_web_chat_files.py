@@ -1,0 +1,117 @@
+"""Files in the web chat over real HTTP and WebSocket: a visitor uploads a screenshot and
+sends it with a message, the desk keeps it and the console opens it; every bad upload or
+frame gets a clear refusal and stores nothing."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import uuid
+from pathlib import Path
+
+import aiohttp
+from sqlalchemy import select
+from web_client import Visitor, signed_in
+
+from admin.signin import SESSION_COOKIE
+from core.models import Direction, Message
+from switchboard.app import Gateway
+
+SCREENSHOT = b"\x89PNG\r\n\x1a\n" + b"pixels" * 500
+
+
+async def upload(visitor: Visitor, data: bytes, **headers: str) -> tuple[int, dict[str, object]]:
+    async with visitor.http.post(
+        visitor.base_url + "/upload",
+        data=io.BytesIO(data),
+        headers={"Origin": visitor.base_url, **headers},
+    ) as answer:
+        body = await answer.json() if answer.content_type == "application/json" else {}
+        return answer.status, body
+
+
+async def client_messages(gateway: Gateway) -> list[Message]:
+    async with gateway.sessions() as session:
+        return list(
+            await session.scalars(
+                select(Message).where(Message.direction == Direction.IN).order_by(Message.id)
+            )
+        )
+
+
+async def test_a_visitors_file_is_kept_answered_and_opens_in_the_console(
+    gateway: Gateway, served: str
+) -> None:
+    async with Visitor(served) as visitor:
+        history = await visitor.connect()
+        assert history["files"] == gateway.settings.web_attachment_max_bytes > 0
+        status, answer = await upload(visitor, SCREENSHOT)
+        assert (status, answer) == (
+            200,
+            {"file": hashlib.sha256(SCREENSHOT).hexdigest(), "size": len(SCREENSHOT)},
+        )
+        since = visitor.ws.mark()
+        message_id = str(uuid.uuid4())
+        await visitor.ws.send(
+            {
+                "type": "message",
+                "id": message_id,
+                "text": "",
+                "files": [{"file": answer["file"], "name": "../ошибка.png", "mime": "image/png"}],
+            }
+        )
+        await visitor.acked(message_id, since)
+        reply = await visitor.reply(since=since, author="bot")
+        assert "файл" in reply["text"].lower()  # the bot says it got a file
+        history = await visitor.connect()  # the visitor's thread names it, without the path
+        [sent] = [m for m in history["messages"] if m["author"] == "client"]
+        assert sent["attachments"] == [
+            {"kind": "photo", "name": "ошибка.png", "size": len(SCREENSHOT), "mime": "image/png"}
+        ]
+
+    [stored] = await client_messages(gateway)
+    [kept] = stored.attachments
+    assert Path(kept["stored_path"]).read_bytes() == SCREENSHOT
+    assert Path(kept["stored_path"]).stat().st_mode & 0o077 == 0
+    token = await signed_in(gateway, "Anna")
+    async with aiohttp.ClientSession() as http:
+        async with http.get(
+            f"{served}/operator/files/{stored.id}/1",
+            headers={"Cookie": f"{SESSION_COOKIE}={token}"},
+        ) as opened:
+            assert opened.status == 200 and await opened.read() == SCREENSHOT
+            assert opened.headers["Content-Type"] == "image/png"
+
+
+async def test_bad_uploads_and_frames_are_refused_and_store_nothing(
+    gateway: Gateway, served: str
+) -> None:
+    limit = gateway.settings.web_attachment_max_bytes
+    async with Visitor(served) as visitor, Visitor(served) as stranger:
+        assert (await upload(visitor, b""))[0] == 400
+        assert (await upload(visitor, b"x" * (limit + 1)))[0] == 413
+        assert (await upload(visitor, b"data", Origin="https://evil.example"))[0] == 403
+        async with aiohttp.ClientSession() as cookieless:
+            async with cookieless.post(served + "/upload", data=b"data") as refused:
+                assert refused.status == 401
+        _, mine = await upload(visitor, SCREENSHOT)
+
+        async def frame_error(who: Visitor, files: object) -> str:
+            since, message_id = who.ws.mark(), str(uuid.uuid4())
+            await who.ws.send({"type": "message", "id": message_id, "text": "", "files": files})
+            frame = await who.ws.expect(lambda f: f["type"] in ("ack", "error"), since=since)
+            assert frame["type"] == "error" and frame["id"] == message_id, frame
+            return str(frame["code"])
+
+        assert await frame_error(stranger, [{"file": mine["file"]}]) == "bad_file"  # not theirs
+        assert await frame_error(visitor, [{"file": "0" * 64}]) == "bad_file"  # never uploaded
+        assert await frame_error(visitor, [{"file": "../../secret.key"}]) == "bad_file"
+        assert await frame_error(visitor, [{"file": mine["file"]}] * 6) == "bad_request"
+        assert await frame_error(visitor, "not a list") == "bad_request"
+        assert await frame_error(visitor, [42]) == "bad_file"
+        assert await frame_error(visitor, [{"file": mine["file"], "name": 7}]) == "bad_file"
+        # ten uploads in ten minutes a visitor (the refused ones above count, but for the
+        # cross-origin one, refused before): a script cannot fill the disk
+        statuses = [(await upload(visitor, b"again %d" % n))[0] for n in range(8)]
+        assert statuses == [200] * 7 + [429]
+    assert await client_messages(gateway) == []
