@@ -46,13 +46,15 @@ class WebUploads:
             raise web.HTTPRequestEntityTooLarge(
                 max_size=self.max_bytes, actual_size=request.content_length
             )
-        data = await request.content.read(self.max_bytes + 1)
-        if len(data) > self.max_bytes:
-            raise web.HTTPRequestEntityTooLarge(max_size=self.max_bytes, actual_size=len(data))
+        data = bytearray()
+        async for chunk in request.content.iter_chunked(64 * 1024):
+            data += chunk
+            if len(data) > self.max_bytes:  # a chunked body says no length up front
+                raise web.HTTPRequestEntityTooLarge(max_size=self.max_bytes, actual_size=len(data))
         if not data:
             raise web.HTTPBadRequest(text="the file is empty")
         digest = hashlib.sha256(data).hexdigest()
-        if not await asyncio.to_thread(write_once, self._path(visitor, digest), data):
+        if not await asyncio.to_thread(write_once, self._path(visitor, digest), bytes(data)):
             raise web.HTTPServiceUnavailable(text="the file could not be kept; try again")
         return web.json_response({"file": digest, "size": len(data)})
 
