@@ -27,7 +27,7 @@ client's display name; the email is kept as what the visitor said (`stated_email
 message's meta), never as a proof: it makes no email identity and merges with nobody.
 With the setting off, an `intro` is ignored.
 
-Files (`channels/web_uploads.py`): the page uploads a file's bytes to `POST /upload` first,
+Files (`channels/uploads.py`): the page uploads a file's bytes to `POST /upload` first,
 then names it in a message frame's `files` (the text may then be empty).
 
 Abuse limits (`channels/web_limits.py`): messages, uploads and hand-off presses per visitor
@@ -54,9 +54,9 @@ from aiohttp import WSCloseCode, WSMsgType, web
 from redis.exceptions import RedisError
 from yarl import URL
 
+from channels.uploads import BadFile, Uploads
 from channels.web_limits import Frame, WebLimits, network_address
 from channels.web_relay import FrameRelay
-from channels.web_uploads import MAX_FILES, BadFile, WebUploads
 from core.buckets import Buckets
 from core.contracts import (
     Action,
@@ -137,7 +137,7 @@ class WebChat:
         language: str = "ru",
         relay: FrameRelay | None = None,
         prechat: bool = False,
-        uploads: WebUploads | None = None,
+        uploads: Uploads | None = None,
     ) -> None:
         """`relay`: with several gateway processes, reaches sockets held by the others;
         `prechat`: ask a new visitor for a name and email first (see the module doc);
@@ -369,7 +369,7 @@ def _inbound(
     address: str,
     *,
     prechat: bool = False,
-    uploads: WebUploads | None = None,
+    uploads: Uploads | None = None,
 ) -> InboundMessage:
     """Validate one frame into an `InboundMessage`, or raise `_BadRequest` saying why."""
     try:
@@ -426,19 +426,13 @@ def _inbound(
 
 
 def _attachments(
-    files: object, uploads: WebUploads | None, visitor: str, client_id: str
+    files: object, uploads: Uploads | None, visitor: str, client_id: str
 ) -> tuple[Attachment, ...]:
     """The uploads a message frame's `files` names, or `_BadRequest` saying why not."""
-    if not files:
-        return ()
-    if not isinstance(files, list) or len(files) > MAX_FILES:
-        raise _BadRequest(
-            "bad_request", f"`files` must list at most {MAX_FILES} uploads", client_id
-        )
-    if uploads is None:
+    if files and uploads is None:
         raise _BadRequest("bad_request", "this desk takes no files in the web chat", client_id)
     try:
-        return tuple(uploads.attachment(visitor, entry, n) for n, entry in enumerate(files, 1))
+        return uploads.attachments(visitor, files) if uploads else ()
     except BadFile as bad:
         raise _BadRequest("bad_file", str(bad), client_id) from None
 

@@ -44,11 +44,11 @@ from channels.email import EmailAdapter, MailServer
 from channels.http_guard import http_guard, parse_networks
 from channels.rate_limits import SharedSendRateLimiter
 from channels.telegram import TelegramChannel, poller_name
+from channels.uploads import Uploads
 from channels.vk import VkChannel
 from channels.vk import poller_name as vk_poller_name
 from channels.web import WebChat
 from channels.web_relay import FrameRelay
-from channels.web_uploads import WebUploads
 from core.buckets import Buckets
 from core.contracts import ChannelAdapter, ChannelKind
 from core.db import (
@@ -155,7 +155,7 @@ async def open_gateway(
                 language=settings.language,
                 relay=FrameRelay(redis),
                 prechat=settings.web_prechat_form,
-                uploads=WebUploads(
+                uploads=Uploads(
                     settings.var_dir / "attachments" / "web", settings.web_attachment_max_bytes
                 )
                 if settings.web_attachment_max_bytes

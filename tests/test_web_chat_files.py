@@ -110,8 +110,8 @@ async def test_bad_uploads_and_frames_are_refused_and_store_nothing(
         assert await frame_error(stranger, [{"file": mine["file"]}]) == "bad_file"  # not theirs
         assert await frame_error(visitor, [{"file": "0" * 64}]) == "bad_file"  # never uploaded
         assert await frame_error(visitor, [{"file": "../../secret.key"}]) == "bad_file"
-        assert await frame_error(visitor, [{"file": mine["file"]}] * 6) == "bad_request"
-        assert await frame_error(visitor, "not a list") == "bad_request"
+        assert await frame_error(visitor, [{"file": mine["file"]}] * 6) == "bad_file"
+        assert await frame_error(visitor, "not a list") == "bad_file"
         assert await frame_error(visitor, [42]) == "bad_file"
         assert await frame_error(visitor, [{"file": mine["file"], "name": 7}]) == "bad_file"
         # ten uploads in ten minutes a visitor (the refused ones above count, but for the

@@ -1,13 +1,13 @@
-"""Files a web chat visitor attaches: uploaded over HTTP, then named in a message frame.
+"""Files a page attaches to a message: uploaded over HTTP first, then named in the message.
 
-    POST /upload   the file's bytes as the body; same origin and the visitor's cookie
-                   only. Answers {"file": "<sha256>", "size": n}; 413 over the limit.
-
-A message frame then names it: `"files": [{"file": "<sha256>", "name": "...", "mime":
-"..."}]` (at most `MAX_FILES`). Files live under a folder of the visitor's own (a hash of
-their cookie), by content hash, 0600: a frame can only name a file its visitor uploaded,
-and the same bytes uploaded twice are one file. The name and type the page gives are
-metadata only (`safe_name`; the console shows only common picture types inline).
+The web chat (a visitor) and the operator console (an operator) both work this way: the
+page posts a file's bytes (`receive`: answers {"file": "<sha256>", "size": n}, 413 over
+the limit), then its message names it: `"files": [{"file": "<sha256>", "name": "...",
+"mime": "..."}]` (at most `MAX_FILES`). Files live under a folder of their uploader's
+own (a hash of who they are), by content hash, 0600: a message can only name a file its
+own author uploaded, and the same bytes uploaded twice are one file. The name and type
+the page gives are metadata only (`safe_name`; the console shows only common picture
+types inline).
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from channels.attachment_store import safe_name
 from core.contracts import Attachment, AttachmentKind
 from core.files import write_once
 
-__all__ = ["MAX_FILES", "BadFile", "WebUploads"]
+__all__ = ["MAX_FILES", "BadFile", "Uploads"]
 
 MAX_FILES = 5
 _DIGEST = re.compile(r"[0-9a-f]{64}")
@@ -32,16 +32,16 @@ _MIME = re.compile(r"[a-z0-9][a-z0-9!#$&^_.+-]{0,63}/[a-z0-9][a-z0-9!#$&^_.+-]{0
 
 
 class BadFile(Exception):
-    """A frame's `files` entry that names no upload of this visitor, or says it badly."""
+    """A message's `files` that name no upload of its author, or say it badly."""
 
 
-class WebUploads:
+class Uploads:
     def __init__(self, directory: Path, max_bytes: int) -> None:
         self.directory = directory
         self.max_bytes = max_bytes
 
-    async def receive(self, request: web.Request, visitor: str) -> web.Response:
-        """Keep the body as the visitor's file; the answer names it for a message frame."""
+    async def receive(self, request: web.Request, owner: str) -> web.Response:
+        """Keep the body as `owner`'s file; the answer names it for a message."""
         if request.content_length is not None and request.content_length > self.max_bytes:
             raise web.HTTPRequestEntityTooLarge(
                 max_size=self.max_bytes, actual_size=request.content_length
@@ -54,12 +54,19 @@ class WebUploads:
         if not data:
             raise web.HTTPBadRequest(text="the file is empty")
         digest = hashlib.sha256(data).hexdigest()
-        if not await asyncio.to_thread(write_once, self._path(visitor, digest), bytes(data)):
+        if not await asyncio.to_thread(write_once, self._path(owner, digest), bytes(data)):
             raise web.HTTPServiceUnavailable(text="the file could not be kept; try again")
         return web.json_response({"file": digest, "size": len(data)})
 
-    def attachment(self, visitor: str, entry: object, index: int) -> Attachment:
-        """The attachment a frame's `files` entry names; `BadFile` saying why not."""
+    def attachments(self, owner: str, files: object) -> tuple[Attachment, ...]:
+        """The uploads of `owner` a message's `files` names; `BadFile` saying why not."""
+        if not files:
+            return ()
+        if not isinstance(files, list) or len(files) > MAX_FILES:
+            raise BadFile(f"`files` must list at most {MAX_FILES} uploads")
+        return tuple(self._attachment(owner, entry, n) for n, entry in enumerate(files, 1))
+
+    def _attachment(self, owner: str, entry: object, index: int) -> Attachment:
         if not isinstance(entry, Mapping):
             raise BadFile("each of `files` must be an object")
         digest, name, mime = entry.get("file"), entry.get("name"), entry.get("mime")
@@ -68,7 +75,7 @@ class WebUploads:
         if name is not None and not isinstance(name, str):
             raise BadFile("`name` must be a string")
         mime = mime.lower() if isinstance(mime, str) and _MIME.fullmatch(mime.lower()) else None
-        path = self._path(visitor, digest)
+        path = self._path(owner, digest)
         if not path.is_file():
             raise BadFile("no such upload: send the file again")
         return Attachment(
@@ -80,6 +87,6 @@ class WebUploads:
             stored_path=str(path),
         )
 
-    def _path(self, visitor: str, digest: str) -> Path:
-        folder = hashlib.sha256(visitor.encode()).hexdigest()[:32]
+    def _path(self, owner: str, digest: str) -> Path:
+        folder = hashlib.sha256(owner.encode()).hexdigest()[:32]
         return self.directory / folder / digest
