@@ -7,7 +7,8 @@ console's own origin.
     GET  /operator/search?q=…                   clients and messages (admin/search.py)
     POST /operator/clients/{id}/merge           {"other": N, "note": "…"}: N merges into id
     POST /operator/merges/{record_id}/undo      undo a merge
-    GET  /operator/files/{message_id}/{n}       a message's n-th file (admin/attachment_files.py)
+    GET  /operator/files/{message_id}/{n}       a message's n-th file (channels/file_response.py)
+    POST /operator/uploads                      a file for a reply: {"file": sha256, "size"}
 
 Answers are JSON; a refusal is `{"error": "<text in ?lang=ru|en>", "key": …}`.
 """
@@ -22,18 +23,19 @@ from typing import Any
 from aiohttp import web
 
 from admin.accounts import Accounts
-from admin.attachment_files import file_response
 from admin.client_card import client_card
 from admin.desk import DeskError, Merging
 from admin.search import SearchError, search
 from admin.signin import session_token
+from channels.file_response import file_response
+from channels.uploads import Uploads
 from channels.web import same_origin
 from core.db import SessionFactory
 from core.models import Message, Operator, OperatorRole
 from core.numbers import MAX_ROW_ID, row_id
 from core.texts import say
 
-__all__ = ["ConsoleApi"]
+__all__ = ["ConsoleApi", "uploader"]
 
 MAX_BODY = 4096
 MAX_NOTE = 500
@@ -47,8 +49,10 @@ class ConsoleApi:
         sessions: SessionFactory,
         accounts: Accounts,
         merging: Merging,
+        uploads: Uploads,
     ) -> None:
         self._sessions = sessions
+        self._uploads = uploads
         self._accounts = accounts
         self._merging = merging
 
@@ -59,6 +63,7 @@ class ConsoleApi:
             web.post("/operator/clients/{client_id}/merge", self._merge),
             web.post("/operator/merges/{record_id}/undo", self._undo),
             web.get("/operator/files/{message_id}/{index}", self._file),
+            web.post("/operator/uploads", self._upload),
         ]
 
     async def _card(self, request: web.Request) -> web.Response:
@@ -114,6 +119,12 @@ class ConsoleApi:
             raise web.HTTPNotFound(text="no such file")
         return file_response(message.attachments or [], index - 1)
 
+    async def _upload(self, request: web.Request) -> web.Response:
+        if not same_origin(request):
+            raise web.HTTPForbidden(text="cross-origin request refused")
+        operator = await self._operator(request)
+        return await self._uploads.receive(request, uploader(operator.id))
+
     async def _operator(self, request: web.Request) -> Operator:
         operator = await self._accounts.console.operator(session_token(request))
         if operator is None or not operator.active:
@@ -128,6 +139,11 @@ class ConsoleApi:
         if operator.role is not OperatorRole.ADMIN:
             raise web.HTTPForbidden(text="only admins merge and undo merges")
         return operator
+
+
+def uploader(operator_id: int) -> str:
+    """Whose uploads an operator's reply may name: their own only."""
+    return f"operator:{operator_id}"
 
 
 def _id(request: web.Request, name: str) -> int:

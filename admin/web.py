@@ -10,7 +10,9 @@ with every heartbeat, so signing out or disabling an operator closes their conso
     page → server  {"cmd": "queue", "view": "waiting|mine|breaching"}   {"cmd": "next"}
                    {"cmd": "take" | "open" | "close", "conversation_id": N}
                    {"cmd": "reply" | "note", "conversation_id": N, "text": "..."}
-    server → page  {"type": "hello", "operator": {...}}   {"type": "queue", "view", "rows"}
+                   a reply may add "files": [{"file", "name", "mime"}] uploaded first to
+                   POST /operator/uploads (admin/console_api.py; channels/uploads.py)
+    server → page  {"type": "hello", "operator": {...}, "max_file": bytes}   {"type": "queue", "view", "rows"}
                    {"type": "conversation", "conversation": {...}}
                    {"type": "notice", "notice": {...}}   {"type": "error", "code", "error"}
 
@@ -40,11 +42,13 @@ from aiohttp import WSMsgType, web
 from redis.exceptions import RedisError
 
 from admin.accounts import Accounts
-from admin.attachment_files import opens_here
+from admin.console_api import uploader
 from admin.desk import ConversationView, Desk, DeskError, QueueView
 from admin.macros import Macros
 from admin.signin import CONSOLE_HEADERS, SignInRoutes, session_token
 from admin.suggestions import suggest
+from channels.file_response import opens_here
+from channels.uploads import BadFile, Uploads
 from channels.web import same_origin
 from core.events import DeskFeed
 from core.models import Operator, OperatorRole
@@ -99,8 +103,11 @@ class _Session:
 
 
 class OperatorConsole:
-    def __init__(self, desk: Desk, feed: DeskFeed, accounts: Accounts, *, macros: Macros) -> None:
+    def __init__(
+        self, desk: Desk, feed: DeskFeed, accounts: Accounts, *, macros: Macros, uploads: Uploads
+    ) -> None:
         self._desk = desk
+        self._uploads = uploads
         self._macros = macros
         self._feed = feed
         self._accounts = accounts
@@ -177,6 +184,7 @@ class OperatorConsole:
                         "language": language,
                         "role": operator.role.value,
                     },
+                    "max_file": self._uploads.max_bytes,
                 },
             )
             await self._command(state, {"cmd": "queue"})
@@ -261,7 +269,11 @@ class OperatorConsole:
                     "bad_request", f"text must be a string of at most {MAX_TEXT} characters"
                 )
             if cmd == "reply":
-                await desk.actions.reply(me, conversation_id, text)
+                try:
+                    files = self._uploads.attachments(uploader(me), request.get("files"))
+                except BadFile as bad:
+                    raise _BadCommand("bad_file", str(bad)) from None
+                await desk.actions.reply(me, conversation_id, text, files)
             else:
                 await desk.actions.note(me, conversation_id, text)
             await self._show(state, await desk.conversations.for_operator(me, conversation_id))

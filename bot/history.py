@@ -2,10 +2,13 @@
 
 The history belongs to the client, not to the browser: a visitor recognised as the same
 person as a Telegram or email sender sees those messages too (each marked with its
-channel). Operators' private notes and mail from robots are never shown.
+channel). Operators' private notes and mail from robots are never shown. The files of
+the messages it shows open for that visitor only (`web_files`).
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 from sqlalchemy import bindparam, select
 
@@ -14,7 +17,7 @@ from core.db import SessionFactory
 from core.history import HistoryItem, history_item_id
 from core.models import Conversation, Direction, Identity, Message
 
-__all__ = ["HISTORY_LIMIT", "web_history"]
+__all__ = ["HISTORY_LIMIT", "web_files", "web_history"]
 
 HISTORY_LIMIT = 200
 _CLIENT_OF_VISITOR = select(Identity.client_id).where(
@@ -46,6 +49,27 @@ async def web_history(
             )
         ).all()
         return [_item(message, rating) for message, rating in reversed(newest_first)]
+
+
+async def web_files(
+    sessions: SessionFactory, visitor_id: str, message_id: int
+) -> list[dict[str, Any]] | None:
+    """The attachments of a message the web visitor's page shows (their client's, not an
+    operators' note), for the visitor to open; None for any other message."""
+    async with sessions() as session:
+        client_id = await session.scalar(_CLIENT_OF_VISITOR, {"visitor": visitor_id})
+        if client_id is None:
+            return None
+        message = await session.scalar(
+            select(Message)
+            .join(Conversation, Message.conversation_id == Conversation.id)
+            .where(
+                Message.id == message_id,
+                Conversation.client_id == client_id,
+                Message.private.is_(False),
+            )
+        )
+    return list(message.attachments or []) if message is not None else None
 
 
 def _item(message: Message, rating: int | None) -> HistoryItem:

@@ -28,7 +28,9 @@ message's meta), never as a proof: it makes no email identity and merges with no
 With the setting off, an `intro` is ignored.
 
 Files (`channels/uploads.py`): the page uploads a file's bytes to `POST /upload` first,
-then names it in a message frame's `files` (the text may then be empty).
+then names it in a message frame's `files` (the text may then be empty). A file the desk
+keeps of a message in the visitor's thread (`"opens": true`) is `GET /files/<n>/<k>`,
+the k-th file of message n (the item id `m<n>`), for that visitor only.
 
 Abuse limits (`channels/web_limits.py`): messages, uploads and hand-off presses per visitor
 and per network address, sockets per address. A frame over a limit is not stored; the visitor
@@ -54,6 +56,7 @@ from aiohttp import WSCloseCode, WSMsgType, web
 from redis.exceptions import RedisError
 from yarl import URL
 
+from channels.file_response import file_response
 from channels.uploads import BadFile, Uploads
 from channels.web_limits import Frame, WebLimits, network_address
 from channels.web_relay import FrameRelay
@@ -68,6 +71,7 @@ from core.contracts import (
     OutboundMessage,
 )
 from core.history import HistoryItem, history_item_id
+from core.numbers import row_id
 from core.texts import locale_language, say
 
 __all__ = ["MAX_TEXT", "VISITOR_COOKIE", "WebChat", "same_origin"]
@@ -138,12 +142,15 @@ class WebChat:
         relay: FrameRelay | None = None,
         prechat: bool = False,
         uploads: Uploads | None = None,
+        files: Callable[[str, int], Awaitable[Sequence[Mapping[str, object]] | None]] | None = None,
     ) -> None:
         """`relay`: with several gateway processes, reaches sockets held by the others;
         `prechat`: ask a new visitor for a name and email first (see the module doc);
-        `uploads`: where visitors' files go (none: the page offers no attaching)."""
+        `uploads`: where visitors' files go (none: the page offers no attaching);
+        `files`: a message's attachments when the visitor may open them (GET /files/…)."""
         self._history = history
         self._uploads = uploads
+        self._files = files
         self._prechat = prechat
         self._relay = relay
         self._buckets = buckets
@@ -163,6 +170,7 @@ class WebChat:
             web.get("/", self._page),
             web.get("/ws", self._socket),
             web.post("/upload", self._upload),
+            web.get("/files/{message_id}/{index}", self._file),
             web.static("/static/chat", STATIC),
         ]
 
@@ -231,6 +239,17 @@ class WebChat:
                 headers={"Retry-After": str(seconds)},
             )
         return await self._uploads.receive(request, visitor)
+
+    async def _file(self, request: web.Request) -> web.StreamResponse:
+        """A file of a message in the visitor's own thread (an operator's, or their own sent
+        from another channel); 404 for anything else."""
+        visitor = _visitor(request)
+        message_id = row_id(request.match_info["message_id"])
+        index = row_id(request.match_info["index"])
+        if visitor is None or message_id is None or index is None or self._files is None:
+            raise web.HTTPNotFound(text="no such file")
+        attachments = await self._files(visitor, message_id)
+        return file_response(attachments or [], index - 1)
 
     async def _socket(self, request: web.Request) -> web.StreamResponse:
         if not same_origin(request):

@@ -40,6 +40,7 @@ class HistoryItem:
             # never the server's file path or a platform URL that may embed a token
             "attachments": [
                 {k: v for k, v in a.as_json().items() if k in _SHOWN_ATTACHMENT_FIELDS}
+                | {"opens": a.stored_path is not None}  # the page links it (channels/web.py)
                 for a in self.attachments
             ],
             "action": self.action,

@@ -36,7 +36,7 @@ from admin.telegram import AdminBot, AdminBotOptions, Audience
 from admin.web import OperatorConsole
 from bot.engine import Engine
 from bot.handover import Handover
-from bot.history import web_history
+from bot.history import web_files, web_history
 from bot.knowledge import VECTORS_DIR, KnowledgeBase
 from bot.outbox import Outbox
 from channels.attachment_store import AttachmentStore
@@ -96,6 +96,8 @@ STOP_WAIT = 15.0
 """Seconds a clean stop waits for the background tasks to finish their clean-up."""
 RECANCEL_EVERY = 1.0
 """Seconds between cancellations of a task that has not stopped (a library swallowed one)."""
+CONSOLE_FILE_BYTES = 10 * 1024 * 1024
+"""The largest file an operator attaches in the console: what most mail servers take."""
 YOUNG_OBJECTS_PER_COLLECTION = 20_000
 """Python's default (700) runs the cycle collector every few messages of a busy gateway."""
 
@@ -148,8 +150,10 @@ async def open_gateway(
             queue = OperatorQueue(redis)
             await rebuild_queue(sessions, queue)
             feed = DeskFeed(redis)
+            visitors_reads = read_session_factory(database)
             web_chat = WebChat(
-                history=functools.partial(web_history, read_session_factory(database)),
+                history=functools.partial(web_history, visitors_reads),
+                files=functools.partial(web_files, visitors_reads),
                 buckets=Buckets(redis),
                 trusted_proxies=settings.trusted_proxies,
                 language=settings.language,
@@ -243,13 +247,19 @@ async def open_gateway(
             telegram = adapters.get(ChannelKind.TELEGRAM)
             if isinstance(telegram, TelegramChannel) and settings.telegram.mode == "webhook":
                 http.add_routes([telegram.webhook_route(settings.telegram.webhook_path)])
-            console = OperatorConsole(desk, feed, accounts, macros=Macros(sessions, clock))
+            replies_files = Uploads(
+                settings.var_dir / "admin_files" / "console", CONSOLE_FILE_BYTES
+            )
+            console = OperatorConsole(
+                desk, feed, accounts, macros=Macros(sessions, clock), uploads=replies_files
+            )
             http.add_routes(console.routes())
             http.add_routes(
                 ConsoleApi(
                     sessions=sessions,
                     accounts=accounts,
                     merging=desk.merging,
+                    uploads=replies_files,
                 ).routes()
             )
             http.add_routes(

@@ -1,6 +1,7 @@
-"""A client's files opened from the console: a kept picture opens in the browser, any other
+"""Files between the console and clients: a kept picture opens in the browser, any other
 file downloads under its own name and is never rendered as a page of the console's origin,
-a platform's file with no bytes here has no link, and nothing opens without a session."""
+a platform's file with no bytes here has no link, and nothing opens without a session; an
+operator's file reaches the web visitor, who alone can open it."""
 
 from __future__ import annotations
 
@@ -11,13 +12,13 @@ import aiohttp
 import pytest
 from browser import PNG, chromium
 from console_session import sign_in
-from playwright.async_api import expect
+from playwright.async_api import FilePayload, expect
 from sqlalchemy import select
-from web_client import signed_in
+from web_client import Visitor, signed_in
 
 from admin.signin import SESSION_COOKIE
 from core.contracts import Attachment, AttachmentKind, ChannelKind, InboundMessage
-from core.models import Direction, Message
+from core.models import Author, Direction, Message
 from switchboard.app import Gateway
 
 PAGE = b"<html><script>alert(document.cookie)</script></html>"
@@ -115,3 +116,38 @@ async def test_the_thread_shows_the_picture_and_links_the_files_it_has(
         await expect(files.locator("span.file")).to_contain_text("big.zip")  # no bytes here
         hrefs = await files.locator("a.file").evaluate_all("links => links.map(a => a.href)")
         assert [h.rsplit("/", 1)[-1] for h in hrefs] == ["1", "2"]
+
+
+async def test_an_operator_sends_a_picture_the_visitor_alone_opens(
+    gateway: Gateway, served: str
+) -> None:
+    async with chromium() as browser:
+        visitor = await (await browser.new_context(locale="ru-RU")).new_page()
+        visitor.on("pageerror", lambda error: pytest.fail(f"page error: {error}"))
+        await visitor.goto(served + "/")
+        await visitor.click("#human")
+        await expect(visitor.locator(".row.bot")).to_have_count(1)
+
+        console = await (await browser.new_context(locale="ru-RU")).new_page()
+        console.on("pageerror", lambda error: pytest.fail(f"page error: {error}"))
+        await sign_in(console, served, gateway, "Anna")
+        await console.keyboard.press("Alt+N")
+        await expect(console.locator(".status-pill")).to_have_text("в работе")
+        picture: FilePayload = {"name": "схема.png", "mimeType": "image/png", "buffer": PNG}
+        await console.set_input_files("#attach-file", files=[picture])
+        await expect(console.locator("#outgoing .file")).to_contain_text("схема.png")
+        await console.click("#send-reply")  # no text: the file alone
+        await expect(console.locator("#outgoing")).to_be_hidden()
+
+        sent = visitor.locator(".row.operator .files a.file")
+        await expect(sent).to_contain_text("схема.png")
+        shown = sent.locator("img.picture")
+        assert await shown.evaluate("img => img.decode().then(() => img.naturalWidth)") == 1
+        href = await sent.get_attribute("href")
+        assert href is not None and href.startswith("/files/")
+        async with Visitor(served) as stranger:  # another browser: not theirs to open
+            async with stranger.http.get(served + href) as refused:
+                assert refused.status == 404
+    async with gateway.sessions() as session:
+        reply = await session.scalar(select(Message).where(Message.author == Author.OPERATOR))
+    assert reply is not None and Path(reply.attachments[0]["stored_path"]).read_bytes() == PNG

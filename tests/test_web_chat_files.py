@@ -67,7 +67,13 @@ async def test_a_visitors_file_is_kept_answered_and_opens_in_the_console(
         history = await visitor.connect()  # the visitor's thread names it, without the path
         [sent] = [m for m in history["messages"] if m["author"] == "client"]
         assert sent["attachments"] == [
-            {"kind": "photo", "name": "ошибка.png", "size": len(SCREENSHOT), "mime": "image/png"}
+            {
+                "kind": "photo",
+                "name": "ошибка.png",
+                "size": len(SCREENSHOT),
+                "mime": "image/png",
+                "opens": True,
+            }
         ]
 
     [stored] = await client_messages(gateway)

@@ -115,8 +115,9 @@ async def test_commands_and_their_errors_in_the_operators_language(
         assert taken["conversation"]["mine"] and taken["conversation"]["status"] == "assigned"
         await gateway.engine.handle(replace(client_says("", 2), action=Action.HANDOFF))
         opened = await anna.command("open", "conversation", conversation_id=conversation_id)
-        pressed = opened["conversation"]["messages"][-1]
+        pressed, told = opened["conversation"]["messages"][-2:]
         assert (pressed["author"], pressed["action"], pressed["text"]) == ("client", "handoff", "")
+        assert told["author"] == "bot" and "уже занимается оператор Anna" in told["text"]
         late = await boris.command("take", "conversation", conversation_id=conversation_id)
         assert late["error"] == f"Разговор #{conversation_id} уже взял(а) Anna."
         meddling = await boris.command(

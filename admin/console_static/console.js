@@ -11,6 +11,8 @@
       mine_empty: "У вас нет разговоров", breaching_empty: "Ничего не горит",
       pick: "Выберите разговор в очереди или возьмите следующий.", take: "Взять", open: "Открыть", close: "Закрыть",
       note: "Заметка", reply: "Ответить", hint: "Ctrl+Enter — отправить", reply_placeholder: "Ответ клиенту…",
+      attach: "📎 Файл", remove_file: "Убрать файл", file_too_big: "Файл «{name}» больше {max} МБ.",
+      file_failed: "Файл «{name}» не загружен: {error}",
       not_yours: "Возьмите разговор, чтобы ответить.",
       online: "на связи", connecting: "подключение…", offline: "нет связи",
       client: "Клиент", bot: "Бот", operator: "Оператор", system: "Система", private: "Заметка",
@@ -56,6 +58,8 @@
       mine_empty: "You hold no conversations", breaching_empty: "Nothing is about to breach",
       pick: "Pick a conversation in the queue or take the next one.", take: "Take", open: "Open", close: "Close",
       note: "Note", reply: "Reply", hint: "Ctrl+Enter to send", reply_placeholder: "Reply to the client…",
+      attach: "📎 File", remove_file: "Remove the file", file_too_big: "“{name}” is over {max} MB.",
+      file_failed: "“{name}” was not uploaded: {error}",
       not_yours: "Take the conversation to reply.",
       online: "online", connecting: "connecting…", offline: "offline",
       client: "Client", bot: "Bot", operator: "Operator", system: "System", private: "Note",
@@ -108,6 +112,7 @@
   const REFUSED = new Set([4401, 4403]);
 
   const PICTURES = new Set(["image/png", "image/jpeg", "image/gif", "image/webp"]);   // shown in the thread
+  let maxFile = 0, outgoing = [];   // the largest file the server takes; files for the next reply
   let socket = null, attempt = 0, me = null, view = "waiting", rows = [], conversation = null, skew = 0;
   let toastTimer = null, wantOpen = null, draft = "", card = null, hitMessage = null;
   const openLetters = new Set();
@@ -625,6 +630,8 @@
       attempt = 0;
       showApp();
       me = frame.operator;
+      maxFile = frame.max_file || 0;
+      $("attach").hidden = !maxFile;
       $("reports-link").hidden = me.role !== "admin";   // reports are for admins
       $("team-link").hidden = me.role !== "admin";      // so is managing the team
       $("me").textContent = me.name;
@@ -637,6 +644,7 @@
       rows = frame.rows.map((row) => ({ ...row, arrived: now() - row.waited * 1000 }));
       renderQueue();
     } else if (frame.type === "conversation") {
+      if (!conversation || conversation.id !== frame.conversation.id) setOutgoing([]);   // files go with one reply
       conversation = frame.conversation;
       if (!frame.live) $("app").classList.add("reading");
       wantOpen = conversation.id;
@@ -717,11 +725,46 @@
   });
   function send(cmd) {
     const box = $("reply-text");
-    if (!conversation || !box.value.trim()) return;
+    const files = cmd === "reply" ? outgoing : [];   // a note stays text
+    if (!conversation || (!box.value.trim() && !files.length)) return;
     draft = box.value;
-    command({ cmd, conversation_id: conversation.id, text: box.value });
+    command({ cmd, conversation_id: conversation.id, text: box.value, ...(files.length ? { files } : {}) });
     box.value = "";
+    if (files.length) setOutgoing([]);
   }
+
+  // -- files for a reply: uploaded when picked, sent with the reply ----------------------
+  function setOutgoing(files) {
+    outgoing = files;
+    const box = $("outgoing");
+    box.replaceChildren(...files.map((f, i) => {
+      const chip = el("span", "file", `📎 ${f.name}`);
+      const remove = el("button", null, "×");
+      remove.type = "button";
+      remove.title = t("remove_file");
+      remove.addEventListener("click", () => setOutgoing(outgoing.filter((_, j) => j !== i)));
+      chip.append(remove);
+      return chip;
+    }));
+    box.hidden = !files.length;
+  }
+  $("attach").addEventListener("click", () => $("attach-file").click());
+  $("attach-file").addEventListener("change", async () => {
+    const picked = [...$("attach-file").files];
+    $("attach-file").value = "";
+    const mb = Math.floor(maxFile / (1024 * 1024));
+    for (const file of picked) {
+      if (file.size > maxFile) { toast(t("file_too_big", { name: file.name, max: mb }), true); continue; }
+      try {
+        const answer = await fetch("/operator/uploads", { method: "POST", body: file, credentials: "same-origin" });
+        if (!answer.ok) throw new Error(answer.status === 413 ? t("file_too_big", { name: file.name, max: mb }) : await answer.text());
+        const { file: digest } = await answer.json();
+        setOutgoing([...outgoing, { file: digest, name: file.name, mime: file.type }]);
+      } catch (error) {
+        toast(t("file_failed", { name: file.name, error: error.message }), true);
+      }
+    }
+  });
   $("reply").addEventListener("submit", (event) => { event.preventDefault(); if (!$("send-reply").disabled) send("reply"); });
   $("send-note").addEventListener("click", () => send("note"));
   $("reply-text").addEventListener("keydown", (event) => {

@@ -44,6 +44,7 @@
     },
   };
   const CHANNELS = { telegram: "Telegram", vk: "VK", email: "Email" };
+  const PICTURES = new Set(["image/png", "image/jpeg", "image/gif", "image/webp"]);   // shown in the bubble
   const MAX = 8000;
   const PENDING_KEY = "switchboard.pending";
   const INTRO_KEY = "switchboard.intro";   // the pre-chat form: {name, email, sent}
@@ -136,13 +137,28 @@
     if (message.attachments && message.attachments.length) {
       const files = document.createElement("div");
       files.className = "files";
-      for (const a of message.attachments) {
-        const f = document.createElement("span");
+      const stored = /^m(\d+)$/.exec(String(message.id));   // a stored message: its files open here
+      message.attachments.forEach((a, i) => {
+        const link = a.opens && stored;
+        const f = document.createElement(link ? "a" : "span");
         f.className = "file";
         const size = a.size ? ` · ${Math.max(1, Math.round(a.size / 1024))} KB` : "";
         f.textContent = `📎 ${a.name || a.kind}${size}`;
+        if (link) {
+          f.href = `/files/${stored[1]}/${i + 1}`;
+          f.target = "_blank";
+          f.rel = "noopener";
+          if (PICTURES.has(a.mime)) {
+            const picture = document.createElement("img");
+            picture.className = "picture";
+            picture.src = f.href;
+            picture.alt = a.name || "";
+            picture.loading = "lazy";
+            f.prepend(picture);
+          }
+        }
         files.append(f);
-      }
+      });
       bubble.append(files);
     }
     row.append(bubble);

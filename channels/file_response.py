@@ -1,4 +1,4 @@
-"""A client's file, as the console hands it to an operator's browser.
+"""A kept file, as the console hands it to an operator and the web chat to its visitor.
 
 Only files the gateway keeps (`Attachment.stored_path`: an email's attachments, a Telegram
 client's files) can be opened; a platform's own reference (a VK file) has no bytes here. A picture
