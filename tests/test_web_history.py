@@ -132,7 +132,8 @@ async def test_history_is_the_clients_across_channels_without_private_notes(
     assert items[4].action == "handoff"
     assert [i.at for i in items] == sorted(i.at for i in items)
     shown = items[1].as_json()["attachments"]
-    assert shown == [{"kind": "document", "name": "act.pdf", "size": 2048}]  # no server path
+    # no server path: only that the page can ask for the file
+    assert shown == [{"kind": "document", "name": "act.pdf", "size": 2048, "opens": True}]
 
 
 async def test_history_is_limited_to_the_newest_and_empty_for_strangers(
