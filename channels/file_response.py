@@ -1,9 +1,10 @@
 """A kept file, as the console hands it to an operator and the web chat to its visitor.
 
-Only files the gateway keeps (`Attachment.stored_path`: an email's attachments, a Telegram
-client's files) can be opened; a platform's own reference (a VK file) has no bytes here. A picture
-of a common type opens in the browser; anything else downloads under its own name, never
-rendered as a page of the console's origin (`nosniff`, and a sandbox policy in case).
+Only files the gateway keeps (`Attachment.stored_path`: email attachments, Telegram clients'
+files, uploads from the web chat and the console) can be opened; a platform's own
+reference (a VK file) has no bytes here. A picture of a common type opens in the browser;
+anything else downloads under its own name, never rendered as a page of the gateway's
+origin (`nosniff`, and a sandbox policy in case).
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ _HEADERS = {
 
 
 def opens_here(attachment: Mapping[str, object]) -> bool:
-    """The console can fetch this attachment's bytes."""
+    """The gateway has this attachment's bytes to hand out."""
     path = attachment.get("stored_path")
     return isinstance(path, str) and Path(path).is_file()
 
