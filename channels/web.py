@@ -233,11 +233,9 @@ class WebChat:
         address = network_address(request, self._trusted_proxies)
         wait = await self._wait(visitor, address, kind="upload")
         if wait:
-            seconds = max(1, math.ceil(wait.total_seconds()))
-            raise web.HTTPTooManyRequests(
-                text=say("slow_down", _language_of(request, self._language), seconds=seconds),
-                headers={"Retry-After": str(seconds)},
-            )
+            language = locale_language(_locale(request.headers.get("Accept-Language")))
+            seconds, text = _slow_down(wait, language or self._language)
+            raise web.HTTPTooManyRequests(text=text, headers={"Retry-After": str(seconds)})
         return await self._uploads.receive(request, visitor)
 
     async def _file(self, request: web.Request) -> web.StreamResponse:
@@ -324,8 +322,7 @@ class WebChat:
             visitor, address, kind="handoff" if inbound.action is Action.HANDOFF else "message"
         )
         if wait:
-            seconds = max(1, math.ceil(wait.total_seconds()))
-            text = say("slow_down", locale_language(locale) or self._language, seconds=seconds)
+            seconds, text = _slow_down(wait, locale_language(locale) or self._language)
             await _push(ws, {**_error("slow_down", text, client_id), "retry_in": seconds})
             return
         try:
@@ -472,6 +469,12 @@ def _introduced(base: InboundMessage, intro: object, client_id: str) -> InboundM
     return replace(base, display_name=name or None, meta=meta)
 
 
+def _slow_down(wait: dt.timedelta, language: str) -> tuple[int, str]:
+    """Whole seconds to wait, and the polite text that says so."""
+    seconds = max(1, math.ceil(wait.total_seconds()))
+    return seconds, say("slow_down", language, seconds=seconds)
+
+
 def _clean(text: str) -> str:
     """What every database stores: no NUL characters, no lone UTF-16 surrogates."""
     return text.replace("\x00", "").encode("utf-8", "replace").decode("utf-8")
@@ -507,10 +510,6 @@ def _remember(response: web.StreamResponse, request: web.Request, visitor: str) 
         samesite="Lax",
         secure=request.secure,
     )
-
-
-def _language_of(request: web.Request, default: str) -> str:
-    return locale_language(_locale(request.headers.get("Accept-Language"))) or default
 
 
 def _locale(accept_language: str | None) -> str | None:
