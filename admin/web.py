@@ -51,6 +51,7 @@ from channels.file_response import opens_here
 from channels.uploads import BadFile, Uploads
 from channels.web import same_origin
 from core.events import DeskFeed
+from core.history import SHOWN_ATTACHMENT_FIELDS
 from core.models import Operator, OperatorRole
 
 __all__ = ["OperatorConsole"]
@@ -79,7 +80,6 @@ COMMANDS = frozenset(
         "macro_delete",
     }
 )
-_SHOWN_ATTACHMENT_FIELDS = ("kind", "name", "size", "mime")
 
 
 class _BadCommand(Exception):
@@ -314,7 +314,7 @@ class OperatorConsole:
         payload = _plain(conversation)
         for message in payload["messages"]:
             message["attachments"] = [
-                {k: v for k, v in a.items() if k in _SHOWN_ATTACHMENT_FIELDS}
+                {k: v for k, v in a.items() if k in SHOWN_ATTACHMENT_FIELDS}
                 | {"opens": opens_here(a)}
                 for a in message["attachments"]
             ]

@@ -14,6 +14,7 @@ import datetime as dt
 
 from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from core.events import record
 from core.models import Conversation, ConversationEvent, EventKind
@@ -43,18 +44,20 @@ async def acknowledge_held(
 ) -> bool:
     """True (and recorded) when the client has not yet been told who holds the conversation
     since its operator last got it (events in order of their ids: a clock may not tick)."""
-    await session.flush()  # a transfer earlier in this batch counts
-    held_since = await session.scalar(
-        select(func.max(ConversationEvent.id)).where(
-            ConversationEvent.conversation_id == conversation.id,
-            ConversationEvent.kind.in_(_NEW_HOLDER),
+    holder_change = aliased(ConversationEvent)  # not the outer query's rows
+    held_since = (
+        select(func.max(holder_change.id))
+        .where(
+            holder_change.conversation_id == conversation.id,
+            holder_change.kind.in_(_NEW_HOLDER),
         )
+        .scalar_subquery()
     )
     return await _once(
         session,
         conversation,
         EventKind.HOLDER_ACKNOWLEDGED,
-        ConversationEvent.id > (held_since or 0),
+        ConversationEvent.id > func.coalesce(held_since, 0),
         now,
     )
 
@@ -66,7 +69,7 @@ async def _once(
     since: ColumnElement[bool],
     now: dt.datetime,
 ) -> bool:
-    await session.flush()  # an acknowledgement recorded earlier in this batch counts
+    await session.flush()  # an acknowledgement (or a take) earlier in this batch counts
     done = await session.scalar(
         select(ConversationEvent.id)
         .where(

@@ -9,9 +9,10 @@ from typing import Any
 
 from core.contracts import Attachment, Button, ChannelKind
 
-__all__ = ["HistoryItem", "history_item_id"]
+__all__ = ["SHOWN_ATTACHMENT_FIELDS", "HistoryItem", "history_item_id"]
 
-_SHOWN_ATTACHMENT_FIELDS = ("kind", "name", "size", "mime")
+SHOWN_ATTACHMENT_FIELDS = ("kind", "name", "size", "mime")
+"""What a page is told of a file: never the server's path or a platform URL."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,7 +40,7 @@ class HistoryItem:
             "buttons": [b.as_json() for b in self.buttons],
             # never the server's file path or a platform URL that may embed a token
             "attachments": [
-                {k: v for k, v in a.as_json().items() if k in _SHOWN_ATTACHMENT_FIELDS}
+                {k: v for k, v in a.as_json().items() if k in SHOWN_ATTACHMENT_FIELDS}
                 | {"opens": a.stored_path is not None}  # the page links it (channels/web.py)
                 for a in self.attachments
             ],
