@@ -474,6 +474,7 @@ def _channels(settings: Settings, redis: Redis) -> dict[ChannelKind, ChannelAdap
                 global_rate=20.0,
                 global_burst=20,
             ),
+            files=AttachmentStore(settings.var_dir / "attachments" / "vk", vk.attachment_max_bytes),
         )
     mail = settings.email
     if mail.address and mail.imap_host and mail.smtp_host:

@@ -58,6 +58,12 @@ class VkSettings(BaseModel):
     token: SecretStr | None = None
     group_id: int | None = None
     api_base: str | None = None
+    attachment_max_bytes: int = Field(
+        default=20 * 1024 * 1024,
+        ge=0,
+        description="clients' photos, documents and voice notes up to this size are kept "
+        "under VAR_DIR/attachments/vk; larger ones keep their name and VK link only",
+    )
 
 
 class EmailSettings(BaseModel):

@@ -11,7 +11,8 @@ Files go VK's way for community messages: `photos.getMessagesUploadServer` /
 `docs.getMessagesUploadServer` give an `upload_url` here (`/upload/...`); a multipart POST
 there answers what `photos.saveMessagesPhoto` / `docs.save` take; those answer the saved
 objects, whose reference (`photo-777_1_key`) `messages.send` accepts. The photo server,
-like VK's, answers `"photo": "[]"` for bytes that are not a JPEG, PNG or GIF.
+like VK's, answers `"photo": "[]"` for bytes that are not a JPEG, PNG or GIF. Every file
+it holds (saved, or a client's: `host_file`) is served at its link, `/files/<key>/<name>`.
 """
 
 from __future__ import annotations
@@ -79,6 +80,8 @@ class FakeVk:
         self.lp_requests = 0
         self.uploads: list[Upload] = []
         self.saved: dict[str, bytes] = {}  # attachment reference -> the bytes uploaded
+        self.files: dict[str, bytes] = {}  # link path -> bytes served there
+        self.file_fetches: list[str] = []  # link paths asked for, in order
         self._pending: dict[str, tuple[str, bytes]] = {}  # upload token -> (filename, bytes)
         self._item_ids = itertools.count(456239017)
         self._events: list[dict[str, Any]] = []
@@ -96,6 +99,7 @@ class FakeVk:
         app.router.add_post("/method/{method}", self._method)
         app.router.add_route("*", "/lp/{group}", self._long_poll)
         app.router.add_post("/upload/{server}/{peer}", self._upload)
+        app.router.add_get("/files/{key}/{name}", self._file)
         self._runner = web.AppRunner(app, handle_signals=False)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
@@ -207,6 +211,12 @@ class FakeVk:
             }
         )
         self._arrived.set()
+
+    def host_file(self, name: str, content: bytes) -> str:
+        """A link VK would give for a file it holds (a client's photo, a saved upload)."""
+        path = f"/files/{secrets.token_hex(6)}/{name}"
+        self.files[path] = content
+        return f"{self.base_url}{path}"
 
     def texts_to(self, peer_id: int) -> list[str]:
         return [m["message"] for m in self.sent if m["peer_id"] == peer_id]
@@ -352,7 +362,7 @@ class FakeVk:
             "owner_id": -self.group_id,
             "access_key": secrets.token_hex(9),
             "sizes": [
-                {"type": "x", "width": 604, "height": 403, "url": f"{self.base_url}/files/{name}"}
+                {"type": "x", "width": 604, "height": 403, "url": self.host_file(name, content)}
             ],
             "text": "",
             "has_tags": False,
@@ -374,7 +384,7 @@ class FakeVk:
             "ext": title.rpartition(".")[2],
             "date": int(time.time()),
             "type": 1,
-            "url": f"{self.base_url}/files/{name}",
+            "url": self.host_file(name, content),
         }
         self.saved[f"doc{doc['owner_id']}_{doc['id']}"] = content
         return {"type": "doc", "doc": doc}
@@ -414,6 +424,13 @@ class FakeVk:
             else "[]"
         )
         return web.json_response({"server": 836536, "photo": photo, "hash": _hash(content)})
+
+    async def _file(self, request: web.Request) -> web.Response:
+        self.file_fetches.append(request.path)
+        content = self.files.get(request.path)
+        if content is None:
+            raise web.HTTPNotFound()
+        return web.Response(body=content, content_type="application/octet-stream")
 
     def _m_messages_sendmessageeventanswer(self, params: dict[str, Any]) -> int:
         self.event_answers.append(params)

@@ -57,7 +57,13 @@ async def platforms(
             files=AttachmentStore(gateway.settings.var_dir / "attachments" / "telegram", 10**6),
         ),
         VkChannel(
-            vk.token, vk.group_id, api_base=vk.base_url, wait=1, request_timeout=5, retry=RETRY
+            vk.token,
+            vk.group_id,
+            api_base=vk.base_url,
+            wait=1,
+            request_timeout=5,
+            retry=RETRY,
+            files=AttachmentStore(gateway.settings.var_dir / "attachments" / "vk", 10**6),
         ),
     ]
     for channel in channels:
@@ -154,11 +160,19 @@ async def test_handoff_photo_operator_reply_split_and_rating(platforms: Platform
 async def test_vk_handoff_operator_reply_and_callback_rating(platforms: Platforms) -> None:
     vk, gateway = platforms.vk, platforms.gateway
     await until(lambda: vk.lp_requests > 0)
-    vk.client_message(VK_USER, "Хочу поговорить с оператором")
+    screenshot = b"\xff\xd8" + b"v" * 2000
+    sizes = [{"type": "x", "url": vk.host_file("x.jpg", screenshot), "width": 604, "height": 403}]
+    vk.client_message(
+        VK_USER,
+        "Хочу поговорить с оператором",
+        attachments=[{"type": "photo", "photo": {"id": 9, "owner_id": VK_USER, "sizes": sizes}}],
+    )
     await until(lambda: bool(vk.texts_to(VK_USER)), timeout=10)
     operator = await gateway.desk.operators.register("Ирина")
     view = await gateway.desk.actions.take_next(operator.id)
     assert view.channel == "vk"
+    [photo] = [a for m in view.messages for a in m.attachments]
+    assert Path(str(photo["stored_path"])).read_bytes() == screenshot  # for the console to open
     reply = "Здравствуйте! Я Ирина, смотрю ваш вопрос."
     await gateway.desk.actions.reply(operator.id, view.id, reply)
     await until(lambda: reply in vk.texts_to(VK_USER), timeout=10)

@@ -10,6 +10,7 @@ from channel_harness import ListSink, receiving, until
 from fake_vk import FakeVk
 from redis.asyncio import Redis
 
+from channels.attachment_store import AttachmentStore
 from channels.delivery import RetryPolicy
 from channels.vk import VkChannel, poller_name, random_id
 from core.contracts import (
@@ -126,6 +127,79 @@ async def test_message_with_name_attachments_and_language(vk: FakeVk, channel: V
     assert voice.kind is AttachmentKind.VOICE
     # the name was looked up once and then cached
     assert len(vk.calls_of("users.get")) == 1
+
+
+def photo_of(url: str, photo_id: int) -> dict[str, object]:
+    sizes = [{"type": "x", "url": url, "width": 604, "height": 403}]
+    return {"type": "photo", "photo": {"id": photo_id, "owner_id": USER, "sizes": sizes}}
+
+
+def doc_of(url: str, doc_id: int, title: str, size: int) -> dict[str, object]:
+    doc = {"id": doc_id, "owner_id": USER, "title": title, "size": size, "url": url}
+    return {"type": "doc", "doc": doc}
+
+
+async def test_clients_files_are_fetched_by_their_links_and_kept(
+    vk: FakeVk, tmp_path: Path
+) -> None:
+    """VK's links expire, so a client's screenshot, statement and voice note travel on as
+    bytes for the desk. A file over the limit (said or found while reading), an expired
+    link and a plain-HTTP link elsewhere keep their name and link; every message arrives."""
+    store = AttachmentStore(tmp_path / "files", max_bytes=4000)
+    channel = VkChannel(
+        vk.token, vk.group_id, api_base=vk.base_url, wait=1, request_timeout=2, files=store
+    )
+    screenshot, statement, voice = b"\xff\xd8" + b"s" * 3000, b"%PDF-1.4 statement", b"OggS v"
+    lost = f"{vk.base_url}/files/expired/lost.jpg"  # a link VK no longer serves
+    big = vk.host_file("big.jpg", b"\xff\xd8" + b"b" * 5000)  # no size said: found reading
+    voice_note = {
+        "id": 4,
+        "owner_id": USER,
+        "duration": 2,
+        "link_ogg": vk.host_file("a.ogg", voice),
+    }
+    sink = ListSink()
+    try:
+        async with receiving(channel, sink):
+            await started(vk)
+            vk.client_message(USER, "не грузится", attachments=[photo_of(lost, 1)])
+            vk.client_message(
+                USER,
+                "ошибка и выписка",
+                attachments=[
+                    photo_of(vk.host_file("x.jpg", screenshot), 2),
+                    doc_of(
+                        vk.host_file("выписка.pdf", statement), 3, "выписка.pdf", len(statement)
+                    ),
+                ],
+            )
+            vk.client_message(
+                USER, attachments=[{"type": "audio_message", "audio_message": voice_note}]
+            )
+            vk.client_message(
+                USER,
+                attachments=[
+                    photo_of(big, 5),
+                    doc_of(vk.host_file("видео.mp4", b"v" * 5000), 6, "видео.mp4", 5000),
+                    photo_of("http://vk.example/elsewhere.jpg", 7),
+                ],
+            )
+            await until(lambda: len(sink.stored) == 4)
+    finally:
+        await channel.aclose()
+    failed, (photo, document), (voice_message,), refused = (m.attachments for m in sink.stored)
+    assert [(a.stored_path, a.content, a.url) for a in failed] == [(None, None, lost)]
+    for kept, content in ((photo, screenshot), (document, statement), (voice_message, voice)):
+        assert kept.content == content and kept.size == len(content)
+        assert kept.stored_path is not None
+        assert Path(kept.stored_path).parent.parent == tmp_path / "files"
+        assert kept.file_id is not None and kept.url is not None  # VK's own references stay
+    assert (document.name, document.mime) == ("выписка.pdf", "application/pdf")
+    assert all(a.content is None and a.stored_path is None for a in refused)
+    assert [a.url for a in refused][2] == "http://vk.example/elsewhere.jpg"
+    # the video's said size is over the limit: never asked for; the photo's read was cut
+    assert not any(path.endswith("видео.mp4") for path in vk.file_fetches)
+    assert {"lost.jpg", "big.jpg"} <= {path.rpartition("/")[2] for path in vk.file_fetches}
 
 
 async def test_ts_advances_only_after_the_sink_stored(vk: FakeVk, channel: VkChannel) -> None:

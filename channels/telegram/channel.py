@@ -50,7 +50,7 @@ from pydantic import ValidationError
 from channels.attachment_store import AttachmentStore
 from channels.delivery import Failure, RetryPolicy, SendLedger, SendRateLimiter, send_with_retries
 from channels.polling import PollerLease, UnsharedLease, read_each, store_all
-from channels.telegram.client_files import ClientFiles
+from channels.telegram.client_files import telegram_client_files
 from channels.telegram.inbound import ALLOWED_UPDATES, to_inbound
 from channels.telegram.outbound import reply_markup
 from channels.telegram.session import JsonBodySession
@@ -117,7 +117,7 @@ class TelegramChannel:
         ledger: SendLedger | None = None,
         files: AttachmentStore | None = None,
     ) -> None:
-        """`files`: where the bytes of clients' files are kept (channels/telegram/client_files.py);
+        """`files`: where the bytes of clients' files are kept (channels/client_files.py);
         None keeps their metadata and Telegram ids only."""
         if mode == "webhook" and not (webhook_url and webhook_secret):
             raise ValueError("Telegram webhook mode needs webhook_url and webhook_secret")
@@ -137,7 +137,9 @@ class TelegramChannel:
         self._in_flight = asyncio.Semaphore(IN_FLIGHT)
         self._answer_models = _answer_models()
         self._sink: InboundSink | None = None
-        self._files = ClientFiles(self._bot, files, timeout=request_timeout) if files else None
+        self._files = (
+            telegram_client_files(self._bot, files, timeout=request_timeout) if files else None
+        )
 
     async def run(self, sink: InboundSink) -> None:
         if self._mode == "webhook":

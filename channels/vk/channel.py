@@ -23,9 +23,11 @@ import aiohttp
 from vkbottle import API, AiohttpClient, VKAPIError
 from vkbottle.api.request_rescheduler import ABCRequestRescheduler
 
+from channels.attachment_store import AttachmentStore
 from channels.delivery import Failure, RetryPolicy, SendRateLimiter, send_with_retries
 from channels.polling import PollerLease, UnsharedLease, read_each, store_all
 from channels.text import split_text
+from channels.vk.client_files import vk_client_files
 from channels.vk.inbound import sender_of, to_inbound
 from channels.vk.keyboard import keyboard_json
 from channels.vk.upload import read_local_file, upload
@@ -34,6 +36,7 @@ from core.contracts import (
     ChannelKind,
     DeliveryError,
     DeliveryReceipt,
+    InboundMessage,
     InboundSink,
     OutboundMessage,
 )
@@ -99,7 +102,10 @@ class VkChannel:
         request_timeout: float = 30.0,
         retry: RetryPolicy | None = None,
         limiter: SendRateLimiter | None = None,
+        files: AttachmentStore | None = None,
     ) -> None:
+        """`files`: where the bytes of clients' files are kept (channels/client_files.py);
+        None keeps their metadata and VK links only."""
         self._http = AiohttpClient(timeout=aiohttp.ClientTimeout(total=request_timeout))
         self._api = API(token, http_client=self._http, request_rescheduler=_FailFast())
         if api_base:
@@ -115,6 +121,7 @@ class VkChannel:
             per_chat_rate=1.0, per_chat_burst=3, global_rate=20.0, global_burst=20
         )
         self._names: OrderedDict[int, str] = OrderedDict()
+        self._files = vk_client_files(self._http, files, api_base=api_base) if files else None
 
     async def run(self, sink: InboundSink) -> None:
         await self._lease.hold(functools.partial(self._poll, sink))
@@ -214,11 +221,7 @@ class VkChannel:
                 continue
             updates = [u for u in answer.get("updates") or () if isinstance(u, Mapping)]
             if updates:
-                names = await self._display_names(_sender(u) for u in updates)
-                await store_all(
-                    sink,
-                    read_each(updates, functools.partial(to_inbound, names=names), channel="vk"),
-                )
+                await store_all(sink, await self._read(updates))
                 await asyncio.gather(
                     *(self._answer_press(u) for u in updates if u.get("type") == "message_event")
                 )
@@ -226,6 +229,11 @@ class VkChannel:
             if new_ts != ts:
                 ts = new_ts
                 await self._lease.save_cursor(ts)
+
+    async def _read(self, updates: list[Mapping[str, Any]]) -> list[InboundMessage]:
+        names = await self._display_names(_sender(u) for u in updates)
+        messages = read_each(updates, functools.partial(to_inbound, names=names), channel="vk")
+        return await self._files.fetch(messages) if self._files else messages
 
     async def _long_poll_server(self) -> _Server:
         answer = await self._api.request("groups.getLongPollServer", {"group_id": self._group_id})
