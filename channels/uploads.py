@@ -8,13 +8,22 @@ own (a hash of who they are), by content hash, 0600: a message can only name a f
 own author uploaded, and the same bytes uploaded twice are one file. The name and type
 the page gives are metadata only (`safe_name`; the console shows only common picture
 types inline).
+
+A message that names an upload links it into the kept files (`<kept>/<sha[:2]>/<sha>`),
+where it stays with the message; the upload itself is removed a day after it was last
+sent up (`sweep`), so files picked and never sent do not fill the disk.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import dataclasses
+import datetime as dt
 import hashlib
+import os
 import re
+import time
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -24,9 +33,11 @@ from channels.attachment_store import safe_name
 from core.contracts import Attachment, AttachmentKind
 from core.files import write_once
 
-__all__ = ["MAX_FILES", "BadFile", "Uploads"]
+__all__ = ["MAX_FILES", "UNSENT_KEPT", "BadFile", "Uploads"]
 
 MAX_FILES = 5
+UNSENT_KEPT = dt.timedelta(days=1)
+"""How long an upload waits for a message to name it (`Uploads.sweep`)."""
 _DIGEST = re.compile(r"[0-9a-f]{64}")
 _MIME = re.compile(r"[a-z0-9][a-z0-9!#$&^_.+-]{0,63}/[a-z0-9][a-z0-9!#$&^_.+-]{0,63}")
 
@@ -36,8 +47,10 @@ class BadFile(Exception):
 
 
 class Uploads:
-    def __init__(self, directory: Path, max_bytes: int) -> None:
+    def __init__(self, directory: Path, kept: Path, max_bytes: int) -> None:
+        """`directory`: uploads not sent yet; `kept`: the files messages named, which stay."""
         self.directory = directory
+        self.kept = kept
         self.max_bytes = max_bytes
 
     async def receive(self, request: web.Request, owner: str) -> web.Response:
@@ -54,7 +67,7 @@ class Uploads:
         if not data:
             raise web.HTTPBadRequest(text="the file is empty")
         digest = hashlib.sha256(data).hexdigest()
-        if not await asyncio.to_thread(write_once, self._path(owner, digest), bytes(data)):
+        if not await asyncio.to_thread(_fresh, self._path(owner, digest), bytes(data)):
             raise web.HTTPServiceUnavailable(text="the file could not be kept; try again")
         return web.json_response({"file": digest, "size": len(data)})
 
@@ -64,7 +77,8 @@ class Uploads:
             return ()
         if not isinstance(files, list) or len(files) > MAX_FILES:
             raise BadFile(f"`files` must list at most {MAX_FILES} uploads")
-        return tuple(self._attachment(owner, entry, n) for n, entry in enumerate(files, 1))
+        named = [self._attachment(owner, entry, n) for n, entry in enumerate(files, 1)]
+        return tuple(self._keep(attachment) for attachment in named)
 
     def _attachment(self, owner: str, entry: object, index: int) -> Attachment:
         if not isinstance(entry, Mapping):
@@ -87,6 +101,51 @@ class Uploads:
             stored_path=str(path),
         )
 
+    def sweep(self) -> int:
+        """Remove the uploads last sent up more than `UNSENT_KEPT` ago (a file a message
+        named stays among the kept ones), and the folders left empty; how many files."""
+        oldest = time.time() - UNSENT_KEPT.total_seconds()
+        removed = 0
+        for folder in filter(Path.is_dir, self.directory.glob("*")):
+            for file in folder.iterdir():
+                with contextlib.suppress(FileNotFoundError):
+                    if file.stat().st_mtime < oldest:
+                        file.unlink()
+                        removed += 1
+            with contextlib.suppress(OSError):  # only an empty folder goes
+                folder.rmdir()
+        return removed
+
     def _path(self, owner: str, digest: str) -> Path:
         folder = hashlib.sha256(owner.encode()).hexdigest()[:32]
         return self.directory / folder / digest
+
+    def _keep(self, attachment: Attachment) -> Attachment:
+        """`attachment` naming its kept file: a second name for the upload's bytes (a copy
+        across file systems), so that sweeping the upload leaves the message its file."""
+        upload, digest = Path(attachment.stored_path or ""), attachment.file_id or ""
+        kept = self.kept / digest[:2] / digest
+        try:
+            kept.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            os.link(upload, kept)
+        except FileExistsError:
+            pass
+        except FileNotFoundError:
+            raise BadFile("no such upload: send the file again") from None
+        except OSError:  # no hard links here: a copy
+            try:
+                copied = write_once(kept, upload.read_bytes())
+            except OSError:
+                copied = False
+            if not copied:
+                raise BadFile("the file could not be kept; send it again") from None
+        return dataclasses.replace(attachment, stored_path=str(kept))
+
+
+def _fresh(path: Path, data: bytes) -> bool:
+    """Write an upload once; sent up again, it waits a full `UNSENT_KEPT` again."""
+    if not write_once(path, data):
+        return False
+    with contextlib.suppress(OSError):
+        os.utime(path)
+    return True

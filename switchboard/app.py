@@ -16,7 +16,7 @@ import functools
 import gc
 import logging
 import signal
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -96,6 +96,9 @@ STOP_WAIT = 15.0
 """Seconds a clean stop waits for the background tasks to finish their clean-up."""
 RECANCEL_EVERY = 1.0
 """Seconds between cancellations of a task that has not stopped (a library swallowed one)."""
+UPLOADS_DIR = "uploads"
+"""Under VAR_DIR: files uploaded for a message not sent yet (`channels.uploads`)."""
+UPLOADS_SWEEP_SECONDS = 3600.0
 CONSOLE_FILE_BYTES = 10 * 1024 * 1024
 """The largest file an operator attaches in the console: what most mail servers take."""
 YOUNG_OBJECTS_PER_COLLECTION = 20_000
@@ -122,6 +125,7 @@ class Gateway:
     metrics_http: web.Application | None = None
     metrics_url: str | None = None
     admin_bot: AdminBot | None = None
+    uploads: tuple[Uploads, ...] = ()
     background: list[asyncio.Task[None]] = field(default_factory=list)
 
 
@@ -151,6 +155,11 @@ async def open_gateway(
             await rebuild_queue(sessions, queue)
             feed = DeskFeed(redis)
             visitors_reads = read_session_factory(database)
+            visitors_files = Uploads(
+                settings.var_dir / UPLOADS_DIR / "web",
+                settings.var_dir / "attachments" / "web",
+                settings.web_attachment_max_bytes,
+            )
             web_chat = WebChat(
                 history=functools.partial(web_history, visitors_reads),
                 files=functools.partial(web_files, visitors_reads),
@@ -159,11 +168,7 @@ async def open_gateway(
                 language=settings.language,
                 relay=FrameRelay(redis),
                 prechat=settings.web_prechat_form,
-                uploads=Uploads(
-                    settings.var_dir / "attachments" / "web", settings.web_attachment_max_bytes
-                )
-                if settings.web_attachment_max_bytes
-                else None,
+                uploads=visitors_files if settings.web_attachment_max_bytes else None,
             )
             adapters: dict[ChannelKind, ChannelAdapter] = {ChannelKind.WEB: web_chat}
             adapters.update(_channels(settings, redis))
@@ -248,7 +253,9 @@ async def open_gateway(
             if isinstance(telegram, TelegramChannel) and settings.telegram.mode == "webhook":
                 http.add_routes([telegram.webhook_route(settings.telegram.webhook_path)])
             replies_files = Uploads(
-                settings.var_dir / "admin_files" / "console", CONSOLE_FILE_BYTES
+                settings.var_dir / UPLOADS_DIR / "console",
+                settings.var_dir / "admin_files" / "console",
+                CONSOLE_FILE_BYTES,
             )
             console = OperatorConsole(
                 desk, feed, accounts, macros=Macros(sessions, clock), uploads=replies_files
@@ -304,6 +311,7 @@ async def open_gateway(
                 accounts=accounts,
                 metrics_http=metrics_http,
                 admin_bot=admin_bot,
+                uploads=(visitors_files, replies_files),
             )
             try:
                 yield gateway
@@ -366,8 +374,10 @@ async def running(
         "outbox-sweeper",
         functools.partial(gateway.outbox.run_sweeper, settings.outbox_sweep_seconds),
     )
-    # Every process renews the send lease of the replies it is sending.
+    # Every process renews the send lease of the replies it is sending, and sweeps its
+    # VAR_DIR's unsent uploads (a shared VAR_DIR is swept by all, harmlessly).
     start("outbox-claims", gateway.outbox.hold_claims)
+    start("uploads-sweeper", _sweep_uploads, gateway.uploads)
     reconciler = QueueReconciler(gateway.sessions, gateway.queue, gateway.feed)
     once_across_processes(
         "queue-reconciler", functools.partial(reconciler.run, settings.queue_reconcile_seconds)
@@ -600,6 +610,15 @@ async def _watch_sla(watcher: SlaWatcher) -> None:
         await asyncio.Future()
     finally:
         await watcher.stop()
+
+
+async def _sweep_uploads(uploads: Sequence[Uploads]) -> None:
+    while True:
+        for each in uploads:
+            removed = await asyncio.to_thread(each.sweep)
+            if removed:
+                log.info("removed %d unsent upload(s) from %s", removed, each.directory)
+        await asyncio.sleep(UPLOADS_SWEEP_SECONDS)
 
 
 async def _close_idle(gateway: Gateway) -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+import time
 import uuid
 from pathlib import Path
 
@@ -15,6 +16,7 @@ from sqlalchemy import select
 from web_client import Visitor, signed_in
 
 from admin.signin import SESSION_COOKIE
+from channels.uploads import UNSENT_KEPT
 from core.models import Direction, Message
 from switchboard.app import Gateway
 
@@ -125,3 +127,47 @@ async def test_bad_uploads_and_frames_are_refused_and_store_nothing(
         statuses = [(await upload(visitor, b"again %d" % n))[0] for n in range(7)]
         assert statuses == [200] * 6 + [429]
     assert await client_messages(gateway) == []
+
+
+async def test_an_upload_never_sent_is_swept_and_a_sent_one_stays_with_its_message(
+    gateway: Gateway, served: str
+) -> None:
+    """Files picked and never sent do not fill the disk: a day after their upload they are
+    removed. A file a message named stays: the message keeps its own name for the bytes."""
+    web_files = gateway.uploads[0]
+    async with Visitor(served) as visitor:
+        await visitor.connect()
+        _, sent = await upload(visitor, SCREENSHOT)
+        _, unsent = await upload(visitor, b"%PDF-1.4 never sent")
+        since, message_id = visitor.ws.mark(), str(uuid.uuid4())
+        await visitor.ws.send(
+            {"type": "message", "id": message_id, "text": "вот", "files": [{"file": sent["file"]}]}
+        )
+        await visitor.acked(message_id, since)
+        uploads = [p for p in web_files.directory.rglob("*") if p.is_file()]
+        assert len(uploads) == 2
+        assert web_files.sweep() == 0  # both are fresh
+        a_day_ago = time.time() - UNSENT_KEPT.total_seconds() - 60
+        for path in uploads:
+            os.utime(path, (a_day_ago, a_day_ago))
+        assert web_files.sweep() == 2
+        assert list(web_files.directory.iterdir()) == []  # the visitor's folder too
+
+        since, message_id = visitor.ws.mark(), str(uuid.uuid4())
+        await visitor.ws.send(
+            {"type": "message", "id": message_id, "text": "", "files": [{"file": unsent["file"]}]}
+        )
+        frame = await visitor.ws.expect(lambda f: f["type"] in ("ack", "error"), since=since)
+        assert (frame["type"], frame["code"]) == ("error", "bad_file")  # upload it again
+
+    [stored] = await client_messages(gateway)
+    [kept] = stored.attachments
+    assert Path(kept["stored_path"]).read_bytes() == SCREENSHOT
+    assert Path(kept["stored_path"]).stat().st_mode & 0o077 == 0
+    token = await signed_in(gateway, "Anna")
+    async with aiohttp.ClientSession() as http:
+        async with http.get(
+            f"{served}/operator/files/{stored.id}/1",
+            headers={"Cookie": f"{SESSION_COOKIE}={token}"},
+        ) as opened:
+            assert opened.status == 200 and await opened.read() == SCREENSHOT

@@ -228,8 +228,8 @@ class AdminNotifier:
             await self._files(where, message)
 
     async def _files(self, where: ChatRef, message: Message) -> None:
-        """Client files kept on disk (email attachments, Telegram clients' files) are passed
-        on as documents; others (VK's) are only named."""
+        """Client files kept on disk (email attachments, Telegram and VK clients' files, web
+        uploads) are passed on as documents; others (over the size limit) are only named."""
         for attachment in message.attachments or ():
             path = attachment.get("stored_path")
             if path:
