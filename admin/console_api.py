@@ -1,12 +1,13 @@
 """The console's HTTP side beside its socket: the client card, the search box, and an
-admin's merge and undo. Every route needs the console's session cookie (401 without it);
-merging and undoing are for admins (403 for others), and as POSTs they must come from the
-console's own origin.
+admin's merge, undo and forgetting of a client. Every route needs the console's session
+cookie (401 without it); merging, undoing and forgetting are for admins (403 for others),
+and as POSTs they must come from the console's own origin.
 
     GET  /operator/clients/{id}                 the client card (admin/client_card.py)
     GET  /operator/search?q=…                   clients and messages (admin/search.py)
     POST /operator/clients/{id}/merge           {"other": N, "note": "…"}: N merges into id
     POST /operator/merges/{record_id}/undo      undo a merge
+    POST /operator/clients/{id}/forget          erase a client who withdrew consent
     GET  /operator/files/{message_id}/{n}       a message's n-th file (channels/file_response.py)
     POST /operator/uploads                      a file for a reply: {"file": sha256, "size"}
 
@@ -24,7 +25,7 @@ from aiohttp import web
 
 from admin.accounts import Accounts
 from admin.client_card import client_card
-from admin.desk import DeskError, Merging
+from admin.desk import DeskError, Forgetting, Merging
 from admin.search import SearchError, search
 from admin.signin import session_token
 from channels.file_response import file_response
@@ -49,12 +50,14 @@ class ConsoleApi:
         sessions: SessionFactory,
         accounts: Accounts,
         merging: Merging,
+        forgetting: Forgetting,
         uploads: Uploads,
     ) -> None:
         self._sessions = sessions
         self._uploads = uploads
         self._accounts = accounts
         self._merging = merging
+        self._forgetting = forgetting
 
     def routes(self) -> list[web.AbstractRouteDef]:
         return [
@@ -62,6 +65,7 @@ class ConsoleApi:
             web.get("/operator/search", self._search),
             web.post("/operator/clients/{client_id}/merge", self._merge),
             web.post("/operator/merges/{record_id}/undo", self._undo),
+            web.post("/operator/clients/{client_id}/forget", self._forget),
             web.get("/operator/files/{message_id}/{index}", self._file),
             web.post("/operator/uploads", self._upload),
         ]
@@ -71,7 +75,7 @@ class ConsoleApi:
         client_id = _id(request, "client_id")
         card = await client_card(self._sessions, client_id)
         if card is None:
-            return _refused(404, "merge_client_not_found", _language(request), client_id=client_id)
+            return _refused(404, "client_not_found", _language(request), client_id=client_id)
         return _json(card)
 
     async def _search(self, request: web.Request) -> web.Response:
@@ -109,6 +113,15 @@ class ConsoleApi:
             return _refused(409, refused.key, _language(request), **refused.values)
         return _json(done)
 
+    async def _forget(self, request: web.Request) -> web.Response:
+        admin = await self._admin(request)
+        try:
+            done = await self._forgetting.forget(admin.id, _id(request, "client_id"))
+        except DeskError as refused:
+            return _refused(409, refused.key, _language(request), **refused.values)
+        summary = {"clients": done.client_ids, "conversations": done.conversations}
+        return web.json_response({**summary, "messages": done.messages}, headers=NO_STORE)
+
     async def _file(self, request: web.Request) -> web.StreamResponse:
         await self._operator(request)
         message_id = _id(request, "message_id")
@@ -137,7 +150,7 @@ class ConsoleApi:
             raise web.HTTPForbidden(text="cross-origin request refused")
         operator = await self._operator(request)
         if operator.role is not OperatorRole.ADMIN:
-            raise web.HTTPForbidden(text="only admins merge and undo merges")
+            raise web.HTTPForbidden(text="only admins merge, undo merges and forget clients")
         return operator
 
 

@@ -6,7 +6,7 @@ guessed from their words (`kb.text.language_of`), so the bot answers in it.
 
 from __future__ import annotations
 
-__all__ = ["TEXTS", "choose", "locale_language", "say"]
+__all__ = ["TEXTS", "Refusal", "choose", "locale_language", "say"]
 
 TEXTS: dict[str, dict[str, str]] = {
     "greeting": {
@@ -327,7 +327,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "ru": "Клиент #{client_id} уже объединён с #{into}.",
         "en": "Client #{client_id} was already merged into #{into}.",
     },
-    "merge_client_not_found": {
+    "client_not_found": {
         "ru": "Клиент #{client_id} не найден.",
         "en": "Client #{client_id} not found.",
     },
@@ -347,6 +347,10 @@ TEXTS: dict[str, dict[str, str]] = {
         "ru": "Слишком длинный запрос: не больше 200 символов.",
         "en": "The query is too long: 200 characters at most.",
     },
+    "forget_close_first": {
+        "ru": "Сначала закройте разговоры клиента: {conversations}.",
+        "en": "Close the client's conversations first: {conversations}.",
+    },
     "merge_undo_later_first": {
         "ru": "Сначала отмените более позднее объединение #{later} с этими клиентами, потом #{record_id}.",
         "en": "Undo the later merge #{later} of these clients first, then #{record_id}.",
@@ -356,6 +360,19 @@ TEXTS: dict[str, dict[str, str]] = {
 
 def say(key: str, language: str | None, **values: object) -> str:
     return choose(TEXTS[key], language, **values)
+
+
+class Refusal(Exception):
+    """A request that cannot be done, said by a text key (and its values) so that each
+    reader gets it in their language (`text`); the exception's message is the English."""
+
+    def __init__(self, key: str, **values: object) -> None:
+        super().__init__(say(key, "en", **values))
+        self.key = key
+        self.values = values
+
+    def text(self, language: str | None) -> str:
+        return say(self.key, language, **self.values)
 
 
 def choose(variants: dict[str, str], language: str | None, **values: object) -> str:

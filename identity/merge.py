@@ -51,7 +51,7 @@ from core.models import (
     MergeRecord,
     Message,
 )
-from core.texts import say
+from core.texts import Refusal, say
 from routing.queue import BY_ORDER, OperatorQueue, as_text
 from routing.rebuild import entry_for
 
@@ -74,13 +74,8 @@ _ROUTING = ("priority", "sla_deadline", "group", "category", "queued_at")
 _CLIENT_FIELDS = ("display_name", "phone", "email", "language", "tier")
 
 
-class MergeError(Exception):
-    """A merge or unmerge that cannot be done; `key` names the text (core/texts.py)."""
-
-    def __init__(self, key: str, **values: object) -> None:
-        super().__init__(say(key, "en", **values))
-        self.key = key
-        self.values = values
+class MergeError(Refusal):
+    """A merge or unmerge that cannot be done."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -540,7 +535,7 @@ async def _current(session: AsyncSession, client_id: int) -> Client:
         seen.add(client.id)
         client = await session.get(Client, client.merged_into_id)
     if client is None:
-        raise MergeError("merge_client_not_found", client_id=client_id)
+        raise MergeError("client_not_found", client_id=client_id)
     return client
 
 

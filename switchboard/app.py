@@ -266,6 +266,7 @@ async def open_gateway(
                     sessions=sessions,
                     accounts=accounts,
                     merging=desk.merging,
+                    forgetting=desk.forgetting,
                     uploads=replies_files,
                 ).routes()
             )

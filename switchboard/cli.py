@@ -10,6 +10,7 @@ import os
 
 import typer
 
+from switchboard.commands.clients import clients_app
 from switchboard.commands.kb import kb_app
 from switchboard.commands.operators import operators_app
 from switchboard.commands.queue import queue_app
@@ -25,6 +26,7 @@ app.add_typer(db_app, name="db")
 app.add_typer(operators_app, name="operators")
 app.add_typer(kb_app, name="kb")
 app.add_typer(queue_app, name="queue")
+app.add_typer(clients_app, name="clients")
 app.command()(report)
 
 

@@ -13,9 +13,11 @@ import pytest
 from browser import CHROMIUM, chromium, screenshot
 from console_session import sign_in
 from playwright.async_api import Browser, Page, expect
+from sqlalchemy import select
 from web_client import signed_in
 
 from core.contracts import Action, ChannelKind, InboundMessage
+from core.models import Identity
 from switchboard.app import Gateway
 
 pytestmark = pytest.mark.skipif(
@@ -364,6 +366,19 @@ async def test_the_client_card_beside_the_thread_and_an_admins_merge_and_undo(
     await card.locator(".merges button.undo").click()
     await expect(card.locator(".identity")).to_have_count(1)
     await expect(card.locator(".merges li")).to_contain_text("отменено")
+
+    async with gateway.sessions() as session:  # she withdraws her consent
+        vera = await session.scalar(
+            select(Identity.client_id).where(Identity.external_id == "tg-c")
+        )
+    await card.locator("#forget-client").click()
+    await expect(page.locator("#toast")).to_contain_text("Сначала закройте разговоры клиента")
+    await page.click("#conv-close")
+    await expect(page.locator("#conv-meta .status-pill")).to_have_text("закрыт")
+    await card.locator("#forget-client").click()
+    await expect(page.locator("#toast")).to_contain_text(f"Клиент #{vera} забыт: 2 разговоров")
+    await expect(page.locator("#thread")).not_to_contain_text("Как закрыть вклад")
+    await expect(card.locator(".card-name")).not_to_contain_text("Вера")
     await page.context.close()
 
 

@@ -48,6 +48,8 @@
       merge: "Объединить", merge_with: "Номер клиента", merge_hint: "#{id}: совпадает {what} {value}",
       hint_email: "почта", hint_phone: "телефон", confirm_merge: "Влить клиента #{other} в #{id}? Его каналы и разговоры перейдут сюда.",
       confirm_undo: "Отменить объединение #{id}?", merged_done: "Клиенты объединены", undone_done: "Объединение отменено",
+      forget: "Забыть клиента", confirm_forget: "Забыть клиента #{id} навсегда? Сообщения и файлы всех его разговоров, имена, телефон и почта будут стёрты; останутся только цифры для отчётов.",
+      forgotten_done: "Клиент #{id} забыт: {conversations} разговоров, {messages} сообщений стёрто",
       merged_into: "Клиент #{asked} объединён с этим", current: "открыт", tier_vip: "VIP", card_failed: "Карточка клиента не загрузилась",
     },
     en: {
@@ -95,6 +97,8 @@
       merge: "Merge", merge_with: "Client number", merge_hint: "#{id}: same {what} {value}",
       hint_email: "email", hint_phone: "phone", confirm_merge: "Merge client #{other} into #{id}? Their channels and conversations move here.",
       confirm_undo: "Undo merge #{id}?", merged_done: "The clients were merged", undone_done: "The merge was undone",
+      forget: "Forget this client", confirm_forget: "Forget client #{id} for good? The messages and files of all their conversations, their names, phone and email are erased; only the figures for reports stay.",
+      forgotten_done: "Client #{id} forgotten: {conversations} conversations, {messages} messages erased",
       merged_into: "Client #{asked} was merged into this one", current: "open", tier_vip: "VIP", card_failed: "The client card did not load",
     },
   };
@@ -504,6 +508,13 @@
       }
       box.append(section(t("merges"), ...parts));
     }
+    if (admin) {
+      const forget = el("button", "secondary small danger", t("forget"));
+      forget.id = "forget-client";
+      forget.type = "button";
+      forget.addEventListener("click", forgetClient);
+      box.append(forget);
+    }
   }
   function mergeButton(other) {
     const button = el("button", "secondary small", t("merge"));
@@ -518,6 +529,16 @@
       await api(`/operator/clients/${id}/merge`, { method: "POST", headers: { "Content-Type": "application/json" },
         body: JSON.stringify({ other }) });
       toast(t("merged_done"));
+    } catch (error) { if (error.message !== "unauthorized") toast(error.message, true); }
+    loadCard(id);
+  }
+  async function forgetClient() {
+    const id = card.id;
+    if (!confirm(t("confirm_forget", { id }))) return;
+    try {
+      const done = await api(`/operator/clients/${id}/forget`, { method: "POST" });
+      toast(t("forgotten_done", { id, conversations: done.conversations, messages: done.messages }));
+      if (conversation) command({ cmd: "open", conversation_id: conversation.id });
     } catch (error) { if (error.message !== "unauthorized") toast(error.message, true); }
     loadCard(id);
   }

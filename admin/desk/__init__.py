@@ -3,7 +3,7 @@
 The web console and the Telegram admin bot are two transports over these services, one
 module per job: `operators` (who they are), `queue` (what waits), `conversations` (reading
 a thread), `actions` (take, reply, note, close), `transfers`, `clients` (the client card),
-`merging`, `teaching` (the knowledge base) and `presence`. `Desk` only holds them, built
+`merging`, `forgetting` (a client who withdrew consent), `teaching` (the knowledge base) and `presence`. `Desk` only holds them, built
 once with what they share, so a transport is handed one thing.
 """
 
@@ -17,6 +17,7 @@ from admin.desk.clients import Clients
 from admin.desk.conversation_actions import ConversationActions
 from admin.desk.conversations import Conversations
 from admin.desk.errors import DeskError
+from admin.desk.forgetting import Forgetting
 from admin.desk.merging import Merging
 from admin.desk.operators import Operators
 from admin.desk.presence import Availability
@@ -49,6 +50,7 @@ __all__ = [
     "Conversations",
     "Desk",
     "DeskError",
+    "Forgetting",
     "IdentityView",
     "Merging",
     "MessageView",
@@ -71,6 +73,7 @@ class Desk:
     transfers: Transfers
     clients: Clients
     merging: Merging
+    forgetting: Forgetting
     teaching: Teaching
     presence: Availability
 
@@ -116,6 +119,7 @@ class Desk:
             ),
             clients=Clients(sessions),
             merging=Merging(sessions=sessions, queue=queue, feed=feed, clock=clock),
+            forgetting=Forgetting(sessions, clock),
             teaching=Teaching(sessions, knowledge, actions),
             presence=availability,
         )

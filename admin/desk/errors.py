@@ -2,21 +2,13 @@
 
 from __future__ import annotations
 
-from core.texts import say
+from core.texts import Refusal
 
 __all__ = ["DeskError"]
 
 
-class DeskError(Exception):
+class DeskError(Refusal):
     """An operator's request that cannot be done; `text(language)` says why.
 
     Every failure an operator can cause is one of these, carrying a text key, so each
     transport (the web console, the admin bot) says it in the operator's language."""
-
-    def __init__(self, key: str, **values: object) -> None:
-        super().__init__(say(key, "en", **values))
-        self.key = key
-        self.values = values
-
-    def text(self, language: str) -> str:
-        return say(self.key, language, **self.values)

@@ -1,0 +1,74 @@
+"""An admin's forgetting of a client who withdrew consent (identity/forget.py says what
+goes and what stays): one transaction with its line in the audit log, then the files no
+other message needs are removed from the disk."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+from collections.abc import Callable
+from pathlib import Path
+
+from admin.accounts.audit import audit
+from admin.desk.errors import DeskError
+from admin.desk.lookup import active_operator
+from core.db import SessionFactory
+from core.models import OperatorRole
+from identity.forget import ForgetError, Forgotten, forget_client, unneeded_files
+
+__all__ = ["Forgetting"]
+
+log = logging.getLogger(__name__)
+
+
+class Forgetting:
+    def __init__(self, sessions: SessionFactory, clock: Callable[[], dt.datetime]) -> None:
+        self._sessions = sessions
+        self._clock = clock
+
+    async def forget(self, operator_id: int | None, client_id: int) -> Forgotten:
+        """Forget client `client_id` for admin `operator_id` (None: the server's CLI)."""
+        if operator_id is not None:
+            operator = await active_operator(self._sessions, operator_id)
+            if operator.role is not OperatorRole.ADMIN:
+                raise DeskError("desk_admin_only")
+        async with self._sessions() as session:
+            try:
+                done = await forget_client(session, client_id)
+            except ForgetError as refused:
+                raise DeskError(refused.key, **refused.values) from None
+            audit(
+                session,
+                "client_forgotten",
+                actor_id=operator_id,
+                at=self._clock(),
+                clients=list(done.client_ids),
+                conversations=done.conversations,
+                messages=done.messages,
+            )
+            await session.commit()
+            unneeded = await unneeded_files(session, done.files)
+        removed = await asyncio.to_thread(_remove, unneeded)
+        log.info(
+            "client #%d forgotten: %d conversation(s), %d message(s), %d file(s) removed",
+            done.client_ids[0],
+            done.conversations,
+            done.messages,
+            removed,
+        )
+        return done
+
+
+def _remove(paths: list[Path]) -> int:
+    removed = 0
+    for path in paths:
+        try:
+            path.unlink()
+        except FileNotFoundError:
+            continue
+        except OSError:
+            log.exception("file %s of a forgotten client not removed", path)
+            continue
+        removed += 1
+    return removed
