@@ -28,7 +28,6 @@ from core.contracts import ChannelKind
 from core.db import SessionFactory
 from core.models import (
     Author,
-    Client,
     Conversation,
     Identity,
     MergeRecord,
@@ -36,6 +35,7 @@ from core.models import (
     Operator,
 )
 from identity.hints import Hint, hints_in
+from identity.person import current_client
 
 __all__ = [
     "CardView",
@@ -135,7 +135,7 @@ class CardView:
 async def client_card(sessions: SessionFactory, client_id: int) -> CardView | None:
     """The card of `client_id` (of the client it was merged into, if it was), or None."""
     async with sessions() as session:
-        client = await _current(session, client_id)
+        client = await current_client(session, client_id)
         if client is None:
             return None
         identities = list(
@@ -192,15 +192,6 @@ async def client_card(sessions: SessionFactory, client_id: int) -> CardView | No
             ),
             hints=tuple(await hints_in(session, client.id)),
         )
-
-
-async def _current(session: AsyncSession, client_id: int) -> Client | None:
-    client = await session.get(Client, client_id)
-    seen: set[int] = set()
-    while client is not None and client.merged_into_id is not None and client.id not in seen:
-        seen.add(client.id)
-        client = await session.get(Client, client.merged_into_id)
-    return client
 
 
 def _identity_line(

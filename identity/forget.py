@@ -37,6 +37,7 @@ from core.models import (
     Message,
 )
 from core.texts import Refusal
+from identity.person import current_client, merged_clients
 
 __all__ = ["ForgetError", "Forgotten", "forget_client", "unneeded_files"]
 
@@ -59,14 +60,10 @@ class Forgotten:
 
 
 async def forget_client(session: AsyncSession, client_id: int) -> Forgotten:
-    client = await session.get(Client, client_id)
+    client = await current_client(session, client_id)  # the person, by any of their numbers
     if client is None:
         raise ForgetError("client_not_found", client_id=client_id)
-    while client.merged_into_id is not None:  # the person, whichever of their numbers
-        survivor = await session.get(Client, client.merged_into_id)
-        assert survivor is not None
-        client = survivor
-    client_ids = await _with_merged(session, client.id)
+    client_ids = [client.id, *await merged_clients(session, client.id)]
     conversations = list(
         await session.execute(
             select(Conversation.id, Conversation.status).where(
@@ -147,14 +144,3 @@ async def unneeded_files(session: AsyncSession, paths: tuple[str, ...]) -> list[
         if not await session.scalar(others.where(attachments.contains(named, autoescape=True))):
             unneeded.append(Path(path))
     return unneeded
-
-
-async def _with_merged(session: AsyncSession, client_id: int) -> list[int]:
-    """`client_id` and every client merged into it, however deep."""
-    found, frontier = [client_id], [client_id]
-    while frontier:
-        frontier = list(
-            await session.scalars(select(Client.id).where(Client.merged_into_id.in_(frontier)))
-        )
-        found += frontier
-    return found

@@ -52,6 +52,7 @@ from core.models import (
     Message,
 )
 from core.texts import Refusal, say
+from identity.person import current_client
 from routing.queue import BY_ORDER, OperatorQueue, as_text
 from routing.rebuild import entry_for
 
@@ -529,11 +530,7 @@ async def unmerge(
 
 
 async def _current(session: AsyncSession, client_id: int) -> Client:
-    client = await session.get(Client, client_id)
-    seen: set[int] = set()
-    while client is not None and client.merged_into_id is not None and client.id not in seen:
-        seen.add(client.id)
-        client = await session.get(Client, client.merged_into_id)
+    client = await current_client(session, client_id)
     if client is None:
         raise MergeError("client_not_found", client_id=client_id)
     return client
