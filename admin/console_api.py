@@ -1,12 +1,13 @@
 """The console's HTTP side beside its socket: the client card, the search box, and an
-admin's merge, undo and forgetting of a client. Every route needs the console's session
-cookie (401 without it); merging, undoing and forgetting are for admins (403 for others),
-and as POSTs they must come from the console's own origin.
+admin's merge, undo, export and forgetting of a client. Every route needs the console's
+session cookie (401 without it); merging, undoing, exporting and forgetting are for admins
+(403 for others), and they must come from the console's own origin.
 
     GET  /operator/clients/{id}                 the client card (admin/client_card.py)
     GET  /operator/search?q=…                   clients and messages (admin/search.py)
     POST /operator/clients/{id}/merge           {"other": N, "note": "…"}: N merges into id
     POST /operator/merges/{record_id}/undo      undo a merge
+    GET  /operator/clients/{id}/export          all the desk keeps about a client (JSON file)
     POST /operator/clients/{id}/forget          erase a client who withdrew consent
     GET  /operator/files/{message_id}/{n}       a message's n-th file (channels/file_response.py)
     POST /operator/uploads                      a file for a reply: {"file": sha256, "size"}
@@ -25,6 +26,7 @@ from aiohttp import web
 
 from admin.accounts import Accounts
 from admin.client_card import client_card
+from admin.client_export import client_export, export_json
 from admin.desk import DeskError, Forgetting, Merging
 from admin.search import SearchError, search
 from admin.signin import session_token
@@ -65,6 +67,7 @@ class ConsoleApi:
             web.get("/operator/search", self._search),
             web.post("/operator/clients/{client_id}/merge", self._merge),
             web.post("/operator/merges/{record_id}/undo", self._undo),
+            web.get("/operator/clients/{client_id}/export", self._export),
             web.post("/operator/clients/{client_id}/forget", self._forget),
             web.get("/operator/files/{message_id}/{index}", self._file),
             web.post("/operator/uploads", self._upload),
@@ -113,6 +116,23 @@ class ConsoleApi:
             return _refused(409, refused.key, _language(request), **refused.values)
         return _json(done)
 
+    async def _export(self, request: web.Request) -> web.Response:
+        admin = await self._admin(request)
+        client_id = _id(request, "client_id")
+        document = await client_export(self._sessions, client_id, by=admin.id)
+        if document is None:
+            return _refused(404, "client_not_found", _language(request), client_id=client_id)
+        return web.Response(
+            text=export_json(document),
+            content_type="application/json",
+            headers={
+                **NO_STORE,
+                "Content-Disposition": (
+                    f'attachment; filename="client-{document.client.number}.json"'
+                ),
+            },
+        )
+
     async def _forget(self, request: web.Request) -> web.Response:
         admin = await self._admin(request)
         try:
@@ -145,12 +165,12 @@ class ConsoleApi:
         return operator
 
     async def _admin(self, request: web.Request) -> Operator:
-        """A POST from the console's own origin by a signed-in admin."""
+        """A request from the console's own origin by a signed-in admin."""
         if not same_origin(request):
             raise web.HTTPForbidden(text="cross-origin request refused")
         operator = await self._operator(request)
         if operator.role is not OperatorRole.ADMIN:
-            raise web.HTTPForbidden(text="only admins merge, undo merges and forget clients")
+            raise web.HTTPForbidden(text="only admins merge, export and forget clients")
         return operator
 
 

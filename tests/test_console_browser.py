@@ -6,8 +6,10 @@ client's rating and the closed state after Close. Screenshots go to var/screensh
 from __future__ import annotations
 
 import itertools
+import json
 import re
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 from browser import CHROMIUM, chromium, screenshot
@@ -371,6 +373,12 @@ async def test_the_client_card_beside_the_thread_and_an_admins_merge_and_undo(
         vera = await session.scalar(
             select(Identity.client_id).where(Identity.external_id == "tg-c")
         )
+    async with page.expect_download() as downloading:
+        await card.locator("#export-client").click()
+    download = await downloading.value
+    assert download.suggested_filename == f"client-{vera}.json"
+    exported = json.loads(Path(await download.path()).read_text(encoding="utf-8"))
+    assert exported["client"]["name"] == "Вера"
     await card.locator("#forget-client").click()
     await expect(page.locator("#toast")).to_contain_text("Сначала закройте разговоры клиента")
     await page.click("#conv-close")

@@ -48,7 +48,7 @@
       merge: "Объединить", merge_with: "Номер клиента", merge_hint: "#{id}: совпадает {what} {value}",
       hint_email: "почта", hint_phone: "телефон", confirm_merge: "Влить клиента #{other} в #{id}? Его каналы и разговоры перейдут сюда.",
       confirm_undo: "Отменить объединение #{id}?", merged_done: "Клиенты объединены", undone_done: "Объединение отменено",
-      forget: "Забыть клиента", confirm_forget: "Забыть клиента #{id} навсегда? Сообщения и файлы всех его разговоров, имена, телефон и почта будут стёрты; останутся только цифры для отчётов.",
+      export: "Выгрузить данные", forget: "Забыть клиента", confirm_forget: "Забыть клиента #{id} навсегда? Сообщения и файлы всех его разговоров, имена, телефон и почта будут стёрты; останутся только цифры для отчётов.",
       forgotten_done: "Клиент #{id} забыт: {conversations} разговоров, {messages} сообщений стёрто",
       merged_into: "Клиент #{asked} объединён с этим", current: "открыт", tier_vip: "VIP", card_failed: "Карточка клиента не загрузилась",
     },
@@ -97,7 +97,7 @@
       merge: "Merge", merge_with: "Client number", merge_hint: "#{id}: same {what} {value}",
       hint_email: "email", hint_phone: "phone", confirm_merge: "Merge client #{other} into #{id}? Their channels and conversations move here.",
       confirm_undo: "Undo merge #{id}?", merged_done: "The clients were merged", undone_done: "The merge was undone",
-      forget: "Forget this client", confirm_forget: "Forget client #{id} for good? The messages and files of all their conversations, their names, phone and email are erased; only the figures for reports stay.",
+      export: "Export data", forget: "Forget this client", confirm_forget: "Forget client #{id} for good? The messages and files of all their conversations, their names, phone and email are erased; only the figures for reports stay.",
       forgotten_done: "Client #{id} forgotten: {conversations} conversations, {messages} messages erased",
       merged_into: "Client #{asked} was merged into this one", current: "open", tier_vip: "VIP", card_failed: "The client card did not load",
     },
@@ -508,12 +508,18 @@
       }
       box.append(section(t("merges"), ...parts));
     }
-    if (admin) {
+    if (admin) {   // what a person may ask of the desk about their data
+      const personal = el("div", "personal-data");
+      const exported = el("a", "button secondary small", t("export"));
+      exported.id = "export-client";
+      exported.href = `/operator/clients/${card.id}/export`;
+      exported.download = `client-${card.id}.json`;
       const forget = el("button", "secondary small danger", t("forget"));
       forget.id = "forget-client";
       forget.type = "button";
       forget.addEventListener("click", forgetClient);
-      box.append(forget);
+      personal.append(exported, forget);
+      box.append(personal);
     }
   }
   function mergeButton(other) {

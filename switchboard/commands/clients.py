@@ -1,9 +1,12 @@
-"""`switchboard clients forget N`: a client who withdrew their consent is forgotten
-(identity/forget.py says what goes and what stays). Run on the server, it acts as an
-admin; the audit log records it with no actor (the server's own shell)."""
+"""`switchboard clients export N | forget N`: what the desk keeps about a person, for them
+(admin/client_export.py), and forgetting one who withdrew their consent
+(identity/forget.py says what goes and what stays). Run on the server, they act as an
+admin; the audit log records them with no actor (the server's own shell)."""
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -15,12 +18,46 @@ if TYPE_CHECKING:
 
 __all__ = ["clients_app"]
 
-clients_app = typer.Typer(help="Clients: forget one who withdrew consent.", no_args_is_help=True)
+clients_app = typer.Typer(
+    help="Clients: export what the desk keeps about one, forget one who withdrew consent.",
+    no_args_is_help=True,
+)
+
+ClientNumber = Annotated[int, typer.Argument(min=1, help="the client's number (#N in the console)")]
+
+
+@clients_app.command("export")
+def export(
+    client: ClientNumber,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="write to this file (0600), not stdout")
+    ] = None,
+) -> None:
+    """Everything the desk keeps about a client, as JSON: what they ask for under 152-ФЗ
+    art. 14 (GDPR art. 15)."""
+    from admin.client_export import client_export, export_json
+
+    async def work(services: Services) -> str | None:
+        document = await client_export(services.sessions, client, by=None)
+        return export_json(document) if document is not None else None
+
+    text = run_command(work)
+    if text is None:
+        typer.echo(f"error: client #{client} not found", err=True)
+        raise typer.Exit(1)
+    if output is None:
+        typer.echo(text)
+        return
+    handle = os.open(output, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(handle, 0o600)  # a file that was there keeps its mode otherwise
+    with os.fdopen(handle, "w", encoding="utf-8") as file:
+        file.write(text + "\n")
+    typer.echo(f"client #{client}: written to {output}")
 
 
 @clients_app.command("forget")
 def forget(
-    client: Annotated[int, typer.Argument(min=1, help="the client's number (#N in the console)")],
+    client: ClientNumber,
     yes: Annotated[bool, typer.Option("--yes", help="do not ask to confirm")] = False,
 ) -> None:
     """Erase a client's messages, files, names and addresses; keep the figures."""

@@ -1,14 +1,18 @@
-"""Forgetting a client who withdrew consent, over the console's HTTP route and the CLI:
-their words, files, names and addresses are gone from the database and the disk, the
-desk's figures stay, the same browser afterwards is a stranger, and only an admin may do
-it, only once their conversations are closed."""
+"""What a person may ask of the desk about their data, over the console's HTTP routes and
+the CLI. The export holds what they told us and were told, by any of their client
+numbers, never a web visitor's cookie or an operator's private note. Forgetting erases
+their words, files, names and addresses from the database and the disk while the desk's
+figures stay, the same browser afterwards is a stranger, and it waits until their
+conversations are closed. Only admins do either."""
 
 from __future__ import annotations
 
 import asyncio
 import io
+import json
 import uuid
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import pytest
@@ -17,7 +21,7 @@ from typer.testing import CliRunner, Result
 from web_client import Visitor, signed_in
 
 from admin.signin import SESSION_COOKIE
-from core.contracts import ChannelKind, InboundMessage
+from core.contracts import Action, ChannelKind, InboundMessage
 from core.db import SessionFactory
 from core.models import (
     AuditEntry,
@@ -37,6 +41,17 @@ SHARED = b"\x89PNG\r\n\x1a\n" + b"a picture two clients sent" * 50
 ONLY_HERS = b"%PDF-1.4 Anna's passport scan"
 
 
+def said(text: str, who: str, channel: ChannelKind, **fields: Any) -> InboundMessage:
+    return InboundMessage(
+        channel=channel,
+        external_user_id=who,
+        chat_id=who,
+        platform_message_id=f"data-{uuid.uuid4()}",
+        text=text,
+        **fields,
+    )
+
+
 def cookie(token: str) -> dict[str, str]:
     return {"Cookie": f"{SESSION_COOKIE}={token}"}
 
@@ -51,6 +66,73 @@ async def send_file(visitor: Visitor, data: bytes, text: str) -> None:
         {"type": "message", "id": message_id, "text": text, "files": [{"file": digest}]}
     )
     await visitor.acked(message_id, since)
+
+
+async def test_an_admin_exports_what_the_desk_keeps_about_a_person(
+    gateway: Gateway, served: str, tmp_path: Path, env: None
+) -> None:
+    handle = gateway.engine.handle
+    await handle(said("Меня зовут Ирина, хочу закрыть вклад", "tg-irina", ChannelKind.TELEGRAM))
+    await handle(said("", "tg-irina", ChannelKind.TELEGRAM, action=Action.HANDOFF))
+    await handle(said("Прошу закрыть вклад", "irina@example.ru", ChannelKind.EMAIL))
+    await handle(said("привет из браузера", "web-cookie-secret-77", ChannelKind.WEB))
+    await gateway.outbox.drain()
+    admin = await signed_in(gateway, "Ольга", role=OperatorRole.ADMIN)
+    operator = await signed_in(gateway, "Пётр")
+    async with gateway.sessions() as session:
+        admin_id = await session.scalar(select(Operator.id).where(Operator.name == "Ольга"))
+        owners = dict(
+            (await session.execute(select(Identity.external_id, Identity.client_id))).all()
+        )
+    assert admin_id is not None
+    irina = owners["tg-irina"]
+    for other in (owners["irina@example.ru"], owners["web-cookie-secret-77"]):
+        await gateway.desk.merging.merge_clients(admin_id, irina, other)
+    [queued] = [e for e in await gateway.queue.waiting() if e.client_id == irina]
+    await gateway.desk.actions.take(admin_id, queued.conversation_id)
+    await gateway.desk.actions.note(admin_id, queued.conversation_id, "внутренняя заметка")
+    await gateway.desk.actions.reply(admin_id, queued.conversation_id, "Ирина, вклад закрыт")
+
+    url = f"{served}/operator/clients/{owners['irina@example.ru']}/export"  # any of her numbers
+    async with aiohttp.ClientSession() as http:
+        async with http.get(url, headers=cookie(operator)) as not_admin:
+            assert not_admin.status == 403
+        async with http.get(url, headers=cookie(admin)) as exported:
+            assert exported.status == 200
+            assert exported.headers["Content-Disposition"] == (
+                f'attachment; filename="client-{irina}.json"'
+            )
+            raw = await exported.text()
+    document = json.loads(raw)
+    assert document["client"]["number"] == irina
+    assert [c["number"] for c in document["merged"]] == sorted(
+        [owners["irina@example.ru"], owners["web-cookie-secret-77"]]
+    )
+    accounts = {a["channel"]: a["account"] for a in document["accounts"]}
+    assert accounts["telegram"] == "tg-irina" and accounts["email"] == "irina@example.ru"
+    assert accounts["web"].startswith("visitor #") and "web-cookie-secret-77" not in raw
+    messages = [m for c in document["conversations"] for m in c["messages"]]
+    assert ("client", None, "Меня зовут Ирина, хочу закрыть вклад") in {
+        (m["author"], m["operator"], m["text"]) for m in messages
+    }
+    assert ("operator", "Ольга", "Ирина, вклад закрыт") in {
+        (m["author"], m["operator"], m["text"]) for m in messages
+    }
+    assert "внутренняя заметка" not in raw  # the desk's own notes stay out
+    async with gateway.sessions() as session:
+        logged = list(
+            await session.scalars(select(AuditEntry).where(AuditEntry.action == "client_exported"))
+        )
+    assert [(e.actor_id, e.detail["client"]) for e in logged] == [(admin_id, irina)]
+
+    written = tmp_path / "irina.json"
+    by_cli = await cli("export", str(irina), "--output", str(written))
+    assert by_cli.exit_code == 0, by_cli.output
+    assert written.stat().st_mode & 0o777 == 0o600
+    again = json.loads(written.read_text(encoding="utf-8"))
+    assert again["conversations"] == document["conversations"]
+    missing = await cli("export", "999999")
+    assert missing.exit_code == 1 and "client #999999 not found" in missing.output
 
 
 async def client_rows(gateway: Gateway, ids: list[int]) -> list[Client]:
@@ -228,30 +310,30 @@ async def two_conversations(sessions: SessionFactory) -> int:
     return client.id
 
 
-async def forget(*arguments: str, answer: str | None = None) -> Result:
-    """The CLI in a thread of its own: it runs its own event loop, as from a shell."""
-    command = ["clients", "forget", *arguments]
-    return await asyncio.to_thread(CliRunner().invoke, app, command, input=answer)
+async def cli(*arguments: str, answer: str | None = None) -> Result:
+    """`switchboard clients …` in a thread of its own: it runs its own event loop, as from
+    a shell."""
+    return await asyncio.to_thread(CliRunner().invoke, app, ["clients", *arguments], input=answer)
 
 
 async def test_the_cli_forgets_once_the_conversations_are_closed(
     two_conversations: int, env: None, sessions: SessionFactory
 ) -> None:
     client_id = two_conversations
-    asked = await forget(str(client_id), answer="n\n")
+    asked = await cli("forget", str(client_id), answer="n\n")
     assert asked.exit_code == 1 and "Forget client" in asked.output  # not confirmed
-    refused = await forget(str(client_id), "--yes")
+    refused = await cli("forget", str(client_id), "--yes")
     assert refused.exit_code == 1
     assert "Close the client's conversations first" in refused.output
     async with sessions() as session, session.begin():
         for conversation in await session.scalars(select(Conversation)):
             conversation.status = ConversationStatus.CLOSED
-    done = await forget(str(client_id), "--yes")
+    done = await cli("forget", str(client_id), "--yes")
     assert done.exit_code == 0, done.output
     assert f"client #{client_id} forgotten: 2 conversation(s), 2 message(s) erased" in done.output
     async with sessions() as session:
         assert set(await session.scalars(select(Message.text))) == {""}
         client = await session.get(Client, client_id)
         assert client is not None and (client.display_name, client.phone) == (None, None)
-    missing = await forget("999999", "--yes")
+    missing = await cli("forget", "999999", "--yes")
     assert missing.exit_code == 1 and "Client #999999 not found." in missing.output
