@@ -116,9 +116,23 @@ class Uploads:
                 folder.rmdir()
         return removed
 
+    def discard(self, owner: str) -> int:
+        """Remove every upload of `owner` not sent yet (a forgotten client's); how many."""
+        folder = self._folder(owner)
+        removed = 0
+        for file in folder.glob("*"):
+            with contextlib.suppress(FileNotFoundError):
+                file.unlink()
+                removed += 1
+        with contextlib.suppress(OSError):
+            folder.rmdir()
+        return removed
+
+    def _folder(self, owner: str) -> Path:
+        return self.directory / hashlib.sha256(owner.encode()).hexdigest()[:32]
+
     def _path(self, owner: str, digest: str) -> Path:
-        folder = hashlib.sha256(owner.encode()).hexdigest()[:32]
-        return self.directory / folder / digest
+        return self._folder(owner) / digest
 
     def _keep(self, attachment: Attachment) -> Attachment:
         """`attachment` naming its kept file: a second name for the upload's bytes (a copy

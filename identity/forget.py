@@ -27,6 +27,7 @@ from pathlib import Path
 from sqlalchemy import String, cast, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core.contracts import ChannelKind
 from core.models import (
     Client,
     Conversation,
@@ -57,6 +58,9 @@ class Forgotten:
     messages: int
     files: tuple[str, ...]
     """Paths the forgotten messages named (`unneeded_files` says which to remove)."""
+    web_visitors: tuple[str, ...]
+    """The web chat cookies the person wrote with (their uploads not sent yet go too);
+    a bearer secret, never to be logged or shown."""
 
 
 async def forget_client(session: AsyncSession, client_id: int) -> Forgotten:
@@ -109,9 +113,11 @@ async def forget_client(session: AsyncSession, client_id: int) -> Forgotten:
         .where(KbMiss.conversation_id.in_(conversation_ids))
         .execution_options(synchronize_session=False)
     )
-    for identity in await session.scalars(
-        select(Identity).where(Identity.client_id.in_(client_ids))
-    ):
+    identities = list(
+        await session.scalars(select(Identity).where(Identity.client_id.in_(client_ids)))
+    )
+    web_visitors = tuple(i.external_id for i in identities if i.channel is ChannelKind.WEB)
+    for identity in identities:
         identity.external_id = FORGOTTEN_ID.format(id=identity.id)
         identity.chat_id = None
         identity.display_name = None
@@ -130,7 +136,7 @@ async def forget_client(session: AsyncSession, client_id: int) -> Forgotten:
         .values(proof=None)
         .execution_options(synchronize_session=False)
     )
-    return Forgotten(tuple(client_ids), len(conversation_ids), messages or 0, files)
+    return Forgotten(tuple(client_ids), len(conversation_ids), messages or 0, files, web_visitors)
 
 
 async def unneeded_files(session: AsyncSession, paths: tuple[str, ...]) -> list[Path]:

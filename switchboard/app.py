@@ -155,11 +155,7 @@ async def open_gateway(
             await rebuild_queue(sessions, queue)
             feed = DeskFeed(redis)
             visitors_reads = read_session_factory(database)
-            visitors_files = Uploads(
-                settings.var_dir / UPLOADS_DIR / "web",
-                settings.var_dir / "attachments" / "web",
-                settings.web_attachment_max_bytes,
-            )
+            web_uploads = visitor_uploads(settings)
             web_chat = WebChat(
                 history=functools.partial(web_history, visitors_reads),
                 files=functools.partial(web_files, visitors_reads),
@@ -168,7 +164,7 @@ async def open_gateway(
                 language=settings.language,
                 relay=FrameRelay(redis),
                 prechat=settings.web_prechat_form,
-                uploads=visitors_files if settings.web_attachment_max_bytes else None,
+                uploads=web_uploads,
             )
             adapters: dict[ChannelKind, ChannelAdapter] = {ChannelKind.WEB: web_chat}
             adapters.update(_channels(settings, redis))
@@ -225,6 +221,7 @@ async def open_gateway(
                 knowledge=knowledge,
                 presence=presence,
                 handover=handover,
+                visitor_uploads=web_uploads,
             )
             accounts = Accounts(
                 sessions, redis, session_ttl=dt.timedelta(hours=settings.session_hours)
@@ -312,7 +309,7 @@ async def open_gateway(
                 accounts=accounts,
                 metrics_http=metrics_http,
                 admin_bot=admin_bot,
-                uploads=(visitors_files, replies_files),
+                uploads=(web_uploads, replies_files) if web_uploads else (replies_files,),
             )
             try:
                 yield gateway
@@ -611,6 +608,17 @@ async def _watch_sla(watcher: SlaWatcher) -> None:
         await asyncio.Future()
     finally:
         await watcher.stop()
+
+
+def visitor_uploads(settings: Settings) -> Uploads | None:
+    """Where the web chat keeps visitors' files (None: it takes none)."""
+    if not settings.web_attachment_max_bytes:
+        return None
+    return Uploads(
+        settings.var_dir / UPLOADS_DIR / "web",
+        settings.var_dir / "attachments" / "web",
+        settings.web_attachment_max_bytes,
+    )
 
 
 async def _sweep_uploads(uploads: Sequence[Uploads]) -> None:

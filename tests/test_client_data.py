@@ -149,6 +149,12 @@ async def test_an_admin_forgets_a_client_and_the_desk_keeps_its_figures(
         await send_file(anna, SHARED, "Меня зовут Анна Смирнова, телефон +7 999 123-45-67")
         await send_file(anna, ONLY_HERS, "паспорт")
         await send_file(other, SHARED, "у меня то же самое")
+        async with anna.http.post(  # picked, never sent
+            anna.base_url + "/upload", data=b"draft scan", headers={"Origin": anna.base_url}
+        ) as answer:
+            assert answer.status == 200
+        uploads = gateway.uploads[0].directory
+        assert len([p for p in uploads.rglob("*") if p.is_file()]) == 4
         since = anna.ws.mark()
         await anna.acked(await anna.say("Почему мой кот боится пылесоса?"), since)
         async with gateway.sessions() as session:
@@ -261,6 +267,8 @@ async def test_an_admin_forgets_a_client_and_the_desk_keeps_its_figures(
         shared, hers = files
         assert shared.read_bytes() == SHARED  # the other visitor's message names it too
         assert not hers.exists()
+        left = [p.read_bytes() for p in uploads.rglob("*") if p.is_file()]
+        assert left == [SHARED]  # the other visitor's upload; none of hers
 
         history = await anna.connect()  # the same browser is a stranger now
         assert history["messages"] == []

@@ -36,6 +36,7 @@ from admin.desk.views import (
 from bot.handover import Handover
 from bot.knowledge import KnowledgeBase
 from bot.outbox import Outbox
+from channels.uploads import Uploads
 from core.db import SessionFactory
 from core.events import DeskFeed
 from routing.presence import Presence
@@ -89,6 +90,7 @@ class Desk:
         knowledge: KnowledgeBase,
         presence: Presence,
         handover: Handover,
+        visitor_uploads: Uploads | None,
     ) -> Desk:
         operators = Operators(sessions)
         conversations = Conversations(sessions)
@@ -119,7 +121,7 @@ class Desk:
             ),
             clients=Clients(sessions),
             merging=Merging(sessions=sessions, queue=queue, feed=feed, clock=clock),
-            forgetting=Forgetting(sessions, clock),
+            forgetting=Forgetting(sessions, clock, visitor_uploads),
             teaching=Teaching(sessions, knowledge, actions),
             presence=availability,
         )

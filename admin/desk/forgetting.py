@@ -1,6 +1,6 @@
 """An admin's forgetting of a client who withdrew consent (identity/forget.py says what
 goes and what stays): one transaction with its line in the audit log, then the files no
-other message needs are removed from the disk."""
+other message needs are removed from the disk, and the web chat uploads they never sent."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from pathlib import Path
 from admin.accounts.audit import audit
 from admin.desk.errors import DeskError
 from admin.desk.lookup import active_operator
+from channels.uploads import Uploads
 from core.db import SessionFactory
 from core.models import OperatorRole
 from identity.forget import ForgetError, Forgotten, forget_client, unneeded_files
@@ -23,9 +24,16 @@ log = logging.getLogger(__name__)
 
 
 class Forgetting:
-    def __init__(self, sessions: SessionFactory, clock: Callable[[], dt.datetime]) -> None:
+    def __init__(
+        self,
+        sessions: SessionFactory,
+        clock: Callable[[], dt.datetime],
+        visitor_uploads: Uploads | None,
+    ) -> None:
+        """`visitor_uploads`: the web chat's (None: it takes no files)."""
         self._sessions = sessions
         self._clock = clock
+        self._visitor_uploads = visitor_uploads
 
     async def forget(self, operator_id: int | None, client_id: int) -> Forgotten:
         """Forget client `client_id` for admin `operator_id` (None: the server's CLI)."""
@@ -50,6 +58,9 @@ class Forgetting:
             await session.commit()
             unneeded = await unneeded_files(session, done.files)
         removed = await asyncio.to_thread(_remove, unneeded)
+        if self._visitor_uploads is not None:
+            for visitor in done.web_visitors:
+                removed += await asyncio.to_thread(self._visitor_uploads.discard, visitor)
         log.info(
             "client #%d forgotten: %d conversation(s), %d message(s), %d file(s) removed",
             done.client_ids[0],

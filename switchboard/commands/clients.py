@@ -63,6 +63,7 @@ def forget(
     """Erase a client's messages, files, names and addresses; keep the figures."""
     from admin.desk import DeskError, Forgetting
     from core.models import utcnow
+    from switchboard.app import visitor_uploads
 
     if not yes:
         typer.confirm(
@@ -72,7 +73,8 @@ def forget(
         )
 
     async def work(services: Services) -> Forgotten:
-        return await Forgetting(services.sessions, utcnow).forget(None, client)
+        uploads = visitor_uploads(services.settings)
+        return await Forgetting(services.sessions, utcnow, uploads).forget(None, client)
 
     try:
         done = run_command(work)
