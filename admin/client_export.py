@@ -56,6 +56,7 @@ class MessageRecord:
     operator: str | None
     channel: str
     text: str
+    action: str | None  # a button the client pressed: handoff, choose, rate…
     files: tuple[str, ...]
 
 
@@ -156,6 +157,7 @@ async def _conversations(session: AsyncSession, client_id: int) -> list[Conversa
                 operator=operator,
                 channel=message.channel.value,
                 text=message.text,
+                action=message.action,
                 files=tuple(
                     str(a.get("name") or a.get("kind") or "file")
                     for a in message.attachments or ()

@@ -384,7 +384,7 @@ async def test_the_client_card_beside_the_thread_and_an_admins_merge_and_undo(
     await page.click("#conv-close")
     await expect(page.locator("#conv-meta .status-pill")).to_have_text("закрыт")
     await card.locator("#forget-client").click()
-    await expect(page.locator("#toast")).to_contain_text(f"Клиент #{vera} забыт: 2 разговоров")
+    await expect(page.locator("#toast")).to_contain_text(f"Клиент #{vera} забыт. Разговоров: 2,")
     await expect(page.locator("#thread")).not_to_contain_text("Как закрыть вклад")
     await expect(card.locator(".card-name")).not_to_contain_text("Вера")
     await page.context.close()

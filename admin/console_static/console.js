@@ -49,7 +49,7 @@
       hint_email: "почта", hint_phone: "телефон", confirm_merge: "Влить клиента #{other} в #{id}? Его каналы и разговоры перейдут сюда.",
       confirm_undo: "Отменить объединение #{id}?", merged_done: "Клиенты объединены", undone_done: "Объединение отменено",
       export: "Выгрузить данные", forget: "Забыть клиента", confirm_forget: "Забыть клиента #{id} навсегда? Сообщения и файлы всех его разговоров, имена, телефон и почта будут стёрты; останутся только цифры для отчётов.",
-      forgotten_done: "Клиент #{id} забыт: {conversations} разговоров, {messages} сообщений стёрто",
+      forgotten_done: "Клиент #{id} забыт. Разговоров: {conversations}, стёрто сообщений: {messages}.",
       merged_into: "Клиент #{asked} объединён с этим", current: "открыт", tier_vip: "VIP", card_failed: "Карточка клиента не загрузилась",
     },
     en: {
@@ -98,7 +98,7 @@
       hint_email: "email", hint_phone: "phone", confirm_merge: "Merge client #{other} into #{id}? Their channels and conversations move here.",
       confirm_undo: "Undo merge #{id}?", merged_done: "The clients were merged", undone_done: "The merge was undone",
       export: "Export data", forget: "Forget this client", confirm_forget: "Forget client #{id} for good? The messages and files of all their conversations, their names, phone and email are erased; only the figures for reports stay.",
-      forgotten_done: "Client #{id} forgotten: {conversations} conversations, {messages} messages erased",
+      forgotten_done: "Client #{id} forgotten. Conversations: {conversations}, messages erased: {messages}.",
       merged_into: "Client #{asked} was merged into this one", current: "open", tier_vip: "VIP", card_failed: "The client card did not load",
     },
   };
