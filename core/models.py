@@ -312,7 +312,10 @@ class AuditEntry(Base):
 
 class Conversation(InsertedInBatches, Base):
     __tablename__ = "conversations"
-    __table_args__ = (Index("ix_conversations_client_status", "client_id", "status"),)
+    __table_args__ = (
+        Index("ix_conversations_client_status", "client_id", "status"),
+        Index("ix_conversations_erasure", "erased_at", "status", "updated_at"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     client_id: Mapped[int] = mapped_column(ForeignKey("clients.id"))
@@ -335,6 +338,9 @@ class Conversation(InsertedInBatches, Base):
     resolved_at: Mapped[dt.datetime | None] = mapped_column()
     rating: Mapped[int | None] = mapped_column(Integer)
     merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("conversations.id"))
+    erased_at: Mapped[dt.datetime | None] = mapped_column()
+    """When what was said in it was erased (its client forgotten, or kept past
+    `RETENTION_DAYS`): the conversation stays for the reports, its words do not."""
 
 
 class Message(InsertedInBatches, Base):

@@ -1,10 +1,9 @@
 """Forgetting a client: what a desk does when a person withdraws their consent to the
 keeping of their personal data (152-ФЗ art. 21, GDPR art. 17).
 
-The person's words, files, names and addresses go; the desk's figures stay. Every message
-of their conversations (theirs, the bot's and the operators' replies, which quote them)
-loses its text, files and address; the conversations keep their times, statuses,
-categories, ratings and events, so reports still count them. Their accounts keep only a
+The person's words, files, names and addresses go; the desk's figures stay: their
+conversations are erased (`core.erasure`: every message's text, files and address), and
+their names, phone and email are cleared. Their accounts keep only a
 placeholder id: a new message from the same Telegram, VK, email or browser afterwards
 starts a new client, linked to nothing forgotten. The clients merged into them are the
 same person and go with them; the knowledge base's record of questions it missed in
@@ -13,34 +12,32 @@ their conversations is deleted.
 A client with a conversation still open (with the bot, queued or held by an operator) is
 refused: the conversation is closed first, so that nothing in flight writes to it.
 
-`forget_client(session, client_id)` works in the caller's transaction and returns what
-it did, with the files the messages named; the caller removes those it no longer needs
-after the commit (`unneeded_files`).
+`forget_client(session, client_id, now)` works in the caller's transaction and returns
+what it did, with the files the messages named; the caller removes those no other
+message needs after the commit (`core.erasure.unneeded_files`).
 """
 
 from __future__ import annotations
 
-import json
+import datetime as dt
 from dataclasses import dataclass
-from pathlib import Path
 
-from sqlalchemy import String, cast, delete, func, select, update
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.contracts import ChannelKind
+from core.erasure import erase_conversations
 from core.models import (
     Client,
     Conversation,
     ConversationStatus,
     Identity,
-    KbMiss,
     MergeRecord,
-    Message,
 )
 from core.texts import Refusal
 from identity.person import current_client, merged_clients
 
-__all__ = ["ForgetError", "Forgotten", "forget_client", "unneeded_files"]
+__all__ = ["ForgetError", "Forgotten", "forget_client"]
 
 FORGOTTEN_ID = "forgotten:{id}"
 """An account's placeholder: unique per account, matching no platform's id."""
@@ -57,13 +54,13 @@ class Forgotten:
     conversations: int
     messages: int
     files: tuple[str, ...]
-    """Paths the forgotten messages named (`unneeded_files` says which to remove)."""
+    """Paths the forgotten messages named (`core.erasure.unneeded_files`)."""
     web_visitors: tuple[str, ...]
     """The web chat cookies the person wrote with (their uploads not sent yet go too);
     a bearer secret, never to be logged or shown."""
 
 
-async def forget_client(session: AsyncSession, client_id: int) -> Forgotten:
+async def forget_client(session: AsyncSession, client_id: int, now: dt.datetime) -> Forgotten:
     client = await current_client(session, client_id)  # the person, by any of their numbers
     if client is None:
         raise ForgetError("client_not_found", client_id=client_id)
@@ -80,39 +77,7 @@ async def forget_client(session: AsyncSession, client_id: int) -> Forgotten:
         raise ForgetError(
             "forget_close_first", conversations=", ".join(f"#{c}" for c in still_open)
         )
-    conversation_ids = [c.id for c in conversations]
-    in_them = Message.conversation_id.in_(conversation_ids)
-    files = tuple(
-        str(attachment["stored_path"])
-        for attachments in await session.scalars(select(Message.attachments).where(in_them))
-        for attachment in attachments or ()
-        if isinstance(attachment, dict) and attachment.get("stored_path")
-    )
-    messages = await session.scalar(select(func.count()).select_from(Message).where(in_them))
-    await session.execute(
-        update(Message)
-        .where(in_them)
-        .values(
-            text="",
-            original_text=None,
-            folded_text=None,
-            attachments=[],
-            reply_address=None,
-            delivery_error=None,
-        )
-        .execution_options(synchronize_session=False)
-    )
-    await session.execute(
-        update(Conversation)
-        .where(Conversation.id.in_(conversation_ids))
-        .values(subject=None)
-        .execution_options(synchronize_session=False)
-    )
-    await session.execute(
-        delete(KbMiss)
-        .where(KbMiss.conversation_id.in_(conversation_ids))
-        .execution_options(synchronize_session=False)
-    )
+    erased = await erase_conversations(session, [c.id for c in conversations], now)
     identities = list(
         await session.scalars(select(Identity).where(Identity.client_id.in_(client_ids)))
     )
@@ -136,17 +101,6 @@ async def forget_client(session: AsyncSession, client_id: int) -> Forgotten:
         .values(proof=None)
         .execution_options(synchronize_session=False)
     )
-    return Forgotten(tuple(client_ids), len(conversation_ids), messages or 0, files, web_visitors)
-
-
-async def unneeded_files(session: AsyncSession, paths: tuple[str, ...]) -> list[Path]:
-    """Of `paths`, the files no other message names (files are kept by content hash: the
-    same bytes another client sent are theirs too)."""
-    attachments = cast(Message.attachments, String)
-    unneeded = []
-    for path in dict.fromkeys(paths):
-        named = json.dumps(path)  # as the column holds it, quotes and escapes included
-        others = select(func.count()).select_from(Message)
-        if not await session.scalar(others.where(attachments.contains(named, autoescape=True))):
-            unneeded.append(Path(path))
-    return unneeded
+    return Forgotten(
+        tuple(client_ids), len(conversations), erased.messages, erased.files, web_visitors
+    )

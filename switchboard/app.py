@@ -39,6 +39,7 @@ from bot.handover import Handover
 from bot.history import web_files, web_history
 from bot.knowledge import VECTORS_DIR, KnowledgeBase
 from bot.outbox import Outbox
+from bot.retention import Retention
 from channels.attachment_store import AttachmentStore
 from channels.email import EmailAdapter, MailServer
 from channels.http_guard import http_guard, parse_networks
@@ -368,6 +369,11 @@ async def running(
     # The periodic jobs and the repairs run in one process at a time.
     settings = gateway.settings
     once_across_processes("idle-closer", functools.partial(_close_idle, gateway))
+    if settings.retention_days:
+        retention = Retention(
+            gateway.sessions, dt.timedelta(days=settings.retention_days), gateway.clock
+        )
+        once_across_processes("retention", retention.run)
     once_across_processes(
         "outbox-sweeper",
         functools.partial(gateway.outbox.run_sweeper, settings.outbox_sweep_seconds),

@@ -181,6 +181,12 @@ class Settings(BaseSettings):
     idle_close_minutes: int = Field(
         default=120, ge=1, description="close a bot-only conversation after this much silence"
     )
+    retention_days: int = Field(
+        default=0,
+        ge=0,
+        description="erase the words and files of conversations closed and untouched this "
+        "many days (the conversations stay for the reports); 0 keeps them",
+    )
     lease_seconds: float = Field(
         default=10.0,
         gt=0,

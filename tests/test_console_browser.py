@@ -386,6 +386,9 @@ async def test_the_client_card_beside_the_thread_and_an_admins_merge_and_undo(
     await card.locator("#forget-client").click()
     await expect(page.locator("#toast")).to_contain_text(f"Клиент #{vera} забыт. Разговоров: 2,")
     await expect(page.locator("#thread")).not_to_contain_text("Как закрыть вклад")
+    await expect(page.locator("#closed-bar .erased")).to_contain_text(
+        "Слова и файлы разговора стёрты"
+    )
     await expect(card.locator(".card-name")).not_to_contain_text("Вера")
     await page.context.close()
 

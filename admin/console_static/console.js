@@ -30,6 +30,7 @@
       priority: "приоритет {p}", min: " мин", h: " ч", d: " д", conversation: "Разговор",
       from_kb: "Из базы знаний:", macros: "Шаблоны…", macro_save: "+ Шаблон", macro_title: "Название шаблона:",
       macro_shared: "Сохранить для всех операторов? (Отмена — только для вас)", macro_desk: "Для всех", macro_mine: "Мои", reports: "Отчёты", team: "Команда", visitor: "Посетитель №{n}", back: "← Очередь", waited: "ждёт {t}",
+      erased: "Слова и файлы разговора стёрты {at}: остались только цифры для отчётов.",
       closed_rated: "Разговор закрыт. Оценка клиента:", closed_waiting: "Разговор закрыт. Клиент ещё не поставил оценку.",
       closed_email: "Разговор закрыт. Оценку клиент пришлёт ответом на письмо.",
       held_by_other: "Разговор ведёт другой оператор.", whole_letter: "Показать письмо целиком",
@@ -79,6 +80,7 @@
       priority: "priority {p}", min: "m", h: "h", d: "d", conversation: "Conversation",
       from_kb: "From the knowledge base:", macros: "Saved replies…", macro_save: "+ Save reply", macro_title: "A title for the saved reply:",
       macro_shared: "Save it for every operator? (Cancel: for you only)", macro_desk: "For everyone", macro_mine: "Mine", reports: "Reports", team: "Team", visitor: "Visitor #{n}", back: "← Queue", waited: "waiting {t}",
+      erased: "The conversation's words and files were erased on {at}: only the figures for reports stay.",
       closed_rated: "Conversation closed. The client's rating:", closed_waiting: "Conversation closed. The client has not rated it yet.",
       closed_email: "Conversation closed. The client rates it by replying to the letter.",
       held_by_other: "Another operator is handling this conversation.", whole_letter: "Show the whole letter",
@@ -244,6 +246,7 @@
       } else {
         bar.append(el("span", "muted", t(c.channel === "email" ? "closed_email" : "closed_waiting")));
       }
+      if (c.erased_at) bar.append(el("div", "erased muted", t("erased", { at: day(c.erased_at) })));
     }
 
     renderSuggestions(c, holding);

@@ -50,6 +50,7 @@ class Conversations:
                 rating=conversation.rating,
                 resolved_at=conversation.resolved_at,
                 anonymous=is_anonymous(client),
+                erased_at=conversation.erased_at,
             )
 
     async def history(

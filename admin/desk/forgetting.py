@@ -8,15 +8,15 @@ import asyncio
 import datetime as dt
 import logging
 from collections.abc import Callable
-from pathlib import Path
 
 from admin.accounts.audit import audit
 from admin.desk.errors import DeskError
 from admin.desk.lookup import active_operator
 from channels.uploads import Uploads
 from core.db import SessionFactory
+from core.erasure import remove_files, unneeded_files
 from core.models import OperatorRole
-from identity.forget import ForgetError, Forgotten, forget_client, unneeded_files
+from identity.forget import ForgetError, Forgotten, forget_client
 
 __all__ = ["Forgetting"]
 
@@ -43,7 +43,7 @@ class Forgetting:
                 raise DeskError("desk_admin_only")
         async with self._sessions() as session:
             try:
-                done = await forget_client(session, client_id)
+                done = await forget_client(session, client_id, self._clock())
             except ForgetError as refused:
                 raise DeskError(refused.key, **refused.values) from None
             audit(
@@ -57,7 +57,7 @@ class Forgetting:
             )
             await session.commit()
             unneeded = await unneeded_files(session, done.files)
-        removed = await asyncio.to_thread(_remove, unneeded)
+        removed = await asyncio.to_thread(remove_files, unneeded)
         if self._visitor_uploads is not None:
             for visitor in done.web_visitors:
                 removed += await asyncio.to_thread(self._visitor_uploads.discard, visitor)
@@ -69,17 +69,3 @@ class Forgetting:
             removed,
         )
         return done
-
-
-def _remove(paths: list[Path]) -> int:
-    removed = 0
-    for path in paths:
-        try:
-            path.unlink()
-        except FileNotFoundError:
-            continue
-        except OSError:
-            log.exception("file %s of a forgotten client not removed", path)
-            continue
-        removed += 1
-    return removed

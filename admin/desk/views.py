@@ -76,6 +76,8 @@ class ConversationView:
     rating: int | None = None
     resolved_at: dt.datetime | None = None
     anonymous: bool = False
+    erased_at: dt.datetime | None = None
+    """When its words and files were erased (a forgotten client, the retention period)."""
 
 
 @dataclass(frozen=True, slots=True)
