@@ -12,16 +12,16 @@ import io
 import json
 import uuid
 from pathlib import Path
-from typing import Any
 
 import aiohttp
 import pytest
+from pipeline_parts import said
 from sqlalchemy import select
 from typer.testing import CliRunner, Result
 from web_client import Visitor, signed_in
 
 from admin.signin import SESSION_COOKIE
-from core.contracts import Action, ChannelKind, InboundMessage
+from core.contracts import Action, ChannelKind
 from core.db import SessionFactory
 from core.models import (
     AuditEntry,
@@ -39,17 +39,6 @@ from switchboard.cli import app
 
 SHARED = b"\x89PNG\r\n\x1a\n" + b"a picture two clients sent" * 50
 ONLY_HERS = b"%PDF-1.4 Anna's passport scan"
-
-
-def said(text: str, who: str, channel: ChannelKind, **fields: Any) -> InboundMessage:
-    return InboundMessage(
-        channel=channel,
-        external_user_id=who,
-        chat_id=who,
-        platform_message_id=f"data-{uuid.uuid4()}",
-        text=text,
-        **fields,
-    )
 
 
 def cookie(token: str) -> dict[str, str]:
@@ -72,10 +61,16 @@ async def test_an_admin_exports_what_the_desk_keeps_about_a_person(
     gateway: Gateway, served: str, tmp_path: Path, env: None
 ) -> None:
     handle = gateway.engine.handle
-    await handle(said("Меня зовут Ирина, хочу закрыть вклад", "tg-irina", ChannelKind.TELEGRAM))
-    await handle(said("", "tg-irina", ChannelKind.TELEGRAM, action=Action.HANDOFF))
-    await handle(said("Прошу закрыть вклад", "irina@example.ru", ChannelKind.EMAIL))
-    await handle(said("привет из браузера", "web-cookie-secret-77", ChannelKind.WEB))
+    await handle(
+        said(
+            "Меня зовут Ирина, хочу закрыть вклад", visitor="tg-irina", channel=ChannelKind.TELEGRAM
+        )
+    )
+    await handle(said("", visitor="tg-irina", channel=ChannelKind.TELEGRAM, action=Action.HANDOFF))
+    await handle(said("Прошу закрыть вклад", visitor="irina@example.ru", channel=ChannelKind.EMAIL))
+    await handle(
+        said("привет из браузера", visitor="web-cookie-secret-77", channel=ChannelKind.WEB)
+    )
     await gateway.outbox.drain()
     admin = await signed_in(gateway, "Ольга", role=OperatorRole.ADMIN)
     operator = await signed_in(gateway, "Пётр")
@@ -164,12 +159,10 @@ async def test_an_admin_forgets_a_client_and_the_desk_keeps_its_figures(
             assert web_identity is not None
         web_client = web_identity.client_id
         await gateway.engine.handle(  # her Telegram, merged into her by an admin
-            InboundMessage(
+            said(
+                "это снова Анна Смирнова",
+                visitor="tg-anna",
                 channel=ChannelKind.TELEGRAM,
-                external_user_id="tg-anna",
-                chat_id="tg-anna",
-                platform_message_id="tg-1",
-                text="это снова Анна Смирнова",
                 display_name="Анна Смирнова",
             )
         )

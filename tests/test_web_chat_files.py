@@ -42,6 +42,22 @@ async def client_messages(gateway: Gateway) -> list[Message]:
         )
 
 
+async def assert_kept_and_opens_in_the_console(gateway: Gateway, served: str) -> None:
+    """The one message sent holds the screenshot, 0600, and an operator opens it."""
+    [stored] = await client_messages(gateway)
+    [kept] = stored.attachments
+    assert Path(kept["stored_path"]).read_bytes() == SCREENSHOT
+    assert Path(kept["stored_path"]).stat().st_mode & 0o077 == 0
+    token = await signed_in(gateway, "Anna")
+    async with aiohttp.ClientSession() as http:
+        async with http.get(
+            f"{served}/operator/files/{stored.id}/1",
+            headers={"Cookie": f"{SESSION_COOKIE}={token}"},
+        ) as opened:
+            assert opened.status == 200 and await opened.read() == SCREENSHOT
+            assert opened.headers["Content-Type"] == "image/png"
+
+
 async def test_a_visitors_file_is_kept_answered_and_opens_in_the_console(
     gateway: Gateway, served: str
 ) -> None:
@@ -78,18 +94,7 @@ async def test_a_visitors_file_is_kept_answered_and_opens_in_the_console(
             }
         ]
 
-    [stored] = await client_messages(gateway)
-    [kept] = stored.attachments
-    assert Path(kept["stored_path"]).read_bytes() == SCREENSHOT
-    assert Path(kept["stored_path"]).stat().st_mode & 0o077 == 0
-    token = await signed_in(gateway, "Anna")
-    async with aiohttp.ClientSession() as http:
-        async with http.get(
-            f"{served}/operator/files/{stored.id}/1",
-            headers={"Cookie": f"{SESSION_COOKIE}={token}"},
-        ) as opened:
-            assert opened.status == 200 and await opened.read() == SCREENSHOT
-            assert opened.headers["Content-Type"] == "image/png"
+    await assert_kept_and_opens_in_the_console(gateway, served)
 
 
 async def test_bad_uploads_and_frames_are_refused_and_store_nothing(
@@ -141,7 +146,12 @@ async def test_an_upload_never_sent_is_swept_and_a_sent_one_stays_with_its_messa
         _, unsent = await upload(visitor, b"%PDF-1.4 never sent")
         since, message_id = visitor.ws.mark(), str(uuid.uuid4())
         await visitor.ws.send(
-            {"type": "message", "id": message_id, "text": "вот", "files": [{"file": sent["file"]}]}
+            {
+                "type": "message",
+                "id": message_id,
+                "text": "вот",
+                "files": [{"file": sent["file"], "mime": "image/png"}],
+            }
         )
         await visitor.acked(message_id, since)
         uploads = [p for p in web_files.directory.rglob("*") if p.is_file()]
@@ -160,14 +170,4 @@ async def test_an_upload_never_sent_is_swept_and_a_sent_one_stays_with_its_messa
         frame = await visitor.ws.expect(lambda f: f["type"] in ("ack", "error"), since=since)
         assert (frame["type"], frame["code"]) == ("error", "bad_file")  # upload it again
 
-    [stored] = await client_messages(gateway)
-    [kept] = stored.attachments
-    assert Path(kept["stored_path"]).read_bytes() == SCREENSHOT
-    assert Path(kept["stored_path"]).stat().st_mode & 0o077 == 0
-    token = await signed_in(gateway, "Anna")
-    async with aiohttp.ClientSession() as http:
-        async with http.get(
-            f"{served}/operator/files/{stored.id}/1",
-            headers={"Cookie": f"{SESSION_COOKIE}={token}"},
-        ) as opened:
-            assert opened.status == 200 and await opened.read() == SCREENSHOT
+    await assert_kept_and_opens_in_the_console(gateway, served)
