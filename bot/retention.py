@@ -1,7 +1,8 @@
 """The retention period: the words and files of a conversation closed and untouched for
 `RETENTION_DAYS` are erased (`core.erasure`), as the desk's data policy says they must go
 once their purpose is served (152-ФЗ art. 5 part 7); the conversation stays for the
-reports. A conversation reopened since is not closed, so it waits again.
+reports. A conversation reopened since is not closed, so it waits again; one written to
+after its erasure (a reply to an old letter) is erased again in its turn.
 
 Runs in one process at a time, in batches of short transactions, hourly.
 """
@@ -13,7 +14,7 @@ import datetime as dt
 import logging
 from collections.abc import Callable
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 
 from core.db import SessionFactory
 from core.erasure import erase_conversations, remove_files, unneeded_files
@@ -59,9 +60,13 @@ class Retention:
                 await session.scalars(
                     select(Conversation.id)
                     .where(
-                        Conversation.erased_at.is_(None),
                         Conversation.status == ConversationStatus.CLOSED,
                         Conversation.updated_at < now - self._period,
+                        # never erased, or written to since (an email thread reopened it)
+                        or_(
+                            Conversation.erased_at.is_(None),
+                            Conversation.erased_at < Conversation.updated_at,
+                        ),
                     )
                     .order_by(Conversation.id)
                     .limit(BATCH)

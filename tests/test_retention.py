@@ -36,6 +36,7 @@ async def test_conversations_past_the_period_lose_their_words_and_files(
     own.write_bytes(b"statement")
     cases = {  # name: (status, last touched, the file its client sent)
         "old": (ConversationStatus.CLOSED, now - PERIOD - dt.timedelta(days=1), own),
+        "old, written to after an erasure": (ConversationStatus.CLOSED, now - 2 * PERIOD, None),
         "old, same picture": (ConversationStatus.CLOSED, now - 2 * PERIOD, shared),
         "recent": (ConversationStatus.CLOSED, now - PERIOD + dt.timedelta(hours=1), shared),
         "open": (ConversationStatus.QUEUED, now - 3 * PERIOD, None),
@@ -58,6 +59,7 @@ async def test_conversations_past_the_period_lose_their_words_and_files(
                 subject=f"тема: {name}",
                 created_at=touched,
                 updated_at=touched,
+                erased_at=touched - PERIOD if "after an erasure" in name else None,
             )
             session.add(conversation)
             await session.flush()
@@ -85,7 +87,7 @@ async def test_conversations_past_the_period_lose_their_words_and_files(
                 ]
             )
     retention = Retention(sessions, PERIOD, utcnow)
-    assert await retention.erase_expired() == 2
+    assert await retention.erase_expired() == 3
     assert await retention.erase_expired() == 0  # erased once
 
     async with sessions() as session:
@@ -104,7 +106,7 @@ async def test_conversations_past_the_period_lose_their_words_and_files(
             )
             if name.startswith("old"):
                 assert texts == {""} and not misses and kept.subject is None, name
-                assert kept.erased_at is not None
+                assert kept.erased_at is not None and kept.erased_at > kept.updated_at
             else:
                 assert "" not in texts and len(misses) == 1 and kept.subject, name
                 assert kept.erased_at is None

@@ -25,7 +25,7 @@
       a_operator_added: "добавлен", a_operator_updated: "обновлён", a_operator_changed: "изменён",
       a_operator_disabled: "отключён", a_operator_enabled: "включён", a_password_set: "пароль задан",
       a_invite_issued: "приглашение", a_signin_issued: "ссылка для входа", a_invite_accepted: "принял приглашение",
-      a_merge_undone: "слияние отменено", a_clients_merged: "клиенты объединены", a_client_forgotten: "клиент забыт",
+      a_merge_undone: "слияние отменено", a_clients_merged: "клиенты объединены", a_client_forgotten: "клиент забыт", a_client_exported: "данные клиента выгружены",
     },
     en: {
       console: "Console", reports: "Reports", team: "Team", invite: "Invite an operator", name: "Name",
@@ -48,7 +48,7 @@
       a_operator_added: "added", a_operator_updated: "updated", a_operator_changed: "changed",
       a_operator_disabled: "disabled", a_operator_enabled: "enabled", a_password_set: "password set",
       a_invite_issued: "invited", a_signin_issued: "sign-in link", a_invite_accepted: "accepted the invite",
-      a_merge_undone: "merge undone", a_clients_merged: "clients merged", a_client_forgotten: "client forgotten",
+      a_merge_undone: "merge undone", a_clients_merged: "clients merged", a_client_forgotten: "client forgotten", a_client_exported: "client data exported",
     },
   };
   const BY_THEMSELVES = ["signed_in", "sign_in_failed", "signed_out", "invite_accepted"];
