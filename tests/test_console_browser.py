@@ -5,7 +5,6 @@ client's rating and the closed state after Close. Screenshots go to var/screensh
 
 from __future__ import annotations
 
-import itertools
 import json
 import re
 from collections.abc import AsyncIterator
@@ -14,11 +13,12 @@ from pathlib import Path
 import pytest
 from browser import CHROMIUM, chromium, screenshot
 from console_session import sign_in
+from pipeline_parts import said
 from playwright.async_api import Browser, Page, expect
 from sqlalchemy import select
 from web_client import signed_in
 
-from core.contracts import Action, ChannelKind, InboundMessage
+from core.contracts import Action, ChannelKind
 from core.models import Identity
 from switchboard.app import Gateway
 
@@ -26,24 +26,10 @@ pytestmark = pytest.mark.skipif(
     not CHROMIUM.exists(), reason="the browser test needs Debian's chromium at /usr/bin/chromium"
 )
 
-_ids = itertools.count(1)
 LONG = (
     "Здравствуйте! Третий день не могу войти в интернет-банк: пишет «неверный пароль», хотя "
     "я его сменил вчера в отделении, и СМС с кодом тоже не приходит на новый номер телефона."
 )
-
-
-def said(
-    text: str, who: str, channel: ChannelKind = ChannelKind.WEB, **fields: object
-) -> InboundMessage:
-    return InboundMessage(
-        channel=channel,
-        external_user_id=who,
-        chat_id=who,
-        platform_message_id=f"console-{next(_ids)}",
-        text=text,
-        **fields,  # type: ignore[arg-type]
-    )
 
 
 @pytest.fixture(scope="module")
@@ -56,41 +42,43 @@ async def seed_queue(gateway: Gateway) -> None:
     """Six waiting clients: named messenger users, two anonymous web visitors (one whose
     last step was the hand-off button), an email with a quoted letter."""
     handle = gateway.engine.handle
-    await handle(said(LONG, "tg-1", ChannelKind.TELEGRAM, display_name="Мария Петрова"))
-    await handle(said("позовите оператора", "tg-1", ChannelKind.TELEGRAM))
+    await handle(
+        said(LONG, visitor="tg-1", channel=ChannelKind.TELEGRAM, display_name="Мария Петрова")
+    )
+    await handle(said("позовите оператора", visitor="tg-1", channel=ChannelKind.TELEGRAM))
     await handle(
         said(
             "Почему списали комиссию за обслуживание?",
-            "vk-7",
-            ChannelKind.VK,
+            visitor="vk-7",
+            channel=ChannelKind.VK,
             display_name="Иван Сидоров",
         )
     )
-    await handle(said("оператор", "vk-7", ChannelKind.VK))
-    await handle(said("Как перевести деньги за границу в юанях?", "web-a"))
-    await handle(said("", "web-a", action=Action.HANDOFF))
-    await handle(said("нужен человек, оператор", "web-b"))
+    await handle(said("оператор", visitor="vk-7", channel=ChannelKind.VK))
+    await handle(said("Как перевести деньги за границу в юанях?", visitor="web-a"))
+    await handle(said("", visitor="web-a", action=Action.HANDOFF))
+    await handle(said("нужен человек, оператор", visitor="web-b"))
     await handle(
         said(
             "Прошу вернуть платёж по договору 4411",
-            "olga@example.ru",
-            ChannelKind.EMAIL,
+            visitor="olga@example.ru",
+            channel=ChannelKind.EMAIL,
             display_name="Ольга Ким",
             subject="Возврат платежа",
             original_text="Прошу вернуть платёж по договору 4411\n\n-- \nОльга Ким\n"
             "ООО «Ромашка»\n\n> Здравствуйте, ваш вопрос получен.",
         )
     )
-    await handle(said("оператора пожалуйста", "olga@example.ru", ChannelKind.EMAIL))
+    await handle(said("оператора пожалуйста", visitor="olga@example.ru", channel=ChannelKind.EMAIL))
     await handle(
         said(
             "Карта заблокирована, срочно нужен оператор!",
-            "tg-2",
-            ChannelKind.TELEGRAM,
+            visitor="tg-2",
+            channel=ChannelKind.TELEGRAM,
             display_name="Alexander Konstantinopolsky-Shcherbakov",
         )
     )
-    await handle(said("оператор", "tg-2", ChannelKind.TELEGRAM))
+    await handle(said("оператор", visitor="tg-2", channel=ChannelKind.TELEGRAM))
     await gateway.outbox.drain()
 
 
@@ -159,7 +147,9 @@ async def test_after_close_the_console_shows_the_state_and_the_clients_rating(
     browser: Browser, gateway: Gateway, served: str
 ) -> None:
     await gateway.engine.handle(
-        said("позовите оператора", "tg-9", ChannelKind.TELEGRAM, display_name="Пётр")
+        said(
+            "позовите оператора", visitor="tg-9", channel=ChannelKind.TELEGRAM, display_name="Пётр"
+        )
     )
     page = await open_console(browser, served, gateway, 1400)
     await expect(page.locator("#queue-rows tr")).to_have_count(1)
@@ -181,7 +171,13 @@ async def test_after_close_the_console_shows_the_state_and_the_clients_rating(
     assert shown is not None
     conversation_id = int(shown)
     await gateway.engine.handle(
-        said("", "tg-9", ChannelKind.TELEGRAM, action=Action.RATE, payload=f"{conversation_id}:5")
+        said(
+            "",
+            visitor="tg-9",
+            channel=ChannelKind.TELEGRAM,
+            action=Action.RATE,
+            payload=f"{conversation_id}:5",
+        )
     )
     await expect(page.locator("#closed-bar .rating")).to_have_text("5/5")  # live
     await hide_toasts(page)
@@ -259,8 +255,10 @@ async def test_the_visitor_is_acknowledged_sees_their_rating_and_where_conversat
 async def test_the_kbs_best_article_goes_into_the_reply_with_one_click(
     browser: Browser, gateway: Gateway, served: str
 ) -> None:
-    await gateway.engine.handle(said("Я потерял карту, что делать? И позовите оператора", "web-kb"))
-    await gateway.engine.handle(said("", "web-kb", action=Action.HANDOFF))
+    await gateway.engine.handle(
+        said("Я потерял карту, что делать? И позовите оператора", visitor="web-kb")
+    )
+    await gateway.engine.handle(said("", visitor="web-kb", action=Action.HANDOFF))
     page = await open_console(browser, served, gateway, 1400)
     await page.keyboard.press("Alt+N")
     chip = page.locator(".suggestion").first
@@ -281,7 +279,9 @@ async def test_saved_replies_are_kept_per_operator_and_inserted_with_a_pick(
     browser: Browser, gateway: Gateway, served: str
 ) -> None:
     await gateway.engine.handle(
-        said("позовите оператора", "tg-m", ChannelKind.TELEGRAM, display_name="Нина")
+        said(
+            "позовите оператора", visitor="tg-m", channel=ChannelKind.TELEGRAM, display_name="Нина"
+        )
     )
     page = await open_console(browser, served, gateway, 1400)
     await page.keyboard.press("Alt+N")
@@ -314,20 +314,25 @@ async def test_the_client_card_beside_the_thread_and_an_admins_merge_and_undo(
     await handle(
         said(
             "Как закрыть вклад? Позовите оператора",
-            "tg-c",
-            ChannelKind.TELEGRAM,
+            visitor="tg-c",
+            channel=ChannelKind.TELEGRAM,
             display_name="Вера",
         )
     )
-    await handle(said("", "tg-c", ChannelKind.TELEGRAM, action=Action.HANDOFF))
+    await handle(said("", visitor="tg-c", channel=ChannelKind.TELEGRAM, action=Action.HANDOFF))
     await signed_in(gateway, "Борис")
     boris = await gateway.desk.operators.find("Борис")
     earlier = await gateway.desk.actions.take_next(boris.id)
     await gateway.desk.actions.close(boris.id, earlier.id)
-    await handle(said("моя почта vera@example.ru", "tg-c", ChannelKind.TELEGRAM))
-    await handle(said("позовите оператора", "tg-c", ChannelKind.TELEGRAM))
+    await handle(said("моя почта vera@example.ru", visitor="tg-c", channel=ChannelKind.TELEGRAM))
+    await handle(said("позовите оператора", visitor="tg-c", channel=ChannelKind.TELEGRAM))
     await handle(
-        said("Прошу вернуть платёж", "vera@example.ru", ChannelKind.EMAIL, subject="Возврат")
+        said(
+            "Прошу вернуть платёж",
+            visitor="vera@example.ru",
+            channel=ChannelKind.EMAIL,
+            subject="Возврат",
+        )
     )
     await gateway.outbox.drain()
     page = await open_console(browser, served, gateway, 1920)

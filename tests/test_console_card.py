@@ -5,15 +5,15 @@ conversations back where they came from; and that both are in the audit log."""
 
 from __future__ import annotations
 
-import itertools
 from typing import Any
 
 import aiohttp
+from pipeline_parts import said
 from sqlalchemy import select
 from web_client import signed_in
 
 from admin.signin import SESSION_COOKIE
-from core.contracts import ChannelKind, InboundMessage
+from core.contracts import ChannelKind
 from core.models import (
     AuditEntry,
     Client,
@@ -25,19 +25,6 @@ from core.models import (
     OperatorRole,
 )
 from switchboard.app import Gateway
-
-_ids = itertools.count(1)
-
-
-def said(text: str, who: str, channel: ChannelKind, **fields: Any) -> InboundMessage:
-    return InboundMessage(
-        channel=channel,
-        external_user_id=who,
-        chat_id=who,
-        platform_message_id=f"card-{next(_ids)}",
-        text=text,
-        **fields,
-    )
 
 
 def cookie(token: str) -> dict[str, str]:
@@ -78,13 +65,20 @@ async def two_clients(gateway: Gateway) -> tuple[int, int]:
     """Мария in Telegram (one closed conversation, one queued) and a letter from her
     address, unproved: two clients."""
     handle = gateway.engine.handle
-    await handle(said("Как закрыть вклад?", "tg-51", ChannelKind.TELEGRAM, display_name="Мария"))
-    await handle(said("позовите оператора", "tg-51", ChannelKind.TELEGRAM))
+    await handle(
+        said(
+            "Как закрыть вклад?",
+            visitor="tg-51",
+            channel=ChannelKind.TELEGRAM,
+            display_name="Мария",
+        )
+    )
+    await handle(said("позовите оператора", visitor="tg-51", channel=ChannelKind.TELEGRAM))
     await handle(
         said(
             "Прошу вернуть платёж",
-            "maria@example.ru",
-            ChannelKind.EMAIL,
+            visitor="maria@example.ru",
+            channel=ChannelKind.EMAIL,
             display_name="Мария Петрова",
             subject="Возврат",
         )
@@ -100,7 +94,9 @@ async def test_the_card_tells_identities_proofs_conversations_and_notes(
     gateway: Gateway, served: str
 ) -> None:
     maria, letter = await two_clients(gateway)
-    await gateway.engine.handle(said("привет", "web-visitor-cookie-51", ChannelKind.WEB))
+    await gateway.engine.handle(
+        said("привет", visitor="web-visitor-cookie-51", channel=ChannelKind.WEB)
+    )
     visitor = await client_of(gateway, ChannelKind.WEB, "web-visitor-cookie-51")
     anna = await signed_in(gateway, "Anna")
     anna_id = await operator_id(gateway, "Anna")

@@ -6,12 +6,12 @@ found, the bot's answers not; results bounded."""
 from __future__ import annotations
 
 import datetime as dt
-import itertools
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
+from pipeline_parts import said
 from sqlalchemy import select, text
 from web_client import signed_in
 
@@ -22,31 +22,27 @@ from core.db import create_engine, session_factory, upgrade
 from core.models import Message, Operator
 from switchboard.app import Gateway
 
-_ids = itertools.count(1)
-
-
-def said(text: str, who: str, channel: ChannelKind, **fields: Any) -> InboundMessage:
-    return InboundMessage(
-        channel=channel,
-        external_user_id=who,
-        chat_id=who,
-        platform_message_id=f"search-{next(_ids)}",
-        text=text,
-        **fields,
-    )
-
 
 @pytest.fixture
 async def desk(gateway: Gateway) -> Gateway:
     handle = gateway.engine.handle
     await handle(
         said(
-            "Карта ЗАБЛОКИРОВАНА, помогите", "7001", ChannelKind.TELEGRAM, display_name="Пётр Ёлкин"
+            "Карта ЗАБЛОКИРОВАНА, помогите",
+            visitor="7001",
+            channel=ChannelKind.TELEGRAM,
+            display_name="Пётр Ёлкин",
         )
     )
-    await handle(said("оператор", "7001", ChannelKind.TELEGRAM))
-    await handle(said("Where is my PARCEL?", "olga.kim@example.com", ChannelKind.EMAIL))
-    await handle(said("мой номер 8 (999) 123-45-67", "web-secret-cookie-xyz", ChannelKind.WEB))
+    await handle(said("оператор", visitor="7001", channel=ChannelKind.TELEGRAM))
+    await handle(
+        said("Where is my PARCEL?", visitor="olga.kim@example.com", channel=ChannelKind.EMAIL)
+    )
+    await handle(
+        said(
+            "мой номер 8 (999) 123-45-67", visitor="web-secret-cookie-xyz", channel=ChannelKind.WEB
+        )
+    )
     await gateway.outbox.drain()
     return gateway
 
@@ -126,7 +122,12 @@ async def test_notes_are_found_and_the_bots_answers_are_not(desk: Gateway, serve
 async def test_results_are_bounded_and_bad_queries_refused(gateway: Gateway, served: str) -> None:
     for n in range(CLIENTS + 3):
         await gateway.engine.handle(
-            said("вопрос", f"bulk-{n}", ChannelKind.TELEGRAM, display_name=f"Однофамилец {n}")
+            said(
+                "вопрос",
+                visitor=f"bulk-{n}",
+                channel=ChannelKind.TELEGRAM,
+                display_name=f"Однофамилец {n}",
+            )
         )
     result = await search(gateway.sessions, "однофамилец")
     assert len(result.clients) == CLIENTS and result.more_clients
@@ -153,7 +154,7 @@ async def test_results_are_bounded_and_bad_queries_refused(gateway: Gateway, ser
 
 async def test_an_edited_message_is_found_by_its_new_words(gateway: Gateway) -> None:
     await gateway.engine.handle(
-        said("Старый ТЕКСТ", "7002", ChannelKind.TELEGRAM, display_name="Зоя")
+        said("Старый ТЕКСТ", visitor="7002", channel=ChannelKind.TELEGRAM, display_name="Зоя")
     )
     async with gateway.sessions() as session:
         original = await session.scalar(
