@@ -100,6 +100,7 @@ RECANCEL_EVERY = 1.0
 UPLOADS_DIR = "uploads"
 """Under VAR_DIR: files uploaded for a message not sent yet (`channels.uploads`)."""
 UPLOADS_SWEEP_SECONDS = 3600.0
+"""How often each process removes the uploads no message named within a day."""
 CONSOLE_FILE_BYTES = 10 * 1024 * 1024
 """The largest file an operator attaches in the console: what most mail servers take."""
 YOUNG_OBJECTS_PER_COLLECTION = 20_000
