@@ -345,7 +345,9 @@ class OperatorConsole:
             try:
                 async for notice in self._feed.listen():
                     await _push(state.ws, {"type": "notice", "notice": notice})
-                    state.changed.add(notice.get("conversation_id"))
+                    state.changed.update(
+                        notice.get("conversation_ids") or (notice.get("conversation_id"),)
+                    )
                     state.wake.set()
             except (RedisError, OSError) as exc:
                 log.warning("console feed lost (%s); resubscribing", exc)

@@ -51,7 +51,7 @@ class ForgetError(Refusal):
 class Forgotten:
     client_ids: tuple[int, ...]
     """The client asked for first, then those merged into them."""
-    conversations: int
+    conversation_ids: tuple[int, ...]
     messages: int
     files: tuple[str, ...]
     """Paths the forgotten messages named (`core.erasure.unneeded_files`)."""
@@ -102,5 +102,9 @@ async def forget_client(session: AsyncSession, client_id: int, now: dt.datetime)
         .execution_options(synchronize_session=False)
     )
     return Forgotten(
-        tuple(client_ids), len(conversations), erased.messages, erased.files, web_visitors
+        tuple(client_ids),
+        tuple(c.id for c in conversations),
+        erased.messages,
+        erased.files,
+        web_visitors,
     )

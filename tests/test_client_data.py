@@ -18,7 +18,7 @@ import pytest
 from pipeline_parts import said
 from sqlalchemy import select
 from typer.testing import CliRunner, Result
-from web_client import Visitor, signed_in
+from web_client import Console, Visitor, signed_in
 
 from admin.signin import SESSION_COOKIE
 from core.contracts import Action, ChannelKind
@@ -211,9 +211,20 @@ async def test_an_admin_forgets_a_client_and_the_desk_keeps_its_figures(
                 )
                 assert list(misses)  # the questions the KB could not answer
             assert len(files) == 2 and all(f.is_file() for f in files)
-            async with http.post(forget_url, headers=cookie(admin)) as forgotten:
-                assert forgotten.status == 200
-                done = await forgotten.json()
+            async with Console(served, operator) as watching:  # Пётр has the thread open
+                opened = await watching.command(
+                    "open", "conversation", conversation_id=queued.conversation_id
+                )
+                assert opened["conversation"]["erased_at"] is None
+                since = watching.ws.mark()
+                async with http.post(forget_url, headers=cookie(admin)) as forgotten:
+                    assert forgotten.status == 200
+                    done = await forgotten.json()
+                shown = await watching.ws.expect(
+                    lambda f: f["type"] == "conversation" and f["live"], since=since
+                )
+            assert shown["conversation"]["erased_at"] is not None  # his view follows at once
+            assert {m["text"] for m in shown["conversation"]["messages"]} == {""}
             assert done["clients"] == [web_client, telegram_client]
             assert done["conversations"] == len(conversations) > 0
             async with http.get(

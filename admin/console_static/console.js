@@ -547,7 +547,6 @@
     try {
       const done = await api(`/operator/clients/${id}/forget`, { method: "POST" });
       toast(t("forgotten_done", { id, conversations: done.conversations, messages: done.messages }));
-      if (conversation) command({ cmd: "open", conversation_id: conversation.id });
     } catch (error) { if (error.message !== "unauthorized") toast(error.message, true); }
     loadCard(id);
   }
@@ -686,7 +685,7 @@
       renderMacros(frame.macros, frame.admin);
     } else if (frame.type === "notice") {
       notice(frame.notice);
-      if (["merged", "unmerged"].includes(frame.notice.kind) && card) loadCard(card.id);
+      if (["merged", "unmerged", "forgotten"].includes(frame.notice.kind) && card) loadCard(card.id);
     } else if (frame.type === "error") {
       if (["unauthorized", "disabled"].includes(frame.code)) { showLogin(frame.code === "disabled" ? t(frame.code) : ""); return; }
       if ((frame.cmd === "reply" || frame.cmd === "note") && !$("reply-text").value) $("reply-text").value = draft;

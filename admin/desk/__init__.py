@@ -121,7 +121,7 @@ class Desk:
             ),
             clients=Clients(sessions),
             merging=Merging(sessions=sessions, queue=queue, feed=feed, clock=clock),
-            forgetting=Forgetting(sessions, clock, visitor_uploads),
+            forgetting=Forgetting(sessions, feed, clock, visitor_uploads),
             teaching=Teaching(sessions, knowledge, actions),
             presence=availability,
         )

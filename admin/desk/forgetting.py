@@ -1,6 +1,7 @@
 """An admin's forgetting of a client who withdrew consent (identity/forget.py says what
 goes and what stays): one transaction with its line in the audit log, then the files no
-other message needs are removed from the disk, and the web chat uploads they never sent."""
+other message needs are removed from the disk, and the web chat uploads they never sent;
+a notice on the desk feed makes open consoles show the erasure."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from admin.desk.lookup import active_operator
 from channels.uploads import Uploads
 from core.db import SessionFactory
 from core.erasure import remove_files, unneeded_files
+from core.events import DeskFeed
 from core.models import OperatorRole
 from identity.forget import ForgetError, Forgotten, forget_client
 
@@ -27,11 +29,13 @@ class Forgetting:
     def __init__(
         self,
         sessions: SessionFactory,
+        feed: DeskFeed,
         clock: Callable[[], dt.datetime],
         visitor_uploads: Uploads | None,
     ) -> None:
         """`visitor_uploads`: the web chat's (None: it takes no files)."""
         self._sessions = sessions
+        self._feed = feed
         self._clock = clock
         self._visitor_uploads = visitor_uploads
 
@@ -52,11 +56,14 @@ class Forgetting:
                 actor_id=operator_id,
                 at=self._clock(),
                 clients=list(done.client_ids),
-                conversations=done.conversations,
+                conversations=len(done.conversation_ids),
                 messages=done.messages,
             )
             await session.commit()
             unneeded = await unneeded_files(session, done.files)
+        await self._feed.publish(
+            "forgotten", client_ids=done.client_ids, conversation_ids=done.conversation_ids
+        )
         removed = await asyncio.to_thread(remove_files, unneeded)
         if self._visitor_uploads is not None:
             for visitor in done.web_visitors:
@@ -64,7 +71,7 @@ class Forgetting:
         log.info(
             "client #%d forgotten: %d conversation(s), %d message(s), %d file(s) removed",
             done.client_ids[0],
-            done.conversations,
+            len(done.conversation_ids),
             done.messages,
             removed,
         )

@@ -62,6 +62,7 @@ def forget(
 ) -> None:
     """Erase a client's messages, files, names and addresses; keep the figures."""
     from admin.desk import DeskError, Forgetting
+    from core.events import DeskFeed
     from core.models import utcnow
     from switchboard.app import visitor_uploads
 
@@ -73,8 +74,10 @@ def forget(
         )
 
     async def work(services: Services) -> Forgotten:
-        uploads = visitor_uploads(services.settings)
-        return await Forgetting(services.sessions, utcnow, uploads).forget(None, client)
+        forgetting = Forgetting(
+            services.sessions, DeskFeed(services.redis), utcnow, visitor_uploads(services.settings)
+        )
+        return await forgetting.forget(None, client)
 
     try:
         done = run_command(work)
@@ -85,5 +88,5 @@ def forget(
     typer.echo(
         f"client #{done.client_ids[0]} forgotten"
         + (f" (with {others}, merged into them)" if others else "")
-        + f": {done.conversations} conversation(s), {done.messages} message(s) erased"
+        + f": {len(done.conversation_ids)} conversation(s), {done.messages} message(s) erased"
     )
