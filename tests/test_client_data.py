@@ -126,6 +126,8 @@ async def test_an_admin_exports_what_the_desk_keeps_about_a_person(
     assert written.stat().st_mode & 0o777 == 0o600
     again = json.loads(written.read_text(encoding="utf-8"))
     assert again["conversations"] == document["conversations"]
+    nowhere = await cli("export", str(irina), "--output", str(tmp_path / "no" / "such.json"))
+    assert nowhere.exit_code == 1 and "No such file or directory" in nowhere.output
     missing = await cli("export", "999999")
     assert missing.exit_code == 1 and "client #999999 not found" in missing.output
 

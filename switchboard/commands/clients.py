@@ -48,10 +48,14 @@ def export(
     if output is None:
         typer.echo(text)
         return
-    handle = os.open(output, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    os.fchmod(handle, 0o600)  # a file that was there keeps its mode otherwise
-    with os.fdopen(handle, "w", encoding="utf-8") as file:
-        file.write(text + "\n")
+    try:
+        handle = os.open(output, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        os.fchmod(handle, 0o600)  # a file that was there keeps its mode otherwise
+        with os.fdopen(handle, "w", encoding="utf-8") as file:
+            file.write(text + "\n")
+    except OSError as exc:
+        typer.echo(f"error: {output}: {exc.strerror or exc}", err=True)
+        raise typer.Exit(1) from None
     typer.echo(f"client #{client}: written to {output}")
 
 
