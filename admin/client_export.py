@@ -91,8 +91,6 @@ async def client_export(
         client = await current_client(session, client_id)
         if client is None:
             return None
-        audit(session, "client_exported", actor_id=by, client=client.id)
-        await session.commit()
         merged = list(
             await session.scalars(
                 select(Client)
@@ -103,7 +101,7 @@ async def client_export(
         accounts = await session.scalars(
             select(Identity).where(Identity.client_id == client.id).order_by(Identity.id)
         )
-        return ClientExport(
+        document = ClientExport(
             made_at=utcnow(),
             client=_client_record(client),
             merged=tuple(map(_client_record, merged)),
@@ -121,6 +119,9 @@ async def client_export(
             ),
             conversations=tuple(await _conversations(session, client.id)),
         )
+        audit(session, "client_exported", actor_id=by, client=client.id)
+        await session.commit()
+        return document
 
 
 def _client_record(client: Client) -> ClientRecord:
