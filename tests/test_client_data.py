@@ -177,7 +177,9 @@ async def test_an_admin_forgets_a_client_and_the_desk_keeps_its_figures(
                 select(Identity.client_id).where(Identity.external_id == "tg-anna")
             )
         assert admin_id is not None and telegram_client is not None
-        await gateway.desk.merging.merge_clients(admin_id, web_client, telegram_client)
+        await gateway.desk.merging.merge_clients(
+            admin_id, web_client, telegram_client, "это снова Анна Смирнова"
+        )
         [queued] = [e for e in await gateway.queue.waiting() if e.client_id == web_client]
         await gateway.desk.actions.take(admin_id, queued.conversation_id)
         await gateway.desk.actions.reply(admin_id, queued.conversation_id, "Анна, карта закрыта")
@@ -268,6 +270,11 @@ async def test_an_admin_forgets_a_client_and_the_desk_keeps_its_figures(
                 select(AuditEntry).where(AuditEntry.action == "client_forgotten")
             )
             assert entry.actor_id == admin_id and entry.detail["clients"] == done["clients"]
+            [merged] = await session.scalars(
+                select(AuditEntry).where(AuditEntry.action == "clients_merged")
+            )
+            assert merged.detail["merged"] == telegram_client  # the fact stays
+            assert merged.detail["note"] is None  # the operator's words about her do not
         for client in await client_rows(gateway, done["clients"]):
             assert (client.display_name, client.phone, client.email) == (None, None, None)
         shared, hers = files

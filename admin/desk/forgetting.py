@@ -1,7 +1,8 @@
 """An admin's forgetting of a client who withdrew consent (identity/forget.py says what
 goes and what stays): one transaction with its line in the audit log, then the files no
 other message needs are removed from the disk, and the web chat uploads they never sent;
-a notice on the desk feed makes open consoles show the erasure."""
+a notice on the desk feed makes open consoles show the erasure. The audit log keeps what
+was done to them, but not an operator's free-text note about them on a merge."""
 
 from __future__ import annotations
 
@@ -10,6 +11,9 @@ import datetime as dt
 import logging
 from collections.abc import Callable
 
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from admin.accounts.audit import audit
 from admin.desk.errors import DeskError
 from admin.desk.lookup import active_operator
@@ -17,7 +21,7 @@ from channels.uploads import Uploads
 from core.db import SessionFactory
 from core.erasure import remove_files, unneeded_files
 from core.events import DeskFeed
-from core.models import OperatorRole
+from core.models import AuditEntry, OperatorRole
 from identity.forget import ForgetError, Forgotten, forget_client
 
 __all__ = ["Forgetting"]
@@ -50,6 +54,7 @@ class Forgetting:
                 done = await forget_client(session, client_id, self._clock())
             except ForgetError as refused:
                 raise DeskError(refused.key, **refused.values) from None
+            await _drop_merge_notes(session, set(done.client_ids))
             audit(
                 session,
                 "client_forgotten",
@@ -76,3 +81,12 @@ class Forgetting:
             removed,
         )
         return done
+
+
+async def _drop_merge_notes(session: AsyncSession, client_ids: set[int]) -> None:
+    """The note an operator typed on merging these clients ("it is Anna Smirnova again")."""
+    merges = await session.scalars(select(AuditEntry).where(AuditEntry.action == "clients_merged"))
+    for entry in merges:
+        concerned = {entry.detail.get("survivor"), entry.detail.get("merged")} & client_ids
+        if concerned and entry.detail.get("note"):
+            entry.detail = {**entry.detail, "note": None}
