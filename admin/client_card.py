@@ -35,7 +35,7 @@ from core.models import (
     Operator,
 )
 from identity.hints import Hint, hints_in
-from identity.person import current_client
+from identity.person import accounts_of, current_client
 
 __all__ = [
     "CardView",
@@ -138,11 +138,7 @@ async def client_card(sessions: SessionFactory, client_id: int) -> CardView | No
         client = await current_client(session, client_id)
         if client is None:
             return None
-        identities = list(
-            await session.scalars(
-                select(Identity).where(Identity.client_id == client.id).order_by(Identity.id)
-            )
-        )
+        identities = await accounts_of(session, client.id)
         merges = list(
             await session.scalars(
                 select(MergeRecord)

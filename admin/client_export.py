@@ -22,8 +22,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from admin.accounts.audit import audit
 from core.db import SessionFactory
-from core.models import Client, Conversation, Identity, Message, Operator, utcnow
-from identity.person import current_client, merged_clients
+from core.models import Client, Conversation, Message, Operator, utcnow
+from identity.person import accounts_of, current_client, merged_clients
 
 __all__ = ["ClientExport", "client_export", "export_json"]
 
@@ -98,9 +98,7 @@ async def client_export(
                 .order_by(Client.id)
             )
         )
-        accounts = await session.scalars(
-            select(Identity).where(Identity.client_id == client.id).order_by(Identity.id)
-        )
+        accounts = await accounts_of(session, client.id)
         document = ClientExport(
             made_at=utcnow(),
             client=_client_record(client),

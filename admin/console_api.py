@@ -139,8 +139,14 @@ class ConsoleApi:
             done = await self._forgetting.forget(admin.id, _id(request, "client_id"))
         except DeskError as refused:
             return _refused(409, refused.key, _language(request), **refused.values)
-        summary = {"clients": done.client_ids, "conversations": len(done.conversation_ids)}
-        return web.json_response({**summary, "messages": done.messages}, headers=NO_STORE)
+        return web.json_response(
+            {
+                "clients": done.client_ids,
+                "conversations": len(done.conversation_ids),
+                "messages": done.messages,
+            },
+            headers=NO_STORE,
+        )
 
     async def _file(self, request: web.Request) -> web.StreamResponse:
         await self._operator(request)

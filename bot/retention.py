@@ -17,7 +17,7 @@ from collections.abc import Callable
 from sqlalchemy import or_, select
 
 from core.db import SessionFactory
-from core.erasure import erase_conversations, remove_files, unneeded_files
+from core.erasure import erase_conversations, remove_unneeded
 from core.models import Conversation, ConversationStatus
 
 __all__ = ["Retention"]
@@ -76,6 +76,5 @@ class Retention:
                 return 0
             erased = await erase_conversations(session, expired, now)
             await session.commit()
-            unneeded = await unneeded_files(session, erased.files)
-        await asyncio.to_thread(remove_files, unneeded)
+            await remove_unneeded(session, erased.files)
         return len(expired)

@@ -105,28 +105,11 @@ class Uploads:
         """Remove the uploads last sent up more than `UNSENT_KEPT` ago (a file a message
         named stays among the kept ones), and the folders left empty; how many files."""
         oldest = time.time() - UNSENT_KEPT.total_seconds()
-        removed = 0
-        for folder in filter(Path.is_dir, self.directory.glob("*")):
-            for file in folder.iterdir():
-                with contextlib.suppress(FileNotFoundError):
-                    if file.stat().st_mtime < oldest:
-                        file.unlink()
-                        removed += 1
-            with contextlib.suppress(OSError):  # only an empty folder goes
-                folder.rmdir()
-        return removed
+        return sum(_empty(folder, oldest) for folder in self.directory.glob("*"))
 
     def discard(self, owner: str) -> int:
         """Remove every upload of `owner` not sent yet (a forgotten client's); how many."""
-        folder = self._folder(owner)
-        removed = 0
-        for file in folder.glob("*"):
-            with contextlib.suppress(FileNotFoundError):
-                file.unlink()
-                removed += 1
-        with contextlib.suppress(OSError):
-            folder.rmdir()
-        return removed
+        return _empty(self._folder(owner), None)
 
     def _folder(self, owner: str) -> Path:
         return self.directory / hashlib.sha256(owner.encode()).hexdigest()[:32]
@@ -163,3 +146,19 @@ def _fresh(path: Path, data: bytes) -> bool:
     with contextlib.suppress(OSError):
         os.utime(path)
     return True
+
+
+def _empty(folder: Path, older_than: float | None) -> int:
+    """Remove the files in `folder` (only those last changed before `older_than`, when
+    given), then the folder if nothing is left; how many files went."""
+    if not folder.is_dir():
+        return 0
+    removed = 0
+    for file in folder.iterdir():
+        with contextlib.suppress(FileNotFoundError):
+            if older_than is None or file.stat().st_mtime < older_than:
+                file.unlink()
+                removed += 1
+    with contextlib.suppress(OSError):  # only an empty folder goes
+        folder.rmdir()
+    return removed

@@ -7,11 +7,12 @@ which quote them, the private notes) loses its text, files and address; the KB's
 of questions it missed in them is deleted; the conversations keep their times, statuses,
 categories, ratings and events, so reports still count them, and say when they were
 erased. Files are kept by content hash, so one another message names stays: the caller
-removes the others after its commit (`unneeded_files`, then `remove_files`).
+removes the others after its commit (`remove_unneeded`).
 """
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import json
 import logging
@@ -24,7 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.models import Conversation, KbMiss, Message
 
-__all__ = ["Erased", "erase_conversations", "remove_files", "unneeded_files"]
+__all__ = ["Erased", "erase_conversations", "remove_unneeded"]
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +34,7 @@ log = logging.getLogger(__name__)
 class Erased:
     messages: int
     files: tuple[str, ...]
-    """Paths the erased messages named (`unneeded_files` says which to remove)."""
+    """Paths the erased messages named (`remove_unneeded` removes those no longer named)."""
 
 
 async def erase_conversations(
@@ -75,9 +76,9 @@ async def erase_conversations(
     return Erased(messages or 0, files)
 
 
-async def unneeded_files(session: AsyncSession, paths: Sequence[str]) -> list[Path]:
-    """Of `paths`, the files no message names any more (files are kept by content hash:
-    the same bytes another client sent are theirs too)."""
+async def remove_unneeded(session: AsyncSession, paths: Sequence[str]) -> int:
+    """Remove from the disk the files of `paths` no message names any more (files are kept
+    by content hash: the same bytes another client sent are theirs too); how many went."""
     attachments = cast(Message.attachments, String)
     unneeded = []
     for path in dict.fromkeys(paths):
@@ -85,11 +86,10 @@ async def unneeded_files(session: AsyncSession, paths: Sequence[str]) -> list[Pa
         others = select(func.count()).select_from(Message)
         if not await session.scalar(others.where(attachments.contains(named, autoescape=True))):
             unneeded.append(Path(path))
-    return unneeded
+    return await asyncio.to_thread(_remove, unneeded)
 
 
-def remove_files(paths: Sequence[Path]) -> int:
-    """Remove `paths` from the disk (blocking: run it in a thread); how many went."""
+def _remove(paths: Sequence[Path]) -> int:
     removed = 0
     for path in paths:
         try:

@@ -14,7 +14,7 @@ refused: the conversation is closed first, so that nothing in flight writes to i
 
 `forget_client(session, client_id, now)` works in the caller's transaction and returns
 what it did, with the files the messages named; the caller removes those no other
-message needs after the commit (`core.erasure.unneeded_files`).
+message needs after the commit (`core.erasure.remove_unneeded`).
 """
 
 from __future__ import annotations
@@ -54,7 +54,7 @@ class Forgotten:
     conversation_ids: tuple[int, ...]
     messages: int
     files: tuple[str, ...]
-    """Paths the forgotten messages named (`core.erasure.unneeded_files`)."""
+    """Paths the forgotten messages named (`core.erasure.remove_unneeded`)."""
     web_visitors: tuple[str, ...]
     """The web chat cookies the person wrote with (their uploads not sent yet go too);
     a bearer secret, never to be logged or shown."""

@@ -6,9 +6,9 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.models import Client
+from core.models import Client, Identity
 
-__all__ = ["current_client", "merged_clients"]
+__all__ = ["accounts_of", "current_client", "merged_clients"]
 
 
 async def current_client(session: AsyncSession, client_id: int) -> Client | None:
@@ -37,3 +37,13 @@ async def merged_clients(session: AsyncSession, client_id: int) -> list[int]:
         ]
         found += frontier
     return found
+
+
+async def accounts_of(session: AsyncSession, client_id: int) -> list[Identity]:
+    """The client's accounts (a Telegram or VK user, an email address, a browser), oldest
+    first."""
+    return list(
+        await session.scalars(
+            select(Identity).where(Identity.client_id == client_id).order_by(Identity.id)
+        )
+    )

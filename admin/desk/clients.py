@@ -7,8 +7,9 @@ from sqlalchemy import select
 from admin.desk.lookup import active_operator, find_conversation
 from admin.desk.views import ClientCard, IdentityView, client_name
 from core.db import SessionFactory
-from core.models import Client, Conversation, ConversationStatus, Identity
+from core.models import Client, Conversation, ConversationStatus
 from identity.hints import Hint, client_hints, hints_in
+from identity.person import accounts_of
 
 __all__ = ["Clients"]
 
@@ -23,9 +24,7 @@ class Clients:
             conversation = await find_conversation(session, conversation_id)
             client = await session.get(Client, conversation.client_id)
             assert client is not None
-            identities = await session.scalars(
-                select(Identity).where(Identity.client_id == client.id).order_by(Identity.id)
-            )
+            identities = await accounts_of(session, client.id)
             conversations = list(
                 await session.execute(
                     select(Conversation.id, Conversation.status, Conversation.rating)

@@ -19,7 +19,7 @@ from admin.desk.errors import DeskError
 from admin.desk.lookup import active_operator
 from channels.uploads import Uploads
 from core.db import SessionFactory
-from core.erasure import remove_files, unneeded_files
+from core.erasure import remove_unneeded
 from core.events import DeskFeed
 from core.models import AuditEntry, OperatorRole
 from identity.forget import ForgetError, Forgotten, forget_client
@@ -65,11 +65,10 @@ class Forgetting:
                 messages=done.messages,
             )
             await session.commit()
-            unneeded = await unneeded_files(session, done.files)
+            removed = await remove_unneeded(session, done.files)
         await self._feed.publish(
             "forgotten", client_ids=done.client_ids, conversation_ids=done.conversation_ids
         )
-        removed = await asyncio.to_thread(remove_files, unneeded)
         if self._visitor_uploads is not None:
             for visitor in done.web_visitors:
                 removed += await asyncio.to_thread(self._visitor_uploads.discard, visitor)
