@@ -101,7 +101,10 @@ def language(request: web.Request) -> str:
 
 class SignInRoutes:
     def __init__(
-        self, accounts: Accounts, *, on_sign_out: Callable[[str], Awaitable[None]]
+        self,
+        accounts: Accounts,
+        *,
+        on_sign_out: Callable[[str, int | None], Awaitable[None]],
     ) -> None:
         self._accounts = accounts
         self._on_sign_out = on_sign_out
@@ -141,8 +144,8 @@ class SignInRoutes:
         _same_origin_only(request)
         token = session_token(request)
         if token:
-            await self._accounts.sign_out(token, address(request))
-            await self._on_sign_out(token)
+            operator_id = await self._accounts.sign_out(token, address(request))
+            await self._on_sign_out(token, operator_id)
         response = _json({"signed_out": True})
         response.del_cookie(SESSION_COOKIE, path=COOKIE_PATH)
         return response

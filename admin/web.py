@@ -12,8 +12,12 @@ with every heartbeat, so signing out or disabling an operator closes their conso
                    {"cmd": "reply" | "note", "conversation_id": N, "text": "..."}
                    a reply may add "files": [{"file", "name", "mime"}] uploaded first to
                    POST /operator/uploads (admin/console_api.py; channels/uploads.py)
-    server → page  {"type": "hello", "operator": {...}, "max_file": bytes}   {"type": "queue", "view", "rows"}
-                   {"type": "conversation", "conversation": {...}}
+                   {"cmd": "transfer_targets"}   {"cmd": "transfer", "conversation_id": N,
+                   "group": "..." | "operator_id": N, "note": "..."}
+                   {"cmd": "presence", "state": "online" | "away"}
+    server → page  {"type": "hello", "operator": {...}, "max_file": bytes, "presence": state}
+                   {"type": "queue", "view", "rows"}   {"type": "conversation", "conversation": {...}}
+                   {"type": "transfer_targets", "groups", "colleagues"}   {"type": "presence", "state"}
                    {"type": "notice", "notice": {...}}   {"type": "error", "code", "error"}
 
 Queue and conversation frames sent because something changed, not in answer to a command,
@@ -22,6 +26,11 @@ carry `"live": true`.
 Live updates: each socket follows the desk feed and re-sends its queue, and the open
 conversation when a notice concerns it; while the socket is open the operator's leases
 are renewed (`desk.actions.heartbeat`) so nothing they hold is taken back from them.
+
+Presence: an open console is an operator at the desk, so opening one (and every heartbeat)
+announces an offline operator online; away is their own choice and stays until they
+change it. Closing their last console (in any process), or signing out, makes an online
+operator offline, so nothing more is pushed to them.
 """
 
 from __future__ import annotations
@@ -33,6 +42,7 @@ import datetime as dt
 import functools
 import json
 import logging
+import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -53,6 +63,7 @@ from channels.web import same_origin
 from core.events import DeskFeed
 from core.history import SHOWN_ATTACHMENT_FIELDS
 from core.models import Operator, OperatorRole
+from routing.presence import OperatorPresence, PresenceState
 
 __all__ = ["OperatorConsole"]
 
@@ -60,6 +71,7 @@ log = logging.getLogger(__name__)
 
 STATIC = Path(__file__).with_name("console_static")
 HEARTBEAT_EVERY = 30.0
+CONSOLE_GONE_AFTER = dt.timedelta(seconds=3 * HEARTBEAT_EVERY)  # its process died
 REFRESH_PAUSE = 0.15  # notices arriving together cause one refresh
 FEED_RETRY = 2.0
 MAX_TEXT = 20000
@@ -78,8 +90,12 @@ COMMANDS = frozenset(
         "macros",
         "macro_save",
         "macro_delete",
+        "transfer",
+        "transfer_targets",
+        "presence",
     }
 )
+CHOSEN_PRESENCE = {state.value: state for state in (PresenceState.ONLINE, PresenceState.AWAY)}
 
 
 class _BadCommand(Exception):
@@ -97,6 +113,8 @@ class _Session:
     ws: web.WebSocketResponse
     token: str
     view: QueueView = "waiting"
+    presence: str = PresenceState.OFFLINE.value  # as the page was last told
+    console_id: str = field(default_factory=lambda: secrets.token_hex(8))
     open_id: int | None = None
     changed: set[int | None] = field(default_factory=set)
     wake: asyncio.Event = field(default_factory=asyncio.Event)
@@ -138,7 +156,12 @@ class OperatorConsole:
     async def _icon(self, request: web.Request) -> web.StreamResponse:
         return web.FileResponse(STATIC / "icon.svg")
 
-    async def _signed_out(self, token: str) -> None:
+    async def _signed_out(self, token: str, operator_id: int | None) -> None:
+        if operator_id is not None:
+            try:
+                await self._desk.presence.set(operator_id, PresenceState.OFFLINE)
+            except (RedisError, PermissionError) as exc:
+                log.warning("operator %s signed out, still shown present: %s", operator_id, exc)
         await asyncio.gather(
             *(
                 _refuse(state.ws, UNAUTHORIZED, "unauthorized", "signed out")
@@ -172,6 +195,7 @@ class OperatorConsole:
             for work in (self._follow, self._refresh, self._heartbeat)
         ]
         try:
+            state.presence = (await self._arrived(state)).state.value
             await _push(
                 ws,
                 {
@@ -185,6 +209,7 @@ class OperatorConsole:
                         "role": operator.role.value,
                     },
                     "max_file": self._uploads.max_bytes,
+                    "presence": state.presence,
                 },
             )
             await self._command(state, {"cmd": "queue"})
@@ -197,7 +222,16 @@ class OperatorConsole:
             for task in helpers:
                 task.cancel()
             await asyncio.gather(*helpers, return_exceptions=True)
+            try:
+                await self._desk.presence.left(operator.id, state.console_id)
+            except Exception:
+                log.exception("operator %s left; their presence is not updated", operator.id)
         return ws
+
+    async def _arrived(self, state: _Session) -> OperatorPresence:
+        return await self._desk.presence.arrived(
+            state.operator.id, state.console_id, ttl=CONSOLE_GONE_AFTER
+        )
 
     # -- commands -------------------------------------------------------------------------
 
@@ -252,6 +286,18 @@ class OperatorConsole:
         if cmd.startswith("macro"):
             await self._macro(state, request)
             return
+        if cmd == "presence":
+            asked = request.get("state")
+            chosen = CHOSEN_PRESENCE.get(asked) if isinstance(asked, str) else None
+            if chosen is None:
+                raise _BadCommand("bad_request", "state must be online or away")
+            await desk.presence.set(me, chosen)
+            await self._send_presence(state, chosen.value)
+            return
+        if cmd == "transfer_targets":
+            targets = await desk.transfers.targets(me)
+            await _push(state.ws, {"type": "transfer_targets", **_plain(targets)})
+            return
         if cmd == "next":
             await self._show(state, await desk.actions.take_next(me))
             await self._send_queue(state)
@@ -261,6 +307,9 @@ class OperatorConsole:
             await self._show(state, await desk.conversations.for_operator(me, conversation_id))
         elif cmd == "take":
             await self._show(state, await desk.actions.take(me, conversation_id))
+            await self._send_queue(state)
+        elif cmd == "transfer":
+            await self._show(state, await self._transfer(me, conversation_id, request))
             await self._send_queue(state)
         elif cmd in ("reply", "note"):
             text = request.get("text")
@@ -281,6 +330,36 @@ class OperatorConsole:
             await desk.actions.close(me, conversation_id)
             await self._show(state, await desk.conversations.for_operator(me, conversation_id))
             await self._send_queue(state)
+
+    async def _transfer(
+        self, me: int, conversation_id: int, request: Mapping[str, Any]
+    ) -> ConversationView:
+        """Hand the conversation to a group's queue or to a colleague, with a note."""
+        group, colleague = request.get("group"), request.get("operator_id")
+        note = request.get("note", "")
+        if not isinstance(note, str) or len(note) > MAX_TEXT:
+            raise _BadCommand(
+                "bad_request", f"note must be a string of at most {MAX_TEXT} characters"
+            )
+        if (group is None) == (colleague is None):
+            raise _BadCommand("bad_request", "name either a group or an operator_id")
+        if group is not None and not isinstance(group, str):
+            raise _BadCommand("bad_request", "group must be a string")
+        if colleague is not None and (
+            isinstance(colleague, bool) or not isinstance(colleague, int)
+        ):
+            raise _BadCommand("bad_request", "operator_id must be an integer")
+        return await self._desk.transfers.transfer(
+            me,
+            conversation_id,
+            group=group,
+            to_operator=None if colleague is None else str(colleague),
+            note=note,
+        )
+
+    async def _send_presence(self, state: _Session, presence: str) -> None:
+        state.presence = presence
+        await _push(state.ws, {"type": "presence", "state": presence})
 
     async def _macro(self, state: _Session, request: Mapping[str, Any]) -> None:
         """List, save or remove saved replies; every answer is the fresh list."""
@@ -372,13 +451,17 @@ class OperatorConsole:
                 log.exception("console refresh for operator %s failed", state.operator.id)
 
     async def _heartbeat(self, state: _Session) -> None:
-        """Renew the operator's leases while their session lasts; close when it ends."""
+        """Renew the operator's leases and presence while their session lasts; close when it
+        ends."""
         while True:
             try:
                 if await self._accounts.console.operator(state.token) is None:
                     await _refuse(state.ws, UNAUTHORIZED, "unauthorized", "the session ended")
                     return
                 await self._desk.actions.heartbeat(state.operator.id)
+                presence = (await self._arrived(state)).state.value
+                if presence != state.presence:  # changed in the admin bot, or another console
+                    await self._send_presence(state, presence)
             except Exception:
                 log.exception("heartbeat of operator %s failed", state.operator.id)
             await asyncio.sleep(HEARTBEAT_EVERY)

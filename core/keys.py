@@ -117,6 +117,12 @@ def operator_seen() -> str:
     return f"{PREFIX}op:seen"
 
 
+def operator_consoles(operator_id: int) -> str:
+    """Sorted set: the operator's open console sockets (any process), scored by when each
+    is given up for gone if its heartbeat stops (µs)."""
+    return f"{PREFIX}op:consoles:{operator_id}"
+
+
 def assignment_cursor() -> str:
     """Hash: group → the operator id assigned last (round-robin among equals)."""
     return f"{PREFIX}op:cursor"

@@ -137,7 +137,14 @@ TEXTS: dict[str, dict[str, str]] = {
         "ru": "Укажите группу или оператора для передачи.",
         "en": "Name a group or an operator to transfer to.",
     },
-    "desk_bad_group": {"ru": "Нет такой группы: {group}.", "en": "No such group: {group}."},
+    "desk_bad_group": {
+        "ru": "Нет такой группы (или её никто не обслуживает): {group}.",
+        "en": "No such group (or no one serves it): {group}.",
+    },
+    "desk_transfer_self": {
+        "ru": "Разговор #{conversation_id} и так у вас.",
+        "en": "Conversation #{conversation_id} is yours already.",
+    },
     "desk_operator_unknown": {
         "ru": "Оператор «{name}» не найден.",
         "en": "Operator “{name}” not found.",

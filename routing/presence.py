@@ -59,6 +59,25 @@ class Presence:
             await pipe.execute()
         return OperatorPresence(operator_id, PresenceState(state), capacity, served, now)
 
+    async def connected(self, operator_id: int, console_id: str, *, ttl: dt.timedelta) -> None:
+        """A console of the operator is open (in any process): kept for `ttl`, renewed by
+        its heartbeat, so a process that died does not keep it open for ever."""
+        key = keys.operator_consoles(operator_id)
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.zadd(key, {console_id: to_micros(self.clock() + ttl)})
+            pipe.pexpire(key, ttl)
+            await pipe.execute()
+
+    async def disconnected(self, operator_id: int, console_id: str) -> bool:
+        """Forget one console; True when none of the operator's consoles is open any more."""
+        key = keys.operator_consoles(operator_id)
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.zrem(key, console_id)
+            pipe.zremrangebyscore(key, "-inf", to_micros(self.clock()))
+            pipe.zcard(key)
+            *_, left = await pipe.execute()
+        return int(left) == 0
+
     async def get(self, operator_id: int) -> OperatorPresence:
         """The operator's presence; offline with no capacity when never announced."""
         async with self.redis.pipeline(transaction=False) as pipe:

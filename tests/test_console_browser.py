@@ -16,10 +16,11 @@ from console_session import sign_in
 from pipeline_parts import said
 from playwright.async_api import Browser, Page, expect
 from sqlalchemy import select
-from web_client import signed_in
+from web_client import Console, signed_in
 
 from core.contracts import Action, ChannelKind
 from core.models import Identity
+from routing.presence import PresenceState
 from switchboard.app import Gateway
 
 pytestmark = pytest.mark.skipif(
@@ -463,3 +464,42 @@ async def test_the_pre_chat_form_names_the_visitor_in_the_console(
     await expect(console.locator("#card .contact .proof")).to_have_text("не подтверждён")
     await console.context.close()
     await visitor.context.close()
+
+
+async def test_a_conversation_is_handed_to_a_colleague_with_a_note(
+    browser: Browser, gateway: Gateway, served: str
+) -> None:
+    """Anna, away from new work, takes a conversation and hands it to Boris, whose console
+    is open; Vera has no console open, so she cannot be picked."""
+    await gateway.engine.handle(
+        said("позовите оператора", visitor="tg-5", channel=ChannelKind.TELEGRAM, display_name="Лев")
+    )
+    await signed_in(gateway, "Вера")
+    async with Console(served, await signed_in(gateway, "Борис")) as boris:
+        await boris.ws.expect(lambda f: f["type"] == "hello")
+        page = await open_console(browser, served, gateway, 1400)
+        await expect(page.locator("#presence")).to_have_value("online")
+        await page.select_option("#presence", "away")
+        await expect(page.locator("#presence.away")).to_have_count(1)
+        await expect(page.locator("#conv-transfer")).to_be_hidden()
+        await page.keyboard.press("Alt+N")
+        await expect(page.locator(".status-pill")).to_have_text("в работе")
+        await page.click("#conv-transfer")
+        dialog = page.locator("#transfer")
+        await expect(dialog).to_be_visible()
+        await expect(dialog.locator(".target", has_text="Вера").locator("input")).to_be_disabled()
+        await expect(dialog.locator(".target", has_text="Борис")).to_contain_text("принимает")
+        await dialog.locator(".target", has_text="Борис").click()
+        await page.fill("#transfer-note", "Клиент ждёт звонка")
+        await screenshot(page, "console-transfer")
+        await page.click("#transfer-go")
+        await expect(dialog).to_be_hidden()
+        await expect(page.locator("#toast")).to_contain_text("передан: Борис")
+        await expect(page.locator("#conv-transfer")).to_be_hidden()
+        mine = await boris.command("queue", "queue", view="mine")
+        [row] = mine["rows"]
+        held = await boris.command("open", "conversation", conversation_id=row["conversation_id"])
+        assert held["conversation"]["messages"][-1]["text"] == "Клиент ждёт звонка"
+        anna = await gateway.desk.operators.find("Anna")
+        assert (await gateway.desk.presence.get(anna.id)).state is PresenceState.AWAY
+        await page.context.close()

@@ -39,7 +39,7 @@ async def guarded(sessions: SessionFactory, redis: Redis) -> AsyncIterator[Serve
         )
         app.add_routes(WebChat(history=_no_history).routes())
 
-        async def nothing(_token: str) -> None:
+        async def nothing(_token: str, _operator_id: int | None) -> None:
             return None
 
         app.add_routes(SignInRoutes(Accounts(sessions, redis), on_sign_out=nothing).routes())

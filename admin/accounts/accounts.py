@@ -328,7 +328,8 @@ class Accounts:
             await session.commit()
             return SignedIn(operator, token)
 
-    async def sign_out(self, token: str, address: str) -> None:
+    async def sign_out(self, token: str, address: str) -> int | None:
+        """End a console session; returns whose it was (None when it had ended already)."""
         async with self._sessions() as session:
             operator_id = await self.console.close(session, token)
             if operator_id is not None:
@@ -340,6 +341,7 @@ class Accounts:
                     at=self._clock(),
                 )
             await session.commit()
+        return operator_id
 
     # -- the local admin of `make run` ----------------------------------------------------
 

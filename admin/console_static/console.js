@@ -52,6 +52,12 @@
       export: "Выгрузить данные", forget: "Забыть клиента", confirm_forget: "Забыть клиента #{id} навсегда? Сообщения и файлы всех его разговоров, имена, телефон и почта будут стёрты; останутся только цифры для отчётов.",
       forgotten_done: "Клиент #{id} забыт. Разговоров: {conversations}, стёрто сообщений: {messages}.",
       merged_into: "Клиент #{asked} объединён с этим", current: "открыт", tier_vip: "VIP", card_failed: "Карточка клиента не загрузилась",
+      presence_online: "Принимаю разговоры", presence_away: "Отошёл(ла)", presence_offline: "Не в сети",
+      transfer: "Передать…", transfer_title: "Передать разговор #{id}", transfer_groups: "В очередь группы",
+      transfer_colleagues: "Коллеге", transfer_note: "Заметка для коллеги (видят только операторы)", cancel: "Отмена",
+      transfer_go: "Передать", transferred: "Разговор #{id} передан: {to}",
+      transfer_nobody: "Передать некому: нет других операторов и групп.", current_group: "сейчас здесь",
+      p_online: "принимает", p_away: "отошёл(ла)", p_offline: "не в сети", holds: "{n} из {cap}",
     },
     en: {
       login_intro: "Operator console", name: "Login", password: "Password", sign_in: "Sign in", sign_out: "Sign out",
@@ -102,6 +108,12 @@
       export: "Export data", forget: "Forget this client", confirm_forget: "Forget client #{id} for good? The messages and files of all their conversations, their names, phone and email are erased; only the figures for reports stay.",
       forgotten_done: "Client #{id} forgotten. Conversations: {conversations}, messages erased: {messages}.",
       merged_into: "Client #{asked} was merged into this one", current: "open", tier_vip: "VIP", card_failed: "The client card did not load",
+      presence_online: "Available", presence_away: "Away", presence_offline: "Offline",
+      transfer: "Transfer…", transfer_title: "Transfer conversation #{id}", transfer_groups: "To a group's queue",
+      transfer_colleagues: "To a colleague", transfer_note: "A note for the colleague (operators only)", cancel: "Cancel",
+      transfer_go: "Transfer", transferred: "Conversation #{id} transferred: {to}",
+      transfer_nobody: "No one to transfer to: no other operators or groups.", current_group: "here now",
+      p_online: "available", p_away: "away", p_offline: "offline", holds: "{n} of {cap}",
     },
   };
   const lang = (navigator.languages || [navigator.language || "ru"])
@@ -232,6 +244,7 @@
     const closed = c.status === "closed";
     $("conv-take").hidden = c.status !== "queued";
     $("conv-close").hidden = !holding;
+    $("conv-transfer").hidden = !holding;
     $("send-reply").disabled = !holding;
     $("reply").hidden = closed;
     $("reply-text").placeholder = holding ? t("reply_placeholder")
@@ -664,6 +677,7 @@
       $("reports-link").hidden = me.role !== "admin";   // reports are for admins
       $("team-link").hidden = me.role !== "admin";      // so is managing the team
       $("me").textContent = me.name;
+      setPresence(frame.presence);
       setConn("online");
       if (view !== "waiting") command({ cmd: "queue", view });
       if (wantOpen) command({ cmd: "open", conversation_id: wantOpen });
@@ -675,12 +689,20 @@
     } else if (frame.type === "conversation") {
       if (!conversation || conversation.id !== frame.conversation.id) setOutgoing([]);   // files go with one reply
       conversation = frame.conversation;
+      if (transferring && transferring.id === conversation.id && !conversation.mine) {
+        toast(t("transferred", transferring));
+        transferring = null;
+      }
       if (!frame.live) $("app").classList.add("reading");
       wantOpen = conversation.id;
       renderConversation();
       renderQueue();
       if (!frame.live || !card || card.id !== conversation.client_id) loadCard(conversation.client_id);
       else renderCard();
+    } else if (frame.type === "presence") {
+      setPresence(frame.state);
+    } else if (frame.type === "transfer_targets") {
+      openTransfer(frame);
     } else if (frame.type === "macros") {
       renderMacros(frame.macros, frame.admin);
     } else if (frame.type === "notice") {
@@ -689,6 +711,7 @@
     } else if (frame.type === "error") {
       if (["unauthorized", "disabled"].includes(frame.code)) { showLogin(frame.code === "disabled" ? t(frame.code) : ""); return; }
       if ((frame.cmd === "reply" || frame.cmd === "note") && !$("reply-text").value) $("reply-text").value = draft;
+      if (frame.cmd === "transfer") transferring = null;
       toast(frame.code === "desk" ? frame.error : (TEXTS[lang][frame.code] ? t(frame.code) : frame.error), true);
     }
   }
@@ -739,6 +762,60 @@
     command({ cmd: "queue", view });
   }));
   $("take-next").addEventListener("click", () => command({ cmd: "next" }));
+
+  // -- presence: whether the desk pushes new conversations to me ---------------------------
+  function setPresence(state) {
+    const pick = $("presence");
+    pick.value = state;
+    pick.className = `presence ${state}`;
+  }
+  $("presence").addEventListener("change", (event) => command({ cmd: "presence", state: event.target.value }));
+
+  // -- transfer: to a group's queue or to a colleague, with a note only operators see -----
+  let transferring = null;   // {id, to} until the conversation has left us
+  $("conv-transfer").addEventListener("click", () => command({ cmd: "transfer_targets" }));
+  function transferTarget(fields, label, detail, available) {
+    const row = el("label", available ? "target" : "target unavailable");
+    const radio = el("input");
+    radio.type = "radio";
+    radio.name = "target";
+    radio.disabled = !available;
+    radio.required = true;   // the form does not go without a pick
+    Object.assign(radio.dataset, fields, { label });
+    row.append(radio, el("span", null, label));
+    if (detail) row.append(el("span", "muted", detail));
+    return row;
+  }
+  function openTransfer(targets) {
+    if (!conversation || !conversation.mine) return;
+    const box = $("transfer-targets");
+    box.replaceChildren();
+    if (targets.colleagues.length) {
+      box.append(el("legend", null, t("transfer_colleagues")));
+      for (const c of targets.colleagues) {
+        const detail = `${t(`p_${c.presence}`)} · ${t("holds", { n: c.holds, cap: c.capacity })}`;
+        box.append(transferTarget({ operator: c.id }, c.name, detail, c.presence !== "offline" && c.holds < c.capacity));
+      }
+    }
+    if (targets.groups.length) {
+      box.append(el("legend", null, t("transfer_groups")));
+      for (const g of targets.groups) {
+        box.append(transferTarget({ group: g }, g, g === conversation.group ? t("current_group") : "", true));
+      }
+    }
+    if (!targets.colleagues.length && !targets.groups.length) { toast(t("transfer_nobody"), true); return; }
+    $("transfer-title").textContent = t("transfer_title", { id: conversation.id });
+    $("transfer-note").value = "";
+    $("transfer").showModal();
+  }
+  $("transfer-form").addEventListener("submit", (event) => {
+    const picked = $("transfer-form").querySelector("input[name=target]:checked");
+    if (!picked) { event.preventDefault(); return; }
+    const where = picked.dataset.group !== undefined ? { group: picked.dataset.group } : { operator_id: Number(picked.dataset.operator) };
+    transferring = { id: conversation.id, to: picked.dataset.label };
+    command({ cmd: "transfer", conversation_id: conversation.id, note: $("transfer-note").value, ...where });
+  });
+  $("transfer-cancel").addEventListener("click", () => $("transfer").close());
   $("conv-back").addEventListener("click", () => $("app").classList.remove("reading"));
   // keyboard: Alt+N take the next, Alt+T take the open one, Alt+C close it
   document.addEventListener("keydown", (event) => {

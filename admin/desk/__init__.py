@@ -26,12 +26,14 @@ from admin.desk.teaching import Teaching
 from admin.desk.transfer import Transfers
 from admin.desk.views import (
     ClientCard,
+    Colleague,
     ConversationView,
     IdentityView,
     MessageView,
     QueueRow,
     QueueView,
     SavedReply,
+    TransferTargets,
 )
 from bot.handover import Handover
 from bot.knowledge import KnowledgeBase
@@ -46,6 +48,7 @@ __all__ = [
     "Availability",
     "ClientCard",
     "Clients",
+    "Colleague",
     "ConversationActions",
     "ConversationView",
     "Conversations",
@@ -61,6 +64,7 @@ __all__ = [
     "QueueView",
     "SavedReply",
     "Teaching",
+    "TransferTargets",
     "Transfers",
 ]
 
@@ -118,6 +122,7 @@ class Desk:
                 clock=clock,
                 conversations=conversations,
                 operators=operators,
+                presence=presence,
             ),
             clients=Clients(sessions),
             merging=Merging(sessions=sessions, queue=queue, feed=feed, clock=clock),

@@ -108,6 +108,17 @@ class Operators:
             operator = await session.get(Operator, operator_id) if operator_id else None
         return operator.name if operator else "?"
 
+    async def colleagues(self, operator_id: int) -> list[Operator]:
+        """Every active operator but this one, by name."""
+        async with self._sessions() as session:
+            return list(
+                await session.scalars(
+                    select(Operator)
+                    .where(Operator.active.is_(True), Operator.id != operator_id)
+                    .order_by(Operator.name, Operator.id)
+                )
+            )
+
     async def known_groups(self) -> set[str]:
         """The groups some active operator serves: the places a transfer can go."""
         async with self._sessions() as session:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 from admin.desk.lookup import active_operator
 from bot.handover import Handover
 from core.db import SessionFactory
@@ -23,6 +25,28 @@ class Availability:
         )
         await self.offer_work(operator_id)
         return presence
+
+    async def announce(self, operator_id: int) -> OperatorPresence:
+        """An operator who acts while offline (opens the console, writes to the admin bot)
+        is online again; one who chose to be away stays away."""
+        presence = await self._presence.get(operator_id)
+        if presence.state is PresenceState.OFFLINE:
+            return await self.set(operator_id, PresenceState.ONLINE)
+        return presence
+
+    async def arrived(
+        self, operator_id: int, console_id: str, *, ttl: dt.timedelta
+    ) -> OperatorPresence:
+        """A console opened (or its heartbeat beat): the operator is at the desk."""
+        await self._presence.connected(operator_id, console_id, ttl=ttl)
+        return await self.announce(operator_id)
+
+    async def left(self, operator_id: int, console_id: str) -> None:
+        """A console closed: with no other console of theirs open, an online operator is
+        offline, so nothing more is pushed to them; away stays away."""
+        if await self._presence.disconnected(operator_id, console_id):
+            if (await self._presence.get(operator_id)).state is PresenceState.ONLINE:
+                await self.set(operator_id, PresenceState.OFFLINE)
 
     async def get(self, operator_id: int) -> OperatorPresence:
         return await self._presence.get(operator_id)

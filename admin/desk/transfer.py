@@ -9,7 +9,7 @@ from admin.desk.conversations import Conversations
 from admin.desk.errors import DeskError
 from admin.desk.lookup import find_conversation, held_conversation
 from admin.desk.operators import Operators
-from admin.desk.views import ConversationView
+from admin.desk.views import Colleague, ConversationView, TransferTargets
 from bot.handover import tell_who_answers
 from bot.outbox import Outbox
 from core.db import SessionFactory
@@ -18,6 +18,7 @@ from core.lifecycle import move
 from core.messages import add_note
 from core.models import ConversationStatus, EventKind
 from routing.errors import NotQueued, OperatorUnavailable, OverCapacity
+from routing.presence import Presence, PresenceState
 from routing.queue import OperatorQueue, validate_group
 
 __all__ = ["Transfers"]
@@ -34,6 +35,7 @@ class Transfers:
         clock: Callable[[], dt.datetime],
         conversations: Conversations,
         operators: Operators,
+        presence: Presence,
     ) -> None:
         self._sessions = sessions
         self._queue = queue
@@ -42,6 +44,29 @@ class Transfers:
         self._clock = clock
         self._conversations = conversations
         self._operators = operators
+        self._presence = presence
+
+    async def targets(self, operator_id: int) -> TransferTargets:
+        """Where this operator can hand a conversation: the groups some active operator
+        serves, and each active colleague with their presence and how many they hold."""
+        groups = await self._operators.known_groups()
+        colleagues = await self._operators.colleagues(operator_id)
+        presences = {p.operator_id: p.state for p in await self._presence.all()}
+        holds = [len(await self._queue.assigned(colleague.id)) for colleague in colleagues]
+        return TransferTargets(
+            groups=tuple(sorted(groups)),
+            colleagues=tuple(
+                Colleague(
+                    id=colleague.id,
+                    name=colleague.name,
+                    presence=presences.get(colleague.id, PresenceState.OFFLINE).value,
+                    holds=held,
+                    capacity=colleague.capacity,
+                    groups=tuple(colleague.group_names),
+                )
+                for colleague, held in zip(colleagues, holds, strict=True)
+            ),
+        )
 
     async def transfer(
         self,
@@ -62,8 +87,12 @@ class Transfers:
                 validate_group(group)
             except ValueError:
                 raise DeskError("desk_bad_group", group=group) from None
+            if group not in await self._operators.known_groups():  # it would wait for no one
+                raise DeskError("desk_bad_group", group=group)
         target = await self._operators.find(to_operator) if to_operator else None
         target_id = target.id if target else None
+        if target_id == operator_id:
+            raise DeskError("desk_transfer_self", conversation_id=conversation_id)
         async with self._sessions() as session:
             await held_conversation(session, operator_id, conversation_id)
         try:

@@ -11,12 +11,14 @@ from identity.hints import Hint
 
 __all__ = [
     "ClientCard",
+    "Colleague",
     "ConversationView",
     "IdentityView",
     "MessageView",
     "QueueRow",
     "QueueView",
     "SavedReply",
+    "TransferTargets",
     "client_name",
     "is_anonymous",
     "message_view",
@@ -116,6 +118,27 @@ class SavedReply:
     article_id: str
     question: str
     created: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Colleague:
+    """Another operator as a transfer target: whether they are there and how busy."""
+
+    id: int
+    name: str
+    presence: str  # online | away | offline
+    holds: int
+    capacity: int
+    groups: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class TransferTargets:
+    """Where a held conversation can be handed: a group some active operator serves, or a
+    colleague (an offline one is listed, and refused if chosen)."""
+
+    groups: tuple[str, ...]
+    colleagues: tuple[Colleague, ...]
 
 
 def client_name(client: Client | None) -> str:

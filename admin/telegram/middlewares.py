@@ -1,10 +1,10 @@
 """Cross-cutting rules of the admin bot, as aiogram middlewares.
 
 `OperatorAccess` runs before every message and button press: it finds the operator behind
-the Telegram account and hands it to the handler as `operator` (an operator whose
-presence is unknown, e.g. after a Redis restart, is announced online by acting). A stranger gets a polite
-refusal in their language (and the attempt is logged) — they never see a queue, a name or
-a message; the one thing they may do is redeem an invite code (`/start CODE`), which the
+the Telegram account and hands it to the handler as `operator` (an operator who is
+offline, after a Redis restart or a lease that ran out, is announced online by acting). A
+stranger gets a polite refusal in their language (and the attempt is logged) — they never
+see a queue, a name or a message; the one thing they may do is redeem an invite code (`/start CODE`), which the
 start handler checks. `DeskErrors` turns a refused desk request into a reply in the
 operator's language.
 """
@@ -23,7 +23,6 @@ from admin.telegram.sender import AdminSender, ChatRef, where
 from admin.telegram.texts import say
 from core.contracts import DeliveryError
 from core.models import Operator
-from routing.presence import PresenceState
 
 __all__ = ["DeskErrors", "OperatorAccess"]
 
@@ -41,8 +40,7 @@ class OperatorAccess(BaseMiddleware):
         operator = await desk.operators.by_telegram(user.id)
         data["operator"] = operator
         if operator is not None:
-            if (await desk.presence.get(operator.id)).state is PresenceState.OFFLINE:
-                await desk.presence.set(operator.id, PresenceState.ONLINE)  # announced by acting
+            await desk.presence.announce(operator.id)
             return await handler(event, data)
         if _redeems_invite(event):
             return await handler(event, data)
