@@ -10,7 +10,8 @@ with every heartbeat, so signing out or disabling an operator closes their conso
     page → server  {"cmd": "queue", "view": "waiting|mine|breaching"}   {"cmd": "next"}
                    {"cmd": "take" | "open" | "close", "conversation_id": N}
                    {"cmd": "reply" | "note", "conversation_id": N, "text": "..."}
-                   a reply may add "files": [{"file", "name", "mime"}] uploaded first to
+                   a reply may name "via": another channel the client wrote from, and add
+                   "files": [{"file", "name", "mime"}] uploaded first to
                    POST /operator/uploads (admin/console_api.py; channels/uploads.py)
                    {"cmd": "transfer_targets"}   {"cmd": "transfer", "conversation_id": N,
                    "group": "..." | "operator_id": N, "note": "..."}
@@ -60,6 +61,7 @@ from admin.suggestions import suggest
 from channels.file_response import opens_here
 from channels.uploads import BadFile, Uploads
 from channels.web import same_origin
+from core.contracts import ChannelKind
 from core.events import DeskFeed
 from core.history import SHOWN_ATTACHMENT_FIELDS
 from core.models import Operator, OperatorRole
@@ -322,7 +324,7 @@ class OperatorConsole:
                     files = self._uploads.attachments(uploader(me), request.get("files"))
                 except BadFile as bad:
                     raise _BadCommand("bad_file", str(bad)) from None
-                await desk.actions.reply(me, conversation_id, text, files)
+                await desk.actions.reply(me, conversation_id, text, files, via=_via(request))
             else:
                 await desk.actions.note(me, conversation_id, text)
             await self._show(state, await desk.conversations.for_operator(me, conversation_id))
@@ -487,6 +489,18 @@ def _conversation_id(request: Mapping[str, Any]) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
         raise _BadCommand("bad_request", "conversation_id must be a positive integer")
     return value
+
+
+def _via(request: Mapping[str, Any]) -> ChannelKind | None:
+    """Another channel of the client's to answer in; none: the one they wrote from last."""
+    asked = request.get("via")
+    if asked is None:
+        return None
+    try:
+        return ChannelKind(asked)
+    except ValueError:
+        channels = ", ".join(kind.value for kind in ChannelKind)
+        raise _BadCommand("bad_request", f"via must be one of {channels}") from None
 
 
 def _plain(view: Any) -> dict[str, Any]:

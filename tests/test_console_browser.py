@@ -19,7 +19,7 @@ from sqlalchemy import select
 from web_client import Console, signed_in
 
 from core.contracts import Action, ChannelKind
-from core.models import Identity
+from core.models import Author, Identity, Message
 from routing.presence import PresenceState
 from switchboard.app import Gateway
 
@@ -503,3 +503,35 @@ async def test_a_conversation_is_handed_to_a_colleague_with_a_note(
         anna = await gateway.desk.operators.find("Anna")
         assert (await gateway.desk.presence.get(anna.id)).state is PresenceState.AWAY
         await page.context.close()
+
+
+async def test_the_reply_goes_through_the_channel_picked_beside_it(
+    browser: Browser, gateway: Gateway, served: str
+) -> None:
+    handle = gateway.engine.handle
+    await handle(
+        said("нужен оператор", visitor="olga@example.ru", channel=ChannelKind.EMAIL, subject="?")
+    )
+    await handle(said("Я потеряла карту", visitor="web-olga", channel=ChannelKind.WEB))
+    [letter] = await gateway.queue.waiting()
+    async with gateway.sessions() as session:
+        web = await session.scalar(
+            select(Identity.client_id).where(Identity.channel == ChannelKind.WEB)
+        )
+    page = await open_console(browser, served, gateway, 1400)
+    anna = await gateway.desk.operators.find("Anna")
+    await gateway.desk.merging.merge(anna.id, letter.conversation_id, int(web or 0))
+    await page.keyboard.press("Alt+N")
+    await expect(page.locator(".status-pill")).to_have_text("в работе")
+    via = page.locator("#reply-via")
+    await expect(via).to_have_value("email")  # where the client wrote from last in this thread
+    await via.select_option("web")
+    await page.fill("#reply-text", "Ответ в веб-чат")
+    await page.press("#reply-text", "Control+Enter")
+    await expect(page.locator(".msg.operator .chan")).to_have_text("Веб-чат")
+    async with gateway.sessions() as session:
+        sent = await session.scalar(
+            select(Message.channel).where(Message.author == Author.OPERATOR)
+        )
+    assert sent is ChannelKind.WEB
+    await page.context.close()

@@ -8,18 +8,23 @@ from typing import Any
 
 import aiohttp
 import pytest
+from pipeline_parts import said
 from sqlalchemy import func, select
 from waiting import eventually
 from web_client import Console, Visitor, signed_in
 
 from admin.signin import SESSION_COOKIE
+from core.contracts import ChannelKind
 from core.models import (
+    Author,
     Conversation,
     ConversationEvent,
     ConversationStatus,
     EventKind,
+    Identity,
     Message,
     Operator,
+    OperatorRole,
 )
 from routing.notices import FeedNotifier
 from routing.presence import PresenceState
@@ -248,3 +253,64 @@ async def holder(gateway: Gateway, conversation_id: int) -> int | None:
 
 async def presence_is(gateway: Gateway, operator_id: int, state: PresenceState) -> bool:
     return (await gateway.desk.presence.get(operator_id)).state is state
+
+
+async def test_a_reply_goes_through_another_channel_the_client_wrote_from(
+    gateway: Gateway, served: str
+) -> None:
+    """Olga wrote a letter, then (as the same person, merged by an admin) opened the web
+    chat: the operator answers the letter's conversation in the web chat."""
+    await gateway.engine.handle(
+        said(
+            "Прошу вернуть платёж, нужен оператор",
+            visitor="olga@example.ru",
+            channel=ChannelKind.EMAIL,
+            display_name="Ольга Ким",
+            subject="Возврат платежа",
+        )
+    )
+    async with (
+        Visitor(served) as visitor,
+        Console(served, await signed_in(gateway, "Anna", role=OperatorRole.ADMIN)) as anna,
+    ):
+        await anna.ws.expect(lambda f: f["type"] == "hello")
+        since = visitor.ws.mark()
+        await visitor.say("Я потеряла карту, что делать?")
+        await visitor.reply(since=since, author="bot")
+        [letter] = await gateway.queue.waiting()
+        async with gateway.sessions() as session:
+            web_client = await session.scalar(
+                select(Identity.client_id).where(Identity.channel == ChannelKind.WEB)
+            )
+        assert web_client is not None
+        anna_id = await operator_id(gateway, "Anna")
+        await gateway.desk.merging.merge(anna_id, letter.conversation_id, web_client, "она же")
+
+        taken = await anna.command("take", "conversation", conversation_id=letter.conversation_id)
+        assert taken["conversation"]["channel"] == "email"
+        assert taken["conversation"]["reachable"] == ["web", "email"]  # latest first
+        since = visitor.ws.mark()
+        await anna.command(
+            "reply",
+            "conversation",
+            conversation_id=letter.conversation_id,
+            text="Ольга, платёж вернём завтра",
+            via="web",
+        )
+        told = await visitor.reply(since=since, author="operator")
+        assert told["text"] == "Ольга, платёж вернём завтра"
+        for via, code in [("vk", "desk"), ("fax", "bad_request"), (["web"], "bad_request")]:
+            refused = await anna.command(
+                "reply", "conversation", conversation_id=letter.conversation_id, text="?", via=via
+            )
+            assert refused["code"] == code
+    async with gateway.sessions() as session:
+        sent = list(
+            await session.scalars(
+                select(Message.channel).where(
+                    Message.conversation_id == letter.conversation_id,
+                    Message.author == Author.OPERATOR,
+                )
+            )
+        )
+    assert sent == [ChannelKind.WEB]

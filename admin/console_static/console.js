@@ -58,6 +58,7 @@
       transfer_go: "Передать", transferred: "Разговор #{id} передан: {to}",
       transfer_nobody: "Передать некому: нет других операторов и групп.", current_group: "сейчас здесь",
       p_online: "принимает", p_away: "отошёл(ла)", p_offline: "не в сети", holds: "{n} из {cap}",
+      via: "→ {channel}", via_title: "Канал ответа: клиент писал и отсюда",
     },
     en: {
       login_intro: "Operator console", name: "Login", password: "Password", sign_in: "Sign in", sign_out: "Sign out",
@@ -114,6 +115,7 @@
       transfer_go: "Transfer", transferred: "Conversation #{id} transferred: {to}",
       transfer_nobody: "No one to transfer to: no other operators or groups.", current_group: "here now",
       p_online: "available", p_away: "away", p_offline: "offline", holds: "{n} of {cap}",
+      via: "via {channel}", via_title: "The channel to answer in: the client has written from each",
     },
   };
   const lang = (navigator.languages || [navigator.language || "ru"])
@@ -263,6 +265,7 @@
     }
 
     renderSuggestions(c, holding);
+    renderVia(c, holding);
     const thread = $("thread");
     const atBottom = thread.scrollHeight - thread.scrollTop - thread.clientHeight < 40;
     const kept = thread.scrollTop;
@@ -345,6 +348,26 @@
       box.append(chip);
     }
   }
+
+  // the channel to answer in: the one the client wrote from last, or another of theirs
+  const viaChosen = new Map();   // conversation id -> the channel the operator picked
+  function renderVia(c, holding) {
+    const pick = $("reply-via");
+    const channels = c.reachable || [];
+    pick.hidden = !holding || channels.length < 2;
+    if (pick.hidden) return;
+    const chosen = viaChosen.get(c.id) || c.channel;
+    pick.replaceChildren(...channels.map((ch) => {
+      const option = el("option", null, t("via", { channel: TEXTS[lang][`ch_${ch}`] || ch }));
+      option.value = ch;
+      return option;
+    }));
+    pick.value = channels.includes(chosen) ? chosen : c.channel;
+    pick.title = t("via_title");
+  }
+  $("reply-via").addEventListener("change", (event) => {
+    if (conversation) viaChosen.set(conversation.id, event.target.value);
+  });
 
   // saved replies: the desk's and the operator's own; picking one inserts it into the reply
   let macros = [], macroAdmin = false;
@@ -834,7 +857,10 @@
     const files = cmd === "reply" ? outgoing : [];   // a note stays text
     if (!conversation || (!box.value.trim() && !files.length)) return;
     draft = box.value;
-    command({ cmd, conversation_id: conversation.id, text: box.value, ...(files.length ? { files } : {}) });
+    const via = $("reply-via");
+    const elsewhere = cmd === "reply" && !via.hidden && via.value !== conversation.channel;
+    command({ cmd, conversation_id: conversation.id, text: box.value, ...(files.length ? { files } : {}),
+      ...(elsewhere ? { via: via.value } : {}) });
     box.value = "";
     if (files.length) setOutgoing([]);
   }

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from admin.desk.lookup import active_operator, find_conversation
 from admin.desk.views import ConversationView, MessageView, client_name, is_anonymous, message_view
 from core.db import SessionFactory
-from core.models import Client, Conversation, Message
+from core.models import Client, Conversation, Identity, Message
 
 __all__ = ["HISTORY_LIMIT", "Conversations"]
 
@@ -34,6 +34,12 @@ class Conversations:
                 .order_by(Message.id.desc())
                 .limit(HISTORY_LIMIT)
             )
+            reachable = await session.scalars(
+                select(Identity.channel)
+                .where(Identity.client_id == conversation.client_id)
+                .group_by(Identity.channel)
+                .order_by(func.max(Identity.last_seen_at).desc())
+            )
             return ConversationView(
                 id=conversation.id,
                 status=conversation.status.value,
@@ -51,6 +57,7 @@ class Conversations:
                 resolved_at=conversation.resolved_at,
                 anonymous=is_anonymous(client),
                 erased_at=conversation.erased_at,
+                reachable=tuple(channel.value for channel in reachable),
             )
 
     async def history(

@@ -79,6 +79,7 @@ class ConversationView:
     resolved_at: dt.datetime | None = None
     anonymous: bool = False
     erased_at: dt.datetime | None = None
+    reachable: tuple[str, ...] = ()  # channels the client can be answered in, latest first
     """When its words and files were erased (a forgotten client, the retention period)."""
 
 
