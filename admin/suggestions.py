@@ -9,9 +9,10 @@ from admin.desk import ConversationView, Teaching
 from kb.articles import AnswerStyle
 from kb.text import language_of
 
-__all__ = ["Suggestion", "suggest"]
+__all__ = ["Suggestion", "look_up", "suggest"]
 
 SUGGESTED = 3
+LOOKED_UP = 5
 EVIDENCE = 0.3
 """Articles are suggested when the KB's calibration puts the chance that the right one is
 among its top three at least this high. On the sample KB: "I want to talk to an operator"
@@ -43,20 +44,30 @@ def suggest(
     )
     if not question:
         return []
+    return _articles(teaching, question, conversation.channel, limit, evidence=EVIDENCE)
+
+
+def look_up(
+    teaching: Teaching, query: str, channel: str, limit: int = LOOKED_UP
+) -> list[Suggestion]:
+    """What an operator searching the KB by hand finds: the best articles whatever the
+    calibration makes of the words (a few keywords are not a client's question)."""
+    return _articles(teaching, query, channel, limit, evidence=0.0)
+
+
+def _articles(
+    teaching: Teaching, text: str, channel: str, limit: int, *, evidence: float
+) -> list[Suggestion]:
     style: AnswerStyle = (
-        "short"
-        if conversation.channel in ("telegram", "vk")
-        else "email"
-        if conversation.channel == "email"
-        else "chat"
+        "short" if channel in ("telegram", "vk") else "email" if channel == "email" else "chat"
     )
     hits = [
         hit
-        for hit in teaching.search(question, limit=2 * limit, evidence=EVIDENCE)
+        for hit in teaching.search(text, limit=2 * limit, evidence=evidence)
         if hit.score >= MIN_SCORE
     ]
     # A desk with articles in both languages: the client's twins, not the other language's.
-    language = language_of(question, "")
+    language = language_of(text, "")
     if any(hit.article.language == language for hit in hits):
         hits = [hit for hit in hits if hit.article.language == language]
     return [

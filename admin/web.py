@@ -16,9 +16,13 @@ with every heartbeat, so signing out or disabling an operator closes their conso
                    {"cmd": "transfer_targets"}   {"cmd": "transfer", "conversation_id": N,
                    "group": "..." | "operator_id": N, "note": "..."}
                    {"cmd": "presence", "state": "online" | "away"}
+                   {"cmd": "kb_search", "conversation_id": N, "query": "..."}
+                   {"cmd": "kb_save", "conversation_id": N[, "article_id": "..."]}
     server → page  {"type": "hello", "operator": {...}, "max_file": bytes, "presence": state}
                    {"type": "queue", "view", "rows"}   {"type": "conversation", "conversation": {...}}
                    {"type": "transfer_targets", "groups", "colleagues"}   {"type": "presence", "state"}
+                   {"type": "kb_results", "conversation_id", "query", "articles"}
+                   {"type": "kb_saved", "article_id", "question", "created"}
                    {"type": "notice", "notice": {...}}   {"type": "error", "code", "error"}
 
 Queue and conversation frames sent because something changed, not in answer to a command,
@@ -57,7 +61,7 @@ from admin.console_api import uploader
 from admin.desk import ConversationView, Desk, DeskError, QueueView
 from admin.macros import Macros
 from admin.signin import CONSOLE_HEADERS, SignInRoutes, session_token
-from admin.suggestions import suggest
+from admin.suggestions import look_up, suggest
 from channels.file_response import opens_here
 from channels.uploads import BadFile, Uploads
 from channels.web import same_origin
@@ -95,8 +99,11 @@ COMMANDS = frozenset(
         "transfer",
         "transfer_targets",
         "presence",
+        "kb_search",
+        "kb_save",
     }
 )
+MAX_QUERY = 500
 CHOSEN_PRESENCE = {state.value: state for state in (PresenceState.ONLINE, PresenceState.AWAY)}
 
 
@@ -313,6 +320,29 @@ class OperatorConsole:
         elif cmd == "transfer":
             await self._show(state, await self._transfer(me, conversation_id, request))
             await self._send_queue(state)
+        elif cmd == "kb_search":
+            query = request.get("query")
+            if not isinstance(query, str) or len(query) > MAX_QUERY:
+                raise _BadCommand(
+                    "bad_request", f"query must be a string of at most {MAX_QUERY} characters"
+                )
+            opened = await desk.conversations.for_operator(me, conversation_id)
+            found = look_up(desk.teaching, query, opened.channel) if query.strip() else []
+            await _push(
+                state.ws,
+                {
+                    "type": "kb_results",
+                    "conversation_id": conversation_id,
+                    "query": query,
+                    "articles": [dataclasses.asdict(s) for s in found],
+                },
+            )
+        elif cmd == "kb_save":
+            article_id = request.get("article_id")
+            if article_id is not None and not isinstance(article_id, str):
+                raise _BadCommand("bad_request", "article_id must be a string")
+            saved = await desk.teaching.save_reply(me, conversation_id, article_id=article_id)
+            await _push(state.ws, {"type": "kb_saved", **dataclasses.asdict(saved)})
         elif cmd in ("reply", "note"):
             text = request.get("text")
             if not isinstance(text, str) or len(text) > MAX_TEXT:

@@ -273,6 +273,35 @@ async def test_the_kbs_best_article_goes_into_the_reply_with_one_click(
     )
     await hide_toasts(page)
     await screenshot(page, "console-kb-suggestion")
+
+    # looked up by hand: the KB's answer to the operator's words, not the client's
+    await page.fill("#kb-q", "комиссия за снятие наличных")
+    found = page.locator("#kb-chips .suggestion:not(.teach)")
+    await expect(found.first).to_have_attribute("data-article", "fees-transfers-cash")
+    await page.fill("#kb-q", "")
+    await expect(found.first).to_have_attribute("data-article", "card-lost")
+
+    # the reply goes out, then teaches the KB: a new article answering the client's question
+    await expect(page.locator("#kb-save")).to_be_hidden()  # nothing of hers to save yet
+    await page.fill("#reply-text", "Заблокируйте карту в приложении, новую привезём за 3 дня.")
+    await page.press("#reply-text", "Control+Enter")
+    await expect(page.locator(".msg.operator")).to_have_count(1)
+    page.once("dialog", lambda dialog: dialog.accept())
+    await page.click("#kb-save")
+    await expect(page.locator("#toast")).to_contain_text("создана из вашего ответа")
+    made = [a for a in await gateway.knowledge.export_articles() if a.id.startswith("operator-")]
+    assert [(a.answer, a.questions) for a in made] == [
+        (
+            "Заблокируйте карту в приложении, новую привезём за 3 дня.",
+            ("Я потерял карту, что делать? И позовите оператора",),
+        )
+    ]
+    # and the client's question as one more way of asking an article it offered
+    page.once("dialog", lambda dialog: dialog.accept())
+    await page.locator("#kb-chips .suggestion.teach[data-article=card-lost]").click()
+    await expect(page.locator("#toast")).to_contain_text("добавлен к статье card-lost")
+    [lost] = [a for a in await gateway.knowledge.export_articles() if a.id == "card-lost"]
+    assert "Я потерял карту, что делать? И позовите оператора" in lost.questions
     await page.context.close()
 
 

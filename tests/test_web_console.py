@@ -183,3 +183,44 @@ async def test_stopping_the_server_closes_open_consoles_at_once(gateway: Gateway
     assert took < 10, f"shutdown waited {took:.1f} s for an open console"
     async with gateway.sessions() as session:  # nothing was half-written on the way down
         assert await session.scalar(select(func.count(Message.id))) == 0
+
+
+async def test_the_knowledge_base_from_the_console_and_its_refusals(
+    gateway: Gateway, served: str
+) -> None:
+    async with Console(served, await signed_in(gateway, "Anna"), lang="en") as anna:
+        await gateway.engine.handle(client_says("Почему мой кот боится пылесоса?", 1))
+        conversation_id = (await gateway.queue.waiting())[0].conversation_id
+        await anna.command("take", "conversation", conversation_id=conversation_id)
+        found = await anna.command(
+            "kb_search", "kb_results", conversation_id=conversation_id, query="заблокировать карту"
+        )
+        assert found["articles"][0]["article_id"] == "card-lost"
+        assert found["articles"][0]["answer"].startswith("Сочувствуем!")  # the web chat's style
+        nothing = await anna.command(
+            "kb_search", "kb_results", conversation_id=conversation_id, query="   "
+        )
+        assert nothing["articles"] == []
+        for fields in [{"query": None}, {"query": "x" * 501}]:
+            refused = await anna.command("kb_search", "kb_results", conversation_id=1, **fields)
+            assert refused["code"] == "bad_request"
+        unsaid = await anna.command("kb_save", "kb_saved", conversation_id=conversation_id)
+        assert unsaid["error"] == (
+            f"You have not answered the client in conversation #{conversation_id} yet."
+        )
+        await anna.command(
+            "reply", "conversation", conversation_id=conversation_id, text="Коты не любят шум."
+        )
+        unknown = await anna.command(
+            "kb_save", "kb_saved", conversation_id=conversation_id, article_id="no-such"
+        )
+        assert unknown["code"] == "desk"
+        saved = await anna.command("kb_save", "kb_saved", conversation_id=conversation_id)
+        assert saved["created"] and saved["question"] == "Почему мой кот боится пылесоса?"
+    [article] = [
+        a for a in await gateway.knowledge.export_articles() if a.id == saved["article_id"]
+    ]
+    assert (article.answer, article.questions) == (
+        "Коты не любят шум.",
+        ("Почему мой кот боится пылесоса?",),
+    )

@@ -59,6 +59,10 @@
       transfer_nobody: "Передать некому: нет других операторов и групп.", current_group: "сейчас здесь",
       p_online: "принимает", p_away: "отошёл(ла)", p_offline: "не в сети", holds: "{n} из {cap}",
       via: "→ {channel}", via_title: "Канал ответа: клиент писал и отсюда",
+      kb_search: "Найти в базе знаний…", kb_found: "Нашлось:", kb_nothing: "В базе знаний ничего не нашлось",
+      kb_save: "📚 В базу", kb_save_confirm: "Сохранить ваш последний ответ в базе знаний как новую статью? Вопрос клиента перед ним станет её первым вариантом, и бот будет отвечать так сам.",
+      kb_teach: "Добавить последний вопрос клиента к статье «{title}» как ещё один вариант?",
+      kb_created: "Статья {id} создана из вашего ответа: бот теперь отвечает так сам.", kb_added: "Вопрос «{question}» добавлен к статье {id}.",
     },
     en: {
       login_intro: "Operator console", name: "Login", password: "Password", sign_in: "Sign in", sign_out: "Sign out",
@@ -116,6 +120,10 @@
       transfer_nobody: "No one to transfer to: no other operators or groups.", current_group: "here now",
       p_online: "available", p_away: "away", p_offline: "offline", holds: "{n} of {cap}",
       via: "via {channel}", via_title: "The channel to answer in: the client has written from each",
+      kb_search: "Search the knowledge base…", kb_found: "Found:", kb_nothing: "Nothing found in the knowledge base",
+      kb_save: "📚 To the KB", kb_save_confirm: "Save your last reply in the knowledge base as a new article? The client's question before it becomes its first variant, and the bot will answer so itself.",
+      kb_teach: "Add the client's last question to the article “{title}” as one more variant?",
+      kb_created: "Article {id} was made from your reply: the bot now answers so itself.", kb_added: "The question “{question}” was added to article {id}.",
     },
   };
   const lang = (navigator.languages || [navigator.language || "ru"])
@@ -247,6 +255,7 @@
     $("conv-take").hidden = c.status !== "queued";
     $("conv-close").hidden = !holding;
     $("conv-transfer").hidden = !holding;
+    $("kb-save").hidden = !holding || !c.messages.some((m) => m.author === "operator" && !m.private);
     $("send-reply").disabled = !holding;
     $("reply").hidden = closed;
     $("reply-text").placeholder = holding ? t("reply_placeholder")
@@ -327,14 +336,21 @@
     if (hit) { hit.classList.add("hit"); hit.scrollIntoView({ block: "center" }); hitMessage = null; }
   }
 
-  // the KB's best articles for the client's last question: one click puts one in the reply
+  // the KB's best articles for the client's last question, or for what the operator looks
+  // up: one click puts one in the reply, "+" adds the client's question to that article
+  let kbFound = null;   // {conversation_id, query, articles} while the operator searches
+  let kbTimer = null;
   function renderSuggestions(c, holding) {
     const box = $("suggestions");
-    const items = holding ? c.suggestions || [] : [];
-    box.hidden = !items.length;
-    box.replaceChildren();
-    if (!items.length) return;
-    box.append(el("span", "label", t("from_kb")));
+    box.hidden = !holding;
+    if (!holding) return;
+    const query = $("kb-q").value.trim();
+    const searching = query && kbFound && kbFound.conversation_id === c.id && kbFound.query.trim() === query;
+    const items = searching ? kbFound.articles : (query ? [] : c.suggestions || []);
+    const chips = $("kb-chips");
+    chips.replaceChildren();
+    if (items.length) chips.append(el("span", "label", t(searching ? "kb_found" : "from_kb")));
+    else if (searching) chips.append(el("span", "label", t("kb_nothing")));
     for (const s of items) {
       const chip = el("button", "suggestion", s.title);
       chip.type = "button";
@@ -345,9 +361,28 @@
         reply.value = reply.value.trim() ? `${reply.value.trimEnd()}\n\n${s.answer}` : s.answer;
         reply.focus();
       });
-      box.append(chip);
+      const teach = el("button", "suggestion teach", "+");
+      teach.type = "button";
+      teach.title = t("kb_teach", { title: s.title });
+      teach.dataset.article = s.article_id;
+      teach.addEventListener("click", () => {
+        if (confirm(t("kb_teach", { title: s.title }))) command({ cmd: "kb_save", conversation_id: c.id, article_id: s.article_id });
+      });
+      chips.append(chip, teach);
     }
   }
+  $("kb-q").addEventListener("input", () => {
+    clearTimeout(kbTimer);
+    kbTimer = setTimeout(() => {
+      if (!conversation) return;
+      const query = $("kb-q").value;
+      if (query.trim()) command({ cmd: "kb_search", conversation_id: conversation.id, query });
+      else renderConversation();
+    }, 250);
+  });
+  $("kb-save").addEventListener("click", () => {
+    if (conversation && confirm(t("kb_save_confirm"))) command({ cmd: "kb_save", conversation_id: conversation.id });
+  });
 
   // the channel to answer in: the one the client wrote from last, or another of theirs
   const viaChosen = new Map();   // conversation id -> the channel the operator picked
@@ -710,7 +745,11 @@
       rows = frame.rows.map((row) => ({ ...row, arrived: now() - row.waited * 1000 }));
       renderQueue();
     } else if (frame.type === "conversation") {
-      if (!conversation || conversation.id !== frame.conversation.id) setOutgoing([]);   // files go with one reply
+      if (!conversation || conversation.id !== frame.conversation.id) {   // files and a KB search go with one conversation
+        setOutgoing([]);
+        $("kb-q").value = "";
+        kbFound = null;
+      }
       conversation = frame.conversation;
       if (transferring && transferring.id === conversation.id && !conversation.mine) {
         toast(t("transferred", transferring));
@@ -726,6 +765,11 @@
       setPresence(frame.state);
     } else if (frame.type === "transfer_targets") {
       openTransfer(frame);
+    } else if (frame.type === "kb_results") {
+      kbFound = frame;
+      if (conversation) renderSuggestions(conversation, conversation.mine && conversation.status === "assigned");
+    } else if (frame.type === "kb_saved") {
+      toast(frame.created ? t("kb_created", { id: frame.article_id }) : t("kb_added", { id: frame.article_id, question: frame.question }));
     } else if (frame.type === "macros") {
       renderMacros(frame.macros, frame.admin);
     } else if (frame.type === "notice") {
