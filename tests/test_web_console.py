@@ -201,7 +201,8 @@ async def test_the_knowledge_base_from_the_console_and_its_refusals(
             "kb_search", "kb_results", conversation_id=conversation_id, query="   "
         )
         assert nothing["articles"] == []
-        for fields in [{"query": None}, {"query": "x" * 501}]:
+        malformed: list[dict[str, object]] = [{"query": None}, {"query": "x" * 501}]
+        for fields in malformed:
             refused = await anna.command("kb_search", "kb_results", conversation_id=1, **fields)
             assert refused["code"] == "bad_request"
         unsaid = await anna.command("kb_save", "kb_saved", conversation_id=conversation_id)
