@@ -41,14 +41,11 @@ operator offline, so nothing more is pushed to them.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import dataclasses
 import datetime as dt
-import functools
-import json
 import logging
 import secrets
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -56,8 +53,10 @@ from typing import Any
 from aiohttp import WSMsgType, web
 from redis.exceptions import RedisError
 
+from admin import console_frames as frames
 from admin.accounts import Accounts
 from admin.console_api import uploader
+from admin.console_frames import BadCommand, plain, push, refuse
 from admin.desk import ConversationView, Desk, DeskError, QueueView
 from admin.macros import Macros
 from admin.signin import CONSOLE_HEADERS, SignInRoutes, session_token
@@ -65,7 +64,6 @@ from admin.suggestions import look_up, suggest
 from channels.file_response import opens_here
 from channels.uploads import BadFile, Uploads
 from channels.web import same_origin
-from core.contracts import ChannelKind
 from core.events import DeskFeed
 from core.history import SHOWN_ATTACHMENT_FIELDS
 from core.models import Operator, OperatorRole
@@ -84,33 +82,8 @@ MAX_TEXT = 20000
 CLOSE_WAIT = 2.0
 UNAUTHORIZED, DISABLED = 4401, 4403
 VIEWS: tuple[QueueView, ...] = ("waiting", "mine", "breaching")
-COMMANDS = frozenset(
-    {
-        "queue",
-        "next",
-        "open",
-        "take",
-        "reply",
-        "note",
-        "close",
-        "macros",
-        "macro_save",
-        "macro_delete",
-        "transfer",
-        "transfer_targets",
-        "presence",
-        "kb_search",
-        "kb_save",
-    }
-)
 MAX_QUERY = 500
 CHOSEN_PRESENCE = {state.value: state for state in (PresenceState.ONLINE, PresenceState.AWAY)}
-
-
-class _BadCommand(Exception):
-    def __init__(self, code: str, error: str) -> None:
-        super().__init__(error)
-        self.code = code
 
 
 @dataclass(eq=False)
@@ -129,6 +102,9 @@ class _Session:
     wake: asyncio.Event = field(default_factory=asyncio.Event)
 
 
+Command = Callable[[_Session, Mapping[str, Any]], Awaitable[None]]
+
+
 class OperatorConsole:
     def __init__(
         self, desk: Desk, feed: DeskFeed, accounts: Accounts, *, macros: Macros, uploads: Uploads
@@ -140,6 +116,23 @@ class OperatorConsole:
         self._accounts = accounts
         self._signin = SignInRoutes(accounts, on_sign_out=self._signed_out)
         self._open: set[_Session] = set()
+        self._commands: dict[str, Command] = {
+            "queue": self._queue,
+            "next": self._next,
+            "open": self._open_one,
+            "take": self._take,
+            "reply": self._reply,
+            "note": self._note,
+            "close": self._close,
+            "macros": self._macro,
+            "macro_save": self._macro,
+            "macro_delete": self._macro,
+            "transfer_targets": self._transfer_targets,
+            "transfer": self._transfer,
+            "presence": self._presence,
+            "kb_search": self._kb_search,
+            "kb_save": self._kb_save,
+        }
 
     def routes(self) -> list[web.AbstractRouteDef]:
         return [
@@ -173,7 +166,7 @@ class OperatorConsole:
                 log.warning("operator %s signed out, still shown present: %s", operator_id, exc)
         await asyncio.gather(
             *(
-                _refuse(state.ws, UNAUTHORIZED, "unauthorized", "signed out")
+                refuse(state.ws, UNAUTHORIZED, "unauthorized", "signed out")
                 for state in list(self._open)
                 if state.token == token
             ),
@@ -192,10 +185,10 @@ class OperatorConsole:
             operator = await self._accounts.console.operator(token)
         except Exception:
             log.exception("console session check failed")
-            await _refuse(ws, 1011, "failed", "sign-in failed on the server; try again")
+            await refuse(ws, 1011, "failed", "sign-in failed on the server; try again")
             return ws
         if operator is None:
-            await _refuse(ws, UNAUTHORIZED, "unauthorized", "sign in first")
+            await refuse(ws, UNAUTHORIZED, "unauthorized", "sign in first")
             return ws
         state = _Session(operator=operator, language=language, ws=ws, token=token)
         self._open.add(state)
@@ -205,7 +198,7 @@ class OperatorConsole:
         ]
         try:
             state.presence = (await self._arrived(state)).state.value
-            await _push(
+            await push(
                 ws,
                 {
                     "type": "hello",
@@ -249,15 +242,13 @@ class OperatorConsole:
         answered, and the socket stays open."""
         cmd = None
         try:
-            request = _parse(request) if isinstance(request, str) else request
+            request = frames.parse(request) if isinstance(request, str) else request
             cmd = request["cmd"]
             await self._run(state, request)
-        except _BadCommand as bad:
-            await _push(
-                state.ws, {"type": "error", "code": bad.code, "error": str(bad), "cmd": cmd}
-            )
+        except BadCommand as bad:
+            await push(state.ws, {"type": "error", "code": bad.code, "error": str(bad), "cmd": cmd})
         except DeskError as refused:
-            await _push(
+            await push(
                 state.ws,
                 {
                     "type": "error",
@@ -268,10 +259,10 @@ class OperatorConsole:
                 },
             )
         except PermissionError:
-            await _refuse(state.ws, DISABLED, "disabled", "this operator was disabled")
+            await refuse(state.ws, DISABLED, "disabled", "this operator was disabled")
         except Exception:
             log.exception("console command %r of operator %s failed", cmd, state.operator.id)
-            await _push(
+            await push(
                 state.ws,
                 {
                     "type": "error",
@@ -282,116 +273,113 @@ class OperatorConsole:
             )
 
     async def _run(self, state: _Session, request: Mapping[str, Any]) -> None:
-        desk, me, cmd = self._desk, state.operator.id, request["cmd"]
-        if cmd not in COMMANDS:
-            raise _BadCommand("unknown_cmd", f"unknown command {cmd!r}")
-        if cmd == "queue":
-            view = request.get("view", state.view)
-            if view not in VIEWS:
-                raise _BadCommand("bad_request", f"view must be one of {', '.join(VIEWS)}")
-            state.view = view
-            await self._send_queue(state)
-            return
-        if cmd.startswith("macro"):
-            await self._macro(state, request)
-            return
-        if cmd == "presence":
-            asked = request.get("state")
-            chosen = CHOSEN_PRESENCE.get(asked) if isinstance(asked, str) else None
-            if chosen is None:
-                raise _BadCommand("bad_request", "state must be online or away")
-            await desk.presence.set(me, chosen)
-            await self._send_presence(state, chosen.value)
-            return
-        if cmd == "transfer_targets":
-            targets = await desk.transfers.targets(me)
-            await _push(state.ws, {"type": "transfer_targets", **_plain(targets)})
-            return
-        if cmd == "next":
-            await self._show(state, await desk.actions.take_next(me))
-            await self._send_queue(state)
-            return
-        conversation_id = _conversation_id(request)
-        if cmd == "open":
-            await self._show(state, await desk.conversations.for_operator(me, conversation_id))
-        elif cmd == "take":
-            await self._show(state, await desk.actions.take(me, conversation_id))
-            await self._send_queue(state)
-        elif cmd == "transfer":
-            await self._show(state, await self._transfer(me, conversation_id, request))
-            await self._send_queue(state)
-        elif cmd == "kb_search":
-            query = request.get("query")
-            if not isinstance(query, str) or len(query) > MAX_QUERY:
-                raise _BadCommand(
-                    "bad_request", f"query must be a string of at most {MAX_QUERY} characters"
-                )
-            opened = await desk.conversations.for_operator(me, conversation_id)
-            found = look_up(desk.teaching, query, opened.channel) if query.strip() else []
-            await _push(
-                state.ws,
-                {
-                    "type": "kb_results",
-                    "conversation_id": conversation_id,
-                    "query": query,
-                    "articles": [dataclasses.asdict(s) for s in found],
-                },
-            )
-        elif cmd == "kb_save":
-            article_id = request.get("article_id")
-            if article_id is not None and not isinstance(article_id, str):
-                raise _BadCommand("bad_request", "article_id must be a string")
-            saved = await desk.teaching.save_reply(me, conversation_id, article_id=article_id)
-            await _push(state.ws, {"type": "kb_saved", **dataclasses.asdict(saved)})
-        elif cmd in ("reply", "note"):
-            text = request.get("text")
-            if not isinstance(text, str) or len(text) > MAX_TEXT:
-                raise _BadCommand(
-                    "bad_request", f"text must be a string of at most {MAX_TEXT} characters"
-                )
-            if cmd == "reply":
-                try:
-                    files = self._uploads.attachments(uploader(me), request.get("files"))
-                except BadFile as bad:
-                    raise _BadCommand("bad_file", str(bad)) from None
-                await desk.actions.reply(me, conversation_id, text, files, via=_via(request))
-            else:
-                await desk.actions.note(me, conversation_id, text)
-            await self._show(state, await desk.conversations.for_operator(me, conversation_id))
-        else:  # close
-            await desk.actions.close(me, conversation_id)
-            await self._show(state, await desk.conversations.for_operator(me, conversation_id))
-            await self._send_queue(state)
+        command = self._commands.get(request["cmd"])
+        if command is None:
+            raise BadCommand("unknown_cmd", f"unknown command {request['cmd']!r}")
+        await command(state, request)
 
-    async def _transfer(
-        self, me: int, conversation_id: int, request: Mapping[str, Any]
-    ) -> ConversationView:
+    async def _queue(self, state: _Session, request: Mapping[str, Any]) -> None:
+        view = request.get("view", state.view)
+        if view not in VIEWS:
+            raise BadCommand("bad_request", f"view must be one of {', '.join(VIEWS)}")
+        state.view = view
+        await self._send_queue(state)
+
+    async def _next(self, state: _Session, request: Mapping[str, Any]) -> None:
+        await self._show(state, await self._desk.actions.take_next(state.operator.id))
+        await self._send_queue(state)
+
+    async def _open_one(self, state: _Session, request: Mapping[str, Any]) -> None:
+        await self._show_fresh(state, frames.conversation_id(request))
+
+    async def _take(self, state: _Session, request: Mapping[str, Any]) -> None:
+        taken = await self._desk.actions.take(state.operator.id, frames.conversation_id(request))
+        await self._show(state, taken)
+        await self._send_queue(state)
+
+    async def _reply(self, state: _Session, request: Mapping[str, Any]) -> None:
+        me, conversation_id = state.operator.id, frames.conversation_id(request)
+        said = frames.text(request, "text", MAX_TEXT)
+        try:
+            files = self._uploads.attachments(uploader(me), request.get("files"))
+        except BadFile as bad:
+            raise BadCommand("bad_file", str(bad)) from None
+        await self._desk.actions.reply(me, conversation_id, said, files, via=frames.via(request))
+        await self._show_fresh(state, conversation_id)
+
+    async def _note(self, state: _Session, request: Mapping[str, Any]) -> None:
+        conversation_id = frames.conversation_id(request)
+        note = frames.text(request, "text", MAX_TEXT)
+        await self._desk.actions.note(state.operator.id, conversation_id, note)
+        await self._show_fresh(state, conversation_id)
+
+    async def _close(self, state: _Session, request: Mapping[str, Any]) -> None:
+        conversation_id = frames.conversation_id(request)
+        await self._desk.actions.close(state.operator.id, conversation_id)
+        await self._show_fresh(state, conversation_id)
+        await self._send_queue(state)
+
+    async def _transfer_targets(self, state: _Session, request: Mapping[str, Any]) -> None:
+        targets = await self._desk.transfers.targets(state.operator.id)
+        await push(state.ws, {"type": "transfer_targets", **plain(targets)})
+
+    async def _transfer(self, state: _Session, request: Mapping[str, Any]) -> None:
         """Hand the conversation to a group's queue or to a colleague, with a note."""
-        group, colleague = request.get("group"), request.get("operator_id")
-        note = request.get("note", "")
-        if not isinstance(note, str) or len(note) > MAX_TEXT:
-            raise _BadCommand(
-                "bad_request", f"note must be a string of at most {MAX_TEXT} characters"
-            )
+        conversation_id = frames.conversation_id(request)
+        note = frames.text(request, "note", MAX_TEXT, default="")
+        group, colleague = request.get("group"), frames.integer(request, "operator_id")
         if (group is None) == (colleague is None):
-            raise _BadCommand("bad_request", "name either a group or an operator_id")
+            raise BadCommand("bad_request", "name either a group or an operator_id")
         if group is not None and not isinstance(group, str):
-            raise _BadCommand("bad_request", "group must be a string")
-        if colleague is not None and (
-            isinstance(colleague, bool) or not isinstance(colleague, int)
-        ):
-            raise _BadCommand("bad_request", "operator_id must be an integer")
-        return await self._desk.transfers.transfer(
-            me,
+            raise BadCommand("bad_request", "group must be a string")
+        moved = await self._desk.transfers.transfer(
+            state.operator.id,
             conversation_id,
             group=group,
             to_operator=None if colleague is None else str(colleague),
             note=note,
         )
+        await self._show(state, moved)
+        await self._send_queue(state)
+
+    async def _presence(self, state: _Session, request: Mapping[str, Any]) -> None:
+        asked = request.get("state")
+        chosen = CHOSEN_PRESENCE.get(asked) if isinstance(asked, str) else None
+        if chosen is None:
+            raise BadCommand("bad_request", "state must be online or away")
+        await self._desk.presence.set(state.operator.id, chosen)
+        await self._send_presence(state, chosen.value)
+
+    async def _kb_search(self, state: _Session, request: Mapping[str, Any]) -> None:
+        """The KB's articles for the operator's own words, in the style of the channel."""
+        conversation_id = frames.conversation_id(request)
+        query = frames.text(request, "query", MAX_QUERY)
+        opened = await self._desk.conversations.for_operator(state.operator.id, conversation_id)
+        found = look_up(self._desk.teaching, query, opened.channel) if query.strip() else []
+        await push(
+            state.ws,
+            {
+                "type": "kb_results",
+                "conversation_id": conversation_id,
+                "query": query,
+                "articles": [dataclasses.asdict(s) for s in found],
+            },
+        )
+
+    async def _kb_save(self, state: _Session, request: Mapping[str, Any]) -> None:
+        """Teach the KB from the operator's last reply (see `Teaching.save_reply`)."""
+        conversation_id = frames.conversation_id(request)
+        article_id = request.get("article_id")
+        if article_id is not None and not isinstance(article_id, str):
+            raise BadCommand("bad_request", "article_id must be a string")
+        saved = await self._desk.teaching.save_reply(
+            state.operator.id, conversation_id, article_id=article_id
+        )
+        await push(state.ws, {"type": "kb_saved", **dataclasses.asdict(saved)})
 
     async def _send_presence(self, state: _Session, presence: str) -> None:
         state.presence = presence
-        await _push(state.ws, {"type": "presence", "state": presence})
+        await push(state.ws, {"type": "presence", "state": presence})
 
     async def _macro(self, state: _Session, request: Mapping[str, Any]) -> None:
         """List, save or remove saved replies; every answer is the fresh list."""
@@ -399,17 +387,17 @@ class OperatorConsole:
         if cmd == "macro_save":
             title, text = request.get("title"), request.get("text")
             if not isinstance(title, str) or not isinstance(text, str):
-                raise _BadCommand("bad_request", "title and text must be strings")
+                raise BadCommand("bad_request", "title and text must be strings")
             await self._macros.save(
                 me, title, text, shared=bool(request.get("shared")) and _is_admin(state)
             )
         elif cmd == "macro_delete":
-            macro_id = request.get("macro_id")
-            if isinstance(macro_id, bool) or not isinstance(macro_id, int):
-                raise _BadCommand("bad_request", "macro_id must be an integer")
+            macro_id = frames.integer(request, "macro_id")
+            if macro_id is None:
+                raise BadCommand("bad_request", "macro_id must be an integer")
             await self._macros.remove(me, macro_id, admin=_is_admin(state))
         macros = await self._macros.visible(me)
-        await _push(
+        await push(
             state.ws,
             {
                 "type": "macros",
@@ -422,7 +410,7 @@ class OperatorConsole:
         self, state: _Session, conversation: ConversationView, *, live: bool = False
     ) -> None:
         state.open_id = conversation.id
-        payload = _plain(conversation)
+        payload = plain(conversation)
         for message in payload["messages"]:
             message["attachments"] = [
                 {k: v for k, v in a.items() if k in SHOWN_ATTACHMENT_FIELDS}
@@ -433,17 +421,21 @@ class OperatorConsole:
         payload["suggestions"] = [
             dataclasses.asdict(s) for s in suggest(self._desk.teaching, conversation)
         ]
-        await _push(state.ws, {"type": "conversation", "conversation": payload, "live": live})
+        await push(state.ws, {"type": "conversation", "conversation": payload, "live": live})
+
+    async def _show_fresh(self, state: _Session, conversation_id: int) -> None:
+        opened = await self._desk.conversations.for_operator(state.operator.id, conversation_id)
+        await self._show(state, opened)
 
     async def _send_queue(self, state: _Session, *, live: bool = False) -> None:
         rows = await self._desk.queue.rows(state.operator.id, state.view)
-        await _push(
+        await push(
             state.ws,
             {
                 "type": "queue",
                 "view": state.view,
                 "now": dt.datetime.now(dt.UTC),
-                "rows": [_plain(row) for row in rows],
+                "rows": [plain(row) for row in rows],
                 "live": live,
             },
         )
@@ -455,7 +447,7 @@ class OperatorConsole:
         while True:
             try:
                 async for notice in self._feed.listen():
-                    await _push(state.ws, {"type": "notice", "notice": notice})
+                    await push(state.ws, {"type": "notice", "notice": notice})
                     state.changed.update(
                         notice.get("conversation_ids") or (notice.get("conversation_id"),)
                     )
@@ -488,7 +480,7 @@ class OperatorConsole:
         while True:
             try:
                 if await self._accounts.console.operator(state.token) is None:
-                    await _refuse(state.ws, UNAUTHORIZED, "unauthorized", "the session ended")
+                    await refuse(state.ws, UNAUTHORIZED, "unauthorized", "the session ended")
                     return
                 await self._desk.actions.heartbeat(state.operator.id)
                 presence = (await self._arrived(state)).state.value
@@ -502,64 +494,3 @@ class OperatorConsole:
 def _is_admin(state: _Session) -> bool:
     """Admins may save and remove the desk's shared replies."""
     return state.operator.role is OperatorRole.ADMIN
-
-
-def _parse(data: str) -> dict[str, Any]:
-    try:
-        request = json.loads(data)
-    except ValueError:
-        raise _BadCommand("bad_json", "the frame is not valid JSON") from None
-    if not isinstance(request, dict) or not isinstance(request.get("cmd"), str):
-        raise _BadCommand("bad_request", 'a command is a JSON object with a "cmd" string')
-    return request
-
-
-def _conversation_id(request: Mapping[str, Any]) -> int:
-    value = request.get("conversation_id")
-    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-        raise _BadCommand("bad_request", "conversation_id must be a positive integer")
-    return value
-
-
-def _via(request: Mapping[str, Any]) -> ChannelKind | None:
-    """Another channel of the client's to answer in; none: the one they wrote from last."""
-    asked = request.get("via")
-    if asked is None:
-        return None
-    try:
-        return ChannelKind(asked)
-    except ValueError:
-        channels = ", ".join(kind.value for kind in ChannelKind)
-        raise _BadCommand("bad_request", f"via must be one of {channels}") from None
-
-
-def _plain(view: Any) -> dict[str, Any]:
-    """A desk view as JSON-ready values: times in ISO 8601, durations in seconds."""
-    return {k: _value(v) for k, v in dataclasses.asdict(view).items()}
-
-
-def _value(value: Any) -> Any:
-    if isinstance(value, dt.datetime):
-        return value.isoformat()
-    if isinstance(value, dt.timedelta):
-        return round(value.total_seconds())
-    if isinstance(value, dict):
-        return {k: _value(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_value(v) for v in value]
-    return value
-
-
-_dumps = functools.partial(json.dumps, default=_value, ensure_ascii=False)
-
-
-async def _push(ws: web.WebSocketResponse, frame: Mapping[str, Any]) -> None:
-    if ws.closed:
-        return
-    with contextlib.suppress(ConnectionError, RuntimeError):
-        await ws.send_json(frame, dumps=_dumps)
-
-
-async def _refuse(ws: web.WebSocketResponse, close_code: int, code: str, error: str) -> None:
-    await _push(ws, {"type": "error", "code": code, "error": error})
-    await ws.close(code=close_code, message=error.encode()[:120])
