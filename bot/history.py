@@ -92,4 +92,5 @@ def _item(message: Message, rating: int | None) -> HistoryItem:
         payload=f"{message.conversation_id}:{rating}"
         if message.action == "rate" and rating
         else None,
+        stored_id=message.id,
     )

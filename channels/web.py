@@ -13,7 +13,8 @@ The socket speaks JSON text frames:
     server → client  {"type": "history", "messages": [item, ...], "prechat": bool,
                       "files": <the largest file /upload takes; 0: none>}
                      {"type": "message", "message": item}
-                     {"type": "ack", "id": "<client uuid>"}       after the sink stored it
+                     {"type": "ack", "id": "<client uuid>"}       after the sink stored it,
+                     then, for a message with files, `history` again (the files open now)
                      {"type": "error", "code": "...", "error": "...", "id": ...}
 
 An item is {"id", "author", "text", "buttons": [{"label", "action", "payload"}], "at", ...}.
@@ -30,7 +31,7 @@ With the setting off, an `intro` is ignored.
 Files (`channels/uploads.py`): the page uploads a file's bytes to `POST /upload` first,
 then names it in a message frame's `files` (the text may then be empty). A file the desk
 keeps of a message in the visitor's thread (`"opens": true`) is `GET /files/<n>/<k>`,
-the k-th file of message n (the item id `m<n>`), for that visitor only.
+the k-th file of message n (the item's `stored_id`), for that visitor only.
 
 Abuse limits (`channels/web_limits.py`): messages, uploads and hand-off presses per visitor
 and per network address, sockets per address. A frame over a limit is not stored; the visitor
@@ -201,6 +202,7 @@ class WebChat:
             at=dt.datetime.now(dt.UTC),
             buttons=message.buttons,
             attachments=message.attachments,
+            stored_id=message.outbound_id,
         )
         await self._everywhere(message.chat_id, {"type": "message", "message": item.as_json()})
         return DeliveryReceipt(platform_message_id=None)
@@ -336,7 +338,10 @@ class WebChat:
             )
             return
         await _push(ws, {"type": "ack", "id": client_id})
-        if inbound.action is None:  # the visitor's other tabs show what this one sent
+        if inbound.attachments:  # stored, its files open: every tab reads the thread again
+            for socket in list(self._sockets.get(visitor, ())):
+                await self._replay(socket, visitor)
+        elif inbound.action is None:  # the visitor's other tabs show what this one sent
             echo = HistoryItem(
                 id=client_id,
                 author="client",

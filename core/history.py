@@ -30,6 +30,7 @@ class HistoryItem:
     channel: str = ChannelKind.WEB.value
     conversation_id: int | None = None  # the page marks where one conversation ends
     payload: str | None = None  # a rating press: "<conversation>:<score>"
+    stored_id: int | None = None  # the stored message: its files open at /files/<n>/<k>
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -48,6 +49,7 @@ class HistoryItem:
             "channel": self.channel,
             "conversation_id": self.conversation_id,
             "payload": self.payload,
+            "stored_id": self.stored_id,
         }
 
 

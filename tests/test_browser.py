@@ -80,6 +80,10 @@ async def test_a_visitor_asks_and_an_operator_answers_in_real_browsers(
     await expect(sent.locator(".bubble")).to_contain_text("вот скриншот")
     await expect(sent.locator(".file")).to_contain_text("экран.png")
     await expect(visitor.locator(".row.client.pending")).to_have_count(0)
+    # stored, it opens in the visitor's own bubble too, without a reload
+    own = visitor.locator(".row.client").last.locator("a.file img.picture")
+    await expect(own).to_have_attribute("alt", "экран.png")
+    assert await own.evaluate("img => img.decode().then(() => img.naturalWidth)") == 1
     picture = console.locator(".msg .files img.picture")
     await expect(picture).to_have_attribute("alt", "экран.png")
     assert await picture.evaluate("img => img.decode().then(() => img.naturalWidth)") == 1

@@ -82,7 +82,9 @@ async def test_a_visitors_file_is_kept_answered_and_opens_in_the_console(
         await visitor.acked(message_id, since)
         reply = await visitor.reply(since=since, author="bot")
         assert "файл" in reply["text"].lower()  # the bot says it got a file
-        history = await visitor.connect()  # the visitor's thread names it, without the path
+        # stored, the thread comes again at once: the file opens in the visitor's own bubble,
+        # named without the path
+        history = await visitor.ws.expect(lambda f: f["type"] == "history", since=since)
         [sent] = [m for m in history["messages"] if m["author"] == "client"]
         assert sent["attachments"] == [
             {

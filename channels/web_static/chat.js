@@ -137,7 +137,7 @@
     if (message.attachments && message.attachments.length) {
       const files = document.createElement("div");
       files.className = "files";
-      const stored = /^m(\d+)$/.exec(String(message.id));   // a stored message: its files open here
+      const stored = message.stored_id;   // a stored message: its files open here
       message.attachments.forEach((a, i) => {
         const link = a.opens && stored;
         const f = document.createElement(link ? "a" : "span");
@@ -145,7 +145,7 @@
         const size = a.size ? ` · ${Math.max(1, Math.round(a.size / 1024))} KB` : "";
         f.textContent = `📎 ${a.name || a.kind}${size}`;
         if (link) {
-          f.href = `/files/${stored[1]}/${i + 1}`;
+          f.href = `/files/${stored}/${i + 1}`;
           f.target = "_blank";
           f.rel = "noopener";
           if (PICTURES.has(a.mime)) {
