@@ -81,6 +81,10 @@ TEXTS: dict[str, dict[str, str]] = {
         "ru": "Разговор завершён. Оцените, пожалуйста, помощь от 1 до 5.",
         "en": "The conversation is closed. Please rate the help from 1 to 5.",
     },
+    "closed_unanswered": {
+        "ru": "Мы не получили от вас ответа, поэтому закрываем обращение. Если вопрос остался, просто напишите нам — мы продолжим.",
+        "en": "We haven't heard back from you, so we're closing this request. If you still need help, just write to us and we'll pick it up.",
+    },
     "rate_request_email": {
         "ru": "Разговор завершён. Оцените, пожалуйста, помощь: ответьте на это письмо цифрой от 1 до 5.",
         "en": "The conversation is closed. Please rate the help: reply to this letter with a digit from 1 to 5.",

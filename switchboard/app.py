@@ -638,9 +638,16 @@ async def _sweep_uploads(uploads: Sequence[Uploads]) -> None:
 
 
 async def _close_idle(gateway: Gateway) -> None:
+    """Close what no one is waiting on: a bot conversation gone quiet, and (when set) one
+    whose client never answered the operator."""
     idle = dt.timedelta(minutes=gateway.settings.idle_close_minutes)
+    unanswered = dt.timedelta(hours=gateway.settings.close_unanswered_hours)
     while True:
         await gateway.engine.close_idle(idle)
+        if unanswered:
+            closed = await gateway.desk.actions.close_unanswered(unanswered)
+            if closed:
+                log.info("closed %d conversation(s) the client did not answer", closed)
         await asyncio.sleep(60)
 
 

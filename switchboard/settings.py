@@ -181,6 +181,12 @@ class Settings(BaseSettings):
     idle_close_minutes: int = Field(
         default=120, ge=1, description="close a bot-only conversation after this much silence"
     )
+    close_unanswered_hours: float = Field(
+        default=48,
+        ge=0,
+        description="close a conversation whose client has not answered the operator's last "
+        "reply for this long, freeing the operator's slot (0: never)",
+    )
     retention_days: int = Field(
         default=0,
         ge=0,

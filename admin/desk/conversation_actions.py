@@ -11,6 +11,7 @@ import datetime as dt
 from collections.abc import Callable, Sequence
 
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from admin.desk.conversations import Conversations
 from admin.desk.errors import DeskError
@@ -37,9 +38,11 @@ from core.models import (
     Conversation,
     ConversationStatus,
     EventKind,
+    Message,
     Operator,
 )
 from core.texts import say
+from core.unit_of_work import AppendedRow
 from routing.errors import AlreadyTaken, NotQueued, OverCapacity
 from routing.queue import OperatorQueue
 
@@ -188,33 +191,97 @@ class ConversationActions:
         now = self._clock()
         async with self._sessions() as session:
             conversation = await held_conversation(session, operator_id, conversation_id)
-            move(
-                session,
-                conversation,
-                ConversationStatus.CLOSED,
-                now,
-                event=EventKind.CLOSED,
-                operator_id=operator_id,
-                by="operator",
-            )
-            client = await session.get(Client, conversation.client_id)
-            language = (client.language if client else None) or "ru"
-            email = conversation.last_channel is ChannelKind.EMAIL
-            buttons = (
-                []
-                if email
-                else [Button(str(n), Action.RATE, f"{conversation.id}:{n}") for n in range(1, 6)]
-            )
-            ask = await add_reply(
-                session,
-                conversation,
-                author=Author.BOT,
-                at=now,
-                buttons=buttons,
-                text=say("rate_request_email" if email else "rate_request", language),
-            )
+            ask = await _closed(session, conversation, operator_id, now, by="operator")
             await session.commit()
+        await self._after_close(conversation_id, operator_id, ask.id)
+
+    async def close_unanswered(self, waited: dt.timedelta) -> int:
+        """Close the conversations whose client has not answered the operator's last reply
+        for `waited`: the client is told (one write brings them back), asked for a rating,
+        and the operator's slot is free. A conversation where the client spoke last waits
+        for its operator, however long: that is the SLA's business."""
+        now = self._clock()
+        async with self._sessions() as session:
+            quiet = list(
+                await session.scalars(
+                    select(Conversation).where(
+                        Conversation.status == ConversationStatus.ASSIGNED,
+                        Conversation.updated_at < now - waited,
+                    )
+                )
+            )
+            closed: list[tuple[int, int, AppendedRow]] = []
+            for conversation in quiet:
+                operator_id = conversation.assigned_operator_id
+                if (
+                    operator_id is None
+                    or await _last_word(session, conversation) is not Author.OPERATOR
+                ):
+                    continue
+                ask = await _closed(
+                    session, conversation, operator_id, now, by="no_reply", told="closed_unanswered"
+                )
+                closed.append((conversation.id, operator_id, ask))
+            await session.commit()
+        for conversation_id, operator_id, ask in closed:  # ids are known once committed
+            await self._after_close(conversation_id, operator_id, ask.id)
+        return len(closed)
+
+    async def _after_close(self, conversation_id: int, operator_id: int, ask_id: int) -> None:
         await self._queue.remove(conversation_id)
-        self._outbox.submit([ask.id])
+        self._outbox.submit([ask_id])
         await self._feed.publish("closed", conversation_id=conversation_id, operator_id=operator_id)
         await self._availability.offer_work(operator_id)
+
+
+async def _closed(
+    session: AsyncSession,
+    conversation: Conversation,
+    operator_id: int,
+    now: dt.datetime,
+    *,
+    by: str,
+    told: str | None = None,
+) -> AppendedRow:
+    """Mark it closed and write the client's rating request (after `told`, when given)."""
+    move(
+        session,
+        conversation,
+        ConversationStatus.CLOSED,
+        now,
+        event=EventKind.CLOSED,
+        operator_id=operator_id,
+        by=by,
+    )
+    client = await session.get(Client, conversation.client_id)
+    language = (client.language if client else None) or "ru"
+    email = conversation.last_channel is ChannelKind.EMAIL
+    buttons = (
+        []
+        if email
+        else [Button(str(n), Action.RATE, f"{conversation.id}:{n}") for n in range(1, 6)]
+    )
+    asked = say("rate_request_email" if email else "rate_request", language)
+    return await add_reply(
+        session,
+        conversation,
+        author=Author.BOT,
+        at=now,
+        buttons=buttons,
+        text=f"{say(told, language)}\n\n{asked}" if told else asked,
+    )
+
+
+async def _last_word(session: AsyncSession, conversation: Conversation) -> Author | None:
+    """Who spoke last to the other side: the client or an operator (not the bot's notices,
+    not private notes)."""
+    return await session.scalar(
+        select(Message.author)
+        .where(
+            Message.conversation_id == conversation.id,
+            Message.private.is_(False),
+            Message.author.in_([Author.CLIENT, Author.OPERATOR]),
+        )
+        .order_by(Message.id.desc())
+        .limit(1)
+    )
