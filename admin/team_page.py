@@ -1,4 +1,5 @@
-"""The team page for admins: `/operator/team` lists the operators and the audit log, and
+"""The team page for admins: `/operator/team` lists the operators (with whether each is at
+the desk now and how many conversations they hold) and the audit log, and
 lets an admin invite, send a sign-in link, disable, enable, and change role, groups and
 capacity, each change audited with the admin as its actor.
 
@@ -27,6 +28,8 @@ from admin.telegram.state import Invites
 from channels.web import same_origin
 from core.db import SessionFactory
 from core.models import AuditEntry, Operator, OperatorRole
+from routing.presence import Presence, PresenceState
+from routing.queue import OperatorQueue
 
 __all__ = ["TeamPage"]
 
@@ -106,8 +109,12 @@ class TeamPage:
         *,
         groups: Collection[str],
         base_url: str,
+        presence: Presence,
+        queue: OperatorQueue,
     ) -> None:
         self._sessions = sessions
+        self._presence = presence
+        self._queue = queue
         self._accounts = accounts
         self._invites = Invites(redis)
         self._groups = sorted(groups)
@@ -137,13 +144,20 @@ class TeamPage:
         admin = await self._admin(request, lang)
         members = await roster(self._sessions)
         names = {member.operator.id: member.operator.name for member in members}
+        states = {p.operator_id: p.state for p in await self._presence.all()}
+        holds = [len(await self._queue.assigned(member.operator.id)) for member in members]
         return _json(
             {
                 "me": admin.id,
                 "groups": self._groups,
                 "operators": [
-                    {**_operator(member.operator), "last_sign_in": _time(member.last_sign_in)}
-                    for member in members
+                    {
+                        **_operator(member.operator),
+                        "last_sign_in": _time(member.last_sign_in),
+                        "presence": states.get(member.operator.id, PresenceState.OFFLINE).value,
+                        "holds": held,
+                    }
+                    for member, held in zip(members, holds, strict=True)
                 ],
                 "audit": [
                     _entry(row, names) for row in await recent_audit(self._sessions, AUDIT_ROWS)

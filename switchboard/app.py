@@ -289,6 +289,8 @@ async def open_gateway(
                     redis,
                     groups=levels.groups,
                     base_url=settings.base_url,
+                    presence=presence,
+                    queue=queue,
                 ).routes()
             )
             http.on_shutdown.append(lambda _app: console.aclose())  # open consoles would stall it

@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 
 import aiohttp
 import pytest
+from pipeline_parts import said
 from sqlalchemy import select
 from web_client import Console, signed_in
 
@@ -394,3 +395,20 @@ async def test_unknown_operators_and_bad_changes_are_a_clear_400(
     anna = await operator(gateway, "anna")
     assert (anna.capacity, anna.group_names, anna.role) == (3, ["support"], OperatorRole.OPERATOR)
     assert await audit_rows(gateway, "operator_changed") == []
+
+
+async def test_the_team_shows_who_is_at_the_desk_and_what_they_hold(
+    gateway: Gateway, served: str, http: aiohttp.ClientSession
+) -> None:
+    admin = await signed_in(gateway, "Ольга", role=OperatorRole.ADMIN)
+    async with Console(served, await signed_in(gateway, "Пётр")) as petr:
+        await petr.ws.expect(lambda f: f["type"] == "hello")
+        await gateway.engine.handle(said("позовите оператора"))
+        await petr.command("next", "conversation")
+        status, data = await call(http, served + "/operator/team/data", admin)
+        assert status == 200
+        shown = {row["name"]: (row["presence"], row["holds"]) for row in data["operators"]}
+        assert shown == {"Пётр": ("online", 1), "Ольга": ("offline", 0)}
+        await petr.command("presence", "presence", state="away")
+        data = (await call(http, served + "/operator/team/data", admin))[1]
+        assert {row["name"]: row["presence"] for row in data["operators"]}["Пётр"] == "away"

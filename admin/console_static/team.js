@@ -9,7 +9,8 @@
       login_optional: "Логин (необязательно)", role: "Роль", role_operator: "Оператор", role_admin: "Администратор",
       capacity: "Разговоров одновременно", language: "Язык", groups: "Группы", invite_button: "Пригласить",
       copy: "Копировать", copied: "Скопировано", operators: "Операторы", audit: "Журнал",
-      c_name: "Имя", c_login: "Логин", c_role: "Роль", c_groups: "Группы", c_capacity: "Разговоров",
+      c_name: "Имя", c_login: "Логин", c_role: "Роль", c_groups: "Группы", c_capacity: "Ведёт сейчас",
+      holds: "{n} из {cap}", p_online: "принимает", p_away: "отошёл(ла)", p_offline: "не в сети",
       c_state: "Статус", c_last: "Последний вход", c_at: "Когда", c_action: "Действие", c_operator: "Оператор",
       c_actor: "Кто", c_address: "Адрес", c_detail: "Подробности",
       active: "активен", disabled: "отключён", never: "не входил", server: "сервер", you: "вы",
@@ -32,7 +33,8 @@
       login_optional: "Login (optional)", role: "Role", role_operator: "Operator", role_admin: "Admin",
       capacity: "Conversations at once", language: "Language", groups: "Groups", invite_button: "Invite",
       copy: "Copy", copied: "Copied", operators: "Operators", audit: "Audit log",
-      c_name: "Name", c_login: "Login", c_role: "Role", c_groups: "Groups", c_capacity: "Capacity",
+      c_name: "Name", c_login: "Login", c_role: "Role", c_groups: "Groups", c_capacity: "Holding",
+      holds: "{n} of {cap}", p_online: "available", p_away: "away", p_offline: "offline",
       c_state: "State", c_last: "Last sign-in", c_at: "When", c_action: "Action", c_operator: "Operator",
       c_actor: "By", c_address: "Address", c_detail: "Detail",
       active: "active", disabled: "disabled", never: "never", server: "server", you: "you",
@@ -170,9 +172,11 @@
     const name = el("td", null, operator.name);
     if (operator.id === team.me) name.append(el("span", "detail", ` (${t("you")})`));
     line.append(name, el("td", null, operator.login || ""), el("td"), el("td", null, operator.groups.join(", ")),
-      el("td", null, String(operator.capacity)), el("td"), el("td", null, when(operator.last_sign_in) || t("never")));
+      el("td", "holds", t("holds", { n: operator.holds, cap: operator.capacity })), el("td"),
+      el("td", null, when(operator.last_sign_in) || t("never")));
     line.children[2].append(role);
     line.children[5].append(state);
+    if (operator.active) line.children[5].append(" ", el("span", `badge presence ${operator.presence}`, t(`p_${operator.presence}`)));
     const actions = el("td", "actions");
     const button = (key, cls, work) => {
       const node = el("button", cls, t(key));
