@@ -18,6 +18,7 @@ with every heartbeat, so signing out or disabling an operator closes their conso
                    {"cmd": "presence", "state": "online" | "away"}
                    {"cmd": "kb_search", "conversation_id": N, "query": "..."}
                    {"cmd": "kb_save", "conversation_id": N[, "article_id": "..."]}
+                   {"cmd": "typing", "conversation_id": N}   the client sees "typing…"
     server → page  {"type": "hello", "operator": {...}, "max_file": bytes, "presence": state}
                    {"type": "queue", "view", "rows"}   {"type": "conversation", "conversation": {...}}
                    {"type": "transfer_targets", "groups", "colleagues"}   {"type": "presence", "state"}
@@ -132,6 +133,7 @@ class OperatorConsole:
             "presence": self._presence,
             "kb_search": self._kb_search,
             "kb_save": self._kb_save,
+            "typing": self._typing,
         }
 
     def routes(self) -> list[web.AbstractRouteDef]:
@@ -376,6 +378,10 @@ class OperatorConsole:
             state.operator.id, conversation_id, article_id=article_id
         )
         await push(state.ws, {"type": "kb_saved", **dataclasses.asdict(saved)})
+
+    async def _typing(self, state: _Session, request: Mapping[str, Any]) -> None:
+        """The client sees the operator writing; nothing is answered."""
+        await self._desk.typing.started(state.operator.id, frames.conversation_id(request))
 
     async def _send_presence(self, state: _Session, presence: str) -> None:
         state.presence = presence

@@ -19,7 +19,6 @@ import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 
-from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from bot.gathering import Gathering
@@ -41,8 +40,8 @@ from core.contracts import ChannelKind, InboundMessage
 from core.db import SessionFactory, WriteLock, database_away
 from core.events import DeskFeed
 from core.files import keep_files
-from core.lifecycle import move
-from core.models import Conversation, ConversationStatus, EventKind
+from core.lifecycle import move, untouched
+from core.models import ConversationStatus, EventKind
 from core.retry import Backoff
 from identity.recognition import Recognition
 from kb.index import Match
@@ -234,14 +233,7 @@ class Engine:
         """Close conversations the bot handled that went quiet: the bot settled them."""
         now = self._clock()
         async with self._sessions() as session:
-            quiet = list(
-                await session.scalars(
-                    select(Conversation).where(
-                        Conversation.status == ConversationStatus.BOT,
-                        Conversation.updated_at < now - idle,
-                    )
-                )
-            )
+            quiet = await untouched(session, ConversationStatus.BOT, now - idle)
             for conversation in quiet:
                 move(
                     session,

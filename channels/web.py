@@ -13,6 +13,7 @@ The socket speaks JSON text frames:
     server → client  {"type": "history", "messages": [item, ...], "prechat": bool,
                       "files": <the largest file /upload takes; 0: none>}
                      {"type": "message", "message": item}
+                     {"type": "typing", "author": "operator"}   an operator is writing
                      {"type": "ack", "id": "<client uuid>"}       after the sink stored it,
                      then, for a message with files, `history` again (the files open now)
                      {"type": "error", "code": "...", "error": "...", "id": ...}
@@ -206,6 +207,10 @@ class WebChat:
         )
         await self._everywhere(message.chat_id, {"type": "message", "message": item.as_json()})
         return DeliveryReceipt(platform_message_id=None)
+
+    async def typing(self, chat_id: str) -> None:
+        """The visitor's pages show an operator writing, in whichever process holds them."""
+        await self._everywhere(chat_id, {"type": "typing", "author": "operator"})
 
     async def aclose(self) -> None:
         sockets = [ws for group in self._sockets.values() for ws in group]

@@ -27,6 +27,7 @@ __all__ = [
     "InboundMessage",
     "InboundSink",
     "OutboundMessage",
+    "ShowsTyping",
 ]
 
 
@@ -188,6 +189,13 @@ class DeliveryError(Exception):
 
 InboundSink = Callable[[Sequence[InboundMessage]], Awaitable[None]]
 """Stores the messages, in order, and acts on them; returns once all are stored."""
+
+
+class ShowsTyping(Protocol):
+    """A channel that can show the client that someone is writing to them (for a few
+    seconds, or until the next message)."""
+
+    async def typing(self, chat_id: str) -> None: ...
 
 
 class ChannelAdapter(Protocol):

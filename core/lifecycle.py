@@ -13,13 +13,13 @@ import datetime as dt
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import Update, update
+from sqlalchemy import Update, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.events import record
 from core.models import Conversation, ConversationStatus, EventKind
 
-__all__ = ["IllegalTransition", "TRANSITIONS", "guarded_update", "move"]
+__all__ = ["IllegalTransition", "TRANSITIONS", "guarded_update", "move", "untouched"]
 
 _S, _E = ConversationStatus, EventKind
 
@@ -102,3 +102,17 @@ def guarded_update(to: ConversationStatus, event: EventKind, **values: Any) -> U
     if not sources:
         raise IllegalTransition(None, to, event)
     return update(Conversation).where(Conversation.status.in_(sources)).values(status=to, **values)
+
+
+async def untouched(
+    session: AsyncSession, status: ConversationStatus, since: dt.datetime
+) -> list[Conversation]:
+    """The conversations in `status` that nothing was written to since `since`: what the
+    idle closers look at."""
+    return list(
+        await session.scalars(
+            select(Conversation).where(
+                Conversation.status == status, Conversation.updated_at < since
+            )
+        )
+    )

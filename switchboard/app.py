@@ -40,6 +40,7 @@ from bot.history import web_files, web_history
 from bot.knowledge import VECTORS_DIR, KnowledgeBase
 from bot.outbox import Outbox
 from bot.retention import Retention
+from bot.typing import TypingSignals
 from channels.attachment_store import AttachmentStore
 from channels.email import EmailAdapter, MailServer
 from channels.http_guard import http_guard, parse_networks
@@ -224,6 +225,7 @@ async def open_gateway(
                 presence=presence,
                 handover=handover,
                 visitor_uploads=web_uploads,
+                typing=TypingSignals(adapters),
             )
             accounts = Accounts(
                 sessions, redis, session_ttl=dt.timedelta(hours=settings.session_hours)

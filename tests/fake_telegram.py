@@ -57,6 +57,23 @@ _DEFAULT_ALLOWED = frozenset(
 )
 
 
+_CHAT_ACTIONS = frozenset(
+    {
+        "typing",
+        "upload_photo",
+        "record_video",
+        "upload_video",
+        "record_voice",
+        "upload_voice",
+        "upload_document",
+        "choose_sticker",
+        "find_location",
+        "record_video_note",
+        "upload_video_note",
+    }
+)
+
+
 @dataclass
 class Call:
     method: str
@@ -412,6 +429,11 @@ class FakeTelegram:
         return self._bot_message(
             params, document={"file_id": file_id, "file_unique_id": file_id[-8:], "file_name": name}
         )
+
+    async def _m_sendchataction(self, params: dict[str, Any]) -> bool:
+        if params.get("action") not in _CHAT_ACTIONS or not params.get("chat_id"):
+            raise _ApiError(400, "Bad Request: wrong parameter action in request")
+        return True
 
     async def _m_editmessagetext(self, params: dict[str, Any]) -> dict[str, Any]:
         key = (int(params.get("chat_id") or 0), int(params.get("message_id") or 0))

@@ -75,6 +75,7 @@ class FakeVk:
         self.finished: list[str] = []  # the methods whose calls have been handled, in order
         self.sent: list[dict[str, Any]] = []
         self.event_answers: list[dict[str, Any]] = []
+        self.activities: list[dict[str, Any]] = []  # messages.setActivity: "typing…"
         self.names: dict[int, tuple[str, str]] = {}
         self.blocked: set[int] = set()
         self.lp_requests = 0
@@ -431,6 +432,12 @@ class FakeVk:
         if content is None:
             raise web.HTTPNotFound()
         return web.Response(body=content, content_type="application/octet-stream")
+
+    def _m_messages_setactivity(self, params: dict[str, Any]) -> int:
+        if params.get("type") != "typing" or not params.get("peer_id"):
+            raise _VkError(100)
+        self.activities.append(params)
+        return 1
 
     def _m_messages_sendmessageeventanswer(self, params: dict[str, Any]) -> int:
         self.event_answers.append(params)

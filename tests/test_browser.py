@@ -64,7 +64,9 @@ async def test_a_visitor_asks_and_an_operator_answers_in_real_browsers(
     await expect(console.locator("#queue-rows tr")).to_have_count(1)
     await console.click("#queue-rows tr button")
     await expect(console.locator(".status-pill")).to_have_text("assigned")
+    await expect(visitor.locator("#typing")).to_be_hidden()
     await console.fill("#reply-text", "Hello, Anna here. Your card is blocked.")
+    await expect(visitor.locator("#typing")).to_be_visible()  # the operator is writing
     await console.click("#send-reply")
 
     await expect(visitor.locator(".row.operator .bubble")).to_have_text(

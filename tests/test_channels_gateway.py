@@ -131,6 +131,12 @@ async def test_handoff_photo_operator_reply_split_and_rating(platforms: Platform
     kept = Path(str(photo_message.attachments[0]["stored_path"]))  # for the console to open
     assert kept.read_bytes() == b"\xff\xd8" + b"p" * 3000
 
+    # while the operator writes, the client sees "typing…" (once in a few seconds at most)
+    assert await gateway.desk.typing.started(operator.id, conversation.id)
+    assert not await gateway.desk.typing.started(operator.id, conversation.id)
+    [action] = telegram.calls_of("sendChatAction")
+    assert (int(action.params["chat_id"]), action.params["action"]) == (TG_USER, "typing")
+
     before = len(telegram.texts_to(TG_USER))
     long_reply = "\n\n".join(f"Шаг {i}: " + "подробное объяснение " * 40 for i in range(8))
     assert len(long_reply) > 4096
@@ -173,6 +179,9 @@ async def test_vk_handoff_operator_reply_and_callback_rating(platforms: Platform
     assert view.channel == "vk"
     [photo] = [a for m in view.messages for a in m.attachments]
     assert Path(str(photo["stored_path"])).read_bytes() == screenshot  # for the console to open
+    assert await gateway.desk.typing.started(operator.id, view.id)  # "typing…" in the dialog
+    [activity] = vk.activities
+    assert (int(activity["peer_id"]), activity["type"]) == (VK_USER, "typing")
     reply = "Здравствуйте! Я Ирина, смотрю ваш вопрос."
     await gateway.desk.actions.reply(operator.id, view.id, reply)
     await until(lambda: reply in vk.texts_to(VK_USER), timeout=10)

@@ -314,3 +314,23 @@ async def test_a_reply_goes_through_another_channel_the_client_wrote_from(
             )
         )
     assert sent == [ChannelKind.WEB]
+
+
+async def test_the_visitor_sees_the_operator_typing(gateway: Gateway, served: str) -> None:
+    async with (
+        Visitor(served) as visitor,
+        Console(served, await signed_in(gateway, "Anna")) as anna,
+        Console(served, await signed_in(gateway, "Борис")) as boris,
+    ):
+        await anna.ws.expect(lambda f: f["type"] == "hello")
+        conversation_id = await handed_off(gateway, visitor)
+        await anna.command("take", "conversation", conversation_id=conversation_id)
+        since = visitor.ws.mark()
+        await anna.ws.send({"cmd": "typing", "conversation_id": conversation_id})
+        shown = await visitor.ws.expect(lambda f: f["type"] == "typing", since=since)
+        assert shown["author"] == "operator"
+        meddling = await boris.command("typing", "typing", conversation_id=conversation_id)
+        assert meddling["code"] == "desk"  # not his conversation: the client sees nothing
+        await anna.command("reply", "conversation", conversation_id=conversation_id, text="Да?")
+        await visitor.reply(since=since, author="operator")
+    assert [f for f in visitor.ws.frames[since:] if f["type"] == "typing"] == [shown]

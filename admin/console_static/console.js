@@ -941,6 +941,15 @@
       }
     }
   });
+  // the client sees "typing…" while the operator writes (a signal every few seconds at most)
+  let typingSent = 0;
+  $("reply-text").addEventListener("input", () => {
+    const holding = conversation && conversation.mine && conversation.status === "assigned";
+    if (!holding || !$("reply-text").value.trim() || Date.now() - typingSent < 4000) return;
+    if (!socket || socket.readyState !== WebSocket.OPEN) return;
+    typingSent = Date.now();
+    socket.send(JSON.stringify({ cmd: "typing", conversation_id: conversation.id }));
+  });
   $("reply").addEventListener("submit", (event) => { event.preventDefault(); if (!$("send-reply").disabled) send("reply"); });
   $("send-note").addEventListener("click", () => send("note"));
   $("reply-text").addEventListener("keydown", (event) => {

@@ -3,7 +3,8 @@
 The web console and the Telegram admin bot are two transports over these services, one
 module per job: `operators` (who they are), `queue` (what waits), `conversations` (reading
 a thread), `actions` (take, reply, note, close), `transfers`, `clients` (the client card),
-`merging`, `forgetting` (a client who withdrew consent), `teaching` (the knowledge base) and `presence`. `Desk` only holds them, built
+`merging`, `forgetting` (a client who withdrew consent), `teaching` (the knowledge base),
+`presence` and `typing`. `Desk` only holds them, built
 once with what they share, so a transport is handed one thing.
 """
 
@@ -24,6 +25,7 @@ from admin.desk.presence import Availability
 from admin.desk.queue_view import QueueListing
 from admin.desk.teaching import Teaching
 from admin.desk.transfer import Transfers
+from admin.desk.typing import Typing
 from admin.desk.views import (
     ClientCard,
     Colleague,
@@ -38,6 +40,7 @@ from admin.desk.views import (
 from bot.handover import Handover
 from bot.knowledge import KnowledgeBase
 from bot.outbox import Outbox
+from bot.typing import TypingSignals
 from channels.uploads import Uploads
 from core.db import SessionFactory
 from core.events import DeskFeed
@@ -66,6 +69,7 @@ __all__ = [
     "Teaching",
     "TransferTargets",
     "Transfers",
+    "Typing",
 ]
 
 
@@ -81,6 +85,7 @@ class Desk:
     forgetting: Forgetting
     teaching: Teaching
     presence: Availability
+    typing: Typing
 
     @classmethod
     def build(
@@ -95,6 +100,7 @@ class Desk:
         presence: Presence,
         handover: Handover,
         visitor_uploads: Uploads | None,
+        typing: TypingSignals,
     ) -> Desk:
         operators = Operators(sessions)
         conversations = Conversations(sessions)
@@ -129,4 +135,5 @@ class Desk:
             forgetting=Forgetting(sessions, feed, clock, visitor_uploads),
             teaching=Teaching(sessions, knowledge, actions),
             presence=availability,
+            typing=Typing(sessions, typing),
         )

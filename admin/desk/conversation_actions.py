@@ -30,7 +30,7 @@ from bot.outbox import Outbox
 from core.contracts import Action, Attachment, Button, ChannelKind
 from core.db import SessionFactory
 from core.events import DeskFeed, record
-from core.lifecycle import move
+from core.lifecycle import move, untouched
 from core.messages import add_note, add_reply
 from core.models import (
     Author,
@@ -202,14 +202,7 @@ class ConversationActions:
         for its operator, however long: that is the SLA's business."""
         now = self._clock()
         async with self._sessions() as session:
-            quiet = list(
-                await session.scalars(
-                    select(Conversation).where(
-                        Conversation.status == ConversationStatus.ASSIGNED,
-                        Conversation.updated_at < now - waited,
-                    )
-                )
-            )
+            quiet = await untouched(session, ConversationStatus.ASSIGNED, now - waited)
             closed: list[tuple[int, int, AppendedRow]] = []
             for conversation in quiet:
                 operator_id = conversation.assigned_operator_id

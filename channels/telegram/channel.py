@@ -170,6 +170,10 @@ class TelegramChannel:
             first = message_id if first is None else first
         return DeliveryReceipt(f"{message.chat_id}:{first}")
 
+    async def typing(self, chat_id: str) -> None:
+        """ "typing…" at the top of the client's chat, for about five seconds."""
+        await self._bot.send_chat_action(chat_id=_chat_id(chat_id), action="typing")
+
     async def _send_piece(
         self, key: str, chat_id: str, call: Callable[[], Awaitable[Message]], *, recall: bool
     ) -> int:

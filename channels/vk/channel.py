@@ -176,6 +176,13 @@ class VkChannel:
                 first = _conversation_message_id(answer)
         return DeliveryReceipt(f"{peer_id}:{first}" if first is not None else None)
 
+    async def typing(self, chat_id: str) -> None:
+        """ "typing…" in the client's dialog with the community, for about ten seconds."""
+        await self._api.request(
+            "messages.setActivity",
+            {"peer_id": int(chat_id), "type": "typing", "group_id": self._group_id},
+        )
+
     async def aclose(self) -> None:
         await self._http.close()
 

@@ -272,6 +272,8 @@
       if (message.author !== "client") showTyping(false);
       if (message.author === "client" && pending.has(message.id)) return;
       render(message);
+    } else if (frame.type === "typing") {   // an operator is writing: shown until their message, or a while
+      showTyping(true);
     } else if (frame.type === "ack") {
       const row = rows.get(frame.id);
       if (row) row.classList.remove("pending");
