@@ -567,3 +567,23 @@ async def test_the_reply_goes_through_the_channel_picked_beside_it(
         )
     assert sent is ChannelKind.WEB
     await page.context.close()
+
+
+async def test_a_console_in_a_background_tab_counts_what_needs_the_operator(
+    browser: Browser, gateway: Gateway, served: str
+) -> None:
+    page = await open_console(browser, served, gateway, 1400)
+    title = await page.title()
+    hide = """hidden => {
+        Object.defineProperty(document, "hidden", { value: hidden, configurable: true });
+        document.dispatchEvent(new Event("visibilitychange"));
+    }"""
+    await page.evaluate(hide, True)  # the operator is in another tab
+    await gateway.engine.handle(said("позовите оператора", visitor="web-bg-1"))
+    await expect(page).to_have_title(f"(1) {title}")
+    await gateway.engine.handle(said("оператор, пожалуйста", visitor="web-bg-2"))
+    await expect(page).to_have_title(f"(2) {title}")
+    await page.evaluate(hide, False)  # back: nothing is unseen
+    await expect(page).to_have_title(title)
+    await expect(page.locator("#queue-rows tr")).to_have_count(2)
+    await page.context.close()

@@ -58,6 +58,8 @@
       transfer_go: "Передать", transferred: "Разговор #{id} передан: {to}",
       transfer_nobody: "Передать некому: нет других операторов и групп.", current_group: "сейчас здесь",
       p_online: "принимает", p_away: "отошёл(ла)", p_offline: "не в сети", holds: "{n} из {cap}",
+      new_in_queue: "Новый разговор #{id} в очереди {group}", given_to_you: "Вам передан разговор #{id}",
+      notify: "🔔 Уведомления", notify_title: "Показывать уведомления, когда консоль в фоне",
       via: "→ {channel}", via_title: "Канал ответа: клиент писал и отсюда",
       kb_search: "Найти в базе знаний…", kb_found: "Нашлось:", kb_nothing: "В базе знаний ничего не нашлось",
       kb_save: "📚 В базу", kb_save_confirm: "Сохранить ваш последний ответ в базе знаний как новую статью? Вопрос клиента перед ним станет её первым вариантом, и бот будет отвечать так сам.",
@@ -119,6 +121,8 @@
       transfer_go: "Transfer", transferred: "Conversation #{id} transferred: {to}",
       transfer_nobody: "No one to transfer to: no other operators or groups.", current_group: "here now",
       p_online: "available", p_away: "away", p_offline: "offline", holds: "{n} of {cap}",
+      new_in_queue: "New conversation #{id} waiting in {group}", given_to_you: "Conversation #{id} is yours",
+      notify: "🔔 Notifications", notify_title: "Show notifications while the console is in the background",
       via: "via {channel}", via_title: "The channel to answer in: the client has written from each",
       kb_search: "Search the knowledge base…", kb_found: "Found:", kb_nothing: "Nothing found in the knowledge base",
       kb_save: "📚 To the KB", kb_save_confirm: "Save your last reply in the knowledge base as a new article? The client's question before it becomes its first variant, and the bot will answer so itself.",
@@ -786,11 +790,48 @@
     if (!me) return;
     const open = conversation && n.conversation_id === conversation.id;
     const concernsMe = n.operator_id === me.id || open;
+    if (n.kind === "queued" && me.groups.includes(n.group)) attention(t("new_in_queue", { id: n.conversation_id, group: n.group }));
+    if (n.kind === "taken" && n.pushed && n.operator_id === me.id) attention(t("given_to_you", { id: n.conversation_id }));
+    if (n.kind === "client_message" && n.operator_id === me.id) attention(t("new_message", { id: n.conversation_id }));
     // the open thread shows the message itself: a toast only for another of mine
     if (n.kind === "client_message" && concernsMe && !open) toast(t("new_message", { id: n.conversation_id }));
     if (n.kind === "undelivered" && concernsMe) toast(t("undelivered_toast", { id: n.conversation_id, error: n.error || "" }), true);
     if (n.kind === "quarantined") toast(t("quarantined_toast", { id: n.conversation_id, error: n.error || "" }), true);
   }
+
+  // -- attention: a console in a background tab says what needs the operator -------------
+  // the tab's title counts it, a short tone sounds, and a desktop notification shows once
+  // the operator allowed them (the bell in the top bar asks)
+  const titled = document.title;
+  let unseen = 0;
+  function attention(text) {
+    if (!document.hidden) return;
+    unseen += 1;
+    document.title = `(${unseen}) ${titled}`;
+    tone();
+    if (window.Notification && Notification.permission === "granted") new Notification(text, { tag: "switchboard" });
+  }
+  function tone() {
+    try {
+      const audio = new AudioContext();
+      const beep = audio.createOscillator(), gain = audio.createGain();
+      beep.frequency.value = 880;
+      gain.gain.value = 0.05;
+      beep.connect(gain).connect(audio.destination);
+      beep.onended = () => audio.close();
+      beep.start();
+      beep.stop(audio.currentTime + 0.15);
+    } catch { /* no sound here: the title still counts */ }
+  }
+  document.addEventListener("visibilitychange", () => {
+    if (!document.hidden) { unseen = 0; document.title = titled; }
+  });
+  $("notify").hidden = !window.Notification || Notification.permission !== "default";
+  $("notify").title = t("notify_title");
+  $("notify").addEventListener("click", async () => {
+    await Notification.requestPermission();
+    $("notify").hidden = Notification.permission !== "default";
+  });
 
   // -- login and controls ----------------------------------------------------------------
   function showLogin(error) {
