@@ -318,7 +318,7 @@ async def test_saved_replies_are_kept_per_operator_and_inserted_with_a_pick(
     await expect(page.locator(".status-pill")).to_have_text("в работе")
     text = "Добрый день! Проверю и вернусь с ответом в течение часа."
     await page.fill("#reply-text", text)
-    answers = iter(["Вернусь в течение часа"])
+    answers = iter(["Вернусь в течение часа", "Приветствие"])
     page.on("dialog", lambda d: d.accept(next(answers)) if d.type == "prompt" else d.dismiss())
     await page.click("#macro-save")  # for me only (confirm dismissed)
     await expect(page.locator('#macro-pick optgroup[label="Мои"] option')).to_have_count(1)
@@ -327,6 +327,19 @@ async def test_saved_replies_are_kept_per_operator_and_inserted_with_a_pick(
     await expect(page.locator("#reply-text")).to_have_value(text)
     await hide_toasts(page)
     await screenshot(page, "console-macros")
+    # placeholders: the client's first name and mine
+    await page.fill("#reply-text", "Здравствуйте, {клиент}! Меня зовут {operator}.")
+    await page.click("#macro-save")
+    await expect(page.locator('#macro-pick optgroup[label="Мои"] option')).to_have_count(2)
+    await page.fill("#reply-text", "")
+    await page.select_option("#macro-pick", label="Приветствие")
+    await expect(page.locator("#reply-text")).to_have_value("Здравствуйте, Нина! Меня зовут Anna.")
+    await gateway.engine.handle(said("позовите оператора", visitor="web-anonymous"))
+    await page.keyboard.press("Alt+N")  # a visitor with no name: the greeting goes without
+    await expect(page.locator("#conv-meta")).to_contain_text("Посетитель №")
+    await page.fill("#reply-text", "")
+    await page.select_option("#macro-pick", label="Приветствие")
+    await expect(page.locator("#reply-text")).to_have_value("Здравствуйте! Меня зовут Anna.")
 
     colleague = await open_console(browser, served, gateway, 1024, name="Boris")  # not Anna's
     await expect(colleague.locator("#macro-pick option")).to_have_count(1)

@@ -429,10 +429,21 @@
     const macro = macros.find((m) => String(m.id) === event.target.value);
     event.target.value = "";
     if (!macro) return;
+    const text = filledIn(macro.text);
     const reply = $("reply-text");
-    reply.value = reply.value.trim() ? `${reply.value.trimEnd()}\n\n${macro.text}` : macro.text;
+    reply.value = reply.value.trim() ? `${reply.value.trimEnd()}\n\n${text}` : text;
     reply.focus();
   });
+  // a saved reply's {client} / {клиент} is the client's first name, {operator} / {оператор}
+  // yours; with no name to put there, the placeholder goes with the comma before it
+  function filledIn(text) {
+    const c = conversation;
+    const named = c && !c.anonymous && !/[@#+\d]/.test(c.client_name || "");
+    const client = named ? c.client_name.trim().split(/\s+/)[0] : "";
+    return text
+      .replace(/,?[ \t]*\{(client|клиент)\}/gi, (found) => (client ? found.replace(/\{[^}]+\}/, client) : ""))
+      .replace(/\{(operator|оператор)\}/gi, me ? me.name : "");
+  }
   $("macro-save").addEventListener("click", () => {
     const text = $("reply-text").value.trim();
     if (!text) { $("reply-text").focus(); return; }
