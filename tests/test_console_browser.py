@@ -513,13 +513,12 @@ async def test_a_conversation_is_handed_to_a_colleague_with_a_note(
 ) -> None:
     """Anna, away from new work, takes a conversation and hands it to Boris, whose console
     is open; Vera has no console open, so she cannot be picked."""
-    await gateway.engine.handle(
-        said("позовите оператора", visitor="tg-5", channel=ChannelKind.TELEGRAM, display_name="Лев")
-    )
+    await gateway.engine.handle(said("позовите оператора", visitor="web-5"))  # delivered
     await signed_in(gateway, "Вера")
     async with Console(served, await signed_in(gateway, "Борис")) as boris:
         await boris.ws.expect(lambda f: f["type"] == "hello")
         page = await open_console(browser, served, gateway, 1400)
+        boris_page = await open_console(browser, served, gateway, 1024, name="Борис")
         await expect(page.locator("#presence")).to_have_value("online")
         await page.select_option("#presence", "away")
         await expect(page.locator("#presence.away")).to_have_count(1)
@@ -536,10 +535,13 @@ async def test_a_conversation_is_handed_to_a_colleague_with_a_note(
         await screenshot(page, "console-transfer")
         await page.click("#transfer-go")
         await expect(dialog).to_be_hidden()
-        # (the toast saying so may give way at once to the test's undelivered Telegram notice)
+        await expect(page.locator("#toast")).to_contain_text("передан: Борис")
         await expect(page.locator("#conv-transfer")).to_be_hidden()
         await expect(page.locator("#reply-text")).to_have_attribute(
             "placeholder", "Разговор ведёт другой оператор."
+        )
+        await expect(boris_page.locator("#toast")).to_contain_text(
+            "Вам передан разговор #1: Клиент ждёт звонка"
         )
         mine = await boris.command("queue", "queue", view="mine")
         [row] = mine["rows"]
@@ -548,6 +550,7 @@ async def test_a_conversation_is_handed_to_a_colleague_with_a_note(
         anna = await gateway.desk.operators.find("Anna")
         assert (await gateway.desk.presence.get(anna.id)).state is PresenceState.AWAY
         await page.context.close()
+        await boris_page.context.close()
 
 
 async def test_the_reply_goes_through_the_channel_picked_beside_it(

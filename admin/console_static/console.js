@@ -803,6 +803,11 @@
     const concernsMe = n.operator_id === me.id || open;
     if (n.kind === "queued" && me.groups.includes(n.group)) attention(t("new_in_queue", { id: n.conversation_id, group: n.group }));
     if (n.kind === "taken" && n.pushed && n.operator_id === me.id) attention(t("given_to_you", { id: n.conversation_id }));
+    if (n.kind === "transferred" && n.operator_id === me.id && n.from_operator_id !== me.id) {
+      const given = t("given_to_you", { id: n.conversation_id }) + (n.note ? `: ${n.note}` : "");
+      toast(given);
+      attention(given);
+    }
     if (n.kind === "client_message" && n.operator_id === me.id) attention(t("new_message", { id: n.conversation_id }));
     // the open thread shows the message itself: a toast only for another of mine
     if (n.kind === "client_message" && concernsMe && !open) toast(t("new_message", { id: n.conversation_id }));
