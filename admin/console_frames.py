@@ -17,6 +17,8 @@ from aiohttp import web
 from core.contracts import ChannelKind
 
 __all__ = [
+    "DISABLED",
+    "UNAUTHORIZED",
     "BadCommand",
     "conversation_id",
     "integer",
@@ -27,6 +29,9 @@ __all__ = [
     "text",
     "via",
 ]
+
+
+UNAUTHORIZED, DISABLED = 4401, 4403  # close codes: sign in again / this operator is disabled
 
 
 class BadCommand(Exception):
