@@ -38,7 +38,7 @@ class Conversations:
                 select(Identity.channel)
                 .where(Identity.client_id == conversation.client_id)
                 .group_by(Identity.channel)
-                .order_by(func.max(Identity.last_seen_at).desc())
+                .order_by(func.max(Identity.last_seen_at).desc(), func.max(Identity.id).desc())
             )
             return ConversationView(
                 id=conversation.id,

@@ -80,6 +80,7 @@ class ConversationView:
     anonymous: bool = False
     erased_at: dt.datetime | None = None
     reachable: tuple[str, ...] = ()  # channels the client can be answered in, latest first
+    # (seen last, or, seen at the same moment, the newer account)
     """When its words and files were erased (a forgotten client, the retention period)."""
 
 
