@@ -175,11 +175,11 @@ class OperatorConsole:
                     await self._commands.run(state, frame.data)
         finally:
             self._open.discard(state)
-            for task in helpers:
-                task.cancel()
-            await asyncio.gather(*helpers, return_exceptions=True)
-            try:
-                await self._desk.presence.left(operator.id, state.console_id)
+            await _stopped(helpers)
+            try:  # bounded: a stopping server must not wait on it
+                await asyncio.wait_for(
+                    self._desk.presence.left(operator.id, state.console_id), CLOSE_WAIT
+                )
             except Exception:
                 log.exception("operator %s left; their presence is not updated", operator.id)
         return ws
@@ -238,3 +238,16 @@ class OperatorConsole:
             except Exception:
                 log.exception("heartbeat of operator %s failed", state.operator.id)
             await asyncio.sleep(HEARTBEAT_EVERY)
+
+
+async def _stopped(helpers: list[asyncio.Task[None]]) -> None:
+    """Cancel a console's helpers and wait for them, but not for ever: redis-py's pub/sub
+    can swallow a cancellation that lands mid-read, so one still running is cancelled
+    again and left to end on its own."""
+    for task in helpers:
+        task.cancel()
+    if not helpers:
+        return
+    _, stuck = await asyncio.wait(helpers, timeout=CLOSE_WAIT)
+    for task in stuck:
+        task.cancel()
