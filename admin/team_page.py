@@ -145,7 +145,7 @@ class TeamPage:
         members = await roster(self._sessions)
         names = {member.operator.id: member.operator.name for member in members}
         states = {p.operator_id: p.state for p in await self._presence.all()}
-        holds = [len(await self._queue.assigned(member.operator.id)) for member in members]
+        holds = await self._queue.holdings()
         return _json(
             {
                 "me": admin.id,
@@ -155,9 +155,9 @@ class TeamPage:
                         **_operator(member.operator),
                         "last_sign_in": _time(member.last_sign_in),
                         "presence": states.get(member.operator.id, PresenceState.OFFLINE).value,
-                        "holds": held,
+                        "holds": holds.get(member.operator.id, 0),
                     }
-                    for member, held in zip(members, holds, strict=True)
+                    for member in members
                 ],
                 "audit": [
                     _entry(row, names) for row in await recent_audit(self._sessions, AUDIT_ROWS)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -319,6 +320,11 @@ class OperatorQueue:
     async def assigned(self, operator_id: int) -> list[int]:
         held = await self.redis.zrangebyscore(keys.queue_assigned(), operator_id, operator_id)
         return sorted(int(as_text(v)) for v in held)
+
+    async def holdings(self) -> dict[int, int]:
+        """How many conversations each operator holds, in one round trip."""
+        rows = await self.redis.zrange(keys.queue_assigned(), 0, -1, withscores=True)
+        return dict(Counter(int(row[1]) for row in rows))
 
     async def figures(self, soon: dt.timedelta = dt.timedelta(minutes=15)) -> QueueFigures:
         """What the console shows: waiting per group, held, overdue, breaching within `soon`."""

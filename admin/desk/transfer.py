@@ -52,7 +52,7 @@ class Transfers:
         groups = await self._operators.known_groups()
         colleagues = await self._operators.colleagues(operator_id)
         presences = {p.operator_id: p.state for p in await self._presence.all()}
-        holds = [len(await self._queue.assigned(colleague.id)) for colleague in colleagues]
+        holds = await self._queue.holdings()
         return TransferTargets(
             groups=tuple(sorted(groups)),
             colleagues=tuple(
@@ -60,11 +60,11 @@ class Transfers:
                     id=colleague.id,
                     name=colleague.name,
                     presence=presences.get(colleague.id, PresenceState.OFFLINE).value,
-                    holds=held,
+                    holds=holds.get(colleague.id, 0),
                     capacity=colleague.capacity,
                     groups=tuple(colleague.group_names),
                 )
-                for colleague, held in zip(colleagues, holds, strict=True)
+                for colleague in colleagues
             ),
         )
 
