@@ -127,7 +127,7 @@ class SignInRoutes:
         login, password = fields.get("login", ""), fields.get("password", "")
         if not login or not password or len(password) > MAX_PASSWORD:
             return _json({"error": "bad_request"}, 400)
-        outcome = await self._accounts.sign_in(login, password, address(request))
+        outcome = await self._accounts.sign_ins.with_password(login, password, address(request))
         if outcome.operator is None or outcome.token is None:
             if outcome.retry_after:
                 return _json(
@@ -144,7 +144,7 @@ class SignInRoutes:
         _same_origin_only(request)
         token = session_token(request)
         if token:
-            operator_id = await self._accounts.sign_out(token, address(request))
+            operator_id = await self._accounts.sign_ins.sign_out(token, address(request))
             await self._on_sign_out(token, operator_id)
         response = _json({"signed_out": True})
         response.del_cookie(SESSION_COOKIE, path=COOKIE_PATH)
@@ -165,7 +165,7 @@ class SignInRoutes:
 
     async def _link(self, request: web.Request) -> web.StreamResponse:
         _same_origin_only(request)
-        outcome = await self._accounts.sign_in_with_link(
+        outcome = await self._accounts.sign_ins.with_link(
             request.match_info["token"], address(request)
         )
         if outcome.token is None:
@@ -205,7 +205,7 @@ class SignInRoutes:
         if password != fields.get("repeat", ""):
             return await self._invite_page(request, "mismatch")
         try:
-            outcome = await self._accounts.accept_invite(
+            outcome = await self._accounts.sign_ins.accept_invite(
                 request.match_info["token"], password, address(request)
             )
         except PasswordRejected as rejected:

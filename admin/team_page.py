@@ -224,18 +224,18 @@ class TeamPage:
         return {"link": self._base_url + link_path(LinkPurpose.SIGN_IN, token)}
 
     async def _disable(self, asked: _Request, operator_id: int) -> dict[str, Any]:
-        operator = await self._accounts.set_active(operator_id, False, actor_id=asked.admin.id)
+        operator = await self._accounts.team.set_active(operator_id, False, actor_id=asked.admin.id)
         return {"operator": _operator(operator)}
 
     async def _enable(self, asked: _Request, operator_id: int) -> dict[str, Any]:
-        operator = await self._accounts.set_active(operator_id, True, actor_id=asked.admin.id)
+        operator = await self._accounts.team.set_active(operator_id, True, actor_id=asked.admin.id)
         return {"operator": _operator(operator)}
 
     async def _change(self, asked: _Request, operator_id: int) -> dict[str, Any]:
         groups = self._valid_groups(asked.fields)
         if groups is not None and not groups:
             raise _Refused("no_groups")
-        operator = await self._accounts.change(
+        operator = await self._accounts.team.change(
             operator_id,
             actor_id=asked.admin.id,
             role=_role(asked.fields),

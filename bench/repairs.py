@@ -6,7 +6,7 @@ On a fresh SQLite database and an embedded Redis, for each size N:
 1. the queue reconciler's pass (`routing.reconcile.QueueReconciler.reconcile`) with N live
    conversations all in Redis (the usual case: nothing to repair), and the two passes
    that restore them all when Redis lost them;
-2. the outbox sweeper's claim (`bot.outbox.claim_due`) with N pending replies, none due
+2. the outbox sweeper's claim (`bot.delivery_claims.claim_due`) with N pending replies, none due
    (the usual case) and all due (after an outage).
 These run every few seconds in every process, so the usual case is what they cost.
 """
@@ -30,7 +30,7 @@ from collections.abc import Awaitable
 
 from sqlalchemy import insert
 
-from bot.outbox import claim_due
+from bot.delivery_claims import claim_due
 from core import keys
 from core.db import SessionFactory, create_engine, session_factory, upgrade
 from core.events import DeskFeed

@@ -24,7 +24,7 @@ SEND_LEASE = dt.timedelta(seconds=30)
 """How long a PENDING reply belongs to whoever is sending it: a new reply is taken by the
 outbox's sweeper only if it is still PENDING this long after it was made, a retried one
 this long after the sweeper took it. The process sending it renews the lease every third
-of it (`bot.outbox.Outbox.hold_claims`), so the lease runs out only when that process
+of it (`bot.delivery_claims.DeliveryClaims.hold`), so the lease runs out only when that process
 died or lost the database for that long."""
 
 MESSAGES = Base.metadata.tables[Message.__tablename__]

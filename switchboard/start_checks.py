@@ -65,7 +65,7 @@ async def prepare_accounts(gateway: Gateway) -> str | None:
 async def _sign_in_link(gateway: Gateway) -> str | None:
     accounts, settings = gateway.accounts, gateway.settings
     if not settings.on_loopback:
-        demo = await accounts.local_demo_admins()
+        demo = await accounts.local_admin.active_logins()
         if demo:
             raise SettingsError(
                 f"refusing to listen on {settings.http_host} (not loopback) while the local "
@@ -74,7 +74,7 @@ async def _sign_in_link(gateway: Gateway) -> str | None:
                 f"and then: switchboard operators disable {demo[0]}"
             )
         return None
-    token = await accounts.local_admin_link(gateway.levels.groups)
+    token = await accounts.local_admin.link(gateway.levels.groups)
     if token is None:
         return None
     log.info("the local admin's one-time sign-in link was printed to the console")

@@ -77,8 +77,8 @@ def test_cli_makes_an_admin_and_prints_a_sign_in_link(
 
     async def spend() -> tuple[str | None, str | None]:
         async with accounts(database_url, redis_url) as their:
-            first = await their.sign_in_with_link(token, "127.0.0.1")
-            second = await their.sign_in_with_link(token, "127.0.0.1")
+            first = await their.sign_ins.with_link(token, "127.0.0.1")
+            second = await their.sign_ins.with_link(token, "127.0.0.1")
         return (
             first.operator.name if first.operator else None,
             second.operator.name if second.operator else None,

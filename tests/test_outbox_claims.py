@@ -12,7 +12,7 @@ import pytest
 from postgres import postgres_url  # noqa: F401
 from sqlalchemy import insert, select
 
-from bot.outbox import claim_due
+from bot.delivery_claims import claim_due
 from core.db import SessionFactory, create_engine, session_factory, upgrade
 from core.models import Author, Client, Conversation, Delivery, Direction, Identity, Message
 

@@ -1,14 +1,16 @@
 """Operators' own accounts: passwords, one-time links, console sessions, sign-in back-off,
-the audit log, and the team as admins manage it. Each module does one of these; `Accounts`
-is what the rest uses."""
+signing in and out, the audit log, the team as admins manage it, and the local admin of
+`make run`. Each module does one of these; `Accounts` is what the rest uses."""
 
 from __future__ import annotations
 
-from admin.accounts.accounts import Accounts, SignedIn, normal_login
+from admin.accounts.accounts import Accounts
 from admin.accounts.audit import audit, recent_audit
 from admin.accounts.errors import AccountError
 from admin.accounts.links import LinkPurpose, link_path
+from admin.accounts.logins import normal_login
 from admin.accounts.passwords import PasswordRejected
+from admin.accounts.sign_in import SignedIn
 from admin.accounts.team import Member, roster
 
 __all__ = [

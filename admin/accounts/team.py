@@ -1,22 +1,27 @@
-"""The team as admins see and manage it: who is on it (with their last sign-in) and the
-rule that keeps it manageable: an admin never disables or demotes themselves, and the
+"""The team as admins see and manage it: who is on it (with their last sign-in), an admin's
+changes to a teammate from the console (`Team`: let in or out; role, groups, capacity), and
+the rule that keeps it manageable: an admin never disables or demotes themselves, and the
 last active admin stays one."""
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from admin.accounts.audit import audit
 from admin.accounts.errors import AccountError
+from admin.accounts.logins import normal_login
+from admin.accounts.sessions import ConsoleSessions
 from core.db import SessionFactory
-from core.models import AuditEntry, Operator, OperatorRole
+from core.models import AuditEntry, Operator, OperatorGroup, OperatorRole
 
-__all__ = ["Member", "by_id", "keeping_an_admin", "roster"]
+__all__ = ["Member", "Team", "by_id", "by_login", "keeping_an_admin", "roster"]
 
 SIGN_INS = ("signed_in", "invite_accepted")
 
@@ -50,6 +55,13 @@ async def by_id(session: AsyncSession, operator_id: int) -> Operator:
     operator = await session.get(Operator, operator_id)
     if operator is None:
         raise AccountError(f"there is no operator #{operator_id}", "unknown_operator")
+    return operator
+
+
+async def by_login(session: AsyncSession, login: str) -> Operator:
+    operator = await session.scalar(select(Operator).where(Operator.login == normal_login(login)))
+    if operator is None:
+        raise AccountError(f"no operator signs in as {normal_login(login)!r}", "unknown_operator")
     return operator
 
 
@@ -95,3 +107,74 @@ async def keeping_an_admin(
     yield
     if losing and not is_active_admin(operator):
         await an_admin_remains(session)
+
+
+class Team:
+    """An admin's changes to another operator, each audited in the same transaction."""
+
+    def __init__(
+        self,
+        sessions: SessionFactory,
+        console: ConsoleSessions,
+        clock: Callable[[], dt.datetime],
+    ) -> None:
+        self._sessions = sessions
+        self._console = console
+        self._clock = clock
+
+    async def set_active(self, operator_id: int, active: bool, *, actor_id: int) -> Operator:
+        """An admin disables an operator (their sessions end) or lets them back in; never
+        themselves, never the last active admin."""
+        async with self._sessions() as session:
+            operator = await by_id(session, operator_id)
+            if operator.active == active:
+                return operator
+            async with keeping_an_admin(session, operator, actor_id=actor_id):
+                operator.active = active
+                if not active:
+                    await self._console.close_all(session, operator.id)
+            audit(
+                session,
+                "operator_enabled" if active else "operator_disabled",
+                operator_id=operator.id,
+                actor_id=actor_id,
+                at=self._clock(),
+            )
+            await session.commit()
+            return operator
+
+    async def change(
+        self,
+        operator_id: int,
+        *,
+        actor_id: int,
+        role: OperatorRole | None = None,
+        groups: Sequence[str] | None = None,
+        capacity: int | None = None,
+    ) -> Operator:
+        """An admin changes an operator's role, groups or capacity; the audit row says what
+        was and what is. An admin never demotes themselves or the last active admin."""
+        async with self._sessions() as session:
+            operator = await by_id(session, operator_id)
+            changed: dict[str, Any] = {}  # field: [before, after]
+            if role is not None and role is not operator.role:
+                async with keeping_an_admin(session, operator, actor_id=actor_id):
+                    changed["role"] = [operator.role.value, role.value]
+                    operator.role = role
+            if groups is not None and sorted(set(groups)) != operator.group_names:
+                changed["groups"] = [operator.group_names, sorted(set(groups))]
+                operator.groups = [OperatorGroup(group=g) for g in sorted(set(groups))]
+            if capacity is not None and capacity != operator.capacity:
+                changed["capacity"] = [operator.capacity, capacity]
+                operator.capacity = capacity
+            if changed:
+                audit(
+                    session,
+                    "operator_changed",
+                    operator_id=operator.id,
+                    actor_id=actor_id,
+                    at=self._clock(),
+                    **changed,
+                )
+                await session.commit()
+            return operator

@@ -26,10 +26,11 @@ from redis.asyncio import Redis
 from admin.accounts import Accounts
 from admin.desk import Desk
 from admin.reports import Report
+from admin.telegram.audience import Audience
 from admin.telegram.focus import Focus, OperatorFiles
 from admin.telegram.forum import ForumTopics
 from admin.telegram.middlewares import DeskErrors, OperatorAccess
-from admin.telegram.notifier import AdminNotifier, Audience
+from admin.telegram.notifier import AdminNotifier
 from admin.telegram.routers import build_routers
 from admin.telegram.routers.report import MakeReport
 from admin.telegram.sender import AdminSender, ChatRef

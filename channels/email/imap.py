@@ -7,21 +7,31 @@ highest UID seen is remembered, so after a reconnect only newer letters are fetc
 letters the handler failed on are retried with their own backoff, and letters handled
 but not yet marked are only marked, never handed over again. After a restart the
 unseen letters (or, with a processed folder, all letters left in the folder) are read.
+
+This module is the mailbox's sync; the connection and its commands are in
+channels/email/imap_connection.py, the reconnecting in channels/email/imap_reconnect.py,
+and the folder names' encoding in channels/email/imap_utf7.py.
 """
 
 from __future__ import annotations
 
 import asyncio
-import base64
 import logging
 import re
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import TypeVar, overload
 
-import aioimaplib
-
+from channels.email.imap_connection import (
+    ImapConnection,
+    ImapError,
+    expect_ok,
+    response_lines,
+    response_number,
+    response_text,
+)
+from channels.email.imap_reconnect import ReconnectLoop
+from channels.email.imap_utf7 import imap_mailbox_name
 from channels.email.servers import MailServer
 from core.retry import Backoff
 
@@ -30,17 +40,11 @@ __all__ = ["ImapError", "ImapInbox", "LetterHandler", "imap_mailbox_name"]
 log = logging.getLogger(__name__)
 
 LetterHandler = Callable[[bytes], Awaitable[None]]
-T = TypeVar("T")
 
 _UIDVALIDITY = re.compile(rb"\[UIDVALIDITY (\d+)\]")
 _UIDNEXT = re.compile(rb"\[UIDNEXT (\d+)\]")
-_PUSH_WAKE = (b"EXISTS", b"RECENT")
 IDLE_RENEW_SECONDS = 25 * 60  # servers drop IDLE after 30 minutes (RFC 2177)
 MAX_LETTER_BYTES = 50 * 1024 * 1024
-
-
-class ImapError(Exception):
-    """The server refused a command or the connection is gone; the session restarts."""
 
 
 @dataclass
@@ -58,6 +62,10 @@ class _Progress:
     catching_up: bool = True
     unmarked: set[int] = field(default_factory=set)
     retry: dict[int, _Retry] = field(default_factory=dict)
+
+    def next_retry_in(self) -> float:
+        """Seconds until the first letter the handler failed on is due again."""
+        return min((r.due for r in self.retry.values()), default=float("inf")) - time.monotonic()
 
 
 class ImapInbox:
@@ -82,156 +90,84 @@ class ImapInbox:
         self.reconnect_delays = reconnect_delays
         self.retry_delays = retry_delays
         self._progress = _Progress()
-        self._stopping = asyncio.Event()
-        self._stopped = asyncio.Event()
-        self._stopped.set()
-        self._selected = False
+        self._sessions = ReconnectLoop()
+        self._stopping = self._sessions.stopping
 
     async def run(self, handle: LetterHandler) -> None:
         """Read letters until `stop()` or cancellation."""
-        self._stopped.clear()
-        try:
-            await self._run(handle)
-        finally:
-            self._stopped.set()
-
-    async def _run(self, handle: LetterHandler) -> None:
-        backoff = Backoff(*self.reconnect_delays)
-        failures = 0
-        while not self._stopping.is_set():
-            self._selected = False
-            try:
-                await self._session(handle)
-            except Exception as exc:  # noqa: BLE001 - the inbox must outlive any failure
-                if self._stopping.is_set():
-                    break
-                failures = 1 if self._selected else failures + 1  # a working session resets
-                delay = backoff.delay(failures)
-                expected = isinstance(
-                    exc, (ImapError, OSError, asyncio.TimeoutError, aioimaplib.AioImapException)
-                )
-                log.log(
-                    logging.WARNING if expected else logging.ERROR,
-                    "IMAP %s:%s: %s; reconnecting in %.0f s",
-                    self.server.host,
-                    self.server.port,
-                    str(exc) or type(exc).__name__,
-                    delay,
-                    exc_info=not expected,
-                )
-                await self._sleep(delay)
+        await self._sessions.run(lambda: self._session(handle), self.server, self.reconnect_delays)
 
     async def stop(self, timeout: float = 10.0) -> None:
         """Finish the letter in hand (so it is not handed over again), then return."""
-        self._stopping.set()
-        if self._stopped.is_set():
-            return
-        try:
-            await asyncio.wait_for(self._stopped.wait(), timeout)
-        except TimeoutError:
-            log.warning("IMAP inbox did not stop within %.0f s", timeout)
-
-    async def _sleep(self, seconds: float) -> None:
-        try:
-            await asyncio.wait_for(self._stopping.wait(), seconds)
-        except TimeoutError:
-            pass
+        await self._sessions.stop(timeout)
 
     async def _session(self, handle: LetterHandler) -> None:
-        lost = asyncio.Event()
-        client = await self._connect(lost)
+        connection = await ImapConnection.open(self.server, self.timeout)
         try:
-            await self._select(client, lost)
+            await self._select(connection)
             for uid in sorted(self._progress.unmarked):
-                await self._mark(client, lost, uid)
+                await self._mark(connection, uid)
             if self._progress.catching_up:
-                await self._catch_up(client, lost, handle)
+                await self._catch_up(connection, handle)
             while not self._stopping.is_set():
-                while await self._sync(client, lost, handle) and not self._stopping.is_set():
+                while await self._sync(connection, handle) and not self._stopping.is_set():
                     pass  # mail that came while we worked may have been announced already
-                if client.has_capability("IDLE"):
-                    await self._idle(client, lost)
+                if connection.has_capability("IDLE"):
+                    # a new-mail notice that came as part of an earlier command's response is
+                    # swallowed by aioimaplib, so IDLE alone could sleep through it: it ends
+                    # when the poll interval passed or a retry is due, too
+                    wake_in = min(
+                        self.idle_renew, self.poll_interval, self._progress.next_retry_in()
+                    )
+                    await connection.idle(max(0.05, wake_in), self._stopping)
                 else:
-                    await self._wait(lost, self._pause(self.poll_interval), self._stopping)
+                    await connection.wait(self._pause(self.poll_interval), self._stopping)
         finally:
-            await self._close(client)
+            await connection.close()
 
-    async def _connect(self, lost: asyncio.Event) -> aioimaplib.IMAP4:
-        server = self.server
-        client = aioimaplib.IMAP4(
-            host=server.host,
-            port=server.port,
-            timeout=self.timeout,
-            conn_lost_cb=lambda _exc: lost.set(),
-            ssl_context=server.tls_context() if server.security == "tls" else None,
-        )
-        try:
-            await client.wait_hello_from_server()
-            if server.security == "starttls":
-                await self._starttls(client)
-            if server.user is not None:
-                response = await self._call(client.login(server.user, server.password or ""), lost)
-                _expect_ok(response, "LOGIN")
-            # what a server offers after login differs from before it (IDLE, MOVE, UIDPLUS)
-            await self._call(client.protocol.capability(), lost)
-        except BaseException:
-            await self._close(client)
-            raise
-        return client
-
-    async def _starttls(self, client: aioimaplib.IMAP4) -> None:
-        protocol = client.protocol
-        command = aioimaplib.Command("STARTTLS", protocol.new_tag(), loop=protocol.loop)
-        _expect_ok(await asyncio.wait_for(protocol.execute(command), self.timeout), "STARTTLS")
-        context = self.server.tls_context()
-        protocol.transport = await protocol.loop.start_tls(
-            protocol.transport, protocol, context, server_hostname=self.server.host
-        )
-        await asyncio.wait_for(protocol.capability(), self.timeout)
-
-    async def _select(self, client: aioimaplib.IMAP4, lost: asyncio.Event) -> None:
+    async def _select(self, connection: ImapConnection) -> None:
         """Select the folder; start over if what we knew about it no longer holds."""
+        client = connection.client
         if self.processed_folder:
             target = imap_mailbox_name(self.processed_folder)
-            response = await self._call(client.create(target), lost)
-            exists = b"ALREADYEXISTS" in b" ".join(_lines(response)).upper()
+            response = await connection.call(client.create(target))
+            exists = b"ALREADYEXISTS" in b" ".join(response_lines(response)).upper()
             if response.result != "OK" and not exists:
-                log.info("IMAP: could not create %r: %s", self.processed_folder, _text(response))
-        response = await self._call(client.select(imap_mailbox_name(self.folder)), lost)
-        _expect_ok(response, f"SELECT {self.folder}")
-        validity = _number(_UIDVALIDITY, response)
+                log.info(
+                    "IMAP: could not create %r: %s", self.processed_folder, response_text(response)
+                )
+        response = await connection.call(client.select(imap_mailbox_name(self.folder)))
+        expect_ok(response, f"SELECT {self.folder}")
+        validity = response_number(_UIDVALIDITY, response)
         progress = self._progress
-        self._selected = True
+        self._sessions.session_works()
         if progress.uidvalidity is not None and validity == progress.uidvalidity:
             return
         if progress.uidvalidity is not None:
             log.warning("IMAP: UIDVALIDITY of %r changed, reading the folder again", self.folder)
         self._progress = _Progress(
-            uidvalidity=validity, last_uid=max(0, (_number(_UIDNEXT, response) or 1) - 1)
+            uidvalidity=validity, last_uid=max(0, (response_number(_UIDNEXT, response) or 1) - 1)
         )
 
-    async def _catch_up(
-        self, client: aioimaplib.IMAP4, lost: asyncio.Event, handle: LetterHandler
-    ) -> None:
+    async def _catch_up(self, connection: ImapConnection, handle: LetterHandler) -> None:
         """Read what waited while we were away: unseen letters, or everything left in the
         folder when handled letters are moved out of it."""
         criteria = ("ALL",) if self.processed_folder else ("UNSEEN",)
-        uids = await self._search(client, lost, *criteria)
+        uids = await connection.search(*criteria)
         for uid in uids:
             if self._stopping.is_set():
                 return
-            await self._take(client, lost, handle, uid)
+            await self._take(connection, handle, uid)
         self._progress.catching_up = False
 
-    async def _sync(
-        self, client: aioimaplib.IMAP4, lost: asyncio.Event, handle: LetterHandler
-    ) -> int:
+    async def _sync(self, connection: ImapConnection, handle: LetterHandler) -> int:
         """Take new letters and letters due for a retry; return how many were taken."""
         progress = self._progress
-        _expect_ok(await self._call(client.noop(), lost), "NOOP")  # lets the server tell news
+        # NOOP lets the server tell news
+        expect_ok(await connection.call(connection.client.noop()), "NOOP")
         new = [
             uid
-            for uid in await self._search(client, lost, "UID", f"{progress.last_uid + 1}:*")
+            for uid in await connection.search("UID", f"{progress.last_uid + 1}:*")
             if uid > progress.last_uid
         ]
         now = time.monotonic()
@@ -240,12 +176,10 @@ class ImapInbox:
         for uid in taken:
             if self._stopping.is_set():
                 break
-            await self._take(client, lost, handle, uid)
+            await self._take(connection, handle, uid)
         return len(new)
 
-    async def _take(
-        self, client: aioimaplib.IMAP4, lost: asyncio.Event, handle: LetterHandler, uid: int
-    ) -> None:
+    async def _take(self, connection: ImapConnection, handle: LetterHandler, uid: int) -> None:
         """Fetch one letter, hand it over, and mark it once the handler returned. Until the
         handler returned it stays due for a retry: a take cut off halfway (the connection
         lost, the mailbox's lease lost and the reader cancelled) is taken again, although
@@ -253,7 +187,8 @@ class ImapInbox:
         progress = self._progress
         progress.last_uid = max(progress.last_uid, uid)
         progress.retry.setdefault(uid, _Retry(0, 0.0))
-        raw = await self._fetch(client, lost, uid)
+        # at most MAX_LETTER_BYTES: a bigger one arrives cut, and the parser keeps what it can
+        raw = await connection.fetch(uid, MAX_LETTER_BYTES)
         if raw is None:  # expunged meanwhile
             progress.retry.pop(uid, None)
             return
@@ -267,167 +202,26 @@ class ImapInbox:
             return
         progress.retry.pop(uid, None)
         progress.unmarked.add(uid)
-        await self._mark(client, lost, uid)
+        await self._mark(connection, uid)
 
-    async def _fetch(self, client: aioimaplib.IMAP4, lost: asyncio.Event, uid: int) -> bytes | None:
-        """The letter's bytes (at most MAX_LETTER_BYTES: a bigger one arrives cut, and the
-        parser keeps what it can). BODY.PEEK leaves the Seen flag alone; aioimaplib's own timeout
-        here counts silence, not the whole transfer, so a big letter is not cut short."""
-        response = await self._wait(
-            lost, client.uid("fetch", str(uid), f"(UID BODY.PEEK[]<0.{MAX_LETTER_BYTES}>)")
-        )
-        _expect_ok(response, "FETCH")
-        literals = [bytes(line) for line in response.lines if isinstance(line, bytearray)]
-        return literals[0] if literals else None
-
-    async def _mark(self, client: aioimaplib.IMAP4, lost: asyncio.Event, uid: int) -> None:
+    async def _mark(self, connection: ImapConnection, uid: int) -> None:
+        client, call = connection.client, connection.call
         if self.processed_folder:
             target = imap_mailbox_name(self.processed_folder)
-            if client.has_capability("MOVE"):
-                _expect_ok(await self._call(client.uid("move", str(uid), target), lost), "MOVE")
+            if connection.has_capability("MOVE"):
+                expect_ok(await call(client.uid("move", str(uid), target)), "MOVE")
             else:
-                _expect_ok(await self._call(client.uid("copy", str(uid), target), lost), "COPY")
+                expect_ok(await call(client.uid("copy", str(uid), target)), "COPY")
                 flags = "+FLAGS.SILENT (\\Seen \\Deleted)"
-                _expect_ok(await self._call(client.uid("store", str(uid), flags), lost), "STORE")
-                if client.has_capability("UIDPLUS"):
-                    _expect_ok(await self._call(client.uid("expunge", str(uid)), lost), "EXPUNGE")
+                expect_ok(await call(client.uid("store", str(uid), flags)), "STORE")
+                if connection.has_capability("UIDPLUS"):
+                    expect_ok(await call(client.uid("expunge", str(uid))), "EXPUNGE")
                 else:
-                    _expect_ok(await self._call(client.expunge(), lost), "EXPUNGE")
+                    expect_ok(await call(client.expunge()), "EXPUNGE")
         else:
-            _expect_ok(
-                await self._call(client.uid("store", str(uid), "+FLAGS.SILENT (\\Seen)"), lost),
-                "STORE",
-            )
+            flags = "+FLAGS.SILENT (\\Seen)"
+            expect_ok(await call(client.uid("store", str(uid), flags)), "STORE")
         self._progress.unmarked.discard(uid)
 
-    async def _search(
-        self, client: aioimaplib.IMAP4, lost: asyncio.Event, *criteria: str
-    ) -> list[int]:
-        response = await self._call(client.uid_search(*criteria, charset=None), lost)
-        _expect_ok(response, "SEARCH")
-        uids: list[int] = []
-        for line in _lines(response)[:-1]:
-            uids += [int(token) for token in line.split() if token.isdigit()]  # bytes: 0-9 only
-        return sorted(set(uids))
-
-    async def _idle(self, client: aioimaplib.IMAP4, lost: asyncio.Event) -> None:
-        """Wait in IDLE until the server reports new mail, a retry is due, or the poll
-        interval passed: a new-mail notice that came as part of an earlier command's
-        response is swallowed by aioimaplib, so IDLE alone could sleep through it."""
-        wake_in = max(0.05, min(self.idle_renew, self.poll_interval, self._next_retry_in()))
-        idle = await self._call(client.idle_start(timeout=wake_in), lost)
-        try:
-            while not self._stopping.is_set():
-                waiting = client.wait_server_push(timeout=wake_in + self.timeout)
-                push = await self._wait(lost, waiting, self._stopping)
-                if push is None or push == aioimaplib.STOP_WAIT_SERVER_PUSH:
-                    return
-                lines = [bytes(line) for line in (push if isinstance(push, list) else [push])]
-                if any(line.startswith(b"BYE") for line in lines):
-                    raise ImapError("server said BYE")
-                if any(word in line for line in lines for word in _PUSH_WAKE):
-                    return
-        finally:
-            if not lost.is_set() and client.has_pending_idle():
-                client.idle_done()
-                await self._call(idle, lost)
-
-    def _next_retry_in(self) -> float:
-        retry = self._progress.retry
-        return min((r.due for r in retry.values()), default=float("inf")) - time.monotonic()
-
     async def _pause(self, seconds: float) -> None:
-        await asyncio.sleep(max(0.05, min(seconds, self._next_retry_in())))
-
-    async def _call(self, awaitable: Awaitable[T], lost: asyncio.Event) -> T:
-        """Await an IMAP command, giving up when the connection is lost or it hangs:
-        aioimaplib leaves some commands waiting forever on a dead connection."""
-        return await self._wait(lost, asyncio.wait_for(awaitable, self.timeout))
-
-    @overload
-    async def _wait(self, lost: asyncio.Event, awaitable: Awaitable[T]) -> T: ...
-
-    @overload
-    async def _wait(
-        self, lost: asyncio.Event, awaitable: Awaitable[T], interrupt: asyncio.Event
-    ) -> T | None: ...
-
-    async def _wait(
-        self, lost: asyncio.Event, awaitable: Awaitable[T], interrupt: asyncio.Event | None = None
-    ) -> T | None:
-        """Await `awaitable`; raise if the connection is lost first, return None if
-        `interrupt` is set first."""
-        task = asyncio.ensure_future(awaitable)
-        watchers = [asyncio.ensure_future(event.wait()) for event in (lost, interrupt) if event]
-        try:
-            await asyncio.wait({task, *watchers}, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            for pending in (task, *watchers):
-                pending.cancel()
-            await asyncio.gather(task, *watchers, return_exceptions=True)
-        if task.done() and not task.cancelled():
-            return task.result()
-        if lost.is_set():
-            raise ImapError("connection lost")
-        return None
-
-    async def _close(self, client: aioimaplib.IMAP4) -> None:
-        protocol = client.protocol
-        if protocol is None:
-            return
-        if protocol.transport is not None and not protocol.transport.is_closing():
-            if client.get_state() in {"AUTH", "SELECTED"} and not client.has_pending_idle():
-                try:
-                    await asyncio.wait_for(client.logout(), 2)
-                except (TimeoutError, OSError, aioimaplib.AioImapException):
-                    pass
-            if protocol.transport is not None:
-                protocol.transport.close()
-        for task in list(client.tasks) + list(protocol.tasks):
-            task.cancel()
-        client._client_task.cancel()
-
-
-def imap_mailbox_name(name: str) -> str:
-    """A folder name as IMAP wants it: modified UTF-7 (RFC 3501), quoted if needed."""
-    encoded: list[str] = []
-    pending: list[str] = []
-
-    def flush() -> None:
-        if pending:
-            data = base64.b64encode("".join(pending).encode("utf-16-be")).decode()
-            encoded.append("&" + data.rstrip("=").replace("/", ",") + "-")
-            pending.clear()
-
-    for char in name:
-        if 0x20 <= ord(char) <= 0x7E:
-            flush()
-            encoded.append("&-" if char == "&" else char)
-        else:
-            pending.append(char)
-    flush()
-    text = "".join(encoded)
-    if re.search(r'[\s"\\(){%*\]]', text) or not text:
-        return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
-    return text
-
-
-def _lines(response: aioimaplib.Response) -> list[bytes]:
-    return [bytes(line) for line in response.lines]
-
-
-def _text(response: aioimaplib.Response) -> str:
-    return b" ".join(_lines(response)).decode("utf-8", "replace")[:300]
-
-
-def _expect_ok(response: aioimaplib.Response, what: str) -> None:
-    if response.result != "OK":
-        raise ImapError(f"{what} failed: {response.result} {_text(response)}")
-
-
-def _number(pattern: re.Pattern[bytes], response: aioimaplib.Response) -> int | None:
-    for line in _lines(response):
-        match = pattern.search(line)
-        if match:
-            return int(match.group(1))
-    return None
+        await asyncio.sleep(max(0.05, min(seconds, self._progress.next_retry_in())))

@@ -1,0 +1,106 @@
+"""What becomes of a send that failed. One the channel could not make now (network, 5xx,
+429, VK 6/9) stays PENDING: its attempt is counted and its next attempt time set on the
+project's backoff (`core.retry`), never sooner than the platform asked. A permanent
+failure (blocked bot, rejected address), or a retry that would fall after the reply's
+deadline, marks the message FAILED, records it on the conversation and announces it to
+the desk.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Callable
+
+from core.contracts import DeliveryError
+from core.db import SessionFactory, WriteLock
+from core.events import DeskFeed, record
+from core.models import Conversation, Delivery, EventKind, Message
+from core.retry import Backoff
+
+__all__ = ["SendFailures"]
+
+log = logging.getLogger(__name__)
+
+
+class SendFailures:
+    def __init__(
+        self,
+        sessions: SessionFactory,
+        feed: DeskFeed,
+        clock: Callable[[], dt.datetime],
+        *,
+        writes: WriteLock,
+        deadline: dt.timedelta,
+        schedule: Backoff,
+    ) -> None:
+        self._sessions = sessions
+        self._writes = writes
+        self._feed = feed
+        self._clock = clock
+        self._deadline = deadline
+        self._schedule = schedule
+
+    async def reschedule(self, message_id: int, exc: DeliveryError) -> bool:
+        """Count the failed attempt and set the next one, on the backoff and never sooner
+        than the platform asked; past the reply's deadline it is undelivered. True when a
+        later attempt is scheduled, False when the message is not to be sent any more."""
+        now = self._clock()
+        async with self._writes, self._sessions() as session:
+            message = await session.get(Message, message_id)
+            if message is None:
+                return False
+            attempts = message.attempts + 1
+            wait = max(self._schedule.delay(attempts), exc.retry_after or 0.0)
+            next_at = now + dt.timedelta(seconds=wait)
+            if next_at > message.created_at + self._deadline:
+                hours = self._deadline.total_seconds() / 3600
+                error = f"not delivered within {hours:g} h ({attempts} attempts): {exc}"
+            else:
+                message.attempts, message.next_attempt_at = attempts, next_at
+                message.delivery_error = str(exc)
+                await session.commit()
+                log.warning(
+                    "message %s not delivered (%s); attempt %d in %.0f s",
+                    message_id,
+                    exc,
+                    attempts + 1,
+                    wait,
+                )
+                return True
+        await self.mark_failed(message_id, error)
+        return False
+
+    async def mark_failed(self, message_id: int, error: str) -> None:
+        """The message is undelivered: mark it FAILED, record it on the conversation and
+        tell the desk."""
+        log.warning("message %s undelivered: %s", message_id, error)
+        async with self._writes, self._sessions() as session:
+            message = await session.get(Message, message_id)
+            if message is None:
+                return
+            conversation = await session.get(Conversation, message.conversation_id)
+            message.delivery = Delivery.FAILED
+            message.delivery_error = error
+            message.next_attempt_at = None
+            if conversation is not None:
+                record(
+                    session,
+                    conversation,
+                    EventKind.UNDELIVERED,
+                    self._clock(),
+                    operator_id=message.operator_id,
+                    message_id=message_id,
+                    error=error,
+                )
+            await session.commit()
+        try:
+            await self._feed.publish(
+                "undelivered",
+                message_id=message_id,
+                conversation_id=message.conversation_id,
+                operator_id=message.operator_id,
+                error=error,
+            )
+        except Exception:  # the event is stored: the desk sees it on its next refresh
+            log.exception("telling the desk about undelivered message %s failed", message_id)
