@@ -90,16 +90,18 @@ class ImapInbox:
         self.reconnect_delays = reconnect_delays
         self.retry_delays = retry_delays
         self._progress = _Progress()
-        self._sessions = ReconnectLoop()
-        self._stopping = self._sessions.stopping
+        self._reconnecting = ReconnectLoop()
+        self._stopping = self._reconnecting.stopping
 
     async def run(self, handle: LetterHandler) -> None:
         """Read letters until `stop()` or cancellation."""
-        await self._sessions.run(lambda: self._session(handle), self.server, self.reconnect_delays)
+        await self._reconnecting.run(
+            lambda: self._session(handle), self.server, self.reconnect_delays
+        )
 
     async def stop(self, timeout: float = 10.0) -> None:
         """Finish the letter in hand (so it is not handed over again), then return."""
-        await self._sessions.stop(timeout)
+        await self._reconnecting.stop(timeout)
 
     async def _session(self, handle: LetterHandler) -> None:
         connection = await ImapConnection.open(self.server, self.timeout)
@@ -140,7 +142,7 @@ class ImapInbox:
         expect_ok(response, f"SELECT {self.folder}")
         validity = response_number(_UIDVALIDITY, response)
         progress = self._progress
-        self._sessions.session_works()
+        self._reconnecting.session_works()
         if progress.uidvalidity is not None and validity == progress.uidvalidity:
             return
         if progress.uidvalidity is not None:
