@@ -123,6 +123,12 @@ def operator_consoles(operator_id: int) -> str:
     return f"{PREFIX}op:consoles:{operator_id}"
 
 
+def operator_in_admin_bot(operator_id: int) -> str:
+    """String, expiring: set while the operator has used the admin bot lately, so closing
+    their last console does not make them offline."""
+    return f"{PREFIX}op:admin_bot:{operator_id}"
+
+
 def assignment_cursor() -> str:
     """Hash: group → the operator id assigned last (round-robin among equals)."""
     return f"{PREFIX}op:cursor"

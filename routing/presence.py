@@ -68,15 +68,22 @@ class Presence:
             pipe.pexpire(key, ttl)
             await pipe.execute()
 
+    async def used_admin_bot(self, operator_id: int, *, within: dt.timedelta) -> None:
+        """The operator acted in the admin bot: for `within` they count as at the desk
+        whether or not a console of theirs is open."""
+        await self.redis.set(keys.operator_in_admin_bot(operator_id), "1", px=within)
+
     async def disconnected(self, operator_id: int, console_id: str) -> bool:
-        """Forget one console; True when none of the operator's consoles is open any more."""
+        """Forget one console; True when the operator has left the desk: none of their
+        consoles is open any more and they have not used the admin bot lately."""
         key = keys.operator_consoles(operator_id)
         async with self.redis.pipeline(transaction=True) as pipe:
             pipe.zrem(key, console_id)
             pipe.zremrangebyscore(key, "-inf", to_micros(self.clock()))
             pipe.zcard(key)
-            *_, left = await pipe.execute()
-        return int(left) == 0
+            pipe.exists(keys.operator_in_admin_bot(operator_id))
+            *_, consoles, in_admin_bot = await pipe.execute()
+        return int(consoles) == 0 and not in_admin_bot
 
     async def get(self, operator_id: int) -> OperatorPresence:
         """The operator's presence; offline with no capacity when never announced."""

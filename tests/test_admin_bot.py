@@ -20,6 +20,7 @@ from core.models import (
     Operator,
     OperatorRole,
 )
+from routing.presence import PresenceState
 from routing.watcher import SlaWatcher
 
 __all__ = ["admin_bot_settings", "admin_telegram", "settings", "world"]
@@ -305,6 +306,25 @@ async def test_away_stops_new_cards_and_online_resumes_them(world: World) -> Non
     await eventually(
         lambda: any(t.startswith("Очередь — ждут: 2") for t in world.admin_texts(ANNA))
     )
+
+
+async def test_closing_the_console_leaves_online_an_operator_who_uses_the_admin_bot(
+    world: World,
+) -> None:
+    anna = await world.operator("Анна", ANNA, online=False)
+    boris = await world.operator("Борис", BORIS, online=False)
+    world.admin.client_message(ANNA, "/queue")  # Anna works from the bot too
+    await eventually(lambda: any(t.startswith("Очередь") for t in world.admin_texts(ANNA)))
+    presence = world.gateway.desk.presence
+    for operator in (anna, boris):
+        await presence.arrived(operator.id, f"console-{operator.id}", ttl=dt.timedelta(seconds=90))
+        await presence.left(operator.id, f"console-{operator.id}")
+    assert (await presence.get(anna.id)).state is PresenceState.ONLINE
+    assert (await presence.get(boris.id)).state is PresenceState.OFFLINE
+    await handed_off_in_telegram(world)
+    await eventually(lambda: len(world.cards(ANNA)) == 1)  # the bot still brings her work
+    await world.gateway.outbox.drain()
+    assert world.cards(BORIS) == []
 
 
 async def test_switch_between_conversations_in_english(world: World) -> None:

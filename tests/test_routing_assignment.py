@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 
 import pytest
@@ -54,6 +55,22 @@ async def test_presence_is_recorded_and_defaults_to_offline(presence: Presence) 
     ]
     with pytest.raises(ValueError):
         await presence.set(3, PresenceState.ONLINE, capacity=-1, groups=[])
+
+
+async def test_the_desk_is_left_with_no_console_open_and_the_admin_bot_not_used_lately(
+    presence: Presence,
+) -> None:
+    ttl = dt.timedelta(seconds=90)
+    await presence.connected(1, "first", ttl=ttl)
+    await presence.connected(1, "second", ttl=ttl)
+    assert not await presence.disconnected(1, "first")  # the second is still open
+    await presence.used_admin_bot(1, within=dt.timedelta(milliseconds=300))
+    assert not await presence.disconnected(1, "second")  # no console, but the bot just now
+    await asyncio.sleep(0.4)
+    await presence.connected(1, "third", ttl=ttl)
+    assert await presence.disconnected(1, "third")
+    await presence.connected(2, "other", ttl=ttl)
+    assert await presence.disconnected(2, "other")
 
 
 async def test_most_free_capacity_first_round_robin_on_ties(

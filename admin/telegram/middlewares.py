@@ -40,7 +40,7 @@ class OperatorAccess(BaseMiddleware):
         operator = await desk.operators.by_telegram(user.id)
         data["operator"] = operator
         if operator is not None:
-            await desk.presence.announce(operator.id)
+            await desk.presence.used_admin_bot(operator.id)
             return await handler(event, data)
         if _redeems_invite(event):
             return await handler(event, data)
