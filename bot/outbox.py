@@ -7,14 +7,14 @@ chats run side by side. Sent messages are marked SENT in batches (`bot.sent_mark
 A send the channel could not make now stays PENDING with its next attempt scheduled, and
 a permanent failure or one past the reply's deadline is recorded and announced to the
 desk (`bot.send_failures`). Later replies to a chat with a reply waiting for its retry
-wait behind it, so the client reads them in order. The sweeper (`sweep`, every few
+wait behind it, so the client reads them in order. The sweeper (`sweeper.sweep`, every few
 seconds; `bot.outbox_sweeper`) takes replies whose time has come — retries, and new ones
 nobody marked sent within `SEND_LEASE` — chat by chat in order. Each process renews the
-lease of the replies it is sending (`hold_claims`; `bot.delivery_claims`, where
+lease of the replies it is sending (`claims.hold`; `bot.delivery_claims`, where
 `claim_due` is), so a live process's sends are never taken.
 
-`Outbox` is the one object the rest of the project holds: it delivers, and runs the
-sweeper and the claims for the gateway.
+`Outbox` is the one object the rest of the project holds: it delivers; the gateway runs its
+`sweeper` and its `claims` as background jobs.
 """
 
 from __future__ import annotations
@@ -71,10 +71,10 @@ class Outbox:
         self._held: set[Chat] = set()
         """Chats with a reply waiting for its retry: new replies to them wait behind it."""
         self._tasks: set[asyncio.Task[None]] = set()
-        self._claims = DeliveryClaims(sessions, clock, writes=writes)
+        self.claims = DeliveryClaims(sessions, clock, writes=writes)
         """The messages this process is sending now (the sweeper leaves their chats alone),
         and their send leases."""
-        self._sweeper = OutboxSweeper(sessions, self._claims, held=self._held, resend=self._resend)
+        self.sweeper = OutboxSweeper(sessions, self.claims, held=self._held, resend=self._resend)
         self._sent_marks = SentMarks(sessions, clock, writes=writes, spawn=self._spawn)
         self._failures = SendFailures(
             sessions, feed, clock, writes=writes, deadline=deadline, schedule=schedule
@@ -89,7 +89,7 @@ class Outbox:
         the messages of all of them are read in one query (a polled batch's replies)."""
         wanted = [list(ids) for ids in sequences if ids]
         if wanted:
-            self._claims.add(i for ids in wanted for i in ids)
+            self.claims.add(i for ids in wanted for i in ids)
             self._spawn(self._deliver_each(wanted))
 
     def _spawn(self, work: Coroutine[object, object, None]) -> asyncio.Task[None]:
@@ -103,36 +103,20 @@ class Outbox:
         while self._tasks:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
 
-    # The gateway's background jobs and its start-up, run by the sweeper and the claims.
-    async def resend_pending(self) -> int:
-        return await self._sweeper.resend_pending()
-
-    async def sweep(self) -> int:
-        return await self._sweeper.sweep()
-
-    async def run_sweeper(self, every: float) -> None:
-        await self._sweeper.run(every)
-
-    async def hold_claims(self) -> None:
-        await self._claims.hold()
-
-    async def renew_claims(self) -> int:
-        return await self._claims.renew()
-
     async def _deliver_each(self, sequences: list[list[int]]) -> None:
         ids = [i for seq in sequences for i in seq]
         try:
             loaded = await read_pending(self._sessions, ids)
         except BaseException:
-            self._claims.release(ids)
+            self.claims.release(ids)
             raise
-        self._claims.release(i for i in ids if i not in loaded)
+        self.claims.release(i for i in ids if i not in loaded)
         for seq in sequences:
             self._spawn(self._send_all([loaded[i] for i in seq if i in loaded]))
 
     async def _resend(self, message_ids: list[int]) -> None:
         """Send the replies the sweeper took, chat by chat in order, as resends."""
-        self._claims.add(message_ids)
+        self.claims.add(message_ids)
         try:
             loaded = await read_pending(self._sessions, message_ids, resent=True)
             chats: dict[Chat, list[OutboundMessage]] = {}
@@ -144,7 +128,7 @@ class Outbox:
                 *(self._send_all(outbounds, retrying=True) for outbounds in chats.values())
             )
         finally:
-            self._claims.release(message_ids)
+            self.claims.release(message_ids)
 
     async def _send_all(self, outbounds: list[OutboundMessage], *, retrying: bool = False) -> None:
         """Send in order. A sweep (`retrying`) stops at a reply that must wait again (the
@@ -156,9 +140,9 @@ class Outbox:
                 log.exception("delivery of message %s failed unexpectedly", outbound.outbound_id)
                 outcome = _Outcome.DEFERRED
             finally:
-                self._claims.release([outbound.outbound_id])
+                self.claims.release([outbound.outbound_id])
             if retrying and outcome is _Outcome.DEFERRED:
-                self._claims.release(o.outbound_id for o in outbounds[index + 1 :])
+                self.claims.release(o.outbound_id for o in outbounds[index + 1 :])
                 return
         if retrying and outbounds:
             self._held.discard((outbounds[0].channel, outbounds[0].chat_id))

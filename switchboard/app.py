@@ -381,11 +381,11 @@ async def running(
         once_across_processes("retention", retention.run)
     once_across_processes(
         "outbox-sweeper",
-        functools.partial(gateway.outbox.run_sweeper, settings.outbox_sweep_seconds),
+        functools.partial(gateway.outbox.sweeper.run, settings.outbox_sweep_seconds),
     )
     # Every process renews the send lease of the replies it is sending, and sweeps its
     # VAR_DIR's unsent uploads (a shared VAR_DIR is swept by all, harmlessly).
-    start("outbox-claims", gateway.outbox.hold_claims)
+    start("outbox-claims", gateway.outbox.claims.hold)
     start("uploads-sweeper", _sweep_uploads, gateway.uploads)
     reconciler = QueueReconciler(gateway.sessions, gateway.queue, gateway.feed)
     once_across_processes(
@@ -395,7 +395,7 @@ async def running(
         start("admin-bot", gateway.admin_bot.run)
     watcher = SlaWatcher(gateway.queue, gateway.sessions, FeedNotifier(gateway.feed))
     once_across_processes("sla-watcher", functools.partial(_watch_sla, watcher))
-    await gateway.outbox.resend_pending()
+    await gateway.outbox.sweeper.resend_pending()
     try:
         yield base_url
     finally:

@@ -95,9 +95,9 @@ async def test_a_long_retry_after_is_sent_later_by_the_sweeper(world: World) -> 
     assert reply.next_attempt_at >= world.clock.now + dt.timedelta(seconds=600)
     assert world.telegram.texts_to(USER) == []
 
-    assert await world.gateway.outbox.sweep() == 0  # not due yet
+    assert await world.gateway.outbox.sweeper.sweep() == 0  # not due yet
     world.clock.advance(seconds=601)
-    assert await world.gateway.outbox.sweep() == 1
+    assert await world.gateway.outbox.sweeper.sweep() == 1
     await world.gateway.outbox.drain()
     [reply] = await replies(world)
     assert reply.delivery is Delivery.SENT
@@ -115,7 +115,7 @@ async def test_a_bot_api_outage_is_survived(world: World) -> None:
 
     await telegram.start(port)  # back, a few minutes later
     world.clock.advance(minutes=5)
-    assert await world.gateway.outbox.sweep() == 1
+    assert await world.gateway.outbox.sweeper.sweep() == 1
     await world.gateway.outbox.drain()
     [reply] = await replies(world)
     assert reply.delivery is Delivery.SENT and reply.next_attempt_at is None
@@ -132,7 +132,7 @@ async def test_replies_keep_their_order_in_a_chat(world: World) -> None:
     assert world.telegram.texts_to(USER) == []
 
     world.clock.advance(seconds=301)
-    assert await world.gateway.outbox.sweep() == 2
+    assert await world.gateway.outbox.sweeper.sweep() == 2
     await world.gateway.outbox.drain()
     assert all(m.delivery is Delivery.SENT for m in await replies(world))
     sent = world.telegram.texts_to(USER)
@@ -172,7 +172,7 @@ async def test_a_permanent_failure_is_undelivered_and_the_desk_is_told(world: Wo
             )
         )
     assert [e.data["message_id"] for e in events] == [reply.id]
-    assert await world.gateway.outbox.sweep() == 0  # never tried again
+    assert await world.gateway.outbox.sweeper.sweep() == 0  # never tried again
 
 
 async def test_a_wait_past_the_deadline_is_undelivered(world: World) -> None:
@@ -192,9 +192,9 @@ async def test_a_reply_left_pending_by_a_dead_send_is_taken_by_the_sweeper(world
     gateway.adapters[ChannelKind.TELEGRAM] = world.channel
     [reply] = await replies(world)
     assert reply.delivery is Delivery.PENDING and reply.attempts == 0
-    assert await gateway.outbox.sweep() == 0  # still within its send lease
+    assert await gateway.outbox.sweeper.sweep() == 0  # still within its send lease
     world.clock.advance(minutes=3)
-    assert await gateway.outbox.sweep() == 1
+    assert await gateway.outbox.sweeper.sweep() == 1
     await gateway.outbox.drain()
     assert "заблокируйте карту" in world.telegram.texts_to(USER)[0].lower()
 
@@ -221,8 +221,8 @@ async def test_a_live_process_keeps_its_slow_send_from_the_other_sweepers(world:
     )
     for _ in range(4):  # two minutes, well past one send lease
         world.clock.advance(seconds=SEND_LEASE.total_seconds() / 2)
-        assert await gateway.outbox.renew_claims() == 1
-        assert await other.sweep() == 0
+        assert await gateway.outbox.claims.renew() == 1
+        assert await other.sweeper.sweep() == 0
     slow.release.set()
     await gateway.outbox.drain()
     [reply] = await replies(world)

@@ -59,9 +59,10 @@ async def by_id(session: AsyncSession, operator_id: int) -> Operator:
 
 
 async def by_login(session: AsyncSession, login: str) -> Operator:
-    operator = await session.scalar(select(Operator).where(Operator.login == normal_login(login)))
+    wanted = normal_login(login)
+    operator = await session.scalar(select(Operator).where(Operator.login == wanted))
     if operator is None:
-        raise AccountError(f"no operator signs in as {normal_login(login)!r}", "unknown_operator")
+        raise AccountError(f"no operator signs in as {wanted!r}", "unknown_operator")
     return operator
 
 

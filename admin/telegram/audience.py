@@ -13,13 +13,14 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 
 from admin.desk import ConversationView
-from admin.telegram.sender import ChatRef
+from admin.telegram.forum import ForumTopics
+from admin.telegram.sender import AdminSender, ChatRef
 from admin.telegram.texts import say
 from core.db import SessionFactory
 from core.models import Operator
 from routing.presence import Presence, PresenceState
 
-__all__ = ["Audience", "Reader", "Readers", "topic_name", "topic_name_of"]
+__all__ = ["Audience", "Posting", "Reader", "Readers", "topic_name", "topic_name_of"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +85,17 @@ class Readers:
         async with self._sessions() as session:
             operator = await session.get(Operator, operator_id)
         return operator.name if operator else "?"
+
+
+@dataclass(frozen=True, slots=True)
+class Posting:
+    """What each kind of notice is posted with: the sender, who reads it, the audience's
+    settings, and the forum's topics (None outside forum mode)."""
+
+    sender: AdminSender
+    readers: Readers
+    audience: Audience
+    topics: ForumTopics | None
 
 
 def topic_name(audience: Audience, view: ConversationView) -> str:

@@ -8,10 +8,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from admin.telegram.audience import Audience, Readers, topic_name_of
+from admin.telegram.audience import Posting, topic_name_of
 from admin.telegram.cards import attachments_line
-from admin.telegram.forum import ForumTopics
-from admin.telegram.sender import AdminSender, ChatRef
+from admin.telegram.sender import ChatRef
 from admin.telegram.texts import say
 from core.db import SessionFactory
 from core.models import Client, Conversation, Message
@@ -23,17 +22,11 @@ class ClientRelay:
     def __init__(
         self,
         *,
-        sender: AdminSender,
+        posting: Posting,
         sessions: SessionFactory,
-        readers: Readers,
-        audience: Audience,
-        topics: ForumTopics | None,
     ) -> None:
-        self._sender = sender
+        self._post = posting
         self._sessions = sessions
-        self._readers = readers
-        self._audience = audience
-        self._topics = topics
 
     async def client_message(self, notice: dict[str, Any]) -> None:
         conversation_id = int(notice["conversation_id"])
@@ -45,39 +38,29 @@ class ClientRelay:
             return
         name = (client.display_name if client else None) or f"#{conversation.client_id}"
         key = "client_edited" if notice.get("edited") else "client_message"
-        holder = await self._readers.holder(conversation.assigned_operator_id)
-        readers = [holder] if holder is not None and self._topics is None else []
-        for reader in readers:
-            text = say(
-                key,
-                reader.language,
-                id=conversation_id,
-                client=name,
-                channel=message.channel.value,
-                text=message.text,
+        channel = message.channel.value
+
+        def text(language: str) -> str:
+            said = say(
+                key, language, id=conversation_id, client=name, channel=channel, text=message.text
             )
-            if message.attachments:
-                text = f"{text}\n{attachments_line(message.attachments, reader.language)}"
-            await self._sender.text(reader.ref, text)
-            await self._files(reader.ref, message)
-        if self._topics is not None:
-            language = self._audience.language
-            text = say(
-                key,
-                language,
-                id=conversation_id,
-                client=name,
-                channel=message.channel.value,
-                text=message.text,
-            )
-            if message.attachments:
-                text = f"{text}\n{attachments_line(message.attachments, language)}"
-            where, _ = await self._topics.send(
+            if not message.attachments:
+                return said
+            return f"{said}\n{attachments_line(message.attachments, language)}"
+
+        post = self._post
+        if post.topics is not None:
+            where, _ = await post.topics.send(
                 conversation_id,
-                topic_name_of(self._audience, conversation_id, name, message.channel.value),
-                text,
+                topic_name_of(post.audience, conversation_id, name, channel),
+                text(post.audience.language),
             )
             await self._files(where, message)
+            return
+        holder = await post.readers.holder(conversation.assigned_operator_id)
+        if holder is not None:
+            await post.sender.text(holder.ref, text(holder.language))
+            await self._files(holder.ref, message)
 
     async def _files(self, where: ChatRef, message: Message) -> None:
         """Client files kept on disk (email attachments, Telegram and VK clients' files, web
@@ -85,4 +68,4 @@ class ClientRelay:
         for attachment in message.attachments or ():
             path = attachment.get("stored_path")
             if path:
-                await self._sender.file(where, str(path), name=attachment.get("name"))
+                await self._post.sender.file(where, str(path), name=attachment.get("name"))

@@ -6,10 +6,8 @@ from __future__ import annotations
 from typing import Any
 
 from admin.desk import Desk
-from admin.telegram.audience import Audience, Readers
+from admin.telegram.audience import Posting
 from admin.telegram.cards import conversation_text
-from admin.telegram.forum import ForumTopics
-from admin.telegram.sender import AdminSender
 from admin.telegram.state import ActiveConversations
 from admin.telegram.texts import say
 from core.db import SessionFactory
@@ -22,35 +20,29 @@ class HolderNotices:
     def __init__(
         self,
         *,
+        posting: Posting,
         desk: Desk,
-        sender: AdminSender,
         sessions: SessionFactory,
         active: ActiveConversations,
-        readers: Readers,
-        audience: Audience,
-        topics: ForumTopics | None,
     ) -> None:
+        self._post = posting
         self._desk = desk
-        self._sender = sender
         self._sessions = sessions
         self._active = active
-        self._readers = readers
-        self._audience = audience
-        self._topics = topics
 
     async def transferred(self, notice: dict[str, Any]) -> None:
         target = notice.get("operator_id")
         if target is None:
             return
-        reader = await self._readers.holder(int(target))
+        reader = await self._post.readers.holder(int(target))
         if reader is None:
             return
         conversation_id = int(notice["conversation_id"])
-        sender = await self._readers.operator_name(notice.get("from_operator_id"))
+        sender = await self._post.readers.operator_name(notice.get("from_operator_id"))
         view = await self._desk.conversations.view(conversation_id)
         if await self._active.get(int(target)) is None:
             await self._active.set(int(target), conversation_id)
-        await self._sender.text(
+        await self._post.sender.text(
             reader.ref,
             "\n\n".join(
                 [
@@ -61,7 +53,7 @@ class HolderNotices:
                         sender=sender,
                         note=notice.get("note") or say("nothing", reader.language),
                     ),
-                    conversation_text(view, reader.language, self._audience.zone),
+                    conversation_text(view, reader.language, self._post.audience.zone),
                 ]
             ),
         )
@@ -76,18 +68,20 @@ class HolderNotices:
 
     async def closed(self, notice: dict[str, Any]) -> None:
         conversation_id = int(notice["conversation_id"])
-        if self._topics is not None and await self._topics.thread_of(conversation_id):
-            await self._topics.send(
-                conversation_id, f"#{conversation_id}", say("card_closed", self._audience.language)
+        if self._post.topics is not None and await self._post.topics.thread_of(conversation_id):
+            await self._post.topics.send(
+                conversation_id,
+                f"#{conversation_id}",
+                say("card_closed", self._post.audience.language),
             )
 
     async def _tell_holder(self, conversation_id: int, key: str, **values: object) -> None:
         async with self._sessions() as session:
             conversation = await session.get(Conversation, conversation_id)
-        holder = await self._readers.holder(
+        holder = await self._post.readers.holder(
             conversation.assigned_operator_id if conversation else None
         )
         if holder is not None:
-            await self._sender.text(
+            await self._post.sender.text(
                 holder.ref, say(key, holder.language, id=conversation_id, **values)
             )

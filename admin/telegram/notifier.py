@@ -23,7 +23,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from admin.desk import Desk, DeskError
-from admin.telegram.audience import Audience, Readers
+from admin.telegram.audience import Audience, Posting, Readers
 from admin.telegram.client_relay import ClientRelay
 from admin.telegram.forum import ForumTopics
 from admin.telegram.holder_notices import HolderNotices
@@ -59,35 +59,16 @@ class AdminNotifier:
         topics: ForumTopics | None,
     ) -> None:
         self._feed = feed
-        readers = Readers(sessions=sessions, presence=presence, audience=audience)
-        self._cards = QueueCards(
-            desk=desk,
+        posting = Posting(
             sender=sender,
-            redis=redis,
-            readers=readers,
+            readers=Readers(sessions=sessions, presence=presence, audience=audience),
             audience=audience,
             topics=topics,
         )
-        relay = ClientRelay(
-            sender=sender, sessions=sessions, readers=readers, audience=audience, topics=topics
-        )
-        holders = HolderNotices(
-            desk=desk,
-            sender=sender,
-            sessions=sessions,
-            active=active,
-            readers=readers,
-            audience=audience,
-            topics=topics,
-        )
-        self._alerts = SlaAlerts(
-            sender=sender,
-            active=active,
-            readers=readers,
-            audience=audience,
-            topics=topics,
-            cards=self._cards,
-        )
+        self._cards = QueueCards(posting=posting, desk=desk, redis=redis)
+        relay = ClientRelay(posting=posting, sessions=sessions)
+        holders = HolderNotices(posting=posting, desk=desk, sessions=sessions, active=active)
+        self._alerts = SlaAlerts(posting=posting, active=active, cards=self._cards)
         self._handlers: dict[str, Callable[[dict[str, Any]], Awaitable[None]]] = {
             "queued": self._queued,
             "taken": self._cards.taken,

@@ -15,10 +15,9 @@ from aiogram.types import InlineKeyboardMarkup
 from redis.asyncio import Redis
 
 from admin.desk import ConversationView, Desk
-from admin.telegram.audience import Audience, Reader, Readers, topic_name
+from admin.telegram.audience import Posting, Reader, topic_name
 from admin.telegram.cards import card_text, take_keyboard
-from admin.telegram.forum import ForumTopics
-from admin.telegram.sender import AdminSender, ChatRef
+from admin.telegram.sender import ChatRef
 from admin.telegram.texts import say
 from core import keys
 from core.contracts import DeliveryError
@@ -36,33 +35,27 @@ class QueueCards:
     def __init__(
         self,
         *,
+        posting: Posting,
         desk: Desk,
-        sender: AdminSender,
         redis: Redis,
-        readers: Readers,
-        audience: Audience,
-        topics: ForumTopics | None,
     ) -> None:
+        self._post = posting
         self._desk = desk
-        self._sender = sender
         self._redis = redis
-        self._readers = readers
-        self._audience = audience
-        self._topics = topics
 
     async def post(self, conversation_id: int) -> None:
         """Post the card of a conversation still queued; nothing once it is not."""
         view = await self._desk.conversations.view(conversation_id)
         if view.status != "queued":
             return
-        for reader in await self._readers.of_group(view.group or ""):
+        for reader in await self._post.readers.of_group(view.group or ""):
             await self._card(view, reader)
-        if self._topics is not None:
-            language = self._audience.language
-            where, sent = await self._topics.send(
+        if self._post.topics is not None:
+            language = self._post.audience.language
+            where, sent = await self._post.topics.send(
                 view.id,
-                topic_name(self._audience, view),
-                card_text(view, language, self._audience.zone),
+                topic_name(self._post.audience, view),
+                card_text(view, language, self._post.audience.zone),
                 markup=take_keyboard(view.id, language),
             )
             await self._remember(view.id, where, sent.message_id, language)
@@ -78,11 +71,11 @@ class QueueCards:
         for where, stored in cards.items():
             message_id, language = json.loads(as_text(stored))
             text = (
-                f"{card_text(view, language, self._audience.zone)}\n\n"
+                f"{card_text(view, language, self._post.audience.zone)}\n\n"
                 f"{say('card_taken', language, operator=notice.get('operator', '?'))}"
             )
             try:
-                await self._sender.edit(
+                await self._post.sender.edit(
                     ChatRef.from_key(as_text(where)), int(message_id), text, markup=NO_BUTTONS
                 )
             except DeliveryError as exc:  # deleted by the operator, too old to edit…
@@ -90,9 +83,9 @@ class QueueCards:
 
     async def _card(self, view: ConversationView, reader: Reader) -> None:
         try:
-            sent = await self._sender.text(
+            sent = await self._post.sender.text(
                 reader.ref,
-                card_text(view, reader.language, self._audience.zone),
+                card_text(view, reader.language, self._post.audience.zone),
                 markup=take_keyboard(view.id, reader.language),
             )
         except DeliveryError as exc:  # one operator who blocked the bot must not stop the rest

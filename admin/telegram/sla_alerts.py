@@ -11,10 +11,8 @@ import datetime as dt
 import logging
 from typing import Any
 
-from admin.telegram.audience import Audience, Readers
-from admin.telegram.forum import ForumTopics
+from admin.telegram.audience import Posting
 from admin.telegram.queue_cards import QueueCards
-from admin.telegram.sender import AdminSender
 from admin.telegram.state import ActiveConversations
 from admin.telegram.texts import say
 from core.contracts import DeliveryError
@@ -28,18 +26,12 @@ class SlaAlerts:
     def __init__(
         self,
         *,
-        sender: AdminSender,
+        posting: Posting,
         active: ActiveConversations,
-        readers: Readers,
-        audience: Audience,
-        topics: ForumTopics | None,
         cards: QueueCards,
     ) -> None:
-        self._sender = sender
+        self._post = posting
         self._active = active
-        self._readers = readers
-        self._audience = audience
-        self._topics = topics
         self._cards = cards
 
     async def sla_notice(self, notice: dict[str, Any]) -> None:
@@ -58,10 +50,10 @@ class SlaAlerts:
         )
 
     async def lease_lost(self, conversation_id: int, operator_id: int | None) -> None:
-        holder = await self._readers.holder(operator_id)
+        holder = await self._post.readers.holder(operator_id)
         if holder is not None:
             await self._active.clear(operator_id or 0, conversation_id)
-            await self._sender.text(
+            await self._post.sender.text(
                 holder.ref, say("lease_expired", holder.language, id=conversation_id)
             )
         await self._cards.post(conversation_id)
@@ -69,10 +61,10 @@ class SlaAlerts:
     async def broadcast(
         self, key: str, conversation_id: int, group: str, deadline_at: dt.datetime
     ) -> None:
-        deadline = deadline_at.astimezone(self._audience.zone).strftime("%d.%m %H:%M")
-        for reader in await self._readers.of_group(group):
+        deadline = deadline_at.astimezone(self._post.audience.zone).strftime("%d.%m %H:%M")
+        for reader in await self._post.readers.of_group(group):
             try:
-                await self._sender.text(
+                await self._post.sender.text(
                     reader.ref,
                     say(key, reader.language, id=conversation_id, group=group, deadline=deadline),
                 )
@@ -80,9 +72,9 @@ class SlaAlerts:
                 log.warning(
                     "%s of #%s not posted to %s: %s", key, conversation_id, reader.ref.key, exc
                 )
-        if self._topics is not None:
-            language = self._audience.language
-            await self._topics.send(
+        if self._post.topics is not None:
+            language = self._post.audience.language
+            await self._post.topics.send(
                 conversation_id,
                 f"#{conversation_id}",
                 say(key, language, id=conversation_id, group=group, deadline=deadline),
