@@ -92,6 +92,25 @@ async def test_attachment_is_sent_from_its_stored_file(
     assert part.get_filename() == "выписка.pdf" and part.get_content() == b"%PDF-1.4 statement"
 
 
+async def test_a_file_that_is_gone_or_too_big_fails_the_letter_and_nothing_is_sent(
+    dovecot: Dovecot, smtp_server: SmtpRelay, mailbox: str, tmp_path: Path
+) -> None:
+    """A letter never leaves with the operator's file silently dropped: the reply fails as
+    permanent (the operator hears it was not delivered) and the client gets nothing."""
+    adapter = support_adapter(dovecot, smtp_server, mailbox, tmp_path)
+    too_big = tmp_path / "scan.tiff"
+    too_big.write_bytes(b"\0" * 100_001)  # the adapter's limit is 100,000 bytes
+    for path, reason in (
+        (tmp_path / "erased.pdf", "cannot be read"),
+        (too_big, "over the limit of 100000"),
+    ):
+        document = Attachment(AttachmentKind.DOCUMENT, name=path.name, stored_path=str(path))
+        with pytest.raises(DeliveryError, match=reason) as failure:
+            await adapter.send(outbound(attachments=(document,)))
+        assert failure.value.permanent
+    assert smtp_server.sent_to(CLIENT) == []
+
+
 async def test_rejected_recipient_is_a_permanent_failure(
     dovecot: Dovecot, smtp_server: SmtpRelay, mailbox: str, tmp_path: Path
 ) -> None:
@@ -117,9 +136,7 @@ async def test_unreachable_server_is_retried_then_reported_as_temporary() -> Non
     sender = SmtpSender(
         MailServer("127.0.0.1", free_port(), "plain"), timeout=2, attempts=3, first_delay=0.05
     )
-    letter = compose(
-        outbound(), address="support@bank.test", display_name=None, attachment_max_bytes=0
-    )
+    letter = compose(outbound(), address="support@bank.test", display_name=None)
     with pytest.raises(DeliveryError) as failure:
         await sender.send(letter, "support@bank.test", [CLIENT])
     assert not failure.value.permanent
@@ -131,7 +148,6 @@ async def test_login_with_credentials(smtp_server: SmtpRelay) -> None:
         outbound(),
         address="support@bank.test",
         display_name="Банк «Ромашка»",
-        attachment_max_bytes=0,
     )
     good = SmtpSender(
         MailServer(

@@ -108,7 +108,6 @@ async def test_an_untrusted_certificate_is_refused(tls_smtp: dict[str, SmtpRelay
         answer("ivan@client.test"),
         address="support@bank.test",
         display_name=None,
-        attachment_max_bytes=0,
     )
     with pytest.raises(DeliveryError) as failure:
         await sender.send(letter, "support@bank.test", ["ivan@client.test"])

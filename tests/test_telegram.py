@@ -365,6 +365,18 @@ async def test_photo_and_document_are_sent(
     assert telegram.files[document["document"]["file_id"]][1] == b"%PDF-1.4 receipt"
 
 
+async def test_a_kept_file_that_is_gone_fails_the_message_before_any_piece_is_sent(
+    telegram: FakeTelegram, channel: TelegramChannel, tmp_path: Path
+) -> None:
+    """Retrying cannot bring back an erased file (or one kept on another machine): the
+    send fails once, as permanent, with neither the text nor the file sent."""
+    gone = Attachment(AttachmentKind.DOCUMENT, name="a.pdf", stored_path=str(tmp_path / "a"))
+    with pytest.raises(DeliveryError, match="cannot be read") as failure:
+        await channel.send(outbound("Документ:", attachments=(gone,)))
+    assert failure.value.permanent
+    assert telegram.sent == [] and telegram.calls_of("sendDocument") == []
+
+
 async def test_a_resent_message_skips_the_pieces_telegram_already_accepted(
     telegram: FakeTelegram, redis: Redis
 ) -> None:

@@ -12,6 +12,7 @@ from channels.email.imap import ImapInbox
 from channels.email.parse import MailParser
 from channels.email.servers import MailServer
 from channels.email.smtp import SmtpSender
+from channels.kept_files import read_kept_file
 from core.contracts import ChannelKind, DeliveryError, DeliveryReceipt, InboundSink, OutboundMessage
 
 __all__ = ["EmailAdapter"]
@@ -62,12 +63,10 @@ class EmailAdapter:
         await self.inbox.run(handle)
 
     async def send(self, message: OutboundMessage) -> DeliveryReceipt:
+        files = [await read_kept_file(a, self.attachment_max_bytes) for a in message.attachments]
         try:
             letter = compose(
-                message,
-                address=self.address,
-                display_name=self.display_name,
-                attachment_max_bytes=self.attachment_max_bytes,
+                message, address=self.address, display_name=self.display_name, files=files
             )
         except (ValueError, TypeError) as exc:  # e.g. a malformed address in chat_id
             raise DeliveryError(f"cannot build the letter: {exc}", permanent=True) from exc

@@ -8,23 +8,26 @@ Exchange, which ignores RFC 3834.
 from __future__ import annotations
 
 import datetime as dt
-import logging
-import mimetypes
+from collections.abc import Sequence
 from email.message import EmailMessage
 from email.utils import format_datetime, formataddr
-from pathlib import Path
 
 from channels.email.threading import domain_of, message_id_for, reference_headers, reply_subject
+from channels.kept_files import KeptFile
 from core.contracts import OutboundMessage
 
 __all__ = ["compose"]
 
-log = logging.getLogger(__name__)
-
 
 def compose(
-    outbound: OutboundMessage, *, address: str, display_name: str | None, attachment_max_bytes: int
+    outbound: OutboundMessage,
+    *,
+    address: str,
+    display_name: str | None,
+    files: Sequence[KeptFile] = (),
 ) -> EmailMessage:
+    """The letter, with `files` (the outbound's attachments, read by `read_kept_file`)
+    attached under their names."""
     letter = EmailMessage()
     letter["From"] = formataddr((display_name, address)) if display_name else address
     letter["To"] = outbound.chat_id
@@ -40,19 +43,9 @@ def compose(
         letter["Auto-Submitted"] = "auto-replied"
         letter["X-Auto-Response-Suppress"] = "All"
     letter.set_content(outbound.text.rstrip() + "\n", charset="utf-8")
-    for attachment in outbound.attachments:
-        path = Path(attachment.stored_path) if attachment.stored_path else None
-        if path is None or not path.is_file() or path.stat().st_size > attachment_max_bytes:
-            log.warning(
-                "attachment %r not sent: no stored file within the size limit", attachment.name
-            )
-            continue
-        mime = attachment.mime or mimetypes.guess_type(path.name)[0] or "application/octet-stream"
-        maintype, _, subtype = mime.partition("/")
+    for file in files:
+        maintype, _, subtype = file.mime.partition("/")
         letter.add_attachment(
-            path.read_bytes(),
-            maintype=maintype,
-            subtype=subtype or "octet-stream",
-            filename=attachment.name or path.name,
+            file.content, maintype=maintype, subtype=subtype or "octet-stream", filename=file.name
         )
     return letter

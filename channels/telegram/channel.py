@@ -43,12 +43,13 @@ from aiogram.methods import (
     SetWebhook,
 )
 from aiogram.methods.base import Response
-from aiogram.types import CallbackQuery, FSInputFile, Message, Update
+from aiogram.types import BufferedInputFile, CallbackQuery, Message, Update
 from aiohttp import web
 from pydantic import ValidationError
 
 from channels.attachment_store import AttachmentStore
 from channels.delivery import Failure, RetryPolicy, SendLedger, SendRateLimiter, send_with_retries
+from channels.kept_files import read_kept_file
 from channels.polling import PollerLease, UnsharedLease, read_each, store_all
 from channels.telegram.client_files import telegram_client_files
 from channels.telegram.inbound import ALLOWED_UPDATES, to_inbound
@@ -162,7 +163,9 @@ class TelegramChannel:
             )
             for index, piece in enumerate(pieces)
         ]
-        calls += [self._attachment_call(chat, attachment) for attachment in message.attachments]
+        calls += [
+            await self._attachment_call(chat, attachment) for attachment in message.attachments
+        ]
         first: int | None = None
         for index, call in enumerate(calls):
             key = f"telegram:{message.chat_id}:{message.outbound_id}:{index}"
@@ -292,12 +295,15 @@ class TelegramChannel:
             limited, classify_failure, self._retry, what=f"Telegram send to {chat_id}"
         )
 
-    def _attachment_call(
+    async def _attachment_call(
         self, chat: int | str, attachment: Attachment
     ) -> Callable[[], Awaitable[Message]]:
-        source: str | FSInputFile
+        """The call that sends one attachment; a kept file is read now, before any piece of
+        the message goes out (`read_kept_file`)."""
+        source: str | BufferedInputFile
         if attachment.stored_path:
-            source = FSInputFile(attachment.stored_path, filename=attachment.name)
+            kept = await read_kept_file(attachment)
+            source = BufferedInputFile(kept.content, filename=kept.name)
         elif attachment.file_id or attachment.url:
             source = attachment.file_id or attachment.url or ""
         else:

@@ -25,14 +25,16 @@ from vkbottle.api.request_rescheduler import ABCRequestRescheduler
 
 from channels.attachment_store import AttachmentStore
 from channels.delivery import Failure, RetryPolicy, SendRateLimiter, send_with_retries
+from channels.kept_files import read_kept_file
 from channels.polling import PollerLease, UnsharedLease, read_each, store_all
 from channels.text import split_text
 from channels.vk.client_files import vk_client_files
 from channels.vk.inbound import sender_of, to_inbound
 from channels.vk.keyboard import keyboard_json
-from channels.vk.upload import read_local_file, upload
+from channels.vk.upload import PHOTO_TYPES, upload
 from core.contracts import (
     Attachment,
+    AttachmentKind,
     ChannelKind,
     DeliveryError,
     DeliveryReceipt,
@@ -189,9 +191,11 @@ class VkChannel:
     async def _upload(self, chat_id: str, peer_id: int, attachment: Attachment) -> str:
         """Upload a file kept on our disk. A resend after a crash uploads it again, but the
         same random_id keeps VK from delivering the message twice."""
-        file = await read_local_file(attachment)
+        file = await read_kept_file(attachment)
+        as_photo = attachment.kind is AttachmentKind.PHOTO and file.mime in PHOTO_TYPES
         return await self._deliver(
-            chat_id, functools.partial(upload, self._api, self._http, peer_id, file)
+            chat_id,
+            functools.partial(upload, self._api, self._http, peer_id, file, as_photo=as_photo),
         )
 
     async def _poll(self, sink: InboundSink) -> None:

@@ -8,55 +8,28 @@ photo server takes JPEG, PNG and GIF only; anything else goes as a document.
 
 from __future__ import annotations
 
-import asyncio
-import mimetypes
 from collections.abc import Mapping
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import aiohttp
 from vkbottle import API, AiohttpClient
 
+from channels.kept_files import KeptFile
 from channels.vk.inbound import attachment_reference
-from core.contracts import Attachment, AttachmentKind, DeliveryError
+from core.contracts import DeliveryError
 
-__all__ = ["LocalFile", "read_local_file", "upload"]
+__all__ = ["PHOTO_TYPES", "upload"]
 
-_PHOTO_TYPES = frozenset({"image/jpeg", "image/png", "image/gif"})
-
-
-@dataclass(frozen=True, slots=True)
-class LocalFile:
-    name: str
-    mime: str
-    content: bytes
-    as_photo: bool
+PHOTO_TYPES = frozenset({"image/jpeg", "image/png", "image/gif"})
+"""What VK's photo server takes; other pictures go as documents."""
 
 
-async def read_local_file(attachment: Attachment) -> LocalFile:
-    """Read once, before any retry: a missing or unreadable file will not appear later."""
-    path = Path(attachment.stored_path or "")
-    name = attachment.name or path.name or "file"
-    try:
-        content = await asyncio.to_thread(path.read_bytes)
-    except OSError as exc:
-        raise DeliveryError(
-            f"attachment {name!r} cannot be read from {path}: {exc.strerror or exc}", permanent=True
-        ) from exc
-    mime = attachment.mime or mimetypes.guess_type(name)[0] or "application/octet-stream"
-    return LocalFile(
-        name,
-        mime,
-        content,
-        as_photo=attachment.kind is AttachmentKind.PHOTO and mime in _PHOTO_TYPES,
-    )
-
-
-async def upload(api: API, http: AiohttpClient, peer_id: int, file: LocalFile) -> str:
+async def upload(
+    api: API, http: AiohttpClient, peer_id: int, file: KeptFile, *, as_photo: bool
+) -> str:
     """Upload `file` for the dialog with `peer_id`; return the reference for `messages.send`.
     VK API errors and unavailable servers propagate for the caller's retry policy."""
-    if file.as_photo:
+    if as_photo:
         server = await api.request("photos.getMessagesUploadServer", {"peer_id": peer_id})
         sent = await _post(http, _field(server, "response", "upload_url"), "photo", file)
         if sent.get("photo") in (None, "", "[]"):
@@ -80,7 +53,7 @@ async def upload(api: API, http: AiohttpClient, peer_id: int, file: LocalFile) -
     return reference
 
 
-async def _post(http: AiohttpClient, url: str, field: str, file: LocalFile) -> Mapping[str, Any]:
+async def _post(http: AiohttpClient, url: str, field: str, file: KeptFile) -> Mapping[str, Any]:
     """POST the file as multipart; a 5xx raises `aiohttp.ClientResponseError` (retried),
     a refusal raises a permanent `DeliveryError`."""
     form = aiohttp.FormData(quote_fields=False)  # a raw UTF-8 file name, as browsers send
