@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,6 +17,7 @@ from pydantic import SecretStr
 from sqlalchemy import select
 from waiting import eventually  # the suite's one polling helper, exported to the admin bot tests
 
+from channels.attachment_store import AttachmentStore
 from channels.delivery import RetryPolicy
 from channels.telegram import TelegramChannel
 from channels.vk import VkChannel
@@ -120,7 +122,9 @@ def settings(settings: Settings, admin_bot_settings: AdminBotSettings) -> Settin
 
 
 @pytest.fixture
-async def world(gateway: Gateway, admin_telegram: ForumTelegram) -> AsyncIterator[World]:
+async def world(
+    gateway: Gateway, admin_telegram: ForumTelegram, tmp_path: Path
+) -> AsyncIterator[World]:
     telegram, vk = FakeTelegram(), FakeVk()
     await telegram.start()
     await vk.start()
@@ -131,6 +135,7 @@ async def world(gateway: Gateway, admin_telegram: ForumTelegram) -> AsyncIterato
             poll_timeout=1,
             request_timeout=5,
             retry=RETRY,
+            files=AttachmentStore(tmp_path / "client-files", 1_000_000),
         ),
         VkChannel(
             vk.token, vk.group_id, api_base=vk.base_url, wait=1, request_timeout=5, retry=RETRY

@@ -267,6 +267,43 @@ async def test_photo_reply_kb_article_button_and_saving_a_reply(world: World) ->
         assert [v.text for v in article.variants] == ["Позовите оператора, карту не могу найти"]
 
 
+async def test_a_clients_files_follow_to_the_holder_past_one_not_kept_here(world: World) -> None:
+    await world.operator("Анна", ANNA)
+    conversation_id = await handed_off_in_telegram(world)
+    await eventually(lambda: bool(world.cards(ANNA)))
+    world.admin.client_message(ANNA, "/next")
+    await eventually(lambda: any(t.startswith("💬 Активный") for t in world.admin_texts(ANNA)))
+    statement = b"%PDF-1.4 statement"
+    sent = world.telegram.client_document(TG_USER, "выписка.pdf", statement, "application/pdf")
+
+    def documents_to_anna() -> list[bytes]:
+        return [
+            world.admin.files[m["document"]["file_id"]][1]
+            for m in world.admin.sent
+            if m["chat"]["id"] == ANNA and "document" in m
+        ]
+
+    await eventually(lambda: documents_to_anna() == [statement])
+    assert any("выписка.pdf" in t for t in world.admin_texts(ANNA))  # named with the message
+    # Before it, a file this process cannot read (erased since, or kept in another
+    # machine's VAR_DIR): the client's edit passes the message on again, naming both.
+    async with world.gateway.sessions() as session:
+        [message] = [
+            m
+            for m in await session.scalars(
+                select(Message).where(Message.conversation_id == conversation_id)
+            )
+            if m.attachments
+        ]
+        lost = {"kind": "document", "name": "договор.pdf", "stored_path": "/nowhere/договор"}
+        message.attachments = [lost, *message.attachments]
+        await session.commit()
+    world.telegram.client_edit(TG_USER, sent["message_id"], "выписка и договор")
+    await eventually(lambda: documents_to_anna() == [statement, statement])
+    edited = next(t for t in world.admin_texts(ANNA) if "выписка и договор" in t)
+    assert "договор.pdf" in edited and "выписка.pdf" in edited
+
+
 async def test_sla_warning_and_an_expired_lease_are_posted(world: World) -> None:
     gateway = world.gateway
     assert gateway.admin_bot is not None

@@ -6,16 +6,21 @@ conversation's topic. Files kept on disk follow the message as documents.
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from admin.telegram.audience import Posting, topic_name_of
 from admin.telegram.cards import attachments_line
 from admin.telegram.sender import ChatRef
 from admin.telegram.texts import say
+from channels.kept_files import read_kept_file
+from core.contracts import Attachment, DeliveryError
 from core.db import SessionFactory
 from core.models import Client, Conversation, Message
 
 __all__ = ["ClientRelay"]
+
+log = logging.getLogger(__name__)
 
 
 class ClientRelay:
@@ -64,8 +69,15 @@ class ClientRelay:
 
     async def _files(self, where: ChatRef, message: Message) -> None:
         """Client files kept on disk (email attachments, Telegram and VK clients' files, web
-        uploads) are passed on as documents; others (over the size limit) are only named."""
-        for attachment in message.attachments or ():
-            path = attachment.get("stored_path")
-            if path:
-                await self._post.sender.file(where, str(path), name=attachment.get("name"))
+        uploads) are passed on as documents. The others are only named in the text above:
+        over the size limit, or not readable here (erased since, or kept in another
+        machine's `VAR_DIR`), which is logged and holds up none of the rest."""
+        for attachment in map(Attachment.from_json, message.attachments or ()):
+            if not attachment.stored_path:
+                continue
+            try:
+                kept = await read_kept_file(attachment)
+            except DeliveryError as unreadable:
+                log.warning("client's file not passed on: %s", unreadable)
+                continue
+            await self._post.sender.file(where, kept)

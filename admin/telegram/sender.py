@@ -14,9 +14,10 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 from aiogram import Bot
-from aiogram.types import BufferedInputFile, ForumTopic, FSInputFile, InlineKeyboardMarkup, Message
+from aiogram.types import BufferedInputFile, ForumTopic, InlineKeyboardMarkup, Message
 
 from channels.delivery import RetryPolicy, SendRateLimiter, send_with_retries
+from channels.kept_files import KeptFile
 from channels.telegram import TEXT_LIMIT, classify_failure
 from channels.text import split_text
 
@@ -95,16 +96,14 @@ class AdminSender:
             ),
         )
 
-    async def file(
-        self, to: ChatRef, path: str, *, name: str | None = None, caption: str | None = None
-    ) -> Message:
+    async def file(self, to: ChatRef, file: KeptFile, *, caption: str | None = None) -> Message:
         return await self._call(
             to,
             functools.partial(
                 self.bot.send_document,
                 chat_id=to.chat_id,
                 message_thread_id=to.thread_id,
-                document=FSInputFile(path, filename=name),
+                document=BufferedInputFile(file.content, filename=file.name),
                 caption=_caption(caption),
             ),
         )
