@@ -104,6 +104,12 @@ TEXTS: dict[str, dict[str, str]] = {
         "ru": "У шаблона должны быть название (до {title} символов) и текст (до {text}).",
         "en": "A saved reply needs a title (up to {title} characters) and a text (up to {text}).",
     },
+    "desk_file_too_big": {
+        "ru": "Файл «{name}» больше {limit} МБ: бот Telegram не может его скачать, "
+        "и клиенту ничего не отправлено. Сожмите файл или пришлите ссылку на него.",
+        "en": "The file “{name}” is over {limit} MB, more than a Telegram bot can download; "
+        "nothing was sent to the client. Compress it or send a link to it.",
+    },
     "desk_macro_full": {
         "ru": "Шаблонов уже {limit}: удалите ненужные.",
         "en": "There are {limit} saved replies already: remove some first.",

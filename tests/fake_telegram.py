@@ -456,6 +456,8 @@ class FakeTelegram:
         if file_id not in self.files:
             raise _ApiError(400, "Bad Request: invalid file_id")
         path, content = self.files[file_id]
+        if len(content) > 20 * 1024 * 1024:  # the Bot API's download limit
+            raise _ApiError(400, "Bad Request: file is too big")
         return {
             "file_id": file_id,
             "file_unique_id": file_id[-8:],

@@ -304,6 +304,25 @@ async def test_a_clients_files_follow_to_the_holder_past_one_not_kept_here(world
     assert "договор.pdf" in edited and "выписка.pdf" in edited
 
 
+async def test_a_file_too_big_for_a_bot_is_refused_with_the_reason_and_nothing_sent(
+    world: World,
+) -> None:
+    await world.operator("Анна", ANNA)
+    await handed_off_in_telegram(world)
+    await eventually(lambda: bool(world.cards(ANNA)))
+    world.admin.client_message(ANNA, "/next")
+    await eventually(lambda: any(t.startswith("💬 Активный") for t in world.admin_texts(ANNA)))
+    to_client = len(world.telegram.sent)
+    video = b"v" * (20 * 1024 * 1024 + 1)  # over the Bot API's 20 MB download limit
+    world.admin.client_document(ANNA, "запись экрана.mp4", video, "video/mp4")
+    await eventually(
+        lambda: any("«запись экрана.mp4» больше 20 МБ" in t for t in world.admin_texts(ANNA))
+    )
+    world.admin.client_message(ANNA, "Пришлю ссылкой")  # the chat goes on
+    await eventually(lambda: "Пришлю ссылкой" in world.telegram.texts_to(TG_USER))
+    assert len(world.telegram.sent) == to_client + 1  # the file sent nothing
+
+
 async def test_sla_warning_and_an_expired_lease_are_posted(world: World) -> None:
     gateway = world.gateway
     assert gateway.admin_bot is not None

@@ -13,7 +13,7 @@ from pathlib import Path
 from aiogram import Bot
 from aiogram.types import Message
 
-from admin.desk import Desk
+from admin.desk import Desk, DeskError
 from admin.telegram.forum import ForumTopics
 from admin.telegram.state import ActiveConversations
 from core.contracts import Attachment, AttachmentKind
@@ -22,6 +22,8 @@ from core.models import Operator
 __all__ = ["Focus", "OperatorFiles"]
 
 _UNSAFE = re.compile(r"[^\w.\-]+", re.UNICODE)
+BOT_DOWNLOAD_LIMIT_MB = 20
+"""Telegram's Bot API gives a bot the files it receives up to this size (`getFile`)."""
 
 
 class Focus:
@@ -70,6 +72,8 @@ class OperatorFiles:
         self._directory = directory
 
     async def attachments(self, message: Message) -> list[Attachment]:
+        """The message's photo or document, downloaded; `DeskError`, with nothing sent
+        to the client, when it is over what a bot may download."""
         found: list[tuple[AttachmentKind, str, str, str | None, int | None, str | None]] = []
         if message.photo:
             largest = max(message.photo, key=lambda size: size.width * size.height)
@@ -97,6 +101,8 @@ class OperatorFiles:
             )
         attachments = []
         for kind, file_id, unique_id, name, size, mime in found:
+            if (size or 0) > BOT_DOWNLOAD_LIMIT_MB * 1024 * 1024:
+                raise DeskError("desk_file_too_big", name=name, limit=BOT_DOWNLOAD_LIMIT_MB)
             self._directory.mkdir(parents=True, exist_ok=True)
             path = (
                 self._directory
