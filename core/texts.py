@@ -110,6 +110,12 @@ TEXTS: dict[str, dict[str, str]] = {
         "en": "The file “{name}” is over {limit} MB, more than a Telegram bot can download; "
         "nothing was sent to the client. Compress it or send a link to it.",
     },
+    "desk_file_not_kept": {
+        "ru": "Файл «{name}» не удалось сохранить на сервере, и клиенту ничего не отправлено. "
+        "Попробуйте ещё раз.",
+        "en": "The file “{name}” could not be kept on the server; nothing was sent to the "
+        "client. Try again.",
+    },
     "desk_macro_full": {
         "ru": "Шаблонов уже {limit}: удалите ненужные.",
         "en": "There are {limit} saved replies already: remove some first.",

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from pathlib import Path
 
 import aiohttp
 from admin_bot_world import World, admin_bot_settings, admin_telegram, eventually, settings, world
@@ -238,6 +239,13 @@ async def test_photo_reply_kb_article_button_and_saving_a_reply(world: World) ->
     )
     await eventually(lambda: bool(world.telegram.calls_of("sendPhoto")))
     assert any(content == b"\xff\xd8" + b"x" * 500 for _, content in world.telegram.files.values())
+    async with world.gateway.sessions() as session:  # kept as a client's file is: private
+        [kept] = [
+            Path(a["stored_path"])
+            for m in await session.scalars(select(Message).where(Message.operator_id.is_not(None)))
+            for a in m.attachments or ()
+        ]
+    assert kept.read_bytes() == b"\xff\xd8" + b"x" * 500 and kept.stat().st_mode & 0o777 == 0o600
     assert any(
         m.get("caption") == "Вот где это в приложении"
         or m.get("text") == "Вот где это в приложении"

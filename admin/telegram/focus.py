@@ -7,7 +7,8 @@ the operator when it is still waiting (writing in a topic is taking it).
 
 from __future__ import annotations
 
-import re
+import asyncio
+import dataclasses
 from pathlib import Path
 
 from aiogram import Bot
@@ -16,12 +17,13 @@ from aiogram.types import Message
 from admin.desk import Desk, DeskError
 from admin.telegram.forum import ForumTopics
 from admin.telegram.state import ActiveConversations
+from channels.attachment_store import AttachmentStore, safe_name
 from core.contracts import Attachment, AttachmentKind
+from core.files import write_once
 from core.models import Operator
 
 __all__ = ["Focus", "OperatorFiles"]
 
-_UNSAFE = re.compile(r"[^\w.\-]+", re.UNICODE)
 BOT_DOWNLOAD_LIMIT_MB = 20
 """Telegram's Bot API gives a bot the files it receives up to this size (`getFile`)."""
 
@@ -63,53 +65,48 @@ class Focus:
 
 
 class OperatorFiles:
-    """Photos and documents an operator sends, downloaded from the admin bot and kept on
-    disk: a Telegram file id is valid only for the bot that received it, so the client's
-    channel sends the stored file."""
+    """Photos and documents an operator sends, downloaded from the admin bot and kept as
+    the clients' files are (`channels.attachment_store`: by content hash, 0600): a Telegram
+    file id is valid only for the bot that received it, so the client's channel sends the
+    kept bytes."""
 
     def __init__(self, bot: Bot, directory: Path) -> None:
         self._bot = bot
-        self._directory = directory
+        self._store = AttachmentStore(directory, BOT_DOWNLOAD_LIMIT_MB * 1024 * 1024)
 
     async def attachments(self, message: Message) -> list[Attachment]:
-        """The message's photo or document, downloaded; `DeskError`, with nothing sent
-        to the client, when it is over what a bot may download."""
-        found: list[tuple[AttachmentKind, str, str, str | None, int | None, str | None]] = []
+        """The message's photo or document, downloaded and kept; `DeskError`, with nothing
+        sent to the client, when it is over what a bot may download or cannot be kept."""
+        found: list[tuple[Attachment, str]] = []
         if message.photo:
             largest = max(message.photo, key=lambda size: size.width * size.height)
-            found.append(
-                (
-                    AttachmentKind.PHOTO,
-                    largest.file_id,
-                    largest.file_unique_id,
-                    "photo.jpg",
-                    largest.file_size,
-                    "image/jpeg",
-                )
+            photo = Attachment(
+                AttachmentKind.PHOTO, name="photo.jpg", size=largest.file_size, mime="image/jpeg"
             )
+            found.append((photo, largest.file_id))
         if message.document is not None:
             doc = message.document
-            found.append(
-                (
-                    AttachmentKind.DOCUMENT,
-                    doc.file_id,
-                    doc.file_unique_id,
-                    doc.file_name or "document",
-                    doc.file_size,
-                    doc.mime_type,
-                )
+            mime = doc.mime_type or "application/octet-stream"
+            document = Attachment(
+                AttachmentKind.DOCUMENT,
+                name=safe_name(doc.file_name, mime, 1),
+                size=doc.file_size,
+                mime=mime,
             )
-        attachments = []
-        for kind, file_id, unique_id, name, size, mime in found:
-            if (size or 0) > BOT_DOWNLOAD_LIMIT_MB * 1024 * 1024:
-                raise DeskError("desk_file_too_big", name=name, limit=BOT_DOWNLOAD_LIMIT_MB)
-            self._directory.mkdir(parents=True, exist_ok=True)
-            path = (
-                self._directory
-                / f"{_UNSAFE.sub('_', unique_id)}-{_UNSAFE.sub('_', name or 'file')}"
-            )
-            await self._bot.download(file_id, destination=path)
-            attachments.append(
-                Attachment(kind, name=name, size=size, mime=mime, stored_path=str(path))
-            )
-        return attachments
+            found.append((document, doc.file_id))
+        return [await self._keep(attachment, file_id) for attachment, file_id in found]
+
+    async def _keep(self, attachment: Attachment, file_id: str) -> Attachment:
+        if not self._store.wants(attachment.size):
+            raise DeskError("desk_file_too_big", name=attachment.name, limit=BOT_DOWNLOAD_LIMIT_MB)
+        downloaded = await self._bot.download(file_id)
+        assert downloaded is not None  # no destination given: the bytes come back
+        kept = self._store.keep(attachment, downloaded.read())
+        path, content = kept.stored_path, kept.content
+        if (
+            path is None
+            or content is None
+            or not await asyncio.to_thread(write_once, Path(path), content)
+        ):
+            raise DeskError("desk_file_not_kept", name=attachment.name)  # empty, or disk
+        return dataclasses.replace(kept, content=None)
