@@ -24,7 +24,6 @@ from channels.text import split_text
 __all__ = ["AdminSender", "ChatRef", "where"]
 
 T = TypeVar("T")
-CAPTION_LIMIT = 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,7 +95,7 @@ class AdminSender:
             ),
         )
 
-    async def file(self, to: ChatRef, file: KeptFile, *, caption: str | None = None) -> Message:
+    async def file(self, to: ChatRef, file: KeptFile) -> Message:
         return await self._call(
             to,
             functools.partial(
@@ -104,13 +103,10 @@ class AdminSender:
                 chat_id=to.chat_id,
                 message_thread_id=to.thread_id,
                 document=BufferedInputFile(file.content, filename=file.name),
-                caption=_caption(caption),
             ),
         )
 
-    async def photo(
-        self, to: ChatRef, content: bytes, *, name: str, caption: str | None = None
-    ) -> Message:
+    async def photo(self, to: ChatRef, content: bytes, *, name: str) -> Message:
         return await self._call(
             to,
             functools.partial(
@@ -118,7 +114,6 @@ class AdminSender:
                 chat_id=to.chat_id,
                 message_thread_id=to.thread_id,
                 photo=BufferedInputFile(content, filename=name),
-                caption=_caption(caption),
             ),
         )
 
@@ -136,7 +131,3 @@ class AdminSender:
         return await send_with_retries(
             limited, classify_failure, self._retry, what=f"admin bot send to {to.key}"
         )
-
-
-def _caption(text: str | None) -> str | None:
-    return split_text(text, CAPTION_LIMIT)[0] if text and text.strip() else None
