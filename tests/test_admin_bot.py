@@ -319,7 +319,9 @@ async def test_a_file_too_big_for_a_bot_is_refused_with_the_reason_and_nothing_s
     await handed_off_in_telegram(world)
     await eventually(lambda: bool(world.cards(ANNA)))
     world.admin.client_message(ANNA, "/next")
-    await eventually(lambda: any(t.startswith("💬 Активный") for t in world.admin_texts(ANNA)))
+    await eventually(
+        lambda: any("Вам отвечает оператор" in t for t in world.telegram.texts_to(TG_USER))
+    )
     to_client = len(world.telegram.sent)
     video = b"v" * (20 * 1024 * 1024 + 1)  # over the Bot API's 20 MB download limit
     world.admin.client_document(ANNA, "запись экрана.mp4", video, "video/mp4")
