@@ -18,14 +18,12 @@ from admin.desk import Desk, DeskError
 from admin.telegram.forum import ForumTopics
 from admin.telegram.state import ActiveConversations
 from channels.attachment_store import AttachmentStore, safe_name
+from channels.telegram import DOWNLOAD_LIMIT
 from core.contracts import Attachment, AttachmentKind
 from core.files import write_once
 from core.models import Operator
 
 __all__ = ["Focus", "OperatorFiles"]
-
-BOT_DOWNLOAD_LIMIT_MB = 20
-"""Telegram's Bot API gives a bot the files it receives up to this size (`getFile`)."""
 
 
 class Focus:
@@ -72,7 +70,7 @@ class OperatorFiles:
 
     def __init__(self, bot: Bot, directory: Path) -> None:
         self._bot = bot
-        self._store = AttachmentStore(directory, BOT_DOWNLOAD_LIMIT_MB * 1024 * 1024)
+        self._store = AttachmentStore(directory, DOWNLOAD_LIMIT)
 
     async def attachments(self, message: Message) -> list[Attachment]:
         """The message's photo or document, downloaded and kept; `DeskError`, with nothing
@@ -98,7 +96,9 @@ class OperatorFiles:
 
     async def _keep(self, attachment: Attachment, file_id: str) -> Attachment:
         if not self._store.wants(attachment.size):
-            raise DeskError("desk_file_too_big", name=attachment.name, limit=BOT_DOWNLOAD_LIMIT_MB)
+            raise DeskError(
+                "desk_file_too_big", name=attachment.name, limit=DOWNLOAD_LIMIT // (1024 * 1024)
+            )
         downloaded = await self._bot.download(file_id)
         assert downloaded is not None  # no destination given: the bytes come back
         kept = self._store.keep(attachment, downloaded.read())

@@ -10,9 +10,11 @@ from channels.telegram.channel import (
     poller_name,
     retry_after_of,
 )
+from channels.telegram.client_files import DOWNLOAD_LIMIT
 
 __all__ = [
     "API_ERRORS",
+    "DOWNLOAD_LIMIT",
     "IN_FLIGHT",
     "SECRET_HEADER",
     "TEXT_LIMIT",

@@ -11,7 +11,10 @@ from channels.attachment_store import AttachmentStore
 from channels.client_files import ClientFiles, FileUnavailable
 from core.contracts import Attachment
 
-__all__ = ["telegram_client_files"]
+__all__ = ["DOWNLOAD_LIMIT", "telegram_client_files"]
+
+DOWNLOAD_LIMIT = 20 * 1024 * 1024
+"""The Bot API gives a bot the files it received up to this size (`getFile`), no larger."""
 
 
 def telegram_client_files(bot: Bot, store: AttachmentStore, *, timeout: float) -> ClientFiles:
