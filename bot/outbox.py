@@ -32,7 +32,13 @@ from bot.outbox_sweeper import OutboxSweeper
 from bot.pending_replies import Chat, read_pending
 from bot.send_failures import SendFailures
 from bot.sent_marks import SentMarks
-from core.contracts import ChannelAdapter, ChannelKind, DeliveryError, OutboundMessage
+from core.contracts import (
+    ChannelAdapter,
+    ChannelKind,
+    DeliveryError,
+    DeliveryFault,
+    OutboundMessage,
+)
 from core.db import SessionFactory, WriteLock
 from core.events import DeskFeed
 from core.retry import REPLY_SCHEDULE, Backoff
@@ -159,12 +165,14 @@ class Outbox:
             try:
                 if adapter is None:
                     raise DeliveryError(
-                        f"the {outbound.channel.value} channel is not configured", permanent=True
+                        f"the {outbound.channel.value} channel is not configured",
+                        permanent=True,
+                        fault=DeliveryFault.CONFIGURATION,
                     )
                 receipt = await adapter.send(outbound)
             except DeliveryError as exc:
                 if exc.permanent:
-                    await self._failures.mark_failed(outbound.outbound_id, str(exc))
+                    await self._failures.mark_failed(outbound.outbound_id, exc)
                     return _Outcome.FAILED
                 if not await self._failures.reschedule(outbound.outbound_id, exc):
                     return _Outcome.FAILED

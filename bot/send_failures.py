@@ -55,7 +55,11 @@ class SendFailures:
             next_at = now + dt.timedelta(seconds=wait)
             if next_at > message.created_at + self._deadline:
                 hours = self._deadline.total_seconds() / 3600
-                error = f"not delivered within {hours:g} h ({attempts} attempts): {exc}"
+                given_up = DeliveryError(
+                    f"not delivered within {hours:g} h ({attempts} attempts): {exc}",
+                    permanent=True,
+                    fault=exc.fault,
+                )
             else:
                 message.attempts, message.next_attempt_at = attempts, next_at
                 message.delivery_error = str(exc)
@@ -68,13 +72,15 @@ class SendFailures:
                     wait,
                 )
                 return True
-        await self.mark_failed(message_id, error)
+        await self.mark_failed(message_id, given_up)
         return False
 
-    async def mark_failed(self, message_id: int, error: str) -> None:
-        """The message is undelivered: mark it FAILED, record it on the conversation and
-        tell the desk."""
-        log.warning("message %s undelivered: %s", message_id, error)
+    async def mark_failed(self, message_id: int, failure: DeliveryError) -> None:
+        """The message is undelivered: mark it FAILED with why (the fault, for the desk's
+        words, and the error, for whoever reads the log), record it on the conversation
+        and tell the desk."""
+        error, fault = str(failure), failure.fault.value
+        log.warning("message %s undelivered (%s): %s", message_id, fault, error)
         async with self._writes, self._sessions() as session:
             message = await session.get(Message, message_id)
             if message is None:
@@ -82,6 +88,7 @@ class SendFailures:
             conversation = await session.get(Conversation, message.conversation_id)
             message.delivery = Delivery.FAILED
             message.delivery_error = error
+            message.delivery_fault = failure.fault
             message.next_attempt_at = None
             if conversation is not None:
                 record(
@@ -92,6 +99,7 @@ class SendFailures:
                     operator_id=message.operator_id,
                     message_id=message_id,
                     error=error,
+                    fault=fault,
                 )
             await session.commit()
         try:
@@ -101,6 +109,7 @@ class SendFailures:
                 conversation_id=message.conversation_id,
                 operator_id=message.operator_id,
                 error=error,
+                fault=fault,
             )
         except Exception:  # the event is stored: the desk sees it on its next refresh
             log.exception("telling the desk about undelivered message %s failed", message_id)

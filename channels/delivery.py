@@ -17,7 +17,7 @@ from typing import Protocol, TypeVar
 
 from tenacity import RetryCallState
 
-from core.contracts import DeliveryError
+from core.contracts import DeliveryError, DeliveryFault
 from core.retry import SEND, Backoff, retrying
 
 __all__ = ["Failure", "RetryPolicy", "SendLedger", "SendRateLimiter", "send_with_retries"]
@@ -44,11 +44,13 @@ class SendLedger(Protocol):
 @dataclass(frozen=True, slots=True)
 class Failure:
     """How a platform error is treated: retried (after `retry_after` seconds when the
-    platform said so), or given up, `permanent` when retrying later cannot help."""
+    platform said so), or given up, `permanent` when retrying later cannot help; `fault`
+    is why, for the desk."""
 
     retryable: bool
     retry_after: float | None = None
     permanent: bool = False
+    fault: DeliveryFault = DeliveryFault.UNREACHABLE
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,11 +111,14 @@ async def send_with_retries(
         if failure is None:
             raise
         if not failure.retryable:
-            raise DeliveryError(f"{what}: {exc}", permanent=failure.permanent) from exc
+            raise DeliveryError(
+                f"{what}: {exc}", permanent=failure.permanent, fault=failure.fault
+            ) from exc
         tries = retrier.statistics.get("attempt_number", 1)
         raise DeliveryError(
             f"{what}: gave up for now after {tries} attempts: {exc}",
             retry_after=failure.retry_after,
+            fault=failure.fault,
         ) from exc
 
 

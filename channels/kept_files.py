@@ -15,7 +15,7 @@ import mimetypes
 from dataclasses import dataclass
 from pathlib import Path
 
-from core.contracts import Attachment, DeliveryError
+from core.contracts import Attachment, DeliveryError, DeliveryFault
 
 __all__ = ["KeptFile", "read_kept_file"]
 
@@ -31,19 +31,26 @@ async def read_kept_file(attachment: Attachment, max_bytes: int | None = None) -
     """The attachment's kept bytes, or a permanent `DeliveryError` saying why there are
     none to send (no file kept here, unreadable, or over `max_bytes`)."""
     if not attachment.stored_path:
-        raise DeliveryError(f"attachment {attachment.name!r} has no file kept here", permanent=True)
+        raise DeliveryError(
+            f"attachment {attachment.name!r} has no file kept here",
+            permanent=True,
+            fault=DeliveryFault.FILE,
+        )
     path = Path(attachment.stored_path)
     name = attachment.name or path.name
     try:
         content = await asyncio.to_thread(path.read_bytes)
     except OSError as exc:
         raise DeliveryError(
-            f"attachment {name!r} cannot be read from {path}: {exc.strerror or exc}", permanent=True
+            f"attachment {name!r} cannot be read from {path}: {exc.strerror or exc}",
+            permanent=True,
+            fault=DeliveryFault.FILE,
         ) from exc
     if max_bytes is not None and len(content) > max_bytes:
         raise DeliveryError(
             f"attachment {name!r} is {len(content)} bytes, over the limit of {max_bytes}",
             permanent=True,
+            fault=DeliveryFault.FILE,
         )
     mime = attachment.mime or mimetypes.guess_type(name)[0] or "application/octet-stream"
     return KeptFile(name, mime, content)

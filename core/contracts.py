@@ -23,6 +23,7 @@ __all__ = [
     "ChannelAdapter",
     "ChannelKind",
     "DeliveryError",
+    "DeliveryFault",
     "DeliveryReceipt",
     "InboundMessage",
     "InboundSink",
@@ -174,17 +175,40 @@ class DeliveryReceipt:
     platform_message_id: str | None
 
 
+class DeliveryFault(str, enum.Enum):
+    """Why a message was not delivered, in the terms a desk acts on: each has a Russian
+    and English text for the operators; the error's own words stay for the log."""
+
+    RECIPIENT = "recipient"
+    """The client cannot receive it: the bot is blocked, the chat or address is gone."""
+    CONTENT = "content"
+    """The platform refused the message itself (too long, a format it will not take)."""
+    FILE = "file"
+    """A file it carries is not kept here, cannot be read, or is too big to send."""
+    CONFIGURATION = "configuration"
+    """The channel is not configured, or its token or access is refused."""
+    UNREACHABLE = "unreachable"
+    """The platform did not take it (network, outage, rate limit) before giving up."""
+
+
 class DeliveryError(Exception):
     """The channel gave up on a message after its retries; `permanent` when retrying later
     cannot help (blocked bot, unknown chat, rejected address); `retry_after` when the
-    platform said how many seconds to wait before the next try."""
+    platform said how many seconds to wait before the next try; `fault` says why in the
+    desk's terms."""
 
     def __init__(
-        self, message: str, *, permanent: bool = False, retry_after: float | None = None
+        self,
+        message: str,
+        *,
+        permanent: bool = False,
+        retry_after: float | None = None,
+        fault: DeliveryFault = DeliveryFault.UNREACHABLE,
     ) -> None:
         super().__init__(message)
         self.permanent = permanent
         self.retry_after = retry_after
+        self.fault = fault
 
 
 InboundSink = Callable[[Sequence[InboundMessage]], Awaitable[None]]

@@ -42,6 +42,7 @@ _UNSET: dict[str, Any] = {
     "automated": False,
     "delivery": None,
     "delivery_error": None,
+    "delivery_fault": None,
     "kb_article_id": None,
     "kb_score": None,
     "edited_at": None,

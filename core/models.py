@@ -39,7 +39,7 @@ from sqlalchemy.orm import (
     validates,
 )
 
-from core.contracts import ChannelKind
+from core.contracts import ChannelKind, DeliveryFault
 from core.folding import fold, folded_from
 
 __all__ = [
@@ -389,6 +389,8 @@ class Message(InsertedInBatches, Base):
     automated: Mapped[bool] = mapped_column(Boolean, default=False)
     delivery: Mapped[Delivery | None] = mapped_column(_enum(Delivery))
     delivery_error: Mapped[str | None] = mapped_column(Text)
+    delivery_fault: Mapped[DeliveryFault | None] = mapped_column(_enum(DeliveryFault))
+    """Why a FAILED message was not delivered, in the desk's terms (its text is ru/en)."""
     attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     """Sends tried and failed (PENDING replies): the outbox's retry schedule counts these."""
     next_attempt_at: Mapped[dt.datetime | None] = mapped_column()

@@ -333,6 +333,27 @@ async def test_a_file_too_big_for_a_bot_is_refused_with_the_reason_and_nothing_s
     assert len(world.telegram.sent) == to_client + 1  # the file sent nothing
 
 
+async def test_a_reply_the_client_cannot_receive_is_reported_to_its_author_with_why(
+    world: World,
+) -> None:
+    await world.operator("Анна", ANNA)
+    conversation_id = await handed_off_in_telegram(world)
+    await eventually(lambda: bool(world.cards(ANNA)))
+    world.admin.client_message(ANNA, "/next")
+    await eventually(
+        lambda: any("Вам отвечает оператор" in t for t in world.telegram.texts_to(TG_USER))
+    )
+    world.telegram.blocked.add(TG_USER)  # the client blocked the bot meanwhile
+    world.admin.client_message(ANNA, "Карта перевыпущена")
+    why = "не доставлено — клиент не может его получить: бот заблокирован"
+    await eventually(
+        lambda: any(f"#{conversation_id}" in t and why in t for t in world.admin_texts(ANNA))
+    )
+    notice = next(t for t in world.admin_texts(ANNA) if why in t)
+    assert "Forbidden: bot was blocked by the user" in notice  # the platform's words, below
+    assert "Карта перевыпущена" not in world.telegram.texts_to(TG_USER)
+
+
 async def test_sla_warning_and_an_expired_lease_are_posted(world: World) -> None:
     gateway = world.gateway
     assert gateway.admin_bot is not None

@@ -20,7 +20,7 @@ from channels.attachment_store import AttachmentStore
 from channels.delivery import RetryPolicy
 from channels.telegram import TelegramChannel
 from channels.vk import VkChannel
-from core.contracts import ChannelKind
+from core.contracts import ChannelKind, DeliveryFault
 from core.models import (
     Conversation,
     ConversationEvent,
@@ -252,5 +252,6 @@ async def test_a_reply_that_cannot_be_delivered_is_marked_and_recorded(
         events = list(await session.scalars(select(ConversationEvent.kind)))
     assert reply is not None and reply.delivery is Delivery.FAILED
     assert "blocked" in (reply.delivery_error or "")
+    assert reply.delivery_fault is DeliveryFault.RECIPIENT
     assert EventKind.UNDELIVERED in events
     assert telegram.texts_to(TG_USER) == []

@@ -585,6 +585,24 @@ async def test_the_reply_goes_through_the_channel_picked_beside_it(
     await page.context.close()
 
 
+async def test_a_reply_that_was_not_delivered_says_why_in_the_operators_words(
+    browser: Browser, gateway: Gateway, served: str
+) -> None:
+    """The test's Telegram channel is not configured: the reply fails for a reason an
+    administrator fixes, and the console says so on the message and in the toast."""
+    handle = gateway.engine.handle
+    await handle(said("нужен оператор", visitor="tg-5", channel=ChannelKind.TELEGRAM))
+    page = await open_console(browser, served, gateway, 1400)
+    await page.keyboard.press("Alt+N")
+    await expect(page.locator(".status-pill")).to_have_text("в работе")
+    await page.fill("#reply-text", "Карта перевыпущена")
+    await page.press("#reply-text", "Control+Enter")
+    why = "канал не настроен или отклонил токен или доступ: нужен администратор"
+    await expect(page.locator("#toast")).to_contain_text(why)
+    await expect(page.locator(".msg.operator .failed")).to_have_text(f"не доставлено: {why}")
+    await page.context.close()
+
+
 async def test_a_console_in_a_background_tab_counts_what_needs_the_operator(
     browser: Browser, gateway: Gateway, served: str
 ) -> None:

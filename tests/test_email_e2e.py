@@ -24,7 +24,7 @@ from sqlalchemy import func, select
 from stepping_clock import SteppingClock
 from waiting import eventually
 
-from core.contracts import ChannelKind
+from core.contracts import ChannelKind, DeliveryFault
 from core.messages import SEND_LEASE
 from core.models import Author, ConversationEvent, Delivery, Direction, EventKind, Identity, Message
 from switchboard.app import Gateway, open_gateway, running
@@ -273,6 +273,7 @@ async def test_a_bounce_is_recorded_on_the_conversation_of_the_returned_letter(
     assert answer.delivery is Delivery.FAILED and (answer.delivery_error or "").startswith(
         "bounced"
     )
+    assert answer.delivery_fault is DeliveryFault.RECIPIENT
 
 
 async def test_restart_while_200_letters_wait_stores_and_answers_each_once(

@@ -19,7 +19,14 @@ from mail_servers import (  # noqa: F401
 from channels.email import MailServer
 from channels.email.compose import compose
 from channels.email.smtp import SmtpSender
-from core.contracts import Attachment, AttachmentKind, ChannelKind, DeliveryError, OutboundMessage
+from core.contracts import (
+    Attachment,
+    AttachmentKind,
+    ChannelKind,
+    DeliveryError,
+    DeliveryFault,
+    OutboundMessage,
+)
 
 CLIENT = "ivan+bank@client.test"
 
@@ -107,7 +114,7 @@ async def test_a_file_that_is_gone_or_too_big_fails_the_letter_and_nothing_is_se
         document = Attachment(AttachmentKind.DOCUMENT, name=path.name, stored_path=str(path))
         with pytest.raises(DeliveryError, match=reason) as failure:
             await adapter.send(outbound(attachments=(document,)))
-        assert failure.value.permanent
+        assert failure.value.permanent and failure.value.fault is DeliveryFault.FILE
     assert smtp_server.sent_to(CLIENT) == []
 
 
@@ -118,7 +125,7 @@ async def test_rejected_recipient_is_a_permanent_failure(
     adapter = support_adapter(dovecot, smtp_server, mailbox, tmp_path)
     with pytest.raises(DeliveryError) as failure:
         await adapter.send(outbound())
-    assert failure.value.permanent
+    assert failure.value.permanent and failure.value.fault is DeliveryFault.RECIPIENT
     assert "5.1.1" in str(failure.value)
     assert smtp_server.sent_to(CLIENT) == []
 
@@ -139,7 +146,7 @@ async def test_unreachable_server_is_retried_then_reported_as_temporary() -> Non
     letter = compose(outbound(), address="support@bank.test", display_name=None)
     with pytest.raises(DeliveryError) as failure:
         await sender.send(letter, "support@bank.test", [CLIENT])
-    assert not failure.value.permanent
+    assert not failure.value.permanent and failure.value.fault is DeliveryFault.UNREACHABLE
     assert "after 3 attempts" in str(failure.value)
 
 

@@ -25,6 +25,7 @@ from channels.telegram import TelegramChannel
 from core import keys
 from core.contracts import (
     ChannelKind,
+    DeliveryFault,
     DeliveryReceipt,
     InboundMessage,
     InboundSink,
@@ -164,14 +165,15 @@ async def test_a_permanent_failure_is_undelivered_and_the_desk_is_told(world: Wo
         with contextlib.suppress(asyncio.CancelledError):
             await listener
     [notice] = [n for n in heard if n["kind"] == "undelivered"]
-    assert notice["message_id"] == reply.id
+    assert notice["message_id"] == reply.id and notice["fault"] == "recipient"
+    assert reply.delivery_fault is DeliveryFault.RECIPIENT
     async with world.gateway.sessions() as session:
         events = list(
             await session.scalars(
                 select(ConversationEvent).where(ConversationEvent.kind == EventKind.UNDELIVERED)
             )
         )
-    assert [e.data["message_id"] for e in events] == [reply.id]
+    assert [(e.data["message_id"], e.data["fault"]) for e in events] == [(reply.id, "recipient")]
     assert await world.gateway.outbox.sweeper.sweep() == 0  # never tried again
 
 
@@ -181,6 +183,7 @@ async def test_a_wait_past_the_deadline_is_undelivered(world: World) -> None:
     [reply] = await replies(world)
     assert reply.delivery is Delivery.FAILED
     assert "not delivered within 24 h" in (reply.delivery_error or "")
+    assert reply.delivery_fault is DeliveryFault.UNREACHABLE
 
 
 async def test_a_reply_left_pending_by_a_dead_send_is_taken_by_the_sweeper(world: World) -> None:

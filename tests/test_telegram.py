@@ -22,6 +22,7 @@ from core.contracts import (
     Button,
     ChannelKind,
     DeliveryError,
+    DeliveryFault,
     OutboundMessage,
 )
 from core.send_ledger import RedisSendLedger
@@ -310,14 +311,41 @@ async def test_blocked_user_is_a_permanent_failure_and_retries_run_out(
     telegram.blocked.add(USER)
     with pytest.raises(DeliveryError) as blocked:
         await channel.send(outbound("вы здесь?"))
-    assert blocked.value.permanent
+    assert blocked.value.permanent and blocked.value.fault is DeliveryFault.RECIPIENT
     assert len(telegram.calls_of("sendMessage")) == 1
     telegram.blocked.clear()
     telegram.fail("sendMessage", status=502, times=10)
     with pytest.raises(DeliveryError) as exhausted:
         await channel.send(outbound("сервер лежит"))
     assert not exhausted.value.permanent
+    assert exhausted.value.fault is DeliveryFault.UNREACHABLE
     assert len(telegram.calls_of("sendMessage")) == 1 + FAST_RETRY.attempts
+
+
+@pytest.mark.parametrize(
+    ("status", "description", "fault"),
+    [
+        (400, "Bad Request: chat not found", DeliveryFault.RECIPIENT),
+        (400, "Bad Request: message is too long", DeliveryFault.CONTENT),
+        (400, "Bad Request: wrong file identifier/HTTP URL specified", DeliveryFault.FILE),
+        (401, "Unauthorized", DeliveryFault.CONFIGURATION),
+    ],
+)
+async def test_a_refusal_says_why_in_the_desks_terms(
+    telegram: FakeTelegram,
+    channel: TelegramChannel,
+    status: int,
+    description: str,
+    fault: DeliveryFault,
+) -> None:
+    """The operator hears why (the client is gone, the message or a file was refused, the
+    bot's token): each is a different thing to do next."""
+    telegram.fail("sendMessage", status=status, description=description)
+    with pytest.raises(DeliveryError) as refused:
+        await channel.send(outbound("ответ"))
+    assert refused.value.fault is fault
+    assert refused.value.permanent is (fault is not DeliveryFault.CONFIGURATION)
+    assert telegram.texts_to(USER) == []
 
 
 async def test_per_chat_rate_limit_spaces_sends(telegram: FakeTelegram) -> None:
@@ -373,7 +401,7 @@ async def test_a_kept_file_that_is_gone_fails_the_message_before_any_piece_is_se
     gone = Attachment(AttachmentKind.DOCUMENT, name="a.pdf", stored_path=str(tmp_path / "a"))
     with pytest.raises(DeliveryError, match="cannot be read") as failure:
         await channel.send(outbound("Документ:", attachments=(gone,)))
-    assert failure.value.permanent
+    assert failure.value.permanent and failure.value.fault is DeliveryFault.FILE
     assert telegram.sent == [] and telegram.calls_of("sendDocument") == []
 
 

@@ -20,6 +20,7 @@ from core.contracts import (
     Button,
     ChannelKind,
     DeliveryError,
+    DeliveryFault,
     OutboundMessage,
 )
 from core.leases import RedisPollerLease
@@ -308,7 +309,16 @@ async def test_permanent_and_exhausted_failures(vk: FakeVk, channel: VkChannel) 
     with pytest.raises(DeliveryError) as blocked:
         await channel.send(outbound("вы здесь?"))
     assert blocked.value.permanent and len(vk.calls_of("messages.send")) == 1
+    assert blocked.value.fault is DeliveryFault.RECIPIENT
     vk.blocked.clear()
+    vk.fail("messages.send", code=914)  # the message itself refused
+    with pytest.raises(DeliveryError) as refused:
+        await channel.send(outbound("длинный ответ", outbound_id=11))
+    assert refused.value.permanent and refused.value.fault is DeliveryFault.CONTENT
+    vk.fail("messages.send", code=5)  # the token: the desk's to fix, retried later
+    with pytest.raises(DeliveryError) as token:
+        await channel.send(outbound("токен", outbound_id=12))
+    assert not token.value.permanent and token.value.fault is DeliveryFault.CONFIGURATION
     vk.fail("messages.send", code=10, times=10)
     with pytest.raises(DeliveryError) as exhausted:
         await channel.send(outbound("сервер лежит", outbound_id=9))
@@ -404,7 +414,7 @@ async def test_an_unreadable_or_rejected_file_fails_permanently(
                     ),
                 )
             )
-        assert unreadable.value.permanent
+        assert unreadable.value.permanent and unreadable.value.fault is DeliveryFault.FILE
     fake_photo = tmp_path / "photo.jpg"
     fake_photo.write_bytes(b"not really a jpeg")
     with pytest.raises(DeliveryError, match="as a photo") as rejected:
@@ -419,6 +429,7 @@ async def test_an_unreadable_or_rejected_file_fails_permanently(
             )
         )
     assert rejected.value.permanent and len(vk.uploads) == 1
+    assert rejected.value.fault is DeliveryFault.FILE
     assert vk.sent == [] and not vk.calls_of("photos.saveMessagesPhoto")
 
 

@@ -17,6 +17,11 @@
       online: "на связи", connecting: "подключение…", offline: "нет связи",
       client: "Клиент", bot: "Бот", operator: "Оператор", system: "Система", private: "Заметка",
       undelivered: "не доставлено", action_handoff: "нажал(а) «Позвать оператора»",
+      fault_recipient: "клиент не может его получить: бот заблокирован, чат или адрес больше не существует",
+      fault_content: "платформа не приняла само сообщение (слишком длинное или в неподходящем формате)",
+      fault_file: "приложенный файл не найден, не читается или слишком велик",
+      fault_configuration: "канал не настроен или отклонил токен или доступ: нужен администратор",
+      fault_unreachable: "платформа не приняла его вовремя (сеть, сбой или ограничение частоты)",
       action_choose: "выбрал(а) вариант из предложенных", action_rate: "поставил(а) оценку",
       action_start: "начал(а) диалог", action_contact: "поделился(-ась) номером телефона",
       status_bot: "бот", status_queued: "в очереди", status_assigned: "в работе", status_closed: "закрыт",
@@ -80,6 +85,11 @@
       online: "online", connecting: "connecting…", offline: "offline",
       client: "Client", bot: "Bot", operator: "Operator", system: "System", private: "Note",
       undelivered: "undelivered", action_handoff: "pressed “Talk to a person”",
+      fault_recipient: "the client cannot receive it: the bot is blocked, or the chat or address is gone",
+      fault_content: "the platform refused the message itself (too long, or in a format it does not take)",
+      fault_file: "a file it carries is missing, unreadable or too big",
+      fault_configuration: "the channel is not configured, or refused its token or access: an administrator is needed",
+      fault_unreachable: "the platform did not take it in time (network, outage or rate limit)",
       action_choose: "picked one of the offered options", action_rate: "rated the help",
       action_start: "started the chat", action_contact: "shared their phone number",
       status_bot: "bot", status_queued: "queued", status_assigned: "assigned", status_closed: "closed",
@@ -134,6 +144,9 @@
     .some((l) => String(l).toLowerCase().startsWith("ru")) ? "ru" : "en";
   const t = (key, values = {}) =>
     (TEXTS[lang][key] || key).replace(/\{(\w+)\}/g, (_, k) => (k in values ? values[k] : `{${k}}`));
+  // Why a message was not delivered (a DeliveryFault), in the operator's words.
+  const faultText = (fault) => (fault && TEXTS[lang][`fault_${fault}`]) || "";
+  const undeliveredWhy = (fault) => [t("undelivered"), faultText(fault)].filter(Boolean).join(": ");
   const $ = (id) => document.getElementById(id);
   const el = (tag, cls, text) => {
     const node = document.createElement(tag);
@@ -294,7 +307,7 @@
       box.dataset.mid = m.id;
       const head = el("div", "msg-head");
       head.append(el("span", "author", t(m.private ? "private" : m.author)), chan(m.channel), el("span", null, clock(m.at)));
-      if (m.delivery === "failed") head.append(el("span", "failed", t("undelivered")));
+      if (m.delivery === "failed") head.append(el("span", "failed", undeliveredWhy(m.delivery_fault)));
       box.append(head);
       if (m.text || !m.action) box.append(el("div", "msg-body", m.text));
       if (m.action) box.append(el("div", "action", t(`action_${m.action}`)));
@@ -811,7 +824,7 @@
     if (n.kind === "client_message" && n.operator_id === me.id) attention(t("new_message", { id: n.conversation_id }));
     // the open thread shows the message itself: a toast only for another of mine
     if (n.kind === "client_message" && concernsMe && !open) toast(t("new_message", { id: n.conversation_id }));
-    if (n.kind === "undelivered" && concernsMe) toast(t("undelivered_toast", { id: n.conversation_id, error: n.error || "" }), true);
+    if (n.kind === "undelivered" && concernsMe) toast(t("undelivered_toast", { id: n.conversation_id, error: faultText(n.fault) || n.error || "" }), true);
     if (n.kind === "quarantined") toast(t("quarantined_toast", { id: n.conversation_id, error: n.error || "" }), true);
   }
 

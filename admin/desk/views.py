@@ -57,6 +57,7 @@ class MessageView:
     private: bool
     delivery: str | None
     conversation_id: int
+    delivery_fault: str | None = None  # why a failed one was not delivered (DeliveryFault)
     action: str | None = None  # a client's button press (handoff, choose, rate)
     original_text: str | None = None  # an email's whole letter, when `text` is its fresh part
 
@@ -167,6 +168,7 @@ def message_view(message: Message) -> MessageView:
         private=message.private,
         delivery=message.delivery.value if message.delivery else None,
         conversation_id=message.conversation_id,
+        delivery_fault=message.delivery_fault.value if message.delivery_fault else None,
         action=message.action,
         original_text=message.original_text if message.original_text != message.text else None,
     )

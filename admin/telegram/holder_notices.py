@@ -3,6 +3,7 @@ delivered or bounced, and (in forum mode) a closed conversation's topic."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from admin.desk import Desk
@@ -10,6 +11,7 @@ from admin.telegram.audience import Posting
 from admin.telegram.cards import conversation_text
 from admin.telegram.state import ActiveConversations
 from admin.telegram.texts import say
+from core.contracts import DeliveryFault
 from core.db import SessionFactory
 from core.models import Conversation
 
@@ -59,12 +61,26 @@ class HolderNotices:
         )
 
     async def undelivered(self, notice: dict[str, Any]) -> None:
+        """Why, in the holder's words; the platform's own error below it, for the admin."""
+        conversation_id = int(notice["conversation_id"])
+        fault = _fault_of(notice.get("fault"))
+        error = str(notice.get("error", ""))[:300]
         await self._tell_holder(
-            int(notice["conversation_id"]), "undelivered", error=str(notice.get("error", ""))[:300]
+            conversation_id,
+            lambda language: say(
+                "undelivered",
+                language,
+                id=conversation_id,
+                reason=say(f"fault_{fault.value}", language),
+                error=error,
+            ),
         )
 
     async def bounced(self, notice: dict[str, Any]) -> None:
-        await self._tell_holder(int(notice["conversation_id"]), "bounced")
+        conversation_id = int(notice["conversation_id"])
+        await self._tell_holder(
+            conversation_id, lambda language: say("bounced", language, id=conversation_id)
+        )
 
     async def closed(self, notice: dict[str, Any]) -> None:
         conversation_id = int(notice["conversation_id"])
@@ -75,13 +91,20 @@ class HolderNotices:
                 say("card_closed", self._post.audience.language),
             )
 
-    async def _tell_holder(self, conversation_id: int, key: str, **values: object) -> None:
+    async def _tell_holder(self, conversation_id: int, text: Callable[[str | None], str]) -> None:
         async with self._sessions() as session:
             conversation = await session.get(Conversation, conversation_id)
         holder = await self._post.readers.holder(
             conversation.assigned_operator_id if conversation else None
         )
         if holder is not None:
-            await self._post.sender.text(
-                holder.ref, say(key, holder.language, id=conversation_id, **values)
-            )
+            await self._post.sender.text(holder.ref, text(holder.language))
+
+
+def _fault_of(value: object) -> DeliveryFault:
+    """The notice's fault; one this process does not know (or none) reads as UNREACHABLE,
+    the most general."""
+    try:
+        return DeliveryFault(value)
+    except ValueError:
+        return DeliveryFault.UNREACHABLE

@@ -164,8 +164,28 @@ ADMIN_TEXTS: dict[str, dict[str, str]] = {
     },
     "attachments": {"ru": "📎 вложения: {items}", "en": "📎 attachments: {items}"},
     "undelivered": {
-        "ru": "⚠️ #{id}: сообщение клиенту не доставлено ({error}).",
-        "en": "⚠️ #{id}: a message to the client was not delivered ({error}).",
+        "ru": "⚠️ #{id}: сообщение клиенту не доставлено — {reason}.\nПодробности: {error}",
+        "en": "⚠️ #{id}: a message to the client was not delivered — {reason}.\nDetails: {error}",
+    },
+    "fault_recipient": {
+        "ru": "клиент не может его получить: бот заблокирован, чат или адрес больше не существует",
+        "en": "the client cannot receive it: the bot is blocked, or the chat or address is gone",
+    },
+    "fault_content": {
+        "ru": "платформа не приняла само сообщение (слишком длинное или в неподходящем формате)",
+        "en": "the platform refused the message itself (too long, or in a format it does not take)",
+    },
+    "fault_file": {
+        "ru": "приложенный файл не найден, не читается или слишком велик",
+        "en": "a file it carries is missing, unreadable or too big",
+    },
+    "fault_configuration": {
+        "ru": "канал не настроен или отклонил токен или доступ: нужен администратор",
+        "en": "the channel is not configured, or refused its token or access: an administrator is needed",
+    },
+    "fault_unreachable": {
+        "ru": "платформа не приняла его вовремя (сеть, сбой или ограничение частоты)",
+        "en": "the platform did not take it in time (network, outage or rate limit)",
     },
     "bounced": {
         "ru": "⚠️ #{id}: письмо клиенту вернулось (адрес не принимает почту).",

@@ -9,7 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.contracts import InboundMessage
+from core.contracts import DeliveryFault, InboundMessage
 from core.events import DeskFeed, record
 from core.messages import add_message
 from core.models import Author, Conversation, Delivery, Direction, EventKind, Message
@@ -81,6 +81,7 @@ async def record_bounce(
     )
     returned.delivery = Delivery.FAILED
     returned.delivery_error = f"bounced: {inbound.text[:500]}"
+    returned.delivery_fault = DeliveryFault.RECIPIENT
     record(session, conversation, EventKind.BOUNCED, now, message_id=returned.id)
     try:
         await session.commit()
@@ -93,5 +94,6 @@ async def record_bounce(
         message_id=returned.id,
         operator_id=conversation.assigned_operator_id,
         error="bounced",
+        fault=DeliveryFault.RECIPIENT.value,
     )
     return True

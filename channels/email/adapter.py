@@ -13,7 +13,14 @@ from channels.email.parse import MailParser
 from channels.email.servers import MailServer
 from channels.email.smtp import SmtpSender
 from channels.kept_files import read_kept_file
-from core.contracts import ChannelKind, DeliveryError, DeliveryReceipt, InboundSink, OutboundMessage
+from core.contracts import (
+    ChannelKind,
+    DeliveryError,
+    DeliveryFault,
+    DeliveryReceipt,
+    InboundSink,
+    OutboundMessage,
+)
 
 __all__ = ["EmailAdapter"]
 
@@ -69,7 +76,9 @@ class EmailAdapter:
                 message, address=self.address, display_name=self.display_name, files=files
             )
         except (ValueError, TypeError) as exc:  # e.g. a malformed address in chat_id
-            raise DeliveryError(f"cannot build the letter: {exc}", permanent=True) from exc
+            raise DeliveryError(
+                f"cannot build the letter: {exc}", permanent=True, fault=DeliveryFault.RECIPIENT
+            ) from exc
         await self.outbox.send(letter, self.address, [message.chat_id])
         return DeliveryReceipt(platform_message_id=str(letter["Message-ID"]))
 

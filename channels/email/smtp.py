@@ -12,6 +12,7 @@ import aiosmtplib
 
 from channels.delivery import Failure, RetryPolicy, send_with_retries
 from channels.email.servers import MailServer
+from core.contracts import DeliveryFault
 
 __all__ = ["SmtpSender"]
 
@@ -77,10 +78,20 @@ def _classify(exc: Exception) -> Failure | None:
     SMTP's and the network's errors are retried."""
     if isinstance(exc, aiosmtplib.SMTPRecipientsRefused):
         permanent = all(refused.code >= 500 for refused in exc.recipients)
-        return Failure(retryable=not permanent, permanent=permanent)
+        return Failure(retryable=not permanent, permanent=permanent, fault=DeliveryFault.RECIPIENT)
+    if isinstance(exc, aiosmtplib.SMTPAuthenticationError):
+        return Failure(retryable=True, fault=DeliveryFault.CONFIGURATION)
     if isinstance(exc, aiosmtplib.SMTPResponseException):
-        permanent = exc.code >= 500 and not isinstance(exc, aiosmtplib.SMTPAuthenticationError)
-        return Failure(retryable=not permanent, permanent=permanent)
+        permanent = exc.code >= 500
+        return Failure(retryable=not permanent, permanent=permanent, fault=_refusal_fault(exc))
     if isinstance(exc, (TimeoutError, aiosmtplib.SMTPException, OSError)):
         return Failure(retryable=True)
     return None
+
+
+def _refusal_fault(exc: aiosmtplib.SMTPResponseException) -> DeliveryFault:
+    """Our own address refused is the desk's setting to fix; a 5xx to the letter itself
+    (size, content) is the message; a 4xx is the server not taking it for now."""
+    if isinstance(exc, aiosmtplib.SMTPSenderRefused):
+        return DeliveryFault.CONFIGURATION
+    return DeliveryFault.CONTENT if exc.code >= 500 else DeliveryFault.UNREACHABLE

@@ -61,6 +61,7 @@ from core.contracts import (
     AttachmentKind,
     ChannelKind,
     DeliveryError,
+    DeliveryFault,
     DeliveryReceipt,
     InboundMessage,
     InboundSink,
@@ -152,7 +153,11 @@ class TelegramChannel:
         chat = _chat_id(message.chat_id)
         pieces = split_text(message.text, TEXT_LIMIT)
         if not pieces and not message.attachments:
-            raise DeliveryError("empty message: no text and no attachments", permanent=True)
+            raise DeliveryError(
+                "empty message: no text and no attachments",
+                permanent=True,
+                fault=DeliveryFault.CONTENT,
+            )
         markup = reply_markup(message)
         calls: list[Callable[[], Awaitable[Message]]] = [
             functools.partial(
@@ -307,7 +312,11 @@ class TelegramChannel:
         elif attachment.file_id or attachment.url:
             source = attachment.file_id or attachment.url or ""
         else:
-            raise DeliveryError(f"attachment {attachment.name!r} has no source", permanent=True)
+            raise DeliveryError(
+                f"attachment {attachment.name!r} has no source",
+                permanent=True,
+                fault=DeliveryFault.FILE,
+            )
         if attachment.kind is AttachmentKind.PHOTO:
             return functools.partial(self._bot.send_photo, chat_id=chat, photo=source)
         return functools.partial(self._bot.send_document, chat_id=chat, document=source)
@@ -355,19 +364,15 @@ def classify_failure(exc: Exception) -> Failure | None:
     """How a failed Bot API call is handled: retried, permanent, or a configuration fault."""
     if isinstance(exc, TelegramRetryAfter):
         return Failure(retryable=True, retry_after=float(exc.retry_after))
-    if isinstance(
-        exc,
-        (
-            TelegramForbiddenError,
-            TelegramBadRequest,
-            TelegramNotFound,
-            TelegramMigrateToChat,
-            TelegramEntityTooLarge,
-        ),
-    ):
-        return Failure(retryable=False, permanent=True)  # blocked, unknown chat, bad content
+    if isinstance(exc, (TelegramForbiddenError, TelegramNotFound, TelegramMigrateToChat)):
+        return Failure(retryable=False, permanent=True, fault=DeliveryFault.RECIPIENT)
+    if isinstance(exc, TelegramEntityTooLarge):
+        return Failure(retryable=False, permanent=True, fault=DeliveryFault.FILE)
+    if isinstance(exc, TelegramBadRequest):
+        return Failure(retryable=False, permanent=True, fault=_bad_request_fault(exc.message))
     if isinstance(exc, (TelegramUnauthorizedError, TelegramConflictError)):
-        return Failure(retryable=False)  # configuration: fixable, not by retrying now
+        # configuration: fixable, not by retrying now
+        return Failure(retryable=False, fault=DeliveryFault.CONFIGURATION)
     if isinstance(exc, ClientDecodeError):
         # Unparsable text (a proxy's error page) is retried; an `ok` answer we could not
         # read means the message went out, and sending it again would duplicate it.
@@ -376,3 +381,18 @@ def classify_failure(exc: Exception) -> Failure | None:
     if isinstance(exc, (TelegramServerError, TelegramNetworkError, TelegramAPIError)):
         return Failure(retryable=True)
     return None
+
+
+_RECIPIENT_GONE = ("chat not found", "user not found", "peer_id_invalid", "rights")
+_FILE_REFUSED = ("file", "photo", "document", "http url content", "web page content")
+
+
+def _bad_request_fault(description: str) -> DeliveryFault:
+    """A 400 names the chat ("chat not found"), a file ("wrong file identifier") or the
+    message itself ("message is too long")."""
+    text = description.lower()
+    if any(words in text for words in _RECIPIENT_GONE):
+        return DeliveryFault.RECIPIENT
+    if any(words in text for words in _FILE_REFUSED):
+        return DeliveryFault.FILE
+    return DeliveryFault.CONTENT

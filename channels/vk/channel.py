@@ -37,6 +37,7 @@ from core.contracts import (
     AttachmentKind,
     ChannelKind,
     DeliveryError,
+    DeliveryFault,
     DeliveryReceipt,
     InboundMessage,
     InboundSink,
@@ -56,6 +57,9 @@ _NAMES_CACHED = 10_000
 # unknown, too many per second, flood control, internal
 _RETRYABLE_CODES = frozenset({1, 6, 9, 10})
 _CONFIGURATION_CODES = frozenset({5, 15, 27, 28})  # token or access: fixable, not by retrying
+_RECIPIENT_CODES = frozenset({7, 18, 900, 901, 902, 917})
+"""The client cannot be written to: denied, deleted, blacklisted us, no permission, privacy
+settings, no access to the chat."""
 _VK_REFERENCE = re.compile(r"(photo|doc|audio_message|audio|video|wall|market)-?\d+_\d+(_\w+)?")
 
 
@@ -132,7 +136,11 @@ class VkChannel:
         try:
             peer_id = int(message.chat_id)
         except ValueError:
-            raise DeliveryError(f"not a VK peer id: {message.chat_id!r}", permanent=True) from None
+            raise DeliveryError(
+                f"not a VK peer id: {message.chat_id!r}",
+                permanent=True,
+                fault=DeliveryFault.RECIPIENT,
+            ) from None
         references = [a.file_id for a in message.attachments if _is_vk_reference(a.file_id)]
         local = [
             a for a in message.attachments if a.stored_path and not _is_vk_reference(a.file_id)
@@ -152,7 +160,11 @@ class VkChannel:
         text = "\n".join([message.text, *links]) if links else message.text
         pieces = split_text(text, TEXT_LIMIT)
         if not pieces and not references and not local:
-            raise DeliveryError("empty message: no text and no attachments", permanent=True)
+            raise DeliveryError(
+                "empty message: no text and no attachments",
+                permanent=True,
+                fault=DeliveryFault.CONTENT,
+            )
         for attachment in local:
             references.append(await self._upload(message.chat_id, peer_id, attachment))
         batches = [
@@ -323,7 +335,11 @@ def _classify(exc: Exception) -> Failure | None:
     if isinstance(exc, VKAPIError):
         if exc.code in _RETRYABLE_CODES:
             return Failure(retryable=True)
-        return Failure(retryable=False, permanent=exc.code not in _CONFIGURATION_CODES)
+        if exc.code in _CONFIGURATION_CODES:
+            return Failure(retryable=False, fault=DeliveryFault.CONFIGURATION)
+        recipient = exc.code in _RECIPIENT_CODES
+        fault = DeliveryFault.RECIPIENT if recipient else DeliveryFault.CONTENT
+        return Failure(retryable=False, permanent=True, fault=fault)
     if isinstance(exc, (VkUnavailable, aiohttp.ClientError, TimeoutError)):
         return Failure(retryable=True)
     return None

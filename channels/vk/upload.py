@@ -16,7 +16,7 @@ from vkbottle import API, AiohttpClient
 
 from channels.kept_files import KeptFile
 from channels.vk.inbound import attachment_reference
-from core.contracts import DeliveryError
+from core.contracts import DeliveryError, DeliveryFault
 
 __all__ = ["PHOTO_TYPES", "upload"]
 
@@ -33,7 +33,11 @@ async def upload(
         server = await api.request("photos.getMessagesUploadServer", {"peer_id": peer_id})
         sent = await _post(http, _field(server, "response", "upload_url"), "photo", file)
         if sent.get("photo") in (None, "", "[]"):
-            raise DeliveryError(f"VK could not read {file.name!r} as a photo", permanent=True)
+            raise DeliveryError(
+                f"VK could not read {file.name!r} as a photo",
+                permanent=True,
+                fault=DeliveryFault.FILE,
+            )
         saved = await api.request(
             "photos.saveMessagesPhoto",
             {"photo": sent["photo"], "server": sent.get("server"), "hash": sent.get("hash")},
@@ -68,7 +72,11 @@ async def _post(http: AiohttpClient, url: str, field: str, file: KeptFile) -> Ma
         status = response.status
     if status >= 400 or not isinstance(answer, Mapping) or "error" in answer:
         detail = answer.get("error") if isinstance(answer, Mapping) else f"HTTP {status}"
-        raise DeliveryError(f"VK refused the upload of {file.name!r}: {detail}", permanent=True)
+        raise DeliveryError(
+            f"VK refused the upload of {file.name!r}: {detail}",
+            permanent=True,
+            fault=DeliveryFault.FILE,
+        )
     return answer
 
 
