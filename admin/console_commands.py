@@ -67,6 +67,7 @@ class ConsoleCommands:
             "open": self._open_one,
             "take": self._take,
             "reply": self._reply,
+            "resend": self._resend,
             "note": self._note,
             "close": self._close,
             "macros": self._macro,
@@ -148,6 +149,11 @@ class ConsoleCommands:
         except BadFile as bad:
             raise BadCommand("bad_file", str(bad)) from None
         await self._desk.actions.reply(me, conversation_id, said, files, via=frames.via(request))
+        await self._show_fresh(state, conversation_id)
+
+    async def _resend(self, state: ConsoleSession, request: Mapping[str, Any]) -> None:
+        message_id = frames.identifier(request, "message_id")
+        conversation_id = await self._desk.resending.resend(state.operator.id, message_id)
         await self._show_fresh(state, conversation_id)
 
     async def _note(self, state: ConsoleSession, request: Mapping[str, Any]) -> None:

@@ -51,9 +51,14 @@ def parse(data: str) -> dict[str, Any]:
 
 
 def conversation_id(request: Mapping[str, Any]) -> int:
-    found = integer(request, "conversation_id")
+    return identifier(request, "conversation_id")
+
+
+def identifier(request: Mapping[str, Any], name: str) -> int:
+    """A required row id: a positive whole number."""
+    found = integer(request, name)
     if found is None or found <= 0:
-        raise BadCommand("bad_request", "conversation_id must be a positive integer")
+        raise BadCommand("bad_request", f"{name} must be a positive integer")
     return found
 
 

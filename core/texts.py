@@ -149,6 +149,10 @@ TEXTS: dict[str, dict[str, str]] = {
         "en": "Conversation #{conversation_id} is already closed.",
     },
     "desk_empty_reply": {"ru": "Пустой ответ не отправлен.", "en": "An empty reply was not sent."},
+    "desk_not_resendable": {
+        "ru": "Это сообщение не ждёт повторной отправки: оно доставлено или уже отправляется.",
+        "en": "This message is not waiting to be sent again: it was delivered or is being sent.",
+    },
     "desk_transfer_target": {
         "ru": "Укажите группу или оператора для передачи.",
         "en": "Name a group or an operator to transfer to.",

@@ -16,6 +16,7 @@ from core.contracts import ChannelKind
 from core.models import (
     AuditEntry,
     ConversationStatus,
+    Delivery,
     KbArticle,
     Message,
     Operator,
@@ -333,7 +334,7 @@ async def test_a_file_too_big_for_a_bot_is_refused_with_the_reason_and_nothing_s
     assert len(world.telegram.sent) == to_client + 1  # the file sent nothing
 
 
-async def test_a_reply_the_client_cannot_receive_is_reported_to_its_author_with_why(
+async def test_an_undelivered_reply_is_reported_with_why_and_sent_again_on_a_press(
     world: World,
 ) -> None:
     await world.operator("Анна", ANNA)
@@ -349,9 +350,26 @@ async def test_a_reply_the_client_cannot_receive_is_reported_to_its_author_with_
     await eventually(
         lambda: any(f"#{conversation_id}" in t and why in t for t in world.admin_texts(ANNA))
     )
-    notice = next(t for t in world.admin_texts(ANNA) if why in t)
-    assert "Forbidden: bot was blocked by the user" in notice  # the platform's words, below
+    notice = next(m for m in world.admin.sent if why in m.get("text", ""))
+    assert "Forbidden: bot was blocked by the user" in notice["text"]  # the platform's words
     assert "Карта перевыпущена" not in world.telegram.texts_to(TG_USER)
+    # The client unblocks the bot: Send again delivers the same message, once.
+    world.telegram.blocked.discard(TG_USER)
+    world.press(ANNA, notice, "resend:")
+    await eventually(lambda: "Карта перевыпущена" in world.telegram.texts_to(TG_USER))
+    await eventually(
+        lambda: any("отправлено ещё раз" in a.get("text", "") for a in world.admin.callback_answers)
+    )
+    async with world.gateway.sessions() as session:
+        [reply] = await session.scalars(select(Message).where(Message.text == "Карта перевыпущена"))
+    assert reply.delivery is Delivery.SENT and reply.delivery_fault is None
+    world.press(ANNA, notice, "resend:")  # pressed twice: refused, nothing sent again
+    await eventually(
+        lambda: any(
+            "не ждёт повторной отправки" in a.get("text", "") for a in world.admin.callback_answers
+        )
+    )
+    assert world.telegram.texts_to(TG_USER).count("Карта перевыпущена") == 1
 
 
 async def test_sla_warning_and_an_expired_lease_are_posted(world: World) -> None:

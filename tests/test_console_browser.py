@@ -5,6 +5,7 @@ client's rating and the closed state after Close. Screenshots go to var/screensh
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 from collections.abc import AsyncIterator
@@ -12,12 +13,15 @@ from pathlib import Path
 
 import pytest
 from browser import CHROMIUM, chromium, screenshot
+from channel_harness import until
 from console_session import sign_in
+from fake_telegram import FakeTelegram
 from pipeline_parts import said
 from playwright.async_api import Browser, Page, expect
 from sqlalchemy import select
 from web_client import Console, signed_in
 
+from channels.telegram import TelegramChannel
 from core.contracts import Action, ChannelKind
 from core.models import Author, Identity, Message
 from routing.presence import PresenceState
@@ -27,6 +31,7 @@ pytestmark = pytest.mark.skipif(
     not CHROMIUM.exists(), reason="the browser test needs Debian's chromium at /usr/bin/chromium"
 )
 
+CLIENT_CHAT = 7007
 LONG = (
     "Здравствуйте! Третий день не могу войти в интернет-банк: пишет «неверный пароль», хотя "
     "я его сменил вчера в отделении, и СМС с кодом тоже не приходит на новый номер телефона."
@@ -589,9 +594,10 @@ async def test_a_reply_that_was_not_delivered_says_why_in_the_operators_words(
     browser: Browser, gateway: Gateway, served: str
 ) -> None:
     """The test's Telegram channel is not configured: the reply fails for a reason an
-    administrator fixes, and the console says so on the message and in the toast."""
+    administrator fixes, and the console says so on the message and in the toast. Once
+    the channel is set up, Send again delivers that same message."""
     handle = gateway.engine.handle
-    await handle(said("нужен оператор", visitor="tg-5", channel=ChannelKind.TELEGRAM))
+    await handle(said("нужен оператор", visitor=str(CLIENT_CHAT), channel=ChannelKind.TELEGRAM))
     page = await open_console(browser, served, gateway, 1400)
     await page.keyboard.press("Alt+N")
     await expect(page.locator(".status-pill")).to_have_text("в работе")
@@ -599,8 +605,29 @@ async def test_a_reply_that_was_not_delivered_says_why_in_the_operators_words(
     await page.press("#reply-text", "Control+Enter")
     why = "канал не настроен или отклонил токен или доступ: нужен администратор"
     await expect(page.locator("#toast")).to_contain_text(why)
-    await expect(page.locator(".msg.operator .failed")).to_have_text(f"не доставлено: {why}")
+    failed = page.locator(".msg.operator .failed")
+    await expect(failed).to_have_text(f"не доставлено: {why}")
+    async with configured_telegram(gateway) as telegram:
+        await page.locator(".msg.operator button.resend").click()
+        await expect(failed).to_have_count(0)
+        await until(lambda: telegram.texts_to(CLIENT_CHAT) == ["Карта перевыпущена"])
+    assert await page.locator(".msg.operator").count() == 1  # the same message, not a copy
     await page.context.close()
+
+
+@contextlib.asynccontextmanager
+async def configured_telegram(gateway: Gateway) -> AsyncIterator[FakeTelegram]:
+    """The gateway's Telegram channel, against a local Bot API, for the test's length."""
+    telegram = FakeTelegram()
+    await telegram.start()
+    channel = TelegramChannel(telegram.token, api_base=telegram.base_url, request_timeout=5)
+    gateway.adapters[ChannelKind.TELEGRAM] = channel
+    try:
+        yield telegram
+    finally:
+        gateway.adapters.pop(ChannelKind.TELEGRAM)
+        await channel.aclose()
+        await telegram.close()
 
 
 async def test_a_console_in_a_background_tab_counts_what_needs_the_operator(

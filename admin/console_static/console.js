@@ -16,7 +16,7 @@
       not_yours: "Возьмите разговор, чтобы ответить.",
       online: "на связи", connecting: "подключение…", offline: "нет связи",
       client: "Клиент", bot: "Бот", operator: "Оператор", system: "Система", private: "Заметка",
-      undelivered: "не доставлено", action_handoff: "нажал(а) «Позвать оператора»",
+      undelivered: "не доставлено", resend: "Отправить ещё раз", action_handoff: "нажал(а) «Позвать оператора»",
       fault_recipient: "клиент не может его получить: бот заблокирован, чат или адрес больше не существует",
       fault_content: "платформа не приняла само сообщение (слишком длинное или в неподходящем формате)",
       fault_file: "приложенный файл не найден, не читается или слишком велик",
@@ -84,7 +84,7 @@
       not_yours: "Take the conversation to reply.",
       online: "online", connecting: "connecting…", offline: "offline",
       client: "Client", bot: "Bot", operator: "Operator", system: "System", private: "Note",
-      undelivered: "undelivered", action_handoff: "pressed “Talk to a person”",
+      undelivered: "undelivered", resend: "Send again", action_handoff: "pressed “Talk to a person”",
       fault_recipient: "the client cannot receive it: the bot is blocked, or the chat or address is gone",
       fault_content: "the platform refused the message itself (too long, or in a format it does not take)",
       fault_file: "a file it carries is missing, unreadable or too big",
@@ -307,7 +307,15 @@
       box.dataset.mid = m.id;
       const head = el("div", "msg-head");
       head.append(el("span", "author", t(m.private ? "private" : m.author)), chan(m.channel), el("span", null, clock(m.at)));
-      if (m.delivery === "failed") head.append(el("span", "failed", undeliveredWhy(m.delivery_fault)));
+      if (m.delivery === "failed") {
+        head.append(el("span", "failed", undeliveredWhy(m.delivery_fault)));
+        if (holding && m.conversation_id === c.id) {   // once its cause is gone (unblocked, fixed)
+          const again = el("button", "small resend", t("resend"));
+          again.type = "button";
+          again.addEventListener("click", () => { again.disabled = true; command({ cmd: "resend", message_id: m.id }); });
+          head.append(again);
+        }
+      }
       box.append(head);
       if (m.text || !m.action) box.append(el("div", "msg-body", m.text));
       if (m.action) box.append(el("div", "action", t(`action_${m.action}`)));

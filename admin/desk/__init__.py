@@ -2,10 +2,10 @@
 
 The web console and the Telegram admin bot are two transports over these services, one
 module per job: `operators` (who they are), `queue` (what waits), `conversations` (reading
-a thread), `actions` (take, reply, note, close), `transfers`, `clients` (the client card),
-`merging`, `forgetting` (a client who withdrew consent), `teaching` (the knowledge base),
-`presence` and `typing`. `Desk` only holds them, built
-once with what they share, so a transport is handed one thing.
+a thread), `actions` (take, reply, note, close), `resending` (an undelivered reply sent
+again), `transfers`, `clients` (the client card), `merging`, `forgetting` (a client who
+withdrew consent), `teaching` (the knowledge base), `presence` and `typing`. `Desk` only
+holds them, built once with what they share, so a transport is handed one thing.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from admin.desk.merging import Merging
 from admin.desk.operators import Operators
 from admin.desk.presence import Availability
 from admin.desk.queue_view import QueueListing
+from admin.desk.resending import Resending
 from admin.desk.teaching import Teaching
 from admin.desk.transfer import Transfers
 from admin.desk.typing import Typing
@@ -65,6 +66,7 @@ __all__ = [
     "QueueListing",
     "QueueRow",
     "QueueView",
+    "Resending",
     "SavedReply",
     "Teaching",
     "TransferTargets",
@@ -79,6 +81,7 @@ class Desk:
     queue: QueueListing
     conversations: Conversations
     actions: ConversationActions
+    resending: Resending
     transfers: Transfers
     clients: Clients
     merging: Merging
@@ -120,6 +123,7 @@ class Desk:
             queue=QueueListing(sessions=sessions, queue=queue, clock=clock),
             conversations=conversations,
             actions=actions,
+            resending=Resending(sessions=sessions, queue=queue, outbox=outbox, clock=clock),
             transfers=Transfers(
                 sessions=sessions,
                 queue=queue,

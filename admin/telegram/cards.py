@@ -16,6 +16,7 @@ from admin.telegram.texts import say
 __all__ = [
     "ArticleButton",
     "LaterButton",
+    "ResendButton",
     "TakeButton",
     "article_keyboard",
     "attachments_line",
@@ -24,6 +25,7 @@ __all__ = [
     "conversation_text",
     "history_text",
     "queue_text",
+    "resend_keyboard",
     "take_keyboard",
 ]
 
@@ -44,6 +46,10 @@ class ArticleButton(CallbackData, prefix="article"):
     article_id: str
 
 
+class ResendButton(CallbackData, prefix="resend"):
+    message_id: int
+
+
 def take_keyboard(conversation_id: int, language: str) -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup(
         inline_keyboard=[
@@ -56,6 +62,19 @@ def take_keyboard(conversation_id: int, language: str) -> InlineKeyboardMarkup:
                     text=say("button_later", language),
                     callback_data=LaterButton(conversation_id=conversation_id).pack(),
                 ),
+            ]
+        ]
+    )
+
+
+def resend_keyboard(message_id: int, language: str) -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup(
+        inline_keyboard=[
+            [
+                InlineKeyboardButton(
+                    text=say("button_resend", language),
+                    callback_data=ResendButton(message_id=message_id).pack(),
+                )
             ]
         ]
     )

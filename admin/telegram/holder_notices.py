@@ -3,12 +3,11 @@ delivered or bounced, and (in forum mode) a closed conversation's topic."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 from admin.desk import Desk
-from admin.telegram.audience import Posting
-from admin.telegram.cards import conversation_text
+from admin.telegram.audience import Posting, Reader
+from admin.telegram.cards import conversation_text, resend_keyboard
 from admin.telegram.state import ActiveConversations
 from admin.telegram.texts import say
 from core.contracts import DeliveryFault
@@ -61,26 +60,33 @@ class HolderNotices:
         )
 
     async def undelivered(self, notice: dict[str, Any]) -> None:
-        """Why, in the holder's words; the platform's own error below it, for the admin."""
+        """Why, in the holder's words, with the platform's own error below it for the
+        admin, and a button to send the message again once the cause is gone."""
         conversation_id = int(notice["conversation_id"])
+        holder = await self._holder_of(conversation_id)
+        if holder is None:
+            return
         fault = _fault_of(notice.get("fault"))
-        error = str(notice.get("error", ""))[:300]
-        await self._tell_holder(
-            conversation_id,
-            lambda language: say(
-                "undelivered",
-                language,
-                id=conversation_id,
-                reason=say(f"fault_{fault.value}", language),
-                error=error,
-            ),
+        text = say(
+            "undelivered",
+            holder.language,
+            id=conversation_id,
+            reason=say(f"fault_{fault.value}", holder.language),
+            error=str(notice.get("error", ""))[:300],
         )
+        message_id = notice.get("message_id")
+        markup = (
+            resend_keyboard(message_id, holder.language) if isinstance(message_id, int) else None
+        )
+        await self._post.sender.text(holder.ref, text, markup=markup)
 
     async def bounced(self, notice: dict[str, Any]) -> None:
         conversation_id = int(notice["conversation_id"])
-        await self._tell_holder(
-            conversation_id, lambda language: say("bounced", language, id=conversation_id)
-        )
+        holder = await self._holder_of(conversation_id)
+        if holder is not None:
+            await self._post.sender.text(
+                holder.ref, say("bounced", holder.language, id=conversation_id)
+            )
 
     async def closed(self, notice: dict[str, Any]) -> None:
         conversation_id = int(notice["conversation_id"])
@@ -91,14 +97,12 @@ class HolderNotices:
                 say("card_closed", self._post.audience.language),
             )
 
-    async def _tell_holder(self, conversation_id: int, text: Callable[[str | None], str]) -> None:
+    async def _holder_of(self, conversation_id: int) -> Reader | None:
         async with self._sessions() as session:
             conversation = await session.get(Conversation, conversation_id)
-        holder = await self._post.readers.holder(
+        return await self._post.readers.holder(
             conversation.assigned_operator_id if conversation else None
         )
-        if holder is not None:
-            await self._post.sender.text(holder.ref, text(holder.language))
 
 
 def _fault_of(value: object) -> DeliveryFault:

@@ -167,6 +167,11 @@ ADMIN_TEXTS: dict[str, dict[str, str]] = {
         "ru": "⚠️ #{id}: сообщение клиенту не доставлено — {reason}.\nПодробности: {error}",
         "en": "⚠️ #{id}: a message to the client was not delivered — {reason}.\nDetails: {error}",
     },
+    "button_resend": {"ru": "🔁 Отправить ещё раз", "en": "🔁 Send again"},
+    "resent": {
+        "ru": "Сообщение в #{id} отправлено ещё раз.",
+        "en": "The message in #{id} was sent again.",
+    },
     "fault_recipient": {
         "ru": "клиент не может его получить: бот заблокирован, чат или адрес больше не существует",
         "en": "the client cannot receive it: the bot is blocked, or the chat or address is gone",

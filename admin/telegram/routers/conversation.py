@@ -1,5 +1,5 @@
 """Working the active conversation: plain messages, photos and documents go to the client;
-/via, /close, /transfer, /note, /client, /history. Works in a private chat (the active
+/via, /close, /transfer, /note, /client, /history; an undelivered reply's Send again. Works in a private chat (the active
 conversation) and in a forum topic (the topic's conversation)."""
 
 from __future__ import annotations
@@ -8,10 +8,10 @@ from zoneinfo import ZoneInfo
 
 from aiogram import F, Router
 from aiogram.filters import Command, CommandObject
-from aiogram.types import Message
+from aiogram.types import CallbackQuery, Message
 
 from admin.desk import Desk
-from admin.telegram.cards import client_card_text, history_text
+from admin.telegram.cards import ResendButton, client_card_text, history_text
 from admin.telegram.focus import Focus, OperatorFiles
 from admin.telegram.sender import AdminSender, where
 from admin.telegram.state import ActiveConversations
@@ -252,6 +252,13 @@ async def to_client(
     )
 
 
+async def resend(
+    query: CallbackQuery, callback_data: ResendButton, operator: Operator, desk: Desk
+) -> None:
+    conversation_id = await desk.resending.resend(operator.id, callback_data.message_id)
+    await query.answer(say("resent", operator.language, id=conversation_id))
+
+
 def build_router() -> Router:
     router = Router(name="conversation")
     router.message.register(close, Command("close"))
@@ -262,6 +269,7 @@ def build_router() -> Router:
     router.message.register(merge, Command("merge"))
     router.message.register(unmerge, Command("unmerge"))
     router.message.register(via, Command("via"))
+    router.callback_query.register(resend, ResendButton.filter())
     router.message.register(unknown_command, F.text.startswith("/"))
     router.message.register(to_client, F.text | F.photo | F.document)
     return router

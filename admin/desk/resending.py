@@ -1,0 +1,60 @@
+"""Sending again a reply that was not delivered, once its cause is gone: the client
+unblocked the bot, an administrator fixed the channel, the platform is back.
+
+The same message goes back to the outbox rather than a copy: the thread keeps one reply,
+and the pieces a platform accepted before are not sent twice (Telegram's send ledger,
+VK's random_id are keyed by the message). Its retries run as for a new reply; one resent
+after `REPLY_DEADLINE_HOURS` gets the in-process tries only.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+
+from admin.desk.errors import DeskError
+from admin.desk.lookup import held_conversation
+from bot.outbox import Outbox
+from core.db import SessionFactory
+from core.messages import SEND_LEASE
+from core.models import Delivery, Direction, Message
+from routing.queue import OperatorQueue
+
+__all__ = ["Resending"]
+
+
+class Resending:
+    def __init__(
+        self,
+        *,
+        sessions: SessionFactory,
+        queue: OperatorQueue,
+        outbox: Outbox,
+        clock: Callable[[], dt.datetime],
+    ) -> None:
+        self._sessions = sessions
+        self._queue = queue
+        self._outbox = outbox
+        self._clock = clock
+
+    async def resend(self, operator_id: int, message_id: int) -> int:
+        """Put the undelivered message back in the outbox; only the holder of its open
+        conversation may. Returns the conversation's id."""
+        now = self._clock()
+        async with self._sessions() as session:
+            message = await session.get(Message, message_id)
+            if (
+                message is None
+                or message.direction is not Direction.OUT
+                or message.delivery is not Delivery.FAILED
+            ):
+                raise DeskError("desk_not_resendable")
+            conversation = await held_conversation(session, operator_id, message.conversation_id)
+            message.delivery = Delivery.PENDING
+            message.delivery_error = message.delivery_fault = None
+            message.attempts = 0
+            message.next_attempt_at = now + SEND_LEASE
+            await session.commit()
+        await self._queue.renew(conversation.id, operator_id)
+        self._outbox.submit([message_id])
+        return conversation.id
