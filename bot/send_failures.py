@@ -108,6 +108,7 @@ class SendFailures:
                 message_id=message_id,
                 conversation_id=message.conversation_id,
                 operator_id=message.operator_id,
+                author=message.author.value,
                 error=error,
                 fault=fault,
             )

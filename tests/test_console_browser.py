@@ -605,8 +605,11 @@ async def test_a_reply_that_was_not_delivered_says_why_in_the_operators_words(
     await page.press("#reply-text", "Control+Enter")
     why = "канал не настроен или отклонил токен или доступ: нужен администратор"
     await expect(page.locator("#toast")).to_contain_text(why)
-    failed = page.locator(".msg.operator .failed")
+    failed = page.locator(".msg.operator .failed span")
     await expect(failed).to_have_text(f"не доставлено: {why}")
+    assert await page.locator(".msg.bot button.resend").count() == 0  # a bot's is not resent
+    await hide_toasts(page)
+    await screenshot(page, "console-undelivered")
     async with configured_telegram(gateway) as telegram:
         await page.locator(".msg.operator button.resend").click()
         await expect(failed).to_have_count(0)

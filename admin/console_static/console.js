@@ -147,6 +147,18 @@
   // Why a message was not delivered (a DeliveryFault), in the operator's words.
   const faultText = (fault) => (fault && TEXTS[lang][`fault_${fault}`]) || "";
   const undeliveredWhy = (fault) => [t("undelivered"), faultText(fault)].filter(Boolean).join(": ");
+  // An operator's undelivered reply can be sent again by its holder once the cause is gone.
+  function undelivered(m, holding) {
+    const line = el("div", "failed");
+    line.append(el("span", null, undeliveredWhy(m.delivery_fault)));
+    if (holding && m.author === "operator") {
+      const again = el("button", "small resend", t("resend"));
+      again.type = "button";
+      again.addEventListener("click", () => { again.disabled = true; command({ cmd: "resend", message_id: m.id }); });
+      line.append(again);
+    }
+    return line;
+  }
   const $ = (id) => document.getElementById(id);
   const el = (tag, cls, text) => {
     const node = document.createElement(tag);
@@ -307,18 +319,10 @@
       box.dataset.mid = m.id;
       const head = el("div", "msg-head");
       head.append(el("span", "author", t(m.private ? "private" : m.author)), chan(m.channel), el("span", null, clock(m.at)));
-      if (m.delivery === "failed") {
-        head.append(el("span", "failed", undeliveredWhy(m.delivery_fault)));
-        if (holding && m.conversation_id === c.id) {   // once its cause is gone (unblocked, fixed)
-          const again = el("button", "small resend", t("resend"));
-          again.type = "button";
-          again.addEventListener("click", () => { again.disabled = true; command({ cmd: "resend", message_id: m.id }); });
-          head.append(again);
-        }
-      }
       box.append(head);
       if (m.text || !m.action) box.append(el("div", "msg-body", m.text));
       if (m.action) box.append(el("div", "action", t(`action_${m.action}`)));
+      if (m.delivery === "failed") box.append(undelivered(m, holding && m.conversation_id === c.id));
       if (m.original_text) {   // an email: the fresh words above, the whole letter on demand
         const toggle = el("button", "letter-toggle", t("whole_letter"));
         toggle.type = "button";

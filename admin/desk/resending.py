@@ -17,7 +17,7 @@ from admin.desk.lookup import held_conversation
 from bot.outbox import Outbox
 from core.db import SessionFactory
 from core.messages import SEND_LEASE
-from core.models import Delivery, Direction, Message
+from core.models import Author, Delivery, Message
 from routing.queue import OperatorQueue
 
 __all__ = ["Resending"]
@@ -38,14 +38,15 @@ class Resending:
         self._clock = clock
 
     async def resend(self, operator_id: int, message_id: int) -> int:
-        """Put the undelivered message back in the outbox; only the holder of its open
-        conversation may. Returns the conversation's id."""
+        """Put the operator's undelivered reply back in the outbox; only the holder of its
+        open conversation may (a bot's answer is not sent late: what it said, such as a
+        place in the queue, may no longer hold). Returns the conversation's id."""
         now = self._clock()
         async with self._sessions() as session:
             message = await session.get(Message, message_id)
             if (
                 message is None
-                or message.direction is not Direction.OUT
+                or message.author is not Author.OPERATOR
                 or message.delivery is not Delivery.FAILED
             ):
                 raise DeskError("desk_not_resendable")

@@ -12,7 +12,7 @@ from admin.telegram.state import ActiveConversations
 from admin.telegram.texts import say
 from core.contracts import DeliveryFault
 from core.db import SessionFactory
-from core.models import Conversation
+from core.models import Author, Conversation
 
 __all__ = ["HolderNotices"]
 
@@ -76,7 +76,9 @@ class HolderNotices:
         )
         message_id = notice.get("message_id")
         markup = (
-            resend_keyboard(message_id, holder.language) if isinstance(message_id, int) else None
+            resend_keyboard(message_id, holder.language)
+            if isinstance(message_id, int) and notice.get("author") == Author.OPERATOR.value
+            else None
         )
         await self._post.sender.text(holder.ref, text, markup=markup)
 

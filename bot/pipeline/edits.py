@@ -93,6 +93,7 @@ async def record_bounce(
         conversation_id=conversation.id,
         message_id=returned.id,
         operator_id=conversation.assigned_operator_id,
+        author=returned.author.value,
         error="bounced",
         fault=DeliveryFault.RECIPIENT.value,
     )
