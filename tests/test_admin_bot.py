@@ -355,7 +355,8 @@ async def test_an_undelivered_reply_is_reported_with_why_and_sent_again_on_a_pre
     assert "Карта перевыпущена" not in world.telegram.texts_to(TG_USER)
     # The client unblocks the bot: Send again delivers the same message, once.
     world.telegram.blocked.discard(TG_USER)
-    world.press(ANNA, notice, "resend:")
+    [again] = [b["callback_data"] for row in notice["reply_markup"]["inline_keyboard"] for b in row]
+    world.admin.client_press(ANNA, again, message_id=notice["message_id"])
     await eventually(lambda: "Карта перевыпущена" in world.telegram.texts_to(TG_USER))
     await eventually(
         lambda: any("отправлено ещё раз" in a.get("text", "") for a in world.admin.callback_answers)
@@ -363,7 +364,9 @@ async def test_an_undelivered_reply_is_reported_with_why_and_sent_again_on_a_pre
     async with world.gateway.sessions() as session:
         [reply] = await session.scalars(select(Message).where(Message.text == "Карта перевыпущена"))
     assert reply.delivery is Delivery.SENT and reply.delivery_fault is None
-    world.press(ANNA, notice, "resend:")  # pressed twice: refused, nothing sent again
+    await eventually(lambda: not notice["reply_markup"]["inline_keyboard"])  # the button went
+    assert "🔁 Сообщение в" in notice["text"]
+    world.admin.client_press(ANNA, again, message_id=notice["message_id"])  # a double tap
     await eventually(
         lambda: any(
             "не ждёт повторной отправки" in a.get("text", "") for a in world.admin.callback_answers

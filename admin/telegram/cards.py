@@ -14,6 +14,7 @@ from admin.desk import ClientCard, ConversationView, MessageView, QueueRow, Queu
 from admin.telegram.texts import say
 
 __all__ = [
+    "NO_BUTTONS",
     "ArticleButton",
     "LaterButton",
     "ResendButton",
@@ -30,6 +31,8 @@ __all__ = [
 ]
 
 LAST_SHOWN = 5
+NO_BUTTONS = InlineKeyboardMarkup(inline_keyboard=[])
+"""What an edited message's keyboard becomes once its buttons are spent."""
 LINE_LIMIT = 300
 
 

@@ -11,12 +11,11 @@ import json
 import logging
 from typing import Any
 
-from aiogram.types import InlineKeyboardMarkup
 from redis.asyncio import Redis
 
 from admin.desk import ConversationView, Desk
 from admin.telegram.audience import Posting, Reader, topic_name
-from admin.telegram.cards import card_text, take_keyboard
+from admin.telegram.cards import NO_BUTTONS, card_text, take_keyboard
 from admin.telegram.sender import ChatRef
 from admin.telegram.texts import say
 from core import keys
@@ -28,7 +27,6 @@ __all__ = ["QueueCards"]
 log = logging.getLogger(__name__)
 
 CARD_TTL = 7 * 24 * 3600
-NO_BUTTONS = InlineKeyboardMarkup(inline_keyboard=[])
 
 
 class QueueCards:

@@ -11,7 +11,7 @@ from aiogram.filters import Command, CommandObject
 from aiogram.types import CallbackQuery, Message
 
 from admin.desk import Desk
-from admin.telegram.cards import ResendButton, client_card_text, history_text
+from admin.telegram.cards import NO_BUTTONS, ResendButton, client_card_text, history_text
 from admin.telegram.focus import Focus, OperatorFiles
 from admin.telegram.sender import AdminSender, where
 from admin.telegram.state import ActiveConversations
@@ -253,10 +253,21 @@ async def to_client(
 
 
 async def resend(
-    query: CallbackQuery, callback_data: ResendButton, operator: Operator, desk: Desk
+    query: CallbackQuery,
+    callback_data: ResendButton,
+    operator: Operator,
+    desk: Desk,
+    sender: AdminSender,
 ) -> None:
+    """Send the undelivered reply again; the notice loses its button and says so."""
     conversation_id = await desk.resending.resend(operator.id, callback_data.message_id)
-    await query.answer(say("resent", operator.language, id=conversation_id))
+    resent = say("resent", operator.language, id=conversation_id)
+    await query.answer(resent)
+    notice = query.message
+    if isinstance(notice, Message) and notice.text:
+        await sender.edit(
+            where(notice), notice.message_id, f"{notice.text}\n\n🔁 {resent}", markup=NO_BUTTONS
+        )
 
 
 def build_router() -> Router:
