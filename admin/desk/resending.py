@@ -12,6 +12,8 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 
+from sqlalchemy import update
+
 from admin.desk.errors import DeskError
 from admin.desk.lookup import held_conversation
 from bot.outbox import Outbox
@@ -44,17 +46,26 @@ class Resending:
         now = self._clock()
         async with self._sessions() as session:
             message = await session.get(Message, message_id)
-            if (
-                message is None
-                or message.author is not Author.OPERATOR
-                or message.delivery is not Delivery.FAILED
-            ):
+            if message is None or message.author is not Author.OPERATOR:
                 raise DeskError("desk_not_resendable")
             conversation = await held_conversation(session, operator_id, message.conversation_id)
-            message.delivery = Delivery.PENDING
-            message.delivery_error = message.delivery_fault = None
-            message.attempts = 0
-            message.next_attempt_at = now + SEND_LEASE
+            # Only while still FAILED: of two presses at once (the console and the admin
+            # bot), one sends it.
+            taken = await session.scalar(
+                update(Message)
+                .where(Message.id == message_id, Message.delivery == Delivery.FAILED)
+                .values(
+                    delivery=Delivery.PENDING,
+                    delivery_error=None,
+                    delivery_fault=None,
+                    attempts=0,
+                    next_attempt_at=now + SEND_LEASE,
+                )
+                .returning(Message.id)
+                .execution_options(synchronize_session=False)
+            )
+            if taken is None:
+                raise DeskError("desk_not_resendable")
             await session.commit()
         await self._queue.renew(conversation.id, operator_id)
         self._outbox.submit([message_id])
