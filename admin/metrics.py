@@ -3,9 +3,10 @@ scrape time, never kept in process memory (so every gateway process reports the 
 
 The registry belongs to one `DeskMetrics` (one per app instance, never the global
 default). Counters are counts of stored facts — messages by channel and direction, bot
-answers, hand-offs, SLA breaches — so they survive restarts and agree across processes.
-Gauges: queue length and oldest waiting age per group (the Redis queue when given,
-otherwise the conversations queued in the database), conversations by status.
+answers, hand-offs, SLA breaches, replies given up as undelivered by fault — so they
+survive restarts and agree across processes. Gauges: queue length and oldest waiting age
+per group (the Redis queue when given, otherwise the conversations queued in the
+database), conversations by status, replies waiting for a retry by channel.
 """
 
 from __future__ import annotations
@@ -25,11 +26,13 @@ from redis.exceptions import RedisError
 from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
 
+from core.contracts import ChannelKind
 from core.db import SessionFactory
 from core.models import (
     Conversation,
     ConversationEvent,
     ConversationStatus,
+    Delivery,
     EventKind,
     Message,
     OperatorGroup,
@@ -71,6 +74,8 @@ class MetricsSnapshot:
     handoffs: dict[str, int] = field(default_factory=dict)
     sla_breaches: dict[str, int] = field(default_factory=dict)
     queue_repairs: dict[str, int] = field(default_factory=dict)
+    undelivered: dict[str, int] = field(default_factory=dict)
+    awaiting_retry: dict[str, int] = field(default_factory=dict)
 
 
 class _SnapshotCollector:
@@ -130,7 +135,33 @@ class _SnapshotCollector:
         )
         for kind, n in sorted(s.queue_repairs.items()):
             repairs.add_metric([kind], n)
-        yield from (length, oldest, by_status, messages, answers, handoffs, breaches, repairs)
+        undelivered = CounterMetricFamily(
+            "switchboard_undelivered",
+            "Replies given up as undelivered, by fault (recipient, content, file, "
+            "configuration, unreachable)",
+            labels=["fault"],
+        )
+        for fault, n in sorted(s.undelivered.items()):
+            undelivered.add_metric([fault], n)
+        retrying = GaugeMetricFamily(
+            "switchboard_replies_awaiting_retry",
+            "Replies a send failed for a passing reason, waiting for their next attempt",
+            labels=["channel"],
+        )
+        for channel in ChannelKind:
+            retrying.add_metric([channel.value], s.awaiting_retry.get(channel.value, 0))
+        yield from (
+            length,
+            oldest,
+            by_status,
+            messages,
+            answers,
+            handoffs,
+            breaches,
+            repairs,
+            undelivered,
+            retrying,
+        )
 
 
 RepairCounts = Callable[[], Awaitable[Mapping[str, int]]]
@@ -195,6 +226,23 @@ class DeskMetrics:
                     .group_by(ConversationEvent.group)
                 )
             }
+            fault = ConversationEvent.data["fault"].as_string()
+            undelivered = {
+                str(why or "unknown"): n
+                for why, n in await session.execute(
+                    select(fault, func.count())
+                    .where(ConversationEvent.kind == EventKind.UNDELIVERED)
+                    .group_by(fault)
+                )
+            }
+            awaiting_retry = {
+                channel.value: n
+                for channel, n in await session.execute(
+                    select(Message.channel, func.count())
+                    .where(Message.delivery == Delivery.PENDING, Message.attempts > 0)
+                    .group_by(Message.channel)
+                )
+            }
             if self._queue is None:
                 waiting: Sequence[WaitingEntry] = [
                     _Waiting(group or "", queued_at or now)
@@ -215,7 +263,16 @@ class DeskMetrics:
                 oldest.get(entry.group, 0.0), (now - entry.enqueued_at).total_seconds()
             )
         return MetricsSnapshot(
-            dict(length), oldest, statuses, messages, answers, handoffs, breaches, repairs
+            dict(length),
+            oldest,
+            statuses,
+            messages,
+            answers,
+            handoffs,
+            breaches,
+            repairs,
+            undelivered,
+            awaiting_retry,
         )
 
     async def render(self) -> bytes:

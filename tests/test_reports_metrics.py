@@ -15,7 +15,8 @@ from reports_week import NOW, seed_week
 from admin.metrics import metrics_handler
 from core.contracts import ChannelKind
 from core.db import SessionFactory
-from core.models import Author, Conversation, Direction, Message
+from core.events import record
+from core.models import Author, Conversation, Delivery, Direction, EventKind, Message
 from routing.queue import OperatorQueue, QueueEntry
 
 Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
@@ -73,6 +74,8 @@ async def test_metrics_follow_the_facts_and_the_queue(
         assert before[("switchboard_sla_breaches_total", (("group", "support"),))] == 1
         assert before[("switchboard_sla_breaches_total", (("group", "fraud"),))] == 1
         assert not any(name == "switchboard_messages_total" for name, _ in before)
+        assert not any(name == "switchboard_undelivered_total" for name, _ in before)
+        assert before[("switchboard_replies_awaiting_retry", (("channel", "vk"),))] == 0
 
         async with sessions() as session:
             session.add_all(
@@ -114,6 +117,38 @@ async def test_metrics_follow_the_facts_and_the_queue(
     )  # the private note is not a message out
     assert after[("switchboard_queue_length", (("group", "support"),))] == 0
     assert after[("switchboard_queue_oldest_wait_seconds", (("group", "support"),))] == 0
+
+
+async def test_undelivered_replies_count_by_fault_and_retries_wait_by_channel(
+    sessions: SessionFactory,
+) -> None:
+    """What an on-call admin alerts on: a burst of `configuration` (a revoked token) or of
+    replies waiting for a retry (a platform down)."""
+    week = await seed_week(sessions)
+    async with sessions() as session:
+        c6 = await session.get(Conversation, week.conversations["C6"])
+        assert c6 is not None
+        for fault in ("recipient", "recipient", "configuration"):
+            record(session, c6, EventKind.UNDELIVERED, NOW, message_id=1, error="…", fault=fault)
+        for attempts, channel in ((2, ChannelKind.VK), (1, ChannelKind.VK), (0, ChannelKind.EMAIL)):
+            session.add(
+                Message(
+                    conversation_id=c6.id,
+                    channel=channel,
+                    direction=Direction.OUT,
+                    author=Author.OPERATOR,
+                    text="ответ",
+                    delivery=Delivery.PENDING,
+                    attempts=attempts,  # none yet: a new reply, not a retry
+                )
+            )
+        await session.commit()
+    async with TestClient(TestServer(app_for(sessions, None))) as client:
+        samples = await scrape(client)
+    assert samples[("switchboard_undelivered_total", (("fault", "recipient"),))] == 2
+    assert samples[("switchboard_undelivered_total", (("fault", "configuration"),))] == 1
+    assert samples[("switchboard_replies_awaiting_retry", (("channel", "vk"),))] == 2
+    assert samples[("switchboard_replies_awaiting_retry", (("channel", "email"),))] == 0
 
 
 async def test_without_a_queue_the_database_gives_the_waiting_figures(
