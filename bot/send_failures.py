@@ -3,7 +3,9 @@
 project's backoff (`core.retry`), never sooner than the platform asked. A permanent
 failure (blocked bot, rejected address), or a retry that would fall after the reply's
 deadline, marks the message FAILED, records it on the conversation and announces it to
-the desk.
+the desk. A channel that refuses the gateway itself (a revoked token, a refused login, not
+configured) is announced at its first failure as `channel_fault`, for the admins, who
+fix it: its replies are only given up at their deadline.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import datetime as dt
 import logging
 from collections.abc import Callable
 
-from core.contracts import DeliveryError
+from core.contracts import ChannelKind, DeliveryError, DeliveryFault
 from core.db import SessionFactory, WriteLock
 from core.events import DeskFeed, record
 from core.models import Conversation, Delivery, EventKind, Message
@@ -63,7 +65,9 @@ class SendFailures:
             else:
                 message.attempts, message.next_attempt_at = attempts, next_at
                 message.delivery_error = str(exc)
+                channel = message.channel
                 await session.commit()
+                await self._channel_fault(channel, exc)
                 log.warning(
                     "message %s not delivered (%s); attempt %d in %.0f s",
                     message_id,
@@ -114,3 +118,14 @@ class SendFailures:
             )
         except Exception:  # the event is stored: the desk sees it on its next refresh
             log.exception("telling the desk about undelivered message %s failed", message_id)
+        await self._channel_fault(message.channel, failure)
+
+    async def _channel_fault(self, channel: ChannelKind, failure: DeliveryError) -> None:
+        """Tell the admins a channel refuses the gateway itself; every failure is published
+        and the readers (the admin bot, the console) say it once a while."""
+        if failure.fault is not DeliveryFault.CONFIGURATION:
+            return
+        try:
+            await self._feed.publish("channel_fault", channel=channel.value, error=str(failure))
+        except Exception:  # the undelivered replies and the metrics still show it
+            log.exception("telling the desk about the %s channel's fault failed", channel.value)

@@ -153,6 +153,11 @@ def admin_cards(conversation_id: int) -> str:
     return f"{PREFIX}admin:cards:{conversation_id}"
 
 
+def channel_fault_told(channel: str) -> str:
+    """Set (expiring) while the admins have been told that `channel` refuses replies."""
+    return f"{PREFIX}admin:channel-fault:{channel}"
+
+
 def admin_topics() -> str:
     """Hash: conversation id → its forum topic (message_thread_id) in the operators' group."""
     return f"{PREFIX}admin:topics"

@@ -4,6 +4,7 @@ database. Assertions are on what each chat received and what the database holds.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import json
 from pathlib import Path
@@ -373,6 +374,32 @@ async def test_an_undelivered_reply_is_reported_with_why_and_sent_again_on_a_pre
         )
     )
     assert world.telegram.texts_to(TG_USER).count("Карта перевыпущена") == 1
+
+
+async def test_admins_hear_once_that_a_channel_refuses_the_gateways_replies(
+    world: World,
+) -> None:
+    """A revoked bot token fails every reply for the same reason: the admins, who fix it,
+    hear it at the first failure (not at the replies' deadline) and once, not per reply;
+    an operator is not told."""
+    await world.operator("Анна", ANNA, role=OperatorRole.ADMIN)
+    await world.operator("Борис", BORIS)
+    world.telegram.fail("sendMessage", status=401, description="Unauthorized", times=2)
+    for user in (TG_USER, TG_USER + 1):  # two clients: two replies fail
+        world.telegram.client_message(user, "Как заблокировать карту?")
+
+    async def both_wait_for_a_retry() -> bool:
+        async with world.gateway.sessions() as session:
+            waiting = await session.scalars(select(Message).where(Message.attempts == 1))
+            return len(list(waiting)) == 2
+
+    await eventually(both_wait_for_a_retry)
+    alarm = "🛠 Канал «telegram» не принимает ответы клиентам"
+    await eventually(lambda: any(alarm in t for t in world.admin_texts(ANNA)))
+    await asyncio.sleep(0.5)  # the second failure's notice, handled by now
+    assert [t for t in world.admin_texts(ANNA) if alarm in t][0].endswith("Unauthorized")
+    assert sum(alarm in t for t in world.admin_texts(ANNA)) == 1
+    assert not any(alarm in t for t in world.admin_texts(BORIS))
 
 
 async def test_sla_warning_and_an_expired_lease_are_posted(world: World) -> None:

@@ -23,7 +23,7 @@ from web_client import Console, signed_in
 
 from channels.telegram import TelegramChannel
 from core.contracts import Action, ChannelKind
-from core.models import Author, Identity, Message
+from core.models import Author, Identity, Message, OperatorRole
 from routing.presence import PresenceState
 from switchboard.app import Gateway
 
@@ -95,11 +95,12 @@ async def open_console(
     width: int,
     height: int = 900,
     name: str = "Anna",
+    role: OperatorRole = OperatorRole.ADMIN,
 ) -> Page:
     context = await browser.new_context(viewport={"width": width, "height": height}, locale="ru-RU")
     page = await context.new_page()
     page.on("pageerror", lambda error: pytest.fail(f"page error: {error}"))
-    await sign_in(page, base_url, gateway, name)
+    await sign_in(page, base_url, gateway, name, role=role)
     return page
 
 
@@ -598,7 +599,7 @@ async def test_a_reply_that_was_not_delivered_says_why_in_the_operators_words(
     the channel is set up, Send again delivers that same message."""
     handle = gateway.engine.handle
     await handle(said("нужен оператор", visitor=str(CLIENT_CHAT), channel=ChannelKind.TELEGRAM))
-    page = await open_console(browser, served, gateway, 1400)
+    page = await open_console(browser, served, gateway, 1400, role=OperatorRole.OPERATOR)
     await page.keyboard.press("Alt+N")
     await expect(page.locator(".status-pill")).to_have_text("в работе")
     await page.fill("#reply-text", "Карта перевыпущена")
@@ -615,6 +616,20 @@ async def test_a_reply_that_was_not_delivered_says_why_in_the_operators_words(
         await expect(failed).to_have_count(0)
         await until(lambda: telegram.texts_to(CLIENT_CHAT) == ["Карта перевыпущена"])
     assert await page.locator(".msg.operator").count() == 1  # the same message, not a copy
+    await page.context.close()
+
+
+async def test_an_admin_hears_that_a_channel_refuses_replies(
+    browser: Browser, gateway: Gateway, served: str
+) -> None:
+    handle = gateway.engine.handle
+    await handle(said("нужен оператор", visitor=str(CLIENT_CHAT), channel=ChannelKind.TELEGRAM))
+    page = await open_console(browser, served, gateway, 1400)
+    await page.keyboard.press("Alt+N")  # «Вам отвечает оператор» fails after the take
+    await expect(page.locator(".status-pill")).to_have_text("в работе")
+    await expect(page.locator("#toast")).to_contain_text(
+        "Канал «Telegram» не принимает ответы: канал не настроен или отклонил токен или доступ"
+    )
     await page.context.close()
 
 

@@ -26,7 +26,9 @@
       action_start: "начал(а) диалог", action_contact: "поделился(-ась) номером телефона",
       status_bot: "бот", status_queued: "в очереди", status_assigned: "в работе", status_closed: "закрыт",
       in: "через {t}", overdue: "просрочен на {t}", new_message: "Новое сообщение в разговоре #{id}",
-      undelivered_toast: "Сообщение в разговоре #{id} не доставлено: {error}", closed_toast: "Разговор #{id} закрыт",
+      undelivered_toast: "Сообщение в разговоре #{id} не доставлено: {error}",
+      channel_fault_toast: "Канал «{channel}» не принимает ответы: канал не настроен или отклонил токен или доступ. Исправьте настройки канала; недоставленные ответы можно будет отправить ещё раз.",
+      closed_toast: "Разговор #{id} закрыт",
       quarantined_toast: "Сообщение в разговоре #{id} не удалось обработать автоматически; разговор передан операторам: {error}",
       unauthorized: "Войдите, чтобы продолжить.", wrong_password: "Неверный логин или пароль.",
       throttled: "Слишком много неудачных попыток. Попробуйте через {s} с.", disabled: "Этот оператор отключён.",
@@ -94,7 +96,9 @@
       action_start: "started the chat", action_contact: "shared their phone number",
       status_bot: "bot", status_queued: "queued", status_assigned: "assigned", status_closed: "closed",
       in: "in {t}", overdue: "overdue by {t}", new_message: "New message in conversation #{id}",
-      undelivered_toast: "A message in conversation #{id} was not delivered: {error}", closed_toast: "Conversation #{id} closed",
+      undelivered_toast: "A message in conversation #{id} was not delivered: {error}",
+      channel_fault_toast: "The “{channel}” channel refuses replies: it is not configured, or refused its token or access. Fix the channel's settings; undelivered replies can then be sent again.",
+      closed_toast: "Conversation #{id} closed",
       quarantined_toast: "A message in conversation #{id} could not be processed automatically; the conversation is with the operators: {error}",
       unauthorized: "Sign in to continue.", wrong_password: "Wrong login or password.",
       throttled: "Too many failed attempts. Try again in {s} s.", disabled: "This operator is disabled.",
@@ -822,6 +826,13 @@
       toast(frame.code === "desk" ? frame.error : (TEXTS[lang][frame.code] ? t(frame.code) : frame.error), true);
     }
   }
+  // A channel's fault comes with every failed send; an admin is told once in ten minutes.
+  const faultToldAt = {};
+  function recentlyTold(channel) {
+    const now = Date.now(), recent = now - (faultToldAt[channel] || 0) < 10 * 60 * 1000;
+    if (!recent) faultToldAt[channel] = now;
+    return recent;
+  }
   function notice(n) {
     if (!me) return;
     const open = conversation && n.conversation_id === conversation.id;
@@ -837,6 +848,9 @@
     // the open thread shows the message itself: a toast only for another of mine
     if (n.kind === "client_message" && concernsMe && !open) toast(t("new_message", { id: n.conversation_id }));
     if (n.kind === "undelivered" && concernsMe) toast(t("undelivered_toast", { id: n.conversation_id, error: faultText(n.fault) || n.error || "" }), true);
+    if (n.kind === "channel_fault" && me.role === "admin" && !recentlyTold(n.channel)) {
+      toast(t("channel_fault_toast", { channel: TEXTS[lang][`ch_${n.channel}`] || n.channel }), true);
+    }
     if (n.kind === "quarantined") toast(t("quarantined_toast", { id: n.conversation_id, error: n.error || "" }), true);
   }
 

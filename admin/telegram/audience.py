@@ -17,7 +17,7 @@ from admin.telegram.forum import ForumTopics
 from admin.telegram.sender import AdminSender, ChatRef
 from admin.telegram.texts import say
 from core.db import SessionFactory
-from core.models import Operator
+from core.models import Operator, OperatorRole
 from routing.presence import Presence, PresenceState
 
 __all__ = ["Audience", "Posting", "Reader", "Readers", "topic_name", "topic_name_of"]
@@ -78,6 +78,20 @@ class Readers:
         if operator is None or operator.telegram_user_id is None:
             return None
         return Reader(ChatRef(operator.telegram_user_id), operator.language)
+
+    async def admins(self) -> list[Reader]:
+        """Every active admin who uses the admin bot, in their private chat."""
+        async with self._sessions() as session:
+            admins = await session.scalars(
+                select(Operator)
+                .where(
+                    Operator.active.is_(True),
+                    Operator.role == OperatorRole.ADMIN,
+                    Operator.telegram_user_id.is_not(None),
+                )
+                .order_by(Operator.id)
+            )
+            return [Reader(ChatRef(int(a.telegram_user_id or 0)), a.language) for a in admins]
 
     async def operator_name(self, operator_id: object) -> str:
         if not isinstance(operator_id, int):

@@ -9,7 +9,8 @@ holding the admin bot's poller lease follows the feed, so each notice is posted 
 
 The work itself is done by the parts: `audience` (who reads what), `queue_cards` (the
 cards), `client_relay` (clients' messages and files), `holder_notices` (transfers,
-undelivered and bounced replies, closed topics) and `sla_alerts` (SLA and lease alerts).
+undelivered and bounced replies, closed topics), `channel_alarms` (a channel refusing the
+gateway, for the admins) and `sla_alerts` (SLA and lease alerts).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from redis.exceptions import RedisError
 
 from admin.desk import Desk, DeskError
 from admin.telegram.audience import Audience, Posting, Readers
+from admin.telegram.channel_alarms import ChannelAlarms
 from admin.telegram.client_relay import ClientRelay
 from admin.telegram.forum import ForumTopics
 from admin.telegram.holder_notices import HolderNotices
@@ -77,6 +79,7 @@ class AdminNotifier:
             "undelivered": holders.undelivered,
             "bounced": holders.bounced,
             "closed": holders.closed,
+            "channel_fault": ChannelAlarms(posting=posting, redis=redis).channel_fault,
             "sla_warning": self._alerts.sla_notice,
             "sla_breached": self._alerts.sla_notice,
             "lease_expired": self._alerts.lease_notice,

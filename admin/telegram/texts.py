@@ -172,6 +172,14 @@ ADMIN_TEXTS: dict[str, dict[str, str]] = {
         "ru": "Сообщение в #{id} отправлено ещё раз.",
         "en": "The message in #{id} was sent again.",
     },
+    "channel_fault": {
+        "ru": "🛠 Канал «{channel}» не принимает ответы клиентам: он не настроен или отклонил "
+        "токен или доступ. Исправьте настройки канала; недоставленные ответы операторы смогут "
+        "отправить ещё раз.\nПодробности: {error}",
+        "en": "🛠 The “{channel}” channel refuses replies to clients: it is not configured, or "
+        "refused its token or access. Fix the channel's settings; operators can then send the "
+        "undelivered replies again.\nDetails: {error}",
+    },
     "fault_recipient": {
         "ru": "клиент не может его получить: бот заблокирован, чат или адрес больше не существует",
         "en": "the client cannot receive it: the bot is blocked, or the chat or address is gone",
