@@ -86,24 +86,28 @@ class _SnapshotCollector:
 
     def collect(self) -> Iterator[Metric]:
         s = self.snapshot
-        length = GaugeMetricFamily(
+        groups = sorted(s.queue_length)
+        yield _family(
+            GaugeMetricFamily,
             "switchboard_queue_length",
             "Conversations waiting in the operator queue",
-            labels=["group"],
+            "group",
+            s.queue_length,
         )
-        oldest = GaugeMetricFamily(
+        yield _family(
+            GaugeMetricFamily,
             "switchboard_queue_oldest_wait_seconds",
             "How long the longest-waiting conversation has waited",
-            labels=["group"],
+            "group",
+            {group: s.oldest_wait_seconds.get(group, 0.0) for group in groups},
         )
-        for group in sorted(s.queue_length):
-            length.add_metric([group], s.queue_length[group])
-            oldest.add_metric([group], s.oldest_wait_seconds.get(group, 0.0))
-        by_status = GaugeMetricFamily(
-            "switchboard_conversations", "Conversations by status", labels=["status"]
+        yield _family(
+            GaugeMetricFamily,
+            "switchboard_conversations",
+            "Conversations by status",
+            "status",
+            {status.value: s.conversations.get(status.value, 0) for status in ConversationStatus},
         )
-        for status in ConversationStatus:
-            by_status.add_metric([status.value], s.conversations.get(status.value, 0))
         messages = CounterMetricFamily(
             "switchboard_messages",
             "Messages stored, by channel and direction",
@@ -111,57 +115,63 @@ class _SnapshotCollector:
         )
         for (channel, direction), n in sorted(s.messages.items()):
             messages.add_metric([channel, direction], n)
+        yield messages
         answers = CounterMetricFamily(
             "switchboard_bot_answers", "Answers the bot gave from the knowledge base"
         )
         answers.add_metric([], s.bot_answers)
-        handoffs = CounterMetricFamily(
+        yield answers
+        yield _family(
+            CounterMetricFamily,
             "switchboard_handoffs",
             "Conversations handed to operators, by reason",
-            labels=["reason"],
+            "reason",
+            s.handoffs,
         )
-        for reason, n in sorted(s.handoffs.items()):
-            handoffs.add_metric([reason], n)
-        breaches = CounterMetricFamily(
-            "switchboard_sla_breaches", "First responses that missed the SLA", labels=["group"]
+        yield _family(
+            CounterMetricFamily,
+            "switchboard_sla_breaches",
+            "First responses that missed the SLA",
+            "group",
+            s.sla_breaches,
         )
-        for group, n in sorted(s.sla_breaches.items()):
-            breaches.add_metric([group], n)
-        repairs = CounterMetricFamily(
+        yield _family(
+            CounterMetricFamily,
             "switchboard_queue_repairs",
             "Differences between the live queue and the database "
             "that the reconciler repaired, by kind (added, removed)",
-            labels=["kind"],
+            "kind",
+            s.queue_repairs,
         )
-        for kind, n in sorted(s.queue_repairs.items()):
-            repairs.add_metric([kind], n)
-        undelivered = CounterMetricFamily(
+        yield _family(
+            CounterMetricFamily,
             "switchboard_undelivered",
             "Replies given up as undelivered, by fault (recipient, content, file, "
             "configuration, unreachable)",
-            labels=["fault"],
+            "fault",
+            s.undelivered,
         )
-        for fault, n in sorted(s.undelivered.items()):
-            undelivered.add_metric([fault], n)
-        retrying = GaugeMetricFamily(
+        yield _family(
+            GaugeMetricFamily,
             "switchboard_replies_awaiting_retry",
             "Replies a send failed for a passing reason, waiting for their next attempt",
-            labels=["channel"],
+            "channel",
+            {channel.value: s.awaiting_retry.get(channel.value, 0) for channel in ChannelKind},
         )
-        for channel in ChannelKind:
-            retrying.add_metric([channel.value], s.awaiting_retry.get(channel.value, 0))
-        yield from (
-            length,
-            oldest,
-            by_status,
-            messages,
-            answers,
-            handoffs,
-            breaches,
-            repairs,
-            undelivered,
-            retrying,
-        )
+
+
+def _family(
+    kind: type[CounterMetricFamily] | type[GaugeMetricFamily],
+    name: str,
+    documentation: str,
+    label: str,
+    values: Mapping[str, float],
+) -> Metric:
+    """One metric with one label, a sample per value (in the label's order)."""
+    family = kind(name, documentation, labels=[label])
+    for key, value in sorted(values.items()):
+        family.add_metric([key], value)
+    return family
 
 
 RepairCounts = Callable[[], Awaitable[Mapping[str, int]]]
