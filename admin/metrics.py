@@ -25,6 +25,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from redis.exceptions import RedisError
 from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.contracts import ChannelKind
 from core.db import SessionFactory
@@ -160,6 +161,17 @@ class _SnapshotCollector:
         )
 
 
+async def _events_by(session: AsyncSession, kind: EventKind, key: str) -> dict[str, int]:
+    """Events of `kind` counted by the value of their `key` ("unknown" where it is none)."""
+    value = ConversationEvent.data[key].as_string()
+    return {
+        str(found or "unknown"): n
+        for found, n in await session.execute(
+            select(value, func.count()).where(ConversationEvent.kind == kind).group_by(value)
+        )
+    }
+
+
 def _family(
     kind: type[CounterMetricFamily] | type[GaugeMetricFamily],
     name: str,
@@ -219,15 +231,7 @@ class DeskMetrics:
                 )
                 or 0
             )
-            reason = ConversationEvent.data["reason"].as_string()
-            handoffs = {
-                str(why or "unknown"): n
-                for why, n in await session.execute(
-                    select(reason, func.count())
-                    .where(ConversationEvent.kind == EventKind.HANDED_OFF)
-                    .group_by(reason)
-                )
-            }
+            handoffs = await _events_by(session, EventKind.HANDED_OFF, "reason")
             breaches = {
                 group or "": n
                 for group, n in await session.execute(
@@ -236,15 +240,7 @@ class DeskMetrics:
                     .group_by(ConversationEvent.group)
                 )
             }
-            fault = ConversationEvent.data["fault"].as_string()
-            undelivered = {
-                str(why or "unknown"): n
-                for why, n in await session.execute(
-                    select(fault, func.count())
-                    .where(ConversationEvent.kind == EventKind.UNDELIVERED)
-                    .group_by(fault)
-                )
-            }
+            undelivered = await _events_by(session, EventKind.UNDELIVERED, "fault")
             awaiting_retry = {
                 channel.value: n
                 for channel, n in await session.execute(
