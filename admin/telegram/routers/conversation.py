@@ -1,6 +1,7 @@
 """Working the active conversation: plain messages, photos and documents go to the client;
-/via, /close, /transfer, /note, /client, /history; an undelivered reply's Send again. Works in a private chat (the active
-conversation) and in a forum topic (the topic's conversation)."""
+/via, /close, /transfer, /note, /client, /history; an undelivered reply's Send again.
+Works in a private chat (the active conversation) and in a forum topic (the topic's
+conversation)."""
 
 from __future__ import annotations
 
