@@ -15,7 +15,7 @@ import datetime as dt
 import hmac
 import logging
 from collections import Counter
-from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -87,7 +87,6 @@ class _SnapshotCollector:
 
     def collect(self) -> Iterator[Metric]:
         s = self.snapshot
-        groups = sorted(s.queue_length)
         yield _family(
             GaugeMetricFamily,
             "switchboard_queue_length",
@@ -100,14 +99,16 @@ class _SnapshotCollector:
             "switchboard_queue_oldest_wait_seconds",
             "How long the longest-waiting conversation has waited",
             "group",
-            {group: s.oldest_wait_seconds.get(group, 0.0) for group in groups},
+            s.oldest_wait_seconds,
+            every=s.queue_length,
         )
         yield _family(
             GaugeMetricFamily,
             "switchboard_conversations",
             "Conversations by status",
             "status",
-            {status.value: s.conversations.get(status.value, 0) for status in ConversationStatus},
+            s.conversations,
+            every=[status.value for status in ConversationStatus],
         )
         messages = CounterMetricFamily(
             "switchboard_messages",
@@ -157,7 +158,8 @@ class _SnapshotCollector:
             "switchboard_replies_awaiting_retry",
             "Replies a send failed for a passing reason, waiting for their next attempt",
             "channel",
-            {channel.value: s.awaiting_retry.get(channel.value, 0) for channel in ChannelKind},
+            s.awaiting_retry,
+            every=[channel.value for channel in ChannelKind],
         )
 
 
@@ -178,10 +180,14 @@ def _family(
     documentation: str,
     label: str,
     values: Mapping[str, float],
+    *,
+    every: Iterable[str] | None = None,
 ) -> Metric:
-    """One metric with one label, a sample per value (in the label's order)."""
+    """One metric with one label, a sample per value in the label's order; with `every`,
+    a sample for each of those labels (0 where `values` has none) and only those."""
     family = kind(name, documentation, labels=[label])
-    for key, value in sorted(values.items()):
+    shown = values if every is None else {key: values.get(key, 0) for key in every}
+    for key, value in sorted(shown.items()):
         family.add_metric([key], value)
     return family
 

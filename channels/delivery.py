@@ -68,6 +68,13 @@ class RetryPolicy:
         return Backoff(first=self.base_delay, longest=self.max_delay)
 
 
+def nothing_to_send() -> DeliveryError:
+    """A message with neither text nor attachments: refused before any platform call."""
+    return DeliveryError(
+        "empty message: no text and no attachments", permanent=True, fault=DeliveryFault.CONTENT
+    )
+
+
 async def send_with_retries(
     call: Callable[[], Awaitable[T]],
     classify: Callable[[Exception], Failure | None],

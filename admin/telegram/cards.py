@@ -54,31 +54,20 @@ class ResendButton(CallbackData, prefix="resend"):
 
 
 def take_keyboard(conversation_id: int, language: str) -> InlineKeyboardMarkup:
-    return InlineKeyboardMarkup(
-        inline_keyboard=[
-            [
-                InlineKeyboardButton(
-                    text=say("button_take", language),
-                    callback_data=TakeButton(conversation_id=conversation_id).pack(),
-                ),
-                InlineKeyboardButton(
-                    text=say("button_later", language),
-                    callback_data=LaterButton(conversation_id=conversation_id).pack(),
-                ),
-            ]
-        ]
+    return _one_row(
+        (say("button_take", language), TakeButton(conversation_id=conversation_id)),
+        (say("button_later", language), LaterButton(conversation_id=conversation_id)),
     )
 
 
 def resend_keyboard(message_id: int, language: str) -> InlineKeyboardMarkup:
+    return _one_row((say("button_resend", language), ResendButton(message_id=message_id)))
+
+
+def _one_row(*buttons: tuple[str, CallbackData]) -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup(
         inline_keyboard=[
-            [
-                InlineKeyboardButton(
-                    text=say("button_resend", language),
-                    callback_data=ResendButton(message_id=message_id).pack(),
-                )
-            ]
+            [InlineKeyboardButton(text=text, callback_data=data.pack()) for text, data in buttons]
         ]
     )
 

@@ -48,7 +48,14 @@ from aiohttp import web
 from pydantic import ValidationError
 
 from channels.attachment_store import AttachmentStore
-from channels.delivery import Failure, RetryPolicy, SendLedger, SendRateLimiter, send_with_retries
+from channels.delivery import (
+    Failure,
+    RetryPolicy,
+    SendLedger,
+    SendRateLimiter,
+    nothing_to_send,
+    send_with_retries,
+)
 from channels.kept_files import read_kept_file
 from channels.polling import PollerLease, UnsharedLease, read_each, store_all
 from channels.telegram.client_files import telegram_client_files
@@ -153,11 +160,7 @@ class TelegramChannel:
         chat = _chat_id(message.chat_id)
         pieces = split_text(message.text, TEXT_LIMIT)
         if not pieces and not message.attachments:
-            raise DeliveryError(
-                "empty message: no text and no attachments",
-                permanent=True,
-                fault=DeliveryFault.CONTENT,
-            )
+            raise nothing_to_send()
         markup = reply_markup(message)
         calls: list[Callable[[], Awaitable[Message]]] = [
             functools.partial(

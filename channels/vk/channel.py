@@ -24,7 +24,13 @@ from vkbottle import API, AiohttpClient, VKAPIError
 from vkbottle.api.request_rescheduler import ABCRequestRescheduler
 
 from channels.attachment_store import AttachmentStore
-from channels.delivery import Failure, RetryPolicy, SendRateLimiter, send_with_retries
+from channels.delivery import (
+    Failure,
+    RetryPolicy,
+    SendRateLimiter,
+    nothing_to_send,
+    send_with_retries,
+)
 from channels.kept_files import read_kept_file
 from channels.polling import PollerLease, UnsharedLease, read_each, store_all
 from channels.text import split_text
@@ -160,11 +166,7 @@ class VkChannel:
         text = "\n".join([message.text, *links]) if links else message.text
         pieces = split_text(text, TEXT_LIMIT)
         if not pieces and not references and not local:
-            raise DeliveryError(
-                "empty message: no text and no attachments",
-                permanent=True,
-                fault=DeliveryFault.CONTENT,
-            )
+            raise nothing_to_send()
         for attachment in local:
             references.append(await self._upload(message.chat_id, peer_id, attachment))
         batches = [
