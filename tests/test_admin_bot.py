@@ -362,9 +362,15 @@ async def test_an_undelivered_reply_is_reported_with_why_and_sent_again_on_a_pre
     await eventually(
         lambda: any("отправлено ещё раз" in a.get("text", "") for a in world.admin.callback_answers)
     )
-    async with world.gateway.sessions() as session:
-        [reply] = await session.scalars(select(Message).where(Message.text == "Карта перевыпущена"))
-    assert reply.delivery is Delivery.SENT and reply.delivery_fault is None
+
+    async def reply_sent() -> bool:  # the client has it a moment before the row says so
+        async with world.gateway.sessions() as session:
+            [reply] = await session.scalars(
+                select(Message).where(Message.text == "Карта перевыпущена")
+            )
+        return reply.delivery is Delivery.SENT and reply.delivery_fault is None
+
+    await eventually(reply_sent, what="the resent reply stored as sent, with no fault")
     await eventually(lambda: not notice["reply_markup"]["inline_keyboard"])  # the button went
     assert "🔁 Сообщение в" in notice["text"]
     world.admin.client_press(ANNA, again, message_id=notice["message_id"])  # a double tap
