@@ -2,7 +2,7 @@
 429, VK 6/9) stays PENDING: its attempt is counted and its next attempt time set on the
 project's backoff (`core.retry`), never sooner than the platform asked. A permanent
 failure (blocked bot, rejected address), or a retry that would fall after the reply's
-deadline, marks the message FAILED, records it on the conversation and announces it to
+deadline (from when it was written, or last sent again by an operator), marks the message FAILED, records it on the conversation and announces it to
 the desk. A channel that refuses the gateway itself (a revoked token, a refused login, not
 configured) is announced at its first failure as `channel_fault`, for the admins, who
 fix it: its replies are only given up at their deadline.
@@ -55,7 +55,7 @@ class SendFailures:
             attempts = message.attempts + 1
             wait = max(self._schedule.delay(attempts), exc.retry_after or 0.0)
             next_at = now + dt.timedelta(seconds=wait)
-            if next_at > message.created_at + self._deadline:
+            if next_at > (message.resent_at or message.created_at) + self._deadline:
                 hours = self._deadline.total_seconds() / 3600
                 given_up = DeliveryError(
                     f"not delivered within {hours:g} h ({attempts} attempts): {exc}",

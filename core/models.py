@@ -401,6 +401,9 @@ class Message(InsertedInBatches, Base):
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     edited_at: Mapped[dt.datetime | None] = mapped_column()
     delivered_at: Mapped[dt.datetime | None] = mapped_column()
+    resent_at: Mapped[dt.datetime | None] = mapped_column()
+    """When an operator last sent this undelivered reply again: its retries' deadline
+    counts from then, not from when it was written."""
     folded_text: Mapped[str | None] = mapped_column(Text, default=folded_from("text"))
     """`text` as the console's search compares it (core/folding.py); set on every insert
     and whenever `text` changes through the ORM (an edited message)."""

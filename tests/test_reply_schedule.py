@@ -186,6 +186,36 @@ async def test_a_wait_past_the_deadline_is_undelivered(world: World) -> None:
     assert reply.delivery_fault is DeliveryFault.UNREACHABLE
 
 
+async def test_a_reply_sent_again_a_day_later_has_its_own_deadline(world: World) -> None:
+    """An operator's reply undelivered yesterday (the bot was blocked), sent again today into
+    a Bot API outage: retried on the schedule, not given up for yesterday's deadline."""
+    gateway = world.gateway
+    await client_writes(world, "Хочу поговорить с оператором", 1)
+    operator = await gateway.desk.operators.register("Анна")
+    view = await gateway.desk.actions.take_next(operator.id)
+    world.telegram.blocked.add(USER)
+    await gateway.desk.actions.reply(operator.id, view.id, "Карта перевыпущена")
+    await gateway.outbox.drain()
+    [failed] = [m for m in await replies(world) if m.text == "Карта перевыпущена"]
+    assert failed.delivery is Delivery.FAILED
+
+    world.clock.advance(hours=30)  # the client unblocks the bot the next day
+    world.telegram.blocked.discard(USER)
+    world.telegram.fail("sendMessage", status=502, times=RETRY.attempts)
+    await gateway.desk.resending.resend(operator.id, failed.id)
+    await gateway.outbox.drain()
+    [again] = [m for m in await replies(world) if m.id == failed.id]
+    assert again.delivery is Delivery.PENDING and again.attempts == 1
+    assert "Карта перевыпущена" not in world.telegram.texts_to(USER)
+
+    world.clock.advance(minutes=1)  # the outage is over
+    assert await gateway.outbox.sweeper.sweep() == 1
+    await gateway.outbox.drain()
+    [sent] = [m for m in await replies(world) if m.id == failed.id]
+    assert sent.delivery is Delivery.SENT
+    assert world.telegram.texts_to(USER).count("Карта перевыпущена") == 1
+
+
 async def test_a_reply_left_pending_by_a_dead_send_is_taken_by_the_sweeper(world: World) -> None:
     """A reply nobody marked sent (the process died mid-send) goes once its lease ends."""
     gateway = world.gateway

@@ -3,8 +3,8 @@ unblocked the bot, an administrator fixed the channel, the platform is back.
 
 The same message goes back to the outbox rather than a copy: the thread keeps one reply,
 and the pieces a platform accepted before are not sent twice (Telegram's send ledger,
-VK's random_id are keyed by the message). Its retries run as for a new reply; one resent
-after `REPLY_DEADLINE_HOURS` gets the in-process tries only.
+VK's random_id are keyed by the message). Its retries run as for a new reply, their
+deadline counted from the press.
 """
 
 from __future__ import annotations
@@ -60,6 +60,7 @@ class Resending:
                     delivery_fault=None,
                     attempts=0,
                     next_attempt_at=now + SEND_LEASE,
+                    resent_at=now,
                 )
                 .returning(Message.id)
                 .execution_options(synchronize_session=False)
