@@ -81,22 +81,34 @@ async def test_kb_answer_then_operator_reply_then_close_and_rating(
             )
             assert refreshed["conversation"]["id"] == conversation.id
 
-            since = visitor.ws.mark()
+            since, since_console = visitor.ws.mark(), console.ws.mark()
             closed = await console.command("close", "conversation", conversation_id=conversation.id)
             assert closed["conversation"]["status"] == "closed"
             rating = await visitor.reply(since=since, author="bot")
             assert [b["payload"] for b in rating["buttons"]] == [
                 f"{conversation.id}:{n}" for n in range(1, 6)
             ]
+            await console.ws.expect(  # the desk's own notice of the close has been shown
+                lambda f: (
+                    f["type"] == "conversation"
+                    and f.get("live") is True
+                    and f["conversation"]["status"] == "closed"
+                ),
+                since=since_console,
+            )
+            stored = await conversation_of(gateway, visitor)
+            assert stored.status is ConversationStatus.CLOSED and stored.resolved_at is not None
+            assert stored.first_response_at is not None
 
-        stored = await conversation_of(gateway, visitor)
-        assert stored.status is ConversationStatus.CLOSED and stored.resolved_at is not None
-        assert stored.first_response_at is not None
-
-        since = visitor.ws.mark()
-        await visitor.press("rate", f"{conversation.id}:5")
-        await visitor.reply(since=since, containing="оценк")
-        assert (await conversation_of(gateway, visitor)).rating == 5
+            # the client's rating reaches the console showing the closed conversation
+            since, since_console = visitor.ws.mark(), console.ws.mark()
+            await visitor.press("rate", f"{conversation.id}:5")
+            await visitor.reply(since=since, containing="оценк")
+            assert (await conversation_of(gateway, visitor)).rating == 5
+            await console.ws.expect(
+                lambda f: f["type"] == "conversation" and f["conversation"]["rating"] == 5,
+                since=since_console,
+            )
 
 
 async def test_the_same_message_id_twice_is_stored_and_answered_once(

@@ -130,18 +130,14 @@ async def _acknowledgement(
 
 
 async def apply_rating(session: AsyncSession, turn: Turn, rating: Rating, now: dt.datetime) -> None:
-    """The client's rating, recorded; the message joins the rated conversation and no
-    other policy applies (`thank_for_rating` answers it once the message is stored)."""
+    """The client's rating, recorded and told to the desk (a console showing the closed
+    conversation shows it at once); the message joins the rated conversation and no other
+    policy applies (`thank_for_rating` answers it once the message is stored)."""
     conversation = rating.conversation
     conversation.rating = rating.score
-    record(
-        session,
-        conversation,
-        EventKind.RATED,
-        now,
-        rating=rating.score,
-        operator_id=conversation.assigned_operator_id,
-    )
+    rated = {"rating": rating.score, "operator_id": conversation.assigned_operator_id}
+    record(session, conversation, EventKind.RATED, now, **rated)
+    turn.outcome.notices.append(("rated", {"conversation_id": conversation.id, **rated}))
     turn.conversation, turn.rated = conversation, True
 
 
