@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import datetime as dt
 import logging
 import secrets
 from collections.abc import Awaitable, Callable, Mapping
@@ -287,7 +286,7 @@ class ConsoleCommands:
             {
                 "type": "queue",
                 "view": state.view,
-                "now": dt.datetime.now(dt.UTC),
+                "now": self._desk.queue.now(),
                 "rows": [plain(row) for row in rows],
                 "live": live,
             },

@@ -40,6 +40,11 @@ class QueueListing:
         self._queue = queue
         self._clock = clock
 
+    def now(self) -> dt.datetime:
+        """The desk's time, which the rows' waits and deadlines count from: a console sets
+        its own clock by it."""
+        return self._clock()
+
     async def rows(self, operator_id: int, view: QueueView = "waiting") -> list[QueueRow]:
         """`waiting`: the queue of the operator's groups in take order; `breaching`: those
         of them due within `BREACHING_SOON`; `mine`: what the operator holds."""
