@@ -11,7 +11,7 @@
       mine_empty: "У вас нет разговоров", breaching_empty: "Ничего не горит",
       pick: "Выберите разговор в очереди или возьмите следующий.", take: "Взять", open: "Открыть", close: "Закрыть",
       note: "Заметка", reply: "Ответить", hint: "Ctrl+Enter — отправить", reply_placeholder: "Ответ клиенту…",
-      attach: "📎 Файл", remove_file: "Убрать файл", file_too_big: "Файл «{name}» больше {max} МБ.",
+      attach: "Файл", remove_file: "Убрать файл", file_too_big: "Файл «{name}» больше {max} МБ.",
       file_failed: "Файл «{name}» не загружен: {error}",
       not_yours: "Возьмите разговор, чтобы ответить.",
       online: "на связи", connecting: "подключение…", offline: "нет связи",
@@ -66,10 +66,10 @@
       transfer_nobody: "Передать некому: нет других операторов и групп.", current_group: "сейчас здесь",
       p_online: "принимает", p_away: "отошёл(ла)", p_offline: "не в сети", holds: "{n} из {cap}",
       new_in_queue: "Новый разговор #{id} в очереди {group}", given_to_you: "Вам передан разговор #{id}",
-      notify: "🔔 Уведомления", notify_title: "Показывать уведомления, когда консоль в фоне",
+      notify: "Уведомления", notify_title: "Показывать уведомления, когда консоль в фоне",
       via: "→ {channel}", via_title: "Канал ответа: клиент писал и отсюда",
       kb_search: "Найти в базе знаний…", kb_found: "Нашлось:", kb_nothing: "В базе знаний ничего не нашлось",
-      kb_save: "📚 В базу", kb_save_confirm: "Сохранить ваш последний ответ в базе знаний как новую статью? Вопрос клиента перед ним станет её первым вариантом, и бот будет отвечать так сам.",
+      kb_save: "В базу", kb_save_confirm: "Сохранить ваш последний ответ в базе знаний как новую статью? Вопрос клиента перед ним станет её первым вариантом, и бот будет отвечать так сам.",
       kb_teach: "Добавить последний вопрос клиента к статье «{title}» как ещё один вариант?",
       kb_created: "Статья {id} создана из вашего ответа: бот теперь отвечает так сам.", kb_added: "Вопрос «{question}» добавлен к статье {id}.",
     },
@@ -81,7 +81,7 @@
       mine_empty: "You hold no conversations", breaching_empty: "Nothing is about to breach",
       pick: "Pick a conversation in the queue or take the next one.", take: "Take", open: "Open", close: "Close",
       note: "Note", reply: "Reply", hint: "Ctrl+Enter to send", reply_placeholder: "Reply to the client…",
-      attach: "📎 File", remove_file: "Remove the file", file_too_big: "“{name}” is over {max} MB.",
+      attach: "File", remove_file: "Remove the file", file_too_big: "“{name}” is over {max} MB.",
       file_failed: "“{name}” was not uploaded: {error}",
       not_yours: "Take the conversation to reply.",
       online: "online", connecting: "connecting…", offline: "offline",
@@ -136,10 +136,10 @@
       transfer_nobody: "No one to transfer to: no other operators or groups.", current_group: "here now",
       p_online: "available", p_away: "away", p_offline: "offline", holds: "{n} of {cap}",
       new_in_queue: "New conversation #{id} waiting in {group}", given_to_you: "Conversation #{id} is yours",
-      notify: "🔔 Notifications", notify_title: "Show notifications while the console is in the background",
+      notify: "Notifications", notify_title: "Show notifications while the console is in the background",
       via: "via {channel}", via_title: "The channel to answer in: the client has written from each",
       kb_search: "Search the knowledge base…", kb_found: "Found:", kb_nothing: "Nothing found in the knowledge base",
-      kb_save: "📚 To the KB", kb_save_confirm: "Save your last reply in the knowledge base as a new article? The client's question before it becomes its first variant, and the bot will answer so itself.",
+      kb_save: "To the KB", kb_save_confirm: "Save your last reply in the knowledge base as a new article? The client's question before it becomes its first variant, and the bot will answer so itself.",
       kb_teach: "Add the client's last question to the article “{title}” as one more variant?",
       kb_created: "Article {id} was made from your reply: the bot now answers so itself.", kb_added: "The question “{question}” was added to article {id}.",
     },
@@ -170,6 +170,27 @@
     if (text !== undefined && text !== null) node.textContent = text;
     return node;
   };
+  // Icons are drawn, not typed: an emoji needs a colour font that many Linux desks lack.
+  const ICONS = {
+    clip: "M21 11.5l-8.6 8.6a5.5 5.5 0 0 1-7.8-7.8l8.6-8.6a3.7 3.7 0 0 1 5.2 5.2l-8.6 8.6a1.8 1.8 0 0 1-2.6-2.6l7.9-7.9",
+    book: "M3 5h6a3 3 0 0 1 3 3v12a2 2 0 0 0-2-2H3zM21 5h-6a3 3 0 0 0-3 3v12a2 2 0 0 1 2-2h7z",
+    bell: "M6 9a6 6 0 0 1 12 0c0 6 2.5 8 2.5 8h-17S6 15 6 9M10.3 20a2 2 0 0 0 3.4 0",
+  };
+  const icon = (name) => {
+    const svg = document.createElementNS("http://www.w3.org/2000/svg", "svg");
+    svg.setAttribute("viewBox", "0 0 24 24");
+    svg.setAttribute("class", "icon");
+    svg.setAttribute("aria-hidden", "true");
+    const path = document.createElementNS("http://www.w3.org/2000/svg", "path");
+    path.setAttribute("d", ICONS[name]);
+    svg.append(path);
+    return svg;
+  };
+  const withIcon = (tag, cls, name, text) => {
+    const node = el(tag, cls);
+    node.append(icon(name), text);
+    return node;
+  };
   const REFUSED = new Set([4401, 4403]);
 
   const PICTURES = new Set(["image/png", "image/jpeg", "image/gif", "image/webp"]);   // shown in the thread
@@ -180,6 +201,7 @@
 
   document.documentElement.lang = lang;
   document.querySelectorAll("[data-t]").forEach((node) => { node.textContent = t(node.dataset.t); });
+  document.querySelectorAll("[data-icon]").forEach((node) => node.prepend(icon(node.dataset.icon)));
   document.querySelectorAll("[data-t-placeholder]").forEach((node) => { node.placeholder = t(node.dataset.tPlaceholder); });
 
   // -- formatting ------------------------------------------------------------------------
@@ -344,9 +366,10 @@
         const files = el("div", "files");
         m.attachments.forEach((a, i) => {
           const parts = [a.name || a.kind, a.mime, a.size ? `${Math.max(1, Math.round(a.size / 1024))} KB` : null];
-          const label = `📎 ${parts.filter(Boolean).join(" · ")}`;
-          if (!a.opens) { files.append(el("span", "file", label)); return; }   // a platform's file: no bytes here
-          const link = el("a", "file", label);
+          const label = parts.filter(Boolean).join(" · ");
+          if (!a.opens) { files.append(withIcon("span", "file", "clip", label)); return; }   // a platform's file: no bytes here
+          const link = el("a", "file");
+          link.append(withIcon("span", null, "clip", label));
           link.href = `/operator/files/${m.id}/${i + 1}`;
           link.target = "_blank";
           link.rel = "noopener";
@@ -1010,7 +1033,7 @@
     outgoing = files;
     const box = $("outgoing");
     box.replaceChildren(...files.map((f, i) => {
-      const chip = el("span", "file", `📎 ${f.name}`);
+      const chip = withIcon("span", "file", "clip", f.name);
       const remove = el("button", null, "×");
       remove.type = "button";
       remove.title = t("remove_file");
