@@ -408,6 +408,55 @@ async def test_admins_hear_once_that_a_channel_refuses_the_gateways_replies(
     assert not any(alarm in t for t in world.admin_texts(BORIS))
 
 
+async def a_conversation_rated(world: World, stars: int) -> int:
+    """The Telegram client asks for a person, Анна takes and closes the conversation, and
+    the client presses `stars` under the rating request. Returns the conversation's id."""
+    told = len(world.telegram.texts_to(TG_USER))
+    world.telegram.client_message(TG_USER, "Позовите оператора, пожалуйста")
+    await eventually(lambda: len(world.telegram.texts_to(TG_USER)) > told)
+    conversation_id = (await world.conversation(ChannelKind.TELEGRAM)).id
+    world.admin.client_message(ANNA, f"/take {conversation_id}")
+    await eventually(
+        lambda: "Вам отвечает оператор" in " ".join(world.telegram.texts_to(TG_USER)[-1:])
+    )
+    world.admin.client_message(ANNA, "/close")
+    ask = await eventually(
+        lambda: next(
+            (
+                m
+                for m in world.telegram.sent
+                if "Оцените" in m.get("text", "") and f"{conversation_id}:" in json.dumps(m)
+            ),
+            None,
+        )
+    )
+    assert ask is not None  # the first truthy result
+    buttons = ask["reply_markup"]["inline_keyboard"][0]
+    world.telegram.client_press(
+        TG_USER, buttons[stars - 1]["callback_data"], message_id=ask["message_id"]
+    )
+    await eventually(lambda: "Спасибо за оценку!" in world.telegram.texts_to(TG_USER)[-1:])
+    return conversation_id
+
+
+async def test_the_operator_hears_each_rating_and_the_admins_a_low_one(world: World) -> None:
+    await world.operator("Анна", ANNA)
+    await world.operator("Борис", BORIS, role=OperatorRole.ADMIN, online=False)
+    good = await a_conversation_rated(world, 5)
+    bad = await a_conversation_rated(world, 1)
+    await eventually(lambda: any(t.startswith("⚠️ Низкая оценка") for t in world.admin_texts(BORIS)))
+    low = (
+        f"⚠️ Низкая оценка: клиент оценил разговор #{bad} на 1/5 (оператор Анна). "
+        "Возможно, стоит связаться с клиентом."
+    )
+    ratings = {
+        reader: [t for t in world.admin_texts(reader) if t.startswith(("⭐", "⚠️"))]
+        for reader in (ANNA, BORIS)
+    }
+    assert ratings[ANNA] == [f"⭐ Клиент оценил разговор #{good}: 5/5.", low]
+    assert ratings[BORIS] == [low]  # the admin: the low one only
+
+
 async def test_sla_warning_and_an_expired_lease_are_posted(world: World) -> None:
     gateway = world.gateway
     assert gateway.admin_bot is not None

@@ -1,8 +1,10 @@
 """What happened to a conversation someone holds: transferred to them, a reply that was not
-delivered or bounced, and (in forum mode) a closed conversation's topic."""
+delivered or bounced, the client's rating, and (in forum mode) a closed conversation's
+topic."""
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from admin.desk import Desk
@@ -10,11 +12,16 @@ from admin.telegram.audience import Posting, Reader
 from admin.telegram.cards import conversation_text, resend_keyboard
 from admin.telegram.state import ActiveConversations
 from admin.telegram.texts import say
-from core.contracts import DeliveryFault
+from core.contracts import DeliveryError, DeliveryFault
 from core.db import SessionFactory
 from core.models import Author, Conversation
 
-__all__ = ["HolderNotices"]
+__all__ = ["LOW_RATING", "HolderNotices"]
+
+log = logging.getLogger(__name__)
+
+LOW_RATING = 2
+"""A rating this low (of 5) reaches the admins too: someone may want to call the client."""
 
 
 class HolderNotices:
@@ -98,6 +105,30 @@ class HolderNotices:
                 f"#{conversation_id}",
                 say("card_closed", self._post.audience.language),
             )
+
+    async def rated(self, notice: dict[str, Any]) -> None:
+        """The operator who held the conversation hears the client's rating; a low one goes
+        to every admin as well."""
+        rating, operator_id = int(notice["rating"]), notice.get("operator_id")
+        holder = await self._post.readers.holder(
+            operator_id if isinstance(operator_id, int) else None
+        )
+        readers = {r.ref: r for r in [holder] if r is not None}
+        if rating <= LOW_RATING:
+            readers |= {a.ref: a for a in await self._post.readers.admins()}
+        operator = await self._post.readers.operator_name(operator_id)
+        for reader in readers.values():
+            text = say(
+                "rated_low" if rating <= LOW_RATING else "rated",
+                reader.language,
+                id=notice["conversation_id"],
+                rating=rating,
+                operator=operator,
+            )
+            try:
+                await self._post.sender.text(reader.ref, text)
+            except DeliveryError as exc:  # one who blocked the bot must not stop the rest
+                log.warning("rating notice not posted to %s: %s", reader.ref.key, exc)
 
     async def _holder_of(self, conversation_id: int) -> Reader | None:
         async with self._sessions() as session:

@@ -79,6 +79,7 @@ class AdminNotifier:
             "undelivered": holders.undelivered,
             "bounced": holders.bounced,
             "closed": holders.closed,
+            "rated": holders.rated,
             "channel_fault": ChannelAlarms(posting=posting, redis=redis).channel_fault,
             "sla_warning": self._alerts.sla_notice,
             "sla_breached": self._alerts.sla_notice,

@@ -58,6 +58,16 @@ ADMIN_TEXTS: dict[str, dict[str, str]] = {
     },
     "card_taken": {"ru": "✅ Взял(а) {operator}", "en": "✅ Taken by {operator}"},
     "card_closed": {"ru": "☑️ Закрыт", "en": "☑️ Closed"},
+    "rated": {
+        "ru": "⭐ Клиент оценил разговор #{id}: {rating}/5.",
+        "en": "⭐ The client rated conversation #{id}: {rating}/5.",
+    },
+    "rated_low": {
+        "ru": "⚠️ Низкая оценка: клиент оценил разговор #{id} на {rating}/5 (оператор "
+        "{operator}). Возможно, стоит связаться с клиентом.",
+        "en": "⚠️ Low rating: the client rated conversation #{id} {rating}/5 (operator "
+        "{operator}). It may be worth getting back to the client.",
+    },
     "button_take": {"ru": "Взять", "en": "Take"},
     "button_later": {"ru": "Позже", "en": "Later"},
     "button_send": {"ru": "Отправить клиенту: {title}", "en": "Send to the client: {title}"},
