@@ -109,21 +109,20 @@ class HolderNotices:
     async def rated(self, notice: dict[str, Any]) -> None:
         """The operator who held the conversation hears the client's rating; a low one goes
         to every admin as well."""
-        rating, operator_id = int(notice["rating"]), notice.get("operator_id")
-        holder = await self._post.readers.holder(
-            operator_id if isinstance(operator_id, int) else None
-        )
+        rating, held_by = int(notice["rating"]), notice.get("operator_id")
+        operator_id = held_by if isinstance(held_by, int) else None
+        holder = await self._post.readers.holder(operator_id)
         readers = {r.ref: r for r in [holder] if r is not None}
         if rating <= LOW_RATING:
             readers |= {a.ref: a for a in await self._post.readers.admins()}
-        operator = await self._post.readers.operator_name(operator_id)
+        name = await self._post.readers.operator_name(operator_id)
         for reader in readers.values():
             text = say(
                 "rated_low" if rating <= LOW_RATING else "rated",
                 reader.language,
                 id=notice["conversation_id"],
                 rating=rating,
-                operator=operator,
+                operator=name if operator_id is not None else say("nothing", reader.language),
             )
             try:
                 await self._post.sender.text(reader.ref, text)
