@@ -58,10 +58,10 @@ class _Accepting:
     async def aclose(self) -> None: ...
 
 
-@contextlib.contextmanager
+@pytest.fixture
 def platforms_accepting(gateway: Gateway) -> Iterator[None]:
-    """Telegram, VK and the mailbox take every message meanwhile (a desk whose channels
-    work, as in the pictures); outside, sends go to no configured channel and fail."""
+    """Telegram, VK and the mailbox take every message (a desk whose channels work, as in
+    the pictures); without it, sends go to no configured channel and fail."""
     platforms = (ChannelKind.TELEGRAM, ChannelKind.VK, ChannelKind.EMAIL)
     gateway.adapters.update({kind: _Accepting(kind) for kind in platforms})
     try:
@@ -155,97 +155,92 @@ async def assert_every_action_visible(page: Page, width: int) -> None:
     assert overflow[0] <= overflow[1], overflow  # no page-wide horizontal scroll
 
 
+@pytest.mark.usefixtures("platforms_accepting")
 @pytest.mark.parametrize("width", [1024, 1400, 1920])
 async def test_the_queue_fits_and_names_the_clients(
     browser: Browser, gateway: Gateway, served: str, width: int
 ) -> None:
-    with platforms_accepting(gateway):
-        await seed_queue(gateway)
-        page = await open_console(browser, served, gateway, width)
-        await expect(page.locator("#queue-rows tr")).to_have_count(6)
-        await assert_every_action_visible(page, width)
-        # Deadlines count from the desk's clock (the test's), not the browser's: just queued,
-        # none is overdue.
-        await expect(page.locator("#queue-rows .deadline")).to_have_count(6)
-        await expect(page.locator("#queue-rows .deadline.over")).to_have_count(0)
-        names = await page.locator("#queue-rows .who").all_inner_texts()
-        assert any("Мария Петрова" in n for n in names) and any("Ольга Ким" in n for n in names)
-        assert sum("Посетитель №" in n for n in names) == 2  # anonymous visitors, told apart
-        assert not any(n.strip().startswith("#") for n in names)
-        handoff_row = page.locator("#queue-rows tr", has_text="юанях")
-        await expect(handoff_row.locator(".line2 .action")).to_have_text(
-            "нажал(а) «Позвать оператора»"
-        )
-        await page.locator("#queue-rows tr", has_text="Ольга Ким").click()
-        await expect(page.locator(".letter-toggle")).to_have_count(1)
-        await page.click(".letter-toggle")
-        await expect(page.locator(".letter")).to_contain_text("ООО «Ромашка»")
-        await hide_toasts(page)
-        await screenshot(page, f"console-{width}")
-        await page.context.close()
+    await seed_queue(gateway)
+    page = await open_console(browser, served, gateway, width)
+    await expect(page.locator("#queue-rows tr")).to_have_count(6)
+    await assert_every_action_visible(page, width)
+    # Deadlines count from the desk's clock (the test's), not the browser's: just queued,
+    # none is overdue.
+    await expect(page.locator("#queue-rows .deadline")).to_have_count(6)
+    await expect(page.locator("#queue-rows .deadline.over")).to_have_count(0)
+    names = await page.locator("#queue-rows .who").all_inner_texts()
+    assert any("Мария Петрова" in n for n in names) and any("Ольга Ким" in n for n in names)
+    assert sum("Посетитель №" in n for n in names) == 2  # anonymous visitors, told apart
+    assert not any(n.strip().startswith("#") for n in names)
+    handoff_row = page.locator("#queue-rows tr", has_text="юанях")
+    await expect(handoff_row.locator(".line2 .action")).to_have_text("нажал(а) «Позвать оператора»")
+    await page.locator("#queue-rows tr", has_text="Ольга Ким").click()
+    await expect(page.locator(".letter-toggle")).to_have_count(1)
+    await page.click(".letter-toggle")
+    await expect(page.locator(".letter")).to_contain_text("ООО «Ромашка»")
+    await hide_toasts(page)
+    await screenshot(page, f"console-{width}")
+    await page.context.close()
 
 
+@pytest.mark.usefixtures("platforms_accepting")
 async def test_after_close_the_console_shows_the_state_and_the_clients_rating(
     browser: Browser, gateway: Gateway, served: str
 ) -> None:
-    with platforms_accepting(gateway):  # the picture shows a desk whose channels work
-        await gateway.engine.handle(
-            said(
-                "позовите оператора",
-                visitor="tg-9",
-                channel=ChannelKind.TELEGRAM,
-                display_name="Пётр",
-            )
+    await gateway.engine.handle(
+        said(
+            "позовите оператора", visitor="tg-9", channel=ChannelKind.TELEGRAM, display_name="Пётр"
         )
-        page = await open_console(browser, served, gateway, 1400)
-        await expect(page.locator("#queue-rows tr")).to_have_count(1)
-        await page.click(".tabs button[data-view=mine]")
-        await expect(page.locator("#queue-empty")).to_have_text("У вас нет разговоров")
-        await page.click(".tabs button[data-view=waiting]")
-        await expect(page.locator("#queue-rows tr")).to_have_count(1)
-        await page.keyboard.press("Alt+N")  # take the next one
-        await expect(page.locator(".status-pill")).to_have_text("в работе")
-        await page.fill("#reply-text", "Здравствуйте, Пётр! Сейчас посмотрю.")
-        await page.press("#reply-text", "Control+Enter")
-        await expect(page.locator(".msg.operator")).to_have_count(1)
-        page.once("dialog", lambda dialog: dialog.accept())
-        await page.keyboard.press("Alt+C")
-        await expect(page.locator(".status-pill")).to_have_text("закрыт")
-        await expect(page.locator("#reply")).to_be_hidden()
-        await expect(page.locator("#closed-bar")).to_contain_text("Клиент ещё не поставил оценку")
-        shown = await page.locator("#thread").get_attribute("data-id")
-        assert shown is not None
-        conversation_id = int(shown)
-        await gateway.engine.handle(
-            said(
-                "",
-                visitor="tg-9",
-                channel=ChannelKind.TELEGRAM,
-                action=Action.RATE,
-                payload=f"{conversation_id}:5",
-            )
+    )
+    page = await open_console(browser, served, gateway, 1400)
+    await expect(page.locator("#queue-rows tr")).to_have_count(1)
+    await page.click(".tabs button[data-view=mine]")
+    await expect(page.locator("#queue-empty")).to_have_text("У вас нет разговоров")
+    await page.click(".tabs button[data-view=waiting]")
+    await expect(page.locator("#queue-rows tr")).to_have_count(1)
+    await page.keyboard.press("Alt+N")  # take the next one
+    await expect(page.locator(".status-pill")).to_have_text("в работе")
+    await page.fill("#reply-text", "Здравствуйте, Пётр! Сейчас посмотрю.")
+    await page.press("#reply-text", "Control+Enter")
+    await expect(page.locator(".msg.operator")).to_have_count(1)
+    page.once("dialog", lambda dialog: dialog.accept())
+    await page.keyboard.press("Alt+C")
+    await expect(page.locator(".status-pill")).to_have_text("закрыт")
+    await expect(page.locator("#reply")).to_be_hidden()
+    await expect(page.locator("#closed-bar")).to_contain_text("Клиент ещё не поставил оценку")
+    shown = await page.locator("#thread").get_attribute("data-id")
+    assert shown is not None
+    conversation_id = int(shown)
+    await gateway.engine.handle(
+        said(
+            "",
+            visitor="tg-9",
+            channel=ChannelKind.TELEGRAM,
+            action=Action.RATE,
+            payload=f"{conversation_id}:5",
         )
-        await expect(page.locator("#closed-bar .rating")).to_have_text("5/5")  # live
-        await hide_toasts(page)
-        await screenshot(page, "console-closed")
-        await page.context.close()
+    )
+    await expect(page.locator("#closed-bar .rating")).to_have_text("5/5")  # live
+    await hide_toasts(page)
+    await screenshot(page, "console-closed")
+    await page.context.close()
 
 
+@pytest.mark.usefixtures("platforms_accepting")
 async def test_on_a_phone_the_queue_and_the_thread_take_turns(
     browser: Browser, gateway: Gateway, served: str
 ) -> None:
-    with platforms_accepting(gateway):
-        await seed_queue(gateway)
-        page = await open_console(browser, served, gateway, 390, 800)
-        await expect(page.locator("#queue-rows tr")).to_have_count(6)
-        await assert_every_action_visible(page, 390)
-        await page.locator("#queue-rows tr", has_text="Иван Сидоров").locator("button").click()
-        await expect(page.locator("#reply-text")).to_be_visible()
-        await expect(page.locator(".queue-pane")).to_be_hidden()
-        await screenshot(page, "console-phone")
-        await page.click("#conv-back")
-        await expect(page.locator(".queue-pane")).to_be_visible()
-        await page.context.close()
+    await seed_queue(gateway)
+    page = await open_console(browser, served, gateway, 390, 800)
+    await expect(page.locator("#queue-rows tr")).to_have_count(6)
+    await assert_every_action_visible(page, 390)
+    await page.locator("#queue-rows tr", has_text="Иван Сидоров").locator("button").click()
+    await expect(page.locator("#reply-text")).to_be_visible()
+    await expect(page.locator(".queue-pane")).to_be_hidden()
+    await screenshot(page, "console-phone")
+    await page.click("#conv-back")
+    await expect(page.locator(".queue-pane")).to_be_visible()
+    await page.context.close()
 
 
 async def test_the_visitor_is_acknowledged_sees_their_rating_and_where_conversations_end(
@@ -351,182 +346,171 @@ async def test_the_kbs_best_article_goes_into_the_reply_with_one_click(
     await page.context.close()
 
 
+@pytest.mark.usefixtures("platforms_accepting")
 async def test_saved_replies_are_kept_per_operator_and_inserted_with_a_pick(
     browser: Browser, gateway: Gateway, served: str
 ) -> None:
-    with platforms_accepting(gateway):
-        await gateway.engine.handle(
-            said(
-                "позовите оператора",
-                visitor="tg-m",
-                channel=ChannelKind.TELEGRAM,
-                display_name="Нина",
-            )
+    await gateway.engine.handle(
+        said(
+            "позовите оператора", visitor="tg-m", channel=ChannelKind.TELEGRAM, display_name="Нина"
         )
-        page = await open_console(browser, served, gateway, 1400)
-        await page.keyboard.press("Alt+N")
-        await expect(page.locator(".status-pill")).to_have_text("в работе")
-        text = "Добрый день! Проверю и вернусь с ответом в течение часа."
-        await page.fill("#reply-text", text)
-        answers = iter(["Вернусь в течение часа", "Приветствие"])
-        page.on("dialog", lambda d: d.accept(next(answers)) if d.type == "prompt" else d.dismiss())
-        await page.click("#macro-save")  # for me only (confirm dismissed)
-        await expect(page.locator('#macro-pick optgroup[label="Мои"] option')).to_have_count(1)
-        await page.fill("#reply-text", "")
-        await page.select_option("#macro-pick", label="Вернусь в течение часа")
-        await expect(page.locator("#reply-text")).to_have_value(text)
-        await hide_toasts(page)
-        await screenshot(page, "console-macros")
-        # placeholders: the client's first name and mine
-        await page.fill("#reply-text", "Здравствуйте, {клиент}! Меня зовут {operator}.")
-        await page.click("#macro-save")
-        await expect(page.locator('#macro-pick optgroup[label="Мои"] option')).to_have_count(2)
-        await page.fill("#reply-text", "")
-        await page.select_option("#macro-pick", label="Приветствие")
-        await expect(page.locator("#reply-text")).to_have_value(
-            "Здравствуйте, Нина! Меня зовут Anna."
-        )
-        await gateway.engine.handle(said("позовите оператора", visitor="web-anonymous"))
-        await page.keyboard.press("Alt+N")  # a visitor with no name: the greeting goes without
-        await expect(page.locator("#conv-meta")).to_contain_text("Посетитель №")
-        await page.fill("#reply-text", "")
-        await page.select_option("#macro-pick", label="Приветствие")
-        await expect(page.locator("#reply-text")).to_have_value("Здравствуйте! Меня зовут Anna.")
+    )
+    page = await open_console(browser, served, gateway, 1400)
+    await page.keyboard.press("Alt+N")
+    await expect(page.locator(".status-pill")).to_have_text("в работе")
+    text = "Добрый день! Проверю и вернусь с ответом в течение часа."
+    await page.fill("#reply-text", text)
+    answers = iter(["Вернусь в течение часа", "Приветствие"])
+    page.on("dialog", lambda d: d.accept(next(answers)) if d.type == "prompt" else d.dismiss())
+    await page.click("#macro-save")  # for me only (confirm dismissed)
+    await expect(page.locator('#macro-pick optgroup[label="Мои"] option')).to_have_count(1)
+    await page.fill("#reply-text", "")
+    await page.select_option("#macro-pick", label="Вернусь в течение часа")
+    await expect(page.locator("#reply-text")).to_have_value(text)
+    await hide_toasts(page)
+    await screenshot(page, "console-macros")
+    # placeholders: the client's first name and mine
+    await page.fill("#reply-text", "Здравствуйте, {клиент}! Меня зовут {operator}.")
+    await page.click("#macro-save")
+    await expect(page.locator('#macro-pick optgroup[label="Мои"] option')).to_have_count(2)
+    await page.fill("#reply-text", "")
+    await page.select_option("#macro-pick", label="Приветствие")
+    await expect(page.locator("#reply-text")).to_have_value("Здравствуйте, Нина! Меня зовут Anna.")
+    await gateway.engine.handle(said("позовите оператора", visitor="web-anonymous"))
+    await page.keyboard.press("Alt+N")  # a visitor with no name: the greeting goes without
+    await expect(page.locator("#conv-meta")).to_contain_text("Посетитель №")
+    await page.fill("#reply-text", "")
+    await page.select_option("#macro-pick", label="Приветствие")
+    await expect(page.locator("#reply-text")).to_have_value("Здравствуйте! Меня зовут Anna.")
 
-        colleague = await open_console(browser, served, gateway, 1024, name="Boris")  # not Anna's
-        await expect(colleague.locator("#macro-pick option")).to_have_count(1)
-        await colleague.context.close()
-        await page.context.close()
+    colleague = await open_console(browser, served, gateway, 1024, name="Boris")  # not Anna's
+    await expect(colleague.locator("#macro-pick option")).to_have_count(1)
+    await colleague.context.close()
+    await page.context.close()
 
 
+@pytest.mark.usefixtures("platforms_accepting")
 async def test_the_client_card_beside_the_thread_and_an_admins_merge_and_undo(
     browser: Browser, gateway: Gateway, served: str
 ) -> None:
     """At 1920 px the card stands beside the thread: channels with their proof, earlier
     conversations that open with a click, notes; the admin merges a hinted client and
     undoes it."""
-    with platforms_accepting(gateway):
-        handle = gateway.engine.handle
-        await handle(
-            said(
-                "Как закрыть вклад? Позовите оператора",
-                visitor="tg-c",
-                channel=ChannelKind.TELEGRAM,
-                display_name="Вера",
-            )
+    handle = gateway.engine.handle
+    await handle(
+        said(
+            "Как закрыть вклад? Позовите оператора",
+            visitor="tg-c",
+            channel=ChannelKind.TELEGRAM,
+            display_name="Вера",
         )
-        await handle(said("", visitor="tg-c", channel=ChannelKind.TELEGRAM, action=Action.HANDOFF))
-        await signed_in(gateway, "Борис")
-        boris = await gateway.desk.operators.find("Борис")
-        earlier = await gateway.desk.actions.take_next(boris.id)
-        await gateway.desk.actions.close(boris.id, earlier.id)
-        await handle(
-            said("моя почта vera@example.ru", visitor="tg-c", channel=ChannelKind.TELEGRAM)
+    )
+    await handle(said("", visitor="tg-c", channel=ChannelKind.TELEGRAM, action=Action.HANDOFF))
+    await signed_in(gateway, "Борис")
+    boris = await gateway.desk.operators.find("Борис")
+    earlier = await gateway.desk.actions.take_next(boris.id)
+    await gateway.desk.actions.close(boris.id, earlier.id)
+    await handle(said("моя почта vera@example.ru", visitor="tg-c", channel=ChannelKind.TELEGRAM))
+    await handle(said("позовите оператора", visitor="tg-c", channel=ChannelKind.TELEGRAM))
+    await handle(
+        said(
+            "Прошу вернуть платёж",
+            visitor="vera@example.ru",
+            channel=ChannelKind.EMAIL,
+            subject="Возврат",
         )
-        await handle(said("позовите оператора", visitor="tg-c", channel=ChannelKind.TELEGRAM))
-        await handle(
-            said(
-                "Прошу вернуть платёж",
-                visitor="vera@example.ru",
-                channel=ChannelKind.EMAIL,
-                subject="Возврат",
-            )
-        )
-        await gateway.outbox.drain()
-        page = await open_console(browser, served, gateway, 1920)
-        await page.keyboard.press("Alt+N")
-        await expect(page.locator("#conv-meta .status-pill")).to_have_text("в работе")
-        card = page.locator("#card")
-        await expect(card).to_be_visible()
-        await expect(card.locator(".card-name")).to_contain_text("Вера")
-        await expect(card.locator(".identity")).to_have_count(1)
-        await expect(card.locator(".identity .proof")).to_have_text("аккаунт мессенджера")
-        await expect(card.locator(".contact")).to_contain_text("vera@example.ru")
-        await expect(card.locator(".contact .proof")).to_have_text("не подтверждён")
-        await expect(card.locator(".past-item")).to_have_count(2)
-        await page.fill("#reply-text", "Клиентка просит перезвонить после 18:00")
-        await page.click("#send-note")
-        await expect(card.locator(".note-line")).to_contain_text("перезвонить после 18:00")
-        await expect(card.locator(".hints li")).to_contain_text("vera@example.ru")
+    )
+    await gateway.outbox.drain()
+    page = await open_console(browser, served, gateway, 1920)
+    await page.keyboard.press("Alt+N")
+    await expect(page.locator("#conv-meta .status-pill")).to_have_text("в работе")
+    card = page.locator("#card")
+    await expect(card).to_be_visible()
+    await expect(card.locator(".card-name")).to_contain_text("Вера")
+    await expect(card.locator(".identity")).to_have_count(1)
+    await expect(card.locator(".identity .proof")).to_have_text("аккаунт мессенджера")
+    await expect(card.locator(".contact")).to_contain_text("vera@example.ru")
+    await expect(card.locator(".contact .proof")).to_have_text("не подтверждён")
+    await expect(card.locator(".past-item")).to_have_count(2)
+    await page.fill("#reply-text", "Клиентка просит перезвонить после 18:00")
+    await page.click("#send-note")
+    await expect(card.locator(".note-line")).to_contain_text("перезвонить после 18:00")
+    await expect(card.locator(".hints li")).to_contain_text("vera@example.ru")
 
-        await card.locator(f'.past-item[data-conversation="{earlier.id}"]').click()
-        await expect(page.locator("#thread .msg.client").first).to_contain_text(
-            "Как закрыть вклад?"
-        )
-        await expect(page.locator("#conv-meta .status-pill")).to_have_text("закрыт")
-        await expect(card.locator(".past-item.current")).to_have_attribute(
-            "data-conversation", str(earlier.id)
-        )
-        await card.locator(".past-item").first.click()  # back to the open one
-        await expect(page.locator("#conv-meta .status-pill")).to_have_text("в работе")
+    await card.locator(f'.past-item[data-conversation="{earlier.id}"]').click()
+    await expect(page.locator("#thread .msg.client").first).to_contain_text("Как закрыть вклад?")
+    await expect(page.locator("#conv-meta .status-pill")).to_have_text("закрыт")
+    await expect(card.locator(".past-item.current")).to_have_attribute(
+        "data-conversation", str(earlier.id)
+    )
+    await card.locator(".past-item").first.click()  # back to the open one
+    await expect(page.locator("#conv-meta .status-pill")).to_have_text("в работе")
 
-        page.on("dialog", lambda dialog: dialog.accept())
-        await card.locator(".hints button").click()  # merge the letter's client into Вера
-        await expect(card.locator(".identity")).to_have_count(2)
-        email = card.locator('.identity[data-proof="from_header"]')
-        await expect(email).to_contain_text("адрес из письма, не подтверждён")
-        await expect(email.locator(".joined")).to_contain_text("вручную")
-        await expect(page.locator("#thread")).to_contain_text("Прошу вернуть платёж")
-        await hide_toasts(page)
-        await screenshot(page, "console-client-card")
+    page.on("dialog", lambda dialog: dialog.accept())
+    await card.locator(".hints button").click()  # merge the letter's client into Вера
+    await expect(card.locator(".identity")).to_have_count(2)
+    email = card.locator('.identity[data-proof="from_header"]')
+    await expect(email).to_contain_text("адрес из письма, не подтверждён")
+    await expect(email.locator(".joined")).to_contain_text("вручную")
+    await expect(page.locator("#thread")).to_contain_text("Прошу вернуть платёж")
+    await hide_toasts(page)
+    await screenshot(page, "console-client-card")
 
-        await card.locator(".merges button.undo").click()
-        await expect(card.locator(".identity")).to_have_count(1)
-        await expect(card.locator(".merges li")).to_contain_text("отменено")
+    await card.locator(".merges button.undo").click()
+    await expect(card.locator(".identity")).to_have_count(1)
+    await expect(card.locator(".merges li")).to_contain_text("отменено")
 
-        async with gateway.sessions() as session:  # she withdraws her consent
-            vera = await session.scalar(
-                select(Identity.client_id).where(Identity.external_id == "tg-c")
-            )
-        async with page.expect_download() as downloading:
-            await card.locator("#export-client").click()
-        download = await downloading.value
-        assert download.suggested_filename == f"client-{vera}.json"
-        exported = json.loads(Path(await download.path()).read_text(encoding="utf-8"))
-        assert exported["client"]["name"] == "Вера"
-        await card.locator("#forget-client").click()
-        await expect(page.locator("#toast")).to_contain_text("Сначала закройте разговоры клиента")
-        await page.click("#conv-close")
-        await expect(page.locator("#conv-meta .status-pill")).to_have_text("закрыт")
-        await card.locator("#forget-client").click()
-        await expect(page.locator("#toast")).to_contain_text(
-            f"Клиент #{vera} забыт. Разговоров: 2,"
+    async with gateway.sessions() as session:  # she withdraws her consent
+        vera = await session.scalar(
+            select(Identity.client_id).where(Identity.external_id == "tg-c")
         )
-        await expect(page.locator("#thread")).not_to_contain_text("Как закрыть вклад")
-        await expect(page.locator("#closed-bar .erased")).to_contain_text(
-            "Слова и файлы разговора стёрты"
-        )
-        await expect(card.locator(".card-name")).not_to_contain_text("Вера")
-        await page.context.close()
+    async with page.expect_download() as downloading:
+        await card.locator("#export-client").click()
+    download = await downloading.value
+    assert download.suggested_filename == f"client-{vera}.json"
+    exported = json.loads(Path(await download.path()).read_text(encoding="utf-8"))
+    assert exported["client"]["name"] == "Вера"
+    await card.locator("#forget-client").click()
+    await expect(page.locator("#toast")).to_contain_text("Сначала закройте разговоры клиента")
+    await page.click("#conv-close")
+    await expect(page.locator("#conv-meta .status-pill")).to_have_text("закрыт")
+    await card.locator("#forget-client").click()
+    await expect(page.locator("#toast")).to_contain_text(f"Клиент #{vera} забыт. Разговоров: 2,")
+    await expect(page.locator("#thread")).not_to_contain_text("Как закрыть вклад")
+    await expect(page.locator("#closed-bar .erased")).to_contain_text(
+        "Слова и файлы разговора стёрты"
+    )
+    await expect(card.locator(".card-name")).not_to_contain_text("Вера")
+    await page.context.close()
 
 
+@pytest.mark.usefixtures("platforms_accepting")
 async def test_one_search_box_finds_clients_and_messages_and_opens_them(
     browser: Browser, gateway: Gateway, served: str
 ) -> None:
-    with platforms_accepting(gateway):
-        await seed_queue(gateway)
-        page = await open_console(browser, served, gateway, 1400)
-        await expect(page.locator("#queue-rows tr")).to_have_count(6)
-        await page.fill("#search-q", "ЮАНЯХ")  # any case, in Cyrillic
-        results = page.locator("#search-results")
-        await expect(results.locator(".found-messages .found")).to_have_count(1)
-        await expect(results.locator(".found-text")).to_contain_text("юанях")
-        await page.fill("#search-q", "мария")
-        await expect(results.locator(".found-clients .found")).to_have_count(1)
-        await expect(results.locator(".found-clients")).to_contain_text("Мария Петрова")
-        await hide_toasts(page)
-        await screenshot(page, "console-search")
-        await results.locator(".found-clients .found").click()
-        await expect(results).to_be_hidden()
-        await expect(page.locator("#card .card-name")).to_contain_text("Мария Петрова")
-        await expect(page.locator("#conv-meta")).to_contain_text("Мария Петрова")
+    await seed_queue(gateway)
+    page = await open_console(browser, served, gateway, 1400)
+    await expect(page.locator("#queue-rows tr")).to_have_count(6)
+    await page.fill("#search-q", "ЮАНЯХ")  # any case, in Cyrillic
+    results = page.locator("#search-results")
+    await expect(results.locator(".found-messages .found")).to_have_count(1)
+    await expect(results.locator(".found-text")).to_contain_text("юанях")
+    await page.fill("#search-q", "мария")
+    await expect(results.locator(".found-clients .found")).to_have_count(1)
+    await expect(results.locator(".found-clients")).to_contain_text("Мария Петрова")
+    await hide_toasts(page)
+    await screenshot(page, "console-search")
+    await results.locator(".found-clients .found").click()
+    await expect(results).to_be_hidden()
+    await expect(page.locator("#card .card-name")).to_contain_text("Мария Петрова")
+    await expect(page.locator("#conv-meta")).to_contain_text("Мария Петрова")
 
-        await page.fill("#search-q", "комиссию")
-        await results.locator(".found-messages .found").click()
-        hit = page.locator("#thread .msg.hit")
-        await expect(hit).to_contain_text("Почему списали комиссию")
-        await expect(page.locator("#conv-meta")).to_contain_text("Иван Сидоров")
-        await page.context.close()
+    await page.fill("#search-q", "комиссию")
+    await results.locator(".found-messages .found").click()
+    hit = page.locator("#thread .msg.hit")
+    await expect(hit).to_contain_text("Почему списали комиссию")
+    await expect(page.locator("#conv-meta")).to_contain_text("Иван Сидоров")
+    await page.context.close()
 
 
 @pytest.mark.parametrize("settings", [{"web_prechat_form": True}], indirect=True)
