@@ -143,7 +143,10 @@
         const f = document.createElement(link ? "a" : "span");
         f.className = "file";
         const size = a.size ? ` · ${Math.max(1, Math.round(a.size / 1024))} KB` : "";
-        f.textContent = `📎 ${a.name || a.kind}${size}`;
+        const label = document.createElement("span");
+        label.className = "clip";   // the paperclip is drawn by chat.css
+        label.textContent = `${a.name || a.kind}${size}`;
+        f.append(label);
         if (link) {
           f.href = `/files/${stored}/${i + 1}`;
           f.target = "_blank";
