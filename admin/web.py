@@ -19,7 +19,9 @@ with every heartbeat, so signing out or disabling an operator closes their conso
                    {"cmd": "kb_search", "conversation_id": N, "query": "..."}
                    {"cmd": "kb_save", "conversation_id": N[, "article_id": "..."]}
                    {"cmd": "typing", "conversation_id": N}   the client sees "typing…"
-    server → page  {"type": "hello", "operator": {...}, "max_file": bytes, "presence": state}
+                   {"cmd": "topic", "conversation_id": N, "category": "..."}
+    server → page  {"type": "hello", "operator": {...}, "max_file": bytes, "presence": state,
+                    "categories": [...]}
                    {"type": "queue", "view", "rows"}   {"type": "conversation", "conversation": {...}}
                    {"type": "transfer_targets", "groups", "colleagues"}   {"type": "presence", "state"}
                    {"type": "kb_results", "conversation_id", "query", "articles"}
@@ -161,6 +163,7 @@ class OperatorConsole:
                         "role": operator.role.value,
                     },
                     "max_file": self._uploads.max_bytes,
+                    "categories": self._desk.topics.categories,
                     "presence": state.presence,
                 },
             )

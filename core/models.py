@@ -161,6 +161,7 @@ class EventKind(str, enum.Enum):
     TAKEN = "taken"
     FIRST_RESPONSE = "first_response"
     TRANSFERRED = "transferred"
+    RECATEGORIZED = "recategorized"  # an operator set what it is about
     REQUEUED = "requeued"
     LEASE_EXPIRED = "lease_expired"
     SLA_WARNING = "sla_warning"

@@ -161,6 +161,10 @@ TEXTS: dict[str, dict[str, str]] = {
         "ru": "Нет такой группы (или её никто не обслуживает): {group}.",
         "en": "No such group (or no one serves it): {group}.",
     },
+    "desk_bad_category": {
+        "ru": "Нет такой темы: {category}.",
+        "en": "No such topic: {category}.",
+    },
     "desk_transfer_self": {
         "ru": "Разговор #{conversation_id} и так у вас.",
         "en": "Conversation #{conversation_id} is yours already.",

@@ -569,6 +569,8 @@ async def test_a_conversation_is_handed_to_a_colleague_with_a_note(
         await expect(page.locator("#conv-transfer")).to_be_hidden()
         await page.keyboard.press("Alt+N")
         await expect(page.locator(".status-pill")).to_have_text("в работе")
+        await page.select_option("#conv-topic", "fraud")  # what it is about, as she sees it
+        await expect(page.locator("#conv-topic")).to_have_value("fraud")
         await page.click("#conv-transfer")
         dialog = page.locator("#transfer")
         await expect(dialog).to_be_visible()
@@ -591,6 +593,7 @@ async def test_a_conversation_is_handed_to_a_colleague_with_a_note(
         [row] = mine["rows"]
         held = await boris.command("open", "conversation", conversation_id=row["conversation_id"])
         assert held["conversation"]["messages"][-1]["text"] == "Клиент ждёт звонка"
+        assert held["conversation"]["category"] == "fraud"
         anna = await gateway.desk.operators.find("Anna")
         assert (await gateway.desk.presence.get(anna.id)).state is PresenceState.AWAY
         await page.context.close()

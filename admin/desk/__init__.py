@@ -3,15 +3,16 @@
 The web console and the Telegram admin bot are two transports over these services, one
 module per job: `operators` (who they are), `queue` (what waits), `conversations` (reading
 a thread), `actions` (take, reply, note, close), `resending` (an undelivered reply sent
-again), `transfers`, `clients` (the client card), `merging`, `forgetting` (a client who
-withdrew consent), `teaching` (the knowledge base), `presence` and `typing`. `Desk` only
-holds them, built once with what they share, so a transport is handed one thing.
+again), `transfers`, `topics` (what a conversation is about), `clients` (the client
+card), `merging`, `forgetting` (a client who withdrew consent), `teaching` (the knowledge
+base), `presence` and `typing`. `Desk` only holds them, built once with what they share,
+so a transport is handed one thing.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from admin.desk.clients import Clients
@@ -25,6 +26,7 @@ from admin.desk.presence import Availability
 from admin.desk.queue_view import QueueListing
 from admin.desk.resending import Resending
 from admin.desk.teaching import Teaching
+from admin.desk.topics import Topics
 from admin.desk.transfer import Transfers
 from admin.desk.typing import Typing
 from admin.desk.views import (
@@ -69,6 +71,7 @@ __all__ = [
     "Resending",
     "SavedReply",
     "Teaching",
+    "Topics",
     "TransferTargets",
     "Transfers",
     "Typing",
@@ -83,6 +86,7 @@ class Desk:
     actions: ConversationActions
     resending: Resending
     transfers: Transfers
+    topics: Topics
     clients: Clients
     merging: Merging
     forgetting: Forgetting
@@ -104,6 +108,7 @@ class Desk:
         handover: Handover,
         visitor_uploads: Uploads | None,
         typing: TypingSignals,
+        categories: Iterable[str],
     ) -> Desk:
         operators = Operators(sessions)
         conversations = Conversations(sessions)
@@ -133,6 +138,13 @@ class Desk:
                 conversations=conversations,
                 operators=operators,
                 presence=presence,
+            ),
+            topics=Topics(
+                sessions=sessions,
+                feed=feed,
+                clock=clock,
+                conversations=conversations,
+                categories=categories,
             ),
             clients=Clients(sessions),
             merging=Merging(sessions=sessions, queue=queue, feed=feed, clock=clock),

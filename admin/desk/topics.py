@@ -1,0 +1,71 @@
+"""Setting what a conversation is about: the operator who holds it knows better than the
+bot's guess (an off-topic hand-off under `general`, a «карта» that was really a fraud).
+
+The category is the one reports split by and count a client's return on; the service
+levels' categories are the choice. The conversation stays where it is: its group, place
+and deadline were set at hand-off, and moving it to another queue is a transfer.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterable
+
+from admin.desk.conversations import Conversations
+from admin.desk.errors import DeskError
+from admin.desk.lookup import held_conversation
+from admin.desk.views import ConversationView
+from core.db import SessionFactory
+from core.events import DeskFeed, record
+from core.models import EventKind
+
+__all__ = ["Topics"]
+
+
+class Topics:
+    def __init__(
+        self,
+        *,
+        sessions: SessionFactory,
+        feed: DeskFeed,
+        clock: Callable[[], dt.datetime],
+        conversations: Conversations,
+        categories: Iterable[str],
+    ) -> None:
+        self._sessions = sessions
+        self._feed = feed
+        self._clock = clock
+        self._conversations = conversations
+        self.categories = tuple(sorted(categories))
+
+    async def set_category(
+        self, operator_id: int, conversation_id: int, category: str
+    ) -> ConversationView:
+        """Put the held conversation under `category`, one of the service levels'; the
+        change is recorded with the category it replaced."""
+        if category not in self.categories:
+            raise DeskError("desk_bad_category", category=category)
+        now = self._clock()
+        async with self._sessions() as session:
+            conversation = await held_conversation(session, operator_id, conversation_id)
+            previous = conversation.category
+            if previous != category:
+                conversation.category = category
+                conversation.updated_at = now
+                record(
+                    session,
+                    conversation,
+                    EventKind.RECATEGORIZED,
+                    now,
+                    operator_id=operator_id,
+                    previous=previous,
+                )
+                await session.commit()
+        if previous != category:
+            await self._feed.publish(
+                "recategorized",
+                conversation_id=conversation_id,
+                operator_id=operator_id,
+                category=category,
+            )
+        return await self._conversations.for_operator(operator_id, conversation_id)
