@@ -80,9 +80,10 @@ class ConversationView:
     resolved_at: dt.datetime | None = None
     anonymous: bool = False
     erased_at: dt.datetime | None = None
-    reachable: tuple[str, ...] = ()  # channels the client can be answered in, latest first
-    # (seen last, or, seen at the same moment, the newer account)
     """When its words and files were erased (a forgotten client, the retention period)."""
+    reachable: tuple[str, ...] = ()
+    """The channels the client can be answered in, latest first (seen last, or, seen at
+    the same moment, the newer account)."""
 
 
 @dataclass(frozen=True, slots=True)
