@@ -301,7 +301,10 @@
     if (!c.category) choice.append(el("option", null, "—"));
     for (const name of names) choice.append(el("option", null, name));
     choice.value = c.category || "—";
-    choice.addEventListener("change", () => command({ cmd: "topic", conversation_id: c.id, category: choice.value }));
+    choice.addEventListener("change", () => {
+      command({ cmd: "topic", conversation_id: c.id, category: choice.value });
+      choice.value = c.category || "—";   // until the desk's answer shows the new one
+    });
     return choice;
   }
   function renderConversation() {
