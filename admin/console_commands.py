@@ -74,7 +74,7 @@ class ConsoleCommands:
             "macro_delete": self._macro,
             "transfer_targets": self._transfer_targets,
             "transfer": self._transfer,
-            "topic": self._topic,
+            "category": self._category,
             "presence": self._presence,
             "kb_search": self._kb_search,
             "kb_save": self._kb_save,
@@ -191,10 +191,12 @@ class ConsoleCommands:
         await self.show(state, moved)
         await self.send_queue(state)
 
-    async def _topic(self, state: ConsoleSession, request: Mapping[str, Any]) -> None:
+    async def _category(self, state: ConsoleSession, request: Mapping[str, Any]) -> None:
         conversation_id = frames.conversation_id(request)
         category = frames.text(request, "category", 64)
-        changed = await self._desk.topics.set_category(state.operator.id, conversation_id, category)
+        changed = await self._desk.categories.set_category(
+            state.operator.id, conversation_id, category
+        )
         await self.show(state, changed)
 
     async def _presence(self, state: ConsoleSession, request: Mapping[str, Any]) -> None:

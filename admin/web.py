@@ -19,7 +19,7 @@ with every heartbeat, so signing out or disabling an operator closes their conso
                    {"cmd": "kb_search", "conversation_id": N, "query": "..."}
                    {"cmd": "kb_save", "conversation_id": N[, "article_id": "..."]}
                    {"cmd": "typing", "conversation_id": N}   the client sees "typing…"
-                   {"cmd": "topic", "conversation_id": N, "category": "..."}
+                   {"cmd": "category", "conversation_id": N, "category": "..."}
     server → page  {"type": "hello", "operator": {...}, "max_file": bytes, "presence": state,
                     "categories": [...]}
                    {"type": "queue", "view", "rows"}   {"type": "conversation", "conversation": {...}}
@@ -163,7 +163,7 @@ class OperatorConsole:
                         "role": operator.role.value,
                     },
                     "max_file": self._uploads.max_bytes,
-                    "categories": self._desk.topics.categories,
+                    "categories": self._desk.categories.names,
                     "presence": state.presence,
                 },
             )

@@ -162,8 +162,8 @@ TEXTS: dict[str, dict[str, str]] = {
         "en": "No such group (or no one serves it): {group}.",
     },
     "desk_bad_category": {
-        "ru": "Нет такой темы: {category}.",
-        "en": "No such topic: {category}.",
+        "ru": "Нет такой категории: {category}.",
+        "en": "No such category: {category}.",
     },
     "desk_transfer_self": {
         "ru": "Разговор #{conversation_id} и так у вас.",

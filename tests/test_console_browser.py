@@ -569,8 +569,8 @@ async def test_a_conversation_is_handed_to_a_colleague_with_a_note(
         await expect(page.locator("#conv-transfer")).to_be_hidden()
         await page.keyboard.press("Alt+N")
         await expect(page.locator(".status-pill")).to_have_text("в работе")
-        await page.select_option("#conv-topic", "fraud")  # what it is about, as she sees it
-        await expect(page.locator("#conv-topic")).to_have_value("fraud")  # the desk's answer
+        await page.select_option("#conv-category", "fraud")  # what it is about, as she sees it
+        await expect(page.locator("#conv-category")).to_have_value("fraud")  # the desk's answer
         await page.click("#conv-transfer")
         dialog = page.locator("#transfer")
         await expect(dialog).to_be_visible()

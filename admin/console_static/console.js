@@ -60,7 +60,7 @@
       forgotten_done: "Клиент #{id} забыт. Разговоров: {conversations}, стёрто сообщений: {messages}.",
       merged_into: "Клиент #{asked} объединён с этим", current: "открыт", tier_vip: "VIP", card_failed: "Карточка клиента не загрузилась",
       presence_online: "Принимаю разговоры", presence_away: "Отошёл(ла)", presence_offline: "Не в сети",
-      topic: "Тема разговора", transfer: "Передать…", transfer_title: "Передать разговор #{id}", transfer_groups: "В очередь группы",
+      category_choice: "Категория разговора", transfer: "Передать…", transfer_title: "Передать разговор #{id}", transfer_groups: "В очередь группы",
       transfer_colleagues: "Коллеге", transfer_note: "Заметка для коллеги (видят только операторы)", cancel: "Отмена",
       transfer_go: "Передать", transferred: "Разговор #{id} передан: {to}",
       transfer_nobody: "Передать некому: нет других операторов и групп.", current_group: "сейчас здесь",
@@ -130,7 +130,7 @@
       forgotten_done: "Client #{id} forgotten. Conversations: {conversations}, messages erased: {messages}.",
       merged_into: "Client #{asked} was merged into this one", current: "open", tier_vip: "VIP", card_failed: "The client card did not load",
       presence_online: "Available", presence_away: "Away", presence_offline: "Offline",
-      topic: "What the conversation is about", transfer: "Transfer…", transfer_title: "Transfer conversation #{id}", transfer_groups: "To a group's queue",
+      category_choice: "The conversation's category", transfer: "Transfer…", transfer_title: "Transfer conversation #{id}", transfer_groups: "To a group's queue",
       transfer_colleagues: "To a colleague", transfer_note: "A note for the colleague (operators only)", cancel: "Cancel",
       transfer_go: "Transfer", transferred: "Conversation #{id} transferred: {to}",
       transfer_nobody: "No one to transfer to: no other operators or groups.", current_group: "here now",
@@ -195,7 +195,7 @@
 
   const PICTURES = new Set(["image/png", "image/jpeg", "image/gif", "image/webp"]);   // shown in the thread
   let maxFile = 0, outgoing = [];   // the largest file the server takes; files for the next reply
-  let categories = [];   // the desk's topics, for the holder to set
+  let categories = [];   // the desk's categories, for the holder to set
   let socket = null, attempt = 0, me = null, view = "waiting", rows = [], conversation = null, skew = 0;
   let toastTimer = null, wantOpen = null, draft = "", card = null, hitMessage = null;
   const openLetters = new Set();
@@ -292,17 +292,17 @@
 
   // -- the conversation ------------------------------------------------------------------
   // The holder corrects the bot's guess of what the conversation is about (reports count by it).
-  function topicChoice(c) {
-    const choice = el("select", "topic");
-    choice.id = "conv-topic";
-    choice.title = t("topic");
-    choice.setAttribute("aria-label", t("topic"));
+  function categoryChoice(c) {
+    const choice = el("select", "category");
+    choice.id = "conv-category";
+    choice.title = t("category_choice");
+    choice.setAttribute("aria-label", t("category_choice"));
     const names = c.category && !categories.includes(c.category) ? [c.category, ...categories] : categories;
     if (!c.category) choice.append(el("option", null, "—"));
     for (const name of names) choice.append(el("option", null, name));
     choice.value = c.category || "—";
     choice.addEventListener("change", () => {
-      command({ cmd: "topic", conversation_id: c.id, category: choice.value });
+      command({ cmd: "category", conversation_id: c.id, category: choice.value });
       choice.value = c.category || "—";   // until the desk's answer shows the new one
     });
     return choice;
@@ -318,7 +318,7 @@
     who.append(clientBadge(c));
     meta.replaceChildren(el("span", `status-pill ${c.status}`, t(`status_${c.status}`)), who, chan(c.channel));
     const holding = c.mine && c.status === "assigned";
-    if (holding && categories.length) meta.append(topicChoice(c));
+    if (holding && categories.length) meta.append(categoryChoice(c));
     else if (c.category) meta.append(el("span", null, c.category));
     if (c.group && c.group !== c.category) meta.append(el("span", null, c.group));   // "fraud fraud" said once
     meta.append(el("span", null, t("priority", { p: c.priority })));

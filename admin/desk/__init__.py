@@ -3,7 +3,7 @@
 The web console and the Telegram admin bot are two transports over these services, one
 module per job: `operators` (who they are), `queue` (what waits), `conversations` (reading
 a thread), `actions` (take, reply, note, close), `resending` (an undelivered reply sent
-again), `transfers`, `topics` (what a conversation is about), `clients` (the client
+again), `transfers`, `categories` (what a conversation is about), `clients` (the client
 card), `merging`, `forgetting` (a client who withdrew consent), `teaching` (the knowledge
 base), `presence` and `typing`. `Desk` only holds them, built once with what they share,
 so a transport is handed one thing.
@@ -15,6 +15,7 @@ import datetime as dt
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
+from admin.desk.categories import Categories
 from admin.desk.clients import Clients
 from admin.desk.conversation_actions import ConversationActions
 from admin.desk.conversations import Conversations
@@ -26,7 +27,6 @@ from admin.desk.presence import Availability
 from admin.desk.queue_view import QueueListing
 from admin.desk.resending import Resending
 from admin.desk.teaching import Teaching
-from admin.desk.topics import Topics
 from admin.desk.transfer import Transfers
 from admin.desk.typing import Typing
 from admin.desk.views import (
@@ -52,6 +52,7 @@ from routing.queue import OperatorQueue
 
 __all__ = [
     "Availability",
+    "Categories",
     "ClientCard",
     "Clients",
     "Colleague",
@@ -71,7 +72,6 @@ __all__ = [
     "Resending",
     "SavedReply",
     "Teaching",
-    "Topics",
     "TransferTargets",
     "Transfers",
     "Typing",
@@ -86,7 +86,7 @@ class Desk:
     actions: ConversationActions
     resending: Resending
     transfers: Transfers
-    topics: Topics
+    categories: Categories
     clients: Clients
     merging: Merging
     forgetting: Forgetting
@@ -139,12 +139,12 @@ class Desk:
                 operators=operators,
                 presence=presence,
             ),
-            topics=Topics(
+            categories=Categories(
                 sessions=sessions,
                 feed=feed,
                 clock=clock,
                 conversations=conversations,
-                categories=categories,
+                names=categories,
             ),
             clients=Clients(sessions),
             merging=Merging(sessions=sessions, queue=queue, feed=feed, clock=clock),

@@ -36,8 +36,8 @@ ADMIN_TEXTS: dict[str, dict[str, str]] = {
         "ru": "/queue [mine|breaching] — очередь\n/next — взять следующий\n/take N — взять #N\n"
         "/switch N — сделать #N активным\nЛюбое сообщение (и фото, файлы) — клиенту в активный "
         "разговор\n/via канал текст — ответить через другой канал клиента\n/close — закрыть и "
-        "попросить оценку\n/transfer группа|оператор заметка — передать\n/topic тема — тема "
-        "разговора (для отчётов)\n/note текст — внутренняя "
+        "попросить оценку\n/transfer группа|оператор заметка — передать\n/category название — "
+        "категория разговора (для отчётов)\n/note текст — внутренняя "
         "заметка\n/client — карточка клиента\n/history — история клиента во всех каналах\n"
         "/kb запрос — поиск в базе знаний\n/save [статья] — сохранить мой ответ в базу знаний\n"
         "/merge N, /unmerge N — объединить клиентов / отменить\n/away, /online — статус\n/report [период] — отчёт\n"
@@ -46,7 +46,7 @@ ADMIN_TEXTS: dict[str, dict[str, str]] = {
         "/switch N — make #N active\nAny message (photos and files too) goes to the client of the "
         "active conversation\n/via channel text — answer through another channel of the client\n"
         "/close — close and ask for a rating\n/transfer group|operator note — hand over\n"
-        "/topic topic — what the conversation is about (for reports)\n"
+        "/category name — the conversation's category (for reports)\n"
         "/note text — internal note\n/client — the client's card\n/history — the client's history "
         "in every channel\n/kb query — search the knowledge base\n/save [article] — save my reply "
         "to the knowledge base\n/merge N, /unmerge N — merge clients / undo\n/away, /online — your status\n"
@@ -130,18 +130,18 @@ ADMIN_TEXTS: dict[str, dict[str, str]] = {
         "ru": "Заметка сохранена в #{id} (клиент её не видит).",
         "en": "Note saved in #{id} (the client does not see it).",
     },
-    "topic_set": {
-        "ru": "Тема #{id}: {category}.",
-        "en": "#{id} is about: {category}.",
+    "category_set": {
+        "ru": "Категория #{id}: {category}.",
+        "en": "Category of #{id}: {category}.",
     },
     "usage_take": {"ru": "Напишите номер: /take 12", "en": "Give the number: /take 12"},
     "usage_transfer": {
         "ru": "Так: /transfer группа|оператор заметка — например /transfer fraud проверьте операцию",
         "en": "Like this: /transfer group|operator note — e.g. /transfer fraud please check the payment",
     },
-    "usage_topic": {
-        "ru": "Так: /topic тема — одна из: {categories}",
-        "en": "Like this: /topic topic — one of: {categories}",
+    "usage_category": {
+        "ru": "Так: /category название — одна из: {names}",
+        "en": "Like this: /category name — one of: {names}",
     },
     "usage_note": {"ru": "Так: /note текст заметки", "en": "Like this: /note the note's text"},
     "usage_kb": {"ru": "Так: /kb что ищем", "en": "Like this: /kb what to look for"},

@@ -1,5 +1,5 @@
 """Working the active conversation: plain messages, photos and documents go to the client;
-/via, /close, /transfer, /topic, /note, /client, /history; an undelivered reply's Send again.
+/via, /close, /transfer, /category, /note, /client, /history; an undelivered reply's Send again.
 Works in a private chat (the active conversation) and in a forum topic (the topic's
 conversation)."""
 
@@ -103,7 +103,7 @@ async def transfer(
     await sender.text(where(message), text)
 
 
-async def topic(
+async def category(
     message: Message,
     command: CommandObject,
     operator: Operator,
@@ -111,16 +111,16 @@ async def topic(
     focus: Focus,
     sender: AdminSender,
 ) -> None:
-    category = (command.args or "").strip()
-    if not category:
-        choice = ", ".join(desk.topics.categories)
-        await sender.text(where(message), say("usage_topic", operator.language, categories=choice))
+    name = (command.args or "").strip()
+    if not name:
+        choice = ", ".join(desk.categories.names)
+        await sender.text(where(message), say("usage_category", operator.language, names=choice))
         return
     conversation_id = await _focused(message, operator, focus, sender)
     if conversation_id is None:
         return
-    await desk.topics.set_category(operator.id, conversation_id, category)
-    text = say("topic_set", operator.language, id=conversation_id, category=category)
+    await desk.categories.set_category(operator.id, conversation_id, name)
+    text = say("category_set", operator.language, id=conversation_id, category=name)
     await sender.text(where(message), text)
 
 
@@ -296,7 +296,7 @@ def build_router() -> Router:
     router = Router(name="conversation")
     router.message.register(close, Command("close"))
     router.message.register(transfer, Command("transfer"))
-    router.message.register(topic, Command("topic"))
+    router.message.register(category, Command("category"))
     router.message.register(note, Command("note"))
     router.message.register(client, Command("client"))
     router.message.register(history, Command("history"))

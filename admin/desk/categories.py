@@ -1,4 +1,4 @@
-"""Setting what a conversation is about: the operator who holds it knows better than the
+"""Setting a conversation's category: the operator who holds it knows better than the
 bot's guess (an off-topic hand-off under `general`, a «карта» that was really a fraud).
 
 The category is the one reports split by and count a client's return on; the service
@@ -19,10 +19,10 @@ from core.db import SessionFactory
 from core.events import DeskFeed, record
 from core.models import EventKind
 
-__all__ = ["Topics"]
+__all__ = ["Categories"]
 
 
-class Topics:
+class Categories:
     def __init__(
         self,
         *,
@@ -30,20 +30,20 @@ class Topics:
         feed: DeskFeed,
         clock: Callable[[], dt.datetime],
         conversations: Conversations,
-        categories: Iterable[str],
+        names: Iterable[str],
     ) -> None:
         self._sessions = sessions
         self._feed = feed
         self._clock = clock
         self._conversations = conversations
-        self.categories = tuple(sorted(categories))
+        self.names = tuple(sorted(names))
 
     async def set_category(
         self, operator_id: int, conversation_id: int, category: str
     ) -> ConversationView:
         """Put the held conversation under `category`, one of the service levels'; the
         change is recorded with the category it replaced."""
-        if category not in self.categories:
+        if category not in self.names:
             raise DeskError("desk_bad_category", category=category)
         now = self._clock()
         async with self._sessions() as session:

@@ -1,4 +1,4 @@
-"""Setting what a conversation is about from the web console: the holder corrects the
+"""Setting a conversation's category from the web console: the holder corrects the
 bot's guess, colleagues watching see it, and the database and its events say so."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from core.models import Conversation, ConversationEvent, EventKind
 from switchboard.app import Gateway
 
 
-async def test_the_holder_sets_the_topic_and_a_watching_colleague_sees_it(
+async def test_the_holder_sets_the_category_and_a_watching_colleague_sees_it(
     gateway: Gateway, served: str
 ) -> None:
     async with (
@@ -28,7 +28,7 @@ async def test_the_holder_sets_the_topic_and_a_watching_colleague_sees_it(
 
         since = boris.ws.mark()
         changed = await anna.command(
-            "topic", "conversation", conversation_id=conversation_id, category="cards"
+            "category", "conversation", conversation_id=conversation_id, category="cards"
         )
         assert changed["conversation"]["category"] == "cards"
         seen = await boris.ws.expect(
@@ -37,21 +37,21 @@ async def test_the_holder_sets_the_topic_and_a_watching_colleague_sees_it(
         assert seen["conversation"]["category"] == "cards"
 
         unknown = await anna.command(
-            "topic", "conversation", conversation_id=conversation_id, category="коты"
+            "category", "conversation", conversation_id=conversation_id, category="коты"
         )
         assert (unknown["code"], unknown["key"]) == ("desk", "desk_bad_category")
-        assert unknown["error"] == "Нет такой темы: коты."
+        assert unknown["error"] == "Нет такой категории: коты."
         not_his = await boris.command(
-            "topic", "conversation", conversation_id=conversation_id, category="fraud"
+            "category", "conversation", conversation_id=conversation_id, category="fraud"
         )
         assert (not_his["code"], not_his["key"]) == ("desk", "desk_not_yours")
-        bad = await anna.command("topic", "conversation", conversation_id=conversation_id)
+        bad = await anna.command("category", "conversation", conversation_id=conversation_id)
         assert bad["code"] == "bad_request"
 
     async with gateway.sessions() as session:
         conversation = await session.get(Conversation, conversation_id)
         assert conversation is not None
-        # The topic changed; where it waits and by when it is answered did not.
+        # The category changed; where it waits and by when it is answered did not.
         assert (conversation.category, conversation.group) == ("cards", "support")
         events = list(
             await session.scalars(
