@@ -21,7 +21,7 @@ with every heartbeat, so signing out or disabling an operator closes their conso
                    {"cmd": "typing", "conversation_id": N}   the client sees "typing…"
                    {"cmd": "category", "conversation_id": N, "category": "..."}
     server → page  {"type": "hello", "operator": {...}, "max_file": bytes, "presence": state,
-                    "categories": [...]}
+                    "categories": [{"name", "title"}, ...]}
                    {"type": "queue", "view", "rows"}   {"type": "conversation", "conversation": {...}}
                    {"type": "transfer_targets", "groups", "colleagues"}   {"type": "presence", "state"}
                    {"type": "kb_results", "conversation_id", "query", "articles"}
@@ -163,7 +163,10 @@ class OperatorConsole:
                         "role": operator.role.value,
                     },
                     "max_file": self._uploads.max_bytes,
-                    "categories": self._desk.categories.names,
+                    "categories": [
+                        {"name": name, "title": self._desk.categories.title(name, language)}
+                        for name in self._desk.categories.names
+                    ],
                     "presence": state.presence,
                 },
             )

@@ -45,6 +45,8 @@ class CategoryRule:
     priority: int
     sla: dt.timedelta
     business_hours: bool
+    titles: Mapping[str, str] = field(default_factory=dict, hash=False)
+    """What operators read for the category, by language ("ru", "en"); the name when none."""
 
 
 @dataclass(frozen=True)
@@ -59,17 +61,25 @@ def _hours(n: float) -> dt.timedelta:
     return dt.timedelta(hours=n)
 
 
+def _titled(ru: str, en: str) -> dict[str, str]:
+    return {"ru": ru, "en": en}
+
+
 DEFAULT_CATEGORIES: dict[str, CategoryRule] = {
-    "fraud": CategoryRule("fraud", 1, dt.timedelta(minutes=30), False),
-    "lost_card": CategoryRule("support", 1, _hours(2), False),
-    "cards": CategoryRule("support", 2, _hours(4), True),
-    "payments": CategoryRule("support", 2, _hours(4), True),
-    "transfers": CategoryRule("support", 2, _hours(4), True),
-    "app": CategoryRule("support", 2, _hours(4), True),
-    "account": CategoryRule("support", 3, _hours(8), True),
-    "fees": CategoryRule("support", 3, _hours(8), True),
-    "loans": CategoryRule("loans", 3, _hours(24), True),
-    "general": CategoryRule("support", 3, _hours(8), True),
+    "fraud": CategoryRule(
+        "fraud", 1, dt.timedelta(minutes=30), False, _titled("Мошенничество", "Fraud")
+    ),
+    "lost_card": CategoryRule(
+        "support", 1, _hours(2), False, _titled("Потеря карты", "Lost or stolen card")
+    ),
+    "cards": CategoryRule("support", 2, _hours(4), True, _titled("Карты", "Cards")),
+    "payments": CategoryRule("support", 2, _hours(4), True, _titled("Платежи", "Payments")),
+    "transfers": CategoryRule("support", 2, _hours(4), True, _titled("Переводы", "Transfers")),
+    "app": CategoryRule("support", 2, _hours(4), True, _titled("Приложение", "App")),
+    "account": CategoryRule("support", 3, _hours(8), True, _titled("Счёт", "Account")),
+    "fees": CategoryRule("support", 3, _hours(8), True, _titled("Комиссии", "Fees")),
+    "loans": CategoryRule("loans", 3, _hours(24), True, _titled("Кредиты", "Loans")),
+    "general": CategoryRule("support", 3, _hours(8), True, _titled("Общие вопросы", "General")),
 }
 DEFAULT_TIERS: dict[str, TierRule] = {"standard": TierRule(), "vip": TierRule(0.5, 1)}
 DEFAULT_CATEGORY = "general"
@@ -177,6 +187,13 @@ class ServiceLevels:
     def rule(self, category: str | None) -> CategoryRule:
         return self.categories.get(category or "", self.categories[self.default_category])
 
+    def title(self, category: str, language: str) -> str:
+        """The category as operators read it: its title in `language`, else in another
+        language, else its name (a category the levels no longer define, too)."""
+        rule = self.categories.get(category)
+        titles = rule.titles if rule is not None else {}
+        return titles.get(language) or next(iter(titles.values()), category)
+
     @property
     def groups(self) -> tuple[str, ...]:
         """Every operator group some category routes to."""
@@ -210,7 +227,8 @@ class _ConfigReader:
     """Walks the composed YAML nodes so that every complaint carries its line."""
 
     TOP = {"categories", "default_category", "tiers", "holidays", "inherit_defaults"}
-    CATEGORY = {"group", "priority", "sla", "clock"}
+    CATEGORY = {"group", "priority", "sla", "clock", "title"}
+    TITLE_LANGUAGES = {"ru", "en"}
     TIER = {"sla_factor", "priority_boost"}
 
     def __init__(self, path: Path, calendar: BusinessCalendar) -> None:
@@ -269,7 +287,10 @@ class _ConfigReader:
         if "categories" in top:
             listed = self.mapping(top["categories"][1], "categories", set())
             for name, (key_node, node) in listed.items():
-                categories[name] = self.category(name, key_node, node)
+                rule = self.category(name, key_node, node)
+                if not rule.titles and name in categories:  # a built-in one, retuned
+                    rule = replace(rule, titles=categories[name].titles)
+                categories[name] = rule
         tiers = dict(DEFAULT_TIERS)
         if "tiers" in top:
             for name, (key_node, node) in self.mapping(top["tiers"][1], "tiers", set()).items():
@@ -325,7 +346,21 @@ class _ConfigReader:
                 raise self.fail(
                     fields["clock"][1], f"{where}.clock: expected business or wall, got {clock!r}"
                 )
-        return CategoryRule(group, priority, sla, clock == "business")
+        titles = self.titles(where, fields["title"][1]) if "title" in fields else {}
+        return CategoryRule(group, priority, sla, clock == "business", titles)
+
+    def titles(self, where: str, node: yaml.Node) -> dict[str, str]:
+        """`title: Потеря карты` (every language) or `title: {ru: …, en: …}`."""
+        if isinstance(node, yaml.MappingNode):
+            items = self.mapping(node, f"{where}.title", self.TITLE_LANGUAGES)
+            return {lang: self.text(f"{where}.title.{lang}", n) for lang, (_, n) in items.items()}
+        return dict.fromkeys(sorted(self.TITLE_LANGUAGES), self.text(f"{where}.title", node))
+
+    def text(self, where: str, node: yaml.Node) -> str:
+        title = self.value(node)
+        if not isinstance(title, str) or not title.strip() or len(title) > 100:
+            raise self.fail(node, f"{where}: expected a text of 1-100 characters, got {title!r}")
+        return title.strip()
 
     def tier(self, name: str, node: yaml.Node) -> TierRule:
         where = f"tiers.{name}"

@@ -226,7 +226,7 @@ async def open_gateway(
                 handover=handover,
                 visitor_uploads=web_uploads,
                 typing=TypingSignals(adapters),
-                categories=levels.categories,
+                levels=levels,
             )
             accounts = Accounts(
                 sessions, redis, session_ttl=dt.timedelta(hours=settings.session_hours)

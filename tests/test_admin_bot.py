@@ -223,17 +223,26 @@ async def test_transfer_to_a_colleague_then_to_a_group(world: World) -> None:
 
 async def test_the_holder_sets_the_category_from_the_ones_the_desk_defines(world: World) -> None:
     await world.operator("Анна", ANNA)
-    conversation_id = await handed_off_in_telegram(world)
+    conversation_id = await handed_off_in_telegram(world, "Почему мой кот боится пылесоса?")
+    await eventually(lambda: bool(world.cards(ANNA)))
+    assert (await world.reload(conversation_id)).category == "general"  # the desk's default
+    assert "Категория: Общие вопросы ·" in world.cards(ANNA)[0]["text"]  # its title, not name
     world.admin.client_message(ANNA, f"/take {conversation_id}")
     await eventually(lambda: any(t.startswith("💬 Активный") for t in world.admin_texts(ANNA)))
     world.admin.client_message(ANNA, "/category")
     await eventually(lambda: any(t.startswith("Так: /category") for t in world.admin_texts(ANNA)))
     usage = next(t for t in world.admin_texts(ANNA) if t.startswith("Так: /category"))
-    assert usage.endswith(", ".join(sorted(world.gateway.levels.categories)))
+    assert usage.splitlines()[1:] == [
+        f"{name} — {world.gateway.levels.title(name, 'ru')}"
+        for name in sorted(world.gateway.levels.categories)
+    ]
+    assert "fraud — Мошенничество" in usage
     world.admin.client_message(ANNA, "/category коты")
     await eventually(lambda: "Нет такой категории: коты." in world.admin_texts(ANNA))
     world.admin.client_message(ANNA, "/category fraud")
-    await eventually(lambda: f"Категория #{conversation_id}: fraud." in world.admin_texts(ANNA))
+    await eventually(
+        lambda: f"Категория #{conversation_id}: Мошенничество." in world.admin_texts(ANNA)
+    )
     conversation = await world.reload(conversation_id)
     assert (conversation.category, conversation.group) == ("fraud", "support")
     assert conversation.assigned_operator_id is not None  # still hers, where it was

@@ -571,6 +571,7 @@ async def test_a_conversation_is_handed_to_a_colleague_with_a_note(
         await expect(page.locator(".status-pill")).to_have_text("в работе")
         await page.select_option("#conv-category", "fraud")  # what it is about, as she sees it
         await expect(page.locator("#conv-category")).to_have_value("fraud")  # the desk's answer
+        await expect(page.locator("#conv-category option:checked")).to_have_text("Мошенничество")
         await page.click("#conv-transfer")
         dialog = page.locator("#transfer")
         await expect(dialog).to_be_visible()

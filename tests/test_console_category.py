@@ -20,7 +20,9 @@ async def test_the_holder_sets_the_category_and_a_watching_colleague_sees_it(
         Console(served, await signed_in(gateway, "Борис"), lang="en") as boris,
     ):
         hello = await anna.ws.expect(lambda f: f["type"] == "hello")
-        assert hello["categories"] == sorted(gateway.levels.categories)
+        choice = {c["name"]: c["title"] for c in hello["categories"]}
+        assert list(choice) == sorted(gateway.levels.categories)
+        assert (choice["fraud"], choice["general"]) == ("Мошенничество", "Общие вопросы")
         conversation_id = await handed_off(gateway, visitor)  # an off-topic question
         taken = await anna.command("take", "conversation", conversation_id=conversation_id)
         assert taken["conversation"]["category"] == gateway.levels.default_category

@@ -113,6 +113,27 @@ def test_file_overrides_defaults_and_adds_holidays(
     assert levels.assess("fraud", "standard", friday_evening).group == "fraud"  # inherited
 
 
+def test_titles_by_language_and_the_name_where_there_is_none(
+    tmp_path: Path, calendar: BusinessCalendar
+) -> None:
+    path = tmp_path / "levels.yaml"
+    path.write_text(
+        "categories:\n"
+        "  cards: {group: cards, priority: 3, sla: 1h}\n"  # retuned: keeps its titles
+        "  вклады: {group: support, priority: 3, sla: 8h, title: Вклады и депозиты}\n"
+        "  mortgage: {group: loans, priority: 4, sla: 2d, title: {ru: Ипотека}}\n"
+        "  misc: {group: support, priority: 3, sla: 8h}\n",
+        encoding="utf-8",
+    )
+    levels = ServiceLevels.load(path, calendar)
+    assert [levels.title("cards", lang) for lang in ("ru", "en")] == ["Карты", "Cards"]
+    assert levels.title("вклады", "en") == "Вклады и депозиты"  # one text for every language
+    assert levels.title("mortgage", "en") == "Ипотека"  # the one it has
+    assert levels.title("misc", "ru") == "misc"
+    assert levels.title("retired", "ru") == "retired"  # no longer defined
+    assert all(rule.titles.keys() == {"ru", "en"} for rule in DEFAULT_CATEGORIES.values())
+
+
 @pytest.mark.parametrize(
     ("text", "line", "words"),
     [
@@ -152,6 +173,13 @@ def test_file_overrides_defaults_and_adds_holidays(
         ("holidays: [tomorrow]\n", 1, "expected a date"),
         ("categories:\n  cards: [unclosed\n", 3, "not valid YAML"),
         ("colour: blue\n", 1, "unknown key 'colour'"),
+        (
+            "categories:\n  cards:\n    group: support\n    priority: 2\n    sla: 4h\n"
+            "    title: {de: Karten}\n",
+            6,
+            "unknown key 'de'",
+        ),
+        ("categories:\n  cards: {group: a, priority: 2, sla: 4h, title: ''}\n", 2, "1-100"),
     ],
 )
 def test_invalid_file_is_refused_with_its_line(

@@ -195,7 +195,8 @@
 
   const PICTURES = new Set(["image/png", "image/jpeg", "image/gif", "image/webp"]);   // shown in the thread
   let maxFile = 0, outgoing = [];   // the largest file the server takes; files for the next reply
-  let categories = [];   // the desk's categories, for the holder to set
+  let categories = [];   // the desk's categories ({name, title}), for the holder to set
+  const categoryTitle = (name) => (categories.find((c) => c.name === name) || { title: name }).title;
   let socket = null, attempt = 0, me = null, view = "waiting", rows = [], conversation = null, skew = 0;
   let toastTimer = null, wantOpen = null, draft = "", card = null, hitMessage = null;
   const openLetters = new Set();
@@ -263,7 +264,7 @@
       name.title = `${clientName(row)} · #${row.conversation_id}`;
       const line2 = el("div", "line2");
       line2.append(chan(row.channel), " ");
-      if (row.category) line2.append(el("span", "cat", row.category), " ");
+      if (row.category) line2.append(el("span", "cat", categoryTitle(row.category)), " ");
       if (row.preview_action) line2.append(el("span", "action", t(`action_${row.preview_action}`)), " ");
       line2.append(row.preview_action && row.preview ? `· ${row.preview}` : row.preview);
       line2.title = row.preview;
@@ -297,9 +298,14 @@
     choice.id = "conv-category";
     choice.title = t("category_choice");
     choice.setAttribute("aria-label", t("category_choice"));
-    const names = c.category && !categories.includes(c.category) ? [c.category, ...categories] : categories;
+    const known = categories.some((k) => k.name === c.category);
+    const listed = c.category && !known ? [{ name: c.category, title: c.category }, ...categories] : categories;
     if (!c.category) choice.append(el("option", null, "—"));
-    for (const name of names) choice.append(el("option", null, name));
+    for (const { name, title } of listed) {
+      const option = el("option", null, title);
+      option.value = name;
+      choice.append(option);
+    }
     choice.value = c.category || "—";
     choice.addEventListener("change", () => {
       command({ cmd: "category", conversation_id: c.id, category: choice.value });
@@ -319,7 +325,7 @@
     meta.replaceChildren(el("span", `status-pill ${c.status}`, t(`status_${c.status}`)), who, chan(c.channel));
     const holding = c.mine && c.status === "assigned";
     if (holding && categories.length) meta.append(categoryChoice(c));
-    else if (c.category) meta.append(el("span", null, c.category));
+    else if (c.category) meta.append(el("span", null, categoryTitle(c.category)));
     if (c.group && c.group !== c.category) meta.append(el("span", null, c.group));   // "fraud fraud" said once
     meta.append(el("span", null, t("priority", { p: c.priority })));
     if (c.deadline && c.status !== "closed") meta.append(deadlineCell(c.deadline));

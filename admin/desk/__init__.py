@@ -12,7 +12,7 @@ so a transport is handed one thing.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from admin.desk.categories import Categories
@@ -49,6 +49,7 @@ from core.db import SessionFactory
 from core.events import DeskFeed
 from routing.presence import Presence
 from routing.queue import OperatorQueue
+from routing.service_levels import ServiceLevels
 
 __all__ = [
     "Availability",
@@ -108,7 +109,7 @@ class Desk:
         handover: Handover,
         visitor_uploads: Uploads | None,
         typing: TypingSignals,
-        categories: Iterable[str],
+        levels: ServiceLevels,
     ) -> Desk:
         operators = Operators(sessions)
         conversations = Conversations(sessions)
@@ -144,7 +145,7 @@ class Desk:
                 feed=feed,
                 clock=clock,
                 conversations=conversations,
-                names=categories,
+                levels=levels,
             ),
             clients=Clients(sessions),
             merging=Merging(sessions=sessions, queue=queue, feed=feed, clock=clock),

@@ -9,7 +9,7 @@ and deadline were set at hand-off, and moving it to another queue is a transfer.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 
 from admin.desk.conversations import Conversations
 from admin.desk.errors import DeskError
@@ -18,6 +18,7 @@ from admin.desk.views import ConversationView
 from core.db import SessionFactory
 from core.events import DeskFeed, record
 from core.models import EventKind
+from routing.service_levels import ServiceLevels
 
 __all__ = ["Categories"]
 
@@ -30,13 +31,18 @@ class Categories:
         feed: DeskFeed,
         clock: Callable[[], dt.datetime],
         conversations: Conversations,
-        names: Iterable[str],
+        levels: ServiceLevels,
     ) -> None:
         self._sessions = sessions
         self._feed = feed
         self._clock = clock
         self._conversations = conversations
-        self.names = tuple(sorted(names))
+        self._levels = levels
+        self.names = tuple(sorted(levels.categories))
+
+    def title(self, name: str | None, language: str) -> str:
+        """What an operator reads for the category (— for none)."""
+        return self._levels.title(name, language) if name else "—"
 
     async def set_category(
         self, operator_id: int, conversation_id: int, category: str

@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 from aiogram.filters.callback_data import CallbackData
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 
-from admin.desk import ClientCard, ConversationView, MessageView, QueueRow, QueueView
+from admin.desk import Categories, ClientCard, ConversationView, MessageView, QueueRow, QueueView
 from admin.telegram.texts import say
 
 __all__ = [
@@ -97,7 +97,7 @@ def article_keyboard(
     return InlineKeyboardMarkup(inline_keyboard=rows) if rows else None
 
 
-def card_text(view: ConversationView, language: str, zone: ZoneInfo) -> str:
+def card_text(view: ConversationView, language: str, zone: ZoneInfo, categories: Categories) -> str:
     """The card of a newly queued conversation: who, where, what about, by when, and the
     client's last messages."""
     return say(
@@ -106,7 +106,7 @@ def card_text(view: ConversationView, language: str, zone: ZoneInfo) -> str:
         id=view.id,
         client=view.client_name,
         channel=view.channel,
-        category=view.category or say("nothing", language),
+        category=categories.title(view.category, language),
         group=view.group or "—",
         priority=view.priority,
         deadline=_when(view.deadline, zone),
@@ -125,7 +125,13 @@ def conversation_text(view: ConversationView, language: str, zone: ZoneInfo) -> 
     )
 
 
-def queue_text(rows: Sequence[QueueRow], view: QueueView, language: str, zone: ZoneInfo) -> str:
+def queue_text(
+    rows: Sequence[QueueRow],
+    view: QueueView,
+    language: str,
+    zone: ZoneInfo,
+    categories: Categories,
+) -> str:
     lines = [say("queue_title", language, view=say(f"view_{view}", language), count=len(rows))]
     for row in rows:
         lines.append(
@@ -135,7 +141,7 @@ def queue_text(rows: Sequence[QueueRow], view: QueueView, language: str, zone: Z
                 id=row.conversation_id,
                 client=row.client_name,
                 channel=row.channel,
-                category=row.category or "—",
+                category=categories.title(row.category, language),
                 waited=int(row.waited.total_seconds() // 60),
                 deadline=_when(row.deadline, zone),
                 preview=_short(row.preview, 120),

@@ -53,7 +53,7 @@ class QueueCards:
             where, sent = await self._post.topics.send(
                 view.id,
                 topic_name(self._post.audience, view),
-                card_text(view, language, self._post.audience.zone),
+                card_text(view, language, self._post.audience.zone, self._desk.categories),
                 markup=take_keyboard(view.id, language),
             )
             await self._remember(view.id, where, sent.message_id, language)
@@ -69,7 +69,7 @@ class QueueCards:
         for where, stored in cards.items():
             message_id, language = json.loads(as_text(stored))
             text = (
-                f"{card_text(view, language, self._post.audience.zone)}\n\n"
+                f"{card_text(view, language, self._post.audience.zone, self._desk.categories)}\n\n"
                 f"{say('card_taken', language, operator=notice.get('operator', '?'))}"
             )
             try:
@@ -83,7 +83,7 @@ class QueueCards:
         try:
             sent = await self._post.sender.text(
                 reader.ref,
-                card_text(view, reader.language, self._post.audience.zone),
+                card_text(view, reader.language, self._post.audience.zone, self._desk.categories),
                 markup=take_keyboard(view.id, reader.language),
             )
         except DeliveryError as exc:  # one operator who blocked the bot must not stop the rest

@@ -140,8 +140,8 @@ ADMIN_TEXTS: dict[str, dict[str, str]] = {
         "en": "Like this: /transfer group|operator note — e.g. /transfer fraud please check the payment",
     },
     "usage_category": {
-        "ru": "Так: /category название — одна из: {names}",
-        "en": "Like this: /category name — one of: {names}",
+        "ru": "Так: /category название — одна из:\n{names}",
+        "en": "Like this: /category name — one of:\n{names}",
     },
     "usage_note": {"ru": "Так: /note текст заметки", "en": "Like this: /note the note's text"},
     "usage_kb": {"ru": "Так: /kb что ищем", "en": "Like this: /kb what to look for"},

@@ -113,14 +113,18 @@ async def category(
 ) -> None:
     name = (command.args or "").strip()
     if not name:
-        choice = ", ".join(desk.categories.names)
+        choice = "\n".join(
+            f"{name} — {desk.categories.title(name, operator.language)}"
+            for name in desk.categories.names
+        )
         await sender.text(where(message), say("usage_category", operator.language, names=choice))
         return
     conversation_id = await _focused(message, operator, focus, sender)
     if conversation_id is None:
         return
     await desk.categories.set_category(operator.id, conversation_id, name)
-    text = say("category_set", operator.language, id=conversation_id, category=name)
+    title = desk.categories.title(name, operator.language)
+    text = say("category_set", operator.language, id=conversation_id, category=title)
     await sender.text(where(message), text)
 
 

@@ -52,7 +52,9 @@ async def show_queue(
 ) -> None:
     view = VIEWS.get((command.args or "").strip().lower(), "waiting")
     rows = await desk.queue.rows(operator.id, view)
-    await sender.text(where(message), queue_text(rows, view, operator.language, zone))
+    await sender.text(
+        where(message), queue_text(rows, view, operator.language, zone, desk.categories)
+    )
 
 
 async def take_next(
