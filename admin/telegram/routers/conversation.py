@@ -114,8 +114,8 @@ async def category(
     name = (command.args or "").strip()
     if not name:
         choice = "\n".join(
-            f"{name} — {desk.categories.title(name, operator.language)}"
-            for name in desk.categories.names
+            f"{known} — {desk.categories.title(known, operator.language)}"
+            for known in desk.categories.names
         )
         await sender.text(where(message), say("usage_category", operator.language, names=choice))
         return
