@@ -55,7 +55,9 @@ class ReportsPage:
         accounts: Accounts,
         options: ReportOptions,
         clock: Callable[[], dt.datetime],
+        category_title: Callable[[str, str], str],
     ) -> None:
+        self._category_title = category_title
         self._sessions = sessions
         self._calendar = calendar
         self._accounts = accounts
@@ -107,6 +109,8 @@ class ReportsPage:
         splits = {"channel": _rows(contents)}
         for by in SPLITS[1:]:
             splits[by] = _rows(await self._gather(words, by, now))
+        for row in splits["category"]:  # as operators read it; the CSV keeps the name
+            row["label"] = self._category_title(row["key"], language)
         period = contents.period
         return web.json_response(
             {

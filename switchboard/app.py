@@ -283,6 +283,7 @@ async def open_gateway(
                         settings.language,
                     ),
                     clock,
+                    category_title=levels.title,
                 ).routes()
             )
             http.add_routes(

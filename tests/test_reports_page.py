@@ -65,6 +65,9 @@ async def test_a_manager_reads_the_week_and_downloads_csv(
     for split in ("channel", "category", "group", "operator"):
         await expect(page.locator(f'[data-split="{split}"] tbody tr').first).to_be_visible()
     await expect(page.locator('[data-split="operator"] tbody')).to_contain_text("Ольга")
+    categories = page.locator('[data-split="category"] tbody')
+    await expect(categories).to_contain_text("Мошенничество")  # the title, not "fraud"
+    await expect(categories).not_to_contain_text("fraud")
     assert await page.locator("#chart").evaluate("img => img.naturalWidth") == 1200
 
     async with page.expect_download() as waiting:

@@ -112,7 +112,7 @@
     const most = Math.max(1, ...rows.map((r) => r.conversations || 0));
     for (const row of rows) {
       const line = el("tr");
-      const key = el("td", "key", row.key === "None" ? "—" : row.key);
+      const key = el("td", "key", row.key === "None" ? "—" : row.label || row.key);
       key.title = row.key;
       line.append(key);
       for (const c of COLUMNS) {
