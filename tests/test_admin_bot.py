@@ -248,6 +248,18 @@ async def test_the_holder_sets_the_category_from_the_ones_the_desk_defines(world
     assert conversation.assigned_operator_id is not None  # still hers, where it was
 
 
+async def test_a_note_naming_a_colleague_reaches_their_admin_chat(world: World) -> None:
+    await world.operator("Анна", ANNA)
+    await world.operator("Борис", BORIS, online=False)  # told all the same: it is for him
+    conversation_id = await handed_off_in_telegram(world)
+    world.admin.client_message(ANNA, f"/take {conversation_id}")
+    await eventually(lambda: any(t.startswith("💬 Активный") for t in world.admin_texts(ANNA)))
+    world.admin.client_message(ANNA, "/note @Борис клиент просит перезвонить")
+    told = f"💬 Анна упоминает вас в разговоре #{conversation_id}: @Борис клиент просит перезвонить"
+    await eventually(lambda: told in world.admin_texts(BORIS))
+    assert not any("упоминает" in t for t in world.admin_texts(ANNA))  # not the writer
+
+
 async def test_photo_reply_kb_article_button_and_saving_a_reply(world: World) -> None:
     await world.operator("Анна", ANNA)
     await handed_off_in_telegram(world, "Позовите оператора, карту не могу найти")

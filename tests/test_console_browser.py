@@ -572,6 +572,12 @@ async def test_a_conversation_is_handed_to_a_colleague_with_a_note(
         await page.select_option("#conv-category", "fraud")  # what it is about, as she sees it
         await expect(page.locator("#conv-category")).to_have_value("fraud")  # the desk's answer
         await expect(page.locator("#conv-category option:checked")).to_have_text("Мошенничество")
+        await page.fill("#reply-text", "@Борис посмотри операции")  # a note names him
+        await page.click("#send-note")
+        await expect(boris_page.locator("#toast")).to_contain_text(
+            re.compile(r"Anna упоминает вас в разговоре #\d+: @Борис посмотри операции")
+        )
+        await expect(page.locator("#toast")).to_contain_text("Заметку увидят: Борис")
         await page.click("#conv-transfer")
         dialog = page.locator("#transfer")
         await expect(dialog).to_be_visible()

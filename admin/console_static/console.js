@@ -66,6 +66,7 @@
       transfer_nobody: "Передать некому: нет других операторов и групп.", current_group: "сейчас здесь",
       p_online: "принимает", p_away: "отошёл(ла)", p_offline: "не в сети", holds: "{n} из {cap}",
       new_in_queue: "Новый разговор #{id} в очереди {group}", given_to_you: "Вам передан разговор #{id}",
+      mentioned_you: "{name} упоминает вас в разговоре #{id}: {note}", mention_told: "Заметку увидят: {names}",
       notify: "Уведомления", notify_title: "Показывать уведомления, когда консоль в фоне",
       via: "→ {channel}", via_title: "Канал ответа: клиент писал и отсюда",
       kb_search: "Найти в базе знаний…", kb_found: "Нашлось:", kb_nothing: "В базе знаний ничего не нашлось",
@@ -136,6 +137,7 @@
       transfer_nobody: "No one to transfer to: no other operators or groups.", current_group: "here now",
       p_online: "available", p_away: "away", p_offline: "offline", holds: "{n} of {cap}",
       new_in_queue: "New conversation #{id} waiting in {group}", given_to_you: "Conversation #{id} is yours",
+      mentioned_you: "{name} mentions you in conversation #{id}: {note}", mention_told: "The note was sent to: {names}",
       notify: "Notifications", notify_title: "Show notifications while the console is in the background",
       via: "via {channel}", via_title: "The channel to answer in: the client has written from each",
       kb_search: "Search the knowledge base…", kb_found: "Found:", kb_nothing: "Nothing found in the knowledge base",
@@ -892,6 +894,12 @@
       toast(given);
       attention(given);
     }
+    if (n.kind === "mentioned" && n.operator_ids.includes(me.id)) {
+      const named = t("mentioned_you", { name: n.from_name, id: n.conversation_id, note: n.note });
+      toast(named);
+      attention(named);
+    }
+    if (n.kind === "mentioned" && n.from_operator_id === me.id) toast(t("mention_told", { names: n.names.join(", ") }));
     if (n.kind === "client_message" && n.operator_id === me.id) attention(t("new_message", { id: n.conversation_id }));
     // the open thread shows the message itself: a toast only for another of mine
     if (n.kind === "client_message" && concernsMe && !open) toast(t("new_message", { id: n.conversation_id }));

@@ -48,6 +48,9 @@ from routing.queue import OperatorQueue
 
 __all__ = ["ConversationActions"]
 
+MENTION_SHOWN = 300
+"""How much of a note a mentioned colleague is shown (the thread has all of it)."""
+
 
 class ConversationActions:
     def __init__(
@@ -174,7 +177,8 @@ class ConversationActions:
         return message_view(message)
 
     async def note(self, operator_id: int, conversation_id: int, text: str) -> MessageView:
-        """An internal note: stored in the thread, never sent to the client."""
+        """An internal note: stored in the thread, never sent to the client; a colleague
+        it names with an @ is told (a `mentioned` notice: their console, the admin bot)."""
         if not text.strip():
             raise DeskError("desk_empty_reply")
         now = self._clock()
@@ -184,6 +188,17 @@ class ConversationActions:
             await session.commit()
             message = await stored(session, note)
         await self._queue.renew(conversation_id, operator_id)
+        named = await self._operators.mentioned(text, by=operator_id)
+        if named:
+            await self._feed.publish(
+                "mentioned",
+                conversation_id=conversation_id,
+                operator_ids=[o.id for o in named],
+                names=[o.name for o in named],
+                from_operator_id=operator_id,
+                from_name=await self._operators.name(operator_id),
+                note=text[:MENTION_SHOWN],
+            )
         return message_view(message)
 
     async def close(self, operator_id: int, conversation_id: int) -> None:

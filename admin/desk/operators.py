@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 from sqlalchemy import select
@@ -12,6 +13,9 @@ from core.db import SessionFactory
 from core.models import Operator, OperatorGroup, OperatorRole
 
 __all__ = ["Operators"]
+
+MENTION = re.compile(r"(?<![\w@])@([\w][\w.-]*)")
+"""`@Борис`, `@anna.p`: a colleague named in a note (not an e-mail address's @)."""
 
 
 class Operators:
@@ -102,6 +106,21 @@ class Operators:
             raise DeskError("desk_operator_unknown", name=who)
         return operator
 
+    async def mentioned(self, text: str, by: int) -> list[Operator]:
+        """The active colleagues `text` names with an @: by their sign-in login, their
+        first name or their whole name written together (`@Борис`, `@АннаПетрова`); every
+        one a first name fits. Case-insensitive, compared here (SQLite lowers only ASCII)."""
+        asked = {m.rstrip(".-").casefold() for m in MENTION.findall(text)}
+        if not asked:
+            return []
+        async with self._sessions() as session:
+            active = await session.scalars(
+                select(Operator)
+                .where(Operator.active.is_(True), Operator.id != by)
+                .order_by(Operator.name, Operator.id)
+            )
+            return [o for o in active if asked & _handles(o)]
+
     async def name(self, operator_id: int | None) -> str:
         """An operator's name for a message ("taken by …"), "?" when there is none."""
         async with self._sessions() as session:
@@ -130,3 +149,10 @@ class Operators:
                     .distinct()
                 )
             )
+
+
+def _handles(operator: Operator) -> set[str]:
+    """What an @ may call an operator by."""
+    words = operator.name.split()
+    handles = {"".join(words).casefold(), words[0].casefold()} if words else set()
+    return handles | ({operator.login.casefold()} if operator.login else set())

@@ -1,6 +1,6 @@
 """What happened to a conversation someone holds: transferred to them, a reply that was not
 delivered or bounced, the client's rating, and (in forum mode) a closed conversation's
-topic."""
+topic; and a colleague's note that names an operator with an @."""
 
 from __future__ import annotations
 
@@ -128,6 +128,24 @@ class HolderNotices:
                 await self._post.sender.text(reader.ref, text)
             except DeliveryError as exc:  # one who blocked the bot must not stop the rest
                 log.warning("rating notice not posted to %s: %s", reader.ref.key, exc)
+
+    async def mentioned(self, notice: dict[str, Any]) -> None:
+        """Each colleague a note named hears who wrote it, where, and what it says."""
+        for operator_id in notice.get("operator_ids") or ():
+            reader = await self._post.readers.holder(int(operator_id))
+            if reader is None:
+                continue
+            text = say(
+                "mentioned_you",
+                reader.language,
+                sender=notice.get("from_name", "?"),
+                id=notice["conversation_id"],
+                note=notice.get("note", ""),
+            )
+            try:
+                await self._post.sender.text(reader.ref, text)
+            except DeliveryError as exc:  # one who blocked the bot must not stop the rest
+                log.warning("mention not posted to %s: %s", reader.ref.key, exc)
 
     async def _holder_of(self, conversation_id: int) -> Reader | None:
         async with self._sessions() as session:

@@ -80,6 +80,7 @@ class AdminNotifier:
             "bounced": holders.bounced,
             "closed": holders.closed,
             "rated": holders.rated,
+            "mentioned": holders.mentioned,
             "channel_fault": ChannelAlarms(posting=posting, redis=redis).channel_fault,
             "sla_warning": self._alerts.sla_notice,
             "sla_breached": self._alerts.sla_notice,

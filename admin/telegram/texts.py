@@ -38,7 +38,8 @@ ADMIN_TEXTS: dict[str, dict[str, str]] = {
         "разговор\n/via канал текст — ответить через другой канал клиента\n/close — закрыть и "
         "попросить оценку\n/transfer группа|оператор заметка — передать\n/category название — "
         "категория разговора (для отчётов)\n/note текст — внутренняя "
-        "заметка\n/client — карточка клиента\n/history — история клиента во всех каналах\n"
+        "заметка (@имя — уведомить коллегу)\n/client — карточка клиента\n"
+        "/history — история клиента во всех каналах\n"
         "/kb запрос — поиск в базе знаний\n/save [статья] — сохранить мой ответ в базу знаний\n"
         "/merge N, /unmerge N — объединить клиентов / отменить\n/away, /online — статус\n/report [период] — отчёт\n"
         "/login — ссылка для входа в веб-консоль",
@@ -47,7 +48,8 @@ ADMIN_TEXTS: dict[str, dict[str, str]] = {
         "active conversation\n/via channel text — answer through another channel of the client\n"
         "/close — close and ask for a rating\n/transfer group|operator note — hand over\n"
         "/category name — the conversation's category (for reports)\n"
-        "/note text — internal note\n/client — the client's card\n/history — the client's history "
+        "/note text — internal note (@name tells a colleague)\n/client — the client's card\n"
+        "/history — the client's history "
         "in every channel\n/kb query — search the knowledge base\n/save [article] — save my reply "
         "to the knowledge base\n/merge N, /unmerge N — merge clients / undo\n/away, /online — your status\n"
         "/report [period] — the report\n/login — a sign-in link for the web console",
@@ -121,6 +123,10 @@ ADMIN_TEXTS: dict[str, dict[str, str]] = {
     "transferred_operator": {
         "ru": "#{id} передан оператору {name}.",
         "en": "#{id} was handed to {name}.",
+    },
+    "mentioned_you": {
+        "ru": "💬 {sender} упоминает вас в разговоре #{id}: {note}",
+        "en": "💬 {sender} mentions you in conversation #{id}: {note}",
     },
     "transferred_to_you": {
         "ru": "📨 Вам передан разговор #{id} от {sender}. Заметка: {note}",
