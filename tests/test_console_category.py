@@ -7,7 +7,7 @@ from sqlalchemy import select
 from test_console_transfer import handed_off
 from web_client import Console, Visitor, signed_in
 
-from core.models import Conversation, ConversationEvent, EventKind
+from core.models import Conversation, ConversationEvent, EventKind, OperatorRole
 from switchboard.app import Gateway
 
 
@@ -66,3 +66,32 @@ async def test_the_holder_sets_the_category_and_a_watching_colleague_sees_it(
     assert [(e.category, e.data) for e in events] == [
         ("cards", {"previous": gateway.levels.default_category})
     ]
+
+
+async def test_an_admin_sets_a_closed_conversations_category_its_operator_cannot(
+    gateway: Gateway, served: str
+) -> None:
+    async with (
+        Visitor(served) as visitor,
+        Console(served, await signed_in(gateway, "Anna"), lang="ru") as anna,
+        Console(
+            served, await signed_in(gateway, "Ольга", role=OperatorRole.ADMIN), lang="en"
+        ) as olga,
+    ):
+        await anna.ws.expect(lambda f: f["type"] == "hello")
+        conversation_id = await handed_off(gateway, visitor)
+        await anna.command("take", "conversation", conversation_id=conversation_id)
+        await anna.command("close", "conversation", conversation_id=conversation_id)
+
+        late = await anna.command(
+            "category", "conversation", conversation_id=conversation_id, category="cards"
+        )
+        assert (late["code"], late["key"]) == ("desk", "desk_closed")
+        fixed = await olga.command(
+            "category", "conversation", conversation_id=conversation_id, category="fees"
+        )
+        assert fixed["conversation"]["status"] == "closed"
+        assert fixed["conversation"]["category"] == "fees"
+    async with gateway.sessions() as session:
+        conversation = await session.get(Conversation, conversation_id)
+    assert conversation is not None and conversation.category == "fees"

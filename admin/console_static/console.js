@@ -326,7 +326,7 @@
     who.append(clientBadge(c));
     meta.replaceChildren(el("span", `status-pill ${c.status}`, t(`status_${c.status}`)), who, chan(c.channel));
     const holding = c.mine && c.status === "assigned";
-    if (holding && categories.length) meta.append(categoryChoice(c));
+    if ((holding || me.role === "admin") && categories.length) meta.append(categoryChoice(c));
     else if (c.category) meta.append(el("span", null, categoryTitle(c.category)));
     if (c.group && c.group !== c.category) meta.append(el("span", null, c.group));   // "fraud fraud" said once
     meta.append(el("span", null, t("priority", { p: c.priority })));

@@ -2,8 +2,10 @@
 bot's guess (an off-topic hand-off under `general`, a «карта» that was really a fraud).
 
 The category is the one reports split by and count a client's return on; the service
-levels' categories are the choice. The conversation stays where it is: its group, place
-and deadline were set at hand-off, and moving it to another queue is a transfer.
+levels' categories are the choice. The holder sets it; an admin may set any
+conversation's, a closed one's too (reports read afterwards). The conversation stays
+where it is: its group, place and deadline were set at hand-off, and moving it to
+another queue is a transfer.
 """
 
 from __future__ import annotations
@@ -13,11 +15,11 @@ from collections.abc import Callable
 
 from admin.desk.conversations import Conversations
 from admin.desk.errors import DeskError
-from admin.desk.lookup import held_conversation
+from admin.desk.lookup import active_operator, find_conversation, held_conversation
 from admin.desk.views import ConversationView
 from core.db import SessionFactory
 from core.events import DeskFeed, record
-from core.models import EventKind
+from core.models import EventKind, OperatorRole
 from routing.service_levels import ServiceLevels
 
 __all__ = ["Categories"]
@@ -47,13 +49,18 @@ class Categories:
     async def set_category(
         self, operator_id: int, conversation_id: int, category: str
     ) -> ConversationView:
-        """Put the held conversation under `category`, one of the service levels'; the
-        change is recorded with the category it replaced."""
+        """Put the conversation under `category`, one of the service levels'; the change
+        is recorded with the category it replaced."""
         if category not in self.names:
             raise DeskError("desk_bad_category", category=category)
+        admin = (await active_operator(self._sessions, operator_id)).role is OperatorRole.ADMIN
         now = self._clock()
         async with self._sessions() as session:
-            conversation = await held_conversation(session, operator_id, conversation_id)
+            conversation = await (
+                find_conversation(session, conversation_id)
+                if admin
+                else held_conversation(session, operator_id, conversation_id)
+            )
             previous = conversation.category
             if previous != category:
                 conversation.category = category
