@@ -90,7 +90,7 @@ class Engine:
             feed=feed,
             queue=queue,
             handover=handover,
-            calendar=levels.calendar,
+            levels=levels,
         )
         self._gathering = Gathering(self.handle_many)
         self._quarantine = Quarantine(

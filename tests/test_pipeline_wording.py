@@ -15,16 +15,29 @@ CALENDAR = BusinessCalendar(MOSCOW, (dt.time(9), dt.time(18)), range(1, 6))
 
 def test_in_hours_the_client_hears_the_place_and_the_deadline() -> None:
     deadline = TUESDAY_1300 + dt.timedelta(minutes=30)
-    assert "number 2 in the queue" in handoff_text(CALENDAR, "en", deadline, 2, TUESDAY_1300)
-    text = handoff_text(CALENDAR, "ru", deadline, 2, TUESDAY_1300)
+    text = handoff_text(CALENDAR, "en", deadline, 2, TUESDAY_1300, business_hours=True)
+    assert "number 2 in the queue" in text
+    text = handoff_text(CALENDAR, "ru", deadline, 2, TUESDAY_1300, business_hours=True)
     assert "2-й в очереди" in text and "в течение 30 минут" in text  # near: a span
-    assert "within 30 minutes" in handoff_text(CALENDAR, "en", deadline, None, TUESDAY_1300)
+    text = handoff_text(CALENDAR, "en", deadline, None, TUESDAY_1300, business_hours=True)
+    assert "within 30 minutes" in text
 
 
 def test_out_of_hours_the_client_hears_when_operators_are_back() -> None:
     friday_night = dt.datetime(2026, 11, 27, 19, 0, tzinfo=dt.UTC)  # 22:00 in Moscow
     deadline = dt.datetime(2026, 11, 30, 7, 0, tzinfo=dt.UTC)  # Monday 10:00
-    text = handoff_text(CALENDAR, "en", deadline, 1, friday_night)
+    text = handoff_text(CALENDAR, "en", deadline, 1, friday_night, business_hours=True)
     assert "30 Nov at 09:00 (UTC+3)" in text and "by 10:00 (UTC+3)" in text  # the desk's zone
-    round_the_clock = friday_night + dt.timedelta(minutes=15)  # a lost card: before opening
-    assert "within 15 minutes" in handoff_text(CALENDAR, "en", round_the_clock, 1, friday_night)
+
+
+def test_a_round_the_clock_category_hears_its_place_at_night_whenever_its_deadline_falls() -> None:
+    """A lost card's operators work at night: no "outside working hours", not even when its
+    2-hour deadline falls after the opening (handed off at 07:20 on a working day)."""
+    friday_night = dt.datetime(2026, 11, 27, 19, 0, tzinfo=dt.UTC)  # 22:00 in Moscow
+    soon = friday_night + dt.timedelta(minutes=15)
+    text = handoff_text(CALENDAR, "en", soon, 1, friday_night, business_hours=False)
+    assert "number 1 in the queue" in text and "within 15 minutes" in text
+    early = dt.datetime(2026, 11, 24, 4, 20, tzinfo=dt.UTC)  # Tuesday 07:20 in Moscow
+    after_opening = early + dt.timedelta(hours=2)  # 09:20, past the 09:00 opening
+    text = handoff_text(CALENDAR, "ru", after_opening, 1, early, business_hours=False)
+    assert "1-й в очереди" in text and "нерабочее" not in text

@@ -14,6 +14,7 @@ import pytest
 from redis.asyncio import Redis, RedisCluster
 from redis_cluster import flush_cluster, redis_cluster_url  # noqa: F401
 from redis_waits import lease_renewed
+from stepping_clock import SteppingClock
 from waiting import eventually
 from web_client import Console, Visitor, signed_in
 
@@ -42,6 +43,7 @@ async def cluster_gateway(
     tmp_path: Path,  # noqa: F811
     database_url: str,
     sessions: SessionFactory,
+    clock: SteppingClock,  # the desk's hours: its hand-off wording never hangs on the hour
 ) -> AsyncIterator[Gateway]:
     settings = Settings(
         var_dir=tmp_path / "var",
@@ -50,7 +52,7 @@ async def cluster_gateway(
         http_port=0,
         _env_file=None,
     )  # type: ignore[call-arg]
-    async with open_gateway(settings) as gateway:
+    async with open_gateway(settings, clock=clock) as gateway:
         yield gateway
 
 

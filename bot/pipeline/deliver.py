@@ -22,7 +22,7 @@ from core.models import Author, Conversation, ConversationStatus, Operator
 from core.texts import say
 from routing.queue import OperatorQueue
 from routing.rebuild import entry_for
-from routing.service_levels import BusinessCalendar
+from routing.service_levels import ServiceLevels
 
 __all__ = ["AfterCommit"]
 
@@ -38,14 +38,14 @@ class AfterCommit:
         feed: DeskFeed,
         queue: OperatorQueue,
         handover: Handover,
-        calendar: BusinessCalendar,
+        levels: ServiceLevels,
     ) -> None:
         self._sessions = sessions
         self._outbox = outbox
         self._feed = feed
         self._queue = queue
         self._handover = handover
-        self._calendar = calendar
+        self._levels = levels
 
     async def carry_out(self, outcomes: Sequence[Outcome], now: dt.datetime) -> None:
         self._outbox.submit_each([outcome.reply_ids for outcome in outcomes])
@@ -83,7 +83,12 @@ class AfterCommit:
                 text = say("handoff_assigned", outcome.language, operator=operator.name)
             else:
                 text = handoff_text(
-                    self._calendar, outcome.language, conversation.sla_deadline, position, now
+                    self._levels.calendar,
+                    outcome.language,
+                    conversation.sla_deadline,
+                    position,
+                    now,
+                    business_hours=self._levels.rule(conversation.category).business_hours,
                 )
             told = await add_reply(session, conversation, text=text, author=Author.BOT, at=now)
             await session.commit()

@@ -18,14 +18,15 @@ def handoff_text(
     deadline: dt.datetime,
     position: int | None,
     now: dt.datetime,
+    *,
+    business_hours: bool,
 ) -> str:
     """What a client handed off hears: their place in the queue and the deadline; out of
-    hours, when operators are back — unless the category is served around the clock (a
-    lost card): its deadline comes before the opening."""
+    hours, when operators are back — unless the category is served around the clock
+    (`business_hours` false: a lost card), whose operators work at night too."""
     when = promised_moment(deadline, now, calendar.zone, language, deadline=True)
-    opening_at = calendar.next_opening(now)  # now, when open
-    if now < opening_at <= deadline:
-        opening = promised_moment(opening_at, now, calendar.zone, language)
+    if business_hours and not calendar.is_open(now):
+        opening = promised_moment(calendar.next_opening(now), now, calendar.zone, language)
         return say("handoff_after_hours", language, opening=opening, deadline=when)
     if position is None:
         return say("handoff_queued_no_position", language, deadline=when)
