@@ -62,7 +62,8 @@ class Categories:
                 else held_conversation(session, operator_id, conversation_id)
             )
             previous = conversation.category
-            if previous != category:
+            changed = previous != category
+            if changed:
                 conversation.category = category
                 conversation.updated_at = now
                 record(
@@ -74,11 +75,11 @@ class Categories:
                     previous=previous,
                 )
                 await session.commit()
-        if previous != category:
+        if changed:
             await self._feed.publish(
                 "recategorized",
                 conversation_id=conversation_id,
                 operator_id=operator_id,
                 category=category,
             )
-        return await self._conversations.for_operator(operator_id, conversation_id)
+        return await self._conversations.view(conversation_id)  # the operator checked above

@@ -53,7 +53,7 @@ class QueueCards:
             where, sent = await self._post.topics.send(
                 view.id,
                 topic_name(self._post.audience, view),
-                card_text(view, language, self._post.audience.zone, self._desk.categories),
+                self._text(view, language),
                 markup=take_keyboard(view.id, language),
             )
             await self._remember(view.id, where, sent.message_id, language)
@@ -69,7 +69,7 @@ class QueueCards:
         for where, stored in cards.items():
             message_id, language = json.loads(as_text(stored))
             text = (
-                f"{card_text(view, language, self._post.audience.zone, self._desk.categories)}\n\n"
+                f"{self._text(view, language)}\n\n"
                 f"{say('card_taken', language, operator=notice.get('operator', '?'))}"
             )
             try:
@@ -79,11 +79,14 @@ class QueueCards:
             except DeliveryError as exc:  # deleted by the operator, too old to edit…
                 log.info("card of #%s in %s not edited: %s", conversation_id, as_text(where), exc)
 
+    def _text(self, view: ConversationView, language: str) -> str:
+        return card_text(view, language, self._post.audience.zone, self._desk.categories)
+
     async def _card(self, view: ConversationView, reader: Reader) -> None:
         try:
             sent = await self._post.sender.text(
                 reader.ref,
-                card_text(view, reader.language, self._post.audience.zone, self._desk.categories),
+                self._text(view, reader.language),
                 markup=take_keyboard(view.id, reader.language),
             )
         except DeliveryError as exc:  # one operator who blocked the bot must not stop the rest
