@@ -125,6 +125,35 @@ async def test_an_unknown_question_is_queued_and_the_client_told_when(gateway: G
     assert conversation.category == "general"  # no article is a guess: the desk's default
 
 
+async def test_a_hand_off_after_an_answer_takes_the_category_its_own_evidence_supports(
+    gateway: Gateway,
+) -> None:
+    """Answered about card delivery, then a double charge the bot is unsure of: the fraud
+    desk's category, not the delivery answer's; an off-topic question after it keeps the
+    conversation's."""
+    await gateway.engine.handle(said("Сколько идёт доставка карты?"))
+    [conversation] = await conversations(gateway)
+    assert conversation.category == "cards"
+
+    await gateway.engine.handle(said("списали деньги дважды за одну покупку"))
+    [conversation] = await conversations(gateway)
+    assert conversation.status is ConversationStatus.QUEUED
+    assert conversation.category == "fraud"
+    [entry] = await gateway.queue.waiting()
+    assert entry.category == "fraud"
+
+
+async def test_an_off_topic_hand_off_after_an_answer_keeps_the_conversations_category(
+    gateway: Gateway,
+) -> None:
+    await gateway.engine.handle(said("Сколько идёт доставка карты?"))
+    await gateway.engine.handle(said("Почему мой кот боится пылесоса и как его успокоить?"))
+
+    [conversation] = await conversations(gateway)
+    assert conversation.status is ConversationStatus.QUEUED
+    assert conversation.category == "cards"
+
+
 async def test_a_question_only_the_other_languages_article_answers_says_so(
     gateway: Gateway,
 ) -> None:

@@ -101,8 +101,11 @@ class Consult:
                     best_score=best_hit.score if best_hit else None,
                 )
             )
-            if conversation.category is None:  # the evidence's category, or the desk's default
-                conversation.category = match.category or self._levels.default_category
+            # What this question's evidence supports, else what the conversation was about
+            # (an answer given before), else the desk's default.
+            conversation.category = (
+                match.category or conversation.category or self._levels.default_category
+            )
             await hand_off(session, self._levels, conversation, "kb_miss", now, turn.outcome)
 
     async def answer(
