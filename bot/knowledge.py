@@ -233,7 +233,7 @@ class KnowledgeBase:
             session.add(KbCalibration(source=calibration.source, data=calibration.to_dict()))
         await self._announce()
 
-    async def misses(self, limit: int = 20_000) -> list[str]:
+    async def misses(self, limit: int) -> list[str]:
         """The most recent handed-off questions, newest first."""
         async with self._sessions() as session:
             rows = await session.scalars(

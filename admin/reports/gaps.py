@@ -12,11 +12,9 @@ from sqlalchemy import select
 from admin.reports.period import Period
 from core.db import SessionFactory
 from core.models import KbMiss
-from kb.gaps import find_gaps
+from kb.gaps import MAX_QUESTIONS, find_gaps
 
-__all__ = ["MAX_QUESTIONS", "GapCluster", "HandedOffClusters", "kb_gap_clusters"]
-
-MAX_QUESTIONS = 5_000  # the newest of the period; keeps clustering under a second or so
+__all__ = ["GapCluster", "HandedOffClusters", "kb_gap_clusters"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,8 +30,8 @@ HandedOffClusters = Callable[[Period], Awaitable[Sequence[GapCluster]]]
 
 
 async def kb_gap_clusters(sessions: SessionFactory, period: Period) -> tuple[GapCluster, ...]:
-    """Clusters of the questions the bot handed off in the period, biggest first; each is
-    named by the question nearest its centre."""
+    """Clusters of the period's newest handed-off questions, biggest first; each is named
+    by the question nearest its centre."""
     async with sessions() as session:
         questions = list(
             await session.scalars(

@@ -348,17 +348,22 @@ def eval_(
 def gaps(
     clusters: Annotated[
         int | None,
-        typer.Option(min=1, max=500, help="number of clusters (default: about √questions)"),
+        typer.Option(
+            min=1, max=500, help="number of groups (default: as many as the questions make)"
+        ),
     ] = None,
     top: Annotated[int, typer.Option(min=1, help="how many clusters to list")] = 10,
     examples: Annotated[int, typer.Option(min=1, max=20, help="examples per cluster")] = 3,
-    limit: Annotated[int, typer.Option(min=1, help="newest handed-off questions to use")] = 20_000,
+    limit: Annotated[
+        int | None,
+        typer.Option(min=1, help="newest handed-off questions to use (default and most: 3000)"),
+    ] = None,
 ) -> None:
     """Group the questions the bot handed off: the biggest groups are the articles to write next."""
-    from kb.gaps import find_gaps
+    from kb.gaps import MAX_QUESTIONS, find_gaps
 
     async def work(services: Services) -> list[Gap]:
-        questions = await _knowledge(services).misses(limit)
+        questions = await _knowledge(services).misses(min(limit or MAX_QUESTIONS, MAX_QUESTIONS))
         return await asyncio.to_thread(find_gaps, questions, clusters=clusters, examples=examples)
 
     found = run_command(work)
