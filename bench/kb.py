@@ -7,12 +7,13 @@ texts; a seeded quarter of the categories is held out, so their test questions m
 handed off. Calibration uses the training texts of the known articles only. Russian
 sets follow the protocol of their README, beside a TF-IDF + logistic-regression baseline.
 Speed: cold import (encoding every variant), rebuild from the stored vectors and
-single-query latency at 7.7k variants and at synthetic sizes up to 100k. Each figure is
+single-query latency at 7.7k variants and at synthetic sizes up to 100k. Gaps: how
+`kb gaps` groups labelled questions, against their intents. Each figure is
 printed beside its target (issue 14); wall times on a shared machine wait for a CPU, so
 the CPU times are printed too.
 
     .venv/bin/python bench/kb.py [--data DIR | --train CSV --test CSV] [--sizes 10000 100000]
-        [--parts russian banking speed]
+        [--parts russian banking gaps speed]
 """
 
 from __future__ import annotations
