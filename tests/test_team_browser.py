@@ -61,7 +61,9 @@ async def test_an_admin_invites_an_operator_and_sees_the_link(
     row = page.locator("#operators tbody tr", has_text="Вера Иванова")
     await expect(row).to_contain_text("vera")
     await expect(row).to_contain_text("loans, support")
-    await expect(page.locator("#audit tbody tr").first).to_contain_text("приглашение")
+    invited = page.locator("#audit tbody tr").first
+    await expect(invited).to_contain_text("приглашение")
+    await expect(invited).to_contain_text("через: консоль")  # the details in Russian too
     vera = await gateway.accounts.by_login("vera")
     assert (vera.name, vera.capacity, vera.group_names) == ("Вера Иванова", 4, ["loans", "support"])
     await screenshot(page, "team")

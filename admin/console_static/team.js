@@ -27,6 +27,11 @@
       a_operator_disabled: "отключён", a_operator_enabled: "включён", a_password_set: "пароль задан",
       a_invite_issued: "приглашение", a_signin_issued: "ссылка для входа", a_invite_accepted: "принял приглашение",
       a_merge_undone: "слияние отменено", a_clients_merged: "клиенты объединены", a_client_forgotten: "клиент забыт", a_client_exported: "данные клиента выгружены",
+      d_via: "через", d_login: "логин", d_role: "роль", d_groups: "группы", d_capacity: "разговоров одновременно",
+      d_client: "клиент", d_clients: "клиенты", d_record: "запись", d_survivor: "остался клиент", d_merged: "присоединён клиент",
+      d_note: "примечание", d_conversations: "разговоров", d_messages: "сообщений",
+      v_password: "пароль", v_link: "одноразовую ссылку", v_console: "консоль", "v_admin bot": "бот администраторов",
+      "v_local start": "локальный запуск", v_cli: "командную строку", v_admin: "администратор", v_operator: "оператор",
     },
     en: {
       console: "Console", reports: "Reports", team: "Team", invite: "Invite an operator", name: "Name",
@@ -51,6 +56,11 @@
       a_operator_disabled: "disabled", a_operator_enabled: "enabled", a_password_set: "password set",
       a_invite_issued: "invited", a_signin_issued: "sign-in link", a_invite_accepted: "accepted the invite",
       a_merge_undone: "merge undone", a_clients_merged: "clients merged", a_client_forgotten: "client forgotten", a_client_exported: "client data exported",
+      d_via: "via", d_login: "login", d_role: "role", d_groups: "groups", d_capacity: "conversations at once",
+      d_client: "client", d_clients: "clients", d_record: "record", d_survivor: "kept client", d_merged: "merged client",
+      d_note: "note", d_conversations: "conversations", d_messages: "messages",
+      v_password: "password", v_link: "one-time link", v_console: "console", "v_admin bot": "admin bot",
+      "v_local start": "local start", v_cli: "command line", v_admin: "admin", v_operator: "operator",
     },
   };
   const BY_THEMSELVES = ["signed_in", "sign_in_failed", "signed_out", "invite_accepted"];
@@ -152,8 +162,7 @@
     for (const entry of team.audit) {
       const line = el("tr");
       line.dataset.action = entry.action;
-      const detail = Object.entries(entry.detail || {})
-        .map(([k, v]) => `${k}: ${Array.isArray(v) && v.length === 2 ? `${fmt(v[0])} → ${fmt(v[1])}` : fmt(v)}`).join("; ");
+      const detail = Object.entries(entry.detail || {}).map(([k, v]) => `${detailName(k)}: ${detailValue(k, v)}`).join("; ");
       line.append(el("td", null, when(entry.at)), el("td", null, t(`a_${entry.action}`)),
         el("td", null, entry.operator || ""), el("td", null, entry.actor || (BY_THEMSELVES.includes(entry.action) ? "" : t("server"))),
         el("td", null, entry.address || ""), el("td", "detail", detail));
@@ -162,7 +171,17 @@
     log.replaceChildren(el("thead"), logBody);
     log.tHead.append(logHead);
   }
-  const fmt = (v) => (Array.isArray(v) ? v.join(", ") : String(v));
+  // An audit row's details in the page's language: "via: link" reads «через: одноразовую ссылку»,
+  // a change [before, after] reads "before → after", client numbers read #N.
+  const CLIENT_NUMBERS = ["client", "clients", "survivor", "merged"];
+  const detailName = (key) => TEXTS[lang][`d_${key}`] ?? key;
+  const word = (key, v) => (key === "via" || key === "role" ? TEXTS[lang][`v_${v}`] ?? String(v) : String(v));
+  const fmt = (key, v) => {
+    const one = (x) => (CLIENT_NUMBERS.includes(key) ? `#${x}` : word(key, x));
+    return Array.isArray(v) ? v.map(one).join(", ") : one(v);
+  };
+  const detailValue = (key, v) =>
+    key !== "clients" && Array.isArray(v) && v.length === 2 ? `${fmt(key, v[0])} → ${fmt(key, v[1])}` : fmt(key, v);
 
   function row(operator) {
     const line = el("tr", operator.active ? null : "disabled");
