@@ -103,7 +103,7 @@ def similarities(texts: Sequence[str], stems: Sequence[str], vectors: VectorStor
     )
     terms = normalize(vectoriser.fit_transform(stems))
     meanings = normalize(vectors.embed(texts, keep=False)).astype(np.float32)
-    similarity = (terms @ terms.T).toarray().astype(np.float32)
+    similarity = (terms @ terms.T).astype(np.float32).toarray()
     similarity *= 1.0 - MEANING_SHARE
     similarity += MEANING_SHARE * (meanings @ meanings.T)
     result: np.ndarray = similarity
