@@ -99,7 +99,7 @@ PAGE_HEADERS = {
 }
 _VISITOR = re.compile(r"[A-Za-z0-9_-]{16,64}")
 _CLIENT_ID = re.compile(r"[A-Za-z0-9_.-]{1,64}")
-_ACTIONS = {Action.HANDOFF, Action.CHOOSE, Action.RATE}
+_ACTIONS = {Action.HANDOFF, Action.CHOOSE, Action.RATE, Action.RESOLVED}
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 
 
@@ -437,7 +437,9 @@ def _inbound(
         except ValueError:
             action = None
         if action not in _ACTIONS:
-            raise _BadRequest("bad_request", "`action` must be handoff, choose or rate", client_id)
+            raise _BadRequest(
+                "bad_request", "`action` must be handoff, choose, rate or resolved", client_id
+            )
         payload = request.get("payload")
         if payload is not None and (not isinstance(payload, str) or len(payload) > MAX_PAYLOAD):
             raise _BadRequest(

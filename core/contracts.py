@@ -58,6 +58,8 @@ class Action(str, enum.Enum):
     CHOOSE = "choose"  # a clarification choice; `payload` is the article id
     RATE = "rate"  # CSAT; `payload` is "1".."5"
     CONTACT = "contact"  # the sender shared their own phone; `payload` is the number
+    RESOLVED = "resolved"  # "my question is solved": withdraw it from the queue; `payload` is
+    # the conversation's id
 
 
 @dataclass(frozen=True, slots=True)

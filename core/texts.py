@@ -67,6 +67,21 @@ TEXTS: dict[str, dict[str, str]] = {
         "en": "Got your message: your question is already in the queue, and the operator will see "
         "this message and any you add.",
     },
+    "answered_in_queue": {
+        "ru": "Если этого ответа достаточно, нажмите «Вопрос решён», и мы снимем вопрос с очереди. "
+        "Если нет, вы остаётесь в очереди: оператор ответит.",
+        "en": "If this answer is enough, press “Question solved” and we will take your question off "
+        "the queue. If not, you stay in the queue: an operator will answer.",
+    },
+    "answered_in_queue_email": {
+        "ru": "Ваш вопрос остаётся в очереди: оператор ответит.",
+        "en": "Your question stays in the queue: an operator will answer.",
+    },
+    "button_resolved": {"ru": "Вопрос решён", "en": "Question solved"},
+    "withdrawn": {
+        "ru": "Хорошо, сняли вопрос с очереди. Если понадобится помощь, просто напишите.",
+        "en": "Good: your question is off the queue. If you need help again, just write.",
+    },
     "operator_has_it": {
         "ru": "Вашим вопросом уже занимается оператор {operator}: пишите здесь, оператор видит "
         "все ваши сообщения.",

@@ -339,6 +339,81 @@ async def test_a_queued_client_writing_again_is_acknowledged_once_and_not_queued
     assert inbound == 4
 
 
+async def test_a_queued_client_gets_what_the_kb_knows_and_may_take_the_question_off_the_queue(
+    gateway: Gateway,
+) -> None:
+    """Waiting hours for a person, the client asks what the bot knows: it answers now, the
+    conversation keeps its place and category; "question solved" closes it, out of the queue."""
+    await gateway.engine.handle(said("Почему мой кот боится пылесоса и как его успокоить?"))
+    [queued] = await conversations(gateway)
+    deadline = queued.sla_deadline
+    await gateway.engine.handle(said("Я потерял карту, что делать?"))
+
+    answer = (await replies(gateway))[-1]
+    article = gateway.knowledge.index.article("card-lost")
+    assert article is not None and answer.kb_article_id == "card-lost"
+    assert answer.text == (
+        f"{article.answer}\n\nЕсли этого ответа достаточно, нажмите «Вопрос решён», и мы снимем "
+        "вопрос с очереди. Если нет, вы остаётесь в очереди: оператор ответит."
+    )
+    assert answer.buttons == [
+        {"label": "Вопрос решён", "action": "resolved", "payload": str(queued.id)}
+    ]
+    [conversation] = await conversations(gateway)
+    assert conversation.status is ConversationStatus.QUEUED
+    assert (conversation.category, conversation.sla_deadline) == ("general", deadline)
+    assert [e.conversation_id for e in await gateway.queue.waiting()] == [queued.id]
+
+    await gateway.engine.handle(said(action=Action.RESOLVED, payload=str(queued.id)))
+
+    [conversation] = await conversations(gateway)
+    assert conversation.status is ConversationStatus.CLOSED
+    assert await gateway.queue.waiting() == []
+    assert (await replies(gateway))[-1].text == (
+        "Хорошо, сняли вопрос с очереди. Если понадобится помощь, просто напишите."
+    )
+    async with gateway.sessions() as session:
+        closed = await session.scalar(
+            select(ConversationEvent).where(
+                ConversationEvent.conversation_id == queued.id,
+                ConversationEvent.kind == EventKind.CLOSED,
+            )
+        )
+    assert closed is not None and closed.data == {"by": "client"}
+
+
+async def test_question_solved_pressed_after_an_operator_took_it_stays_with_them(
+    gateway: Gateway,
+) -> None:
+    await gateway.engine.handle(said("Почему мой кот боится пылесоса и как его успокоить?"))
+    await gateway.engine.handle(said("Я потерял карту, что делать?"))
+    anna = await gateway.desk.operators.register("Анна")
+    view = await gateway.desk.actions.take_next(anna.id)
+    await gateway.engine.handle(said(action=Action.RESOLVED, payload=str(view.id)))
+
+    [conversation] = await conversations(gateway)
+    assert conversation.status is ConversationStatus.ASSIGNED
+    assert conversation.assigned_operator_id == anna.id
+    assert (await replies(gateway))[-1].text.startswith(
+        "Вашим вопросом уже занимается оператор Анна"
+    )
+
+
+async def test_in_a_letter_the_queued_answer_says_the_question_stays_queued(
+    gateway: Gateway,
+) -> None:
+    for question in ("Почему мой кот боится пылесоса и как его успокоить?", "Я потерял карту?"):
+        await gateway.engine.handle(
+            said(question, channel=ChannelKind.EMAIL, visitor="nina@example.com")
+        )
+
+    answer = (await replies(gateway, "nina@example.com"))[-1]
+    assert answer.kb_article_id == "card-lost" and not answer.buttons
+    assert answer.text.endswith("Ваш вопрос остаётся в очереди: оператор ответит.")
+    [conversation] = await conversations(gateway)
+    assert conversation.status is ConversationStatus.QUEUED
+
+
 async def test_operator_flow_and_rating_by_typed_digit(
     gateway: Gateway, clock: SteppingClock
 ) -> None:

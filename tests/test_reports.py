@@ -8,6 +8,7 @@ import csv
 import datetime as dt
 import struct
 import zlib
+from dataclasses import replace
 from pathlib import Path
 
 import matplotlib.image
@@ -26,7 +27,8 @@ from admin.reports import (
 )
 from admin.reports.chart import chart_data, render_chart
 from admin.reports.contents import gather
-from admin.reports.figures import Durations
+from admin.reports.facts import ConversationFacts
+from admin.reports.figures import Durations, compute_figures
 from admin.reports.gaps import GapCluster
 from admin.reports.period import Period
 from admin.reports.table import write_csv
@@ -174,6 +176,39 @@ async def test_scripted_week_gives_the_hand_computed_figures(
         (f"#{week.clients['Борис']} Борис", "vip", 3, 50, 1.0),
         (f"#{week.clients['Анна']} Анна", "standard", 2, 30, pytest.approx(30 / 110)),
     ]
+
+
+def test_a_question_closed_before_its_deadline_unanswered_is_no_sla_breach(
+    calendar: BusinessCalendar,
+) -> None:
+    """Its client took it off the queue after the bot's answer (or it was merged): nobody
+    owed it an answer any more. One left waiting past its deadline is a breach."""
+    week = parse_period(WEEK, MOSCOW, NOW)
+    waiting = ConversationFacts(
+        id=1,
+        client_id=1,
+        client_label="#1",
+        tier="standard",
+        channel="web",
+        category="general",
+        group="support",
+        operator_id=None,
+        created_at=msk(3, 10),
+        handed_off=True,
+        queued_at=msk(3, 10),
+        deadline=msk(3, 18),
+        first_response_at=None,
+        closed_at=None,
+        closed_by_operator=False,
+        reopened=False,
+        rating=None,
+        recontacted=False,
+        holdings=(),
+    )
+    withdrawn = replace(waiting, id=2, client_id=2, closed_at=msk(3, 10, 5))
+    figures = compute_figures([waiting, withdrawn], week, calendar, NOW)
+    assert (figures.sla_met, figures.sla_breached, figures.sla_pending) == (0, 1, 0)
+    assert [breach.conversation_id for breach in figures.breaches] == [1]
 
 
 async def test_split_by_operator_counts_each_operators_own_time(

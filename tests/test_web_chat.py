@@ -266,3 +266,24 @@ async def test_buttons_travel_back_as_actions(gateway: Gateway, served: str) -> 
             "choose",
             "handoff",
         ]
+
+
+async def test_question_solved_takes_a_waiting_question_off_the_queue(
+    gateway: Gateway, served: str
+) -> None:
+    """In the queue, a question the KB knows is answered with a "question solved" button;
+    its press comes back over the socket and the conversation leaves the queue."""
+    async with Visitor(served) as visitor:
+        since = visitor.ws.mark()
+        await visitor.press("handoff")
+        await visitor.reply(since=since, containing="очеред")
+        since = visitor.ws.mark()
+        await visitor.say("Я потерял карту, что делать?")
+        answer = await visitor.reply(since=since, containing="Вопрос решён")
+        [solved] = answer["buttons"]
+        assert (solved["label"], solved["action"]) == ("Вопрос решён", "resolved")
+
+        since = visitor.ws.mark()
+        await visitor.acked(await visitor.press(solved["action"], solved["payload"]), since)
+        assert "сняли вопрос с очереди" in (await visitor.reply(since=since, author="bot"))["text"]
+        assert await gateway.queue.waiting() == []

@@ -4,7 +4,9 @@ Each figure takes its conversations by the moment that matters for it:
 - volume, hand-offs, off-hours share: created in the period;
 - first response time and SLA compliance: queued in the period (first QUEUED → first
   FIRST_RESPONSE; a first response after the QUEUED deadline, or none while the deadline
-  has passed, is a breach; none before the deadline is still pending and left out);
+  has passed, is a breach; none before the deadline is still pending and left out, and so
+  is a conversation closed before its deadline without one: its client withdrew it, or it
+  was merged into another);
 - resolution time, bot resolution, FCR, CSAT: closed in the period. Bot resolution is a
   close with no hand-off, no reopen and no re-contact by the client on the same category
   within N days; FCR is the same for conversations a person handled; CSAT counts ratings of
@@ -211,6 +213,8 @@ def compute_figures(
         if c.deadline is None:
             continue
         answer = c.first_response_at
+        if answer is None and c.closed_at is not None and c.closed_at <= c.deadline:
+            continue  # closed before an answer was owed: withdrawn by its client, merged
         if answer is not None and answer <= c.deadline:
             met += 1
         elif answer is not None or c.deadline < now:

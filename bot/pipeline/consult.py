@@ -17,7 +17,8 @@ from core.contracts import Action, Button, ChannelKind, InboundMessage
 from core.events import record
 from core.models import EventKind, KbMiss
 from core.texts import say
-from kb.index import Decision, Match
+from kb.articles import Article
+from kb.index import Decision, Hit, Match
 from routing.service_levels import ServiceLevels
 
 __all__ = ["KB_QUERY_LIMIT", "Consult", "handoff_button"]
@@ -57,18 +58,10 @@ class Consult:
         conversation, language = turn.placed, turn.sender.language
         question = turn.inbound.text[:KB_QUERY_LIMIT]
         match = decided.get(question) or self._knowledge.index.decide(question)
-        foreign = match.decision is Decision.ANSWER and match.hits[0].article.language != language
-        if match.decision is Decision.ANSWER and not (
-            foreign and self._other_language == "handoff"
-        ):
+        if self._answers(match, language):
             best = match.hits[0]
             await self.answer(
-                session,
-                turn,
-                best.article.id,
-                best.score,
-                now,
-                note=say("kb_other_language", language) if foreign else None,
+                session, turn, best.article.id, best.score, now, note=_note(best, language)
             )
         elif match.decision is Decision.CLARIFY:
             choices = [
@@ -126,16 +119,80 @@ class Consult:
             await hand_off(session, self._levels, conversation, "kb_miss", now, turn.outcome)
             return
         conversation.category = article.category or conversation.category
+        buttons = [handoff_button(turn.sender.language)]
+        await self._reply(session, turn, article, score, now, before=note, buttons=buttons)
+
+    async def answer_in_queue(
+        self, session: AsyncSession, turn: Turn, now: dt.datetime, decided: Mapping[str, Match]
+    ) -> bool:
+        """A question the knowledge base answers outright, asked while the client waits in
+        the queue, is answered now rather than after hours of silence, with a button that
+        takes the question off the queue (in a letter, a line saying it stays). The
+        conversation keeps its place, deadline and category. False: nothing was said."""
+        question = turn.inbound.text[:KB_QUERY_LIMIT]
+        language = turn.sender.language
+        if not question.strip():
+            return False
+        match = decided.get(question) or self._knowledge.index.decide(question)
+        if not self._answers(match, language):
+            return False
+        conversation, best = turn.placed, match.hits[0]
+        if conversation.last_channel is ChannelKind.EMAIL:
+            after, buttons = say("answered_in_queue_email", language), []
+        else:
+            after = say("answered_in_queue", language)
+            solved = Button(say("button_resolved", language), Action.RESOLVED, str(conversation.id))
+            buttons = [solved]
+        await self._reply(
+            session,
+            turn,
+            best.article,
+            best.score,
+            now,
+            before=_note(best, language),
+            after=after,
+            buttons=buttons,
+        )
+        return True
+
+    def _answers(self, match: Match, language: str) -> bool:
+        """Whether the bot answers outright: a confident match, in the client's language or,
+        unless the desk hands such questions off, in the other one."""
+        return match.decision is Decision.ANSWER and not (
+            _note(match.hits[0], language) and self._other_language == "handoff"
+        )
+
+    async def _reply(
+        self,
+        session: AsyncSession,
+        turn: Turn,
+        article: Article,
+        score: float | None,
+        now: dt.datetime,
+        *,
+        before: str | None,
+        buttons: Sequence[Button],
+        after: str | None = None,
+    ) -> None:
+        """The article's answer as a bot reply, between `before` and `after` when given,
+        recorded as answered."""
+        conversation = turn.placed
         record(
             session, conversation, EventKind.BOT_ANSWERED, now, article_id=article.id, score=score
         )
-        text = article_answer(article, conversation)
+        answer = article_answer(article, conversation)
+        text = "\n\n".join(part for part in (before, answer, after) if part)
         await turn.outcome.reply(
             session,
             conversation,
-            f"{note}\n\n{text}" if note else text,
+            text,
             now,
-            buttons=[handoff_button(turn.sender.language)],
+            buttons=buttons,
             kb_article_id=article.id,
             kb_score=score,
         )
+
+
+def _note(hit: Hit, language: str) -> str | None:
+    """What goes before an answer from an article in another language than the client's."""
+    return say("kb_other_language", language) if hit.article.language != language else None

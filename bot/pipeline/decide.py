@@ -1,8 +1,10 @@
 """Step 5, decide: the dialogue policy, from what `recognise` made of a message.
 
 - a conversation an operator holds, or one waiting in the queue: the operators are told
-  (a client in the queue hears once that it is still queued, and one asking for a person
-  that an operator holds hears once who has it);
+  (a client in the queue whose question the knowledge base answers outright gets the
+  answer and a "question solved" button that takes it off the queue; otherwise hears once
+  that it is still queued; one asking for a person that an operator holds hears once who
+  has it);
 - greetings, thanks, stickers, files and empty messages get their own replies;
 - a request for a person, or a channel's hourly cap on bot answers, hands off;
 - anything else goes to the knowledge base (`consult`).
@@ -22,6 +24,7 @@ from bot.pipeline.recognise import Intent, Rating, Recognised
 from bot.pipeline.turn import Turn
 from bot.queued import acknowledge_held, acknowledge_queued
 from core.events import record
+from core.lifecycle import move
 from core.messages import add_reply
 from core.models import Author, Conversation, ConversationStatus, EventKind, Operator
 from core.texts import say
@@ -81,11 +84,20 @@ class Policy:
         if intent is Intent.PROOF:
             outcome.handled_ids.extend(recognised.handled_ids)
             outcome.after_commit.extend(recognised.after_commit)
+        elif intent is Intent.RESOLVED:
+            await _resolved(session, turn, now)
         elif recognised.with_operators:
-            if not answers.over_cap(conversation.last_channel, conversation.last_identity_id):
-                text = await _acknowledgement(session, conversation, intent, language, now)
-                if text is not None:
-                    await outcome.reply(session, conversation, text, now)
+            if answers.over_cap(conversation.last_channel, conversation.last_identity_id):
+                return
+            if (
+                intent is Intent.FOR_OPERATORS
+                and conversation.status is ConversationStatus.QUEUED
+                and await self._consult.answer_in_queue(session, turn, now, decided)
+            ):
+                return
+            text = await _acknowledgement(session, conversation, intent, language, now)
+            if text is not None:
+                await outcome.reply(session, conversation, text, now)
         elif intent is Intent.PERSON:
             await hand_off(session, self._levels, conversation, "asked", now, outcome)
         elif answers.over_cap(conversation.last_channel, conversation.last_identity_id):  # first
@@ -107,6 +119,28 @@ class Policy:
             await self._consult.answer(session, turn, recognised.article_id, None, now)
         else:
             await self._consult(session, turn, now, decided)
+
+
+async def _resolved(session: AsyncSession, turn: Turn, now: dt.datetime) -> None:
+    """ "Question solved" under an answer given in the queue: a question still waiting is
+    taken off the queue and closed by the client (the desk sees it go); one an operator
+    took meanwhile stays with them (they see the press, the client hears once who has it);
+    a stale press is thanked."""
+    conversation, outcome, language = turn.placed, turn.outcome, turn.sender.language
+    if conversation.status is ConversationStatus.ASSIGNED:  # as if asking for a person
+        text = await _acknowledgement(session, conversation, Intent.PERSON, language, now)
+        if text is not None:
+            await outcome.reply(session, conversation, text, now)
+        return
+    if conversation.status is not ConversationStatus.QUEUED or turn.inbound.payload != str(
+        conversation.id
+    ):
+        await outcome.reply(session, conversation, say("thanks", language), now)
+        return
+    move(session, conversation, ConversationStatus.CLOSED, now, event=EventKind.CLOSED, by="client")
+    outcome.withdrawn_id = conversation.id
+    outcome.notices.append(("closed", {"conversation_id": conversation.id, "operator_id": None}))
+    await outcome.reply(session, conversation, say("withdrawn", language), now)
 
 
 async def _acknowledgement(

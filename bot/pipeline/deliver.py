@@ -1,5 +1,5 @@
 """After the commit: the replies to the outbox, the hand-offs to the queue (the client told
-when to expect a person), identity recognition's after-commit work, the notices to the
+when to expect a person) and the questions their clients withdrew out of it, identity recognition's after-commit work, the notices to the
 operators' desk. The messages are stored, so a step that fails here is logged and left
 to the repairs: the outbox sweeper sends what is still pending, the queue reconciler adds
 what the queue is missing."""
@@ -50,9 +50,11 @@ class AfterCommit:
     async def carry_out(self, outcomes: Sequence[Outcome], now: dt.datetime) -> None:
         self._outbox.submit_each([outcome.reply_ids for outcome in outcomes])
         for outcome in outcomes:
-            steps: list[Callable[[], Awaitable[None]]] = [*outcome.after_commit]
+            steps: list[Callable[[], Awaitable[object]]] = [*outcome.after_commit]
             if outcome.queued_id is not None:
                 steps.append(functools.partial(self._enqueue, outcome, outcome.queued_id, now))
+            if outcome.withdrawn_id is not None:
+                steps.append(functools.partial(self._queue.remove, outcome.withdrawn_id))
             steps += [
                 functools.partial(self._feed.publish, kind, **data)
                 for kind, data in outcome.notices

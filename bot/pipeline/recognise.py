@@ -1,8 +1,9 @@
 """Step 4, recognise: what a message is, before the policy acts on it — a delivery report,
 a robot's letter, an identity proof (a link code, an email code, a shared phone: answered
-by `identity.recognition`), a greeting, thanks, a request for a person, a choice among
-offered articles, a file or sticker, or a question. Also a 1–5 answer to a rating
-request, which `thread` needs first: it picks the (closed) conversation it rates."""
+by `identity.recognition`), a greeting, thanks, a request for a person, a "question
+solved" press, a choice among offered articles, a file or sticker, or a question. Also a
+1–5 answer to a rating request, which `thread` needs first: it picks the (closed)
+conversation it rates."""
 
 from __future__ import annotations
 
@@ -54,6 +55,8 @@ class Intent(enum.Enum):
     START = "start"
     """The bot's start button, with nothing but a greeting."""
     PERSON = "person"
+    RESOLVED = "resolved"
+    """The client pressed "question solved" under an answer given while they were queued."""
     CHOICE = "choice"
     STICKER = "sticker"
     FILE = "file"
@@ -112,6 +115,8 @@ class Recognise:
                 handled_ids=handled.reply_ids,
                 after_commit=handled.after_commit,
             )
+        if inbound.action is Action.RESOLVED:
+            return Recognised(Intent.RESOLVED, with_operators)
         if with_operators:
             intent = Intent.PERSON if asks_for_person(inbound) else Intent.FOR_OPERATORS
             return Recognised(intent, with_operators)

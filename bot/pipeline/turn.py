@@ -42,6 +42,8 @@ class Outcome:
     """Identity recognition's work for after the commit (a merge's queue update, notice)."""
     queued_id: int | None = None
     """A conversation handed off: its queue entry is made after the commit."""
+    withdrawn_id: int | None = None
+    """A queued conversation its client closed: its queue entry goes after the commit."""
     tell_client: bool = True
     """Whether the client hears when to expect a person."""
     notices: list[tuple[str, dict[str, object]]] = field(default_factory=list)
