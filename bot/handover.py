@@ -152,6 +152,9 @@ class Handover:
                 operator = await session.get(Operator, assignment.operator_id)
                 if conversation is None or operator is None:
                     continue
+                if conversation.status is ConversationStatus.CLOSED:  # withdrawn or merged
+                    await self._dispatcher.queue.remove(conversation.id)  # before Redis heard
+                    continue
                 notice = await mark_taken(
                     session,
                     conversation,

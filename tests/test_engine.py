@@ -20,6 +20,7 @@ from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 from stepping_clock import SteppingClock
 
+from admin.desk.errors import DeskError
 from core.contracts import Action, Attachment, AttachmentKind, ChannelKind, InboundMessage
 from core.models import (
     Author,
@@ -34,6 +35,7 @@ from core.models import (
     Message,
 )
 from routing.presence import PresenceState
+from routing.rebuild import entry_for
 from switchboard.app import Gateway
 
 _ids = itertools.count(1)
@@ -382,6 +384,25 @@ async def test_a_queued_client_gets_what_the_kb_knows_and_may_take_the_question_
     assert closed is not None and closed.data == {"by": "client"}
 
 
+async def test_a_withdrawn_question_redis_still_lists_is_never_taken(gateway: Gateway) -> None:
+    """The queue entry outlived the close (Redis away at that moment): taking it is refused
+    as not waiting, and the entry goes, instead of an illegal closed -> assigned move."""
+    await gateway.engine.handle(said("Почему мой кот боится пылесоса и как его успокоить?"))
+    [queued] = await conversations(gateway)
+    await gateway.engine.handle(said(action=Action.RESOLVED, payload=str(queued.id)))
+    [closed] = await conversations(gateway)
+    assert closed.status is ConversationStatus.CLOSED
+    await gateway.queue.enqueue(entry_for(queued))
+    anna = await gateway.desk.operators.register("Анна")
+
+    with pytest.raises(DeskError) as refused:
+        await gateway.desk.actions.take_next(anna.id)
+    assert refused.value.key == "desk_not_queued"
+    assert await gateway.queue.waiting() == []
+    [still] = await conversations(gateway)
+    assert (still.status, still.assigned_operator_id) == (ConversationStatus.CLOSED, None)
+
+
 async def test_question_solved_pressed_after_an_operator_took_it_stays_with_them(
     gateway: Gateway,
 ) -> None:
@@ -585,6 +606,22 @@ async def test_online_operators_get_conversations_pushed(gateway: Gateway) -> No
             )
         )
     assert [p.get("pushed") for p in pushed] == [True, True]
+
+
+@pytest.mark.parametrize("settings", [{"auto_assign": True}], indirect=True)
+async def test_a_withdrawn_question_redis_still_lists_is_never_pushed(gateway: Gateway) -> None:
+    await gateway.engine.handle(said("позовите оператора"))
+    [queued] = await conversations(gateway)
+    await gateway.engine.handle(said(action=Action.RESOLVED, payload=str(queued.id)))
+    await gateway.queue.enqueue(entry_for(queued))  # the close's removal never reached Redis
+    anna = await gateway.desk.operators.register("Анна")
+
+    await gateway.desk.presence.set(anna.id, PresenceState.ONLINE)  # work is pushed to her
+
+    [still] = await conversations(gateway)
+    assert (still.status, still.assigned_operator_id) == (ConversationStatus.CLOSED, None)
+    assert await gateway.queue.waiting() == []
+    assert await gateway.queue.assigned(anna.id) == []
 
 
 async def test_out_of_hours_the_client_is_told_when_operators_are_back(

@@ -110,6 +110,9 @@ class ConversationActions:
             if conversation is None:
                 await self._queue.remove(conversation_id)
                 raise DeskError("desk_not_found", conversation_id=conversation_id)
+            if conversation.status is ConversationStatus.CLOSED:  # withdrawn or merged just now
+                await self._queue.remove(conversation_id)
+                raise DeskError("desk_not_queued", conversation_id=conversation_id)
             notice = await mark_taken(session, conversation, operator, now)
             await session.commit()
         if notice is not None:
