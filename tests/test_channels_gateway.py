@@ -163,6 +163,30 @@ async def test_handoff_photo_operator_reply_split_and_rating(platforms: Platform
     await until(rated_five, timeout=10, what="the rating of 5 stored")
 
 
+async def test_a_queued_telegram_client_gets_the_kb_answer_and_takes_the_question_off(
+    platforms: Platforms,
+) -> None:
+    telegram, gateway = platforms.telegram, platforms.gateway
+    telegram.client_message(TG_USER, "Позовите оператора, пожалуйста")
+    await until(lambda: bool(telegram.texts_to(TG_USER)), timeout=10)
+    conversation = await conversation_of(gateway, ChannelKind.TELEGRAM)
+    assert conversation.status is ConversationStatus.QUEUED
+
+    telegram.client_message(TG_USER, "Я потерял карту, что делать?")
+    await until(lambda: "Вопрос решён" in telegram.texts_to(TG_USER)[-1], timeout=10)
+    answer = telegram.sent[-1]
+    assert "заблокируйте карту" in answer["text"].lower()
+    [[solved]] = answer["reply_markup"]["inline_keyboard"]
+    assert solved == {"text": "Вопрос решён", "callback_data": f"resolved:{conversation.id}"}
+    assert await gateway.queue.waiting() != []
+
+    telegram.client_press(TG_USER, solved["callback_data"], message_id=answer["message_id"])
+    await until(lambda: "сняли вопрос с очереди" in telegram.texts_to(TG_USER)[-1], timeout=10)
+    closed = await conversation_of(gateway, ChannelKind.TELEGRAM)
+    assert (closed.id, closed.status) == (conversation.id, ConversationStatus.CLOSED)
+    assert await gateway.queue.waiting() == []
+
+
 async def test_vk_handoff_operator_reply_and_callback_rating(platforms: Platforms) -> None:
     vk, gateway = platforms.vk, platforms.gateway
     await until(lambda: vk.lp_requests > 0)
