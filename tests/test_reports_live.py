@@ -97,3 +97,26 @@ async def test_figures_follow_messages_through_the_gateway(
     assert (later.contents.total.bot_resolved, later.contents.total.bot_pending) == (1, 0)
     assert later.contents.total.bot_resolution_share == 0.5  # 1 by the bot, 1 to operators
     assert "Бот решил сам: 1 (50%)" in later.text and "Отчёт: сегодня" in later.text
+
+
+async def test_a_question_taken_off_the_queue_after_the_bots_answer_is_the_bots(
+    gateway: Gateway, clock: SteppingClock
+) -> None:
+    """«Вопрос решён» under the bot's answer in the queue: no person was needed, so the
+    report counts it as settled by the bot, not handed to operators, and leaves it out of
+    the SLA (no answer is owed any more; before the fix it stayed pending, then a breach)."""
+    await gateway.engine.handle(said("Почему мой кот боится пылесоса?", "vera"))
+    await gateway.engine.handle(said("Я потерял карту, что делать?", "vera"))
+    [waiting] = await gateway.queue.waiting()
+    clock.advance(minutes=2)
+    await gateway.engine.handle(
+        said("", "vera", action=Action.RESOLVED, payload=str(waiting.conversation_id))
+    )
+
+    report = await build_report(
+        gateway.sessions, gateway.levels.calendar, "today", language="ru", now=clock()
+    )
+    f = report.contents.total
+    assert (f.conversations, f.handed_off, f.closed, f.bot_resolved) == (1, 0, 1, 1)
+    assert (f.sla_met, f.sla_breached, f.sla_pending) == (0, 0, 0)
+    assert [a.answers for a in report.contents.top_articles] == [1]

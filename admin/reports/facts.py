@@ -61,7 +61,7 @@ class ConversationFacts:
     group: str | None
     operator_id: int | None
     created_at: dt.datetime
-    handed_off: bool
+    handed_off: bool  # reached the queue and was not taken off it by its client
     queued_at: dt.datetime | None
     deadline: dt.datetime | None
     first_response_at: dt.datetime | None
@@ -177,7 +177,10 @@ def _facts(
         group=conversation.group,
         operator_id=operator_id,
         created_at=created.at if created is not None else conversation.created_at,
-        handed_off=EventKind.HANDED_OFF in first,
+        # a question its client took off the queue after the bot's answer there («Вопрос
+        # решён») never reached a person: the bot settled it
+        handed_off=EventKind.HANDED_OFF in first
+        and not (closed is not None and (closed.data or {}).get("by") == "client"),
         queued_at=queued.at if queued is not None else None,
         deadline=deadline or (conversation.sla_deadline if queued is not None else None),
         first_response_at=answered.at if answered is not None else None,
