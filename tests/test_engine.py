@@ -384,6 +384,33 @@ async def test_a_queued_client_gets_what_the_kb_knows_and_may_take_the_question_
     assert closed is not None and closed.data == {"by": "client"}
 
 
+async def test_question_solved_pressed_again_is_thanked_and_reopens_nothing(
+    gateway: Gateway,
+) -> None:
+    """The button stays under the answer: a second press, now or after a new question was
+    queued, is thanked in the closed conversation; nothing reopens, nothing new opens, and
+    the question waiting now stays queued."""
+    await gateway.engine.handle(said("Почему мой кот боится пылесоса и как его успокоить?"))
+    [first] = await conversations(gateway)
+
+    def press() -> InboundMessage:
+        return said(action=Action.RESOLVED, payload=str(first.id))
+
+    await gateway.engine.handle(press())
+    await gateway.engine.handle(press())
+    assert [c.id for c in await conversations(gateway)] == [first.id]  # no empty new one
+    await gateway.engine.handle(said("позовите оператора"))  # a new question, queued
+    await gateway.engine.handle(press())
+
+    closed, waiting = await conversations(gateway)
+    assert (closed.id, closed.status) == (first.id, ConversationStatus.CLOSED)
+    assert waiting.status is ConversationStatus.QUEUED
+    assert [e.conversation_id for e in await gateway.queue.waiting()] == [waiting.id]
+    assert EventKind.REOPENED not in await events(gateway, first.id)
+    texts = [m.text for m in await replies(gateway)]
+    assert texts.count("Пожалуйста! Если появятся ещё вопросы — пишите.") == 2
+
+
 async def test_a_withdrawn_question_redis_still_lists_is_never_taken(gateway: Gateway) -> None:
     """The queue entry outlived the close (Redis away at that moment): taking it is refused
     as not waiting, and the entry goes, instead of an illegal closed -> assigned move."""

@@ -1,5 +1,6 @@
-"""Step 2, the thread: the conversation a message belongs to — by reply headers, by a
-ticket number, or the client's open one — reopened if closed, or a new one. A run's new
+"""Step 2, the thread: the conversation a message belongs to — the one a «Вопрос решён»
+press names, by reply headers, by a ticket number, or the client's open one — reopened if
+closed (but for a second «Вопрос решён» press), or a new one. A run's new
 conversations are made in one INSERT once every message is placed (`open_new`)."""
 
 from __future__ import annotations
@@ -13,10 +14,11 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.pipeline.turn import Turn
-from core.contracts import InboundMessage
+from core.contracts import Action, InboundMessage
 from core.db import insert_objects
 from core.lifecycle import move
 from core.models import Client, Conversation, ConversationStatus, EventKind, Message
+from core.numbers import row_id
 
 __all__ = ["Threads", "find_threads"]
 
@@ -45,7 +47,8 @@ class Threads:
         """Set the turn's conversation (None while it is a new one) and whether it is new."""
         inbound, identity, client = turn.inbound, turn.sender.identity, turn.sender.client
         conversation = (
-            await _by_reply_headers(session, inbound, client)
+            await _by_solved_button(session, inbound, client)
+            or await _by_reply_headers(session, inbound, client)
             or await _by_ticket_number(session, inbound, client)
             or self.open.get(client.id)
         )
@@ -67,6 +70,9 @@ class Threads:
                 opening.update(last_channel=inbound.channel, last_identity_id=identity.id)
             return
         if conversation.status is ConversationStatus.CLOSED:
+            if inbound.action is Action.RESOLVED:  # pressed again: thanked there, not reopened
+                turn.conversation = conversation
+                return
             move(session, conversation, ConversationStatus.BOT, now, event=EventKind.REOPENED)
         latest = self.open.get(client.id)
         if client.id not in self.opening and (latest is None or conversation.id > latest.id):
@@ -113,6 +119,18 @@ async def _by_reply_headers(
         .order_by(Conversation.id.desc())
         .limit(1)
     )
+
+
+async def _by_solved_button(
+    session: AsyncSession, inbound: InboundMessage, client: Client
+) -> Conversation | None:
+    """The conversation a «Вопрос решён» press names, when it is the client's: a press
+    on an old answer goes to its own conversation, not to whatever is open now."""
+    if inbound.action is not Action.RESOLVED:
+        return None
+    conversation_id = row_id(inbound.payload or "")
+    conversation = await session.get(Conversation, conversation_id) if conversation_id else None
+    return conversation if conversation and conversation.client_id == client.id else None
 
 
 async def _by_ticket_number(
