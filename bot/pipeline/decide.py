@@ -122,8 +122,8 @@ class Policy:
 
 
 async def _resolved(session: AsyncSession, turn: Turn, now: dt.datetime) -> None:
-    """ "Question solved" under an answer given in the queue: a question still waiting is
-    taken off the queue and closed by the client (the desk sees it go); one an operator
+    """A «Вопрос решён» press under an answer given in the queue: a question still waiting
+    is taken off the queue and closed by the client (the desk sees it go); one an operator
     took meanwhile stays with them (they see the press, the client hears once who has it);
     a stale press is thanked."""
     conversation, outcome, language = turn.placed, turn.outcome, turn.sender.language
@@ -132,9 +132,8 @@ async def _resolved(session: AsyncSession, turn: Turn, now: dt.datetime) -> None
         if text is not None:
             await outcome.reply(session, conversation, text, now)
         return
-    if conversation.status is not ConversationStatus.QUEUED or turn.inbound.payload != str(
-        conversation.id
-    ):
+    waiting = conversation.status is ConversationStatus.QUEUED
+    if not waiting or turn.inbound.payload != str(conversation.id):
         await outcome.reply(session, conversation, say("thanks", language), now)
         return
     move(session, conversation, ConversationStatus.CLOSED, now, event=EventKind.CLOSED, by="client")

@@ -1,8 +1,9 @@
 """After the commit: the replies to the outbox, the hand-offs to the queue (the client told
-when to expect a person) and the questions their clients withdrew out of it, identity recognition's after-commit work, the notices to the
-operators' desk. The messages are stored, so a step that fails here is logged and left
-to the repairs: the outbox sweeper sends what is still pending, the queue reconciler adds
-what the queue is missing."""
+when to expect a person) and the questions their clients withdrew out of it, identity
+recognition's after-commit work, the notices to the operators' desk. The messages are
+stored, so a step that fails here is logged and left to the repairs: the outbox sweeper
+sends what is still pending, the queue reconciler adds what the queue is missing and
+drops what the database closed."""
 
 from __future__ import annotations
 
