@@ -103,11 +103,10 @@ def similarities(texts: Sequence[str], stems: Sequence[str], vectors: VectorStor
     )
     terms = normalize(vectoriser.fit_transform(stems))
     meanings = normalize(vectors.embed(texts, keep=False)).astype(np.float32)
-    similarity = (terms @ terms.T).astype(np.float32).toarray()
+    similarity: np.ndarray = (terms @ terms.T).astype(np.float32).toarray()
     similarity *= 1.0 - MEANING_SHARE
     similarity += MEANING_SHARE * (meanings @ meanings.T)
-    result: np.ndarray = similarity
-    return result
+    return similarity
 
 
 def group(similarity: np.ndarray, clusters: int | None = None) -> np.ndarray:

@@ -159,7 +159,7 @@ class Consult:
         """Whether the bot answers outright: a confident match, in the client's language or,
         unless the desk hands such questions off, in the other one."""
         return match.decision is Decision.ANSWER and not (
-            _note(match.hits[0], language) and self._other_language == "handoff"
+            match.hits[0].article.language != language and self._other_language == "handoff"
         )
 
     async def _reply(

@@ -128,17 +128,22 @@ async def _by_solved_button(
     on an old answer goes to its own conversation, not to whatever is open now."""
     if inbound.action is not Action.RESOLVED:
         return None
-    conversation_id = row_id(inbound.payload or "")
-    conversation = await session.get(Conversation, conversation_id) if conversation_id else None
-    return conversation if conversation and conversation.client_id == client.id else None
+    return await _clients_own(session, row_id(inbound.payload or ""), client)
 
 
 async def _by_ticket_number(
     session: AsyncSession, inbound: InboundMessage, client: Client
 ) -> Conversation | None:
-    if inbound.thread_hint is None:
+    return await _clients_own(session, inbound.thread_hint, client)
+
+
+async def _clients_own(
+    session: AsyncSession, conversation_id: int | None, client: Client
+) -> Conversation | None:
+    """Conversation `conversation_id` (or the one it was merged into), if the client's."""
+    if conversation_id is None:
         return None
-    conversation = await session.get(Conversation, inbound.thread_hint)
+    conversation = await session.get(Conversation, conversation_id)
     while conversation is not None and conversation.merged_into_id is not None:
         conversation = await session.get(Conversation, conversation.merged_into_id)
     return conversation if conversation and conversation.client_id == client.id else None
