@@ -6,6 +6,9 @@ operators in silence. With an operator on it, asking for a person again (the but
 «оператор!») gets "Anna already has your question" once while Anna holds it, instead of
 silence. Each acknowledgement is an event of the conversation, so the operator's thread and
 the reports see it, and a new wait or holder (requeued, taken, transferred) earns a new one.
+
+`answered_while_queued` tells whether the bot answered from the knowledge base during this
+wait: then a client's thanks, or «помогло», is about that answer (bot/pipeline/recognise.py).
 """
 
 from __future__ import annotations
@@ -19,10 +22,12 @@ from sqlalchemy.orm import aliased
 from core.events import record
 from core.models import Conversation, ConversationEvent, EventKind
 
-__all__ = ["acknowledge_held", "acknowledge_queued"]
+__all__ = ["acknowledge_held", "acknowledge_queued", "answered_while_queued"]
 
 _NEW_HOLDER = (EventKind.TAKEN, EventKind.TRANSFERRED, EventKind.REOPENED)
 """Events after which the conversation's operator may be another one."""
+_NEW_WAIT = (EventKind.HANDED_OFF, EventKind.QUEUED, EventKind.REQUEUED, EventKind.TRANSFERRED)
+"""Events after which the conversation waits in a queue anew."""
 
 
 async def acknowledge_queued(
@@ -44,22 +49,32 @@ async def acknowledge_held(
 ) -> bool:
     """True (and recorded) when the client has not yet been told who holds the conversation
     since its operator last got it (events in order of their ids: a clock may not tick)."""
-    holder_change = aliased(ConversationEvent)  # not the outer query's rows
-    held_since = (
-        select(func.max(holder_change.id))
-        .where(
-            holder_change.conversation_id == conversation.id,
-            holder_change.kind.in_(_NEW_HOLDER),
-        )
-        .scalar_subquery()
-    )
     return await _once(
         session,
         conversation,
         EventKind.HOLDER_ACKNOWLEDGED,
-        ConversationEvent.id > func.coalesce(held_since, 0),
+        _after_latest(conversation, _NEW_HOLDER),
         now,
     )
+
+
+async def answered_while_queued(session: AsyncSession, conversation: Conversation) -> bool:
+    """The bot answered from the knowledge base since the conversation last entered the
+    queue (events in order of their ids, as above)."""
+    return await _has(
+        session, conversation, EventKind.BOT_ANSWERED, _after_latest(conversation, _NEW_WAIT)
+    )
+
+
+def _after_latest(conversation: Conversation, kinds: tuple[EventKind, ...]) -> ColumnElement[bool]:
+    """Events of the conversation after its latest one of `kinds` (all when it has none)."""
+    latest = aliased(ConversationEvent)  # not the outer query's rows
+    since = (
+        select(func.max(latest.id))
+        .where(latest.conversation_id == conversation.id, latest.kind.in_(kinds))
+        .scalar_subquery()
+    )
+    return ConversationEvent.id > func.coalesce(since, 0)
 
 
 async def _once(
@@ -69,8 +84,17 @@ async def _once(
     since: ColumnElement[bool],
     now: dt.datetime,
 ) -> bool:
-    await session.flush()  # an acknowledgement (or a take) earlier in this batch counts
-    done = await session.scalar(
+    if await _has(session, conversation, kind, since):
+        return False
+    record(session, conversation, kind, now)
+    return True
+
+
+async def _has(
+    session: AsyncSession, conversation: Conversation, kind: EventKind, since: ColumnElement[bool]
+) -> bool:
+    await session.flush()  # an event earlier in this batch (an answer, a take) counts
+    found = await session.scalar(
         select(ConversationEvent.id)
         .where(
             ConversationEvent.conversation_id == conversation.id,
@@ -79,7 +103,4 @@ async def _once(
         )
         .limit(1)
     )
-    if done is not None:
-        return False
-    record(session, conversation, kind, now)
-    return True
+    return found is not None

@@ -74,8 +74,22 @@ TEXTS: dict[str, dict[str, str]] = {
         "the queue. If not, you stay in the queue: an operator will answer.",
     },
     "answered_in_queue_email": {
-        "ru": "Ваш вопрос остаётся в очереди: оператор ответит.",
-        "en": "Your question stays in the queue: an operator will answer.",
+        "ru": "Если этого ответа достаточно, ответьте на письмо словами «Вопрос решён», и мы снимем "
+        "вопрос с очереди. Если нет, вы остаётесь в очереди: оператор ответит.",
+        "en": "If this answer is enough, reply “Question solved” and we will take your question off "
+        "the queue. If not, you stay in the queue: an operator will answer.",
+    },
+    "thanks_in_queue": {
+        "ru": "Пожалуйста! Если ответ помог, нажмите «Вопрос решён», и мы снимем вопрос с очереди. "
+        "Если нет, оператор ответит.",
+        "en": "You're welcome! If the answer helped, press “Question solved” and we will take your "
+        "question off the queue. If not, an operator will answer.",
+    },
+    "thanks_in_queue_email": {
+        "ru": "Пожалуйста! Если ответ помог, ответьте на письмо словами «Вопрос решён», и мы снимем "
+        "вопрос с очереди. Если нет, оператор ответит.",
+        "en": "You're welcome! If the answer helped, reply “Question solved” and we will take your "
+        "question off the queue. If not, an operator will answer.",
     },
     "button_resolved": {"ru": "Вопрос решён", "en": "Question solved"},
     "withdrawn": {

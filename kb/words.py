@@ -20,6 +20,11 @@ class LanguageWords:
     """A message of these words only is thanks or an acknowledgement."""
     person: frozenset[str]
     """One of these in a short message asks for a person."""
+    solved: frozenset[str]
+    """One of these in a short message says an answer settled the question ("помогло")."""
+    reservations: frozenset[str]
+    """Negations, buts and question words: with one, "помогло" does not settle anything
+    ("не помогло", "помогло, но…", "а если не помогло?")."""
     filler: frozenset[str]
     """Politeness the knowledge base drops from a question's terms."""
     generic: frozenset[str]
@@ -38,6 +43,14 @@ WORDS: dict[str, LanguageWords] = {
         ),
         thanks=_words("спасибо благодарю спс большое огромное ок понятно ясно хорошо"),
         person=_words("оператор оператора оператору человек человека живой менеджер сотрудник"),
+        solved=_words(
+            "помогло помог помогла помогли решен решено решился решилось разобрался разобралась"
+            " разобрались получилось сработало"
+        ),
+        reservations=_words(
+            "не нет ни но однако хотя частично почти если еще пока как что где когда почему"
+            " зачем сколько какой какая какие"
+        ),
         filler=_words(
             "здравствуйте здравствуй привет добрый доброе день утро вечер пожалуйста"
             " спасибо подскажите скажите будьте добры уважаемые ну вот"
@@ -53,6 +66,11 @@ WORDS: dict[str, LanguageWords] = {
         greetings=_words("hi hello hey good morning evening afternoon start"),
         thanks=_words("thanks thank you thx ok okay"),
         person=_words("operator human person agent someone"),
+        solved=_words("solved resolved helped fixed sorted worked"),
+        reservations=_words(
+            "not no nor never don didn doesn isn wasn hasn haven but though partly almost if"
+            " still yet how what where when why which"
+        ),
         filler=_words("hi hello hey dear please thanks thank thx a an the"),
         generic=_words(
             "i me my mine we our us have has had a an the with about on in of for to and"

@@ -457,9 +457,101 @@ async def test_in_a_letter_the_queued_answer_says_the_question_stays_queued(
 
     answer = (await replies(gateway, "nina@example.com"))[-1]
     assert answer.kb_article_id == "card-lost" and not answer.buttons
-    assert answer.text.endswith("Ваш вопрос остаётся в очереди: оператор ответит.")
+    assert answer.text.endswith(
+        "Если этого ответа достаточно, ответьте на письмо словами «Вопрос решён», и мы снимем "
+        "вопрос с очереди. Если нет, вы остаётесь в очереди: оператор ответит."
+    )
     [conversation] = await conversations(gateway)
     assert conversation.status is ConversationStatus.QUEUED
+
+    await gateway.engine.handle(
+        said("Вопрос решён", channel=ChannelKind.EMAIL, visitor="nina@example.com")
+    )
+    [conversation] = await conversations(gateway)
+    assert conversation.status is ConversationStatus.CLOSED
+    assert await gateway.queue.waiting() == []
+
+
+async def waiting_with_an_answer(gateway: Gateway) -> Conversation:
+    """A client in the queue whom the bot has since answered from the KB."""
+    await gateway.engine.handle(said("Почему мой кот боится пылесоса и как его успокоить?"))
+    await gateway.engine.handle(said("Я потерял карту, что делать?"))
+    [conversation] = await conversations(gateway)
+    assert (await replies(gateway))[-1].kb_article_id == "card-lost"
+    return conversation
+
+
+_WITHDRAWN = "Хорошо, сняли вопрос с очереди. Если понадобится помощь, просто напишите."
+
+
+@pytest.mark.parametrize(
+    ("words", "heard"),
+    [
+        ("Спасибо, помогло!", _WITHDRAWN),
+        ("всё получилось, спасибо большое", _WITHDRAWN),
+        (
+            "Thanks, solved",
+            "Good: your question is off the queue. If you need help again, just write.",
+        ),
+    ],
+)
+async def test_a_queued_client_who_writes_that_the_answer_helped_is_taken_off_the_queue(
+    gateway: Gateway, words: str, heard: str
+) -> None:
+    queued = await waiting_with_an_answer(gateway)
+    await gateway.engine.handle(said(words))
+
+    [conversation] = await conversations(gateway)
+    assert conversation.status is ConversationStatus.CLOSED
+    assert await gateway.queue.waiting() == []
+    assert (await replies(gateway))[-1].text == heard
+    assert EventKind.CLOSED in await events(gateway, queued.id)
+
+
+async def test_thanks_for_the_queued_answer_get_the_button_again(gateway: Gateway) -> None:
+    queued = await waiting_with_an_answer(gateway)
+    await gateway.engine.handle(said("спасибо"))
+
+    offer = (await replies(gateway))[-1]
+    assert offer.text == (
+        "Пожалуйста! Если ответ помог, нажмите «Вопрос решён», и мы снимем вопрос с очереди. "
+        "Если нет, оператор ответит."
+    )
+    assert offer.buttons == [
+        {"label": "Вопрос решён", "action": "resolved", "payload": str(queued.id)}
+    ]
+    [conversation] = await conversations(gateway)
+    assert conversation.status is ConversationStatus.QUEUED
+
+
+@pytest.mark.parametrize(
+    "words", ["не помогло", "помогло, но карту так и не нашёл", "а если не помогло?", "Didn't help"]
+)
+async def test_a_queued_client_who_has_a_but_stays_in_the_queue(
+    gateway: Gateway, words: str
+) -> None:
+    queued = await waiting_with_an_answer(gateway)
+    await gateway.engine.handle(said(words))
+
+    [conversation] = await conversations(gateway)
+    assert conversation.status is ConversationStatus.QUEUED
+    assert [e.conversation_id for e in await gateway.queue.waiting()] == [queued.id]
+    assert (await replies(gateway))[-1].text.startswith(("Получили ваше сообщение", "Got your"))
+
+
+async def test_helped_words_mean_nothing_to_the_queue_before_the_bot_answered_there(
+    gateway: Gateway,
+) -> None:
+    """The answer before the hand-off is what the client asked a person about: thanks or
+    «помогло» after it are for the operators, who still have the question."""
+    await gateway.engine.handle(said("Я потерял карту, что делать?"))
+    await gateway.engine.handle(said("позовите оператора"))
+    await gateway.engine.handle(said("спасибо, помогло"))
+
+    [conversation] = await conversations(gateway)
+    assert conversation.status is ConversationStatus.QUEUED
+    assert len(await gateway.queue.waiting()) == 1
+    assert not (await replies(gateway))[-1].buttons
 
 
 async def test_operator_flow_and_rating_by_typed_digit(

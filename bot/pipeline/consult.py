@@ -15,13 +15,13 @@ from bot.pipeline.turn import Turn
 from bot.replies import article_answer
 from core.contracts import Action, Button, ChannelKind, InboundMessage
 from core.events import record
-from core.models import EventKind, KbMiss
+from core.models import Conversation, EventKind, KbMiss
 from core.texts import say
 from kb.articles import Article
 from kb.index import Decision, Hit, Match
 from routing.service_levels import ServiceLevels
 
-__all__ = ["KB_QUERY_LIMIT", "Consult", "handoff_button"]
+__all__ = ["KB_QUERY_LIMIT", "Consult", "handoff_button", "solved_offer"]
 
 KB_QUERY_LIMIT = 2000
 """What of a message the knowledge base reads (and a miss stores)."""
@@ -136,13 +136,8 @@ class Consult:
         match = decided.get(question) or self._knowledge.index.decide(question)
         if not self._answers(match, language):
             return False
-        conversation, best = turn.placed, match.hits[0]
-        if conversation.last_channel is ChannelKind.EMAIL:
-            after, buttons = say("answered_in_queue_email", language), []
-        else:
-            after = say("answered_in_queue", language)
-            solved = Button(say("button_resolved", language), Action.RESOLVED, str(conversation.id))
-            buttons = [solved]
+        best = match.hits[0]
+        after, buttons = solved_offer(turn.placed, "answered_in_queue", language)
         await self._reply(
             session,
             turn,
@@ -191,6 +186,16 @@ class Consult:
             kb_article_id=article.id,
             kb_score=score,
         )
+
+
+def solved_offer(conversation: Conversation, key: str, language: str) -> tuple[str, list[Button]]:
+    """The text `key` inviting a queued client to take the question off the queue, with its
+    «Вопрос решён» button; a letter has no buttons, so its text (`key`_email) asks for
+    those words in a reply."""
+    if conversation.last_channel is ChannelKind.EMAIL:
+        return say(f"{key}_email", language), []
+    solved = Button(say("button_resolved", language), Action.RESOLVED, str(conversation.id))
+    return say(key, language), [solved]
 
 
 def _note(hit: Hit, language: str) -> str | None:

@@ -2,9 +2,9 @@
 
 - a conversation an operator holds, or one waiting in the queue: the operators are told
   (a client in the queue whose question the knowledge base answers outright gets the
-  answer and a "question solved" button that takes it off the queue; otherwise hears once
-  that it is still queued; one asking for a person that an operator holds hears once who
-  has it);
+  answer and a "question solved" button that takes it off the queue, as does writing
+  «помогло» after it, while thanks get the button again; otherwise hears once that it is
+  still queued; one asking for a person that an operator holds hears once who has it);
 - greetings, thanks, stickers, files and empty messages get their own replies;
 - a request for a person, or a channel's hourly cap on bot answers, hands off;
 - anything else goes to the knowledge base (`consult`).
@@ -18,11 +18,12 @@ from collections.abc import Mapping
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.pipeline.answer_caps import RunAnswers
-from bot.pipeline.consult import Consult, handoff_button
+from bot.pipeline.consult import Consult, handoff_button, solved_offer
 from bot.pipeline.queueing import hand_off
 from bot.pipeline.recognise import Intent, Rating, Recognised
 from bot.pipeline.turn import Turn
 from bot.queued import acknowledge_held, acknowledge_queued
+from core.contracts import Action
 from core.events import record
 from core.lifecycle import move
 from core.messages import add_reply
@@ -89,6 +90,10 @@ class Policy:
         elif recognised.with_operators:
             if answers.over_cap(conversation.last_channel, conversation.last_identity_id):
                 return
+            if intent is Intent.THANKS:  # for the answer given in the queue
+                offer, buttons = solved_offer(conversation, "thanks_in_queue", language)
+                await outcome.reply(session, conversation, offer, now, buttons=buttons)
+                return
             if (
                 intent is Intent.FOR_OPERATORS
                 and conversation.status is ConversationStatus.QUEUED
@@ -122,18 +127,20 @@ class Policy:
 
 
 async def _resolved(session: AsyncSession, turn: Turn, now: dt.datetime) -> None:
-    """A «Вопрос решён» press under an answer given in the queue: a question still waiting
-    is taken off the queue and closed by the client (the desk sees it go); one an operator
-    took meanwhile stays with them (they see the press, the client hears once who has it);
-    a stale press is thanked."""
+    """A «Вопрос решён» press under an answer given in the queue, or «помогло» written after
+    it: a question still waiting is taken off the queue and closed by the client (the desk
+    sees it go); one an operator took meanwhile stays with them (they see the press, the
+    client hears once who has it); a stale press is thanked."""
     conversation, outcome, language = turn.placed, turn.outcome, turn.sender.language
     if conversation.status is ConversationStatus.ASSIGNED:  # as if asking for a person
         text = await _acknowledgement(session, conversation, Intent.PERSON, language, now)
         if text is not None:
             await outcome.reply(session, conversation, text, now)
         return
-    waiting = conversation.status is ConversationStatus.QUEUED
-    if not waiting or turn.inbound.payload != str(conversation.id):
+    pressed, named = turn.inbound.action is Action.RESOLVED, turn.inbound.payload
+    if conversation.status is not ConversationStatus.QUEUED or (
+        pressed and named != str(conversation.id)
+    ):
         await outcome.reply(session, conversation, say("thanks", language), now)
         return
     move(session, conversation, ConversationStatus.CLOSED, now, event=EventKind.CLOSED, by="client")

@@ -1,7 +1,8 @@
 """Step 4, recognise: what a message is, before the policy acts on it — a delivery report,
 a robot's letter, an identity proof (a link code, an email code, a shared phone: answered
 by `identity.recognition`), a greeting, thanks, a request for a person, a "question
-solved" press, a choice among offered articles, a file or sticker, or a question. Also a
+solved" press (or its words, «спасибо, помогло», after the bot answered a client waiting in
+the queue), a choice among offered articles, a file or sticker, or a question. Also a
 1–5 answer to a rating request, which `thread` needs first: it picks the (closed)
 conversation it rates."""
 
@@ -15,6 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.pipeline.turn import Turn
+from bot.queued import answered_while_queued
 from core.contracts import Action, AttachmentKind, InboundMessage
 from core.models import Author, Client, Conversation, ConversationStatus, Direction, Message
 from core.numbers import row_id, whole_number
@@ -37,10 +39,14 @@ RATING_WINDOW = dt.timedelta(days=3)
 """How long after a conversation is resolved its client may still rate it."""
 PERSON_REQUEST_WORDS = 6
 """A message asking for a person is short: a longer one naming 'operator' is a question."""
+SETTLING_WORDS = 8
+"""So is one saying an answer helped: «Спасибо большое, всё получилось, вопрос решён»."""
 
 _GREETINGS = every("greetings")
 _THANKS = every("thanks")
 _PERSON = every("person")
+_SOLVED = every("solved")
+_RESERVATIONS = every("reservations")
 
 
 class Intent(enum.Enum):
@@ -56,13 +62,16 @@ class Intent(enum.Enum):
     """The bot's start button, with nothing but a greeting."""
     PERSON = "person"
     RESOLVED = "resolved"
-    """The client pressed "question solved" under an answer given while they were queued."""
+    """The client pressed "question solved" under an answer given while they were queued,
+    or wrote so («помогло», "solved") after it."""
     CHOICE = "choice"
     STICKER = "sticker"
     FILE = "file"
     EMPTY = "empty"
     GREETING = "greeting"
     THANKS = "thanks"
+    """Thanks or an acknowledgement; to the operators' conversation, only after the bot
+    answered during the wait (it is about that answer)."""
     QUESTION = "question"
 
 
@@ -118,8 +127,7 @@ class Recognise:
         if inbound.action is Action.RESOLVED:
             return Recognised(Intent.RESOLVED, with_operators)
         if with_operators:
-            intent = Intent.PERSON if asks_for_person(inbound) else Intent.FOR_OPERATORS
-            return Recognised(intent, with_operators)
+            return Recognised(await _to_operators(session, inbound, conversation), with_operators)
         chosen = await _choice(session, inbound, conversation)
         return Recognised(_intent(inbound, chosen), with_operators, article_id=chosen)
 
@@ -142,6 +150,25 @@ def _intent(inbound: InboundMessage, chosen: str | None) -> Intent:
     if said and said <= _THANKS:
         return Intent.THANKS
     return Intent.QUESTION
+
+
+async def _to_operators(
+    session: AsyncSession, inbound: InboundMessage, conversation: Conversation
+) -> Intent:
+    """A message to a conversation the operators have: a request for a person, or theirs;
+    but thanks, or «помогло», right after the bot answered in the queue is about that answer."""
+    if asks_for_person(inbound):
+        return Intent.PERSON
+    said = set(words(inbound.text))
+    settles = bool(said & _SOLVED) and not said & _RESERVATIONS
+    thanks = bool(said) and said <= _THANKS
+    if (
+        (settles and len(said) <= SETTLING_WORDS or thanks)
+        and conversation.status is ConversationStatus.QUEUED
+        and await answered_while_queued(session, conversation)
+    ):
+        return Intent.THANKS if thanks else Intent.RESOLVED
+    return Intent.FOR_OPERATORS
 
 
 def asks_for_person(inbound: InboundMessage) -> bool:
