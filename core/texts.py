@@ -85,6 +85,18 @@ TEXTS: dict[str, dict[str, str]] = {
         "en": "You're welcome! If the answer helped, press “Question solved” and we will take your "
         "question off the queue. If not, an operator will answer.",
     },
+    "not_needed_in_queue": {
+        "ru": "Снять вопрос с очереди? Если помощь больше не нужна, нажмите «Вопрос решён». "
+        "Если нужна, оператор ответит.",
+        "en": "Shall we take your question off the queue? If you need no more help, press "
+        "“Question solved”. If you do, an operator will answer.",
+    },
+    "not_needed_in_queue_email": {
+        "ru": "Снять вопрос с очереди? Если помощь больше не нужна, ответьте на письмо словами "
+        "«Вопрос решён». Если нужна, оператор ответит.",
+        "en": "Shall we take your question off the queue? If you need no more help, reply "
+        "“Question solved”. If you do, an operator will answer.",
+    },
     "thanks_in_queue_email": {
         "ru": "Пожалуйста! Если ответ помог, ответьте на письмо словами «Вопрос решён», и мы снимем "
         "вопрос с очереди. Если нет, оператор ответит.",

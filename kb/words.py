@@ -22,9 +22,18 @@ class LanguageWords:
     """One of these in a short message asks for a person."""
     solved: frozenset[str]
     """One of these in a short message says an answer settled the question ("помогло")."""
+    negations: frozenset[str]
+    """With one, "помогло" settles nothing ("не помогло"); before `no_longer`, the client
+    needs no help any more ("уже не надо")."""
     reservations: frozenset[str]
-    """Negations, buts and question words: with one, "помогло" does not settle anything
-    ("не помогло", "помогло, но…", "а если не помогло?")."""
+    """Buts and question words: with one, a message settles nothing ("помогло, но…", "а
+    если не помогло?")."""
+    no_longer: frozenset[str]
+    """After a negation, the question is not needed any more ("не надо", "not needed")."""
+    dismissals: frozenset[str]
+    """Alone, the question is not needed any more ("отбой", "nevermind")."""
+    asides: frozenset[str]
+    """Words that do not change what such a message says ("уже", "anymore")."""
     filler: frozenset[str]
     """Politeness the knowledge base drops from a question's terms."""
     generic: frozenset[str]
@@ -47,10 +56,14 @@ WORDS: dict[str, LanguageWords] = {
             "помогло помог помогла помогли решен решено решился решилось разобрался разобралась"
             " разобрались получилось сработало"
         ),
+        negations=_words("не нет ни"),
         reservations=_words(
-            "не нет ни но однако хотя частично почти если еще пока как что где когда почему"
-            " зачем сколько какой какая какие"
+            "но однако хотя частично почти если еще пока как что где когда почему зачем"
+            " сколько какой какая какие"
         ),
+        no_longer=_words("надо нужно нужна нужен нужны актуально актуален требуется"),
+        dismissals=_words("отбой отмена отменить отменяю неактуально"),
+        asides=_words("уже все больше сам сама сами вроде вопрос"),
         filler=_words(
             "здравствуйте здравствуй привет добрый доброе день утро вечер пожалуйста"
             " спасибо подскажите скажите будьте добры уважаемые ну вот"
@@ -67,10 +80,11 @@ WORDS: dict[str, LanguageWords] = {
         thanks=_words("thanks thank you thx ok okay"),
         person=_words("operator human person agent someone"),
         solved=_words("solved resolved helped fixed sorted worked"),
-        reservations=_words(
-            "not no nor never don didn doesn isn wasn hasn haven but though partly almost if"
-            " still yet how what where when why which"
-        ),
+        negations=_words("not no nor never don didn doesn isn wasn hasn haven"),
+        reservations=_words("but though partly almost if still yet how what where when why which"),
+        no_longer=_words("need needed necessary mind"),
+        dismissals=_words("nevermind cancel"),
+        asides=_words("already anymore longer myself all now t"),
         filler=_words("hi hello hey dear please thanks thank thx a an the"),
         generic=_words(
             "i me my mine we our us have has had a an the with about on in of for to and"

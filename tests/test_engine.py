@@ -508,6 +508,18 @@ async def test_a_queued_client_who_writes_that_the_answer_helped_is_taken_off_th
     assert EventKind.CLOSED in await events(gateway, queued.id)
 
 
+async def test_a_queued_client_who_sorted_it_out_alone_is_taken_off_the_queue(
+    gateway: Gateway,
+) -> None:
+    await gateway.engine.handle(said("Почему мой кот боится пылесоса и как его успокоить?"))
+    await gateway.engine.handle(said("Разобрался сам, спасибо"))
+
+    [conversation] = await conversations(gateway)
+    assert conversation.status is ConversationStatus.CLOSED
+    assert await gateway.queue.waiting() == []
+    assert (await replies(gateway))[-1].text == _WITHDRAWN
+
+
 async def test_thanks_for_the_queued_answer_get_the_button_again(gateway: Gateway) -> None:
     queued = await waiting_with_an_answer(gateway)
     await gateway.engine.handle(said("спасибо"))
@@ -539,19 +551,57 @@ async def test_a_queued_client_who_has_a_but_stays_in_the_queue(
     assert (await replies(gateway))[-1].text.startswith(("Получили ваше сообщение", "Got your"))
 
 
-async def test_helped_words_mean_nothing_to_the_queue_before_the_bot_answered_there(
+async def test_thanks_before_the_bot_answered_in_the_queue_are_for_the_operators(
     gateway: Gateway,
 ) -> None:
-    """The answer before the hand-off is what the client asked a person about: thanks or
-    «помогло» after it are for the operators, who still have the question."""
+    """The answer before the hand-off is what the client asked a person about: thanks after
+    it are for the operators, who still have the question."""
     await gateway.engine.handle(said("Я потерял карту, что делать?"))
     await gateway.engine.handle(said("позовите оператора"))
-    await gateway.engine.handle(said("спасибо, помогло"))
+    await gateway.engine.handle(said("спасибо"))
 
     [conversation] = await conversations(gateway)
     assert conversation.status is ConversationStatus.QUEUED
     assert len(await gateway.queue.waiting()) == 1
-    assert not (await replies(gateway))[-1].buttons
+    last = (await replies(gateway))[-1]
+    assert last.text.startswith("Получили ваше сообщение") and not last.buttons
+
+
+@pytest.mark.parametrize(
+    ("words", "offer"),
+    [
+        ("отмена, уже не надо", "Снять вопрос с очереди? Если помощь больше не нужна"),
+        ("мне больше не нужна помощь", "Снять вопрос с очереди? Если помощь больше не нужна"),
+        ("I don't need it anymore", "Shall we take your question off the queue?"),
+    ],
+)
+async def test_a_queued_client_who_needs_no_help_any_more_is_offered_the_button(
+    gateway: Gateway, words: str, offer: str
+) -> None:
+    """Not the KB's article about cancelling a transfer: the button, which closes it."""
+    await gateway.engine.handle(said("Почему мой кот боится пылесоса и как его успокоить?"))
+    [queued] = await conversations(gateway)
+    await gateway.engine.handle(said(words))
+
+    last = (await replies(gateway))[-1]
+    assert last.text.startswith(offer) and last.kb_article_id is None
+    assert last.buttons == [
+        {"label": last.buttons[0]["label"], "action": "resolved", "payload": str(queued.id)}
+    ]
+    assert [e.conversation_id for e in await gateway.queue.waiting()] == [queued.id]
+    await gateway.engine.handle(said(action=Action.RESOLVED, payload=str(queued.id)))
+    assert await gateway.queue.waiting() == []
+
+
+@pytest.mark.parametrize("words", ["мне не нужна эта карта", "не надо блокировать карту"])
+async def test_a_queued_request_not_to_do_something_stays_in_the_queue(
+    gateway: Gateway, words: str
+) -> None:
+    await gateway.engine.handle(said("Почему мой кот боится пылесоса и как его успокоить?"))
+    await gateway.engine.handle(said(words))
+
+    assert not (await replies(gateway))[-1].text.startswith("Снять вопрос с очереди?")
+    assert len(await gateway.queue.waiting()) == 1
 
 
 async def test_operator_flow_and_rating_by_typed_digit(

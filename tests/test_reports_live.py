@@ -120,3 +120,20 @@ async def test_a_question_taken_off_the_queue_after_the_bots_answer_is_the_bots(
     assert (f.conversations, f.handed_off, f.closed, f.bot_resolved) == (1, 0, 1, 1)
     assert (f.sla_met, f.sla_breached, f.sla_pending) == (0, 0, 0)
     assert [a.answers for a in report.contents.top_articles] == [1]
+
+
+async def test_a_question_its_client_sorted_out_alone_was_handed_off_all_the_same(
+    gateway: Gateway, clock: SteppingClock
+) -> None:
+    """«Разобрался сам» in the queue closes it with no answer from the bot there: a person
+    was asked for, and the bot did not settle it."""
+    await gateway.engine.handle(said("Почему мой кот боится пылесоса?", "lev"))
+    clock.advance(minutes=2)
+    await gateway.engine.handle(said("Разобрался сам, спасибо", "lev"))
+
+    report = await build_report(
+        gateway.sessions, gateway.levels.calendar, "today", language="ru", now=clock()
+    )
+    f = report.contents.total
+    assert (f.conversations, f.handed_off, f.closed, f.bot_resolved) == (1, 1, 1, 0)
+    assert (f.sla_met, f.sla_breached, f.sla_pending) == (0, 0, 0)

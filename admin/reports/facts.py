@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -177,10 +178,7 @@ def _facts(
         group=conversation.group,
         operator_id=operator_id,
         created_at=created.at if created is not None else conversation.created_at,
-        # a question its client took off the queue after the bot's answer there («Вопрос
-        # решён») never reached a person: the bot settled it
-        handed_off=EventKind.HANDED_OFF in first
-        and not (closed is not None and (closed.data or {}).get("by") == "client"),
+        handed_off=EventKind.HANDED_OFF in first and not _settled_in_queue(first, closed, bot),
         queued_at=queued.at if queued is not None else None,
         deadline=deadline or (conversation.sla_deadline if queued is not None else None),
         first_response_at=answered.at if answered is not None else None,
@@ -193,6 +191,24 @@ def _facts(
         holdings=holdings,
         bot_answered_at=bot.at if bot is not None else None,
         bot_settles_at=bot.at + settle_window if bot is not None else None,
+    )
+
+
+def _settled_in_queue(
+    first: Mapping[EventKind, ConversationEvent],
+    closed: ConversationEvent | None,
+    bot: ConversationEvent | None,
+) -> bool:
+    """Its client took the question off the queue after the bot answered there («Вопрос
+    решён»): it never reached a person, the bot settled it. One taken off with no such
+    answer («разобрался сам») was handed off all the same."""
+    handed = first.get(EventKind.HANDED_OFF)
+    return (
+        closed is not None
+        and (closed.data or {}).get("by") == "client"
+        and handed is not None
+        and bot is not None
+        and bot.id > handed.id
     )
 
 

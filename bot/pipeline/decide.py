@@ -3,8 +3,9 @@
 - a conversation an operator holds, or one waiting in the queue: the operators are told
   (a client in the queue whose question the knowledge base answers outright gets the
   answer and a "question solved" button that takes it off the queue, as does writing
-  «помогло» after it, while thanks get the button again; otherwise hears once that it is
-  still queued; one asking for a person that an operator holds hears once who has it);
+  «помогло»; thanks for that answer, or «уже не надо», get the button; otherwise hears
+  once that it is still queued; one asking for a person that an operator holds hears once
+  who has it);
 - greetings, thanks, stickers, files and empty messages get their own replies;
 - a request for a person, or a channel's hourly cap on bot answers, hands off;
 - anything else goes to the knowledge base (`consult`).
@@ -42,6 +43,8 @@ _REPLIES = {
     Intent.EMPTY: "empty",
 }
 """Intents answered with a fixed text."""
+_OFFERS = {Intent.THANKS: "thanks_in_queue", Intent.NOT_NEEDED: "not_needed_in_queue"}
+"""A queued client's intents answered with the button that takes the question off the queue."""
 
 
 class Policy:
@@ -90,8 +93,8 @@ class Policy:
         elif recognised.with_operators:
             if answers.over_cap(conversation.last_channel, conversation.last_identity_id):
                 return
-            if intent is Intent.THANKS:  # for the answer given in the queue
-                offer, buttons = solved_offer(conversation, "thanks_in_queue", language)
+            if intent in _OFFERS:  # thanks for an answer given in the queue, «уже не надо»
+                offer, buttons = solved_offer(conversation, _OFFERS[intent], language)
                 await outcome.reply(session, conversation, offer, now, buttons=buttons)
                 return
             if (
@@ -127,8 +130,8 @@ class Policy:
 
 
 async def _resolved(session: AsyncSession, turn: Turn, now: dt.datetime) -> None:
-    """A «Вопрос решён» press under an answer given in the queue, or «помогло» written after
-    it: a question still waiting is taken off the queue and closed by the client (the desk
+    """A «Вопрос решён» press under an answer given in the queue, or «помогло» written in
+    the queue: a question still waiting is taken off the queue and closed by the client (the desk
     sees it go); one an operator took meanwhile stays with them (they see the press, the
     client hears once who has it); a stale press is thanked."""
     conversation, outcome, language = turn.placed, turn.outcome, turn.sender.language

@@ -1,8 +1,8 @@
 """Step 4, recognise: what a message is, before the policy acts on it — a delivery report,
 a robot's letter, an identity proof (a link code, an email code, a shared phone: answered
 by `identity.recognition`), a greeting, thanks, a request for a person, a "question
-solved" press (or its words, «спасибо, помогло», after the bot answered a client waiting in
-the queue), a choice among offered articles, a file or sticker, or a question. Also a
+solved" press (or, from a client in the queue, its words «спасибо, помогло», or «уже не
+надо»), a choice among offered articles, a file or sticker, or a question. Also a
 1–5 answer to a rating request, which `thread` needs first: it picks the (closed)
 conversation it rates."""
 
@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.pipeline.settling import not_needed, settles
 from bot.pipeline.turn import Turn
 from bot.queued import answered_while_queued
 from core.contracts import Action, AttachmentKind, InboundMessage
@@ -39,14 +40,10 @@ RATING_WINDOW = dt.timedelta(days=3)
 """How long after a conversation is resolved its client may still rate it."""
 PERSON_REQUEST_WORDS = 6
 """A message asking for a person is short: a longer one naming 'operator' is a question."""
-SETTLING_WORDS = 8
-"""So is one saying an answer helped: «Спасибо большое, всё получилось, вопрос решён»."""
 
 _GREETINGS = every("greetings")
 _THANKS = every("thanks")
 _PERSON = every("person")
-_SOLVED = every("solved")
-_RESERVATIONS = every("reservations")
 
 
 class Intent(enum.Enum):
@@ -63,7 +60,9 @@ class Intent(enum.Enum):
     PERSON = "person"
     RESOLVED = "resolved"
     """The client pressed "question solved" under an answer given while they were queued,
-    or wrote so («помогло», "solved") after it."""
+    or wrote in the queue that it is («помогло», "solved")."""
+    NOT_NEEDED = "not_needed"
+    """A queued client wrote that they need no help any more («уже не надо»)."""
     CHOICE = "choice"
     STICKER = "sticker"
     FILE = "file"
@@ -156,18 +155,19 @@ async def _to_operators(
     session: AsyncSession, inbound: InboundMessage, conversation: Conversation
 ) -> Intent:
     """A message to a conversation the operators have: a request for a person, or theirs;
-    but thanks, or «помогло», right after the bot answered in the queue is about that answer."""
+    but a queued client may say in words that the question is settled or not needed, and
+    thanks right after the bot answered in the queue are about that answer."""
     if asks_for_person(inbound):
         return Intent.PERSON
-    said = set(words(inbound.text))
-    settles = bool(said & _SOLVED) and not said & _RESERVATIONS
-    thanks = bool(said) and said <= _THANKS
-    if (
-        (settles and len(said) <= SETTLING_WORDS or thanks)
-        and conversation.status is ConversationStatus.QUEUED
-        and await answered_while_queued(session, conversation)
-    ):
-        return Intent.THANKS if thanks else Intent.RESOLVED
+    if conversation.status is not ConversationStatus.QUEUED:
+        return Intent.FOR_OPERATORS
+    said = words(inbound.text)
+    if settles(said):
+        return Intent.RESOLVED
+    if not_needed(said):
+        return Intent.NOT_NEEDED
+    if said and set(said) <= _THANKS and await answered_while_queued(session, conversation):
+        return Intent.THANKS
     return Intent.FOR_OPERATORS
 
 
