@@ -18,6 +18,8 @@ class LanguageWords:
     """A message of these words only is a greeting (`/start` included)."""
     thanks: frozenset[str]
     """A message of these words only is thanks or an acknowledgement."""
+    courtesy: frozenset[str]
+    """Beside thanks, or alone, these keep a message thanks ("спасибо, всё отлично")."""
     person: frozenset[str]
     """One of these in a short message asks for a person."""
     solved: frozenset[str]
@@ -51,6 +53,10 @@ WORDS: dict[str, LanguageWords] = {
             "привет здравствуйте здравствуй добрый доброе день вечер утро алло ку хай начать старт"
         ),
         thanks=_words("спасибо благодарю спс большое огромное ок понятно ясно хорошо"),
+        courtesy=_words(
+            "все отлично супер класс круто замечательно прекрасно здорово чудесно вам вас тебе"
+            " всего доброго хорошего дня вечера выходных очень"
+        ),
         person=_words("оператор оператора оператору человек человека живой менеджер сотрудник"),
         solved=_words(
             "помогло помог помогла помогли решен решено решился решилось разобрался разобралась"
@@ -78,6 +84,10 @@ WORDS: dict[str, LanguageWords] = {
     "en": LanguageWords(
         greetings=_words("hi hello hey good morning evening afternoon start"),
         thanks=_words("thanks thank you thx ok okay"),
+        courtesy=_words(
+            "great perfect awesome excellent cool nice fine wonderful all good so much very"
+            " have a day"
+        ),
         person=_words("operator human person agent someone"),
         solved=_words("solved resolved helped fixed sorted worked"),
         negations=_words("not no nor never don didn doesn isn wasn hasn haven"),

@@ -642,6 +642,27 @@ async def test_operator_flow_and_rating_by_typed_digit(
     assert await gateway.queue.waiting() == []
 
 
+@pytest.mark.parametrize(
+    "words", ["Спасибо большое, всё отлично!", "супер, хорошего дня", "Great, thank you so much"]
+)
+async def test_kind_words_after_the_operator_closed_are_thanked_not_queued(
+    gateway: Gateway, words: str
+) -> None:
+    await gateway.engine.handle(said("позовите оператора"))
+    operator = await gateway.desk.operators.register("Анна")
+    view = await gateway.desk.actions.take_next(operator.id)
+    await gateway.desk.actions.reply(operator.id, view.id, "Готово, карта разблокирована.")
+    await gateway.desk.actions.close(operator.id, view.id)
+    await gateway.engine.handle(said(words))
+
+    assert (await replies(gateway))[-1].text in {
+        "Пожалуйста! Если появятся ещё вопросы — пишите.",
+        "You're welcome! Write any time you have another question.",
+    }
+    assert await gateway.queue.waiting() == []
+    assert all(c.status is not ConversationStatus.QUEUED for c in await conversations(gateway))
+
+
 async def test_asking_for_a_person_an_operator_already_is_names_them_once_per_holder(
     gateway: Gateway,
 ) -> None:

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.pipeline.settling import not_needed, settles
+from bot.pipeline.settling import not_needed, settles, thanks
 from bot.pipeline.turn import Turn
 from bot.queued import answered_while_queued
 from core.contracts import Action, AttachmentKind, InboundMessage
@@ -42,7 +42,6 @@ PERSON_REQUEST_WORDS = 6
 """A message asking for a person is short: a longer one naming 'operator' is a question."""
 
 _GREETINGS = every("greetings")
-_THANKS = every("thanks")
 _PERSON = every("person")
 
 
@@ -146,7 +145,7 @@ def _intent(inbound: InboundMessage, chosen: str | None) -> Intent:
         return Intent.FILE if kinds else Intent.EMPTY
     if said and said <= _GREETINGS:
         return Intent.GREETING
-    if said and said <= _THANKS:
+    if thanks(said):
         return Intent.THANKS
     return Intent.QUESTION
 
@@ -166,7 +165,7 @@ async def _to_operators(
         return Intent.RESOLVED
     if not_needed(said):
         return Intent.NOT_NEEDED
-    if said and set(said) <= _THANKS and await answered_while_queued(session, conversation):
+    if thanks(said) and await answered_while_queued(session, conversation):
         return Intent.THANKS
     return Intent.FOR_OPERATORS
 

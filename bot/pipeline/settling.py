@@ -1,20 +1,22 @@
-"""What a queued client's short message says about their question, in words: the answer
-settled it («Спасибо, помогло!», "thanks, solved"), or it is not needed any more («уже не
-надо», "never mind"). Read by `recognise` for a conversation waiting in the queue; the word
-tables are `kb.words`, in every language at once.
+"""What a client's short message says, in words: thanks («Спасибо большое, всё отлично»);
+and from a client waiting in the queue, that the answer settled the question («Спасибо,
+помогло!», "thanks, solved") or that it is not needed any more («уже не надо», "never
+mind"). Read by `recognise`; the word tables are `kb.words`, in every language at once.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 
 from kb.words import every
 
-__all__ = ["SETTLING_WORDS", "not_needed", "settles"]
+__all__ = ["SETTLING_WORDS", "not_needed", "settles", "thanks"]
 
 SETTLING_WORDS = 8
 """Such a message is short: «Спасибо большое, всё получилось, вопрос решён»."""
 
+_THANKS = every("thanks")
+_COURTESY = every("courtesy")
 _SOLVED = every("solved")
 _NEGATIONS = every("negations")
 _RESERVATIONS = every("reservations")
@@ -22,7 +24,8 @@ _NO_LONGER = every("no_longer")
 _DISMISSALS = every("dismissals")
 _ASIDES = every("asides")
 _CALM = (
-    every("thanks")
+    _THANKS
+    | _COURTESY
     | every("generic")
     | every("filler")
     | _SOLVED
@@ -32,6 +35,12 @@ _CALM = (
     | _ASIDES
 )
 """The words of a message that names no topic: «нет, уже не нужно, спасибо»."""
+
+
+def thanks(said: Collection[str]) -> bool:
+    """Thanks, an acknowledgement or a kind word, and nothing else («ок», «супер», «Спасибо
+    большое, всё отлично, хорошего дня»)."""
+    return bool(said) and set(said) <= _THANKS | _COURTESY
 
 
 def settles(said: Sequence[str]) -> bool:
