@@ -22,6 +22,8 @@ class LanguageWords:
     """Beside thanks, or alone, these keep a message thanks ("спасибо, всё отлично")."""
     person: frozenset[str]
     """One of these in a short message asks for a person."""
+    rating: frozenset[str]
+    """Beside a score of 1–5 after the bot asked for one, these keep it a rating ("на 5")."""
     solved: frozenset[str]
     """One of these in a short message says an answer settled the question ("помогло")."""
     negations: frozenset[str]
@@ -58,6 +60,10 @@ WORDS: dict[str, LanguageWords] = {
             " всего доброго хорошего дня вечера выходных очень"
         ),
         person=_words("оператор оператора оператору человек человека живой менеджер сотрудник"),
+        rating=_words(
+            "оценка оценку оцениваю ставлю поставлю на из звезд звезды звезда звездочки балл"
+            " балла баллов"
+        ),
         solved=_words(
             "помогло помог помогла помогли решен решено решился решилось разобрался разобралась"
             " разобрались получилось сработало"
@@ -89,6 +95,7 @@ WORDS: dict[str, LanguageWords] = {
             " have a day"
         ),
         person=_words("operator human person agent someone"),
+        rating=_words("i rate rating give stars star points out of"),
         solved=_words("solved resolved helped fixed sorted worked"),
         negations=_words("not no nor never don didn doesn isn wasn hasn haven"),
         reservations=_words("but though partly almost if still yet how what where when why which"),

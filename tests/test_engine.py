@@ -643,7 +643,8 @@ async def test_operator_flow_and_rating_by_typed_digit(
 
 
 @pytest.mark.parametrize(
-    "words", ["Спасибо большое, всё отлично!", "супер, хорошего дня", "Great, thank you so much"]
+    "words",
+    ["Спасибо большое, всё отлично!", "супер, хорошего дня", "Great, thank you so much", "👍🏻"],
 )
 async def test_kind_words_after_the_operator_closed_are_thanked_not_queued(
     gateway: Gateway, words: str
@@ -661,6 +662,39 @@ async def test_kind_words_after_the_operator_closed_are_thanked_not_queued(
     }
     assert await gateway.queue.waiting() == []
     assert all(c.status is not ConversationStatus.QUEUED for c in await conversations(gateway))
+
+
+@pytest.mark.parametrize(
+    ("words", "score"),
+    [("5, спасибо!", 5), ("4 из 5", 4), ("на 3", 3), ("⭐⭐⭐⭐", 4), ("I give 5 stars", 5)],
+)
+async def test_a_rating_typed_in_words_after_the_request_is_the_rating(
+    gateway: Gateway, words: str, score: int
+) -> None:
+    await gateway.engine.handle(said("позовите оператора"))
+    operator = await gateway.desk.operators.register("Анна")
+    view = await gateway.desk.actions.take_next(operator.id)
+    await gateway.desk.actions.reply(operator.id, view.id, "Готово, карта разблокирована.")
+    await gateway.desk.actions.close(operator.id, view.id)
+    await gateway.engine.handle(said(words))
+
+    [conversation] = await conversations(gateway)
+    assert conversation.rating == score
+    assert (await replies(gateway))[-1].text in {"Спасибо за оценку!", "Thank you for the rating!"}
+    assert await gateway.queue.waiting() == []
+
+
+async def test_a_number_in_a_new_question_after_the_request_is_not_a_rating(
+    gateway: Gateway,
+) -> None:
+    await gateway.engine.handle(said("позовите оператора"))
+    operator = await gateway.desk.operators.register("Анна")
+    view = await gateway.desk.actions.take_next(operator.id)
+    await gateway.desk.actions.close(operator.id, view.id)
+    await gateway.engine.handle(said("5 карт заблокировано, что делать"))
+
+    closed, *_ = await conversations(gateway)
+    assert closed.rating is None
 
 
 async def test_asking_for_a_person_an_operator_already_is_names_them_once_per_holder(

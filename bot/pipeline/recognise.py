@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.pipeline.settling import not_needed, settles, thanks
+from bot.pipeline.settling import not_needed, settles, thanks, typed_rating
 from bot.pipeline.turn import Turn
 from bot.queued import answered_while_queued
 from core.contracts import Action, AttachmentKind, InboundMessage
@@ -145,7 +145,7 @@ def _intent(inbound: InboundMessage, chosen: str | None) -> Intent:
         return Intent.FILE if kinds else Intent.EMPTY
     if said and said <= _GREETINGS:
         return Intent.GREETING
-    if thanks(said):
+    if thanks(inbound.text):
         return Intent.THANKS
     return Intent.QUESTION
 
@@ -160,12 +160,11 @@ async def _to_operators(
         return Intent.PERSON
     if conversation.status is not ConversationStatus.QUEUED:
         return Intent.FOR_OPERATORS
-    said = words(inbound.text)
-    if settles(said):
+    if settles(inbound.text):
         return Intent.RESOLVED
-    if not_needed(said):
+    if not_needed(inbound.text):
         return Intent.NOT_NEEDED
-    if thanks(said) and await answered_while_queued(session, conversation):
+    if thanks(inbound.text) and await answered_while_queued(session, conversation):
         return Intent.THANKS
     return Intent.FOR_OPERATORS
 
@@ -198,15 +197,16 @@ async def _choice(
 async def find_rating(
     session: AsyncSession, inbound: InboundMessage, client: Client, now: dt.datetime
 ) -> Rating | None:
-    """A 1–5 answer to a rating request — a RATE button, or the digit typed as text after
-    the bot asked — for the client's resolved, unrated conversation within the window."""
+    """A 1–5 answer to a rating request — a RATE button, or the score typed after the bot
+    asked («5», «5, спасибо», «4 из 5», ⭐⭐⭐⭐⭐) — for the client's resolved, unrated
+    conversation within the window."""
     conversation: Conversation | None
     if inbound.action is Action.RATE and inbound.payload and ":" in inbound.payload:
         conversation_text, score_text = inbound.payload.split(":", 1)
         rated_id = row_id(conversation_text)
         conversation = await session.get(Conversation, rated_id) if rated_id else None
-    elif inbound.text.strip() in {"1", "2", "3", "4", "5"}:
-        score_text = inbound.text.strip()
+    elif (typed := typed_rating(inbound.text)) is not None:
+        score_text = str(typed)
         conversation = await session.scalar(
             select(Conversation)
             .where(Conversation.client_id == client.id)

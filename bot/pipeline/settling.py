@@ -1,16 +1,17 @@
-"""What a client's short message says, in words: thanks («Спасибо большое, всё отлично»);
-and from a client waiting in the queue, that the answer settled the question («Спасибо,
-помогло!», "thanks, solved") or that it is not needed any more («уже не надо», "never
-mind"). Read by `recognise`; the word tables are `kb.words`, in every language at once.
+"""What a client's short message says, in words: thanks («Спасибо большое, всё отлично», 👍);
+a rating typed after the bot asked for one («5, спасибо», «4 из 5», ⭐⭐⭐⭐⭐); and from a
+client waiting in the queue, that the answer settled the question («Спасибо, помогло!»,
+"thanks, solved") or that it is not needed any more («уже не надо», "never mind"). Read by
+`recognise`; the word tables are `kb.words`, in every language at once.
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
-
+from core.numbers import whole_number
+from kb.text import words
 from kb.words import every
 
-__all__ = ["SETTLING_WORDS", "not_needed", "settles", "thanks"]
+__all__ = ["SETTLING_WORDS", "not_needed", "settles", "thanks", "typed_rating"]
 
 SETTLING_WORDS = 8
 """Such a message is short: «Спасибо большое, всё получилось, вопрос решён»."""
@@ -23,6 +24,7 @@ _RESERVATIONS = every("reservations")
 _NO_LONGER = every("no_longer")
 _DISMISSALS = every("dismissals")
 _ASIDES = every("asides")
+_RATING = every("rating")
 _CALM = (
     _THANKS
     | _COURTESY
@@ -35,31 +37,58 @@ _CALM = (
     | _ASIDES
 )
 """The words of a message that names no topic: «нет, уже не нужно, спасибо»."""
+_KIND_EMOJI = frozenset("👍🙏❤♥😊🙂☺👌🤝👏💯✅🔥🥰😍😀😃😄😁🤗💐🌹")
+_STAR = "⭐"
+_EMOJI_MODIFIERS = frozenset("\ufe0f\u200d") | frozenset(map(chr, range(0x1F3FB, 0x1F400)))
+"""A variation selector, the joiner and skin tones: parts of an emoji, not emoji."""
 
 
-def thanks(said: Collection[str]) -> bool:
-    """Thanks, an acknowledgement or a kind word, and nothing else («ок», «супер», «Спасибо
-    большое, всё отлично, хорошего дня»)."""
-    return bool(said) and set(said) <= _THANKS | _COURTESY
+def thanks(text: str) -> bool:
+    """Thanks, an acknowledgement or kind words, and nothing else («ок», «супер», «Спасибо
+    большое, всё отлично, хорошего дня»), or kind emoji alone (👍, 🙏, ❤️)."""
+    said = set(words(text))
+    if said:
+        return said <= _THANKS | _COURTESY
+    marks = {c for c in text if not c.isspace() and c not in _EMOJI_MODIFIERS}
+    return bool(marks & _KIND_EMOJI) and not any(c.isalnum() for c in marks)
 
 
-def settles(said: Sequence[str]) -> bool:
+def typed_rating(text: str) -> int | None:
+    """A score of 1–5 typed as a short message: «5», «5, спасибо», «на 4», «4 из 5», «5/5»,
+    «5 звёзд», ⭐⭐⭐⭐ (its first number; nothing else but thanks and rating words)."""
+    said = words(text)
+    stars = text.strip().replace("\ufe0f", "")
+    if not said and stars and set(stars) == {_STAR}:
+        score = len(stars)
+    else:
+        read = [(word, whole_number(word)) for word in said]
+        numbers = [number for _, number in read if number is not None]
+        others = {word for word, number in read if number is None}
+        if not numbers or len(said) > SETTLING_WORDS or not others <= _RATING | _THANKS | _COURTESY:
+            return None
+        score = numbers[0]
+    return score if 1 <= score <= 5 else None
+
+
+def settles(text: str) -> bool:
     """A short message saying it helped, with no negation, "but" or question in it."""
-    words = set(said)
+    said = words(text)
+    heard = set(said)
     return (
         len(said) <= SETTLING_WORDS
-        and bool(words & _SOLVED)
-        and not words & (_NEGATIONS | _RESERVATIONS)
+        and bool(heard & _SOLVED)
+        and not heard & (_NEGATIONS | _RESERVATIONS)
     )
 
 
-def not_needed(said: Sequence[str]) -> bool:
+def not_needed(text: str) -> bool:
     """A short message of no topic saying the question is not needed any more: a dismissal,
     or a negation before «надо» / "need" («уже не надо», "I don't need it anymore")."""
-    words = set(said)
-    if len(said) > SETTLING_WORDS or not words <= _CALM or words & _RESERVATIONS:
+    said = words(text)
+    heard = set(said)
+    if len(said) > SETTLING_WORDS or not heard <= _CALM or heard & _RESERVATIONS:
         return False
-    if words & _DISMISSALS:
+    if heard & _DISMISSALS:
         return True
     meant = [word for word in said if word not in _ASIDES]
     return any(
