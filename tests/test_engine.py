@@ -661,7 +661,29 @@ async def test_kind_words_after_the_operator_closed_are_thanked_not_queued(
         "You're welcome! Write any time you have another question.",
     }
     assert await gateway.queue.waiting() == []
-    assert all(c.status is not ConversationStatus.QUEUED for c in await conversations(gateway))
+    [conversation] = await conversations(gateway)  # no new one for the thanks
+    assert conversation.status is ConversationStatus.CLOSED
+    assert EventKind.REOPENED not in await events(gateway, conversation.id)
+
+
+async def test_a_thank_you_letter_to_a_closed_conversation_does_not_reopen_it(
+    gateway: Gateway,
+) -> None:
+    """Reopening would count the conversation unresolved in the reports."""
+    letter = {"channel": ChannelKind.EMAIL, "visitor": "nina@example.com"}
+    await gateway.engine.handle(said("Позовите оператора", **letter))  # type: ignore[arg-type]
+    operator = await gateway.desk.operators.register("Анна")
+    view = await gateway.desk.actions.take_next(operator.id)
+    await gateway.desk.actions.close(operator.id, view.id)
+    thanks = said("Спасибо большое!", thread_hint=view.id, **letter)  # type: ignore[arg-type]
+    await gateway.engine.handle(thanks)
+
+    [conversation] = await conversations(gateway)
+    assert conversation.status is ConversationStatus.CLOSED
+    assert EventKind.REOPENED not in await events(gateway, conversation.id)
+    assert (await replies(gateway, "nina@example.com"))[-1].text == (
+        "Пожалуйста! Если появятся ещё вопросы — пишите."
+    )
 
 
 @pytest.mark.parametrize(

@@ -6,7 +6,8 @@
   «помогло»; thanks for that answer, or «уже не надо», get the button; otherwise hears
   once that it is still queued; one asking for a person that an operator holds hears once
   who has it);
-- greetings, thanks, stickers, files and empty messages get their own replies;
+- greetings, thanks, stickers, files and empty messages get their own replies (thanks
+  that joined a closed conversation too, which stays closed);
 - a request for a person, or a channel's hourly cap on bot answers, hands off;
 - anything else goes to the knowledge base (`consult`).
 """
@@ -106,6 +107,9 @@ class Policy:
             text = await _acknowledgement(session, conversation, intent, language, now)
             if text is not None:
                 await outcome.reply(session, conversation, text, now)
+        elif conversation.status is ConversationStatus.CLOSED:  # thanks after the close
+            if not answers.over_cap(conversation.last_channel, conversation.last_identity_id):
+                await outcome.reply(session, conversation, say("thanks", language), now)
         elif intent is Intent.PERSON:
             await hand_off(session, self._levels, conversation, "asked", now, outcome)
         elif answers.over_cap(conversation.last_channel, conversation.last_identity_id):  # first

@@ -1,7 +1,10 @@
 """Step 2, the thread: the conversation a message belongs to — the one a «Вопрос решён»
 press names, by reply headers, by a ticket number, or the client's open one — reopened if
-closed (but for a second «Вопрос решён» press), or a new one. A run's new
-conversations are made in one INSERT once every message is placed (`open_new`)."""
+closed, or a new one. A second «Вопрос решён» press, and thanks after a close («Спасибо,
+всё отлично!», to a conversation closed within `THANKS_WINDOW`), join the closed
+conversation and reopen nothing: they are no new question, and a reopen would count the
+conversation as unresolved in the reports. A run's new conversations are made in one
+INSERT once every message is placed (`open_new`)."""
 
 from __future__ import annotations
 
@@ -13,6 +16,7 @@ from typing import Any
 from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.pipeline.settling import thanks
 from bot.pipeline.turn import Turn
 from core.contracts import Action, InboundMessage
 from core.db import insert_objects
@@ -21,6 +25,9 @@ from core.models import Client, Conversation, ConversationStatus, EventKind, Mes
 from core.numbers import row_id
 
 __all__ = ["Threads", "find_threads"]
+
+THANKS_WINDOW = dt.timedelta(days=3)
+"""Thanks this soon after a conversation closed are for it."""
 
 _OPEN_CONVERSATIONS = (
     select(Conversation)
@@ -52,6 +59,8 @@ class Threads:
             or await _by_ticket_number(session, inbound, client)
             or self.open.get(client.id)
         )
+        if conversation is None and client.id not in self.opening and thanks(inbound.text):
+            conversation = await _just_closed(session, client, now)
         if conversation is None:
             turn.created = client.id not in self.opening
             opening = self.opening.setdefault(
@@ -70,7 +79,7 @@ class Threads:
                 opening.update(last_channel=inbound.channel, last_identity_id=identity.id)
             return
         if conversation.status is ConversationStatus.CLOSED:
-            if inbound.action is Action.RESOLVED:  # pressed again: thanked there, not reopened
+            if inbound.action is Action.RESOLVED or thanks(inbound.text):  # not reopened
                 turn.conversation = conversation
                 return
             move(session, conversation, ConversationStatus.BOT, now, event=EventKind.REOPENED)
@@ -119,6 +128,22 @@ async def _by_reply_headers(
         .order_by(Conversation.id.desc())
         .limit(1)
     )
+
+
+async def _just_closed(
+    session: AsyncSession, client: Client, now: dt.datetime
+) -> Conversation | None:
+    """The client's latest conversation, if it closed within `THANKS_WINDOW`."""
+    latest = await session.scalar(
+        select(Conversation)
+        .where(Conversation.client_id == client.id, Conversation.merged_into_id.is_(None))
+        .order_by(Conversation.id.desc())
+        .limit(1)
+    )
+    if latest is None or latest.status is not ConversationStatus.CLOSED:
+        return None
+    closed_at = latest.resolved_at
+    return latest if closed_at is not None and now - closed_at <= THANKS_WINDOW else None
 
 
 async def _by_solved_button(
