@@ -3,13 +3,16 @@
 Questions are scored against the articles by kb/scoring.py; a `Calibration`
 (kb/calibration.py) turns the scores' features into the probability that the top hit is
 right (answer) or among the top three (clarify). Beside it: a bare topic word that several
-articles use is always a choice, and a question the articles in its own alphabet cannot
-answer may be answered by one in the other alphabet that means the same.
+articles use is always a choice, a question of Latin letters it would hand off is read
+again as Russian typed in them («kak zablokirovat kartu»), and a question the articles in
+its own alphabet cannot answer may be answered by one in the other alphabet that means the
+same.
 """
 
 from __future__ import annotations
 
 import copy
+import dataclasses
 import enum
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -20,7 +23,8 @@ from kb.articles import Article
 from kb.calibration import Calibration
 from kb.encoder import Progress
 from kb.scoring import ArticleScorer, Scores, top_columns
-from kb.text import topic_stems
+from kb.text import CYRILLIC, topic_stems
+from kb.translit import may_be_russian, read_as_cyrillic
 from kb.vector_store import VectorStore, memory_store
 
 __all__ = ["CLARIFY_LIMIT", "Decision", "Hit", "KnowledgeIndex", "Match"]
@@ -61,6 +65,9 @@ class Match:
     confidence: float = 0.0
     category: str | None = None
     """The category the evidence supports (None: no article is a good enough guess)."""
+    language: str | None = None
+    """The language the question was read in when its letters say another: "ru" for
+    Russian typed in Latin letters."""
 
 
 class KnowledgeIndex:
@@ -78,6 +85,7 @@ class KnowledgeIndex:
         self.calibration = calibration or Calibration.default()
         texts = {a.id: _rows_of(a) for a in self._all if a.enabled}
         self._indexed = tuple(a for a in self._all if texts.get(a.id))
+        self._cyrillic = any(CYRILLIC.search(row) for a in self._indexed for row in texts[a.id])
         self._scorer = (
             ArticleScorer(
                 [texts[a.id] for a in self._indexed],
@@ -143,17 +151,52 @@ class KnowledgeIndex:
             return [Match(Decision.HANDOFF, ()) for _ in texts]
         features = scores.features()
         ranked = scores.ranked(CLARIFY_LIMIT)
-        matches = []
-        for row, text in enumerate(texts):
-            match = self._decision(
+        matches = [
+            self._decision(
                 features[row],
                 self._hits(scores.combined[row], ranked[row]),
                 self._topic_choices(text, scores.combined[row]),
             )
-            if match.decision is Decision.HANDOFF:
+            for row, text in enumerate(texts)
+        ]
+        read = self._transliterated(texts, matches)
+        decided = []
+        for row, match in enumerate(matches):
+            if row in read:
+                match = read[row]
+            elif match.decision is Decision.HANDOFF:
                 match = self._other_language(scores, row) or match
-            matches.append(match)
-        return matches
+            decided.append(match)
+        return decided
+
+    def _transliterated(self, texts: Sequence[str], matches: Sequence[Match]) -> dict[int, Match]:
+        """Row → the decision for a question of Latin letters the KB would hand off, read as
+        Russian typed in Latin letters (kb/translit.py), when the KB has Russian articles and
+        that reading is answered or clarified (by the same calibration)."""
+        if not self._cyrillic:
+            return {}
+        rows = [
+            row
+            for row, (text, match) in enumerate(zip(texts, matches, strict=True))
+            if match.decision is Decision.HANDOFF and self._may_be_transliterated(text)
+        ]
+        if not rows:
+            return {}
+        read = self.decide_many([read_as_cyrillic(texts[row]) for row in rows])
+        return {
+            row: dataclasses.replace(match, language="ru")
+            for row, match in zip(rows, read, strict=True)
+            if match.decision is not Decision.HANDOFF
+        }
+
+    def _may_be_transliterated(self, text: str) -> bool:
+        """Latin letters, no word only English has, and most of its words none that the
+        KB's variants use ("limit" is a word of the English articles, "kartu" of none)."""
+        if self._scorer is None or not may_be_russian(text):
+            return False
+        stems = topic_stems(text)
+        known = sum(1 for stem in stems if len(self._scorer.naming(stem)))
+        return 2 * known < len(stems)
 
     def _other_language(self, scores: Scores, row: int) -> Match | None:
         """An answer from an article in the other alphabet whose best variant means what the

@@ -307,3 +307,41 @@ def test_a_small_kb_scores_like_a_large_one(monkeypatch: pytest.MonkeyPatch) -> 
 def test_an_off_topic_hand_off_names_no_category(sample: KnowledgeIndex, question: str) -> None:
     match = sample.decide(question)
     assert match.decision is Decision.HANDOFF and match.category is None
+
+
+@pytest.mark.parametrize(
+    ("question", "articles"),
+    [
+        ("poteryal kartu", {"card-lost"}),
+        ("ne prihodit sms", {"sms-codes"}),
+        ("kakaya komissiya za perevod", {"fees-transfers-cash"}),
+        ("kak zablokirovat kartu", {"card-lost", "card-found-after-block"}),
+        ("karta", {"card-delivery", "card-lost", "payment-declined"}),
+    ],
+)
+def test_russian_typed_in_latin_letters_is_read_as_russian(
+    sample: KnowledgeIndex, question: str, articles: set[str]
+) -> None:
+    """Handed off before: «poteryal kartu» shares no term with a Russian article, and its
+    meaning alone found the wrong one («kak zablokirovat kartu» → card found after block)."""
+    match = sample.decide(question)
+    assert match.decision is not Decision.HANDOFF, match
+    assert {hit.article.id for hit in match.hits} <= articles
+    assert match.language == "ru"
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "Is there a limit on top-ups?",
+        "can you limit my top up?",
+        "limit",
+        "tell me a joke",
+        "Why is my cat afraid of the vacuum cleaner?",
+        "I lost my card",
+    ],
+)
+def test_english_is_not_read_as_russian(sample: KnowledgeIndex, question: str) -> None:
+    """"limit" reads «лимит», a word of a Russian article: a word only English has, or one
+    the English articles use, keeps a question English."""
+    assert sample.decide(question).language is None

@@ -55,13 +55,20 @@ class Consult:
     async def __call__(
         self, session: AsyncSession, turn: Turn, now: dt.datetime, decided: Mapping[str, Match]
     ) -> None:
-        conversation, language = turn.placed, turn.sender.language
+        conversation = turn.placed
         question = turn.inbound.text[:KB_QUERY_LIMIT]
         match = decided.get(question) or self._knowledge.index.decide(question)
+        language = match.language or turn.sender.language  # «kak zablokirovat kartu»: ru
         if self._answers(match, language):
             best = match.hits[0]
             await self.answer(
-                session, turn, best.article.id, best.score, now, note=_note(best, language)
+                session,
+                turn,
+                best.article.id,
+                best.score,
+                now,
+                note=_note(best, language),
+                language=language,
             )
         elif match.decision is Decision.CLARIFY:
             choices = [
@@ -110,16 +117,18 @@ class Consult:
         now: dt.datetime,
         *,
         note: str | None = None,
+        language: str | None = None,
     ) -> None:
         """The article's answer, after `note` when there is one (an answer in another
-        language than the client's); a stale button for an article removed since hands off."""
+        language than the client's), with a button in `language` (the client's by default);
+        a stale button for an article removed since hands off."""
         conversation = turn.placed
         article = self._knowledge.index.article(article_id)
         if article is None:
             await hand_off(session, self._levels, conversation, "kb_miss", now, turn.outcome)
             return
         conversation.category = article.category or conversation.category
-        buttons = [handoff_button(turn.sender.language)]
+        buttons = [handoff_button(language or turn.sender.language)]
         await self._reply(session, turn, article, score, now, before=note, buttons=buttons)
 
     async def answer_in_queue(
@@ -130,10 +139,10 @@ class Consult:
         takes the question off the queue (in a letter, a line saying it stays). The
         conversation keeps its place, deadline and category. False: nothing was said."""
         question = turn.inbound.text[:KB_QUERY_LIMIT]
-        language = turn.sender.language
         if not question.strip():
             return False
         match = decided.get(question) or self._knowledge.index.decide(question)
+        language = match.language or turn.sender.language
         if not self._answers(match, language):
             return False
         best = match.hits[0]

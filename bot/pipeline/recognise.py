@@ -24,6 +24,7 @@ from core.numbers import row_id, whole_number
 from identity.recognition import Recognition
 from identity.turn import AfterCommit as AfterCommitWork
 from kb.text import words
+from kb.translit import readings
 from kb.words import every
 
 __all__ = [
@@ -131,8 +132,8 @@ class Recognise:
 
 
 def _intent(inbound: InboundMessage, chosen: str | None) -> Intent:
-    said = set(words(inbound.text))
-    if inbound.action is Action.START and not said - _GREETINGS:
+    heard = [set(words(reading)) for reading in readings(inbound.text)]
+    if inbound.action is Action.START and any(not said - _GREETINGS for said in heard):
         return Intent.START
     if asks_for_person(inbound):
         return Intent.PERSON
@@ -143,7 +144,7 @@ def _intent(inbound: InboundMessage, chosen: str | None) -> Intent:
         if kinds and kinds <= {AttachmentKind.STICKER}:
             return Intent.STICKER
         return Intent.FILE if kinds else Intent.EMPTY
-    if said and said <= _GREETINGS:
+    if any(said and said <= _GREETINGS for said in heard):
         return Intent.GREETING
     if thanks(inbound.text):
         return Intent.THANKS
@@ -173,8 +174,10 @@ def asks_for_person(inbound: InboundMessage) -> bool:
     """The hand-off button, or a short message naming a person ('оператора!', 'a human')."""
     if inbound.action is Action.HANDOFF:
         return True
-    said = set(words(inbound.text))
-    return bool(said & _PERSON) and len(said) <= PERSON_REQUEST_WORDS
+    return any(
+        said & _PERSON and len(said) <= PERSON_REQUEST_WORDS
+        for said in (set(words(reading)) for reading in readings(inbound.text))
+    )
 
 
 async def _choice(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from core.numbers import whole_number
 from kb.text import words
+from kb.translit import readings
 from kb.words import every
 
 __all__ = ["SETTLING_WORDS", "not_needed", "settles", "thanks", "typed_rating"]
@@ -45,7 +46,11 @@ _EMOJI_MODIFIERS = frozenset("\ufe0f\u200d") | frozenset(map(chr, range(0x1F3FB,
 
 def thanks(text: str) -> bool:
     """Thanks, an acknowledgement or kind words, and nothing else («ок», «супер», «Спасибо
-    большое, всё отлично, хорошего дня»), or kind emoji alone (👍, 🙏, ❤️)."""
+    большое, всё отлично, хорошего дня», «spasibo»), or kind emoji alone (👍, 🙏, ❤️)."""
+    return any(map(_thanks, readings(text)))
+
+
+def _thanks(text: str) -> bool:
     said = set(words(text))
     if said:
         return said <= _THANKS | _COURTESY
@@ -72,6 +77,10 @@ def typed_rating(text: str) -> int | None:
 
 def settles(text: str) -> bool:
     """A short message saying it helped, with no negation, "but" or question in it."""
+    return any(map(_settles, readings(text)))
+
+
+def _settles(text: str) -> bool:
     said = words(text)
     heard = set(said)
     return (
@@ -84,6 +93,10 @@ def settles(text: str) -> bool:
 def not_needed(text: str) -> bool:
     """A short message of no topic saying the question is not needed any more: a dismissal,
     or a negation before «надо» / "need" («уже не надо», "I don't need it anymore")."""
+    return any(map(_not_needed, readings(text)))
+
+
+def _not_needed(text: str) -> bool:
     said = words(text)
     heard = set(said)
     if len(said) > SETTLING_WORDS or not heard <= _CALM or heard & _RESERVATIONS:

@@ -1,0 +1,112 @@
+"""Russian typed in Latin letters («kak zablokirovat kartu»), read back into Cyrillic so
+that a KB's Russian articles can match it. A phone without a Cyrillic keyboard, or habit,
+makes it common enough on a Russian desk. A question in English read so comes out as
+nonsense that matches nothing well, and `KnowledgeIndex` tries this reading only for a
+question of Latin letters that it would otherwise hand off; the bot's small talk («spasibo»,
+«privet», «chelovek») is read both ways (`readings`).
+"""
+
+from __future__ import annotations
+
+import re
+
+from kb.text import CYRILLIC
+
+__all__ = ["may_be_russian", "read_as_cyrillic", "readings"]
+
+_ENGLISH = frozenset(
+    "the is are was were be been am you your what how why when where which who whose can"
+    " could would should will there this that these those have has had does did for of with"
+    " from at an and it its me we they them their if or about any some get please want need"
+    " not don didn doesn isn aren wasn haven hasn won im ive".split()
+)
+"""English words no Russian word is spelt as in Latin letters (not "i", "a", "no", "to",
+"on", "my", "do", "so": «и», «а», «но», «то», «он», «мы», «до», «со»)."""
+
+_SOUNDS = (
+    ("shch", "щ"),
+    ("sch", "сч"),
+    ("zh", "ж"),
+    ("kh", "х"),
+    ("ts", "ц"),
+    ("ch", "ч"),
+    ("sh", "ш"),
+    ("yu", "ю"),
+    ("ju", "ю"),
+    ("ya", "я"),
+    ("ja", "я"),
+    ("yo", "е"),
+    ("jo", "е"),
+    ("ye", "е"),
+    ("a", "а"),
+    ("b", "б"),
+    ("v", "в"),
+    ("w", "в"),
+    ("g", "г"),
+    ("d", "д"),
+    ("e", "е"),
+    ("z", "з"),
+    ("i", "и"),
+    ("j", "й"),
+    ("k", "к"),
+    ("q", "к"),
+    ("l", "л"),
+    ("m", "м"),
+    ("n", "н"),
+    ("o", "о"),
+    ("p", "п"),
+    ("r", "р"),
+    ("s", "с"),
+    ("t", "т"),
+    ("u", "у"),
+    ("f", "ф"),
+    ("h", "х"),
+    ("c", "ц"),
+    ("x", "кс"),
+    ("'", "ь"),
+)
+"""Latin spellings of Russian sounds, longest first; `y` is read by `_y`."""
+_SOUND = re.compile("|".join(re.escape(latin) for latin, _ in _SOUNDS) + "|y", re.IGNORECASE)
+_CYRILLIC_OF = dict(_SOUNDS)
+_VOWELS = frozenset("аеиоуыэюя")
+_LATIN_WORD = re.compile(r"[a-z']+", re.IGNORECASE)
+"""A word as read into Cyrillic: «'» is a soft sign («den'»)."""
+_LATIN_LETTERS = re.compile(r"[a-z]+", re.IGNORECASE)
+"""A word as English spells it: "don't" is "don" and "t"."""
+
+
+def may_be_russian(text: str) -> bool:
+    """Latin letters, no Cyrillic ones and no word only English has ("is", "the", "you",
+    "what"...): a question that may be Russian typed in Latin letters."""
+    return (
+        not CYRILLIC.search(text)
+        and _LATIN_LETTERS.search(text) is not None
+        and not any(word.lower() in _ENGLISH for word in _LATIN_LETTERS.findall(text))
+    )
+
+
+def read_as_cyrillic(text: str) -> str:
+    """`text` with each Latin word spelt in Cyrillic: «kak zablokirovat kartu» → «как
+    заблокироват карту», «moy schet» → «мой счет», «vy» → «вы»."""
+    return _LATIN_WORD.sub(lambda word: _word(word.group().lower()), text)
+
+
+def readings(text: str) -> tuple[str, ...]:
+    """The text, and its Cyrillic reading when it may be Russian typed in Latin letters:
+    «spasibo» is thanks, «chelovek» a request for a person."""
+    if may_be_russian(text):
+        return text, read_as_cyrillic(text)
+    return (text,)
+
+
+def _word(word: str) -> str:
+    letters: list[str] = []
+    for sound in _SOUND.finditer(word):
+        latin = sound.group()
+        letters.append(_y(letters) if latin == "y" else _CYRILLIC_OF[latin])
+    return "".join(letters)
+
+
+def _y(before: list[str]) -> str:
+    """`y` after a vowel is «й» («moy», «kakoy»), elsewhere «ы» («vy», «my»)."""
+    return "й" if before and before[-1] in _VOWELS else "ы"

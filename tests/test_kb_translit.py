@@ -1,0 +1,29 @@
+"""Russian typed in Latin letters, read back into Cyrillic (kb/translit.py)."""
+
+from __future__ import annotations
+
+import pytest
+
+from kb.translit import read_as_cyrillic, readings
+
+
+@pytest.mark.parametrize(
+    ("latin", "cyrillic"),
+    [
+        ("kak zablokirovat kartu", "как заблокироват карту"),
+        ("Kakoy limit po kreditke?", "какой лимит по кредитке?"),
+        ("zdravstvuyte, gde moya karta", "здравствуйте, где моя карта"),
+        ("den'gi ne prishli", "деньги не пришли"),
+        ("moy schet", "мой счет"),
+        ("vy", "вы"),
+    ],
+)
+def test_latin_spellings_of_russian_read_as_cyrillic(latin: str, cyrillic: str) -> None:
+    assert read_as_cyrillic(latin) == cyrillic
+
+
+@pytest.mark.parametrize(
+    "text", ["I don't know", "What is the limit?", "карта", "12345", "👍", "kak dela, карта"]
+)
+def test_english_cyrillic_and_wordless_text_has_one_reading(text: str) -> None:
+    assert readings(text) == (text,)
