@@ -342,6 +342,6 @@ def test_russian_typed_in_latin_letters_is_read_as_russian(
     ],
 )
 def test_english_is_not_read_as_russian(sample: KnowledgeIndex, question: str) -> None:
-    """"limit" reads «лимит», a word of a Russian article: a word only English has, or one
-    the English articles use, keeps a question English."""
+    """Read in Cyrillic, "limit" is «лимит», a word of a Russian article: a word only
+    English has, or one the English articles use, keeps a question English."""
     assert sample.decide(question).language is None
