@@ -170,16 +170,13 @@ class KnowledgeIndex:
         return decided
 
     def _transliterated(self, texts: Sequence[str], matches: Sequence[Match]) -> dict[int, Match]:
-        """Row → the decision for a question of Latin letters the KB would hand off, read as
-        Russian typed in Latin letters (kb/translit.py), when the KB has Russian articles and
-        that reading is answered or clarified (by the same calibration)."""
+        """Row → the decision for a question that may be Russian typed in Latin letters
+        (kb/translit.py), read so, when the KB has Russian articles and that reading is
+        answered or clarified (by the same calibration) more surely than the question as
+        written («a skolko stoit perevod po SBP?» matched an English article by "SBP")."""
         if not self._cyrillic:
             return {}
-        rows = [
-            row
-            for row, (text, match) in enumerate(zip(texts, matches, strict=True))
-            if match.decision is Decision.HANDOFF and self._may_be_transliterated(text)
-        ]
+        rows = [row for row, text in enumerate(texts) if self._may_be_transliterated(text)]
         if not rows:
             return {}
         read = self.decide_many([read_as_cyrillic(texts[row]) for row in rows])
@@ -187,6 +184,10 @@ class KnowledgeIndex:
             row: dataclasses.replace(match, language="ru")
             for row, match in zip(rows, read, strict=True)
             if match.decision is not Decision.HANDOFF
+            and (
+                matches[row].decision is Decision.HANDOFF
+                or match.confidence > matches[row].confidence
+            )
         }
 
     def _may_be_transliterated(self, text: str) -> bool:
