@@ -135,9 +135,9 @@ class Policy:
 
 async def _resolved(session: AsyncSession, turn: Turn, now: dt.datetime) -> None:
     """A «Вопрос решён» press under an answer given in the queue, or «помогло» written in
-    the queue: a question still waiting is taken off the queue and closed by the client (the desk
-    sees it go); one an operator took meanwhile stays with them (they see the press, the
-    client hears once who has it); a stale press is thanked."""
+    the queue: a question still waiting is taken off the queue and closed by the client
+    (the desk sees it go); one an operator took meanwhile stays with them (they see the
+    press, the client hears once who has it); a stale press is thanked."""
     conversation, outcome, language = turn.placed, turn.outcome, turn.sender.language
     if conversation.status is ConversationStatus.ASSIGNED:  # as if asking for a person
         text = await _acknowledgement(session, conversation, Intent.PERSON, language, now)
