@@ -537,7 +537,14 @@ async def test_thanks_for_the_queued_answer_get_the_button_again(gateway: Gatewa
 
 
 @pytest.mark.parametrize(
-    "words", ["не помогло", "помогло, но карту так и не нашёл", "а если не помогло?", "Didn't help"]
+    "words",
+    [
+        "не помогло",
+        "помогло, но карту так и не нашёл",
+        "а если не помогло?",
+        "Didn't help",
+        "Получилось?",
+    ],
 )
 async def test_a_queued_client_who_has_a_but_stays_in_the_queue(
     gateway: Gateway, words: str

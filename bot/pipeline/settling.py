@@ -76,8 +76,9 @@ def typed_rating(text: str) -> int | None:
 
 
 def settles(text: str) -> bool:
-    """A short message saying it helped, with no negation, "but" or question in it."""
-    return any(map(_settles, readings(text)))
+    """A short message saying it helped, with no negation, "but" or question in it
+    («помогло?» asks)."""
+    return "?" not in text and any(map(_settles, readings(text)))
 
 
 def _settles(text: str) -> bool:
@@ -92,8 +93,9 @@ def _settles(text: str) -> bool:
 
 def not_needed(text: str) -> bool:
     """A short message of no topic saying the question is not needed any more: a dismissal,
-    or a negation before «надо» / "need" («уже не надо», "I don't need it anymore")."""
-    return any(map(_not_needed, readings(text)))
+    or a negation before «надо» / "need" («уже не надо», "I don't need it anymore"); not a
+    question («не надо?»)."""
+    return "?" not in text and any(map(_not_needed, readings(text)))
 
 
 def _not_needed(text: str) -> bool:
