@@ -484,6 +484,16 @@ async def waiting_with_an_answer(gateway: Gateway) -> Conversation:
 _WITHDRAWN = "Хорошо, сняли вопрос с очереди. Если понадобится помощь, просто напишите."
 
 
+async def assert_taken_off_the_queue(gateway: Gateway, heard: str = _WITHDRAWN) -> None:
+    """The client's one conversation is closed by the client, out of the queue, and they
+    were told `heard`."""
+    [conversation] = await conversations(gateway)
+    assert conversation.status is ConversationStatus.CLOSED
+    assert await gateway.queue.waiting() == []
+    assert (await replies(gateway))[-1].text == heard
+    assert EventKind.CLOSED in await events(gateway, conversation.id)
+
+
 @pytest.mark.parametrize(
     ("words", "heard"),
     [
@@ -498,14 +508,10 @@ _WITHDRAWN = "Хорошо, сняли вопрос с очереди. Если 
 async def test_a_queued_client_who_writes_that_the_answer_helped_is_taken_off_the_queue(
     gateway: Gateway, words: str, heard: str
 ) -> None:
-    queued = await waiting_with_an_answer(gateway)
+    await waiting_with_an_answer(gateway)
     await gateway.engine.handle(said(words))
 
-    [conversation] = await conversations(gateway)
-    assert conversation.status is ConversationStatus.CLOSED
-    assert await gateway.queue.waiting() == []
-    assert (await replies(gateway))[-1].text == heard
-    assert EventKind.CLOSED in await events(gateway, queued.id)
+    await assert_taken_off_the_queue(gateway, heard)
 
 
 async def test_a_queued_client_who_sorted_it_out_alone_is_taken_off_the_queue(
@@ -514,10 +520,7 @@ async def test_a_queued_client_who_sorted_it_out_alone_is_taken_off_the_queue(
     await gateway.engine.handle(said("Почему мой кот боится пылесоса и как его успокоить?"))
     await gateway.engine.handle(said("Разобрался сам, спасибо"))
 
-    [conversation] = await conversations(gateway)
-    assert conversation.status is ConversationStatus.CLOSED
-    assert await gateway.queue.waiting() == []
-    assert (await replies(gateway))[-1].text == _WITHDRAWN
+    await assert_taken_off_the_queue(gateway)
 
 
 async def test_thanks_for_the_queued_answer_get_the_button_again(gateway: Gateway) -> None:
@@ -649,6 +652,15 @@ async def test_operator_flow_and_rating_by_typed_digit(
     assert await gateway.queue.waiting() == []
 
 
+async def closed_by_an_operator(gateway: Gateway) -> None:
+    """The client asked for a person, whose reply and close asked them for a rating."""
+    await gateway.engine.handle(said("позовите оператора"))
+    operator = await gateway.desk.operators.register("Анна")
+    view = await gateway.desk.actions.take_next(operator.id)
+    await gateway.desk.actions.reply(operator.id, view.id, "Готово, карта разблокирована.")
+    await gateway.desk.actions.close(operator.id, view.id)
+
+
 @pytest.mark.parametrize(
     "words",
     ["Спасибо большое, всё отлично!", "супер, хорошего дня", "Great, thank you so much", "👍🏻"],
@@ -656,11 +668,7 @@ async def test_operator_flow_and_rating_by_typed_digit(
 async def test_kind_words_after_the_operator_closed_are_thanked_not_queued(
     gateway: Gateway, words: str
 ) -> None:
-    await gateway.engine.handle(said("позовите оператора"))
-    operator = await gateway.desk.operators.register("Анна")
-    view = await gateway.desk.actions.take_next(operator.id)
-    await gateway.desk.actions.reply(operator.id, view.id, "Готово, карта разблокирована.")
-    await gateway.desk.actions.close(operator.id, view.id)
+    await closed_by_an_operator(gateway)
     await gateway.engine.handle(said(words))
 
     assert (await replies(gateway))[-1].text in {
@@ -700,11 +708,7 @@ async def test_a_thank_you_letter_to_a_closed_conversation_does_not_reopen_it(
 async def test_a_rating_typed_in_words_after_the_request_is_the_rating(
     gateway: Gateway, words: str, score: int
 ) -> None:
-    await gateway.engine.handle(said("позовите оператора"))
-    operator = await gateway.desk.operators.register("Анна")
-    view = await gateway.desk.actions.take_next(operator.id)
-    await gateway.desk.actions.reply(operator.id, view.id, "Готово, карта разблокирована.")
-    await gateway.desk.actions.close(operator.id, view.id)
+    await closed_by_an_operator(gateway)
     await gateway.engine.handle(said(words))
 
     [conversation] = await conversations(gateway)
@@ -716,10 +720,7 @@ async def test_a_rating_typed_in_words_after_the_request_is_the_rating(
 async def test_a_number_in_a_new_question_after_the_request_is_not_a_rating(
     gateway: Gateway,
 ) -> None:
-    await gateway.engine.handle(said("позовите оператора"))
-    operator = await gateway.desk.operators.register("Анна")
-    view = await gateway.desk.actions.take_next(operator.id)
-    await gateway.desk.actions.close(operator.id, view.id)
+    await closed_by_an_operator(gateway)
     await gateway.engine.handle(said("5 карт заблокировано, что делать"))
 
     closed, *_ = await conversations(gateway)
