@@ -227,6 +227,23 @@ async def test_after_close_the_console_shows_the_state_and_the_clients_rating(
 
 
 @pytest.mark.usefixtures("platforms_accepting")
+async def test_a_question_its_client_took_off_the_queue_says_so_in_the_console(
+    browser: Browser, gateway: Gateway, served: str
+) -> None:
+    """Not «the client has not rated it yet»: no rating was asked for."""
+    for words in ("Почему мой кот боится пылесоса?", "Я потерял карту, что делать?"):
+        await gateway.engine.handle(said(words, visitor="web-5", channel=ChannelKind.WEB))
+    page = await open_console(browser, served, gateway, 1400)
+    await page.locator("#queue-rows tr").first.click()
+    await expect(page.locator(".status-pill")).to_have_text("в очереди")
+    await gateway.engine.handle(said("Спасибо, помогло!", visitor="web-5", channel=ChannelKind.WEB))
+    await expect(page.locator("#queue-rows tr:visible")).to_have_count(0)
+    await expect(page.locator(".status-pill")).to_have_text("закрыт")  # live
+    await expect(page.locator("#closed-bar")).to_contain_text("Клиент снял вопрос с очереди")
+    await page.context.close()
+
+
+@pytest.mark.usefixtures("platforms_accepting")
 async def test_on_a_phone_the_queue_and_the_thread_take_turns(
     browser: Browser, gateway: Gateway, served: str
 ) -> None:

@@ -491,7 +491,8 @@ async def assert_taken_off_the_queue(gateway: Gateway, heard: str = _WITHDRAWN) 
     assert conversation.status is ConversationStatus.CLOSED
     assert await gateway.queue.waiting() == []
     assert (await replies(gateway))[-1].text == heard
-    assert EventKind.CLOSED in await events(gateway, conversation.id)
+    view = await gateway.desk.conversations.view(conversation.id)  # the console says by whom
+    assert (view.status, view.closed_by, view.rating) == ("closed", "client", None)
 
 
 @pytest.mark.parametrize(
@@ -715,6 +716,7 @@ async def test_a_rating_typed_in_words_after_the_request_is_the_rating(
     assert conversation.rating == score
     assert (await replies(gateway))[-1].text in {"Спасибо за оценку!", "Thank you for the rating!"}
     assert await gateway.queue.waiting() == []
+    assert (await gateway.desk.conversations.view(conversation.id)).closed_by == "operator"
 
 
 async def test_a_number_in_a_new_question_after_the_request_is_not_a_rating(

@@ -40,6 +40,7 @@
       macro_shared: "Сохранить для всех операторов? (Отмена — только для вас)", macro_desk: "Для всех", macro_mine: "Мои", reports: "Отчёты", team: "Команда", visitor: "Посетитель №{n}", back: "← Очередь", waited: "ждёт {t}",
       erased: "Слова и файлы разговора стёрты {at}: остались только цифры для отчётов.",
       closed_rated: "Разговор закрыт. Оценка клиента:", closed_waiting: "Разговор закрыт. Клиент ещё не поставил оценку.",
+      closed_by_client: "Клиент снял вопрос с очереди: ответ бота ему подошёл или помощь больше не нужна.",
       closed_email: "Разговор закрыт. Оценку клиент пришлёт ответом на письмо.",
       held_by_other: "Разговор ведёт другой оператор.", whole_letter: "Показать письмо целиком",
       fresh_only: "Скрыть цитаты и подпись", conversation_closed_at: "Разговор #{id} закрыт {at}",
@@ -112,6 +113,7 @@
       macro_shared: "Save it for every operator? (Cancel: for you only)", macro_desk: "For everyone", macro_mine: "Mine", reports: "Reports", team: "Team", visitor: "Visitor #{n}", back: "← Queue", waited: "waiting {t}",
       erased: "The conversation's words and files were erased on {at}: only the figures for reports stay.",
       closed_rated: "Conversation closed. The client's rating:", closed_waiting: "Conversation closed. The client has not rated it yet.",
+      closed_by_client: "The client took the question off the queue: the bot's answer did, or no help is needed any more.",
       closed_email: "Conversation closed. The client rates it by replying to the letter.",
       held_by_other: "Another operator is handling this conversation.", whole_letter: "Show the whole letter",
       fresh_only: "Hide quotes and signature", conversation_closed_at: "Conversation #{id} closed {at}",
@@ -350,6 +352,8 @@
       if (c.rating) {
         bar.append(el("span", null, t("closed_rated")), el("span", "stars", "★".repeat(c.rating) + "☆".repeat(5 - c.rating)),
           el("strong", "rating", `${c.rating}/5`));
+      } else if (c.closed_by === "client") {
+        bar.append(el("span", "muted", t("closed_by_client")));
       } else {
         bar.append(el("span", "muted", t(c.channel === "email" ? "closed_email" : "closed_waiting")));
       }

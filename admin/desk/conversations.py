@@ -7,7 +7,15 @@ from sqlalchemy import func, select
 from admin.desk.lookup import active_operator, find_conversation
 from admin.desk.views import ConversationView, MessageView, client_name, is_anonymous, message_view
 from core.db import SessionFactory
-from core.models import Client, Conversation, Identity, Message
+from core.models import (
+    Client,
+    Conversation,
+    ConversationEvent,
+    ConversationStatus,
+    EventKind,
+    Identity,
+    Message,
+)
 
 __all__ = ["HISTORY_LIMIT", "Conversations"]
 
@@ -34,6 +42,19 @@ class Conversations:
                 .order_by(Message.id.desc())
                 .limit(HISTORY_LIMIT)
             )
+            closed = (
+                await session.scalar(
+                    select(ConversationEvent.data)
+                    .where(
+                        ConversationEvent.conversation_id == conversation.id,
+                        ConversationEvent.kind == EventKind.CLOSED,
+                    )
+                    .order_by(ConversationEvent.id.desc())
+                    .limit(1)
+                )
+                if conversation.status is ConversationStatus.CLOSED
+                else None
+            )
             reachable = await session.scalars(
                 select(Identity.channel)
                 .where(Identity.client_id == conversation.client_id)
@@ -55,6 +76,7 @@ class Conversations:
                 messages=tuple(message_view(m) for m in reversed(list(messages))),
                 rating=conversation.rating,
                 resolved_at=conversation.resolved_at,
+                closed_by=str(closed["by"]) if closed and closed.get("by") else None,
                 anonymous=is_anonymous(client),
                 erased_at=conversation.erased_at,
                 reachable=tuple(channel.value for channel in reachable),

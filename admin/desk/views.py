@@ -78,6 +78,9 @@ class ConversationView:
     messages: tuple[MessageView, ...]
     rating: int | None = None
     resolved_at: dt.datetime | None = None
+    closed_by: str | None = None
+    """Who closed it, as its last close says: "operator", "client" (took the question off
+    the queue), "timeout" (the bot's, idle), "no_reply" (the client never answered)."""
     anonymous: bool = False
     erased_at: dt.datetime | None = None
     """When its words and files were erased (a forgotten client, the retention period)."""
