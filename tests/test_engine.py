@@ -704,7 +704,14 @@ async def test_a_thank_you_letter_to_a_closed_conversation_does_not_reopen_it(
 
 @pytest.mark.parametrize(
     ("words", "score"),
-    [("5, спасибо!", 5), ("4 из 5", 4), ("на 3", 3), ("⭐⭐⭐⭐", 4), ("I give 5 stars", 5)],
+    [
+        ("5, спасибо!", 5),
+        ("4 из 5", 4),
+        ("на 3", 3),
+        ("⭐⭐⭐⭐", 4),
+        ("I give 5 stars", 5),
+        ("5 zvezd", 5),
+    ],
 )
 async def test_a_rating_typed_in_words_after_the_request_is_the_rating(
     gateway: Gateway, words: str, score: int

@@ -60,19 +60,24 @@ def _thanks(text: str) -> bool:
 
 def typed_rating(text: str) -> int | None:
     """A score of 1–5 typed as a short message: «5», «5, спасибо», «на 4», «4 из 5», «5/5»,
-    «5 звёзд», ⭐⭐⭐⭐ (its first number; nothing else but thanks and rating words)."""
-    said = words(text)
+    «5 звёзд», «5 zvezd», ⭐⭐⭐⭐ (its first number; nothing else but thanks and rating
+    words)."""
     stars = text.strip().replace("\ufe0f", "")
-    if not said and stars and set(stars) == {_STAR}:
-        score = len(stars)
+    if stars and set(stars) == {_STAR}:
+        score: int | None = len(stars)
     else:
-        read = [(word, whole_number(word)) for word in said]
-        numbers = [number for _, number in read if number is not None]
-        others = {word for word, number in read if number is None}
-        if not numbers or len(said) > SETTLING_WORDS or not others <= _RATING | _THANKS | _COURTESY:
-            return None
-        score = numbers[0]
-    return score if 1 <= score <= 5 else None
+        score = next(filter(None, map(_score, readings(text))), None)
+    return score if score is not None and 1 <= score <= 5 else None
+
+
+def _score(text: str) -> int | None:
+    said = words(text)
+    read = [(word, whole_number(word)) for word in said]
+    numbers = [number for _, number in read if number is not None]
+    others = {word for word, number in read if number is None}
+    if not numbers or len(said) > SETTLING_WORDS or not others <= _RATING | _THANKS | _COURTESY:
+        return None
+    return numbers[0]
 
 
 def settles(text: str) -> bool:
