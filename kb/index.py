@@ -32,7 +32,7 @@ __all__ = ["CLARIFY_LIMIT", "Decision", "Hit", "KnowledgeIndex", "Match"]
 CROSS_LANGUAGE_MATCH = 0.55
 """A question the KB's articles in its own alphabet cannot answer is answered by an article
 in the other one whose best variant means the same: from this meaning cosine, with no
-rival within CROSS_LANGUAGE_LEAD (same-request pairs across Russian and English score
+rival (in either alphabet) within CROSS_LANGUAGE_LEAD (same-request pairs across Russian and English score
 0.6-0.8, unrelated ones below 0.4). The calibration, learnt from the KB's own variants,
 cannot judge such a pair: they share no term."""
 CROSS_LANGUAGE_LEAD = 0.05
@@ -201,11 +201,17 @@ class KnowledgeIndex:
 
     def _other_language(self, scores: Scores, row: int) -> Match | None:
         """An answer from an article in the other alphabet whose best variant means what the
-        question does (see CROSS_LANGUAGE_MATCH), or None."""
-        meaning = np.where(scores.other_script[row], scores.best_meaning[row], 0.0)
+        question does (see CROSS_LANGUAGE_MATCH), or None. Its rivals include the articles
+        in the question's own alphabet: «не пришли деньги» is closer to the Russian
+        article on a missing transfer than to its English twin, which must not answer it
+        (the calibration had declined that article, and the client would hear the answer
+        is in English only)."""
+        other = scores.other_script[row]
+        meaning = np.where(other, scores.best_meaning[row], 0.0)
         order = top_columns(meaning[None, :], 2)[0]
         first = int(order[0])
-        rival = meaning[order[1]] if len(order) > 1 else 0.0
+        own_best = float(np.where(other, 0.0, scores.best_meaning[row]).max(initial=0.0))
+        rival = max(float(meaning[order[1]]) if len(order) > 1 else 0.0, own_best)
         if meaning[first] < CROSS_LANGUAGE_MATCH or meaning[first] - rival < CROSS_LANGUAGE_LEAD:
             return None
         article = self._indexed[first]

@@ -345,3 +345,13 @@ def test_english_is_not_read_as_russian(sample: KnowledgeIndex, question: str) -
     """Read in Cyrillic, "limit" is «лимит», a word of a Russian article: a word only
     English has, or one the English articles use, keeps a question English."""
     assert sample.decide(question).language is None
+
+
+def test_an_article_in_the_other_alphabet_never_answers_what_one_in_its_own_is_closer_to(
+    sample: KnowledgeIndex,
+) -> None:
+    """«не пришли деньги» means the Russian missing-transfer article more than its English
+    twin: answering with the twin would tell the client the answer exists in English only."""
+    match = sample.decide("не пришли деньги")
+    assert all(hit.article.language == "ru" for hit in match.hits[:1]), match
+    assert sample.decide("How do I close my account?").hits[0].article.id == "account-close"
