@@ -3,9 +3,9 @@
 Questions are scored against the articles by kb/scoring.py; a `Calibration`
 (kb/calibration.py) turns the scores' features into the probability that the top hit is
 right (answer) or among the top three (clarify). Beside it: a bare topic word that several
-articles use is always a choice, a question of Latin letters it would hand off is read
-again as Russian typed in them («kak zablokirovat kartu»), and a question the articles in
-its own alphabet cannot answer may be answered by one in the other alphabet that means the
+articles use is always a choice, a question that may be Russian typed in Latin letters
+(«kak zablokirovat kartu») is read again in Cyrillic, and a question the articles in its
+own alphabet cannot answer may be answered by one in the other alphabet that means the
 same.
 """
 
@@ -32,9 +32,9 @@ __all__ = ["CLARIFY_LIMIT", "Decision", "Hit", "KnowledgeIndex", "Match"]
 CROSS_LANGUAGE_MATCH = 0.55
 """A question the KB's articles in its own alphabet cannot answer is answered by an article
 in the other one whose best variant means the same: from this meaning cosine, with no
-rival (in either alphabet) within CROSS_LANGUAGE_LEAD (same-request pairs across Russian and English score
-0.6-0.8, unrelated ones below 0.4). The calibration, learnt from the KB's own variants,
-cannot judge such a pair: they share no term."""
+rival (in either alphabet) within CROSS_LANGUAGE_LEAD (same-request pairs across Russian
+and English score 0.6-0.8, unrelated ones below 0.4). The calibration, learnt from the
+KB's own variants, cannot judge such a pair: they share no term."""
 CROSS_LANGUAGE_LEAD = 0.05
 CLARIFY_LIMIT = 3
 EVIDENCE = 0.5

@@ -2,7 +2,8 @@
 that a KB's Russian articles can match it. A phone without a Cyrillic keyboard, or habit,
 makes it common enough on a Russian desk. A question in English read so comes out as
 nonsense that matches nothing well, and `KnowledgeIndex` tries this reading only for a
-question of Latin letters that it would otherwise hand off; the bot's small talk («spasibo»,
+question with no word only English has, most of whose words its English articles do not
+use, and keeps it only when it decides more surely; the bot's small talk («spasibo»,
 «privet», «chelovek») is read both ways (`readings`).
 """
 
