@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import re
 
-from kb.text import CYRILLIC
+from kb.text import CYRILLIC, words
+from kb.words import WORDS
 
-__all__ = ["may_be_russian", "read_as_cyrillic", "readings"]
+__all__ = ["may_be_russian", "read_as_cyrillic", "readings", "russian_small_talk"]
 
 _ENGLISH = frozenset(
     "the is are was were be been am you your what how why when where which who whose can"
@@ -24,6 +25,9 @@ _ENGLISH = frozenset(
 """English words no Russian word is spelt as in Latin letters (not "i", "a", "no", "to",
 "on", "my", "do", "so": «и», «а», «но», «то», «он», «мы», «до», «со»)."""
 
+_SMALL_TALK = {
+    language: table.greetings | table.thanks | table.courtesy for language, table in WORDS.items()
+}
 _SOUNDS = (
     ("shch", "щ"),
     ("sch", "сч"),
@@ -98,6 +102,16 @@ def readings(text: str) -> tuple[str, ...]:
     if may_be_russian(text):
         return text, read_as_cyrillic(text)
     return (text,)
+
+
+def russian_small_talk(text: str) -> bool:
+    """Russian greetings or thanks in Latin letters, and nothing else («privet», «spasibo»,
+    «dobryy den'»), none of its words English small talk ("ok", "hi" stay English): the
+    client writes Russian, and the bot's own texts may answer in it."""
+    if not may_be_russian(text):
+        return False
+    read = set(words(read_as_cyrillic(text)))
+    return bool(read) and read <= _SMALL_TALK["ru"] and not set(words(text)) & _SMALL_TALK["en"]
 
 
 def _word(word: str) -> str:

@@ -968,14 +968,16 @@ async def test_an_interrupted_database_costs_no_message(
 async def test_russian_typed_in_latin_letters_is_answered_in_russian(gateway: Gateway) -> None:
     """No «We have this answer in Russian only» note, and the button in Russian: the client
     writes Russian, only in other letters."""
+    await gateway.engine.handle(said("privet"))
     await gateway.engine.handle(said("poteryal kartu, chto delat?"))
     await gateway.engine.handle(said("spasibo"))
     await gateway.engine.handle(said("pozovite operatora"))
 
-    answer, thanks, queued = await replies(gateway)
+    greeting, answer, thanks, queued = await replies(gateway)
+    assert greeting.text.startswith("Здравствуйте!")
     article = gateway.knowledge.index.article("card-lost")
     assert article is not None and answer.text == article.answer
     assert [b["label"] for b in answer.buttons] == ["Позвать оператора"]
-    assert thanks.text == "You're welcome! Write any time you have another question."
+    assert thanks.text == "Пожалуйста! Если появятся ещё вопросы — пишите."
     assert queued.text.startswith("I'm passing your question to an operator")
     assert len(await gateway.queue.waiting()) == 1

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from kb.translit import read_as_cyrillic, readings
+from kb.translit import read_as_cyrillic, readings, russian_small_talk
 
 
 @pytest.mark.parametrize(
@@ -27,3 +27,21 @@ def test_latin_spellings_of_russian_read_as_cyrillic(latin: str, cyrillic: str) 
 )
 def test_english_cyrillic_and_wordless_text_has_one_reading(text: str) -> None:
     assert readings(text) == (text,)
+
+
+@pytest.mark.parametrize(
+    ("text", "russian"),
+    [
+        ("privet", True),
+        ("spasibo", True),
+        ("dobryy den'", True),
+        ("ok", False),
+        ("hi", False),
+        ("poteryal kartu", False),
+        ("I lost my card", False),
+    ],
+)
+def test_only_russian_small_talk_in_latin_letters_is_taken_for_russian(
+    text: str, russian: bool
+) -> None:
+    assert russian_small_talk(text) is russian

@@ -16,6 +16,7 @@ from core.db import insert_objects
 from core.models import Client, Identity
 from core.texts import locale_language
 from kb.text import language_of
+from kb.translit import russian_small_talk
 
 __all__ = ["Senders", "find_senders"]
 
@@ -54,8 +55,13 @@ class Senders:
             client.email = stated
         if inbound.chat_id:
             identity.chat_id = inbound.chat_id
-        language = language_of(
-            inbound.text, client.language or locale_language(inbound.locale) or self.desk_language
+        language = (
+            "ru"
+            if russian_small_talk(inbound.text)  # «privet», «spasibo»: Latin letters, Russian
+            else language_of(
+                inbound.text,
+                client.language or locale_language(inbound.locale) or self.desk_language,
+            )
         )
         client.language = client.language or language
         return Sender(identity, client, language)
