@@ -132,7 +132,7 @@ class Recognise:
 
 
 def _intent(inbound: InboundMessage, chosen: str | None) -> Intent:
-    heard = [set(words(reading)) for reading in readings(inbound.text)]
+    heard = _heard(inbound.text)
     if inbound.action is Action.START and any(not said - _GREETINGS for said in heard):
         return Intent.START
     if asks_for_person(inbound):
@@ -175,9 +175,13 @@ def asks_for_person(inbound: InboundMessage) -> bool:
     if inbound.action is Action.HANDOFF:
         return True
     return any(
-        said & _PERSON and len(said) <= PERSON_REQUEST_WORDS
-        for said in (set(words(reading)) for reading in readings(inbound.text))
+        said & _PERSON and len(said) <= PERSON_REQUEST_WORDS for said in _heard(inbound.text)
     )
+
+
+def _heard(text: str) -> list[set[str]]:
+    """The words of each reading of the text (Latin letters may be Russian: `readings`)."""
+    return [set(words(reading)) for reading in readings(text)]
 
 
 async def _choice(
