@@ -7,6 +7,10 @@ operators in silence. With an operator on it, asking for a person again (the but
 silence. Each acknowledgement is an event of the conversation, so the operator's thread and
 the reports see it, and a new wait or holder (requeued, taken, transferred) earns a new one.
 
+A queued client asking how long the wait is («сколько ждать?», «оператор!» again) is told
+their place and the deadline (`tell_place`), at most once in `PLACE_REPEAT`: asking again
+at once adds nothing the operators do not see.
+
 `answered_while_queued` tells whether the bot answered from the knowledge base during this
 wait: then a client's thanks, or «помогло», is about that answer (bot/pipeline/recognise.py).
 """
@@ -22,7 +26,15 @@ from sqlalchemy.orm import aliased
 from core.events import record
 from core.models import Conversation, ConversationEvent, EventKind
 
-__all__ = ["acknowledge_held", "acknowledge_queued", "answered_while_queued"]
+__all__ = [
+    "PLACE_REPEAT",
+    "acknowledge_held",
+    "acknowledge_queued",
+    "answered_while_queued",
+    "tell_place",
+]
+
+PLACE_REPEAT = dt.timedelta(minutes=3)
 
 _NEW_HOLDER = (EventKind.TAKEN, EventKind.TRANSFERRED, EventKind.REOPENED)
 """Events after which the conversation's operator may be another one."""
@@ -42,6 +54,17 @@ async def acknowledge_queued(
         ConversationEvent.at >= waiting_since,
         now,
     )
+
+
+async def tell_place(session: AsyncSession, conversation: Conversation, now: dt.datetime) -> bool:
+    """True (and recorded, as this wait's acknowledgement too) when the client was not told
+    their place in the last `PLACE_REPEAT`."""
+    if not await _once(
+        session, conversation, EventKind.PLACE_TOLD, ConversationEvent.at > now - PLACE_REPEAT, now
+    ):
+        return False
+    await acknowledge_queued(session, conversation, now)
+    return True
 
 
 async def acknowledge_held(

@@ -175,6 +175,7 @@ class EventKind(str, enum.Enum):
     QUARANTINED = "quarantined"
     QUEUE_ACKNOWLEDGED = "queue_acknowledged"  # a queued client's message answered once
     HOLDER_ACKNOWLEDGED = "holder_acknowledged"  # "Anna already has it", once while she does
+    PLACE_TOLD = "place_told"  # a queued client asked how long: told their place, now and then
 
 
 class Client(InsertedInBatches, Base):

@@ -67,6 +67,29 @@ TEXTS: dict[str, dict[str, str]] = {
         "en": "Got your message: your question is already in the queue, and the operator will see "
         "this message and any you add.",
     },
+    "place_queued": {
+        "ru": "Ваш вопрос в очереди: вы {position}-й, оператор ответит {deadline}. Он увидит все "
+        "ваши сообщения.",
+        "en": "Your question is in the queue: you are number {position}, and an operator will answer "
+        "{deadline}. They will see all your messages.",
+    },
+    "place_queued_no_position": {
+        "ru": "Ваш вопрос в очереди, оператор ответит {deadline}. Он увидит все ваши сообщения.",
+        "en": "Your question is in the queue, and an operator will answer {deadline}. They will see "
+        "all your messages.",
+    },
+    "place_after_hours": {
+        "ru": "Ваш вопрос в очереди. Сейчас нерабочее время: операторы вернутся {opening}, и ответим "
+        "{deadline}.",
+        "en": "Your question is in the queue. It is outside working hours now: operators are back "
+        "{opening}, and we will answer {deadline}.",
+    },
+    "place_overdue": {
+        "ru": "Простите, что ответ задерживается: ваш вопрос в очереди, оператор ответит как можно "
+        "скорее. Он увидит все ваши сообщения.",
+        "en": "Sorry that the answer is taking longer: your question is in the queue, and an "
+        "operator will answer as soon as possible. They will see all your messages.",
+    },
     "answered_in_queue": {
         "ru": "Если этого ответа достаточно, нажмите «Вопрос решён», и мы снимем вопрос с очереди. "
         "Если нет, вы остаётесь в очереди: оператор ответит.",

@@ -38,6 +38,9 @@ class LanguageWords:
     """Alone, the question is not needed any more ("отбой", "nevermind")."""
     asides: frozenset[str]
     """Words that do not change what such a message says ("уже", "anymore")."""
+    waiting: frozenset[str]
+    """One of these in a short message of no topic asks how long the wait is ("сколько
+    ждать?", «ау, есть кто?», "how long will it take?")."""
     filler: frozenset[str]
     """Politeness the knowledge base drops from a question's terms."""
     generic: frozenset[str]
@@ -76,6 +79,12 @@ WORDS: dict[str, LanguageWords] = {
         no_longer=_words("надо нужно нужна нужен нужны актуально актуален требуется"),
         dismissals=_words("отбой отмена отменить отменяю неактуально"),
         asides=_words("уже все больше сам сама сами вроде вопрос"),
+        waiting=_words(
+            "ждать жду ждем подождать ожидать ожидаю ожидание ожидания долго так скоро сколько"
+            " когда ответите ответят ответит ответа ответ ответьте отвечаете отвечает ответили"
+            " очередь очереди ау эй алло кто живой живые тут здесь там вы слышите ну"
+            " помогут поможет подключится минут минуту минуты час часа часов"
+        ),
         filler=_words(
             "здравствуйте здравствуй привет добрый доброе день утро вечер пожалуйста"
             " спасибо подскажите скажите будьте добры уважаемые ну вот"
@@ -102,6 +111,10 @@ WORDS: dict[str, LanguageWords] = {
         no_longer=_words("need needed necessary mind"),
         dismissals=_words("nevermind cancel"),
         asides=_words("already anymore longer myself all now t"),
+        waiting=_words(
+            "wait waiting long longer soon when will answer reply respond response anyone"
+            " anybody there hello still take queue any update news going minutes hour hours"
+        ),
         filler=_words("hi hello hey dear please thanks thank thx a an the"),
         generic=_words(
             "i me my mine we our us have has had a an the with about on in of for to and"

@@ -319,9 +319,9 @@ async def test_a_queued_client_writing_again_is_acknowledged_once_and_not_queued
     gateway: Gateway,
 ) -> None:
     await gateway.engine.handle(said("позовите оператора"))
-    await gateway.engine.handle(said("алло, есть кто?"))
-    await gateway.engine.handle(said("оператор!"))
+    await gateway.engine.handle(said("карта на имя Ивана"))
     await gateway.engine.handle(said("номер договора 123"))
+    await gateway.engine.handle(said("привет"))
 
     assert len(await gateway.queue.waiting()) == 1
     [conversation] = await conversations(gateway)
@@ -339,6 +339,51 @@ async def test_a_queued_client_writing_again_is_acknowledged_once_and_not_queued
             )
         )
     assert inbound == 4
+
+
+async def test_a_queued_client_asking_how_long_hears_their_place_now(
+    gateway: Gateway, clock: SteppingClock
+) -> None:
+    """Their place as the queue has it now, and the deadline: once in a few minutes, so
+    asking again at once adds nothing the operators do not see anyway."""
+    await gateway.engine.handle(said("позовите оператора", visitor="first"))
+    await gateway.engine.handle(said("позовите оператора"))
+    await gateway.engine.handle(said("сколько ждать?"))
+    await gateway.engine.handle(said("ау"))  # at once: the operators see it, the bot is silent
+    await gateway.engine.handle(said("Спасибо, помогло!", visitor="first"))  # one ahead leaves
+    clock.advance(minutes=3)
+    await gateway.engine.handle(said("Долго ещё?"))
+    clock.advance(minutes=3)
+    await gateway.engine.handle(said("", action=Action.HANDOFF))  # the button again
+
+    texts = [m.text for m in await replies(gateway)]
+    # Tuesday 13:00 in Moscow; a general question has 8 business hours (09:00-18:00)
+    assert texts == [
+        "Передаю ваш вопрос оператору. Вы 2-й в очереди, ответим завтра до 12:00 (МСК).",
+        "Ваш вопрос в очереди: вы 2-й, оператор ответит завтра до 12:00 (МСК). Он увидит все "
+        "ваши сообщения.",
+        "Ваш вопрос в очереди: вы 1-й, оператор ответит завтра до 12:00 (МСК). Он увидит все "
+        "ваши сообщения.",
+        "Ваш вопрос в очереди: вы 1-й, оператор ответит завтра до 12:00 (МСК). Он увидит все "
+        "ваши сообщения.",
+    ]
+    [waiting] = await gateway.queue.waiting()
+    [conversation] = [c for c in await conversations(gateway) if c.id == waiting.conversation_id]
+    assert (await events(gateway, conversation.id)).count(EventKind.PLACE_TOLD) == 3
+
+
+async def test_a_client_asking_after_the_deadline_hears_an_apology_not_a_time_gone_by(
+    gateway: Gateway, clock: SteppingClock
+) -> None:
+    await gateway.engine.handle(said("Я потерял карту"))  # a lost card: 2 hours
+    await gateway.engine.handle(said("", action=Action.HANDOFF))
+    clock.advance(hours=3)
+    await gateway.engine.handle(said("Алло? Есть кто?"))
+
+    assert (await replies(gateway))[-1].text == (
+        "Простите, что ответ задерживается: ваш вопрос в очереди, оператор ответит как можно "
+        "скорее. Он увидит все ваши сообщения."
+    )
 
 
 async def test_a_queued_client_gets_what_the_kb_knows_and_may_take_the_question_off_the_queue(

@@ -93,18 +93,49 @@ async def test_a_number_picks_an_offered_article(
     assert out_of_range.intent is Intent.QUESTION
 
 
-async def test_with_operators_only_a_request_for_a_person_counts(
+async def test_with_an_operator_only_a_request_for_a_person_counts(
     sessions: SessionFactory, recognise: Recognise
+) -> None:
+    async with sessions() as session:
+        turn = await placed(session, said("Вопрос"), store=True)
+        turn.placed.status = ConversationStatus.ASSIGNED
+        await session.commit()
+        hello = await placed(session, said("Привет"), store=True)
+        wait = await placed(session, said("сколько ждать?"), store=True)
+        person = await placed(session, said("оператор где?"), store=True)
+        assert (await recognise(session, hello, NOW)).intent is Intent.FOR_OPERATORS
+        assert (await recognise(session, wait, NOW)).intent is Intent.FOR_OPERATORS
+        recognised = await recognise(session, person, NOW)
+    assert recognised.intent is Intent.PERSON and recognised.with_operators
+
+
+@pytest.mark.parametrize(
+    ("text", "intent"),
+    [
+        ("сколько ждать?", Intent.WAITING),
+        ("ау, есть кто живой?", Intent.WAITING),
+        ("почему так долго", Intent.WAITING),
+        ("жду уже 20 минут", Intent.WAITING),
+        ("оператор где?", Intent.WAITING),
+        ("???", Intent.WAITING),
+        ("how long will it take?", Intent.WAITING),
+        ("any update?", Intent.WAITING),
+        ("ок, жду", Intent.FOR_OPERATORS),
+        ("Привет", Intent.FOR_OPERATORS),
+        ("сколько ждать карту?", Intent.FOR_OPERATORS),
+        ("когда будет ответ по моему заявлению", Intent.FOR_OPERATORS),
+        ("how long does a transfer take", Intent.FOR_OPERATORS),
+    ],
+)
+async def test_in_the_queue_a_question_about_the_wait_is_told_from_one_with_a_topic(
+    sessions: SessionFactory, recognise: Recognise, text: str, intent: Intent
 ) -> None:
     async with sessions() as session:
         turn = await placed(session, said("Вопрос"), store=True)
         turn.placed.status = ConversationStatus.QUEUED
         await session.commit()
-        hello = await placed(session, said("Привет"), store=True)
-        person = await placed(session, said("оператор где?"), store=True)
-        assert (await recognise(session, hello, NOW)).intent is Intent.FOR_OPERATORS
-        recognised = await recognise(session, person, NOW)
-    assert recognised.intent is Intent.PERSON and recognised.with_operators
+        asked = await placed(session, said(text), store=True)
+        assert (await recognise(session, asked, NOW)).intent is intent
 
 
 async def test_a_typed_digit_rates_a_closed_conversation_asked_to_be_rated(

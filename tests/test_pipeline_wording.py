@@ -41,3 +41,20 @@ def test_a_round_the_clock_category_hears_its_place_at_night_whenever_its_deadli
     after_opening = early + dt.timedelta(hours=2)  # 09:20, past the 09:00 opening
     text = handoff_text(CALENDAR, "ru", after_opening, 1, early, business_hours=False)
     assert "1-й в очереди" in text and "нерабочее" not in text
+
+
+def test_a_client_asking_how_long_hears_the_same_of_their_place_now() -> None:
+    deadline = TUESDAY_1300 + dt.timedelta(minutes=30)
+    text = handoff_text(CALENDAR, "en", deadline, 3, TUESDAY_1300, business_hours=True, asked=True)
+    assert text.startswith("Your question is in the queue: you are number 3")
+    assert "within 30 minutes" in text and "passing" not in text
+    saturday = dt.datetime(2026, 11, 28, 10, 0, tzinfo=dt.UTC)  # 13:00 in Moscow
+    monday = dt.datetime(2026, 11, 30, 14, 0, tzinfo=dt.UTC)
+    text = handoff_text(CALENDAR, "ru", monday, 1, saturday, business_hours=True, asked=True)
+    assert text == (
+        "Ваш вопрос в очереди. Сейчас нерабочее время: операторы вернутся 30.11 в 09:00 (МСК), "
+        "и ответим 30.11 до 17:00 (МСК)."
+    )
+    late = deadline + dt.timedelta(minutes=1)
+    text = handoff_text(CALENDAR, "en", deadline, 1, late, business_hours=True, asked=True)
+    assert text.startswith("Sorry that the answer is taking longer") and "ago" not in text

@@ -4,8 +4,8 @@
   (a client in the queue whose question the knowledge base answers outright gets the
   answer and a "question solved" button that takes it off the queue, as does writing
   «помогло»; thanks for that answer, or «уже не надо», get the button; otherwise hears
-  once that it is still queued; one asking for a person that an operator holds hears once
-  who has it);
+  once that it is still queued, and asking how long the wait is, or for a person, its place
+  and the deadline; one asking for a person that an operator holds hears once who has it);
 - greetings, thanks, stickers, files and empty messages get their own replies (thanks
   that joined a closed conversation too, which stays closed);
 - a request for a person, or a channel's hourly cap on bot answers, hands off;
@@ -24,7 +24,7 @@ from bot.pipeline.consult import Consult, handoff_button, solved_offer
 from bot.pipeline.queueing import hand_off
 from bot.pipeline.recognise import Intent, Rating, Recognised
 from bot.pipeline.turn import Turn
-from bot.queued import acknowledge_held, acknowledge_queued
+from bot.queued import acknowledge_held, acknowledge_queued, tell_place
 from core.contracts import Action
 from core.events import record
 from core.lifecycle import move
@@ -93,6 +93,9 @@ class Policy:
             await _resolved(session, turn, now)
         elif recognised.with_operators:
             if answers.over_cap(conversation.last_channel, conversation.last_identity_id):
+                return
+            if intent is Intent.WAITING and await tell_place(session, conversation, now):
+                outcome.place_asked_id = conversation.id  # its place is the queue's to say
                 return
             if intent in _OFFERS:  # thanks for an answer given in the queue, «уже не надо»
                 offer, buttons = solved_offer(conversation, _OFFERS[intent], language)

@@ -12,6 +12,8 @@ import functools
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from bot.handover import Handover
 from bot.outbox import Outbox
 from bot.pipeline.turn import Outcome
@@ -56,6 +58,10 @@ class AfterCommit:
                 steps.append(functools.partial(self._enqueue, outcome, outcome.queued_id, now))
             if outcome.withdrawn_id is not None:
                 steps.append(functools.partial(self._queue.remove, outcome.withdrawn_id))
+            if outcome.place_asked_id is not None:
+                steps.append(
+                    functools.partial(self._tell_place, outcome, outcome.place_asked_id, now)
+                )
             steps += [
                 functools.partial(self._feed.publish, kind, **data)
                 for kind, data in outcome.notices
@@ -71,7 +77,6 @@ class AfterCommit:
             conversation = await session.get(Conversation, conversation_id)
             if conversation is None or conversation.status is not ConversationStatus.QUEUED:
                 return
-            assert conversation.sla_deadline is not None
             entry = entry_for(conversation)
             position: int | None = None
             operator: Operator | None = None
@@ -85,14 +90,47 @@ class AfterCommit:
             if operator is not None:
                 text = say("handoff_assigned", outcome.language, operator=operator.name)
             else:
-                text = handoff_text(
-                    self._levels.calendar,
-                    outcome.language,
-                    conversation.sla_deadline,
-                    position,
-                    now,
-                    business_hours=self._levels.rule(conversation.category).business_hours,
-                )
-            told = await add_reply(session, conversation, text=text, author=Author.BOT, at=now)
-            await session.commit()
-            self._outbox.submit([told.id])
+                text = self._place(conversation, outcome.language, position, now, asked=False)
+            await self._tell(session, conversation, text, now)
+
+    async def _tell_place(self, outcome: Outcome, conversation_id: int, now: dt.datetime) -> None:
+        """A queued client who asked how long hears their place now (none when an operator
+        took the question meanwhile: they are about to answer)."""
+        async with self._sessions() as session:
+            conversation = await session.get(Conversation, conversation_id)
+            if conversation is None or conversation.status is not ConversationStatus.QUEUED:
+                return
+            try:
+                position = await self._queue.position(conversation.id)
+            except Exception:  # Redis down: the deadline still holds
+                log.exception("no queue position for conversation %s", conversation.id)
+                position = None
+            text = self._place(conversation, outcome.language, position, now, asked=True)
+            await self._tell(session, conversation, text, now)
+
+    def _place(
+        self,
+        conversation: Conversation,
+        language: str,
+        position: int | None,
+        now: dt.datetime,
+        *,
+        asked: bool,
+    ) -> str:
+        assert conversation.sla_deadline is not None, "a queued conversation has its deadline"
+        return handoff_text(
+            self._levels.calendar,
+            language,
+            conversation.sla_deadline,
+            position,
+            now,
+            business_hours=self._levels.rule(conversation.category).business_hours,
+            asked=asked,
+        )
+
+    async def _tell(
+        self, session: AsyncSession, conversation: Conversation, text: str, now: dt.datetime
+    ) -> None:
+        told = await add_reply(session, conversation, text=text, author=Author.BOT, at=now)
+        await session.commit()
+        self._outbox.submit([told.id])

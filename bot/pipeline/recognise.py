@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.pipeline.settling import not_needed, settles, thanks, typed_rating
+from bot.pipeline.settling import asks_about_wait, not_needed, settles, thanks, typed_rating
 from bot.pipeline.turn import Turn
 from bot.queued import answered_while_queued
 from core.contracts import Action, AttachmentKind, InboundMessage
@@ -63,6 +63,9 @@ class Intent(enum.Enum):
     or wrote in the queue that it is («помогло», "solved")."""
     NOT_NEEDED = "not_needed"
     """A queued client wrote that they need no help any more («уже не надо»)."""
+    WAITING = "waiting"
+    """A queued client asked how long the wait is, or for a person again («сколько ждать?»,
+    «оператор!»)."""
     CHOICE = "choice"
     STICKER = "sticker"
     FILE = "file"
@@ -155,12 +158,14 @@ async def _to_operators(
     session: AsyncSession, inbound: InboundMessage, conversation: Conversation
 ) -> Intent:
     """A message to a conversation the operators have: a request for a person, or theirs;
-    but a queued client may say in words that the question is settled or not needed, and
-    thanks right after the bot answered in the queue are about that answer."""
-    if asks_for_person(inbound):
-        return Intent.PERSON
+    but a queued client may ask how long the wait is, say in words that the question is
+    settled or not needed, and thanks right after the bot answered in the queue are about
+    that answer."""
+    person = asks_for_person(inbound)
     if conversation.status is not ConversationStatus.QUEUED:
-        return Intent.FOR_OPERATORS
+        return Intent.PERSON if person else Intent.FOR_OPERATORS
+    if person or asks_about_wait(inbound.text):
+        return Intent.WAITING
     if settles(inbound.text):
         return Intent.RESOLVED
     if not_needed(inbound.text):

@@ -1,7 +1,8 @@
 """What a client's short message says, in words: thanks («Спасибо большое, всё отлично», 👍);
 a rating typed after the bot asked for one («5, спасибо», «4 из 5», ⭐⭐⭐⭐⭐); and from a
 client waiting in the queue, that the answer settled the question («Спасибо, помогло!»,
-"thanks, solved") or that it is not needed any more («уже не надо», "never mind"). Read by
+"thanks, solved"), that it is not needed any more («уже не надо», "never mind"), or how
+long the wait is («сколько ждать?», «ау, есть кто?»). Read by
 `recognise`; the word tables are `kb.words`, in every language at once.
 """
 
@@ -12,7 +13,7 @@ from kb.text import words
 from kb.translit import readings
 from kb.words import every
 
-__all__ = ["SETTLING_WORDS", "not_needed", "settles", "thanks", "typed_rating"]
+__all__ = ["SETTLING_WORDS", "asks_about_wait", "not_needed", "settles", "thanks", "typed_rating"]
 
 SETTLING_WORDS = 8
 """Such a message is short: «Спасибо большое, всё получилось, вопрос решён»."""
@@ -38,6 +39,9 @@ _CALM = (
     | _ASIDES
 )
 """The words of a message that names no topic: «нет, уже не нужно, спасибо»."""
+_WAITING = every("waiting")
+_ABOUT_WAITING = _CALM | _WAITING | _RESERVATIONS | every("greetings") | every("person")
+"""The words of a question about the wait that names no topic: «ну что там, долго ещё?»."""
 _KIND_EMOJI = frozenset("👍🙏❤♥😊🙂☺👌🤝👏💯✅🔥🥰😍😀😃😄😁🤗💐🌹")
 _STAR = "⭐"
 _EMOJI_MODIFIERS = frozenset("\ufe0f\u200d") | frozenset(map(chr, range(0x1F3FB, 0x1F400)))
@@ -114,4 +118,25 @@ def _not_needed(text: str) -> bool:
     return any(
         first in _NEGATIONS and second in _NO_LONGER
         for first, second in zip(meant, meant[1:], strict=False)
+    )
+
+
+def asks_about_wait(text: str) -> bool:
+    """A short message of no topic asking how long the wait is or whether anyone is there
+    («сколько ждать?», «ау, есть кто?», «жду уже 20 минут», "how long will it take?",
+    «???»); not an acknowledgement with no question in it («ок, жду»)."""
+    marks = text.strip()
+    if marks and set(marks) <= {"?"}:
+        return True
+    return any(_asks_about_wait(reading, asked="?" in text) for reading in readings(text))
+
+
+def _asks_about_wait(text: str, *, asked: bool) -> bool:
+    said = [word for word in words(text) if not word.isdigit()]
+    heard = set(said)
+    return (
+        len(said) <= SETTLING_WORDS
+        and bool(heard & _WAITING)
+        and heard <= _ABOUT_WAITING
+        and (asked or not heard & _THANKS)
     )

@@ -44,6 +44,8 @@ class Outcome:
     """A conversation handed off: its queue entry is made after the commit."""
     withdrawn_id: int | None = None
     """A queued conversation its client closed: its queue entry goes after the commit."""
+    place_asked_id: int | None = None
+    """A queued conversation whose client asked how long: told their place after the commit."""
     tell_client: bool = True
     """Whether the client hears when to expect a person."""
     notices: list[tuple[str, dict[str, object]]] = field(default_factory=list)
