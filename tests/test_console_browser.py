@@ -270,7 +270,7 @@ async def test_the_visitor_is_acknowledged_sees_their_rating_and_where_conversat
     await expect(visitor.locator("#status-text")).to_have_text("На связи")
     await visitor.click("#human")
     await expect(visitor.locator(".row.bot")).to_have_count(1)
-    for text in ("алло?", "номер договора 4411"):  # one acknowledgement, not two
+    for text in ("карта на имя Ивана", "номер договора 4411"):  # one acknowledgement, not two
         await visitor.fill("#input", text)
         await visitor.press("#input", "Enter")
     await expect(visitor.locator(".row.bot").last).to_contain_text("уже в очереди")

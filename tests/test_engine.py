@@ -517,6 +517,25 @@ async def test_in_a_letter_the_queued_answer_says_the_question_stays_queued(
     assert await gateway.queue.waiting() == []
 
 
+async def test_a_queued_follow_up_is_answered_only_when_its_answer_holds_after_the_question(
+    gateway: Gateway,
+) -> None:
+    """«а ставка какая?» after a question about a credit card is not about deposits: the
+    operators have it. A new question of its own («как поменять пин-код») is answered."""
+    await gateway.engine.handle(said("хочу оформить кредитную карту"))
+    [queued] = await conversations(gateway)
+    assert queued.status is ConversationStatus.QUEUED
+    await gateway.engine.handle(said("а процентная ставка какая"))
+    assert gateway.knowledge.index.decide("а процентная ставка какая").decision.value == "answer"
+
+    follow_up = (await replies(gateway))[-1]
+    assert follow_up.kb_article_id is None and follow_up.text.startswith("Получили ваше сообщение")
+
+    await gateway.engine.handle(said("как поменять пин код"))
+    assert (await replies(gateway))[-1].kb_article_id == "card-pin"
+    assert [e.conversation_id for e in await gateway.queue.waiting()] == [queued.id]
+
+
 async def waiting_with_an_answer(gateway: Gateway) -> Conversation:
     """A client in the queue whom the bot has since answered from the KB."""
     await gateway.engine.handle(said("Почему мой кот боится пылесоса и как его успокоить?"))

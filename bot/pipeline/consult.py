@@ -7,6 +7,7 @@ import asyncio
 import datetime as dt
 from collections.abc import Mapping, Sequence
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.knowledge import KnowledgeBase
@@ -15,7 +16,7 @@ from bot.pipeline.turn import Turn
 from bot.replies import article_answer
 from core.contracts import Action, Button, ChannelKind, InboundMessage
 from core.events import record
-from core.models import Conversation, EventKind, KbMiss
+from core.models import Conversation, Direction, EventKind, KbMiss, Message
 from core.texts import say
 from kb.articles import Article
 from kb.index import Decision, Hit, Match
@@ -137,15 +138,30 @@ class Consult:
         """A question the knowledge base answers outright, asked while the client waits in
         the queue, is answered now rather than after hours of silence, with a button that
         takes the question off the queue (in a letter, a line saying it stays). The
-        conversation keeps its place, deadline and category. False: nothing was said."""
+        conversation keeps its place, deadline and category. False: nothing was said.
+
+        A follow-up may lean on what the client asked before («хочу кредитную карту», then
+        «а ставка какая?»: not the deposits' rates), so it is answered only when read after
+        the client's previous message it still gets the same answer outright: in the queue
+        an operator answers anyway, and a wrong answer costs more than none."""
         question = turn.inbound.text[:KB_QUERY_LIMIT]
         if not question.strip():
             return False
-        match = decided.get(question) or self._knowledge.index.decide(question)
+        index = self._knowledge.index
+        match = decided.get(question) or index.decide(question)
         language = match.language or turn.sender.language
         if not self._answers(match, language):
             return False
         best = match.hits[0]
+        before = await _asked_before(session, turn)
+        if before is not None:
+            room = max(0, KB_QUERY_LIMIT - len(question) - 1)
+            read_after = await asyncio.to_thread(index.decide, f"{before[-room:]}\n{question}")
+            if (
+                read_after.decision is not Decision.ANSWER
+                or read_after.hits[0].article.id != best.article.id
+            ):
+                return False
         after, buttons = solved_offer(turn.placed, "answered_in_queue", language)
         await self._reply(
             session,
@@ -195,6 +211,22 @@ class Consult:
             kb_article_id=article.id,
             kb_score=score,
         )
+
+
+async def _asked_before(session: AsyncSession, turn: Turn) -> str | None:
+    """The client's previous words in the conversation, if any."""
+    assert turn.message is not None, "stored before the policy"
+    return await session.scalar(
+        select(Message.text)
+        .where(
+            Message.conversation_id == turn.placed.id,
+            Message.direction == Direction.IN,
+            Message.id < turn.message.id,
+            Message.text != "",
+        )
+        .order_by(Message.id.desc())
+        .limit(1)
+    )
 
 
 def solved_offer(conversation: Conversation, key: str, language: str) -> tuple[str, list[Button]]:
