@@ -41,6 +41,11 @@ class LanguageWords:
     waiting: frozenset[str]
     """One of these in a short message of no topic asks how long the wait is ("сколько
     ждать?", «ау, есть кто?», "how long will it take?")."""
+    continuing: frozenset[str]
+    """Opening a message, these carry on from the one before («а ставка какая?», "and the
+    fee?")."""
+    anaphora: frozenset[str]
+    """Standing for something said before («как её заблокировать», "how do I block it")."""
     filler: frozenset[str]
     """Politeness the knowledge base drops from a question's terms."""
     generic: frozenset[str]
@@ -85,6 +90,8 @@ WORDS: dict[str, LanguageWords] = {
             " очередь очереди ау эй алло кто живой живые тут здесь там вы слышите ну"
             " помогут поможет подключится минут минуту минуты час часа часов"
         ),
+        continuing=_words("а и но еще тогда также"),
+        anaphora=_words("ее его их ей ему им ней нее него нем них"),
         filler=_words(
             "здравствуйте здравствуй привет добрый доброе день утро вечер пожалуйста"
             " спасибо подскажите скажите будьте добры уважаемые ну вот"
@@ -115,6 +122,8 @@ WORDS: dict[str, LanguageWords] = {
             "wait waiting long longer soon when will answer reply respond response anyone"
             " anybody there hello still take queue any update news going minutes hour hours"
         ),
+        continuing=_words("and but also so then"),
+        anaphora=_words("it its them they"),
         filler=_words("hi hello hey dear please thanks thank thx a an the"),
         generic=_words(
             "i me my mine we our us have has had a an the with about on in of for to and"

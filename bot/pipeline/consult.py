@@ -20,6 +20,8 @@ from core.models import Conversation, Direction, EventKind, KbMiss, Message
 from core.texts import say
 from kb.articles import Article
 from kb.index import Decision, Hit, Match
+from kb.text import words
+from kb.words import every
 from routing.service_levels import ServiceLevels
 
 __all__ = ["KB_QUERY_LIMIT", "Consult", "handoff_button", "solved_offer"]
@@ -27,6 +29,8 @@ __all__ = ["KB_QUERY_LIMIT", "Consult", "handoff_button", "solved_offer"]
 KB_QUERY_LIMIT = 2000
 """What of a message the knowledge base reads (and a miss stores)."""
 CHOICES = 3
+_CONTINUING = every("continuing")
+_ANAPHORA = every("anaphora")
 
 
 def handoff_button(language: str) -> Button:
@@ -140,9 +144,9 @@ class Consult:
         takes the question off the queue (in a letter, a line saying it stays). The
         conversation keeps its place, deadline and category. False: nothing was said.
 
-        A follow-up may lean on what the client asked before («хочу кредитную карту», then
-        «а ставка какая?»: not the deposits' rates), so it is answered only when read after
-        the client's previous message it still gets the same answer outright: in the queue
+        A follow-up that leans on what the client asked before («хочу кредитную карту»,
+        then «а ставка какая?»: not the deposits' rates) is answered only when, read after
+        the client's previous message, it still gets the same answer outright: in the queue
         an operator answers anyway, and a wrong answer costs more than none."""
         question = turn.inbound.text[:KB_QUERY_LIMIT]
         if not question.strip():
@@ -153,7 +157,7 @@ class Consult:
         if not self._answers(match, language):
             return False
         best = match.hits[0]
-        before = await _asked_before(session, turn)
+        before = await _asked_before(session, turn) if _leans_on_before(question) else None
         if before is not None:
             room = max(0, KB_QUERY_LIMIT - len(question) - 1)
             read_after = await asyncio.to_thread(index.decide, f"{before[-room:]}\n{question}")
@@ -211,6 +215,13 @@ class Consult:
             kb_article_id=article.id,
             kb_score=score,
         )
+
+
+def _leans_on_before(text: str) -> bool:
+    """The message carries on from the one before («а если…», "and the fee?") or stands a
+    pronoun for its topic («как её заблокировать», "how do I block it")."""
+    said = words(text)
+    return bool(said) and (said[0] in _CONTINUING or not _ANAPHORA.isdisjoint(said))
 
 
 async def _asked_before(session: AsyncSession, turn: Turn) -> str | None:
