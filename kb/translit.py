@@ -14,7 +14,13 @@ import re
 from kb.text import CYRILLIC, words
 from kb.words import WORDS
 
-__all__ = ["may_be_russian", "read_as_cyrillic", "readings", "russian_small_talk"]
+__all__ = [
+    "may_be_russian",
+    "read_as_cyrillic",
+    "readings",
+    "reads_as_russian",
+    "russian_small_talk",
+]
 
 _ENGLISH = frozenset(
     "the is are was were be been am you your what how why when where which who whose can"
@@ -28,6 +34,11 @@ _ENGLISH = frozenset(
 _SMALL_TALK = {
     language: table.greetings | table.thanks | table.courtesy for language, table in WORDS.items()
 }
+_TABLED = {
+    language: frozenset().union(*(getattr(table, f) for f in table.__dataclass_fields__))
+    for language, table in WORDS.items()
+}
+"""Every word of each language's tables: the words the bot knows in it."""
 _SOUNDS = (
     ("shch", "щ"),
     ("sch", "сч"),
@@ -112,6 +123,21 @@ def russian_small_talk(text: str) -> bool:
         return False
     read = set(words(read_as_cyrillic(text)))
     return bool(read) and read <= _SMALL_TALK["ru"] and not set(words(text)) & _SMALL_TALK["en"]
+
+
+def reads_as_russian(text: str) -> bool:
+    """Latin letters that may be Russian and whose Cyrillic reading has words the bot
+    knows in Russian, more than the letters have words it knows in English (a word known
+    both ways, "my" and «мы», counts for neither): «pozovite operatora», «karta ne
+    rabotaet»; not "thanks, solved", "card" or "I lost my card"."""
+    if not may_be_russian(text):
+        return False
+    russian = english = 0
+    for word in words(text):
+        in_russian, in_english = _word(word) in _TABLED["ru"], word in _TABLED["en"]
+        if in_russian != in_english:
+            russian, english = russian + in_russian, english + in_english
+    return russian > english
 
 
 def _word(word: str) -> str:

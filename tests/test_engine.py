@@ -1031,7 +1031,7 @@ async def test_an_interrupted_database_costs_no_message(
 
 async def test_russian_typed_in_latin_letters_is_answered_in_russian(gateway: Gateway) -> None:
     """No «We have this answer in Russian only» note, and the button in Russian: the client
-    writes Russian, only in other letters."""
+    writes Russian, only in other letters; the bot's own texts follow (the hand-off)."""
     await gateway.engine.handle(said("privet"))
     await gateway.engine.handle(said("poteryal kartu, chto delat?"))
     await gateway.engine.handle(said("spasibo"))
@@ -1043,5 +1043,5 @@ async def test_russian_typed_in_latin_letters_is_answered_in_russian(gateway: Ga
     assert article is not None and answer.text == article.answer
     assert [b["label"] for b in answer.buttons] == ["Позвать оператора"]
     assert thanks.text == "Пожалуйста! Если появятся ещё вопросы — пишите."
-    assert queued.text.startswith("I'm passing your question to an operator")
+    assert queued.text.startswith("Передаю ваш вопрос оператору")  # the client is Russian
     assert len(await gateway.queue.waiting()) == 1

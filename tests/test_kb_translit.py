@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from kb.translit import read_as_cyrillic, readings, russian_small_talk
+from kb.translit import read_as_cyrillic, readings, reads_as_russian, russian_small_talk
 
 
 @pytest.mark.parametrize(
@@ -45,3 +45,23 @@ def test_only_russian_small_talk_in_latin_letters_is_taken_for_russian(
     text: str, russian: bool
 ) -> None:
     assert russian_small_talk(text) is russian
+
+
+@pytest.mark.parametrize(
+    ("text", "russian"),
+    [
+        ("pozovite operatora", True),
+        ("karta ne rabotaet", True),
+        ("ok", False),  # «ок» too: either
+        ("Thanks, solved", False),
+        ("card", False),
+        ("Visa card declined", False),
+        ("I lost my card", False),
+    ],
+)
+def test_a_russian_clients_latin_letters_read_as_russian_when_they_say_more_in_it(
+    text: str, russian: bool
+) -> None:
+    """Words the bot knows in Russian in the Cyrillic reading, at least as many as words it
+    knows in English as written: the bot's own texts then answer in Russian."""
+    assert reads_as_russian(text) is russian

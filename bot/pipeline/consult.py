@@ -64,6 +64,8 @@ class Consult:
         question = turn.inbound.text[:KB_QUERY_LIMIT]
         match = decided.get(question) or self._knowledge.index.decide(question)
         language = match.language or turn.sender.language  # «kak zablokirovat kartu»: ru
+        if match.language:  # the client writes it in Latin letters: so are their next words
+            turn.sender.client.language = match.language
         if self._answers(match, language):
             best = match.hits[0]
             await self.answer(

@@ -16,7 +16,7 @@ from core.db import insert_objects
 from core.models import Client, Identity
 from core.texts import locale_language
 from kb.text import language_of
-from kb.translit import russian_small_talk
+from kb.translit import reads_as_russian, russian_small_talk
 
 __all__ = ["Senders", "find_senders"]
 
@@ -45,7 +45,7 @@ class Senders:
 
     def of(self, inbound: InboundMessage, now: dt.datetime) -> Sender:
         """The message's sender, with what the message tells about them: seen now, their
-        name and chat; the language of the message, else the client's."""
+        name and chat; the language to answer in."""
         identity, client = self.found[(inbound.channel, inbound.external_user_id)]
         identity.last_seen_at = now
         if inbound.display_name:
@@ -55,16 +55,20 @@ class Senders:
             client.email = stated
         if inbound.chat_id:
             identity.chat_id = inbound.chat_id
-        language = (
-            "ru"
-            if russian_small_talk(inbound.text)  # «privet», «spasibo»: Latin letters, Russian
-            else language_of(
-                inbound.text,
-                client.language or locale_language(inbound.locale) or self.desk_language,
-            )
-        )
+        language = _language(inbound, client.language, self.desk_language)
         client.language = client.language or language
         return Sender(identity, client, language)
+
+
+def _language(inbound: InboundMessage, known: str | None, desk_language: str) -> str:
+    """The language of the message, else the client's (`known`), their device's or the
+    desk's. Latin letters are Russian in greetings and thanks alone («privet», «spasibo»),
+    and from a Russian client when they read as Russian rather than English («ok»,
+    «pozovite operatora»; not "thanks, solved")."""
+    text = inbound.text
+    if russian_small_talk(text) or (known == "ru" and reads_as_russian(text)):
+        return "ru"
+    return language_of(text, known or locale_language(inbound.locale) or desk_language)
 
 
 async def find_senders(
@@ -94,7 +98,7 @@ async def find_senders(
                 {
                     "display_name": m.display_name,
                     "created_at": now,
-                    "language": language_of(m.text, locale_language(m.locale) or desk_language),
+                    "language": _language(m, None, desk_language),
                 }
                 for m in new
             ],
