@@ -2,8 +2,8 @@
 a rating typed after the bot asked for one («5, спасибо», «4 из 5», ⭐⭐⭐⭐⭐); and from a
 client waiting in the queue, that the answer settled the question («Спасибо, помогло!»,
 "thanks, solved"), that it is not needed any more («уже не надо», "never mind"), or how
-long the wait is («сколько ждать?», «ау, есть кто?»). Read by
-`recognise`; the word tables are `kb.words`, in every language at once.
+long the wait is («сколько ждать?», «ау, есть кто?»). Read by `recognise`; the word
+tables are `kb.words`, in every language at once.
 """
 
 from __future__ import annotations
