@@ -66,10 +66,13 @@ class SlaWatcher:
         *,
         warn_before: dt.timedelta = dt.timedelta(minutes=15),
         interval: float = 15.0,
+        late: Callable[[QueueEntry], Awaitable[None]] | None = None,
     ) -> None:
+        """`late` hears of each breach after the desk (the bot's apology to the client)."""
         self.queue = queue
         self.sessions = sessions
         self.notifier = notifier
+        self.late = late
         self.warn_before = warn_before
         self.interval = interval
         self._task: asyncio.Task[None] | None = None
@@ -119,6 +122,8 @@ class SlaWatcher:
             await self._notify(self.notifier.sla_warning, entry)
         for entry in report.breaches:
             await self._notify(self.notifier.sla_breached, entry)
+            if self.late is not None:
+                await self._notify(self.late, entry)
         return report
 
     async def _record(

@@ -38,6 +38,7 @@ from bot.engine import Engine
 from bot.handover import Handover
 from bot.history import web_files, web_history
 from bot.knowledge import VECTORS_DIR, KnowledgeBase
+from bot.late_apology import LateApology
 from bot.outbox import Outbox
 from bot.retention import Retention
 from bot.typing import TypingSignals
@@ -130,6 +131,16 @@ class Gateway:
     admin_bot: AdminBot | None = None
     uploads: tuple[Uploads, ...] = ()
     background: list[asyncio.Task[None]] = field(default_factory=list)
+
+    def sla_watcher(self) -> SlaWatcher:
+        """The SLA watcher: it tells the desk, and the client when late (`late_apology`)."""
+        late = LateApology(self.sessions, self.outbox, self.clock)
+        return SlaWatcher(
+            self.queue,
+            self.sessions,
+            FeedNotifier(self.feed),
+            late=late if self.settings.late_apology else None,
+        )
 
 
 @contextlib.asynccontextmanager
@@ -395,8 +406,7 @@ async def running(
     )
     if gateway.admin_bot is not None:  # the daily summary runs under the admin bot's lease
         start("admin-bot", gateway.admin_bot.run)
-    watcher = SlaWatcher(gateway.queue, gateway.sessions, FeedNotifier(gateway.feed))
-    once_across_processes("sla-watcher", functools.partial(_watch_sla, watcher))
+    once_across_processes("sla-watcher", functools.partial(_watch_sla, gateway.sla_watcher()))
     await gateway.outbox.sweeper.resend_pending()
     try:
         yield base_url

@@ -178,6 +178,11 @@ class Settings(BaseSettings):
         description="push new conversations to online "
         "operators instead of waiting for them to take one",
     )
+    late_apology: bool = Field(
+        default=True,
+        description="the bot apologises, once, to a client whose question still waits in the "
+        "queue when its deadline passes",
+    )
     idle_close_minutes: int = Field(
         default=120, ge=1, description="close a bot-only conversation after this much silence"
     )

@@ -517,6 +517,42 @@ async def test_in_a_letter_the_queued_answer_says_the_question_stays_queued(
     assert await gateway.queue.waiting() == []
 
 
+async def test_a_client_still_queued_at_the_deadline_hears_an_apology_once(
+    gateway: Gateway, clock: SteppingClock
+) -> None:
+    """Not a client whose question an operator holds: they are about to answer."""
+    await gateway.engine.handle(said("Я потерял карту"))  # a lost card: 2 hours
+    await gateway.engine.handle(said("", action=Action.HANDOFF))
+    await gateway.engine.handle(said("Я потерял карту", visitor="waiting"))
+    await gateway.engine.handle(said("", visitor="waiting", action=Action.HANDOFF))
+    anna = await gateway.desk.operators.register("Анна")
+    await gateway.desk.actions.take_next(anna.id)  # the first in the queue: visitor-1's
+    watcher = gateway.sla_watcher()
+    clock.advance(hours=3)
+    await watcher.run_once(clock.now)
+    clock.advance(minutes=1)
+    await watcher.run_once(clock.now)
+
+    apology = (
+        "Простите, что ответ задерживается: ваш вопрос в очереди, оператор ответит как можно "
+        "скорее. Он увидит все ваши сообщения."
+    )
+    assert [m.text for m in await replies(gateway, "waiting")].count(apology) == 1
+    assert apology not in [m.text for m in await replies(gateway)]  # Anna holds it
+
+
+@pytest.mark.parametrize("settings", [{"late_apology": False}], indirect=True)
+async def test_a_desk_may_leave_a_late_client_in_silence(
+    gateway: Gateway, clock: SteppingClock
+) -> None:
+    await gateway.engine.handle(said("позовите оператора"))
+    told = len(await replies(gateway))
+    clock.advance(days=3)
+    report = await gateway.sla_watcher().run_once(clock.now)
+
+    assert len(report.breaches) == 1 and len(await replies(gateway)) == told
+
+
 async def test_a_queued_follow_up_is_answered_only_when_its_answer_holds_after_the_question(
     gateway: Gateway,
 ) -> None:
