@@ -21,6 +21,7 @@ from dataclasses import replace
 
 from sqlalchemy.exc import IntegrityError
 
+from bot.card_numbers import masked
 from bot.gathering import Gathering
 from bot.handover import Handover
 from bot.knowledge import KnowledgeBase
@@ -121,7 +122,7 @@ class Engine:
         message is stored; if the database stays away the error propagates, so the channel
         does not confirm the batch and the platform delivers it again later."""
         run: list[InboundMessage] = []
-        for inbound in batch:
+        for inbound in map(masked, batch):  # card numbers, before anything reads the text
             if inbound.edited or inbound.bounce:
                 await self._store(run)
                 await self._store([inbound])

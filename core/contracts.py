@@ -134,6 +134,8 @@ class InboundMessage:
     bounce: bool = False
     subject: str | None = None
     original_text: str | None = None
+    masked: bool = False
+    """Card numbers in the text were masked on arrival (`bot.card_numbers`)."""
     meta: Mapping[str, Any] = field(default_factory=dict)
 
 

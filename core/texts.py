@@ -67,6 +67,12 @@ TEXTS: dict[str, dict[str, str]] = {
         "en": "Got your message: your question is already in the queue, and the operator will see "
         "this message and any you add.",
     },
+    "card_masked": {
+        "ru": "Похоже, в сообщении был номер банковской карты: мы его скрыли. Не присылайте в чат "
+        "номер карты, CVV-код и коды из SMS — сотрудникам они не нужны.",
+        "en": "Your message seemed to hold a bank card number: we have hidden it. Please do not "
+        "send card numbers, CVV codes or SMS codes here; our staff never need them.",
+    },
     "place_queued": {
         "ru": "Ваш вопрос в очереди: вы {position}-й, оператор ответит {deadline}. Он увидит все "
         "ваши сообщения.",

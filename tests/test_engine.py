@@ -287,6 +287,39 @@ async def test_small_talk_and_non_text_get_their_own_replies(gateway: Gateway) -
     assert [m.attachments[0]["file_id"] for m in inbound if m.attachments] == ["s1", "p1"]
 
 
+async def test_a_card_number_is_masked_before_it_is_kept_and_the_client_is_warned(
+    gateway: Gateway, db_engine: AsyncEngine
+) -> None:
+    """Nowhere in the database (the message, its search copy, the KB's miss list), in a
+    letter's subject neither; the client hears why, and then the bot's answer as usual."""
+    await gateway.engine.handle(said("Почему мой кот боится пылесоса? Карта 4111 1111 1111 1111"))
+    await gateway.engine.handle(
+        said(
+            "Оплата не прошла",
+            channel=ChannelKind.EMAIL,
+            visitor="nina@example.com",
+            subject="Карта 5555555555554444",
+        )
+    )
+
+    warning, handed_off = (m.text for m in await replies(gateway))
+    assert warning.startswith("Похоже, в сообщении был номер банковской карты: мы его скрыли.")
+    assert handed_off.startswith("Передаю ваш вопрос оператору")
+    async with gateway.sessions() as session:
+        stored = list(
+            await session.scalars(
+                select(Message.text).where(Message.direction == Direction.IN).order_by(Message.id)
+            )
+        )
+    assert stored[0] == "Почему мой кот боится пылесоса? Карта •••• 1111"
+    async with db_engine.connect() as connection:
+        for table in ("messages", "kb_misses", "conversations"):
+            rows = (await connection.execute(text(f"SELECT * FROM {table}"))).all()
+            kept = " ".join(str(value) for row in rows for value in row)
+            assert "4111" not in kept.replace("•••• 1111", "") and "5555555555554444" not in kept
+    assert (await replies(gateway, "nina@example.com"))[0].text.startswith("Похоже")
+
+
 async def test_huge_and_emoji_only_messages_are_kept_whole(gateway: Gateway) -> None:
     huge = "Мне не приходит смс с кодом. " * 3500  # about 100 kB
     await gateway.engine.handle(said(huge))

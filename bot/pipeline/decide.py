@@ -9,7 +9,8 @@
 - greetings, thanks, stickers, files and empty messages get their own replies (thanks
   that joined a closed conversation too, which stays closed);
 - a request for a person, or a channel's hourly cap on bot answers, hands off;
-- anything else goes to the knowledge base (`consult`).
+- anything else goes to the knowledge base (`consult`);
+- a card number the client typed, masked on arrival, is first warned about.
 """
 
 from __future__ import annotations
@@ -69,6 +70,8 @@ class Policy:
         if intent is Intent.AUTOMATED:
             return
         assert turn.message is not None, "stored before the policy"
+        if turn.inbound.masked and intent is not Intent.BOUNCE:  # before whatever comes next
+            await outcome.reply(session, conversation, say("card_masked", language), now)
         if intent is Intent.BOUNCE or recognised.with_operators:
             await session.flush()  # the message's id, for the event or the operators' notice
         if intent is Intent.BOUNCE:
