@@ -21,7 +21,6 @@ from dataclasses import replace
 
 from sqlalchemy.exc import IntegrityError
 
-from bot.card_numbers import masked
 from bot.gathering import Gathering
 from bot.handover import Handover
 from bot.knowledge import KnowledgeBase
@@ -37,6 +36,7 @@ from bot.pipeline.store import already_stored, store_message
 from bot.pipeline.thread import find_threads
 from bot.pipeline.turn import Outcome, Turn
 from bot.quarantine import Quarantine
+from core.card_numbers import masked
 from core.contracts import ChannelKind, InboundMessage
 from core.db import SessionFactory, WriteLock, database_away
 from core.events import DeskFeed

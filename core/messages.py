@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core.card_numbers import mask_card_numbers
 from core.contracts import Attachment, Button
 from core.models import Author, Base, Conversation, Delivery, Direction, Identity, Message
 from core.unit_of_work import AppendedRow, append_row
@@ -55,7 +56,10 @@ columns and share one INSERT."""
 
 
 def add_message(session: AsyncSession, **values: Any) -> AppendedRow:
-    """A message row, written with the session's next flush."""
+    """A message row, written with the session's next flush; a card number in its text,
+    anyone's, is kept masked (`core.card_numbers`)."""
+    if values.get("text"):
+        values["text"] = mask_card_numbers(values["text"])
     return append_row(session, MESSAGES, {**_UNSET, **values})
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.card_numbers import mask_card_numbers
+from core.card_numbers import mask_card_numbers
 
 
 @pytest.mark.parametrize(

@@ -320,6 +320,15 @@ async def test_a_card_number_is_masked_before_it_is_kept_and_the_client_is_warne
     assert (await replies(gateway, "nina@example.com"))[0].text.startswith("Похоже")
 
 
+async def test_an_operators_card_number_is_neither_sent_nor_kept(gateway: Gateway) -> None:
+    await gateway.engine.handle(said("позовите оператора"))
+    anna = await gateway.desk.operators.register("Анна")
+    view = await gateway.desk.actions.take_next(anna.id)
+    await gateway.desk.actions.reply(anna.id, view.id, "Карта 4111 1111 1111 1111 закрыта")
+
+    assert (await replies(gateway))[-1].text == "Карта •••• 1111 закрыта"
+
+
 async def test_huge_and_emoji_only_messages_are_kept_whole(gateway: Gateway) -> None:
     huge = "Мне не приходит смс с кодом. " * 3500  # about 100 kB
     await gateway.engine.handle(said(huge))

@@ -1,5 +1,6 @@
 """Bank card numbers a client types are masked as they arrive, before anything stores,
-shows, searches or answers them: a desk must not keep a full card number (PCI DSS), and
+shows, searches or answers them, and any message row's text is kept so (an operator's
+reply or note too): a desk must not keep or send a full card number (PCI DSS), and
 operators never need one. A number is a card's when it has 13–19 digits, written whole or
 in groups split by spaces or dashes, starts as the schemes' numbers do (2–6: Mir, Visa,
 Mastercard, Maestro, UnionPay) and passes the Luhn check; a 20-digit account number, an
