@@ -15,6 +15,7 @@ The socket speaks JSON text frames:
                      {"type": "message", "message": item}
                      {"type": "typing", "author": "operator"}   an operator is writing
                      {"type": "ack", "id": "<client uuid>"}       after the sink stored it,
+                     with "text" when the thread keeps another (a card number masked);
                      then, for a message with files, `history` again (the files open now)
                      {"type": "error", "code": "...", "error": "...", "id": ...}
 
@@ -63,6 +64,7 @@ from channels.uploads import BadFile, Uploads
 from channels.web_limits import Frame, WebLimits, network_address
 from channels.web_relay import FrameRelay
 from core.buckets import Buckets
+from core.card_numbers import mask_card_numbers
 from core.contracts import (
     Action,
     Attachment,
@@ -342,7 +344,10 @@ class WebChat:
                 ws, _error("not_stored", "the message was not stored; send it again", client_id)
             )
             return
-        await _push(ws, {"type": "ack", "id": client_id})
+        kept = mask_card_numbers(inbound.text)  # as the thread keeps it
+        await _push(
+            ws, {"type": "ack", "id": client_id, **({"text": kept} if kept != inbound.text else {})}
+        )
         if inbound.attachments:  # stored, its files open: every tab reads the thread again
             for socket in list(self._sockets.get(visitor, ())):
                 await self._replay(socket, visitor)
@@ -350,7 +355,7 @@ class WebChat:
             echo = HistoryItem(
                 id=client_id,
                 author="client",
-                text=inbound.text,
+                text=kept,
                 at=inbound.sent_at or dt.datetime.now(dt.UTC),
                 attachments=inbound.attachments,
             )

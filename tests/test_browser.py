@@ -125,3 +125,25 @@ async def test_the_one_time_link_signs_in_from_a_real_browser(
     for page in ("reports", "team"):
         await console.goto(f"{served}/operator/{page}", wait_until="networkidle")
     assert refused == []
+
+
+async def test_a_card_number_the_visitor_typed_is_shown_as_kept_once_stored(
+    browser: Browser, gateway: Gateway, served: str
+) -> None:
+    """Masked in the visitor's own bubble once acknowledged, and in their other tab."""
+    context = await browser.new_context(locale="ru-RU")
+    visitor, other_tab = await context.new_page(), await context.new_page()
+    for page in (visitor, other_tab):
+        await page.goto(served + "/")
+        await expect(page.locator("#status-text")).to_have_text("На связи")
+    await visitor.fill("#input", "карта 4111 1111 1111 1111 не проходит оплата")
+    await visitor.press("#input", "Enter")
+
+    for page in (visitor, other_tab):
+        await expect(page.locator(".row.client .bubble")).to_have_text(
+            "карта •••• 1111 не проходит оплата"
+        )
+    await expect(visitor.locator(".row.bot .bubble").first).to_contain_text(
+        "Похоже, в сообщении был номер банковской карты: мы его скрыли."
+    )
+    await context.close()

@@ -282,6 +282,13 @@
     } else if (frame.type === "ack") {
       const row = rows.get(frame.id);
       if (row) row.classList.remove("pending");
+      if (row && frame.text !== undefined) {   // kept otherwise (a card number masked): shown so
+        const bubble = row.querySelector(".bubble");
+        const files = bubble.querySelector(".files");
+        bubble.textContent = "";
+        linkify(bubble, frame.text);
+        if (files) bubble.append(files);
+      }
       pending.delete(frame.id);
       savePending();
       if (intro && !intro.sent) { intro.sent = true; saveIntro(); }
