@@ -447,6 +447,21 @@ class FakeTelegram:
             message["reply_markup"] = params["reply_markup"]
         return message
 
+    async def _m_deletemessage(self, params: dict[str, Any]) -> bool:
+        """A bot deletes its own messages, and a user's in their private chat, within 48 hours."""
+        key = (int(params.get("chat_id") or 0), int(params.get("message_id") or 0))
+        message = self._messages.get(key)
+        if message is None:
+            raise _ApiError(400, "Bad Request: message to delete not found")
+        if time.time() - message["date"] > 48 * 3600:
+            raise _ApiError(400, "Bad Request: message can't be deleted")
+        del self._messages[key]
+        return True
+
+    def holds(self, chat_id: int, message_id: int) -> bool:
+        """The message is still in the chat (not deleted)."""
+        return (chat_id, message_id) in self._messages
+
     async def _m_answercallbackquery(self, params: dict[str, Any]) -> bool:
         self.callback_answers.append(params)
         return True

@@ -72,6 +72,21 @@ async def test_text_message_is_stored_then_confirmed(
     assert telegram.calls[0].method == "deleteWebhook"
 
 
+async def test_a_message_with_a_card_number_is_deleted_from_the_chat_once_stored(
+    telegram: FakeTelegram, channel: TelegramChannel
+) -> None:
+    """The thread keeps it masked; Telegram's copy goes, so the number stays nowhere."""
+    sink = ListSink()
+    carded = telegram.client_message(USER, "карта 4111 1111 1111 1111 не работает")
+    plain = telegram.client_message(USER, "номер договора 4111")
+    async with receiving(channel, sink):
+        await until(
+            lambda: telegram.pending == 0 and not telegram.holds(USER, carded["message_id"])
+        )
+    assert telegram.holds(USER, plain["message_id"])
+    assert len(sink.stored) == 2
+
+
 async def test_update_is_not_confirmed_until_the_sink_stored_it(
     telegram: FakeTelegram, channel: TelegramChannel
 ) -> None:

@@ -14,7 +14,7 @@ import contextlib
 import functools
 import hmac
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Literal, TypeVar
 
 from aiogram import Bot
@@ -63,6 +63,7 @@ from channels.telegram.inbound import ALLOWED_UPDATES, to_inbound
 from channels.telegram.outbound import reply_markup
 from channels.telegram.session import JsonBodySession
 from channels.text import split_text
+from core.card_numbers import mask_card_numbers
 from core.contracts import (
     Attachment,
     AttachmentKind,
@@ -232,6 +233,7 @@ class TelegramChannel:
             except Exception:
                 log.exception("storing Telegram update %s failed", update.update_id)
                 return web.Response(status=500, text="not stored")
+            await self._delete_card_numbers(messages)
         if update.callback_query is not None:
             await self._answer_callback(update.callback_query)
         return web.Response(text="ok")
@@ -274,7 +276,9 @@ class TelegramChannel:
             )
             if not updates:
                 continue
-            await store_all(sink, await self._read(updates))
+            messages = await self._read(updates)
+            await store_all(sink, messages)
+            await self._delete_card_numbers(messages)
             await asyncio.gather(
                 *(
                     self._answer_callback(u.callback_query)
@@ -287,6 +291,18 @@ class TelegramChannel:
     async def _read(self, updates: list[Update]) -> list[InboundMessage]:
         messages = read_each(updates, to_inbound, channel="telegram")
         return await self._files.fetch(messages) if self._files else messages
+
+    async def _delete_card_numbers(self, messages: Sequence[InboundMessage]) -> None:
+        """A client's message with a card number, stored masked, is deleted from the chat
+        too (a bot may delete a user's message in their private chat within 48 hours), so
+        the number does not stay on Telegram's side either; one that cannot be is left."""
+        for message in messages:
+            if message.action is None and mask_card_numbers(message.text) != message.text:
+                chat_id, _, message_id = message.platform_message_id.rpartition(":")
+                try:
+                    await self._bot.delete_message(_chat_id(chat_id), int(message_id))
+                except (TelegramAPIError, ClientDecodeError) as exc:
+                    log.warning("Telegram message %s with a card number stays: %s", message_id, exc)
 
     async def _answer_callback(self, query: CallbackQuery) -> None:
         """Stop the button's spinner; a failure here costs nothing but the spinner."""
