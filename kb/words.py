@@ -88,7 +88,9 @@ WORDS: dict[str, LanguageWords] = {
             "ждать жду ждем подождать ожидать ожидаю ожидание ожидания долго так скоро сколько"
             " когда ответите ответят ответит ответа ответ ответьте отвечаете отвечает ответили"
             " очередь очереди ау эй алло кто живой живые тут здесь там вы слышите ну"
-            " помогут поможет подключится минут минуту минуты час часа часов"
+            " помогут поможет подключится минут минуту минуты час часа часов новости новостей"
+            " моему моим моей моего вопросу вопросом заявка заявке заявкой заявку обращение"
+            " обращения обращению обращением заявки статус"
         ),
         continuing=_words("а и но еще тогда также"),
         anaphora=_words("ее его их ей ему им ней нее него нем них"),
@@ -120,7 +122,8 @@ WORDS: dict[str, LanguageWords] = {
         asides=_words("already anymore longer myself all now t"),
         waiting=_words(
             "wait waiting long longer soon when will answer reply respond response anyone"
-            " anybody there hello still take queue any update news going minutes hour hours"
+            " anybody there hello still take queue any update updates news going minutes hour"
+            " hours status request ticket working s"
         ),
         continuing=_words("and but also so then"),
         anaphora=_words("it its them they"),

@@ -120,11 +120,15 @@ async def test_with_an_operator_only_a_request_for_a_person_counts(
         ("???", Intent.WAITING),
         ("how long will it take?", Intent.WAITING),
         ("any update?", Intent.WAITING),
+        ("Есть новости по моему вопросу?", Intent.WAITING),
+        ("что с моей заявкой?", Intent.WAITING),
+        ("what's the status?", Intent.WAITING),
         ("ок, жду", Intent.FOR_OPERATORS),
         ("Привет", Intent.FOR_OPERATORS),
         ("сколько ждать карту?", Intent.FOR_OPERATORS),
         ("когда будет ответ по моему заявлению", Intent.FOR_OPERATORS),
         ("how long does a transfer take", Intent.FOR_OPERATORS),
+        ("как подать заявку на ипотеку", Intent.FOR_OPERATORS),
     ],
 )
 async def test_in_the_queue_a_question_about_the_wait_is_told_from_one_with_a_topic(
