@@ -704,20 +704,24 @@ async def test_a_queued_client_who_has_a_but_stays_in_the_queue(
     assert (await replies(gateway))[-1].text.startswith(("Получили ваше сообщение", "Got your"))
 
 
-async def test_thanks_before_the_bot_answered_in_the_queue_are_for_the_operators(
+async def test_thanks_before_the_bot_answered_in_the_queue_get_no_reply(
     gateway: Gateway,
 ) -> None:
     """The answer before the hand-off is what the client asked a person about: thanks after
-    it are for the operators, who still have the question."""
+    it are for the operators, who still have the question; the bot says nothing back, and
+    the next message gets the acknowledgement."""
     await gateway.engine.handle(said("Я потерял карту, что делать?"))
     await gateway.engine.handle(said("позовите оператора"))
+    told = len(await replies(gateway))
     await gateway.engine.handle(said("спасибо"))
+    await gateway.engine.handle(said("ок"))
 
     [conversation] = await conversations(gateway)
     assert conversation.status is ConversationStatus.QUEUED
     assert len(await gateway.queue.waiting()) == 1
-    last = (await replies(gateway))[-1]
-    assert last.text.startswith("Получили ваше сообщение") and not last.buttons
+    assert len(await replies(gateway)) == told
+    await gateway.engine.handle(said("номер договора 123"))
+    assert (await replies(gateway))[-1].text.startswith("Получили ваше сообщение")
 
 
 @pytest.mark.parametrize(

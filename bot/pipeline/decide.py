@@ -3,8 +3,8 @@
 - a conversation an operator holds, or one waiting in the queue: the operators are told
   (a client in the queue whose question the knowledge base answers outright gets the
   answer and a "question solved" button that takes it off the queue, as does writing
-  «помогло»; thanks for that answer, or «уже не надо», get the button; otherwise hears
-  once that it is still queued, and asking how long the wait is, or for a person, its place
+  «помогло»; thanks for that answer, or «уже не надо», get the button; other thanks get no
+  reply; otherwise hears once that it is still queued, and asking how long the wait is, or for a person, its place
   and the deadline; one asking for a person that an operator holds hears once who has it);
 - greetings, thanks, stickers, files and empty messages get their own replies (thanks
   that joined a closed conversation too, which stays closed);
@@ -99,6 +99,8 @@ class Policy:
                 return
             if intent is Intent.WAITING and await tell_place(session, conversation, now):
                 outcome.place_asked_id = conversation.id  # its place is the queue's to say
+                return
+            if intent is Intent.COURTESY:  # «спасибо» after the hand-off: nothing to say back
                 return
             if intent in _OFFERS:  # thanks for an answer given in the queue, «уже не надо»
                 offer, buttons = solved_offer(conversation, _OFFERS[intent], language)

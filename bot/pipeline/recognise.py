@@ -74,6 +74,9 @@ class Intent(enum.Enum):
     THANKS = "thanks"
     """Thanks or an acknowledgement; to the operators' conversation, only after the bot
     answered during the wait (it is about that answer)."""
+    COURTESY = "courtesy"
+    """Thanks or an acknowledgement in the queue before any answer there («спасибо», «ок»
+    after the hand-off): the operators see it; nothing is said back."""
     QUESTION = "question"
 
 
@@ -160,7 +163,7 @@ async def _to_operators(
     """A message to a conversation the operators have: a request for a person, or theirs;
     but a queued client may ask how long the wait is, say in words that the question is
     settled or not needed, and thanks right after the bot answered in the queue are about
-    that answer."""
+    that answer (before it, they are courtesy)."""
     person = asks_for_person(inbound)
     if conversation.status is not ConversationStatus.QUEUED:
         return Intent.PERSON if person else Intent.FOR_OPERATORS
@@ -170,8 +173,9 @@ async def _to_operators(
         return Intent.RESOLVED
     if not_needed(inbound.text):
         return Intent.NOT_NEEDED
-    if thanks(inbound.text) and await answered_while_queued(session, conversation):
-        return Intent.THANKS
+    if thanks(inbound.text):
+        answered = await answered_while_queued(session, conversation)
+        return Intent.THANKS if answered else Intent.COURTESY
     return Intent.FOR_OPERATORS
 
 
