@@ -13,6 +13,12 @@ TEXTS: dict[str, dict[str, str]] = {
         "ru": "Здравствуйте! Я бот поддержки. Напишите ваш вопрос — отвечу сразу или передам оператору.",
         "en": "Hello! I'm the support bot. Type your question: I'll answer right away or pass it to an operator.",
     },
+    "describe": {
+        "ru": "Слушаю вас! Опишите, пожалуйста, ваш вопрос одним-двумя предложениями — отвечу сразу "
+        "или передам оператору.",
+        "en": "I'm listening! Please describe your question in a sentence or two: I'll answer right "
+        "away or pass it to an operator.",
+    },
     "thanks": {
         "ru": "Пожалуйста! Если появятся ещё вопросы — пишите.",
         "en": "You're welcome! Write any time you have another question.",

@@ -287,6 +287,26 @@ async def test_small_talk_and_non_text_get_their_own_replies(gateway: Gateway) -
     assert [m.attachments[0]["file_id"] for m in inbound if m.attachments] == ["s1", "p1"]
 
 
+async def test_an_opener_with_no_topic_is_asked_what_it_is_about_not_queued(
+    gateway: Gateway,
+) -> None:
+    """«Здравствуйте, у меня вопрос» gives an operator nothing to act on: the bot asks once
+    (a person is a button away); a second such message goes to the operators."""
+    await gateway.engine.handle(said("Здравствуйте, у меня вопрос"))
+    [asked] = await replies(gateway)
+    assert asked.text.startswith("Слушаю вас! Опишите, пожалуйста, ваш вопрос")
+    assert [b["action"] for b in asked.buttons] == ["handoff"]
+    assert await gateway.queue.waiting() == []
+
+    await gateway.engine.handle(said("Я потерял карту"))
+    assert (await replies(gateway))[-1].kb_article_id == "card-lost"
+
+    await gateway.engine.handle(said("hi, I need help", visitor="second"))
+    await gateway.engine.handle(said("помогите", visitor="second"))
+    assert (await replies(gateway, "second"))[-1].text.startswith("Передаю ваш вопрос оператору")
+    assert len(await gateway.queue.waiting()) == 1
+
+
 async def test_a_card_number_is_masked_before_it_is_kept_and_the_client_is_warned(
     gateway: Gateway, db_engine: AsyncEngine
 ) -> None:

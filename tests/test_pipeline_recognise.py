@@ -9,11 +9,12 @@ from pipeline_parts import NOW, placed, said
 from redis.asyncio import Redis
 
 from bot.pipeline.recognise import Intent, Recognise, find_rating
-from core.contracts import Action, Attachment, AttachmentKind, Button
+from core.contracts import Action, Attachment, AttachmentKind, Button, ChannelKind
 from core.db import SessionFactory
 from core.events import DeskFeed
 from core.messages import add_reply
 from core.models import Author, ConversationStatus
+from core.texts import TEXTS
 from identity.codes import ProofCodes
 from identity.recognition import Recognition
 from routing.queue import OperatorQueue
@@ -53,6 +54,25 @@ async def test_words_are_recognised_in_either_language(
     async with sessions() as session:
         turn = await placed(session, said(text), store=True)
         assert (await recognise(session, turn, NOW)).intent is intent
+
+
+async def test_an_opener_naming_no_topic_is_vague_once_in_a_chat(
+    sessions: SessionFactory, recognise: Recognise
+) -> None:
+    async with sessions() as session:
+        turn = await placed(session, said("Здравствуйте, у меня вопрос"), store=True)
+        assert (await recognise(session, turn, NOW)).intent is Intent.VAGUE
+        await add_reply(
+            session, turn.placed, text=TEXTS["describe"]["ru"], author=Author.BOT, at=NOW
+        )
+        await session.commit()
+        again = await placed(session, said("помогите"), store=True)
+        assert (await recognise(session, again, NOW)).intent is Intent.QUESTION
+        letter = said("Здравствуйте, у меня вопрос", channel=ChannelKind.EMAIL, visitor="a@b.c")
+        mailed = await placed(session, letter, store=True)
+        assert (await recognise(session, mailed, NOW)).intent is Intent.QUESTION
+        number = await placed(session, said("12345", visitor="other"), store=True)
+        assert (await recognise(session, number, NOW)).intent is Intent.QUESTION
 
 
 async def test_start_files_and_stickers(sessions: SessionFactory, recognise: Recognise) -> None:

@@ -7,7 +7,8 @@
   reply; otherwise hears once that it is still queued, and asking how long the wait is, or for a person, its place
   and the deadline; one asking for a person that an operator holds hears once who has it);
 - greetings, thanks, stickers, files and empty messages get their own replies (thanks
-  that joined a closed conversation too, which stays closed);
+  that joined a closed conversation too, which stays closed), and an opener naming no
+  topic yet («у меня вопрос») a request to say what it is about;
 - a request for a person, or a channel's hourly cap on bot answers, hands off;
 - anything else goes to the knowledge base (`consult`);
 - a card number the client typed, masked on arrival, is first warned about.
@@ -45,6 +46,8 @@ _REPLIES = {
     Intent.EMPTY: "empty",
 }
 """Intents answered with a fixed text."""
+_WITH_HANDOFF = {Intent.FILE: "file_received", Intent.VAGUE: "describe"}
+"""Intents answered with a fixed text and the hand-off button."""
 _OFFERS = {Intent.THANKS: "thanks_in_queue", Intent.NOT_NEEDED: "not_needed_in_queue"}
 """A queued client's intents answered with the button that takes the question off the queue."""
 
@@ -126,11 +129,11 @@ class Policy:
             )
         elif intent in _REPLIES:
             await outcome.reply(session, conversation, say(_REPLIES[intent], language), now)
-        elif intent is Intent.FILE:
+        elif intent in _WITH_HANDOFF:
             await outcome.reply(
                 session,
                 conversation,
-                say("file_received", language),
+                say(_WITH_HANDOFF[intent], language),
                 now,
                 buttons=[handoff_button(language)],
             )

@@ -15,12 +15,20 @@ from dataclasses import dataclass, field
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.pipeline.settling import asks_about_wait, not_needed, settles, thanks, typed_rating
+from bot.pipeline.settling import (
+    asks_about_wait,
+    names_no_topic,
+    not_needed,
+    settles,
+    thanks,
+    typed_rating,
+)
 from bot.pipeline.turn import Turn
 from bot.queued import answered_while_queued
-from core.contracts import Action, AttachmentKind, InboundMessage
+from core.contracts import Action, AttachmentKind, ChannelKind, InboundMessage
 from core.models import Author, Client, Conversation, ConversationStatus, Direction, Message
 from core.numbers import row_id, whole_number
+from core.texts import TEXTS
 from identity.recognition import Recognition
 from identity.turn import AfterCommit as AfterCommitWork
 from kb.text import words
@@ -70,6 +78,9 @@ class Intent(enum.Enum):
     STICKER = "sticker"
     FILE = "file"
     EMPTY = "empty"
+    VAGUE = "vague"
+    """A chat message naming no topic yet («Здравствуйте, у меня вопрос», «помогите»): the
+    bot asks what it is about, once; a second such message goes on as a question."""
     GREETING = "greeting"
     THANKS = "thanks"
     """Thanks or an acknowledgement; to the operators' conversation, only after the bot
@@ -134,7 +145,15 @@ class Recognise:
         if with_operators:
             return Recognised(await _to_operators(session, inbound, conversation), with_operators)
         chosen = await _choice(session, inbound, conversation)
-        return Recognised(_intent(inbound, chosen), with_operators, article_id=chosen)
+        intent = _intent(inbound, chosen)
+        if (
+            intent is Intent.QUESTION
+            and inbound.channel is not ChannelKind.EMAIL  # a letter's subject may say it
+            and names_no_topic(inbound.text)
+            and await last_bot_text(session, conversation.id) not in TEXTS["describe"].values()
+        ):
+            intent = Intent.VAGUE
+        return Recognised(intent, with_operators, article_id=chosen)
 
 
 def _intent(inbound: InboundMessage, chosen: str | None) -> Intent:
@@ -254,10 +273,21 @@ async def find_rating(
 
 async def last_bot_buttons(session: AsyncSession, conversation_id: int) -> list[dict[str, str]]:
     """The buttons of the conversation's last outbound message, if the bot sent it."""
+    last = await _last_bot_message(session, conversation_id)
+    return list(last.buttons) if last is not None else []
+
+
+async def last_bot_text(session: AsyncSession, conversation_id: int) -> str | None:
+    """The text of the conversation's last outbound message, if the bot sent it."""
+    last = await _last_bot_message(session, conversation_id)
+    return last.text if last is not None else None
+
+
+async def _last_bot_message(session: AsyncSession, conversation_id: int) -> Message | None:
     last = await session.scalar(
         select(Message)
         .where(Message.conversation_id == conversation_id, Message.direction == Direction.OUT)
         .order_by(Message.id.desc())
         .limit(1)
     )
-    return list(last.buttons) if last is not None and last.author is Author.BOT else []
+    return last if last is not None and last.author is Author.BOT else None

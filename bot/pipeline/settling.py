@@ -2,8 +2,9 @@
 a rating typed after the bot asked for one («5, спасибо», «4 из 5», ⭐⭐⭐⭐⭐); and from a
 client waiting in the queue, that the answer settled the question («Спасибо, помогло!»,
 "thanks, solved"), that it is not needed any more («уже не надо», "never mind"), or how
-long the wait is («сколько ждать?», «ау, есть кто?»). Read by `recognise`; the word
-tables are `kb.words`, in every language at once.
+long the wait is («сколько ждать?», «ау, есть кто?»); and an opener that names no topic
+yet («Здравствуйте, у меня вопрос»). Read by `recognise`; the word tables are `kb.words`,
+in every language at once.
 """
 
 from __future__ import annotations
@@ -13,7 +14,15 @@ from kb.text import words
 from kb.translit import readings
 from kb.words import every
 
-__all__ = ["SETTLING_WORDS", "asks_about_wait", "not_needed", "settles", "thanks", "typed_rating"]
+__all__ = [
+    "SETTLING_WORDS",
+    "asks_about_wait",
+    "names_no_topic",
+    "not_needed",
+    "settles",
+    "thanks",
+    "typed_rating",
+]
 
 SETTLING_WORDS = 8
 """Such a message is short: «Спасибо большое, всё получилось, вопрос решён»."""
@@ -42,6 +51,8 @@ _CALM = (
 _WAITING = every("waiting")
 _ABOUT_WAITING = _CALM | _WAITING | _RESERVATIONS | every("greetings") | every("person")
 """The words of a question about the wait that names no topic: «ну что там, долго ещё?»."""
+_NO_TOPIC = every("generic") | every("filler") | every("greetings") | every("person")
+"""The words of an opener that says nothing yet: «Здравствуйте, у меня вопрос»."""
 _KIND_EMOJI = frozenset("👍🙏❤♥😊🙂☺👌🤝👏💯✅🔥🥰😍😀😃😄😁🤗💐🌹")
 _STAR = "⭐"
 _EMOJI_MODIFIERS = frozenset("\ufe0f\u200d") | frozenset(map(chr, range(0x1F3FB, 0x1F400)))
@@ -140,3 +151,9 @@ def _asks_about_wait(text: str, *, asked: bool) -> bool:
         and heard <= _ABOUT_WAITING
         and (asked or not heard & _THANKS)
     )
+
+
+def names_no_topic(text: str) -> bool:
+    """Words that name no topic, or none at all: «Здравствуйте, у меня вопрос», «помогите»,
+    "hi, I need help", «?». A number is something («12345»)."""
+    return any(set(words(reading)) <= _NO_TOPIC for reading in readings(text))
