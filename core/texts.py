@@ -13,6 +13,12 @@ TEXTS: dict[str, dict[str, str]] = {
         "ru": "Здравствуйте! Я бот поддержки. Напишите ваш вопрос — отвечу сразу или передам оператору.",
         "en": "Hello! I'm the support bot. Type your question: I'll answer right away or pass it to an operator.",
     },
+    "same_answer": {
+        "ru": "Об этом — мой ответ выше, другого у меня нет. Если он не помог, нажмите «Позвать "
+        "оператора»: передам вопрос оператору.",
+        "en": "My answer above is all I have on this. If it didn't help, press “Talk to a person” "
+        "and I'll pass your question to an operator.",
+    },
     "describe": {
         "ru": "Слушаю вас! Опишите, пожалуйста, ваш вопрос одним-двумя предложениями — отвечу сразу "
         "или передам оператору.",

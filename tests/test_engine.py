@@ -287,6 +287,28 @@ async def test_small_talk_and_non_text_get_their_own_replies(gateway: Gateway) -
     assert [m.attachments[0]["file_id"] for m in inbound if m.attachments] == ["s1", "p1"]
 
 
+async def test_asked_again_the_bot_does_not_repeat_its_answer_but_offers_a_person(
+    gateway: Gateway,
+) -> None:
+    await gateway.engine.handle(said("Я потерял карту"))
+    await gateway.engine.handle(said("потерял карту, что делать?"))
+    await gateway.engine.handle(said("что делать если потерял карту"))
+
+    answer, again, third = await replies(gateway)
+    assert answer.kb_article_id == "card-lost"
+    assert (
+        again.text
+        == third.text
+        == (
+            "Об этом — мой ответ выше, другого у меня нет. Если он не помог, нажмите «Позвать "
+            "оператора»: передам вопрос оператору."
+        )
+    )
+    assert [b["action"] for b in again.buttons] == ["handoff"]
+    await gateway.engine.handle(said("Как поменять ПИН-код?"))  # another topic: answered
+    assert (await replies(gateway))[-1].kb_article_id == "card-pin"
+
+
 async def test_an_opener_with_no_topic_is_asked_what_it_is_about_not_queued(
     gateway: Gateway,
 ) -> None:

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.knowledge import KnowledgeBase
 from bot.pipeline.queueing import hand_off
+from bot.pipeline.recognise import last_bot_message
 from bot.pipeline.turn import Turn
 from bot.replies import article_answer
 from core.contracts import Action, Button, ChannelKind, InboundMessage
@@ -68,15 +69,25 @@ class Consult:
             turn.sender.client.language = match.language
         if self._answers(match, language):
             best = match.hits[0]
-            await self.answer(
-                session,
-                turn,
-                best.article.id,
-                best.score,
-                now,
-                note=_note(best, language),
-                language=language,
-            )
+            if await _just_answered(session, turn, best):
+                await turn.outcome.reply(
+                    session,
+                    conversation,
+                    say("same_answer", language),
+                    now,
+                    buttons=[handoff_button(language)],
+                    kb_article_id=best.article.id,  # asked a third time: said so again
+                )
+            else:
+                await self.answer(
+                    session,
+                    turn,
+                    best.article.id,
+                    best.score,
+                    now,
+                    note=_note(best, language),
+                    language=language,
+                )
         elif match.decision is Decision.CLARIFY:
             choices = [
                 Button(hit.article.title or hit.article.id, Action.CHOOSE, hit.article.id)
@@ -159,6 +170,8 @@ class Consult:
         if not self._answers(match, language):
             return False
         best = match.hits[0]
+        if await _just_answered(session, turn, best):  # said already: the operators will see it
+            return False
         before = await _asked_before(session, turn) if _leans_on_before(question) else None
         if before is not None:
             room = max(0, KB_QUERY_LIMIT - len(question) - 1)
@@ -217,6 +230,13 @@ class Consult:
             kb_article_id=article.id,
             kb_score=score,
         )
+
+
+async def _just_answered(session: AsyncSession, turn: Turn, hit: Hit) -> bool:
+    """The bot's last words in the conversation are this article's answer (or say it was
+    given): the client asks again, so it did not help; saying it twice would not either."""
+    last = await last_bot_message(session, turn.placed.id)
+    return last is not None and last.kb_article_id == hit.article.id
 
 
 def _leans_on_before(text: str) -> bool:

@@ -43,6 +43,7 @@ __all__ = [
     "asks_for_person",
     "find_rating",
     "last_bot_buttons",
+    "last_bot_message",
 ]
 
 RATING_WINDOW = dt.timedelta(days=3)
@@ -150,7 +151,7 @@ class Recognise:
             intent is Intent.QUESTION
             and inbound.channel is not ChannelKind.EMAIL  # a letter's subject may say it
             and names_no_topic(inbound.text)
-            and await last_bot_text(session, conversation.id) not in TEXTS["describe"].values()
+            and not await _asked_to_describe(session, conversation)
         ):
             intent = Intent.VAGUE
         return Recognised(intent, with_operators, article_id=chosen)
@@ -210,6 +211,12 @@ def asks_for_person(inbound: InboundMessage) -> bool:
 def _heard(text: str) -> list[set[str]]:
     """The words of each reading of the text (Latin letters may be Russian: `readings`)."""
     return [set(words(reading)) for reading in readings(text)]
+
+
+async def _asked_to_describe(session: AsyncSession, conversation: Conversation) -> bool:
+    """The bot's last words asked the client to describe their question."""
+    last = await last_bot_message(session, conversation.id)
+    return last is not None and last.text in TEXTS["describe"].values()
 
 
 async def _choice(
@@ -273,17 +280,12 @@ async def find_rating(
 
 async def last_bot_buttons(session: AsyncSession, conversation_id: int) -> list[dict[str, str]]:
     """The buttons of the conversation's last outbound message, if the bot sent it."""
-    last = await _last_bot_message(session, conversation_id)
+    last = await last_bot_message(session, conversation_id)
     return list(last.buttons) if last is not None else []
 
 
-async def last_bot_text(session: AsyncSession, conversation_id: int) -> str | None:
-    """The text of the conversation's last outbound message, if the bot sent it."""
-    last = await _last_bot_message(session, conversation_id)
-    return last.text if last is not None else None
-
-
-async def _last_bot_message(session: AsyncSession, conversation_id: int) -> Message | None:
+async def last_bot_message(session: AsyncSession, conversation_id: int) -> Message | None:
+    """The conversation's last outbound message, if the bot sent it."""
     last = await session.scalar(
         select(Message)
         .where(Message.conversation_id == conversation_id, Message.direction == Direction.OUT)
