@@ -309,6 +309,16 @@ async def test_asked_again_the_bot_does_not_repeat_its_answer_but_offers_a_perso
     assert (await replies(gateway))[-1].kb_article_id == "card-pin"
 
 
+async def test_in_the_queue_the_same_answer_is_not_given_twice(gateway: Gateway) -> None:
+    await waiting_with_an_answer(gateway)
+    told = len(await replies(gateway))
+    await gateway.engine.handle(said("потерял карту, что делать?"))
+
+    assert [m.kb_article_id for m in (await replies(gateway))[told:]] in ([], [None])
+    [conversation] = await conversations(gateway)
+    assert conversation.status is ConversationStatus.QUEUED
+
+
 async def test_an_opener_with_no_topic_is_asked_what_it_is_about_not_queued(
     gateway: Gateway,
 ) -> None:
