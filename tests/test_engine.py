@@ -309,6 +309,21 @@ async def test_asked_again_the_bot_does_not_repeat_its_answer_but_offers_a_perso
     assert (await replies(gateway))[-1].kb_article_id == "card-pin"
 
 
+async def test_choices_offered_again_instead_of_picked_go_to_the_operators(
+    gateway: Gateway,
+) -> None:
+    """The client wrote rather than pick: none of the choices fits, and offering the same
+    again would not help; the miss is kept for the KB's gaps."""
+    await gateway.engine.handle(said("карта"))
+    offered = (await replies(gateway))[-1]
+    assert offered.text.startswith("Уточните")
+    await gateway.engine.handle(said("карта!"))
+
+    assert (await replies(gateway))[-1].text.startswith("Передаю ваш вопрос оператору")
+    async with gateway.sessions() as session:
+        assert await session.scalar(select(func.count(KbMiss.id))) == 1
+
+
 async def test_in_the_queue_the_same_answer_is_not_given_twice(gateway: Gateway) -> None:
     await waiting_with_an_answer(gateway)
     told = len(await replies(gateway))

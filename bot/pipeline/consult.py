@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.knowledge import KnowledgeBase
 from bot.pipeline.queueing import hand_off
-from bot.pipeline.recognise import last_bot_message
+from bot.pipeline.recognise import last_bot_buttons, last_bot_message
 from bot.pipeline.turn import Turn
 from bot.replies import article_answer
 from core.contracts import Action, Button, ChannelKind, InboundMessage
@@ -88,7 +88,9 @@ class Consult:
                     note=_note(best, language),
                     language=language,
                 )
-        elif match.decision is Decision.CLARIFY:
+        elif match.decision is Decision.CLARIFY and not await _offered_already(
+            session, turn, match
+        ):
             choices = [
                 Button(hit.article.title or hit.article.id, Action.CHOOSE, hit.article.id)
                 for hit in match.hits[:CHOICES]
@@ -230,6 +232,17 @@ class Consult:
             kb_article_id=article.id,
             kb_score=score,
         )
+
+
+async def _offered_already(session: AsyncSession, turn: Turn, match: Match) -> bool:
+    """The bot's last words offered these choices already, and the client wrote instead of
+    picking one: none fits, and the question is the operators' (a KB gap)."""
+    offered = {
+        button["payload"]
+        for button in await last_bot_buttons(session, turn.placed.id)
+        if button["action"] == Action.CHOOSE.value
+    }
+    return bool(offered) and {hit.article.id for hit in match.hits[:CHOICES]} <= offered
 
 
 async def _just_answered(session: AsyncSession, turn: Turn, hit: Hit) -> bool:
