@@ -1,5 +1,7 @@
 """The knowledge base's part of the decision: answer from an article, offer close
-choices, or record the miss and hand the conversation off."""
+choices, or record the miss and hand the conversation off. Neither an answer nor choices
+are given twice in a row: asked again, the bot says its answer stands and offers a person;
+its choices passed over, the operators get the question."""
 
 from __future__ import annotations
 
