@@ -1,7 +1,9 @@
 """Shared fixtures: a real Redis and a real database for every test.
 
 Redis is `REDIS_URL` when set, otherwise an embedded server started once per session;
-each test starts from an empty database (FLUSHDB). The database is `DATABASE_URL` when
+each test starts from an empty database (FLUSHDB). The suite runs in two pytest-xdist
+workers (`make test`); each is a session of its own, and on a shared Redis server each
+takes its own database number, counting down from the URL's. The database is `DATABASE_URL` when
 set, in which case a fresh database named after it is created on that server for this
 run and dropped afterwards (so two runs never collide); otherwise a SQLite file. Migrations
 run once per session; every table is emptied after each test.
@@ -19,6 +21,7 @@ import os
 import tempfile
 from collections.abc import AsyncIterator, Generator
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 from _pytest.reports import TestReport
@@ -50,10 +53,21 @@ def tmp_root() -> Path:
 async def redis_url(tmp_root: Path) -> AsyncIterator[str]:
     url = os.environ.get("REDIS_URL")
     if url:
-        yield url
+        yield _worker_database(url)
         return
     async with embedded_redis(tmp_root / "redis") as embedded_url:
         yield embedded_url
+
+
+def _worker_database(url: str) -> str:
+    """`url` with this xdist worker's own database number (gw0 keeps the URL's, gw1 the
+    one below it, ...), so that one worker's FLUSHDB never empties another's."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
+    parts = urlsplit(url)
+    database = int(parts.path.strip("/") or 0) - int(worker.removeprefix("gw"))
+    if database < 0:
+        raise pytest.UsageError(f"REDIS_URL {url} leaves no database number for worker {worker}")
+    return urlunsplit(parts._replace(path=f"/{database}"))
 
 
 @pytest.fixture
