@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.knowledge import KnowledgeBase
 from bot.pipeline.queueing import hand_off
-from bot.pipeline.recognise import last_bot_buttons, last_bot_message
+from bot.pipeline.recognise import last_bot_message
 from bot.pipeline.turn import Turn
 from bot.replies import article_answer
 from core.contracts import Action, Button, ChannelKind, InboundMessage
@@ -239,9 +239,10 @@ class Consult:
 async def _offered_already(session: AsyncSession, turn: Turn, match: Match) -> bool:
     """The bot's last words offered these choices already, and the client wrote instead of
     picking one: none fits, and the question is the operators' (a KB gap)."""
+    last = await _last_bot_words(session, turn)
     offered = {
         button["payload"]
-        for button in await last_bot_buttons(session, turn.placed.id)
+        for button in (last.buttons if last is not None else ())
         if button["action"] == Action.CHOOSE.value
     }
     return bool(offered) and {hit.article.id for hit in match.hits[:CHOICES]} <= offered
@@ -250,8 +251,15 @@ async def _offered_already(session: AsyncSession, turn: Turn, match: Match) -> b
 async def _just_answered(session: AsyncSession, turn: Turn, hit: Hit) -> bool:
     """The bot's last words in the conversation are this article's answer (or say it was
     given): the client asks again, so it did not help; saying it twice would not either."""
-    last = await last_bot_message(session, turn.placed.id)
+    last = await _last_bot_words(session, turn)
     return last is not None and last.kb_article_id == hit.article.id
+
+
+async def _last_bot_words(session: AsyncSession, turn: Turn) -> Message | None:
+    """The conversation's last outbound message, if the bot sent it; none, without asking
+    the database, in a conversation this message opened (the question would also flush
+    the run's rows one message at a time, halving a run of first questions)."""
+    return None if turn.created else await last_bot_message(session, turn.placed.id)
 
 
 def _leans_on_before(text: str) -> bool:
