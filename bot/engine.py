@@ -26,6 +26,7 @@ from bot.handover import Handover
 from bot.knowledge import KnowledgeBase
 from bot.outbox import Outbox
 from bot.pipeline.answer_caps import AnswerCaps
+from bot.pipeline.bot_words import find_bot_words
 from bot.pipeline.consult import Consult
 from bot.pipeline.decide import Policy, apply_rating, thank_for_rating
 from bot.pipeline.deliver import AfterCommit
@@ -218,14 +219,17 @@ class Engine:
                     await threads.place(session, turn, now)
                 turns.append(turn)
             await threads.open_new(session, turns)
+            bot_words = await find_bot_words(session, (c.id for c in threads.open.values()))
             decided = await decisions  # made once: a retry of the run gets them again
             for turn in turns:
                 store_message(session, turn, now)
                 if turn.rated:
                     await thank_for_rating(session, turn, now)
                 else:
+                    turn.bot_said = await bot_words.last(session, turn)
                     recognised = await self._recognise(session, turn, now)
                     await self._policy(session, turn, recognised, now, decided, answers)
+                bot_words.decided(turn)
                 answers.add(turn.outcome)
             await session.commit()
         await self._after_commit.carry_out([turn.outcome for turn in turns], now)

@@ -8,6 +8,7 @@ import itertools
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.pipeline.bot_words import find_bot_words
 from bot.pipeline.sender import find_senders
 from bot.pipeline.store import store_message
 from bot.pipeline.thread import find_threads
@@ -43,6 +44,8 @@ async def placed(
     turn = Turn(inbound, sender, Outcome(sender.identity, sender.language))
     await threads.place(session, turn, now)
     await threads.open_new(session, [turn])
+    bot_words = await find_bot_words(session, (c.id for c in threads.open.values()))
     if store:
         store_message(session, turn, now)
+    turn.bot_said = await bot_words.last(session, turn)
     return turn

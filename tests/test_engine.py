@@ -309,6 +309,37 @@ async def test_asked_again_the_bot_does_not_repeat_its_answer_but_offers_a_perso
     assert (await replies(gateway))[-1].kb_article_id == "card-pin"
 
 
+async def test_the_bots_last_words_count_within_one_batch_and_across_batches(
+    gateway: Gateway,
+) -> None:
+    """The bot's last words are read once per batch: a question asked twice in one batch,
+    and again in the next batch beside another client's, is answered once each time."""
+    SAME = "Об этом — мой ответ выше"
+    await gateway.engine.handle_many(
+        [said("Я потерял карту"), said("потерял карту, что делать?"), said("Как поменять ПИН-код?")]
+    )
+    await gateway.engine.handle_many(
+        [
+            said("Как поменять ПИН-код?"),
+            said("Я потерял карту", visitor="visitor-2"),
+            said("Я потерял карту"),
+            said("потерял карту, что делать?"),
+        ]
+    )
+
+    mine = await replies(gateway)
+    assert [(m.kb_article_id, m.text.startswith(SAME)) for m in mine] == [
+        ("card-lost", False),
+        ("card-lost", True),
+        ("card-pin", False),
+        ("card-pin", True),
+        ("card-lost", False),
+        ("card-lost", True),
+    ]
+    [theirs] = await replies(gateway, "visitor-2")
+    assert theirs.kb_article_id == "card-lost" and not theirs.text.startswith(SAME)
+
+
 async def test_choices_offered_again_instead_of_picked_go_to_the_operators(
     gateway: Gateway,
 ) -> None:

@@ -14,7 +14,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.knowledge import KnowledgeBase
 from bot.pipeline.queueing import hand_off
-from bot.pipeline.recognise import last_bot_message
 from bot.pipeline.turn import Turn
 from bot.replies import article_answer
 from core.contracts import Action, Button, ChannelKind, InboundMessage
@@ -71,7 +70,7 @@ class Consult:
             turn.sender.client.language = match.language
         if self._answers(match, language):
             best = match.hits[0]
-            if await _just_answered(session, turn, best):
+            if _just_answered(turn, best):
                 await turn.outcome.reply(
                     session,
                     conversation,
@@ -90,9 +89,7 @@ class Consult:
                     note=_note(best, language),
                     language=language,
                 )
-        elif match.decision is Decision.CLARIFY and not await _offered_already(
-            session, turn, match
-        ):
+        elif match.decision is Decision.CLARIFY and not _offered_already(turn, match):
             choices = [
                 Button(hit.article.title or hit.article.id, Action.CHOOSE, hit.article.id)
                 for hit in match.hits[:CHOICES]
@@ -174,7 +171,7 @@ class Consult:
         if not self._answers(match, language):
             return False
         best = match.hits[0]
-        if await _just_answered(session, turn, best):  # said already: the operators will see it
+        if _just_answered(turn, best):  # said already: the operators will see it
             return False
         before = await _asked_before(session, turn) if _leans_on_before(question) else None
         if before is not None:
@@ -236,30 +233,21 @@ class Consult:
         )
 
 
-async def _offered_already(session: AsyncSession, turn: Turn, match: Match) -> bool:
+def _offered_already(turn: Turn, match: Match) -> bool:
     """The bot's last words offered these choices already, and the client wrote instead of
     picking one: none fits, and the question is the operators' (a KB gap)."""
-    last = await _last_bot_words(session, turn)
     offered = {
         button["payload"]
-        for button in (last.buttons if last is not None else ())
+        for button in (turn.bot_said.buttons if turn.bot_said else ())
         if button["action"] == Action.CHOOSE.value
     }
     return bool(offered) and {hit.article.id for hit in match.hits[:CHOICES]} <= offered
 
 
-async def _just_answered(session: AsyncSession, turn: Turn, hit: Hit) -> bool:
+def _just_answered(turn: Turn, hit: Hit) -> bool:
     """The bot's last words in the conversation are this article's answer (or say it was
     given): the client asks again, so it did not help; saying it twice would not either."""
-    last = await _last_bot_words(session, turn)
-    return last is not None and last.kb_article_id == hit.article.id
-
-
-async def _last_bot_words(session: AsyncSession, turn: Turn) -> Message | None:
-    """The conversation's last outbound message, if the bot sent it; none, without asking
-    the database, in a conversation this message opened (the question would also flush
-    the run's rows one message at a time, halving a run of first questions)."""
-    return None if turn.created else await last_bot_message(session, turn.placed.id)
+    return turn.bot_said is not None and turn.bot_said.kb_article_id == hit.article.id
 
 
 def _leans_on_before(text: str) -> bool:

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.pipeline.bot_words import last_bot_message
 from bot.pipeline.settling import (
     asks_about_wait,
     names_no_topic,
@@ -26,7 +27,7 @@ from bot.pipeline.settling import (
 from bot.pipeline.turn import Turn
 from bot.queued import answered_while_queued
 from core.contracts import Action, AttachmentKind, ChannelKind, InboundMessage
-from core.models import Author, Client, Conversation, ConversationStatus, Direction, Message
+from core.models import Client, Conversation, ConversationStatus, Message
 from core.numbers import row_id, whole_number
 from core.texts import TEXTS
 from identity.recognition import Recognition
@@ -42,8 +43,6 @@ __all__ = [
     "Recognised",
     "asks_for_person",
     "find_rating",
-    "last_bot_buttons",
-    "last_bot_message",
 ]
 
 RATING_WINDOW = dt.timedelta(days=3)
@@ -145,13 +144,13 @@ class Recognise:
             return Recognised(Intent.RESOLVED, with_operators)
         if with_operators:
             return Recognised(await _to_operators(session, inbound, conversation), with_operators)
-        chosen = await _choice(session, inbound, conversation)
+        chosen = _choice(inbound, turn.bot_said)
         intent = _intent(inbound, chosen)
         if (
             intent is Intent.QUESTION
             and inbound.channel is not ChannelKind.EMAIL  # a letter's subject may say it
             and names_no_topic(inbound.text)
-            and not await _asked_to_describe(session, conversation)
+            and not _asked_to_describe(turn.bot_said)
         ):
             intent = Intent.VAGUE
         return Recognised(intent, with_operators, article_id=chosen)
@@ -213,15 +212,12 @@ def _heard(text: str) -> list[set[str]]:
     return [set(words(reading)) for reading in readings(text)]
 
 
-async def _asked_to_describe(session: AsyncSession, conversation: Conversation) -> bool:
+def _asked_to_describe(bot_said: Message | None) -> bool:
     """The bot's last words asked the client to describe their question."""
-    last = await last_bot_message(session, conversation.id)
-    return last is not None and last.text in TEXTS["describe"].values()
+    return bot_said is not None and bot_said.text in TEXTS["describe"].values()
 
 
-async def _choice(
-    session: AsyncSession, inbound: InboundMessage, conversation: Conversation
-) -> str | None:
+def _choice(inbound: InboundMessage, bot_said: Message | None) -> str | None:
     """The article a client picked: a CHOOSE button, or the number of an offered choice."""
     if inbound.action is Action.CHOOSE and inbound.payload:
         return inbound.payload
@@ -229,9 +225,7 @@ async def _choice(
     if number is None:
         return None
     offered = [
-        b
-        for b in await last_bot_buttons(session, conversation.id)
-        if b["action"] == Action.CHOOSE.value
+        b for b in (bot_said.buttons if bot_said else ()) if b["action"] == Action.CHOOSE.value
     ]
     return offered[number - 1]["payload"] if 1 <= number <= len(offered) else None
 
@@ -257,10 +251,8 @@ async def find_rating(
         )
         if conversation is None or conversation.status is not ConversationStatus.CLOSED:
             return None
-        if not any(
-            b["action"] == Action.RATE.value
-            for b in await last_bot_buttons(session, conversation.id)
-        ):
+        asked = await last_bot_message(session, conversation.id)
+        if not any(b["action"] == Action.RATE.value for b in (asked.buttons if asked else ())):
             return None
     else:
         return None
@@ -276,20 +268,3 @@ async def find_rating(
     ):
         return None
     return Rating(conversation, score)
-
-
-async def last_bot_buttons(session: AsyncSession, conversation_id: int) -> list[dict[str, str]]:
-    """The buttons of the conversation's last outbound message, if the bot sent it."""
-    last = await last_bot_message(session, conversation_id)
-    return list(last.buttons) if last is not None else []
-
-
-async def last_bot_message(session: AsyncSession, conversation_id: int) -> Message | None:
-    """The conversation's last outbound message, if the bot sent it."""
-    last = await session.scalar(
-        select(Message)
-        .where(Message.conversation_id == conversation_id, Message.direction == Direction.OUT)
-        .order_by(Message.id.desc())
-        .limit(1)
-    )
-    return last if last is not None and last.author is Author.BOT else None

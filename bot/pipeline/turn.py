@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.contracts import Button, InboundMessage
 from core.messages import add_reply
-from core.models import Author, Client, Conversation, Identity
+from core.models import Author, Client, Conversation, Identity, Message
 from core.unit_of_work import AppendedRow
 
 __all__ = ["Outcome", "Sender", "Turn"]
@@ -97,6 +97,9 @@ class Turn:
     """A 1–5 rating, answered as it was placed: no policy."""
     message: AppendedRow | None = None
     """Set by `store`."""
+    bot_said: Message | None = None
+    """The bot's words, when the conversation's last outbound message is the bot's (set
+    before `recognise`, from `bot_words`)."""
 
     @property
     def placed(self) -> Conversation:
