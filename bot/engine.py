@@ -212,7 +212,13 @@ class Engine:
                 inbound = await keep_files(inbound)  # a new message: its files now, not before
                 sender = senders.of(inbound, now)
                 turn = Turn(inbound, sender, Outcome(sender.identity, sender.language))
-                rating = await find_rating(session, inbound, sender.client, now)
+                rating = await find_rating(
+                    session,
+                    inbound,
+                    sender.client,
+                    now,
+                    in_conversation=sender.client.id in threads.open,
+                )
                 if rating is not None:
                     await apply_rating(session, turn, rating, now)
                 else:

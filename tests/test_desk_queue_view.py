@@ -3,15 +3,10 @@ not grow with the number of rows."""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 from collections import Counter
-from collections.abc import Iterator
-from typing import Any
 
 from pipeline_parts import said
-from sqlalchemy import event
-from sqlalchemy.engine import Engine
+from statement_count import statements
 from stepping_clock import SteppingClock
 
 from admin.desk import QueueView
@@ -29,25 +24,6 @@ async def queue_clients(gateway: Gateway, first: int, last: int) -> None:
         await gateway.engine.handle(said(QUESTION, visitor=visitor))
         if n % 3 == 0:
             await gateway.engine.handle(said(visitor=visitor, action=Action.HANDOFF))
-
-
-@contextlib.contextmanager
-def statements(gateway: Gateway) -> Iterator[list[str]]:
-    """The SQL statements this task runs on the gateway's database inside the block (not
-    the outbox's, which delivers the bot's replies meanwhile)."""
-    engine: Engine = gateway.sessions.kw["bind"].sync_engine
-    seen: list[str] = []
-    ours = asyncio.current_task()
-
-    def count(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        if asyncio.current_task() is ours:
-            seen.append(statement)
-
-    event.listen(engine, "before_cursor_execute", count)
-    try:
-        yield seen
-    finally:
-        event.remove(engine, "before_cursor_execute", count)
 
 
 async def cost(gateway: Gateway, operator_id: int, view: QueueView, rows: int) -> int:

@@ -231,17 +231,24 @@ def _choice(inbound: InboundMessage, bot_said: Message | None) -> str | None:
 
 
 async def find_rating(
-    session: AsyncSession, inbound: InboundMessage, client: Client, now: dt.datetime
+    session: AsyncSession,
+    inbound: InboundMessage,
+    client: Client,
+    now: dt.datetime,
+    *,
+    in_conversation: bool = False,
 ) -> Rating | None:
     """A 1–5 answer to a rating request — a RATE button, or the score typed after the bot
     asked («5», «5, спасибо», «4 из 5», ⭐⭐⭐⭐⭐) — for the client's resolved, unrated
-    conversation within the window."""
+    conversation within the window. A score is typed only by a client with no open
+    conversation (`in_conversation` False): in one, «1» picks an offered choice, and
+    looking for a closed conversation would cost a query per such message."""
     conversation: Conversation | None
     if inbound.action is Action.RATE and inbound.payload and ":" in inbound.payload:
         conversation_text, score_text = inbound.payload.split(":", 1)
         rated_id = row_id(conversation_text)
         conversation = await session.get(Conversation, rated_id) if rated_id else None
-    elif (typed := typed_rating(inbound.text)) is not None:
+    elif not in_conversation and (typed := typed_rating(inbound.text)) is not None:
         score_text = str(typed)
         conversation = await session.scalar(
             select(Conversation)
