@@ -17,9 +17,10 @@ from sqlalchemy import bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.pipeline.turn import Turn
+from core.contracts import Action
 from core.models import Author, Direction, Message
 
-__all__ = ["RunBotWords", "find_bot_words", "last_bot_message"]
+__all__ = ["RunBotWords", "find_bot_words", "last_bot_message", "offered_choices"]
 
 _LAST_OUTBOUND = select(Message).where(
     Message.id.in_(
@@ -63,6 +64,12 @@ async def find_bot_words(session: AsyncSession, conversation_ids: Iterable[int])
         for message in await session.scalars(_LAST_OUTBOUND, {"conversation_ids": list(known)}):
             known[message.conversation_id] = message if message.author is Author.BOT else None
     return RunBotWords(known)
+
+
+def offered_choices(bot_said: Message | None) -> list[str]:
+    """The articles the bot's words offered to choose from (CHOOSE buttons), in order."""
+    buttons = bot_said.buttons if bot_said is not None else ()
+    return [b["payload"] for b in buttons if b["action"] == Action.CHOOSE.value]
 
 
 async def last_bot_message(session: AsyncSession, conversation_id: int) -> Message | None:

@@ -13,6 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.knowledge import KnowledgeBase
+from bot.pipeline.bot_words import offered_choices
 from bot.pipeline.queueing import hand_off
 from bot.pipeline.turn import Turn
 from bot.replies import article_answer
@@ -236,11 +237,7 @@ class Consult:
 def _offered_already(turn: Turn, match: Match) -> bool:
     """The bot's last words offered these choices already, and the client wrote instead of
     picking one: none fits, and the question is the operators' (a KB gap)."""
-    offered = {
-        button["payload"]
-        for button in (turn.bot_said.buttons if turn.bot_said else ())
-        if button["action"] == Action.CHOOSE.value
-    }
+    offered = set(offered_choices(turn.bot_said))
     return bool(offered) and {hit.article.id for hit in match.hits[:CHOICES]} <= offered
 
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.pipeline.bot_words import last_bot_message
+from bot.pipeline.bot_words import last_bot_message, offered_choices
 from bot.pipeline.settling import (
     asks_about_wait,
     names_no_topic,
@@ -224,10 +224,8 @@ def _choice(inbound: InboundMessage, bot_said: Message | None) -> str | None:
     number = whole_number(inbound.text.strip().rstrip(".)"))
     if number is None:
         return None
-    offered = [
-        b for b in (bot_said.buttons if bot_said else ()) if b["action"] == Action.CHOOSE.value
-    ]
-    return offered[number - 1]["payload"] if 1 <= number <= len(offered) else None
+    offered = offered_choices(bot_said)
+    return offered[number - 1] if 1 <= number <= len(offered) else None
 
 
 async def find_rating(
