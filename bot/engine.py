@@ -36,6 +36,7 @@ from bot.pipeline.sender import find_senders
 from bot.pipeline.store import already_stored, store_message
 from bot.pipeline.thread import find_threads
 from bot.pipeline.turn import Outcome, Turn
+from bot.pipeline.waits import find_waits
 from bot.quarantine import Quarantine
 from core.card_numbers import masked
 from core.contracts import ChannelKind, InboundMessage
@@ -226,6 +227,7 @@ class Engine:
                 turns.append(turn)
             await threads.open_new(session, turns)
             bot_words = await find_bot_words(session, (c.id for c in threads.open.values()))
+            waits = await find_waits(session, threads.open.values())
             decided = await decisions  # made once: a retry of the run gets them again
             for turn in turns:
                 store_message(session, turn, now)
@@ -233,9 +235,11 @@ class Engine:
                     await thank_for_rating(session, turn, now)
                 else:
                     turn.bot_said = await bot_words.last(session, turn)
+                    turn.waits = await waits.of(session, turn.placed)
                     recognised = await self._recognise(session, turn, now)
                     await self._policy(session, turn, recognised, now, decided, answers)
                 bot_words.decided(turn)
+                waits.decided(turn.conversation)
                 answers.add(turn.outcome)
             await session.commit()
         await self._after_commit.carry_out([turn.outcome for turn in turns], now)

@@ -13,6 +13,7 @@ from bot.pipeline.sender import find_senders
 from bot.pipeline.store import store_message
 from bot.pipeline.thread import find_threads
 from bot.pipeline.turn import Outcome, Turn
+from bot.pipeline.waits import find_waits
 from core.contracts import ChannelKind, InboundMessage
 
 NOW = dt.datetime(2026, 11, 24, 10, 0, tzinfo=dt.UTC)
@@ -45,7 +46,9 @@ async def placed(
     await threads.place(session, turn, now)
     await threads.open_new(session, [turn])
     bot_words = await find_bot_words(session, (c.id for c in threads.open.values()))
+    waits = await find_waits(session, threads.open.values())
     if store:
         store_message(session, turn, now)
     turn.bot_said = await bot_words.last(session, turn)
+    turn.waits = await waits.of(session, turn.placed)
     return turn

@@ -110,7 +110,7 @@ async def test_in_the_queue_the_operators_are_told_and_a_person_request_answered
             "client_message",
             {
                 "conversation_id": first.placed.id,
-                "message_id": turn.message.id,
+                "message_id": turn.message,  # told as its id after the commit
                 "operator_id": None,
             },
         )

@@ -257,6 +257,7 @@ def _leans_on_before(text: str) -> bool:
 async def _asked_before(session: AsyncSession, turn: Turn) -> str | None:
     """The client's previous words in the conversation, if any."""
     assert turn.message is not None, "stored before the policy"
+    await session.flush()  # the message's id, to look before it
     return await session.scalar(
         select(Message.text)
         .where(

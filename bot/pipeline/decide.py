@@ -26,12 +26,11 @@ from bot.pipeline.consult import Consult, handoff_button, solved_offer
 from bot.pipeline.queueing import hand_off
 from bot.pipeline.recognise import Intent, Rating, Recognised
 from bot.pipeline.turn import Turn
-from bot.queued import acknowledge_held, acknowledge_queued, tell_place
 from core.contracts import Action
 from core.events import record
 from core.lifecycle import move
 from core.messages import add_reply
-from core.models import Author, Conversation, ConversationStatus, EventKind, Operator
+from core.models import Author, ConversationStatus, EventKind, Operator
 from core.texts import say
 from kb.index import Match
 from routing.service_levels import ServiceLevels
@@ -75,9 +74,8 @@ class Policy:
         assert turn.message is not None, "stored before the policy"
         if turn.inbound.masked and intent is not Intent.BOUNCE:  # before whatever comes next
             await outcome.reply(session, conversation, say("card_masked", language), now)
-        if intent is Intent.BOUNCE or recognised.with_operators:
-            await session.flush()  # the message's id, for the event or the operators' notice
         if intent is Intent.BOUNCE:
+            await session.flush()  # the message's id, for the event
             record(session, conversation, EventKind.BOUNCED, now, message_id=turn.message.id)
             outcome.notices.append(("bounced", {"conversation_id": conversation.id}))
             return
@@ -87,7 +85,7 @@ class Policy:
                     "client_message",
                     {
                         "conversation_id": conversation.id,
-                        "message_id": turn.message.id,
+                        "message_id": turn.message,  # its id once written
                         "operator_id": conversation.assigned_operator_id,
                     },
                 )
@@ -100,7 +98,7 @@ class Policy:
         elif recognised.with_operators:
             if answers.over_cap(conversation.last_channel, conversation.last_identity_id):
                 return
-            if intent is Intent.WAITING and await tell_place(session, conversation, now):
+            if intent is Intent.WAITING and turn.waits.tell_place(session, conversation, now):
                 outcome.place_asked_id = conversation.id  # its place is the queue's to say
                 return
             if intent is Intent.COURTESY:  # «спасибо» after the hand-off: nothing to say back
@@ -115,7 +113,7 @@ class Policy:
                 and await self._consult.answer_in_queue(session, turn, now, decided)
             ):
                 return
-            text = await _acknowledgement(session, conversation, intent, language, now)
+            text = await _acknowledgement(session, turn, intent, now)
             if text is not None:
                 await outcome.reply(session, conversation, text, now)
         elif conversation.status is ConversationStatus.CLOSED:  # thanks after the close
@@ -151,7 +149,7 @@ async def _resolved(session: AsyncSession, turn: Turn, now: dt.datetime) -> None
     press, the client hears once who has it); a stale press is thanked."""
     conversation, outcome, language = turn.placed, turn.outcome, turn.sender.language
     if conversation.status is ConversationStatus.ASSIGNED:  # as if asking for a person
-        text = await _acknowledgement(session, conversation, Intent.PERSON, language, now)
+        text = await _acknowledgement(session, turn, Intent.PERSON, now)
         if text is not None:
             await outcome.reply(session, conversation, text, now)
         return
@@ -168,21 +166,18 @@ async def _resolved(session: AsyncSession, turn: Turn, now: dt.datetime) -> None
 
 
 async def _acknowledgement(
-    session: AsyncSession,
-    conversation: Conversation,
-    intent: Intent,
-    language: str | None,
-    now: dt.datetime,
+    session: AsyncSession, turn: Turn, intent: Intent, now: dt.datetime
 ) -> str | None:
     """What a client writing to the operators hears: once per wait in the queue, and once
     per holder when asking for a person that an operator already is; otherwise nothing."""
+    conversation, waits, language = turn.placed, turn.waits, turn.sender.language
     if conversation.status is ConversationStatus.QUEUED:
-        if await acknowledge_queued(session, conversation, now):
+        if waits.acknowledge_queued(session, conversation, now):
             return say("still_queued", language)
     elif intent is Intent.PERSON and conversation.status is ConversationStatus.ASSIGNED:
         holder = conversation.assigned_operator_id
         operator = await session.get(Operator, holder) if holder is not None else None
-        if operator is not None and await acknowledge_held(session, conversation, now):
+        if operator is not None and waits.acknowledge_held(session, conversation, now):
             return say("operator_has_it", language, operator=operator.name)
     return None
 

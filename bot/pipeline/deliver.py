@@ -12,7 +12,7 @@ import functools
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import select
 
 from bot.handover import Handover
 from bot.outbox import Outbox
@@ -23,6 +23,7 @@ from core.events import DeskFeed
 from core.messages import add_reply
 from core.models import Author, Conversation, ConversationStatus, Operator
 from core.texts import say
+from core.unit_of_work import AppendedRow
 from routing.queue import OperatorQueue
 from routing.rebuild import entry_for
 from routing.service_levels import ServiceLevels
@@ -52,61 +53,93 @@ class AfterCommit:
 
     async def carry_out(self, outcomes: Sequence[Outcome], now: dt.datetime) -> None:
         self._outbox.submit_each([outcome.reply_ids for outcome in outcomes])
-        for outcome in outcomes:
-            steps: list[Callable[[], Awaitable[object]]] = [*outcome.after_commit]
-            if outcome.queued_id is not None:
-                steps.append(functools.partial(self._enqueue, outcome, outcome.queued_id, now))
-            if outcome.withdrawn_id is not None:
-                steps.append(functools.partial(self._queue.remove, outcome.withdrawn_id))
-            if outcome.place_asked_id is not None:
-                steps.append(
-                    functools.partial(self._tell_place, outcome, outcome.place_asked_id, now)
-                )
-            steps += [
-                functools.partial(self._feed.publish, kind, **data)
+        steps: list[Callable[[], Awaitable[object]]] = [
+            *(step for outcome in outcomes for step in outcome.after_commit),
+            *(
+                functools.partial(self._queue.remove, outcome.withdrawn_id)
+                for outcome in outcomes
+                if outcome.withdrawn_id is not None
+            ),
+            functools.partial(self._tell_waiting, outcomes, now),
+            *(
+                functools.partial(self._feed.publish, kind, **_written(data))
+                for outcome in outcomes
                 for kind, data in outcome.notices
-            ]
-            for step in steps:
-                try:
-                    await step()
-                except Exception:
-                    log.exception("after-commit work failed; the sweepers repair it")
-
-    async def _enqueue(self, outcome: Outcome, conversation_id: int, now: dt.datetime) -> None:
-        async with self._sessions() as session:
-            conversation = await session.get(Conversation, conversation_id)
-            if conversation is None or conversation.status is not ConversationStatus.QUEUED:
-                return
-            entry = entry_for(conversation)
-            position: int | None = None
-            operator: Operator | None = None
+            ),
+        ]
+        for step in steps:
             try:
-                operator = await self._handover.submit(entry)
-                position = None if operator else await self._queue.position(conversation.id)
-            except Exception:  # Redis down: the database has it; the reconciler adds it
-                log.exception("conversation %s queued in the database only", conversation.id)
-            if not outcome.tell_client:
-                return
-            if operator is not None:
-                text = say("handoff_assigned", outcome.language, operator=operator.name)
-            else:
-                text = self._place(conversation, outcome.language, position, now, asked=False)
-            await self._tell(session, conversation, text, now)
+                await step()
+            except Exception:
+                log.exception("after-commit work failed; the sweepers repair it")
 
-    async def _tell_place(self, outcome: Outcome, conversation_id: int, now: dt.datetime) -> None:
-        """A queued client who asked how long hears their place now (none when an operator
-        took the question meanwhile: they are about to answer)."""
+    async def _tell_waiting(self, outcomes: Sequence[Outcome], now: dt.datetime) -> None:
+        """The run's hand-offs go to the queue (their clients told when to expect a person),
+        and the queued clients who asked how long hear their place (none when an operator
+        took the question meanwhile: they are about to answer). One transaction for all:
+        a surge brings them together."""
+        waiting = [
+            *((o, o.queued_id, False) for o in outcomes if o.queued_id is not None),
+            *((o, o.place_asked_id, True) for o in outcomes if o.place_asked_id is not None),
+        ]
+        if not waiting:
+            return
+        told: list[AppendedRow] = []
         async with self._sessions() as session:
-            conversation = await session.get(Conversation, conversation_id)
-            if conversation is None or conversation.status is not ConversationStatus.QUEUED:
-                return
-            try:
-                position = await self._queue.position(conversation.id)
-            except Exception:  # Redis down: the deadline still holds
-                log.exception("no queue position for conversation %s", conversation.id)
-                position = None
-            text = self._place(conversation, outcome.language, position, now, asked=True)
-            await self._tell(session, conversation, text, now)
+            found = await session.scalars(
+                select(Conversation).where(Conversation.id.in_({c for _, c, _ in waiting}))
+            )
+            queued = {c.id: c for c in found if c.status is ConversationStatus.QUEUED}
+            for outcome, conversation_id, asked in waiting:
+                conversation = queued.get(conversation_id)
+                if conversation is None:
+                    continue
+                text: str | None
+                if asked:
+                    text = await self._place_asked(outcome, conversation, now)
+                else:
+                    text = await self._enqueue(outcome, conversation, now)
+                if text is not None:
+                    told.append(
+                        await add_reply(
+                            session,
+                            conversation,
+                            text=text,
+                            author=Author.BOT,
+                            at=now,
+                            identity=outcome.sender,
+                        )
+                    )
+            await session.commit()
+        self._outbox.submit([row.id for row in told])
+
+    async def _enqueue(
+        self, outcome: Outcome, conversation: Conversation, now: dt.datetime
+    ) -> str | None:
+        """The conversation to the queue; what its client hears, if anything."""
+        entry = entry_for(conversation)
+        position: int | None = None
+        operator: Operator | None = None
+        try:
+            operator = await self._handover.submit(entry)
+            position = None if operator else await self._queue.position(conversation.id)
+        except Exception:  # Redis down: the database has it; the reconciler adds it
+            log.exception("conversation %s queued in the database only", conversation.id)
+        if not outcome.tell_client:
+            return None
+        if operator is not None:
+            return say("handoff_assigned", outcome.language, operator=operator.name)
+        return self._place(conversation, outcome.language, position, now, asked=False)
+
+    async def _place_asked(
+        self, outcome: Outcome, conversation: Conversation, now: dt.datetime
+    ) -> str:
+        try:
+            position = await self._queue.position(conversation.id)
+        except Exception:  # Redis down: the deadline still holds
+            log.exception("no queue position for conversation %s", conversation.id)
+            position = None
+        return self._place(conversation, outcome.language, position, now, asked=True)
 
     def _place(
         self,
@@ -128,9 +161,7 @@ class AfterCommit:
             asked=asked,
         )
 
-    async def _tell(
-        self, session: AsyncSession, conversation: Conversation, text: str, now: dt.datetime
-    ) -> None:
-        told = await add_reply(session, conversation, text=text, author=Author.BOT, at=now)
-        await session.commit()
-        self._outbox.submit([told.id])
+
+def _written(data: dict[str, object]) -> dict[str, object]:
+    """A notice's data with each row of the unit of work as its id, now that it is written."""
+    return {k: v.id if isinstance(v, AppendedRow) else v for k, v in data.items()}

@@ -25,7 +25,7 @@ from bot.pipeline.settling import (
     typed_rating,
 )
 from bot.pipeline.turn import Turn
-from bot.queued import answered_while_queued
+from bot.pipeline.waits import WITH_OPERATORS
 from core.contracts import Action, AttachmentKind, ChannelKind, InboundMessage
 from core.models import Client, Conversation, ConversationStatus, Message
 from core.numbers import row_id, whole_number
@@ -116,10 +116,7 @@ class Recognise:
 
     async def __call__(self, session: AsyncSession, turn: Turn, now: dt.datetime) -> Recognised:
         inbound, conversation = turn.inbound, turn.placed
-        with_operators = conversation.status in (
-            ConversationStatus.ASSIGNED,
-            ConversationStatus.QUEUED,
-        )
+        with_operators = conversation.status in WITH_OPERATORS
         if inbound.bounce:
             return Recognised(Intent.BOUNCE, with_operators)
         if inbound.automated:
@@ -143,7 +140,7 @@ class Recognise:
         if inbound.action is Action.RESOLVED:
             return Recognised(Intent.RESOLVED, with_operators)
         if with_operators:
-            return Recognised(await _to_operators(session, inbound, conversation), with_operators)
+            return Recognised(_to_operators(turn), with_operators)
         chosen = _choice(inbound, turn.bot_said)
         intent = _intent(inbound, chosen)
         if (
@@ -176,13 +173,12 @@ def _intent(inbound: InboundMessage, chosen: str | None) -> Intent:
     return Intent.QUESTION
 
 
-async def _to_operators(
-    session: AsyncSession, inbound: InboundMessage, conversation: Conversation
-) -> Intent:
+def _to_operators(turn: Turn) -> Intent:
     """A message to a conversation the operators have: a request for a person, or theirs;
     but a queued client may ask how long the wait is, say in words that the question is
     settled or not needed, and thanks right after the bot answered in the queue are about
     that answer (before it, they are courtesy)."""
+    inbound, conversation = turn.inbound, turn.placed
     person = asks_for_person(inbound)
     if conversation.status is not ConversationStatus.QUEUED:
         return Intent.PERSON if person else Intent.FOR_OPERATORS
@@ -193,8 +189,7 @@ async def _to_operators(
     if not_needed(inbound.text):
         return Intent.NOT_NEEDED
     if thanks(inbound.text):
-        answered = await answered_while_queued(session, conversation)
-        return Intent.THANKS if answered else Intent.COURTESY
+        return Intent.THANKS if turn.waits.answered_while_queued() else Intent.COURTESY
     return Intent.FOR_OPERATORS
 
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.pipeline.waits import Waits
 from core.contracts import Button, InboundMessage
 from core.messages import add_reply
 from core.models import Author, Client, Conversation, Identity, Message
@@ -49,7 +50,8 @@ class Outcome:
     tell_client: bool = True
     """Whether the client hears when to expect a person."""
     notices: list[tuple[str, dict[str, object]]] = field(default_factory=list)
-    """What the operators' desk is told: (kind, data)."""
+    """What the operators' desk is told: (kind, data); a row of this unit of work in the
+    data is told as its id (written by then: no flush a message to learn it)."""
 
     @property
     def reply_ids(self) -> list[int]:
@@ -100,6 +102,9 @@ class Turn:
     bot_said: Message | None = None
     """The bot's words, when the conversation's last outbound message is the bot's (set
     before `recognise`, from `bot_words`)."""
+    waits: Waits = field(default_factory=Waits)
+    """What the client was told in this wait with the operators (set before `recognise`,
+    from `waits`)."""
 
     @property
     def placed(self) -> Conversation:
