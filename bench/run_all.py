@@ -42,6 +42,7 @@ BENCHES = (
     Bench("kb", quick=("--sizes", "--latency-queries", "200", "--no-baseline")),
     Bench("queue", quick=("--ops", "2000", "--max-size", "10000")),
     Bench("pipeline", quick=("--messages", "200", "--rounds", "1")),
+    Bench("surge", quick=("--clients", "500")),
     Bench("limits", quick=("--takes", "2000")),
     Bench("repairs", quick=("--sizes", "1000")),
     Bench("load", quick=("--visitors", "100", "--seconds", "20")),
