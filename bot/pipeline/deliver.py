@@ -20,8 +20,7 @@ from bot.pipeline.turn import Outcome
 from bot.pipeline.wording import handoff_text
 from core.db import SessionFactory
 from core.events import DeskFeed
-from core.messages import add_reply
-from core.models import Author, Conversation, ConversationStatus, Operator
+from core.models import Conversation, ConversationStatus, Operator
 from core.texts import say
 from core.unit_of_work import AppendedRow
 from routing.queue import OperatorQueue
@@ -100,16 +99,8 @@ class AfterCommit:
                 else:
                     text = await self._enqueue(outcome, conversation, now)
                 if text is not None:
-                    told.append(
-                        await add_reply(
-                            session,
-                            conversation,
-                            text=text,
-                            author=Author.BOT,
-                            at=now,
-                            identity=outcome.sender,
-                        )
-                    )
+                    await outcome.reply(session, conversation, text, now)
+                    told.append(outcome.replies[-1])
             await session.commit()
         self._outbox.submit([row.id for row in told])
 
