@@ -94,10 +94,14 @@ class AfterCommit:
                 if conversation is None:
                     continue
                 text: str | None
-                if asked:
-                    text = await self._place_asked(outcome, conversation, now)
-                else:
-                    text = await self._enqueue(outcome, conversation, now)
+                try:
+                    if asked:
+                        text = await self._place_asked(outcome, conversation, now)
+                    else:
+                        text = await self._enqueue(outcome, conversation, now)
+                except Exception:  # this one's fault: the others are still told
+                    log.exception("conversation %s: its client not told", conversation_id)
+                    continue
                 if text is not None:
                     await outcome.reply(session, conversation, text, now)
                     told.append(outcome.replies[-1])
