@@ -238,7 +238,7 @@ class Engine:
                     turn.waits = await waits.of(session, turn.placed)
                     recognised = await self._recognise(session, turn, now)
                     await self._policy(session, turn, recognised, now, decided, answers)
-                bot_words.decided(turn)
+                bot_words.decided(turn.conversation)
                 waits.decided(turn.conversation)
                 answers.add(turn.outcome)
             await session.commit()

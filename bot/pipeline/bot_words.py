@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.pipeline.turn import Turn
 from core.contracts import Action
-from core.models import Author, Direction, Message
+from core.models import Author, Conversation, Direction, Message
 
 __all__ = ["RunBotWords", "find_bot_words", "last_bot_message", "offered_choices"]
 
@@ -50,11 +50,12 @@ class RunBotWords:
             return None
         return await last_bot_message(session, conversation_id)
 
-    def decided(self, turn: Turn) -> None:
-        """The turn may have added words to its conversation: a later message of the run
-        there asks the database (which then has them: the query flushes first)."""
-        if turn.conversation is not None:
-            self._known.pop(turn.conversation.id, None)
+    def decided(self, conversation: Conversation | None) -> None:
+        """A message decided there may have added words to the conversation: a later
+        message of the run there asks the database (which then has them: the query
+        flushes first). As `RunWaits.decided`."""
+        if conversation is not None:
+            self._known.pop(conversation.id, None)
 
 
 async def find_bot_words(session: AsyncSession, conversation_ids: Iterable[int]) -> RunBotWords:
